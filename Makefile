@@ -1,0 +1,43 @@
+# `make run` and `make test` each set up what they need (scripts/setup.sh) first.
+SHELL := /bin/bash
+NODE  ?= node
+LUMA  := $(NODE) dist/cli/main.js
+
+.PHONY: setup build run test test-unit test-integration test-e2e typecheck example-image bench-coldstart clean
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	@npm run --silent build
+
+typecheck: setup
+	@npm run --silent typecheck
+
+# The example app's image is built from files in the repository (busybox copied from
+# the host); the Images issue turns this into an Image manifest.
+example-image: setup
+	@bash scripts/build-example-image.sh
+
+run: build example-image
+	$(LUMA) up --manifests manifests --state-dir .luma
+
+test: build typecheck
+	npx vitest run --project unit
+	npx vitest run --project integration
+	npx vitest run --project e2e
+
+test-unit: setup
+	npx vitest run --project unit
+
+test-integration: build
+	npx vitest run --project integration
+
+test-e2e: build
+	npx vitest run --project e2e
+
+bench-coldstart: build
+	npx tsx bench/coldstart.ts
+
+clean:
+	rm -rf dist .luma

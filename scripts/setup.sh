@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# One setup shared by `make run`, `make test` and CI: npm packages, the Docker engine
+# (Debian's docker.io) and busybox-static, and a running dockerd. Idempotent and quiet
+# when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; fi
+fi
+
+can_apt() { command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; }; }
+
+apt_install() {
+  can_apt || die "please install $* by hand (Debian packages: $*); this machine has no apt-get or no root"
+  say "installing $* from Debian's packages"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+command -v node >/dev/null 2>&1 || die "please install Node.js 20 or newer (Debian: nodejs npm) and run this again"
+
+# npm packages: reinstall only when the lockfile changed since the last install.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+missing=()
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+[ -x /bin/busybox ] || missing+=(busybox-static)
+# busybox must be the static build (ldd fails on it): the images we build have no libc.
+if [ -x /bin/busybox ] && ldd /bin/busybox >/dev/null 2>&1; then missing+=(busybox-static); fi
+if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+
+docker_answers() { $SUDO docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+if ! docker_answers; then
+  [ "$(id -u)" = 0 ] || [ -n "$SUDO" ] || die "the Docker engine is not running and cannot be started without root: run 'sudo dockerd &' (Debian package docker.io)"
+  say "starting dockerd"
+  mkdir -p .luma
+  $SUDO sh -c 'nohup dockerd >/var/log/luma-dockerd.log 2>&1 &'
+  for _ in $(seq 1 60); do docker_answers && break; sleep 0.5; done
+  docker_answers || die "dockerd did not answer within 30 s; see /var/log/luma-dockerd.log"
+fi

@@ -1,0 +1,175 @@
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { applyDocuments, parseFiles, type ManifestFile } from '../apply/apply.js';
+import { parseManifests } from '../model/parse.js';
+import { KIND_PLURALS, KINDS, type Kind } from '../model/types.js';
+import type { ObjectStore } from '../store/store.js';
+import type { Logger } from '../util/logger.js';
+import { BadRequestError, NotFoundError, statusFor } from './errors.js';
+
+// The HTTP API: apply, get, list and delete per kind, health and the OpenAPI document.
+// Every write goes through the same validation as the CLI and the watched directory.
+
+export const API_PREFIX = '/api/v1alpha1';
+/** Manifests are small; this bounds what a client can make the server parse. */
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+export interface HealthReport {
+  status: 'ok' | 'degraded';
+  docker: { reachable: boolean; error?: string };
+}
+
+export interface ApiOptions {
+  store: ObjectStore;
+  logger: Logger;
+  health: () => Promise<HealthReport>;
+  /** Last known Docker state, without a fresh check; told to every client in a header. */
+  dockerState: () => HealthReport['docker'];
+}
+
+/** Set on every answer while the engine is unreachable, so each CLI command can say so. */
+export const DOCKER_STATE_HEADER = 'x-luma-docker-unreachable';
+
+const PLURAL_TO_KIND = new Map<string, Kind>(KINDS.map((kind) => [KIND_PLURALS[kind], kind]));
+
+function kindOf(plural: string): Kind {
+  const kind = PLURAL_TO_KIND.get(plural);
+  if (!kind) throw new NotFoundError(`resource type "${plural}" (known: ${[...PLURAL_TO_KIND.keys()].join(', ')})`);
+  return kind;
+}
+
+function isTrue(value: unknown): boolean {
+  return value === 'true' || value === '1' || value === true;
+}
+
+const applyResponse = {
+  type: 'object',
+  properties: {
+    dryRun: { type: 'boolean' },
+    results: {
+      type: 'array',
+      items: { type: 'object', properties: { kind: { type: 'string' }, name: { type: 'string' }, result: { type: 'string' } } },
+    },
+  },
+} as const;
+
+export async function createApiServer(options: ApiOptions): Promise<FastifyInstance> {
+  const { store } = options;
+  const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, bodyLimit: MAX_BODY_BYTES });
+
+  // YAML and JSON manifests arrive as text: the model parses both, keeping line numbers.
+  app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => {
+    done(null, body);
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'Luma API', version: '0.1.0', description: 'Declare apps (Project, Image, Lease) and read their status.' },
+    },
+  });
+
+  app.setErrorHandler((error, _request, reply) => {
+    const { status, body } = statusFor(error);
+    if (status >= 500) options.logger.error({ err: error }, 'API error');
+    void reply.code(status).send(body);
+  });
+
+  app.addHook('onSend', async (_request, reply) => {
+    const docker = options.dockerState();
+    if (!docker.reachable) void reply.header(DOCKER_STATE_HEADER, docker.error ?? 'unreachable');
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get('/healthz', { schema: { summary: 'Liveness and whether the Docker engine answers' } }, async (_request, reply) => {
+    const report = await options.health();
+    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+  });
+
+  app.post(
+    '/apply',
+    {
+      schema: {
+        summary: 'Apply multi-document YAML (or JSON) manifests',
+        querystring: { type: 'object', properties: { source: { type: 'string' }, dryRun: { type: 'string' } } },
+        response: { 200: applyResponse },
+      },
+    },
+    async (request) => {
+      const query = request.query as { source?: string; dryRun?: string };
+      const text = typeof request.body === 'string' ? request.body : JSON.stringify(request.body ?? '');
+      const documents = parseManifests(text, query.source ?? 'request body');
+      const dryRun = isTrue(query.dryRun);
+      const applied = await applyDocuments(store, documents, { dryRun });
+      return { dryRun, results: applied.map(({ kind, name, result }) => ({ kind, name, result })) };
+    },
+  );
+
+  app.post(
+    '/apply/files',
+    {
+      schema: {
+        summary: 'Apply several manifest files at once; all or nothing',
+        body: {
+          type: 'object',
+          required: ['files'],
+          properties: {
+            dryRun: { type: 'boolean' },
+            files: {
+              type: 'array',
+              items: { type: 'object', required: ['path', 'content'], properties: { path: { type: 'string' }, content: { type: 'string' } } },
+            },
+          },
+        },
+        response: { 200: applyResponse },
+      },
+    },
+    async (request) => {
+      const body = request.body as { files: ManifestFile[]; dryRun?: boolean };
+      const dryRun = body.dryRun ?? false;
+      const applied = await applyDocuments(store, parseFiles(body.files), { dryRun });
+      return { dryRun, results: applied.map(({ kind, name, result }) => ({ kind, name, result })) };
+    },
+  );
+
+  app.get(`${API_PREFIX}/:plural`, { schema: { summary: 'List objects of a kind' } }, async (request) => {
+    const { plural } = request.params as { plural: string };
+    return { items: store.list(kindOf(plural)) };
+  });
+
+  app.get(`${API_PREFIX}/:plural/:name`, { schema: { summary: 'Get one object' } }, async (request) => {
+    const { plural, name } = request.params as { plural: string; name: string };
+    const kind = kindOf(plural);
+    const object = store.get(kind, name);
+    if (!object) throw new NotFoundError(`${kind} "${name}"`);
+    return object;
+  });
+
+  app.put(`${API_PREFIX}/:plural/:name`, { schema: { summary: 'Create or replace one object (JSON); honours metadata.resourceVersion' } }, async (request) => {
+    const { plural, name } = request.params as { plural: string; name: string };
+    const kind = kindOf(plural);
+    const documents = parseManifests(JSON.stringify(request.body ?? null, null, 2), `${plural}/${name}`);
+    const [document] = documents;
+    if (documents.length !== 1 || !document) throw new BadRequestError('the body must be exactly one object');
+    if (document.object.kind !== kind || document.object.metadata.name !== name) {
+      throw new BadRequestError(`the body declares ${document.object.kind} "${document.object.metadata.name}" but the path names ${kind} "${name}"`);
+    }
+    const [applied] = await applyDocuments(store, documents);
+    return applied?.object;
+  });
+
+  app.delete(
+    `${API_PREFIX}/:plural/:name`,
+    { schema: { summary: 'Delete one object', querystring: { type: 'object', properties: { resourceVersion: { type: 'string' } } } } },
+    async (request) => {
+      const { plural, name } = request.params as { plural: string; name: string };
+      const { resourceVersion } = request.query as { resourceVersion?: string };
+      const kind = kindOf(plural);
+      const deleted = await store.delete(kind, name, resourceVersion !== undefined ? { resourceVersion } : {});
+      if (!deleted) throw new NotFoundError(`${kind} "${name}"`);
+      return deleted;
+    },
+  );
+
+  return app;
+}

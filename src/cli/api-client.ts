@@ -1,0 +1,85 @@
+import type { ErrorBody } from '../api/errors.js';
+import { API_PREFIX, DOCKER_STATE_HEADER } from '../api/server.js';
+import { KIND_PLURALS, type Kind, type LumaObject } from '../model/types.js';
+
+// The CLI's only way to Luma: the HTTP API. Failures become CliError with one line a
+// user can act on (and, for invalid manifests, one line per problem).
+
+export const DEFAULT_SERVER = 'http://127.0.0.1:7070';
+
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export interface ApplyResponse {
+  dryRun: boolean;
+  results: Array<{ kind: Kind; name: string; result: string }>;
+}
+
+export class ApiClient {
+  private warnedDocker = false;
+
+  constructor(readonly server: string = DEFAULT_SERVER) {}
+
+  async request<T>(method: string, path: string, body?: { json?: unknown; yaml?: string }): Promise<T> {
+    const headers: Record<string, string> = {};
+    let payload: string | undefined;
+    if (body?.yaml !== undefined) {
+      headers['content-type'] = 'application/yaml';
+      payload = body.yaml;
+    } else if (body?.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(body.json);
+    }
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, this.server), { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
+      throw new CliError(`cannot reach the Luma API at ${this.server} (${cause}); is \`luma up\` running? (set --server or LUMA_SERVER to point elsewhere)`);
+    }
+    this.warnAboutDocker(response);
+    const text = await response.text();
+    const parsed: unknown = text ? safeJson(text) : undefined;
+    if (!response.ok) {
+      const errorBody = parsed as Partial<ErrorBody> | undefined;
+      throw new CliError(errorBody?.message ?? `${method} ${path} failed with HTTP ${response.status}`);
+    }
+    return parsed as T;
+  }
+
+  list(kind: Kind): Promise<{ items: LumaObject[] }> {
+    return this.request('GET', `${API_PREFIX}/${KIND_PLURALS[kind]}`);
+  }
+
+  get(kind: Kind, name: string): Promise<LumaObject> {
+    return this.request('GET', `${API_PREFIX}/${KIND_PLURALS[kind]}/${encodeURIComponent(name)}`);
+  }
+
+  delete(kind: Kind, name: string): Promise<LumaObject> {
+    return this.request('DELETE', `${API_PREFIX}/${KIND_PLURALS[kind]}/${encodeURIComponent(name)}`);
+  }
+
+  applyFiles(files: Array<{ path: string; content: string }>, dryRun: boolean): Promise<ApplyResponse> {
+    return this.request('POST', '/apply/files', { json: { files, dryRun } });
+  }
+
+  private warnAboutDocker(response: Response): void {
+    const problem = response.headers.get(DOCKER_STATE_HEADER);
+    if (problem && !this.warnedDocker) {
+      this.warnedDocker = true;
+      process.stderr.write(`warning: Luma ${problem}\n`);
+    }
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text.trim() };
+  }
+}

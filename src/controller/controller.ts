@@ -1,0 +1,109 @@
+import type { Kind } from '../model/types.js';
+import type { ProxyHooks, ProxyManagement } from '../proxy/management.js';
+import { DockerUnavailableError, errorMessage } from '../runtime/errors.js';
+import type { ContainerRuntime } from '../runtime/runtime.js';
+import type { ObjectStore } from '../store/store.js';
+import type { Logger } from '../util/logger.js';
+import { ProjectReconciler } from './project-reconciler.js';
+import { WorkQueue } from './work-queue.js';
+
+// Wires the store's change events, the proxy's wake calls and a periodic resync into one
+// work queue of `Kind/name` keys, and dispatches each key to its kind's reconciler.
+
+export const DEFAULT_RESYNC_INTERVAL_MS = 10_000;
+
+export interface ControllerOptions {
+  store: ObjectStore;
+  runtime: ContainerRuntime;
+  proxy: ProxyManagement;
+  logger: Logger;
+  publicUrl: (host: string) => string;
+  resyncIntervalMs?: number;
+  defaultIdleTimeoutMs?: number;
+  stopTimeoutSeconds?: number;
+}
+
+export function objectKey(kind: Kind, name: string): string {
+  return `${kind}/${name}`;
+}
+
+function parseKey(key: string): { kind: string; name: string } {
+  const slash = key.indexOf('/');
+  return { kind: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+export class Controller implements ProxyHooks {
+  private readonly queue: WorkQueue;
+  private readonly projects: ProjectReconciler;
+  private unwatch: (() => void) | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: ControllerOptions) {
+    this.projects = new ProjectReconciler({
+      store: options.store,
+      runtime: options.runtime,
+      proxy: options.proxy,
+      logger: options.logger,
+      publicUrl: options.publicUrl,
+      ...(options.defaultIdleTimeoutMs !== undefined ? { defaultIdleTimeoutMs: options.defaultIdleTimeoutMs } : {}),
+      ...(options.stopTimeoutSeconds !== undefined ? { stopTimeoutSeconds: options.stopTimeoutSeconds } : {}),
+    });
+    this.queue = new WorkQueue((key) => this.dispatch(key), {
+      onError: (key, error, attempt, delayMs) => {
+        const level = error instanceof DockerUnavailableError ? 'warn' : 'error';
+        options.logger[level]({ key, attempt, retryInMs: delayMs, err: errorMessage(error) }, 'reconcile failed');
+      },
+    });
+  }
+
+  /** Starts reconciling: every stored object, and the owners of every managed container (orphans included). */
+  async start(): Promise<void> {
+    this.unwatch = this.options.store.watch((event) => {
+      if (event.object.kind === 'Project') this.queue.add(objectKey('Project', event.object.metadata.name));
+    });
+    this.queue.start();
+    await this.resync();
+    const interval = this.options.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS;
+    this.resyncTimer = setInterval(() => {
+      this.resync().catch((error: unknown) => this.options.logger.warn({ err: errorMessage(error) }, 'resync failed'));
+    }, interval);
+    this.resyncTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.unwatch?.();
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    await this.queue.stop();
+  }
+
+  /** The proxy holds a request for a service with no target. */
+  wake(service: string): void {
+    this.queue.add(objectKey('Project', service));
+  }
+
+  queueDepth(): number {
+    return this.queue.depth();
+  }
+
+  /** Level-triggered safety net: whatever no event announced (a container removed by hand) is found here. */
+  private async resync(): Promise<void> {
+    const names = new Set(this.options.store.list('Project').map((project) => project.metadata.name));
+    try {
+      for (const container of await this.options.runtime.list({ kind: 'Project' })) names.add(container.owner.name);
+    } catch (error) {
+      this.options.logger.warn({ err: errorMessage(error) }, 'could not list containers during resync');
+    }
+    for (const name of names) this.queue.add(objectKey('Project', name));
+  }
+
+  private async dispatch(key: string): Promise<void | { requeueAfterMs?: number }> {
+    const { kind, name } = parseKey(key);
+    switch (kind) {
+      case 'Project':
+        return this.projects.reconcile(name);
+      default:
+        this.options.logger.warn({ key }, 'no reconciler for this kind yet');
+        return;
+    }
+  }
+}

@@ -1,0 +1,270 @@
+import type { ProjectObject, ProjectStatus } from '../model/types.js';
+import { resolveProjectSettings, type ProjectSettings } from '../model/project-settings.js';
+import type { ProxyManagement } from '../proxy/management.js';
+import type { ContainerRuntime, ManagedContainer } from '../runtime/runtime.js';
+import type { ObjectStore } from '../store/store.js';
+import { errorMessage } from '../runtime/errors.js';
+import type { Logger } from '../util/logger.js';
+import { shortHash } from '../util/hash.js';
+import { setCondition } from './conditions.js';
+import { waitUntilReady } from './readiness.js';
+import { decideInstances } from './scaling.js';
+import type { ReconcileResult } from './work-queue.js';
+
+// Converges one Project: reads the whole desired state (store) and actual state (Docker
+// containers by label, proxy activity), acts on the difference, writes status. It is
+// never told which event woke it, so running it twice in a row changes nothing.
+
+const LOOPBACK = '127.0.0.1';
+/** Do not poll the idle deadline more often than this. */
+const MIN_REQUEUE_MS = 50;
+/** How long an image that is missing waits before it is looked for again. */
+const IMAGE_RECHECK_MS = 5_000;
+
+export interface ProjectReconcilerOptions {
+  store: ObjectStore;
+  runtime: ContainerRuntime;
+  proxy: ProxyManagement;
+  logger: Logger;
+  now?: () => number;
+  defaultIdleTimeoutMs?: number;
+  stopTimeoutSeconds?: number;
+  /** The URL a hostname is reached at through the proxy, for status.url. */
+  publicUrl: (host: string) => string;
+}
+
+/** The fields that shape a container: any change replaces it. Scaling and routing do not. */
+export function containerSpecHash(settings: ProjectSettings): string {
+  return shortHash({
+    image: settings.image,
+    port: settings.port,
+    env: settings.env,
+    command: settings.command ?? null,
+    cpuMillis: settings.cpuMillis ?? null,
+    memoryBytes: settings.memoryBytes ?? null,
+  });
+}
+
+export class ProjectReconciler {
+  /** Containers whose readiness probe passed, with the time it did (the idle clock's floor). */
+  private readonly readySince = new Map<string, number>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: ProjectReconcilerOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async reconcile(name: string): Promise<ReconcileResult> {
+    const { store, runtime } = this.options;
+    const project = store.get('Project', name);
+    const containers = await runtime.list({ kind: 'Project', name });
+    if (!project) {
+      await this.tearDown(name, containers);
+      return;
+    }
+    return this.converge(project, containers);
+  }
+
+  private async tearDown(name: string, containers: ManagedContainer[]): Promise<void> {
+    await this.options.proxy.remove(name);
+    await Promise.all(containers.map((container) => this.removeContainer(container)));
+    if (containers.length > 0) this.options.logger.info({ project: name, removed: containers.length }, 'removed containers of deleted project');
+  }
+
+  private async converge(project: ProjectObject, containers: ManagedContainer[]): Promise<ReconcileResult> {
+    const { runtime, proxy, logger } = this.options;
+    const name = project.metadata.name;
+    const uid = project.metadata.uid ?? '';
+    const settings = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
+    const hash = containerSpecHash(settings);
+
+    // Containers of an earlier object with the same name, or of an older spec.
+    const foreign = containers.filter((container) => container.owner.uid !== uid);
+    const mine = containers.filter((container) => container.owner.uid === uid);
+    const outdated = mine.filter((container) => container.specHash !== hash);
+    const current = mine.filter((container) => container.specHash === hash);
+    const broken = current.filter((container) => container.state === 'dead' || container.state === 'removing');
+    await Promise.all([...foreign, ...broken].map((container) => this.removeContainer(container)));
+
+    const running = current.filter((container) => container.state === 'running' || container.state === 'restarting' || container.state === 'paused');
+    const stopped = current.filter((container) => container.state === 'exited' || container.state === 'created');
+
+    // Adopted or surviving containers are probed once before they get traffic.
+    const serving: ManagedContainer[] = [];
+    for (const container of running) {
+      if (await this.ensureReady(container, settings)) serving.push(container);
+    }
+
+    const service = await proxy.getService(name);
+    const decision = decideInstances({
+      minInstances: settings.minInstances,
+      maxInstances: settings.maxInstances,
+      targetConcurrency: settings.targetConcurrency,
+      idleTimeoutMs: settings.idleTimeoutMs,
+      activity: service?.activity,
+      serving: serving.length,
+      servingSince: latest(serving.map((container) => this.readySince.get(container.id))),
+      now: this.now(),
+    });
+
+    let failure: { reason: string; message: string } | undefined;
+    const deficit = decision.desired - serving.length;
+    if (deficit > 0) {
+      const imageReady = await runtime.imageExists(settings.image);
+      if (!imageReady) {
+        failure = { reason: 'ImageNotFound', message: `image "${settings.image}" is not present on this machine; build it or declare an Image` };
+      } else {
+        void this.writeStatus(project, settings, { phase: 'Starting', serving: serving.length, starting: deficit, containers: mine });
+        const started = await Promise.allSettled(
+          Array.from({ length: deficit }, (_, index) => this.startInstance(project, settings, hash, stopped[index])),
+        );
+        for (const result of started) {
+          if (result.status === 'fulfilled') serving.push(result.value);
+          else failure = { reason: 'StartFailed', message: errorMessage(result.reason) };
+        }
+      }
+    }
+
+    // Keep the instances with the most recent readiness; the rest are surplus.
+    serving.sort((a, b) => (this.readySince.get(b.id) ?? 0) - (this.readySince.get(a.id) ?? 0));
+    const keep = serving.slice(0, Math.max(decision.desired, 0));
+    const surplus = serving.slice(keep.length);
+    const outdatedRunning = outdated.filter((container) => container.state === 'running' || container.state === 'paused');
+    // While a replacement cannot start, outdated instances keep serving rather than nothing.
+    const targets = keep.length > 0 || !failure ? keep : outdatedRunning;
+
+    await proxy.deploy({
+      service: name,
+      hosts: settings.hostnames,
+      targets: targets.map((container) => `${LOOPBACK}:${container.hostPort}`),
+      startupTimeoutMs: settings.startupTimeoutMs,
+      ...(failure && targets.length === 0 ? { unavailableReason: failure.message } : {}),
+    });
+
+    // deploy() returned after removed targets drained, so these may stop safely.
+    await Promise.all(surplus.map((container) => this.stopContainer(container)));
+    if (targets !== outdatedRunning) await Promise.all(outdated.map((container) => this.removeContainer(container)));
+    if (surplus.length > 0) logger.info({ project: name, stopped: surplus.length, reason: decision.reason }, 'scaled down');
+
+    await this.writeStatus(project, settings, {
+      phase: failure ? 'Failed' : targets.length > 0 ? 'Running' : 'Idle',
+      serving: targets.length,
+      starting: 0,
+      containers: mine,
+      failure,
+      lastActivityAt: service?.activity.lastActivityAt,
+    });
+
+    if (failure) {
+      if (failure.reason === 'ImageNotFound') return { requeueAfterMs: IMAGE_RECHECK_MS };
+      throw new Error(`project ${name}: ${failure.message}`);
+    }
+    if (decision.idleAt !== undefined) return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, decision.idleAt - this.now() + 1) };
+    return;
+  }
+
+  private async ensureReady(container: ManagedContainer, settings: ProjectSettings): Promise<boolean> {
+    if (this.readySince.has(container.id)) return true;
+    if (container.state !== 'running' || !container.hostPort) return false;
+    try {
+      await waitUntilReady(LOOPBACK, container.hostPort, settings.readiness, settings.startupTimeoutMs);
+      this.readySince.set(container.id, this.now());
+      return true;
+    } catch (error) {
+      this.options.logger.warn({ container: container.name, err: errorMessage(error) }, 'running container never became ready; removing it');
+      await this.removeContainer(container);
+      return false;
+    }
+  }
+
+  /** Restarts a stopped container when there is one (fast), else creates a fresh one. */
+  private async startInstance(project: ProjectObject, settings: ProjectSettings, hash: string, stopped: ManagedContainer | undefined): Promise<ManagedContainer> {
+    const { runtime, logger } = this.options;
+    const startedAt = this.now();
+    const container =
+      stopped ??
+      (await runtime.create({
+        owner: { kind: 'Project', name: project.metadata.name, uid: project.metadata.uid ?? '' },
+        specHash: hash,
+        image: settings.image,
+        port: settings.port,
+        env: settings.env,
+        ...(settings.command ? { command: settings.command } : {}),
+        ...(settings.cpuMillis ? { cpuMillis: settings.cpuMillis } : {}),
+        ...(settings.memoryBytes ? { memoryBytes: settings.memoryBytes } : {}),
+      }));
+    const running = await runtime.start(container.id);
+    if (!running.hostPort) throw new Error(`container ${running.name} started without a published port`);
+    try {
+      await waitUntilReady(LOOPBACK, running.hostPort, settings.readiness, settings.startupTimeoutMs);
+    } catch (error) {
+      await runtime.stop(running.id, 0).catch(() => undefined);
+      throw error;
+    }
+    this.readySince.set(running.id, this.now());
+    logger.info({ project: project.metadata.name, container: running.name, fresh: !stopped, ms: this.now() - startedAt }, 'instance ready');
+    return running;
+  }
+
+  private async stopContainer(container: ManagedContainer): Promise<void> {
+    this.readySince.delete(container.id);
+    await this.options.runtime.stop(container.id, this.options.stopTimeoutSeconds ?? 10);
+  }
+
+  private async removeContainer(container: ManagedContainer): Promise<void> {
+    this.readySince.delete(container.id);
+    await this.options.runtime.remove(container.id);
+  }
+
+  private async writeStatus(
+    project: ProjectObject,
+    settings: ProjectSettings,
+    observed: {
+      phase: NonNullable<ProjectStatus['phase']>;
+      serving: number;
+      starting: number;
+      containers: ManagedContainer[];
+      failure?: { reason: string; message: string } | undefined;
+      lastActivityAt?: number | undefined;
+    },
+  ): Promise<void> {
+    const now = new Date(this.now());
+    const previous = this.options.store.get('Project', project.metadata.name)?.status ?? {};
+    const stoppedCount = observed.containers.filter((container) => container.state === 'exited' || container.state === 'created').length;
+    const ready = observed.failure
+      ? { type: 'Ready', status: 'False' as const, reason: observed.failure.reason, message: observed.failure.message }
+      : observed.phase === 'Starting'
+        ? { type: 'Ready', status: 'False' as const, reason: 'Starting', message: 'an instance is starting' }
+        : observed.serving > 0
+          ? { type: 'Ready', status: 'True' as const, reason: 'Running', message: `${observed.serving} instance(s) serving` }
+          : { type: 'Ready', status: 'True' as const, reason: 'ScaledToZero', message: 'no instance runs; the next request starts one' };
+    const firstHost = settings.hostnames[0];
+    const status: ProjectStatus = {
+      observedGeneration: project.metadata.generation ?? 0,
+      phase: observed.phase,
+      conditions: setCondition(previous.conditions, ready, now),
+      instances: { running: observed.serving, starting: observed.starting, stopped: Math.max(0, stoppedCount - observed.starting), paused: 0 },
+      image: settings.image,
+      ...(firstHost ? { url: this.options.publicUrl(firstHost) } : {}),
+      ...(observed.lastActivityAt !== undefined
+        ? { lastRequestAt: new Date(observed.lastActivityAt).toISOString() }
+        : previous.lastRequestAt
+          ? { lastRequestAt: previous.lastRequestAt }
+          : {}),
+    };
+    try {
+      await this.options.store.updateStatus('Project', project.metadata.name, status);
+    } catch (error) {
+      this.options.logger.error({ project: project.metadata.name, err: errorMessage(error) }, 'could not write status');
+    }
+  }
+}
+
+function latest(values: Array<number | undefined>): number | undefined {
+  const defined = values.filter((value): value is number => value !== undefined);
+  return defined.length > 0 ? Math.max(...defined) : undefined;
+}
+
+function optionalIdle(defaultIdleTimeoutMs: number | undefined): { defaultIdleTimeoutMs?: number } {
+  return defaultIdleTimeoutMs === undefined ? {} : { defaultIdleTimeoutMs };
+}

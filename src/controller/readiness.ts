@@ -1,0 +1,78 @@
+import http from 'node:http';
+import net from 'node:net';
+
+// Decides when a freshly started container can take traffic. Docker's loopback port
+// proxy accepts connections before the app listens, so only an answer from the app
+// itself counts as ready, hence HTTP probing by default.
+
+export type ReadinessCheck = { type: 'http'; path: string } | { type: 'tcp' };
+
+const PROBE_TIMEOUT_MS = 1_000;
+/** Fast at first (a busybox app answers within tens of ms), slower for slow starters. */
+const FIRST_INTERVAL_MS = 5;
+const MAX_INTERVAL_MS = 100;
+
+export class ReadinessTimeoutError extends Error {
+  readonly code = 'ReadinessTimeout';
+  constructor(readonly address: string, readonly timeoutMs: number, readonly lastError: string) {
+    super(`the app at ${address} did not become ready within ${timeoutMs / 1000}s (last probe: ${lastError})`);
+    this.name = 'ReadinessTimeoutError';
+  }
+}
+
+function probeHttp(host: string, port: number, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const request = http.get({ host, port, path, timeout: PROBE_TIMEOUT_MS, agent: false, headers: { 'user-agent': 'luma-readiness' } }, (res) => {
+      res.resume();
+      const status = res.statusCode ?? 0;
+      if (status > 0 && status < 500) resolve();
+      else reject(new Error(`HTTP ${status}`));
+    });
+    request.on('timeout', () => request.destroy(new Error('probe timed out')));
+    request.on('error', reject);
+  });
+}
+
+/**
+ * Succeeds when the peer keeps the connection open briefly: Docker's port proxy accepts
+ * and then closes at once when nothing listens inside the container.
+ */
+function probeTcp(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    const settle = (error?: Error): void => {
+      socket.destroy();
+      if (error) reject(error);
+      else resolve();
+    };
+    socket.setTimeout(PROBE_TIMEOUT_MS, () => settle(new Error('connect timed out')));
+    socket.once('error', (error) => settle(error));
+    socket.once('close', () => settle(new Error('connection closed by peer')));
+    socket.once('connect', () => setTimeout(() => settle(), 50));
+  });
+}
+
+export async function waitUntilReady(
+  host: string,
+  port: number,
+  check: ReadinessCheck,
+  timeoutMs: number,
+  isCancelled: () => boolean = () => false,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let interval = FIRST_INTERVAL_MS;
+  let lastError = 'no probe ran';
+  for (;;) {
+    try {
+      if (check.type === 'http') await probeHttp(host, port, check.path);
+      else await probeTcp(host, port);
+      return;
+    } catch (error) {
+      lastError = error instanceof Error ? error.message : String(error);
+    }
+    if (isCancelled()) throw new Error('readiness wait cancelled');
+    if (Date.now() + interval > deadline) throw new ReadinessTimeoutError(`${host}:${port}`, timeoutMs, lastError);
+    await new Promise((resolve) => setTimeout(resolve, interval));
+    interval = Math.min(MAX_INTERVAL_MS, interval * 2);
+  }
+}

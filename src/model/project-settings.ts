@@ -1,0 +1,89 @@
+import { parseCpu, parseDuration, parseMemory } from './quantities.js';
+import type { ProjectSpec } from './types.js';
+
+// A Project's spec with every default filled in and every quantity read as a plain
+// number: what the controller and scaler work with. The spec must have passed
+// validation (parseManifests); a quantity that does not parse throws QuantityError.
+
+// ---------- defaults ----------
+export const DEFAULT_PORT = 8080;
+export const DEFAULT_MIN_INSTANCES = 0;
+export const DEFAULT_MAX_INSTANCES = 1;
+/** Cloud Run's default concurrency per instance. */
+export const DEFAULT_TARGET_CONCURRENCY = 80;
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+export const DEFAULT_STARTUP_TIMEOUT_MS = 30_000;
+export const DEFAULT_READINESS_PATH = '/';
+export const DEFAULT_POOL_SIZE = 0;
+export const DEFAULT_TLS = false;
+// ---------------------------------
+
+export type ReadinessSettings = { type: 'http'; path: string } | { type: 'tcp' };
+
+export interface ProjectSettings {
+  image: string;
+  hostnames: string[];
+  port: number;
+  /** The user's variables plus PORT (unless the user set it), sorted by name. */
+  env: Record<string, string>;
+  command?: string[];
+  cpuMillis?: number;
+  memoryBytes?: number;
+  minInstances: number;
+  maxInstances: number;
+  targetConcurrency: number;
+  idleTimeoutMs: number;
+  /** Absent when not declared, or when it would not come before the idle timeout. */
+  pauseAfterMs?: number;
+  startupTimeoutMs: number;
+  readiness: ReadinessSettings;
+  poolSize: number;
+  tls: boolean;
+}
+
+export interface ProjectSettingsOverrides {
+  /** The operator's idle timeout for projects that declare none. */
+  defaultIdleTimeoutMs?: number;
+}
+
+export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSettingsOverrides = {}): ProjectSettings {
+  const port = spec.port ?? DEFAULT_PORT;
+  const scaling = spec.scaling ?? {};
+  const minInstances = scaling.minInstances ?? DEFAULT_MIN_INSTANCES;
+  // Declaring minInstances: 3 alone means "at least 3", not an error against the default of 1.
+  const maxInstances = scaling.maxInstances ?? Math.max(DEFAULT_MAX_INSTANCES, minInstances);
+  const idleTimeoutMs = scaling.idleTimeout !== undefined ? parseDuration(scaling.idleTimeout) : (overrides.defaultIdleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
+  const pauseAfterMs = scaling.pauseAfter !== undefined ? parseDuration(scaling.pauseAfter) : undefined;
+  const readiness = spec.readiness ?? {};
+
+  const settings: ProjectSettings = {
+    image: spec.image,
+    hostnames: [...spec.hostnames],
+    port,
+    env: containerEnv(spec.env ?? {}, port),
+    minInstances,
+    maxInstances,
+    targetConcurrency: scaling.targetConcurrency ?? DEFAULT_TARGET_CONCURRENCY,
+    idleTimeoutMs,
+    startupTimeoutMs: readiness.startupTimeout !== undefined ? parseDuration(readiness.startupTimeout) : DEFAULT_STARTUP_TIMEOUT_MS,
+    readiness: readiness.tcpSocket ? { type: 'tcp' } : { type: 'http', path: readiness.httpGet?.path ?? DEFAULT_READINESS_PATH },
+    poolSize: spec.pool?.size ?? DEFAULT_POOL_SIZE,
+    tls: spec.tls ?? DEFAULT_TLS,
+  };
+  if (spec.command) settings.command = [...spec.command];
+  if (spec.resources?.cpu !== undefined) settings.cpuMillis = parseCpu(spec.resources.cpu);
+  if (spec.resources?.memory !== undefined) settings.memoryBytes = parseMemory(spec.resources.memory);
+  // Validation compares pauseAfter with a declared idleTimeout only; against the
+  // operator's default it can come too late, and then pausing is simply skipped.
+  if (pauseAfterMs !== undefined && pauseAfterMs > 0 && pauseAfterMs < idleTimeoutMs) settings.pauseAfterMs = pauseAfterMs;
+  return settings;
+}
+
+/**
+ * Sorted so that reordering variables in the manifest does not change the container's
+ * spec hash and so does not replace running containers.
+ */
+function containerEnv(env: Record<string, string>, port: number): Record<string, string> {
+  const merged: Record<string, string> = { PORT: String(port), ...env };
+  return Object.fromEntries(Object.entries(merged).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}

@@ -1,0 +1,136 @@
+import { isWithin, valueAt, type FieldIssue, type FieldPath } from './field-path.js';
+import {
+  QuantityError,
+  formatCpu,
+  formatDuration,
+  formatMemory,
+  parseCpu,
+  parseDuration,
+  parseMemory,
+} from './quantities.js';
+import type { Kind } from './types.js';
+import { quote } from './wording.js';
+
+// Rules a JSON Schema cannot state: quantities read as numbers and kept within bounds,
+// and fields compared with each other. They run after the schema, on fields the schema
+// found nothing wrong with, so that one mistake gives one message.
+
+/** What a manifest may ask for, whoever runs Luma. Operator settings narrow some of these. */
+export const LIMITS = {
+  idleTimeoutMs: { min: 1_000, max: 24 * 3_600_000 },
+  startupTimeoutMs: { min: 1_000, max: 10 * 60_000 },
+  cpuMillis: { min: 10, max: 64_000 },
+  memoryBytes: { min: 6 * 2 ** 20, max: 2 ** 40 },
+} as const;
+
+interface Range {
+  min: number;
+  max: number;
+}
+
+interface Quantity {
+  /** How a range is worded: "expected a duration between 1s and 24h". */
+  noun: string;
+  parse: (input: string) => number;
+  format: (value: number) => string;
+}
+
+const DURATION: Quantity = { noun: 'a duration', parse: parseDuration, format: formatDuration };
+const CPU: Quantity = { noun: 'a CPU quantity', parse: parseCpu, format: formatCpu };
+const MEMORY: Quantity = { noun: 'a memory size', parse: parseMemory, format: formatMemory };
+
+/** `already` holds the paths the schema complained about; nothing at or below them is checked again. */
+export function semanticIssues(kind: Kind, data: unknown, already: readonly FieldPath[]): FieldIssue[] {
+  const checks = new Checks(data, already);
+  switch (kind) {
+    case 'Project':
+      checkProject(checks);
+      break;
+    case 'Lease':
+      checkLease(checks);
+      break;
+    case 'Image':
+      break;
+  }
+  return checks.issues;
+}
+
+function checkProject(checks: Checks): void {
+  const idleTimeout = checks.quantity(['spec', 'scaling', 'idleTimeout'], DURATION, LIMITS.idleTimeoutMs);
+  const pauseAfterPath = ['spec', 'scaling', 'pauseAfter'];
+  const pauseAfter = checks.quantity(pauseAfterPath, DURATION);
+  if (pauseAfter === 0) {
+    checks.report(pauseAfterPath, `expected a duration greater than 0, got ${quote(checks.value(pauseAfterPath))}`);
+  } else if (pauseAfter !== undefined && idleTimeout !== undefined && pauseAfter >= idleTimeout) {
+    // Without a declared idleTimeout the operator's default applies, unknown here;
+    // resolveProjectSettings ignores a pauseAfter that would come too late.
+    checks.report(pauseAfterPath, `expected a duration shorter than idleTimeout (${formatDuration(idleTimeout)}), got ${quote(checks.value(pauseAfterPath))}`);
+  }
+  checks.quantity(['spec', 'readiness', 'startupTimeout'], DURATION, LIMITS.startupTimeoutMs);
+  checkResources(checks);
+
+  const minPath = ['spec', 'scaling', 'minInstances'];
+  const min = checks.integer(minPath);
+  const max = checks.integer(['spec', 'scaling', 'maxInstances']);
+  if (min !== undefined && max !== undefined && min > max) checks.report(minPath, `expected at most maxInstances (${max}), got ${min}`);
+}
+
+function checkLease(checks: Checks): void {
+  const ttlPath = ['spec', 'ttl'];
+  if (checks.quantity(ttlPath, DURATION) === 0) checks.report(ttlPath, `expected a duration greater than 0, got ${quote(checks.value(ttlPath))}`);
+  checks.quantity(['spec', 'idleTimeout'], DURATION, LIMITS.idleTimeoutMs);
+  checkResources(checks);
+}
+
+function checkResources(checks: Checks): void {
+  checks.quantity(['spec', 'resources', 'cpu'], CPU, LIMITS.cpuMillis);
+  checks.quantity(['spec', 'resources', 'memory'], MEMORY, LIMITS.memoryBytes);
+}
+
+class Checks {
+  readonly issues: FieldIssue[] = [];
+
+  constructor(
+    private readonly data: unknown,
+    private readonly already: readonly FieldPath[],
+  ) {}
+
+  value(path: FieldPath): unknown {
+    return valueAt(this.data, path);
+  }
+
+  report(path: FieldPath, message: string): void {
+    this.issues.push({ path, message });
+  }
+
+  /** The field read as a number, if it is there and fine; out-of-range values are reported and still returned. */
+  quantity(path: FieldPath, quantity: Quantity, range?: Range): number | undefined {
+    const input = this.value(path);
+    if (typeof input !== 'string' || this.reported(path)) return undefined;
+    let value: number;
+    try {
+      value = quantity.parse(input);
+    } catch (error) {
+      // The schema's pattern should have caught this; reporting it anyway keeps a
+      // pattern that drifted from the parser from letting a bad value through.
+      if (error instanceof QuantityError) {
+        this.report(path, error.message);
+        return undefined;
+      }
+      throw error;
+    }
+    if (range && (value < range.min || value > range.max)) {
+      this.report(path, `expected ${quantity.noun} between ${quantity.format(range.min)} and ${quantity.format(range.max)}, got ${quote(input)}`);
+    }
+    return value;
+  }
+
+  integer(path: FieldPath): number | undefined {
+    const value = this.value(path);
+    return typeof value === 'number' && Number.isInteger(value) && !this.reported(path) ? value : undefined;
+  }
+
+  private reported(path: FieldPath): boolean {
+    return this.already.some((reported) => isWithin(reported, path));
+  }
+}

@@ -1,0 +1,161 @@
+// The object model users write in manifests and the API returns. Shapes mirror the
+// JSON Schemas in schemas/; the schemas are the source of truth for validation, these
+// types are the source of truth for the code.
+
+export const API_VERSION = 'luma.dev/v1alpha1';
+
+export const KINDS = ['Project', 'Image', 'Lease'] as const;
+export type Kind = (typeof KINDS)[number];
+
+/** Lower-case plurals used in API paths and accepted by the CLI. */
+export const KIND_PLURALS: Record<Kind, string> = {
+  Project: 'projects',
+  Image: 'images',
+  Lease: 'leases',
+};
+
+export interface ObjectMeta {
+  name: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  /** Server-set fields, never taken from a manifest. */
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  creationTimestamp?: string;
+}
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export interface Condition {
+  type: string;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+}
+
+export interface BaseStatus {
+  observedGeneration?: number;
+  phase?: string;
+  conditions?: Condition[];
+}
+
+// ---------- Project ----------
+
+export interface ResourceRequirements {
+  /** CPU like `500m` or `1.5`. */
+  cpu?: string;
+  /** Memory like `256Mi` or `1Gi`. */
+  memory?: string;
+}
+
+export interface ScalingSpec {
+  minInstances?: number;
+  maxInstances?: number;
+  targetConcurrency?: number;
+  /** Duration like `60s`. */
+  idleTimeout?: string;
+  pauseAfter?: string;
+}
+
+export interface ReadinessSpec {
+  /** HTTP GET on this path; any answer below 500 means ready. Default `/`. */
+  httpGet?: { path?: string };
+  /** A TCP connect to the app port means ready. */
+  tcpSocket?: Record<string, never>;
+  startupTimeout?: string;
+}
+
+export interface ProjectSpec {
+  image: string;
+  hostnames: string[];
+  port?: number;
+  env?: Record<string, string>;
+  command?: string[];
+  resources?: ResourceRequirements;
+  scaling?: ScalingSpec;
+  pool?: { size?: number };
+  readiness?: ReadinessSpec;
+  tls?: boolean;
+}
+
+export interface ProjectStatus extends BaseStatus {
+  phase?: 'Idle' | 'Starting' | 'Running' | 'Failed' | 'Pending';
+  instances?: { running: number; starting: number; stopped: number; paused: number };
+  lastRequestAt?: string;
+  url?: string;
+  image?: string;
+}
+
+// ---------- Image ----------
+
+export interface ImageSpec {
+  build?: { context: string; dockerfile?: string; args?: Record<string, string> };
+  ref?: string;
+}
+
+export interface ImageStatus extends BaseStatus {
+  phase?: 'Pending' | 'Building' | 'Ready' | 'Failed';
+  image?: string;
+  buildLog?: string;
+  buildDurationSeconds?: number;
+}
+
+// ---------- Lease ----------
+
+export interface LeaseSpec {
+  project: string;
+  ttl: string;
+  resources?: ResourceRequirements;
+  env?: Record<string, string>;
+  idleTimeout?: string;
+}
+
+export interface LeaseStatus extends BaseStatus {
+  phase?: 'Pending' | 'Active' | 'Expired' | 'Released' | 'Failed';
+  expiresAt?: string;
+  estimatedCost?: number;
+  cost?: number;
+  fromPool?: boolean;
+}
+
+// ---------- Objects ----------
+
+interface ObjectOf<K extends Kind, S, St> {
+  apiVersion: typeof API_VERSION;
+  kind: K;
+  metadata: ObjectMeta;
+  spec: S;
+  status?: St;
+}
+
+export type ProjectObject = ObjectOf<'Project', ProjectSpec, ProjectStatus>;
+export type ImageObject = ObjectOf<'Image', ImageSpec, ImageStatus>;
+export type LeaseObject = ObjectOf<'Lease', LeaseSpec, LeaseStatus>;
+export type LumaObject = ProjectObject | ImageObject | LeaseObject;
+
+export type SpecOf<K extends Kind> = Extract<LumaObject, { kind: K }>['spec'];
+export type StatusOf<K extends Kind> = NonNullable<Extract<LumaObject, { kind: K }>['status']>;
+export type ObjectOfKind<K extends Kind> = Extract<LumaObject, { kind: K }>;
+
+/** Where a manifest document came from, for error messages and (later) prune ownership. */
+export interface SourceRef {
+  file: string;
+  /** 0-based index of the document in a multi-document file. */
+  document: number;
+}
+
+export function isKind(value: unknown): value is Kind {
+  return typeof value === 'string' && (KINDS as readonly string[]).includes(value);
+}
+
+/** Accepts `project`, `projects`, `Project`, and the short forms `proj`, `img`. */
+export function kindFromUserInput(input: string): Kind | undefined {
+  const lower = input.toLowerCase();
+  for (const kind of KINDS) {
+    if (lower === kind.toLowerCase() || lower === KIND_PLURALS[kind]) return kind;
+  }
+  const shortForms: Record<string, Kind> = { proj: 'Project', img: 'Image', ls: 'Lease' };
+  return shortForms[lower];
+}

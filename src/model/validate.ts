@@ -1,0 +1,51 @@
+import { isRecord, type FieldIssue } from './field-path.js';
+import { issuesFromSchemaErrors, type ScalarSource } from './schema-issues.js';
+import { validatorFor } from './schemas.js';
+import { semanticIssues } from './semantic-checks.js';
+import { KINDS, isKind, type LumaObject, type ObjectMeta } from './types.js';
+import { closestMatch, describeValue, quote } from './wording.js';
+
+// One manifest document as plain data (from YAML or JSON) → a Luma object, or every
+// problem with it. Knows nothing of files or positions: the issues carry field paths.
+
+export interface ValidationResult {
+  /** Present only when there are no issues. */
+  object?: LumaObject;
+  issues: FieldIssue[];
+}
+
+const KNOWN_KINDS = KINDS.join(', ');
+
+export function validateManifest(value: unknown, scalarSource: ScalarSource = () => undefined): ValidationResult {
+  if (!isRecord(value)) {
+    return { issues: [{ path: [], message: `expected a mapping with apiVersion, kind, metadata and spec, got ${describeValue(value)}` }] };
+  }
+  const kind = value.kind;
+  // Which schema applies depends on `kind`, so it is checked before any schema runs.
+  if (!isKind(kind)) return { issues: [kindIssue(kind)] };
+
+  const validate = validatorFor(kind);
+  const issues = validate(value) ? [] : issuesFromSchemaErrors(validate.errors ?? [], value, scalarSource);
+  issues.push(...semanticIssues(kind, value, issues.map((issue) => issue.path)));
+  if (issues.length > 0) return { issues };
+  // The schema for `kind` has just accepted it, which is what the cast asserts.
+  return { object: withoutServerFields(value as unknown as LumaObject), issues };
+}
+
+function kindIssue(kind: unknown): FieldIssue {
+  if (kind === undefined) return { path: [], message: `missing required field "kind" (one of ${KNOWN_KINDS})` };
+  if (typeof kind !== 'string') return { path: ['kind'], message: `expected one of ${KNOWN_KINDS}, got ${describeValue(kind)}` };
+  const suggestion = closestMatch(kind, KINDS);
+  const hint = suggestion !== undefined ? `did you mean ${quote(suggestion)}?` : `expected one of ${KNOWN_KINDS}`;
+  return { path: ['kind'], message: `unknown kind ${quote(kind)}; ${hint}` };
+}
+
+/**
+ * Status and the server-set metadata are never taken from a manifest (a manifest may be
+ * the output of `luma get -o yaml`). `resourceVersion` stays: it is a precondition.
+ */
+function withoutServerFields(object: LumaObject): LumaObject {
+  const { status: _status, ...rest } = object;
+  const { uid: _uid, generation: _generation, creationTimestamp: _created, ...metadata }: ObjectMeta = object.metadata;
+  return { ...rest, metadata } as LumaObject;
+}

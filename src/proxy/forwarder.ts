@@ -1,0 +1,93 @@
+import http, { type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { Target } from './route-table.js';
+
+// Forwards one request to one target, streaming both bodies (pipe() applies
+// backpressure, so nothing is buffered whole) over a keep-alive upstream pool.
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+export type ForwardOutcome = { kind: 'response'; status: number } | { kind: 'upstream-error'; error: Error } | { kind: 'client-aborted' };
+
+export function upstreamHeaders(req: IncomingMessage): OutgoingHttpHeaders {
+  const headers = withoutHopByHop(req.headers);
+  const clientAddress = req.socket.remoteAddress ?? '';
+  const priorFor = req.headers['x-forwarded-for'];
+  headers['x-forwarded-for'] = priorFor ? `${String(priorFor)}, ${clientAddress}` : clientAddress;
+  // The edge decides the scheme and host it was reached with; clients cannot spoof them.
+  headers['x-forwarded-proto'] = (req.socket as Partial<TLSSocket>).encrypted ? 'https' : 'http';
+  if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
+  return headers;
+}
+
+function withoutHopByHop(source: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const named = new Set(HOP_BY_HOP);
+  const connection = source.connection;
+  if (connection) for (const token of connection.split(',')) named.add(token.trim().toLowerCase());
+  const result: OutgoingHttpHeaders = {};
+  for (const [key, value] of Object.entries(source)) {
+    if (value !== undefined && !named.has(key)) result[key] = value;
+  }
+  return result;
+}
+
+export class Forwarder {
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
+
+  forward(req: IncomingMessage, res: ServerResponse, target: Target): Promise<ForwardOutcome> {
+    return new Promise((resolve) => {
+      let settled = false;
+      const finish = (outcome: ForwardOutcome): void => {
+        if (settled) return;
+        settled = true;
+        resolve(outcome);
+      };
+
+      const upstream = http.request({
+        host: target.host,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: upstreamHeaders(req),
+        agent: this.agent,
+      });
+
+      upstream.on('response', (upstreamRes) => {
+        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, withoutHopByHop(upstreamRes.headers));
+        upstreamRes.pipe(res);
+        upstreamRes.on('error', () => res.destroy());
+        res.on('finish', () => finish({ kind: 'response', status: upstreamRes.statusCode ?? 502 }));
+      });
+      upstream.on('error', (error) => {
+        if (res.writableEnded || res.destroyed) {
+          finish({ kind: 'client-aborted' });
+          return;
+        }
+        if (res.headersSent) res.destroy();
+        finish({ kind: 'upstream-error', error });
+      });
+      // A client that goes away aborts the upstream request instead of leaving it running.
+      res.on('close', () => {
+        if (!res.writableFinished) {
+          upstream.destroy();
+          finish({ kind: 'client-aborted' });
+        }
+      });
+      req.pipe(upstream);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}

@@ -1,0 +1,138 @@
+import { EventEmitter } from 'node:events';
+import { HostConflictError, type DeployRequest, type ServiceInfo } from './management.js';
+
+// Host → service → targets, plus the per-service activity the controller reads for its
+// idle and scaling decisions. Pure bookkeeping: no sockets here.
+
+export const DEFAULT_STARTUP_TIMEOUT_MS = 30_000;
+
+export class Target {
+  inFlight = 0;
+  constructor(readonly address: string, readonly host: string, readonly port: number) {}
+
+  static parse(address: string): Target {
+    const match = /^(.+):(\d{1,5})$/.exec(address);
+    const port = Number(match?.[2]);
+    if (!match?.[1] || !(port > 0 && port < 65536)) {
+      throw new Error(`target "${address}" is not a host:port address`);
+    }
+    return new Target(address, match[1].replace(/^\[(.*)\]$/, '$1'), port);
+  }
+}
+
+export class Service {
+  targets: Target[] = [];
+  hosts: string[] = [];
+  startupTimeoutMs = DEFAULT_STARTUP_TIMEOUT_MS;
+  unavailableReason: string | undefined;
+  lastActivityAt: number | undefined;
+  inFlight = 0;
+  waiting = 0;
+  /** Emits 'targets' when targets appear, so held requests can go on. */
+  readonly changes = new EventEmitter();
+  private nextIndex = 0;
+
+  constructor(readonly name: string) {
+    // Many held requests may wait on one service at once.
+    this.changes.setMaxListeners(0);
+  }
+
+  /** Fewest in-flight requests wins; ties rotate so equal targets share the load. */
+  pickTarget(): Target | undefined {
+    const count = this.targets.length;
+    if (count === 0) return undefined;
+    let best: Target | undefined;
+    for (let offset = 0; offset < count; offset++) {
+      const candidate = this.targets[(this.nextIndex + offset) % count];
+      if (candidate && (!best || candidate.inFlight < best.inFlight)) best = candidate;
+    }
+    this.nextIndex = (this.nextIndex + 1) % count;
+    return best;
+  }
+
+  info(): ServiceInfo {
+    return {
+      service: this.name,
+      hosts: [...this.hosts],
+      targets: this.targets.map((target) => ({ address: target.address, inFlight: target.inFlight })),
+      startupTimeoutMs: this.startupTimeoutMs,
+      ...(this.unavailableReason ? { unavailableReason: this.unavailableReason } : {}),
+      activity: {
+        ...(this.lastActivityAt !== undefined ? { lastActivityAt: this.lastActivityAt } : {}),
+        inFlight: this.inFlight,
+        waiting: this.waiting,
+      },
+    };
+  }
+}
+
+export function normalizeHost(hostHeader: string | undefined): string | undefined {
+  if (!hostHeader) return undefined;
+  let host = hostHeader.trim().toLowerCase();
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    host = end > 0 ? host.slice(0, end + 1) : host;
+  } else {
+    const colon = host.lastIndexOf(':');
+    if (colon >= 0) host = host.slice(0, colon);
+  }
+  if (host.endsWith('.')) host = host.slice(0, -1);
+  return host || undefined;
+}
+
+export class RouteTable {
+  private readonly services = new Map<string, Service>();
+  private readonly hostIndex = new Map<string, Service>();
+
+  lookupHost(host: string): Service | undefined {
+    return this.hostIndex.get(host);
+  }
+
+  get(name: string): Service | undefined {
+    return this.services.get(name);
+  }
+
+  all(): Service[] {
+    return [...this.services.values()];
+  }
+
+  /** Applies a deploy and returns the targets it removed (still possibly in use). */
+  apply(request: DeployRequest): { service: Service; removed: Target[] } {
+    const hosts = [...new Set(request.hosts.map((host) => host.toLowerCase()))];
+    for (const host of hosts) {
+      const owner = this.hostIndex.get(host);
+      if (owner && owner.name !== request.service) throw new HostConflictError(host, owner.name);
+    }
+    // Parse every target before changing anything, so a bad one changes nothing.
+    const parsed = request.targets.map((address) => Target.parse(address));
+
+    let service = this.services.get(request.service);
+    if (!service) {
+      service = new Service(request.service);
+      this.services.set(service.name, service);
+    }
+    for (const host of service.hosts) this.hostIndex.delete(host);
+    service.hosts = hosts;
+    for (const host of hosts) this.hostIndex.set(host, service);
+
+    const existing = new Map(service.targets.map((target) => [target.address, target]));
+    // Keep the live Target objects so their in-flight counts stay accurate.
+    service.targets = parsed.map((target) => existing.get(target.address) ?? target);
+    const kept = new Set(service.targets);
+    const removed = [...existing.values()].filter((target) => !kept.has(target));
+
+    service.startupTimeoutMs = request.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS;
+    service.unavailableReason = request.unavailableReason;
+    service.changes.emit('changed');
+    return { service, removed };
+  }
+
+  remove(name: string): Service | undefined {
+    const service = this.services.get(name);
+    if (!service) return undefined;
+    for (const host of service.hosts) this.hostIndex.delete(host);
+    this.services.delete(name);
+    service.changes.emit('removed');
+    return service;
+  }
+}

@@ -1,0 +1,52 @@
+import type { OwnerRef } from './labels.js';
+
+// What the controller needs from a container engine. The Docker driver is the only
+// implementation that talks to a real engine; unit tests use small fakes of this.
+
+export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface ManagedContainer {
+  id: string;
+  name: string;
+  owner: OwnerRef;
+  specHash: string;
+  state: ContainerState;
+  /** The 127.0.0.1 port Docker picked for the app port, while the container runs. */
+  hostPort?: number;
+  /** Container port the app listens on (from its labels). */
+  appPort: number;
+  image: string;
+  createdAt: Date;
+}
+
+export interface ContainerSpec {
+  owner: OwnerRef;
+  specHash: string;
+  image: string;
+  port: number;
+  env: Record<string, string>;
+  command?: string[];
+  cpuMillis?: number;
+  memoryBytes?: number;
+}
+
+export interface ContainerFilter {
+  kind?: OwnerRef['kind'];
+  name?: string;
+}
+
+export interface ContainerRuntime {
+  /** Resolves when the engine answers; rejects with DockerUnavailableError otherwise. */
+  ping(): Promise<void>;
+  /** Every container this Luma installation manages, optionally narrowed. */
+  list(filter?: ContainerFilter): Promise<ManagedContainer[]>;
+  imageExists(ref: string): Promise<boolean>;
+  /** Creates (does not start) a container. */
+  create(spec: ContainerSpec): Promise<ManagedContainer>;
+  /** Starts a created or stopped container and returns it with its host port. */
+  start(id: string): Promise<ManagedContainer>;
+  stop(id: string, timeoutSeconds: number): Promise<void>;
+  remove(id: string): Promise<void>;
+  /** Undefined when the container no longer exists. */
+  inspect(id: string): Promise<ManagedContainer | undefined>;
+}

@@ -1,0 +1,394 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { API_VERSION, KINDS, isKind, type Kind, type LumaObject, type ObjectMeta, type ObjectOfKind, type StatusOf } from '../model/types.js';
+import { canonicalJson } from '../util/hash.js';
+import { errorCode, fsyncDirectory, removeFileDurable, removeTempFiles, writeFileAtomic } from './atomic-file.js';
+import {
+  ConflictError,
+  InvalidObjectError,
+  type ApplyOptions,
+  type ApplyResult,
+  type DeleteOptions,
+  type ObjectStore,
+  type WatchEvent,
+  type WatchListener,
+} from './store.js';
+
+// The embedded default store: one JSON file per object under `<stateDir>/objects/<kind>/`,
+// all of them held in memory so that reads never touch the disk. The disk is written
+// first and memory changed only once the write succeeded, so the two never disagree.
+
+export const OBJECTS_DIR = 'objects';
+export const REVISION_FILE = 'store-revision';
+/** Objects may carry env values that are secrets. */
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const MAX_NAME_LENGTH = 63;
+
+export interface FileStoreOptions {
+  /** Told when a watch listener throws; by default a process warning is emitted. */
+  onListenerError?: (error: unknown, event: WatchEvent) => void;
+}
+
+/** A file in the state directory that cannot be loaded; the store refuses to open. */
+export class StoreLoadError extends Error {
+  constructor(
+    readonly file: string,
+    reason: string,
+  ) {
+    super(`${file}: ${reason}`);
+    this.name = 'StoreLoadError';
+  }
+}
+
+export class FileStore implements ObjectStore {
+  private readonly objects = new Map<Kind, Map<string, LumaObject>>();
+  private readonly listeners = new Set<WatchListener>();
+  /** The last operation queued for each object; each next one waits for it. */
+  private readonly tails = new Map<string, Promise<void>>();
+  /** Writes of the revision file, one at a time so that the file only ever grows. */
+  private revisionWrites: Promise<void> = Promise.resolve();
+  /** The highest resourceVersion handed out (possibly never used, after a failed write). */
+  private allocatedRevision: number;
+  /** The highest resourceVersion known to be on disk. */
+  private persistedRevision: number;
+  private closed = false;
+
+  private constructor(
+    readonly stateDir: string,
+    revision: number,
+    objects: LumaObject[],
+    private readonly options: FileStoreOptions,
+  ) {
+    this.allocatedRevision = revision;
+    this.persistedRevision = revision;
+    for (const kind of KINDS) this.objects.set(kind, new Map());
+    for (const object of objects) this.bucket(object.kind).set(object.metadata.name, object);
+  }
+
+  static async open(stateDir: string, options: FileStoreOptions = {}): Promise<FileStore> {
+    const objectsDir = path.join(stateDir, OBJECTS_DIR);
+    await mkdir(stateDir, { recursive: true, mode: DIR_MODE });
+    await mkdir(objectsDir, { recursive: true, mode: DIR_MODE });
+    for (const kind of KINDS) await mkdir(path.join(objectsDir, kindDir(kind)), { recursive: true, mode: DIR_MODE });
+    // The directories just created must survive a crash before the first object does.
+    await fsyncDirectory(stateDir);
+    await fsyncDirectory(objectsDir);
+
+    await removeTempFiles(stateDir);
+    const revisionFile = path.join(stateDir, REVISION_FILE);
+    let revision = await readRevisionFile(revisionFile);
+    const objects: LumaObject[] = [];
+    for (const kind of KINDS) {
+      const dir = path.join(objectsDir, kindDir(kind));
+      await removeTempFiles(dir);
+      for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+        if (!entry.name.endsWith('.json')) continue;
+        const file = path.join(dir, entry.name);
+        if (!entry.isFile()) throw new StoreLoadError(file, 'not a regular file');
+        const object = parseStoredObject(await readFile(file, 'utf8'), file, kind, entry.name.slice(0, -'.json'.length));
+        revision = Math.max(revision, Number(object.metadata.resourceVersion));
+        objects.push(object);
+      }
+    }
+    return new FileStore(stateDir, revision, objects, options);
+  }
+
+  get<K extends Kind>(kind: K, name: string): ObjectOfKind<K> | undefined {
+    const object = this.objects.get(kind)?.get(name);
+    return object === undefined ? undefined : (structuredClone(object) as ObjectOfKind<K>);
+  }
+
+  list<K extends Kind>(kind: K): ObjectOfKind<K>[] {
+    const bucket = this.objects.get(kind);
+    if (!bucket) return [];
+    return [...bucket.keys()].sort().map((name) => structuredClone(bucket.get(name)) as ObjectOfKind<K>);
+  }
+
+  apply(input: LumaObject, options: ApplyOptions = {}): Promise<{ object: LumaObject; result: ApplyResult }> {
+    try {
+      checkInput(input);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { kind } = input;
+    const { name } = input.metadata;
+    return this.serialize(kind, name, async () => {
+      const current = this.bucket(kind).get(name);
+      checkPrecondition(kind, name, options.resourceVersion, current);
+      const { result, object } = planApply(input, current);
+      if (result === 'unchanged' || options.dryRun) return { result, object: structuredClone(object) };
+
+      const stored = withResourceVersion(object, await this.reserveRevision());
+      await writeFileAtomic(this.objectPath(kind, name), serialize(stored), { mode: FILE_MODE });
+      this.bucket(kind).set(name, stored);
+      this.emit({ type: result === 'created' ? 'ADDED' : 'MODIFIED', object: stored });
+      return { result, object: structuredClone(stored) };
+    });
+  }
+
+  updateStatus<K extends Kind>(kind: K, name: string, status: StatusOf<K>): Promise<ObjectOfKind<K> | undefined> {
+    if (!isPlainObject(status)) return Promise.reject(new InvalidObjectError(`${kind} "${name}": status must be an object`));
+    return this.serialize(kind, name, async () => {
+      const current = this.objects.get(kind)?.get(name);
+      if (!current) return undefined;
+      const nextStatus = normalizeJson(status);
+      if (canonicalJson(nextStatus) === canonicalJson(current.status ?? {})) return structuredClone(current) as ObjectOfKind<K>;
+
+      const updated = withResourceVersion({ ...current, status: nextStatus } as LumaObject, await this.reserveRevision());
+      await writeFileAtomic(this.objectPath(kind, name), serialize(updated), { mode: FILE_MODE });
+      this.bucket(kind).set(name, updated);
+      this.emit({ type: 'MODIFIED', object: updated });
+      return structuredClone(updated) as ObjectOfKind<K>;
+    });
+  }
+
+  delete(kind: Kind, name: string, options: DeleteOptions = {}): Promise<LumaObject | undefined> {
+    return this.serialize(kind, name, async () => {
+      const current = this.objects.get(kind)?.get(name);
+      checkPrecondition(kind, name, options.resourceVersion, current);
+      if (!current) return undefined;
+
+      const deleted = withResourceVersion(current, await this.reserveRevision());
+      await removeFileDurable(this.objectPath(kind, name));
+      this.bucket(kind).delete(name);
+      this.emit({ type: 'DELETED', object: deleted });
+      return structuredClone(deleted);
+    });
+  }
+
+  watch(listener: WatchListener): () => void {
+    // A wrapper makes each subscription distinct, so subscribing one function twice and
+    // unsubscribing once leaves the other subscription in place.
+    const subscription: WatchListener = (event) => listener(event);
+    this.listeners.add(subscription);
+    return () => {
+      this.listeners.delete(subscription);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.tails.size > 0) await Promise.all(this.tails.values());
+    await this.revisionWrites;
+  }
+
+  private bucket(kind: Kind): Map<string, LumaObject> {
+    let bucket = this.objects.get(kind);
+    if (!bucket) {
+      bucket = new Map();
+      this.objects.set(kind, bucket);
+    }
+    return bucket;
+  }
+
+  private objectPath(kind: Kind, name: string): string {
+    return path.join(this.stateDir, OBJECTS_DIR, kindDir(kind), `${name}.json`);
+  }
+
+  /** Runs operations on one object strictly one after another, whatever their outcome. */
+  private serialize<T>(kind: Kind, name: string, operation: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error(`the store is closed; ${kind} "${name}" was not written`));
+    const key = `${kind}/${name}`;
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const result = previous.then(operation);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+
+  /**
+   * Hands out the next resourceVersion once it is on disk, so that a crash after an object
+   * (or a deletion) became visible can never lead to the same value being handed out again.
+   */
+  private async reserveRevision(): Promise<number> {
+    const revision = ++this.allocatedRevision;
+    const write = this.revisionWrites.then(async () => {
+      // A write queued behind another may find its value already persisted by it.
+      if (this.persistedRevision >= revision) return;
+      const target = this.allocatedRevision;
+      await writeFileAtomic(path.join(this.stateDir, REVISION_FILE), `${target}\n`, { mode: FILE_MODE });
+      this.persistedRevision = target;
+    });
+    this.revisionWrites = write.catch(() => undefined);
+    await write;
+    return revision;
+  }
+
+  private emit(event: WatchEvent): void {
+    for (const listener of [...this.listeners]) {
+      // A listener may unsubscribe another while this event is being delivered.
+      if (!this.listeners.has(listener)) continue;
+      const copy: WatchEvent = { type: event.type, object: structuredClone(event.object) };
+      try {
+        listener(copy);
+      } catch (error) {
+        this.reportListenerError(error, copy);
+      }
+    }
+  }
+
+  private reportListenerError(error: unknown, event: WatchEvent): void {
+    try {
+      if (this.options.onListenerError) {
+        this.options.onListenerError(error, event);
+        return;
+      }
+      const message = error instanceof Error ? error.message : String(error);
+      process.emitWarning(`a store watch listener threw on ${event.type} ${event.object.kind}/${event.object.metadata.name}: ${message}`);
+    } catch {
+      // Reporting is best effort: the write already happened and must still resolve.
+    }
+  }
+}
+
+function kindDir(kind: Kind): string {
+  return kind.toLowerCase();
+}
+
+function serialize(object: LumaObject): string {
+  return `${JSON.stringify(object, null, 2)}\n`;
+}
+
+/** JSON round trip: what is kept in memory is exactly what a reload would read back. */
+function normalizeJson<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isStringMap(value: unknown): value is Record<string, string> {
+  return isPlainObject(value) && Object.values(value).every((entry) => typeof entry === 'string');
+}
+
+function nameProblem(name: unknown): string | undefined {
+  if (typeof name !== 'string' || name === '') return 'metadata.name must be a non-empty string';
+  if (name.length > MAX_NAME_LENGTH || !DNS_1123_LABEL.test(name)) {
+    return `metadata.name "${name}" must be a DNS-1123 label (lower-case letters, digits and '-', at most ${MAX_NAME_LENGTH} characters)`;
+  }
+  return undefined;
+}
+
+/** The shape every object must have, whether it comes from a caller or from disk. */
+function shapeProblem(value: unknown): string | undefined {
+  if (!isPlainObject(value)) return 'not an object';
+  if (value.apiVersion !== API_VERSION) return `apiVersion must be ${API_VERSION}`;
+  if (!isKind(value.kind)) return `kind must be one of ${KINDS.join(', ')}`;
+  const metadata = value.metadata;
+  if (!isPlainObject(metadata)) return 'metadata must be an object';
+  const problem = nameProblem(metadata.name);
+  if (problem) return problem;
+  if (metadata.labels !== undefined && !isStringMap(metadata.labels)) return 'metadata.labels must map strings to strings';
+  if (metadata.annotations !== undefined && !isStringMap(metadata.annotations)) return 'metadata.annotations must map strings to strings';
+  if (!isPlainObject(value.spec)) return 'spec must be an object';
+  return undefined;
+}
+
+function checkInput(input: unknown): asserts input is LumaObject {
+  const problem = shapeProblem(input);
+  if (problem) throw new InvalidObjectError(`cannot store object: ${problem}`);
+}
+
+function parseStoredObject(text: string, file: string, kind: Kind, name: string): LumaObject {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new StoreLoadError(file, `not valid JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const problem = shapeProblem(value);
+  if (problem) throw new StoreLoadError(file, `not a valid stored object: ${problem}`);
+  const object = value as LumaObject;
+  if (object.kind !== kind) throw new StoreLoadError(file, `holds a ${object.kind} but lies in the directory of ${kind} objects`);
+  if (object.metadata.name !== name) throw new StoreLoadError(file, `holds "${object.metadata.name}" but is named for "${name}"`);
+  const { uid, generation, resourceVersion, creationTimestamp } = object.metadata;
+  if (typeof uid !== 'string' || uid === '') return fail('metadata.uid is missing');
+  if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 1) return fail('metadata.generation must be a positive integer');
+  if (typeof resourceVersion !== 'string' || !/^[1-9][0-9]*$/.test(resourceVersion) || !Number.isSafeInteger(Number(resourceVersion))) {
+    return fail('metadata.resourceVersion must be a positive integer string');
+  }
+  if (typeof creationTimestamp !== 'string' || Number.isNaN(Date.parse(creationTimestamp))) return fail('metadata.creationTimestamp must be a timestamp');
+  if (object.status !== undefined && !isPlainObject(object.status)) return fail('status must be an object');
+  return object;
+
+  function fail(reason: string): never {
+    throw new StoreLoadError(file, `not a valid stored object: ${reason}`);
+  }
+}
+
+async function readRevisionFile(file: string): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return 0;
+    throw error;
+  }
+  const trimmed = text.trim();
+  const revision = Number(trimmed);
+  if (!/^[0-9]+$/.test(trimmed) || !Number.isSafeInteger(revision)) throw new StoreLoadError(file, 'must hold a non-negative integer');
+  return revision;
+}
+
+function checkPrecondition(kind: Kind, name: string, expected: string | undefined, current: LumaObject | undefined): void {
+  if (expected === undefined) return;
+  const actual = current?.metadata.resourceVersion;
+  if (actual !== expected) throw new ConflictError(kind, name, expected, actual);
+}
+
+/** Empty maps are dropped so that `labels: {}` and no labels count as the same thing. */
+function normalizeMap(map: Record<string, string> | undefined): Record<string, string> | undefined {
+  return map === undefined || Object.keys(map).length === 0 ? undefined : normalizeJson(map);
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return canonicalJson(a ?? null) === canonicalJson(b ?? null);
+}
+
+/** The object an apply would store, before it is given a resourceVersion. */
+function planApply(input: LumaObject, current: LumaObject | undefined): { result: ApplyResult; object: LumaObject } {
+  const spec = normalizeJson(input.spec);
+  const labels = normalizeMap(input.metadata.labels);
+  const annotations = normalizeMap(input.metadata.annotations);
+
+  if (!current) {
+    const metadata: ObjectMeta = {
+      name: input.metadata.name,
+      ...(labels ? { labels } : {}),
+      ...(annotations ? { annotations } : {}),
+      uid: randomUUID(),
+      generation: 1,
+      creationTimestamp: new Date().toISOString(),
+    };
+    return { result: 'created', object: { apiVersion: API_VERSION, kind: input.kind, metadata, spec } as LumaObject };
+  }
+
+  const specChanged = !sameJson(spec, current.spec);
+  const metadataChanged = !sameJson(labels, current.metadata.labels) || !sameJson(annotations, current.metadata.annotations);
+  if (!specChanged && !metadataChanged) return { result: 'unchanged', object: current };
+
+  const { labels: _oldLabels, annotations: _oldAnnotations, ...serverSet } = current.metadata;
+  const metadata: ObjectMeta = {
+    ...serverSet,
+    ...(labels ? { labels } : {}),
+    ...(annotations ? { annotations } : {}),
+    generation: (current.metadata.generation ?? 0) + (specChanged ? 1 : 0),
+  };
+  const object = { apiVersion: API_VERSION, kind: current.kind, metadata, spec } as LumaObject;
+  if (current.status !== undefined) object.status = structuredClone(current.status);
+  return { result: 'configured', object };
+}
+
+function withResourceVersion(object: LumaObject, revision: number): LumaObject {
+  return { ...object, metadata: { ...object.metadata, resourceVersion: String(revision) } } as LumaObject;
+}

@@ -1,0 +1,85 @@
+import type { Kind, LumaObject, ObjectOfKind, StatusOf } from '../model/types.js';
+
+// The store holds desired state (spec, owned by users) and observed state (status,
+// owned by the controller). It is an interface so that the embedded file store can later
+// be swapped for a shared database without touching its callers.
+
+export type ApplyResult = 'created' | 'configured' | 'unchanged';
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface WatchEvent {
+  type: WatchEventType;
+  object: LumaObject;
+}
+
+export type WatchListener = (event: WatchEvent) => void;
+
+export interface ApplyOptions {
+  /** When set, the write is refused with a ConflictError unless it matches. */
+  resourceVersion?: string;
+  /**
+   * Checks and computes the result without writing or emitting anything. The returned
+   * object is the one that would be stored, except that no resourceVersion is assigned:
+   * a new object has none, an updated one keeps its current one.
+   */
+  dryRun?: boolean;
+}
+
+export interface DeleteOptions {
+  resourceVersion?: string;
+}
+
+export interface ObjectStore {
+  /** Reads return copies: changing them never changes the store. */
+  get<K extends Kind>(kind: K, name: string): ObjectOfKind<K> | undefined;
+  list<K extends Kind>(kind: K): ObjectOfKind<K>[];
+  /**
+   * Creates or updates an object from user input. Server-set metadata and any status
+   * in the input are ignored; `generation` is bumped only when the spec changes.
+   */
+  apply(object: LumaObject, options?: ApplyOptions): Promise<{ object: LumaObject; result: ApplyResult }>;
+  /**
+   * Replaces the status of an object; never touches its spec or generation. A status equal
+   * to the current one writes nothing. Returns undefined when the object does not exist.
+   */
+  updateStatus<K extends Kind>(kind: K, name: string, status: StatusOf<K>): Promise<ObjectOfKind<K> | undefined>;
+  /**
+   * Returns the deleted object, or undefined when there was none. The returned object (and
+   * the DELETED event) carries the resourceVersion of the deletion, like Kubernetes.
+   */
+  delete(kind: Kind, name: string, options?: DeleteOptions): Promise<LumaObject | undefined>;
+  /**
+   * Change events for every object of every kind, delivered synchronously after each
+   * successful write, each listener with its own copy; returns an unsubscribe function.
+   */
+  watch(listener: WatchListener): () => void;
+  close(): Promise<void>;
+}
+
+export class ConflictError extends Error {
+  readonly code = 'Conflict';
+  constructor(
+    readonly kind: Kind,
+    /** Not `name`: that is Error's own field, the class name. */
+    readonly objectName: string,
+    readonly expected: string,
+    readonly actual: string | undefined,
+  ) {
+    super(
+      actual === undefined
+        ? `${kind} "${objectName}": resourceVersion ${expected} was given but the object does not exist`
+        : `${kind} "${objectName}": the object has been modified (resourceVersion ${expected} is stale, current is ${actual}); get it again and retry`,
+    );
+    this.name = 'ConflictError';
+  }
+}
+
+/** Input the store cannot hold (wrong shape, a name that is not a DNS-1123 label). */
+export class InvalidObjectError extends Error {
+  readonly code = 'Invalid';
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidObjectError';
+  }
+}

@@ -1,0 +1,138 @@
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProjectObject } from '../../src/model/types.js';
+import { buildTestImage, containersOf, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
+import { projectManifest, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../support/luma.js';
+
+// Refused input names the file, line, column and field, and changes nothing: not the
+// store, not Docker.
+
+describe('bad input is refused and changes nothing', () => {
+  const instance = testInstance('bad');
+  let luma: LumaProcess;
+  let dir: string;
+  let stateDir: string;
+
+  beforeAll(async () => {
+    await buildTestImage();
+    dir = await tempDir('bad');
+    stateDir = path.join(dir, 'state');
+    await mkdir(path.join(dir, 'manifests'));
+    const config = await writeConfig(dir, { resyncInterval: '1s' });
+    luma = await startLuma({ stateDir, manifests: path.join(dir, 'manifests'), instance, config });
+    const good = path.join(dir, 'taken.yaml');
+    await writeFile(good, projectManifest('taken', { image: TEST_IMAGE, hostnames: ['taken.localhost'], minInstances: 1 }));
+    expect((await runCli(['apply', '-f', good], { server: luma.server })).code).toBe(0);
+  });
+
+  afterAll(async () => {
+    await luma?.stop();
+    await removeInstanceContainers(instance);
+  });
+
+  async function snapshot(): Promise<{ objects: string; files: string[]; containers: string[] }> {
+    const listed = await runCli(['get', 'projects', '-o', 'json'], { server: luma.server });
+    const objects = JSON.parse(listed.stdout) as { items: ProjectObject[] };
+    const withoutStatus = objects.items.map(({ metadata, spec }) => ({ metadata, spec }));
+    const files = (await readdir(stateDir, { recursive: true })).map(String).sort();
+    const containers = (await containersOf(instance)).map((container) => container.Id).sort();
+    return { objects: JSON.stringify(withoutStatus), files, containers };
+  }
+
+  const base = `apiVersion: luma.dev/v1alpha1
+kind: Project
+metadata:
+  name: victim
+spec:
+  image: ${TEST_IMAGE}
+  hostnames:
+    - victim.localhost
+`;
+
+  const cases: Array<{ name: string; manifest: string; expected: RegExp[] }> = [
+    {
+      name: 'a wrong type',
+      manifest: base + '  port: eighty\n',
+      expected: [/bad\.yaml:9:9/, /spec\.port/, /integer/],
+    },
+    {
+      name: 'an unknown field',
+      manifest: base + '  replicas: 3\n',
+      expected: [/bad\.yaml:9:3/, /replicas/, /unknown field/i],
+    },
+    {
+      name: 'a bad quantity',
+      manifest: base + '  resources:\n    memory: 256 potatoes\n',
+      expected: [/bad\.yaml:10:13/, /spec\.resources\.memory/, /256Mi/],
+    },
+    {
+      name: 'a bad duration',
+      manifest: base + '  scaling:\n    idleTimeout: soon\n',
+      expected: [/bad\.yaml:10:18/, /spec\.scaling\.idleTimeout/, /duration/],
+    },
+    {
+      name: 'broken YAML',
+      manifest: base + '  env: {GREETING: "unterminated\n',
+      expected: [/bad\.yaml:\d+:\d+/],
+    },
+    {
+      name: 'a hostname already taken',
+      manifest: base.replace('victim.localhost', 'taken.localhost'),
+      expected: [/bad\.yaml:8:7/, /spec\.hostnames\[0\]/, /already routed to project "taken"/],
+    },
+  ];
+
+  for (const testCase of cases) {
+    it(`refuses ${testCase.name} with file:line:column and the field's path`, async () => {
+      const before = await snapshot();
+      const file = path.join(dir, 'bad.yaml');
+      await writeFile(file, testCase.manifest);
+      const result = await runCli(['apply', '-f', file], { server: luma.server });
+      expect(result.code).not.toBe(0);
+      for (const pattern of testCase.expected) expect(result.stderr).toMatch(pattern);
+      expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+      expect(await snapshot()).toEqual(before);
+    });
+  }
+
+  it('refuses a whole multi-document apply when one document is invalid', async () => {
+    const before = await snapshot();
+    const file = path.join(dir, 'multi.yaml');
+    await writeFile(file, projectManifest('fine', { image: TEST_IMAGE, hostnames: ['fine.localhost'] }) + '---\n' + base + '  port: -1\n');
+    const result = await runCli(['apply', '-f', file], { server: luma.server });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/multi\.yaml:\d+:\d+: spec\.port/);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('refuses a write with a stale resourceVersion as a conflict', async () => {
+    const current = (await (await fetch(`${luma.server}/api/v1alpha1/projects/taken`)).json()) as ProjectObject;
+    const stale = current.metadata.resourceVersion;
+    const update = (env: Record<string, string>, resourceVersion: string | undefined): Promise<Response> =>
+      fetch(`${luma.server}/api/v1alpha1/projects/taken`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          apiVersion: current.apiVersion,
+          kind: 'Project',
+          metadata: { name: 'taken', resourceVersion },
+          spec: { ...current.spec, env },
+        }),
+      });
+    const first = await update({ A: '1' }, stale);
+    expect(first.status).toBe(200);
+    const before = await snapshot();
+    const second = await update({ A: '2' }, stale);
+    expect(second.status).toBe(409);
+    expect(((await second.json()) as { message: string }).message).toMatch(/resourceVersion/);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('says in one line when the API cannot be reached', async () => {
+    const result = await runCli(['get', 'projects'], { server: 'http://127.0.0.1:9' });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/cannot reach the Luma API at http:\/\/127\.0\.0\.1:9/);
+  });
+});

@@ -1,0 +1,171 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+
+// Drives Luma the way a user does: `luma up` as a real process and the CLI as commands.
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+const CLI = path.join(REPO_ROOT, 'dist/cli/main.js');
+const UP_LINE = /Luma is up: apps at http:\/\/127\.0\.0\.1:(\d+), API at http:\/\/127\.0\.0\.1:(\d+)/;
+
+export interface LumaProcess {
+  proxyPort: number;
+  apiPort: number;
+  server: string;
+  child: ChildProcess;
+  output: () => string;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** SIGKILL: a crash at an arbitrary moment. */
+  kill(): Promise<void>;
+}
+
+export interface LumaProcessOptions {
+  stateDir: string;
+  manifests: string;
+  instance: string;
+  config?: string;
+  proxyPort?: number;
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), `luma-${prefix}-`));
+}
+
+export async function writeConfig(dir: string, settings: Record<string, string>): Promise<string> {
+  const file = path.join(dir, 'luma-config.yaml');
+  await writeFile(file, Object.entries(settings).map(([key, value]) => `${key}: ${value}\n`).join(''));
+  return file;
+}
+
+export async function startLuma(options: LumaProcessOptions): Promise<LumaProcess> {
+  const args = [
+    CLI,
+    'up',
+    '--manifests',
+    options.manifests,
+    '--state-dir',
+    options.stateDir,
+    '--listen',
+    `127.0.0.1:${options.proxyPort ?? 0}`,
+    '--api-listen',
+    '127.0.0.1:0',
+    ...(options.config ? ['--config', options.config] : []),
+  ];
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, LUMA_INSTANCE: options.instance, LUMA_LOG_LEVEL: process.env.LUMA_LOG_LEVEL ?? 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  const ports = await new Promise<{ proxyPort: number; apiPort: number }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`luma up did not start within 20 s:\n${output}`)), 20_000);
+    const check = (): void => {
+      const match = UP_LINE.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ proxyPort: Number(match[1]), apiPort: Number(match[2]) });
+      }
+    };
+    child.stderr?.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`luma up exited with ${code}:\n${output}`));
+    });
+  });
+
+  const signal = async (name: NodeJS.Signals): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(name);
+    await exited;
+  };
+  return {
+    ...ports,
+    server: `http://127.0.0.1:${ports.apiPort}`,
+    child,
+    output: () => output,
+    stop: () => signal('SIGTERM'),
+    kill: () => signal('SIGKILL'),
+  };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], options: { server?: string; stdin?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...(options.server ? { LUMA_SERVER: options.server } : {}), ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdin.end(options.stdin ?? '');
+    child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+export interface HttpAnswer {
+  status: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+/** A plain request through the proxy with a chosen Host header; a fresh connection each time. */
+export function request(port: number, host: string, urlPath = '/', timeoutMs = 30_000): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: urlPath, headers: { host }, agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`request to ${host}${urlPath} timed out`)));
+    req.on('error', reject);
+  });
+}
+
+/** Polls until check() is truthy; for state that converges (no fixed sleeps). */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export function projectManifest(name: string, spec: { hostnames: string[]; image: string; env?: Record<string, string>; minInstances?: number; maxInstances?: number; idleTimeout?: string; startupTimeout?: string }): string {
+  const lines = [
+    'apiVersion: luma.dev/v1alpha1',
+    'kind: Project',
+    'metadata:',
+    `  name: ${name}`,
+    'spec:',
+    `  image: ${spec.image}`,
+    '  hostnames:',
+    ...spec.hostnames.map((host) => `    - ${host}`),
+  ];
+  if (spec.env && Object.keys(spec.env).length > 0) {
+    lines.push('  env:', ...Object.entries(spec.env).map(([key, value]) => `    ${key}: "${value}"`));
+  }
+  lines.push('  scaling:', `    minInstances: ${spec.minInstances ?? 0}`, `    maxInstances: ${spec.maxInstances ?? 1}`, `    idleTimeout: ${spec.idleTimeout ?? '60s'}`);
+  if (spec.startupTimeout) lines.push('  readiness:', `    startupTimeout: ${spec.startupTimeout}`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_INSTANCES,
+  DEFAULT_MIN_INSTANCES,
+  DEFAULT_PORT,
+  DEFAULT_STARTUP_TIMEOUT_MS,
+  DEFAULT_TARGET_CONCURRENCY,
+  resolveProjectSettings,
+  type ProjectSettings,
+} from '../../../src/model/project-settings.js';
+import { QuantityError } from '../../../src/model/quantities.js';
+import type { ProjectSpec } from '../../../src/model/types.js';
+
+const minimal: ProjectSpec = { image: 'hello', hostnames: ['hello.localhost'] };
+
+describe('resolveProjectSettings', () => {
+  it('fills in every default', () => {
+    expect(resolveProjectSettings(minimal)).toEqual<ProjectSettings>({
+      image: 'hello',
+      hostnames: ['hello.localhost'],
+      port: 8080,
+      env: { PORT: '8080' },
+      minInstances: 0,
+      maxInstances: 1,
+      targetConcurrency: 80,
+      idleTimeoutMs: 60_000,
+      startupTimeoutMs: 30_000,
+      readiness: { type: 'http', path: '/' },
+      poolSize: 0,
+      tls: false,
+    });
+  });
+
+  it('names its defaults', () => {
+    expect([DEFAULT_PORT, DEFAULT_MIN_INSTANCES, DEFAULT_MAX_INSTANCES, DEFAULT_TARGET_CONCURRENCY, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_STARTUP_TIMEOUT_MS]).toEqual([
+      8080, 0, 1, 80, 60_000, 30_000,
+    ]);
+  });
+
+  it('reads every declared field as plain numbers', () => {
+    const settings = resolveProjectSettings({
+      image: 'registry.example.com/app:v2',
+      hostnames: ['app.example.com', 'www.example.com'],
+      port: 3000,
+      env: { LOG_LEVEL: 'debug' },
+      command: ['node', 'server.js'],
+      resources: { cpu: '1.5', memory: '256Mi' },
+      scaling: { minInstances: 1, maxInstances: 4, targetConcurrency: 10, idleTimeout: '5m', pauseAfter: '30s' },
+      pool: { size: 2 },
+      readiness: { httpGet: { path: '/healthz' }, startupTimeout: '2m' },
+      tls: true,
+    });
+    expect(settings).toEqual<ProjectSettings>({
+      image: 'registry.example.com/app:v2',
+      hostnames: ['app.example.com', 'www.example.com'],
+      port: 3000,
+      env: { LOG_LEVEL: 'debug', PORT: '3000' },
+      command: ['node', 'server.js'],
+      cpuMillis: 1500,
+      memoryBytes: 256 * 2 ** 20,
+      minInstances: 1,
+      maxInstances: 4,
+      targetConcurrency: 10,
+      idleTimeoutMs: 300_000,
+      pauseAfterMs: 30_000,
+      startupTimeoutMs: 120_000,
+      readiness: { type: 'http', path: '/healthz' },
+      poolSize: 2,
+      tls: true,
+    });
+  });
+
+  it('keeps a PORT the user set', () => {
+    expect(resolveProjectSettings({ ...minimal, env: { PORT: '9000' } }).env).toEqual({ PORT: '9000' });
+  });
+
+  it('orders env by name, so that reordering a manifest changes nothing', () => {
+    const a = resolveProjectSettings({ ...minimal, env: { B: '2', A: '1' } });
+    const b = resolveProjectSettings({ ...minimal, env: { A: '1', B: '2' } });
+    expect(Object.keys(a.env)).toEqual(['A', 'B', 'PORT']);
+    expect(JSON.stringify(a.env)).toBe(JSON.stringify(b.env));
+  });
+
+  it('probes TCP when asked', () => {
+    expect(resolveProjectSettings({ ...minimal, readiness: { tcpSocket: {} } }).readiness).toEqual({ type: 'tcp' });
+    expect(resolveProjectSettings({ ...minimal, readiness: { httpGet: {} } }).readiness).toEqual({ type: 'http', path: '/' });
+  });
+
+  it("uses the operator's idle timeout only when the project declares none", () => {
+    expect(resolveProjectSettings(minimal, { defaultIdleTimeoutMs: 600_000 }).idleTimeoutMs).toBe(600_000);
+    expect(resolveProjectSettings({ ...minimal, scaling: { idleTimeout: '10s' } }, { defaultIdleTimeoutMs: 600_000 }).idleTimeoutMs).toBe(10_000);
+    expect(resolveProjectSettings(minimal, {}).idleTimeoutMs).toBe(60_000);
+  });
+
+  it('raises maxInstances to minInstances when only the minimum is declared', () => {
+    const settings = resolveProjectSettings({ ...minimal, scaling: { minInstances: 3 } });
+    expect([settings.minInstances, settings.maxInstances]).toEqual([3, 3]);
+  });
+
+  it('drops a pauseAfter that would not come before the idle timeout', () => {
+    const spec: ProjectSpec = { ...minimal, scaling: { pauseAfter: '2m' } };
+    expect(resolveProjectSettings(spec).pauseAfterMs).toBeUndefined();
+    expect(resolveProjectSettings(spec, { defaultIdleTimeoutMs: 300_000 }).pauseAfterMs).toBe(120_000);
+  });
+
+  it('does not share arrays with the spec', () => {
+    const spec: ProjectSpec = { ...minimal, command: ['a'] };
+    const settings = resolveProjectSettings(spec);
+    settings.hostnames.push('other');
+    settings.command?.push('b');
+    expect(spec).toEqual({ ...minimal, command: ['a'] });
+  });
+
+  it('throws on a quantity that validation would have refused', () => {
+    expect(() => resolveProjectSettings({ ...minimal, scaling: { idleTimeout: 'soon' } })).toThrow(QuantityError);
+  });
+});
