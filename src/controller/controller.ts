@@ -36,6 +36,7 @@ export class Controller implements ProxyHooks {
   private readonly queue: WorkQueue;
   private readonly projects: ProjectReconciler;
   private unwatch: (() => void) | undefined;
+  private unwatchDocker: (() => void) | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ControllerOptions) {
@@ -61,6 +62,9 @@ export class Controller implements ProxyHooks {
     this.unwatch = this.options.store.watch((event) => {
       if (event.object.kind === 'Project') this.queue.add(objectKey('Project', event.object.metadata.name));
     });
+    // Docker events heal drift (a container stopped or removed by hand) at once; the
+    // periodic resync below is the safety net for anything an event stream missed.
+    this.unwatchDocker = this.options.runtime.watchChanges((owner) => this.queue.add(objectKey(owner.kind, owner.name)));
     this.queue.start();
     await this.resync();
     const interval = this.options.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS;
@@ -72,6 +76,7 @@ export class Controller implements ProxyHooks {
 
   async stop(): Promise<void> {
     this.unwatch?.();
+    this.unwatchDocker?.();
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     await this.queue.stop();
   }

@@ -15,6 +15,16 @@ const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 /** A held request re-asks for a wake this often, in case the first ask was lost. */
 const REWAKE_INTERVAL_MS = 1_000;
 const DRAIN_POLL_MS = 5;
+const MAX_REFUSED_RETRIES = 3;
+
+function hasNoBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
+}
+
+function isConnectionRefused(error: Error): boolean {
+  return (error as NodeJS.ErrnoException).code === 'ECONNREFUSED';
+}
 
 export interface ProxyServerOptions {
   hooks?: ProxyHooks;
@@ -117,6 +127,20 @@ export class ProxyServer implements ProxyManagement {
     }
     service.lastActivityAt = this.now();
 
+    // A target that refuses connections (its container died) is dropped and the request
+    // is held for the next one; only requests without a body, so nothing is sent twice.
+    for (let attempt = 0; ; attempt++) {
+      const target = await this.acquireTarget(service, host, req, res);
+      if (!target) return;
+      const outcome = await this.forwardTo(service, target, req, res, attempt < MAX_REFUSED_RETRIES && hasNoBody(req));
+      if (outcome !== 'refused') return;
+      service.targets = service.targets.filter((candidate) => candidate !== target);
+      this.logger.warn({ service: service.name, target: target.address }, 'target refused the connection; dropped it and waking the service');
+      if (service.targets.length === 0) this.wake(service);
+    }
+  }
+
+  private async acquireTarget(service: Service, host: string, req: IncomingMessage, res: ServerResponse): Promise<Target | undefined> {
     let target = service.pickTarget();
     if (!target) {
       if (service.unavailableReason) {
@@ -142,18 +166,19 @@ export class ProxyServer implements ProxyManagement {
           return;
       }
     }
-    await this.forwardTo(service, target, req, res);
+    return target;
   }
 
-  private async forwardTo(service: Service, target: Target, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async forwardTo(service: Service, target: Target, req: IncomingMessage, res: ServerResponse, mayRetry: boolean): Promise<'done' | 'refused'> {
     service.inFlight++;
     target.inFlight++;
     try {
       const outcome = await this.forwarder.forward(req, res, target);
-      if (outcome.kind === 'upstream-error') {
-        this.logger.warn({ service: service.name, target: target.address, err: outcome.error.message }, 'upstream error');
-        respond.badGateway(res, service.name, outcome.error.message);
-      }
+      if (outcome.kind !== 'upstream-error') return 'done';
+      if (mayRetry && isConnectionRefused(outcome.error) && !res.headersSent) return 'refused';
+      this.logger.warn({ service: service.name, target: target.address, err: outcome.error.message }, 'upstream error');
+      respond.badGateway(res, service.name, outcome.error.message);
+      return 'done';
     } finally {
       service.inFlight--;
       target.inFlight--;

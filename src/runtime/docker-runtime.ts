@@ -3,13 +3,16 @@ import Docker from 'dockerode';
 import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
 import { isKind } from '../model/types.js';
 import { DockerUnavailableError, dockerStatusCode, errorMessage, isUnreachableError } from './errors.js';
-import { LABELS, ownerLabels } from './labels.js';
+import { LABELS, ownerLabels, type OwnerRef } from './labels.js';
 import type { ContainerFilter, ContainerRuntime, ContainerSpec, ContainerState, ManagedContainer } from './runtime.js';
 
 // The Docker driver: the only module in Luma that imports dockerode.
 
 /** Bounds what one app can do to the host; issue-8 hardening builds on these. */
 const CONTAINER_PID_LIMIT = 1024;
+/** Events after which a container's owner must be looked at again. */
+const WATCHED_ACTIONS = ['start', 'die', 'stop', 'kill', 'oom', 'destroy', 'pause', 'unpause'] as const;
+const EVENTS_RECONNECT_MS = 1_000;
 const KNOWN_STATES: ReadonlySet<string> = new Set(['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead']);
 
 export interface DockerRuntimeOptions {
@@ -64,7 +67,8 @@ export class DockerRuntime implements ContainerRuntime {
         name,
         Image: spec.image,
         Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
-        ...(spec.command ? { Cmd: spec.command } : {}),
+        // As in Kubernetes and Cloud Run, `command` replaces the image's entrypoint.
+        ...(spec.command ? { Entrypoint: spec.command, Cmd: [] } : {}),
         Labels: ownerLabels(this.instance, spec.owner, spec.specHash, spec.port),
         ExposedPorts: { [portKey]: {} },
         HostConfig: {
@@ -126,6 +130,53 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  watchChanges(onChange: (owner: OwnerRef, action: string) => void): () => void {
+    let stopped = false;
+    let stream: NodeJS.ReadableStream | undefined;
+    let retry: NodeJS.Timeout | undefined;
+    const connect = (): void => {
+      if (stopped) return;
+      this.docker.getEvents(
+        { filters: { type: ['container'], event: [...WATCHED_ACTIONS], label: [`${LABELS.managed}=true`, `${LABELS.instance}=${this.instance}`] } },
+        (error, events) => {
+          if (stopped) {
+            (events as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined)?.destroy?.();
+            return;
+          }
+          if (error || !events) {
+            retry = setTimeout(connect, EVENTS_RECONNECT_MS);
+            return;
+          }
+          stream = events;
+          let buffered = '';
+          events.on('data', (chunk: Buffer) => {
+            buffered += chunk.toString('utf8');
+            let newline: number;
+            while ((newline = buffered.indexOf('\n')) >= 0) {
+              const line = buffered.slice(0, newline).trim();
+              buffered = buffered.slice(newline + 1);
+              const event = parseEvent(line);
+              if (event) onChange(event.owner, event.action);
+            }
+          });
+          const reconnect = (): void => {
+            if (stream !== events || stopped) return;
+            stream = undefined;
+            retry = setTimeout(connect, EVENTS_RECONNECT_MS);
+          };
+          events.on('end', reconnect);
+          events.on('error', reconnect);
+        },
+      );
+    };
+    connect();
+    return () => {
+      stopped = true;
+      if (retry) clearTimeout(retry);
+      (stream as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined)?.destroy?.();
+    };
+  }
+
   /** Turns "cannot connect" failures into one error type with advice. */
   private async call<T>(operation: () => Promise<T>): Promise<T> {
     try {
@@ -134,6 +185,17 @@ export class DockerRuntime implements ContainerRuntime {
       if (isUnreachableError(error)) throw new DockerUnavailableError(this.endpoint, errorMessage(error));
       throw error;
     }
+  }
+}
+
+function parseEvent(line: string): { owner: OwnerRef; action: string } | undefined {
+  if (!line) return undefined;
+  try {
+    const event = JSON.parse(line) as { Action?: string; Actor?: { Attributes?: Record<string, string> } };
+    const owner = ownerFrom(event.Actor?.Attributes ?? {});
+    return owner && event.Action ? { owner, action: event.Action } : undefined;
+  } catch {
+    return undefined;
   }
 }
 

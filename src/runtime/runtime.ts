@@ -49,4 +49,10 @@ export interface ContainerRuntime {
   remove(id: string): Promise<void>;
   /** Undefined when the container no longer exists. */
   inspect(id: string): Promise<ManagedContainer | undefined>;
+  /**
+   * Calls back with the owner of any managed container that started, stopped, died or
+   * was removed (by Luma or by hand), reconnecting when the engine goes away. Returns a
+   * function that stops watching.
+   */
+  watchChanges(onChange: (owner: OwnerRef, action: string) => void): () => void;
 }
