@@ -110,7 +110,8 @@ export class ProjectReconciler {
     let failure: { reason: string; message: string } | undefined;
     const deficit = decision.desired - serving.length;
     if (deficit > 0) {
-      const imageReady = await runtime.imageExists(settings.image);
+      // Restarting stopped containers needs no image lookup; only creating one does.
+      const imageReady = deficit <= stopped.length || (await runtime.imageExists(settings.image));
       if (!imageReady) {
         failure = { reason: 'ImageNotFound', message: `image "${settings.image}" is not present on this machine; build it or declare an Image` };
       } else {

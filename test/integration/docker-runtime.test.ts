@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OwnerRef } from '../../src/runtime/labels.js';
+import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
+import { buildTestImage, docker, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
+import { eventually, request } from '../support/luma.js';
+
+// The Docker driver against the real engine: labels, loopback-only ports, PORT, limits,
+// finding containers again by their labels, and the change events that heal drift.
+
+describe('DockerRuntime', () => {
+  const instance = testInstance('runtime');
+  const runtime = new DockerRuntime({ instance });
+  const owner: OwnerRef = { kind: 'Project', name: 'rt', uid: '11111111-2222-3333-4444-555555555555' };
+
+  beforeAll(async () => {
+    await buildTestImage();
+  });
+
+  afterAll(async () => {
+    await removeInstanceContainers(instance);
+  });
+
+  it('creates a labelled, limited container published on 127.0.0.1 only, and finds it again', async () => {
+    const created = await runtime.create({
+      owner,
+      specHash: 'abc123',
+      image: TEST_IMAGE,
+      port: 8080,
+      env: { PORT: '8080', GREETING: 'hi' },
+      cpuMillis: 500,
+      memoryBytes: 64 * 1024 * 1024,
+    });
+    expect(created.state).toBe('created');
+    expect(created.owner).toEqual(owner);
+    expect(created.specHash).toBe('abc123');
+
+    const started = await runtime.start(created.id);
+    expect(started.state).toBe('running');
+    expect(started.hostPort).toBeGreaterThan(0);
+
+    const info = await docker.getContainer(created.id).inspect();
+    expect(info.Config.Labels).toMatchObject({
+      'luma.dev/managed': 'true',
+      'luma.dev/instance': instance,
+      'luma.dev/kind': 'Project',
+      'luma.dev/name': 'rt',
+      'luma.dev/uid': owner.uid,
+      'luma.dev/spec-hash': 'abc123',
+    });
+    expect(info.Config.Env).toEqual(expect.arrayContaining(['PORT=8080', 'GREETING=hi']));
+    expect(info.HostConfig.NanoCpus).toBe(500_000_000);
+    expect(info.HostConfig.Memory).toBe(64 * 1024 * 1024);
+    expect(info.HostConfig.Init).toBe(true);
+    expect(info.HostConfig.SecurityOpt).toContain('no-new-privileges');
+    const bindings = info.NetworkSettings.Ports['8080/tcp'] ?? [];
+    expect(bindings.length).toBeGreaterThan(0);
+    for (const binding of bindings) expect(binding.HostIp).toBe('127.0.0.1');
+
+    const answer = await eventually(async () => {
+      const reply = await request(started.hostPort!, 'whatever');
+      return reply.status === 200 && reply;
+    }, 10_000, 'the app answering on its published port');
+    expect(answer.body).toBe('hello from the test app\n');
+
+    // A new driver (as after a controller restart) finds it by its labels.
+    const again = await new DockerRuntime({ instance }).list({ kind: 'Project', name: 'rt' });
+    expect(again.map((container) => [container.id, container.state, container.hostPort])).toEqual([[created.id, 'running', started.hostPort]]);
+    // Another installation does not see it.
+    expect(await new DockerRuntime({ instance: `${instance}-other` }).list()).toEqual([]);
+
+    await runtime.stop(created.id, 2);
+    expect((await runtime.inspect(created.id))?.state).toBe('exited');
+    await runtime.remove(created.id);
+    expect(await runtime.inspect(created.id)).toBeUndefined();
+    // Removing twice is not an error: reconciles may race a removal by hand.
+    await runtime.remove(created.id);
+  });
+
+  it('runs `command` in place of the image entrypoint', async () => {
+    const created = await runtime.create({ owner, specHash: 'cmd', image: TEST_IMAGE, port: 8080, env: {}, command: ['/bin/busybox', 'sleep', '30'] });
+    const info = await docker.getContainer(created.id).inspect();
+    expect(info.Config.Entrypoint).toEqual(['/bin/busybox', 'sleep', '30']);
+    await runtime.remove(created.id);
+  });
+
+  it('reports whether an image is present', async () => {
+    expect(await runtime.imageExists(TEST_IMAGE)).toBe(true);
+    expect(await runtime.imageExists('luma-test/does-not-exist:never')).toBe(false);
+  });
+
+  it('streams change events of its own containers', async () => {
+    const seen: string[] = [];
+    const stop = runtime.watchChanges((changed, action) => {
+      if (changed.name === 'events') seen.push(action);
+    });
+    try {
+      // Give the event stream a moment to connect before acting.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const created = await runtime.create({ owner: { ...owner, name: 'events' }, specHash: 'ev', image: TEST_IMAGE, port: 8080, env: {} });
+      await runtime.start(created.id);
+      await runtime.remove(created.id);
+      await eventually(async () => seen.includes('start') && seen.includes('destroy'), 10_000, 'start and destroy events');
+    } finally {
+      stop();
+    }
+  });
+
+  it('turns an unreachable engine into one actionable error', async () => {
+    const previous = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = 'unix:///nonexistent/docker.sock';
+    try {
+      const { default: Docker } = await import('dockerode');
+      const offline = new DockerRuntime({ instance, docker: new Docker({ socketPath: '/nonexistent/docker.sock' }) });
+      await expect(offline.ping()).rejects.toThrow(/cannot reach the Docker engine at unix:\/\/\/nonexistent\/docker\.sock .*start it/);
+      await expect(offline.list()).rejects.toThrow(/cannot reach the Docker engine/);
+    } finally {
+      if (previous === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = previous;
+    }
+  });
+});
