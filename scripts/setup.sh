@@ -25,9 +25,11 @@ apt_install() {
 command -v node >/dev/null 2>&1 || die "please install Node.js 20 or newer (Debian: nodejs npm) and run this again"
 
 # npm packages: reinstall only when the lockfile changed since the last install.
+# (`npm install`, not `npm ci`: npm 11 leaves other platforms' optional packages out of
+# the lockfile, which `npm ci` then refuses as out of sync.)
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  npm install --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
 missing=()
