@@ -7,7 +7,7 @@ import { errorMessage } from '../runtime/errors.js';
 import type { Logger } from '../util/logger.js';
 import { shortHash } from '../util/hash.js';
 import { setCondition } from './conditions.js';
-import { waitUntilReady } from './readiness.js';
+import { waitUntilReady } from '../util/readiness-probe.js';
 import { decideInstances } from './scaling.js';
 import type { ReconcileResult } from './work-queue.js';
 

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { API_VERSION, KINDS, isKind, type Kind, type LumaObject, type ObjectMeta, type ObjectOfKind, type StatusOf } from '../model/types.js';
 import { canonicalJson } from '../util/hash.js';
-import { errorCode, fsyncDirectory, removeFileDurable, removeTempFiles, writeFileAtomic } from './atomic-file.js';
+import { errorCode, fsyncDirectory, removeFileDurable, removeTempFiles, writeFileAtomic } from '../util/atomic-file.js';
 import {
   ConflictError,
   InvalidObjectError,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProjectObject } from '../../src/model/types.js';
 import { buildTestImage, containersOf, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
-import { projectManifest, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../support/luma.js';
+import { eventually, projectManifest, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../support/luma.js';
 
 // Refused input names the file, line, column and field, and changes nothing: not the
 // store, not Docker.
@@ -34,7 +34,8 @@ describe('bad input is refused and changes nothing', () => {
   async function snapshot(): Promise<{ objects: string; files: string[]; containers: string[] }> {
     const listed = await runCli(['get', 'projects', '-o', 'json'], { server: luma.server });
     const objects = JSON.parse(listed.stdout) as { items: ProjectObject[] };
-    const withoutStatus = objects.items.map(({ metadata, spec }) => ({ metadata, spec }));
+    // Status writes by the controller move resourceVersion; user-owned fields must not move.
+    const withoutStatus = objects.items.map(({ metadata: { resourceVersion: _ignored, ...metadata }, spec }) => ({ metadata, spec }));
     const files = (await readdir(stateDir, { recursive: true })).map(String).sort();
     const containers = (await containersOf(instance)).map((container) => container.Id).sort();
     return { objects: JSON.stringify(withoutStatus), files, containers };
@@ -122,6 +123,12 @@ spec:
       });
     const first = await update({ A: '1' }, stale);
     expect(first.status).toBe(200);
+    // Let the controller finish replacing the container for the new env before comparing.
+    await eventually(async () => {
+      const object = (await (await fetch(`${luma.server}/api/v1alpha1/projects/taken`)).json()) as ProjectObject;
+      const running = await containersOf(instance, 'taken');
+      return object.status?.observedGeneration === object.metadata.generation && object.status?.phase === 'Running' && running.length === 1;
+    }, 15_000, 'the project converged on the new env');
     const before = await snapshot();
     const second = await update({ A: '2' }, stale);
     expect(second.status).toBe(409);

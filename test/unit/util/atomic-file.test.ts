@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isTempFileName, removeFileDurable, removeTempFiles, writeFileAtomic } from '../../../src/store/atomic-file.js';
+import { isTempFileName, removeFileDurable, removeTempFiles, writeFileAtomic } from '../../../src/util/atomic-file.js';
 
 let dir: string;
 

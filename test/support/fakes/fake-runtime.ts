@@ -1,0 +1,155 @@
+import type { OwnerRef } from '../../../src/runtime/labels.js';
+import type { ContainerFilter, ContainerRuntime, ContainerSpec, ContainerState, ManagedContainer } from '../../../src/runtime/runtime.js';
+
+// An in-memory ContainerRuntime for unit tests: containers live in a Map, and every call
+// that changes something is recorded (in order, in `calls`, and in an optional shared
+// `log` so a test can check ordering against other fakes, e.g. "deploy before remove").
+
+export type RuntimeCall =
+  | { op: 'create'; id: string; spec: ContainerSpec }
+  | { op: 'start'; id: string }
+  | { op: 'stop'; id: string; timeoutSeconds: number }
+  | { op: 'remove'; id: string };
+
+export interface FakeRuntimeOptions {
+  /** Images that exist locally; imageExists() answers from this set. */
+  images?: Iterable<string>;
+  /** The 127.0.0.1 port a started container is published on (point it at a real test server). */
+  hostPort?: number;
+  /** Shared, ordered log of calls across fakes, e.g. `create web-1`, `deploy web`. */
+  log?: string[];
+}
+
+export interface SeedContainer {
+  owner: OwnerRef;
+  specHash: string;
+  state: ContainerState;
+  hostPort?: number;
+  appPort?: number;
+  image?: string;
+  name?: string;
+  id?: string;
+}
+
+export class FakeRuntime implements ContainerRuntime {
+  readonly containers = new Map<string, ManagedContainer>();
+  readonly calls: RuntimeCall[] = [];
+  readonly images: Set<string>;
+  readonly imageLookups: string[] = [];
+  readonly log: string[];
+  hostPort: number | undefined;
+  private nextId = 1;
+
+  constructor(options: FakeRuntimeOptions = {}) {
+    this.images = new Set(options.images ?? []);
+    this.hostPort = options.hostPort;
+    this.log = options.log ?? [];
+  }
+
+  /** Puts a container in place without recording a call: the state a test starts from. */
+  seed(container: SeedContainer): ManagedContainer {
+    const id = container.id ?? this.newId();
+    const managed: ManagedContainer = {
+      id,
+      name: container.name ?? `luma-test-${container.owner.name}-${id}`,
+      owner: { ...container.owner },
+      specHash: container.specHash,
+      state: container.state,
+      appPort: container.appPort ?? 8080,
+      image: container.image ?? 'hello:latest',
+      createdAt: new Date(0),
+      ...(container.hostPort !== undefined ? { hostPort: container.hostPort } : {}),
+    };
+    this.containers.set(id, managed);
+    return copy(managed);
+  }
+
+  /** Calls that changed something, in order. */
+  mutations(): RuntimeCall[] {
+    return [...this.calls];
+  }
+
+  resetCalls(): void {
+    this.calls.length = 0;
+    this.imageLookups.length = 0;
+  }
+
+  async ping(): Promise<void> {}
+
+  async list(filter: ContainerFilter = {}): Promise<ManagedContainer[]> {
+    return [...this.containers.values()]
+      .filter((container) => (filter.kind === undefined || container.owner.kind === filter.kind) && (filter.name === undefined || container.owner.name === filter.name))
+      .map(copy);
+  }
+
+  async imageExists(ref: string): Promise<boolean> {
+    this.imageLookups.push(ref);
+    return this.images.has(ref);
+  }
+
+  async create(spec: ContainerSpec): Promise<ManagedContainer> {
+    const id = this.newId();
+    const container: ManagedContainer = {
+      id,
+      name: `luma-test-${spec.owner.name}-${id}`,
+      owner: { ...spec.owner },
+      specHash: spec.specHash,
+      state: 'created',
+      appPort: spec.port,
+      image: spec.image,
+      createdAt: new Date(0),
+    };
+    this.containers.set(id, container);
+    this.record({ op: 'create', id, spec: structuredClone(spec) }, `create ${id}`);
+    return copy(container);
+  }
+
+  async start(id: string): Promise<ManagedContainer> {
+    const container = this.mustGet(id);
+    this.record({ op: 'start', id }, `start ${id}`);
+    container.state = 'running';
+    if (this.hostPort !== undefined) container.hostPort = this.hostPort;
+    return copy(container);
+  }
+
+  async stop(id: string, timeoutSeconds: number): Promise<void> {
+    const container = this.mustGet(id);
+    this.record({ op: 'stop', id, timeoutSeconds }, `stop ${id}`);
+    container.state = 'exited';
+    delete container.hostPort;
+  }
+
+  async remove(id: string): Promise<void> {
+    this.mustGet(id);
+    this.record({ op: 'remove', id }, `remove ${id}`);
+    this.containers.delete(id);
+  }
+
+  async inspect(id: string): Promise<ManagedContainer | undefined> {
+    const container = this.containers.get(id);
+    return container ? copy(container) : undefined;
+  }
+
+  watchChanges(): () => void {
+    return () => undefined;
+  }
+
+  private record(call: RuntimeCall, line: string): void {
+    this.calls.push(call);
+    this.log.push(line);
+  }
+
+  private mustGet(id: string): ManagedContainer {
+    const container = this.containers.get(id);
+    if (!container) throw new Error(`no such container: ${id}`);
+    return container;
+  }
+
+  private newId(): string {
+    return `c${this.nextId++}`;
+  }
+}
+
+function copy(container: ManagedContainer): ManagedContainer {
+  return { ...container, owner: { ...container.owner }, createdAt: new Date(container.createdAt) };
+}
