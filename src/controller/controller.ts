@@ -86,6 +86,11 @@ export class Controller implements ProxyHooks {
     this.queue.add(objectKey('Project', service));
   }
 
+  /** Reconciles everything soon, e.g. after the proxy restarted and lost what it was told. */
+  requestResync(): void {
+    this.resync().catch((error: unknown) => this.options.logger.warn({ err: errorMessage(error) }, 'resync failed'));
+  }
+
   queueDepth(): number {
     return this.queue.depth();
   }

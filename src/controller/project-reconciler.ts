@@ -66,7 +66,7 @@ export class ProjectReconciler {
   }
 
   private async tearDown(name: string, containers: ManagedContainer[]): Promise<void> {
-    await this.options.proxy.remove(name);
+    if (await this.options.proxy.getService(name)) await this.options.proxy.remove(name);
     await Promise.all(containers.map((container) => this.removeContainer(container)));
     if (containers.length > 0) this.options.logger.info({ project: name, removed: containers.length }, 'removed containers of deleted project');
   }
@@ -139,6 +139,7 @@ export class ProjectReconciler {
       hosts: settings.hostnames,
       targets: targets.map((container) => `${LOOPBACK}:${container.hostPort}`),
       startupTimeoutMs: settings.startupTimeoutMs,
+      targetConcurrency: settings.targetConcurrency,
       ...(failure && targets.length === 0 ? { unavailableReason: failure.message } : {}),
     });
 

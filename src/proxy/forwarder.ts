@@ -17,23 +17,39 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-export type ForwardOutcome = { kind: 'response'; status: number } | { kind: 'upstream-error'; error: Error } | { kind: 'client-aborted' };
+export type ForwardOutcome =
+  | { kind: 'response'; status: number }
+  | { kind: 'upstream-error'; error: Error }
+  | { kind: 'response-timeout' }
+  | { kind: 'client-aborted' };
 
-export function upstreamHeaders(req: IncomingMessage): OutgoingHttpHeaders {
-  const headers = withoutHopByHop(req.headers);
+export interface ForwardOptions {
+  responseTimeoutMs: number;
+  /** Keep the client's X-Forwarded-* (a trusted proxy in front) rather than overwrite them. */
+  trustForwardedHeaders: boolean;
+}
+
+export function upstreamHeaders(req: IncomingMessage, trustForwardedHeaders: boolean, keepUpgrade = false): OutgoingHttpHeaders {
+  const headers = withoutHopByHop(req.headers, keepUpgrade);
   const clientAddress = req.socket.remoteAddress ?? '';
-  const priorFor = req.headers['x-forwarded-for'];
+  const priorFor = trustForwardedHeaders ? req.headers['x-forwarded-for'] : undefined;
   headers['x-forwarded-for'] = priorFor ? `${String(priorFor)}, ${clientAddress}` : clientAddress;
-  // The edge decides the scheme and host it was reached with; clients cannot spoof them.
-  headers['x-forwarded-proto'] = (req.socket as Partial<TLSSocket>).encrypted ? 'https' : 'http';
-  if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
+  const scheme = (req.socket as Partial<TLSSocket>).encrypted ? 'https' : 'http';
+  // At the edge the proxy decides the scheme and host it was reached with; clients cannot spoof them.
+  headers['x-forwarded-proto'] = trustForwardedHeaders ? (req.headers['x-forwarded-proto'] ?? scheme) : scheme;
+  const host = trustForwardedHeaders ? (req.headers['x-forwarded-host'] ?? req.headers.host) : req.headers.host;
+  if (host) headers['x-forwarded-host'] = host;
   return headers;
 }
 
-function withoutHopByHop(source: IncomingHttpHeaders): OutgoingHttpHeaders {
+export function withoutHopByHop(source: IncomingHttpHeaders, keepUpgrade = false): OutgoingHttpHeaders {
   const named = new Set(HOP_BY_HOP);
   const connection = source.connection;
   if (connection) for (const token of connection.split(',')) named.add(token.trim().toLowerCase());
+  if (keepUpgrade) {
+    named.delete('upgrade');
+    named.delete('connection');
+  }
   const result: OutgoingHttpHeaders = {};
   for (const [key, value] of Object.entries(source)) {
     if (value !== undefined && !named.has(key)) result[key] = value;
@@ -44,12 +60,13 @@ function withoutHopByHop(source: IncomingHttpHeaders): OutgoingHttpHeaders {
 export class Forwarder {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
 
-  forward(req: IncomingMessage, res: ServerResponse, target: Target): Promise<ForwardOutcome> {
+  forward(req: IncomingMessage, res: ServerResponse, target: Target, options: ForwardOptions): Promise<ForwardOutcome> {
     return new Promise((resolve) => {
       let settled = false;
       const finish = (outcome: ForwardOutcome): void => {
         if (settled) return;
         settled = true;
+        clearTimeout(responseTimer);
         resolve(outcome);
       };
 
@@ -58,17 +75,25 @@ export class Forwarder {
         port: target.port,
         method: req.method,
         path: req.url,
-        headers: upstreamHeaders(req),
+        headers: upstreamHeaders(req, options.trustForwardedHeaders),
         agent: this.agent,
       });
+      const responseTimer = setTimeout(() => {
+        upstream.destroy();
+        finish({ kind: 'response-timeout' });
+      }, options.responseTimeoutMs);
 
       upstream.on('response', (upstreamRes) => {
+        clearTimeout(responseTimer);
         res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, withoutHopByHop(upstreamRes.headers));
+        // Event streams must reach the client event by event: no buffering of headers.
+        res.flushHeaders();
         upstreamRes.pipe(res);
         upstreamRes.on('error', () => res.destroy());
         res.on('finish', () => finish({ kind: 'response', status: upstreamRes.statusCode ?? 502 }));
       });
       upstream.on('error', (error) => {
+        if (settled) return;
         if (res.writableEnded || res.destroyed) {
           finish({ kind: 'client-aborted' });
           return;

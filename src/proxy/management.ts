@@ -15,6 +15,27 @@ export interface DeployRequest {
    * reason instead of being held (an image that is not ready, a crash loop).
    */
   unavailableReason?: string;
+  /** In-flight requests per target above which the proxy asks its controller to look again (scale up). */
+  targetConcurrency?: number;
+  /** How long to wait for the target's response headers before a 504. */
+  responseTimeoutMs?: number;
+  /** Trust X-Forwarded-* from the client (a proxy in front of this one) instead of overwriting them. */
+  forwardHeaders?: boolean;
+  /** Serve the hosts over HTTPS (used by the TLS listener). */
+  tls?: boolean;
+  /** Redirect plain HTTP to HTTPS. */
+  sslRedirect?: boolean;
+  /**
+   * When set, every new target must answer this check before traffic moves to it; if one
+   * fails, the deploy is refused and the service keeps its old targets.
+   */
+  healthCheck?: HealthCheck;
+}
+
+export interface HealthCheck {
+  /** HTTP GET path; any answer below 500 passes. */
+  path: string;
+  timeoutMs: number;
 }
 
 export interface ActivitySnapshot {
@@ -36,9 +57,17 @@ export interface ServiceInfo {
   hosts: string[];
   targets: TargetInfo[];
   startupTimeoutMs: number;
+  responseTimeoutMs: number;
+  targetConcurrency?: number;
+  forwardHeaders: boolean;
+  tls: boolean;
+  sslRedirect: boolean;
   unavailableReason?: string;
   activity: ActivitySnapshot;
 }
+
+export const GLOBAL_OPTIONS = ['lets-encrypt-email'] as const;
+export type GlobalOption = (typeof GLOBAL_OPTIONS)[number];
 
 export interface ProxyManagement {
   /**
@@ -50,6 +79,7 @@ export interface ProxyManagement {
   remove(service: string): Promise<void>;
   getService(service: string): Promise<ServiceInfo | undefined>;
   listServices(): Promise<ServiceInfo[]>;
+  setGlobalOption(option: GlobalOption, value: string): Promise<void>;
 }
 
 /** What the proxy asks of its controller. */
@@ -63,5 +93,21 @@ export class HostConflictError extends Error {
   constructor(readonly host: string, readonly owner: string) {
     super(`host "${host}" is already routed to service "${owner}"`);
     this.name = 'HostConflictError';
+  }
+}
+
+export class HealthCheckFailedError extends Error {
+  readonly code = 'HealthCheckFailed';
+  constructor(readonly service: string, readonly target: string, detail: string) {
+    super(`deploy of ${service} refused: target ${target} failed its health check (${detail}); the service keeps its previous targets`);
+    this.name = 'HealthCheckFailedError';
+  }
+}
+
+export class UnknownServiceError extends Error {
+  readonly code = 'UnknownService';
+  constructor(readonly service: string) {
+    super(`no service named "${service}"`);
+    this.name = 'UnknownServiceError';
   }
 }

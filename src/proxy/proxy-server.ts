@@ -1,21 +1,42 @@
-import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import http, { type IncomingMessage, type Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
+import { waitUntilReady } from '../util/readiness-probe.js';
 import { Forwarder } from './forwarder.js';
-import type { DeployRequest, ProxyHooks, ProxyManagement, ServiceInfo } from './management.js';
+import {
+  HealthCheckFailedError,
+  UnknownServiceError,
+  type DeployRequest,
+  type GlobalOption,
+  type ProxyHooks,
+  type ProxyManagement,
+  type ServiceInfo,
+} from './management.js';
 import { respond } from './responses.js';
 import { normalizeHost, RouteTable, type Service, type Target } from './route-table.js';
+import { RouteStateFile, type RouteState } from './route-state.js';
+import { forwardUpgrade } from './websocket.js';
 
 // The edge proxy: routes by Host, holds requests for services that have no target while
 // asking its controller to wake them, and records activity. It knows nothing of Docker.
 
 export const HEALTH_PATH = '/luma-proxy-health';
-const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
-/** A held request re-asks for a wake this often, in case the first ask was lost. */
-const REWAKE_INTERVAL_MS = 1_000;
+export const PROXY_DEFAULTS = {
+  drainTimeoutMs: 30_000,
+  /** Slow clients get this long to send their headers (slowloris). */
+  headersTimeoutMs: 30_000,
+  /** Larger request heads get 431. */
+  maxHeaderBytes: 16 * 1024,
+  keepAliveTimeoutMs: 65_000,
+  /** A held request re-asks for a wake this often, in case the first ask was lost. */
+  rewakeIntervalMs: 1_000,
+  /** At most one scale-up hint per service this often. */
+  scaleHintIntervalMs: 100,
+  maxRefusedRetries: 3,
+} as const;
 const DRAIN_POLL_MS = 5;
-const MAX_REFUSED_RETRIES = 3;
 
 function hasNoBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
@@ -31,6 +52,8 @@ export interface ProxyServerOptions {
   drainTimeoutMs?: number;
   logger?: Logger;
   now?: () => number;
+  /** Where the route table is kept; routes are restored from it by restore(). */
+  stateFile?: string;
 }
 
 type HoldOutcome = { kind: 'target'; target: Target } | { kind: 'timeout' } | { kind: 'unavailable'; reason: string } | { kind: 'removed' } | { kind: 'aborted' };
@@ -39,37 +62,75 @@ export class ProxyServer implements ProxyManagement {
   private readonly routes = new RouteTable();
   private readonly forwarder = new Forwarder();
   private readonly rewakeTimers = new Map<string, NodeJS.Timeout>();
+  private readonly lastScaleHint = new Map<string, number>();
+  private readonly globals = new Map<GlobalOption, string>();
+  private readonly upgradedSockets = new Set<Duplex>();
+  private readonly stateFile: RouteStateFile | undefined;
   private hooks: ProxyHooks | undefined;
   private readonly drainTimeoutMs: number;
   private readonly logger: Logger;
   private readonly now: () => number;
   private server: Server | undefined;
+  private activeRequests = 0;
+  private closing = false;
 
   constructor(options: ProxyServerOptions = {}) {
     this.hooks = options.hooks;
-    this.drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+    this.drainTimeoutMs = options.drainTimeoutMs ?? PROXY_DEFAULTS.drainTimeoutMs;
     this.logger = options.logger ?? silentLogger();
     this.now = options.now ?? Date.now;
+    this.stateFile = options.stateFile ? new RouteStateFile(options.stateFile) : undefined;
   }
 
-  setHooks(hooks: ProxyHooks): void {
+  setHooks(hooks: ProxyHooks | undefined): void {
     this.hooks = hooks;
+  }
+
+  /** Restores the routes saved by an earlier run. */
+  async restore(): Promise<number> {
+    const state = await this.stateFile?.load();
+    if (!state) return 0;
+    for (const [option, value] of Object.entries(state.globals)) this.globals.set(option as GlobalOption, value);
+    for (const service of state.services) {
+      try {
+        this.routes.apply(service);
+      } catch (error) {
+        this.logger.error({ service: service.service, err: (error as Error).message }, 'could not restore a saved route');
+      }
+    }
+    return state.services.length;
   }
 
   // ---------- management interface ----------
 
   async deploy(request: DeployRequest): Promise<void> {
+    const newTargets = this.routes.check(request);
+    const { healthCheck } = request;
+    if (healthCheck) {
+      // The transaction: traffic moves only once every new target answers.
+      await Promise.all(
+        newTargets.map(async (address) => {
+          const separator = address.lastIndexOf(':');
+          try {
+            await waitUntilReady(address.slice(0, separator).replace(/^\[(.*)\]$/, '$1'), Number(address.slice(separator + 1)), { type: 'http', path: healthCheck.path }, healthCheck.timeoutMs);
+          } catch (error) {
+            throw new HealthCheckFailedError(request.service, address, (error as Error).message);
+          }
+        }),
+      );
+    }
     const { service, removed } = this.routes.apply(request);
+    await this.persist();
     if (service.targets.length === 0 && service.waiting > 0 && !service.unavailableReason) this.wake(service);
     await Promise.all(removed.map((target) => this.drain(target)));
   }
 
   async remove(name: string): Promise<void> {
     const service = this.routes.remove(name);
-    if (service) {
-      this.stopRewake(name);
-      await Promise.all(service.targets.map((target) => this.drain(target)));
-    }
+    if (!service) throw new UnknownServiceError(name);
+    this.stopRewake(name);
+    await this.persist();
+    await Promise.all(service.targets.map((target) => this.drain(target)));
   }
 
   async getService(name: string): Promise<ServiceInfo | undefined> {
@@ -80,13 +141,55 @@ export class ProxyServer implements ProxyManagement {
     return this.routes.all().map((service) => service.info());
   }
 
+  async setGlobalOption(option: GlobalOption, value: string): Promise<void> {
+    this.globals.set(option, value);
+    await this.persist();
+  }
+
+  globalOption(option: GlobalOption): string | undefined {
+    return this.globals.get(option);
+  }
+
+  private async persist(): Promise<void> {
+    if (!this.stateFile) return;
+    const state: RouteState = {
+      services: this.routes.all().map((service) => ({
+        service: service.name,
+        hosts: service.hosts,
+        targets: service.targets.map((target) => target.address),
+        startupTimeoutMs: service.startupTimeoutMs,
+        responseTimeoutMs: service.responseTimeoutMs,
+        forwardHeaders: service.forwardHeaders,
+        tls: service.tls,
+        sslRedirect: service.sslRedirect,
+        ...(service.targetConcurrency !== undefined ? { targetConcurrency: service.targetConcurrency } : {}),
+        ...(service.unavailableReason ? { unavailableReason: service.unavailableReason } : {}),
+      })),
+      globals: Object.fromEntries(this.globals),
+    };
+    await this.stateFile.save(state);
+  }
+
   // ---------- traffic ----------
 
   async listen(host: string, port: number): Promise<AddressInfo> {
-    const server = http.createServer((req, res) => {
+    const server = http.createServer({ maxHeaderSize: PROXY_DEFAULTS.maxHeaderBytes }, (req, res) => {
       void this.handle(req, res);
     });
-    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = PROXY_DEFAULTS.headersTimeoutMs;
+    // Long uploads, downloads and event streams are bounded by idle and response timeouts, not a total.
+    server.requestTimeout = 0;
+    server.keepAliveTimeout = PROXY_DEFAULTS.keepAliveTimeoutMs;
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      void this.handleUpgrade(req, socket, head);
+    });
+    server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+      // Node answers oversized heads with 431 itself when we let it; other parse errors get 400.
+      if (socket.writable) {
+        const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+        socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      } else socket.destroy();
+    });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -98,14 +201,19 @@ export class ProxyServer implements ProxyManagement {
     return server.address() as AddressInfo;
   }
 
+  /** Stops accepting, lets in-flight requests finish (up to the drain timeout), then closes everything. */
   async close(): Promise<void> {
+    this.closing = true;
     for (const name of this.rewakeTimers.keys()) this.stopRewake(name);
     const server = this.server;
     if (server) {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = this.now() + this.drainTimeoutMs;
+      while (this.activeRequests > 0 && this.now() < deadline) await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+      server.closeAllConnections();
+      for (const socket of this.upgradedSockets) socket.destroy();
+      await closed;
     }
     this.forwarder.close();
   }
@@ -115,6 +223,16 @@ export class ProxyServer implements ProxyManagement {
       respond.health(res);
       return;
     }
+    this.activeRequests++;
+    if (this.closing) res.setHeader('connection', 'close');
+    try {
+      await this.route(req, res);
+    } finally {
+      this.activeRequests--;
+    }
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const host = normalizeHost(req.headers.host);
     if (!host) {
       respond.missingHost(res);
@@ -132,7 +250,7 @@ export class ProxyServer implements ProxyManagement {
     for (let attempt = 0; ; attempt++) {
       const target = await this.acquireTarget(service, host, req, res);
       if (!target) return;
-      const outcome = await this.forwardTo(service, target, req, res, attempt < MAX_REFUSED_RETRIES && hasNoBody(req));
+      const outcome = await this.forwardTo(service, target, req, res, attempt < PROXY_DEFAULTS.maxRefusedRetries && hasNoBody(req));
       if (outcome !== 'refused') return;
       service.targets = service.targets.filter((candidate) => candidate !== target);
       this.logger.warn({ service: service.name, target: target.address }, 'target refused the connection; dropped it and waking the service');
@@ -140,50 +258,105 @@ export class ProxyServer implements ProxyManagement {
     }
   }
 
-  private async acquireTarget(service: Service, host: string, req: IncomingMessage, res: ServerResponse): Promise<Target | undefined> {
-    let target = service.pickTarget();
-    if (!target) {
-      if (service.unavailableReason) {
-        respond.unavailable(res, service.name, service.unavailableReason);
-        return;
+  private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    // Answers made before the upgrade (404, 503...) are written through a ServerResponse on the raw socket.
+    const res = new ServerResponse(req);
+    res.assignSocket(socket as Parameters<ServerResponse['assignSocket']>[0]);
+    res.shouldKeepAlive = false;
+    const host = normalizeHost(req.headers.host);
+    if (!host) return respond.missingHost(res);
+    const service = this.routes.lookupHost(host);
+    if (!service) return respond.unknownHost(res, host);
+    service.lastActivityAt = this.now();
+    const target = await this.acquireTarget(service, host, req, res);
+    if (!target) return;
+    res.detachSocket(socket as Parameters<ServerResponse['detachSocket']>[0]);
+
+    this.upgradedSockets.add(socket);
+    service.inFlight++;
+    target.inFlight++;
+    try {
+      const outcome = await forwardUpgrade(req, socket, head, target, service.forwardHeaders);
+      if (outcome.kind === 'upstream-error') {
+        this.logger.warn({ service: service.name, target: target.address, err: outcome.error.message }, 'upgrade failed upstream');
+        if (socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       }
-      const outcome = await this.holdUntilTarget(service, req);
-      switch (outcome.kind) {
-        case 'target':
-          target = outcome.target;
-          break;
-        case 'timeout':
-          this.logger.warn({ service: service.name, timeoutMs: service.startupTimeoutMs }, 'held request timed out waiting for a target');
-          respond.startupTimeout(res, service.name, service.startupTimeoutMs);
-          return;
-        case 'unavailable':
-          respond.unavailable(res, service.name, outcome.reason);
-          return;
-        case 'removed':
-          respond.serviceRemoved(res, host);
-          return;
-        case 'aborted':
-          return;
-      }
+    } finally {
+      this.upgradedSockets.delete(socket);
+      service.inFlight--;
+      target.inFlight--;
+      service.lastActivityAt = this.now();
     }
-    return target;
+  }
+
+  private async acquireTarget(service: Service, host: string, req: IncomingMessage, res: ServerResponse): Promise<Target | undefined> {
+    const target = service.pickTarget();
+    if (target) return target;
+    if (service.unavailableReason) {
+      respond.unavailable(res, service.name, service.unavailableReason);
+      return undefined;
+    }
+    const outcome = await this.holdUntilTarget(service, req);
+    switch (outcome.kind) {
+      case 'target':
+        return outcome.target;
+      case 'timeout':
+        this.logger.warn({ service: service.name, timeoutMs: service.startupTimeoutMs }, 'held request timed out waiting for a target');
+        respond.startupTimeout(res, service.name, service.startupTimeoutMs);
+        return undefined;
+      case 'unavailable':
+        respond.unavailable(res, service.name, outcome.reason);
+        return undefined;
+      case 'removed':
+        respond.serviceRemoved(res, host);
+        return undefined;
+      case 'aborted':
+        return undefined;
+    }
   }
 
   private async forwardTo(service: Service, target: Target, req: IncomingMessage, res: ServerResponse, mayRetry: boolean): Promise<'done' | 'refused'> {
     service.inFlight++;
     target.inFlight++;
+    this.hintScaleUp(service);
+    const started = this.now();
     try {
-      const outcome = await this.forwarder.forward(req, res, target);
-      if (outcome.kind !== 'upstream-error') return 'done';
-      if (mayRetry && isConnectionRefused(outcome.error) && !res.headersSent) return 'refused';
-      this.logger.warn({ service: service.name, target: target.address, err: outcome.error.message }, 'upstream error');
-      respond.badGateway(res, service.name, outcome.error.message);
-      return 'done';
+      const outcome = await this.forwarder.forward(req, res, target, {
+        responseTimeoutMs: service.responseTimeoutMs,
+        trustForwardedHeaders: service.forwardHeaders,
+      });
+      switch (outcome.kind) {
+        case 'response':
+          return 'done';
+        case 'client-aborted':
+          // 499: nginx's name for "the client closed the connection first".
+          this.logger.info({ service: service.name, status: 499, ms: this.now() - started, path: req.url }, 'client closed the request');
+          return 'done';
+        case 'response-timeout':
+          this.logger.warn({ service: service.name, target: target.address, timeoutMs: service.responseTimeoutMs }, 'response timeout');
+          respond.gatewayTimeout(res, service.name, service.responseTimeoutMs);
+          return 'done';
+        case 'upstream-error':
+          if (mayRetry && isConnectionRefused(outcome.error) && !res.headersSent) return 'refused';
+          this.logger.warn({ service: service.name, target: target.address, err: outcome.error.message }, 'upstream error');
+          respond.badGateway(res, service.name, outcome.error.message);
+          return 'done';
+      }
     } finally {
       service.inFlight--;
       target.inFlight--;
       service.lastActivityAt = this.now();
     }
+  }
+
+  /** Asks the controller to look again when the targets carry more than their share. */
+  private hintScaleUp(service: Service): void {
+    const perTarget = service.targetConcurrency;
+    if (perTarget === undefined || service.inFlight <= service.targets.length * perTarget) return;
+    const now = this.now();
+    if (now - (this.lastScaleHint.get(service.name) ?? 0) < PROXY_DEFAULTS.scaleHintIntervalMs) return;
+    this.lastScaleHint.set(service.name, now);
+    this.hooks?.wake(service.name);
   }
 
   private holdUntilTarget(service: Service, req: IncomingMessage): Promise<HoldOutcome> {
@@ -221,7 +394,7 @@ export class ProxyServer implements ProxyManagement {
     if (!this.rewakeTimers.has(service.name)) {
       const timer = setInterval(() => {
         if (service.waiting > 0 && service.targets.length === 0) this.hooks?.wake(service.name);
-      }, REWAKE_INTERVAL_MS);
+      }, PROXY_DEFAULTS.rewakeIntervalMs);
       timer.unref();
       this.rewakeTimers.set(service.name, timer);
     }

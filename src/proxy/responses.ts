@@ -40,6 +40,15 @@ export const respond = {
   serviceRemoved(res: ServerResponse, host: string): void {
     send(res, 404, `Luma: the project for host "${host}" was removed while the request waited.\n`);
   },
+  gatewayTimeout(res: ServerResponse, service: string, timeoutMs: number): void {
+    send(res, 504, `Luma: ${service} did not answer within ${timeoutMs / 1000}s.\n`);
+  },
+  shuttingDown(res: ServerResponse): void {
+    send(res, 503, 'Luma: the proxy is shutting down; try again shortly.\n', { 'retry-after': '1', connection: 'close' });
+  },
+  httpsRequired(res: ServerResponse, location: string): void {
+    send(res, 301, `Luma: moved to ${location}\n`, { location });
+  },
   badGateway(res: ServerResponse, service: string, detail: string): void {
     send(res, 502, `Luma: ${service} did not answer (${detail}).\n`);
   },

@@ -5,6 +5,7 @@ import { HostConflictError, type DeployRequest, type ServiceInfo } from './manag
 // idle and scaling decisions. Pure bookkeeping: no sockets here.
 
 export const DEFAULT_STARTUP_TIMEOUT_MS = 30_000;
+export const DEFAULT_RESPONSE_TIMEOUT_MS = 30_000;
 
 export class Target {
   inFlight = 0;
@@ -24,6 +25,11 @@ export class Service {
   targets: Target[] = [];
   hosts: string[] = [];
   startupTimeoutMs = DEFAULT_STARTUP_TIMEOUT_MS;
+  responseTimeoutMs = DEFAULT_RESPONSE_TIMEOUT_MS;
+  targetConcurrency: number | undefined;
+  forwardHeaders = false;
+  tls = false;
+  sslRedirect = false;
   unavailableReason: string | undefined;
   lastActivityAt: number | undefined;
   inFlight = 0;
@@ -56,6 +62,11 @@ export class Service {
       hosts: [...this.hosts],
       targets: this.targets.map((target) => ({ address: target.address, inFlight: target.inFlight })),
       startupTimeoutMs: this.startupTimeoutMs,
+      responseTimeoutMs: this.responseTimeoutMs,
+      ...(this.targetConcurrency !== undefined ? { targetConcurrency: this.targetConcurrency } : {}),
+      forwardHeaders: this.forwardHeaders,
+      tls: this.tls,
+      sslRedirect: this.sslRedirect,
       ...(this.unavailableReason ? { unavailableReason: this.unavailableReason } : {}),
       activity: {
         ...(this.lastActivityAt !== undefined ? { lastActivityAt: this.lastActivityAt } : {}),
@@ -96,14 +107,22 @@ export class RouteTable {
     return [...this.services.values()];
   }
 
-  /** Applies a deploy and returns the targets it removed (still possibly in use). */
-  apply(request: DeployRequest): { service: Service; removed: Target[] } {
-    const hosts = [...new Set(request.hosts.map((host) => host.toLowerCase()))];
-    for (const host of hosts) {
-      const owner = this.hostIndex.get(host);
+  /** Throws what apply() would throw, changing nothing; returns the targets that would be new. */
+  check(request: DeployRequest): string[] {
+    for (const host of request.hosts) {
+      const owner = this.hostIndex.get(host.toLowerCase());
       if (owner && owner.name !== request.service) throw new HostConflictError(host, owner.name);
     }
-    // Parse every target before changing anything, so a bad one changes nothing.
+    for (const address of request.targets) Target.parse(address);
+    const current = new Set(this.services.get(request.service)?.targets.map((target) => target.address));
+    return request.targets.filter((address) => !current.has(address));
+  }
+
+  /** Applies a deploy and returns the targets it removed (still possibly in use). */
+  apply(request: DeployRequest): { service: Service; removed: Target[] } {
+    // Check everything before changing anything, so a bad deploy changes nothing.
+    this.check(request);
+    const hosts = [...new Set(request.hosts.map((host) => host.toLowerCase()))];
     const parsed = request.targets.map((address) => Target.parse(address));
 
     let service = this.services.get(request.service);
@@ -122,6 +141,11 @@ export class RouteTable {
     const removed = [...existing.values()].filter((target) => !kept.has(target));
 
     service.startupTimeoutMs = request.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS;
+    service.responseTimeoutMs = request.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
+    service.targetConcurrency = request.targetConcurrency;
+    service.forwardHeaders = request.forwardHeaders ?? false;
+    service.tls = request.tls ?? false;
+    service.sslRedirect = request.sslRedirect ?? false;
     service.unavailableReason = request.unavailableReason;
     service.changes.emit('changed');
     return { service, removed };

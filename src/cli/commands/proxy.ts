@@ -1,0 +1,161 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { parseDuration, QuantityError } from '../../model/quantities.js';
+import { defaultProxyPaths, runProxyDaemon } from '../../proxy/daemon.js';
+import { ManagementClient } from '../../proxy/management-client.js';
+import type { DeployRequest, ServiceInfo } from '../../proxy/management.js';
+import { parseListenAddress } from '../../daemon/listen-address.js';
+import { createLogger } from '../../util/logger.js';
+import { CliError } from '../api-client.js';
+import { collect, stopOnSignal } from '../common.js';
+import { table } from '../format.js';
+
+// `luma proxy …` (also the `luma-proxy` binary): the daemon, and a client mode of the
+// same binary that steers it over its management socket.
+
+interface SocketFlags {
+  socketPath?: string;
+  stateDir: string;
+}
+
+function socketPathOf(options: SocketFlags): string {
+  return options.socketPath ?? defaultProxyPaths(options.stateDir).socketPath;
+}
+
+function addSocketFlags(command: Command): Command {
+  return command
+    .addOption(new Option('--socket-path <path>', 'management socket (default: STATE_DIR/proxy/proxy.sock)').env('LUMA_PROXY_SOCKET'))
+    .addOption(new Option('--state-dir <dir>', 'state directory').env('LUMA_STATE_DIR').default('./.luma'));
+}
+
+function duration(flag: string): (value: string) => number {
+  return (value) => {
+    try {
+      return parseDuration(value);
+    } catch (error) {
+      throw new CliError(`${flag}: ${error instanceof QuantityError ? error.message : String(error)}`);
+    }
+  };
+}
+
+async function withClient<T>(options: SocketFlags, action: (client: ManagementClient) => Promise<T>): Promise<T> {
+  const client = new ManagementClient({ socketPath: socketPathOf(options) });
+  try {
+    return await action(client);
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  } finally {
+    client.close();
+  }
+}
+
+function serviceRows(services: ServiceInfo[]): string {
+  return table([
+    ['SERVICE', 'HOSTS', 'TARGETS', 'IN-FLIGHT', 'HELD'],
+    ...services.map((service) => [
+      service.service,
+      service.hosts.join(','),
+      service.targets.map((target) => target.address).join(',') || '<none: woken on request>',
+      String(service.activity.inFlight),
+      String(service.activity.waiting),
+    ]),
+  ]);
+}
+
+interface DeployFlags extends SocketFlags {
+  host: string[];
+  target: string[];
+  tls?: boolean;
+  sslRedirect?: boolean;
+  forwardHeaders?: boolean;
+  responseTimeout?: number;
+  startupTimeout?: number;
+  healthCheckPath: string;
+  deployTimeout: number;
+  skipHealthCheck?: boolean;
+}
+
+export function registerProxyCommands(program: Command): void {
+  const proxy = program.command('proxy').description('The edge proxy: run the daemon, or steer a running one');
+
+  addSocketFlags(proxy.command('run').description('Run the proxy daemon: public listener plus management socket'))
+    .addOption(new Option('--listen <addr>', 'public HTTP listener').env('LUMA_LISTEN').default('127.0.0.1:8080'))
+    .addOption(new Option('--drain-timeout <duration>', 'how long SIGTERM waits for in-flight requests').argParser(duration('--drain-timeout')))
+    .addHelpText('after', '\nExample:\n  luma proxy run --listen 127.0.0.1:8080 --state-dir /var/lib/luma')
+    .action(async (options: SocketFlags & { listen: string; drainTimeout?: number }) => {
+      const address = parseListenAddress(options.listen, '--listen');
+      const paths = defaultProxyPaths(options.stateDir);
+      const running = await runProxyDaemon({
+        listenHost: address.host,
+        listenPort: address.port,
+        socketPath: options.socketPath ?? paths.socketPath,
+        stateFile: paths.stateFile,
+        logger: createLogger().child({ component: 'proxy' }),
+        ...(options.drainTimeout !== undefined ? { drainTimeoutMs: options.drainTimeout } : {}),
+      });
+      process.stderr.write(
+        `Luma proxy is up: apps at http://127.0.0.1:${running.port}, management socket ${options.socketPath ?? paths.socketPath}, ${running.restoredServices} route(s) restored\n`,
+      );
+      stopOnSignal('the proxy (in-flight requests may finish)', () => running.stop());
+    });
+
+  addSocketFlags(proxy.command('deploy').description('Route hosts to targets; traffic moves only once the new targets pass their health check'))
+    .argument('<service>', 'service name')
+    .requiredOption('--host <host>', 'a Host header to route (repeatable)', collect, [])
+    .option('--target <addr>', 'HOST:PORT of a target (repeatable; none = held until woken)', collect, [])
+    .option('--tls', 'serve these hosts over HTTPS')
+    .option('--ssl-redirect', 'redirect HTTP to HTTPS')
+    .option('--forward-headers', "trust the client's X-Forwarded-* headers (a proxy in front)")
+    .addOption(new Option('--response-timeout <duration>', 'wait this long for response headers before a 504').argParser(duration('--response-timeout')))
+    .addOption(new Option('--startup-timeout <duration>', 'how long held requests wait for a target').argParser(duration('--startup-timeout')))
+    .option('--health-check-path <path>', 'GET path a new target must answer (below 500)', '/')
+    .addOption(new Option('--deploy-timeout <duration>', 'how long a new target may take to pass').argParser(duration('--deploy-timeout')).default(30_000, '30s'))
+    .option('--skip-health-check', 'move traffic without checking the new targets')
+    .addHelpText('after', '\nExamples:\n  luma proxy deploy web --host web.localhost --target 127.0.0.1:3000\n  luma-proxy deploy api --host api.example.com --target 127.0.0.1:4000 --response-timeout 60s')
+    .action(async (service: string, options: DeployFlags) => {
+      if (!options.healthCheckPath.startsWith('/')) throw new CliError('--health-check-path: expected a path starting with /');
+      const request: DeployRequest = {
+        service,
+        hosts: options.host,
+        targets: options.target,
+        ...(options.tls ? { tls: true } : {}),
+        ...(options.sslRedirect ? { sslRedirect: true } : {}),
+        ...(options.forwardHeaders ? { forwardHeaders: true } : {}),
+        ...(options.responseTimeout !== undefined ? { responseTimeoutMs: options.responseTimeout } : {}),
+        ...(options.startupTimeout !== undefined ? { startupTimeoutMs: options.startupTimeout } : {}),
+        ...(options.skipHealthCheck ? {} : { healthCheck: { path: options.healthCheckPath, timeoutMs: options.deployTimeout } }),
+      };
+      await withClient(options, (client) => client.deploy(request));
+      process.stdout.write(`deployed ${service}: ${options.host.join(', ')} → ${options.target.join(', ') || '(no target)'}\n`);
+    });
+
+  addSocketFlags(proxy.command('remove').description('Stop routing a service (in-flight requests finish)'))
+    .argument('<service>')
+    .action(async (service: string, options: SocketFlags) => {
+      await withClient(options, (client) => client.remove(service));
+      process.stdout.write(`removed ${service}\n`);
+    });
+
+  addSocketFlags(proxy.command('get-service').description('Show one service as JSON: hosts, targets, activity'))
+    .argument('<service>')
+    .action(async (service: string, options: SocketFlags) => {
+      const info = await withClient(options, (client) => client.getService(service));
+      if (!info) throw new CliError(`no service named "${service}"`);
+      process.stdout.write(JSON.stringify(info, null, 2) + '\n');
+    });
+
+  addSocketFlags(proxy.command('list-services').description('List routed services'))
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['json']))
+    .action(async (options: SocketFlags & { output?: 'json' }) => {
+      const services = await withClient(options, (client) => client.listServices());
+      process.stdout.write(options.output === 'json' ? JSON.stringify(services, null, 2) + '\n' : serviceRows(services));
+    });
+
+  addSocketFlags(proxy.command('set-global-option').description('Set a proxy-wide option'))
+    .requiredOption('--lets-encrypt-email <email>', 'contact address for ACME accounts')
+    .action(async (options: SocketFlags & { letsEncryptEmail: string }) => {
+      if (!/^[^@\s]+@[^@\s]+$/.test(options.letsEncryptEmail)) throw new CliError(`--lets-encrypt-email: expected an email address, got "${options.letsEncryptEmail}"`);
+      await withClient(options, (client) => client.setGlobalOption('lets-encrypt-email', options.letsEncryptEmail));
+      process.stdout.write('set lets-encrypt-email\n');
+    });
+}

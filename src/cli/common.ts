@@ -1,0 +1,42 @@
+import type { Command } from 'commander';
+import { kindFromUserInput, KINDS, type Kind } from '../model/types.js';
+import { ApiClient, CliError } from './api-client.js';
+
+// Small pieces every command shares.
+
+export function parseKind(input: string): Kind {
+  const kind = kindFromUserInput(input);
+  if (!kind) throw new CliError(`unknown kind "${input}" (known: ${KINDS.map((k) => k.toLowerCase()).join(', ')})`);
+  return kind;
+}
+
+/** Accepts `project hello` and `project/hello`. */
+export function kindAndName(first: string, second: string | undefined): { kind: Kind; name: string | undefined } {
+  const slash = first.indexOf('/');
+  if (slash > 0) return { kind: parseKind(first.slice(0, slash)), name: first.slice(slash + 1) };
+  return { kind: parseKind(first), name: second };
+}
+
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function apiClient(command: Command): ApiClient {
+  return new ApiClient(command.optsWithGlobals<{ server: string }>().server);
+}
+
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Waits for SIGTERM or SIGINT, then stops gracefully and exits. */
+export function stopOnSignal(what: string, stop: () => Promise<void>): void {
+  const shutdown = (signal: string): void => {
+    process.stderr.write(`luma: ${signal} received, stopping ${what}\n`);
+    void stop().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}

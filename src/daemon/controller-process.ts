@@ -1,0 +1,66 @@
+import { loadSettings } from '../config/settings.js';
+import { ManagementClient } from '../proxy/management-client.js';
+import type { ProxyHooks } from '../proxy/management.js';
+import { createLogger } from '../util/logger.js';
+import { publicUrlFor, startControlPlane } from './control-plane.js';
+import { parseListenAddress } from './listen-address.js';
+
+// `luma controller`: the control plane in its own process, steering a separately run
+// proxy (`luma proxy run`) through its management socket. When the proxy restarts, the
+// controller reconnects and re-deploys every route.
+
+export interface ControllerProcessOptions {
+  manifests: string;
+  stateDir: string;
+  apiListen: string;
+  proxySocket: string;
+  /** Where the proxy serves the public, only used to write status.url. */
+  publicListen: string;
+  config?: string;
+}
+
+export async function startControllerProcess(options: ControllerProcessOptions): Promise<{ apiPort: number; stop(): Promise<void> }> {
+  const logger = createLogger();
+  const settings = await loadSettings(options.config);
+  const apiAddress = parseListenAddress(options.apiListen, '--api-listen');
+  const publicAddress = parseListenAddress(options.publicListen, '--listen');
+
+  let hooks: ProxyHooks | undefined;
+  let connectedOnce = false;
+  let resync: (() => void) | undefined;
+  const client = new ManagementClient({
+    socketPath: options.proxySocket,
+    hooks: { wake: (service) => hooks?.wake(service) },
+    onConnected: () => {
+      if (connectedOnce) {
+        logger.info({ socket: options.proxySocket }, 'reconnected to the proxy; re-deploying every route');
+        resync?.();
+      }
+      connectedOnce = true;
+    },
+  });
+  await client.connect();
+
+  const controlPlane = await startControlPlane({
+    manifests: options.manifests,
+    stateDir: options.stateDir,
+    apiAddress,
+    settings,
+    proxy: client,
+    attachHooks: (controller) => {
+      hooks = controller;
+    },
+    publicUrl: publicUrlFor(publicAddress.port),
+    logger,
+  });
+  resync = () => controlPlane.controller.requestResync();
+  logger.info({ apiPort: controlPlane.apiPort, proxySocket: options.proxySocket }, 'controller is up');
+  return {
+    apiPort: controlPlane.apiPort,
+    stop: async () => {
+      await controlPlane.stop();
+      client.close();
+      logger.flush();
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../util/logger.js';
+import { ManagementServer } from './management-server.js';
+import { ProxyServer } from './proxy-server.js';
+
+// `luma proxy run`: the proxy on its own, steered through its management socket. Its
+// route table lives in its state file, so a restart serves what it served before.
+
+export interface ProxyDaemonOptions {
+  listenHost: string;
+  listenPort: number;
+  socketPath: string;
+  stateFile: string;
+  drainTimeoutMs?: number;
+  logger: Logger;
+}
+
+export interface RunningProxy {
+  port: number;
+  restoredServices: number;
+  stop(): Promise<void>;
+}
+
+export function defaultProxyPaths(stateDir: string): { socketPath: string; stateFile: string } {
+  return { socketPath: path.join(stateDir, 'proxy', 'proxy.sock'), stateFile: path.join(stateDir, 'proxy', 'routes.json') };
+}
+
+export async function runProxyDaemon(options: ProxyDaemonOptions): Promise<RunningProxy> {
+  const proxy = new ProxyServer({
+    logger: options.logger,
+    stateFile: options.stateFile,
+    ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
+  });
+  const restoredServices = await proxy.restore();
+  const management = new ManagementServer(proxy, options.logger);
+  proxy.setHooks(management);
+  await mkdir(path.dirname(options.socketPath), { recursive: true, mode: 0o700 });
+  await management.listen(options.socketPath);
+  const address = await proxy.listen(options.listenHost, options.listenPort);
+  options.logger.info({ port: address.port, socket: options.socketPath, restoredServices }, 'proxy is up');
+  let stopping: Promise<void> | undefined;
+  return {
+    port: address.port,
+    restoredServices,
+    stop: () => {
+      stopping ??= (async () => {
+        await management.close();
+        await proxy.close();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,219 @@
+import { chmod, unlink } from 'node:fs/promises';
+import net from 'node:net';
+import type { Logger } from '../util/logger.js';
+import { GLOBAL_OPTIONS, type DeployRequest, type GlobalOption, type ProxyHooks, type ProxyManagement } from './management.js';
+import { encode, LineDecoder, type ManagementReply, type ManagementRequest, type ReplyResults, type ServerMessage } from './protocol.js';
+
+// Serves the management interface on a Unix socket (mode 0600: only the owner may steer
+// the proxy). Subscribed clients, the controller, receive wake events.
+
+export class ManagementRequestError extends Error {
+  readonly code = 'BadRequest';
+}
+
+function fail(message: string): never {
+  throw new ManagementRequestError(message);
+}
+
+function stringField(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0) fail(`${field}: expected a non-empty string`);
+  return value;
+}
+
+function stringList(value: unknown, field: string): string[] {
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string' && item.length > 0)) fail(`${field}: expected a list of non-empty strings`);
+  return value as string[];
+}
+
+function optionalPositive(value: unknown, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(`${field}: expected a positive number`);
+  return value;
+}
+
+function optionalBoolean(value: unknown, field: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') fail(`${field}: expected true or false`);
+  return value;
+}
+
+function parseDeploy(raw: Record<string, unknown>): DeployRequest {
+  const request: DeployRequest = {
+    service: stringField(raw.service, 'service'),
+    hosts: stringList(raw.hosts, 'hosts'),
+    targets: raw.targets === undefined ? [] : stringList(raw.targets, 'targets'),
+  };
+  const startupTimeoutMs = optionalPositive(raw.startupTimeoutMs, 'startupTimeoutMs');
+  const responseTimeoutMs = optionalPositive(raw.responseTimeoutMs, 'responseTimeoutMs');
+  const targetConcurrency = optionalPositive(raw.targetConcurrency, 'targetConcurrency');
+  const forwardHeaders = optionalBoolean(raw.forwardHeaders, 'forwardHeaders');
+  const tls = optionalBoolean(raw.tls, 'tls');
+  const sslRedirect = optionalBoolean(raw.sslRedirect, 'sslRedirect');
+  if (startupTimeoutMs !== undefined) request.startupTimeoutMs = startupTimeoutMs;
+  if (responseTimeoutMs !== undefined) request.responseTimeoutMs = responseTimeoutMs;
+  if (targetConcurrency !== undefined) request.targetConcurrency = targetConcurrency;
+  if (forwardHeaders !== undefined) request.forwardHeaders = forwardHeaders;
+  if (tls !== undefined) request.tls = tls;
+  if (sslRedirect !== undefined) request.sslRedirect = sslRedirect;
+  if (raw.unavailableReason !== undefined) request.unavailableReason = stringField(raw.unavailableReason, 'unavailableReason');
+  if (raw.healthCheck !== undefined) {
+    const check = raw.healthCheck as Record<string, unknown>;
+    if (typeof check !== 'object' || check === null) fail('healthCheck: expected an object with path and timeoutMs');
+    const path = stringField(check.path, 'healthCheck.path');
+    if (!path.startsWith('/')) fail('healthCheck.path: expected a path starting with /');
+    request.healthCheck = { path, timeoutMs: optionalPositive(check.timeoutMs, 'healthCheck.timeoutMs') ?? 30_000 };
+  }
+  return request;
+}
+
+export function parseManagementRequest(line: string): ManagementRequest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    fail('not a JSON message');
+  }
+  if (typeof raw !== 'object' || raw === null) fail('expected a JSON object');
+  const message = raw as Record<string, unknown>;
+  const id = message.id;
+  if (typeof id !== 'number' || !Number.isInteger(id)) fail('id: expected an integer');
+  switch (message.type) {
+    case 'deploy': {
+      const request = message.request;
+      if (typeof request !== 'object' || request === null) fail('request: expected the deploy request');
+      return { id, type: 'deploy', request: parseDeploy(request as Record<string, unknown>) };
+    }
+    case 'remove':
+      return { id, type: 'remove', service: stringField(message.service, 'service') };
+    case 'get-service':
+      return { id, type: 'get-service', service: stringField(message.service, 'service') };
+    case 'list-services':
+      return { id, type: 'list-services' };
+    case 'set-global-option': {
+      const option = message.option;
+      if (typeof option !== 'string' || !(GLOBAL_OPTIONS as readonly string[]).includes(option)) fail(`option: expected one of ${GLOBAL_OPTIONS.join(', ')}`);
+      return { id, type: 'set-global-option', option: option as GlobalOption, value: stringField(message.value, 'value') };
+    }
+    case 'subscribe':
+      return { id, type: 'subscribe' };
+    default:
+      return fail(`type: expected deploy, remove, get-service, list-services, set-global-option or subscribe`);
+  }
+}
+
+function idOf(line: string): number {
+  const match = /"id"\s*:\s*(-?\d+)/.exec(line);
+  return match ? Number(match[1]) : -1;
+}
+
+export class ManagementServer implements ProxyHooks {
+  private readonly server: net.Server;
+  private readonly subscribers = new Set<net.Socket>();
+
+  constructor(
+    private readonly proxy: ProxyManagement,
+    private readonly logger: Logger,
+  ) {
+    this.server = net.createServer((socket) => this.serve(socket));
+  }
+
+  /** Forwards the proxy's wake requests to every subscribed controller. */
+  wake(service: string): void {
+    const line = encode({ event: 'wake', service });
+    for (const socket of this.subscribers) socket.write(line);
+  }
+
+  hasSubscribers(): boolean {
+    return this.subscribers.size > 0;
+  }
+
+  async listen(socketPath: string): Promise<void> {
+    await removeStaleSocket(socketPath);
+    // The umask makes the socket 0600 from its first moment; chmod confirms it.
+    const previousMask = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(socketPath, () => {
+          this.server.off('error', reject);
+          resolve();
+        });
+      });
+    } finally {
+      process.umask(previousMask);
+    }
+    await chmod(socketPath, 0o600);
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.subscribers) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private serve(socket: net.Socket): void {
+    const decoder = new LineDecoder();
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      let lines: string[];
+      try {
+        lines = decoder.push(chunk);
+      } catch (error) {
+        socket.end(encode({ id: -1, ok: false, error: { code: 'BadRequest', message: (error as Error).message } }));
+        return;
+      }
+      for (const line of lines) void this.answer(socket, line);
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.subscribers.delete(socket));
+  }
+
+  private async answer(socket: net.Socket, line: string): Promise<void> {
+    let reply: ManagementReply;
+    try {
+      const request = parseManagementRequest(line);
+      reply = { id: request.id, ok: true, result: await this.execute(socket, request) };
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      reply = { id: idOf(line), ok: false, error: { code: typeof code === 'string' ? code : 'Error', message: (error as Error).message } };
+      this.logger.debug({ err: reply.error }, 'management request refused');
+    }
+    if (socket.writable) socket.write(encode(reply satisfies ServerMessage));
+  }
+
+  private async execute(socket: net.Socket, request: ManagementRequest): Promise<ReplyResults[keyof ReplyResults]> {
+    switch (request.type) {
+      case 'deploy':
+        await this.proxy.deploy(request.request);
+        return null;
+      case 'remove':
+        await this.proxy.remove(request.service);
+        return null;
+      case 'get-service':
+        return (await this.proxy.getService(request.service)) ?? null;
+      case 'list-services':
+        return this.proxy.listServices();
+      case 'set-global-option':
+        await this.proxy.setGlobalOption(request.option, request.value);
+        return null;
+      case 'subscribe':
+        this.subscribers.add(socket);
+        return null;
+    }
+  }
+}
+
+/** A socket file left by a crashed daemon is removed; one that a live daemon answers on is not. */
+async function removeStaleSocket(socketPath: string): Promise<void> {
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = net.connect(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (alive) throw new Error(`another proxy is already listening on ${socketPath}`);
+  await unlink(socketPath).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+}

@@ -1,0 +1,69 @@
+import http, { type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { upstreamHeaders } from './forwarder.js';
+import type { Target } from './route-table.js';
+
+// Forwards an HTTP Upgrade (WebSocket) to a target, then splices the two sockets
+// together. The connection counts as in flight until either side closes it.
+
+export type UpgradeOutcome = { kind: 'closed' } | { kind: 'upstream-error'; error: Error } | { kind: 'rejected'; status: number };
+
+function statusLine(status: number, message: string | undefined): string {
+  return `HTTP/1.1 ${status} ${message ?? http.STATUS_CODES[status] ?? ''}\r\n`;
+}
+
+function rawHeaders(rawHeaders: string[]): string {
+  let text = '';
+  for (let index = 0; index + 1 < rawHeaders.length; index += 2) text += `${rawHeaders[index]}: ${rawHeaders[index + 1]}\r\n`;
+  return text;
+}
+
+export function forwardUpgrade(req: IncomingMessage, clientSocket: Duplex, head: Buffer, target: Target, trustForwardedHeaders: boolean): Promise<UpgradeOutcome> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (outcome: UpgradeOutcome): void => {
+      if (!settled) {
+        settled = true;
+        resolve(outcome);
+      }
+    };
+    const upstream = http.request({
+      host: target.host,
+      port: target.port,
+      method: req.method,
+      path: req.url,
+      headers: upstreamHeaders(req, trustForwardedHeaders, true),
+      agent: false,
+    });
+
+    upstream.on('upgrade', (upstreamRes, upstreamSocket, upstreamHead) => {
+      clientSocket.write(statusLine(upstreamRes.statusCode ?? 101, upstreamRes.statusMessage) + rawHeaders(upstreamRes.rawHeaders) + '\r\n');
+      if (upstreamHead.length > 0) clientSocket.write(upstreamHead);
+      if (head.length > 0) upstreamSocket.write(head);
+      upstreamSocket.pipe(clientSocket);
+      clientSocket.pipe(upstreamSocket);
+      const close = (): void => {
+        upstreamSocket.destroy();
+        clientSocket.destroy();
+        finish({ kind: 'closed' });
+      };
+      upstreamSocket.on('close', close);
+      clientSocket.on('close', close);
+      upstreamSocket.on('error', close);
+      clientSocket.on('error', close);
+    });
+    // The target answered without switching protocols: relay its answer and close.
+    upstream.on('response', (upstreamRes) => {
+      clientSocket.write(statusLine(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage) + rawHeaders(upstreamRes.rawHeaders) + 'connection: close\r\n\r\n');
+      upstreamRes.pipe(clientSocket);
+      upstreamRes.on('end', () => clientSocket.end());
+      finish({ kind: 'rejected', status: upstreamRes.statusCode ?? 502 });
+    });
+    upstream.on('error', (error) => finish({ kind: 'upstream-error', error }));
+    clientSocket.on('close', () => {
+      upstream.destroy();
+      finish({ kind: 'closed' });
+    });
+    upstream.end();
+  });
+}
