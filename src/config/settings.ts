@@ -15,6 +15,8 @@ export const DEFAULT_SETTINGS = {
   stopTimeoutSeconds: 10,
   /** Names this installation in container labels; tests give each run its own. */
   instance: 'default',
+  /** Stopped containers are kept this long for a fast restart, then removed. */
+  stoppedRetentionMs: 3_600_000,
 } as const;
 
 export interface OperatorSettings {
@@ -22,6 +24,7 @@ export interface OperatorSettings {
   resyncIntervalMs: number;
   stopTimeoutSeconds: number;
   instance: string;
+  stoppedRetentionMs: number;
 }
 
 export class SettingsError extends Error {
@@ -31,7 +34,7 @@ export class SettingsError extends Error {
   }
 }
 
-const KNOWN_KEYS = ['defaultIdleTimeout', 'resyncInterval', 'stopTimeout', 'instance'];
+const KNOWN_KEYS = ['defaultIdleTimeout', 'resyncInterval', 'stopTimeout', 'stoppedRetention', 'instance'];
 const INSTANCE_PATTERN = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 
 function durationSetting(file: string, key: string, value: unknown): number {
@@ -60,6 +63,9 @@ export function parseSettings(text: string, file: string): Partial<OperatorSetti
         break;
       case 'stopTimeout':
         settings.stopTimeoutSeconds = Math.ceil(durationSetting(file, key, value) / 1000);
+        break;
+      case 'stoppedRetention':
+        settings.stoppedRetentionMs = durationSetting(file, key, value);
         break;
       case 'instance':
         if (typeof value !== 'string' || !INSTANCE_PATTERN.test(value)) {

@@ -21,6 +21,7 @@ export interface ControllerOptions {
   resyncIntervalMs?: number;
   defaultIdleTimeoutMs?: number;
   stopTimeoutSeconds?: number;
+  stoppedRetentionMs?: number;
 }
 
 export function objectKey(kind: Kind, name: string): string {
@@ -48,6 +49,7 @@ export class Controller implements ProxyHooks {
       publicUrl: options.publicUrl,
       ...(options.defaultIdleTimeoutMs !== undefined ? { defaultIdleTimeoutMs: options.defaultIdleTimeoutMs } : {}),
       ...(options.stopTimeoutSeconds !== undefined ? { stopTimeoutSeconds: options.stopTimeoutSeconds } : {}),
+      ...(options.stoppedRetentionMs !== undefined ? { stoppedRetentionMs: options.stoppedRetentionMs } : {}),
     });
     this.queue = new WorkQueue((key) => this.dispatch(key), {
       onError: (key, error, attempt, delayMs) => {

@@ -20,6 +20,7 @@ const LOOPBACK = '127.0.0.1';
 const MIN_REQUEUE_MS = 50;
 /** How long an image that is missing waits before it is looked for again. */
 const IMAGE_RECHECK_MS = 5_000;
+export const DEFAULT_STOPPED_RETENTION_MS = 3_600_000;
 
 export interface ProjectReconcilerOptions {
   store: ObjectStore;
@@ -29,6 +30,8 @@ export interface ProjectReconcilerOptions {
   now?: () => number;
   defaultIdleTimeoutMs?: number;
   stopTimeoutSeconds?: number;
+  /** How long a stopped container is kept for a fast restart before it is removed. */
+  stoppedRetentionMs?: number;
   /** The URL a hostname is reached at through the proxy, for status.url. */
   publicUrl: (host: string) => string;
 }
@@ -48,6 +51,8 @@ export function containerSpecHash(settings: ProjectSettings): string {
 export class ProjectReconciler {
   /** Containers whose readiness probe passed, with the time it did (the idle clock's floor). */
   private readonly readySince = new Map<string, number>();
+  /** When Luma stopped each kept container, for the retention of stopped containers. */
+  private readonly stoppedAt = new Map<string, number>();
   private readonly now: () => number;
 
   constructor(private readonly options: ProjectReconcilerOptions) {
@@ -86,8 +91,10 @@ export class ProjectReconciler {
     const broken = current.filter((container) => container.state === 'dead' || container.state === 'removing');
     await Promise.all([...foreign, ...broken].map((container) => this.removeContainer(container)));
 
-    const running = current.filter((container) => container.state === 'running' || container.state === 'restarting' || container.state === 'paused');
+    const running = current.filter((container) => container.state === 'running' || container.state === 'restarting');
+    const paused = current.filter((container) => container.state === 'paused');
     const stopped = current.filter((container) => container.state === 'exited' || container.state === 'created');
+    await this.removeExpiredStopped(stopped);
 
     // Adopted or surviving containers are probed once before they get traffic.
     const serving: ManagedContainer[] = [];
@@ -101,6 +108,7 @@ export class ProjectReconciler {
       maxInstances: settings.maxInstances,
       targetConcurrency: settings.targetConcurrency,
       idleTimeoutMs: settings.idleTimeoutMs,
+      pauseAfterMs: settings.pauseAfterMs,
       activity: service?.activity,
       serving: serving.length,
       servingSince: latest(serving.map((container) => this.readySince.get(container.id))),
@@ -109,19 +117,26 @@ export class ProjectReconciler {
 
     let failure: { reason: string; message: string } | undefined;
     const deficit = decision.desired - serving.length;
+    const resumed = new Set<string>();
     if (deficit > 0) {
-      // Restarting stopped containers needs no image lookup; only creating one does.
-      const imageReady = deficit <= stopped.length || (await runtime.imageExists(settings.image));
+      // Fastest first: thaw paused instances, then restart stopped ones, then create.
+      const candidates = [...paused, ...stopped].slice(0, deficit);
+      // Only creating a container needs the image; resuming or restarting does not.
+      const imageReady = deficit <= candidates.length || (await runtime.imageExists(settings.image));
       if (!imageReady) {
         failure = { reason: 'ImageNotFound', message: `image "${settings.image}" is not present on this machine; build it or declare an Image` };
       } else {
-        void this.writeStatus(project, settings, { phase: 'Starting', serving: serving.length, starting: deficit, containers: mine });
+        if (candidates.some((candidate) => candidate.state !== 'paused') || candidates.length < deficit) {
+          void this.writeStatus(project, settings, { phase: 'Starting', serving: serving.length, starting: deficit, containers: mine });
+        }
         const started = await Promise.allSettled(
-          Array.from({ length: deficit }, (_, index) => this.startInstance(project, settings, hash, stopped[index])),
+          Array.from({ length: deficit }, (_, index) => this.startInstance(project, settings, hash, candidates[index])),
         );
         for (const result of started) {
-          if (result.status === 'fulfilled') serving.push(result.value);
-          else failure = { reason: 'StartFailed', message: errorMessage(result.reason) };
+          if (result.status === 'fulfilled') {
+            serving.push(result.value);
+            resumed.add(result.value.id);
+          } else failure = { reason: 'StartFailed', message: errorMessage(result.reason) };
         }
       }
     }
@@ -143,15 +158,22 @@ export class ProjectReconciler {
       ...(failure && targets.length === 0 ? { unavailableReason: failure.message } : {}),
     });
 
-    // deploy() returned after removed targets drained, so these may stop safely.
-    await Promise.all(surplus.map((container) => this.stopContainer(container)));
+    // deploy() returned after removed targets drained, so these may be frozen or stopped safely.
+    const stillPaused = paused.filter((container) => !resumed.has(container.id));
+    if (decision.surplus === 'pause') {
+      await Promise.all(surplus.map((container) => runtime.pause(container.id)));
+    } else {
+      await Promise.all([...surplus, ...stillPaused].map((container) => this.stopContainer(container)));
+    }
     if (targets !== outdatedRunning) await Promise.all(outdated.map((container) => this.removeContainer(container)));
-    if (surplus.length > 0) logger.info({ project: name, stopped: surplus.length, reason: decision.reason }, 'scaled down');
+    if (surplus.length > 0) logger.info({ project: name, count: surplus.length, action: decision.surplus, reason: decision.reason }, 'scaled down');
 
+    const pausedNow = decision.surplus === 'pause' ? surplus.length + stillPaused.length : 0;
     await this.writeStatus(project, settings, {
       phase: failure ? 'Failed' : targets.length > 0 ? 'Running' : 'Idle',
       serving: targets.length,
       starting: 0,
+      paused: pausedNow,
       containers: mine,
       failure,
       lastActivityAt: service?.activity.lastActivityAt,
@@ -161,8 +183,22 @@ export class ProjectReconciler {
       if (failure.reason === 'ImageNotFound') return { requeueAfterMs: IMAGE_RECHECK_MS };
       throw new Error(`project ${name}: ${failure.message}`);
     }
-    if (decision.idleAt !== undefined) return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, decision.idleAt - this.now() + 1) };
+    if (decision.nextCheckAt !== undefined) return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, decision.nextCheckAt - this.now() + 1) };
     return;
+  }
+
+  /** Stopped containers are kept for a fast start, but not forever. */
+  private async removeExpiredStopped(stopped: ManagedContainer[]): Promise<void> {
+    const now = this.now();
+    const retention = this.options.stoppedRetentionMs ?? DEFAULT_STOPPED_RETENTION_MS;
+    for (const container of stopped) {
+      // Found stopped after a restart: the retention clock starts now.
+      if (!this.stoppedAt.has(container.id)) this.stoppedAt.set(container.id, now);
+      if (now - (this.stoppedAt.get(container.id) ?? now) >= retention) {
+        await this.removeContainer(container);
+        stopped.splice(stopped.indexOf(container), 1);
+      }
+    }
   }
 
   private async ensureReady(container: ManagedContainer, settings: ProjectSettings): Promise<boolean> {
@@ -179,10 +215,21 @@ export class ProjectReconciler {
     }
   }
 
-  /** Restarts a stopped container when there is one (fast), else creates a fresh one. */
+  /** Thaws a paused container or restarts a stopped one when given (fast), else creates a fresh one. */
   private async startInstance(project: ProjectObject, settings: ProjectSettings, hash: string, stopped: ManagedContainer | undefined): Promise<ManagedContainer> {
     const { runtime, logger } = this.options;
     const startedAt = this.now();
+    if (stopped?.state === 'paused' && stopped.hostPort) {
+      await runtime.unpause(stopped.id);
+      // It passed readiness before it was frozen; after a controller restart, check once.
+      if (!this.readySince.has(stopped.id)) {
+        await waitUntilReady(LOOPBACK, stopped.hostPort, settings.readiness, settings.startupTimeoutMs);
+        this.readySince.set(stopped.id, this.now());
+      }
+      logger.info({ project: project.metadata.name, container: stopped.name, tier: 'paused', ms: this.now() - startedAt }, 'instance resumed');
+      return { ...stopped, state: 'running' };
+    }
+    this.stoppedAt.delete(stopped?.id ?? '');
     const container =
       stopped ??
       (await runtime.create({
@@ -210,11 +257,13 @@ export class ProjectReconciler {
 
   private async stopContainer(container: ManagedContainer): Promise<void> {
     this.readySince.delete(container.id);
+    this.stoppedAt.set(container.id, this.now());
     await this.options.runtime.stop(container.id, this.options.stopTimeoutSeconds ?? 10);
   }
 
   private async removeContainer(container: ManagedContainer): Promise<void> {
     this.readySince.delete(container.id);
+    this.stoppedAt.delete(container.id);
     await this.options.runtime.remove(container.id);
   }
 
@@ -225,6 +274,7 @@ export class ProjectReconciler {
       phase: NonNullable<ProjectStatus['phase']>;
       serving: number;
       starting: number;
+      paused?: number;
       containers: ManagedContainer[];
       failure?: { reason: string; message: string } | undefined;
       lastActivityAt?: number | undefined;
@@ -245,7 +295,7 @@ export class ProjectReconciler {
       observedGeneration: project.metadata.generation ?? 0,
       phase: observed.phase,
       conditions: setCondition(previous.conditions, ready, now),
-      instances: { running: observed.serving, starting: observed.starting, stopped: Math.max(0, stoppedCount - observed.starting), paused: 0 },
+      instances: { running: observed.serving, starting: observed.starting, stopped: Math.max(0, stoppedCount - observed.starting), paused: observed.paused ?? 0 },
       image: settings.image,
       ...(firstHost ? { url: this.options.publicUrl(firstHost) } : {}),
       ...(observed.lastActivityAt !== undefined

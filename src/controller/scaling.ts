@@ -1,13 +1,16 @@
 import type { ActivitySnapshot } from '../proxy/management.js';
 
-// How many instances a project should run right now. Pure, so it is tested with an
-// injected clock; the reconciler feeds it the proxy's activity and the container state.
+// How many instances a project should run right now, and what becomes of the others.
+// Pure, so it is tested with an injected clock; the reconciler feeds it the proxy's
+// activity and the container state.
 
 export interface ScalingInput {
   minInstances: number;
   maxInstances: number;
   targetConcurrency: number;
   idleTimeoutMs: number;
+  /** Freeze idle instances this long after the last request, before idleTimeout stops them. */
+  pauseAfterMs?: number | undefined;
   activity: ActivitySnapshot | undefined;
   /** Instances serving now; kept while traffic is recent, so scale-down happens once, at idle. */
   serving: number;
@@ -19,11 +22,16 @@ export interface ScalingInput {
   now: number;
 }
 
+export type SurplusAction = 'pause' | 'stop';
+
 export interface ScalingDecision {
+  /** Instances that should be running and receive traffic. */
   desired: number;
-  /** When the instances above minInstances become idle, if nothing else arrives. */
-  idleAt: number | undefined;
-  reason: 'min-instances' | 'held-requests' | 'concurrency' | 'recent-activity' | 'idle';
+  /** What happens to instances beyond `desired`: frozen for a fast resume, or stopped. */
+  surplus: SurplusAction;
+  /** When to look again if nothing else happens (the next idle tier), epoch ms. */
+  nextCheckAt: number | undefined;
+  reason: 'min-instances' | 'held-requests' | 'concurrency' | 'recent-activity' | 'paused' | 'idle';
 }
 
 export function decideInstances(input: ScalingInput): ScalingDecision {
@@ -33,18 +41,23 @@ export function decideInstances(input: ScalingInput): ScalingDecision {
   const inFlight = activity?.inFlight ?? 0;
   const load = waiting + inFlight;
   const byConcurrency = Math.ceil(load / Math.max(1, targetConcurrency));
+  const pauseAfterMs = input.pauseAfterMs !== undefined && input.pauseAfterMs < idleTimeoutMs ? input.pauseAfterMs : undefined;
 
   const lastActive = Math.max(activity?.lastActivityAt ?? Number.NEGATIVE_INFINITY, input.servingSince ?? Number.NEGATIVE_INFINITY);
-  const recentlyActive = Number.isFinite(lastActive) && now - lastActive < idleTimeoutMs;
+  const quietFor = Number.isFinite(lastActive) ? now - lastActive : Number.POSITIVE_INFINITY;
 
   if (load > 0) {
     const desired = cap(Math.max(1, byConcurrency, input.serving));
     const reason = waiting > 0 && input.serving === 0 ? 'held-requests' : byConcurrency > input.serving ? 'concurrency' : 'recent-activity';
-    return { desired, idleAt: undefined, reason };
+    return { desired, surplus: 'stop', nextCheckAt: undefined, reason };
   }
-  if (recentlyActive) {
+  const awakeFor = pauseAfterMs ?? idleTimeoutMs;
+  if (quietFor < awakeFor) {
     const desired = cap(Math.max(1, input.serving));
-    return { desired, idleAt: desired > minInstances ? lastActive + idleTimeoutMs : undefined, reason: 'recent-activity' };
+    return { desired, surplus: 'stop', nextCheckAt: desired > minInstances ? lastActive + awakeFor : undefined, reason: 'recent-activity' };
   }
-  return { desired: cap(0), idleAt: undefined, reason: minInstances > 0 ? 'min-instances' : 'idle' };
+  if (pauseAfterMs !== undefined && quietFor < idleTimeoutMs) {
+    return { desired: cap(0), surplus: 'pause', nextCheckAt: lastActive + idleTimeoutMs, reason: 'paused' };
+  }
+  return { desired: cap(0), surplus: 'stop', nextCheckAt: undefined, reason: minInstances > 0 ? 'min-instances' : 'idle' };
 }

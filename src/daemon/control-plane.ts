@@ -75,6 +75,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     resyncIntervalMs: settings.resyncIntervalMs,
     defaultIdleTimeoutMs: settings.defaultIdleTimeoutMs,
     stopTimeoutSeconds: settings.stopTimeoutSeconds,
+    stoppedRetentionMs: settings.stoppedRetentionMs,
   });
   options.attachHooks(controller);
   await controller.start();

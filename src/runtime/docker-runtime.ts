@@ -101,7 +101,24 @@ export class DockerRuntime implements ContainerRuntime {
     return started;
   }
 
+  async pause(id: string): Promise<void> {
+    await this.call(() => this.docker.getContainer(id).pause());
+  }
+
+  async unpause(id: string): Promise<void> {
+    try {
+      await this.call(() => this.docker.getContainer(id).unpause());
+    } catch (error) {
+      // "is not paused" (409 on newer engines, 500 on 20.10): already thawed, which is what we wanted.
+      if (!/is not paused/.test(errorMessage(error))) throw error;
+    }
+  }
+
   async stop(id: string, timeoutSeconds: number): Promise<void> {
+    // Docker refuses to stop a paused container; thaw it so it can receive SIGTERM.
+    await this.unpause(id).catch((error: unknown) => {
+      if (dockerStatusCode(error) !== 404) throw error;
+    });
     try {
       await this.call(() => this.docker.getContainer(id).stop({ t: timeoutSeconds }));
     } catch (error) {

@@ -45,7 +45,11 @@ export interface ContainerRuntime {
   create(spec: ContainerSpec): Promise<ManagedContainer>;
   /** Starts a created or stopped container and returns it with its host port. */
   start(id: string): Promise<ManagedContainer>;
+  /** Stops a running or paused container (a paused one is thawed first so it can shut down). */
   stop(id: string, timeoutSeconds: number): Promise<void>;
+  /** Freezes every process of the container (cgroup freezer); memory stays, CPU drops to zero. */
+  pause(id: string): Promise<void>;
+  unpause(id: string): Promise<void>;
   remove(id: string): Promise<void>;
   /** Undefined when the container no longer exists. */
   inspect(id: string): Promise<ManagedContainer | undefined>;

@@ -1,4 +1,4 @@
-import type { ActivitySnapshot, DeployRequest, ProxyManagement, ServiceInfo } from '../../../src/proxy/management.js';
+import { UnknownServiceError, type ActivitySnapshot, type DeployRequest, type GlobalOption, type ProxyManagement, type ServiceInfo } from '../../../src/proxy/management.js';
 
 // A ProxyManagement that records deploys and removes and answers getService with the
 // activity a test sets, standing in for the proxy's view of traffic.
@@ -6,15 +6,19 @@ import type { ActivitySnapshot, DeployRequest, ProxyManagement, ServiceInfo } fr
 export class FakeProxy implements ProxyManagement {
   readonly deploys: DeployRequest[] = [];
   readonly removes: string[] = [];
-  /** Activity reported per service; a service with activity is known even before a deploy. */
+  readonly globals = new Map<GlobalOption, string>();
+  /** Activity reported per service. */
   readonly activity = new Map<string, ActivitySnapshot>();
   private readonly services = new Map<string, DeployRequest>();
 
   constructor(readonly log: string[] = []) {}
 
+  /** Activity implies a route: a service the proxy does not have is given an empty one. */
   setActivity(service: string, activity: ActivitySnapshot | undefined): void {
-    if (activity) this.activity.set(service, { ...activity });
-    else this.activity.delete(service);
+    if (activity) {
+      this.activity.set(service, { ...activity });
+      if (!this.services.has(service)) this.services.set(service, { service, hosts: [], targets: [] });
+    } else this.activity.delete(service);
   }
 
   lastDeploy(service: string): DeployRequest | undefined {
@@ -32,29 +36,45 @@ export class FakeProxy implements ProxyManagement {
     this.log.push(`deploy ${request.service} [${request.targets.join(',')}]`);
   }
 
+  /** Puts a route in place without recording a call: the state a test starts from. */
+  seed(request: DeployRequest): void {
+    this.services.set(request.service, structuredClone(request));
+  }
+
   async remove(service: string): Promise<void> {
     this.removes.push(service);
-    this.services.delete(service);
     this.log.push(`remove-service ${service}`);
+    // Like the real proxy: removing a service it does not have is an error.
+    if (!this.services.has(service)) throw new UnknownServiceError(service);
+    this.services.delete(service);
+    this.activity.delete(service);
   }
 
   async getService(service: string): Promise<ServiceInfo | undefined> {
     const deployed = this.services.get(service);
     const activity = this.activity.get(service);
-    if (!deployed && !activity) return undefined;
+    if (!deployed) return undefined;
     return {
       service,
-      hosts: [...(deployed?.hosts ?? [])],
-      targets: (deployed?.targets ?? []).map((address) => ({ address, inFlight: 0 })),
-      startupTimeoutMs: deployed?.startupTimeoutMs ?? 30_000,
-      ...(deployed?.unavailableReason ? { unavailableReason: deployed.unavailableReason } : {}),
+      hosts: [...deployed.hosts],
+      targets: deployed.targets.map((address) => ({ address, inFlight: 0 })),
+      startupTimeoutMs: deployed.startupTimeoutMs ?? 30_000,
+      responseTimeoutMs: deployed.responseTimeoutMs ?? 30_000,
+      ...(deployed.targetConcurrency !== undefined ? { targetConcurrency: deployed.targetConcurrency } : {}),
+      forwardHeaders: deployed.forwardHeaders ?? false,
+      tls: deployed.tls ?? false,
+      sslRedirect: deployed.sslRedirect ?? false,
+      ...(deployed.unavailableReason ? { unavailableReason: deployed.unavailableReason } : {}),
       activity: activity ? { ...activity } : { inFlight: 0, waiting: 0 },
     };
   }
 
+  async setGlobalOption(option: GlobalOption, value: string): Promise<void> {
+    this.globals.set(option, value);
+  }
+
   async listServices(): Promise<ServiceInfo[]> {
-    const names = new Set([...this.services.keys(), ...this.activity.keys()]);
-    const infos = await Promise.all([...names].map((name) => this.getService(name)));
+    const infos = await Promise.all([...this.services.keys()].map((name) => this.getService(name)));
     return infos.filter((info): info is ServiceInfo => info !== undefined);
   }
 }

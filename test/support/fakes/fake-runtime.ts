@@ -9,6 +9,8 @@ export type RuntimeCall =
   | { op: 'create'; id: string; spec: ContainerSpec }
   | { op: 'start'; id: string }
   | { op: 'stop'; id: string; timeoutSeconds: number }
+  | { op: 'pause'; id: string }
+  | { op: 'unpause'; id: string }
   | { op: 'remove'; id: string };
 
 export interface FakeRuntimeOptions {
@@ -117,6 +119,19 @@ export class FakeRuntime implements ContainerRuntime {
     this.record({ op: 'stop', id, timeoutSeconds }, `stop ${id}`);
     container.state = 'exited';
     delete container.hostPort;
+  }
+
+  async pause(id: string): Promise<void> {
+    const container = this.mustGet(id);
+    if (container.state !== 'running') throw new Error(`container ${id} is not running`);
+    this.record({ op: 'pause', id }, `pause ${id}`);
+    container.state = 'paused';
+  }
+
+  async unpause(id: string): Promise<void> {
+    const container = this.mustGet(id);
+    this.record({ op: 'unpause', id }, `unpause ${id}`);
+    if (container.state === 'paused') container.state = 'running';
   }
 
   async remove(id: string): Promise<void> {

@@ -173,7 +173,7 @@ describe('ProxyServer: forwarding', () => {
     expect(reply.headers['x-app']).toBe('yes');
   });
 
-  it('sets X-Forwarded-For, -Proto and -Host, and overwrites a client-supplied proto and host', async () => {
+  it('sets X-Forwarded-For, -Proto and -Host, overwriting whatever the client sent', async () => {
     const backend = await startBackend();
     const { proxy, port } = await startProxy();
     await proxy.deploy({ service: 'web', hosts: [HOST], targets: [backend.address] });
@@ -187,7 +187,47 @@ describe('ProxyServer: forwarding', () => {
     await send(port, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.test', 'x-forwarded-for': '203.0.113.9' } });
     expect(backend.seen[1]?.['x-forwarded-proto']).toBe('http');
     expect(backend.seen[1]?.['x-forwarded-host']).toBe(HOST);
-    expect(backend.seen[1]?.['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
+    expect(backend.seen[1]?.['x-forwarded-for']).toBe('127.0.0.1');
+  });
+
+  it('keeps and extends client X-Forwarded-* when the service trusts a proxy in front (forwardHeaders)', async () => {
+    const backend = await startBackend();
+    const { proxy, port } = await startProxy();
+    await proxy.deploy({ service: 'web', hosts: [HOST], targets: [backend.address], forwardHeaders: true });
+    await send(port, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.example.com', 'x-forwarded-for': '203.0.113.9' } });
+    expect(backend.seen[0]).toMatchObject({
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'public.example.com',
+      'x-forwarded-for': '203.0.113.9, 127.0.0.1',
+    });
+    await send(port);
+    expect(backend.seen[1]).toMatchObject({ 'x-forwarded-proto': 'http', 'x-forwarded-host': HOST, 'x-forwarded-for': '127.0.0.1' });
+  });
+
+  it('answers 504 when the target sends no response headers within the response timeout', async () => {
+    const backend = await startHeldBackend();
+    const { proxy, port } = await startProxy();
+    await proxy.deploy({ service: 'web', hosts: [HOST], targets: [backend.address], responseTimeoutMs: 150 });
+    const started = Date.now();
+    const reply = await send(port);
+    expect(reply.status).toBe(504);
+    expect(reply.body).toContain('web did not answer within 0.15s');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect((await proxy.getService('web'))?.activity.inFlight).toBe(0);
+    backend.release();
+  });
+
+  it('does not time out a response that has started, however long its body takes', async () => {
+    const backend = await startBackend((_req, res) => {
+      res.writeHead(200);
+      res.write('a');
+      setTimeout(() => res.end('b'), 250);
+    });
+    const { proxy, port } = await startProxy();
+    await proxy.deploy({ service: 'web', hosts: [HOST], targets: [backend.address], responseTimeoutMs: 100 });
+    const reply = await send(port);
+    expect(reply.status).toBe(200);
+    expect(reply.body).toBe('ab');
   });
 
   it('strips hop-by-hop headers both ways, including those the Connection header names', async () => {
@@ -447,6 +487,174 @@ describe('ProxyServer: holding requests for a service with no target', () => {
   });
 });
 
+describe('ProxyServer: management', () => {
+  it('refuses a deploy whose new target fails its health check and keeps the previous targets', async () => {
+    const old = await startBackend((_req, res) => res.end('old'));
+    const sick = await startBackend((_req, res) => {
+      res.statusCode = 500;
+      res.end();
+    });
+    const { proxy, port } = await startProxy();
+    await proxy.deploy({ service: 'web', hosts: [HOST], targets: [old.address] });
+    await expect(
+      proxy.deploy({ service: 'web', hosts: [HOST, 'new.test'], targets: [sick.address], healthCheck: { path: '/healthz', timeoutMs: 100 } }),
+    ).rejects.toMatchObject({ code: 'HealthCheckFailed', target: sick.address });
+    const info = await proxy.getService('web');
+    expect(info?.targets.map((target) => target.address)).toEqual([old.address]);
+    expect(info?.hosts).toEqual([HOST]);
+    expect((await send(port)).body).toBe('old');
+    expect(sick.seen.length).toBeGreaterThan(0);
+  });
+
+  it('moves traffic once the new targets of a health-checked deploy answer', async () => {
+    const old = await startBackend((_req, res) => res.end('old'));
+    const next = await startBackend((req, res) => res.end(req.url === '/healthz' ? 'healthy' : 'next'));
+    const { proxy, port } = await startProxy();
+    await proxy.deploy({ service: 'web', hosts: [HOST], targets: [old.address] });
+    await proxy.deploy({ service: 'web', hosts: [HOST], targets: [next.address], healthCheck: { path: '/healthz', timeoutMs: 1_000 } });
+    expect(next.seen.length).toBeGreaterThan(0);
+    expect((await send(port)).body).toBe('next');
+  });
+
+  it('refuses a deploy with a host conflict or a bad target and changes nothing', async () => {
+    const { proxy } = await startProxy();
+    await proxy.deploy({ service: 'web', hosts: [HOST], targets: [] });
+    await expect(proxy.deploy({ service: 'api', hosts: [HOST], targets: [] })).rejects.toMatchObject({ code: 'HostConflict' });
+    await expect(proxy.deploy({ service: 'web', hosts: ['other.test'], targets: ['nope'] })).rejects.toThrow(/not a host:port/);
+    expect((await proxy.listServices()).map((info) => [info.service, info.hosts])).toEqual([['web', [HOST]]]);
+  });
+
+  it('refuses to remove a service it does not have', async () => {
+    const { proxy } = await startProxy();
+    await expect(proxy.remove('ghost')).rejects.toMatchObject({ code: 'UnknownService', service: 'ghost' });
+  });
+
+  it('keeps global options', async () => {
+    const { proxy } = await startProxy();
+    await proxy.setGlobalOption('lets-encrypt-email', 'ops@example.com');
+    expect(proxy.globalOption('lets-encrypt-email')).toBe('ops@example.com');
+  });
+
+  it('hints the controller to scale up when in-flight requests exceed targetConcurrency per target', async () => {
+    const backend = await startHeldBackend();
+    const wakes: string[] = [];
+    const { proxy, port } = await startProxy({ hooks: { wake: (service) => wakes.push(service) } });
+    await proxy.deploy({ service: 'web', hosts: [HOST], targets: [backend.address], targetConcurrency: 2 });
+    const replies = [send(port), send(port)];
+    await until(() => backend.arrived() === 2, 'two requests at the backend');
+    expect(wakes).toEqual([]);
+    replies.push(send(port));
+    await until(() => backend.arrived() === 3, 'three requests at the backend');
+    expect(wakes).toEqual(['web']);
+    backend.release();
+    await Promise.all(replies);
+  });
+});
+
+describe('ProxyServer: WebSocket upgrades', () => {
+  /** A target that switches protocols and echoes; `closeOnEnd` false models an app that ignores a FIN. */
+  async function startUpgradeBackend(closeOnEnd: boolean): Promise<string> {
+    const upstream = http.createServer((_req, res) => res.end('plain'));
+    const sockets = new Set<net.Socket>();
+    upstream.on('upgrade', (req: IncomingMessage, socket: net.Socket) => {
+      sockets.add(socket);
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n');
+      socket.on('data', (data) => socket.write(`echo:${String(data)}|host=${req.headers['x-forwarded-host']}`));
+      if (closeOnEnd) socket.on('end', () => socket.end());
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          upstream.close(() => resolve());
+          upstream.closeAllConnections();
+          for (const socket of sockets) socket.destroy();
+        }),
+    );
+    return `127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  }
+
+  async function openUpgraded(port: number): Promise<{ socket: net.Socket; received: () => string }> {
+    const socket = net.connect(port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk) => (received += String(chunk)));
+    socket.on('error', () => undefined);
+    socket.write(`GET /ws HTTP/1.1\r\nHost: ${HOST}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n`);
+    await until(() => received.includes('\r\n\r\n'), 'the 101 answer');
+    return { socket, received: () => received };
+  }
+
+  it('splices an upgraded connection to the target and counts it in flight until it closes', async () => {
+    const address = await startUpgradeBackend(true);
+    const { proxy, port } = await startProxy();
+    await proxy.deploy({ service: 'web', hosts: [HOST], targets: [address] });
+
+    const { socket, received } = await openUpgraded(port);
+    expect(received()).toMatch(/^HTTP\/1\.1 101 /);
+    socket.write('ping');
+    await until(() => received().includes('echo:ping'), 'the echo');
+    expect(received()).toContain(`echo:ping|host=${HOST}`);
+    expect((await proxy.getService('web'))?.activity.inFlight).toBe(1);
+    socket.destroy();
+    await until(async () => (await proxy.getService('web'))?.activity.inFlight === 0, 'the upgraded connection to end');
+  });
+
+  /** Sends an upgrade request; resolves with what came back once `done` says so, and whether the proxy closed. */
+  async function refusedUpgrade(port: number, host: string, done: (text: string) => boolean): Promise<{ text: string; closedByProxy: () => boolean; socket: net.Socket }> {
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    let closed = false;
+    socket.on('data', (chunk) => (text += String(chunk)));
+    socket.on('close', () => (closed = true));
+    socket.on('error', () => undefined);
+    cleanups.push(async () => void socket.destroy());
+    socket.write(`GET /ws HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n`);
+    await until(() => done(text), 'the answer');
+    return { text, closedByProxy: () => closed, socket };
+  }
+
+  it('answers 404 to an upgrade for an unknown host', async () => {
+    const { port } = await startProxy();
+    const { text } = await refusedUpgrade(port, 'nobody.test', (received) => received.includes('"nobody.test"'));
+    expect(text).toMatch(/^HTTP\/1\.1 404 /);
+    expect(text.toLowerCase()).toContain('connection: close');
+  });
+
+  // BUG (src/proxy/proxy-server.ts:262-269, 295-297): an upgrade the proxy answers itself
+  // (unknown host 404, missing Host 400, unavailable or startup-timeout 503) is written
+  // through a ServerResponse bound to the raw socket, with "Connection: close", but the
+  // socket is never ended: nothing of the HTTP server's own end-of-response handling runs
+  // for a detached upgrade socket. The client's connection stays open until the client
+  // closes it, and such sockets are in neither closeAllConnections() nor upgradedSockets,
+  // so proxy.close() waits for them indefinitely.
+  // Fix: in handleUpgrade, end the socket once a refusal is written, e.g.
+  // `res.on('finish', () => socket.end())` right after assignSocket (or socket.destroySoon()),
+  // and track the socket in upgradedSockets from the start so close() can destroy it.
+  it.fails('closes the connection after refusing an upgrade', async () => {
+    const { port } = await startProxy();
+    const { closedByProxy } = await refusedUpgrade(port, 'nobody.test', (received) => received.includes('"nobody.test"'));
+    await until(closedByProxy, 'the proxy to close the connection', 500);
+  });
+
+  // BUG (src/proxy/websocket.ts:216-226): the spliced sockets only end the connection on
+  // 'close'. When the client goes away it sends a FIN; the server socket is half-open
+  // (allowHalfOpen), pipe() just forwards the FIN, and if the app does not close its side
+  // on FIN, neither socket ever closes: the connection stays counted in flight forever, so
+  // the service never idles (no scale to zero) and drains/close() wait for their timeout.
+  // Fix: treat 'end' from either side as the end of the tunnel for upgrades (destroy both,
+  // as nginx finalises an upgraded connection on EOF from either side), or end the other
+  // side and destroy both after a short grace.
+  it.fails('ends the tunnel when the client goes away, even if the app ignores the FIN', async () => {
+    const address = await startUpgradeBackend(false);
+    const { proxy, port } = await startProxy();
+    await proxy.deploy({ service: 'web', hosts: [HOST], targets: [address] });
+    const { socket } = await openUpgraded(port);
+    expect((await proxy.getService('web'))?.activity.inFlight).toBe(1);
+    socket.destroy();
+    await until(async () => (await proxy.getService('web'))?.activity.inFlight === 0, 'the upgraded connection to end', 500);
+  });
+});
+
 describe('ProxyServer: activity and draining', () => {
   it('records the last activity, requests in flight and held requests per service', async () => {
     let clock = 1_000;
@@ -515,6 +723,21 @@ describe('ProxyServer: activity and draining', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(90);
     old.release();
     await inFlight;
+  });
+
+  it('close() lets in-flight requests finish before it resolves', async () => {
+    const backend = await startHeldBackend();
+    const proxy = new ProxyServer();
+    const { port } = await proxy.listen('127.0.0.1', 0);
+    await proxy.deploy({ service: 'web', hosts: [HOST], targets: [backend.address] });
+    const inFlight = send(port);
+    await until(() => backend.arrived() === 1, 'the request at the target');
+    const closing = tracked(proxy.close());
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(closing.settled()).toBe(false);
+    backend.release();
+    expect((await inFlight).body).toBe('released');
+    await closing.promise;
   });
 
   it('resolves remove() once the removed service has no request in flight', async () => {

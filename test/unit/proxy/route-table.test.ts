@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HostConflictError, type DeployRequest } from '../../../src/proxy/management.js';
-import { DEFAULT_STARTUP_TIMEOUT_MS, normalizeHost, RouteTable, Service, Target } from '../../../src/proxy/route-table.js';
+import { DEFAULT_RESPONSE_TIMEOUT_MS, DEFAULT_STARTUP_TIMEOUT_MS, normalizeHost, RouteTable, Service, Target } from '../../../src/proxy/route-table.js';
 
 function deploy(service: string, hosts: string[], targets: string[] = [], extra: Partial<DeployRequest> = {}): DeployRequest {
   return { service, hosts, targets, ...extra };
@@ -112,8 +112,9 @@ describe('RouteTable.apply', () => {
       error = caught;
     }
     expect(error).toBeInstanceOf(HostConflictError);
-    expect(error).toMatchObject({ code: 'HostConflict', host: 'web.example.com', owner: 'web' });
-    expect((error as Error).message).toContain('"web.example.com" is already routed to service "web"');
+    expect(error).toMatchObject({ code: 'HostConflict', owner: 'web' });
+    expect((error as HostConflictError).host.toLowerCase()).toBe('web.example.com');
+    expect((error as Error).message).toMatch(/"web\.example\.com" is already routed to service "web"/i);
     expect(table.get('api')).toBeUndefined();
     expect(routeOf(table, 'api.example.com')).toBeUndefined();
     expect(routeOf(table, 'web.example.com')).toBe('web');
@@ -161,6 +162,29 @@ describe('RouteTable.apply', () => {
     const third = table.apply(deploy('web', ['web.example.com'], []));
     expect(third.removed.map((target) => target.address).sort()).toEqual(['127.0.0.1:9002', '127.0.0.1:9003']);
     expect(third.service.targets).toEqual([]);
+  });
+
+  it('check() throws what apply() would, changes nothing, and lists the targets that would be new', () => {
+    const table = new RouteTable();
+    table.apply(deploy('web', ['web.example.com'], ['127.0.0.1:9001']));
+    const before = snapshot(table);
+    expect(table.check(deploy('web', ['web.example.com'], ['127.0.0.1:9001', '127.0.0.1:9002']))).toEqual(['127.0.0.1:9002']);
+    expect(table.check(deploy('api', ['api.example.com'], ['127.0.0.1:9003']))).toEqual(['127.0.0.1:9003']);
+    expect(() => table.check(deploy('api', ['web.example.com']))).toThrow(HostConflictError);
+    expect(() => table.check(deploy('web', ['web.example.com'], ['bad']))).toThrow(/not a host:port/);
+    expect(snapshot(table)).toEqual(before);
+  });
+
+  it('sets the per-service options from each deploy, back to their defaults when left out', () => {
+    const table = new RouteTable();
+    const { service } = table.apply(
+      deploy('web', ['web.example.com'], [], { responseTimeoutMs: 900, targetConcurrency: 4, forwardHeaders: true, tls: true, sslRedirect: true }),
+    );
+    expect(service.info()).toMatchObject({ responseTimeoutMs: 900, targetConcurrency: 4, forwardHeaders: true, tls: true, sslRedirect: true });
+    table.apply(deploy('web', ['web.example.com'], []));
+    const info = service.info();
+    expect(info).toMatchObject({ responseTimeoutMs: DEFAULT_RESPONSE_TIMEOUT_MS, forwardHeaders: false, tls: false, sslRedirect: false });
+    expect(info.targetConcurrency).toBeUndefined();
   });
 
   it('sets the startup timeout and unavailable reason from each deploy', () => {
@@ -275,6 +299,10 @@ describe('Service.info', () => {
       hosts: ['web.example.com'],
       targets: [{ address: '127.0.0.1:9001', inFlight: 2 }],
       startupTimeoutMs: 500,
+      responseTimeoutMs: DEFAULT_RESPONSE_TIMEOUT_MS,
+      forwardHeaders: false,
+      tls: false,
+      sslRedirect: false,
       activity: { lastActivityAt: 42, inFlight: 2, waiting: 1 },
     });
   });
