@@ -151,7 +151,23 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
   }
 }
 
-export function projectManifest(name: string, spec: { hostnames: string[]; image: string; env?: Record<string, string>; minInstances?: number; maxInstances?: number; idleTimeout?: string; startupTimeout?: string }): string {
+export interface ProjectManifestSpec {
+  hostnames: string[];
+  image: string;
+  env?: Record<string, string>;
+  minInstances?: number;
+  maxInstances?: number;
+  targetConcurrency?: number;
+  idleTimeout?: string;
+  pauseAfter?: string;
+  startupTimeout?: string;
+  command?: string[];
+}
+
+/** The busybox test app's upgrade-and-echo server (test/fixtures/app/ws.sh) instead of httpd. */
+export const ECHO_SERVER_COMMAND = ['/bin/busybox', 'nc', '-ll', '-p', '8080', '-e', '/ws.sh'];
+
+export function projectManifest(name: string, spec: ProjectManifestSpec): string {
   const lines = [
     'apiVersion: luma.dev/v1alpha1',
     'kind: Project',
@@ -166,6 +182,9 @@ export function projectManifest(name: string, spec: { hostnames: string[]; image
     lines.push('  env:', ...Object.entries(spec.env).map(([key, value]) => `    ${key}: "${value}"`));
   }
   lines.push('  scaling:', `    minInstances: ${spec.minInstances ?? 0}`, `    maxInstances: ${spec.maxInstances ?? 1}`, `    idleTimeout: ${spec.idleTimeout ?? '60s'}`);
+  if (spec.targetConcurrency !== undefined) lines.push(`    targetConcurrency: ${spec.targetConcurrency}`);
+  if (spec.pauseAfter) lines.push(`    pauseAfter: ${spec.pauseAfter}`);
   if (spec.startupTimeout) lines.push('  readiness:', `    startupTimeout: ${spec.startupTimeout}`);
+  if (spec.command) lines.push(`  command: ${JSON.stringify(spec.command)}`);
   return lines.join('\n') + '\n';
 }

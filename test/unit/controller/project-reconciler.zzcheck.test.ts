@@ -1,0 +1,571 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { findCondition } from '../../../src/controller/conditions.js';
+import { containerSpecHash, ProjectReconciler } from '../../../src/controller/project-reconciler.js';
+import type { ReconcileResult } from '../../../src/controller/work-queue.js';
+import { resolveProjectSettings } from '../../../src/model/project-settings.js';
+import { API_VERSION, type ProjectObject, type ProjectSpec, type ProjectStatus } from '../../../src/model/types.js';
+import type { ActivitySnapshot } from '../../../src/proxy/management.js';
+import type { SeedContainer } from '../../support/fakes/fake-runtime.js';
+import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
+import { FakeProxy } from '../../support/fakes/fake-proxy.js';
+import { FileStore } from '../../../src/store/file-store.js';
+import { silentLogger } from '../../../src/util/logger.js';
+
+// Knative-style table: each row gives the objects and containers that exist and the
+// proxy's activity, then the runtime and proxy calls expected (in order) and the status.
+// The reconciler probes readiness over HTTP at 127.0.0.1:hostPort, so fake containers
+// are published on the port of a real tiny HTTP server started here.
+
+const NAME = 'web';
+const IMAGE = 'hello:latest';
+const NOW = Date.parse('2025-01-01T00:00:00.000Z');
+const IDLE = 60_000;
+const BASE_SPEC: ProjectSpec = { image: IMAGE, hostnames: ['web.localhost'] };
+const PAUSE_SPEC: ProjectSpec = { ...BASE_SPEC, scaling: { pauseAfter: '10s', idleTimeout: '60s' } };
+const RETENTION = 600_000;
+
+let readyPort: number;
+let failingPort: number;
+const servers: http.Server[] = [];
+
+async function serve(status: number): Promise<number> {
+  const server = http.createServer((_req, res) => {
+    res.statusCode = status;
+    res.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push(server);
+  return (server.address() as AddressInfo).port;
+}
+
+beforeAll(async () => {
+  readyPort = await serve(404); // any answer below 500 is ready
+  failingPort = await serve(500);
+});
+
+afterAll(async () => {
+  await Promise.all(
+    servers.map(
+      (server) =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    ),
+  );
+});
+
+interface World {
+  store: FileStore;
+  runtime: FakeRuntime;
+  proxy: FakeProxy;
+  reconciler: ProjectReconciler;
+  log: string[];
+  clock: { now: number };
+  uid: string;
+}
+
+let stateDir: string;
+let world: World;
+
+beforeEach(async () => {
+  stateDir = await mkdtemp(path.join(tmpdir(), 'luma-reconciler-'));
+  const store = await FileStore.open(stateDir);
+  const log: string[] = [];
+  const runtime = new FakeRuntime({ images: [IMAGE], hostPort: readyPort, log });
+  const proxy = new FakeProxy(log);
+  const clock = { now: NOW };
+  const reconciler = new ProjectReconciler({
+    store,
+    runtime,
+    proxy,
+    logger: silentLogger(),
+    now: () => clock.now,
+    stopTimeoutSeconds: 3,
+    stoppedRetentionMs: RETENTION,
+    publicUrl: (host) => `http://${host}:8080`,
+  });
+  world = { store, runtime, proxy, reconciler, log, clock, uid: '' };
+});
+
+afterEach(async () => {
+  await world.store.close();
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+async function applyProject(spec: ProjectSpec): Promise<ProjectObject> {
+  const object: ProjectObject = { apiVersion: API_VERSION, kind: 'Project', metadata: { name: NAME }, spec };
+  const { object: stored } = await world.store.apply(object);
+  world.uid = stored.metadata.uid ?? '';
+  return stored as ProjectObject;
+}
+
+function hashOf(spec: ProjectSpec): string {
+  return containerSpecHash(resolveProjectSettings(spec));
+}
+
+function seed(container: Omit<SeedContainer, 'owner'> & { uid?: string; owner?: string }): void {
+  world.runtime.seed({
+    ...container,
+    owner: { kind: 'Project', name: container.owner ?? NAME, uid: container.uid ?? world.uid },
+  });
+}
+
+function status(): ProjectStatus | undefined {
+  return world.store.get('Project', NAME)?.status;
+}
+
+function clearCalls(): void {
+  world.log.length = 0;
+  world.runtime.resetCalls();
+  world.proxy.resetCalls();
+}
+
+/** `$PORT` in expected log lines stands for the ready server's port. */
+function expand(lines: string[]): string[] {
+  return lines.map((line) => line.replaceAll('$PORT', String(readyPort)));
+}
+
+interface Row {
+  name: string;
+  /** The project in the store; null when it does not exist (deleted). */
+  spec: ProjectSpec | null;
+  /** Containers and activity before the reconcile under test (may reconcile to set up). */
+  given?: () => void | Promise<void>;
+  /** The proxy's activity as the second (idempotency) reconcile sees it, when it differs. */
+  activityAfter?: ActivitySnapshot;
+  /** Runtime and proxy calls, in order. */
+  wantLog: string[];
+  wantPhase?: ProjectStatus['phase'];
+  wantReady?: { status: 'True' | 'False'; reason: string };
+  wantResult?: ReconcileResult;
+  check?: () => void;
+}
+
+const rows: Row[] = [
+  {
+    name: 'minInstances 0 and no activity → no container, deployed with no targets, Idle',
+    spec: BASE_SPEC,
+    wantLog: ['deploy web []'],
+    wantPhase: 'Idle',
+    wantReady: { status: 'True', reason: 'ScaledToZero' },
+    check: () => {
+      expect(world.proxy.deploys[0]).toEqual({ service: NAME, hosts: ['web.localhost'], targets: [], startupTimeoutMs: 30_000, targetConcurrency: 80 });
+      expect(status()?.url).toBe('http://web.localhost:8080');
+      expect(status()?.observedGeneration).toBe(1);
+    },
+  },
+  {
+    name: 'a held request → one container created and started, deployed as the target, Running',
+    spec: BASE_SPEC,
+    given: () => world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW }),
+    activityAfter: { waiting: 0, inFlight: 0, lastActivityAt: NOW },
+    wantLog: ['create c1', 'start c1', 'deploy web [127.0.0.1:$PORT]'],
+    wantPhase: 'Running',
+    wantReady: { status: 'True', reason: 'Running' },
+    check: () => {
+      const create = world.runtime.calls[0];
+      expect(create?.op === 'create' && create.spec).toEqual({
+        owner: { kind: 'Project', name: NAME, uid: world.uid },
+        specHash: hashOf(BASE_SPEC),
+        image: IMAGE,
+        port: 8080,
+        env: { PORT: '8080' },
+      });
+      expect(status()?.instances).toEqual({ running: 1, starting: 0, stopped: 0, paused: 0 });
+      expect(status()?.lastRequestAt).toBe(new Date(NOW).toISOString());
+    },
+  },
+  {
+    name: 'minInstances 1 and no activity → one instance started',
+    spec: { ...BASE_SPEC, scaling: { minInstances: 1 } },
+    wantLog: ['create c1', 'start c1', 'deploy web [127.0.0.1:$PORT]'],
+    wantPhase: 'Running',
+    wantReady: { status: 'True', reason: 'Running' },
+  },
+  {
+    name: 'a stopped container with the current spec hash → started (no create, no image lookup)',
+    spec: BASE_SPEC,
+    given: () => {
+      world.runtime.images.clear(); // restarting needs no image lookup
+      seed({ id: 'stopped1', specHash: hashOf(BASE_SPEC), state: 'exited' });
+      world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+    },
+    activityAfter: { waiting: 0, inFlight: 0, lastActivityAt: NOW },
+    wantLog: ['start stopped1', 'deploy web [127.0.0.1:$PORT]'],
+    wantPhase: 'Running',
+    wantReady: { status: 'True', reason: 'Running' },
+    check: () => expect(world.runtime.imageLookups).toEqual([]),
+  },
+  {
+    name: 'a running container found after a controller restart → probed and kept until idle, Running',
+    spec: BASE_SPEC,
+    given: () => seed({ id: 'run1', specHash: hashOf(BASE_SPEC), state: 'running', hostPort: readyPort }),
+    wantLog: ['deploy web [127.0.0.1:$PORT]'],
+    wantPhase: 'Running',
+    wantReady: { status: 'True', reason: 'Running' },
+    // The idle clock starts when the adopted container proved ready (now).
+    wantResult: { requeueAfterMs: IDLE + 1 },
+  },
+  {
+    name: 'a changed spec (env) with recent traffic → new container created, deployed, old one removed after the deploy',
+    spec: { ...BASE_SPEC, env: { GREETING: 'hi' } },
+    given: () => {
+      seed({ id: 'old', specHash: hashOf(BASE_SPEC), state: 'running', hostPort: 1 });
+      world.proxy.setActivity(NAME, { waiting: 0, inFlight: 0, lastActivityAt: NOW - 1_000 });
+    },
+    wantLog: ['create c1', 'start c1', 'deploy web [127.0.0.1:$PORT]', 'remove old'],
+    wantPhase: 'Running',
+    wantReady: { status: 'True', reason: 'Running' },
+    wantResult: { requeueAfterMs: IDLE - 1_000 + 1 },
+    check: () => {
+      const create = world.runtime.calls[0];
+      expect(create?.op === 'create' && create.spec.env).toEqual({ GREETING: 'hi', PORT: '8080' });
+      expect(create?.op === 'create' && create.spec.specHash).not.toBe(hashOf(BASE_SPEC));
+    },
+  },
+  {
+    name: 'a changed spec while idle → old container removed, no new one',
+    spec: { ...BASE_SPEC, env: { GREETING: 'hi' } },
+    given: () => seed({ id: 'old', specHash: hashOf(BASE_SPEC), state: 'exited' }),
+    wantLog: ['deploy web []', 'remove old'],
+    wantPhase: 'Idle',
+    wantReady: { status: 'True', reason: 'ScaledToZero' },
+  },
+  {
+    name: 'containers of another object with the same name (another uid) → removed',
+    spec: BASE_SPEC,
+    given: () => {
+      seed({ id: 'ghost-running', uid: 'earlier-uid', specHash: hashOf(BASE_SPEC), state: 'running', hostPort: readyPort });
+      seed({ id: 'ghost-stopped', uid: 'earlier-uid', specHash: hashOf(BASE_SPEC), state: 'exited' });
+    },
+    wantLog: ['remove ghost-running', 'remove ghost-stopped', 'deploy web []'],
+    wantPhase: 'Idle',
+    wantReady: { status: 'True', reason: 'ScaledToZero' },
+  },
+  {
+    name: 'a dead container of the current spec → removed and replaced when a request waits',
+    spec: BASE_SPEC,
+    given: () => {
+      seed({ id: 'dead1', specHash: hashOf(BASE_SPEC), state: 'dead' });
+      world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+    },
+    activityAfter: { waiting: 0, inFlight: 0, lastActivityAt: NOW },
+    wantLog: ['remove dead1', 'create c1', 'start c1', 'deploy web [127.0.0.1:$PORT]'],
+    wantPhase: 'Running',
+  },
+  {
+    name: 'a deleted project → route removed and all its containers removed, others untouched',
+    spec: null,
+    given: () => {
+      world.proxy.seed({ service: NAME, hosts: ['web.localhost'], targets: [`127.0.0.1:${readyPort}`] });
+      seed({ id: 'a', uid: 'gone-uid', specHash: 'h1', state: 'running', hostPort: readyPort });
+      seed({ id: 'b', uid: 'gone-uid', specHash: 'h0', state: 'exited' });
+      seed({ id: 'other1', owner: 'other', uid: 'other-uid', specHash: 'h2', state: 'running', hostPort: readyPort });
+    },
+    wantLog: ['remove-service web', 'remove a', 'remove b'],
+    check: () => {
+      expect([...world.runtime.containers.keys()]).toEqual(['other1']);
+      expect(world.proxy.deploys).toEqual([]);
+    },
+  },
+  {
+    name: 'idle past idleTimeout with minInstances 0 → stopped (not removed), Idle',
+    spec: BASE_SPEC,
+    given: async () => {
+      seed({ id: 'run1', specHash: hashOf(BASE_SPEC), state: 'running', hostPort: readyPort });
+      world.proxy.setActivity(NAME, { waiting: 0, inFlight: 0, lastActivityAt: NOW - 1_000 });
+      await world.reconciler.reconcile(NAME); // adopts it at NOW
+      expect(status()?.phase).toBe('Running');
+      clearCalls();
+      world.clock.now = NOW + IDLE + 1;
+    },
+    wantLog: ['deploy web []', 'stop run1'],
+    wantPhase: 'Idle',
+    wantReady: { status: 'True', reason: 'ScaledToZero' },
+    check: () => {
+      expect(world.runtime.containers.get('run1')?.state).toBe('exited');
+      expect(world.runtime.calls[0]).toEqual({ op: 'stop', id: 'run1', timeoutSeconds: 3 });
+      // Ready stayed True through the scale-down, so its transition time did not move.
+      expect(findCondition(status()?.conditions, 'Ready')?.lastTransitionTime).toBe(new Date(NOW).toISOString());
+    },
+  },
+  {
+    name: 'idle with more instances than minInstances → the surplus stopped, minInstances kept',
+    spec: { ...BASE_SPEC, scaling: { minInstances: 1, maxInstances: 2 } },
+    given: async () => {
+      seed({ id: 'run1', specHash: hashOf(BASE_SPEC), state: 'running', hostPort: readyPort });
+      seed({ id: 'run2', specHash: hashOf(BASE_SPEC), state: 'running', hostPort: readyPort });
+      world.proxy.setActivity(NAME, { waiting: 0, inFlight: 0, lastActivityAt: NOW - 1_000 });
+      await world.reconciler.reconcile(NAME);
+      clearCalls();
+      world.clock.now = NOW + IDLE + 1;
+    },
+    wantLog: ['deploy web [127.0.0.1:$PORT]', 'stop run2'],
+    wantPhase: 'Running',
+    check: () => expect(world.runtime.containers.get('run1')?.state).toBe('running'),
+  },
+  {
+    name: 'a deleted project the proxy has no route for → containers removed, no route removal',
+    spec: null,
+    given: () => seed({ id: 'a', uid: 'gone-uid', specHash: 'h1', state: 'exited' }),
+    wantLog: ['remove a'],
+  },
+  {
+    name: 'pauseAfter passed (idleTimeout not yet) → instance paused (not stopped), route emptied first',
+    spec: PAUSE_SPEC,
+    given: async () => {
+      seed({ id: 'run1', specHash: hashOf(PAUSE_SPEC), state: 'running', hostPort: readyPort });
+      world.proxy.setActivity(NAME, { waiting: 0, inFlight: 0, lastActivityAt: NOW - 1_000 });
+      await world.reconciler.reconcile(NAME); // adopts it at NOW
+      clearCalls();
+      world.clock.now = NOW + 10_001;
+    },
+    wantLog: ['deploy web []', 'pause run1'],
+    wantPhase: 'Idle',
+    // The idle clock started when the adopted instance proved ready (NOW), after the last request.
+    wantResult: { requeueAfterMs: NOW + IDLE - (NOW + 10_001) + 1 },
+    check: () => {
+      expect(world.runtime.containers.get('run1')?.state).toBe('paused');
+      expect(status()?.instances).toMatchObject({ running: 0, paused: 1 });
+    },
+  },
+  {
+    name: 'a paused instance and a held request → unpaused (no start, no create), deployed, Running',
+    spec: PAUSE_SPEC,
+    given: () => {
+      world.runtime.images.clear(); // resuming needs no image
+      seed({ id: 'frozen', specHash: hashOf(PAUSE_SPEC), state: 'paused', hostPort: readyPort });
+      seed({ id: 'stopped1', specHash: hashOf(PAUSE_SPEC), state: 'exited' });
+      world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+    },
+    activityAfter: { waiting: 0, inFlight: 0, lastActivityAt: NOW },
+    wantLog: ['unpause frozen', 'deploy web [127.0.0.1:$PORT]'],
+    wantPhase: 'Running',
+    wantReady: { status: 'True', reason: 'Running' },
+    check: () => {
+      expect(world.runtime.containers.get('frozen')?.state).toBe('running');
+      expect(world.runtime.containers.get('stopped1')?.state).toBe('exited');
+      expect(world.runtime.imageLookups).toEqual([]);
+    },
+  },
+  {
+    name: 'a paused instance past idleTimeout → stopped, Idle',
+    spec: PAUSE_SPEC,
+    given: () => {
+      seed({ id: 'frozen', specHash: hashOf(PAUSE_SPEC), state: 'paused', hostPort: readyPort });
+      world.proxy.setActivity(NAME, { waiting: 0, inFlight: 0, lastActivityAt: NOW - IDLE - 1 });
+    },
+    wantLog: ['deploy web []', 'stop frozen'],
+    wantPhase: 'Idle',
+    check: () => expect(world.runtime.containers.get('frozen')?.state).toBe('exited'),
+  },
+  {
+    name: 'a stopped container kept past the stopped retention → removed',
+    spec: BASE_SPEC,
+    given: async () => {
+      seed({ id: 'old-stop', specHash: hashOf(BASE_SPEC), state: 'exited' });
+      await world.reconciler.reconcile(NAME); // first seen stopped at NOW
+      clearCalls();
+      world.clock.now = NOW + RETENTION;
+    },
+    wantLog: ['remove old-stop', 'deploy web []'],
+    wantPhase: 'Idle',
+  },
+  {
+    name: 'a missing image → no create, deployed unavailable, Ready=False ImageNotFound',
+    spec: BASE_SPEC,
+    given: () => {
+      world.runtime.images.clear();
+      world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+    },
+    wantLog: ['deploy web []'],
+    wantPhase: 'Failed',
+    wantReady: { status: 'False', reason: 'ImageNotFound' },
+    wantResult: { requeueAfterMs: 5_000 },
+    check: () => {
+      expect(world.runtime.imageLookups).toEqual([IMAGE]);
+      expect(world.proxy.deploys[0]?.unavailableReason).toContain(`"${IMAGE}"`);
+      expect(findCondition(status()?.conditions, 'Ready')?.message).toContain(IMAGE);
+    },
+  },
+];
+
+describe('ProjectReconciler', () => {
+  describe.each(rows.map((row) => [row.name, row] as const))('%s', (_name, row) => {
+    async function arrange(): Promise<void> {
+      if (row.spec) await applyProject(row.spec);
+      await row.given?.();
+      clearCalls();
+    }
+
+    it('converges', async () => {
+      await arrange();
+      const result = await world.reconciler.reconcile(NAME);
+      expect(world.log).toEqual(expand(row.wantLog));
+      expect(result).toEqual(row.wantResult);
+      if (row.spec === null) expect(world.store.get('Project', NAME)).toBeUndefined();
+      if (row.wantPhase) expect(status()?.phase).toBe(row.wantPhase);
+      if (row.wantReady) expect(findCondition(status()?.conditions, 'Ready')).toMatchObject(row.wantReady);
+      row.check?.();
+    });
+
+    it('is idempotent: a second reconcile makes no runtime change and deploys the same route', async () => {
+      await arrange();
+      await world.reconciler.reconcile(NAME);
+      const firstDeploy = world.proxy.lastDeploy(NAME);
+      const firstStatus = status();
+      if (row.activityAfter) world.proxy.setActivity(NAME, row.activityAfter);
+      clearCalls();
+
+      await world.reconciler.reconcile(NAME);
+      expect(world.runtime.calls).toEqual([]);
+      expect(world.proxy.removes).toEqual([]);
+      if (firstDeploy) expect(world.proxy.deploys).toEqual([firstDeploy]);
+      if (row.wantPhase) expect(status()?.phase).toBe(firstStatus?.phase);
+      expect(findCondition(status()?.conditions, 'Ready')).toEqual(findCondition(firstStatus?.conditions, 'Ready'));
+    });
+  });
+
+  it('a replacement that cannot start leaves the outdated instance serving', async () => {
+    const spec = { ...BASE_SPEC, env: { GREETING: 'hi' } };
+    await applyProject(spec);
+    seed({ id: 'old', specHash: hashOf(BASE_SPEC), state: 'running', hostPort: 4321 });
+    world.runtime.images.clear();
+    world.proxy.setActivity(NAME, { waiting: 0, inFlight: 0, lastActivityAt: NOW - 1_000 });
+    clearCalls();
+    const result = await world.reconciler.reconcile(NAME);
+    expect(world.log).toEqual(['deploy web [127.0.0.1:4321]']);
+    expect(world.proxy.deploys[0]?.unavailableReason).toBeUndefined();
+    expect(world.runtime.containers.has('old')).toBe(true);
+    expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'False', reason: 'ImageNotFound' });
+    expect(result).toEqual({ requeueAfterMs: 5_000 });
+  });
+
+  it('a container that never becomes ready is stopped, the route marked unavailable and the error requeued', async () => {
+    await applyProject({ ...BASE_SPEC, readiness: { startupTimeout: '150ms' } });
+    world.runtime.hostPort = failingPort;
+    world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+    clearCalls();
+    await expect(world.reconciler.reconcile(NAME)).rejects.toThrow(/did not become ready/);
+    expect(world.log).toEqual(['create c1', 'start c1', 'stop c1', 'deploy web []']);
+    expect(world.proxy.deploys[0]?.unavailableReason).toMatch(/did not become ready/);
+    expect(status()?.phase).toBe('Failed');
+    expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'False', reason: 'StartFailed' });
+  });
+
+  it('the Ready condition keeps its transition time while it stays True, and moves when it flips', async () => {
+    await applyProject(BASE_SPEC);
+    await world.reconciler.reconcile(NAME);
+    const idleSince = findCondition(status()?.conditions, 'Ready')?.lastTransitionTime;
+    expect(idleSince).toBe(new Date(NOW).toISOString());
+
+    world.clock.now = NOW + 5_000;
+    world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW + 5_000 });
+    await world.reconciler.reconcile(NAME);
+    expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'True', reason: 'Running', lastTransitionTime: idleSince });
+
+    world.clock.now = NOW + 10_000;
+    world.runtime.images.clear();
+    world.runtime.containers.clear(); // removed by hand
+    await world.reconciler.reconcile(NAME);
+    expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'ImageNotFound',
+      lastTransitionTime: new Date(NOW + 10_000).toISOString(),
+    });
+  });
+
+  it('a stopped container is kept (for a fast start) until the retention has passed', async () => {
+    await applyProject(BASE_SPEC);
+    seed({ id: 'old-stop', specHash: hashOf(BASE_SPEC), state: 'exited' });
+    await world.reconciler.reconcile(NAME);
+    world.clock.now = NOW + RETENTION - 1;
+    await world.reconciler.reconcile(NAME);
+    expect(world.runtime.calls).toEqual([]);
+  });
+
+  it('the retention of a container stopped at idle starts when it was stopped', async () => {
+    await applyProject(BASE_SPEC);
+    seed({ id: 'run1', specHash: hashOf(BASE_SPEC), state: 'running', hostPort: readyPort });
+    await world.reconciler.reconcile(NAME);
+    world.clock.now = NOW + IDLE;
+    await world.reconciler.reconcile(NAME);
+    expect(world.runtime.containers.get('run1')?.state).toBe('exited');
+    clearCalls();
+    world.clock.now = NOW + IDLE + RETENTION - 1;
+    await world.reconciler.reconcile(NAME);
+    expect(world.runtime.calls).toEqual([]);
+    clearCalls();
+    world.clock.now = NOW + IDLE + RETENTION;
+    await world.reconciler.reconcile(NAME);
+    expect(world.log).toEqual(['remove run1', 'deploy web []']);
+  });
+
+  // BUG (src/controller/project-reconciler.ts:194-200, removeExpiredStopped): it splices the
+  // array it is iterating with for...of, so the element after each removed one is skipped:
+  // of two expired stopped containers only the first is removed; the second waits for the
+  // next reconcile (which is then not idempotent) and meanwhile stays a restart candidate.
+  // Fix: iterate over a copy (`for (const container of [...stopped])`) or filter into a new
+  // array and return the survivors.
+  it.only('removes every stopped container past the retention in one reconcile', async () => {
+    await applyProject(BASE_SPEC);
+    seed({ id: 'stop-a', specHash: hashOf(BASE_SPEC), state: 'exited' });
+    seed({ id: 'stop-b', specHash: hashOf(BASE_SPEC), state: 'exited' });
+    await world.reconciler.reconcile(NAME);
+    world.clock.now = NOW + RETENTION;
+    clearCalls();
+    await world.reconciler.reconcile(NAME);
+    expect(world.runtime.calls.filter((call) => call.op === 'remove').map((call) => call.id).sort()).toEqual(['stop-a', 'stop-b']);
+  });
+
+  // BUG (src/controller/project-reconciler.ts:148-150): while a replacement cannot start,
+  // the "outdated instances keep serving" fallback routes to outdated containers that are
+  // running OR paused. A paused (frozen) container is made a proxy target without being
+  // unpaused, so every request to it hangs until the response timeout (504) instead of
+  // being answered by the app or getting the 503 with the reason.
+  // Fix: unpause outdated paused containers before routing to them, or only fall back to
+  // outdated containers whose state is 'running'.
+  it.only('never routes to a paused container', async () => {
+    await applyProject({ ...PAUSE_SPEC, env: { GREETING: 'new' } });
+    seed({ id: 'old-frozen', specHash: hashOf(PAUSE_SPEC), state: 'paused', hostPort: readyPort });
+    world.runtime.images.clear();
+    world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+    await world.reconciler.reconcile(NAME);
+    const routed = world.proxy.lastDeploy(NAME)?.targets ?? [];
+    const frozenAddress = `127.0.0.1:${readyPort}`;
+    expect(routed.includes(frozenAddress) && world.runtime.containers.get('old-frozen')?.state === 'paused').toBe(false);
+  });
+
+  // BUG (src/controller/project-reconciler.ts:285 and :298, writeStatus): status.instances.stopped is
+  // counted from the containers as they were listed BEFORE this reconcile acted. After a
+  // stopped container is started, it is counted as both running and stopped
+  // ({running: 1, stopped: 1} with a single container); after an idle stop, the stopped
+  // container is not counted at all ({running: 0, stopped: 0}). The next reconcile
+  // corrects it, so status does not converge in one pass.
+  // Fix: count from the post-action state: e.g. stopped = stopped containers of the current
+  // spec that were not started + surplus just stopped (or re-list the containers before
+  // writing status).
+  it.only('status counts a restarted container as running only', async () => {
+    await applyProject(BASE_SPEC);
+    seed({ id: 'stopped1', specHash: hashOf(BASE_SPEC), state: 'exited' });
+    world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+    await world.reconciler.reconcile(NAME);
+    expect(status()?.instances).toEqual({ running: 1, starting: 0, stopped: 0, paused: 0 });
+  });
+
+  it.only('status counts a container stopped at idle as stopped', async () => {
+    await applyProject(BASE_SPEC);
+    seed({ id: 'run1', specHash: hashOf(BASE_SPEC), state: 'running', hostPort: readyPort });
+    await world.reconciler.reconcile(NAME);
+    world.clock.now = NOW + IDLE + 1;
+    await world.reconciler.reconcile(NAME);
+    expect(world.runtime.containers.get('run1')?.state).toBe('exited');
+    expect(status()?.instances).toEqual({ running: 0, starting: 0, stopped: 1, paused: 0 });
+  });
+});
