@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE  ?= node
 LUMA  := $(NODE) dist/cli/main.js
 
-.PHONY: setup build run test test-unit test-integration test-e2e typecheck example-image bench-coldstart clean
+.PHONY: setup build run test test-unit test-integration test-e2e typecheck example-image bench-coldstart bench-proxy clean
 
 setup:
 	@bash scripts/setup.sh
@@ -38,6 +38,10 @@ test-e2e: build
 
 bench-coldstart: build
 	npx tsx bench/coldstart.ts
+
+# Needs Debian's wrk and nginx-light (scripts/setup.sh does not install them: benchmarks only).
+bench-proxy: build
+	npx tsx bench/proxy.ts
 
 clean:
 	rm -rf dist .luma

@@ -8,6 +8,8 @@
 //   docker-cli fresh     `docker run -d`, then poll until HTTP 200
 //   luma stopped         a request through Luma's proxy to a project idled to a stopped container
 //   luma fresh           the same after the stopped container was removed (Luma creates one)
+//   luma paused          time to first byte for a project frozen by pauseAfter (Luma unpauses it)
+//   docker-api paused    `unpause` through the Engine API, then poll until HTTP 200 (reference)
 // Baselines via the Engine API (dockerode, no CLI process) are printed as well.
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -58,6 +60,19 @@ function percentile(values: number[], p: number): number {
   return sorted[index] ?? NaN;
 }
 
+/** Milliseconds until the response head arrives. */
+function timeToFirstByte(port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
+      const elapsed = Number(process.hrtime.bigint() - start) / 1e6;
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve(elapsed) : reject(new Error(`luma answered ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+  });
+}
+
 async function timed(action: () => Promise<void>): Promise<number> {
   const start = process.hrtime.bigint();
   await action();
@@ -71,13 +86,26 @@ async function main(): Promise<void> {
   await mkdir(path.join(dir, 'manifests'));
   const config = await writeConfig(dir, { resyncInterval: '30s', stopTimeout: '2s' });
   const luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
-  const samples: Record<string, number[]> = { 'docker-cli stopped': [], 'docker-api stopped': [], 'luma stopped': [], 'docker-cli fresh': [], 'docker-api fresh': [], 'luma fresh': [] };
+  const samples: Record<string, number[]> = {
+    'docker-cli stopped': [],
+    'docker-api stopped': [],
+    'luma stopped': [],
+    'docker-cli fresh': [],
+    'docker-api fresh': [],
+    'luma fresh': [],
+    'docker-api paused': [],
+    'luma paused': [],
+  };
   const baselineName = `luma-bench-baseline-${process.pid}`;
   try {
     const file = path.join(dir, 'bench.yaml');
     await writeFile(file, projectManifest('bench', { image: TEST_IMAGE, hostnames: ['bench.localhost'], idleTimeout: '1s' }));
     const applied = await runCli(['apply', '-f', file], { server: luma.server });
     if (applied.code !== 0) throw new Error(applied.stderr);
+    const pausedFile = path.join(dir, 'paused.yaml');
+    await writeFile(pausedFile, projectManifest('benchp', { image: TEST_IMAGE, hostnames: ['benchp.localhost'], idleTimeout: '300s', pauseAfter: '1s' }));
+    const appliedPaused = await runCli(['apply', '-f', pausedFile], { server: luma.server });
+    if (appliedPaused.code !== 0) throw new Error(appliedPaused.stderr);
 
     const port = await freePort();
     await run('docker', ['create', '--name', baselineName, '--init', '-p', `127.0.0.1:${port}:8080`, TEST_IMAGE]);
@@ -132,7 +160,22 @@ async function main(): Promise<void> {
         if (answer.status !== 200) throw new Error(`luma answered ${answer.status}`);
       });
 
+      // Paused tier: Luma froze the container after 1 s; the request thaws it.
+      await run('docker', ['start', baselineName]);
+      await pollUntil200(port);
+      await baseline.pause();
+      const apiPaused = await timed(async () => {
+        await baseline.unpause();
+        await pollUntil200(port);
+      });
+      await baseline.stop({ t: 2 });
+      if (i === 0) await request(luma.proxyPort, 'benchp.localhost');
+      await eventually(async () => (await containersOf(instance, 'benchp')).some((container) => container.State === 'paused'), 20_000, 'luma pause');
+      const lumaPaused = await timeToFirstByte(luma.proxyPort, 'benchp.localhost');
+
       if (keep) {
+        samples['docker-api paused']!.push(apiPaused);
+        samples['luma paused']!.push(lumaPaused);
         samples['docker-cli stopped']!.push(cliStopped);
         samples['docker-api stopped']!.push(apiStopped);
         samples['luma stopped']!.push(lumaStopped);
@@ -140,7 +183,7 @@ async function main(): Promise<void> {
         samples['docker-api fresh']!.push(apiFresh);
         samples['luma fresh']!.push(lumaFresh);
       }
-      process.stderr.write(`round ${i}/${ITERATIONS}: luma stopped ${lumaStopped.toFixed(0)} ms, fresh ${lumaFresh.toFixed(0)} ms\n`);
+      process.stderr.write(`round ${i}/${ITERATIONS}: luma stopped ${lumaStopped.toFixed(0)} ms, fresh ${lumaFresh.toFixed(0)} ms, paused ${lumaPaused.toFixed(1)} ms\n`);
     }
   } finally {
     await luma.stop();
@@ -156,6 +199,7 @@ async function main(): Promise<void> {
   for (const row of rows) console.log(`| ${row.name} | ${row.p50.toFixed(1)} | ${row.p95.toFixed(1)} |`);
   console.log('\n| ratio (Luma / baseline) | p50 | p95 | goal |');
   console.log('|---|---:|---:|---|');
+  console.log(`| paused: luma time to first byte p50 | ${find('luma paused').p50.toFixed(1)} ms | | ≤ 20 ms |`);
   for (const tier of ['stopped', 'fresh']) {
     for (const base of ['docker-cli', 'docker-api']) {
       const luma = find(`luma ${tier}`);

@@ -92,7 +92,7 @@ describe('formatObjects', () => {
     expect(lines[1]).toMatch(/web\.localhost\s+hello@sha\s+http:\/\/web\.localhost:8080$/);
   });
 
-  // BUG (src/cli/format.ts:17): the READY column divides by `spec.scaling.maxInstances ?? 1`,
+  // BUG (src/cli/format.ts:22): the READY column divides by `spec.scaling.maxInstances ?? 1`,
   // but resolveProjectSettings defaults maxInstances to max(1, minInstances). A project
   // with `minInstances: 3` and no maxInstances runs 3 instances and prints READY "3/1".
   // Fix: use `scaling.maxInstances ?? Math.max(DEFAULT_MAX_INSTANCES, scaling.minInstances ?? 0)`

@@ -17,8 +17,14 @@ function errorOf(fn: () => unknown): Error {
 
 describe('parseSettings', () => {
   it('reads every known setting', () => {
-    const text = 'defaultIdleTimeout: 30s\nresyncInterval: 1m30s\nstopTimeout: 1500ms\ninstance: ci-run-7\n';
-    expect(parseSettings(text, FILE)).toEqual({ defaultIdleTimeoutMs: 30_000, resyncIntervalMs: 90_000, stopTimeoutSeconds: 2, instance: 'ci-run-7' });
+    const text = 'defaultIdleTimeout: 30s\nresyncInterval: 1m30s\nstopTimeout: 1500ms\nstoppedRetention: 2h\ninstance: ci-run-7\n';
+    expect(parseSettings(text, FILE)).toEqual({
+      defaultIdleTimeoutMs: 30_000,
+      resyncIntervalMs: 90_000,
+      stopTimeoutSeconds: 2,
+      stoppedRetentionMs: 7_200_000,
+      instance: 'ci-run-7',
+    });
   });
 
   it('returns nothing for an empty file or a file of comments', () => {
@@ -30,6 +36,7 @@ describe('parseSettings', () => {
     ['defaultIdleTimeout: soon\n', 'defaultIdleTimeout', 'expected a duration such as 90s, 5m or 1h30m, got "soon"'],
     ['resyncInterval: 10\n', 'resyncInterval', 'expected a duration such as 10s, got 10'],
     ['stopTimeout: -1s\n', 'stopTimeout', 'expected a duration'],
+    ['stoppedRetention: [1h]\n', 'stoppedRetention', 'expected a duration such as 10s, got ["1h"]'],
     ['instance: Bad_Name\n', 'instance', 'expected lower-case letters, digits and dashes (at most 40), got "Bad_Name"'],
     ['instance: 42\n', 'instance', 'got 42'],
     [`instance: ${'a'.repeat(41)}\n`, 'instance', 'at most 40'],
@@ -48,7 +55,11 @@ describe('parseSettings', () => {
   it('refuses an unknown key, naming the file, the key and the known ones', () => {
     const error = errorOf(() => parseSettings('defaultIdleTimeout: 30s\nidleTimeout: 30s\n', FILE));
     expect(error).toBeInstanceOf(SettingsError);
-    expect(error.message).toBe(`${FILE}: unknown setting "idleTimeout" (known: defaultIdleTimeout, resyncInterval, stopTimeout, instance)`);
+    expect(error.message.startsWith(`${FILE}: unknown setting "idleTimeout" (known: `)).toBe(true);
+    const known = /\(known: (.*)\)$/.exec(error.message)?.[1]?.split(', ') ?? [];
+    // Every key the message offers is one parseSettings accepts.
+    for (const key of known) expect(() => parseSettings(`${key}: 1s\n`, FILE), key).not.toThrow(/unknown setting/);
+    expect(known).toEqual(expect.arrayContaining(['defaultIdleTimeout', 'resyncInterval', 'stopTimeout', 'instance']));
   });
 
   it.each([

@@ -435,7 +435,7 @@ describe('ProxyServer: holding requests for a service with no target', () => {
     expect((await reply).status).toBe(503);
   });
 
-  // BUG (latent; src/proxy/proxy-server.ts:536 vs 556-558): holdUntilTarget calls wake()
+  // BUG (latent; src/proxy/proxy-server.ts:365 vs 385-387): holdUntilTarget calls wake()
   // before it subscribes to the service's 'changed' event and never re-checks for a target
   // after subscribing. A hook that deploys a target synchronously from wake() (nothing in
   // ProxyHooks forbids it; an in-process controller with a warm container could) emits
@@ -658,7 +658,7 @@ describe('ProxyServer: WebSocket upgrades', () => {
     await until(closedByProxy, 'the proxy to close the connection', 500);
   });
 
-  // BUG (src/proxy/websocket.ts:216-226): the spliced sockets only end the connection on
+  // BUG (src/proxy/websocket.ts:43-51): the spliced sockets only end the connection on
   // 'close'. When the client goes away it sends a FIN; the server socket is half-open
   // (allowHalfOpen), pipe() just forwards the FIN, and if the app does not close its side
   // on FIN, neither socket ever closes: the connection stays counted in flight forever, so
@@ -666,7 +666,7 @@ describe('ProxyServer: WebSocket upgrades', () => {
   // Fix: treat 'end' from either side as the end of the tunnel for upgrades (destroy both,
   // as nginx finalises an upgraded connection on EOF from either side), or end the other
   // side and destroy both after a short grace.
-  // BUG, severe (src/proxy/proxy-server.ts:261-273 and src/proxy/websocket.ts:194-236):
+  // BUG, severe (src/proxy/proxy-server.ts:261-273 and src/proxy/websocket.ts:21-66):
   // Node removes its own 'error' listener from a socket once it emits 'upgrade'. handleUpgrade
   // adds none, and forwardUpgrade adds one only after the target has switched protocols. So
   // for an upgrade the proxy refuses (404/400/503) or holds (cold start), a client that

@@ -78,7 +78,7 @@ describe('RouteTable.apply', () => {
     expect(routeOf(table, '[::1]:8080')).toBe('v6');
   });
 
-  // BUG (src/proxy/route-table.ts:101): deploy hosts are only lower-cased, while request
+  // BUG (src/proxy/route-table.ts:125, and :113 in check()): deploy hosts are only lower-cased, while request
   // hosts go through normalizeHost (port and trailing dot removed). A host deployed as
   // "app.example.com." (the CLI's `deploy --host` takes anything) is stored under a key
   // no request can ever produce, and does not conflict with "app.example.com".
@@ -263,7 +263,7 @@ describe('Service.pickTarget', () => {
     expect(picks).not.toContain(c);
   });
 
-  // BUG (src/proxy/route-table.ts:49): the rotation index advances by one slot per pick,
+  // BUG (src/proxy/route-table.ts:55): the rotation index advances by one slot per pick,
   // whoever was picked. When the scan starts at a busy target, the first tied target after
   // it wins, so that target gets a double share: with [a, b, c] and c busy (a long request),
   // short requests go a, b, a, a, b, a, a, ... (a gets 2/3, b 1/3) instead of alternating.
