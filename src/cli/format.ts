@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { DEFAULT_MAX_INSTANCES } from '../model/project-settings.js';
 import type { LumaObject } from '../model/types.js';
 
 // What `get` and `describe` print: kubectl-like tables and key/value blocks.
@@ -7,6 +8,7 @@ export type OutputFormat = 'table' | 'wide' | 'yaml' | 'json';
 
 export function age(timestamp: string | undefined, now = Date.now()): string {
   if (!timestamp) return '<unknown>';
+  if (Number.isNaN(Date.parse(timestamp))) return '<invalid>';
   const seconds = Math.max(0, Math.floor((now - Date.parse(timestamp)) / 1000));
   if (seconds < 120) return `${seconds}s`;
   const minutes = Math.floor(seconds / 60);
@@ -19,7 +21,8 @@ export function age(timestamp: string | undefined, now = Date.now()): string {
 function readyColumn(object: LumaObject): string {
   if (object.kind === 'Project') {
     const instances = object.status?.instances;
-    const max = object.spec.scaling?.maxInstances ?? 1;
+    const scaling = object.spec.scaling;
+    const max = scaling?.maxInstances ?? Math.max(DEFAULT_MAX_INSTANCES, scaling?.minInstances ?? 0);
     return `${instances?.running ?? 0}/${max}`;
   }
   const ready = object.status?.conditions?.find((condition) => condition.type === 'Ready');

@@ -145,7 +145,8 @@ export class ProjectReconciler {
     serving.sort((a, b) => (this.readySince.get(b.id) ?? 0) - (this.readySince.get(a.id) ?? 0));
     const keep = serving.slice(0, Math.max(decision.desired, 0));
     const surplus = serving.slice(keep.length);
-    const outdatedRunning = outdated.filter((container) => container.state === 'running' || container.state === 'paused');
+    // Only running ones: a frozen container would hold requests until they time out.
+    const outdatedRunning = outdated.filter((container) => container.state === 'running');
     // While a replacement cannot start, outdated instances keep serving rather than nothing.
     const targets = keep.length > 0 || !failure ? keep : outdatedRunning;
 
@@ -168,12 +169,16 @@ export class ProjectReconciler {
     if (targets !== outdatedRunning) await Promise.all(outdated.map((container) => this.removeContainer(container)));
     if (surplus.length > 0) logger.info({ project: name, count: surplus.length, action: decision.surplus, reason: decision.reason }, 'scaled down');
 
+    // Counted after this reconcile's actions, so status says what is there now.
     const pausedNow = decision.surplus === 'pause' ? surplus.length + stillPaused.length : 0;
+    const restartedFromStopped = stopped.filter((container) => resumed.has(container.id)).length;
+    const stoppedNow = stopped.length - restartedFromStopped + (decision.surplus === 'stop' ? surplus.length + stillPaused.length : 0);
     await this.writeStatus(project, settings, {
       phase: failure ? 'Failed' : targets.length > 0 ? 'Running' : 'Idle',
       serving: targets.length,
       starting: 0,
       paused: pausedNow,
+      stopped: stoppedNow,
       containers: mine,
       failure,
       lastActivityAt: service?.activity.lastActivityAt,
@@ -191,7 +196,7 @@ export class ProjectReconciler {
   private async removeExpiredStopped(stopped: ManagedContainer[]): Promise<void> {
     const now = this.now();
     const retention = this.options.stoppedRetentionMs ?? DEFAULT_STOPPED_RETENTION_MS;
-    for (const container of stopped) {
+    for (const container of [...stopped]) {
       // Found stopped after a restart: the retention clock starts now.
       if (!this.stoppedAt.has(container.id)) this.stoppedAt.set(container.id, now);
       if (now - (this.stoppedAt.get(container.id) ?? now) >= retention) {
@@ -275,6 +280,7 @@ export class ProjectReconciler {
       serving: number;
       starting: number;
       paused?: number;
+      stopped?: number;
       containers: ManagedContainer[];
       failure?: { reason: string; message: string } | undefined;
       lastActivityAt?: number | undefined;
@@ -295,7 +301,7 @@ export class ProjectReconciler {
       observedGeneration: project.metadata.generation ?? 0,
       phase: observed.phase,
       conditions: setCondition(previous.conditions, ready, now),
-      instances: { running: observed.serving, starting: observed.starting, stopped: Math.max(0, stoppedCount - observed.starting), paused: observed.paused ?? 0 },
+      instances: { running: observed.serving, starting: observed.starting, stopped: observed.stopped ?? Math.max(0, stoppedCount - observed.starting), paused: observed.paused ?? 0 },
       image: settings.image,
       ...(firstHost ? { url: this.options.publicUrl(firstHost) } : {}),
       ...(observed.lastActivityAt !== undefined

@@ -49,7 +49,8 @@ export function decideInstances(input: ScalingInput): ScalingDecision {
   if (load > 0) {
     const desired = cap(Math.max(1, byConcurrency, input.serving));
     const reason = waiting > 0 && input.serving === 0 ? 'held-requests' : byConcurrency > input.serving ? 'concurrency' : 'recent-activity';
-    return { desired, surplus: 'stop', nextCheckAt: undefined, reason };
+    // Look again once this traffic could have gone idle, even if no event says so.
+    return { desired, surplus: 'stop', nextCheckAt: desired > minInstances ? now + (pauseAfterMs ?? idleTimeoutMs) : undefined, reason };
   }
   const awakeFor = pauseAfterMs ?? idleTimeoutMs;
   if (quietFor < awakeFor) {

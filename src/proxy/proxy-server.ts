@@ -253,26 +253,42 @@ export class ProxyServer implements ProxyManagement {
       const outcome = await this.forwardTo(service, target, req, res, attempt < PROXY_DEFAULTS.maxRefusedRetries && hasNoBody(req));
       if (outcome !== 'refused') return;
       service.targets = service.targets.filter((candidate) => candidate !== target);
-      this.logger.warn({ service: service.name, target: target.address }, 'target refused the connection; dropped it and waking the service');
-      if (service.targets.length === 0) this.wake(service);
+      this.logger.warn({ service: service.name, target: target.address }, 'target refused the connection; dropped it; the request waits for the next one');
     }
   }
 
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    // Answers made before the upgrade (404, 503...) are written through a ServerResponse on the raw socket.
+    // Node stops watching a socket once it hands it over for an upgrade: without this, a
+    // client resetting the connection would be an uncaught error that ends the process.
+    socket.on('error', () => socket.destroy());
+    this.upgradedSockets.add(socket);
+    try {
+      await this.upgrade(req, socket, head);
+    } finally {
+      this.upgradedSockets.delete(socket);
+    }
+  }
+
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    // Answers made before the upgrade (404, 503...) are written through a ServerResponse on
+    // the raw socket, which is then closed: the connection cannot be reused.
     const res = new ServerResponse(req);
     res.assignSocket(socket as Parameters<ServerResponse['assignSocket']>[0]);
     res.shouldKeepAlive = false;
+    res.on('finish', () => socket.end());
     const host = normalizeHost(req.headers.host);
     if (!host) return respond.missingHost(res);
     const service = this.routes.lookupHost(host);
     if (!service) return respond.unknownHost(res, host);
     service.lastActivityAt = this.now();
     const target = await this.acquireTarget(service, host, req, res);
-    if (!target) return;
+    if (!target) {
+      if (!res.writableEnded) socket.destroy();
+      return;
+    }
     res.detachSocket(socket as Parameters<ServerResponse['detachSocket']>[0]);
+    res.removeAllListeners('finish');
 
-    this.upgradedSockets.add(socket);
     service.inFlight++;
     target.inFlight++;
     try {
@@ -282,7 +298,6 @@ export class ProxyServer implements ProxyManagement {
         if (socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       }
     } finally {
-      this.upgradedSockets.delete(socket);
       service.inFlight--;
       target.inFlight--;
       service.lastActivityAt = this.now();
@@ -362,7 +377,6 @@ export class ProxyServer implements ProxyManagement {
   private holdUntilTarget(service: Service, req: IncomingMessage): Promise<HoldOutcome> {
     return new Promise((resolve) => {
       service.waiting++;
-      if (service.waiting === 1) this.wake(service);
 
       const settle = (outcome: HoldOutcome): void => {
         clearTimeout(timer);
@@ -385,6 +399,8 @@ export class ProxyServer implements ProxyManagement {
       service.changes.on('changed', onChanged);
       service.changes.on('removed', onRemoved);
       req.socket.once('close', onAbort);
+      // Woken only once listening, so a hook that deploys at once is not missed.
+      if (service.waiting === 1) this.wake(service);
     });
   }
 

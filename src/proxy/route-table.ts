@@ -48,11 +48,17 @@ export class Service {
     const count = this.targets.length;
     if (count === 0) return undefined;
     let best: Target | undefined;
+    let bestIndex = 0;
     for (let offset = 0; offset < count; offset++) {
-      const candidate = this.targets[(this.nextIndex + offset) % count];
-      if (candidate && (!best || candidate.inFlight < best.inFlight)) best = candidate;
+      const index = (this.nextIndex + offset) % count;
+      const candidate = this.targets[index];
+      if (candidate && (!best || candidate.inFlight < best.inFlight)) {
+        best = candidate;
+        bestIndex = index;
+      }
     }
-    this.nextIndex = (this.nextIndex + 1) % count;
+    // The next pick starts after this one, so tied targets take turns evenly.
+    this.nextIndex = (bestIndex + 1) % count;
     return best;
   }
 
@@ -110,7 +116,9 @@ export class RouteTable {
   /** Throws what apply() would throw, changing nothing; returns the targets that would be new. */
   check(request: DeployRequest): string[] {
     for (const host of request.hosts) {
-      const owner = this.hostIndex.get(host.toLowerCase());
+      const normalized = normalizeHost(host);
+      if (!normalized) throw new Error(`host "${host}" is not a host name`);
+      const owner = this.hostIndex.get(normalized);
       if (owner && owner.name !== request.service) throw new HostConflictError(host, owner.name);
     }
     for (const address of request.targets) Target.parse(address);
@@ -122,7 +130,8 @@ export class RouteTable {
   apply(request: DeployRequest): { service: Service; removed: Target[] } {
     // Check everything before changing anything, so a bad deploy changes nothing.
     this.check(request);
-    const hosts = [...new Set(request.hosts.map((host) => host.toLowerCase()))];
+    // Deployed hosts are normalised exactly like request Host headers, or they could never match.
+    const hosts = [...new Set(request.hosts.map((host) => normalizeHost(host) ?? host))];
     const parsed = request.targets.map((address) => Target.parse(address));
 
     let service = this.services.get(request.service);

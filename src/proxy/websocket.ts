@@ -42,15 +42,17 @@ export function forwardUpgrade(req: IncomingMessage, clientSocket: Duplex, head:
       if (head.length > 0) upstreamSocket.write(head);
       upstreamSocket.pipe(clientSocket);
       clientSocket.pipe(upstreamSocket);
+      // Either side ending ends the tunnel (as nginx does): an app that ignores a client's
+      // FIN must not keep the connection, and its project, alive forever.
       const close = (): void => {
         upstreamSocket.destroy();
         clientSocket.destroy();
         finish({ kind: 'closed' });
       };
-      upstreamSocket.on('close', close);
-      clientSocket.on('close', close);
-      upstreamSocket.on('error', close);
-      clientSocket.on('error', close);
+      for (const event of ['end', 'close', 'error']) {
+        upstreamSocket.on(event, close);
+        clientSocket.on(event, close);
+      }
     });
     // The target answered without switching protocols: relay its answer and close.
     upstream.on('response', (upstreamRes) => {

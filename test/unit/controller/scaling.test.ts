@@ -33,47 +33,47 @@ const rows: Row[] = [
   {
     name: 'cold with one held request → 1',
     given: { activity: { waiting: 1, inFlight: 0, lastActivityAt: NOW } },
-    want: { surplus: 'stop', desired: 1, nextCheckAt: undefined, reason: 'held-requests' },
+    want: { surplus: 'stop', desired: 1, nextCheckAt: NOW + IDLE, reason: 'held-requests' },
   },
   {
     name: 'cold with many held requests and room for more → by concurrency',
     given: { maxInstances: 5, targetConcurrency: 10, activity: { waiting: 25, inFlight: 0, lastActivityAt: NOW } },
-    want: { surplus: 'stop', desired: 3, nextCheckAt: undefined, reason: 'held-requests' },
+    want: { surplus: 'stop', desired: 3, nextCheckAt: NOW + IDLE, reason: 'held-requests' },
   },
   {
     name: 'cold with many held requests, max 1 → 1',
     given: { activity: { waiting: 500, inFlight: 0, lastActivityAt: NOW } },
-    want: { surplus: 'stop', desired: 1, nextCheckAt: undefined, reason: 'held-requests' },
+    want: { surplus: 'stop', desired: 1, nextCheckAt: NOW + IDLE, reason: 'held-requests' },
   },
   {
     name: 'load above target concurrency → ceil(load / target)',
     given: { maxInstances: 10, targetConcurrency: 10, serving: 1, activity: { waiting: 0, inFlight: 35, lastActivityAt: NOW } },
-    want: { surplus: 'stop', desired: 4, nextCheckAt: undefined, reason: 'concurrency' },
+    want: { surplus: 'stop', desired: 4, nextCheckAt: NOW + IDLE, reason: 'concurrency' },
   },
   {
     name: 'held and in-flight requests both count as load',
     given: { maxInstances: 10, targetConcurrency: 5, serving: 2, activity: { waiting: 5, inFlight: 6, lastActivityAt: NOW } },
-    want: { surplus: 'stop', desired: 3, nextCheckAt: undefined, reason: 'concurrency' },
+    want: { surplus: 'stop', desired: 3, nextCheckAt: NOW + IDLE, reason: 'concurrency' },
   },
   {
     name: 'load exactly at a multiple of the target does not round up',
     given: { maxInstances: 10, targetConcurrency: 10, serving: 1, activity: { waiting: 0, inFlight: 20, lastActivityAt: NOW } },
-    want: { surplus: 'stop', desired: 2, nextCheckAt: undefined, reason: 'concurrency' },
+    want: { surplus: 'stop', desired: 2, nextCheckAt: NOW + IDLE, reason: 'concurrency' },
   },
   {
     name: 'concurrency is capped at maxInstances',
     given: { maxInstances: 3, targetConcurrency: 10, serving: 1, activity: { waiting: 0, inFlight: 100, lastActivityAt: NOW } },
-    want: { surplus: 'stop', desired: 3, nextCheckAt: undefined, reason: 'concurrency' },
+    want: { surplus: 'stop', desired: 3, nextCheckAt: NOW + IDLE, reason: 'concurrency' },
   },
   {
     name: 'a target concurrency of 0 counts as 1',
     given: { maxInstances: 4, targetConcurrency: 0, serving: 1, activity: { waiting: 0, inFlight: 3, lastActivityAt: NOW } },
-    want: { surplus: 'stop', desired: 3, nextCheckAt: undefined, reason: 'concurrency' },
+    want: { surplus: 'stop', desired: 3, nextCheckAt: NOW + IDLE, reason: 'concurrency' },
   },
   {
     name: 'load below what is serving keeps the current count (no scale-down under load)',
     given: { maxInstances: 5, targetConcurrency: 10, serving: 3, activity: { waiting: 0, inFlight: 1, lastActivityAt: NOW } },
-    want: { surplus: 'stop', desired: 3, nextCheckAt: undefined, reason: 'recent-activity' },
+    want: { surplus: 'stop', desired: 3, nextCheckAt: NOW + IDLE, reason: 'recent-activity' },
   },
   {
     name: 'no load but recent activity keeps the current count, idle at last activity + timeout',
@@ -179,7 +179,7 @@ const pauseRows: Row[] = [
   {
     name: 'pauseAfter: load wakes a paused project like a stopped one',
     given: { pauseAfterMs: PAUSE, serving: 0, activity: { waiting: 2, inFlight: 0, lastActivityAt: NOW } },
-    want: { desired: 1, surplus: 'stop', nextCheckAt: undefined, reason: 'held-requests' },
+    want: { desired: 1, surplus: 'stop', nextCheckAt: NOW + PAUSE, reason: 'held-requests' },
   },
   {
     name: 'pauseAfter not below idleTimeout is ignored',

@@ -443,7 +443,7 @@ describe('ProxyServer: holding requests for a service with no target', () => {
   // and gets a 503 although a target is there.
   // Fix: register the listeners (and the timer) first and call wake() last, or call
   // onChanged() once right after subscribing.
-  it.fails('forwards a held request when wake() deploys a target synchronously', async () => {
+  it('forwards a held request when wake() deploys a target synchronously', async () => {
     const backend = await startBackend();
     const proxy = new ProxyServer();
     proxy.setHooks({ wake: (service) => void proxy.deploy({ service, hosts: [HOST], targets: [backend.address], startupTimeoutMs: 300 }) });
@@ -651,7 +651,7 @@ describe('ProxyServer: WebSocket upgrades', () => {
   // `res.on('finish', () => socket.end())` right after assignSocket (or socket.destroySoon()),
   // and track the socket in upgradedSockets from the start so close() can destroy it.
   // (Even a client that closes its end only half-closes the proxy's socket, which stays.)
-  it.fails('closes the connection after refusing an upgrade', async () => {
+  it('closes the connection after refusing an upgrade', async () => {
     const { proxy, port } = await startProxy();
     watchUpgradeSockets(proxy);
     const { closedByProxy } = await refusedUpgrade(port, 'nobody.test', (received) => received.includes('"nobody.test"'));
@@ -676,7 +676,7 @@ describe('ProxyServer: WebSocket upgrades', () => {
   // (This test watches the listener instead of crashing the test process.)
   // Fix: first thing in handleUpgrade, `socket.on('error', () => socket.destroy())` (and
   // treat it as an abort of a held request).
-  it.fails('guards an upgrade socket it refuses against connection errors', async () => {
+  it('guards an upgrade socket it refuses against connection errors', async () => {
     const { proxy, port } = await startProxy();
     const errorListeners = watchUpgradeSockets(proxy);
     await refusedUpgrade(port, 'nobody.test', (received) => received.includes('"nobody.test"'));
@@ -684,7 +684,7 @@ describe('ProxyServer: WebSocket upgrades', () => {
     expect(errorListeners[0]).toBeGreaterThan(0);
   });
 
-  it.fails('ends the tunnel when the client goes away, even if the app ignores the FIN', async () => {
+  it('ends the tunnel when the client goes away, even if the app ignores the FIN', async () => {
     const address = await startUpgradeBackend(false);
     const { proxy, port } = await startProxy();
     await proxy.deploy({ service: 'web', hosts: [HOST], targets: [address] });

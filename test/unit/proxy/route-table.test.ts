@@ -84,7 +84,7 @@ describe('RouteTable.apply', () => {
   // no request can ever produce, and does not conflict with "app.example.com".
   // Fix: normalise deploy hosts with normalizeHost() (refusing those that normalise to
   // nothing) instead of toLowerCase().
-  it.fails('normalises deployed hosts the way request hosts are normalised (trailing dot)', () => {
+  it('normalises deployed hosts the way request hosts are normalised (trailing dot)', () => {
     const table = new RouteTable();
     table.apply(deploy('web', ['app.example.com.']));
     expect(routeOf(table, 'app.example.com')).toBe('web');
@@ -269,7 +269,7 @@ describe('Service.pickTarget', () => {
   // short requests go a, b, a, a, b, a, a, ... (a gets 2/3, b 1/3) instead of alternating.
   // Fix: continue the rotation after the target just picked:
   // `this.nextIndex = (indexOfBest + 1) % count` instead of `(this.nextIndex + 1) % count`.
-  it.fails('shares short requests evenly between tied targets while another target is busy', () => {
+  it('shares short requests evenly between tied targets while another target is busy', () => {
     const service = serviceWith(3);
     const [a, b, c] = service.targets;
     c!.inFlight = 1;
