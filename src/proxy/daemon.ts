@@ -45,8 +45,8 @@ export async function runProxyDaemon(options: ProxyDaemonOptions): Promise<Runni
     restoredServices,
     stop: () => {
       stopping ??= (async () => {
-        await management.close();
-        await proxy.close();
+        // The public side stops accepting at once, while the management side lets its clients go.
+        await Promise.all([management.close(), proxy.close()]);
       })();
       return stopping;
     },

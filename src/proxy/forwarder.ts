@@ -78,10 +78,15 @@ export class Forwarder {
         headers: upstreamHeaders(req, options.trustForwardedHeaders),
         agent: this.agent,
       });
-      const responseTimer = setTimeout(() => {
-        upstream.destroy();
-        finish({ kind: 'response-timeout' });
-      }, options.responseTimeoutMs);
+      // Like nginx's proxy_read_timeout, the clock starts once the request body has been
+      // handed over: a slow upload is not a slow response.
+      let responseTimer: NodeJS.Timeout | undefined;
+      upstream.on('finish', () => {
+        responseTimer = setTimeout(() => {
+          upstream.destroy();
+          finish({ kind: 'response-timeout' });
+        }, options.responseTimeoutMs);
+      });
 
       upstream.on('response', (upstreamRes) => {
         clearTimeout(responseTimer);

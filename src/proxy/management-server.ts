@@ -7,6 +7,9 @@ import { encode, LineDecoder, type ManagementReply, type ManagementRequest, type
 // Serves the management interface on a Unix socket (mode 0600: only the owner may steer
 // the proxy). Subscribed clients, the controller, receive wake events.
 
+const HOST_PATTERN = /^(?=.{1,253}\.?$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*\.?(:\d{1,5})?$/;
+const SERVICE_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9._:/-]{0,252}$/;
+
 export class ManagementRequestError extends Error {
   readonly code = 'BadRequest';
 }
@@ -38,9 +41,14 @@ function optionalBoolean(value: unknown, field: string): boolean | undefined {
 }
 
 function parseDeploy(raw: Record<string, unknown>): DeployRequest {
+  const hosts = stringList(raw.hosts, 'hosts');
+  if (hosts.length === 0) fail('hosts: expected at least one host');
+  for (const host of hosts) if (!HOST_PATTERN.test(host)) fail(`hosts: "${host}" is not a host name such as app.example.com`);
+  const service = stringField(raw.service, 'service');
+  if (!SERVICE_PATTERN.test(service)) fail(`service: "${service}" is not a service name (letters, digits, '.', '_', '-', ':' and '/', up to 253)`);
   const request: DeployRequest = {
-    service: stringField(raw.service, 'service'),
-    hosts: stringList(raw.hosts, 'hosts'),
+    service,
+    hosts,
     targets: raw.targets === undefined ? [] : stringList(raw.targets, 'targets'),
   };
   const startupTimeoutMs = optionalPositive(raw.startupTimeoutMs, 'startupTimeoutMs');
@@ -109,6 +117,7 @@ function idOf(line: string): number {
 export class ManagementServer implements ProxyHooks {
   private readonly server: net.Server;
   private readonly subscribers = new Set<net.Socket>();
+  private readonly connections = new Set<net.Socket>();
 
   constructor(
     private readonly proxy: ProxyManagement,
@@ -146,12 +155,15 @@ export class ManagementServer implements ProxyHooks {
   }
 
   async close(): Promise<void> {
-    for (const socket of this.subscribers) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // Every client, subscribed or idle, is let go: server.close() waits for all of them.
+    for (const socket of this.connections) socket.destroy();
+    await closed;
   }
 
   private serve(socket: net.Socket): void {
     const decoder = new LineDecoder();
+    this.connections.add(socket);
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       let lines: string[];
@@ -164,7 +176,10 @@ export class ManagementServer implements ProxyHooks {
       for (const line of lines) void this.answer(socket, line);
     });
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.subscribers.delete(socket));
+    socket.on('close', () => {
+      this.subscribers.delete(socket);
+      this.connections.delete(socket);
+    });
   }
 
   private async answer(socket: net.Socket, line: string): Promise<void> {

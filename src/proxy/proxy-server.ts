@@ -173,7 +173,9 @@ export class ProxyServer implements ProxyManagement {
   // ---------- traffic ----------
 
   async listen(host: string, port: number): Promise<AddressInfo> {
-    const server = http.createServer({ maxHeaderSize: PROXY_DEFAULTS.maxHeaderBytes }, (req, res) => {
+    // requireHostHeader off: the health path must answer without Host, and route() answers
+    // a missing Host itself, with a body that says so.
+    const server = http.createServer({ maxHeaderSize: PROXY_DEFAULTS.maxHeaderBytes, requireHostHeader: false }, (req, res) => {
       void this.handle(req, res);
     });
     server.headersTimeout = PROXY_DEFAULTS.headersTimeoutMs;

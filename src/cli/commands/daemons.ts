@@ -45,8 +45,8 @@ export function registerDaemonCommands(program: Command): void {
         apiListen: options.apiListen,
         ...(options.config ? { config: options.config } : {}),
       });
-      process.stderr.write(`Luma is up: apps at http://127.0.0.1:${luma.proxyPort}, API at http://127.0.0.1:${luma.apiPort}, state in ${options.stateDir}\n`);
       stopOnSignal('Luma (containers keep running and are adopted at the next start)', () => luma.stop());
+      process.stderr.write(`Luma is up: apps at http://127.0.0.1:${luma.proxyPort}, API at http://127.0.0.1:${luma.apiPort}, state in ${options.stateDir}\n`);
     });
 
   addControlPlaneFlags(program.command('controller').description('Run the controller and API alone, steering a proxy started with `luma proxy run`'))
@@ -63,7 +63,7 @@ export function registerDaemonCommands(program: Command): void {
         proxySocket: options.proxySocket ?? defaultProxyPaths(options.stateDir).socketPath,
         ...(options.config ? { config: options.config } : {}),
       });
-      process.stderr.write(`Luma controller is up: API at http://127.0.0.1:${controller.apiPort}\n`);
       stopOnSignal('the controller (containers keep running)', () => controller.stop());
+      process.stderr.write(`Luma controller is up: API at http://127.0.0.1:${controller.apiPort}\n`);
     });
 }

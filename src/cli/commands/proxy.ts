@@ -93,15 +93,16 @@ export function registerProxyCommands(program: Command): void {
         logger: createLogger().child({ component: 'proxy' }),
         ...(options.drainTimeout !== undefined ? { drainTimeoutMs: options.drainTimeout } : {}),
       });
+      // Signals are handled before the process says it is up, so a supervisor acting on that line is safe.
+      stopOnSignal('the proxy (in-flight requests may finish)', () => running.stop());
       process.stderr.write(
         `Luma proxy is up: apps at http://127.0.0.1:${running.port}, management socket ${options.socketPath ?? paths.socketPath}, ${running.restoredServices} route(s) restored\n`,
       );
-      stopOnSignal('the proxy (in-flight requests may finish)', () => running.stop());
     });
 
   addSocketFlags(proxy.command('deploy').description('Route hosts to targets; traffic moves only once the new targets pass their health check'))
     .argument('<service>', 'service name')
-    .requiredOption('--host <host>', 'a Host header to route (repeatable)', collect, [])
+    .option('--host <host>', 'a Host header to route (repeatable, at least one)', collect, [])
     .option('--target <addr>', 'HOST:PORT of a target (repeatable; none = held until woken)', collect, [])
     .option('--tls', 'serve these hosts over HTTPS')
     .option('--ssl-redirect', 'redirect HTTP to HTTPS')
@@ -113,6 +114,7 @@ export function registerProxyCommands(program: Command): void {
     .option('--skip-health-check', 'move traffic without checking the new targets')
     .addHelpText('after', '\nExamples:\n  luma proxy deploy web --host web.localhost --target 127.0.0.1:3000\n  luma-proxy deploy api --host api.example.com --target 127.0.0.1:4000 --response-timeout 60s')
     .action(async (service: string, options: DeployFlags) => {
+      if (options.host.length === 0) throw new CliError('deploy needs at least one --host');
       if (!options.healthCheckPath.startsWith('/')) throw new CliError('--health-check-path: expected a path starting with /');
       const request: DeployRequest = {
         service,
