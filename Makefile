@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE  ?= node
 LUMA  := $(NODE) dist/cli/main.js
 
-.PHONY: setup build run test test-unit test-integration test-e2e typecheck example-image bench-coldstart bench-proxy clean
+.PHONY: setup build run test test-unit test-integration test-e2e typecheck example-context bench-coldstart bench-proxy clean
 
 setup:
 	@bash scripts/setup.sh
@@ -14,12 +14,11 @@ build: setup
 typecheck: setup
 	@npm run --silent typecheck
 
-# The example app's image is built from files in the repository (busybox copied from
-# the host); the Images issue turns this into an Image manifest.
-example-image: setup
-	@bash scripts/build-example-image.sh
+# The example's build context needs the host's static busybox; Luma builds the image.
+example-context: setup
+	@bash scripts/prepare-example.sh
 
-run: build example-image
+run: build example-context
 	$(LUMA) up --manifests manifests --state-dir .luma
 
 test: build typecheck

@@ -3,6 +3,11 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { applyDocuments, parseFiles, type ManifestFile } from '../apply/apply.js';
 import { parseManifests } from '../model/parse.js';
 import { KIND_PLURALS, KINDS, type Kind } from '../model/types.js';
+import { uploadedContextResolver } from '../apply/context-resolvers.js';
+import { ArchiveError } from '../images/archive.js';
+import type { ContextStore } from '../images/context-store.js';
+import { ContextError } from '../images/context.js';
+import type { LogHub } from '../logs/log-hub.js';
 import type { ObjectStore } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
 import { BadRequestError, NotFoundError, statusFor } from './errors.js';
@@ -21,6 +26,9 @@ export interface HealthReport {
 
 export interface ApiOptions {
   store: ObjectStore;
+  contexts: ContextStore;
+  logs: LogHub;
+  maxUploadBytes: number;
   logger: Logger;
   health: () => Promise<HealthReport>;
   /** Last known Docker state, without a fresh check; told to every client in a header. */
@@ -61,6 +69,12 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
   app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => {
     done(null, body);
   });
+  // Build contexts arrive as the archive itself.
+  app.addContentTypeParser(
+    ['application/x-tar', 'application/gzip', 'application/x-gzip', 'application/zip', 'application/octet-stream'],
+    { parseAs: 'buffer', bodyLimit: options.maxUploadBytes },
+    (_req, body, done) => done(null, body),
+  );
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -100,7 +114,7 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
       const text = typeof request.body === 'string' ? request.body : JSON.stringify(request.body ?? '');
       const documents = parseManifests(text, query.source ?? 'request body');
       const dryRun = isTrue(query.dryRun);
-      const applied = await applyDocuments(store, documents, { dryRun });
+      const applied = await applyDocuments(store, documents, { dryRun, resolveContext: uploadedContextResolver(options.contexts, new Map()) });
       return { dryRun, results: applied.map(({ kind, name, result }) => ({ kind, name, result })) };
     },
   );
@@ -115,6 +129,15 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
           required: ['files'],
           properties: {
             dryRun: { type: 'boolean' },
+            contexts: {
+              description: 'Build contexts uploaded to POST /contexts for Image documents: file, 0-based document index, digest',
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['file', 'document', 'digest'],
+                properties: { file: { type: 'string' }, document: { type: 'integer' }, digest: { type: 'string' } },
+              },
+            },
             files: {
               type: 'array',
               items: { type: 'object', required: ['path', 'content'], properties: { path: { type: 'string' }, content: { type: 'string' } } },
@@ -125,10 +148,65 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
       },
     },
     async (request) => {
-      const body = request.body as { files: ManifestFile[]; dryRun?: boolean };
+      const body = request.body as { files: ManifestFile[]; dryRun?: boolean; contexts?: Array<{ file: string; document: number; digest: string }> };
       const dryRun = body.dryRun ?? false;
-      const applied = await applyDocuments(store, parseFiles(body.files), { dryRun });
+      const uploads = new Map((body.contexts ?? []).map((context) => [`${context.file}#${context.document}`, context.digest]));
+      const applied = await applyDocuments(store, parseFiles(body.files), { dryRun, resolveContext: uploadedContextResolver(options.contexts, uploads) });
       return { dryRun, results: applied.map(({ kind, name, result }) => ({ kind, name, result })) };
+    },
+  );
+
+  app.post(
+    '/contexts',
+    {
+      schema: {
+        summary: 'Upload a build context (tar, tar.gz or zip as the request body); returns its digest for Image manifests',
+        response: { 200: { type: 'object', properties: { digest: { type: 'string' } } } },
+      },
+    },
+    async (request) => {
+      if (!Buffer.isBuffer(request.body)) throw new BadRequestError('send the archive as the body, with Content-Type application/x-tar, application/gzip or application/zip');
+      try {
+        return { digest: await options.contexts.ingestArchive(request.body) };
+      } catch (error) {
+        if (error instanceof ArchiveError || error instanceof ContextError) throw new BadRequestError(`context refused: ${error.message}`);
+        throw error;
+      }
+    },
+  );
+
+  app.get(
+    `${API_PREFIX}/images/:name/log`,
+    { schema: { summary: 'The output of the current or last build; ?follow=true streams it until the build ends', querystring: { type: 'object', properties: { follow: { type: 'string' } } } } },
+    async (request, reply) => {
+      const { name } = request.params as { name: string };
+      const { follow } = request.query as { follow?: string };
+      const image = store.get('Image', name);
+      if (!image) throw new NotFoundError(`Image "${name}"`);
+      const key = `image/${name}`;
+      const recent = options.logs.recent(key) || image.status?.buildLog || '';
+      if (!isTrue(follow) || !options.logs.isRunning(key)) {
+        return reply.type('text/plain; charset=utf-8').send(recent);
+      }
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+      res.write(recent);
+      await new Promise<void>((resolve) => {
+        const unsubscribe = options.logs.subscribe(key, (event) => {
+          if (event.type === 'text') res.write(event.text);
+          else {
+            unsubscribe();
+            res.end();
+            resolve();
+          }
+        });
+        res.on('close', () => {
+          unsubscribe();
+          resolve();
+        });
+      });
+      return reply;
     },
   );
 
@@ -154,7 +232,7 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
     if (document.object.kind !== kind || document.object.metadata.name !== name) {
       throw new BadRequestError(`the body declares ${document.object.kind} "${document.object.metadata.name}" but the path names ${kind} "${name}"`);
     }
-    const [applied] = await applyDocuments(store, documents);
+    const [applied] = await applyDocuments(store, documents, { resolveContext: uploadedContextResolver(options.contexts, new Map()) });
     return applied?.object;
   });
 

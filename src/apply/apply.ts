@@ -1,5 +1,6 @@
 import { ManifestError, parseManifests, type ManifestIssue, type ParsedDocument } from '../model/parse.js';
 import type { Kind, LumaObject } from '../model/types.js';
+import { CONTEXT_DIGEST_ANNOTATION } from '../images/context-store.js';
 import type { ApplyResult, ObjectStore } from '../store/store.js';
 
 // Applying manifests: parse and validate every document, check the rules that span
@@ -75,8 +76,40 @@ export function checkAdmission(store: ObjectStore, documents: ParsedDocument[]):
   if (issues.length > 0) throw new ManifestError(issues);
 }
 
-export async function applyDocuments(store: ObjectStore, documents: ParsedDocument[], options: { dryRun?: boolean } = {}): Promise<AppliedObject[]> {
+/**
+ * Finds the stored build context of an Image document (by upload or from a directory next
+ * to its manifest) and returns its digest; throws a ManifestError when it cannot.
+ */
+export type ContextResolver = (document: ParsedDocument) => Promise<string>;
+
+export interface ApplyOptions {
+  dryRun?: boolean;
+  resolveContext?: ContextResolver;
+}
+
+/** Images built from a context carry the digest of the files they were applied with. */
+async function attachContexts(documents: ParsedDocument[], resolve: ContextResolver | undefined): Promise<void> {
+  const issues: ManifestIssue[] = [];
+  for (const doc of documents) {
+    if (doc.object.kind !== 'Image' || !doc.object.spec.build) continue;
+    if (!resolve) {
+      issues.push({ ...doc.position(['spec', 'build', 'context']), file: doc.source.file, path: 'spec.build.context', message: 'build contexts cannot be applied this way; use `luma apply -f`, which uploads them' });
+      continue;
+    }
+    try {
+      const digest = await resolve(doc);
+      doc.object.metadata.annotations = { ...doc.object.metadata.annotations, [CONTEXT_DIGEST_ANNOTATION]: digest };
+    } catch (error) {
+      if (error instanceof ManifestError) issues.push(...error.issues);
+      else issues.push({ ...doc.position(['spec', 'build', 'context']), file: doc.source.file, path: 'spec.build.context', message: (error as Error).message });
+    }
+  }
+  if (issues.length > 0) throw new ManifestError(issues);
+}
+
+export async function applyDocuments(store: ObjectStore, documents: ParsedDocument[], options: ApplyOptions = {}): Promise<AppliedObject[]> {
   checkAdmission(store, documents);
+  await attachContexts(documents, options.resolveContext);
   const dryRun = options.dryRun ?? false;
   // Preconditions are checked for all before any write, so a conflict changes nothing.
   if (!dryRun) {

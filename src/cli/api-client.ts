@@ -24,10 +24,13 @@ export class ApiClient {
 
   constructor(readonly server: string = DEFAULT_SERVER) {}
 
-  async request<T>(method: string, path: string, body?: { json?: unknown; yaml?: string }): Promise<T> {
+  async request<T>(method: string, path: string, body?: { json?: unknown; yaml?: string; binary?: { data: Buffer; type: string } }): Promise<T> {
     const headers: Record<string, string> = {};
-    let payload: string | undefined;
-    if (body?.yaml !== undefined) {
+    let payload: string | Buffer | undefined;
+    if (body?.binary !== undefined) {
+      headers['content-type'] = body.binary.type;
+      payload = body.binary.data;
+    } else if (body?.yaml !== undefined) {
       headers['content-type'] = 'application/yaml';
       payload = body.yaml;
     } else if (body?.json !== undefined) {
@@ -63,8 +66,29 @@ export class ApiClient {
     return this.request('DELETE', `${API_PREFIX}/${KIND_PLURALS[kind]}/${encodeURIComponent(name)}`);
   }
 
-  applyFiles(files: Array<{ path: string; content: string }>, dryRun: boolean): Promise<ApplyResponse> {
-    return this.request('POST', '/apply/files', { json: { files, dryRun } });
+  applyFiles(files: Array<{ path: string; content: string }>, dryRun: boolean, contexts: Array<{ file: string; document: number; digest: string }> = []): Promise<ApplyResponse> {
+    return this.request('POST', '/apply/files', { json: { files, dryRun, contexts } });
+  }
+
+  uploadContext(data: Buffer, type: string): Promise<{ digest: string }> {
+    return this.request('POST', '/contexts', { binary: { data, type } });
+  }
+
+  /** The build output; with follow, `onText` gets it live until the build ends. */
+  async imageLog(name: string, follow: boolean, onText: (text: string) => void): Promise<void> {
+    let response: Response;
+    try {
+      response = await fetch(new URL(`${API_PREFIX}/images/${encodeURIComponent(name)}/log${follow ? '?follow=true' : ''}`, this.server));
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
+      throw new CliError(`cannot reach the Luma API at ${this.server} (${cause}); is \`luma up\` running?`);
+    }
+    if (!response.ok) {
+      const text = await response.text();
+      throw new CliError((safeJson(text) as { message?: string }).message ?? `HTTP ${response.status}`);
+    }
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body ?? []) onText(decoder.decode(chunk as Uint8Array, { stream: true }));
   }
 
   private warnAboutDocker(response: Response): void {

@@ -17,7 +17,10 @@ export const DEFAULT_SETTINGS = {
   instance: 'default',
   /** Stopped containers are kept this long for a fast restart, then removed. */
   stoppedRetentionMs: 3_600_000,
-} as const;
+  /** Uploaded build contexts: the archive itself, and what it may unpack to. */
+  maxUploadBytes: 256 * 1024 * 1024,
+  contextLimits: { maxUnpackedBytes: 512 * 1024 * 1024, maxEntries: 20_000 },
+};
 
 export interface OperatorSettings {
   defaultIdleTimeoutMs: number;
@@ -25,6 +28,8 @@ export interface OperatorSettings {
   stopTimeoutSeconds: number;
   instance: string;
   stoppedRetentionMs: number;
+  maxUploadBytes: number;
+  contextLimits: { maxUnpackedBytes: number; maxEntries: number };
 }
 
 export class SettingsError extends Error {
@@ -34,7 +39,12 @@ export class SettingsError extends Error {
   }
 }
 
-const KNOWN_KEYS = ['defaultIdleTimeout', 'resyncInterval', 'stopTimeout', 'stoppedRetention', 'instance'];
+const KNOWN_KEYS = ['defaultIdleTimeout', 'resyncInterval', 'stopTimeout', 'stoppedRetention', 'maxUploadBytes', 'maxContextBytes', 'maxContextEntries', 'instance'];
+
+function positiveInteger(file: string, key: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new SettingsError(`${file}: ${key}: expected a positive whole number, got ${JSON.stringify(value)}`);
+  return value;
+}
 const INSTANCE_PATTERN = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 
 function durationSetting(file: string, key: string, value: unknown): number {
@@ -66,6 +76,15 @@ export function parseSettings(text: string, file: string): Partial<OperatorSetti
         break;
       case 'stoppedRetention':
         settings.stoppedRetentionMs = durationSetting(file, key, value);
+        break;
+      case 'maxUploadBytes':
+        settings.maxUploadBytes = positiveInteger(file, key, value);
+        break;
+      case 'maxContextBytes':
+        settings.contextLimits = { ...(settings.contextLimits ?? DEFAULT_SETTINGS.contextLimits), maxUnpackedBytes: positiveInteger(file, key, value) };
+        break;
+      case 'maxContextEntries':
+        settings.contextLimits = { ...(settings.contextLimits ?? DEFAULT_SETTINGS.contextLimits), maxEntries: positiveInteger(file, key, value) };
         break;
       case 'instance':
         if (typeof value !== 'string' || !INSTANCE_PATTERN.test(value)) {

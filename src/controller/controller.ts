@@ -4,6 +4,10 @@ import { DockerUnavailableError, errorMessage } from '../runtime/errors.js';
 import type { ContainerRuntime } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
+import type { ContextStore } from '../images/context-store.js';
+import type { LogHub } from '../logs/log-hub.js';
+import type { ImageRuntime } from '../runtime/runtime.js';
+import { ImageReconciler } from './image-reconciler.js';
 import { ProjectReconciler } from './project-reconciler.js';
 import { WorkQueue } from './work-queue.js';
 
@@ -14,8 +18,10 @@ export const DEFAULT_RESYNC_INTERVAL_MS = 10_000;
 
 export interface ControllerOptions {
   store: ObjectStore;
-  runtime: ContainerRuntime;
+  runtime: ContainerRuntime & ImageRuntime;
   proxy: ProxyManagement;
+  contexts: ContextStore;
+  logs: LogHub;
   logger: Logger;
   publicUrl: (host: string) => string;
   resyncIntervalMs?: number;
@@ -36,6 +42,7 @@ function parseKey(key: string): { kind: string; name: string } {
 export class Controller implements ProxyHooks {
   private readonly queue: WorkQueue;
   private readonly projects: ProjectReconciler;
+  private readonly images: ImageReconciler;
   private unwatch: (() => void) | undefined;
   private unwatchDocker: (() => void) | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -51,6 +58,13 @@ export class Controller implements ProxyHooks {
       ...(options.stopTimeoutSeconds !== undefined ? { stopTimeoutSeconds: options.stopTimeoutSeconds } : {}),
       ...(options.stoppedRetentionMs !== undefined ? { stoppedRetentionMs: options.stoppedRetentionMs } : {}),
     });
+    this.images = new ImageReconciler({
+      store: options.store,
+      runtime: options.runtime,
+      contexts: options.contexts,
+      logs: options.logs,
+      logger: options.logger,
+    });
     this.queue = new WorkQueue((key) => this.dispatch(key), {
       onError: (key, error, attempt, delayMs) => {
         const level = error instanceof DockerUnavailableError ? 'warn' : 'error';
@@ -62,7 +76,15 @@ export class Controller implements ProxyHooks {
   /** Starts reconciling: every stored object, and the owners of every managed container (orphans included). */
   async start(): Promise<void> {
     this.unwatch = this.options.store.watch((event) => {
-      if (event.object.kind === 'Project') this.queue.add(objectKey('Project', event.object.metadata.name));
+      const { kind, metadata } = event.object;
+      if (kind === 'Project') this.queue.add(objectKey('Project', metadata.name));
+      if (kind === 'Image') {
+        this.queue.add(objectKey('Image', metadata.name));
+        // Projects that run this image follow its builds.
+        for (const project of this.options.store.list('Project')) {
+          if (project.spec.image === metadata.name) this.queue.add(objectKey('Project', project.metadata.name));
+        }
+      }
     });
     // Docker events heal drift (a container stopped or removed by hand) at once; the
     // periodic resync below is the safety net for anything an event stream missed.
@@ -99,6 +121,7 @@ export class Controller implements ProxyHooks {
 
   /** Level-triggered safety net: whatever no event announced (a container removed by hand) is found here. */
   private async resync(): Promise<void> {
+    for (const image of this.options.store.list('Image')) this.queue.add(objectKey('Image', image.metadata.name));
     const names = new Set(this.options.store.list('Project').map((project) => project.metadata.name));
     try {
       for (const container of await this.options.runtime.list({ kind: 'Project' })) names.add(container.owner.name);
@@ -113,6 +136,8 @@ export class Controller implements ProxyHooks {
     switch (kind) {
       case 'Project':
         return this.projects.reconcile(name);
+      case 'Image':
+        return this.images.reconcile(name);
       default:
         this.options.logger.warn({ key }, 'no reconciler for this kind yet');
         return;

@@ -80,7 +80,10 @@ export class ProjectReconciler {
     const { runtime, proxy, logger } = this.options;
     const name = project.metadata.name;
     const uid = project.metadata.uid ?? '';
-    const settings = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
+    const declared = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
+    const image = this.resolveImage(declared.image);
+    if ('waitingFor' in image) return this.waitForImage(project, declared, image.waitingFor);
+    const settings: ProjectSettings = { ...declared, image: image.ref };
     const hash = containerSpecHash(settings);
 
     // Containers of an earlier object with the same name, or of an older spec.
@@ -204,6 +207,30 @@ export class ProjectReconciler {
         stopped.splice(stopped.indexOf(container), 1);
       }
     }
+  }
+
+  /** `spec.image` names an Image object (its last ready build runs) or is an image reference. */
+  private resolveImage(declared: string): { ref: string } | { waitingFor: string } {
+    const image = this.options.store.get('Image', declared);
+    if (!image) return { ref: declared };
+    if (image.status?.image) return { ref: image.status.image };
+    const ready = image.status?.conditions?.find((condition) => condition.type === 'Ready');
+    const phase = image.status?.phase ?? 'Pending';
+    return { waitingFor: `image "${declared}" is ${phase}${ready?.message ? `: ${ready.message}` : ''}` };
+  }
+
+  /** No image to run yet: requests get 503 with the reason; the Image's progress wakes us. */
+  private async waitForImage(project: ProjectObject, settings: ProjectSettings, reason: string): Promise<ReconcileResult> {
+    await this.options.proxy.deploy({
+      service: project.metadata.name,
+      hosts: settings.hostnames,
+      targets: [],
+      startupTimeoutMs: settings.startupTimeoutMs,
+      targetConcurrency: settings.targetConcurrency,
+      unavailableReason: reason,
+    });
+    await this.writeStatus(project, settings, { phase: 'Pending', serving: 0, starting: 0, containers: [], failure: { reason: 'ImageNotReady', message: reason } });
+    return;
   }
 
   private async ensureReady(container: ManagedContainer, settings: ProjectSettings): Promise<boolean> {

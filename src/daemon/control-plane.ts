@@ -8,6 +8,9 @@ import { ManifestError } from '../model/parse.js';
 import type { ProxyHooks, ProxyManagement } from '../proxy/management.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
 import { errorMessage } from '../runtime/errors.js';
+import { localContextResolver } from '../apply/context-resolvers.js';
+import { ContextStore } from '../images/context-store.js';
+import { LogHub } from '../logs/log-hub.js';
 import { FileStore } from '../store/file-store.js';
 import type { Logger } from '../util/logger.js';
 import { findManifestFiles } from '../util/manifest-files.js';
@@ -43,11 +46,11 @@ async function manifestFiles(dir: string): Promise<string[]> {
 }
 
 /** One bad file is reported and skipped; it never blocks the others. */
-async function applyManifestDirectory(store: FileStore, dir: string, logger: Logger): Promise<void> {
+async function applyManifestDirectory(store: FileStore, dir: string, contexts: ContextStore, logger: Logger): Promise<void> {
   for (const file of await manifestFiles(dir)) {
     try {
       const documents = parseFiles([{ path: path.relative(process.cwd(), file) || file, content: await readFile(file, 'utf8') }]);
-      for (const applied of await applyDocuments(store, documents)) {
+      for (const applied of await applyDocuments(store, documents, { resolveContext: localContextResolver(contexts) })) {
         logger.info({ file, kind: applied.kind, name: applied.name, result: applied.result }, 'applied manifest');
       }
     } catch (error) {
@@ -64,12 +67,16 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   await runtime.ping();
 
   const store = await FileStore.open(options.stateDir);
-  await applyManifestDirectory(store, options.manifests, logger);
+  const contexts = new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits);
+  const logs = new LogHub();
+  await applyManifestDirectory(store, options.manifests, contexts, logger);
 
   const controller = new Controller({
     store,
     runtime,
     proxy: options.proxy,
+    contexts,
+    logs,
     logger: logger.child({ component: 'controller' }),
     publicUrl: options.publicUrl,
     resyncIntervalMs: settings.resyncIntervalMs,
@@ -95,6 +102,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
 
   const api = await createApiServer({
     store,
+    contexts,
+    logs,
+    maxUploadBytes: settings.maxUploadBytes,
     logger: logger.child({ component: 'api' }),
     health: async () => {
       const current = await checkDocker();

@@ -97,7 +97,10 @@ export interface ImageSpec {
 
 export interface ImageStatus extends BaseStatus {
   phase?: 'Pending' | 'Building' | 'Ready' | 'Failed';
+  /** The last image that was ready: what projects run. */
   image?: string;
+  /** The tag the current spec and context map to (the last build or pull attempted). */
+  tag?: string;
   buildLog?: string;
   buildDurationSeconds?: number;
 }

@@ -4,7 +4,18 @@ import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
 import { isKind } from '../model/types.js';
 import { DockerUnavailableError, dockerStatusCode, errorMessage, isUnreachableError } from './errors.js';
 import { LABELS, ownerLabels, type OwnerRef } from './labels.js';
-import type { ContainerFilter, ContainerRuntime, ContainerSpec, ContainerState, ManagedContainer } from './runtime.js';
+import {
+  BuildFailedError,
+  PullFailedError,
+  type BuildRequest,
+  type ContainerFilter,
+  type ContainerRuntime,
+  type ContainerSpec,
+  type ContainerState,
+  type ImageInfo,
+  type ImageRuntime,
+  type ManagedContainer,
+} from './runtime.js';
 
 // The Docker driver: the only module in Luma that imports dockerode.
 
@@ -21,7 +32,7 @@ export interface DockerRuntimeOptions {
   docker?: Docker;
 }
 
-export class DockerRuntime implements ContainerRuntime {
+export class DockerRuntime implements ContainerRuntime, ImageRuntime {
   private readonly docker: Docker;
   private readonly instance: string;
   readonly endpoint: string;
@@ -192,6 +203,79 @@ export class DockerRuntime implements ContainerRuntime {
       if (retry) clearTimeout(retry);
       (stream as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined)?.destroy?.();
     };
+  }
+
+  async build(request: BuildRequest, onOutput: (text: string) => void): Promise<void> {
+    const output = await this.call(() =>
+      this.docker.buildImage(request.context, {
+        t: request.tag,
+        dockerfile: request.dockerfile,
+        buildargs: request.args,
+        labels: { ...request.labels, [LABELS.instance]: this.instance },
+        rm: true,
+        forcerm: true,
+      }),
+    );
+    // Build failures arrive in-band, as an `error` event in the output stream.
+    let failure: string | undefined;
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.followProgress(
+        output,
+        (error: Error | null) => (error ? reject(error) : resolve()),
+        (event: { stream?: string; error?: string; status?: string }) => {
+          if (event.stream) onOutput(event.stream);
+          if (event.status) onOutput(`${event.status}\n`);
+          if (event.error) {
+            failure = event.error.trim();
+            onOutput(`ERROR: ${failure}\n`);
+          }
+        },
+      );
+    });
+    if (failure) throw new BuildFailedError(failure);
+    // An old engine may end the stream "successfully" after an error event; trust only the tag.
+    if (!(await this.imageExists(request.tag))) throw new BuildFailedError('the build ended without producing the image');
+  }
+
+  async pull(ref: string, onOutput: (text: string) => void): Promise<void> {
+    let output: NodeJS.ReadableStream;
+    try {
+      output = await this.call(() => this.docker.pull(ref) as Promise<NodeJS.ReadableStream>);
+    } catch (error) {
+      if (error instanceof DockerUnavailableError) throw error;
+      throw new PullFailedError(`cannot pull ${ref}: ${errorMessage(error).replace(/^\(HTTP code \d+\) [a-z ]+ - /, '').trim()} (no registry is reachable from this machine, or the image does not exist there)`);
+    }
+    let failure: string | undefined;
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.followProgress(
+        output,
+        (error: Error | null) => (error ? reject(new PullFailedError(`cannot pull ${ref}: ${error.message}`)) : resolve()),
+        (event: { status?: string; progress?: string; id?: string; error?: string }) => {
+          if (event.error) failure = event.error;
+          onOutput(`${event.id ? `${event.id}: ` : ''}${event.error ?? event.status ?? ''} ${event.progress ?? ''}`.trimEnd() + '\n');
+        },
+      );
+    });
+    if (failure) throw new PullFailedError(`cannot pull ${ref}: ${failure}`);
+  }
+
+  async listBuilt(imageName: string): Promise<ImageInfo[]> {
+    const images = await this.call(() =>
+      this.docker.listImages({ filters: { label: [`${LABELS.instance}=${this.instance}`, `${LABELS.kind}=Image`, `${LABELS.name}=${imageName}`] } }),
+    );
+    return images
+      .map((image) => ({ id: image.Id, tags: image.RepoTags ?? [], createdAt: new Date(image.Created * 1000) }))
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+  }
+
+  async removeImage(ref: string): Promise<void> {
+    try {
+      await this.call(() => this.docker.getImage(ref).remove());
+    } catch (error) {
+      const status = dockerStatusCode(error);
+      // 404: gone already; 409: a container still uses it, so it stays for now.
+      if (status !== 404 && status !== 409) throw error;
+    }
   }
 
   /** Turns "cannot connect" failures into one error type with advice. */

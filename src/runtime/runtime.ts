@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { OwnerRef } from './labels.js';
 
 // What the controller needs from a container engine. The Docker driver is the only
@@ -59,4 +60,48 @@ export interface ContainerRuntime {
    * function that stops watching.
    */
   watchChanges(onChange: (owner: OwnerRef, action: string) => void): () => void;
+}
+
+export interface BuildRequest {
+  tag: string;
+  /** The context as a tar stream. */
+  context: Readable;
+  dockerfile: string;
+  args: Record<string, string>;
+  labels: Record<string, string>;
+}
+
+export interface ImageInfo {
+  id: string;
+  tags: string[];
+  createdAt: Date;
+}
+
+/** What the image reconciler needs from the engine. */
+export interface ImageRuntime {
+  imageExists(ref: string): Promise<boolean>;
+  /** Streams build output through onOutput; BuildFailedError when the build itself fails. */
+  build(request: BuildRequest, onOutput: (text: string) => void): Promise<void>;
+  /** Streams pull progress through onOutput; PullFailedError when the image cannot be had. */
+  pull(ref: string, onOutput: (text: string) => void): Promise<void>;
+  /** Images built by this installation for one Image object, newest first. */
+  listBuilt(imageName: string): Promise<ImageInfo[]>;
+  removeImage(ref: string): Promise<void>;
+}
+
+/** The Dockerfile or its context is broken: retrying the same input will not help. */
+export class BuildFailedError extends Error {
+  readonly code = 'BuildFailed';
+  constructor(message: string) {
+    super(message);
+    this.name = 'BuildFailedError';
+  }
+}
+
+export class PullFailedError extends Error {
+  readonly code = 'PullFailed';
+  constructor(message: string) {
+    super(message);
+    this.name = 'PullFailedError';
+  }
 }

@@ -5,6 +5,7 @@ import type { Kind } from '../../model/types.js';
 import { loadManifestArguments } from '../../util/manifest-files.js';
 import { CliError } from '../api-client.js';
 import { apiClient, collect, kindAndName, readStdin } from '../common.js';
+import { uploadContexts } from '../context-upload.js';
 import { describe, formatObjects, type OutputFormat } from '../format.js';
 
 // kubectl-like object commands: apply, get, describe, delete.
@@ -25,9 +26,25 @@ export function registerObjectCommands(program: Command): void {
     .option('--dry-run', 'validate and report, change nothing')
     .addHelpText('after', '\nExamples:\n  luma apply -f app.yaml\n  luma apply -f manifests/\n  cat app.yaml | luma apply -f -')
     .action(async (options: { filename: string[]; dryRun?: boolean }, command: Command) => {
-      const response = await apiClient(command).applyFiles(await loadFiles(options.filename), options.dryRun ?? false);
+      const api = apiClient(command);
+      const files = await loadFiles(options.filename);
+      const contexts = await uploadContexts(api, files);
+      const response = await api.applyFiles(files, options.dryRun ?? false, contexts);
       const suffix = response.dryRun ? ' (dry run)' : '';
       for (const result of response.results) process.stdout.write(`${result.kind.toLowerCase()}/${result.name} ${result.result}${suffix}\n`);
+    });
+
+  program
+    .command('logs')
+    .description('Show the build output of an image (follow it live with -f)')
+    .argument('<object>', 'image/NAME')
+    .option('-f, --follow', 'stream the output until the build ends')
+    .addHelpText('after', '\nExample:\n  luma logs image/hello -f')
+    .action(async (object: string, options: { follow?: boolean }, command: Command) => {
+      const { kind, name } = kindAndName(object, undefined);
+      if (!name) throw new CliError('logs needs KIND/NAME, such as image/hello');
+      if (kind !== 'Image') throw new CliError(`logs of a ${kind.toLowerCase()} are not available yet; image/NAME shows build output`);
+      await apiClient(command).imageLog(name, options.follow ?? false, (text) => process.stdout.write(text));
     });
 
   program

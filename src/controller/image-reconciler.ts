@@ -1,0 +1,182 @@
+import type { ImageObject, ImageStatus } from '../model/types.js';
+import { CONTEXT_DIGEST_ANNOTATION, type ContextStore } from '../images/context-store.js';
+import { packContext } from '../images/context.js';
+import type { LogHub } from '../logs/log-hub.js';
+import { errorMessage } from '../runtime/errors.js';
+import { LABELS } from '../runtime/labels.js';
+import { BuildFailedError, PullFailedError, type ImageRuntime } from '../runtime/runtime.js';
+import type { ObjectStore } from '../store/store.js';
+import { shortHash } from '../util/hash.js';
+import type { Logger } from '../util/logger.js';
+import { setCondition } from './conditions.js';
+import type { ReconcileResult } from './work-queue.js';
+
+// Converges one Image: the tag its spec and context map to must exist. A build runs only
+// when that tag is missing, so an unchanged context is never rebuilt; a failed build is
+// not retried until the spec or the context changes.
+
+const BUILD_LOG_CHARS = 8_000;
+/** Older builds of an Image beyond the current one and this many are removed. */
+const KEEP_PREVIOUS_BUILDS = 1;
+
+export interface ImageReconcilerOptions {
+  store: ObjectStore;
+  runtime: ImageRuntime;
+  contexts: ContextStore;
+  logs: LogHub;
+  logger: Logger;
+  now?: () => number;
+}
+
+type Target = { kind: 'build'; tag: string; digest: string; dockerfile: string; args: Record<string, string> } | { kind: 'ref'; tag: string };
+
+export function logKey(name: string): string {
+  return `image/${name}`;
+}
+
+export class ImageReconciler {
+  private readonly now: () => number;
+
+  constructor(private readonly options: ImageReconcilerOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async reconcile(name: string): Promise<ReconcileResult> {
+    const { store, runtime } = this.options;
+    const image = store.get('Image', name);
+    if (!image) {
+      // Deleted: its builds go too (those still used by a container stay until it is gone).
+      for (const built of await runtime.listBuilt(name)) await runtime.removeImage(built.id);
+      return;
+    }
+    const target = this.targetOf(image);
+    if ('problem' in target) {
+      await this.writeStatus(image, { phase: 'Failed', reason: target.reason, message: target.problem });
+      return;
+    }
+    if (await runtime.imageExists(target.tag)) {
+      if (image.status?.phase === 'Ready' && image.status.image === target.tag && image.status.observedGeneration === image.metadata.generation) return;
+      await this.writeStatus(image, { phase: 'Ready', tag: target.tag, reason: 'Ready', message: `image ${target.tag} is ready` });
+      await this.removeOldBuilds(name, target.tag);
+      return;
+    }
+    const status = image.status;
+    if (status?.phase === 'Failed' && status.tag === target.tag) return; // same input, same failure
+    return target.kind === 'ref' ? this.pull(image, target.tag) : this.build(image, target);
+  }
+
+  private targetOf(image: ImageObject): Target | { problem: string; reason: string } {
+    const { spec } = image;
+    if (spec.ref) return { kind: 'ref', tag: spec.ref };
+    const build = spec.build;
+    if (!build) return { problem: 'spec has neither build nor ref', reason: 'InvalidSpec' };
+    const digest = image.metadata.annotations?.[CONTEXT_DIGEST_ANNOTATION];
+    if (!digest) {
+      return {
+        problem: `the build context "${build.context}" was never uploaded; apply the manifest with \`luma apply -f\`, which uploads it, or upload an archive to POST /contexts`,
+        reason: 'ContextMissing',
+      };
+    }
+    const dockerfile = build.dockerfile ?? 'Dockerfile';
+    const args = build.args ?? {};
+    return { kind: 'build', digest, dockerfile, args, tag: `luma/${image.metadata.name}:${shortHash({ digest, dockerfile, args })}` };
+  }
+
+  private async build(image: ImageObject, target: Extract<Target, { kind: 'build' }>): Promise<ReconcileResult> {
+    const { runtime, contexts, logs, logger } = this.options;
+    const name = image.metadata.name;
+    if (!(await contexts.has(target.digest))) {
+      await this.writeStatus(image, { phase: 'Failed', tag: target.tag, reason: 'ContextMissing', message: `the uploaded context ${target.digest} is no longer stored; apply the manifest again` });
+      return;
+    }
+    await this.writeStatus(image, { phase: 'Building', tag: target.tag, reason: 'Building', message: `building ${target.tag}` });
+    const key = logKey(name);
+    logs.begin(key);
+    let tail = '';
+    const started = this.now();
+    try {
+      await runtime.build(
+        {
+          tag: target.tag,
+          context: packContext(contexts.directoryOf(target.digest)),
+          dockerfile: target.dockerfile,
+          args: target.args,
+          labels: { [LABELS.kind]: 'Image', [LABELS.name]: name, [LABELS.uid]: image.metadata.uid ?? '' },
+        },
+        (text) => {
+          tail = (tail + text).slice(-BUILD_LOG_CHARS);
+          logs.append(key, text);
+        },
+      );
+      const seconds = (this.now() - started) / 1000;
+      logger.info({ image: name, tag: target.tag, seconds }, 'image built');
+      await this.writeStatus(image, { phase: 'Ready', tag: target.tag, reason: 'Built', message: `built ${target.tag} in ${seconds.toFixed(1)}s`, buildLog: tail, seconds });
+      await this.removeOldBuilds(name, target.tag);
+      return;
+    } catch (error) {
+      const seconds = (this.now() - started) / 1000;
+      if (error instanceof BuildFailedError) {
+        logger.warn({ image: name, tag: target.tag, err: error.message }, 'image build failed');
+        await this.writeStatus(image, { phase: 'Failed', tag: target.tag, reason: 'BuildFailed', message: error.message, buildLog: tail, seconds });
+        return;
+      }
+      // Anything else (the engine went away, a timeout) is worth another try.
+      await this.writeStatus(image, { phase: 'Pending', tag: target.tag, reason: 'BuildRetrying', message: `the build was interrupted: ${errorMessage(error)}`, buildLog: tail });
+      throw error;
+    } finally {
+      logs.end(key);
+    }
+  }
+
+  private async pull(image: ImageObject, ref: string): Promise<ReconcileResult> {
+    const { runtime, logs } = this.options;
+    const key = logKey(image.metadata.name);
+    await this.writeStatus(image, { phase: 'Building', tag: ref, reason: 'Pulling', message: `pulling ${ref}` });
+    logs.begin(key);
+    let tail = '';
+    try {
+      await runtime.pull(ref, (text) => {
+        tail = (tail + text).slice(-BUILD_LOG_CHARS);
+        logs.append(key, text);
+      });
+      await this.writeStatus(image, { phase: 'Ready', tag: ref, reason: 'Pulled', message: `pulled ${ref}`, buildLog: tail });
+      return;
+    } catch (error) {
+      if (error instanceof PullFailedError) {
+        await this.writeStatus(image, { phase: 'Failed', tag: ref, reason: 'PullFailed', message: error.message, buildLog: tail });
+        return;
+      }
+      throw error;
+    } finally {
+      logs.end(key);
+    }
+  }
+
+  /** Keeps the current build and the one before it; older ones are removed. */
+  private async removeOldBuilds(name: string, current: string): Promise<void> {
+    const { runtime } = this.options;
+    const others = (await runtime.listBuilt(name)).filter((built) => !built.tags.includes(current));
+    for (const old of others.slice(KEEP_PREVIOUS_BUILDS)) await runtime.removeImage(old.id);
+  }
+
+  private async writeStatus(
+    image: ImageObject,
+    next: { phase: NonNullable<ImageStatus['phase']>; tag?: string; reason: string; message: string; buildLog?: string; seconds?: number },
+  ): Promise<void> {
+    const current = this.options.store.get('Image', image.metadata.name);
+    if (!current || current.metadata.uid !== image.metadata.uid) return;
+    const previous = current.status ?? {};
+    const readyStatus = next.phase === 'Ready' ? 'True' : next.phase === 'Failed' ? 'False' : 'Unknown';
+    const status: ImageStatus = {
+      observedGeneration: image.metadata.generation ?? 0,
+      phase: next.phase,
+      conditions: setCondition(previous.conditions, { type: 'Ready', status: readyStatus, reason: next.reason, message: next.message }, new Date(this.now())),
+      // The last good image stays, so projects keep running it while a rebuild runs or fails.
+      ...(next.phase === 'Ready' && next.tag ? { image: next.tag } : previous.image ? { image: previous.image } : {}),
+      ...(next.tag ? { tag: next.tag } : previous.tag ? { tag: previous.tag } : {}),
+      ...(next.buildLog !== undefined ? { buildLog: next.buildLog } : previous.buildLog !== undefined ? { buildLog: previous.buildLog } : {}),
+      ...(next.seconds !== undefined ? { buildDurationSeconds: Math.round(next.seconds * 1000) / 1000 } : previous.buildDurationSeconds !== undefined ? { buildDurationSeconds: previous.buildDurationSeconds } : {}),
+    };
+    await this.options.store.updateStatus('Image', image.metadata.name, status);
+  }
+}
