@@ -1,3 +1,4 @@
+import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { applyDocuments, parseFiles, type ManifestFile } from '../apply/apply.js';
@@ -75,6 +76,9 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
     { parseAs: 'buffer', bodyLimit: options.maxUploadBytes },
     (_req, body, done) => done(null, body),
   );
+
+  // Contexts may also come as a multipart form (a file field), as browsers and curl -F send them.
+  await app.register(fastifyMultipart, { limits: { fileSize: options.maxUploadBytes, files: 1 } });
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -165,9 +169,19 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
       },
     },
     async (request) => {
-      if (!Buffer.isBuffer(request.body)) throw new BadRequestError('send the archive as the body, with Content-Type application/x-tar, application/gzip or application/zip');
+      let archive: Buffer;
+      if (request.isMultipart()) {
+        const file = await request.file();
+        if (!file) throw new BadRequestError('the multipart form holds no file; send the archive as a file field');
+        archive = await file.toBuffer();
+        if (file.file.truncated) throw new BadRequestError(`the archive is larger than ${options.maxUploadBytes} bytes`);
+      } else if (Buffer.isBuffer(request.body)) {
+        archive = request.body;
+      } else {
+        throw new BadRequestError('send the archive as the body (Content-Type application/x-tar, application/gzip or application/zip) or as a multipart file field');
+      }
       try {
-        return { digest: await options.contexts.ingestArchive(request.body) };
+        return { digest: await options.contexts.ingestArchive(archive) };
       } catch (error) {
         if (error instanceof ArchiveError || error instanceof ContextError) throw new BadRequestError(`context refused: ${error.message}`);
         throw error;
