@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, symlink, link, lstat } from 'node:fs/promises';
+import { mkdir, symlink, link, lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
@@ -102,15 +102,75 @@ async function writeFileEntry(root: string, relative: string, content: Readable,
   await assertNoSymlinkOnPath(root, relative);
   const target = path.join(root, relative);
   await mkdir(path.dirname(target), { recursive: true });
-  // 'wx': never overwrite, so a second entry cannot replace or follow what a first one made.
-  await pipeline(content, budget.meter(relative), createWriteStream(target, { flags: 'wx', mode: mode & 0o755 }));
+  try {
+    // 'wx': never overwrite, so a second entry cannot replace or follow what a first one made.
+    await pipeline(content, budget.meter(relative), createWriteStream(target, { flags: 'wx', mode: mode & 0o755 }));
+  } catch (error) {
+    if (error instanceof ArchiveError) throw error;
+    throw new ArchiveError(`entry "${relative}" is damaged or cannot be written: ${(error as Error).message}`);
+  }
+}
+
+function isInside(root: string, candidate: string): boolean {
+  const relative = path.relative(root, candidate);
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+
+/**
+ * Link targets are checked lexically as entries arrive, but a chain of links can escape
+ * where each link alone looks inside (e -> ., f -> e/..). Once everything is unpacked,
+ * each symlink is resolved on disk and must land inside the context.
+ */
+async function assertLinksResolveInside(root: string, links: string[]): Promise<void> {
+  const realRoot = await realpath(root);
+  for (const relative of links) {
+    let resolved: string;
+    try {
+      resolved = await realpath(path.join(root, relative));
+    } catch {
+      throw new ArchiveError(`symlink "${relative}" points to nothing inside the context`);
+    }
+    if (!isInside(realRoot, resolved)) throw new ArchiveError(`symlink "${relative}" resolves outside the context`);
+  }
 }
 
 async function unpackTar(input: Readable, root: string, limits: ArchiveLimits): Promise<void> {
   const budget = new Budget(limits);
   const extract = tarStream.extract();
-  const done = pipeline(input, extract);
+  const symlinks: string[] = [];
+  const reading: { entry?: { destroy(error?: Error): void } } = {};
+  // Listened to at once: a refused entry stops reading, and the pipeline's own rejection
+  // must not become an unhandled one (which would end the daemon).
+  let pipelineError: unknown;
+  const done = pipeline(input, extract).catch((error: unknown) => {
+    pipelineError = error;
+    // A truncated archive ends the input early; the entry being written and the entry
+    // loop must end too, not wait for bytes that will never come.
+    reading.entry?.destroy(error as Error);
+    extract.destroy(error as Error);
+  });
+  try {
+    await readTarEntries(extract, root, budget, symlinks, reading);
+  } catch (error) {
+    input.destroy();
+    extract.destroy();
+    await done;
+    throw error;
+  }
+  await done;
+  if (pipelineError) throw pipelineError;
+  await assertLinksResolveInside(root, symlinks);
+}
+
+async function readTarEntries(
+  extract: ReturnType<typeof tarStream.extract>,
+  root: string,
+  budget: Budget,
+  symlinks: string[],
+  reading: { entry?: { destroy(error?: Error): void } },
+): Promise<void> {
   for await (const entry of extract) {
+    reading.entry = entry;
     const { header } = entry;
     const relative = safeEntryPath(header.name);
     budget.entry(header.name);
@@ -134,15 +194,21 @@ async function unpackTar(input: Readable, root: string, limits: ArchiveLimits): 
         await assertNoSymlinkOnPath(root, relative);
         await mkdir(path.dirname(path.join(root, relative)), { recursive: true });
         await symlink(target, path.join(root, relative));
+        symlinks.push(relative);
         entry.resume();
         break;
       }
       case 'link': {
+        // Checked as a link first, so the message names the link at fault.
+        checkLinkTarget(relative, header.linkname ?? '', 'hard link');
         const target = safeEntryPath(header.linkname ?? '');
-        checkLinkTarget(relative, target, 'hard link');
+        await assertNoSymlinkOnPath(root, target).catch(() => {
+          throw new ArchiveError(`hard link "${relative}" points through a symlink ("${header.linkname ?? ''}")`);
+        });
         const source = path.join(root, target);
         const info = await lstat(source).catch(() => undefined);
         if (!info?.isFile()) throw new ArchiveError(`hard link "${relative}" points to "${target}", which is not a file earlier in the archive`);
+        if (!isInside(await realpath(root), await realpath(source))) throw new ArchiveError(`hard link "${relative}" points outside the context`);
         await assertNoSymlinkOnPath(root, relative);
         await mkdir(path.dirname(path.join(root, relative)), { recursive: true });
         await link(source, path.join(root, relative));
@@ -153,7 +219,6 @@ async function unpackTar(input: Readable, root: string, limits: ArchiveLimits): 
         throw new ArchiveError(`entry "${relative}" is a ${header.type ?? 'special'} file; only files, directories and links are allowed`);
     }
   }
-  await done;
 }
 
 async function unpackZip(buffer: Buffer, root: string, limits: ArchiveLimits): Promise<void> {
@@ -164,14 +229,40 @@ async function unpackZip(buffer: Buffer, root: string, limits: ArchiveLimits): P
       else resolve(file);
     }),
   );
+  // yauzl may report a damaged entry on the zip object too, after we stopped reading;
+  // kept listened to, so it can never become an uncaught exception.
+  let zipError: Error | undefined;
+  zip.on('error', (error: Error) => {
+    zipError ??= error;
+  });
+  const nextEntry = (): Promise<yauzl.Entry | undefined> =>
+    new Promise((resolve, reject) => {
+      const cleanup = (): void => {
+        zip.off('entry', onEntry);
+        zip.off('end', onEnd);
+        zip.off('error', onError);
+      };
+      const onEntry = (entry: yauzl.Entry): void => {
+        cleanup();
+        resolve(entry);
+      };
+      const onEnd = (): void => {
+        cleanup();
+        resolve(undefined);
+      };
+      const onError = (error: Error): void => {
+        cleanup();
+        reject(error);
+      };
+      zip.on('entry', onEntry);
+      zip.on('end', onEnd);
+      zip.on('error', onError);
+      zip.readEntry();
+    });
   try {
     for (;;) {
-      const entry = await new Promise<yauzl.Entry | undefined>((resolve, reject) => {
-        zip.once('entry', resolve);
-        zip.once('end', () => resolve(undefined));
-        zip.once('error', reject);
-        zip.readEntry();
-      });
+      const entry = await nextEntry();
+      if (zipError) throw zipError;
       if (!entry) break;
       const relative = safeEntryPath(entry.fileName);
       budget.entry(entry.fileName);
@@ -188,6 +279,7 @@ async function unpackZip(buffer: Buffer, root: string, limits: ArchiveLimits): P
       const stream = await new Promise<Readable>((resolve, reject) =>
         zip.openReadStream(entry, (error, opened) => (error || !opened ? reject(error ?? new Error('no stream')) : resolve(opened))),
       );
+      stream.on('error', () => undefined); // reported through the pipeline in writeFileEntry
       await writeFileEntry(root, relative, stream, mode & 0o777 ? mode : 0o644, budget);
     }
   } finally {
