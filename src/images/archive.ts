@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, symlink, link, lstat, realpath } from 'node:fs/promises';
+import { mkdir, symlink, link, lstat, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
@@ -102,6 +102,9 @@ async function writeFileEntry(root: string, relative: string, content: Readable,
   await assertNoSymlinkOnPath(root, relative);
   const target = path.join(root, relative);
   await mkdir(path.dirname(target), { recursive: true });
+  // The archive may have ended (truncated) while we awaited: pipeline() on a destroyed
+  // stream would never settle.
+  if ((content as Readable & { destroyed?: boolean }).destroyed) throw new ArchiveError(`entry "${relative}" is cut short: the archive ends inside it`);
   try {
     // 'wx': never overwrite, so a second entry cannot replace or follow what a first one made.
     await pipeline(content, budget.meter(relative), createWriteStream(target, { flags: 'wx', mode: mode & 0o755 }));
@@ -124,13 +127,30 @@ function isInside(root: string, candidate: string): boolean {
 async function assertLinksResolveInside(root: string, links: string[]): Promise<void> {
   const realRoot = await realpath(root);
   for (const relative of links) {
-    let resolved: string;
-    try {
-      resolved = await realpath(path.join(root, relative));
-    } catch {
-      throw new ArchiveError(`symlink "${relative}" points to nothing inside the context`);
+    if (!isInside(realRoot, await resolveOnDisk(path.join(root, relative)))) throw new ArchiveError(`symlink "${relative}" resolves outside the context`);
+  }
+}
+
+/**
+ * Where a link leads on disk. A link to something missing (allowed, as in a directory
+ * context) is followed as far as its path exists; each step starts from a real path, so
+ * `..` there means what the kernel would make of it.
+ */
+async function resolveOnDisk(link: string): Promise<string> {
+  try {
+    return await realpath(link);
+  } catch {
+    let current = await realpath(path.dirname(link));
+    const parts = (await readlink(link)).split('/').filter((part) => part !== '' && part !== '.');
+    let index = 0;
+    for (; index < parts.length; index++) {
+      try {
+        current = await realpath(path.resolve(current, parts[index] ?? ''));
+      } catch {
+        break;
+      }
     }
-    if (!isInside(realRoot, resolved)) throw new ArchiveError(`symlink "${relative}" resolves outside the context`);
+    return path.resolve(current, ...parts.slice(index));
   }
 }
 

@@ -25,37 +25,56 @@ export class ContextError extends Error {
   }
 }
 
-/** Files named in .dockerignore are left out, as `docker build` would. */
-async function ignoredPatterns(root: string): Promise<RegExp[]> {
+interface IgnoreRule {
+  pattern: RegExp;
+  /** `!pattern`: brings back what an earlier rule left out. */
+  keep: boolean;
+}
+
+/** The rules of .dockerignore, in order: as in `docker build`, the last rule that matches decides. */
+async function ignoreRules(root: string): Promise<IgnoreRule[]> {
   const text = await readFile(path.join(root, '.dockerignore'), 'utf8').catch(() => '');
   return text
     .split('\n')
     .map((line) => line.trim())
-    .filter((line) => line && !line.startsWith('#') && !line.startsWith('!'))
-    .map((pattern) => {
-      const body = pattern
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => {
+      const keep = line.startsWith('!');
+      const body = (keep ? line.slice(1) : line)
+        .trim()
         .replace(/^\/+|\/+$/g, '')
         .replace(/[.+^${}()|[\]\\]/g, '\\$&')
         .replace(/\*\*/g, '\u0000')
         .replace(/\*/g, '[^/]*')
         .replace(/\?/g, '[^/]')
         .replace(/\u0000/g, '.*');
-      return new RegExp(`^${body}(/.*)?$`);
+      return { pattern: new RegExp(`^${body}(/.*)?$`), keep };
     });
+}
+
+/** The Dockerfile and .dockerignore always travel, as Docker sends them whatever the rules say. */
+const ALWAYS_SENT = new Set(['Dockerfile', '.dockerignore']);
+
+function isIgnored(rules: IgnoreRule[], relative: string): boolean {
+  if (ALWAYS_SENT.has(relative)) return false;
+  let ignored = false;
+  for (const rule of rules) if (rule.pattern.test(relative)) ignored = !rule.keep;
+  return ignored;
 }
 
 export async function listContext(root: string): Promise<ContextEntry[]> {
   const info = await lstat(root).catch(() => undefined);
   if (!info?.isDirectory()) throw new ContextError(`the build context ${root} is not a directory`);
-  const ignored = await ignoredPatterns(root);
+  const rules = await ignoreRules(root);
   const entries: ContextEntry[] = [];
   const walk = async (dir: string): Promise<void> => {
     const names = (await readdir(dir)).sort();
     for (const name of names) {
       const absolute = path.join(dir, name);
       const relative = path.relative(root, absolute).split(path.sep).join('/');
-      if (ignored.some((pattern) => pattern.test(relative))) continue;
+      // A directory left out may still hold files a `!` rule brings back: walk it anyway.
       const stat = await lstat(absolute);
+      if (isIgnored(rules, relative) && !(stat.isDirectory() && rules.some((rule) => rule.keep))) continue;
       if (stat.isDirectory()) {
         entries.push({ relative, type: 'directory', mode: 0o755, size: 0 });
         await walk(absolute);
