@@ -104,7 +104,7 @@ async function writeFileEntry(root: string, relative: string, content: Readable,
   await mkdir(path.dirname(target), { recursive: true });
   // The archive may have ended (truncated) while we awaited: pipeline() on a destroyed
   // stream would never settle.
-  if ((content as Readable & { destroyed?: boolean }).destroyed) throw new ArchiveError(`entry "${relative}" is cut short: the archive ends inside it`);
+  if ((content as Readable & { destroyed?: boolean }).destroyed) throw new ArchiveError(`entry "${relative}" is damaged: the archive ends inside it`);
   try {
     // 'wx': never overwrite, so a second entry cannot replace or follow what a first one made.
     await pipeline(content, budget.meter(relative), createWriteStream(target, { flags: 'wx', mode: mode & 0o755 }));
