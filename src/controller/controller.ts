@@ -22,6 +22,8 @@ export interface ControllerOptions {
   proxy: ProxyManagement;
   contexts: ContextStore;
   logs: LogHub;
+  /** The installation's name (operator setting `instance`). */
+  instance: string;
   logger: Logger;
   publicUrl: (host: string) => string;
   resyncIntervalMs?: number;
@@ -64,6 +66,7 @@ export class Controller implements ProxyHooks {
       contexts: options.contexts,
       logs: options.logs,
       logger: options.logger,
+      instance: options.instance,
     });
     this.queue = new WorkQueue((key) => this.dispatch(key), {
       onError: (key, error, attempt, delayMs) => {

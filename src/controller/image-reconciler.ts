@@ -25,6 +25,8 @@ export interface ImageReconcilerOptions {
   contexts: ContextStore;
   logs: LogHub;
   logger: Logger;
+  /** The installation's name: tags are per installation, so two Lumas on one engine never share builds. */
+  instance: string;
   now?: () => number;
 }
 
@@ -79,7 +81,7 @@ export class ImageReconciler {
     }
     const dockerfile = build.dockerfile ?? 'Dockerfile';
     const args = build.args ?? {};
-    return { kind: 'build', digest, dockerfile, args, tag: `luma/${image.metadata.name}:${shortHash({ digest, dockerfile, args })}` };
+    return { kind: 'build', digest, dockerfile, args, tag: `luma/${this.options.instance}/${image.metadata.name}:${shortHash({ digest, dockerfile, args })}` };
   }
 
   private async build(image: ImageObject, target: Extract<Target, { kind: 'build' }>): Promise<ReconcileResult> {

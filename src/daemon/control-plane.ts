@@ -77,6 +77,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     proxy: options.proxy,
     contexts,
     logs,
+    instance: settings.instance,
     logger: logger.child({ component: 'controller' }),
     publicUrl: options.publicUrl,
     resyncIntervalMs: settings.resyncIntervalMs,

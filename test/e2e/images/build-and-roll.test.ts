@@ -59,7 +59,7 @@ describe('an Image built from a directory', () => {
   it('builds it, and applying the untouched directory again says unchanged and builds nothing', async () => {
     expect(await apply()).toBe(`image/${name} created\nproject/${name} created\n`);
     const tag = await readyTag();
-    expect(tag).toMatch(new RegExp(`^luma/${name}:[0-9a-f]+$`));
+    expect(tag).toMatch(new RegExp(`^luma/${instance}/${name}:[0-9a-f]+$`));
     const image = await api.image(name);
     expect(readyCondition(image)).toMatchObject({ status: 'True', reason: 'Built' });
     expect(image.status?.buildLog).toContain('Successfully tagged');
@@ -103,7 +103,7 @@ describe('an Image built from a directory', () => {
     await writeFile(path.join(site, 'www/index.html'), 'v2\n');
     expect(await apply()).toBe(`image/${name} configured\nproject/${name} unchanged\n`);
     const newTag = await readyTag(oldTag);
-    expect(newTag).toMatch(new RegExp(`^luma/${name}:[0-9a-f]+$`));
+    expect(newTag).toMatch(new RegExp(`^luma/${instance}/${name}:[0-9a-f]+$`));
     await eventually(async () => answers[0]?.some((answer) => !(answer instanceof Error) && answer.body === 'v2\n'), 20_000, 'the new content served');
     // Keep the traffic going while the old instance is drained and removed.
     await eventually(async () => (await containersOf(instance, name)).every((container) => container.Id !== oldContainer?.Id), 15_000, 'the old container removed');
