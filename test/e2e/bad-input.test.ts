@@ -1,4 +1,4 @@
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProjectObject } from '../../src/model/types.js';
@@ -29,6 +29,7 @@ describe('bad input is refused and changes nothing', () => {
   afterAll(async () => {
     await luma?.stop();
     await removeInstanceContainers(instance);
+    await rm(dir, { recursive: true, force: true });
   });
 
   async function snapshot(): Promise<{ objects: string; files: string[]; containers: string[] }> {

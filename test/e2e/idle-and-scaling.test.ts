@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +24,7 @@ describe('idle tiers and scaling', () => {
   afterAll(async () => {
     await luma?.stop();
     await removeInstanceContainers(instance);
+    await rm(dir, { recursive: true, force: true });
   });
 
   async function apply(name: string, spec: Omit<ProjectManifestSpec, 'image' | 'hostnames'>): Promise<void> {

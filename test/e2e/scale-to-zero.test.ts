@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProjectObject } from '../../src/model/types.js';
@@ -24,6 +24,7 @@ describe('scale to zero through `luma up`', () => {
   afterAll(async () => {
     await luma?.stop();
     await removeInstanceContainers(instance);
+    await rm(dir, { recursive: true, force: true });
   });
 
   async function getProject(name: string): Promise<ProjectObject> {

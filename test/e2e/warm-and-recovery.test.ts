@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProjectObject } from '../../src/model/types.js';
@@ -29,6 +29,7 @@ describe('warm projects and recovery', () => {
   afterAll(async () => {
     await luma?.stop();
     await removeInstanceContainers(instance);
+    await rm(dir, { recursive: true, force: true });
   });
 
   async function apply(name: string, env: Record<string, string>): Promise<void> {
