@@ -34,7 +34,8 @@
 // a core (read from /proc).
 //
 // --cpu-prof DIR: instead of the comparison, runs Luma's proxy under `node --cpu-prof`
-// for one wrk run and prints where its CPU time went (per request, by function).
+// (pinned alone on CPU 1 unless --pin says otherwise), warms it up, and prints where the
+// main thread's time went during one wrk run, per request and by function.
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import http from 'node:http';
@@ -356,26 +357,34 @@ async function profileLuma(options: Options, processes: ProcessGroup, tmp: strin
   const layout: Layout = LAYOUTS[options.pin ?? 'isolate'];
   process.stdout.write(`${layout.description}\n`);
   const backend = await startBackend(processes, layout.backend);
-  const luma = await startLuma(processes, path.join(tmp, 'luma'), backend.port, layout.proxy, ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '250']);
   const before = new Set(existsSync(profileDir) ? await readdir(profileDir) : []);
-  const cpuNow = (): number | undefined => {
+  // The profile's clock starts with the process: remember when that was, to keep only the
+  // samples of the measured run (not the start-up, the deploy or the warm-up).
+  const spawnedAt = performance.now();
+  const luma = await startLuma(processes, path.join(tmp, 'luma'), backend.port, layout.proxy, ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '250']);
+  const wrk = (durationS: number): Promise<WrkResult> =>
+    runWrk(processes, { url: `http://127.0.0.1:${luma.port}/`, connections: options.connections, durationS, headers: { Host: HOST }, cpus: layout.wrk });
+  if (options.warmupS > 0) await wrk(options.warmupS);
+
+  const lumaPid = luma.process.child.pid;
+  const lumaCpu = (): number | undefined => (lumaPid === undefined ? undefined : groupCpuMs(lumaPid));
+  const othersCpu = (): number | undefined => {
     const machine = machineCpuMs();
     const self = selfAndReapedCpuMs();
     const groups = [backend.process, luma.process].map((owner) => (owner.child.pid === undefined ? undefined : groupCpuMs(owner.child.pid)));
     if (machine === undefined || self === undefined || groups.includes(undefined)) return undefined;
     return machine - self - groups.reduce<number>((sum, ms) => sum + (ms ?? 0), 0);
   };
-  const backgroundBefore = cpuNow();
-  // No warm-up: the profile should hold one wrk run (plus the proxy's start, a few % of the samples).
-  const result = await runWrk(processes, {
-    url: `http://127.0.0.1:${luma.port}/`,
-    connections: options.connections,
-    durationS: options.durationS,
-    headers: { Host: HOST },
-    cpus: layout.wrk,
-  });
-  const backgroundAfter = cpuNow();
-  const background = backgroundBefore === undefined || backgroundAfter === undefined ? 0 : Math.max(0, backgroundAfter - backgroundBefore) / (options.durationS * 1000);
+  const othersBefore = othersCpu();
+  const lumaBefore = lumaCpu();
+  const fromMs = performance.now() - spawnedAt;
+  const result = await wrk(options.durationS);
+  const toMs = performance.now() - spawnedAt;
+  const lumaAfter = lumaCpu();
+  const othersAfter = othersCpu();
+  const background = othersBefore === undefined || othersAfter === undefined ? 0 : Math.max(0, othersAfter - othersBefore) / (options.durationS * 1000);
+  const cpuUsPerRequest = lumaBefore === undefined || lumaAfter === undefined ? NaN : ((lumaAfter - lumaBefore) * 1000) / result.requests;
+
   // SIGTERM: the proxy stops and exits, and node writes the profile on the way out.
   await processes.stop(luma.process);
   const written = (await readdir(profileDir)).filter((file) => file.endsWith('.cpuprofile') && !before.has(file));
@@ -383,9 +392,11 @@ async function profileLuma(options: Options, processes: ProcessGroup, tmp: strin
   if (!file) throw new Error(`no .cpuprofile was written to ${profileDir}:\n${luma.process.log.trim()}`);
   process.stdout.write(
     `luma under --cpu-prof: ${fmtRps(result.requestsPerSecond)} req/s, p50 ${fmtMs(result.p50Ms)} ms, p99 ${fmtMs(result.p99Ms)} ms, ` +
-      `${result.requests} requests${result.errors ? `, ${result.errors} errors` : ''}; other processes or steal took ${(100 * background).toFixed(0)}% of a core meanwhile\nprofile: ${path.join(profileDir, file)}\n\n`,
+      `${result.requests} requests${result.errors ? `, ${result.errors} errors` : ''}; its CPU time (/proc, all threads, profiler included): ` +
+      `${cpuUsPerRequest.toFixed(1)} µs/req; other processes or steal took ${(100 * background).toFixed(0)}% of a core meanwhile\n` +
+      `profile: ${path.join(profileDir, file)} (samples from ${(fromMs / 1000).toFixed(1)} s to ${(toMs / 1000).toFixed(1)} s only)\n\n`,
   );
-  process.stdout.write(formatProfile(await summariseProfile(path.join(profileDir, file)), result.requests) + '\n');
+  process.stdout.write(formatProfile(await summariseProfile(path.join(profileDir, file), { fromMs, toMs }), result.requests) + '\n');
 }
 
 async function main(): Promise<void> {

@@ -19,6 +19,12 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
+/** Milliseconds since the profile started (about when the process started). */
+export interface ProfileWindow {
+  fromMs: number;
+  toMs: number;
+}
+
 export interface ProfileRow {
   name: string;
   /** Microseconds. */
@@ -69,7 +75,8 @@ function groupKey(frame: CallFrame): string {
   return shortUrl(url);
 }
 
-export async function summariseProfile(file: string): Promise<ProfileSummary> {
+/** Only samples inside window count, when given (to leave out start-up and warm-up). */
+export async function summariseProfile(file: string, window?: ProfileWindow): Promise<ProfileSummary> {
   const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile;
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
@@ -89,8 +96,11 @@ export async function summariseProfile(file: string): Promise<ProfileSummary> {
   };
   let busyUs = 0;
   let idleUs = 0;
+  let elapsedUs = 0;
   profile.samples.forEach((id, index) => {
     const delta = profile.timeDeltas[index] ?? 0;
+    elapsedUs += delta;
+    if (window && (elapsedUs < window.fromMs * 1000 || elapsedUs > window.toMs * 1000)) return;
     const node = byId.get(id);
     if (!node) return;
     if (node.callFrame.functionName === '(idle)') {
@@ -126,7 +136,8 @@ export function formatProfile(summary: ProfileSummary, requests: number, top = 2
   const share = (us: number): string => ((100 * us) / summary.busyUs).toFixed(1);
   const lines: string[] = [];
   lines.push(
-    `busy ${(summary.busyUs / 1e6).toFixed(2)} s, idle ${(summary.idleUs / 1e6).toFixed(2)} s; ${requests} requests → ${perRequest(summary.busyUs)} µs of CPU per request`,
+    `main thread busy ${(summary.busyUs / 1e6).toFixed(2)} s, idle ${(summary.idleUs / 1e6).toFixed(2)} s; ${requests} requests → ${perRequest(summary.busyUs)} µs busy per request ` +
+      '(sampled wall time: includes the profiler itself and any time the thread was runnable but not running)',
     '',
     `Top ${top} functions by self time:`,
     '',
