@@ -23,6 +23,13 @@ export interface ObjectMeta {
   generation?: number;
   resourceVersion?: string;
   creationTimestamp?: string;
+  /**
+   * Server-set. While any remain, a delete only marks the object (deletionTimestamp) and the
+   * controller finishes its clean-up (a lease's bill, its container) before it is gone.
+   */
+  finalizers?: string[];
+  /** Server-set when a delete is waiting for finalizers: the object is Terminating. */
+  deletionTimestamp?: string;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';

@@ -5,6 +5,7 @@ import { API_VERSION, KINDS, isKind, type Kind, type LumaObject, type ObjectMeta
 import { canonicalJson } from '../util/hash.js';
 import { errorCode, fsyncDirectory, removeFileDurable, removeTempFiles, writeFileAtomic } from '../util/atomic-file.js';
 import {
+  TerminatingError,
   ConflictError,
   InvalidObjectError,
   type ApplyOptions,
@@ -120,6 +121,7 @@ export class FileStore implements ObjectStore {
       checkPrecondition(kind, name, options.resourceVersion, current);
       const { result, object } = planApply(input, current);
       if (result === 'unchanged' || options.dryRun) return { result, object: structuredClone(object) };
+      if (current?.metadata.deletionTimestamp) throw new TerminatingError(kind, name);
 
       const stored = withResourceVersion(object, await this.reserveRevision());
       await writeFileAtomic(this.objectPath(kind, name), serialize(stored), { mode: FILE_MODE });
@@ -130,18 +132,31 @@ export class FileStore implements ObjectStore {
   }
 
   updateStatus<K extends Kind>(kind: K, name: string, status: StatusOf<K>): Promise<ObjectOfKind<K> | undefined> {
-    if (!isPlainObject(status)) return Promise.reject(new InvalidObjectError(`${kind} "${name}": status must be an object`));
+    return this.mutateStatus(kind, name, () => status);
+  }
+
+  mutateStatus<K extends Kind>(kind: K, name: string, change: (current: ObjectOfKind<K>) => StatusOf<K> | undefined): Promise<ObjectOfKind<K> | undefined> {
     return this.serialize(kind, name, async () => {
       const current = this.objects.get(kind)?.get(name);
       if (!current) return undefined;
+      const status = change(structuredClone(current) as ObjectOfKind<K>);
+      if (status === undefined) return structuredClone(current) as ObjectOfKind<K>;
+      if (!isPlainObject(status)) throw new InvalidObjectError(`${kind} "${name}": status must be an object`);
       const nextStatus = normalizeJson(status);
       if (canonicalJson(nextStatus) === canonicalJson(current.status ?? {})) return structuredClone(current) as ObjectOfKind<K>;
+      return structuredClone(await this.write({ ...current, status: nextStatus } as LumaObject)) as ObjectOfKind<K>;
+    });
+  }
 
-      const updated = withResourceVersion({ ...current, status: nextStatus } as LumaObject, await this.reserveRevision());
-      await writeFileAtomic(this.objectPath(kind, name), serialize(updated), { mode: FILE_MODE });
-      this.bucket(kind).set(name, updated);
-      this.emit({ type: 'MODIFIED', object: updated });
-      return structuredClone(updated) as ObjectOfKind<K>;
+  setFinalizers(kind: Kind, name: string, finalizers: string[]): Promise<LumaObject | undefined> {
+    return this.serialize(kind, name, async () => {
+      const current = this.objects.get(kind)?.get(name);
+      if (!current) return undefined;
+      const next = [...new Set(finalizers)].sort();
+      if (next.length === 0 && current.metadata.deletionTimestamp) return void (await this.remove(current));
+      if (sameJson(next, current.metadata.finalizers ?? [])) return structuredClone(current);
+      const { finalizers: _old, ...metadata } = current.metadata;
+      return structuredClone(await this.write({ ...current, metadata: { ...metadata, ...(next.length > 0 ? { finalizers: next } : {}) } } as LumaObject));
     });
   }
 
@@ -150,13 +165,29 @@ export class FileStore implements ObjectStore {
       const current = this.objects.get(kind)?.get(name);
       checkPrecondition(kind, name, options.resourceVersion, current);
       if (!current) return undefined;
-
-      const deleted = withResourceVersion(current, await this.reserveRevision());
-      await removeFileDurable(this.objectPath(kind, name));
-      this.bucket(kind).delete(name);
-      this.emit({ type: 'DELETED', object: deleted });
-      return structuredClone(deleted);
+      if ((current.metadata.finalizers ?? []).length > 0) {
+        if (current.metadata.deletionTimestamp) return structuredClone(current);
+        return structuredClone(await this.write({ ...current, metadata: { ...current.metadata, deletionTimestamp: new Date().toISOString() } } as LumaObject));
+      }
+      return structuredClone(await this.remove(current));
     });
+  }
+
+  /** Stores a changed object under a new resourceVersion and announces it. */
+  private async write(object: LumaObject): Promise<LumaObject> {
+    const stored = withResourceVersion(object, await this.reserveRevision());
+    await writeFileAtomic(this.objectPath(object.kind, object.metadata.name), serialize(stored), { mode: FILE_MODE });
+    this.bucket(object.kind).set(object.metadata.name, stored);
+    this.emit({ type: 'MODIFIED', object: stored });
+    return stored;
+  }
+
+  private async remove(current: LumaObject): Promise<LumaObject> {
+    const deleted = withResourceVersion(current, await this.reserveRevision());
+    await removeFileDurable(this.objectPath(current.kind, current.metadata.name));
+    this.bucket(current.kind).delete(current.metadata.name);
+    this.emit({ type: 'DELETED', object: deleted });
+    return deleted;
   }
 
   watch(listener: WatchListener): () => void {

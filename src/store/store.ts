@@ -45,7 +45,21 @@ export interface ObjectStore {
    */
   updateStatus<K extends Kind>(kind: K, name: string, status: StatusOf<K>): Promise<ObjectOfKind<K> | undefined>;
   /**
-   * Returns the deleted object, or undefined when there was none. The returned object (and
+   * Read-modify-write of a status, run in turn with every other write of the object, so
+   * that two writers (the controller and a renewal through the API) never lose each
+   * other's changes. `change` returns the next status, or undefined to write nothing.
+   */
+  mutateStatus<K extends Kind>(kind: K, name: string, change: (current: ObjectOfKind<K>) => StatusOf<K> | undefined): Promise<ObjectOfKind<K> | undefined>;
+  /**
+   * Sets an object's finalizers. When the object is marked for deletion and the last
+   * finalizer goes, the object is deleted (DELETED event). Returns the object as it is
+   * afterwards, undefined when it does not exist (or was just deleted).
+   */
+  setFinalizers(kind: Kind, name: string, finalizers: string[]): Promise<LumaObject | undefined>;
+  /**
+   * Returns the deleted object, or undefined when there was none. An object with
+   * finalizers is not removed but marked (metadata.deletionTimestamp, a MODIFIED event)
+   * and returned as marked; it goes once its finalizers are cleared. The returned object (and
    * the DELETED event) carries the resourceVersion of the deletion, like Kubernetes.
    */
   delete(kind: Kind, name: string, options?: DeleteOptions): Promise<LumaObject | undefined>;
@@ -72,6 +86,18 @@ export class ConflictError extends Error {
         : `${kind} "${objectName}": the object has been modified (resourceVersion ${expected} is stale, current is ${actual}); get it again and retry`,
     );
     this.name = 'ConflictError';
+  }
+}
+
+/** A write to an object that is being deleted (it has a deletionTimestamp). */
+export class TerminatingError extends Error {
+  readonly code = 'Terminating';
+  constructor(
+    readonly kind: Kind,
+    readonly objectName: string,
+  ) {
+    super(`${kind} "${objectName}" is being deleted; apply it again once it is gone`);
+    this.name = 'TerminatingError';
   }
 }
 
