@@ -9,6 +9,10 @@ import type { LogHub } from '../logs/log-hub.js';
 import type { ImageRuntime } from '../runtime/runtime.js';
 import { ImageReconciler } from './image-reconciler.js';
 import { ProjectReconciler } from './project-reconciler.js';
+import { KeyedLock } from './keyed-lock.js';
+import type { LeasePolicy, UsageSink } from './lease-policy.js';
+import { LeaseReconciler, leaseOfService } from './lease-reconciler.js';
+import { PoolReconciler } from './pool-reconciler.js';
 import { WorkQueue } from './work-queue.js';
 
 // Wires the store's change events, the proxy's wake calls and a periodic resync into one
@@ -30,6 +34,10 @@ export interface ControllerOptions {
   defaultIdleTimeoutMs?: number;
   stopTimeoutSeconds?: number;
   stoppedRetentionMs?: number;
+  /** Operator settings for leases and pools. */
+  policy: LeasePolicy;
+  /** Where ended leases' bills go. */
+  ledger: UsageSink;
 }
 
 export function objectKey(kind: Kind, name: string): string {
@@ -45,6 +53,8 @@ export class Controller implements ProxyHooks {
   private readonly queue: WorkQueue;
   private readonly projects: ProjectReconciler;
   private readonly images: ImageReconciler;
+  private readonly pools: PoolReconciler;
+  private readonly leases: LeaseReconciler;
   private unwatch: (() => void) | undefined;
   private unwatchDocker: (() => void) | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -68,6 +78,23 @@ export class Controller implements ProxyHooks {
       logger: options.logger,
       instance: options.instance,
     });
+    const poolLock = new KeyedLock();
+    const idle = options.defaultIdleTimeoutMs !== undefined ? { defaultIdleTimeoutMs: options.defaultIdleTimeoutMs } : {};
+    this.pools = new PoolReconciler({ store: options.store, runtime: options.runtime, logger: options.logger, policy: options.policy, poolLock, ...idle });
+    this.leases = new LeaseReconciler({
+      store: options.store,
+      runtime: options.runtime,
+      proxy: options.proxy,
+      logger: options.logger,
+      policy: options.policy,
+      ledger: options.ledger,
+      pools: this.pools,
+      poolLock,
+      admissionLock: new KeyedLock(),
+      enqueue: (key) => this.queue.add(key),
+      publicUrl: options.publicUrl,
+      ...idle,
+    });
     this.queue = new WorkQueue((key) => this.dispatch(key), {
       onError: (key, error, attempt, delayMs) => {
         const level = error instanceof DockerUnavailableError ? 'warn' : 'error';
@@ -80,18 +107,19 @@ export class Controller implements ProxyHooks {
   async start(): Promise<void> {
     this.unwatch = this.options.store.watch((event) => {
       const { kind, metadata } = event.object;
-      if (kind === 'Project') this.queue.add(objectKey('Project', metadata.name));
+      if (kind === 'Project') this.addProject(metadata.name);
+      if (kind === 'Lease') this.queue.add(objectKey('Lease', metadata.name));
       if (kind === 'Image') {
         this.queue.add(objectKey('Image', metadata.name));
         // Projects that run this image follow its builds.
         for (const project of this.options.store.list('Project')) {
-          if (project.spec.image === metadata.name) this.queue.add(objectKey('Project', project.metadata.name));
+          if (project.spec.image === metadata.name) this.addProject(project.metadata.name);
         }
       }
     });
     // Docker events heal drift (a container stopped or removed by hand) at once; the
     // periodic resync below is the safety net for anything an event stream missed.
-    this.unwatchDocker = this.options.runtime.watchChanges((owner) => this.queue.add(objectKey(owner.kind, owner.name)));
+    this.unwatchDocker = this.options.runtime.watchChanges((owner) => (owner.kind === 'Project' ? this.addProject(owner.name) : this.queue.add(objectKey(owner.kind, owner.name))));
     this.queue.start();
     await this.resync();
     const interval = this.options.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS;
@@ -110,7 +138,8 @@ export class Controller implements ProxyHooks {
 
   /** The proxy holds a request for a service with no target. */
   wake(service: string): void {
-    this.queue.add(objectKey('Project', service));
+    const lease = leaseOfService(service);
+    this.queue.add(lease === undefined ? objectKey('Project', service) : objectKey('Lease', lease));
   }
 
   /** Reconciles everything soon, e.g. after the proxy restarted and lost what it was told. */
@@ -125,13 +154,25 @@ export class Controller implements ProxyHooks {
   /** Level-triggered safety net: whatever no event announced (a container removed by hand) is found here. */
   private async resync(): Promise<void> {
     for (const image of this.options.store.list('Image')) this.queue.add(objectKey('Image', image.metadata.name));
-    const names = new Set(this.options.store.list('Project').map((project) => project.metadata.name));
+    const projects = new Set(this.options.store.list('Project').map((project) => project.metadata.name));
+    const leases = new Set(this.options.store.list('Lease').map((lease) => lease.metadata.name));
     try {
-      for (const container of await this.options.runtime.list({ kind: 'Project' })) names.add(container.owner.name);
+      // Containers whose owner is gone are found here too: their reconcile removes them.
+      for (const container of await this.options.runtime.list()) {
+        if (container.owner.kind === 'Project') projects.add(container.owner.name);
+        if (container.owner.kind === 'Lease') leases.add(container.owner.name);
+      }
     } catch (error) {
       this.options.logger.warn({ err: errorMessage(error) }, 'could not list containers during resync');
     }
-    for (const name of names) this.queue.add(objectKey('Project', name));
+    for (const name of projects) this.addProject(name);
+    for (const name of leases) this.queue.add(objectKey('Lease', name));
+  }
+
+  /** A project's serving instances and its pool converge separately. */
+  private addProject(name: string): void {
+    this.queue.add(objectKey('Project', name));
+    this.queue.add(`Pool/${name}`);
   }
 
   private async dispatch(key: string): Promise<void | { requeueAfterMs?: number }> {
@@ -141,6 +182,10 @@ export class Controller implements ProxyHooks {
         return this.projects.reconcile(name);
       case 'Image':
         return this.images.reconcile(name);
+      case 'Pool':
+        return this.pools.reconcile(name);
+      case 'Lease':
+        return this.leases.reconcile(name);
       default:
         this.options.logger.warn({ key }, 'no reconciler for this kind yet');
         return;

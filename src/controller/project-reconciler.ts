@@ -9,6 +9,7 @@ import { shortHash } from '../util/hash.js';
 import { setCondition } from './conditions.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
 import { decideInstances } from './scaling.js';
+import { resolveProjectImage } from './image-resolution.js';
 import type { ReconcileResult } from './work-queue.js';
 
 // Converges one Project: reads the whole desired state (store) and actual state (Docker
@@ -62,7 +63,8 @@ export class ProjectReconciler {
   async reconcile(name: string): Promise<ReconcileResult> {
     const { store, runtime } = this.options;
     const project = store.get('Project', name);
-    const containers = await runtime.list({ kind: 'Project', name });
+    // Pool containers carry the project's labels too; they are the pool reconciler's.
+    const containers = await runtime.list({ kind: 'Project', name, role: 'instance' });
     if (!project) {
       await this.tearDown(name, containers);
       return;
@@ -81,7 +83,7 @@ export class ProjectReconciler {
     const name = project.metadata.name;
     const uid = project.metadata.uid ?? '';
     const declared = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
-    const image = this.resolveImage(declared.image);
+    const image = resolveProjectImage(this.options.store, declared.image);
     if ('waitingFor' in image) return this.waitForImage(project, declared, image.waitingFor);
     const settings: ProjectSettings = { ...declared, image: image.ref };
     const hash = containerSpecHash(settings);
@@ -209,16 +211,6 @@ export class ProjectReconciler {
     }
   }
 
-  /** `spec.image` names an Image object (its last ready build runs) or is an image reference. */
-  private resolveImage(declared: string): { ref: string } | { waitingFor: string } {
-    const image = this.options.store.get('Image', declared);
-    if (!image) return { ref: declared };
-    if (image.status?.image) return { ref: image.status.image };
-    const ready = image.status?.conditions?.find((condition) => condition.type === 'Ready');
-    const phase = image.status?.phase ?? 'Pending';
-    return { waitingFor: `image "${declared}" is ${phase}${ready?.message ? `: ${ready.message}` : ''}` };
-  }
-
   /** No image to run yet: requests get 503 with the reason; the Image's progress wakes us. */
   private async waitForImage(project: ProjectObject, settings: ProjectSettings, reason: string): Promise<ReconcileResult> {
     await this.options.proxy.deploy({
@@ -338,7 +330,8 @@ export class ProjectReconciler {
           : {}),
     };
     try {
-      await this.options.store.updateStatus('Project', project.metadata.name, status);
+      // The pool reconciler writes status.pool: keep it.
+      await this.options.store.mutateStatus('Project', project.metadata.name, (current) => ({ ...status, ...(current.status?.pool ? { pool: current.status.pool } : {}) }));
     } catch (error) {
       this.options.logger.error({ project: project.metadata.name, err: errorMessage(error) }, 'could not write status');
     }

@@ -83,6 +83,7 @@ export interface ProjectSpec {
   resources?: ResourceRequirements;
   scaling?: ScalingSpec;
   pool?: { size?: number };
+  leases?: { maxConcurrent?: number };
   readiness?: ReadinessSpec;
   tls?: boolean;
 }
@@ -93,6 +94,8 @@ export interface ProjectStatus extends BaseStatus {
   lastRequestAt?: string;
   url?: string;
   image?: string;
+  /** Containers kept started and ready for this project's leases (spec.pool.size). */
+  pool?: { size: number; ready: number; starting: number };
 }
 
 // ---------- Image ----------
@@ -124,10 +127,23 @@ export interface LeaseSpec {
 
 export interface LeaseStatus extends BaseStatus {
   phase?: 'Pending' | 'Active' | 'Expired' | 'Released' | 'Failed';
+  /** When the lease was admitted (under its caps) and its container was being claimed or started. */
+  admittedAt?: string;
+  /** When the container became the lease's: claimed from the pool or started. The bill starts here. */
+  startedAt?: string;
   expiresAt?: string;
+  /** When the container stopped. The bill ends here. */
+  endedAt?: string;
+  /** Why it ended: Expired, Released (deleted), IdleTimeout, ContainerLost, StartFailed. */
+  endReason?: string;
   estimatedCost?: number;
   cost?: number;
+  currency?: string;
   fromPool?: boolean;
+  /** The limits the container runs with. */
+  resources?: { cpu: string; memory: string };
+  url?: string;
+  containerName?: string;
 }
 
 // ---------- Objects ----------

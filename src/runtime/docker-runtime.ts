@@ -3,7 +3,7 @@ import Docker from 'dockerode';
 import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
 import { isKind } from '../model/types.js';
 import { DockerUnavailableError, dockerStatusCode, errorMessage, isUnreachableError } from './errors.js';
-import { LABELS, ownerLabels, type OwnerRef } from './labels.js';
+import { isContainerRole, LABELS, leaseContainerName, leaseFromContainerName, ownerLabels, type OwnerRef } from './labels.js';
 import {
   BuildFailedError,
   PullFailedError,
@@ -15,6 +15,7 @@ import {
   type ImageInfo,
   type ImageRuntime,
   type ManagedContainer,
+  type ResourceLimits,
 } from './runtime.js';
 
 // The Docker driver: the only module in Luma that imports dockerode.
@@ -22,7 +23,7 @@ import {
 /** Bounds what one app can do to the host; issue-8 hardening builds on these. */
 const CONTAINER_PID_LIMIT = 1024;
 /** Events after which a container's owner must be looked at again. */
-const WATCHED_ACTIONS = ['start', 'die', 'stop', 'kill', 'oom', 'destroy', 'pause', 'unpause'] as const;
+const WATCHED_ACTIONS = ['start', 'die', 'stop', 'kill', 'oom', 'destroy', 'pause', 'unpause', 'rename'] as const;
 const EVENTS_RECONNECT_MS = 1_000;
 const KNOWN_STATES: ReadonlySet<string> = new Set(['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead']);
 
@@ -49,13 +50,19 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
 
   async list(filter: ContainerFilter = {}): Promise<ManagedContainer[]> {
     const labels = [`${LABELS.managed}=true`, `${LABELS.instance}=${this.instance}`];
-    if (filter.kind) labels.push(`${LABELS.kind}=${filter.kind}`);
-    if (filter.name) labels.push(`${LABELS.name}=${filter.name}`);
+    // A claimed pool container keeps its project's labels: only a project's own name
+    // narrows the query in Docker; everything else is sorted out from the owner below.
+    if (filter.kind === 'Project' && filter.name) labels.push(`${LABELS.name}=${filter.name}`);
+    if (filter.kind === 'Image' && filter.name) labels.push(`${LABELS.kind}=Image`, `${LABELS.name}=${filter.name}`);
     const infos = await this.call(() => this.docker.listContainers({ all: true, filters: { label: labels } }));
     const result: ManagedContainer[] = [];
     for (const info of infos) {
-      const container = fromListInfo(info);
-      if (container) result.push(container);
+      const container = fromListInfo(info, this.instance);
+      if (!container) continue;
+      if (filter.kind && container.owner.kind !== filter.kind) continue;
+      if (filter.name && container.owner.name !== filter.name) continue;
+      if (filter.role && container.role !== filter.role) continue;
+      result.push(container);
     }
     return result;
   }
@@ -72,7 +79,8 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
 
   async create(spec: ContainerSpec): Promise<ManagedContainer> {
     const portKey = `${spec.port}/tcp`;
-    const name = `luma-${sanitize(this.instance)}-${spec.owner.name}-${randomBytes(3).toString('hex')}`;
+    const role = spec.role ?? 'instance';
+    const name = role === 'lease' ? leaseContainerName(this.instance, spec.owner) : `luma-${sanitize(this.instance)}-${spec.owner.name}-${randomBytes(3).toString('hex')}`;
     const container = await this.call(() =>
       this.docker.createContainer({
         name,
@@ -80,7 +88,7 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
         Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
         // As in Kubernetes and Cloud Run, `command` replaces the image's entrypoint.
         ...(spec.command ? { Entrypoint: spec.command, Cmd: [] } : {}),
-        Labels: ownerLabels(this.instance, spec.owner, spec.specHash, spec.port),
+        Labels: ownerLabels(this.instance, spec.owner, spec.specHash, spec.port, role),
         ExposedPorts: { [portKey]: {} },
         HostConfig: {
           // Docker picks a free port; binding to loopback keeps apps off the network.
@@ -148,10 +156,25 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
     }
   }
 
+  async claim(id: string, lease: OwnerRef): Promise<ManagedContainer> {
+    await this.call(() => this.docker.getContainer(id).rename({ name: leaseContainerName(this.instance, lease) }));
+    const claimed = await this.inspect(id);
+    if (!claimed) throw new Error(`container ${id.slice(0, 12)} vanished while it was being claimed`);
+    return claimed;
+  }
+
+  async updateLimits(id: string, limits: ResourceLimits): Promise<void> {
+    // Swap equal to memory: no swap, as at create. Both move together so that lowering or
+    // raising the limit never leaves memory above swap for an instant.
+    await this.call(() =>
+      this.docker.getContainer(id).update({ NanoCpus: limits.cpuMillis * 1_000_000, Memory: limits.memoryBytes, MemorySwap: limits.memoryBytes }),
+    );
+  }
+
   async inspect(id: string): Promise<ManagedContainer | undefined> {
     try {
       const info = await this.call(() => this.docker.getContainer(id).inspect());
-      return fromInspectInfo(info);
+      return fromInspectInfo(info, this.instance);
     } catch (error) {
       if (dockerStatusCode(error) === 404) return undefined;
       throw error;
@@ -183,7 +206,7 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
             while ((newline = buffered.indexOf('\n')) >= 0) {
               const line = buffered.slice(0, newline).trim();
               buffered = buffered.slice(newline + 1);
-              const event = parseEvent(line);
+              const event = parseEvent(line, this.instance);
               if (event) onChange(event.owner, event.action);
             }
           });
@@ -289,11 +312,12 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
   }
 }
 
-function parseEvent(line: string): { owner: OwnerRef; action: string } | undefined {
+function parseEvent(line: string, instance: string): { owner: OwnerRef; action: string } | undefined {
   if (!line) return undefined;
   try {
     const event = JSON.parse(line) as { Action?: string; Actor?: { Attributes?: Record<string, string> } };
-    const owner = ownerFrom(event.Actor?.Attributes ?? {});
+    const attributes = event.Actor?.Attributes ?? {};
+    const owner = ownerFrom(attributes, attributes.name ?? '', instance);
     return owner && event.Action ? { owner, action: event.Action } : undefined;
   } catch {
     return undefined;
@@ -308,7 +332,9 @@ function toState(raw: string): ContainerState {
   return (KNOWN_STATES.has(raw) ? raw : 'dead') as ContainerState;
 }
 
-function ownerFrom(labels: Record<string, string>): ManagedContainer['owner'] | undefined {
+function ownerFrom(labels: Record<string, string>, containerName: string, instance: string): ManagedContainer['owner'] | undefined {
+  const lease = leaseFromContainerName(instance, containerName);
+  if (lease) return lease;
   const kind = labels[LABELS.kind];
   const name = labels[LABELS.name];
   const uid = labels[LABELS.uid];
@@ -316,15 +342,23 @@ function ownerFrom(labels: Record<string, string>): ManagedContainer['owner'] | 
   return { kind, name, uid };
 }
 
-function fromListInfo(info: ContainerInfo): ManagedContainer | undefined {
-  const owner = ownerFrom(info.Labels);
+function roleOf(labels: Record<string, string>, owner: OwnerRef): ManagedContainer['role'] {
+  if (owner.kind === 'Lease') return 'lease';
+  const role = labels[LABELS.role];
+  return isContainerRole(role) ? role : 'instance';
+}
+
+function fromListInfo(info: ContainerInfo, instance: string): ManagedContainer | undefined {
+  const name = (info.Names[0] ?? info.Id).replace(/^\//, '');
+  const owner = ownerFrom(info.Labels, name, instance);
   if (!owner) return undefined;
   const appPort = Number(info.Labels[LABELS.port] ?? 0);
   const binding = info.Ports.find((port) => port.PrivatePort === appPort && port.IP === '127.0.0.1' && port.PublicPort);
   return {
     id: info.Id,
-    name: (info.Names[0] ?? info.Id).replace(/^\//, ''),
+    name,
     owner,
+    role: roleOf(info.Labels, owner),
     specHash: info.Labels[LABELS.specHash] ?? '',
     state: toState(info.State),
     ...(binding ? { hostPort: binding.PublicPort } : {}),
@@ -334,9 +368,9 @@ function fromListInfo(info: ContainerInfo): ManagedContainer | undefined {
   };
 }
 
-function fromInspectInfo(info: ContainerInspectInfo): ManagedContainer | undefined {
+function fromInspectInfo(info: ContainerInspectInfo, instance: string): ManagedContainer | undefined {
   const labels = info.Config.Labels ?? {};
-  const owner = ownerFrom(labels);
+  const owner = ownerFrom(labels, info.Name, instance);
   if (!owner) return undefined;
   const appPort = Number(labels[LABELS.port] ?? 0);
   const bindings: Record<string, Array<{ HostIp: string; HostPort: string }> | null> = info.NetworkSettings.Ports ?? {};
@@ -346,6 +380,7 @@ function fromInspectInfo(info: ContainerInspectInfo): ManagedContainer | undefin
     id: info.Id,
     name: info.Name.replace(/^\//, ''),
     owner,
+    role: roleOf(labels, owner),
     specHash: labels[LABELS.specHash] ?? '',
     state,
     ...(binding && state !== 'exited' && state !== 'created' ? { hostPort: Number(binding.HostPort) } : {}),

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { OwnerRef } from './labels.js';
+import type { ContainerRole, OwnerRef } from './labels.js';
 
 // What the controller needs from a container engine. The Docker driver is the only
 // implementation that talks to a real engine; unit tests use small fakes of this.
@@ -9,7 +9,9 @@ export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | '
 export interface ManagedContainer {
   id: string;
   name: string;
+  /** For a claimed pool container, the lease (from its name), not the project of its labels. */
   owner: OwnerRef;
+  role: ContainerRole;
   specHash: string;
   state: ContainerState;
   /** The 127.0.0.1 port Docker picked for the app port, while the container runs. */
@@ -22,6 +24,8 @@ export interface ManagedContainer {
 
 export interface ContainerSpec {
   owner: OwnerRef;
+  /** Default `instance`. A `lease` container is named for its lease (see leaseContainerName). */
+  role?: ContainerRole;
   specHash: string;
   image: string;
   port: number;
@@ -34,6 +38,12 @@ export interface ContainerSpec {
 export interface ContainerFilter {
   kind?: OwnerRef['kind'];
   name?: string;
+  role?: ContainerRole;
+}
+
+export interface ResourceLimits {
+  cpuMillis: number;
+  memoryBytes: number;
 }
 
 export interface ContainerRuntime {
@@ -52,6 +62,13 @@ export interface ContainerRuntime {
   pause(id: string): Promise<void>;
   unpause(id: string): Promise<void>;
   remove(id: string): Promise<void>;
+  /**
+   * Hands a pool container to a lease: renames it for the lease, so that from then on it is
+   * listed as the lease's. Fails when another container already carries that name.
+   */
+  claim(id: string, lease: OwnerRef): Promise<ManagedContainer>;
+  /** Changes a running container's CPU and memory limits in place (docker update). */
+  updateLimits(id: string, limits: ResourceLimits): Promise<void>;
   /** Undefined when the container no longer exists. */
   inspect(id: string): Promise<ManagedContainer | undefined>;
   /**

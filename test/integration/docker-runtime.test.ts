@@ -105,6 +105,32 @@ describe('DockerRuntime', () => {
     }
   });
 
+  it('a claimed pool container becomes the lease\'s (by its name), takes new limits in place, and a second claim for the lease is refused', async () => {
+    const pooled = await runtime.create({ owner: { ...owner, name: 'pooled' }, role: 'pool', specHash: 'pl', image: TEST_IMAGE, port: 8080, env: {}, cpuMillis: 250, memoryBytes: 64 * 1024 * 1024 });
+    await runtime.start(pooled.id);
+    expect((await runtime.list({ kind: 'Project', name: 'pooled', role: 'pool' })).map((container) => container.id)).toEqual([pooled.id]);
+
+    const lease: OwnerRef = { kind: 'Lease', name: 'l1', uid: '99999999-8888-7777-6666-555555555555' };
+    await runtime.updateLimits(pooled.id, { cpuMillis: 1000, memoryBytes: 128 * 1024 * 1024 });
+    const claimed = await runtime.claim(pooled.id, lease);
+    expect(claimed.owner).toEqual(lease);
+    expect(claimed.role).toBe('lease');
+    expect(claimed.state).toBe('running');
+    expect(await runtime.list({ kind: 'Project', name: 'pooled' })).toEqual([]);
+    expect((await runtime.list({ kind: 'Lease', name: 'l1' })).map((container) => container.id)).toEqual([pooled.id]);
+
+    const info = await docker.getContainer(pooled.id).inspect();
+    expect(info.HostConfig.NanoCpus).toBe(1_000_000_000);
+    expect(info.HostConfig.Memory).toBe(128 * 1024 * 1024);
+
+    // Docker's unique names: no second container can be the same lease's.
+    const other = await runtime.create({ owner: { ...owner, name: 'pooled' }, role: 'pool', specHash: 'pl', image: TEST_IMAGE, port: 8080, env: {} });
+    await expect(runtime.claim(other.id, lease)).rejects.toThrow();
+    await expect(runtime.create({ owner: lease, role: 'lease', specHash: 'pl', image: TEST_IMAGE, port: 8080, env: {} })).rejects.toThrow();
+    await runtime.remove(other.id);
+    await runtime.remove(pooled.id);
+  });
+
   it('turns an unreachable engine into one actionable error', async () => {
     const previous = process.env.DOCKER_HOST;
     process.env.DOCKER_HOST = 'unix:///nonexistent/docker.sock';

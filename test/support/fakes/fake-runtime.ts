@@ -1,5 +1,5 @@
-import type { OwnerRef } from '../../../src/runtime/labels.js';
-import type { ContainerFilter, ContainerRuntime, ContainerSpec, ContainerState, ManagedContainer } from '../../../src/runtime/runtime.js';
+import type { ContainerRole, OwnerRef } from '../../../src/runtime/labels.js';
+import type { ContainerFilter, ContainerRuntime, ContainerSpec, ContainerState, ManagedContainer, ResourceLimits } from '../../../src/runtime/runtime.js';
 
 // An in-memory ContainerRuntime for unit tests: containers live in a Map, and every call
 // that changes something is recorded (in order, in `calls`, and in an optional shared
@@ -11,7 +11,9 @@ export type RuntimeCall =
   | { op: 'stop'; id: string; timeoutSeconds: number }
   | { op: 'pause'; id: string }
   | { op: 'unpause'; id: string }
-  | { op: 'remove'; id: string };
+  | { op: 'remove'; id: string }
+  | { op: 'claim'; id: string; lease: string }
+  | { op: 'update'; id: string; limits: ResourceLimits };
 
 export interface FakeRuntimeOptions {
   /** Images that exist locally; imageExists() answers from this set. */
@@ -24,6 +26,7 @@ export interface FakeRuntimeOptions {
 
 export interface SeedContainer {
   owner: OwnerRef;
+  role?: ContainerRole;
   specHash: string;
   state: ContainerState;
   hostPort?: number;
@@ -55,6 +58,7 @@ export class FakeRuntime implements ContainerRuntime {
       id,
       name: container.name ?? `luma-test-${container.owner.name}-${id}`,
       owner: { ...container.owner },
+      role: container.role ?? (container.owner.kind === 'Lease' ? 'lease' : 'instance'),
       specHash: container.specHash,
       state: container.state,
       appPort: container.appPort ?? 8080,
@@ -80,7 +84,12 @@ export class FakeRuntime implements ContainerRuntime {
 
   async list(filter: ContainerFilter = {}): Promise<ManagedContainer[]> {
     return [...this.containers.values()]
-      .filter((container) => (filter.kind === undefined || container.owner.kind === filter.kind) && (filter.name === undefined || container.owner.name === filter.name))
+      .filter(
+        (container) =>
+          (filter.kind === undefined || container.owner.kind === filter.kind) &&
+          (filter.name === undefined || container.owner.name === filter.name) &&
+          (filter.role === undefined || container.role === filter.role),
+      )
       .map(copy);
   }
 
@@ -95,6 +104,7 @@ export class FakeRuntime implements ContainerRuntime {
       id,
       name: `luma-test-${spec.owner.name}-${id}`,
       owner: { ...spec.owner },
+      role: spec.role ?? 'instance',
       specHash: spec.specHash,
       state: 'created',
       appPort: spec.port,
@@ -138,6 +148,29 @@ export class FakeRuntime implements ContainerRuntime {
     this.mustGet(id);
     this.record({ op: 'remove', id }, `remove ${id}`);
     this.containers.delete(id);
+  }
+
+  /** Limits last set through updateLimits, by container id. */
+  readonly limits = new Map<string, ResourceLimits>();
+  /** When set, updateLimits fails with this message (an engine that cannot change limits in place). */
+  failUpdates: string | undefined;
+
+  async claim(id: string, lease: OwnerRef): Promise<ManagedContainer> {
+    const container = this.mustGet(id);
+    for (const other of this.containers.values()) {
+      if (other.id !== id && other.owner.kind === 'Lease' && other.owner.uid === lease.uid) throw new Error(`a container is already named for lease ${lease.name}`);
+    }
+    this.record({ op: 'claim', id, lease: lease.name }, `claim ${id} ${lease.name}`);
+    container.owner = { ...lease };
+    container.role = 'lease';
+    return copy(container);
+  }
+
+  async updateLimits(id: string, limits: ResourceLimits): Promise<void> {
+    this.mustGet(id);
+    if (this.failUpdates) throw new Error(this.failUpdates);
+    this.record({ op: 'update', id, limits: { ...limits } }, `update ${id}`);
+    this.limits.set(id, { ...limits });
   }
 
   async inspect(id: string): Promise<ManagedContainer | undefined> {

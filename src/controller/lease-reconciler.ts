@@ -1,0 +1,395 @@
+import { resolveProjectSettings } from '../model/project-settings.js';
+import { formatCpu, formatMemory, parseCpu, parseDuration, parseMemory } from '../model/quantities.js';
+import type { LeaseObject, LeaseStatus, ProjectObject } from '../model/types.js';
+import type { ProxyManagement } from '../proxy/management.js';
+import { errorMessage } from '../runtime/errors.js';
+import type { OwnerRef } from '../runtime/labels.js';
+import type { ContainerRuntime, ManagedContainer, ResourceLimits } from '../runtime/runtime.js';
+import type { ObjectStore } from '../store/store.js';
+import type { Logger } from '../util/logger.js';
+import { waitUntilReady } from '../util/readiness-probe.js';
+import { setCondition } from './conditions.js';
+import { resolveProjectImage } from './image-resolution.js';
+import type { KeyedLock } from './keyed-lock.js';
+import type { LeasePolicy, LeaseUsageRecord, UsageSink } from './lease-policy.js';
+import { admitInOrder, isEnded, type LeaseCaps } from './lease-queue.js';
+import { poolTemplate, type PoolReconciler } from './pool-reconciler.js';
+import type { ReconcileResult } from './work-queue.js';
+
+// Converges one Lease: admits it under the caps (first come, first served), gives it a
+// container (claimed from its project's pool, or started fresh), routes
+// `<lease>.<first project hostname>` to it, and ends it at expiry, on release (delete)
+// or after its idle timeout: SIGTERM, SIGKILL after the grace period, container removed,
+// the bill written to the usage ledger. Every step is written down before the next, so
+// a controller killed at any moment picks up where it stopped, and bills the real runtime.
+
+export const LEASE_FINALIZER = 'luma.dev/lease';
+const LOOPBACK = '127.0.0.1';
+const IMAGE_RECHECK_MS = 5_000;
+const MIN_REQUEUE_MS = 50;
+
+export function leaseService(leaseName: string): string {
+  return `lease.${leaseName}`;
+}
+
+/** The lease a proxy service name stands for, if it is a lease's. */
+export function leaseOfService(service: string): string | undefined {
+  return service.startsWith('lease.') ? service.slice('lease.'.length) : undefined;
+}
+
+export interface LeaseReconcilerOptions {
+  store: ObjectStore;
+  runtime: ContainerRuntime;
+  proxy: ProxyManagement;
+  logger: Logger;
+  policy: LeasePolicy;
+  ledger: UsageSink;
+  pools: PoolReconciler;
+  poolLock: KeyedLock;
+  /** Admission decisions one at a time, so two leases never take the last free place. */
+  admissionLock: KeyedLock;
+  /** Asks for a reconcile of a key (`Pool/NAME` after a claim, waiting leases after one ends). */
+  enqueue: (key: string) => void;
+  publicUrl: (host: string) => string;
+  defaultIdleTimeoutMs?: number;
+  now?: () => number;
+}
+
+type EndReason = LeaseUsageRecord['reason'];
+
+export class LeaseReconciler {
+  private readonly now: () => number;
+
+  constructor(private readonly options: LeaseReconcilerOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async reconcile(name: string): Promise<ReconcileResult> {
+    const { store, runtime } = this.options;
+    const lease = store.get('Lease', name);
+    const containers = await runtime.list({ kind: 'Lease', name });
+    if (!lease) {
+      // No object, yet containers or a route: what a lease left behind (garbage).
+      await this.removeRoute(name);
+      await Promise.all(containers.map((container) => runtime.remove(container.id)));
+      if (containers.length > 0) this.options.logger.info({ lease: name, removed: containers.length }, 'removed containers of a lease that no longer exists');
+      return;
+    }
+    const mine = containers.filter((container) => container.owner.uid === lease.metadata.uid);
+    await Promise.all(containers.filter((container) => !mine.includes(container)).map((container) => runtime.remove(container.id)));
+
+    const status = lease.status ?? {};
+    if (lease.metadata.deletionTimestamp) {
+      if (!isEnded(status)) await this.end(lease, mine, 'Released');
+      else await this.cleanUp(lease, mine);
+      await store.setFinalizers('Lease', name, (lease.metadata.finalizers ?? []).filter((finalizer) => finalizer !== LEASE_FINALIZER));
+      return;
+    }
+    if (isEnded(status)) {
+      await this.cleanUp(lease, mine);
+      return;
+    }
+    if (!(lease.metadata.finalizers ?? []).includes(LEASE_FINALIZER)) {
+      // Before any container exists: from here on, a delete waits for the bill.
+      await store.setFinalizers('Lease', name, [...(lease.metadata.finalizers ?? []), LEASE_FINALIZER]);
+    }
+    // A crash after the container stopped, before the bill: finish ending.
+    if (status.endedAt) return void (await this.end(lease, mine, (status.endReason as EndReason | undefined) ?? 'Expired'));
+
+    const project = store.get('Project', lease.spec.project);
+    if (status.startedAt) return this.keepActive(lease, project, mine);
+    if (!project) return this.wait(lease, 'ProjectNotFound', `project "${lease.spec.project}" does not exist`);
+    if (!status.admittedAt) {
+      const admission = await this.admit(lease, project);
+      if (admission) return this.wait(lease, 'WaitingForCapacity', admission);
+    }
+    return this.start(lease, project, mine);
+  }
+
+  /** Undefined when admitted; otherwise why it waits. */
+  private admit(lease: LeaseObject, project: ProjectObject): Promise<string | undefined> {
+    return this.options.admissionLock.run('leases', async () => {
+      const { store, policy } = this.options;
+      const current = store.get('Lease', lease.metadata.name);
+      if (current?.status?.admittedAt) return undefined;
+      const caps: LeaseCaps = {
+        total: policy.maxActiveLeases,
+        perProject: (projectName) => (projectName === project.metadata.name ? project.spec.leases?.maxConcurrent : store.get('Project', projectName)?.spec.leases?.maxConcurrent),
+      };
+      const verdict = admitInOrder(store.list('Lease'), lease.metadata.name, caps);
+      if (!verdict.admitted) return verdict.reason;
+      await this.patchStatus(lease, { phase: 'Pending', admittedAt: new Date(this.now()).toISOString(), ...this.estimate(lease, project) }, {
+        status: 'False',
+        reason: 'Starting',
+        message: 'claiming a pooled container or starting one',
+      });
+      return undefined;
+    });
+  }
+
+  private async start(lease: LeaseObject, project: ProjectObject, mine: ManagedContainer[]): Promise<ReconcileResult> {
+    const { runtime, logger } = this.options;
+    const image = resolveProjectImage(this.options.store, project.spec.image);
+    if ('waitingFor' in image) {
+      await this.wait(lease, 'ImageNotReady', image.waitingFor);
+      return { requeueAfterMs: IMAGE_RECHECK_MS };
+    }
+    const settings = resolveProjectSettings(project.spec, this.idleDefaults());
+    const limits = this.limitsOf(lease);
+    const owner: OwnerRef = { kind: 'Lease', name: lease.metadata.name, uid: lease.metadata.uid ?? '' };
+    const began = this.now();
+
+    let container = mine.find((candidate) => candidate.state === 'running');
+    let fromPool = lease.status?.fromPool ?? false;
+    if (!container) {
+      await Promise.all(mine.map((stale) => runtime.remove(stale.id)));
+      const claimed = Object.keys(lease.spec.env ?? {}).length === 0 ? await this.claimFromPool(project, image.ref, owner, limits) : undefined;
+      fromPool = claimed !== undefined;
+      container = claimed ?? (await this.startFresh(lease, project, image.ref, owner, limits));
+    }
+    if (!container.hostPort) throw new Error(`lease ${lease.metadata.name}: container ${container.name} has no published port`);
+    try {
+      await waitUntilReady(LOOPBACK, container.hostPort, settings.readiness, settings.startupTimeoutMs);
+    } catch (error) {
+      await runtime.remove(container.id).catch(() => undefined);
+      await this.fail(lease, 'StartFailed', `the container did not become ready: ${errorMessage(error)}`);
+      return;
+    }
+
+    const startedAt = this.now();
+    const host = this.leaseHost(lease, project);
+    const ttlMs = parseDuration(lease.spec.ttl);
+    try {
+      await this.options.proxy.deploy({
+        service: leaseService(lease.metadata.name),
+        hosts: [host],
+        targets: [`${LOOPBACK}:${container.hostPort}`],
+        startupTimeoutMs: settings.startupTimeoutMs,
+      });
+    } catch (error) {
+      await runtime.remove(container.id).catch(() => undefined);
+      await this.fail(lease, 'RouteFailed', errorMessage(error));
+      return;
+    }
+    await this.patchStatus(
+      lease,
+      {
+        phase: 'Active',
+        startedAt: new Date(startedAt).toISOString(),
+        expiresAt: lease.status?.expiresAt ?? new Date(startedAt + ttlMs).toISOString(),
+        fromPool,
+        containerName: container.name,
+        url: this.options.publicUrl(host),
+        resources: { cpu: formatCpu(limits.cpuMillis), memory: formatMemory(limits.memoryBytes) },
+      },
+      { status: 'True', reason: 'Active', message: `dedicated container ${fromPool ? 'claimed from the pool' : 'started'}` },
+    );
+    logger.info({ lease: lease.metadata.name, project: project.metadata.name, fromPool, ms: this.now() - began }, 'lease active');
+    return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, ttlMs) };
+  }
+
+  /** A ready pool container, set to the lease's limits and renamed for it; undefined when none can be had. */
+  private claimFromPool(project: ProjectObject, imageRef: string, owner: OwnerRef, limits: ResourceLimits): Promise<ManagedContainer | undefined> {
+    const { runtime, pools, policy, logger } = this.options;
+    return this.options.poolLock.run(project.metadata.name, async () => {
+      const template = poolTemplate(project, imageRef, policy, this.options.defaultIdleTimeoutMs);
+      const pool = await runtime.list({ kind: 'Project', name: project.metadata.name, role: 'pool' });
+      const ready = pool
+        .filter((container) => container.owner.uid === project.metadata.uid && container.specHash === template.hash && container.state === 'running' && pools.isReady(container.id))
+        .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+      const candidate = ready[0];
+      if (!candidate) return undefined;
+      if (limits.cpuMillis !== template.cpuMillis || limits.memoryBytes !== template.memoryBytes) {
+        try {
+          await runtime.updateLimits(candidate.id, limits);
+        } catch (error) {
+          // The container stays in the pool, with its limits as they were.
+          await runtime.updateLimits(candidate.id, { cpuMillis: template.cpuMillis, memoryBytes: template.memoryBytes }).catch(() => undefined);
+          logger.warn({ project: project.metadata.name, err: errorMessage(error) }, 'could not set a pool container to the lease limits; starting a fresh one');
+          return undefined;
+        }
+      }
+      const claimed = await runtime.claim(candidate.id, owner);
+      pools.forget(candidate.id);
+      this.options.enqueue(`Pool/${project.metadata.name}`);
+      return claimed;
+    });
+  }
+
+  private async startFresh(lease: LeaseObject, project: ProjectObject, imageRef: string, owner: OwnerRef, limits: ResourceLimits): Promise<ManagedContainer> {
+    const { runtime } = this.options;
+    const template = poolTemplate(project, imageRef, this.options.policy, this.options.defaultIdleTimeoutMs);
+    const env = sortedEnv({ ...template.settings.env, ...(lease.spec.env ?? {}) });
+    const created = await runtime.create({
+      owner,
+      role: 'lease',
+      specHash: template.hash,
+      image: imageRef,
+      port: template.settings.port,
+      env,
+      ...(template.settings.command ? { command: template.settings.command } : {}),
+      cpuMillis: limits.cpuMillis,
+      memoryBytes: limits.memoryBytes,
+    });
+    return runtime.start(created.id);
+  }
+
+  private async keepActive(lease: LeaseObject, project: ProjectObject | undefined, mine: ManagedContainer[]): Promise<ReconcileResult> {
+    const status = lease.status ?? {};
+    const now = this.now();
+    const expiresAt = Date.parse(status.expiresAt ?? '') || now;
+    if (now >= expiresAt) return void (await this.end(lease, mine, 'Expired'));
+    if (!project) return void (await this.end(lease, mine, 'Failed', `project "${lease.spec.project}" was deleted`));
+
+    let container = mine[0];
+    if (!container) return void (await this.end(lease, mine, 'Failed', 'its container is gone (removed outside Luma)'));
+    if (container.state === 'exited' || container.state === 'created') {
+      // The app exited: its container is its own, so start it again, as Docker Compose would.
+      container = await this.options.runtime.start(container.id);
+    } else if (container.state === 'paused') {
+      await this.options.runtime.unpause(container.id);
+    }
+    if (!container.hostPort) return void (await this.end(lease, mine, 'Failed', 'its container has no published port'));
+
+    const settings = resolveProjectSettings(project.spec, this.idleDefaults());
+    const service = leaseService(lease.metadata.name);
+    const target = `${LOOPBACK}:${container.hostPort}`;
+    const info = await this.options.proxy.getService(service);
+    if (!info || info.targets.length !== 1 || info.targets[0]?.address !== target) {
+      await this.options.proxy.deploy({ service, hosts: [this.leaseHost(lease, project)], targets: [target], startupTimeoutMs: settings.startupTimeoutMs });
+    }
+
+    let nextCheck = expiresAt;
+    if (lease.spec.idleTimeout) {
+      const idleMs = parseDuration(lease.spec.idleTimeout);
+      const activity = info?.activity;
+      const busy = (activity?.inFlight ?? 0) > 0;
+      const lastActive = Math.max(Date.parse(status.startedAt ?? '') || now, activity?.lastActivityAt ?? 0);
+      if (!busy && now - lastActive >= idleMs) return void (await this.end(lease, mine, 'IdleTimeout'));
+      nextCheck = Math.min(nextCheck, busy ? now + idleMs : lastActive + idleMs);
+    }
+    return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, nextCheck - now + 1) };
+  }
+
+  /**
+   * SIGTERM, SIGKILL after the grace period, the stop time written down, the container
+   * removed, the bill appended to the ledger, and the phase set, in that order.
+   */
+  private async end(lease: LeaseObject, mine: ManagedContainer[], reason: EndReason, detail?: string): Promise<void> {
+    const { runtime, policy, logger } = this.options;
+    await this.removeRoute(lease.metadata.name);
+    let status = lease.status ?? {};
+    if (!status.endedAt) {
+      const graceSeconds = Math.ceil(policy.gracePeriodMs / 1000);
+      await Promise.all(mine.filter((container) => container.state !== 'exited').map((container) => runtime.stop(container.id, graceSeconds)));
+      status = (await this.patchStatus(lease, { endedAt: new Date(this.now()).toISOString(), endReason: reason }))?.status ?? status;
+    }
+    await Promise.all(mine.map((container) => runtime.remove(container.id)));
+
+    const phase: LeaseStatus['phase'] = reason === 'Expired' ? 'Expired' : reason === 'Failed' ? 'Failed' : 'Released';
+    const finalReason = (status.endReason as EndReason | undefined) ?? reason;
+    let cost = 0;
+    if (status.startedAt && status.endedAt) {
+      const limits = this.limitsOf(lease);
+      const runtimeSeconds = Math.max(0, (Date.parse(status.endedAt) - Date.parse(status.startedAt)) / 1000);
+      cost = policy.cost(runtimeSeconds, limits.cpuMillis, limits.memoryBytes);
+      await this.options.ledger.append({
+        lease: lease.metadata.name,
+        leaseUid: lease.metadata.uid ?? '',
+        project: lease.spec.project,
+        startedAt: status.startedAt,
+        endedAt: status.endedAt,
+        runtimeSeconds,
+        cpuMillis: limits.cpuMillis,
+        memoryBytes: limits.memoryBytes,
+        cost,
+        currency: policy.currency,
+        reason: finalReason,
+        fromPool: status.fromPool ?? false,
+      });
+    }
+    const message = detail ?? endMessage(finalReason);
+    await this.patchStatus(lease, { phase, cost, currency: policy.currency }, { status: 'False', reason: finalReason, message });
+    logger.info({ lease: lease.metadata.name, project: lease.spec.project, reason: finalReason, cost }, 'lease ended');
+    this.wakeWaitingLeases();
+  }
+
+  /** An ended lease keeps its object (and its bill) until deleted; nothing else of it may remain. */
+  private async cleanUp(lease: LeaseObject, mine: ManagedContainer[]): Promise<void> {
+    await this.removeRoute(lease.metadata.name);
+    await Promise.all(mine.map((container) => this.options.runtime.remove(container.id)));
+  }
+
+  private async fail(lease: LeaseObject, reason: string, message: string): Promise<void> {
+    await this.patchStatus(lease, { phase: 'Failed', endReason: reason }, { status: 'False', reason, message });
+    this.options.logger.warn({ lease: lease.metadata.name, reason, message }, 'lease failed');
+    this.wakeWaitingLeases();
+  }
+
+  private async wait(lease: LeaseObject, reason: string, message: string): Promise<ReconcileResult> {
+    const project = this.options.store.get('Project', lease.spec.project);
+    await this.patchStatus(lease, { phase: 'Pending', ...(project && lease.status?.estimatedCost === undefined ? this.estimate(lease, project) : {}) }, { status: 'False', reason, message });
+    return;
+  }
+
+  private wakeWaitingLeases(): void {
+    for (const other of this.options.store.list('Lease')) {
+      if (!other.status?.admittedAt && !isEnded(other.status ?? {})) this.options.enqueue(`Lease/${other.metadata.name}`);
+    }
+  }
+
+  private async removeRoute(leaseName: string): Promise<void> {
+    const service = leaseService(leaseName);
+    if (await this.options.proxy.getService(service)) await this.options.proxy.remove(service);
+  }
+
+  private estimate(lease: LeaseObject, project: ProjectObject): Partial<LeaseStatus> {
+    void project;
+    const limits = this.limitsOf(lease);
+    return { estimatedCost: this.options.policy.cost(parseDuration(lease.spec.ttl) / 1000, limits.cpuMillis, limits.memoryBytes), currency: this.options.policy.currency };
+  }
+
+  private limitsOf(lease: LeaseObject): ResourceLimits {
+    const { policy } = this.options;
+    return {
+      cpuMillis: lease.spec.resources?.cpu !== undefined ? parseCpu(lease.spec.resources.cpu) : policy.defaultCpuMillis,
+      memoryBytes: lease.spec.resources?.memory !== undefined ? parseMemory(lease.spec.resources.memory) : policy.defaultMemoryBytes,
+    };
+  }
+
+  private leaseHost(lease: LeaseObject, project: ProjectObject): string {
+    return `${lease.metadata.name}.${project.spec.hostnames[0] ?? 'localhost'}`;
+  }
+
+  private idleDefaults(): { defaultIdleTimeoutMs?: number } {
+    return this.options.defaultIdleTimeoutMs === undefined ? {} : { defaultIdleTimeoutMs: this.options.defaultIdleTimeoutMs };
+  }
+
+  /** Merges fields into the current status (a renewal's expiresAt is never overwritten by a stale read). */
+  private patchStatus(lease: LeaseObject, fields: Partial<LeaseStatus>, ready?: { status: 'True' | 'False'; reason: string; message: string }): Promise<LeaseObject | undefined> {
+    const now = new Date(this.now());
+    return this.options.store.mutateStatus('Lease', lease.metadata.name, (current) => ({
+      ...current.status,
+      ...fields,
+      observedGeneration: current.metadata.generation ?? 0,
+      ...(ready ? { conditions: setCondition(current.status?.conditions, { type: 'Ready', ...ready }, now) } : {}),
+    }));
+  }
+}
+
+function endMessage(reason: EndReason): string {
+  switch (reason) {
+    case 'Expired':
+      return 'the lease reached its expiry; its container was removed';
+    case 'Released':
+      return 'the lease was released (deleted); its container was removed';
+    case 'IdleTimeout':
+      return 'no request within its idle timeout; its container was removed';
+    case 'Failed':
+      return 'the lease failed; its container was removed';
+  }
+}
+
+function sortedEnv(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}

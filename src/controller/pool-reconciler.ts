@@ -1,0 +1,188 @@
+import { resolveProjectSettings, type ProjectSettings } from '../model/project-settings.js';
+import type { ProjectObject } from '../model/types.js';
+import { errorMessage } from '../runtime/errors.js';
+import type { ContainerRuntime, ManagedContainer } from '../runtime/runtime.js';
+import type { ObjectStore } from '../store/store.js';
+import type { Logger } from '../util/logger.js';
+import { waitUntilReady } from '../util/readiness-probe.js';
+import { resolveProjectImage } from './image-resolution.js';
+import type { KeyedLock } from './keyed-lock.js';
+import type { LeasePolicy } from './lease-policy.js';
+import { containerSpecHash } from './project-reconciler.js';
+import type { ReconcileResult } from './work-queue.js';
+
+// Keeps `spec.pool.size` containers of a project started, ready and unclaimed, so that a
+// lease gets one at once. A claimed container leaves the pool for good (it is renamed for
+// its lease); refills come in batches, spaced as the operator set.
+
+const LOOPBACK = '127.0.0.1';
+/** How long a pool whose image is not ready waits before it looks again (an Image's progress also wakes it). */
+const IMAGE_RECHECK_MS = 5_000;
+
+export interface PoolReconcilerOptions {
+  store: ObjectStore;
+  runtime: ContainerRuntime;
+  logger: Logger;
+  policy: LeasePolicy;
+  /** Shared with the lease reconciler: a claim and a refill of one pool never interleave. */
+  poolLock: KeyedLock;
+  defaultIdleTimeoutMs?: number;
+  now?: () => number;
+}
+
+/** What a pool container runs: the project's container, with the limits a lease gets by default. */
+export interface PoolTemplate {
+  settings: ProjectSettings;
+  cpuMillis: number;
+  memoryBytes: number;
+  hash: string;
+}
+
+export function poolTemplate(project: ProjectObject, imageRef: string, policy: LeasePolicy, defaultIdleTimeoutMs?: number): PoolTemplate {
+  const declared = resolveProjectSettings(project.spec, defaultIdleTimeoutMs === undefined ? {} : { defaultIdleTimeoutMs });
+  const cpuMillis = declared.cpuMillis ?? policy.defaultCpuMillis;
+  const memoryBytes = declared.memoryBytes ?? policy.defaultMemoryBytes;
+  const settings: ProjectSettings = { ...declared, image: imageRef, cpuMillis, memoryBytes };
+  return { settings, cpuMillis, memoryBytes, hash: containerSpecHash(settings) };
+}
+
+export class PoolReconciler {
+  /** Pool containers whose readiness probe passed. */
+  private readonly ready = new Set<string>();
+  /** When the last refill batch of each project started. */
+  private readonly lastBatchAt = new Map<string, number>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: PoolReconcilerOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Whether a pool container passed its readiness probe (claims take only those). */
+  isReady(containerId: string): boolean {
+    return this.ready.has(containerId);
+  }
+
+  /** A claimed container is no longer the pool's. */
+  forget(containerId: string): void {
+    this.ready.delete(containerId);
+  }
+
+  reconcile(projectName: string): Promise<ReconcileResult> {
+    return this.options.poolLock.run(projectName, () => this.converge(projectName));
+  }
+
+  private async converge(projectName: string): Promise<ReconcileResult> {
+    const { store, runtime, policy, logger } = this.options;
+    const project = store.get('Project', projectName);
+    const pool = await runtime.list({ kind: 'Project', name: projectName, role: 'pool' });
+    if (!project || project.metadata.deletionTimestamp) {
+      await Promise.all(pool.map((container) => this.remove(container)));
+      return;
+    }
+    const size = resolveProjectSettings(project.spec).poolSize;
+    const image = resolveProjectImage(store, project.spec.image);
+    if ('waitingFor' in image) {
+      if (size > 0) await this.writeStatus(project, size, 0, 0);
+      return size > 0 ? { requeueAfterMs: IMAGE_RECHECK_MS } : undefined;
+    }
+    const template = poolTemplate(project, image.ref, policy, this.options.defaultIdleTimeoutMs);
+
+    // An old spec, an earlier project of the same name, or a container that stopped: useless to a lease.
+    const usable = (container: ManagedContainer): boolean =>
+      container.owner.uid === project.metadata.uid && container.specHash === template.hash && (container.state === 'running' || container.state === 'created');
+    await Promise.all(pool.filter((container) => !usable(container)).map((container) => this.remove(container)));
+    const candidates = pool.filter(usable).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+
+    const ready: ManagedContainer[] = [];
+    for (const container of candidates) {
+      if (await this.ensureReady(container, template)) ready.push(container);
+    }
+    // Size lowered: the newest go first, the longest-ready stay.
+    const surplus = ready.slice(size);
+    await Promise.all(surplus.map((container) => this.remove(container)));
+    const kept = ready.length - surplus.length;
+
+    let deficit = size - kept;
+    if (deficit <= 0) {
+      await this.writeStatus(project, size, kept, 0);
+      return;
+    }
+    const sinceLastBatch = this.now() - (this.lastBatchAt.get(projectName) ?? -Infinity);
+    if (sinceLastBatch < policy.poolBatchSpacingMs) {
+      await this.writeStatus(project, size, kept, 0);
+      return { requeueAfterMs: policy.poolBatchSpacingMs - sinceLastBatch };
+    }
+    const batch = Math.min(deficit, policy.poolBatchSize);
+    this.lastBatchAt.set(projectName, this.now());
+    await this.writeStatus(project, size, kept, batch);
+    const started = await Promise.allSettled(Array.from({ length: batch }, () => this.startOne(project, template)));
+    const failures = started.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+    deficit -= batch - failures.length;
+    await this.writeStatus(project, size, size - deficit, 0);
+    logger.info({ project: projectName, started: batch - failures.length, failed: failures.length, ready: size - deficit, size }, 'pool refilled');
+    if (failures.length > 0) throw new Error(`pool of ${projectName}: ${errorMessage(failures[0]?.reason)}`);
+    return deficit > 0 ? { requeueAfterMs: policy.poolBatchSpacingMs } : undefined;
+  }
+
+  private async startOne(project: ProjectObject, template: PoolTemplate): Promise<void> {
+    const { runtime } = this.options;
+    const { settings } = template;
+    const created = await runtime.create({
+      owner: { kind: 'Project', name: project.metadata.name, uid: project.metadata.uid ?? '' },
+      role: 'pool',
+      specHash: template.hash,
+      image: settings.image,
+      port: settings.port,
+      env: settings.env,
+      ...(settings.command ? { command: settings.command } : {}),
+      cpuMillis: template.cpuMillis,
+      memoryBytes: template.memoryBytes,
+    });
+    try {
+      const running = await runtime.start(created.id);
+      if (!running.hostPort) throw new Error(`pool container ${running.name} started without a published port`);
+      await waitUntilReady(LOOPBACK, running.hostPort, settings.readiness, settings.startupTimeoutMs);
+      this.ready.add(running.id);
+    } catch (error) {
+      await runtime.remove(created.id).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Adopted containers (after a restart) and ones still starting are probed once. */
+  private async ensureReady(container: ManagedContainer, template: PoolTemplate): Promise<boolean> {
+    if (this.ready.has(container.id)) return true;
+    const { runtime, logger } = this.options;
+    try {
+      const running = container.state === 'running' ? container : await runtime.start(container.id);
+      if (!running.hostPort) throw new Error('no published port');
+      await waitUntilReady(LOOPBACK, running.hostPort, template.settings.readiness, template.settings.startupTimeoutMs);
+      this.ready.add(container.id);
+      return true;
+    } catch (error) {
+      logger.warn({ container: container.name, err: errorMessage(error) }, 'pool container is not ready; replacing it');
+      await this.remove(container);
+      return false;
+    }
+  }
+
+  private async remove(container: ManagedContainer): Promise<void> {
+    this.ready.delete(container.id);
+    await this.options.runtime.remove(container.id);
+  }
+
+  private async writeStatus(project: ProjectObject, size: number, ready: number, starting: number): Promise<void> {
+    try {
+      await this.options.store.mutateStatus('Project', project.metadata.name, (current) => {
+        if (size === 0 && ready === 0 && starting === 0) {
+          if (!current.status?.pool) return undefined;
+          const { pool: _gone, ...rest } = current.status;
+          return rest;
+        }
+        return { ...current.status, pool: { size, ready, starting } };
+      });
+    } catch (error) {
+      this.options.logger.error({ project: project.metadata.name, err: errorMessage(error) }, 'could not write pool status');
+    }
+  }
+}

@@ -1,0 +1,350 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { KeyedLock } from '../../../src/controller/keyed-lock.js';
+import type { LeasePolicy, LeaseUsageRecord, UsageSink } from '../../../src/controller/lease-policy.js';
+import { LEASE_FINALIZER, LeaseReconciler } from '../../../src/controller/lease-reconciler.js';
+import { PoolReconciler } from '../../../src/controller/pool-reconciler.js';
+import type { ReconcileResult } from '../../../src/controller/work-queue.js';
+import { API_VERSION, type LeaseObject, type LeaseSpec, type ProjectSpec } from '../../../src/model/types.js';
+import { FileStore } from '../../../src/store/file-store.js';
+import { silentLogger } from '../../../src/util/logger.js';
+import { FakeProxy } from '../../support/fakes/fake-proxy.js';
+import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
+
+// Pools and leases against fakes of the runtime and proxy, a real file store and an
+// injected clock. Readiness probes hit a real tiny HTTP server on loopback.
+
+const IMAGE = 'hello:latest';
+const NOW = Date.parse('2026-01-01T00:00:00.000Z');
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+class FakeLedger implements UsageSink {
+  readonly records: LeaseUsageRecord[] = [];
+  async append(record: LeaseUsageRecord): Promise<boolean> {
+    if (this.records.some((existing) => existing.leaseUid === record.leaseUid)) return false;
+    this.records.push(record);
+    return true;
+  }
+}
+
+const policy: LeasePolicy = {
+  defaultCpuMillis: 250,
+  defaultMemoryBytes: 256 * MiB,
+  gracePeriodMs: 5_000,
+  maxActiveLeases: 10,
+  poolBatchSize: 2,
+  poolBatchSpacingMs: 1_000,
+  currency: 'USD',
+  cost: (seconds, cpuMillis, memoryBytes) => seconds * ((cpuMillis / 1000) * 0.001 + (memoryBytes / GiB) * 0.0001),
+};
+
+let readyPort: number;
+let server: http.Server;
+let stateDir: string;
+let store: FileStore;
+let runtime: FakeRuntime;
+let proxy: FakeProxy;
+let ledger: FakeLedger;
+let clock: { now: number };
+let enqueued: string[];
+let pools: PoolReconciler;
+let leases: LeaseReconciler;
+
+beforeAll(async () => {
+  server = http.createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  readyPort = (server.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+function build(overrides: Partial<LeasePolicy> = {}): void {
+  const poolLock = new KeyedLock();
+  const effective = { ...policy, ...overrides };
+  pools = new PoolReconciler({ store, runtime, logger: silentLogger(), policy: effective, poolLock, now: () => clock.now });
+  leases = new LeaseReconciler({
+    store,
+    runtime,
+    proxy,
+    logger: silentLogger(),
+    policy: effective,
+    ledger,
+    pools,
+    poolLock,
+    admissionLock: new KeyedLock(),
+    enqueue: (key) => enqueued.push(key),
+    publicUrl: (host) => `http://${host}:8080/`,
+    now: () => clock.now,
+  });
+}
+
+beforeEach(async () => {
+  stateDir = await mkdtemp(path.join(tmpdir(), 'luma-leases-'));
+  store = await FileStore.open(stateDir);
+  runtime = new FakeRuntime({ images: [IMAGE], hostPort: readyPort });
+  proxy = new FakeProxy();
+  ledger = new FakeLedger();
+  clock = { now: NOW };
+  enqueued = [];
+  build();
+});
+
+afterEach(async () => {
+  await store.close();
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+async function project(spec: Partial<ProjectSpec> = {}, name = 'web'): Promise<void> {
+  await store.apply({ apiVersion: API_VERSION, kind: 'Project', metadata: { name }, spec: { image: IMAGE, hostnames: [`${name}.localhost`], ...spec } });
+}
+
+async function lease(name: string, spec: Partial<LeaseSpec> = {}): Promise<LeaseObject> {
+  const { object } = await store.apply({ apiVersion: API_VERSION, kind: 'Lease', metadata: { name }, spec: { project: 'web', ttl: '10m', ...spec } });
+  return object as LeaseObject;
+}
+
+function leaseStatus(name: string): LeaseObject['status'] {
+  return store.get('Lease', name)?.status;
+}
+
+async function fillPool(name = 'web'): Promise<void> {
+  for (let round = 0; round < 10; round += 1) {
+    const result: ReconcileResult = await pools.reconcile(name);
+    if (!result?.requeueAfterMs) return;
+    clock.now += result.requeueAfterMs;
+  }
+  throw new Error('the pool never filled');
+}
+
+describe('pool', () => {
+  it('starts spec.pool.size containers in batches spaced as set, and reports them', async () => {
+    await project({ pool: { size: 3 } });
+    const first = await pools.reconcile('web');
+    expect(runtime.mutations().filter((call) => call.op === 'create')).toHaveLength(2);
+    expect(first).toEqual({ requeueAfterMs: 1_000 });
+    // Too early for the next batch: nothing starts.
+    clock.now += 400;
+    expect(await pools.reconcile('web')).toEqual({ requeueAfterMs: 600 });
+    expect(runtime.mutations().filter((call) => call.op === 'create')).toHaveLength(2);
+    clock.now += 600;
+    expect(await pools.reconcile('web')).toBeUndefined();
+    const created = runtime.mutations().filter((call) => call.op === 'create');
+    expect(created).toHaveLength(3);
+    expect(created.every((call) => call.op === 'create' && call.spec.role === 'pool' && call.spec.cpuMillis === 250 && call.spec.memoryBytes === 256 * MiB)).toBe(true);
+    expect(store.get('Project', 'web')?.status?.pool).toEqual({ size: 3, ready: 3, starting: 0 });
+
+    // Converged: a second reconcile changes nothing.
+    runtime.resetCalls();
+    await pools.reconcile('web');
+    expect(runtime.mutations()).toEqual([]);
+  });
+
+  it('removes surplus containers when the size goes down, and all of them when the project goes', async () => {
+    await project({ pool: { size: 2 } });
+    await fillPool();
+    await project({ pool: { size: 1 } });
+    await pools.reconcile('web');
+    expect(await runtime.list({ role: 'pool' })).toHaveLength(1);
+    await store.delete('Project', 'web');
+    await pools.reconcile('web');
+    expect(await runtime.list({ role: 'pool' })).toHaveLength(0);
+  });
+});
+
+describe('lease', () => {
+  it('claims a ready pool container: Active, fromPool, routed at <lease>.<first hostname>, and the pool refills', async () => {
+    await project({ pool: { size: 2 } });
+    await fillPool();
+    runtime.resetCalls();
+    await lease('l1');
+    await leases.reconcile('l1');
+
+    const status = leaseStatus('l1');
+    expect(status?.phase).toBe('Active');
+    expect(status?.fromPool).toBe(true);
+    expect(status?.startedAt).toBe(new Date(NOW).toISOString());
+    expect(status?.expiresAt).toBe(new Date(NOW + 600_000).toISOString());
+    expect(status?.url).toBe('http://l1.web.localhost:8080/');
+    expect(status?.estimatedCost).toBeCloseTo(policy.cost(600, 250, 256 * MiB), 10);
+    expect(store.get('Lease', 'l1')?.metadata.finalizers).toEqual([LEASE_FINALIZER]);
+    expect(runtime.mutations().some((call) => call.op === 'claim' && call.lease === 'l1')).toBe(true);
+    expect(runtime.mutations().some((call) => call.op === 'create')).toBe(false);
+    expect(proxy.lastDeploy('lease.l1')).toMatchObject({ hosts: ['l1.web.localhost'], targets: [`127.0.0.1:${readyPort}`] });
+    expect(enqueued).toContain('Pool/web');
+    expect(await runtime.list({ kind: 'Project', name: 'web', role: 'pool' })).toHaveLength(1);
+    expect(await runtime.list({ kind: 'Lease', name: 'l1' })).toHaveLength(1);
+
+    // Idempotent once Active.
+    runtime.resetCalls();
+    proxy.resetCalls();
+    await leases.reconcile('l1');
+    expect(runtime.mutations()).toEqual([]);
+    expect(proxy.deploys).toEqual([]);
+  });
+
+  it('starts a fresh container when the pool is empty, or when the lease brings its own env', async () => {
+    await project({ env: { GREETING: 'hi' } });
+    await lease('fresh', { env: { EXTRA: '1' }, resources: { cpu: '500m', memory: '512Mi' } });
+    await leases.reconcile('fresh');
+    const status = leaseStatus('fresh');
+    expect(status?.phase).toBe('Active');
+    expect(status?.fromPool).toBe(false);
+    const create = runtime.mutations().find((call) => call.op === 'create');
+    expect(create?.op === 'create' && create.spec).toMatchObject({
+      role: 'lease',
+      owner: { kind: 'Lease', name: 'fresh' },
+      cpuMillis: 500,
+      memoryBytes: 512 * MiB,
+      env: { EXTRA: '1', GREETING: 'hi', PORT: '8080' },
+    });
+    expect(status?.resources).toEqual({ cpu: '500m', memory: '512Mi' });
+  });
+
+  it('sets a pool container to the lease limits in place, or starts fresh when that fails', async () => {
+    await project({ pool: { size: 2 } });
+    await fillPool();
+    await lease('big', { resources: { cpu: '1', memory: '1Gi' } });
+    await leases.reconcile('big');
+    const claimed = (await runtime.list({ kind: 'Lease', name: 'big' }))[0];
+    expect(claimed && runtime.limits.get(claimed.id)).toEqual({ cpuMillis: 1000, memoryBytes: GiB });
+    expect(leaseStatus('big')?.fromPool).toBe(true);
+
+    runtime.failUpdates = 'engine refuses';
+    await lease('big2', { resources: { cpu: '1', memory: '1Gi' } });
+    await leases.reconcile('big2');
+    expect(leaseStatus('big2')?.fromPool).toBe(false);
+    expect(await runtime.list({ kind: 'Project', name: 'web', role: 'pool' })).toHaveLength(1);
+  });
+
+  it('expires on time: SIGTERM with the grace period, container removed, route removed, bill = runtime × prices', async () => {
+    await project();
+    await lease('l1', { ttl: '5m' });
+    await leases.reconcile('l1');
+    const container = (await runtime.list({ kind: 'Lease', name: 'l1' }))[0];
+    clock.now += 300_000;
+    runtime.resetCalls();
+    await leases.reconcile('l1');
+    expect(runtime.mutations()).toEqual([
+      { op: 'stop', id: container?.id, timeoutSeconds: 5 },
+      { op: 'remove', id: container?.id },
+    ]);
+    expect(proxy.removes).toContain('lease.l1');
+    const status = leaseStatus('l1');
+    expect(status?.phase).toBe('Expired');
+    expect(status?.cost).toBeCloseTo(policy.cost(300, 250, 256 * MiB), 10);
+    expect(ledger.records).toHaveLength(1);
+    expect(ledger.records[0]).toMatchObject({ lease: 'l1', project: 'web', runtimeSeconds: 300, reason: 'Expired', fromPool: false });
+  });
+
+  it('after a controller restart past expiry, ends the lease at once and bills the real runtime', async () => {
+    await project();
+    await lease('l1', { ttl: '5m' });
+    await leases.reconcile('l1');
+    // The controller was down for 20 minutes; the container kept running all along.
+    clock.now += 1_200_000;
+    build();
+    await leases.reconcile('l1');
+    expect(leaseStatus('l1')?.phase).toBe('Expired');
+    expect(ledger.records[0]?.runtimeSeconds).toBe(1_200);
+    expect(await runtime.list({ kind: 'Lease' })).toEqual([]);
+  });
+
+  it('a crash after the container stopped but before the bill: the next reconcile bills once', async () => {
+    await project();
+    await lease('l1', { ttl: '5m' });
+    await leases.reconcile('l1');
+    clock.now += 300_000;
+    await leases.reconcile('l1');
+    // Replaying the end (as after a crash before the phase was written) appends nothing new.
+    await store.mutateStatus('Lease', 'l1', (current) => ({ ...current.status, phase: 'Active' }));
+    await leases.reconcile('l1');
+    expect(ledger.records).toHaveLength(1);
+    expect(leaseStatus('l1')?.phase).toBe('Expired');
+  });
+
+  it('a delete releases the lease, bills it, and then lets the object go', async () => {
+    await project();
+    await lease('l1');
+    await leases.reconcile('l1');
+    clock.now += 42_000;
+    await store.delete('Lease', 'l1');
+    expect(store.get('Lease', 'l1')?.metadata.deletionTimestamp).toBeDefined();
+    await leases.reconcile('l1');
+    expect(store.get('Lease', 'l1')).toBeUndefined();
+    expect(ledger.records[0]).toMatchObject({ reason: 'Released', runtimeSeconds: 42 });
+    expect(await runtime.list({ kind: 'Lease' })).toEqual([]);
+  });
+
+  it('waits Pending over the total cap and starts, first come first served, when a place frees', async () => {
+    build({ maxActiveLeases: 1 });
+    await project();
+    await lease('a');
+    clock.now += 1;
+    await lease('b');
+    await lease('c');
+    await leases.reconcile('c');
+    await leases.reconcile('a');
+    await leases.reconcile('b');
+    expect(leaseStatus('a')?.phase).toBe('Active');
+    expect(leaseStatus('b')?.phase).toBe('Pending');
+    expect(leaseStatus('b')?.conditions?.[0]).toMatchObject({ reason: 'WaitingForCapacity' });
+    expect(leaseStatus('b')?.conditions?.[0]?.message).toContain('leases.maxActive');
+    await store.delete('Lease', 'a');
+    await leases.reconcile('a');
+    expect(enqueued).toEqual(expect.arrayContaining(['Lease/b', 'Lease/c']));
+    // c arrived after b: it still waits when both are looked at.
+    await leases.reconcile('c');
+    await leases.reconcile('b');
+    expect(leaseStatus('b')?.phase).toBe('Active');
+    expect(leaseStatus('c')?.phase).toBe('Pending');
+  });
+
+  it('honours the project cap without holding back leases of other projects', async () => {
+    await project({ leases: { maxConcurrent: 1 } });
+    await project({}, 'api');
+    await lease('w1');
+    await lease('w2');
+    await lease('a1', { project: 'api' });
+    for (const name of ['w1', 'w2', 'a1']) await leases.reconcile(name);
+    expect(leaseStatus('w1')?.phase).toBe('Active');
+    expect(leaseStatus('w2')?.phase).toBe('Pending');
+    expect(leaseStatus('w2')?.conditions?.[0]?.message).toContain('spec.leases.maxConcurrent');
+    expect(leaseStatus('a1')?.phase).toBe('Active');
+  });
+
+  it('releases after its idle timeout without requests', async () => {
+    await project();
+    await lease('idle', { idleTimeout: '30s' });
+    const first = await leases.reconcile('idle');
+    expect(first).toBeDefined();
+    clock.now += 20_000;
+    proxy.setActivity('lease.idle', { lastActivityAt: clock.now, inFlight: 0, waiting: 0 });
+    await leases.reconcile('idle');
+    expect(leaseStatus('idle')?.phase).toBe('Active');
+    clock.now += 30_000;
+    await leases.reconcile('idle');
+    expect(leaseStatus('idle')?.phase).toBe('Released');
+    expect(ledger.records[0]?.reason).toBe('IdleTimeout');
+  });
+
+  it('removes containers whose lease no longer exists', async () => {
+    runtime.seed({ owner: { kind: 'Lease', name: 'ghost', uid: 'gone' }, specHash: 'x', state: 'running' });
+    await leases.reconcile('ghost');
+    expect(await runtime.list({ kind: 'Lease' })).toEqual([]);
+  });
+
+  it('a lease of a project that does not exist waits with the reason', async () => {
+    await lease('orphan', { project: 'nope' });
+    await leases.reconcile('orphan');
+    expect(leaseStatus('orphan')?.phase).toBe('Pending');
+    expect(leaseStatus('orphan')?.conditions?.[0]).toMatchObject({ reason: 'ProjectNotFound' });
+  });
+});
