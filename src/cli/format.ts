@@ -30,7 +30,8 @@ function readyColumn(object: LumaObject): string {
 }
 
 function row(object: LumaObject, wide: boolean): string[] {
-  const base = [object.metadata.name, readyColumn(object), object.status?.phase ?? 'Pending', age(object.metadata.creationTimestamp)];
+  const phase = object.metadata.deletionTimestamp ? 'Terminating' : (object.status?.phase ?? 'Pending');
+  const base = [object.metadata.name, readyColumn(object), phase, age(object.metadata.creationTimestamp)];
   switch (object.kind) {
     case 'Project': {
       const extra = [object.spec.hostnames.join(',')];
@@ -38,9 +39,21 @@ function row(object: LumaObject, wide: boolean): string[] {
     }
     case 'Image':
       return wide ? [...base, object.status?.image ?? ''] : base;
-    case 'Lease':
-      return wide ? [...base, object.spec.project, object.status?.expiresAt ?? ''] : [...base, object.spec.project];
+    case 'Lease': {
+      const status = object.status;
+      const expires = status?.expiresAt && !status.endedAt ? until(status.expiresAt) : '';
+      const extra = [object.spec.project, expires];
+      const cost = status?.cost ?? status?.estimatedCost;
+      return wide ? [...base, ...extra, status?.fromPool === undefined ? '' : status.fromPool ? 'yes' : 'no', cost === undefined ? '' : `${cost.toFixed(4)} ${status?.currency ?? ''}${status?.cost === undefined ? ' (est.)' : ''}`.trim(), status?.url ?? ''] : [...base, ...extra];
+    }
   }
+}
+
+/** `4m`, as in "expires in 4m"; `expired` once past. */
+function until(timestamp: string, now = Date.now()): string {
+  const at = Date.parse(timestamp);
+  if (Number.isNaN(at)) return '<invalid>';
+  return at <= now ? 'expired' : age(new Date(now - (at - now)).toISOString(), now);
 }
 
 function header(kind: LumaObject['kind'], wide: boolean): string[] {
@@ -51,7 +64,7 @@ function header(kind: LumaObject['kind'], wide: boolean): string[] {
     case 'Image':
       return wide ? [...base, 'IMAGE'] : base;
     case 'Lease':
-      return wide ? [...base, 'PROJECT', 'EXPIRES'] : [...base, 'PROJECT'];
+      return wide ? [...base, 'PROJECT', 'EXPIRES-IN', 'FROM-POOL', 'COST', 'URL'] : [...base, 'PROJECT', 'EXPIRES-IN'];
   }
 }
 
