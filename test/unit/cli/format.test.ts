@@ -112,11 +112,17 @@ describe('formatObjects', () => {
       kind: 'Lease',
       metadata: { name: 'l1', creationTimestamp: new Date().toISOString() },
       spec: { project: 'web', ttl: '10m' },
-      status: { phase: 'Active', conditions: [{ type: 'Ready', status: 'True', reason: 'Up', message: '', lastTransitionTime: ago(0) }] },
+      status: {
+        phase: 'Active',
+        expiresAt: new Date(Date.now() + 300_500).toISOString(),
+        conditions: [{ type: 'Ready', status: 'True', reason: 'Up', message: '', lastTransitionTime: ago(0) }],
+      },
     };
     const lines = formatObjects('Lease', [lease], 'table', false).trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+READY\s+STATUS\s+AGE\s+PROJECT$/);
-    expect(lines[1]).toMatch(/^l1\s+True\s+Active\s+\d+s\s+web$/);
+    expect(lines[0]).toMatch(/^NAME\s+READY\s+STATUS\s+AGE\s+PROJECT\s+EXPIRES-IN$/);
+    expect(lines[1]).toMatch(/^l1\s+True\s+Active\s+\d+s\s+web\s+5m$/);
+    const terminating = formatObjects('Lease', [{ ...lease, metadata: { ...lease.metadata, deletionTimestamp: ago(0) } }], 'table', false).split('\n')[1];
+    expect(terminating).toMatch(/^l1\s+True\s+Terminating\s/);
   });
 
   it('prints one object or a List as JSON and YAML', () => {
