@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE  ?= node
 LUMA  := $(NODE) dist/cli/main.js
 
-.PHONY: setup build run test test-unit test-integration test-e2e typecheck example-context bench-coldstart bench-proxy clean
+.PHONY: setup build run test test-unit test-integration test-e2e typecheck example-context bench-coldstart bench-proxy bench-lease clean
 
 setup:
 	@bash scripts/setup.sh
@@ -37,6 +37,9 @@ test-e2e: build
 
 bench-coldstart: build
 	npx tsx bench/coldstart.ts
+
+bench-lease: build
+	npx tsx bench/lease.ts
 
 # Needs Debian's wrk and nginx-light (scripts/setup.sh does not install them: benchmarks only).
 bench-proxy: build

@@ -136,6 +136,10 @@ export class LeaseReconciler {
     }
     const settings = resolveProjectSettings(project.spec, this.idleDefaults());
     const limits = this.limitsOf(lease);
+    const host = this.leaseHost(lease, project);
+    // Routed at once, with no target: a request that arrives while the container is being
+    // claimed or started is held and answered the moment it is ready, not refused.
+    await this.options.proxy.deploy({ service: leaseService(lease.metadata.name), hosts: [host], targets: [], startupTimeoutMs: settings.startupTimeoutMs });
     const owner: OwnerRef = { kind: 'Lease', name: lease.metadata.name, uid: lease.metadata.uid ?? '' };
     const began = this.now();
 
@@ -157,7 +161,6 @@ export class LeaseReconciler {
     }
 
     const startedAt = this.now();
-    const host = this.leaseHost(lease, project);
     const ttlMs = parseDuration(lease.spec.ttl);
     try {
       await this.options.proxy.deploy({
