@@ -66,6 +66,11 @@ export class ApiClient {
     return this.request('DELETE', `${API_PREFIX}/${KIND_PLURALS[kind]}/${encodeURIComponent(name)}`);
   }
 
+  /** Extends an Active lease's expiry by `extend` (a duration such as 10m). */
+  renewLease(name: string, extend: string): Promise<LumaObject> {
+    return this.request('POST', `${API_PREFIX}/leases/${encodeURIComponent(name)}/renew`, { json: { extend } });
+  }
+
   applyFiles(files: Array<{ path: string; content: string }>, dryRun: boolean, contexts: Array<{ file: string; document: number; digest: string }> = []): Promise<ApplyResponse> {
     return this.request('POST', '/apply/files', { json: { files, dryRun, contexts } });
   }

@@ -7,6 +7,7 @@ import { CliError, DEFAULT_SERVER } from './api-client.js';
 import { registerDaemonCommands } from './commands/daemons.js';
 import { registerObjectCommands } from './commands/objects.js';
 import { registerProxyCommands } from './commands/proxy.js';
+import { registerLeaseCommands } from './commands/leases.js';
 
 // `luma`: kubectl-like and thin. Object commands talk to the API, proxy commands to the
 // proxy's management socket; `up`, `controller` and `proxy run` are the daemons.
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerDaemonCommands(program);
   registerObjectCommands(program);
+  registerLeaseCommands(program);
   registerProxyCommands(program);
   return program;
 }
