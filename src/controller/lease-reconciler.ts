@@ -144,7 +144,10 @@ export class LeaseReconciler {
     const began = this.now();
 
     let container = mine.find((candidate) => candidate.state === 'running');
-    let fromPool = lease.status?.fromPool ?? false;
+    // Found running: a crash came after the claim or start and before Active was written.
+    // Its bill starts at admission, which came just before (never later than the truth).
+    const adopted = container !== undefined;
+    let fromPool = container?.claimedFromPool ?? false;
     if (!container) {
       await Promise.all(mine.map((stale) => runtime.remove(stale.id)));
       const claimed = Object.keys(lease.spec.env ?? {}).length === 0 ? await this.claimFromPool(project, image.ref, owner, limits) : undefined;
@@ -160,7 +163,7 @@ export class LeaseReconciler {
       return;
     }
 
-    const startedAt = this.now();
+    const startedAt = adopted ? Date.parse(lease.status?.admittedAt ?? '') || this.now() : this.now();
     const ttlMs = parseDuration(lease.spec.ttl);
     try {
       await this.options.proxy.deploy({

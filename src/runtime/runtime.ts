@@ -12,6 +12,8 @@ export interface ManagedContainer {
   /** For a claimed pool container, the lease (from its name), not the project of its labels. */
   owner: OwnerRef;
   role: ContainerRole;
+  /** A lease's container that was claimed from its project's pool (its labels still say pool). */
+  claimedFromPool?: boolean;
   specHash: string;
   state: ContainerState;
   /** The 127.0.0.1 port Docker picked for the app port, while the container runs. */

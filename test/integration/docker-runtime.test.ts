@@ -115,6 +115,7 @@ describe('DockerRuntime', () => {
     const claimed = await runtime.claim(pooled.id, lease);
     expect(claimed.owner).toEqual(lease);
     expect(claimed.role).toBe('lease');
+    expect(claimed.claimedFromPool).toBe(true);
     expect(claimed.state).toBe('running');
     expect(await runtime.list({ kind: 'Project', name: 'pooled' })).toEqual([]);
     expect((await runtime.list({ kind: 'Lease', name: 'l1' })).map((container) => container.id)).toEqual([pooled.id]);

@@ -163,6 +163,7 @@ export class FakeRuntime implements ContainerRuntime {
     this.record({ op: 'claim', id, lease: lease.name }, `claim ${id} ${lease.name}`);
     container.owner = { ...lease };
     container.role = 'lease';
+    container.claimedFromPool = true;
     return copy(container);
   }
 

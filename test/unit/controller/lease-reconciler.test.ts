@@ -348,3 +348,20 @@ describe('lease', () => {
     expect(leaseStatus('orphan')?.conditions?.[0]).toMatchObject({ reason: 'ProjectNotFound' });
   });
 });
+
+describe('lease after a crash mid-start', () => {
+  it('adopts a container claimed before the crash, says fromPool, and bills from admission', async () => {
+    await project({ pool: { size: 1 } });
+    await fillPool();
+    const stored = await lease('mid');
+    const admittedAt = new Date(clock.now).toISOString();
+    await store.mutateStatus('Lease', 'mid', () => ({ phase: 'Pending', admittedAt }));
+    const pooled = (await runtime.list({ role: 'pool' }))[0];
+    await runtime.claim(pooled!.id, { kind: 'Lease', name: 'mid', uid: stored.metadata.uid ?? '' });
+    clock.now += 5_000;
+    build();
+    await leases.reconcile('mid');
+    expect(leaseStatus('mid')).toMatchObject({ phase: 'Active', fromPool: true, startedAt: admittedAt });
+    expect(await runtime.list({ kind: 'Lease', name: 'mid' })).toHaveLength(1);
+  });
+});
