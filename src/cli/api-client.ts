@@ -1,6 +1,7 @@
 import type { ErrorBody } from '../api/errors.js';
 import { API_PREFIX, DOCKER_STATE_HEADER } from '../api/server.js';
 import { KIND_PLURALS, type Kind, type LumaObject } from '../model/types.js';
+import type { UsageSummary } from '../usage/summary.js';
 
 // The CLI's only way to Luma: the HTTP API. Failures become CliError with one line a
 // user can act on (and, for invalid manifests, one line per problem).
@@ -64,6 +65,10 @@ export class ApiClient {
 
   delete(kind: Kind, name: string): Promise<LumaObject> {
     return this.request('DELETE', `${API_PREFIX}/${KIND_PLURALS[kind]}/${encodeURIComponent(name)}`);
+  }
+
+  usage(project?: string): Promise<UsageSummary> {
+    return this.request('GET', `${API_PREFIX}/usage${project !== undefined ? `?project=${encodeURIComponent(project)}` : ''}`);
   }
 
   applyFiles(files: Array<{ path: string; content: string }>, dryRun: boolean, contexts: Array<{ file: string; document: number; digest: string }> = []): Promise<ApplyResponse> {

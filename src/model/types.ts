@@ -76,6 +76,7 @@ export interface ProjectSpec {
   resources?: ResourceRequirements;
   scaling?: ScalingSpec;
   pool?: { size?: number };
+  leases?: { maxConcurrent?: number };
   readiness?: ReadinessSpec;
   tls?: boolean;
 }
