@@ -1,4 +1,6 @@
-import type { Prices } from '../config/settings.js';
+import { leaseResources } from '../apply/lease-admission.js';
+import type { OperatorSettings, Prices } from '../config/settings.js';
+import type { LeaseSpec } from '../model/types.js';
 
 // What a lease costs: (cores × price per vCPU-second + GiB × price per GiB-second) ×
 // seconds, as Cloud Run bills instances.
@@ -23,6 +25,12 @@ export function leaseCost(runtimeSeconds: number, cpuMillis: number, memoryBytes
   }
   const perSecond = (cpuMillis / 1000) * prices.perVcpuSecond + (memoryBytes / GIB) * prices.perGibSecond;
   return roundCost(perSecond * runtimeSeconds);
+}
+
+/** What a lease will cost if it runs its whole ttl: `status.estimatedCost`, set at creation. */
+export function estimatedLeaseCost(spec: LeaseSpec, settings: Pick<OperatorSettings, 'leaseDefaults' | 'prices'>): number {
+  const { ttlMs, cpuMillis, memoryBytes } = leaseResources(spec, settings);
+  return leaseCost(ttlMs / 1000, cpuMillis, memoryBytes, settings.prices);
 }
 
 /** Adds rounded amounts exactly (in millionths). */

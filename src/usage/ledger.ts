@@ -18,7 +18,7 @@ import { normaliseRecord, usageRecordProblem, type UsageRecord } from './record.
 // simply append again after restarting.
 
 export { USAGE_REASONS, type UsageReason, type UsageRecord } from './record.js';
-export { leaseCost, roundCost, runtimeSecondsBetween, sumCosts } from './cost.js';
+export { estimatedLeaseCost, leaseCost, roundCost, runtimeSecondsBetween, sumCosts } from './cost.js';
 export { summariseUsage, type ProjectUsage, type UsageSummary, type UsageSums } from './summary.js';
 
 /** Where the embedded default keeps the ledger, under its state directory. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../../src/config/settings.js';
-import { leaseCost, roundCost, runtimeSecondsBetween, sumCosts } from '../../../src/usage/cost.js';
+import { estimatedLeaseCost, leaseCost, roundCost, runtimeSecondsBetween, sumCosts } from '../../../src/usage/cost.js';
 
 const GIB = 2 ** 30;
 
@@ -39,5 +39,12 @@ describe('runtimeSecondsBetween', () => {
   it('counts milliseconds and never goes negative', () => {
     expect(runtimeSecondsBetween(new Date('2025-01-01T10:00:00.000Z'), new Date('2025-01-01T10:05:00.250Z'))).toBe(300.25);
     expect(runtimeSecondsBetween(new Date('2025-01-01T10:00:00.000Z'), new Date('2025-01-01T09:00:00.000Z'))).toBe(0);
+  });
+});
+
+describe('estimatedLeaseCost', () => {
+  it("prices the whole ttl with the lease's resources, or the operator's defaults", () => {
+    expect(estimatedLeaseCost({ project: 'web', ttl: '5m' }, DEFAULT_SETTINGS)).toBe(0.001988);
+    expect(estimatedLeaseCost({ project: 'web', ttl: '1h', resources: { cpu: '1', memory: '1Gi' } }, DEFAULT_SETTINGS)).toBe(0.0954);
   });
 });
