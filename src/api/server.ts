@@ -1,6 +1,7 @@
 import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { AdmissionSettings } from '../apply/admission.js';
 import { applyDocuments, parseFiles, type ManifestFile } from '../apply/apply.js';
 import { parseManifests } from '../model/parse.js';
 import { KIND_PLURALS, KINDS, type Kind } from '../model/types.js';
@@ -10,6 +11,7 @@ import type { ContextStore } from '../images/context-store.js';
 import { ContextError } from '../images/context.js';
 import type { LogHub } from '../logs/log-hub.js';
 import type { ObjectStore } from '../store/store.js';
+import { summariseUsage, USAGE_REASONS, type UsageRecord } from '../usage/ledger.js';
 import type { Logger } from '../util/logger.js';
 import { BadRequestError, NotFoundError, statusFor } from './errors.js';
 
@@ -30,6 +32,10 @@ export interface ApiOptions {
   contexts: ContextStore;
   logs: LogHub;
   maxUploadBytes: number;
+  /** The operator's rules every write must pass (lease bounds and caps, image allowlist). */
+  admission: AdmissionSettings;
+  /** What ended leases used and cost. */
+  usage: { records(): readonly UsageRecord[] };
   logger: Logger;
   health: () => Promise<HealthReport>;
   /** Last known Docker state, without a fresh check; told to every client in a header. */
@@ -59,6 +65,43 @@ const applyResponse = {
       type: 'array',
       items: { type: 'object', properties: { kind: { type: 'string' }, name: { type: 'string' }, result: { type: 'string' } } },
     },
+  },
+} as const;
+
+const usageSums = {
+  currency: { type: 'string' },
+  leases: { type: 'integer' },
+  runtimeSeconds: { type: 'number' },
+  vcpuSeconds: { type: 'number' },
+  gibSeconds: { type: 'number' },
+  cost: { type: 'number' },
+} as const;
+
+const usageResponse = {
+  type: 'object',
+  properties: {
+    leases: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          lease: { type: 'string' },
+          leaseUid: { type: 'string' },
+          project: { type: 'string' },
+          startedAt: { type: 'string', format: 'date-time' },
+          endedAt: { type: 'string', format: 'date-time' },
+          runtimeSeconds: { type: 'number' },
+          cpuMillis: { type: 'number' },
+          memoryBytes: { type: 'number' },
+          cost: { type: 'number' },
+          currency: { type: 'string' },
+          reason: { type: 'string', enum: [...USAGE_REASONS] },
+          fromPool: { type: 'boolean' },
+        },
+      },
+    },
+    projects: { type: 'array', items: { type: 'object', properties: { project: { type: 'string' }, ...usageSums } } },
+    totals: { type: 'array', items: { type: 'object', properties: usageSums } },
   },
 } as const;
 
@@ -118,7 +161,7 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
       const text = typeof request.body === 'string' ? request.body : JSON.stringify(request.body ?? '');
       const documents = parseManifests(text, query.source ?? 'request body');
       const dryRun = isTrue(query.dryRun);
-      const applied = await applyDocuments(store, documents, { dryRun, resolveContext: uploadedContextResolver(options.contexts, new Map()) });
+      const applied = await applyDocuments(store, documents, { settings: options.admission, dryRun, resolveContext: uploadedContextResolver(options.contexts, new Map()) });
       return { dryRun, results: applied.map(({ kind, name, result }) => ({ kind, name, result })) };
     },
   );
@@ -155,7 +198,7 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
       const body = request.body as { files: ManifestFile[]; dryRun?: boolean; contexts?: Array<{ file: string; document: number; digest: string }> };
       const dryRun = body.dryRun ?? false;
       const uploads = new Map((body.contexts ?? []).map((context) => [`${context.file}#${context.document}`, context.digest]));
-      const applied = await applyDocuments(store, parseFiles(body.files), { dryRun, resolveContext: uploadedContextResolver(options.contexts, uploads) });
+      const applied = await applyDocuments(store, parseFiles(body.files), { settings: options.admission, dryRun, resolveContext: uploadedContextResolver(options.contexts, uploads) });
       return { dryRun, results: applied.map(({ kind, name, result }) => ({ kind, name, result })) };
     },
   );
@@ -224,6 +267,22 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
     },
   );
 
+  app.get(
+    `${API_PREFIX}/usage`,
+    {
+      schema: {
+        summary: 'What ended leases used and cost: per lease, per project and in total (one row per currency)',
+        querystring: { type: 'object', properties: { project: { type: 'string', minLength: 1, description: "only this project's leases" } } },
+        response: { 200: usageResponse },
+      },
+    },
+    async (request) => {
+      const { project } = request.query as { project?: string };
+      const records = options.usage.records();
+      return summariseUsage(project === undefined ? records : records.filter((record) => record.project === project));
+    },
+  );
+
   app.get(`${API_PREFIX}/:plural`, { schema: { summary: 'List objects of a kind' } }, async (request) => {
     const { plural } = request.params as { plural: string };
     return { items: store.list(kindOf(plural)) };
@@ -246,7 +305,7 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
     if (document.object.kind !== kind || document.object.metadata.name !== name) {
       throw new BadRequestError(`the body declares ${document.object.kind} "${document.object.metadata.name}" but the path names ${kind} "${name}"`);
     }
-    const [applied] = await applyDocuments(store, documents, { resolveContext: uploadedContextResolver(options.contexts, new Map()) });
+    const [applied] = await applyDocuments(store, documents, { settings: options.admission, resolveContext: uploadedContextResolver(options.contexts, new Map()) });
     return applied?.object;
   });
 

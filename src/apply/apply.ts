@@ -2,9 +2,10 @@ import { ManifestError, parseManifests, type ManifestIssue, type ParsedDocument 
 import type { Kind, LumaObject } from '../model/types.js';
 import { CONTEXT_DIGEST_ANNOTATION } from '../images/context-store.js';
 import type { ApplyResult, ObjectStore } from '../store/store.js';
+import { checkAdmission, type AdmissionSettings } from './admission.js';
 
 // Applying manifests: parse and validate every document, check the rules that span
-// objects (a hostname belongs to one project), and only then write. Any problem refuses
+// objects and the operator's rules (admission.ts), and only then write. Any problem refuses
 // the whole batch, so a refused apply changes nothing.
 
 export interface ManifestFile {
@@ -34,48 +35,6 @@ export function parseFiles(files: ManifestFile[]): ParsedDocument[] {
   return documents;
 }
 
-/** Cross-object rules, checked against the store as it will be after the batch. */
-export function checkAdmission(store: ObjectStore, documents: ParsedDocument[]): void {
-  const issues: ManifestIssue[] = [];
-  const seen = new Map<string, ParsedDocument>();
-  const hostOwners = new Map<string, { project: string; document?: ParsedDocument }>();
-  const inBatch = new Set(documents.filter((doc) => doc.object.kind === 'Project').map((doc) => doc.object.metadata.name));
-  for (const project of store.list('Project')) {
-    if (inBatch.has(project.metadata.name)) continue;
-    for (const host of project.spec.hostnames) hostOwners.set(host, { project: project.metadata.name });
-  }
-
-  for (const doc of documents) {
-    const key = `${doc.object.kind}/${doc.object.metadata.name}`;
-    const earlier = seen.get(key);
-    if (earlier) {
-      const at = earlier.position(['metadata', 'name']);
-      issues.push({
-        ...doc.position(['metadata', 'name']),
-        file: doc.source.file,
-        path: 'metadata.name',
-        message: `${key} is declared twice in this apply (also at ${earlier.source.file}:${at.line}:${at.column})`,
-      });
-    }
-    seen.set(key, doc);
-    if (doc.object.kind !== 'Project') continue;
-    doc.object.spec.hostnames.forEach((host, index) => {
-      const owner = hostOwners.get(host);
-      if (owner && owner.project !== doc.object.metadata.name) {
-        issues.push({
-          ...doc.position(['spec', 'hostnames', index]),
-          file: doc.source.file,
-          path: `spec.hostnames[${index}]`,
-          message: `hostname "${host}" is already routed to project "${owner.project}"; hostnames must be unique across projects`,
-        });
-      } else {
-        hostOwners.set(host, { project: doc.object.metadata.name, document: doc });
-      }
-    });
-  }
-  if (issues.length > 0) throw new ManifestError(issues);
-}
-
 /**
  * Finds the stored build context of an Image document (by upload or from a directory next
  * to its manifest) and returns its digest; throws a ManifestError when it cannot.
@@ -83,6 +42,8 @@ export function checkAdmission(store: ObjectStore, documents: ParsedDocument[]):
 export type ContextResolver = (document: ParsedDocument) => Promise<string>;
 
 export interface ApplyOptions {
+  /** The operator's rules every write must pass; required, so that no write path can skip them. */
+  settings: AdmissionSettings;
   dryRun?: boolean;
   resolveContext?: ContextResolver;
 }
@@ -107,8 +68,8 @@ async function attachContexts(documents: ParsedDocument[], resolve: ContextResol
   if (issues.length > 0) throw new ManifestError(issues);
 }
 
-export async function applyDocuments(store: ObjectStore, documents: ParsedDocument[], options: ApplyOptions = {}): Promise<AppliedObject[]> {
-  checkAdmission(store, documents);
+export async function applyDocuments(store: ObjectStore, documents: ParsedDocument[], options: ApplyOptions): Promise<AppliedObject[]> {
+  checkAdmission(store, documents, options.settings);
   await attachContexts(documents, options.resolveContext);
   const dryRun = options.dryRun ?? false;
   // Preconditions are checked for all before any write, so a conflict changes nothing.

@@ -1,6 +1,7 @@
 import type { ErrorBody } from '../api/errors.js';
 import { API_PREFIX, DOCKER_STATE_HEADER } from '../api/server.js';
 import { KIND_PLURALS, type Kind, type LumaObject } from '../model/types.js';
+import type { UsageSummary } from '../usage/summary.js';
 
 // The CLI's only way to Luma: the HTTP API. Failures become CliError with one line a
 // user can act on (and, for invalid manifests, one line per problem).
@@ -69,6 +70,10 @@ export class ApiClient {
   /** Extends an Active lease's expiry by `extend` (a duration such as 10m). */
   renewLease(name: string, extend: string): Promise<LumaObject> {
     return this.request('POST', `${API_PREFIX}/leases/${encodeURIComponent(name)}/renew`, { json: { extend } });
+  }
+
+  usage(project?: string): Promise<UsageSummary> {
+    return this.request('GET', `${API_PREFIX}/usage${project !== undefined ? `?project=${encodeURIComponent(project)}` : ''}`);
   }
 
   applyFiles(files: Array<{ path: string; content: string }>, dryRun: boolean, contexts: Array<{ file: string; document: number; digest: string }> = []): Promise<ApplyResponse> {

@@ -1,5 +1,5 @@
 import { resolveProjectSettings } from '../model/project-settings.js';
-import { formatCpu, formatMemory, parseCpu, parseDuration, parseMemory } from '../model/quantities.js';
+import { formatCpu, formatMemory, parseDuration } from '../model/quantities.js';
 import type { LeaseObject, LeaseStatus, ProjectObject } from '../model/types.js';
 import type { ProxyManagement } from '../proxy/management.js';
 import { errorMessage } from '../runtime/errors.js';
@@ -11,7 +11,10 @@ import { waitUntilReady } from '../util/readiness-probe.js';
 import { setCondition } from './conditions.js';
 import { resolveProjectImage } from './image-resolution.js';
 import type { KeyedLock } from './keyed-lock.js';
-import type { LeasePolicy, LeaseUsageRecord, UsageSink } from './lease-policy.js';
+import type { LeasePolicy, UsageSink } from './lease-policy.js';
+import { leaseResources } from '../apply/lease-admission.js';
+import { estimatedLeaseCost, leaseCost, runtimeSecondsBetween } from '../usage/cost.js';
+import type { UsageReason } from '../usage/record.js';
 import { admitInOrder, isEnded, type LeaseCaps } from './lease-queue.js';
 import { poolTemplate, type PoolReconciler } from './pool-reconciler.js';
 import type { ReconcileResult } from './work-queue.js';
@@ -55,7 +58,7 @@ export interface LeaseReconcilerOptions {
   now?: () => number;
 }
 
-type EndReason = LeaseUsageRecord['reason'];
+type EndReason = UsageReason;
 
 export class LeaseReconciler {
   private readonly now: () => number;
@@ -118,7 +121,7 @@ export class LeaseReconciler {
       };
       const verdict = admitInOrder(store.list('Lease'), lease.metadata.name, caps);
       if (!verdict.admitted) return verdict.reason;
-      await this.patchStatus(lease, { phase: 'Pending', admittedAt: new Date(this.now()).toISOString(), ...this.estimate(lease, project) }, {
+      await this.patchStatus(lease, { phase: 'Pending', admittedAt: new Date(this.now()).toISOString(), ...this.estimate(lease) }, {
         status: 'False',
         reason: 'Starting',
         message: 'claiming a pooled container or starting one',
@@ -286,7 +289,7 @@ export class LeaseReconciler {
     await this.removeRoute(lease.metadata.name);
     let status = lease.status ?? {};
     if (!status.endedAt) {
-      const graceSeconds = Math.ceil(policy.gracePeriodMs / 1000);
+      const graceSeconds = Math.ceil(policy.leaseGracePeriodMs / 1000);
       await Promise.all(mine.filter((container) => container.state !== 'exited').map((container) => runtime.stop(container.id, graceSeconds)));
       status = (await this.patchStatus(lease, { endedAt: new Date(this.now()).toISOString(), endReason: reason }))?.status ?? status;
     }
@@ -297,8 +300,8 @@ export class LeaseReconciler {
     let cost = 0;
     if (status.startedAt && status.endedAt) {
       const limits = this.limitsOf(lease);
-      const runtimeSeconds = Math.max(0, (Date.parse(status.endedAt) - Date.parse(status.startedAt)) / 1000);
-      cost = policy.cost(runtimeSeconds, limits.cpuMillis, limits.memoryBytes);
+      const runtimeSeconds = runtimeSecondsBetween(new Date(status.startedAt), new Date(status.endedAt));
+      cost = leaseCost(runtimeSeconds, limits.cpuMillis, limits.memoryBytes, policy.prices);
       await this.options.ledger.append({
         lease: lease.metadata.name,
         leaseUid: lease.metadata.uid ?? '',
@@ -309,13 +312,13 @@ export class LeaseReconciler {
         cpuMillis: limits.cpuMillis,
         memoryBytes: limits.memoryBytes,
         cost,
-        currency: policy.currency,
+        currency: policy.prices.currency,
         reason: finalReason,
         fromPool: status.fromPool ?? false,
       });
     }
     const message = detail ?? endMessage(finalReason);
-    await this.patchStatus(lease, { phase, cost, currency: policy.currency }, { status: 'False', reason: finalReason, message });
+    await this.patchStatus(lease, { phase, cost, currency: policy.prices.currency }, { status: 'False', reason: finalReason, message });
     logger.info({ lease: lease.metadata.name, project: lease.spec.project, reason: finalReason, cost }, 'lease ended');
     this.wakeWaitingLeases();
   }
@@ -333,8 +336,7 @@ export class LeaseReconciler {
   }
 
   private async wait(lease: LeaseObject, reason: string, message: string): Promise<ReconcileResult> {
-    const project = this.options.store.get('Project', lease.spec.project);
-    await this.patchStatus(lease, { phase: 'Pending', ...(project && lease.status?.estimatedCost === undefined ? this.estimate(lease, project) : {}) }, { status: 'False', reason, message });
+    await this.patchStatus(lease, { phase: 'Pending', ...(lease.status?.estimatedCost === undefined ? this.estimate(lease) : {}) }, { status: 'False', reason, message });
     return;
   }
 
@@ -349,18 +351,14 @@ export class LeaseReconciler {
     if (await this.options.proxy.getService(service)) await this.options.proxy.remove(service);
   }
 
-  private estimate(lease: LeaseObject, project: ProjectObject): Partial<LeaseStatus> {
-    void project;
-    const limits = this.limitsOf(lease);
-    return { estimatedCost: this.options.policy.cost(parseDuration(lease.spec.ttl) / 1000, limits.cpuMillis, limits.memoryBytes), currency: this.options.policy.currency };
+  private estimate(lease: LeaseObject): Partial<LeaseStatus> {
+    const { prices } = this.options.policy;
+    return { estimatedCost: estimatedLeaseCost(lease.spec, this.options.policy), currency: prices.currency };
   }
 
   private limitsOf(lease: LeaseObject): ResourceLimits {
-    const { policy } = this.options;
-    return {
-      cpuMillis: lease.spec.resources?.cpu !== undefined ? parseCpu(lease.spec.resources.cpu) : policy.defaultCpuMillis,
-      memoryBytes: lease.spec.resources?.memory !== undefined ? parseMemory(lease.spec.resources.memory) : policy.defaultMemoryBytes,
-    };
+    const { cpuMillis, memoryBytes } = leaseResources(lease.spec, this.options.policy);
+    return { cpuMillis, memoryBytes };
   }
 
   private leaseHost(lease: LeaseObject, project: ProjectObject): string {

@@ -40,8 +40,8 @@ export interface PoolTemplate {
 
 export function poolTemplate(project: ProjectObject, imageRef: string, policy: LeasePolicy, defaultIdleTimeoutMs?: number): PoolTemplate {
   const declared = resolveProjectSettings(project.spec, defaultIdleTimeoutMs === undefined ? {} : { defaultIdleTimeoutMs });
-  const cpuMillis = declared.cpuMillis ?? policy.defaultCpuMillis;
-  const memoryBytes = declared.memoryBytes ?? policy.defaultMemoryBytes;
+  const cpuMillis = declared.cpuMillis ?? policy.leaseDefaults.cpuMillis;
+  const memoryBytes = declared.memoryBytes ?? policy.leaseDefaults.memoryBytes;
   const settings: ProjectSettings = { ...declared, image: imageRef, cpuMillis, memoryBytes };
   return { settings, cpuMillis, memoryBytes, hash: containerSpecHash(settings) };
 }

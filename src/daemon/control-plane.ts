@@ -12,6 +12,7 @@ import { localContextResolver } from '../apply/context-resolvers.js';
 import { ContextStore } from '../images/context-store.js';
 import { LogHub } from '../logs/log-hub.js';
 import { FileStore } from '../store/file-store.js';
+import { ledgerPath, UsageLedger } from '../usage/ledger.js';
 import type { Logger } from '../util/logger.js';
 import { findManifestFiles } from '../util/manifest-files.js';
 import type { ListenAddress } from './listen-address.js';
@@ -35,6 +36,8 @@ export interface ControlPlaneOptions {
 export interface RunningControlPlane {
   apiPort: number;
   controller: Controller;
+  /** STATE/usage/ledger.jsonl: the lease reconciler appends what each ended lease cost. */
+  ledger: UsageLedger;
   stop(): Promise<void>;
 }
 
@@ -46,11 +49,11 @@ async function manifestFiles(dir: string): Promise<string[]> {
 }
 
 /** One bad file is reported and skipped; it never blocks the others. */
-async function applyManifestDirectory(store: FileStore, dir: string, contexts: ContextStore, logger: Logger): Promise<void> {
+async function applyManifestDirectory(store: FileStore, dir: string, contexts: ContextStore, settings: OperatorSettings, logger: Logger): Promise<void> {
   for (const file of await manifestFiles(dir)) {
     try {
       const documents = parseFiles([{ path: path.relative(process.cwd(), file) || file, content: await readFile(file, 'utf8') }]);
-      for (const applied of await applyDocuments(store, documents, { resolveContext: localContextResolver(contexts) })) {
+      for (const applied of await applyDocuments(store, documents, { settings, resolveContext: localContextResolver(contexts) })) {
         logger.info({ file, kind: applied.kind, name: applied.name, result: applied.result }, 'applied manifest');
       }
     } catch (error) {
@@ -67,9 +70,16 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   await runtime.ping();
 
   const store = await FileStore.open(options.stateDir);
+  let ledger: UsageLedger;
+  try {
+    ledger = await UsageLedger.open(ledgerPath(options.stateDir), { onWarning: (message) => logger.warn({ component: 'usage' }, message) });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const contexts = new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits);
   const logs = new LogHub();
-  await applyManifestDirectory(store, options.manifests, contexts, logger);
+  await applyManifestDirectory(store, options.manifests, contexts, settings, logger);
 
   const controller = new Controller({
     store,
@@ -84,6 +94,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     defaultIdleTimeoutMs: settings.defaultIdleTimeoutMs,
     stopTimeoutSeconds: settings.stopTimeoutSeconds,
     stoppedRetentionMs: settings.stoppedRetentionMs,
+    policy: settings,
+    ledger,
   });
   options.attachHooks(controller);
   await controller.start();
@@ -106,6 +118,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     contexts,
     logs,
     maxUploadBytes: settings.maxUploadBytes,
+    admission: settings,
+    usage: ledger,
     logger: logger.child({ component: 'api' }),
     health: async () => {
       const current = await checkDocker();
@@ -120,11 +134,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   return {
     apiPort,
     controller,
+    ledger,
     stop: () => {
       stopping ??= (async () => {
         clearInterval(dockerTimer);
         await api.close();
         await controller.stop();
+        await ledger.close();
         await store.close();
       })();
       return stopping;

@@ -38,6 +38,8 @@ export interface ProjectSettings {
   startupTimeoutMs: number;
   readiness: ReadinessSettings;
   poolSize: number;
+  /** Leases of this project active at once; undefined: only the operator's total applies. */
+  maxConcurrentLeases: number | undefined;
   tls: boolean;
 }
 
@@ -68,6 +70,7 @@ export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSett
     startupTimeoutMs: readiness.startupTimeout !== undefined ? parseDuration(readiness.startupTimeout) : DEFAULT_STARTUP_TIMEOUT_MS,
     readiness: readiness.tcpSocket ? { type: 'tcp' } : { type: 'http', path: readiness.httpGet?.path ?? DEFAULT_READINESS_PATH },
     poolSize: spec.pool?.size ?? DEFAULT_POOL_SIZE,
+    maxConcurrentLeases: spec.leases?.maxConcurrent,
     tls: spec.tls ?? DEFAULT_TLS,
   };
   if (spec.command) settings.command = [...spec.command];

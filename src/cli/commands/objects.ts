@@ -7,8 +7,9 @@ import { CliError } from '../api-client.js';
 import { apiClient, collect, kindAndName, readStdin } from '../common.js';
 import { uploadContexts } from '../context-upload.js';
 import { describe, formatObjects, type OutputFormat } from '../format.js';
+import { formatUsage } from '../usage-format.js';
 
-// kubectl-like object commands: apply, get, describe, delete.
+// kubectl-like object commands: apply, get (and get usage), describe, delete.
 
 const OUTPUT_FORMATS: OutputFormat[] = ['wide', 'yaml', 'json'];
 
@@ -49,14 +50,26 @@ export function registerObjectCommands(program: Command): void {
 
   program
     .command('get')
-    .description('List objects of a kind, or show one')
-    .argument('<kind>', 'project, image or lease (or KIND/NAME)')
+    .description('List objects of a kind, or show one; `get usage` shows what ended leases used and cost')
+    .argument('<kind>', 'project, image or lease (or KIND/NAME), or usage')
     .argument('[name]', 'one object')
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS))
-    .addHelpText('after', '\nExamples:\n  luma get projects\n  luma get project hello -o json')
-    .action(async (kindArg: string, nameArg: string | undefined, options: { output?: OutputFormat }, command: Command) => {
-      const { kind, name } = kindAndName(kindArg, nameArg);
+    .option('--project <name>', "with get usage: only this project's leases")
+    .addHelpText('after', '\nExamples:\n  luma get projects\n  luma get project hello -o json\n  luma get usage --project hello')
+    .action(async (kindArg: string, nameArg: string | undefined, options: { output?: OutputFormat; project?: string }, command: Command) => {
       const api = apiClient(command);
+      if (kindArg.toLowerCase() === 'usage') {
+        if (nameArg !== undefined) throw new CliError(`get usage takes no name; for one project's usage write: luma get usage --project ${nameArg}`);
+        const summary = await api.usage(options.project);
+        if (summary.leases.length === 0 && !options.output) {
+          process.stderr.write(options.project !== undefined ? `No usage recorded for project "${options.project}".\n` : 'No usage recorded.\n');
+          return;
+        }
+        process.stdout.write(formatUsage(summary, options.output ?? 'table'));
+        return;
+      }
+      if (options.project !== undefined) throw new CliError('--project only goes with get usage');
+      const { kind, name } = kindAndName(kindArg, nameArg);
       const objects = name ? [await api.get(kind, name)] : (await api.list(kind)).items;
       if (objects.length === 0 && !options.output) {
         process.stderr.write(`No ${kind.toLowerCase()} found.\n`);

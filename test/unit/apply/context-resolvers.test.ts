@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { applyDocuments } from '../../../src/apply/apply.js';
+import { DEFAULT_SETTINGS } from '../../../src/config/settings.js';
 import { localContextResolver, uploadedContextResolver } from '../../../src/apply/context-resolvers.js';
 import { contextDigest } from '../../../src/images/context.js';
 import { CONTEXT_DIGEST_ANNOTATION, ContextStore } from '../../../src/images/context-store.js';
@@ -150,29 +151,29 @@ describe('localContextResolver (manifests read from disk)', () => {
 describe('applyDocuments with build contexts', () => {
   it('annotates the Image with its context digest; the same files again are unchanged, changed files are configured', async () => {
     const resolve = localContextResolver(contexts);
-    const [created] = await applyDocuments(store, [imageDoc('./site')], { resolveContext: resolve });
+    const [created] = await applyDocuments(store, [imageDoc('./site')], { settings: DEFAULT_SETTINGS, resolveContext: resolve });
     const digest = await contextDigest(path.join(appDir, 'site'));
     expect(created?.result).toBe('created');
     expect(store.get('Image', 'web')?.metadata.annotations?.[CONTEXT_DIGEST_ANNOTATION]).toBe(digest);
 
-    const [again] = await applyDocuments(store, [imageDoc('./site')], { resolveContext: resolve });
+    const [again] = await applyDocuments(store, [imageDoc('./site')], { settings: DEFAULT_SETTINGS, resolveContext: resolve });
     expect(again?.result).toBe('unchanged');
 
     await writeFile(path.join(appDir, 'site', 'www', 'index.html'), 'hello again\n');
-    const [changed] = await applyDocuments(store, [imageDoc('./site')], { resolveContext: resolve });
+    const [changed] = await applyDocuments(store, [imageDoc('./site')], { settings: DEFAULT_SETTINGS, resolveContext: resolve });
     expect(changed?.result).toBe('configured');
     expect(store.get('Image', 'web')?.metadata.annotations?.[CONTEXT_DIGEST_ANNOTATION]).not.toBe(digest);
   });
 
   it('refuses a build context when no resolver is given (e.g. POST /apply of a directory context)', async () => {
-    const issues = await issuesOf(applyDocuments(store, [imageDoc('./site')]));
+    const issues = await issuesOf(applyDocuments(store, [imageDoc('./site')], { settings: DEFAULT_SETTINGS }));
     expect(issues[0]).toMatchObject({ path: 'spec.build.context', message: expect.stringContaining('use `luma apply -f`, which uploads them') });
     expect(store.list('Image')).toEqual([]);
   });
 
   it('refuses the whole batch when one context cannot be found, and reports every bad one', async () => {
     const docs = parseManifests(`${imageYaml('good', './site')}---\n${imageYaml('bad', './missing')}---\n${imageYaml('worse', './gone')}`, manifestFile);
-    const issues = await issuesOf(applyDocuments(store, docs, { resolveContext: localContextResolver(contexts) }));
+    const issues = await issuesOf(applyDocuments(store, docs, { settings: DEFAULT_SETTINGS, resolveContext: localContextResolver(contexts) }));
     expect(issues.map((issue) => issue.message)).toEqual([
       `the context ${path.join(appDir, 'missing')} does not exist`,
       `the context ${path.join(appDir, 'gone')} does not exist`,
@@ -181,7 +182,7 @@ describe('applyDocuments with build contexts', () => {
   });
 
   it('does not store the object on a dry run (the annotation is still computed)', async () => {
-    const [result] = await applyDocuments(store, [imageDoc('./site')], { resolveContext: localContextResolver(contexts), dryRun: true });
+    const [result] = await applyDocuments(store, [imageDoc('./site')], { settings: DEFAULT_SETTINGS, resolveContext: localContextResolver(contexts), dryRun: true });
     expect(result?.result).toBe('created');
     expect(result?.object.metadata.annotations?.[CONTEXT_DIGEST_ANNOTATION]).toMatch(/^sha256:/);
     expect(store.list('Image')).toEqual([]);

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KeyedLock } from '../../../src/controller/keyed-lock.js';
-import type { LeasePolicy, LeaseUsageRecord, UsageSink } from '../../../src/controller/lease-policy.js';
+import type { LeasePolicy, UsageSink } from '../../../src/controller/lease-policy.js';
+import type { UsageRecord } from '../../../src/usage/record.js';
 import { LEASE_FINALIZER, LeaseReconciler } from '../../../src/controller/lease-reconciler.js';
 import { PoolReconciler } from '../../../src/controller/pool-reconciler.js';
 import type { ReconcileResult } from '../../../src/controller/work-queue.js';
@@ -24,8 +25,8 @@ const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
 class FakeLedger implements UsageSink {
-  readonly records: LeaseUsageRecord[] = [];
-  async append(record: LeaseUsageRecord): Promise<boolean> {
+  readonly records: UsageRecord[] = [];
+  async append(record: UsageRecord): Promise<boolean> {
     if (this.records.some((existing) => existing.leaseUid === record.leaseUid)) return false;
     this.records.push(record);
     return true;
@@ -33,15 +34,18 @@ class FakeLedger implements UsageSink {
 }
 
 const policy: LeasePolicy = {
-  defaultCpuMillis: 250,
-  defaultMemoryBytes: 256 * MiB,
-  gracePeriodMs: 5_000,
+  leaseDefaults: { cpuMillis: 250, memoryBytes: 256 * MiB },
+  leaseGracePeriodMs: 5_000,
   maxActiveLeases: 10,
   poolBatchSize: 2,
   poolBatchSpacingMs: 1_000,
-  currency: 'USD',
-  cost: (seconds, cpuMillis, memoryBytes) => seconds * ((cpuMillis / 1000) * 0.001 + (memoryBytes / GiB) * 0.0001),
+  prices: { perVcpuSecond: 0.001, perGibSecond: 0.0001, currency: 'USD' },
 };
+
+/** The bill as the docs state it: seconds × (cores × vCPU price + GiB × GiB price). */
+function expectedCost(seconds: number, cpuMillis: number, memoryBytes: number): number {
+  return seconds * ((cpuMillis / 1000) * 0.001 + (memoryBytes / GiB) * 0.0001);
+}
 
 let readyPort: number;
 let server: http.Server;
@@ -173,7 +177,7 @@ describe('lease', () => {
     expect(status?.startedAt).toBe(new Date(NOW).toISOString());
     expect(status?.expiresAt).toBe(new Date(NOW + 600_000).toISOString());
     expect(status?.url).toBe('http://l1.web.localhost:8080/');
-    expect(status?.estimatedCost).toBeCloseTo(policy.cost(600, 250, 256 * MiB), 10);
+    expect(status?.estimatedCost).toBeCloseTo(expectedCost(600, 250, 256 * MiB), 10);
     expect(store.get('Lease', 'l1')?.metadata.finalizers).toEqual([LEASE_FINALIZER]);
     expect(runtime.mutations().some((call) => call.op === 'claim' && call.lease === 'l1')).toBe(true);
     expect(runtime.mutations().some((call) => call.op === 'create')).toBe(false);
@@ -239,7 +243,7 @@ describe('lease', () => {
     expect(proxy.removes).toContain('lease.l1');
     const status = leaseStatus('l1');
     expect(status?.phase).toBe('Expired');
-    expect(status?.cost).toBeCloseTo(policy.cost(300, 250, 256 * MiB), 10);
+    expect(status?.cost).toBeCloseTo(expectedCost(300, 250, 256 * MiB), 10);
     expect(ledger.records).toHaveLength(1);
     expect(ledger.records[0]).toMatchObject({ lease: 'l1', project: 'web', runtimeSeconds: 300, reason: 'Expired', fromPool: false });
   });

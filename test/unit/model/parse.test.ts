@@ -256,7 +256,7 @@ describe('parseManifests: YAML syntax', () => {
     const source = `${project('  image: again')}---\n${project('  replicas: 2')}`;
     expect(errorsOf(source)).toEqual([
       'app.yaml:8:3: invalid YAML: map keys must be unique',
-      'app.yaml:17:3: spec.replicas: unknown field "replicas" (allowed: image, hostnames, port, env, command, resources, scaling, pool, readiness, tls)',
+      'app.yaml:17:3: spec.replicas: unknown field "replicas" (allowed: image, hostnames, port, env, command, resources, scaling, pool, leases, readiness, tls)',
     ]);
   });
 });
@@ -335,7 +335,7 @@ describe('parseManifests: types', () => {
 describe('parseManifests: unknown fields', () => {
   it('points at the unknown key and lists the allowed fields', () => {
     expect(errorsOf(project('  replicas: 3'))).toEqual([
-      'app.yaml:8:3: spec.replicas: unknown field "replicas" (allowed: image, hostnames, port, env, command, resources, scaling, pool, readiness, tls)',
+      'app.yaml:8:3: spec.replicas: unknown field "replicas" (allowed: image, hostnames, port, env, command, resources, scaling, pool, leases, readiness, tls)',
     ]);
   });
 
@@ -347,7 +347,7 @@ describe('parseManifests: unknown fields', () => {
 
   it('refuses unknown fields at the top, in metadata and where no field is allowed', () => {
     expect(errorsOf(project('  readiness: { tcpSocket: { port: 80 } }').replace('metadata:\n', 'metadata:\n  namespace: default\n'))).toEqual([
-      'app.yaml:4:3: metadata.namespace: unknown field "namespace" (allowed: name, labels, annotations, uid, generation, resourceVersion, creationTimestamp)',
+      'app.yaml:4:3: metadata.namespace: unknown field "namespace" (allowed: name, labels, annotations, uid, generation, resourceVersion, creationTimestamp, finalizers, deletionTimestamp)',
       'app.yaml:9:29: spec.readiness.tcpSocket.port: unknown field "port"; this mapping takes no fields',
     ]);
     expect(errorsOf(`${project()}specs: {}\n`)).toEqual(['app.yaml:8:1: specs: unknown field "specs"; did you mean "spec"?']);

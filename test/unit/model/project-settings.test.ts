@@ -28,8 +28,10 @@ describe('resolveProjectSettings', () => {
       startupTimeoutMs: 30_000,
       readiness: { type: 'http', path: '/' },
       poolSize: 0,
+      maxConcurrentLeases: undefined,
       tls: false,
     });
+    expect(resolveProjectSettings(minimal)).toHaveProperty('maxConcurrentLeases', undefined);
   });
 
   it('names its defaults', () => {
@@ -48,6 +50,7 @@ describe('resolveProjectSettings', () => {
       resources: { cpu: '1.5', memory: '256Mi' },
       scaling: { minInstances: 1, maxInstances: 4, targetConcurrency: 10, idleTimeout: '5m', pauseAfter: '30s' },
       pool: { size: 2 },
+      leases: { maxConcurrent: 3 },
       readiness: { httpGet: { path: '/healthz' }, startupTimeout: '2m' },
       tls: true,
     });
@@ -67,6 +70,7 @@ describe('resolveProjectSettings', () => {
       startupTimeoutMs: 120_000,
       readiness: { type: 'http', path: '/healthz' },
       poolSize: 2,
+      maxConcurrentLeases: 3,
       tls: true,
     });
   });

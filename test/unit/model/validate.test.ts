@@ -53,3 +53,23 @@ describe('validateManifest', () => {
     expect(problems({ ...project, spec: { ...project.spec, env: { PORT: 8080 } } })).toEqual(['spec.env.PORT: expected string; quote the value ("8080")']);
   });
 });
+
+describe('spec.leases.maxConcurrent', () => {
+  const withLeases = (leases: unknown): unknown => ({ ...project, spec: { ...project.spec, leases } });
+
+  it('accepts a whole number of at least 1, or nothing', () => {
+    expect(problems(withLeases({ maxConcurrent: 1 }))).toEqual([]);
+    expect(problems(withLeases({}))).toEqual([]);
+  });
+
+  it.each([
+    [{ maxConcurrent: 0 }, 'spec.leases.maxConcurrent'],
+    [{ maxConcurrent: 1.5 }, 'spec.leases.maxConcurrent'],
+    [{ maxConcurrent: '2' }, 'spec.leases.maxConcurrent'],
+    [{ max: 2 }, 'spec.leases.max'],
+  ])('refuses %j at %s', (leases, path) => {
+    const found = problems(withLeases(leases));
+    expect(found).toHaveLength(1);
+    expect(found[0]?.startsWith(`${path}: `)).toBe(true);
+  });
+});
