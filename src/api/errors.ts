@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { ManifestError } from '../model/parse.js';
 import { DockerUnavailableError } from '../runtime/errors.js';
+import { RenewalError } from './lease-renewal.js';
 import { ConflictError, InvalidObjectError, TerminatingError } from '../store/store.js';
 
 // Errors are declared once and turned into HTTP answers here, in one place.
@@ -32,6 +33,7 @@ export function statusFor(error: unknown): { status: number; body: ErrorBody } {
   if (error instanceof InvalidObjectError) return { status: 422, body: { error: 'Invalid', message: error.message } };
   if (error instanceof ConflictError) return { status: 409, body: { error: 'Conflict', message: error.message } };
   if (error instanceof TerminatingError) return { status: 409, body: { error: 'Terminating', message: error.message } };
+  if (error instanceof RenewalError) return { status: error.status, body: { error: error.status === 404 ? 'NotFound' : error.status === 409 ? 'Conflict' : 'Invalid', message: error.message } };
   if (error instanceof NotFoundError) return { status: 404, body: { error: 'NotFound', message: error.message } };
   if (error instanceof BadRequestError) return { status: 400, body: { error: 'BadRequest', message: error.message } };
   if (error instanceof DockerUnavailableError) return { status: 503, body: { error: 'DockerUnavailable', message: error.message } };

@@ -2,6 +2,7 @@ import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AdmissionSettings } from '../apply/admission.js';
+import { renewLease } from './lease-renewal.js';
 import { applyDocuments, parseFiles, type ManifestFile } from '../apply/apply.js';
 import { parseManifests } from '../model/parse.js';
 import { KIND_PLURALS, KINDS, type Kind } from '../model/types.js';
@@ -308,6 +309,20 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
     const [applied] = await applyDocuments(store, documents, { settings: options.admission, resolveContext: uploadedContextResolver(options.contexts, new Map()) });
     return applied?.object;
   });
+
+  app.post(
+    `${API_PREFIX}/leases/:name/renew`,
+    {
+      schema: {
+        summary: "Extend an Active lease's expiry (never past leases.maxTtl from its start)",
+        body: { type: 'object', required: ['extend'], properties: { extend: { type: 'string', description: 'a duration such as 10m' } } },
+      },
+    },
+    async (request) => {
+      const { name } = request.params as { name: string };
+      return renewLease(store, name, (request.body as { extend?: unknown }).extend, options.admission);
+    },
+  );
 
   app.delete(
     `${API_PREFIX}/:plural/:name`,

@@ -92,7 +92,9 @@ describe('pools and leases', () => {
 
   async function poolContainers(project: string): Promise<string[]> {
     const containers = await containersOf(instance, project);
-    return containers.filter((container) => container.Labels['luma.dev/role'] === 'pool' && container.State === 'running').map((container) => container.Id);
+    // A claimed container keeps its labels (they cannot change) but carries its lease's name.
+    const unclaimed = containers.filter((container) => !(container.Names[0] ?? '').includes('.lease.'));
+    return unclaimed.filter((container) => container.Labels['luma.dev/role'] === 'pool' && container.State === 'running').map((container) => container.Id);
   }
 
   it('pool.size: 3 gives three ready containers; a claim takes one, answers at its hostname, and the pool refills', async () => {
