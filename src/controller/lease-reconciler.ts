@@ -70,7 +70,9 @@ export class LeaseReconciler {
   async reconcile(name: string): Promise<ReconcileResult> {
     const { store, runtime } = this.options;
     const lease = store.get('Lease', name);
-    const containers = await runtime.list({ kind: 'Lease', name });
+    // Containers are made only after admission is written down: before it, there are none
+    // of this lease to find, and a first claim need not wait for a listing.
+    const containers = lease && !lease.status?.admittedAt && !lease.metadata.deletionTimestamp ? [] : await runtime.list({ kind: 'Lease', name });
     if (!lease) {
       // No object, yet containers or a route: what a lease left behind (garbage).
       await this.removeRoute(name);
@@ -159,7 +161,8 @@ export class LeaseReconciler {
     }
     if (!container.hostPort) throw new Error(`lease ${lease.metadata.name}: container ${container.name} has no published port`);
     try {
-      await waitUntilReady(LOOPBACK, container.hostPort, settings.readiness, settings.startupTimeoutMs);
+      // A pooled container passed its readiness probe before it was claimed.
+      if (!(fromPool && !adopted)) await waitUntilReady(LOOPBACK, container.hostPort, settings.readiness, settings.startupTimeoutMs);
     } catch (error) {
       await runtime.remove(container.id).catch(() => undefined);
       await this.fail(lease, 'StartFailed', `the container did not become ready: ${errorMessage(error)}`);
@@ -202,11 +205,7 @@ export class LeaseReconciler {
     const { runtime, pools, policy, logger } = this.options;
     return this.options.poolLock.run(project.metadata.name, async () => {
       const template = poolTemplate(project, imageRef, policy, this.options.defaultIdleTimeoutMs);
-      const pool = await runtime.list({ kind: 'Project', name: project.metadata.name, role: 'pool' });
-      const ready = pool
-        .filter((container) => container.owner.uid === project.metadata.uid && container.specHash === template.hash && container.state === 'running' && pools.isReady(container.id))
-        .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
-      const candidate = ready[0];
+      const candidate = pools.readyFor(project.metadata.uid ?? '', template.hash)[0];
       if (!candidate) return undefined;
       if (limits.cpuMillis !== template.cpuMillis || limits.memoryBytes !== template.memoryBytes) {
         try {
@@ -218,8 +217,13 @@ export class LeaseReconciler {
           return undefined;
         }
       }
-      const claimed = await runtime.claim(candidate.id, owner);
-      pools.forget(candidate.id);
+      let claimed: ManagedContainer;
+      try {
+        claimed = await runtime.claim(candidate, owner);
+      } finally {
+        // Claimed, or gone from under us: either way no longer the pool's.
+        pools.forget(candidate.id);
+      }
       this.options.enqueue(`Pool/${project.metadata.name}`);
       return claimed;
     });

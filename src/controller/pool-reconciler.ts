@@ -47,8 +47,8 @@ export function poolTemplate(project: ProjectObject, imageRef: string, policy: L
 }
 
 export class PoolReconciler {
-  /** Pool containers whose readiness probe passed. */
-  private readonly ready = new Set<string>();
+  /** Pool containers whose readiness probe passed, as they were then. */
+  private readonly ready = new Map<string, ManagedContainer>();
   /** When the last refill batch of each project started. */
   private readonly lastBatchAt = new Map<string, number>();
   private readonly now: () => number;
@@ -60,6 +60,14 @@ export class PoolReconciler {
   /** Whether a pool container passed its readiness probe (claims take only those). */
   isReady(containerId: string): boolean {
     return this.ready.has(containerId);
+  }
+
+  /**
+   * The project's ready pool containers made from this template, the longest-ready first,
+   * from memory: a claim must not wait for a listing of every container.
+   */
+  readyFor(projectUid: string, hash: string): ManagedContainer[] {
+    return [...this.ready.values()].filter((container) => container.owner.uid === projectUid && container.specHash === hash);
   }
 
   /** A claimed container is no longer the pool's. */
@@ -142,7 +150,7 @@ export class PoolReconciler {
       const running = await runtime.start(created.id);
       if (!running.hostPort) throw new Error(`pool container ${running.name} started without a published port`);
       await waitUntilReady(LOOPBACK, running.hostPort, settings.readiness, settings.startupTimeoutMs);
-      this.ready.add(running.id);
+      this.ready.set(running.id, running);
     } catch (error) {
       await runtime.remove(created.id).catch(() => undefined);
       throw error;
@@ -157,7 +165,7 @@ export class PoolReconciler {
       const running = container.state === 'running' ? container : await runtime.start(container.id);
       if (!running.hostPort) throw new Error('no published port');
       await waitUntilReady(LOOPBACK, running.hostPort, template.settings.readiness, template.settings.startupTimeoutMs);
-      this.ready.add(container.id);
+      this.ready.set(container.id, running);
       return true;
     } catch (error) {
       logger.warn({ container: container.name, err: errorMessage(error) }, 'pool container is not ready; replacing it');

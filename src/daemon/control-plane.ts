@@ -4,6 +4,7 @@ import { createApiServer, type HealthReport } from '../api/server.js';
 import { applyDocuments, parseFiles } from '../apply/apply.js';
 import type { OperatorSettings } from '../config/settings.js';
 import { Controller } from '../controller/controller.js';
+import { LEASE_FINALIZER } from '../controller/lease-reconciler.js';
 import { ManifestError } from '../model/parse.js';
 import type { ProxyHooks, ProxyManagement } from '../proxy/management.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
@@ -69,7 +70,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const runtime = new DockerRuntime({ instance: settings.instance });
   await runtime.ping();
 
-  const store = await FileStore.open(options.stateDir);
+  const store = await FileStore.open(options.stateDir, { initialFinalizers: { Lease: [LEASE_FINALIZER] } });
   let ledger: UsageLedger;
   try {
     ledger = await UsageLedger.open(ledgerPath(options.stateDir), { onWarning: (message) => logger.warn({ component: 'usage' }, message) });

@@ -156,11 +156,11 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
     }
   }
 
-  async claim(id: string, lease: OwnerRef): Promise<ManagedContainer> {
-    await this.call(() => this.docker.getContainer(id).rename({ name: leaseContainerName(this.instance, lease) }));
-    const claimed = await this.inspect(id);
-    if (!claimed) throw new Error(`container ${id.slice(0, 12)} vanished while it was being claimed`);
-    return claimed;
+  async claim(container: ManagedContainer, lease: OwnerRef): Promise<ManagedContainer> {
+    const name = leaseContainerName(this.instance, lease);
+    // One engine call: everything else about the container is as it was.
+    await this.call(() => this.docker.getContainer(container.id).rename({ name }));
+    return { ...container, name, owner: { ...lease }, role: 'lease', claimedFromPool: true };
   }
 
   async updateLimits(id: string, limits: ResourceLimits): Promise<void> {

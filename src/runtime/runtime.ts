@@ -68,7 +68,7 @@ export interface ContainerRuntime {
    * Hands a pool container to a lease: renames it for the lease, so that from then on it is
    * listed as the lease's. Fails when another container already carries that name.
    */
-  claim(id: string, lease: OwnerRef): Promise<ManagedContainer>;
+  claim(container: ManagedContainer, lease: OwnerRef): Promise<ManagedContainer>;
   /** Changes a running container's CPU and memory limits in place (docker update). */
   updateLimits(id: string, limits: ResourceLimits): Promise<void>;
   /** Undefined when the container no longer exists. */

@@ -31,6 +31,12 @@ const MAX_NAME_LENGTH = 63;
 export interface FileStoreOptions {
   /** Told when a watch listener throws; by default a process warning is emitted. */
   onListenerError?: (error: unknown, event: WatchEvent) => void;
+  /**
+   * Finalizers every new object of a kind starts with (a mutating admission rule, as in
+   * Kubernetes): a lease created and deleted at once still waits for its clean-up, and
+   * the controller saves a write on the way to its first container.
+   */
+  initialFinalizers?: Partial<Record<Kind, string[]>>;
 }
 
 /** A file in the state directory that cannot be loaded; the store refuses to open. */
@@ -119,7 +125,7 @@ export class FileStore implements ObjectStore {
     return this.serialize(kind, name, async () => {
       const current = this.bucket(kind).get(name);
       checkPrecondition(kind, name, options.resourceVersion, current);
-      const { result, object } = planApply(input, current);
+      const { result, object } = planApply(input, current, this.options.initialFinalizers?.[kind]);
       if (result === 'unchanged' || options.dryRun) return { result, object: structuredClone(object) };
       if (current?.metadata.deletionTimestamp) throw new TerminatingError(kind, name);
 
@@ -387,7 +393,7 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 /** The object an apply would store, before it is given a resourceVersion. */
-function planApply(input: LumaObject, current: LumaObject | undefined): { result: ApplyResult; object: LumaObject } {
+function planApply(input: LumaObject, current: LumaObject | undefined, initialFinalizers: string[] = []): { result: ApplyResult; object: LumaObject } {
   const spec = normalizeJson(input.spec);
   const labels = normalizeMap(input.metadata.labels);
   const annotations = normalizeMap(input.metadata.annotations);
@@ -400,6 +406,7 @@ function planApply(input: LumaObject, current: LumaObject | undefined): { result
       uid: randomUUID(),
       generation: 1,
       creationTimestamp: new Date().toISOString(),
+      ...(initialFinalizers.length > 0 ? { finalizers: [...initialFinalizers].sort() } : {}),
     };
     return { result: 'created', object: { apiVersion: API_VERSION, kind: input.kind, metadata, spec } as LumaObject };
   }

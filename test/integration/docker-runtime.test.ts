@@ -107,12 +107,14 @@ describe('DockerRuntime', () => {
 
   it('a claimed pool container becomes the lease\'s (by its name), takes new limits in place, and a second claim for the lease is refused', async () => {
     const pooled = await runtime.create({ owner: { ...owner, name: 'pooled' }, role: 'pool', specHash: 'pl', image: TEST_IMAGE, port: 8080, env: {}, cpuMillis: 250, memoryBytes: 64 * 1024 * 1024 });
-    await runtime.start(pooled.id);
+    const running = await runtime.start(pooled.id);
     expect((await runtime.list({ kind: 'Project', name: 'pooled', role: 'pool' })).map((container) => container.id)).toEqual([pooled.id]);
 
     const lease: OwnerRef = { kind: 'Lease', name: 'l1', uid: '99999999-8888-7777-6666-555555555555' };
     await runtime.updateLimits(pooled.id, { cpuMillis: 1000, memoryBytes: 128 * 1024 * 1024 });
-    const claimed = await runtime.claim(pooled.id, lease);
+    const claimed = await runtime.claim(running, lease);
+    expect(claimed.hostPort).toBe(running.hostPort);
+    expect(await runtime.inspect(pooled.id)).toMatchObject({ owner: lease, role: 'lease', claimedFromPool: true, name: claimed.name });
     expect(claimed.owner).toEqual(lease);
     expect(claimed.role).toBe('lease');
     expect(claimed.claimedFromPool).toBe(true);
@@ -126,7 +128,7 @@ describe('DockerRuntime', () => {
 
     // Docker's unique names: no second container can be the same lease's.
     const other = await runtime.create({ owner: { ...owner, name: 'pooled' }, role: 'pool', specHash: 'pl', image: TEST_IMAGE, port: 8080, env: {} });
-    await expect(runtime.claim(other.id, lease)).rejects.toThrow();
+    await expect(runtime.claim(other, lease)).rejects.toThrow();
     await expect(runtime.create({ owner: lease, role: 'lease', specHash: 'pl', image: TEST_IMAGE, port: 8080, env: {} })).rejects.toThrow();
     await runtime.remove(other.id);
     await runtime.remove(pooled.id);

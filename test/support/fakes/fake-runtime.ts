@@ -155,7 +155,8 @@ export class FakeRuntime implements ContainerRuntime {
   /** When set, updateLimits fails with this message (an engine that cannot change limits in place). */
   failUpdates: string | undefined;
 
-  async claim(id: string, lease: OwnerRef): Promise<ManagedContainer> {
+  async claim(claimed: ManagedContainer, lease: OwnerRef): Promise<ManagedContainer> {
+    const id = claimed.id;
     const container = this.mustGet(id);
     for (const other of this.containers.values()) {
       if (other.id !== id && other.owner.kind === 'Lease' && other.owner.uid === lease.uid) throw new Error(`a container is already named for lease ${lease.name}`);

@@ -361,7 +361,7 @@ describe('lease after a crash mid-start', () => {
     const admittedAt = new Date(clock.now).toISOString();
     await store.mutateStatus('Lease', 'mid', () => ({ phase: 'Pending', admittedAt }));
     const pooled = (await runtime.list({ role: 'pool' }))[0];
-    await runtime.claim(pooled!.id, { kind: 'Lease', name: 'mid', uid: stored.metadata.uid ?? '' });
+    await runtime.claim(pooled!, { kind: 'Lease', name: 'mid', uid: stored.metadata.uid ?? '' });
     clock.now += 5_000;
     build();
     await leases.reconcile('mid');
