@@ -20,6 +20,8 @@ export const DEFAULT_SETTINGS = {
   /** Uploaded build contexts: the archive itself, and what it may unpack to. */
   maxUploadBytes: 256 * 1024 * 1024,
   contextLimits: { maxUnpackedBytes: 512 * 1024 * 1024, maxEntries: 20_000 },
+  /** A followed log (SSE, WebSocket) sends a heartbeat this often, so idle streams stay open. */
+  logHeartbeatIntervalMs: 15_000,
 };
 
 export interface OperatorSettings {
@@ -30,6 +32,7 @@ export interface OperatorSettings {
   stoppedRetentionMs: number;
   maxUploadBytes: number;
   contextLimits: { maxUnpackedBytes: number; maxEntries: number };
+  logHeartbeatIntervalMs: number;
 }
 
 export class SettingsError extends Error {
@@ -39,7 +42,7 @@ export class SettingsError extends Error {
   }
 }
 
-const KNOWN_KEYS = ['defaultIdleTimeout', 'resyncInterval', 'stopTimeout', 'stoppedRetention', 'maxUploadBytes', 'maxContextBytes', 'maxContextEntries', 'instance'];
+const KNOWN_KEYS = ['defaultIdleTimeout', 'resyncInterval', 'stopTimeout', 'stoppedRetention', 'maxUploadBytes', 'maxContextBytes', 'maxContextEntries', 'instance', 'logHeartbeatInterval'];
 
 function positiveInteger(file: string, key: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new SettingsError(`${file}: ${key}: expected a positive whole number, got ${JSON.stringify(value)}`);
@@ -86,6 +89,12 @@ export function parseSettings(text: string, file: string): Partial<OperatorSetti
       case 'maxContextEntries':
         settings.contextLimits = { ...(settings.contextLimits ?? DEFAULT_SETTINGS.contextLimits), maxEntries: positiveInteger(file, key, value) };
         break;
+      case 'logHeartbeatInterval': {
+        const interval = durationSetting(file, key, value);
+        if (interval < 100) throw new SettingsError(`${file}: ${key}: expected at least 100ms, got ${JSON.stringify(value)}`);
+        settings.logHeartbeatIntervalMs = interval;
+        break;
+      }
       case 'instance':
         if (typeof value !== 'string' || !INSTANCE_PATTERN.test(value)) {
           throw new SettingsError(`${file}: instance: expected lower-case letters, digits and dashes (at most 40), got ${JSON.stringify(value)}`);

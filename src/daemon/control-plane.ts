@@ -105,6 +105,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     store,
     contexts,
     logs,
+    runtime,
+    logHeartbeatIntervalMs: settings.logHeartbeatIntervalMs,
     maxUploadBytes: settings.maxUploadBytes,
     logger: logger.child({ component: 'api' }),
     health: async () => {
