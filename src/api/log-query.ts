@@ -1,4 +1,4 @@
-import { parseDuration, QuantityError } from '../model/quantities.js';
+import { resolveSince, SINCE_EXPECTED } from '../logs/since.js';
 import { BadRequestError } from './errors.js';
 
 // The query of a log request (`?follow=true&tail=100&since=10m&timestamps=false`), checked
@@ -15,7 +15,6 @@ export interface LogQuery {
 }
 
 const KNOWN = ['follow', 'tail', 'since', 'timestamps'];
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/i;
 /** Docker counts tail lines in an int; more than this is "all" in practice. */
 const MAX_TAIL = 1_000_000_000;
 
@@ -36,15 +35,9 @@ function tail(value: unknown): number | undefined {
 
 function since(value: unknown, now: number): string | undefined {
   if (value === undefined) return undefined;
-  const expected = `expected an RFC 3339 time such as 2026-01-02T15:04:05Z or a duration such as 10m, got ${JSON.stringify(value)}`;
-  if (typeof value !== 'string') throw new BadRequestError(`query parameter since: ${expected}`);
-  if (RFC3339.test(value) && Number.isFinite(Date.parse(value))) return value;
-  try {
-    return new Date(now - parseDuration(value)).toISOString();
-  } catch (error) {
-    if (error instanceof QuantityError) throw new BadRequestError(`query parameter since: ${expected}`);
-    throw error;
-  }
+  const resolved = typeof value === 'string' ? resolveSince(value, now) : undefined;
+  if (resolved === undefined) throw new BadRequestError(`query parameter since: expected ${SINCE_EXPECTED}, got ${JSON.stringify(value)}`);
+  return resolved;
 }
 
 export function parseLogQuery(query: Record<string, unknown>, now: number): LogQuery {
