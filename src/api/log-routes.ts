@@ -8,7 +8,7 @@ import type { ObjectStore } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { NotFoundError } from './errors.js';
 import { parseLogQuery, type LogQuery } from './log-query.js';
-import type { LogSessions, LogSink, SessionEnd, SessionEndReason } from './log-sessions.js';
+import type { LogSession, LogSessions, LogSink, SessionEnd, SessionEndReason } from './log-sessions.js';
 
 // `GET /api/v1alpha1/{projects|leases}/NAME/log`: a running object's log, three ways on
 // one path. Plain text by default (chunked, one line per line), server-sent events with
@@ -127,21 +127,27 @@ function streamingResponse(reply: FastifyReply, contentType: string): StreamingR
   };
 }
 
-async function serveStream(sessions: LogSessions, target: LogTarget, query: LogQuery, reply: FastifyReply, contentType: string, wire: (out: StreamingResponse, drop: () => void) => LogSink): Promise<void> {
+async function serveStream(
+  sessions: LogSessions,
+  target: LogTarget,
+  query: LogQuery,
+  reply: FastifyReply,
+  contentType: string,
+  wire: (out: StreamingResponse, drop: () => void) => LogSink,
+): Promise<void> {
   const out = streamingResponse(reply, contentType);
   const res = reply.raw;
-  let session: { close(): void } | undefined;
+  // `drop` runs only once the session streams, after `session` is assigned.
   const drop = (): void => {
-    session?.close();
+    session.close();
     res.destroy();
   };
-  const started = sessions.start(target, query, wire(out, drop));
-  session = started;
-  res.on('close', () => started.close());
+  const session: LogSession = sessions.start(target, query, wire(out, drop));
+  res.on('close', () => session.close());
   // Docker unreachable at the start: nothing was written, so fastify answers 503 with the reason.
-  await started.started;
+  await session.started;
   out.open();
-  await started.finished;
+  await session.finished;
 }
 
 function servePlainText(sessions: LogSessions, target: LogTarget, query: LogQuery, reply: FastifyReply): Promise<void> {

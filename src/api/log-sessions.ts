@@ -53,10 +53,6 @@ export class LogSessions {
     this.clock = options.clock ?? systemClock;
   }
 
-  get count(): number {
-    return this.open.size;
-  }
-
   start(target: LogTarget, query: LogQuery, sink: LogSink): LogSession {
     const { store, logger } = this.options;
     let ended = false;
