@@ -1,5 +1,6 @@
 import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
+import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AdmissionSettings } from '../apply/admission.js';
 import { renewLease } from './lease-renewal.js';
@@ -11,10 +12,14 @@ import { ArchiveError } from '../images/archive.js';
 import type { ContextStore } from '../images/context-store.js';
 import { ContextError } from '../images/context.js';
 import type { LogHub } from '../logs/log-hub.js';
+import type { ContainerRuntime } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
 import { summariseUsage, USAGE_REASONS, type UsageRecord } from '../usage/ledger.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { BadRequestError, NotFoundError, statusFor } from './errors.js';
+import { registerObjectLogRoutes } from './log-routes.js';
+import { LogSessions } from './log-sessions.js';
 
 // The HTTP API: apply, get, list and delete per kind, health and the OpenAPI document.
 // Every write goes through the same validation as the CLI and the watched directory.
@@ -32,6 +37,13 @@ export interface ApiOptions {
   store: ObjectStore;
   contexts: ContextStore;
   logs: LogHub;
+  /** Where project and lease logs are read from. */
+  runtime: ContainerRuntime;
+  /** How often a followed log sends a heartbeat (SSE comment, WebSocket ping and message). */
+  logHeartbeatIntervalMs: number;
+  /** How often a followed log looks for new instances besides Docker's events. */
+  logPollIntervalMs?: number;
+  clock?: Clock;
   maxUploadBytes: number;
   /** The operator's rules every write must pass (lease bounds and caps, image allowlist). */
   admission: AdmissionSettings;
@@ -123,6 +135,26 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
 
   // Contexts may also come as a multipart form (a file field), as browsers and curl -F send them.
   await app.register(fastifyMultipart, { limits: { fileSize: options.maxUploadBytes, files: 1 } });
+
+  const clock = options.clock ?? systemClock;
+  const logSessions = new LogSessions({
+    store,
+    runtime: options.runtime,
+    heartbeatIntervalMs: options.logHeartbeatIntervalMs,
+    ...(options.logPollIntervalMs !== undefined ? { pollIntervalMs: options.logPollIntervalMs } : {}),
+    clock,
+    logger: options.logger,
+  });
+  // Registered before every route, so that an upgrade to a route without a WebSocket handler is refused.
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: 64 * 1024 },
+    // Open logs end with their own reason (code 1001, "shutting down") rather than a bare close.
+    preClose: async () => {
+      logSessions.shutdown();
+      for (const client of app.websocketServer.clients) client.close(1001, 'the Luma API is shutting down');
+      await new Promise<void>((resolve) => app.websocketServer.close(() => resolve()));
+    },
+  });
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -283,6 +315,8 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
       return summariseUsage(project === undefined ? records : records.filter((record) => record.project === project));
     },
   );
+
+  registerObjectLogRoutes(app, { prefix: API_PREFIX, store, sessions: logSessions, clock });
 
   app.get(`${API_PREFIX}/:plural`, { schema: { summary: 'List objects of a kind' } }, async (request) => {
     const { plural } = request.params as { plural: string };

@@ -1,5 +1,7 @@
 import type { ErrorBody } from '../api/errors.js';
 import { API_PREFIX, DOCKER_STATE_HEADER } from '../api/server.js';
+import { SseParser } from '../logs/sse.js';
+import type { LogRecord } from '../logs/object-log.js';
 import { KIND_PLURALS, type Kind, type LumaObject } from '../model/types.js';
 import type { UsageSummary } from '../usage/summary.js';
 
@@ -18,6 +20,18 @@ export class CliError extends Error {
 export interface ApplyResponse {
   dryRun: boolean;
   results: Array<{ kind: Kind; name: string; result: string }>;
+}
+
+export interface ObjectLogQuery {
+  follow: boolean;
+  tail?: number;
+  since?: string;
+}
+
+export interface ObjectLogEnd {
+  /** complete, container-gone, object-deleted, shutdown or error (see docs/cli.md). */
+  reason: string;
+  message: string;
 }
 
 export class ApiClient {
@@ -101,6 +115,49 @@ export class ApiClient {
     for await (const chunk of response.body ?? []) onText(decoder.decode(chunk as Uint8Array, { stream: true }));
   }
 
+  /**
+   * A project's or lease's log as server-sent events: `onLine` gets each line, `onNotice`
+   * what the server says meanwhile; resolves with why the log ended.
+   */
+  async objectLog(
+    kind: 'Project' | 'Lease',
+    name: string,
+    query: ObjectLogQuery,
+    handlers: { onLine: (record: LogRecord) => void; onNotice: (message: string) => void },
+  ): Promise<ObjectLogEnd> {
+    const params = new URLSearchParams();
+    if (query.follow) params.set('follow', 'true');
+    if (query.tail !== undefined) params.set('tail', String(query.tail));
+    if (query.since !== undefined) params.set('since', query.since);
+    const path = `${API_PREFIX}/${KIND_PLURALS[kind]}/${encodeURIComponent(name)}/log${params.size > 0 ? `?${params}` : ''}`;
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, this.server), { headers: { accept: 'text/event-stream' } });
+    } catch (error) {
+      throw new CliError(`cannot reach the Luma API at ${this.server} (${causeOf(error)}); is \`luma up\` running? (set --server or LUMA_SERVER to point elsewhere)`);
+    }
+    this.warnAboutDocker(response);
+    if (!response.ok) {
+      const text = await response.text();
+      throw new CliError((safeJson(text) as { message?: string }).message ?? `GET ${path} failed with HTTP ${response.status}`);
+    }
+    const parser = new SseParser();
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of response.body ?? []) {
+        for (const message of parser.push(decoder.decode(chunk as Uint8Array, { stream: true }))) {
+          const data = safeJson(message.data) as Partial<LogRecord & ObjectLogEnd & { message: string }>;
+          if (message.event === 'end') return { reason: data.reason ?? 'error', message: data.message ?? 'the log ended' };
+          if (message.event === 'notice') handlers.onNotice(data.message ?? message.data);
+          else if (message.event === 'message') handlers.onLine(data as LogRecord);
+        }
+      }
+    } catch (error) {
+      throw new CliError(`the log stream from ${this.server} broke off (${causeOf(error)})`);
+    }
+    throw new CliError(`the log stream from ${this.server} ended without saying why (was the API stopped?)`);
+  }
+
   private warnAboutDocker(response: Response): void {
     const problem = response.headers.get(DOCKER_STATE_HEADER);
     if (problem && !this.warnedDocker) {
@@ -108,6 +165,10 @@ export class ApiClient {
       process.stderr.write(`warning: Luma ${problem}\n`);
     }
   }
+}
+
+function causeOf(error: unknown): string {
+  return (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
 }
 
 function safeJson(text: string): unknown {

@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { ManifestError } from '../model/parse.js';
 import { CliError, DEFAULT_SERVER } from './api-client.js';
 import { registerDaemonCommands } from './commands/daemons.js';
+import { registerLogsCommand } from './commands/logs.js';
 import { registerObjectCommands } from './commands/objects.js';
 import { registerProxyCommands } from './commands/proxy.js';
 import { registerLeaseCommands } from './commands/leases.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerDaemonCommands(program);
   registerObjectCommands(program);
   registerLeaseCommands(program);
+  registerLogsCommand(program);
   registerProxyCommands(program);
   return program;
 }

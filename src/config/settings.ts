@@ -51,6 +51,8 @@ export interface OperatorSettings {
   /** Pool containers started at once, and the pause between such batches. */
   poolBatchSize: number;
   poolBatchSpacingMs: number;
+  /** A followed log (SSE, WebSocket) sends a heartbeat this often. */
+  logHeartbeatIntervalMs: number;
 }
 
 export const DEFAULT_SETTINGS: OperatorSettings = {
@@ -82,6 +84,8 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
   prices: { perVcpuSecond: 0.000024, perGibSecond: 0.0000025, currency: 'USD' },
   poolBatchSize: 2,
   poolBatchSpacingMs: 1_000,
+  /** A followed log (SSE, WebSocket) sends a heartbeat this often, so idle streams stay open. */
+  logHeartbeatIntervalMs: 15_000,
 };
 
 export class SettingsError extends Error {
@@ -104,6 +108,7 @@ const TOP_LEVEL_KEYS = [
   'prices',
   'imageAllowlist',
   'pool',
+  'logHeartbeatInterval',
 ];
 const LEASE_KEYS = ['minTtl', 'maxTtl', 'minCpu', 'maxCpu', 'minMemory', 'maxMemory', 'defaultCpu', 'defaultMemory', 'maxActive', 'gracePeriod'];
 const PRICE_KEYS = ['vcpuSecond', 'gibSecond', 'currency'];
@@ -215,6 +220,12 @@ export function parseSettings(text: string, file: string): Partial<OperatorSetti
       case 'maxContextEntries':
         settings.contextLimits = { ...(settings.contextLimits ?? DEFAULT_SETTINGS.contextLimits), maxEntries: read.positiveInteger(key, value) };
         break;
+      case 'logHeartbeatInterval': {
+        const interval = read.duration(key, value);
+        if (interval < 100) read.fail(key, `expected at least 100ms, got ${show(value)}`);
+        settings.logHeartbeatIntervalMs = interval;
+        break;
+      }
       case 'instance':
         if (typeof value !== 'string' || !INSTANCE_PATTERN.test(value)) read.fail(key, `expected lower-case letters, digits and dashes (at most 40), got ${show(value)}`);
         settings.instance = value;

@@ -2,24 +2,9 @@
 // only says "look at this object again": many adds collapse into one run, one key is never
 // reconciled twice at once, and failures come back later with exponential backoff.
 
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+import { systemClock, type Clock } from '../util/clock.js';
 
-type TimerHandle = ReturnType<typeof setTimeout>;
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const handle = setTimeout(fn, ms);
-    // A pending retry must not keep an otherwise finished process alive.
-    handle.unref();
-    return handle;
-  },
-  clearTimeout: (handle) => clearTimeout(handle as TimerHandle),
-};
+export { systemClock, type Clock };
 
 export type ReconcileResult = void | { requeueAfterMs?: number };
 

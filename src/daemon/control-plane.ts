@@ -118,6 +118,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     store,
     contexts,
     logs,
+    runtime,
+    logHeartbeatIntervalMs: settings.logHeartbeatIntervalMs,
     maxUploadBytes: settings.maxUploadBytes,
     admission: settings,
     usage: ledger,

@@ -1,13 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
 import { isKind } from '../model/types.js';
+import { decodedLogStream, dockerSince } from './docker-log-stream.js';
 import { DockerUnavailableError, dockerStatusCode, errorMessage, isUnreachableError } from './errors.js';
 import { isContainerRole, LABELS, leaseContainerName, leaseFromContainerName, ownerLabels, type OwnerRef } from './labels.js';
 import {
   BuildFailedError,
   PullFailedError,
   type BuildRequest,
+  type ContainerLogOptions,
+  type ContainerLogStream,
   type ContainerFilter,
   type ContainerRuntime,
   type ContainerSpec,
@@ -175,6 +179,29 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
     try {
       const info = await this.call(() => this.docker.getContainer(id).inspect());
       return fromInspectInfo(info, this.instance);
+    } catch (error) {
+      if (dockerStatusCode(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async logs(id: string, options: ContainerLogOptions): Promise<ContainerLogStream | undefined> {
+    const container = this.docker.getContainer(id);
+    const query = {
+      stdout: true,
+      stderr: true,
+      timestamps: true,
+      ...(options.tail !== undefined ? { tail: options.tail } : {}),
+      ...(options.since !== undefined ? { since: dockerSince(options.since) } : {}),
+    };
+    try {
+      if (options.follow) {
+        const stream = await this.call(() => container.logs({ ...query, follow: true }));
+        return decodedLogStream(stream as NodeJS.ReadableStream & { destroy(): void });
+      }
+      // Without follow, dockerode reads the whole answer into one buffer.
+      const buffer = await this.call(() => container.logs({ ...query, follow: false }));
+      return decodedLogStream(Readable.from([buffer]));
     } catch (error) {
       if (dockerStatusCode(error) === 404) return undefined;
       throw error;

@@ -48,6 +48,33 @@ export interface ResourceLimits {
   memoryBytes: number;
 }
 
+export type LogStreamName = 'stdout' | 'stderr';
+
+/** One line a container wrote, without its newline. */
+export interface LogLine {
+  stream: LogStreamName;
+  /** When the engine received it: RFC 3339 in UTC with nanoseconds, as Docker stamps it. */
+  time: string;
+  line: string;
+}
+
+export interface ContainerLogOptions {
+  /** Keep the stream open for new lines until the container stops. */
+  follow: boolean;
+  /** Only the last N lines written so far (all when absent). */
+  tail?: number;
+  /** Only lines stamped at or after this RFC 3339 time. */
+  since?: string;
+}
+
+/**
+ * A container's log, line by line. Iterate it once; close() ends it early and releases the
+ * engine's stream (a client that goes away must not leave a follow open in Docker).
+ */
+export interface ContainerLogStream extends AsyncIterable<LogLine> {
+  close(): void;
+}
+
 export interface ContainerRuntime {
   /** Resolves when the engine answers; rejects with DockerUnavailableError otherwise. */
   ping(): Promise<void>;
@@ -73,6 +100,8 @@ export interface ContainerRuntime {
   updateLimits(id: string, limits: ResourceLimits): Promise<void>;
   /** Undefined when the container no longer exists. */
   inspect(id: string): Promise<ManagedContainer | undefined>;
+  /** What the container wrote on stdout and stderr, in order; undefined when it no longer exists. */
+  logs(id: string, options: ContainerLogOptions): Promise<ContainerLogStream | undefined>;
   /**
    * Calls back with the owner of any managed container that started, stopped, died or
    * was removed (by Luma or by hand), reconnecting when the engine goes away. Returns a

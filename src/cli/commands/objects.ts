@@ -36,19 +36,6 @@ export function registerObjectCommands(program: Command): void {
     });
 
   program
-    .command('logs')
-    .description('Show the build output of an image (follow it live with -f)')
-    .argument('<object>', 'image/NAME')
-    .option('-f, --follow', 'stream the output until the build ends')
-    .addHelpText('after', '\nExample:\n  luma logs image/hello -f')
-    .action(async (object: string, options: { follow?: boolean }, command: Command) => {
-      const { kind, name } = kindAndName(object, undefined);
-      if (!name) throw new CliError('logs needs KIND/NAME, such as image/hello');
-      if (kind !== 'Image') throw new CliError(`logs of a ${kind.toLowerCase()} are not available yet; image/NAME shows build output`);
-      await apiClient(command).imageLog(name, options.follow ?? false, (text) => process.stdout.write(text));
-    });
-
-  program
     .command('get')
     .description('List objects of a kind, or show one; `get usage` shows what ended leases used and cost')
     .argument('<kind>', 'project, image or lease (or KIND/NAME), or usage')

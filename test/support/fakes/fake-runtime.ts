@@ -1,5 +1,16 @@
 import type { ContainerRole, OwnerRef } from '../../../src/runtime/labels.js';
-import type { ContainerFilter, ContainerRuntime, ContainerSpec, ContainerState, ManagedContainer, ResourceLimits } from '../../../src/runtime/runtime.js';
+import type {
+  ContainerFilter,
+  ContainerLogOptions,
+  ContainerLogStream,
+  ContainerRuntime,
+  ContainerSpec,
+  ContainerState,
+  LogLine,
+  LogStreamName,
+  ManagedContainer,
+  ResourceLimits,
+} from '../../../src/runtime/runtime.js';
 
 // An in-memory ContainerRuntime for unit tests: containers live in a Map, and every call
 // that changes something is recorded (in order, in `calls`, and in an optional shared
@@ -36,8 +47,60 @@ export interface SeedContainer {
   id?: string;
 }
 
+/** A follow stream of the fake: lines are pushed in, the reader gets them in order. */
+class FakeLogStream implements ContainerLogStream {
+  private readonly queued: LogLine[] = [];
+  private wake: (() => void) | undefined;
+  ended = false;
+  closed = false;
+
+  constructor(initial: LogLine[], private readonly onGone: () => void) {
+    this.queued.push(...initial);
+  }
+
+  push(line: LogLine): void {
+    this.queued.push(line);
+    this.wake?.();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake?.();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.onGone();
+    this.end();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<LogLine> {
+    try {
+      for (;;) {
+        const line = this.queued.shift();
+        if (line) {
+          yield line;
+          continue;
+        }
+        if (this.ended) return;
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+      }
+    } finally {
+      this.onGone();
+    }
+  }
+}
+
+const LIVE: ReadonlySet<ContainerState> = new Set(['running', 'paused', 'restarting']);
+
 export class FakeRuntime implements ContainerRuntime {
   readonly containers = new Map<string, ManagedContainer>();
+  /** What each container wrote, in order. */
+  readonly written = new Map<string, LogLine[]>();
+  readonly logRequests: Array<{ id: string } & ContainerLogOptions> = [];
+  private readonly followers = new Map<string, Set<FakeLogStream>>();
+  private logClock = Date.UTC(2026, 0, 1);
   readonly calls: RuntimeCall[] = [];
   readonly images: Set<string>;
   readonly imageLookups: string[] = [];
@@ -129,6 +192,7 @@ export class FakeRuntime implements ContainerRuntime {
     this.record({ op: 'stop', id, timeoutSeconds }, `stop ${id}`);
     container.state = 'exited';
     delete container.hostPort;
+    this.endLogStreams(id);
   }
 
   async pause(id: string): Promise<void> {
@@ -148,6 +212,7 @@ export class FakeRuntime implements ContainerRuntime {
     this.mustGet(id);
     this.record({ op: 'remove', id }, `remove ${id}`);
     this.containers.delete(id);
+    this.endLogStreams(id);
   }
 
   /** Limits last set through updateLimits, by container id. */
@@ -178,6 +243,44 @@ export class FakeRuntime implements ContainerRuntime {
   async inspect(id: string): Promise<ManagedContainer | undefined> {
     const container = this.containers.get(id);
     return container ? copy(container) : undefined;
+  }
+
+  /** The container writes a line; `time` defaults to a clock that moves 1 ms per line. */
+  writeLog(id: string, line: string, options: { stream?: LogStreamName; time?: string } = {}): LogLine {
+    const entry: LogLine = { stream: options.stream ?? 'stdout', time: options.time ?? new Date(this.logClock++).toISOString(), line };
+    const lines = this.written.get(id) ?? [];
+    lines.push(entry);
+    this.written.set(id, lines);
+    for (const follower of this.followers.get(id) ?? []) follower.push(entry);
+    return entry;
+  }
+
+  /** Follow streams of a container (or of all) that a reader still holds open. */
+  openLogStreams(id?: string): number {
+    let count = 0;
+    for (const [key, streams] of this.followers) if (id === undefined || key === id) count += streams.size;
+    return count;
+  }
+
+  async logs(id: string, options: ContainerLogOptions): Promise<ContainerLogStream | undefined> {
+    this.logRequests.push({ id, ...options });
+    const container = this.containers.get(id);
+    if (!container) return undefined;
+    let lines = (this.written.get(id) ?? []).filter((line) => options.since === undefined || Date.parse(line.time) >= Date.parse(options.since));
+    if (options.tail !== undefined) lines = options.tail === 0 ? [] : lines.slice(-options.tail);
+    const streams = this.followers.get(id) ?? new Set<FakeLogStream>();
+    const stream: FakeLogStream = new FakeLogStream(lines, () => streams.delete(stream));
+    if (options.follow && LIVE.has(container.state)) {
+      streams.add(stream);
+      this.followers.set(id, streams);
+    } else stream.end();
+    return stream;
+  }
+
+  /** Docker ends a container's follow streams when it stops or goes away. */
+  private endLogStreams(id: string): void {
+    for (const stream of this.followers.get(id) ?? []) stream.end();
+    this.followers.delete(id);
   }
 
   watchChanges(): () => void {

@@ -1,3 +1,4 @@
+import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -32,6 +33,8 @@ beforeEach(async () => {
     maxUploadBytes: DEFAULT_SETTINGS.maxUploadBytes,
     admission: { ...DEFAULT_SETTINGS, imageAllowlist: ['busybox', 'luma/**'] },
     usage: { records: () => records },
+    runtime: new FakeRuntime(),
+    logHeartbeatIntervalMs: DEFAULT_SETTINGS.logHeartbeatIntervalMs,
     logger: silentLogger(),
     health: async () => ({ status: 'ok', docker: { reachable: true } }),
     dockerState: () => ({ reachable: true }),

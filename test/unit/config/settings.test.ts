@@ -17,13 +17,14 @@ function errorOf(fn: () => unknown): Error {
 
 describe('parseSettings', () => {
   it('reads every known setting', () => {
-    const text = 'defaultIdleTimeout: 30s\nresyncInterval: 1m30s\nstopTimeout: 1500ms\nstoppedRetention: 2h\ninstance: ci-run-7\n';
+    const text = 'defaultIdleTimeout: 30s\nresyncInterval: 1m30s\nstopTimeout: 1500ms\nstoppedRetention: 2h\ninstance: ci-run-7\nlogHeartbeatInterval: 500ms\n';
     expect(parseSettings(text, FILE)).toEqual({
       defaultIdleTimeoutMs: 30_000,
       resyncIntervalMs: 90_000,
       stopTimeoutSeconds: 2,
       stoppedRetentionMs: 7_200_000,
       instance: 'ci-run-7',
+      logHeartbeatIntervalMs: 500,
     });
   });
 
@@ -41,6 +42,8 @@ describe('parseSettings', () => {
     ['instance: 42\n', 'instance', 'got 42'],
     [`instance: ${'a'.repeat(41)}\n`, 'instance', 'at most 40'],
     ['instance: -leading\n', 'instance', 'expected lower-case letters'],
+    ['logHeartbeatInterval: 50ms\n', 'logHeartbeatInterval', 'expected at least 100ms, got "50ms"'],
+    ['logHeartbeatInterval: often\n', 'logHeartbeatInterval', 'expected a duration'],
   ])('%j is refused naming the file and the key', (text, key, detail) => {
     const error = errorOf(() => parseSettings(text, FILE));
     expect(error).toBeInstanceOf(SettingsError);
