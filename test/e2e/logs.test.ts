@@ -176,6 +176,39 @@ describe('luma logs and the log WebSocket', () => {
     expect(cli.stdout).toEqual([]);
   });
 
+  it('`luma logs lease/X -f` and the WebSocket get a line a lease\'s app prints within a second, from a pool-claimed container', async () => {
+    const manifest = path.join(dir, 'app', 'lease.yaml');
+    await writeFile(
+      manifest,
+      projectManifest('pooled', { image, hostnames: ['pooled.localhost'] }) +
+        '  pool:\n    size: 1\n---\napiVersion: luma.dev/v1alpha1\nkind: Lease\nmetadata:\n  name: mine\nspec:\n  project: pooled\n  ttl: 10m\n',
+    );
+    const applied = await runCli(['apply', '-f', manifest], { server: luma.server });
+    expect(applied.code, applied.stderr).toBe(0);
+    await eventually(async () => (await api.lease('mine')).status?.phase === 'Active', 60_000, 'lease mine Active');
+
+    const cli = follow(['lease/mine', '-f', '--tail', '0']);
+    const ws = socket('/api/v1alpha1/leases/mine/log?follow=true&tail=0');
+    await ws.opened;
+    await eventually(
+      async () => {
+        await get('mine.pooled.localhost', 'lease-warm-up');
+        return cli.find(cli.stderr, /log: lease-warm-up$/) && ws.messages.some((message) => message.line === 'log: lease-warm-up');
+      },
+      15_000,
+      'both lease readers attached',
+    );
+    const sent = Date.now();
+    await get('mine.pooled.localhost', 'lease-ping');
+    const [printed, message] = await eventually(async () => {
+      const line = cli.find(cli.stderr, /log: lease-ping$/);
+      const received = ws.messages.find((candidate) => candidate.line === 'log: lease-ping');
+      return line && received ? ([line, received] as const) : undefined;
+    }, 5_000, 'the lease line on both readers');
+    expect(printed.at - sent, 'the CLI got the line within a second').toBeLessThan(1_000);
+    expect(message.at - sent, 'the WebSocket got the line within a second').toBeLessThan(1_000);
+  });
+
   it('keeps an idle log WebSocket open on heartbeats', async () => {
     const ws = socket('/api/v1alpha1/projects/talk/log?follow=true&tail=0');
     await ws.opened;

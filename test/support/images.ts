@@ -1,7 +1,7 @@
 import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import type { Condition, ImageObject, ProjectObject } from '../../src/model/types.js';
+import type { Condition, ImageObject, ProjectObject, LeaseObject } from '../../src/model/types.js';
 import { docker } from './docker.js';
 
 // Helpers for the Image e2e tests: busybox build contexts written from files (nothing is
@@ -76,6 +76,10 @@ export class Api {
 
   async project(name: string): Promise<ProjectObject> {
     return (await this.json(`/api/v1alpha1/projects/${name}`)) as ProjectObject;
+  }
+
+  async lease(name: string): Promise<LeaseObject> {
+    return (await this.json(`/api/v1alpha1/leases/${name}`)) as LeaseObject;
   }
 
   async uploadContext(body: Buffer, type: string): Promise<{ status: number; json: { digest?: string; message?: string; error?: string } }> {
