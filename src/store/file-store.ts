@@ -129,7 +129,7 @@ export class FileStore implements ObjectStore {
       if (result === 'unchanged' || options.dryRun) return { result, object: structuredClone(object) };
       if (current?.metadata.deletionTimestamp) throw new TerminatingError(kind, name);
 
-      const stored = withResourceVersion(object, await this.reserveRevision());
+      const stored = withResourceVersion(object, ++this.allocatedRevision);
       await writeFileAtomic(this.objectPath(kind, name), serialize(stored), { mode: FILE_MODE });
       this.bucket(kind).set(name, stored);
       this.emit({ type: result === 'created' ? 'ADDED' : 'MODIFIED', object: stored });
@@ -181,7 +181,9 @@ export class FileStore implements ObjectStore {
 
   /** Stores a changed object under a new resourceVersion and announces it. */
   private async write(object: LumaObject): Promise<LumaObject> {
-    const stored = withResourceVersion(object, await this.reserveRevision());
+    // The object's own file carries its resourceVersion, and opening the store takes the
+    // highest one found: only a deletion, which leaves no file, must persist the counter.
+    const stored = withResourceVersion(object, ++this.allocatedRevision);
     await writeFileAtomic(this.objectPath(object.kind, object.metadata.name), serialize(stored), { mode: FILE_MODE });
     this.bucket(object.kind).set(object.metadata.name, stored);
     this.emit({ type: 'MODIFIED', object: stored });
@@ -243,8 +245,8 @@ export class FileStore implements ObjectStore {
   }
 
   /**
-   * Hands out the next resourceVersion once it is on disk, so that a crash after an object
-   * (or a deletion) became visible can never lead to the same value being handed out again.
+   * Hands out the next resourceVersion once it is on disk, so that a crash after a
+   * deletion became visible can never lead to the same value being handed out again.
    */
   private async reserveRevision(): Promise<number> {
     const revision = ++this.allocatedRevision;
