@@ -105,8 +105,14 @@ export class LeaseReconciler {
     if (status.startedAt) return this.keepActive(lease, project, mine);
     if (!project) return this.wait(lease, 'ProjectNotFound', `project "${lease.spec.project}" does not exist`);
     if (!status.admittedAt) {
+      // Routed before anything else: a request sent right after the lease was created is
+      // held (not a 404) and answered the moment its container is there.
+      await this.routeWithoutTarget(lease, project);
       const admission = await this.admit(lease, project);
-      if (admission) return this.wait(lease, 'WaitingForCapacity', admission);
+      if (admission) {
+        await this.routeWithoutTarget(lease, project, `lease "${lease.metadata.name}" is waiting for capacity: ${admission}`);
+        return this.wait(lease, 'WaitingForCapacity', admission);
+      }
     }
     return this.start(lease, project, mine);
   }
@@ -142,9 +148,6 @@ export class LeaseReconciler {
     const settings = resolveProjectSettings(project.spec, this.idleDefaults());
     const limits = this.limitsOf(lease);
     const host = this.leaseHost(lease, project);
-    // Routed at once, with no target: a request that arrives while the container is being
-    // claimed or started is held and answered the moment it is ready, not refused.
-    await this.options.proxy.deploy({ service: leaseService(lease.metadata.name), hosts: [host], targets: [], startupTimeoutMs: settings.startupTimeoutMs });
     const owner: OwnerRef = { kind: 'Lease', name: lease.metadata.name, uid: lease.metadata.uid ?? '' };
     const began = this.now();
 
@@ -337,6 +340,24 @@ export class LeaseReconciler {
     await this.patchStatus(lease, { phase: 'Failed', endReason: reason }, { status: 'False', reason, message });
     this.options.logger.warn({ lease: lease.metadata.name, reason, message }, 'lease failed');
     this.wakeWaitingLeases();
+  }
+
+  /**
+   * The lease's hostname with no target: requests are held until the container is ready,
+   * or, with a reason, answered 503 with it at once (a lease waiting for capacity).
+   */
+  private async routeWithoutTarget(lease: LeaseObject, project: ProjectObject, unavailableReason?: string): Promise<void> {
+    const service = leaseService(lease.metadata.name);
+    const current = await this.options.proxy.getService(service);
+    if (current && current.targets.length === 0 && current.unavailableReason === unavailableReason) return;
+    const settings = resolveProjectSettings(project.spec, this.idleDefaults());
+    await this.options.proxy.deploy({
+      service,
+      hosts: [this.leaseHost(lease, project)],
+      targets: [],
+      startupTimeoutMs: settings.startupTimeoutMs,
+      ...(unavailableReason ? { unavailableReason } : {}),
+    });
   }
 
   private async wait(lease: LeaseObject, reason: string, message: string): Promise<ReconcileResult> {

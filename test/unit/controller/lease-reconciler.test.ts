@@ -301,6 +301,8 @@ describe('lease', () => {
     expect(leaseStatus('b')?.phase).toBe('Pending');
     expect(leaseStatus('b')?.conditions?.[0]).toMatchObject({ reason: 'WaitingForCapacity' });
     expect(leaseStatus('b')?.conditions?.[0]?.message).toContain('leases.maxActive');
+    // Its hostname answers at once with why, rather than holding requests.
+    expect(proxy.lastDeploy('lease.b')).toMatchObject({ hosts: ['b.web.localhost'], targets: [], unavailableReason: expect.stringContaining('waiting for capacity') });
     await store.delete('Lease', 'a');
     await leases.reconcile('a');
     expect(enqueued).toEqual(expect.arrayContaining(['Lease/b', 'Lease/c']));
