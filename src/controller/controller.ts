@@ -9,7 +9,7 @@ import type { LogHub } from '../logs/log-hub.js';
 import type { ImageRuntime } from '../runtime/runtime.js';
 import { ImageReconciler } from './image-reconciler.js';
 import { ProjectReconciler } from './project-reconciler.js';
-import { KeyedLock } from './keyed-lock.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 import type { LeasePolicy, UsageSink } from './lease-policy.js';
 import { LeaseReconciler, leaseOfService } from './lease-reconciler.js';
 import { PoolReconciler } from './pool-reconciler.js';

@@ -10,7 +10,7 @@ import type { Logger } from '../util/logger.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
 import { setCondition } from './conditions.js';
 import { resolveProjectImage } from './image-resolution.js';
-import type { KeyedLock } from './keyed-lock.js';
+import type { KeyedLock } from '../util/keyed-lock.js';
 import type { LeasePolicy, UsageSink } from './lease-policy.js';
 import { leaseResources } from '../apply/lease-admission.js';
 import { estimatedLeaseCost, leaseCost, runtimeSecondsBetween } from '../usage/cost.js';

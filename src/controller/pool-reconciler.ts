@@ -6,7 +6,7 @@ import type { ObjectStore } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
 import { resolveProjectImage } from './image-resolution.js';
-import type { KeyedLock } from './keyed-lock.js';
+import type { KeyedLock } from '../util/keyed-lock.js';
 import type { LeasePolicy } from './lease-policy.js';
 import { containerSpecHash } from './project-reconciler.js';
 import type { ReconcileResult } from './work-queue.js';

@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { API_VERSION, KINDS, isKind, type Kind, type LumaObject, type ObjectMeta, type ObjectOfKind, type StatusOf } from '../model/types.js';
 import { canonicalJson } from '../util/hash.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 import { errorCode, fsyncDirectory, removeFileDurable, removeTempFiles, writeFileAtomic } from '../util/atomic-file.js';
 import {
   TerminatingError,
@@ -53,8 +54,7 @@ export class StoreLoadError extends Error {
 export class FileStore implements ObjectStore {
   private readonly objects = new Map<Kind, Map<string, LumaObject>>();
   private readonly listeners = new Set<WatchListener>();
-  /** The last operation queued for each object; each next one waits for it. */
-  private readonly tails = new Map<string, Promise<void>>();
+  private readonly objectLocks = new KeyedLock();
   /** Writes of the revision file, one at a time so that the file only ever grows. */
   private revisionWrites: Promise<void> = Promise.resolve();
   /** The highest resourceVersion handed out (possibly never used, after a failed write). */
@@ -210,7 +210,7 @@ export class FileStore implements ObjectStore {
 
   async close(): Promise<void> {
     this.closed = true;
-    while (this.tails.size > 0) await Promise.all(this.tails.values());
+    await this.objectLocks.settled();
     await this.revisionWrites;
   }
 
@@ -230,18 +230,7 @@ export class FileStore implements ObjectStore {
   /** Runs operations on one object strictly one after another, whatever their outcome. */
   private serialize<T>(kind: Kind, name: string, operation: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error(`the store is closed; ${kind} "${name}" was not written`));
-    const key = `${kind}/${name}`;
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    const result = previous.then(operation);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return result;
+    return this.objectLocks.run(`${kind}/${name}`, operation);
   }
 
   /**

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { KeyedLock } from '../../../src/controller/keyed-lock.js';
+import { KeyedLock } from '../../../src/util/keyed-lock.js';
 import type { LeasePolicy, UsageSink } from '../../../src/controller/lease-policy.js';
 import type { UsageRecord } from '../../../src/usage/record.js';
 import { LEASE_FINALIZER, LeaseReconciler } from '../../../src/controller/lease-reconciler.js';
