@@ -1,50 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { WorkQueue, type Clock, type ReconcileResult } from '../../../src/controller/work-queue.js';
-
-/** Time moves only when a test says so; due timers fire in order of their due time. */
-class FakeClock implements Clock {
-  private time = 0;
-  private nextId = 1;
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
-
-  now(): number {
-    return this.time;
-  }
-
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.nextId++;
-    this.timers.set(id, { at: this.time + ms, fn });
-    return id;
-  }
-
-  clearTimeout(handle: unknown): void {
-    if (typeof handle === 'number') this.timers.delete(handle);
-  }
-
-  pendingTimers(): number {
-    return this.timers.size;
-  }
-
-  async advance(ms: number): Promise<void> {
-    const end = this.time + ms;
-    for (;;) {
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const entry of this.timers) if (entry[1].at <= end && (!next || entry[1].at < next[1].at)) next = entry;
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.time = next[1].at;
-      next[1].fn();
-      await settle();
-    }
-    this.time = end;
-    await settle();
-  }
-}
-
-/** Lets every pending promise callback run. */
-function settle(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
+import { WorkQueue, type ReconcileResult } from '../../../src/controller/work-queue.js';
+import { FakeClock, settle } from '../../support/fakes/fake-clock.js';
 
 interface Deferred {
   promise: Promise<ReconcileResult>;
