@@ -13,6 +13,7 @@ import { KeyedLock } from '../util/keyed-lock.js';
 import type { LeasePolicy, UsageSink } from './lease-policy.js';
 import { LeaseReconciler, leaseOfService } from './lease-reconciler.js';
 import { PoolReconciler } from './pool-reconciler.js';
+import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
 import { WorkQueue } from './work-queue.js';
 
 // Wires the store's change events, the proxy's wake calls and a periodic resync into one
@@ -38,6 +39,8 @@ export interface ControllerOptions {
   policy: LeasePolicy;
   /** Where ended leases' bills go. */
   ledger: UsageSink;
+  /** Where reconcilers say what they did (`luma events`); nothing is recorded when absent. */
+  events?: EventRecorder;
 }
 
 export function objectKey(kind: Kind, name: string): string {
@@ -80,7 +83,8 @@ export class Controller implements ProxyHooks {
     });
     const poolLock = new KeyedLock();
     const idle = options.defaultIdleTimeoutMs !== undefined ? { defaultIdleTimeoutMs: options.defaultIdleTimeoutMs } : {};
-    this.pools = new PoolReconciler({ store: options.store, runtime: options.runtime, logger: options.logger, policy: options.policy, poolLock, ...idle });
+    const events = options.events ?? NO_EVENTS;
+    this.pools = new PoolReconciler({ store: options.store, runtime: options.runtime, logger: options.logger, policy: options.policy, poolLock, events, ...idle });
     this.leases = new LeaseReconciler({
       store: options.store,
       runtime: options.runtime,
@@ -88,6 +92,7 @@ export class Controller implements ProxyHooks {
       logger: options.logger,
       policy: options.policy,
       ledger: options.ledger,
+      events,
       pools: this.pools,
       poolLock,
       admissionLock: new KeyedLock(),

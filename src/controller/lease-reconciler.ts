@@ -16,6 +16,7 @@ import { leaseResources } from '../apply/lease-admission.js';
 import { estimatedLeaseCost, leaseCost, runtimeSecondsBetween } from '../usage/cost.js';
 import type { UsageReason } from '../usage/record.js';
 import { admitInOrder, isEnded, type LeaseCaps } from './lease-queue.js';
+import type { EventRecorder } from '../events/event-log.js';
 import { poolTemplate, type PoolReconciler } from './pool-reconciler.js';
 import type { ReconcileResult } from './work-queue.js';
 
@@ -47,6 +48,7 @@ export interface LeaseReconcilerOptions {
   logger: Logger;
   policy: LeasePolicy;
   ledger: UsageSink;
+  events: EventRecorder;
   pools: PoolReconciler;
   poolLock: KeyedLock;
   /** Admission decisions one at a time, so two leases never take the last free place. */
@@ -110,6 +112,9 @@ export class LeaseReconciler {
       await this.routeWithoutTarget(lease, project);
       const admission = await this.admit(lease, project);
       if (admission) {
+        if (lease.status?.conditions?.find((condition) => condition.type === 'Ready')?.reason !== 'WaitingForCapacity') {
+          this.options.events.record(this.ref(lease), 'Normal', 'WaitingForCapacity', admission);
+        }
         await this.routeWithoutTarget(lease, project, `lease "${lease.metadata.name}" is waiting for capacity: ${admission}`);
         return this.wait(lease, 'WaitingForCapacity', admission);
       }
@@ -200,6 +205,7 @@ export class LeaseReconciler {
       { status: 'True', reason: 'Active', message: `dedicated container ${fromPool ? 'claimed from the pool' : 'started'}` },
     );
     logger.info({ lease: lease.metadata.name, project: project.metadata.name, fromPool, ms: this.now() - began }, 'lease active');
+    this.options.events.record(this.ref(lease), 'Normal', fromPool ? 'ClaimedFromPool' : 'Started', `container ${container.name} ${fromPool ? 'claimed from the pool' : 'started'}; expires at ${new Date(startedAt + ttlMs).toISOString()}`);
     return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, ttlMs) };
   }
 
@@ -327,6 +333,7 @@ export class LeaseReconciler {
     const message = detail ?? endMessage(finalReason);
     await this.patchStatus(lease, { phase, cost, currency: policy.prices.currency }, { status: 'False', reason: finalReason, message });
     logger.info({ lease: lease.metadata.name, project: lease.spec.project, reason: finalReason, cost }, 'lease ended');
+    this.options.events.record(this.ref(lease), finalReason === 'Failed' ? 'Warning' : 'Normal', finalReason, `${message}; cost ${cost} ${policy.prices.currency}`);
     this.wakeWaitingLeases();
   }
 
@@ -339,6 +346,7 @@ export class LeaseReconciler {
   private async fail(lease: LeaseObject, reason: string, message: string): Promise<void> {
     await this.patchStatus(lease, { phase: 'Failed', endReason: reason }, { status: 'False', reason, message });
     this.options.logger.warn({ lease: lease.metadata.name, reason, message }, 'lease failed');
+    this.options.events.record(this.ref(lease), 'Warning', reason, message);
     this.wakeWaitingLeases();
   }
 
@@ -363,6 +371,10 @@ export class LeaseReconciler {
   private async wait(lease: LeaseObject, reason: string, message: string): Promise<ReconcileResult> {
     await this.patchStatus(lease, { phase: 'Pending', ...(lease.status?.estimatedCost === undefined ? this.estimate(lease) : {}) }, { status: 'False', reason, message });
     return;
+  }
+
+  private ref(lease: LeaseObject): { kind: 'Lease'; name: string } {
+    return { kind: 'Lease', name: lease.metadata.name };
   }
 
   private wakeWaitingLeases(): void {

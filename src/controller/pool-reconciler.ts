@@ -8,6 +8,7 @@ import { waitUntilReady } from '../util/readiness-probe.js';
 import { resolveProjectImage } from './image-resolution.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
 import type { LeasePolicy } from './lease-policy.js';
+import type { EventRecorder } from '../events/event-log.js';
 import { containerSpecHash } from './project-reconciler.js';
 import type { ReconcileResult } from './work-queue.js';
 
@@ -26,6 +27,7 @@ export interface PoolReconcilerOptions {
   policy: LeasePolicy;
   /** Shared with the lease reconciler: a claim and a refill of one pool never interleave. */
   poolLock: KeyedLock;
+  events: EventRecorder;
   defaultIdleTimeoutMs?: number;
   now?: () => number;
 }
@@ -128,6 +130,8 @@ export class PoolReconciler {
     deficit -= batch - failures.length;
     await this.writeStatus(project, size, size - deficit, 0);
     logger.info({ project: projectName, started: batch - failures.length, failed: failures.length, ready: size - deficit, size }, 'pool refilled');
+    if (batch > failures.length) this.options.events.record({ kind: 'Project', name: projectName }, 'Normal', 'PoolRefilled', `started ${batch - failures.length} pool container(s); ${size - deficit} of ${size} ready`);
+    if (failures.length > 0) this.options.events.record({ kind: 'Project', name: projectName }, 'Warning', 'PoolStartFailed', errorMessage(failures[0]?.reason));
     if (failures.length > 0) throw new Error(`pool of ${projectName}: ${errorMessage(failures[0]?.reason)}`);
     return deficit > 0 ? { requeueAfterMs: policy.poolBatchSpacingMs } : undefined;
   }

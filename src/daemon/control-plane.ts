@@ -4,6 +4,7 @@ import { createApiServer, type HealthReport } from '../api/server.js';
 import { applyDocuments, parseFiles } from '../apply/apply.js';
 import type { OperatorSettings } from '../config/settings.js';
 import { Controller } from '../controller/controller.js';
+import { EventLog } from '../events/event-log.js';
 import { LEASE_FINALIZER } from '../controller/lease-reconciler.js';
 import { ManifestError } from '../model/parse.js';
 import type { ProxyHooks, ProxyManagement } from '../proxy/management.js';
@@ -39,6 +40,8 @@ export interface RunningControlPlane {
   controller: Controller;
   /** STATE/usage/ledger.jsonl: the lease reconciler appends what each ended lease cost. */
   ledger: UsageLedger;
+  /** What happened to objects, newest last (`luma events`). */
+  events: EventLog;
   stop(): Promise<void>;
 }
 
@@ -80,6 +83,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   }
   const contexts = new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits);
   const logs = new LogHub();
+  const events = new EventLog();
   await applyManifestDirectory(store, options.manifests, contexts, settings, logger);
 
   const controller = new Controller({
@@ -97,6 +101,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     stoppedRetentionMs: settings.stoppedRetentionMs,
     policy: settings,
     ledger,
+    events: events.recorder('controller'),
   });
   options.attachHooks(controller);
   await controller.start();
@@ -138,6 +143,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     apiPort,
     controller,
     ledger,
+    events,
     stop: () => {
       stopping ??= (async () => {
         clearInterval(dockerTimer);

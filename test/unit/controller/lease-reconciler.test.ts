@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { EventLog } from '../../../src/events/event-log.js';
 import { KeyedLock } from '../../../src/util/keyed-lock.js';
 import type { LeasePolicy, UsageSink } from '../../../src/controller/lease-policy.js';
 import type { UsageRecord } from '../../../src/usage/record.js';
@@ -58,6 +59,7 @@ let clock: { now: number };
 let enqueued: string[];
 let pools: PoolReconciler;
 let leases: LeaseReconciler;
+let events: EventLog;
 
 beforeAll(async () => {
   server = http.createServer((_req, res) => res.end('ok'));
@@ -73,7 +75,8 @@ afterAll(async () => {
 function build(overrides: Partial<LeasePolicy> = {}): void {
   const poolLock = new KeyedLock();
   const effective = { ...policy, ...overrides };
-  pools = new PoolReconciler({ store, runtime, logger: silentLogger(), policy: effective, poolLock, now: () => clock.now });
+  events = new EventLog({ now: () => clock.now });
+  pools = new PoolReconciler({ store, runtime, logger: silentLogger(), policy: effective, poolLock, events: events.recorder('controller'), now: () => clock.now });
   leases = new LeaseReconciler({
     store,
     runtime,
@@ -81,6 +84,7 @@ function build(overrides: Partial<LeasePolicy> = {}): void {
     logger: silentLogger(),
     policy: effective,
     ledger,
+    events: events.recorder('controller'),
     pools,
     poolLock,
     admissionLock: new KeyedLock(),
@@ -246,6 +250,7 @@ describe('lease', () => {
     expect(status?.cost).toBeCloseTo(expectedCost(300, 250, 256 * MiB), 10);
     expect(ledger.records).toHaveLength(1);
     expect(ledger.records[0]).toMatchObject({ lease: 'l1', project: 'web', runtimeSeconds: 300, reason: 'Expired', fromPool: false });
+    expect(events.list({ kind: 'Lease', name: 'l1' }).map((event) => event.reason)).toEqual(['Started', 'Expired']);
   });
 
   it('after a controller restart past expiry, ends the lease at once and bills the real runtime', async () => {
