@@ -1,29 +1,72 @@
 // bench/coldstart: first-request latency through Luma against raw Docker, in one run.
 //
-//   npx tsx bench/coldstart.ts [--iterations N]
+//   npm run build && npx tsx bench/coldstart.ts [--iterations 15] [--tiers stopped,fresh,paused]
 //
-// Four ways to get a first HTTP 200 from the busybox test app, interleaved so that
-// machine noise hits them alike:
-//   docker-cli stopped   `docker start` of a stopped container, then poll until HTTP 200
-//   docker-cli fresh     `docker run -d`, then poll until HTTP 200
-//   luma stopped         a request through Luma's proxy to a project idled to a stopped container
-//   luma fresh           the same after the stopped container was removed (Luma creates one)
-//   luma paused          time to first byte for a project frozen by pauseAfter (Luma unpauses it)
-//   docker-api paused    `unpause` through the Engine API, then poll until HTTP 200 (reference)
-// Baselines via the Engine API (dockerode, no CLI process) are printed as well.
+// Ways to get a first HTTP 200 from the busybox test app, interleaved round by round so
+// that machine noise hits them alike (a first warm-up round is discarded):
+//   docker-cli stopped     `docker start` of a stopped container, then poll until HTTP 200
+//   docker-api stopped     the same through the Engine API (dockerode, no CLI process)
+//   luma stopped           a request through Luma's proxy to a project idled to a stopped container
+//   docker-cli fresh       `docker run -d`, then poll until HTTP 200
+//   docker-api fresh       create + start through the Engine API, then poll
+//   luma fresh             the same after the stopped container was removed (Luma creates one)
+//   docker-cli paused      `docker unpause` of a paused container, then poll until HTTP 200
+//   docker-api paused      `unpause` through the Engine API, then poll until HTTP 200
+//   docker-api unpause     that Engine API `unpause` call alone (the floor of the paused tier)
+//   luma paused            time to first byte for a project frozen by pauseAfter (Luma unpauses it)
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { buildTestImage, containersOf, docker, removeInstanceContainers, runningContainersOf, TEST_IMAGE, testInstance } from '../test/support/docker.js';
 import { eventually, projectManifest, request, runCli, startLuma, tempDir, writeConfig } from '../test/support/luma.js';
 
 const run = promisify(execFile);
-const iterationsFlag = process.argv.indexOf('--iterations');
-const ITERATIONS = iterationsFlag > 0 ? Number(process.argv[iterationsFlag + 1]) : 15;
 const POLL_MS = 5;
+/**
+ * How long after Docker reports Luma's container paused the paused tier's request is sent:
+ * the reconcile that froze it (and the one Docker's pause event wakes) have finished by
+ * then, as they have when a real visitor comes back seconds or minutes later.
+ */
+const PAUSED_SETTLE_MS = 300;
+const TIERS = ['stopped', 'fresh', 'paused'] as const;
+type Tier = (typeof TIERS)[number];
+
+const USAGE = `usage: npx tsx bench/coldstart.ts [--iterations N] [--tiers ${TIERS.join(',')}]
+
+  --iterations N   measured rounds (default 15; one more warm-up round is discarded)
+  --tiers LIST     which tiers to measure, comma-separated (default: all of ${TIERS.join(', ')})
+  --help           this text
+
+Runs the built CLI (dist/): run \`npm run build\` first.`;
+
+interface Options {
+  iterations: number;
+  tiers: Set<Tier>;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: { iterations: { type: 'string' }, tiers: { type: 'string' }, help: { type: 'boolean' } },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const iterations = Number(values.iterations ?? 15);
+  if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations: expected a whole number of rounds of at least 1, got "${values.iterations}"`);
+  const tiers = new Set<Tier>();
+  for (const raw of (values.tiers ?? TIERS.join(',')).split(',')) {
+    const tier = raw.trim();
+    if (!(TIERS as readonly string[]).includes(tier)) throw new Error(`--tiers: "${tier}" is not a tier; expected some of ${TIERS.join(', ')}`);
+    tiers.add(tier as Tier);
+  }
+  return { iterations, tiers };
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -79,23 +122,19 @@ async function timed(action: () => Promise<void>): Promise<number> {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-async function main(): Promise<void> {
+async function main({ iterations, tiers }: Options): Promise<void> {
   await buildTestImage();
   const instance = testInstance('bench');
   const dir = await tempDir('bench-coldstart');
   await mkdir(path.join(dir, 'manifests'));
   const config = await writeConfig(dir, { resyncInterval: '30s', stopTimeout: '2s' });
   const luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
-  const samples: Record<string, number[]> = {
-    'docker-cli stopped': [],
-    'docker-api stopped': [],
-    'luma stopped': [],
-    'docker-cli fresh': [],
-    'docker-api fresh': [],
-    'luma fresh': [],
-    'docker-api paused': [],
-    'luma paused': [],
+  const paths: Record<Tier, string[]> = {
+    stopped: ['docker-cli stopped', 'docker-api stopped', 'luma stopped'],
+    fresh: ['docker-cli fresh', 'docker-api fresh', 'luma fresh'],
+    paused: ['docker-cli paused', 'docker-api paused', 'docker-api unpause', 'luma paused'],
   };
+  const samples = new Map<string, number[]>(TIERS.filter((tier) => tiers.has(tier)).flatMap((tier) => paths[tier].map((name): [string, number[]] => [name, []])));
   const baselineName = `luma-bench-baseline-${process.pid}`;
   try {
     const file = path.join(dir, 'bench.yaml');
@@ -115,75 +154,106 @@ async function main(): Promise<void> {
       await eventually(async () => (await runningContainersOf(instance, 'bench')).length === 0, 20_000, 'luma idle stop');
     };
 
-    for (let i = 0; i < ITERATIONS + 1; i++) {
-      const keep = i > 0; // the first round warms caches and is discarded
-      // Stopped container, started again.
-      const cliStopped = await timed(async () => {
+    for (let i = 0; i < iterations + 1; i++) {
+      const round = new Map<string, number>();
+      if (tiers.has('stopped')) {
+        round.set(
+          'docker-cli stopped',
+          await timed(async () => {
+            await run('docker', ['start', baselineName]);
+            await pollUntil200(port);
+          }),
+        );
+        await run('docker', ['stop', '-t', '2', baselineName]);
+        round.set(
+          'docker-api stopped',
+          await timed(async () => {
+            await baseline.start();
+            await pollUntil200(port);
+          }),
+        );
+        await baseline.stop({ t: 2 });
+        // The first round also gives the project its first (stopped) container.
+        if (i === 0) await request(luma.proxyPort, 'bench.localhost');
+        await idle();
+        round.set(
+          'luma stopped',
+          await timed(async () => {
+            const answer = await request(luma.proxyPort, 'bench.localhost');
+            if (answer.status !== 200) throw new Error(`luma answered ${answer.status}`);
+          }),
+        );
+      }
+
+      if (tiers.has('fresh')) {
+        const freshPort = await freePort();
+        round.set(
+          'docker-cli fresh',
+          await timed(async () => {
+            await run('docker', ['run', '-d', '--init', '--name', `${baselineName}-fresh`, '-p', `127.0.0.1:${freshPort}:8080`, TEST_IMAGE]);
+            await pollUntil200(freshPort);
+          }),
+        );
+        await run('docker', ['rm', '-f', `${baselineName}-fresh`]);
+        const apiFreshPort = await freePort();
+        round.set(
+          'docker-api fresh',
+          await timed(async () => {
+            const created = await docker.createContainer({
+              Image: TEST_IMAGE,
+              name: `${baselineName}-fresh`,
+              ExposedPorts: { '8080/tcp': {} },
+              HostConfig: { Init: true, PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: String(apiFreshPort) }] } },
+            });
+            await created.start();
+            await pollUntil200(apiFreshPort);
+          }),
+        );
+        await docker.getContainer(`${baselineName}-fresh`).remove({ force: true });
+        await idle();
+        for (const container of await containersOf(instance, 'bench')) await docker.getContainer(container.Id).remove({ force: true });
+        round.set(
+          'luma fresh',
+          await timed(async () => {
+            const answer = await request(luma.proxyPort, 'bench.localhost');
+            if (answer.status !== 200) throw new Error(`luma answered ${answer.status}`);
+          }),
+        );
+      }
+
+      if (tiers.has('paused')) {
+        // Raw Docker: the same container paused, thawed by the CLI, paused again, thawed through the API.
         await run('docker', ['start', baselineName]);
         await pollUntil200(port);
-      });
-      await run('docker', ['stop', '-t', '2', baselineName]);
-      const apiStopped = await timed(async () => {
-        await baseline.start();
-        await pollUntil200(port);
-      });
-      await baseline.stop({ t: 2 });
-      await idle();
-      const lumaStopped = await timed(async () => {
-        const answer = await request(luma.proxyPort, 'bench.localhost');
-        if (answer.status !== 200) throw new Error(`luma answered ${answer.status}`);
-      });
-
-      // Fresh container.
-      const freshPort = await freePort();
-      const cliFresh = await timed(async () => {
-        await run('docker', ['run', '-d', '--init', '--name', `${baselineName}-fresh`, '-p', `127.0.0.1:${freshPort}:8080`, TEST_IMAGE]);
-        await pollUntil200(freshPort);
-      });
-      await run('docker', ['rm', '-f', `${baselineName}-fresh`]);
-      const apiFreshPort = await freePort();
-      const apiFresh = await timed(async () => {
-        const created = await docker.createContainer({
-          Image: TEST_IMAGE,
-          name: `${baselineName}-fresh`,
-          ExposedPorts: { '8080/tcp': {} },
-          HostConfig: { Init: true, PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: String(apiFreshPort) }] } },
-        });
-        await created.start();
-        await pollUntil200(apiFreshPort);
-      });
-      await docker.getContainer(`${baselineName}-fresh`).remove({ force: true });
-      await idle();
-      for (const container of await containersOf(instance, 'bench')) await docker.getContainer(container.Id).remove({ force: true });
-      const lumaFresh = await timed(async () => {
-        const answer = await request(luma.proxyPort, 'bench.localhost');
-        if (answer.status !== 200) throw new Error(`luma answered ${answer.status}`);
-      });
-
-      // Paused tier: Luma froze the container after 1 s; the request thaws it.
-      await run('docker', ['start', baselineName]);
-      await pollUntil200(port);
-      await baseline.pause();
-      const apiPaused = await timed(async () => {
-        await baseline.unpause();
-        await pollUntil200(port);
-      });
-      await baseline.stop({ t: 2 });
-      if (i === 0) await request(luma.proxyPort, 'benchp.localhost');
-      await eventually(async () => (await containersOf(instance, 'benchp')).some((container) => container.State === 'paused'), 20_000, 'luma pause');
-      const lumaPaused = await timeToFirstByte(luma.proxyPort, 'benchp.localhost');
-
-      if (keep) {
-        samples['docker-api paused']!.push(apiPaused);
-        samples['luma paused']!.push(lumaPaused);
-        samples['docker-cli stopped']!.push(cliStopped);
-        samples['docker-api stopped']!.push(apiStopped);
-        samples['luma stopped']!.push(lumaStopped);
-        samples['docker-cli fresh']!.push(cliFresh);
-        samples['docker-api fresh']!.push(apiFresh);
-        samples['luma fresh']!.push(lumaFresh);
+        await baseline.pause();
+        round.set(
+          'docker-cli paused',
+          await timed(async () => {
+            await run('docker', ['unpause', baselineName]);
+            await pollUntil200(port);
+          }),
+        );
+        await baseline.pause();
+        let unpauseCall = NaN;
+        round.set(
+          'docker-api paused',
+          await timed(async () => {
+            unpauseCall = await timed(() => baseline.unpause() as Promise<void>);
+            await pollUntil200(port);
+          }),
+        );
+        round.set('docker-api unpause', unpauseCall);
+        await baseline.stop({ t: 2 });
+        // Luma froze the container 1 s after the last request; the request thaws it.
+        if (i === 0) await request(luma.proxyPort, 'benchp.localhost');
+        await eventually(async () => (await containersOf(instance, 'benchp')).some((container) => container.State === 'paused'), 20_000, 'luma pause');
+        await new Promise((resolve) => setTimeout(resolve, PAUSED_SETTLE_MS));
+        round.set('luma paused', await timeToFirstByte(luma.proxyPort, 'benchp.localhost'));
       }
-      process.stderr.write(`round ${i}/${ITERATIONS}: luma stopped ${lumaStopped.toFixed(0)} ms, fresh ${lumaFresh.toFixed(0)} ms, paused ${lumaPaused.toFixed(1)} ms\n`);
+
+      if (i > 0) for (const [name, value] of round) samples.get(name)?.push(value); // round 0 warms caches
+      const summary = [...round].filter(([name]) => name.startsWith('luma')).map(([name, value]) => `${name} ${value.toFixed(1)} ms`);
+      process.stderr.write(`round ${i}/${iterations}${i === 0 ? ' (warm-up)' : ''}: ${summary.join(', ')}\n`);
     }
   } finally {
     await luma.stop();
@@ -191,25 +261,43 @@ async function main(): Promise<void> {
     await run('docker', ['rm', '-f', baselineName, `${baselineName}-fresh`]).catch(() => undefined);
   }
 
-  const rows = Object.entries(samples).map(([name, values]) => ({ name, p50: percentile(values, 50), p95: percentile(values, 95) }));
-  const find = (name: string): { p50: number; p95: number } => rows.find((row) => row.name === name) ?? { p50: NaN, p95: NaN };
-  console.log(`\nbench/coldstart: ${ITERATIONS} rounds, ${new Date().toISOString()}, node ${process.version}\n`);
+  const stats = (name: string): { p50: number; p95: number } => {
+    const values = samples.get(name) ?? [];
+    return { p50: percentile(values, 50), p95: percentile(values, 95) };
+  };
+  const ratio = (luma: string, base: string): string => {
+    const a = stats(luma);
+    const b = stats(base);
+    return `${(a.p50 / b.p50).toFixed(2)} | ${(a.p95 / b.p95).toFixed(2)}`;
+  };
+  console.log(`\nbench/coldstart: ${iterations} rounds, ${new Date().toISOString()}, node ${process.version}\n`);
   console.log('| path | p50 ms | p95 ms |');
   console.log('|---|---:|---:|');
-  for (const row of rows) console.log(`| ${row.name} | ${row.p50.toFixed(1)} | ${row.p95.toFixed(1)} |`);
+  for (const name of samples.keys()) console.log(`| ${name} | ${stats(name).p50.toFixed(1)} | ${stats(name).p95.toFixed(1)} |`);
   console.log('\n| ratio (Luma / baseline) | p50 | p95 | goal |');
   console.log('|---|---:|---:|---|');
-  console.log(`| paused: luma time to first byte p50 | ${find('luma paused').p50.toFixed(1)} ms | | ≤ 20 ms |`);
-  for (const tier of ['stopped', 'fresh']) {
+  for (const tier of (['stopped', 'fresh'] as const).filter((name) => tiers.has(name))) {
     for (const base of ['docker-cli', 'docker-api']) {
-      const luma = find(`luma ${tier}`);
-      const baseline = find(`${base} ${tier}`);
-      console.log(`| ${tier} vs ${base} | ${(luma.p50 / baseline.p50).toFixed(2)} | ${(luma.p95 / baseline.p95).toFixed(2)} | ${base === 'docker-cli' ? '≤ 1.10' : '(reference)'} |`);
+      console.log(`| ${tier} vs ${base} | ${ratio(`luma ${tier}`, `${base} ${tier}`)} | ${base === 'docker-cli' ? '≤ 1.10' : '(reference)'} |`);
     }
+  }
+  if (tiers.has('paused')) {
+    console.log(`| paused vs docker-cli paused | ${ratio('luma paused', 'docker-cli paused')} | (reference) |`);
+    console.log(`| paused vs docker-api paused | ${ratio('luma paused', 'docker-api paused')} | (reference) |`);
+    console.log(`| paused vs docker-api unpause call | ${ratio('luma paused', 'docker-api unpause')} | (reference) |`);
+    const p50 = stats('luma paused').p50;
+    console.log(`| paused: luma time to first byte p50 | ${p50.toFixed(1)} ms | | ≤ 20 ms ${p50 <= 20 ? '✔' : '✘'} |`);
   }
 }
 
-main().catch((error: unknown) => {
+let options: Options;
+try {
+  options = parseOptions(process.argv.slice(2));
+} catch (error) {
+  console.error(`bench/coldstart: ${(error as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+main(options).catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });

@@ -1,6 +1,6 @@
 import type { ProjectObject, ProjectStatus } from '../model/types.js';
 import { resolveProjectSettings, type ProjectSettings } from '../model/project-settings.js';
-import type { ProxyManagement } from '../proxy/management.js';
+import type { DeployRequest, ProxyManagement } from '../proxy/management.js';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
 import { errorMessage } from '../runtime/errors.js';
@@ -15,6 +15,10 @@ import type { ReconcileResult } from './work-queue.js';
 // Converges one Project: reads the whole desired state (store) and actual state (Docker
 // containers by label, proxy activity), acts on the difference, writes status. It is
 // never told which event woke it, so running it twice in a row changes nothing.
+//
+// One shortcut sits beside it: resumePaused(), the wake fast path for a project scaled to
+// zero with frozen instances. It never runs alongside a reconcile of the same project, and
+// the reconcile that follows it stays the single source of truth.
 
 const LOOPBACK = '127.0.0.1';
 /** Do not poll the idle deadline more often than this. */
@@ -54,6 +58,13 @@ export class ProjectReconciler {
   private readonly readySince = new Map<string, number>();
   /** When Luma stopped each kept container, for the retention of stopped containers. */
   private readonly stoppedAt = new Map<string, number>();
+  /**
+   * Per project, the paused instances the last successful reconcile left behind while it
+   * routed no target: what a held request may thaw without a full reconcile.
+   */
+  private readonly wakeable = new Map<string, ManagedContainer[]>();
+  /** Projects with a fast resume in progress. */
+  private readonly resuming = new Map<string, Promise<boolean>>();
   private readonly now: () => number;
 
   constructor(private readonly options: ProjectReconcilerOptions) {
@@ -62,6 +73,11 @@ export class ProjectReconciler {
 
   async reconcile(name: string): Promise<ReconcileResult> {
     const { store, runtime } = this.options;
+    // From now until this reconcile has acted, nothing is thawed on the side: the next
+    // view of what may be resumed is the one this reconcile leaves behind.
+    this.wakeable.delete(name);
+    // A resume in progress finishes first, so its unpause and deploy are part of what this reads.
+    await this.resuming.get(name);
     const project = store.get('Project', name);
     // Pool containers carry the project's labels too; they are the pool reconciler's.
     const containers = await runtime.list({ kind: 'Project', name, role: 'instance' });
@@ -70,6 +86,80 @@ export class ProjectReconciler {
       return;
     }
     return this.converge(project, containers);
+  }
+
+  /**
+   * The wake fast path: a request is held for a project whose last reconcile left it with
+   * no target and paused instances. Thaws the most recently ready of them (one engine call)
+   * and routes to it at once, without listing containers, probing or writing status; the
+   * caller queues the reconcile that confirms it. Resolves false, and leaves everything to
+   * that reconcile, whenever the view it would act on may be stale: a reconcile of the
+   * project is running, its spec or image changed, or the container was stopped or removed
+   * meanwhile. Never rejects: a held request must not see an error from a shortcut.
+   */
+  resumePaused(name: string): Promise<boolean> {
+    if (this.resuming.has(name)) return Promise.resolve(false);
+    let candidate: { settings: ProjectSettings; container: ManagedContainer } | undefined;
+    try {
+      candidate = this.pausedCandidate(name);
+    } catch (error) {
+      this.options.logger.warn({ project: name, err: errorMessage(error) }, 'fast resume skipped');
+      return Promise.resolve(false);
+    }
+    if (!candidate) return Promise.resolve(false);
+    // Consumed: after this attempt, only a reconcile knows what is paused.
+    this.wakeable.delete(name);
+    const resume = this.resumeInstance(name, candidate.settings, candidate.container).finally(() => this.resuming.delete(name));
+    this.resuming.set(name, resume);
+    return resume;
+  }
+
+  private pausedCandidate(name: string): { settings: ProjectSettings; container: ManagedContainer } | undefined {
+    const paused = this.wakeable.get(name);
+    const project = this.options.store.get('Project', name);
+    if (!paused || !project) return undefined;
+    const declared = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
+    const image = resolveProjectImage(this.options.store, declared.image);
+    if ('waitingFor' in image) return undefined;
+    const settings: ProjectSettings = { ...declared, image: image.ref };
+    const hash = containerSpecHash(settings);
+    const usable = paused
+      .filter((container) => container.owner.uid === project.metadata.uid && container.specHash === hash && container.hostPort !== undefined && this.readySince.has(container.id))
+      .sort((a, b) => (this.readySince.get(b.id) ?? 0) - (this.readySince.get(a.id) ?? 0));
+    const container = usable[0];
+    return container ? { settings, container } : undefined;
+  }
+
+  private async resumeInstance(name: string, settings: ProjectSettings, container: ManagedContainer): Promise<boolean> {
+    const { runtime, proxy, logger } = this.options;
+    const startedAt = this.now();
+    try {
+      // resume() answers false for a container stopped or removed since the last reconcile:
+      // its port may belong to someone else by now, so it must not be routed to.
+      if (!(await runtime.resume(container.id))) {
+        this.readySince.delete(container.id);
+        logger.info({ project: name, container: container.name }, 'paused instance was stopped or removed meanwhile; the reconcile takes over');
+        return false;
+      }
+      // It passed readiness before it was frozen and its processes never stopped: no probe.
+      await proxy.deploy(this.route(name, settings, [container]));
+    } catch (error) {
+      logger.warn({ project: name, container: container.name, err: errorMessage(error) }, 'fast resume failed; the reconcile takes over');
+      return false;
+    }
+    logger.info({ project: name, container: container.name, tier: 'paused', fastPath: true, ms: this.now() - startedAt }, 'instance resumed');
+    return true;
+  }
+
+  private route(name: string, settings: ProjectSettings, targets: ManagedContainer[], unavailableReason?: string): DeployRequest {
+    return {
+      service: name,
+      hosts: settings.hostnames,
+      targets: targets.map((container) => `${LOOPBACK}:${container.hostPort}`),
+      startupTimeoutMs: settings.startupTimeoutMs,
+      targetConcurrency: settings.targetConcurrency,
+      ...(unavailableReason !== undefined ? { unavailableReason } : {}),
+    };
   }
 
   private async tearDown(name: string, containers: ManagedContainer[]): Promise<void> {
@@ -116,7 +206,10 @@ export class ProjectReconciler {
       pauseAfterMs: settings.pauseAfterMs,
       activity: service?.activity,
       serving: serving.length,
-      servingSince: latest(serving.map((container) => this.readySince.get(container.id))),
+      // Paused instances served until they were frozen: without request history (after a
+      // restart) their readiness still starts the idle clock, or the next reconcile would
+      // stop them at once instead of at idleTimeout.
+      servingSince: latest([...serving, ...paused].map((container) => this.readySince.get(container.id))),
       now: this.now(),
     });
 
@@ -155,14 +248,7 @@ export class ProjectReconciler {
     // While a replacement cannot start, outdated instances keep serving rather than nothing.
     const targets = keep.length > 0 || !failure ? keep : outdatedRunning;
 
-    await proxy.deploy({
-      service: name,
-      hosts: settings.hostnames,
-      targets: targets.map((container) => `${LOOPBACK}:${container.hostPort}`),
-      startupTimeoutMs: settings.startupTimeoutMs,
-      targetConcurrency: settings.targetConcurrency,
-      ...(failure && targets.length === 0 ? { unavailableReason: failure.message } : {}),
-    });
+    await proxy.deploy(this.route(name, settings, targets, failure && targets.length === 0 ? failure.message : undefined));
 
     // deploy() returned after removed targets drained, so these may be frozen or stopped safely.
     const stillPaused = paused.filter((container) => !resumed.has(container.id));
@@ -173,6 +259,8 @@ export class ProjectReconciler {
     }
     if (targets !== outdatedRunning) await Promise.all(outdated.map((container) => this.removeContainer(container)));
     if (surplus.length > 0) logger.info({ project: name, count: surplus.length, action: decision.surplus, reason: decision.reason }, 'scaled down');
+    const frozen = decision.surplus === 'pause' ? [...surplus, ...stillPaused] : [];
+    if (targets.length === 0 && !failure && frozen.length > 0) this.wakeable.set(name, frozen.map((container) => ({ ...container, state: 'paused' })));
 
     // Counted after this reconcile's actions, so status says what is there now.
     const pausedNow = decision.surplus === 'pause' ? surplus.length + stillPaused.length : 0;
@@ -213,14 +301,7 @@ export class ProjectReconciler {
 
   /** No image to run yet: requests get 503 with the reason; the Image's progress wakes us. */
   private async waitForImage(project: ProjectObject, settings: ProjectSettings, reason: string): Promise<ReconcileResult> {
-    await this.options.proxy.deploy({
-      service: project.metadata.name,
-      hosts: settings.hostnames,
-      targets: [],
-      startupTimeoutMs: settings.startupTimeoutMs,
-      targetConcurrency: settings.targetConcurrency,
-      unavailableReason: reason,
-    });
+    await this.options.proxy.deploy(this.route(project.metadata.name, settings, [], reason));
     await this.writeStatus(project, settings, { phase: 'Pending', serving: 0, starting: 0, containers: [], failure: { reason: 'ImageNotReady', message: reason } });
     return;
   }

@@ -137,6 +137,18 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
     }
   }
 
+  async resume(id: string): Promise<boolean> {
+    // One Engine API round trip (POST /containers/ID/unpause); no inspect first: the
+    // engine's answer says whether the container was paused.
+    try {
+      await this.call(() => this.docker.getContainer(id).unpause());
+      return true;
+    } catch (error) {
+      if (dockerStatusCode(error) === 404 || /is not paused/.test(errorMessage(error))) return false;
+      throw error;
+    }
+  }
+
   async stop(id: string, timeoutSeconds: number): Promise<void> {
     // Docker refuses to stop a paused container; thaw it so it can receive SIGTERM.
     await this.unpause(id).catch((error: unknown) => {

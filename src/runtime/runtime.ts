@@ -89,7 +89,14 @@ export interface ContainerRuntime {
   stop(id: string, timeoutSeconds: number): Promise<void>;
   /** Freezes every process of the container (cgroup freezer); memory stays, CPU drops to zero. */
   pause(id: string): Promise<void>;
+  /** Thaws a paused container; "not paused" (already running) is not an error. */
   unpause(id: string): Promise<void>;
+  /**
+   * Thaws a container only if it is paused: true when it was and now runs; false when it
+   * is not paused (stopped, running) or no longer exists, i.e. the caller's view of it is
+   * stale. One engine call, no inspect first.
+   */
+  resume(id: string): Promise<boolean>;
   remove(id: string): Promise<void>;
   /**
    * Hands a pool container to a lease: renames it for the lease, so that from then on it is

@@ -83,6 +83,25 @@ describe('DockerRuntime', () => {
     await runtime.remove(created.id);
   });
 
+  it('resume() thaws only a paused container, and says false for a running, stopped or removed one', async () => {
+    const created = await runtime.create({ owner: { ...owner, name: 'thaw' }, specHash: 'th', image: TEST_IMAGE, port: 8080, env: {} });
+    const started = await runtime.start(created.id);
+    await runtime.pause(created.id);
+    expect((await runtime.inspect(created.id))?.state).toBe('paused');
+
+    expect(await runtime.resume(created.id)).toBe(true);
+    const thawed = await runtime.inspect(created.id);
+    expect([thawed?.state, thawed?.hostPort]).toEqual(['running', started.hostPort]);
+    expect(await runtime.resume(created.id)).toBe(false); // running: nothing to thaw
+
+    await runtime.stop(created.id, 2);
+    expect(await runtime.resume(created.id)).toBe(false); // stopped: its port is gone
+    expect((await runtime.inspect(created.id))?.state).toBe('exited');
+
+    await runtime.remove(created.id);
+    expect(await runtime.resume(created.id)).toBe(false); // removed
+  });
+
   it('reports whether an image is present', async () => {
     expect(await runtime.imageExists(TEST_IMAGE)).toBe(true);
     expect(await runtime.imageExists('luma-test/does-not-exist:never')).toBe(false);

@@ -23,8 +23,11 @@ export type RuntimeCall =
   | { op: 'pause'; id: string }
   | { op: 'unpause'; id: string }
   | { op: 'remove'; id: string }
+  | { op: 'resume'; id: string; resumed: boolean }
   | { op: 'claim'; id: string; lease: string }
   | { op: 'update'; id: string; limits: ResourceLimits };
+
+export type GatedOp = 'list' | 'stop' | 'resume';
 
 export interface FakeRuntimeOptions {
   /** Images that exist locally; imageExists() answers from this set. */
@@ -104,9 +107,12 @@ export class FakeRuntime implements ContainerRuntime {
   readonly calls: RuntimeCall[] = [];
   readonly images: Set<string>;
   readonly imageLookups: string[] = [];
+  /** How many times list() was called: the fast path must not list. */
+  listCalls = 0;
   readonly log: string[];
   hostPort: number | undefined;
   private nextId = 1;
+  private readonly gates = new Map<GatedOp, { reached: Promise<void>; released: Promise<void>; arrive: () => void }>();
 
   constructor(options: FakeRuntimeOptions = {}) {
     this.images = new Set(options.images ?? []);
@@ -141,11 +147,14 @@ export class FakeRuntime implements ContainerRuntime {
   resetCalls(): void {
     this.calls.length = 0;
     this.imageLookups.length = 0;
+    this.listCalls = 0;
   }
 
   async ping(): Promise<void> {}
 
   async list(filter: ContainerFilter = {}): Promise<ManagedContainer[]> {
+    this.listCalls++;
+    await this.gateFor('list');
     return [...this.containers.values()]
       .filter(
         (container) =>
@@ -190,6 +199,7 @@ export class FakeRuntime implements ContainerRuntime {
   async stop(id: string, timeoutSeconds: number): Promise<void> {
     const container = this.mustGet(id);
     this.record({ op: 'stop', id, timeoutSeconds }, `stop ${id}`);
+    await this.gateFor('stop');
     container.state = 'exited';
     delete container.hostPort;
     this.endLogStreams(id);
@@ -206,6 +216,32 @@ export class FakeRuntime implements ContainerRuntime {
     const container = this.mustGet(id);
     this.record({ op: 'unpause', id }, `unpause ${id}`);
     if (container.state === 'paused') container.state = 'running';
+  }
+
+  /** Like the engine: only a paused container is thawed; anything else answers false. */
+  async resume(id: string): Promise<boolean> {
+    await this.gateFor('resume');
+    const container = this.containers.get(id);
+    const resumed = container?.state === 'paused';
+    this.record({ op: 'resume', id, resumed }, `resume ${id}${resumed ? '' : ' (not paused)'}`);
+    if (container && resumed) container.state = 'running';
+    return resumed;
+  }
+
+  /**
+   * Makes the next call of `op` wait until the test releases it, so a test can act while
+   * that call is in flight (a removal by hand during a resume, a wake during a stop).
+   */
+  hold(op: GatedOp): { reached: Promise<void>; release: () => void } {
+    let reached!: () => void;
+    let release!: () => void;
+    const gate = {
+      reached: new Promise<void>((resolve) => (reached = resolve)),
+      released: new Promise<void>((resolve) => (release = resolve)),
+      arrive: () => reached(),
+    };
+    this.gates.set(op, gate);
+    return { reached: gate.reached, release };
   }
 
   async remove(id: string): Promise<void> {
@@ -285,6 +321,14 @@ export class FakeRuntime implements ContainerRuntime {
 
   watchChanges(): () => void {
     return () => undefined;
+  }
+
+  private async gateFor(op: GatedOp): Promise<void> {
+    const gate = this.gates.get(op);
+    if (!gate) return;
+    this.gates.delete(op);
+    gate.arrive();
+    await gate.released;
   }
 
   private record(call: RuntimeCall, line: string): void {

@@ -10,6 +10,7 @@ import type { ReconcileResult } from '../../../src/controller/work-queue.js';
 import { resolveProjectSettings } from '../../../src/model/project-settings.js';
 import { API_VERSION, type ProjectObject, type ProjectSpec, type ProjectStatus } from '../../../src/model/types.js';
 import type { ActivitySnapshot } from '../../../src/proxy/management.js';
+import { ProxyServer } from '../../../src/proxy/proxy-server.js';
 import type { SeedContainer } from '../../support/fakes/fake-runtime.js';
 import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
 import { FakeProxy } from '../../support/fakes/fake-proxy.js';
@@ -32,9 +33,13 @@ const RETENTION = 600_000;
 let readyPort: number;
 let failingPort: number;
 const servers: http.Server[] = [];
+/** Requests each test server received (readiness probes and forwarded requests alike). */
+const hits = new Map<number, number>();
 
 async function serve(status: number): Promise<number> {
-  const server = http.createServer((_req, res) => {
+  const server = http.createServer((req, res) => {
+    const port = (req.socket.address() as AddressInfo).port;
+    hits.set(port, (hits.get(port) ?? 0) + 1);
     res.statusCode = status;
     res.end();
   });
@@ -575,5 +580,229 @@ describe('ProjectReconciler', () => {
     await world.reconciler.reconcile(NAME);
     expect(world.runtime.containers.get('run1')?.state).toBe('exited');
     expect(status()?.instances).toEqual({ running: 0, starting: 0, stopped: 1, paused: 0 });
+  });
+});
+
+describe('the paused tier without request history (after a restart)', () => {
+  it('keeps an instance it paused paused until idleTimeout after it became ready, then stops it', async () => {
+    await applyProject(PAUSE_SPEC);
+    seed({ id: 'run1', specHash: hashOf(PAUSE_SPEC), state: 'running', hostPort: readyPort });
+    await world.reconciler.reconcile(NAME); // adopted and probed at NOW; the proxy has seen no request
+    world.clock.now = NOW + 10_001;
+    await world.reconciler.reconcile(NAME);
+    expect(world.runtime.containers.get('run1')?.state).toBe('paused');
+
+    clearCalls();
+    world.clock.now = NOW + 10_002;
+    await world.reconciler.reconcile(NAME); // e.g. woken by its own status write
+    expect(world.log).toEqual(['deploy web []']);
+    expect(world.runtime.containers.get('run1')?.state).toBe('paused');
+
+    clearCalls();
+    world.clock.now = NOW + IDLE;
+    await world.reconciler.reconcile(NAME);
+    expect(world.log).toEqual(['deploy web []', 'stop run1']);
+  });
+});
+
+describe('the wake fast path (resumePaused)', () => {
+  const target = (): string => `127.0.0.1:${readyPort}`;
+
+  /** A project whose last reconcile paused its only instance at pauseAfter: the state a wake finds. */
+  async function pausedAtIdle(): Promise<void> {
+    await applyProject(PAUSE_SPEC);
+    seed({ id: 'run1', specHash: hashOf(PAUSE_SPEC), state: 'running', hostPort: readyPort });
+    world.proxy.setActivity(NAME, { waiting: 0, inFlight: 0, lastActivityAt: NOW - 1_000 });
+    await world.reconciler.reconcile(NAME); // adopted and probed at NOW
+    world.clock.now = NOW + 10_001;
+    await world.reconciler.reconcile(NAME);
+    expect(world.runtime.containers.get('run1')?.state).toBe('paused');
+    expect(world.proxy.lastDeploy(NAME)?.targets).toEqual([]);
+    clearCalls();
+    world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW + 10_001 });
+  }
+
+  it('thaws the paused instance and routes to it with one engine call: no list, no probe, no status write', async () => {
+    await pausedAtIdle();
+    const probesBefore = hits.get(readyPort) ?? 0;
+    const versionBefore = world.store.get('Project', NAME)?.metadata.resourceVersion;
+
+    expect(await world.reconciler.resumePaused(NAME)).toBe(true);
+
+    expect(world.log).toEqual(['resume run1', `deploy web [${target()}]`]);
+    expect(world.runtime.listCalls).toBe(0);
+    expect(hits.get(readyPort) ?? 0).toBe(probesBefore);
+    expect(world.store.get('Project', NAME)?.metadata.resourceVersion).toBe(versionBefore);
+    expect(world.proxy.lastDeploy(NAME)).toEqual({ service: NAME, hosts: ['web.localhost'], targets: [target()], startupTimeoutMs: 30_000, targetConcurrency: 80 });
+  });
+
+  it('is confirmed by the reconcile that follows, which touches no container; a second wake has nothing to do', async () => {
+    await pausedAtIdle();
+    await world.reconciler.resumePaused(NAME);
+    clearCalls();
+    world.proxy.setActivity(NAME, { waiting: 0, inFlight: 1, lastActivityAt: NOW + 10_001 });
+
+    await world.reconciler.reconcile(NAME);
+    expect(world.log).toEqual([`deploy web [${target()}]`]);
+    expect(status()?.phase).toBe('Running');
+    expect(status()?.instances).toEqual({ running: 1, starting: 0, stopped: 0, paused: 0 });
+
+    clearCalls();
+    expect(await world.reconciler.resumePaused(NAME)).toBe(false);
+    await world.reconciler.reconcile(NAME);
+    expect(world.log).toEqual([`deploy web [${target()}]`]);
+  });
+
+  it('declines when the container was removed by hand meanwhile; the reconcile creates a new one, and no error reaches anyone', async () => {
+    await pausedAtIdle();
+    world.runtime.containers.delete('run1');
+
+    expect(await world.reconciler.resumePaused(NAME)).toBe(false);
+    expect(world.proxy.deploys).toEqual([]);
+
+    await world.reconciler.reconcile(NAME);
+    expect(world.log).toEqual(['resume run1 (not paused)', 'create c1', 'start c1', `deploy web [${target()}]`]);
+    expect(status()?.phase).toBe('Running');
+  });
+
+  it('declines when the container was stopped by hand meanwhile, never routing to its old port; the reconcile starts and probes it', async () => {
+    await pausedAtIdle();
+    const stoppedByHand = world.runtime.containers.get('run1')!;
+    stoppedByHand.state = 'exited';
+    delete stoppedByHand.hostPort;
+
+    expect(await world.reconciler.resumePaused(NAME)).toBe(false);
+    expect(world.proxy.deploys).toEqual([]);
+
+    const probesBefore = hits.get(readyPort) ?? 0;
+    await world.reconciler.reconcile(NAME);
+    expect(world.log).toEqual(['resume run1 (not paused)', 'start run1', `deploy web [${target()}]`]);
+    expect(hits.get(readyPort) ?? 0).toBeGreaterThan(probesBefore);
+  });
+
+  it('declines while a reconcile is stopping the instance at idleTimeout; the stop completes and a later wake starts it the slow way', async () => {
+    await pausedAtIdle();
+    world.proxy.setActivity(NAME, { waiting: 0, inFlight: 0, lastActivityAt: NOW - 1_000 });
+    world.clock.now = NOW + IDLE + 1;
+    const stopping = world.runtime.hold('stop');
+    const idleStop = world.reconciler.reconcile(NAME);
+    expect(await world.reconciler.resumePaused(NAME)).toBe(false); // from the moment it begins
+    await stopping.reached;
+
+    world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW + IDLE + 1 });
+    expect(await world.reconciler.resumePaused(NAME)).toBe(false);
+    expect(world.runtime.calls.filter((call) => call.op === 'resume')).toEqual([]);
+    stopping.release();
+    await idleStop;
+    expect(world.runtime.containers.get('run1')?.state).toBe('exited');
+
+    // The stop emptied what may be thawed: the reconcile (re-run by the queue) does the work.
+    expect(await world.reconciler.resumePaused(NAME)).toBe(false);
+    clearCalls();
+    await world.reconciler.reconcile(NAME);
+    expect(world.log).toEqual(['start run1', `deploy web [${target()}]`]);
+  });
+
+  it('a reconcile arriving during a resume waits for it, then sees the container running and leaves it alone', async () => {
+    await pausedAtIdle();
+    const thawing = world.runtime.hold('resume');
+    const resumed = world.reconciler.resumePaused(NAME);
+    await thawing.reached;
+
+    const reconciled = world.reconciler.reconcile(NAME);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(world.runtime.listCalls).toBe(0);
+    expect(await world.reconciler.resumePaused(NAME)).toBe(false); // one resume at a time
+
+    thawing.release();
+    expect(await resumed).toBe(true);
+    await reconciled;
+    expect(world.log).toEqual(['resume run1', `deploy web [${target()}]`, `deploy web [${target()}]`]);
+    expect(world.runtime.containers.get('run1')?.state).toBe('running');
+  });
+
+  it('declines, changing nothing, when the spec changed since the pause (the reconcile replaces the container)', async () => {
+    await pausedAtIdle();
+    await applyProject({ ...PAUSE_SPEC, env: { GREETING: 'new' } });
+
+    expect(await world.reconciler.resumePaused(NAME)).toBe(false);
+    expect(world.runtime.calls).toEqual([]);
+    expect(world.proxy.deploys).toEqual([]);
+  });
+
+  it('declines when nothing is known to be paused: never reconciled, serving, or scaled to zero by stopping', async () => {
+    expect(await world.reconciler.resumePaused(NAME)).toBe(false);
+
+    await applyProject(BASE_SPEC);
+    seed({ id: 'run1', specHash: hashOf(BASE_SPEC), state: 'running', hostPort: readyPort });
+    await world.reconciler.reconcile(NAME);
+    expect(await world.reconciler.resumePaused(NAME)).toBe(false); // it serves: nothing to wake
+    world.clock.now = NOW + IDLE + 1;
+    await world.reconciler.reconcile(NAME);
+    expect(world.runtime.containers.get('run1')?.state).toBe('exited');
+    expect(await world.reconciler.resumePaused(NAME)).toBe(false);
+  });
+
+  it('declines for a paused container adopted after a restart (never seen ready here); the reconcile probes it once', async () => {
+    await applyProject(PAUSE_SPEC);
+    seed({ id: 'frozen', specHash: hashOf(PAUSE_SPEC), state: 'paused', hostPort: readyPort });
+    world.proxy.setActivity(NAME, { waiting: 0, inFlight: 0, lastActivityAt: NOW - 11_000 });
+    await world.reconciler.reconcile(NAME); // still in the paused tier: left paused
+    expect(world.runtime.containers.get('frozen')?.state).toBe('paused');
+    clearCalls();
+    world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+
+    expect(await world.reconciler.resumePaused(NAME)).toBe(false);
+    expect(world.runtime.calls).toEqual([]);
+
+    const probesBefore = hits.get(readyPort) ?? 0;
+    await world.reconciler.reconcile(NAME);
+    expect(world.log).toEqual(['unpause frozen', `deploy web [${target()}]`]);
+    expect(hits.get(readyPort) ?? 0).toBeGreaterThan(probesBefore);
+  });
+
+  it('declines when the project was deleted since the pause', async () => {
+    await pausedAtIdle();
+    await world.store.delete('Project', NAME);
+    expect(await world.reconciler.resumePaused(NAME)).toBe(false);
+    expect(world.runtime.calls).toEqual([]);
+  });
+
+  it('through the real proxy: a held request is forwarded to the thawed instance as soon as the route is deployed', async () => {
+    const proxy = new ProxyServer();
+    const reconciler = new ProjectReconciler({
+      store: world.store,
+      runtime: world.runtime,
+      proxy,
+      logger: silentLogger(),
+      now: () => world.clock.now,
+      publicUrl: (host) => `http://${host}`,
+    });
+    proxy.setHooks({ wake: (service) => void reconciler.resumePaused(service) });
+    try {
+      await applyProject(PAUSE_SPEC);
+      seed({ id: 'run1', specHash: hashOf(PAUSE_SPEC), state: 'running', hostPort: readyPort });
+      await reconciler.reconcile(NAME);
+      world.clock.now = NOW + 10_001;
+      await reconciler.reconcile(NAME);
+      expect(world.runtime.containers.get('run1')?.state).toBe('paused');
+      world.runtime.resetCalls();
+      const { port } = await proxy.listen('127.0.0.1', 0);
+      const forwardedBefore = hits.get(readyPort) ?? 0;
+
+      const status = await new Promise<number>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: '/', headers: { host: 'web.localhost' }, agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        }).on('error', reject);
+      });
+
+      expect(status).toBe(404); // the app's own answer
+      expect(hits.get(readyPort)).toBe(forwardedBefore + 1); // the request itself; no probe
+      expect(world.runtime.calls).toEqual([{ op: 'resume', id: 'run1', resumed: true }]);
+      expect(world.runtime.listCalls).toBe(0);
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -1,0 +1,138 @@
+import { DEFAULT_SETTINGS } from '../../../src/config/settings.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Controller } from '../../../src/controller/controller.js';
+import { containerSpecHash } from '../../../src/controller/project-reconciler.js';
+import { DEFAULT_ARCHIVE_LIMITS } from '../../../src/images/archive.js';
+import { ContextStore } from '../../../src/images/context-store.js';
+import { LogHub } from '../../../src/logs/log-hub.js';
+import { resolveProjectSettings } from '../../../src/model/project-settings.js';
+import { API_VERSION, type ProjectSpec } from '../../../src/model/types.js';
+import type { ImageInfo, ImageRuntime } from '../../../src/runtime/runtime.js';
+import { FileStore } from '../../../src/store/file-store.js';
+import { silentLogger } from '../../../src/util/logger.js';
+import { FakeProxy } from '../../support/fakes/fake-proxy.js';
+import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
+
+// The controller's wiring of the proxy's wake: a paused project is thawed by the fast path
+// and confirmed by a reconcile a little later; anything else is reconciled at once.
+
+const NAME = 'web';
+const IMAGE = 'hello:latest';
+/** Long enough that a reconcile seen within a test did not come from a deferred confirmation. */
+const NEVER_MS = 600_000;
+
+class FakeEngine extends FakeRuntime implements ImageRuntime {
+  async build(): Promise<void> {
+    throw new Error('no builds in these tests');
+  }
+  async pull(): Promise<void> {
+    throw new Error('no pulls in these tests');
+  }
+  async listBuilt(): Promise<ImageInfo[]> {
+    return [];
+  }
+  async removeImage(): Promise<void> {}
+}
+
+let appPort: number;
+let app: http.Server;
+let stateDir: string;
+let controller: Controller | undefined;
+let store: FileStore | undefined;
+
+beforeAll(async () => {
+  app = http.createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  appPort = (app.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => {
+    app.close(() => resolve());
+    app.closeAllConnections();
+  });
+});
+
+afterEach(async () => {
+  await controller?.stop();
+  await store?.close();
+  controller = undefined;
+  store = undefined;
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+async function startWith(spec: ProjectSpec, resumeConfirmDelayMs: number): Promise<{ runtime: FakeEngine; proxy: FakeProxy; store: FileStore }> {
+  stateDir = await mkdtemp(path.join(tmpdir(), 'luma-controller-'));
+  store = await FileStore.open(path.join(stateDir, 'state'));
+  const { object } = await store.apply({ apiVersion: API_VERSION, kind: 'Project', metadata: { name: NAME }, spec });
+  const runtime = new FakeEngine({ images: [IMAGE], hostPort: appPort });
+  runtime.seed({ id: 'run1', owner: { kind: 'Project', name: NAME, uid: object.metadata.uid ?? '' }, specHash: containerSpecHash(resolveProjectSettings(spec)), state: 'running', hostPort: appPort });
+  const proxy = new FakeProxy();
+  controller = new Controller({
+    store,
+    runtime,
+    proxy,
+    contexts: new ContextStore(path.join(stateDir, 'contexts'), DEFAULT_ARCHIVE_LIMITS),
+    logs: new LogHub(),
+    instance: 'test',
+    logger: silentLogger(),
+    publicUrl: (host) => `http://${host}`,
+    resyncIntervalMs: NEVER_MS,
+    resumeConfirmDelayMs,
+    policy: DEFAULT_SETTINGS,
+    ledger: { append: async () => true },
+  });
+  await controller.start();
+  return { runtime, proxy, store };
+}
+
+/** Started, adopted, then paused by the controller itself once pauseAfter passed. */
+async function pausedProject(resumeConfirmDelayMs: number): Promise<{ runtime: FakeEngine; proxy: FakeProxy; store: FileStore }> {
+  const world = await startWith({ image: IMAGE, hostnames: ['web.localhost'], scaling: { pauseAfter: '50ms', idleTimeout: '60s' } }, resumeConfirmDelayMs);
+  await vi.waitFor(() => expect(world.store.get('Project', NAME)?.status?.instances?.paused).toBe(1), { timeout: 5_000 });
+  world.runtime.resetCalls();
+  world.proxy.resetCalls();
+  world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: Date.now() });
+  return world;
+}
+
+describe('Controller.wake', () => {
+  it('thaws a paused project and routes it without listing containers; the confirming reconcile is deferred', async () => {
+    const { runtime, proxy, store } = await pausedProject(NEVER_MS);
+
+    controller!.wake(NAME);
+    await vi.waitFor(() => expect(proxy.lastDeploy(NAME)?.targets).toEqual([`127.0.0.1:${appPort}`]));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    expect(runtime.calls).toEqual([{ op: 'resume', id: 'run1', resumed: true }]);
+    expect(runtime.listCalls).toBe(0);
+    expect(store.get('Project', NAME)?.status?.instances?.paused).toBe(1); // not confirmed yet
+  });
+
+  it('a reconcile confirms the resume: Running, with no start, create or second thaw', async () => {
+    const { runtime, store } = await pausedProject(1);
+
+    controller!.wake(NAME);
+    await vi.waitFor(() => expect(store.get('Project', NAME)?.status?.phase).toBe('Running'), { timeout: 5_000 });
+
+    expect(runtime.listCalls).toBeGreaterThan(0);
+    expect(runtime.calls).toEqual([{ op: 'resume', id: 'run1', resumed: true }]);
+    expect(store.get('Project', NAME)?.status?.instances).toMatchObject({ running: 1, paused: 0 });
+  });
+
+  it('reconciles at once when nothing is paused (a stopped project is started)', async () => {
+    const { runtime, proxy } = await startWith({ image: IMAGE, hostnames: ['web.localhost'], scaling: { idleTimeout: '50ms' } }, NEVER_MS);
+    await vi.waitFor(() => expect(runtime.containers.get('run1')?.state).toBe('exited'), { timeout: 5_000 });
+    runtime.resetCalls();
+    proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: Date.now() });
+
+    controller!.wake(NAME);
+    await vi.waitFor(() => expect(proxy.lastDeploy(NAME)?.targets).toEqual([`127.0.0.1:${appPort}`]), { timeout: 5_000 });
+    expect(runtime.calls.map((call) => call.op)).toEqual(['start']);
+  });
+});
