@@ -18,6 +18,9 @@ import { ledgerPath, UsageLedger } from '../usage/ledger.js';
 import type { Logger } from '../util/logger.js';
 import { findManifestFiles } from '../util/manifest-files.js';
 import type { ListenAddress } from './listen-address.js';
+import type { Registry } from 'prom-client';
+import { PrometheusControllerMetrics } from '../metrics/prometheus-controller-metrics.js';
+import { registerControllerCollectors } from '../metrics/controller-collectors.js';
 
 // The controller half of Luma: store, Docker runtime, controller and API. `luma up`
 // gives it the in-process proxy; `luma controller` gives it a client of the proxy's
@@ -33,6 +36,8 @@ export interface ControlPlaneOptions {
   attachHooks: (hooks: ProxyHooks) => void;
   publicUrl: (host: string) => string;
   logger: Logger;
+  /** The process's Prometheus registry, served at the API's /metrics (with the proxy's metrics in `luma up`). */
+  metrics: Registry;
 }
 
 export interface RunningControlPlane {
@@ -102,7 +107,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     policy: settings,
     ledger,
     events: events.recorder('controller'),
+    metrics: new PrometheusControllerMetrics(options.metrics),
   });
+  registerControllerCollectors(options.metrics, { store, usage: ledger, queueDepth: () => controller.queueDepth() });
   options.attachHooks(controller);
   await controller.start();
 
@@ -134,6 +141,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       return { status: current.reachable ? 'ok' : 'degraded', docker: current };
     },
     dockerState: () => docker,
+    metrics: options.metrics,
   });
   await api.listen({ host: options.apiAddress.host, port: options.apiAddress.port });
   const apiPort = (api.server.address() as { port: number }).port;

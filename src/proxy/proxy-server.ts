@@ -5,6 +5,7 @@ import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
 import { Forwarder } from './forwarder.js';
+import { NO_PROXY_METRICS, type ProxyMetrics } from '../metrics/proxy-metrics.js';
 import {
   HealthCheckFailedError,
   UnknownServiceError,
@@ -54,6 +55,8 @@ export interface ProxyServerOptions {
   now?: () => number;
   /** Where the route table is kept; routes are restored from it by restore(). */
   stateFile?: string;
+  /** Requests, holds and wake timeouts are counted here; nothing is when absent. */
+  metrics?: ProxyMetrics;
 }
 
 type HoldOutcome = { kind: 'target'; target: Target } | { kind: 'timeout' } | { kind: 'unavailable'; reason: string } | { kind: 'removed' } | { kind: 'aborted' };
@@ -70,6 +73,9 @@ export class ProxyServer implements ProxyManagement {
   private readonly drainTimeoutMs: number;
   private readonly logger: Logger;
   private readonly now: () => number;
+  private readonly metrics: ProxyMetrics;
+  /** When each held request began to wait, for the time to its first byte. */
+  private readonly heldSince = new WeakMap<IncomingMessage, number>();
   private server: Server | undefined;
   private activeRequests = 0;
   private closing = false;
@@ -79,6 +85,7 @@ export class ProxyServer implements ProxyManagement {
     this.drainTimeoutMs = options.drainTimeoutMs ?? PROXY_DEFAULTS.drainTimeoutMs;
     this.logger = options.logger ?? silentLogger();
     this.now = options.now ?? Date.now;
+    this.metrics = options.metrics ?? NO_PROXY_METRICS;
     this.stateFile = options.stateFile ? new RouteStateFile(options.stateFile) : undefined;
   }
 
@@ -227,23 +234,28 @@ export class ProxyServer implements ProxyManagement {
     }
     this.activeRequests++;
     if (this.closing) res.setHeader('connection', 'close');
+    const started = this.now();
+    let service: string | undefined;
     try {
-      await this.route(req, res);
+      service = await this.route(req, res);
     } finally {
       this.activeRequests--;
+      // Only routed requests: unknown hosts would make the project label unbounded.
+      if (service !== undefined) this.metrics.requestFinished(service, res.statusCode, (this.now() - started) / 1000);
     }
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Answers the request; resolves with the name of the service it was routed to, if any. */
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<string | undefined> {
     const host = normalizeHost(req.headers.host);
     if (!host) {
       respond.missingHost(res);
-      return;
+      return undefined;
     }
     const service = this.routes.lookupHost(host);
     if (!service) {
       respond.unknownHost(res, host);
-      return;
+      return undefined;
     }
     service.lastActivityAt = this.now();
 
@@ -251,9 +263,9 @@ export class ProxyServer implements ProxyManagement {
     // is held for the next one; only requests without a body, so nothing is sent twice.
     for (let attempt = 0; ; attempt++) {
       const target = await this.acquireTarget(service, host, req, res);
-      if (!target) return;
+      if (!target) return service.name;
       const outcome = await this.forwardTo(service, target, req, res, attempt < PROXY_DEFAULTS.maxRefusedRetries && hasNoBody(req));
-      if (outcome !== 'refused') return;
+      if (outcome !== 'refused') return service.name;
       service.targets = service.targets.filter((candidate) => candidate !== target);
       this.logger.warn({ service: service.name, target: target.address }, 'target refused the connection; dropped it; the request waits for the next one');
     }
@@ -313,11 +325,16 @@ export class ProxyServer implements ProxyManagement {
       respond.unavailable(res, service.name, service.unavailableReason);
       return undefined;
     }
+    const heldAt = this.now();
+    this.heldSince.set(req, heldAt);
+    this.metrics.requestHeld(service.name);
     const outcome = await this.holdUntilTarget(service, req);
     switch (outcome.kind) {
       case 'target':
+        this.metrics.heldRequestRouted(service.name, (this.now() - heldAt) / 1000);
         return outcome.target;
       case 'timeout':
+        this.metrics.wakeTimedOut(service.name);
         this.logger.warn({ service: service.name, timeoutMs: service.startupTimeoutMs }, 'held request timed out waiting for a target');
         respond.startupTimeout(res, service.name, service.startupTimeoutMs);
         return undefined;
@@ -337,10 +354,12 @@ export class ProxyServer implements ProxyManagement {
     target.inFlight++;
     this.hintScaleUp(service);
     const started = this.now();
+    const heldAt = this.heldSince.get(req);
     try {
       const outcome = await this.forwarder.forward(req, res, target, {
         responseTimeoutMs: service.responseTimeoutMs,
         trustForwardedHeaders: service.forwardHeaders,
+        ...(heldAt !== undefined ? { onResponseHead: () => this.metrics.heldRequestFirstByte(service.name, (this.now() - heldAt) / 1000) } : {}),
       });
       switch (outcome.kind) {
         case 'response':

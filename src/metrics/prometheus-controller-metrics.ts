@@ -1,0 +1,72 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { BuildResult, ColdStartPhase, ColdStartTier, ControllerMetrics, LeaseSource, ReconcileResultLabel } from './controller-metrics.js';
+import { BUILD_BUCKETS, COLD_START_BUCKETS, RECONCILE_BUCKETS } from './registry.js';
+
+// The controller's events as Prometheus counters and histograms.
+
+export class PrometheusControllerMetrics implements ControllerMetrics {
+  private readonly phases: Histogram<'project' | 'tier' | 'phase'>;
+  private readonly coldStarts: Histogram<'project' | 'tier'>;
+  private readonly scaleEvents: Counter<'project' | 'direction'>;
+  private readonly reconciles: Histogram<'kind' | 'result'>;
+  private readonly reconcileErrors: Counter<'kind'>;
+  private readonly builds: Histogram<'result'>;
+  private readonly leasesStarted: Counter<'project' | 'source'>;
+  private readonly poolClaims: Counter<'project'>;
+  private readonly poolRefills: Counter<'project'>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.phases = new Histogram({
+      name: 'luma_cold_start_phase_duration_seconds',
+      help: 'Each phase of a cold start (image_ready, create, start, readiness) by idle tier (paused, stopped, fresh).',
+      labelNames: ['project', 'tier', 'phase'],
+      buckets: COLD_START_BUCKETS,
+      registers,
+    });
+    this.coldStarts = new Histogram({
+      name: 'luma_cold_start_duration_seconds',
+      help: 'Cold starts, from deciding to start an instance to its readiness passing, by idle tier.',
+      labelNames: ['project', 'tier'],
+      buckets: COLD_START_BUCKETS,
+      registers,
+    });
+    this.scaleEvents = new Counter({ name: 'luma_scale_events_total', help: 'Scaling decisions carried out: direction up (instances started) or down (paused or stopped).', labelNames: ['project', 'direction'], registers });
+    this.reconciles = new Histogram({ name: 'luma_reconcile_duration_seconds', help: 'Reconciles by kind and result.', labelNames: ['kind', 'result'], buckets: RECONCILE_BUCKETS, registers });
+    this.reconcileErrors = new Counter({ name: 'luma_reconcile_errors_total', help: 'Reconciles that failed and were requeued with backoff.', labelNames: ['kind'], registers });
+    this.builds = new Histogram({ name: 'luma_image_build_duration_seconds', help: 'Image builds by result.', labelNames: ['result'], buckets: BUILD_BUCKETS, registers });
+    this.leasesStarted = new Counter({ name: 'luma_leases_started_total', help: 'Leases whose container became theirs, claimed from the pool or started fresh.', labelNames: ['project', 'source'], registers });
+    this.poolClaims = new Counter({ name: 'luma_pool_claims_total', help: 'Pool containers claimed by leases.', labelNames: ['project'], registers });
+    this.poolRefills = new Counter({ name: 'luma_pool_refilled_instances_total', help: 'Containers started to refill pools.', labelNames: ['project'], registers });
+  }
+
+  coldStartPhase(project: string, tier: ColdStartTier, phase: ColdStartPhase, seconds: number): void {
+    this.phases.observe({ project, tier, phase }, seconds);
+  }
+
+  coldStart(project: string, tier: ColdStartTier, seconds: number): void {
+    this.coldStarts.observe({ project, tier }, seconds);
+  }
+
+  scaled(project: string, direction: 'up' | 'down', instances: number): void {
+    if (instances > 0) this.scaleEvents.inc({ project, direction }, instances);
+  }
+
+  reconciled(kind: string, result: ReconcileResultLabel, seconds: number): void {
+    this.reconciles.observe({ kind, result }, seconds);
+    if (result === 'error') this.reconcileErrors.inc({ kind });
+  }
+
+  imageBuilt(result: BuildResult, seconds: number): void {
+    this.builds.observe({ result }, seconds);
+  }
+
+  leaseStarted(project: string, source: LeaseSource): void {
+    this.leasesStarted.inc({ project, source });
+    if (source === 'pool') this.poolClaims.inc({ project });
+  }
+
+  poolRefilled(project: string, instances: number): void {
+    if (instances > 0) this.poolRefills.inc({ project }, instances);
+  }
+}
