@@ -251,6 +251,7 @@ export class ProjectReconciler {
             this.metrics.scaled(name, 'up', 1);
           } else {
             failure = { reason: 'StartFailed', message: errorMessage(result.reason) };
+            this.metrics.instanceStartFailed(name);
             this.events.record({ kind: 'Project', name }, 'Warning', 'StartFailed', failure.message);
           }
         }

@@ -19,6 +19,8 @@ export interface ControllerMetrics {
   coldStartPhase(project: string, tier: ColdStartTier, phase: ColdStartPhase, seconds: number): void;
   /** A whole cold start: from deciding to start an instance to its readiness passing. */
   coldStart(project: string, tier: ColdStartTier, seconds: number): void;
+  /** An instance failed to start or never passed readiness: many in a row is a crash loop. */
+  instanceStartFailed(project: string): void;
   /** Instances added (up) or taken out of service (down: paused or stopped). */
   scaled(project: string, direction: 'up' | 'down', instances: number): void;
   reconciled(kind: string, result: ReconcileResultLabel, seconds: number): void;
@@ -30,6 +32,7 @@ export interface ControllerMetrics {
 export const NO_CONTROLLER_METRICS: ControllerMetrics = {
   coldStartPhase: () => undefined,
   coldStart: () => undefined,
+  instanceStartFailed: () => undefined,
   scaled: () => undefined,
   reconciled: () => undefined,
   imageBuilt: () => undefined,

@@ -7,6 +7,7 @@ import { BUILD_BUCKETS, COLD_START_BUCKETS, RECONCILE_BUCKETS } from './registry
 export class PrometheusControllerMetrics implements ControllerMetrics {
   private readonly phases: Histogram<'project' | 'tier' | 'phase'>;
   private readonly coldStarts: Histogram<'project' | 'tier'>;
+  private readonly startFailures: Counter<'project'>;
   private readonly scaleEvents: Counter<'project' | 'direction'>;
   private readonly reconciles: Histogram<'kind' | 'result'>;
   private readonly reconcileErrors: Counter<'kind'>;
@@ -31,6 +32,7 @@ export class PrometheusControllerMetrics implements ControllerMetrics {
       buckets: COLD_START_BUCKETS,
       registers,
     });
+    this.startFailures = new Counter({ name: 'luma_instance_start_failures_total', help: 'Instances that failed to start or never passed readiness.', labelNames: ['project'], registers });
     this.scaleEvents = new Counter({ name: 'luma_scale_events_total', help: 'Scaling decisions carried out: direction up (instances started) or down (paused or stopped).', labelNames: ['project', 'direction'], registers });
     this.reconciles = new Histogram({ name: 'luma_reconcile_duration_seconds', help: 'Reconciles by kind and result.', labelNames: ['kind', 'result'], buckets: RECONCILE_BUCKETS, registers });
     this.reconcileErrors = new Counter({ name: 'luma_reconcile_errors_total', help: 'Reconciles that failed and were requeued with backoff.', labelNames: ['kind'], registers });
@@ -46,6 +48,10 @@ export class PrometheusControllerMetrics implements ControllerMetrics {
 
   coldStart(project: string, tier: ColdStartTier, seconds: number): void {
     this.coldStarts.observe({ project, tier }, seconds);
+  }
+
+  instanceStartFailed(project: string): void {
+    this.startFailures.inc({ project });
   }
 
   scaled(project: string, direction: 'up' | 'down', instances: number): void {

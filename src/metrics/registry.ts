@@ -7,9 +7,17 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 
 export const METRIC_PREFIX = 'luma_';
 
+/**
+ * prom-client's sums of active handles, requests and resources are gauges named `_total`,
+ * which Prometheus reserves for counters (`promtool check metrics` refuses them); the
+ * per-type gauges beside them (`luma_nodejs_active_handles{type}`...) carry the same numbers.
+ */
+const MISNAMED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 export function createMetricsRegistry(): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  for (const name of MISNAMED_DEFAULT_METRICS) registry.removeSingleMetric(`${METRIC_PREFIX}${name}`);
   return registry;
 }
 
