@@ -93,8 +93,10 @@ export class ProjectReconciler {
     const containers = await runtime.list({ kind: 'Project', name, role: 'instance' });
     if (!project) {
       await this.tearDown(name, containers);
+      this.metrics.projectRemoved(name);
       return;
     }
+    this.metrics.projectObserved(name);
     return this.converge(project, containers);
   }
 

@@ -15,7 +15,21 @@ export type ReconcileResultLabel = 'success' | 'error';
 export type BuildResult = 'succeeded' | 'failed';
 export type LeaseSource = 'pool' | 'fresh';
 
+/** The phases each tier goes through. */
+export const TIER_PHASES: Record<ColdStartTier, readonly ColdStartPhase[]> = {
+  paused: ['start', 'readiness'],
+  stopped: ['start', 'readiness'],
+  fresh: ['image_ready', 'create', 'start', 'readiness'],
+};
+
 export interface ControllerMetrics {
+  /**
+   * A project is being reconciled: its series start at zero now (once), so that a rate
+   * over its first cold start is not lost to a series that appeared already at 1.
+   */
+  projectObserved(project: string): void;
+  /** A project was deleted: its series go. */
+  projectRemoved(project: string): void;
   coldStartPhase(project: string, tier: ColdStartTier, phase: ColdStartPhase, seconds: number): void;
   /** A whole cold start: from deciding to start an instance to its readiness passing. */
   coldStart(project: string, tier: ColdStartTier, seconds: number): void;
@@ -30,6 +44,8 @@ export interface ControllerMetrics {
 }
 
 export const NO_CONTROLLER_METRICS: ControllerMetrics = {
+  projectObserved: () => undefined,
+  projectRemoved: () => undefined,
   coldStartPhase: () => undefined,
   coldStart: () => undefined,
   instanceStartFailed: () => undefined,

@@ -1,8 +1,13 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { BuildResult, ColdStartPhase, ColdStartTier, ControllerMetrics, LeaseSource, ReconcileResultLabel } from './controller-metrics.js';
+import { TIER_PHASES, type BuildResult, type ColdStartPhase, type ColdStartTier, type ControllerMetrics, type LeaseSource, type ReconcileResultLabel } from './controller-metrics.js';
 import { BUILD_BUCKETS, COLD_START_BUCKETS, RECONCILE_BUCKETS } from './registry.js';
 
-// The controller's events as Prometheus counters and histograms.
+// The controller's events as Prometheus counters and histograms. Series whose labels are
+// known in advance start at zero (Prometheus' advice: a series that first appears at 1
+// hides that increase from rate()).
+
+const RECONCILED_KINDS = ['Project', 'Image', 'Pool', 'Lease'];
+const TIERS = Object.keys(TIER_PHASES) as ColdStartTier[];
 
 export class PrometheusControllerMetrics implements ControllerMetrics {
   private readonly phases: Histogram<'project' | 'tier' | 'phase'>;
@@ -15,6 +20,7 @@ export class PrometheusControllerMetrics implements ControllerMetrics {
   private readonly leasesStarted: Counter<'project' | 'source'>;
   private readonly poolClaims: Counter<'project'>;
   private readonly poolRefills: Counter<'project'>;
+  private readonly observedProjects = new Set<string>();
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -40,6 +46,39 @@ export class PrometheusControllerMetrics implements ControllerMetrics {
     this.leasesStarted = new Counter({ name: 'luma_leases_started_total', help: 'Leases whose container became theirs, claimed from the pool or started fresh.', labelNames: ['project', 'source'], registers });
     this.poolClaims = new Counter({ name: 'luma_pool_claims_total', help: 'Pool containers claimed by leases.', labelNames: ['project'], registers });
     this.poolRefills = new Counter({ name: 'luma_pool_refilled_instances_total', help: 'Containers started to refill pools.', labelNames: ['project'], registers });
+    for (const result of ['succeeded', 'failed']) this.builds.zero({ result });
+    for (const kind of RECONCILED_KINDS) {
+      this.reconciles.zero({ kind, result: 'success' });
+      this.reconciles.zero({ kind, result: 'error' });
+      this.reconcileErrors.inc({ kind }, 0);
+    }
+  }
+
+  projectObserved(project: string): void {
+    if (this.observedProjects.has(project)) return;
+    this.observedProjects.add(project);
+    for (const { metric, labels } of this.projectSeries(project)) {
+      if (metric instanceof Histogram) metric.zero(labels);
+      else metric.inc(labels, 0);
+    }
+  }
+
+  projectRemoved(project: string): void {
+    if (!this.observedProjects.delete(project)) return;
+    for (const { metric, labels } of this.projectSeries(project)) metric.remove(labels);
+  }
+
+  /** Every series a project has, for zeroing and removal alike. */
+  private projectSeries(project: string): Array<{ metric: Histogram<string> | Counter<string>; labels: Record<string, string> }> {
+    const series: Array<{ metric: Histogram<string> | Counter<string>; labels: Record<string, string> }> = [];
+    for (const tier of TIERS) {
+      series.push({ metric: this.coldStarts, labels: { project, tier } });
+      for (const phase of TIER_PHASES[tier]) series.push({ metric: this.phases, labels: { project, tier, phase } });
+    }
+    for (const direction of ['up', 'down']) series.push({ metric: this.scaleEvents, labels: { project, direction } });
+    for (const source of ['pool', 'fresh']) series.push({ metric: this.leasesStarted, labels: { project, source } });
+    for (const metric of [this.startFailures, this.poolClaims, this.poolRefills]) series.push({ metric, labels: { project } });
+    return series;
   }
 
   coldStartPhase(project: string, tier: ColdStartTier, phase: ColdStartPhase, seconds: number): void {

@@ -5,7 +5,13 @@ import { COLD_START_BUCKETS, REQUEST_BUCKETS, serviceLabel, statusClass } from '
 // points and knows nothing of prom-client; tests and a proxy without metrics use
 // NO_PROXY_METRICS.
 
+const ZEROED_CLASSES = ['2xx', '3xx', '4xx', '5xx'];
+
 export interface ProxyMetrics {
+  /** A service was deployed: its series start at zero (once), so a first request's increase shows in rate(). */
+  serviceDeployed(service: string): void;
+  /** A service was removed: its series go. */
+  serviceRemoved(service: string): void;
   /** A request routed to a service got its answer (or an error answer from the proxy). */
   requestFinished(service: string, statusCode: number, seconds: number): void;
   /** A request found no live target and is held while the service wakes. */
@@ -19,6 +25,8 @@ export interface ProxyMetrics {
 }
 
 export const NO_PROXY_METRICS: ProxyMetrics = {
+  serviceDeployed: () => undefined,
+  serviceRemoved: () => undefined,
   requestFinished: () => undefined,
   requestHeld: () => undefined,
   heldRequestRouted: () => undefined,
@@ -33,6 +41,7 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
   private readonly holdWait: Histogram<'project'>;
   private readonly heldFirstByte: Histogram<'project'>;
   private readonly wakeTimeouts: Counter<'project'>;
+  private readonly deployed = new Set<string>();
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -54,6 +63,34 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
       registers,
     });
     this.wakeTimeouts = new Counter({ name: 'luma_proxy_wake_timeouts_total', help: 'Held requests answered 503 because no instance was ready within startupTimeout.', labelNames: ['project'], registers });
+  }
+
+  serviceDeployed(service: string): void {
+    const project = serviceLabel(service);
+    if (this.deployed.has(project)) return;
+    this.deployed.add(project);
+    for (const code_class of ZEROED_CLASSES) {
+      this.requests.inc({ project, code_class }, 0);
+      this.duration.zero({ project, code_class });
+    }
+    this.held.inc({ project }, 0);
+    this.wakeTimeouts.inc({ project }, 0);
+    this.holdWait.zero({ project });
+    this.heldFirstByte.zero({ project });
+  }
+
+  serviceRemoved(service: string): void {
+    const project = serviceLabel(service);
+    // Lease services share one label value: it stays while any may be routed.
+    if (project !== service || !this.deployed.delete(project)) return;
+    for (const code_class of ZEROED_CLASSES) {
+      this.requests.remove({ project, code_class });
+      this.duration.remove({ project, code_class });
+    }
+    this.held.remove({ project });
+    this.wakeTimeouts.remove({ project });
+    this.holdWait.remove({ project });
+    this.heldFirstByte.remove({ project });
   }
 
   requestFinished(service: string, statusCode: number, seconds: number): void {

@@ -127,6 +127,7 @@ export class ProxyServer implements ProxyManagement {
       );
     }
     const { service, removed } = this.routes.apply(request);
+    this.metrics.serviceDeployed(service.name);
     await this.persist();
     if (service.targets.length === 0 && service.waiting > 0 && !service.unavailableReason) this.wake(service);
     await Promise.all(removed.map((target) => this.drain(target)));
@@ -136,6 +137,7 @@ export class ProxyServer implements ProxyManagement {
     const service = this.routes.remove(name);
     if (!service) throw new UnknownServiceError(name);
     this.stopRewake(name);
+    this.metrics.serviceRemoved(name);
     await this.persist();
     await Promise.all(service.targets.map((target) => this.drain(target)));
   }
