@@ -37,7 +37,7 @@ describe('/metrics of `luma proxy run` and `luma controller`', () => {
   it('both pass promtool check metrics after a cold start, each with its own series', async () => {
     const file = path.join(dir, 'hello.yaml');
     await writeFile(file, projectManifest('hello', { image: TEST_IMAGE, hostnames: ['hello.localhost'] }));
-    const applied = await runCli(['apply', '-f', file], { server: controller!.server });
+    const applied = await runCli(['apply', '-f', file], { api: controller!.api });
     expect(applied.code, applied.stderr).toBe(0);
     expect((await request(proxy!.port, 'hello.localhost')).status).toBe(200);
 

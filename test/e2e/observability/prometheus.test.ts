@@ -2,10 +2,10 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageObject, LeaseObject, ProjectObject } from '../../../src/model/types.js';
-import { apiFetch, openEndpoint } from '../../support/api.js';
+import { openEndpoint } from '../../support/api.js';
 import { buildTestImage, removeInstanceContainers, TEST_IMAGE, testInstance } from '../../support/docker.js';
 import { httpdContext, imageManifest, removeInstanceImages } from '../../support/images.js';
-import { eventually, projectManifest, REPO_ROOT, request, runCli, startLuma, tempDir, type LumaProcess } from '../../support/luma.js';
+import { apiFetch, eventually, projectManifest, REPO_ROOT, request, runCli, startLuma, tempDir, type LumaProcess } from '../../support/luma.js';
 import { promtool, startPrometheus, type PromQueryAnswer, type PrometheusProcess } from '../../support/prometheus.js';
 
 // The dashboard and the alert rules against a real Prometheus (Debian's package) scraping
@@ -78,19 +78,19 @@ describe('Prometheus, the dashboard and the alert rules against a running luma u
   async function apply(file: string, text: string): Promise<void> {
     const target = path.join(dir, file);
     await writeFile(target, text);
-    const result = await runCli(['apply', '-f', target], { server: luma.server });
+    const result = await runCli(['apply', '-f', target], { api: luma.api });
     expect(result.code, result.stderr).toBe(0);
   }
 
   async function getJson<T>(kind: string, name: string): Promise<T> {
-    const result = await runCli(['get', kind, name, '-o', 'json'], { server: luma.server });
+    const result = await runCli(['get', kind, name, '-o', 'json'], { api: luma.api });
     if (result.code !== 0) throw new Error(result.stderr);
     return JSON.parse(result.stdout) as T;
   }
 
   /** Read straight from the API (no CLI process per poll), so a short-lived state is not missed. */
   async function project(name: string): Promise<ProjectObject> {
-    const response = await apiFetch(luma.server, `/api/v1alpha1/projects/${name}`);
+    const response = await apiFetch(luma.api, `/api/v1alpha1/projects/${name}`);
     if (response.status !== 200) throw new Error(`project ${name}: ${response.status}`);
     return (await response.json()) as ProjectObject;
   }
@@ -133,7 +133,7 @@ describe('Prometheus, the dashboard and the alert rules against a running luma u
     // A wake timeout: a project whose container exits at once never becomes ready.
     await apply('broken.yaml', projectManifest('broken', { image: TEST_IMAGE, hostnames: ['broken.localhost'], command: ['/bin/busybox', 'false'], startupTimeout: '1s' }));
     expect((await request(luma.proxyPort, 'broken.localhost')).status).toBe(503);
-    const deleted = await runCli(['delete', 'project', 'broken'], { server: luma.server });
+    const deleted = await runCli(['delete', 'project', 'broken'], { api: luma.api });
     expect(deleted.code, deleted.stderr).toBe(0);
 
     // Every tier's cold start histogram has observations in Prometheus.
