@@ -21,7 +21,9 @@ import { findManifestFiles } from '../util/manifest-files.js';
 import type { ListenAddress } from './listen-address.js';
 import type { Registry } from 'prom-client';
 import { PrometheusControllerMetrics } from '../metrics/prometheus-controller-metrics.js';
-import { registerControllerCollectors } from '../metrics/controller-collectors.js';
+import { registerControllerCollectors, registerWebhookCollectors } from '../metrics/controller-collectors.js';
+import { WebhookDispatcher } from '../events/webhooks.js';
+import { attachLifecycleWebhooks } from '../events/lifecycle-webhooks.js';
 
 // The controller half of Luma: store, Docker runtime, controller and API. `luma up`
 // gives it the in-process proxy; `luma controller` gives it a client of the proxy's
@@ -98,6 +100,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const contexts = new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits);
   const logs = new LogHub();
   const events = new EventLog();
+  const webhooks = new WebhookDispatcher(settings.webhooks, { logger: logger.child({ component: 'webhooks' }) });
+  const detachWebhooks = attachLifecycleWebhooks(events, store, webhooks, settings.instance);
+  registerWebhookCollectors(options.metrics, () => webhooks.stats());
   await applyManifestDirectory(store, options.manifests, contexts, settings, logger);
 
   const controller = new Controller({
@@ -167,6 +172,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
         clearInterval(dockerTimer);
         await api.close();
         await controller.stop();
+        detachWebhooks();
+        webhooks.close();
         await ledger.close();
         await store.close();
       })();

@@ -1,6 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ObjectStore } from '../store/store.js';
 import type { UsageRecord } from '../usage/record.js';
+import type { WebhookStats } from '../events/webhooks.js';
 
 // State Luma already keeps, read when Prometheus scrapes rather than counted as it
 // changes: instances by state and pools (project status), leases by phase (lease
@@ -119,6 +120,45 @@ export function registerControllerCollectors(registry: Registry, sources: Contro
     collect() {
       this.reset();
       for (const record of sources.usage.records()) this.inc({ project: record.project }, record.runtimeSeconds);
+    },
+  });
+}
+
+/** Webhook deliveries per URL (operator-configured, so a bounded label). */
+export function registerWebhookCollectors(registry: Registry, stats: () => WebhookStats[]): void {
+  const registers = [registry];
+  new Gauge({
+    name: 'luma_webhook_queue_depth',
+    help: 'Lifecycle events waiting to be delivered, per webhook URL.',
+    labelNames: ['url'],
+    registers,
+    collect() {
+      this.reset();
+      for (const entry of stats()) this.set({ url: entry.url }, entry.queued);
+    },
+  });
+  new Counter({
+    name: 'luma_webhook_events_total',
+    help: 'Lifecycle events per webhook URL by result: delivered, failed (gave up after every attempt), dropped (queue full).',
+    labelNames: ['url', 'result'],
+    registers,
+    collect() {
+      this.reset();
+      for (const entry of stats()) {
+        this.inc({ url: entry.url, result: 'delivered' }, entry.delivered);
+        this.inc({ url: entry.url, result: 'failed' }, entry.failed);
+        this.inc({ url: entry.url, result: 'dropped' }, entry.dropped);
+      }
+    },
+  });
+  new Counter({
+    name: 'luma_webhook_retries_total',
+    help: 'Webhook delivery attempts that were retried (an error answer, a network error or a timeout).',
+    labelNames: ['url'],
+    registers,
+    collect() {
+      this.reset();
+      for (const entry of stats()) this.inc({ url: entry.url }, entry.retries);
     },
   });
 }
