@@ -170,8 +170,9 @@ export class Controller implements ProxyHooks {
   }
 
   /** The proxy holds a request for a service with no target (or its targets are busy). */
-  wake(service: string): void {
+  wake(service: string, requestId?: string): void {
     const lease = leaseOfService(service);
+    this.options.logger.info({ service, requestId }, 'wake requested by a held request');
     if (lease !== undefined) {
       this.queue.add(objectKey('Lease', lease));
       return;
@@ -179,6 +180,7 @@ export class Controller implements ProxyHooks {
     // A project frozen by pauseAfter is thawed and routed at once, and a reconcile confirms
     // it shortly after; when the fast path declines, the reconcile does the whole job now.
     const key = objectKey('Project', service);
+    this.projects.noteWake(service, requestId);
     void this.projects.resumePaused(service).then((resumed) => {
       if (resumed) this.queue.addAfter(key, this.resumeConfirmDelayMs);
       else this.queue.add(key);

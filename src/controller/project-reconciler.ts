@@ -69,6 +69,8 @@ export class ProjectReconciler {
    * routed no target: what a held request may thaw without a full reconcile.
    */
   private readonly wakeable = new Map<string, ManagedContainer[]>();
+  /** The request that last asked to wake each project, until its cold start is logged. */
+  private readonly wokenBy = new Map<string, string>();
   /** Projects with a fast resume in progress. */
   private readonly resuming = new Map<string, Promise<boolean>>();
   private readonly now: () => number;
@@ -109,6 +111,11 @@ export class ProjectReconciler {
    * project is running, its spec or image changed, or the container was stopped or removed
    * meanwhile. Never rejects: a held request must not see an error from a shortcut.
    */
+  /** Remembers which request asked for a wake, so the cold start's log lines name it. */
+  noteWake(name: string, requestId: string | undefined): void {
+    if (requestId !== undefined) this.wokenBy.set(name, requestId);
+  }
+
   resumePaused(name: string): Promise<boolean> {
     if (this.resuming.has(name)) return Promise.resolve(false);
     let candidate: { settings: ProjectSettings; container: ManagedContainer } | undefined;
@@ -163,7 +170,7 @@ export class ProjectReconciler {
     }
     this.coldStartDone(name, container.name, 'paused', startedAt);
     this.metrics.scaled(name, 'up', 1);
-    logger.info({ project: name, container: container.name, tier: 'paused', fastPath: true, ms: this.now() - startedAt }, 'instance resumed');
+    logger.info({ project: name, container: container.name, tier: 'paused', fastPath: true, ms: this.now() - startedAt, requestId: this.takeWake(name) }, 'instance resumed');
     return true;
   }
 
@@ -362,7 +369,7 @@ export class ProjectReconciler {
         this.readySince.set(stopped.id, this.now());
       }
       this.coldStartDone(name, stopped.name, 'paused', startedAt);
-      logger.info({ project: project.metadata.name, container: stopped.name, tier: 'paused', ms: this.now() - startedAt }, 'instance resumed');
+      logger.info({ project: name, container: stopped.name, tier: 'paused', ms: this.now() - startedAt, requestId: this.takeWake(name) }, 'instance resumed');
       return { ...stopped, state: 'running' };
     }
     this.stoppedAt.delete(stopped?.id ?? '');
@@ -392,7 +399,7 @@ export class ProjectReconciler {
     }
     this.readySince.set(running.id, this.now());
     this.coldStartDone(name, running.name, tier, startedAt);
-    logger.info({ project: project.metadata.name, container: running.name, fresh: !stopped, ms: this.now() - startedAt }, 'instance ready');
+    logger.info({ project: name, container: running.name, tier, ms: this.now() - startedAt, requestId: this.takeWake(name) }, 'instance ready');
     return running;
   }
 
@@ -401,6 +408,13 @@ export class ProjectReconciler {
     this.stoppedAt.set(container.id, this.now());
     await this.options.runtime.stop(container.id, this.options.stopTimeoutSeconds ?? 10);
     this.events.record({ kind: 'Project', name: container.owner.name }, 'Normal', 'ContainerStopped', `container ${container.name} stopped`);
+  }
+
+  /** The id of the request that woke the project, once: the next cold start was not its doing. */
+  private takeWake(name: string): string | undefined {
+    const id = this.wokenBy.get(name);
+    this.wokenBy.delete(name);
+    return id;
   }
 
   /** Runs one phase of a cold start and observes how long it took, whether or not it succeeded. */

@@ -19,6 +19,7 @@ import { respond } from './responses.js';
 import { normalizeHost, RouteTable, type Service, type Target } from './route-table.js';
 import { RouteStateFile, type RouteState } from './route-state.js';
 import { forwardUpgrade } from './websocket.js';
+import { ensureRequestId } from './request-id.js';
 
 // The edge proxy: routes by Host, holds requests for services that have no target while
 // asking its controller to wake them, and records activity. It knows nothing of Docker.
@@ -236,6 +237,7 @@ export class ProxyServer implements ProxyManagement {
     }
     this.activeRequests++;
     if (this.closing) res.setHeader('connection', 'close');
+    ensureRequestId(req);
     const started = this.now();
     let service: string | undefined;
     try {
@@ -277,6 +279,7 @@ export class ProxyServer implements ProxyManagement {
     // Node stops watching a socket once it hands it over for an upgrade: without this, a
     // client resetting the connection would be an uncaught error that ends the process.
     socket.on('error', () => socket.destroy());
+    ensureRequestId(req);
     this.upgradedSockets.add(socket);
     try {
       await this.upgrade(req, socket, head);
@@ -337,7 +340,7 @@ export class ProxyServer implements ProxyManagement {
         return outcome.target;
       case 'timeout':
         this.metrics.wakeTimedOut(service.name);
-        this.logger.warn({ service: service.name, timeoutMs: service.startupTimeoutMs }, 'held request timed out waiting for a target');
+        this.logger.warn({ service: service.name, timeoutMs: service.startupTimeoutMs, requestId: ensureRequestId(req) }, 'held request timed out waiting for a target');
         respond.startupTimeout(res, service.name, service.startupTimeoutMs);
         return undefined;
       case 'unavailable':
@@ -368,15 +371,15 @@ export class ProxyServer implements ProxyManagement {
           return 'done';
         case 'client-aborted':
           // 499: nginx's name for "the client closed the connection first".
-          this.logger.info({ service: service.name, status: 499, ms: this.now() - started, path: req.url }, 'client closed the request');
+          this.logger.info({ service: service.name, status: 499, ms: this.now() - started, path: req.url, requestId: req.headers['x-request-id'] }, 'client closed the request');
           return 'done';
         case 'response-timeout':
-          this.logger.warn({ service: service.name, target: target.address, timeoutMs: service.responseTimeoutMs }, 'response timeout');
+          this.logger.warn({ service: service.name, target: target.address, timeoutMs: service.responseTimeoutMs, requestId: req.headers['x-request-id'] }, 'response timeout');
           respond.gatewayTimeout(res, service.name, service.responseTimeoutMs);
           return 'done';
         case 'upstream-error':
           if (mayRetry && isConnectionRefused(outcome.error) && !res.headersSent) return 'refused';
-          this.logger.warn({ service: service.name, target: target.address, err: outcome.error.message }, 'upstream error');
+          this.logger.warn({ service: service.name, target: target.address, err: outcome.error.message, requestId: req.headers['x-request-id'] }, 'upstream error');
           respond.badGateway(res, service.name, outcome.error.message);
           return 'done';
       }
@@ -423,13 +426,13 @@ export class ProxyServer implements ProxyManagement {
       service.changes.on('removed', onRemoved);
       req.socket.once('close', onAbort);
       // Woken only once listening, so a hook that deploys at once is not missed.
-      if (service.waiting === 1) this.wake(service);
+      if (service.waiting === 1) this.wake(service, ensureRequestId(req));
     });
   }
 
-  private wake(service: Service): void {
-    this.logger.debug({ service: service.name }, 'waking service');
-    this.hooks?.wake(service.name);
+  private wake(service: Service, requestId?: string): void {
+    this.logger.debug({ service: service.name, requestId }, 'waking service');
+    this.hooks?.wake(service.name, requestId);
     if (!this.rewakeTimers.has(service.name)) {
       const timer = setInterval(() => {
         if (service.waiting > 0 && service.targets.length === 0) this.hooks?.wake(service.name);

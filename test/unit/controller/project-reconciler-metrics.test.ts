@@ -146,3 +146,23 @@ describe('cold start metrics and lifecycle events by tier', () => {
     expect(reasons().at(-1)).toBe('ContainerStopped');
   });
 });
+
+describe('the request id of a wake', () => {
+  it("is named in the cold start's log line, once", async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const { pino } = await import('pino');
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const reconciler = new ProjectReconciler({ store: world.store, runtime: world.runtime, proxy: world.proxy, logger, now: () => world.clock.now, publicUrl: (host) => `http://${host}/` });
+    requestHeld();
+    reconciler.noteWake(NAME, 'req-123');
+    await reconciler.reconcile(NAME);
+
+    expect(lines.find((line) => line.msg === 'instance ready')).toMatchObject({ project: NAME, tier: 'fresh', requestId: 'req-123' });
+    await world.runtime.stop([...world.runtime.containers.keys()][0] ?? '', 0);
+    await reconciler.reconcile(NAME);
+    const ready = lines.filter((line) => line.msg === 'instance ready');
+    expect(ready).toHaveLength(2);
+    expect(ready[1]).toMatchObject({ tier: 'stopped' });
+    expect(ready[1]?.requestId).toBeUndefined();
+  });
+});
