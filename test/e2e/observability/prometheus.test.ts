@@ -1,6 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import type { ImageObject, LeaseObject, ProjectObject } from '../../../src/model/types.js';
 import { openEndpoint } from '../../support/api.js';
 import { buildTestImage, removeInstanceContainers, TEST_IMAGE, testInstance } from '../../support/docker.js';
@@ -39,10 +40,7 @@ function withVariables(expr: string): string {
 }
 
 async function alertExpressions(): Promise<string[]> {
-  const text = await readFile(ALERT_RULES, 'utf8');
-  // The rules file is YAML; the model's parser is for manifests, so read it with the yaml package.
-  const { parse } = await import('yaml');
-  const rules = parse(text) as { groups: Array<{ rules: Array<{ expr: string }> }> };
+  const rules = parseYaml(await readFile(ALERT_RULES, 'utf8')) as { groups: Array<{ rules: Array<{ expr: string }> }> };
   return rules.groups.flatMap((group) => group.rules.map((rule) => rule.expr));
 }
 

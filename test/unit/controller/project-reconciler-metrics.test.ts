@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { containerSpecHash, ProjectReconciler } from '../../../src/controller/project-reconciler.js';
 import { EventLog } from '../../../src/events/event-log.js';
@@ -150,7 +151,6 @@ describe('cold start metrics and lifecycle events by tier', () => {
 describe('the request id of a wake', () => {
   it("is named in the cold start's log line, once", async () => {
     const lines: Array<Record<string, unknown>> = [];
-    const { pino } = await import('pino');
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
     const reconciler = new ProjectReconciler({ store: world.store, runtime: world.runtime, proxy: world.proxy, logger, now: () => world.clock.now, publicUrl: (host) => `http://${host}/` });
     requestHeld();
