@@ -7,6 +7,7 @@ import { errorMessage } from '../runtime/errors.js';
 import type { Logger } from '../util/logger.js';
 import { shortHash } from '../util/hash.js';
 import { setCondition } from './conditions.js';
+import { CRASH_LOG_LINES, CrashLoopTracker, crashLoopMessage, crashLoopReason, type Crash, type CrashLoopState } from './crash-loop.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
 import { decideInstances } from './scaling.js';
 import { resolveProjectImage } from './image-resolution.js';
@@ -26,6 +27,25 @@ const MIN_REQUEUE_MS = 50;
 /** How long an image that is missing waits before it is looked for again. */
 const IMAGE_RECHECK_MS = 5_000;
 export const DEFAULT_STOPPED_RETENTION_MS = 3_600_000;
+/** How often a starting container is looked at, so that one that exits fails at once rather than at startupTimeout. */
+const EXIT_WATCH_INTERVAL_MS = 100;
+
+/** The app's process ended while Luma waited for it to become ready. */
+export class AppExitedError extends Error {
+  readonly code = 'AppExited';
+  constructor(readonly crash: Crash) {
+    super(`the app exited${crash.exitCode === undefined ? '' : ` with code ${crash.exitCode}`} before it became ready`);
+    this.name = 'AppExitedError';
+  }
+}
+
+interface Failure {
+  reason: string;
+  /** For status: may carry the app's log lines. */
+  message: string;
+  /** For HTTP clients answered 503 through the proxy, when it must say less than status. */
+  publicMessage?: string;
+}
 
 export interface ProjectReconcilerOptions {
   store: ObjectStore;
@@ -65,10 +85,13 @@ export class ProjectReconciler {
   private readonly wakeable = new Map<string, ManagedContainer[]>();
   /** Projects with a fast resume in progress. */
   private readonly resuming = new Map<string, Promise<boolean>>();
+  /** Keyed by project and spec hash: a changed spec is a fresh start, not part of the loop. */
+  private readonly crashLoops: CrashLoopTracker;
   private readonly now: () => number;
 
   constructor(private readonly options: ProjectReconcilerOptions) {
     this.now = options.now ?? Date.now;
+    this.crashLoops = new CrashLoopTracker(this.now);
   }
 
   async reconcile(name: string): Promise<ReconcileResult> {
@@ -163,6 +186,7 @@ export class ProjectReconciler {
   }
 
   private async tearDown(name: string, containers: ManagedContainer[]): Promise<void> {
+    this.crashLoops.forgetWhere((key) => key.startsWith(`${name}/`));
     if (await this.options.proxy.getService(name)) await this.options.proxy.remove(name);
     await Promise.all(containers.map((container) => this.removeContainer(container)));
     if (containers.length > 0) this.options.logger.info({ project: name, removed: containers.length }, 'removed containers of deleted project');
@@ -189,6 +213,9 @@ export class ProjectReconciler {
     const running = current.filter((container) => container.state === 'running' || container.state === 'restarting');
     const paused = current.filter((container) => container.state === 'paused');
     const stopped = current.filter((container) => container.state === 'exited' || container.state === 'created');
+    const crashKey = `${name}/${hash}`;
+    this.crashLoops.forgetWhere((key) => key.startsWith(`${name}/`) && key !== crashKey);
+    await this.noteCrashedInstances(crashKey, stopped);
     await this.removeExpiredStopped(stopped);
 
     // Adopted or surviving containers are probed once before they get traffic.
@@ -213,10 +240,14 @@ export class ProjectReconciler {
       now: this.now(),
     });
 
-    let failure: { reason: string; message: string } | undefined;
+    let failure: Failure | undefined;
     const deficit = decision.desired - serving.length;
     const resumed = new Set<string>();
-    if (deficit > 0) {
+    const backingOff = this.crashLoops.backingOff(crashKey);
+    if (deficit > 0 && backingOff) {
+      // Not before its backoff ends: requests are answered 503 with the reason meanwhile.
+      failure = this.crashLoopFailure(backingOff);
+    } else if (deficit > 0) {
       // Fastest first: thaw paused instances, then restart stopped ones, then create.
       const candidates = [...paused, ...stopped].slice(0, deficit);
       // Only creating a container needs the image; resuming or restarting does not.
@@ -225,7 +256,10 @@ export class ProjectReconciler {
         failure = { reason: 'ImageNotFound', message: `image "${settings.image}" is not present on this machine; build it or declare an Image` };
       } else {
         if (candidates.some((candidate) => candidate.state !== 'paused') || candidates.length < deficit) {
-          void this.writeStatus(project, settings, { phase: 'Starting', serving: serving.length, starting: deficit, containers: mine });
+          // A restart in a crash loop keeps saying why it is one until an instance is ready.
+          const crashed = this.crashLoops.lastCrash(crashKey);
+          const crashFailure = crashed ? { reason: 'CrashLoopBackOff', message: crashLoopMessage(crashed, this.now(), true) } : undefined;
+          void this.writeStatus(project, settings, { phase: 'Starting', serving: serving.length, starting: deficit, containers: mine, failure: crashFailure });
         }
         const started = await Promise.allSettled(
           Array.from({ length: deficit }, (_, index) => this.startInstance(project, settings, hash, candidates[index])),
@@ -234,6 +268,11 @@ export class ProjectReconciler {
           if (result.status === 'fulfilled') {
             serving.push(result.value);
             resumed.add(result.value.id);
+            this.crashLoops.recordReady(crashKey);
+          } else if (result.reason instanceof AppExitedError) {
+            const loop = this.crashLoops.recordCrash(crashKey, result.reason.crash);
+            logger.warn({ project: name, exitCode: loop.exitCode, crashes: loop.crashes, backoffMs: loop.backoffMs }, 'app exited before it became ready; backing off');
+            failure = this.crashLoopFailure(loop);
           } else failure = { reason: 'StartFailed', message: errorMessage(result.reason) };
         }
       }
@@ -248,7 +287,7 @@ export class ProjectReconciler {
     // While a replacement cannot start, outdated instances keep serving rather than nothing.
     const targets = keep.length > 0 || !failure ? keep : outdatedRunning;
 
-    await proxy.deploy(this.route(name, settings, targets, failure && targets.length === 0 ? failure.message : undefined));
+    await proxy.deploy(this.route(name, settings, targets, failure && targets.length === 0 ? (failure.publicMessage ?? failure.message) : undefined));
 
     // deploy() returned after removed targets drained, so these may be frozen or stopped safely.
     const stillPaused = paused.filter((container) => !resumed.has(container.id));
@@ -266,6 +305,8 @@ export class ProjectReconciler {
     const pausedNow = decision.surplus === 'pause' ? surplus.length + stillPaused.length : 0;
     const restartedFromStopped = stopped.filter((container) => resumed.has(container.id)).length;
     const stoppedNow = stopped.length - restartedFromStopped + (decision.surplus === 'stop' ? surplus.length + stillPaused.length : 0);
+    // Scaled to zero after a crash, with no request since: status still says why the last start failed.
+    const lastCrash = !failure && targets.length === 0 ? this.crashLoops.lastCrash(crashKey) : undefined;
     await this.writeStatus(project, settings, {
       phase: failure ? 'Failed' : targets.length > 0 ? 'Running' : 'Idle',
       serving: targets.length,
@@ -273,16 +314,75 @@ export class ProjectReconciler {
       paused: pausedNow,
       stopped: stoppedNow,
       containers: mine,
-      failure,
+      failure: failure ?? (lastCrash ? this.crashLoopFailure(lastCrash) : undefined),
       lastActivityAt: service?.activity.lastActivityAt,
     });
 
     if (failure) {
       if (failure.reason === 'ImageNotFound') return { requeueAfterMs: IMAGE_RECHECK_MS };
+      // The crash loop keeps its own clock: look again when its backoff ends.
+      const loop = failure.reason === 'CrashLoopBackOff' ? this.crashLoops.backingOff(crashKey) : undefined;
+      if (loop) return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, loop.retryAt - this.now()) };
       throw new Error(`project ${name}: ${failure.message}`);
     }
     if (decision.nextCheckAt !== undefined) return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, decision.nextCheckAt - this.now() + 1) };
     return;
+  }
+
+  private crashLoopFailure(loop: CrashLoopState): Failure {
+    const now = this.now();
+    return { reason: 'CrashLoopBackOff', message: crashLoopMessage(loop, now), publicMessage: crashLoopReason(loop, now) };
+  }
+
+  /**
+   * An instance that was ready and is now found exited, though Luma did not stop it, crashed
+   * while serving: that counts towards the loop too.
+   */
+  private async noteCrashedInstances(crashKey: string, stopped: ManagedContainer[]): Promise<void> {
+    for (const container of stopped) {
+      if (container.state !== 'exited' || !this.readySince.has(container.id) || this.stoppedAt.has(container.id)) continue;
+      this.readySince.delete(container.id);
+      const loop = this.crashLoops.recordCrash(crashKey, { exitCode: container.exitCode, lastLines: await this.lastLines(container.id) });
+      this.options.logger.warn({ container: container.name, exitCode: loop.exitCode, crashes: loop.crashes }, 'serving instance exited; backing off');
+    }
+  }
+
+  private async lastLines(id: string): Promise<string[]> {
+    try {
+      const stream = await this.options.runtime.logs(id, { follow: false, tail: CRASH_LOG_LINES });
+      const lines: string[] = [];
+      for await (const entry of stream ?? []) lines.push(entry.line);
+      return lines.slice(-CRASH_LOG_LINES);
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * Waits for the readiness probe while watching the container: an app that exits fails
+   * the start within a fraction of a second, not at startupTimeout.
+   */
+  private async waitReadyOrExit(container: ManagedContainer, hostPort: number, settings: ProjectSettings): Promise<void> {
+    let exited: ManagedContainer | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let watching = true;
+    const look = async (): Promise<void> => {
+      const current = await this.options.runtime.inspect(container.id).catch(() => container);
+      if (!watching) return;
+      if (!current || current.state === 'exited' || current.state === 'dead') exited = current ?? { ...container, state: 'exited' };
+      else timer = setTimeout(() => void look(), EXIT_WATCH_INTERVAL_MS);
+    };
+    timer = setTimeout(() => void look(), EXIT_WATCH_INTERVAL_MS);
+    try {
+      await waitUntilReady(LOOPBACK, hostPort, settings.readiness, settings.startupTimeoutMs, () => exited !== undefined);
+    } catch (error) {
+      if (exited) throw new AppExitedError({ exitCode: exited.exitCode, lastLines: await this.lastLines(container.id) });
+      throw error;
+    } finally {
+      // Not awaited: a ready app must not wait for the watch's next look.
+      watching = false;
+      clearTimeout(timer);
+    }
   }
 
   /** Stopped containers are kept for a fast start, but not forever. */
@@ -348,9 +448,13 @@ export class ProjectReconciler {
         ...(settings.memoryBytes ? { memoryBytes: settings.memoryBytes } : {}),
       }));
     const running = await runtime.start(container.id);
+    // Exited before Docker was even asked how it runs: the quickest crash there is.
+    if (running.state === 'exited' || running.state === 'dead') {
+      throw new AppExitedError({ exitCode: running.exitCode, lastLines: await this.lastLines(running.id) });
+    }
     if (!running.hostPort) throw new Error(`container ${running.name} started without a published port`);
     try {
-      await waitUntilReady(LOOPBACK, running.hostPort, settings.readiness, settings.startupTimeoutMs);
+      await this.waitReadyOrExit(running, running.hostPort, settings);
     } catch (error) {
       await runtime.stop(running.id, 0).catch(() => undefined);
       throw error;
@@ -382,7 +486,7 @@ export class ProjectReconciler {
       paused?: number;
       stopped?: number;
       containers: ManagedContainer[];
-      failure?: { reason: string; message: string } | undefined;
+      failure?: Failure | undefined;
       lastActivityAt?: number | undefined;
     },
   ): Promise<void> {

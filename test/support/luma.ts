@@ -214,6 +214,9 @@ export interface ProjectManifestSpec {
 /** The busybox test app's upgrade-and-echo server (test/fixtures/app/ws.sh) instead of httpd. */
 export const ECHO_SERVER_COMMAND = ['/bin/busybox', 'nc', '-ll', '-p', '8080', '-e', '/ws.sh'];
 
+/** The test app as one that cannot start: two lines on its log, then exit code 3 at once. */
+export const CRASHING_COMMAND = ['/bin/busybox', 'sh', '-c', 'echo starting up; echo fatal: DATABASE_URL is not set >&2; exit 3'];
+
 export function projectManifest(name: string, spec: ProjectManifestSpec): string {
   const lines = [
     'apiVersion: luma.dev/v1alpha1',

@@ -472,6 +472,88 @@ describe('ProjectReconciler', () => {
     expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'False', reason: 'StartFailed' });
   });
 
+  describe('an app that exits at once (crash loop)', () => {
+    const crashing = { exitCode: 3, lines: ['starting', 'fatal: no DATABASE_URL'] };
+
+    it('fails the start within a fraction of a second, not at startupTimeout, and answers 503 with the reason but not the log', async () => {
+      await applyProject({ ...BASE_SPEC, readiness: { startupTimeout: '60s' } });
+      world.runtime.hostPort = failingPort;
+      world.runtime.exitOnStart = crashing;
+      world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+      clearCalls();
+      const result = await world.reconciler.reconcile(NAME);
+      expect(result).toEqual({ requeueAfterMs: 1_000 });
+      expect(world.log).toEqual(['create c1', 'start c1', 'stop c1', 'deploy web []']);
+      const reason = world.proxy.deploys[0]?.unavailableReason ?? '';
+      expect(reason).toBe('CrashLoopBackOff: the app keeps exiting (it exited with code 3); Luma starts it again in 1s');
+      expect(status()?.phase).toBe('Failed');
+      expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({
+        status: 'False',
+        reason: 'CrashLoopBackOff',
+        message: 'the app exited with code 3 (1 crash in a row); next start in 1s; last log lines:\nstarting\nfatal: no DATABASE_URL',
+      });
+    });
+
+    it('starts nothing while the backoff runs, then tries again and doubles the backoff; a second reconcile changes nothing', async () => {
+      await applyProject({ ...BASE_SPEC, readiness: { startupTimeout: '60s' } });
+      world.runtime.hostPort = failingPort;
+      world.runtime.exitOnStart = crashing;
+      world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+      await world.reconciler.reconcile(NAME);
+
+      world.clock.now = NOW + 400;
+      clearCalls();
+      expect(await world.reconciler.reconcile(NAME)).toEqual({ requeueAfterMs: 600 });
+      expect(world.log).toEqual(['deploy web []']);
+      expect(world.proxy.deploys.at(-1)?.unavailableReason).toMatch(/^CrashLoopBackOff: .* again in 1s$/);
+      clearCalls();
+      expect(await world.reconciler.reconcile(NAME)).toEqual({ requeueAfterMs: 600 });
+      expect(world.log).toEqual(['deploy web []']);
+
+      world.clock.now = NOW + 1_000;
+      clearCalls();
+      expect(await world.reconciler.reconcile(NAME)).toEqual({ requeueAfterMs: 2_000 });
+      expect(world.log).toEqual(['start c1', 'stop c1', 'deploy web []']);
+      expect(findCondition(status()?.conditions, 'Ready')?.message).toMatch(/^the app exited with code 3 \(2 crashes in a row\); next start in 2s/);
+    });
+
+    it('starts over at once when the spec changes (a fix is not made to wait out the old loop)', async () => {
+      await applyProject({ ...BASE_SPEC, readiness: { startupTimeout: '60s' } });
+      world.runtime.hostPort = failingPort;
+      world.runtime.exitOnStart = crashing;
+      world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+      await world.reconciler.reconcile(NAME);
+
+      await applyProject({ ...BASE_SPEC, env: { DATABASE_URL: 'x' }, readiness: { startupTimeout: '60s' } });
+      world.runtime.exitOnStart = undefined;
+      world.runtime.hostPort = readyPort;
+      world.clock.now = NOW + 100;
+      clearCalls();
+      await world.reconciler.reconcile(NAME);
+      expect(world.log).toContain('create c2');
+      expect(status()?.phase).toBe('Running');
+      expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'True', reason: 'Running' });
+    });
+
+    it('counts an instance that exits while serving, though Luma did not stop it', async () => {
+      await applyProject(BASE_SPEC);
+      world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+      await world.reconciler.reconcile(NAME);
+      const [serving] = [...world.runtime.containers.values()];
+      world.runtime.writeLog(serving!.id, 'panic: out of cheese');
+      Object.assign(world.runtime.containers.get(serving!.id)!, { state: 'exited', exitCode: 2, hostPort: undefined });
+      world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+      clearCalls();
+      // A request waits, yet the restart waits out the first backoff.
+      expect(await world.reconciler.reconcile(NAME)).toEqual({ requeueAfterMs: 1_000 });
+      expect(world.log).toEqual(['deploy web []']);
+      expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({
+        reason: 'CrashLoopBackOff',
+        message: 'the app exited with code 2 (1 crash in a row); next start in 1s; last log lines:\npanic: out of cheese',
+      });
+    });
+  });
+
   it('the Ready condition keeps its transition time while it stays True, and moves when it flips', async () => {
     await applyProject(BASE_SPEC);
     await world.reconciler.reconcile(NAME);
