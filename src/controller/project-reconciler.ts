@@ -3,7 +3,7 @@ import { resolveProjectSettings, type ProjectSettings } from '../model/project-s
 import type { DeployRequest, ProxyManagement } from '../proxy/management.js';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
-import { errorMessage } from '../runtime/errors.js';
+import { DockerUnavailableError, errorMessage } from '../runtime/errors.js';
 import type { Logger } from '../util/logger.js';
 import { shortHash } from '../util/hash.js';
 import { setCondition } from './conditions.js';
@@ -103,7 +103,13 @@ export class ProjectReconciler {
     await this.resuming.get(name);
     const project = store.get('Project', name);
     // Pool containers carry the project's labels too; they are the pool reconciler's.
-    const containers = await runtime.list({ kind: 'Project', name, role: 'instance' });
+    let containers: ManagedContainer[];
+    try {
+      containers = await runtime.list({ kind: 'Project', name, role: 'instance' });
+    } catch (error) {
+      if (error instanceof DockerUnavailableError && project) await this.engineUnreachable(project, error);
+      throw error;
+    }
     if (!project) {
       await this.tearDown(name, containers);
       return;
@@ -327,6 +333,31 @@ export class ProjectReconciler {
     }
     if (decision.nextCheckAt !== undefined) return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, decision.nextCheckAt - this.now() + 1) };
     return;
+  }
+
+  /**
+   * The engine is gone: nothing can start, so a request that would wait for a cold start
+   * gets 503 with the reason at once (instances already routed keep their route), and
+   * status says why. The error is rethrown: the work queue retries with backoff, and the
+   * engine monitor reconciles everything the moment the engine is back.
+   */
+  private async engineUnreachable(project: ProjectObject, error: DockerUnavailableError): Promise<void> {
+    const name = project.metadata.name;
+    const { proxy, logger } = this.options;
+    try {
+      const service = await proxy.getService(name);
+      if (!service || service.targets.length === 0) {
+        const settings = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
+        await proxy.deploy(this.route(name, settings, [], `the Docker engine is unreachable, so ${name} cannot be started; Luma starts it once the engine is back`));
+      }
+      const now = new Date(this.now());
+      await this.options.store.mutateStatus('Project', name, (current) => ({
+        ...current.status,
+        conditions: setCondition(current.status?.conditions, { type: 'Ready', status: 'False', reason: 'DockerUnavailable', message: error.message }, now),
+      }));
+    } catch (reportError) {
+      logger.warn({ project: name, err: errorMessage(reportError) }, 'could not report the unreachable engine');
+    }
   }
 
   private crashLoopFailure(loop: CrashLoopState): Failure {

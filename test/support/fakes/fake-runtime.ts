@@ -152,9 +152,13 @@ export class FakeRuntime implements ContainerRuntime {
 
   async ping(): Promise<void> {}
 
+  /** When set, list() fails with it (an engine that went away). */
+  listError: Error | undefined;
+
   async list(filter: ContainerFilter = {}): Promise<ManagedContainer[]> {
     this.listCalls++;
     await this.gateFor('list');
+    if (this.listError) throw this.listError;
     return [...this.containers.values()]
       .filter(
         (container) =>

@@ -15,6 +15,7 @@ import type { SeedContainer } from '../../support/fakes/fake-runtime.js';
 import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
 import { FakeProxy } from '../../support/fakes/fake-proxy.js';
 import { FileStore } from '../../../src/store/file-store.js';
+import { DockerUnavailableError } from '../../../src/runtime/errors.js';
 import { silentLogger } from '../../../src/util/logger.js';
 
 // Knative-style table: each row gives the objects and containers that exist and the
@@ -470,6 +471,39 @@ describe('ProjectReconciler', () => {
     expect(world.proxy.deploys[0]?.unavailableReason).toMatch(/did not become ready/);
     expect(status()?.phase).toBe('Failed');
     expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'False', reason: 'StartFailed' });
+  });
+
+  describe('the Docker engine unreachable', () => {
+    const gone = new DockerUnavailableError('unix:///tmp/docker.sock', 'connect ENOENT /tmp/docker.sock');
+
+    it('routes a cold project as unavailable with the reason, says DockerUnavailable in status, and rethrows for the retry', async () => {
+      await applyProject(BASE_SPEC);
+      world.runtime.listError = gone;
+      world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+      clearCalls();
+      await expect(world.reconciler.reconcile(NAME)).rejects.toBe(gone);
+      expect(world.log).toEqual(['deploy web []']);
+      expect(world.proxy.deploys[0]?.unavailableReason).toBe('the Docker engine is unreachable, so web cannot be started; Luma starts it once the engine is back');
+      expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'False', reason: 'DockerUnavailable', message: gone.message });
+
+      // Back: the next reconcile routes normally again and starts what the held request needs.
+      world.runtime.listError = undefined;
+      clearCalls();
+      await world.reconciler.reconcile(NAME);
+      expect(world.log).toEqual(['create c1', 'start c1', 'deploy web [127.0.0.1:' + readyPort + ']']);
+      expect(world.proxy.deploys[0]?.unavailableReason).toBeUndefined();
+      expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'True', reason: 'Running' });
+    });
+
+    it('leaves the route of serving instances alone', async () => {
+      await applyProject(BASE_SPEC);
+      world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+      await world.reconciler.reconcile(NAME);
+      world.runtime.listError = gone;
+      clearCalls();
+      await expect(world.reconciler.reconcile(NAME)).rejects.toBe(gone);
+      expect(world.log).toEqual([]);
+    });
   });
 
   describe('an app that exits at once (crash loop)', () => {
