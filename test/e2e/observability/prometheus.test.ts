@@ -131,8 +131,6 @@ describe('Prometheus, the dashboard and the alert rules against a running luma u
     // A wake timeout: a project whose container exits at once never becomes ready.
     await apply('broken.yaml', projectManifest('broken', { image: TEST_IMAGE, hostnames: ['broken.localhost'], command: ['/bin/busybox', 'false'], startupTimeout: '1s' }));
     expect((await request(luma.proxyPort, 'broken.localhost')).status).toBe(503);
-    const deleted = await runCli(['delete', 'project', 'broken'], { api: luma.api });
-    expect(deleted.code, deleted.stderr).toBe(0);
 
     // Every tier's cold start histogram has observations in Prometheus.
     await eventually(async () => {
@@ -141,6 +139,9 @@ describe('Prometheus, the dashboard and the alert rules against a running luma u
     }, 20_000, 'cold starts of every tier to be scraped');
     await eventually(async () => samples(await prometheus.query('luma_leases_ended_total{project="observed",reason="Expired"}')).length === 1, 20_000, 'the expired lease to be scraped');
     await eventually(async () => samples(await prometheus.query('luma_proxy_wake_timeouts_total{project="broken"}')).some((sample) => sample.value >= 1), 20_000, 'the wake timeout to be scraped');
+    // Deleted only now: a deleted project's series leave /metrics (Prometheus keeps what it scraped).
+    const deleted = await runCli(['delete', 'project', 'broken'], { api: luma.api });
+    expect(deleted.code, deleted.stderr).toBe(0);
 
     const empty: string[] = [];
     for (const { panel, expr } of await dashboardQueries()) {
