@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { ManagementServer } from './management-server.js';
 import { ProxyServer } from './proxy-server.js';
+import { defaultTlsDir, TlsProxy } from './tls/tls-proxy.js';
 
 // `luma proxy run`: the proxy on its own, steered through its management socket. Its
 // route table lives in its state file, so a restart serves what it served before.
@@ -14,10 +15,13 @@ export interface ProxyDaemonOptions {
   stateFile: string;
   drainTimeoutMs?: number;
   logger: Logger;
+  /** The HTTPS listener; TLS is off without it. */
+  https?: { host: string; port: number; stateDir: string; acmeDirectory?: string; certificatesDir?: string };
 }
 
 export interface RunningProxy {
   port: number;
+  httpsPort?: number;
   restoredServices: number;
   stop(): Promise<void>;
 }
@@ -32,21 +36,33 @@ export async function runProxyDaemon(options: ProxyDaemonOptions): Promise<Runni
     stateFile: options.stateFile,
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
   });
-  const restoredServices = await proxy.restore();
-  const management = new ManagementServer(proxy, options.logger);
-  proxy.setHooks(management);
+  const { https } = options;
+  const tls = https
+    ? new TlsProxy(proxy, {
+        tlsDir: defaultTlsDir(https.stateDir),
+        logger: options.logger,
+        ...(https.acmeDirectory ? { acmeDirectory: https.acmeDirectory } : {}),
+        ...(https.certificatesDir ? { certificatesDir: https.certificatesDir } : {}),
+      })
+    : undefined;
+  const front = tls ?? proxy;
+  const restoredServices = await front.restore();
+  const management = new ManagementServer(front, options.logger);
+  front.setHooks(management);
   await mkdir(path.dirname(options.socketPath), { recursive: true, mode: 0o700 });
   await management.listen(options.socketPath);
   const address = await proxy.listen(options.listenHost, options.listenPort);
-  options.logger.info({ port: address.port, socket: options.socketPath, restoredServices }, 'proxy is up');
+  const httpsPort = tls && https ? (await tls.listen(https.host, https.port)).port : undefined;
+  options.logger.info({ port: address.port, httpsPort, socket: options.socketPath, restoredServices, acmeDirectory: tls?.directoryUrl }, 'proxy is up');
   let stopping: Promise<void> | undefined;
   return {
     port: address.port,
+    ...(httpsPort !== undefined ? { httpsPort } : {}),
     restoredServices,
     stop: () => {
       stopping ??= (async () => {
         // The public side stops accepting at once, while the management side lets its clients go.
-        await Promise.all([management.close(), proxy.close()]);
+        await Promise.all([management.close(), front.close()]);
       })();
       return stopping;
     },
