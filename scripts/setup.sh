@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One setup shared by `make run`, `make test` and CI: npm packages, the Docker engine
-# (Debian's docker.io) and busybox-static, and a running dockerd. Idempotent and quiet
+# (Debian's docker.io), busybox-static, pebble and openssl (TLS tests), and a running dockerd. Idempotent and quiet
 # when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +37,10 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 # busybox must be the static build (ldd fails on it): the images we build have no libc.
 if [ -x /bin/busybox ] && ldd /bin/busybox >/dev/null 2>&1; then missing+=(busybox-static); fi
+# The TLS tests run a real ACME server (Pebble, with pebble-challtestsrv as its DNS) and
+# make its HTTPS certificate with openssl.
+command -v pebble >/dev/null 2>&1 && command -v pebble-challtestsrv >/dev/null 2>&1 || missing+=(pebble)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 docker_answers() { $SUDO docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }

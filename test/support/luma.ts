@@ -8,11 +8,13 @@ import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 const CLI = path.join(REPO_ROOT, 'dist/cli/main.js');
-const UP_LINE = /Luma is up: apps at http:\/\/127\.0\.0\.1:(\d+), API at http:\/\/127\.0\.0\.1:(\d+)/;
+const UP_LINE = /Luma is up: apps at http:\/\/127\.0\.0\.1:(\d+), API at http:\/\/127\.0\.0\.1:(\d+)(?:, HTTPS at https:\/\/127\.0\.0\.1:(\d+))?/;
 
 export interface LumaProcess {
   proxyPort: number;
   apiPort: number;
+  /** Set when started with --https-listen. */
+  httpsPort?: number;
   server: string;
   child: ChildProcess;
   output: () => string;
@@ -28,6 +30,9 @@ export interface LumaProcessOptions {
   instance: string;
   config?: string;
   proxyPort?: number;
+  /** More `luma up` flags (e.g. --https-listen). */
+  args?: string[];
+  env?: Record<string, string>;
 }
 
 export async function tempDir(prefix: string): Promise<string> {
@@ -53,9 +58,10 @@ export async function startLuma(options: LumaProcessOptions): Promise<LumaProces
     '--api-listen',
     '127.0.0.1:0',
     ...(options.config ? ['--config', options.config] : []),
+    ...(options.args ?? []),
   ];
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, LUMA_INSTANCE: options.instance, LUMA_LOG_LEVEL: process.env.LUMA_LOG_LEVEL ?? 'warn' },
+    env: { ...process.env, LUMA_INSTANCE: options.instance, LUMA_LOG_LEVEL: process.env.LUMA_LOG_LEVEL ?? 'warn', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -63,13 +69,13 @@ export async function startLuma(options: LumaProcessOptions): Promise<LumaProces
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
-  const ports = await new Promise<{ proxyPort: number; apiPort: number }>((resolve, reject) => {
+  const ports = await new Promise<{ proxyPort: number; apiPort: number; httpsPort?: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`luma up did not start within 20 s:\n${output}`)), 20_000);
     const check = (): void => {
       const match = UP_LINE.exec(output);
       if (match) {
         clearTimeout(timer);
-        resolve({ proxyPort: Number(match[1]), apiPort: Number(match[2]) });
+        resolve({ proxyPort: Number(match[1]), apiPort: Number(match[2]), ...(match[3] ? { httpsPort: Number(match[3]) } : {}) });
       }
     };
     child.stderr?.on('data', check);
@@ -162,6 +168,7 @@ export interface ProjectManifestSpec {
   pauseAfter?: string;
   startupTimeout?: string;
   command?: string[];
+  tls?: boolean;
 }
 
 /** The busybox test app's upgrade-and-echo server (test/fixtures/app/ws.sh) instead of httpd. */
@@ -186,5 +193,6 @@ export function projectManifest(name: string, spec: ProjectManifestSpec): string
   if (spec.pauseAfter) lines.push(`    pauseAfter: ${spec.pauseAfter}`);
   if (spec.startupTimeout) lines.push('  readiness:', `    startupTimeout: ${spec.startupTimeout}`);
   if (spec.command) lines.push(`  command: ${JSON.stringify(spec.command)}`);
+  if (spec.tls) lines.push('  tls: true');
   return lines.join('\n') + '\n';
 }
