@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One setup shared by `make run`, `make test` and CI: npm packages, the Docker engine
-# (Debian's docker.io), busybox-static, pebble and openssl (TLS tests), and a running dockerd. Idempotent and quiet
-# when everything is already there.
+# (Debian's docker.io), busybox-static, pebble and openssl (TLS tests), and a running
+# dockerd. Idempotent and quiet when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

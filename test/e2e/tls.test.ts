@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition, ProjectObject } from '../../src/model/types.js';
 import type { ServiceInfo } from '../../src/proxy/management.js';
 import { buildTestImage, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
-import { eventually, projectManifest, request, runCli, startLuma, tempDir, type LumaProcess } from '../support/luma.js';
+import { apiGet, eventually, projectManifest, request, runCli, startLuma, tempDir, type LumaProcess } from '../support/luma.js';
 import { freePort, startPebble, type Pebble } from '../support/pebble.js';
 import { proxyCli, startBackend, startProxy, type Backend, type ProxyProcess } from '../support/proxy.js';
 import { http2Get, httpsGet, tlsHandshake } from '../support/tls.js';
@@ -74,8 +74,7 @@ describe('automatic HTTPS with `luma up` (Pebble)', () => {
   }
 
   async function certificateCondition(name: string): Promise<Condition | undefined> {
-    const result = await runCli(['get', 'project', name, '-o', 'json'], { server: luma!.server });
-    const project = JSON.parse(result.stdout) as ProjectObject;
+    const project = await apiGet<ProjectObject>(luma!.server, `/api/v1alpha1/projects/${name}`);
     return project.status?.conditions?.find((condition) => condition.type === 'CertificateReady');
   }
 

@@ -120,6 +120,17 @@ export function runCli(args: string[], options: { server?: string; stdin?: strin
   });
 }
 
+/**
+ * GET on Luma's HTTP API, parsed as JSON: the one place tests reach the API without the
+ * CLI (for polling, where a CLI process per poll would be slow), so credentials the API
+ * may require are added here.
+ */
+export async function apiGet<T>(server: string, apiPath: string): Promise<T> {
+  const response = await fetch(new URL(apiPath, server));
+  if (!response.ok) throw new Error(`GET ${apiPath}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
 export interface HttpAnswer {
   status: number;
   body: string;
