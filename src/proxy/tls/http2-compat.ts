@@ -2,7 +2,7 @@ import http2, { type IncomingHttpHeaders } from 'node:http2';
 import type { OutgoingHttpHeaders } from 'node:http';
 
 // HTTP/2 requests reach the proxy through Node's compatibility API, whose request and
-// response objects mimic node:http's. These subclasses close the remaining gaps so the
+// response objects mimic node:http's. Two adjustments close the remaining gaps so the
 // proxy's forwarding code (written for HTTP/1.1) works unchanged:
 // - the request's headers carry `host` (HTTP/2 says `:authority`) and no pseudo-headers,
 //   which an HTTP/1.1 upstream would refuse; a body without content-length is marked

@@ -76,8 +76,17 @@ export class TlsProxy implements ProxyManagement {
     });
     this.listener = new HttpsListener({
       contextFor: (serverName) => this.certificates.contextFor(serverName),
-      handle: (req, res) => void proxy.handle(req, res),
-      handleUpgrade: (req, socket, head) => void proxy.handleUpgrade(req, socket, head),
+      // A request that fails unexpectedly ends its own connection, never the process.
+      handle: (req, res) =>
+        void proxy.handle(req, res).catch((error: unknown) => {
+          logger.error({ err: (error as Error).message, url: req.url }, 'HTTPS request failed');
+          res.destroy();
+        }),
+      handleUpgrade: (req, socket, head) =>
+        void proxy.handleUpgrade(req, socket, head).catch((error: unknown) => {
+          logger.error({ err: (error as Error).message, url: req.url }, 'HTTPS upgrade failed');
+          socket.destroy();
+        }),
       logger,
     });
     proxy.setIntercept((req, res) => this.interceptPlainHttp(req, res));
