@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition, ProjectObject } from '../../src/model/types.js';
 import type { ServiceInfo } from '../../src/proxy/management.js';
 import { buildTestImage, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
-import { apiGet, eventually, projectManifest, request, runCli, startLuma, tempDir, type LumaProcess } from '../support/luma.js';
+import { apiFetch, eventually, projectManifest, request, runCli, startLuma, tempDir, type LumaProcess } from '../support/luma.js';
 import { freePort, startPebble, type Pebble } from '../support/pebble.js';
 import { proxyCli, startBackend, startProxy, type Backend, type ProxyProcess } from '../support/proxy.js';
 import { http2Get, httpsGet, tlsHandshake } from '../support/tls.js';
@@ -69,12 +69,12 @@ describe('automatic HTTPS with `luma up` (Pebble)', () => {
   async function apply(name: string, hostnames: string[]): Promise<void> {
     const file = path.join(dir, `${name}.yaml`);
     await writeFile(file, projectManifest(name, { image: TEST_IMAGE, hostnames, tls: true }));
-    const result = await runCli(['apply', '-f', file], { server: luma!.server });
+    const result = await runCli(['apply', '-f', file], { api: luma!.api });
     expect(result.code, result.stderr).toBe(0);
   }
 
   async function certificateCondition(name: string): Promise<Condition | undefined> {
-    const project = await apiGet<ProjectObject>(luma!.server, `/api/v1alpha1/projects/${name}`);
+    const project = (await (await apiFetch(luma!.api, `/api/v1alpha1/projects/${name}`)).json()) as ProjectObject;
     return project.status?.conditions?.find((condition) => condition.type === 'CertificateReady');
   }
 
