@@ -33,7 +33,7 @@ export class AcmeError extends Error {
 
 const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE']);
 
-function describe(error: unknown, directoryUrl: string): AcmeError {
+function toAcmeError(error: unknown, directoryUrl: string): AcmeError {
   const code = (error as { code?: unknown }).code;
   const message = (error as Error).message ?? String(error);
   if (typeof code === 'string' && NETWORK_ERRORS.has(code)) return new AcmeError('AcmeUnreachable', `cannot reach the ACME server ${directoryUrl}: ${message}`);
@@ -68,7 +68,7 @@ export class AcmeIssuer implements CertificateIssuer {
       logger.info({ host, directory: storage.directoryUrl, ms: Date.now() - started }, 'certificate issued');
       return { certPem, keyPem: keyBuffer.toString() };
     } catch (error) {
-      throw error instanceof AcmeError ? error : describe(error, storage.directoryUrl);
+      throw error instanceof AcmeError ? error : toAcmeError(error, storage.directoryUrl);
     }
   }
 
