@@ -20,6 +20,8 @@ export interface UpOptions {
   acmeDirectory?: string;
   /** Operator-provided certificates (HOST.crt, HOST.key). */
   certificatesDir?: string;
+  /** Contact address of the ACME account (the in-process proxy has no socket for set-global-option). */
+  letsEncryptEmail?: string;
 }
 
 export interface RunningLuma {
@@ -48,6 +50,7 @@ export async function startLuma(options: UpOptions): Promise<RunningLuma> {
         ...(options.certificatesDir ? { certificatesDir: options.certificatesDir } : {}),
       })
     : undefined;
+  if (options.letsEncryptEmail) await proxy.setGlobalOption('lets-encrypt-email', options.letsEncryptEmail);
   let publicUrl = publicUrlFor(publicAddress.port);
   const controlPlane = await startControlPlane({
     manifests: options.manifests,

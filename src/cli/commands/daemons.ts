@@ -37,9 +37,15 @@ function refuseTlsOnController(options: ControlPlaneFlags): void {
 
 export function registerDaemonCommands(program: Command): void {
   addControlPlaneFlags(program.command('up').description('Run Luma in one process (store, controller, proxy, API) on the embedded default'))
+    .addOption(new Option('--lets-encrypt-email <email>', "contact address of the ACME account (what `luma proxy set-global-option` sets on a separate proxy)").env('LUMA_LETS_ENCRYPT_EMAIL'))
     .addHelpText('after', '\nExample:\n  luma up --manifests ./manifests --listen 127.0.0.1:8080')
-    .action(async (options: ControlPlaneFlags, command: Command) => {
-      if ((options.acmeDirectory || options.certificatesDir) && !options.httpsListen) throw new CliError('--acme-directory and --certificates-dir need --https-listen');
+    .action(async (options: ControlPlaneFlags & { letsEncryptEmail?: string }, command: Command) => {
+      if ((options.acmeDirectory || options.certificatesDir || options.letsEncryptEmail) && !options.httpsListen) {
+        throw new CliError('--acme-directory, --certificates-dir and --lets-encrypt-email need --https-listen');
+      }
+      if (options.letsEncryptEmail !== undefined && !/^[^@\s]+@[^@\s]+$/.test(options.letsEncryptEmail)) {
+        throw new CliError(`--lets-encrypt-email: expected an email address, got "${options.letsEncryptEmail}"`);
+      }
       const { stateDir } = globalFlags(command);
       const { startLuma } = await import('../../daemon/up.js');
       const luma = await startLuma({
@@ -51,6 +57,7 @@ export function registerDaemonCommands(program: Command): void {
         ...(options.httpsListen ? { httpsListen: options.httpsListen } : {}),
         ...(options.acmeDirectory ? { acmeDirectory: options.acmeDirectory } : {}),
         ...(options.certificatesDir ? { certificatesDir: options.certificatesDir } : {}),
+        ...(options.letsEncryptEmail ? { letsEncryptEmail: options.letsEncryptEmail } : {}),
       });
       stopOnSignal('Luma (containers keep running and are adopted at the next start)', () => luma.stop());
       const https = luma.httpsPort !== undefined ? `, HTTPS at https://127.0.0.1:${luma.httpsPort}` : '';
