@@ -1,6 +1,6 @@
 import { loadSettings, type OperatorSettings } from '../config/settings.js';
 import { ProxyServer } from '../proxy/proxy-server.js';
-import { defaultTlsDir, TlsProxy } from '../proxy/tls/tls-proxy.js';
+import { loadTls } from '../proxy/daemon.js';
 import { createLogger } from '../util/logger.js';
 import { publicUrlFor, startControlPlane } from './control-plane.js';
 import { parseListenAddress } from './listen-address.js';
@@ -42,9 +42,10 @@ export async function startLuma(options: UpOptions): Promise<RunningLuma> {
   const proxy = new ProxyServer({ logger: logger.child({ component: 'proxy' }) });
   // With an HTTPS listener, the controller deploys through the TLS layer, which follows
   // which hosts want certificates.
-  const tls = httpsAddress
-    ? new TlsProxy(proxy, {
-        tlsDir: defaultTlsDir(options.stateDir),
+  const tlsModule = httpsAddress ? await loadTls() : undefined;
+  const tls = tlsModule
+    ? new tlsModule.TlsProxy(proxy, {
+        tlsDir: tlsModule.defaultTlsDir(options.stateDir),
         logger,
         ...(options.acmeDirectory ? { acmeDirectory: options.acmeDirectory } : {}),
         ...(options.certificatesDir ? { certificatesDir: options.certificatesDir } : {}),

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { ManagementServer } from './management-server.js';
 import { ProxyServer } from './proxy-server.js';
-import { defaultTlsDir, TlsProxy } from './tls/tls-proxy.js';
+import type { TlsProxy } from './tls/tls-proxy.js';
 
 // `luma proxy run`: the proxy on its own, steered through its management socket. Its
 // route table lives in its state file, so a restart serves what it served before.
@@ -30,6 +30,11 @@ export function defaultProxyPaths(stateDir: string): { socketPath: string; state
   return { socketPath: path.join(stateDir, 'proxy', 'proxy.sock'), stateFile: path.join(stateDir, 'proxy', 'routes.json') };
 }
 
+/** The TLS layer and its ACME client are loaded only when HTTPS is on: they take seconds to import on a busy machine. */
+export function loadTls(): Promise<typeof import('./tls/tls-proxy.js')> {
+  return import('./tls/tls-proxy.js');
+}
+
 export async function runProxyDaemon(options: ProxyDaemonOptions): Promise<RunningProxy> {
   const proxy = new ProxyServer({
     logger: options.logger,
@@ -37,23 +42,24 @@ export async function runProxyDaemon(options: ProxyDaemonOptions): Promise<Runni
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
   });
   const { https } = options;
-  const tls = https
-    ? new TlsProxy(proxy, {
-        tlsDir: defaultTlsDir(https.stateDir),
+  const tls = https ? await loadTls() : undefined;
+  const tlsProxy = https && tls
+    ? new tls.TlsProxy(proxy, {
+        tlsDir: tls.defaultTlsDir(https.stateDir),
         logger: options.logger,
         ...(https.acmeDirectory ? { acmeDirectory: https.acmeDirectory } : {}),
         ...(https.certificatesDir ? { certificatesDir: https.certificatesDir } : {}),
       })
     : undefined;
-  const front = tls ?? proxy;
+  const front = tlsProxy ?? proxy;
   const restoredServices = await front.restore();
   const management = new ManagementServer(front, options.logger);
   front.setHooks(management);
   await mkdir(path.dirname(options.socketPath), { recursive: true, mode: 0o700 });
   await management.listen(options.socketPath);
   const address = await proxy.listen(options.listenHost, options.listenPort);
-  const httpsPort = tls && https ? (await tls.listen(https.host, https.port)).port : undefined;
-  options.logger.info({ port: address.port, httpsPort, socket: options.socketPath, restoredServices, acmeDirectory: tls?.directoryUrl }, 'proxy is up');
+  const httpsPort = tlsProxy && https ? (await tlsProxy.listen(https.host, https.port)).port : undefined;
+  options.logger.info({ port: address.port, httpsPort, socket: options.socketPath, restoredServices, acmeDirectory: tlsProxy?.directoryUrl }, 'proxy is up');
   let stopping: Promise<void> | undefined;
   return {
     port: address.port,
