@@ -37,6 +37,10 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 # busybox must be the static build (ldd fails on it): the images we build have no libc.
 if [ -x /bin/busybox ] && ldd /bin/busybox >/dev/null 2>&1; then missing+=(busybox-static); fi
+# Prometheus' own tools check Luma's /metrics, dashboard queries and alert rules in the e2e
+# tests (test/e2e/observability/). Installing it may start a system service; the tests
+# never use that one: each starts its own prometheus on a free port with its own data.
+{ command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; } || missing+=(prometheus)
 # The TLS tests run a real ACME server (Pebble, with pebble-challtestsrv as its DNS) and
 # make its HTTPS certificate with openssl.
 command -v pebble >/dev/null 2>&1 && command -v pebble-challtestsrv >/dev/null 2>&1 || missing+=(pebble)

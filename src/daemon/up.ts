@@ -2,6 +2,8 @@ import { loadSettings, type OperatorSettings } from '../config/settings.js';
 import { ProxyServer } from '../proxy/proxy-server.js';
 import { loadTls } from '../proxy/daemon.js';
 import { createLogger } from '../util/logger.js';
+import { createMetricsRegistry } from '../metrics/registry.js';
+import { PrometheusProxyMetrics } from '../metrics/proxy-metrics.js';
 import { publicUrlFor, startControlPlane } from './control-plane.js';
 import { parseListenAddress } from './listen-address.js';
 
@@ -39,7 +41,9 @@ export async function startLuma(options: UpOptions): Promise<RunningLuma> {
   const apiAddress = parseListenAddress(options.apiListen, '--api-listen');
   const httpsAddress = options.httpsListen ? parseListenAddress(options.httpsListen, '--https-listen') : undefined;
 
-  const proxy = new ProxyServer({ logger: logger.child({ component: 'proxy' }) });
+  // One process, one registry: the API's /metrics serves the controller's and the proxy's series.
+  const metrics = createMetricsRegistry();
+  const proxy = new ProxyServer({ logger: logger.child({ component: 'proxy' }), metrics: new PrometheusProxyMetrics(metrics) });
   // With an HTTPS listener, the controller deploys through the TLS layer, which follows
   // which hosts want certificates.
   const tlsModule = httpsAddress ? await loadTls() : undefined;
@@ -63,6 +67,7 @@ export async function startLuma(options: UpOptions): Promise<RunningLuma> {
     // The ports are known only after listening; the proxy listens right after.
     publicUrl: (host, secure) => publicUrl(host, secure),
     logger,
+    metrics,
   });
   let proxyPort: number;
   let httpsPort: number | undefined;

@@ -3,7 +3,9 @@ import path from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { ManagementServer } from './management-server.js';
 import { ProxyServer } from './proxy-server.js';
-import type { TlsProxy } from './tls/tls-proxy.js';
+import { createMetricsRegistry } from '../metrics/registry.js';
+import { PrometheusProxyMetrics } from '../metrics/proxy-metrics.js';
+import { serveMetrics, type MetricsServer } from '../metrics/metrics-server.js';
 
 // `luma proxy run`: the proxy on its own, steered through its management socket. Its
 // route table lives in its state file, so a restart serves what it served before.
@@ -17,11 +19,15 @@ export interface ProxyDaemonOptions {
   logger: Logger;
   /** The HTTPS listener; TLS is off without it. */
   https?: { host: string; port: number; stateDir: string; acmeDirectory?: string; certificatesDir?: string };
+  /** Where to serve /metrics (`--metrics-listen`); not served when absent. */
+  metricsListen?: { host: string; port: number };
 }
 
 export interface RunningProxy {
   port: number;
   httpsPort?: number;
+  /** The /metrics listener's port, when there is one. */
+  metricsPort?: number;
   restoredServices: number;
   stop(): Promise<void>;
 }
@@ -36,8 +42,10 @@ export function loadTls(): Promise<typeof import('./tls/tls-proxy.js')> {
 }
 
 export async function runProxyDaemon(options: ProxyDaemonOptions): Promise<RunningProxy> {
+  const registry = createMetricsRegistry();
   const proxy = new ProxyServer({
     logger: options.logger,
+    metrics: new PrometheusProxyMetrics(registry),
     stateFile: options.stateFile,
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
   });
@@ -59,16 +67,26 @@ export async function runProxyDaemon(options: ProxyDaemonOptions): Promise<Runni
   await management.listen(options.socketPath);
   const address = await proxy.listen(options.listenHost, options.listenPort);
   const httpsPort = tlsProxy && https ? (await tlsProxy.listen(https.host, https.port)).port : undefined;
+  let metricsServer: MetricsServer | undefined;
+  if (options.metricsListen) {
+    try {
+      metricsServer = await serveMetrics(registry, options.metricsListen.host, options.metricsListen.port);
+    } catch (error) {
+      await Promise.all([management.close(), front.close()]);
+      throw error;
+    }
+  }
   options.logger.info({ port: address.port, httpsPort, socket: options.socketPath, restoredServices, acmeDirectory: tlsProxy?.directoryUrl }, 'proxy is up');
   let stopping: Promise<void> | undefined;
   return {
     port: address.port,
     ...(httpsPort !== undefined ? { httpsPort } : {}),
+    ...(metricsServer ? { metricsPort: metricsServer.port } : {}),
     restoredServices,
     stop: () => {
       stopping ??= (async () => {
         // The public side stops accepting at once, while the management side lets its clients go.
-        await Promise.all([management.close(), front.close()]);
+        await Promise.all([management.close(), front.close(), metricsServer?.close()]);
       })();
       return stopping;
     },

@@ -127,8 +127,8 @@ export class ManagementServer implements ProxyHooks {
   }
 
   /** Forwards the proxy's wake requests to every subscribed controller. */
-  wake(service: string): void {
-    this.broadcast(encode({ event: 'wake', service }));
+  wake(service: string, requestId?: string): void {
+    this.broadcast(encode({ event: 'wake', service, ...(requestId !== undefined ? { requestId } : {}) }));
   }
 
   /** Tells subscribed controllers that a certificate of the service changed state. */

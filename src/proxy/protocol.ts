@@ -29,7 +29,7 @@ export type ManagementReply =
   | { id: number; ok: false; error: { code: string; message: string } };
 
 /** `wake`: start the service; `certificate`: a certificate of the service changed state. */
-export type ManagementEvent = { event: 'wake'; service: string } | { event: 'certificate'; service: string };
+export type ManagementEvent = { event: 'wake'; service: string; requestId?: string } | { event: 'certificate'; service: string };
 
 export type ServerMessage = ManagementReply | ManagementEvent;
 
