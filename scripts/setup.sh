@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One setup shared by `make run`, `make test` and CI: npm packages, the Docker engine
-# (Debian's docker.io) and busybox-static, and a running dockerd. Idempotent and quiet
-# when everything is already there.
+# (Debian's docker.io), busybox-static, pebble and openssl (TLS tests), and a running
+# dockerd. Idempotent and quiet when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +41,10 @@ if [ -x /bin/busybox ] && ldd /bin/busybox >/dev/null 2>&1; then missing+=(busyb
 # tests (test/e2e/observability/). Installing it may start a system service; the tests
 # never use that one: each starts its own prometheus on a free port with its own data.
 { command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; } || missing+=(prometheus)
+# The TLS tests run a real ACME server (Pebble, with pebble-challtestsrv as its DNS) and
+# make its HTTPS certificate with openssl.
+command -v pebble >/dev/null 2>&1 && command -v pebble-challtestsrv >/dev/null 2>&1 || missing+=(pebble)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 docker_answers() { $SUDO docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }

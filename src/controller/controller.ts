@@ -37,7 +37,7 @@ export interface ControllerOptions {
   /** The installation's name (operator setting `instance`). */
   instance: string;
   logger: Logger;
-  publicUrl: (host: string) => string;
+  publicUrl: (host: string, tls?: boolean) => string;
   resyncIntervalMs?: number;
   defaultIdleTimeoutMs?: number;
   stopTimeoutSeconds?: number;
@@ -185,6 +185,11 @@ export class Controller implements ProxyHooks {
       if (resumed) this.queue.addAfter(key, this.resumeConfirmDelayMs);
       else this.queue.add(key);
     });
+  }
+
+  /** A certificate of a project's hosts changed state: its CertificateReady condition is rewritten. */
+  certificateChanged(service: string): void {
+    if (leaseOfService(service) === undefined) this.queue.add(objectKey('Project', service));
   }
 
   /** Reconciles everything soon, e.g. after the proxy restarted and lost what it was told. */

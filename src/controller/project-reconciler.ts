@@ -1,11 +1,12 @@
 import type { ProjectObject, ProjectStatus } from '../model/types.js';
 import { resolveProjectSettings, type ProjectSettings } from '../model/project-settings.js';
-import type { DeployRequest, ProxyManagement } from '../proxy/management.js';
+import type { DeployRequest, ProxyManagement, ServiceInfo } from '../proxy/management.js';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
 import { DockerUnavailableError, errorMessage } from '../runtime/errors.js';
 import type { Logger } from '../util/logger.js';
 import { shortHash } from '../util/hash.js';
+import { certificateCondition } from './certificate-condition.js';
 import { setCondition } from './conditions.js';
 import { CRASH_LOG_LINES, CrashLoopTracker, crashLoopMessage, crashLoopReason, type Crash, type CrashLoopState } from './crash-loop.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
@@ -59,8 +60,8 @@ export interface ProjectReconcilerOptions {
   stopTimeoutSeconds?: number;
   /** How long a stopped container is kept for a fast restart before it is removed. */
   stoppedRetentionMs?: number;
-  /** The URL a hostname is reached at through the proxy, for status.url. */
-  publicUrl: (host: string) => string;
+  /** The URL a hostname is reached at through the proxy (over HTTPS when `tls`), for status.url. */
+  publicUrl: (host: string, tls?: boolean) => string;
   /** Cold starts by tier and phase, scale events. */
   metrics?: ControllerMetrics;
   /** Container lifecycle (created, started, ready, paused, stopped): `luma events` and webhooks. */
@@ -210,6 +211,8 @@ export class ProjectReconciler {
       targets: targets.map((container) => `${LOOPBACK}:${container.hostPort}`),
       startupTimeoutMs: settings.startupTimeoutMs,
       targetConcurrency: settings.targetConcurrency,
+      // spec.tls: HTTPS with an automatic certificate, and plain HTTP redirected to it.
+      ...(settings.tls ? { tls: true, sslRedirect: true } : {}),
       ...(unavailableReason !== undefined ? { unavailableReason } : {}),
     };
   }
@@ -358,6 +361,7 @@ export class ProjectReconciler {
       containers: mine,
       failure: failure ?? (lastCrash ? this.crashLoopFailure(lastCrash) : undefined),
       lastActivityAt: service?.activity.lastActivityAt,
+      service,
     });
 
     if (failure) {
@@ -589,6 +593,8 @@ export class ProjectReconciler {
       containers: ManagedContainer[];
       failure?: Failure | undefined;
       lastActivityAt?: number | undefined;
+      /** What the proxy reported this reconcile (its certificates, for CertificateReady). */
+      service?: ServiceInfo | undefined;
     },
   ): Promise<void> {
     const now = new Date(this.now());
@@ -602,13 +608,18 @@ export class ProjectReconciler {
           ? { type: 'Ready', status: 'True' as const, reason: 'Running', message: `${observed.serving} instance(s) serving` }
           : { type: 'Ready', status: 'True' as const, reason: 'ScaledToZero', message: 'no instance runs; the next request starts one' };
     const firstHost = settings.hostnames[0];
+    let conditions = setCondition(previous.conditions, ready, now);
+    if (settings.tls) {
+      // Without a fresh report (a status written mid-start), the last condition stands.
+      if ('service' in observed) conditions = setCondition(conditions, certificateCondition(observed.service), now);
+    } else conditions = conditions.filter((condition) => condition.type !== 'CertificateReady');
     const status: ProjectStatus = {
       observedGeneration: project.metadata.generation ?? 0,
       phase: observed.phase,
-      conditions: setCondition(previous.conditions, ready, now),
+      conditions,
       instances: { running: observed.serving, starting: observed.starting, stopped: observed.stopped ?? Math.max(0, stoppedCount - observed.starting), paused: observed.paused ?? 0 },
       image: settings.image,
-      ...(firstHost ? { url: this.options.publicUrl(firstHost) } : {}),
+      ...(firstHost ? { url: this.options.publicUrl(firstHost, settings.tls) } : {}),
       ...(observed.lastActivityAt !== undefined
         ? { lastRequestAt: new Date(observed.lastActivityAt).toISOString() }
         : previous.lastRequestAt

@@ -38,7 +38,7 @@ export interface ControlPlaneOptions {
   proxy: ProxyManagement;
   /** Connects the proxy's wake requests to the controller. */
   attachHooks: (hooks: ProxyHooks) => void;
-  publicUrl: (host: string) => string;
+  publicUrl: (host: string, tls?: boolean) => string;
   logger: Logger;
   /** The process's Prometheus registry, served at the API's /metrics (with the proxy's metrics in `luma up`). */
   metrics: Registry;
@@ -192,6 +192,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   };
 }
 
-export function publicUrlFor(port: number): (host: string) => string {
-  return (host) => (port === 80 ? `http://${host}/` : `http://${host}:${port}/`);
+/** status.url: HTTPS for a `tls` project when the proxy has an HTTPS listener, else plain HTTP. */
+export function publicUrlFor(port: number, httpsPort?: number): (host: string, tls?: boolean) => string {
+  return (host, tls = false) => {
+    if (tls && httpsPort !== undefined) return httpsPort === 443 ? `https://${host}/` : `https://${host}:${httpsPort}/`;
+    return port === 80 ? `http://${host}/` : `http://${host}:${port}/`;
+  };
 }

@@ -31,7 +31,7 @@ export async function startControllerProcess(options: ControllerProcessOptions):
   let resync: (() => void) | undefined;
   const client = new ManagementClient({
     socketPath: options.proxySocket,
-    hooks: { wake: (service, requestId) => hooks?.wake(service, requestId) },
+    hooks: { wake: (service, requestId) => hooks?.wake(service, requestId), certificateChanged: (service) => hooks?.certificateChanged?.(service) },
     onConnected: () => {
       if (connectedOnce) {
         logger.info({ socket: options.proxySocket }, 'reconnected to the proxy; re-deploying every route');

@@ -17,12 +17,15 @@ export interface ProxyDaemonOptions {
   stateFile: string;
   drainTimeoutMs?: number;
   logger: Logger;
+  /** The HTTPS listener; TLS is off without it. */
+  https?: { host: string; port: number; stateDir: string; acmeDirectory?: string; certificatesDir?: string };
   /** Where to serve /metrics (`--metrics-listen`); not served when absent. */
   metricsListen?: { host: string; port: number };
 }
 
 export interface RunningProxy {
   port: number;
+  httpsPort?: number;
   /** The /metrics listener's port, when there is one. */
   metricsPort?: number;
   restoredServices: number;
@@ -33,6 +36,11 @@ export function defaultProxyPaths(stateDir: string): { socketPath: string; state
   return { socketPath: path.join(stateDir, 'proxy', 'proxy.sock'), stateFile: path.join(stateDir, 'proxy', 'routes.json') };
 }
 
+/** The TLS layer and its ACME client are loaded only when HTTPS is on: they take seconds to import on a busy machine. */
+export function loadTls(): Promise<typeof import('./tls/tls-proxy.js')> {
+  return import('./tls/tls-proxy.js');
+}
+
 export async function runProxyDaemon(options: ProxyDaemonOptions): Promise<RunningProxy> {
   const registry = createMetricsRegistry();
   const proxy = new ProxyServer({
@@ -41,31 +49,44 @@ export async function runProxyDaemon(options: ProxyDaemonOptions): Promise<Runni
     stateFile: options.stateFile,
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
   });
-  const restoredServices = await proxy.restore();
-  const management = new ManagementServer(proxy, options.logger);
-  proxy.setHooks(management);
+  const { https } = options;
+  const tls = https ? await loadTls() : undefined;
+  const tlsProxy = https && tls
+    ? new tls.TlsProxy(proxy, {
+        tlsDir: tls.defaultTlsDir(https.stateDir),
+        logger: options.logger,
+        ...(https.acmeDirectory ? { acmeDirectory: https.acmeDirectory } : {}),
+        ...(https.certificatesDir ? { certificatesDir: https.certificatesDir } : {}),
+      })
+    : undefined;
+  const front = tlsProxy ?? proxy;
+  const restoredServices = await front.restore();
+  const management = new ManagementServer(front, options.logger);
+  front.setHooks(management);
   await mkdir(path.dirname(options.socketPath), { recursive: true, mode: 0o700 });
   await management.listen(options.socketPath);
   const address = await proxy.listen(options.listenHost, options.listenPort);
+  const httpsPort = tlsProxy && https ? (await tlsProxy.listen(https.host, https.port)).port : undefined;
   let metricsServer: MetricsServer | undefined;
   if (options.metricsListen) {
     try {
       metricsServer = await serveMetrics(registry, options.metricsListen.host, options.metricsListen.port);
     } catch (error) {
-      await Promise.all([management.close(), proxy.close()]);
+      await Promise.all([management.close(), front.close()]);
       throw error;
     }
   }
-  options.logger.info({ port: address.port, socket: options.socketPath, restoredServices }, 'proxy is up');
+  options.logger.info({ port: address.port, httpsPort, socket: options.socketPath, restoredServices, acmeDirectory: tlsProxy?.directoryUrl }, 'proxy is up');
   let stopping: Promise<void> | undefined;
   return {
     port: address.port,
+    ...(httpsPort !== undefined ? { httpsPort } : {}),
     ...(metricsServer ? { metricsPort: metricsServer.port } : {}),
     restoredServices,
     stop: () => {
       stopping ??= (async () => {
         // The public side stops accepting at once, while the management side lets its clients go.
-        await Promise.all([management.close(), proxy.close(), metricsServer?.close()]);
+        await Promise.all([management.close(), front.close(), metricsServer?.close()]);
       })();
       return stopping;
     },

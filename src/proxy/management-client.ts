@@ -155,6 +155,7 @@ export class ManagementClient implements ProxyManagement {
     }
     if ('event' in message) {
       if (message.event === 'wake') this.options.hooks?.wake(message.service, typeof message.requestId === 'string' ? message.requestId : undefined);
+      else if (message.event === 'certificate') this.options.hooks?.certificateChanged?.(message.service);
       return;
     }
     const waiter = this.pending.get(message.id);

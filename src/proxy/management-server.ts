@@ -128,7 +128,15 @@ export class ManagementServer implements ProxyHooks {
 
   /** Forwards the proxy's wake requests to every subscribed controller. */
   wake(service: string, requestId?: string): void {
-    const line = encode({ event: 'wake', service, ...(requestId !== undefined ? { requestId } : {}) });
+    this.broadcast(encode({ event: 'wake', service, ...(requestId !== undefined ? { requestId } : {}) }));
+  }
+
+  /** Tells subscribed controllers that a certificate of the service changed state. */
+  certificateChanged(service: string): void {
+    this.broadcast(encode({ event: 'certificate', service }));
+  }
+
+  private broadcast(line: string): void {
     for (const socket of this.subscribers) socket.write(line);
   }
 

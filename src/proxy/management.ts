@@ -64,6 +64,25 @@ export interface ServiceInfo {
   sslRedirect: boolean;
   unavailableReason?: string;
   activity: ActivitySnapshot;
+  /** One entry per host when the service is served over HTTPS (`tls`) by a proxy with an HTTPS listener. */
+  certificates?: CertificateStatus[];
+}
+
+/**
+ * Where a host's certificate stands. `Ready` while a valid certificate is served (a failed
+ * renewal keeps it Ready, with the failure in the message); `Pending` before the first
+ * one; `Failed` when obtaining it failed and nothing valid can be served.
+ */
+export interface CertificateStatus {
+  host: string;
+  state: 'Ready' | 'Pending' | 'Failed';
+  /** CamelCase, like a condition's reason. */
+  reason: string;
+  message: string;
+  /** ISO time the served certificate expires. */
+  notAfter?: string;
+  /** `acme` (issued and renewed by the proxy) or `provided` (the operator's files). */
+  source?: 'acme' | 'provided';
 }
 
 export const GLOBAL_OPTIONS = ['lets-encrypt-email'] as const;
@@ -86,6 +105,8 @@ export interface ProxyManagement {
 export interface ProxyHooks {
   /** A request is waiting for a service that has no target: start one. `requestId` names the request that asked first (for logs). */
   wake(service: string, requestId?: string): void;
+  /** A certificate of the service's hosts changed state (issued, renewed, failed): look again. */
+  certificateChanged?(service: string): void;
 }
 
 export class HostConflictError extends Error {

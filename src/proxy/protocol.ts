@@ -28,7 +28,8 @@ export type ManagementReply =
   | { id: number; ok: true; result: ReplyResults[ManagementRequestType] }
   | { id: number; ok: false; error: { code: string; message: string } };
 
-export type ManagementEvent = { event: 'wake'; service: string; requestId?: string };
+/** `wake`: start the service; `certificate`: a certificate of the service changed state. */
+export type ManagementEvent = { event: 'wake'; service: string; requestId?: string } | { event: 'certificate'; service: string };
 
 export type ServerMessage = ManagementReply | ManagementEvent;
 

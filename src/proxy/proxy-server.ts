@@ -60,6 +60,9 @@ export interface ProxyServerOptions {
   metrics?: ProxyMetrics;
 }
 
+/** Answers a request before it is routed (TLS: ACME challenges, HTTPS redirects); true when it did. */
+export type RequestIntercept = (req: IncomingMessage, res: ServerResponse) => boolean;
+
 type HoldOutcome = { kind: 'target'; target: Target } | { kind: 'timeout' } | { kind: 'unavailable'; reason: string } | { kind: 'removed' } | { kind: 'aborted' };
 
 export class ProxyServer implements ProxyManagement {
@@ -71,6 +74,7 @@ export class ProxyServer implements ProxyManagement {
   private readonly upgradedSockets = new Set<Duplex>();
   private readonly stateFile: RouteStateFile | undefined;
   private hooks: ProxyHooks | undefined;
+  private intercept: RequestIntercept | undefined;
   private readonly drainTimeoutMs: number;
   private readonly logger: Logger;
   private readonly now: () => number;
@@ -92,6 +96,10 @@ export class ProxyServer implements ProxyManagement {
 
   setHooks(hooks: ProxyHooks | undefined): void {
     this.hooks = hooks;
+  }
+
+  setIntercept(intercept: RequestIntercept | undefined): void {
+    this.intercept = intercept;
   }
 
   /** Restores the routes saved by an earlier run. */
@@ -235,6 +243,7 @@ export class ProxyServer implements ProxyManagement {
       respond.health(res);
       return;
     }
+    if (this.intercept?.(req, res)) return;
     this.activeRequests++;
     if (this.closing) res.setHeader('connection', 'close');
     ensureRequestId(req);
@@ -275,7 +284,7 @@ export class ProxyServer implements ProxyManagement {
     }
   }
 
-  private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     // Node stops watching a socket once it hands it over for an upgrade: without this, a
     // client resetting the connection would be an uncaught error that ends the process.
     socket.on('error', () => socket.destroy());

@@ -8,7 +8,7 @@ import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 const CLI = path.join(REPO_ROOT, 'dist/cli/main.js');
-const UP_LINE = /Luma is up: apps at http:\/\/127\.0\.0\.1:(\d+), API at http:\/\/127\.0\.0\.1:(\d+)/;
+const UP_LINE = /Luma is up: apps at http:\/\/127\.0\.0\.1:(\d+), API at http:\/\/127\.0\.0\.1:(\d+)(?:, HTTPS at https:\/\/127\.0\.0\.1:(\d+))?/;
 
 /**
  * How a test reaches a running Luma's API: its address, its state directory (where the
@@ -44,6 +44,8 @@ export function apiFetch(api: ApiEndpoint, urlPath: string, init: RequestInit = 
 export interface LumaProcess {
   proxyPort: number;
   apiPort: number;
+  /** Set when started with --https-listen. */
+  httpsPort?: number;
   server: string;
   /** The API with its token: hand it to runCli, apiFetch and Api. */
   api: ApiEndpoint;
@@ -61,6 +63,8 @@ export interface LumaProcessOptions {
   instance: string;
   config?: string;
   proxyPort?: number;
+  /** More `luma up` flags (e.g. --https-listen). */
+  args?: string[];
   /** More environment for `luma up` (DOCKER_HOST, LUMA_LOG_LEVEL, …). */
   env?: Record<string, string>;
 }
@@ -88,6 +92,7 @@ export async function startLuma(options: LumaProcessOptions): Promise<LumaProces
     '--api-listen',
     '127.0.0.1:0',
     ...(options.config ? ['--config', options.config] : []),
+    ...(options.args ?? []),
   ];
   const child = spawn(process.execPath, args, {
     env: { ...process.env, LUMA_INSTANCE: options.instance, LUMA_LOG_LEVEL: process.env.LUMA_LOG_LEVEL ?? 'warn', ...options.env },
@@ -98,13 +103,13 @@ export async function startLuma(options: LumaProcessOptions): Promise<LumaProces
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
-  const ports = await new Promise<{ proxyPort: number; apiPort: number }>((resolve, reject) => {
+  const ports = await new Promise<{ proxyPort: number; apiPort: number; httpsPort?: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`luma up did not start within 20 s:\n${output}`)), 20_000);
     const check = (): void => {
       const match = UP_LINE.exec(output);
       if (match) {
         clearTimeout(timer);
-        resolve({ proxyPort: Number(match[1]), apiPort: Number(match[2]) });
+        resolve({ proxyPort: Number(match[1]), apiPort: Number(match[2]), ...(match[3] ? { httpsPort: Number(match[3]) } : {}) });
       }
     };
     child.stderr?.on('data', check);
@@ -209,6 +214,7 @@ export interface ProjectManifestSpec {
   startupTimeout?: string;
   command?: string[];
   resources?: { cpu: string; memory: string };
+  tls?: boolean;
 }
 
 /** The busybox test app's upgrade-and-echo server (test/fixtures/app/ws.sh) instead of httpd. */
@@ -237,5 +243,6 @@ export function projectManifest(name: string, spec: ProjectManifestSpec): string
   if (spec.startupTimeout) lines.push('  readiness:', `    startupTimeout: ${spec.startupTimeout}`);
   if (spec.command) lines.push(`  command: ${JSON.stringify(spec.command)}`);
   if (spec.resources) lines.push('  resources:', `    cpu: ${spec.resources.cpu}`, `    memory: ${spec.resources.memory}`);
+  if (spec.tls) lines.push('  tls: true');
   return lines.join('\n') + '\n';
 }

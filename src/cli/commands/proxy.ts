@@ -86,11 +86,16 @@ export function registerProxyCommands(program: Command): void {
   addSocketFlags(proxy.command('run').description('Run the proxy daemon: public listener plus management socket'))
     .addOption(new Option('--listen <addr>', 'public HTTP listener').env('LUMA_LISTEN').default('127.0.0.1:8080'))
     .addOption(new Option('--drain-timeout <duration>', 'how long SIGTERM waits for in-flight requests').argParser(duration('--drain-timeout')))
+    .addOption(new Option('--https-listen <addr>', 'public HTTPS listener; TLS is off without it').env('LUMA_HTTPS_LISTEN'))
+    .addOption(new Option('--acme-directory <url>', "ACME directory URL (default: Let's Encrypt production)").env('LUMA_ACME_DIRECTORY'))
+    .addOption(new Option('--certificates-dir <dir>', 'operator-provided certificates: HOST.crt and HOST.key per hostname').env('LUMA_CERTIFICATES_DIR'))
     .addOption(new Option('--metrics-listen <addr>', "serve the proxy's Prometheus metrics at http://ADDR/metrics (off when not given)").env('LUMA_METRICS_LISTEN'))
-    .addHelpText('after', '\nExample:\n  luma proxy run --listen 127.0.0.1:8080 --metrics-listen 127.0.0.1:9464 --state-dir /var/lib/luma')
-    .action(async (options: SocketFlags & { listen: string; drainTimeout?: number; metricsListen?: string }) => {
+    .addHelpText('after', '\nExamples:\n  luma proxy run --listen 127.0.0.1:8080 --metrics-listen 127.0.0.1:9464 --state-dir /var/lib/luma\n  luma proxy run --listen :80 --https-listen :443 --state-dir /var/lib/luma')
+    .action(async (options: SocketFlags & { listen: string; drainTimeout?: number; metricsListen?: string; httpsListen?: string; acmeDirectory?: string; certificatesDir?: string }) => {
       const address = parseListenAddress(options.listen, '--listen');
       const metricsAddress = options.metricsListen ? parseListenAddress(options.metricsListen, '--metrics-listen') : undefined;
+      if ((options.acmeDirectory || options.certificatesDir) && !options.httpsListen) throw new CliError('--acme-directory and --certificates-dir need --https-listen');
+      const httpsAddress = options.httpsListen ? parseListenAddress(options.httpsListen, '--https-listen') : undefined;
       const paths = defaultProxyPaths(options.stateDir);
       const running = await runProxyDaemon({
         listenHost: address.host,
@@ -100,12 +105,24 @@ export function registerProxyCommands(program: Command): void {
         logger: createLogger().child({ component: 'proxy' }),
         ...(options.drainTimeout !== undefined ? { drainTimeoutMs: options.drainTimeout } : {}),
         ...(metricsAddress ? { metricsListen: metricsAddress } : {}),
+        ...(httpsAddress
+          ? {
+              https: {
+                host: httpsAddress.host,
+                port: httpsAddress.port,
+                stateDir: options.stateDir,
+                ...(options.acmeDirectory ? { acmeDirectory: options.acmeDirectory } : {}),
+                ...(options.certificatesDir ? { certificatesDir: options.certificatesDir } : {}),
+              },
+            }
+          : {}),
       });
       // Signals are handled before the process says it is up, so a supervisor acting on that line is safe.
       stopOnSignal('the proxy (in-flight requests may finish)', () => running.stop());
       process.stderr.write(
         `Luma proxy is up: apps at http://127.0.0.1:${running.port}, management socket ${options.socketPath ?? paths.socketPath}, ${running.restoredServices} route(s) restored` +
           (running.metricsPort !== undefined ? `, metrics at http://${metricsAddress?.host ?? '127.0.0.1'}:${running.metricsPort}/metrics` : '') +
+          (running.httpsPort !== undefined ? `; HTTPS at https://127.0.0.1:${running.httpsPort}` : '') +
           '\n',
       );
     });

@@ -1,4 +1,4 @@
-import { UnknownServiceError, type ActivitySnapshot, type DeployRequest, type GlobalOption, type ProxyManagement, type ServiceInfo } from '../../../src/proxy/management.js';
+import { UnknownServiceError, type ActivitySnapshot, type CertificateStatus, type DeployRequest, type GlobalOption, type ProxyManagement, type ServiceInfo } from '../../../src/proxy/management.js';
 
 // A ProxyManagement that records deploys and removes and answers getService with the
 // activity a test sets, standing in for the proxy's view of traffic.
@@ -9,6 +9,8 @@ export class FakeProxy implements ProxyManagement {
   readonly globals = new Map<GlobalOption, string>();
   /** Activity reported per service. */
   readonly activity = new Map<string, ActivitySnapshot>();
+  /** Certificate states reported per service (as a proxy with an HTTPS listener does for `tls` services). */
+  readonly certificates = new Map<string, CertificateStatus[]>();
   private readonly services = new Map<string, DeployRequest>();
 
   constructor(readonly log: string[] = []) {}
@@ -66,6 +68,7 @@ export class FakeProxy implements ProxyManagement {
       sslRedirect: deployed.sslRedirect ?? false,
       ...(deployed.unavailableReason ? { unavailableReason: deployed.unavailableReason } : {}),
       activity: activity ? { ...activity } : { inFlight: 0, waiting: 0 },
+      ...(deployed.tls && this.certificates.has(service) ? { certificates: structuredClone(this.certificates.get(service)) } : {}),
     };
   }
 

@@ -136,3 +136,14 @@ describe('Controller.wake', () => {
     expect(runtime.calls.map((call) => call.op)).toEqual(['start']);
   });
 });
+
+describe('Controller.certificateChanged', () => {
+  it('reconciles the project, which writes the proxy’s certificate report into CertificateReady', async () => {
+    const { proxy, store } = await startWith({ image: IMAGE, hostnames: ['web.localhost'], scaling: { minInstances: 1 }, tls: true }, NEVER_MS);
+    await vi.waitFor(() => expect(store.get('Project', NAME)?.status?.phase).toBe('Running'), { timeout: 5_000 });
+    proxy.certificates.set(NAME, [{ host: 'web.localhost', state: 'Failed', reason: 'AcmeRefused', message: 'refused' }]);
+
+    controller!.certificateChanged(NAME);
+    await vi.waitFor(() => expect(store.get('Project', NAME)?.status?.conditions?.find((condition) => condition.type === 'CertificateReady')?.reason).toBe('AcmeRefused'), { timeout: 5_000 });
+  });
+});

@@ -699,6 +699,38 @@ describe('ProjectReconciler', () => {
   });
 });
 
+describe('spec.tls', () => {
+  const TLS_SPEC: ProjectSpec = { ...BASE_SPEC, tls: true };
+
+  it('deploys the route with TLS and the HTTP redirect', async () => {
+    await applyProject(TLS_SPEC);
+    await world.reconciler.reconcile(NAME);
+    expect(world.proxy.lastDeploy(NAME)).toMatchObject({ tls: true, sslRedirect: true });
+  });
+
+  it('writes CertificateReady from what the proxy reports, and drops it when tls is turned off', async () => {
+    await applyProject(TLS_SPEC);
+    await world.reconciler.reconcile(NAME);
+    // The first reconcile read the proxy before its route existed.
+    expect(findCondition(status()?.conditions, 'CertificateReady')).toMatchObject({ status: 'Unknown', reason: 'Pending' });
+
+    world.proxy.certificates.set(NAME, [{ host: 'web.localhost', state: 'Failed', reason: 'AcmeRefused', message: 'the ACME server refused: blocked; retrying at 2025-01-01T00:05:00.000Z' }]);
+    await world.reconciler.reconcile(NAME);
+    expect(findCondition(status()?.conditions, 'CertificateReady')).toMatchObject({ status: 'False', reason: 'AcmeRefused', message: expect.stringMatching(/^web\.localhost: the ACME server refused: blocked/) });
+    // The project itself still serves plain HTTP: Ready is not affected.
+    expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'True' });
+
+    world.proxy.certificates.set(NAME, [{ host: 'web.localhost', state: 'Ready', reason: 'Issued', message: 'certificate valid until 2025-03-31T00:00:00.000Z' }]);
+    await world.reconciler.reconcile(NAME);
+    expect(findCondition(status()?.conditions, 'CertificateReady')).toMatchObject({ status: 'True', reason: 'Ready' });
+
+    await applyProject(BASE_SPEC);
+    await world.reconciler.reconcile(NAME);
+    expect(findCondition(status()?.conditions, 'CertificateReady')).toBeUndefined();
+    expect(world.proxy.lastDeploy(NAME)?.tls).toBeUndefined();
+  });
+});
+
 describe('the paused tier without request history (after a restart)', () => {
   it('keeps an instance it paused paused until idleTimeout after it became ready, then stops it', async () => {
     await applyProject(PAUSE_SPEC);
