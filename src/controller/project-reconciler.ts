@@ -31,6 +31,8 @@ const IMAGE_RECHECK_MS = 5_000;
 export const DEFAULT_STOPPED_RETENTION_MS = 3_600_000;
 /** How often a starting container is looked at, so that one that exits fails at once rather than at startupTimeout. */
 const EXIT_WATCH_INTERVAL_MS = 100;
+/** 128 + SIGTERM: how a container stopped with `docker stop` ends. */
+const STOPPED_BY_SIGTERM = 143;
 
 /** The app's process ended while Luma waited for it to become ready. */
 export class AppExitedError extends Error {
@@ -408,6 +410,8 @@ export class ProjectReconciler {
   private async noteCrashedInstances(crashKey: string, stopped: ManagedContainer[]): Promise<void> {
     for (const container of stopped) {
       if (container.state !== 'exited' || !this.readySince.has(container.id) || this.stoppedAt.has(container.id)) continue;
+      // 143 is SIGTERM (`docker stop` by hand, healed at once as drift); an unknown code is no evidence of a crash.
+      if (container.exitCode === undefined || container.exitCode === 0 || container.exitCode === STOPPED_BY_SIGTERM) continue;
       this.readySince.delete(container.id);
       const loop = this.crashLoops.recordCrash(crashKey, { exitCode: container.exitCode, lastLines: await this.lastLines(container.id) });
       this.options.logger.warn({ container: container.name, exitCode: loop.exitCode, crashes: loop.crashes }, 'serving instance exited; backing off');
