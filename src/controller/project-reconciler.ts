@@ -32,6 +32,8 @@ const IMAGE_RECHECK_MS = 5_000;
 export const DEFAULT_STOPPED_RETENTION_MS = 3_600_000;
 /** How often a starting container is looked at, so that one that exits fails at once rather than at startupTimeout. */
 const EXIT_WATCH_INTERVAL_MS = 100;
+/** 128 + SIGTERM: how a container stopped with `docker stop` ends. */
+const STOPPED_BY_SIGTERM = 143;
 
 /** The app's process ended while Luma waited for it to become ready. */
 export class AppExitedError extends Error {
@@ -307,7 +309,7 @@ export class ProjectReconciler {
             logger.warn({ project: name, exitCode: loop.exitCode, crashes: loop.crashes, backoffMs: loop.backoffMs }, 'app exited before it became ready; backing off');
             failure = this.crashLoopFailure(loop);
             this.metrics.instanceStartFailed(name);
-            this.events.record({ kind: 'Project', name }, 'Warning', 'CrashLoopBackOff', failure.message);
+            this.events.record({ kind: 'Project', name }, 'Warning', 'CrashLoopBackOff', failure.publicMessage ?? failure.message);
           } else {
             failure = { reason: 'StartFailed', message: errorMessage(result.reason) };
             this.metrics.instanceStartFailed(name);
@@ -412,6 +414,8 @@ export class ProjectReconciler {
   private async noteCrashedInstances(crashKey: string, stopped: ManagedContainer[]): Promise<void> {
     for (const container of stopped) {
       if (container.state !== 'exited' || !this.readySince.has(container.id) || this.stoppedAt.has(container.id)) continue;
+      // 143 is SIGTERM (`docker stop` by hand, healed at once as drift); an unknown code is no evidence of a crash.
+      if (container.exitCode === undefined || container.exitCode === 0 || container.exitCode === STOPPED_BY_SIGTERM) continue;
       this.readySince.delete(container.id);
       const loop = this.crashLoops.recordCrash(crashKey, { exitCode: container.exitCode, lastLines: await this.lastLines(container.id) });
       this.options.logger.warn({ container: container.name, exitCode: loop.exitCode, crashes: loop.crashes }, 'serving instance exited; backing off');
