@@ -19,6 +19,8 @@ import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { BadRequestError, NotFoundError, statusFor } from './errors.js';
 import { registerObjectLogRoutes } from './log-routes.js';
+import { registerEventRoutes, type EventSource } from './event-routes.js';
+import { registerSyncRoutes, type SyncControl } from './sync-routes.js';
 import { LogSessions } from './log-sessions.js';
 
 // The HTTP API: apply, get, list and delete per kind, health and the OpenAPI document.
@@ -53,6 +55,10 @@ export interface ApiOptions {
   health: () => Promise<HealthReport>;
   /** Last known Docker state, without a fresh check; told to every client in a header. */
   dockerState: () => HealthReport['docker'];
+  /** The watched manifests directory, when this process follows one. */
+  sync?: SyncControl;
+  /** Recent events (`luma events`). */
+  events?: EventSource;
 }
 
 /** Set on every answer while the engine is unreachable, so each CLI command can say so. */
@@ -317,6 +323,8 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
   );
 
   registerObjectLogRoutes(app, { prefix: API_PREFIX, store, sessions: logSessions, clock });
+  if (options.sync) registerSyncRoutes(app, { prefix: API_PREFIX, sync: options.sync });
+  if (options.events) registerEventRoutes(app, { prefix: API_PREFIX, events: options.events });
 
   app.get(`${API_PREFIX}/:plural`, { schema: { summary: 'List objects of a kind' } }, async (request) => {
     const { plural } = request.params as { plural: string };

@@ -1,12 +1,9 @@
-import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createApiServer, type HealthReport } from '../api/server.js';
-import { applyDocuments, parseFiles } from '../apply/apply.js';
 import type { OperatorSettings } from '../config/settings.js';
 import { Controller } from '../controller/controller.js';
 import { EventLog } from '../events/event-log.js';
 import { LEASE_FINALIZER } from '../controller/lease-reconciler.js';
-import { ManifestError } from '../model/parse.js';
 import type { ProxyHooks, ProxyManagement } from '../proxy/management.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
 import { errorMessage } from '../runtime/errors.js';
@@ -16,7 +13,9 @@ import { LogHub } from '../logs/log-hub.js';
 import { FileStore } from '../store/file-store.js';
 import { ledgerPath, UsageLedger } from '../usage/ledger.js';
 import type { Logger } from '../util/logger.js';
-import { findManifestFiles } from '../util/manifest-files.js';
+import { DirectorySync } from '../sync/directory-sync.js';
+import { InventoryFile } from '../sync/inventory.js';
+import { ManifestWatcher } from '../sync/watcher.js';
 import type { ListenAddress } from './listen-address.js';
 
 // The controller half of Luma: store, Docker runtime, controller and API. `luma up`
@@ -47,27 +46,6 @@ export interface RunningControlPlane {
 
 const DOCKER_HEALTH_INTERVAL_MS = 5_000;
 
-async function manifestFiles(dir: string): Promise<string[]> {
-  const info = await stat(dir).catch(() => undefined);
-  return info?.isDirectory() ? findManifestFiles(dir) : [];
-}
-
-/** One bad file is reported and skipped; it never blocks the others. */
-async function applyManifestDirectory(store: FileStore, dir: string, contexts: ContextStore, settings: OperatorSettings, logger: Logger): Promise<void> {
-  for (const file of await manifestFiles(dir)) {
-    try {
-      const documents = parseFiles([{ path: path.relative(process.cwd(), file) || file, content: await readFile(file, 'utf8') }]);
-      for (const applied of await applyDocuments(store, documents, { settings, resolveContext: localContextResolver(contexts) })) {
-        logger.info({ file, kind: applied.kind, name: applied.name, result: applied.result }, 'applied manifest');
-      }
-    } catch (error) {
-      const message = error instanceof ManifestError ? error.message : errorMessage(error);
-      logger.error({ file }, `skipped manifest: ${message}`);
-      process.stderr.write(`luma: skipped ${file}:\n${message}\n`);
-    }
-  }
-}
-
 export async function startControlPlane(options: ControlPlaneOptions): Promise<RunningControlPlane> {
   const { settings, logger } = options;
   const runtime = new DockerRuntime({ instance: settings.instance });
@@ -84,7 +62,20 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const contexts = new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits);
   const logs = new LogHub();
   const events = new EventLog();
-  await applyManifestDirectory(store, options.manifests, contexts, settings, logger);
+  // The directory is read once before the controller starts (what it declares exists from
+  // the first reconcile on), then followed as it changes.
+  const directorySync = new DirectorySync({
+    dir: options.manifests,
+    store,
+    inventory: new InventoryFile(options.stateDir),
+    settings: settings.sync,
+    admission: settings,
+    resolveContext: localContextResolver(contexts),
+    events: events.recorder('sync'),
+    logger: logger.child({ component: 'sync' }),
+  });
+  const manifestWatcher = new ManifestWatcher({ dir: options.manifests, sync: directorySync, debounceMs: settings.sync.debounceMs, logger: logger.child({ component: 'sync' }) });
+  await manifestWatcher.start();
 
   const controller = new Controller({
     store,
@@ -134,6 +125,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       return { status: current.reachable ? 'ok' : 'degraded', docker: current };
     },
     dockerState: () => docker,
+    sync: { status: () => directorySync.status(), passNow: (pass) => manifestWatcher.passNow(pass) },
+    events,
   });
   await api.listen({ host: options.apiAddress.host, port: options.apiAddress.port });
   const apiPort = (api.server.address() as { port: number }).port;
@@ -147,6 +140,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     stop: () => {
       stopping ??= (async () => {
         clearInterval(dockerTimer);
+        await manifestWatcher.stop();
         await api.close();
         await controller.stop();
         await ledger.close();

@@ -14,6 +14,8 @@ export interface UpOptions {
   listen: string;
   apiListen: string;
   config?: string;
+  /** `--force-prune`: the watched directory prunes without its guards. */
+  forcePrune?: boolean;
 }
 
 export interface RunningLuma {
@@ -26,6 +28,7 @@ export interface RunningLuma {
 export async function startLuma(options: UpOptions): Promise<RunningLuma> {
   const logger = createLogger();
   const settings = await loadSettings(options.config);
+  if (options.forcePrune) settings.sync.forcePrune = true;
   const publicAddress = parseListenAddress(options.listen, '--listen');
   const apiAddress = parseListenAddress(options.apiListen, '--api-listen');
 

@@ -15,11 +15,13 @@ interface ControlPlaneFlags {
   httpsListen?: string;
   acmeDirectory?: string;
   config?: string;
+  forcePrune?: boolean;
 }
 
 function addControlPlaneFlags(command: Command): Command {
   return command
-    .addOption(new Option('--manifests <dir>', 'directory of manifests applied at start').env('LUMA_MANIFESTS').default('./manifests'))
+    .addOption(new Option('--manifests <dir>', 'watched directory: every *.yaml/*.yml below it is applied when it changes, and what it no longer declares is pruned').env('LUMA_MANIFESTS').default('./manifests'))
+    .addOption(new Option('--force-prune', 'let the watched directory prune without its guards (empty-directory grace period, sync.maxPruneShare)').env('LUMA_FORCE_PRUNE'))
     .addOption(new Option('--state-dir <dir>', 'where objects and state live').env('LUMA_STATE_DIR').default('./.luma'))
     .addOption(new Option('--listen <addr>', 'public HTTP listener (the proxy)').env('LUMA_LISTEN').default('127.0.0.1:8080'))
     .addOption(new Option('--api-listen <addr>', 'API listener').env('LUMA_API_LISTEN').default('127.0.0.1:7070'))
@@ -44,6 +46,7 @@ export function registerDaemonCommands(program: Command): void {
         listen: options.listen,
         apiListen: options.apiListen,
         ...(options.config ? { config: options.config } : {}),
+        ...(options.forcePrune ? { forcePrune: true } : {}),
       });
       stopOnSignal('Luma (containers keep running and are adopted at the next start)', () => luma.stop());
       process.stderr.write(`Luma is up: apps at http://127.0.0.1:${luma.proxyPort}, API at http://127.0.0.1:${luma.apiPort}, state in ${options.stateDir}\n`);
@@ -62,6 +65,7 @@ export function registerDaemonCommands(program: Command): void {
         publicListen: options.listen,
         proxySocket: options.proxySocket ?? defaultProxyPaths(options.stateDir).socketPath,
         ...(options.config ? { config: options.config } : {}),
+        ...(options.forcePrune ? { forcePrune: true } : {}),
       });
       stopOnSignal('the controller (containers keep running)', () => controller.stop());
       process.stderr.write(`Luma controller is up: API at http://127.0.0.1:${controller.apiPort}\n`);
