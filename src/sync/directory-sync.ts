@@ -36,12 +36,13 @@ export const SYNC_EVENT_KIND = 'Sync';
 export class DirectorySync {
   private inventoryState: Inventory | undefined;
   private emptySince: number | undefined;
-  private running: Promise<SyncStatus> = Promise.resolve(this.initialStatus());
-  private current: SyncStatus = this.initialStatus();
+  private running: Promise<unknown> = Promise.resolve();
+  private current: SyncStatus;
   private readonly now: () => number;
 
   constructor(private readonly options: DirectorySyncOptions) {
     this.now = options.now ?? Date.now;
+    this.current = { directory: options.dir, exists: false, phase: 'Pending', passes: 0, files: [], conflicts: [], pruned: [] };
   }
 
   status(): SyncStatus {
@@ -62,10 +63,6 @@ export class DirectorySync {
   recheckAt(): number | undefined {
     const retryAt = this.current.pruneWithheld?.retryAt;
     return retryAt === undefined ? undefined : Date.parse(retryAt);
-  }
-
-  private initialStatus(): SyncStatus {
-    return { directory: this.options.dir, exists: false, phase: 'Pending', passes: 0, files: [], conflicts: [], pruned: [] };
   }
 
   private stored = (ref: ObjectRef): StoredObject | undefined => {
