@@ -74,6 +74,7 @@ export class Controller implements ProxyHooks {
   constructor(private readonly options: ControllerOptions) {
     this.resumeConfirmDelayMs = options.resumeConfirmDelayMs ?? RESUME_CONFIRM_DELAY_MS;
     this.projects = new ProjectReconciler({
+      events: options.events ?? NO_EVENTS,
       store: options.store,
       runtime: options.runtime,
       proxy: options.proxy,

@@ -11,6 +11,8 @@ import { waitUntilReady } from '../util/readiness-probe.js';
 import { decideInstances } from './scaling.js';
 import { resolveProjectImage } from './image-resolution.js';
 import type { ReconcileResult } from './work-queue.js';
+import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
+import { describeDrift, type LeftState } from './drift.js';
 
 // Converges one Project: reads the whole desired state (store) and actual state (Docker
 // containers by label, proxy activity), acts on the difference, writes status. It is
@@ -39,6 +41,8 @@ export interface ProjectReconcilerOptions {
   stoppedRetentionMs?: number;
   /** The URL a hostname is reached at through the proxy, for status.url. */
   publicUrl: (host: string) => string;
+  /** Where drift (a container stopped, paused or removed by hand) is told; nothing is recorded when absent. */
+  events?: EventRecorder;
 }
 
 /** The fields that shape a container: any change replaces it. Scaling and routing do not. */
@@ -65,6 +69,11 @@ export class ProjectReconciler {
   private readonly wakeable = new Map<string, ManagedContainer[]>();
   /** Projects with a fast resume in progress. */
   private readonly resuming = new Map<string, Promise<boolean>>();
+  /**
+   * Per project, the state this reconciler left each instance in: a later reconcile that
+   * finds one otherwise (stopped, paused or removed by hand) tells it as drift.
+   */
+  private readonly leftAs = new Map<string, Map<string, LeftState>>();
   private readonly now: () => number;
 
   constructor(private readonly options: ProjectReconcilerOptions) {
@@ -82,9 +91,11 @@ export class ProjectReconciler {
     // Pool containers carry the project's labels too; they are the pool reconciler's.
     const containers = await runtime.list({ kind: 'Project', name, role: 'instance' });
     if (!project) {
+      this.leftAs.delete(name);
       await this.tearDown(name, containers);
       return;
     }
+    this.reportDrift(name, containers);
     return this.converge(project, containers);
   }
 
@@ -147,6 +158,7 @@ export class ProjectReconciler {
       logger.warn({ project: name, container: container.name, err: errorMessage(error) }, 'fast resume failed; the reconcile takes over');
       return false;
     }
+    this.leftAs.get(name)?.set(container.id, { name: container.name, state: 'running' });
     logger.info({ project: name, container: container.name, tier: 'paused', fastPath: true, ms: this.now() - startedAt }, 'instance resumed');
     return true;
   }
@@ -262,6 +274,14 @@ export class ProjectReconciler {
     const frozen = decision.surplus === 'pause' ? [...surplus, ...stillPaused] : [];
     if (targets.length === 0 && !failure && frozen.length > 0) this.wakeable.set(name, frozen.map((container) => ({ ...container, state: 'paused' })));
 
+    const stillStopped = stopped.filter((container) => !resumed.has(container.id));
+    const idleState = decision.surplus === 'pause' ? 'paused' : 'stopped';
+    this.remember(name, [
+      ...targets.map((container) => [container, 'running'] as const),
+      ...[...surplus, ...stillPaused].map((container) => [container, idleState] as const),
+      ...stillStopped.map((container) => [container, 'stopped'] as const),
+    ]);
+
     // Counted after this reconcile's actions, so status says what is there now.
     const pausedNow = decision.surplus === 'pause' ? surplus.length + stillPaused.length : 0;
     const restartedFromStopped = stopped.filter((container) => resumed.has(container.id)).length;
@@ -283,6 +303,25 @@ export class ProjectReconciler {
     }
     if (decision.nextCheckAt !== undefined) return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, decision.nextCheckAt - this.now() + 1) };
     return;
+  }
+
+  /** Compares what Docker shows with the state the last reconcile left, and says what drifted. */
+  private reportDrift(name: string, containers: ManagedContainer[]): void {
+    const left = this.leftAs.get(name);
+    if (!left) return;
+    const found = new Map(containers.map((container) => [container.id, container]));
+    for (const [id, was] of left) {
+      const drift = describeDrift(was, found.get(id));
+      if (!drift) continue;
+      this.options.logger.warn({ project: name, container: was.name, drift }, 'drift: putting back what the project declares');
+      (this.options.events ?? NO_EVENTS).record({ kind: 'Project', name }, 'Warning', 'DriftDetected', `${drift}; putting back what the project declares`);
+    }
+    // Told once: from here on the container is whatever this reconcile makes of it.
+    this.leftAs.delete(name);
+  }
+
+  private remember(name: string, containers: ReadonlyArray<readonly [ManagedContainer, LeftState['state']]>): void {
+    this.leftAs.set(name, new Map(containers.map(([container, state]) => [container.id, { name: container.name, state }])));
   }
 
   /** Stopped containers are kept for a fast start, but not forever. */
