@@ -28,6 +28,11 @@ const MIN_REQUEUE_MS = 50;
 /** How long an image that is missing waits before it is looked for again. */
 const IMAGE_RECHECK_MS = 5_000;
 export const DEFAULT_STOPPED_RETENTION_MS = 3_600_000;
+/**
+ * Every Project carries it (the store adds it at creation): a deleted project stays,
+ * Terminating, until its containers (instances and pool) are gone.
+ */
+export const PROJECT_FINALIZER = 'luma.dev/project';
 
 export interface ProjectReconcilerOptions {
   store: ObjectStore;
@@ -95,6 +100,11 @@ export class ProjectReconciler {
       await this.tearDown(name, containers);
       return;
     }
+    if (project.metadata.deletionTimestamp) return this.finalize(project, containers);
+    if (!(project.metadata.finalizers ?? []).includes(PROJECT_FINALIZER)) {
+      // Projects stored before the finalizer existed get it now.
+      await store.setFinalizers('Project', name, [...(project.metadata.finalizers ?? []), PROJECT_FINALIZER]);
+    }
     this.reportDrift(name, containers);
     return this.converge(project, containers);
   }
@@ -128,7 +138,7 @@ export class ProjectReconciler {
   private pausedCandidate(name: string): { settings: ProjectSettings; container: ManagedContainer } | undefined {
     const paused = this.wakeable.get(name);
     const project = this.options.store.get('Project', name);
-    if (!paused || !project) return undefined;
+    if (!paused || !project || project.metadata.deletionTimestamp) return undefined;
     const declared = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
     const image = resolveProjectImage(this.options.store, declared.image);
     if ('waitingFor' in image) return undefined;
@@ -172,6 +182,16 @@ export class ProjectReconciler {
       targetConcurrency: settings.targetConcurrency,
       ...(unavailableReason !== undefined ? { unavailableReason } : {}),
     };
+  }
+
+  /** A deleted project: its route and every container of it go, then its finalizer, and with it the object. */
+  private async finalize(project: ProjectObject, instances: ManagedContainer[]): Promise<void> {
+    const name = project.metadata.name;
+    this.leftAs.delete(name);
+    this.wakeable.delete(name);
+    const pool = await this.options.runtime.list({ kind: 'Project', name, role: 'pool' });
+    await this.tearDown(name, [...instances, ...pool]);
+    await this.options.store.setFinalizers('Project', name, (project.metadata.finalizers ?? []).filter((finalizer) => finalizer !== PROJECT_FINALIZER));
   }
 
   private async tearDown(name: string, containers: ManagedContainer[]): Promise<void> {

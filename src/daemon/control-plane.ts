@@ -4,6 +4,7 @@ import type { OperatorSettings } from '../config/settings.js';
 import { Controller } from '../controller/controller.js';
 import { EventLog } from '../events/event-log.js';
 import { LEASE_FINALIZER } from '../controller/lease-reconciler.js';
+import { PROJECT_FINALIZER } from '../controller/project-reconciler.js';
 import type { ProxyHooks, ProxyManagement } from '../proxy/management.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
 import { errorMessage } from '../runtime/errors.js';
@@ -51,7 +52,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const runtime = new DockerRuntime({ instance: settings.instance });
   await runtime.ping();
 
-  const store = await FileStore.open(options.stateDir, { initialFinalizers: { Lease: [LEASE_FINALIZER] } });
+  const store = await FileStore.open(options.stateDir, { initialFinalizers: { Lease: [LEASE_FINALIZER], Project: [PROJECT_FINALIZER] } });
   let ledger: UsageLedger;
   try {
     ledger = await UsageLedger.open(ledgerPath(options.stateDir), { onWarning: (message) => logger.warn({ component: 'usage' }, message) });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { findCondition } from '../../../src/controller/conditions.js';
-import { containerSpecHash, ProjectReconciler } from '../../../src/controller/project-reconciler.js';
+import { containerSpecHash, PROJECT_FINALIZER, ProjectReconciler } from '../../../src/controller/project-reconciler.js';
 import type { ReconcileResult } from '../../../src/controller/work-queue.js';
 import { resolveProjectSettings } from '../../../src/model/project-settings.js';
 import { API_VERSION, type ProjectObject, type ProjectSpec, type ProjectStatus } from '../../../src/model/types.js';
@@ -864,5 +864,26 @@ describe('drift: a warm container stopped, paused or removed by hand', () => {
     await reconciler.reconcile(NAME);
     expect([...world.runtime.containers.values()].map((container) => container.state)).toEqual(['exited']);
     expect(events.list()).toEqual([]);
+  });
+});
+
+describe('finalizer: a deleted project is Terminating until its containers are gone', () => {
+  it('keeps the object, marked, until the reconcile has removed its instances and pool, then it is gone', async () => {
+    await applyProject({ ...BASE_SPEC, scaling: { minInstances: 1 } });
+    await world.reconciler.reconcile(NAME);
+    expect(world.store.get('Project', NAME)?.metadata.finalizers).toEqual([PROJECT_FINALIZER]);
+    seed({ specHash: 'pool', state: 'running', role: 'pool', hostPort: readyPort });
+    expect(world.runtime.containers.size).toBe(2);
+
+    await world.store.delete('Project', NAME);
+    expect(world.store.get('Project', NAME)?.metadata.deletionTimestamp).toBeDefined();
+    expect(world.runtime.containers.size).toBe(2);
+
+    world.runtime.resetCalls();
+    await world.reconciler.reconcile(NAME);
+    expect(world.runtime.containers.size).toBe(0);
+    expect(world.runtime.mutations().map((call) => call.op)).toEqual(['remove', 'remove']);
+    expect(world.store.get('Project', NAME)).toBeUndefined();
+    expect(world.proxy.removes).toEqual([NAME]);
   });
 });
