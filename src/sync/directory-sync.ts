@@ -30,6 +30,12 @@ export interface DirectorySyncOptions {
   now?: () => number;
 }
 
+/**
+ * A file refused by the store or admission (an object still Terminating, a hostname taken)
+ * may apply later without changing: it is tried again this often.
+ */
+export const FAILED_FILE_RETRY_MS = 5_000;
+
 /** Events about files (not objects) name this kind. */
 export const SYNC_EVENT_KIND = 'Sync';
 
@@ -59,10 +65,14 @@ export class DirectorySync {
     return next;
   }
 
-  /** When a pass should run although no file changed (the end of an empty directory's grace period). */
+  /** When a pass should run although no file changed: the end of an empty directory's grace period, or a retry of failed files. */
   recheckAt(): number | undefined {
-    const retryAt = this.current.pruneWithheld?.retryAt;
-    return retryAt === undefined ? undefined : Date.parse(retryAt);
+    const graceEnd = this.current.pruneWithheld?.retryAt;
+    const times = [
+      ...(graceEnd !== undefined ? [Date.parse(graceEnd)] : []),
+      ...(this.current.files.some((file) => file.state === 'Failed') || this.current.error !== undefined ? [this.now() + FAILED_FILE_RETRY_MS] : []),
+    ];
+    return times.length > 0 ? Math.min(...times) : undefined;
   }
 
   private stored = (ref: ObjectRef): StoredObject | undefined => {

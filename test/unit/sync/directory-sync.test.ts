@@ -270,3 +270,22 @@ describe('DirectorySync', () => {
     expect(store.get('Project', 'b')?.spec.hostnames).toEqual(['a.localhost']);
   });
 });
+
+describe('DirectorySync retries', () => {
+  it('a file the store refuses (its object still Terminating) is tried again later without any change', async () => {
+    const terminating = await FileStore.open(path.join(root, 'state-finalizers'), { initialFinalizers: { Project: ['test/hold'] } });
+    await store.close();
+    store = terminating;
+    const sync = newSync();
+    await write('a.yaml', projectYaml('a'));
+    await sync.pass();
+    await terminating.delete('Project', 'a');
+    await write('a.yaml', projectYaml('a', { CHANGED: 'yes' }));
+    const status = await sync.pass();
+    expect(status.files[0]).toMatchObject({ state: 'Failed', objects: ['Project/a'], message: expect.stringContaining('is being deleted') as string });
+    expect(sync.recheckAt()).toBe(now + 5_000);
+    await terminating.setFinalizers('Project', 'a', []);
+    expect((await sync.pass()).files[0]?.state).toBe('Applied');
+    expect(sync.recheckAt()).toBeUndefined();
+  });
+});
