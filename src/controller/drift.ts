@@ -14,7 +14,8 @@ export interface LeftState {
  * the container is as Luma left it, or gone after Luma had stopped it (nothing was lost).
  */
 export function describeDrift(left: LeftState, found: ManagedContainer | undefined): string | undefined {
-  if (!found) {
+  // Being removed, or left dead by a removal that failed: removed all the same.
+  if (!found || found.state === 'removing' || found.state === 'dead') {
     if (left.state === 'stopped') return undefined;
     return `container ${left.name} was removed outside Luma (Luma had left it ${left.state})`;
   }
