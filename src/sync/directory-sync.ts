@@ -45,6 +45,8 @@ export class DirectorySync {
   private running: Promise<unknown> = Promise.resolve();
   private current: SyncStatus;
   private readonly now: () => number;
+  /** What was last said about each file that did not apply: the log says it again only when it changes. */
+  private readonly reported = new Map<string, string>();
 
   constructor(private readonly options: DirectorySyncOptions) {
     this.now = options.now ?? Date.now;
@@ -215,17 +217,25 @@ export class DirectorySync {
 
   private report(scan: DirectoryScan, plan: SyncPlan, outcomes: Array<{ outcome: ApplyOutcome; error?: unknown }>): void {
     const { events, logger } = this.options;
+    const reported = new Map<string, string>();
+    // Events count repeats; the log says a file's problem once, and again when it changes.
+    const logOnce = (file: string, message: string, log: () => void): void => {
+      reported.set(file, message);
+      if (this.reported.get(file) !== message) log();
+    };
     for (const file of scan.refused) {
-      const message = `not applied, and what it declared before is kept as it was: ${file.issues.map(formatIssue).join('; ')}`;
-      events.record({ kind: SYNC_EVENT_KIND, name: file.file }, 'Warning', 'InvalidManifest', message);
-      logger.error({ file: file.displayPath, issues: file.issues.map(formatIssue) }, `skipped manifest ${file.displayPath}: ${file.issues.map(formatIssue).join('; ')}`);
+      const issues = file.issues.map(formatIssue).join('; ');
+      events.record({ kind: SYNC_EVENT_KIND, name: file.file }, 'Warning', 'InvalidManifest', `not applied, and what it declared before is kept as it was: ${issues}`);
+      logOnce(file.file, issues, () => logger.error({ file: file.displayPath, issues: file.issues.map(formatIssue) }, `skipped manifest ${file.displayPath}: ${issues}`));
     }
     for (const { outcome, error } of outcomes) {
       if ('applied' in outcome) continue;
-      const message = `not applied, and what it declared before is kept as it was: ${errorMessage(error)}`;
-      events.record({ kind: SYNC_EVENT_KIND, name: outcome.file }, 'Warning', 'ApplyFailed', message);
-      logger.error({ file: outcome.file, err: errorMessage(error) }, `could not apply manifest ${outcome.file}`);
+      const reason = errorMessage(error);
+      events.record({ kind: SYNC_EVENT_KIND, name: outcome.file }, 'Warning', 'ApplyFailed', `not applied, and what it declared before is kept as it was: ${reason}`);
+      logOnce(outcome.file, reason, () => logger.error({ file: outcome.file, err: reason }, `could not apply manifest ${outcome.file}: ${reason}`));
     }
+    this.reported.clear();
+    for (const [file, message] of reported) this.reported.set(file, message);
     for (const conflict of plan.conflicts) {
       events.record({ kind: conflict.ref.kind, name: conflict.ref.name }, 'Warning', 'SyncConflict', conflict.message);
       logger.error({ object: refKey(conflict.ref), files: conflict.files }, conflict.message);

@@ -114,6 +114,9 @@ export class ManifestWatcher {
       const relative = path.relative(dir, file);
       if (event === 'addDir' || event === 'unlinkDir' || isManifestPath(relative)) this.changed();
     });
+    // Files written between the first pass's scan and the watcher being ready would
+    // otherwise wait for the next change.
+    watcher.once('ready', () => this.changed());
     watcher.on('error', (error) => this.options.logger.warn({ err: errorMessage(error), dir }, 'watching the manifests directory failed'));
     return watcher;
   }
