@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { ensureApiToken } from '../api/api-token.js';
 import { createApiServer, type HealthReport } from '../api/server.js';
 import type { OperatorSettings } from '../config/settings.js';
 import { Controller } from '../controller/controller.js';
@@ -57,6 +58,14 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   try {
     ledger = await UsageLedger.open(ledgerPath(options.stateDir), { onWarning: (message) => logger.warn({ component: 'usage' }, message) });
   } catch (error) {
+    await store.close();
+    throw error;
+  }
+  let token: string;
+  try {
+    token = await ensureApiToken(options.stateDir);
+  } catch (error) {
+    await ledger.close();
     await store.close();
     throw error;
   }
@@ -121,6 +130,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     admission: settings,
     usage: ledger,
     logger: logger.child({ component: 'api' }),
+    token,
     health: async () => {
       const current = await checkDocker();
       return { status: current.reachable ? 'ok' : 'degraded', docker: current };

@@ -4,9 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LumaEvent } from '../../src/events/event-log.js';
 import type { ProjectObject } from '../../src/model/types.js';
 import type { SyncStatus } from '../../src/sync/sync-status.js';
-import { callApi } from '../support/api.js';
 import { buildTestImage, docker, removeInstanceContainers, runningContainersOf, TEST_IMAGE, testInstance } from '../support/docker.js';
-import { eventually, projectManifest, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../support/luma.js';
+import { apiFetch, eventually, projectManifest, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../support/luma.js';
 
 // The watched directory through a real `luma up`: files written, changed, renamed and
 // removed become objects, updates and prunes; a broken file is reported and keeps its
@@ -48,16 +47,16 @@ describe('the watched manifests directory', () => {
   }
 
   async function project(name: string): Promise<ProjectObject | undefined> {
-    const answer = await callApi<ProjectObject>(luma.server, `/api/v1alpha1/projects/${name}`);
-    return answer.status === 200 ? answer.body : undefined;
+    const answer = await apiFetch(luma.api, `/api/v1alpha1/projects/${name}`);
+    return answer.status === 200 ? ((await answer.json()) as ProjectObject) : undefined;
   }
 
   async function syncStatus(): Promise<SyncStatus> {
-    return (await callApi<SyncStatus>(luma.server, '/api/v1alpha1/sync')).body;
+    return (await (await apiFetch(luma.api, '/api/v1alpha1/sync')).json()) as SyncStatus;
   }
 
   async function events(name: string): Promise<LumaEvent[]> {
-    return (await callApi<{ items: LumaEvent[] }>(luma.server, `/api/v1alpha1/events?kind=Project&name=${name}`)).body.items;
+    return ((await (await apiFetch(luma.api, `/api/v1alpha1/events?kind=Project&name=${name}`)).json()) as { items: LumaEvent[] }).items;
   }
 
   it('creates, updates and prunes objects as files are written, changed, renamed and removed', async () => {
@@ -119,7 +118,7 @@ describe('the watched manifests directory', () => {
   it('never prunes an object applied with the CLI, nor takes it over', async () => {
     const file = path.join(dir, 'from-cli.yaml');
     await writeFile(file, manifest('from-cli'));
-    const applied = await runCli(['apply', '-f', file], { server: luma.server });
+    const applied = await runCli(['apply', '-f', file], { api: luma.api });
     expect(applied.code, applied.stderr).toBe(0);
     const original = await project('from-cli');
 
@@ -136,9 +135,9 @@ describe('the watched manifests directory', () => {
     expect(status.conflicts.find((conflict) => conflict.object === 'Project/from-cli')?.message).toContain('claims-cli.yaml:4:9');
     await unlink(path.join(manifests, 'claims-cli.yaml'));
     // A forced pass lifts the guards, and still does not prune what the CLI applied.
-    const forced = await callApi<SyncStatus>(luma.server, '/api/v1alpha1/sync', { method: 'POST', body: { force: true } });
+    const forced = await apiFetch(luma.api, '/api/v1alpha1/sync', { method: 'POST', body: JSON.stringify({ force: true }), headers: { 'content-type': 'application/json' } });
     expect(forced.status).toBe(200);
-    expect(forced.body.conflicts).toEqual([]);
+    expect(((await forced.json()) as SyncStatus).conflicts).toEqual([]);
     expect(await project('from-cli')).toEqual(original);
   });
 
