@@ -36,6 +36,8 @@ export class ManifestWatcher {
   private recheck: unknown;
   private missingPoll: unknown;
   private stopped = false;
+  /** The directory itself was removed: a directory at that path later is another one to watch. */
+  private rootRemoved = false;
   private readonly clock: Clock;
 
   constructor(private readonly options: ManifestWatcherOptions) {
@@ -86,6 +88,12 @@ export class ManifestWatcher {
   private async follow(status: SyncStatus): Promise<void> {
     if (this.stopped) return;
     if (status.exists) {
+      if (this.rootRemoved) {
+        // Removed and created again between two passes (`rm -rf dir && git clone … dir`).
+        await this.watcher?.close();
+        this.watcher = undefined;
+        this.rootRemoved = false;
+      }
       if (!this.watcher) this.watcher = this.watch();
     } else {
       await this.watcher?.close();
@@ -112,6 +120,7 @@ export class ManifestWatcher {
     });
     watcher.on('all', (event, file) => {
       const relative = path.relative(dir, file);
+      if (event === 'unlinkDir' && relative === '') this.rootRemoved = true;
       if (event === 'addDir' || event === 'unlinkDir' || isManifestPath(relative)) this.changed();
     });
     // Files written between the first pass's scan and the watcher being ready would
