@@ -3,6 +3,7 @@ import { parseDocument } from 'yaml';
 import { imagePatternProblem } from '../model/image-pattern.js';
 import { formatCpu, formatDuration, formatMemory, parseCpu, parseDuration, parseMemory, QuantityError } from '../model/quantities.js';
 import { LIMITS } from '../model/semantic-checks.js';
+import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from '../events/webhooks.js';
 
 // Operator settings (`--config FILE`): what the person running Luma decides, as opposed
 // to what app owners declare in manifests. Every value is checked when the file is read,
@@ -53,6 +54,8 @@ export interface OperatorSettings {
   poolBatchSpacingMs: number;
   /** A followed log (SSE, WebSocket) sends a heartbeat this often. */
   logHeartbeatIntervalMs: number;
+  /** Lifecycle events POSTed as CloudEvents to these URLs; none by default. */
+  webhooks: WebhookSettings;
   /** The watched manifests directory (`--manifests`). */
   sync: SyncSettings;
 }
@@ -101,6 +104,7 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
   /** A followed log (SSE, WebSocket) sends a heartbeat this often, so idle streams stay open. */
   logHeartbeatIntervalMs: 15_000,
   sync: { debounceMs: 300, emptyGracePeriodMs: 5 * 60_000, maxPruneShare: 0.5, forcePrune: false },
+  webhooks: DEFAULT_WEBHOOK_SETTINGS,
 };
 
 export class SettingsError extends Error {
@@ -125,7 +129,9 @@ const TOP_LEVEL_KEYS = [
   'pool',
   'logHeartbeatInterval',
   'sync',
+  'webhooks',
 ];
+const WEBHOOK_KEYS = ['urls', 'queueSize', 'maxAttempts', 'retryDelay', 'timeout'];
 const LEASE_KEYS = ['minTtl', 'maxTtl', 'minCpu', 'maxCpu', 'minMemory', 'maxMemory', 'defaultCpu', 'defaultMemory', 'maxActive', 'gracePeriod'];
 const PRICE_KEYS = ['vcpuSecond', 'gibSecond', 'currency'];
 const POOL_KEYS = ['batchSize', 'batchSpacing'];
@@ -261,6 +267,9 @@ export function parseSettings(text: string, file: string): Partial<OperatorSetti
         break;
       case 'sync':
         settings.sync = parseSync(read, read.mapping(key, value));
+        break;
+      case 'webhooks':
+        settings.webhooks = parseWebhooks(read, read.mapping(key, value));
         break;
       default:
         read.unknown('', key, TOP_LEVEL_KEYS);
@@ -417,6 +426,45 @@ function parseSync(read: SettingsReader, raw: Record<string, unknown>): SyncSett
     }
   }
   return sync;
+}
+
+function parseWebhooks(read: SettingsReader, raw: Record<string, unknown>): WebhookSettings {
+  const webhooks: WebhookSettings = { ...DEFAULT_WEBHOOK_SETTINGS, urls: [] };
+  for (const [name, value] of Object.entries(raw)) {
+    const key = `webhooks.${name}`;
+    switch (name) {
+      case 'urls':
+        if (!Array.isArray(value)) read.fail(key, `expected a list of http:// or https:// URLs, got ${show(value)}`);
+        webhooks.urls = value.map((url: unknown, index) => webhookUrl(read, `${key}[${index}]`, url));
+        break;
+      case 'queueSize':
+        webhooks.queueSize = read.positiveInteger(key, value);
+        break;
+      case 'maxAttempts':
+        webhooks.maxAttempts = read.positiveInteger(key, value);
+        break;
+      case 'retryDelay':
+        webhooks.retryDelayMs = read.positiveDuration(key, value);
+        break;
+      case 'timeout':
+        webhooks.timeoutMs = read.positiveDuration(key, value);
+        break;
+      default:
+        read.unknown('webhooks', name, WEBHOOK_KEYS);
+    }
+  }
+  return webhooks;
+}
+
+function webhookUrl(read: SettingsReader, key: string, value: unknown): string {
+  let url: URL | undefined;
+  try {
+    url = typeof value === 'string' ? new URL(value) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) read.fail(key, `expected an http:// or https:// URL, got ${show(value)}`);
+  return url.toString();
 }
 
 /** Defaults, then the config file, then LUMA_INSTANCE (so a test run can isolate itself). */
