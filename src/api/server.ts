@@ -21,6 +21,8 @@ import type { Registry } from 'prom-client';
 import { requireToken } from './auth.js';
 import { BadRequestError, NotFoundError, statusFor } from './errors.js';
 import { registerObjectLogRoutes } from './log-routes.js';
+import { registerEventRoutes, type EventSource } from './event-routes.js';
+import { registerSyncRoutes, type SyncControl } from './sync-routes.js';
 import { LogSessions } from './log-sessions.js';
 
 // The HTTP API: apply, get, list and delete per kind, health and the OpenAPI document.
@@ -57,6 +59,10 @@ export interface ApiOptions {
   health: () => Promise<HealthReport>;
   /** Last known Docker state, without a fresh check; told to every client in a header. */
   dockerState: () => HealthReport['docker'];
+  /** The watched manifests directory, when this process follows one. */
+  sync?: SyncControl;
+  /** Recent events (`luma events`). */
+  events?: EventSource;
   /** Served at /metrics in Prometheus' text format; no /metrics route when absent. */
   metrics?: Registry;
 }
@@ -336,6 +342,8 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
   );
 
   registerObjectLogRoutes(app, { prefix: API_PREFIX, store, sessions: logSessions, clock });
+  if (options.sync) registerSyncRoutes(app, { prefix: API_PREFIX, sync: options.sync });
+  if (options.events) registerEventRoutes(app, { prefix: API_PREFIX, events: options.events });
 
   app.get(`${API_PREFIX}/:plural`, { schema: { summary: 'List objects of a kind' } }, async (request) => {
     const { plural } = request.params as { plural: string };

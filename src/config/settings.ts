@@ -56,6 +56,20 @@ export interface OperatorSettings {
   logHeartbeatIntervalMs: number;
   /** Lifecycle events POSTed as CloudEvents to these URLs; none by default. */
   webhooks: WebhookSettings;
+  /** The watched manifests directory (`--manifests`). */
+  sync: SyncSettings;
+}
+
+/** How the watched directory is followed, and the guards on what it may prune. */
+export interface SyncSettings {
+  /** Changes are gathered this long after the last one, so a `git pull` is one pass. */
+  debounceMs: number;
+  /** A directory found empty or missing prunes nothing until it has stayed so this long. */
+  emptyGracePeriodMs: number;
+  /** One pass prunes at most this share (0–1] of the objects the directory owns (always at least one). */
+  maxPruneShare: number;
+  /** Both guards off (`--force-prune`): for an operator who means it. */
+  forcePrune: boolean;
 }
 
 export const DEFAULT_SETTINGS: OperatorSettings = {
@@ -89,6 +103,7 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
   poolBatchSpacingMs: 1_000,
   /** A followed log (SSE, WebSocket) sends a heartbeat this often, so idle streams stay open. */
   logHeartbeatIntervalMs: 15_000,
+  sync: { debounceMs: 300, emptyGracePeriodMs: 5 * 60_000, maxPruneShare: 0.5, forcePrune: false },
   webhooks: DEFAULT_WEBHOOK_SETTINGS,
 };
 
@@ -113,12 +128,14 @@ const TOP_LEVEL_KEYS = [
   'imageAllowlist',
   'pool',
   'logHeartbeatInterval',
+  'sync',
   'webhooks',
 ];
 const WEBHOOK_KEYS = ['urls', 'queueSize', 'maxAttempts', 'retryDelay', 'timeout'];
 const LEASE_KEYS = ['minTtl', 'maxTtl', 'minCpu', 'maxCpu', 'minMemory', 'maxMemory', 'defaultCpu', 'defaultMemory', 'maxActive', 'gracePeriod'];
 const PRICE_KEYS = ['vcpuSecond', 'gibSecond', 'currency'];
 const POOL_KEYS = ['batchSize', 'batchSpacing'];
+const SYNC_KEYS = ['debounce', 'emptyGracePeriod', 'maxPruneShare'];
 
 const INSTANCE_PATTERN = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 const CURRENCY_PATTERN = /^[A-Z]{3}$/;
@@ -247,6 +264,9 @@ export function parseSettings(text: string, file: string): Partial<OperatorSetti
         break;
       case 'pool':
         Object.assign(settings, parsePool(read, read.mapping(key, value)));
+        break;
+      case 'sync':
+        settings.sync = parseSync(read, read.mapping(key, value));
         break;
       case 'webhooks':
         settings.webhooks = parseWebhooks(read, read.mapping(key, value));
@@ -384,6 +404,28 @@ function parsePool(read: SettingsReader, raw: Record<string, unknown>): Pick<Ope
     }
   }
   return { poolBatchSize, poolBatchSpacingMs };
+}
+
+function parseSync(read: SettingsReader, raw: Record<string, unknown>): SyncSettings {
+  const sync = { ...DEFAULT_SETTINGS.sync };
+  for (const [name, value] of Object.entries(raw)) {
+    const key = `sync.${name}`;
+    switch (name) {
+      case 'debounce':
+        sync.debounceMs = read.duration(key, value);
+        break;
+      case 'emptyGracePeriod':
+        sync.emptyGracePeriodMs = read.duration(key, value);
+        break;
+      case 'maxPruneShare':
+        if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 1) read.fail(key, `expected a share greater than 0 and at most 1 such as 0.5, got ${show(value)}`);
+        sync.maxPruneShare = value;
+        break;
+      default:
+        read.unknown('sync', name, SYNC_KEYS);
+    }
+  }
+  return sync;
 }
 
 function parseWebhooks(read: SettingsReader, raw: Record<string, unknown>): WebhookSettings {

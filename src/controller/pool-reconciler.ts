@@ -10,6 +10,7 @@ import type { KeyedLock } from '../util/keyed-lock.js';
 import type { LeasePolicy } from './lease-policy.js';
 import type { EventRecorder } from '../events/event-log.js';
 import { containerSpecHash } from './project-reconciler.js';
+import { describeDrift } from './drift.js';
 import type { ReconcileResult } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
 
@@ -87,6 +88,7 @@ export class PoolReconciler {
     const { store, runtime, policy, logger } = this.options;
     const project = store.get('Project', projectName);
     const pool = await runtime.list({ kind: 'Project', name: projectName, role: 'pool' });
+    if (project && !project.metadata.deletionTimestamp) this.reportDrift(projectName, pool);
     if (!project || project.metadata.deletionTimestamp) {
       await Promise.all(pool.map((container) => this.remove(container)));
       return;
@@ -161,6 +163,22 @@ export class PoolReconciler {
     } catch (error) {
       await runtime.remove(created.id).catch(() => undefined);
       throw error;
+    }
+  }
+
+  /**
+   * Ready pool containers found stopped, paused or gone were touched by hand (claims and
+   * Luma's own removals forget them first): said as drift; the converge replaces them.
+   */
+  private reportDrift(projectName: string, pool: ManagedContainer[]): void {
+    const found = new Map(pool.map((container) => [container.id, container]));
+    for (const [id, container] of this.ready) {
+      if (container.owner.name !== projectName) continue;
+      const drift = describeDrift({ name: container.name, state: 'running' }, found.get(id));
+      if (!drift) continue;
+      this.options.logger.warn({ project: projectName, container: container.name, drift }, 'drift in the pool: replacing the container');
+      this.options.events.record({ kind: 'Project', name: projectName }, 'Warning', 'DriftDetected', `pool ${drift}; a replacement is started`);
+      this.ready.delete(id);
     }
   }
 

@@ -15,6 +15,7 @@ import { resolveProjectImage } from './image-resolution.js';
 import type { ReconcileResult } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ColdStartTier, type ControllerMetrics } from '../metrics/controller-metrics.js';
 import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
+import { describeDrift, type LeftState } from './drift.js';
 
 // Converges one Project: reads the whole desired state (store) and actual state (Docker
 // containers by label, proxy activity), acts on the difference, writes status. It is
@@ -51,6 +52,11 @@ interface Failure {
   /** For HTTP clients answered 503 through the proxy, when it must say less than status. */
   publicMessage?: string;
 }
+/**
+ * Every Project carries it (the store adds it at creation): a deleted project stays,
+ * Terminating, until its containers (instances and pool) are gone.
+ */
+export const PROJECT_FINALIZER = 'luma.dev/project';
 
 export interface ProjectReconcilerOptions {
   store: ObjectStore;
@@ -98,6 +104,11 @@ export class ProjectReconciler {
   private readonly resuming = new Map<string, Promise<boolean>>();
   /** Keyed by project and spec hash: a changed spec is a fresh start, not part of the loop. */
   private readonly crashLoops: CrashLoopTracker;
+  /**
+   * Per project, the state this reconciler left each instance in: a later reconcile that
+   * finds one otherwise (stopped, paused or removed by hand) tells it as drift.
+   */
+  private readonly leftAs = new Map<string, Map<string, LeftState>>();
   private readonly now: () => number;
   private readonly metrics: ControllerMetrics;
   private readonly events: EventRecorder;
@@ -126,10 +137,17 @@ export class ProjectReconciler {
       throw error;
     }
     if (!project) {
+      this.leftAs.delete(name);
       await this.tearDown(name, containers);
       this.metrics.projectRemoved(name);
       return;
     }
+    if (project.metadata.deletionTimestamp) return this.finalize(project, containers);
+    if (!(project.metadata.finalizers ?? []).includes(PROJECT_FINALIZER)) {
+      // Projects stored before the finalizer existed get it now.
+      await store.setFinalizers('Project', name, [...(project.metadata.finalizers ?? []), PROJECT_FINALIZER]);
+    }
+    this.reportDrift(name, containers);
     this.metrics.projectObserved(name);
     return this.converge(project, containers);
   }
@@ -168,7 +186,7 @@ export class ProjectReconciler {
   private pausedCandidate(name: string): { settings: ProjectSettings; container: ManagedContainer } | undefined {
     const paused = this.wakeable.get(name);
     const project = this.options.store.get('Project', name);
-    if (!paused || !project) return undefined;
+    if (!paused || !project || project.metadata.deletionTimestamp) return undefined;
     const declared = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
     const image = resolveProjectImage(this.options.store, declared.image);
     if ('waitingFor' in image) return undefined;
@@ -200,6 +218,7 @@ export class ProjectReconciler {
       logger.warn({ project: name, container: container.name, err: errorMessage(error) }, 'fast resume failed; the reconcile takes over');
       return false;
     }
+    this.leftAs.get(name)?.set(container.id, { name: container.name, state: 'running' });
     this.coldStartDone(name, container.name, 'paused', startedAt);
     this.metrics.scaled(name, 'up', 1);
     logger.info({ project: name, container: container.name, tier: 'paused', fastPath: true, ms: this.now() - startedAt, requestId: this.takeWake(name) }, 'instance resumed');
@@ -217,6 +236,16 @@ export class ProjectReconciler {
       ...(settings.tls ? { tls: true, sslRedirect: true } : {}),
       ...(unavailableReason !== undefined ? { unavailableReason } : {}),
     };
+  }
+
+  /** A deleted project: its route and every container of it go, then its finalizer, and with it the object. */
+  private async finalize(project: ProjectObject, instances: ManagedContainer[]): Promise<void> {
+    const name = project.metadata.name;
+    this.leftAs.delete(name);
+    this.wakeable.delete(name);
+    const pool = await this.options.runtime.list({ kind: 'Project', name, role: 'pool' });
+    await this.tearDown(name, [...instances, ...pool]);
+    await this.options.store.setFinalizers('Project', name, (project.metadata.finalizers ?? []).filter((finalizer) => finalizer !== PROJECT_FINALIZER));
   }
 
   private async tearDown(name: string, containers: ManagedContainer[]): Promise<void> {
@@ -348,6 +377,14 @@ export class ProjectReconciler {
     const frozen = decision.surplus === 'pause' ? [...surplus, ...stillPaused] : [];
     if (targets.length === 0 && !failure && frozen.length > 0) this.wakeable.set(name, frozen.map((container) => ({ ...container, state: 'paused' })));
 
+    const stillStopped = stopped.filter((container) => !resumed.has(container.id));
+    const idleState = decision.surplus === 'pause' ? 'paused' : 'stopped';
+    this.remember(name, [
+      ...targets.map((container) => [container, 'running'] as const),
+      ...[...surplus, ...stillPaused].map((container) => [container, idleState] as const),
+      ...stillStopped.map((container) => [container, 'stopped'] as const),
+    ]);
+
     // Counted after this reconcile's actions, so status says what is there now.
     const pausedNow = decision.surplus === 'pause' ? surplus.length + stillPaused.length : 0;
     const restartedFromStopped = stopped.filter((container) => resumed.has(container.id)).length;
@@ -458,6 +495,25 @@ export class ProjectReconciler {
       watching = false;
       clearTimeout(timer);
     }
+  }
+
+  /** Compares what Docker shows with the state the last reconcile left, and says what drifted. */
+  private reportDrift(name: string, containers: ManagedContainer[]): void {
+    const left = this.leftAs.get(name);
+    if (!left) return;
+    const found = new Map(containers.map((container) => [container.id, container]));
+    for (const [id, was] of left) {
+      const drift = describeDrift(was, found.get(id));
+      if (!drift) continue;
+      this.options.logger.warn({ project: name, container: was.name, drift }, 'drift: putting back what the project declares');
+      (this.options.events ?? NO_EVENTS).record({ kind: 'Project', name }, 'Warning', 'DriftDetected', `${drift}; putting back what the project declares`);
+    }
+    // Told once: from here on the container is whatever this reconcile makes of it.
+    this.leftAs.delete(name);
+  }
+
+  private remember(name: string, containers: ReadonlyArray<readonly [ManagedContainer, LeftState['state']]>): void {
+    this.leftAs.set(name, new Map(containers.map(([container, state]) => [container.id, { name: container.name, state }])));
   }
 
   /** Stopped containers are kept for a fast start, but not forever. */

@@ -1,13 +1,11 @@
-import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureApiToken } from '../api/api-token.js';
 import { createApiServer, type HealthReport } from '../api/server.js';
-import { applyDocuments, parseFiles } from '../apply/apply.js';
 import type { OperatorSettings } from '../config/settings.js';
 import { Controller } from '../controller/controller.js';
 import { EventLog } from '../events/event-log.js';
 import { LEASE_FINALIZER } from '../controller/lease-reconciler.js';
-import { ManifestError } from '../model/parse.js';
+import { PROJECT_FINALIZER } from '../controller/project-reconciler.js';
 import type { ProxyHooks, ProxyManagement } from '../proxy/management.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
 import { errorMessage } from '../runtime/errors.js';
@@ -17,8 +15,10 @@ import { LogHub } from '../logs/log-hub.js';
 import { FileStore } from '../store/file-store.js';
 import { ledgerPath, UsageLedger } from '../usage/ledger.js';
 import type { Logger } from '../util/logger.js';
-import { findManifestFiles } from '../util/manifest-files.js';
 import { EngineMonitor } from './engine-monitor.js';
+import { DirectorySync } from '../sync/directory-sync.js';
+import { InventoryFile } from '../sync/inventory.js';
+import { ManifestWatcher } from '../sync/watcher.js';
 import type { ListenAddress } from './listen-address.js';
 import type { Registry } from 'prom-client';
 import { PrometheusControllerMetrics } from '../metrics/prometheus-controller-metrics.js';
@@ -55,33 +55,12 @@ export interface RunningControlPlane {
 }
 
 
-async function manifestFiles(dir: string): Promise<string[]> {
-  const info = await stat(dir).catch(() => undefined);
-  return info?.isDirectory() ? findManifestFiles(dir) : [];
-}
-
-/** One bad file is reported and skipped; it never blocks the others. */
-async function applyManifestDirectory(store: FileStore, dir: string, contexts: ContextStore, settings: OperatorSettings, logger: Logger): Promise<void> {
-  for (const file of await manifestFiles(dir)) {
-    try {
-      const documents = parseFiles([{ path: path.relative(process.cwd(), file) || file, content: await readFile(file, 'utf8') }]);
-      for (const applied of await applyDocuments(store, documents, { settings, resolveContext: localContextResolver(contexts) })) {
-        logger.info({ file, kind: applied.kind, name: applied.name, result: applied.result }, 'applied manifest');
-      }
-    } catch (error) {
-      const message = error instanceof ManifestError ? error.message : errorMessage(error);
-      logger.error({ file }, `skipped manifest: ${message}`);
-      process.stderr.write(`luma: skipped ${file}:\n${message}\n`);
-    }
-  }
-}
-
 export async function startControlPlane(options: ControlPlaneOptions): Promise<RunningControlPlane> {
   const { settings, logger } = options;
   const runtime = new DockerRuntime({ instance: settings.instance });
   await runtime.ping();
 
-  const store = await FileStore.open(options.stateDir, { initialFinalizers: { Lease: [LEASE_FINALIZER] } });
+  const store = await FileStore.open(options.stateDir, { initialFinalizers: { Lease: [LEASE_FINALIZER], Project: [PROJECT_FINALIZER] } });
   let ledger: UsageLedger;
   try {
     ledger = await UsageLedger.open(ledgerPath(options.stateDir), { onWarning: (message) => logger.warn({ component: 'usage' }, message) });
@@ -103,7 +82,20 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const webhooks = new WebhookDispatcher(settings.webhooks, { logger: logger.child({ component: 'webhooks' }) });
   const detachWebhooks = attachLifecycleWebhooks(events, store, webhooks, settings.instance);
   registerWebhookCollectors(options.metrics, () => webhooks.stats());
-  await applyManifestDirectory(store, options.manifests, contexts, settings, logger);
+  // The directory is read once before the controller starts (what it declares exists from
+  // the first reconcile on), then followed as it changes.
+  const directorySync = new DirectorySync({
+    dir: options.manifests,
+    store,
+    inventory: new InventoryFile(options.stateDir),
+    settings: settings.sync,
+    admission: settings,
+    resolveContext: localContextResolver(contexts),
+    events: events.recorder('sync'),
+    logger: logger.child({ component: 'sync' }),
+  });
+  const manifestWatcher = new ManifestWatcher({ dir: options.manifests, sync: directorySync, debounceMs: settings.sync.debounceMs, logger: logger.child({ component: 'sync' }) });
+  await manifestWatcher.start();
 
   const controller = new Controller({
     store,
@@ -166,6 +158,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       return { status: current.reachable ? 'ok' : 'degraded', docker: current };
     },
     dockerState,
+    sync: { status: () => directorySync.status(), passNow: (pass) => manifestWatcher.passNow(pass) },
+    events,
     metrics: options.metrics,
   });
   await api.listen({ host: options.apiAddress.host, port: options.apiAddress.port });
@@ -180,6 +174,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     stop: () => {
       stopping ??= (async () => {
         engine.stop();
+        await manifestWatcher.stop();
         await api.close();
         await controller.stop();
         detachWebhooks();

@@ -18,11 +18,14 @@ export interface ControllerProcessOptions {
   /** Where the proxy serves the public, only used to write status.url. */
   publicListen: string;
   config?: string;
+  /** `--force-prune`: the watched directory prunes without its guards. */
+  forcePrune?: boolean;
 }
 
 export async function startControllerProcess(options: ControllerProcessOptions): Promise<{ apiPort: number; stop(): Promise<void> }> {
   const logger = createLogger();
   const settings = await loadSettings(options.config);
+  if (options.forcePrune) settings.sync.forcePrune = true;
   const apiAddress = parseListenAddress(options.apiListen, '--api-listen');
   const publicAddress = parseListenAddress(options.publicListen, '--listen');
 

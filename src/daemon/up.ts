@@ -24,6 +24,8 @@ export interface UpOptions {
   certificatesDir?: string;
   /** Contact address of the ACME account (the in-process proxy has no socket for set-global-option). */
   letsEncryptEmail?: string;
+  /** `--force-prune`: the watched directory prunes without its guards. */
+  forcePrune?: boolean;
 }
 
 export interface RunningLuma {
@@ -37,6 +39,7 @@ export interface RunningLuma {
 export async function startLuma(options: UpOptions): Promise<RunningLuma> {
   const logger = createLogger();
   const settings = await loadSettings(options.config);
+  if (options.forcePrune) settings.sync.forcePrune = true;
   const publicAddress = parseListenAddress(options.listen, '--listen');
   const apiAddress = parseListenAddress(options.apiListen, '--api-listen');
   const httpsAddress = options.httpsListen ? parseListenAddress(options.httpsListen, '--https-listen') : undefined;

@@ -15,11 +15,13 @@ interface ControlPlaneFlags {
   acmeDirectory?: string;
   certificatesDir?: string;
   config?: string;
+  forcePrune?: boolean;
 }
 
 function addControlPlaneFlags(command: Command): Command {
   return command
-    .addOption(new Option('--manifests <dir>', 'directory of manifests applied at start').env('LUMA_MANIFESTS').default('./manifests'))
+    .addOption(new Option('--manifests <dir>', 'watched directory: every *.yaml/*.yml below it is applied when it changes, and what it no longer declares is pruned').env('LUMA_MANIFESTS').default('./manifests'))
+    .addOption(new Option('--force-prune', 'let the watched directory prune without its guards (empty-directory grace period, sync.maxPruneShare)').env('LUMA_FORCE_PRUNE'))
     .addOption(new Option('--listen <addr>', 'public HTTP listener (the proxy)').env('LUMA_LISTEN').default('127.0.0.1:8080'))
     .addOption(new Option('--api-listen <addr>', 'API listener').env('LUMA_API_LISTEN').default('127.0.0.1:7070'))
     .addOption(new Option('--https-listen <addr>', 'public HTTPS listener (the proxy); TLS is off without it').env('LUMA_HTTPS_LISTEN'))
@@ -58,6 +60,7 @@ export function registerDaemonCommands(program: Command): void {
         ...(options.acmeDirectory ? { acmeDirectory: options.acmeDirectory } : {}),
         ...(options.certificatesDir ? { certificatesDir: options.certificatesDir } : {}),
         ...(options.letsEncryptEmail ? { letsEncryptEmail: options.letsEncryptEmail } : {}),
+        ...(options.forcePrune ? { forcePrune: true } : {}),
       });
       stopOnSignal('Luma (containers keep running and are adopted at the next start)', () => luma.stop());
       const https = luma.httpsPort !== undefined ? `, HTTPS at https://127.0.0.1:${luma.httpsPort}` : '';
@@ -78,6 +81,7 @@ export function registerDaemonCommands(program: Command): void {
         publicListen: options.listen,
         proxySocket: options.proxySocket ?? defaultProxyPaths(stateDir).socketPath,
         ...(options.config ? { config: options.config } : {}),
+        ...(options.forcePrune ? { forcePrune: true } : {}),
       });
       stopOnSignal('the controller (containers keep running)', () => controller.stop());
       process.stderr.write(`Luma controller is up: API at http://127.0.0.1:${controller.apiPort}\n`);

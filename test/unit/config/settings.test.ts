@@ -176,6 +176,11 @@ pool:
     ['imageAllowlist:\n  - ""\n', 'imageAllowlist[0]', 'got an empty string'],
     ['pool:\n  batchSize: 0\n', 'pool.batchSize', 'expected a positive whole number, got 0'],
     ['pool:\n  batchSpacing: fast\n', 'pool.batchSpacing', 'expected a duration'],
+    ['sync:\n  debounce: soon\n', 'sync.debounce', 'expected a duration'],
+    ['sync:\n  emptyGracePeriod: 5\n', 'sync.emptyGracePeriod', 'expected a duration such as 10s, got 5'],
+    ['sync:\n  maxPruneShare: 0\n', 'sync.maxPruneShare', 'expected a share greater than 0 and at most 1 such as 0.5, got 0'],
+    ['sync:\n  maxPruneShare: 50%\n', 'sync.maxPruneShare', 'got "50%"'],
+    ['sync:\n  maxPruneShare: 1.5\n', 'sync.maxPruneShare', 'got 1.5'],
   ])('%j is refused naming the file and the key', (text, key, detail) => {
     const error = errorOf(() => parseSettings(text, FILE));
     expect(error).toBeInstanceOf(SettingsError);
@@ -187,10 +192,22 @@ pool:
     ['leases:\n  ttl: 5m\n', 'leases.ttl', 'leases', 'minTtl, maxTtl'],
     ['prices:\n  cpu: 1\n', 'prices.cpu', 'prices', 'vcpuSecond, gibSecond, currency'],
     ['pool:\n  size: 1\n', 'pool.size', 'pool', 'batchSize, batchSpacing'],
+    ['sync:\n  prune: false\n', 'sync.prune', 'sync', 'debounce, emptyGracePeriod, maxPruneShare'],
   ])('refuses the unknown key of %j, naming the known ones of its section', (text, key, section, known) => {
     const error = errorOf(() => parseSettings(text, FILE));
     expect(error).toBeInstanceOf(SettingsError);
     expect(error.message.startsWith(`${FILE}: unknown setting "${key}" (known in ${section}: ${known}`), error.message).toBe(true);
+  });
+});
+
+describe('parseSettings: sync', () => {
+  it('reads the watched directory settings, keeping the defaults of the keys left out', () => {
+    expect(parseSettings('sync:\n  debounce: 50ms\n  maxPruneShare: 1\n', FILE).sync).toEqual({ debounceMs: 50, emptyGracePeriodMs: 300_000, maxPruneShare: 1, forcePrune: false });
+    expect(parseSettings('sync:\n  emptyGracePeriod: 1h\n', FILE).sync).toEqual({ ...DEFAULT_SETTINGS.sync, emptyGracePeriodMs: 3_600_000 });
+  });
+
+  it('has the documented defaults, and force-prune is off unless the flag says so', () => {
+    expect(DEFAULT_SETTINGS.sync).toEqual({ debounceMs: 300, emptyGracePeriodMs: 300_000, maxPruneShare: 0.5, forcePrune: false });
   });
 });
 

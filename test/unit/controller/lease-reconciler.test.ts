@@ -167,6 +167,35 @@ describe('pool', () => {
   });
 });
 
+describe('pool drift', () => {
+  it('a ready pool container removed or stopped by hand is replaced, with a DriftDetected event naming it; a claim is not drift', async () => {
+    await project({ pool: { size: 2 } });
+    await fillPool();
+    const [gone, stopped] = await runtime.list({ role: 'pool' });
+    runtime.containers.delete(gone?.id ?? '');
+    Object.assign(runtime.containers.get(stopped?.id ?? '') ?? {}, { state: 'exited' });
+    clock.now += 1_000;
+    await fillPool();
+
+    const pool = await runtime.list({ role: 'pool' });
+    expect(pool.filter((container) => container.state === 'running')).toHaveLength(2);
+    const drift = events.list({ kind: 'Project', name: 'web' }).filter((event) => event.reason === 'DriftDetected');
+    expect(drift.map((event) => event.message)).toEqual([
+      `pool container ${gone?.name} was removed outside Luma (Luma had left it running); a replacement is started`,
+      `pool container ${stopped?.name} stopped without Luma asking (Luma had left it running); a replacement is started`,
+    ]);
+    expect(drift.every((event) => event.type === 'Warning')).toBe(true);
+
+    // A lease claiming one of them takes it out of the pool: not drift.
+    await lease('l1');
+    await leases.reconcile('l1');
+    expect(leaseStatus('l1')?.fromPool).toBe(true);
+    clock.now += 1_000;
+    await fillPool();
+    expect(events.list({ kind: 'Project', name: 'web' }).filter((event) => event.reason === 'DriftDetected')).toHaveLength(2);
+  });
+});
+
 describe('lease', () => {
   it('claims a ready pool container: Active, fromPool, routed at <lease>.<first hostname>, and the pool refills', async () => {
     await project({ pool: { size: 2 } });

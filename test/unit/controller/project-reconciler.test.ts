@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { findCondition } from '../../../src/controller/conditions.js';
-import { containerSpecHash, ProjectReconciler } from '../../../src/controller/project-reconciler.js';
+import { containerSpecHash, PROJECT_FINALIZER, ProjectReconciler } from '../../../src/controller/project-reconciler.js';
 import type { ReconcileResult } from '../../../src/controller/work-queue.js';
 import { resolveProjectSettings } from '../../../src/model/project-settings.js';
 import { API_VERSION, type ProjectObject, type ProjectSpec, type ProjectStatus } from '../../../src/model/types.js';
@@ -17,6 +17,7 @@ import { FakeProxy } from '../../support/fakes/fake-proxy.js';
 import { FileStore } from '../../../src/store/file-store.js';
 import { DockerUnavailableError } from '../../../src/runtime/errors.js';
 import { silentLogger } from '../../../src/util/logger.js';
+import { EventLog, type LumaEvent } from '../../../src/events/event-log.js';
 
 // Knative-style table: each row gives the objects and containers that exist and the
 // proxy's activity, then the runtime and proxy calls expected (in order) and the status.
@@ -952,5 +953,86 @@ describe('the wake fast path (resumePaused)', () => {
     } finally {
       await proxy.close();
     }
+  });
+});
+
+describe('drift: a warm container stopped, paused or removed by hand', () => {
+  function reconcilerWithEvents(events: EventLog): ProjectReconciler {
+    return new ProjectReconciler({
+      store: world.store,
+      runtime: world.runtime,
+      proxy: world.proxy,
+      logger: silentLogger(),
+      now: () => world.clock.now,
+      stopTimeoutSeconds: 3,
+      publicUrl: (host) => `http://${host}:8080`,
+      events: events.recorder('controller'),
+    });
+  }
+
+  async function warmInstance(reconciler: ProjectReconciler): Promise<string> {
+    await applyProject({ ...BASE_SPEC, scaling: { minInstances: 1 } });
+    await reconciler.reconcile(NAME);
+    const [running] = [...world.runtime.containers.values()].filter((container) => container.state === 'running');
+    if (!running) throw new Error('no running instance');
+    return running.id;
+  }
+
+  it.each([
+    ['stopped', (id: string) => void Object.assign(world.runtime.containers.get(id) ?? {}, { state: 'exited' }), /stopped without Luma asking \(Luma had left it running\)/],
+    ['removed', (id: string) => void world.runtime.containers.delete(id), /was removed outside Luma \(Luma had left it running\)/],
+    ['paused', (id: string) => void Object.assign(world.runtime.containers.get(id) ?? {}, { state: 'paused' }), /was paused outside Luma \(Luma had left it running\)/],
+  ])('a warm container %s by hand is put back, with a Warning event saying what drifted; once', async (_what, drift, message) => {
+    const events = new EventLog();
+    const reconciler = reconcilerWithEvents(events);
+    const drifts = (): LumaEvent[] => events.list().filter((event) => event.reason === 'DriftDetected');
+    const id = await warmInstance(reconciler);
+    expect(drifts()).toEqual([]);
+
+    drift(id);
+    await reconciler.reconcile(NAME);
+    expect([...world.runtime.containers.values()].filter((container) => container.state === 'running')).toHaveLength(1);
+    const [event] = drifts();
+    expect(event).toMatchObject({ type: 'Warning', reason: 'DriftDetected', object: { kind: 'Project', name: NAME } });
+    expect(event?.message).toMatch(message);
+
+    // Healed: the next reconcile finds what it left, and says nothing more.
+    await reconciler.reconcile(NAME);
+    expect(drifts()).toHaveLength(1);
+    expect(drifts()[0]?.count).toBe(1);
+  });
+
+  it('says nothing about what Luma itself stopped when idle', async () => {
+    const events = new EventLog();
+    const reconciler = reconcilerWithEvents(events);
+    await applyProject(BASE_SPEC);
+    seed({ specHash: hashOf(BASE_SPEC), state: 'running', hostPort: readyPort });
+    await reconciler.reconcile(NAME);
+    world.clock.now += IDLE + 1;
+    await reconciler.reconcile(NAME);
+    await reconciler.reconcile(NAME);
+    expect([...world.runtime.containers.values()].map((container) => container.state)).toEqual(['exited']);
+    expect(events.list().filter((event) => event.reason === 'DriftDetected')).toEqual([]);
+  });
+});
+
+describe('finalizer: a deleted project is Terminating until its containers are gone', () => {
+  it('keeps the object, marked, until the reconcile has removed its instances and pool, then it is gone', async () => {
+    await applyProject({ ...BASE_SPEC, scaling: { minInstances: 1 } });
+    await world.reconciler.reconcile(NAME);
+    expect(world.store.get('Project', NAME)?.metadata.finalizers).toEqual([PROJECT_FINALIZER]);
+    seed({ specHash: 'pool', state: 'running', role: 'pool', hostPort: readyPort });
+    expect(world.runtime.containers.size).toBe(2);
+
+    await world.store.delete('Project', NAME);
+    expect(world.store.get('Project', NAME)?.metadata.deletionTimestamp).toBeDefined();
+    expect(world.runtime.containers.size).toBe(2);
+
+    world.runtime.resetCalls();
+    await world.reconciler.reconcile(NAME);
+    expect(world.runtime.containers.size).toBe(0);
+    expect(world.runtime.mutations().map((call) => call.op)).toEqual(['remove', 'remove']);
+    expect(world.store.get('Project', NAME)).toBeUndefined();
+    expect(world.proxy.removes).toEqual([NAME]);
   });
 });

@@ -1,0 +1,258 @@
+import type { AdmissionSettings } from '../apply/admission.js';
+import { applyDocuments, type ContextResolver } from '../apply/apply.js';
+import type { EventRecorder } from '../events/event-log.js';
+import { formatIssue, ManifestError, type ManifestIssue, type ParsedDocument } from '../model/parse.js';
+import { errorMessage } from '../runtime/errors.js';
+import { ConflictError, type ObjectStore } from '../store/store.js';
+import type { SyncSettings } from '../config/settings.js';
+import { canonicalJson } from '../util/hash.js';
+import type { Logger } from '../util/logger.js';
+import type { Inventory, InventoryFile } from './inventory.js';
+import { refKey, SOURCE_FILE_ANNOTATION, sameRef, type ObjectRef } from './ownership.js';
+import { intentInventory, nextInventory, planSync, resolvePending, type ApplyOutcome, type PlannedPrune, type StoredObject, type SyncPlan } from './planner.js';
+import { scanDirectory, type DirectoryScan, type ParsedFile } from './scan.js';
+import type { FileSyncStatus, SyncStatus } from './sync-status.js';
+
+// One pass of the watched directory: scan, plan (planner.ts), apply each readable file on
+// its own (all or nothing per file), prune, record the inventory, and tell what happened
+// (status, events, log lines). Passes run one at a time; the watcher decides when.
+
+export interface DirectorySyncOptions {
+  /** The directory as given (`--manifests`); messages name files under it. */
+  dir: string;
+  store: ObjectStore;
+  inventory: InventoryFile;
+  settings: SyncSettings;
+  admission: AdmissionSettings;
+  resolveContext: ContextResolver;
+  events: EventRecorder;
+  logger: Logger;
+  now?: () => number;
+}
+
+/**
+ * A file refused by the store or admission (an object still Terminating, a hostname taken)
+ * may apply later without changing: it is tried again this often.
+ */
+export const FAILED_FILE_RETRY_MS = 5_000;
+
+/** Events about files (not objects) name this kind. */
+export const SYNC_EVENT_KIND = 'Sync';
+
+export class DirectorySync {
+  private inventoryState: Inventory | undefined;
+  private emptySince: number | undefined;
+  private running: Promise<unknown> = Promise.resolve();
+  private current: SyncStatus;
+  private readonly now: () => number;
+  /** What was last said about each file that did not apply: the log says it again only when it changes. */
+  private readonly reported = new Map<string, string>();
+
+  constructor(private readonly options: DirectorySyncOptions) {
+    this.now = options.now ?? Date.now;
+    this.current = { directory: options.dir, exists: false, phase: 'Pending', passes: 0, files: [], conflicts: [], pruned: [] };
+  }
+
+  status(): SyncStatus {
+    return structuredClone(this.current);
+  }
+
+  /** Runs a pass after any pass in progress; `force` lifts the prune guards for this pass. */
+  pass(options: { force?: boolean } = {}): Promise<SyncStatus> {
+    const next = this.running.then(
+      () => this.runPass(options.force ?? false),
+      () => this.runPass(options.force ?? false),
+    );
+    this.running = next;
+    return next;
+  }
+
+  /** When a pass should run although no file changed: the end of an empty directory's grace period, or a retry of failed files. */
+  recheckAt(): number | undefined {
+    const graceEnd = this.current.pruneWithheld?.retryAt;
+    const times = [
+      ...(graceEnd !== undefined ? [Date.parse(graceEnd)] : []),
+      ...(this.current.files.some((file) => file.state === 'Failed') || this.current.error !== undefined ? [this.now() + FAILED_FILE_RETRY_MS] : []),
+    ];
+    return times.length > 0 ? Math.min(...times) : undefined;
+  }
+
+  private stored = (ref: ObjectRef): StoredObject | undefined => {
+    const object = this.options.store.get(ref.kind, ref.name);
+    if (!object) return undefined;
+    const sourceFile = object.metadata.annotations?.[SOURCE_FILE_ANNOTATION];
+    return { uid: object.metadata.uid ?? '', ...(sourceFile !== undefined ? { sourceFile } : {}) };
+  };
+
+  private async runPass(force: boolean): Promise<SyncStatus> {
+    const { logger } = this.options;
+    const passes = this.current.passes + 1;
+    try {
+      const status = await this.sync(force, passes);
+      this.current = status;
+    } catch (error) {
+      logger.error({ err: errorMessage(error), directory: this.options.dir }, 'manifests directory pass failed');
+      this.current = { ...this.current, phase: 'Degraded', passes, lastPassAt: new Date(this.now()).toISOString(), error: errorMessage(error) };
+    }
+    return this.status();
+  }
+
+  private async sync(force: boolean, passes: number): Promise<SyncStatus> {
+    const { settings } = this.options;
+    const scan = await scanDirectory(this.options.dir);
+    const previous = resolvePending((this.inventoryState ??= await this.options.inventory.load()), this.stored);
+    const plan = planSync({
+      directoryExists: scan.exists,
+      declaring: scan.parsed.map((file) => ({ file: file.file, objects: file.documents.map((doc) => declared(doc)) })),
+      refused: scan.refused.map((file) => file.file),
+      inventory: previous,
+      stored: this.stored,
+      guard: { now: this.now(), ...(this.emptySince !== undefined ? { emptySince: this.emptySince } : {}), emptyGracePeriodMs: settings.emptyGracePeriodMs, maxPruneShare: settings.maxPruneShare, force: force || settings.forcePrune },
+    });
+    this.emptySince = plan.emptySince;
+
+    const intent = intentInventory(previous, plan, this.stored);
+    await this.saveInventory(intent);
+    const outcomes = await this.applyFiles(scan, plan);
+    const pruned = await this.prune(plan.prune);
+    await this.saveInventory(nextInventory(intent, plan, outcomes.map((result) => result.outcome), pruned));
+
+    this.report(scan, plan, outcomes);
+    const inventory = this.inventoryState ?? {};
+    const files: FileSyncStatus[] = [
+      ...outcomes.map(({ outcome, error }): FileSyncStatus => {
+        if ('applied' in outcome) return { file: outcome.file, state: 'Applied', objects: outcome.applied.map(refKey) };
+        return { file: outcome.file, state: 'Failed', objects: (inventory[outcome.file] ?? []).map(refKey), ...failureDetails(error) };
+      }),
+      ...scan.refused.map((file): FileSyncStatus => ({ file: file.file, state: 'Invalid', objects: (inventory[file.file] ?? []).map(refKey), issues: file.issues })),
+    ].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+    const withheld = plan.withheld;
+    const degraded = files.some((file) => file.state !== 'Applied') || plan.conflicts.length > 0 || withheld !== undefined || pruned.length < plan.prune.length;
+    return {
+      directory: this.options.dir,
+      exists: scan.exists,
+      phase: degraded ? 'Degraded' : 'Synced',
+      passes,
+      lastPassAt: new Date(this.now()).toISOString(),
+      files,
+      conflicts: plan.conflicts.map((conflict) => ({ object: refKey(conflict.ref), files: conflict.files, message: conflict.message })),
+      pruned: pruned.map(refKey),
+      ...(withheld
+        ? { pruneWithheld: { objects: withheld.objects.map(refKey), reason: withheld.reason, ...(plan.recheckAt !== undefined ? { retryAt: new Date(plan.recheckAt).toISOString() } : {}) } }
+        : {}),
+    };
+  }
+
+  /** Writes the inventory when it differs from what is on disk (inventoryState). */
+  private async saveInventory(after: Inventory): Promise<void> {
+    if (canonicalJson(this.inventoryState ?? {}) !== canonicalJson(after)) await this.options.inventory.save(after);
+    this.inventoryState = after;
+  }
+
+  /**
+   * Each file is applied on its own, all or nothing. A file refused by a rule that spans
+   * files (a hostname another file frees in this same pass) is tried again after the
+   * others, for as long as a round makes progress.
+   */
+  private async applyFiles(scan: DirectoryScan, plan: SyncPlan): Promise<Array<{ outcome: ApplyOutcome; error?: unknown }>> {
+    const results = new Map<string, { outcome: ApplyOutcome; error?: unknown }>();
+    let pending = scan.parsed;
+    for (;;) {
+      const failed: ParsedFile[] = [];
+      for (const file of pending) {
+        const objects = plan.apply.find((entry) => entry.file === file.file)?.objects ?? [];
+        try {
+          const applied = await this.applyFile(file, objects);
+          results.set(file.file, { outcome: { file: file.file, applied } });
+        } catch (error) {
+          failed.push(file);
+          results.set(file.file, { outcome: { file: file.file, failed: true }, error });
+        }
+      }
+      if (failed.length === 0 || failed.length === pending.length) break;
+      pending = failed;
+    }
+    return [...results.values()];
+  }
+
+  private async applyFile(file: ParsedFile, objects: ObjectRef[]): Promise<Array<ObjectRef & { uid: string }>> {
+    const documents = file.documents.filter((doc) => objects.some((ref) => sameRef(ref, { kind: doc.object.kind, name: doc.object.metadata.name })));
+    for (const doc of documents) {
+      doc.object.metadata.annotations = { ...doc.object.metadata.annotations, [SOURCE_FILE_ANNOTATION]: file.file };
+      // A resourceVersion in a watched file would pin it to one moment of the store.
+      delete doc.object.metadata.resourceVersion;
+    }
+    const applied = await applyDocuments(this.options.store, documents, { settings: this.options.admission, resolveContext: this.options.resolveContext });
+    for (const object of applied) {
+      if (object.result === 'unchanged') continue;
+      this.options.events.record({ kind: object.kind, name: object.name }, 'Normal', 'Applied', `${object.result} from ${file.displayPath}`);
+      this.options.logger.info({ file: file.displayPath, kind: object.kind, name: object.name, result: object.result }, 'applied manifest');
+    }
+    return applied.map((object) => ({ kind: object.kind, name: object.name, uid: object.object.metadata.uid ?? '' }));
+  }
+
+  private async prune(candidates: PlannedPrune[]): Promise<ObjectRef[]> {
+    const { store, events, logger } = this.options;
+    const pruned: ObjectRef[] = [];
+    for (const candidate of candidates) {
+      const current = store.get(candidate.kind, candidate.name);
+      // Gone already, or re-created meanwhile by someone else: not ours to delete.
+      if (!current || current.metadata.uid !== candidate.uid) {
+        pruned.push(candidate);
+        continue;
+      }
+      try {
+        await store.delete(candidate.kind, candidate.name, { resourceVersion: current.metadata.resourceVersion ?? '' });
+        pruned.push(candidate);
+        const where = `${this.options.dir}/${candidate.file}`;
+        events.record(candidate, 'Normal', 'Pruned', `deleted: no file in the manifests directory declares it any more (it came from ${where})`);
+        logger.info({ kind: candidate.kind, name: candidate.name, file: where }, 'pruned object');
+      } catch (error) {
+        // Changed between the read and the delete: the next pass looks again.
+        if (!(error instanceof ConflictError)) throw error;
+      }
+    }
+    return pruned;
+  }
+
+  private report(scan: DirectoryScan, plan: SyncPlan, outcomes: Array<{ outcome: ApplyOutcome; error?: unknown }>): void {
+    const { events, logger } = this.options;
+    const reported = new Map<string, string>();
+    // Events count repeats; the log says a file's problem once, and again when it changes.
+    const logOnce = (file: string, message: string, log: () => void): void => {
+      reported.set(file, message);
+      if (this.reported.get(file) !== message) log();
+    };
+    for (const file of scan.refused) {
+      const issues = file.issues.map(formatIssue).join('; ');
+      events.record({ kind: SYNC_EVENT_KIND, name: file.file }, 'Warning', 'InvalidManifest', `not applied, and what it declared before is kept as it was: ${issues}`);
+      logOnce(file.file, issues, () => logger.error({ file: file.displayPath, issues: file.issues.map(formatIssue) }, `skipped manifest ${file.displayPath}: ${issues}`));
+    }
+    for (const { outcome, error } of outcomes) {
+      if ('applied' in outcome) continue;
+      const reason = errorMessage(error);
+      events.record({ kind: SYNC_EVENT_KIND, name: outcome.file }, 'Warning', 'ApplyFailed', `not applied, and what it declared before is kept as it was: ${reason}`);
+      logOnce(outcome.file, reason, () => logger.error({ file: outcome.file, err: reason }, `could not apply manifest ${outcome.file}: ${reason}`));
+    }
+    this.reported.clear();
+    for (const [file, message] of reported) this.reported.set(file, message);
+    for (const conflict of plan.conflicts) {
+      events.record({ kind: conflict.ref.kind, name: conflict.ref.name }, 'Warning', 'SyncConflict', conflict.message);
+      logger.error({ object: refKey(conflict.ref), files: conflict.files }, conflict.message);
+    }
+    if (plan.withheld) {
+      events.record({ kind: SYNC_EVENT_KIND, name: this.options.dir }, 'Warning', 'PruneWithheld', `${plan.withheld.objects.map(refKey).join(', ')} not pruned: ${plan.withheld.reason}`);
+      logger.warn({ objects: plan.withheld.objects.map(refKey) }, `prune withheld: ${plan.withheld.reason}`);
+    }
+  }
+}
+
+function declared(doc: ParsedDocument): { kind: ParsedDocument['object']['kind']; name: string; at: string } {
+  const { line, column } = doc.position(['metadata', 'name']);
+  return { kind: doc.object.kind, name: doc.object.metadata.name, at: `${doc.source.file}:${line}:${column}` };
+}
+
+function failureDetails(error: unknown): { issues?: ManifestIssue[]; message: string } {
+  if (error instanceof ManifestError) return { issues: error.issues, message: error.message };
+  return { message: errorMessage(error) };
+}

@@ -1,0 +1,291 @@
+import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_SETTINGS, type SyncSettings } from '../../../src/config/settings.js';
+import { EventLog } from '../../../src/events/event-log.js';
+import { API_VERSION } from '../../../src/model/types.js';
+import { FileStore } from '../../../src/store/file-store.js';
+import { DirectorySync } from '../../../src/sync/directory-sync.js';
+import { InventoryFile } from '../../../src/sync/inventory.js';
+import { SOURCE_FILE_ANNOTATION } from '../../../src/sync/ownership.js';
+import { silentLogger } from '../../../src/util/logger.js';
+
+// One pass of the watched directory against a real (temporary) directory and file store:
+// what is applied, pruned, kept and reported. No Docker; the planner's rules are tested
+// table by table in planner.test.ts, this shows them wired to files, store and events.
+
+let root: string;
+let dir: string;
+let stateDir: string;
+let store: FileStore;
+let events: EventLog;
+let now: number;
+
+const SYNC: SyncSettings = { ...DEFAULT_SETTINGS.sync, emptyGracePeriodMs: 60_000 };
+
+beforeEach(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'luma-sync-'));
+  dir = path.join(root, 'manifests');
+  stateDir = path.join(root, 'state');
+  await mkdir(dir);
+  store = await FileStore.open(stateDir);
+  events = new EventLog();
+  now = Date.parse('2026-01-01T00:00:00Z');
+});
+
+afterEach(async () => {
+  await store.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+function newSync(settings: Partial<SyncSettings> = {}): DirectorySync {
+  return new DirectorySync({
+    dir,
+    store,
+    inventory: new InventoryFile(stateDir),
+    settings: { ...SYNC, ...settings },
+    admission: DEFAULT_SETTINGS,
+    resolveContext: () => Promise.reject(new Error('no contexts in these tests')),
+    events: events.recorder('sync'),
+    logger: silentLogger(),
+    now: () => now,
+  });
+}
+
+function projectYaml(name: string, env: Record<string, string> = {}): string {
+  const lines = [`apiVersion: ${API_VERSION}`, 'kind: Project', 'metadata:', `  name: ${name}`, 'spec:', '  image: busybox', '  hostnames:', `    - ${name}.localhost`];
+  if (Object.keys(env).length > 0) lines.push('  env:', ...Object.entries(env).map(([key, value]) => `    ${key}: "${value}"`));
+  return `${lines.join('\n')}\n`;
+}
+
+async function write(file: string, text: string): Promise<void> {
+  await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
+  await writeFile(path.join(dir, file), text);
+}
+
+function projectNames(): string[] {
+  return store.list('Project').map((project) => project.metadata.name);
+}
+
+async function applyWithCli(name: string): Promise<void> {
+  await store.apply({ apiVersion: API_VERSION, kind: 'Project', metadata: { name }, spec: { image: 'busybox', hostnames: [`${name}.localhost`] } });
+}
+
+describe('DirectorySync', () => {
+  it('creates, updates and prunes objects as files are written, changed, renamed and removed, recording the source file', async () => {
+    const sync = newSync();
+    await write('a.yaml', projectYaml('alpha'));
+    await write('team/b.yml', projectYaml('beta'));
+    let status = await sync.pass();
+    expect(status.phase).toBe('Synced');
+    expect(projectNames()).toEqual(['alpha', 'beta']);
+    expect(store.get('Project', 'beta')?.metadata.annotations?.[SOURCE_FILE_ANNOTATION]).toBe('team/b.yml');
+    const alphaUid = store.get('Project', 'alpha')?.metadata.uid;
+
+    await write('a.yaml', projectYaml('alpha', { VERSION: 'two' }));
+    await sync.pass();
+    expect(store.get('Project', 'alpha')?.spec.env).toEqual({ VERSION: 'two' });
+
+    // A rename is the same object, now from another file: not pruned, not re-created.
+    await unlink(path.join(dir, 'a.yaml'));
+    await write('renamed.yaml', projectYaml('alpha', { VERSION: 'two' }));
+    status = await sync.pass();
+    expect(status.pruned).toEqual([]);
+    expect(store.get('Project', 'alpha')?.metadata.uid).toBe(alphaUid);
+    expect(store.get('Project', 'alpha')?.metadata.annotations?.[SOURCE_FILE_ANNOTATION]).toBe('renamed.yaml');
+
+    await unlink(path.join(dir, 'team/b.yml'));
+    status = await sync.pass();
+    expect(status.pruned).toEqual(['Project/beta']);
+    expect(projectNames()).toEqual(['alpha']);
+    expect(events.list({ name: 'beta' }).map((event) => event.reason)).toEqual(['Applied', 'Pruned']);
+  });
+
+  it('prunes an object that disappears from a file that declares several', async () => {
+    const sync = newSync();
+    await write('both.yaml', `${projectYaml('one')}---\n${projectYaml('two')}`);
+    await sync.pass();
+    await write('both.yaml', projectYaml('one'));
+    expect((await sync.pass()).pruned).toEqual(['Project/two']);
+    expect(projectNames()).toEqual(['one']);
+  });
+
+  it('applies the good files beside a broken one, reports it with file:line:column, and keeps what it declared before', async () => {
+    const sync = newSync();
+    await write('good.yaml', projectYaml('good'));
+    await write('bad.yaml', projectYaml('kept', { VERSION: 'one' }));
+    await sync.pass();
+
+    await write('bad.yaml', 'apiVersion: luma.dev/v1alpha1\nkind: Project\nmetadata:\n  name: [kept\n');
+    await write('good.yaml', projectYaml('good', { VERSION: 'two' }));
+    await write('new.yaml', projectYaml('new'));
+    const status = await sync.pass();
+
+    expect(projectNames()).toEqual(['good', 'kept', 'new']);
+    expect(store.get('Project', 'good')?.spec.env).toEqual({ VERSION: 'two' });
+    expect(store.get('Project', 'kept')?.spec.env).toEqual({ VERSION: 'one' });
+    expect(status.phase).toBe('Degraded');
+    const bad = status.files.find((file) => file.file === 'bad.yaml');
+    expect(bad).toMatchObject({ state: 'Invalid', objects: ['Project/kept'] });
+    expect(bad?.issues?.[0]).toMatchObject({ file: path.join(dir, 'bad.yaml'), line: 5, column: 1 });
+    const [event] = events.list({ kind: 'Sync', name: 'bad.yaml' });
+    expect(event).toMatchObject({ type: 'Warning', reason: 'InvalidManifest' });
+    expect(event?.message).toContain(`${path.join(dir, 'bad.yaml')}:5:1: invalid YAML`);
+
+    // Still kept once the broken file is the only thing left besides good ones, and after a restart.
+    const restarted = newSync();
+    await restarted.pass();
+    expect(projectNames()).toContain('kept');
+  });
+
+  it('a file that fails validation keeps its objects too, and names the field', async () => {
+    const sync = newSync();
+    await write('app.yaml', projectYaml('app'));
+    await sync.pass();
+    await write('app.yaml', projectYaml('app').replace('image: busybox', 'image: busybox\n  port: eighty'));
+    const status = await sync.pass();
+    expect(projectNames()).toEqual(['app']);
+    expect(status.files[0]?.issues?.[0]).toMatchObject({ line: 7, column: 9, path: 'spec.port' });
+  });
+
+  it('never prunes objects applied with the CLI, and does not take them over', async () => {
+    const sync = newSync();
+    await applyWithCli('from-cli');
+    await write('a.yaml', projectYaml('a'));
+    await sync.pass();
+    await unlink(path.join(dir, 'a.yaml'));
+    await write('b.yaml', projectYaml('b'));
+    await sync.pass();
+    expect(projectNames()).toEqual(['b', 'from-cli']);
+
+    // A file that declares it is refused for that object; the CLI's object is unchanged.
+    const before = store.get('Project', 'from-cli');
+    await write('c.yaml', projectYaml('from-cli', { TAKEN: 'over' }));
+    const status = await sync.pass();
+    expect(store.get('Project', 'from-cli')).toEqual(before);
+    expect(status.conflicts).toEqual([{ object: 'Project/from-cli', files: ['c.yaml'], message: expect.stringContaining('was not created from the manifests directory') as string }]);
+    await unlink(path.join(dir, 'c.yaml'));
+    await sync.pass({ force: true });
+    expect(projectNames()).toEqual(['b', 'from-cli']);
+  });
+
+  it('an object declared in two files: an error naming both, and neither wins', async () => {
+    const sync = newSync();
+    await write('one.yaml', projectYaml('dup', { FROM: 'one' }));
+    await sync.pass();
+    await write('two.yaml', projectYaml('dup', { FROM: 'two' }));
+    const status = await sync.pass();
+    expect(store.get('Project', 'dup')?.spec.env).toEqual({ FROM: 'one' });
+    expect(status.conflicts[0]?.files).toEqual(['one.yaml', 'two.yaml']);
+    expect(status.conflicts[0]?.message).toContain(`${path.join(dir, 'one.yaml')}:4:9 and ${path.join(dir, 'two.yaml')}:4:9`);
+    expect(events.list({ name: 'dup' }).at(-1)).toMatchObject({ type: 'Warning', reason: 'SyncConflict' });
+
+    // Resolved by removing one: the other applies, nothing is pruned.
+    await unlink(path.join(dir, 'one.yaml'));
+    const resolved = await sync.pass();
+    expect(resolved.pruned).toEqual([]);
+    expect(store.get('Project', 'dup')?.spec.env).toEqual({ FROM: 'two' });
+  });
+
+  it('an emptied directory prunes nothing before the grace period, then everything', async () => {
+    const sync = newSync();
+    await write('a.yaml', projectYaml('a'));
+    await write('b.yaml', projectYaml('b'));
+    await write('c.yaml', projectYaml('c'));
+    await sync.pass();
+    for (const file of ['a.yaml', 'b.yaml', 'c.yaml']) await unlink(path.join(dir, file));
+
+    let status = await sync.pass();
+    expect(projectNames()).toEqual(['a', 'b', 'c']);
+    expect(status.pruneWithheld).toMatchObject({ objects: ['Project/a', 'Project/b', 'Project/c'], retryAt: new Date(now + 60_000).toISOString() });
+    expect(sync.recheckAt()).toBe(now + 60_000);
+
+    now += 59_999;
+    await sync.pass();
+    expect(projectNames()).toEqual(['a', 'b', 'c']);
+
+    now += 1;
+    status = await sync.pass();
+    expect(status.pruned).toEqual(['Project/a', 'Project/b', 'Project/c']);
+    expect(projectNames()).toEqual([]);
+  });
+
+  it('a directory removed altogether is treated like an empty one', async () => {
+    const sync = newSync();
+    await write('a.yaml', projectYaml('a'));
+    await sync.pass();
+    await rm(dir, { recursive: true });
+    const status = await sync.pass();
+    expect(status.exists).toBe(false);
+    expect(status.pruneWithheld?.reason).toContain('is missing since');
+    expect(projectNames()).toEqual(['a']);
+  });
+
+  it('holds back a pass that would prune more than maxPruneShare, until forced', async () => {
+    const sync = newSync({ maxPruneShare: 0.5 });
+    for (const name of ['a', 'b', 'c', 'd']) await write(`${name}.yaml`, projectYaml(name));
+    await sync.pass();
+    for (const name of ['b', 'c', 'd']) await unlink(path.join(dir, `${name}.yaml`));
+    const held = await sync.pass();
+    expect(held.pruneWithheld?.reason).toContain('would prune 3 of the 4 objects');
+    expect(projectNames()).toEqual(['a', 'b', 'c', 'd']);
+    const forced = await sync.pass({ force: true });
+    expect(forced.pruned).toEqual(['Project/b', 'Project/c', 'Project/d']);
+    expect(projectNames()).toEqual(['a']);
+  });
+
+  it('keeps its inventory in the state directory: a restarted sync prunes what an earlier one created', async () => {
+    await write('a.yaml', projectYaml('a'));
+    await write('b.yaml', projectYaml('b'));
+    await newSync().pass();
+    const inventory = JSON.parse(await readFile(path.join(stateDir, 'sync', 'inventory.json'), 'utf8')) as { files: Record<string, unknown> };
+    expect(Object.keys(inventory.files)).toEqual(['a.yaml', 'b.yaml']);
+
+    await unlink(path.join(dir, 'b.yaml'));
+    const status = await newSync().pass();
+    expect(status.pruned).toEqual(['Project/b']);
+  });
+
+  it('ignores hidden paths (.git, editor swap files) and files that are not YAML', async () => {
+    const sync = newSync();
+    await write('.git/objects.yaml', projectYaml('git'));
+    await write('.swp.yaml', projectYaml('swap'));
+    await write('notes.txt', 'not a manifest');
+    await write('app.yaml', projectYaml('app'));
+    const status = await sync.pass();
+    expect(status.files.map((file) => file.file)).toEqual(['app.yaml']);
+    expect(projectNames()).toEqual(['app']);
+  });
+
+  it('a file refused by a rule that spans files is retried in the same pass once another frees what it needs', async () => {
+    const sync = newSync();
+    await write('a.yaml', projectYaml('a'));
+    await sync.pass();
+    // b (read first) takes a's hostname, which a gives up in this same change.
+    await write('a.yaml', projectYaml('a').replace('a.localhost', 'other.localhost'));
+    await write('0-b.yaml', projectYaml('b').replace('b.localhost', 'a.localhost'));
+    const status = await sync.pass();
+    expect(status.phase).toBe('Synced');
+    expect(store.get('Project', 'b')?.spec.hostnames).toEqual(['a.localhost']);
+  });
+});
+
+describe('DirectorySync retries', () => {
+  it('a file the store refuses (its object still Terminating) is tried again later without any change', async () => {
+    const terminating = await FileStore.open(path.join(root, 'state-finalizers'), { initialFinalizers: { Project: ['test/hold'] } });
+    await store.close();
+    store = terminating;
+    const sync = newSync();
+    await write('a.yaml', projectYaml('a'));
+    await sync.pass();
+    await terminating.delete('Project', 'a');
+    await write('a.yaml', projectYaml('a', { CHANGED: 'yes' }));
+    const status = await sync.pass();
+    expect(status.files[0]).toMatchObject({ state: 'Failed', objects: ['Project/a'], message: expect.stringContaining('is being deleted') as string });
+    expect(sync.recheckAt()).toBe(now + 5_000);
+    await terminating.setFinalizers('Project', 'a', []);
+    expect((await sync.pass()).files[0]?.state).toBe('Applied');
+    expect(sync.recheckAt()).toBeUndefined();
+  });
+});
