@@ -6,7 +6,7 @@ import type { ObjectStore } from '../store/store.js';
 import { errorMessage } from '../runtime/errors.js';
 import type { Logger } from '../util/logger.js';
 import { shortHash } from '../util/hash.js';
-import { setCondition } from './conditions.js';
+import { setReadiness, type Readiness } from './conditions.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
 import { decideInstances } from './scaling.js';
 import { resolveProjectImage } from './image-resolution.js';
@@ -25,6 +25,8 @@ const LOOPBACK = '127.0.0.1';
 const MIN_REQUEUE_MS = 50;
 /** How long an image that is missing waits before it is looked for again. */
 const IMAGE_RECHECK_MS = 5_000;
+/** Failures that resolve themselves (an Image still building): Reconciling, not Stalled. */
+const WAITING_FAILURES = new Set(['ImageNotReady']);
 export const DEFAULT_STOPPED_RETENTION_MS = 3_600_000;
 
 export interface ProjectReconcilerOptions {
@@ -389,18 +391,18 @@ export class ProjectReconciler {
     const now = new Date(this.now());
     const previous = this.options.store.get('Project', project.metadata.name)?.status ?? {};
     const stoppedCount = observed.containers.filter((container) => container.state === 'exited' || container.state === 'created').length;
-    const ready = observed.failure
-      ? { type: 'Ready', status: 'False' as const, reason: observed.failure.reason, message: observed.failure.message }
+    const readiness: Readiness = observed.failure
+      ? { state: WAITING_FAILURES.has(observed.failure.reason) ? 'reconciling' : 'stalled', ...observed.failure }
       : observed.phase === 'Starting'
-        ? { type: 'Ready', status: 'False' as const, reason: 'Starting', message: 'an instance is starting' }
+        ? { state: 'reconciling', reason: 'Starting', message: 'an instance is starting' }
         : observed.serving > 0
-          ? { type: 'Ready', status: 'True' as const, reason: 'Running', message: `${observed.serving} instance(s) serving` }
-          : { type: 'Ready', status: 'True' as const, reason: 'ScaledToZero', message: 'no instance runs; the next request starts one' };
+          ? { state: 'ready', reason: 'Running', message: `${observed.serving} instance(s) serving` }
+          : { state: 'ready', reason: 'ScaledToZero', message: 'no instance runs; the next request starts one' };
     const firstHost = settings.hostnames[0];
     const status: ProjectStatus = {
       observedGeneration: project.metadata.generation ?? 0,
       phase: observed.phase,
-      conditions: setCondition(previous.conditions, ready, now),
+      conditions: setReadiness(previous.conditions, readiness, now),
       instances: { running: observed.serving, starting: observed.starting, stopped: observed.stopped ?? Math.max(0, stoppedCount - observed.starting), paused: observed.paused ?? 0 },
       image: settings.image,
       ...(firstHost ? { url: this.options.publicUrl(firstHost) } : {}),
