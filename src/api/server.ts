@@ -5,12 +5,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AdmissionSettings } from '../apply/admission.js';
 import { renewLease } from './lease-renewal.js';
 import { applyDocuments, parseFiles, type ManifestFile } from '../apply/apply.js';
-import { parseManifests } from '../model/parse.js';
-import { KIND_PLURALS, KINDS, type Kind } from '../model/types.js';
+import { parseManifests, type ParsedDocument } from '../model/parse.js';
+import { KIND_PLURALS, KINDS, type Kind, type LumaObject } from '../model/types.js';
+import type { ApplyResult } from '../store/store.js';
 import { uploadedContextResolver } from '../apply/context-resolvers.js';
 import { ArchiveError } from '../images/archive.js';
 import type { ContextStore } from '../images/context-store.js';
 import { ContextError } from '../images/context.js';
+import { EventLog } from '../events/event-log.js';
 import type { LogHub } from '../logs/log-hub.js';
 import type { ContainerRuntime } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
@@ -19,6 +21,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { BadRequestError, NotFoundError, statusFor } from './errors.js';
 import { registerObjectLogRoutes } from './log-routes.js';
+import { registerWatchRoutes } from './watch-routes.js';
 import { LogSessions } from './log-sessions.js';
 
 // The HTTP API: apply, get, list and delete per kind, health and the OpenAPI document.
@@ -49,10 +52,17 @@ export interface ApiOptions {
   admission: AdmissionSettings;
   /** What ended leases used and cost. */
   usage: { records(): readonly UsageRecord[] };
+  /** What happened to objects: `GET /api/v1alpha1/events`, and described objects' recent history. */
+  events?: EventLog;
   logger: Logger;
   health: () => Promise<HealthReport>;
   /** Last known Docker state, without a fresh check; told to every client in a header. */
   dockerState: () => HealthReport['docker'];
+}
+
+export interface ApplyReport {
+  dryRun: boolean;
+  results: Array<{ kind: Kind; name: string; result: ApplyResult; object?: LumaObject; live?: LumaObject | null }>;
 }
 
 /** Set on every answer while the engine is unreachable, so each CLI command can say so. */
@@ -76,7 +86,16 @@ const applyResponse = {
     dryRun: { type: 'boolean' },
     results: {
       type: 'array',
-      items: { type: 'object', properties: { kind: { type: 'string' }, name: { type: 'string' }, result: { type: 'string' } } },
+      items: {
+        type: 'object',
+        properties: {
+          kind: { type: 'string' },
+          name: { type: 'string' },
+          result: { type: 'string', enum: ['created', 'configured', 'unchanged'] },
+          object: { description: 'dry runs only: the object as it would be stored', type: 'object', additionalProperties: true },
+          live: { description: 'dry runs only: the object as it is stored now (null when it would be created)', type: ['object', 'null'], additionalProperties: true },
+        },
+      },
     },
   },
 } as const;
@@ -180,6 +199,16 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
     return reply.code(report.status === 'ok' ? 200 : 503).send(report);
   });
 
+  /** A dry run also answers what is stored now and what would be, which is what `luma diff` shows. */
+  async function applyAndReport(documents: ParsedDocument[], dryRun: boolean, uploads: Map<string, string>): Promise<ApplyReport> {
+    const live = dryRun ? documents.map((doc) => store.get(doc.object.kind, doc.object.metadata.name) ?? null) : [];
+    const applied = await applyDocuments(store, documents, { settings: options.admission, dryRun, resolveContext: uploadedContextResolver(options.contexts, uploads, { dryRun }) });
+    return {
+      dryRun,
+      results: applied.map(({ kind, name, result, object }, index) => ({ kind, name, result, ...(dryRun ? { object, live: live[index] ?? null } : {}) })),
+    };
+  }
+
   app.post(
     '/apply',
     {
@@ -194,8 +223,7 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
       const text = typeof request.body === 'string' ? request.body : JSON.stringify(request.body ?? '');
       const documents = parseManifests(text, query.source ?? 'request body');
       const dryRun = isTrue(query.dryRun);
-      const applied = await applyDocuments(store, documents, { settings: options.admission, dryRun, resolveContext: uploadedContextResolver(options.contexts, new Map()) });
-      return { dryRun, results: applied.map(({ kind, name, result }) => ({ kind, name, result })) };
+      return applyAndReport(documents, dryRun, new Map());
     },
   );
 
@@ -231,8 +259,7 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
       const body = request.body as { files: ManifestFile[]; dryRun?: boolean; contexts?: Array<{ file: string; document: number; digest: string }> };
       const dryRun = body.dryRun ?? false;
       const uploads = new Map((body.contexts ?? []).map((context) => [`${context.file}#${context.document}`, context.digest]));
-      const applied = await applyDocuments(store, parseFiles(body.files), { settings: options.admission, dryRun, resolveContext: uploadedContextResolver(options.contexts, uploads) });
-      return { dryRun, results: applied.map(({ kind, name, result }) => ({ kind, name, result })) };
+      return applyAndReport(parseFiles(body.files), dryRun, uploads);
     },
   );
 
@@ -318,7 +345,10 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
 
   registerObjectLogRoutes(app, { prefix: API_PREFIX, store, sessions: logSessions, clock });
 
-  app.get(`${API_PREFIX}/:plural`, { schema: { summary: 'List objects of a kind' } }, async (request) => {
+  registerWatchRoutes(app, { prefix: API_PREFIX, store, events: options.events ?? new EventLog(), heartbeatIntervalMs: options.logHeartbeatIntervalMs });
+
+  // Lists of known kinds are in watch-routes.ts; this only answers for unknown ones.
+  app.get(`${API_PREFIX}/:plural`, { schema: { hide: true } }, async (request) => {
     const { plural } = request.params as { plural: string };
     return { items: store.list(kindOf(plural)) };
   });

@@ -128,6 +128,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     maxUploadBytes: settings.maxUploadBytes,
     admission: settings,
     usage: ledger,
+    events,
     logger: logger.child({ component: 'api' }),
     health: async () => {
       const current = await checkDocker();
