@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { kindFromUserInput, KINDS, type Kind } from '../model/types.js';
 import { ApiClient, CliError } from './api-client.js';
+import { EXIT } from './exit-codes.js';
 
 // Small pieces every command shares.
 
 export function parseKind(input: string): Kind {
   const kind = kindFromUserInput(input);
-  if (!kind) throw new CliError(`unknown kind "${input}" (known: ${KINDS.map((k) => k.toLowerCase()).join(', ')})`);
+  if (!kind) throw new CliError(`unknown kind "${input}" (known: ${KINDS.map((k) => k.toLowerCase()).join(', ')})`, EXIT.usage);
   return kind;
 }
 
