@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, Option, type OutputConfiguration } from 'commander';
 import { ManifestError } from '../model/parse.js';
 import { CliError, DEFAULT_SERVER } from './api-client.js';
 import { registerApplyCommands } from './commands/apply.js';
@@ -18,8 +18,10 @@ import { registerLeaseCommands } from './commands/leases.js';
 // `luma`: kubectl-like and thin. Object commands talk to the API, proxy commands to the
 // proxy's management socket; `up`, `controller` and `proxy run` are the daemons.
 
-export function buildProgram(): Command {
+/** `output` redirects what commander itself prints (tests keep it quiet); subcommands inherit it. */
+export function buildProgram(output?: OutputConfiguration): Command {
   const program = new Command();
+  if (output) program.configureOutput(output);
   program
     .name('luma')
     .description('Luma runs your HTTP apps as Docker containers: declare them in YAML, Luma builds, routes, starts and idles them.')
@@ -54,22 +56,29 @@ Colours only on a terminal; NO_COLOR=1 turns them off.`,
   return program;
 }
 
+/** The exit code for an error that ended a command (see exit-codes.ts). */
+export function exitCodeFor(error: unknown): number {
+  // Commander has already printed what was wrong; help asked for is a success.
+  if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  if (error instanceof CliError) return error.exitCode;
+  return EXIT.failure;
+}
+
 export async function runCli(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {
-    // Commander has already printed what was wrong (and the help, for a usage error).
-    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? EXIT.ok : EXIT.usage);
+    if (error instanceof CommanderError) process.exit(exitCodeFor(error));
     if (error instanceof CliError || error instanceof ManifestError) {
       process.stderr.write(`error: ${error.message}\n`);
-      process.exit(error instanceof CliError ? error.exitCode : EXIT.failure);
+      process.exit(exitCodeFor(error));
     }
     const code = (error as { code?: string }).code;
     const message = error instanceof Error ? error.message : String(error);
     // Startup failures (Docker down, a port taken, a bad flag) are one line, not a stack trace.
     process.stderr.write(`error: ${message}${code === 'EADDRINUSE' ? ' (the address is in use; pick another with --listen / --api-listen)' : ''}\n`);
     if (process.env.LUMA_DEBUG) console.error(error);
-    process.exit(EXIT.failure);
+    process.exit(exitCodeFor(error));
   }
 }
 

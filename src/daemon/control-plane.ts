@@ -4,9 +4,11 @@ import { createApiServer, type HealthReport } from '../api/server.js';
 import { applyDocuments, parseFiles } from '../apply/apply.js';
 import type { OperatorSettings } from '../config/settings.js';
 import { Controller } from '../controller/controller.js';
+import { ConditionEvents } from '../events/condition-events.js';
 import { EventLog } from '../events/event-log.js';
 import { LEASE_FINALIZER } from '../controller/lease-reconciler.js';
 import { ManifestError } from '../model/parse.js';
+import { KINDS } from '../model/types.js';
 import type { ProxyHooks, ProxyManagement } from '../proxy/management.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
 import { errorMessage } from '../runtime/errors.js';
@@ -84,6 +86,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const contexts = new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits);
   const logs = new LogHub();
   const events = new EventLog();
+  // Readiness changes of every object become events (`luma events`, `luma describe`).
+  const conditionEvents = new ConditionEvents(events.recorder('controller'));
+  for (const kind of KINDS) conditionEvents.prime(store.list(kind));
+  const stopConditionEvents = store.watch((event) => conditionEvents.observe(event));
   await applyManifestDirectory(store, options.manifests, contexts, settings, logger);
 
   const controller = new Controller({
@@ -150,6 +156,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
         clearInterval(dockerTimer);
         await api.close();
         await controller.stop();
+        stopConditionEvents();
         await ledger.close();
         await store.close();
       })();

@@ -133,6 +133,7 @@ export function registerProxyCommands(program: Command): void {
 
   addSocketFlags(proxy.command('remove').description('Stop routing a service (in-flight requests finish)'))
     .argument('<service>')
+    .addHelpText('after', '\nExample:\n  luma proxy remove web')
     .action(async (service: string, options: SocketFlags) => {
       await withClient(options, (client) => client.remove(service));
       process.stdout.write(`removed ${service}\n`);
@@ -140,6 +141,7 @@ export function registerProxyCommands(program: Command): void {
 
   addSocketFlags(proxy.command('get-service').description('Show one service as JSON: hosts, targets, activity'))
     .argument('<service>')
+    .addHelpText('after', '\nExample:\n  luma proxy get-service web')
     .action(async (service: string, options: SocketFlags) => {
       const info = await withClient(options, (client) => client.getService(service));
       if (!info) throw new CliError(`no service named "${service}"`);
@@ -148,6 +150,7 @@ export function registerProxyCommands(program: Command): void {
 
   addSocketFlags(proxy.command('list-services').description('List routed services'))
     .addOption(new Option('-o, --output <format>', 'output format').choices(['json']))
+    .addHelpText('after', '\nExamples:\n  luma proxy list-services\n  luma proxy list-services -o json')
     .action(async (options: SocketFlags & { output?: 'json' }) => {
       const services = await withClient(options, (client) => client.listServices());
       process.stdout.write(options.output === 'json' ? JSON.stringify(services, null, 2) + '\n' : serviceRows(services));
@@ -155,6 +158,7 @@ export function registerProxyCommands(program: Command): void {
 
   addSocketFlags(proxy.command('set-global-option').description('Set a proxy-wide option'))
     .requiredOption('--lets-encrypt-email <email>', 'contact address for ACME accounts')
+    .addHelpText('after', '\nExample:\n  luma proxy set-global-option --lets-encrypt-email ops@example.com')
     .action(async (options: SocketFlags & { letsEncryptEmail: string }) => {
       if (!/^[^@\s]+@[^@\s]+$/.test(options.letsEncryptEmail)) throw new CliError(`--lets-encrypt-email: expected an email address, got "${options.letsEncryptEmail}"`);
       await withClient(options, (client) => client.setGlobalOption('lets-encrypt-email', options.letsEncryptEmail));
