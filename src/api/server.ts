@@ -6,8 +6,7 @@ import type { AdmissionSettings } from '../apply/admission.js';
 import { renewLease } from './lease-renewal.js';
 import { applyDocuments, parseFiles, type ManifestFile } from '../apply/apply.js';
 import { parseManifests, type ParsedDocument } from '../model/parse.js';
-import { KIND_PLURALS, KINDS, type Kind, type LumaObject } from '../model/types.js';
-import type { ApplyResult } from '../store/store.js';
+import { KIND_PLURALS, KINDS, type Kind } from '../model/types.js';
 import { uploadedContextResolver } from '../apply/context-resolvers.js';
 import { ArchiveError } from '../images/archive.js';
 import type { ContextStore } from '../images/context-store.js';
@@ -22,12 +21,14 @@ import type { Logger } from '../util/logger.js';
 import { BadRequestError, NotFoundError, statusFor } from './errors.js';
 import { registerObjectLogRoutes } from './log-routes.js';
 import { registerWatchRoutes } from './watch-routes.js';
+import { API_PREFIX, DOCKER_STATE_HEADER, type ApplyReport } from './wire.js';
+
+export { API_PREFIX, DOCKER_STATE_HEADER, type ApplyReport } from './wire.js';
 import { LogSessions } from './log-sessions.js';
 
 // The HTTP API: apply, get, list and delete per kind, health and the OpenAPI document.
 // Every write goes through the same validation as the CLI and the watched directory.
 
-export const API_PREFIX = '/api/v1alpha1';
 /** Manifests are small; this bounds what a client can make the server parse. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -60,13 +61,6 @@ export interface ApiOptions {
   dockerState: () => HealthReport['docker'];
 }
 
-export interface ApplyReport {
-  dryRun: boolean;
-  results: Array<{ kind: Kind; name: string; result: ApplyResult; object?: LumaObject; live?: LumaObject | null }>;
-}
-
-/** Set on every answer while the engine is unreachable, so each CLI command can say so. */
-export const DOCKER_STATE_HEADER = 'x-luma-docker-unreachable';
 
 const PLURAL_TO_KIND = new Map<string, Kind>(KINDS.map((kind) => [KIND_PLURALS[kind], kind]));
 

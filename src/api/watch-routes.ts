@@ -5,16 +5,13 @@ import { KIND_PLURALS, KINDS, type Kind, type LumaObject } from '../model/types.
 import type { ObjectStore } from '../store/store.js';
 import { BadRequestError } from './errors.js';
 import { openSseStream } from './sse-stream.js';
+import { EVENT_STREAM_EVENT, WATCH_SYNCED_EVENT } from './wire.js';
 
 // Lists and watch streams of objects and of events. A list is a JSON answer; with
 // `?watch=true` it becomes server-sent events: every current match as ADDED, then one
 // SYNCED event (the client now knows the whole present, so "not there" means gone), then
 // each change as it is stored (ADDED, MODIFIED, DELETED), until the client goes.
 
-/** Sent once the current state has been streamed; data `{}`. */
-export const WATCH_SYNCED_EVENT = 'SYNCED';
-/** The event name of each event in the event stream. */
-export const EVENT_STREAM_EVENT = 'event';
 
 export interface WatchRouteOptions {
   prefix: string;

@@ -1,6 +1,5 @@
 import type { ErrorBody } from '../api/errors.js';
-import { API_PREFIX, DOCKER_STATE_HEADER, type ApplyReport } from '../api/server.js';
-import { EVENT_STREAM_EVENT, WATCH_SYNCED_EVENT } from '../api/watch-routes.js';
+import { API_PREFIX, DOCKER_STATE_HEADER, EVENT_STREAM_EVENT, WATCH_SYNCED_EVENT, type ApplyReport } from '../api/wire.js';
 import type { LumaEvent } from '../events/event-log.js';
 import type { WatchEventType } from '../store/store.js';
 import { EXIT } from './exit-codes.js';

@@ -2,7 +2,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option, type OutputConfiguration } from 'commander';
-import { ManifestError } from '../model/parse.js';
+import { ManifestError } from '../model/manifest-error.js';
 import { CliError, DEFAULT_SERVER } from './api-client.js';
 import { registerApplyCommands } from './commands/apply.js';
 import { registerCompletionCommand } from './commands/completion.js';

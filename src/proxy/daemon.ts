@@ -22,9 +22,7 @@ export interface RunningProxy {
   stop(): Promise<void>;
 }
 
-export function defaultProxyPaths(stateDir: string): { socketPath: string; stateFile: string } {
-  return { socketPath: path.join(stateDir, 'proxy', 'proxy.sock'), stateFile: path.join(stateDir, 'proxy', 'routes.json') };
-}
+export { defaultProxyPaths } from './paths.js';
 
 export async function runProxyDaemon(options: ProxyDaemonOptions): Promise<RunningProxy> {
   const proxy = new ProxyServer({

@@ -4,7 +4,6 @@ import { parseDuration, QuantityError } from '../../model/quantities.js';
 import { loadManifestArguments } from '../../util/manifest-files.js';
 import { CliError, type ApiClient } from '../api-client.js';
 import { apiClient, collect, readStdin } from '../common.js';
-import { uploadContexts } from '../context-upload.js';
 import { DIFF_EXIT, EXIT } from '../exit-codes.js';
 import { diffObject } from '../object-diff.js';
 import { waitForObjects } from '../object-waiter.js';
@@ -39,6 +38,14 @@ export function durationFlag(flag: string, value: string): number {
     if (error instanceof QuantityError) throw new CliError(`${flag}: "${value}" is not a duration (write 30s, 5m or 1h30m)`, EXIT.usage);
     throw error;
   }
+}
+
+/**
+ * Loaded when used: it parses manifests (JSON Schema compilation) and packs archives,
+ * seconds of start-up on a busy machine that `get`, `wait` and friends should not pay.
+ */
+async function uploadContexts(...args: Parameters<typeof import('../context-upload.js').uploadContexts>): ReturnType<typeof import('../context-upload.js').uploadContexts> {
+  return (await import('../context-upload.js')).uploadContexts(...args);
 }
 
 async function apply(api: ApiClient, args: ApplyArguments): Promise<void> {

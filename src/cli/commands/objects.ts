@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { stringify } from 'yaml';
-import { parseManifests } from '../../model/parse.js';
 import type { Kind, LumaObject } from '../../model/types.js';
 import { CliError, type ApiClient } from '../api-client.js';
 import { apiClient, collect, kindAndName } from '../common.js';
@@ -170,6 +169,8 @@ Examples:
       const targets: Array<{ kind: Kind; name: string }> = [];
       if (options.filename.length > 0) {
         if (kindArg !== undefined) throw new CliError('delete takes KIND NAME or -f FILE, not both', EXIT.usage);
+        // Loaded only here: parsing compiles the JSON Schemas, which other commands need not pay for.
+        const { parseManifests } = await import('../../model/parse.js');
         for (const file of await loadFiles(options.filename)) {
           for (const doc of parseManifests(file.content, file.path)) targets.push({ kind: doc.object.kind, name: doc.object.metadata.name });
         }

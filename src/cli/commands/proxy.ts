@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { parseDuration, QuantityError } from '../../model/quantities.js';
-import { defaultProxyPaths, runProxyDaemon } from '../../proxy/daemon.js';
+import { defaultProxyPaths } from '../../proxy/paths.js';
 import { ManagementClient } from '../../proxy/management-client.js';
 import type { DeployRequest, ServiceInfo } from '../../proxy/management.js';
 import { parseListenAddress } from '../../daemon/listen-address.js';
-import { createLogger } from '../../util/logger.js';
 import { CliError } from '../api-client.js';
 import { collect, stopOnSignal } from '../common.js';
 import { table } from '../format.js';
@@ -85,6 +84,8 @@ export function registerProxyCommands(program: Command): void {
     .action(async (options: SocketFlags & { listen: string; drainTimeout?: number }) => {
       const address = parseListenAddress(options.listen, '--listen');
       const paths = defaultProxyPaths(options.stateDir);
+      // Loaded here, not at the top: client commands start without the proxy's code.
+      const [{ runProxyDaemon }, { createLogger }] = await Promise.all([import('../../proxy/daemon.js'), import('../../util/logger.js')]);
       const running = await runProxyDaemon({
         listenHost: address.host,
         listenPort: address.port,
