@@ -44,6 +44,7 @@ async function watch(api: ApiClient, args: GetArguments): Promise<void> {
   const tabular = args.output === 'table' || wide;
   const initial: LumaObject[] = [];
   let widths: number[] | undefined;
+  const lastLines = new Map<string, string>();
   const query = { ...(args.name !== undefined ? { name: args.name } : {}), ...(args.labelSelector !== undefined ? { labelSelector: args.labelSelector } : {}) };
   for await (const message of api.watch(args.kind, query)) {
     if (message.type === 'SYNCED') {
@@ -51,7 +52,9 @@ async function watch(api: ApiClient, args: GetArguments): Promise<void> {
       const rows = [objectHeader(args.kind, wide), ...initial.map((object) => objectRow(object, wide, style))];
       // Later rows keep these widths, so the columns stay put as lines stream in.
       widths = columnWidths(rows).map((width) => width + 2);
-      process.stdout.write(rows.map((cells) => tableLine(cells, widths ?? [])).join('\n') + '\n');
+      const lines = rows.map((cells) => tableLine(cells, widths ?? []));
+      initial.forEach((object, index) => lastLines.set(object.metadata.name, lines[index + 1] ?? ''));
+      process.stdout.write(lines.join('\n') + '\n');
       continue;
     }
     const object = message.type === 'DELETED' ? { ...message.object, status: { ...message.object.status, phase: 'Deleted' } } : message.object;
@@ -69,8 +72,13 @@ async function watch(api: ApiClient, args: GetArguments): Promise<void> {
       case 'name':
         process.stdout.write(`${objectRef(object)}\n`);
         break;
-      default:
-        process.stdout.write(tableLine(objectRow(object as LumaObject, wide, style), widths ?? []) + '\n');
+      default: {
+        // A status write that changes no column (a timestamp, a count not shown) prints nothing.
+        const line = tableLine(objectRow(object as LumaObject, wide, style), widths ?? []);
+        if (lastLines.get(object.metadata.name) === line) break;
+        lastLines.set(object.metadata.name, line);
+        process.stdout.write(line + '\n');
+      }
     }
   }
 }
