@@ -18,6 +18,8 @@ import type { ObjectStore } from '../store/store.js';
 import { summariseUsage, USAGE_REASONS, type UsageRecord } from '../usage/ledger.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
+import type { Registry } from 'prom-client';
+import { requireToken } from './auth.js';
 import { BadRequestError, NotFoundError, statusFor } from './errors.js';
 import { registerObjectLogRoutes } from './log-routes.js';
 import { registerWatchRoutes } from './watch-routes.js';
@@ -56,9 +58,13 @@ export interface ApiOptions {
   /** What happened to objects: `GET /api/v1alpha1/events`, and described objects' recent history. */
   events?: EventLog;
   logger: Logger;
+  /** What every request but /healthz and /metrics must carry (`Authorization: Bearer TOKEN`). */
+  token: string;
   health: () => Promise<HealthReport>;
   /** Last known Docker state, without a fresh check; told to every client in a header. */
   dockerState: () => HealthReport['docker'];
+  /** Served at /metrics in Prometheus' text format; no /metrics route when absent. */
+  metrics?: Registry;
 }
 
 
@@ -168,6 +174,10 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
       await new Promise<void>((resolve) => app.websocketServer.close(() => resolve()));
     },
   });
+  // Before every route, so that none (WebSocket upgrades included) is reached without the
+  // token; after the WebSocket plugin, whose own hook must mark an upgrade for a refusal
+  // to close its socket.
+  requireToken(app, options.token);
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -201,6 +211,15 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
       dryRun,
       results: applied.map(({ kind, name, result, object }, index) => ({ kind, name, result, ...(dryRun ? { object, live: live[index] ?? null } : {}) })),
     };
+  }
+
+  const { metrics } = options;
+  if (metrics) {
+    // Open like /healthz: Prometheus scrapes it without the API token.
+    app.get('/metrics', { schema: { summary: "Prometheus metrics (text format): the controller's, and the proxy's in `luma up`" } }, async (_request, reply) => {
+      const text = await metrics.metrics();
+      return reply.type(metrics.contentType).send(text);
+    });
   }
 
   app.post(

@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { ensureApiToken } from '../api/api-token.js';
 import { createApiServer, type HealthReport } from '../api/server.js';
 import { applyDocuments, parseFiles } from '../apply/apply.js';
 import type { OperatorSettings } from '../config/settings.js';
@@ -20,6 +21,11 @@ import { ledgerPath, UsageLedger } from '../usage/ledger.js';
 import type { Logger } from '../util/logger.js';
 import { findManifestFiles } from '../util/manifest-files.js';
 import type { ListenAddress } from './listen-address.js';
+import type { Registry } from 'prom-client';
+import { PrometheusControllerMetrics } from '../metrics/prometheus-controller-metrics.js';
+import { registerControllerCollectors, registerWebhookCollectors } from '../metrics/controller-collectors.js';
+import { WebhookDispatcher } from '../events/webhooks.js';
+import { attachLifecycleWebhooks } from '../events/lifecycle-webhooks.js';
 
 // The controller half of Luma: store, Docker runtime, controller and API. `luma up`
 // gives it the in-process proxy; `luma controller` gives it a client of the proxy's
@@ -35,6 +41,8 @@ export interface ControlPlaneOptions {
   attachHooks: (hooks: ProxyHooks) => void;
   publicUrl: (host: string) => string;
   logger: Logger;
+  /** The process's Prometheus registry, served at the API's /metrics (with the proxy's metrics in `luma up`). */
+  metrics: Registry;
 }
 
 export interface RunningControlPlane {
@@ -83,6 +91,14 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     await store.close();
     throw error;
   }
+  let token: string;
+  try {
+    token = await ensureApiToken(options.stateDir);
+  } catch (error) {
+    await ledger.close();
+    await store.close();
+    throw error;
+  }
   const contexts = new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits);
   const logs = new LogHub();
   const events = new EventLog();
@@ -90,6 +106,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const conditionEvents = new ConditionEvents(events.recorder('controller'));
   for (const kind of KINDS) conditionEvents.prime(store.list(kind));
   const stopConditionEvents = store.watch((event) => conditionEvents.observe(event));
+  const webhooks = new WebhookDispatcher(settings.webhooks, { logger: logger.child({ component: 'webhooks' }) });
+  const detachWebhooks = attachLifecycleWebhooks(events, store, webhooks, settings.instance);
+  registerWebhookCollectors(options.metrics, () => webhooks.stats());
   await applyManifestDirectory(store, options.manifests, contexts, settings, logger);
 
   const controller = new Controller({
@@ -108,7 +127,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     policy: settings,
     ledger,
     events: events.recorder('controller'),
+    metrics: new PrometheusControllerMetrics(options.metrics),
   });
+  registerControllerCollectors(options.metrics, { store, usage: ledger, queueDepth: () => controller.queueDepth() });
   options.attachHooks(controller);
   await controller.start();
 
@@ -136,11 +157,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     usage: ledger,
     events,
     logger: logger.child({ component: 'api' }),
+    token,
     health: async () => {
       const current = await checkDocker();
       return { status: current.reachable ? 'ok' : 'degraded', docker: current };
     },
     dockerState: () => docker,
+    metrics: options.metrics,
   });
   await api.listen({ host: options.apiAddress.host, port: options.apiAddress.port });
   const apiPort = (api.server.address() as { port: number }).port;
@@ -157,6 +180,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
         await api.close();
         await controller.stop();
         stopConditionEvents();
+        detachWebhooks();
+        webhooks.close();
         await ledger.close();
         await store.close();
       })();

@@ -30,7 +30,7 @@ describe('the kubectl-grade CLI', () => {
   });
 
   function cli(...args: string[]): Promise<CliResult> {
-    return runCli(args, { server: luma.server });
+    return runCli(args, { api: luma.api });
   }
 
   async function ok(...args: string[]): Promise<string> {

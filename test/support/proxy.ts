@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { REPO_ROOT, type CliResult } from './luma.js';
+import { apiEndpoint, REPO_ROOT, type ApiEndpoint, type CliResult } from './luma.js';
 
 // Drives the split deployment the way a user does: `luma proxy run` (or `luma-proxy run`)
 // and `luma controller` as real processes, the proxy's client mode as commands, and
@@ -12,6 +12,7 @@ import { REPO_ROOT, type CliResult } from './luma.js';
 const CLI = path.join(REPO_ROOT, 'dist/cli/main.js');
 const PROXY_CLI = path.join(REPO_ROOT, 'dist/cli/luma-proxy.js');
 const PROXY_UP_LINE = /Luma proxy is up: apps at http:\/\/127\.0\.0\.1:(\d+), management socket (.+), (\d+) route\(s\) restored/;
+const PROXY_METRICS_LINE = /route\(s\) restored, metrics at http:\/\/[^/]+:(\d+)\/metrics/;
 const CONTROLLER_UP_LINE = /Luma controller is up: API at http:\/\/127\.0\.0\.1:(\d+)/;
 
 export interface DaemonProcess {
@@ -30,11 +31,14 @@ export interface ProxyProcess extends DaemonProcess {
   port: number;
   socketPath: string;
   restored: number;
+  /** Where /metrics is served, when started with --metrics-listen. */
+  metricsPort?: number;
 }
 
 export interface ControllerProcess extends DaemonProcess {
   apiPort: number;
   server: string;
+  api: ApiEndpoint;
 }
 
 function spawnDaemon(args: string[], env: Record<string, string>, upLine: RegExp, what: string): Promise<{ daemon: DaemonProcess; match: RegExpExecArray }> {
@@ -104,7 +108,8 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyProcess> {
     ...(options.args ?? []),
   ];
   const { daemon, match } = await spawnDaemon(args, options.env ?? {}, PROXY_UP_LINE, 'luma proxy run');
-  return { ...daemon, port: Number(match[1]), socketPath: match[2] ?? '', restored: Number(match[3]) };
+  const metrics = PROXY_METRICS_LINE.exec(daemon.output());
+  return { ...daemon, port: Number(match[1]), socketPath: match[2] ?? '', restored: Number(match[3]), ...(metrics ? { metricsPort: Number(metrics[1]) } : {}) };
 }
 
 export interface ControllerOptions {
@@ -134,7 +139,8 @@ export async function startController(options: ControllerOptions): Promise<Contr
   ];
   const { daemon, match } = await spawnDaemon(args, { LUMA_INSTANCE: options.instance, ...options.env }, CONTROLLER_UP_LINE, 'luma controller');
   const apiPort = Number(match[1]);
-  return { ...daemon, apiPort, server: `http://127.0.0.1:${apiPort}` };
+  const server = `http://127.0.0.1:${apiPort}`;
+  return { ...daemon, apiPort, server, api: await apiEndpoint(server, options.stateDir) };
 }
 
 /** The proxy's client mode: `luma proxy ARGS` (or `luma-proxy ARGS`). */

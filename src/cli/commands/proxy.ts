@@ -6,7 +6,7 @@ import { ManagementClient } from '../../proxy/management-client.js';
 import type { DeployRequest, ServiceInfo } from '../../proxy/management.js';
 import { parseListenAddress } from '../../daemon/listen-address.js';
 import { CliError } from '../api-client.js';
-import { collect, stopOnSignal } from '../common.js';
+import { collect, globalFlags, stopOnSignal } from '../common.js';
 import { table } from '../format.js';
 
 // `luma proxy …` (also the `luma-proxy` binary): the daemon, and a client mode of the
@@ -22,9 +22,14 @@ function socketPathOf(options: SocketFlags): string {
 }
 
 function addSocketFlags(command: Command): Command {
-  return command
-    .addOption(new Option('--socket-path <path>', 'management socket (default: STATE_DIR/proxy/proxy.sock)').env('LUMA_PROXY_SOCKET'))
-    .addOption(new Option('--state-dir <dir>', 'state directory').env('LUMA_STATE_DIR').default('./.luma'));
+  return (
+    command
+      .addOption(new Option('--socket-path <path>', 'management socket (default: STATE_DIR/proxy/proxy.sock)').env('LUMA_PROXY_SOCKET'))
+      // --state-dir is program-wide (the CLI also finds the API token there); handed to each action with its own flags.
+      .hook('preAction', (self) => {
+        self.setOptionValue('stateDir', globalFlags(self).stateDir);
+      })
+  );
 }
 
 function duration(flag: string): (value: string) => number {
@@ -80,9 +85,11 @@ export function registerProxyCommands(program: Command): void {
   addSocketFlags(proxy.command('run').description('Run the proxy daemon: public listener plus management socket'))
     .addOption(new Option('--listen <addr>', 'public HTTP listener').env('LUMA_LISTEN').default('127.0.0.1:8080'))
     .addOption(new Option('--drain-timeout <duration>', 'how long SIGTERM waits for in-flight requests').argParser(duration('--drain-timeout')))
-    .addHelpText('after', '\nExample:\n  luma proxy run --listen 127.0.0.1:8080 --state-dir /var/lib/luma')
-    .action(async (options: SocketFlags & { listen: string; drainTimeout?: number }) => {
+    .addOption(new Option('--metrics-listen <addr>', "serve the proxy's Prometheus metrics at http://ADDR/metrics (off when not given)").env('LUMA_METRICS_LISTEN'))
+    .addHelpText('after', '\nExample:\n  luma proxy run --listen 127.0.0.1:8080 --metrics-listen 127.0.0.1:9464 --state-dir /var/lib/luma')
+    .action(async (options: SocketFlags & { listen: string; drainTimeout?: number; metricsListen?: string }) => {
       const address = parseListenAddress(options.listen, '--listen');
+      const metricsAddress = options.metricsListen ? parseListenAddress(options.metricsListen, '--metrics-listen') : undefined;
       const paths = defaultProxyPaths(options.stateDir);
       // Loaded here, not at the top: client commands start without the proxy's code.
       const [{ runProxyDaemon }, { createLogger }] = await Promise.all([import('../../proxy/daemon.js'), import('../../util/logger.js')]);
@@ -93,11 +100,14 @@ export function registerProxyCommands(program: Command): void {
         stateFile: paths.stateFile,
         logger: createLogger().child({ component: 'proxy' }),
         ...(options.drainTimeout !== undefined ? { drainTimeoutMs: options.drainTimeout } : {}),
+        ...(metricsAddress ? { metricsListen: metricsAddress } : {}),
       });
       // Signals are handled before the process says it is up, so a supervisor acting on that line is safe.
       stopOnSignal('the proxy (in-flight requests may finish)', () => running.stop());
       process.stderr.write(
-        `Luma proxy is up: apps at http://127.0.0.1:${running.port}, management socket ${options.socketPath ?? paths.socketPath}, ${running.restoredServices} route(s) restored\n`,
+        `Luma proxy is up: apps at http://127.0.0.1:${running.port}, management socket ${options.socketPath ?? paths.socketPath}, ${running.restoredServices} route(s) restored` +
+          (running.metricsPort !== undefined ? `, metrics at http://${metricsAddress?.host ?? '127.0.0.1'}:${running.metricsPort}/metrics` : '') +
+          '\n',
       );
     });
 

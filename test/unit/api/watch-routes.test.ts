@@ -12,6 +12,7 @@ import { LogHub } from '../../../src/logs/log-hub.js';
 import { API_VERSION, type LumaObject } from '../../../src/model/types.js';
 import { FileStore } from '../../../src/store/file-store.js';
 import { silentLogger } from '../../../src/util/logger.js';
+import { TEST_API_TOKEN } from '../../support/api-token.js';
 import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
 
 // Lists with label selectors, the watch streams of objects and events, and dry runs that
@@ -37,12 +38,13 @@ beforeEach(async () => {
     runtime: new FakeRuntime(),
     logHeartbeatIntervalMs: 60_000,
     events,
+    token: TEST_API_TOKEN,
     logger: silentLogger(),
     health: async () => ({ status: 'ok', docker: { reachable: true } }),
     dockerState: () => ({ reachable: true }),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
-  api = new ApiClient(`http://127.0.0.1:${(app.server.address() as { port: number }).port}`);
+  api = new ApiClient(`http://127.0.0.1:${(app.server.address() as { port: number }).port}`, { token: TEST_API_TOKEN });
 });
 
 afterEach(async () => {
@@ -120,6 +122,11 @@ describe('watch', () => {
     expect(seen).toEqual(['Started x1', 'SYNCED', 'Started x2', 'StartFailed x1']);
     const listed: LumaEvent[] = (await api.events({ kind: 'Project' })).items;
     expect(listed.map((event) => `${event.object.name} ${event.reason}`)).toEqual(['api Started', 'web Started', 'web StartFailed']);
+  });
+
+  it('is refused without the token, saying so', async () => {
+    const anonymous = new ApiClient(api.server, { missing: 'no token given' });
+    await expect(anonymous.watch('Project', {}).next()).rejects.toThrow(/no token given/);
   });
 
   it('says so when the API cannot be reached', async () => {
