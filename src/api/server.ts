@@ -5,12 +5,13 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AdmissionSettings } from '../apply/admission.js';
 import { renewLease } from './lease-renewal.js';
 import { applyDocuments, parseFiles, type ManifestFile } from '../apply/apply.js';
-import { parseManifests } from '../model/parse.js';
+import { parseManifests, type ParsedDocument } from '../model/parse.js';
 import { KIND_PLURALS, KINDS, type Kind } from '../model/types.js';
 import { uploadedContextResolver } from '../apply/context-resolvers.js';
 import { ArchiveError } from '../images/archive.js';
 import type { ContextStore } from '../images/context-store.js';
 import { ContextError } from '../images/context.js';
+import { EventLog } from '../events/event-log.js';
 import type { LogHub } from '../logs/log-hub.js';
 import type { ContainerRuntime } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
@@ -21,14 +22,16 @@ import type { Registry } from 'prom-client';
 import { requireToken } from './auth.js';
 import { BadRequestError, NotFoundError, statusFor } from './errors.js';
 import { registerObjectLogRoutes } from './log-routes.js';
-import { registerEventRoutes, type EventSource } from './event-routes.js';
 import { registerSyncRoutes, type SyncControl } from './sync-routes.js';
+import { registerWatchRoutes } from './watch-routes.js';
+import { API_PREFIX, DOCKER_STATE_HEADER, type ApplyReport } from './wire.js';
+
+export { API_PREFIX, DOCKER_STATE_HEADER, type ApplyReport } from './wire.js';
 import { LogSessions } from './log-sessions.js';
 
 // The HTTP API: apply, get, list and delete per kind, health and the OpenAPI document.
 // Every write goes through the same validation as the CLI and the watched directory.
 
-export const API_PREFIX = '/api/v1alpha1';
 /** Manifests are small; this bounds what a client can make the server parse. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -53,6 +56,8 @@ export interface ApiOptions {
   admission: AdmissionSettings;
   /** What ended leases used and cost. */
   usage: { records(): readonly UsageRecord[] };
+  /** What happened to objects: `GET /api/v1alpha1/events`, and described objects' recent history. */
+  events?: EventLog;
   logger: Logger;
   /** What every request but /healthz and /metrics must carry (`Authorization: Bearer TOKEN`). */
   token: string;
@@ -61,14 +66,10 @@ export interface ApiOptions {
   dockerState: () => HealthReport['docker'];
   /** The watched manifests directory, when this process follows one. */
   sync?: SyncControl;
-  /** Recent events (`luma events`). */
-  events?: EventSource;
   /** Served at /metrics in Prometheus' text format; no /metrics route when absent. */
   metrics?: Registry;
 }
 
-/** Set on every answer while the engine is unreachable, so each CLI command can say so. */
-export const DOCKER_STATE_HEADER = 'x-luma-docker-unreachable';
 
 const PLURAL_TO_KIND = new Map<string, Kind>(KINDS.map((kind) => [KIND_PLURALS[kind], kind]));
 
@@ -88,7 +89,16 @@ const applyResponse = {
     dryRun: { type: 'boolean' },
     results: {
       type: 'array',
-      items: { type: 'object', properties: { kind: { type: 'string' }, name: { type: 'string' }, result: { type: 'string' } } },
+      items: {
+        type: 'object',
+        properties: {
+          kind: { type: 'string' },
+          name: { type: 'string' },
+          result: { type: 'string', enum: ['created', 'configured', 'unchanged'] },
+          object: { description: 'dry runs only: the object as it would be stored', type: 'object', additionalProperties: true },
+          live: { description: 'dry runs only: the object as it is stored now (null when it would be created)', type: ['object', 'null'], additionalProperties: true },
+        },
+      },
     },
   },
 } as const;
@@ -196,6 +206,16 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
     return reply.code(report.status === 'ok' ? 200 : 503).send(report);
   });
 
+  /** A dry run also answers what is stored now and what would be, which is what `luma diff` shows. */
+  async function applyAndReport(documents: ParsedDocument[], dryRun: boolean, uploads: Map<string, string>): Promise<ApplyReport> {
+    const live = dryRun ? documents.map((doc) => store.get(doc.object.kind, doc.object.metadata.name) ?? null) : [];
+    const applied = await applyDocuments(store, documents, { settings: options.admission, dryRun, resolveContext: uploadedContextResolver(options.contexts, uploads, { dryRun }) });
+    return {
+      dryRun,
+      results: applied.map(({ kind, name, result, object }, index) => ({ kind, name, result, ...(dryRun ? { object, live: live[index] ?? null } : {}) })),
+    };
+  }
+
   const { metrics } = options;
   if (metrics) {
     // Open like /healthz: Prometheus scrapes it without the API token.
@@ -219,8 +239,7 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
       const text = typeof request.body === 'string' ? request.body : JSON.stringify(request.body ?? '');
       const documents = parseManifests(text, query.source ?? 'request body');
       const dryRun = isTrue(query.dryRun);
-      const applied = await applyDocuments(store, documents, { settings: options.admission, dryRun, resolveContext: uploadedContextResolver(options.contexts, new Map()) });
-      return { dryRun, results: applied.map(({ kind, name, result }) => ({ kind, name, result })) };
+      return applyAndReport(documents, dryRun, new Map());
     },
   );
 
@@ -256,8 +275,7 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
       const body = request.body as { files: ManifestFile[]; dryRun?: boolean; contexts?: Array<{ file: string; document: number; digest: string }> };
       const dryRun = body.dryRun ?? false;
       const uploads = new Map((body.contexts ?? []).map((context) => [`${context.file}#${context.document}`, context.digest]));
-      const applied = await applyDocuments(store, parseFiles(body.files), { settings: options.admission, dryRun, resolveContext: uploadedContextResolver(options.contexts, uploads) });
-      return { dryRun, results: applied.map(({ kind, name, result }) => ({ kind, name, result })) };
+      return applyAndReport(parseFiles(body.files), dryRun, uploads);
     },
   );
 
@@ -343,9 +361,11 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
 
   registerObjectLogRoutes(app, { prefix: API_PREFIX, store, sessions: logSessions, clock });
   if (options.sync) registerSyncRoutes(app, { prefix: API_PREFIX, sync: options.sync });
-  if (options.events) registerEventRoutes(app, { prefix: API_PREFIX, events: options.events });
 
-  app.get(`${API_PREFIX}/:plural`, { schema: { summary: 'List objects of a kind' } }, async (request) => {
+  registerWatchRoutes(app, { prefix: API_PREFIX, store, events: options.events ?? new EventLog(), heartbeatIntervalMs: options.logHeartbeatIntervalMs });
+
+  // Lists of known kinds are in watch-routes.ts; this only answers for unknown ones.
+  app.get(`${API_PREFIX}/:plural`, { schema: { hide: true } }, async (request) => {
     const { plural } = request.params as { plural: string };
     return { items: store.list(kindOf(plural)) };
   });

@@ -1,6 +1,6 @@
 import { stat, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ContextStore } from '../images/context-store.js';
+import { DIGEST_PATTERN, type ContextStore } from '../images/context-store.js';
 import { ManifestError, type ParsedDocument } from '../model/parse.js';
 import type { ContextResolver } from './apply.js';
 
@@ -19,19 +19,27 @@ function declaredContext(doc: ParsedDocument): string {
   return doc.object.spec.build.context;
 }
 
-async function uploaded(contexts: ContextStore, doc: ParsedDocument, digest: string): Promise<string> {
+async function uploaded(contexts: ContextStore, doc: ParsedDocument, digest: string, dryRun: boolean): Promise<string> {
+  if (!DIGEST_PATTERN.test(digest)) throw contextIssue(doc, `"${digest}" is not a context digest (sha256:<64 hex digits>)`);
+  // A dry run stores nothing, so it needs no files: the digest alone says whether the
+  // context changed (the CLI computes it locally instead of uploading).
+  if (dryRun) return digest;
   if (!(await contexts.has(digest).catch(() => false))) throw contextIssue(doc, `no uploaded context ${digest} is stored; upload it to POST /contexts first`);
   return digest;
 }
 
-/** For applies through the API: contexts must have been uploaded; `uploads` maps file#document to a digest. */
-export function uploadedContextResolver(contexts: ContextStore, uploads: Map<string, string>): ContextResolver {
+/**
+ * For applies through the API: contexts must have been uploaded; `uploads` maps
+ * file#document to a digest. In a dry run a digest need not have been uploaded.
+ */
+export function uploadedContextResolver(contexts: ContextStore, uploads: Map<string, string>, options: { dryRun?: boolean } = {}): ContextResolver {
+  const dryRun = options.dryRun ?? false;
   return async (doc) => {
     const context = declaredContext(doc);
-    if (context.startsWith(UPLOAD_PREFIX)) return uploaded(contexts, doc, context.slice(UPLOAD_PREFIX.length));
+    if (context.startsWith(UPLOAD_PREFIX)) return uploaded(contexts, doc, context.slice(UPLOAD_PREFIX.length), dryRun);
     const digest = uploads.get(`${doc.source.file}#${doc.source.document}`);
     if (!digest) throw contextIssue(doc, `the context "${context}" was not uploaded with this apply; use \`luma apply -f\`, which uploads it, or upload an archive to POST /contexts and write context: upload:sha256:…`);
-    return uploaded(contexts, doc, digest);
+    return uploaded(contexts, doc, digest, dryRun);
   };
 }
 
@@ -39,7 +47,7 @@ export function uploadedContextResolver(contexts: ContextStore, uploads: Map<str
 export function localContextResolver(contexts: ContextStore): ContextResolver {
   return async (doc) => {
     const context = declaredContext(doc);
-    if (context.startsWith(UPLOAD_PREFIX)) return uploaded(contexts, doc, context.slice(UPLOAD_PREFIX.length));
+    if (context.startsWith(UPLOAD_PREFIX)) return uploaded(contexts, doc, context.slice(UPLOAD_PREFIX.length), false);
     const location = path.resolve(path.dirname(doc.source.file), context);
     const info = await stat(location).catch(() => undefined);
     if (!info) throw contextIssue(doc, `the context ${location} does not exist`);

@@ -1,5 +1,8 @@
 import type { ErrorBody } from '../api/errors.js';
-import { API_PREFIX, DOCKER_STATE_HEADER } from '../api/server.js';
+import { API_PREFIX, DOCKER_STATE_HEADER, EVENT_STREAM_EVENT, WATCH_SYNCED_EVENT, type ApplyReport } from '../api/wire.js';
+import type { LumaEvent } from '../events/event-log.js';
+import type { WatchEventType } from '../store/store.js';
+import { EXIT } from './exit-codes.js';
 import { SseParser } from '../logs/sse.js';
 import type { LogRecord } from '../logs/object-log.js';
 import { KIND_PLURALS, type Kind, type LumaObject } from '../model/types.js';
@@ -11,15 +14,25 @@ import type { UsageSummary } from '../usage/summary.js';
 export const DEFAULT_SERVER = 'http://127.0.0.1:7070';
 
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(message: string, readonly exitCode: number = EXIT.failure) {
     super(message);
     this.name = 'CliError';
   }
 }
 
-export interface ApplyResponse {
-  dryRun: boolean;
-  results: Array<{ kind: Kind; name: string; result: string }>;
+export type ApplyResponse = ApplyReport;
+
+/** One message of a watch stream: a change, or SYNCED once the present has been sent. */
+export type WatchMessage = { type: WatchEventType; object: LumaObject } | { type: 'SYNCED' };
+
+export interface ListQuery {
+  labelSelector?: string;
+  name?: string;
+}
+
+export interface EventQuery {
+  kind?: string;
+  name?: string;
 }
 
 export interface ObjectLogQuery {
@@ -86,8 +99,59 @@ export class ApiClient {
     return parsed as T;
   }
 
-  list(kind: Kind): Promise<{ items: LumaObject[] }> {
-    return this.request('GET', `${API_PREFIX}/${KIND_PLURALS[kind]}`);
+  list(kind: Kind, query: ListQuery = {}): Promise<{ items: LumaObject[] }> {
+    return this.request('GET', `${API_PREFIX}/${KIND_PLURALS[kind]}${queryString({ ...query })}`);
+  }
+
+  events(query: EventQuery = {}): Promise<{ items: LumaEvent[] }> {
+    return this.request('GET', `${API_PREFIX}/events${queryString({ ...query })}`);
+  }
+
+  /** Objects of a kind as they are, SYNCED, then every change; ends when `signal` aborts. */
+  async *watch(kind: Kind, query: ListQuery, signal?: AbortSignal): AsyncGenerator<WatchMessage> {
+    for await (const message of this.stream(`${API_PREFIX}/${KIND_PLURALS[kind]}${queryString({ ...query, watch: 'true' })}`, signal)) {
+      if (message.event === WATCH_SYNCED_EVENT) yield { type: 'SYNCED' };
+      else if (message.event === 'ADDED' || message.event === 'MODIFIED' || message.event === 'DELETED') yield { type: message.event, object: JSON.parse(message.data) as LumaObject };
+    }
+  }
+
+  /** Events so far, SYNCED, then each new or repeated one; ends when `signal` aborts. */
+  async *watchEvents(query: EventQuery, signal?: AbortSignal): AsyncGenerator<LumaEvent | 'SYNCED'> {
+    for await (const message of this.stream(`${API_PREFIX}/events${queryString({ ...query, watch: 'true' })}`, signal)) {
+      if (message.event === WATCH_SYNCED_EVENT) yield 'SYNCED';
+      else if (message.event === EVENT_STREAM_EVENT) yield JSON.parse(message.data) as LumaEvent;
+    }
+  }
+
+  private async *stream(path: string, signal?: AbortSignal): AsyncGenerator<{ event: string; data: string }> {
+    const own = new AbortController();
+    const combined = signal ? AbortSignal.any([signal, own.signal]) : own.signal;
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, this.server), { headers: { ...this.authorization(), accept: 'text/event-stream' }, signal: combined });
+    } catch (error) {
+      if (combined.aborted) return;
+      throw new CliError(`cannot reach the Luma API at ${this.server} (${causeOf(error)}); is \`luma up\` running? (set --server or LUMA_SERVER to point elsewhere)`);
+    }
+    this.warnAboutDocker(response);
+    if (!response.ok) {
+      const text = await response.text();
+      throw this.failure(response.status, (safeJson(text) as { message?: string }).message ?? `GET ${path} failed with HTTP ${response.status}`);
+    }
+    const parser = new SseParser();
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of response.body ?? []) {
+        for (const message of parser.push(decoder.decode(chunk as Uint8Array, { stream: true }))) yield message;
+      }
+    } catch (error) {
+      if (combined.aborted) return;
+      throw new CliError(`the watch stream from ${this.server} broke off (${causeOf(error)})`);
+    } finally {
+      // A consumer that stops early (or an abort) closes the connection at once.
+      own.abort();
+    }
+    if (!combined.aborted) throw new CliError(`the watch stream from ${this.server} ended (was the API stopped?)`);
   }
 
   get(kind: Kind, name: string): Promise<LumaObject> {
@@ -182,6 +246,12 @@ export class ApiClient {
       process.stderr.write(`warning: Luma ${problem}\n`);
     }
   }
+}
+
+function queryString(params: Record<string, string | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value !== undefined) search.set(key, value);
+  return search.size > 0 ? `?${search}` : '';
 }
 
 function causeOf(error: unknown): string {

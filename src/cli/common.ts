@@ -2,12 +2,13 @@ import type { Command } from 'commander';
 import { kindFromUserInput, KINDS, type Kind } from '../model/types.js';
 import { readStoredApiToken } from '../api/api-token.js';
 import { ApiClient, CliError, type ApiCredentials } from './api-client.js';
+import { EXIT } from './exit-codes.js';
 
 // Small pieces every command shares.
 
 export function parseKind(input: string): Kind {
   const kind = kindFromUserInput(input);
-  if (!kind) throw new CliError(`unknown kind "${input}" (known: ${KINDS.map((k) => k.toLowerCase()).join(', ')})`);
+  if (!kind) throw new CliError(`unknown kind "${input}" (known: ${KINDS.map((k) => k.toLowerCase()).join(', ')})`, EXIT.usage);
   return kind;
 }
 

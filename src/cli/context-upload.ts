@@ -1,14 +1,18 @@
-import { readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { createGzip } from 'node:zlib';
-import { packContext } from '../images/context.js';
+import { unpackArchive } from '../images/archive.js';
+import { contextDigest, listContext, packContext } from '../images/context.js';
 import { ManifestError, parseManifests } from '../model/parse.js';
 import type { ApiClient } from './api-client.js';
 import { CliError } from './api-client.js';
 
 // `luma apply -f` uploads the build context of every Image it applies, so applying to a
-// Luma on another machine works like applying to a local one.
+// Luma on another machine works like applying to a local one. A dry run (and `luma diff`)
+// uploads nothing: it computes each context's digest here, which is all the server needs
+// to tell whether the context changed.
 
 export interface UploadedContext {
   file: string;
@@ -23,7 +27,27 @@ async function archiveOf(location: string): Promise<{ body: Buffer; type: string
   return { body: await readFile(location), type: 'application/octet-stream' };
 }
 
-export async function uploadContexts(api: ApiClient, files: Array<{ path: string; content: string }>): Promise<UploadedContext[]> {
+/** The digest the server would give this context, computed without sending it. */
+async function localDigest(location: string): Promise<string> {
+  const info = await stat(location).catch(() => undefined);
+  if (!info) throw new CliError(`the build context ${location} does not exist`);
+  if (info.isDirectory()) {
+    await listContext(location);
+    return contextDigest(location);
+  }
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'luma-context-'));
+  try {
+    await unpackArchive(await readFile(location), scratch);
+    return await contextDigest(scratch);
+  } catch (error) {
+    throw new CliError(`the build context ${location}: ${(error as Error).message}`);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Uploads each Image's context (or, with `upload: false`, only computes its digest). */
+export async function uploadContexts(api: ApiClient, files: Array<{ path: string; content: string }>, options: { upload: boolean } = { upload: true }): Promise<UploadedContext[]> {
   const uploads: UploadedContext[] = [];
   for (const file of files) {
     let documents;
@@ -38,8 +62,12 @@ export async function uploadContexts(api: ApiClient, files: Array<{ path: string
       const context = doc.object.spec.build.context;
       if (context.startsWith('upload:')) continue;
       const base = file.path === '<stdin>' ? process.cwd() : path.dirname(file.path);
-      const { body, type } = await archiveOf(path.resolve(base, context));
-      const { digest } = await api.uploadContext(body, type);
+      const location = path.resolve(base, context);
+      let digest: string;
+      if (options.upload) {
+        const { body, type } = await archiveOf(location);
+        digest = (await api.uploadContext(body, type)).digest;
+      } else digest = await localDigest(location);
       uploads.push({ file: file.path, document: doc.source.document, digest });
     }
   }

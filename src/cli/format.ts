@@ -1,10 +1,14 @@
 import { stringify } from 'yaml';
+import type { LumaEvent } from '../events/event-log.js';
 import { DEFAULT_MAX_INSTANCES } from '../model/project-settings.js';
 import type { LumaObject } from '../model/types.js';
+import { PLAIN, styleWord, visibleLength, type Style } from './style.js';
 
-// What `get` and `describe` print: kubectl-like tables and key/value blocks.
+// What `get`, `describe` and `events` print: kubectl-like tables and key/value blocks.
 
-export type OutputFormat = 'table' | 'wide' | 'yaml' | 'json';
+export type OutputFormat = 'table' | 'wide' | 'yaml' | 'json' | 'name';
+/** What -o accepts (the table is the default, not a choice). */
+export const OUTPUT_CHOICES: ReadonlyArray<Exclude<OutputFormat, 'table'>> = ['wide', 'yaml', 'json', 'name'];
 
 export function age(timestamp: string | undefined, now = Date.now()): string {
   if (!timestamp) return '<unknown>';
@@ -27,6 +31,17 @@ function readyColumn(object: LumaObject): string {
   }
   const ready = object.status?.conditions?.find((condition) => condition.type === 'Ready');
   return ready?.status ?? 'Unknown';
+}
+
+/** `project/hello`, as kubectl's -o name prints it and as commands take it. */
+export function objectRef(object: { kind: string; metadata: { name: string } } | { kind: string; name: string }): string {
+  return `${object.kind.toLowerCase()}/${'metadata' in object ? object.metadata.name : object.name}`;
+}
+
+export function objectRow(object: LumaObject, wide: boolean, style: Style = PLAIN): string[] {
+  const cells = row(object, wide);
+  // READY (for images and leases a condition status) and STATUS read at a glance in colour.
+  return cells.map((cell, index) => (index === 2 || (index === 1 && object.kind !== 'Project') ? styleWord(style, cell) : cell));
 }
 
 function row(object: LumaObject, wide: boolean): string[] {
@@ -56,7 +71,7 @@ function until(timestamp: string, now = Date.now()): string {
   return at <= now ? 'expired' : age(new Date(now - (at - now)).toISOString(), now);
 }
 
-function header(kind: LumaObject['kind'], wide: boolean): string[] {
+export function objectHeader(kind: LumaObject['kind'], wide: boolean): string[] {
   const base = ['NAME', 'READY', 'STATUS', 'AGE'];
   switch (kind) {
     case 'Project':
@@ -68,37 +83,69 @@ function header(kind: LumaObject['kind'], wide: boolean): string[] {
   }
 }
 
-export function table(rows: string[][]): string {
-  const widths: number[] = [];
-  for (const cells of rows) cells.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
-  return rows.map((cells) => cells.map((cell, index) => (index === cells.length - 1 ? cell : cell.padEnd((widths[index] ?? 0) + 3))).join('').trimEnd()).join('\n') + '\n';
+/** Columns padded to their widest cell (colours do not count), three spaces apart. */
+export function table(rows: string[][], widths: number[] = columnWidths(rows)): string {
+  return rows.map((cells) => tableLine(cells, widths)).join('\n') + '\n';
 }
 
-export function formatObjects(kind: LumaObject['kind'], objects: LumaObject[], format: OutputFormat, single: boolean): string {
+export function columnWidths(rows: string[][]): number[] {
+  const widths: number[] = [];
+  for (const cells of rows) cells.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, visibleLength(cell))));
+  return widths;
+}
+
+export function tableLine(cells: string[], widths: number[]): string {
+  return cells
+    .map((cell, index) => (index === cells.length - 1 ? cell : cell + ' '.repeat(Math.max(0, (widths[index] ?? 0) - visibleLength(cell)) + 3)))
+    .join('')
+    .trimEnd();
+}
+
+export function formatObjects(kind: LumaObject['kind'], objects: LumaObject[], format: OutputFormat, single: boolean, style: Style = PLAIN): string {
   switch (format) {
     case 'json':
       return JSON.stringify(single ? objects[0] : { apiVersion: 'luma.dev/v1alpha1', kind: 'List', items: objects }, null, 2) + '\n';
     case 'yaml':
       return stringify(single ? objects[0] : { apiVersion: 'luma.dev/v1alpha1', kind: 'List', items: objects });
+    case 'name':
+      return objects.map((object) => `${objectRef(object)}\n`).join('');
     case 'table':
     case 'wide': {
       const wide = format === 'wide';
-      return table([header(kind, wide), ...objects.map((object) => row(object, wide))]);
+      return table([objectHeader(kind, wide), ...objects.map((object) => objectRow(object, wide, style))]);
     }
   }
 }
 
-export function describe(object: LumaObject): string {
+/** `12s`, or `12s (x3 over 5m)` for an event that repeated. */
+function lastSeen(event: LumaEvent, now: number): string {
+  const last = age(event.lastTimestamp, now);
+  return event.count > 1 ? `${last} (x${event.count} over ${age(event.firstTimestamp, now)})` : last;
+}
+
+export const EVENT_HEADER = ['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'COUNT', 'MESSAGE'];
+
+export function eventRow(event: LumaEvent, style: Style = PLAIN, now = Date.now()): string[] {
+  return [lastSeen(event, now), event.type === 'Warning' ? style.warn(event.type) : event.type, event.reason, objectRef(event.object), String(event.count), event.message];
+}
+
+export function formatEvents(events: LumaEvent[], style: Style = PLAIN, now = Date.now()): string {
+  return table([EVENT_HEADER, ...events.map((event) => eventRow(event, style, now))]);
+}
+
+export function describe(object: LumaObject, events: LumaEvent[] = [], style: Style = PLAIN, now = Date.now()): string {
   const lines: string[] = [];
+  const phase = object.metadata.deletionTimestamp ? 'Terminating' : (object.status?.phase ?? 'Pending');
   lines.push(`Name:         ${object.metadata.name}`);
   lines.push(`Kind:         ${object.kind}`);
   lines.push(`UID:          ${object.metadata.uid ?? ''}`);
   lines.push(`Generation:   ${object.metadata.generation ?? ''} (observed ${object.status?.observedGeneration ?? 'none'})`);
-  lines.push(`Created:      ${object.metadata.creationTimestamp ?? ''} (${age(object.metadata.creationTimestamp)} ago)`);
+  lines.push(`Created:      ${object.metadata.creationTimestamp ?? ''} (${age(object.metadata.creationTimestamp, now)} ago)`);
   if (object.metadata.labels && Object.keys(object.metadata.labels).length > 0) {
     lines.push(`Labels:       ${Object.entries(object.metadata.labels).map(([key, value]) => `${key}=${value}`).join(', ')}`);
   }
-  lines.push(`Phase:        ${object.status?.phase ?? 'Pending'}`);
+  if (object.metadata.deletionTimestamp) lines.push(`Deleting:     since ${object.metadata.deletionTimestamp}, waiting for ${(object.metadata.finalizers ?? []).join(', ') || 'nothing'}`);
+  lines.push(`Phase:        ${styleWord(style, phase)}`);
   lines.push('Spec:');
   lines.push(indent(stringify(object.spec)));
   const { conditions, ...rest } = object.status ?? {};
@@ -109,11 +156,28 @@ export function describe(object: LumaObject): string {
   lines.push('Conditions:');
   if (!conditions || conditions.length === 0) lines.push('  <none>');
   else {
+    const colourStatus = (type: string, status: string): string => {
+      // Ready=True is good news; Stalled=True is bad news; Reconciling=True is work in progress.
+      if (status !== 'True') return type === 'Ready' && status === 'False' ? style.warn(status) : status;
+      return type === 'Ready' ? style.good(status) : type === 'Stalled' ? style.bad(status) : style.warn(status);
+    };
     lines.push(
       indent(
         table([
           ['TYPE', 'STATUS', 'REASON', 'SINCE', 'MESSAGE'],
-          ...conditions.map((condition) => [condition.type, condition.status, condition.reason, age(condition.lastTransitionTime), condition.message]),
+          ...conditions.map((condition) => [condition.type, colourStatus(condition.type, condition.status), condition.reason, age(condition.lastTransitionTime, now), condition.message]),
+        ]),
+      ),
+    );
+  }
+  lines.push('Events:');
+  if (events.length === 0) lines.push('  <none>');
+  else {
+    lines.push(
+      indent(
+        table([
+          ['TYPE', 'REASON', 'AGE', 'FROM', 'MESSAGE'],
+          ...events.map((event) => [event.type === 'Warning' ? style.warn(event.type) : event.type, event.reason, lastSeen(event, now), event.source, event.message]),
         ]),
       ),
     );

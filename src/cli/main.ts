@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command, Option } from 'commander';
-import { ManifestError } from '../model/parse.js';
+import { Command, CommanderError, Option, type OutputConfiguration } from 'commander';
+import { ManifestError } from '../model/manifest-error.js';
 import { CliError, DEFAULT_SERVER } from './api-client.js';
+import { registerApplyCommands } from './commands/apply.js';
+import { registerCompletionCommand } from './commands/completion.js';
 import { registerDaemonCommands } from './commands/daemons.js';
+import { registerEventsCommand } from './commands/events.js';
+import { registerWaitCommand } from './commands/wait.js';
+import { EXIT } from './exit-codes.js';
 import { registerLogsCommand } from './commands/logs.js';
 import { registerObjectCommands } from './commands/objects.js';
 import { registerProxyCommands } from './commands/proxy.js';
@@ -13,8 +18,10 @@ import { registerLeaseCommands } from './commands/leases.js';
 // `luma`: kubectl-like and thin. Object commands talk to the API, proxy commands to the
 // proxy's management socket; `up`, `controller` and `proxy run` are the daemons.
 
-export function buildProgram(): Command {
+/** `output` redirects what commander itself prints (tests keep it quiet); subcommands inherit it. */
+export function buildProgram(output?: OutputConfiguration): Command {
   const program = new Command();
+  if (output) program.configureOutput(output);
   program
     .name('luma')
     .description('Luma runs your HTTP apps as Docker containers: declare them in YAML, Luma builds, routes, starts and idles them.')
@@ -23,29 +30,59 @@ export function buildProgram(): Command {
     // One program-wide flag: the daemons keep their state there and the CLI finds the token there.
     .addOption(new Option('--state-dir <dir>', 'where Luma keeps objects, state and its API token').env('LUMA_STATE_DIR').default('./.luma'))
     .configureHelp({ showGlobalOptions: true })
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Usage errors are thrown rather than exiting, so that they exit 2 (see exit-codes.ts);
+    // subcommands inherit this from the program.
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `
+Examples:
+  luma up                                   # run Luma here, on ./manifests
+  luma apply -f app.yaml --wait             # declare an app and wait until it is Ready
+  luma get projects -o wide
+  luma describe project hello
+  luma events -w
+
+Exit codes: 0 success; 1 failure (refused, not found, unreachable, stalled); 2 bad command
+line; 3 timed out (wait, apply --wait). luma diff: 0 same, 1 different, 2+ error.
+Colours only on a terminal; NO_COLOR=1 turns them off.`,
+    );
   registerDaemonCommands(program);
+  registerApplyCommands(program);
   registerObjectCommands(program);
+  registerWaitCommand(program);
+  registerEventsCommand(program);
   registerLeaseCommands(program);
   registerLogsCommand(program);
   registerProxyCommands(program);
+  registerCompletionCommand(program);
   return program;
+}
+
+/** The exit code for an error that ended a command (see exit-codes.ts). */
+export function exitCodeFor(error: unknown): number {
+  // Commander has already printed what was wrong; help asked for is a success.
+  if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  if (error instanceof CliError) return error.exitCode;
+  return EXIT.failure;
 }
 
 export async function runCli(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {
+    if (error instanceof CommanderError) process.exit(exitCodeFor(error));
     if (error instanceof CliError || error instanceof ManifestError) {
       process.stderr.write(`error: ${error.message}\n`);
-      process.exit(error instanceof CliError ? error.exitCode : 1);
+      process.exit(exitCodeFor(error));
     }
     const code = (error as { code?: string }).code;
     const message = error instanceof Error ? error.message : String(error);
     // Startup failures (Docker down, a port taken, a bad flag) are one line, not a stack trace.
     process.stderr.write(`error: ${message}${code === 'EADDRINUSE' ? ' (the address is in use; pick another with --listen / --api-listen)' : ''}\n`);
     if (process.env.LUMA_DEBUG) console.error(error);
-    process.exit(1);
+    process.exit(exitCodeFor(error));
   }
 }
 

@@ -47,7 +47,7 @@ function sumsRow(label: string, sums: UsageSums): string[] {
   return [label, String(sums.leases), formatRuntime(sums.runtimeSeconds), formatAmount(sums.vcpuSeconds), formatAmount(sums.gibSeconds), formatCost(sums.cost, sums.currency)];
 }
 
-export function formatUsage(summary: UsageSummary, format: OutputFormat): string {
+export function formatUsage(summary: UsageSummary, format: Exclude<OutputFormat, 'name'>): string {
   switch (format) {
     case 'json':
       return JSON.stringify(summary, null, 2) + '\n';

@@ -8,7 +8,7 @@ import { BuildFailedError, PullFailedError, type ImageRuntime } from '../runtime
 import type { ObjectStore } from '../store/store.js';
 import { shortHash } from '../util/hash.js';
 import type { Logger } from '../util/logger.js';
-import { setCondition } from './conditions.js';
+import { setReadiness } from './conditions.js';
 import type { ReconcileResult } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
 import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
@@ -182,11 +182,11 @@ export class ImageReconciler {
     const current = this.options.store.get('Image', image.metadata.name);
     if (!current || current.metadata.uid !== image.metadata.uid) return;
     const previous = current.status ?? {};
-    const readyStatus = next.phase === 'Ready' ? 'True' : next.phase === 'Failed' ? 'False' : 'Unknown';
+    const state = next.phase === 'Ready' ? 'ready' : next.phase === 'Failed' ? 'stalled' : 'reconciling';
     const status: ImageStatus = {
       observedGeneration: image.metadata.generation ?? 0,
       phase: next.phase,
-      conditions: setCondition(previous.conditions, { type: 'Ready', status: readyStatus, reason: next.reason, message: next.message }, new Date(this.now())),
+      conditions: setReadiness(previous.conditions, { state, reason: next.reason, message: next.message }, new Date(this.now())),
       // The last good image stays, so projects keep running it while a rebuild runs or fails.
       ...(next.phase === 'Ready' && next.tag ? { image: next.tag } : previous.image ? { image: previous.image } : {}),
       ...(next.tag ? { tag: next.tag } : previous.tag ? { tag: previous.tag } : {}),

@@ -8,7 +8,7 @@ import type { ContainerRuntime, ManagedContainer, ResourceLimits } from '../runt
 import type { ObjectStore } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
-import { setCondition } from './conditions.js';
+import { setReadiness, type Readiness } from './conditions.js';
 import { resolveProjectImage } from './image-resolution.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
 import type { LeasePolicy, UsageSink } from './lease-policy.js';
@@ -137,7 +137,7 @@ export class LeaseReconciler {
       const verdict = admitInOrder(store.list('Lease'), lease.metadata.name, caps);
       if (!verdict.admitted) return verdict.reason;
       await this.patchStatus(lease, { phase: 'Pending', admittedAt: new Date(this.now()).toISOString(), ...this.estimate(lease) }, {
-        status: 'False',
+        state: 'reconciling',
         reason: 'Starting',
         message: 'claiming a pooled container or starting one',
       });
@@ -204,7 +204,7 @@ export class LeaseReconciler {
         url: this.options.publicUrl(host),
         resources: { cpu: formatCpu(limits.cpuMillis), memory: formatMemory(limits.memoryBytes) },
       },
-      { status: 'True', reason: 'Active', message: `dedicated container ${fromPool ? 'claimed from the pool' : 'started'}` },
+      { state: 'ready', reason: 'Active', message: `dedicated container ${fromPool ? 'claimed from the pool' : 'started'}` },
     );
     logger.info({ lease: lease.metadata.name, project: project.metadata.name, fromPool, ms: this.now() - began }, 'lease active');
     (this.options.metrics ?? NO_CONTROLLER_METRICS).leaseStarted(project.metadata.name, fromPool ? 'pool' : 'fresh');
@@ -334,7 +334,7 @@ export class LeaseReconciler {
       });
     }
     const message = detail ?? endMessage(finalReason);
-    await this.patchStatus(lease, { phase, cost, currency: policy.prices.currency }, { status: 'False', reason: finalReason, message });
+    await this.patchStatus(lease, { phase, cost, currency: policy.prices.currency }, { state: finalReason === 'Failed' ? 'stalled' : 'ended', reason: finalReason, message });
     logger.info({ lease: lease.metadata.name, project: lease.spec.project, reason: finalReason, cost }, 'lease ended');
     this.options.events.record(this.ref(lease), finalReason === 'Failed' ? 'Warning' : 'Normal', finalReason, `${message}; cost ${cost} ${policy.prices.currency}`);
     this.wakeWaitingLeases();
@@ -347,7 +347,7 @@ export class LeaseReconciler {
   }
 
   private async fail(lease: LeaseObject, reason: string, message: string): Promise<void> {
-    await this.patchStatus(lease, { phase: 'Failed', endReason: reason }, { status: 'False', reason, message });
+    await this.patchStatus(lease, { phase: 'Failed', endReason: reason }, { state: 'stalled', reason, message });
     this.options.logger.warn({ lease: lease.metadata.name, reason, message }, 'lease failed');
     this.options.events.record(this.ref(lease), 'Warning', reason, message);
     this.wakeWaitingLeases();
@@ -372,7 +372,7 @@ export class LeaseReconciler {
   }
 
   private async wait(lease: LeaseObject, reason: string, message: string): Promise<ReconcileResult> {
-    await this.patchStatus(lease, { phase: 'Pending', ...(lease.status?.estimatedCost === undefined ? this.estimate(lease) : {}) }, { status: 'False', reason, message });
+    await this.patchStatus(lease, { phase: 'Pending', ...(lease.status?.estimatedCost === undefined ? this.estimate(lease) : {}) }, { state: 'reconciling', reason, message });
     return;
   }
 
@@ -410,13 +410,13 @@ export class LeaseReconciler {
   }
 
   /** Merges fields into the current status (a renewal's expiresAt is never overwritten by a stale read). */
-  private patchStatus(lease: LeaseObject, fields: Partial<LeaseStatus>, ready?: { status: 'True' | 'False'; reason: string; message: string }): Promise<LeaseObject | undefined> {
+  private patchStatus(lease: LeaseObject, fields: Partial<LeaseStatus>, readiness?: Readiness): Promise<LeaseObject | undefined> {
     const now = new Date(this.now());
     return this.options.store.mutateStatus('Lease', lease.metadata.name, (current) => ({
       ...current.status,
       ...fields,
       observedGeneration: current.metadata.generation ?? 0,
-      ...(ready ? { conditions: setCondition(current.status?.conditions, { type: 'Ready', ...ready }, now) } : {}),
+      ...(readiness ? { conditions: setReadiness(current.status?.conditions, readiness, now) } : {}),
     }));
   }
 }

@@ -7,7 +7,7 @@ import { DockerUnavailableError, errorMessage } from '../runtime/errors.js';
 import type { Logger } from '../util/logger.js';
 import { shortHash } from '../util/hash.js';
 import { certificateCondition } from './certificate-condition.js';
-import { setCondition } from './conditions.js';
+import { setCondition, setReadiness, type Readiness } from './conditions.js';
 import { CRASH_LOG_LINES, CrashLoopTracker, crashLoopMessage, crashLoopReason, type Crash, type CrashLoopState } from './crash-loop.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
 import { decideInstances } from './scaling.js';
@@ -30,6 +30,8 @@ const LOOPBACK = '127.0.0.1';
 const MIN_REQUEUE_MS = 50;
 /** How long an image that is missing waits before it is looked for again. */
 const IMAGE_RECHECK_MS = 5_000;
+/** Failures that resolve themselves (an Image still building): Reconciling, not Stalled. */
+const WAITING_FAILURES = new Set(['ImageNotReady']);
 export const DEFAULT_STOPPED_RETENTION_MS = 3_600_000;
 /** How often a starting container is looked at, so that one that exits fails at once rather than at startupTimeout. */
 const EXIT_WATCH_INTERVAL_MS = 100;
@@ -432,7 +434,7 @@ export class ProjectReconciler {
       const now = new Date(this.now());
       await this.options.store.mutateStatus('Project', name, (current) => ({
         ...current.status,
-        conditions: setCondition(current.status?.conditions, { type: 'Ready', status: 'False', reason: 'DockerUnavailable', message: error.message }, now),
+        conditions: setReadiness(current.status?.conditions, { state: 'reconciling', reason: 'DockerUnavailable', message: error.message }, now),
       }));
     } catch (reportError) {
       logger.warn({ project: name, err: errorMessage(reportError) }, 'could not report the unreachable engine');
@@ -660,15 +662,15 @@ export class ProjectReconciler {
     const now = new Date(this.now());
     const previous = this.options.store.get('Project', project.metadata.name)?.status ?? {};
     const stoppedCount = observed.containers.filter((container) => container.state === 'exited' || container.state === 'created').length;
-    const ready = observed.failure
-      ? { type: 'Ready', status: 'False' as const, reason: observed.failure.reason, message: observed.failure.message }
+    const readiness: Readiness = observed.failure
+      ? { state: WAITING_FAILURES.has(observed.failure.reason) ? 'reconciling' : 'stalled', ...observed.failure }
       : observed.phase === 'Starting'
-        ? { type: 'Ready', status: 'False' as const, reason: 'Starting', message: 'an instance is starting' }
+        ? { state: 'reconciling', reason: 'Starting', message: 'an instance is starting' }
         : observed.serving > 0
-          ? { type: 'Ready', status: 'True' as const, reason: 'Running', message: `${observed.serving} instance(s) serving` }
-          : { type: 'Ready', status: 'True' as const, reason: 'ScaledToZero', message: 'no instance runs; the next request starts one' };
+          ? { state: 'ready', reason: 'Running', message: `${observed.serving} instance(s) serving` }
+          : { state: 'ready', reason: 'ScaledToZero', message: 'no instance runs; the next request starts one' };
     const firstHost = settings.hostnames[0];
-    let conditions = setCondition(previous.conditions, ready, now);
+    let conditions = setReadiness(previous.conditions, readiness, now);
     if (settings.tls) {
       // Without a fresh report (a status written mid-start), the last condition stands.
       if ('service' in observed) conditions = setCondition(conditions, certificateCondition(observed.service), now);

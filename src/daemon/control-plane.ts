@@ -3,9 +3,12 @@ import { ensureApiToken } from '../api/api-token.js';
 import { createApiServer, type HealthReport } from '../api/server.js';
 import type { OperatorSettings } from '../config/settings.js';
 import { Controller } from '../controller/controller.js';
+import { ConditionEvents } from '../events/condition-events.js';
 import { EventLog } from '../events/event-log.js';
 import { LEASE_FINALIZER } from '../controller/lease-reconciler.js';
 import { PROJECT_FINALIZER } from '../controller/project-reconciler.js';
+import { ManifestError } from '../model/parse.js';
+import { KINDS } from '../model/types.js';
 import type { ProxyHooks, ProxyManagement } from '../proxy/management.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
 import { errorMessage } from '../runtime/errors.js';
@@ -79,6 +82,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const contexts = new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits);
   const logs = new LogHub();
   const events = new EventLog();
+  // Readiness changes of every object become events (`luma events`, `luma describe`).
+  const conditionEvents = new ConditionEvents(events.recorder('controller'));
+  for (const kind of KINDS) conditionEvents.prime(store.list(kind));
+  const stopConditionEvents = store.watch((event) => conditionEvents.observe(event));
   const webhooks = new WebhookDispatcher(settings.webhooks, { logger: logger.child({ component: 'webhooks' }) });
   const detachWebhooks = attachLifecycleWebhooks(events, store, webhooks, settings.instance);
   registerWebhookCollectors(options.metrics, () => webhooks.stats());
@@ -150,6 +157,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     maxUploadBytes: settings.maxUploadBytes,
     admission: settings,
     usage: ledger,
+    events,
     logger: logger.child({ component: 'api' }),
     token,
     health: async () => {
@@ -159,7 +167,6 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     },
     dockerState,
     sync: { status: () => directorySync.status(), passNow: (pass) => manifestWatcher.passNow(pass) },
-    events,
     metrics: options.metrics,
   });
   await api.listen({ host: options.apiAddress.host, port: options.apiAddress.port });
@@ -177,6 +184,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
         await manifestWatcher.stop();
         await api.close();
         await controller.stop();
+        stopConditionEvents();
         detachWebhooks();
         webhooks.close();
         await ledger.close();

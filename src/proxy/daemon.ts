@@ -32,9 +32,7 @@ export interface RunningProxy {
   stop(): Promise<void>;
 }
 
-export function defaultProxyPaths(stateDir: string): { socketPath: string; stateFile: string } {
-  return { socketPath: path.join(stateDir, 'proxy', 'proxy.sock'), stateFile: path.join(stateDir, 'proxy', 'routes.json') };
-}
+export { defaultProxyPaths } from './paths.js';
 
 /** The TLS layer and its ACME client are loaded only when HTTPS is on: they take seconds to import on a busy machine. */
 export function loadTls(): Promise<typeof import('./tls/tls-proxy.js')> {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { defaultProxyPaths } from '../../proxy/daemon.js';
+import { defaultProxyPaths } from '../../proxy/paths.js';
 import { CliError } from '../api-client.js';
 import { globalFlags, stopOnSignal } from '../common.js';
 

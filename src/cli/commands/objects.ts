@@ -1,80 +1,166 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { parseManifests } from '../../model/parse.js';
-import type { Kind } from '../../model/types.js';
-import { loadManifestArguments } from '../../util/manifest-files.js';
-import { CliError } from '../api-client.js';
-import { apiClient, collect, kindAndName, readStdin } from '../common.js';
-import { uploadContexts } from '../context-upload.js';
-import { describe, formatObjects, type OutputFormat } from '../format.js';
+import { stringify } from 'yaml';
+import type { Kind, LumaObject } from '../../model/types.js';
+import { CliError, type ApiClient } from '../api-client.js';
+import { apiClient, collect, kindAndName } from '../common.js';
+import { EXIT } from '../exit-codes.js';
+import { columnWidths, describe, formatObjects, objectHeader, objectRef, objectRow, OUTPUT_CHOICES, tableLine, type OutputFormat } from '../format.js';
+import { stdoutStyle } from '../style.js';
 import { formatUsage } from '../usage-format.js';
+import { loadFiles } from './apply.js';
 
-// kubectl-like object commands: apply, get (and get usage), describe, delete.
+// kubectl-like object commands: get (and get usage), describe, delete.
 
-const OUTPUT_FORMATS: OutputFormat[] = ['wide', 'yaml', 'json'];
+interface GetArguments {
+  kind: Kind;
+  name: string | undefined;
+  output: OutputFormat;
+  labelSelector: string | undefined;
+  watch: boolean;
+}
 
-async function loadFiles(paths: string[]): Promise<Array<{ path: string; content: string }>> {
-  return loadManifestArguments(paths, readStdin).catch((error: Error) => {
-    throw new CliError(error.message);
-  });
+interface UsageArguments {
+  project: string | undefined;
+  output: Exclude<OutputFormat, 'name'>;
+}
+
+async function get(api: ApiClient, args: GetArguments): Promise<void> {
+  const style = stdoutStyle();
+  if (args.watch) return watch(api, args);
+  const query = { ...(args.labelSelector !== undefined ? { labelSelector: args.labelSelector } : {}) };
+  const objects = args.name ? [await api.get(args.kind, args.name)] : (await api.list(args.kind, query)).items;
+  if (objects.length === 0 && args.output === 'table') {
+    process.stderr.write(`No ${args.kind.toLowerCase()} found${args.labelSelector ? ` matching ${args.labelSelector}` : ''}.\n`);
+    return;
+  }
+  process.stdout.write(formatObjects(args.kind, objects, args.output, args.name !== undefined, style));
+}
+
+/** `get -w`: the table as it is, then one line per change, until interrupted. */
+async function watch(api: ApiClient, args: GetArguments): Promise<void> {
+  const style = stdoutStyle();
+  const wide = args.output === 'wide';
+  const tabular = args.output === 'table' || wide;
+  const initial: LumaObject[] = [];
+  let widths: number[] | undefined;
+  const lastLines = new Map<string, string>();
+  const query = { ...(args.name !== undefined ? { name: args.name } : {}), ...(args.labelSelector !== undefined ? { labelSelector: args.labelSelector } : {}) };
+  for await (const message of api.watch(args.kind, query)) {
+    if (message.type === 'SYNCED') {
+      if (!tabular) continue;
+      const rows = [objectHeader(args.kind, wide), ...initial.map((object) => objectRow(object, wide, style))];
+      // Later rows keep these widths, so the columns stay put as lines stream in.
+      widths = columnWidths(rows).map((width) => width + 2);
+      const lines = rows.map((cells) => tableLine(cells, widths ?? []));
+      initial.forEach((object, index) => lastLines.set(object.metadata.name, lines[index + 1] ?? ''));
+      process.stdout.write(lines.join('\n') + '\n');
+      continue;
+    }
+    const object = message.type === 'DELETED' ? { ...message.object, status: { ...message.object.status, phase: 'Deleted' } } : message.object;
+    if (tabular && widths === undefined) {
+      initial.push(object as LumaObject);
+      continue;
+    }
+    switch (args.output) {
+      case 'json':
+        process.stdout.write(`${JSON.stringify({ type: message.type, object })}\n`);
+        break;
+      case 'yaml':
+        process.stdout.write(`---\n${stringify({ type: message.type, object })}`);
+        break;
+      case 'name':
+        process.stdout.write(`${objectRef(object)}\n`);
+        break;
+      default: {
+        // A status write that changes no column (a timestamp, a count not shown) prints nothing.
+        const line = tableLine(objectRow(object as LumaObject, wide, style), widths ?? []);
+        if (lastLines.get(object.metadata.name) === line) break;
+        lastLines.set(object.metadata.name, line);
+        process.stdout.write(line + '\n');
+      }
+    }
+  }
+}
+
+async function usage(api: ApiClient, args: UsageArguments): Promise<void> {
+  const summary = await api.usage(args.project);
+  if (summary.leases.length === 0 && args.output === 'table') {
+    process.stderr.write(args.project !== undefined ? `No usage recorded for project "${args.project}".\n` : 'No usage recorded.\n');
+    return;
+  }
+  process.stdout.write(formatUsage(summary, args.output));
+}
+
+async function describeObject(api: ApiClient, target: { kind: Kind; name: string }): Promise<void> {
+  const object = await api.get(target.kind, target.name);
+  const { items } = await api.events({ kind: target.kind, name: target.name });
+  process.stdout.write(describe(object, items, stdoutStyle()));
+}
+
+async function deleteObjects(api: ApiClient, targets: Array<{ kind: Kind; name: string }>): Promise<void> {
+  let failed = false;
+  for (const target of targets) {
+    try {
+      const deleted = await api.delete(target.kind, target.name);
+      // An object with finalizers stays, Terminating, until the controller has cleaned up.
+      const waiting = deleted.metadata.deletionTimestamp !== undefined && (deleted.metadata.finalizers ?? []).length > 0;
+      process.stdout.write(`${objectRef(deleted)} ${waiting ? 'deleting (Terminating until its containers are gone)' : 'deleted'}\n`);
+    } catch (error) {
+      failed = true;
+      process.stderr.write(`error: ${(error as Error).message}\n`);
+    }
+  }
+  if (failed) process.exitCode = EXIT.failure;
 }
 
 export function registerObjectCommands(program: Command): void {
-  program
-    .command('apply')
-    .description('Create or update objects from manifest files')
-    .requiredOption('-f, --filename <path>', 'a file, a directory of *.yaml, or - for standard input (repeatable)', collect, [])
-    .option('--dry-run', 'validate and report, change nothing')
-    .addHelpText('after', '\nExamples:\n  luma apply -f app.yaml\n  luma apply -f manifests/\n  cat app.yaml | luma apply -f -')
-    .action(async (options: { filename: string[]; dryRun?: boolean }, command: Command) => {
-      const api = apiClient(command);
-      const files = await loadFiles(options.filename);
-      const contexts = await uploadContexts(api, files);
-      const response = await api.applyFiles(files, options.dryRun ?? false, contexts);
-      const suffix = response.dryRun ? ' (dry run)' : '';
-      for (const result of response.results) process.stdout.write(`${result.kind.toLowerCase()}/${result.name} ${result.result}${suffix}\n`);
-    });
-
   program
     .command('get')
     .description('List objects of a kind, or show one; `get usage` shows what ended leases used and cost')
     .argument('<kind>', 'project, image or lease (or KIND/NAME), or usage')
     .argument('[name]', 'one object')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS))
+    .addOption(new Option('-o, --output <format>', 'wide (more columns), yaml, json, or name (kind/name)').choices(OUTPUT_CHOICES))
+    .option('-l, --selector <selector>', 'only objects whose labels match: a=b, a!=b, a, !a, a in (x,y), a notin (x,y); comma means and')
+    .option('-w, --watch', 'after the list, print a line for every change until interrupted')
     .option('--project <name>', "with get usage: only this project's leases")
-    .addHelpText('after', '\nExamples:\n  luma get projects\n  luma get project hello -o json\n  luma get usage --project hello')
-    .action(async (kindArg: string, nameArg: string | undefined, options: { output?: OutputFormat; project?: string }, command: Command) => {
+    .addHelpText(
+      'after',
+      `
+Columns: NAME READY STATUS AGE, then per kind: projects HOSTNAMES (wide: IMAGE URL), images
+(wide: IMAGE), leases PROJECT EXPIRES-IN (wide: FROM-POOL COST URL).
+
+Examples:
+  luma get projects
+  luma get projects -l tier=web,env!=dev
+  luma get project hello -o wide
+  luma get project/hello -o yaml
+  luma get leases -w
+  luma get usage --project hello`,
+    )
+    .action(async (kindArg: string, nameArg: string | undefined, options: { output?: Exclude<OutputFormat, 'table'>; selector?: string; watch?: boolean; project?: string }, command: Command) => {
       const api = apiClient(command);
       if (kindArg.toLowerCase() === 'usage') {
-        if (nameArg !== undefined) throw new CliError(`get usage takes no name; for one project's usage write: luma get usage --project ${nameArg}`);
-        const summary = await api.usage(options.project);
-        if (summary.leases.length === 0 && !options.output) {
-          process.stderr.write(options.project !== undefined ? `No usage recorded for project "${options.project}".\n` : 'No usage recorded.\n');
-          return;
-        }
-        process.stdout.write(formatUsage(summary, options.output ?? 'table'));
-        return;
+        if (nameArg !== undefined) throw new CliError(`get usage takes no name; for one project's usage write: luma get usage --project ${nameArg}`, EXIT.usage);
+        if (options.output === 'name' || options.selector !== undefined || options.watch) throw new CliError('get usage takes only --project and -o wide|yaml|json', EXIT.usage);
+        return usage(api, { project: options.project, output: options.output ?? 'table' });
       }
-      if (options.project !== undefined) throw new CliError('--project only goes with get usage');
+      if (options.project !== undefined) throw new CliError('--project only goes with get usage', EXIT.usage);
       const { kind, name } = kindAndName(kindArg, nameArg);
-      const objects = name ? [await api.get(kind, name)] : (await api.list(kind)).items;
-      if (objects.length === 0 && !options.output) {
-        process.stderr.write(`No ${kind.toLowerCase()} found.\n`);
-        return;
-      }
-      process.stdout.write(formatObjects(kind, objects, options.output ?? 'table', name !== undefined));
+      if (name !== undefined && options.selector !== undefined) throw new CliError('-l selects among many objects; it does not go with a name', EXIT.usage);
+      await get(api, { kind, name, output: options.output ?? 'table', labelSelector: options.selector, watch: options.watch ?? false });
     });
 
   program
     .command('describe')
-    .description('Show one object in detail: spec, status and conditions')
+    .description('Show one object in detail: spec, status, conditions and recent events')
     .argument('<kind>', 'project, image or lease (or KIND/NAME)')
     .argument('[name]')
-    .addHelpText('after', '\nExample:\n  luma describe project hello')
+    .addHelpText('after', '\nExamples:\n  luma describe project hello\n  luma describe lease/alice')
     .action(async (kindArg: string, nameArg: string | undefined, _options: unknown, command: Command) => {
       const { kind, name } = kindAndName(kindArg, nameArg);
-      if (!name) throw new CliError('describe needs a name: luma describe KIND NAME');
-      process.stdout.write(describe(await apiClient(command).get(kind, name)));
+      if (!name) throw new CliError('describe needs a name: luma describe KIND NAME', EXIT.usage);
+      await describeObject(apiClient(command), { kind, name });
     });
 
   program
@@ -83,30 +169,25 @@ export function registerObjectCommands(program: Command): void {
     .argument('[kind]', 'project, image or lease (or KIND/NAME)')
     .argument('[name]')
     .option('-f, --filename <path>', 'delete what these manifests declare (repeatable)', collect, [])
-    .addHelpText('after', '\nExamples:\n  luma delete project hello\n  luma delete -f app.yaml')
+    .addHelpText(
+      'after',
+      '\nA project or lease is Terminating until its containers are gone; `luma wait --for=delete` waits for that.\n\nExamples:\n  luma delete project hello\n  luma delete lease/alice\n  luma delete -f app.yaml',
+    )
     .action(async (kindArg: string | undefined, nameArg: string | undefined, options: { filename: string[] }, command: Command) => {
       const targets: Array<{ kind: Kind; name: string }> = [];
       if (options.filename.length > 0) {
+        if (kindArg !== undefined) throw new CliError('delete takes KIND NAME or -f FILE, not both', EXIT.usage);
+        // Loaded only here: parsing compiles the JSON Schemas, which other commands need not pay for.
+        const { parseManifests } = await import('../../model/parse.js');
         for (const file of await loadFiles(options.filename)) {
           for (const doc of parseManifests(file.content, file.path)) targets.push({ kind: doc.object.kind, name: doc.object.metadata.name });
         }
       } else {
-        if (!kindArg) throw new CliError('delete needs KIND NAME or -f FILE');
+        if (!kindArg) throw new CliError('delete needs KIND NAME or -f FILE', EXIT.usage);
         const { kind, name } = kindAndName(kindArg, nameArg);
-        if (!name) throw new CliError('delete needs a name: luma delete KIND NAME');
+        if (!name) throw new CliError('delete needs a name: luma delete KIND NAME', EXIT.usage);
         targets.push({ kind, name });
       }
-      const api = apiClient(command);
-      let failed = false;
-      for (const target of targets) {
-        try {
-          await api.delete(target.kind, target.name);
-          process.stdout.write(`${target.kind.toLowerCase()}/${target.name} deleted\n`);
-        } catch (error) {
-          failed = true;
-          process.stderr.write(`error: ${(error as Error).message}\n`);
-        }
-      }
-      if (failed) process.exitCode = 1;
+      await deleteObjects(apiClient(command), targets);
     });
 }

@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { parseDuration, QuantityError } from '../../model/quantities.js';
-import { defaultProxyPaths, runProxyDaemon } from '../../proxy/daemon.js';
+import { defaultProxyPaths } from '../../proxy/paths.js';
 import { ManagementClient } from '../../proxy/management-client.js';
 import type { DeployRequest, ServiceInfo } from '../../proxy/management.js';
 import { parseListenAddress } from '../../daemon/listen-address.js';
-import { createLogger } from '../../util/logger.js';
 import { CliError } from '../api-client.js';
 import { collect, globalFlags, stopOnSignal } from '../common.js';
 import { table } from '../format.js';
@@ -97,6 +96,8 @@ export function registerProxyCommands(program: Command): void {
       if ((options.acmeDirectory || options.certificatesDir) && !options.httpsListen) throw new CliError('--acme-directory and --certificates-dir need --https-listen');
       const httpsAddress = options.httpsListen ? parseListenAddress(options.httpsListen, '--https-listen') : undefined;
       const paths = defaultProxyPaths(options.stateDir);
+      // Loaded here, not at the top: client commands start without the proxy's code.
+      const [{ runProxyDaemon }, { createLogger }] = await Promise.all([import('../../proxy/daemon.js'), import('../../util/logger.js')]);
       const running = await runProxyDaemon({
         listenHost: address.host,
         listenPort: address.port,
@@ -160,6 +161,7 @@ export function registerProxyCommands(program: Command): void {
 
   addSocketFlags(proxy.command('remove').description('Stop routing a service (in-flight requests finish)'))
     .argument('<service>')
+    .addHelpText('after', '\nExample:\n  luma proxy remove web')
     .action(async (service: string, options: SocketFlags) => {
       await withClient(options, (client) => client.remove(service));
       process.stdout.write(`removed ${service}\n`);
@@ -167,6 +169,7 @@ export function registerProxyCommands(program: Command): void {
 
   addSocketFlags(proxy.command('get-service').description('Show one service as JSON: hosts, targets, activity'))
     .argument('<service>')
+    .addHelpText('after', '\nExample:\n  luma proxy get-service web')
     .action(async (service: string, options: SocketFlags) => {
       const info = await withClient(options, (client) => client.getService(service));
       if (!info) throw new CliError(`no service named "${service}"`);
@@ -175,6 +178,7 @@ export function registerProxyCommands(program: Command): void {
 
   addSocketFlags(proxy.command('list-services').description('List routed services'))
     .addOption(new Option('-o, --output <format>', 'output format').choices(['json']))
+    .addHelpText('after', '\nExamples:\n  luma proxy list-services\n  luma proxy list-services -o json')
     .action(async (options: SocketFlags & { output?: 'json' }) => {
       const services = await withClient(options, (client) => client.listServices());
       process.stdout.write(options.output === 'json' ? JSON.stringify(services, null, 2) + '\n' : serviceRows(services));
@@ -182,6 +186,7 @@ export function registerProxyCommands(program: Command): void {
 
   addSocketFlags(proxy.command('set-global-option').description('Set a proxy-wide option'))
     .requiredOption('--lets-encrypt-email <email>', 'contact address for ACME accounts')
+    .addHelpText('after', '\nExample:\n  luma proxy set-global-option --lets-encrypt-email ops@example.com')
     .action(async (options: SocketFlags & { letsEncryptEmail: string }) => {
       if (!/^[^@\s]+@[^@\s]+$/.test(options.letsEncryptEmail)) throw new CliError(`--lets-encrypt-email: expected an email address, got "${options.letsEncryptEmail}"`);
       await withClient(options, (client) => client.setGlobalOption('lets-encrypt-email', options.letsEncryptEmail));

@@ -91,7 +91,14 @@ describe('uploadedContextResolver (applies through the API)', () => {
 
   it('refuses an upload reference that is not a digest, without touching the disk', async () => {
     const issues = await issuesOf(uploadedContextResolver(contexts, new Map())(imageDoc('upload:../../etc')));
-    expect(issues[0]?.message).toBe('no uploaded context ../../etc is stored; upload it to POST /contexts first');
+    expect(issues[0]?.message).toBe('"../../etc" is not a context digest (sha256:<64 hex digits>)');
+  });
+
+  it('in a dry run takes a digest that was never uploaded (nothing is stored, so no files are needed), but still refuses a non-digest', async () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    await expect(uploadedContextResolver(contexts, new Map(), { dryRun: true })(imageDoc(`upload:${digest}`))).resolves.toBe(digest);
+    expect(await issuesOf(uploadedContextResolver(contexts, new Map())(imageDoc(`upload:${digest}`)))).toHaveLength(1);
+    expect(await issuesOf(uploadedContextResolver(contexts, new Map(), { dryRun: true })(imageDoc('upload:../x')))).toHaveLength(1);
   });
 
   it('uses the upload handed over with the apply for a directory context, by file and document index', async () => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { age, describe as describeObject, formatObjects, table } from '../../../src/cli/format.js';
+import { age, describe as describeObject, formatEvents, formatObjects, table } from '../../../src/cli/format.js';
+import { colourWanted, makeStyle, PLAIN } from '../../../src/cli/style.js';
+import type { LumaEvent } from '../../../src/events/event-log.js';
 import { API_VERSION, type LeaseObject, type ProjectObject } from '../../../src/model/types.js';
 
 const NOW = Date.parse('2025-01-01T12:00:00.000Z');
@@ -149,10 +151,74 @@ describe('describe', () => {
     expect(text).toContain('Generation:   2 (observed 2)\n');
     expect(text).toContain('Phase:        Running\n');
     expect(text).toContain('  url: http://web.localhost:8080');
-    expect(text).toMatch(/Conditions:\n  TYPE\s+STATUS\s+REASON\s+SINCE\s+MESSAGE\n  Ready\s+True\s+Running\s+\d+s\s+1 instance\(s\) serving\n$/);
+    expect(text).toMatch(/Conditions:\n  TYPE\s+STATUS\s+REASON\s+SINCE\s+MESSAGE\n  Ready\s+True\s+Running\s+\d+s\s+1 instance\(s\) serving\nEvents:\n  <none>\n$/);
   });
 
-  it('says <none> without conditions', () => {
-    expect(describeObject(project('web'))).toMatch(/Conditions:\n  <none>\n$/);
+  it('says <none> without conditions or events', () => {
+    expect(describeObject(project('web'))).toMatch(/Conditions:\n  <none>\nEvents:\n  <none>\n$/);
+  });
+
+  it('lists recent events with their repeats', () => {
+    const text = describeObject(project('web'), [event({ type: 'Warning', reason: 'StartFailed', count: 3, firstTimestamp: ago(300_000), lastTimestamp: ago(10_000) })], PLAIN, NOW);
+    expect(text).toMatch(/Events:\n  TYPE\s+REASON\s+AGE\s+FROM\s+MESSAGE\n  Warning\s+StartFailed\s+10s \(x3 over 5m\)\s+controller\s+it broke\n$/);
+  });
+
+  it('shows a Terminating object and what it waits for', () => {
+    const text = describeObject(project('web', { metadata: { name: 'web', deletionTimestamp: ago(0), finalizers: ['luma.dev/containers'] } }), [], PLAIN, NOW);
+    expect(text).toContain('Deleting:     since 2025-01-01T12:00:00.000Z, waiting for luma.dev/containers\n');
+    expect(text).toContain('Phase:        Terminating\n');
+  });
+});
+
+function event(overrides: Partial<LumaEvent> = {}): LumaEvent {
+  return {
+    seq: 1,
+    type: 'Normal',
+    reason: 'Started',
+    message: 'it broke',
+    object: { kind: 'Project', name: 'web' },
+    source: 'controller',
+    count: 1,
+    firstTimestamp: ago(0),
+    lastTimestamp: ago(0),
+    ...overrides,
+  };
+}
+
+describe('events', () => {
+  it('prints LAST SEEN, TYPE, REASON, OBJECT, COUNT and MESSAGE, counting repeats', () => {
+    const lines = formatEvents([event(), event({ type: 'Warning', reason: 'StartFailed', count: 4, firstTimestamp: ago(180_000), lastTimestamp: ago(5_000) })], PLAIN, NOW).trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+COUNT\s+MESSAGE$/);
+    expect(lines[1]).toMatch(/^0s\s+Normal\s+Started\s+project\/web\s+1\s+it broke$/);
+    expect(lines[2]).toMatch(/^5s \(x4 over 3m\)\s+Warning\s+StartFailed\s+project\/web\s+4\s+it broke$/);
+  });
+});
+
+describe('colour', () => {
+  const colour = makeStyle(true);
+
+  it('colours STATUS (and READY for images and leases) but keeps the columns aligned', () => {
+    const running = project('a-long-name', { status: { phase: 'Running' } });
+    const failed = project('b', { status: { phase: 'Failed' } });
+    const text = formatObjects('Project', [running, failed], 'table', false, colour);
+    expect(text).toContain('\x1b[32mRunning\x1b[39m');
+    expect(text).toContain('\x1b[31mFailed\x1b[39m');
+    const plain = formatObjects('Project', [running, failed], 'table', false);
+    expect(text.replace(/\x1b\[[0-9;]*m/g, '')).toBe(plain);
+  });
+
+  it('is plain without a terminal and with NO_COLOR, and on a terminal otherwise', () => {
+    expect(colourWanted({ isTTY: true }, {})).toBe(true);
+    expect(colourWanted({ isTTY: false }, {})).toBe(false);
+    expect(colourWanted({}, {})).toBe(false);
+    expect(colourWanted({ isTTY: true }, { NO_COLOR: '1' })).toBe(false);
+    expect(colourWanted({ isTTY: true }, { TERM: 'dumb' })).toBe(false);
+    expect(formatObjects('Project', [project('web', { status: { phase: 'Running' } })], 'table', false, makeStyle(false))).not.toContain('\x1b');
+  });
+});
+
+describe('-o name', () => {
+  it('prints kind/name, one per line', () => {
+    expect(formatObjects('Project', [project('web'), project('api')], 'name', false)).toBe('project/web\nproject/api\n');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findCondition, setCondition } from '../../../src/controller/conditions.js';
+import { findCondition, setCondition, setReadiness } from '../../../src/controller/conditions.js';
 import type { Condition } from '../../../src/model/types.js';
 
 const T1 = new Date('2025-01-01T00:00:00.000Z');
@@ -54,5 +54,31 @@ describe('findCondition', () => {
     expect(findCondition(conditions, 'Ready')?.reason).toBe('Running');
     expect(findCondition(conditions, 'Other')).toBeUndefined();
     expect(findCondition(undefined, 'Ready')).toBeUndefined();
+  });
+});
+
+describe('setReadiness', () => {
+  const statuses = (conditions: Condition[]): Record<string, string> => Object.fromEntries(conditions.map((condition) => [condition.type, `${condition.status}/${condition.reason}`]));
+
+  it.each([
+    ['ready', { Ready: 'True/Running', Reconciling: 'False/Running', Stalled: 'False/Running' }],
+    ['reconciling', { Ready: 'False/Running', Reconciling: 'True/Running', Stalled: 'False/Running' }],
+    ['stalled', { Ready: 'False/Running', Reconciling: 'False/Running', Stalled: 'True/Running' }],
+    ['ended', { Ready: 'False/Running', Reconciling: 'False/Running', Stalled: 'False/Running' }],
+  ] as const)('%s sets Ready, Reconciling and Stalled with one reason', (state, expected) => {
+    expect(statuses(setReadiness(undefined, { state, reason: 'Running', message: 'm' }, T1))).toEqual(expected);
+  });
+
+  it('turns Ready False at once when a running object stalls (a crash loop), moving only the flipped transition times', () => {
+    const running = setReadiness(undefined, { state: 'ready', reason: 'Running', message: '1 instance(s) serving' }, T1);
+    const looping = setReadiness(running, { state: 'stalled', reason: 'CrashLoopBackOff', message: 'the container exited 3 times' }, T2);
+    expect(findCondition(looping, 'Ready')).toEqual({ type: 'Ready', status: 'False', reason: 'CrashLoopBackOff', message: 'the container exited 3 times', lastTransitionTime: T2.toISOString() });
+    expect(findCondition(looping, 'Stalled')?.lastTransitionTime).toBe(T2.toISOString());
+    expect(findCondition(looping, 'Reconciling')).toMatchObject({ status: 'False', lastTransitionTime: T1.toISOString() });
+  });
+
+  it('keeps conditions of other types', () => {
+    const existing: Condition[] = [{ type: 'Synced', status: 'True', reason: 'Applied', message: '', lastTransitionTime: 'then' }];
+    expect(setReadiness(existing, { state: 'ready', reason: 'Built', message: '' }, T1).map((condition) => condition.type)).toEqual(['Ready', 'Reconciling', 'Stalled', 'Synced']);
   });
 });

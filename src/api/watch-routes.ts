@@ -1,0 +1,117 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { EventLog, LumaEvent } from '../events/event-log.js';
+import { matchesSelector, parseLabelSelector, SelectorError, type LabelSelector } from '../model/label-selector.js';
+import { KIND_PLURALS, KINDS, type Kind, type LumaObject } from '../model/types.js';
+import type { ObjectStore } from '../store/store.js';
+import { BadRequestError } from './errors.js';
+import { openSseStream } from './sse-stream.js';
+import { EVENT_STREAM_EVENT, WATCH_SYNCED_EVENT } from './wire.js';
+
+// Lists and watch streams of objects and of events. A list is a JSON answer; with
+// `?watch=true` it becomes server-sent events: every current match as ADDED, then one
+// SYNCED event (the client now knows the whole present, so "not there" means gone), then
+// each change as it is stored (ADDED, MODIFIED, DELETED), until the client goes.
+
+
+export interface WatchRouteOptions {
+  prefix: string;
+  store: ObjectStore;
+  events: EventLog;
+  heartbeatIntervalMs: number;
+}
+
+interface ListQuery {
+  watch?: string;
+  labelSelector?: string;
+  name?: string;
+}
+
+const listQuerystring = {
+  type: 'object',
+  properties: {
+    watch: { type: 'string', description: 'true: stream ADDED for each current object, SYNCED, then every change (server-sent events)' },
+    labelSelector: { type: 'string', description: 'kubectl syntax: a=b, a!=b, a, !a, a in (x,y), a notin (x,y); comma means and' },
+    name: { type: 'string', description: 'only the object of this name' },
+  },
+} as const;
+
+function selectorOf(query: ListQuery): LabelSelector {
+  try {
+    return parseLabelSelector(query.labelSelector ?? '');
+  } catch (error) {
+    if (error instanceof SelectorError) throw new BadRequestError(error.message);
+    throw error;
+  }
+}
+
+function isTrue(value: string | undefined): boolean {
+  return value === 'true' || value === '1';
+}
+
+export function registerWatchRoutes(app: FastifyInstance, options: WatchRouteOptions): void {
+  const { store, prefix } = options;
+
+  for (const kind of KINDS) {
+    app.get(`${prefix}/${KIND_PLURALS[kind]}`, { schema: { summary: `List ${KIND_PLURALS[kind]}, or watch them with ?watch=true`, querystring: listQuerystring } }, async (request, reply) => {
+      const query = request.query as ListQuery;
+      const selector = selectorOf(query);
+      const matches = (object: LumaObject): boolean => (query.name === undefined || object.metadata.name === query.name) && matchesSelector(selector, object.metadata.labels);
+      if (!isTrue(query.watch)) return { items: store.list(kind).filter(matches) };
+      return watchObjects(request, reply, kind, matches);
+    });
+  }
+
+  async function watchObjects(request: FastifyRequest, reply: FastifyReply, kind: Kind, matches: (object: LumaObject) => boolean): Promise<FastifyReply> {
+    const stream = openSseStream(reply, options.heartbeatIntervalMs);
+    // Subscribing and reading the present happen in one turn of the event loop: no write
+    // can fall between them, so nothing is missed and nothing is sent twice.
+    const unsubscribe = store.watch((event) => {
+      if (event.object.kind === kind && matches(event.object)) stream.send(event.type, event.object);
+    });
+    for (const object of store.list(kind).filter(matches)) stream.send('ADDED', object);
+    stream.send(WATCH_SYNCED_EVENT, {});
+    request.log.debug({ kind }, 'watch opened');
+    await stream.closed;
+    unsubscribe();
+    return reply;
+  }
+
+  app.get(
+    `${prefix}/events`,
+    {
+      schema: {
+        summary: 'Recent events (Normal, Warning; repeats counted), oldest first; ?watch=true streams them',
+        querystring: {
+          type: 'object',
+          properties: {
+            kind: { type: 'string', description: 'Project, Image or Lease (or another component, such as Sync)' },
+            name: { type: 'string' },
+            watch: { type: 'string', description: 'true: every matching event so far, SYNCED, then each new or repeated one' },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const query = request.query as { kind?: string; name?: string; watch?: string };
+      const kind = query.kind === undefined ? undefined : canonicalKind(query.kind);
+      const filter = { ...(kind !== undefined ? { kind } : {}), ...(query.name !== undefined ? { name: query.name } : {}) };
+      const matches = (event: LumaEvent): boolean => (kind === undefined || event.object.kind === kind) && (query.name === undefined || event.object.name === query.name);
+      if (!isTrue(query.watch)) return { items: options.events.list(filter) };
+      const stream = openSseStream(reply, options.heartbeatIntervalMs);
+      // As for objects: subscribed and read in one turn, so nothing falls between.
+      const unsubscribe = options.events.subscribe((event) => {
+        if (matches(event)) stream.send(EVENT_STREAM_EVENT, event);
+      });
+      for (const event of options.events.list(filter)) stream.send(EVENT_STREAM_EVENT, event);
+      stream.send(WATCH_SYNCED_EVENT, {});
+      await stream.closed;
+      unsubscribe();
+      return reply;
+    },
+  );
+}
+
+/** `project`, `projects` and `Project` name the same kind; other kinds (Sync) pass as written. */
+function canonicalKind(input: string): string {
+  return KINDS.find((kind) => kind.toLowerCase() === input.toLowerCase() || KIND_PLURALS[kind] === input.toLowerCase()) ?? input;
+}
