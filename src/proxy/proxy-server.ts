@@ -1,10 +1,13 @@
 import http, { type IncomingMessage, type Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
+import type { ClientExchange } from './exchange.js';
 import { Forwarder } from './forwarder.js';
+import { FastConnection, type FastPathHost } from './http1/fast-connection.js';
+import { UpstreamPool } from './http1/upstream-pool.js';
 import {
   HealthCheckFailedError,
   UnknownServiceError,
@@ -14,7 +17,8 @@ import {
   type ProxyManagement,
   type ServiceInfo,
 } from './management.js';
-import { respond } from './responses.js';
+import { NodeExchange } from './node-exchange.js';
+import { respond, type ProxyAnswer } from './responses.js';
 import { normalizeHost, RouteTable, type Service, type Target } from './route-table.js';
 import { RouteStateFile, type RouteState } from './route-state.js';
 import { forwardUpgrade } from './websocket.js';
@@ -37,11 +41,8 @@ export const PROXY_DEFAULTS = {
   maxRefusedRetries: 3,
 } as const;
 const DRAIN_POLL_MS = 5;
-
-function hasNoBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
-}
+/** nginx's status for "the client closed the connection first", as logged and recorded. */
+const CLIENT_CLOSED = 499;
 
 function isConnectionRefused(error: Error): boolean {
   return (error as NodeJS.ErrnoException).code === 'ECONNREFUSED';
@@ -54,6 +55,23 @@ export interface ProxyServerOptions {
   now?: () => number;
   /** Where the route table is kept; routes are restored from it by restore(). */
   stateFile?: string;
+  /**
+   * Plain HTTP/1.1 requests are parsed and forwarded by the proxy itself, on raw sockets
+   * (src/proxy/http1/); false sends every connection through node:http and undici. Default true.
+   */
+  fastPath?: boolean;
+  /** Called once for every request routed (not the health path) when it ends. */
+  onRequestEnd?: (record: RequestRecord) => void;
+}
+
+/** A request as recorded when it ends, whichever path carried it. */
+export interface RequestRecord {
+  /** The service it was routed to; undefined when no service matched its Host. */
+  service: string | undefined;
+  method: string;
+  /** The status the client got: 499 when the client went away first. */
+  status: number;
+  durationMs: number;
 }
 
 type HoldOutcome = { kind: 'target'; target: Target } | { kind: 'timeout' } | { kind: 'unavailable'; reason: string } | { kind: 'removed' } | { kind: 'aborted' };
@@ -61,6 +79,10 @@ type HoldOutcome = { kind: 'target'; target: Target } | { kind: 'timeout' } | { 
 export class ProxyServer implements ProxyManagement {
   private readonly routes = new RouteTable();
   private readonly forwarder = new Forwarder();
+  private readonly upstreamPool: UpstreamPool;
+  private readonly fastConnections = new Set<FastConnection>();
+  private readonly fastPath: boolean;
+  private readonly onRequestEnd: ((record: RequestRecord) => void) | undefined;
   private readonly rewakeTimers = new Map<string, NodeJS.Timeout>();
   private readonly lastScaleHint = new Map<string, number>();
   private readonly globals = new Map<GlobalOption, string>();
@@ -80,6 +102,9 @@ export class ProxyServer implements ProxyManagement {
     this.logger = options.logger ?? silentLogger();
     this.now = options.now ?? Date.now;
     this.stateFile = options.stateFile ? new RouteStateFile(options.stateFile) : undefined;
+    this.fastPath = options.fastPath ?? true;
+    this.onRequestEnd = options.onRequestEnd;
+    this.upstreamPool = new UpstreamPool(this.now);
   }
 
   setHooks(hooks: ProxyHooks | undefined): void {
@@ -192,6 +217,7 @@ export class ProxyServer implements ProxyManagement {
         socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       } else socket.destroy();
     });
+    if (this.fastPath) this.takeConnections(server);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -203,6 +229,31 @@ export class ProxyServer implements ProxyManagement {
     return server.address() as AddressInfo;
   }
 
+  /**
+   * Puts the fast path in front of node:http: every accepted connection starts on the
+   * fast path, and node:http's own connection handling (its parser, timeouts, 408 and 431
+   * answers, upgrades) takes over a connection the moment the fast path hands it over.
+   */
+  private takeConnections(server: Server): void {
+    const nodeListeners = server.listeners('connection') as ((socket: Socket) => void)[];
+    server.removeAllListeners('connection');
+    const host: FastPathHost = {
+      isClosing: () => this.closing,
+      serve: (exchange) => this.serve(exchange),
+      handOff: (socket, received) => {
+        // The unused bytes go back in front of the socket's stream, where node:http reads them first.
+        if (received) socket.unshift(received);
+        for (const listener of nodeListeners) listener.call(server, socket);
+        if (socket.isPaused()) socket.resume();
+      },
+      connectionClosed: (connection) => this.fastConnections.delete(connection),
+    };
+    const options = { maxHeadBytes: PROXY_DEFAULTS.maxHeaderBytes, keepAliveTimeoutMs: PROXY_DEFAULTS.keepAliveTimeoutMs, pool: this.upstreamPool };
+    server.on('connection', (socket: Socket) => {
+      this.fastConnections.add(new FastConnection(socket, host, options));
+    });
+  }
+
   /** Stops accepting, lets in-flight requests finish (up to the drain timeout), then closes everything. */
   async close(): Promise<void> {
     this.closing = true;
@@ -211,52 +262,67 @@ export class ProxyServer implements ProxyManagement {
     if (server) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      for (const connection of [...this.fastConnections]) connection.closeIfIdle();
       const deadline = this.now() + this.drainTimeoutMs;
       while (this.activeRequests > 0 && this.now() < deadline) await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
       server.closeAllConnections();
+      for (const connection of [...this.fastConnections]) connection.destroy();
       for (const socket of this.upgradedSockets) socket.destroy();
       await closed;
     }
     this.forwarder.close();
+    this.upstreamPool.close();
   }
 
+  /** A request that node:http parsed (the fast path handed its connection over). */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.url === HEALTH_PATH) {
-      respond.health(res);
+    if (this.closing) res.setHeader('connection', 'close');
+    await this.serve(new NodeExchange(req, res, this.forwarder));
+  }
+
+  /** Every request, from either path, starts and ends here: the one place that records it. */
+  async serve(exchange: ClientExchange): Promise<void> {
+    if (exchange.url === HEALTH_PATH) {
+      exchange.answer(respond.health());
       return;
     }
     this.activeRequests++;
-    if (this.closing) res.setHeader('connection', 'close');
+    const started = this.now();
     try {
-      await this.route(req, res);
+      const { service, status } = await this.route(exchange);
+      this.requestEnded({ service, method: exchange.method, status, durationMs: this.now() - started });
     } finally {
       this.activeRequests--;
     }
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const host = normalizeHost(req.headers.host);
-    if (!host) {
-      respond.missingHost(res);
-      return;
-    }
+  private requestEnded(record: RequestRecord): void {
+    this.onRequestEnd?.(record);
+  }
+
+  private async route(exchange: ClientExchange): Promise<{ service: string | undefined; status: number }> {
+    const host = normalizeHost(exchange.hostHeader);
+    if (!host) return { service: undefined, status: this.answer(exchange, respond.missingHost()) };
     const service = this.routes.lookupHost(host);
-    if (!service) {
-      respond.unknownHost(res, host);
-      return;
-    }
+    if (!service) return { service: undefined, status: this.answer(exchange, respond.unknownHost(host)) };
     service.lastActivityAt = this.now();
 
     // A target that refuses connections (its container died) is dropped and the request
     // is held for the next one; only requests without a body, so nothing is sent twice.
     for (let attempt = 0; ; attempt++) {
-      const target = await this.acquireTarget(service, host, req, res);
-      if (!target) return;
-      const outcome = await this.forwardTo(service, target, req, res, attempt < PROXY_DEFAULTS.maxRefusedRetries && hasNoBody(req));
-      if (outcome !== 'refused') return;
-      service.targets = service.targets.filter((candidate) => candidate !== target);
-      this.logger.warn({ service: service.name, target: target.address }, 'target refused the connection; dropped it; the request waits for the next one');
+      const acquired = await this.acquireTarget(service, host, exchange);
+      if (typeof acquired === 'number') return { service: service.name, status: acquired };
+      const outcome = await this.forwardTo(service, acquired, exchange, attempt < PROXY_DEFAULTS.maxRefusedRetries && !exchange.hasBody);
+      if (outcome !== 'refused') return { service: service.name, status: outcome };
+      service.targets = service.targets.filter((candidate) => candidate !== acquired);
+      this.logger.warn({ service: service.name, target: acquired.address }, 'target refused the connection; dropped it; the request waits for the next one');
     }
+  }
+
+  /** Writes one of the proxy's own answers and returns its status. */
+  private answer(exchange: ClientExchange, value: ProxyAnswer): number {
+    exchange.answer(value);
+    return value.status;
   }
 
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -278,13 +344,14 @@ export class ProxyServer implements ProxyManagement {
     res.assignSocket(socket as Parameters<ServerResponse['assignSocket']>[0]);
     res.shouldKeepAlive = false;
     res.on('finish', () => socket.end());
+    const exchange = new NodeExchange(req, res, this.forwarder);
     const host = normalizeHost(req.headers.host);
-    if (!host) return respond.missingHost(res);
+    if (!host) return exchange.answer(respond.missingHost());
     const service = this.routes.lookupHost(host);
-    if (!service) return respond.unknownHost(res, host);
+    if (!service) return exchange.answer(respond.unknownHost(host));
     service.lastActivityAt = this.now();
-    const target = await this.acquireTarget(service, host, req, res);
-    if (!target) {
+    const target = await this.acquireTarget(service, host, exchange);
+    if (typeof target === 'number') {
       if (!res.writableEnded) socket.destroy();
       return;
     }
@@ -306,58 +373,51 @@ export class ProxyServer implements ProxyManagement {
     }
   }
 
-  private async acquireTarget(service: Service, host: string, req: IncomingMessage, res: ServerResponse): Promise<Target | undefined> {
+  /** A target for the request, holding it while the service has none; or the status of the answer given instead. */
+  private async acquireTarget(service: Service, host: string, exchange: ClientExchange): Promise<Target | number> {
     const target = service.pickTarget();
     if (target) return target;
-    if (service.unavailableReason) {
-      respond.unavailable(res, service.name, service.unavailableReason);
-      return undefined;
-    }
-    const outcome = await this.holdUntilTarget(service, req);
+    if (service.unavailableReason) return this.answer(exchange, respond.unavailable(service.name, service.unavailableReason));
+    const outcome = await this.holdUntilTarget(service, exchange);
     switch (outcome.kind) {
       case 'target':
         return outcome.target;
       case 'timeout':
         this.logger.warn({ service: service.name, timeoutMs: service.startupTimeoutMs }, 'held request timed out waiting for a target');
-        respond.startupTimeout(res, service.name, service.startupTimeoutMs);
-        return undefined;
+        return this.answer(exchange, respond.startupTimeout(service.name, service.startupTimeoutMs));
       case 'unavailable':
-        respond.unavailable(res, service.name, outcome.reason);
-        return undefined;
+        return this.answer(exchange, respond.unavailable(service.name, outcome.reason));
       case 'removed':
-        respond.serviceRemoved(res, host);
-        return undefined;
+        return this.answer(exchange, respond.serviceRemoved(host));
       case 'aborted':
-        return undefined;
+        return CLIENT_CLOSED;
     }
   }
 
-  private async forwardTo(service: Service, target: Target, req: IncomingMessage, res: ServerResponse, mayRetry: boolean): Promise<'done' | 'refused'> {
+  /** Forwards to one target; returns the status the client got, or 'refused' to try the next target. */
+  private async forwardTo(service: Service, target: Target, exchange: ClientExchange, mayRetry: boolean): Promise<number | 'refused'> {
     service.inFlight++;
     target.inFlight++;
     this.hintScaleUp(service);
     const started = this.now();
     try {
-      const outcome = await this.forwarder.forward(req, res, target, {
+      const outcome = await exchange.forward(target, {
         responseTimeoutMs: service.responseTimeoutMs,
         trustForwardedHeaders: service.forwardHeaders,
       });
       switch (outcome.kind) {
         case 'response':
-          return 'done';
+          return outcome.status;
         case 'client-aborted':
-          // 499: nginx's name for "the client closed the connection first".
-          this.logger.info({ service: service.name, status: 499, ms: this.now() - started, path: req.url }, 'client closed the request');
-          return 'done';
+          this.logger.info({ service: service.name, status: CLIENT_CLOSED, ms: this.now() - started, path: exchange.url }, 'client closed the request');
+          return CLIENT_CLOSED;
         case 'response-timeout':
           this.logger.warn({ service: service.name, target: target.address, timeoutMs: service.responseTimeoutMs }, 'response timeout');
-          respond.gatewayTimeout(res, service.name, service.responseTimeoutMs);
-          return 'done';
+          return this.answer(exchange, respond.gatewayTimeout(service.name, service.responseTimeoutMs));
         case 'upstream-error':
-          if (mayRetry && isConnectionRefused(outcome.error) && !res.headersSent) return 'refused';
+          if (mayRetry && isConnectionRefused(outcome.error) && !exchange.responseStarted) return 'refused';
           this.logger.warn({ service: service.name, target: target.address, err: outcome.error.message }, 'upstream error');
-          respond.badGateway(res, service.name, outcome.error.message);
-          return 'done';
+          return this.answer(exchange, respond.badGateway(service.name, outcome.error.message));
       }
     } finally {
       service.inFlight--;
@@ -376,7 +436,7 @@ export class ProxyServer implements ProxyManagement {
     this.hooks?.wake(service.name);
   }
 
-  private holdUntilTarget(service: Service, req: IncomingMessage): Promise<HoldOutcome> {
+  private holdUntilTarget(service: Service, exchange: ClientExchange): Promise<HoldOutcome> {
     return new Promise((resolve) => {
       service.waiting++;
 
@@ -384,7 +444,7 @@ export class ProxyServer implements ProxyManagement {
         clearTimeout(timer);
         service.changes.off('changed', onChanged);
         service.changes.off('removed', onRemoved);
-        req.socket.off('close', onAbort);
+        stopWatchingClient();
         service.waiting--;
         if (service.waiting === 0) this.stopRewake(service.name);
         resolve(outcome);
@@ -400,7 +460,7 @@ export class ProxyServer implements ProxyManagement {
 
       service.changes.on('changed', onChanged);
       service.changes.on('removed', onRemoved);
-      req.socket.once('close', onAbort);
+      const stopWatchingClient = exchange.onClientGone(onAbort);
       // Woken only once listening, so a hook that deploys at once is not missed.
       if (service.waiting === 1) this.wake(service);
     });

@@ -1,0 +1,36 @@
+import type { ProxyAnswer } from './responses.js';
+import type { Target } from './route-table.js';
+
+// One client request as the proxy's routing sees it, whichever path parsed it: node:http
+// (NodeExchange) or the plain HTTP/1.1 fast path (FastExchange). Routing, holding,
+// balancing and activity accounting are written once against this interface.
+
+export type ForwardOutcome =
+  | { kind: 'response'; status: number }
+  | { kind: 'upstream-error'; error: Error }
+  | { kind: 'response-timeout' }
+  | { kind: 'client-aborted' };
+
+export interface ForwardOptions {
+  responseTimeoutMs: number;
+  /** Keep the client's X-Forwarded-* (a trusted proxy in front) rather than overwrite them. */
+  trustForwardedHeaders: boolean;
+}
+
+export interface ClientExchange {
+  readonly method: string;
+  /** The request target as sent (origin form: path and query). */
+  readonly url: string;
+  /** The Host header as sent, if any. */
+  readonly hostHeader: string | undefined;
+  /** Whether the request carries a body: such a request is never sent twice. */
+  readonly hasBody: boolean;
+  /** Whether a response head has gone to the client (nothing else can be answered then). */
+  readonly responseStarted: boolean;
+  /** Writes one of the proxy's own answers. */
+  answer(value: ProxyAnswer): void;
+  /** Sends the request to the target and relays its response. */
+  forward(target: Target, options: ForwardOptions): Promise<ForwardOutcome>;
+  /** Calls `listener` once if the client goes away; returns what stops listening. */
+  onClientGone(listener: () => void): () => void;
+}
