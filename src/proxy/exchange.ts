@@ -18,6 +18,8 @@ export interface ForwardOptions {
 }
 
 export interface ClientExchange {
+  /** Which path parsed the request: the fast path, or node:http (everything unusual). */
+  readonly via: 'fast' | 'node';
   readonly method: string;
   /** The request target as sent (origin form: path and query). */
   readonly url: string;

@@ -8,6 +8,8 @@ import type { Target } from './route-table.js';
 // and the answers written before a WebSocket upgrade. Forwarded through undici.
 
 export class NodeExchange implements ClientExchange {
+  readonly via = 'node';
+
   constructor(
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,

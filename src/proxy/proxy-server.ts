@@ -69,6 +69,8 @@ export interface RequestRecord {
   /** The service it was routed to; undefined when no service matched its Host. */
   service: string | undefined;
   method: string;
+  /** Which path parsed it: the fast path, or node:http. */
+  via: 'fast' | 'node';
   /** The status the client got: 499 when the client went away first. */
   status: number;
   durationMs: number;
@@ -290,7 +292,7 @@ export class ProxyServer implements ProxyManagement {
     const started = this.now();
     try {
       const { service, status } = await this.route(exchange);
-      this.requestEnded({ service, method: exchange.method, status, durationMs: this.now() - started });
+      this.requestEnded({ service, method: exchange.method, via: exchange.via, status, durationMs: this.now() - started });
     } finally {
       this.activeRequests--;
     }

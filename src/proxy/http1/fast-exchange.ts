@@ -42,6 +42,7 @@ const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 type Phase = 'routing' | 'head' | 'body' | 'settled';
 
 export class FastExchange implements ClientExchange, UpstreamUser {
+  readonly via = 'fast';
   responseStarted = false;
   private phase: Phase = 'routing';
   private upstream: UpstreamConnection | undefined;
