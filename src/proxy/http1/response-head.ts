@@ -49,9 +49,20 @@ function invalid(reason: string): ResponseHeadResult {
   return { kind: 'invalid', reason };
 }
 
+/** The timeout=N parameter of a Keep-Alive header, in seconds (read by hand: this runs for every response). */
 function keepAliveTimeout(value: string): number | undefined {
-  const match = /(?:^|[\s,])timeout\s*=\s*(\d{1,6})(?:$|[\s,])/i.exec(value);
-  return match?.[1] === undefined ? undefined : Number(match[1]);
+  const lower = value.toLowerCase();
+  const at = lower.indexOf('timeout=');
+  if (at < 0 || (at > 0 && lower.charCodeAt(at - 1) !== SP && lower.charCodeAt(at - 1) !== 44 /* , */)) return undefined;
+  let seconds = 0;
+  let digits = 0;
+  for (let index = at + 8; index < lower.length; index++) {
+    const digit = lower.charCodeAt(index) - 48;
+    if (!(digit >= 0 && digit <= 9)) break;
+    seconds = seconds * 10 + digit;
+    if (++digits > 6) return undefined;
+  }
+  return digits === 0 ? undefined : seconds;
 }
 
 /** Framing headers are passed on as sent; the rest of the hop-by-hop set is dropped. */

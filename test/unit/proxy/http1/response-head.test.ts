@@ -99,3 +99,18 @@ describe('parseResponseHead: malformed or ambiguous responses are invalid (502)'
     expect(result.kind).toBe('invalid');
   });
 });
+
+describe('parseResponseHead: the Keep-Alive hint', () => {
+  const hint = (value: string): number | undefined => head(`HTTP/1.1 200 OK\r\nContent-Length: 0\r\nKeep-Alive: ${value}\r\n\r\n`).keepAliveSeconds;
+  it('reads timeout=N wherever it stands', () => {
+    expect(hint('timeout=5')).toBe(5);
+    expect(hint('max=100, timeout=120')).toBe(120);
+    expect(hint('Timeout=7,max=3')).toBe(7);
+  });
+  it('ignores what is not a timeout', () => {
+    expect(hint('max=100')).toBeUndefined();
+    expect(hint('xtimeout=5')).toBeUndefined();
+    expect(hint('timeout=')).toBeUndefined();
+    expect(hint('timeout=1234567')).toBeUndefined();
+  });
+});
