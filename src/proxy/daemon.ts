@@ -13,6 +13,8 @@ export interface ProxyDaemonOptions {
   socketPath: string;
   stateFile: string;
   drainTimeoutMs?: number;
+  /** The plain-HTTP/1.1 fast path (default on); off, node:http parses every request. */
+  fastPath?: boolean;
   logger: Logger;
 }
 
@@ -30,6 +32,7 @@ export async function runProxyDaemon(options: ProxyDaemonOptions): Promise<Runni
   const proxy = new ProxyServer({
     logger: options.logger,
     stateFile: options.stateFile,
+    ...(options.fastPath !== undefined ? { fastPath: options.fastPath } : {}),
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
   });
   const restoredServices = await proxy.restore();

@@ -81,8 +81,9 @@ export function registerProxyCommands(program: Command): void {
   addSocketFlags(proxy.command('run').description('Run the proxy daemon: public listener plus management socket'))
     .addOption(new Option('--listen <addr>', 'public HTTP listener').env('LUMA_LISTEN').default('127.0.0.1:8080'))
     .addOption(new Option('--drain-timeout <duration>', 'how long SIGTERM waits for in-flight requests').argParser(duration('--drain-timeout')))
+    .option('--no-fast-path', 'parse every request with node:http (the fast path for plain HTTP/1.1 is on by default)')
     .addHelpText('after', '\nExample:\n  luma proxy run --listen 127.0.0.1:8080 --state-dir /var/lib/luma')
-    .action(async (options: SocketFlags & { listen: string; drainTimeout?: number }) => {
+    .action(async (options: SocketFlags & { listen: string; drainTimeout?: number; fastPath: boolean }) => {
       const address = parseListenAddress(options.listen, '--listen');
       const paths = defaultProxyPaths(options.stateDir);
       const running = await runProxyDaemon({
@@ -91,6 +92,7 @@ export function registerProxyCommands(program: Command): void {
         socketPath: options.socketPath ?? paths.socketPath,
         stateFile: paths.stateFile,
         logger: createLogger().child({ component: 'proxy' }),
+        fastPath: options.fastPath,
         ...(options.drainTimeout !== undefined ? { drainTimeoutMs: options.drainTimeout } : {}),
       });
       // Signals are handled before the process says it is up, so a supervisor acting on that line is safe.

@@ -62,6 +62,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
   private keepAliveSeconds: number | undefined;
   private upstreamPaused = false;
   private goneListeners: (() => void)[] | undefined;
+  private clientIsGone = false;
 
   constructor(
     private readonly client: ClientConnection,
@@ -100,6 +101,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
 
   /** The client closed the connection: whatever is under way for it stops. */
   clientGone(): void {
+    this.clientIsGone = true;
     for (const listener of this.goneListeners?.splice(0) ?? []) listener();
     if (this.phase === 'head' || this.phase === 'body') {
       this.upstream?.discard();
@@ -109,6 +111,10 @@ export class FastExchange implements ClientExchange, UpstreamUser {
   }
 
   forward(target: Target, options: ForwardOptions): Promise<ForwardOutcome> {
+    if (this.clientIsGone) return Promise.resolve({ kind: 'client-aborted' });
+    // A second forward follows a target that refused the connection: nothing was received.
+    this.requestSent = false;
+    this.partialHead = undefined;
     return new Promise((resolve) => {
       this.settle = resolve;
       this.target = target;
