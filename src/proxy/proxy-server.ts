@@ -312,7 +312,8 @@ export class ProxyServer implements ProxyManagement {
     // A target that refuses connections (its container died) is dropped and the request
     // is held for the next one; only requests without a body, so nothing is sent twice.
     for (let attempt = 0; ; attempt++) {
-      const acquired = await this.acquireTarget(service, host, exchange);
+      // A live target is taken at once; only a request that must wait pays for the await.
+      const acquired = service.pickTarget() ?? (await this.acquireTarget(service, host, exchange));
       if (typeof acquired === 'number') return { service: service.name, status: acquired };
       const outcome = await this.forwardTo(service, acquired, exchange, attempt < PROXY_DEFAULTS.maxRefusedRetries && !exchange.hasBody);
       if (outcome !== 'refused') return { service: service.name, status: outcome };
