@@ -15,6 +15,8 @@ export interface ForwardOptions {
   responseTimeoutMs: number;
   /** Keep the client's X-Forwarded-* (a trusted proxy in front) rather than overwrite them. */
   trustForwardedHeaders: boolean;
+  /** Told when the upstream's answer begins (for the time to first byte of a held request). */
+  onResponseHead?: () => void;
 }
 
 export interface ClientExchange {
@@ -25,6 +27,8 @@ export interface ClientExchange {
   readonly url: string;
   /** The Host header as sent, if any. */
   readonly hostHeader: string | undefined;
+  /** Its X-Request-Id: the client's when well-formed, else one given by the proxy; forwarded to the app. */
+  readonly requestId: string;
   /** Whether the request carries a body: such a request is never sent twice. */
   readonly hasBody: boolean;
   /** Whether a response head has gone to the client (nothing else can be answered then). */

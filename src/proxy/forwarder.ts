@@ -113,6 +113,7 @@ export class Forwarder {
           if (responseTimer) clearTimeout(responseTimer);
           if (settled) return false;
           res.writeHead(statusCode, statusText, responseHeaders(rawHeaders));
+          options.onResponseHead?.();
           // Event streams must reach the client event by event: no buffering of headers.
           res.flushHeaders();
           res.on('drain', resume);

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientExchange, ForwardOptions, ForwardOutcome } from './exchange.js';
 import type { Forwarder } from './forwarder.js';
+import { ensureRequestId } from './request-id.js';
 import { writeAnswer, type ProxyAnswer } from './responses.js';
 import type { Target } from './route-table.js';
 
@@ -9,12 +10,16 @@ import type { Target } from './route-table.js';
 
 export class NodeExchange implements ClientExchange {
   readonly via = 'node';
+  readonly requestId: string;
 
   constructor(
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly forwarder: Forwarder,
-  ) {}
+  ) {
+    // Set in the request's headers, so undici forwards it.
+    this.requestId = ensureRequestId(req);
+  }
 
   get method(): string {
     return this.req.method ?? 'GET';

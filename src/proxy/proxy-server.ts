@@ -6,6 +6,7 @@ import { silentLogger } from '../util/logger.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
 import type { ClientExchange } from './exchange.js';
 import { Forwarder } from './forwarder.js';
+import { NO_PROXY_METRICS, type ProxyMetrics } from '../metrics/proxy-metrics.js';
 import { FastConnection, type FastPathHost } from './http1/fast-connection.js';
 import { UpstreamPool } from './http1/upstream-pool.js';
 import {
@@ -62,6 +63,8 @@ export interface ProxyServerOptions {
   fastPath?: boolean;
   /** Called once for every request routed (not the health path) when it ends. */
   onRequestEnd?: (record: RequestRecord) => void;
+  /** Requests, holds and wake timeouts are counted here; nothing is when absent. */
+  metrics?: ProxyMetrics;
 }
 
 /** A request as recorded when it ends, whichever path carried it. */
@@ -85,6 +88,9 @@ export class ProxyServer implements ProxyManagement {
   private readonly fastConnections = new Set<FastConnection>();
   private readonly fastPath: boolean;
   private readonly onRequestEnd: ((record: RequestRecord) => void) | undefined;
+  private readonly metrics: ProxyMetrics;
+  /** When each held request began to wait, for the time to its first byte. */
+  private readonly heldSince = new WeakMap<ClientExchange, number>();
   private readonly rewakeTimers = new Map<string, NodeJS.Timeout>();
   private readonly lastScaleHint = new Map<string, number>();
   private readonly globals = new Map<GlobalOption, string>();
@@ -106,6 +112,7 @@ export class ProxyServer implements ProxyManagement {
     this.stateFile = options.stateFile ? new RouteStateFile(options.stateFile) : undefined;
     this.fastPath = options.fastPath ?? true;
     this.onRequestEnd = options.onRequestEnd;
+    this.metrics = options.metrics ?? NO_PROXY_METRICS;
     this.upstreamPool = new UpstreamPool(this.now);
   }
 
@@ -147,6 +154,7 @@ export class ProxyServer implements ProxyManagement {
       );
     }
     const { service, removed } = this.routes.apply(request);
+    this.metrics.serviceDeployed(service.name);
     await this.persist();
     if (service.targets.length === 0 && service.waiting > 0 && !service.unavailableReason) this.wake(service);
     await Promise.all(removed.map((target) => this.drain(target)));
@@ -156,6 +164,7 @@ export class ProxyServer implements ProxyManagement {
     const service = this.routes.remove(name);
     if (!service) throw new UnknownServiceError(name);
     this.stopRewake(name);
+    this.metrics.serviceRemoved(name);
     await this.persist();
     await Promise.all(service.targets.map((target) => this.drain(target)));
   }
@@ -299,6 +308,8 @@ export class ProxyServer implements ProxyManagement {
   }
 
   private requestEnded(record: RequestRecord): void {
+    // Only routed requests: unknown hosts would make the project label unbounded.
+    if (record.service !== undefined) this.metrics.requestFinished(record.service, record.status, record.durationMs / 1000);
     this.onRequestEnd?.(record);
   }
 
@@ -381,12 +392,17 @@ export class ProxyServer implements ProxyManagement {
     const target = service.pickTarget();
     if (target) return target;
     if (service.unavailableReason) return this.answer(exchange, respond.unavailable(service.name, service.unavailableReason));
+    const heldAt = this.now();
+    this.heldSince.set(exchange, heldAt);
+    this.metrics.requestHeld(service.name);
     const outcome = await this.holdUntilTarget(service, exchange);
     switch (outcome.kind) {
       case 'target':
+        this.metrics.heldRequestRouted(service.name, (this.now() - heldAt) / 1000);
         return outcome.target;
       case 'timeout':
-        this.logger.warn({ service: service.name, timeoutMs: service.startupTimeoutMs }, 'held request timed out waiting for a target');
+        this.metrics.wakeTimedOut(service.name);
+        this.logger.warn({ service: service.name, timeoutMs: service.startupTimeoutMs, requestId: exchange.requestId }, 'held request timed out waiting for a target');
         return this.answer(exchange, respond.startupTimeout(service.name, service.startupTimeoutMs));
       case 'unavailable':
         return this.answer(exchange, respond.unavailable(service.name, outcome.reason));
@@ -403,23 +419,25 @@ export class ProxyServer implements ProxyManagement {
     target.inFlight++;
     this.hintScaleUp(service);
     const started = this.now();
+    const heldAt = this.heldSince.get(exchange);
     try {
       const outcome = await exchange.forward(target, {
         responseTimeoutMs: service.responseTimeoutMs,
         trustForwardedHeaders: service.forwardHeaders,
+        ...(heldAt !== undefined ? { onResponseHead: () => this.metrics.heldRequestFirstByte(service.name, (this.now() - heldAt) / 1000) } : {}),
       });
       switch (outcome.kind) {
         case 'response':
           return outcome.status;
         case 'client-aborted':
-          this.logger.info({ service: service.name, status: CLIENT_CLOSED, ms: this.now() - started, path: exchange.url }, 'client closed the request');
+          this.logger.info({ service: service.name, status: CLIENT_CLOSED, ms: this.now() - started, path: exchange.url, requestId: exchange.requestId }, 'client closed the request');
           return CLIENT_CLOSED;
         case 'response-timeout':
-          this.logger.warn({ service: service.name, target: target.address, timeoutMs: service.responseTimeoutMs }, 'response timeout');
+          this.logger.warn({ service: service.name, target: target.address, timeoutMs: service.responseTimeoutMs, requestId: exchange.requestId }, 'response timeout');
           return this.answer(exchange, respond.gatewayTimeout(service.name, service.responseTimeoutMs));
         case 'upstream-error':
           if (mayRetry && isConnectionRefused(outcome.error) && !exchange.responseStarted) return 'refused';
-          this.logger.warn({ service: service.name, target: target.address, err: outcome.error.message }, 'upstream error');
+          this.logger.warn({ service: service.name, target: target.address, err: outcome.error.message, requestId: exchange.requestId }, 'upstream error');
           return this.answer(exchange, respond.badGateway(service.name, outcome.error.message));
       }
     } finally {
@@ -465,13 +483,13 @@ export class ProxyServer implements ProxyManagement {
       service.changes.on('removed', onRemoved);
       const stopWatchingClient = exchange.onClientGone(onAbort);
       // Woken only once listening, so a hook that deploys at once is not missed.
-      if (service.waiting === 1) this.wake(service);
+      if (service.waiting === 1) this.wake(service, exchange.requestId);
     });
   }
 
-  private wake(service: Service): void {
-    this.logger.debug({ service: service.name }, 'waking service');
-    this.hooks?.wake(service.name);
+  private wake(service: Service, requestId?: string): void {
+    this.logger.debug({ service: service.name, requestId }, 'waking service');
+    this.hooks?.wake(service.name, requestId);
     if (!this.rewakeTimers.has(service.name)) {
       const timer = setInterval(() => {
         if (service.waiting > 0 && service.targets.length === 0) this.hooks?.wake(service.name);

@@ -1,5 +1,6 @@
 import type { ClientExchange, ForwardOptions, ForwardOutcome } from '../exchange.js';
 import { forwardedValues } from '../forwarded-headers.js';
+import { requestIdFrom } from '../request-id.js';
 import type { ProxyAnswer } from '../responses.js';
 import type { Target } from '../route-table.js';
 import { ChunkedBodyScanner } from './chunked-body.js';
@@ -43,6 +44,7 @@ type Phase = 'routing' | 'head' | 'body' | 'settled';
 
 export class FastExchange implements ClientExchange, UpstreamUser {
   readonly via = 'fast';
+  readonly requestId: string;
   responseStarted = false;
   private phase: Phase = 'routing';
   private upstream: UpstreamConnection | undefined;
@@ -68,7 +70,9 @@ export class FastExchange implements ClientExchange, UpstreamUser {
     private readonly client: ClientConnection,
     readonly head: RequestHead,
     private readonly pool: UpstreamPool,
-  ) {}
+  ) {
+    this.requestId = requestIdFrom(head.priorRequestId);
+  }
 
   get method(): string {
     return this.head.method;
@@ -139,7 +143,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
       trustForwardedHeaders: options.trustForwardedHeaders,
     });
     upstream.socket.write(
-      `${this.head.forwardable}x-forwarded-for: ${forwarded.for}\r\nx-forwarded-proto: ${forwarded.proto}\r\n${forwarded.host ? `x-forwarded-host: ${forwarded.host}\r\n` : ''}\r\n`,
+      `${this.head.forwardable}x-forwarded-for: ${forwarded.for}\r\nx-forwarded-proto: ${forwarded.proto}\r\n${forwarded.host ? `x-forwarded-host: ${forwarded.host}\r\n` : ''}x-request-id: ${this.requestId}\r\n\r\n`,
       'latin1',
     );
     if (this.head.contentLength > 0) this.client.streamBodyTo(this);
@@ -219,6 +223,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
       if (head.framing.kind === 'length') this.remaining = head.framing.length;
       else if (head.framing.kind === 'chunked') this.chunked = new ChunkedBodyScanner();
       this.relay(buffer, offset, headText);
+      (this.options as ForwardOptions).onResponseHead?.();
       return;
     }
   }

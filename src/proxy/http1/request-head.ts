@@ -26,6 +26,8 @@ export interface RequestHead {
   priorFor: string | undefined;
   priorProto: string | undefined;
   priorHost: string | undefined;
+  /** The X-Request-Id the client sent (several joined with ", ", which is then not a usable id). */
+  priorRequestId: string | undefined;
   /** Bytes the head took, final blank line included. */
   length: number;
 }
@@ -58,9 +60,9 @@ function joined(previous: string | undefined, value: string): string {
   return previous === undefined ? value : `${previous}, ${value}`;
 }
 
-/** Headers the fast path never passes on as received: hop-by-hop, and the X-Forwarded-* it sets itself. */
+/** Headers the fast path never passes on as received: hop-by-hop, and the X-Forwarded-* and X-Request-Id it sets itself. */
 function isReplaced(lowerName: string): boolean {
-  return HOP_BY_HOP.has(lowerName) || lowerName === 'x-forwarded-for' || lowerName === 'x-forwarded-proto' || lowerName === 'x-forwarded-host';
+  return HOP_BY_HOP.has(lowerName) || lowerName === 'x-forwarded-for' || lowerName === 'x-forwarded-proto' || lowerName === 'x-forwarded-host' || lowerName === 'x-request-id';
 }
 
 /**
@@ -106,6 +108,7 @@ export function parseRequestHead(buffer: Buffer, start: number, maxHeadBytes: nu
   let priorFor: string | undefined;
   let priorProto: string | undefined;
   let priorHost: string | undefined;
+  let priorRequestId: string | undefined;
   /** Where each kept header line starts and ends, and its lower-cased name, in case Connection names it. */
   let keptLines: number[] | undefined;
   let keptNames: string[] | undefined;
@@ -169,6 +172,9 @@ export function parseRequestHead(buffer: Buffer, start: number, maxHeadBytes: nu
       case 'x-forwarded-host':
         priorHost = joined(priorHost, value);
         break;
+      case 'x-request-id':
+        priorRequestId = joined(priorRequestId, value);
+        break;
     }
     if (!isReplaced(lower)) {
       (keptLines ??= []).push(lineStart, index);
@@ -180,7 +186,7 @@ export function parseRequestHead(buffer: Buffer, start: number, maxHeadBytes: nu
   if (keptLines && keptNames) forwardable += joinKept(text, keptLines, keptNames, named);
   return {
     kind: 'head',
-    head: { method, target, host, contentLength: Math.max(contentLength, 0), close, forwardable, priorFor, priorProto, priorHost, length },
+    head: { method, target, host, contentLength: Math.max(contentLength, 0), close, forwardable, priorFor, priorProto, priorHost, priorRequestId, length },
   };
 }
 

@@ -198,6 +198,25 @@ describe('fast path: plain requests', () => {
     expect(backend.seen.map((request) => request.headers['x-forwarded-for'])).toEqual(['127.0.0.1', '127.0.0.1', '127.0.0.1']);
   });
 
+  it('forwards the X-Request-Id a client sent when well-formed, and gives one otherwise', async () => {
+    const backend = await startBackend();
+    const { proxy, port, records } = await startProxy();
+    await proxy.deploy({ service: 'web', hosts: [HOST], targets: [backend.address] });
+    const client = new RawClient(port);
+    client.write(get('/', 'X-Request-Id: abc-123\r\n'));
+    await client.response();
+    client.write(get('/', 'X-Request-Id: not well formed!\r\n'));
+    await client.response();
+    client.write(get('/'));
+    await client.response();
+    const ids = backend.seen.map((request) => request.headers['x-request-id']);
+    expect(ids[0]).toBe('abc-123');
+    expect(ids[1]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(ids[2]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(ids[1]).not.toBe(ids[2]);
+    expect(records.map((record) => record.via)).toEqual(['fast', 'fast', 'fast']);
+  });
+
   it('answers pipelined requests in order, one after the other', async () => {
     const backend = await startBackend((req, res) => {
       // The first answers last: a proxy that sent requests concurrently would reorder them.

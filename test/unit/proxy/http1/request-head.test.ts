@@ -58,6 +58,12 @@ describe('parseRequestHead: plain heads', () => {
     expect(parsed.forwardable).toBe('GET / HTTP/1.1\r\nHost: a\r\n');
   });
 
+  it('takes the client\'s X-Request-Id aside: the proxy sets the one forwarded', () => {
+    const parsed = head('GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: abc\r\nx-request-id: def\r\n\r\n');
+    expect(parsed.priorRequestId).toBe('abc, def');
+    expect(parsed.forwardable).toBe('GET / HTTP/1.1\r\nHost: a\r\n');
+  });
+
   it('reports an incomplete head, and an oversized one as unusual', () => {
     expect(parse('GET / HTTP/1.1\r\nHost: a\r\n').kind).toBe('incomplete');
     expect(parse('GET / HTT').kind).toBe('incomplete');
