@@ -3,10 +3,11 @@ import { resolveProjectSettings, type ProjectSettings } from '../model/project-s
 import type { DeployRequest, ProxyManagement } from '../proxy/management.js';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
-import { errorMessage } from '../runtime/errors.js';
+import { DockerUnavailableError, errorMessage } from '../runtime/errors.js';
 import type { Logger } from '../util/logger.js';
 import { shortHash } from '../util/hash.js';
 import { setCondition } from './conditions.js';
+import { CRASH_LOG_LINES, CrashLoopTracker, crashLoopMessage, crashLoopReason, type Crash, type CrashLoopState } from './crash-loop.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
 import { decideInstances } from './scaling.js';
 import { resolveProjectImage } from './image-resolution.js';
@@ -28,6 +29,25 @@ const MIN_REQUEUE_MS = 50;
 /** How long an image that is missing waits before it is looked for again. */
 const IMAGE_RECHECK_MS = 5_000;
 export const DEFAULT_STOPPED_RETENTION_MS = 3_600_000;
+/** How often a starting container is looked at, so that one that exits fails at once rather than at startupTimeout. */
+const EXIT_WATCH_INTERVAL_MS = 100;
+
+/** The app's process ended while Luma waited for it to become ready. */
+export class AppExitedError extends Error {
+  readonly code = 'AppExited';
+  constructor(readonly crash: Crash) {
+    super(`the app exited${crash.exitCode === undefined ? '' : ` with code ${crash.exitCode}`} before it became ready`);
+    this.name = 'AppExitedError';
+  }
+}
+
+interface Failure {
+  reason: string;
+  /** For status: may carry the app's log lines. */
+  message: string;
+  /** For HTTP clients answered 503 through the proxy, when it must say less than status. */
+  publicMessage?: string;
+}
 
 export interface ProjectReconcilerOptions {
   store: ObjectStore;
@@ -73,6 +93,8 @@ export class ProjectReconciler {
   private readonly wokenBy = new Map<string, string>();
   /** Projects with a fast resume in progress. */
   private readonly resuming = new Map<string, Promise<boolean>>();
+  /** Keyed by project and spec hash: a changed spec is a fresh start, not part of the loop. */
+  private readonly crashLoops: CrashLoopTracker;
   private readonly now: () => number;
   private readonly metrics: ControllerMetrics;
   private readonly events: EventRecorder;
@@ -81,6 +103,7 @@ export class ProjectReconciler {
     this.now = options.now ?? Date.now;
     this.metrics = options.metrics ?? NO_CONTROLLER_METRICS;
     this.events = options.events ?? NO_EVENTS;
+    this.crashLoops = new CrashLoopTracker(this.now);
   }
 
   async reconcile(name: string): Promise<ReconcileResult> {
@@ -92,7 +115,13 @@ export class ProjectReconciler {
     await this.resuming.get(name);
     const project = store.get('Project', name);
     // Pool containers carry the project's labels too; they are the pool reconciler's.
-    const containers = await runtime.list({ kind: 'Project', name, role: 'instance' });
+    let containers: ManagedContainer[];
+    try {
+      containers = await runtime.list({ kind: 'Project', name, role: 'instance' });
+    } catch (error) {
+      if (error instanceof DockerUnavailableError && project) await this.engineUnreachable(project, error);
+      throw error;
+    }
     if (!project) {
       await this.tearDown(name, containers);
       this.metrics.projectRemoved(name);
@@ -186,6 +215,7 @@ export class ProjectReconciler {
   }
 
   private async tearDown(name: string, containers: ManagedContainer[]): Promise<void> {
+    this.crashLoops.forgetWhere((key) => key.startsWith(`${name}/`));
     if (await this.options.proxy.getService(name)) await this.options.proxy.remove(name);
     await Promise.all(containers.map((container) => this.removeContainer(container)));
     if (containers.length > 0) this.options.logger.info({ project: name, removed: containers.length }, 'removed containers of deleted project');
@@ -212,6 +242,9 @@ export class ProjectReconciler {
     const running = current.filter((container) => container.state === 'running' || container.state === 'restarting');
     const paused = current.filter((container) => container.state === 'paused');
     const stopped = current.filter((container) => container.state === 'exited' || container.state === 'created');
+    const crashKey = `${name}/${hash}`;
+    this.crashLoops.forgetWhere((key) => key.startsWith(`${name}/`) && key !== crashKey);
+    await this.noteCrashedInstances(crashKey, stopped);
     await this.removeExpiredStopped(stopped);
 
     // Adopted or surviving containers are probed once before they get traffic.
@@ -236,10 +269,14 @@ export class ProjectReconciler {
       now: this.now(),
     });
 
-    let failure: { reason: string; message: string } | undefined;
+    let failure: Failure | undefined;
     const deficit = decision.desired - serving.length;
     const resumed = new Set<string>();
-    if (deficit > 0) {
+    const backingOff = this.crashLoops.backingOff(crashKey);
+    if (deficit > 0 && backingOff) {
+      // Not before its backoff ends: requests are answered 503 with the reason meanwhile.
+      failure = this.crashLoopFailure(backingOff);
+    } else if (deficit > 0) {
       // Fastest first: thaw paused instances, then restart stopped ones, then create.
       const candidates = [...paused, ...stopped].slice(0, deficit);
       // Only creating a container needs the image; resuming or restarting does not.
@@ -248,7 +285,10 @@ export class ProjectReconciler {
         failure = { reason: 'ImageNotFound', message: `image "${settings.image}" is not present on this machine; build it or declare an Image` };
       } else {
         if (candidates.some((candidate) => candidate.state !== 'paused') || candidates.length < deficit) {
-          void this.writeStatus(project, settings, { phase: 'Starting', serving: serving.length, starting: deficit, containers: mine });
+          // A restart in a crash loop keeps saying why it is one until an instance is ready.
+          const crashed = this.crashLoops.lastCrash(crashKey);
+          const crashFailure = crashed ? { reason: 'CrashLoopBackOff', message: crashLoopMessage(crashed, this.now(), true) } : undefined;
+          void this.writeStatus(project, settings, { phase: 'Starting', serving: serving.length, starting: deficit, containers: mine, failure: crashFailure });
         }
         const started = await Promise.allSettled(
           Array.from({ length: deficit }, (_, index) => this.startInstance(project, settings, hash, candidates[index])),
@@ -258,6 +298,13 @@ export class ProjectReconciler {
             serving.push(result.value);
             resumed.add(result.value.id);
             this.metrics.scaled(name, 'up', 1);
+            this.crashLoops.recordReady(crashKey);
+          } else if (result.reason instanceof AppExitedError) {
+            const loop = this.crashLoops.recordCrash(crashKey, result.reason.crash);
+            logger.warn({ project: name, exitCode: loop.exitCode, crashes: loop.crashes, backoffMs: loop.backoffMs }, 'app exited before it became ready; backing off');
+            failure = this.crashLoopFailure(loop);
+            this.metrics.instanceStartFailed(name);
+            this.events.record({ kind: 'Project', name }, 'Warning', 'CrashLoopBackOff', failure.message);
           } else {
             failure = { reason: 'StartFailed', message: errorMessage(result.reason) };
             this.metrics.instanceStartFailed(name);
@@ -276,7 +323,7 @@ export class ProjectReconciler {
     // While a replacement cannot start, outdated instances keep serving rather than nothing.
     const targets = keep.length > 0 || !failure ? keep : outdatedRunning;
 
-    await proxy.deploy(this.route(name, settings, targets, failure && targets.length === 0 ? failure.message : undefined));
+    await proxy.deploy(this.route(name, settings, targets, failure && targets.length === 0 ? (failure.publicMessage ?? failure.message) : undefined));
 
     // deploy() returned after removed targets drained, so these may be frozen or stopped safely.
     const stillPaused = paused.filter((container) => !resumed.has(container.id));
@@ -300,6 +347,8 @@ export class ProjectReconciler {
     const pausedNow = decision.surplus === 'pause' ? surplus.length + stillPaused.length : 0;
     const restartedFromStopped = stopped.filter((container) => resumed.has(container.id)).length;
     const stoppedNow = stopped.length - restartedFromStopped + (decision.surplus === 'stop' ? surplus.length + stillPaused.length : 0);
+    // Scaled to zero after a crash, with no request since: status still says why the last start failed.
+    const lastCrash = !failure && targets.length === 0 ? this.crashLoops.lastCrash(crashKey) : undefined;
     await this.writeStatus(project, settings, {
       phase: failure ? 'Failed' : targets.length > 0 ? 'Running' : 'Idle',
       serving: targets.length,
@@ -307,16 +356,100 @@ export class ProjectReconciler {
       paused: pausedNow,
       stopped: stoppedNow,
       containers: mine,
-      failure,
+      failure: failure ?? (lastCrash ? this.crashLoopFailure(lastCrash) : undefined),
       lastActivityAt: service?.activity.lastActivityAt,
     });
 
     if (failure) {
       if (failure.reason === 'ImageNotFound') return { requeueAfterMs: IMAGE_RECHECK_MS };
+      // The crash loop keeps its own clock: look again when its backoff ends.
+      const loop = failure.reason === 'CrashLoopBackOff' ? this.crashLoops.backingOff(crashKey) : undefined;
+      if (loop) return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, loop.retryAt - this.now()) };
       throw new Error(`project ${name}: ${failure.message}`);
     }
     if (decision.nextCheckAt !== undefined) return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, decision.nextCheckAt - this.now() + 1) };
     return;
+  }
+
+  /**
+   * The engine is gone: nothing can start, so a request that would wait for a cold start
+   * gets 503 with the reason at once (instances already routed keep their route), and
+   * status says why. The error is rethrown: the work queue retries with backoff, and the
+   * engine monitor reconciles everything the moment the engine is back.
+   */
+  private async engineUnreachable(project: ProjectObject, error: DockerUnavailableError): Promise<void> {
+    const name = project.metadata.name;
+    const { proxy, logger } = this.options;
+    try {
+      const service = await proxy.getService(name);
+      if (!service || service.targets.length === 0) {
+        const settings = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
+        await proxy.deploy(this.route(name, settings, [], `the Docker engine is unreachable, so ${name} cannot be started; Luma starts it once the engine is back`));
+      }
+      const now = new Date(this.now());
+      await this.options.store.mutateStatus('Project', name, (current) => ({
+        ...current.status,
+        conditions: setCondition(current.status?.conditions, { type: 'Ready', status: 'False', reason: 'DockerUnavailable', message: error.message }, now),
+      }));
+    } catch (reportError) {
+      logger.warn({ project: name, err: errorMessage(reportError) }, 'could not report the unreachable engine');
+    }
+  }
+
+  private crashLoopFailure(loop: CrashLoopState): Failure {
+    const now = this.now();
+    return { reason: 'CrashLoopBackOff', message: crashLoopMessage(loop, now), publicMessage: crashLoopReason(loop, now) };
+  }
+
+  /**
+   * An instance that was ready and is now found exited, though Luma did not stop it, crashed
+   * while serving: that counts towards the loop too.
+   */
+  private async noteCrashedInstances(crashKey: string, stopped: ManagedContainer[]): Promise<void> {
+    for (const container of stopped) {
+      if (container.state !== 'exited' || !this.readySince.has(container.id) || this.stoppedAt.has(container.id)) continue;
+      this.readySince.delete(container.id);
+      const loop = this.crashLoops.recordCrash(crashKey, { exitCode: container.exitCode, lastLines: await this.lastLines(container.id) });
+      this.options.logger.warn({ container: container.name, exitCode: loop.exitCode, crashes: loop.crashes }, 'serving instance exited; backing off');
+    }
+  }
+
+  private async lastLines(id: string): Promise<string[]> {
+    try {
+      const stream = await this.options.runtime.logs(id, { follow: false, tail: CRASH_LOG_LINES });
+      const lines: string[] = [];
+      for await (const entry of stream ?? []) lines.push(entry.line);
+      return lines.slice(-CRASH_LOG_LINES);
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * Waits for the readiness probe while watching the container: an app that exits fails
+   * the start within a fraction of a second, not at startupTimeout.
+   */
+  private async waitReadyOrExit(container: ManagedContainer, hostPort: number, settings: ProjectSettings): Promise<void> {
+    let exited: ManagedContainer | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let watching = true;
+    const look = async (): Promise<void> => {
+      const current = await this.options.runtime.inspect(container.id).catch(() => container);
+      if (!watching) return;
+      if (!current || current.state === 'exited' || current.state === 'dead') exited = current ?? { ...container, state: 'exited' };
+      else timer = setTimeout(() => void look(), EXIT_WATCH_INTERVAL_MS);
+    };
+    timer = setTimeout(() => void look(), EXIT_WATCH_INTERVAL_MS);
+    try {
+      await waitUntilReady(LOOPBACK, hostPort, settings.readiness, settings.startupTimeoutMs, () => exited !== undefined);
+    } catch (error) {
+      if (exited) throw new AppExitedError({ exitCode: exited.exitCode, lastLines: await this.lastLines(container.id) });
+      throw error;
+    } finally {
+      // Not awaited: a ready app must not wait for the watch's next look.
+      watching = false;
+      clearTimeout(timer);
+    }
   }
 
   /** Stopped containers are kept for a fast start, but not forever. */
@@ -388,11 +521,15 @@ export class ProjectReconciler {
       })));
     if (!stopped) this.events.record({ kind: 'Project', name }, 'Normal', 'ContainerCreated', `container ${container.name} created from ${settings.image}`);
     const running = await this.timed(name, tier, 'start', () => runtime.start(container.id));
+    // Exited before Docker was even asked how it runs: the quickest crash there is.
+    if (running.state === 'exited' || running.state === 'dead') {
+      throw new AppExitedError({ exitCode: running.exitCode, lastLines: await this.lastLines(running.id) });
+    }
     const hostPort = running.hostPort;
     if (!hostPort) throw new Error(`container ${running.name} started without a published port`);
     this.events.record({ kind: 'Project', name }, 'Normal', 'ContainerStarted', `container ${running.name} started`);
     try {
-      await this.timed(name, tier, 'readiness', () => waitUntilReady(LOOPBACK, hostPort, settings.readiness, settings.startupTimeoutMs));
+      await this.timed(name, tier, 'readiness', () => this.waitReadyOrExit(running, hostPort, settings));
     } catch (error) {
       await runtime.stop(running.id, 0).catch(() => undefined);
       throw error;
@@ -450,7 +587,7 @@ export class ProjectReconciler {
       paused?: number;
       stopped?: number;
       containers: ManagedContainer[];
-      failure?: { reason: string; message: string } | undefined;
+      failure?: Failure | undefined;
       lastActivityAt?: number | undefined;
     },
   ): Promise<void> {

@@ -18,6 +18,7 @@ import { FileStore } from '../store/file-store.js';
 import { ledgerPath, UsageLedger } from '../usage/ledger.js';
 import type { Logger } from '../util/logger.js';
 import { findManifestFiles } from '../util/manifest-files.js';
+import { EngineMonitor } from './engine-monitor.js';
 import type { ListenAddress } from './listen-address.js';
 import type { Registry } from 'prom-client';
 import { PrometheusControllerMetrics } from '../metrics/prometheus-controller-metrics.js';
@@ -53,7 +54,6 @@ export interface RunningControlPlane {
   stop(): Promise<void>;
 }
 
-const DOCKER_HEALTH_INTERVAL_MS = 5_000;
 
 async function manifestFiles(dir: string): Promise<string[]> {
   const info = await stat(dir).catch(() => undefined);
@@ -127,18 +127,27 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   options.attachHooks(controller);
   await controller.start();
 
-  let docker: HealthReport['docker'] = { reachable: true };
-  const checkDocker = async (): Promise<HealthReport['docker']> => {
-    try {
-      await runtime.ping();
-      docker = { reachable: true };
-    } catch (error) {
-      docker = { reachable: false, error: errorMessage(error) };
-    }
-    return docker;
+  // The engine's outages are reported once each (log, event); when it is back, everything
+  // is reconciled at once rather than when each object's error backoff ends.
+  const engineRef = { kind: 'Engine', name: runtime.endpoint };
+  const recordEngine = events.recorder('controller');
+  const engine = new EngineMonitor({
+    ping: () => runtime.ping(),
+    onDown: (error) => {
+      logger.error({ component: 'engine', endpoint: runtime.endpoint, err: error }, 'Docker engine unreachable; cold requests get 503 until it is back');
+      recordEngine.record(engineRef, 'Warning', 'EngineUnreachable', error);
+    },
+    onUp: (downForMs) => {
+      logger.info({ component: 'engine', endpoint: runtime.endpoint, downForMs }, 'Docker engine reachable again; reconciling everything');
+      recordEngine.record(engineRef, 'Normal', 'EngineReconnected', `the Docker engine at ${runtime.endpoint} answers again after ${Math.round(downForMs / 1000)}s`);
+      controller.requestResync();
+    },
+  });
+  engine.start();
+  const dockerState = (): HealthReport['docker'] => {
+    const state = engine.state();
+    return state.reachable ? { reachable: true } : { reachable: false, ...(state.error !== undefined ? { error: state.error } : {}) };
   };
-  const dockerTimer = setInterval(() => void checkDocker(), DOCKER_HEALTH_INTERVAL_MS);
-  dockerTimer.unref();
 
   const api = await createApiServer({
     store,
@@ -152,10 +161,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     logger: logger.child({ component: 'api' }),
     token,
     health: async () => {
-      const current = await checkDocker();
+      await engine.check();
+      const current = dockerState();
       return { status: current.reachable ? 'ok' : 'degraded', docker: current };
     },
-    dockerState: () => docker,
+    dockerState,
     metrics: options.metrics,
   });
   await api.listen({ host: options.apiAddress.host, port: options.apiAddress.port });
@@ -169,7 +179,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     events,
     stop: () => {
       stopping ??= (async () => {
-        clearInterval(dockerTimer);
+        engine.stop();
         await api.close();
         await controller.stop();
         detachWebhooks();

@@ -405,6 +405,7 @@ function fromListInfo(info: ContainerInfo, instance: string): ManagedContainer |
     appPort,
     image: info.Image,
     createdAt: new Date(info.Created * 1000),
+    ...exitCodeFromStatus(info.State, info.Status),
   };
 }
 
@@ -428,5 +429,13 @@ function fromInspectInfo(info: ContainerInspectInfo, instance: string): ManagedC
     appPort,
     image: info.Config.Image,
     createdAt: new Date(info.Created),
+    ...(state === 'exited' ? { exitCode: info.State.ExitCode } : {}),
   };
+}
+
+/** A listing has no exit code field, only Docker's words: "Exited (3) 2 seconds ago". */
+function exitCodeFromStatus(state: string, status: string): { exitCode?: number } {
+  if (state !== 'exited') return {};
+  const match = /^Exited \((-?\d+)\)/.exec(status);
+  return match ? { exitCode: Number(match[1]) } : {};
 }

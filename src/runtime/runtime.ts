@@ -22,6 +22,8 @@ export interface ManagedContainer {
   appPort: number;
   image: string;
   createdAt: Date;
+  /** How the main process ended, for an exited container (crash-loop reports). */
+  exitCode?: number;
 }
 
 export interface ContainerSpec {

@@ -1,4 +1,4 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testInstance } from '../support/docker.js';
@@ -20,6 +20,7 @@ describe('the API token', () => {
 
   afterAll(async () => {
     await luma?.stop();
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('is made at the first start, in the state directory, readable by its owner only', async () => {

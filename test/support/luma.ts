@@ -61,6 +61,8 @@ export interface LumaProcessOptions {
   instance: string;
   config?: string;
   proxyPort?: number;
+  /** More environment for `luma up` (DOCKER_HOST, LUMA_LOG_LEVEL, …). */
+  env?: Record<string, string>;
 }
 
 export async function tempDir(prefix: string): Promise<string> {
@@ -88,7 +90,7 @@ export async function startLuma(options: LumaProcessOptions): Promise<LumaProces
     ...(options.config ? ['--config', options.config] : []),
   ];
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, LUMA_INSTANCE: options.instance, LUMA_LOG_LEVEL: process.env.LUMA_LOG_LEVEL ?? 'warn' },
+    env: { ...process.env, LUMA_INSTANCE: options.instance, LUMA_LOG_LEVEL: process.env.LUMA_LOG_LEVEL ?? 'warn', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -206,10 +208,14 @@ export interface ProjectManifestSpec {
   pauseAfter?: string;
   startupTimeout?: string;
   command?: string[];
+  resources?: { cpu: string; memory: string };
 }
 
 /** The busybox test app's upgrade-and-echo server (test/fixtures/app/ws.sh) instead of httpd. */
 export const ECHO_SERVER_COMMAND = ['/bin/busybox', 'nc', '-ll', '-p', '8080', '-e', '/ws.sh'];
+
+/** The test app as one that cannot start: two lines on its log, then exit code 3 at once. */
+export const CRASHING_COMMAND = ['/bin/busybox', 'sh', '-c', 'echo starting up; echo fatal: DATABASE_URL is not set >&2; exit 3'];
 
 export function projectManifest(name: string, spec: ProjectManifestSpec): string {
   const lines = [
@@ -230,5 +236,6 @@ export function projectManifest(name: string, spec: ProjectManifestSpec): string
   if (spec.pauseAfter) lines.push(`    pauseAfter: ${spec.pauseAfter}`);
   if (spec.startupTimeout) lines.push('  readiness:', `    startupTimeout: ${spec.startupTimeout}`);
   if (spec.command) lines.push(`  command: ${JSON.stringify(spec.command)}`);
+  if (spec.resources) lines.push('  resources:', `    cpu: ${spec.resources.cpu}`, `    memory: ${spec.resources.memory}`);
   return lines.join('\n') + '\n';
 }

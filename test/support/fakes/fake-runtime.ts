@@ -152,9 +152,13 @@ export class FakeRuntime implements ContainerRuntime {
 
   async ping(): Promise<void> {}
 
+  /** When set, list() fails with it (an engine that went away). */
+  listError: Error | undefined;
+
   async list(filter: ContainerFilter = {}): Promise<ManagedContainer[]> {
     this.listCalls++;
     await this.gateFor('list');
+    if (this.listError) throw this.listError;
     return [...this.containers.values()]
       .filter(
         (container) =>
@@ -188,12 +192,22 @@ export class FakeRuntime implements ContainerRuntime {
     return copy(container);
   }
 
+  /** When set, every started container's app exits at once with this code, after writing these lines. */
+  exitOnStart: { exitCode: number; lines: string[] } | undefined;
+
   async start(id: string): Promise<ManagedContainer> {
     const container = this.mustGet(id);
     this.record({ op: 'start', id }, `start ${id}`);
     container.state = 'running';
     if (this.hostPort !== undefined) container.hostPort = this.hostPort;
-    return copy(container);
+    const started = copy(container);
+    if (this.exitOnStart) {
+      for (const line of this.exitOnStart.lines) this.writeLog(id, line);
+      container.state = 'exited';
+      container.exitCode = this.exitOnStart.exitCode;
+      delete container.hostPort;
+    }
+    return started;
   }
 
   async stop(id: string, timeoutSeconds: number): Promise<void> {

@@ -159,6 +159,9 @@ describe('the request id of a wake', () => {
 
     expect(lines.find((line) => line.msg === 'instance ready')).toMatchObject({ project: NAME, tier: 'fresh', requestId: 'req-123' });
     await world.runtime.stop([...world.runtime.containers.keys()][0] ?? '', 0);
+    // Stopped behind Luma's back counts as a crash: the restart waits out its 1 s backoff.
+    await reconciler.reconcile(NAME);
+    world.clock.now += 1_001;
     await reconciler.reconcile(NAME);
     const ready = lines.filter((line) => line.msg === 'instance ready');
     expect(ready).toHaveLength(2);

@@ -15,6 +15,7 @@ import type { SeedContainer } from '../../support/fakes/fake-runtime.js';
 import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
 import { FakeProxy } from '../../support/fakes/fake-proxy.js';
 import { FileStore } from '../../../src/store/file-store.js';
+import { DockerUnavailableError } from '../../../src/runtime/errors.js';
 import { silentLogger } from '../../../src/util/logger.js';
 
 // Knative-style table: each row gives the objects and containers that exist and the
@@ -470,6 +471,121 @@ describe('ProjectReconciler', () => {
     expect(world.proxy.deploys[0]?.unavailableReason).toMatch(/did not become ready/);
     expect(status()?.phase).toBe('Failed');
     expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'False', reason: 'StartFailed' });
+  });
+
+  describe('the Docker engine unreachable', () => {
+    const gone = new DockerUnavailableError('unix:///tmp/docker.sock', 'connect ENOENT /tmp/docker.sock');
+
+    it('routes a cold project as unavailable with the reason, says DockerUnavailable in status, and rethrows for the retry', async () => {
+      await applyProject(BASE_SPEC);
+      world.runtime.listError = gone;
+      world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+      clearCalls();
+      await expect(world.reconciler.reconcile(NAME)).rejects.toBe(gone);
+      expect(world.log).toEqual(['deploy web []']);
+      expect(world.proxy.deploys[0]?.unavailableReason).toBe('the Docker engine is unreachable, so web cannot be started; Luma starts it once the engine is back');
+      expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'False', reason: 'DockerUnavailable', message: gone.message });
+
+      // Back: the next reconcile routes normally again and starts what the held request needs.
+      world.runtime.listError = undefined;
+      clearCalls();
+      await world.reconciler.reconcile(NAME);
+      expect(world.log).toEqual(['create c1', 'start c1', 'deploy web [127.0.0.1:' + readyPort + ']']);
+      expect(world.proxy.deploys[0]?.unavailableReason).toBeUndefined();
+      expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'True', reason: 'Running' });
+    });
+
+    it('leaves the route of serving instances alone', async () => {
+      await applyProject(BASE_SPEC);
+      world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+      await world.reconciler.reconcile(NAME);
+      world.runtime.listError = gone;
+      clearCalls();
+      await expect(world.reconciler.reconcile(NAME)).rejects.toBe(gone);
+      expect(world.log).toEqual([]);
+    });
+  });
+
+  describe('an app that exits at once (crash loop)', () => {
+    const crashing = { exitCode: 3, lines: ['starting', 'fatal: no DATABASE_URL'] };
+
+    it('fails the start within a fraction of a second, not at startupTimeout, and answers 503 with the reason but not the log', async () => {
+      await applyProject({ ...BASE_SPEC, readiness: { startupTimeout: '60s' } });
+      world.runtime.hostPort = failingPort;
+      world.runtime.exitOnStart = crashing;
+      world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+      clearCalls();
+      const result = await world.reconciler.reconcile(NAME);
+      expect(result).toEqual({ requeueAfterMs: 1_000 });
+      expect(world.log).toEqual(['create c1', 'start c1', 'stop c1', 'deploy web []']);
+      const reason = world.proxy.deploys[0]?.unavailableReason ?? '';
+      expect(reason).toBe('CrashLoopBackOff: the app keeps exiting (it exited with code 3); Luma starts it again in 1s');
+      expect(status()?.phase).toBe('Failed');
+      expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({
+        status: 'False',
+        reason: 'CrashLoopBackOff',
+        message: 'the app exited with code 3 (1 crash in a row); next start in 1s; last log lines:\nstarting\nfatal: no DATABASE_URL',
+      });
+    });
+
+    it('starts nothing while the backoff runs, then tries again and doubles the backoff; a second reconcile changes nothing', async () => {
+      await applyProject({ ...BASE_SPEC, readiness: { startupTimeout: '60s' } });
+      world.runtime.hostPort = failingPort;
+      world.runtime.exitOnStart = crashing;
+      world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+      await world.reconciler.reconcile(NAME);
+
+      world.clock.now = NOW + 400;
+      clearCalls();
+      expect(await world.reconciler.reconcile(NAME)).toEqual({ requeueAfterMs: 600 });
+      expect(world.log).toEqual(['deploy web []']);
+      expect(world.proxy.deploys.at(-1)?.unavailableReason).toMatch(/^CrashLoopBackOff: .* again in 1s$/);
+      clearCalls();
+      expect(await world.reconciler.reconcile(NAME)).toEqual({ requeueAfterMs: 600 });
+      expect(world.log).toEqual(['deploy web []']);
+
+      world.clock.now = NOW + 1_000;
+      clearCalls();
+      expect(await world.reconciler.reconcile(NAME)).toEqual({ requeueAfterMs: 2_000 });
+      expect(world.log).toEqual(['start c1', 'stop c1', 'deploy web []']);
+      expect(findCondition(status()?.conditions, 'Ready')?.message).toMatch(/^the app exited with code 3 \(2 crashes in a row\); next start in 2s/);
+    });
+
+    it('starts over at once when the spec changes (a fix is not made to wait out the old loop)', async () => {
+      await applyProject({ ...BASE_SPEC, readiness: { startupTimeout: '60s' } });
+      world.runtime.hostPort = failingPort;
+      world.runtime.exitOnStart = crashing;
+      world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+      await world.reconciler.reconcile(NAME);
+
+      await applyProject({ ...BASE_SPEC, env: { DATABASE_URL: 'x' }, readiness: { startupTimeout: '60s' } });
+      world.runtime.exitOnStart = undefined;
+      world.runtime.hostPort = readyPort;
+      world.clock.now = NOW + 100;
+      clearCalls();
+      await world.reconciler.reconcile(NAME);
+      expect(world.log).toContain('create c2');
+      expect(status()?.phase).toBe('Running');
+      expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'True', reason: 'Running' });
+    });
+
+    it('counts an instance that exits while serving, though Luma did not stop it', async () => {
+      await applyProject(BASE_SPEC);
+      world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+      await world.reconciler.reconcile(NAME);
+      const [serving] = [...world.runtime.containers.values()];
+      world.runtime.writeLog(serving!.id, 'panic: out of cheese');
+      Object.assign(world.runtime.containers.get(serving!.id)!, { state: 'exited', exitCode: 2, hostPort: undefined });
+      world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+      clearCalls();
+      // A request waits, yet the restart waits out the first backoff.
+      expect(await world.reconciler.reconcile(NAME)).toEqual({ requeueAfterMs: 1_000 });
+      expect(world.log).toEqual(['deploy web []']);
+      expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({
+        reason: 'CrashLoopBackOff',
+        message: 'the app exited with code 2 (1 crash in a row); next start in 1s; last log lines:\npanic: out of cheese',
+      });
+    });
   });
 
   it('the Ready condition keeps its transition time while it stays True, and moves when it flips', async () => {
