@@ -2,7 +2,7 @@
 // http-proxy, in one run.
 //
 //   npm run build && npx tsx bench/proxy.ts [--duration 10] [--connections 32] [--rounds 5]
-//                      [--warmup 3] [--pin none|split|isolate] [--cpu-prof DIR]
+//                      [--warmup 3] [--pin none|split|isolate] [--cpu-prof DIR] [--with-node-path]
 //
 // One tiny Node backend (its own process; `ok\n` with a content-length) is reached four ways
 // by `wrk --latency -t1 -cN -dD`, every request carrying `Host: bench.localhost`:
@@ -10,7 +10,10 @@
 //   nginx       nginx, 1 worker, upstream keep-alive (temporary config and prefix);
 //   http-proxy  the npm `http-proxy` package with a keep-alive agent, its own process;
 //   luma        `luma proxy run` + `luma proxy deploy bench --host bench.localhost
-//               --target 127.0.0.1:BACKEND`, exactly as a user starts it.
+//               --target 127.0.0.1:BACKEND`, exactly as a user starts it (its fast path
+//               serves these plain HTTP/1.1 requests);
+//   luma-node   with --with-node-path only: the same with `--no-fast-path`, every request
+//               through node:http and undici (what the fast path hands unusual requests to).
 // Each proxy adds the X-Forwarded-* headers Luma adds, so they do the same work.
 // All four are started once, warmed up (not counted), then measured round by round,
 // the order rotating each round, so that machine noise hits them alike. Each figure
@@ -89,7 +92,17 @@ interface Measurement extends WrkResult {
   backgroundShare: number;
 }
 
-type PathName = 'direct' | 'nginx' | 'http-proxy' | 'luma';
+interface Summary {
+  rps: number;
+  minRps: number;
+  maxRps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  cpu: number;
+}
+
+type PathName = 'direct' | 'nginx' | 'http-proxy' | 'luma' | 'luma-node';
 const PATHS: readonly PathName[] = ['direct', 'nginx', 'http-proxy', 'luma'];
 
 interface Options {
@@ -100,6 +113,8 @@ interface Options {
   /** Undefined: the mode's default (none for the comparison, isolate for --cpu-prof). */
   pin: LayoutName | undefined;
   cpuProfDir: string | undefined;
+  /** Also measure `luma proxy run --no-fast-path` (every request through node:http and undici). */
+  withNodePath: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -125,6 +140,7 @@ function parseOptions(argv: string[]): Options {
     warmupS,
     pin: argv.includes('--no-pin') ? 'none' : pinLayout(value('--pin')),
     cpuProfDir: cpuProf === undefined ? undefined : path.resolve(cpuProf),
+    withNodePath: argv.includes('--with-node-path'),
   };
 }
 
@@ -206,8 +222,15 @@ async function startBackend(processes: ProcessGroup, cpus: string | undefined): 
   return { port, process: backend };
 }
 
-async function startLuma(processes: ProcessGroup, stateDir: string, backendPort: number, cpus: string | undefined, extraNodeArgs: string[] = []): Promise<{ port: number; process: BenchProcess }> {
-  const luma = processes.start('luma proxy run', process.execPath, [...extraNodeArgs, LUMA_CLI, 'proxy', 'run', '--listen', '127.0.0.1:0', '--state-dir', stateDir], {
+async function startLuma(
+  processes: ProcessGroup,
+  stateDir: string,
+  backendPort: number,
+  cpus: string | undefined,
+  extraNodeArgs: string[] = [],
+  extraLumaArgs: string[] = [],
+): Promise<{ port: number; process: BenchProcess }> {
+  const luma = processes.start('luma proxy run', process.execPath, [...extraNodeArgs, LUMA_CLI, 'proxy', 'run', '--listen', '127.0.0.1:0', '--state-dir', stateDir, ...extraLumaArgs], {
     cpus,
     cwd: ROOT,
     env: { ...process.env, LUMA_LOG_LEVEL: process.env.LUMA_LOG_LEVEL ?? 'info' },
@@ -234,10 +257,17 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
   await untilServing('http-proxy', httpProxyPort, httpProxy);
 
   const luma = await startLuma(processes, path.join(tmp, 'luma'), backend.port, layout.proxy);
+  const lumaNode = options.withNodePath ? await startLuma(processes, path.join(tmp, 'luma-node'), backend.port, layout.proxy, [], ['--no-fast-path']) : undefined;
+  const paths: readonly PathName[] = lumaNode ? [...PATHS, 'luma-node'] : PATHS;
 
-  const ports: Record<PathName, number> = { direct: backend.port, nginx: nginxPort, 'http-proxy': httpProxyPort, luma: luma.port };
-  const owners: Record<PathName, BenchProcess> = { direct: backend.process, nginx, 'http-proxy': httpProxy, luma: luma.process };
-  const ours = Object.values(owners);
+  const ports: Partial<Record<PathName, number>> = { direct: backend.port, nginx: nginxPort, 'http-proxy': httpProxyPort, luma: luma.port, 'luma-node': lumaNode?.port };
+  const owners: Partial<Record<PathName, BenchProcess>> = { direct: backend.process, nginx, 'http-proxy': httpProxy, luma: luma.process, 'luma-node': lumaNode?.process };
+  const owner = (name: PathName): BenchProcess => {
+    const found = owners[name];
+    if (!found) throw new Error(`no process for ${name}`);
+    return found;
+  };
+  const ours = paths.map(owner);
   /** CPU used by everything this benchmark started, and by the whole machine. */
   const cpuNow = (): { ours: number; machine: number } | undefined => {
     const machine = machineCpuMs();
@@ -248,17 +278,17 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
     return { ours: total, machine };
   };
   const measureOnce = async (name: PathName, durationS: number): Promise<Measurement> => {
-    const pgid = owners[name].child.pid;
+    const pgid = owner(name).child.pid;
     const cpuBefore = pgid === undefined ? undefined : groupCpuMs(pgid);
     const allBefore = cpuNow();
     const result = await runWrk(processes, {
-      url: `http://127.0.0.1:${ports[name]}/`,
+      url: `http://127.0.0.1:${ports[name] ?? 0}/`,
       connections: options.connections,
       durationS,
       headers: { Host: HOST },
       cpus: layout.wrk,
     });
-    if (!owners[name].running) throw new Error(`${name} exited during the run:\n${owners[name].log.trim()}`);
+    if (!owner(name).running) throw new Error(`${name} exited during the run:\n${owner(name).log.trim()}`);
     const cpuAfter = pgid === undefined ? undefined : groupCpuMs(pgid);
     const allAfter = cpuNow();
     const cpuUsPerRequest = cpuBefore === undefined || cpuAfter === undefined || result.requests === 0 ? NaN : ((cpuAfter - cpuBefore) * 1000) / result.requests;
@@ -279,12 +309,12 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
 
   if (options.warmupS > 0) {
     process.stdout.write(`warm-up: ${options.warmupS} s each (not counted)\n`);
-    for (const name of PATHS) await measureOnce(name, options.warmupS);
+    for (const name of paths) await measureOnce(name, options.warmupS);
   }
 
-  const results: Record<PathName, Measurement[]> = { direct: [], nginx: [], 'http-proxy': [], luma: [] };
+  const results: Record<PathName, Measurement[]> = { direct: [], nginx: [], 'http-proxy': [], luma: [], 'luma-node': [] };
   for (let round = 0; round < options.rounds; round++) {
-    const order = PATHS.map((_, index) => PATHS[(index + round) % PATHS.length] as PathName);
+    const order = paths.map((_, index) => paths[(index + round) % paths.length] as PathName);
     const line: string[] = [];
     for (const name of order) {
       const result = await measure(name, options.durationS);
@@ -295,7 +325,7 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
   }
 
   const summary = Object.fromEntries(
-    PATHS.map((name) => {
+    paths.map((name) => {
       const runs = results[name];
       const rps = runs.map((run) => run.requestsPerSecond);
       return [
@@ -311,7 +341,7 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
         },
       ];
     }),
-  ) as Record<PathName, { rps: number; minRps: number; maxRps: number; p50: number; p99: number; errors: number; cpu: number }>;
+  ) as Record<Exclude<PathName, 'luma-node'>, Summary> & Partial<Record<'luma-node', Summary>>;
 
   const out: string[] = [];
   out.push(
@@ -322,8 +352,8 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
     '| path | req/s | req/s min–max | p50 ms | p99 ms | CPU µs/req | errors |',
     '|---|---:|---:|---:|---:|---:|---:|',
   );
-  for (const name of PATHS) {
-    const row = summary[name];
+  for (const name of paths) {
+    const row = summary[name] as Summary;
     out.push(`| ${name} | ${fmtRps(row.rps)} | ${fmtRps(row.minRps)}–${fmtRps(row.maxRps)} | ${fmtMs(row.p50)} | ${fmtMs(row.p99)} | ${row.cpu.toFixed(1)} | ${row.errors} |`);
   }
   const ratio = (value: number): string => value.toFixed(2);
@@ -342,11 +372,17 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
     `| http-proxy / direct, req/s | ${ratio(summary['http-proxy'].rps / summary.direct.rps)} | (reference) |`,
     `| luma / nginx, CPU per request | ${ratio(summary.luma.cpu / summary.nginx.cpu)} | (reference) |`,
     `| luma / http-proxy, CPU per request | ${ratio(summary.luma.cpu / summary['http-proxy'].cpu)} | (reference) |`,
+    ...(summary['luma-node']
+      ? [
+          `| luma / luma-node (fast path vs node:http), req/s | ${ratio(summary.luma.rps / summary['luma-node'].rps)} | (reference) |`,
+          `| luma / luma-node, CPU per request | ${ratio(summary.luma.cpu / summary['luma-node'].cpu)} | (reference) |`,
+        ]
+      : []),
     '',
     'CPU µs/req: user + system CPU time of the process under test (the backend for direct, the proxy alone',
     "otherwise, all its threads and processes) per request answered; steadier than req/s when the machine is shared.",
   );
-  const errors = PATHS.filter((name) => summary[name].errors > 0);
+  const errors = paths.filter((name) => (summary[name]?.errors ?? 0) > 0);
   if (errors.length > 0) out.push('', `warning: errors or non-2xx answers on ${errors.join(', ')}: those figures are not comparable`);
   process.stdout.write(out.join('\n') + '\n');
 }

@@ -16,6 +16,8 @@ export interface ProxyDaemonOptions {
   socketPath: string;
   stateFile: string;
   drainTimeoutMs?: number;
+  /** The plain-HTTP/1.1 fast path (default on); off, node:http parses every request. */
+  fastPath?: boolean;
   logger: Logger;
   /** The HTTPS listener; TLS is off without it. */
   https?: { host: string; port: number; stateDir: string; acmeDirectory?: string; certificatesDir?: string };
@@ -45,6 +47,7 @@ export async function runProxyDaemon(options: ProxyDaemonOptions): Promise<Runni
     logger: options.logger,
     metrics: new PrometheusProxyMetrics(registry),
     stateFile: options.stateFile,
+    ...(options.fastPath !== undefined ? { fastPath: options.fastPath } : {}),
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
   });
   const { https } = options;

@@ -1,48 +1,15 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
+import type { ForwardOptions, ForwardOutcome } from './exchange.js';
+import { forwardedValues } from './forwarded-headers.js';
+import { connectionTokens, HOP_BY_HOP } from './hop-by-hop.js';
 import type { Target } from './route-table.js';
 
 // Forwards one request to one target over undici's keep-alive connection pools. undici's
 // dispatch interface hands over response chunks with backpressure (onData's return value)
 // and no stream objects per request, which is what makes it the fastest HTTP/1.1 client
 // Node has; nothing is buffered whole in either direction.
-
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
-/** undici refuses these on a request; `expect: 100-continue` is answered by Node itself. */
-const NOT_FORWARDED = new Set([...HOP_BY_HOP, 'expect']);
-
-export type ForwardOutcome =
-  | { kind: 'response'; status: number }
-  | { kind: 'upstream-error'; error: Error }
-  | { kind: 'response-timeout' }
-  | { kind: 'client-aborted' };
-
-export interface ForwardOptions {
-  responseTimeoutMs: number;
-  /** Keep the client's X-Forwarded-* (a trusted proxy in front) rather than overwrite them. */
-  trustForwardedHeaders: boolean;
-  /** Told when the upstream's answer begins (for the time to first byte of a held request). */
-  onResponseHead?: () => void;
-}
-
-function connectionTokens(value: string | string[] | undefined): Set<string> {
-  const tokens = new Set<string>();
-  for (const part of Array.isArray(value) ? value : value ? [value] : []) {
-    for (const token of part.split(',')) tokens.add(token.trim().toLowerCase());
-  }
-  return tokens;
-}
 
 export function withoutHopByHop(source: IncomingHttpHeaders, keepUpgrade = false): OutgoingHttpHeaders {
   const named = connectionTokens(source.connection);
@@ -56,16 +23,25 @@ export function withoutHopByHop(source: IncomingHttpHeaders, keepUpgrade = false
   return result;
 }
 
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
 export function upstreamHeaders(req: IncomingMessage, trustForwardedHeaders: boolean, keepUpgrade = false): OutgoingHttpHeaders {
   const headers = withoutHopByHop(req.headers, keepUpgrade);
-  const clientAddress = req.socket.remoteAddress ?? '';
-  const priorFor = trustForwardedHeaders ? req.headers['x-forwarded-for'] : undefined;
-  headers['x-forwarded-for'] = priorFor ? `${String(priorFor)}, ${clientAddress}` : clientAddress;
-  const scheme = (req.socket as Partial<TLSSocket>).encrypted ? 'https' : 'http';
-  // At the edge the proxy decides the scheme and host it was reached with; clients cannot spoof them.
-  headers['x-forwarded-proto'] = trustForwardedHeaders ? (req.headers['x-forwarded-proto'] ?? scheme) : scheme;
-  const host = trustForwardedHeaders ? (req.headers['x-forwarded-host'] ?? req.headers.host) : req.headers.host;
-  if (host) headers['x-forwarded-host'] = host;
+  const forwarded = forwardedValues({
+    clientAddress: req.socket.remoteAddress,
+    encrypted: (req.socket as Partial<TLSSocket>).encrypted === true,
+    host: req.headers.host,
+    priorFor: single(req.headers['x-forwarded-for']),
+    priorProto: single(req.headers['x-forwarded-proto']),
+    priorHost: single(req.headers['x-forwarded-host']),
+    trustForwardedHeaders,
+  });
+  headers['x-forwarded-for'] = forwarded.for;
+  headers['x-forwarded-proto'] = forwarded.proto;
+  if (forwarded.host) headers['x-forwarded-host'] = forwarded.host;
+  else delete headers['x-forwarded-host'];
   if (!keepUpgrade) delete headers.expect;
   return headers;
 }

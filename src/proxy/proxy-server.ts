@@ -1,11 +1,14 @@
 import http, { type IncomingMessage, type Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
+import type { ClientExchange } from './exchange.js';
 import { Forwarder } from './forwarder.js';
 import { NO_PROXY_METRICS, type ProxyMetrics } from '../metrics/proxy-metrics.js';
+import { FastConnection, type FastPathHost } from './http1/fast-connection.js';
+import { UpstreamPool } from './http1/upstream-pool.js';
 import {
   HealthCheckFailedError,
   UnknownServiceError,
@@ -15,11 +18,11 @@ import {
   type ProxyManagement,
   type ServiceInfo,
 } from './management.js';
-import { respond } from './responses.js';
+import { NodeExchange } from './node-exchange.js';
+import { respond, type ProxyAnswer } from './responses.js';
 import { normalizeHost, RouteTable, type Service, type Target } from './route-table.js';
 import { RouteStateFile, type RouteState } from './route-state.js';
 import { forwardUpgrade } from './websocket.js';
-import { ensureRequestId } from './request-id.js';
 
 // The edge proxy: routes by Host, holds requests for services that have no target while
 // asking its controller to wake them, and records activity. It knows nothing of Docker.
@@ -39,11 +42,8 @@ export const PROXY_DEFAULTS = {
   maxRefusedRetries: 3,
 } as const;
 const DRAIN_POLL_MS = 5;
-
-function hasNoBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
-}
+/** nginx's status for "the client closed the connection first", as logged and recorded. */
+const CLIENT_CLOSED = 499;
 
 function isConnectionRefused(error: Error): boolean {
   return (error as NodeJS.ErrnoException).code === 'ECONNREFUSED';
@@ -56,18 +56,50 @@ export interface ProxyServerOptions {
   now?: () => number;
   /** Where the route table is kept; routes are restored from it by restore(). */
   stateFile?: string;
+  /**
+   * Plain HTTP/1.1 requests are parsed and forwarded by the proxy itself, on raw sockets
+   * (src/proxy/http1/); false sends every connection through node:http and undici. Default true.
+   */
+  fastPath?: boolean;
+  /** Called once for every request routed (not the health path) when it ends. */
+  onRequestEnd?: (record: RequestRecord) => void;
   /** Requests, holds and wake timeouts are counted here; nothing is when absent. */
   metrics?: ProxyMetrics;
 }
 
-/** Answers a request before it is routed (TLS: ACME challenges, HTTPS redirects); true when it did. */
-export type RequestIntercept = (req: IncomingMessage, res: ServerResponse) => boolean;
+/** What a request intercept sees of a request, whichever path parsed it. */
+export interface InterceptedRequest {
+  url: string;
+  hostHeader: string | undefined;
+  /** Arrived over TLS (the HTTPS listener), not plain HTTP. */
+  encrypted: boolean;
+}
+/** Answers a request before it is routed (TLS: ACME challenges, HTTPS redirects); undefined lets it through. */
+export type RequestIntercept = (request: InterceptedRequest) => ProxyAnswer | undefined;
+/** A request as recorded when it ends, whichever path carried it. */
+export interface RequestRecord {
+  /** The service it was routed to; undefined when no service matched its Host. */
+  service: string | undefined;
+  method: string;
+  /** Which path parsed it: the fast path, or node:http. */
+  via: 'fast' | 'node';
+  /** The status the client got: 499 when the client went away first. */
+  status: number;
+  durationMs: number;
+}
 
 type HoldOutcome = { kind: 'target'; target: Target } | { kind: 'timeout' } | { kind: 'unavailable'; reason: string } | { kind: 'removed' } | { kind: 'aborted' };
 
 export class ProxyServer implements ProxyManagement {
   private readonly routes = new RouteTable();
   private readonly forwarder = new Forwarder();
+  private readonly upstreamPool: UpstreamPool;
+  private readonly fastConnections = new Set<FastConnection>();
+  private readonly fastPath: boolean;
+  private readonly onRequestEnd: ((record: RequestRecord) => void) | undefined;
+  private readonly metrics: ProxyMetrics;
+  /** When each held request began to wait, for the time to its first byte. */
+  private readonly heldSince = new WeakMap<ClientExchange, number>();
   private readonly rewakeTimers = new Map<string, NodeJS.Timeout>();
   private readonly lastScaleHint = new Map<string, number>();
   private readonly globals = new Map<GlobalOption, string>();
@@ -78,9 +110,6 @@ export class ProxyServer implements ProxyManagement {
   private readonly drainTimeoutMs: number;
   private readonly logger: Logger;
   private readonly now: () => number;
-  private readonly metrics: ProxyMetrics;
-  /** When each held request began to wait, for the time to its first byte. */
-  private readonly heldSince = new WeakMap<IncomingMessage, number>();
   private server: Server | undefined;
   private activeRequests = 0;
   private closing = false;
@@ -90,8 +119,11 @@ export class ProxyServer implements ProxyManagement {
     this.drainTimeoutMs = options.drainTimeoutMs ?? PROXY_DEFAULTS.drainTimeoutMs;
     this.logger = options.logger ?? silentLogger();
     this.now = options.now ?? Date.now;
-    this.metrics = options.metrics ?? NO_PROXY_METRICS;
     this.stateFile = options.stateFile ? new RouteStateFile(options.stateFile) : undefined;
+    this.fastPath = options.fastPath ?? true;
+    this.onRequestEnd = options.onRequestEnd;
+    this.metrics = options.metrics ?? NO_PROXY_METRICS;
+    this.upstreamPool = new UpstreamPool(this.now);
   }
 
   setHooks(hooks: ProxyHooks | undefined): void {
@@ -210,6 +242,7 @@ export class ProxyServer implements ProxyManagement {
         socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       } else socket.destroy();
     });
+    if (this.fastPath) this.takeConnections(server);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -221,6 +254,31 @@ export class ProxyServer implements ProxyManagement {
     return server.address() as AddressInfo;
   }
 
+  /**
+   * Puts the fast path in front of node:http: every accepted connection starts on the
+   * fast path, and node:http's own connection handling (its parser, timeouts, 408 and 431
+   * answers, upgrades) takes over a connection the moment the fast path hands it over.
+   */
+  private takeConnections(server: Server): void {
+    const nodeListeners = server.listeners('connection') as ((socket: Socket) => void)[];
+    server.removeAllListeners('connection');
+    const host: FastPathHost = {
+      isClosing: () => this.closing,
+      serve: (exchange) => this.serve(exchange),
+      handOff: (socket, received) => {
+        // The unused bytes go back in front of the socket's stream, where node:http reads them first.
+        if (received) socket.unshift(received);
+        for (const listener of nodeListeners) listener.call(server, socket);
+        if (socket.isPaused()) socket.resume();
+      },
+      connectionClosed: (connection) => this.fastConnections.delete(connection),
+    };
+    const options = { maxHeadBytes: PROXY_DEFAULTS.maxHeaderBytes, keepAliveTimeoutMs: PROXY_DEFAULTS.keepAliveTimeoutMs, pool: this.upstreamPool };
+    server.on('connection', (socket: Socket) => {
+      this.fastConnections.add(new FastConnection(socket, host, options));
+    });
+  }
+
   /** Stops accepting, lets in-flight requests finish (up to the drain timeout), then closes everything. */
   async close(): Promise<void> {
     this.closing = true;
@@ -229,66 +287,81 @@ export class ProxyServer implements ProxyManagement {
     if (server) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      for (const connection of [...this.fastConnections]) connection.closeIfIdle();
       const deadline = this.now() + this.drainTimeoutMs;
       while (this.activeRequests > 0 && this.now() < deadline) await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
       server.closeAllConnections();
+      for (const connection of [...this.fastConnections]) connection.destroy();
       for (const socket of this.upgradedSockets) socket.destroy();
       await closed;
     }
     this.forwarder.close();
+    this.upstreamPool.close();
   }
 
+  /** A request that node:http parsed (the fast path handed its connection over). */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.url === HEALTH_PATH) {
-      respond.health(res);
+    if (this.closing) res.setHeader('connection', 'close');
+    await this.serve(new NodeExchange(req, res, this.forwarder));
+  }
+
+  /** Every request, from either path, starts and ends here: the one place that records it. */
+  async serve(exchange: ClientExchange): Promise<void> {
+    if (exchange.url === HEALTH_PATH) {
+      exchange.answer(respond.health());
       return;
     }
-    if (this.intercept?.(req, res)) return;
+    const intercepted = this.intercept?.({ url: exchange.url, hostHeader: exchange.hostHeader, encrypted: exchange.encrypted });
+    if (intercepted) {
+      exchange.answer(intercepted);
+      return;
+    }
     this.activeRequests++;
-    if (this.closing) res.setHeader('connection', 'close');
-    ensureRequestId(req);
     const started = this.now();
-    let service: string | undefined;
     try {
-      service = await this.route(req, res);
+      const { service, status } = await this.route(exchange);
+      this.requestEnded({ service, method: exchange.method, via: exchange.via, status, durationMs: this.now() - started });
     } finally {
       this.activeRequests--;
-      // Only routed requests: unknown hosts would make the project label unbounded.
-      if (service !== undefined) this.metrics.requestFinished(service, res.statusCode, (this.now() - started) / 1000);
     }
   }
 
-  /** Answers the request; resolves with the name of the service it was routed to, if any. */
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<string | undefined> {
-    const host = normalizeHost(req.headers.host);
-    if (!host) {
-      respond.missingHost(res);
-      return undefined;
-    }
+  private requestEnded(record: RequestRecord): void {
+    // Only routed requests: unknown hosts would make the project label unbounded.
+    if (record.service !== undefined) this.metrics.requestFinished(record.service, record.status, record.durationMs / 1000);
+    this.onRequestEnd?.(record);
+  }
+
+  private async route(exchange: ClientExchange): Promise<{ service: string | undefined; status: number }> {
+    const host = normalizeHost(exchange.hostHeader);
+    if (!host) return { service: undefined, status: this.answer(exchange, respond.missingHost()) };
     const service = this.routes.lookupHost(host);
-    if (!service) {
-      respond.unknownHost(res, host);
-      return undefined;
-    }
+    if (!service) return { service: undefined, status: this.answer(exchange, respond.unknownHost(host)) };
     service.lastActivityAt = this.now();
 
     // A target that refuses connections (its container died) is dropped and the request
     // is held for the next one; only requests without a body, so nothing is sent twice.
     for (let attempt = 0; ; attempt++) {
-      const target = await this.acquireTarget(service, host, req, res);
-      if (!target) return service.name;
-      const outcome = await this.forwardTo(service, target, req, res, attempt < PROXY_DEFAULTS.maxRefusedRetries && hasNoBody(req));
-      if (outcome !== 'refused') return service.name;
-      service.targets = service.targets.filter((candidate) => candidate !== target);
-      this.logger.warn({ service: service.name, target: target.address }, 'target refused the connection; dropped it; the request waits for the next one');
+      // A live target is taken at once; only a request that must wait pays for the await.
+      const acquired = service.pickTarget() ?? (await this.acquireTarget(service, host, exchange));
+      if (typeof acquired === 'number') return { service: service.name, status: acquired };
+      const outcome = await this.forwardTo(service, acquired, exchange, attempt < PROXY_DEFAULTS.maxRefusedRetries && !exchange.hasBody);
+      if (outcome !== 'refused') return { service: service.name, status: outcome };
+      service.targets = service.targets.filter((candidate) => candidate !== acquired);
+      this.logger.warn({ service: service.name, target: acquired.address }, 'target refused the connection; dropped it; the request waits for the next one');
     }
+  }
+
+  /** Writes one of the proxy's own answers and returns its status. */
+  private answer(exchange: ClientExchange, value: ProxyAnswer): number {
+    exchange.answer(value);
+    return value.status;
   }
 
   async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     // Node stops watching a socket once it hands it over for an upgrade: without this, a
     // client resetting the connection would be an uncaught error that ends the process.
     socket.on('error', () => socket.destroy());
-    ensureRequestId(req);
     this.upgradedSockets.add(socket);
     try {
       await this.upgrade(req, socket, head);
@@ -304,13 +377,14 @@ export class ProxyServer implements ProxyManagement {
     res.assignSocket(socket as Parameters<ServerResponse['assignSocket']>[0]);
     res.shouldKeepAlive = false;
     res.on('finish', () => socket.end());
+    const exchange = new NodeExchange(req, res, this.forwarder);
     const host = normalizeHost(req.headers.host);
-    if (!host) return respond.missingHost(res);
+    if (!host) return exchange.answer(respond.missingHost());
     const service = this.routes.lookupHost(host);
-    if (!service) return respond.unknownHost(res, host);
+    if (!service) return exchange.answer(respond.unknownHost(host));
     service.lastActivityAt = this.now();
-    const target = await this.acquireTarget(service, host, req, res);
-    if (!target) {
+    const target = await this.acquireTarget(service, host, exchange);
+    if (typeof target === 'number') {
       if (!res.writableEnded) socket.destroy();
       return;
     }
@@ -332,65 +406,58 @@ export class ProxyServer implements ProxyManagement {
     }
   }
 
-  private async acquireTarget(service: Service, host: string, req: IncomingMessage, res: ServerResponse): Promise<Target | undefined> {
+  /** A target for the request, holding it while the service has none; or the status of the answer given instead. */
+  private async acquireTarget(service: Service, host: string, exchange: ClientExchange): Promise<Target | number> {
     const target = service.pickTarget();
     if (target) return target;
-    if (service.unavailableReason) {
-      respond.unavailable(res, service.name, service.unavailableReason);
-      return undefined;
-    }
+    if (service.unavailableReason) return this.answer(exchange, respond.unavailable(service.name, service.unavailableReason));
     const heldAt = this.now();
-    this.heldSince.set(req, heldAt);
+    this.heldSince.set(exchange, heldAt);
     this.metrics.requestHeld(service.name);
-    const outcome = await this.holdUntilTarget(service, req);
+    const outcome = await this.holdUntilTarget(service, exchange);
     switch (outcome.kind) {
       case 'target':
         this.metrics.heldRequestRouted(service.name, (this.now() - heldAt) / 1000);
         return outcome.target;
       case 'timeout':
         this.metrics.wakeTimedOut(service.name);
-        this.logger.warn({ service: service.name, timeoutMs: service.startupTimeoutMs, requestId: ensureRequestId(req) }, 'held request timed out waiting for a target');
-        respond.startupTimeout(res, service.name, service.startupTimeoutMs);
-        return undefined;
+        this.logger.warn({ service: service.name, timeoutMs: service.startupTimeoutMs, requestId: exchange.requestId }, 'held request timed out waiting for a target');
+        return this.answer(exchange, respond.startupTimeout(service.name, service.startupTimeoutMs));
       case 'unavailable':
-        respond.unavailable(res, service.name, outcome.reason);
-        return undefined;
+        return this.answer(exchange, respond.unavailable(service.name, outcome.reason));
       case 'removed':
-        respond.serviceRemoved(res, host);
-        return undefined;
+        return this.answer(exchange, respond.serviceRemoved(host));
       case 'aborted':
-        return undefined;
+        return CLIENT_CLOSED;
     }
   }
 
-  private async forwardTo(service: Service, target: Target, req: IncomingMessage, res: ServerResponse, mayRetry: boolean): Promise<'done' | 'refused'> {
+  /** Forwards to one target; returns the status the client got, or 'refused' to try the next target. */
+  private async forwardTo(service: Service, target: Target, exchange: ClientExchange, mayRetry: boolean): Promise<number | 'refused'> {
     service.inFlight++;
     target.inFlight++;
     this.hintScaleUp(service);
     const started = this.now();
-    const heldAt = this.heldSince.get(req);
+    const heldAt = this.heldSince.get(exchange);
     try {
-      const outcome = await this.forwarder.forward(req, res, target, {
+      const outcome = await exchange.forward(target, {
         responseTimeoutMs: service.responseTimeoutMs,
         trustForwardedHeaders: service.forwardHeaders,
         ...(heldAt !== undefined ? { onResponseHead: () => this.metrics.heldRequestFirstByte(service.name, (this.now() - heldAt) / 1000) } : {}),
       });
       switch (outcome.kind) {
         case 'response':
-          return 'done';
+          return outcome.status;
         case 'client-aborted':
-          // 499: nginx's name for "the client closed the connection first".
-          this.logger.info({ service: service.name, status: 499, ms: this.now() - started, path: req.url, requestId: req.headers['x-request-id'] }, 'client closed the request');
-          return 'done';
+          this.logger.info({ service: service.name, status: CLIENT_CLOSED, ms: this.now() - started, path: exchange.url, requestId: exchange.requestId }, 'client closed the request');
+          return CLIENT_CLOSED;
         case 'response-timeout':
-          this.logger.warn({ service: service.name, target: target.address, timeoutMs: service.responseTimeoutMs, requestId: req.headers['x-request-id'] }, 'response timeout');
-          respond.gatewayTimeout(res, service.name, service.responseTimeoutMs);
-          return 'done';
+          this.logger.warn({ service: service.name, target: target.address, timeoutMs: service.responseTimeoutMs, requestId: exchange.requestId }, 'response timeout');
+          return this.answer(exchange, respond.gatewayTimeout(service.name, service.responseTimeoutMs));
         case 'upstream-error':
-          if (mayRetry && isConnectionRefused(outcome.error) && !res.headersSent) return 'refused';
-          this.logger.warn({ service: service.name, target: target.address, err: outcome.error.message, requestId: req.headers['x-request-id'] }, 'upstream error');
-          respond.badGateway(res, service.name, outcome.error.message);
-          return 'done';
+          if (mayRetry && isConnectionRefused(outcome.error) && !exchange.responseStarted) return 'refused';
+          this.logger.warn({ service: service.name, target: target.address, err: outcome.error.message, requestId: exchange.requestId }, 'upstream error');
+          return this.answer(exchange, respond.badGateway(service.name, outcome.error.message));
       }
     } finally {
       service.inFlight--;
@@ -409,7 +476,7 @@ export class ProxyServer implements ProxyManagement {
     this.hooks?.wake(service.name);
   }
 
-  private holdUntilTarget(service: Service, req: IncomingMessage): Promise<HoldOutcome> {
+  private holdUntilTarget(service: Service, exchange: ClientExchange): Promise<HoldOutcome> {
     return new Promise((resolve) => {
       service.waiting++;
 
@@ -417,7 +484,7 @@ export class ProxyServer implements ProxyManagement {
         clearTimeout(timer);
         service.changes.off('changed', onChanged);
         service.changes.off('removed', onRemoved);
-        req.socket.off('close', onAbort);
+        stopWatchingClient();
         service.waiting--;
         if (service.waiting === 0) this.stopRewake(service.name);
         resolve(outcome);
@@ -433,9 +500,9 @@ export class ProxyServer implements ProxyManagement {
 
       service.changes.on('changed', onChanged);
       service.changes.on('removed', onRemoved);
-      req.socket.once('close', onAbort);
+      const stopWatchingClient = exchange.onClientGone(onAbort);
       // Woken only once listening, so a hook that deploys at once is not missed.
-      if (service.waiting === 1) this.wake(service, ensureRequestId(req));
+      if (service.waiting === 1) this.wake(service, exchange.requestId);
     });
   }
 

@@ -9,6 +9,11 @@ import type { IncomingMessage } from 'node:http';
 export const REQUEST_ID_HEADER = 'x-request-id';
 const WELL_FORMED = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** A client's id when it is well-formed (several, or anything else, are not), a new one otherwise. */
+export function requestIdFrom(given: string | undefined): string {
+  return given !== undefined && WELL_FORMED.test(given) ? given : randomUUID();
+}
+
 /** The request's id, given to it (in its headers, so it is forwarded) when it had none usable. */
 export function ensureRequestId(req: IncomingMessage): string {
   const given = req.headers[REQUEST_ID_HEADER];

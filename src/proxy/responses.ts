@@ -1,55 +1,64 @@
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 
-// Every answer the proxy makes itself (rather than the app) is written here, so
-// their status codes and wording are decided in one place.
+// Every answer the proxy makes itself (rather than the app) is decided here, so their
+// status codes and wording live in one place. Each is a plain value that either path
+// writes its own way: through a ServerResponse (node:http) or as raw bytes (the fast path).
 
 export const RETRY_AFTER_SECONDS = 5;
 
-function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+export interface ProxyAnswer {
+  status: number;
+  body: string;
+  /** Extra headers beyond content-type, content-length and cache-control. */
+  headers: Readonly<Record<string, string>>;
+  /** The connection is closed after this answer. */
+  close: boolean;
+}
+
+function answer(status: number, body: string, headers: Record<string, string> = {}, close = false): ProxyAnswer {
+  return { status, body, headers, close };
+}
+
+export const respond = {
+  health: (): ProxyAnswer => answer(200, 'ok\n'),
+  missingHost: (): ProxyAnswer => answer(400, 'Luma: the request has no Host header, so it cannot be routed.\n'),
+  unknownHost: (host: string): ProxyAnswer => answer(404, `Luma: no project is routed for host "${host}".\n`),
+  startupTimeout: (service: string, timeoutMs: number): ProxyAnswer =>
+    answer(503, `Luma: ${service} did not become ready within ${timeoutMs / 1000}s; try again shortly.\n`, { 'retry-after': String(RETRY_AFTER_SECONDS) }),
+  unavailable: (service: string, reason: string): ProxyAnswer =>
+    answer(503, `Luma: ${service} is unavailable: ${reason}\n`, { 'retry-after': String(RETRY_AFTER_SECONDS) }),
+  serviceRemoved: (host: string): ProxyAnswer => answer(404, `Luma: the project for host "${host}" was removed while the request waited.\n`),
+  gatewayTimeout: (service: string, timeoutMs: number): ProxyAnswer => answer(504, `Luma: ${service} did not answer within ${timeoutMs / 1000}s.\n`),
+  shuttingDown: (): ProxyAnswer => answer(503, 'Luma: the proxy is shutting down; try again shortly.\n', { 'retry-after': '1' }, true),
+  httpsRequired: (location: string): ProxyAnswer => answer(301, `Luma: moved to ${location}\n`, { location }),
+  /** An HTTP-01 challenge's key authorization, for the ACME server that fetched it. */
+  acmeChallenge: (keyAuthorization: string): ProxyAnswer => answer(200, keyAuthorization),
+  badGateway: (service: string, detail: string): ProxyAnswer => answer(502, `Luma: ${service} did not answer (${detail}).\n`),
+};
+
+const COMMON_HEADERS = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } as const;
+
+/** Writes an answer through node:http; a response already under way is cut off instead. */
+export function writeAnswer(res: ServerResponse, value: ProxyAnswer): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  res.writeHead(status, {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-    ...headers,
+  res.writeHead(value.status, {
+    ...COMMON_HEADERS,
+    'content-length': Buffer.byteLength(value.body),
+    ...value.headers,
+    ...(value.close ? { connection: 'close' } : {}),
   });
-  res.end(body);
+  res.end(value.body);
 }
 
-export const respond = {
-  health(res: ServerResponse): void {
-    send(res, 200, 'ok\n');
-  },
-  missingHost(res: ServerResponse): void {
-    send(res, 400, 'Luma: the request has no Host header, so it cannot be routed.\n');
-  },
-  unknownHost(res: ServerResponse, host: string): void {
-    send(res, 404, `Luma: no project is routed for host "${host}".\n`);
-  },
-  startupTimeout(res: ServerResponse, service: string, timeoutMs: number): void {
-    send(res, 503, `Luma: ${service} did not become ready within ${timeoutMs / 1000}s; try again shortly.\n`, {
-      'retry-after': String(RETRY_AFTER_SECONDS),
-    });
-  },
-  unavailable(res: ServerResponse, service: string, reason: string): void {
-    send(res, 503, `Luma: ${service} is unavailable: ${reason}\n`, { 'retry-after': String(RETRY_AFTER_SECONDS) });
-  },
-  serviceRemoved(res: ServerResponse, host: string): void {
-    send(res, 404, `Luma: the project for host "${host}" was removed while the request waited.\n`);
-  },
-  gatewayTimeout(res: ServerResponse, service: string, timeoutMs: number): void {
-    send(res, 504, `Luma: ${service} did not answer within ${timeoutMs / 1000}s.\n`);
-  },
-  shuttingDown(res: ServerResponse): void {
-    send(res, 503, 'Luma: the proxy is shutting down; try again shortly.\n', { 'retry-after': '1', connection: 'close' });
-  },
-  httpsRequired(res: ServerResponse, location: string): void {
-    send(res, 301, `Luma: moved to ${location}\n`, { location });
-  },
-  badGateway(res: ServerResponse, service: string, detail: string): void {
-    send(res, 502, `Luma: ${service} did not answer (${detail}).\n`);
-  },
-};
+/** The same answer as HTTP/1.1 bytes, for a connection the proxy parses itself. */
+export function serializeAnswer(value: ProxyAnswer, close: boolean): Buffer {
+  const body = Buffer.from(value.body, 'utf8');
+  let head = `HTTP/1.1 ${value.status} ${STATUS_CODES[value.status] ?? ''}\r\ncontent-type: ${COMMON_HEADERS['content-type']}\r\ncontent-length: ${body.length}\r\ncache-control: ${COMMON_HEADERS['cache-control']}\r\n`;
+  for (const [name, headerValue] of Object.entries(value.headers)) head += `${name}: ${headerValue}\r\n`;
+  if (close || value.close) head += 'connection: close\r\n';
+  head += '\r\n';
+  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
+}

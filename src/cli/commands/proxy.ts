@@ -88,9 +88,10 @@ export function registerProxyCommands(program: Command): void {
     .addOption(new Option('--https-listen <addr>', 'public HTTPS listener; TLS is off without it').env('LUMA_HTTPS_LISTEN'))
     .addOption(new Option('--acme-directory <url>', "ACME directory URL (default: Let's Encrypt production)").env('LUMA_ACME_DIRECTORY'))
     .addOption(new Option('--certificates-dir <dir>', 'operator-provided certificates: HOST.crt and HOST.key per hostname').env('LUMA_CERTIFICATES_DIR'))
+    .option('--no-fast-path', 'parse every request with node:http (the fast path for plain HTTP/1.1 is on by default)')
     .addOption(new Option('--metrics-listen <addr>', "serve the proxy's Prometheus metrics at http://ADDR/metrics (off when not given)").env('LUMA_METRICS_LISTEN'))
     .addHelpText('after', '\nExamples:\n  luma proxy run --listen 127.0.0.1:8080 --metrics-listen 127.0.0.1:9464 --state-dir /var/lib/luma\n  luma proxy run --listen :80 --https-listen :443 --state-dir /var/lib/luma')
-    .action(async (options: SocketFlags & { listen: string; drainTimeout?: number; metricsListen?: string; httpsListen?: string; acmeDirectory?: string; certificatesDir?: string }) => {
+    .action(async (options: SocketFlags & { listen: string; drainTimeout?: number; fastPath: boolean; metricsListen?: string; httpsListen?: string; acmeDirectory?: string; certificatesDir?: string }) => {
       const address = parseListenAddress(options.listen, '--listen');
       const metricsAddress = options.metricsListen ? parseListenAddress(options.metricsListen, '--metrics-listen') : undefined;
       if ((options.acmeDirectory || options.certificatesDir) && !options.httpsListen) throw new CliError('--acme-directory and --certificates-dir need --https-listen');
@@ -104,6 +105,7 @@ export function registerProxyCommands(program: Command): void {
         socketPath: options.socketPath ?? paths.socketPath,
         stateFile: paths.stateFile,
         logger: createLogger().child({ component: 'proxy' }),
+        fastPath: options.fastPath,
         ...(options.drainTimeout !== undefined ? { drainTimeoutMs: options.drainTimeout } : {}),
         ...(metricsAddress ? { metricsListen: metricsAddress } : {}),
         ...(httpsAddress

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { respond, type ProxyAnswer } from '../responses.js';
 
 // HTTP-01 answers (RFC 8555 §8.3): while an order is in progress the ACME server fetches
 // http://HOST/.well-known/acme-challenge/TOKEN from the plain HTTP listener and expects
@@ -29,13 +29,10 @@ export class Http01Challenges {
    * Answers a challenge request for a token of an order in progress. Anything else, an
    * unknown token included, is left to the caller (the app behind may answer its own).
    */
-  answer(req: IncomingMessage, res: ServerResponse): boolean {
-    if (!isChallengePath(req.url)) return false;
-    const token = (req.url ?? '').slice(CHALLENGE_PATH_PREFIX.length).split('?')[0] ?? '';
+  answer(url: string): ProxyAnswer | undefined {
+    if (!isChallengePath(url)) return undefined;
+    const token = url.slice(CHALLENGE_PATH_PREFIX.length).split('?')[0] ?? '';
     const keyAuthorization = this.answers.get(token);
-    if (keyAuthorization === undefined) return false;
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(keyAuthorization), 'cache-control': 'no-store' });
-    res.end(keyAuthorization);
-    return true;
+    return keyAuthorization === undefined ? undefined : respond.acmeChallenge(keyAuthorization);
   }
 }

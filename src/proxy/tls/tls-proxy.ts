@@ -5,8 +5,8 @@ import type { TLSSocket } from 'node:tls';
 import { systemClock, type Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import type { DeployRequest, GlobalOption, ProxyHooks, ProxyManagement, ServiceInfo } from '../management.js';
-import type { ProxyServer } from '../proxy-server.js';
-import { respond } from '../responses.js';
+import type { InterceptedRequest, ProxyServer } from '../proxy-server.js';
+import { respond, type ProxyAnswer } from '../responses.js';
 import { normalizeHost } from '../route-table.js';
 import { AcmeIssuer, LETS_ENCRYPT_DIRECTORY, type CertificateIssuer } from './acme-issuer.js';
 import { AcmeStorage, loadProvidedCertificate } from './certificate-files.js';
@@ -89,7 +89,7 @@ export class TlsProxy implements ProxyManagement {
         }),
       logger,
     });
-    proxy.setIntercept((req, res) => this.interceptPlainHttp(req, res));
+    proxy.setIntercept((request) => this.interceptPlainHttp(request));
   }
 
   setHooks(hooks: ProxyHooks | undefined): void {
@@ -152,15 +152,14 @@ export class TlsProxy implements ProxyManagement {
    * valid certificate (before that, plain HTTP keeps serving). The challenge path is
    * never redirected.
    */
-  interceptPlainHttp(req: IncomingMessage, res: ServerResponse): boolean {
-    if ((req.socket as Partial<TLSSocket>).encrypted) return false;
-    if (isChallengePath(req.url)) return this.challenges.answer(req, res);
-    if (this.httpsPort === undefined) return false;
-    const host = normalizeHost(req.headers.host);
-    if (!host || !this.tlsHosts.get(host)?.sslRedirect || !this.certificates.hasValidCertificate(host)) return false;
+  interceptPlainHttp(request: InterceptedRequest): ProxyAnswer | undefined {
+    if (request.encrypted) return undefined;
+    if (isChallengePath(request.url)) return this.challenges.answer(request.url);
+    if (this.httpsPort === undefined) return undefined;
+    const host = normalizeHost(request.hostHeader);
+    if (!host || !this.tlsHosts.get(host)?.sslRedirect || !this.certificates.hasValidCertificate(host)) return undefined;
     const port = this.httpsPort === 443 ? '' : `:${this.httpsPort}`;
-    respond.httpsRequired(res, `https://${host}${port}${req.url ?? '/'}`);
-    return true;
+    return respond.httpsRequired(`https://${host}${port}${request.url}`);
   }
 
   private async sync(): Promise<void> {

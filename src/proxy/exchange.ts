@@ -1,0 +1,44 @@
+import type { ProxyAnswer } from './responses.js';
+import type { Target } from './route-table.js';
+
+// One client request as the proxy's routing sees it, whichever path parsed it: node:http
+// (NodeExchange) or the plain HTTP/1.1 fast path (FastExchange). Routing, holding,
+// balancing and activity accounting are written once against this interface.
+
+export type ForwardOutcome =
+  | { kind: 'response'; status: number }
+  | { kind: 'upstream-error'; error: Error }
+  | { kind: 'response-timeout' }
+  | { kind: 'client-aborted' };
+
+export interface ForwardOptions {
+  responseTimeoutMs: number;
+  /** Keep the client's X-Forwarded-* (a trusted proxy in front) rather than overwrite them. */
+  trustForwardedHeaders: boolean;
+  /** Told when the upstream's answer begins (for the time to first byte of a held request). */
+  onResponseHead?: () => void;
+}
+
+export interface ClientExchange {
+  /** Which path parsed the request: the fast path, or node:http (everything unusual). */
+  readonly via: 'fast' | 'node';
+  /** Arrived over TLS (only node:http serves the HTTPS listener). */
+  readonly encrypted: boolean;
+  readonly method: string;
+  /** The request target as sent (origin form: path and query). */
+  readonly url: string;
+  /** The Host header as sent, if any. */
+  readonly hostHeader: string | undefined;
+  /** Its X-Request-Id: the client's when well-formed, else one given by the proxy; forwarded to the app. */
+  readonly requestId: string;
+  /** Whether the request carries a body: such a request is never sent twice. */
+  readonly hasBody: boolean;
+  /** Whether a response head has gone to the client (nothing else can be answered then). */
+  readonly responseStarted: boolean;
+  /** Writes one of the proxy's own answers. */
+  answer(value: ProxyAnswer): void;
+  /** Sends the request to the target and relays its response. */
+  forward(target: Target, options: ForwardOptions): Promise<ForwardOutcome>;
+  /** Calls `listener` once if the client goes away; returns what stops listening. */
+  onClientGone(listener: () => void): () => void;
+}

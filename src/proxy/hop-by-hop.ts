@@ -1,0 +1,27 @@
+// Headers that describe one connection, not the message: a proxy never passes them on
+// (RFC 9110 §7.6.1), nor the headers a Connection header names. Shared by both
+// forwarding paths so that they strip exactly the same set.
+
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** The lower-cased tokens of one or more Connection header values. */
+export function connectionTokens(value: string | readonly string[] | undefined, into = new Set<string>()): Set<string> {
+  if (value === undefined) return into;
+  for (const part of typeof value === 'string' ? [value] : value) {
+    for (const token of part.split(',')) {
+      const trimmed = token.trim().toLowerCase();
+      if (trimmed) into.add(trimmed);
+    }
+  }
+  return into;
+}

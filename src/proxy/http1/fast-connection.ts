@@ -1,0 +1,265 @@
+import type { Socket } from 'node:net';
+import type { ClientExchange } from '../exchange.js';
+import { serializeAnswer, type ProxyAnswer } from '../responses.js';
+import { FastExchange, type ClientConnection } from './fast-exchange.js';
+import { parseRequestHead } from './request-head.js';
+import type { UpstreamPool } from './upstream-pool.js';
+
+// A client connection on the fast path: plain HTTP/1.1 read straight off the socket. It
+// parses each request head strictly, frames the request body by its Content-Length,
+// serves requests one after the other (pipelined ones wait their turn), and keeps the
+// connection alive between them. The first head that is not plain and complete (see
+// request-head.ts) hands the connection, with the bytes not yet used, to node:http for
+// good: a head split across reads, chunked uploads, upgrades, anything odd.
+
+export interface FastPathHost {
+  /** The proxy is shutting down: connections close after their current exchange. */
+  isClosing(): boolean;
+  /** Routes and answers one request (the same code as for node:http's requests). */
+  serve(exchange: ClientExchange): Promise<void>;
+  /** Gives the connection to node:http, with the bytes received and not yet used. */
+  handOff(socket: Socket, received: Buffer | undefined): void;
+  connectionClosed(connection: FastConnection): void;
+}
+
+export interface FastConnectionOptions {
+  maxHeadBytes: number;
+  /** An idle connection (no request under way) is closed after this long without a byte. */
+  keepAliveTimeoutMs: number;
+  pool: UpstreamPool;
+}
+
+/** Why the socket is not being read; it is read again once no reason is left. */
+const PAUSED = {
+  /** Body bytes wait for the exchange to be forwarded (a held request, a connect under way). */
+  bodyWaiting: 1,
+  /** The target is not keeping up with the upload. */
+  upload: 2,
+  /** Pipelined requests wait behind the current one; enough of them are buffered. */
+  pipelined: 4,
+} as const;
+
+/** Pipelined bytes buffered behind the current request before the socket stops being read. */
+const MAX_PIPELINED_BYTES = 64 * 1024;
+
+export class FastConnection implements ClientConnection {
+  /** Bytes received beyond the current request: the next request's head, or its start. */
+  private received: Buffer | undefined;
+  private exchange: FastExchange | undefined;
+  /** Body bytes of the current request still to come from the client. */
+  private bodyRemaining = 0;
+  /** Body bytes received before the exchange was forwarded. */
+  private bodyQueue: Buffer[] = [];
+  private bodySink: FastExchange | undefined;
+  /** The exchange ended without its body (the proxy answered): the rest is read and dropped. */
+  private discardingBody = false;
+  private closeAfter = false;
+  private paused = 0;
+  private gone = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly host: FastPathHost,
+    private readonly options: FastConnectionOptions,
+  ) {
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    socket.on('drain', this.onDrain);
+    socket.on('timeout', this.onTimeout);
+    socket.setTimeout(options.keepAliveTimeoutMs);
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+
+  get closing(): boolean {
+    return this.host.isClosing();
+  }
+
+  /** Whether a request is under way (close() lets those finish). */
+  get busy(): boolean {
+    return this.exchange !== undefined;
+  }
+
+  // ---------- reading ----------
+
+  private readonly onData = (chunk: Buffer): void => {
+    const rest = this.exchange && this.bodyRemaining > 0 ? this.takeBody(chunk) : chunk;
+    if (rest) this.received = this.received ? Buffer.concat([this.received, rest]) : rest;
+    if (!this.exchange) this.next();
+    else if (this.discardingBody && this.bodyRemaining === 0) this.bodyDone();
+    else if (this.received && this.received.length > MAX_PIPELINED_BYTES) this.pause(PAUSED.pipelined);
+  };
+
+  /** Starts the next request if a whole head is there; anything else goes to node:http. */
+  private next(): void {
+    const received = this.received;
+    if (!received || this.exchange || this.gone) return;
+    const result = parseRequestHead(received, 0, this.options.maxHeadBytes);
+    if (result.kind !== 'head') {
+      this.handOff();
+      return;
+    }
+    const head = result.head;
+    this.received = received.length > head.length ? received.subarray(head.length) : undefined;
+    const exchange = new FastExchange(this, head, this.options.pool);
+    this.exchange = exchange;
+    this.closeAfter = head.close;
+    this.bodyRemaining = head.contentLength;
+    if (this.bodyRemaining > 0 && this.received) {
+      const body = this.received;
+      this.received = undefined;
+      this.received = this.takeBody(body);
+    }
+    this.host.serve(exchange).then(
+      () => this.exchangeServed(exchange),
+      () => this.destroy(),
+    );
+  }
+
+  /** Takes the current request's body bytes from `chunk`; returns what follows them. */
+  private takeBody(chunk: Buffer): Buffer | undefined {
+    const take = Math.min(this.bodyRemaining, chunk.length);
+    const body = take === chunk.length ? chunk : chunk.subarray(0, take);
+    this.bodyRemaining -= take;
+    if (!this.discardingBody) {
+      if (this.bodySink) {
+        if (!this.bodySink.writeBody(body)) this.pause(PAUSED.upload);
+        if (this.bodyRemaining === 0) this.bodySink.endBody();
+      } else {
+        this.bodyQueue.push(body);
+        this.pause(PAUSED.bodyWaiting);
+      }
+    }
+    return take === chunk.length ? undefined : chunk.subarray(take);
+  }
+
+  streamBodyTo(exchange: FastExchange): void {
+    this.bodySink = exchange;
+    const queued = this.bodyQueue;
+    this.bodyQueue = [];
+    let flowing = true;
+    for (const chunk of queued) flowing = exchange.writeBody(chunk) && flowing;
+    if (!flowing) this.pause(PAUSED.upload);
+    this.resume(PAUSED.bodyWaiting);
+    if (this.bodyRemaining === 0) exchange.endBody();
+  }
+
+  pauseBody(): void {
+    this.pause(PAUSED.upload);
+  }
+
+  resumeBody(): void {
+    this.resume(PAUSED.upload);
+  }
+
+  private pause(reason: number): void {
+    if (this.paused === 0) this.socket.pause();
+    this.paused |= reason;
+  }
+
+  private resume(reason: number): void {
+    if ((this.paused & reason) === 0) return;
+    this.paused &= ~reason;
+    if (this.paused === 0) this.socket.resume();
+  }
+
+  // ---------- the end of an exchange ----------
+
+  private exchangeServed(exchange: FastExchange): void {
+    if (this.exchange !== exchange) return;
+    this.bodySink = undefined;
+    this.bodyQueue = [];
+    this.resume(PAUSED.bodyWaiting | PAUSED.upload);
+    if (this.closeAfter || this.host.isClosing()) {
+      this.end();
+      return;
+    }
+    // The body the exchange did not take is read and dropped, so the next request is
+    // found where it starts.
+    if (this.bodyRemaining > 0) this.discardingBody = true;
+    else this.bodyDone();
+  }
+
+  private bodyDone(): void {
+    this.discardingBody = false;
+    this.exchange = undefined;
+    this.resume(PAUSED.pipelined);
+    this.next();
+  }
+
+  // ---------- writing ----------
+
+  write(data: Buffer | string): boolean {
+    return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
+  }
+
+  writeAnswer(value: ProxyAnswer): void {
+    const close = this.closeAfter || this.host.isClosing() || value.close;
+    if (close) this.closeAfter = true;
+    this.socket.write(serializeAnswer(value, close));
+  }
+
+  closeAfterExchange(): void {
+    this.closeAfter = true;
+  }
+
+  private end(): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.socket.end(() => this.socket.destroy());
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** Closes the connection if no request is under way (the proxy is shutting down). */
+  closeIfIdle(): void {
+    if (!this.exchange) this.destroy();
+  }
+
+  // ---------- the socket's life ----------
+
+  private readonly onDrain = (): void => {
+    this.exchange?.onClientDrain();
+  };
+
+  private readonly onEnd = (): void => {
+    // Like node:http: a client that ends its side abandons what it asked for.
+    this.exchange?.clientGone();
+    this.end();
+  };
+
+  private readonly onError = (): void => {
+    // 'close' follows and cleans up.
+  };
+
+  private readonly onClose = (): void => {
+    this.gone = true;
+    this.exchange?.clientGone();
+    this.host.connectionClosed(this);
+  };
+
+  private readonly onTimeout = (): void => {
+    if (!this.exchange) this.destroy();
+  };
+
+  private handOff(): void {
+    const received = this.received;
+    this.received = undefined;
+    this.gone = true;
+    this.socket.off('data', this.onData);
+    this.socket.off('end', this.onEnd);
+    this.socket.off('error', this.onError);
+    this.socket.off('close', this.onClose);
+    this.socket.off('drain', this.onDrain);
+    this.socket.off('timeout', this.onTimeout);
+    this.socket.setTimeout(0);
+    this.host.connectionClosed(this);
+    this.host.handOff(this.socket, received);
+  }
+}
