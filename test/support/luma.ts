@@ -40,7 +40,17 @@ export async function writeConfig(dir: string, settings: Record<string, string>)
   return file;
 }
 
-export async function startLuma(options: LumaProcessOptions): Promise<LumaProcess> {
+export interface LumaLaunch {
+  child: ChildProcess;
+  output: () => string;
+  /** Resolves once the process says it is up; rejects when it exits first. */
+  ready: Promise<LumaProcess>;
+  /** SIGKILL now, whether or not it is up yet: a crash during start-up. */
+  kill(): Promise<void>;
+}
+
+/** Spawns `luma up` and returns at once; `ready` says when it is up. */
+export function launchLuma(options: LumaProcessOptions): LumaLaunch {
   const args = [
     CLI,
     'up',
@@ -62,8 +72,12 @@ export async function startLuma(options: LumaProcessOptions): Promise<LumaProces
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const signal = async (name: NodeJS.Signals): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(name);
+    await exited;
+  };
 
-  const ports = await new Promise<{ proxyPort: number; apiPort: number }>((resolve, reject) => {
+  const ports = new Promise<{ proxyPort: number; apiPort: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`luma up did not start within 20 s:\n${output}`)), 20_000);
     const check = (): void => {
       const match = UP_LINE.exec(output);
@@ -73,24 +87,26 @@ export async function startLuma(options: LumaProcessOptions): Promise<LumaProces
       }
     };
     child.stderr?.on('data', check);
-    child.once('exit', (code) => {
+    child.once('exit', (code, signalName) => {
       clearTimeout(timer);
-      reject(new Error(`luma up exited with ${code}:\n${output}`));
+      reject(new Error(`luma up exited with ${code ?? signalName}:\n${output}`));
     });
   });
-
-  const signal = async (name: NodeJS.Signals): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(name);
-    await exited;
-  };
-  return {
-    ...ports,
-    server: `http://127.0.0.1:${ports.apiPort}`,
+  const ready = ports.then((found) => ({
+    ...found,
+    server: `http://127.0.0.1:${found.apiPort}`,
     child,
     output: () => output,
     stop: () => signal('SIGTERM'),
     kill: () => signal('SIGKILL'),
-  };
+  }));
+  // A launch killed before it was up is a crash the caller asked for, not an error.
+  ready.catch(() => undefined);
+  return { child, output: () => output, ready, kill: () => signal('SIGKILL') };
+}
+
+export async function startLuma(options: LumaProcessOptions): Promise<LumaProcess> {
+  return launchLuma(options).ready;
 }
 
 export interface CliResult {
