@@ -13,6 +13,7 @@ export interface ProxyDaemonOptions {
   socketPath: string;
   stateFile: string;
   drainTimeoutMs?: number;
+  headersTimeoutMs?: number;
   logger: Logger;
 }
 
@@ -31,6 +32,7 @@ export async function runProxyDaemon(options: ProxyDaemonOptions): Promise<Runni
     logger: options.logger,
     stateFile: options.stateFile,
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
+    ...(options.headersTimeoutMs !== undefined ? { headersTimeoutMs: options.headersTimeoutMs } : {}),
   });
   const restoredServices = await proxy.restore();
   const management = new ManagementServer(proxy, options.logger);

@@ -15,7 +15,8 @@ import {
   type ServiceInfo,
 } from './management.js';
 import { respond } from './responses.js';
-import { normalizeHost, RouteTable, type Service, type Target } from './route-table.js';
+import { routeableTarget } from './request-target.js';
+import { RouteTable, type Service, type Target } from './route-table.js';
 import { RouteStateFile, type RouteState } from './route-state.js';
 import { forwardUpgrade } from './websocket.js';
 
@@ -54,6 +55,8 @@ export interface ProxyServerOptions {
   now?: () => number;
   /** Where the route table is kept; routes are restored from it by restore(). */
   stateFile?: string;
+  /** How long a client may take to send a request head (slowloris); default PROXY_DEFAULTS.headersTimeoutMs. */
+  headersTimeoutMs?: number;
 }
 
 type HoldOutcome = { kind: 'target'; target: Target } | { kind: 'timeout' } | { kind: 'unavailable'; reason: string } | { kind: 'removed' } | { kind: 'aborted' };
@@ -68,6 +71,7 @@ export class ProxyServer implements ProxyManagement {
   private readonly stateFile: RouteStateFile | undefined;
   private hooks: ProxyHooks | undefined;
   private readonly drainTimeoutMs: number;
+  private readonly headersTimeoutMs: number;
   private readonly logger: Logger;
   private readonly now: () => number;
   private server: Server | undefined;
@@ -77,6 +81,7 @@ export class ProxyServer implements ProxyManagement {
   constructor(options: ProxyServerOptions = {}) {
     this.hooks = options.hooks;
     this.drainTimeoutMs = options.drainTimeoutMs ?? PROXY_DEFAULTS.drainTimeoutMs;
+    this.headersTimeoutMs = options.headersTimeoutMs ?? PROXY_DEFAULTS.headersTimeoutMs;
     this.logger = options.logger ?? silentLogger();
     this.now = options.now ?? Date.now;
     this.stateFile = options.stateFile ? new RouteStateFile(options.stateFile) : undefined;
@@ -175,10 +180,13 @@ export class ProxyServer implements ProxyManagement {
   async listen(host: string, port: number): Promise<AddressInfo> {
     // requireHostHeader off: the health path must answer without Host, and route() answers
     // a missing Host itself, with a body that says so.
-    const server = http.createServer({ maxHeaderSize: PROXY_DEFAULTS.maxHeaderBytes, requireHostHeader: false }, (req, res) => {
+    // Node looks for connections past the headers timeout only every connectionsCheckingInterval
+    // (30 s by default): a slowloris head would live up to that much longer than the timeout.
+    const checkingIntervalMs = Math.max(100, Math.min(1_000, Math.floor(this.headersTimeoutMs / 4)));
+    const server = http.createServer({ maxHeaderSize: PROXY_DEFAULTS.maxHeaderBytes, requireHostHeader: false, connectionsCheckingInterval: checkingIntervalMs }, (req, res) => {
       void this.handle(req, res);
     });
-    server.headersTimeout = PROXY_DEFAULTS.headersTimeoutMs;
+    server.headersTimeout = this.headersTimeoutMs;
     // Long uploads, downloads and event streams are bounded by idle and response timeouts, not a total.
     server.requestTimeout = 0;
     server.keepAliveTimeout = PROXY_DEFAULTS.keepAliveTimeoutMs;
@@ -235,11 +243,13 @@ export class ProxyServer implements ProxyManagement {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const host = normalizeHost(req.headers.host);
-    if (!host) {
-      respond.missingHost(res);
+    const target = routeableTarget(req);
+    if (!target.ok) {
+      if (target.missingHost) respond.missingHost(res);
+      else respond.badRequest(res, target.reason);
       return;
     }
+    const { host } = target;
     const service = this.routes.lookupHost(host);
     if (!service) {
       respond.unknownHost(res, host);
@@ -278,8 +288,9 @@ export class ProxyServer implements ProxyManagement {
     res.assignSocket(socket as Parameters<ServerResponse['assignSocket']>[0]);
     res.shouldKeepAlive = false;
     res.on('finish', () => socket.end());
-    const host = normalizeHost(req.headers.host);
-    if (!host) return respond.missingHost(res);
+    const requestTarget = routeableTarget(req);
+    if (!requestTarget.ok) return requestTarget.missingHost ? respond.missingHost(res) : respond.badRequest(res, requestTarget.reason);
+    const { host } = requestTarget;
     const service = this.routes.lookupHost(host);
     if (!service) return respond.unknownHost(res, host);
     service.lastActivityAt = this.now();

@@ -23,6 +23,9 @@ export const respond = {
   health(res: ServerResponse): void {
     send(res, 200, 'ok\n');
   },
+  badRequest(res: ServerResponse, reason: string): void {
+    send(res, 400, `Luma: ${reason}.\n`);
+  },
   missingHost(res: ServerResponse): void {
     send(res, 400, 'Luma: the request has no Host header, so it cannot be routed.\n');
   },

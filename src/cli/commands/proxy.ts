@@ -81,8 +81,9 @@ export function registerProxyCommands(program: Command): void {
   addSocketFlags(proxy.command('run').description('Run the proxy daemon: public listener plus management socket'))
     .addOption(new Option('--listen <addr>', 'public HTTP listener').env('LUMA_LISTEN').default('127.0.0.1:8080'))
     .addOption(new Option('--drain-timeout <duration>', 'how long SIGTERM waits for in-flight requests').argParser(duration('--drain-timeout')))
+    .addOption(new Option('--headers-timeout <duration>', 'how long a client may take to send a request head (default 30s)').env('LUMA_PROXY_HEADERS_TIMEOUT').argParser(duration('--headers-timeout')))
     .addHelpText('after', '\nExample:\n  luma proxy run --listen 127.0.0.1:8080 --state-dir /var/lib/luma')
-    .action(async (options: SocketFlags & { listen: string; drainTimeout?: number }) => {
+    .action(async (options: SocketFlags & { listen: string; drainTimeout?: number; headersTimeout?: number }) => {
       const address = parseListenAddress(options.listen, '--listen');
       const paths = defaultProxyPaths(options.stateDir);
       const running = await runProxyDaemon({
@@ -92,6 +93,7 @@ export function registerProxyCommands(program: Command): void {
         stateFile: paths.stateFile,
         logger: createLogger().child({ component: 'proxy' }),
         ...(options.drainTimeout !== undefined ? { drainTimeoutMs: options.drainTimeout } : {}),
+        ...(options.headersTimeout !== undefined ? { headersTimeoutMs: options.headersTimeout } : {}),
       });
       // Signals are handled before the process says it is up, so a supervisor acting on that line is safe.
       stopOnSignal('the proxy (in-flight requests may finish)', () => running.stop());

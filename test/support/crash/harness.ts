@@ -109,6 +109,7 @@ export async function runCrashHarness(options: CrashRunOptions): Promise<CrashRu
     const start = Date.now();
     const deadline = start + (options.convergeTimeoutMs ?? 60_000);
     let violations: string[] = [];
+    let slowest: string[] = [];
     for (;;) {
       try {
         const view = await observe(current.server, stateDir, options.instance);
@@ -116,7 +117,11 @@ export async function runCrashHarness(options: CrashRunOptions): Promise<CrashRu
         const unsafe = safetyViolations(view, history);
         if (unsafe.length > 0) throw new InvariantViolation(options.seed, kill, unsafe, current.output());
         violations = convergedViolations(view, history);
-        if (violations.length === 0) return Date.now() - start;
+        if (violations.length === 0) {
+          if (process.env.LUMA_CRASH_VERBOSE === '1' && slowest.length > 0) options.log(`    last waited for: ${slowest.join('; ')}`);
+          return Date.now() - start;
+        }
+        slowest = violations;
       } catch (error) {
         if (error instanceof InvariantViolation) throw error;
         violations = [`the store could not be read through the API: ${String(error)}`];
