@@ -28,6 +28,10 @@ export interface LumaProcessOptions {
   instance: string;
   config?: string;
   proxyPort?: number;
+  /** More environment for the process (e.g. DOCKER_HOST for a counting socket). */
+  env?: Record<string, string>;
+  /** How long it may take to say it is up (default 20 s; a crash run on a loaded machine needs more). */
+  startTimeoutMs?: number;
 }
 
 export async function tempDir(prefix: string): Promise<string> {
@@ -65,7 +69,7 @@ export function launchLuma(options: LumaProcessOptions): LumaLaunch {
     ...(options.config ? ['--config', options.config] : []),
   ];
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, LUMA_INSTANCE: options.instance, LUMA_LOG_LEVEL: process.env.LUMA_LOG_LEVEL ?? 'warn' },
+    env: { ...process.env, LUMA_INSTANCE: options.instance, LUMA_LOG_LEVEL: process.env.LUMA_LOG_LEVEL ?? 'warn', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -78,7 +82,8 @@ export function launchLuma(options: LumaProcessOptions): LumaLaunch {
   };
 
   const ports = new Promise<{ proxyPort: number; apiPort: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`luma up did not start within 20 s:\n${output}`)), 20_000);
+    const startTimeoutMs = options.startTimeoutMs ?? 20_000;
+    const timer = setTimeout(() => reject(new Error(`luma up did not start within ${startTimeoutMs / 1000} s:\n${output}`)), startTimeoutMs);
     const check = (): void => {
       const match = UP_LINE.exec(output);
       if (match) {

@@ -36,6 +36,8 @@ export interface CrashRunSummary {
 const STARTUP_KILL_CHANCE = 0.15;
 const MAX_KILL_DELAY_MS = 1_500;
 const POLL_MS = 100;
+/** A restart that takes longer is a hang, not a slow machine. */
+const START_TIMEOUT_MS = 60_000;
 
 export class InvariantViolation extends Error {
   constructor(seed: number, kill: number, violations: string[], output: string) {
@@ -53,7 +55,7 @@ export async function runCrashHarness(options: CrashRunOptions): Promise<CrashRu
   const config = path.join(dir, 'config.yaml');
   await writeFile(config, CRASH_CONFIG);
   const workload = await prepareWorkload(dir);
-  const processOptions = { stateDir, manifests: workload.manifests, instance: options.instance, config };
+  const processOptions = { stateDir, manifests: workload.manifests, instance: options.instance, config, startTimeoutMs: START_TIMEOUT_MS };
   const history: LeaseHistory = { created: new Map(), started: new Set() };
   const convergeMs: number[] = [];
   const restartsMs: number[] = [];
