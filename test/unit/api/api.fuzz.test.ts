@@ -13,7 +13,7 @@ import { snapshotDifferences, snapshotDir } from '../../support/state-snapshot.j
 // the cases per property (default 500; six properties, 3,000 cases).
 
 const RUNS = Number(process.env.LUMA_FUZZ_RUNS ?? 500);
-const TIMEOUT_MS = 180_000;
+const TIMEOUT_MS = Math.max(180_000, RUNS * 100);
 const PLURALS = ['projects', 'images', 'leases', 'widgets', ''];
 
 let api: TestApi;
