@@ -125,13 +125,13 @@ async function main(): Promise<void> {
     try {
       counting.reset();
       const applyBegan = Date.now();
-      const applied = await apiCall(luma.server, 'POST', '/apply?source=scale.yaml', { rawBody: manifests(PROJECTS), headers: { 'content-type': 'application/yaml' }, timeoutMs: 300_000 });
+      const applied = await apiCall(luma.api, 'POST', '/apply?source=scale.yaml', { rawBody: manifests(PROJECTS), headers: { 'content-type': 'application/yaml' }, timeoutMs: 300_000 });
       const applyMs = Date.now() - applyBegan;
       if (applied.status !== 200) throw new Error(`apply: HTTP ${applied.status} ${applied.text.slice(0, 500)}`);
 
       let reconciled = 0;
       for (;;) {
-        const list = await apiCall(luma.server, 'GET', '/api/v1alpha1/projects', { timeoutMs: 60_000 });
+        const list = await apiCall(luma.api, 'GET', '/api/v1alpha1/projects', { timeoutMs: 60_000 });
         const items = (list.json as { items: Array<{ metadata: { generation?: number }; status?: { observedGeneration?: number } }> }).items;
         reconciled = items.filter((item) => item.status?.observedGeneration === item.metadata.generation).length;
         if (reconciled >= PROJECTS) break;

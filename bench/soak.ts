@@ -15,7 +15,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { apiCall } from '../test/support/api.js';
 import { buildTestImage, removeInstanceContainers, TEST_IMAGE, testInstance } from '../test/support/docker.js';
-import { request, startLuma, tempDir } from '../test/support/luma.js';
+import { request, startLuma, tempDir, type ApiEndpoint } from '../test/support/luma.js';
 import { cpuMs, MiB, residentBytes } from './lib/process-stats.js';
 
 function option(name: string, fallback: number): number {
@@ -77,17 +77,17 @@ async function cycleProject(tally: Tally, port: number, name: string, until: num
   }
 }
 
-async function cycleLeases(tally: Tally, server: string, port: number, until: number): Promise<void> {
+async function cycleLeases(tally: Tally, api: ApiEndpoint, port: number, until: number): Promise<void> {
   let number = 0;
   while (Date.now() < until) {
     number += 1;
     const name = `soak-${number}`;
     const body = { apiVersion: 'luma.dev/v1alpha1', kind: 'Lease', metadata: { name }, spec: { project: POOLED, ttl: '5m' } };
-    const created = await apiCall(server, 'PUT', `/api/v1alpha1/leases/${name}`, { body });
+    const created = await apiCall(api, 'PUT', `/api/v1alpha1/leases/${name}`, { body });
     if (created.status !== 200) noteError(tally, `lease create: HTTP ${created.status} ${created.text.slice(0, 120)}`);
     await get(tally, port, `${name}.${POOLED}.soak.localhost`);
     await sleep(2_000);
-    const deleted = await apiCall(server, 'DELETE', `/api/v1alpha1/leases/${name}`);
+    const deleted = await apiCall(api, 'DELETE', `/api/v1alpha1/leases/${name}`);
     if (deleted.status !== 200) noteError(tally, `lease delete: HTTP ${deleted.status} ${deleted.text.slice(0, 120)}`);
     tally.leases += 1;
     await sleep(3_000);
@@ -110,14 +110,14 @@ async function main(): Promise<void> {
       projectYaml(name, ['  scaling:', '    minInstances: 0', '    maxInstances: 2', '    targetConcurrency: 4', '    idleTimeout: 3s', ...(index % 2 === 1 ? ['    pauseAfter: 1s'] : [])]),
     );
     documents.push(projectYaml(POOLED, ['  scaling: { minInstances: 0, idleTimeout: 3s }', '  pool:', '    size: 1']));
-    const applied = await apiCall(luma.server, 'POST', '/apply?source=soak.yaml', { rawBody: documents.join('\n---\n'), headers: { 'content-type': 'application/yaml' } });
+    const applied = await apiCall(luma.api, 'POST', '/apply?source=soak.yaml', { rawBody: documents.join('\n---\n'), headers: { 'content-type': 'application/yaml' } });
     if (applied.status !== 200) throw new Error(`apply: HTTP ${applied.status} ${applied.text}`);
 
     process.stdout.write(`bench/soak: ${DURATION_S} s, ${PROJECTS} projects cycling (idle 3 s) and leases; a row every ${SAMPLE_S} s\n\n`);
     process.stdout.write('| time s | requests | errors | leases | RSS MiB | CPU % (window) |\n|---:|---:|---:|---:|---:|---:|\n');
     const began = Date.now();
     const until = began + DURATION_S * 1000;
-    const traffic = Promise.all([...names.map((name) => cycleProject(tally, luma.proxyPort, name, until)), cycleLeases(tally, luma.server, luma.proxyPort, until)]);
+    const traffic = Promise.all([...names.map((name) => cycleProject(tally, luma.proxyPort, name, until)), cycleLeases(tally, luma.api, luma.proxyPort, until)]);
 
     const samples: number[] = [];
     let lastCpu = await cpuMs(pid);

@@ -17,6 +17,7 @@ import type { ObjectStore } from '../store/store.js';
 import { summariseUsage, USAGE_REASONS, type UsageRecord } from '../usage/ledger.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
+import { requireToken } from './auth.js';
 import { BadRequestError, NotFoundError, statusFor } from './errors.js';
 import { registerObjectLogRoutes } from './log-routes.js';
 import { LogSessions } from './log-sessions.js';
@@ -50,6 +51,8 @@ export interface ApiOptions {
   /** What ended leases used and cost. */
   usage: { records(): readonly UsageRecord[] };
   logger: Logger;
+  /** What every request but /healthz and /metrics must carry (`Authorization: Bearer TOKEN`). */
+  token: string;
   health: () => Promise<HealthReport>;
   /** Last known Docker state, without a fresh check; told to every client in a header. */
   dockerState: () => HealthReport['docker'];
@@ -155,6 +158,10 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
       await new Promise<void>((resolve) => app.websocketServer.close(() => resolve()));
     },
   });
+  // Before every route, so that none (WebSocket upgrades included) is reached without the
+  // token; after the WebSocket plugin, whose own hook must mark an upgrade for a refusal
+  // to close its socket.
+  requireToken(app, options.token);
 
   await app.register(fastifySwagger, {
     openapi: {

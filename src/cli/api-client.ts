@@ -34,13 +34,30 @@ export interface ObjectLogEnd {
   message: string;
 }
 
+/** The token sent with every request, or why the CLI has none (said when the API answers 401). */
+export type ApiCredentials = { token: string } | { missing: string };
+
 export class ApiClient {
   private warnedDocker = false;
 
-  constructor(readonly server: string = DEFAULT_SERVER) {}
+  constructor(
+    readonly server: string = DEFAULT_SERVER,
+    private readonly credentials: ApiCredentials = { missing: 'no token given' },
+  ) {}
+
+  private authorization(): Record<string, string> {
+    return 'token' in this.credentials ? { authorization: `Bearer ${this.credentials.token}` } : {};
+  }
+
+  /** The server's message for a refused request, with what the CLI knows about its token. */
+  private failure(status: number, message: string): CliError {
+    if (status !== 401) return new CliError(message);
+    const why = 'token' in this.credentials ? 'the token given was refused' : this.credentials.missing;
+    return new CliError(`${message} (here: ${why})`);
+  }
 
   async request<T>(method: string, path: string, body?: { json?: unknown; yaml?: string; binary?: { data: Buffer; type: string } }): Promise<T> {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = this.authorization();
     let payload: string | Buffer | undefined;
     if (body?.binary !== undefined) {
       headers['content-type'] = body.binary.type;
@@ -64,7 +81,7 @@ export class ApiClient {
     const parsed: unknown = text ? safeJson(text) : undefined;
     if (!response.ok) {
       const errorBody = parsed as Partial<ErrorBody> | undefined;
-      throw new CliError(errorBody?.message ?? `${method} ${path} failed with HTTP ${response.status}`);
+      throw this.failure(response.status, errorBody?.message ?? `${method} ${path} failed with HTTP ${response.status}`);
     }
     return parsed as T;
   }
@@ -102,14 +119,14 @@ export class ApiClient {
   async imageLog(name: string, follow: boolean, onText: (text: string) => void): Promise<void> {
     let response: Response;
     try {
-      response = await fetch(new URL(`${API_PREFIX}/images/${encodeURIComponent(name)}/log${follow ? '?follow=true' : ''}`, this.server));
+      response = await fetch(new URL(`${API_PREFIX}/images/${encodeURIComponent(name)}/log${follow ? '?follow=true' : ''}`, this.server), { headers: this.authorization() });
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
       throw new CliError(`cannot reach the Luma API at ${this.server} (${cause}); is \`luma up\` running?`);
     }
     if (!response.ok) {
       const text = await response.text();
-      throw new CliError((safeJson(text) as { message?: string }).message ?? `HTTP ${response.status}`);
+      throw this.failure(response.status, (safeJson(text) as { message?: string }).message ?? `HTTP ${response.status}`);
     }
     const decoder = new TextDecoder();
     for await (const chunk of response.body ?? []) onText(decoder.decode(chunk as Uint8Array, { stream: true }));
@@ -132,14 +149,14 @@ export class ApiClient {
     const path = `${API_PREFIX}/${KIND_PLURALS[kind]}/${encodeURIComponent(name)}/log${params.size > 0 ? `?${params}` : ''}`;
     let response: Response;
     try {
-      response = await fetch(new URL(path, this.server), { headers: { accept: 'text/event-stream' } });
+      response = await fetch(new URL(path, this.server), { headers: { ...this.authorization(), accept: 'text/event-stream' } });
     } catch (error) {
       throw new CliError(`cannot reach the Luma API at ${this.server} (${causeOf(error)}); is \`luma up\` running? (set --server or LUMA_SERVER to point elsewhere)`);
     }
     this.warnAboutDocker(response);
     if (!response.ok) {
       const text = await response.text();
-      throw new CliError((safeJson(text) as { message?: string }).message ?? `GET ${path} failed with HTTP ${response.status}`);
+      throw this.failure(response.status, (safeJson(text) as { message?: string }).message ?? `GET ${path} failed with HTTP ${response.status}`);
     }
     const parser = new SseParser();
     const decoder = new TextDecoder();

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { kindFromUserInput, KINDS, type Kind } from '../model/types.js';
-import { ApiClient, CliError } from './api-client.js';
+import { readStoredApiToken } from '../api/api-token.js';
+import { ApiClient, CliError, type ApiCredentials } from './api-client.js';
 
 // Small pieces every command shares.
 
@@ -23,8 +24,29 @@ export async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The program-wide flags (`luma --server … --token … --state-dir …`), also accepted after a command. */
+export interface GlobalFlags {
+  server: string;
+  token?: string;
+  stateDir: string;
+}
+
+export function globalFlags(command: Command): GlobalFlags {
+  return command.optsWithGlobals<GlobalFlags>();
+}
+
+/** --token / LUMA_TOKEN first; else the token Luma keeps in its state directory on this machine. */
+export function credentialsFor(flags: GlobalFlags): ApiCredentials {
+  if (flags.token !== undefined) {
+    if (flags.token.trim() === '') throw new CliError('--token / LUMA_TOKEN is empty');
+    return { token: flags.token.trim() };
+  }
+  return readStoredApiToken(flags.stateDir);
+}
+
 export function apiClient(command: Command): ApiClient {
-  return new ApiClient(command.optsWithGlobals<{ server: string }>().server);
+  const flags = globalFlags(command);
+  return new ApiClient(flags.server, credentialsFor(flags));
 }
 
 export function collect(value: string, previous: string[]): string[] {

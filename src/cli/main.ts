@@ -19,6 +19,10 @@ export function buildProgram(): Command {
     .name('luma')
     .description('Luma runs your HTTP apps as Docker containers: declare them in YAML, Luma builds, routes, starts and idles them.')
     .addOption(new Option('--server <url>', 'Luma API to talk to').env('LUMA_SERVER').default(DEFAULT_SERVER))
+    .addOption(new Option('--token <token>', "the API's token (default: the one in the state directory)").env('LUMA_TOKEN'))
+    // One program-wide flag: the daemons keep their state there and the CLI finds the token there.
+    .addOption(new Option('--state-dir <dir>', 'where Luma keeps objects, state and its API token').env('LUMA_STATE_DIR').default('./.luma'))
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError();
   registerDaemonCommands(program);
   registerObjectCommands(program);

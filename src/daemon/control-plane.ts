@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { ensureApiToken } from '../api/api-token.js';
 import { createApiServer, type HealthReport } from '../api/server.js';
 import { applyDocuments, parseFiles } from '../apply/apply.js';
 import type { OperatorSettings } from '../config/settings.js';
@@ -81,6 +82,14 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     await store.close();
     throw error;
   }
+  let token: string;
+  try {
+    token = await ensureApiToken(options.stateDir);
+  } catch (error) {
+    await ledger.close();
+    await store.close();
+    throw error;
+  }
   const contexts = await new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits).prepare();
   const logs = new LogHub();
   const events = new EventLog();
@@ -129,6 +138,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     admission: settings,
     usage: ledger,
     logger: logger.child({ component: 'api' }),
+    token,
     health: async () => {
       const current = await checkDocker();
       return { status: current.reachable ? 'ok' : 'degraded', docker: current };

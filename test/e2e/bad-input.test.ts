@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProjectObject } from '../../src/model/types.js';
 import { buildTestImage, containersOf, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
-import { eventually, projectManifest, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../support/luma.js';
+import { apiFetch, eventually, projectManifest, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../support/luma.js';
 
 // Refused input names the file, line, column and field, and changes nothing: not the
 // store, not Docker.
@@ -23,7 +23,7 @@ describe('bad input is refused and changes nothing', () => {
     luma = await startLuma({ stateDir, manifests: path.join(dir, 'manifests'), instance, config });
     const good = path.join(dir, 'taken.yaml');
     await writeFile(good, projectManifest('taken', { image: TEST_IMAGE, hostnames: ['taken.localhost'], minInstances: 1 }));
-    expect((await runCli(['apply', '-f', good], { server: luma.server })).code).toBe(0);
+    expect((await runCli(['apply', '-f', good], { api: luma.api })).code).toBe(0);
   });
 
   afterAll(async () => {
@@ -33,7 +33,7 @@ describe('bad input is refused and changes nothing', () => {
   });
 
   async function snapshot(): Promise<{ objects: string; files: string[]; containers: string[] }> {
-    const listed = await runCli(['get', 'projects', '-o', 'json'], { server: luma.server });
+    const listed = await runCli(['get', 'projects', '-o', 'json'], { api: luma.api });
     const objects = JSON.parse(listed.stdout) as { items: ProjectObject[] };
     // Status writes by the controller move resourceVersion; user-owned fields must not move.
     const withoutStatus = objects.items.map(({ metadata: { resourceVersion: _ignored, ...metadata }, spec }) => ({ metadata, spec }));
@@ -90,7 +90,7 @@ spec:
       const before = await snapshot();
       const file = path.join(dir, 'bad.yaml');
       await writeFile(file, testCase.manifest);
-      const result = await runCli(['apply', '-f', file], { server: luma.server });
+      const result = await runCli(['apply', '-f', file], { api: luma.api });
       expect(result.code).not.toBe(0);
       for (const pattern of testCase.expected) expect(result.stderr).toMatch(pattern);
       expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
@@ -102,17 +102,17 @@ spec:
     const before = await snapshot();
     const file = path.join(dir, 'multi.yaml');
     await writeFile(file, projectManifest('fine', { image: TEST_IMAGE, hostnames: ['fine.localhost'] }) + '---\n' + base + '  port: -1\n');
-    const result = await runCli(['apply', '-f', file], { server: luma.server });
+    const result = await runCli(['apply', '-f', file], { api: luma.api });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/multi\.yaml:\d+:\d+: spec\.port/);
     expect(await snapshot()).toEqual(before);
   });
 
   it('refuses a write with a stale resourceVersion as a conflict', async () => {
-    const current = (await (await fetch(`${luma.server}/api/v1alpha1/projects/taken`)).json()) as ProjectObject;
+    const current = (await (await apiFetch(luma.api, '/api/v1alpha1/projects/taken')).json()) as ProjectObject;
     const stale = current.metadata.resourceVersion;
     const update = (env: Record<string, string>, resourceVersion: string | undefined): Promise<Response> =>
-      fetch(`${luma.server}/api/v1alpha1/projects/taken`, {
+      apiFetch(luma.api, '/api/v1alpha1/projects/taken', {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({
@@ -126,7 +126,7 @@ spec:
     expect(first.status).toBe(200);
     // Let the controller finish replacing the container for the new env before comparing.
     await eventually(async () => {
-      const object = (await (await fetch(`${luma.server}/api/v1alpha1/projects/taken`)).json()) as ProjectObject;
+      const object = (await (await apiFetch(luma.api, '/api/v1alpha1/projects/taken')).json()) as ProjectObject;
       const running = await containersOf(instance, 'taken');
       return object.status?.observedGeneration === object.metadata.generation && object.status?.phase === 'Running' && running.length === 1;
     }, 15_000, 'the project converged on the new env');

@@ -30,7 +30,7 @@ describe('idle tiers and scaling', () => {
   async function apply(name: string, spec: Omit<ProjectManifestSpec, 'image' | 'hostnames'>): Promise<void> {
     const file = path.join(dir, `${name}.yaml`);
     await writeFile(file, projectManifest(name, { image: TEST_IMAGE, hostnames: [`${name}.localhost`], ...spec }));
-    const result = await runCli(['apply', '-f', file], { server: luma.server });
+    const result = await runCli(['apply', '-f', file], { api: luma.api });
     expect(result.code, result.stderr).toBe(0);
   }
 

@@ -71,7 +71,7 @@ describe('pools and leases', () => {
   async function apply(text: string, file: string): Promise<{ code: number; stdout: string; stderr: string }> {
     const target = path.join(dir, file);
     await writeFile(target, text);
-    return runCli(['apply', '-f', target], { server: luma.server });
+    return runCli(['apply', '-f', target], { api: luma.api });
   }
 
   async function applyProject(name: string, extra: string[] = []): Promise<void> {
@@ -81,7 +81,7 @@ describe('pools and leases', () => {
   }
 
   async function getJson<T>(what: string): Promise<T> {
-    const result = await runCli(['get', ...what.split(' '), '-o', 'json'], { server: luma.server });
+    const result = await runCli(['get', ...what.split(' '), '-o', 'json'], { api: luma.api });
     expect(result.code, result.stderr).toBe(0);
     return JSON.parse(result.stdout) as T;
   }
@@ -120,7 +120,7 @@ describe('pools and leases', () => {
       const now = await poolContainers('pool');
       return now.length === 3 && claimed !== undefined && !now.includes(claimed.Id);
     }, 30_000, 'the pool refilled to three');
-    await runCli(['delete', 'lease', 'l1'], { server: luma.server });
+    await runCli(['delete', 'lease', 'l1'], { api: luma.api });
   });
 
   it('expires on time, removes the container, and the ledger bills runtime × prices', async () => {
@@ -170,7 +170,7 @@ describe('pools and leases', () => {
     expect(disallowed.code).not.toBe(0);
     expect(disallowed.stderr).toMatch(/registry\.example\.com\/evil:1.*imageAllowlist/);
     for (const what of ['lease long', 'lease big', 'project evil']) {
-      expect((await runCli(['get', ...what.split(' ')], { server: luma.server })).code).not.toBe(0);
+      expect((await runCli(['get', ...what.split(' ')], { api: luma.api })).code).not.toBe(0);
     }
   });
 
@@ -181,15 +181,15 @@ describe('pools and leases', () => {
       const lease = await leaseOf('renew');
       return lease.status?.phase === 'Active' ? lease : undefined;
     }, 15_000, 'lease renew Active');
-    const renewed = await runCli(['renew', 'lease/renew', '10s'], { server: luma.server });
+    const renewed = await runCli(['renew', 'lease/renew', '10s'], { api: luma.api });
     expect(renewed.code, renewed.stderr).toBe(0);
     const after = await leaseOf('renew');
     expect(Date.parse(after.status?.expiresAt ?? '') - Date.parse(active.status?.expiresAt ?? '')).toBe(10_000);
-    const refused = await runCli(['renew', 'lease/renew', '1m'], { server: luma.server });
+    const refused = await runCli(['renew', 'lease/renew', '1m'], { api: luma.api });
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/1m.*leases\.maxTtl/);
     expect((await leaseOf('renew')).status?.expiresAt).toBe(after.status?.expiresAt);
-    await runCli(['delete', 'lease', 'renew'], { server: luma.server });
+    await runCli(['delete', 'lease', 'renew'], { api: luma.api });
   });
 
   it('leases over the project cap wait Pending and start in order when others end', async () => {
@@ -202,12 +202,12 @@ describe('pools and leases', () => {
     const waiting = await leaseOf('cap-b');
     expect(waiting.status?.phase).toBe('Pending');
     expect(waiting.status?.conditions?.find((condition) => condition.type === 'Ready')?.message).toMatch(/maxConcurrent/);
-    await runCli(['delete', 'lease', 'cap-a'], { server: luma.server });
+    await runCli(['delete', 'lease', 'cap-a'], { api: luma.api });
     await eventually(async () => (await leaseOf('cap-b')).status?.phase === 'Active', 15_000, 'cap-b Active after cap-a ended');
     expect((await leaseOf('cap-c')).status?.phase).toBe('Pending');
-    await runCli(['delete', 'lease', 'cap-b'], { server: luma.server });
+    await runCli(['delete', 'lease', 'cap-b'], { api: luma.api });
     await eventually(async () => (await leaseOf('cap-c')).status?.phase === 'Active', 15_000, 'cap-c Active after cap-b ended');
-    await runCli(['delete', 'lease', 'cap-c'], { server: luma.server });
+    await runCli(['delete', 'lease', 'cap-c'], { api: luma.api });
   });
 
   it('an app that ignores SIGTERM is killed after the grace period', async () => {
@@ -220,9 +220,9 @@ describe('pools and leases', () => {
     expect((await apply(leaseManifest('hold', { project: 'stubborn', ttl: '1m' }), 'hold.yaml')).code).toBe(0);
     await eventually(async () => (await leaseOf('hold')).status?.phase === 'Active', 15_000, 'hold Active');
     const deletedAt = Date.now();
-    const deleted = await runCli(['delete', 'lease', 'hold'], { server: luma.server });
+    const deleted = await runCli(['delete', 'lease', 'hold'], { api: luma.api });
     expect(deleted.code, deleted.stderr).toBe(0);
-    await eventually(async () => (await runCli(['get', 'lease', 'hold'], { server: luma.server })).code !== 0, 20_000, 'lease hold gone');
+    await eventually(async () => (await runCli(['get', 'lease', 'hold'], { api: luma.api })).code !== 0, 20_000, 'lease hold gone');
     // Gone only after the 2 s grace: SIGTERM was ignored, SIGKILL ended it.
     expect(Date.now() - deletedAt).toBeGreaterThanOrEqual(2_000);
     expect(await docker.listContainers({ all: true, filters: { name: [`luma-${instance}.lease.hold.`] } })).toEqual([]);

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { removeInstanceContainers, testInstance } from '../support/docker.js';
 import { Api, httpdContext, imageManifest, removeInstanceImages, uniqueName } from '../support/images.js';
-import { eventually, projectManifest, REPO_ROOT, request, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../support/luma.js';
+import { authHeader, cliEnv, eventually, projectManifest, REPO_ROOT, request, runCli, startLuma, tempDir, writeConfig, type ApiEndpoint, type LumaProcess } from '../support/luma.js';
 
 // Issue 5's logs through a real `luma up`, the real CLI and a WebSocket client: an app
 // prints a line when it gets a request (a CGI script writing to stderr), and `luma logs
@@ -32,8 +32,8 @@ class LogsProcess {
   readonly exited: Promise<number>;
   private readonly child: ChildProcess;
 
-  constructor(server: string, args: string[]) {
-    this.child = spawn(process.execPath, [CLI, 'logs', ...args], { env: { ...process.env, LUMA_SERVER: server }, stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(api: ApiEndpoint, args: string[]) {
+    this.child = spawn(process.execPath, [CLI, 'logs', ...args], { env: { ...process.env, ...cliEnv(api) }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.collect(this.child.stdout!, this.stdout);
     this.collect(this.child.stderr!, this.stderr);
     this.exited = new Promise((resolve) => this.child.once('close', (code) => resolve(code ?? -1)));
@@ -71,8 +71,8 @@ interface LogMessage {
   at: number;
 }
 
-function openLogSocket(server: string, urlPath: string): { ws: WebSocket; messages: LogMessage[]; opened: Promise<void>; closed: Promise<number> } {
-  const ws = new WebSocket(`${server.replace(/^http/, 'ws')}${urlPath}`);
+function openLogSocket(api: ApiEndpoint, urlPath: string): { ws: WebSocket; messages: LogMessage[]; opened: Promise<void>; closed: Promise<number> } {
+  const ws = new WebSocket(`${api.server.replace(/^http/, 'ws')}${urlPath}`, { headers: authHeader(api) });
   const messages: LogMessage[] = [];
   ws.on('message', (data: Buffer) => messages.push({ ...(JSON.parse(data.toString()) as Omit<LogMessage, 'at'>), at: Date.now() }));
   const opened = new Promise<void>((resolve, reject) => {
@@ -97,7 +97,7 @@ describe('luma logs and the log WebSocket', () => {
     await mkdir(path.join(dir, 'manifests'));
     const config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '1s', logHeartbeatInterval: HEARTBEAT });
     luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
-    api = new Api(luma.server);
+    api = new Api(luma.api);
     await httpdContext(path.join(dir, 'app', 'site'), 'hi\n', { 'www/cgi-bin/log': LOG_CGI });
     const manifest = path.join(dir, 'app', 'luma.yaml');
     await writeFile(
@@ -108,7 +108,7 @@ describe('luma logs and the log WebSocket', () => {
         projectManifest('cold', { image, hostnames: ['cold.localhost'], idleTimeout: '60s' }),
       ].join('---\n'),
     );
-    const applied = await runCli(['apply', '-f', manifest], { server: luma.server });
+    const applied = await runCli(['apply', '-f', manifest], { api: luma.api });
     expect(applied.code, applied.stderr).toBe(0);
     await eventually(async () => (await api.project('talk')).status?.phase === 'Running', 60_000, 'project talk Running');
   });
@@ -126,13 +126,13 @@ describe('luma logs and the log WebSocket', () => {
   });
 
   function follow(args: string[]): LogsProcess {
-    const logs = new LogsProcess(luma.server, args);
+    const logs = new LogsProcess(luma.api, args);
     running.push(logs);
     return logs;
   }
 
   function socket(urlPath: string): ReturnType<typeof openLogSocket> {
-    const opened = openLogSocket(luma.server, urlPath);
+    const opened = openLogSocket(luma.api, urlPath);
     sockets.push(opened.ws);
     return opened;
   }
@@ -183,7 +183,7 @@ describe('luma logs and the log WebSocket', () => {
       projectManifest('pooled', { image, hostnames: ['pooled.localhost'] }) +
         '  pool:\n    size: 1\n---\napiVersion: luma.dev/v1alpha1\nkind: Lease\nmetadata:\n  name: mine\nspec:\n  project: pooled\n  ttl: 10m\n',
     );
-    const applied = await runCli(['apply', '-f', manifest], { server: luma.server });
+    const applied = await runCli(['apply', '-f', manifest], { api: luma.api });
     expect(applied.code, applied.stderr).toBe(0);
     await eventually(async () => (await api.lease('mine')).status?.phase === 'Active', 60_000, 'lease mine Active');
 
@@ -233,7 +233,7 @@ describe('luma logs and the log WebSocket', () => {
   it('reads without -f and exits 0; refuses bad input with one line and exit 1; keeps image logs', async () => {
     await get('talk.localhost', 'read-back');
     const read = await eventually(async () => {
-      const result = await runCli(['logs', 'project/talk', '--tail', '3'], { server: luma.server });
+      const result = await runCli(['logs', 'project/talk', '--tail', '3'], { api: luma.api });
       return result.stderr.includes('log: read-back') ? result : undefined;
     }, 5_000, 'the line in a plain read');
     expect(read.code).toBe(0);
@@ -246,11 +246,11 @@ describe('luma logs and the log WebSocket', () => {
       [['project/talk', '--since', 'soon'], 'error: --since: expected an RFC 3339 time such as 2026-01-02T15:04:05Z or a duration such as 10m, got "soon"\n'],
       [[`image/${image}`, '--tail', '5'], "error: --tail applies to project and lease logs, not to an image's build output\n"],
     ] as const) {
-      const result = await runCli(['logs', ...args], { server: luma.server });
+      const result = await runCli(['logs', ...args], { api: luma.api });
       expect([result.code, result.stderr], args.join(' ')).toEqual([1, message]);
     }
 
-    const build = await runCli(['logs', `image/${image}`], { server: luma.server });
+    const build = await runCli(['logs', `image/${image}`], { api: luma.api });
     expect(build.code, build.stderr).toBe(0);
     expect(build.stdout).toContain('Successfully tagged');
   });
@@ -260,7 +260,7 @@ describe('luma logs and the log WebSocket', () => {
     const ws = socket('/api/v1alpha1/projects/cold/log?follow=true');
     await ws.opened;
     await eventually(async () => ws.messages.some((message) => message.type === 'heartbeat'), 5_000, 'the WebSocket following');
-    const deleted = await runCli(['delete', 'project', 'cold'], { server: luma.server });
+    const deleted = await runCli(['delete', 'project', 'cold'], { api: luma.api });
     expect(deleted.code, deleted.stderr).toBe(0);
     expect(await cli.exited).toBe(0);
     expect(cli.find(cli.stderr, /^luma: project\/cold was deleted$/)).toBeDefined();

@@ -28,7 +28,7 @@ describe('scale to zero through `luma up`', () => {
   });
 
   async function getProject(name: string): Promise<ProjectObject> {
-    const result = await runCli(['get', 'project', name, '-o', 'json'], { server: luma.server });
+    const result = await runCli(['get', 'project', name, '-o', 'json'], { api: luma.api });
     expect(result.code, result.stderr).toBe(0);
     return JSON.parse(result.stdout) as ProjectObject;
   }
@@ -36,7 +36,7 @@ describe('scale to zero through `luma up`', () => {
   it('starts no container at apply, one on the first request, stops it after idleTimeout and starts it again', async () => {
     const file = path.join(dir, 'cold.yaml');
     await writeFile(file, projectManifest('cold', { image: TEST_IMAGE, hostnames: ['cold.localhost'], idleTimeout: '1s' }));
-    const applied = await runCli(['apply', '-f', file], { server: luma.server });
+    const applied = await runCli(['apply', '-f', file], { api: luma.api });
     expect(applied.code, applied.stderr).toBe(0);
     expect(applied.stdout).toContain('project/cold created');
 
@@ -63,7 +63,7 @@ describe('scale to zero through `luma up`', () => {
   it('answers 100 simultaneous first requests with 200 and creates exactly one container', async () => {
     const file = path.join(dir, 'burst.yaml');
     await writeFile(file, projectManifest('burst', { image: TEST_IMAGE, hostnames: ['burst.localhost'], idleTimeout: '30s' }));
-    expect((await runCli(['apply', '-f', file], { server: luma.server })).code).toBe(0);
+    expect((await runCli(['apply', '-f', file], { api: luma.api })).code).toBe(0);
     await eventually(async () => (await getProject('burst')).status?.phase === 'Idle', 10_000, 'phase Idle');
 
     const answers = await Promise.all(Array.from({ length: 100 }, () => request(luma.proxyPort, 'burst.localhost')));
@@ -75,7 +75,7 @@ describe('scale to zero through `luma up`', () => {
   it('passes PORT, env and X-Forwarded headers to the app', async () => {
     const file = path.join(dir, 'envy.yaml');
     await writeFile(file, projectManifest('envy', { image: TEST_IMAGE, hostnames: ['envy.localhost'], env: { GREETING: 'hi there' } }));
-    expect((await runCli(['apply', '-f', file], { server: luma.server })).code).toBe(0);
+    expect((await runCli(['apply', '-f', file], { api: luma.api })).code).toBe(0);
     const answer = await request(luma.proxyPort, 'envy.localhost:8080', '/cgi-bin/env');
     expect(answer.status).toBe(200);
     expect(answer.body).toContain('PORT=8080');
@@ -98,7 +98,7 @@ describe('scale to zero through `luma up`', () => {
       file,
       projectManifest('never', { image: TEST_IMAGE, hostnames: ['never.localhost'], startupTimeout: '2s' }) + '  command: ["/bin/busybox", "sleep", "3600"]\n',
     );
-    const applied = await runCli(['apply', '-f', file], { server: luma.server });
+    const applied = await runCli(['apply', '-f', file], { api: luma.api });
     expect(applied.code, applied.stderr).toBe(0);
     const started = Date.now();
     const answer = await request(luma.proxyPort, 'never.localhost');

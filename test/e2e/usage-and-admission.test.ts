@@ -24,7 +24,7 @@ describe('usage ledger and operator rules', () => {
     usageRecord({ lease: 'api-1', project: 'api', startedAt: '2025-01-01T10:30:00.000Z', endedAt: '2025-01-01T10:40:00.000Z', runtimeSeconds: 600, cpuMillis: 500, memoryBytes: 512 * 2 ** 20, cost: 0.00795 }),
   ];
 
-  const cli = (args: string[]): ReturnType<typeof runCli> => runCli(args, { server: luma.server });
+  const cli = (args: string[]): ReturnType<typeof runCli> => runCli(args, { api: luma.api });
 
   beforeAll(async () => {
     dir = await tempDir('usage');

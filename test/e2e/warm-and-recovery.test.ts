@@ -35,12 +35,12 @@ describe('warm projects and recovery', () => {
   async function apply(name: string, env: Record<string, string>): Promise<void> {
     const file = path.join(dir, `${name}.yaml`);
     await writeFile(file, projectManifest(name, { image: TEST_IMAGE, hostnames: [`${name}.localhost`], minInstances: 1, env }));
-    const result = await runCli(['apply', '-f', file], { server: luma.server });
+    const result = await runCli(['apply', '-f', file], { api: luma.api });
     expect(result.code, result.stderr).toBe(0);
   }
 
   async function phase(name: string): Promise<string | undefined> {
-    const result = await runCli(['get', 'project', name, '-o', 'json'], { server: luma.server });
+    const result = await runCli(['get', 'project', name, '-o', 'json'], { api: luma.api });
     return result.code === 0 ? (JSON.parse(result.stdout) as ProjectObject).status?.phase : undefined;
   }
 
@@ -60,7 +60,7 @@ describe('warm projects and recovery', () => {
     const answer = await request(luma.proxyPort, 'warm.localhost', '/cgi-bin/env');
     expect(answer.body).toContain('VERSION=two');
 
-    const deleted = await runCli(['delete', 'project', 'warm'], { server: luma.server });
+    const deleted = await runCli(['delete', 'project', 'warm'], { api: luma.api });
     expect(deleted.code, deleted.stderr).toBe(0);
     await eventually(async () => (await containersOf(instance, 'warm')).length === 0, 15_000, 'containers removed after delete');
     expect((await request(luma.proxyPort, 'warm.localhost')).status).toBe(404);

@@ -17,6 +17,7 @@ import { FileStore } from '../../src/store/file-store.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { buildTestImage, docker, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
 import { eventually } from '../support/luma.js';
+import { AUTHORIZATION, authorizedInject, TEST_API_TOKEN } from '../support/api-token.js';
 
 // Container logs against the real engine: Docker's multiplexed stream with timestamps,
 // long lines Docker splits, follow and its end, and project and lease logs through the
@@ -157,6 +158,7 @@ describe('the log API on the real engine', () => {
   let dir: string;
   let store: FileStore;
   let app: FastifyInstance;
+  const inject = authorizedInject(() => app);
   let server: string;
 
   beforeAll(async () => {
@@ -172,13 +174,14 @@ describe('the log API on the real engine', () => {
       admission: DEFAULT_SETTINGS,
       usage: { records: () => [] },
       logger: silentLogger(),
+      token: TEST_API_TOKEN,
       health: async () => ({ status: 'ok', docker: { reachable: true } }),
       dockerState: () => ({ reachable: true }),
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
     server = `127.0.0.1:${(app.server.address() as { port: number }).port}`;
     const lease = ['apiVersion: luma.dev/v1alpha1', 'kind: Lease', 'metadata:', '  name: sandbox', 'spec:', '  project: web', '  ttl: 30m', ''].join('\n');
-    const applied = await app.inject({ method: 'POST', url: '/apply', headers: { 'content-type': 'application/yaml' }, payload: lease });
+    const applied = await inject({ method: 'POST', url: '/apply', headers: { 'content-type': 'application/yaml' }, payload: lease });
     expect(applied.statusCode, applied.body).toBe(200);
   });
 
@@ -191,11 +194,11 @@ describe('the log API on the real engine', () => {
   it("streams a lease container's lines over a WebSocket with heartbeats, and closes with 4410 when it is gone", async () => {
     const uid = store.get('Lease', 'sandbox')!.metadata.uid!;
     const id = await run({ kind: 'Lease', name: 'sandbox', uid }, WAIT_FOR_GO);
-    const plain = await fetch(`http://${server}/api/v1alpha1/leases/sandbox/log`);
+    const plain = await fetch(`http://${server}/api/v1alpha1/leases/sandbox/log`, { headers: AUTHORIZATION });
     expect(plain.status).toBe(200);
     expect(await plain.text()).toMatch(/^\d{4}-\d\d-\d\dT[^ ]+Z ready\n$/);
 
-    const ws = new WebSocket(`ws://${server}/api/v1alpha1/leases/sandbox/log?follow=true&tail=0`);
+    const ws = new WebSocket(`ws://${server}/api/v1alpha1/leases/sandbox/log?follow=true&tail=0`, { headers: AUTHORIZATION });
     const messages: Array<{ type: string; line?: string; reason?: string }> = [];
     ws.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString()) as { type: string }));
     const closed = new Promise<number>((resolve) => ws.on('close', (code: number) => resolve(code)));

@@ -7,14 +7,16 @@ import { ContextStore } from '../../src/images/context-store.js';
 import { LogHub } from '../../src/logs/log-hub.js';
 import { FileStore } from '../../src/store/file-store.js';
 import { silentLogger } from '../../src/util/logger.js';
+import { TEST_API_TOKEN } from './api-token.js';
 import { FakeRuntime } from './fakes/fake-runtime.js';
+import type { ApiEndpoint } from './luma.js';
 
 // The real API server on loopback over a real file store, without Docker or a controller:
 // nothing but the API writes to its state directory, so a test can tell exactly what a
 // request changed there. Reach it with apiCall (test/support/api.ts).
 
 export interface TestApi {
-  server: string;
+  api: ApiEndpoint;
   /** Everything the API may write: the store's objects and the uploaded contexts. */
   dir: string;
   store: FileStore;
@@ -26,6 +28,7 @@ export async function startTestApi(): Promise<TestApi> {
   const store = await FileStore.open(path.join(dir, 'state'));
   const app = await createApiServer({
     store,
+    token: TEST_API_TOKEN,
     contexts: await new ContextStore(path.join(dir, 'contexts'), { maxUnpackedBytes: 1024 * 1024, maxEntries: 100 }).prepare(),
     logs: new LogHub(),
     maxUploadBytes: 256 * 1024,
@@ -40,7 +43,7 @@ export async function startTestApi(): Promise<TestApi> {
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };
   return {
-    server: `http://127.0.0.1:${port}`,
+    api: { server: `http://127.0.0.1:${port}`, stateDir: path.join(dir, 'state'), token: TEST_API_TOKEN },
     dir,
     store,
     close: async () => {

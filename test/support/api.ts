@@ -1,5 +1,8 @@
-// The one way tests reach Luma's HTTP API with fetch (the CLI goes through runCli). When
-// the API needs a token, it is added here and nowhere else.
+import { authHeader, type ApiEndpoint } from './luma.js';
+
+// Luma's HTTP API with fetch, the token added from the endpoint (see apiEndpoint in
+// luma.ts), for tests and benches that send many requests or odd bodies and want the
+// status, the text and the JSON at once.
 
 export interface ApiAnswer {
   status: number;
@@ -16,15 +19,15 @@ export interface ApiCallOptions {
   timeoutMs?: number;
 }
 
-export async function apiCall(server: string, method: string, urlPath: string, options: ApiCallOptions = {}): Promise<ApiAnswer> {
-  const headers: Record<string, string> = { ...options.headers };
+export async function apiCall(api: ApiEndpoint, method: string, urlPath: string, options: ApiCallOptions = {}): Promise<ApiAnswer> {
+  const headers: Record<string, string> = { ...options.headers, ...authHeader(api) };
   let body: string | Uint8Array | undefined;
   if (options.rawBody !== undefined) body = options.rawBody;
   else if (options.body !== undefined) {
     body = JSON.stringify(options.body);
     headers['content-type'] ??= 'application/json';
   }
-  const response = await fetch(new URL(urlPath, server), {
+  const response = await fetch(new URL(urlPath, api.server), {
     method,
     headers,
     ...(body !== undefined ? { body } : {}),

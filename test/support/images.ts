@@ -3,6 +3,7 @@ import path from 'node:path';
 import type Docker from 'dockerode';
 import type { Condition, ImageObject, ProjectObject, LeaseObject } from '../../src/model/types.js';
 import { docker } from './docker.js';
+import { apiFetch, type ApiEndpoint } from './luma.js';
 
 // Helpers for the Image e2e tests: busybox build contexts written from files (nothing is
 // pulled), the images a run built (found by its instance label), and API reads.
@@ -68,7 +69,7 @@ export function uniqueName(base: string): string {
 }
 
 export class Api {
-  constructor(readonly server: string) {}
+  constructor(readonly endpoint: ApiEndpoint) {}
 
   async image(name: string): Promise<ImageObject> {
     return (await this.json(`/api/v1alpha1/images/${name}`)) as ImageObject;
@@ -83,17 +84,17 @@ export class Api {
   }
 
   async uploadContext(body: Buffer, type: string): Promise<{ status: number; json: { digest?: string; message?: string; error?: string } }> {
-    const response = await fetch(new URL('/contexts', this.server), { method: 'POST', headers: { 'content-type': type }, body });
+    const response = await apiFetch(this.endpoint, '/contexts', { method: 'POST', headers: { 'content-type': type }, body });
     return { status: response.status, json: (await response.json()) as { digest?: string; message?: string } };
   }
 
   async applyYaml(yaml: string): Promise<{ status: number; json: { results?: Array<{ kind: string; name: string; result: string }>; message?: string } }> {
-    const response = await fetch(new URL('/apply', this.server), { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yaml });
+    const response = await apiFetch(this.endpoint, '/apply', { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yaml });
     return { status: response.status, json: (await response.json()) as { results?: Array<{ kind: string; name: string; result: string }> } };
   }
 
   private async json(urlPath: string): Promise<unknown> {
-    const response = await fetch(new URL(urlPath, this.server));
+    const response = await apiFetch(this.endpoint, urlPath);
     if (!response.ok) throw new Error(`GET ${urlPath}: HTTP ${response.status} ${await response.text()}`);
     return response.json();
   }

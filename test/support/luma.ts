@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,10 +10,43 @@ export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 const CLI = path.join(REPO_ROOT, 'dist/cli/main.js');
 const UP_LINE = /Luma is up: apps at http:\/\/127\.0\.0\.1:(\d+), API at http:\/\/127\.0\.0\.1:(\d+)/;
 
+/**
+ * How a test reaches a running Luma's API: its address, its state directory (where the
+ * CLI on this machine finds the token) and the token itself (for raw HTTP). The one place
+ * e2e tests get their credentials from.
+ */
+export interface ApiEndpoint {
+  server: string;
+  stateDir: string;
+  token: string;
+}
+
+/** Reads the token a freshly started Luma wrote into its state directory. */
+export async function apiEndpoint(server: string, stateDir: string): Promise<ApiEndpoint> {
+  return { server, stateDir, token: (await readFile(path.join(stateDir, 'api-token'), 'utf8')).trim() };
+}
+
+/** The environment of a `luma` command on the same machine: the server and the state directory holding the token. */
+export function cliEnv(api: ApiEndpoint): Record<string, string> {
+  return { LUMA_SERVER: api.server, LUMA_STATE_DIR: api.stateDir };
+}
+
+/** The Authorization header of raw API requests (fetch, WebSocket). */
+export function authHeader(api: ApiEndpoint): Record<'authorization', string> {
+  return { authorization: `Bearer ${api.token}` };
+}
+
+/** `fetch` of an API path with the token. */
+export function apiFetch(api: ApiEndpoint, urlPath: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(new URL(urlPath, api.server), { ...init, headers: { ...(init.headers as Record<string, string> | undefined), ...authHeader(api) } });
+}
+
 export interface LumaProcess {
   proxyPort: number;
   apiPort: number;
   server: string;
+  /** The API with its token: hand it to runCli, apiFetch and Api. */
+  api: ApiEndpoint;
   child: ChildProcess;
   output: () => string;
   /** SIGTERM and wait for exit. */
@@ -97,9 +130,10 @@ export function launchLuma(options: LumaProcessOptions): LumaLaunch {
       reject(new Error(`luma up exited with ${code ?? signalName}:\n${output}`));
     });
   });
-  const ready = ports.then((found) => ({
+  const ready = ports.then(async (found) => ({
     ...found,
     server: `http://127.0.0.1:${found.apiPort}`,
+    api: await apiEndpoint(`http://127.0.0.1:${found.apiPort}`, options.stateDir),
     child,
     output: () => output,
     stop: () => signal('SIGTERM'),
@@ -120,10 +154,19 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], options: { server?: string; stdin?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+export interface CliOptions {
+  /** The Luma to talk to, as a CLI on the same machine does (its state directory has the token). */
+  api?: ApiEndpoint;
+  /** Only a server address (no token): for a Luma that is not there. */
+  server?: string;
+  stdin?: string;
+  env?: Record<string, string>;
+}
+
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, ...(options.server ? { LUMA_SERVER: options.server } : {}), ...options.env },
+      env: { ...process.env, ...(options.server ? { LUMA_SERVER: options.server } : {}), ...(options.api ? cliEnv(options.api) : {}), ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { REPO_ROOT, type CliResult } from './luma.js';
+import { apiEndpoint, REPO_ROOT, type ApiEndpoint, type CliResult } from './luma.js';
 
 // Drives the split deployment the way a user does: `luma proxy run` (or `luma-proxy run`)
 // and `luma controller` as real processes, the proxy's client mode as commands, and
@@ -35,6 +35,7 @@ export interface ProxyProcess extends DaemonProcess {
 export interface ControllerProcess extends DaemonProcess {
   apiPort: number;
   server: string;
+  api: ApiEndpoint;
 }
 
 function spawnDaemon(args: string[], env: Record<string, string>, upLine: RegExp, what: string): Promise<{ daemon: DaemonProcess; match: RegExpExecArray }> {
@@ -134,7 +135,8 @@ export async function startController(options: ControllerOptions): Promise<Contr
   ];
   const { daemon, match } = await spawnDaemon(args, { LUMA_INSTANCE: options.instance, ...options.env }, CONTROLLER_UP_LINE, 'luma controller');
   const apiPort = Number(match[1]);
-  return { ...daemon, apiPort, server: `http://127.0.0.1:${apiPort}` };
+  const server = `http://127.0.0.1:${apiPort}`;
+  return { ...daemon, apiPort, server, api: await apiEndpoint(server, options.stateDir) };
 }
 
 /** The proxy's client mode: `luma proxy ARGS` (or `luma-proxy ARGS`). */

@@ -2,14 +2,13 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { defaultProxyPaths } from '../../proxy/daemon.js';
 import { CliError } from '../api-client.js';
-import { stopOnSignal } from '../common.js';
+import { globalFlags, stopOnSignal } from '../common.js';
 
 // The long-running processes: `luma up` (everything in one) and `luma controller`
 // (the control plane alone, steering a separately run proxy).
 
 interface ControlPlaneFlags {
   manifests: string;
-  stateDir: string;
   listen: string;
   apiListen: string;
   httpsListen?: string;
@@ -20,7 +19,6 @@ interface ControlPlaneFlags {
 function addControlPlaneFlags(command: Command): Command {
   return command
     .addOption(new Option('--manifests <dir>', 'directory of manifests applied at start').env('LUMA_MANIFESTS').default('./manifests'))
-    .addOption(new Option('--state-dir <dir>', 'where objects and state live').env('LUMA_STATE_DIR').default('./.luma'))
     .addOption(new Option('--listen <addr>', 'public HTTP listener (the proxy)').env('LUMA_LISTEN').default('127.0.0.1:8080'))
     .addOption(new Option('--api-listen <addr>', 'API listener').env('LUMA_API_LISTEN').default('127.0.0.1:7070'))
     .addOption(new Option('--https-listen <addr>', 'HTTPS listener (not available yet)').env('LUMA_HTTPS_LISTEN'))
@@ -35,32 +33,34 @@ function refuseTls(options: ControlPlaneFlags): void {
 export function registerDaemonCommands(program: Command): void {
   addControlPlaneFlags(program.command('up').description('Run Luma in one process (store, controller, proxy, API) on the embedded default'))
     .addHelpText('after', '\nExample:\n  luma up --manifests ./manifests --listen 127.0.0.1:8080')
-    .action(async (options: ControlPlaneFlags) => {
+    .action(async (options: ControlPlaneFlags, command: Command) => {
       refuseTls(options);
+      const { stateDir } = globalFlags(command);
       const { startLuma } = await import('../../daemon/up.js');
       const luma = await startLuma({
         manifests: options.manifests,
-        stateDir: options.stateDir,
+        stateDir,
         listen: options.listen,
         apiListen: options.apiListen,
         ...(options.config ? { config: options.config } : {}),
       });
       stopOnSignal('Luma (containers keep running and are adopted at the next start)', () => luma.stop());
-      process.stderr.write(`Luma is up: apps at http://127.0.0.1:${luma.proxyPort}, API at http://127.0.0.1:${luma.apiPort}, state in ${options.stateDir}\n`);
+      process.stderr.write(`Luma is up: apps at http://127.0.0.1:${luma.proxyPort}, API at http://127.0.0.1:${luma.apiPort}, state in ${stateDir}\n`);
     });
 
   addControlPlaneFlags(program.command('controller').description('Run the controller and API alone, steering a proxy started with `luma proxy run`'))
     .addOption(new Option('--proxy-socket <path>', "the proxy's management socket (default: STATE_DIR/proxy/proxy.sock)").env('LUMA_PROXY_SOCKET'))
     .addHelpText('after', '\nExample:\n  luma proxy run --state-dir /var/lib/luma &\n  luma controller --state-dir /var/lib/luma')
-    .action(async (options: ControlPlaneFlags & { proxySocket?: string }) => {
+    .action(async (options: ControlPlaneFlags & { proxySocket?: string }, command: Command) => {
       refuseTls(options);
+      const { stateDir } = globalFlags(command);
       const { startControllerProcess } = await import('../../daemon/controller-process.js');
       const controller = await startControllerProcess({
         manifests: options.manifests,
-        stateDir: options.stateDir,
+        stateDir,
         apiListen: options.apiListen,
         publicListen: options.listen,
-        proxySocket: options.proxySocket ?? defaultProxyPaths(options.stateDir).socketPath,
+        proxySocket: options.proxySocket ?? defaultProxyPaths(stateDir).socketPath,
         ...(options.config ? { config: options.config } : {}),
       });
       stopOnSignal('the controller (containers keep running)', () => controller.stop());

@@ -7,7 +7,7 @@ import type { DeployRequest, ServiceInfo } from '../../proxy/management.js';
 import { parseListenAddress } from '../../daemon/listen-address.js';
 import { createLogger } from '../../util/logger.js';
 import { CliError } from '../api-client.js';
-import { collect, stopOnSignal } from '../common.js';
+import { collect, globalFlags, stopOnSignal } from '../common.js';
 import { table } from '../format.js';
 
 // `luma proxy …` (also the `luma-proxy` binary): the daemon, and a client mode of the
@@ -23,9 +23,14 @@ function socketPathOf(options: SocketFlags): string {
 }
 
 function addSocketFlags(command: Command): Command {
-  return command
-    .addOption(new Option('--socket-path <path>', 'management socket (default: STATE_DIR/proxy/proxy.sock)').env('LUMA_PROXY_SOCKET'))
-    .addOption(new Option('--state-dir <dir>', 'state directory').env('LUMA_STATE_DIR').default('./.luma'));
+  return (
+    command
+      .addOption(new Option('--socket-path <path>', 'management socket (default: STATE_DIR/proxy/proxy.sock)').env('LUMA_PROXY_SOCKET'))
+      // --state-dir is program-wide (the CLI also finds the API token there); handed to each action with its own flags.
+      .hook('preAction', (self) => {
+        self.setOptionValue('stateDir', globalFlags(self).stateDir);
+      })
+  );
 }
 
 function duration(flag: string): (value: string) => number {

@@ -25,7 +25,7 @@ describe('an Image built from a directory', () => {
     await mkdir(path.join(dir, 'manifests'));
     const config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '1s' });
     luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
-    api = new Api(luma.server);
+    api = new Api(luma.api);
     site = await httpdContext(path.join(dir, 'app', 'site'), 'v1\n');
     manifest = path.join(dir, 'app', 'luma.yaml');
     // A warm project: one instance always runs, so a rebuild has to roll it.
@@ -40,7 +40,7 @@ describe('an Image built from a directory', () => {
   });
 
   async function apply(): Promise<string> {
-    const result = await runCli(['apply', '-f', manifest], { server: luma.server });
+    const result = await runCli(['apply', '-f', manifest], { api: luma.api });
     expect(result.code, result.stderr).toBe(0);
     return result.stdout;
   }
@@ -83,7 +83,7 @@ describe('an Image built from a directory', () => {
     expect(after.status).toEqual(image.status);
     expect(after.metadata.resourceVersion).toBe(image.metadata.resourceVersion);
     expect((await imagesOf(instance, name)).map((info) => info.Id)).toEqual(built.map((info) => info.Id));
-    const log = await runCli(['logs', `image/${name}`], { server: luma.server });
+    const log = await runCli(['logs', `image/${name}`], { api: luma.api });
     expect(log.stdout).toBe(image.status?.buildLog);
   });
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageObject } from '../../../src/model/types.js';
 import { removeInstanceContainers, testInstance } from '../../support/docker.js';
 import { Api, HTTPD_DOCKERFILE, httpdContext, imageManifest, imagesOf, readyCondition, removeInstanceImages, uniqueName, writeContext } from '../../support/images.js';
-import { eventually, projectManifest, request, REPO_ROOT, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../../support/luma.js';
+import { cliEnv, eventually, projectManifest, request, REPO_ROOT, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../../support/luma.js';
 
 // What users see when an image cannot be had: a broken Dockerfile is Failed with the
 // failing step and is not retried until something changes; an unreachable ref says it
@@ -26,7 +26,7 @@ describe('image builds that fail, and build output', () => {
     await mkdir(path.join(dir, 'manifests'));
     const config = await writeConfig(dir, { resyncInterval: '1s' });
     luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
-    api = new Api(luma.server);
+    api = new Api(luma.api);
   });
 
   afterAll(async () => {
@@ -37,7 +37,7 @@ describe('image builds that fail, and build output', () => {
   });
 
   async function apply(file: string): Promise<string> {
-    const result = await runCli(['apply', '-f', file], { server: luma.server });
+    const result = await runCli(['apply', '-f', file], { api: luma.api });
     expect(result.code, result.stderr).toBe(0);
     return result.stdout;
   }
@@ -81,7 +81,7 @@ describe('image builds that fail, and build output', () => {
     const later = await api.image(name);
     expect(later.metadata.resourceVersion).toBe(failed.metadata.resourceVersion);
     expect(later.status).toEqual(failed.status);
-    expect((await runCli(['logs', `image/${name}`], { server: luma.server })).stdout).toBe(failed.status?.buildLog);
+    expect((await runCli(['logs', `image/${name}`], { api: luma.api })).stdout).toBe(failed.status?.buildLog);
     expect(await imagesOf(instance, name)).toEqual([]);
 
     // Fixed: a new context, a new build, and the project serves it.
@@ -141,7 +141,7 @@ describe('image builds that fail, and build output', () => {
     // Follow the build with the real CLI, noting when each piece of output arrives.
     const started = Date.now();
     const follower = spawn(process.execPath, [path.join(REPO_ROOT, 'dist/cli/main.js'), 'logs', `image/${name}`, '-f'], {
-      env: { ...process.env, LUMA_SERVER: luma.server },
+      env: { ...process.env, ...cliEnv(luma.api) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

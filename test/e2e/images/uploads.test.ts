@@ -5,7 +5,7 @@ import { contextDigest } from '../../../src/images/context.js';
 import { gzip, snapshot, tarOf, tarOfDirectory, zipOf, zipOfDirectory } from '../../support/archives.js';
 import { removeInstanceContainers, testInstance } from '../../support/docker.js';
 import { Api, httpdContext, imageManifest, removeInstanceImages, uniqueName } from '../../support/images.js';
-import { eventually, projectManifest, request, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../../support/luma.js';
+import { apiFetch, eventually, projectManifest, request, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../../support/luma.js';
 
 // Build contexts arrive as archives: uploaded to POST /contexts (tar, tar.gz, zip) and
 // named `upload:sha256:…` in a manifest, or as an archive file next to a manifest that
@@ -33,7 +33,7 @@ describe('build contexts uploaded as archives', () => {
     await mkdir(path.join(dir, 'manifests'));
     const config = await writeConfig(dir, { resyncInterval: '1s' });
     luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
-    api = new Api(luma.server);
+    api = new Api(luma.api);
   });
 
   afterAll(async () => {
@@ -95,12 +95,12 @@ describe('build contexts uploaded as archives', () => {
     const manifest = path.join(cliDir, 'luma.yaml');
     await writeFile(manifest, documents.join('---\n'));
     // Run from elsewhere: the archives are found next to the manifest, not in the working directory.
-    const applied = await runCli(['apply', '-f', manifest], { server: luma.server });
+    const applied = await runCli(['apply', '-f', manifest], { api: luma.api });
     expect(applied.code, applied.stderr).toBe(0);
     expect(applied.stdout.trim().split('\n')).toEqual(names.flatMap((name) => [`image/${name} created`, `project/${name} created`]));
     for (const [index, { format }] of FORMATS.entries()) expect(await served(names[index] ?? '')).toBe(`applied as ${format}\n`);
 
-    const again = await runCli(['apply', '-f', manifest], { server: luma.server });
+    const again = await runCli(['apply', '-f', manifest], { api: luma.api });
     expect(again.stdout.trim().split('\n')).toEqual(names.flatMap((name) => [`image/${name} unchanged`, `project/${name} unchanged`]));
   });
 
@@ -110,11 +110,11 @@ describe('build contexts uploaded as archives', () => {
     await writeFile(path.join(evilDir, 'site.zip'), zipOf([{ name: '../escape.txt', content: 'x' }]));
     const manifest = path.join(evilDir, 'luma.yaml');
     await writeFile(manifest, imageManifest(`${run}-evil`, { context: 'site.zip' }));
-    const applied = await runCli(['apply', '-f', manifest], { server: luma.server });
+    const applied = await runCli(['apply', '-f', manifest], { api: luma.api });
     expect(applied.code).not.toBe(0);
     expect(applied.stderr).toContain('context refused');
     expect(applied.stderr).toContain('../escape.txt');
-    expect((await runCli(['get', 'image', `${run}-evil`], { server: luma.server })).code).not.toBe(0);
+    expect((await runCli(['get', 'image', `${run}-evil`], { api: luma.api })).code).not.toBe(0);
   });
 });
 
@@ -132,7 +132,7 @@ describe('hostile uploads to POST /contexts', () => {
     await writeFile(path.join(dir, 'secret.txt'), 'a file next to the state directory\n');
     const config = await writeConfig(dir, { resyncInterval: '1s', maxContextBytes: '1000000' });
     luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
-    api = new Api(luma.server);
+    api = new Api(luma.api);
     contextsDir = path.join(dir, 'state', 'contexts');
     outsideBefore = await snapshot(dir, (relative) => relative === 'state' || relative.startsWith('state/'));
   });
@@ -204,7 +204,7 @@ describe('hostile uploads to POST /contexts', () => {
   // piped), and its staging folder stays under state/contexts. Kept last: it leaves one.
   it('answers a truncated tar with 400 at once', async () => {
     const whole = await tarOf([{ name: 'a.txt', content: Buffer.alloc(4096, 'a') }]);
-    const response = await fetch(new URL('/contexts', luma.server), {
+    const response = await apiFetch(luma.api, '/contexts', {
       method: 'POST',
       headers: { 'content-type': 'application/x-tar' },
       body: whole.subarray(0, 1500),

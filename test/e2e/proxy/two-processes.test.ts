@@ -45,7 +45,7 @@ describe('`luma proxy run` and `luma controller` as two processes', () => {
   async function apply(name: string, spec: { minInstances?: number; idleTimeout?: string }): Promise<void> {
     const file = path.join(dir, `${name}.yaml`);
     await writeFile(file, projectManifest(name, { image: TEST_IMAGE, hostnames: [`${name}.localhost`], ...spec }));
-    const result = await runCli(['apply', '-f', file], { server: controller!.server });
+    const result = await runCli(['apply', '-f', file], { api: controller!.api });
     expect(result.code, result.stderr).toBe(0);
   }
 

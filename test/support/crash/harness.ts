@@ -92,7 +92,7 @@ export async function runCrashHarness(options: CrashRunOptions): Promise<CrashRu
       options.log(`  kill ${kill}/${options.kills} (after ${delayMs} ms): restarted in ${restartMs} ms, converged in ${ms} ms`);
     }
   }
-  const final = await observe(luma.server, stateDir, options.instance);
+  const final = await observe(luma.api, stateDir, options.instance);
   await luma.stop();
   return {
     seed: options.seed,
@@ -114,7 +114,7 @@ export async function runCrashHarness(options: CrashRunOptions): Promise<CrashRu
     let slowest: string[] = [];
     for (;;) {
       try {
-        const view = await observe(current.server, stateDir, options.instance);
+        const view = await observe(current.api, stateDir, options.instance);
         recordHistory(view, history);
         const unsafe = safetyViolations(view, history);
         if (unsafe.length > 0) throw new InvariantViolation(options.seed, kill, unsafe, current.output());

@@ -4,6 +4,7 @@ import { DockerRuntime } from '../../../src/runtime/docker-runtime.js';
 import type { ManagedContainer } from '../../../src/runtime/runtime.js';
 import { ledgerPath } from '../../../src/usage/ledger.js';
 import { apiCall } from '../api.js';
+import type { ApiEndpoint } from '../luma.js';
 
 // What must hold after a controller was killed at any moment and started again (SPEC §5:
 // nothing is lost). Each check returns the violations it found, in words; none means it
@@ -29,8 +30,8 @@ export interface ClusterView {
 const ENDED_PHASES = new Set(['Expired', 'Released', 'Failed']);
 const LIVE_STATES = new Set(['running', 'paused', 'restarting', 'created']);
 
-async function listKind<T>(server: string, plural: string): Promise<T[]> {
-  const answer = await apiCall(server, 'GET', `/api/v1alpha1/${plural}`, { timeoutMs: 5_000 });
+async function listKind<T>(api: ApiEndpoint, plural: string): Promise<T[]> {
+  const answer = await apiCall(api, 'GET', `/api/v1alpha1/${plural}`, { timeoutMs: 5_000 });
   if (answer.status !== 200) throw new Error(`GET ${plural}: HTTP ${answer.status} ${answer.text}`);
   return (answer.json as { items: T[] }).items;
 }
@@ -52,12 +53,12 @@ export async function readLedgerCounts(stateDir: string): Promise<Map<string, nu
   return counts;
 }
 
-export async function observe(server: string, stateDir: string, instance: string): Promise<ClusterView> {
+export async function observe(api: ApiEndpoint, stateDir: string, instance: string): Promise<ClusterView> {
   const runtime = new DockerRuntime({ instance });
   const [projects, images, leases, containers, ledgerCounts] = await Promise.all([
-    listKind<ProjectObject>(server, 'projects'),
-    listKind<ImageObject>(server, 'images'),
-    listKind<LeaseObject>(server, 'leases'),
+    listKind<ProjectObject>(api, 'projects'),
+    listKind<ImageObject>(api, 'images'),
+    listKind<LeaseObject>(api, 'leases'),
     runtime.list(),
     readLedgerCounts(stateDir),
   ]);

@@ -91,10 +91,10 @@ export async function prepareWorkload(dir: string): Promise<Workload> {
   };
 
   const applyYaml = (luma: LumaProcess, yaml: string): Promise<unknown> =>
-    apiCall(luma.server, 'POST', '/apply?source=crash.yaml', { rawBody: yaml, headers: { 'content-type': 'application/yaml' }, timeoutMs: 10_000 });
+    apiCall(luma.api, 'POST', '/apply?source=crash.yaml', { rawBody: yaml, headers: { 'content-type': 'application/yaml' }, timeoutMs: 10_000 });
 
   const liveLeases = async (luma: LumaProcess): Promise<Array<{ name: string; phase: string }>> => {
-    const answer = await apiCall(luma.server, 'GET', '/api/v1alpha1/leases', { timeoutMs: 5_000 });
+    const answer = await apiCall(luma.api, 'GET', '/api/v1alpha1/leases', { timeoutMs: 5_000 });
     const items = (answer.json as { items?: Array<{ metadata: { name: string }; status?: { phase?: string } }> } | undefined)?.items ?? [];
     return items.map((item) => ({ name: item.metadata.name, phase: item.status?.phase ?? 'Pending' }));
   };
@@ -111,7 +111,7 @@ export async function prepareWorkload(dir: string): Promise<Workload> {
         leaseNumber += 1;
         const name = `l${leaseNumber}-${random.int(0, 9999)}`;
         const body = { apiVersion: 'luma.dev/v1alpha1', kind: 'Lease', metadata: { name }, spec: { project: LEASED_PROJECT, ttl: `${random.int(2, 15)}s` } };
-        await apiCall(luma.server, 'PUT', `/api/v1alpha1/leases/${name}`, { body, timeoutMs: 10_000 });
+        await apiCall(luma.api, 'PUT', `/api/v1alpha1/leases/${name}`, { body, timeoutMs: 10_000 });
         if (random.chance(0.3)) await request(luma.proxyPort, `${name}.${LEASED_PROJECT}.localhost`, '/', 10_000);
       },
     ],
@@ -121,7 +121,7 @@ export async function prepareWorkload(dir: string): Promise<Workload> {
       async (luma, random) => {
         const leases = await liveLeases(luma);
         if (leases.length === 0) return;
-        await apiCall(luma.server, 'DELETE', `/api/v1alpha1/leases/${random.pick(leases).name}`, { timeoutMs: 10_000 });
+        await apiCall(luma.api, 'DELETE', `/api/v1alpha1/leases/${random.pick(leases).name}`, { timeoutMs: 10_000 });
       },
     ],
     [
@@ -130,7 +130,7 @@ export async function prepareWorkload(dir: string): Promise<Workload> {
       async (luma, random) => {
         const active = (await liveLeases(luma)).filter((lease) => lease.phase === 'Active');
         if (active.length === 0) return;
-        await apiCall(luma.server, 'POST', `/api/v1alpha1/leases/${random.pick(active).name}/renew`, { body: { extend: `${random.int(1, 5)}s` }, timeoutMs: 10_000 });
+        await apiCall(luma.api, 'POST', `/api/v1alpha1/leases/${random.pick(active).name}/renew`, { body: { extend: `${random.int(1, 5)}s` }, timeoutMs: 10_000 });
       },
     ],
     [
@@ -142,14 +142,14 @@ export async function prepareWorkload(dir: string): Promise<Workload> {
         return applyYaml(luma, (apiProjects[which] as () => string)());
       },
     ],
-    ['project-delete', 1, (luma) => apiCall(luma.server, 'DELETE', '/api/v1alpha1/projects/temp', { timeoutMs: 10_000 })],
+    ['project-delete', 1, (luma) => apiCall(luma.api, 'DELETE', '/api/v1alpha1/projects/temp', { timeoutMs: 10_000 })],
     [
       'image-apply-cli',
       0.5,
       async (luma) => {
         siteRevision += 1;
         await writeFile(path.join(site, 'www', 'index.html'), `site ${siteRevision}\n`);
-        return runCli(['apply', '-f', path.join(manifests, 'site.yaml')], { server: luma.server });
+        return runCli(['apply', '-f', path.join(manifests, 'site.yaml')], { api: luma.api });
       },
     ],
   ];
@@ -199,7 +199,7 @@ export async function seedApiProjects(luma: LumaProcess): Promise<void> {
     projectYaml(LEASED_PROJECT, TEST_IMAGE, [...SCALING('2s'), '  pool:', '    size: 1']),
     projectYaml('temp', TEST_IMAGE, SCALING('2s')),
   ]) {
-    const answer = await apiCall(luma.server, 'POST', '/apply?source=seed.yaml', { rawBody: yaml, headers: { 'content-type': 'application/yaml' } });
+    const answer = await apiCall(luma.api, 'POST', '/apply?source=seed.yaml', { rawBody: yaml, headers: { 'content-type': 'application/yaml' } });
     if (answer.status !== 200) throw new Error(`seeding the projects: HTTP ${answer.status} ${answer.text}`);
   }
 }

@@ -21,7 +21,7 @@ let api: TestApi;
 beforeAll(async () => {
   api = await startTestApi();
   // Something to renew and replace: an existing project and lease.
-  const seed = await apiCall(api.server, 'POST', '/apply', {
+  const seed = await apiCall(api.api, 'POST', '/apply', {
     rawBody: stringify({ apiVersion: 'luma.dev/v1alpha1', kind: 'Project', metadata: { name: 'web' }, spec: { image: 'busybox', hostnames: ['web.localhost'] } }),
     headers: { 'content-type': 'application/yaml' },
   });
@@ -50,7 +50,7 @@ describe('API write paths under fuzzing', () => {
   it('POST /apply: any manifest text', async () => {
     await fc.assert(
       fc.asyncProperty(manifestText, contentType, fc.boolean(), (text, type, dryRun) =>
-        probe(() => apiCall(api.server, 'POST', `/apply${dryRun ? '?dryRun=true' : ''}`, { rawBody: text, headers: { 'content-type': type } })),
+        probe(() => apiCall(api.api, 'POST', `/apply${dryRun ? '?dryRun=true' : ''}`, { rawBody: text, headers: { 'content-type': type } })),
       ),
       { numRuns: RUNS },
     );
@@ -59,13 +59,13 @@ describe('API write paths under fuzzing', () => {
   it('POST /apply/files: any body shape', async () => {
     const files = fc.array(fc.record({ path: fc.oneof(fc.constant('a.yaml'), fc.string({ maxLength: 10 })), content: manifestText }), { maxLength: 3 });
     const body = fc.oneof(fc.record({ files, dryRun: fc.boolean() }, { requiredKeys: ['files'] }), fc.record({ files: anyJson }), anyJson);
-    await fc.assert(fc.asyncProperty(body, (value) => probe(() => apiCall(api.server, 'POST', '/apply/files', { body: value }))), { numRuns: RUNS });
+    await fc.assert(fc.asyncProperty(body, (value) => probe(() => apiCall(api.api, 'POST', '/apply/files', { body: value }))), { numRuns: RUNS });
   }, TIMEOUT_MS);
 
   it('PUT /api/v1alpha1/PLURAL/NAME: any object shape', async () => {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...PLURALS), name, objectShape, (plural, objectName, object) =>
-        probe(() => apiCall(api.server, 'PUT', `/api/v1alpha1/${plural}/${encodeURIComponent(objectName)}`, { body: object })),
+        probe(() => apiCall(api.api, 'PUT', `/api/v1alpha1/${plural}/${encodeURIComponent(objectName)}`, { body: object })),
       ),
       { numRuns: RUNS },
     );
@@ -74,7 +74,7 @@ describe('API write paths under fuzzing', () => {
   it('POST /api/v1alpha1/leases/NAME/renew: any body', async () => {
     const extend = fc.oneof(fc.constantFrom('5m', '0s', '-1m', '1e9h', '', '999999999999999999999m', 'NaN', '1.5m'), anyJson);
     const body = fc.oneof(fc.record({ extend }), anyJson);
-    await fc.assert(fc.asyncProperty(name, body, (lease, value) => probe(() => apiCall(api.server, 'POST', `/api/v1alpha1/leases/${encodeURIComponent(lease)}/renew`, { body: value }))), {
+    await fc.assert(fc.asyncProperty(name, body, (lease, value) => probe(() => apiCall(api.api, 'POST', `/api/v1alpha1/leases/${encodeURIComponent(lease)}/renew`, { body: value }))), {
       numRuns: RUNS,
     });
   }, TIMEOUT_MS);
@@ -84,7 +84,7 @@ describe('API write paths under fuzzing', () => {
     const query = fc.oneof(fc.constant(''), fc.string({ maxLength: 12 }).map((text) => `?resourceVersion=${encodeURIComponent(text)}`));
     await fc.assert(
       fc.asyncProperty(method, fc.constantFrom(...PLURALS), fc.constantFrom('nope', 'UPPER', 'l1', '%00', '..', 'x'.repeat(80)), query, (verb, plural, objectName, search) =>
-        probe(() => apiCall(api.server, verb, `/api/v1alpha1/${plural}/${objectName}${search}`)),
+        probe(() => apiCall(api.api, verb, `/api/v1alpha1/${plural}/${objectName}${search}`)),
       ),
       { numRuns: RUNS },
     );
@@ -94,7 +94,7 @@ describe('API write paths under fuzzing', () => {
     const magic = fc.constantFrom(Buffer.alloc(0), Buffer.from([0x1f, 0x8b, 0x08]), Buffer.from('PK\u0003\u0004'), Buffer.alloc(512, 0x61), Buffer.from('ustar\u000000'));
     const bytes = fc.tuple(magic, fc.uint8Array({ maxLength: 2_048 })).map(([head, tail]) => Buffer.concat([head, Buffer.from(tail)]));
     const type = fc.constantFrom('application/x-tar', 'application/gzip', 'application/zip', 'application/octet-stream');
-    await fc.assert(fc.asyncProperty(bytes, type, (body, mime) => probe(() => apiCall(api.server, 'POST', '/contexts', { rawBody: body, headers: { 'content-type': mime } }))), {
+    await fc.assert(fc.asyncProperty(bytes, type, (body, mime) => probe(() => apiCall(api.api, 'POST', '/contexts', { rawBody: body, headers: { 'content-type': mime } }))), {
       numRuns: RUNS,
     });
   }, TIMEOUT_MS);

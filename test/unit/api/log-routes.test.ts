@@ -15,6 +15,7 @@ import { FileStore } from '../../../src/store/file-store.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { FakeClock, settle } from '../../support/fakes/fake-clock.js';
 import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
+import { AUTHORIZATION, authorizedInject, TEST_API_TOKEN } from '../../support/api-token.js';
 
 // The log routes on the API, against a fake runtime and a fake clock: the three wires
 // (plain text, SSE, WebSocket), refusals before anything streams, heartbeats, and the
@@ -29,6 +30,7 @@ let store: FileStore;
 let runtime: FakeRuntime;
 let clock: FakeClock;
 let app: FastifyInstance;
+const inject = authorizedInject(() => app);
 let webOwner: OwnerRef;
 let leaseOwner: OwnerRef;
 let base: string;
@@ -50,12 +52,13 @@ beforeEach(async () => {
     admission: DEFAULT_SETTINGS,
     usage: { records: () => [] },
     logger: silentLogger(),
+    token: TEST_API_TOKEN,
     health: async () => ({ status: 'ok', docker: { reachable: true } }),
     dockerState: () => ({ reachable: true }),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   base = `ws://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-  const applied = await app.inject({ method: 'POST', url: '/apply', headers: { 'content-type': 'application/yaml' }, payload: `${PROJECT}\n---\n${LEASE}\n` });
+  const applied = await inject({ method: 'POST', url: '/apply', headers: { 'content-type': 'application/yaml' }, payload: `${PROJECT}\n---\n${LEASE}\n` });
   expect(applied.statusCode, applied.body).toBe(200);
   webOwner = { kind: 'Project', name: 'web', uid: store.get('Project', 'web')!.metadata.uid! };
   leaseOwner = { kind: 'Lease', name: 'sandbox', uid: store.get('Lease', 'sandbox')!.metadata.uid! };
@@ -80,7 +83,7 @@ interface WsTranscript {
 
 /** A real client on loopback, listening from the start so that nothing it is sent is missed. */
 function connect(urlPath: string): WsTranscript {
-  const ws = new WebSocket(`${base}${urlPath}`);
+  const ws = new WebSocket(`${base}${urlPath}`, { headers: AUTHORIZATION });
   const messages: Array<Record<string, unknown>> = [];
   ws.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString()) as Record<string, unknown>));
   const opened = new Promise<void>((resolve, reject) => {
@@ -107,26 +110,26 @@ describe('GET /api/v1alpha1/{projects,leases}/NAME/log', () => {
     const b = seedWeb('bbbbbb');
     runtime.writeLog(a, 'GET / 200', { time: '2026-01-01T00:00:01.000000001Z' });
     runtime.writeLog(b, 'oops', { time: '2026-01-01T00:00:02.000000002Z', stream: 'stderr' });
-    const answer = await app.inject({ url: '/api/v1alpha1/projects/web/log' });
+    const answer = await inject({ url: '/api/v1alpha1/projects/web/log' });
     expect(answer.statusCode).toBe(200);
     expect(answer.headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(answer.body).toBe('[web-aaaaaa] 2026-01-01T00:00:01.000000001Z GET / 200\n[web-bbbbbb] 2026-01-01T00:00:02.000000002Z oops\n');
-    const bare = await app.inject({ url: '/api/v1alpha1/projects/web/log?timestamps=false&tail=1' });
+    const bare = await inject({ url: '/api/v1alpha1/projects/web/log?timestamps=false&tail=1' });
     expect(bare.body).toBe('[web-aaaaaa] GET / 200\n[web-bbbbbb] oops\n');
   });
 
   it("answers a lease's log without instance prefixes, and an empty log with an empty 200", async () => {
-    expect((await app.inject({ url: '/api/v1alpha1/leases/sandbox/log' })).body).toBe('');
+    expect((await inject({ url: '/api/v1alpha1/leases/sandbox/log' })).body).toBe('');
     const id = runtime.seed({ owner: leaseOwner, specHash: 'h', state: 'running', name: 'luma-t-sandbox-cccccc' }).id;
     runtime.writeLog(id, 'ready', { time: '2026-01-01T00:00:01Z' });
-    const answer = await app.inject({ url: '/api/v1alpha1/leases/sandbox/log' });
+    const answer = await inject({ url: '/api/v1alpha1/leases/sandbox/log' });
     expect(answer.statusCode).toBe(200);
     expect(answer.body).toBe('2026-01-01T00:00:01Z ready\n');
   });
 
   it('answers server-sent events when asked: one JSON event per line and an end event', async () => {
     runtime.writeLog(seedWeb('aaaaaa'), 'hello', { time: '2026-01-01T00:00:01Z' });
-    const answer = await app.inject({ url: '/api/v1alpha1/projects/web/log', headers: { accept: 'text/event-stream' } });
+    const answer = await inject({ url: '/api/v1alpha1/projects/web/log', headers: { accept: 'text/event-stream' } });
     expect(answer.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     expect(answer.body).toBe(
       'data: {"instance":"web-aaaaaa","stream":"stdout","time":"2026-01-01T00:00:01Z","line":"hello"}\n\n' +
@@ -135,11 +138,11 @@ describe('GET /api/v1alpha1/{projects,leases}/NAME/log', () => {
   });
 
   it('refuses an unknown object (404) and a bad query (400) before streaming anything', async () => {
-    const missing = await app.inject({ url: '/api/v1alpha1/projects/nope/log?follow=true' });
+    const missing = await inject({ url: '/api/v1alpha1/projects/nope/log?follow=true' });
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toEqual({ error: 'NotFound', message: 'Project "nope" not found' });
-    expect((await app.inject({ url: '/api/v1alpha1/leases/nope/log' })).json().message).toBe('Lease "nope" not found');
-    const bad = await app.inject({ url: '/api/v1alpha1/projects/web/log?tail=ten' });
+    expect((await inject({ url: '/api/v1alpha1/leases/nope/log' })).json().message).toBe('Lease "nope" not found');
+    const bad = await inject({ url: '/api/v1alpha1/projects/web/log?tail=ten' });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().message).toBe('query parameter tail: expected a whole number of lines (0 or more) or "all", got "ten"');
     await expect(connect('/api/v1alpha1/projects/nope/log?follow=true').opened).rejects.toThrow('HTTP 404');
@@ -151,14 +154,14 @@ describe('GET /api/v1alpha1/{projects,leases}/NAME/log', () => {
     runtime.list = async () => {
       throw new DockerUnavailableError('unix:///var/run/docker.sock', 'connect ECONNREFUSED');
     };
-    const answer = await app.inject({ url: '/api/v1alpha1/projects/web/log?follow=true', headers: { accept: 'text/event-stream' } });
+    const answer = await inject({ url: '/api/v1alpha1/projects/web/log?follow=true', headers: { accept: 'text/event-stream' } });
     expect(answer.statusCode).toBe(503);
     expect(answer.json().message).toContain('cannot reach the Docker engine at unix:///var/run/docker.sock');
   });
 
   it('follows over SSE with heartbeat comments, and ends with container-gone when the lease container goes away', async () => {
     const id = runtime.seed({ owner: leaseOwner, specHash: 'h', state: 'running', name: 'luma-t-sandbox-cccccc' }).id;
-    const answering = app.inject({ url: '/api/v1alpha1/leases/sandbox/log?follow=true', headers: { accept: 'text/event-stream' } });
+    const answering = inject({ url: '/api/v1alpha1/leases/sandbox/log?follow=true', headers: { accept: 'text/event-stream' } });
     await waitFor(() => runtime.openLogStreams(id) === 1, 'the follower to attach');
     runtime.writeLog(id, 'working', { time: '2026-01-01T00:00:01Z' });
     await settle();
@@ -174,7 +177,7 @@ describe('GET /api/v1alpha1/{projects,leases}/NAME/log', () => {
 
   it("reads a finished lease's log without following it", async () => {
     await store.updateStatus('Lease', 'sandbox', { phase: 'Expired' });
-    const answer = await app.inject({ url: '/api/v1alpha1/leases/sandbox/log?follow=true', headers: { accept: 'text/event-stream' } });
+    const answer = await inject({ url: '/api/v1alpha1/leases/sandbox/log?follow=true', headers: { accept: 'text/event-stream' } });
     expect(answer.body).toBe('event: end\ndata: {"reason":"complete","message":"end of the log"}\n\n');
   });
 
@@ -223,7 +226,7 @@ describe('GET /api/v1alpha1/{projects,leases}/NAME/log', () => {
     const client = connect('/api/v1alpha1/projects/web/log?follow=true');
     await client.opened;
     await waitFor(() => runtime.openLogStreams() === 1, 'the follower to attach');
-    expect((await app.inject({ method: 'DELETE', url: '/api/v1alpha1/projects/web' })).statusCode).toBe(200);
+    expect((await inject({ method: 'DELETE', url: '/api/v1alpha1/projects/web' })).statusCode).toBe(200);
     expect(await client.closed).toEqual({ code: LOG_CLOSE_CODES['object-deleted'], reason: 'project/web was deleted' });
     expect(client.messages.at(-1)).toEqual({ type: 'end', reason: 'object-deleted', message: 'project/web was deleted' });
     expect(runtime.openLogStreams()).toBe(0);
@@ -252,7 +255,7 @@ describe('GET /api/v1alpha1/{projects,leases}/NAME/log', () => {
     const id = seedWeb('aaaaaa');
     const client = connect('/api/v1alpha1/projects/web/log?follow=true');
     await client.opened;
-    const sse = app.inject({ url: '/api/v1alpha1/projects/web/log?follow=true', headers: { accept: 'text/event-stream' } });
+    const sse = inject({ url: '/api/v1alpha1/projects/web/log?follow=true', headers: { accept: 'text/event-stream' } });
     await waitFor(() => runtime.openLogStreams(id) === 2, 'both followers to attach');
     await app.close();
     expect(await client.closed).toEqual({ code: 1001, reason: 'the Luma API is shutting down' });
@@ -261,7 +264,7 @@ describe('GET /api/v1alpha1/{projects,leases}/NAME/log', () => {
   });
 
   it('lists both routes in the OpenAPI document', async () => {
-    const paths = Object.keys((await app.inject({ url: '/openapi.json' })).json<{ paths: Record<string, unknown> }>().paths);
+    const paths = Object.keys((await inject({ url: '/openapi.json' })).json<{ paths: Record<string, unknown> }>().paths);
     expect(paths).toEqual(expect.arrayContaining(['/api/v1alpha1/projects/{name}/log', '/api/v1alpha1/leases/{name}/log']));
   });
 });

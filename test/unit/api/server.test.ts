@@ -14,12 +14,14 @@ import type { UsageRecord } from '../../../src/usage/record.js';
 import type { UsageSummary } from '../../../src/usage/summary.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { usageRecord } from '../../support/usage-records.js';
+import { authorizedInject, TEST_API_TOKEN } from '../../support/api-token.js';
 
 // The API's write paths enforce the operator's rules, and GET /usage serves the ledger.
 
 let dir: string;
 let store: FileStore;
 let app: FastifyInstance;
+const inject = authorizedInject(() => app);
 let records: UsageRecord[];
 
 beforeEach(async () => {
@@ -36,6 +38,7 @@ beforeEach(async () => {
     runtime: new FakeRuntime(),
     logHeartbeatIntervalMs: DEFAULT_SETTINGS.logHeartbeatIntervalMs,
     logger: silentLogger(),
+    token: TEST_API_TOKEN,
     health: async () => ({ status: 'ok', docker: { reachable: true } }),
     dockerState: () => ({ reachable: true }),
   });
@@ -53,7 +56,7 @@ const lease = (ttl: string): string => `apiVersion: ${API_VERSION}\nkind: Lease\
 
 describe('write paths', () => {
   it('POST /apply refuses a disallowed image with 422, the rule and the position, and stores nothing', async () => {
-    const response = await app.inject({ method: 'POST', url: '/apply?source=web.yaml', headers: { 'content-type': 'application/yaml' }, payload: project('evil:1') });
+    const response = await inject({ method: 'POST', url: '/apply?source=web.yaml', headers: { 'content-type': 'application/yaml' }, payload: project('evil:1') });
     expect(response.statusCode).toBe(422);
     const body = response.json<{ message: string; issues: Array<{ line: number; path: string }> }>();
     expect(body.message).toBe('web.yaml:6:10: spec.image: image "evil:1" is not allowed: it matches no pattern of the operator setting imageAllowlist [busybox, luma/**]');
@@ -62,7 +65,7 @@ describe('write paths', () => {
   });
 
   it('POST /apply/files refuses the whole batch when one lease is out of bounds', async () => {
-    const response = await app.inject({
+    const response = await inject({
       method: 'POST',
       url: '/apply/files',
       payload: { files: [{ path: 'web.yaml', content: project('busybox') }, { path: 'lease.yaml', content: lease('3h') }] },
@@ -75,12 +78,12 @@ describe('write paths', () => {
 
   it('PUT refuses an out-of-bounds lease and accepts one within bounds', async () => {
     const body = (ttl: string): object => ({ apiVersion: API_VERSION, kind: 'Lease', metadata: { name: 'l1' }, spec: { project: 'web', ttl } });
-    const refused = await app.inject({ method: 'PUT', url: `${API_PREFIX}/leases/l1`, payload: body('1m') });
+    const refused = await inject({ method: 'PUT', url: `${API_PREFIX}/leases/l1`, payload: body('1m') });
     expect(refused.statusCode).toBe(422);
     expect(refused.json<{ message: string }>().message).toContain('spec.ttl: 1m is below the minimum of 5m (operator setting leases.minTtl)');
     expect(store.get('Lease', 'l1')).toBeUndefined();
 
-    const accepted = await app.inject({ method: 'PUT', url: `${API_PREFIX}/leases/l1`, payload: body('10m') });
+    const accepted = await inject({ method: 'PUT', url: `${API_PREFIX}/leases/l1`, payload: body('10m') });
     expect(accepted.statusCode).toBe(200);
     expect(store.get('Lease', 'l1')?.spec.ttl).toBe('10m');
   });
@@ -89,7 +92,7 @@ describe('write paths', () => {
 describe('GET /api/v1alpha1/usage', () => {
   it('summarises the ledger per lease, per project and in total', async () => {
     records.push(usageRecord({ lease: 'a', project: 'web', cost: 0.5 }), usageRecord({ lease: 'b', project: 'api', cost: 0.25 }));
-    const response = await app.inject({ method: 'GET', url: `${API_PREFIX}/usage` });
+    const response = await inject({ method: 'GET', url: `${API_PREFIX}/usage` });
     expect(response.statusCode).toBe(200);
     const summary = response.json<UsageSummary>();
     expect(summary.leases).toEqual([usageRecord({ lease: 'a', project: 'web', cost: 0.5 }), usageRecord({ lease: 'b', project: 'api', cost: 0.25 })]);
@@ -102,15 +105,15 @@ describe('GET /api/v1alpha1/usage', () => {
 
   it('filters by ?project=', async () => {
     records.push(usageRecord({ lease: 'a', project: 'web' }), usageRecord({ lease: 'b', project: 'api' }));
-    const summary = (await app.inject({ method: 'GET', url: `${API_PREFIX}/usage?project=api` })).json<UsageSummary>();
+    const summary = (await inject({ method: 'GET', url: `${API_PREFIX}/usage?project=api` })).json<UsageSummary>();
     expect(summary.leases.map((record) => record.lease)).toEqual(['b']);
     expect(summary.totals[0]?.leases).toBe(1);
-    const none = (await app.inject({ method: 'GET', url: `${API_PREFIX}/usage?project=nothing` })).json<UsageSummary>();
+    const none = (await inject({ method: 'GET', url: `${API_PREFIX}/usage?project=nothing` })).json<UsageSummary>();
     expect(none).toEqual({ leases: [], projects: [], totals: [] });
   });
 
   it('is in the OpenAPI document', async () => {
-    const document = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<{ paths: Record<string, { get?: { summary?: string } }> }>();
+    const document = (await inject({ method: 'GET', url: '/openapi.json' })).json<{ paths: Record<string, { get?: { summary?: string } }> }>();
     expect(document.paths[`${API_PREFIX}/usage`]?.get?.summary).toContain('per lease, per project and in total');
   });
 });
