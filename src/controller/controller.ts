@@ -29,10 +29,10 @@ export const RESUME_CONFIRM_DELAY_MS = 250;
 /**
  * A periodic resync reconciles only the owners whose containers (or object) changed since
  * the last one: one container list serves every idle project, instead of two Docker calls
- * per project (its reconcile and its pool's). Every this many resyncs, and whenever asked
+ * per project (its reconcile and its pool's). Every this many resyncs (5 min at the default 10 s), and whenever asked
  * (the proxy restarted), every owner is reconciled anyway, as the last safety net.
  */
-export const FULL_RESYNC_EVERY = 6;
+export const FULL_RESYNC_EVERY = 30;
 
 export interface ControllerOptions {
   store: ObjectStore;

@@ -38,6 +38,8 @@ const MAX_KILL_DELAY_MS = 1_500;
 const POLL_MS = 100;
 /** A restart that takes longer is a hang, not a slow machine. */
 const START_TIMEOUT_MS = 60_000;
+/** An image build on a 2-core machine shared with other test runs can take a minute by itself. */
+const CONVERGE_TIMEOUT_MS = 120_000;
 
 export class InvariantViolation extends Error {
   constructor(seed: number, kill: number, violations: string[], output: string) {
@@ -109,7 +111,7 @@ export async function runCrashHarness(options: CrashRunOptions): Promise<CrashRu
   /** Polls until every invariant holds; a safety violation fails at once. */
   async function converge(current: LumaProcess, kill: number): Promise<number> {
     const start = Date.now();
-    const deadline = start + (options.convergeTimeoutMs ?? 60_000);
+    const deadline = start + (options.convergeTimeoutMs ?? CONVERGE_TIMEOUT_MS);
     let violations: string[] = [];
     let slowest: string[] = [];
     for (;;) {
