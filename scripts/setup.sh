@@ -37,6 +37,10 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 # busybox must be the static build (ldd fails on it): the images we build have no libc.
 if [ -x /bin/busybox ] && ldd /bin/busybox >/dev/null 2>&1; then missing+=(busybox-static); fi
+# Prometheus' own tools check Luma's /metrics, dashboard queries and alert rules in the e2e
+# tests (test/e2e/observability/). Installing it may start a system service; the tests
+# never use that one: each starts its own prometheus on a free port with its own data.
+{ command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; } || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 docker_answers() { $SUDO docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }

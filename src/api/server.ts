@@ -17,6 +17,7 @@ import type { ObjectStore } from '../store/store.js';
 import { summariseUsage, USAGE_REASONS, type UsageRecord } from '../usage/ledger.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
+import type { Registry } from 'prom-client';
 import { requireToken } from './auth.js';
 import { BadRequestError, NotFoundError, statusFor } from './errors.js';
 import { registerObjectLogRoutes } from './log-routes.js';
@@ -56,6 +57,8 @@ export interface ApiOptions {
   health: () => Promise<HealthReport>;
   /** Last known Docker state, without a fresh check; told to every client in a header. */
   dockerState: () => HealthReport['docker'];
+  /** Served at /metrics in Prometheus' text format; no /metrics route when absent. */
+  metrics?: Registry;
 }
 
 /** Set on every answer while the engine is unreachable, so each CLI command can say so. */
@@ -186,6 +189,15 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
     const report = await options.health();
     return reply.code(report.status === 'ok' ? 200 : 503).send(report);
   });
+
+  const { metrics } = options;
+  if (metrics) {
+    // Open like /healthz: Prometheus scrapes it without the API token.
+    app.get('/metrics', { schema: { summary: "Prometheus metrics (text format): the controller's, and the proxy's in `luma up`" } }, async (_request, reply) => {
+      const text = await metrics.metrics();
+      return reply.type(metrics.contentType).send(text);
+    });
+  }
 
   app.post(
     '/apply',

@@ -3,6 +3,7 @@ import { parseDocument } from 'yaml';
 import { imagePatternProblem } from '../model/image-pattern.js';
 import { formatCpu, formatDuration, formatMemory, parseCpu, parseDuration, parseMemory, QuantityError } from '../model/quantities.js';
 import { LIMITS } from '../model/semantic-checks.js';
+import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from '../events/webhooks.js';
 
 // Operator settings (`--config FILE`): what the person running Luma decides, as opposed
 // to what app owners declare in manifests. Every value is checked when the file is read,
@@ -53,6 +54,8 @@ export interface OperatorSettings {
   poolBatchSpacingMs: number;
   /** A followed log (SSE, WebSocket) sends a heartbeat this often. */
   logHeartbeatIntervalMs: number;
+  /** Lifecycle events POSTed as CloudEvents to these URLs; none by default. */
+  webhooks: WebhookSettings;
 }
 
 export const DEFAULT_SETTINGS: OperatorSettings = {
@@ -86,6 +89,7 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
   poolBatchSpacingMs: 1_000,
   /** A followed log (SSE, WebSocket) sends a heartbeat this often, so idle streams stay open. */
   logHeartbeatIntervalMs: 15_000,
+  webhooks: DEFAULT_WEBHOOK_SETTINGS,
 };
 
 export class SettingsError extends Error {
@@ -109,7 +113,9 @@ const TOP_LEVEL_KEYS = [
   'imageAllowlist',
   'pool',
   'logHeartbeatInterval',
+  'webhooks',
 ];
+const WEBHOOK_KEYS = ['urls', 'queueSize', 'maxAttempts', 'retryDelay', 'timeout'];
 const LEASE_KEYS = ['minTtl', 'maxTtl', 'minCpu', 'maxCpu', 'minMemory', 'maxMemory', 'defaultCpu', 'defaultMemory', 'maxActive', 'gracePeriod'];
 const PRICE_KEYS = ['vcpuSecond', 'gibSecond', 'currency'];
 const POOL_KEYS = ['batchSize', 'batchSpacing'];
@@ -241,6 +247,9 @@ export function parseSettings(text: string, file: string): Partial<OperatorSetti
         break;
       case 'pool':
         Object.assign(settings, parsePool(read, read.mapping(key, value)));
+        break;
+      case 'webhooks':
+        settings.webhooks = parseWebhooks(read, read.mapping(key, value));
         break;
       default:
         read.unknown('', key, TOP_LEVEL_KEYS);
@@ -375,6 +384,45 @@ function parsePool(read: SettingsReader, raw: Record<string, unknown>): Pick<Ope
     }
   }
   return { poolBatchSize, poolBatchSpacingMs };
+}
+
+function parseWebhooks(read: SettingsReader, raw: Record<string, unknown>): WebhookSettings {
+  const webhooks: WebhookSettings = { ...DEFAULT_WEBHOOK_SETTINGS, urls: [] };
+  for (const [name, value] of Object.entries(raw)) {
+    const key = `webhooks.${name}`;
+    switch (name) {
+      case 'urls':
+        if (!Array.isArray(value)) read.fail(key, `expected a list of http:// or https:// URLs, got ${show(value)}`);
+        webhooks.urls = value.map((url: unknown, index) => webhookUrl(read, `${key}[${index}]`, url));
+        break;
+      case 'queueSize':
+        webhooks.queueSize = read.positiveInteger(key, value);
+        break;
+      case 'maxAttempts':
+        webhooks.maxAttempts = read.positiveInteger(key, value);
+        break;
+      case 'retryDelay':
+        webhooks.retryDelayMs = read.positiveDuration(key, value);
+        break;
+      case 'timeout':
+        webhooks.timeoutMs = read.positiveDuration(key, value);
+        break;
+      default:
+        read.unknown('webhooks', name, WEBHOOK_KEYS);
+    }
+  }
+  return webhooks;
+}
+
+function webhookUrl(read: SettingsReader, key: string, value: unknown): string {
+  let url: URL | undefined;
+  try {
+    url = typeof value === 'string' ? new URL(value) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) read.fail(key, `expected an http:// or https:// URL, got ${show(value)}`);
+  return url.toString();
 }
 
 /** Defaults, then the config file, then LUMA_INSTANCE (so a test run can isolate itself). */

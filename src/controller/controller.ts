@@ -15,6 +15,7 @@ import { LeaseReconciler, leaseOfService } from './lease-reconciler.js';
 import { PoolReconciler } from './pool-reconciler.js';
 import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
 import { WorkQueue } from './work-queue.js';
+import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
 
 // Wires the store's change events, the proxy's wake calls and a periodic resync into one
 // work queue of `Kind/name` keys, and dispatches each key to its kind's reconciler.
@@ -56,6 +57,8 @@ export interface ControllerOptions {
   events?: EventRecorder;
   /** Defaults to RESUME_CONFIRM_DELAY_MS. */
   resumeConfirmDelayMs?: number;
+  /** Cold starts, scaling, reconciles, builds, leases and pools are counted here; nothing is when absent. */
+  metrics?: ControllerMetrics;
 }
 
 export function objectKey(kind: Kind, name: string): string {
@@ -80,10 +83,16 @@ export class Controller implements ProxyHooks {
   private resyncs = 0;
   /** Per owner key, what the last resync saw: its object's generation and its containers. */
   private lastSeen = new Map<string, string>();
+  private readonly metrics: ControllerMetrics;
 
   constructor(private readonly options: ControllerOptions) {
     this.resumeConfirmDelayMs = options.resumeConfirmDelayMs ?? RESUME_CONFIRM_DELAY_MS;
+    const metrics = options.metrics ?? NO_CONTROLLER_METRICS;
+    this.metrics = metrics;
+    const events = options.events ?? NO_EVENTS;
     this.projects = new ProjectReconciler({
+      metrics,
+      events,
       store: options.store,
       runtime: options.runtime,
       proxy: options.proxy,
@@ -100,11 +109,12 @@ export class Controller implements ProxyHooks {
       logs: options.logs,
       logger: options.logger,
       instance: options.instance,
+      metrics,
+      events,
     });
     const poolLock = new KeyedLock();
     const idle = options.defaultIdleTimeoutMs !== undefined ? { defaultIdleTimeoutMs: options.defaultIdleTimeoutMs } : {};
-    const events = options.events ?? NO_EVENTS;
-    this.pools = new PoolReconciler({ store: options.store, runtime: options.runtime, logger: options.logger, policy: options.policy, poolLock, events, ...idle });
+    this.pools = new PoolReconciler({ store: options.store, runtime: options.runtime, logger: options.logger, policy: options.policy, poolLock, events, metrics, ...idle });
     this.leases = new LeaseReconciler({
       store: options.store,
       runtime: options.runtime,
@@ -113,6 +123,7 @@ export class Controller implements ProxyHooks {
       policy: options.policy,
       ledger: options.ledger,
       events,
+      metrics,
       pools: this.pools,
       poolLock,
       admissionLock: new KeyedLock(),
@@ -169,8 +180,9 @@ export class Controller implements ProxyHooks {
   }
 
   /** The proxy holds a request for a service with no target (or its targets are busy). */
-  wake(service: string): void {
+  wake(service: string, requestId?: string): void {
     const lease = leaseOfService(service);
+    this.options.logger.info({ service, requestId }, 'wake requested by a held request');
     if (lease !== undefined) {
       this.queue.add(objectKey('Lease', lease));
       return;
@@ -178,6 +190,7 @@ export class Controller implements ProxyHooks {
     // A project frozen by pauseAfter is thawed and routed at once, and a reconcile confirms
     // it shortly after; when the fast path declines, the reconcile does the whole job now.
     const key = objectKey('Project', service);
+    this.projects.noteWake(service, requestId);
     void this.projects.resumePaused(service).then((resumed) => {
       if (resumed) this.queue.addAfter(key, this.resumeConfirmDelayMs);
       else this.queue.add(key);
@@ -240,7 +253,21 @@ export class Controller implements ProxyHooks {
     this.queue.add(`Pool/${name}`);
   }
 
+  /** Every reconcile is timed, by kind and result. */
   private async dispatch(key: string): Promise<void | { requeueAfterMs?: number }> {
+    const { kind } = parseKey(key);
+    const started = performance.now();
+    try {
+      const result = await this.reconcileKey(key);
+      this.metrics.reconciled(kind, 'success', (performance.now() - started) / 1000);
+      return result;
+    } catch (error) {
+      this.metrics.reconciled(kind, 'error', (performance.now() - started) / 1000);
+      throw error;
+    }
+  }
+
+  private async reconcileKey(key: string): Promise<void | { requeueAfterMs?: number }> {
     const { kind, name } = parseKey(key);
     switch (kind) {
       case 'Project':

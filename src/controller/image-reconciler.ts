@@ -10,6 +10,8 @@ import { shortHash } from '../util/hash.js';
 import type { Logger } from '../util/logger.js';
 import { setCondition } from './conditions.js';
 import type { ReconcileResult } from './work-queue.js';
+import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
+import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
 
 // Converges one Image: the tag its spec and context map to must exist. A build runs only
 // when that tag is missing, so an unchanged context is never rebuilt; a failed build is
@@ -28,6 +30,9 @@ export interface ImageReconcilerOptions {
   /** The installation's name: tags are per installation, so two Lumas on one engine never share builds. */
   instance: string;
   now?: () => number;
+  metrics?: ControllerMetrics;
+  /** Build results are told here (BuildSucceeded, BuildFailed): webhooks and `luma events`. */
+  events?: EventRecorder;
 }
 
 type Target = { kind: 'build'; tag: string; digest: string; dockerfile: string; args: Record<string, string> } | { kind: 'ref'; tag: string };
@@ -39,8 +44,13 @@ export function logKey(name: string): string {
 export class ImageReconciler {
   private readonly now: () => number;
 
+  private readonly metrics: ControllerMetrics;
+  private readonly events: EventRecorder;
+
   constructor(private readonly options: ImageReconcilerOptions) {
     this.now = options.now ?? Date.now;
+    this.metrics = options.metrics ?? NO_CONTROLLER_METRICS;
+    this.events = options.events ?? NO_EVENTS;
   }
 
   async reconcile(name: string): Promise<ReconcileResult> {
@@ -112,6 +122,8 @@ export class ImageReconciler {
       );
       const seconds = (this.now() - started) / 1000;
       logger.info({ image: name, tag: target.tag, seconds }, 'image built');
+      this.metrics.imageBuilt('succeeded', seconds);
+      this.events.record({ kind: 'Image', name }, 'Normal', 'BuildSucceeded', `built ${target.tag} in ${seconds.toFixed(1)}s`);
       await this.writeStatus(image, { phase: 'Ready', tag: target.tag, reason: 'Built', message: `built ${target.tag} in ${seconds.toFixed(1)}s`, buildLog: tail, seconds });
       await this.removeOldBuilds(name, target.tag);
       return;
@@ -119,6 +131,8 @@ export class ImageReconciler {
       const seconds = (this.now() - started) / 1000;
       if (error instanceof BuildFailedError) {
         logger.warn({ image: name, tag: target.tag, err: error.message }, 'image build failed');
+        this.metrics.imageBuilt('failed', seconds);
+        this.events.record({ kind: 'Image', name }, 'Warning', 'BuildFailed', error.message);
         await this.writeStatus(image, { phase: 'Failed', tag: target.tag, reason: 'BuildFailed', message: error.message, buildLog: tail, seconds });
         return;
       }

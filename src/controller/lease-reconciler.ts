@@ -19,6 +19,7 @@ import { admitInOrder, isEnded, type LeaseCaps } from './lease-queue.js';
 import type { EventRecorder } from '../events/event-log.js';
 import { poolTemplate, type PoolReconciler } from './pool-reconciler.js';
 import type { ReconcileResult } from './work-queue.js';
+import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
 
 // Converges one Lease: admits it under the caps (first come, first served), gives it a
 // container (claimed from its project's pool, or started fresh), routes
@@ -49,6 +50,7 @@ export interface LeaseReconcilerOptions {
   policy: LeasePolicy;
   ledger: UsageSink;
   events: EventRecorder;
+  metrics?: ControllerMetrics;
   pools: PoolReconciler;
   poolLock: KeyedLock;
   /** Admission decisions one at a time, so two leases never take the last free place. */
@@ -205,6 +207,7 @@ export class LeaseReconciler {
       { status: 'True', reason: 'Active', message: `dedicated container ${fromPool ? 'claimed from the pool' : 'started'}` },
     );
     logger.info({ lease: lease.metadata.name, project: project.metadata.name, fromPool, ms: this.now() - began }, 'lease active');
+    (this.options.metrics ?? NO_CONTROLLER_METRICS).leaseStarted(project.metadata.name, fromPool ? 'pool' : 'fresh');
     this.options.events.record(this.ref(lease), 'Normal', fromPool ? 'ClaimedFromPool' : 'Started', `container ${container.name} ${fromPool ? 'claimed from the pool' : 'started'}; expires at ${new Date(startedAt + ttlMs).toISOString()}`);
     return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, ttlMs) };
   }

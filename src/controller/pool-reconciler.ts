@@ -11,6 +11,7 @@ import type { LeasePolicy } from './lease-policy.js';
 import type { EventRecorder } from '../events/event-log.js';
 import { containerSpecHash } from './project-reconciler.js';
 import type { ReconcileResult } from './work-queue.js';
+import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
 
 // Keeps `spec.pool.size` containers of a project started, ready and unclaimed, so that a
 // lease gets one at once. A claimed container leaves the pool for good (it is renamed for
@@ -28,6 +29,7 @@ export interface PoolReconcilerOptions {
   /** Shared with the lease reconciler: a claim and a refill of one pool never interleave. */
   poolLock: KeyedLock;
   events: EventRecorder;
+  metrics?: ControllerMetrics;
   defaultIdleTimeoutMs?: number;
   now?: () => number;
 }
@@ -130,6 +132,7 @@ export class PoolReconciler {
     deficit -= batch - failures.length;
     await this.writeStatus(project, size, size - deficit, 0);
     logger.info({ project: projectName, started: batch - failures.length, failed: failures.length, ready: size - deficit, size }, 'pool refilled');
+    (this.options.metrics ?? NO_CONTROLLER_METRICS).poolRefilled(projectName, batch - failures.length);
     if (batch > failures.length) this.options.events.record({ kind: 'Project', name: projectName }, 'Normal', 'PoolRefilled', `started ${batch - failures.length} pool container(s); ${size - deficit} of ${size} ready`);
     if (failures.length > 0) this.options.events.record({ kind: 'Project', name: projectName }, 'Warning', 'PoolStartFailed', errorMessage(failures[0]?.reason));
     if (failures.length > 0) throw new Error(`pool of ${projectName}: ${errorMessage(failures[0]?.reason)}`);

@@ -11,6 +11,8 @@ import { waitUntilReady } from '../util/readiness-probe.js';
 import { decideInstances } from './scaling.js';
 import { resolveProjectImage } from './image-resolution.js';
 import type { ReconcileResult } from './work-queue.js';
+import { NO_CONTROLLER_METRICS, type ColdStartTier, type ControllerMetrics } from '../metrics/controller-metrics.js';
+import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
 
 // Converges one Project: reads the whole desired state (store) and actual state (Docker
 // containers by label, proxy activity), acts on the difference, writes status. It is
@@ -39,6 +41,10 @@ export interface ProjectReconcilerOptions {
   stoppedRetentionMs?: number;
   /** The URL a hostname is reached at through the proxy, for status.url. */
   publicUrl: (host: string) => string;
+  /** Cold starts by tier and phase, scale events. */
+  metrics?: ControllerMetrics;
+  /** Container lifecycle (created, started, ready, paused, stopped): `luma events` and webhooks. */
+  events?: EventRecorder;
 }
 
 /** The fields that shape a container: any change replaces it. Scaling and routing do not. */
@@ -63,12 +69,18 @@ export class ProjectReconciler {
    * routed no target: what a held request may thaw without a full reconcile.
    */
   private readonly wakeable = new Map<string, ManagedContainer[]>();
+  /** The request that last asked to wake each project, until its cold start is logged. */
+  private readonly wokenBy = new Map<string, string>();
   /** Projects with a fast resume in progress. */
   private readonly resuming = new Map<string, Promise<boolean>>();
   private readonly now: () => number;
+  private readonly metrics: ControllerMetrics;
+  private readonly events: EventRecorder;
 
   constructor(private readonly options: ProjectReconcilerOptions) {
     this.now = options.now ?? Date.now;
+    this.metrics = options.metrics ?? NO_CONTROLLER_METRICS;
+    this.events = options.events ?? NO_EVENTS;
   }
 
   async reconcile(name: string): Promise<ReconcileResult> {
@@ -83,8 +95,10 @@ export class ProjectReconciler {
     const containers = await runtime.list({ kind: 'Project', name, role: 'instance' });
     if (!project) {
       await this.tearDown(name, containers);
+      this.metrics.projectRemoved(name);
       return;
     }
+    this.metrics.projectObserved(name);
     return this.converge(project, containers);
   }
 
@@ -97,6 +111,11 @@ export class ProjectReconciler {
    * project is running, its spec or image changed, or the container was stopped or removed
    * meanwhile. Never rejects: a held request must not see an error from a shortcut.
    */
+  /** Remembers which request asked for a wake, so the cold start's log lines name it. */
+  noteWake(name: string, requestId: string | undefined): void {
+    if (requestId !== undefined) this.wokenBy.set(name, requestId);
+  }
+
   resumePaused(name: string): Promise<boolean> {
     if (this.resuming.has(name)) return Promise.resolve(false);
     let candidate: { settings: ProjectSettings; container: ManagedContainer } | undefined;
@@ -141,13 +160,17 @@ export class ProjectReconciler {
         logger.info({ project: name, container: container.name }, 'paused instance was stopped or removed meanwhile; the reconcile takes over');
         return false;
       }
+      this.metrics.coldStartPhase(name, 'paused', 'start', (this.now() - startedAt) / 1000);
+      this.events.record({ kind: 'Project', name }, 'Normal', 'ContainerStarted', `container ${container.name} resumed`);
       // It passed readiness before it was frozen and its processes never stopped: no probe.
       await proxy.deploy(this.route(name, settings, [container]));
     } catch (error) {
       logger.warn({ project: name, container: container.name, err: errorMessage(error) }, 'fast resume failed; the reconcile takes over');
       return false;
     }
-    logger.info({ project: name, container: container.name, tier: 'paused', fastPath: true, ms: this.now() - startedAt }, 'instance resumed');
+    this.coldStartDone(name, container.name, 'paused', startedAt);
+    this.metrics.scaled(name, 'up', 1);
+    logger.info({ project: name, container: container.name, tier: 'paused', fastPath: true, ms: this.now() - startedAt, requestId: this.takeWake(name) }, 'instance resumed');
     return true;
   }
 
@@ -220,7 +243,7 @@ export class ProjectReconciler {
       // Fastest first: thaw paused instances, then restart stopped ones, then create.
       const candidates = [...paused, ...stopped].slice(0, deficit);
       // Only creating a container needs the image; resuming or restarting does not.
-      const imageReady = deficit <= candidates.length || (await runtime.imageExists(settings.image));
+      const imageReady = deficit <= candidates.length || (await this.timed(name, 'fresh', 'image_ready', () => runtime.imageExists(settings.image)));
       if (!imageReady) {
         failure = { reason: 'ImageNotFound', message: `image "${settings.image}" is not present on this machine; build it or declare an Image` };
       } else {
@@ -234,7 +257,12 @@ export class ProjectReconciler {
           if (result.status === 'fulfilled') {
             serving.push(result.value);
             resumed.add(result.value.id);
-          } else failure = { reason: 'StartFailed', message: errorMessage(result.reason) };
+            this.metrics.scaled(name, 'up', 1);
+          } else {
+            failure = { reason: 'StartFailed', message: errorMessage(result.reason) };
+            this.metrics.instanceStartFailed(name);
+            this.events.record({ kind: 'Project', name }, 'Warning', 'StartFailed', failure.message);
+          }
         }
       }
     }
@@ -253,12 +281,18 @@ export class ProjectReconciler {
     // deploy() returned after removed targets drained, so these may be frozen or stopped safely.
     const stillPaused = paused.filter((container) => !resumed.has(container.id));
     if (decision.surplus === 'pause') {
-      await Promise.all(surplus.map((container) => runtime.pause(container.id)));
+      await Promise.all(
+        surplus.map(async (container) => {
+          await runtime.pause(container.id);
+          this.events.record({ kind: 'Project', name }, 'Normal', 'ContainerPaused', `container ${container.name} paused (${decision.reason})`);
+        }),
+      );
     } else {
       await Promise.all([...surplus, ...stillPaused].map((container) => this.stopContainer(container)));
     }
     if (targets !== outdatedRunning) await Promise.all(outdated.map((container) => this.removeContainer(container)));
     if (surplus.length > 0) logger.info({ project: name, count: surplus.length, action: decision.surplus, reason: decision.reason }, 'scaled down');
+    this.metrics.scaled(name, 'down', surplus.length);
     const frozen = decision.surplus === 'pause' ? [...surplus, ...stillPaused] : [];
     if (targets.length === 0 && !failure && frozen.length > 0) this.wakeable.set(name, frozen.map((container) => ({ ...container, state: 'paused' })));
 
@@ -323,21 +357,26 @@ export class ProjectReconciler {
   /** Thaws a paused container or restarts a stopped one when given (fast), else creates a fresh one. */
   private async startInstance(project: ProjectObject, settings: ProjectSettings, hash: string, stopped: ManagedContainer | undefined): Promise<ManagedContainer> {
     const { runtime, logger } = this.options;
+    const name = project.metadata.name;
     const startedAt = this.now();
     if (stopped?.state === 'paused' && stopped.hostPort) {
-      await runtime.unpause(stopped.id);
+      const hostPort = stopped.hostPort;
+      await this.timed(name, 'paused', 'start', () => runtime.unpause(stopped.id));
+      this.events.record({ kind: 'Project', name }, 'Normal', 'ContainerStarted', `container ${stopped.name} resumed`);
       // It passed readiness before it was frozen; after a controller restart, check once.
       if (!this.readySince.has(stopped.id)) {
-        await waitUntilReady(LOOPBACK, stopped.hostPort, settings.readiness, settings.startupTimeoutMs);
+        await this.timed(name, 'paused', 'readiness', () => waitUntilReady(LOOPBACK, hostPort, settings.readiness, settings.startupTimeoutMs));
         this.readySince.set(stopped.id, this.now());
       }
-      logger.info({ project: project.metadata.name, container: stopped.name, tier: 'paused', ms: this.now() - startedAt }, 'instance resumed');
+      this.coldStartDone(name, stopped.name, 'paused', startedAt);
+      logger.info({ project: name, container: stopped.name, tier: 'paused', ms: this.now() - startedAt, requestId: this.takeWake(name) }, 'instance resumed');
       return { ...stopped, state: 'running' };
     }
     this.stoppedAt.delete(stopped?.id ?? '');
+    const tier: ColdStartTier = stopped ? 'stopped' : 'fresh';
     const container =
       stopped ??
-      (await runtime.create({
+      (await this.timed(name, 'fresh', 'create', () => runtime.create({
         owner: { kind: 'Project', name: project.metadata.name, uid: project.metadata.uid ?? '' },
         specHash: hash,
         image: settings.image,
@@ -346,17 +385,21 @@ export class ProjectReconciler {
         ...(settings.command ? { command: settings.command } : {}),
         ...(settings.cpuMillis ? { cpuMillis: settings.cpuMillis } : {}),
         ...(settings.memoryBytes ? { memoryBytes: settings.memoryBytes } : {}),
-      }));
-    const running = await runtime.start(container.id);
-    if (!running.hostPort) throw new Error(`container ${running.name} started without a published port`);
+      })));
+    if (!stopped) this.events.record({ kind: 'Project', name }, 'Normal', 'ContainerCreated', `container ${container.name} created from ${settings.image}`);
+    const running = await this.timed(name, tier, 'start', () => runtime.start(container.id));
+    const hostPort = running.hostPort;
+    if (!hostPort) throw new Error(`container ${running.name} started without a published port`);
+    this.events.record({ kind: 'Project', name }, 'Normal', 'ContainerStarted', `container ${running.name} started`);
     try {
-      await waitUntilReady(LOOPBACK, running.hostPort, settings.readiness, settings.startupTimeoutMs);
+      await this.timed(name, tier, 'readiness', () => waitUntilReady(LOOPBACK, hostPort, settings.readiness, settings.startupTimeoutMs));
     } catch (error) {
       await runtime.stop(running.id, 0).catch(() => undefined);
       throw error;
     }
     this.readySince.set(running.id, this.now());
-    logger.info({ project: project.metadata.name, container: running.name, fresh: !stopped, ms: this.now() - startedAt }, 'instance ready');
+    this.coldStartDone(name, running.name, tier, startedAt);
+    logger.info({ project: name, container: running.name, tier, ms: this.now() - startedAt, requestId: this.takeWake(name) }, 'instance ready');
     return running;
   }
 
@@ -364,6 +407,31 @@ export class ProjectReconciler {
     this.readySince.delete(container.id);
     this.stoppedAt.set(container.id, this.now());
     await this.options.runtime.stop(container.id, this.options.stopTimeoutSeconds ?? 10);
+    this.events.record({ kind: 'Project', name: container.owner.name }, 'Normal', 'ContainerStopped', `container ${container.name} stopped`);
+  }
+
+  /** The id of the request that woke the project, once: the next cold start was not its doing. */
+  private takeWake(name: string): string | undefined {
+    const id = this.wokenBy.get(name);
+    this.wokenBy.delete(name);
+    return id;
+  }
+
+  /** Runs one phase of a cold start and observes how long it took, whether or not it succeeded. */
+  private async timed<T>(project: string, tier: ColdStartTier, phase: 'image_ready' | 'create' | 'start' | 'readiness', work: () => Promise<T>): Promise<T> {
+    const started = this.now();
+    try {
+      return await work();
+    } finally {
+      this.metrics.coldStartPhase(project, tier, phase, (this.now() - started) / 1000);
+    }
+  }
+
+  /** An instance passed readiness (or was thawed): the cold start is over. */
+  private coldStartDone(project: string, container: string, tier: ColdStartTier, startedAt: number): void {
+    const seconds = (this.now() - startedAt) / 1000;
+    this.metrics.coldStart(project, tier, seconds);
+    this.events.record({ kind: 'Project', name: project }, 'Normal', 'ContainerReady', `container ${container} ready after a ${tier} start in ${Math.round(seconds * 1000)} ms`);
   }
 
   private async removeContainer(container: ManagedContainer): Promise<void> {

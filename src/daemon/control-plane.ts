@@ -19,6 +19,11 @@ import { ledgerPath, UsageLedger } from '../usage/ledger.js';
 import type { Logger } from '../util/logger.js';
 import { findManifestFiles } from '../util/manifest-files.js';
 import type { ListenAddress } from './listen-address.js';
+import type { Registry } from 'prom-client';
+import { PrometheusControllerMetrics } from '../metrics/prometheus-controller-metrics.js';
+import { registerControllerCollectors, registerWebhookCollectors } from '../metrics/controller-collectors.js';
+import { WebhookDispatcher } from '../events/webhooks.js';
+import { attachLifecycleWebhooks } from '../events/lifecycle-webhooks.js';
 
 // The controller half of Luma: store, Docker runtime, controller and API. `luma up`
 // gives it the in-process proxy; `luma controller` gives it a client of the proxy's
@@ -34,6 +39,8 @@ export interface ControlPlaneOptions {
   attachHooks: (hooks: ProxyHooks) => void;
   publicUrl: (host: string) => string;
   logger: Logger;
+  /** The process's Prometheus registry, served at the API's /metrics (with the proxy's metrics in `luma up`). */
+  metrics: Registry;
 }
 
 export interface RunningControlPlane {
@@ -93,6 +100,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const contexts = await new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits).prepare();
   const logs = new LogHub();
   const events = new EventLog();
+  const webhooks = new WebhookDispatcher(settings.webhooks, { logger: logger.child({ component: 'webhooks' }) });
+  const detachWebhooks = attachLifecycleWebhooks(events, store, webhooks, settings.instance);
+  registerWebhookCollectors(options.metrics, () => webhooks.stats());
   await applyManifestDirectory(store, options.manifests, contexts, settings, logger);
 
   const controller = new Controller({
@@ -111,7 +121,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     policy: settings,
     ledger,
     events: events.recorder('controller'),
+    metrics: new PrometheusControllerMetrics(options.metrics),
   });
+  registerControllerCollectors(options.metrics, { store, usage: ledger, queueDepth: () => controller.queueDepth() });
   options.attachHooks(controller);
   await controller.start();
 
@@ -144,6 +156,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       return { status: current.reachable ? 'ok' : 'degraded', docker: current };
     },
     dockerState: () => docker,
+    metrics: options.metrics,
   });
   await api.listen({ host: options.apiAddress.host, port: options.apiAddress.port });
   const apiPort = (api.server.address() as { port: number }).port;
@@ -159,6 +172,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
         clearInterval(dockerTimer);
         await api.close();
         await controller.stop();
+        detachWebhooks();
+        webhooks.close();
         await ledger.close();
         await store.close();
       })();

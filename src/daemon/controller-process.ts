@@ -2,6 +2,7 @@ import { loadSettings } from '../config/settings.js';
 import { ManagementClient } from '../proxy/management-client.js';
 import type { ProxyHooks } from '../proxy/management.js';
 import { createLogger } from '../util/logger.js';
+import { createMetricsRegistry } from '../metrics/registry.js';
 import { publicUrlFor, startControlPlane } from './control-plane.js';
 import { parseListenAddress } from './listen-address.js';
 
@@ -30,7 +31,7 @@ export async function startControllerProcess(options: ControllerProcessOptions):
   let resync: (() => void) | undefined;
   const client = new ManagementClient({
     socketPath: options.proxySocket,
-    hooks: { wake: (service) => hooks?.wake(service) },
+    hooks: { wake: (service, requestId) => hooks?.wake(service, requestId) },
     onConnected: () => {
       if (connectedOnce) {
         logger.info({ socket: options.proxySocket }, 'reconnected to the proxy; re-deploying every route');
@@ -52,6 +53,7 @@ export async function startControllerProcess(options: ControllerProcessOptions):
     },
     publicUrl: publicUrlFor(publicAddress.port),
     logger,
+    metrics: createMetricsRegistry(),
   });
   resync = () => controlPlane.controller.requestResync();
   logger.info({ apiPort: controlPlane.apiPort, proxySocket: options.proxySocket }, 'controller is up');

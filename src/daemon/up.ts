@@ -1,6 +1,8 @@
 import { loadSettings, type OperatorSettings } from '../config/settings.js';
 import { ProxyServer } from '../proxy/proxy-server.js';
 import { createLogger } from '../util/logger.js';
+import { createMetricsRegistry } from '../metrics/registry.js';
+import { PrometheusProxyMetrics } from '../metrics/proxy-metrics.js';
 import { publicUrlFor, startControlPlane } from './control-plane.js';
 import { parseListenAddress } from './listen-address.js';
 
@@ -29,7 +31,9 @@ export async function startLuma(options: UpOptions): Promise<RunningLuma> {
   const publicAddress = parseListenAddress(options.listen, '--listen');
   const apiAddress = parseListenAddress(options.apiListen, '--api-listen');
 
-  const proxy = new ProxyServer({ logger: logger.child({ component: 'proxy' }) });
+  // One process, one registry: the API's /metrics serves the controller's and the proxy's series.
+  const metrics = createMetricsRegistry();
+  const proxy = new ProxyServer({ logger: logger.child({ component: 'proxy' }), metrics: new PrometheusProxyMetrics(metrics) });
   let publicUrl = publicUrlFor(publicAddress.port);
   const controlPlane = await startControlPlane({
     manifests: options.manifests,
@@ -41,6 +45,7 @@ export async function startLuma(options: UpOptions): Promise<RunningLuma> {
     // The port is known only after listening; the proxy listens right after.
     publicUrl: (host) => publicUrl(host),
     logger,
+    metrics,
   });
   let proxyPort: number;
   try {

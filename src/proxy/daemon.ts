@@ -3,6 +3,9 @@ import path from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { ManagementServer } from './management-server.js';
 import { ProxyServer } from './proxy-server.js';
+import { createMetricsRegistry } from '../metrics/registry.js';
+import { PrometheusProxyMetrics } from '../metrics/proxy-metrics.js';
+import { serveMetrics, type MetricsServer } from '../metrics/metrics-server.js';
 
 // `luma proxy run`: the proxy on its own, steered through its management socket. Its
 // route table lives in its state file, so a restart serves what it served before.
@@ -15,10 +18,14 @@ export interface ProxyDaemonOptions {
   drainTimeoutMs?: number;
   headersTimeoutMs?: number;
   logger: Logger;
+  /** Where to serve /metrics (`--metrics-listen`); not served when absent. */
+  metricsListen?: { host: string; port: number };
 }
 
 export interface RunningProxy {
   port: number;
+  /** The /metrics listener's port, when there is one. */
+  metricsPort?: number;
   restoredServices: number;
   stop(): Promise<void>;
 }
@@ -28,8 +35,10 @@ export function defaultProxyPaths(stateDir: string): { socketPath: string; state
 }
 
 export async function runProxyDaemon(options: ProxyDaemonOptions): Promise<RunningProxy> {
+  const registry = createMetricsRegistry();
   const proxy = new ProxyServer({
     logger: options.logger,
+    metrics: new PrometheusProxyMetrics(registry),
     stateFile: options.stateFile,
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
     ...(options.headersTimeoutMs !== undefined ? { headersTimeoutMs: options.headersTimeoutMs } : {}),
@@ -40,15 +49,25 @@ export async function runProxyDaemon(options: ProxyDaemonOptions): Promise<Runni
   await mkdir(path.dirname(options.socketPath), { recursive: true, mode: 0o700 });
   await management.listen(options.socketPath);
   const address = await proxy.listen(options.listenHost, options.listenPort);
+  let metricsServer: MetricsServer | undefined;
+  if (options.metricsListen) {
+    try {
+      metricsServer = await serveMetrics(registry, options.metricsListen.host, options.metricsListen.port);
+    } catch (error) {
+      await Promise.all([management.close(), proxy.close()]);
+      throw error;
+    }
+  }
   options.logger.info({ port: address.port, socket: options.socketPath, restoredServices }, 'proxy is up');
   let stopping: Promise<void> | undefined;
   return {
     port: address.port,
+    ...(metricsServer ? { metricsPort: metricsServer.port } : {}),
     restoredServices,
     stop: () => {
       stopping ??= (async () => {
         // The public side stops accepting at once, while the management side lets its clients go.
-        await Promise.all([management.close(), proxy.close()]);
+        await Promise.all([management.close(), proxy.close(), metricsServer?.close()]);
       })();
       return stopping;
     },

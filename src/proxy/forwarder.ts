@@ -32,6 +32,8 @@ export interface ForwardOptions {
   responseTimeoutMs: number;
   /** Keep the client's X-Forwarded-* (a trusted proxy in front) rather than overwrite them. */
   trustForwardedHeaders: boolean;
+  /** Told when the upstream's answer begins (for the time to first byte of a held request). */
+  onResponseHead?: () => void;
 }
 
 function connectionTokens(value: string | string[] | undefined): Set<string> {
@@ -135,6 +137,7 @@ export class Forwarder {
           if (responseTimer) clearTimeout(responseTimer);
           if (settled) return false;
           res.writeHead(statusCode, statusText, responseHeaders(rawHeaders));
+          options.onResponseHead?.();
           // Event streams must reach the client event by event: no buffering of headers.
           res.flushHeaders();
           res.on('drain', resume);

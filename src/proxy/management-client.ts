@@ -154,7 +154,7 @@ export class ManagementClient implements ProxyManagement {
       return;
     }
     if ('event' in message) {
-      if (message.event === 'wake') this.options.hooks?.wake(message.service);
+      if (message.event === 'wake') this.options.hooks?.wake(message.service, typeof message.requestId === 'string' ? message.requestId : undefined);
       return;
     }
     const waiter = this.pending.get(message.id);

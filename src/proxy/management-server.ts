@@ -127,8 +127,8 @@ export class ManagementServer implements ProxyHooks {
   }
 
   /** Forwards the proxy's wake requests to every subscribed controller. */
-  wake(service: string): void {
-    const line = encode({ event: 'wake', service });
+  wake(service: string, requestId?: string): void {
+    const line = encode({ event: 'wake', service, ...(requestId !== undefined ? { requestId } : {}) });
     for (const socket of this.subscribers) socket.write(line);
   }
 

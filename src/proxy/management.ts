@@ -84,8 +84,8 @@ export interface ProxyManagement {
 
 /** What the proxy asks of its controller. */
 export interface ProxyHooks {
-  /** A request is waiting for a service that has no target: start one. */
-  wake(service: string): void;
+  /** A request is waiting for a service that has no target: start one. `requestId` names the request that asked first (for logs). */
+  wake(service: string, requestId?: string): void;
 }
 
 export class HostConflictError extends Error {

@@ -28,7 +28,7 @@ export type ManagementReply =
   | { id: number; ok: true; result: ReplyResults[ManagementRequestType] }
   | { id: number; ok: false; error: { code: string; message: string } };
 
-export type ManagementEvent = { event: 'wake'; service: string };
+export type ManagementEvent = { event: 'wake'; service: string; requestId?: string };
 
 export type ServerMessage = ManagementReply | ManagementEvent;
 

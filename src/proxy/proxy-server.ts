@@ -5,6 +5,7 @@ import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
 import { Forwarder } from './forwarder.js';
+import { NO_PROXY_METRICS, type ProxyMetrics } from '../metrics/proxy-metrics.js';
 import {
   HealthCheckFailedError,
   UnknownServiceError,
@@ -19,6 +20,7 @@ import { routeableTarget } from './request-target.js';
 import { RouteTable, type Service, type Target } from './route-table.js';
 import { RouteStateFile, type RouteState } from './route-state.js';
 import { forwardUpgrade } from './websocket.js';
+import { ensureRequestId } from './request-id.js';
 
 // The edge proxy: routes by Host, holds requests for services that have no target while
 // asking its controller to wake them, and records activity. It knows nothing of Docker.
@@ -57,6 +59,8 @@ export interface ProxyServerOptions {
   stateFile?: string;
   /** How long a client may take to send a request head (slowloris); default PROXY_DEFAULTS.headersTimeoutMs. */
   headersTimeoutMs?: number;
+  /** Requests, holds and wake timeouts are counted here; nothing is when absent. */
+  metrics?: ProxyMetrics;
 }
 
 type HoldOutcome = { kind: 'target'; target: Target } | { kind: 'timeout' } | { kind: 'unavailable'; reason: string } | { kind: 'removed' } | { kind: 'aborted' };
@@ -74,6 +78,9 @@ export class ProxyServer implements ProxyManagement {
   private readonly headersTimeoutMs: number;
   private readonly logger: Logger;
   private readonly now: () => number;
+  private readonly metrics: ProxyMetrics;
+  /** When each held request began to wait, for the time to its first byte. */
+  private readonly heldSince = new WeakMap<IncomingMessage, number>();
   private server: Server | undefined;
   private activeRequests = 0;
   private closing = false;
@@ -84,6 +91,7 @@ export class ProxyServer implements ProxyManagement {
     this.headersTimeoutMs = options.headersTimeoutMs ?? PROXY_DEFAULTS.headersTimeoutMs;
     this.logger = options.logger ?? silentLogger();
     this.now = options.now ?? Date.now;
+    this.metrics = options.metrics ?? NO_PROXY_METRICS;
     this.stateFile = options.stateFile ? new RouteStateFile(options.stateFile) : undefined;
   }
 
@@ -125,6 +133,7 @@ export class ProxyServer implements ProxyManagement {
       );
     }
     const { service, removed } = this.routes.apply(request);
+    this.metrics.serviceDeployed(service.name);
     await this.persist();
     if (service.targets.length === 0 && service.waiting > 0 && !service.unavailableReason) this.wake(service);
     await Promise.all(removed.map((target) => this.drain(target)));
@@ -134,6 +143,7 @@ export class ProxyServer implements ProxyManagement {
     const service = this.routes.remove(name);
     if (!service) throw new UnknownServiceError(name);
     this.stopRewake(name);
+    this.metrics.serviceRemoved(name);
     await this.persist();
     await Promise.all(service.targets.map((target) => this.drain(target)));
   }
@@ -235,25 +245,31 @@ export class ProxyServer implements ProxyManagement {
     }
     this.activeRequests++;
     if (this.closing) res.setHeader('connection', 'close');
+    ensureRequestId(req);
+    const started = this.now();
+    let service: string | undefined;
     try {
-      await this.route(req, res);
+      service = await this.route(req, res);
     } finally {
       this.activeRequests--;
+      // Only routed requests: unknown hosts would make the project label unbounded.
+      if (service !== undefined) this.metrics.requestFinished(service, res.statusCode, (this.now() - started) / 1000);
     }
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Answers the request; resolves with the name of the service it was routed to, if any. */
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<string | undefined> {
     const target = routeableTarget(req);
     if (!target.ok) {
       if (target.missingHost) respond.missingHost(res);
       else respond.badRequest(res, target.reason);
-      return;
+      return undefined;
     }
     const { host } = target;
     const service = this.routes.lookupHost(host);
     if (!service) {
       respond.unknownHost(res, host);
-      return;
+      return undefined;
     }
     service.lastActivityAt = this.now();
 
@@ -261,9 +277,9 @@ export class ProxyServer implements ProxyManagement {
     // is held for the next one; only requests without a body, so nothing is sent twice.
     for (let attempt = 0; ; attempt++) {
       const target = await this.acquireTarget(service, host, req, res);
-      if (!target) return;
+      if (!target) return service.name;
       const outcome = await this.forwardTo(service, target, req, res, attempt < PROXY_DEFAULTS.maxRefusedRetries && hasNoBody(req));
-      if (outcome !== 'refused') return;
+      if (outcome !== 'refused') return service.name;
       service.targets = service.targets.filter((candidate) => candidate !== target);
       this.logger.warn({ service: service.name, target: target.address }, 'target refused the connection; dropped it; the request waits for the next one');
     }
@@ -273,6 +289,7 @@ export class ProxyServer implements ProxyManagement {
     // Node stops watching a socket once it hands it over for an upgrade: without this, a
     // client resetting the connection would be an uncaught error that ends the process.
     socket.on('error', () => socket.destroy());
+    ensureRequestId(req);
     this.upgradedSockets.add(socket);
     try {
       await this.upgrade(req, socket, head);
@@ -324,12 +341,17 @@ export class ProxyServer implements ProxyManagement {
       respond.unavailable(res, service.name, service.unavailableReason);
       return undefined;
     }
+    const heldAt = this.now();
+    this.heldSince.set(req, heldAt);
+    this.metrics.requestHeld(service.name);
     const outcome = await this.holdUntilTarget(service, req);
     switch (outcome.kind) {
       case 'target':
+        this.metrics.heldRequestRouted(service.name, (this.now() - heldAt) / 1000);
         return outcome.target;
       case 'timeout':
-        this.logger.warn({ service: service.name, timeoutMs: service.startupTimeoutMs }, 'held request timed out waiting for a target');
+        this.metrics.wakeTimedOut(service.name);
+        this.logger.warn({ service: service.name, timeoutMs: service.startupTimeoutMs, requestId: ensureRequestId(req) }, 'held request timed out waiting for a target');
         respond.startupTimeout(res, service.name, service.startupTimeoutMs);
         return undefined;
       case 'unavailable':
@@ -348,25 +370,27 @@ export class ProxyServer implements ProxyManagement {
     target.inFlight++;
     this.hintScaleUp(service);
     const started = this.now();
+    const heldAt = this.heldSince.get(req);
     try {
       const outcome = await this.forwarder.forward(req, res, target, {
         responseTimeoutMs: service.responseTimeoutMs,
         trustForwardedHeaders: service.forwardHeaders,
+        ...(heldAt !== undefined ? { onResponseHead: () => this.metrics.heldRequestFirstByte(service.name, (this.now() - heldAt) / 1000) } : {}),
       });
       switch (outcome.kind) {
         case 'response':
           return 'done';
         case 'client-aborted':
           // 499: nginx's name for "the client closed the connection first".
-          this.logger.info({ service: service.name, status: 499, ms: this.now() - started, path: req.url }, 'client closed the request');
+          this.logger.info({ service: service.name, status: 499, ms: this.now() - started, path: req.url, requestId: req.headers['x-request-id'] }, 'client closed the request');
           return 'done';
         case 'response-timeout':
-          this.logger.warn({ service: service.name, target: target.address, timeoutMs: service.responseTimeoutMs }, 'response timeout');
+          this.logger.warn({ service: service.name, target: target.address, timeoutMs: service.responseTimeoutMs, requestId: req.headers['x-request-id'] }, 'response timeout');
           respond.gatewayTimeout(res, service.name, service.responseTimeoutMs);
           return 'done';
         case 'upstream-error':
           if (mayRetry && isConnectionRefused(outcome.error) && !res.headersSent) return 'refused';
-          this.logger.warn({ service: service.name, target: target.address, err: outcome.error.message }, 'upstream error');
+          this.logger.warn({ service: service.name, target: target.address, err: outcome.error.message, requestId: req.headers['x-request-id'] }, 'upstream error');
           respond.badGateway(res, service.name, outcome.error.message);
           return 'done';
       }
@@ -413,13 +437,13 @@ export class ProxyServer implements ProxyManagement {
       service.changes.on('removed', onRemoved);
       req.socket.once('close', onAbort);
       // Woken only once listening, so a hook that deploys at once is not missed.
-      if (service.waiting === 1) this.wake(service);
+      if (service.waiting === 1) this.wake(service, ensureRequestId(req));
     });
   }
 
-  private wake(service: Service): void {
-    this.logger.debug({ service: service.name }, 'waking service');
-    this.hooks?.wake(service.name);
+  private wake(service: Service, requestId?: string): void {
+    this.logger.debug({ service: service.name, requestId }, 'waking service');
+    this.hooks?.wake(service.name, requestId);
     if (!this.rewakeTimers.has(service.name)) {
       const timer = setInterval(() => {
         if (service.waiting > 0 && service.targets.length === 0) this.hooks?.wake(service.name);

@@ -1,8 +1,10 @@
 import { authHeader, type ApiEndpoint } from './luma.js';
 
-// Luma's HTTP API with fetch, the token added from the endpoint (see apiEndpoint in
-// luma.ts), for tests and benches that send many requests or odd bodies and want the
-// status, the text and the JSON at once.
+// The API's endpoints that answer without a token (src/api/auth.ts OPEN_PATHS): what a
+// Prometheus target and a liveness probe reach. Everything else goes through apiFetch or
+// runCli (support/luma.ts), which carry the token, or apiCall below: fetch with the token
+// for tests and benches that send many requests or odd bodies and want the status, the
+// text and the JSON at once.
 
 export interface ApiAnswer {
   status: number;
@@ -41,4 +43,14 @@ export async function apiCall(api: ApiEndpoint, method: string, urlPath: string,
     json = undefined;
   }
   return { status: response.status, json, text };
+}
+
+export type OpenPath = '/metrics' | '/healthz';
+
+/** GETs an open endpoint without a token and returns its body; any answer but 200 throws. */
+export async function openEndpoint(server: string, urlPath: OpenPath): Promise<string> {
+  const response = await fetch(new URL(urlPath, server));
+  const body = await response.text();
+  if (response.status !== 200) throw new Error(`GET ${urlPath}: ${response.status} ${body}`);
+  return body;
 }

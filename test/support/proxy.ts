@@ -12,6 +12,7 @@ import { apiEndpoint, REPO_ROOT, type ApiEndpoint, type CliResult } from './luma
 const CLI = path.join(REPO_ROOT, 'dist/cli/main.js');
 const PROXY_CLI = path.join(REPO_ROOT, 'dist/cli/luma-proxy.js');
 const PROXY_UP_LINE = /Luma proxy is up: apps at http:\/\/127\.0\.0\.1:(\d+), management socket (.+), (\d+) route\(s\) restored/;
+const PROXY_METRICS_LINE = /route\(s\) restored, metrics at http:\/\/[^/]+:(\d+)\/metrics/;
 const CONTROLLER_UP_LINE = /Luma controller is up: API at http:\/\/127\.0\.0\.1:(\d+)/;
 
 export interface DaemonProcess {
@@ -30,6 +31,8 @@ export interface ProxyProcess extends DaemonProcess {
   port: number;
   socketPath: string;
   restored: number;
+  /** Where /metrics is served, when started with --metrics-listen. */
+  metricsPort?: number;
 }
 
 export interface ControllerProcess extends DaemonProcess {
@@ -105,7 +108,8 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyProcess> {
     ...(options.args ?? []),
   ];
   const { daemon, match } = await spawnDaemon(args, options.env ?? {}, PROXY_UP_LINE, 'luma proxy run');
-  return { ...daemon, port: Number(match[1]), socketPath: match[2] ?? '', restored: Number(match[3]) };
+  const metrics = PROXY_METRICS_LINE.exec(daemon.output());
+  return { ...daemon, port: Number(match[1]), socketPath: match[2] ?? '', restored: Number(match[3]), ...(metrics ? { metricsPort: Number(metrics[1]) } : {}) };
 }
 
 export interface ControllerOptions {

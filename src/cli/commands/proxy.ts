@@ -87,9 +87,11 @@ export function registerProxyCommands(program: Command): void {
     .addOption(new Option('--listen <addr>', 'public HTTP listener').env('LUMA_LISTEN').default('127.0.0.1:8080'))
     .addOption(new Option('--drain-timeout <duration>', 'how long SIGTERM waits for in-flight requests').argParser(duration('--drain-timeout')))
     .addOption(new Option('--headers-timeout <duration>', 'how long a client may take to send a request head (default 30s)').env('LUMA_PROXY_HEADERS_TIMEOUT').argParser(duration('--headers-timeout')))
-    .addHelpText('after', '\nExample:\n  luma proxy run --listen 127.0.0.1:8080 --state-dir /var/lib/luma')
-    .action(async (options: SocketFlags & { listen: string; drainTimeout?: number; headersTimeout?: number }) => {
+    .addOption(new Option('--metrics-listen <addr>', "serve the proxy's Prometheus metrics at http://ADDR/metrics (off when not given)").env('LUMA_METRICS_LISTEN'))
+    .addHelpText('after', '\nExample:\n  luma proxy run --listen 127.0.0.1:8080 --metrics-listen 127.0.0.1:9464 --state-dir /var/lib/luma')
+    .action(async (options: SocketFlags & { listen: string; drainTimeout?: number; headersTimeout?: number; metricsListen?: string }) => {
       const address = parseListenAddress(options.listen, '--listen');
+      const metricsAddress = options.metricsListen ? parseListenAddress(options.metricsListen, '--metrics-listen') : undefined;
       const paths = defaultProxyPaths(options.stateDir);
       const running = await runProxyDaemon({
         listenHost: address.host,
@@ -99,11 +101,14 @@ export function registerProxyCommands(program: Command): void {
         logger: createLogger().child({ component: 'proxy' }),
         ...(options.drainTimeout !== undefined ? { drainTimeoutMs: options.drainTimeout } : {}),
         ...(options.headersTimeout !== undefined ? { headersTimeoutMs: options.headersTimeout } : {}),
+        ...(metricsAddress ? { metricsListen: metricsAddress } : {}),
       });
       // Signals are handled before the process says it is up, so a supervisor acting on that line is safe.
       stopOnSignal('the proxy (in-flight requests may finish)', () => running.stop());
       process.stderr.write(
-        `Luma proxy is up: apps at http://127.0.0.1:${running.port}, management socket ${options.socketPath ?? paths.socketPath}, ${running.restoredServices} route(s) restored\n`,
+        `Luma proxy is up: apps at http://127.0.0.1:${running.port}, management socket ${options.socketPath ?? paths.socketPath}, ${running.restoredServices} route(s) restored` +
+          (running.metricsPort !== undefined ? `, metrics at http://${metricsAddress?.host ?? '127.0.0.1'}:${running.metricsPort}/metrics` : '') +
+          '\n',
       );
     });
 

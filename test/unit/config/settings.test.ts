@@ -252,3 +252,23 @@ describe('loadSettings', () => {
     await expect(loadSettings(file, {})).rejects.toThrow(`${file}: stopTimeout: `);
   });
 });
+
+describe('webhooks settings', () => {
+  it('reads URLs and delivery limits, keeping defaults for what is not set', () => {
+    const text = ['webhooks:', '  urls: [https://hooks.example.com/luma, "http://127.0.0.1:9000/x"]', '  retryDelay: 250ms', '  maxAttempts: 8', ''].join('\n');
+    expect(parseSettings(text, FILE).webhooks).toEqual({
+      urls: ['https://hooks.example.com/luma', 'http://127.0.0.1:9000/x'],
+      queueSize: DEFAULT_SETTINGS.webhooks.queueSize,
+      maxAttempts: 8,
+      retryDelayMs: 250,
+      timeoutMs: DEFAULT_SETTINGS.webhooks.timeoutMs,
+    });
+    expect(DEFAULT_SETTINGS.webhooks.urls).toEqual([]);
+  });
+
+  it('refuses a URL that is not http(s), naming the entry, and unknown keys, naming the known ones', () => {
+    expect(() => parseSettings('webhooks:\n  urls: [ftp://example.com/]\n', FILE)).toThrow(`${FILE}: webhooks.urls[0]: expected an http:// or https:// URL, got "ftp://example.com/"`);
+    expect(() => parseSettings('webhooks:\n  url: https://example.com/\n', FILE)).toThrow('unknown setting "webhooks.url" (known in webhooks: urls, queueSize, maxAttempts, retryDelay, timeout)');
+    expect(() => parseSettings('webhooks:\n  queueSize: 0\n', FILE)).toThrow(SettingsError);
+  });
+});

@@ -1,0 +1,117 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { COLD_START_BUCKETS, REQUEST_BUCKETS, serviceLabel, statusClass } from './registry.js';
+
+// What the edge proxy tells Prometheus. The proxy calls this interface from a handful of
+// points and knows nothing of prom-client; tests and a proxy without metrics use
+// NO_PROXY_METRICS.
+
+const ZEROED_CLASSES = ['2xx', '3xx', '4xx', '5xx'];
+
+export interface ProxyMetrics {
+  /** A service was deployed: its series start at zero (once), so a first request's increase shows in rate(). */
+  serviceDeployed(service: string): void;
+  /** A service was removed: its series go. */
+  serviceRemoved(service: string): void;
+  /** A request routed to a service got its answer (or an error answer from the proxy). */
+  requestFinished(service: string, statusCode: number, seconds: number): void;
+  /** A request found no live target and is held while the service wakes. */
+  requestHeld(service: string): void;
+  /** A held request got a target after waiting this long. */
+  heldRequestRouted(service: string, seconds: number): void;
+  /** A held request's answer began (its first byte left for the client) this long after it was held. */
+  heldRequestFirstByte(service: string, seconds: number): void;
+  /** A held request gave up after the service's startupTimeout (503). */
+  wakeTimedOut(service: string): void;
+}
+
+export const NO_PROXY_METRICS: ProxyMetrics = {
+  serviceDeployed: () => undefined,
+  serviceRemoved: () => undefined,
+  requestFinished: () => undefined,
+  requestHeld: () => undefined,
+  heldRequestRouted: () => undefined,
+  heldRequestFirstByte: () => undefined,
+  wakeTimedOut: () => undefined,
+};
+
+export class PrometheusProxyMetrics implements ProxyMetrics {
+  private readonly requests: Counter<'project' | 'code_class'>;
+  private readonly duration: Histogram<'project' | 'code_class'>;
+  private readonly held: Counter<'project'>;
+  private readonly holdWait: Histogram<'project'>;
+  private readonly heldFirstByte: Histogram<'project'>;
+  private readonly wakeTimeouts: Counter<'project'>;
+  private readonly deployed = new Set<string>();
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.requests = new Counter({ name: 'luma_proxy_requests_total', help: 'Requests the proxy routed to a project, by status class of the answer.', labelNames: ['project', 'code_class'], registers });
+    this.duration = new Histogram({
+      name: 'luma_proxy_request_duration_seconds',
+      help: 'Time from a request reaching the proxy to its answer ending, hold included.',
+      labelNames: ['project', 'code_class'],
+      buckets: REQUEST_BUCKETS,
+      registers,
+    });
+    this.held = new Counter({ name: 'luma_proxy_held_requests_total', help: 'Requests held because their project had no live instance.', labelNames: ['project'], registers });
+    this.holdWait = new Histogram({ name: 'luma_proxy_hold_duration_seconds', help: 'How long a held request waited for a live instance.', labelNames: ['project'], buckets: COLD_START_BUCKETS, registers });
+    this.heldFirstByte = new Histogram({
+      name: 'luma_proxy_cold_start_first_byte_seconds',
+      help: 'From holding a request to the first byte of its answer: the cold start as the caller saw it.',
+      labelNames: ['project'],
+      buckets: COLD_START_BUCKETS,
+      registers,
+    });
+    this.wakeTimeouts = new Counter({ name: 'luma_proxy_wake_timeouts_total', help: 'Held requests answered 503 because no instance was ready within startupTimeout.', labelNames: ['project'], registers });
+  }
+
+  serviceDeployed(service: string): void {
+    const project = serviceLabel(service);
+    if (this.deployed.has(project)) return;
+    this.deployed.add(project);
+    for (const code_class of ZEROED_CLASSES) {
+      this.requests.inc({ project, code_class }, 0);
+      this.duration.zero({ project, code_class });
+    }
+    this.held.inc({ project }, 0);
+    this.wakeTimeouts.inc({ project }, 0);
+    this.holdWait.zero({ project });
+    this.heldFirstByte.zero({ project });
+  }
+
+  serviceRemoved(service: string): void {
+    const project = serviceLabel(service);
+    // Lease services share one label value: it stays while any may be routed.
+    if (project !== service || !this.deployed.delete(project)) return;
+    for (const code_class of ZEROED_CLASSES) {
+      this.requests.remove({ project, code_class });
+      this.duration.remove({ project, code_class });
+    }
+    this.held.remove({ project });
+    this.wakeTimeouts.remove({ project });
+    this.holdWait.remove({ project });
+    this.heldFirstByte.remove({ project });
+  }
+
+  requestFinished(service: string, statusCode: number, seconds: number): void {
+    const labels = { project: serviceLabel(service), code_class: statusClass(statusCode) };
+    this.requests.inc(labels);
+    this.duration.observe(labels, seconds);
+  }
+
+  requestHeld(service: string): void {
+    this.held.inc({ project: serviceLabel(service) });
+  }
+
+  heldRequestRouted(service: string, seconds: number): void {
+    this.holdWait.observe({ project: serviceLabel(service) }, seconds);
+  }
+
+  heldRequestFirstByte(service: string, seconds: number): void {
+    this.heldFirstByte.observe({ project: serviceLabel(service) }, seconds);
+  }
+
+  wakeTimedOut(service: string): void {
+    this.wakeTimeouts.inc({ project: serviceLabel(service) });
+  }
+}
