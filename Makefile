@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE  ?= node
 LUMA  := $(NODE) dist/cli/main.js
 
-.PHONY: setup build run test test-unit test-integration test-e2e typecheck example-context bench-coldstart bench-proxy bench-lease clean
+.PHONY: setup build run test test-unit test-integration test-e2e test-crash test-fuzz typecheck example-context bench-coldstart bench-proxy bench-lease bench-scale bench-soak clean
 
 setup:
 	@bash scripts/setup.sh
@@ -34,6 +34,20 @@ test-integration: build
 
 test-e2e: build
 	npx vitest run --project e2e
+
+# The long crash run: 300 SIGKILLs (make test runs 50). LUMA_CRASH_SEED=N replays a run.
+test-crash: build
+	LUMA_CRASH_KILLS=$${LUMA_CRASH_KILLS:-300} npx vitest run test/e2e/crash-anywhere.test.ts
+
+# Five to twenty times the fuzzing cases of make test.
+test-fuzz: setup
+	LUMA_FUZZ_RUNS=$${LUMA_FUZZ_RUNS:-10000} npx vitest run test/unit/model/parse.fuzz.test.ts test/unit/api/api.fuzz.test.ts
+
+bench-scale: build
+	npx tsx bench/scale.ts
+
+bench-soak: build
+	npx tsx bench/soak.ts
 
 bench-coldstart: build
 	npx tsx bench/coldstart.ts

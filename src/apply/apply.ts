@@ -79,11 +79,14 @@ export async function applyDocuments(store: ObjectStore, documents: ParsedDocume
       if (resourceVersion !== undefined) await store.apply(doc.object, { resourceVersion, dryRun: true });
     }
   }
-  const applied: AppliedObject[] = [];
-  for (const doc of documents) {
-    const resourceVersion = doc.object.metadata.resourceVersion;
-    const { object, result } = await store.apply(doc.object, { dryRun, ...(resourceVersion !== undefined ? { resourceVersion } : {}) });
-    applied.push({ kind: object.kind, name: object.metadata.name, result, object });
-  }
-  return applied;
+  // All at once: each write waits for its own fsyncs, and the store orders writes to one
+  // object by call order. One by one, 1,000 projects took 54 s on a busy 2-core machine
+  // (bench/scale); together, their fsyncs overlap (about 4–10 times faster).
+  return Promise.all(
+    documents.map(async (doc) => {
+      const resourceVersion = doc.object.metadata.resourceVersion;
+      const { object, result } = await store.apply(doc.object, { dryRun, ...(resourceVersion !== undefined ? { resourceVersion } : {}) });
+      return { kind: object.kind, name: object.metadata.name, result, object };
+    }),
+  );
 }

@@ -27,6 +27,13 @@ export const DEFAULT_RESYNC_INTERVAL_MS = 10_000;
  * Docker's port proxy (measured: 5–10 ms added to time to first byte on 2 busy cores).
  */
 export const RESUME_CONFIRM_DELAY_MS = 250;
+/**
+ * A periodic resync reconciles only the owners whose containers (or object) changed since
+ * the last one: one container list serves every idle project, instead of two Docker calls
+ * per project (its reconcile and its pool's). Every this many resyncs (5 min at the default 10 s), and whenever asked
+ * (the proxy restarted), every owner is reconciled anyway, as the last safety net.
+ */
+export const FULL_RESYNC_EVERY = 30;
 
 export interface ControllerOptions {
   store: ObjectStore;
@@ -73,6 +80,9 @@ export class Controller implements ProxyHooks {
   private unwatchDocker: (() => void) | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private readonly resumeConfirmDelayMs: number;
+  private resyncs = 0;
+  /** Per owner key, what the last resync saw: its object's generation and its containers. */
+  private lastSeen = new Map<string, string>();
   private readonly metrics: ControllerMetrics;
 
   constructor(private readonly options: ControllerOptions) {
@@ -154,10 +164,10 @@ export class Controller implements ProxyHooks {
       else this.queue.add(key);
     });
     this.queue.start();
-    await this.resync();
+    await this.resync({ full: true });
     const interval = this.options.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS;
     this.resyncTimer = setInterval(() => {
-      this.resync().catch((error: unknown) => this.options.logger.warn({ err: errorMessage(error) }, 'resync failed'));
+      this.resync({ full: false }).catch((error: unknown) => this.options.logger.warn({ err: errorMessage(error) }, 'resync failed'));
     }, interval);
     this.resyncTimer.unref();
   }
@@ -194,29 +204,52 @@ export class Controller implements ProxyHooks {
 
   /** Reconciles everything soon, e.g. after the proxy restarted and lost what it was told. */
   requestResync(): void {
-    this.resync().catch((error: unknown) => this.options.logger.warn({ err: errorMessage(error) }, 'resync failed'));
+    this.resync({ full: true }).catch((error: unknown) => this.options.logger.warn({ err: errorMessage(error) }, 'resync failed'));
   }
 
   queueDepth(): number {
     return this.queue.depth();
   }
 
-  /** Level-triggered safety net: whatever no event announced (a container removed by hand) is found here. */
-  private async resync(): Promise<void> {
-    for (const image of this.options.store.list('Image')) this.queue.add(objectKey('Image', image.metadata.name));
-    const projects = new Set(this.options.store.list('Project').map((project) => project.metadata.name));
-    const leases = new Set(this.options.store.list('Lease').map((lease) => lease.metadata.name));
+  /**
+   * Level-triggered safety net: whatever no event announced (a container removed by hand)
+   * is found here. One container list covers every owner; an owner is reconciled when its
+   * containers or its object differ from what the last resync saw (or on a full resync).
+   */
+  async resync(options: { full?: boolean } = {}): Promise<void> {
+    const full = (options.full ?? true) || this.resyncs % FULL_RESYNC_EVERY === 0;
+    this.resyncs += 1;
+    const { store } = this.options;
+    const seen = new Map<string, string>();
+    const owners = new Map<string, string[]>();
+    for (const kind of ['Image', 'Project', 'Lease'] as const) {
+      // Not resourceVersion: every status write changes it, and the watch sees those already.
+      for (const object of store.list(kind)) owners.set(objectKey(kind, object.metadata.name), [`${object.metadata.uid ?? ''}/${object.metadata.generation ?? 0}/${object.metadata.deletionTimestamp ?? ''}`]);
+    }
+    let listed = true;
     try {
       // Containers whose owner is gone are found here too: their reconcile removes them.
-      for (const container of await this.options.runtime.list()) {
-        if (container.owner.kind === 'Project') projects.add(container.owner.name);
-        if (container.owner.kind === 'Lease') leases.add(container.owner.name);
+      const containers = await this.options.runtime.list();
+      containers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      for (const container of containers) {
+        const key = objectKey(container.owner.kind, container.owner.name);
+        const parts = owners.get(key) ?? ['gone'];
+        parts.push(`${container.id}:${container.state}:${container.specHash}:${container.role}`);
+        owners.set(key, parts);
       }
     } catch (error) {
+      listed = false;
       this.options.logger.warn({ err: errorMessage(error) }, 'could not list containers during resync');
     }
-    for (const name of projects) this.addProject(name);
-    for (const name of leases) this.queue.add(objectKey('Lease', name));
+    for (const [key, parts] of owners) {
+      const fingerprint = parts.join(',');
+      seen.set(key, fingerprint);
+      if (!full && listed && this.lastSeen.get(key) === fingerprint) continue;
+      const { kind, name } = parseKey(key);
+      if (kind === 'Project') this.addProject(name);
+      else this.queue.add(key);
+    }
+    this.lastSeen = seen;
   }
 
   /** A project's serving instances and its pool converge separately. */

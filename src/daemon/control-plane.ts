@@ -79,7 +79,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     await store.close();
     throw error;
   }
-  const contexts = new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits);
+  const contexts = await new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits).prepare();
   const logs = new LogHub();
   const events = new EventLog();
   // Readiness changes of every object become events (`luma events`, `luma describe`).

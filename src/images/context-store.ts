@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { unpackArchive, type ArchiveLimits } from './archive.js';
 import { contextDigest, listContext } from './context.js';
@@ -11,11 +11,26 @@ export const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
 /** Set on an Image by apply: the digest of the build context it was applied with. */
 export const CONTEXT_DIGEST_ANNOTATION = 'luma.dev/context-digest';
 
+const STAGING_PREFIX = '.staging-';
+
 export class ContextStore {
   constructor(
     private readonly root: string,
     private readonly limits: ArchiveLimits,
   ) {}
+
+  /**
+   * Creates the store's directory and removes staging folders that a crash left behind
+   * (an upload or copy killed half-way never committed). Called once at start, before any
+   * upload: from then on a refused upload leaves the state directory exactly as it was.
+   */
+  async prepare(): Promise<this> {
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    for (const entry of await readdir(this.root)) {
+      if (entry.startsWith(STAGING_PREFIX)) await rm(path.join(this.root, entry), { recursive: true, force: true });
+    }
+    return this;
+  }
 
   directoryOf(digest: string): string {
     if (!DIGEST_PATTERN.test(digest)) throw new Error(`"${digest}" is not a context digest`);
@@ -51,7 +66,7 @@ export class ContextStore {
   }
 
   private async staging(): Promise<string> {
-    const dir = path.join(this.root, `.staging-${randomBytes(6).toString('hex')}`);
+    const dir = path.join(this.root, `${STAGING_PREFIX}${randomBytes(6).toString('hex')}`);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     return dir;
   }

@@ -18,6 +18,7 @@ export interface ProxyDaemonOptions {
   drainTimeoutMs?: number;
   /** The plain-HTTP/1.1 fast path (default on); off, node:http parses every request. */
   fastPath?: boolean;
+  headersTimeoutMs?: number;
   logger: Logger;
   /** The HTTPS listener; TLS is off without it. */
   https?: { host: string; port: number; stateDir: string; acmeDirectory?: string; certificatesDir?: string };
@@ -49,6 +50,7 @@ export async function runProxyDaemon(options: ProxyDaemonOptions): Promise<Runni
     stateFile: options.stateFile,
     ...(options.fastPath !== undefined ? { fastPath: options.fastPath } : {}),
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
+    ...(options.headersTimeoutMs !== undefined ? { headersTimeoutMs: options.headersTimeoutMs } : {}),
   });
   const { https } = options;
   const tls = https ? await loadTls() : undefined;

@@ -1,3 +1,4 @@
+import type { RequestTarget } from './request-target.js';
 import type { ProxyAnswer } from './responses.js';
 import type { Target } from './route-table.js';
 
@@ -35,6 +36,8 @@ export interface ClientExchange {
   readonly hasBody: boolean;
   /** Whether a response head has gone to the client (nothing else can be answered then). */
   readonly responseStarted: boolean;
+  /** The host it is for, checked as RFC 9112 §3.2 asks (one valid Host, or an absolute-form target's authority). */
+  resolveTarget(): RequestTarget;
   /** Writes one of the proxy's own answers. */
   answer(value: ProxyAnswer): void;
   /** Sends the request to the target and relays its response. */

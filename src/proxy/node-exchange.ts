@@ -1,3 +1,4 @@
+import { routeableTarget, type RequestTarget } from './request-target.js';
 import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientExchange, ForwardOptions, ForwardOutcome } from './exchange.js';
@@ -24,6 +25,11 @@ export class NodeExchange implements ClientExchange {
 
   get encrypted(): boolean {
     return (this.req.socket as Partial<TLSSocket>).encrypted === true;
+  }
+
+  resolveTarget(): RequestTarget {
+    // An absolute-form target is rewritten to origin form here, so the app sees a path.
+    return routeableTarget(this.req);
   }
 
   get method(): string {

@@ -20,7 +20,8 @@ import {
 } from './management.js';
 import { NodeExchange } from './node-exchange.js';
 import { respond, type ProxyAnswer } from './responses.js';
-import { normalizeHost, RouteTable, type Service, type Target } from './route-table.js';
+import { routeableTarget } from './request-target.js';
+import { RouteTable, type Service, type Target } from './route-table.js';
 import { RouteStateFile, type RouteState } from './route-state.js';
 import { forwardUpgrade } from './websocket.js';
 
@@ -63,6 +64,8 @@ export interface ProxyServerOptions {
   fastPath?: boolean;
   /** Called once for every request routed (not the health path) when it ends. */
   onRequestEnd?: (record: RequestRecord) => void;
+  /** How long a client may take to send a request head (slowloris); default PROXY_DEFAULTS.headersTimeoutMs. */
+  headersTimeoutMs?: number;
   /** Requests, holds and wake timeouts are counted here; nothing is when absent. */
   metrics?: ProxyMetrics;
 }
@@ -108,6 +111,7 @@ export class ProxyServer implements ProxyManagement {
   private hooks: ProxyHooks | undefined;
   private intercept: RequestIntercept | undefined;
   private readonly drainTimeoutMs: number;
+  private readonly headersTimeoutMs: number;
   private readonly logger: Logger;
   private readonly now: () => number;
   private server: Server | undefined;
@@ -117,6 +121,7 @@ export class ProxyServer implements ProxyManagement {
   constructor(options: ProxyServerOptions = {}) {
     this.hooks = options.hooks;
     this.drainTimeoutMs = options.drainTimeoutMs ?? PROXY_DEFAULTS.drainTimeoutMs;
+    this.headersTimeoutMs = options.headersTimeoutMs ?? PROXY_DEFAULTS.headersTimeoutMs;
     this.logger = options.logger ?? silentLogger();
     this.now = options.now ?? Date.now;
     this.stateFile = options.stateFile ? new RouteStateFile(options.stateFile) : undefined;
@@ -225,10 +230,13 @@ export class ProxyServer implements ProxyManagement {
   async listen(host: string, port: number): Promise<AddressInfo> {
     // requireHostHeader off: the health path must answer without Host, and route() answers
     // a missing Host itself, with a body that says so.
-    const server = http.createServer({ maxHeaderSize: PROXY_DEFAULTS.maxHeaderBytes, requireHostHeader: false }, (req, res) => {
+    // Node looks for connections past the headers timeout only every connectionsCheckingInterval
+    // (30 s by default): a slowloris head would live up to that much longer than the timeout.
+    const checkingIntervalMs = Math.max(100, Math.min(1_000, Math.floor(this.headersTimeoutMs / 4)));
+    const server = http.createServer({ maxHeaderSize: PROXY_DEFAULTS.maxHeaderBytes, requireHostHeader: false, connectionsCheckingInterval: checkingIntervalMs }, (req, res) => {
       void this.handle(req, res);
     });
-    server.headersTimeout = PROXY_DEFAULTS.headersTimeoutMs;
+    server.headersTimeout = this.headersTimeoutMs;
     // Long uploads, downloads and event streams are bounded by idle and response timeouts, not a total.
     server.requestTimeout = 0;
     server.keepAliveTimeout = PROXY_DEFAULTS.keepAliveTimeoutMs;
@@ -333,8 +341,9 @@ export class ProxyServer implements ProxyManagement {
   }
 
   private async route(exchange: ClientExchange): Promise<{ service: string | undefined; status: number }> {
-    const host = normalizeHost(exchange.hostHeader);
-    if (!host) return { service: undefined, status: this.answer(exchange, respond.missingHost()) };
+    const target = exchange.resolveTarget();
+    if (!target.ok) return { service: undefined, status: this.answer(exchange, target.missingHost ? respond.missingHost() : respond.badRequest(target.reason)) };
+    const { host } = target;
     const service = this.routes.lookupHost(host);
     if (!service) return { service: undefined, status: this.answer(exchange, respond.unknownHost(host)) };
     service.lastActivityAt = this.now();
@@ -378,8 +387,9 @@ export class ProxyServer implements ProxyManagement {
     res.shouldKeepAlive = false;
     res.on('finish', () => socket.end());
     const exchange = new NodeExchange(req, res, this.forwarder);
-    const host = normalizeHost(req.headers.host);
-    if (!host) return exchange.answer(respond.missingHost());
+    const requestTarget = routeableTarget(req);
+    if (!requestTarget.ok) return exchange.answer(requestTarget.missingHost ? respond.missingHost() : respond.badRequest(requestTarget.reason));
+    const { host } = requestTarget;
     const service = this.routes.lookupHost(host);
     if (!service) return exchange.answer(respond.unknownHost(host));
     service.lastActivityAt = this.now();

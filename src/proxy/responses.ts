@@ -21,6 +21,7 @@ function answer(status: number, body: string, headers: Record<string, string> = 
 
 export const respond = {
   health: (): ProxyAnswer => answer(200, 'ok\n'),
+  badRequest: (reason: string): ProxyAnswer => answer(400, `Luma: ${reason}.\n`),
   missingHost: (): ProxyAnswer => answer(400, 'Luma: the request has no Host header, so it cannot be routed.\n'),
   unknownHost: (host: string): ProxyAnswer => answer(404, `Luma: no project is routed for host "${host}".\n`),
   startupTimeout: (service: string, timeoutMs: number): ProxyAnswer =>

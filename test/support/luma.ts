@@ -65,8 +65,10 @@ export interface LumaProcessOptions {
   proxyPort?: number;
   /** More `luma up` flags (e.g. --https-listen). */
   args?: string[];
-  /** More environment for `luma up` (DOCKER_HOST, LUMA_LOG_LEVEL, …). */
+  /** More environment for the process (DOCKER_HOST, LUMA_LOG_LEVEL, a counting socket…). */
   env?: Record<string, string>;
+  /** How long it may take to say it is up (default 20 s; a crash run on a loaded machine needs more). */
+  startTimeoutMs?: number;
 }
 
 export async function tempDir(prefix: string): Promise<string> {
@@ -79,7 +81,17 @@ export async function writeConfig(dir: string, settings: Record<string, string>)
   return file;
 }
 
-export async function startLuma(options: LumaProcessOptions): Promise<LumaProcess> {
+export interface LumaLaunch {
+  child: ChildProcess;
+  output: () => string;
+  /** Resolves once the process says it is up; rejects when it exits first. */
+  ready: Promise<LumaProcess>;
+  /** SIGKILL now, whether or not it is up yet: a crash during start-up. */
+  kill(): Promise<void>;
+}
+
+/** Spawns `luma up` and returns at once; `ready` says when it is up. */
+export function launchLuma(options: LumaProcessOptions): LumaLaunch {
   const args = [
     CLI,
     'up',
@@ -102,9 +114,14 @@ export async function startLuma(options: LumaProcessOptions): Promise<LumaProces
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const signal = async (name: NodeJS.Signals): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(name);
+    await exited;
+  };
 
-  const ports = await new Promise<{ proxyPort: number; apiPort: number; httpsPort?: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`luma up did not start within 20 s:\n${output}`)), 20_000);
+  const ports = new Promise<{ proxyPort: number; apiPort: number; httpsPort?: number }>((resolve, reject) => {
+    const startTimeoutMs = options.startTimeoutMs ?? 20_000;
+    const timer = setTimeout(() => reject(new Error(`luma up did not start within ${startTimeoutMs / 1000} s:\n${output}`)), startTimeoutMs);
     const check = (): void => {
       const match = UP_LINE.exec(output);
       if (match) {
@@ -113,26 +130,27 @@ export async function startLuma(options: LumaProcessOptions): Promise<LumaProces
       }
     };
     child.stderr?.on('data', check);
-    child.once('exit', (code) => {
+    child.once('exit', (code, signalName) => {
       clearTimeout(timer);
-      reject(new Error(`luma up exited with ${code}:\n${output}`));
+      reject(new Error(`luma up exited with ${code ?? signalName}:\n${output}`));
     });
   });
-
-  const signal = async (name: NodeJS.Signals): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(name);
-    await exited;
-  };
-  const server = `http://127.0.0.1:${ports.apiPort}`;
-  return {
-    ...ports,
-    server,
-    api: await apiEndpoint(server, options.stateDir),
+  const ready = ports.then(async (found) => ({
+    ...found,
+    server: `http://127.0.0.1:${found.apiPort}`,
+    api: await apiEndpoint(`http://127.0.0.1:${found.apiPort}`, options.stateDir),
     child,
     output: () => output,
     stop: () => signal('SIGTERM'),
     kill: () => signal('SIGKILL'),
-  };
+  }));
+  // A launch killed before it was up is a crash the caller asked for, not an error.
+  ready.catch(() => undefined);
+  return { child, output: () => output, ready, kill: () => signal('SIGKILL') };
+}
+
+export async function startLuma(options: LumaProcessOptions): Promise<LumaProcess> {
+  return launchLuma(options).ready;
 }
 
 export interface CliResult {

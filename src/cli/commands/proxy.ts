@@ -89,9 +89,10 @@ export function registerProxyCommands(program: Command): void {
     .addOption(new Option('--acme-directory <url>', "ACME directory URL (default: Let's Encrypt production)").env('LUMA_ACME_DIRECTORY'))
     .addOption(new Option('--certificates-dir <dir>', 'operator-provided certificates: HOST.crt and HOST.key per hostname').env('LUMA_CERTIFICATES_DIR'))
     .option('--no-fast-path', 'parse every request with node:http (the fast path for plain HTTP/1.1 is on by default)')
+    .addOption(new Option('--headers-timeout <duration>', 'how long a client may take to send a request head (default 30s)').env('LUMA_PROXY_HEADERS_TIMEOUT').argParser(duration('--headers-timeout')))
     .addOption(new Option('--metrics-listen <addr>', "serve the proxy's Prometheus metrics at http://ADDR/metrics (off when not given)").env('LUMA_METRICS_LISTEN'))
     .addHelpText('after', '\nExamples:\n  luma proxy run --listen 127.0.0.1:8080 --metrics-listen 127.0.0.1:9464 --state-dir /var/lib/luma\n  luma proxy run --listen :80 --https-listen :443 --state-dir /var/lib/luma')
-    .action(async (options: SocketFlags & { listen: string; drainTimeout?: number; fastPath: boolean; metricsListen?: string; httpsListen?: string; acmeDirectory?: string; certificatesDir?: string }) => {
+    .action(async (options: SocketFlags & { listen: string; drainTimeout?: number; headersTimeout?: number; fastPath: boolean; metricsListen?: string; httpsListen?: string; acmeDirectory?: string; certificatesDir?: string }) => {
       const address = parseListenAddress(options.listen, '--listen');
       const metricsAddress = options.metricsListen ? parseListenAddress(options.metricsListen, '--metrics-listen') : undefined;
       if ((options.acmeDirectory || options.certificatesDir) && !options.httpsListen) throw new CliError('--acme-directory and --certificates-dir need --https-listen');
@@ -107,6 +108,7 @@ export function registerProxyCommands(program: Command): void {
         logger: createLogger().child({ component: 'proxy' }),
         fastPath: options.fastPath,
         ...(options.drainTimeout !== undefined ? { drainTimeoutMs: options.drainTimeout } : {}),
+        ...(options.headersTimeout !== undefined ? { headersTimeoutMs: options.headersTimeout } : {}),
         ...(metricsAddress ? { metricsListen: metricsAddress } : {}),
         ...(httpsAddress
           ? {

@@ -1,6 +1,7 @@
 import type { ClientExchange, ForwardOptions, ForwardOutcome } from '../exchange.js';
 import { forwardedValues } from '../forwarded-headers.js';
 import { requestIdFrom } from '../request-id.js';
+import { resolveRequestTarget, type RequestTarget } from '../request-target.js';
 import type { ProxyAnswer } from '../responses.js';
 import type { Target } from '../route-table.js';
 import { ChunkedBodyScanner } from './chunked-body.js';
@@ -81,6 +82,12 @@ export class FastExchange implements ClientExchange, UpstreamUser {
 
   get url(): string {
     return this.head.target;
+  }
+
+  resolveTarget(): RequestTarget {
+    // The fast path takes only origin-form targets and exactly one Host (anything else is
+    // handed to node:http), but the Host value itself is checked here like anywhere else.
+    return resolveRequestTarget({ url: this.url, rawHeaders: ['host', this.hostHeader] });
   }
 
   get hostHeader(): string {

@@ -25,6 +25,12 @@ export function asHttp1Headers(req: http2.Http2ServerRequest): void {
   if (headers.host === undefined && typeof authority === 'string') headers.host = authority;
   if (headers['content-length'] === undefined && !req.stream.endAfterHeaders) headers['transfer-encoding'] = 'chunked';
   Object.defineProperty(req, 'headers', { value: headers, enumerable: true, configurable: true });
+  // The Host checks read rawHeaders (one Host line, RFC 9112 §3.2): the authority counts as one.
+  const rawHeaders: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) rawHeaders.push(name, String(item));
+  }
+  Object.defineProperty(req, 'rawHeaders', { value: rawHeaders, enumerable: true, configurable: true });
 }
 
 function isConnectionSpecific(name: string): boolean {

@@ -52,4 +52,14 @@ describe('applyDocuments', () => {
     expect((await applyDocuments(store, documents, { settings: DEFAULT_SETTINGS })).map((applied) => applied.result)).toEqual(['created']);
     expect((await applyDocuments(store, documents, { settings: DEFAULT_SETTINGS })).map((applied) => applied.result)).toEqual(['unchanged']);
   });
+
+  it('writes a batch at once and answers in document order', async () => {
+    await storeProject('p7', ['old.example.com']);
+    const names = Array.from({ length: 40 }, (_, index) => `p${39 - index}`);
+    const text = names.map((name) => projectYaml(name, [`${name}.example.com`])).join('---\n');
+    const applied = await applyDocuments(store, parseManifests(text, 'many.yaml'), { settings: DEFAULT_SETTINGS });
+    expect(applied.map((object) => `${object.name} ${object.result}`)).toEqual(names.map((name) => `${name} ${name === 'p7' ? 'configured' : 'created'}`));
+    expect(store.get('Project', 'p7')?.spec.hostnames).toEqual(['p7.example.com']);
+    expect(store.list('Project')).toHaveLength(40);
+  });
 });

@@ -147,3 +147,48 @@ describe('Controller.certificateChanged', () => {
     await vi.waitFor(() => expect(store.get('Project', NAME)?.status?.conditions?.find((condition) => condition.type === 'CertificateReady')?.reason).toBe('AcmeRefused'), { timeout: 5_000 });
   });
 });
+
+describe('Controller.resync', () => {
+  /** Waits until nothing is queued and one more list shows no reconcile ran meanwhile. */
+  async function settled(runtime: FakeEngine): Promise<void> {
+    await vi.waitFor(() => expect(controller!.queueDepth()).toBe(0), { timeout: 5_000 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    runtime.resetCalls();
+  }
+
+  it('one container list serves a resync of idle owners; nothing is reconciled when nothing changed', async () => {
+    const { runtime } = await startWith({ image: IMAGE, hostnames: ['web.localhost'], scaling: { idleTimeout: '60s' } }, NEVER_MS);
+    await store!.apply({ apiVersion: API_VERSION, kind: 'Project', metadata: { name: 'other' }, spec: { image: IMAGE, hostnames: ['other.localhost'] } });
+    await settled(runtime);
+    await controller!.resync({ full: false });
+    await settled(runtime);
+
+    await controller!.resync({ full: false });
+    await controller!.resync({ full: false });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(runtime.listCalls).toBe(2);
+    expect(runtime.calls).toEqual([]);
+  });
+
+  it('reconciles the owner whose container changed behind its back (a removal whose event was missed)', async () => {
+    const { runtime, proxy } = await startWith({ image: IMAGE, hostnames: ['web.localhost'], scaling: { minInstances: 1, idleTimeout: '60s' } }, NEVER_MS);
+    await settled(runtime);
+    await controller!.resync({ full: false });
+    await settled(runtime);
+
+    runtime.containers.delete('run1');
+    await controller!.resync({ full: false });
+    await vi.waitFor(() => expect(runtime.calls.map((call) => call.op)).toContain('create'), { timeout: 5_000 });
+    await vi.waitFor(() => expect(proxy.lastDeploy(NAME)?.targets).toHaveLength(1), { timeout: 5_000 });
+  });
+
+  it('a full resync reconciles every owner, changed or not', async () => {
+    const { runtime } = await startWith({ image: IMAGE, hostnames: ['web.localhost'], scaling: { idleTimeout: '60s' } }, NEVER_MS);
+    await settled(runtime);
+    await controller!.resync({ full: false });
+    await settled(runtime);
+
+    await controller!.resync({ full: true });
+    await vi.waitFor(() => expect(runtime.listCalls).toBeGreaterThan(1), { timeout: 5_000 });
+  });
+});

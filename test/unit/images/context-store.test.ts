@@ -125,3 +125,20 @@ describe('ContextStore', () => {
     expect(await stored()).toEqual([]);
   });
 });
+
+describe('prepare', () => {
+  it('creates the directory and removes staging folders a crash left behind, keeping committed contexts', async () => {
+    const digest = await store.ingestDirectory(source);
+    await mkdir(path.join(storeRoot, '.staging-deadbeef00aa', 'www'), { recursive: true });
+    await writeFile(path.join(storeRoot, '.staging-deadbeef00aa', 'www', 'half.html'), 'half');
+    await store.prepare();
+    expect((await readdir(storeRoot)).sort()).toEqual([digest.slice('sha256:'.length)]);
+  });
+
+  it('after it, a refused upload leaves the directory as it was', async () => {
+    await store.prepare();
+    const before = await readdir(storeRoot);
+    await expect(store.ingestArchive(Buffer.from('not an archive'))).rejects.toThrow();
+    expect(await readdir(storeRoot)).toEqual(before);
+  });
+});

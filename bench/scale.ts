@@ -1,0 +1,200 @@
+// bench/scale: 1,000 scale-to-zero projects on one controller.
+//
+//   npx tsx bench/scale.ts [--projects 1000] [--cold 50] [--idle-seconds 30] [--resync-seconds 10]
+//
+// Prints the time to apply them (one POST /apply) and to reconcile them all, the
+// controller's resident memory and CPU while idle, the Docker API calls it makes per
+// resync (counted by a socket in front of the engine's: DOCKER_HOST points `luma up` at
+// it), then the time to cold-start `--cold` of them at once through the proxy, against
+// the same number of containers created and started at once through the Engine API in
+// the same run (the baseline).
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { apiCall } from '../test/support/api.js';
+import { buildTestImage, docker, removeInstanceContainers, TEST_IMAGE, testInstance } from '../test/support/docker.js';
+import { request, startLuma, tempDir, writeConfig } from '../test/support/luma.js';
+import { startCountingSocket, type CountingSocket } from './lib/counting-docker-socket.js';
+import { cpuPercentOver, MiB, residentBytes } from './lib/process-stats.js';
+
+function option(name: string, fallback: number): number {
+  const index = process.argv.indexOf(name);
+  if (index < 0) return fallback;
+  const value = Number(process.argv[index + 1]);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}: expected a positive whole number, got "${process.argv[index + 1]}"`);
+  return value;
+}
+
+if (process.argv.includes('--help')) {
+  process.stdout.write('usage: npx tsx bench/scale.ts [--projects 1000] [--cold 50] [--idle-seconds 30] [--resync-seconds 10]\n');
+  process.exit(0);
+}
+const PROJECTS = option('--projects', 1_000);
+const COLD = Math.min(option('--cold', 50), PROJECTS);
+const IDLE_SECONDS = option('--idle-seconds', 30);
+const RESYNC_SECONDS = option('--resync-seconds', 10);
+const BASELINE_LABEL = 'luma-bench.scale';
+
+const projectName = (index: number): string => `p${String(index).padStart(4, '0')}`;
+
+function manifests(count: number): string {
+  const documents: string[] = [];
+  for (let index = 0; index < count; index += 1) {
+    const name = projectName(index);
+    documents.push(
+      [
+        'apiVersion: luma.dev/v1alpha1',
+        'kind: Project',
+        'metadata:',
+        `  name: ${name}`,
+        'spec:',
+        `  image: ${TEST_IMAGE}`,
+        `  hostnames: [${name}.scale.localhost]`,
+        '  scaling: { minInstances: 0, idleTimeout: 10m }',
+        // 50 starts at once on a shared 2-core machine can take longer than the default 30 s.
+        '  readiness: { startupTimeout: 180s }',
+      ].join('\n'),
+    );
+  }
+  return documents.join('\n---\n') + '\n';
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+}
+
+function describeCounts(counting: CountingSocket, divisor = 1): string {
+  const rows = [...counting.counts()].sort((a, b) => b[1] - a[1]);
+  return rows.map(([endpoint, count]) => `${endpoint} ${(count / divisor).toFixed(divisor === 1 ? 0 : 1)}`).join(', ') || 'none';
+}
+
+async function waitForHttp200(port: number, deadline: number): Promise<void> {
+  for (;;) {
+    try {
+      if ((await request(port, 'baseline', '/', 2_000)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`port ${port} did not answer in time`);
+    await sleep(5);
+  }
+}
+
+/** The baseline: COLD containers created and started at once through the Engine API, until each answers 200. */
+async function baselineColdStarts(count: number, runLabel: string): Promise<{ wallMs: number; latencies: number[] }> {
+  const began = Date.now();
+  const latencies = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const container = await docker.createContainer({
+        Image: TEST_IMAGE,
+        Labels: { [BASELINE_LABEL]: runLabel },
+        ExposedPorts: { '8080/tcp': {} },
+        HostConfig: { PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] } },
+      });
+      await container.start();
+      const info = await container.inspect();
+      const port = Number(info.NetworkSettings.Ports['8080/tcp']?.[0]?.HostPort);
+      await waitForHttp200(port, Date.now() + 120_000);
+      return Date.now() - began;
+    }),
+  );
+  return { wallMs: Date.now() - began, latencies };
+}
+
+async function removeBaseline(runLabel: string): Promise<void> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [`${BASELINE_LABEL}=${runLabel}`] } });
+  await Promise.all(containers.map((container) => docker.getContainer(container.Id).remove({ force: true }).catch(() => undefined)));
+}
+
+async function main(): Promise<void> {
+  await buildTestImage();
+  const instance = testInstance('bench-scale');
+  const dir = await tempDir('bench-scale');
+  const stateDir = path.join(dir, 'state');
+  await mkdir(path.join(dir, 'manifests'));
+  const counting = await startCountingSocket(path.join(dir, 'docker.sock'));
+  process.stdout.write(`bench/scale: ${PROJECTS} projects, ${COLD} cold starts, idle window ${IDLE_SECONDS} s, resync every ${RESYNC_SECONDS} s\n`);
+
+  try {
+    const baseline = await baselineColdStarts(COLD, instance);
+    await removeBaseline(instance);
+
+    const config = await writeConfig(dir, { resyncInterval: `${RESYNC_SECONDS}s` });
+    const luma = await startLuma({ stateDir, manifests: path.join(dir, 'manifests'), instance, config, env: { DOCKER_HOST: `unix://${counting.path}` }, startTimeoutMs: 60_000 });
+    const pid = luma.child.pid ?? -1;
+    const rssAtStart = await residentBytes(pid);
+    try {
+      counting.reset();
+      const applyBegan = Date.now();
+      const applied = await apiCall(luma.api, 'POST', '/apply?source=scale.yaml', { rawBody: manifests(PROJECTS), headers: { 'content-type': 'application/yaml' }, timeoutMs: 300_000 });
+      const applyMs = Date.now() - applyBegan;
+      if (applied.status !== 200) throw new Error(`apply: HTTP ${applied.status} ${applied.text.slice(0, 500)}`);
+
+      let reconciled = 0;
+      for (;;) {
+        const list = await apiCall(luma.api, 'GET', '/api/v1alpha1/projects', { timeoutMs: 60_000 });
+        const items = (list.json as { items: Array<{ metadata: { generation?: number }; status?: { observedGeneration?: number } }> }).items;
+        reconciled = items.filter((item) => item.status?.observedGeneration === item.metadata.generation).length;
+        if (reconciled >= PROJECTS) break;
+        await sleep(250);
+      }
+      const convergeMs = Date.now() - applyBegan;
+      const applyCalls = counting.total();
+      const applyBreakdown = describeCounts(counting);
+      const rssAfterApply = await residentBytes(pid);
+
+      // Idle: let the queue drain, then watch whole resync periods.
+      await sleep(3_000);
+      counting.reset();
+      const idleCpu = await cpuPercentOver(pid, IDLE_SECONDS * 1000);
+      const resyncs = IDLE_SECONDS / RESYNC_SECONDS;
+      const idleCalls = counting.total();
+      const idleBreakdown = describeCounts(counting, resyncs);
+      const rssIdle = await residentBytes(pid);
+
+      counting.reset();
+      const coldBegan = Date.now();
+      // A start slower than the project's startupTimeout (30 s) is answered 503: counted, not fatal.
+      const answers = await Promise.all(
+        Array.from({ length: COLD }, async (_, index) => {
+          const answer = await request(luma.proxyPort, `${projectName(index)}.scale.localhost`, '/', 120_000).catch(() => ({ status: 0 }));
+          return { status: answer.status, ms: Date.now() - coldBegan };
+        }),
+      );
+      const cold = answers.filter((answer) => answer.status === 200).map((answer) => answer.ms);
+      const failed = answers.filter((answer) => answer.status !== 200).map((answer) => answer.status);
+      const coldWallMs = Date.now() - coldBegan;
+      const coldCalls = counting.total();
+      const rssAfterCold = await residentBytes(pid);
+
+      const rows: Array<[string, string, string]> = [
+        [`apply ${PROJECTS} projects (POST /apply, one request)`, `${applyMs} ms`, '≤ 5,000 ms'],
+        [`all ${PROJECTS} reconciled (observedGeneration), from the apply`, `${convergeMs} ms`, ''],
+        ['Docker API calls from the apply until all were reconciled', `${applyCalls}`, ''],
+        ['controller resident memory: at start / after apply / idle / after cold starts', `${(rssAtStart / MiB).toFixed(0)} / ${(rssAfterApply / MiB).toFixed(0)} / ${(rssIdle / MiB).toFixed(0)} / ${(rssAfterCold / MiB).toFixed(0)} MiB`, '≤ 150 MiB'],
+        [`controller CPU while idle (${IDLE_SECONDS} s)`, `${idleCpu.toFixed(2)} % of a core`, '≤ 1 %'],
+        ['Docker API calls per resync while idle', `${(idleCalls / resyncs).toFixed(1)}`, 'no call per idle project'],
+        [`cold start of ${COLD} at once through the proxy: all answered`, `${coldWallMs} ms (p50 ${percentile(cold, 50)} ms; ${cold.length} × 200${failed.length ? `, ${failed.length} × ${[...new Set(failed)].join('/')}` : ''})`, ''],
+        [`baseline: ${COLD} containers created + started at once (Engine API) until each answered`, `${baseline.wallMs} ms (p50 ${percentile(baseline.latencies, 50)} ms)`, ''],
+        ['ratio: Luma / baseline (all answered)', (coldWallMs / baseline.wallMs).toFixed(2), ''],
+        [`Docker API calls during the ${COLD} cold starts`, `${coldCalls} (${(coldCalls / COLD).toFixed(1)} per start)`, ''],
+      ];
+      process.stdout.write('\n| measure | value | goal |\n|---|---:|---|\n');
+      for (const [what, value, goal] of rows) process.stdout.write(`| ${what} | ${value} | ${goal} |\n`);
+      process.stdout.write(`\nDocker calls during apply and reconcile: ${applyBreakdown}\nDocker calls per idle resync: ${idleBreakdown}\n`);
+    } finally {
+      await luma.stop();
+    }
+  } finally {
+    await removeInstanceContainers(instance);
+    await removeBaseline(instance);
+    await counting.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench/scale failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
