@@ -3,7 +3,7 @@ import { ensureApiToken } from '../api/api-token.js';
 import { createApiServer, type HealthReport } from '../api/server.js';
 import type { OperatorSettings } from '../config/settings.js';
 import { Controller } from '../controller/controller.js';
-import { ConditionEvents } from '../events/condition-events.js';
+import { CONDITION_EVENT_SOURCE, ConditionEvents } from '../events/condition-events.js';
 import { EventLog } from '../events/event-log.js';
 import { LEASE_FINALIZER } from '../controller/lease-reconciler.js';
 import { PROJECT_FINALIZER } from '../controller/project-reconciler.js';
@@ -83,7 +83,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const logs = new LogHub();
   const events = new EventLog();
   // Readiness changes of every object become events (`luma events`, `luma describe`).
-  const conditionEvents = new ConditionEvents(events.recorder('controller'));
+  const conditionEvents = new ConditionEvents(events.recorder(CONDITION_EVENT_SOURCE));
   for (const kind of KINDS) conditionEvents.prime(store.list(kind));
   const stopConditionEvents = store.watch((event) => conditionEvents.observe(event));
   const webhooks = new WebhookDispatcher(settings.webhooks, { logger: logger.child({ component: 'webhooks' }) });

@@ -19,6 +19,12 @@ function readinessKey(conditions: Condition[] | undefined): { key: string; ready
   return { key: `${ready.status}/${stalled?.status ?? 'False'}/${ready.reason}`, ready, ...(stalled ? { stalled } : {}) };
 }
 
+/**
+ * The source of the events this watcher records. They retell what the reconcilers already
+ * announce (a lease's Expired among them), so lifecycle webhooks leave them out.
+ */
+export const CONDITION_EVENT_SOURCE = 'status';
+
 export class ConditionEvents {
   private readonly seen = new Map<string, Seen>();
 

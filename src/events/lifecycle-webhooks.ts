@@ -1,5 +1,6 @@
 import type { ObjectStore } from '../store/store.js';
 import { toCloudEvent } from './cloudevents.js';
+import { CONDITION_EVENT_SOURCE } from './condition-events.js';
 import type { EventLog, EventObjectRef } from './event-log.js';
 import type { WebhookDispatcher } from './webhooks.js';
 
@@ -20,6 +21,8 @@ export function hostnameOf(store: Pick<ObjectStore, 'get'>, object: EventObjectR
 /** Returns the function that detaches them. */
 export function attachLifecycleWebhooks(events: EventLog, store: Pick<ObjectStore, 'get'>, dispatcher: WebhookDispatcher, instance: string): () => void {
   return events.subscribe((event) => {
+    // Readiness retold from status would send a lease's expiry twice.
+    if (event.source === CONDITION_EVENT_SOURCE) return;
     const cloudEvent = toCloudEvent(event, { instance, hostname: hostnameOf(store, event.object) });
     if (cloudEvent) dispatcher.dispatch(cloudEvent);
   });

@@ -101,6 +101,9 @@ describe('Prometheus, the dashboard and the alert rules against a running luma u
   });
 
   it('after cold starts of every tier, a build, a lease and a wake timeout, every dashboard query returns data', async () => {
+    // rate() needs the build's series scraped at zero before the build: a fast build that
+    // ends before the first scrape would show as no build at all.
+    await eventually(async () => samples(await prometheus.query('luma_image_build_duration_seconds_count')).length > 0, 30_000, 'a first scrape of luma up');
     // A build: an Image from a local context, and the project that runs it, with a pool
     // for leases, frozen after 1 s and stopped after 8 s without requests.
     await httpdContext(path.join(dir, 'app'), 'hello from the observed app\n');
@@ -130,8 +133,9 @@ describe('Prometheus, the dashboard and the alert rules against a running luma u
     await apply('lease.yaml', ['apiVersion: luma.dev/v1alpha1', 'kind: Lease', 'metadata:', '  name: observer', 'spec:', '  project: observed', '  ttl: 2s', ''].join('\n'));
     await eventually(async () => (await getJson<LeaseObject>('lease', 'observer')).status?.phase === 'Expired', 30_000, 'the lease to expire');
 
-    // A wake timeout: a project whose container exits at once never becomes ready.
-    await apply('broken.yaml', projectManifest('broken', { image: TEST_IMAGE, hostnames: ['broken.localhost'], command: ['/bin/busybox', 'false'], startupTimeout: '1s' }));
+    // A wake timeout: a project whose app runs but never listens never becomes ready (an app
+    // that exits at once would be a crash loop, answered 503 at once without a timeout).
+    await apply('broken.yaml', projectManifest('broken', { image: TEST_IMAGE, hostnames: ['broken.localhost'], command: ['/bin/busybox', 'sleep', '3600'], startupTimeout: '1s' }));
     expect((await request(luma.proxyPort, 'broken.localhost')).status).toBe(503);
 
     // Every tier's cold start histogram has observations in Prometheus.

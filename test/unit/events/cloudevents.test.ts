@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { toCloudEvent } from '../../../src/events/cloudevents.js';
 import { EventLog } from '../../../src/events/event-log.js';
+import { CONDITION_EVENT_SOURCE } from '../../../src/events/condition-events.js';
 import { attachLifecycleWebhooks, hostnameOf } from '../../../src/events/lifecycle-webhooks.js';
 import { WebhookDispatcher, type WebhookSender } from '../../../src/events/webhooks.js';
 import type { LeaseObject, ProjectObject } from '../../../src/model/types.js';
@@ -54,6 +55,8 @@ describe('lifecycle CloudEvents', () => {
     log.record('controller', { kind: 'Project', name: 'web' }, 'Normal', 'ContainerStarted', 'started');
     log.record('controller', { kind: 'Project', name: 'web' }, 'Normal', 'PoolRefilled', 'not a lifecycle event');
     log.record('controller', { kind: 'Lease', name: 'alice' }, 'Normal', 'Expired', 'expired');
+    // The same expiry retold from the lease's conditions is not sent again.
+    log.record(CONDITION_EVENT_SOURCE, { kind: 'Lease', name: 'alice' }, 'Normal', 'Expired', 'ended');
     detach();
     log.record('controller', { kind: 'Project', name: 'web' }, 'Normal', 'ContainerStopped', 'after detaching');
     for (let i = 0; i < 20; i++) await Promise.resolve();
