@@ -17,11 +17,11 @@
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { buildTestImage, containersOf, docker, removeInstanceContainers, runningContainersOf, TEST_IMAGE, testInstance } from '../test/support/docker.js';
 import { eventually, projectManifest, request, runCli, startLuma, tempDir, writeConfig } from '../test/support/luma.js';
+import { freePort, percentile } from './lib/common.js';
 
 const run = promisify(execFile);
 const POLL_MS = 5;
@@ -68,17 +68,6 @@ function parseOptions(argv: string[]): Options {
   return { iterations, tiers };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
 function getOnce(port: number): Promise<number> {
   return new Promise((resolve) => {
     const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 1000 }, (res) => {
@@ -95,12 +84,6 @@ async function pollUntil200(port: number): Promise<void> {
     if ((await getOnce(port)) === 200) return;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index] ?? NaN;
 }
 
 /** Milliseconds until the response head arrives. */

@@ -12,21 +12,13 @@
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { buildTestImage, containersOf, removeInstanceContainers, TEST_IMAGE, testInstance } from '../test/support/docker.js';
 import { eventually, projectManifest, runCli, startLuma, tempDir } from '../test/support/luma.js';
+import { freePort, option, percentile } from './lib/common.js';
 
 const run = promisify(execFile);
-
-function option(name: string, fallback: number): number {
-  const index = process.argv.indexOf(name);
-  if (index < 0) return fallback;
-  const value = Number(process.argv[index + 1]);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}: expected a positive whole number, got "${process.argv[index + 1]}"`);
-  return value;
-}
 
 if (process.argv.includes('--help')) {
   process.stdout.write('usage: npx tsx bench/lease.ts [--iterations N (default 15)]\n');
@@ -34,23 +26,6 @@ if (process.argv.includes('--help')) {
 }
 const ITERATIONS = option('--iterations', 15);
 const POOL_SIZE = 2;
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index] ?? NaN;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 function send(options: http.RequestOptions, body?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

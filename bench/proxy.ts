@@ -42,7 +42,6 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +50,7 @@ import { formatProfile, summariseProfile } from './lib/cpuprofile.js';
 import { writeNginxConfig } from './lib/nginx.js';
 import { ProcessGroup, type BenchProcess } from './lib/processes.js';
 import { runWrk, type WrkResult } from './lib/wrk.js';
+import { freePort } from './lib/common.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const LUMA_CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
@@ -157,17 +157,6 @@ function onPath(command: string): string | undefined {
     if (dir && existsSync(candidate)) return candidate;
   }
   return undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 function get(port: number): Promise<{ status: number; body: string }> {

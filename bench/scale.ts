@@ -16,14 +16,7 @@ import { buildTestImage, docker, removeInstanceContainers, TEST_IMAGE, testInsta
 import { request, startLuma, tempDir, writeConfig } from '../test/support/luma.js';
 import { startCountingSocket, type CountingSocket } from './lib/counting-docker-socket.js';
 import { cpuPercentOver, MiB, residentBytes } from './lib/process-stats.js';
-
-function option(name: string, fallback: number): number {
-  const index = process.argv.indexOf(name);
-  if (index < 0) return fallback;
-  const value = Number(process.argv[index + 1]);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}: expected a positive whole number, got "${process.argv[index + 1]}"`);
-  return value;
-}
+import { option, percentile } from './lib/common.js';
 
 if (process.argv.includes('--help')) {
   process.stdout.write('usage: npx tsx bench/scale.ts [--projects 1000] [--cold 50] [--idle-seconds 30] [--resync-seconds 10]\n');
@@ -57,11 +50,6 @@ function manifests(count: number): string {
     );
   }
   return documents.join('\n---\n') + '\n';
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
 }
 
 function describeCounts(counting: CountingSocket, divisor = 1): string {

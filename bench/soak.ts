@@ -17,14 +17,7 @@ import { apiCall } from '../test/support/api.js';
 import { buildTestImage, removeInstanceContainers, TEST_IMAGE, testInstance } from '../test/support/docker.js';
 import { request, startLuma, tempDir, type ApiEndpoint } from '../test/support/luma.js';
 import { cpuMs, MiB, residentBytes } from './lib/process-stats.js';
-
-function option(name: string, fallback: number): number {
-  const index = process.argv.indexOf(name);
-  if (index < 0) return fallback;
-  const value = Number(process.argv[index + 1]);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}: expected a positive whole number, got "${process.argv[index + 1]}"`);
-  return value;
-}
+import { option } from './lib/common.js';
 
 if (process.argv.includes('--help')) {
   process.stdout.write('usage: npx tsx bench/soak.ts [--duration SECONDS (600)] [--projects 6] [--sample SECONDS (30)]\n');
