@@ -23,3 +23,42 @@ export function isTokenChar(code: number): boolean {
 export function isFieldValueChar(code: number): boolean {
   return FIELD_VALUE[code] === 1;
 }
+
+const CR = 13;
+const LF = 10;
+const SP = 32;
+const HTAB = 9;
+const COLON = 58;
+
+/** One header line as read by readHeaderLine; callers keep one and pass it each time (no allocation per line). */
+export interface HeaderLine {
+  name: string;
+  /** Without the optional whitespace around it. */
+  value: string;
+  /** Where the next line starts. */
+  next: number;
+}
+
+/**
+ * Reads the `name: value CRLF` line at `index` into `line` and returns undefined, or
+ * returns what is wrong with it. A line starting with SP or HTAB (obs-fold) or ':' has no
+ * valid name; a bare CR or LF, NUL or another control byte makes the value wrong.
+ */
+export function readHeaderLine(text: string, index: number, line: HeaderLine): 'header name' | 'header value' | undefined {
+  const lineStart = index;
+  while (index < text.length && isTokenChar(text.charCodeAt(index))) index++;
+  if (index === lineStart || text.charCodeAt(index) !== COLON) return 'header name';
+  const nameEnd = index;
+  index++;
+  while (text.charCodeAt(index) === SP || text.charCodeAt(index) === HTAB) index++;
+  const valueStart = index;
+  let code = text.charCodeAt(index);
+  while (isFieldValueChar(code)) code = text.charCodeAt(++index);
+  if (code !== CR || text.charCodeAt(index + 1) !== LF) return 'header value';
+  let valueEnd = index;
+  while (valueEnd > valueStart && (text.charCodeAt(valueEnd - 1) === SP || text.charCodeAt(valueEnd - 1) === HTAB)) valueEnd--;
+  line.name = text.slice(lineStart, nameEnd);
+  line.value = text.slice(valueStart, valueEnd);
+  line.next = index + 2;
+  return undefined;
+}

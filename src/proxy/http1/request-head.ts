@@ -1,5 +1,5 @@
 import { HOP_BY_HOP } from '../hop-by-hop.js';
-import { isFieldValueChar, isTokenChar } from './chars.js';
+import { readHeaderLine, type HeaderLine } from './chars.js';
 
 // A strict parser of plain HTTP/1.1 request heads, for the proxy's fast path. It accepts
 // only the common, unambiguous shape: an origin-form GET-like request line, well-formed
@@ -45,8 +45,6 @@ const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const CR = 13;
 const LF = 10;
 const SP = 32;
-const HTAB = 9;
-const COLON = 58;
 const SLASH = 47;
 const HASH = 35;
 const VERSION = 'HTTP/1.1\r\n';
@@ -113,25 +111,15 @@ export function parseRequestHead(buffer: Buffer, start: number, maxHeadBytes: nu
   let keptLines: number[] | undefined;
   let keptNames: string[] | undefined;
   let headers = 0;
+  const line: HeaderLine = { name: '', value: '', next: 0 };
 
   while (index < text.length) {
     if (++headers > REQUEST_HEAD_LIMITS.maxHeaders) return unusual('too many headers');
+    const problem = readHeaderLine(text, index, line);
+    if (problem) return unusual(problem);
+    const { name, value } = line;
     const lineStart = index;
-    // A line starting with SP or HTAB (obs-fold) or ':' has no valid name and ends up here too.
-    while (index < text.length && isTokenChar(text.charCodeAt(index))) index++;
-    if (index === lineStart || text.charCodeAt(index) !== COLON) return unusual('header name');
-    const name = text.slice(lineStart, index);
-    index++;
-    while (text.charCodeAt(index) === SP || text.charCodeAt(index) === HTAB) index++;
-    const valueStart = index;
-    let code = text.charCodeAt(index);
-    while (isFieldValueChar(code)) code = text.charCodeAt(++index);
-    // The line must end in CRLF here: a bare CR or LF, NUL or another control byte is unusual.
-    if (code !== CR || text.charCodeAt(index + 1) !== LF) return unusual('header value');
-    let valueEnd = index;
-    while (valueEnd > valueStart && (text.charCodeAt(valueEnd - 1) === SP || text.charCodeAt(valueEnd - 1) === HTAB)) valueEnd--;
-    const value = text.slice(valueStart, valueEnd);
-    index += 2;
+    index = line.next;
 
     const lower = name.toLowerCase();
     switch (lower) {

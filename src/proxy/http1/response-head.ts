@@ -1,5 +1,5 @@
 import { HOP_BY_HOP } from '../hop-by-hop.js';
-import { isFieldValueChar, isTokenChar } from './chars.js';
+import { isFieldValueChar, readHeaderLine, type HeaderLine } from './chars.js';
 
 // Parses a target's response head for the fast path and decides how its body is framed
 // (RFC 9112 §6.3), so the proxy knows where the response ends and whether the upstream
@@ -37,8 +37,6 @@ const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const CR = 13;
 const LF = 10;
 const SP = 32;
-const HTAB = 9;
-const COLON = 58;
 const MAX_LENGTH_DIGITS = 15;
 const INCOMPLETE: ResponseHeadResult = { kind: 'incomplete' };
 const NO_BODY: Framing = { kind: 'none' };
@@ -107,22 +105,14 @@ export function parseResponseHead(buffer: Buffer, start: number, method: string,
   let named: Set<string> | undefined;
   const kept: number[] = [];
   const keptNames: string[] = [];
+  const line: HeaderLine = { name: '', value: '', next: 0 };
 
   while (index < text.length) {
+    const problem = readHeaderLine(text, index, line);
+    if (problem) return invalid(problem);
+    const { name, value } = line;
     const lineStart = index;
-    while (index < text.length && isTokenChar(text.charCodeAt(index))) index++;
-    if (index === lineStart || text.charCodeAt(index) !== COLON) return invalid('header name');
-    const name = text.slice(lineStart, index);
-    index++;
-    while (text.charCodeAt(index) === SP || text.charCodeAt(index) === HTAB) index++;
-    const valueStart = index;
-    let code = text.charCodeAt(index);
-    while (isFieldValueChar(code)) code = text.charCodeAt(++index);
-    if (code !== CR || text.charCodeAt(index + 1) !== LF) return invalid('header value');
-    let valueEnd = index;
-    while (valueEnd > valueStart && (text.charCodeAt(valueEnd - 1) === SP || text.charCodeAt(valueEnd - 1) === HTAB)) valueEnd--;
-    const value = text.slice(valueStart, valueEnd);
-    index += 2;
+    index = line.next;
 
     const lower = name.toLowerCase();
     switch (lower) {
