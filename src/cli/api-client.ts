@@ -123,7 +123,8 @@ export class ApiClient {
     }
   }
 
-  private async *stream(path: string, signal?: AbortSignal): AsyncGenerator<{ event: string; data: string }> {
+  /** Server-sent events from `path`; `what` names the stream in errors (watch, log). */
+  private async *stream(path: string, signal?: AbortSignal, what = 'watch'): AsyncGenerator<{ event: string; data: string }> {
     const own = new AbortController();
     const combined = signal ? AbortSignal.any([signal, own.signal]) : own.signal;
     let response: Response;
@@ -146,12 +147,12 @@ export class ApiClient {
       }
     } catch (error) {
       if (combined.aborted) return;
-      throw new CliError(`the watch stream from ${this.server} broke off (${causeOf(error)})`);
+      throw new CliError(`the ${what} stream from ${this.server} broke off (${causeOf(error)})`);
     } finally {
       // A consumer that stops early (or an abort) closes the connection at once.
       own.abort();
     }
-    if (!combined.aborted) throw new CliError(`the watch stream from ${this.server} ended (was the API stopped?)`);
+    if (!combined.aborted) throw new CliError(`the ${what} stream from ${this.server} ended without saying why (was the API stopped?)`);
   }
 
   get(kind: Kind, name: string): Promise<LumaObject> {
@@ -211,32 +212,14 @@ export class ApiClient {
     if (query.tail !== undefined) params.set('tail', String(query.tail));
     if (query.since !== undefined) params.set('since', query.since);
     const path = `${API_PREFIX}/${KIND_PLURALS[kind]}/${encodeURIComponent(name)}/log${params.size > 0 ? `?${params}` : ''}`;
-    let response: Response;
-    try {
-      response = await fetch(new URL(path, this.server), { headers: { ...this.authorization(), accept: 'text/event-stream' } });
-    } catch (error) {
-      throw new CliError(`cannot reach the Luma API at ${this.server} (${causeOf(error)}); is \`luma up\` running? (set --server or LUMA_SERVER to point elsewhere)`);
+    for await (const message of this.stream(path, undefined, 'log')) {
+      const data = safeJson(message.data) as Partial<LogRecord & ObjectLogEnd & { message: string }>;
+      if (message.event === 'end') return { reason: data.reason ?? 'error', message: data.message ?? 'the log ended' };
+      if (message.event === 'notice') handlers.onNotice(data.message ?? message.data);
+      else if (message.event === 'message') handlers.onLine(data as LogRecord);
     }
-    this.warnAboutDocker(response);
-    if (!response.ok) {
-      const text = await response.text();
-      throw this.failure(response.status, (safeJson(text) as { message?: string }).message ?? `GET ${path} failed with HTTP ${response.status}`);
-    }
-    const parser = new SseParser();
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of response.body ?? []) {
-        for (const message of parser.push(decoder.decode(chunk as Uint8Array, { stream: true }))) {
-          const data = safeJson(message.data) as Partial<LogRecord & ObjectLogEnd & { message: string }>;
-          if (message.event === 'end') return { reason: data.reason ?? 'error', message: data.message ?? 'the log ended' };
-          if (message.event === 'notice') handlers.onNotice(data.message ?? message.data);
-          else if (message.event === 'message') handlers.onLine(data as LogRecord);
-        }
-      }
-    } catch (error) {
-      throw new CliError(`the log stream from ${this.server} broke off (${causeOf(error)})`);
-    }
-    throw new CliError(`the log stream from ${this.server} ended without saying why (was the API stopped?)`);
+    // stream() throws when the connection ends; only an abort gets here, and none is passed.
+    throw new CliError(`the log stream from ${this.server} ended without saying why`);
   }
 
   private warnAboutDocker(response: Response): void {
