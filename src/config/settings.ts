@@ -58,6 +58,19 @@ export interface OperatorSettings {
   webhooks: WebhookSettings;
   /** The watched manifests directory (`--manifests`). */
   sync: SyncSettings;
+  /** Admission by memory: how much memory the containers may hold in all. */
+  admission: AdmissionSettings;
+}
+
+/**
+ * The sum of the memory limits of running and paused containers is kept at or under
+ * `memoryLimitBytes` (none by default): a start that would pass it first stops idle
+ * containers, else waits. A container declared without a limit counts as
+ * `unlimitedContainerBytes`, since Docker lets it use whatever the host has.
+ */
+export interface AdmissionSettings {
+  memoryLimitBytes?: number;
+  unlimitedContainerBytes: number;
 }
 
 /** How the watched directory is followed, and the guards on what it may prune. */
@@ -105,6 +118,7 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
   logHeartbeatIntervalMs: 15_000,
   sync: { debounceMs: 300, emptyGracePeriodMs: 5 * 60_000, maxPruneShare: 0.5, forcePrune: false },
   webhooks: DEFAULT_WEBHOOK_SETTINGS,
+  admission: { unlimitedContainerBytes: 512 * 2 ** 20 },
 };
 
 export class SettingsError extends Error {
@@ -130,12 +144,14 @@ const TOP_LEVEL_KEYS = [
   'logHeartbeatInterval',
   'sync',
   'webhooks',
+  'admission',
 ];
 const WEBHOOK_KEYS = ['urls', 'queueSize', 'maxAttempts', 'retryDelay', 'timeout'];
 const LEASE_KEYS = ['minTtl', 'maxTtl', 'minCpu', 'maxCpu', 'minMemory', 'maxMemory', 'defaultCpu', 'defaultMemory', 'maxActive', 'gracePeriod'];
 const PRICE_KEYS = ['vcpuSecond', 'gibSecond', 'currency'];
 const POOL_KEYS = ['batchSize', 'batchSpacing'];
 const SYNC_KEYS = ['debounce', 'emptyGracePeriod', 'maxPruneShare'];
+const ADMISSION_KEYS = ['memoryLimit', 'unlimitedContainerMemory'];
 
 const INSTANCE_PATTERN = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 const CURRENCY_PATTERN = /^[A-Z]{3}$/;
@@ -270,6 +286,9 @@ export function parseSettings(text: string, file: string): Partial<OperatorSetti
         break;
       case 'webhooks':
         settings.webhooks = parseWebhooks(read, read.mapping(key, value));
+        break;
+      case 'admission':
+        settings.admission = parseAdmission(read, read.mapping(key, value));
         break;
       default:
         read.unknown('', key, TOP_LEVEL_KEYS);
@@ -426,6 +445,24 @@ function parseSync(read: SettingsReader, raw: Record<string, unknown>): SyncSett
     }
   }
   return sync;
+}
+
+function parseAdmission(read: SettingsReader, raw: Record<string, unknown>): AdmissionSettings {
+  const admission: AdmissionSettings = { ...DEFAULT_SETTINGS.admission };
+  for (const [name, value] of Object.entries(raw)) {
+    const key = `admission.${name}`;
+    switch (name) {
+      case 'memoryLimit':
+        admission.memoryLimitBytes = read.memory(key, value);
+        break;
+      case 'unlimitedContainerMemory':
+        admission.unlimitedContainerBytes = read.memory(key, value);
+        break;
+      default:
+        read.unknown('admission', name, ADMISSION_KEYS);
+    }
+  }
+  return admission;
 }
 
 function parseWebhooks(read: SettingsReader, raw: Record<string, unknown>): WebhookSettings {

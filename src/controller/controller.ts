@@ -16,6 +16,9 @@ import { PoolReconciler } from './pool-reconciler.js';
 import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
 import { WorkQueue } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
+import type { AdmissionSettings } from '../config/settings.js';
+import { parseMemory } from '../model/quantities.js';
+import { MemoryBudget } from './memory-budget.js';
 
 // Wires the store's change events, the proxy's wake calls and a periodic resync into one
 // work queue of `Kind/name` keys, and dispatches each key to its kind's reconciler.
@@ -59,6 +62,8 @@ export interface ControllerOptions {
   resumeConfirmDelayMs?: number;
   /** Cold starts, scaling, reconciles, builds, leases and pools are counted here; nothing is when absent. */
   metrics?: ControllerMetrics;
+  /** Admission by memory (operator setting `admission`); without a memory limit every start is admitted. */
+  admission?: AdmissionSettings;
 }
 
 export function objectKey(kind: Kind, name: string): string {
@@ -90,7 +95,9 @@ export class Controller implements ProxyHooks {
     const metrics = options.metrics ?? NO_CONTROLLER_METRICS;
     this.metrics = metrics;
     const events = options.events ?? NO_EVENTS;
+    const memory = this.memoryBudget(options);
     this.projects = new ProjectReconciler({
+      ...(memory ? { memory } : {}),
       metrics,
       events,
       store: options.store,
@@ -102,6 +109,7 @@ export class Controller implements ProxyHooks {
       ...(options.stopTimeoutSeconds !== undefined ? { stopTimeoutSeconds: options.stopTimeoutSeconds } : {}),
       ...(options.stoppedRetentionMs !== undefined ? { stoppedRetentionMs: options.stoppedRetentionMs } : {}),
     });
+    memory?.attachIdleContainers(this.projects);
     this.images = new ImageReconciler({
       store: options.store,
       runtime: options.runtime,
@@ -114,7 +122,7 @@ export class Controller implements ProxyHooks {
     });
     const poolLock = new KeyedLock();
     const idle = options.defaultIdleTimeoutMs !== undefined ? { defaultIdleTimeoutMs: options.defaultIdleTimeoutMs } : {};
-    this.pools = new PoolReconciler({ store: options.store, runtime: options.runtime, logger: options.logger, policy: options.policy, poolLock, events, metrics, ...idle });
+    this.pools = new PoolReconciler({ ...(memory ? { memory } : {}), store: options.store, runtime: options.runtime, logger: options.logger, policy: options.policy, poolLock, events, metrics, ...idle });
     this.leases = new LeaseReconciler({
       store: options.store,
       runtime: options.runtime,
@@ -127,6 +135,7 @@ export class Controller implements ProxyHooks {
       pools: this.pools,
       poolLock,
       admissionLock: new KeyedLock(),
+      ...(memory ? { memory } : {}),
       enqueue: (key) => this.queue.add(key),
       publicUrl: options.publicUrl,
       ...idle,
@@ -135,6 +144,21 @@ export class Controller implements ProxyHooks {
       onError: (key, error, attempt, delayMs) => {
         const level = error instanceof DockerUnavailableError ? 'warn' : 'error';
         options.logger[level]({ key, attempt, retryInMs: delayMs, err: errorMessage(error) }, 'reconcile failed');
+      },
+    });
+  }
+
+  private memoryBudget(options: ControllerOptions): MemoryBudget | undefined {
+    const limitBytes = options.admission?.memoryLimitBytes;
+    if (limitBytes === undefined || !options.admission) return undefined;
+    return new MemoryBudget({
+      limitBytes,
+      unlimitedContainerBytes: options.admission.unlimitedContainerBytes,
+      runtime: options.runtime,
+      logger: options.logger.child({ component: 'admission' }),
+      leaseMemory: (name) => {
+        const memory = options.store.get('Lease', name)?.status?.resources?.memory;
+        return memory === undefined ? undefined : parseMemory(memory);
       },
     });
   }

@@ -17,7 +17,8 @@ import { estimatedLeaseCost, leaseCost, runtimeSecondsBetween } from '../usage/c
 import type { UsageReason } from '../usage/record.js';
 import { admitInOrder, isEnded, type LeaseCaps } from './lease-queue.js';
 import type { EventRecorder } from '../events/event-log.js';
-import { poolTemplate, type PoolReconciler } from './pool-reconciler.js';
+import { poolTemplate, type PoolReconciler, type PoolTemplate } from './pool-reconciler.js';
+import { ADMISSION_RETRY_MS, InsufficientMemoryError, type MemoryBudget } from './memory-budget.js';
 import type { ReconcileResult } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
 
@@ -60,6 +61,8 @@ export interface LeaseReconcilerOptions {
   publicUrl: (host: string) => string;
   defaultIdleTimeoutMs?: number;
   now?: () => number;
+  /** Admission by memory for fresh containers; every start is admitted when absent. */
+  memory?: MemoryBudget;
 }
 
 type EndReason = UsageReason;
@@ -167,7 +170,16 @@ export class LeaseReconciler {
       await Promise.all(mine.map((stale) => runtime.remove(stale.id)));
       const claimed = Object.keys(lease.spec.env ?? {}).length === 0 ? await this.claimFromPool(project, image.ref, owner, limits) : undefined;
       fromPool = claimed !== undefined;
-      container = claimed ?? (await this.startFresh(lease, project, image.ref, owner, limits));
+      try {
+        container = claimed ?? (await this.startFresh(lease, project, image.ref, owner, limits));
+      } catch (error) {
+        // Its bill has not started: it waits, Pending, until the host has room.
+        if (error instanceof InsufficientMemoryError) {
+          await this.wait(lease, 'InsufficientMemory', error.message);
+          return { requeueAfterMs: ADMISSION_RETRY_MS };
+        }
+        throw error;
+      }
     }
     if (!container.hostPort) throw new Error(`lease ${lease.metadata.name}: container ${container.name} has no published port`);
     try {
@@ -245,6 +257,16 @@ export class LeaseReconciler {
     const { runtime } = this.options;
     const template = poolTemplate(project, imageRef, this.options.policy, this.options.defaultIdleTimeoutMs);
     const env = sortedEnv({ ...template.settings.env, ...(lease.spec.env ?? {}) });
+    const ticket = await this.options.memory?.admit(`Lease/${lease.metadata.name}`, limits.memoryBytes);
+    if (ticket && !ticket.admitted) throw new InsufficientMemoryError(ticket.reason);
+    try {
+      return await this.createAndStart(runtime, owner, template, imageRef, env, limits);
+    } finally {
+      if (ticket?.admitted) ticket.release();
+    }
+  }
+
+  private async createAndStart(runtime: ContainerRuntime, owner: OwnerRef, template: PoolTemplate, imageRef: string, env: Record<string, string>, limits: ResourceLimits): Promise<ManagedContainer> {
     const created = await runtime.create({
       owner,
       role: 'lease',

@@ -4,9 +4,7 @@ import { formatMemory } from '../model/quantities.js';
 // limits past what the operator allows for the host, make room by stopping the least
 // recently used idle containers (paused ones first: they serve nobody and resume is what
 // is lost; then running idle ones), and otherwise hold the start and say why. Pure: the
-// caller gives what runs and acts on the plan.
-//
-// Not wired into the reconcilers yet (see docs/security.md): this is the decision, tested.
+// caller gives what runs and acts on the plan (memory-budget.ts).
 
 export interface RunningContainer {
   id: string;

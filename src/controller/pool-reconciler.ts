@@ -11,6 +11,7 @@ import type { LeasePolicy } from './lease-policy.js';
 import type { EventRecorder } from '../events/event-log.js';
 import { containerSpecHash } from './project-reconciler.js';
 import { describeDrift } from './drift.js';
+import { InsufficientMemoryError, type MemoryBudget } from './memory-budget.js';
 import type { ReconcileResult } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
 
@@ -33,6 +34,8 @@ export interface PoolReconcilerOptions {
   metrics?: ControllerMetrics;
   defaultIdleTimeoutMs?: number;
   now?: () => number;
+  /** Admission by memory; every refill is admitted when absent. */
+  memory?: MemoryBudget;
 }
 
 /** What a pool container runs: the project's container, with the limits a lease gets by default. */
@@ -144,6 +147,20 @@ export class PoolReconciler {
   private async startOne(project: ProjectObject, template: PoolTemplate): Promise<void> {
     const { runtime } = this.options;
     const { settings } = template;
+    // A refill refused for memory fails this round; the pool is filled again after its backoff.
+    const ticket = await this.options.memory?.admit(`Pool/${project.metadata.name}`, template.memoryBytes);
+    if (ticket && !ticket.admitted) throw new InsufficientMemoryError(ticket.reason);
+    try {
+      // Once its container runs, Docker's list counts its memory: the reservation can go.
+      await this.createReady(project, template, () => ticket?.admitted && ticket.release());
+    } finally {
+      if (ticket?.admitted) ticket.release();
+    }
+  }
+
+  private async createReady(project: ProjectObject, template: PoolTemplate, onRunning: () => void): Promise<void> {
+    const { runtime } = this.options;
+    const { settings } = template;
     const created = await runtime.create({
       owner: { kind: 'Project', name: project.metadata.name, uid: project.metadata.uid ?? '' },
       role: 'pool',
@@ -157,6 +174,7 @@ export class PoolReconciler {
     });
     try {
       const running = await runtime.start(created.id);
+      onRunning();
       if (!running.hostPort) throw new Error(`pool container ${running.name} started without a published port`);
       await waitUntilReady(LOOPBACK, running.hostPort, settings.readiness, settings.startupTimeoutMs);
       this.ready.set(running.id, running);

@@ -16,6 +16,7 @@ import type { ReconcileResult } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ColdStartTier, type ControllerMetrics } from '../metrics/controller-metrics.js';
 import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
 import { describeDrift, type LeftState } from './drift.js';
+import { ADMISSION_RETRY_MS, InsufficientMemoryError, type IdleContainers, type MemoryBudget } from './memory-budget.js';
 
 // Converges one Project: reads the whole desired state (store) and actual state (Docker
 // containers by label, proxy activity), acts on the difference, writes status. It is
@@ -31,7 +32,7 @@ const MIN_REQUEUE_MS = 50;
 /** How long an image that is missing waits before it is looked for again. */
 const IMAGE_RECHECK_MS = 5_000;
 /** Failures that resolve themselves (an Image still building): Reconciling, not Stalled. */
-const WAITING_FAILURES = new Set(['ImageNotReady']);
+const WAITING_FAILURES = new Set(['ImageNotReady', 'InsufficientMemory']);
 export const DEFAULT_STOPPED_RETENTION_MS = 3_600_000;
 /** How often a starting container is looked at, so that one that exits fails at once rather than at startupTimeout. */
 const EXIT_WATCH_INTERVAL_MS = 100;
@@ -76,6 +77,8 @@ export interface ProjectReconcilerOptions {
   metrics?: ControllerMetrics;
   /** Container lifecycle (created, started, ready, paused, stopped): `luma events` and webhooks. */
   events?: EventRecorder;
+  /** Admission by memory; every start is admitted when absent. */
+  memory?: MemoryBudget;
 }
 
 /** The fields that shape a container: any change replaces it. Scaling and routing do not. */
@@ -90,7 +93,7 @@ export function containerSpecHash(settings: ProjectSettings): string {
   });
 }
 
-export class ProjectReconciler {
+export class ProjectReconciler implements IdleContainers {
   /** Containers whose readiness probe passed, with the time it did (the idle clock's floor). */
   private readonly readySince = new Map<string, number>();
   /** When Luma stopped each kept container, for the retention of stopped containers. */
@@ -104,6 +107,15 @@ export class ProjectReconciler {
   private readonly wokenBy = new Map<string, string>();
   /** Projects with a fast resume in progress. */
   private readonly resuming = new Map<string, Promise<boolean>>();
+  /** Projects being reconciled now: their containers are not another start's to stop. */
+  private readonly reconciling = new Set<string>();
+  /** Projects with an instance being stopped to make room for another start; their reconcile waits for it. */
+  private readonly evicting = new Map<string, Promise<boolean>>();
+  /**
+   * Projects that lost an instance to make room, and have had no request since: recent
+   * activity must not start it again (it would take the memory straight back).
+   */
+  private readonly evicted = new Set<string>();
   /** Keyed by project and spec hash: a changed spec is a fresh start, not part of the loop. */
   private readonly crashLoops: CrashLoopTracker;
   /**
@@ -123,10 +135,20 @@ export class ProjectReconciler {
   }
 
   async reconcile(name: string): Promise<ReconcileResult> {
-    const { store, runtime } = this.options;
+    this.reconciling.add(name);
     // From now until this reconcile has acted, nothing is thawed on the side: the next
     // view of what may be resumed is the one this reconcile leaves behind.
     this.wakeable.delete(name);
+    try {
+      await this.evicting.get(name);
+      return await this.reconcileNow(name);
+    } finally {
+      this.reconciling.delete(name);
+    }
+  }
+
+  private async reconcileNow(name: string): Promise<ReconcileResult> {
+    const { store, runtime } = this.options;
     // A resume in progress finishes first, so its unpause and deploy are part of what this reads.
     await this.resuming.get(name);
     const project = store.get('Project', name);
@@ -140,6 +162,7 @@ export class ProjectReconciler {
     }
     if (!project) {
       this.leftAs.delete(name);
+      this.evicted.delete(name);
       await this.tearDown(name, containers);
       this.metrics.projectRemoved(name);
       return;
@@ -169,7 +192,7 @@ export class ProjectReconciler {
   }
 
   resumePaused(name: string): Promise<boolean> {
-    if (this.resuming.has(name)) return Promise.resolve(false);
+    if (this.resuming.has(name) || this.evicting.has(name)) return Promise.resolve(false);
     let candidate: { settings: ProjectSettings; container: ManagedContainer } | undefined;
     try {
       candidate = this.pausedCandidate(name);
@@ -183,6 +206,67 @@ export class ProjectReconciler {
     const resume = this.resumeInstance(name, candidate.settings, candidate.container).finally(() => this.resuming.delete(name));
     this.resuming.set(name, resume);
     return resume;
+  }
+
+  /**
+   * Admission by memory asks which instances could be stopped to make room. Idle means: its
+   * project is not being reconciled, resumed or evicted right now, has no request in
+   * flight or held, and the instance is paused or a running one above minInstances (the
+   * least recently ready of them first). A project's last request is its instances' last use.
+   */
+  async describe(containers: readonly ManagedContainer[], startingFor: string): Promise<Map<string, { idle: boolean; lastUsedAt: number }>> {
+    const found = new Map<string, { idle: boolean; lastUsedAt: number }>();
+    const byProject = new Map<string, ManagedContainer[]>();
+    for (const container of containers) {
+      if (container.owner.kind !== 'Project' || container.role !== 'instance') continue;
+      byProject.set(container.owner.name, [...(byProject.get(container.owner.name) ?? []), container]);
+    }
+    for (const [name, instances] of byProject) {
+      const service = await this.options.proxy.getService(name);
+      const project = this.options.store.get('Project', name);
+      const quiet = service !== undefined && service.activity.inFlight === 0 && service.activity.waiting === 0;
+      const free = quiet && project !== undefined && `Project/${name}` !== startingFor && !this.reconciling.has(name) && !this.resuming.has(name) && !this.evicting.has(name);
+      const lastUsed = service?.activity.lastActivityAt;
+      const minInstances = project ? resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs)).minInstances : 0;
+      // Above minInstances, the least recently ready running instances may go.
+      const running = instances.filter((container) => container.state !== 'paused').sort((a, b) => (this.readySince.get(a.id) ?? 0) - (this.readySince.get(b.id) ?? 0));
+      const spare = new Set(running.slice(0, Math.max(0, running.length - minInstances)).map((container) => container.id));
+      for (const container of instances) {
+        const idle = free && (container.state === 'paused' || spare.has(container.id));
+        found.set(container.id, { idle, lastUsedAt: lastUsed ?? this.readySince.get(container.id) ?? 0 });
+      }
+    }
+    return found;
+  }
+
+  /** Stops an idle instance for another start: its route goes first, so no request meets a stopping container. */
+  evict(container: ManagedContainer, reason: string): Promise<boolean> {
+    const name = container.owner.name;
+    if (this.reconciling.has(name) || this.resuming.has(name) || this.evicting.has(name)) return Promise.resolve(false);
+    this.wakeable.delete(name);
+    const eviction = this.stopForRoom(name, container, reason).finally(() => this.evicting.delete(name));
+    this.evicting.set(name, eviction);
+    return eviction;
+  }
+
+  private async stopForRoom(name: string, container: ManagedContainer, reason: string): Promise<boolean> {
+    const { proxy, store } = this.options;
+    const project = store.get('Project', name);
+    const service = await proxy.getService(name);
+    if (!project || project.metadata.deletionTimestamp || !service || service.activity.inFlight > 0 || service.activity.waiting > 0) return false;
+    const settings = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
+    const address = `${LOOPBACK}:${container.hostPort}`;
+    if (service.targets.some((target) => target.address === address)) {
+      // The route keeps the rest of the project's instances; with none left, the next request wakes it.
+      const remaining = service.targets.filter((target) => target.address !== address).map((target) => target.address);
+      await proxy.deploy({ ...this.route(name, settings, []), targets: remaining });
+    }
+    // A request may have arrived while the route changed: then it goes to the new route's targets or waits for a start.
+    await this.stopContainer(container);
+    this.leftAs.get(name)?.set(container.id, { name: container.name, state: 'stopped' });
+    this.evicted.add(name);
+    this.events.record({ kind: 'Project', name }, 'Normal', 'ContainerEvicted', `container ${container.name} stopped ${reason}`);
+    return true;
   }
 
   private pausedCandidate(name: string): { settings: ProjectSettings; container: ManagedContainer } | undefined {
@@ -290,7 +374,9 @@ export class ProjectReconciler {
     }
 
     const service = await proxy.getService(name);
-    const decision = decideInstances({
+    const load = (service?.activity.inFlight ?? 0) + (service?.activity.waiting ?? 0);
+    if (load > 0) this.evicted.delete(name);
+    const scaled = decideInstances({
       minInstances: settings.minInstances,
       maxInstances: settings.maxInstances,
       targetConcurrency: settings.targetConcurrency,
@@ -304,6 +390,8 @@ export class ProjectReconciler {
       servingSince: latest([...serving, ...paused].map((container) => this.readySince.get(container.id))),
       now: this.now(),
     });
+    // Made room for another start: keeps what still serves, starts nothing until a request comes.
+    const decision = this.evicted.has(name) ? { ...scaled, desired: Math.min(scaled.desired, Math.max(serving.length, settings.minInstances)) } : scaled;
 
     let failure: Failure | undefined;
     const deficit = decision.desired - serving.length;
@@ -335,6 +423,10 @@ export class ProjectReconciler {
             resumed.add(result.value.id);
             this.metrics.scaled(name, 'up', 1);
             this.crashLoops.recordReady(crashKey);
+          } else if (result.reason instanceof InsufficientMemoryError) {
+            // Not a failure of the app: the start waits for room, and its requests stay held.
+            failure = { reason: 'InsufficientMemory', message: result.reason.message };
+            this.events.record({ kind: 'Project', name }, 'Warning', 'InsufficientMemory', result.reason.message);
           } else if (result.reason instanceof AppExitedError) {
             const loop = this.crashLoops.recordCrash(crashKey, result.reason.crash);
             logger.warn({ project: name, exitCode: loop.exitCode, crashes: loop.crashes, backoffMs: loop.backoffMs }, 'app exited before it became ready; backing off');
@@ -359,7 +451,9 @@ export class ProjectReconciler {
     // While a replacement cannot start, outdated instances keep serving rather than nothing.
     const targets = keep.length > 0 || !failure ? keep : outdatedRunning;
 
-    await proxy.deploy(this.route(name, settings, targets, failure && targets.length === 0 ? (failure.publicMessage ?? failure.message) : undefined));
+    // Held requests are answered with the failure at once, except while a start waits for memory.
+    const answerNow = failure !== undefined && targets.length === 0 && failure.reason !== 'InsufficientMemory';
+    await proxy.deploy(this.route(name, settings, targets, answerNow ? (failure?.publicMessage ?? failure?.message) : undefined));
 
     // deploy() returned after removed targets drained, so these may be frozen or stopped safely.
     const stillPaused = paused.filter((container) => !resumed.has(container.id));
@@ -394,7 +488,7 @@ export class ProjectReconciler {
     // Scaled to zero after a crash, with no request since: status still says why the last start failed.
     const lastCrash = !failure && targets.length === 0 ? this.crashLoops.lastCrash(crashKey) : undefined;
     await this.writeStatus(project, settings, {
-      phase: failure ? 'Failed' : targets.length > 0 ? 'Running' : 'Idle',
+      phase: failure?.reason === 'InsufficientMemory' ? 'Starting' : failure ? 'Failed' : targets.length > 0 ? 'Running' : 'Idle',
       serving: targets.length,
       starting: 0,
       paused: pausedNow,
@@ -407,6 +501,7 @@ export class ProjectReconciler {
 
     if (failure) {
       if (failure.reason === 'ImageNotFound') return { requeueAfterMs: IMAGE_RECHECK_MS };
+      if (failure.reason === 'InsufficientMemory') return { requeueAfterMs: ADMISSION_RETRY_MS };
       // The crash loop keeps its own clock: look again when its backoff ends.
       const loop = failure.reason === 'CrashLoopBackOff' ? this.crashLoops.backingOff(crashKey) : undefined;
       if (loop) return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, loop.retryAt - this.now()) };
@@ -571,6 +666,27 @@ export class ProjectReconciler {
       logger.info({ project: name, container: stopped.name, tier: 'paused', ms: this.now() - startedAt, requestId: this.takeWake(name) }, 'instance resumed');
       return { ...stopped, state: 'running' };
     }
+    const ticket = await this.options.memory?.admit(`Project/${name}`, this.options.memory.bytesFor(settings.memoryBytes));
+    if (ticket && !ticket.admitted) throw new InsufficientMemoryError(ticket.reason);
+    try {
+      // Once its container runs, Docker's list counts its memory: the reservation can go.
+      return await this.startContainer(project, settings, hash, stopped, startedAt, () => ticket?.admitted && ticket.release());
+    } finally {
+      if (ticket?.admitted) ticket.release();
+    }
+  }
+
+  /** Restarts a stopped container or creates and starts a fresh one, and waits until it is ready. */
+  private async startContainer(
+    project: ProjectObject,
+    settings: ProjectSettings,
+    hash: string,
+    stopped: ManagedContainer | undefined,
+    startedAt: number,
+    onRunning: () => void,
+  ): Promise<ManagedContainer> {
+    const { runtime, logger } = this.options;
+    const name = project.metadata.name;
     this.stoppedAt.delete(stopped?.id ?? '');
     const tier: ColdStartTier = stopped ? 'stopped' : 'fresh';
     const container =
@@ -587,6 +703,7 @@ export class ProjectReconciler {
       })));
     if (!stopped) this.events.record({ kind: 'Project', name }, 'Normal', 'ContainerCreated', `container ${container.name} created from ${settings.image}`);
     const running = await this.timed(name, tier, 'start', () => runtime.start(container.id));
+    onRunning();
     // Exited before Docker was even asked how it runs: the quickest crash there is.
     if (running.state === 'exited' || running.state === 'dead') {
       throw new AppExitedError({ exitCode: running.exitCode, lastLines: await this.lastLines(running.id) });

@@ -121,6 +121,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     ledger,
     events: events.recorder('controller'),
     metrics: new PrometheusControllerMetrics(options.metrics),
+    admission: settings.admission,
   });
   registerControllerCollectors(options.metrics, { store, usage: ledger, queueDepth: () => controller.queueDepth() });
   options.attachHooks(controller);

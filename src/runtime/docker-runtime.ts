@@ -92,7 +92,7 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
         Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
         // As in Kubernetes and Cloud Run, `command` replaces the image's entrypoint.
         ...(spec.command ? { Entrypoint: spec.command, Cmd: [] } : {}),
-        Labels: ownerLabels(this.instance, spec.owner, spec.specHash, spec.port, role),
+        Labels: { ...ownerLabels(this.instance, spec.owner, spec.specHash, spec.port, role), ...(spec.memoryBytes ? { [LABELS.memory]: String(spec.memoryBytes) } : {}) },
         ExposedPorts: { [portKey]: {} },
         HostConfig: {
           // Docker picks a free port; binding to loopback keeps apps off the network.
@@ -406,6 +406,7 @@ function fromListInfo(info: ContainerInfo, instance: string): ManagedContainer |
     image: info.Image,
     createdAt: new Date(info.Created * 1000),
     ...exitCodeFromStatus(info.State, info.Status),
+    ...memoryFromLabels(info.Labels),
   };
 }
 
@@ -430,7 +431,13 @@ function fromInspectInfo(info: ContainerInspectInfo, instance: string): ManagedC
     image: info.Config.Image,
     createdAt: new Date(info.Created),
     ...(state === 'exited' ? { exitCode: info.State.ExitCode } : {}),
+    ...memoryFromLabels(labels),
   };
+}
+
+function memoryFromLabels(labels: Record<string, string>): { memoryBytes?: number } {
+  const bytes = Number(labels[LABELS.memory]);
+  return Number.isSafeInteger(bytes) && bytes > 0 ? { memoryBytes: bytes } : {};
 }
 
 /** A listing has no exit code field, only Docker's words: "Exited (3) 2 seconds ago". */

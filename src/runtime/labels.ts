@@ -15,6 +15,8 @@ export const LABELS = {
   port: `${LABEL_PREFIX}port`,
   /** What the container is for; see ContainerRole. */
   role: `${LABEL_PREFIX}role`,
+  /** The memory limit it was created with, in bytes (absent: none declared); admission by memory adds these up. */
+  memory: `${LABEL_PREFIX}memory`,
 } as const;
 
 /**

@@ -24,6 +24,8 @@ export interface ManagedContainer {
   createdAt: Date;
   /** How the main process ended, for an exited container (crash-loop reports). */
   exitCode?: number;
+  /** The memory limit it was created with (its label); absent when none was declared. */
+  memoryBytes?: number;
 }
 
 export interface ContainerSpec {

@@ -48,6 +48,7 @@ export interface SeedContainer {
   image?: string;
   name?: string;
   id?: string;
+  memoryBytes?: number;
 }
 
 /** A follow stream of the fake: lines are pushed in, the reader gets them in order. */
@@ -134,6 +135,7 @@ export class FakeRuntime implements ContainerRuntime {
       image: container.image ?? 'hello:latest',
       createdAt: new Date(0),
       ...(container.hostPort !== undefined ? { hostPort: container.hostPort } : {}),
+      ...(container.memoryBytes !== undefined ? { memoryBytes: container.memoryBytes } : {}),
     };
     this.containers.set(id, managed);
     return copy(managed);
@@ -186,6 +188,7 @@ export class FakeRuntime implements ContainerRuntime {
       appPort: spec.port,
       image: spec.image,
       createdAt: new Date(0),
+      ...(spec.memoryBytes ? { memoryBytes: spec.memoryBytes } : {}),
     };
     this.containers.set(id, container);
     this.record({ op: 'create', id, spec: structuredClone(spec) }, `create ${id}`);

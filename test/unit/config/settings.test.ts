@@ -289,3 +289,18 @@ describe('webhooks settings', () => {
     expect(() => parseSettings('webhooks:\n  queueSize: 0\n', FILE)).toThrow(SettingsError);
   });
 });
+
+describe('admission settings', () => {
+  it('reads the memory limit and what an unlimited container counts for; no limit by default', () => {
+    expect(parseSettings('admission:\n  memoryLimit: 6Gi\n  unlimitedContainerMemory: 1Gi\n', FILE).admission).toEqual({ memoryLimitBytes: 6 * 2 ** 30, unlimitedContainerBytes: 2 ** 30 });
+    expect(parseSettings('admission:\n  memoryLimit: 512Mi\n', FILE).admission).toEqual({ memoryLimitBytes: 512 * 2 ** 20, unlimitedContainerBytes: 512 * 2 ** 20 });
+    expect(DEFAULT_SETTINGS.admission).toEqual({ unlimitedContainerBytes: 512 * 2 ** 20 });
+  });
+
+  it('refuses a bad size, naming the key, and unknown keys, naming the known ones', () => {
+    expect(() => parseSettings('admission:\n  memoryLimit: lots\n', FILE)).toThrow(`${FILE}: admission.memoryLimit:`);
+    expect(() => parseSettings('admission:\n  memoryLimit: 1Ki\n', FILE)).toThrow(`${FILE}: admission.memoryLimit: expected a memory size between`);
+    expect(() => parseSettings('admission:\n  limit: 1Gi\n', FILE)).toThrow('unknown setting "admission.limit" (known in admission: memoryLimit, unlimitedContainerMemory)');
+    expect(() => parseSettings('admission: 4Gi\n', FILE)).toThrow(`${FILE}: admission: expected a mapping of settings, got "4Gi"`);
+  });
+});

@@ -10,6 +10,7 @@ import type { LeasePolicy, UsageSink } from '../../../src/controller/lease-polic
 import type { UsageRecord } from '../../../src/usage/record.js';
 import { LEASE_FINALIZER, LeaseReconciler } from '../../../src/controller/lease-reconciler.js';
 import { PoolReconciler } from '../../../src/controller/pool-reconciler.js';
+import { ADMISSION_RETRY_MS, MemoryBudget } from '../../../src/controller/memory-budget.js';
 import type { ReconcileResult } from '../../../src/controller/work-queue.js';
 import { API_VERSION, type LeaseObject, type LeaseSpec, type ProjectSpec } from '../../../src/model/types.js';
 import { FileStore } from '../../../src/store/file-store.js';
@@ -72,11 +73,11 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-function build(overrides: Partial<LeasePolicy> = {}): void {
+function build(overrides: Partial<LeasePolicy> = {}, memory?: MemoryBudget): void {
   const poolLock = new KeyedLock();
   const effective = { ...policy, ...overrides };
   events = new EventLog({ now: () => clock.now });
-  pools = new PoolReconciler({ store, runtime, logger: silentLogger(), policy: effective, poolLock, events: events.recorder('controller'), now: () => clock.now });
+  pools = new PoolReconciler({ store, runtime, logger: silentLogger(), policy: effective, poolLock, events: events.recorder('controller'), now: () => clock.now, ...(memory ? { memory } : {}) });
   leases = new LeaseReconciler({
     store,
     runtime,
@@ -91,6 +92,7 @@ function build(overrides: Partial<LeasePolicy> = {}): void {
     enqueue: (key) => enqueued.push(key),
     publicUrl: (host) => `http://${host}:8080/`,
     now: () => clock.now,
+    ...(memory ? { memory } : {}),
   });
 }
 
@@ -243,6 +245,26 @@ describe('lease', () => {
       env: { EXTRA: '1', GREETING: 'hi', PORT: '8080' },
     });
     expect(status?.resources).toEqual({ cpu: '500m', memory: '512Mi' });
+  });
+
+  it('waits Pending, with no container and no bill, while the host has no memory for a fresh one', async () => {
+    build({}, new MemoryBudget({ limitBytes: 300 * MiB, unlimitedContainerBytes: 512 * MiB, runtime, leaseMemory: () => undefined, logger: silentLogger() }));
+    await project({ resources: { memory: '64Mi' } });
+    // A running instance of the project holds 64Mi; nothing here may stop it.
+    const instance = runtime.seed({ owner: { kind: 'Project', name: 'web', uid: 'u' }, specHash: 'h', state: 'running', hostPort: readyPort, memoryBytes: 64 * MiB });
+    await lease('wait');
+    expect(await leases.reconcile('wait')).toEqual({ requeueAfterMs: ADMISSION_RETRY_MS });
+    const waiting = store.get('Lease', 'wait');
+    expect(waiting?.status?.phase).toBe('Pending');
+    expect(waiting?.status?.startedAt).toBeUndefined();
+    const ready = waiting?.status?.conditions?.find((condition) => condition.type === 'Ready');
+    expect(ready).toMatchObject({ status: 'False', reason: 'InsufficientMemory' });
+    expect(ready?.message).toContain('not enough memory to start Lease/wait');
+    expect(runtime.mutations().some((call) => call.op === 'create')).toBe(false);
+
+    runtime.containers.delete(instance.id);
+    await leases.reconcile('wait');
+    expect(leaseStatus('wait')?.phase).toBe('Active');
   });
 
   it('sets a pool container to the lease limits in place, or starts fresh when that fails', async () => {
