@@ -1,7 +1,5 @@
 import { DEFAULT_SETTINGS } from '../../../src/config/settings.js';
 import { mkdtemp, rm } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -17,6 +15,7 @@ import { FileStore } from '../../../src/store/file-store.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { FakeProxy } from '../../support/fakes/fake-proxy.js';
 import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
+import { startReadyApp, type ReadyApp } from '../../support/fakes/ready-app.js';
 
 // The controller's wiring of the proxy's wake: a paused project is thawed by the fast path
 // and confirmed by a reconcile a little later; anything else is reconciled at once.
@@ -40,22 +39,18 @@ class FakeEngine extends FakeRuntime implements ImageRuntime {
 }
 
 let appPort: number;
-let app: http.Server;
+let readyApp: ReadyApp;
 let stateDir: string;
 let controller: Controller | undefined;
 let store: FileStore | undefined;
 
 beforeAll(async () => {
-  app = http.createServer((_req, res) => res.end('ok'));
-  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-  appPort = (app.address() as AddressInfo).port;
+  readyApp = await startReadyApp();
+  appPort = readyApp.port;
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => {
-    app.close(() => resolve());
-    app.closeAllConnections();
-  });
+  await readyApp.close();
 });
 
 afterEach(async () => {

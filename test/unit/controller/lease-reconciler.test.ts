@@ -1,6 +1,4 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -17,6 +15,7 @@ import { FileStore } from '../../../src/store/file-store.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { FakeProxy } from '../../support/fakes/fake-proxy.js';
 import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
+import { startReadyApp, type ReadyApp } from '../../support/fakes/ready-app.js';
 
 // Pools and leases against fakes of the runtime and proxy, a real file store and an
 // injected clock. Readiness probes hit a real tiny HTTP server on loopback.
@@ -50,7 +49,7 @@ function expectedCost(seconds: number, cpuMillis: number, memoryBytes: number): 
 }
 
 let readyPort: number;
-let server: http.Server;
+let readyApp: ReadyApp;
 let stateDir: string;
 let store: FileStore;
 let runtime: FakeRuntime;
@@ -63,14 +62,12 @@ let leases: LeaseReconciler;
 let events: EventLog;
 
 beforeAll(async () => {
-  server = http.createServer((_req, res) => res.end('ok'));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  readyPort = (server.address() as AddressInfo).port;
+  readyApp = await startReadyApp();
+  readyPort = readyApp.port;
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await readyApp.close();
 });
 
 function build(overrides: Partial<LeasePolicy> = {}, memory?: MemoryBudget): void {

@@ -1,6 +1,4 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -13,6 +11,7 @@ import { FileStore } from '../../../src/store/file-store.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { FakeProxy } from '../../support/fakes/fake-proxy.js';
 import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
+import { startReadyApp, type ReadyApp } from '../../support/fakes/ready-app.js';
 
 // Admission by memory acted on: the budget asks the project reconciler which instances are
 // idle, has it stop them (route first), and holds a start that cannot get room.
@@ -22,17 +21,15 @@ const NOW = Date.parse('2026-12-02T00:00:00.000Z');
 const IMAGE = 'hello:latest';
 
 let readyPort: number;
-let server: http.Server;
+let readyApp: ReadyApp;
 
 beforeAll(async () => {
-  server = http.createServer((_req, res) => res.end('ok'));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  readyPort = (server.address() as AddressInfo).port;
+  readyApp = await startReadyApp();
+  readyPort = readyApp.port;
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await readyApp.close();
 });
 
 let stateDir: string;
