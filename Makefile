@@ -25,6 +25,7 @@ test: build typecheck
 	npx vitest run --project unit
 	npx vitest run --project integration
 	npx vitest run --project e2e
+	npx vitest run --project engine-restart
 
 test-unit: setup
 	npx vitest run --project unit
@@ -39,8 +40,8 @@ test-e2e: build
 test-crash: build
 	LUMA_CRASH_KILLS=$${LUMA_CRASH_KILLS:-300} npx vitest run test/e2e/crash-anywhere.test.ts
 
-# A private dockerd killed and restarted under traffic (root needed). Not in make test:
-# its containerd stopped starting on the shared VM on 2026-11-28 (docs/testing.md).
+# A private dockerd (with a containerd of its own) killed and restarted under traffic;
+# root needed. Also the last step of make test; this target runs it alone (docs/testing.md).
 test-engine-restart: build
 	npx vitest run --project engine-restart
 

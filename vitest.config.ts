@@ -20,8 +20,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
-          // Run by `make test-engine-restart`, not `make test`: its private dockerd's containerd
-          // stopped starting on this machine (see docs/testing.md).
+          // Its own project below (root, a private dockerd): `make test` runs it after this one.
           exclude: ['test/e2e/engine-restart.test.ts'],
           fileParallelism: false,
           testTimeout: 90_000,
