@@ -1,7 +1,7 @@
 import type { ClientExchange, ForwardOptions, ForwardOutcome } from '../exchange.js';
 import { forwardedValues } from '../forwarded-headers.js';
 import { requestIdFrom } from '../request-id.js';
-import { resolveRequestTarget, type RequestTarget } from '../request-target.js';
+import { resolveOriginForm, type RequestTarget } from '../request-target.js';
 import type { ProxyAnswer } from '../responses.js';
 import type { Target } from '../route-table.js';
 import { ChunkedBodyScanner } from './chunked-body.js';
@@ -29,6 +29,9 @@ export interface ClientConnection {
   resumeBody(): void;
   /** The connection closes once this exchange ends. */
   closeAfterExchange(): void;
+  /** Calls this exchange's responseTimedOut() in `ms` unless stopResponseTimeout() comes first. */
+  startResponseTimeout(ms: number): void;
+  stopResponseTimeout(): void;
   /** Cuts the connection now (a response that cannot be completed). */
   destroy(): void;
 }
@@ -56,7 +59,6 @@ export class FastExchange implements ClientExchange, UpstreamUser {
   private target: Target | undefined;
   private options: ForwardOptions | undefined;
   private settle: ((outcome: ForwardOutcome) => void) | undefined;
-  private responseTimer: NodeJS.Timeout | undefined;
   private requestSent = false;
   private retried = false;
   /** Bytes of a response head that arrived in pieces. */
@@ -90,7 +92,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
   resolveTarget(): RequestTarget {
     // The fast path takes only origin-form targets and exactly one Host (anything else is
     // handed to node:http), but the Host value itself is checked here like anywhere else.
-    return resolveRequestTarget({ url: this.url, rawHeaders: ['host', this.hostHeader] });
+    return resolveOriginForm(this.url, this.hostHeader);
   }
 
   get hostHeader(): string {
@@ -176,13 +178,15 @@ export class FastExchange implements ClientExchange, UpstreamUser {
     this.requestSent = true;
     // Like nginx's proxy_read_timeout, the clock starts once the whole request is sent:
     // a slow upload is not a slow response.
-    if (this.phase === 'head') {
-      this.responseTimer = setTimeout(() => {
-        this.upstream?.discard();
-        this.upstream = undefined;
-        this.finish({ kind: 'response-timeout' });
-      }, (this.options as ForwardOptions).responseTimeoutMs);
-    }
+    if (this.phase === 'head') this.client.startResponseTimeout((this.options as ForwardOptions).responseTimeoutMs);
+  }
+
+  /** No response head within the response timeout. */
+  responseTimedOut(): void {
+    if (this.phase !== 'head') return;
+    this.upstream?.discard();
+    this.upstream = undefined;
+    this.finish({ kind: 'response-timeout' });
   }
 
   onUpstreamDrain(): void {
@@ -219,8 +223,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
         offset += head.length;
         continue;
       }
-      if (this.responseTimer) clearTimeout(this.responseTimer);
-      this.responseTimer = undefined;
+      this.client.stopResponseTimeout();
       this.status = head.status;
       this.framing = head.framing;
       this.upstreamReusable = head.reusable;
@@ -330,8 +333,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
     // reach the app, so one new connection is tried for requests that are safe to repeat.
     if (upstream && upstream.served > 0 && !this.retried && !this.responseStarted && !this.partialHead && this.head.contentLength === 0 && RETRYABLE_METHODS.has(this.head.method)) {
       this.retried = true;
-      if (this.responseTimer) clearTimeout(this.responseTimer);
-      this.responseTimer = undefined;
+      this.client.stopResponseTimeout();
       this.send(this.pool.connect(this.target as Target, this));
       return;
     }
@@ -367,8 +369,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
   private finish(outcome: ForwardOutcome): void {
     if (this.phase === 'settled') return;
     this.phase = 'settled';
-    if (this.responseTimer) clearTimeout(this.responseTimer);
-    this.responseTimer = undefined;
+    this.client.stopResponseTimeout();
     this.partialHead = undefined;
     const settle = this.settle;
     this.settle = undefined;
