@@ -1,11 +1,18 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { COLD_START_BUCKETS, REQUEST_BUCKETS, serviceLabel, statusClass } from './registry.js';
+import { TalliedMetrics, type TalliedSeries } from './tallied-series.js';
 
 // What the edge proxy tells Prometheus. The proxy calls this interface from a handful of
 // points and knows nothing of prom-client; tests and a proxy without metrics use
-// NO_PROXY_METRICS.
+// NO_PROXY_METRICS. requestFinished() runs for every request: its two series are tallied
+// series (tallied-series.ts), kept per project and status class, so a request only adds
+// to numbers; the rare events go through prom-client.
 
-const ZEROED_CLASSES = ['2xx', '3xx', '4xx', '5xx'];
+const ZEROED_STATUSES = [200, 300, 400, 500];
+/** Where a status's class is in a project's list of series: 0 for `other`, 1–5 for `1xx`–`5xx`. */
+function classIndex(statusCode: number): number {
+  return statusCode < 100 || statusCode > 599 ? 0 : Math.floor(statusCode / 100);
+}
 
 export interface ProxyMetrics {
   /** A service was deployed: its series start at zero (once), so a first request's increase shows in rate(). */
@@ -35,8 +42,10 @@ export const NO_PROXY_METRICS: ProxyMetrics = {
 };
 
 export class PrometheusProxyMetrics implements ProxyMetrics {
-  private readonly requests: Counter<'project' | 'code_class'>;
-  private readonly duration: Histogram<'project' | 'code_class'>;
+  /** luma_proxy_requests_total and luma_proxy_request_duration_seconds. */
+  private readonly requests: TalliedMetrics;
+  /** Each project's request series, by classIndex(). */
+  private readonly requestSeries = new Map<string, (TalliedSeries | undefined)[]>();
   private readonly held: Counter<'project'>;
   private readonly holdWait: Histogram<'project'>;
   private readonly heldFirstByte: Histogram<'project'>;
@@ -45,13 +54,9 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.requests = new Counter({ name: 'luma_proxy_requests_total', help: 'Requests the proxy routed to a project, by status class of the answer.', labelNames: ['project', 'code_class'], registers });
-    this.duration = new Histogram({
-      name: 'luma_proxy_request_duration_seconds',
-      help: 'Time from a request reaching the proxy to its answer ending, hold included.',
-      labelNames: ['project', 'code_class'],
-      buckets: REQUEST_BUCKETS,
-      registers,
+    this.requests = new TalliedMetrics(registry, {
+      counter: { name: 'luma_proxy_requests_total', help: 'Requests the proxy routed to a project, by status class of the answer.' },
+      histogram: { name: 'luma_proxy_request_duration_seconds', help: 'Time from a request reaching the proxy to its answer ending, hold included.', buckets: REQUEST_BUCKETS },
     });
     this.held = new Counter({ name: 'luma_proxy_held_requests_total', help: 'Requests held because their project had no live instance.', labelNames: ['project'], registers });
     this.holdWait = new Histogram({ name: 'luma_proxy_hold_duration_seconds', help: 'How long a held request waited for a live instance.', labelNames: ['project'], buckets: COLD_START_BUCKETS, registers });
@@ -69,10 +74,7 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
     const project = serviceLabel(service);
     if (this.deployed.has(project)) return;
     this.deployed.add(project);
-    for (const code_class of ZEROED_CLASSES) {
-      this.requests.inc({ project, code_class }, 0);
-      this.duration.zero({ project, code_class });
-    }
+    for (const status of ZEROED_STATUSES) this.seriesFor(project, status);
     this.held.inc({ project }, 0);
     this.wakeTimeouts.inc({ project }, 0);
     this.holdWait.zero({ project });
@@ -83,10 +85,8 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
     const project = serviceLabel(service);
     // Lease services share one label value: it stays while any may be routed.
     if (project !== service || !this.deployed.delete(project)) return;
-    for (const code_class of ZEROED_CLASSES) {
-      this.requests.remove({ project, code_class });
-      this.duration.remove({ project, code_class });
-    }
+    for (const series of this.requestSeries.get(project) ?? []) if (series) this.requests.delete(series);
+    this.requestSeries.delete(project);
     this.held.remove({ project });
     this.wakeTimeouts.remove({ project });
     this.holdWait.remove({ project });
@@ -94,9 +94,19 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
   }
 
   requestFinished(service: string, statusCode: number, seconds: number): void {
-    const labels = { project: serviceLabel(service), code_class: statusClass(statusCode) };
-    this.requests.inc(labels);
-    this.duration.observe(labels, seconds);
+    const project = serviceLabel(service);
+    (this.requestSeries.get(project)?.[classIndex(statusCode)] ?? this.seriesFor(project, statusCode)).observe(seconds);
+  }
+
+  /** The project's series for the status's class, added at zero if it has none yet. */
+  private seriesFor(project: string, statusCode: number): TalliedSeries {
+    let list = this.requestSeries.get(project);
+    if (!list) {
+      list = [];
+      this.requestSeries.set(project, list);
+    }
+    const index = classIndex(statusCode);
+    return (list[index] ??= this.requests.add({ project, code_class: statusClass(statusCode) }));
   }
 
   requestHeld(service: string): void {

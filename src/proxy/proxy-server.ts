@@ -4,10 +4,11 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
-import type { ClientExchange } from './exchange.js';
+import type { ClientExchange, ForwardOptions } from './exchange.js';
 import { Forwarder } from './forwarder.js';
 import { NO_PROXY_METRICS, type ProxyMetrics } from '../metrics/proxy-metrics.js';
 import { FastConnection, type FastPathHost } from './http1/fast-connection.js';
+import { Deadlines } from './http1/deadlines.js';
 import { UpstreamPool } from './http1/upstream-pool.js';
 import {
   HealthCheckFailedError,
@@ -281,7 +282,7 @@ export class ProxyServer implements ProxyManagement {
       },
       connectionClosed: (connection) => this.fastConnections.delete(connection),
     };
-    const options = { maxHeadBytes: PROXY_DEFAULTS.maxHeaderBytes, keepAliveTimeoutMs: PROXY_DEFAULTS.keepAliveTimeoutMs, pool: this.upstreamPool };
+    const options = { maxHeadBytes: PROXY_DEFAULTS.maxHeaderBytes, keepAliveTimeoutMs: PROXY_DEFAULTS.keepAliveTimeoutMs, pool: this.upstreamPool, deadlines: new Deadlines() };
     server.on('connection', (socket: Socket) => {
       this.fastConnections.add(new FastConnection(socket, host, options));
     });
@@ -450,11 +451,9 @@ export class ProxyServer implements ProxyManagement {
     const started = this.now();
     const heldAt = this.heldSince.get(exchange);
     try {
-      const outcome = await exchange.forward(target, {
-        responseTimeoutMs: service.responseTimeoutMs,
-        trustForwardedHeaders: service.forwardHeaders,
-        ...(heldAt !== undefined ? { onResponseHead: () => this.metrics.heldRequestFirstByte(service.name, (this.now() - heldAt) / 1000) } : {}),
-      });
+      const options: ForwardOptions = { responseTimeoutMs: service.responseTimeoutMs, trustForwardedHeaders: service.forwardHeaders };
+      if (heldAt !== undefined) options.onResponseHead = () => this.metrics.heldRequestFirstByte(service.name, (this.now() - heldAt) / 1000);
+      const outcome = await exchange.forward(target, options);
       switch (outcome.kind) {
         case 'response':
           return outcome.status;

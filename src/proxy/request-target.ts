@@ -57,6 +57,28 @@ export function resolveRequestTarget(req: Pick<IncomingMessage, 'url' | 'rawHead
   return { ok: true, host, authority, path: url, absolute: false };
 }
 
+/** Host values remembered by resolveOriginForm(); past this many, it starts over. */
+const HOST_CACHE_LIMIT = 1024;
+type HostCheck = { ok: true; host: string; authority: string } | Extract<RequestTarget, { ok: false }>;
+const hostChecks = new Map<string, HostCheck>();
+
+/**
+ * resolveRequestTarget() for an origin-form target (it starts with "/") and exactly one
+ * Host header, which is all the fast path takes. The answer then depends on the Host value
+ * alone, and clients send the same few values over and over: the last ones are remembered,
+ * rather than checked with two regular expressions and normalised for every request.
+ */
+export function resolveOriginForm(path: string, hostValue: string): RequestTarget {
+  let check = hostChecks.get(hostValue);
+  if (!check) {
+    const resolved = resolveRequestTarget({ url: '/', rawHeaders: ['host', hostValue] });
+    check = resolved.ok ? { ok: true, host: resolved.host, authority: resolved.authority } : resolved;
+    if (hostChecks.size >= HOST_CACHE_LIMIT) hostChecks.clear();
+    hostChecks.set(hostValue, check);
+  }
+  return check.ok ? { ok: true, host: check.host, authority: check.authority, path, absolute: false } : check;
+}
+
 /**
  * Resolves the target and, for an absolute-form request, rewrites it to what the app
  * expects: an origin-form path and the target's authority as Host.

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { ClientExchange } from '../exchange.js';
 import { serializeAnswer, type ProxyAnswer } from '../responses.js';
+import { Deadline, type Deadlines } from './deadlines.js';
 import { FastExchange, type ClientConnection } from './fast-exchange.js';
 import { parseRequestHead } from './request-head.js';
 import type { UpstreamPool } from './upstream-pool.js';
@@ -27,6 +28,8 @@ export interface FastConnectionOptions {
   /** An idle connection (no request under way) is closed after this long without a byte. */
   keepAliveTimeoutMs: number;
   pool: UpstreamPool;
+  /** Where the keep-alive and response timeouts are kept (one for the proxy). */
+  deadlines: Deadlines;
 }
 
 /** Why the socket is not being read; it is read again once no reason is left. */
@@ -56,6 +59,12 @@ export class FastConnection implements ClientConnection {
   private closeAfter = false;
   private paused = 0;
   private gone = false;
+  /** The keep-alive timeout: armed while no request is under way. */
+  private readonly idleDeadline = new Deadline(() => {
+    if (!this.exchange) this.destroy();
+  });
+  /** The current exchange's response timeout. */
+  private readonly responseDeadline = new Deadline(() => this.exchange?.responseTimedOut());
 
   constructor(
     private readonly socket: Socket,
@@ -67,8 +76,7 @@ export class FastConnection implements ClientConnection {
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
     socket.on('drain', this.onDrain);
-    socket.on('timeout', this.onTimeout);
-    socket.setTimeout(options.keepAliveTimeoutMs);
+    options.deadlines.arm(this.idleDeadline, options.keepAliveTimeoutMs);
   }
 
   get remoteAddress(): string | undefined {
@@ -107,6 +115,7 @@ export class FastConnection implements ClientConnection {
     this.received = received.length > head.length ? received.subarray(head.length) : undefined;
     const exchange = new FastExchange(this, head, this.options.pool);
     this.exchange = exchange;
+    this.idleDeadline.cancel();
     this.closeAfter = head.close;
     this.bodyRemaining = head.contentLength;
     if (this.bodyRemaining > 0 && this.received) {
@@ -189,6 +198,7 @@ export class FastConnection implements ClientConnection {
     this.exchange = undefined;
     this.resume(PAUSED.pipelined);
     this.next();
+    if (!this.exchange && !this.gone) this.options.deadlines.arm(this.idleDeadline, this.options.keepAliveTimeoutMs);
   }
 
   // ---------- writing ----------
@@ -205,6 +215,14 @@ export class FastConnection implements ClientConnection {
 
   closeAfterExchange(): void {
     this.closeAfter = true;
+  }
+
+  startResponseTimeout(ms: number): void {
+    this.options.deadlines.arm(this.responseDeadline, ms);
+  }
+
+  stopResponseTimeout(): void {
+    this.responseDeadline.cancel();
   }
 
   private end(): void {
@@ -240,12 +258,10 @@ export class FastConnection implements ClientConnection {
 
   private readonly onClose = (): void => {
     this.gone = true;
+    this.idleDeadline.cancel();
+    this.responseDeadline.cancel();
     this.exchange?.clientGone();
     this.host.connectionClosed(this);
-  };
-
-  private readonly onTimeout = (): void => {
-    if (!this.exchange) this.destroy();
   };
 
   private handOff(): void {
@@ -257,8 +273,7 @@ export class FastConnection implements ClientConnection {
     this.socket.off('error', this.onError);
     this.socket.off('close', this.onClose);
     this.socket.off('drain', this.onDrain);
-    this.socket.off('timeout', this.onTimeout);
-    this.socket.setTimeout(0);
+    this.idleDeadline.cancel();
     this.host.connectionClosed(this);
     this.host.handOff(this.socket, received);
   }

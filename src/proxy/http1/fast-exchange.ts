@@ -1,12 +1,12 @@
 import type { ClientExchange, ForwardOptions, ForwardOutcome } from '../exchange.js';
 import { forwardedValues } from '../forwarded-headers.js';
 import { requestIdFrom } from '../request-id.js';
-import { resolveRequestTarget, type RequestTarget } from '../request-target.js';
+import { resolveOriginForm, type RequestTarget } from '../request-target.js';
 import type { ProxyAnswer } from '../responses.js';
 import type { Target } from '../route-table.js';
 import { ChunkedBodyScanner } from './chunked-body.js';
 import type { RequestHead } from './request-head.js';
-import { parseResponseHead, type Framing } from './response-head.js';
+import { copyBytes, copyForwardable, forwardableText, parseResponseHead, type Framing, type ResponseHead } from './response-head.js';
 import type { UpstreamConnection, UpstreamPool, UpstreamUser } from './upstream-pool.js';
 
 // One request of a fast-path connection, from its parsed head to the end of its response:
@@ -29,6 +29,9 @@ export interface ClientConnection {
   resumeBody(): void;
   /** The connection closes once this exchange ends. */
   closeAfterExchange(): void;
+  /** Calls this exchange's responseTimedOut() in `ms` unless stopResponseTimeout() comes first. */
+  startResponseTimeout(ms: number): void;
+  stopResponseTimeout(): void;
   /** Cuts the connection now (a response that cannot be completed). */
   destroy(): void;
 }
@@ -37,6 +40,9 @@ export const FAST_EXCHANGE_LIMITS = {
   /** A longer response head is a bad gateway. */
   maxResponseHeadBytes: 64 * 1024,
 } as const;
+
+const CLOSE_LINE = Buffer.from('connection: close\r\n', 'latin1');
+const CRLF_LENGTH = 2;
 
 /** Methods that may be sent again on a new connection when a kept one turned out dead. */
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -53,7 +59,6 @@ export class FastExchange implements ClientExchange, UpstreamUser {
   private target: Target | undefined;
   private options: ForwardOptions | undefined;
   private settle: ((outcome: ForwardOutcome) => void) | undefined;
-  private responseTimer: NodeJS.Timeout | undefined;
   private requestSent = false;
   private retried = false;
   /** Bytes of a response head that arrived in pieces. */
@@ -87,7 +92,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
   resolveTarget(): RequestTarget {
     // The fast path takes only origin-form targets and exactly one Host (anything else is
     // handed to node:http), but the Host value itself is checked here like anywhere else.
-    return resolveRequestTarget({ url: this.url, rawHeaders: ['host', this.hostHeader] });
+    return resolveOriginForm(this.url, this.hostHeader);
   }
 
   get hostHeader(): string {
@@ -173,13 +178,15 @@ export class FastExchange implements ClientExchange, UpstreamUser {
     this.requestSent = true;
     // Like nginx's proxy_read_timeout, the clock starts once the whole request is sent:
     // a slow upload is not a slow response.
-    if (this.phase === 'head') {
-      this.responseTimer = setTimeout(() => {
-        this.upstream?.discard();
-        this.upstream = undefined;
-        this.finish({ kind: 'response-timeout' });
-      }, (this.options as ForwardOptions).responseTimeoutMs);
-    }
+    if (this.phase === 'head') this.client.startResponseTimeout((this.options as ForwardOptions).responseTimeoutMs);
+  }
+
+  /** No response head within the response timeout. */
+  responseTimedOut(): void {
+    if (this.phase !== 'head') return;
+    this.upstream?.discard();
+    this.upstream = undefined;
+    this.finish({ kind: 'response-timeout' });
   }
 
   onUpstreamDrain(): void {
@@ -189,6 +196,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
   // ---------- the response ----------
 
   onUpstreamData(chunk: Buffer): void {
+    // `chunk` is the upstream pool's read buffer: nothing may keep it past this call.
     if (this.phase === 'body') this.relay(chunk, 0);
     else if (this.phase === 'head') this.readHead(chunk);
   }
@@ -200,7 +208,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
     for (;;) {
       const result = parseResponseHead(buffer, offset, this.head.method, FAST_EXCHANGE_LIMITS.maxResponseHeadBytes);
       if (result.kind === 'incomplete') {
-        this.partialHead = buffer.subarray(offset);
+        this.partialHead = Buffer.from(buffer.subarray(offset)); // a copy: the read buffer is reused
         return;
       }
       if (result.kind === 'invalid') {
@@ -208,15 +216,14 @@ export class FastExchange implements ClientExchange, UpstreamUser {
         return;
       }
       const head = result.head;
-      offset += head.length;
       if (head.informational) {
         // 1xx (103 Early Hints...): passed on; the final head follows.
         this.responseStarted = true;
-        this.client.write(`${head.forwardable}\r\n`);
+        this.client.write(`${forwardableText(head, buffer)}\r\n`);
+        offset += head.length;
         continue;
       }
-      if (this.responseTimer) clearTimeout(this.responseTimer);
-      this.responseTimer = undefined;
+      this.client.stopResponseTimeout();
       this.status = head.status;
       this.framing = head.framing;
       this.upstreamReusable = head.reusable;
@@ -225,19 +232,21 @@ export class FastExchange implements ClientExchange, UpstreamUser {
       // connection in the middle of a message: it is closed after this response.
       const closeClient = this.client.closing || this.head.close || head.framing.kind === 'close' || !this.requestSent;
       if (closeClient) this.client.closeAfterExchange();
-      const headText = closeClient ? `${head.forwardable}connection: close\r\n\r\n` : `${head.forwardable}\r\n`;
       this.responseStarted = true;
       this.phase = 'body';
       if (head.framing.kind === 'length') this.remaining = head.framing.length;
       else if (head.framing.kind === 'chunked') this.chunked = new ChunkedBodyScanner();
-      this.relay(buffer, offset, headText);
+      this.relay(buffer, offset + head.length, { head, closeClient });
       (this.options as ForwardOptions).onResponseHead?.();
       return;
     }
   }
 
-  /** Relays body bytes from `offset`, after `headText` when the head is still to be written (in one write). */
-  private relay(chunk: Buffer, offset: number, headText?: string): void {
+  /**
+   * Relays body bytes from `offset`, after the response head when it is still to be
+   * written (in one write). What is written is a copy: `chunk` may be the read buffer.
+   */
+  private relay(chunk: Buffer, offset: number, first?: { head: ResponseHead; closeClient: boolean }): void {
     const framing = this.framing as Framing;
     let bodyEnd = chunk.length;
     let ended = false;
@@ -258,7 +267,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
         const take = scanner.scan(chunk, offset);
         if (take < 0) {
           // The head has gone out: the client can only be cut off.
-          if (headText !== undefined) this.fail(new Error('invalid chunked framing in the response'));
+          if (first) this.fail(new Error('invalid chunked framing in the response'));
           else this.breakOff(new Error('invalid chunked framing in the response'));
           return;
         }
@@ -273,16 +282,21 @@ export class FastExchange implements ClientExchange, UpstreamUser {
     if (ended && bodyEnd < chunk.length) this.upstreamReusable = false;
 
     let flowing = true;
-    if (headText !== undefined) {
-      const bodyLength = bodyEnd - offset;
-      if (bodyLength === 0) flowing = this.client.write(headText);
-      else {
-        const out = Buffer.allocUnsafe(headText.length + bodyLength);
-        out.write(headText, 0, 'latin1');
-        chunk.copy(out, headText.length, offset, bodyEnd);
-        flowing = this.client.write(out);
-      }
-    } else if (bodyEnd > offset) flowing = this.client.write(offset === 0 && bodyEnd === chunk.length ? chunk : chunk.subarray(offset, bodyEnd));
+    const bodyLength = bodyEnd - offset;
+    if (first) {
+      const { head, closeClient } = first;
+      const out = Buffer.allocUnsafe(head.forwardableLength + (closeClient ? CLOSE_LINE.length : 0) + CRLF_LENGTH + bodyLength);
+      let at = copyForwardable(head, chunk, out, 0);
+      if (closeClient) at = copyBytes(CLOSE_LINE, 0, CLOSE_LINE.length, out, at);
+      out[at++] = 13;
+      out[at++] = 10;
+      copyBytes(chunk, offset, bodyEnd, out, at);
+      flowing = this.client.write(out);
+    } else if (bodyLength > 0) {
+      const out = Buffer.allocUnsafe(bodyLength);
+      copyBytes(chunk, offset, bodyEnd, out, 0);
+      flowing = this.client.write(out);
+    }
 
     if (ended) this.complete();
     else if (!flowing && this.upstream && !this.upstreamPaused) {
@@ -319,8 +333,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
     // reach the app, so one new connection is tried for requests that are safe to repeat.
     if (upstream && upstream.served > 0 && !this.retried && !this.responseStarted && !this.partialHead && this.head.contentLength === 0 && RETRYABLE_METHODS.has(this.head.method)) {
       this.retried = true;
-      if (this.responseTimer) clearTimeout(this.responseTimer);
-      this.responseTimer = undefined;
+      this.client.stopResponseTimeout();
       this.send(this.pool.connect(this.target as Target, this));
       return;
     }
@@ -356,8 +369,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
   private finish(outcome: ForwardOutcome): void {
     if (this.phase === 'settled') return;
     this.phase = 'settled';
-    if (this.responseTimer) clearTimeout(this.responseTimer);
-    this.responseTimer = undefined;
+    this.client.stopResponseTimeout();
     this.partialHead = undefined;
     const settle = this.settle;
     this.settle = undefined;

@@ -7,8 +7,16 @@ import type { Target } from '../route-table.js';
 // per request. An idle connection that the target closes, or that sends anything, is
 // dropped; one idle for longer than the target's Keep-Alive hint allows is closed by a
 // sweep, before the target would close it under a request.
+//
+// Every connection reads into one buffer that the pool owns (net's `onread`): Node then
+// neither allocates a buffer per read nor passes it through a Readable stream. The bytes
+// handed to a user are only valid during the call that hands them over.
+
+/** The pool's read buffer: as large as the chunks Node reads by default. */
+const READ_BUFFER_BYTES = 64 * 1024;
 
 export interface UpstreamUser {
+  /** Bytes from the target: a view of the pool's read buffer, overwritten by the next read. Copy what must outlive the call. */
   onUpstreamData(chunk: Buffer): void;
   /** The target ended its side (EOF); 'close' follows. */
   onUpstreamEnd(): void;
@@ -33,18 +41,29 @@ export class UpstreamConnection {
   served = 0;
   idleSince = 0;
   idleLimitMs: number = UPSTREAM_POOL_DEFAULTS.idleMs;
+  readonly socket: Socket;
   private failure: Error | undefined;
 
   constructor(
     readonly address: string,
-    readonly socket: Socket,
+    target: Target,
     pool: UpstreamPool,
+    readBuffer: Buffer,
   ) {
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      if (this.user) this.user.onUpstreamData(chunk);
-      else socket.destroy(); // nothing is owed on an idle connection
+    const socket = net.connect({
+      host: target.host,
+      port: target.port,
+      onread: {
+        buffer: readBuffer,
+        callback: (bytes: number, buffer: Uint8Array): boolean => {
+          if (this.user) this.user.onUpstreamData((buffer as Buffer).subarray(0, bytes));
+          else socket.destroy(); // nothing is owed on an idle connection
+          return true;
+        },
+      },
     });
+    this.socket = socket;
+    socket.setNoDelay(true);
     socket.on('end', () => {
       if (this.user) this.user.onUpstreamEnd();
       else socket.destroy();
@@ -71,6 +90,8 @@ export class UpstreamConnection {
 export class UpstreamPool {
   private readonly idle = new Map<string, UpstreamConnection[]>();
   private sweeper: NodeJS.Timeout | undefined;
+  /** Shared by every connection of the pool: reads are handled one at a time, each to its end. */
+  private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -86,7 +107,7 @@ export class UpstreamPool {
 
   /** Always a new connection (for a retry after a kept connection failed). */
   connect(target: Target, user: UpstreamUser): UpstreamConnection {
-    const connection = new UpstreamConnection(target.address, net.connect({ host: target.host, port: target.port }), this);
+    const connection = new UpstreamConnection(target.address, target, this, this.readBuffer);
     connection.user = user;
     return connection;
   }

@@ -51,6 +51,33 @@ describe('PrometheusProxyMetrics', () => {
     metrics.serviceRemoved('web');
     expect(await registry.metrics()).not.toContain('project="web"');
   });
+
+  it('prints request durations as a histogram: cumulative buckets, +Inf, sum and count, for every class a request had', async () => {
+    const registry = new Registry();
+    const metrics = new PrometheusProxyMetrics(registry);
+    metrics.serviceDeployed('web');
+    metrics.requestFinished('web', 200, 0.003);
+    metrics.requestFinished('web', 204, 0.02);
+    metrics.requestFinished('web', 200, 60);
+    metrics.requestFinished('web', 101, 0.5);
+    const text = await registry.metrics();
+    const series = (suffix: string, labels: string): number | undefined => line(text, `luma_proxy_request_duration_seconds${suffix}{${labels}}`);
+    expect(text).toContain('# TYPE luma_proxy_request_duration_seconds histogram');
+    expect(text).toContain('# TYPE luma_proxy_requests_total counter');
+    expect(series('_bucket', 'le="0.001",project="web",code_class="2xx"')).toBe(0);
+    expect(series('_bucket', 'le="0.005",project="web",code_class="2xx"')).toBe(1);
+    expect(series('_bucket', 'le="0.025",project="web",code_class="2xx"')).toBe(2);
+    expect(series('_bucket', 'le="10",project="web",code_class="2xx"')).toBe(2);
+    expect(series('_bucket', 'le="+Inf",project="web",code_class="2xx"')).toBe(3);
+    expect(series('_sum', 'project="web",code_class="2xx"')).toBeCloseTo(60.023);
+    expect(series('_count', 'project="web",code_class="2xx"')).toBe(3);
+    expect(series('_count', 'project="web",code_class="3xx"')).toBe(0);
+    expect(line(text, 'luma_proxy_requests_total{project="web",code_class="1xx"}')).toBe(1);
+
+    // Every class goes with the project, those that were never zeroed too.
+    metrics.serviceRemoved('web');
+    expect(await registry.metrics()).not.toContain('project="web"');
+  });
 });
 
 describe('PrometheusControllerMetrics', () => {

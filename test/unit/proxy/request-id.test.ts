@@ -53,6 +53,7 @@ describe('X-Request-Id', () => {
     expect(seen[0]?.['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect(seen[1]?.['x-request-id']).toBe('trace-42.a:b');
     expect(seen[2]?.['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(seen[2]?.['x-request-id']).not.toBe(seen[0]?.['x-request-id']);
   });
 
   it('is passed with the wake of a held request, and the app gets the same id', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseResponseHead, type ResponseHead, type ResponseHeadResult } from '../../../../src/proxy/http1/response-head.js';
+import { forwardableText, parseResponseHead, type ResponseHead, type ResponseHeadResult } from '../../../../src/proxy/http1/response-head.js';
 
 // The fast path's response-head parser: where each response ends, whether the upstream
 // connection can be kept, and what the client gets of the head.
@@ -10,10 +10,11 @@ function parse(text: string, method = 'GET'): ResponseHeadResult {
   return parseResponseHead(Buffer.from(text, 'latin1'), 0, method, LIMIT);
 }
 
-function head(text: string, method = 'GET'): ResponseHead {
+function head(text: string, method = 'GET'): ResponseHead & { forwardable: string } {
   const result = parse(text, method);
   if (result.kind !== 'head') throw new Error(`expected a head, got ${JSON.stringify(result)}`);
-  return result.head;
+  // What the client gets of the head, as text.
+  return { ...result.head, forwardable: forwardableText(result.head, Buffer.from(text, 'latin1')) };
 }
 
 describe('parseResponseHead: framing', () => {
