@@ -245,10 +245,12 @@ export class Controller implements ProxyHooks {
     this.resyncs += 1;
     const { store } = this.options;
     const seen = new Map<string, string>();
+    // Per owner, what its containers look like. Objects are in it with none: a change to an
+    // object (created, edited, deleted) is the store watch's to announce, so only what
+    // happened to containers (or an owner gone) makes an owner differ from the last resync.
     const owners = new Map<string, string[]>();
     for (const kind of ['Image', 'Project', 'Lease'] as const) {
-      // Not resourceVersion: every status write changes it, and the watch sees those already.
-      for (const object of store.list(kind)) owners.set(objectKey(kind, object.metadata.name), [`${object.metadata.uid ?? ''}/${object.metadata.generation ?? 0}/${object.metadata.deletionTimestamp ?? ''}`]);
+      for (const object of store.list(kind)) owners.set(objectKey(kind, object.metadata.name), []);
     }
     let listed = true;
     try {
@@ -268,7 +270,8 @@ export class Controller implements ProxyHooks {
     for (const [key, parts] of owners) {
       const fingerprint = parts.join(',');
       seen.set(key, fingerprint);
-      if (!full && listed && this.lastSeen.get(key) === fingerprint) continue;
+      // An owner new since the last resync counts as having had no containers then.
+      if (!full && listed && (this.lastSeen.get(key) ?? '') === fingerprint) continue;
       const { kind, name } = parseKey(key);
       if (kind === 'Project') this.addProject(name);
       else this.queue.add(key);

@@ -165,6 +165,20 @@ describe('Controller.resync', () => {
     expect(runtime.calls).toEqual([]);
   });
 
+  it('does not reconcile again, at the next resync, objects the watch announced since the last one', async () => {
+    const { runtime } = await startWith({ image: IMAGE, hostnames: ['web.localhost'], scaling: { idleTimeout: '60s' } }, NEVER_MS);
+    await settled(runtime);
+    // Applied after the last resync: the store's watch reconciles them, the resync need not.
+    for (const name of ['one', 'two', 'three']) {
+      await store!.apply({ apiVersion: API_VERSION, kind: 'Project', metadata: { name }, spec: { image: IMAGE, hostnames: [`${name}.localhost`] } });
+    }
+    await settled(runtime);
+
+    await controller!.resync({ full: false });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(runtime.listCalls).toBe(1);
+  });
+
   it('reconciles the owner whose container changed behind its back (a removal whose event was missed)', async () => {
     const { runtime, proxy } = await startWith({ image: IMAGE, hostnames: ['web.localhost'], scaling: { minInstances: 1, idleTimeout: '60s' } }, NEVER_MS);
     await settled(runtime);
