@@ -122,11 +122,11 @@ async function main({ iterations, tiers }: Options): Promise<void> {
   try {
     const file = path.join(dir, 'bench.yaml');
     await writeFile(file, projectManifest('bench', { image: TEST_IMAGE, hostnames: ['bench.localhost'], idleTimeout: '1s' }));
-    const applied = await runCli(['apply', '-f', file], { server: luma.server });
+    const applied = await runCli(['apply', '-f', file], { api: luma.api });
     if (applied.code !== 0) throw new Error(applied.stderr);
     const pausedFile = path.join(dir, 'paused.yaml');
     await writeFile(pausedFile, projectManifest('benchp', { image: TEST_IMAGE, hostnames: ['benchp.localhost'], idleTimeout: '300s', pauseAfter: '1s' }));
-    const appliedPaused = await runCli(['apply', '-f', pausedFile], { server: luma.server });
+    const appliedPaused = await runCli(['apply', '-f', pausedFile], { api: luma.api });
     if (appliedPaused.code !== 0) throw new Error(appliedPaused.stderr);
 
     const port = await freePort();

@@ -91,7 +91,7 @@ async function main(): Promise<void> {
       manifests,
       projectManifest('pooled', { image: TEST_IMAGE, hostnames: ['pooled.localhost'] }) + `  pool:\n    size: ${POOL_SIZE}\n---\n` + projectManifest('fresh', { image: TEST_IMAGE, hostnames: ['fresh.localhost'] }),
     );
-    const applied = await runCli(['apply', '-f', manifests], { server: luma.server });
+    const applied = await runCli(['apply', '-f', manifests], { api: luma.api });
     if (applied.code !== 0) throw new Error(applied.stderr);
     const poolFull = async (): Promise<void> => {
       await eventually(async () => (await containersOf(instance, 'pooled')).filter((container) => container.Labels['luma.dev/role'] === 'pool' && container.State === 'running').length === POOL_SIZE, 30_000, 'a full pool');
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
       const fresh = await createToFirstByte(luma.apiPort, luma.proxyPort, `f${i}`, 'fresh');
       const reference = await dockerRunToFirstByte(`luma-bench-lease-ref-${process.pid}-${i}`);
       await run('docker', ['rm', '-f', `luma-bench-lease-ref-${process.pid}-${i}`]);
-      for (const lease of [`p${i}`, `f${i}`]) await runCli(['delete', 'lease', lease], { server: luma.server });
+      for (const lease of [`p${i}`, `f${i}`]) await runCli(['delete', 'lease', lease], { api: luma.api });
       if (keep) {
         samples['pool claim'].push(pooled);
         samples['fresh start'].push(fresh);

@@ -250,7 +250,7 @@ export class Controller implements ProxyHooks {
     // happened to containers (or an owner gone) makes an owner differ from the last resync.
     const owners = new Map<string, string[]>();
     for (const kind of ['Image', 'Project', 'Lease'] as const) {
-      for (const object of store.list(kind)) owners.set(objectKey(kind, object.metadata.name), []);
+      for (const name of store.names(kind)) owners.set(objectKey(kind, name), []);
     }
     let listed = true;
     try {

@@ -108,6 +108,10 @@ export class FileStore implements ObjectStore {
     return object === undefined ? undefined : (structuredClone(object) as ObjectOfKind<K>);
   }
 
+  names(kind: Kind): string[] {
+    return [...(this.objects.get(kind)?.keys() ?? [])].sort();
+  }
+
   list<K extends Kind>(kind: K): ObjectOfKind<K>[] {
     const bucket = this.objects.get(kind);
     if (!bucket) return [];

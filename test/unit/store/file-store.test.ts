@@ -198,6 +198,9 @@ describe('FileStore copies', () => {
     expect(store.list('Project').map((o) => o.metadata.name)).toEqual(['a', 'b']);
     expect(store.list('Image').map((o) => o.kind)).toEqual(['Image']);
     expect(store.list('Lease')).toEqual([]);
+    expect(store.names('Project')).toEqual(['a', 'b']);
+    expect(store.names('Image')).toEqual(['a']);
+    expect(store.names('Lease')).toEqual([]);
   });
 });
 
