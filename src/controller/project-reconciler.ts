@@ -289,6 +289,9 @@ export class ProjectReconciler implements IdleContainers {
     const { runtime, proxy, logger } = this.options;
     const startedAt = this.now();
     try {
+      // Connecting to its port overlaps the unpause (the port accepts while the app is
+      // frozen); only the deploy below routes to it, once the unpause said it is ours.
+      void proxy.preconnect(`${LOOPBACK}:${container.hostPort}`).catch(() => undefined);
       // resume() answers false for a container stopped or removed since the last reconcile:
       // its port may belong to someone else by now, so it must not be routed to.
       if (!(await runtime.resume(container.id))) {

@@ -80,6 +80,10 @@ export class ManagementClient implements ProxyManagement {
     await this.call({ type: 'set-global-option', option, value });
   }
 
+  async preconnect(target: string): Promise<void> {
+    await this.call({ type: 'preconnect', target });
+  }
+
   close(): void {
     this.closed = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);

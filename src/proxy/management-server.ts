@@ -104,8 +104,10 @@ export function parseManagementRequest(line: string): ManagementRequest {
     }
     case 'subscribe':
       return { id, type: 'subscribe' };
+    case 'preconnect':
+      return { id, type: 'preconnect', target: stringField(message.target, 'target') };
     default:
-      return fail(`type: expected deploy, remove, get-service, list-services, set-global-option or subscribe`);
+      return fail(`type: expected deploy, remove, get-service, list-services, set-global-option, subscribe or preconnect`);
   }
 }
 
@@ -220,6 +222,9 @@ export class ManagementServer implements ProxyHooks {
         return null;
       case 'subscribe':
         this.subscribers.add(socket);
+        return null;
+      case 'preconnect':
+        await this.proxy.preconnect(request.target);
         return null;
     }
   }

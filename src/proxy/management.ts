@@ -99,6 +99,13 @@ export interface ProxyManagement {
   getService(service: string): Promise<ServiceInfo | undefined>;
   listServices(): Promise<ServiceInfo[]>;
   setGlobalOption(option: GlobalOption, value: string): Promise<void>;
+  /**
+   * Opens a connection to `target` (host:port) ahead of its deploy and keeps it for the
+   * request that comes next: a paused container's port accepts connections while its
+   * processes are frozen, so connecting overlaps its unpause. Routes nothing; a connection
+   * that is never used is closed after the pool's idle time.
+   */
+  preconnect(target: string): Promise<void>;
 }
 
 /** What the proxy asks of its controller. */

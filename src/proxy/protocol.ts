@@ -11,7 +11,8 @@ export type ManagementRequest =
   | { id: number; type: 'get-service'; service: string }
   | { id: number; type: 'list-services' }
   | { id: number; type: 'set-global-option'; option: GlobalOption; value: string }
-  | { id: number; type: 'subscribe' };
+  | { id: number; type: 'subscribe' }
+  | { id: number; type: 'preconnect'; target: string };
 
 export type ManagementRequestType = ManagementRequest['type'];
 
@@ -22,6 +23,7 @@ export interface ReplyResults {
   'list-services': ServiceInfo[];
   'set-global-option': null;
   subscribe: null;
+  preconnect: null;
 }
 
 export type ManagementReply =

@@ -22,7 +22,7 @@ import {
 import { NodeExchange } from './node-exchange.js';
 import { respond, type ProxyAnswer } from './responses.js';
 import { routeableTarget } from './request-target.js';
-import { RouteTable, type Service, type Target } from './route-table.js';
+import { RouteTable, Target, type Service } from './route-table.js';
 import { RouteStateFile, type RouteState } from './route-state.js';
 import { forwardUpgrade } from './websocket.js';
 
@@ -200,6 +200,11 @@ export class ProxyServer implements ProxyManagement {
   async setGlobalOption(option: GlobalOption, value: string): Promise<void> {
     this.globals.set(option, value);
     await this.persist();
+  }
+
+  async preconnect(target: string): Promise<void> {
+    // Only the fast path keeps connections of its own; node:http requests reach targets through undici.
+    if (this.fastPath) this.upstreamPool.warm(Target.parse(target));
   }
 
   globalOption(option: GlobalOption): string | undefined {

@@ -331,7 +331,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
     }
     // A kept connection the target closed just as it was reused: the request did not
     // reach the app, so one new connection is tried for requests that are safe to repeat.
-    if (upstream && upstream.served > 0 && !this.retried && !this.responseStarted && !this.partialHead && this.head.contentLength === 0 && RETRYABLE_METHODS.has(this.head.method)) {
+    if (upstream && (upstream.served > 0 || upstream.warmed) && !this.retried && !this.responseStarted && !this.partialHead && this.head.contentLength === 0 && RETRYABLE_METHODS.has(this.head.method)) {
       this.retried = true;
       this.client.stopResponseTimeout();
       this.send(this.pool.connect(this.target as Target, this));

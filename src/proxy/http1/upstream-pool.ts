@@ -14,6 +14,8 @@ import type { Target } from '../route-table.js';
 
 /** The pool's read buffer: as large as the chunks Node reads by default. */
 const READ_BUFFER_BYTES = 64 * 1024;
+/** Connections warm() keeps idle for one target at the most: one request is waiting for a thaw, rarely more. */
+const MAX_WARM_CONNECTIONS = 2;
 
 export interface UpstreamUser {
   /** Bytes from the target: a view of the pool's read buffer, overwritten by the next read. Copy what must outlive the call. */
@@ -39,6 +41,8 @@ export class UpstreamConnection {
   user: UpstreamUser | undefined;
   /** Requests this connection has carried to their end. */
   served = 0;
+  /** Opened ahead of any request (warm()): like a kept connection, it may be found closed when used. */
+  warmed = false;
   idleSince = 0;
   idleLimitMs: number = UPSTREAM_POOL_DEFAULTS.idleMs;
   readonly socket: Socket;
@@ -105,6 +109,18 @@ export class UpstreamPool {
     return this.connect(target, user);
   }
 
+  /**
+   * Opens a connection ahead of the request that will use it (a paused container's port,
+   * while it is thawed), unless enough are already idle for the target. It waits like any
+   * idle connection, and a request that finds it closed is retried on a new one.
+   */
+  warm(target: Target): void {
+    if (this.idleCount(target.address) >= MAX_WARM_CONNECTIONS) return;
+    const connection = new UpstreamConnection(target.address, target, this, this.readBuffer);
+    connection.warmed = true;
+    this.keepIdle(connection, UPSTREAM_POOL_DEFAULTS.idleMs);
+  }
+
   /** Always a new connection (for a retry after a kept connection failed). */
   connect(target: Target, user: UpstreamUser): UpstreamConnection {
     const connection = new UpstreamConnection(target.address, target, this, this.readBuffer);
@@ -117,11 +133,17 @@ export class UpstreamPool {
     connection.user = undefined;
     connection.served++;
     if (connection.socket.destroyed) return;
-    connection.idleSince = this.now();
-    connection.idleLimitMs =
+    this.keepIdle(
+      connection,
       keepAliveSeconds === undefined
         ? UPSTREAM_POOL_DEFAULTS.idleMs
-        : Math.min(UPSTREAM_POOL_DEFAULTS.maxIdleMs, Math.max(0, keepAliveSeconds * 1000 - UPSTREAM_POOL_DEFAULTS.hintMarginMs));
+        : Math.min(UPSTREAM_POOL_DEFAULTS.maxIdleMs, Math.max(0, keepAliveSeconds * 1000 - UPSTREAM_POOL_DEFAULTS.hintMarginMs)),
+    );
+  }
+
+  private keepIdle(connection: UpstreamConnection, idleLimitMs: number): void {
+    connection.idleSince = this.now();
+    connection.idleLimitMs = idleLimitMs;
     let list = this.idle.get(connection.address);
     if (!list) {
       list = [];

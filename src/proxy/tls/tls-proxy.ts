@@ -140,6 +140,10 @@ export class TlsProxy implements ProxyManagement {
     return (await this.proxy.listServices()).map((info) => this.withCertificates(info));
   }
 
+  preconnect(target: string): Promise<void> {
+    return this.proxy.preconnect(target);
+  }
+
   setGlobalOption(option: GlobalOption, value: string): Promise<void> {
     return this.proxy.setGlobalOption(option, value);
   }

@@ -76,6 +76,13 @@ export class FakeProxy implements ProxyManagement {
     this.globals.set(option, value);
   }
 
+  /** Targets asked to be connected ahead of a deploy, in order. */
+  readonly preconnects: string[] = [];
+
+  async preconnect(target: string): Promise<void> {
+    this.preconnects.push(target);
+  }
+
   async listServices(): Promise<ServiceInfo[]> {
     const infos = await Promise.all([...this.services.keys()].map((name) => this.getService(name)));
     return infos.filter((info): info is ServiceInfo => info !== undefined);

@@ -779,6 +779,8 @@ describe('the wake fast path (resumePaused)', () => {
     expect(await world.reconciler.resumePaused(NAME)).toBe(true);
 
     expect(world.log).toEqual(['resume run1', `deploy web [${target()}]`]);
+    // Its port was asked to be connected while it thawed (routing waited for the unpause).
+    expect(world.proxy.preconnects).toEqual([target()]);
     expect(world.runtime.listCalls).toBe(0);
     expect(hits.get(readyPort) ?? 0).toBe(probesBefore);
     expect(world.store.get('Project', NAME)?.metadata.resourceVersion).toBe(versionBefore);

@@ -362,6 +362,44 @@ describe('ProxyServer: holding requests for a service with no target', () => {
     expect((await proxy.getService('web'))?.activity.waiting).toBe(0);
   });
 
+  it('forwards a held request over the connection preconnect() opened before the deploy; one the target closed costs a request nothing', async () => {
+    let connections = 0;
+    const backend = net.createServer((socket) => {
+      connections++;
+      // The second connection opened ahead is closed by the target, as an app that restarted would.
+      if (connections === 2) {
+        socket.destroy();
+        return;
+      }
+      socket.on('data', () => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n'));
+    });
+    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => backend.close(() => resolve())));
+    const address = `127.0.0.1:${(backend.address() as AddressInfo).port}`;
+    const { proxy, port } = await startProxy();
+    await proxy.deploy({ service: 'web', hosts: [HOST], targets: [] });
+
+    const held = send(port);
+    await until(async () => (await proxy.getService('web'))?.activity.waiting === 1, 'a held request');
+    await proxy.preconnect(address);
+    await until(async () => connections === 1, 'the connection opened ahead');
+    await proxy.deploy({ service: 'web', hosts: [HOST], targets: [address] });
+    expect((await held).status).toBe(200);
+    expect(connections).toBe(1);
+
+    // A connection opened ahead that the target has closed meanwhile costs the request nothing.
+    await proxy.preconnect(address);
+    await until(async () => connections === 2, 'a second connection opened ahead');
+    const again = await send(port);
+    expect(again.status).toBe(200);
+    expect(connections).toBe(3);
+  });
+
+  it('refuses to preconnect to something that is not host:port', async () => {
+    const { proxy } = await startProxy();
+    await expect(proxy.preconnect('nowhere')).rejects.toThrow('target "nowhere" is not a host:port address');
+  });
+
   it('answers a held request 503 with Retry-After once the startup timeout passes', async () => {
     const wakes: string[] = [];
     const { proxy, port } = await startProxy({ hooks: { wake: (service) => wakes.push(service) } });
