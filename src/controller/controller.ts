@@ -2,7 +2,7 @@ import type { Kind } from '../model/types.js';
 import type { ProxyHooks, ProxyManagement } from '../proxy/management.js';
 import { DockerUnavailableError, errorMessage } from '../runtime/errors.js';
 import type { ContainerRuntime } from '../runtime/runtime.js';
-import type { ObjectStore } from '../store/store.js';
+import type { ObjectStore, WatchEvent } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
 import type { ContextStore } from '../images/context-store.js';
 import type { LogHub } from '../logs/log-hub.js';
@@ -88,6 +88,8 @@ export class Controller implements ProxyHooks {
   private resyncs = 0;
   /** Per owner key, what the last resync saw: its object's generation and its containers. */
   private lastSeen = new Map<string, string>();
+  /** Per project, what its last watch event said of it besides status (see projectChanged). */
+  private readonly projectMarks = new Map<string, string>();
   private readonly metrics: ControllerMetrics;
 
   constructor(private readonly options: ControllerOptions) {
@@ -167,13 +169,13 @@ export class Controller implements ProxyHooks {
   async start(): Promise<void> {
     this.unwatch = this.options.store.watch((event) => {
       const { kind, metadata } = event.object;
-      if (kind === 'Project') this.addProject(metadata.name);
+      if (event.object.kind === 'Project' && this.projectChanged(event)) this.addProject(metadata.name, this.mayHavePool(metadata.name, event.object.spec.pool?.size));
       if (kind === 'Lease') this.queue.add(objectKey('Lease', metadata.name));
       if (kind === 'Image') {
         this.queue.add(objectKey('Image', metadata.name));
         // Projects that run this image follow its builds.
         for (const project of this.options.store.list('Project')) {
-          if (project.spec.image === metadata.name) this.addProject(project.metadata.name);
+          if (project.spec.image === metadata.name) this.addProject(project.metadata.name, this.mayHavePool(project.metadata.name, project.spec.pool?.size));
         }
       }
     });
@@ -273,16 +275,42 @@ export class Controller implements ProxyHooks {
       // An owner new since the last resync counts as having had no containers then.
       if (!full && listed && (this.lastSeen.get(key) ?? '') === fingerprint) continue;
       const { kind, name } = parseKey(key);
-      if (kind === 'Project') this.addProject(name);
+      if (kind === 'Project') this.addProject(name, full || parts.some((part) => part.endsWith(':pool')) || (store.get('Project', name)?.spec.pool?.size ?? 0) > 0);
       else this.queue.add(key);
     }
     this.lastSeen = seen;
   }
 
   /** A project's serving instances and its pool converge separately. */
-  private addProject(name: string): void {
+  private addProject(name: string, withPool: boolean): void {
     this.queue.add(objectKey('Project', name));
-    this.queue.add(`Pool/${name}`);
+    if (withPool) this.queue.add(`Pool/${name}`);
+  }
+
+  /**
+   * A project's own status writes do not wake it again (its reconcile wrote them, and a
+   * second pass would only find nothing to do): a change to what it declares, its deletion
+   * or its finalizers does. What happens to its containers comes from Docker's events.
+   */
+  private projectChanged(event: WatchEvent): boolean {
+    const { name, generation, deletionTimestamp, finalizers } = event.object.metadata;
+    if (event.type === 'DELETED') {
+      this.projectMarks.delete(name);
+      return true;
+    }
+    const mark = `${generation ?? 0}/${deletionTimestamp ?? ''}/${(finalizers ?? []).join(',')}`;
+    if (event.type === 'MODIFIED' && this.projectMarks.get(name) === mark) return false;
+    this.projectMarks.set(name, mark);
+    return true;
+  }
+
+  /**
+   * A project's pool needs a reconcile when it declares one or when pool containers of it
+   * were seen: a project without either (most of them) costs one container list, not two.
+   * Pool containers that appear or change are announced by Docker's events and the resync.
+   */
+  private mayHavePool(name: string, declaredSize: number | undefined): boolean {
+    return (declaredSize ?? 0) > 0 || this.pools.hasContainersOf(name) || (this.lastSeen.get(objectKey('Project', name))?.includes(':pool') ?? false);
   }
 
   /** Every reconcile is timed, by kind and result. */

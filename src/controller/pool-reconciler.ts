@@ -79,6 +79,12 @@ export class PoolReconciler {
   }
 
   /** A claimed container is no longer the pool's. */
+  /** Whether this reconciler knows ready pool containers of the project. */
+  hasContainersOf(project: string): boolean {
+    for (const container of this.ready.values()) if (container.owner.name === project) return true;
+    return false;
+  }
+
   forget(containerId: string): void {
     this.ready.delete(containerId);
   }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Controller } from '../../../src/controller/controller.js';
-import { containerSpecHash } from '../../../src/controller/project-reconciler.js';
+import { containerSpecHash, PROJECT_FINALIZER } from '../../../src/controller/project-reconciler.js';
 import { DEFAULT_ARCHIVE_LIMITS } from '../../../src/images/archive.js';
 import { ContextStore } from '../../../src/images/context-store.js';
 import { LogHub } from '../../../src/logs/log-hub.js';
@@ -63,7 +63,7 @@ afterEach(async () => {
 
 async function startWith(spec: ProjectSpec, resumeConfirmDelayMs: number): Promise<{ runtime: FakeEngine; proxy: FakeProxy; store: FileStore }> {
   stateDir = await mkdtemp(path.join(tmpdir(), 'luma-controller-'));
-  store = await FileStore.open(path.join(stateDir, 'state'));
+  store = await FileStore.open(path.join(stateDir, 'state'), { initialFinalizers: { Project: [PROJECT_FINALIZER] } });
   const { object } = await store.apply({ apiVersion: API_VERSION, kind: 'Project', metadata: { name: NAME }, spec });
   const runtime = new FakeEngine({ images: [IMAGE], hostPort: appPort });
   runtime.seed({ id: 'run1', owner: { kind: 'Project', name: NAME, uid: object.metadata.uid ?? '' }, specHash: containerSpecHash(resolveProjectSettings(spec)), state: 'running', hostPort: appPort });
@@ -177,6 +177,20 @@ describe('Controller.resync', () => {
     await controller!.resync({ full: false });
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(runtime.listCalls).toBe(1);
+  });
+
+  it('lists containers once for a new project without a pool; one with a pool gets its pool reconciled too', async () => {
+    const { runtime } = await startWith({ image: IMAGE, hostnames: ['web.localhost'], scaling: { idleTimeout: '60s' } }, NEVER_MS);
+    await settled(runtime);
+    async function applied(name: string, pool?: { size: number }): Promise<number> {
+      runtime.resetCalls();
+      await store!.apply({ apiVersion: API_VERSION, kind: 'Project', metadata: { name }, spec: { image: IMAGE, hostnames: [`${name}.localhost`], ...(pool ? { pool } : {}) } });
+      await vi.waitFor(() => expect(controller!.queueDepth()).toBe(0), { timeout: 5_000 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return runtime.listCalls;
+    }
+    expect(await applied('plain')).toBe(1);
+    expect(await applied('pooled', { size: 1 })).toBeGreaterThanOrEqual(2);
   });
 
   it('reconciles the owner whose container changed behind its back (a removal whose event was missed)', async () => {
