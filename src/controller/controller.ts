@@ -151,11 +151,11 @@ export class Controller implements ProxyHooks {
   }
 
   private memoryBudget(options: ControllerOptions): MemoryBudget | undefined {
-    const limitBytes = options.admission?.memoryLimitBytes;
-    if (limitBytes === undefined || !options.admission) return undefined;
+    const { memoryLimitBytes, unlimitedContainerBytes } = options.admission ?? {};
+    if (memoryLimitBytes === undefined || unlimitedContainerBytes === undefined) return undefined;
     return new MemoryBudget({
-      limitBytes,
-      unlimitedContainerBytes: options.admission.unlimitedContainerBytes,
+      limitBytes: memoryLimitBytes,
+      unlimitedContainerBytes,
       runtime: options.runtime,
       logger: options.logger.child({ component: 'admission' }),
       leaseMemory: (name) => {
@@ -275,7 +275,7 @@ export class Controller implements ProxyHooks {
       // An owner new since the last resync counts as having had no containers then.
       if (!full && listed && (this.lastSeen.get(key) ?? '') === fingerprint) continue;
       const { kind, name } = parseKey(key);
-      if (kind === 'Project') this.addProject(name, full || parts.some((part) => part.endsWith(':pool')) || (store.get('Project', name)?.spec.pool?.size ?? 0) > 0);
+      if (kind === 'Project') this.addProject(name, full || parts.some((part) => part.endsWith(':pool')) || this.mayHavePool(name, store.get('Project', name)?.spec.pool?.size));
       else this.queue.add(key);
     }
     this.lastSeen = seen;

@@ -17,8 +17,8 @@ import { estimatedLeaseCost, leaseCost, runtimeSecondsBetween } from '../usage/c
 import type { UsageReason } from '../usage/record.js';
 import { admitInOrder, isEnded, type LeaseCaps } from './lease-queue.js';
 import type { EventRecorder } from '../events/event-log.js';
-import { poolTemplate, type PoolReconciler, type PoolTemplate } from './pool-reconciler.js';
-import { ADMISSION_RETRY_MS, InsufficientMemoryError, type MemoryBudget } from './memory-budget.js';
+import { poolTemplate, type PoolReconciler } from './pool-reconciler.js';
+import { ADMISSION_RETRY_MS, InsufficientMemoryError, startAdmitted, type MemoryBudget } from './memory-budget.js';
 import type { ReconcileResult } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
 
@@ -257,28 +257,20 @@ export class LeaseReconciler {
     const { runtime } = this.options;
     const template = poolTemplate(project, imageRef, this.options.policy, this.options.defaultIdleTimeoutMs);
     const env = sortedEnv({ ...template.settings.env, ...(lease.spec.env ?? {}) });
-    const ticket = await this.options.memory?.admit(`Lease/${lease.metadata.name}`, limits.memoryBytes);
-    if (ticket && !ticket.admitted) throw new InsufficientMemoryError(ticket.reason);
-    try {
-      return await this.createAndStart(runtime, owner, template, imageRef, env, limits);
-    } finally {
-      if (ticket?.admitted) ticket.release();
-    }
-  }
-
-  private async createAndStart(runtime: ContainerRuntime, owner: OwnerRef, template: PoolTemplate, imageRef: string, env: Record<string, string>, limits: ResourceLimits): Promise<ManagedContainer> {
-    const created = await runtime.create({
-      owner,
-      role: 'lease',
-      specHash: template.hash,
-      image: imageRef,
-      port: template.settings.port,
-      env,
-      ...(template.settings.command ? { command: template.settings.command } : {}),
-      cpuMillis: limits.cpuMillis,
-      memoryBytes: limits.memoryBytes,
+    return startAdmitted(this.options.memory, `Lease/${lease.metadata.name}`, limits.memoryBytes, async () => {
+      const created = await runtime.create({
+        owner,
+        role: 'lease',
+        specHash: template.hash,
+        image: imageRef,
+        port: template.settings.port,
+        env,
+        ...(template.settings.command ? { command: template.settings.command } : {}),
+        cpuMillis: limits.cpuMillis,
+        memoryBytes: limits.memoryBytes,
+      });
+      return runtime.start(created.id);
     });
-    return runtime.start(created.id);
   }
 
   private async keepActive(lease: LeaseObject, project: ProjectObject | undefined, mine: ManagedContainer[]): Promise<ReconcileResult> {

@@ -41,6 +41,23 @@ export class InsufficientMemoryError extends Error {
 
 /** A start refused for memory is asked again this often; a project's requests are held meanwhile. */
 export const ADMISSION_RETRY_MS = 1_000;
+/**
+ * Runs a start under admission by memory. Refused: InsufficientMemoryError, and the start
+ * never runs. Admitted: `start` gets `running`, to call once its container runs (Docker's
+ * list counts it from then on, so the reservation ends); it ends anyway when the start
+ * settles. Without a budget the start just runs.
+ */
+export async function startAdmitted<T>(budget: MemoryBudget | undefined, who: string, declaredBytes: number | undefined, start: (running: () => void) => Promise<T>): Promise<T> {
+  if (!budget) return start(() => undefined);
+  const ticket = await budget.admit(who, budget.bytesFor(declaredBytes));
+  if (!ticket.admitted) throw new InsufficientMemoryError(ticket.reason);
+  try {
+    return await start(ticket.release);
+  } finally {
+    ticket.release();
+  }
+}
+
 /** Evictions can be refused by a request arriving meanwhile: the plan is made again, this many times. */
 const PLAN_ATTEMPTS = 3;
 const RUNNING_STATES = new Set<ManagedContainer['state']>(['running', 'paused', 'restarting']);

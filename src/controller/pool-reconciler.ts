@@ -11,7 +11,7 @@ import type { LeasePolicy } from './lease-policy.js';
 import type { EventRecorder } from '../events/event-log.js';
 import { containerSpecHash } from './project-reconciler.js';
 import { describeDrift } from './drift.js';
-import { InsufficientMemoryError, type MemoryBudget } from './memory-budget.js';
+import { startAdmitted, type MemoryBudget } from './memory-budget.js';
 import type { ReconcileResult } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
 
@@ -150,18 +150,9 @@ export class PoolReconciler {
     return deficit > 0 ? { requeueAfterMs: policy.poolBatchSpacingMs } : undefined;
   }
 
-  private async startOne(project: ProjectObject, template: PoolTemplate): Promise<void> {
-    const { runtime } = this.options;
-    const { settings } = template;
-    // A refill refused for memory fails this round; the pool is filled again after its backoff.
-    const ticket = await this.options.memory?.admit(`Pool/${project.metadata.name}`, template.memoryBytes);
-    if (ticket && !ticket.admitted) throw new InsufficientMemoryError(ticket.reason);
-    try {
-      // Once its container runs, Docker's list counts its memory: the reservation can go.
-      await this.createReady(project, template, () => ticket?.admitted && ticket.release());
-    } finally {
-      if (ticket?.admitted) ticket.release();
-    }
+  /** A refill refused for memory fails this round; the pool is filled again after its backoff. */
+  private startOne(project: ProjectObject, template: PoolTemplate): Promise<void> {
+    return startAdmitted(this.options.memory, `Pool/${project.metadata.name}`, template.memoryBytes, (running) => this.createReady(project, template, running));
   }
 
   private async createReady(project: ProjectObject, template: PoolTemplate, onRunning: () => void): Promise<void> {

@@ -16,7 +16,7 @@ import type { ReconcileResult } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ColdStartTier, type ControllerMetrics } from '../metrics/controller-metrics.js';
 import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
 import { describeDrift, type LeftState } from './drift.js';
-import { ADMISSION_RETRY_MS, InsufficientMemoryError, type IdleContainers, type MemoryBudget } from './memory-budget.js';
+import { ADMISSION_RETRY_MS, InsufficientMemoryError, startAdmitted, type IdleContainers, type MemoryBudget } from './memory-budget.js';
 
 // Converges one Project: reads the whole desired state (store) and actual state (Docker
 // containers by label, proxy activity), acts on the difference, writes status. It is
@@ -669,14 +669,7 @@ export class ProjectReconciler implements IdleContainers {
       logger.info({ project: name, container: stopped.name, tier: 'paused', ms: this.now() - startedAt, requestId: this.takeWake(name) }, 'instance resumed');
       return { ...stopped, state: 'running' };
     }
-    const ticket = await this.options.memory?.admit(`Project/${name}`, this.options.memory.bytesFor(settings.memoryBytes));
-    if (ticket && !ticket.admitted) throw new InsufficientMemoryError(ticket.reason);
-    try {
-      // Once its container runs, Docker's list counts its memory: the reservation can go.
-      return await this.startContainer(project, settings, hash, stopped, startedAt, () => ticket?.admitted && ticket.release());
-    } finally {
-      if (ticket?.admitted) ticket.release();
-    }
+    return startAdmitted(this.options.memory, `Project/${name}`, settings.memoryBytes, (running) => this.startContainer(project, settings, hash, stopped, startedAt, running));
   }
 
   /** Restarts a stopped container or creates and starts a fresh one, and waits until it is ready. */

@@ -203,8 +203,9 @@ export class ProxyServer implements ProxyManagement {
   }
 
   async preconnect(target: string): Promise<void> {
+    const parsed = Target.parse(target);
     // Only the fast path keeps connections of its own; node:http requests reach targets through undici.
-    if (this.fastPath) this.upstreamPool.warm(Target.parse(target));
+    if (this.fastPath) this.upstreamPool.warm(parsed);
   }
 
   globalOption(option: GlobalOption): string | undefined {
