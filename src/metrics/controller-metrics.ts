@@ -24,7 +24,7 @@ export const TIER_PHASES: Record<ColdStartTier, readonly ColdStartPhase[]> = {
 
 export interface ControllerMetrics {
   /**
-   * A project is being reconciled: its series start at zero now (once), so that a rate
+   * A project is being reconciled: its counters start at zero now (once), so that a rate
    * over its first cold start is not lost to a series that appeared already at 1.
    */
   projectObserved(project: string): void;

@@ -15,7 +15,11 @@ function classIndex(statusCode: number): number {
 }
 
 export interface ProxyMetrics {
-  /** A service was deployed: its series start at zero (once), so a first request's increase shows in rate(). */
+  /**
+   * A service was deployed: its counters start at zero (once), so a first request's
+   * increase shows in rate(). Its histograms appear with their first observation: a
+   * thousand idle projects would otherwise print 90 zero lines each.
+   */
   serviceDeployed(service: string): void;
   /** A service was removed: its series go. */
   serviceRemoved(service: string): void;
@@ -77,8 +81,6 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
     for (const status of ZEROED_STATUSES) this.seriesFor(project, status);
     this.held.inc({ project }, 0);
     this.wakeTimeouts.inc({ project }, 0);
-    this.holdWait.zero({ project });
-    this.heldFirstByte.zero({ project });
   }
 
   serviceRemoved(service: string): void {

@@ -90,7 +90,7 @@ export class TalliedMetrics {
     registry.registerMetric(histogram as unknown as Metric);
   }
 
-  /** A new series at zero (printed from now on); the caller keeps it. */
+  /** A new series at zero: its counter is printed from now on, its histogram from its first observation. The caller keeps it. */
   add(labels: Labels): TalliedSeries {
     const series = new TalliedSeries({ ...labels }, this.buckets);
     this.series.add(series);
@@ -102,10 +102,15 @@ export class TalliedMetrics {
     this.series.delete(series);
   }
 
-  /** Like prom-client's histograms: cumulative `_bucket` lines with `le` first, then +Inf, `_sum` and `_count`. */
+  /**
+   * Like prom-client's histograms: cumulative `_bucket` lines with `le` first, then +Inf,
+   * `_sum` and `_count`. A series with no observation yet is printed as a counter only
+   * (its zero is what rate() needs), not as 15 histogram lines of zeros.
+   */
   private histogramValues(name: string): PrintedValue[] {
     const values: PrintedValue[] = [];
     for (const series of this.series) {
+      if (series.count === 0) continue;
       let cumulative = 0;
       this.buckets.forEach((bound, index) => {
         cumulative += series.perBucket[index] ?? 0;

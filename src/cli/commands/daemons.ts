@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { defaultProxyPaths } from '../../proxy/paths.js';
 import { CliError } from '../api-client.js';
+import { favourSmallHeap } from '../../daemon/heap-profile.js';
 import { globalFlags, stopOnSignal } from '../common.js';
 
 // The long-running processes: `luma up` (everything in one) and `luma controller`
@@ -49,6 +50,7 @@ export function registerDaemonCommands(program: Command): void {
         throw new CliError(`--lets-encrypt-email: expected an email address, got "${options.letsEncryptEmail}"`);
       }
       const { stateDir } = globalFlags(command);
+      favourSmallHeap();
       const { startLuma } = await import('../../daemon/up.js');
       const luma = await startLuma({
         manifests: options.manifests,
@@ -73,6 +75,7 @@ export function registerDaemonCommands(program: Command): void {
     .action(async (options: ControlPlaneFlags & { proxySocket?: string }, command: Command) => {
       refuseTlsOnController(options);
       const { stateDir } = globalFlags(command);
+      favourSmallHeap();
       const { startControllerProcess } = await import('../../daemon/controller-process.js');
       const controller = await startControllerProcess({
         manifests: options.manifests,

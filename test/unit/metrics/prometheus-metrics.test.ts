@@ -7,8 +7,9 @@ import { createMetricsRegistry, serviceLabel, statusClass } from '../../../src/m
 import type { Kind, ObjectOfKind } from '../../../src/model/types.js';
 import type { UsageRecord } from '../../../src/usage/record.js';
 
-// The Prometheus side: names, labels, series that start at zero and go with their project,
-// and the state read at scrape time.
+// The Prometheus side: names, labels, counters that start at zero, histograms that appear
+// with their first observation, series that go with their project, and the state read at
+// scrape time.
 
 function line(text: string, series: string): number | undefined {
   const found = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
@@ -33,11 +34,16 @@ describe('the registry', () => {
 });
 
 describe('PrometheusProxyMetrics', () => {
-  it('counts requests by project and status class, and starts a deployed project at zero', async () => {
+  it("counts requests by project and status class, and starts a deployed project's counters at zero, not its histograms", async () => {
     const registry = new Registry();
     const metrics = new PrometheusProxyMetrics(registry);
     metrics.serviceDeployed('web');
-    expect(line(await registry.metrics(), 'luma_proxy_requests_total{project="web",code_class="5xx"}')).toBe(0);
+    const idle = await registry.metrics();
+    expect(line(idle, 'luma_proxy_requests_total{project="web",code_class="5xx"}')).toBe(0);
+    expect(line(idle, 'luma_proxy_held_requests_total{project="web"}')).toBe(0);
+    expect(line(idle, 'luma_proxy_wake_timeouts_total{project="web"}')).toBe(0);
+    expect(idle).not.toMatch(/^luma_proxy_(request|hold)_duration_seconds_\w+\{[^}]*project="web"/m);
+    expect(idle).not.toMatch(/^luma_proxy_cold_start_first_byte_seconds_\w+\{[^}]*project="web"/m);
     metrics.requestFinished('web', 200, 0.01);
     metrics.requestFinished('lease.alice', 502, 0.01);
     metrics.requestHeld('web');
@@ -71,7 +77,9 @@ describe('PrometheusProxyMetrics', () => {
     expect(series('_bucket', 'le="+Inf",project="web",code_class="2xx"')).toBe(3);
     expect(series('_sum', 'project="web",code_class="2xx"')).toBeCloseTo(60.023);
     expect(series('_count', 'project="web",code_class="2xx"')).toBe(3);
-    expect(series('_count', 'project="web",code_class="3xx"')).toBe(0);
+    // A class counted at zero but never answered has no histogram lines yet.
+    expect(line(text, 'luma_proxy_requests_total{project="web",code_class="3xx"}')).toBe(0);
+    expect(series('_count', 'project="web",code_class="3xx"')).toBeUndefined();
     expect(line(text, 'luma_proxy_requests_total{project="web",code_class="1xx"}')).toBe(1);
 
     // Every class goes with the project, those that were never zeroed too.
@@ -81,21 +89,26 @@ describe('PrometheusProxyMetrics', () => {
 });
 
 describe('PrometheusControllerMetrics', () => {
-  it("starts a project's cold start series at zero for every tier and phase, observes them, and removes them with the project", async () => {
+  it("starts a project's counters at zero for every tier, its histograms at their first observation, and removes them with the project", async () => {
     const registry = new Registry();
     const metrics = new PrometheusControllerMetrics(registry);
     metrics.projectObserved('web');
     let text = await registry.metrics();
-    expect(line(text, 'luma_cold_start_duration_seconds_count{project="web",tier="paused"}')).toBe(0);
-    expect(line(text, 'luma_cold_start_phase_duration_seconds_count{project="web",tier="fresh",phase="create"}')).toBe(0);
-    expect(text).not.toContain('tier="paused",phase="create"');
+    for (const tier of ['paused', 'stopped', 'fresh']) expect(line(text, `luma_cold_starts_total{project="web",tier="${tier}"}`)).toBe(0);
+    expect(line(text, 'luma_scale_events_total{project="web",direction="up"}')).toBe(0);
+    expect(line(text, 'luma_instance_start_failures_total{project="web"}')).toBe(0);
+    expect(text).not.toMatch(/^luma_cold_start_(phase_)?duration_seconds_\w+\{[^}]*project="web"/m);
 
     metrics.coldStart('web', 'stopped', 0.3);
     metrics.coldStartPhase('web', 'stopped', 'readiness', 0.2);
     metrics.reconciled('Project', 'error', 0.01);
     metrics.imageBuilt('succeeded', 12);
     text = await registry.metrics();
+    expect(line(text, 'luma_cold_starts_total{project="web",tier="stopped"}')).toBe(1);
+    expect(line(text, 'luma_cold_starts_total{project="web",tier="fresh"}')).toBe(0);
     expect(line(text, 'luma_cold_start_duration_seconds_count{project="web",tier="stopped"}')).toBe(1);
+    expect(line(text, 'luma_cold_start_phase_duration_seconds_count{project="web",tier="stopped",phase="readiness"}')).toBe(1);
+    expect(text).not.toContain('luma_cold_start_duration_seconds_count{project="web",tier="fresh"}');
     expect(line(text, 'luma_cold_start_duration_seconds_bucket{le="0.5",project="web",tier="stopped"}')).toBe(1);
     expect(line(text, 'luma_reconcile_errors_total{kind="Project"}')).toBe(1);
     expect(line(text, 'luma_reconcile_errors_total{kind="Lease"}')).toBe(0);
