@@ -18,7 +18,7 @@ import type { UsageReason } from '../usage/record.js';
 import { admitInOrder, isEnded, type LeaseCaps } from './lease-queue.js';
 import type { EventRecorder } from '../events/event-log.js';
 import { poolTemplate, type PoolReconciler } from './pool-reconciler.js';
-import { ADMISSION_RETRY_MS, InsufficientMemoryError, startAdmitted, type MemoryBudget } from './memory-budget.js';
+import { ADMISSION_RETRY_MS, INSUFFICIENT_MEMORY, InsufficientMemoryError, startAdmitted, type MemoryBudget } from './memory-budget.js';
 import type { ReconcileResult } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
 
@@ -175,7 +175,7 @@ export class LeaseReconciler {
       } catch (error) {
         // Its bill has not started: it waits, Pending, until the host has room.
         if (error instanceof InsufficientMemoryError) {
-          await this.wait(lease, 'InsufficientMemory', error.message);
+          await this.wait(lease, INSUFFICIENT_MEMORY, error.message);
           return { requeueAfterMs: ADMISSION_RETRY_MS };
         }
         throw error;

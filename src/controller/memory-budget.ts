@@ -30,9 +30,12 @@ export interface MemoryBudgetOptions {
 
 export type AdmissionTicket = { admitted: true; release: () => void } | { admitted: false; reason: string };
 
+/** The reason a start waits for memory, in conditions and events. */
+export const INSUFFICIENT_MEMORY = 'InsufficientMemory';
+
 /** A start that could not be admitted: it waits (its requests are held) and says why. */
 export class InsufficientMemoryError extends Error {
-  readonly code = 'InsufficientMemory';
+  readonly code = INSUFFICIENT_MEMORY;
   constructor(reason: string) {
     super(reason);
     this.name = 'InsufficientMemoryError';

@@ -16,7 +16,7 @@ import type { ReconcileResult } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ColdStartTier, type ControllerMetrics } from '../metrics/controller-metrics.js';
 import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
 import { describeDrift, type LeftState } from './drift.js';
-import { ADMISSION_RETRY_MS, InsufficientMemoryError, startAdmitted, type IdleContainers, type MemoryBudget } from './memory-budget.js';
+import { ADMISSION_RETRY_MS, INSUFFICIENT_MEMORY, InsufficientMemoryError, startAdmitted, type IdleContainers, type MemoryBudget } from './memory-budget.js';
 
 // Converges one Project: reads the whole desired state (store) and actual state (Docker
 // containers by label, proxy activity), acts on the difference, writes status. It is
@@ -32,7 +32,7 @@ const MIN_REQUEUE_MS = 50;
 /** How long an image that is missing waits before it is looked for again. */
 const IMAGE_RECHECK_MS = 5_000;
 /** Failures that resolve themselves (an Image still building): Reconciling, not Stalled. */
-const WAITING_FAILURES = new Set(['ImageNotReady', 'InsufficientMemory']);
+const WAITING_FAILURES = new Set(['ImageNotReady', INSUFFICIENT_MEMORY]);
 export const DEFAULT_STOPPED_RETENTION_MS = 3_600_000;
 /** How often a starting container is looked at, so that one that exits fails at once rather than at startupTimeout. */
 const EXIT_WATCH_INTERVAL_MS = 100;
@@ -221,8 +221,10 @@ export class ProjectReconciler implements IdleContainers {
       if (container.owner.kind !== 'Project' || container.role !== 'instance') continue;
       byProject.set(container.owner.name, [...(byProject.get(container.owner.name) ?? []), container]);
     }
+    // One question to the proxy per project with instances, asked together.
+    const services = new Map(await Promise.all([...byProject.keys()].map(async (name) => [name, await this.options.proxy.getService(name)] as const)));
     for (const [name, instances] of byProject) {
-      const service = await this.options.proxy.getService(name);
+      const service = services.get(name);
       const project = this.options.store.get('Project', name);
       const quiet = service !== undefined && service.activity.inFlight === 0 && service.activity.waiting === 0;
       const free = quiet && project !== undefined && `Project/${name}` !== startingFor && !this.reconciling.has(name) && !this.resuming.has(name) && !this.evicting.has(name);
@@ -428,8 +430,8 @@ export class ProjectReconciler implements IdleContainers {
             this.crashLoops.recordReady(crashKey);
           } else if (result.reason instanceof InsufficientMemoryError) {
             // Not a failure of the app: the start waits for room, and its requests stay held.
-            failure = { reason: 'InsufficientMemory', message: result.reason.message };
-            this.events.record({ kind: 'Project', name }, 'Warning', 'InsufficientMemory', result.reason.message);
+            failure = { reason: INSUFFICIENT_MEMORY, message: result.reason.message };
+            this.events.record({ kind: 'Project', name }, 'Warning', INSUFFICIENT_MEMORY, result.reason.message);
           } else if (result.reason instanceof AppExitedError) {
             const loop = this.crashLoops.recordCrash(crashKey, result.reason.crash);
             logger.warn({ project: name, exitCode: loop.exitCode, crashes: loop.crashes, backoffMs: loop.backoffMs }, 'app exited before it became ready; backing off');
@@ -454,8 +456,10 @@ export class ProjectReconciler implements IdleContainers {
     // While a replacement cannot start, outdated instances keep serving rather than nothing.
     const targets = keep.length > 0 || !failure ? keep : outdatedRunning;
 
+    // Not a failure of the app: the project is Starting, and its held requests wait.
+    const waitingForMemory = failure?.reason === INSUFFICIENT_MEMORY;
     // Held requests are answered with the failure at once, except while a start waits for memory.
-    const answerNow = failure !== undefined && targets.length === 0 && failure.reason !== 'InsufficientMemory';
+    const answerNow = failure !== undefined && targets.length === 0 && !waitingForMemory;
     await proxy.deploy(this.route(name, settings, targets, answerNow ? (failure?.publicMessage ?? failure?.message) : undefined));
 
     // deploy() returned after removed targets drained, so these may be frozen or stopped safely.
@@ -491,7 +495,7 @@ export class ProjectReconciler implements IdleContainers {
     // Scaled to zero after a crash, with no request since: status still says why the last start failed.
     const lastCrash = !failure && targets.length === 0 ? this.crashLoops.lastCrash(crashKey) : undefined;
     await this.writeStatus(project, settings, {
-      phase: failure?.reason === 'InsufficientMemory' ? 'Starting' : failure ? 'Failed' : targets.length > 0 ? 'Running' : 'Idle',
+      phase: waitingForMemory ? 'Starting' : failure ? 'Failed' : targets.length > 0 ? 'Running' : 'Idle',
       serving: targets.length,
       starting: 0,
       paused: pausedNow,
@@ -504,7 +508,7 @@ export class ProjectReconciler implements IdleContainers {
 
     if (failure) {
       if (failure.reason === 'ImageNotFound') return { requeueAfterMs: IMAGE_RECHECK_MS };
-      if (failure.reason === 'InsufficientMemory') return { requeueAfterMs: ADMISSION_RETRY_MS };
+      if (waitingForMemory) return { requeueAfterMs: ADMISSION_RETRY_MS };
       // The crash loop keeps its own clock: look again when its backoff ends.
       const loop = failure.reason === 'CrashLoopBackOff' ? this.crashLoops.backingOff(crashKey) : undefined;
       if (loop) return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, loop.retryAt - this.now()) };
