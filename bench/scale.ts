@@ -15,7 +15,7 @@ import { apiCall } from '../test/support/api.js';
 import { buildTestImage, docker, removeInstanceContainers, TEST_IMAGE, testInstance } from '../test/support/docker.js';
 import { request, startLuma, tempDir, writeConfig } from '../test/support/luma.js';
 import { startCountingSocket, type CountingSocket } from './lib/counting-docker-socket.js';
-import { cpuPercentOver, MiB, residentBytes } from './lib/process-stats.js';
+import { cpuPercentOver, MiB, residentBytes, sampleResidentMemory } from './lib/process-stats.js';
 import { option, percentile } from './lib/common.js';
 
 if (process.argv.includes('--help')) {
@@ -114,10 +114,7 @@ async function main(): Promise<void> {
     const rssAtStart = await residentBytes(pid);
     // The highest resident memory seen from the apply to the cold starts, read every 200 ms:
     // a burst's peak falls between the readings at fixed moments.
-    let rssPeak = rssAtStart;
-    const peakSampler = setInterval(() => {
-      residentBytes(pid).then((bytes) => (rssPeak = Math.max(rssPeak, bytes)), () => undefined);
-    }, 200);
+    const peakSampler = sampleResidentMemory(pid, 200);
     try {
       counting.reset();
       const applyBegan = Date.now();
@@ -156,7 +153,8 @@ async function main(): Promise<void> {
       const idleBreakdown = describeCounts(counting, resyncs);
       const rssIdle = await residentBytes(pid);
 
-      clearInterval(peakSampler);
+      peakSampler.stop();
+      const rssPeak = Math.max(rssAtStart, ...peakSampler.readings.map((reading) => reading.rss));
       counting.reset();
       const coldBegan = Date.now();
       // A start slower than the project's startupTimeout (30 s) is answered 503: counted, not fatal.
@@ -192,7 +190,7 @@ async function main(): Promise<void> {
       for (const [what, value, goal] of rows) process.stdout.write(`| ${what} | ${value} | ${goal} |\n`);
       process.stdout.write(`\nDocker calls during apply and reconcile: ${applyBreakdown}\nDocker calls per idle resync: ${idleBreakdown}\n`);
     } finally {
-      clearInterval(peakSampler);
+      peakSampler.stop();
       await luma.stop();
     }
   } finally {

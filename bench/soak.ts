@@ -20,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { apiCall } from '../test/support/api.js';
 import { buildTestImage, removeInstanceContainers, TEST_IMAGE, testInstance } from '../test/support/docker.js';
 import { request, startLuma, tempDir, type ApiEndpoint } from '../test/support/luma.js';
-import { cpuMs, MiB, residentBytes } from './lib/process-stats.js';
+import { cpuMs, MiB, residentBytes, sampleResidentMemory, type MemorySampler } from './lib/process-stats.js';
 import { option, percentile } from './lib/common.js';
 
 if (process.argv.includes('--help')) {
@@ -101,7 +101,7 @@ async function main(): Promise<void> {
   const luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config, startTimeoutMs: 60_000 });
   const pid = luma.child.pid ?? -1;
   const tally: Tally = { requests: 0, errors: 0, leases: 0, messages: new Map() };
-  let memorySampler: NodeJS.Timeout | undefined;
+  let memorySampler: MemorySampler | undefined;
   try {
     const names = Array.from({ length: PROJECTS }, (_, index) => `soak${index}`);
     const documents = names.map((name, index) =>
@@ -118,10 +118,8 @@ async function main(): Promise<void> {
     const traffic = Promise.all([...names.map((name) => cycleProject(tally, luma.proxyPort, name, until)), cycleLeases(tally, luma.api, luma.proxyPort, until)]);
 
     const samples: number[] = [];
-    const memory: Array<{ at: number; rss: number }> = [];
-    memorySampler = setInterval(() => {
-      residentBytes(pid).then((rss) => memory.push({ at: Date.now() - began, rss }), () => undefined);
-    }, 2_000);
+    memorySampler = sampleResidentMemory(pid, 2_000);
+    const memory = memorySampler.readings;
     let lastCpu = await cpuMs(pid);
     let lastAt = Date.now();
     while (Date.now() < until) {
@@ -135,7 +133,7 @@ async function main(): Promise<void> {
       process.stdout.write(`| ${Math.round((Date.now() - began) / 1000)} | ${tally.requests} | ${tally.errors} | ${tally.leases} | ${(rss / MiB).toFixed(1)} | ${percent.toFixed(1)} |\n`);
     }
     await traffic;
-    clearInterval(memorySampler);
+    memorySampler?.stop();
     const first = samples[0] ?? 0;
     const last = samples[samples.length - 1] ?? 0;
     const peak = Math.max(...samples, ...memory.map((sample) => sample.rss));
@@ -152,7 +150,7 @@ async function main(): Promise<void> {
     process.stdout.write(`| memory growth past warm-up (those medians) | ${growth.toFixed(1)} % | ≤ 10 % |\n`);
     for (const [message, count] of tally.messages) process.stdout.write(`error ×${count}: ${message}\n`);
   } finally {
-    clearInterval(memorySampler);
+    memorySampler?.stop();
     await luma.stop();
     await removeInstanceContainers(instance);
     await rm(dir, { recursive: true, force: true });

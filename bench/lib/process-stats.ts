@@ -27,3 +27,22 @@ export async function cpuPercentOver(pid: number, ms: number): Promise<number> {
 }
 
 export const MiB = 1024 * 1024;
+
+export interface MemorySampler {
+  /** Every reading so far: milliseconds since sampling began, and resident bytes. */
+  readonly readings: ReadonlyArray<{ at: number; rss: number }>;
+  stop(): void;
+}
+
+/**
+ * Reads the process's resident memory every `everyMs` until stopped: a burst's peak, or
+ * V8 growing and shrinking its heap, falls between readings taken at fixed moments.
+ */
+export function sampleResidentMemory(pid: number, everyMs: number): MemorySampler {
+  const began = Date.now();
+  const readings: Array<{ at: number; rss: number }> = [];
+  const timer = setInterval(() => {
+    residentBytes(pid).then((rss) => readings.push({ at: Date.now() - began, rss }), () => undefined);
+  }, everyMs);
+  return { readings, stop: () => clearInterval(timer) };
+}

@@ -78,13 +78,13 @@ export class PoolReconciler {
     return [...this.ready.values()].filter((container) => container.owner.uid === projectUid && container.specHash === hash);
   }
 
-  /** A claimed container is no longer the pool's. */
   /** Whether this reconciler knows ready pool containers of the project. */
   hasContainersOf(project: string): boolean {
     for (const container of this.ready.values()) if (container.owner.name === project) return true;
     return false;
   }
 
+  /** A claimed container is no longer the pool's. */
   forget(containerId: string): void {
     this.ready.delete(containerId);
   }
