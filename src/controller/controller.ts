@@ -189,6 +189,8 @@ export class Controller implements ProxyHooks {
       if (action === 'unpause') this.queue.addAfter(key, this.resumeConfirmDelayMs);
       else this.queue.add(key);
     });
+    // Best effort: an unreachable proxy is the reconciles' to report and retry.
+    await this.projects.routeUnrouted().catch((error: unknown) => this.options.logger.warn({ err: errorMessage(error) }, 'routes before the first reconcile failed'));
     this.queue.start();
     await this.resync({ full: true });
     const interval = this.options.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS;

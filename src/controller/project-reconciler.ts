@@ -316,6 +316,24 @@ export class ProjectReconciler implements IdleContainers {
     return true;
   }
 
+  /**
+   * At start, before any reconcile: a stored project the proxy has no route for gets one
+   * with no target yet. Its first requests are then held and wake it, as for a project
+   * scaled to zero, instead of being answered 404 until its first reconcile deploys the
+   * route. Routes the proxy already has (a proxy that outlived the controller) are kept.
+   */
+  async routeUnrouted(): Promise<void> {
+    const { proxy, store, logger } = this.options;
+    const routed = new Set((await proxy.listServices()).map((service) => service.service));
+    for (const project of store.list('Project')) {
+      const name = project.metadata.name;
+      if (routed.has(name) || project.metadata.deletionTimestamp) continue;
+      const settings = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
+      // A refused route (a hostname another project holds) is left to the reconcile to report.
+      await proxy.deploy(this.route(name, settings, [])).catch((error: unknown) => logger.warn({ project: name, err: errorMessage(error) }, 'no route before the first reconcile'));
+    }
+  }
+
   private route(name: string, settings: ProjectSettings, targets: ManagedContainer[], unavailableReason?: string): DeployRequest {
     return {
       service: name,

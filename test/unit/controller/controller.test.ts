@@ -61,13 +61,12 @@ afterEach(async () => {
   await rm(stateDir, { recursive: true, force: true });
 });
 
-async function startWith(spec: ProjectSpec, resumeConfirmDelayMs: number): Promise<{ runtime: FakeEngine; proxy: FakeProxy; store: FileStore }> {
+async function startWith(spec: ProjectSpec, resumeConfirmDelayMs: number, proxy = new FakeProxy()): Promise<{ runtime: FakeEngine; proxy: FakeProxy; store: FileStore }> {
   stateDir = await mkdtemp(path.join(tmpdir(), 'luma-controller-'));
   store = await FileStore.open(path.join(stateDir, 'state'), { initialFinalizers: { Project: [PROJECT_FINALIZER] } });
   const { object } = await store.apply({ apiVersion: API_VERSION, kind: 'Project', metadata: { name: NAME }, spec });
   const runtime = new FakeEngine({ images: [IMAGE], hostPort: appPort });
   runtime.seed({ id: 'run1', owner: { kind: 'Project', name: NAME, uid: object.metadata.uid ?? '' }, specHash: containerSpecHash(resolveProjectSettings(spec)), state: 'running', hostPort: appPort });
-  const proxy = new FakeProxy();
   controller = new Controller({
     store,
     runtime,
@@ -95,6 +94,25 @@ async function pausedProject(resumeConfirmDelayMs: number): Promise<{ runtime: F
   world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: Date.now() });
   return world;
 }
+
+describe('Controller.start', () => {
+  const spec: ProjectSpec = { image: IMAGE, hostnames: ['web.localhost'], scaling: { idleTimeout: '60s' } };
+
+  it('routes a stored project before its first reconcile, with no target yet, so that its first request is held (not answered 404)', async () => {
+    const { proxy } = await startWith(spec, NEVER_MS);
+    expect(proxy.deploys[0]).toMatchObject({ service: NAME, hosts: ['web.localhost'], targets: [] });
+    // Then its reconcile adopts the running container and routes to it.
+    await vi.waitFor(() => expect(proxy.lastDeploy(NAME)?.targets).toEqual([`127.0.0.1:${appPort}`]));
+  });
+
+  it('keeps a route the proxy already has (a proxy that outlived the controller)', async () => {
+    const proxy = new FakeProxy();
+    proxy.seed({ service: NAME, hosts: ['web.localhost'], targets: [`127.0.0.1:${appPort}`] });
+    await startWith(spec, NEVER_MS, proxy);
+    await vi.waitFor(() => expect(proxy.deploys.length).toBeGreaterThan(0));
+    expect(proxy.deploys.every((request) => request.targets.length > 0)).toBe(true);
+  });
+});
 
 describe('Controller.wake', () => {
   it('thaws a paused project and routes it without listing containers; the confirming reconcile is deferred', async () => {
