@@ -266,6 +266,7 @@ export class LeaseReconciler {
         port: template.settings.port,
         env,
         ...(template.settings.command ? { command: template.settings.command } : {}),
+        capabilities: template.settings.capabilities,
         cpuMillis: limits.cpuMillis,
         memoryBytes: limits.memoryBytes,
       });

@@ -166,6 +166,7 @@ export class PoolReconciler {
       port: settings.port,
       env: settings.env,
       ...(settings.command ? { command: settings.command } : {}),
+      capabilities: settings.capabilities,
       cpuMillis: template.cpuMillis,
       memoryBytes: template.memoryBytes,
     });

@@ -90,6 +90,9 @@ export function containerSpecHash(settings: ProjectSettings): string {
     command: settings.command ?? null,
     cpuMillis: settings.cpuMillis ?? null,
     memoryBytes: settings.memoryBytes ?? null,
+    // The whole kept set, not only the project's additions: a change to what Luma keeps
+    // replaces containers made with more.
+    capabilities: settings.capabilities,
   });
 }
 
@@ -716,6 +719,7 @@ export class ProjectReconciler implements IdleContainers {
         port: settings.port,
         env: settings.env,
         ...(settings.command ? { command: settings.command } : {}),
+        capabilities: settings.capabilities,
         ...(settings.cpuMillis ? { cpuMillis: settings.cpuMillis } : {}),
         ...(settings.memoryBytes ? { memoryBytes: settings.memoryBytes } : {}),
       })));

@@ -1,3 +1,4 @@
+import { containerCapabilities, type Capability } from './capabilities.js';
 import { parseCpu, parseDuration, parseMemory } from './quantities.js';
 import type { ProjectSpec } from './types.js';
 
@@ -29,6 +30,8 @@ export interface ProjectSettings {
   command?: string[];
   cpuMillis?: number;
   memoryBytes?: number;
+  /** The Linux capabilities its containers keep: Luma's kept set plus spec.securityContext.capabilities.add, sorted. */
+  capabilities: Capability[];
   minInstances: number;
   maxInstances: number;
   targetConcurrency: number;
@@ -63,6 +66,7 @@ export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSett
     hostnames: [...spec.hostnames],
     port,
     env: containerEnv(spec.env ?? {}, port),
+    capabilities: containerCapabilities(spec.securityContext?.capabilities?.add),
     minInstances,
     maxInstances,
     targetConcurrency: scaling.targetConcurrency ?? DEFAULT_TARGET_CONCURRENCY,

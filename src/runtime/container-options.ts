@@ -1,4 +1,5 @@
 import type { ContainerCreateOptions } from 'dockerode';
+import { containerCapabilities } from '../model/capabilities.js';
 import { LABELS, ownerLabels } from './labels.js';
 import type { ContainerSpec } from './runtime.js';
 
@@ -35,6 +36,9 @@ export function containerCreateOptions({ instance, name, network, spec }: Create
       // An init process forwards SIGTERM, so `docker stop` does not wait out its timeout.
       Init: true,
       SecurityOpt: ['no-new-privileges'],
+      // Start from no capability at all, and give back only what an HTTP app needs.
+      CapDrop: ['ALL'],
+      CapAdd: spec.capabilities ? [...spec.capabilities] : containerCapabilities(),
       PidsLimit: CONTAINER_PID_LIMIT,
       RestartPolicy: { Name: 'no' },
       ...(spec.cpuMillis ? { NanoCpus: spec.cpuMillis * 1_000_000 } : {}),

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { findCondition } from '../../../src/controller/conditions.js';
 import { containerSpecHash, PROJECT_FINALIZER, ProjectReconciler } from '../../../src/controller/project-reconciler.js';
+import { KEPT_CAPABILITIES } from '../../../src/model/capabilities.js';
 import type { ReconcileResult } from '../../../src/controller/work-queue.js';
 import { resolveProjectSettings } from '../../../src/model/project-settings.js';
 import { API_VERSION, type ProjectObject, type ProjectSpec, type ProjectStatus } from '../../../src/model/types.js';
@@ -185,6 +186,7 @@ const rows: Row[] = [
         image: IMAGE,
         port: 8080,
         env: { PORT: '8080' },
+        capabilities: [...KEPT_CAPABILITIES].sort(),
       });
       expect(status()?.instances).toEqual({ running: 1, starting: 0, stopped: 0, paused: 0 });
       expect(status()?.lastRequestAt).toBe(new Date(NOW).toISOString());
@@ -238,6 +240,22 @@ const rows: Row[] = [
       const create = world.runtime.calls[0];
       expect(create?.op === 'create' && create.spec.env).toEqual({ GREETING: 'hi', PORT: '8080' });
       expect(create?.op === 'create' && create.spec.specHash).not.toBe(hashOf(BASE_SPEC));
+    },
+  },
+  {
+    name: 'a capability added back (securityContext) with recent traffic → the container replaced by one that keeps it',
+    spec: { ...BASE_SPEC, securityContext: { capabilities: { add: ['NET_RAW'] } } },
+    given: () => {
+      seed({ id: 'old', specHash: hashOf(BASE_SPEC), state: 'running', hostPort: 1 });
+      world.proxy.setActivity(NAME, { waiting: 0, inFlight: 0, lastActivityAt: NOW - 1_000 });
+    },
+    wantLog: ['create c1', 'start c1', 'deploy web [127.0.0.1:$PORT]', 'remove old'],
+    wantPhase: 'Running',
+    wantReady: { status: 'True', reason: 'Running' },
+    wantResult: { requeueAfterMs: IDLE - 1_000 + 1 },
+    check: () => {
+      const create = world.runtime.calls[0];
+      expect(create?.op === 'create' && create.spec.capabilities).toEqual([...KEPT_CAPABILITIES, 'NET_RAW'].sort());
     },
   },
   {

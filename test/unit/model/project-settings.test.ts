@@ -21,6 +21,7 @@ describe('resolveProjectSettings', () => {
       hostnames: ['hello.localhost'],
       port: 8080,
       env: { PORT: '8080' },
+      capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'NET_BIND_SERVICE', 'SETGID', 'SETUID'],
       minInstances: 0,
       maxInstances: 1,
       targetConcurrency: 80,
@@ -53,6 +54,7 @@ describe('resolveProjectSettings', () => {
       leases: { maxConcurrent: 3 },
       readiness: { httpGet: { path: '/healthz' }, startupTimeout: '2m' },
       tls: true,
+      securityContext: { capabilities: { add: ['SYS_PTRACE', 'NET_RAW', 'CHOWN'] } },
     });
     expect(settings).toEqual<ProjectSettings>({
       image: 'registry.example.com/app:v2',
@@ -62,6 +64,8 @@ describe('resolveProjectSettings', () => {
       command: ['node', 'server.js'],
       cpuMillis: 1500,
       memoryBytes: 256 * 2 ** 20,
+      // The kept set plus what was added, each once, sorted.
+      capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'NET_BIND_SERVICE', 'NET_RAW', 'SETGID', 'SETUID', 'SYS_PTRACE'],
       minInstances: 1,
       maxInstances: 4,
       targetConcurrency: 10,
