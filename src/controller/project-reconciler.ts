@@ -1,5 +1,5 @@
 import type { ProjectObject, ProjectStatus } from '../model/types.js';
-import { resolveProjectSettings, type ProjectSettings } from '../model/project-settings.js';
+import { resolveProjectSettings, type ProjectSettings, type ProjectSettingsOverrides } from '../model/project-settings.js';
 import type { DeployRequest, ProxyManagement, ServiceInfo } from '../proxy/management.js';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
@@ -68,6 +68,8 @@ export interface ProjectReconcilerOptions {
   logger: Logger;
   now?: () => number;
   defaultIdleTimeoutMs?: number;
+  /** The operator's memory limit for projects that declare none (setting defaultMemory); none when absent. */
+  defaultMemoryBytes?: number;
   stopTimeoutSeconds?: number;
   /** How long a stopped container is kept for a fast restart before it is removed. */
   stoppedRetentionMs?: number;
@@ -232,7 +234,7 @@ export class ProjectReconciler implements IdleContainers {
       const quiet = service !== undefined && service.activity.inFlight === 0 && service.activity.waiting === 0;
       const free = quiet && project !== undefined && `Project/${name}` !== startingFor && !this.reconciling.has(name) && !this.resuming.has(name) && !this.evicting.has(name);
       const lastUsed = service?.activity.lastActivityAt;
-      const minInstances = project ? resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs)).minInstances : 0;
+      const minInstances = project ? resolveProjectSettings(project.spec, this.defaults()).minInstances : 0;
       // Above minInstances, the least recently ready running instances may go.
       const running = instances.filter((container) => container.state !== 'paused').sort((a, b) => (this.readySince.get(a.id) ?? 0) - (this.readySince.get(b.id) ?? 0));
       const spare = new Set(running.slice(0, Math.max(0, running.length - minInstances)).map((container) => container.id));
@@ -259,7 +261,7 @@ export class ProjectReconciler implements IdleContainers {
     const project = store.get('Project', name);
     const service = await proxy.getService(name);
     if (!project || project.metadata.deletionTimestamp || !service || service.activity.inFlight > 0 || service.activity.waiting > 0) return false;
-    const settings = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
+    const settings = resolveProjectSettings(project.spec, this.defaults());
     const address = `${LOOPBACK}:${container.hostPort}`;
     if (service.targets.some((target) => target.address === address)) {
       // The route keeps the rest of the project's instances; with none left, the next request wakes it.
@@ -278,7 +280,7 @@ export class ProjectReconciler implements IdleContainers {
     const paused = this.wakeable.get(name);
     const project = this.options.store.get('Project', name);
     if (!paused || !project || project.metadata.deletionTimestamp) return undefined;
-    const declared = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
+    const declared = resolveProjectSettings(project.spec, this.defaults());
     const image = resolveProjectImage(this.options.store, declared.image);
     if ('waitingFor' in image) return undefined;
     const settings: ProjectSettings = { ...declared, image: image.ref };
@@ -331,7 +333,7 @@ export class ProjectReconciler implements IdleContainers {
     for (const project of store.list('Project')) {
       const name = project.metadata.name;
       if (routed.has(name) || project.metadata.deletionTimestamp) continue;
-      const settings = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
+      const settings = resolveProjectSettings(project.spec, this.defaults());
       // A refused route (a hostname another project holds) is left to the reconcile to report.
       await proxy.deploy(this.route(name, settings, [])).catch((error: unknown) => logger.warn({ project: name, err: errorMessage(error) }, 'no route before the first reconcile'));
     }
@@ -371,7 +373,7 @@ export class ProjectReconciler implements IdleContainers {
     const { runtime, proxy, logger } = this.options;
     const name = project.metadata.name;
     const uid = project.metadata.uid ?? '';
-    const declared = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
+    const declared = resolveProjectSettings(project.spec, this.defaults());
     const image = resolveProjectImage(this.options.store, declared.image);
     if ('waitingFor' in image) return this.waitForImage(project, declared, image.waitingFor);
     const settings: ProjectSettings = { ...declared, image: image.ref };
@@ -551,7 +553,7 @@ export class ProjectReconciler implements IdleContainers {
     try {
       const service = await proxy.getService(name);
       if (!service || service.targets.length === 0) {
-        const settings = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
+        const settings = resolveProjectSettings(project.spec, this.defaults());
         await proxy.deploy(this.route(name, settings, [], `the Docker engine is unreachable, so ${name} cannot be started; Luma starts it once the engine is back`));
       }
       const now = new Date(this.now());
@@ -620,6 +622,12 @@ export class ProjectReconciler implements IdleContainers {
       watching = false;
       clearTimeout(timer);
     }
+  }
+
+  /** The operator's defaults for what a project does not declare. */
+  private defaults(): ProjectSettingsOverrides {
+    const { defaultIdleTimeoutMs, defaultMemoryBytes } = this.options;
+    return { ...(defaultIdleTimeoutMs !== undefined ? { defaultIdleTimeoutMs } : {}), ...(defaultMemoryBytes !== undefined ? { defaultMemoryBytes } : {}) };
   }
 
   /** Compares what Docker shows with the state the last reconcile left, and says what drifted. */
@@ -839,8 +847,4 @@ export class ProjectReconciler implements IdleContainers {
 function latest(values: Array<number | undefined>): number | undefined {
   const defined = values.filter((value): value is number => value !== undefined);
   return defined.length > 0 ? Math.max(...defined) : undefined;
-}
-
-function optionalIdle(defaultIdleTimeoutMs: number | undefined): { defaultIdleTimeoutMs?: number } {
-  return defaultIdleTimeoutMs === undefined ? {} : { defaultIdleTimeoutMs };
 }

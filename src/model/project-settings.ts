@@ -49,6 +49,12 @@ export interface ProjectSettings {
 export interface ProjectSettingsOverrides {
   /** The operator's idle timeout for projects that declare none. */
   defaultIdleTimeoutMs?: number;
+  /**
+   * The operator's memory limit for projects that declare none, so that admission by
+   * memory counts what Docker enforces. Pool and lease containers have their own
+   * default (leases.defaultMemory) and do not pass this.
+   */
+  defaultMemoryBytes?: number;
 }
 
 export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSettingsOverrides = {}): ProjectSettings {
@@ -80,6 +86,7 @@ export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSett
   if (spec.command) settings.command = [...spec.command];
   if (spec.resources?.cpu !== undefined) settings.cpuMillis = parseCpu(spec.resources.cpu);
   if (spec.resources?.memory !== undefined) settings.memoryBytes = parseMemory(spec.resources.memory);
+  else if (overrides.defaultMemoryBytes !== undefined) settings.memoryBytes = overrides.defaultMemoryBytes;
   // Validation compares pauseAfter with a declared idleTimeout only; against the
   // operator's default it can come too late, and then pausing is simply skipped.
   if (pauseAfterMs !== undefined && pauseAfterMs > 0 && pauseAfterMs < idleTimeoutMs) settings.pauseAfterMs = pauseAfterMs;

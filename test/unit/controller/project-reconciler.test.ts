@@ -480,6 +480,27 @@ describe('ProjectReconciler', () => {
     expect(result).toEqual({ requeueAfterMs: 5_000 });
   });
 
+  it('creates the instance of a project without resources.memory with the operator\'s default limit, in its spec hash', async () => {
+    const reconciler = new ProjectReconciler({
+      store: world.store,
+      runtime: world.runtime,
+      proxy: world.proxy,
+      logger: silentLogger(),
+      now: () => world.clock.now,
+      defaultMemoryBytes: 512 * 2 ** 20,
+      publicUrl: (host) => `http://${host}:8080`,
+    });
+    await applyProject(BASE_SPEC);
+    world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+    clearCalls();
+    await reconciler.reconcile(NAME);
+    const create = world.runtime.calls[0];
+    expect(create?.op === 'create' && create.spec.memoryBytes).toBe(512 * 2 ** 20);
+    // A changed default replaces containers made with the old one.
+    expect(create?.op === 'create' && create.spec.specHash).toBe(containerSpecHash(resolveProjectSettings(BASE_SPEC, { defaultMemoryBytes: 512 * 2 ** 20 })));
+    expect(create?.op === 'create' && create.spec.specHash).not.toBe(hashOf(BASE_SPEC));
+  });
+
   it('a container that never becomes ready is stopped, the route marked unavailable and the error requeued', async () => {
     await applyProject({ ...BASE_SPEC, readiness: { startupTimeout: '150ms' } });
     world.runtime.hostPort = failingPort;

@@ -79,6 +79,13 @@ describe('resolveProjectSettings', () => {
     });
   });
 
+  it('gives a project without a memory limit the operator\'s default, and leaves a declared one alone', () => {
+    expect(resolveProjectSettings(minimal, { defaultMemoryBytes: 512 * 2 ** 20 }).memoryBytes).toBe(512 * 2 ** 20);
+    expect(resolveProjectSettings({ ...minimal, resources: { memory: '64Mi' } }, { defaultMemoryBytes: 512 * 2 ** 20 }).memoryBytes).toBe(64 * 2 ** 20);
+    expect(resolveProjectSettings({ ...minimal, resources: { cpu: '1' } }, { defaultMemoryBytes: 512 * 2 ** 20 }).memoryBytes).toBe(512 * 2 ** 20);
+    expect(resolveProjectSettings(minimal).memoryBytes).toBeUndefined();
+  });
+
   it('keeps a PORT the user set', () => {
     expect(resolveProjectSettings({ ...minimal, env: { PORT: '9000' } }).env).toEqual({ PORT: '9000' });
   });
