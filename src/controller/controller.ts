@@ -111,6 +111,7 @@ export class Controller implements ProxyHooks {
       publicUrl: options.publicUrl,
       ...(options.defaultIdleTimeoutMs !== undefined ? { defaultIdleTimeoutMs: options.defaultIdleTimeoutMs } : {}),
       ...(options.defaultMemoryBytes !== undefined ? { defaultMemoryBytes: options.defaultMemoryBytes } : {}),
+      ...(options.policy.imageAllowlist !== undefined ? { imageAllowlist: options.policy.imageAllowlist } : {}),
       ...(options.stopTimeoutSeconds !== undefined ? { stopTimeoutSeconds: options.stopTimeoutSeconds } : {}),
       ...(options.stoppedRetentionMs !== undefined ? { stoppedRetentionMs: options.stoppedRetentionMs } : {}),
     });

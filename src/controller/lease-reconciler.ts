@@ -13,6 +13,7 @@ import { resolveProjectImage } from './image-resolution.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
 import type { LeasePolicy, UsageSink } from './lease-policy.js';
 import { leaseResources } from '../apply/lease-admission.js';
+import { IMAGE_NOT_ALLOWED, imageNotAllowed } from './image-policy.js';
 import { estimatedLeaseCost, leaseCost, runtimeSecondsBetween } from '../usage/cost.js';
 import type { UsageReason } from '../usage/record.js';
 import { admitInOrder, isEnded, type LeaseCaps } from './lease-queue.js';
@@ -155,6 +156,8 @@ export class LeaseReconciler {
       await this.wait(lease, 'ImageNotReady', image.waitingFor);
       return { requeueAfterMs: IMAGE_RECHECK_MS };
     }
+    const refused = imageNotAllowed(image.ref, project.spec.image, this.options.policy.imageAllowlist);
+    if (refused !== undefined && mine.length === 0) return void (await this.fail(lease, IMAGE_NOT_ALLOWED, refused));
     const settings = resolveProjectSettings(project.spec, this.idleDefaults());
     const limits = this.limitsOf(lease);
     const host = this.leaseHost(lease, project);

@@ -9,6 +9,7 @@ import { resolveProjectImage } from './image-resolution.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
 import type { LeasePolicy } from './lease-policy.js';
 import type { EventRecorder } from '../events/event-log.js';
+import { imageNotAllowed } from './image-policy.js';
 import { containerSpecHash } from './project-reconciler.js';
 import { describeDrift } from './drift.js';
 import { startAdmitted, type MemoryBudget } from './memory-budget.js';
@@ -107,6 +108,13 @@ export class PoolReconciler {
     if ('waitingFor' in image) {
       if (size > 0) await this.writeStatus(project, size, 0, 0);
       return size > 0 ? { requeueAfterMs: IMAGE_RECHECK_MS } : undefined;
+    }
+    const refused = imageNotAllowed(image.ref, project.spec.image, policy.imageAllowlist);
+    if (refused !== undefined) {
+      // Nothing made from a refused image waits for a lease; the project's status says why.
+      await Promise.all(pool.map((container) => this.remove(container)));
+      if (size > 0) await this.writeStatus(project, size, 0, 0);
+      return;
     }
     const template = poolTemplate(project, image.ref, policy, this.options.defaultIdleTimeoutMs);
 

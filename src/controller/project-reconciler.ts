@@ -12,6 +12,7 @@ import { CRASH_LOG_LINES, CrashLoopTracker, crashLoopMessage, crashLoopReason, t
 import { waitUntilReady } from '../util/readiness-probe.js';
 import { decideInstances } from './scaling.js';
 import { resolveProjectImage } from './image-resolution.js';
+import { IMAGE_NOT_ALLOWED, imageNotAllowed } from './image-policy.js';
 import type { ReconcileResult } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ColdStartTier, type ControllerMetrics } from '../metrics/controller-metrics.js';
 import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
@@ -81,6 +82,8 @@ export interface ProjectReconcilerOptions {
   events?: EventRecorder;
   /** Admission by memory; every start is admitted when absent. */
   memory?: MemoryBudget;
+  /** The operator's image allowlist (absent: every image may run), checked before every start. */
+  imageAllowlist?: readonly string[];
 }
 
 /** The fields that shape a container: any change replaces it. Scaling and routing do not. */
@@ -377,6 +380,8 @@ export class ProjectReconciler implements IdleContainers {
     const image = resolveProjectImage(this.options.store, declared.image);
     if ('waitingFor' in image) return this.waitForImage(project, declared, image.waitingFor);
     const settings: ProjectSettings = { ...declared, image: image.ref };
+    const refused = imageNotAllowed(settings.image, declared.image, this.options.imageAllowlist);
+    if (refused !== undefined) return this.refuseImage(project, settings, containers, refused);
     const hash = containerSpecHash(settings);
 
     // Containers of an earlier object with the same name, or of an older spec.
@@ -661,6 +666,23 @@ export class ProjectReconciler implements IdleContainers {
         stopped.splice(stopped.indexOf(container), 1);
       }
     }
+  }
+
+  /**
+   * The image the project resolves to is one the allowlist refuses: nothing of it starts,
+   * and what runs stops, whatever image it was made from (the project serves nothing
+   * until its image is allowed again). Requests get 503 with the reason; no requeue: a
+   * change of the project or its Image wakes it, and the resync looks again.
+   */
+  private async refuseImage(project: ProjectObject, settings: ProjectSettings, containers: ManagedContainer[], message: string): Promise<ReconcileResult> {
+    const name = project.metadata.name;
+    this.wakeable.delete(name);
+    await this.options.proxy.deploy(this.route(name, settings, [], message));
+    const live = containers.filter((container) => container.state === 'running' || container.state === 'paused' || container.state === 'restarting');
+    await Promise.all(live.map((container) => this.stopContainer(container)));
+    if (live.length > 0) this.options.logger.warn({ project: name, stopped: live.length, reason: message }, 'image not allowed; instances stopped');
+    await this.writeStatus(project, settings, { phase: 'Failed', serving: 0, starting: 0, containers, failure: { reason: IMAGE_NOT_ALLOWED, message } });
+    return;
   }
 
   /** No image to run yet: requests get 503 with the reason; the Image's progress wakes us. */

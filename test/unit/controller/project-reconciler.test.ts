@@ -501,6 +501,33 @@ describe('ProjectReconciler', () => {
     expect(create?.op === 'create' && create.spec.specHash).not.toBe(hashOf(BASE_SPEC));
   });
 
+  it('starts nothing from an image the allowlist refuses, stops what runs, and says why in status and to held requests', async () => {
+    const reconciler = new ProjectReconciler({
+      store: world.store,
+      runtime: world.runtime,
+      proxy: world.proxy,
+      logger: silentLogger(),
+      now: () => world.clock.now,
+      imageAllowlist: ['luma/**'],
+      publicUrl: (host) => `http://${host}:8080`,
+    });
+    await applyProject(BASE_SPEC);
+    // Made while the image was allowed (an Image object since deleted, say).
+    seed({ id: 'old', specHash: 'built-image', state: 'running', hostPort: readyPort });
+    world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+    clearCalls();
+    expect(await reconciler.reconcile(NAME)).toBeUndefined();
+    expect(world.log).toEqual(['deploy web []', 'stop old']);
+    expect(world.runtime.calls.some((call) => call.op === 'create')).toBe(false);
+    expect(world.proxy.deploys[0]?.unavailableReason).toMatch(new RegExp(`^image "${IMAGE}" is not allowed .*imageAllowlist \\[luma/\\*\\*\\]`));
+    expect(status()?.phase).toBe('Failed');
+    expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'False', reason: 'ImageNotAllowed', message: expect.stringContaining(`image "${IMAGE}" is not allowed`) });
+    // Idempotent: nothing left to stop.
+    clearCalls();
+    await reconciler.reconcile(NAME);
+    expect(world.runtime.calls).toEqual([]);
+  });
+
   it('a container that never becomes ready is stopped, the route marked unavailable and the error requeued', async () => {
     await applyProject({ ...BASE_SPEC, readiness: { startupTimeout: '150ms' } });
     world.runtime.hostPort = failingPort;
