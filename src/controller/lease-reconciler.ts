@@ -12,6 +12,7 @@ import { setReadiness, type Readiness } from './conditions.js';
 import { resolveProjectImage } from './image-resolution.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
 import type { LeasePolicy, UsageSink } from './lease-policy.js';
+import { leaseHostname } from '../apply/hostname-admission.js';
 import { leaseResources } from '../apply/lease-admission.js';
 import { IMAGE_NOT_ALLOWED, imageNotAllowed } from './image-policy.js';
 import { estimatedLeaseCost, leaseCost, runtimeSecondsBetween } from '../usage/cost.js';
@@ -420,7 +421,7 @@ export class LeaseReconciler {
   }
 
   private leaseHost(lease: LeaseObject, project: ProjectObject): string {
-    return `${lease.metadata.name}.${project.spec.hostnames[0] ?? 'localhost'}`;
+    return leaseHostname(lease.metadata.name, project);
   }
 
   private idleDefaults(): { defaultIdleTimeoutMs?: number } {
