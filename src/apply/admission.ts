@@ -5,6 +5,7 @@ import type { ParsedDocument } from '../model/parse.js';
 import type { ImageObject, ProjectObject } from '../model/types.js';
 import type { ObjectStore } from '../store/store.js';
 import { builtImageRepository, describeImageSource, imageRefusal, sourceOfProjectImage, type ImageSource } from './image-admission.js';
+import { leaseHostnameIssues } from './hostname-admission.js';
 import { checkLeaseAgainstBounds, type AdmissionIssue } from './lease-admission.js';
 
 // Rules checked before a batch of documents is stored, against the store as it will be
@@ -15,7 +16,7 @@ import { checkLeaseAgainstBounds, type AdmissionIssue } from './lease-admission.
 export type AdmissionSettings = Pick<OperatorSettings, 'leaseBounds' | 'maxActiveLeases' | 'imageAllowlist' | 'instance'>;
 
 export function checkAdmission(store: ObjectStore, documents: ParsedDocument[], settings: AdmissionSettings): void {
-  const issues = [...uniquenessIssues(store, documents), ...operatorRuleIssues(store, documents, settings)];
+  const issues = [...uniquenessIssues(store, documents), ...leaseHostIssues(store, documents), ...operatorRuleIssues(store, documents, settings)];
   if (issues.length > 0) throw new ManifestError(sortIssues(issues));
 }
 
@@ -54,6 +55,22 @@ function uniquenessIssues(store: ObjectStore, documents: ParsedDocument[]): Mani
     });
   }
   return issues;
+}
+
+function leaseHostIssues(store: ObjectStore, documents: ParsedDocument[]): ManifestIssue[] {
+  const projects = new Map(store.list('Project').map((project) => [project.metadata.name, project]));
+  const leases = new Map(store.list('Lease').map((lease) => [lease.metadata.name, lease]));
+  for (const { object } of documents) {
+    if (object.kind === 'Project') projects.set(object.metadata.name, object);
+    // A manifest carries no status: an applied lease keeps the stored one (ended or not).
+    const status = object.kind === 'Lease' ? leases.get(object.metadata.name)?.status : undefined;
+    if (object.kind === 'Lease') leases.set(object.metadata.name, { ...object, ...(status ? { status } : {}) });
+  }
+  const documentOf = new Map(documents.map((doc) => [doc.object, doc]));
+  return leaseHostnameIssues({ projects: [...projects.values()], leases: [...leases.values()] }, documents.map((doc) => doc.object)).flatMap((issue) => {
+    const doc = documentOf.get(issue.object);
+    return doc ? [issueAt(doc, issue)] : [];
+  });
 }
 
 /** Objects by name as they will be after the batch: the batch's version wins over the store's. */

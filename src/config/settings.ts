@@ -34,6 +34,8 @@ export interface Prices {
 
 export interface OperatorSettings {
   defaultIdleTimeoutMs: number;
+  /** Memory limit of project instances that declare none. */
+  defaultMemoryBytes: number;
   resyncIntervalMs: number;
   stopTimeoutSeconds: number;
   instance: string;
@@ -88,6 +90,12 @@ export interface SyncSettings {
 export const DEFAULT_SETTINGS: OperatorSettings = {
   /** Idle timeout for projects that do not declare one. */
   defaultIdleTimeoutMs: 60_000,
+  /**
+   * Memory limit of project instances that declare none: without one, Docker lets a
+   * container take the whole host while admission by memory counts it as
+   * admission.unlimitedContainerBytes (the same 512Mi).
+   */
+  defaultMemoryBytes: 512 * 2 ** 20,
   /** How often every object is reconciled even when no event announced a change. */
   resyncIntervalMs: 10_000,
   /** Grace between SIGTERM and SIGKILL when an idle container is stopped. */
@@ -130,6 +138,7 @@ export class SettingsError extends Error {
 
 const TOP_LEVEL_KEYS = [
   'defaultIdleTimeout',
+  'defaultMemory',
   'resyncInterval',
   'stopTimeout',
   'stoppedRetention',
@@ -240,6 +249,9 @@ export function parseSettings(text: string, file: string): Partial<OperatorSetti
     switch (key) {
       case 'defaultIdleTimeout':
         settings.defaultIdleTimeoutMs = read.duration(key, value);
+        break;
+      case 'defaultMemory':
+        settings.defaultMemoryBytes = read.memory(key, value);
         break;
       case 'resyncInterval':
         settings.resyncIntervalMs = read.duration(key, value);

@@ -50,6 +50,8 @@ export interface ControllerOptions {
   publicUrl: (host: string, tls?: boolean) => string;
   resyncIntervalMs?: number;
   defaultIdleTimeoutMs?: number;
+  /** Memory limit of project instances that declare none (operator setting defaultMemory). */
+  defaultMemoryBytes?: number;
   stopTimeoutSeconds?: number;
   stoppedRetentionMs?: number;
   /** Operator settings for leases and pools. */
@@ -108,6 +110,8 @@ export class Controller implements ProxyHooks {
       logger: options.logger,
       publicUrl: options.publicUrl,
       ...(options.defaultIdleTimeoutMs !== undefined ? { defaultIdleTimeoutMs: options.defaultIdleTimeoutMs } : {}),
+      ...(options.defaultMemoryBytes !== undefined ? { defaultMemoryBytes: options.defaultMemoryBytes } : {}),
+      ...(options.policy.imageAllowlist !== undefined ? { imageAllowlist: options.policy.imageAllowlist } : {}),
       ...(options.stopTimeoutSeconds !== undefined ? { stopTimeoutSeconds: options.stopTimeoutSeconds } : {}),
       ...(options.stoppedRetentionMs !== undefined ? { stoppedRetentionMs: options.stoppedRetentionMs } : {}),
     });

@@ -12,7 +12,9 @@ import { setReadiness, type Readiness } from './conditions.js';
 import { resolveProjectImage } from './image-resolution.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
 import type { LeasePolicy, UsageSink } from './lease-policy.js';
+import { leaseHostname } from '../apply/hostname-admission.js';
 import { leaseResources } from '../apply/lease-admission.js';
+import { IMAGE_NOT_ALLOWED, imageNotAllowed } from './image-policy.js';
 import { estimatedLeaseCost, leaseCost, runtimeSecondsBetween } from '../usage/cost.js';
 import type { UsageReason } from '../usage/record.js';
 import { admitInOrder, isEnded, type LeaseCaps } from './lease-queue.js';
@@ -155,6 +157,8 @@ export class LeaseReconciler {
       await this.wait(lease, 'ImageNotReady', image.waitingFor);
       return { requeueAfterMs: IMAGE_RECHECK_MS };
     }
+    const refused = imageNotAllowed(image.ref, project.spec.image, this.options.policy.imageAllowlist);
+    if (refused !== undefined && mine.length === 0) return void (await this.fail(lease, IMAGE_NOT_ALLOWED, refused));
     const settings = resolveProjectSettings(project.spec, this.idleDefaults());
     const limits = this.limitsOf(lease);
     const host = this.leaseHost(lease, project);
@@ -266,6 +270,7 @@ export class LeaseReconciler {
         port: template.settings.port,
         env,
         ...(template.settings.command ? { command: template.settings.command } : {}),
+        capabilities: template.settings.capabilities,
         cpuMillis: limits.cpuMillis,
         memoryBytes: limits.memoryBytes,
       });
@@ -416,7 +421,7 @@ export class LeaseReconciler {
   }
 
   private leaseHost(lease: LeaseObject, project: ProjectObject): string {
-    return `${lease.metadata.name}.${project.spec.hostnames[0] ?? 'localhost'}`;
+    return leaseHostname(lease.metadata.name, project);
   }
 
   private idleDefaults(): { defaultIdleTimeoutMs?: number } {

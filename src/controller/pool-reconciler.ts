@@ -9,6 +9,7 @@ import { resolveProjectImage } from './image-resolution.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
 import type { LeasePolicy } from './lease-policy.js';
 import type { EventRecorder } from '../events/event-log.js';
+import { imageNotAllowed } from './image-policy.js';
 import { containerSpecHash } from './project-reconciler.js';
 import { describeDrift } from './drift.js';
 import { startAdmitted, type MemoryBudget } from './memory-budget.js';
@@ -108,6 +109,13 @@ export class PoolReconciler {
       if (size > 0) await this.writeStatus(project, size, 0, 0);
       return size > 0 ? { requeueAfterMs: IMAGE_RECHECK_MS } : undefined;
     }
+    const refused = imageNotAllowed(image.ref, project.spec.image, policy.imageAllowlist);
+    if (refused !== undefined) {
+      // Nothing made from a refused image waits for a lease; the project's status says why.
+      await Promise.all(pool.map((container) => this.remove(container)));
+      if (size > 0) await this.writeStatus(project, size, 0, 0);
+      return;
+    }
     const template = poolTemplate(project, image.ref, policy, this.options.defaultIdleTimeoutMs);
 
     // An old spec, an earlier project of the same name, or a container that stopped: useless to a lease.
@@ -166,6 +174,7 @@ export class PoolReconciler {
       port: settings.port,
       env: settings.env,
       ...(settings.command ? { command: settings.command } : {}),
+      capabilities: settings.capabilities,
       cpuMillis: template.cpuMillis,
       memoryBytes: template.memoryBytes,
     });

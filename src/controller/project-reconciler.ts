@@ -1,5 +1,5 @@
 import type { ProjectObject, ProjectStatus } from '../model/types.js';
-import { resolveProjectSettings, type ProjectSettings } from '../model/project-settings.js';
+import { resolveProjectSettings, type ProjectSettings, type ProjectSettingsOverrides } from '../model/project-settings.js';
 import type { DeployRequest, ProxyManagement, ServiceInfo } from '../proxy/management.js';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
@@ -12,6 +12,7 @@ import { CRASH_LOG_LINES, CrashLoopTracker, crashLoopMessage, crashLoopReason, t
 import { waitUntilReady } from '../util/readiness-probe.js';
 import { decideInstances } from './scaling.js';
 import { resolveProjectImage } from './image-resolution.js';
+import { IMAGE_NOT_ALLOWED, imageNotAllowed } from './image-policy.js';
 import type { ReconcileResult } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ColdStartTier, type ControllerMetrics } from '../metrics/controller-metrics.js';
 import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
@@ -68,6 +69,8 @@ export interface ProjectReconcilerOptions {
   logger: Logger;
   now?: () => number;
   defaultIdleTimeoutMs?: number;
+  /** The operator's memory limit for projects that declare none (setting defaultMemory); none when absent. */
+  defaultMemoryBytes?: number;
   stopTimeoutSeconds?: number;
   /** How long a stopped container is kept for a fast restart before it is removed. */
   stoppedRetentionMs?: number;
@@ -79,6 +82,8 @@ export interface ProjectReconcilerOptions {
   events?: EventRecorder;
   /** Admission by memory; every start is admitted when absent. */
   memory?: MemoryBudget;
+  /** The operator's image allowlist (absent: every image may run), checked before every start. */
+  imageAllowlist?: readonly string[];
 }
 
 /** The fields that shape a container: any change replaces it. Scaling and routing do not. */
@@ -90,6 +95,9 @@ export function containerSpecHash(settings: ProjectSettings): string {
     command: settings.command ?? null,
     cpuMillis: settings.cpuMillis ?? null,
     memoryBytes: settings.memoryBytes ?? null,
+    // The whole kept set, not only the project's additions: a change to what Luma keeps
+    // replaces containers made with more.
+    capabilities: settings.capabilities,
   });
 }
 
@@ -229,7 +237,7 @@ export class ProjectReconciler implements IdleContainers {
       const quiet = service !== undefined && service.activity.inFlight === 0 && service.activity.waiting === 0;
       const free = quiet && project !== undefined && `Project/${name}` !== startingFor && !this.reconciling.has(name) && !this.resuming.has(name) && !this.evicting.has(name);
       const lastUsed = service?.activity.lastActivityAt;
-      const minInstances = project ? resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs)).minInstances : 0;
+      const minInstances = project ? resolveProjectSettings(project.spec, this.defaults()).minInstances : 0;
       // Above minInstances, the least recently ready running instances may go.
       const running = instances.filter((container) => container.state !== 'paused').sort((a, b) => (this.readySince.get(a.id) ?? 0) - (this.readySince.get(b.id) ?? 0));
       const spare = new Set(running.slice(0, Math.max(0, running.length - minInstances)).map((container) => container.id));
@@ -256,7 +264,7 @@ export class ProjectReconciler implements IdleContainers {
     const project = store.get('Project', name);
     const service = await proxy.getService(name);
     if (!project || project.metadata.deletionTimestamp || !service || service.activity.inFlight > 0 || service.activity.waiting > 0) return false;
-    const settings = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
+    const settings = resolveProjectSettings(project.spec, this.defaults());
     const address = `${LOOPBACK}:${container.hostPort}`;
     if (service.targets.some((target) => target.address === address)) {
       // The route keeps the rest of the project's instances; with none left, the next request wakes it.
@@ -275,7 +283,7 @@ export class ProjectReconciler implements IdleContainers {
     const paused = this.wakeable.get(name);
     const project = this.options.store.get('Project', name);
     if (!paused || !project || project.metadata.deletionTimestamp) return undefined;
-    const declared = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
+    const declared = resolveProjectSettings(project.spec, this.defaults());
     const image = resolveProjectImage(this.options.store, declared.image);
     if ('waitingFor' in image) return undefined;
     const settings: ProjectSettings = { ...declared, image: image.ref };
@@ -328,7 +336,7 @@ export class ProjectReconciler implements IdleContainers {
     for (const project of store.list('Project')) {
       const name = project.metadata.name;
       if (routed.has(name) || project.metadata.deletionTimestamp) continue;
-      const settings = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
+      const settings = resolveProjectSettings(project.spec, this.defaults());
       // A refused route (a hostname another project holds) is left to the reconcile to report.
       await proxy.deploy(this.route(name, settings, [])).catch((error: unknown) => logger.warn({ project: name, err: errorMessage(error) }, 'no route before the first reconcile'));
     }
@@ -368,10 +376,12 @@ export class ProjectReconciler implements IdleContainers {
     const { runtime, proxy, logger } = this.options;
     const name = project.metadata.name;
     const uid = project.metadata.uid ?? '';
-    const declared = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
+    const declared = resolveProjectSettings(project.spec, this.defaults());
     const image = resolveProjectImage(this.options.store, declared.image);
     if ('waitingFor' in image) return this.waitForImage(project, declared, image.waitingFor);
     const settings: ProjectSettings = { ...declared, image: image.ref };
+    const refused = imageNotAllowed(settings.image, declared.image, this.options.imageAllowlist);
+    if (refused !== undefined) return this.refuseImage(project, settings, containers, refused);
     const hash = containerSpecHash(settings);
 
     // Containers of an earlier object with the same name, or of an older spec.
@@ -548,7 +558,7 @@ export class ProjectReconciler implements IdleContainers {
     try {
       const service = await proxy.getService(name);
       if (!service || service.targets.length === 0) {
-        const settings = resolveProjectSettings(project.spec, optionalIdle(this.options.defaultIdleTimeoutMs));
+        const settings = resolveProjectSettings(project.spec, this.defaults());
         await proxy.deploy(this.route(name, settings, [], `the Docker engine is unreachable, so ${name} cannot be started; Luma starts it once the engine is back`));
       }
       const now = new Date(this.now());
@@ -619,6 +629,12 @@ export class ProjectReconciler implements IdleContainers {
     }
   }
 
+  /** The operator's defaults for what a project does not declare. */
+  private defaults(): ProjectSettingsOverrides {
+    const { defaultIdleTimeoutMs, defaultMemoryBytes } = this.options;
+    return { ...(defaultIdleTimeoutMs !== undefined ? { defaultIdleTimeoutMs } : {}), ...(defaultMemoryBytes !== undefined ? { defaultMemoryBytes } : {}) };
+  }
+
   /** Compares what Docker shows with the state the last reconcile left, and says what drifted. */
   private reportDrift(name: string, containers: ManagedContainer[]): void {
     const left = this.leftAs.get(name);
@@ -650,6 +666,23 @@ export class ProjectReconciler implements IdleContainers {
         stopped.splice(stopped.indexOf(container), 1);
       }
     }
+  }
+
+  /**
+   * The image the project resolves to is one the allowlist refuses: nothing of it starts,
+   * and what runs stops, whatever image it was made from (the project serves nothing
+   * until its image is allowed again). Requests get 503 with the reason; no requeue: a
+   * change of the project or its Image wakes it, and the resync looks again.
+   */
+  private async refuseImage(project: ProjectObject, settings: ProjectSettings, containers: ManagedContainer[], message: string): Promise<ReconcileResult> {
+    const name = project.metadata.name;
+    this.wakeable.delete(name);
+    await this.options.proxy.deploy(this.route(name, settings, [], message));
+    const live = containers.filter((container) => container.state === 'running' || container.state === 'paused' || container.state === 'restarting');
+    await Promise.all(live.map((container) => this.stopContainer(container)));
+    if (live.length > 0) this.options.logger.warn({ project: name, stopped: live.length, reason: message }, 'image not allowed; instances stopped');
+    await this.writeStatus(project, settings, { phase: 'Failed', serving: 0, starting: 0, containers, failure: { reason: IMAGE_NOT_ALLOWED, message } });
+    return;
   }
 
   /** No image to run yet: requests get 503 with the reason; the Image's progress wakes us. */
@@ -716,6 +749,7 @@ export class ProjectReconciler implements IdleContainers {
         port: settings.port,
         env: settings.env,
         ...(settings.command ? { command: settings.command } : {}),
+        capabilities: settings.capabilities,
         ...(settings.cpuMillis ? { cpuMillis: settings.cpuMillis } : {}),
         ...(settings.memoryBytes ? { memoryBytes: settings.memoryBytes } : {}),
       })));
@@ -835,8 +869,4 @@ export class ProjectReconciler implements IdleContainers {
 function latest(values: Array<number | undefined>): number | undefined {
   const defined = values.filter((value): value is number => value !== undefined);
   return defined.length > 0 ? Math.max(...defined) : undefined;
-}
-
-function optionalIdle(defaultIdleTimeoutMs: number | undefined): { defaultIdleTimeoutMs?: number } {
-  return defaultIdleTimeoutMs === undefined ? {} : { defaultIdleTimeoutMs };
 }

@@ -115,6 +115,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     publicUrl: options.publicUrl,
     resyncIntervalMs: settings.resyncIntervalMs,
     defaultIdleTimeoutMs: settings.defaultIdleTimeoutMs,
+    defaultMemoryBytes: settings.defaultMemoryBytes,
     stopTimeoutSeconds: settings.stopTimeoutSeconds,
     stoppedRetentionMs: settings.stoppedRetentionMs,
     policy: settings,

@@ -1,3 +1,4 @@
+import { containerCapabilities, type Capability } from './capabilities.js';
 import { parseCpu, parseDuration, parseMemory } from './quantities.js';
 import type { ProjectSpec } from './types.js';
 
@@ -29,6 +30,8 @@ export interface ProjectSettings {
   command?: string[];
   cpuMillis?: number;
   memoryBytes?: number;
+  /** The Linux capabilities its containers keep: Luma's kept set plus spec.securityContext.capabilities.add, sorted. */
+  capabilities: Capability[];
   minInstances: number;
   maxInstances: number;
   targetConcurrency: number;
@@ -46,6 +49,12 @@ export interface ProjectSettings {
 export interface ProjectSettingsOverrides {
   /** The operator's idle timeout for projects that declare none. */
   defaultIdleTimeoutMs?: number;
+  /**
+   * The operator's memory limit for projects that declare none, so that admission by
+   * memory counts what Docker enforces. Pool and lease containers have their own
+   * default (leases.defaultMemory) and do not pass this.
+   */
+  defaultMemoryBytes?: number;
 }
 
 export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSettingsOverrides = {}): ProjectSettings {
@@ -63,6 +72,7 @@ export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSett
     hostnames: [...spec.hostnames],
     port,
     env: containerEnv(spec.env ?? {}, port),
+    capabilities: containerCapabilities(spec.securityContext?.capabilities?.add),
     minInstances,
     maxInstances,
     targetConcurrency: scaling.targetConcurrency ?? DEFAULT_TARGET_CONCURRENCY,
@@ -76,6 +86,7 @@ export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSett
   if (spec.command) settings.command = [...spec.command];
   if (spec.resources?.cpu !== undefined) settings.cpuMillis = parseCpu(spec.resources.cpu);
   if (spec.resources?.memory !== undefined) settings.memoryBytes = parseMemory(spec.resources.memory);
+  else if (overrides.defaultMemoryBytes !== undefined) settings.memoryBytes = overrides.defaultMemoryBytes;
   // Validation compares pauseAfter with a declared idleTimeout only; against the
   // operator's default it can come too late, and then pausing is simply skipped.
   if (pauseAfterMs !== undefined && pauseAfterMs > 0 && pauseAfterMs < idleTimeoutMs) settings.pauseAfterMs = pauseAfterMs;

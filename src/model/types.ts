@@ -2,6 +2,8 @@
 // JSON Schemas in schemas/; the schemas are the source of truth for validation, these
 // types are the source of truth for the code.
 
+import type { Capability } from './capabilities.js';
+
 export const API_VERSION = 'luma.dev/v1alpha1';
 
 export const KINDS = ['Project', 'Image', 'Lease'] as const;
@@ -86,6 +88,12 @@ export interface ProjectSpec {
   leases?: { maxConcurrent?: number };
   readiness?: ReadinessSpec;
   tls?: boolean;
+  securityContext?: SecurityContextSpec;
+}
+
+/** As in Kubernetes: Linux capabilities given back on top of the few every container keeps. */
+export interface SecurityContextSpec {
+  capabilities?: { add?: Capability[] };
 }
 
 export interface ProjectStatus extends BaseStatus {

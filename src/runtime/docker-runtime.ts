@@ -3,9 +3,11 @@ import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
 import { isKind } from '../model/types.js';
+import { containerCreateOptions } from './container-options.js';
 import { decodedLogStream, dockerSince } from './docker-log-stream.js';
+import { ensureIsolatedNetwork, isMissingNetworkError } from './docker-network.js';
 import { DockerUnavailableError, dockerStatusCode, errorMessage, isUnreachableError } from './errors.js';
-import { isContainerRole, LABELS, leaseContainerName, leaseFromContainerName, ownerLabels, type OwnerRef } from './labels.js';
+import { isContainerRole, LABELS, leaseContainerName, leaseFromContainerName, type OwnerRef } from './labels.js';
 import {
   BuildFailedError,
   PullFailedError,
@@ -24,8 +26,6 @@ import {
 
 // The Docker driver: the only module in Luma that imports dockerode.
 
-/** Bounds what one app can do to the host; issue-8 hardening builds on these. */
-const CONTAINER_PID_LIMIT = 1024;
 /** Events after which a container's owner must be looked at again. */
 const WATCHED_ACTIONS = ['start', 'die', 'stop', 'kill', 'oom', 'destroy', 'pause', 'unpause', 'rename'] as const;
 const EVENTS_RECONNECT_MS = 1_000;
@@ -40,6 +40,7 @@ export interface DockerRuntimeOptions {
 export class DockerRuntime implements ContainerRuntime, ImageRuntime {
   private readonly docker: Docker;
   private readonly instance: string;
+  private networkLookup: Promise<string> | undefined;
   readonly endpoint: string;
 
   constructor(options: DockerRuntimeOptions) {
@@ -82,34 +83,28 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
   }
 
   async create(spec: ContainerSpec): Promise<ManagedContainer> {
-    const portKey = `${spec.port}/tcp`;
     const role = spec.role ?? 'instance';
     const name = role === 'lease' ? leaseContainerName(this.instance, spec.owner) : `luma-${sanitize(this.instance)}-${spec.owner.name}-${randomBytes(3).toString('hex')}`;
-    const container = await this.call(() =>
-      this.docker.createContainer({
-        name,
-        Image: spec.image,
-        Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
-        // As in Kubernetes and Cloud Run, `command` replaces the image's entrypoint.
-        ...(spec.command ? { Entrypoint: spec.command, Cmd: [] } : {}),
-        Labels: { ...ownerLabels(this.instance, spec.owner, spec.specHash, spec.port, role), ...(spec.memoryBytes ? { [LABELS.memory]: String(spec.memoryBytes) } : {}) },
-        ExposedPorts: { [portKey]: {} },
-        HostConfig: {
-          // Docker picks a free port; binding to loopback keeps apps off the network.
-          PortBindings: { [portKey]: [{ HostIp: '127.0.0.1', HostPort: '' }] },
-          // An init process forwards SIGTERM, so `docker stop` does not wait out its timeout.
-          Init: true,
-          SecurityOpt: ['no-new-privileges'],
-          PidsLimit: CONTAINER_PID_LIMIT,
-          RestartPolicy: { Name: 'no' },
-          ...(spec.cpuMillis ? { NanoCpus: spec.cpuMillis * 1_000_000 } : {}),
-          ...(spec.memoryBytes ? { Memory: spec.memoryBytes, MemorySwap: spec.memoryBytes } : {}),
-        },
-      }),
-    );
+    const container = await this.createOn(await this.network(), name, spec);
     const created = await this.inspect(container.id);
     if (!created) throw new Error(`container ${name} vanished right after it was created`);
     return created;
+  }
+
+  private createOn(network: string, name: string, spec: ContainerSpec): Promise<Docker.Container> {
+    return this.call(() => this.docker.createContainer(containerCreateOptions({ instance: this.instance, name, network, spec })));
+  }
+
+  /**
+   * The installation's isolated network, looked up before every create (one engine call):
+   * Docker accepts a container on a network that was removed meanwhile and only fails its
+   * start. Creates at the same moment share one look-up.
+   */
+  private network(): Promise<string> {
+    this.networkLookup ??= ensureIsolatedNetwork(this.docker, this.instance, (operation) => this.call(operation)).finally(() => {
+      this.networkLookup = undefined;
+    });
+    return this.networkLookup;
   }
 
   async start(id: string): Promise<ManagedContainer> {
@@ -117,8 +112,15 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
       await this.call(() => this.docker.getContainer(id).start());
     } catch (error) {
       // 304: already running, which is what we wanted.
-      if (dockerStatusCode(error) !== 304) throw error;
+      if (dockerStatusCode(error) === 304) return this.started(id);
+      // Its network was removed by hand while it was stopped: it can never start again.
+      if (isMissingNetworkError(error)) await this.remove(id);
+      throw error;
     }
+    return this.started(id);
+  }
+
+  private async started(id: string): Promise<ManagedContainer> {
     const started = await this.inspect(id);
     if (!started) throw new Error(`container ${id.slice(0, 12)} vanished while it was being started`);
     return started;

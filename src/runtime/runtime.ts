@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Capability } from '../model/capabilities.js';
 import type { ContainerRole, OwnerRef } from './labels.js';
 
 // What the controller needs from a container engine. The Docker driver is the only
@@ -39,6 +40,8 @@ export interface ContainerSpec {
   command?: string[];
   cpuMillis?: number;
   memoryBytes?: number;
+  /** The Linux capabilities it keeps (all others are dropped); Luma's kept set when absent. */
+  capabilities?: readonly Capability[];
 }
 
 export interface ContainerFilter {

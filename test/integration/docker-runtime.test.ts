@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OwnerRef } from '../../src/runtime/labels.js';
 import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
-import { buildTestImage, docker, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
+import { ICC_OPTION, networkName } from '../../src/runtime/docker-network.js';
+import { buildTestImage, docker, networksOf, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
 import { eventually, request } from '../support/luma.js';
 
 // The Docker driver against the real engine: labels, loopback-only ports, PORT, limits,
@@ -164,6 +165,66 @@ describe('DockerRuntime', () => {
     } finally {
       if (previous === undefined) delete process.env.DOCKER_HOST;
       else process.env.DOCKER_HOST = previous;
+    }
+  });
+});
+
+describe('DockerRuntime network isolation', () => {
+  const instance = testInstance('net');
+  const owner: OwnerRef = { kind: 'Project', name: 'iso', uid: '66666666-2222-3333-4444-555555555555' };
+
+  beforeAll(async () => {
+    await buildTestImage();
+  });
+
+  afterAll(async () => {
+    await removeInstanceContainers(instance);
+  });
+
+  it('puts containers on one isolated network per installation, made once for many creates at once, and again after it was removed', async () => {
+    const runtime = new DockerRuntime({ instance });
+    const created = await Promise.all([0, 1, 2].map((index) => runtime.create({ owner: { ...owner, name: `iso${index}` }, specHash: 'n', image: TEST_IMAGE, port: 8080, env: {} })));
+    const networks = await networksOf(instance);
+    expect(networks.map((network) => network.Name)).toEqual([networkName(instance)]);
+    expect(networks[0]?.Options?.[ICC_OPTION]).toBe('false');
+    expect(networks[0]?.Labels).toMatchObject({ 'luma.dev/managed': 'true', 'luma.dev/instance': instance });
+    for (const container of created) {
+      await runtime.start(container.id);
+      const info = await docker.getContainer(container.id).inspect();
+      expect(Object.keys(info.NetworkSettings.Networks)).toEqual([networkName(instance)]);
+    }
+
+    // Removed behind the runtime's back (a test's cleanup, an operator): the next create makes it again.
+    await removeInstanceContainers(instance);
+    expect(await networksOf(instance)).toEqual([]);
+    const again = await runtime.create({ owner, specHash: 'n', image: TEST_IMAGE, port: 8080, env: {} });
+    await runtime.start(again.id);
+    expect(Object.keys((await docker.getContainer(again.id).inspect()).NetworkSettings.Networks)).toEqual([networkName(instance)]);
+    expect(await networksOf(instance)).toHaveLength(1);
+  });
+
+  it('lets two processes of one installation racing to make the network both start containers on an isolated one', async () => {
+    const other = testInstance('net-race');
+    try {
+      const racers = [new DockerRuntime({ instance: other }), new DockerRuntime({ instance: other })];
+      const created = await Promise.all(racers.map((racer, index) => racer.create({ owner: { ...owner, name: `race${index}` }, specHash: 'n', image: TEST_IMAGE, port: 8080, env: {} })));
+      await Promise.all(created.map((container, index) => racers[index]!.start(container.id)));
+      const networks = await networksOf(other);
+      expect(networks.length).toBeGreaterThanOrEqual(1);
+      for (const network of networks) expect([network.Name, network.Options?.[ICC_OPTION]]).toEqual([networkName(other), 'false']);
+    } finally {
+      await removeInstanceContainers(other);
+    }
+  });
+
+  it('refuses a network of its name that lets containers talk to each other', async () => {
+    const other = testInstance('net-open');
+    await docker.createNetwork({ Name: networkName(other), Labels: { 'luma.dev/instance': other } });
+    try {
+      const runtime = new DockerRuntime({ instance: other });
+      await expect(runtime.create({ owner, specHash: 'n', image: TEST_IMAGE, port: 8080, env: {} })).rejects.toThrow(/allows traffic between containers .*docker network rm/);
+    } finally {
+      await removeInstanceContainers(other);
     }
   });
 });

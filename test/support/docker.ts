@@ -45,8 +45,22 @@ export async function runningContainersOf(instance: string, name?: string): Prom
   return (await containersOf(instance, name)).filter((container) => container.State === 'running');
 }
 
-/** Removes every container a test run made, whatever state the run ended in. */
+/**
+ * Removes every container a test run made, whatever state the run ended in, then the
+ * run's isolated network (Luma makes one per instance): Docker's address pools hold only
+ * about 30 networks, so a run that left its network behind would use one up for good.
+ */
 export async function removeInstanceContainers(instance: string): Promise<void> {
   const containers = await containersOf(instance);
   await Promise.all(containers.map((container) => docker.getContainer(container.Id).remove({ force: true }).catch(() => undefined)));
+  await removeInstanceNetworks(instance);
+}
+
+export async function networksOf(instance: string): Promise<Docker.NetworkInspectInfo[]> {
+  return docker.listNetworks({ filters: { label: [`luma.dev/instance=${instance}`] } });
+}
+
+async function removeInstanceNetworks(instance: string): Promise<void> {
+  const networks = await networksOf(instance);
+  await Promise.all(networks.map((network) => docker.getNetwork(network.Id).remove().catch(() => undefined)));
 }

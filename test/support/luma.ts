@@ -233,6 +233,8 @@ export interface ProjectManifestSpec {
   command?: string[];
   resources?: { cpu: string; memory: string };
   tls?: boolean;
+  /** spec.securityContext.capabilities.add */
+  addCapabilities?: string[];
 }
 
 /** The busybox test app's upgrade-and-echo server (test/fixtures/app/ws.sh) instead of httpd. */
@@ -262,5 +264,6 @@ export function projectManifest(name: string, spec: ProjectManifestSpec): string
   if (spec.command) lines.push(`  command: ${JSON.stringify(spec.command)}`);
   if (spec.resources) lines.push('  resources:', `    cpu: ${spec.resources.cpu}`, `    memory: ${spec.resources.memory}`);
   if (spec.tls) lines.push('  tls: true');
+  if (spec.addCapabilities) lines.push('  securityContext:', '    capabilities:', `      add: [${spec.addCapabilities.join(', ')}]`);
   return lines.join('\n') + '\n';
 }

@@ -303,6 +303,9 @@ export async function startPrivateDocker(): Promise<PrivateDocker> {
       await start();
       const containers = await client.listContainers({ all: true });
       await Promise.all(containers.map((container) => client.getContainer(container.Id).remove({ force: true })));
+      // Luma's isolated network is a host bridge (br-…) with a subnet route: left behind, it
+      // would take an address pool away from the shared engine.
+      await client.pruneNetworks();
     } catch {
       // The engine did not come back, or a container would not go: forceRemove below ends what is left.
     }

@@ -248,3 +248,43 @@ describe('applyDocuments with operator rules', () => {
     await expect(applyDocuments(store, documents, { settings: settingsWith({ imageAllowlist: ['busybox'] }), dryRun: true })).rejects.toBeInstanceOf(ManifestError);
   });
 });
+
+describe('checkAdmission: lease hostnames', () => {
+  it('refuses a Lease whose hostname (<lease>.<first project hostname>) a project declares, at its name', async () => {
+    await storeProject('web', ['web.localhost']);
+    await storeProject('shop', ['shop.web.localhost']);
+    const issues = issuesOf(() => checkAdmission(store, parseManifests(leaseYaml('shop', 'web'), 'lease.yaml'), DEFAULT_SETTINGS));
+    expect(issues.map(formatIssue)).toEqual(['lease.yaml:4:9: metadata.name: this lease would be reached at "shop.web.localhost", a hostname project "shop" declares; choose another lease name']);
+  });
+
+  it('refuses a Project declaring the hostname of a lease not yet ended, and lets it have that of an ended one', async () => {
+    await storeProject('web', ['web.localhost']);
+    await storeLease('trial', 'web', 'Active');
+    await storeLease('old', 'web', 'Expired');
+    const documents = parseManifests(projectYaml('grab', ['grab.localhost', 'trial.web.localhost', 'old.web.localhost']), 'grab.yaml');
+    const issues = issuesOf(() => checkAdmission(store, documents, DEFAULT_SETTINGS));
+    expect(issues.map(formatIssue)).toEqual([
+      'grab.yaml:9:7: spec.hostnames[1]: hostname "trial.web.localhost" is where lease "trial" of project "web" is reached; hostnames of projects and leases must differ',
+    ]);
+  });
+
+  it('judges both against the batch: a lease and a project declared together, and a project whose first hostname moves', async () => {
+    await storeProject('web', ['web.localhost']);
+    const together = parseManifests(`${projectYaml('api', ['x.web.localhost'])}---\n${leaseYaml('x', 'web')}`, 'both.yaml');
+    expect(issuesOf(() => checkAdmission(store, together, DEFAULT_SETTINGS)).map((issue) => issue.path)).toEqual(['spec.hostnames[0]', 'metadata.name']);
+    // A lease "a" of web lives at a.web.localhost; moving web's first hostname moves it to a.web.example.com.
+    await storeLease('a', 'web');
+    await storeProject('other', ['a.web.example.com']);
+    const moved = parseManifests(projectYaml('web', ['web.example.com']), 'web.yaml');
+    expect(issuesOf(() => checkAdmission(store, moved, DEFAULT_SETTINGS)).map(formatIssue)).toEqual([
+      'web.yaml:8:7: spec.hostnames[0]: lease "a" of this project would be reached at "a.web.example.com", a hostname project "other" declares',
+    ]);
+  });
+
+  it('lets a lease and its project be applied again unchanged', async () => {
+    await storeProject('web', ['web.localhost']);
+    await storeLease('trial', 'web', 'Active');
+    const documents = parseManifests(`${projectYaml('web', ['web.localhost'])}---\n${leaseYaml('trial', 'web')}`, 'again.yaml');
+    expect(() => checkAdmission(store, documents, DEFAULT_SETTINGS)).not.toThrow();
+  });
+});

@@ -17,9 +17,10 @@ function errorOf(fn: () => unknown): Error {
 
 describe('parseSettings', () => {
   it('reads every known setting', () => {
-    const text = 'defaultIdleTimeout: 30s\nresyncInterval: 1m30s\nstopTimeout: 1500ms\nstoppedRetention: 2h\ninstance: ci-run-7\nlogHeartbeatInterval: 500ms\n';
+    const text = 'defaultIdleTimeout: 30s\ndefaultMemory: 1Gi\nresyncInterval: 1m30s\nstopTimeout: 1500ms\nstoppedRetention: 2h\ninstance: ci-run-7\nlogHeartbeatInterval: 500ms\n';
     expect(parseSettings(text, FILE)).toEqual({
       defaultIdleTimeoutMs: 30_000,
+      defaultMemoryBytes: 2 ** 30,
       resyncIntervalMs: 90_000,
       stopTimeoutSeconds: 2,
       stoppedRetentionMs: 7_200_000,
@@ -43,6 +44,8 @@ describe('parseSettings', () => {
     [`instance: ${'a'.repeat(41)}\n`, 'instance', 'at most 40'],
     ['instance: -leading\n', 'instance', 'expected lower-case letters'],
     ['logHeartbeatInterval: 50ms\n', 'logHeartbeatInterval', 'expected at least 100ms, got "50ms"'],
+    ['defaultMemory: 256m\n', 'defaultMemory', '256m'],
+    ['defaultMemory: 1Mi\n', 'defaultMemory', 'expected a memory size between 6Mi and 1Ti, got "1Mi"'],
     ['logHeartbeatInterval: often\n', 'logHeartbeatInterval', 'expected a duration'],
   ])('%j is refused naming the file and the key', (text, key, detail) => {
     const error = errorOf(() => parseSettings(text, FILE));

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { findCondition } from '../../../src/controller/conditions.js';
 import { containerSpecHash, PROJECT_FINALIZER, ProjectReconciler } from '../../../src/controller/project-reconciler.js';
+import { KEPT_CAPABILITIES } from '../../../src/model/capabilities.js';
 import type { ReconcileResult } from '../../../src/controller/work-queue.js';
 import { resolveProjectSettings } from '../../../src/model/project-settings.js';
 import { API_VERSION, type ProjectObject, type ProjectSpec, type ProjectStatus } from '../../../src/model/types.js';
@@ -185,6 +186,7 @@ const rows: Row[] = [
         image: IMAGE,
         port: 8080,
         env: { PORT: '8080' },
+        capabilities: [...KEPT_CAPABILITIES].sort(),
       });
       expect(status()?.instances).toEqual({ running: 1, starting: 0, stopped: 0, paused: 0 });
       expect(status()?.lastRequestAt).toBe(new Date(NOW).toISOString());
@@ -238,6 +240,22 @@ const rows: Row[] = [
       const create = world.runtime.calls[0];
       expect(create?.op === 'create' && create.spec.env).toEqual({ GREETING: 'hi', PORT: '8080' });
       expect(create?.op === 'create' && create.spec.specHash).not.toBe(hashOf(BASE_SPEC));
+    },
+  },
+  {
+    name: 'a capability added back (securityContext) with recent traffic → the container replaced by one that keeps it',
+    spec: { ...BASE_SPEC, securityContext: { capabilities: { add: ['NET_RAW'] } } },
+    given: () => {
+      seed({ id: 'old', specHash: hashOf(BASE_SPEC), state: 'running', hostPort: 1 });
+      world.proxy.setActivity(NAME, { waiting: 0, inFlight: 0, lastActivityAt: NOW - 1_000 });
+    },
+    wantLog: ['create c1', 'start c1', 'deploy web [127.0.0.1:$PORT]', 'remove old'],
+    wantPhase: 'Running',
+    wantReady: { status: 'True', reason: 'Running' },
+    wantResult: { requeueAfterMs: IDLE - 1_000 + 1 },
+    check: () => {
+      const create = world.runtime.calls[0];
+      expect(create?.op === 'create' && create.spec.capabilities).toEqual([...KEPT_CAPABILITIES, 'NET_RAW'].sort());
     },
   },
   {
@@ -460,6 +478,54 @@ describe('ProjectReconciler', () => {
     expect(world.runtime.containers.has('old')).toBe(true);
     expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'False', reason: 'ImageNotFound' });
     expect(result).toEqual({ requeueAfterMs: 5_000 });
+  });
+
+  it('creates the instance of a project without resources.memory with the operator\'s default limit, in its spec hash', async () => {
+    const reconciler = new ProjectReconciler({
+      store: world.store,
+      runtime: world.runtime,
+      proxy: world.proxy,
+      logger: silentLogger(),
+      now: () => world.clock.now,
+      defaultMemoryBytes: 512 * 2 ** 20,
+      publicUrl: (host) => `http://${host}:8080`,
+    });
+    await applyProject(BASE_SPEC);
+    world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+    clearCalls();
+    await reconciler.reconcile(NAME);
+    const create = world.runtime.calls[0];
+    expect(create?.op === 'create' && create.spec.memoryBytes).toBe(512 * 2 ** 20);
+    // A changed default replaces containers made with the old one.
+    expect(create?.op === 'create' && create.spec.specHash).toBe(containerSpecHash(resolveProjectSettings(BASE_SPEC, { defaultMemoryBytes: 512 * 2 ** 20 })));
+    expect(create?.op === 'create' && create.spec.specHash).not.toBe(hashOf(BASE_SPEC));
+  });
+
+  it('starts nothing from an image the allowlist refuses, stops what runs, and says why in status and to held requests', async () => {
+    const reconciler = new ProjectReconciler({
+      store: world.store,
+      runtime: world.runtime,
+      proxy: world.proxy,
+      logger: silentLogger(),
+      now: () => world.clock.now,
+      imageAllowlist: ['luma/**'],
+      publicUrl: (host) => `http://${host}:8080`,
+    });
+    await applyProject(BASE_SPEC);
+    // Made while the image was allowed (an Image object since deleted, say).
+    seed({ id: 'old', specHash: 'built-image', state: 'running', hostPort: readyPort });
+    world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW });
+    clearCalls();
+    expect(await reconciler.reconcile(NAME)).toBeUndefined();
+    expect(world.log).toEqual(['deploy web []', 'stop old']);
+    expect(world.runtime.calls.some((call) => call.op === 'create')).toBe(false);
+    expect(world.proxy.deploys[0]?.unavailableReason).toMatch(new RegExp(`^image "${IMAGE}" is not allowed .*imageAllowlist \\[luma/\\*\\*\\]`));
+    expect(status()?.phase).toBe('Failed');
+    expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'False', reason: 'ImageNotAllowed', message: expect.stringContaining(`image "${IMAGE}" is not allowed`) });
+    // Idempotent: nothing left to stop.
+    clearCalls();
+    await reconciler.reconcile(NAME);
+    expect(world.runtime.calls).toEqual([]);
   });
 
   it('a container that never becomes ready is stopped, the route marked unavailable and the error requeued', async () => {

@@ -21,6 +21,7 @@ describe('resolveProjectSettings', () => {
       hostnames: ['hello.localhost'],
       port: 8080,
       env: { PORT: '8080' },
+      capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'NET_BIND_SERVICE', 'SETGID', 'SETUID'],
       minInstances: 0,
       maxInstances: 1,
       targetConcurrency: 80,
@@ -53,6 +54,7 @@ describe('resolveProjectSettings', () => {
       leases: { maxConcurrent: 3 },
       readiness: { httpGet: { path: '/healthz' }, startupTimeout: '2m' },
       tls: true,
+      securityContext: { capabilities: { add: ['SYS_PTRACE', 'NET_RAW', 'CHOWN'] } },
     });
     expect(settings).toEqual<ProjectSettings>({
       image: 'registry.example.com/app:v2',
@@ -62,6 +64,8 @@ describe('resolveProjectSettings', () => {
       command: ['node', 'server.js'],
       cpuMillis: 1500,
       memoryBytes: 256 * 2 ** 20,
+      // The kept set plus what was added, each once, sorted.
+      capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'NET_BIND_SERVICE', 'NET_RAW', 'SETGID', 'SETUID', 'SYS_PTRACE'],
       minInstances: 1,
       maxInstances: 4,
       targetConcurrency: 10,
@@ -73,6 +77,13 @@ describe('resolveProjectSettings', () => {
       maxConcurrentLeases: 3,
       tls: true,
     });
+  });
+
+  it('gives a project without a memory limit the operator\'s default, and leaves a declared one alone', () => {
+    expect(resolveProjectSettings(minimal, { defaultMemoryBytes: 512 * 2 ** 20 }).memoryBytes).toBe(512 * 2 ** 20);
+    expect(resolveProjectSettings({ ...minimal, resources: { memory: '64Mi' } }, { defaultMemoryBytes: 512 * 2 ** 20 }).memoryBytes).toBe(64 * 2 ** 20);
+    expect(resolveProjectSettings({ ...minimal, resources: { cpu: '1' } }, { defaultMemoryBytes: 512 * 2 ** 20 }).memoryBytes).toBe(512 * 2 ** 20);
+    expect(resolveProjectSettings(minimal).memoryBytes).toBeUndefined();
   });
 
   it('keeps a PORT the user set', () => {

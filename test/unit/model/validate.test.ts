@@ -73,3 +73,34 @@ describe('spec.leases.maxConcurrent', () => {
     expect(found[0]?.startsWith(`${path}: `)).toBe(true);
   });
 });
+
+describe('spec.securityContext.capabilities.add', () => {
+  const adding = (add: unknown): unknown => ({ ...project, spec: { ...project.spec, securityContext: { capabilities: { add } } } });
+
+  it('accepts Linux capabilities by their Kubernetes names', () => {
+    expect(problems(adding(['NET_RAW', 'SYS_PTRACE']))).toEqual([]);
+    expect(validateManifest(adding(['NET_RAW'])).object?.spec).toMatchObject({ securityContext: { capabilities: { add: ['NET_RAW'] } } });
+  });
+
+  it('refuses an unknown capability, saying which exist', () => {
+    const [problem, ...rest] = problems(adding(['NET_RAWW']));
+    expect(rest).toEqual([]);
+    expect(problem).toMatch(/^spec\.securityContext\.capabilities\.add\[0\]: expected one of "AUDIT_CONTROL", .*"NET_RAW", .*"WAKE_ALARM", got string "NET_RAWW"$/);
+    // Docker's spelling with the prefix is not the manifest's.
+    expect(problems(adding(['CAP_NET_RAW']))[0]).toMatch(/add\[0\]: expected one of .*got string "CAP_NET_RAW"$/);
+  });
+
+  it('refuses a capability listed twice, and a field it does not know (drop is not offered)', () => {
+    expect(problems(adding(['NET_RAW', 'NET_RAW']))).toHaveLength(1);
+    expect(problems({ ...project, spec: { ...project.spec, securityContext: { capabilities: { drop: ['ALL'] } } } })[0]).toMatch(/^spec\.securityContext\.capabilities\.drop: unknown field "drop" \(allowed: add\)/);
+  });
+
+  it('lists in the schema exactly the capabilities the code knows', async () => {
+    const { LINUX_CAPABILITIES } = await import('../../../src/model/capabilities.js');
+    const { readFile } = await import('node:fs/promises');
+    const schema = JSON.parse(await readFile(new URL('../../../schemas/project.schema.json', import.meta.url), 'utf8')) as {
+      properties: { spec: { properties: { securityContext: { properties: { capabilities: { properties: { add: { items: { enum: string[] } } } } } } } } };
+    };
+    expect(schema.properties.spec.properties.securityContext.properties.capabilities.properties.add.items.enum).toEqual([...LINUX_CAPABILITIES]);
+  });
+});

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { KEPT_CAPABILITIES } from '../../../src/model/capabilities.js';
+import { containerCreateOptions } from '../../../src/runtime/container-options.js';
+import type { ContainerSpec } from '../../../src/runtime/runtime.js';
+
+// What Docker is asked for at create: each hardening default, without an engine.
+
+const spec: ContainerSpec = {
+  owner: { kind: 'Project', name: 'web', uid: 'u-1' },
+  specHash: 'h1',
+  image: 'luma-test/app:latest',
+  port: 8080,
+  env: { PORT: '8080' },
+};
+
+function hostConfig(overrides: Partial<ContainerSpec> = {}): NonNullable<ReturnType<typeof containerCreateOptions>['HostConfig']> {
+  const options = containerCreateOptions({ instance: 'prod', name: 'luma-prod-web-abc', network: 'luma-prod', spec: { ...spec, ...overrides } });
+  if (!options.HostConfig) throw new Error('no HostConfig');
+  return options.HostConfig;
+}
+
+describe('containerCreateOptions', () => {
+  it('drops every capability and gives back only the kept set when none is asked for', () => {
+    const config = hostConfig();
+    expect(config.CapDrop).toEqual(['ALL']);
+    expect(config.CapAdd).toEqual([...KEPT_CAPABILITIES].sort());
+    expect(config.CapAdd).not.toContain('NET_RAW');
+    expect(config.CapAdd).not.toContain('MKNOD');
+  });
+
+  it('keeps exactly the capabilities the spec lists', () => {
+    expect(hostConfig({ capabilities: ['CHOWN', 'NET_RAW'] }).CapAdd).toEqual(['CHOWN', 'NET_RAW']);
+  });
+
+  it('joins the installation network and publishes the app port on loopback only', () => {
+    const config = hostConfig();
+    expect(config.NetworkMode).toBe('luma-prod');
+    expect(config.PortBindings).toEqual({ '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] });
+  });
+
+  it('sets memory and swap to the same limit, and writes the limit into a label', () => {
+    const options = containerCreateOptions({ instance: 'prod', name: 'n', network: 'luma-prod', spec: { ...spec, memoryBytes: 512 * 2 ** 20 } });
+    expect(options.HostConfig).toMatchObject({ Memory: 512 * 2 ** 20, MemorySwap: 512 * 2 ** 20 });
+    expect(options.Labels).toMatchObject({ 'luma.dev/memory': String(512 * 2 ** 20), 'luma.dev/instance': 'prod', 'luma.dev/spec-hash': 'h1' });
+  });
+});
