@@ -1,10 +1,11 @@
-import { rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../../support/luma.js';
+import { buildTestImage, removeInstanceContainers, TEST_IMAGE, testInstance } from '../../support/docker.js';
+import { projectManifest, startLuma, tempDir, type LumaProcess } from '../../support/luma.js';
 import { proxyCli, startBackend, startProxy, startScriptedBackend, type Backend, type ProxyProcess, type ScriptedBackend } from '../../support/proxy.js';
-import { rawExchange, readResponses } from '../../support/raw-http.js';
+import { headerValues, rawExchange, readResponses, type FramedResponse } from '../../support/raw-http.js';
 
 // The proxy's framing policy, end to end, on both of its paths (the fast path, and
 // node:http with --no-fast-path), with raw sockets against `luma proxy run`:
@@ -136,5 +137,63 @@ describe.each(PATHS)('framing policy of `luma proxy run`, $name', ({ args }) => 
         attack.expectAttack(attackSeen as Seen);
       });
     }
+  });
+
+  describe("the proxy's own answers to HEAD carry no body", () => {
+    for (const [name, host, target, status] of [
+      ['404 for an unknown host', 'nobody.localhost', '/', 404],
+      ['400 for a bad Host', 'bad host', '/', 400],
+      ['503 when a held request times out', 'held.localhost', '/', 503],
+      ['200 of the health path', 'x', '/luma-proxy-health', 200],
+    ] as const) {
+      it(`${name}: Content-Length but no body bytes, and the next response follows at once`, async () => {
+        const answer = await rawExchange(proxy.port, head([`HEAD ${target} HTTP/1.1`, `Host: ${host}`]) + head(['GET /luma-proxy-health HTTP/1.1', 'Host: x', 'Connection: close']));
+        const { responses, rest } = readResponses(answer.raw, ['HEAD', 'GET']);
+        expect(responses.map((response) => response.status), answer.raw).toEqual([status, 200]);
+        expect(Number(headerValues(responses[0] as FramedResponse, 'content-length')[0])).toBeGreaterThan(0);
+        expect(responses[1]?.body).toBe('ok\n');
+        expect(rest, answer.raw).toBe('');
+      });
+    }
+  });
+});
+
+describe('framing policy of `luma up`', () => {
+  const instance = testInstance('framing');
+  let dir: string;
+  let luma: LumaProcess;
+
+  beforeAll(async () => {
+    await buildTestImage();
+    dir = await tempDir('framing-up');
+    await mkdir(path.join(dir, 'manifests'));
+    await writeFile(path.join(dir, 'manifests', 'app.yaml'), projectManifest('app', { image: TEST_IMAGE, hostnames: ['app.localhost'], minInstances: 1 }));
+    luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance });
+  });
+
+  afterAll(async () => {
+    await luma?.stop();
+    await removeInstanceContainers(instance);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('the app gets the Content-Length and Host that Connection names, and the proxy\'s X-Forwarded-For', async () => {
+    const attack = head(['POST /cgi-bin/env HTTP/1.1', 'Host: app.localhost', 'Connection: content-length, host, close', 'X-Forwarded-For: 6.6.6.6', `Content-Length: ${SMUGGLED.length}`], SMUGGLED);
+    const answer = await rawExchange(luma.proxyPort, attack, { idleMs: 30_000 });
+    const { responses } = readResponses(answer.raw, ['POST']);
+    expect(responses.map((response) => response.status), answer.raw).toEqual([200]);
+    const environment = responses[0]?.body ?? '';
+    expect(environment).toContain(`CONTENT_LENGTH=${SMUGGLED.length}\n`);
+    expect(environment).toContain('HTTP_HOST=app.localhost\n');
+    expect(environment).toMatch(/^HTTP_X_FORWARDED_FOR=127\.0\.0\.1$/m);
+  });
+
+  it('a HEAD to an unknown host on a keep-alive connection, then a GET: two responses, the first without body bytes', async () => {
+    const answer = await rawExchange(luma.proxyPort, head(['HEAD / HTTP/1.1', 'Host: nobody.localhost']) + head(['GET / HTTP/1.1', 'Host: nobody.localhost', 'Connection: close']));
+    const { responses, rest } = readResponses(answer.raw, ['HEAD', 'GET']);
+    expect(responses.map((response) => response.status), answer.raw).toEqual([404, 404]);
+    expect(Number(headerValues(responses[0] as FramedResponse, 'content-length')[0])).toBe(Buffer.byteLength(responses[1]?.body ?? ''));
+    expect(responses[1]?.body).toContain('nobody.localhost');
+    expect(rest).toBe('');
   });
 });
