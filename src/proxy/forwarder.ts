@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
 import type { ForwardOptions, ForwardOutcome } from './exchange.js';
 import { forwardedValues } from './forwarded-headers.js';
-import { connectionNamed, HOP_BY_HOP } from './hop-by-hop.js';
+import { connectionNamed, HOP_BY_HOP, rawWithoutHopByHop } from './hop-by-hop.js';
 import { REQUEST_ID_HEADER } from './request-id.js';
 import type { Target } from './route-table.js';
 
@@ -55,22 +55,6 @@ function requestHasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-/** Response headers as a flat name/value list (repeated headers such as Set-Cookie stay apart). */
-export function responseHeaders(raw: Buffer[]): string[] {
-  const named = new Set<string>();
-  for (let index = 0; index + 1 < raw.length; index += 2) {
-    if (raw[index]?.toString('latin1').toLowerCase() === 'connection') connectionNamed(raw[index + 1]?.toString('latin1'), named);
-  }
-  const headers: string[] = [];
-  for (let index = 0; index + 1 < raw.length; index += 2) {
-    const name = raw[index]?.toString('latin1') ?? '';
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named.has(lower)) continue;
-    headers.push(name, raw[index + 1]?.toString('latin1') ?? '');
-  }
-  return headers;
-}
-
 export class Forwarder {
   private readonly agent = new Agent({ keepAliveTimeout: 60_000, connections: null, pipelining: 1 });
 
@@ -116,7 +100,7 @@ export class Forwarder {
         onHeaders: (statusCode, rawHeaders, resume, statusText) => {
           if (responseTimer) clearTimeout(responseTimer);
           if (settled) return false;
-          res.writeHead(statusCode, statusText, responseHeaders(rawHeaders));
+          res.writeHead(statusCode, statusText, rawWithoutHopByHop(rawHeaders));
           options.onResponseHead?.();
           // Event streams must reach the client event by event: no buffering of headers.
           res.flushHeaders();

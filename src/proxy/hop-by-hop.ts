@@ -30,3 +30,26 @@ export function connectionNamed(value: string | readonly string[] | undefined, i
   }
   return into;
 }
+
+function latin1(value: string | Buffer | undefined): string {
+  return value === undefined ? '' : typeof value === 'string' ? value : value.toString('latin1');
+}
+
+/**
+ * Raw headers (name, value, name, value...) as a flat list of strings without the
+ * hop-by-hop ones and those Connection names; repeated headers such as Set-Cookie stay apart.
+ */
+export function rawWithoutHopByHop(raw: readonly (string | Buffer)[]): string[] {
+  const named = new Set<string>();
+  for (let index = 0; index + 1 < raw.length; index += 2) {
+    if (latin1(raw[index]).toLowerCase() === 'connection') connectionNamed(latin1(raw[index + 1]), named);
+  }
+  const headers: string[] = [];
+  for (let index = 0; index + 1 < raw.length; index += 2) {
+    const name = latin1(raw[index]);
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || named.has(lower)) continue;
+    headers.push(name, latin1(raw[index + 1]));
+  }
+  return headers;
+}

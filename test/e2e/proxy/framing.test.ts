@@ -69,6 +69,14 @@ const ATTACKS: Attack[] = [
   },
 ];
 
+/** Framing headers of a response: never both, never twice; at most one Connection header. */
+function expectConsistentFraming(response: FramedResponse): void {
+  const lengths = headerValues(response, 'content-length');
+  const codings = headerValues(response, 'transfer-encoding');
+  expect(lengths.length + codings.length, JSON.stringify(response.headers)).toBeLessThanOrEqual(1);
+  expect(headerValues(response, 'connection').length, JSON.stringify(response.headers)).toBeLessThanOrEqual(1);
+}
+
 const PATHS = [
   { name: 'fast path', args: [] },
   { name: 'node:http (--no-fast-path)', args: ['--no-fast-path'] },
@@ -135,6 +143,40 @@ describe.each(PATHS)('framing policy of `luma proxy run`, $name', ({ args }) => 
         const attackSeen = seen.find((request) => request.url === '/attack');
         expect(attackSeen, 'the attack itself reached the app').toBeDefined();
         attack.expectAttack(attackSeen as Seen);
+      });
+    }
+  });
+
+  describe('responses are framed by what they carry', () => {
+    it('a response whose Connection names its Content-Length or Transfer-Encoding is still framed by it', async () => {
+      const answer = await rawExchange(
+        proxy.port,
+        head(['GET /listed-length HTTP/1.1', 'Host: scripted.localhost']) + head(['GET /listed-chunked HTTP/1.1', 'Host: scripted.localhost']) + head(['GET /luma-proxy-health HTTP/1.1', 'Host: x', 'Connection: close']),
+      );
+      const { responses, rest } = readResponses(answer.raw, ['GET', 'GET', 'GET']);
+      expect(responses.map((response) => [response.status, response.body]), answer.raw).toEqual([
+        [200, 'hello\n'],
+        [200, 'hello\n'],
+        [200, 'ok\n'],
+      ]);
+      expect(rest).toBe('');
+      for (const response of responses) expectConsistentFraming(response);
+    });
+
+    for (const [pathName, status] of [
+      ['/ws-refused-chunked', 403],
+      ['/ws-refused-length', 400],
+      ['/ws-refused-ok', 200],
+    ] as const) {
+      it(`a refused upgrade (${status} from ${pathName}) is relayed with one framing and one Connection: close, then closed`, async () => {
+        const answer = await rawExchange(proxy.port, head([`GET ${pathName} HTTP/1.1`, 'Host: scripted.localhost', ...UPGRADE_HEADERS]));
+        const { responses, rest } = readResponses(answer.raw, ['GET']);
+        expect(responses.map((response) => [response.status, response.body]), answer.raw).toEqual([[status, 'no way\n']]);
+        expect(rest, answer.raw).toBe('');
+        expectConsistentFraming(responses[0] as FramedResponse);
+        expect(headerValues(responses[0] as FramedResponse, 'connection')).toEqual(['close']);
+        expect(headerValues(responses[0] as FramedResponse, 'upgrade')).toEqual([]);
+        expect(answer.closed).toBe(true);
       });
     }
   });
