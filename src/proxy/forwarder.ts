@@ -3,7 +3,8 @@ import type { TLSSocket } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
 import type { ForwardOptions, ForwardOutcome } from './exchange.js';
 import { forwardedValues } from './forwarded-headers.js';
-import { connectionTokens, HOP_BY_HOP } from './hop-by-hop.js';
+import { connectionNamed, HOP_BY_HOP, rawWithoutHopByHop } from './hop-by-hop.js';
+import { REQUEST_ID_HEADER } from './request-id.js';
 import type { Target } from './route-table.js';
 
 // Forwards one request to one target over undici's keep-alive connection pools. undici's
@@ -12,7 +13,7 @@ import type { Target } from './route-table.js';
 // Node has; nothing is buffered whole in either direction.
 
 export function withoutHopByHop(source: IncomingHttpHeaders, keepUpgrade = false): OutgoingHttpHeaders {
-  const named = connectionTokens(source.connection);
+  const named = connectionNamed(source.connection);
   const result: OutgoingHttpHeaders = {};
   for (const [key, value] of Object.entries(source)) {
     if (value === undefined) continue;
@@ -38,10 +39,13 @@ export function upstreamHeaders(req: IncomingMessage, trustForwardedHeaders: boo
     priorHost: single(req.headers['x-forwarded-host']),
     trustForwardedHeaders,
   });
+  // Set after the strip: the headers the proxy sets itself reach the app whatever Connection names.
   headers['x-forwarded-for'] = forwarded.for;
   headers['x-forwarded-proto'] = forwarded.proto;
   if (forwarded.host) headers['x-forwarded-host'] = forwarded.host;
   else delete headers['x-forwarded-host'];
+  const requestId = req.headers[REQUEST_ID_HEADER];
+  if (requestId !== undefined) headers[REQUEST_ID_HEADER] = requestId;
   if (!keepUpgrade) delete headers.expect;
   return headers;
 }
@@ -49,22 +53,6 @@ export function upstreamHeaders(req: IncomingMessage, trustForwardedHeaders: boo
 function requestHasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
-/** Response headers as a flat name/value list (repeated headers such as Set-Cookie stay apart). */
-function responseHeaders(raw: Buffer[]): string[] {
-  const named = new Set<string>();
-  for (let index = 0; index + 1 < raw.length; index += 2) {
-    if (raw[index]?.toString('latin1').toLowerCase() === 'connection') for (const token of connectionTokens(raw[index + 1]?.toString('latin1'))) named.add(token);
-  }
-  const headers: string[] = [];
-  for (let index = 0; index + 1 < raw.length; index += 2) {
-    const name = raw[index]?.toString('latin1') ?? '';
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named.has(lower)) continue;
-    headers.push(name, raw[index + 1]?.toString('latin1') ?? '');
-  }
-  return headers;
 }
 
 export class Forwarder {
@@ -112,7 +100,7 @@ export class Forwarder {
         onHeaders: (statusCode, rawHeaders, resume, statusText) => {
           if (responseTimer) clearTimeout(responseTimer);
           if (settled) return false;
-          res.writeHead(statusCode, statusText, responseHeaders(rawHeaders));
+          res.writeHead(statusCode, statusText, rawWithoutHopByHop(rawHeaders));
           options.onResponseHead?.();
           // Event streams must reach the client event by event: no buffering of headers.
           res.flushHeaders();

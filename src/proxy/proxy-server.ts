@@ -326,11 +326,7 @@ export class ProxyServer implements ProxyManagement {
       exchange.answer(respond.health());
       return;
     }
-    const intercepted = this.intercept?.({ url: exchange.url, hostHeader: exchange.hostHeader, encrypted: exchange.encrypted });
-    if (intercepted) {
-      exchange.answer(intercepted);
-      return;
-    }
+    if (this.answeredByIntercept(exchange)) return;
     this.activeRequests++;
     const started = this.now();
     try {
@@ -339,6 +335,13 @@ export class ProxyServer implements ProxyManagement {
     } finally {
       this.activeRequests--;
     }
+  }
+
+  /** Gives the TLS layer its say before routing (an ACME challenge, a 301 to HTTPS); true when it answered. */
+  private answeredByIntercept(exchange: ClientExchange): boolean {
+    const intercepted = this.intercept?.({ url: exchange.url, hostHeader: exchange.hostHeader, encrypted: exchange.encrypted });
+    if (intercepted) exchange.answer(intercepted);
+    return intercepted !== undefined;
   }
 
   private requestEnded(record: RequestRecord): void {
@@ -394,6 +397,9 @@ export class ProxyServer implements ProxyManagement {
     res.shouldKeepAlive = false;
     res.on('finish', () => socket.end());
     const exchange = new NodeExchange(req, res, this.forwarder);
+    // An upgrade gets the same intercept as any request: a WebSocket on plain HTTP for a
+    // service that requires HTTPS is redirected, not spliced through in the clear.
+    if (this.answeredByIntercept(exchange)) return;
     const requestTarget = routeableTarget(req);
     if (!requestTarget.ok) return exchange.answer(requestTarget.missingHost ? respond.missingHost() : respond.badRequest(requestTarget.reason));
     const { host } = requestTarget;

@@ -1,8 +1,12 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { responseHasBody, statusAllowsContentLength } from './framing-policy.js';
 
 // Every answer the proxy makes itself (rather than the app) is decided here, so their
 // status codes and wording live in one place. Each is a plain value that either path
 // writes its own way: through a ServerResponse (node:http) or as raw bytes (the fast path).
+// Either way the framing policy holds (framing-policy.ts): an answer to HEAD has the
+// Content-Length a GET would get and no body bytes, which a keep-alive client would
+// otherwise read as the start of the next response.
 
 export const RETRY_AFTER_SECONDS = 5;
 
@@ -47,19 +51,23 @@ export function writeAnswer(res: ServerResponse, value: ProxyAnswer): void {
   }
   res.writeHead(value.status, {
     ...COMMON_HEADERS,
-    'content-length': Buffer.byteLength(value.body),
+    ...(statusAllowsContentLength(value.status) ? { 'content-length': Buffer.byteLength(value.body) } : {}),
     ...value.headers,
     ...(value.close ? { connection: 'close' } : {}),
   });
-  res.end(value.body);
+  // Not left to node:http's own HEAD handling: the answer is framed here, on both paths alike.
+  res.end(responseHasBody(res.req.method ?? 'GET', value.status) ? value.body : undefined);
 }
 
-/** The same answer as HTTP/1.1 bytes, for a connection the proxy parses itself. */
-export function serializeAnswer(value: ProxyAnswer, close: boolean): Buffer {
+/** The same answer as HTTP/1.1 bytes, for a connection the proxy parses itself, to a request with `method`. */
+export function serializeAnswer(value: ProxyAnswer, close: boolean, method: string): Buffer {
   const body = Buffer.from(value.body, 'utf8');
-  let head = `HTTP/1.1 ${value.status} ${STATUS_CODES[value.status] ?? ''}\r\ncontent-type: ${COMMON_HEADERS['content-type']}\r\ncontent-length: ${body.length}\r\ncache-control: ${COMMON_HEADERS['cache-control']}\r\n`;
+  let head = `HTTP/1.1 ${value.status} ${STATUS_CODES[value.status] ?? ''}\r\ncontent-type: ${COMMON_HEADERS['content-type']}\r\n`;
+  if (statusAllowsContentLength(value.status)) head += `content-length: ${body.length}\r\n`;
+  head += `cache-control: ${COMMON_HEADERS['cache-control']}\r\n`;
   for (const [name, headerValue] of Object.entries(value.headers)) head += `${name}: ${headerValue}\r\n`;
   if (close || value.close) head += 'connection: close\r\n';
   head += '\r\n';
-  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
+  const headBytes = Buffer.from(head, 'latin1');
+  return responseHasBody(method, value.status) ? Buffer.concat([headBytes, body]) : headBytes;
 }

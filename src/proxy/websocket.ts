@@ -1,6 +1,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { upstreamHeaders } from './forwarder.js';
+import { relayRefusal } from './refused-upgrade.js';
 import type { Target } from './route-table.js';
 
 // Forwards an HTTP Upgrade (WebSocket) to a target, then splices the two sockets
@@ -54,11 +55,9 @@ export function forwardUpgrade(req: IncomingMessage, clientSocket: Duplex, head:
         clientSocket.on(event, close);
       }
     });
-    // The target answered without switching protocols: relay its answer and close.
+    // The target answered without switching protocols: relay its answer, framed anew, and close.
     upstream.on('response', (upstreamRes) => {
-      clientSocket.write(statusLine(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage) + rawHeaders(upstreamRes.rawHeaders) + 'connection: close\r\n\r\n');
-      upstreamRes.pipe(clientSocket);
-      upstreamRes.on('end', () => clientSocket.end());
+      relayRefusal(req.method ?? 'GET', upstreamRes, clientSocket);
       finish({ kind: 'rejected', status: upstreamRes.statusCode ?? 502 });
     });
     upstream.on('error', (error) => finish({ kind: 'upstream-error', error }));

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { apiEndpoint, REPO_ROOT, type ApiEndpoint, type CliResult } from './luma.js';
 
@@ -176,6 +176,51 @@ export async function startBackend(handler: http.RequestListener): Promise<Backe
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
+      }),
+  };
+}
+
+export interface ScriptedBackend extends Omit<Backend, 'server'> {
+  /** The request heads received, in order (requests with a body are not expected). */
+  heads: string[];
+}
+
+/**
+ * A target that answers each request with bytes written as given, chosen by the request's
+ * path: for responses no well-behaved server library sends (framing headers named in
+ * Connection, refused upgrades with a chunked body). An answer ending the connection is
+ * closed after writing; others keep it for the next request.
+ */
+export async function startScriptedBackend(answers: Record<string, { bytes: string; close?: boolean }>): Promise<ScriptedBackend> {
+  const heads: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      for (let end = received.indexOf('\r\n\r\n'); end >= 0 && !socket.destroyed; end = received.indexOf('\r\n\r\n')) {
+        const head = received.slice(0, end + 4);
+        received = received.slice(end + 4);
+        heads.push(head);
+        const answer = answers[head.split(' ')[1] ?? ''] ?? { bytes: 'HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n' };
+        socket.write(answer.bytes, 'latin1');
+        if (answer.close) socket.end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    address: `127.0.0.1:${port}`,
+    heads,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
       }),
   };
 }

@@ -70,3 +70,94 @@ export function rawExchange(port: number, request: string | Buffer, options: Raw
     });
   });
 }
+
+/** One response read off raw bytes by its framing, as a strict client would. */
+export interface FramedResponse {
+  status: number;
+  /** Header lines as sent, in order: [name, value] with the name lower-cased. */
+  headers: [string, string][];
+  body: string;
+}
+
+/** What readResponses made of a byte stream: the responses, and bytes that are not one. */
+export interface ReadResponses {
+  responses: FramedResponse[];
+  /** Bytes after the last whole response (a body that overran its framing shows up here). */
+  rest: string;
+}
+
+/** Every value of a header (lower-case name). */
+export function headerValues(response: FramedResponse, name: string): string[] {
+  return response.headers.filter(([header]) => header === name).map(([, value]) => value);
+}
+
+/** Whether a response to `method` with `status` has a body at all (RFC 9112 §6.3 items 1–2). */
+function hasBody(method: string, status: number): boolean {
+  return method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304;
+}
+
+/** A chunked body at `at`: its data and where it ends, or undefined when incomplete. */
+function readChunked(raw: string, at: number): { body: string; end: number } | undefined {
+  let body = '';
+  for (let chunks = 0; chunks < 100_000; chunks++) {
+    const lineEnd = raw.indexOf('\r\n', at);
+    if (lineEnd < 0) return undefined;
+    const size = Number.parseInt(raw.slice(at, lineEnd).split(';')[0] ?? '', 16);
+    if (!Number.isFinite(size)) return undefined;
+    at = lineEnd + 2;
+    if (size === 0) {
+      const trailerEnd = raw.indexOf('\r\n\r\n', at - 2);
+      return trailerEnd < 0 ? undefined : { body, end: trailerEnd + 4 };
+    }
+    if (raw.length < at + size + 2) return undefined;
+    body += raw.slice(at, at + size);
+    at += size + 2;
+  }
+  return undefined;
+}
+
+/**
+ * Reads the responses to `methods` (one per request sent, in order) from `raw`, each
+ * framed the way RFC 9112 §6.3 says a client frames it: no body for HEAD, 1xx, 204 and
+ * 304; else chunked, Content-Length, or everything to the end (the connection closed).
+ * 1xx heads are read and skipped. What cannot be read as a response is left in `rest`.
+ */
+export function readResponses(raw: string, methods: string[]): ReadResponses {
+  const responses: FramedResponse[] = [];
+  let at = 0;
+  for (const method of methods) {
+    for (let informational = 0; informational < 10; informational++) {
+      const headStart = at;
+      const headEnd = raw.indexOf('\r\n\r\n', at);
+      const match = /^HTTP\/1\.[01] (\d{3})[^\r\n]*\r\n/.exec(raw.slice(at, headEnd + 2));
+      if (headEnd < 0 || !match) return { responses, rest: raw.slice(at) };
+      const status = Number(match[1]);
+      const headers = raw
+        .slice(at + match[0].length, headEnd)
+        .split('\r\n')
+        .filter((line) => line !== '')
+        .map((line): [string, string] => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]);
+      at = headEnd + 4;
+      if (status < 200) continue;
+      const response: FramedResponse = { status, headers, body: '' };
+      if (hasBody(method, status)) {
+        const length = headerValues(response, 'content-length')[0];
+        if (headerValues(response, 'transfer-encoding').some((coding) => /chunked\s*$/i.test(coding))) {
+          const chunked = readChunked(raw, at);
+          if (!chunked) return { responses, rest: raw.slice(headStart) };
+          response.body = chunked.body;
+          at = chunked.end;
+        } else if (length !== undefined) {
+          response.body = raw.slice(at, at + Number(length));
+          at += Number(length);
+        } else {
+          response.body = raw.slice(at);
+          at = raw.length;
+        }
+      }
+      responses.push(response);
+      break;
+    }
+  }
+  return { responses, rest: raw.slice(at) };
+}

@@ -207,10 +207,10 @@ export class FastConnection implements ClientConnection {
     return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
   }
 
-  writeAnswer(value: ProxyAnswer): void {
+  writeAnswer(value: ProxyAnswer, method: string): void {
     const close = this.closeAfter || this.host.isClosing() || value.close;
     if (close) this.closeAfter = true;
-    this.socket.write(serializeAnswer(value, close));
+    this.socket.write(serializeAnswer(value, close, method));
   }
 
   closeAfterExchange(): void {

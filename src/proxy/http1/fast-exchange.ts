@@ -21,7 +21,8 @@ export interface ClientConnection {
   readonly closing: boolean;
   /** Writes response bytes; false when the client is not keeping up (resume with onClientDrain). */
   write(data: Buffer | string): boolean;
-  writeAnswer(value: ProxyAnswer): void;
+  /** Writes one of the proxy's own answers to a request with `method` (HEAD gets no body). */
+  writeAnswer(value: ProxyAnswer, method: string): void;
   /** Passes the request body, as it arrives, to this exchange's writeBody() and endBody(). */
   streamBodyTo(exchange: FastExchange): void;
   /** Stops reading the client until resumeBody(): the target is not keeping up with the upload. */
@@ -105,7 +106,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
 
   answer(value: ProxyAnswer): void {
     if (this.responseStarted) this.client.destroy();
-    else this.client.writeAnswer(value);
+    else this.client.writeAnswer(value, this.head.method);
   }
 
   onClientGone(listener: () => void): () => void {

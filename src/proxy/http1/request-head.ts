@@ -1,3 +1,4 @@
+import { connectionMayRemove } from '../framing-policy.js';
 import { HOP_BY_HOP } from '../hop-by-hop.js';
 import { readHeaderLine, type HeaderLine } from './chars.js';
 
@@ -148,7 +149,9 @@ export function parseRequestHead(buffer: Buffer, start: number, maxHeadBytes: nu
           const token = part.trim().toLowerCase();
           if (token === 'close') close = true;
           else if (token === 'upgrade') return unusual('Connection: upgrade');
-          else if (token !== '' && token !== 'keep-alive') (named ??= new Set()).add(token);
+          // Content-Length and Host stay whatever Connection says (framing-policy.ts): the
+          // body is read by that length, so the app must read it by the same.
+          else if (token !== '' && token !== 'keep-alive' && connectionMayRemove(token)) (named ??= new Set()).add(token);
         }
         break;
       case 'x-forwarded-for':
@@ -178,7 +181,7 @@ export function parseRequestHead(buffer: Buffer, start: number, maxHeadBytes: nu
   };
 }
 
-/** The kept header lines, leaving out those the Connection header named (they are hop-by-hop too). */
+/** The kept header lines, leaving out those the Connection header made hop-by-hop. */
 function joinKept(text: string, lines: number[], names: string[], named: ReadonlySet<string> | undefined): string {
   let result = '';
   // Adjacent kept lines are sliced as one run: usually the whole block is one slice.

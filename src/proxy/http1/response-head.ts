@@ -1,3 +1,4 @@
+import { connectionMayRemove, responseHasBody } from '../framing-policy.js';
 import { isFieldValueChar, isTokenChar } from './chars.js';
 
 // Parses a target's response head for the fast path and decides how its body is framed
@@ -269,10 +270,10 @@ export function parseResponseHead(buffer: Buffer, start: number, method: string,
   for (let line = 0; line < kept.length; line += 3) {
     const lineStart = kept[line] as number;
     const nameEnd = kept[line + 1] as number;
-    // Headers the Connection header names are hop-by-hop, unless they frame the body.
-    if (named && named.has(buffer.toString('latin1', lineStart, nameEnd).toLowerCase())) {
-      const kind = headerKind(buffer, lineStart, nameEnd);
-      if (kind !== 'content-length' && kind !== 'transfer-encoding') continue;
+    // Headers the Connection header names are hop-by-hop, unless they frame the body (framing-policy.ts).
+    if (named) {
+      const lower = buffer.toString('latin1', lineStart, nameEnd).toLowerCase();
+      if (named.has(lower) && connectionMayRemove(lower)) continue;
     }
     // Adjacent lines make one range: usually the kept lines are one or two.
     const lineEnd = kept[line + 2] as number;
@@ -288,7 +289,7 @@ export function parseResponseHead(buffer: Buffer, start: number, method: string,
   if (transferEncoding !== undefined && minor === 0) return invalid('Transfer-Encoding in an HTTP/1.0 response');
   let framing: Framing;
   // A HEAD answer may carry the framing headers of the GET it mirrors: it still has no body.
-  if (informational || method === 'HEAD' || status === 204 || status === 304) framing = NO_BODY;
+  if (!responseHasBody(method, status)) framing = NO_BODY;
   else if (transferEncoding !== undefined) {
     const codings = transferEncoding.split(',').map((coding) => coding.trim().toLowerCase());
     const chunkedAt = codings.indexOf('chunked');

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RETRY_AFTER_SECONDS } from '../../../src/proxy/responses.js';
+import { respond, RETRY_AFTER_SECONDS } from '../../../src/proxy/responses.js';
 import { HEALTH_PATH, ProxyServer, type ProxyServerOptions } from '../../../src/proxy/proxy-server.js';
 
 // The proxy in-process, with real loopback HTTP servers as backends: no Docker.
@@ -689,6 +689,27 @@ describe('ProxyServer: WebSocket upgrades', () => {
   // `res.on('finish', () => socket.end())` right after assignSocket (or socket.destroySoon()),
   // and track the socket in upgradedSockets from the start so close() can destroy it.
   // (Even a client that closes its end only half-closes the proxy's socket, which stays.)
+  // The HTTP→HTTPS redirect (tls/tls-proxy.ts) is an intercept: an upgrade must meet it
+  // too, or a WebSocket of a service that requires HTTPS is spliced through in the clear.
+  it('gives an upgrade the intercept every request gets: redirected, never spliced', async () => {
+    const address = await startUpgradeBackend(true);
+    const { proxy, port } = await startProxy();
+    await proxy.deploy({ service: 'web', hosts: [HOST], targets: [address] });
+    const seen: { url: string; encrypted: boolean }[] = [];
+    proxy.setIntercept((request) => {
+      seen.push({ url: request.url, encrypted: request.encrypted });
+      return request.encrypted ? undefined : respond.httpsRequired(`https://${request.hostHeader}${request.url}`);
+    });
+    watchUpgradeSockets(proxy);
+    const { text, closedByProxy } = await refusedUpgrade(port, HOST, (received) => received.includes('moved to'));
+    expect(text).toMatch(/^HTTP\/1\.1 301 /);
+    expect(text).toContain(`location: https://${HOST}/ws\r\n`);
+    expect(text).not.toContain('101');
+    expect(seen).toEqual([{ url: '/ws', encrypted: false }]);
+    await until(closedByProxy, 'the proxy to close the connection', 1_000);
+    expect((await proxy.getService('web'))?.activity.inFlight).toBe(0);
+  });
+
   it('closes the connection after refusing an upgrade', async () => {
     const { proxy, port } = await startProxy();
     watchUpgradeSockets(proxy);

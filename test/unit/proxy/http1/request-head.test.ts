@@ -52,6 +52,18 @@ describe('parseRequestHead: plain heads', () => {
     expect(parsed.forwardable).toBe('GET / HTTP/1.1\r\nHost: a\r\nX-Kept: 1\r\n');
   });
 
+  // framing-policy.ts: the body is read by this Content-Length, so the app must get it too,
+  // or the body would be read upstream as a second request.
+  it('keeps Content-Length and Host however Connection names them, and drops what else it names', () => {
+    const parsed = head('POST / HTTP/1.1\r\nHost: a\r\nConnection: Content-Length, host, keep-alive, X-Private\r\nX-Private: 1\r\nContent-Length: 3\r\n\r\nabc');
+    expect(parsed).toMatchObject({ contentLength: 3, host: 'a', close: false });
+    expect(parsed.forwardable).toBe('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n');
+  });
+
+  it('still sends a request with Transfer-Encoding to node:http, named in Connection or not', () => {
+    expect(reason('POST / HTTP/1.1\r\nHost: a\r\nConnection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n')).toBe('Transfer-Encoding on a request');
+  });
+
   it('takes the X-Forwarded-* the client sent aside, several joined, and leaves them out of the head', () => {
     const parsed = head('GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.1.1.1\r\nx-forwarded-for: 2.2.2.2\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: pub\r\n\r\n');
     expect(parsed).toMatchObject({ priorFor: '1.1.1.1, 2.2.2.2', priorProto: 'https', priorHost: 'pub' });

@@ -63,6 +63,13 @@ describe('parseResponseHead: framing', () => {
     expect(parsed.forwardable).toBe('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Kept: yes\r\n');
   });
 
+  it('frames by a Transfer-Encoding the Connection header names, and passes it on', () => {
+    const parsed = head('HTTP/1.1 200 OK\r\nConnection: transfer-encoding, keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n');
+    expect(parsed.framing).toEqual({ kind: 'chunked' });
+    expect(parsed.reusable).toBe(true);
+    expect(parsed.forwardable).toBe('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n');
+  });
+
   it('accepts an empty reason phrase, with or without its space', () => {
     expect(head('HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n').status).toBe(200);
     expect(head('HTTP/1.1 599\r\nContent-Length: 0\r\n\r\n').status).toBe(599);
