@@ -198,7 +198,10 @@ export class FastConnection implements ClientConnection {
   private resume(reason: number): void {
     if ((this.paused & reason) === 0) return;
     this.paused &= ~reason;
-    if (this.paused === 0) this.socket.resume();
+    if (this.paused !== 0) return;
+    this.socket.resume();
+    // The client gets the whole body timeout from when the proxy reads again.
+    if (this.bodyRemaining > 0) this.watchBody();
   }
 
   // ---------- the end of an exchange ----------
