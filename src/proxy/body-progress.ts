@@ -106,8 +106,13 @@ function http1Progress(req: IncomingMessage): BodyProgress {
 function http2Progress(req: Http2ServerRequest): BodyProgress {
   const stream = req.stream;
   let received = 0;
-  // The compat request already reads the stream in flowing mode: one more listener only counts.
-  stream.on('data', (chunk: Buffer) => (received += chunk.length));
+  // Counted where the stream hands its DATA frames to the compat request: a 'data' listener
+  // on the stream would switch it to flowing and take the body from the request.
+  const push = req.push.bind(req);
+  req.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+    if (chunk instanceof Buffer) received += chunk.length;
+    return push(chunk, encoding);
+  };
   return {
     received: () => received,
     reading: () => req.readableFlowing === true,
