@@ -1,5 +1,5 @@
 import { loadSettings, type OperatorSettings } from '../config/settings.js';
-import { ProxyServer } from '../proxy/proxy-server.js';
+import { ProxyServer, type ClientLimits } from '../proxy/proxy-server.js';
 import { loadTls } from '../proxy/daemon.js';
 import { createLogger } from '../util/logger.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
@@ -26,6 +26,8 @@ export interface UpOptions {
   letsEncryptEmail?: string;
   /** `--force-prune`: the watched directory prunes without its guards. */
   forcePrune?: boolean;
+  /** The proxy's client deadlines and connection cap; PROXY_DEFAULTS for what is absent. */
+  proxyLimits?: Partial<ClientLimits>;
 }
 
 export interface RunningLuma {
@@ -46,7 +48,7 @@ export async function startLuma(options: UpOptions): Promise<RunningLuma> {
 
   // One process, one registry: the API's /metrics serves the controller's and the proxy's series.
   const metrics = createMetricsRegistry();
-  const proxy = new ProxyServer({ logger: logger.child({ component: 'proxy' }), metrics: new PrometheusProxyMetrics(metrics) });
+  const proxy = new ProxyServer({ logger: logger.child({ component: 'proxy' }), metrics: new PrometheusProxyMetrics(metrics), ...options.proxyLimits });
   // With an HTTPS listener, the controller deploys through the TLS layer, which follows
   // which hosts want certificates.
   const tlsModule = httpsAddress ? await loadTls() : undefined;

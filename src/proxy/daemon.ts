@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { ManagementServer } from './management-server.js';
-import { ProxyServer } from './proxy-server.js';
+import { ProxyServer, type ClientLimits } from './proxy-server.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { PrometheusProxyMetrics } from '../metrics/proxy-metrics.js';
 import { serveMetrics, type MetricsServer } from '../metrics/metrics-server.js';
@@ -18,7 +18,8 @@ export interface ProxyDaemonOptions {
   drainTimeoutMs?: number;
   /** The plain-HTTP/1.1 fast path (default on); off, node:http parses every request. */
   fastPath?: boolean;
-  headersTimeoutMs?: number;
+  /** Deadlines of client connections and the cap on them; PROXY_DEFAULTS for what is absent. */
+  limits?: Partial<ClientLimits>;
   logger: Logger;
   /** The HTTPS listener; TLS is off without it. */
   https?: { host: string; port: number; stateDir: string; acmeDirectory?: string; certificatesDir?: string };
@@ -50,7 +51,7 @@ export async function runProxyDaemon(options: ProxyDaemonOptions): Promise<Runni
     stateFile: options.stateFile,
     ...(options.fastPath !== undefined ? { fastPath: options.fastPath } : {}),
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
-    ...(options.headersTimeoutMs !== undefined ? { headersTimeoutMs: options.headersTimeoutMs } : {}),
+    ...options.limits,
   });
   const { https } = options;
   const tls = https ? await loadTls() : undefined;

@@ -20,7 +20,9 @@ import {
   type ServiceInfo,
 } from './management.js';
 import { NodeExchange } from './node-exchange.js';
-import { respond, type ProxyAnswer } from './responses.js';
+import { respond, serializeAnswer, type ProxyAnswer } from './responses.js';
+import { BodyProgressWatch, bodyProgressOf } from './body-progress.js';
+import { ConnectionCap } from './connection-cap.js';
 import { routeableTarget } from './request-target.js';
 import { RouteTable, Target, type Service } from './route-table.js';
 import { RouteStateFile, type RouteState } from './route-state.js';
@@ -32,17 +34,52 @@ import { forwardUpgrade } from './websocket.js';
 export const HEALTH_PATH = '/luma-proxy-health';
 export const PROXY_DEFAULTS = {
   drainTimeoutMs: 30_000,
-  /** Slow clients get this long to send their headers (slowloris). */
+  // The deadlines of a client connection, stage by stage, on both public listeners
+  // (documented in docs/proxy.md, each with a flag of `luma proxy run` and `luma up`).
+  /** Slow clients get this long to send a request head (slowloris), and to finish a TLS handshake. */
   headersTimeoutMs: 30_000,
+  /** A request body that stops arriving is cut off after this long without a byte; not a total. */
+  bodyTimeoutMs: 30_000,
+  /** An HTTP/1.1 connection with no request under way is closed after this long. */
+  keepAliveTimeoutMs: 65_000,
+  /** An app has this long to answer an Upgrade (WebSocket) request; then 504. */
+  upgradeTimeoutMs: 30_000,
+  /** An HTTP/2 session with no stream open is closed (GOAWAY) after this long. */
+  http2IdleTimeoutMs: 120_000,
+  /** Open client connections across both listeners; more are closed as soon as they are accepted. */
+  maxConnections: 10_000,
   /** Larger request heads get 431. */
   maxHeaderBytes: 16 * 1024,
-  keepAliveTimeoutMs: 65_000,
   /** A held request re-asks for a wake this often, in case the first ask was lost. */
   rewakeIntervalMs: 1_000,
   /** At most one scale-up hint per service this often. */
   scaleHintIntervalMs: 100,
   maxRefusedRetries: 3,
 } as const;
+
+/** The deadlines and the connection cap that bound what a client can hold (see PROXY_DEFAULTS). */
+export interface ClientLimits {
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  upgradeTimeoutMs: number;
+  http2IdleTimeoutMs: number;
+  maxConnections: number;
+}
+
+const CLIENT_LIMIT_NAMES = ['headersTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'upgradeTimeoutMs', 'http2IdleTimeoutMs', 'maxConnections'] as const;
+
+/** The limits given, with PROXY_DEFAULTS for the rest. */
+export function clientLimits(given: Partial<ClientLimits>): ClientLimits {
+  const limits = {} as ClientLimits;
+  for (const name of CLIENT_LIMIT_NAMES) limits[name] = given[name] ?? PROXY_DEFAULTS[name];
+  return limits;
+}
+
+/** node:http checks its headers timeout only this often (30 s by default): a quarter of it, within bounds. */
+export function connectionsCheckingIntervalFor(headersTimeoutMs: number): number {
+  return Math.max(100, Math.min(1_000, Math.floor(headersTimeoutMs / 4)));
+}
 const DRAIN_POLL_MS = 5;
 /** nginx's status for "the client closed the connection first", as logged and recorded. */
 const CLIENT_CLOSED = 499;
@@ -51,7 +88,7 @@ function isConnectionRefused(error: Error): boolean {
   return (error as NodeJS.ErrnoException).code === 'ECONNREFUSED';
 }
 
-export interface ProxyServerOptions {
+export interface ProxyServerOptions extends Partial<ClientLimits> {
   hooks?: ProxyHooks;
   drainTimeoutMs?: number;
   logger?: Logger;
@@ -65,8 +102,6 @@ export interface ProxyServerOptions {
   fastPath?: boolean;
   /** Called once for every request routed (not the health path) when it ends. */
   onRequestEnd?: (record: RequestRecord) => void;
-  /** How long a client may take to send a request head (slowloris); default PROXY_DEFAULTS.headersTimeoutMs. */
-  headersTimeoutMs?: number;
   /** Requests, holds and wake timeouts are counted here; nothing is when absent. */
   metrics?: ProxyMetrics;
 }
@@ -112,7 +147,11 @@ export class ProxyServer implements ProxyManagement {
   private hooks: ProxyHooks | undefined;
   private intercept: RequestIntercept | undefined;
   private readonly drainTimeoutMs: number;
-  private readonly headersTimeoutMs: number;
+  /** The deadlines and connection cap of both public listeners (the HTTPS one reads them here). */
+  readonly limits: ClientLimits;
+  /** One count of open client connections for both listeners. */
+  readonly connectionCap: ConnectionCap;
+  private readonly bodyWatch: BodyProgressWatch;
   private readonly logger: Logger;
   private readonly now: () => number;
   private server: Server | undefined;
@@ -122,8 +161,12 @@ export class ProxyServer implements ProxyManagement {
   constructor(options: ProxyServerOptions = {}) {
     this.hooks = options.hooks;
     this.drainTimeoutMs = options.drainTimeoutMs ?? PROXY_DEFAULTS.drainTimeoutMs;
-    this.headersTimeoutMs = options.headersTimeoutMs ?? PROXY_DEFAULTS.headersTimeoutMs;
+    this.limits = clientLimits(options);
     this.logger = options.logger ?? silentLogger();
+    this.connectionCap = new ConnectionCap(this.limits.maxConnections, (refused) =>
+      this.logger.warn({ refused, maxConnections: this.limits.maxConnections }, 'connections refused: the cap on open client connections is reached'),
+    );
+    this.bodyWatch = new BodyProgressWatch(this.limits.bodyTimeoutMs);
     this.now = options.now ?? Date.now;
     this.stateFile = options.stateFile ? new RouteStateFile(options.stateFile) : undefined;
     this.fastPath = options.fastPath ?? true;
@@ -239,14 +282,14 @@ export class ProxyServer implements ProxyManagement {
     // a missing Host itself, with a body that says so.
     // Node looks for connections past the headers timeout only every connectionsCheckingInterval
     // (30 s by default): a slowloris head would live up to that much longer than the timeout.
-    const checkingIntervalMs = Math.max(100, Math.min(1_000, Math.floor(this.headersTimeoutMs / 4)));
+    const checkingIntervalMs = connectionsCheckingIntervalFor(this.limits.headersTimeoutMs);
     const server = http.createServer({ maxHeaderSize: PROXY_DEFAULTS.maxHeaderBytes, requireHostHeader: false, connectionsCheckingInterval: checkingIntervalMs }, (req, res) => {
       void this.handle(req, res);
     });
-    server.headersTimeout = this.headersTimeoutMs;
-    // Long uploads, downloads and event streams are bounded by idle and response timeouts, not a total.
+    server.headersTimeout = this.limits.headersTimeoutMs;
+    // Long uploads, downloads and event streams are bounded by progress and response timeouts, not a total.
     server.requestTimeout = 0;
-    server.keepAliveTimeout = PROXY_DEFAULTS.keepAliveTimeoutMs;
+    server.keepAliveTimeout = this.limits.keepAliveTimeoutMs;
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       void this.handleUpgrade(req, socket, head);
     });
@@ -258,6 +301,8 @@ export class ProxyServer implements ProxyManagement {
       } else socket.destroy();
     });
     if (this.fastPath) this.takeConnections(server);
+    // Last, so that every other 'connection' listener sees only the connections it admits.
+    this.connectionCap.guard(server);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -288,7 +333,13 @@ export class ProxyServer implements ProxyManagement {
       },
       connectionClosed: (connection) => this.fastConnections.delete(connection),
     };
-    const options = { maxHeadBytes: PROXY_DEFAULTS.maxHeaderBytes, keepAliveTimeoutMs: PROXY_DEFAULTS.keepAliveTimeoutMs, pool: this.upstreamPool, deadlines: new Deadlines() };
+    const options = {
+      maxHeadBytes: PROXY_DEFAULTS.maxHeaderBytes,
+      keepAliveTimeoutMs: this.limits.keepAliveTimeoutMs,
+      bodyTimeoutMs: this.limits.bodyTimeoutMs,
+      pool: this.upstreamPool,
+      deadlines: new Deadlines(),
+    };
     server.on('connection', (socket: Socket) => {
       this.fastConnections.add(new FastConnection(socket, host, options));
     });
@@ -310,6 +361,7 @@ export class ProxyServer implements ProxyManagement {
       for (const socket of this.upgradedSockets) socket.destroy();
       await closed;
     }
+    this.bodyWatch.stop();
     this.forwarder.close();
     this.upstreamPool.close();
   }
@@ -317,6 +369,8 @@ export class ProxyServer implements ProxyManagement {
   /** A request that node:http parsed (the fast path handed its connection over). */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.closing) res.setHeader('connection', 'close');
+    const body = bodyProgressOf(req);
+    if (body) this.bodyWatch.watch(body);
     await this.serve(new NodeExchange(req, res, this.forwarder));
   }
 
@@ -417,8 +471,11 @@ export class ProxyServer implements ProxyManagement {
     service.inFlight++;
     target.inFlight++;
     try {
-      const outcome = await forwardUpgrade(req, socket, head, target, service.forwardHeaders);
-      if (outcome.kind === 'upstream-error') {
+      const outcome = await forwardUpgrade(req, socket, head, target, service.forwardHeaders, this.limits.upgradeTimeoutMs);
+      if (outcome.kind === 'handshake-timeout') {
+        this.logger.warn({ service: service.name, target: target.address, timeoutMs: this.limits.upgradeTimeoutMs }, 'the target did not answer the upgrade in time');
+        if (socket.writable) socket.end(serializeAnswer(respond.gatewayTimeout(service.name, this.limits.upgradeTimeoutMs), true, req.method ?? 'GET'));
+      } else if (outcome.kind === 'upstream-error') {
         this.logger.warn({ service: service.name, target: target.address, err: outcome.error.message }, 'upgrade failed upstream');
         if (socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       }

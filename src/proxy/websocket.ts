@@ -5,9 +5,11 @@ import { relayRefusal } from './refused-upgrade.js';
 import type { Target } from './route-table.js';
 
 // Forwards an HTTP Upgrade (WebSocket) to a target, then splices the two sockets
-// together. The connection counts as in flight until either side closes it.
+// together. The connection counts as in flight until either side closes it. The target
+// must answer the upgrade within the handshake timeout: an app that never does would
+// otherwise keep the request, and its project, in flight forever.
 
-export type UpgradeOutcome = { kind: 'closed' } | { kind: 'upstream-error'; error: Error } | { kind: 'rejected'; status: number };
+export type UpgradeOutcome = { kind: 'closed' } | { kind: 'upstream-error'; error: Error } | { kind: 'rejected'; status: number } | { kind: 'handshake-timeout' };
 
 function statusLine(status: number, message: string | undefined): string {
   return `HTTP/1.1 ${status} ${message ?? http.STATUS_CODES[status] ?? ''}\r\n`;
@@ -19,10 +21,11 @@ function rawHeaders(rawHeaders: string[]): string {
   return text;
 }
 
-export function forwardUpgrade(req: IncomingMessage, clientSocket: Duplex, head: Buffer, target: Target, trustForwardedHeaders: boolean): Promise<UpgradeOutcome> {
+export function forwardUpgrade(req: IncomingMessage, clientSocket: Duplex, head: Buffer, target: Target, trustForwardedHeaders: boolean, handshakeTimeoutMs: number): Promise<UpgradeOutcome> {
   return new Promise((resolve) => {
     let settled = false;
     const finish = (outcome: UpgradeOutcome): void => {
+      clearTimeout(handshakeTimer);
       if (!settled) {
         settled = true;
         resolve(outcome);
@@ -36,8 +39,14 @@ export function forwardUpgrade(req: IncomingMessage, clientSocket: Duplex, head:
       headers: upstreamHeaders(req, trustForwardedHeaders, true),
       agent: false,
     });
+    // Settled first, so the destroy's own error does not win.
+    const handshakeTimer = setTimeout(() => {
+      finish({ kind: 'handshake-timeout' });
+      upstream.destroy();
+    }, handshakeTimeoutMs);
 
     upstream.on('upgrade', (upstreamRes, upstreamSocket, upstreamHead) => {
+      clearTimeout(handshakeTimer);
       clientSocket.write(statusLine(upstreamRes.statusCode ?? 101, upstreamRes.statusMessage) + rawHeaders(upstreamRes.rawHeaders) + '\r\n');
       if (upstreamHead.length > 0) clientSocket.write(upstreamHead);
       if (head.length > 0) upstreamSocket.write(head);
@@ -57,6 +66,7 @@ export function forwardUpgrade(req: IncomingMessage, clientSocket: Duplex, head:
     });
     // The target answered without switching protocols: relay its answer, framed anew, and close.
     upstream.on('response', (upstreamRes) => {
+      clearTimeout(handshakeTimer);
       relayRefusal(req.method ?? 'GET', upstreamRes, clientSocket);
       finish({ kind: 'rejected', status: upstreamRes.statusCode ?? 502 });
     });

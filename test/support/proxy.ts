@@ -12,6 +12,7 @@ import { apiEndpoint, REPO_ROOT, type ApiEndpoint, type CliResult } from './luma
 const CLI = path.join(REPO_ROOT, 'dist/cli/main.js');
 const PROXY_CLI = path.join(REPO_ROOT, 'dist/cli/luma-proxy.js');
 const PROXY_UP_LINE = /Luma proxy is up: apps at http:\/\/127\.0\.0\.1:(\d+), management socket (.+), (\d+) route\(s\) restored/;
+const PROXY_HTTPS_LINE = /; HTTPS at https:\/\/127\.0\.0\.1:(\d+)/;
 const PROXY_METRICS_LINE = /route\(s\) restored, metrics at http:\/\/[^/]+:(\d+)\/metrics/;
 const CONTROLLER_UP_LINE = /Luma controller is up: API at http:\/\/127\.0\.0\.1:(\d+)/;
 
@@ -33,6 +34,8 @@ export interface ProxyProcess extends DaemonProcess {
   restored: number;
   /** Where /metrics is served, when started with --metrics-listen. */
   metricsPort?: number;
+  /** The HTTPS listener's port, when started with --https-listen. */
+  httpsPort?: number;
 }
 
 export interface ControllerProcess extends DaemonProcess {
@@ -109,7 +112,15 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyProcess> {
   ];
   const { daemon, match } = await spawnDaemon(args, options.env ?? {}, PROXY_UP_LINE, 'luma proxy run');
   const metrics = PROXY_METRICS_LINE.exec(daemon.output());
-  return { ...daemon, port: Number(match[1]), socketPath: match[2] ?? '', restored: Number(match[3]), ...(metrics ? { metricsPort: Number(metrics[1]) } : {}) };
+  const https = PROXY_HTTPS_LINE.exec(daemon.output());
+  return {
+    ...daemon,
+    port: Number(match[1]),
+    socketPath: match[2] ?? '',
+    restored: Number(match[3]),
+    ...(metrics ? { metricsPort: Number(metrics[1]) } : {}),
+    ...(https ? { httpsPort: Number(https[1]) } : {}),
+  };
 }
 
 export interface ControllerOptions {

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 
 // HTTP/1.1 written byte for byte on a socket, for requests no well-behaved client would
 // send (conflicting lengths, bare CR, NUL, slow heads): what came back and whether the
@@ -23,13 +24,19 @@ export interface RawOptions {
   /** Write the request in pieces of this many bytes, `dribbleMs` apart (slowloris). */
   dribbleBytes?: number;
   dribbleMs?: number;
+  /** With dribbling: this many bytes first, at once (a whole head), then the rest dribbled (a slow body). */
+  dribbleAfter?: number;
+  /** Over TLS (the HTTPS listener): the server name and the CA to trust. */
+  tls?: { servername: string; ca: string };
 }
 
 export function rawExchange(port: number, request: string | Buffer, options: RawOptions = {}): Promise<RawAnswer> {
   const began = Date.now();
   const bytes = typeof request === 'string' ? Buffer.from(request, 'latin1') : request;
   return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = options.tls
+      ? tls.connect({ host: '127.0.0.1', port, servername: options.tls.servername, ca: options.tls.ca, ALPNProtocols: ['http/1.1'] })
+      : net.connect(port, '127.0.0.1');
     let raw = '';
     let done = false;
     let idle: NodeJS.Timeout | undefined;
@@ -54,13 +61,14 @@ export function rawExchange(port: number, request: string | Buffer, options: Raw
     socket.on('end', () => finish(true, false));
     socket.on('close', () => finish(true, false));
     socket.on('error', () => finish(true, false));
-    socket.on('connect', () => {
+    socket.on(options.tls ? 'secureConnect' : 'connect', () => {
       armIdle();
       if (!options.dribbleBytes) {
         socket.write(bytes);
         return;
       }
-      let offset = 0;
+      let offset = options.dribbleAfter ?? 0;
+      if (offset > 0) socket.write(bytes.subarray(0, offset));
       dribble = setInterval(() => {
         if (offset >= bytes.length || socket.destroyed) return void clearInterval(dribble);
         socket.write(bytes.subarray(offset, offset + (options.dribbleBytes ?? 1)));

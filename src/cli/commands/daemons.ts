@@ -4,6 +4,7 @@ import { defaultProxyPaths } from '../../proxy/paths.js';
 import { CliError } from '../api-client.js';
 import { favourSmallHeap } from '../../daemon/heap-profile.js';
 import { globalFlags, stopOnSignal } from '../common.js';
+import { addProxyLimitFlags, proxyLimitsFrom, type ProxyLimitFlags } from '../proxy-limit-flags.js';
 
 // The long-running processes: `luma up` (everything in one) and `luma controller`
 // (the control plane alone, steering a separately run proxy).
@@ -39,10 +40,10 @@ function refuseTlsOnController(options: ControlPlaneFlags): void {
 }
 
 export function registerDaemonCommands(program: Command): void {
-  addControlPlaneFlags(program.command('up').description('Run Luma in one process (store, controller, proxy, API) on the embedded default'))
+  addProxyLimitFlags(addControlPlaneFlags(program.command('up').description('Run Luma in one process (store, controller, proxy, API) on the embedded default')))
     .addOption(new Option('--lets-encrypt-email <email>', "contact address of the ACME account (what `luma proxy set-global-option` sets on a separate proxy)").env('LUMA_LETS_ENCRYPT_EMAIL'))
     .addHelpText('after', '\nExample:\n  luma up --manifests ./manifests --listen 127.0.0.1:8080')
-    .action(async (options: ControlPlaneFlags & { letsEncryptEmail?: string }, command: Command) => {
+    .action(async (options: ControlPlaneFlags & ProxyLimitFlags & { letsEncryptEmail?: string }, command: Command) => {
       if ((options.acmeDirectory || options.certificatesDir || options.letsEncryptEmail) && !options.httpsListen) {
         throw new CliError('--acme-directory, --certificates-dir and --lets-encrypt-email need --https-listen');
       }
@@ -63,6 +64,7 @@ export function registerDaemonCommands(program: Command): void {
         ...(options.certificatesDir ? { certificatesDir: options.certificatesDir } : {}),
         ...(options.letsEncryptEmail ? { letsEncryptEmail: options.letsEncryptEmail } : {}),
         ...(options.forcePrune ? { forcePrune: true } : {}),
+        proxyLimits: proxyLimitsFrom(options),
       });
       stopOnSignal('Luma (containers keep running and are adopted at the next start)', () => luma.stop());
       const https = luma.httpsPort !== undefined ? `, HTTPS at https://127.0.0.1:${luma.httpsPort}` : '';

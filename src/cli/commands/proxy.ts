@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { parseDuration, QuantityError } from '../../model/quantities.js';
 import { defaultProxyPaths } from '../../proxy/paths.js';
 import { ManagementClient } from '../../proxy/management-client.js';
 import type { DeployRequest, ServiceInfo } from '../../proxy/management.js';
@@ -8,6 +7,7 @@ import { parseListenAddress } from '../../daemon/listen-address.js';
 import { CliError } from '../api-client.js';
 import { collect, globalFlags, stopOnSignal } from '../common.js';
 import { table } from '../format.js';
+import { addProxyLimitFlags, duration, proxyLimitsFrom, type ProxyLimitFlags } from '../proxy-limit-flags.js';
 
 // `luma proxy …` (also the `luma-proxy` binary): the daemon, and a client mode of the
 // same binary that steers it over its management socket.
@@ -30,16 +30,6 @@ function addSocketFlags(command: Command): Command {
         self.setOptionValue('stateDir', globalFlags(self).stateDir);
       })
   );
-}
-
-function duration(flag: string): (value: string) => number {
-  return (value) => {
-    try {
-      return parseDuration(value);
-    } catch (error) {
-      throw new CliError(`${flag}: ${error instanceof QuantityError ? error.message : String(error)}`);
-    }
-  };
 }
 
 async function withClient<T>(options: SocketFlags, action: (client: ManagementClient) => Promise<T>): Promise<T> {
@@ -82,17 +72,16 @@ interface DeployFlags extends SocketFlags {
 export function registerProxyCommands(program: Command): void {
   const proxy = program.command('proxy').description('The edge proxy: run the daemon, or steer a running one');
 
-  addSocketFlags(proxy.command('run').description('Run the proxy daemon: public listener plus management socket'))
+  addProxyLimitFlags(addSocketFlags(proxy.command('run').description('Run the proxy daemon: public listener plus management socket')))
     .addOption(new Option('--listen <addr>', 'public HTTP listener').env('LUMA_LISTEN').default('127.0.0.1:8080'))
     .addOption(new Option('--drain-timeout <duration>', 'how long SIGTERM waits for in-flight requests').argParser(duration('--drain-timeout')))
     .addOption(new Option('--https-listen <addr>', 'public HTTPS listener; TLS is off without it').env('LUMA_HTTPS_LISTEN'))
     .addOption(new Option('--acme-directory <url>', "ACME directory URL (default: Let's Encrypt production)").env('LUMA_ACME_DIRECTORY'))
     .addOption(new Option('--certificates-dir <dir>', 'operator-provided certificates: HOST.crt and HOST.key per hostname').env('LUMA_CERTIFICATES_DIR'))
     .option('--no-fast-path', 'parse every request with node:http (the fast path for plain HTTP/1.1 is on by default)')
-    .addOption(new Option('--headers-timeout <duration>', 'how long a client may take to send a request head (default 30s)').env('LUMA_PROXY_HEADERS_TIMEOUT').argParser(duration('--headers-timeout')))
     .addOption(new Option('--metrics-listen <addr>', "serve the proxy's Prometheus metrics at http://ADDR/metrics (off when not given)").env('LUMA_METRICS_LISTEN'))
     .addHelpText('after', '\nExamples:\n  luma proxy run --listen 127.0.0.1:8080 --metrics-listen 127.0.0.1:9464 --state-dir /var/lib/luma\n  luma proxy run --listen :80 --https-listen :443 --state-dir /var/lib/luma')
-    .action(async (options: SocketFlags & { listen: string; drainTimeout?: number; headersTimeout?: number; fastPath: boolean; metricsListen?: string; httpsListen?: string; acmeDirectory?: string; certificatesDir?: string }) => {
+    .action(async (options: SocketFlags & ProxyLimitFlags & { listen: string; drainTimeout?: number; fastPath: boolean; metricsListen?: string; httpsListen?: string; acmeDirectory?: string; certificatesDir?: string }) => {
       const address = parseListenAddress(options.listen, '--listen');
       const metricsAddress = options.metricsListen ? parseListenAddress(options.metricsListen, '--metrics-listen') : undefined;
       if ((options.acmeDirectory || options.certificatesDir) && !options.httpsListen) throw new CliError('--acme-directory and --certificates-dir need --https-listen');
@@ -108,7 +97,7 @@ export function registerProxyCommands(program: Command): void {
         logger: createLogger().child({ component: 'proxy' }),
         fastPath: options.fastPath,
         ...(options.drainTimeout !== undefined ? { drainTimeoutMs: options.drainTimeout } : {}),
-        ...(options.headersTimeout !== undefined ? { headersTimeoutMs: options.headersTimeout } : {}),
+        limits: proxyLimitsFrom(options),
         ...(metricsAddress ? { metricsListen: metricsAddress } : {}),
         ...(httpsAddress
           ? {

@@ -28,7 +28,12 @@ export interface FastConnectionOptions {
   /** An idle connection (no request under way) is closed after this long without a byte. */
   keepAliveTimeoutMs: number;
   pool: UpstreamPool;
-  /** Where the keep-alive and response timeouts are kept (one for the proxy). */
+  /**
+   * A request body that stops arriving is cut off after this long without a byte (a
+   * stall, not a total); time the proxy itself is not reading does not count. Off when absent.
+   */
+  bodyTimeoutMs?: number;
+  /** Where the keep-alive, body and response timeouts are kept (one for the proxy). */
   deadlines: Deadlines;
 }
 
@@ -65,6 +70,8 @@ export class FastConnection implements ClientConnection {
   });
   /** The current exchange's response timeout. */
   private readonly responseDeadline = new Deadline(() => this.exchange?.responseTimedOut());
+  /** The request body's progress timeout: re-armed by every body byte that arrives. */
+  private readonly bodyDeadline = new Deadline(() => this.bodyStalled());
 
   constructor(
     private readonly socket: Socket,
@@ -122,7 +129,7 @@ export class FastConnection implements ClientConnection {
       const body = this.received;
       this.received = undefined;
       this.received = this.takeBody(body);
-    }
+    } else if (this.bodyRemaining > 0) this.watchBody();
     this.host.serve(exchange).then(
       () => this.exchangeServed(exchange),
       () => this.destroy(),
@@ -134,6 +141,7 @@ export class FastConnection implements ClientConnection {
     const take = Math.min(this.bodyRemaining, chunk.length);
     const body = take === chunk.length ? chunk : chunk.subarray(0, take);
     this.bodyRemaining -= take;
+    this.watchBody();
     if (!this.discardingBody) {
       if (this.bodySink) {
         if (!this.bodySink.writeBody(body)) this.pause(PAUSED.upload);
@@ -144,6 +152,23 @@ export class FastConnection implements ClientConnection {
       }
     }
     return take === chunk.length ? undefined : chunk.subarray(take);
+  }
+
+  /** Arms the body deadline while body bytes are still to come, from the last byte received. */
+  private watchBody(): void {
+    const timeoutMs = this.options.bodyTimeoutMs;
+    if (this.bodyRemaining === 0) this.bodyDeadline.cancel();
+    else if (timeoutMs !== undefined && timeoutMs > 0) this.options.deadlines.arm(this.bodyDeadline, timeoutMs);
+  }
+
+  /**
+   * No body byte for the body timeout. While the proxy is not reading (the request is held,
+   * the target is slow to take the upload) the client is not at fault: the clock starts again.
+   */
+  private bodyStalled(): void {
+    if (this.bodyRemaining === 0 || this.gone) return;
+    if ((this.paused & (PAUSED.bodyWaiting | PAUSED.upload)) !== 0) this.watchBody();
+    else this.destroy();
   }
 
   streamBodyTo(exchange: FastExchange): void {
@@ -173,7 +198,10 @@ export class FastConnection implements ClientConnection {
   private resume(reason: number): void {
     if ((this.paused & reason) === 0) return;
     this.paused &= ~reason;
-    if (this.paused === 0) this.socket.resume();
+    if (this.paused !== 0) return;
+    this.socket.resume();
+    // The client gets the whole body timeout from when the proxy reads again.
+    if (this.bodyRemaining > 0) this.watchBody();
   }
 
   // ---------- the end of an exchange ----------
@@ -260,6 +288,7 @@ export class FastConnection implements ClientConnection {
     this.gone = true;
     this.idleDeadline.cancel();
     this.responseDeadline.cancel();
+    this.bodyDeadline.cancel();
     this.exchange?.clientGone();
     this.host.connectionClosed(this);
   };
@@ -274,6 +303,7 @@ export class FastConnection implements ClientConnection {
     this.socket.off('close', this.onClose);
     this.socket.off('drain', this.onDrain);
     this.idleDeadline.cancel();
+    this.bodyDeadline.cancel();
     this.host.connectionClosed(this);
     this.host.handOff(this.socket, received);
   }

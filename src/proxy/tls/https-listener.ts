@@ -1,22 +1,44 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import http2, { type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import type { Logger } from '../../util/logger.js';
+import type { ConnectionCap } from '../connection-cap.js';
+import { connectionsCheckingIntervalFor, type ClientLimits } from '../proxy-server.js';
 import { asHttp1Headers, Http1StyleResponse } from './http2-compat.js';
+import { closeWhenIdle } from './http2-idle.js';
 
 // The public HTTPS listener. The certificate is picked per handshake from the server name
 // (SNI); a name without a certificate is refused in the handshake, and nothing is ever
 // ordered from here. HTTP/2 is offered through ALPN, HTTP/1.1 stays for clients that
 // ask for it (and for WebSocket upgrades). Requests go to the same handler as plain HTTP:
-// the forwarder sees the TLS socket and sets X-Forwarded-Proto to https.
+// the forwarder sees the TLS socket and sets X-Forwarded-Proto to https. The deadlines are
+// those of the plain listener (a TLS handshake counts as part of the request head), and
+// its connections count against the same cap.
 
 export interface HttpsListenerOptions {
   contextFor: (serverName: string) => SecureContext | undefined;
   handle: (req: IncomingMessage, res: ServerResponse) => void;
   handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   logger: Logger;
+  limits: ClientLimits;
+  /** Shared with the plain listener: one count of open client connections. */
+  connectionCap: ConnectionCap;
+}
+
+/** What node:http reads from the server of an HTTP/1.1 connection, which the HTTP/2 server carries for allowHTTP1. */
+type Http1Timeouts = Pick<HttpServer, 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout'> & { connectionsCheckingInterval: number };
+
+/** Node's HTTP/2 server keeps its own HTTP/1.1 defaults (60 s heads whatever was asked, 300 s per request, no keep-alive timeout). */
+function applyHttp1Timeouts(server: Http2SecureServer, limits: ClientLimits): void {
+  const http1 = server as Http2SecureServer & Http1Timeouts;
+  http1.headersTimeout = limits.headersTimeoutMs;
+  // Long uploads and downloads are bounded by progress and response timeouts, not a total.
+  http1.requestTimeout = 0;
+  http1.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  // Read when the server starts listening.
+  http1.connectionsCheckingInterval = connectionsCheckingIntervalFor(limits.headersTimeoutMs);
 }
 
 export class HttpsListener {
@@ -26,10 +48,11 @@ export class HttpsListener {
   constructor(private readonly options: HttpsListenerOptions) {}
 
   async listen(host: string, port: number): Promise<AddressInfo> {
-    const { contextFor, logger } = this.options;
+    const { contextFor, logger, limits } = this.options;
     const server = http2.createSecureServer({
       allowHTTP1: true,
       minVersion: 'TLSv1.2',
+      handshakeTimeout: limits.headersTimeoutMs,
       Http2ServerResponse: Http1StyleResponse,
       SNICallback: (serverName, callback) => {
         const context = contextFor(serverName);
@@ -37,6 +60,8 @@ export class HttpsListener {
         else callback(new Error(`no certificate for "${serverName}"`));
       },
     });
+    applyHttp1Timeouts(server, limits);
+    server.on('session', (session) => closeWhenIdle(session, limits.http2IdleTimeoutMs));
     server.on('request', (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => this.onRequest(req, res));
     // HTTP/1.1 connections fall back to node:http's parser, which reports upgrades here.
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.options.handleUpgrade(req, socket, head));
@@ -47,6 +72,8 @@ export class HttpsListener {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
+    // Last, in front of the TLS layer's own listener: a refused connection costs no handshake.
+    this.options.connectionCap.guard(server);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -88,6 +88,8 @@ export class TlsProxy implements ProxyManagement {
           socket.destroy();
         }),
       logger,
+      limits: proxy.limits,
+      connectionCap: proxy.connectionCap,
     });
     proxy.setIntercept((request) => this.interceptPlainHttp(request));
   }
