@@ -59,9 +59,8 @@ export function sseOnResponse(res: ServerResponse, options: SseStreamOptions): S
     res.end(sseEvent(TOO_SLOW, WATCH_ERROR_EVENT));
     graceTimer = setTimeout(() => res.destroy(), options.lastMessageGraceMs ?? DEFAULT_LAST_MESSAGE_GRACE_MS);
     graceTimer.unref();
-    // Once the last message is out the connection is closed after it: the reader is told,
-    // then let go, whatever keep-alive it asked for.
-    // (The response lets go of its socket when it finishes: hold it here.)
+    // Once the last message is out, the connection is closed after it (whatever keep-alive
+    // the reader asked for): told, then let go. The response drops its socket on finishing.
     const socket = res.socket;
     res.once('finish', () => {
       clearTimeout(graceTimer);
