@@ -48,6 +48,8 @@ export interface ApiOptions {
   runtime: ContainerRuntime;
   /** How often a followed log sends a heartbeat (SSE comment, WebSocket ping and message). */
   logHeartbeatIntervalMs: number;
+  /** A watch or event stream reader that lets more than this pile up unread is dropped (default 8 MiB). */
+  watchMaxBufferedBytes?: number;
   /** How often a followed log looks for new instances besides Docker's events. */
   logPollIntervalMs?: number;
   clock?: Clock;
@@ -362,7 +364,13 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
   registerObjectLogRoutes(app, { prefix: API_PREFIX, store, sessions: logSessions, clock });
   if (options.sync) registerSyncRoutes(app, { prefix: API_PREFIX, sync: options.sync });
 
-  registerWatchRoutes(app, { prefix: API_PREFIX, store, events: options.events ?? new EventLog(), heartbeatIntervalMs: options.logHeartbeatIntervalMs });
+  registerWatchRoutes(app, {
+    prefix: API_PREFIX,
+    store,
+    events: options.events ?? new EventLog(),
+    heartbeatIntervalMs: options.logHeartbeatIntervalMs,
+    ...(options.watchMaxBufferedBytes !== undefined ? { maxBufferedBytes: options.watchMaxBufferedBytes } : {}),
+  });
 
   // Lists of known kinds are in watch-routes.ts; this only answers for unknown ones.
   app.get(`${API_PREFIX}/:plural`, { schema: { hide: true } }, async (request) => {

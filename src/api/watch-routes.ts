@@ -18,6 +18,8 @@ export interface WatchRouteOptions {
   store: ObjectStore;
   events: EventLog;
   heartbeatIntervalMs: number;
+  /** A watcher that lets more than this pile up unread is dropped (sse-stream.ts). */
+  maxBufferedBytes?: number;
 }
 
 interface ListQuery {
@@ -50,6 +52,7 @@ function isTrue(value: string | undefined): boolean {
 
 export function registerWatchRoutes(app: FastifyInstance, options: WatchRouteOptions): void {
   const { store, prefix } = options;
+  const streamOptions = { heartbeatIntervalMs: options.heartbeatIntervalMs, ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}) };
 
   for (const kind of KINDS) {
     app.get(`${prefix}/${KIND_PLURALS[kind]}`, { schema: { summary: `List ${KIND_PLURALS[kind]}, or watch them with ?watch=true`, querystring: listQuerystring } }, async (request, reply) => {
@@ -62,7 +65,7 @@ export function registerWatchRoutes(app: FastifyInstance, options: WatchRouteOpt
   }
 
   async function watchObjects(request: FastifyRequest, reply: FastifyReply, kind: Kind, matches: (object: LumaObject) => boolean): Promise<FastifyReply> {
-    const stream = openSseStream(reply, options.heartbeatIntervalMs);
+    const stream = openSseStream(reply, streamOptions);
     // Subscribing and reading the present happen in one turn of the event loop: no write
     // can fall between them, so nothing is missed and nothing is sent twice.
     const unsubscribe = store.watch((event) => {
@@ -97,7 +100,7 @@ export function registerWatchRoutes(app: FastifyInstance, options: WatchRouteOpt
       const filter = { ...(kind !== undefined ? { kind } : {}), ...(query.name !== undefined ? { name: query.name } : {}) };
       const matches = (event: LumaEvent): boolean => (kind === undefined || event.object.kind === kind) && (query.name === undefined || event.object.name === query.name);
       if (!isTrue(query.watch)) return { items: options.events.list(filter) };
-      const stream = openSseStream(reply, options.heartbeatIntervalMs);
+      const stream = openSseStream(reply, streamOptions);
       // As for objects: subscribed and read in one turn, so nothing falls between.
       const unsubscribe = options.events.subscribe((event) => {
         if (matches(event)) stream.send(EVENT_STREAM_EVENT, event);

@@ -13,6 +13,18 @@ export const DOCKER_STATE_HEADER = 'x-luma-docker-unreachable';
 /** In a watch stream: sent once the current state has been streamed; data `{}`. */
 export const WATCH_SYNCED_EVENT = 'SYNCED';
 
+/**
+ * In a watch or event stream: the last message before the server ends it, as Kubernetes
+ * ends a watch with an ERROR event; data is a WatchError.
+ */
+export const WATCH_ERROR_EVENT = 'ERROR';
+
+export interface WatchError {
+  /** `TooSlow`: the client let too much pile up unread. */
+  reason: string;
+  message: string;
+}
+
 /** In the event stream: the name of each event's message. */
 export const EVENT_STREAM_EVENT = 'event';
 

@@ -1,5 +1,5 @@
 import type { ErrorBody } from '../api/errors.js';
-import { API_PREFIX, DOCKER_STATE_HEADER, EVENT_STREAM_EVENT, WATCH_SYNCED_EVENT, type ApplyReport } from '../api/wire.js';
+import { API_PREFIX, DOCKER_STATE_HEADER, EVENT_STREAM_EVENT, WATCH_ERROR_EVENT, WATCH_SYNCED_EVENT, type ApplyReport, type WatchError } from '../api/wire.js';
 import type { LumaEvent } from '../events/event-log.js';
 import type { WatchEventType } from '../store/store.js';
 import { EXIT } from './exit-codes.js';
@@ -21,6 +21,12 @@ export class CliError extends Error {
 }
 
 export type ApplyResponse = ApplyReport;
+
+/** The server ended a watch (it read too slowly): a failure with the server's reason. */
+function watchEnded(data: string): CliError {
+  const error = safeJson(data) as Partial<WatchError> | undefined;
+  return new CliError(`the server ended the watch: ${error?.message ?? data}`);
+}
 
 /** One message of a watch stream: a change, or SYNCED once the present has been sent. */
 export type WatchMessage = { type: WatchEventType; object: LumaObject } | { type: 'SYNCED' };
@@ -111,6 +117,7 @@ export class ApiClient {
   async *watch(kind: Kind, query: ListQuery, signal?: AbortSignal): AsyncGenerator<WatchMessage> {
     for await (const message of this.stream(`${API_PREFIX}/${KIND_PLURALS[kind]}${queryString({ ...query, watch: 'true' })}`, signal)) {
       if (message.event === WATCH_SYNCED_EVENT) yield { type: 'SYNCED' };
+      else if (message.event === WATCH_ERROR_EVENT) throw watchEnded(message.data);
       else if (message.event === 'ADDED' || message.event === 'MODIFIED' || message.event === 'DELETED') yield { type: message.event, object: JSON.parse(message.data) as LumaObject };
     }
   }
@@ -119,6 +126,7 @@ export class ApiClient {
   async *watchEvents(query: EventQuery, signal?: AbortSignal): AsyncGenerator<LumaEvent | 'SYNCED'> {
     for await (const message of this.stream(`${API_PREFIX}/events${queryString({ ...query, watch: 'true' })}`, signal)) {
       if (message.event === WATCH_SYNCED_EVENT) yield 'SYNCED';
+      else if (message.event === WATCH_ERROR_EVENT) throw watchEnded(message.data);
       else if (message.event === EVENT_STREAM_EVENT) yield JSON.parse(message.data) as LumaEvent;
     }
   }

@@ -20,10 +20,11 @@ export interface UploadedContext {
   digest: string;
 }
 
-async function archiveOf(location: string): Promise<{ body: Buffer; type: string }> {
+async function archiveOf(location: string, dockerfile: string | undefined): Promise<{ body: Buffer; type: string }> {
   const info = await stat(location).catch(() => undefined);
   if (!info) throw new CliError(`the build context ${location} does not exist`);
-  if (info.isDirectory()) return { body: await buffer(packContext(location).pipe(createGzip())), type: 'application/gzip' };
+  // The Image's Dockerfile travels even when .dockerignore leaves it out, as `docker build` sends it.
+  if (info.isDirectory()) return { body: await buffer(packContext(location, dockerfile ? { dockerfile } : {}).pipe(createGzip())), type: 'application/gzip' };
   return { body: await readFile(location), type: 'application/octet-stream' };
 }
 
@@ -65,7 +66,7 @@ export async function uploadContexts(api: ApiClient, files: Array<{ path: string
       const location = path.resolve(base, context);
       let digest: string;
       if (options.upload) {
-        const { body, type } = await archiveOf(location);
+        const { body, type } = await archiveOf(location, doc.object.spec.build.dockerfile);
         digest = (await api.uploadContext(body, type)).digest;
       } else digest = await localDigest(location);
       uploads.push({ file: file.path, document: doc.source.document, digest });

@@ -110,7 +110,7 @@ export class ImageReconciler {
       await runtime.build(
         {
           tag: target.tag,
-          context: packContext(contexts.directoryOf(target.digest)),
+          context: packContext(contexts.directoryOf(target.digest), { dockerfile: target.dockerfile }),
           dockerfile: target.dockerfile,
           args: target.args,
           labels: { [LABELS.kind]: 'Image', [LABELS.name]: name, [LABELS.uid]: image.metadata.uid ?? '' },

@@ -5,6 +5,7 @@ import { createLogger } from '../util/logger.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { publicUrlFor, startControlPlane } from './control-plane.js';
 import { parseListenAddress } from './listen-address.js';
+import { holdingLock, lockStateDir } from '../util/state-lock.js';
 
 // `luma controller`: the control plane in its own process, steering a separately run
 // proxy (`luma proxy run`) through its management socket. When the proxy restarts, the
@@ -22,7 +23,18 @@ export interface ControllerProcessOptions {
   forcePrune?: boolean;
 }
 
-export async function startControllerProcess(options: ControllerProcessOptions): Promise<{ apiPort: number; stop(): Promise<void> }> {
+export interface RunningControllerProcess {
+  apiPort: number;
+  stop(): Promise<void>;
+}
+
+/** Starts the controller once it holds the control plane's lock on the state directory (the proxy's is another). */
+export async function startControllerProcess(options: ControllerProcessOptions): Promise<RunningControllerProcess> {
+  const lock = await lockStateDir(options.stateDir, 'control-plane', 'luma controller');
+  return holdingLock(lock, () => startLocked(options));
+}
+
+async function startLocked(options: ControllerProcessOptions): Promise<RunningControllerProcess> {
   const logger = createLogger();
   const settings = await loadSettings(options.config);
   if (options.forcePrune) settings.sync.forcePrune = true;

@@ -6,6 +6,8 @@ import { createMetricsRegistry } from '../metrics/registry.js';
 import { PrometheusProxyMetrics } from '../metrics/proxy-metrics.js';
 import { publicUrlFor, startControlPlane } from './control-plane.js';
 import { parseListenAddress } from './listen-address.js';
+import { defaultProxyPaths } from '../proxy/paths.js';
+import { holdingLock, lockStateDirs } from '../util/state-lock.js';
 
 // `luma up`: everything in one process on the embedded default. The proxy runs
 // in-process behind the same management interface its daemon serves on a socket.
@@ -38,7 +40,23 @@ export interface RunningLuma {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts Luma once it holds both locks of the state directory, the control plane's and
+ * the proxy's: neither another `luma up` nor a `luma controller` or `luma proxy run` may
+ * share it, and a refused start has touched nothing.
+ */
 export async function startLuma(options: UpOptions): Promise<RunningLuma> {
+  const lock = await lockStateDirs(
+    [
+      { dir: options.stateDir, role: 'control-plane' },
+      { dir: defaultProxyPaths(options.stateDir).dir, role: 'proxy' },
+    ],
+    'luma up',
+  );
+  return holdingLock(lock, () => startLocked(options));
+}
+
+async function startLocked(options: UpOptions): Promise<RunningLuma> {
   const logger = createLogger();
   const settings = await loadSettings(options.config);
   if (options.forcePrune) settings.sync.forcePrune = true;

@@ -6,6 +6,8 @@ import { ProxyServer, type ClientLimits } from './proxy-server.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { PrometheusProxyMetrics } from '../metrics/proxy-metrics.js';
 import { serveMetrics, type MetricsServer } from '../metrics/metrics-server.js';
+import { holdingLock, lockStateDir } from '../util/state-lock.js';
+import { checkPrivateDirectory } from '../util/private-directory.js';
 
 // `luma proxy run`: the proxy on its own, steered through its management socket. Its
 // route table lives in its state file, so a restart serves what it served before.
@@ -43,7 +45,16 @@ export function loadTls(): Promise<typeof import('./tls/tls-proxy.js')> {
   return import('./tls/tls-proxy.js');
 }
 
+/**
+ * Starts the proxy once it holds the lock of its directory (the routes file's): a second
+ * proxy there is refused before it reads or writes anything.
+ */
 export async function runProxyDaemon(options: ProxyDaemonOptions): Promise<RunningProxy> {
+  const lock = await lockStateDir(path.dirname(options.stateFile), 'proxy', 'luma proxy run');
+  return holdingLock(lock, () => startProxyDaemon(options));
+}
+
+async function startProxyDaemon(options: ProxyDaemonOptions): Promise<RunningProxy> {
   const registry = createMetricsRegistry();
   const proxy = new ProxyServer({
     logger: options.logger,
@@ -68,6 +79,7 @@ export async function runProxyDaemon(options: ProxyDaemonOptions): Promise<Runni
   const management = new ManagementServer(front, options.logger);
   front.setHooks(management);
   await mkdir(path.dirname(options.socketPath), { recursive: true, mode: 0o700 });
+  await checkPrivateDirectory(path.dirname(options.socketPath));
   await management.listen(options.socketPath);
   const address = await proxy.listen(options.listenHost, options.listenPort);
   const httpsPort = tlsProxy && https ? (await tlsProxy.listen(https.host, https.port)).port : undefined;

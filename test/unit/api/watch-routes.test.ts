@@ -2,7 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { once } from 'node:events';
+import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TOO_SLOW } from '../../../src/api/sse-stream.js';
+import { API_PREFIX, EVENT_STREAM_EVENT, WATCH_ERROR_EVENT } from '../../../src/api/wire.js';
+import { SseParser, type SseMessage } from '../../../src/logs/sse.js';
 import { createApiServer } from '../../../src/api/server.js';
 import { ApiClient, CliError, type WatchMessage } from '../../../src/cli/api-client.js';
 import { DEFAULT_SETTINGS } from '../../../src/config/settings.js';
@@ -17,6 +22,9 @@ import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
 
 // Lists with label selectors, the watch streams of objects and events, and dry runs that
 // answer the live and would-be objects, through the CLI's own client on a loopback port.
+
+/** Small, so that a stalled reader crosses it after a few thousand events. */
+const SLOW_READER_LIMIT = 64 * 1024;
 
 let dir: string;
 let store: FileStore;
@@ -37,6 +45,7 @@ beforeEach(async () => {
     usage: { records: () => [] },
     runtime: new FakeRuntime(),
     logHeartbeatIntervalMs: 60_000,
+    watchMaxBufferedBytes: SLOW_READER_LIMIT,
     events,
     token: TEST_API_TOKEN,
     logger: silentLogger(),
@@ -132,6 +141,72 @@ describe('watch', () => {
   it('says so when the API cannot be reached', async () => {
     const gone = new ApiClient('http://127.0.0.1:9');
     await expect(gone.watch('Project', {}).next()).rejects.toThrow(CliError);
+  });
+});
+
+describe('a watcher that stops reading', () => {
+  /** A raw client that sends its request and then reads nothing until told. */
+  async function stalledWatch(urlPath: string): Promise<net.Socket> {
+    const socket = net.connect((app.server.address() as net.AddressInfo).port, '127.0.0.1');
+    socket.pause();
+    socket.write(`GET ${urlPath} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer ${TEST_API_TOKEN}\r\nConnection: close\r\n\r\n`);
+    await once(socket, 'connect');
+    // The server answers the head and the present state before the burst.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return socket;
+  }
+
+  async function readToEnd(socket: net.Socket): Promise<SseMessage[]> {
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.resume();
+    await once(socket, 'end');
+    // Chunked framing aside, what is left is the event stream.
+    return new SseParser().push(text.slice(text.indexOf('\r\n\r\n') + 4).replace(/\r\n[0-9a-f]+\r\n/g, ''));
+  }
+
+  /** Watches through the CLI's client, stops pulling after SYNCED while `burst` runs, then reads on. */
+  async function consumeAfterBurst(burst: () => Promise<unknown>): Promise<void> {
+    const watch = api.watch('Project', {});
+    for (let message = await watch.next(); !message.done && message.value.type !== 'SYNCED'; message = await watch.next());
+    await burst();
+    for await (const message of watch) void message;
+  }
+
+  it('of events is dropped with a last ERROR message, and the server goes on', async () => {
+    const socket = await stalledWatch(`${API_PREFIX}/events?watch=true`);
+    const produced = 5_000;
+    for (let i = 0; i < produced; i++) events.record('controller', { kind: 'Project', name: 'web' }, 'Normal', 'Started', `event ${i} ${'x'.repeat(1000)}`);
+    const messages = await readToEnd(socket);
+    expect(messages.at(-1)).toEqual({ event: WATCH_ERROR_EVENT, data: JSON.stringify(TOO_SLOW) });
+    expect(messages.filter((message) => message.event === EVENT_STREAM_EVENT).length).toBeLessThan(produced / 2);
+    // A new watcher is served as before.
+    const next = api.watchEvents({ name: 'web' });
+    expect((await next.next()).value).toMatchObject({ object: { kind: 'Project', name: 'web' } });
+    await next.return(undefined);
+  });
+
+  it('of objects is dropped the same way, and the CLI says why', async () => {
+    const socket = await stalledWatch(`${API_PREFIX}/projects?watch=true`);
+    const padded = (round: number): LumaObject => ({
+      apiVersion: API_VERSION,
+      kind: 'Project',
+      metadata: { name: 'web' },
+      spec: { image: 'busybox', hostnames: ['web.localhost'], env: { ROUND: String(round), PADDING: 'x'.repeat(256 * 1024) } },
+    });
+    // 8 MiB in all: more than the kernel's socket buffers take in for a reader that reads nothing.
+    const writes = 32;
+    for (let i = 0; i < writes; i++) await store.apply(padded(i));
+    const messages = await readToEnd(socket);
+    expect(messages.at(-1)).toEqual({ event: WATCH_ERROR_EVENT, data: JSON.stringify(TOO_SLOW) });
+    expect(messages.filter((message) => message.event === 'MODIFIED').length).toBeLessThan(writes - 1);
+    // The CLI's watch of a stream the server ended this way fails with the server's reason.
+    const cliSocket = await stalledWatch(`${API_PREFIX}/projects?watch=true`);
+    cliSocket.destroy();
+    await expect(consumeAfterBurst(() => Promise.all(Array.from({ length: writes }, (_, i) => store.apply(padded(writes + i)))))).rejects.toThrow(
+      new CliError(`the server ended the watch: ${TOO_SLOW.message}`),
+    );
   });
 });
 

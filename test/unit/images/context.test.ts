@@ -155,10 +155,6 @@ describe('.dockerignore', () => {
     expect(names.some((name) => name.startsWith('node_modules') || name.startsWith('secrets') || name.endsWith('.log'))).toBe(false);
   });
 
-  // BUG (src/images/context.ts ignoredPatterns): lines starting with "!" are dropped, so an
-  // exception never re-includes a file: with "*.log" and "!keep.log", Docker sends keep.log
-  // but Luma leaves it out and `COPY keep.log` fails. Fix: keep an ordered list of
-  // {pattern, negate} and let the last matching rule decide, as Docker does.
   it('honours "!" exceptions, as docker build does', async () => {
     const root = await write(path.join(base, 'ctx'), { ...FILES, '.dockerignore': '*.log\n!keep.log\n', 'keep.log': 'x', 'drop.log': 'x' });
     const listed = (await listContext(root)).map((entry) => entry.relative);
@@ -166,16 +162,63 @@ describe('.dockerignore', () => {
     expect(listed).not.toContain('drop.log');
   });
 
-  // BUG (src/images/context.ts listContext): Docker always sends the Dockerfile and
-  // .dockerignore even when .dockerignore names them (they are only kept out of COPY).
-  // Luma leaves them out, so a context whose .dockerignore says "Dockerfile" (or "*",
-  // then "!"-includes, see above) fails with "Cannot locate specified Dockerfile". Fix:
-  // never ignore the build's dockerfile path and ".dockerignore" in packContext (the
-  // digest may keep counting them as it does today).
+  // Docker sends the Dockerfile and .dockerignore even when .dockerignore names them (the
+  // daemon only keeps them out of COPY): a context whose .dockerignore says "*" must still build.
   it('still sends the Dockerfile when .dockerignore names it', async () => {
     const root = await write(path.join(base, 'ctx'), { ...FILES, '.dockerignore': 'Dockerfile\n' });
     const names = (await tarEntries(packContext(root))).map((entry) => entry.name);
     expect(names).toContain('Dockerfile');
+  });
+
+  it('still sends a named Dockerfile (spec.build.dockerfile) under an ignored directory', async () => {
+    const root = await write(path.join(base, 'ctx'), { ...FILES, '.dockerignore': '*\n!www\n', 'build/app.Dockerfile': 'FROM scratch\n', 'build/other': 'x' });
+    const names = (await tarEntries(packContext(root, { dockerfile: './build/app.Dockerfile' }))).map((entry) => entry.name);
+    expect(names.sort()).toEqual(['.dockerignore', 'Dockerfile', 'build/app.Dockerfile', 'www', 'www/css', 'www/css/site.css', 'www/index.html']);
+  });
+
+  it('means what Docker means: **/ at any depth, ./ and / prefixes, character classes, ? and exceptions in ignored directories', async () => {
+    const root = await write(path.join(base, 'ctx'), {
+      ...FILES,
+      '.dockerignore': '**/node_modules\n**/*.log\n!keep.log\n./dist\n/cache\nnotes[0-9].txt\nv?.bak\ndocs/*\n!docs/README.md\n',
+      'node_modules/a/index.js': 'x',
+      'www/node_modules/b/index.js': 'x',
+      'keep.log': 'kept',
+      'drop.log': 'x',
+      'www/deep/trace.log': 'x',
+      'dist/app.js': 'x',
+      'www/dist/app.js': 'a nested dist is not ./dist',
+      'cache/blob': 'x',
+      'notes1.txt': 'x',
+      'notesA.txt': 'not a digit',
+      'v1.bak': 'x',
+      'v10.bak': 'two characters',
+      'docs/guide.md': 'x',
+      'docs/README.md': 'brought back',
+    });
+    const files = (await listContext(root)).filter((entry) => entry.type === 'file').map((entry) => entry.relative);
+    expect(files).toEqual(['.dockerignore', 'Dockerfile', 'docs/README.md', 'keep.log', 'notesA.txt', 'v10.bak', 'www/css/site.css', 'www/dist/app.js', 'www/index.html']);
+  });
+
+  it('finishes at once on patterns that make a backtracking matcher take minutes', async () => {
+    const longName = 'a'.repeat(60);
+    const deep = Array.from({ length: 30 }, () => 'a').join('/');
+    const root = await write(path.join(base, 'ctx'), {
+      ...FILES,
+      '.dockerignore': `*a*a*a*a*a*a*a*a*x\n${Array.from({ length: 12 }, () => '**').join('/')}/x\n**a**a**a**a**a**x\n`,
+      [longName]: 'x',
+      [`${deep}/y`]: 'x',
+    });
+    const started = performance.now();
+    const files = (await listContext(root)).filter((entry) => entry.type === 'file').map((entry) => entry.relative);
+    // @balena/dockerignore's own RegExp takes about a minute on the first pattern alone.
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(files).toContain(longName);
+    expect(files).toContain(`${deep}/y`);
+  });
+
+  it('refuses a pattern Docker would refuse, naming it', async () => {
+    const root = await write(path.join(base, 'ctx'), { ...FILES, '.dockerignore': 'www/[z-a]\n' });
+    await expect(listContext(root)).rejects.toThrow(ContextError);
   });
 });
 
