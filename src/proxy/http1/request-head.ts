@@ -137,7 +137,8 @@ export function parseRequestHead(buffer: Buffer, start: number, maxHeadBytes: nu
         break;
       case 'content-length': {
         if (contentLength >= 0) return unusual('several Content-Length headers');
-        if (value.length === 0 || value.length > REQUEST_HEAD_LIMITS.maxLengthDigits) return unusual('Content-Length');
+        // A leading zero is read as decimal by llhttp but not by every app: node:http (undici) forwards the plain number.
+        if (value.length === 0 || value.length > REQUEST_HEAD_LIMITS.maxLengthDigits || (value.length > 1 && value.charCodeAt(0) === 48)) return unusual('Content-Length');
         for (let digit = 0; digit < value.length; digit++) {
           const char = value.charCodeAt(digit);
           if (char < 48 || char > 57) return unusual('Content-Length');
