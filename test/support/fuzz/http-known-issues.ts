@@ -6,6 +6,8 @@
 // - A Connection header naming Content-Length, Host or Transfer-Encoding: the fast path
 //   drops the named header on the way to the app while it frames the body by it.
 // - HEAD answered by the proxy itself (404, 400...): the fast path sends the body.
+// - An Upgrade the app refuses (answers 200): the connection is left open and untracked,
+//   so ProxyServer.close() never ends (upgrade headers are generated only with this on).
 export const FRAMING_BRANCH_MERGED = false;
 
 /** Whether the generators produce the inputs of the known issues above. */

@@ -9,11 +9,11 @@ import { streamCase, type StreamCase } from '../../../support/fuzz/http-streams.
 // ProxyServer with its fast path and through one with node:http (llhttp) only, each in
 // front of a node:http backend that records what it parsed. Both must give the backend
 // the same requests and the client the same responses, or the fast path must refuse
-// (see http-oracle.ts). LUMA_FUZZ_RUNS sets the random cases (default 1,500);
+// (see http-oracle.ts). LUMA_FUZZ_RUNS sets the random cases (default 3,000);
 // LUMA_FUZZ_SEED replays a run; a failure prints the shrunk case as the writes to paste
 // into http-examples.ts.
 
-const RUNS = Number(process.env.LUMA_FUZZ_RUNS ?? 1_500);
+const RUNS = Number(process.env.LUMA_FUZZ_RUNS ?? 3_000);
 const SEED = process.env.LUMA_FUZZ_SEED === undefined ? undefined : Number(process.env.LUMA_FUZZ_SEED);
 /** Well above the measured time per case (about 8 ms for both paths), for a loaded machine. */
 const TIMEOUT_MS = Math.max(60_000, RUNS * 100);
