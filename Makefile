@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE  ?= node
 LUMA  := $(NODE) dist/cli/main.js
 
-.PHONY: setup build run test test-unit test-integration test-e2e test-crash test-engine-restart test-fuzz typecheck example-context bench-coldstart bench-proxy bench-lease bench-scale bench-soak clean
+.PHONY: setup build run test test-unit test-integration test-e2e test-crash test-engine-restart test-fuzz test-fuzz-proxy typecheck example-context bench-coldstart bench-proxy bench-lease bench-scale bench-soak clean
 
 setup:
 	@bash scripts/setup.sh
@@ -48,6 +48,11 @@ test-engine-restart: build
 # Five to twenty times the fuzzing cases of make test.
 test-fuzz: setup
 	LUMA_FUZZ_RUNS=$${LUMA_FUZZ_RUNS:-10000} npx vitest run test/unit/model/parse.fuzz.test.ts test/unit/api/api.fuzz.test.ts
+
+# The proxy's differential framing fuzzer at length: 100,000 streams (make test runs 3,000).
+# LUMA_FUZZ_SEED=N replays a run; LUMA_FUZZ_KNOWN=1 adds the inputs of known issues.
+test-fuzz-proxy: setup
+	LUMA_FUZZ_RUNS=$${LUMA_FUZZ_RUNS:-100000} npx vitest run test/unit/proxy/http1/framing.fuzz.test.ts
 
 bench-scale: build
 	npx tsx bench/scale.ts

@@ -438,6 +438,12 @@ export class ProxyServer implements ProxyManagement {
     this.upgradedSockets.add(socket);
     try {
       await this.upgrade(req, socket, head);
+    } catch (error) {
+      // An upgrade pipelined behind a request still being answered finds the socket taken
+      // by that answer (ERR_HTTP_SOCKET_ASSIGNED): the connection is cut rather than left
+      // open and untracked, and the error never becomes an unhandled rejection.
+      this.logger.warn({ err: (error as Error).message }, 'upgrade failed; connection closed');
+      socket.destroy();
     } finally {
       this.upgradedSockets.delete(socket);
     }

@@ -1,3 +1,4 @@
+import { METHODS } from 'node:http';
 import { connectionMayRemove } from '../framing-policy.js';
 import { HOP_BY_HOP } from '../hop-by-hop.js';
 import { readHeaderLine, type HeaderLine } from './chars.js';
@@ -50,6 +51,12 @@ const SLASH = 47;
 const HASH = 35;
 const VERSION = 'HTTP/1.1\r\n';
 const INCOMPLETE: RequestHeadResult = { kind: 'incomplete' };
+/**
+ * Methods the fast path forwards: those llhttp knows (node:http's METHODS), as the app's
+ * parser is llhttp or as strict; any other would reach the app only to be refused there.
+ * CONNECT changes what the connection carries: node:http decides it.
+ */
+const FAST_METHODS: ReadonlySet<string> = new Set(METHODS.filter((method) => method !== 'CONNECT'));
 
 function unusual(reason: string): RequestHeadResult {
   return { kind: 'unusual', reason };
@@ -85,6 +92,7 @@ export function parseRequestHead(buffer: Buffer, start: number, maxHeadBytes: nu
   }
   if (index === 0 || text.charCodeAt(index) !== SP) return unusual('request line');
   const method = text.slice(0, index);
+  if (!FAST_METHODS.has(method)) return unusual('method');
   const targetStart = ++index;
   if (text.charCodeAt(index) !== SLASH) return unusual('request target not in origin form');
   while (index < text.length) {
@@ -130,7 +138,8 @@ export function parseRequestHead(buffer: Buffer, start: number, maxHeadBytes: nu
         break;
       case 'content-length': {
         if (contentLength >= 0) return unusual('several Content-Length headers');
-        if (value.length === 0 || value.length > REQUEST_HEAD_LIMITS.maxLengthDigits) return unusual('Content-Length');
+        // A leading zero is read as decimal by llhttp but not by every app: node:http (undici) forwards the plain number.
+        if (value.length === 0 || value.length > REQUEST_HEAD_LIMITS.maxLengthDigits || (value.length > 1 && value.charCodeAt(0) === 48)) return unusual('Content-Length');
         for (let digit = 0; digit < value.length; digit++) {
           const char = value.charCodeAt(digit);
           if (char < 48 || char > 57) return unusual('Content-Length');
