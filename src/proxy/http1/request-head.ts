@@ -46,6 +46,7 @@ export const REQUEST_HEAD_LIMITS = {
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const CR = 13;
 const LF = 10;
+const HTAB = 9;
 const SP = 32;
 const SLASH = 47;
 const HASH = 35;
@@ -138,6 +139,8 @@ export function parseRequestHead(buffer: Buffer, start: number, maxHeadBytes: nu
         break;
       case 'content-length': {
         if (contentLength >= 0) return unusual('several Content-Length headers');
+        // llhttp refuses a tab after the digits (RFC 9110 allows it as OWS): such a line is its to judge.
+        for (let at = lineStart; at < index; at++) if (text.charCodeAt(at) === HTAB) return unusual('Content-Length');
         // A leading zero is read as decimal by llhttp but not by every app: node:http (undici) forwards the plain number.
         if (value.length === 0 || value.length > REQUEST_HEAD_LIMITS.maxLengthDigits || (value.length > 1 && value.charCodeAt(0) === 48)) return unusual('Content-Length');
         for (let digit = 0; digit < value.length; digit++) {

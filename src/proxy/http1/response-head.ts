@@ -237,6 +237,8 @@ export function parseResponseHead(buffer: Buffer, start: number, method: string,
         if (contentLength >= 0) return invalid('several Content-Length headers');
         const digits = valueEnd - valueStart;
         if (digits === 0 || digits > MAX_LENGTH_DIGITS) return invalid('Content-Length');
+        // As llhttp (undici) reads it: a tab after the digits makes the length invalid.
+        for (let at = valueEnd; at < index - 2; at++) if (buffer[at] === HTAB) return invalid('Content-Length');
         let value = 0;
         for (let at = valueStart; at < valueEnd; at++) {
           const digit = (buffer[at] as number) - 48;

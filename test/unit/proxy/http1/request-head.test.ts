@@ -96,6 +96,7 @@ describe('parseRequestHead: hostile and unusual heads go to node:http', () => {
     ['a signed Content-Length', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n'],
     ['a hex Content-Length', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n'],
     ['a Content-Length with a leading zero', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 05\r\n\r\n'],
+    ['a tab after the Content-Length digits (llhttp refuses it)', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\t\r\n\r\n'],
     ['an empty Content-Length', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n'],
     ['a Content-Length beyond exact numbers', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9999999999999999\r\n\r\n'],
     ['whitespace before the colon', 'GET / HTTP/1.1\r\nHost: a\r\nContent-Length : 5\r\n\r\n'],

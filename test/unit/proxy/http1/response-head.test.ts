@@ -84,6 +84,7 @@ describe('parseResponseHead: malformed or ambiguous responses are invalid (502)'
   const cases: [string, string][] = [
     ['Content-Length with Transfer-Encoding', 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n'],
     ['two Content-Lengths', 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n'],
+    ['a tab after the Content-Length digits (llhttp refuses it)', 'HTTP/1.1 200 OK\r\nContent-Length: 3\t\r\n\r\n'],
     ['a non-numeric Content-Length', 'HTTP/1.1 200 OK\r\nContent-Length: 3a\r\n\r\n'],
     ['chunked not last', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n'],
     ['Transfer-Encoding in HTTP/1.0', 'HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'],
