@@ -56,6 +56,9 @@ export function relayRefusal(method: string, response: IncomingMessage, clientSo
   // A body cut short by the app leaves the client's framing unfinished: it sees the cut.
   response.on('error', () => clientSocket.destroy());
   response.on('aborted', () => clientSocket.destroy());
+  // Closed for good once the answer is out: a client that never closes its side (or keeps
+  // writing) must not hold the socket after the proxy has stopped tracking it.
+  clientSocket.once('finish', () => clientSocket.destroy());
   if (chunked) response.pipe(chunkedEncoder()).pipe(clientSocket);
   else response.pipe(clientSocket);
 }

@@ -65,15 +65,17 @@ export function forwardUpgrade(req: IncomingMessage, clientSocket: Duplex, head:
       }
     });
     // The target answered without switching protocols: relay its answer, framed anew, and close.
+    // It counts as in flight, and its socket as the proxy's to close, until the relay is over.
+    let refusedWith: number | undefined;
     upstream.on('response', (upstreamRes) => {
       clearTimeout(handshakeTimer);
+      refusedWith = upstreamRes.statusCode ?? 502;
       relayRefusal(req.method ?? 'GET', upstreamRes, clientSocket);
-      finish({ kind: 'rejected', status: upstreamRes.statusCode ?? 502 });
     });
     upstream.on('error', (error) => finish({ kind: 'upstream-error', error }));
     clientSocket.on('close', () => {
       upstream.destroy();
-      finish({ kind: 'closed' });
+      finish(refusedWith === undefined ? { kind: 'closed' } : { kind: 'rejected', status: refusedWith });
     });
     upstream.end();
   });
