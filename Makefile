@@ -50,7 +50,7 @@ test-fuzz: setup
 	LUMA_FUZZ_RUNS=$${LUMA_FUZZ_RUNS:-10000} npx vitest run test/unit/model/parse.fuzz.test.ts test/unit/api/api.fuzz.test.ts
 
 # The proxy's differential framing fuzzer at length: 100,000 streams (make test runs 3,000).
-# LUMA_FUZZ_SEED=N replays a run; LUMA_FUZZ_KNOWN=1 adds the inputs of known issues.
+# LUMA_FUZZ_SEED=N replays a run.
 test-fuzz-proxy: setup
 	LUMA_FUZZ_RUNS=$${LUMA_FUZZ_RUNS:-100000} npx vitest run test/unit/proxy/http1/framing.fuzz.test.ts
 

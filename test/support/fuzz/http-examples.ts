@@ -28,5 +28,9 @@ export const FRAMING_EXAMPLES: FramingExample[] = [
   { name: 'an upgrade pipelined behind a request', writes: [`GET / HTTP/1.1\r\n${H}x-marker: m1\r\n\r\nPOST /h HTTP/1.1\r\n${H}x-marker: m1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n${CLOSING_REQUEST}`] },
   // Found: node:http drops the answer in flight when a CONNECT follows; the fast path answers it first.
   { name: 'a CONNECT pipelined behind a request', writes: [`GET / HTTP/1.1\r\n${H}x-marker: m1\r\n\r\nCONNECT / HTTP/1.1\r\n${H}\r\n${CLOSING_REQUEST}`] },
+  // Found: the fast path read a tab after the digits as OWS; llhttp refuses the length, so the app answered 400 and the next request was served.
+  { name: 'a tab after the Content-Length digits', writes: [`HEAD /x HTTP/1.1\r\n${H}x-marker: m1\r\nContent-Length: 4\t\r\n\r\n\n:\r0${CLOSING_REQUEST}`] },
+  // Found: an upgrade the app refused (it answered 200) left the client socket half-open and untracked once relayed.
+  { name: 'bytes after a refused upgrade', writes: [`POST /h HTTP/1.1\r\n${H}x-marker: m1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`, `POST /c HTTP/1.1\r\n${H}Connection: close\r\nContent-Length: 0\r\n\r\n${CLOSING_REQUEST}`] },
   { name: 'data after Connection: close', writes: [`POST /c HTTP/1.1\r\n${H}Connection: close\r\nContent-Length: 0\r\n\r\nGET / HTTP/1.1\r\n${H}\r\n${CLOSING_REQUEST}`] },
 ];
