@@ -85,6 +85,10 @@ export function parseRequestHead(buffer: Buffer, start: number, maxHeadBytes: nu
   }
   if (index === 0 || text.charCodeAt(index) !== SP) return unusual('request line');
   const method = text.slice(0, index);
+  // llhttp reads every byte after a CONNECT head as a tunnel, whatever its target's form:
+  // framed here as a plain request, what follows would be read as further requests, and
+  // an app that tunnels would get the pooled upstream connection's next visitors.
+  if (method === 'CONNECT') return unusual('CONNECT');
   const targetStart = ++index;
   if (text.charCodeAt(index) !== SLASH) return unusual('request target not in origin form');
   while (index < text.length) {

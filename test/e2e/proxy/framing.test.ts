@@ -105,6 +105,13 @@ describe.each(PATHS)('framing policy of `luma proxy run`, $name', ({ args }) => 
         res.writeHead(200, { 'content-type': 'text/plain' }).end(`answer for ${req.url}\n`);
       });
     });
+    // An app that serves CONNECT as a tunnel: whatever reaches it after the head is recorded as a request.
+    app.server.on('connect', (req, socket) => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: '' });
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+      socket.on('data', (chunk: Buffer) => seen.push({ method: 'TUNNEL', url: chunk.toString('latin1').split(' ')[1] ?? '', headers: {}, body: '' }));
+      socket.on('error', () => undefined);
+    });
     scripted = await startScriptedBackend({
       '/listed-length': { bytes: 'HTTP/1.1 200 OK\r\nConnection: content-length\r\nContent-Length: 6\r\n\r\nhello\n' },
       '/listed-chunked': { bytes: 'HTTP/1.1 200 OK\r\nConnection: transfer-encoding, keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello\n\r\n0\r\n\r\n' },
@@ -145,6 +152,16 @@ describe.each(PATHS)('framing policy of `luma proxy run`, $name', ({ args }) => 
         attack.expectAttack(attackSeen as Seen);
       });
     }
+  });
+
+  it('a CONNECT never reaches the app, nor what is pipelined behind it (llhttp reads those bytes as a tunnel)', async () => {
+    seen = [];
+    const attacker = await rawExchange(proxy.port, head(['CONNECT /x HTTP/1.1', 'Host: app.localhost']) + SMUGGLED, { idleMs: 1_000 });
+    const victim = await rawExchange(proxy.port, head(['GET /victim HTTP/1.1', 'Host: app.localhost', 'Connection: close']), { idleMs: 2_000 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(seen.map((request) => `${request.method} ${request.url}`), attacker.raw).toEqual(['GET /victim']);
+    expect(attacker.statuses.filter((status) => status < 400), attacker.raw).toEqual([]);
+    expect(readResponses(victim.raw, ['GET']).responses.map((response) => response.body)).toEqual(['answer for /victim\n']);
   });
 
   describe('responses are framed by what they carry', () => {
