@@ -118,6 +118,10 @@ describe.each(PATHS)('framing policy of `luma proxy run`, $name', ({ args }) => 
       '/ws-refused-chunked': { bytes: 'HTTP/1.1 403 Forbidden\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nno way\n\r\n0\r\n\r\n' },
       '/ws-refused-length': { bytes: 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 7\r\n\r\nno way\n', close: true },
       '/ws-refused-ok': { bytes: 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n\r\nno way\n' },
+      '/early-hints': { bytes: 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello\n' },
+      '/processing': { bytes: 'HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello\n' },
+      '/304-length': { bytes: 'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\nContent-Length: 6\r\n\r\n' },
+      '/204-length': { bytes: 'HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n' },
     });
     await deploy('app', ['--target', app.address]);
     await deploy('scripted', ['--target', scripted.address]);
@@ -165,6 +169,33 @@ describe.each(PATHS)('framing policy of `luma proxy run`, $name', ({ args }) => 
   });
 
   describe('responses are framed by what they carry', () => {
+    for (const pathName of ['/early-hints', '/processing']) {
+      it(`an informational head before the final one (${pathName}) leaves the final response and the next one intact`, async () => {
+        const answer = await rawExchange(proxy.port, head([`GET ${pathName} HTTP/1.1`, 'Host: scripted.localhost']) + head(['GET /luma-proxy-health HTTP/1.1', 'Host: x', 'Connection: close']));
+        const { responses, rest } = readResponses(answer.raw, ['GET', 'GET']);
+        expect(responses.map((response) => [response.status, response.body]), answer.raw).toEqual([
+          [200, 'hello\n'],
+          [200, 'ok\n'],
+        ]);
+        expect(rest, answer.raw).toBe('');
+      });
+    }
+
+    for (const [pathName, status] of [
+      ['/304-length', 304],
+      ['/204-length', 204],
+    ] as const) {
+      it(`a ${status} with a Content-Length has no body, and the connection serves the next request`, async () => {
+        const answer = await rawExchange(proxy.port, head([`GET ${pathName} HTTP/1.1`, 'Host: scripted.localhost']) + head(['GET /luma-proxy-health HTTP/1.1', 'Host: x', 'Connection: close']));
+        const { responses, rest } = readResponses(answer.raw, ['GET', 'GET']);
+        expect(responses.map((response) => [response.status, response.body]), answer.raw).toEqual([
+          [status, ''],
+          [200, 'ok\n'],
+        ]);
+        expect(rest, answer.raw).toBe('');
+      });
+    }
+
     it('a response whose Connection names its Content-Length or Transfer-Encoding is still framed by it', async () => {
       const answer = await rawExchange(
         proxy.port,
