@@ -13,8 +13,17 @@ export interface ImageDecision {
   rule?: string;
 }
 
+/**
+ * Docker runs `sha256:<id>` as that image, and a bare hex name (`e5276c38`) as the local
+ * image whose ID starts so when no repository has that name: the allowlist would judge a
+ * name Docker never uses. With a tag (`e5276c38:latest`) the name is only a name.
+ */
+const IMAGE_ID_LIKE = /^(?:sha256:)?[0-9a-f]+$/;
+const IMAGE_ID_RULE = 'image IDs';
+
 export function checkImageAllowed(reference: string, allowlist: readonly string[] | undefined): ImageDecision {
   if (allowlist === undefined) return { allowed: true };
+  if (IMAGE_ID_LIKE.test(reference)) return { allowed: false, rule: IMAGE_ID_RULE };
   const pattern = allowlist.find((candidate) => matchesImagePattern(candidate, reference));
   if (pattern !== undefined) return { allowed: true, rule: pattern };
   return { allowed: false, rule: `operator setting imageAllowlist [${allowlist.join(', ')}]` };
@@ -56,6 +65,9 @@ export function describeImageSource(source: ImageSource): string {
 export function imageRefusal(reference: string, allowlist: readonly string[] | undefined): string | undefined {
   const decision = checkImageAllowed(reference, allowlist);
   if (decision.allowed) return undefined;
+  if (decision.rule === IMAGE_ID_RULE) {
+    return `Docker may read "${reference}" as the ID of a local image, which the image allowlist cannot judge; name the image by its repository and a tag instead`;
+  }
   if (allowlist !== undefined && allowlist.length === 0) return 'the operator setting imageAllowlist is empty, so no image may run';
   return `it matches no pattern of the ${decision.rule ?? 'image allowlist'}`;
 }

@@ -3,6 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
 import type { ForwardOptions, ForwardOutcome } from './exchange.js';
 import { forwardedValues } from './forwarded-headers.js';
+import { responseHasBody } from './framing-policy.js';
 import { connectionNamed, HOP_BY_HOP, rawWithoutHopByHop } from './hop-by-hop.js';
 import { REQUEST_ID_HEADER } from './request-id.js';
 import type { Target } from './route-table.js';
@@ -48,6 +49,28 @@ export function upstreamHeaders(req: IncomingMessage, trustForwardedHeaders: boo
   if (requestId !== undefined) headers[REQUEST_ID_HEADER] = requestId;
   if (!keepUpgrade) delete headers.expect;
   return headers;
+}
+
+/**
+ * Passes a 1xx head on before the final one, as far as node:http can write one: 103
+ * Early Hints (its Link headers and the rest); other informational heads are dropped.
+ */
+function relayInformational(res: ServerResponse, statusCode: number, rawHeaders: readonly (string | Buffer)[]): void {
+  if (statusCode !== 103) return;
+  const hints: Record<string, string | string[]> = {};
+  const headers = rawWithoutHopByHop(rawHeaders);
+  for (let index = 0; index + 1 < headers.length; index += 2) {
+    const name = (headers[index] as string).toLowerCase();
+    const value = headers[index + 1] as string;
+    const previous = hints[name];
+    hints[name] = previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value];
+  }
+  if (hints.link === undefined) return;
+  try {
+    res.writeEarlyHints(hints);
+  } catch {
+    // A Link value node:http will not write: the hint is dropped, the response goes on.
+  }
 }
 
 function requestHasBody(req: IncomingMessage): boolean {
@@ -98,10 +121,22 @@ export class Forwarder {
           if (settled) abort(new Error('already settled'));
         },
         onHeaders: (statusCode, rawHeaders, resume, statusText) => {
-          if (responseTimer) clearTimeout(responseTimer);
           if (settled) return false;
+          // undici reports 1xx heads here too: they are not the response, whose head follows.
+          if (statusCode < 200) {
+            relayInformational(res, statusCode, rawHeaders);
+            return true;
+          }
+          if (responseTimer) clearTimeout(responseTimer);
           res.writeHead(statusCode, statusText, rawWithoutHopByHop(rawHeaders));
           options.onResponseHead?.();
+          if (!responseHasBody(req.method ?? 'GET', statusCode)) {
+            // The whole response (framing-policy.ts). Ended now: undici would cut a 304
+            // whose Content-Length describes the GET it stands for as a length mismatch.
+            res.end();
+            finish({ kind: 'response', status: statusCode });
+            return true;
+          }
           // Event streams must reach the client event by event: no buffering of headers.
           res.flushHeaders();
           res.on('drain', resume);

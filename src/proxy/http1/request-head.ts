@@ -55,7 +55,10 @@ const INCOMPLETE: RequestHeadResult = { kind: 'incomplete' };
 /**
  * Methods the fast path forwards: those llhttp knows (node:http's METHODS), as the app's
  * parser is llhttp or as strict; any other would reach the app only to be refused there.
- * CONNECT changes what the connection carries: node:http decides it.
+ * CONNECT changes what the connection carries: llhttp reads every byte after its head as a
+ * tunnel, whatever its target's form; framed here as a plain request, what follows would be
+ * read as further requests, and an app that tunnels would get the pooled upstream
+ * connection's next visitors. node:http decides it.
  */
 const FAST_METHODS: ReadonlySet<string> = new Set(METHODS.filter((method) => method !== 'CONNECT'));
 

@@ -105,12 +105,23 @@ describe.each(PATHS)('framing policy of `luma proxy run`, $name', ({ args }) => 
         res.writeHead(200, { 'content-type': 'text/plain' }).end(`answer for ${req.url}\n`);
       });
     });
+    // An app that serves CONNECT as a tunnel: whatever reaches it after the head is recorded as a request.
+    app.server.on('connect', (req, socket) => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: '' });
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+      socket.on('data', (chunk: Buffer) => seen.push({ method: 'TUNNEL', url: chunk.toString('latin1').split(' ')[1] ?? '', headers: {}, body: '' }));
+      socket.on('error', () => undefined);
+    });
     scripted = await startScriptedBackend({
       '/listed-length': { bytes: 'HTTP/1.1 200 OK\r\nConnection: content-length\r\nContent-Length: 6\r\n\r\nhello\n' },
       '/listed-chunked': { bytes: 'HTTP/1.1 200 OK\r\nConnection: transfer-encoding, keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello\n\r\n0\r\n\r\n' },
       '/ws-refused-chunked': { bytes: 'HTTP/1.1 403 Forbidden\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nno way\n\r\n0\r\n\r\n' },
       '/ws-refused-length': { bytes: 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 7\r\n\r\nno way\n', close: true },
       '/ws-refused-ok': { bytes: 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n\r\nno way\n' },
+      '/early-hints': { bytes: 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello\n' },
+      '/processing': { bytes: 'HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello\n' },
+      '/304-length': { bytes: 'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\nContent-Length: 6\r\n\r\n' },
+      '/204-length': { bytes: 'HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n' },
     });
     await deploy('app', ['--target', app.address]);
     await deploy('scripted', ['--target', scripted.address]);
@@ -147,7 +158,44 @@ describe.each(PATHS)('framing policy of `luma proxy run`, $name', ({ args }) => 
     }
   });
 
+  it('a CONNECT never reaches the app, nor what is pipelined behind it (llhttp reads those bytes as a tunnel)', async () => {
+    seen = [];
+    const attacker = await rawExchange(proxy.port, head(['CONNECT /x HTTP/1.1', 'Host: app.localhost']) + SMUGGLED, { idleMs: 1_000 });
+    const victim = await rawExchange(proxy.port, head(['GET /victim HTTP/1.1', 'Host: app.localhost', 'Connection: close']), { idleMs: 2_000 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(seen.map((request) => `${request.method} ${request.url}`), attacker.raw).toEqual(['GET /victim']);
+    expect(attacker.statuses.filter((status) => status < 400), attacker.raw).toEqual([]);
+    expect(readResponses(victim.raw, ['GET']).responses.map((response) => response.body)).toEqual(['answer for /victim\n']);
+  });
+
   describe('responses are framed by what they carry', () => {
+    for (const pathName of ['/early-hints', '/processing']) {
+      it(`an informational head before the final one (${pathName}) leaves the final response and the next one intact`, async () => {
+        const answer = await rawExchange(proxy.port, head([`GET ${pathName} HTTP/1.1`, 'Host: scripted.localhost']) + head(['GET /luma-proxy-health HTTP/1.1', 'Host: x', 'Connection: close']));
+        const { responses, rest } = readResponses(answer.raw, ['GET', 'GET']);
+        expect(responses.map((response) => [response.status, response.body]), answer.raw).toEqual([
+          [200, 'hello\n'],
+          [200, 'ok\n'],
+        ]);
+        expect(rest, answer.raw).toBe('');
+      });
+    }
+
+    for (const [pathName, status] of [
+      ['/304-length', 304],
+      ['/204-length', 204],
+    ] as const) {
+      it(`a ${status} with a Content-Length has no body, and the connection serves the next request`, async () => {
+        const answer = await rawExchange(proxy.port, head([`GET ${pathName} HTTP/1.1`, 'Host: scripted.localhost']) + head(['GET /luma-proxy-health HTTP/1.1', 'Host: x', 'Connection: close']));
+        const { responses, rest } = readResponses(answer.raw, ['GET', 'GET']);
+        expect(responses.map((response) => [response.status, response.body]), answer.raw).toEqual([
+          [status, ''],
+          [200, 'ok\n'],
+        ]);
+        expect(rest, answer.raw).toBe('');
+      });
+    }
+
     it('a response whose Connection names its Content-Length or Transfer-Encoding is still framed by it', async () => {
       const answer = await rawExchange(
         proxy.port,

@@ -21,6 +21,24 @@ describe('checkImageAllowed', () => {
   });
 });
 
+describe('references Docker may read as an image ID', () => {
+  // `docker create e5276c38` runs the local image whose ID starts so when no repository has
+  // that name, and `sha256:<id>` runs that image: the allowlist would judge a name Docker
+  // never uses. `*` (any single-segment name, as official images are written) matched both.
+  it('refuses them whatever pattern would match their text, and says how to name the image', () => {
+    for (const reference of ['e5276c3831d8', 'e5276c3831d80aafe4fe6d8d3830be931674665571c109e5a0a4e643645b4bfc', 'sha256:e5276c3831d80aafe4fe6d8d3830be931674665571c109e5a0a4e643645b4bfc', 'cafe']) {
+      expect(checkImageAllowed(reference, ['*', '**']).allowed, reference).toBe(false);
+      expect(imageRefusal(reference, ['*'])).toMatch(/ID of a local image.*its repository and a tag/);
+    }
+  });
+
+  it('allows the same names with a tag, and anything without an allowlist', () => {
+    expect(checkImageAllowed('cafe:latest', ['*']).allowed).toBe(true);
+    expect(checkImageAllowed('team/cafe', ['team/*']).allowed).toBe(true);
+    expect(checkImageAllowed('e5276c3831d8', undefined).allowed).toBe(true);
+  });
+});
+
 describe('what a project runs, as the allowlist sees it', () => {
   const images = new Map([
     ['pulled', image('pulled', { ref: 'registry.example.com/app:2' })],

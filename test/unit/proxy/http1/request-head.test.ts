@@ -120,6 +120,7 @@ describe('parseRequestHead: hostile and unusual heads go to node:http', () => {
     ['an absolute-form target', 'GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n'],
     ['an asterisk target', 'OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n'],
     ['a CONNECT', 'CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n'],
+    ['a CONNECT with an origin-form target', 'CONNECT /x HTTP/1.1\r\nHost: a\r\n\r\n'],
     ['a fragment in the target', 'GET /#x HTTP/1.1\r\nHost: a\r\n\r\n'],
     ['a control byte in the target', 'GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n'],
     ['a non-ASCII byte in the target', 'GET /\xe9 HTTP/1.1\r\nHost: a\r\n\r\n'],
