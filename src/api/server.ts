@@ -286,6 +286,11 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
     {
       schema: {
         summary: 'Upload a build context (tar, tar.gz or zip as the request body); returns its digest for Image manifests',
+        querystring: {
+          type: 'object',
+          properties: { dockerfile: { type: 'string', minLength: 1, maxLength: 4096, description: "The Image's spec.build.dockerfile: counted in the digest even where .dockerignore leaves it out" } },
+          additionalProperties: false,
+        },
         response: { 200: { type: 'object', properties: { digest: { type: 'string' } } } },
       },
     },
@@ -302,7 +307,8 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
         throw new BadRequestError('send the archive as the body (Content-Type application/x-tar, application/gzip or application/zip) or as a multipart file field');
       }
       try {
-        return { digest: await options.contexts.ingestArchive(archive) };
+        const { dockerfile } = request.query as { dockerfile?: string };
+        return { digest: await options.contexts.ingestArchive(archive, dockerfile ? { dockerfile } : {}) };
       } catch (error) {
         if (error instanceof ArchiveError || error instanceof ContextError) throw new BadRequestError(`context refused: ${error.message}`);
         throw error;

@@ -14,9 +14,13 @@ function contextIssue(doc: ParsedDocument, message: string): ManifestError {
   return new ManifestError([{ ...doc.position(['spec', 'build', 'context']), file: doc.source.file, path: 'spec.build.context', message }]);
 }
 
-function declaredContext(doc: ParsedDocument): string {
+function declaredBuild(doc: ParsedDocument): { context: string; dockerfile: string | undefined } {
   if (doc.object.kind !== 'Image' || !doc.object.spec.build) throw new Error('not an Image built from a context');
-  return doc.object.spec.build.context;
+  return { context: doc.object.spec.build.context, dockerfile: doc.object.spec.build.dockerfile };
+}
+
+function declaredContext(doc: ParsedDocument): string {
+  return declaredBuild(doc).context;
 }
 
 async function uploaded(contexts: ContextStore, doc: ParsedDocument, digest: string, dryRun: boolean): Promise<string> {
@@ -46,13 +50,14 @@ export function uploadedContextResolver(contexts: ContextStore, uploads: Map<str
 /** For manifests read from disk by Luma itself: the context is resolved next to the manifest file. */
 export function localContextResolver(contexts: ContextStore): ContextResolver {
   return async (doc) => {
-    const context = declaredContext(doc);
+    const { context, dockerfile } = declaredBuild(doc);
     if (context.startsWith(UPLOAD_PREFIX)) return uploaded(contexts, doc, context.slice(UPLOAD_PREFIX.length), false);
     const location = path.resolve(path.dirname(doc.source.file), context);
     const info = await stat(location).catch(() => undefined);
     if (!info) throw contextIssue(doc, `the context ${location} does not exist`);
+    const options = dockerfile ? { dockerfile } : {};
     try {
-      return info.isDirectory() ? await contexts.ingestDirectory(location) : await contexts.ingestArchive(await readFile(location));
+      return info.isDirectory() ? await contexts.ingestDirectory(location, options) : await contexts.ingestArchive(await readFile(location), options);
     } catch (error) {
       throw contextIssue(doc, (error as Error).message);
     }

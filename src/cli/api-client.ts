@@ -184,8 +184,8 @@ export class ApiClient {
     return this.request('POST', '/apply/files', { json: { files, dryRun, contexts } });
   }
 
-  uploadContext(data: Buffer, type: string): Promise<{ digest: string }> {
-    return this.request('POST', '/contexts', { binary: { data, type } });
+  uploadContext(data: Buffer, type: string, dockerfile?: string): Promise<{ digest: string }> {
+    return this.request('POST', `/contexts${dockerfile ? queryString({ dockerfile }) : ''}`, { binary: { data, type } });
   }
 
   /** The build output; with follow, `onText` gets it live until the build ends. */

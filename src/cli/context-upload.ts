@@ -4,7 +4,7 @@ import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { createGzip } from 'node:zlib';
 import { unpackArchive } from '../images/archive.js';
-import { contextDigest, listContext, packContext } from '../images/context.js';
+import { contextDigest, listContext, packContext, type ContextOptions } from '../images/context.js';
 import { ManifestError, parseManifests } from '../model/parse.js';
 import type { ApiClient } from './api-client.js';
 import { CliError } from './api-client.js';
@@ -20,26 +20,26 @@ export interface UploadedContext {
   digest: string;
 }
 
-async function archiveOf(location: string, dockerfile: string | undefined): Promise<{ body: Buffer; type: string }> {
+async function archiveOf(location: string, options: ContextOptions): Promise<{ body: Buffer; type: string }> {
   const info = await stat(location).catch(() => undefined);
   if (!info) throw new CliError(`the build context ${location} does not exist`);
   // The Image's Dockerfile travels even when .dockerignore leaves it out, as `docker build` sends it.
-  if (info.isDirectory()) return { body: await buffer(packContext(location, dockerfile ? { dockerfile } : {}).pipe(createGzip())), type: 'application/gzip' };
+  if (info.isDirectory()) return { body: await buffer(packContext(location, options).pipe(createGzip())), type: 'application/gzip' };
   return { body: await readFile(location), type: 'application/octet-stream' };
 }
 
 /** The digest the server would give this context, computed without sending it. */
-async function localDigest(location: string): Promise<string> {
+async function localDigest(location: string, options: ContextOptions): Promise<string> {
   const info = await stat(location).catch(() => undefined);
   if (!info) throw new CliError(`the build context ${location} does not exist`);
   if (info.isDirectory()) {
-    await listContext(location);
-    return contextDigest(location);
+    await listContext(location, options);
+    return contextDigest(location, options);
   }
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'luma-context-'));
   try {
     await unpackArchive(await readFile(location), scratch);
-    return await contextDigest(scratch);
+    return await contextDigest(scratch, options);
   } catch (error) {
     throw new CliError(`the build context ${location}: ${(error as Error).message}`);
   } finally {
@@ -65,10 +65,12 @@ export async function uploadContexts(api: ApiClient, files: Array<{ path: string
       const base = file.path === '<stdin>' ? process.cwd() : path.dirname(file.path);
       const location = path.resolve(base, context);
       let digest: string;
+      const dockerfile = doc.object.spec.build.dockerfile;
+      const contextOptions: ContextOptions = dockerfile ? { dockerfile } : {};
       if (options.upload) {
-        const { body, type } = await archiveOf(location, doc.object.spec.build.dockerfile);
-        digest = (await api.uploadContext(body, type)).digest;
-      } else digest = await localDigest(location);
+        const { body, type } = await archiveOf(location, contextOptions);
+        digest = (await api.uploadContext(body, type, dockerfile)).digest;
+      } else digest = await localDigest(location, contextOptions);
       uploads.push({ file: file.path, document: doc.source.document, digest });
     }
   }

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, stat, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { unpackArchive, type ArchiveLimits } from './archive.js';
-import { contextDigest, listContext } from './context.js';
+import { contextDigest, listContext, type ContextOptions } from './context.js';
 
 // Build contexts kept under the state directory, one folder per digest, so a rebuild (or
 // a restart) needs no new upload and the same files are stored once.
@@ -41,25 +41,37 @@ export class ContextStore {
     return (await stat(this.directoryOf(digest)).catch(() => undefined))?.isDirectory() ?? false;
   }
 
-  /** Unpacks an uploaded archive (checked entry by entry) and returns its digest. */
-  async ingestArchive(archive: Buffer): Promise<string> {
+  /**
+   * Unpacks an uploaded archive (checked entry by entry) and returns its digest. `options`
+   * names the Image's Dockerfile, which the digest counts even where .dockerignore leaves
+   * it out (it is sent to the build all the same).
+   */
+  async ingestArchive(archive: Buffer, options: ContextOptions = {}): Promise<string> {
     const staging = await this.staging();
     try {
       await unpackArchive(archive, staging, this.limits);
-      return await this.commit(staging);
+      return await this.commit(staging, options);
     } finally {
       await rm(staging, { recursive: true, force: true });
     }
   }
 
-  /** Copies a local directory (a manifest's context) in and returns its digest. */
-  async ingestDirectory(dir: string): Promise<string> {
-    await listContext(dir);
+  /**
+   * Copies what a build of a local directory (a manifest's context) sees, and returns its
+   * digest: what .dockerignore leaves out (a Node app's node_modules, say) is not copied.
+   */
+  async ingestDirectory(dir: string, options: ContextOptions = {}): Promise<string> {
+    const entries = await listContext(dir, options);
     const staging = await this.staging();
     try {
-      // Links are copied as links, never followed: a context cannot pull in files from outside.
-      await cp(dir, staging, { recursive: true, verbatimSymlinks: true, dereference: false });
-      return await this.commit(staging);
+      for (const entry of entries) {
+        const destination = path.join(staging, entry.relative);
+        await mkdir(entry.type === 'directory' ? destination : path.dirname(destination), { recursive: true, mode: 0o700 });
+        // Links are copied as links, never followed: a context cannot pull in files from outside.
+        if (entry.type === 'symlink') await symlink(entry.linkTarget ?? '', destination);
+        else if (entry.type === 'file') await copyFile(path.join(dir, entry.relative), destination);
+      }
+      return await this.commit(staging, options);
     } finally {
       await rm(staging, { recursive: true, force: true });
     }
@@ -71,8 +83,8 @@ export class ContextStore {
     return dir;
   }
 
-  private async commit(staging: string): Promise<string> {
-    const digest = await contextDigest(staging);
+  private async commit(staging: string, options: ContextOptions): Promise<string> {
+    const digest = await contextDigest(staging, options);
     const target = this.directoryOf(digest);
     if (!(await this.has(digest))) {
       await rename(staging, target).catch(async (error: NodeJS.ErrnoException) => {

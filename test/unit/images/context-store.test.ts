@@ -52,6 +52,27 @@ async function stored(): Promise<string[]> {
 }
 
 describe('ContextStore', () => {
+  it('copies only what .dockerignore keeps, and counts a named Dockerfile it leaves out', async () => {
+    await mkdir(path.join(source, 'node_modules', 'dep'), { recursive: true });
+    await writeFile(path.join(source, 'node_modules', 'dep', 'index.js'), 'module.exports = 1;\n');
+    await mkdir(path.join(source, 'docker'));
+    await writeFile(path.join(source, 'docker', 'app.Dockerfile'), 'FROM scratch\n');
+    await writeFile(path.join(source, '.dockerignore'), '**/node_modules\ndocker\n');
+    const options = { dockerfile: 'docker/app.Dockerfile' };
+    const digest = await store.ingestDirectory(source, options);
+    const copy = store.directoryOf(digest);
+    expect((await readdir(copy)).sort()).toEqual(['.dockerignore', 'Dockerfile', 'docker', 'run.sh', 'www']);
+    expect(await readdir(path.join(copy, 'docker'))).toEqual(['app.Dockerfile']);
+    expect(digest).toBe(await contextDigest(source, options));
+
+    await writeFile(path.join(source, 'docker', 'app.Dockerfile'), 'FROM scratch\nCOPY www /www\n');
+    const edited = await store.ingestDirectory(source, options);
+    expect(edited, 'an edit of the ignored, named Dockerfile').not.toBe(digest);
+    await writeFile(path.join(source, 'node_modules', 'dep', 'index.js'), 'module.exports = 2;\n');
+    expect(await store.ingestDirectory(source, options), 'an edit of an ignored file').toBe(edited);
+    expect(await store.ingestArchive(await buffer(packContext(source, options)), options), 'the same files uploaded').toBe(edited);
+  });
+
   it('stores a directory under its digest', async () => {
     const digest = await store.ingestDirectory(source);
     expect(digest).toBe(await contextDigest(source));
