@@ -336,6 +336,7 @@ export class ProxyServer implements ProxyManagement {
     const options = {
       maxHeadBytes: PROXY_DEFAULTS.maxHeaderBytes,
       keepAliveTimeoutMs: this.limits.keepAliveTimeoutMs,
+      firstRequestTimeoutMs: Math.min(this.limits.headersTimeoutMs, this.limits.keepAliveTimeoutMs),
       bodyTimeoutMs: this.limits.bodyTimeoutMs,
       pool: this.upstreamPool,
       deadlines: new Deadlines(),

@@ -27,6 +27,13 @@ export interface FastConnectionOptions {
   maxHeadBytes: number;
   /** An idle connection (no request under way) is closed after this long without a byte. */
   keepAliveTimeoutMs: number;
+  /**
+   * A new connection that sends no request within this long is closed (the head timeout):
+   * node:http's headersTimeout also counts from a connection's start, so a client that
+   * connects and says nothing is not kept for the whole keep-alive timeout. Default: the
+   * keep-alive timeout.
+   */
+  firstRequestTimeoutMs?: number;
   pool: UpstreamPool;
   /**
    * A request body that stops arriving is cut off after this long without a byte (a
@@ -83,7 +90,7 @@ export class FastConnection implements ClientConnection {
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
     socket.on('drain', this.onDrain);
-    options.deadlines.arm(this.idleDeadline, options.keepAliveTimeoutMs);
+    options.deadlines.arm(this.idleDeadline, options.firstRequestTimeoutMs ?? options.keepAliveTimeoutMs);
   }
 
   get remoteAddress(): string | undefined {

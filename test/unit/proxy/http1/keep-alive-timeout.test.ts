@@ -16,7 +16,7 @@ afterEach(() => {
 });
 
 /** A listener whose connections are FastConnections; `serveMs` is how long each request takes to answer. */
-async function listen(serveMs: number): Promise<number> {
+async function listen(serveMs: number, firstRequestTimeoutMs?: number, keepAliveTimeoutMs = KEEP_ALIVE_MS): Promise<number> {
   const pool = new UpstreamPool();
   const deadlines = new Deadlines();
   const host: FastPathHost = {
@@ -28,7 +28,7 @@ async function listen(serveMs: number): Promise<number> {
     handOff: (socket) => socket.destroy(),
     connectionClosed: () => undefined,
   };
-  const server = net.createServer((socket) => new FastConnection(socket, host, { maxHeadBytes: 16 * 1024, keepAliveTimeoutMs: KEEP_ALIVE_MS, pool, deadlines }));
+  const server = net.createServer((socket) => new FastConnection(socket, host, { maxHeadBytes: 16 * 1024, keepAliveTimeoutMs, ...(firstRequestTimeoutMs ? { firstRequestTimeoutMs } : {}), pool, deadlines }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanups.push(() => {
     server.close();
@@ -54,6 +54,16 @@ describe('FastConnection keep-alive timeout', () => {
     const { closed } = connect(await listen(0));
     const { afterMs, received } = await closed;
     expect(afterMs).toBeGreaterThanOrEqual(KEEP_ALIVE_MS - 1);
+    expect(received).toBe('');
+  });
+
+  it('closes a new connection that sends nothing once the first-request (head) timeout has passed, if shorter', async () => {
+    const firstMs = 50;
+    const keepAliveMs = 5_000;
+    const { closed } = connect(await listen(0, firstMs, keepAliveMs));
+    const { afterMs, received } = await closed;
+    expect(afterMs).toBeGreaterThanOrEqual(firstMs - 1);
+    expect(afterMs, 'long before the keep-alive timeout').toBeLessThan(keepAliveMs);
     expect(received).toBe('');
   });
 
