@@ -3,6 +3,11 @@
 //
 //   npm run build && npx tsx bench/proxy.ts [--duration 10] [--connections 32] [--rounds 5]
 //                      [--warmup 3] [--pin none|split|isolate] [--cpu-prof DIR] [--with-node-path]
+//                      [--baseline CHECKOUT]
+//
+// --baseline CHECKOUT: also measures the built CLI of another checkout (for example a git
+// worktree of the commit before a change, after `npm run build` there) as luma-base, in the
+// same interleaved rounds, and prints what this build costs more per request.
 //
 // One tiny Node backend (its own process; `ok\n` with a content-length) is reached four ways
 // by `wrk --latency -t1 -cN -dD`, every request carrying `Host: bench.localhost`:
@@ -102,7 +107,7 @@ interface Summary {
   cpu: number;
 }
 
-type PathName = 'direct' | 'nginx' | 'http-proxy' | 'luma' | 'luma-node';
+type PathName = 'direct' | 'nginx' | 'http-proxy' | 'luma' | 'luma-node' | 'luma-base';
 const PATHS: readonly PathName[] = ['direct', 'nginx', 'http-proxy', 'luma'];
 
 interface Options {
@@ -115,6 +120,8 @@ interface Options {
   cpuProfDir: string | undefined;
   /** Also measure `luma proxy run --no-fast-path` (every request through node:http and undici). */
   withNodePath: boolean;
+  /** Also measure the built CLI of another checkout (an earlier commit), as luma-base: what a change cost, in the same rounds. */
+  baselineCli: string | undefined;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -141,7 +148,15 @@ function parseOptions(argv: string[]): Options {
     pin: argv.includes('--no-pin') ? 'none' : pinLayout(value('--pin')),
     cpuProfDir: cpuProf === undefined ? undefined : path.resolve(cpuProf),
     withNodePath: argv.includes('--with-node-path'),
+    baselineCli: baselineCliOf(value('--baseline')),
   };
+}
+
+function baselineCliOf(checkout: string | undefined): string | undefined {
+  if (checkout === undefined) return undefined;
+  const cli = path.join(path.resolve(checkout), 'dist', 'cli', 'main.js');
+  if (!existsSync(cli)) throw new Error(`--baseline: ${cli} does not exist; run npm run build in ${checkout} first`);
+  return cli;
 }
 
 function pinLayout(raw: string | undefined): LayoutName | undefined {
@@ -218,14 +233,15 @@ async function startLuma(
   cpus: string | undefined,
   extraNodeArgs: string[] = [],
   extraLumaArgs: string[] = [],
+  cli = LUMA_CLI,
 ): Promise<{ port: number; process: BenchProcess }> {
-  const luma = processes.start('luma proxy run', process.execPath, [...extraNodeArgs, LUMA_CLI, 'proxy', 'run', '--listen', '127.0.0.1:0', '--state-dir', stateDir, ...extraLumaArgs], {
+  const luma = processes.start('luma proxy run', process.execPath, [...extraNodeArgs, cli, 'proxy', 'run', '--listen', '127.0.0.1:0', '--state-dir', stateDir, ...extraLumaArgs], {
     cpus,
     cwd: ROOT,
     env: { ...process.env, LUMA_LOG_LEVEL: process.env.LUMA_LOG_LEVEL ?? 'info' },
   });
   const port = Number((await luma.waitFor(/apps at http:\/\/127\.0\.0\.1:(\d+)/, READY_TIMEOUT_MS))[1]);
-  await processes.run('luma proxy deploy', process.execPath, [LUMA_CLI, 'proxy', 'deploy', 'bench', '--host', HOST, '--target', `127.0.0.1:${backendPort}`, '--state-dir', stateDir], { cwd: ROOT });
+  await processes.run('luma proxy deploy', process.execPath, [cli, 'proxy', 'deploy', 'bench', '--host', HOST, '--target', `127.0.0.1:${backendPort}`, '--state-dir', stateDir], { cwd: ROOT });
   await untilServing('luma', port, luma);
   return { port, process: luma };
 }
@@ -247,10 +263,11 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
 
   const luma = await startLuma(processes, path.join(tmp, 'luma'), backend.port, layout.proxy);
   const lumaNode = options.withNodePath ? await startLuma(processes, path.join(tmp, 'luma-node'), backend.port, layout.proxy, [], ['--no-fast-path']) : undefined;
-  const paths: readonly PathName[] = lumaNode ? [...PATHS, 'luma-node'] : PATHS;
+  const lumaBase = options.baselineCli ? await startLuma(processes, path.join(tmp, 'luma-base'), backend.port, layout.proxy, [], [], options.baselineCli) : undefined;
+  const paths: readonly PathName[] = [...PATHS, ...(lumaNode ? ['luma-node' as const] : []), ...(lumaBase ? ['luma-base' as const] : [])];
 
-  const ports: Partial<Record<PathName, number>> = { direct: backend.port, nginx: nginxPort, 'http-proxy': httpProxyPort, luma: luma.port, 'luma-node': lumaNode?.port };
-  const owners: Partial<Record<PathName, BenchProcess>> = { direct: backend.process, nginx, 'http-proxy': httpProxy, luma: luma.process, 'luma-node': lumaNode?.process };
+  const ports: Partial<Record<PathName, number>> = { direct: backend.port, nginx: nginxPort, 'http-proxy': httpProxyPort, luma: luma.port, 'luma-node': lumaNode?.port, 'luma-base': lumaBase?.port };
+  const owners: Partial<Record<PathName, BenchProcess>> = { direct: backend.process, nginx, 'http-proxy': httpProxy, luma: luma.process, 'luma-node': lumaNode?.process, 'luma-base': lumaBase?.process };
   const owner = (name: PathName): BenchProcess => {
     const found = owners[name];
     if (!found) throw new Error(`no process for ${name}`);
@@ -301,7 +318,7 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
     for (const name of paths) await measureOnce(name, options.warmupS);
   }
 
-  const results: Record<PathName, Measurement[]> = { direct: [], nginx: [], 'http-proxy': [], luma: [], 'luma-node': [] };
+  const results: Record<PathName, Measurement[]> = { direct: [], nginx: [], 'http-proxy': [], luma: [], 'luma-node': [], 'luma-base': [] };
   for (let round = 0; round < options.rounds; round++) {
     const order = paths.map((_, index) => paths[(index + round) % paths.length] as PathName);
     const line: string[] = [];
@@ -330,7 +347,7 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
         },
       ];
     }),
-  ) as Record<Exclude<PathName, 'luma-node'>, Summary> & Partial<Record<'luma-node', Summary>>;
+  ) as Record<Exclude<PathName, 'luma-node' | 'luma-base'>, Summary> & Partial<Record<'luma-node' | 'luma-base', Summary>>;
 
   const out: string[] = [];
   out.push(
@@ -365,6 +382,12 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
       ? [
           `| luma / luma-node (fast path vs node:http), req/s | ${ratio(summary.luma.rps / summary['luma-node'].rps)} | (reference) |`,
           `| luma / luma-node, CPU per request | ${ratio(summary.luma.cpu / summary['luma-node'].cpu)} | (reference) |`,
+        ]
+      : []),
+    ...(summary['luma-base']
+      ? [
+          `| luma / luma-base (this build vs --baseline), req/s | ${ratio(summary.luma.rps / summary['luma-base'].rps)} | (reference) |`,
+          `| luma − luma-base, CPU µs per request | ${(summary.luma.cpu - summary['luma-base'].cpu).toFixed(1)} | (what the change cost) |`,
         ]
       : []),
     '',
