@@ -32,3 +32,16 @@ export function forwardedValues(inputs: ForwardedInputs): ForwardedValues {
     host: inputs.priorHost ?? inputs.host,
   };
 }
+
+/** The names of the headers the proxy sets itself on every forwarded request. */
+const SET_BY_THE_PROXY: ReadonlySet<string> = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+
+/**
+ * A lower-cased header name that spells one the proxy sets with underscores
+ * (`x_forwarded_for`, `x-forwarded_for`...). CGI, WSGI and Rack turn both spellings into
+ * the same HTTP_X_FORWARDED_FOR, so a client could pass a forged address to apps behind
+ * them; such headers are dropped on both paths, as nginx drops names with underscores.
+ */
+export function spellsAProxyHeader(lowerName: string): boolean {
+  return lowerName.includes('_') && SET_BY_THE_PROXY.has(lowerName.replaceAll('_', '-'));
+}

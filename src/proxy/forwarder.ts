@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerR
 import type { TLSSocket } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
 import type { ForwardOptions, ForwardOutcome } from './exchange.js';
-import { forwardedValues } from './forwarded-headers.js';
+import { forwardedValues, spellsAProxyHeader } from './forwarded-headers.js';
 import { responseHasBody } from './framing-policy.js';
 import { connectionNamed, HOP_BY_HOP, rawWithoutHopByHop } from './hop-by-hop.js';
 import { REQUEST_ID_HEADER } from './request-id.js';
@@ -31,6 +31,7 @@ function single(value: string | string[] | undefined): string | undefined {
 
 export function upstreamHeaders(req: IncomingMessage, trustForwardedHeaders: boolean, keepUpgrade = false): OutgoingHttpHeaders {
   const headers = withoutHopByHop(req.headers, keepUpgrade);
+  for (const name of Object.keys(headers)) if (spellsAProxyHeader(name)) delete headers[name];
   const forwarded = forwardedValues({
     clientAddress: req.socket.remoteAddress,
     encrypted: (req.socket as Partial<TLSSocket>).encrypted === true,

@@ -1,5 +1,6 @@
 import { METHODS } from 'node:http';
 import { connectionMayRemove } from '../framing-policy.js';
+import { spellsAProxyHeader } from '../forwarded-headers.js';
 import { HOP_BY_HOP } from '../hop-by-hop.js';
 import { readHeaderLine, type HeaderLine } from './chars.js';
 
@@ -72,7 +73,7 @@ function joined(previous: string | undefined, value: string): string {
 
 /** Headers the fast path never passes on as received: hop-by-hop, and the X-Forwarded-* and X-Request-Id it sets itself. */
 function isReplaced(lowerName: string): boolean {
-  return HOP_BY_HOP.has(lowerName) || lowerName === 'x-forwarded-for' || lowerName === 'x-forwarded-proto' || lowerName === 'x-forwarded-host' || lowerName === 'x-request-id';
+  return HOP_BY_HOP.has(lowerName) || lowerName === 'x-forwarded-for' || lowerName === 'x-forwarded-proto' || lowerName === 'x-forwarded-host' || lowerName === 'x-request-id' || spellsAProxyHeader(lowerName);
 }
 
 /**

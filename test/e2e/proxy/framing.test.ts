@@ -60,6 +60,15 @@ const ATTACKS: Attack[] = [
     expectAttack: (attack) => expect(attack.body).toBe(SMUGGLED),
   },
   {
+    name: 'X_Forwarded_For and x-forwarded_host (underscores: CGI reads them as the X-Forwarded-* the proxy sets)',
+    send: head(['POST /attack HTTP/1.1', 'Host: app.localhost', 'X_Forwarded_For: 6.6.6.6', 'x-forwarded_host: evil.example', `Content-Length: ${SMUGGLED.length}`], SMUGGLED),
+    expectAttack: (attack) => {
+      expect(attack.headers.x_forwarded_for).toBeUndefined();
+      expect(attack.headers['x-forwarded_host']).toBeUndefined();
+      expect(attack.body).toBe(SMUGGLED);
+    },
+  },
+  {
     name: 'Connection: host',
     send: head(['POST /attack HTTP/1.1', 'Host: app.localhost', 'Connection: host', `Content-Length: ${SMUGGLED.length}`], SMUGGLED),
     expectAttack: (attack) => {

@@ -43,6 +43,12 @@ describe('the node:http path applies it', () => {
     expect(headers).toMatchObject({ 'x-forwarded-for': '10.0.0.9', 'x-request-id': 'given-id' });
   });
 
+  it('drops the proxy-set headers spelled with underscores, which CGI reads as the real ones', () => {
+    const headers = upstreamHeaders(request({ host: 'app.test', x_forwarded_for: '6.6.6.6', 'x-forwarded_proto': 'https', x_request_id: 'forged', x_other: 'kept' }), false);
+    expect(headers).toMatchObject({ 'x-forwarded-for': '10.0.0.9', x_other: 'kept' });
+    expect(Object.keys(headers).filter((name) => name.startsWith('x_forwarded') || name.startsWith('x-forwarded_') || name === 'x_request_id')).toEqual([]);
+  });
+
   it("keeps a response's Content-Length named in its Connection header, and drops the rest it names", () => {
     const raw = ['Connection', 'content-length, X-Internal', 'Content-Length', '5', 'X-Internal', 'secret', 'Set-Cookie', 'a=1'].map((text) => Buffer.from(text));
     expect(rawWithoutHopByHop(raw)).toEqual(['Content-Length', '5', 'Set-Cookie', 'a=1']);

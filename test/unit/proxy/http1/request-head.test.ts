@@ -54,6 +54,12 @@ describe('parseRequestHead: plain heads', () => {
 
   // framing-policy.ts: the body is read by this Content-Length, so the app must get it too,
   // or the body would be read upstream as a second request.
+  it('drops the headers it sets when spelled with underscores (CGI reads them as the real ones), and keeps other underscores', () => {
+    const parsed = head('GET / HTTP/1.1\r\nHost: a\r\nX_Forwarded_For: 6.6.6.6\r\nx-forwarded_host: evil\r\nX_Request_Id: forged\r\nX_Other: 1\r\n\r\n');
+    expect(parsed.forwardable).toBe('GET / HTTP/1.1\r\nHost: a\r\nX_Other: 1\r\n');
+    expect(parsed.priorFor).toBeUndefined();
+  });
+
   it('keeps Content-Length and Host however Connection names them, and drops what else it names', () => {
     const parsed = head('POST / HTTP/1.1\r\nHost: a\r\nConnection: Content-Length, host, keep-alive, X-Private\r\nX-Private: 1\r\nContent-Length: 3\r\n\r\nabc');
     expect(parsed).toMatchObject({ contentLength: 3, host: 'a', close: false });
