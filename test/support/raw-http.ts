@@ -169,3 +169,21 @@ export function readResponses(raw: string, methods: string[]): ReadResponses {
   }
   return { responses, rest: raw.slice(at) };
 }
+
+/** A connection whose close is watched: when (ms after connecting) it closed, and what it received. */
+export interface WatchedConnection {
+  socket: net.Socket;
+  closed: Promise<{ afterMs: number; received: string }>;
+}
+
+/** Connects to a local port, writes `request` if given, and watches for the close; `cleanups` gets the socket's destroy. */
+export function watchedConnection(port: number, request: string | undefined, cleanups: Array<() => void>): WatchedConnection {
+  const connectedAt = performance.now();
+  const socket = net.connect(port, '127.0.0.1');
+  cleanups.push(() => socket.destroy());
+  let received = '';
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  socket.on('error', () => undefined);
+  if (request) socket.write(request);
+  return { socket, closed: new Promise((resolve) => socket.on('close', () => resolve({ afterMs: performance.now() - connectedAt, received }))) };
+}

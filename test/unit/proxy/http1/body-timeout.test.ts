@@ -2,6 +2,7 @@ import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Deadlines } from '../../../../src/proxy/http1/deadlines.js';
 import { FastConnection, type FastPathHost } from '../../../../src/proxy/http1/fast-connection.js';
+import { watchedConnection, type WatchedConnection } from '../../../support/raw-http.js';
 import { UpstreamPool } from '../../../../src/proxy/http1/upstream-pool.js';
 import { respond } from '../../../../src/proxy/responses.js';
 
@@ -38,15 +39,8 @@ async function listen(serveMs: number): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-function connect(port: number, request: string): { socket: net.Socket; closed: Promise<{ afterMs: number; received: string }> } {
-  const connectedAt = performance.now();
-  const socket = net.connect(port, '127.0.0.1');
-  cleanups.push(() => socket.destroy());
-  let received = '';
-  socket.on('data', (chunk) => (received += chunk.toString('latin1')));
-  socket.on('error', () => undefined);
-  socket.write(request);
-  return { socket, closed: new Promise((resolve) => socket.on('close', () => resolve({ afterMs: performance.now() - connectedAt, received }))) };
+function connect(port: number, request?: string): WatchedConnection {
+  return watchedConnection(port, request, cleanups);
 }
 
 const POST = 'POST / HTTP/1.1\r\nHost: nobody.localhost\r\nContent-Length: 100\r\n\r\n';
