@@ -286,11 +286,14 @@ describe('`luma proxy` client mode without a daemon', () => {
     }
   });
 
+  // A second daemon on the same state directory is refused earlier, by its lock
+  // (test/e2e/state-dir-lock.test.ts); one with its own state directory but the first
+  // one's --socket-path is refused here.
   it('refuses to start a second daemon on a socket a live one answers on, with one line', async () => {
     const stateDir = path.join(dir, 'shared');
     const first = await startProxy({ stateDir });
     try {
-      const second = await proxyCli(['run', '--state-dir', stateDir, '--listen', '127.0.0.1:0']);
+      const second = await proxyCli(['run', '--state-dir', path.join(dir, 'shared-second'), '--socket-path', first.socketPath, '--listen', '127.0.0.1:0']);
       expect(second.code).toBe(1);
       expectOneLineError(second.stderr.split('\n').filter((line) => !line.startsWith('{')).join('\n'));
       expect(second.stderr).toContain(`another proxy is already listening on ${first.socketPath}`);
