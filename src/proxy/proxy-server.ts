@@ -19,6 +19,7 @@ import {
   type ProxyManagement,
   type ServiceInfo,
 } from './management.js';
+import { AnswersInFlight } from './answers-in-flight.js';
 import { NodeExchange } from './node-exchange.js';
 import { respond, serializeAnswer, type ProxyAnswer } from './responses.js';
 import { BodyProgressWatch, bodyProgressOf } from './body-progress.js';
@@ -143,6 +144,7 @@ export class ProxyServer implements ProxyManagement {
   private readonly lastScaleHint = new Map<string, number>();
   private readonly globals = new Map<GlobalOption, string>();
   private readonly upgradedSockets = new Set<Duplex>();
+  private readonly answersInFlight = new AnswersInFlight();
   private readonly stateFile: RouteStateFile | undefined;
   private hooks: ProxyHooks | undefined;
   private intercept: RequestIntercept | undefined;
@@ -370,6 +372,7 @@ export class ProxyServer implements ProxyManagement {
   /** A request that node:http parsed (the fast path handed its connection over). */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.closing) res.setHeader('connection', 'close');
+    this.answersInFlight.track(req.socket, res);
     const body = bodyProgressOf(req);
     if (body) this.bodyWatch.watch(body);
     await this.serve(new NodeExchange(req, res, this.forwarder));
@@ -438,11 +441,13 @@ export class ProxyServer implements ProxyManagement {
     socket.on('error', () => socket.destroy());
     this.upgradedSockets.add(socket);
     try {
+      // Pipelined behind requests still being answered: their answers go out first.
+      await this.answersInFlight.settled(socket);
+      if (socket.destroyed) return;
       await this.upgrade(req, socket, head);
     } catch (error) {
-      // An upgrade pipelined behind a request still being answered finds the socket taken
-      // by that answer (ERR_HTTP_SOCKET_ASSIGNED): the connection is cut rather than left
-      // open and untracked, and the error never becomes an unhandled rejection.
+      // Whatever else goes wrong, the connection is cut rather than left open and
+      // untracked, and the error never becomes an unhandled rejection.
       this.logger.warn({ err: (error as Error).message }, 'upgrade failed; connection closed');
       socket.destroy();
     } finally {

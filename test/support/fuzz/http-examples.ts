@@ -32,5 +32,7 @@ export const FRAMING_EXAMPLES: FramingExample[] = [
   { name: 'a tab after the Content-Length digits', writes: [`HEAD /x HTTP/1.1\r\n${H}x-marker: m1\r\nContent-Length: 4\t\r\n\r\n\n:\r0${CLOSING_REQUEST}`] },
   // Found: an upgrade the app refused (it answered 200) left the client socket half-open and untracked once relayed.
   { name: 'bytes after a refused upgrade', writes: [`POST /h HTTP/1.1\r\n${H}x-marker: m1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`, `POST /c HTTP/1.1\r\n${H}Connection: close\r\nContent-Length: 0\r\n\r\n${CLOSING_REQUEST}`] },
+  // Found by make test-fuzz-proxy: an upgrade pipelined behind a request still being answered cut the connection, and that answer was lost.
+  { name: 'an upgrade behind a request still being answered', writes: [`PURGE http://app.test/abs HTTP/1.1\r\nHost: other.test\r\nx-marker: m1\r\n\r\nGET /status/404 HTTP/1.1\r\n${H}x-marker: m4\r\nContent-Length: 3\r\n\r\n: :POS`, `T /h HTTP/1.1\r\n${H}x-marker: m89\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n${CLOSING_REQUEST}`] },
   { name: 'data after Connection: close', writes: [`POST /c HTTP/1.1\r\n${H}Connection: close\r\nContent-Length: 0\r\n\r\nGET / HTTP/1.1\r\n${H}\r\n${CLOSING_REQUEST}`] },
 ];
