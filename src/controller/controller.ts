@@ -15,6 +15,8 @@ import { LeaseReconciler, leaseOfService } from './lease-reconciler.js';
 import { PoolReconciler } from './pool-reconciler.js';
 import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
 import { WorkQueue } from './work-queue.js';
+import { HostMovingProxy } from './host-moving-proxy.js';
+import { declaredHostsIn } from './declared-hosts.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
 import type { AdmissionSettings } from '../config/settings.js';
 import { parseMemory } from '../model/quantities.js';
@@ -72,6 +74,12 @@ export function objectKey(kind: Kind, name: string): string {
   return `${kind}/${name}`;
 }
 
+/** The object whose reconcile deploys a proxy service. */
+function ownerKeyOf(service: string): string {
+  const lease = leaseOfService(service);
+  return lease === undefined ? objectKey('Project', service) : objectKey('Lease', lease);
+}
+
 function parseKey(key: string): { kind: string; name: string } {
   const slash = key.indexOf('/');
   return { kind: key.slice(0, slash), name: key.slice(slash + 1) };
@@ -100,13 +108,15 @@ export class Controller implements ProxyHooks {
     this.metrics = metrics;
     const events = options.events ?? NO_EVENTS;
     const memory = this.memoryBudget(options);
+    // Projects and leases deploy through it, so names moving between them converge.
+    const proxy = new HostMovingProxy(options.proxy, declaredHostsIn(options.store), (service) => this.queue.add(ownerKeyOf(service)));
     this.projects = new ProjectReconciler({
       ...(memory ? { memory } : {}),
       metrics,
       events,
       store: options.store,
       runtime: options.runtime,
-      proxy: options.proxy,
+      proxy,
       logger: options.logger,
       publicUrl: options.publicUrl,
       ...(options.defaultIdleTimeoutMs !== undefined ? { defaultIdleTimeoutMs: options.defaultIdleTimeoutMs } : {}),
@@ -132,7 +142,7 @@ export class Controller implements ProxyHooks {
     this.leases = new LeaseReconciler({
       store: options.store,
       runtime: options.runtime,
-      proxy: options.proxy,
+      proxy,
       logger: options.logger,
       policy: options.policy,
       ledger: options.ledger,

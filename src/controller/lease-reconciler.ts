@@ -1,7 +1,7 @@
 import { resolveProjectSettings } from '../model/project-settings.js';
 import { formatCpu, formatMemory, parseDuration } from '../model/quantities.js';
 import type { LeaseObject, LeaseStatus, ProjectObject } from '../model/types.js';
-import type { ProxyManagement } from '../proxy/management.js';
+import type { ProxyManagement, ServiceInfo } from '../proxy/management.js';
 import { errorMessage } from '../runtime/errors.js';
 import type { OwnerRef } from '../runtime/labels.js';
 import type { ContainerRuntime, ManagedContainer, ResourceLimits } from '../runtime/runtime.js';
@@ -43,6 +43,11 @@ export function leaseService(leaseName: string): string {
 /** The lease a proxy service name stands for, if it is a lease's. */
 export function leaseOfService(service: string): string | undefined {
   return service.startsWith('lease.') ? service.slice('lease.'.length) : undefined;
+}
+
+/** The route holds exactly this host (the proxy keeps hosts lower-cased). */
+function routesOnly(info: ServiceInfo, host: string): boolean {
+  return info.hosts.length === 1 && info.hosts[0] === host.toLowerCase();
 }
 
 export interface LeaseReconcilerOptions {
@@ -298,9 +303,11 @@ export class LeaseReconciler {
     const settings = resolveProjectSettings(project.spec, this.idleDefaults());
     const service = leaseService(lease.metadata.name);
     const target = `${LOOPBACK}:${container.hostPort}`;
+    const host = this.leaseHost(lease, project);
     const info = await this.options.proxy.getService(service);
-    if (!info || info.targets.length !== 1 || info.targets[0]?.address !== target) {
-      await this.options.proxy.deploy({ service, hosts: [this.leaseHost(lease, project)], targets: [target], startupTimeoutMs: settings.startupTimeoutMs });
+    // The host follows the project's first hostname: a project that gave its name away moves its leases too.
+    if (!info || info.targets.length !== 1 || info.targets[0]?.address !== target || !routesOnly(info, host)) {
+      await this.options.proxy.deploy({ service, hosts: [host], targets: [target], startupTimeoutMs: settings.startupTimeoutMs });
     }
 
     let nextCheck = expiresAt;
@@ -379,7 +386,7 @@ export class LeaseReconciler {
   private async routeWithoutTarget(lease: LeaseObject, project: ProjectObject, unavailableReason?: string): Promise<void> {
     const service = leaseService(lease.metadata.name);
     const current = await this.options.proxy.getService(service);
-    if (current && current.targets.length === 0 && current.unavailableReason === unavailableReason) return;
+    if (current && current.targets.length === 0 && current.unavailableReason === unavailableReason && routesOnly(current, this.leaseHost(lease, project))) return;
     const settings = resolveProjectSettings(project.spec, this.idleDefaults());
     await this.options.proxy.deploy({
       service,

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { DeployRequest, GlobalOption, ProxyHooks, ProxyManagement, ServiceInfo } from './management.js';
+import type { DeployRequest, GlobalOption, HostMove, ProxyHooks, ProxyManagement, ServiceInfo } from './management.js';
 import { encode, LineDecoder, type ManagementReply, type ManagementRequest, type ReplyResults, type ServerMessage } from './protocol.js';
 
 // The proxy's management interface from another process: the CLI's client mode and the
@@ -62,6 +62,10 @@ export class ManagementClient implements ProxyManagement {
 
   async deploy(request: DeployRequest): Promise<void> {
     await this.call({ type: 'deploy', request });
+  }
+
+  async deployMovingHosts(request: DeployRequest, moves: readonly HostMove[]): Promise<void> {
+    await this.call({ type: 'deploy', request, moves: [...moves] });
   }
 
   async remove(service: string): Promise<void> {

@@ -1,7 +1,7 @@
 import { chmod, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import type { Logger } from '../util/logger.js';
-import { GLOBAL_OPTIONS, type DeployRequest, type GlobalOption, type ProxyHooks, type ProxyManagement } from './management.js';
+import { GLOBAL_OPTIONS, type DeployRequest, type GlobalOption, type HostMove, type ProxyHooks, type ProxyManagement } from './management.js';
 import { encode, LineDecoder, type ManagementReply, type ManagementRequest, type ReplyResults, type ServerMessage } from './protocol.js';
 
 // Serves the management interface on a Unix socket (mode 0600: only the owner may steer
@@ -40,10 +40,25 @@ function optionalBoolean(value: unknown, field: string): boolean | undefined {
   return value;
 }
 
+function hostList(value: unknown, field: string): string[] {
+  const hosts = stringList(value, field);
+  for (const host of hosts) if (!HOST_PATTERN.test(host)) fail(`${field}: "${host}" is not a host name such as app.example.com`);
+  return hosts;
+}
+
+/** Other services' new hosts; a service may be left with none (its names all moved elsewhere). */
+function parseMoves(value: unknown): HostMove[] {
+  if (!Array.isArray(value)) fail('moves: expected a list of {service, hosts}');
+  return value.map((raw: unknown, index) => {
+    if (typeof raw !== 'object' || raw === null) fail(`moves[${index}]: expected {service, hosts}`);
+    const move = raw as Record<string, unknown>;
+    return { service: stringField(move.service, `moves[${index}].service`), hosts: hostList(move.hosts ?? [], `moves[${index}].hosts`) };
+  });
+}
+
 function parseDeploy(raw: Record<string, unknown>): DeployRequest {
-  const hosts = stringList(raw.hosts, 'hosts');
+  const hosts = hostList(raw.hosts, 'hosts');
   if (hosts.length === 0) fail('hosts: expected at least one host');
-  for (const host of hosts) if (!HOST_PATTERN.test(host)) fail(`hosts: "${host}" is not a host name such as app.example.com`);
   const service = stringField(raw.service, 'service');
   if (!SERVICE_PATTERN.test(service)) fail(`service: "${service}" is not a service name (letters, digits, '.', '_', '-', ':' and '/', up to 253)`);
   const request: DeployRequest = {
@@ -89,7 +104,8 @@ export function parseManagementRequest(line: string): ManagementRequest {
     case 'deploy': {
       const request = message.request;
       if (typeof request !== 'object' || request === null) fail('request: expected the deploy request');
-      return { id, type: 'deploy', request: parseDeploy(request as Record<string, unknown>) };
+      const deploy = parseDeploy(request as Record<string, unknown>);
+      return message.moves === undefined ? { id, type: 'deploy', request: deploy } : { id, type: 'deploy', request: deploy, moves: parseMoves(message.moves) };
     }
     case 'remove':
       return { id, type: 'remove', service: stringField(message.service, 'service') };
@@ -208,7 +224,8 @@ export class ManagementServer implements ProxyHooks {
   private async execute(socket: net.Socket, request: ManagementRequest): Promise<ReplyResults[keyof ReplyResults]> {
     switch (request.type) {
       case 'deploy':
-        await this.proxy.deploy(request.request);
+        if (request.moves) await this.proxy.deployMovingHosts(request.request, request.moves);
+        else await this.proxy.deploy(request.request);
         return null;
       case 'remove':
         await this.proxy.remove(request.service);

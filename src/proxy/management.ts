@@ -32,6 +32,17 @@ export interface DeployRequest {
   healthCheck?: HealthCheck;
 }
 
+/**
+ * Another service's new host list, applied in the same step as a deploy: how names move
+ * between services (a swap, a rotation) without the route table ever holding one name
+ * twice, and without a moment when a moved name routes nowhere. Only the hosts change;
+ * the service keeps its targets and settings. An empty list leaves it reachable by none.
+ */
+export interface HostMove {
+  service: string;
+  hosts: string[];
+}
+
 export interface HealthCheck {
   /** HTTP GET path; any answer below 500 passes. */
   path: string;
@@ -95,6 +106,12 @@ export interface ProxyManagement {
    * stop them safely.
    */
   deploy(request: DeployRequest): Promise<void>;
+  /**
+   * A deploy and the host moves of other (existing) services at once, or nothing at all:
+   * the hosts are judged as they stand after every change, so the deploy may take a host
+   * that a move gives up. A plain deploy() still refuses a host another service holds.
+   */
+  deployMovingHosts(request: DeployRequest, moves: readonly HostMove[]): Promise<void>;
   remove(service: string): Promise<void>;
   getService(service: string): Promise<ServiceInfo | undefined>;
   listServices(): Promise<ServiceInfo[]>;

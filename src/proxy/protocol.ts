@@ -1,4 +1,4 @@
-import type { DeployRequest, GlobalOption, ServiceInfo } from './management.js';
+import type { DeployRequest, GlobalOption, HostMove, ServiceInfo } from './management.js';
 
 // The messages of the proxy's management socket: one JSON object per line. Clients send
 // requests with an id and get one reply per id; a client that subscribes also receives
@@ -6,7 +6,7 @@ import type { DeployRequest, GlobalOption, ServiceInfo } from './management.js';
 // client so both sides agree by construction.
 
 export type ManagementRequest =
-  | { id: number; type: 'deploy'; request: DeployRequest }
+  | { id: number; type: 'deploy'; request: DeployRequest; moves?: HostMove[] }
   | { id: number; type: 'remove'; service: string }
   | { id: number; type: 'get-service'; service: string }
   | { id: number; type: 'list-services' }

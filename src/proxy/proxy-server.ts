@@ -15,6 +15,7 @@ import {
   UnknownServiceError,
   type DeployRequest,
   type GlobalOption,
+  type HostMove,
   type ProxyHooks,
   type ProxyManagement,
   type ServiceInfo,
@@ -202,8 +203,12 @@ export class ProxyServer implements ProxyManagement {
 
   // ---------- management interface ----------
 
-  async deploy(request: DeployRequest): Promise<void> {
-    const newTargets = this.routes.check(request);
+  deploy(request: DeployRequest): Promise<void> {
+    return this.deployMovingHosts(request, []);
+  }
+
+  async deployMovingHosts(request: DeployRequest, moves: readonly HostMove[]): Promise<void> {
+    const newTargets = this.routes.check(request, moves);
     const { healthCheck } = request;
     if (healthCheck) {
       // The transaction: traffic moves only once every new target answers.
@@ -218,7 +223,7 @@ export class ProxyServer implements ProxyManagement {
         }),
       );
     }
-    const { service, removed } = this.routes.apply(request);
+    const { service, removed } = this.routes.apply(request, moves);
     this.metrics.serviceDeployed(service.name);
     await this.persist();
     if (service.targets.length === 0 && service.waiting > 0 && !service.unavailableReason) this.wake(service);

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { HostConflictError, type DeployRequest, type ServiceInfo } from './management.js';
+import { HostConflictError, UnknownServiceError, type DeployRequest, type HostMove, type ServiceInfo } from './management.js';
 
 // Host → service → targets, plus the per-service activity the controller reads for its
 // idle and scaling decisions. Pure bookkeeping: no sockets here.
@@ -113,25 +113,44 @@ export class RouteTable {
     return [...this.services.values()];
   }
 
-  /** Throws what apply() would throw, changing nothing; returns the targets that would be new. */
-  check(request: DeployRequest): string[] {
-    for (const host of request.hosts) {
-      const normalized = normalizeHost(host);
-      if (!normalized) throw new Error(`host "${host}" is not a host name`);
-      const owner = this.hostIndex.get(normalized);
-      if (owner && owner.name !== request.service) throw new HostConflictError(host, owner.name);
+  /**
+   * Throws what apply() would throw, changing nothing; returns the targets that would be new.
+   * Hosts are judged as they stand after the deploy and every move together.
+   */
+  check(request: DeployRequest, moves: readonly HostMove[] = []): string[] {
+    const changing = new Set([request.service]);
+    for (const move of moves) {
+      if (changing.has(move.service)) throw new Error(`service "${move.service}" appears twice in one deploy`);
+      if (!this.services.has(move.service)) throw new UnknownServiceError(move.service);
+      changing.add(move.service);
+    }
+    const claimed = new Map<string, string>();
+    for (const { service, hosts } of [request, ...moves]) {
+      for (const host of hosts) this.checkClaim(host, service, changing, claimed);
     }
     for (const address of request.targets) Target.parse(address);
     const current = new Set(this.services.get(request.service)?.targets.map((target) => target.address));
     return request.targets.filter((address) => !current.has(address));
   }
 
-  /** Applies a deploy and returns the targets it removed (still possibly in use). */
-  apply(request: DeployRequest): { service: Service; removed: Target[] } {
+  /** A host may go to `service` if nobody else in this change claims it and its holder is changing too. */
+  private checkClaim(host: string, service: string, changing: ReadonlySet<string>, claimed: Map<string, string>): void {
+    const normalized = normalizeHost(host);
+    if (!normalized) throw new Error(`host "${host}" is not a host name`);
+    const rival = claimed.get(normalized);
+    if (rival !== undefined && rival !== service) throw new HostConflictError(host, rival);
+    const owner = this.hostIndex.get(normalized);
+    if (owner && owner.name !== service && !changing.has(owner.name)) throw new HostConflictError(host, owner.name);
+    claimed.set(normalized, service);
+  }
+
+  /**
+   * Applies a deploy, with the host moves of other services in the same step, and returns
+   * the targets it removed (still possibly in use).
+   */
+  apply(request: DeployRequest, moves: readonly HostMove[] = []): { service: Service; removed: Target[] } {
     // Check everything before changing anything, so a bad deploy changes nothing.
-    this.check(request);
-    // Deployed hosts are normalised exactly like request Host headers, or they could never match.
-    const hosts = [...new Set(request.hosts.map((host) => normalizeHost(host) ?? host))];
+    this.check(request, moves);
     const parsed = request.targets.map((address) => Target.parse(address));
 
     let service = this.services.get(request.service);
@@ -139,9 +158,8 @@ export class RouteTable {
       service = new Service(request.service);
       this.services.set(service.name, service);
     }
-    for (const host of service.hosts) this.hostIndex.delete(host);
-    service.hosts = hosts;
-    for (const host of hosts) this.hostIndex.set(host, service);
+    const moved = moves.map((move) => ({ service: this.services.get(move.service) as Service, hosts: move.hosts }));
+    this.assignHosts([{ service, hosts: request.hosts }, ...moved]);
 
     const existing = new Map(service.targets.map((target) => [target.address, target]));
     // Keep the live Target objects so their in-flight counts stay accurate.
@@ -158,6 +176,16 @@ export class RouteTable {
     service.unavailableReason = request.unavailableReason;
     service.changes.emit('changed');
     return { service, removed };
+  }
+
+  /** Every old host is let go before any new one is taken, so a swap never unindexes its own result. */
+  private assignHosts(assignments: { service: Service; hosts: string[] }[]): void {
+    for (const { service } of assignments) for (const host of service.hosts) this.hostIndex.delete(host);
+    for (const assignment of assignments) {
+      // Deployed hosts are normalised exactly like request Host headers, or they could never match.
+      assignment.service.hosts = [...new Set(assignment.hosts.map((host) => normalizeHost(host) ?? host))];
+      for (const host of assignment.service.hosts) this.hostIndex.set(host, assignment.service);
+    }
   }
 
   remove(name: string): Service | undefined {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { systemClock, type Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
-import type { DeployRequest, GlobalOption, ProxyHooks, ProxyManagement, ServiceInfo } from '../management.js';
+import type { DeployRequest, GlobalOption, HostMove, ProxyHooks, ProxyManagement, ServiceInfo } from '../management.js';
 import type { InterceptedRequest, ProxyServer } from '../proxy-server.js';
 import { respond, type ProxyAnswer } from '../responses.js';
 import { normalizeHost } from '../route-table.js';
@@ -122,6 +122,11 @@ export class TlsProxy implements ProxyManagement {
 
   async deploy(request: DeployRequest): Promise<void> {
     await this.proxy.deploy(request);
+    await this.sync();
+  }
+
+  async deployMovingHosts(request: DeployRequest, moves: readonly HostMove[]): Promise<void> {
+    await this.proxy.deployMovingHosts(request, moves);
     await this.sync();
   }
 

@@ -1,7 +1,10 @@
-import { UnknownServiceError, type ActivitySnapshot, type CertificateStatus, type DeployRequest, type GlobalOption, type ProxyManagement, type ServiceInfo } from '../../../src/proxy/management.js';
+import { UnknownServiceError, type ActivitySnapshot, type CertificateStatus, type DeployRequest, type GlobalOption, type HostMove, type ProxyManagement, type ServiceInfo } from '../../../src/proxy/management.js';
+import { RouteTable } from '../../../src/proxy/route-table.js';
 
 // A ProxyManagement that records deploys and removes and answers getService with the
-// activity a test sets, standing in for the proxy's view of traffic.
+// activity a test sets, standing in for the proxy's view of traffic. Hosts are judged by
+// the real route table, so a deploy of a host another service holds is refused as the
+// proxy refuses it.
 
 export class FakeProxy implements ProxyManagement {
   readonly deploys: DeployRequest[] = [];
@@ -11,7 +14,11 @@ export class FakeProxy implements ProxyManagement {
   readonly activity = new Map<string, ActivitySnapshot>();
   /** Certificate states reported per service (as a proxy with an HTTPS listener does for `tls` services). */
   readonly certificates = new Map<string, CertificateStatus[]>();
+  /** Deploys that moved other services' hosts in the same step, in order. */
+  readonly hostMoves: { request: DeployRequest; moves: HostMove[] }[] = [];
   private readonly services = new Map<string, DeployRequest>();
+  /** Only hosts matter here: targets are left out, so a test's made-up addresses need not parse. */
+  private readonly hosts = new RouteTable();
 
   constructor(readonly log: string[] = []) {}
 
@@ -19,7 +26,7 @@ export class FakeProxy implements ProxyManagement {
   setActivity(service: string, activity: ActivitySnapshot | undefined): void {
     if (activity) {
       this.activity.set(service, { ...activity });
-      if (!this.services.has(service)) this.services.set(service, { service, hosts: [], targets: [] });
+      if (!this.services.has(service)) this.seed({ service, hosts: [], targets: [] });
     } else this.activity.delete(service);
   }
 
@@ -33,13 +40,24 @@ export class FakeProxy implements ProxyManagement {
   }
 
   async deploy(request: DeployRequest): Promise<void> {
+    this.hosts.apply({ ...request, targets: [] });
     this.deploys.push(structuredClone(request));
     this.services.set(request.service, structuredClone(request));
     this.log.push(`deploy ${request.service} [${request.targets.join(',')}]`);
   }
 
+  async deployMovingHosts(request: DeployRequest, moves: readonly HostMove[]): Promise<void> {
+    this.hosts.apply({ ...request, targets: [] }, moves);
+    this.deploys.push(structuredClone(request));
+    this.hostMoves.push({ request: structuredClone(request), moves: structuredClone([...moves]) });
+    this.services.set(request.service, structuredClone(request));
+    for (const move of moves) this.services.set(move.service, { ...(this.services.get(move.service) as DeployRequest), hosts: [...move.hosts] });
+    this.log.push(`deploy ${request.service} [${request.targets.join(',')}] moving ${moves.map((move) => `${move.service}→[${move.hosts.join(',')}]`).join(' ')}`);
+  }
+
   /** Puts a route in place without recording a call: the state a test starts from. */
   seed(request: DeployRequest): void {
+    this.hosts.apply({ ...request, targets: [] });
     this.services.set(request.service, structuredClone(request));
   }
 
@@ -49,6 +67,7 @@ export class FakeProxy implements ProxyManagement {
     // Like the real proxy: removing a service it does not have is an error.
     if (!this.services.has(service)) throw new UnknownServiceError(service);
     this.services.delete(service);
+    this.hosts.remove(service);
     this.activity.delete(service);
   }
 

@@ -226,6 +226,17 @@ describe('lease', () => {
     expect(proxy.deploys).toEqual([]);
   });
 
+  it('follows its project\'s first hostname: a project that gives its name away moves its lease too', async () => {
+    await project();
+    await lease('fresh');
+    await leases.reconcile('fresh');
+    expect(proxy.lastDeploy('lease.fresh')?.hosts).toEqual(['fresh.web.localhost']);
+    await project({ hostnames: ['moved.localhost'] });
+    await leases.reconcile('fresh');
+    expect(proxy.lastDeploy('lease.fresh')?.hosts).toEqual(['fresh.moved.localhost']);
+    expect(leaseStatus('fresh')?.phase).toBe('Active');
+  });
+
   it('starts a fresh container when the pool is empty, or when the lease brings its own env', async () => {
     await project({ env: { GREETING: 'hi' } });
     await lease('fresh', { env: { EXTRA: '1' }, resources: { cpu: '500m', memory: '512Mi' } });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HostConflictError, type DeployRequest } from '../../../src/proxy/management.js';
+import { HostConflictError, UnknownServiceError, type DeployRequest } from '../../../src/proxy/management.js';
 import { DEFAULT_RESPONSE_TIMEOUT_MS, DEFAULT_STARTUP_TIMEOUT_MS, normalizeHost, RouteTable, Service, Target } from '../../../src/proxy/route-table.js';
 
 function deploy(service: string, hosts: string[], targets: string[] = [], extra: Partial<DeployRequest> = {}): DeployRequest {
@@ -204,6 +204,56 @@ describe('RouteTable.apply', () => {
     service.changes.on('changed', () => changes++);
     table.apply(deploy('web', ['web.example.com'], ['127.0.0.1:9001']));
     expect(changes).toBe(1);
+  });
+});
+
+describe('RouteTable.apply with host moves', () => {
+  it('swaps two services\' hosts in one step and keeps the moved service\'s targets and settings', () => {
+    const table = new RouteTable();
+    table.apply(deploy('a', ['a.test'], ['127.0.0.1:9001']));
+    table.apply(deploy('b', ['b.test'], ['127.0.0.1:9002'], { startupTimeoutMs: 1234 }));
+    table.apply(deploy('a', ['b.test'], ['127.0.0.1:9001']), [{ service: 'b', hosts: ['a.test'] }]);
+    expect(routeOf(table, 'a.test')).toBe('b');
+    expect(routeOf(table, 'b.test')).toBe('a');
+    expect(table.get('b')?.targets.map((target) => target.address)).toEqual(['127.0.0.1:9002']);
+    expect(table.get('b')?.startupTimeoutMs).toBe(1234);
+  });
+
+  it('rotates three services\' hosts in one step', () => {
+    const table = new RouteTable();
+    for (const name of ['a', 'b', 'c']) table.apply(deploy(name, [`${name}.test`]));
+    table.apply(deploy('a', ['b.test']), [
+      { service: 'b', hosts: ['c.test'] },
+      { service: 'c', hosts: ['a.test'] },
+    ]);
+    expect(['a.test', 'b.test', 'c.test'].map((host) => routeOf(table, host))).toEqual(['c', 'a', 'b']);
+  });
+
+  it('leaves a service that gave all its hosts away reachable by none', () => {
+    const table = new RouteTable();
+    table.apply(deploy('a', ['a.test']));
+    table.apply(deploy('b', ['a.test']), [{ service: 'a', hosts: [] }]);
+    expect(table.get('a')?.hosts).toEqual([]);
+    expect(routeOf(table, 'a.test')).toBe('b');
+  });
+
+  it('still refuses a host held by a service outside the moves, and changes nothing', () => {
+    const table = new RouteTable();
+    for (const name of ['a', 'b', 'c']) table.apply(deploy(name, [`${name}.test`]));
+    const before = snapshot(table);
+    expect(() => table.apply(deploy('a', ['b.test']), [{ service: 'b', hosts: ['c.test'] }])).toThrow(/"c\.test" is already routed to service "c"/);
+    expect(snapshot(table)).toEqual(before);
+  });
+
+  it('refuses a host claimed twice in one change, a service named twice, and an unknown moved service', () => {
+    const table = new RouteTable();
+    table.apply(deploy('a', ['a.test']));
+    table.apply(deploy('b', ['b.test']));
+    const before = snapshot(table);
+    expect(() => table.apply(deploy('a', ['b.test']), [{ service: 'b', hosts: ['B.test'] }])).toThrow(HostConflictError);
+    expect(() => table.apply(deploy('a', ['b.test']), [{ service: 'a', hosts: [] }])).toThrow(/appears twice/);
+    expect(() => table.apply(deploy('a', ['b.test']), [{ service: 'ghost', hosts: [] }])).toThrow(UnknownServiceError);
+    expect(snapshot(table)).toEqual(before);
   });
 });
 
