@@ -48,7 +48,12 @@ export interface DockerIgnore {
 }
 
 export function parseDockerIgnore(text: string): DockerIgnore {
-  const matcher = dockerignore.default({ ignorecase: false }).add(text.split(/\r?\n/));
+  const matcher = dockerignore.default({ ignorecase: false });
+  const lines = text.split(/\r?\n/);
+  // Go's filepath.Match refuses a pattern ending in an escape that escapes nothing; the port would take it.
+  const loneEscape = lines.find((line) => !line.startsWith('#') && /(^|[^\\])(\\\\)*\\$/.test(line.trim()));
+  if (loneEscape !== undefined) throw new DockerIgnoreError(`.dockerignore: the pattern "${loneEscape.trim()}" is not valid (it ends with a lone \\)`);
+  matcher.add(lines);
   const rules = (matcher as unknown as PortInternals)._rules;
   for (const rule of rules) rule.regexp = linearTime(matcher as unknown as PortInternals, rule);
   const exceptions = rules.filter((rule) => rule.negative).map((rule) => `${rule.pattern}/`);
@@ -59,7 +64,12 @@ export function parseDockerIgnore(text: string): DockerIgnore {
 }
 
 function linearTime(internals: PortInternals, rule: PortRule): { test(input: string): boolean } {
-  const compiled = internals._compile(rule).regexp;
+  let compiled: PortRule['regexp'];
+  try {
+    compiled = internals._compile(rule).regexp;
+  } catch (error) {
+    throw new DockerIgnoreError(`.dockerignore: the pattern "${rule.pattern}" is not valid (${(error as Error).message})`);
+  }
   if (compiled?.source === undefined) throw new DockerIgnoreError(`.dockerignore: cannot compile the pattern "${rule.pattern}"`);
   try {
     // RE2 reads the JavaScript source as it is: the port writes only anchors, `.`, `*`, classes and escapes.

@@ -232,6 +232,13 @@ describe('.dockerignore', () => {
   it('refuses a pattern Docker would refuse, naming it', async () => {
     const root = await write(path.join(base, 'ctx'), { ...FILES, '.dockerignore': 'www/[z-a]\n' });
     await expect(listContext(root)).rejects.toThrow(ContextError);
+    // `docker build` says "syntax error in pattern" for both.
+    for (const [index, pattern] of ['www/[a', 'trail\\'].entries()) {
+      const broken = await write(path.join(base, `ctx-broken-${index}`), { ...FILES, '.dockerignore': `*.log\n${pattern}\n` });
+      await expect(listContext(broken)).rejects.toThrow(`.dockerignore: the pattern "${pattern}" is not valid`);
+    }
+    const escaped = await write(path.join(base, 'ctx-escaped'), { ...FILES, '.dockerignore': '# a comment may end with \\\na\\\\\nb\\*\n' });
+    await expect(listContext(escaped)).resolves.toBeDefined();
   });
 });
 
