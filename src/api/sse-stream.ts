@@ -12,6 +12,10 @@ import { WATCH_ERROR_EVENT, type WatchError } from './wire.js';
 // the stream is dropped, as log streams drop theirs. It ends with one last ERROR event
 // saying why (the reader gets it if it ever reads on), then the connection is closed; it
 // is destroyed if that last message has not gone out within `lastMessageGraceMs`.
+//
+// The present state a watch starts with is written in one turn of the event loop, before
+// any of it can reach the reader: it is not a reader falling behind, however large it is
+// (a store of many or large objects). Its bytes are allowed on top of the limit.
 
 /** As much as a log stream lets pile up (log-routes.ts). */
 export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
@@ -27,6 +31,8 @@ export interface SseStreamOptions {
 
 export interface SseStream {
   send(event: string, data: unknown): void;
+  /** Sends part of the present state the watch starts with: its bytes are allowed on top of the limit. */
+  sendPresent(event: string, data: unknown): void;
   /** Resolves when the client has gone (or end() was called). */
   closed: Promise<void>;
   end(): void;
@@ -46,6 +52,7 @@ export function sseOnResponse(res: ServerResponse, options: SseStreamOptions): S
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
   let graceTimer: NodeJS.Timeout | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
+  let presentBytes = 0;
   const finish = (): void => {
     clearInterval(heartbeat);
     resolveClosed();
@@ -53,7 +60,7 @@ export function sseOnResponse(res: ServerResponse, options: SseStreamOptions): S
   const write = (text: string): void => {
     if (res.writableEnded || res.destroyed) return;
     res.write(text);
-    if (res.writableLength > maxBufferedBytes) dropTooSlow();
+    if (res.writableLength > maxBufferedBytes + presentBytes) dropTooSlow();
   };
   const dropTooSlow = (): void => {
     res.end(sseEvent(TOO_SLOW, WATCH_ERROR_EVENT));
@@ -78,6 +85,11 @@ export function sseOnResponse(res: ServerResponse, options: SseStreamOptions): S
   });
   return {
     send: (event, data) => write(sseEvent(data, event)),
+    sendPresent: (event, data) => {
+      const text = sseEvent(data, event);
+      presentBytes += Buffer.byteLength(text);
+      write(text);
+    },
     closed,
     end: () => {
       if (!res.writableEnded) res.end();

@@ -71,7 +71,7 @@ export function registerWatchRoutes(app: FastifyInstance, options: WatchRouteOpt
     const unsubscribe = store.watch((event) => {
       if (event.object.kind === kind && matches(event.object)) stream.send(event.type, event.object);
     });
-    for (const object of store.list(kind).filter(matches)) stream.send('ADDED', object);
+    for (const object of store.list(kind).filter(matches)) stream.sendPresent('ADDED', object);
     stream.send(WATCH_SYNCED_EVENT, {});
     request.log.debug({ kind }, 'watch opened');
     await stream.closed;
@@ -105,7 +105,7 @@ export function registerWatchRoutes(app: FastifyInstance, options: WatchRouteOpt
       const unsubscribe = options.events.subscribe((event) => {
         if (matches(event)) stream.send(EVENT_STREAM_EVENT, event);
       });
-      for (const event of options.events.list(filter)) stream.send(EVENT_STREAM_EVENT, event);
+      for (const event of options.events.list(filter)) stream.sendPresent(EVENT_STREAM_EVENT, event);
       stream.send(WATCH_SYNCED_EVENT, {});
       await stream.closed;
       unsubscribe();

@@ -11,6 +11,7 @@ import { CliError } from './api-client.js';
 export interface ProxyLimitFlags {
   headersTimeout?: number;
   bodyTimeout?: number;
+  sendTimeout?: number;
   keepAliveTimeout?: number;
   upgradeTimeout?: number;
   http2IdleTimeout?: number;
@@ -48,6 +49,7 @@ function positiveInteger(flag: string): (value: string) => number {
 const DURATION_FLAGS: ReadonlyArray<[flag: string, env: string, help: string]> = [
   ['--headers-timeout', 'LUMA_PROXY_HEADERS_TIMEOUT', 'how long a client may take to send a request head, and a TLS handshake (default 30s)'],
   ['--body-timeout', 'LUMA_PROXY_BODY_TIMEOUT', 'a request body with no byte for this long is cut off; not a total (default 30s)'],
+  ['--send-timeout', 'LUMA_PROXY_SEND_TIMEOUT', 'a client that takes no byte of its response for this long is cut off; not a total (default 1m)'],
   ['--keep-alive-timeout', 'LUMA_PROXY_KEEP_ALIVE_TIMEOUT', 'an HTTP/1.1 connection with no request under way is closed after this long (default 65s)'],
   ['--upgrade-timeout', 'LUMA_PROXY_UPGRADE_TIMEOUT', 'how long an app may take to answer a WebSocket upgrade before a 504 (default 30s)'],
   ['--http2-idle-timeout', 'LUMA_PROXY_HTTP2_IDLE_TIMEOUT', 'an HTTP/2 session with no stream open is closed after this long (default 2m)'],
@@ -64,6 +66,7 @@ export function proxyLimitsFrom(flags: ProxyLimitFlags): Partial<ClientLimits> {
   const limits: Partial<ClientLimits> = {};
   if (flags.headersTimeout !== undefined) limits.headersTimeoutMs = flags.headersTimeout;
   if (flags.bodyTimeout !== undefined) limits.bodyTimeoutMs = flags.bodyTimeout;
+  if (flags.sendTimeout !== undefined) limits.sendTimeoutMs = flags.sendTimeout;
   if (flags.keepAliveTimeout !== undefined) limits.keepAliveTimeoutMs = flags.keepAliveTimeout;
   if (flags.upgradeTimeout !== undefined) limits.upgradeTimeoutMs = flags.upgradeTimeout;
   if (flags.http2IdleTimeout !== undefined) limits.http2IdleTimeoutMs = flags.http2IdleTimeout;

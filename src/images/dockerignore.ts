@@ -4,7 +4,9 @@ import { RE2JS } from 're2js';
 // .dockerignore as `docker build` reads it. The rules are @balena/dockerignore's, a port of
 // Docker's own Go code (`**`, `*` within one name, `?`, character classes, `!` exceptions,
 // `./` and `/` prefixes, the last matching rule decides, a rule on a directory covers what
-// is under it).
+// is under it). Names match case-sensitively, as on Linux: the port's default ignores case
+// (it follows node-ignore, written for .gitignore), so `!keep.log` would bring back
+// `KEEP.LOG` and `Secret.txt` would leave out `secret.txt`.
 //
 // One thing is not taken from the port: it compiles each rule into a JavaScript RegExp,
 // which backtracks, so a pattern such as `*a*a*a*a*a*a*a*a*x` takes a minute on a
@@ -46,7 +48,12 @@ export interface DockerIgnore {
 }
 
 export function parseDockerIgnore(text: string): DockerIgnore {
-  const matcher = dockerignore.default().add(text.split(/\r?\n/));
+  const matcher = dockerignore.default({ ignorecase: false });
+  const lines = text.split(/\r?\n/);
+  // Go's filepath.Match refuses a pattern ending in an escape that escapes nothing; the port would take it.
+  const loneEscape = lines.find((line) => !line.startsWith('#') && /(^|[^\\])(\\\\)*\\$/.test(line.trim()));
+  if (loneEscape !== undefined) throw new DockerIgnoreError(`.dockerignore: the pattern "${loneEscape.trim()}" is not valid (it ends with a lone \\)`);
+  matcher.add(lines);
   const rules = (matcher as unknown as PortInternals)._rules;
   for (const rule of rules) rule.regexp = linearTime(matcher as unknown as PortInternals, rule);
   const exceptions = rules.filter((rule) => rule.negative).map((rule) => `${rule.pattern}/`);
@@ -57,7 +64,12 @@ export function parseDockerIgnore(text: string): DockerIgnore {
 }
 
 function linearTime(internals: PortInternals, rule: PortRule): { test(input: string): boolean } {
-  const compiled = internals._compile(rule).regexp;
+  let compiled: PortRule['regexp'];
+  try {
+    compiled = internals._compile(rule).regexp;
+  } catch (error) {
+    throw new DockerIgnoreError(`.dockerignore: the pattern "${rule.pattern}" is not valid (${(error as Error).message})`);
+  }
   if (compiled?.source === undefined) throw new DockerIgnoreError(`.dockerignore: cannot compile the pattern "${rule.pattern}"`);
   try {
     // RE2 reads the JavaScript source as it is: the port writes only anchors, `.`, `*`, classes and escapes.

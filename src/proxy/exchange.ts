@@ -14,6 +14,11 @@ export type ForwardOutcome =
 
 export interface ForwardOptions {
   responseTimeoutMs: number;
+  /**
+   * A client that takes no byte of the response for this long (its socket or HTTP/2 stream
+   * stays full) is cut off. Only node:http's requests read it: the fast path has its own.
+   */
+  sendTimeoutMs?: number;
   /** Keep the client's X-Forwarded-* (a trusted proxy in front) rather than overwrite them. */
   trustForwardedHeaders: boolean;
   /** Told when the upstream's answer begins (for the time to first byte of a held request). */

@@ -86,6 +86,7 @@ export class Forwarder {
     return new Promise((resolve) => {
       let settled = false;
       let responseTimer: NodeJS.Timeout | undefined;
+      let sendTimer: NodeJS.Timeout | undefined;
       let abortUpstream: ((error?: Error) => void) | undefined;
       const finish = (outcome: ForwardOutcome): void => {
         if (settled) return;
@@ -108,8 +109,23 @@ export class Forwarder {
       if (!hasBody || req.complete) startResponseClock();
       else req.once('end', startResponseClock);
 
+      // A client that takes nothing for the send timeout is cut off (then 'close' below). The
+      // clock runs from a write the client's socket or stream could not take until it drains,
+      // or until the response's last byte is handed over ('finish'; the socket is then
+      // node:http's again, and its keep-alive timeout applies).
+      const stopSendClock = (): void => {
+        if (sendTimer) clearTimeout(sendTimer);
+        sendTimer = undefined;
+      };
+      const writeToClient = (chunk: Buffer): boolean => {
+        const flowing = res.write(chunk);
+        if (!flowing && !sendTimer && options.sendTimeoutMs) sendTimer = setTimeout(() => res.destroy(), options.sendTimeoutMs);
+        return flowing;
+      };
+      res.once('finish', stopSendClock);
       // A client that goes away aborts the upstream request instead of leaving it running.
       res.once('close', () => {
+        stopSendClock();
         if (!res.writableFinished) {
           finish({ kind: 'client-aborted' });
           abortUpstream?.(new Error('client closed the connection'));
@@ -140,10 +156,13 @@ export class Forwarder {
           }
           // Event streams must reach the client event by event: no buffering of headers.
           res.flushHeaders();
-          res.on('drain', resume);
+          res.on('drain', () => {
+            stopSendClock();
+            resume();
+          });
           return true;
         },
-        onData: (chunk) => (settled ? false : res.write(chunk)),
+        onData: (chunk) => (settled ? false : writeToClient(chunk)),
         onComplete: () => {
           if (settled) return;
           res.end();

@@ -42,6 +42,8 @@ export const PROXY_DEFAULTS = {
   headersTimeoutMs: 30_000,
   /** A request body that stops arriving is cut off after this long without a byte; not a total. */
   bodyTimeoutMs: 30_000,
+  /** A client that takes no byte of its response for this long is cut off (nginx's send_timeout); not a total. */
+  sendTimeoutMs: 60_000,
   /** An HTTP/1.1 connection with no request under way is closed after this long. */
   keepAliveTimeoutMs: 65_000,
   /** An app has this long to answer an Upgrade (WebSocket) request; then 504. */
@@ -63,13 +65,14 @@ export const PROXY_DEFAULTS = {
 export interface ClientLimits {
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
+  sendTimeoutMs: number;
   keepAliveTimeoutMs: number;
   upgradeTimeoutMs: number;
   http2IdleTimeoutMs: number;
   maxConnections: number;
 }
 
-const CLIENT_LIMIT_NAMES = ['headersTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'upgradeTimeoutMs', 'http2IdleTimeoutMs', 'maxConnections'] as const;
+const CLIENT_LIMIT_NAMES = ['headersTimeoutMs', 'bodyTimeoutMs', 'sendTimeoutMs', 'keepAliveTimeoutMs', 'upgradeTimeoutMs', 'http2IdleTimeoutMs', 'maxConnections'] as const;
 
 /** The limits given, with PROXY_DEFAULTS for the rest. */
 export function clientLimits(given: Partial<ClientLimits>): ClientLimits {
@@ -345,6 +348,7 @@ export class ProxyServer implements ProxyManagement {
       keepAliveTimeoutMs: this.limits.keepAliveTimeoutMs,
       firstRequestTimeoutMs: Math.min(this.limits.headersTimeoutMs, this.limits.keepAliveTimeoutMs),
       bodyTimeoutMs: this.limits.bodyTimeoutMs,
+      sendTimeoutMs: this.limits.sendTimeoutMs,
       pool: this.upstreamPool,
       deadlines: new Deadlines(),
     };
@@ -537,7 +541,7 @@ export class ProxyServer implements ProxyManagement {
     const started = this.now();
     const heldAt = this.heldSince.get(exchange);
     try {
-      const options: ForwardOptions = { responseTimeoutMs: service.responseTimeoutMs, trustForwardedHeaders: service.forwardHeaders };
+      const options: ForwardOptions = { responseTimeoutMs: service.responseTimeoutMs, sendTimeoutMs: this.limits.sendTimeoutMs, trustForwardedHeaders: service.forwardHeaders };
       if (heldAt !== undefined) options.onResponseHead = () => this.metrics.heldRequestFirstByte(service.name, (this.now() - heldAt) / 1000);
       const outcome = await exchange.forward(target, options);
       switch (outcome.kind) {

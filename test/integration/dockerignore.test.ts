@@ -19,7 +19,7 @@ import { writeContext } from '../support/images.js';
 
 const run = promisify(execFile);
 
-const DOCKERIGNORE = ['# what the issue names', '**/node_modules', '*.log', '!keep.log', '# and more of Docker\'s grammar', './dist', 'notes[0-9].txt', 'v?.bak', 'docs/*', '!docs/README.md', ''].join('\n');
+const DOCKERIGNORE = ['# what the issue names', '**/node_modules', '*.log', '!keep.log', '# and more of Docker\'s grammar', './dist', 'notes[0-9].txt', 'v?.bak', 'docs/*', '!docs/README.md', 'Secret.TXT', ''].join('\n');
 
 const FILES = {
   Dockerfile: 'FROM scratch\nCOPY . /ctx/\n',
@@ -29,6 +29,9 @@ const FILES = {
   'packages/web/node_modules/react/index.js': 'x',
   'packages/web/src/app.js': 'x',
   'keep.log': 'x',
+  'KEEP.log': 'names match case-sensitively: !keep.log does not bring this one back',
+  'Secret.TXT': 'x',
+  'secret.txt': 'x',
   'debug.log': 'x',
   'packages/web/trace.log': '*.log is a root-level pattern: this one is sent',
   'dist/bundle.js': 'x',
@@ -72,7 +75,7 @@ describe('.dockerignore against the real docker build', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('sends exactly the files docker build copies (**/node_modules, *.log, !keep.log and more)', async () => {
+  it('sends exactly the files docker build copies (**/node_modules, *.log, !keep.log, case and more)', async () => {
     await run('docker', ['build', '-q', '--label', `luma.dev/instance=${instance}`, '-t', tag, path.join(dir, 'ctx')]);
     // A scratch image has no command; create needs one, but nothing is ever run.
     containerId = (await run('docker', ['create', '--label', `luma.dev/instance=${instance}`, tag, '/none'])).stdout.trim();
@@ -85,6 +88,7 @@ describe('.dockerignore against the real docker build', () => {
     expect(dockers).toContain('f keep.log');
     expect(dockers).toContain('f packages/web/trace.log');
     expect(dockers).toContain('f docs/README.md');
+    expect(dockers).toContain('f secret.txt');
     expect(dockers.some((line) => line.includes('node_modules') || line === 'f debug.log' || line.startsWith('d dist'))).toBe(false);
   });
 });

@@ -265,3 +265,18 @@ export function sampleRss(pid: number, intervalMs = 100): { stop(): Promise<{ pe
     },
   };
 }
+
+/** Answers 64 MiB, more than any socket buffers hold, as fast as the reader takes it (a backend's handler). */
+export function largeResponse(_req: http.IncomingMessage, res: http.ServerResponse): void {
+  res.writeHead(200, { 'content-length': String(64 * 1024 * 1024) });
+  const chunk = Buffer.alloc(1024 * 1024, 97);
+  let sent = 0;
+  const pump = (): void => {
+    while (sent < 64) {
+      sent++;
+      if (!res.write(chunk)) return void res.once('drain', pump);
+    }
+    res.end();
+  };
+  pump();
+}

@@ -170,6 +170,26 @@ export function readResponses(raw: string, methods: string[]): ReadResponses {
   return { responses, rest: raw.slice(at) };
 }
 
+/**
+ * Writes `request` on `socket` (connected, or connecting) and reads nothing: a client that
+ * stops reading its response. `readOn()` then reads what is left and resolves with how many
+ * bytes came before the connection ended (a paused socket never sees the server's close).
+ */
+export function stopReading(socket: net.Socket, request: string): { readOn(): Promise<number> } {
+  let received = 0;
+  socket.on('error', () => undefined);
+  socket.pause();
+  socket.write(request);
+  const ended = new Promise<number>((resolve) => socket.once('close', () => resolve(received)));
+  return {
+    readOn: () => {
+      socket.on('data', (chunk: Buffer) => (received += chunk.length));
+      socket.resume();
+      return ended;
+    },
+  };
+}
+
 /** A connection whose close is watched: when (ms after connecting) it closed, and what it received. */
 export interface WatchedConnection {
   socket: net.Socket;

@@ -40,6 +40,12 @@ export interface FastConnectionOptions {
    * stall, not a total); time the proxy itself is not reading does not count. Off when absent.
    */
   bodyTimeoutMs?: number;
+  /**
+   * A client that takes no byte of its response for this long (the socket stays full) is
+   * cut off: otherwise a client that never reads holds the connection, the upstream one and
+   * the service's in-flight count for good. Off when absent.
+   */
+  sendTimeoutMs?: number;
   /** Where the keep-alive, body and response timeouts are kept (one for the proxy). */
   deadlines: Deadlines;
 }
@@ -79,6 +85,8 @@ export class FastConnection implements ClientConnection {
   private readonly responseDeadline = new Deadline(() => this.exchange?.responseTimedOut());
   /** The request body's progress timeout: re-armed by every body byte that arrives. */
   private readonly bodyDeadline = new Deadline(() => this.bodyStalled());
+  /** The send timeout: armed while the socket is full, cancelled when it drains. */
+  private readonly sendDeadline = new Deadline(() => this.destroy());
 
   constructor(
     private readonly socket: Socket,
@@ -239,7 +247,10 @@ export class FastConnection implements ClientConnection {
   // ---------- writing ----------
 
   write(data: Buffer | string): boolean {
-    return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
+    const flowing = typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
+    const timeoutMs = this.options.sendTimeoutMs;
+    if (!flowing && timeoutMs !== undefined && timeoutMs > 0 && !this.sendDeadline.armed) this.options.deadlines.arm(this.sendDeadline, timeoutMs);
+    return flowing;
   }
 
   writeAnswer(value: ProxyAnswer, method: string): void {
@@ -278,6 +289,7 @@ export class FastConnection implements ClientConnection {
   // ---------- the socket's life ----------
 
   private readonly onDrain = (): void => {
+    this.sendDeadline.cancel();
     this.exchange?.onClientDrain();
   };
 
@@ -296,6 +308,7 @@ export class FastConnection implements ClientConnection {
     this.idleDeadline.cancel();
     this.responseDeadline.cancel();
     this.bodyDeadline.cancel();
+    this.sendDeadline.cancel();
     this.exchange?.clientGone();
     this.host.connectionClosed(this);
   };

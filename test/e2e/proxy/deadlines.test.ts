@@ -4,13 +4,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceInfo } from '../../../src/proxy/management.js';
 import { tempDir } from '../../support/luma.js';
-import { proxyCli, startBackend, startProxy, type Backend, type ProxyProcess } from '../../support/proxy.js';
-import { rawExchange } from '../../support/raw-http.js';
+import { largeResponse, proxyCli, startBackend, startProxy, type Backend, type ProxyProcess } from '../../support/proxy.js';
+import { rawExchange, stopReading } from '../../support/raw-http.js';
+
 
 // Every stage of a client connection has a deadline, on the plain listener of
 // `luma proxy run`, whichever parser reads the request (the fast path, or node:http with
 // --no-fast-path): a body that stops arriving (after the proxy's own 404, or on its way to
-// an app), an idle keep-alive connection, an app that never answers a WebSocket upgrade.
+// an app), a client that stops reading its response, an idle keep-alive connection, an
+// app that never answers a WebSocket upgrade.
 // Deadlines of one second; a stage is cut within its deadline plus the sweep (a quarter of
 // it) and a margin for a busy machine, and long before the 5 s the client waits. And the
 // cap on open connections refuses the one past it, at once, while the others keep working.
@@ -48,12 +50,13 @@ describe.each([
   let proxy: ProxyProcess;
   let app: Backend;
   let mute: Backend;
+  let large: Backend;
   let uploads: Upload[] = [];
 
   beforeAll(async () => {
     dir = await tempDir('deadlines');
     stateDir = path.join(dir, 'state');
-    const limits = ['--headers-timeout', DEADLINE, '--body-timeout', DEADLINE, '--keep-alive-timeout', DEADLINE, '--upgrade-timeout', DEADLINE];
+    const limits = ['--headers-timeout', DEADLINE, '--body-timeout', DEADLINE, '--keep-alive-timeout', DEADLINE, '--upgrade-timeout', DEADLINE, '--send-timeout', DEADLINE];
     proxy = await startProxy({ stateDir, args: [...limits, ...args] });
     app = await startBackend((req, res) => {
       const upload: Upload = { url: req.url ?? '', bytes: 0, complete: false };
@@ -72,14 +75,32 @@ describe.each([
       socket.once('end', () => socket.destroy());
       socket.resume();
     });
+    large = await startBackend(largeResponse);
     await deploy(stateDir, 'app', 'app.localhost', app);
     await deploy(stateDir, 'mute', 'mute.localhost', mute);
+    await deploy(stateDir, 'large', 'large.localhost', large);
   });
 
   afterAll(async () => {
     await proxy?.stop();
-    await Promise.all([app?.close(), mute?.close()]);
+    await Promise.all([app?.close(), mute?.close(), large?.close()]);
     if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a client that stops reading a response is cut off within the send timeout, and the app is let go', async () => {
+    const socket = net.connect(proxy.port, '127.0.0.1');
+    try {
+      const client = stopReading(socket, head(['GET /large HTTP/1.1', 'Host: large.localhost']));
+      // The response fills the socket buffers within moments; from then on the proxy waits on the client.
+      await expect.poll(async () => (await serviceInfo(stateDir, 'large')).activity.inFlight, { timeout: 2_000 }).toBe(1);
+      const waitingSince = performance.now();
+      await expect.poll(async () => (await serviceInfo(stateDir, 'large')).activity.inFlight, { timeout: CLIENT_PATIENCE_MS }).toBe(0);
+      expect(performance.now() - waitingSince).toBeLessThan(CUT_WITHIN_MS + 500);
+      // What the kernels held comes through, then the connection ends short of the 64 MiB.
+      expect(await client.readOn()).toBeLessThan(64 * 1024 * 1024);
+    } finally {
+      socket.destroy();
+    }
   });
 
   it('a body that stalls after the proxy answered 404 itself is cut off within the body timeout', async () => {

@@ -1,13 +1,15 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import http2 from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceInfo } from '../../../src/proxy/management.js';
 import { makeCertificate } from '../../support/certificates.js';
 import { tempDir } from '../../support/luma.js';
-import { proxyCli, startBackend, startProxy, type Backend, type ProxyProcess } from '../../support/proxy.js';
-import { rawExchange } from '../../support/raw-http.js';
+import { largeResponse, proxyCli, startBackend, startProxy, type Backend, type ProxyProcess } from '../../support/proxy.js';
+import { rawExchange, stopReading } from '../../support/raw-http.js';
 
 // The HTTPS listener of `luma proxy run` honours the same deadlines as the plain one
 // (Node's HTTP/2 server would keep its own: 60 s heads, a 300 s total per request, no
@@ -23,6 +25,7 @@ const head = (lines: string[], body = ''): string => `${lines.join('\r\n')}\r\n\
 
 describe('deadlines of the HTTPS listener of `luma proxy run`', () => {
   let dir: string;
+  let stateDir: string;
   let proxy: ProxyProcess;
   let httpsPort: number;
   let app: Backend;
@@ -30,17 +33,18 @@ describe('deadlines of the HTTPS listener of `luma proxy run`', () => {
 
   beforeAll(async () => {
     dir = await tempDir('https-deadlines');
-    const stateDir = path.join(dir, 'state');
+    stateDir = path.join(dir, 'state');
     const certificatesDir = path.join(dir, 'certificates');
     const pem = await makeCertificate({ hosts: [HOST], notBefore: Date.now() - 60_000, notAfter: Date.now() + 86_400_000 });
     ca = pem.certPem;
     await mkdir(certificatesDir, { recursive: true });
     await writeFile(path.join(certificatesDir, `${HOST}.crt`), pem.certPem);
     await writeFile(path.join(certificatesDir, `${HOST}.key`), pem.keyPem, { mode: 0o600 });
-    const limits = ['--headers-timeout', DEADLINE, '--body-timeout', DEADLINE, '--keep-alive-timeout', DEADLINE, '--http2-idle-timeout', DEADLINE];
+    const limits = ['--headers-timeout', DEADLINE, '--body-timeout', DEADLINE, '--keep-alive-timeout', DEADLINE, '--http2-idle-timeout', DEADLINE, '--send-timeout', DEADLINE];
     proxy = await startProxy({ stateDir, args: ['--https-listen', '127.0.0.1:0', '--certificates-dir', certificatesDir, ...limits] });
     httpsPort = proxy.httpsPort ?? 0;
     app = await startBackend((req, res) => {
+      if (req.url === '/large') return largeResponse(req, res);
       req.resume();
       req.on('end', () => res.end('app\n'));
     });
@@ -62,6 +66,7 @@ describe('deadlines of the HTTPS listener of `luma proxy run`', () => {
   });
 
   const overTls = { servername: HOST, get ca() { return ca; } };
+  const inFlight = async (): Promise<number> => (JSON.parse((await proxyCli(['get-service', 'app', '--state-dir', stateDir])).stdout) as ServiceInfo).activity.inFlight;
 
   it('a connection that never starts its TLS handshake is closed after the headers timeout', async () => {
     const answer = await rawExchange(httpsPort, '', { idleMs: CLIENT_PATIENCE_MS });
@@ -89,6 +94,36 @@ describe('deadlines of the HTTPS listener of `luma proxy run`', () => {
     expect(answer.statuses, answer.raw.slice(0, 200)).toEqual([200]);
     expect(answer.closed).toBe(true);
     expect(answer.elapsedMs).toBeLessThan(CUT_WITHIN_MS + 500);
+  });
+
+  it('HTTP/1.1 over TLS: a client that stops reading a response is cut off within the send timeout', async () => {
+    const socket = tls.connect({ host: '127.0.0.1', port: httpsPort, servername: HOST, ca, ALPNProtocols: ['http/1.1'] });
+    try {
+      const client = stopReading(socket, head(['GET /large HTTP/1.1', `Host: ${HOST}`]));
+      await expect.poll(inFlight, { timeout: 2_000 }).toBe(1);
+      const waitingSince = performance.now();
+      await expect.poll(inFlight, { timeout: CLIENT_PATIENCE_MS }).toBe(0);
+      expect(performance.now() - waitingSince).toBeLessThan(CUT_WITHIN_MS + 500);
+      expect(await client.readOn()).toBeLessThan(64 * 1024 * 1024);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('HTTP/2: a stream whose client never reads (no WINDOW_UPDATE) is reset within the send timeout', async () => {
+    const session = http2.connect(`https://127.0.0.1:${httpsPort}`, { servername: HOST, ca });
+    session.on('error', () => undefined);
+    try {
+      const stream = session.request({ ':path': '/large', ':authority': HOST });
+      stream.on('error', () => undefined);
+      stream.pause();
+      const sentAt = performance.now();
+      const closedAfter = await Promise.race([new Promise<number>((resolve) => stream.once('close', () => resolve(performance.now() - sentAt))), sleep(CLIENT_PATIENCE_MS).then(() => Infinity)]);
+      expect(closedAfter).toBeLessThan(CUT_WITHIN_MS + 500);
+      await expect.poll(inFlight, { timeout: 3_000 }).toBe(0);
+    } finally {
+      session.destroy();
+    }
   });
 
   it('HTTP/2: a session with no stream open is closed (GOAWAY) after --http2-idle-timeout; a stalled request body is cut alone', async () => {

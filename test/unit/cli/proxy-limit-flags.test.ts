@@ -20,10 +20,11 @@ function parse(args: string[], env: Record<string, string> = {}): ProxyLimitFlag
 
 describe('proxy limit flags', () => {
   it('parses each flag and maps it to its limit; the rest keep their defaults', () => {
-    const flags = parse(['--body-timeout', '2s', '--keep-alive-timeout', '1m', '--upgrade-timeout', '500ms', '--http2-idle-timeout', '90s', '--max-connections', '20'], { LUMA_PROXY_HEADERS_TIMEOUT: '5s' });
+    const flags = parse(['--body-timeout', '2s', '--send-timeout', '45s', '--keep-alive-timeout', '1m', '--upgrade-timeout', '500ms', '--http2-idle-timeout', '90s', '--max-connections', '20'], { LUMA_PROXY_HEADERS_TIMEOUT: '5s' });
     expect(clientLimits(proxyLimitsFrom(flags))).toEqual({
       headersTimeoutMs: 5_000,
       bodyTimeoutMs: 2_000,
+      sendTimeoutMs: 45_000,
       keepAliveTimeoutMs: 60_000,
       upgradeTimeoutMs: 500,
       http2IdleTimeoutMs: 90_000,

@@ -199,6 +199,19 @@ describe('.dockerignore', () => {
     expect(files).toEqual(['.dockerignore', 'Dockerfile', 'docs/README.md', 'keep.log', 'notesA.txt', 'v10.bak', 'www/css/site.css', 'www/dist/app.js', 'www/index.html']);
   });
 
+  it('matches names case-sensitively, as docker build on Linux does', async () => {
+    const root = await write(path.join(base, 'ctx'), {
+      ...FILES,
+      '.dockerignore': 'Secret.TXT\n*.log\n!keep.log\n',
+      'Secret.TXT': 'left out',
+      'secret.txt': 'another name: sent',
+      'keep.log': 'brought back',
+      'KEEP.log': 'not what the exception names: left out',
+    });
+    const files = (await listContext(root)).filter((entry) => entry.type === 'file').map((entry) => entry.relative);
+    expect(files).toEqual(['.dockerignore', 'Dockerfile', 'keep.log', 'secret.txt', 'www/css/site.css', 'www/index.html']);
+  });
+
   it('finishes at once on patterns that make a backtracking matcher take minutes', async () => {
     const longName = 'a'.repeat(60);
     const deep = Array.from({ length: 30 }, () => 'a').join('/');
@@ -219,6 +232,13 @@ describe('.dockerignore', () => {
   it('refuses a pattern Docker would refuse, naming it', async () => {
     const root = await write(path.join(base, 'ctx'), { ...FILES, '.dockerignore': 'www/[z-a]\n' });
     await expect(listContext(root)).rejects.toThrow(ContextError);
+    // `docker build` says "syntax error in pattern" for both.
+    for (const [index, pattern] of ['www/[a', 'trail\\'].entries()) {
+      const broken = await write(path.join(base, `ctx-broken-${index}`), { ...FILES, '.dockerignore': `*.log\n${pattern}\n` });
+      await expect(listContext(broken)).rejects.toThrow(`.dockerignore: the pattern "${pattern}" is not valid`);
+    }
+    const escaped = await write(path.join(base, 'ctx-escaped'), { ...FILES, '.dockerignore': '# a comment may end with \\\na\\\\\nb\\*\n' });
+    await expect(listContext(escaped)).resolves.toBeDefined();
   });
 });
 
