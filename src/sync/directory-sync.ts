@@ -5,7 +5,9 @@ import { formatIssue, ManifestError, type ManifestIssue, type ParsedDocument } f
 import { errorMessage } from '../runtime/errors.js';
 import { ConflictError, type ObjectStore } from '../store/store.js';
 import type { SyncSettings } from '../config/settings.js';
+import { formatDuration } from '../model/quantities.js';
 import { canonicalJson } from '../util/hash.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { Inventory, InventoryFile } from './inventory.js';
 import { refKey, SOURCE_FILE_ANNOTATION, sameRef, type ObjectRef } from './ownership.js';
@@ -28,6 +30,8 @@ export interface DirectorySyncOptions {
   events: EventRecorder;
   logger: Logger;
   now?: () => number;
+  /** Waits for files still being written (settings.writeFinishMs). */
+  clock?: Clock;
 }
 
 /**
@@ -49,7 +53,7 @@ export class DirectorySync {
   private readonly reported = new Map<string, string>();
 
   constructor(private readonly options: DirectorySyncOptions) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => (options.clock ?? systemClock).now());
     this.current = { directory: options.dir, exists: false, phase: 'Pending', passes: 0, files: [], conflicts: [], pruned: [] };
   }
 
@@ -72,6 +76,8 @@ export class DirectorySync {
     const graceEnd = this.current.pruneWithheld?.retryAt;
     const times = [
       ...(graceEnd !== undefined ? [Date.parse(graceEnd)] : []),
+      // Files still being written are read when they have been still for the window.
+      ...(this.current.files.some((file) => file.state === 'Writing') ? [this.now() + this.options.settings.writeFinishMs] : []),
       ...(this.current.files.some((file) => file.state === 'Failed') || this.current.error !== undefined ? [this.now() + FAILED_FILE_RETRY_MS] : []),
     ];
     return times.length > 0 ? Math.min(...times) : undefined;
@@ -99,12 +105,13 @@ export class DirectorySync {
 
   private async sync(force: boolean, passes: number): Promise<SyncStatus> {
     const { settings } = this.options;
-    const scan = await scanDirectory(this.options.dir);
+    const scan = await scanDirectory(this.options.dir, { writeFinishMs: settings.writeFinishMs, clock: this.options.clock ?? systemClock });
     const previous = resolvePending((this.inventoryState ??= await this.options.inventory.load()), this.stored);
     const plan = planSync({
       directoryExists: scan.exists,
       declaring: scan.parsed.map((file) => ({ file: file.file, objects: file.documents.map((doc) => declared(doc)) })),
-      refused: scan.refused.map((file) => file.file),
+      // A file still being written is like a refused one: what it declares now is not known yet.
+      refused: [...scan.refused, ...scan.writing].map((file) => file.file),
       inventory: previous,
       stored: this.stored,
       guard: { now: this.now(), ...(this.emptySince !== undefined ? { emptySince: this.emptySince } : {}), emptyGracePeriodMs: settings.emptyGracePeriodMs, maxPruneShare: settings.maxPruneShare, force: force || settings.forcePrune },
@@ -125,13 +132,15 @@ export class DirectorySync {
         return { file: outcome.file, state: 'Failed', objects: (inventory[outcome.file] ?? []).map(refKey), ...failureDetails(error) };
       }),
       ...scan.refused.map((file): FileSyncStatus => ({ file: file.file, state: 'Invalid', objects: (inventory[file.file] ?? []).map(refKey), issues: file.issues })),
+      ...scan.writing.map((file): FileSyncStatus => ({ file: file.file, state: 'Writing', objects: (inventory[file.file] ?? []).map(refKey), message: writingMessage(settings.writeFinishMs) })),
     ].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
     const withheld = plan.withheld;
-    const degraded = files.some((file) => file.state !== 'Applied') || plan.conflicts.length > 0 || withheld !== undefined || pruned.length < plan.prune.length;
+    const degraded = files.some((file) => file.state === 'Invalid' || file.state === 'Failed') || plan.conflicts.length > 0 || withheld !== undefined || pruned.length < plan.prune.length;
+    const settling = scan.writing.length > 0;
     return {
       directory: this.options.dir,
       exists: scan.exists,
-      phase: degraded ? 'Degraded' : 'Synced',
+      phase: degraded ? 'Degraded' : settling ? 'Pending' : 'Synced',
       passes,
       lastPassAt: new Date(this.now()).toISOString(),
       files,
@@ -250,6 +259,10 @@ export class DirectorySync {
 function declared(doc: ParsedDocument): { kind: ParsedDocument['object']['kind']; name: string; at: string } {
   const { line, column } = doc.position(['metadata', 'name']);
   return { kind: doc.object.kind, name: doc.object.metadata.name, at: `${doc.source.file}:${line}:${column}` };
+}
+
+function writingMessage(windowMs: number): string {
+  return `still being written: read once it has not changed for ${formatDuration(windowMs)} (sync.writeFinish); what it declared before is kept meanwhile`;
 }
 
 function failureDetails(error: unknown): { issues?: ManifestIssue[]; message: string } {

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { DirectorySync } from '../../../src/sync/directory-sync.js';
 import { InventoryFile } from '../../../src/sync/inventory.js';
 import { SOURCE_FILE_ANNOTATION } from '../../../src/sync/ownership.js';
 import { silentLogger } from '../../../src/util/logger.js';
+import { FakeClock, settle } from '../../support/fakes/fake-clock.js';
 
 // One pass of the watched directory against a real (temporary) directory and file store:
 // what is applied, pruned, kept and reported. No Docker; the planner's rules are tested
@@ -22,7 +23,8 @@ let store: FileStore;
 let events: EventLog;
 let now: number;
 
-const SYNC: SyncSettings = { ...DEFAULT_SETTINGS.sync, emptyGracePeriodMs: 60_000 };
+// Files are read at once here; the write-finish window has tests of its own below.
+const SYNC: SyncSettings = { ...DEFAULT_SETTINGS.sync, emptyGracePeriodMs: 60_000, writeFinishMs: 0 };
 
 beforeEach(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'luma-sync-'));
@@ -39,7 +41,7 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function newSync(settings: Partial<SyncSettings> = {}): DirectorySync {
+function newSync(settings: Partial<SyncSettings> = {}, clock?: FakeClock): DirectorySync {
   return new DirectorySync({
     dir,
     store,
@@ -49,7 +51,7 @@ function newSync(settings: Partial<SyncSettings> = {}): DirectorySync {
     resolveContext: () => Promise.reject(new Error('no contexts in these tests')),
     events: events.recorder('sync'),
     logger: silentLogger(),
-    now: () => now,
+    ...(clock ? { clock } : { now: () => now }),
   });
 }
 
@@ -287,5 +289,30 @@ describe('DirectorySync retries', () => {
     await terminating.setFinalizers('Project', 'a', []);
     expect((await sync.pass()).files[0]?.state).toBe('Applied');
     expect(sync.recheckAt()).toBeUndefined();
+  });
+});
+
+describe('DirectorySync while files are being written', () => {
+  const WINDOW = 2_000;
+
+  it('does not read a file that changes while it is watched: it is Writing, and keeps what it declared', async () => {
+    await write('f.yaml', `${projectYaml('a')}---\n${projectYaml('b')}`);
+    await newSync().pass();
+    // The clock of the file system's times: the file written next is recent for it.
+    const clock = new FakeClock(Date.now());
+    const sync = newSync({ writeFinishMs: WINDOW }, clock);
+
+    await write('f.yaml', projectYaml('a'));
+    const pending = sync.pass();
+    // The first look has been taken once the pass waits on the clock for the second.
+    for (let turn = 0; turn < 1_000 && clock.pendingTimers() === 0; turn++) await settle();
+    expect(clock.pendingTimers()).toBe(1);
+    await appendFile(path.join(dir, 'f.yaml'), '---\n');
+    await clock.advance(WINDOW);
+    const status = await pending;
+    expect(status.files).toEqual([{ file: 'f.yaml', state: 'Writing', objects: ['Project/a', 'Project/b'], message: expect.stringContaining('still being written') as string }]);
+    expect(status).toMatchObject({ phase: 'Pending', pruned: [] });
+    expect(sync.recheckAt()).toBe(clock.now() + WINDOW);
+    expect(projectNames()).toEqual(['a', 'b']);
   });
 });
