@@ -21,7 +21,7 @@ export interface SyncStatus {
   /** The directory as given (`--manifests`). */
   directory: string;
   exists: boolean;
-  /** Synced: every file applied and nothing held back. Degraded: something needs a person. Pending: a file is being written. */
+  /** Synced: every file applied and nothing held back. Degraded: something needs a person. Pending: a file is being written or a prune awaits its second look. */
   phase: 'Pending' | 'Synced' | 'Degraded';
   passes: number;
   lastPassAt?: string;
@@ -30,6 +30,8 @@ export interface SyncStatus {
   conflicts: Array<{ object: string; files: string[]; message: string }>;
   /** What the last pass pruned. */
   pruned: string[];
+  /** Objects missing from a file that still exists: pruned if still missing at `until` (the second look). */
+  pruneWaiting?: { objects: string[]; until: string };
   /** Prunes the guards held back (empty directory, too large a share), and why. */
   pruneWithheld?: { objects: string[]; reason: string; retryAt?: string };
   /** A pass that failed as a whole (e.g. the store refused to write). */

@@ -295,6 +295,52 @@ describe('DirectorySync retries', () => {
 describe('DirectorySync while files are being written', () => {
   const WINDOW = 2_000;
 
+  it('a file rewritten in two halves: the missing half is not pruned, and keeps its uid when it arrives', async () => {
+    // The files' own times are a minute old for this clock: still, so read at once.
+    const clock = new FakeClock(Date.now() + 60_000);
+    const sync = newSync({ writeFinishMs: WINDOW }, clock);
+    await write('f.yaml', `${projectYaml('a')}---\n${projectYaml('b')}`);
+    await sync.pass();
+    const uid = store.get('Project', 'b')?.metadata.uid;
+
+    await write('f.yaml', projectYaml('a'));
+    let status = await sync.pass();
+    expect(status).toMatchObject({ phase: 'Pending', pruned: [], pruneWaiting: { objects: ['Project/b'], until: new Date(clock.now() + WINDOW).toISOString() } });
+    expect(sync.recheckAt()).toBe(clock.now() + WINDOW);
+    await clock.advance(WINDOW / 2);
+    expect((await sync.pass()).pruned).toEqual([]);
+
+    await appendFile(path.join(dir, 'f.yaml'), `---\n${projectYaml('b')}`);
+    status = await sync.pass();
+    expect(status).toMatchObject({ phase: 'Synced', pruned: [] });
+    expect(status.pruneWaiting).toBeUndefined();
+    expect(store.get('Project', 'b')?.metadata.uid).toBe(uid);
+    expect(events.list({ name: 'b' }).map((event) => event.reason)).toEqual(['Applied']);
+  });
+
+  it('prunes what is still missing from its file a window later (the second look)', async () => {
+    const clock = new FakeClock(Date.now() + 60_000);
+    const sync = newSync({ writeFinishMs: WINDOW }, clock);
+    await write('f.yaml', `${projectYaml('a')}---\n${projectYaml('b')}`);
+    await sync.pass();
+    await write('f.yaml', projectYaml('a'));
+    await sync.pass();
+    await clock.advance(WINDOW);
+    const status = await sync.pass();
+    expect(status).toMatchObject({ phase: 'Synced', pruned: ['Project/b'] });
+    expect(projectNames()).toEqual(['a']);
+  });
+
+  it('keeps owning what the share guard withheld from a file that still exists, so that a forced pass prunes it', async () => {
+    const sync = newSync();
+    await write('f.yaml', [projectYaml('a'), projectYaml('b'), projectYaml('c')].join('---\n'));
+    await sync.pass();
+    await write('f.yaml', projectYaml('a'));
+    expect((await sync.pass()).pruneWithheld?.objects).toEqual(['Project/b', 'Project/c']);
+    expect((await sync.pass({ force: true })).pruned).toEqual(['Project/b', 'Project/c']);
+    expect(projectNames()).toEqual(['a']);
+  });
+
   it('does not read a file that changes while it is watched: it is Writing, and keeps what it declared', async () => {
     await write('f.yaml', `${projectYaml('a')}---\n${projectYaml('b')}`);
     await newSync().pass();
