@@ -1,15 +1,17 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ManifestError, parseManifests, type ManifestIssue, type ParsedDocument } from '../model/parse.js';
 import { errorCode } from '../util/atomic-file.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { MANIFEST_FILE_PATTERN } from '../util/manifest-files.js';
+import { walkDirectory, type WalkResult } from './walk.js';
 import { awaitWriteFinish, sameMark, statMark, type FileMark, type StatFile } from './write-finish.js';
 
-// Reads the watched directory: every *.yaml / *.yml below it, parsed and validated, each file on its own so that one that does not parse
+// Reads the watched directory: every *.yaml / *.yml below it (symbolic links followed, see
+// walk.ts), parsed and validated, each file on its own so that one that does not parse
 // never hides the others, and each only once it has finished being written (see
 // write-finish.ts). Paths with a segment starting with a dot (.git, editors' swap and
-// backup files) are not manifests.
+// backup files, a ConfigMap's `..data`) are not manifests.
 
 export interface ParsedFile {
   /** Relative to the watched directory, `/`-separated: the key of the inventory. */
@@ -46,16 +48,6 @@ export function isManifestPath(relative: string): boolean {
   return MANIFEST_FILE_PATTERN.test(relative) && !isHiddenPath(relative);
 }
 
-async function listManifestFiles(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    const relative = path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/');
-    if (isManifestPath(relative)) found.push(relative);
-  }
-  return found.sort();
-}
-
 export interface ScanOptions {
   /** A file is read once it has been still this long (write-finish.ts); 0 reads at once. */
   writeFinishMs?: number;
@@ -68,22 +60,22 @@ const MISSING: DirectoryScan = { exists: false, parsed: [], refused: [], writing
 export async function scanDirectory(dir: string, options: ScanOptions = {}): Promise<DirectoryScan> {
   const info = await stat(dir).catch(() => undefined);
   if (!info?.isDirectory()) return structuredClone(MISSING);
-  let files: string[];
+  let listing: WalkResult;
   try {
-    files = await listManifestFiles(dir);
+    listing = await walkDirectory(dir, { skip: isHiddenPath, include: isManifestPath });
   } catch (error) {
     // Removed between the stat and the listing: the same as missing.
     if (errorCode(error) === 'ENOENT') return structuredClone(MISSING);
     throw error;
   }
-  const scan: DirectoryScan = { exists: true, parsed: [], refused: [], writing: [] };
+  const scan: DirectoryScan = { exists: true, parsed: [], refused: listing.problems.map((problem) => refusal(problem.file, path.join(dir, problem.file), problem.message)), writing: [] };
   const clock = options.clock ?? systemClock;
   const statFile = options.stat ?? statMark;
   const settled = await awaitWriteFinish(
-    files.map((file) => path.join(dir, file)),
+    listing.files.map((file) => path.join(dir, file)),
     { windowMs: options.writeFinishMs ?? 0, clock, stat: statFile },
   );
-  for (const file of files) {
+  for (const file of listing.files) {
     const displayPath = path.join(dir, file);
     const mark = settled.finished.get(displayPath);
     // Gone since the listing: the next pass (its deletion woke one) sees it gone.

@@ -1,4 +1,4 @@
-import { appendFile, mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -360,5 +360,56 @@ describe('DirectorySync while files are being written', () => {
     expect(status).toMatchObject({ phase: 'Pending', pruned: [] });
     expect(sync.recheckAt()).toBe(clock.now() + WINDOW);
     expect(projectNames()).toEqual(['a', 'b']);
+  });
+});
+
+describe('DirectorySync through symbolic links', () => {
+  it('a file replaced by a link to the same content is the same object: nothing pruned or re-created', async () => {
+    const sync = newSync();
+    await write('web.yaml', projectYaml('web'));
+    await sync.pass();
+    const uid = store.get('Project', 'web')?.metadata.uid;
+    await writeFile(path.join(root, 'web-source.yaml'), projectYaml('web'));
+    await unlink(path.join(dir, 'web.yaml'));
+    await symlink(path.join(root, 'web-source.yaml'), path.join(dir, 'web.yaml'));
+    const status = await sync.pass();
+    expect(status).toMatchObject({ phase: 'Synced', pruned: [], files: [{ file: 'web.yaml', state: 'Applied' }] });
+    expect(store.get('Project', 'web')?.metadata.uid).toBe(uid);
+  });
+
+  it('applies a ConfigMap mount once per file, and follows its ..data swap to a new folder', async () => {
+    const sync = newSync();
+    await write('..2026_12_07_10_00_00.1/app.yaml', projectYaml('app', { VERSION: 'one' }));
+    await symlink('..2026_12_07_10_00_00.1', path.join(dir, '..data'));
+    await symlink('..data/app.yaml', path.join(dir, 'app.yaml'));
+    let status = await sync.pass();
+    expect(status).toMatchObject({ phase: 'Synced', conflicts: [], files: [{ file: 'app.yaml', state: 'Applied', objects: ['Project/app'] }] });
+    const uid = store.get('Project', 'app')?.metadata.uid;
+
+    // What the kubelet does: a new folder, a new link beside ..data, renamed over it, the old folder removed.
+    await write('..2026_12_07_11_00_00.2/app.yaml', projectYaml('app', { VERSION: 'two' }));
+    await symlink('..2026_12_07_11_00_00.2', path.join(dir, '..data_tmp'));
+    await rename(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
+    await rm(path.join(dir, '..2026_12_07_10_00_00.1'), { recursive: true });
+    status = await sync.pass();
+    expect(status).toMatchObject({ phase: 'Synced', pruned: [] });
+    expect(store.get('Project', 'app')?.spec.env).toEqual({ VERSION: 'two' });
+    expect(store.get('Project', 'app')?.metadata.uid).toBe(uid);
+    expect(store.get('Project', 'app')?.metadata.annotations?.[SOURCE_FILE_ANNOTATION]).toBe('app.yaml');
+  });
+
+  it('reports a symbolic link loop for its path, applies the other files, and prunes nothing it declared', async () => {
+    const sync = newSync();
+    await write('ok.yaml', projectYaml('ok'));
+    await write('looped.yaml', projectYaml('looped'));
+    await sync.pass();
+    await unlink(path.join(dir, 'looped.yaml'));
+    await symlink('looped.yaml', path.join(dir, 'looped.yaml'));
+    await symlink('.', path.join(dir, 'again'));
+    const status = await sync.pass();
+    expect(status.files.map((file) => [file.file, file.state])).toEqual([['again', 'Invalid'], ['looped.yaml', 'Invalid'], ['ok.yaml', 'Applied']]);
+    expect(status.files[1]).toMatchObject({ objects: ['Project/looped'], issues: [{ message: 'not followed: a symbolic link loop (looped.yaml -> looped.yaml)' }] });
+    expect(status.pruned).toEqual([]);
+    expect(projectNames()).toEqual(['looped', 'ok']);
   });
 });
