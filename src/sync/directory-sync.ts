@@ -110,7 +110,7 @@ export class DirectorySync {
 
   private async sync(force: boolean, passes: number): Promise<SyncStatus> {
     const { settings } = this.options;
-    const scan = await scanDirectory(this.options.dir, { writeFinishMs: settings.writeFinishMs, clock: this.options.clock ?? systemClock });
+    const scan = await scanDirectory(this.options.dir, { writeFinishMs: settings.writeFinishMs, ...(this.options.clock ? { clock: this.options.clock } : {}) });
     const previous = resolvePending((this.inventoryState ??= await this.options.inventory.load()), this.stored);
     const plan = planSync({
       directoryExists: scan.exists,

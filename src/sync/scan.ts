@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ManifestError, parseManifests, type ManifestIssue, type ParsedDocument } from '../model/parse.js';
 import { errorCode } from '../util/atomic-file.js';
-import { systemClock, type Clock } from '../util/clock.js';
+import type { Clock } from '../util/clock.js';
 import { MANIFEST_FILE_PATTERN } from '../util/manifest-files.js';
 import { walkDirectory, type WalkResult } from './walk.js';
 import { awaitWriteFinish, sameMark, statMark, type FileMark, type StatFile } from './write-finish.js';
@@ -69,12 +69,12 @@ export async function scanDirectory(dir: string, options: ScanOptions = {}): Pro
     throw error;
   }
   const scan: DirectoryScan = { exists: true, parsed: [], refused: listing.problems.map((problem) => refusal(problem.file, path.join(dir, problem.file), problem.message)), writing: [] };
-  const clock = options.clock ?? systemClock;
   const statFile = options.stat ?? statMark;
-  const settled = await awaitWriteFinish(
-    listing.files.map((file) => path.join(dir, file)),
-    { windowMs: options.writeFinishMs ?? 0, clock, stat: statFile },
-  );
+  const settled = await awaitWriteFinish(listing.files.map((file) => path.join(dir, file)), {
+    windowMs: options.writeFinishMs ?? 0,
+    stat: statFile,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   for (const file of listing.files) {
     const displayPath = path.join(dir, file);
     const mark = settled.finished.get(displayPath);

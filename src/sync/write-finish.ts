@@ -20,7 +20,8 @@ export type StatFile = (file: string) => Promise<FileMark | undefined>;
 
 export interface WriteFinishOptions {
   windowMs: number;
-  clock: Clock;
+  /** Default: the system's time, with timers that keep the process alive (see keepAliveClock). */
+  clock?: Clock;
   /** Follows symlinks; undefined when the file is gone. */
   stat?: StatFile;
 }
@@ -33,6 +34,17 @@ export interface WriteFinishResult {
   /** Gone between the listing and the look. */
   gone: string[];
 }
+
+/**
+ * The system clock, but its timers keep the process alive: the first pass runs before
+ * `luma up` listens on anything, and with nothing else pending an unref'd wait for a file
+ * being written would let the process exit (with code 0) in the middle of it.
+ */
+export const keepAliveClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
 
 export const statMark: StatFile = async (file) => {
   const info = await stat(file).catch(() => undefined);
@@ -49,6 +61,7 @@ export function sameMark(a: FileMark | undefined, b: FileMark | undefined): bool
  */
 export async function awaitWriteFinish(files: string[], options: WriteFinishOptions): Promise<WriteFinishResult> {
   const statFile = options.stat ?? statMark;
+  const clock = options.clock ?? keepAliveClock;
   const result: WriteFinishResult = { finished: new Map(), writing: [], gone: [] };
   const recent = new Map<string, FileMark>();
   let waitMs = 0;
@@ -58,7 +71,7 @@ export async function awaitWriteFinish(files: string[], options: WriteFinishOpti
       result.gone.push(file);
       continue;
     }
-    const stillForMs = options.clock.now() - Math.max(mark.mtimeMs, mark.ctimeMs);
+    const stillForMs = clock.now() - Math.max(mark.mtimeMs, mark.ctimeMs);
     if (options.windowMs <= 0 || stillForMs >= options.windowMs) {
       result.finished.set(file, mark);
       continue;
@@ -68,7 +81,7 @@ export async function awaitWriteFinish(files: string[], options: WriteFinishOpti
     waitMs = Math.max(waitMs, Math.min(options.windowMs, options.windowMs - stillForMs));
   }
   if (recent.size === 0) return result;
-  await sleep(options.clock, waitMs);
+  await sleep(clock, waitMs);
   for (const [file, before] of recent) {
     const after = await statFile(file);
     if (!after) result.gone.push(file);
