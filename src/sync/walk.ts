@@ -14,6 +14,20 @@ import { errorCode } from '../util/atomic-file.js';
 /** Deeper than any real layout of manifests; stops chains of links that are not loops. */
 export const MAX_DEPTH = 32;
 
+/** Far more entries than any directory of manifests: a link to `/` or a home directory, say. */
+export const MAX_ENTRIES = 200_000;
+
+/**
+ * The walk stopped before the end: the listing is incomplete, so the pass must fail as a
+ * whole (files not listed would look deleted and be pruned).
+ */
+export class WalkLimitError extends Error {
+  constructor(root: string, maxEntries: number) {
+    super(`${root}: more than ${maxEntries} entries below it (does a symbolic link lead to a large directory?); nothing is applied or pruned until it holds fewer`);
+    this.name = 'WalkLimitError';
+  }
+}
+
 export interface WalkProblem {
   /** Relative to the walked directory, `/`-separated. */
   file: string;
@@ -26,21 +40,28 @@ export interface WalkResult {
   problems: WalkProblem[];
 }
 
+/** The result being gathered, and the entries seen so far. */
+interface WalkState extends WalkResult {
+  entries: number;
+  maxEntries: number;
+}
+
 export interface WalkOptions {
   /** Entries (relative paths) not to look into: hidden ones. */
   skip: (relative: string) => boolean;
   /** Files to list. */
   include: (relative: string) => boolean;
+  /** Default MAX_ENTRIES. */
+  maxEntries?: number;
 }
 
 export async function walkDirectory(root: string, options: WalkOptions): Promise<WalkResult> {
-  const result: WalkResult = { files: [], problems: [] };
-  await walk(root, '', [await realpath(root)], options, result);
-  result.files.sort();
-  return result;
+  const state: WalkState = { files: [], problems: [], entries: 0, maxEntries: options.maxEntries ?? MAX_ENTRIES };
+  await walk(root, '', [await realpath(root)], options, state);
+  return { files: state.files.sort(), problems: state.problems };
 }
 
-async function walk(root: string, relativeDir: string, ancestors: string[], options: WalkOptions, result: WalkResult): Promise<void> {
+async function walk(root: string, relativeDir: string, ancestors: string[], options: WalkOptions, result: WalkState): Promise<void> {
   let entries: Dirent[];
   try {
     entries = await readdir(path.join(root, relativeDir), { withFileTypes: true });
@@ -50,6 +71,8 @@ async function walk(root: string, relativeDir: string, ancestors: string[], opti
     if (errorCode(error) !== 'ENOENT') result.problems.push({ file: relativeDir, message: `cannot read the directory: ${errorCode(error) ?? String(error)}` });
     return;
   }
+  result.entries += entries.length;
+  if (result.entries > result.maxEntries) throw new WalkLimitError(root, result.maxEntries);
   for (const entry of entries) {
     const relative = relativeDir === '' ? entry.name : `${relativeDir}/${entry.name}`;
     if (options.skip(relative)) continue;
@@ -59,7 +82,7 @@ async function walk(root: string, relativeDir: string, ancestors: string[], opti
   }
 }
 
-async function enter(root: string, relative: string, ancestors: string[], options: WalkOptions, result: WalkResult): Promise<void> {
+async function enter(root: string, relative: string, ancestors: string[], options: WalkOptions, result: WalkState): Promise<void> {
   if (ancestors.length > MAX_DEPTH) {
     result.problems.push({ file: relative, message: `not read: nested more than ${MAX_DEPTH} directories deep (through symbolic links?)` });
     return;

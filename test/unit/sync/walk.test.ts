@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isHiddenPath, isManifestPath } from '../../../src/sync/scan.js';
-import { MAX_DEPTH, walkDirectory } from '../../../src/sync/walk.js';
+import { MAX_DEPTH, walkDirectory, WalkLimitError } from '../../../src/sync/walk.js';
 
 // Listing the watched directory through symbolic links, on a real temporary directory:
 // links to files and directories are followed, a ConfigMap mount lists each file once by
@@ -78,5 +78,13 @@ describe('walkDirectory', () => {
     const result = await walkManifests();
     expect(result.problems).toHaveLength(1);
     expect(result.problems[0]?.message).toContain(`nested more than ${MAX_DEPTH} directories deep`);
+  });
+
+  it('fails as a whole beyond its entry limit (a link to a large directory): a partial listing would look like deletions', async () => {
+    for (let index = 0; index < 6; index++) await write(path.join(dir, `p${index}.yaml`));
+    const walk = walkDirectory(dir, { skip: isHiddenPath, include: isManifestPath, maxEntries: 5 });
+    await expect(walk).rejects.toThrow(WalkLimitError);
+    await expect(walk).rejects.toThrow('more than 5 entries below it');
+    expect((await walkDirectory(dir, { skip: isHiddenPath, include: isManifestPath, maxEntries: 6 })).files).toHaveLength(6);
   });
 });
