@@ -85,6 +85,11 @@ export interface SyncSettings {
   maxPruneShare: number;
   /** Both guards off (`--force-prune`): for an operator who means it. */
   forcePrune: boolean;
+  /**
+   * A file is read once its size and times have stayed still this long (0: at once), and an
+   * object gone from a file that still exists is pruned only if still gone this much later.
+   */
+  writeFinishMs: number;
 }
 
 export const DEFAULT_SETTINGS: OperatorSettings = {
@@ -124,7 +129,7 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
   poolBatchSpacingMs: 1_000,
   /** A followed log (SSE, WebSocket) sends a heartbeat this often, so idle streams stay open. */
   logHeartbeatIntervalMs: 15_000,
-  sync: { debounceMs: 300, emptyGracePeriodMs: 5 * 60_000, maxPruneShare: 0.5, forcePrune: false },
+  sync: { debounceMs: 300, emptyGracePeriodMs: 5 * 60_000, maxPruneShare: 0.5, forcePrune: false, writeFinishMs: 2_000 },
   webhooks: DEFAULT_WEBHOOK_SETTINGS,
   admission: { unlimitedContainerBytes: 512 * 2 ** 20 },
 };
@@ -159,7 +164,7 @@ const WEBHOOK_KEYS = ['urls', 'queueSize', 'maxAttempts', 'retryDelay', 'timeout
 const LEASE_KEYS = ['minTtl', 'maxTtl', 'minCpu', 'maxCpu', 'minMemory', 'maxMemory', 'defaultCpu', 'defaultMemory', 'maxActive', 'gracePeriod'];
 const PRICE_KEYS = ['vcpuSecond', 'gibSecond', 'currency'];
 const POOL_KEYS = ['batchSize', 'batchSpacing'];
-const SYNC_KEYS = ['debounce', 'emptyGracePeriod', 'maxPruneShare'];
+const SYNC_KEYS = ['debounce', 'emptyGracePeriod', 'maxPruneShare', 'writeFinish'];
 const ADMISSION_KEYS = ['memoryLimit', 'unlimitedContainerMemory'];
 
 const INSTANCE_PATTERN = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
@@ -451,6 +456,9 @@ function parseSync(read: SettingsReader, raw: Record<string, unknown>): SyncSett
       case 'maxPruneShare':
         if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 1) read.fail(key, `expected a share greater than 0 and at most 1 such as 0.5, got ${show(value)}`);
         sync.maxPruneShare = value;
+        break;
+      case 'writeFinish':
+        sync.writeFinishMs = read.duration(key, value);
         break;
       default:
         read.unknown('sync', name, SYNC_KEYS);

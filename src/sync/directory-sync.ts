@@ -5,11 +5,14 @@ import { formatIssue, ManifestError, type ManifestIssue, type ParsedDocument } f
 import { errorMessage } from '../runtime/errors.js';
 import { ConflictError, type ObjectStore } from '../store/store.js';
 import type { SyncSettings } from '../config/settings.js';
+import { formatDuration } from '../model/quantities.js';
 import { canonicalJson } from '../util/hash.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { Inventory, InventoryFile } from './inventory.js';
 import { refKey, SOURCE_FILE_ANNOTATION, sameRef, type ObjectRef } from './ownership.js';
 import { intentInventory, nextInventory, planSync, resolvePending, type ApplyOutcome, type PlannedPrune, type StoredObject, type SyncPlan } from './planner.js';
+import { keepUnpruned, PruneConfirmation, type PruneReview } from './prune-confirmation.js';
 import { scanDirectory, type DirectoryScan, type ParsedFile } from './scan.js';
 import type { FileSyncStatus, SyncStatus } from './sync-status.js';
 
@@ -28,6 +31,8 @@ export interface DirectorySyncOptions {
   events: EventRecorder;
   logger: Logger;
   now?: () => number;
+  /** Waits for files still being written (settings.writeFinishMs). */
+  clock?: Clock;
 }
 
 /**
@@ -47,9 +52,11 @@ export class DirectorySync {
   private readonly now: () => number;
   /** What was last said about each file that did not apply: the log says it again only when it changes. */
   private readonly reported = new Map<string, string>();
+  private readonly pruneConfirmation: PruneConfirmation;
 
   constructor(private readonly options: DirectorySyncOptions) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => (options.clock ?? systemClock).now());
+    this.pruneConfirmation = new PruneConfirmation(options.settings.writeFinishMs);
     this.current = { directory: options.dir, exists: false, phase: 'Pending', passes: 0, files: [], conflicts: [], pruned: [] };
   }
 
@@ -70,8 +77,12 @@ export class DirectorySync {
   /** When a pass should run although no file changed: the end of an empty directory's grace period, or a retry of failed files. */
   recheckAt(): number | undefined {
     const graceEnd = this.current.pruneWithheld?.retryAt;
+    const secondLook = this.current.pruneWaiting?.until;
     const times = [
       ...(graceEnd !== undefined ? [Date.parse(graceEnd)] : []),
+      ...(secondLook !== undefined ? [Date.parse(secondLook)] : []),
+      // Files still being written are read when they have been still for the window.
+      ...(this.current.files.some((file) => file.state === 'Writing') ? [this.now() + this.options.settings.writeFinishMs] : []),
       ...(this.current.files.some((file) => file.state === 'Failed') || this.current.error !== undefined ? [this.now() + FAILED_FILE_RETRY_MS] : []),
     ];
     return times.length > 0 ? Math.min(...times) : undefined;
@@ -99,12 +110,13 @@ export class DirectorySync {
 
   private async sync(force: boolean, passes: number): Promise<SyncStatus> {
     const { settings } = this.options;
-    const scan = await scanDirectory(this.options.dir);
+    const scan = await scanDirectory(this.options.dir, { writeFinishMs: settings.writeFinishMs, ...(this.options.clock ? { clock: this.options.clock } : {}) });
     const previous = resolvePending((this.inventoryState ??= await this.options.inventory.load()), this.stored);
     const plan = planSync({
       directoryExists: scan.exists,
       declaring: scan.parsed.map((file) => ({ file: file.file, objects: file.documents.map((doc) => declared(doc)) })),
-      refused: scan.refused.map((file) => file.file),
+      // A file still being written is like a refused one: what it declares now is not known yet.
+      refused: [...scan.refused, ...scan.writing].map((file) => file.file),
       inventory: previous,
       stored: this.stored,
       guard: { now: this.now(), ...(this.emptySince !== undefined ? { emptySince: this.emptySince } : {}), emptyGracePeriodMs: settings.emptyGracePeriodMs, maxPruneShare: settings.maxPruneShare, force: force || settings.forcePrune },
@@ -114,8 +126,10 @@ export class DirectorySync {
     const intent = intentInventory(previous, plan, this.stored);
     await this.saveInventory(intent);
     const outcomes = await this.applyFiles(scan, plan);
-    const pruned = await this.prune(plan.prune);
-    await this.saveInventory(nextInventory(intent, plan, outcomes.map((result) => result.outcome), pruned));
+    const review = this.pruneConfirmation.review(plan.prune, { now: this.now(), existingFiles: existingFiles(scan) });
+    const pruned = await this.prune(review.confirmed);
+    const after = nextInventory(intent, plan, outcomes.map((result) => result.outcome), pruned);
+    await this.saveInventory(keepUnpruned(after, intent, unpruned(plan, review, pruned)));
 
     this.report(scan, plan, outcomes);
     const inventory = this.inventoryState ?? {};
@@ -125,18 +139,21 @@ export class DirectorySync {
         return { file: outcome.file, state: 'Failed', objects: (inventory[outcome.file] ?? []).map(refKey), ...failureDetails(error) };
       }),
       ...scan.refused.map((file): FileSyncStatus => ({ file: file.file, state: 'Invalid', objects: (inventory[file.file] ?? []).map(refKey), issues: file.issues })),
+      ...scan.writing.map((file): FileSyncStatus => ({ file: file.file, state: 'Writing', objects: (inventory[file.file] ?? []).map(refKey), message: writingMessage(settings.writeFinishMs) })),
     ].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
     const withheld = plan.withheld;
-    const degraded = files.some((file) => file.state !== 'Applied') || plan.conflicts.length > 0 || withheld !== undefined || pruned.length < plan.prune.length;
+    const degraded = files.some((file) => file.state === 'Invalid' || file.state === 'Failed') || plan.conflicts.length > 0 || withheld !== undefined || pruned.length < review.confirmed.length;
+    const settling = scan.writing.length > 0 || review.waiting.length > 0;
     return {
       directory: this.options.dir,
       exists: scan.exists,
-      phase: degraded ? 'Degraded' : 'Synced',
+      phase: degraded ? 'Degraded' : settling ? 'Pending' : 'Synced',
       passes,
       lastPassAt: new Date(this.now()).toISOString(),
       files,
       conflicts: plan.conflicts.map((conflict) => ({ object: refKey(conflict.ref), files: conflict.files, message: conflict.message })),
       pruned: pruned.map(refKey),
+      ...(review.recheckAt !== undefined ? { pruneWaiting: { objects: review.waiting.map(refKey), until: new Date(review.recheckAt).toISOString() } } : {}),
       ...(withheld
         ? { pruneWithheld: { objects: withheld.objects.map(refKey), reason: withheld.reason, ...(plan.recheckAt !== undefined ? { retryAt: new Date(plan.recheckAt).toISOString() } : {}) } }
         : {}),
@@ -250,6 +267,21 @@ export class DirectorySync {
 function declared(doc: ParsedDocument): { kind: ParsedDocument['object']['kind']; name: string; at: string } {
   const { line, column } = doc.position(['metadata', 'name']);
   return { kind: doc.object.kind, name: doc.object.metadata.name, at: `${doc.source.file}:${line}:${column}` };
+}
+
+/** Planned prunes that did not happen: their objects stay the directory's. */
+function unpruned(plan: SyncPlan, review: PruneReview, pruned: ObjectRef[]): PlannedPrune[] {
+  const failed = review.confirmed.filter((candidate) => !pruned.some((done) => sameRef(done, candidate)));
+  return [...review.waiting, ...failed, ...(plan.withheld?.objects ?? [])];
+}
+
+/** Every file the scan found, read or not: an object missing from one of them may be its unwritten half. */
+function existingFiles(scan: DirectoryScan): Set<string> {
+  return new Set([...scan.parsed, ...scan.refused, ...scan.writing].map((file) => file.file));
+}
+
+function writingMessage(windowMs: number): string {
+  return `still being written: read once it has not changed for ${formatDuration(windowMs)} (sync.writeFinish); what it declared before is kept meanwhile`;
 }
 
 function failureDetails(error: unknown): { issues?: ManifestIssue[]; message: string } {

@@ -1,10 +1,13 @@
+import { realpathSync, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { errorMessage } from '../runtime/errors.js';
+import { errorCode } from '../util/atomic-file.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { isHiddenPath, isManifestPath } from './scan.js';
+import { MAX_DEPTH } from './walk.js';
 import type { SyncStatus } from './sync-status.js';
 
 // Decides when the watched directory is read again: once at start, then after file system
@@ -116,17 +119,25 @@ export class ManifestWatcher {
     const watcher = watch(dir, {
       ignoreInitial: true,
       // .git and editors' hidden files: never manifests, and .git alone can hold thousands of files.
-      ignored: (file: string) => isHiddenPath(path.relative(dir, file)),
+      // A ConfigMap's `..data` is watched although hidden: swapping it changes what its visible links read.
+      // Symbolic links are followed (chokidar's default), but not back into a directory being
+      // watched: chokidar would follow `loop -> .` until the system says ELOOP, forty levels down.
+      ignored: (file: string, stats?: Stats) =>
+        (isHiddenPath(path.relative(dir, file)) && !isConfigMapPath(path.relative(dir, file))) || (stats?.isDirectory() === true && leadsBackUp(dir, file)),
+      depth: MAX_DEPTH,
     });
     watcher.on('all', (event, file) => {
       const relative = path.relative(dir, file);
       if (event === 'unlinkDir' && relative === '') this.rootRemoved = true;
-      if (event === 'addDir' || event === 'unlinkDir' || isManifestPath(relative)) this.changed();
+      if (event === 'addDir' || event === 'unlinkDir' || isManifestPath(relative) || isConfigMapPath(relative)) this.changed();
     });
     // Files written between the first pass's scan and the watcher being ready would
     // otherwise wait for the next change.
     watcher.once('ready', () => this.changed());
-    watcher.on('error', (error) => this.options.logger.warn({ err: errorMessage(error), dir }, 'watching the manifests directory failed'));
+    // A link that loops on itself is reported by the pass, for its file.
+    watcher.on('error', (error) => {
+      if (errorCode(error) !== 'ELOOP') this.options.logger.warn({ err: errorMessage(error), dir }, 'watching the manifests directory failed');
+    });
     return watcher;
   }
 
@@ -139,5 +150,35 @@ export class ManifestWatcher {
         () => this.pollForDirectory(),
       );
     }, this.options.missingPollMs ?? DEFAULT_MISSING_POLL_MS);
+  }
+}
+
+/**
+ * Inside a Kubernetes ConfigMap mount: `..data` (a symlink swapped by rename on update) and the
+ * `..2026_12_07_…` folders it points to. Hidden, so never read as manifests themselves.
+ */
+export function isConfigMapPath(relative: string): boolean {
+  const segments = relative.split(/[\\/]/);
+  return segments.some((segment) => segment.startsWith('..') && segment !== '..') && segments.every((segment) => !segment.startsWith('.') || segment.startsWith('..'));
+}
+
+/** A directory below `root` that is `root` or one of its own ancestors below it, reached again through a link. */
+export function leadsBackUp(root: string, dir: string): boolean {
+  const real = realpathOrUndefined(dir);
+  if (real === undefined) return false;
+  const segments = path.relative(root, dir).split(path.sep).filter((segment) => segment !== '');
+  let ancestor = root;
+  for (let index = 0; index < segments.length; index++) {
+    if (realpathOrUndefined(ancestor) === real) return true;
+    ancestor = path.join(ancestor, segments[index] ?? '');
+  }
+  return false;
+}
+
+function realpathOrUndefined(file: string): string | undefined {
+  try {
+    return realpathSync(file);
+  } catch {
+    return undefined;
   }
 }

@@ -1,9 +1,11 @@
-import { mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, open, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LumaEvent } from '../../src/events/event-log.js';
-import type { ProjectObject } from '../../src/model/types.js';
+import type { LeaseObject, ProjectObject } from '../../src/model/types.js';
 import type { SyncStatus } from '../../src/sync/sync-status.js';
+import type { UsageRecord } from '../../src/usage/record.js';
 import { buildTestImage, docker, removeInstanceContainers, runningContainersOf, TEST_IMAGE, testInstance } from '../support/docker.js';
 import { apiFetch, eventually, projectManifest, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../support/luma.js';
 
@@ -186,5 +188,184 @@ describe('the watched manifests directory', () => {
     // The grace period is 3 s here.
     await eventually(async () => (await project('keep')) === undefined && (await project('warm')) === undefined, 15_000, 'the prune after the grace period');
     expect(await project('from-cli')).toBeDefined();
+  });
+});
+
+// Files caught mid-write and files reached through links, on a `luma up` of their own (the
+// directory above must empty at its end). A pass reads a file once it has been still for
+// sync.writeFinish (2 s, the default here); nothing below may prune, re-create, end or bill.
+describe('the watched manifests directory while files are written slowly or reached through links', () => {
+  const instance = testInstance('gitops-writes');
+  /** The write-finish window, and one for the second look before a prune. */
+  const SETTLE_MS = 2 * 2_000 + 1_000;
+  let luma: LumaProcess;
+  let dir: string;
+  let manifests: string;
+
+  beforeAll(async () => {
+    await buildTestImage();
+    dir = await tempDir('gitops-writes');
+    manifests = path.join(dir, 'manifests');
+    await mkdir(manifests);
+    const config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '1s', sync: '{debounce: 100ms}' });
+    luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests, instance, config });
+  });
+
+  afterAll(async () => {
+    await luma?.stop();
+    await removeInstanceContainers(instance);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function project(name: string, env: Record<string, string> = {}): string {
+    return projectManifest(name, { image: TEST_IMAGE, hostnames: [`${name}.localhost`], env });
+  }
+
+  function lease(name: string, projectName: string): string {
+    return ['apiVersion: luma.dev/v1alpha1', 'kind: Lease', 'metadata:', `  name: ${name}`, 'spec:', `  project: ${projectName}`, '  ttl: 10m', ''].join('\n');
+  }
+
+  async function get<T>(plural: string, name: string): Promise<T | undefined> {
+    const answer = await apiFetch(luma.api, `/api/v1alpha1/${plural}/${name}`);
+    return answer.status === 200 ? ((await answer.json()) as T) : undefined;
+  }
+
+  async function syncStatus(): Promise<SyncStatus> {
+    return (await (await apiFetch(luma.api, '/api/v1alpha1/sync')).json()) as SyncStatus;
+  }
+
+  async function eventReasons(kind: string, name: string): Promise<string[]> {
+    const answer = await apiFetch(luma.api, `/api/v1alpha1/events?kind=${kind}&name=${name}`);
+    return ((await answer.json()) as { items: LumaEvent[] }).items.map((event) => event.reason);
+  }
+
+  async function billedLeases(): Promise<string[]> {
+    return ((await (await apiFetch(luma.api, '/api/v1alpha1/usage')).json()) as { leases: UsageRecord[] }).leases.map((record) => record.lease);
+  }
+
+  /** Waits out the write-finish window and the second look, then for a pass that found everything applied. */
+  async function settled(): Promise<SyncStatus> {
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    return eventually(async () => {
+      const status = await syncStatus();
+      return status.phase === 'Synced' && status;
+    }, SYNC_BOUND_MS, 'the directory synced');
+  }
+
+  /** A project and its Active lease from one file; their uids. */
+  async function projectWithLease(file: string, name: string): Promise<{ project: string; lease: string }> {
+    await writeFile(path.join(manifests, file), `${project(name)}---\n${lease(`${name}-lease`, name)}`);
+    const active = await eventually(async () => {
+      const current = await get<LeaseObject>('leases', `${name}-lease`);
+      return current?.status?.phase === 'Active' && current;
+    }, 30_000, `lease ${name}-lease Active`);
+    return { project: (await get<ProjectObject>('projects', name))?.metadata.uid ?? '', lease: active.metadata.uid ?? '' };
+  }
+
+  async function expectUntouched(name: string, uids: { project: string; lease: string }): Promise<void> {
+    expect((await get<ProjectObject>('projects', name))?.metadata.uid).toBe(uids.project);
+    const current = await get<LeaseObject>('leases', `${name}-lease`);
+    expect(current?.metadata.uid).toBe(uids.lease);
+    expect(current?.status?.phase).toBe('Active');
+    expect(await eventReasons('Lease', `${name}-lease`)).not.toContain('Pruned');
+    expect(await eventReasons('Project', name)).not.toContain('Pruned');
+    expect(await billedLeases()).not.toContain(`${name}-lease`);
+  }
+
+  it('a file rewritten in two halves a second apart (`cat A > f; sleep 1; cat B >> f`) prunes, re-creates, ends and bills nothing', async () => {
+    const uids = await projectWithLease('halves.yaml', 'halves');
+    await writeFile(path.join(dir, 'half-a.yaml'), project('halves'));
+    await writeFile(path.join(dir, 'half-b.yaml'), `---\n${lease('halves-lease', 'halves')}`);
+    await new Promise<void>((resolve, reject) =>
+      execFile('sh', ['-c', 'cat half-a.yaml > manifests/halves.yaml; sleep 1; cat half-b.yaml >> manifests/halves.yaml'], { cwd: dir, timeout: 10_000 }, (error) => (error ? reject(error) : resolve())),
+    );
+    const status = await settled();
+    expect(status.files.find((file) => file.file === 'halves.yaml')).toMatchObject({ state: 'Applied', objects: ['Project/halves', 'Lease/halves-lease'] });
+    await expectUntouched('halves', uids);
+  });
+
+  it('a file copied in slowly (a chunk every 200 ms) is read once, when it is whole', async () => {
+    const uids = await projectWithLease('slow.yaml', 'slow');
+    // Each document in 48-byte chunks, so that once the file holds exactly the whole project, as a copy may.
+    const documents = [`${project('slow', { VERSION: 'two' })}---\n`, lease('slow-lease', 'slow')].map((text) => Buffer.from(text));
+    const CHUNK = 48;
+    const file = await open(path.join(manifests, 'slow.yaml'), 'w');
+    try {
+      for (const text of documents) {
+        for (let offset = 0; offset < text.length; offset += CHUNK) {
+          await file.write(text.subarray(offset, offset + CHUNK));
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
+    } finally {
+      await file.close();
+    }
+    await settled();
+    expect((await get<ProjectObject>('projects', 'slow'))?.spec.env).toEqual({ VERSION: 'two' });
+    await expectUntouched('slow', uids);
+  });
+
+  it('applies and updates a directory of links (to files, to a directory, a file swapped for a link), pruning nothing', async () => {
+    const sources = path.join(dir, 'sources');
+    await mkdir(path.join(sources, 'more'), { recursive: true });
+    await writeFile(path.join(sources, 'one.yaml'), project('linked-one'));
+    await writeFile(path.join(sources, 'more', 'two.yaml'), project('linked-two'));
+    await symlink(path.join(sources, 'one.yaml'), path.join(manifests, 'one.yaml'));
+    await symlink(path.join(sources, 'more'), path.join(manifests, 'more'));
+    await writeFile(path.join(manifests, 'plain.yaml'), project('linked-plain'));
+    const one = await eventually(() => get<ProjectObject>('projects', 'linked-one'), SYNC_BOUND_MS * 2, 'linked-one from a link to a file');
+    const two = await eventually(() => get<ProjectObject>('projects', 'linked-two'), SYNC_BOUND_MS * 2, 'linked-two from a linked directory');
+    const plain = await eventually(() => get<ProjectObject>('projects', 'linked-plain'), SYNC_BOUND_MS * 2, 'linked-plain');
+    expect(two.metadata.annotations?.['luma.dev/source-file']).toBe('more/two.yaml');
+
+    // Changed where the link points; a link swapped by rename; the plain file replaced by a link to the same content.
+    await writeFile(path.join(sources, 'more', 'two.yaml'), project('linked-two', { VERSION: 'two' }));
+    await writeFile(path.join(sources, 'one-v2.yaml'), project('linked-one', { VERSION: 'two' }));
+    await symlink(path.join(sources, 'one-v2.yaml'), path.join(manifests, '.one.yaml.tmp'));
+    await rename(path.join(manifests, '.one.yaml.tmp'), path.join(manifests, 'one.yaml'));
+    await writeFile(path.join(sources, 'plain.yaml'), project('linked-plain'));
+    await symlink(path.join(sources, 'plain.yaml'), path.join(manifests, '.plain.yaml.tmp'));
+    await rename(path.join(manifests, '.plain.yaml.tmp'), path.join(manifests, 'plain.yaml'));
+    await eventually(async () => (await get<ProjectObject>('projects', 'linked-two'))?.spec.env?.VERSION === 'two', SYNC_BOUND_MS * 2, 'linked-two updated through its directory link');
+    await eventually(async () => (await get<ProjectObject>('projects', 'linked-one'))?.spec.env?.VERSION === 'two', SYNC_BOUND_MS * 2, 'linked-one updated by the link swap');
+    const status = await settled();
+    expect(status.pruned).toEqual([]);
+    for (const before of [one, two, plain]) {
+      expect((await get<ProjectObject>('projects', before.metadata.name))?.metadata.uid).toBe(before.metadata.uid);
+      expect(await eventReasons('Project', before.metadata.name)).not.toContain('Pruned');
+    }
+  });
+
+  it('applies a ConfigMap-shaped directory once per file and follows its ..data swap to a new folder', async () => {
+    const mount = path.join(manifests, 'config');
+    async function version(folder: string, value: string): Promise<void> {
+      await mkdir(path.join(mount, folder), { recursive: true });
+      await writeFile(path.join(mount, folder, 'cm-a.yaml'), project('cm-a', { VERSION: value }));
+      await writeFile(path.join(mount, folder, 'cm-b.yaml'), project('cm-b', { VERSION: value }));
+    }
+    await version('..2026_12_07_10_00_00.1', 'one');
+    await symlink('..2026_12_07_10_00_00.1', path.join(mount, '..data'));
+    for (const file of ['cm-a.yaml', 'cm-b.yaml']) await symlink(`..data/${file}`, path.join(mount, file));
+    const a = await eventually(() => get<ProjectObject>('projects', 'cm-a'), SYNC_BOUND_MS * 2, 'cm-a from the ConfigMap');
+    const b = await eventually(() => get<ProjectObject>('projects', 'cm-b'), SYNC_BOUND_MS * 2, 'cm-b from the ConfigMap');
+    expect(a.metadata.annotations?.['luma.dev/source-file']).toBe('config/cm-a.yaml');
+
+    // The kubelet's update: a new folder, a new link renamed over ..data, the old folder removed.
+    await version('..2026_12_07_11_00_00.2', 'two');
+    await symlink('..2026_12_07_11_00_00.2', path.join(mount, '..data_tmp'));
+    await rename(path.join(mount, '..data_tmp'), path.join(mount, '..data'));
+    await rm(path.join(mount, '..2026_12_07_10_00_00.1'), { recursive: true });
+    await eventually(
+      async () => (await get<ProjectObject>('projects', 'cm-a'))?.spec.env?.VERSION === 'two' && (await get<ProjectObject>('projects', 'cm-b'))?.spec.env?.VERSION === 'two',
+      SYNC_BOUND_MS * 2,
+      'both updated by the ..data swap',
+    );
+    const status = await settled();
+    expect(status.conflicts).toEqual([]);
+    expect(status.files.filter((file) => file.file.startsWith('config/')).map((file) => file.file)).toEqual(['config/cm-a.yaml', 'config/cm-b.yaml']);
+    for (const before of [a, b]) {
+      expect((await get<ProjectObject>('projects', before.metadata.name))?.metadata.uid).toBe(before.metadata.uid);
+      expect(await eventReasons('Project', before.metadata.name)).not.toContain('Pruned');
+    }
   });
 });

@@ -195,7 +195,7 @@ pool:
     ['leases:\n  ttl: 5m\n', 'leases.ttl', 'leases', 'minTtl, maxTtl'],
     ['prices:\n  cpu: 1\n', 'prices.cpu', 'prices', 'vcpuSecond, gibSecond, currency'],
     ['pool:\n  size: 1\n', 'pool.size', 'pool', 'batchSize, batchSpacing'],
-    ['sync:\n  prune: false\n', 'sync.prune', 'sync', 'debounce, emptyGracePeriod, maxPruneShare'],
+    ['sync:\n  prune: false\n', 'sync.prune', 'sync', 'debounce, emptyGracePeriod, maxPruneShare, writeFinish'],
   ])('refuses the unknown key of %j, naming the known ones of its section', (text, key, section, known) => {
     const error = errorOf(() => parseSettings(text, FILE));
     expect(error).toBeInstanceOf(SettingsError);
@@ -205,12 +205,12 @@ pool:
 
 describe('parseSettings: sync', () => {
   it('reads the watched directory settings, keeping the defaults of the keys left out', () => {
-    expect(parseSettings('sync:\n  debounce: 50ms\n  maxPruneShare: 1\n', FILE).sync).toEqual({ debounceMs: 50, emptyGracePeriodMs: 300_000, maxPruneShare: 1, forcePrune: false });
+    expect(parseSettings('sync:\n  debounce: 50ms\n  maxPruneShare: 1\n  writeFinish: 1s\n', FILE).sync).toEqual({ debounceMs: 50, emptyGracePeriodMs: 300_000, maxPruneShare: 1, forcePrune: false, writeFinishMs: 1_000 });
     expect(parseSettings('sync:\n  emptyGracePeriod: 1h\n', FILE).sync).toEqual({ ...DEFAULT_SETTINGS.sync, emptyGracePeriodMs: 3_600_000 });
   });
 
   it('has the documented defaults, and force-prune is off unless the flag says so', () => {
-    expect(DEFAULT_SETTINGS.sync).toEqual({ debounceMs: 300, emptyGracePeriodMs: 300_000, maxPruneShare: 0.5, forcePrune: false });
+    expect(DEFAULT_SETTINGS.sync).toEqual({ debounceMs: 300, emptyGracePeriodMs: 300_000, maxPruneShare: 0.5, forcePrune: false, writeFinishMs: 2_000 });
   });
 });
 

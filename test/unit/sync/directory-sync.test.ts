@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { DirectorySync } from '../../../src/sync/directory-sync.js';
 import { InventoryFile } from '../../../src/sync/inventory.js';
 import { SOURCE_FILE_ANNOTATION } from '../../../src/sync/ownership.js';
 import { silentLogger } from '../../../src/util/logger.js';
+import { FakeClock, settle } from '../../support/fakes/fake-clock.js';
 
 // One pass of the watched directory against a real (temporary) directory and file store:
 // what is applied, pruned, kept and reported. No Docker; the planner's rules are tested
@@ -22,7 +23,8 @@ let store: FileStore;
 let events: EventLog;
 let now: number;
 
-const SYNC: SyncSettings = { ...DEFAULT_SETTINGS.sync, emptyGracePeriodMs: 60_000 };
+// Files are read at once here; the write-finish window has tests of its own below.
+const SYNC: SyncSettings = { ...DEFAULT_SETTINGS.sync, emptyGracePeriodMs: 60_000, writeFinishMs: 0 };
 
 beforeEach(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'luma-sync-'));
@@ -39,7 +41,7 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function newSync(settings: Partial<SyncSettings> = {}): DirectorySync {
+function newSync(settings: Partial<SyncSettings> = {}, clock?: FakeClock): DirectorySync {
   return new DirectorySync({
     dir,
     store,
@@ -49,7 +51,7 @@ function newSync(settings: Partial<SyncSettings> = {}): DirectorySync {
     resolveContext: () => Promise.reject(new Error('no contexts in these tests')),
     events: events.recorder('sync'),
     logger: silentLogger(),
-    now: () => now,
+    ...(clock ? { clock } : { now: () => now }),
   });
 }
 
@@ -287,5 +289,127 @@ describe('DirectorySync retries', () => {
     await terminating.setFinalizers('Project', 'a', []);
     expect((await sync.pass()).files[0]?.state).toBe('Applied');
     expect(sync.recheckAt()).toBeUndefined();
+  });
+});
+
+describe('DirectorySync while files are being written', () => {
+  const WINDOW = 2_000;
+
+  it('a file rewritten in two halves: the missing half is not pruned, and keeps its uid when it arrives', async () => {
+    // The files' own times are a minute old for this clock: still, so read at once.
+    const clock = new FakeClock(Date.now() + 60_000);
+    const sync = newSync({ writeFinishMs: WINDOW }, clock);
+    await write('f.yaml', `${projectYaml('a')}---\n${projectYaml('b')}`);
+    await sync.pass();
+    const uid = store.get('Project', 'b')?.metadata.uid;
+
+    await write('f.yaml', projectYaml('a'));
+    let status = await sync.pass();
+    expect(status).toMatchObject({ phase: 'Pending', pruned: [], pruneWaiting: { objects: ['Project/b'], until: new Date(clock.now() + WINDOW).toISOString() } });
+    expect(sync.recheckAt()).toBe(clock.now() + WINDOW);
+    await clock.advance(WINDOW / 2);
+    expect((await sync.pass()).pruned).toEqual([]);
+
+    await appendFile(path.join(dir, 'f.yaml'), `---\n${projectYaml('b')}`);
+    status = await sync.pass();
+    expect(status).toMatchObject({ phase: 'Synced', pruned: [] });
+    expect(status.pruneWaiting).toBeUndefined();
+    expect(store.get('Project', 'b')?.metadata.uid).toBe(uid);
+    expect(events.list({ name: 'b' }).map((event) => event.reason)).toEqual(['Applied']);
+  });
+
+  it('prunes what is still missing from its file a window later (the second look)', async () => {
+    const clock = new FakeClock(Date.now() + 60_000);
+    const sync = newSync({ writeFinishMs: WINDOW }, clock);
+    await write('f.yaml', `${projectYaml('a')}---\n${projectYaml('b')}`);
+    await sync.pass();
+    await write('f.yaml', projectYaml('a'));
+    await sync.pass();
+    await clock.advance(WINDOW);
+    const status = await sync.pass();
+    expect(status).toMatchObject({ phase: 'Synced', pruned: ['Project/b'] });
+    expect(projectNames()).toEqual(['a']);
+  });
+
+  it('keeps owning what the share guard withheld from a file that still exists, so that a forced pass prunes it', async () => {
+    const sync = newSync();
+    await write('f.yaml', [projectYaml('a'), projectYaml('b'), projectYaml('c')].join('---\n'));
+    await sync.pass();
+    await write('f.yaml', projectYaml('a'));
+    expect((await sync.pass()).pruneWithheld?.objects).toEqual(['Project/b', 'Project/c']);
+    expect((await sync.pass({ force: true })).pruned).toEqual(['Project/b', 'Project/c']);
+    expect(projectNames()).toEqual(['a']);
+  });
+
+  it('does not read a file that changes while it is watched: it is Writing, and keeps what it declared', async () => {
+    await write('f.yaml', `${projectYaml('a')}---\n${projectYaml('b')}`);
+    await newSync().pass();
+    // The clock of the file system's times: the file written next is recent for it.
+    const clock = new FakeClock(Date.now());
+    const sync = newSync({ writeFinishMs: WINDOW }, clock);
+
+    await write('f.yaml', projectYaml('a'));
+    const pending = sync.pass();
+    // The first look has been taken once the pass waits on the clock for the second.
+    for (let turn = 0; turn < 1_000 && clock.pendingTimers() === 0; turn++) await settle();
+    expect(clock.pendingTimers()).toBe(1);
+    await appendFile(path.join(dir, 'f.yaml'), '---\n');
+    await clock.advance(WINDOW);
+    const status = await pending;
+    expect(status.files).toEqual([{ file: 'f.yaml', state: 'Writing', objects: ['Project/a', 'Project/b'], message: expect.stringContaining('still being written') as string }]);
+    expect(status).toMatchObject({ phase: 'Pending', pruned: [] });
+    expect(sync.recheckAt()).toBe(clock.now() + WINDOW);
+    expect(projectNames()).toEqual(['a', 'b']);
+  });
+});
+
+describe('DirectorySync through symbolic links', () => {
+  it('a file replaced by a link to the same content is the same object: nothing pruned or re-created', async () => {
+    const sync = newSync();
+    await write('web.yaml', projectYaml('web'));
+    await sync.pass();
+    const uid = store.get('Project', 'web')?.metadata.uid;
+    await writeFile(path.join(root, 'web-source.yaml'), projectYaml('web'));
+    await unlink(path.join(dir, 'web.yaml'));
+    await symlink(path.join(root, 'web-source.yaml'), path.join(dir, 'web.yaml'));
+    const status = await sync.pass();
+    expect(status).toMatchObject({ phase: 'Synced', pruned: [], files: [{ file: 'web.yaml', state: 'Applied' }] });
+    expect(store.get('Project', 'web')?.metadata.uid).toBe(uid);
+  });
+
+  it('applies a ConfigMap mount once per file, and follows its ..data swap to a new folder', async () => {
+    const sync = newSync();
+    await write('..2026_12_07_10_00_00.1/app.yaml', projectYaml('app', { VERSION: 'one' }));
+    await symlink('..2026_12_07_10_00_00.1', path.join(dir, '..data'));
+    await symlink('..data/app.yaml', path.join(dir, 'app.yaml'));
+    let status = await sync.pass();
+    expect(status).toMatchObject({ phase: 'Synced', conflicts: [], files: [{ file: 'app.yaml', state: 'Applied', objects: ['Project/app'] }] });
+    const uid = store.get('Project', 'app')?.metadata.uid;
+
+    // What the kubelet does: a new folder, a new link beside ..data, renamed over it, the old folder removed.
+    await write('..2026_12_07_11_00_00.2/app.yaml', projectYaml('app', { VERSION: 'two' }));
+    await symlink('..2026_12_07_11_00_00.2', path.join(dir, '..data_tmp'));
+    await rename(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
+    await rm(path.join(dir, '..2026_12_07_10_00_00.1'), { recursive: true });
+    status = await sync.pass();
+    expect(status).toMatchObject({ phase: 'Synced', pruned: [] });
+    expect(store.get('Project', 'app')?.spec.env).toEqual({ VERSION: 'two' });
+    expect(store.get('Project', 'app')?.metadata.uid).toBe(uid);
+    expect(store.get('Project', 'app')?.metadata.annotations?.[SOURCE_FILE_ANNOTATION]).toBe('app.yaml');
+  });
+
+  it('reports a symbolic link loop for its path, applies the other files, and prunes nothing it declared', async () => {
+    const sync = newSync();
+    await write('ok.yaml', projectYaml('ok'));
+    await write('looped.yaml', projectYaml('looped'));
+    await sync.pass();
+    await unlink(path.join(dir, 'looped.yaml'));
+    await symlink('looped.yaml', path.join(dir, 'looped.yaml'));
+    await symlink('.', path.join(dir, 'again'));
+    const status = await sync.pass();
+    expect(status.files.map((file) => [file.file, file.state])).toEqual([['again', 'Invalid'], ['looped.yaml', 'Invalid'], ['ok.yaml', 'Applied']]);
+    expect(status.files[1]).toMatchObject({ objects: ['Project/looped'], issues: [{ message: 'not followed: a symbolic link loop (looped.yaml -> looped.yaml)' }] });
+    expect(status.pruned).toEqual([]);
+    expect(projectNames()).toEqual(['looped', 'ok']);
   });
 });

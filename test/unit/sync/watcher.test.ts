@@ -1,6 +1,9 @@
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SyncStatus } from '../../../src/sync/sync-status.js';
-import { ManifestWatcher, type SyncPasses } from '../../../src/sync/watcher.js';
+import { isConfigMapPath, leadsBackUp, ManifestWatcher, type SyncPasses } from '../../../src/sync/watcher.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { FakeClock, settle } from '../../support/fakes/fake-clock.js';
 
@@ -70,5 +73,35 @@ describe('ManifestWatcher', () => {
     await clock.advance(10_000);
     await settle();
     expect(passes.passes).toHaveLength(1);
+  });
+});
+
+describe('what the watcher follows', () => {
+  it.each([
+    ['..data', true],
+    ['..data/app.yaml', true],
+    ['cm/..2026_12_07_10_00_00.1/app.yaml', true],
+    ['app.yaml', false],
+    ['.git/HEAD', false],
+    ['.git/..data', false],
+    ['../outside.yaml', false],
+  ])('%s is inside a ConfigMap mount: %s', (relative, expected) => {
+    expect(isConfigMapPath(relative)).toBe(expected);
+  });
+
+  it('does not follow a link back into a directory it watches, and follows one elsewhere', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'luma-watch-'));
+    try {
+      await mkdir(path.join(root, 'dir', 'sub'), { recursive: true });
+      await mkdir(path.join(root, 'shared'));
+      await symlink('..', path.join(root, 'dir', 'sub', 'up'));
+      await symlink('../shared', path.join(root, 'dir', 'shared'));
+      const dir = path.join(root, 'dir');
+      expect(leadsBackUp(dir, path.join(dir, 'sub', 'up'))).toBe(true);
+      expect(leadsBackUp(dir, path.join(dir, 'shared'))).toBe(false);
+      expect(leadsBackUp(dir, path.join(dir, 'sub'))).toBe(false);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
