@@ -470,7 +470,9 @@ export class ProxyServer implements ProxyManagement {
     const res = new ServerResponse(req);
     res.assignSocket(socket as Parameters<ServerResponse['assignSocket']>[0]);
     res.shouldKeepAlive = false;
-    res.on('finish', () => socket.end());
+    // Closed for good once the answer is out: a client that keeps its side open (or goes on
+    // writing) must not hold a socket the proxy stops tracking when this upgrade returns.
+    res.on('finish', () => socket.end(() => socket.destroy()));
     const exchange = new NodeExchange(req, res, this.forwarder);
     // An upgrade gets the same intercept as any request: a WebSocket on plain HTTP for a
     // service that requires HTTPS is redirected, not spliced through in the clear.

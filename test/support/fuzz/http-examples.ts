@@ -34,5 +34,7 @@ export const FRAMING_EXAMPLES: FramingExample[] = [
   { name: 'bytes after a refused upgrade', writes: [`POST /h HTTP/1.1\r\n${H}x-marker: m1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`, `POST /c HTTP/1.1\r\n${H}Connection: close\r\nContent-Length: 0\r\n\r\n${CLOSING_REQUEST}`] },
   // Found by make test-fuzz-proxy: an upgrade pipelined behind a request still being answered cut the connection, and that answer was lost.
   { name: 'an upgrade behind a request still being answered', writes: [`PURGE http://app.test/abs HTTP/1.1\r\nHost: other.test\r\nx-marker: m1\r\n\r\nGET /status/404 HTTP/1.1\r\n${H}x-marker: m4\r\nContent-Length: 3\r\n\r\n: :POS`, `T /h HTTP/1.1\r\n${H}x-marker: m89\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n${CLOSING_REQUEST}`] },
+  // Found by make test-fuzz-proxy (seed 2066305293): the proxy's own answer to an upgrade (400, no Host) left the socket half-open and untracked when the client went on writing.
+  { name: 'bytes after the proxy refused an upgrade itself', writes: [`TRACE http://other.test/ HTTP/1.1\r\nHost: APP.TEST.\r\nx-marker: m10\r\n\r\nPOST /h HTTP/1.1\r\nost: app.test\r\nx-marker: m10\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n`, `abcGET /v HTTP/01.1\r\n${H}x-marker: m1\r\n\r\n${CLOSING_REQUEST}`] },
   { name: 'data after Connection: close', writes: [`POST /c HTTP/1.1\r\n${H}Connection: close\r\nContent-Length: 0\r\n\r\nGET / HTTP/1.1\r\n${H}\r\n${CLOSING_REQUEST}`] },
 ];
