@@ -181,6 +181,8 @@ export class Controller implements ProxyHooks {
       }
       if (kind === 'Lease') this.queue.add(objectKey('Lease', metadata.name));
       if (kind === 'Image') {
+        // Its reconcile may be busy building what it no longer wants: that build stops now.
+        this.images.cancelStaleBuild(metadata.name);
         this.queue.add(objectKey('Image', metadata.name));
         // Projects that run this image follow its builds.
         for (const project of this.options.store.list('Project')) {
