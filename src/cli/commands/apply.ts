@@ -6,6 +6,7 @@ import { CliError, type ApiClient } from '../api-client.js';
 import { apiClient, collect, readStdin } from '../common.js';
 import { DIFF_EXIT, EXIT } from '../exit-codes.js';
 import { diffObject } from '../object-diff.js';
+import { declaresNothing, noObjectsMessage } from '../empty-manifests.js';
 import { waitForObjects } from '../object-waiter.js';
 import { stdoutStyle, styleWord } from '../style.js';
 
@@ -110,7 +111,9 @@ Exit codes: 0 applied (and Ready, with --wait); 1 refused or stalled; 2 bad comm
     )
     .action(async (options: { filename: string[]; dryRun?: boolean; wait?: boolean; timeout: string }, command: Command) => {
       const waitTimeoutMs = options.wait ? durationFlag('--timeout', options.timeout) : undefined;
-      await apply(apiClient(command), { files: await loadFiles(options.filename), dryRun: options.dryRun ?? false, waitTimeoutMs });
+      const files = await loadFiles(options.filename);
+      if (files.every((file) => declaresNothing(file.content))) throw new CliError(noObjectsMessage(options.filename));
+      await apply(apiClient(command), { files, dryRun: options.dryRun ?? false, waitTimeoutMs });
     });
 
   program
