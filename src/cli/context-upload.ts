@@ -8,7 +8,7 @@ import { unpackArchive } from '../images/archive.js';
 import { contextDigest, listContext, packContext, type ContextOptions } from '../images/context.js';
 import { ManifestError, parseManifests } from '../model/parse.js';
 import type { ApiClient } from './api-client.js';
-import { CliError } from './api-client.js';
+import { CliError, nameTooLarge } from './api-client.js';
 
 // `luma apply -f` uploads the build context of every Image it applies, so applying to a
 // Luma on another machine works like applying to a local one. A dry run (and `luma diff`)
@@ -81,7 +81,7 @@ export async function uploadContexts(api: ApiClient, files: Array<{ path: string
       const contextOptions: ContextOptions = dockerfile ? { dockerfile } : {};
       if (options.upload) {
         const { body, type } = await archiveOf(location, contextOptions);
-        digest = (await api.uploadContext(body, type, dockerfile)).digest;
+        digest = (await api.uploadContext(body, type, dockerfile).catch(nameTooLarge(`the build context ${location} (${body.length} bytes packed)`))).digest;
       } else digest = await localDigest(location, contextOptions);
       uploads.push({ file: file.path, document: doc.source.document, digest });
     }

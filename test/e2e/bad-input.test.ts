@@ -180,4 +180,34 @@ spec:
     expect(result.stderr).toBe(`error: the build context ${root}: pipe in the build context is neither a file, a directory nor a symlink\n`);
     expect((await runCli(['get', 'image', name], { api: luma.api })).code).toBe(1);
   });
+
+  it('says that a server is not the Luma API, rather than printing its 404', async () => {
+    const server = `http://127.0.0.1:${luma.proxyPort}`;
+    const result = await runCli(['get', 'projects'], { server });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain(`error: this is not the Luma API at ${server} (GET /api/v1alpha1/projects answered HTTP 404)`);
+  });
+
+  it('names the limit and the file when an apply is over the API body limit, and changes nothing', async () => {
+    const before = await snapshot();
+    const file = path.join(dir, 'huge.yaml');
+    const content = projectManifest('huge', { image: TEST_IMAGE, hostnames: ['huge.localhost'] }) + `# ${'x'.repeat(5 * 1024 * 1024)}\n`;
+    await writeFile(file, content);
+    const result = await runCli(['apply', '-f', file], { api: luma.api });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`error: ${file} (${Buffer.byteLength(content)} bytes): the request body is over the API's limit of 4 MiB (4194304 bytes) for manifests\n`);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('luma logs: a missing object fails with not found; one without containers says there is nothing to show', async () => {
+    const missing = await runCli(['logs', 'project/nosuch'], { api: luma.api });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error: Project "nosuch" not found\n$/);
+    const file = path.join(dir, 'quiet.yaml');
+    await writeFile(file, projectManifest('quiet', { image: TEST_IMAGE, hostnames: ['quiet.localhost'] }));
+    expect((await runCli(['apply', '-f', file], { api: luma.api })).code).toBe(0);
+    const empty = await runCli(['logs', 'project/quiet'], { api: luma.api });
+    expect(empty).toEqual({ code: 0, stdout: '', stderr: 'luma: project/quiet has no containers: nothing to show\n' });
+  });
 });
