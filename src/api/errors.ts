@@ -16,10 +16,40 @@ export class NotFoundError extends Error {
 
 export class BadRequestError extends Error {
   readonly code = 'BadRequest';
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** 400, or 413 for a body over a limit. */
+    readonly status: 400 | 413 = 400,
+  ) {
     super(message);
     this.name = 'BadRequestError';
   }
+}
+
+/** fastify's (and its multipart plugin's) refusals of a body over a limit. */
+const TOO_LARGE_CODES = new Set(['FST_ERR_CTP_BODY_TOO_LARGE', 'FST_REQ_FILE_TOO_LARGE']);
+
+export interface BodyLimits {
+  /** Manifests and other JSON or YAML bodies. */
+  manifestBytes: number;
+  /** Build-context archives (operator setting maxUploadBytes). */
+  uploadBytes: number;
+}
+
+/**
+ * A body over a limit, said with the limit and where it comes from, so that a user can
+ * split the input or ask the operator; undefined for any other error.
+ */
+export function tooLargeError(error: unknown, contentType: string | undefined, limits: BodyLimits): BadRequestError | undefined {
+  if (!TOO_LARGE_CODES.has(String((error as { code?: unknown }).code))) return undefined;
+  const upload = !/json|yaml|text\/plain/.test(contentType ?? '');
+  const limit = upload ? `${formatBytes(limits.uploadBytes)} for build contexts (operator setting maxUploadBytes)` : `${formatBytes(limits.manifestBytes)} for manifests`;
+  return new BadRequestError(`the request body is over the API's limit of ${limit}`, 413);
+}
+
+function formatBytes(bytes: number): string {
+  const mib = bytes / (1024 * 1024);
+  return Number.isInteger(mib) ? `${mib} MiB (${bytes} bytes)` : `${bytes} bytes`;
 }
 
 export interface ErrorBody {
@@ -35,7 +65,7 @@ export function statusFor(error: unknown): { status: number; body: ErrorBody } {
   if (error instanceof TerminatingError) return { status: 409, body: { error: 'Terminating', message: error.message } };
   if (error instanceof RenewalError) return { status: error.status, body: { error: error.status === 404 ? 'NotFound' : error.status === 409 ? 'Conflict' : 'Invalid', message: error.message } };
   if (error instanceof NotFoundError) return { status: 404, body: { error: 'NotFound', message: error.message } };
-  if (error instanceof BadRequestError) return { status: 400, body: { error: 'BadRequest', message: error.message } };
+  if (error instanceof BadRequestError) return { status: error.status, body: { error: error.status === 413 ? 'TooLarge' : 'BadRequest', message: error.message } };
   if (error instanceof DockerUnavailableError) return { status: 503, body: { error: 'DockerUnavailable', message: error.message } };
   const fastifyError = error as { statusCode?: unknown; message?: unknown };
   if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode < 500) {

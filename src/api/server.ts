@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import { setTimeout } from 'node:timers/promises';
 import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
 import fastifyWebsocket from '@fastify/websocket';
@@ -20,7 +23,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { Registry } from 'prom-client';
 import { requireToken } from './auth.js';
-import { BadRequestError, NotFoundError, statusFor } from './errors.js';
+import { BadRequestError, NotFoundError, statusFor, tooLargeError } from './errors.js';
 import { registerObjectLogRoutes } from './log-routes.js';
 import { registerSyncRoutes, type SyncControl } from './sync-routes.js';
 import { registerWatchRoutes } from './watch-routes.js';
@@ -142,6 +145,21 @@ const usageResponse = {
   },
 } as const;
 
+/** The most of a refused body read (and dropped) so that its sender hears why, rather than a broken pipe. */
+const MAX_DRAINED_BYTES = 64 * 1024 * 1024;
+const MAX_DRAIN_MS = 10_000;
+
+/**
+ * A client still sending a body that was refused for its size gets a reset connection,
+ * and reports that instead of the 413 (the CLI saw EPIPE): the rest is read and dropped
+ * first, within bounds; a body beyond them is cut off, as before.
+ */
+async function drainBody(raw: IncomingMessage): Promise<void> {
+  if (raw.complete || Number(raw.headers['content-length'] ?? MAX_DRAINED_BYTES + 1) > MAX_DRAINED_BYTES) return;
+  raw.resume();
+  await Promise.race([once(raw, 'end').catch(() => undefined), setTimeout(MAX_DRAIN_MS, undefined, { ref: false })]);
+}
+
 export async function createApiServer(options: ApiOptions): Promise<FastifyInstance> {
   const { store } = options;
   const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, bodyLimit: MAX_BODY_BYTES });
@@ -190,10 +208,13 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
     },
   });
 
-  app.setErrorHandler((error, _request, reply) => {
-    const { status, body } = statusFor(error);
+  const limits = { manifestBytes: MAX_BODY_BYTES, uploadBytes: options.maxUploadBytes };
+  app.setErrorHandler(async (error, request, reply) => {
+    const tooLarge = tooLargeError(error, request.headers['content-type'], limits);
+    const { status, body } = statusFor(tooLarge ?? error);
     if (status >= 500) options.logger.error({ err: error }, 'API error');
-    void reply.code(status).send(body);
+    if (tooLarge) await drainBody(request.raw);
+    return reply.code(status).send(body);
   });
 
   app.addHook('onSend', async (_request, reply) => {

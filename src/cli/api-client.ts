@@ -20,6 +20,25 @@ export class CliError extends Error {
   }
 }
 
+/** The API refused a request: its HTTP status, for callers that can say more (which file was too large). */
+export class ApiRefusal extends CliError {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'ApiRefusal';
+  }
+}
+
+/** For `.catch`: a refusal for size names what was too large (the server only saw a large body). */
+export function nameTooLarge(what: string): (error: unknown) => never {
+  return (error: unknown) => {
+    if (error instanceof ApiRefusal && error.status === 413) throw new CliError(`${what}: ${error.message}`);
+    throw error;
+  };
+}
+
 export type ApplyResponse = ApplyReport;
 
 /** The server ended a watch (it read too slowly): a failure with the server's reason. */
@@ -68,11 +87,25 @@ export class ApiClient {
     return 'token' in this.credentials ? { authorization: `Bearer ${this.credentials.token}` } : {};
   }
 
-  /** The server's message for a refused request, with what the CLI knows about its token. */
+  /**
+   * The server's message for a refused request, with what the CLI knows about its token.
+   * An answer that is not the API's error shape comes from something else listening there
+   * (the proxy, another web server): its own 404 page would only mislead.
+   */
+  private refusal(status: number, text: string, what: string): CliError {
+    const body = text ? safeJson(text) : undefined;
+    if (!isErrorBody(body)) return this.notLumaApi(`${what} answered HTTP ${status}`);
+    return this.failure(status, body.message);
+  }
+
+  private notLumaApi(detail: string): CliError {
+    return new CliError(`this is not the Luma API at ${this.server} (${detail}); point --server or LUMA_SERVER at the API's address (luma up --api-listen, default ${DEFAULT_SERVER})`);
+  }
+
   private failure(status: number, message: string): CliError {
-    if (status !== 401) return new CliError(message);
+    if (status !== 401) return new ApiRefusal(message, status);
     const why = 'token' in this.credentials ? 'the token given was refused' : this.credentials.missing;
-    return new CliError(`${message} (here: ${why})`);
+    return new ApiRefusal(`${message} (here: ${why})`, status);
   }
 
   async request<T>(method: string, path: string, body?: { json?: unknown; yaml?: string; binary?: { data: Buffer; type: string } }): Promise<T> {
@@ -98,10 +131,9 @@ export class ApiClient {
     this.warnAboutDocker(response);
     const text = await response.text();
     const parsed: unknown = text ? safeJson(text) : undefined;
-    if (!response.ok) {
-      const errorBody = parsed as Partial<ErrorBody> | undefined;
-      throw this.failure(response.status, errorBody?.message ?? `${method} ${path} failed with HTTP ${response.status}`);
-    }
+    if (!response.ok) throw this.refusal(response.status, text, `${method} ${path}`);
+    // Every answer of the API is JSON: an HTML page or plain text is someone else's.
+    if (text && !isJson(text)) throw this.notLumaApi(`${method} ${path} answered ${response.headers.get('content-type') ?? 'something'} that is not JSON`);
     return parsed as T;
   }
 
@@ -144,8 +176,7 @@ export class ApiClient {
     }
     this.warnAboutDocker(response);
     if (!response.ok) {
-      const text = await response.text();
-      throw this.failure(response.status, (safeJson(text) as { message?: string }).message ?? `GET ${path} failed with HTTP ${response.status}`);
+      throw this.refusal(response.status, await response.text(), `GET ${path}`);
     }
     const parser = new SseParser();
     const decoder = new TextDecoder();
@@ -198,8 +229,7 @@ export class ApiClient {
       throw new CliError(`cannot reach the Luma API at ${this.server} (${cause}); is \`luma up\` running?`);
     }
     if (!response.ok) {
-      const text = await response.text();
-      throw this.failure(response.status, (safeJson(text) as { message?: string }).message ?? `HTTP ${response.status}`);
+      throw this.refusal(response.status, await response.text(), `GET ${API_PREFIX}/images/${name}/log`);
     }
     const decoder = new TextDecoder();
     for await (const chunk of response.body ?? []) onText(decoder.decode(chunk as Uint8Array, { stream: true }));
@@ -247,6 +277,21 @@ function queryString(params: Record<string, string | undefined>): string {
 
 function causeOf(error: unknown): string {
   return (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The shape of every refusal of the Luma API (fastify's own 404 and 413 included). */
+function isErrorBody(body: unknown): body is ErrorBody {
+  const candidate = body as Partial<ErrorBody> | undefined;
+  return typeof candidate === 'object' && candidate !== null && typeof candidate.error === 'string' && typeof candidate.message === 'string';
 }
 
 function safeJson(text: string): unknown {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { kindFromUserInput, KINDS, type Kind } from '../model/types.js';
+import { KIND_PLURALS, kindFromUserInput, KINDS, type Kind } from '../model/types.js';
+import { closestMatch } from '../model/wording.js';
 import { readStoredApiToken } from '../api/api-token.js';
 import { ApiClient, CliError, type ApiCredentials } from './api-client.js';
 import { EXIT } from './exit-codes.js';
@@ -8,8 +9,13 @@ import { EXIT } from './exit-codes.js';
 
 export function parseKind(input: string): Kind {
   const kind = kindFromUserInput(input);
-  if (!kind) throw new CliError(`unknown kind "${input}" (known: ${KINDS.map((k) => k.toLowerCase()).join(', ')})`, EXIT.usage);
-  return kind;
+  if (kind) return kind;
+  // A typo gets the spelling it was probably meant as, as a manifest's unknown kind does.
+  // Plurals first: `projecs` is as near `project` as `projects`, and `get` lists.
+  const spellings = [...KINDS.map((known) => KIND_PLURALS[known]), ...KINDS.map((known) => known.toLowerCase())];
+  const suggestion = closestMatch(input, spellings);
+  const hint = suggestion !== undefined ? `; did you mean "${suggestion}"?` : '';
+  throw new CliError(`unknown kind "${input}"${hint} (known: ${KINDS.map((k) => k.toLowerCase()).join(', ')})`, EXIT.usage);
 }
 
 /** Accepts `project hello` and `project/hello`. */

@@ -2,12 +2,13 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
+import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { unpackArchive } from '../images/archive.js';
 import { contextDigest, listContext, packContext, type ContextOptions } from '../images/context.js';
 import { ManifestError, parseManifests } from '../model/parse.js';
 import type { ApiClient } from './api-client.js';
-import { CliError } from './api-client.js';
+import { CliError, nameTooLarge } from './api-client.js';
 
 // `luma apply -f` uploads the build context of every Image it applies, so applying to a
 // Luma on another machine works like applying to a local one. A dry run (and `luma diff`)
@@ -24,8 +25,19 @@ async function archiveOf(location: string, options: ContextOptions): Promise<{ b
   const info = await stat(location).catch(() => undefined);
   if (!info) throw new CliError(`the build context ${location} does not exist`);
   // The Image's Dockerfile travels even when .dockerignore leaves it out, as `docker build` sends it.
-  if (info.isDirectory()) return { body: await buffer(packContext(location, options).pipe(createGzip())), type: 'application/gzip' };
+  if (info.isDirectory()) return { body: await packed(location, options), type: 'application/gzip' };
   return { body: await readFile(location), type: 'application/octet-stream' };
+}
+
+/** The directory as a gzipped tar; a file that cannot be read is an error naming the context, not a crash. */
+async function packed(location: string, options: ContextOptions): Promise<Buffer> {
+  const gzip = createGzip();
+  try {
+    const [body] = await Promise.all([buffer(gzip), pipeline(packContext(location, options), gzip)]);
+    return body;
+  } catch (error) {
+    throw new CliError(`the build context ${location}: ${(error as Error).message}`);
+  }
 }
 
 /** The digest the server would give this context, computed without sending it. */
@@ -69,7 +81,7 @@ export async function uploadContexts(api: ApiClient, files: Array<{ path: string
       const contextOptions: ContextOptions = dockerfile ? { dockerfile } : {};
       if (options.upload) {
         const { body, type } = await archiveOf(location, contextOptions);
-        digest = (await api.uploadContext(body, type, dockerfile)).digest;
+        digest = (await api.uploadContext(body, type, dockerfile).catch(nameTooLarge(`the build context ${location} (${body.length} bytes packed)`))).digest;
       } else digest = await localDigest(location, contextOptions);
       uploads.push({ file: file.path, document: doc.source.document, digest });
     }

@@ -183,9 +183,16 @@ export class Controller implements ProxyHooks {
   async start(): Promise<void> {
     this.unwatch = this.options.store.watch((event) => {
       const { kind, metadata } = event.object;
-      if (event.object.kind === 'Project' && this.projectChanged(event)) this.addProject(metadata.name, this.mayHavePool(metadata.name, event.object.spec.pool?.size));
+      if (event.object.kind === 'Project' && this.projectChanged(event)) {
+        // A deleted project's pool is emptied at once, whatever size it declared.
+        const deleting = event.type === 'DELETED' || metadata.deletionTimestamp !== undefined;
+        this.addProject(metadata.name, deleting || this.mayHavePool(metadata.name, event.object.spec.pool?.size));
+        this.wakeLeasesOf(metadata.name);
+      }
       if (kind === 'Lease') this.queue.add(objectKey('Lease', metadata.name));
       if (kind === 'Image') {
+        // Its reconcile may be busy building what it no longer wants: that build stops now.
+        this.images.cancelStaleBuild(metadata.name);
         this.queue.add(objectKey('Image', metadata.name));
         // Projects that run this image follow its builds.
         for (const project of this.options.store.list('Project')) {
@@ -301,6 +308,16 @@ export class Controller implements ProxyHooks {
   private addProject(name: string, withPool: boolean): void {
     this.queue.add(objectKey('Project', name));
     if (withPool) this.queue.add(`Pool/${name}`);
+  }
+
+  /**
+   * A project's leases run its image, port and hostname: a change to it (its deletion above
+   * all) is theirs to follow now, not at their next expiry check or full resync.
+   */
+  private wakeLeasesOf(project: string): void {
+    for (const lease of this.options.store.list('Lease')) {
+      if (lease.spec.project === project) this.queue.add(objectKey('Lease', lease.metadata.name));
+    }
   }
 
   /**

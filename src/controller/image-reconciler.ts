@@ -4,7 +4,7 @@ import { packContext } from '../images/context.js';
 import type { LogHub } from '../logs/log-hub.js';
 import { errorMessage } from '../runtime/errors.js';
 import { LABELS } from '../runtime/labels.js';
-import { BuildFailedError, PullFailedError, type ImageRuntime } from '../runtime/runtime.js';
+import { BuildCancelledError, BuildFailedError, PullFailedError, type ImageRuntime } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
 import { shortHash } from '../util/hash.js';
 import type { Logger } from '../util/logger.js';
@@ -15,7 +15,9 @@ import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
 
 // Converges one Image: the tag its spec and context map to must exist. A build runs only
 // when that tag is missing, so an unchanged context is never rebuilt; a failed build is
-// not retried until the spec or the context changes.
+// not retried until the spec or the context changes. A build whose Image is deleted,
+// re-created or given another context is cancelled at once (cancelStaleBuild), and what
+// it produced is removed.
 
 const BUILD_LOG_CHARS = 8_000;
 /** Older builds of an Image beyond the current one and this many are removed. */
@@ -35,6 +37,13 @@ export interface ImageReconcilerOptions {
   events?: EventRecorder;
 }
 
+/** A build under way: whose it is and how to stop it. Only a cache of what runs in this process. */
+interface RunningBuild {
+  uid: string;
+  tag: string;
+  abort: AbortController;
+}
+
 type Target = { kind: 'build'; tag: string; digest: string; dockerfile: string; args: Record<string, string> } | { kind: 'ref'; tag: string };
 
 export function logKey(name: string): string {
@@ -46,6 +55,7 @@ export class ImageReconciler {
 
   private readonly metrics: ControllerMetrics;
   private readonly events: EventRecorder;
+  private readonly running = new Map<string, RunningBuild>();
 
   constructor(private readonly options: ImageReconcilerOptions) {
     this.now = options.now ?? Date.now;
@@ -77,6 +87,21 @@ export class ImageReconciler {
     return target.kind === 'ref' ? this.pull(image, target.tag) : this.build(image, target);
   }
 
+  /**
+   * Called on every change of an Image, outside its (busy) reconcile: a build that no
+   * longer answers what is stored (the object deleted, re-created, or its context or
+   * Dockerfile changed) is stopped now, instead of running to its end for nobody.
+   */
+  cancelStaleBuild(name: string): void {
+    const build = this.running.get(name);
+    if (!build || build.abort.signal.aborted) return;
+    const image = this.options.store.get('Image', name);
+    const wanted = image && !image.metadata.deletionTimestamp && image.metadata.uid === build.uid ? this.targetOf(image) : undefined;
+    if (wanted && 'tag' in wanted && wanted.tag === build.tag) return;
+    this.options.logger.info({ image: name, tag: build.tag }, 'cancelling a build its Image no longer wants');
+    build.abort.abort();
+  }
+
   private targetOf(image: ImageObject): Target | { problem: string; reason: string } {
     const { spec } = image;
     if (spec.ref) return { kind: 'ref', tag: spec.ref };
@@ -106,6 +131,8 @@ export class ImageReconciler {
     logs.begin(key);
     let tail = '';
     const started = this.now();
+    const abort = new AbortController();
+    this.running.set(name, { uid: image.metadata.uid ?? '', tag: target.tag, abort });
     try {
       await runtime.build(
         {
@@ -119,6 +146,7 @@ export class ImageReconciler {
           tail = (tail + text).slice(-BUILD_LOG_CHARS);
           logs.append(key, text);
         },
+        abort.signal,
       );
       const seconds = (this.now() - started) / 1000;
       logger.info({ image: name, tag: target.tag, seconds }, 'image built');
@@ -129,6 +157,7 @@ export class ImageReconciler {
       return;
     } catch (error) {
       const seconds = (this.now() - started) / 1000;
+      if (error instanceof BuildCancelledError) return this.cancelled(image, target.tag, seconds);
       if (error instanceof BuildFailedError) {
         logger.warn({ image: name, tag: target.tag, err: error.message }, 'image build failed');
         this.metrics.imageBuilt('failed', seconds);
@@ -140,8 +169,22 @@ export class ImageReconciler {
       await this.writeStatus(image, { phase: 'Pending', tag: target.tag, reason: 'BuildRetrying', message: `the build was interrupted: ${errorMessage(error)}`, buildLog: tail });
       throw error;
     } finally {
+      this.running.delete(name);
       logs.end(key);
     }
+  }
+
+  /**
+   * A cancelled build leaves nothing: the tag, should the engine have finished it as the
+   * cancel came, goes (it carries the old owner's uid). The key's next run, queued by the
+   * change that cancelled it, builds what is stored now.
+   */
+  private async cancelled(image: ImageObject, tag: string, seconds: number): Promise<void> {
+    const name = image.metadata.name;
+    if (await this.options.runtime.imageExists(tag)) await this.options.runtime.removeImage(tag);
+    this.options.logger.info({ image: name, tag, seconds }, 'image build cancelled');
+    this.metrics.imageBuilt('cancelled', seconds);
+    await this.writeStatus(image, { phase: 'Pending', tag, reason: 'BuildCancelled', message: `the build of ${tag} was cancelled: the Image changed` });
   }
 
   private async pull(image: ImageObject, ref: string): Promise<ReconcileResult> {

@@ -115,7 +115,9 @@ export class LeaseReconciler {
     // A crash after the container stopped, before the bill: finish ending.
     if (status.endedAt) return void (await this.end(lease, mine, (status.endReason as EndReason | undefined) ?? 'Expired'));
 
-    const project = store.get('Project', lease.spec.project);
+    // A project being deleted is gone for its leases: they end (or never start) at once.
+    const stored = store.get('Project', lease.spec.project);
+    const project = stored?.metadata.deletionTimestamp ? undefined : stored;
     if (status.startedAt) return this.keepActive(lease, project, mine);
     if (!project) return this.wait(lease, 'ProjectNotFound', `project "${lease.spec.project}" does not exist`);
     if (!status.admittedAt) {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, stat as statThroughLinks } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
@@ -50,7 +50,9 @@ async function readDockerIgnore(root: string): Promise<DockerIgnore> {
 
 /** What of `root` a build sees: every entry .dockerignore keeps, in a stable order. */
 export async function listContext(root: string, options: ContextOptions = {}): Promise<ContextEntry[]> {
-  const info = await lstat(root).catch(() => undefined);
+  // The root is followed when it is a symlink, as `docker build` follows it (its client
+  // resolves the context path before walking it); links inside the context stay links.
+  const info = await statThroughLinks(root).catch(() => undefined);
   if (!info?.isDirectory()) throw new ContextError(`the build context ${root} is not a directory`);
   const rules = await readDockerIgnore(root);
   const sent = alwaysSent(options);

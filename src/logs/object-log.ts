@@ -132,7 +132,7 @@ class ObjectLogFollower {
       const shown = live.length > 0 ? live : containers.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime()).slice(0, 1);
       const records = (await Promise.all(shown.map((container) => this.readAll(container)))).flat().sort(byTime);
       for (const record of records) if (!this.finished) this.onRecord(record);
-      this.finish({ reason: 'complete', message: 'end of the log' });
+      this.finish({ reason: 'complete', message: this.endMessage(containers.length, records.length) });
       return ended;
     }
     if (live.length === 0) {
@@ -149,6 +149,14 @@ class ObjectLogFollower {
     if (live.length === 0) this.tellWaiting();
     this.schedulePoll();
     return ended;
+  }
+
+  /** Said when nothing was printed, so an empty answer is not mistaken for a broken command. */
+  private endMessage(containers: number, records: number): string {
+    const object = `${this.target.kind.toLowerCase()}/${this.target.name}`;
+    if (containers === 0) return `${object} has no containers: nothing to show`;
+    if (records === 0) return `${object}: nothing written${this.options.tail !== undefined || this.options.since !== undefined ? ' in the lines asked for' : ''}`;
+    return 'end of the log';
   }
 
   finish(end: LogEnd): void {

@@ -12,7 +12,7 @@ export type ColdStartTier = 'paused' | 'stopped' | 'fresh';
  */
 export type ColdStartPhase = 'image_ready' | 'create' | 'start' | 'readiness';
 export type ReconcileResultLabel = 'success' | 'error';
-export type BuildResult = 'succeeded' | 'failed';
+export type BuildResult = 'succeeded' | 'failed' | 'cancelled';
 export type LeaseSource = 'pool' | 'fresh';
 
 /** The phases each tier goes through. */

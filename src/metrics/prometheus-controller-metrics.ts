@@ -51,7 +51,7 @@ export class PrometheusControllerMetrics implements ControllerMetrics {
     this.leasesStarted = new Counter({ name: 'luma_leases_started_total', help: 'Leases whose container became theirs, claimed from the pool or started fresh.', labelNames: ['project', 'source'], registers });
     this.poolClaims = new Counter({ name: 'luma_pool_claims_total', help: 'Pool containers claimed by leases.', labelNames: ['project'], registers });
     this.poolRefills = new Counter({ name: 'luma_pool_refilled_instances_total', help: 'Containers started to refill pools.', labelNames: ['project'], registers });
-    for (const result of ['succeeded', 'failed']) this.builds.zero({ result });
+    for (const result of ['succeeded', 'failed', 'cancelled']) this.builds.zero({ result });
     for (const kind of RECONCILED_KINDS) {
       this.reconciles.zero({ kind, result: 'success' });
       this.reconciles.zero({ kind, result: 'error' });

@@ -9,6 +9,7 @@ import { ensureIsolatedNetwork, isMissingNetworkError } from './docker-network.j
 import { DockerUnavailableError, dockerStatusCode, errorMessage, isUnreachableError } from './errors.js';
 import { isContainerRole, LABELS, leaseContainerName, leaseFromContainerName, type OwnerRef } from './labels.js';
 import {
+  BuildCancelledError,
   BuildFailedError,
   PullFailedError,
   type BuildRequest,
@@ -269,23 +270,44 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
     };
   }
 
-  async build(request: BuildRequest, onOutput: (text: string) => void): Promise<void> {
-    const output = await this.call(() =>
-      this.docker.buildImage(request.context, {
-        t: request.tag,
-        dockerfile: request.dockerfile,
-        buildargs: request.args,
-        labels: { ...request.labels, [LABELS.instance]: this.instance },
-        rm: true,
-        forcerm: true,
-      }),
-    );
-    // Build failures arrive in-band, as an `error` event in the output stream.
+  async build(request: BuildRequest, onOutput: (text: string) => void, signal?: AbortSignal): Promise<void> {
+    // Closing the request is what stops a classic build: the engine cancels the step that
+    // runs (a RUN's container is killed and, with forcerm, removed) and tags nothing.
+    const cancelled = (): boolean => {
+      if (signal?.aborted) request.context.destroy();
+      return signal?.aborted ?? false;
+    };
     let failure: string | undefined;
-    await new Promise<void>((resolve, reject) => {
+    try {
+      const output = await this.call(() =>
+        this.docker.buildImage(request.context, {
+          t: request.tag,
+          dockerfile: request.dockerfile,
+          buildargs: request.args,
+          labels: { ...request.labels, [LABELS.instance]: this.instance },
+          rm: true,
+          forcerm: true,
+          ...(signal ? { abortSignal: signal } : {}),
+        }),
+      );
+      failure = await this.followBuild(output, onOutput);
+    } catch (error) {
+      if (cancelled()) throw new BuildCancelledError(request.tag);
+      throw error;
+    }
+    if (cancelled()) throw new BuildCancelledError(request.tag);
+    if (failure) throw new BuildFailedError(failure);
+    // An old engine may end the stream "successfully" after an error event; trust only the tag.
+    if (!(await this.imageExists(request.tag))) throw new BuildFailedError('the build ended without producing the image');
+  }
+
+  /** Build failures arrive in-band, as an `error` event in the output stream: its text, if any. */
+  private followBuild(output: NodeJS.ReadableStream, onOutput: (text: string) => void): Promise<string | undefined> {
+    let failure: string | undefined;
+    return new Promise((resolve, reject) => {
       this.docker.modem.followProgress(
         output,
-        (error: Error | null) => (error ? reject(error) : resolve()),
+        (error: Error | null) => (error ? reject(error) : resolve(failure)),
         (event: { stream?: string; error?: string; status?: string }) => {
           if (event.stream) onOutput(event.stream);
           if (event.status) onOutput(`${event.status}\n`);
@@ -296,9 +318,6 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
         },
       );
     });
-    if (failure) throw new BuildFailedError(failure);
-    // An old engine may end the stream "successfully" after an error event; trust only the tag.
-    if (!(await this.imageExists(request.tag))) throw new BuildFailedError('the build ended without producing the image');
   }
 
   async pull(ref: string, onOutput: (text: string) => void): Promise<void> {

@@ -142,8 +142,11 @@ export interface ImageInfo {
 /** What the image reconciler needs from the engine. */
 export interface ImageRuntime {
   imageExists(ref: string): Promise<boolean>;
-  /** Streams build output through onOutput; BuildFailedError when the build itself fails. */
-  build(request: BuildRequest, onOutput: (text: string) => void): Promise<void>;
+  /**
+   * Streams build output through onOutput; BuildFailedError when the build itself fails,
+   * BuildCancelledError when `signal` aborts it (the engine stops the step that runs).
+   */
+  build(request: BuildRequest, onOutput: (text: string) => void, signal?: AbortSignal): Promise<void>;
   /** Streams pull progress through onOutput; PullFailedError when the image cannot be had. */
   pull(ref: string, onOutput: (text: string) => void): Promise<void>;
   /** Images built by this installation for one Image object, newest first. */
@@ -157,6 +160,15 @@ export class BuildFailedError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'BuildFailedError';
+  }
+}
+
+/** The build was stopped on purpose (its Image was deleted or changed): not a failure, not retried. */
+export class BuildCancelledError extends Error {
+  readonly code = 'BuildCancelled';
+  constructor(tag: string) {
+    super(`the build of ${tag} was cancelled`);
+    this.name = 'BuildCancelledError';
   }
 }
 

@@ -1,8 +1,11 @@
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProjectObject } from '../../src/model/types.js';
 import { buildTestImage, containersOf, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
+import { imageManifest, removeInstanceImages, uniqueName, writeContext } from '../support/images.js';
 import { apiFetch, eventually, projectManifest, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../support/luma.js';
 
 // Refused input names the file, line, column and field, and changes nothing: not the
@@ -29,6 +32,7 @@ describe('bad input is refused and changes nothing', () => {
   afterAll(async () => {
     await luma?.stop();
     await removeInstanceContainers(instance);
+    await removeInstanceImages(instance);
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -142,5 +146,69 @@ spec:
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(/cannot reach the Luma API at http:\/\/127\.0\.0\.1:9/);
+  });
+
+  it('refuses an apply with no object in it, as kubectl does, and changes nothing', async () => {
+    const before = await snapshot();
+    for (const stdin of ['', '# nothing yet\n---\n']) {
+      const result = await runCli(['apply', '-f', '-'], { api: luma.api, stdin });
+      expect(result.code, JSON.stringify(stdin)).toBe(1);
+      expect(result.stderr).toBe('error: no objects passed to apply (nothing but blanks and comments in standard input)\n');
+    }
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('says that a server is not the Luma API, rather than printing its 404', async () => {
+    const server = `http://127.0.0.1:${luma.proxyPort}`;
+    const result = await runCli(['get', 'projects'], { server });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain(`error: this is not the Luma API at ${server} (GET /api/v1alpha1/projects answered HTTP 404)`);
+  });
+
+  it('names the limit and the file when an apply is over the API body limit, and changes nothing', async () => {
+    const before = await snapshot();
+    const file = path.join(dir, 'huge.yaml');
+    const content = projectManifest('huge', { image: TEST_IMAGE, hostnames: ['huge.localhost'] }) + `# ${'x'.repeat(5 * 1024 * 1024)}\n`;
+    await writeFile(file, content);
+    const result = await runCli(['apply', '-f', file], { api: luma.api });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`error: ${file} (${Buffer.byteLength(content)} bytes): the request body is over the API's limit of 4 MiB (4194304 bytes) for manifests\n`);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('luma logs: a missing object fails with not found; one without containers says there is nothing to show', async () => {
+    const missing = await runCli(['logs', 'project/nosuch'], { api: luma.api });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error: Project "nosuch" not found\n$/);
+    const file = path.join(dir, 'quiet.yaml');
+    await writeFile(file, projectManifest('quiet', { image: TEST_IMAGE, hostnames: ['quiet.localhost'] }));
+    expect((await runCli(['apply', '-f', file], { api: luma.api })).code).toBe(0);
+    const empty = await runCli(['logs', 'project/quiet'], { api: luma.api });
+    expect(empty).toEqual({ code: 0, stdout: '', stderr: 'luma: project/quiet has no containers: nothing to show\n' });
+  });
+
+  // Last: the build these start changes the state directory that the snapshots above compare.
+  it('follows a build context given as a symlink to a directory, as docker build does', async () => {
+    const name = uniqueName('linked');
+    await writeContext(path.join(dir, 'linked', 'real'), { Dockerfile: 'FROM scratch\nCOPY busybox /bin/busybox\n' });
+    await symlink('real', path.join(dir, 'linked', 'context'));
+    const manifest = path.join(dir, 'linked', 'luma.yaml');
+    await writeFile(manifest, imageManifest(name, { context: './context' }));
+    const result = await runCli(['apply', '-f', manifest], { api: luma.api });
+    expect(result.stderr).toBe('');
+    expect(result).toMatchObject({ code: 0, stdout: `image/${name} created\n` });
+  });
+
+  it('says in one line, with no stack trace, when a build context cannot be packed', async () => {
+    const root = await writeContext(path.join(dir, 'fifo', 'context'), { Dockerfile: 'FROM scratch\n' }, { busybox: false });
+    await promisify(execFile)('mkfifo', [path.join(root, 'pipe')]);
+    const manifest = path.join(dir, 'fifo', 'luma.yaml');
+    const name = uniqueName('fifo');
+    await writeFile(manifest, imageManifest(name, { context: './context' }));
+    const result = await runCli(['apply', '-f', manifest], { api: luma.api });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`error: the build context ${root}: pipe in the build context is neither a file, a directory nor a symlink\n`);
+    expect((await runCli(['get', 'image', name], { api: luma.api })).code).toBe(1);
   });
 });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LeaseObject, ProjectObject } from '../../src/model/types.js';
 import { buildTestImage, containersOf, docker, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
-import { eventually, projectManifest, request, runCli, startLuma, tempDir, type LumaProcess } from '../support/luma.js';
+import { apiFetch, eventually, projectManifest, request, runCli, startLuma, tempDir, type LumaProcess } from '../support/luma.js';
 
 // Pools and leases through a real `luma up`, real containers and the CLI: claims from the
 // pool, fresh starts, expiry on time with the bill in the ledger, limits, caps, renewal,
@@ -157,6 +157,38 @@ describe('pools and leases', () => {
     const record = usage.leases.find((entry) => entry.lease === 'short');
     expect(record?.cost).toBeCloseTo(expected, 6);
     expect(record?.currency).toBe('EUR');
+  });
+
+  it('a project deleted while its lease is Active ends the lease within a second, billed once for what it ran', async () => {
+    await applyProject('doomed');
+    expect((await apply(leaseManifest('orphaned', { project: 'doomed', ttl: '1m' }), 'orphaned.yaml')).code).toBe(0);
+    const active = await eventually(async () => {
+      const lease = await leaseOf('orphaned');
+      return lease.status?.phase === 'Active' ? lease : undefined;
+    }, 15_000, 'lease orphaned Active');
+    // Settled: no reconcile of the lease is still under way or queued when its project goes.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+
+    const answer = await apiFetch(luma.api, '/api/v1alpha1/projects/doomed', { method: 'DELETE' });
+    expect(answer.status).toBe(200);
+    // The server's own time of the delete, the same clock as the lease's endedAt.
+    const deletedAt = Date.parse(((await answer.json()) as ProjectObject).metadata.deletionTimestamp ?? '');
+    expect(deletedAt).toBeGreaterThan(0);
+    const ended = await eventually(async () => {
+      const lease = await leaseOf('orphaned');
+      return lease.status?.phase === 'Failed' && lease.status.cost !== undefined ? lease : undefined;
+    }, 15_000, 'lease orphaned ended');
+    const endedAt = Date.parse(ended.status?.endedAt ?? '');
+    expect(endedAt - deletedAt).toBeGreaterThanOrEqual(0);
+    expect(endedAt - deletedAt).toBeLessThan(1_000);
+    expect(await docker.listContainers({ all: true, filters: { name: [`luma-${instance}.lease.orphaned.`] } })).toEqual([]);
+
+    const usage = await getJson<{ leases: Array<{ lease: string; runtimeSeconds: number; startedAt: string; endedAt: string }> }>('usage');
+    const records = usage.leases.filter((entry) => entry.lease === 'orphaned');
+    expect(records).toHaveLength(1);
+    expect(records[0]?.startedAt).toBe(active.status?.startedAt);
+    expect(records[0]?.runtimeSeconds).toBeCloseTo((endedAt - Date.parse(active.status?.startedAt ?? '')) / 1000, 1);
+    await runCli(['delete', 'lease', 'orphaned'], { api: luma.api });
   });
 
   it('refuses out-of-bounds values and disallowed images, naming the limit or rule, and stores nothing', async () => {

@@ -2,10 +2,11 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { parseDuration, QuantityError } from '../../model/quantities.js';
 import { loadManifestArguments } from '../../util/manifest-files.js';
-import { CliError, type ApiClient } from '../api-client.js';
+import { CliError, nameTooLarge, type ApiClient } from '../api-client.js';
 import { apiClient, collect, readStdin } from '../common.js';
 import { DIFF_EXIT, EXIT } from '../exit-codes.js';
 import { diffObject } from '../object-diff.js';
+import { declaresNothing, noObjectsMessage } from '../empty-manifests.js';
 import { waitForObjects } from '../object-waiter.js';
 import { stdoutStyle, styleWord } from '../style.js';
 
@@ -51,7 +52,8 @@ async function uploadContexts(...args: Parameters<typeof import('../context-uplo
 async function apply(api: ApiClient, args: ApplyArguments): Promise<void> {
   // A dry run sends no build context: the digests computed here tell the server enough.
   const contexts = await uploadContexts(api, args.files, { upload: !args.dryRun });
-  const response = await api.applyFiles(args.files, args.dryRun, contexts);
+  const bytes = args.files.reduce((sum, file) => sum + Buffer.byteLength(file.content), 0);
+  const response = await api.applyFiles(args.files, args.dryRun, contexts).catch(nameTooLarge(`${args.files.map((file) => file.path).join(', ')} (${bytes} bytes)`));
   const style = stdoutStyle();
   const suffix = response.dryRun ? ' (dry run)' : '';
   for (const result of response.results) process.stdout.write(`${result.kind.toLowerCase()}/${result.name} ${styleWord(style, result.result)}${suffix}\n`);
@@ -110,7 +112,9 @@ Exit codes: 0 applied (and Ready, with --wait); 1 refused or stalled; 2 bad comm
     )
     .action(async (options: { filename: string[]; dryRun?: boolean; wait?: boolean; timeout: string }, command: Command) => {
       const waitTimeoutMs = options.wait ? durationFlag('--timeout', options.timeout) : undefined;
-      await apply(apiClient(command), { files: await loadFiles(options.filename), dryRun: options.dryRun ?? false, waitTimeoutMs });
+      const files = await loadFiles(options.filename);
+      if (files.every((file) => declaresNothing(file.content))) throw new CliError(noObjectsMessage(options.filename));
+      await apply(apiClient(command), { files, dryRun: options.dryRun ?? false, waitTimeoutMs });
     });
 
   program

@@ -61,16 +61,21 @@ export function registerLogsCommand(program: Command): void {
         if (since === undefined) throw new CliError(`--since: expected ${SINCE_EXPECTED}, got "${options.since}"`);
       }
       const format = { prefix: kind === 'Project', timestamps: options.timestamps };
+      let printed = 0;
       const end = await api.objectLog(
         kind,
         name,
         { follow: options.follow ?? false, ...(options.tail !== undefined ? { tail: options.tail } : {}), ...(since !== undefined ? { since } : {}) },
         {
-          onLine: (record) => (record.stream === 'stderr' ? process.stderr : process.stdout).write(`${formatLogLine(record, format)}\n`),
+          onLine: (record) => {
+            printed += 1;
+            (record.stream === 'stderr' ? process.stderr : process.stdout).write(`${formatLogLine(record, format)}\n`);
+          },
           onNotice: (message) => process.stderr.write(`luma: ${message}\n`),
         },
       );
       if (!NORMAL_ENDS.has(end.reason)) throw new CliError(end.message);
-      if (end.reason !== 'complete') process.stderr.write(`luma: ${end.message}\n`);
+      // An empty answer says why (no containers, nothing written), as kubectl does, on stderr.
+      if (end.reason !== 'complete' || printed === 0) process.stderr.write(`luma: ${end.message}\n`);
     });
 }

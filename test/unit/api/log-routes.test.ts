@@ -178,7 +178,7 @@ describe('GET /api/v1alpha1/{projects,leases}/NAME/log', () => {
   it("reads a finished lease's log without following it", async () => {
     await store.updateStatus('Lease', 'sandbox', { phase: 'Expired' });
     const answer = await inject({ url: '/api/v1alpha1/leases/sandbox/log?follow=true', headers: { accept: 'text/event-stream' } });
-    expect(answer.body).toBe('event: end\ndata: {"reason":"complete","message":"end of the log"}\n\n');
+    expect(answer.body).toBe('event: end\ndata: {"reason":"complete","message":"lease/sandbox has no containers: nothing to show"}\n\n');
   });
 
   it('sends each line as a JSON message over a WebSocket, and heartbeats that keep an idle socket open', async () => {

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { CliError } from '../../../src/cli/api-client.js';
+import { parseKind } from '../../../src/cli/common.js';
 import { completionScript } from '../../../src/cli/completion.js';
 import { DIFF_EXIT, EXIT } from '../../../src/cli/exit-codes.js';
 import { buildProgram, exitCodeFor } from '../../../src/cli/main.js';
@@ -74,6 +75,14 @@ describe('exit codes', () => {
   it('keeps diff failures apart from "there are differences"', () => {
     expect(DIFF_EXIT.different).toBe(1);
     expect(DIFF_EXIT.error).toBeGreaterThan(DIFF_EXIT.different);
+  });
+});
+
+describe('kinds', () => {
+  it('suggests the spelling a typo was probably meant as, plurals first', () => {
+    expect(() => parseKind('projecs')).toThrow('unknown kind "projecs"; did you mean "projects"? (known: project, image, lease)');
+    expect(() => parseKind('leese')).toThrow('did you mean "lease"?');
+    expect(() => parseKind('widgets')).toThrow(/^unknown kind "widgets" \(known: /);
   });
 });
 

@@ -232,4 +232,20 @@ describe('Controller.resync', () => {
     await controller!.resync({ full: true });
     await vi.waitFor(() => expect(runtime.listCalls).toBeGreaterThan(1), { timeout: 5_000 });
   });
+
+  it("wakes a project's leases when the project is deleted: an Active lease ends at once, not at its expiry", async () => {
+    const { runtime } = await startWith({ image: IMAGE, hostnames: ['web.localhost'], scaling: { idleTimeout: '60s' } }, NEVER_MS);
+    const { object } = await store!.apply({ apiVersion: API_VERSION, kind: 'Lease', metadata: { name: 'l1' }, spec: { project: NAME, ttl: '10m' } });
+    const now = Date.now();
+    const started = new Date(now).toISOString();
+    await store!.updateStatus('Lease', 'l1', { phase: 'Active', admittedAt: started, startedAt: started, expiresAt: new Date(now + 600_000).toISOString() });
+    runtime.seed({ id: 'lease1', owner: { kind: 'Lease', name: 'l1', uid: object.metadata.uid ?? '' }, specHash: 'h', state: 'running', hostPort: appPort });
+    await settled(runtime);
+    expect(store!.get('Lease', 'l1')?.status?.phase).toBe('Active');
+
+    await store!.delete('Project', NAME);
+    // No resync runs in these tests (NEVER_MS): only the project's watch event can wake it.
+    await vi.waitFor(() => expect(store!.get('Lease', 'l1')?.status).toMatchObject({ phase: 'Failed', endReason: 'Failed' }), { timeout: 5_000 });
+    expect(runtime.containers.has('lease1')).toBe(false);
+  });
 });

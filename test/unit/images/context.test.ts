@@ -266,6 +266,16 @@ describe('packContext', () => {
     expect(await contextDigest(copy)).toBe(await contextDigest(root));
   });
 
+  it('follows a symlinked context root, as docker build does, and keeps links inside as links', async () => {
+    const root = await write(path.join(base, 'real'), FILES);
+    await symlink('index.html', path.join(root, 'www/home.html'));
+    await symlink('real', path.join(base, 'linked'));
+    expect(await contextDigest(path.join(base, 'linked'))).toBe(await contextDigest(root));
+    const entries = await tarEntries(packContext(path.join(base, 'linked')));
+    expect(entries.find((entry) => entry.name === 'www/index.html')).toMatchObject({ type: 'file', content: 'hello\n' });
+    expect(entries.find((entry) => entry.name === 'www/home.html')).toMatchObject({ type: 'symlink', linkname: 'index.html' });
+  });
+
   it('fails the stream when the directory is not there', async () => {
     await expect(buffer(packContext(path.join(base, 'missing')))).rejects.toThrow(/is not a directory/);
   });

@@ -56,6 +56,15 @@ describe('reading a log (no follow)', () => {
     expect(runtime.openLogStreams()).toBe(0);
   });
 
+  it('says so when there is nothing to show: no containers, or nothing written', async () => {
+    const runtime = new FakeRuntime();
+    const none = reader(runtime, { kind: 'Project', name: 'web' }, { follow: false });
+    expect(await none.follow.done).toEqual({ reason: 'complete', message: 'project/web has no containers: nothing to show' });
+    seed(runtime, web, 'aaaaaa', 'running');
+    const silent = reader(runtime, { kind: 'Project', name: 'web' }, { follow: false, tail: 5 });
+    expect(await silent.follow.done).toEqual({ reason: 'complete', message: 'project/web: nothing written in the lines asked for' });
+  });
+
   it('shows what the last instance wrote when nothing runs, with tail and since passed to the engine', async () => {
     const runtime = new FakeRuntime();
     seed(runtime, web, 'a0a0a0', 'exited', 1_000);
