@@ -100,18 +100,20 @@ export class DirectorySync {
   private async sync(force: boolean, passes: number): Promise<SyncStatus> {
     const { settings } = this.options;
     const scan = await scanDirectory(this.options.dir);
-    const previous = resolvePending((this.inventoryState ??= await this.options.inventory.load()), this.stored);
+    // Planning asks about the same objects several times; each store read is a copy.
+    const stored = memoizeByRef(this.stored);
+    const previous = resolvePending((this.inventoryState ??= await this.options.inventory.load()), stored);
     const plan = planSync({
       directoryExists: scan.exists,
       declaring: scan.parsed.map((file) => ({ file: file.file, objects: file.documents.map((doc) => declared(doc)) })),
       refused: scan.refused.map((file) => file.file),
       inventory: previous,
-      stored: this.stored,
+      stored,
       guard: { now: this.now(), ...(this.emptySince !== undefined ? { emptySince: this.emptySince } : {}), emptyGracePeriodMs: settings.emptyGracePeriodMs, maxPruneShare: settings.maxPruneShare, force: force || settings.forcePrune },
     });
     this.emptySince = plan.emptySince;
 
-    const intent = intentInventory(previous, plan, this.stored);
+    const intent = intentInventory(previous, plan, stored);
     await this.saveInventory(intent);
     const outcomes = await this.applyFiles(scan, plan);
     const pruned = await this.prune(plan.prune);
@@ -156,11 +158,12 @@ export class DirectorySync {
    */
   private async applyFiles(scan: DirectoryScan, plan: SyncPlan): Promise<Array<{ outcome: ApplyOutcome; error?: unknown }>> {
     const results = new Map<string, { outcome: ApplyOutcome; error?: unknown }>();
+    const planned = new Map(plan.apply.map((entry) => [entry.file, entry.objects]));
     let pending = scan.parsed;
     for (;;) {
       const failed: ParsedFile[] = [];
       for (const file of pending) {
-        const objects = plan.apply.find((entry) => entry.file === file.file)?.objects ?? [];
+        const objects = planned.get(file.file) ?? [];
         try {
           const applied = await this.applyFile(file, objects);
           results.set(file.file, { outcome: { file: file.file, applied } });
@@ -245,6 +248,16 @@ export class DirectorySync {
       logger.warn({ objects: plan.withheld.objects.map(refKey) }, `prune withheld: ${plan.withheld.reason}`);
     }
   }
+}
+
+/** Answers for the planning of one pass, before it writes anything. */
+function memoizeByRef(lookup: (ref: ObjectRef) => StoredObject | undefined): (ref: ObjectRef) => StoredObject | undefined {
+  const answers = new Map<string, StoredObject | undefined>();
+  return (ref) => {
+    const key = refKey(ref);
+    if (!answers.has(key)) answers.set(key, lookup(ref));
+    return answers.get(key);
+  };
 }
 
 function declared(doc: ParsedDocument): { kind: ParsedDocument['object']['kind']; name: string; at: string } {
