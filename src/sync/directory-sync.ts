@@ -1,4 +1,5 @@
 import type { AdmissionSettings } from '../apply/admission.js';
+import { AdmissionIndex } from '../apply/admission-index.js';
 import { applyDocuments, type ContextResolver } from '../apply/apply.js';
 import type { EventRecorder } from '../events/event-log.js';
 import { formatIssue, ManifestError, type ManifestIssue, type ParsedDocument } from '../model/parse.js';
@@ -115,7 +116,10 @@ export class DirectorySync {
 
     const intent = intentInventory(previous, plan, stored);
     await this.saveInventory(intent);
-    const outcomes = await this.applyFiles(scan, plan);
+    // One index of the store for the whole pass, kept current by its watch, instead of a
+    // listing (and copy) of every stored project for each file's admission.
+    const admission = AdmissionIndex.following(this.options.store);
+    const outcomes = await this.applyFiles(scan, plan, admission.index).finally(admission.stop);
     const pruned = await this.prune(plan.prune);
     await this.saveInventory(nextInventory(intent, plan, outcomes.map((result) => result.outcome), pruned));
 
@@ -156,7 +160,7 @@ export class DirectorySync {
    * files (a hostname another file frees in this same pass) is tried again after the
    * others, for as long as a round makes progress.
    */
-  private async applyFiles(scan: DirectoryScan, plan: SyncPlan): Promise<Array<{ outcome: ApplyOutcome; error?: unknown }>> {
+  private async applyFiles(scan: DirectoryScan, plan: SyncPlan, index: AdmissionIndex): Promise<Array<{ outcome: ApplyOutcome; error?: unknown }>> {
     const results = new Map<string, { outcome: ApplyOutcome; error?: unknown }>();
     const planned = new Map(plan.apply.map((entry) => [entry.file, entry.objects]));
     let pending = scan.parsed;
@@ -165,7 +169,7 @@ export class DirectorySync {
       for (const file of pending) {
         const objects = planned.get(file.file) ?? [];
         try {
-          const applied = await this.applyFile(file, objects);
+          const applied = await this.applyFile(file, objects, index);
           results.set(file.file, { outcome: { file: file.file, applied } });
         } catch (error) {
           failed.push(file);
@@ -178,14 +182,14 @@ export class DirectorySync {
     return [...results.values()];
   }
 
-  private async applyFile(file: ParsedFile, objects: ObjectRef[]): Promise<Array<ObjectRef & { uid: string }>> {
+  private async applyFile(file: ParsedFile, objects: ObjectRef[], index: AdmissionIndex): Promise<Array<ObjectRef & { uid: string }>> {
     const documents = file.documents.filter((doc) => objects.some((ref) => sameRef(ref, { kind: doc.object.kind, name: doc.object.metadata.name })));
     for (const doc of documents) {
       doc.object.metadata.annotations = { ...doc.object.metadata.annotations, [SOURCE_FILE_ANNOTATION]: file.file };
       // A resourceVersion in a watched file would pin it to one moment of the store.
       delete doc.object.metadata.resourceVersion;
     }
-    const applied = await applyDocuments(this.options.store, documents, { settings: this.options.admission, resolveContext: this.options.resolveContext });
+    const applied = await applyDocuments(this.options.store, documents, { settings: this.options.admission, resolveContext: this.options.resolveContext, index });
     for (const object of applied) {
       if (object.result === 'unchanged') continue;
       this.options.events.record({ kind: object.kind, name: object.name }, 'Normal', 'Applied', `${object.result} from ${file.displayPath}`);

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_SETTINGS, type SyncSettings } from '../../../src/config/settings.js';
 import { EventLog } from '../../../src/events/event-log.js';
 import { API_VERSION } from '../../../src/model/types.js';
@@ -268,6 +268,17 @@ describe('DirectorySync', () => {
     const status = await sync.pass();
     expect(status.phase).toBe('Synced');
     expect(store.get('Project', 'b')?.spec.hostnames).toEqual(['a.localhost']);
+  });
+});
+
+describe('DirectorySync cost', () => {
+  it('lists the stored projects once per pass, not once per file', async () => {
+    const sync = newSync();
+    for (let index = 0; index < 20; index += 1) await write(`p${index}.yaml`, projectYaml(`p${index}`));
+    const list = vi.spyOn(store, 'list');
+    const status = await sync.pass();
+    expect(status.phase).toBe('Synced');
+    expect(list.mock.calls.filter(([kind]) => kind === 'Project')).toHaveLength(1);
   });
 });
 
