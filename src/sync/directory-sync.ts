@@ -8,6 +8,7 @@ import { ConflictError, type ObjectStore } from '../store/store.js';
 import type { SyncSettings } from '../config/settings.js';
 import { canonicalJson } from '../util/hash.js';
 import type { Logger } from '../util/logger.js';
+import { PASS_SLICE_MS, yieldEvery } from '../util/yield-every.js';
 import type { Inventory, InventoryFile } from './inventory.js';
 import { refKey, SOURCE_FILE_ANNOTATION, sameRef, type ObjectRef } from './ownership.js';
 import { intentInventory, nextInventory, planSync, resolvePending, type ApplyOutcome, type PlannedPrune, type StoredObject, type SyncPlan } from './planner.js';
@@ -163,10 +164,14 @@ export class DirectorySync {
   private async applyFiles(scan: DirectoryScan, plan: SyncPlan, index: AdmissionIndex): Promise<Array<{ outcome: ApplyOutcome; error?: unknown }>> {
     const results = new Map<string, { outcome: ApplyOutcome; error?: unknown }>();
     const planned = new Map(plan.apply.map((entry) => [entry.file, entry.objects]));
+    // Files whose apply changes nothing resolve without I/O: without turns, a thousand of
+    // them would hold the proxy's requests for the whole pass.
+    const turn = yieldEvery(PASS_SLICE_MS);
     let pending = scan.parsed;
     for (;;) {
       const failed: ParsedFile[] = [];
       for (const file of pending) {
+        await turn();
         const objects = planned.get(file.file) ?? [];
         try {
           const applied = await this.applyFile(file, objects, index);
