@@ -2,7 +2,8 @@ import type { AdmissionSettings } from '../apply/admission.js';
 import { AdmissionIndex } from '../apply/admission-index.js';
 import { applyDocuments, type ContextResolver } from '../apply/apply.js';
 import type { EventRecorder } from '../events/event-log.js';
-import { formatIssue, ManifestError, type ManifestIssue, type ParsedDocument } from '../model/parse.js';
+import { readFile } from 'node:fs/promises';
+import { formatIssue, ManifestError, parseManifests, type ManifestIssue, type ParsedDocument } from '../model/parse.js';
 import { errorMessage } from '../runtime/errors.js';
 import { ConflictError, type ObjectStore } from '../store/store.js';
 import type { SyncSettings } from '../config/settings.js';
@@ -12,7 +13,8 @@ import { PASS_SLICE_MS, yieldEvery } from '../util/yield-every.js';
 import type { Inventory, InventoryFile } from './inventory.js';
 import { refKey, SOURCE_FILE_ANNOTATION, sameRef, type ObjectRef } from './ownership.js';
 import { intentInventory, nextInventory, planSync, resolvePending, type ApplyOutcome, type PlannedPrune, type StoredObject, type SyncPlan } from './planner.js';
-import { scanDirectory, type DirectoryScan, type ParsedFile } from './scan.js';
+import { AppliedFiles } from './applied-files.js';
+import { scanDirectory, type DirectoryScan, type ParsedFile, type UnchangedFile } from './scan.js';
 import type { FileSyncStatus, SyncStatus } from './sync-status.js';
 
 // One pass of the watched directory: scan, plan (planner.ts), apply each readable file on
@@ -49,9 +51,11 @@ export class DirectorySync {
   private readonly now: () => number;
   /** What was last said about each file that did not apply: the log says it again only when it changes. */
   private readonly reported = new Map<string, string>();
+  private readonly appliedFiles: AppliedFiles;
 
   constructor(private readonly options: DirectorySyncOptions) {
     this.now = options.now ?? Date.now;
+    this.appliedFiles = new AppliedFiles(options.store);
     this.current = { directory: options.dir, exists: false, phase: 'Pending', passes: 0, files: [], conflicts: [], pruned: [] };
   }
 
@@ -93,6 +97,7 @@ export class DirectorySync {
       const status = await this.sync(force, passes);
       this.current = status;
     } catch (error) {
+      this.appliedFiles.clear();
       logger.error({ err: errorMessage(error), directory: this.options.dir }, 'manifests directory pass failed');
       this.current = { ...this.current, phase: 'Degraded', passes, lastPassAt: new Date(this.now()).toISOString(), error: errorMessage(error) };
     }
@@ -101,13 +106,17 @@ export class DirectorySync {
 
   private async sync(force: boolean, passes: number): Promise<SyncStatus> {
     const { settings } = this.options;
-    const scan = await scanDirectory(this.options.dir);
+    const scan = await scanDirectory(this.options.dir, { unchanged: this.appliedFiles.unchanged });
     // Planning asks about the same objects several times; each store read is a copy.
     const stored = memoizeByRef(this.stored);
     const previous = resolvePending((this.inventoryState ??= await this.options.inventory.load()), stored);
     const plan = planSync({
       directoryExists: scan.exists,
-      declaring: scan.parsed.map((file) => ({ file: file.file, objects: file.documents.map((doc) => declared(doc)) })),
+      // In the directory's order, as the scan read them: messages list files so.
+      declaring: [
+        ...scan.parsed.map((file) => ({ file: file.file, objects: file.documents.map((doc) => declared(doc)) })),
+        ...scan.unchanged.map((file) => ({ file: file.file, objects: this.appliedFiles.declared(file.file) })),
+      ].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)),
       refused: scan.refused.map((file) => file.file),
       inventory: previous,
       stored,
@@ -121,6 +130,7 @@ export class DirectorySync {
     // listing (and copy) of every stored project for each file's admission.
     const admission = AdmissionIndex.following(this.options.store);
     const outcomes = await this.applyFiles(scan, plan, admission.index).finally(admission.stop);
+    this.appliedFiles.endPass();
     const pruned = await this.prune(plan.prune);
     await this.saveInventory(nextInventory(intent, plan, outcomes.map((result) => result.outcome), pruned));
 
@@ -159,7 +169,8 @@ export class DirectorySync {
   /**
    * Each file is applied on its own, all or nothing. A file refused by a rule that spans
    * files (a hostname another file frees in this same pass) is tried again after the
-   * others, for as long as a round makes progress.
+   * others, for as long as a round makes progress. An unchanged file (applied-files.ts)
+   * is not applied again, unless the plan now asks it for other objects than it applied.
    */
   private async applyFiles(scan: DirectoryScan, plan: SyncPlan, index: AdmissionIndex): Promise<Array<{ outcome: ApplyOutcome; error?: unknown }>> {
     const results = new Map<string, { outcome: ApplyOutcome; error?: unknown }>();
@@ -167,7 +178,13 @@ export class DirectorySync {
     // Files whose apply changes nothing resolve without I/O: without turns, a thousand of
     // them would hold the proxy's requests for the whole pass.
     const turn = yieldEvery(PASS_SLICE_MS);
-    let pending = scan.parsed;
+    let pending = [...scan.parsed];
+    for (const file of scan.unchanged) {
+      await turn();
+      const applied = this.appliedFiles.stillApplied(file.file, planned.get(file.file) ?? []);
+      if (applied) results.set(file.file, { outcome: { file: file.file, applied } });
+      else await this.readAgain(file).then((parsed) => pending.push(parsed), (error: unknown) => results.set(file.file, { outcome: { file: file.file, failed: true }, error }));
+    }
     for (;;) {
       const failed: ParsedFile[] = [];
       for (const file of pending) {
@@ -177,6 +194,7 @@ export class DirectorySync {
           const applied = await this.applyFile(file, objects, index);
           results.set(file.file, { outcome: { file: file.file, applied } });
         } catch (error) {
+          this.appliedFiles.forget(file.file);
           failed.push(file);
           results.set(file.file, { outcome: { file: file.file, failed: true }, error });
         }
@@ -185,6 +203,13 @@ export class DirectorySync {
       pending = failed;
     }
     return [...results.values()];
+  }
+
+  /** An unchanged file the plan asks for other objects than it applied last (one of them now declared twice): it is parsed after all. */
+  private async readAgain(file: UnchangedFile): Promise<ParsedFile> {
+    this.appliedFiles.forget(file.file);
+    const content = await readFile(file.displayPath, 'utf8');
+    return { ...file, documents: parseManifests(content, file.displayPath) };
   }
 
   private async applyFile(file: ParsedFile, objects: ObjectRef[], index: AdmissionIndex): Promise<Array<ObjectRef & { uid: string }>> {
@@ -200,6 +225,8 @@ export class DirectorySync {
       this.options.events.record({ kind: object.kind, name: object.name }, 'Normal', 'Applied', `${object.result} from ${file.displayPath}`);
       this.options.logger.info({ file: file.displayPath, kind: object.kind, name: object.name, result: object.result }, 'applied manifest');
     }
+    const buildsImage = file.documents.some((doc) => doc.object.kind === 'Image' && doc.object.spec.build !== undefined);
+    this.appliedFiles.record(file.file, file.documents.map(declared), applied.map((object) => object.object), { skippable: !buildsImage });
     return applied.map((object) => ({ kind: object.kind, name: object.name, uid: object.object.metadata.uid ?? '' }));
   }
 

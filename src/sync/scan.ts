@@ -22,10 +22,22 @@ export interface RefusedFile {
   issues: ManifestIssue[];
 }
 
+/** A file read but not parsed: the caller said its content has not changed. */
+export interface UnchangedFile {
+  file: string;
+  displayPath: string;
+}
+
 export interface DirectoryScan {
   exists: boolean;
   parsed: ParsedFile[];
   refused: RefusedFile[];
+  unchanged: UnchangedFile[];
+}
+
+export interface ScanOptions {
+  /** Asked with every file's content before it is parsed: true leaves it unparsed, in `unchanged`. */
+  unchanged?: (file: string, content: string) => boolean;
 }
 
 export function isHiddenPath(relative: string): boolean {
@@ -46,18 +58,18 @@ async function listManifestFiles(dir: string): Promise<string[]> {
   return found.sort();
 }
 
-export async function scanDirectory(dir: string): Promise<DirectoryScan> {
+export async function scanDirectory(dir: string, options: ScanOptions = {}): Promise<DirectoryScan> {
   const info = await stat(dir).catch(() => undefined);
-  if (!info?.isDirectory()) return { exists: false, parsed: [], refused: [] };
+  if (!info?.isDirectory()) return { exists: false, parsed: [], refused: [], unchanged: [] };
   let files: string[];
   try {
     files = await listManifestFiles(dir);
   } catch (error) {
     // Removed between the stat and the listing: the same as missing.
-    if (errorCode(error) === 'ENOENT') return { exists: false, parsed: [], refused: [] };
+    if (errorCode(error) === 'ENOENT') return { exists: false, parsed: [], refused: [], unchanged: [] };
     throw error;
   }
-  const scan: DirectoryScan = { exists: true, parsed: [], refused: [] };
+  const scan: DirectoryScan = { exists: true, parsed: [], refused: [], unchanged: [] };
   for (const file of files) {
     const displayPath = path.join(dir, file);
     let content: string;
@@ -67,6 +79,10 @@ export async function scanDirectory(dir: string): Promise<DirectoryScan> {
       // Deleted since the listing: the next pass (its deletion woke one) sees it gone.
       if (errorCode(error) === 'ENOENT') continue;
       scan.refused.push({ file, displayPath, issues: [{ file: displayPath, line: 1, column: 1, path: '', message: `cannot read the file: ${errorCode(error) ?? (error as Error).message}` }] });
+      continue;
+    }
+    if (options.unchanged?.(file, content)) {
+      scan.unchanged.push({ file, displayPath });
       continue;
     }
     try {
