@@ -7,6 +7,8 @@ import type { ObjectStore, WatchEvent } from '../store/store.js';
 // watched directory builds one and keeps it current from the store's watch, instead of
 // listing (and copying) every stored project for each of a thousand files.
 
+const INDEXED_KINDS = ['Project', 'Image', 'Lease'] as const;
+
 export class AdmissionIndex {
   private readonly projects = new Map<string, ProjectObject>();
   private readonly images = new Map<string, ImageObject>();
@@ -21,13 +23,26 @@ export class AdmissionIndex {
   }
 
   /**
-   * Built now and kept current from the store's watch until `stop`: its events are
-   * delivered synchronously after each write, so every read sees every write made so far.
+   * Kept current from the store's watch until `stop`: its events are delivered
+   * synchronously after each write, so every read sees every write made so far. Built one
+   * object at a time, calling `turn` between them, so that copying a large store does not
+   * hold the event loop (a write meanwhile reaches the index through the watch).
    */
-  static following(store: ObjectStore): { index: AdmissionIndex; stop: () => void } {
+  static async following(store: ObjectStore, turn: () => Promise<void>): Promise<{ index: AdmissionIndex; stop: () => void }> {
     const index = new AdmissionIndex();
     const stop = store.watch((event) => index.observe(event));
-    for (const object of [...store.list('Project'), ...store.list('Image'), ...store.list('Lease')]) index.put(object);
+    try {
+      for (const kind of INDEXED_KINDS) {
+        for (const name of store.names(kind)) {
+          await turn();
+          const object = store.get(kind, name);
+          if (object) index.put(object);
+        }
+      }
+    } catch (error) {
+      stop();
+      throw error;
+    }
     return { index, stop };
   }
 

@@ -126,10 +126,7 @@ export class DirectorySync {
 
     const intent = intentInventory(previous, plan, stored);
     await this.saveInventory(intent);
-    // One index of the store for the whole pass, kept current by its watch, instead of a
-    // listing (and copy) of every stored project for each file's admission.
-    const admission = AdmissionIndex.following(this.options.store);
-    const outcomes = await this.applyFiles(scan, plan, admission.index).finally(admission.stop);
+    const outcomes = await this.applyFiles(scan, plan);
     this.appliedFiles.endPass();
     const pruned = await this.prune(plan.prune);
     await this.saveInventory(nextInventory(intent, plan, outcomes.map((result) => result.outcome), pruned));
@@ -172,19 +169,39 @@ export class DirectorySync {
    * others, for as long as a round makes progress. An unchanged file (applied-files.ts)
    * is not applied again, unless the plan now asks it for other objects than it applied.
    */
-  private async applyFiles(scan: DirectoryScan, plan: SyncPlan, index: AdmissionIndex): Promise<Array<{ outcome: ApplyOutcome; error?: unknown }>> {
+  private async applyFiles(scan: DirectoryScan, plan: SyncPlan): Promise<Array<{ outcome: ApplyOutcome; error?: unknown }>> {
     const results = new Map<string, { outcome: ApplyOutcome; error?: unknown }>();
     const planned = new Map(plan.apply.map((entry) => [entry.file, entry.objects]));
-    // Files whose apply changes nothing resolve without I/O: without turns, a thousand of
-    // them would hold the proxy's requests for the whole pass.
+    // Without turns, a thousand files would hold the proxy's requests for the whole pass.
     const turn = yieldEvery(PASS_SLICE_MS);
-    let pending = [...scan.parsed];
+    const pending = [...scan.parsed];
     for (const file of scan.unchanged) {
       await turn();
       const applied = this.appliedFiles.stillApplied(file.file, planned.get(file.file) ?? []);
       if (applied) results.set(file.file, { outcome: { file: file.file, applied } });
       else await this.readAgain(file).then((parsed) => pending.push(parsed), (error: unknown) => results.set(file.file, { outcome: { file: file.file, failed: true }, error }));
     }
+    if (pending.length === 0) return [...results.values()];
+    // One index of the store for the whole pass, kept current by its watch, instead of a
+    // listing (and copy) of every stored project for each file's admission.
+    const admission = await AdmissionIndex.following(this.options.store, turn);
+    try {
+      await this.applyRounds(pending, planned, admission.index, results, turn);
+    } finally {
+      admission.stop();
+    }
+    return [...results.values()];
+  }
+
+  /** Rounds of applies, each file between turns of the event loop: files whose apply changes nothing resolve without I/O. */
+  private async applyRounds(
+    files: ParsedFile[],
+    planned: ReadonlyMap<string, ObjectRef[]>,
+    index: AdmissionIndex,
+    results: Map<string, { outcome: ApplyOutcome; error?: unknown }>,
+    turn: () => Promise<void>,
+  ): Promise<void> {
+    let pending = files;
     for (;;) {
       const failed: ParsedFile[] = [];
       for (const file of pending) {
@@ -202,7 +219,6 @@ export class DirectorySync {
       if (failed.length === 0 || failed.length === pending.length) break;
       pending = failed;
     }
-    return [...results.values()];
   }
 
   /** An unchanged file the plan asks for other objects than it applied last (one of them now declared twice): it is parsed after all. */

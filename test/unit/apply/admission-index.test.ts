@@ -57,7 +57,7 @@ describe('AdmissionIndex', () => {
 
   it('follows the store while it is followed: a hostname taken after it was built is refused, one freed is admitted', async () => {
     await storeProject('a', ['a.example.com']);
-    const { index, stop } = AdmissionIndex.following(store);
+    const { index, stop } = await AdmissionIndex.following(store, () => Promise.resolve());
     await storeProject('late', ['late.example.com']);
     expect(refusal(index, projectYaml('b', ['late.example.com']))).toContain('already routed to project "late"');
     await storeProject('a', ['moved.example.com']);

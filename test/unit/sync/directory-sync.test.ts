@@ -272,13 +272,18 @@ describe('DirectorySync', () => {
 });
 
 describe('DirectorySync cost', () => {
-  it('lists the stored projects once per pass, not once per file', async () => {
+  it('copies each stored project a few times per pass, not once per file', async () => {
     const sync = newSync();
     for (let index = 0; index < 20; index += 1) await write(`p${index}.yaml`, projectYaml(`p${index}`));
+    await sync.pass();
+    for (let index = 0; index < 20; index += 1) await write(`p${index}.yaml`, projectYaml(`p${index}`, { EDITED: 'yes' }));
     const list = vi.spyOn(store, 'list');
+    const get = vi.spyOn(store, 'get');
     const status = await sync.pass();
     expect(status.phase).toBe('Synced');
-    expect(list.mock.calls.filter(([kind]) => kind === 'Project')).toHaveLength(1);
+    const copies = list.mock.calls.filter(([kind]) => kind === 'Project').length * 20 + get.mock.calls.filter(([kind]) => kind === 'Project').length;
+    // Before: each file's admission listed all 20 twice (800 copies).
+    expect(copies).toBeLessThanOrEqual(3 * 20);
   });
 
   it('a pass with nothing changed applies nothing, and still reports every file', async () => {
