@@ -107,16 +107,20 @@ export class DirectorySync {
   private async sync(force: boolean, passes: number): Promise<SyncStatus> {
     const { settings } = this.options;
     const scan = await scanDirectory(this.options.dir, { unchanged: this.appliedFiles.unchanged });
-    // Planning asks about the same objects several times; each store read is a copy.
+    // In the directory's order, as the scan read them: messages list files so.
+    const declaring = [
+      ...scan.parsed.map((file) => ({ file: file.file, objects: file.documents.map((doc) => declared(doc)) })),
+      ...scan.unchanged.map((file) => ({ file: file.file, objects: this.appliedFiles.declared(file.file) })),
+    ].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+    const loaded = (this.inventoryState ??= await this.options.inventory.load());
+    // Planning asks about the same objects several times, and each store read is a copy:
+    // they are read once, before the plan, between turns of the event loop.
     const stored = memoizeByRef(this.stored);
-    const previous = resolvePending((this.inventoryState ??= await this.options.inventory.load()), stored);
+    await readAhead(stored, [...declaring.flatMap((file) => file.objects), ...Object.values(loaded).flat()], yieldEvery(PASS_SLICE_MS));
+    const previous = resolvePending(loaded, stored);
     const plan = planSync({
       directoryExists: scan.exists,
-      // In the directory's order, as the scan read them: messages list files so.
-      declaring: [
-        ...scan.parsed.map((file) => ({ file: file.file, objects: file.documents.map((doc) => declared(doc)) })),
-        ...scan.unchanged.map((file) => ({ file: file.file, objects: this.appliedFiles.declared(file.file) })),
-      ].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)),
+      declaring,
       refused: scan.refused.map((file) => file.file),
       inventory: previous,
       stored,
@@ -310,6 +314,13 @@ function memoizeByRef(lookup: (ref: ObjectRef) => StoredObject | undefined): (re
     if (!answers.has(key)) answers.set(key, lookup(ref));
     return answers.get(key);
   };
+}
+
+async function readAhead(lookup: (ref: ObjectRef) => unknown, refs: readonly ObjectRef[], turn: () => Promise<void>): Promise<void> {
+  for (const ref of refs) {
+    await turn();
+    lookup(ref);
+  }
 }
 
 function declared(doc: ParsedDocument): { kind: ParsedDocument['object']['kind']; name: string; at: string } {
