@@ -1,6 +1,7 @@
 // bench/scale: 1,000 scale-to-zero projects on one controller.
 //
 //   npx tsx bench/scale.ts [--projects 1000] [--cold 50] [--idle-seconds 90] [--resync-seconds 10]
+//   npx tsx bench/scale.ts --files 1000 [--rounds 5]      (the directory form: lib/scale-directory.ts)
 //
 // Prints the time to apply them (one POST /apply) and to reconcile them all, the
 // controller's resident memory and CPU while idle, the Docker API calls it makes per
@@ -17,11 +18,14 @@ import { request, startLuma, tempDir, writeConfig } from '../test/support/luma.j
 import { startCountingSocket, type CountingSocket } from './lib/counting-docker-socket.js';
 import { cpuPercentOver, MiB, residentBytes, sampleResidentMemory } from './lib/process-stats.js';
 import { option, percentile } from './lib/common.js';
+import { runDirectoryForm } from './lib/scale-directory.js';
 
 if (process.argv.includes('--help')) {
   process.stdout.write('usage: npx tsx bench/scale.ts [--projects 1000] [--cold 50] [--idle-seconds 90] [--resync-seconds 10]\n');
+  process.stdout.write('       npx tsx bench/scale.ts --files 1000|10000 [--rounds 5]   (manifest files in the watched directory)\n');
   process.exit(0);
 }
+const FILES = process.argv.includes('--files') ? option('--files', 1_000) : undefined;
 const PROJECTS = option('--projects', 1_000);
 const COLD = Math.min(option('--cold', 50), PROJECTS);
 const IDLE_SECONDS = option('--idle-seconds', 90);
@@ -201,7 +205,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
+(FILES !== undefined ? runDirectoryForm(FILES, option('--rounds', 5)) : main()).catch((error: unknown) => {
   process.stderr.write(`bench/scale failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

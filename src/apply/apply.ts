@@ -3,6 +3,7 @@ import type { Kind, LumaObject } from '../model/types.js';
 import { CONTEXT_DIGEST_ANNOTATION } from '../images/context-store.js';
 import type { ApplyResult, ObjectStore } from '../store/store.js';
 import { checkAdmission, type AdmissionSettings } from './admission.js';
+import type { AdmissionIndex } from './admission-index.js';
 
 // Applying manifests: parse and validate every document, check the rules that span
 // objects and the operator's rules (admission.ts), and only then write. Any problem refuses
@@ -46,6 +47,8 @@ export interface ApplyOptions {
   settings: AdmissionSettings;
   dryRun?: boolean;
   resolveContext?: ContextResolver;
+  /** An index of the store kept current by its caller across many applies; without it, each apply builds one. */
+  index?: AdmissionIndex;
 }
 
 /** Images built from a context carry the digest of the files they were applied with. */
@@ -69,7 +72,7 @@ async function attachContexts(documents: ParsedDocument[], resolve: ContextResol
 }
 
 export async function applyDocuments(store: ObjectStore, documents: ParsedDocument[], options: ApplyOptions): Promise<AppliedObject[]> {
-  checkAdmission(store, documents, options.settings);
+  checkAdmission(options.index ?? store, documents, options.settings);
   await attachContexts(documents, options.resolveContext);
   const dryRun = options.dryRun ?? false;
   // Preconditions are checked for all before any write, so a conflict changes nothing.

@@ -15,10 +15,14 @@ export function leaseHostname(leaseName: string, project: Pick<ProjectObject, 's
   return `${leaseName}.${project.spec.hostnames[0] ?? 'localhost'}`;
 }
 
-/** Objects by name as they will be after the batch. */
+/** Objects as they will be after the batch, looked up by name and by hostname. */
 export interface HostnameView {
-  projects: readonly ProjectObject[];
-  leases: readonly LeaseObject[];
+  project(name: string): ProjectObject | undefined;
+  /** With its stored status: an applied lease keeps it. */
+  lease(name: string): LeaseObject | undefined;
+  /** The project declaring `host`, if any. */
+  projectDeclaring(host: string): string | undefined;
+  leasesOf(project: string): LeaseObject[];
 }
 
 export interface HostnameIssue {
@@ -28,32 +32,36 @@ export interface HostnameIssue {
   message: string;
 }
 
+function isEnded(lease: LeaseObject | undefined): boolean {
+  return ENDED_PHASES.has(lease?.status?.phase ?? '');
+}
+
+/** The lease (not ended) reached at `host`: its name is the first label, its project's first hostname the rest. */
+function leaseAt(view: HostnameView, host: string): LeaseObject | undefined {
+  const dot = host.indexOf('.');
+  const lease = dot > 0 ? view.lease(host.slice(0, dot)) : undefined;
+  if (!lease || isEnded(lease)) return undefined;
+  const project = view.project(lease.spec.project);
+  return project && leaseHostname(lease.metadata.name, project) === host ? lease : undefined;
+}
+
 /** Issues about the batch's objects only: a stored pair that already collides is not this apply's doing. */
 export function leaseHostnameIssues(view: HostnameView, batch: readonly LumaObject[]): HostnameIssue[] {
-  const declaredBy = new Map<string, string>();
-  for (const project of view.projects) for (const host of project.spec.hostnames) if (!declaredBy.has(host)) declaredBy.set(host, project.metadata.name);
-  const leaseAt = new Map<string, LeaseObject>();
-  const projects = new Map(view.projects.map((project) => [project.metadata.name, project]));
-  const ended = new Set(view.leases.filter((lease) => ENDED_PHASES.has(lease.status?.phase ?? '')).map((lease) => lease.metadata.name));
-  for (const lease of view.leases) {
-    const project = projects.get(lease.spec.project);
-    if (project && !ended.has(lease.metadata.name)) leaseAt.set(leaseHostname(lease.metadata.name, project), lease);
-  }
   const issues: HostnameIssue[] = [];
   for (const object of batch) {
     // An ended lease has no route any more: applying it again takes no hostname.
-    if (object.kind === 'Lease' && !ended.has(object.metadata.name)) {
-      const project = projects.get(object.spec.project);
+    if (object.kind === 'Lease' && !isEnded(view.lease(object.metadata.name))) {
+      const project = view.project(object.spec.project);
       const host = project ? leaseHostname(object.metadata.name, project) : undefined;
-      const owner = host === undefined ? undefined : declaredBy.get(host);
+      const owner = host === undefined ? undefined : view.projectDeclaring(host);
       if (host !== undefined && owner !== undefined) {
         issues.push({ object, path: ['metadata', 'name'], message: `this lease would be reached at "${host}", a hostname project "${owner}" declares; choose another lease name` });
       }
     }
     if (object.kind === 'Project') {
-      issues.push(...movedLeaseIssues(object, view.leases, ended, declaredBy));
+      issues.push(...movedLeaseIssues(object, view));
       object.spec.hostnames.forEach((host, index) => {
-        const lease = leaseAt.get(host);
+        const lease = leaseAt(view, host);
         if (lease) {
           issues.push({
             object,
@@ -68,12 +76,12 @@ export function leaseHostnameIssues(view: HostnameView, batch: readonly LumaObje
 }
 
 /** A project's first hostname moves its leases: none may land on a hostname a project declares. */
-function movedLeaseIssues(project: ProjectObject, leases: readonly LeaseObject[], ended: ReadonlySet<string>, declaredBy: ReadonlyMap<string, string>): HostnameIssue[] {
+function movedLeaseIssues(project: ProjectObject, view: HostnameView): HostnameIssue[] {
   const issues: HostnameIssue[] = [];
-  for (const lease of leases) {
-    if (lease.spec.project !== project.metadata.name || ended.has(lease.metadata.name)) continue;
+  for (const lease of view.leasesOf(project.metadata.name)) {
+    if (isEnded(lease)) continue;
     const host = leaseHostname(lease.metadata.name, project);
-    const owner = declaredBy.get(host);
+    const owner = view.projectDeclaring(host);
     if (owner === undefined) continue;
     issues.push({ object: project, path: ['spec', 'hostnames', 0], message: `lease "${lease.metadata.name}" of this project would be reached at "${host}", a hostname project "${owner}" declares` });
   }

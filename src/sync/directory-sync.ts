@@ -1,7 +1,9 @@
 import type { AdmissionSettings } from '../apply/admission.js';
+import { AdmissionIndex } from '../apply/admission-index.js';
 import { applyDocuments, type ContextResolver } from '../apply/apply.js';
 import type { EventRecorder } from '../events/event-log.js';
-import { formatIssue, ManifestError, type ManifestIssue, type ParsedDocument } from '../model/parse.js';
+import { readFile } from 'node:fs/promises';
+import { formatIssue, ManifestError, parseManifests, type ManifestIssue, type ParsedDocument } from '../model/parse.js';
 import { errorMessage } from '../runtime/errors.js';
 import { ConflictError, type ObjectStore } from '../store/store.js';
 import type { SyncSettings } from '../config/settings.js';
@@ -9,11 +11,13 @@ import { formatDuration } from '../model/quantities.js';
 import { canonicalJson } from '../util/hash.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
+import { PASS_SLICE_MS, yieldEvery } from '../util/yield-every.js';
 import type { Inventory, InventoryFile } from './inventory.js';
 import { refKey, SOURCE_FILE_ANNOTATION, sameRef, type ObjectRef } from './ownership.js';
 import { intentInventory, nextInventory, planSync, resolvePending, type ApplyOutcome, type PlannedPrune, type StoredObject, type SyncPlan } from './planner.js';
 import { keepUnpruned, PruneConfirmation, type PruneReview } from './prune-confirmation.js';
-import { scanDirectory, type DirectoryScan, type ParsedFile } from './scan.js';
+import { AppliedFiles } from './applied-files.js';
+import { scanDirectory, type DirectoryScan, type ParsedFile, type UnchangedFile } from './scan.js';
 import type { FileSyncStatus, SyncStatus } from './sync-status.js';
 
 // One pass of the watched directory: scan, plan (planner.ts), apply each readable file on
@@ -53,10 +57,12 @@ export class DirectorySync {
   /** What was last said about each file that did not apply: the log says it again only when it changes. */
   private readonly reported = new Map<string, string>();
   private readonly pruneConfirmation: PruneConfirmation;
+  private readonly appliedFiles: AppliedFiles;
 
   constructor(private readonly options: DirectorySyncOptions) {
     this.now = options.now ?? (() => (options.clock ?? systemClock).now());
     this.pruneConfirmation = new PruneConfirmation(options.settings.writeFinishMs);
+    this.appliedFiles = new AppliedFiles(options.store);
     this.current = { directory: options.dir, exists: false, phase: 'Pending', passes: 0, files: [], conflicts: [], pruned: [] };
   }
 
@@ -102,6 +108,7 @@ export class DirectorySync {
       const status = await this.sync(force, passes);
       this.current = status;
     } catch (error) {
+      this.appliedFiles.clear();
       logger.error({ err: errorMessage(error), directory: this.options.dir }, 'manifests directory pass failed');
       this.current = { ...this.current, phase: 'Degraded', passes, lastPassAt: new Date(this.now()).toISOString(), error: errorMessage(error) };
     }
@@ -110,22 +117,37 @@ export class DirectorySync {
 
   private async sync(force: boolean, passes: number): Promise<SyncStatus> {
     const { settings } = this.options;
-    const scan = await scanDirectory(this.options.dir, { writeFinishMs: settings.writeFinishMs, ...(this.options.clock ? { clock: this.options.clock } : {}) });
-    const previous = resolvePending((this.inventoryState ??= await this.options.inventory.load()), this.stored);
+    const scan = await scanDirectory(this.options.dir, {
+      writeFinishMs: settings.writeFinishMs,
+      unchanged: this.appliedFiles.unchanged,
+      ...(this.options.clock ? { clock: this.options.clock } : {}),
+    });
+    // In the directory's order, as the scan read them: messages list files so.
+    const declaring = [
+      ...scan.parsed.map((file) => ({ file: file.file, objects: file.documents.map((doc) => declared(doc)) })),
+      ...scan.unchanged.map((file) => ({ file: file.file, objects: this.appliedFiles.declared(file.file) })),
+    ].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+    const loaded = (this.inventoryState ??= await this.options.inventory.load());
+    // Planning asks about the same objects several times, and each store read is a copy:
+    // they are read once, before the plan, between turns of the event loop.
+    const stored = memoizeByRef(this.stored);
+    await readAhead(stored, [...declaring.flatMap((file) => file.objects), ...Object.values(loaded).flat()], yieldEvery(PASS_SLICE_MS));
+    const previous = resolvePending(loaded, stored);
     const plan = planSync({
       directoryExists: scan.exists,
-      declaring: scan.parsed.map((file) => ({ file: file.file, objects: file.documents.map((doc) => declared(doc)) })),
+      declaring,
       // A file still being written is like a refused one: what it declares now is not known yet.
       refused: [...scan.refused, ...scan.writing].map((file) => file.file),
       inventory: previous,
-      stored: this.stored,
+      stored,
       guard: { now: this.now(), ...(this.emptySince !== undefined ? { emptySince: this.emptySince } : {}), emptyGracePeriodMs: settings.emptyGracePeriodMs, maxPruneShare: settings.maxPruneShare, force: force || settings.forcePrune },
     });
     this.emptySince = plan.emptySince;
 
-    const intent = intentInventory(previous, plan, this.stored);
+    const intent = intentInventory(previous, plan, stored);
     await this.saveInventory(intent);
     const outcomes = await this.applyFiles(scan, plan);
+    this.appliedFiles.endPass();
     const review = this.pruneConfirmation.review(plan.prune, { now: this.now(), existingFiles: existingFiles(scan) });
     const pruned = await this.prune(review.confirmed);
     const after = nextInventory(intent, plan, outcomes.map((result) => result.outcome), pruned);
@@ -169,19 +191,52 @@ export class DirectorySync {
   /**
    * Each file is applied on its own, all or nothing. A file refused by a rule that spans
    * files (a hostname another file frees in this same pass) is tried again after the
-   * others, for as long as a round makes progress.
+   * others, for as long as a round makes progress. An unchanged file (applied-files.ts)
+   * is not applied again, unless the plan now asks it for other objects than it applied.
    */
   private async applyFiles(scan: DirectoryScan, plan: SyncPlan): Promise<Array<{ outcome: ApplyOutcome; error?: unknown }>> {
     const results = new Map<string, { outcome: ApplyOutcome; error?: unknown }>();
-    let pending = scan.parsed;
+    const planned = new Map(plan.apply.map((entry) => [entry.file, entry.objects]));
+    // Without turns, a thousand files would hold the proxy's requests for the whole pass.
+    const turn = yieldEvery(PASS_SLICE_MS);
+    const pending = [...scan.parsed];
+    for (const file of scan.unchanged) {
+      await turn();
+      const applied = this.appliedFiles.stillApplied(file.file, planned.get(file.file) ?? []);
+      if (applied) results.set(file.file, { outcome: { file: file.file, applied } });
+      else await this.readAgain(file).then((parsed) => pending.push(parsed), (error: unknown) => results.set(file.file, { outcome: { file: file.file, failed: true }, error }));
+    }
+    if (pending.length === 0) return [...results.values()];
+    // One index of the store for the whole pass, kept current by its watch, instead of a
+    // listing (and copy) of every stored project for each file's admission.
+    const admission = await AdmissionIndex.following(this.options.store, turn);
+    try {
+      await this.applyRounds(pending, planned, admission.index, results, turn);
+    } finally {
+      admission.stop();
+    }
+    return [...results.values()];
+  }
+
+  /** Rounds of applies, each file between turns of the event loop: files whose apply changes nothing resolve without I/O. */
+  private async applyRounds(
+    files: ParsedFile[],
+    planned: ReadonlyMap<string, ObjectRef[]>,
+    index: AdmissionIndex,
+    results: Map<string, { outcome: ApplyOutcome; error?: unknown }>,
+    turn: () => Promise<void>,
+  ): Promise<void> {
+    let pending = files;
     for (;;) {
       const failed: ParsedFile[] = [];
       for (const file of pending) {
-        const objects = plan.apply.find((entry) => entry.file === file.file)?.objects ?? [];
+        await turn();
+        const objects = planned.get(file.file) ?? [];
         try {
-          const applied = await this.applyFile(file, objects);
+          const applied = await this.applyFile(file, objects, index);
           results.set(file.file, { outcome: { file: file.file, applied } });
         } catch (error) {
+          this.appliedFiles.forget(file.file);
           failed.push(file);
           results.set(file.file, { outcome: { file: file.file, failed: true }, error });
         }
@@ -189,22 +244,30 @@ export class DirectorySync {
       if (failed.length === 0 || failed.length === pending.length) break;
       pending = failed;
     }
-    return [...results.values()];
   }
 
-  private async applyFile(file: ParsedFile, objects: ObjectRef[]): Promise<Array<ObjectRef & { uid: string }>> {
+  /** An unchanged file the plan asks for other objects than it applied last (one of them now declared twice): it is parsed after all. */
+  private async readAgain(file: UnchangedFile): Promise<ParsedFile> {
+    this.appliedFiles.forget(file.file);
+    const content = await readFile(file.displayPath, 'utf8');
+    return { ...file, documents: parseManifests(content, file.displayPath) };
+  }
+
+  private async applyFile(file: ParsedFile, objects: ObjectRef[], index: AdmissionIndex): Promise<Array<ObjectRef & { uid: string }>> {
     const documents = file.documents.filter((doc) => objects.some((ref) => sameRef(ref, { kind: doc.object.kind, name: doc.object.metadata.name })));
     for (const doc of documents) {
       doc.object.metadata.annotations = { ...doc.object.metadata.annotations, [SOURCE_FILE_ANNOTATION]: file.file };
       // A resourceVersion in a watched file would pin it to one moment of the store.
       delete doc.object.metadata.resourceVersion;
     }
-    const applied = await applyDocuments(this.options.store, documents, { settings: this.options.admission, resolveContext: this.options.resolveContext });
+    const applied = await applyDocuments(this.options.store, documents, { settings: this.options.admission, resolveContext: this.options.resolveContext, index });
     for (const object of applied) {
       if (object.result === 'unchanged') continue;
       this.options.events.record({ kind: object.kind, name: object.name }, 'Normal', 'Applied', `${object.result} from ${file.displayPath}`);
       this.options.logger.info({ file: file.displayPath, kind: object.kind, name: object.name, result: object.result }, 'applied manifest');
     }
+    const buildsImage = file.documents.some((doc) => doc.object.kind === 'Image' && doc.object.spec.build !== undefined);
+    this.appliedFiles.record(file.file, file.documents.map(declared), applied.map((object) => object.object), { skippable: !buildsImage });
     return applied.map((object) => ({ kind: object.kind, name: object.name, uid: object.object.metadata.uid ?? '' }));
   }
 
@@ -264,6 +327,23 @@ export class DirectorySync {
   }
 }
 
+/** Answers for the planning of one pass, before it writes anything. */
+function memoizeByRef(lookup: (ref: ObjectRef) => StoredObject | undefined): (ref: ObjectRef) => StoredObject | undefined {
+  const answers = new Map<string, StoredObject | undefined>();
+  return (ref) => {
+    const key = refKey(ref);
+    if (!answers.has(key)) answers.set(key, lookup(ref));
+    return answers.get(key);
+  };
+}
+
+async function readAhead(lookup: (ref: ObjectRef) => unknown, refs: readonly ObjectRef[], turn: () => Promise<void>): Promise<void> {
+  for (const ref of refs) {
+    await turn();
+    lookup(ref);
+  }
+}
+
 function declared(doc: ParsedDocument): { kind: ParsedDocument['object']['kind']; name: string; at: string } {
   const { line, column } = doc.position(['metadata', 'name']);
   return { kind: doc.object.kind, name: doc.object.metadata.name, at: `${doc.source.file}:${line}:${column}` };
@@ -277,7 +357,7 @@ function unpruned(plan: SyncPlan, review: PruneReview, pruned: ObjectRef[]): Pla
 
 /** Every file the scan found, read or not: an object missing from one of them may be its unwritten half. */
 function existingFiles(scan: DirectoryScan): Set<string> {
-  return new Set([...scan.parsed, ...scan.refused, ...scan.writing].map((file) => file.file));
+  return new Set([...scan.parsed, ...scan.unchanged, ...scan.refused, ...scan.writing].map((file) => file.file));
 }
 
 function writingMessage(windowMs: number): string {

@@ -76,22 +76,30 @@ export interface SyncPlan {
   recheckAt?: number;
 }
 
-/** Every inventory entry for this object, with the file that holds it. */
-function entriesFor(inventory: Inventory, ref: ObjectRef): Array<InventoryEntry & { file: string }> {
-  const found: Array<InventoryEntry & { file: string }> = [];
+/** Inventory entries by object (`Kind/name`), each with the file that holds it: built once per plan, not searched per object. */
+export type InventoryIndex = ReadonlyMap<string, ReadonlyArray<InventoryEntry & { file: string }>>;
+
+export function indexInventory(inventory: Inventory): InventoryIndex {
+  const index = new Map<string, Array<InventoryEntry & { file: string }>>();
   for (const [file, entries] of Object.entries(inventory)) {
-    for (const entry of entries) if (sameRef(entry, ref)) found.push({ ...entry, file });
+    for (const entry of entries) {
+      const key = refKey(entry);
+      const found = index.get(key);
+      if (found) found.push({ ...entry, file });
+      else index.set(key, [{ ...entry, file }]);
+    }
   }
-  return found;
+  return index;
 }
 
 /** An inventory entry owns a stored object: same uid, or (while its pass runs) the object names the entry's file. */
-export function isOwned(inventory: Inventory, ref: ObjectRef, stored: StoredObject): boolean {
-  return entriesFor(inventory, ref).some((entry) => (entry.uid !== undefined ? entry.uid === stored.uid : stored.sourceFile === entry.file));
+export function isOwned(index: InventoryIndex, ref: ObjectRef, stored: StoredObject): boolean {
+  return (index.get(refKey(ref)) ?? []).some((entry) => (entry.uid !== undefined ? entry.uid === stored.uid : stored.sourceFile === entry.file));
 }
 
 export function planSync(input: PlanInput): SyncPlan {
   const { inventory, stored, guard } = input;
+  const index = indexInventory(inventory);
   const declarations = new Map<string, Array<{ file: string; object: DeclaredObject }>>();
   for (const file of input.declaring) {
     for (const object of file.objects) {
@@ -115,7 +123,7 @@ export function planSync(input: PlanInput): SyncPlan {
       continue;
     }
     const current = stored(first.object);
-    if (current && !isOwned(inventory, first.object, current)) {
+    if (current && !isOwned(index, first.object, current)) {
       conflicted.add(key);
       conflicts.push({
         ref: { kind: first.object.kind, name: first.object.name },
@@ -141,7 +149,7 @@ export function planSync(input: PlanInput): SyncPlan {
       const key = refKey(entry);
       if (declarations.has(key) || seen.has(key)) continue;
       const current = stored(entry);
-      if (!current || !isOwned(inventory, entry, current)) continue;
+      if (!current || !isOwned(index, entry, current)) continue;
       seen.add(key);
       candidates.push({ kind: entry.kind, name: entry.name, uid: current.uid, file });
     }
@@ -169,7 +177,7 @@ export function planSync(input: PlanInput): SyncPlan {
     };
   }
 
-  const owned = countOwned(inventory, stored);
+  const owned = countOwned(index, stored);
   const limit = Math.max(1, Math.floor(guard.maxPruneShare * owned));
   if (candidates.length > limit) {
     return {
@@ -184,15 +192,14 @@ export function planSync(input: PlanInput): SyncPlan {
   return plan;
 }
 
-function countOwned(inventory: Inventory, stored: (ref: ObjectRef) => StoredObject | undefined): number {
-  const owned = new Set<string>();
-  for (const entries of Object.values(inventory)) {
-    for (const entry of entries) {
-      const current = stored(entry);
-      if (current && isOwned(inventory, entry, current)) owned.add(refKey(entry));
-    }
+function countOwned(index: InventoryIndex, stored: (ref: ObjectRef) => StoredObject | undefined): number {
+  let owned = 0;
+  for (const [, entries] of index) {
+    const first = entries[0];
+    const current = first ? stored(first) : undefined;
+    if (first && current && isOwned(index, first, current)) owned += 1;
   }
-  return owned.size;
+  return owned;
 }
 
 /** How a pass went, per file it tried to apply: the objects written, with their uids, or a failure. */
@@ -232,10 +239,11 @@ export function nextInventory(intent: Inventory, plan: SyncPlan, outcomes: Apply
     for (const ref of outcome.applied) claimed.add(refKey(ref));
   }
   const prunedKeys = new Set(pruned.map(refKey));
+  const conflictKeys = new Set(plan.conflicts.map((conflict) => refKey(conflict.ref)));
   for (const [file, entries] of Object.entries(intent)) {
-    if (next[file] && outcomes.some((outcome) => outcome.file === file && 'applied' in outcome)) {
+    // next[file] is set by this pass's applied outcomes only.
+    if (next[file]) {
       // An applied file keeps, besides what it wrote, what it held and now has in conflict.
-      const conflictKeys = new Set(plan.conflicts.map((conflict) => refKey(conflict.ref)));
       for (const entry of entries) if (conflictKeys.has(refKey(entry)) && !claimed.has(refKey(entry))) next[file]?.push(entry);
       continue;
     }

@@ -33,11 +33,18 @@ export interface WritingFile {
   displayPath: string;
 }
 
+/** A file read but not parsed: the caller said its content has not changed. */
+export interface UnchangedFile {
+  file: string;
+  displayPath: string;
+}
+
 export interface DirectoryScan {
   exists: boolean;
   parsed: ParsedFile[];
   refused: RefusedFile[];
   writing: WritingFile[];
+  unchanged: UnchangedFile[];
 }
 
 export function isHiddenPath(relative: string): boolean {
@@ -53,9 +60,11 @@ export interface ScanOptions {
   writeFinishMs?: number;
   clock?: Clock;
   stat?: StatFile;
+  /** Asked with every finished file's content before it is parsed: true leaves it unparsed, in `unchanged`. */
+  unchanged?: (file: string, content: string) => boolean;
 }
 
-const MISSING: DirectoryScan = { exists: false, parsed: [], refused: [], writing: [] };
+const MISSING: DirectoryScan = { exists: false, parsed: [], refused: [], writing: [], unchanged: [] };
 
 export async function scanDirectory(dir: string, options: ScanOptions = {}): Promise<DirectoryScan> {
   const info = await stat(dir).catch(() => undefined);
@@ -68,7 +77,7 @@ export async function scanDirectory(dir: string, options: ScanOptions = {}): Pro
     if (errorCode(error) === 'ENOENT') return structuredClone(MISSING);
     throw error;
   }
-  const scan: DirectoryScan = { exists: true, parsed: [], refused: listing.problems.map((problem) => refusal(problem.file, path.join(dir, problem.file), problem.message)), writing: [] };
+  const scan: DirectoryScan = { exists: true, parsed: [], refused: listing.problems.map((problem) => refusal(problem.file, path.join(dir, problem.file), problem.message)), writing: [], unchanged: [] };
   const statFile = options.stat ?? statMark;
   const settled = await awaitWriteFinish(listing.files.map((file) => path.join(dir, file)), {
     windowMs: options.writeFinishMs ?? 0,
@@ -84,13 +93,13 @@ export async function scanDirectory(dir: string, options: ScanOptions = {}): Pro
       scan.writing.push({ file, displayPath });
       continue;
     }
-    await readOne(scan, file, displayPath, mark, statFile);
+    await readOne(scan, file, displayPath, mark, statFile, options.unchanged);
   }
   return scan;
 }
 
 /** Reads and parses one finished file; one that moved while it was read is still being written. */
-async function readOne(scan: DirectoryScan, file: string, displayPath: string, mark: FileMark, statFile: StatFile): Promise<void> {
+async function readOne(scan: DirectoryScan, file: string, displayPath: string, mark: FileMark, statFile: StatFile, unchanged: ScanOptions['unchanged']): Promise<void> {
   let content: string;
   try {
     content = await readFile(displayPath, 'utf8');
@@ -101,6 +110,10 @@ async function readOne(scan: DirectoryScan, file: string, displayPath: string, m
   }
   if (!sameMark(mark, await statFile(displayPath))) {
     scan.writing.push({ file, displayPath });
+    return;
+  }
+  if (unchanged?.(file, content)) {
+    scan.unchanged.push({ file, displayPath });
     return;
   }
   try {

@@ -1,7 +1,7 @@
 import { appendFile, mkdir, mkdtemp, readFile, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_SETTINGS, type SyncSettings } from '../../../src/config/settings.js';
 import { EventLog } from '../../../src/events/event-log.js';
 import { API_VERSION } from '../../../src/model/types.js';
@@ -270,6 +270,74 @@ describe('DirectorySync', () => {
     const status = await sync.pass();
     expect(status.phase).toBe('Synced');
     expect(store.get('Project', 'b')?.spec.hostnames).toEqual(['a.localhost']);
+  });
+});
+
+describe('DirectorySync cost', () => {
+  it('copies each stored project a few times per pass, not once per file', async () => {
+    const sync = newSync();
+    for (let index = 0; index < 20; index += 1) await write(`p${index}.yaml`, projectYaml(`p${index}`));
+    await sync.pass();
+    for (let index = 0; index < 20; index += 1) await write(`p${index}.yaml`, projectYaml(`p${index}`, { EDITED: 'yes' }));
+    const list = vi.spyOn(store, 'list');
+    const get = vi.spyOn(store, 'get');
+    const status = await sync.pass();
+    expect(status.phase).toBe('Synced');
+    const copies = list.mock.calls.filter(([kind]) => kind === 'Project').length * 20 + get.mock.calls.filter(([kind]) => kind === 'Project').length;
+    // Before: each file's admission listed all 20 twice (800 copies).
+    expect(copies).toBeLessThanOrEqual(3 * 20);
+  });
+
+  it('a pass with nothing changed applies nothing, and still reports every file', async () => {
+    const sync = newSync();
+    for (let index = 0; index < 5; index += 1) await write(`p${index}.yaml`, projectYaml(`p${index}`));
+    await sync.pass();
+    const apply = vi.spyOn(store, 'apply');
+    const status = await sync.pass();
+    expect(apply).not.toHaveBeenCalled();
+    expect(status.phase).toBe('Synced');
+    expect(status.files.map((file) => [file.file, file.state, file.objects])).toEqual([0, 1, 2, 3, 4].map((index) => [`p${index}.yaml`, 'Applied', [`Project/p${index}`]]));
+    // One byte more is a changed file: it is applied again.
+    await write('p2.yaml', `${projectYaml('p2')}# edited\n`);
+    await sync.pass();
+    expect(apply).toHaveBeenCalledTimes(1);
+  });
+
+  it('an unchanged file puts back what it declares when its object was changed, relabelled or deleted through the API', async () => {
+    const sync = newSync();
+    await write('a.yaml', projectYaml('a', { FROM: 'file' }));
+    await sync.pass();
+    const declared = store.get('Project', 'a');
+    if (!declared) throw new Error('expected Project/a');
+    await store.apply({ ...declared, spec: { ...declared.spec, env: { FROM: 'api' } } });
+    await sync.pass();
+    expect(store.get('Project', 'a')?.spec.env).toEqual({ FROM: 'file' });
+    expect(events.list({ name: 'a' }).at(-1)).toMatchObject({ reason: 'Applied', message: expect.stringContaining('configured') as string });
+
+    await store.apply({ ...declared, metadata: { ...declared.metadata, labels: { added: 'by-hand' } } });
+    await sync.pass();
+    expect(store.get('Project', 'a')?.metadata.labels).toBeUndefined();
+
+    await store.delete('Project', 'a');
+    await sync.pass();
+    expect(store.get('Project', 'a')?.spec.env).toEqual({ FROM: 'file' });
+  });
+
+  it('a refused file is tried and reported on every pass, unchanged or not', async () => {
+    const sync = newSync();
+    await applyWithCli('taken');
+    await write('b.yaml', projectYaml('b').replace('b.localhost', 'taken.localhost'));
+    await write('bad.yaml', 'kind: [');
+    for (let round = 0; round < 3; round += 1) {
+      const status = await sync.pass();
+      expect(status.files.map((file) => [file.file, file.state])).toEqual([
+        ['b.yaml', 'Failed'],
+        ['bad.yaml', 'Invalid'],
+      ]);
+    }
+    // A repeated event is counted, as kubectl shows them.
+    expect(events.list({ name: 'b.yaml' }).find((event) => event.reason === 'ApplyFailed')?.count).toBe(3);
+    expect(events.list({ name: 'bad.yaml' }).find((event) => event.reason === 'InvalidManifest')?.count).toBe(3);
   });
 });
 

@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import type { LumaObject } from '../model/types.js';
+import type { ObjectStore } from '../store/store.js';
+import { canonicalJson } from '../util/hash.js';
+import { refKey, type ObjectRef } from './ownership.js';
+import type { DeclaredObject } from './planner.js';
+
+// What each file applied in the last pass that applied it, so that a pass costs what
+// changed: a file whose bytes are the same and whose objects nobody changed since is not
+// parsed, admitted or applied again. Kept in memory only: the first pass after a start
+// applies every file, as the operator's settings may have changed meanwhile.
+//
+// An object changed through the API or the CLI since (its spec, labels or annotations; a
+// delete, or a re-creation under another uid) makes its file apply again, so that the
+// directory puts back what it declares as it always did. A refused or failed file is
+// never recorded: it is tried, and reported, on every pass. A file that builds an Image
+// is never skipped: its build context, beside it, may have changed without it.
+
+interface AppliedObjectRecord extends ObjectRef {
+  /** What an apply of the file would change if it differed: see `fingerprint`. */
+  fingerprint: string;
+  uid: string;
+}
+
+interface AppliedFileRecord {
+  contentHash: string;
+  declared: DeclaredObject[];
+  objects: AppliedObjectRecord[];
+}
+
+/** What the user and the directory write (spec, labels, annotations) and which object it is; not status. */
+function fingerprint(object: LumaObject): string {
+  const { uid, generation, labels, annotations, deletionTimestamp } = object.metadata;
+  return canonicalJson({ uid, generation, labels, annotations, deletionTimestamp });
+}
+
+function contentHash(content: string): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+export class AppliedFiles {
+  private readonly records = new Map<string, AppliedFileRecord>();
+  /** Hashes of what the current pass read, recorded for the files it applies. */
+  private readonly read = new Map<string, string>();
+
+  constructor(private readonly store: ObjectStore) {}
+
+  /** Called with every file a pass reads: true when the file need not be parsed again. */
+  unchanged = (file: string, content: string): boolean => {
+    const hash = contentHash(content);
+    this.read.set(file, hash);
+    const record = this.records.get(file);
+    if (record?.contentHash !== hash) return false;
+    return record.objects.every((object) => {
+      const current = this.store.get(object.kind, object.name);
+      return current !== undefined && fingerprint(current) === object.fingerprint;
+    });
+  };
+
+  /** What an unchanged file declares, for the planner. */
+  declared(file: string): DeclaredObject[] {
+    return this.records.get(file)?.declared ?? [];
+  }
+
+  /** The objects an unchanged file applied, with their uids, when the plan asks it to apply the same ones; else undefined. */
+  stillApplied(file: string, planned: readonly ObjectRef[]): Array<ObjectRef & { uid: string }> | undefined {
+    const record = this.records.get(file);
+    if (!record) return undefined;
+    const same = sameKeys(record.objects, planned);
+    return same ? record.objects.map(({ kind, name, uid }) => ({ kind, name, uid })) : undefined;
+  }
+
+  /** A file this pass applied; one that is not `skippable` (it builds an Image) is read again every pass. */
+  record(file: string, declared: DeclaredObject[], applied: readonly LumaObject[], options: { skippable: boolean }): void {
+    const hash = this.read.get(file);
+    if (hash === undefined || !options.skippable) {
+      this.records.delete(file);
+      return;
+    }
+    const objects = applied.map((object) => ({ kind: object.kind, name: object.metadata.name, uid: object.metadata.uid ?? '', fingerprint: fingerprint(object) }));
+    this.records.set(file, { contentHash: hash, declared, objects });
+  }
+
+  forget(file: string): void {
+    this.records.delete(file);
+  }
+
+  /** After a pass: only the files it read are remembered. */
+  endPass(): void {
+    for (const file of this.records.keys()) if (!this.read.has(file)) this.records.delete(file);
+    this.read.clear();
+  }
+
+  /** A pass that failed as a whole: the next one reads every file again. */
+  clear(): void {
+    this.records.clear();
+    this.read.clear();
+  }
+}
+
+function sameKeys(a: readonly ObjectRef[], b: readonly ObjectRef[]): boolean {
+  if (a.length !== b.length) return false;
+  const keys = new Set(a.map(refKey));
+  return b.every((ref) => keys.has(refKey(ref)));
+}
