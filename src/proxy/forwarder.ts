@@ -1,3 +1,4 @@
+import { constants as http2Constants, type ServerHttp2Stream } from 'node:http2';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
@@ -27,6 +28,17 @@ export function withoutHopByHop(source: IncomingHttpHeaders, keepUpgrade = false
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * Cuts a client that took nothing for the send timeout. An HTTP/2 stream is reset with
+ * CANCEL: destroyed without an error it would close with NO_ERROR, which a client that is
+ * not reading takes as a normal end still to come, so it would never see the cut.
+ */
+function cutClient(res: ServerResponse): void {
+  const stream = (res as unknown as { stream?: ServerHttp2Stream }).stream;
+  if (stream) stream.close(http2Constants.NGHTTP2_CANCEL);
+  else res.destroy();
 }
 
 export function upstreamHeaders(req: IncomingMessage, trustForwardedHeaders: boolean, keepUpgrade = false): OutgoingHttpHeaders {
@@ -119,7 +131,7 @@ export class Forwarder {
       };
       const writeToClient = (chunk: Buffer): boolean => {
         const flowing = res.write(chunk);
-        if (!flowing && !sendTimer && options.sendTimeoutMs) sendTimer = setTimeout(() => res.destroy(), options.sendTimeoutMs);
+        if (!flowing && !sendTimer && options.sendTimeoutMs) sendTimer = setTimeout(() => cutClient(res), options.sendTimeoutMs);
         return flowing;
       };
       res.once('finish', stopSendClock);
