@@ -1,10 +1,11 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageObject } from '../../../src/model/types.js';
-import { docker, removeInstanceContainers, testInstance } from '../../support/docker.js';
-import { Api, HTTPD_DOCKERFILE, httpdContext, imageManifest, removeInstanceImages, uniqueName } from '../../support/images.js';
-import { apiFetch, eventually, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../../support/luma.js';
+import { docker, testInstance } from '../../support/docker.js';
+import { startImagesLuma, stopImagesLuma } from '../../support/images-luma.js';
+import { Api, HTTPD_DOCKERFILE, httpdContext, imageManifest, uniqueName } from '../../support/images.js';
+import { apiFetch, eventually, runCli, type LumaProcess } from '../../support/luma.js';
 
 // Deleting an Image stops its build: the step that runs is killed, nothing is tagged or
 // left labelled behind, and an Image re-created under the same name builds at once
@@ -22,19 +23,10 @@ describe('an Image deleted mid-build', () => {
   let dir: string;
 
   beforeAll(async () => {
-    dir = await tempDir('img-cancel');
-    await mkdir(path.join(dir, 'manifests'));
-    const config = await writeConfig(dir, { resyncInterval: '1s' });
-    luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
-    api = new Api(luma.api);
+    ({ luma, api, dir } = await startImagesLuma('img-cancel', instance));
   });
 
-  afterAll(async () => {
-    await luma?.stop();
-    await removeInstanceContainers(instance);
-    await removeInstanceImages(instance);
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stopImagesLuma({ luma, dir }, instance));
 
   async function apply(manifest: string): Promise<void> {
     const result = await runCli(['apply', '-f', manifest], { api: luma.api });

@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageObject } from '../../../src/model/types.js';
-import { removeInstanceContainers, testInstance } from '../../support/docker.js';
-import { Api, HTTPD_DOCKERFILE, httpdContext, imageManifest, imagesOf, readyCondition, removeInstanceImages, uniqueName, writeContext } from '../../support/images.js';
-import { cliEnv, eventually, projectManifest, request, REPO_ROOT, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../../support/luma.js';
+import { testInstance } from '../../support/docker.js';
+import { startImagesLuma, stopImagesLuma } from '../../support/images-luma.js';
+import { Api, HTTPD_DOCKERFILE, httpdContext, imageManifest, imagesOf, readyCondition, uniqueName, writeContext } from '../../support/images.js';
+import { cliEnv, eventually, projectManifest, request, REPO_ROOT, runCli, type LumaProcess } from '../../support/luma.js';
 
 // What users see when an image cannot be had: a broken Dockerfile is Failed with the
 // failing step and is not retried until something changes; an unreachable ref says it
@@ -22,19 +23,10 @@ describe('image builds that fail, and build output', () => {
   let dir: string;
 
   beforeAll(async () => {
-    dir = await tempDir('img-fail');
-    await mkdir(path.join(dir, 'manifests'));
-    const config = await writeConfig(dir, { resyncInterval: '1s' });
-    luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
-    api = new Api(luma.api);
+    ({ luma, api, dir } = await startImagesLuma('img-fail', instance));
   });
 
-  afterAll(async () => {
-    await luma?.stop();
-    await removeInstanceContainers(instance);
-    await removeInstanceImages(instance);
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stopImagesLuma({ luma, dir }, instance));
 
   async function apply(file: string): Promise<string> {
     const result = await runCli(['apply', '-f', file], { api: luma.api });

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contextDigest } from '../../../src/images/context.js';
 import { gzip, snapshot, tarOf, tarOfDirectory, zipOf, zipOfDirectory } from '../../support/archives.js';
 import { removeInstanceContainers, testInstance } from '../../support/docker.js';
-import { Api, httpdContext, imageManifest, removeInstanceImages, uniqueName } from '../../support/images.js';
+import { startImagesLuma, stopImagesLuma } from '../../support/images-luma.js';
+import { Api, httpdContext, imageManifest, uniqueName } from '../../support/images.js';
 import { apiFetch, eventually, projectManifest, request, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../../support/luma.js';
 
 // Build contexts arrive as archives: uploaded to POST /contexts (tar, tar.gz, zip) and
@@ -29,19 +30,10 @@ describe('build contexts uploaded as archives', () => {
   let dir: string;
 
   beforeAll(async () => {
-    dir = await tempDir('img-upload');
-    await mkdir(path.join(dir, 'manifests'));
-    const config = await writeConfig(dir, { resyncInterval: '1s' });
-    luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
-    api = new Api(luma.api);
+    ({ luma, api, dir } = await startImagesLuma('img-upload', instance));
   });
 
-  afterAll(async () => {
-    await luma?.stop();
-    await removeInstanceContainers(instance);
-    await removeInstanceImages(instance);
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stopImagesLuma({ luma, dir }, instance));
 
   async function served(name: string): Promise<string> {
     await eventually(async () => (await api.image(name)).status?.phase === 'Ready', 30_000, `image ${name} Ready`);
