@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE  ?= node
 LUMA  := $(NODE) dist/cli/main.js
 
-.PHONY: setup build run test test-unit test-integration test-e2e test-crash test-engine-restart test-fuzz test-fuzz-proxy typecheck example-context bench-coldstart bench-proxy bench-lease bench-scale bench-soak clean
+.PHONY: setup build run lint format test test-unit test-integration test-e2e test-crash test-engine-restart test-fuzz test-fuzz-proxy typecheck example-context bench-coldstart bench-proxy bench-lease bench-scale bench-soak clean
 
 setup:
 	@bash scripts/setup.sh
@@ -21,7 +21,14 @@ example-context: setup
 run: build example-context
 	$(LUMA) up --manifests manifests --state-dir .luma
 
-test: build typecheck
+# typescript-eslint and Prettier (eslint.config.js, .prettierrc.json); `make format` fixes.
+lint: setup
+	@npm run --silent lint
+
+format: setup
+	@npm run --silent format
+
+test: build typecheck lint
 	npx vitest run --project unit
 	npx vitest run --project integration
 	npx vitest run --project e2e

@@ -10,6 +10,7 @@ export interface Style {
   bold(text: string): string;
 }
 
+// eslint-disable-next-line no-control-regex -- ESC starts every ANSI colour sequence.
 const ANSI_PATTERN = /\x1b\[[0-9;]*m/g;
 
 export function visibleLength(text: string): number {

@@ -7,11 +7,9 @@ import { CONDITION_EVENT_SOURCE, ConditionEvents } from '../events/condition-eve
 import { EventLog } from '../events/event-log.js';
 import { LEASE_FINALIZER } from '../controller/lease-reconciler.js';
 import { PROJECT_FINALIZER } from '../controller/project-reconciler.js';
-import { ManifestError } from '../model/parse.js';
 import { KINDS } from '../model/types.js';
 import type { ProxyHooks, ProxyManagement } from '../proxy/management.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
-import { errorMessage } from '../runtime/errors.js';
 import { localContextResolver } from '../apply/context-resolvers.js';
 import { ContextStore } from '../images/context-store.js';
 import { LogHub } from '../logs/log-hub.js';

@@ -45,8 +45,6 @@ export const REQUEST_HEAD_LIMITS = {
 } as const;
 
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
-const CR = 13;
-const LF = 10;
 const HTAB = 9;
 const SP = 32;
 const SLASH = 47;

@@ -1,7 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { TLSSocket } from 'node:tls';
 import { systemClock, type Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import type { DeployRequest, GlobalOption, HostMove, ProxyHooks, ProxyManagement, ServiceInfo } from '../management.js';

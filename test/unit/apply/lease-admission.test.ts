@@ -7,7 +7,7 @@ import {
   maxRenewalExpiry,
 } from '../../../src/apply/lease-admission.js';
 import { DEFAULT_SETTINGS } from '../../../src/config/settings.js';
-import { API_VERSION, type LeaseObject, type LeaseSpec, type LeaseStatus, type ProjectObject } from '../../../src/model/types.js';
+import { API_VERSION, type LeaseObject, type LeaseSpec, type LeaseStatus } from '../../../src/model/types.js';
 
 function lease(name: string, spec: Partial<LeaseSpec> = {}, phase?: LeaseStatus['phase']): LeaseObject {
   return {
@@ -16,15 +16,6 @@ function lease(name: string, spec: Partial<LeaseSpec> = {}, phase?: LeaseStatus[
     metadata: { name },
     spec: { project: 'web', ttl: '30m', ...spec },
     ...(phase ? { status: { phase } } : {}),
-  };
-}
-
-function project(maxConcurrent?: number): ProjectObject {
-  return {
-    apiVersion: API_VERSION,
-    kind: 'Project',
-    metadata: { name: 'web' },
-    spec: { image: 'hello', hostnames: ['web.localhost'], ...(maxConcurrent !== undefined ? { leases: { maxConcurrent } } : {}) },
   };
 }
 

@@ -151,16 +151,16 @@ describe('describe', () => {
     expect(text).toContain('Generation:   2 (observed 2)\n');
     expect(text).toContain('Phase:        Running\n');
     expect(text).toContain('  url: http://web.localhost:8080');
-    expect(text).toMatch(/Conditions:\n  TYPE\s+STATUS\s+REASON\s+SINCE\s+MESSAGE\n  Ready\s+True\s+Running\s+\d+s\s+1 instance\(s\) serving\nEvents:\n  <none>\n$/);
+    expect(text).toMatch(/Conditions:\n {2}TYPE\s+STATUS\s+REASON\s+SINCE\s+MESSAGE\n {2}Ready\s+True\s+Running\s+\d+s\s+1 instance\(s\) serving\nEvents:\n {2}<none>\n$/);
   });
 
   it('says <none> without conditions or events', () => {
-    expect(describeObject(project('web'))).toMatch(/Conditions:\n  <none>\nEvents:\n  <none>\n$/);
+    expect(describeObject(project('web'))).toMatch(/Conditions:\n {2}<none>\nEvents:\n {2}<none>\n$/);
   });
 
   it('lists recent events with their repeats', () => {
     const text = describeObject(project('web'), [event({ type: 'Warning', reason: 'StartFailed', count: 3, firstTimestamp: ago(300_000), lastTimestamp: ago(10_000) })], PLAIN, NOW);
-    expect(text).toMatch(/Events:\n  TYPE\s+REASON\s+AGE\s+FROM\s+MESSAGE\n  Warning\s+StartFailed\s+10s \(x3 over 5m\)\s+controller\s+it broke\n$/);
+    expect(text).toMatch(/Events:\n {2}TYPE\s+REASON\s+AGE\s+FROM\s+MESSAGE\n {2}Warning\s+StartFailed\s+10s \(x3 over 5m\)\s+controller\s+it broke\n$/);
   });
 
   it('shows a Terminating object and what it waits for', () => {
@@ -204,6 +204,7 @@ describe('colour', () => {
     expect(text).toContain('\x1b[32mRunning\x1b[39m');
     expect(text).toContain('\x1b[31mFailed\x1b[39m');
     const plain = formatObjects('Project', [running, failed], 'table', false);
+    // eslint-disable-next-line no-control-regex -- ESC starts every ANSI colour sequence.
     expect(text.replace(/\x1b\[[0-9;]*m/g, '')).toBe(plain);
   });
 
