@@ -19,7 +19,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { buildTestImage, containersOf, docker, removeInstanceContainers, runningContainersOf, TEST_IMAGE, testInstance } from '../test/support/docker.js';
+import {
+  buildTestImage,
+  containersOf,
+  docker,
+  removeInstanceContainers,
+  runningContainersOf,
+  TEST_IMAGE,
+  testInstance,
+} from '../test/support/docker.js';
 import { eventually, projectManifest, request, runCli, startLuma, tempDir, writeConfig } from '../test/support/luma.js';
 import { freePort, percentile } from './lib/common.js';
 
@@ -58,11 +66,13 @@ function parseOptions(argv: string[]): Options {
     process.exit(0);
   }
   const iterations = Number(values.iterations ?? 15);
-  if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations: expected a whole number of rounds of at least 1, got "${values.iterations}"`);
+  if (!Number.isInteger(iterations) || iterations < 1)
+    throw new Error(`--iterations: expected a whole number of rounds of at least 1, got "${values.iterations}"`);
   const tiers = new Set<Tier>();
   for (const raw of (values.tiers ?? TIERS.join(',')).split(',')) {
     const tier = raw.trim();
-    if (!(TIERS as readonly string[]).includes(tier)) throw new Error(`--tiers: "${tier}" is not a tier; expected some of ${TIERS.join(', ')}`);
+    if (!(TIERS as readonly string[]).includes(tier))
+      throw new Error(`--tiers: "${tier}" is not a tier; expected some of ${TIERS.join(', ')}`);
     tiers.add(tier as Tier);
   }
   return { iterations, tiers };
@@ -93,7 +103,9 @@ function timeToFirstByte(port: number, host: string): Promise<number> {
     const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
       const elapsed = Number(process.hrtime.bigint() - start) / 1e6;
       res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve(elapsed) : reject(new Error(`luma answered ${res.statusCode}`))));
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(elapsed) : reject(new Error(`luma answered ${res.statusCode}`)),
+      );
     });
     req.on('error', reject);
   });
@@ -111,21 +123,41 @@ async function main({ iterations, tiers }: Options): Promise<void> {
   const dir = await tempDir('bench-coldstart');
   await mkdir(path.join(dir, 'manifests'));
   const config = await writeConfig(dir, { resyncInterval: '30s', stopTimeout: '2s' });
-  const luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
+  const luma = await startLuma({
+    stateDir: path.join(dir, 'state'),
+    manifests: path.join(dir, 'manifests'),
+    instance,
+    config,
+  });
   const paths: Record<Tier, string[]> = {
     stopped: ['docker-cli stopped', 'docker-api stopped', 'luma stopped'],
     fresh: ['docker-cli fresh', 'docker-api fresh', 'luma fresh'],
     paused: ['docker-cli paused', 'docker-api paused', 'docker-api unpause', 'luma paused'],
   };
-  const samples = new Map<string, number[]>(TIERS.filter((tier) => tiers.has(tier)).flatMap((tier) => paths[tier].map((name): [string, number[]] => [name, []])));
+  const samples = new Map<string, number[]>(
+    TIERS.filter((tier) => tiers.has(tier)).flatMap((tier) =>
+      paths[tier].map((name): [string, number[]] => [name, []]),
+    ),
+  );
   const baselineName = `luma-bench-baseline-${process.pid}`;
   try {
     const file = path.join(dir, 'bench.yaml');
-    await writeFile(file, projectManifest('bench', { image: TEST_IMAGE, hostnames: ['bench.localhost'], idleTimeout: '1s' }));
+    await writeFile(
+      file,
+      projectManifest('bench', { image: TEST_IMAGE, hostnames: ['bench.localhost'], idleTimeout: '1s' }),
+    );
     const applied = await runCli(['apply', '-f', file], { api: luma.api });
     if (applied.code !== 0) throw new Error(applied.stderr);
     const pausedFile = path.join(dir, 'paused.yaml');
-    await writeFile(pausedFile, projectManifest('benchp', { image: TEST_IMAGE, hostnames: ['benchp.localhost'], idleTimeout: '300s', pauseAfter: '1s' }));
+    await writeFile(
+      pausedFile,
+      projectManifest('benchp', {
+        image: TEST_IMAGE,
+        hostnames: ['benchp.localhost'],
+        idleTimeout: '300s',
+        pauseAfter: '1s',
+      }),
+    );
     const appliedPaused = await runCli(['apply', '-f', pausedFile], { api: luma.api });
     if (appliedPaused.code !== 0) throw new Error(appliedPaused.stderr);
 
@@ -134,7 +166,11 @@ async function main({ iterations, tiers }: Options): Promise<void> {
     const baseline = docker.getContainer(baselineName);
 
     const idle = async (): Promise<void> => {
-      await eventually(async () => (await runningContainersOf(instance, 'bench')).length === 0, 20_000, 'luma idle stop');
+      await eventually(
+        async () => (await runningContainersOf(instance, 'bench')).length === 0,
+        20_000,
+        'luma idle stop',
+      );
     };
 
     for (let i = 0; i < iterations + 1; i++) {
@@ -173,7 +209,16 @@ async function main({ iterations, tiers }: Options): Promise<void> {
         round.set(
           'docker-cli fresh',
           await timed(async () => {
-            await run('docker', ['run', '-d', '--init', '--name', `${baselineName}-fresh`, '-p', `127.0.0.1:${freshPort}:8080`, TEST_IMAGE]);
+            await run('docker', [
+              'run',
+              '-d',
+              '--init',
+              '--name',
+              `${baselineName}-fresh`,
+              '-p',
+              `127.0.0.1:${freshPort}:8080`,
+              TEST_IMAGE,
+            ]);
             await pollUntil200(freshPort);
           }),
         );
@@ -186,7 +231,10 @@ async function main({ iterations, tiers }: Options): Promise<void> {
               Image: TEST_IMAGE,
               name: `${baselineName}-fresh`,
               ExposedPorts: { '8080/tcp': {} },
-              HostConfig: { Init: true, PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: String(apiFreshPort) }] } },
+              HostConfig: {
+                Init: true,
+                PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: String(apiFreshPort) }] },
+              },
             });
             await created.start();
             await pollUntil200(apiFreshPort);
@@ -194,7 +242,8 @@ async function main({ iterations, tiers }: Options): Promise<void> {
         );
         await docker.getContainer(`${baselineName}-fresh`).remove({ force: true });
         await idle();
-        for (const container of await containersOf(instance, 'bench')) await docker.getContainer(container.Id).remove({ force: true });
+        for (const container of await containersOf(instance, 'bench'))
+          await docker.getContainer(container.Id).remove({ force: true });
         round.set(
           'luma fresh',
           await timed(async () => {
@@ -229,13 +278,19 @@ async function main({ iterations, tiers }: Options): Promise<void> {
         await baseline.stop({ t: 2 });
         // Luma froze the container 1 s after the last request; the request thaws it.
         if (i === 0) await request(luma.proxyPort, 'benchp.localhost');
-        await eventually(async () => (await containersOf(instance, 'benchp')).some((container) => container.State === 'paused'), 20_000, 'luma pause');
+        await eventually(
+          async () => (await containersOf(instance, 'benchp')).some((container) => container.State === 'paused'),
+          20_000,
+          'luma pause',
+        );
         await new Promise((resolve) => setTimeout(resolve, PAUSED_SETTLE_MS));
         round.set('luma paused', await timeToFirstByte(luma.proxyPort, 'benchp.localhost'));
       }
 
       if (i > 0) for (const [name, value] of round) samples.get(name)?.push(value); // round 0 warms caches
-      const summary = [...round].filter(([name]) => name.startsWith('luma')).map(([name, value]) => `${name} ${value.toFixed(1)} ms`);
+      const summary = [...round]
+        .filter(([name]) => name.startsWith('luma'))
+        .map(([name, value]) => `${name} ${value.toFixed(1)} ms`);
       process.stderr.write(`round ${i}/${iterations}${i === 0 ? ' (warm-up)' : ''}: ${summary.join(', ')}\n`);
     }
   } finally {
@@ -256,12 +311,15 @@ async function main({ iterations, tiers }: Options): Promise<void> {
   console.log(`\nbench/coldstart: ${iterations} rounds, ${new Date().toISOString()}, node ${process.version}\n`);
   console.log('| path | p50 ms | p95 ms |');
   console.log('|---|---:|---:|');
-  for (const name of samples.keys()) console.log(`| ${name} | ${stats(name).p50.toFixed(1)} | ${stats(name).p95.toFixed(1)} |`);
+  for (const name of samples.keys())
+    console.log(`| ${name} | ${stats(name).p50.toFixed(1)} | ${stats(name).p95.toFixed(1)} |`);
   console.log('\n| ratio (Luma / baseline) | p50 | p95 | goal |');
   console.log('|---|---:|---:|---|');
   for (const tier of (['stopped', 'fresh'] as const).filter((name) => tiers.has(name))) {
     for (const base of ['docker-cli', 'docker-api']) {
-      console.log(`| ${tier} vs ${base} | ${ratio(`luma ${tier}`, `${base} ${tier}`)} | ${base === 'docker-cli' ? '≤ 1.10' : '(reference)'} |`);
+      console.log(
+        `| ${tier} vs ${base} | ${ratio(`luma ${tier}`, `${base} ${tier}`)} | ${base === 'docker-cli' ? '≤ 1.10' : '(reference)'} |`,
+      );
     }
   }
   if (tiers.has('paused')) {

@@ -14,7 +14,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { buildTestImage, containersOf, removeInstanceContainers, TEST_IMAGE, testInstance } from '../test/support/docker.js';
+import {
+  buildTestImage,
+  containersOf,
+  removeInstanceContainers,
+  TEST_IMAGE,
+  testInstance,
+} from '../test/support/docker.js';
 import { eventually, projectManifest, runCli, startLuma, tempDir } from '../test/support/luma.js';
 import { freePort, option, percentile } from './lib/common.js';
 
@@ -42,17 +48,40 @@ function send(options: http.RequestOptions, body?: string): Promise<{ status: nu
 
 /** Milliseconds from the PUT of the lease to the first byte of its app's answer. */
 async function createToFirstByte(apiPort: number, proxyPort: number, lease: string, project: string): Promise<number> {
-  const object = { apiVersion: 'luma.dev/v1alpha1', kind: 'Lease', metadata: { name: lease }, spec: { project, ttl: '10m' } };
+  const object = {
+    apiVersion: 'luma.dev/v1alpha1',
+    kind: 'Lease',
+    metadata: { name: lease },
+    spec: { project, ttl: '10m' },
+  };
   const start = process.hrtime.bigint();
-  const created = await send({ host: '127.0.0.1', port: apiPort, method: 'PUT', path: `/api/v1alpha1/leases/${lease}`, headers: { 'content-type': 'application/json' } }, JSON.stringify(object));
+  const created = await send(
+    {
+      host: '127.0.0.1',
+      port: apiPort,
+      method: 'PUT',
+      path: `/api/v1alpha1/leases/${lease}`,
+      headers: { 'content-type': 'application/json' },
+    },
+    JSON.stringify(object),
+  );
   if (created.status >= 300) throw new Error(`creating lease ${lease}: ${created.status} ${created.body}`);
   for (;;) {
     const elapsed = await new Promise<number>((resolve, reject) => {
-      const req = http.get({ host: '127.0.0.1', port: proxyPort, path: '/', headers: { host: `${lease}.${project}.localhost` }, agent: false }, (res) => {
-        const at = Number(process.hrtime.bigint() - start) / 1e6;
-        res.resume();
-        res.on('end', () => resolve(res.statusCode === 200 ? at : -(res.statusCode ?? 1)));
-      });
+      const req = http.get(
+        {
+          host: '127.0.0.1',
+          port: proxyPort,
+          path: '/',
+          headers: { host: `${lease}.${project}.localhost` },
+          agent: false,
+        },
+        (res) => {
+          const at = Number(process.hrtime.bigint() - start) / 1e6;
+          res.resume();
+          res.on('end', () => resolve(res.statusCode === 200 ? at : -(res.statusCode ?? 1)));
+        },
+      );
       req.on('error', reject);
     });
     if (elapsed > 0) return elapsed;
@@ -82,19 +111,49 @@ async function main(): Promise<void> {
   const dir = await tempDir('bench-lease');
   await mkdir(path.join(dir, 'manifests'));
   const config = path.join(dir, 'config.yaml');
-  await writeFile(config, ['resyncInterval: 30s', 'leases:', '  gracePeriod: 1s', '  maxActive: 100', 'pool:', `  batchSize: ${POOL_SIZE}`, '  batchSpacing: 100ms', ''].join('\n'));
-  const luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
-  const samples: Record<'pool claim' | 'fresh start' | 'docker run (reference)', number[]> = { 'pool claim': [], 'fresh start': [], 'docker run (reference)': [] };
+  await writeFile(
+    config,
+    [
+      'resyncInterval: 30s',
+      'leases:',
+      '  gracePeriod: 1s',
+      '  maxActive: 100',
+      'pool:',
+      `  batchSize: ${POOL_SIZE}`,
+      '  batchSpacing: 100ms',
+      '',
+    ].join('\n'),
+  );
+  const luma = await startLuma({
+    stateDir: path.join(dir, 'state'),
+    manifests: path.join(dir, 'manifests'),
+    instance,
+    config,
+  });
+  const samples: Record<'pool claim' | 'fresh start' | 'docker run (reference)', number[]> = {
+    'pool claim': [],
+    'fresh start': [],
+    'docker run (reference)': [],
+  };
   try {
     const manifests = path.join(dir, 'projects.yaml');
     await writeFile(
       manifests,
-      projectManifest('pooled', { image: TEST_IMAGE, hostnames: ['pooled.localhost'] }) + `  pool:\n    size: ${POOL_SIZE}\n---\n` + projectManifest('fresh', { image: TEST_IMAGE, hostnames: ['fresh.localhost'] }),
+      projectManifest('pooled', { image: TEST_IMAGE, hostnames: ['pooled.localhost'] }) +
+        `  pool:\n    size: ${POOL_SIZE}\n---\n` +
+        projectManifest('fresh', { image: TEST_IMAGE, hostnames: ['fresh.localhost'] }),
     );
     const applied = await runCli(['apply', '-f', manifests], { api: luma.api });
     if (applied.code !== 0) throw new Error(applied.stderr);
     const poolFull = async (): Promise<void> => {
-      await eventually(async () => (await containersOf(instance, 'pooled')).filter((container) => container.Labels['luma.dev/role'] === 'pool' && container.State === 'running').length === POOL_SIZE, 30_000, 'a full pool');
+      await eventually(
+        async () =>
+          (await containersOf(instance, 'pooled')).filter(
+            (container) => container.Labels['luma.dev/role'] === 'pool' && container.State === 'running',
+          ).length === POOL_SIZE,
+        30_000,
+        'a full pool',
+      );
       // Running is not yet ready: give the readiness probe its moment.
       await new Promise((resolve) => setTimeout(resolve, 300));
     };
@@ -112,7 +171,9 @@ async function main(): Promise<void> {
         samples['fresh start'].push(fresh);
         samples['docker run (reference)'].push(reference);
       }
-      process.stderr.write(`round ${i}${keep ? '' : ' (warm-up)'}: pool ${pooled.toFixed(1)} ms, fresh ${fresh.toFixed(1)} ms, docker run ${reference.toFixed(1)} ms\n`);
+      process.stderr.write(
+        `round ${i}${keep ? '' : ' (warm-up)'}: pool ${pooled.toFixed(1)} ms, fresh ${fresh.toFixed(1)} ms, docker run ${reference.toFixed(1)} ms\n`,
+      );
     }
   } finally {
     await luma.stop();
@@ -121,13 +182,19 @@ async function main(): Promise<void> {
 
   const referenceP50 = percentile(samples['docker run (reference)'], 50);
   process.stdout.write(`\nbench/lease: create → first byte, ${ITERATIONS} rounds\n\n`);
-  process.stdout.write(`${'path'.padEnd(24)}${'p50 ms'.padStart(10)}${'p95 ms'.padStart(10)}${'p50 / docker run'.padStart(20)}\n`);
+  process.stdout.write(
+    `${'path'.padEnd(24)}${'p50 ms'.padStart(10)}${'p95 ms'.padStart(10)}${'p50 / docker run'.padStart(20)}\n`,
+  );
   for (const [name, values] of Object.entries(samples)) {
     const p50 = percentile(values, 50);
-    process.stdout.write(`${name.padEnd(24)}${p50.toFixed(1).padStart(10)}${percentile(values, 95).toFixed(1).padStart(10)}${(p50 / referenceP50).toFixed(2).padStart(20)}\n`);
+    process.stdout.write(
+      `${name.padEnd(24)}${p50.toFixed(1).padStart(10)}${percentile(values, 95).toFixed(1).padStart(10)}${(p50 / referenceP50).toFixed(2).padStart(20)}\n`,
+    );
   }
   const poolP50 = percentile(samples['pool claim'], 50);
-  process.stdout.write(`\ngoal: pool claim p50 <= 30 ms: ${poolP50 <= 30 ? 'met' : 'NOT met'} (${poolP50.toFixed(1)} ms)\n`);
+  process.stdout.write(
+    `\ngoal: pool claim p50 <= 30 ms: ${poolP50 <= 30 ? 'met' : 'NOT met'} (${poolP50.toFixed(1)} ms)\n`,
+  );
 }
 
 main().catch((error: unknown) => {

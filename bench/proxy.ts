@@ -133,12 +133,14 @@ function parseOptions(argv: string[]): Options {
     const raw = value(flag);
     if (raw === undefined) return fallback;
     const parsed = Number(raw);
-    if (!Number.isInteger(parsed) || parsed <= 0) throw new Error(`${flag}: expected a positive whole number, got "${raw}"`);
+    if (!Number.isInteger(parsed) || parsed <= 0)
+      throw new Error(`${flag}: expected a positive whole number, got "${raw}"`);
     return parsed;
   };
   const warmupRaw = value('--warmup');
   const warmupS = warmupRaw === undefined ? 3 : Number(warmupRaw);
-  if (!Number.isInteger(warmupS) || warmupS < 0) throw new Error(`--warmup: expected a whole number of seconds, got "${warmupRaw}"`);
+  if (!Number.isInteger(warmupS) || warmupS < 0)
+    throw new Error(`--warmup: expected a whole number of seconds, got "${warmupRaw}"`);
   const cpuProf = value('--cpu-prof');
   return {
     durationS: positive('--duration', 10),
@@ -161,7 +163,8 @@ function baselineCliOf(checkout: string | undefined): string | undefined {
 
 function pinLayout(raw: string | undefined): LayoutName | undefined {
   if (raw === undefined) return undefined;
-  if (!Object.hasOwn(LAYOUTS, raw)) throw new Error(`--pin: expected one of ${Object.keys(LAYOUTS).join(', ')}, got "${raw}"`);
+  if (!Object.hasOwn(LAYOUTS, raw))
+    throw new Error(`--pin: expected one of ${Object.keys(LAYOUTS).join(', ')}, got "${raw}"`);
   return raw as LayoutName;
 }
 
@@ -176,12 +179,15 @@ function onPath(command: string): string | undefined {
 
 function get(port: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host: HOST }, agent: false, timeout: 2000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = http.get(
+      { host: '127.0.0.1', port, path: '/', headers: { host: HOST }, agent: false, timeout: 2000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', reject);
     req.on('timeout', () => req.destroy(new Error('timed out')));
   });
@@ -202,13 +208,17 @@ async function untilServing(name: string, port: number, owner: BenchProcess): Pr
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`${name} on port ${port} did not answer 200 "ok" within ${READY_TIMEOUT_MS} ms (last: ${last}):\n${owner.log.trim()}`);
+  throw new Error(
+    `${name} on port ${port} did not answer 200 "ok" within ${READY_TIMEOUT_MS} ms (last: ${last}):\n${owner.log.trim()}`,
+  );
 }
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? NaN) : ((sorted[middle - 1] ?? NaN) + (sorted[middle] ?? NaN)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? NaN)
+    : ((sorted[middle - 1] ?? NaN) + (sorted[middle] ?? NaN)) / 2;
 }
 
 const fmtRps = (value: number): string => Math.round(value).toLocaleString('en-US');
@@ -219,7 +229,10 @@ function nodeArgs(script: string): string[] {
   return ['--import', 'tsx', path.join(ROOT, 'bench', 'lib', script)];
 }
 
-async function startBackend(processes: ProcessGroup, cpus: string | undefined): Promise<{ port: number; process: BenchProcess }> {
+async function startBackend(
+  processes: ProcessGroup,
+  cpus: string | undefined,
+): Promise<{ port: number; process: BenchProcess }> {
   const backend = processes.start('backend', process.execPath, nodeArgs('backend.ts'), { cpus, cwd: ROOT });
   const port = Number((await backend.waitFor(/listening (\d+)/, READY_TIMEOUT_MS))[1]);
   await untilServing('backend', port, backend);
@@ -235,13 +248,23 @@ async function startLuma(
   extraLumaArgs: string[] = [],
   cli = LUMA_CLI,
 ): Promise<{ port: number; process: BenchProcess }> {
-  const luma = processes.start('luma proxy run', process.execPath, [...extraNodeArgs, cli, 'proxy', 'run', '--listen', '127.0.0.1:0', '--state-dir', stateDir, ...extraLumaArgs], {
-    cpus,
-    cwd: ROOT,
-    env: { ...process.env, LUMA_LOG_LEVEL: process.env.LUMA_LOG_LEVEL ?? 'info' },
-  });
+  const luma = processes.start(
+    'luma proxy run',
+    process.execPath,
+    [...extraNodeArgs, cli, 'proxy', 'run', '--listen', '127.0.0.1:0', '--state-dir', stateDir, ...extraLumaArgs],
+    {
+      cpus,
+      cwd: ROOT,
+      env: { ...process.env, LUMA_LOG_LEVEL: process.env.LUMA_LOG_LEVEL ?? 'info' },
+    },
+  );
   const port = Number((await luma.waitFor(/apps at http:\/\/127\.0\.0\.1:(\d+)/, READY_TIMEOUT_MS))[1]);
-  await processes.run('luma proxy deploy', process.execPath, [cli, 'proxy', 'deploy', 'bench', '--host', HOST, '--target', `127.0.0.1:${backendPort}`, '--state-dir', stateDir], { cwd: ROOT });
+  await processes.run(
+    'luma proxy deploy',
+    process.execPath,
+    [cli, 'proxy', 'deploy', 'bench', '--host', HOST, '--target', `127.0.0.1:${backendPort}`, '--state-dir', stateDir],
+    { cwd: ROOT },
+  );
   await untilServing('luma', port, luma);
   return { port, process: luma };
 }
@@ -254,20 +277,50 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
   const nginxPrefix = path.join(tmp, 'nginx');
   const nginxPort = await freePort();
   const nginxArgs = await writeNginxConfig(nginxPrefix, nginxPort, backend.port);
-  const nginx = processes.start('nginx', onPath('nginx') ?? 'nginx', nginxArgs, { cpus: layout.proxy, cwd: nginxPrefix });
+  const nginx = processes.start('nginx', onPath('nginx') ?? 'nginx', nginxArgs, {
+    cpus: layout.proxy,
+    cwd: nginxPrefix,
+  });
   await untilServing('nginx', nginxPort, nginx);
 
-  const httpProxy = processes.start('http-proxy', process.execPath, [...nodeArgs('http-proxy-server.ts'), String(backend.port)], { cpus: layout.proxy, cwd: ROOT });
+  const httpProxy = processes.start(
+    'http-proxy',
+    process.execPath,
+    [...nodeArgs('http-proxy-server.ts'), String(backend.port)],
+    { cpus: layout.proxy, cwd: ROOT },
+  );
   const httpProxyPort = Number((await httpProxy.waitFor(/listening (\d+)/, READY_TIMEOUT_MS))[1]);
   await untilServing('http-proxy', httpProxyPort, httpProxy);
 
   const luma = await startLuma(processes, path.join(tmp, 'luma'), backend.port, layout.proxy);
-  const lumaNode = options.withNodePath ? await startLuma(processes, path.join(tmp, 'luma-node'), backend.port, layout.proxy, [], ['--no-fast-path']) : undefined;
-  const lumaBase = options.baselineCli ? await startLuma(processes, path.join(tmp, 'luma-base'), backend.port, layout.proxy, [], [], options.baselineCli) : undefined;
-  const paths: readonly PathName[] = [...PATHS, ...(lumaNode ? ['luma-node' as const] : []), ...(lumaBase ? ['luma-base' as const] : [])];
+  const lumaNode = options.withNodePath
+    ? await startLuma(processes, path.join(tmp, 'luma-node'), backend.port, layout.proxy, [], ['--no-fast-path'])
+    : undefined;
+  const lumaBase = options.baselineCli
+    ? await startLuma(processes, path.join(tmp, 'luma-base'), backend.port, layout.proxy, [], [], options.baselineCli)
+    : undefined;
+  const paths: readonly PathName[] = [
+    ...PATHS,
+    ...(lumaNode ? ['luma-node' as const] : []),
+    ...(lumaBase ? ['luma-base' as const] : []),
+  ];
 
-  const ports: Partial<Record<PathName, number>> = { direct: backend.port, nginx: nginxPort, 'http-proxy': httpProxyPort, luma: luma.port, 'luma-node': lumaNode?.port, 'luma-base': lumaBase?.port };
-  const owners: Partial<Record<PathName, BenchProcess>> = { direct: backend.process, nginx, 'http-proxy': httpProxy, luma: luma.process, 'luma-node': lumaNode?.process, 'luma-base': lumaBase?.process };
+  const ports: Partial<Record<PathName, number>> = {
+    direct: backend.port,
+    nginx: nginxPort,
+    'http-proxy': httpProxyPort,
+    luma: luma.port,
+    'luma-node': lumaNode?.port,
+    'luma-base': lumaBase?.port,
+  };
+  const owners: Partial<Record<PathName, BenchProcess>> = {
+    direct: backend.process,
+    nginx,
+    'http-proxy': httpProxy,
+    luma: luma.process,
+    'luma-node': lumaNode?.process,
+    'luma-base': lumaBase?.process,
+  };
   const owner = (name: PathName): BenchProcess => {
     const found = owners[name];
     if (!found) throw new Error(`no process for ${name}`);
@@ -280,7 +333,8 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
     const self = selfAndReapedCpuMs();
     if (machine === undefined || self === undefined) return undefined;
     let total = self;
-    for (const owner of new Set(ours)) total += (owner.child.pid === undefined ? undefined : groupCpuMs(owner.child.pid)) ?? 0;
+    for (const owner of new Set(ours))
+      total += (owner.child.pid === undefined ? undefined : groupCpuMs(owner.child.pid)) ?? 0;
     return { ours: total, machine };
   };
   const measureOnce = async (name: PathName, durationS: number): Promise<Measurement> => {
@@ -297,9 +351,14 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
     if (!owner(name).running) throw new Error(`${name} exited during the run:\n${owner(name).log.trim()}`);
     const cpuAfter = pgid === undefined ? undefined : groupCpuMs(pgid);
     const allAfter = cpuNow();
-    const cpuUsPerRequest = cpuBefore === undefined || cpuAfter === undefined || result.requests === 0 ? NaN : ((cpuAfter - cpuBefore) * 1000) / result.requests;
+    const cpuUsPerRequest =
+      cpuBefore === undefined || cpuAfter === undefined || result.requests === 0
+        ? NaN
+        : ((cpuAfter - cpuBefore) * 1000) / result.requests;
     const backgroundShare =
-      allBefore === undefined || allAfter === undefined ? 0 : Math.max(0, allAfter.machine - allBefore.machine - (allAfter.ours - allBefore.ours)) / (durationS * 1000);
+      allBefore === undefined || allAfter === undefined
+        ? 0
+        : Math.max(0, allAfter.machine - allBefore.machine - (allAfter.ours - allBefore.ours)) / (durationS * 1000);
     return { ...result, cpuUsPerRequest, backgroundShare };
   };
   const measure = async (name: PathName, durationS: number): Promise<Measurement> => {
@@ -308,7 +367,9 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
       const result = await measureOnce(name, durationS);
       if (!best || result.backgroundShare < best.backgroundShare) best = result;
       if (result.backgroundShare <= MAX_BACKGROUND_SHARE) break;
-      process.stdout.write(`  (${name}: other processes or steal took ${(100 * result.backgroundShare).toFixed(0)}% of a core during the run${attempt < MAX_ATTEMPTS ? '; running it again' : ''})\n`);
+      process.stdout.write(
+        `  (${name}: other processes or steal took ${(100 * result.backgroundShare).toFixed(0)}% of a core during the run${attempt < MAX_ATTEMPTS ? '; running it again' : ''})\n`,
+      );
     }
     return best as Measurement;
   };
@@ -318,14 +379,23 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
     for (const name of paths) await measureOnce(name, options.warmupS);
   }
 
-  const results: Record<PathName, Measurement[]> = { direct: [], nginx: [], 'http-proxy': [], luma: [], 'luma-node': [], 'luma-base': [] };
+  const results: Record<PathName, Measurement[]> = {
+    direct: [],
+    nginx: [],
+    'http-proxy': [],
+    luma: [],
+    'luma-node': [],
+    'luma-base': [],
+  };
   for (let round = 0; round < options.rounds; round++) {
     const order = paths.map((_, index) => paths[(index + round) % paths.length] as PathName);
     const line: string[] = [];
     for (const name of order) {
       const result = await measure(name, options.durationS);
       results[name].push(result);
-      line.push(`${name} ${fmtRps(result.requestsPerSecond)}/s p99 ${fmtMs(result.p99Ms)} ms ${result.cpuUsPerRequest.toFixed(0)} µs${result.backgroundShare > 0.02 ? ` (others ${(100 * result.backgroundShare).toFixed(0)}%)` : ''}${result.errors ? ` (${result.errors} errors)` : ''}`);
+      line.push(
+        `${name} ${fmtRps(result.requestsPerSecond)}/s p99 ${fmtMs(result.p99Ms)} ms ${result.cpuUsPerRequest.toFixed(0)} µs${result.backgroundShare > 0.02 ? ` (others ${(100 * result.backgroundShare).toFixed(0)}%)` : ''}${result.errors ? ` (${result.errors} errors)` : ''}`,
+      );
     }
     process.stdout.write(`round ${round + 1}/${options.rounds}: ${line.join(' · ')}\n`);
   }
@@ -347,7 +417,8 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
         },
       ];
     }),
-  ) as Record<Exclude<PathName, 'luma-node' | 'luma-base'>, Summary> & Partial<Record<'luma-node' | 'luma-base', Summary>>;
+  ) as Record<Exclude<PathName, 'luma-node' | 'luma-base'>, Summary> &
+    Partial<Record<'luma-node' | 'luma-base', Summary>>;
 
   const out: string[] = [];
   out.push(
@@ -360,7 +431,9 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
   );
   for (const name of paths) {
     const row = summary[name] as Summary;
-    out.push(`| ${name} | ${fmtRps(row.rps)} | ${fmtRps(row.minRps)}–${fmtRps(row.maxRps)} | ${fmtMs(row.p50)} | ${fmtMs(row.p99)} | ${row.cpu.toFixed(1)} | ${row.errors} |`);
+    out.push(
+      `| ${name} | ${fmtRps(row.rps)} | ${fmtRps(row.minRps)}–${fmtRps(row.maxRps)} | ${fmtMs(row.p50)} | ${fmtMs(row.p99)} | ${row.cpu.toFixed(1)} | ${row.errors} |`,
+    );
   }
   const ratio = (value: number): string => value.toFixed(2);
   const verdict = (ok: boolean): string => (ok ? '✔' : '✘');
@@ -392,10 +465,11 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
       : []),
     '',
     'CPU µs/req: user + system CPU time of the process under test (the backend for direct, the proxy alone',
-    "otherwise, all its threads and processes) per request answered; steadier than req/s when the machine is shared.",
+    'otherwise, all its threads and processes) per request answered; steadier than req/s when the machine is shared.',
   );
   const errors = paths.filter((name) => (summary[name]?.errors ?? 0) > 0);
-  if (errors.length > 0) out.push('', `warning: errors or non-2xx answers on ${errors.join(', ')}: those figures are not comparable`);
+  if (errors.length > 0)
+    out.push('', `warning: errors or non-2xx answers on ${errors.join(', ')}: those figures are not comparable`);
   process.stdout.write(out.join('\n') + '\n');
 }
 
@@ -409,9 +483,21 @@ async function profileLuma(options: Options, processes: ProcessGroup, tmp: strin
   // The profile's clock starts with the process: remember when that was, to keep only the
   // samples of the measured run (not the start-up, the deploy or the warm-up).
   const spawnedAt = performance.now();
-  const luma = await startLuma(processes, path.join(tmp, 'luma'), backend.port, layout.proxy, ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '250']);
+  const luma = await startLuma(processes, path.join(tmp, 'luma'), backend.port, layout.proxy, [
+    '--cpu-prof',
+    '--cpu-prof-dir',
+    profileDir,
+    '--cpu-prof-interval',
+    '250',
+  ]);
   const wrk = (durationS: number): Promise<WrkResult> =>
-    runWrk(processes, { url: `http://127.0.0.1:${luma.port}/`, connections: options.connections, durationS, headers: { Host: HOST }, cpus: layout.wrk });
+    runWrk(processes, {
+      url: `http://127.0.0.1:${luma.port}/`,
+      connections: options.connections,
+      durationS,
+      headers: { Host: HOST },
+      cpus: layout.wrk,
+    });
   if (options.warmupS > 0) await wrk(options.warmupS);
 
   const lumaPid = luma.process.child.pid;
@@ -419,7 +505,9 @@ async function profileLuma(options: Options, processes: ProcessGroup, tmp: strin
   const othersCpu = (): number | undefined => {
     const machine = machineCpuMs();
     const self = selfAndReapedCpuMs();
-    const groups = [backend.process, luma.process].map((owner) => (owner.child.pid === undefined ? undefined : groupCpuMs(owner.child.pid)));
+    const groups = [backend.process, luma.process].map((owner) =>
+      owner.child.pid === undefined ? undefined : groupCpuMs(owner.child.pid),
+    );
     if (machine === undefined || self === undefined || groups.includes(undefined)) return undefined;
     return machine - self - groups.reduce<number>((sum, ms) => sum + (ms ?? 0), 0);
   };
@@ -430,8 +518,12 @@ async function profileLuma(options: Options, processes: ProcessGroup, tmp: strin
   const toMs = performance.now() - spawnedAt;
   const lumaAfter = lumaCpu();
   const othersAfter = othersCpu();
-  const background = othersBefore === undefined || othersAfter === undefined ? 0 : Math.max(0, othersAfter - othersBefore) / (options.durationS * 1000);
-  const cpuUsPerRequest = lumaBefore === undefined || lumaAfter === undefined ? NaN : ((lumaAfter - lumaBefore) * 1000) / result.requests;
+  const background =
+    othersBefore === undefined || othersAfter === undefined
+      ? 0
+      : Math.max(0, othersAfter - othersBefore) / (options.durationS * 1000);
+  const cpuUsPerRequest =
+    lumaBefore === undefined || lumaAfter === undefined ? NaN : ((lumaAfter - lumaBefore) * 1000) / result.requests;
 
   // SIGTERM: the proxy stops and exits, and node writes the profile on the way out.
   await processes.stop(luma.process);
@@ -444,7 +536,9 @@ async function profileLuma(options: Options, processes: ProcessGroup, tmp: strin
       `${cpuUsPerRequest.toFixed(1)} µs/req; other processes or steal took ${(100 * background).toFixed(0)}% of a core meanwhile\n` +
       `profile: ${path.join(profileDir, file)} (samples from ${(fromMs / 1000).toFixed(1)} s to ${(toMs / 1000).toFixed(1)} s only)\n\n`,
   );
-  process.stdout.write(formatProfile(await summariseProfile(path.join(profileDir, file), { fromMs, toMs }), result.requests) + '\n');
+  process.stdout.write(
+    formatProfile(await summariseProfile(path.join(profileDir, file), { fromMs, toMs }), result.requests) + '\n',
+  );
 }
 
 async function main(): Promise<void> {
@@ -456,7 +550,9 @@ async function main(): Promise<void> {
     return;
   }
   if (!existsSync(LUMA_CLI)) {
-    process.stderr.write(`bench/proxy runs the built CLI (${path.relative(ROOT, LUMA_CLI)}): run npm run build first\n`);
+    process.stderr.write(
+      `bench/proxy runs the built CLI (${path.relative(ROOT, LUMA_CLI)}): run npm run build first\n`,
+    );
     process.exitCode = 1;
     return;
   }
@@ -467,7 +563,9 @@ async function main(): Promise<void> {
 
   const [load] = os.loadavg();
   if (load !== undefined && load > 0.5) {
-    process.stderr.write(`note: load average ${load.toFixed(2)} before starting: other work on this machine will show up as noise\n`);
+    process.stderr.write(
+      `note: load average ${load.toFixed(2)} before starting: other work on this machine will show up as noise\n`,
+    );
   }
 
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'luma-bench-proxy-'));

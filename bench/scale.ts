@@ -21,8 +21,12 @@ import { option, percentile } from './lib/common.js';
 import { runDirectoryForm } from './lib/scale-directory.js';
 
 if (process.argv.includes('--help')) {
-  process.stdout.write('usage: npx tsx bench/scale.ts [--projects 1000] [--cold 50] [--idle-seconds 90] [--resync-seconds 10]\n');
-  process.stdout.write('       npx tsx bench/scale.ts --files 1000|10000 [--rounds 5]   (manifest files in the watched directory)\n');
+  process.stdout.write(
+    'usage: npx tsx bench/scale.ts [--projects 1000] [--cold 50] [--idle-seconds 90] [--resync-seconds 10]\n',
+  );
+  process.stdout.write(
+    '       npx tsx bench/scale.ts --files 1000|10000 [--rounds 5]   (manifest files in the watched directory)\n',
+  );
   process.exit(0);
 }
 const FILES = process.argv.includes('--files') ? option('--files', 1_000) : undefined;
@@ -58,7 +62,10 @@ function manifests(count: number): string {
 
 function describeCounts(counting: CountingSocket, divisor = 1): string {
   const rows = [...counting.counts()].sort((a, b) => b[1] - a[1]);
-  return rows.map(([endpoint, count]) => `${endpoint} ${(count / divisor).toFixed(divisor === 1 ? 0 : 1)}`).join(', ') || 'none';
+  return (
+    rows.map(([endpoint, count]) => `${endpoint} ${(count / divisor).toFixed(divisor === 1 ? 0 : 1)}`).join(', ') ||
+    'none'
+  );
 }
 
 async function waitForHttp200(port: number, deadline: number): Promise<void> {
@@ -96,7 +103,14 @@ async function baselineColdStarts(count: number, runLabel: string): Promise<{ wa
 
 async function removeBaseline(runLabel: string): Promise<void> {
   const containers = await docker.listContainers({ all: true, filters: { label: [`${BASELINE_LABEL}=${runLabel}`] } });
-  await Promise.all(containers.map((container) => docker.getContainer(container.Id).remove({ force: true }).catch(() => undefined)));
+  await Promise.all(
+    containers.map((container) =>
+      docker
+        .getContainer(container.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
 }
 
 async function main(): Promise<void> {
@@ -106,14 +120,23 @@ async function main(): Promise<void> {
   const stateDir = path.join(dir, 'state');
   await mkdir(path.join(dir, 'manifests'));
   const counting = await startCountingSocket(path.join(dir, 'docker.sock'));
-  process.stdout.write(`bench/scale: ${PROJECTS} projects, ${COLD} cold starts, idle window ${IDLE_SECONDS} s, resync every ${RESYNC_SECONDS} s\n`);
+  process.stdout.write(
+    `bench/scale: ${PROJECTS} projects, ${COLD} cold starts, idle window ${IDLE_SECONDS} s, resync every ${RESYNC_SECONDS} s\n`,
+  );
 
   try {
     const baseline = await baselineColdStarts(COLD, instance);
     await removeBaseline(instance);
 
     const config = await writeConfig(dir, { resyncInterval: `${RESYNC_SECONDS}s` });
-    const luma = await startLuma({ stateDir, manifests: path.join(dir, 'manifests'), instance, config, env: { DOCKER_HOST: `unix://${counting.path}` }, startTimeoutMs: 60_000 });
+    const luma = await startLuma({
+      stateDir,
+      manifests: path.join(dir, 'manifests'),
+      instance,
+      config,
+      env: { DOCKER_HOST: `unix://${counting.path}` },
+      startTimeoutMs: 60_000,
+    });
     const pid = luma.child.pid ?? -1;
     const rssAtStart = await residentBytes(pid);
     // The highest resident memory seen from the apply to the cold starts, read every 200 ms:
@@ -122,14 +145,20 @@ async function main(): Promise<void> {
     try {
       counting.reset();
       const applyBegan = Date.now();
-      const applied = await apiCall(luma.api, 'POST', '/apply?source=scale.yaml', { rawBody: manifests(PROJECTS), headers: { 'content-type': 'application/yaml' }, timeoutMs: 300_000 });
+      const applied = await apiCall(luma.api, 'POST', '/apply?source=scale.yaml', {
+        rawBody: manifests(PROJECTS),
+        headers: { 'content-type': 'application/yaml' },
+        timeoutMs: 300_000,
+      });
       const applyMs = Date.now() - applyBegan;
       if (applied.status !== 200) throw new Error(`apply: HTTP ${applied.status} ${applied.text.slice(0, 500)}`);
 
       let reconciled = 0;
       for (;;) {
         const list = await apiCall(luma.api, 'GET', '/api/v1alpha1/projects', { timeoutMs: 60_000 });
-        const items = (list.json as { items: Array<{ metadata: { generation?: number }; status?: { observedGeneration?: number } }> }).items;
+        const items = (
+          list.json as { items: Array<{ metadata: { generation?: number }; status?: { observedGeneration?: number } }> }
+        ).items;
         reconciled = items.filter((item) => item.status?.observedGeneration === item.metadata.generation).length;
         if (reconciled >= PROJECTS) break;
         await sleep(250);
@@ -164,7 +193,9 @@ async function main(): Promise<void> {
       // A start slower than the project's startupTimeout (30 s) is answered 503: counted, not fatal.
       const answers = await Promise.all(
         Array.from({ length: COLD }, async (_, index) => {
-          const answer = await request(luma.proxyPort, `${projectName(index)}.scale.localhost`, '/', 120_000).catch(() => ({ status: 0 }));
+          const answer = await request(luma.proxyPort, `${projectName(index)}.scale.localhost`, '/', 120_000).catch(
+            () => ({ status: 0 }),
+          );
           return { status: answer.status, ms: Date.now() - coldBegan };
         }),
       );
@@ -185,14 +216,28 @@ async function main(): Promise<void> {
         ],
         [`controller CPU while idle (${IDLE_SECONDS} s)`, `${idleCpu.toFixed(2)} % of a core`, '≤ 1 %'],
         ['Docker API calls per resync while idle', `${(idleCalls / resyncs).toFixed(1)}`, 'no call per idle project'],
-        [`cold start of ${COLD} at once through the proxy: all answered`, `${coldWallMs} ms (p50 ${percentile(cold, 50)} ms; ${cold.length} × 200${failed.length ? `, ${failed.length} × ${[...new Set(failed)].join('/')}` : ''})`, ''],
-        [`baseline: ${COLD} containers created + started at once (Engine API) until each answered`, `${baseline.wallMs} ms (p50 ${percentile(baseline.latencies, 50)} ms)`, ''],
+        [
+          `cold start of ${COLD} at once through the proxy: all answered`,
+          `${coldWallMs} ms (p50 ${percentile(cold, 50)} ms; ${cold.length} × 200${failed.length ? `, ${failed.length} × ${[...new Set(failed)].join('/')}` : ''})`,
+          '',
+        ],
+        [
+          `baseline: ${COLD} containers created + started at once (Engine API) until each answered`,
+          `${baseline.wallMs} ms (p50 ${percentile(baseline.latencies, 50)} ms)`,
+          '',
+        ],
         ['ratio: Luma / baseline (all answered)', (coldWallMs / baseline.wallMs).toFixed(2), ''],
-        [`Docker API calls during the ${COLD} cold starts`, `${coldCalls} (${(coldCalls / COLD).toFixed(1)} per start)`, ''],
+        [
+          `Docker API calls during the ${COLD} cold starts`,
+          `${coldCalls} (${(coldCalls / COLD).toFixed(1)} per start)`,
+          '',
+        ],
       ];
       process.stdout.write('\n| measure | value | goal |\n|---|---:|---|\n');
       for (const [what, value, goal] of rows) process.stdout.write(`| ${what} | ${value} | ${goal} |\n`);
-      process.stdout.write(`\nDocker calls during apply and reconcile: ${applyBreakdown}\nDocker calls per idle resync: ${idleBreakdown}\n`);
+      process.stdout.write(
+        `\nDocker calls during apply and reconcile: ${applyBreakdown}\nDocker calls per idle resync: ${idleBreakdown}\n`,
+      );
     } finally {
       peakSampler.stop();
       await luma.stop();
@@ -206,6 +251,8 @@ async function main(): Promise<void> {
 }
 
 (FILES !== undefined ? runDirectoryForm(FILES, option('--rounds', 5)) : main()).catch((error: unknown) => {
-  process.stderr.write(`bench/scale failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `bench/scale failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

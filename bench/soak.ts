@@ -24,7 +24,9 @@ import { cpuMs, MiB, residentBytes, sampleResidentMemory, type MemorySampler } f
 import { option, percentile } from './lib/common.js';
 
 if (process.argv.includes('--help')) {
-  process.stdout.write('usage: npx tsx bench/soak.ts [--duration SECONDS (600)] [--projects 6] [--sample SECONDS (30)]\n');
+  process.stdout.write(
+    'usage: npx tsx bench/soak.ts [--duration SECONDS (600)] [--projects 6] [--sample SECONDS (30)]\n',
+  );
   process.exit(0);
 }
 const DURATION_S = option('--duration', 600);
@@ -40,7 +42,16 @@ interface Tally {
 }
 
 function projectYaml(name: string, extra: string[]): string {
-  return ['apiVersion: luma.dev/v1alpha1', 'kind: Project', 'metadata:', `  name: ${name}`, 'spec:', `  image: ${TEST_IMAGE}`, `  hostnames: [${name}.soak.localhost]`, ...extra].join('\n');
+  return [
+    'apiVersion: luma.dev/v1alpha1',
+    'kind: Project',
+    'metadata:',
+    `  name: ${name}`,
+    'spec:',
+    `  image: ${TEST_IMAGE}`,
+    `  hostnames: [${name}.soak.localhost]`,
+    ...extra,
+  ].join('\n');
 }
 
 function noteError(tally: Tally, message: string): void {
@@ -79,7 +90,12 @@ async function cycleLeases(tally: Tally, api: ApiEndpoint, port: number, until: 
   while (Date.now() < until) {
     number += 1;
     const name = `soak-${number}`;
-    const body = { apiVersion: 'luma.dev/v1alpha1', kind: 'Lease', metadata: { name }, spec: { project: POOLED, ttl: '5m' } };
+    const body = {
+      apiVersion: 'luma.dev/v1alpha1',
+      kind: 'Lease',
+      metadata: { name },
+      spec: { project: POOLED, ttl: '5m' },
+    };
     const created = await apiCall(api, 'PUT', `/api/v1alpha1/leases/${name}`, { body });
     if (created.status !== 200) noteError(tally, `lease create: HTTP ${created.status} ${created.text.slice(0, 120)}`);
     await get(tally, port, `${name}.${POOLED}.soak.localhost`);
@@ -97,25 +113,59 @@ async function main(): Promise<void> {
   const dir = await tempDir('bench-soak');
   await mkdir(path.join(dir, 'manifests'));
   const config = path.join(dir, 'config.yaml');
-  await writeFile(config, ['leases:', '  minTtl: 1m', '  gracePeriod: 1s', '  defaultMemory: 64Mi', '  minMemory: 32Mi', '  defaultCpu: 250m', ''].join('\n'));
-  const luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config, startTimeoutMs: 60_000 });
+  await writeFile(
+    config,
+    [
+      'leases:',
+      '  minTtl: 1m',
+      '  gracePeriod: 1s',
+      '  defaultMemory: 64Mi',
+      '  minMemory: 32Mi',
+      '  defaultCpu: 250m',
+      '',
+    ].join('\n'),
+  );
+  const luma = await startLuma({
+    stateDir: path.join(dir, 'state'),
+    manifests: path.join(dir, 'manifests'),
+    instance,
+    config,
+    startTimeoutMs: 60_000,
+  });
   const pid = luma.child.pid ?? -1;
   const tally: Tally = { requests: 0, errors: 0, leases: 0, messages: new Map() };
   let memorySampler: MemorySampler | undefined;
   try {
     const names = Array.from({ length: PROJECTS }, (_, index) => `soak${index}`);
     const documents = names.map((name, index) =>
-      projectYaml(name, ['  scaling:', '    minInstances: 0', '    maxInstances: 2', '    targetConcurrency: 4', '    idleTimeout: 3s', ...(index % 2 === 1 ? ['    pauseAfter: 1s'] : [])]),
+      projectYaml(name, [
+        '  scaling:',
+        '    minInstances: 0',
+        '    maxInstances: 2',
+        '    targetConcurrency: 4',
+        '    idleTimeout: 3s',
+        ...(index % 2 === 1 ? ['    pauseAfter: 1s'] : []),
+      ]),
     );
     documents.push(projectYaml(POOLED, ['  scaling: { minInstances: 0, idleTimeout: 3s }', '  pool:', '    size: 1']));
-    const applied = await apiCall(luma.api, 'POST', '/apply?source=soak.yaml', { rawBody: documents.join('\n---\n'), headers: { 'content-type': 'application/yaml' } });
+    const applied = await apiCall(luma.api, 'POST', '/apply?source=soak.yaml', {
+      rawBody: documents.join('\n---\n'),
+      headers: { 'content-type': 'application/yaml' },
+    });
     if (applied.status !== 200) throw new Error(`apply: HTTP ${applied.status} ${applied.text}`);
 
-    process.stdout.write(`bench/soak: ${DURATION_S} s, ${PROJECTS} projects cycling (idle 3 s) and leases; a row every ${SAMPLE_S} s\n\n`);
-    process.stdout.write('| time s | requests | errors | leases | RSS MiB | CPU % (window) |\n|---:|---:|---:|---:|---:|---:|\n');
+    process.stdout.write(
+      `bench/soak: ${DURATION_S} s, ${PROJECTS} projects cycling (idle 3 s) and leases; a row every ${SAMPLE_S} s\n\n`,
+    );
+    process.stdout.write(
+      '| time s | requests | errors | leases | RSS MiB | CPU % (window) |\n|---:|---:|---:|---:|---:|---:|\n',
+    );
     const began = Date.now();
     const until = began + DURATION_S * 1000;
-    const traffic = Promise.all([...names.map((name) => cycleProject(tally, luma.proxyPort, name, until)), cycleLeases(tally, luma.api, luma.proxyPort, until)]);
+    const traffic = Promise.all([
+      ...names.map((name) => cycleProject(tally, luma.proxyPort, name, until)),
+      cycleLeases(tally, luma.api, luma.proxyPort, until),
+    ]);
 
     const samples: number[] = [];
     memorySampler = sampleResidentMemory(pid, 2_000);
@@ -130,7 +180,9 @@ async function main(): Promise<void> {
       lastCpu = cpu;
       lastAt = Date.now();
       samples.push(rss);
-      process.stdout.write(`| ${Math.round((Date.now() - began) / 1000)} | ${tally.requests} | ${tally.errors} | ${tally.leases} | ${(rss / MiB).toFixed(1)} | ${percent.toFixed(1)} |\n`);
+      process.stdout.write(
+        `| ${Math.round((Date.now() - began) / 1000)} | ${tally.requests} | ${tally.errors} | ${tally.leases} | ${(rss / MiB).toFixed(1)} | ${percent.toFixed(1)} |\n`,
+      );
     }
     await traffic;
     memorySampler?.stop();
@@ -138,15 +190,25 @@ async function main(): Promise<void> {
     const last = samples[samples.length - 1] ?? 0;
     const peak = Math.max(...samples, ...memory.map((sample) => sample.rss));
     const windowMs = Math.max(60_000, DURATION_S * 200);
-    const medianBetween = (from: number, to: number): number => percentile(memory.filter((sample) => sample.at >= from && sample.at < to).map((sample) => sample.rss), 50);
+    const medianBetween = (from: number, to: number): number =>
+      percentile(
+        memory.filter((sample) => sample.at >= from && sample.at < to).map((sample) => sample.rss),
+        50,
+      );
     const warm = medianBetween(windowMs, 2 * windowMs);
     const end = medianBetween(DURATION_S * 1000 - windowMs, Infinity);
     const growth = warm > 0 ? ((end - warm) / warm) * 100 : NaN;
     process.stdout.write(`\n| measure | value | goal |\n|---|---:|---|\n`);
-    process.stdout.write(`| requests | ${tally.requests} | |\n| errors | ${tally.errors} | 0 |\n| leases created, used and deleted | ${tally.leases} | |\n`);
-    process.stdout.write(`| RSS: first and last row / peak (every 2 s) | ${(first / MiB).toFixed(1)} / ${(last / MiB).toFixed(1)} / ${(peak / MiB).toFixed(1)} MiB | |\n`);
+    process.stdout.write(
+      `| requests | ${tally.requests} | |\n| errors | ${tally.errors} | 0 |\n| leases created, used and deleted | ${tally.leases} | |\n`,
+    );
+    process.stdout.write(
+      `| RSS: first and last row / peak (every 2 s) | ${(first / MiB).toFixed(1)} / ${(last / MiB).toFixed(1)} / ${(peak / MiB).toFixed(1)} MiB | |\n`,
+    );
     const windowS = Math.round(windowMs / 1000);
-    process.stdout.write(`| RSS median (every 2 s): ${windowS}–${2 * windowS} s, after the warm-up / the last ${windowS} s | ${(warm / MiB).toFixed(1)} / ${(end / MiB).toFixed(1)} MiB | |\n`);
+    process.stdout.write(
+      `| RSS median (every 2 s): ${windowS}–${2 * windowS} s, after the warm-up / the last ${windowS} s | ${(warm / MiB).toFixed(1)} / ${(end / MiB).toFixed(1)} MiB | |\n`,
+    );
     process.stdout.write(`| memory growth past warm-up (those medians) | ${growth.toFixed(1)} % | ≤ 10 % |\n`);
     for (const [message, count] of tally.messages) process.stdout.write(`error ×${count}: ${message}\n`);
   } finally {
@@ -158,6 +220,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`bench/soak failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `bench/soak failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

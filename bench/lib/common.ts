@@ -8,7 +8,8 @@ export function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(name);
   if (index < 0) return fallback;
   const value = Number(process.argv[index + 1]);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}: expected a positive whole number, got "${process.argv[index + 1]}"`);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new Error(`${name}: expected a positive whole number, got "${process.argv[index + 1]}"`);
   return value;
 }
 

@@ -20,10 +20,16 @@ export interface CountingSocket {
 /** "/v1.47/containers/3f2a…/start" → "/containers/:id/start". */
 export function endpointOf(urlPath: string): string {
   const path = urlPath.replace(/^\/v\d+\.\d+/, '');
-  return path.replace(/^\/(containers|images|exec|networks|volumes)\/(?!json$|create$|prune$|load$|build$)[^/]+/, '/$1/:id');
+  return path.replace(
+    /^\/(containers|images|exec|networks|volumes)\/(?!json$|create$|prune$|load$|build$)[^/]+/,
+    '/$1/:id',
+  );
 }
 
-export async function startCountingSocket(path: string, engineSocket = '/var/run/docker.sock'): Promise<CountingSocket> {
+export async function startCountingSocket(
+  path: string,
+  engineSocket = '/var/run/docker.sock',
+): Promise<CountingSocket> {
   await rm(path, { force: true });
   let counts = new Map<string, number>();
   const sockets = new Set<net.Socket>();

@@ -147,12 +147,25 @@ export function formatProfile(summary: ProfileSummary, requests: number, top = 2
   for (const fn of [...summary.functions].sort((a, b) => b.selfUs - a.selfUs).slice(0, top)) {
     lines.push(`| ${share(fn.selfUs)} | ${perRequest(fn.selfUs)} | ${share(fn.totalUs)} | \`${fn.name}\` |`);
   }
-  lines.push('', 'Self time by where the code lives:', '', '| self % | self µs/req | total % | code |', '|---:|---:|---:|---|');
+  lines.push(
+    '',
+    'Self time by where the code lives:',
+    '',
+    '| self % | self µs/req | total % | code |',
+    '|---:|---:|---:|---|',
+  );
   for (const group of [...summary.groups].sort((a, b) => b.selfUs - a.selfUs).slice(0, top)) {
     lines.push(`| ${share(group.selfUs)} | ${perRequest(group.selfUs)} | ${share(group.totalUs)} | ${group.name} |`);
   }
   const luma = summary.functions.filter((fn) => fn.name.includes(' dist/')).sort((a, b) => b.totalUs - a.totalUs);
-  lines.push('', "Luma's own functions by inclusive time:", '', '| total % | total µs/req | self % | function |', '|---:|---:|---:|---|');
-  for (const fn of luma.slice(0, top)) lines.push(`| ${share(fn.totalUs)} | ${perRequest(fn.totalUs)} | ${share(fn.selfUs)} | \`${fn.name}\` |`);
+  lines.push(
+    '',
+    "Luma's own functions by inclusive time:",
+    '',
+    '| total % | total µs/req | self % | function |',
+    '|---:|---:|---:|---|',
+  );
+  for (const fn of luma.slice(0, top))
+    lines.push(`| ${share(fn.totalUs)} | ${perRequest(fn.totalUs)} | ${share(fn.selfUs)} | \`${fn.name}\` |`);
   return lines.join('\n');
 }

@@ -23,7 +23,7 @@ export async function cpuPercentOver(pid: number, ms: number): Promise<number> {
   const before = await cpuMs(pid);
   const began = Date.now();
   await new Promise((resolve) => setTimeout(resolve, ms));
-  return ((await cpuMs(pid)) - before) / (Date.now() - began) * 100;
+  return (((await cpuMs(pid)) - before) / (Date.now() - began)) * 100;
 }
 
 export const MiB = 1024 * 1024;
@@ -42,7 +42,10 @@ export function sampleResidentMemory(pid: number, everyMs: number): MemorySample
   const began = Date.now();
   const readings: Array<{ at: number; rss: number }> = [];
   const timer = setInterval(() => {
-    residentBytes(pid).then((rss) => readings.push({ at: Date.now() - began, rss }), () => undefined);
+    residentBytes(pid).then(
+      (rss) => readings.push({ at: Date.now() - began, rss }),
+      () => undefined,
+    );
   }, everyMs);
   return { readings, stop: () => clearInterval(timer) };
 }

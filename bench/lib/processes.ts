@@ -64,12 +64,18 @@ export class BenchProcess {
           resolve(match);
         } else if (!this.running) {
           done();
-          reject(new Error(`${this.name} exited (code ${String(this.exitCode)}) before printing ${String(pattern)}:\n${this.output.trim()}`));
+          reject(
+            new Error(
+              `${this.name} exited (code ${String(this.exitCode)}) before printing ${String(pattern)}:\n${this.output.trim()}`,
+            ),
+          );
         }
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`${this.name} did not print ${String(pattern)} within ${timeoutMs} ms:\n${this.output.trim()}`));
+        reject(
+          new Error(`${this.name} did not print ${String(pattern)} within ${timeoutMs} ms:\n${this.output.trim()}`),
+        );
       }, timeoutMs);
       const done = (): void => {
         clearTimeout(timer);
@@ -98,7 +104,8 @@ export class ProcessGroup {
   }
 
   start(name: string, command: string, args: string[], options: SpawnOptions = {}): BenchProcess {
-    const [file, argv] = options.cpus !== undefined ? ['taskset', ['-c', options.cpus, command, ...args]] : [command, args];
+    const [file, argv] =
+      options.cpus !== undefined ? ['taskset', ['-c', options.cpus, command, ...args]] : [command, args];
     // taskset execs the command, so the pid (and process group) is the command's own.
     const child = spawn(file, argv, {
       cwd: options.cwd,
@@ -112,7 +119,12 @@ export class ProcessGroup {
   }
 
   /** Runs a command to completion and returns what it printed; throws if it fails. */
-  async run(name: string, command: string, args: string[], options: SpawnOptions & { timeoutMs?: number } = {}): Promise<string> {
+  async run(
+    name: string,
+    command: string,
+    args: string[],
+    options: SpawnOptions & { timeoutMs?: number } = {},
+  ): Promise<string> {
     const started = this.start(name, command, args, options);
     const timeoutMs = options.timeoutMs ?? 60_000;
     let timer: NodeJS.Timeout | undefined;
@@ -163,7 +175,8 @@ export class ProcessGroup {
   }
 
   private killAllNow(): void {
-    for (const started of this.processes) if (started.child.pid !== undefined) signalGroup(started.child.pid, 'SIGKILL');
+    for (const started of this.processes)
+      if (started.child.pid !== undefined) signalGroup(started.child.pid, 'SIGKILL');
   }
 
   private forget(target: BenchProcess): void {

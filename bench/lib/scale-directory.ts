@@ -25,14 +25,27 @@ const fileName = (index: number): string => `p${String(index).padStart(5, '0')}.
 function projectManifest(index: number, comment: string, scaling = '{ minInstances: 0, idleTimeout: 10m }'): string {
   const name = index < 0 ? 'warm' : `p${String(index).padStart(5, '0')}`;
   const host = index < 0 ? WARM_HOST : `${name}.scale.localhost`;
-  return [`# ${comment}`, 'apiVersion: luma.dev/v1alpha1', 'kind: Project', 'metadata:', `  name: ${name}`, 'spec:', `  image: ${TEST_IMAGE}`, `  hostnames: [${host}]`, `  scaling: ${scaling}`, ''].join('\n');
+  return [
+    `# ${comment}`,
+    'apiVersion: luma.dev/v1alpha1',
+    'kind: Project',
+    'metadata:',
+    `  name: ${name}`,
+    'spec:',
+    `  image: ${TEST_IMAGE}`,
+    `  hostnames: [${host}]`,
+    `  scaling: ${scaling}`,
+    '',
+  ].join('\n');
 }
 
 async function writeFiles(dir: string, files: number, comment: string): Promise<void> {
   // In batches: ten thousand writes at once would exhaust file descriptors.
   for (let start = 0; start < files; start += 200) {
     const batch = Array.from({ length: Math.min(200, files - start) }, (_, offset) => start + offset);
-    await Promise.all(batch.map((index) => writeFile(path.join(dir, fileName(index)), projectManifest(index, comment))));
+    await Promise.all(
+      batch.map((index) => writeFile(path.join(dir, fileName(index)), projectManifest(index, comment))),
+    );
   }
 }
 
@@ -114,12 +127,27 @@ async function measure(luma: LumaProcess, manifests: string, files: number, roun
   await writeFiles(manifests, files, 'first');
   const firstPassMs = await longPass(luma);
   // Let the controller reconcile the new projects before timing anything else.
-  await eventually(async () => {
-    const list = await apiCall(luma.api, 'GET', '/api/v1alpha1/projects', { timeoutMs: 120_000 });
-    const items = (list.json as { items: Array<{ metadata: { generation?: number }; status?: { observedGeneration?: number } }> }).items;
-    return items.filter((item) => item.status?.observedGeneration === item.metadata.generation).length >= files + 1;
-  }, 600_000, 'all projects reconciled');
-  const figures: DirectoryFigures = { firstPassMs, unchangedPassMs: [], fullPassMs: [], p99Idle: [], p99Pass: [], p50Idle: [], p50Pass: [], throughputRatio: [] };
+  await eventually(
+    async () => {
+      const list = await apiCall(luma.api, 'GET', '/api/v1alpha1/projects', { timeoutMs: 120_000 });
+      const items = (
+        list.json as { items: Array<{ metadata: { generation?: number }; status?: { observedGeneration?: number } }> }
+      ).items;
+      return items.filter((item) => item.status?.observedGeneration === item.metadata.generation).length >= files + 1;
+    },
+    600_000,
+    'all projects reconciled',
+  );
+  const figures: DirectoryFigures = {
+    firstPassMs,
+    unchangedPassMs: [],
+    fullPassMs: [],
+    p99Idle: [],
+    p99Pass: [],
+    p50Idle: [],
+    p50Pass: [],
+    throughputRatio: [],
+  };
   for (let round = 0; round < rounds; round += 1) {
     figures.unchangedPassMs.push(await timedPass(luma));
     await writeFiles(manifests, files, `round ${round}`);
@@ -149,12 +177,28 @@ function printFigures(files: number, figures: DirectoryFigures): void {
     [`first pass: ${files} files, each creating its project`, ms(figures.firstPassMs), ''],
     ['pass with nothing changed (median)', ms(median(figures.unchangedPassMs)), files <= 1_000 ? '< 1,000 ms' : ''],
     ['full pass: every file rewritten, nothing to store (median)', ms(median(figures.fullPassMs)), ''],
-    ['warm project p50 without a pass / during a full pass (medians of rounds)', `${ms(median(figures.p50Idle))} / ${ms(median(figures.p50Pass))}`, ''],
-    ['warm project p99 without a pass / during a full pass (medians of rounds)', `${ms(median(figures.p99Idle))} / ${ms(median(figures.p99Pass))}`, ''],
+    [
+      'warm project p50 without a pass / during a full pass (medians of rounds)',
+      `${ms(median(figures.p50Idle))} / ${ms(median(figures.p50Pass))}`,
+      '',
+    ],
+    [
+      'warm project p99 without a pass / during a full pass (medians of rounds)',
+      `${ms(median(figures.p99Idle))} / ${ms(median(figures.p99Pass))}`,
+      '',
+    ],
     ['ratio: p99 during a full pass / p99 without', p99Ratio.toFixed(2), '≤ 2'],
-    ['ratio: requests answered during a full pass / in as long without (median)', median(figures.throughputRatio).toFixed(2), ''],
+    [
+      'ratio: requests answered during a full pass / in as long without (median)',
+      median(figures.throughputRatio).toFixed(2),
+      '',
+    ],
   ];
-  rows.push(['warm project answers other than 200', failures.length === 0 ? 'none' : `${failures.length} (${[...new Set(failures)].join(', ')})`, 'none']);
+  rows.push([
+    'warm project answers other than 200',
+    failures.length === 0 ? 'none' : `${failures.length} (${[...new Set(failures)].join(', ')})`,
+    'none',
+  ]);
   process.stdout.write('\n| measure | value | goal |\n|---|---:|---|\n');
   for (const [what, value, goal] of rows) process.stdout.write(`| ${what} | ${value} | ${goal} |\n`);
 }
@@ -166,12 +210,24 @@ export async function runDirectoryForm(files: number, rounds: number): Promise<v
   const manifests = path.join(dir, 'manifests');
   await mkdir(manifests);
   await writeFile(path.join(manifests, 'warm.yaml'), projectManifest(-1, 'the warm project', '{ minInstances: 1 }'));
-  process.stdout.write(`bench/scale directory form: ${files} manifest files, ${rounds} rounds, ${CLIENTS} keep-alive clients on the warm project\n`);
+  process.stdout.write(
+    `bench/scale directory form: ${files} manifest files, ${rounds} rounds, ${CLIENTS} keep-alive clients on the warm project\n`,
+  );
   try {
     const config = await writeConfig(dir, { sync: '{ debounce: 1h }' });
-    const luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests, instance, config, startTimeoutMs: 60_000 });
+    const luma = await startLuma({
+      stateDir: path.join(dir, 'state'),
+      manifests,
+      instance,
+      config,
+      startTimeoutMs: 60_000,
+    });
     try {
-      await eventually(async () => (await request(luma.proxyPort, WARM_HOST, '/', 5_000).catch(() => ({ status: 0 }))).status === 200, 60_000, 'the warm project answering');
+      await eventually(
+        async () => (await request(luma.proxyPort, WARM_HOST, '/', 5_000).catch(() => ({ status: 0 }))).status === 200,
+        60_000,
+        'the warm project answering',
+      );
       printFigures(files, await measure(luma, manifests, files, rounds));
     } finally {
       await luma.stop();

@@ -32,7 +32,8 @@ export function parseWrk(output: string): WrkResult {
   const total = /(\d+) requests in /.exec(output);
   const p50 = /^\s+50%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(output);
   const p99 = /^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(output);
-  if (!rps?.[1] || !total?.[1] || !p50?.[1] || !p50[2] || !p99?.[1] || !p99[2]) throw new Error(`could not read wrk's output:\n${output}`);
+  if (!rps?.[1] || !total?.[1] || !p50?.[1] || !p50[2] || !p99?.[1] || !p99[2])
+    throw new Error(`could not read wrk's output:\n${output}`);
   let errors = 0;
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
   if (socketErrors) errors += socketErrors.slice(1).reduce((sum, count) => sum + Number(count), 0);
@@ -51,6 +52,9 @@ export async function runWrk(processes: ProcessGroup, options: WrkOptions): Prom
   const args = ['--latency', '-t1', `-c${options.connections}`, `-d${options.durationS}s`];
   for (const [name, value] of Object.entries(options.headers)) args.push('-H', `${name}: ${value}`);
   args.push(options.url);
-  const output = await processes.run('wrk', 'wrk', args, { cpus: options.cpus, timeoutMs: (options.durationS + 30) * 1000 });
+  const output = await processes.run('wrk', 'wrk', args, {
+    cpus: options.cpus,
+    timeoutMs: (options.durationS + 30) * 1000,
+  });
   return parseWrk(output);
 }

@@ -27,7 +27,9 @@ export function apiTokenPath(stateDir: string): string {
 function parseToken(text: string, file: string): string {
   const token = text.trim();
   if (token.length === 0 || /\s/.test(token)) {
-    throw new ApiTokenError(`the API token file ${file} is empty or malformed; delete it and restart Luma to make a new token`);
+    throw new ApiTokenError(
+      `the API token file ${file} is empty or malformed; delete it and restart Luma to make a new token`,
+    );
   }
   return token;
 }
@@ -83,7 +85,8 @@ export function readStoredApiToken(stateDir: string): StoredToken {
   } catch (error) {
     const code = errorCode(error);
     if (code === 'ENOENT') return { missing: `no token file at ${file}` };
-    if (code === 'EACCES') return { missing: `${file} is not readable by this user (it belongs to the user running Luma)` };
+    if (code === 'EACCES')
+      return { missing: `${file} is not readable by this user (it belongs to the user running Luma)` };
     return { missing: `cannot read ${file} (${code ?? String(error)})` };
   }
   return { token: parseToken(text, file) };

@@ -9,7 +9,8 @@ import type { ErrorBody } from './errors.js';
 /** Liveness and metrics: what load balancers and Prometheus scrape. */
 export const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/metrics']);
 
-const HOW_TO = 'send "Authorization: Bearer TOKEN"; the token is in STATE_DIR/api-token on the Luma host (the CLI reads it from --state-dir / LUMA_STATE_DIR, or takes --token / LUMA_TOKEN)';
+const HOW_TO =
+  'send "Authorization: Bearer TOKEN"; the token is in STATE_DIR/api-token on the Luma host (the CLI reads it from --state-dir / LUMA_STATE_DIR, or takes --token / LUMA_TOKEN)';
 
 /** Why a request is refused, or undefined when it carries the token. */
 export function refusalFor(authorization: string | undefined, expectedDigest: Buffer): string | undefined {
@@ -17,7 +18,8 @@ export function refusalFor(authorization: string | undefined, expectedDigest: Bu
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
   if (!match?.[1]) return `the Authorization header must be "Bearer TOKEN": ${HOW_TO}`;
   // Digests have equal lengths, so the comparison takes the same time whatever was sent.
-  if (!timingSafeEqual(digest(match[1]), expectedDigest)) return 'the API token is not valid for this Luma (it is in STATE_DIR/api-token on the Luma host)';
+  if (!timingSafeEqual(digest(match[1]), expectedDigest))
+    return 'the API token is not valid for this Luma (it is in STATE_DIR/api-token on the Luma host)';
   return undefined;
 }
 

@@ -40,10 +40,16 @@ export interface BodyLimits {
  * A body over a limit, said with the limit and where it comes from, so that a user can
  * split the input or ask the operator; undefined for any other error.
  */
-export function tooLargeError(error: unknown, contentType: string | undefined, limits: BodyLimits): BadRequestError | undefined {
+export function tooLargeError(
+  error: unknown,
+  contentType: string | undefined,
+  limits: BodyLimits,
+): BadRequestError | undefined {
   if (!TOO_LARGE_CODES.has(String((error as { code?: unknown }).code))) return undefined;
   const upload = !/json|yaml|text\/plain/.test(contentType ?? '');
-  const limit = upload ? `${formatBytes(limits.uploadBytes)} for build contexts (operator setting maxUploadBytes)` : `${formatBytes(limits.manifestBytes)} for manifests`;
+  const limit = upload
+    ? `${formatBytes(limits.uploadBytes)} for build contexts (operator setting maxUploadBytes)`
+    : `${formatBytes(limits.manifestBytes)} for manifests`;
   return new BadRequestError(`the request body is over the API's limit of ${limit}`, 413);
 }
 
@@ -59,14 +65,27 @@ export interface ErrorBody {
 }
 
 export function statusFor(error: unknown): { status: number; body: ErrorBody } {
-  if (error instanceof ManifestError) return { status: 422, body: { error: 'Invalid', message: error.message, issues: error.issues } };
+  if (error instanceof ManifestError)
+    return { status: 422, body: { error: 'Invalid', message: error.message, issues: error.issues } };
   if (error instanceof InvalidObjectError) return { status: 422, body: { error: 'Invalid', message: error.message } };
   if (error instanceof ConflictError) return { status: 409, body: { error: 'Conflict', message: error.message } };
   if (error instanceof TerminatingError) return { status: 409, body: { error: 'Terminating', message: error.message } };
-  if (error instanceof RenewalError) return { status: error.status, body: { error: error.status === 404 ? 'NotFound' : error.status === 409 ? 'Conflict' : 'Invalid', message: error.message } };
+  if (error instanceof RenewalError)
+    return {
+      status: error.status,
+      body: {
+        error: error.status === 404 ? 'NotFound' : error.status === 409 ? 'Conflict' : 'Invalid',
+        message: error.message,
+      },
+    };
   if (error instanceof NotFoundError) return { status: 404, body: { error: 'NotFound', message: error.message } };
-  if (error instanceof BadRequestError) return { status: error.status, body: { error: error.status === 413 ? 'TooLarge' : 'BadRequest', message: error.message } };
-  if (error instanceof DockerUnavailableError) return { status: 503, body: { error: 'DockerUnavailable', message: error.message } };
+  if (error instanceof BadRequestError)
+    return {
+      status: error.status,
+      body: { error: error.status === 413 ? 'TooLarge' : 'BadRequest', message: error.message },
+    };
+  if (error instanceof DockerUnavailableError)
+    return { status: 503, body: { error: 'DockerUnavailable', message: error.message } };
   const fastifyError = error as { statusCode?: unknown; message?: unknown };
   if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode < 500) {
     return { status: fastifyError.statusCode, body: { error: 'BadRequest', message: String(fastifyError.message) } };

@@ -17,7 +17,12 @@ export class RenewalError extends Error {
   }
 }
 
-export async function renewLease(store: ObjectStore, name: string, extension: unknown, settings: LeaseBoundsSettings): Promise<LeaseObject> {
+export async function renewLease(
+  store: ObjectStore,
+  name: string,
+  extension: unknown,
+  settings: LeaseBoundsSettings,
+): Promise<LeaseObject> {
   if (typeof extension !== 'string') throw new RenewalError(422, 'body.extend: expected a duration such as 10m');
   let extensionMs: number;
   try {
@@ -34,7 +39,10 @@ export async function renewLease(store: ObjectStore, name: string, extension: un
       return undefined;
     }
     if (status.phase !== 'Active' || !status.startedAt || !status.expiresAt || status.endedAt) {
-      refusal = new RenewalError(409, `lease "${name}" is ${status.phase ?? 'Pending'}; only an Active lease can be renewed`);
+      refusal = new RenewalError(
+        409,
+        `lease "${name}" is ${status.phase ?? 'Pending'}; only an Active lease can be renewed`,
+      );
       return undefined;
     }
     const decision = checkRenewal(new Date(status.startedAt), new Date(status.expiresAt), extensionMs, settings);

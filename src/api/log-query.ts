@@ -28,7 +28,9 @@ function flag(name: string, value: unknown, fallback: boolean): boolean {
 function tail(value: unknown): number | undefined {
   if (value === undefined || value === 'all') return undefined;
   if (typeof value !== 'string' || !/^\d+$/.test(value) || Number(value) > MAX_TAIL) {
-    throw new BadRequestError(`query parameter tail: expected a whole number of lines (0 or more) or "all", got ${JSON.stringify(value)}`);
+    throw new BadRequestError(
+      `query parameter tail: expected a whole number of lines (0 or more) or "all", got ${JSON.stringify(value)}`,
+    );
   }
   return Number(value);
 }
@@ -36,16 +38,21 @@ function tail(value: unknown): number | undefined {
 function since(value: unknown, now: number): string | undefined {
   if (value === undefined) return undefined;
   const resolved = typeof value === 'string' ? resolveSince(value, now) : undefined;
-  if (resolved === undefined) throw new BadRequestError(`query parameter since: expected ${SINCE_EXPECTED}, got ${JSON.stringify(value)}`);
+  if (resolved === undefined)
+    throw new BadRequestError(`query parameter since: expected ${SINCE_EXPECTED}, got ${JSON.stringify(value)}`);
   return resolved;
 }
 
 export function parseLogQuery(query: Record<string, unknown>, now: number): LogQuery {
   for (const [name, value] of Object.entries(query)) {
-    if (!KNOWN.includes(name)) throw new BadRequestError(`unknown query parameter "${name}" (known: ${KNOWN.join(', ')})`);
+    if (!KNOWN.includes(name))
+      throw new BadRequestError(`unknown query parameter "${name}" (known: ${KNOWN.join(', ')})`);
     if (Array.isArray(value)) throw new BadRequestError(`query parameter ${name} is given more than once`);
   }
-  const parsed: LogQuery = { follow: flag('follow', query.follow, false), timestamps: flag('timestamps', query.timestamps, true) };
+  const parsed: LogQuery = {
+    follow: flag('follow', query.follow, false),
+    timestamps: flag('timestamps', query.timestamps, true),
+  };
   const lines = tail(query.tail);
   if (lines !== undefined) parsed.tail = lines;
   const from = since(query.since, now);

@@ -46,10 +46,16 @@ interface LogRequest {
 const querystring = {
   type: 'object',
   properties: {
-    follow: { type: 'string', description: 'true: keep streaming new lines (and instances that start) until the log ends' },
+    follow: {
+      type: 'string',
+      description: 'true: keep streaming new lines (and instances that start) until the log ends',
+    },
     tail: { type: 'string', description: 'per instance, only the last N lines written so far (default all)' },
     since: { type: 'string', description: 'only lines from this RFC 3339 time on, or from this long ago (10m, 1h30m)' },
-    timestamps: { type: 'string', description: 'plain text only: start each line with its RFC 3339 time (default true)' },
+    timestamps: {
+      type: 'string',
+      description: 'plain text only: start each line with its RFC 3339 time (default true)',
+    },
   },
 } as const;
 
@@ -63,7 +69,10 @@ export function registerObjectLogRoutes(app: FastifyInstance, options: LogRouteO
       if (object.kind === 'Lease' && FINISHED_LEASE_PHASES.has(object.status?.phase ?? '')) query.follow = false;
       return { target: { kind, name }, query };
     };
-    const what = kind === 'Project' ? "every instance of a Project, each line prefixed with the instance's name" : "a Lease's container";
+    const what =
+      kind === 'Project'
+        ? "every instance of a Project, each line prefixed with the instance's name"
+        : "a Lease's container";
     app.route({
       method: 'GET',
       url: `${options.prefix}/${KIND_PLURALS[kind]}/:name/log`,
@@ -73,7 +82,9 @@ export function registerObjectLogRoutes(app: FastifyInstance, options: LogRouteO
           'Plain text by default (`[instance] TIME line`). `Accept: text/event-stream` gives server-sent events: one event per line with JSON data',
           '{instance, stream, time, line}, `notice` and a final `end` event {reason, message}, and `: heartbeat` comments while following.',
           'A WebSocket upgrade on this path sends one JSON message per line ({type: "line", ...}), heartbeats ({type: "heartbeat"}) and pings,',
-          `and closes with a code that says why: ${Object.entries(LOG_CLOSE_CODES).map(([reason, code]) => `${code} ${reason}`).join(', ')}.`,
+          `and closes with a code that says why: ${Object.entries(LOG_CLOSE_CODES)
+            .map(([reason, code]) => `${code} ${reason}`)
+            .join(', ')}.`,
         ].join(' '),
         params: { type: 'object', properties: { name: { type: 'string' } } },
         querystring,
@@ -171,7 +182,12 @@ function servePlainText(sessions: LogSessions, target: LogTarget, query: LogQuer
   }));
 }
 
-function serveEventStream(sessions: LogSessions, target: LogTarget, query: LogQuery, reply: FastifyReply): Promise<void> {
+function serveEventStream(
+  sessions: LogSessions,
+  target: LogTarget,
+  query: LogQuery,
+  reply: FastifyReply,
+): Promise<void> {
   return serveStream(sessions, target, query, reply, 'text/event-stream; charset=utf-8', (out, drop) => ({
     record: (record) => {
       if (!out.write(sseEvent(lineData(record)))) drop();
@@ -189,7 +205,13 @@ function serveEventStream(sessions: LogSessions, target: LogTarget, query: LogQu
   }));
 }
 
-function serveWebSocket(sessions: LogSessions, clock: Clock, target: LogTarget, query: LogQuery, socket: WebSocket): void {
+function serveWebSocket(
+  sessions: LogSessions,
+  clock: Clock,
+  target: LogTarget,
+  query: LogQuery,
+  socket: WebSocket,
+): void {
   let peerAnswered = true;
   socket.on('pong', () => (peerAnswered = true));
   const send = (message: object): void => {

@@ -75,7 +75,6 @@ export interface ApiOptions {
   metrics?: Registry;
 }
 
-
 const PLURAL_TO_KIND = new Map<string, Kind>(KINDS.map((kind) => [KIND_PLURALS[kind], kind]));
 
 function kindOf(plural: string): Kind {
@@ -100,8 +99,16 @@ const applyResponse = {
           kind: { type: 'string' },
           name: { type: 'string' },
           result: { type: 'string', enum: ['created', 'configured', 'unchanged'] },
-          object: { description: 'dry runs only: the object as it would be stored', type: 'object', additionalProperties: true },
-          live: { description: 'dry runs only: the object as it is stored now (null when it would be created)', type: ['object', 'null'], additionalProperties: true },
+          object: {
+            description: 'dry runs only: the object as it would be stored',
+            type: 'object',
+            additionalProperties: true,
+          },
+          live: {
+            description: 'dry runs only: the object as it is stored now (null when it would be created)',
+            type: ['object', 'null'],
+            additionalProperties: true,
+          },
         },
       },
     },
@@ -165,9 +172,13 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
   const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, bodyLimit: MAX_BODY_BYTES });
 
   // YAML and JSON manifests arrive as text: the model parses both, keeping line numbers.
-  app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => {
-    done(null, body);
-  });
+  app.addContentTypeParser(
+    ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain'],
+    { parseAs: 'string' },
+    (_req, body, done) => {
+      done(null, body);
+    },
+  );
   // Build contexts arrive as the archive itself.
   app.addContentTypeParser(
     ['application/x-tar', 'application/gzip', 'application/x-gzip', 'application/zip', 'application/octet-stream'],
@@ -204,7 +215,11 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
 
   await app.register(fastifySwagger, {
     openapi: {
-      info: { title: 'Luma API', version: '0.1.0', description: 'Declare apps (Project, Image, Lease) and read their status.' },
+      info: {
+        title: 'Luma API',
+        version: '0.1.0',
+        description: 'Declare apps (Project, Image, Lease) and read their status.',
+      },
     },
   });
 
@@ -224,28 +239,49 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  app.get('/healthz', { schema: { summary: 'Liveness and whether the Docker engine answers' } }, async (_request, reply) => {
-    const report = await options.health();
-    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
-  });
+  app.get(
+    '/healthz',
+    { schema: { summary: 'Liveness and whether the Docker engine answers' } },
+    async (_request, reply) => {
+      const report = await options.health();
+      return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+    },
+  );
 
   /** A dry run also answers what is stored now and what would be, which is what `luma diff` shows. */
-  async function applyAndReport(documents: ParsedDocument[], dryRun: boolean, uploads: Map<string, string>): Promise<ApplyReport> {
+  async function applyAndReport(
+    documents: ParsedDocument[],
+    dryRun: boolean,
+    uploads: Map<string, string>,
+  ): Promise<ApplyReport> {
     const live = dryRun ? documents.map((doc) => store.get(doc.object.kind, doc.object.metadata.name) ?? null) : [];
-    const applied = await applyDocuments(store, documents, { settings: options.admission, dryRun, resolveContext: uploadedContextResolver(options.contexts, uploads, { dryRun }) });
+    const applied = await applyDocuments(store, documents, {
+      settings: options.admission,
+      dryRun,
+      resolveContext: uploadedContextResolver(options.contexts, uploads, { dryRun }),
+    });
     return {
       dryRun,
-      results: applied.map(({ kind, name, result, object }, index) => ({ kind, name, result, ...(dryRun ? { object, live: live[index] ?? null } : {}) })),
+      results: applied.map(({ kind, name, result, object }, index) => ({
+        kind,
+        name,
+        result,
+        ...(dryRun ? { object, live: live[index] ?? null } : {}),
+      })),
     };
   }
 
   const { metrics } = options;
   if (metrics) {
     // Open like /healthz: Prometheus scrapes it without the API token.
-    app.get('/metrics', { schema: { summary: "Prometheus metrics (text format): the controller's, and the proxy's in `luma up`" } }, async (_request, reply) => {
-      const text = await metrics.metrics();
-      return reply.type(metrics.contentType).send(text);
-    });
+    app.get(
+      '/metrics',
+      { schema: { summary: "Prometheus metrics (text format): the controller's, and the proxy's in `luma up`" } },
+      async (_request, reply) => {
+        const text = await metrics.metrics();
+        return reply.type(metrics.contentType).send(text);
+      },
+    );
   }
 
   app.post(
@@ -277,7 +313,8 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
           properties: {
             dryRun: { type: 'boolean' },
             contexts: {
-              description: 'Build contexts uploaded to POST /contexts for Image documents: file, 0-based document index, digest',
+              description:
+                'Build contexts uploaded to POST /contexts for Image documents: file, 0-based document index, digest',
               type: 'array',
               items: {
                 type: 'object',
@@ -287,7 +324,11 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
             },
             files: {
               type: 'array',
-              items: { type: 'object', required: ['path', 'content'], properties: { path: { type: 'string' }, content: { type: 'string' } } },
+              items: {
+                type: 'object',
+                required: ['path', 'content'],
+                properties: { path: { type: 'string' }, content: { type: 'string' } },
+              },
             },
           },
         },
@@ -295,9 +336,15 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
       },
     },
     async (request) => {
-      const body = request.body as { files: ManifestFile[]; dryRun?: boolean; contexts?: Array<{ file: string; document: number; digest: string }> };
+      const body = request.body as {
+        files: ManifestFile[];
+        dryRun?: boolean;
+        contexts?: Array<{ file: string; document: number; digest: string }>;
+      };
       const dryRun = body.dryRun ?? false;
-      const uploads = new Map((body.contexts ?? []).map((context) => [`${context.file}#${context.document}`, context.digest]));
+      const uploads = new Map(
+        (body.contexts ?? []).map((context) => [`${context.file}#${context.document}`, context.digest]),
+      );
       return applyAndReport(parseFiles(body.files), dryRun, uploads);
     },
   );
@@ -306,10 +353,19 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
     '/contexts',
     {
       schema: {
-        summary: 'Upload a build context (tar, tar.gz or zip as the request body); returns its digest for Image manifests',
+        summary:
+          'Upload a build context (tar, tar.gz or zip as the request body); returns its digest for Image manifests',
         querystring: {
           type: 'object',
-          properties: { dockerfile: { type: 'string', minLength: 1, maxLength: 4096, description: "The Image's spec.build.dockerfile: counted in the digest even where .dockerignore leaves it out" } },
+          properties: {
+            dockerfile: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 4096,
+              description:
+                "The Image's spec.build.dockerfile: counted in the digest even where .dockerignore leaves it out",
+            },
+          },
           additionalProperties: false,
         },
         response: { 200: { type: 'object', properties: { digest: { type: 'string' } } } },
@@ -321,17 +377,21 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
         const file = await request.file();
         if (!file) throw new BadRequestError('the multipart form holds no file; send the archive as a file field');
         archive = await file.toBuffer();
-        if (file.file.truncated) throw new BadRequestError(`the archive is larger than ${options.maxUploadBytes} bytes`);
+        if (file.file.truncated)
+          throw new BadRequestError(`the archive is larger than ${options.maxUploadBytes} bytes`);
       } else if (Buffer.isBuffer(request.body)) {
         archive = request.body;
       } else {
-        throw new BadRequestError('send the archive as the body (Content-Type application/x-tar, application/gzip or application/zip) or as a multipart file field');
+        throw new BadRequestError(
+          'send the archive as the body (Content-Type application/x-tar, application/gzip or application/zip) or as a multipart file field',
+        );
       }
       try {
         const { dockerfile } = request.query as { dockerfile?: string };
         return { digest: await options.contexts.ingestArchive(archive, dockerfile ? { dockerfile } : {}) };
       } catch (error) {
-        if (error instanceof ArchiveError || error instanceof ContextError) throw new BadRequestError(`context refused: ${error.message}`);
+        if (error instanceof ArchiveError || error instanceof ContextError)
+          throw new BadRequestError(`context refused: ${error.message}`);
         throw error;
       }
     },
@@ -339,7 +399,12 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
 
   app.get(
     `${API_PREFIX}/images/:name/log`,
-    { schema: { summary: 'The output of the current or last build; ?follow=true streams it until the build ends', querystring: { type: 'object', properties: { follow: { type: 'string' } } } } },
+    {
+      schema: {
+        summary: 'The output of the current or last build; ?follow=true streams it until the build ends',
+        querystring: { type: 'object', properties: { follow: { type: 'string' } } },
+      },
+    },
     async (request, reply) => {
       const { name } = request.params as { name: string };
       const { follow } = request.query as { follow?: string };
@@ -377,7 +442,10 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
     {
       schema: {
         summary: 'What ended leases used and cost: per lease, per project and in total (one row per currency)',
-        querystring: { type: 'object', properties: { project: { type: 'string', minLength: 1, description: "only this project's leases" } } },
+        querystring: {
+          type: 'object',
+          properties: { project: { type: 'string', minLength: 1, description: "only this project's leases" } },
+        },
         response: { 200: usageResponse },
       },
     },
@@ -413,25 +481,38 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
     return object;
   });
 
-  app.put(`${API_PREFIX}/:plural/:name`, { schema: { summary: 'Create or replace one object (JSON); honours metadata.resourceVersion' } }, async (request) => {
-    const { plural, name } = request.params as { plural: string; name: string };
-    const kind = kindOf(plural);
-    const documents = parseManifests(JSON.stringify(request.body ?? null, null, 2), `${plural}/${name}`);
-    const [document] = documents;
-    if (documents.length !== 1 || !document) throw new BadRequestError('the body must be exactly one object');
-    if (document.object.kind !== kind || document.object.metadata.name !== name) {
-      throw new BadRequestError(`the body declares ${document.object.kind} "${document.object.metadata.name}" but the path names ${kind} "${name}"`);
-    }
-    const [applied] = await applyDocuments(store, documents, { settings: options.admission, resolveContext: uploadedContextResolver(options.contexts, new Map()) });
-    return applied?.object;
-  });
+  app.put(
+    `${API_PREFIX}/:plural/:name`,
+    { schema: { summary: 'Create or replace one object (JSON); honours metadata.resourceVersion' } },
+    async (request) => {
+      const { plural, name } = request.params as { plural: string; name: string };
+      const kind = kindOf(plural);
+      const documents = parseManifests(JSON.stringify(request.body ?? null, null, 2), `${plural}/${name}`);
+      const [document] = documents;
+      if (documents.length !== 1 || !document) throw new BadRequestError('the body must be exactly one object');
+      if (document.object.kind !== kind || document.object.metadata.name !== name) {
+        throw new BadRequestError(
+          `the body declares ${document.object.kind} "${document.object.metadata.name}" but the path names ${kind} "${name}"`,
+        );
+      }
+      const [applied] = await applyDocuments(store, documents, {
+        settings: options.admission,
+        resolveContext: uploadedContextResolver(options.contexts, new Map()),
+      });
+      return applied?.object;
+    },
+  );
 
   app.post(
     `${API_PREFIX}/leases/:name/renew`,
     {
       schema: {
         summary: "Extend an Active lease's expiry (never past leases.maxTtl from its start)",
-        body: { type: 'object', required: ['extend'], properties: { extend: { type: 'string', description: 'a duration such as 10m' } } },
+        body: {
+          type: 'object',
+          required: ['extend'],
+          properties: { extend: { type: 'string', description: 'a duration such as 10m' } },
+        },
       },
     },
     async (request) => {
@@ -442,7 +523,12 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
 
   app.delete(
     `${API_PREFIX}/:plural/:name`,
-    { schema: { summary: 'Delete one object', querystring: { type: 'object', properties: { resourceVersion: { type: 'string' } } } } },
+    {
+      schema: {
+        summary: 'Delete one object',
+        querystring: { type: 'object', properties: { resourceVersion: { type: 'string' } } },
+      },
+    },
     async (request) => {
       const { plural, name } = request.params as { plural: string; name: string };
       const { resourceVersion } = request.query as { resourceVersion?: string };

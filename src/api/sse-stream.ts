@@ -21,7 +21,10 @@ import { WATCH_ERROR_EVENT, type WatchError } from './wire.js';
 export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const DEFAULT_LAST_MESSAGE_GRACE_MS = 10_000;
 
-export const TOO_SLOW: WatchError = { reason: 'TooSlow', message: 'the client reads too slowly: the watch was stopped; watch again to get the present state' };
+export const TOO_SLOW: WatchError = {
+  reason: 'TooSlow',
+  message: 'the client reads too slowly: the watch was stopped; watch again to get the present state',
+};
 
 export interface SseStreamOptions {
   heartbeatIntervalMs: number;
@@ -41,7 +44,11 @@ export interface SseStream {
 export function openSseStream(reply: FastifyReply, options: SseStreamOptions): SseStream {
   reply.hijack();
   const res = reply.raw;
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-store',
+    connection: 'keep-alive',
+  });
   return sseOnResponse(res, options);
 }
 

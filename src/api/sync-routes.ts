@@ -12,15 +12,23 @@ export interface SyncControl {
 }
 
 export function registerSyncRoutes(app: FastifyInstance, options: { prefix: string; sync: SyncControl }): void {
-  app.get(`${options.prefix}/sync`, { schema: { summary: 'The status of the watched manifests directory: per file, its state and issues; conflicts; prunes held back' } }, async () =>
-    options.sync.status(),
+  app.get(
+    `${options.prefix}/sync`,
+    {
+      schema: {
+        summary:
+          'The status of the watched manifests directory: per file, its state and issues; conflicts; prunes held back',
+      },
+    },
+    async () => options.sync.status(),
   );
 
   app.post(
     `${options.prefix}/sync`,
     {
       schema: {
-        summary: 'Read the manifests directory now; {"force": true} lifts the prune guards (empty directory, maxPruneShare) for this pass',
+        summary:
+          'Read the manifests directory now; {"force": true} lifts the prune guards (empty directory, maxPruneShare) for this pass',
       },
     },
     async (request, reply) => {
@@ -35,7 +43,8 @@ export function registerSyncRoutes(app: FastifyInstance, options: { prefix: stri
 }
 
 function forceBodyProblem(body: unknown): string | undefined {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'the body must be a JSON object such as {"force": true}';
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return 'the body must be a JSON object such as {"force": true}';
   for (const [key, value] of Object.entries(body)) {
     if (key !== 'force') return `unknown field "${key}" in the body (known: force)`;
     if (typeof value !== 'boolean') return `force: expected true or false, got ${JSON.stringify(value)}`;

@@ -12,7 +12,6 @@ import { EVENT_STREAM_EVENT, WATCH_SYNCED_EVENT } from './wire.js';
 // SYNCED event (the client now knows the whole present, so "not there" means gone), then
 // each change as it is stored (ADDED, MODIFIED, DELETED), until the client goes.
 
-
 export interface WatchRouteOptions {
   prefix: string;
   store: ObjectStore;
@@ -31,8 +30,14 @@ interface ListQuery {
 const listQuerystring = {
   type: 'object',
   properties: {
-    watch: { type: 'string', description: 'true: stream ADDED for each current object, SYNCED, then every change (server-sent events)' },
-    labelSelector: { type: 'string', description: 'kubectl syntax: a=b, a!=b, a, !a, a in (x,y), a notin (x,y); comma means and' },
+    watch: {
+      type: 'string',
+      description: 'true: stream ADDED for each current object, SYNCED, then every change (server-sent events)',
+    },
+    labelSelector: {
+      type: 'string',
+      description: 'kubectl syntax: a=b, a!=b, a, !a, a in (x,y), a notin (x,y); comma means and',
+    },
     name: { type: 'string', description: 'only the object of this name' },
   },
 } as const;
@@ -52,19 +57,35 @@ function isTrue(value: string | undefined): boolean {
 
 export function registerWatchRoutes(app: FastifyInstance, options: WatchRouteOptions): void {
   const { store, prefix } = options;
-  const streamOptions = { heartbeatIntervalMs: options.heartbeatIntervalMs, ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}) };
+  const streamOptions = {
+    heartbeatIntervalMs: options.heartbeatIntervalMs,
+    ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}),
+  };
 
   for (const kind of KINDS) {
-    app.get(`${prefix}/${KIND_PLURALS[kind]}`, { schema: { summary: `List ${KIND_PLURALS[kind]}, or watch them with ?watch=true`, querystring: listQuerystring } }, async (request, reply) => {
-      const query = request.query as ListQuery;
-      const selector = selectorOf(query);
-      const matches = (object: LumaObject): boolean => (query.name === undefined || object.metadata.name === query.name) && matchesSelector(selector, object.metadata.labels);
-      if (!isTrue(query.watch)) return { items: store.list(kind).filter(matches) };
-      return watchObjects(request, reply, kind, matches);
-    });
+    app.get(
+      `${prefix}/${KIND_PLURALS[kind]}`,
+      {
+        schema: { summary: `List ${KIND_PLURALS[kind]}, or watch them with ?watch=true`, querystring: listQuerystring },
+      },
+      async (request, reply) => {
+        const query = request.query as ListQuery;
+        const selector = selectorOf(query);
+        const matches = (object: LumaObject): boolean =>
+          (query.name === undefined || object.metadata.name === query.name) &&
+          matchesSelector(selector, object.metadata.labels);
+        if (!isTrue(query.watch)) return { items: store.list(kind).filter(matches) };
+        return watchObjects(request, reply, kind, matches);
+      },
+    );
   }
 
-  async function watchObjects(request: FastifyRequest, reply: FastifyReply, kind: Kind, matches: (object: LumaObject) => boolean): Promise<FastifyReply> {
+  async function watchObjects(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    kind: Kind,
+    matches: (object: LumaObject) => boolean,
+  ): Promise<FastifyReply> {
     const stream = openSseStream(reply, streamOptions);
     // Subscribing and reading the present happen in one turn of the event loop: no write
     // can fall between them, so nothing is missed and nothing is sent twice.
@@ -89,7 +110,10 @@ export function registerWatchRoutes(app: FastifyInstance, options: WatchRouteOpt
           properties: {
             kind: { type: 'string', description: 'Project, Image or Lease (or another component, such as Sync)' },
             name: { type: 'string' },
-            watch: { type: 'string', description: 'true: every matching event so far, SYNCED, then each new or repeated one' },
+            watch: {
+              type: 'string',
+              description: 'true: every matching event so far, SYNCED, then each new or repeated one',
+            },
           },
         },
       },
@@ -97,8 +121,13 @@ export function registerWatchRoutes(app: FastifyInstance, options: WatchRouteOpt
     async (request, reply) => {
       const query = request.query as { kind?: string; name?: string; watch?: string };
       const kind = query.kind === undefined ? undefined : canonicalKind(query.kind);
-      const filter = { ...(kind !== undefined ? { kind } : {}), ...(query.name !== undefined ? { name: query.name } : {}) };
-      const matches = (event: LumaEvent): boolean => (kind === undefined || event.object.kind === kind) && (query.name === undefined || event.object.name === query.name);
+      const filter = {
+        ...(kind !== undefined ? { kind } : {}),
+        ...(query.name !== undefined ? { name: query.name } : {}),
+      };
+      const matches = (event: LumaEvent): boolean =>
+        (kind === undefined || event.object.kind === kind) &&
+        (query.name === undefined || event.object.name === query.name);
       if (!isTrue(query.watch)) return { items: options.events.list(filter) };
       const stream = openSseStream(reply, streamOptions);
       // As for objects: subscribed and read in one turn, so nothing falls between.
@@ -116,5 +145,8 @@ export function registerWatchRoutes(app: FastifyInstance, options: WatchRouteOpt
 
 /** `project`, `projects` and `Project` name the same kind; other kinds (Sync) pass as written. */
 function canonicalKind(input: string): string {
-  return KINDS.find((kind) => kind.toLowerCase() === input.toLowerCase() || KIND_PLURALS[kind] === input.toLowerCase()) ?? input;
+  return (
+    KINDS.find((kind) => kind.toLowerCase() === input.toLowerCase() || KIND_PLURALS[kind] === input.toLowerCase()) ??
+    input
+  );
 }

@@ -28,7 +28,10 @@ export class AdmissionIndex {
    * object at a time, calling `turn` between them, so that copying a large store does not
    * hold the event loop (a write meanwhile reaches the index through the watch).
    */
-  static async following(store: ObjectStore, turn: () => Promise<void>): Promise<{ index: AdmissionIndex; stop: () => void }> {
+  static async following(
+    store: ObjectStore,
+    turn: () => Promise<void>,
+  ): Promise<{ index: AdmissionIndex; stop: () => void }> {
     const index = new AdmissionIndex();
     const stop = store.watch((event) => index.observe(event));
     try {

@@ -5,7 +5,13 @@ import type { ParsedDocument } from '../model/parse.js';
 import type { ObjectStore } from '../store/store.js';
 import { AdmissionIndex } from './admission-index.js';
 import { BatchView } from './batch-view.js';
-import { builtImageRepository, describeImageSource, imageRefusal, sourceOfProjectImage, type ImageSource } from './image-admission.js';
+import {
+  builtImageRepository,
+  describeImageSource,
+  imageRefusal,
+  sourceOfProjectImage,
+  type ImageSource,
+} from './image-admission.js';
 import { leaseHostnameIssues } from './hostname-admission.js';
 import { checkLeaseAgainstBounds, type AdmissionIssue } from './lease-admission.js';
 
@@ -14,12 +20,23 @@ import { checkLeaseAgainstBounds, type AdmissionIssue } from './lease-admission.
 // operator's rules (lease bounds and caps, the image allowlist). Every problem of the
 // batch is reported at once, each at the file, line and column of the field it is about.
 
-export type AdmissionSettings = Pick<OperatorSettings, 'leaseBounds' | 'maxActiveLeases' | 'imageAllowlist' | 'instance'>;
+export type AdmissionSettings = Pick<
+  OperatorSettings,
+  'leaseBounds' | 'maxActiveLeases' | 'imageAllowlist' | 'instance'
+>;
 
 /** `stored` is the store, or an index of it that a caller keeps across many applies (a pass of the watched directory). */
-export function checkAdmission(stored: ObjectStore | AdmissionIndex, documents: ParsedDocument[], settings: AdmissionSettings): void {
+export function checkAdmission(
+  stored: ObjectStore | AdmissionIndex,
+  documents: ParsedDocument[],
+  settings: AdmissionSettings,
+): void {
   const view = new BatchView(stored instanceof AdmissionIndex ? stored : AdmissionIndex.fromStore(stored), documents);
-  const issues = [...uniquenessIssues(view, documents), ...leaseHostIssues(view, documents), ...operatorRuleIssues(view, documents, settings)];
+  const issues = [
+    ...uniquenessIssues(view, documents),
+    ...leaseHostIssues(view, documents),
+    ...operatorRuleIssues(view, documents, settings),
+  ];
   if (issues.length > 0) throw new ManifestError(sortIssues(issues));
 }
 
@@ -37,7 +54,12 @@ function uniquenessIssues(view: BatchView, documents: ParsedDocument[]): Manifes
     const earlier = seen.get(key);
     if (earlier) {
       const at = earlier.position(['metadata', 'name']);
-      issues.push(issueAt(doc, { path: ['metadata', 'name'], message: `${key} is declared twice in this apply (also at ${earlier.source.file}:${at.line}:${at.column})` }));
+      issues.push(
+        issueAt(doc, {
+          path: ['metadata', 'name'],
+          message: `${key} is declared twice in this apply (also at ${earlier.source.file}:${at.line}:${at.column})`,
+        }),
+      );
     }
     seen.set(key, doc);
     if (doc.object.kind !== 'Project') continue;
@@ -45,7 +67,12 @@ function uniquenessIssues(view: BatchView, documents: ParsedDocument[]): Manifes
     doc.object.spec.hostnames.forEach((host, index) => {
       const owner = batchHosts.get(host) ?? view.storedProjectDeclaring(host);
       if (owner !== undefined && owner !== name) {
-        issues.push(issueAt(doc, { path: ['spec', 'hostnames', index], message: `hostname "${host}" is already routed to project "${owner}"; hostnames must be unique across projects` }));
+        issues.push(
+          issueAt(doc, {
+            path: ['spec', 'hostnames', index],
+            message: `hostname "${host}" is already routed to project "${owner}"; hostnames must be unique across projects`,
+          }),
+        );
       } else {
         batchHosts.set(host, name);
       }
@@ -56,13 +83,20 @@ function uniquenessIssues(view: BatchView, documents: ParsedDocument[]): Manifes
 
 function leaseHostIssues(view: BatchView, documents: ParsedDocument[]): ManifestIssue[] {
   const documentOf = new Map(documents.map((doc) => [doc.object, doc]));
-  return leaseHostnameIssues(view, documents.map((doc) => doc.object)).flatMap((issue) => {
+  return leaseHostnameIssues(
+    view,
+    documents.map((doc) => doc.object),
+  ).flatMap((issue) => {
     const doc = documentOf.get(issue.object);
     return doc ? [issueAt(doc, issue)] : [];
   });
 }
 
-function operatorRuleIssues(view: BatchView, documents: ParsedDocument[], settings: AdmissionSettings): ManifestIssue[] {
+function operatorRuleIssues(
+  view: BatchView,
+  documents: ParsedDocument[],
+  settings: AdmissionSettings,
+): ManifestIssue[] {
   const issues: ManifestIssue[] = [];
   // Leases this batch creates count against the caps of the ones after them.
   const allowlist = settings.imageAllowlist;
@@ -72,13 +106,31 @@ function operatorRuleIssues(view: BatchView, documents: ParsedDocument[], settin
       case 'Project': {
         const source = sourceOfProjectImage(object.spec.image, view.image, settings.instance);
         const refusal = imageRefusal(source.reference, allowlist);
-        if (refusal) issues.push(issueAt(doc, { path: ['spec', 'image'], message: `${describeImageSource(source)} is not allowed: ${refusal}` }));
+        if (refusal)
+          issues.push(
+            issueAt(doc, {
+              path: ['spec', 'image'],
+              message: `${describeImageSource(source)} is not allowed: ${refusal}`,
+            }),
+          );
         break;
       }
       case 'Image': {
-        const own: ImageSource = object.spec.ref !== undefined ? { reference: object.spec.ref } : { reference: builtImageRepository(settings.instance, object.metadata.name), via: 'where this Image is built' };
+        const own: ImageSource =
+          object.spec.ref !== undefined
+            ? { reference: object.spec.ref }
+            : {
+                reference: builtImageRepository(settings.instance, object.metadata.name),
+                via: 'where this Image is built',
+              };
         const refusal = imageRefusal(own.reference, allowlist);
-        if (refusal) issues.push(issueAt(doc, { path: ['spec', object.spec.ref !== undefined ? 'ref' : 'build'], message: `${describeImageSource(own)} is not allowed: ${refusal}` }));
+        if (refusal)
+          issues.push(
+            issueAt(doc, {
+              path: ['spec', object.spec.ref !== undefined ? 'ref' : 'build'],
+              message: `${describeImageSource(own)} is not allowed: ${refusal}`,
+            }),
+          );
         break;
       }
       case 'Lease': {
@@ -88,7 +140,12 @@ function operatorRuleIssues(view: BatchView, documents: ParsedDocument[], settin
           const source = sourceOfProjectImage(project.spec.image, view.image, settings.instance);
           const refusal = imageRefusal(source.reference, allowlist);
           if (refusal) {
-            issues.push(issueAt(doc, { path: ['spec', 'project'], message: `project "${project.metadata.name}" runs ${describeImageSource(source)}, which is not allowed: ${refusal}` }));
+            issues.push(
+              issueAt(doc, {
+                path: ['spec', 'project'],
+                message: `project "${project.metadata.name}" runs ${describeImageSource(source)}, which is not allowed: ${refusal}`,
+              }),
+            );
           }
         }
         break;

@@ -57,7 +57,12 @@ async function attachContexts(documents: ParsedDocument[], resolve: ContextResol
   for (const doc of documents) {
     if (doc.object.kind !== 'Image' || !doc.object.spec.build) continue;
     if (!resolve) {
-      issues.push({ ...doc.position(['spec', 'build', 'context']), file: doc.source.file, path: 'spec.build.context', message: 'build contexts cannot be applied this way; use `luma apply -f`, which uploads them' });
+      issues.push({
+        ...doc.position(['spec', 'build', 'context']),
+        file: doc.source.file,
+        path: 'spec.build.context',
+        message: 'build contexts cannot be applied this way; use `luma apply -f`, which uploads them',
+      });
       continue;
     }
     try {
@@ -65,13 +70,23 @@ async function attachContexts(documents: ParsedDocument[], resolve: ContextResol
       doc.object.metadata.annotations = { ...doc.object.metadata.annotations, [CONTEXT_DIGEST_ANNOTATION]: digest };
     } catch (error) {
       if (error instanceof ManifestError) issues.push(...error.issues);
-      else issues.push({ ...doc.position(['spec', 'build', 'context']), file: doc.source.file, path: 'spec.build.context', message: (error as Error).message });
+      else
+        issues.push({
+          ...doc.position(['spec', 'build', 'context']),
+          file: doc.source.file,
+          path: 'spec.build.context',
+          message: (error as Error).message,
+        });
     }
   }
   if (issues.length > 0) throw new ManifestError(issues);
 }
 
-export async function applyDocuments(store: ObjectStore, documents: ParsedDocument[], options: ApplyOptions): Promise<AppliedObject[]> {
+export async function applyDocuments(
+  store: ObjectStore,
+  documents: ParsedDocument[],
+  options: ApplyOptions,
+): Promise<AppliedObject[]> {
   checkAdmission(options.index ?? store, documents, options.settings);
   await attachContexts(documents, options.resolveContext);
   const dryRun = options.dryRun ?? false;
@@ -88,7 +103,10 @@ export async function applyDocuments(store: ObjectStore, documents: ParsedDocume
   return Promise.all(
     documents.map(async (doc) => {
       const resourceVersion = doc.object.metadata.resourceVersion;
-      const { object, result } = await store.apply(doc.object, { dryRun, ...(resourceVersion !== undefined ? { resourceVersion } : {}) });
+      const { object, result } = await store.apply(doc.object, {
+        dryRun,
+        ...(resourceVersion !== undefined ? { resourceVersion } : {}),
+      });
       return { kind: object.kind, name: object.metadata.name, result, object };
     }),
   );

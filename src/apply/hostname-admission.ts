@@ -55,7 +55,11 @@ export function leaseHostnameIssues(view: HostnameView, batch: readonly LumaObje
       const host = project ? leaseHostname(object.metadata.name, project) : undefined;
       const owner = host === undefined ? undefined : view.projectDeclaring(host);
       if (host !== undefined && owner !== undefined) {
-        issues.push({ object, path: ['metadata', 'name'], message: `this lease would be reached at "${host}", a hostname project "${owner}" declares; choose another lease name` });
+        issues.push({
+          object,
+          path: ['metadata', 'name'],
+          message: `this lease would be reached at "${host}", a hostname project "${owner}" declares; choose another lease name`,
+        });
       }
     }
     if (object.kind === 'Project') {
@@ -83,7 +87,11 @@ function movedLeaseIssues(project: ProjectObject, view: HostnameView): HostnameI
     const host = leaseHostname(lease.metadata.name, project);
     const owner = view.projectDeclaring(host);
     if (owner === undefined) continue;
-    issues.push({ object: project, path: ['spec', 'hostnames', 0], message: `lease "${lease.metadata.name}" of this project would be reached at "${host}", a hostname project "${owner}" declares` });
+    issues.push({
+      object: project,
+      path: ['spec', 'hostnames', 0],
+      message: `lease "${lease.metadata.name}" of this project would be reached at "${host}", a hostname project "${owner}" declares`,
+    });
   }
   return issues;
 }

@@ -46,12 +46,20 @@ export function builtImageRepository(instance: string, imageName: string): strin
 }
 
 export function sourceOfImage(image: ImageObject, instance: string): ImageSource {
-  if (image.spec.ref !== undefined) return { reference: image.spec.ref, via: `what Image "${image.metadata.name}" pulls` };
-  return { reference: builtImageRepository(instance, image.metadata.name), via: `what Image "${image.metadata.name}" builds` };
+  if (image.spec.ref !== undefined)
+    return { reference: image.spec.ref, via: `what Image "${image.metadata.name}" pulls` };
+  return {
+    reference: builtImageRepository(instance, image.metadata.name),
+    via: `what Image "${image.metadata.name}" builds`,
+  };
 }
 
 /** A Project's `spec.image` names an Image object when one exists by that name, else it is a reference (as the reconciler reads it). */
-export function sourceOfProjectImage(declared: string, findImage: (name: string) => ImageObject | undefined, instance: string): ImageSource {
+export function sourceOfProjectImage(
+  declared: string,
+  findImage: (name: string) => ImageObject | undefined,
+  instance: string,
+): ImageSource {
   const image = findImage(declared);
   return image ? sourceOfImage(image, instance) : { reference: declared };
 }
@@ -68,6 +76,7 @@ export function imageRefusal(reference: string, allowlist: readonly string[] | u
   if (decision.rule === IMAGE_ID_RULE) {
     return `Docker may read "${reference}" as the ID of a local image, which the image allowlist cannot judge; name the image by its repository and a tag instead`;
   }
-  if (allowlist !== undefined && allowlist.length === 0) return 'the operator setting imageAllowlist is empty, so no image may run';
+  if (allowlist !== undefined && allowlist.length === 0)
+    return 'the operator setting imageAllowlist is empty, so no image may run';
   return `it matches no pattern of the ${decision.rule ?? 'image allowlist'}`;
 }

@@ -29,7 +29,8 @@ export function leaseResources(spec: LeaseSpec, settings: Pick<OperatorSettings,
   return {
     ttlMs: parseDuration(spec.ttl),
     cpuMillis: spec.resources?.cpu !== undefined ? parseCpu(spec.resources.cpu) : settings.leaseDefaults.cpuMillis,
-    memoryBytes: spec.resources?.memory !== undefined ? parseMemory(spec.resources.memory) : settings.leaseDefaults.memoryBytes,
+    memoryBytes:
+      spec.resources?.memory !== undefined ? parseMemory(spec.resources.memory) : settings.leaseDefaults.memoryBytes,
   };
 }
 
@@ -55,8 +56,26 @@ interface Bound {
 export function checkLeaseAgainstBounds(lease: LeaseObject, settings: LeaseBoundsSettings): AdmissionIssue[] {
   const bounds = settings.leaseBounds;
   const checks: Bound[] = [
-    { path: ['spec', 'ttl'], input: lease.spec.ttl, parse: parseDuration, format: formatLeaseDuration, min: bounds.minTtlMs, max: bounds.maxTtlMs, minKey: 'minTtl', maxKey: 'maxTtl' },
-    { path: ['spec', 'resources', 'cpu'], input: lease.spec.resources?.cpu, parse: parseCpu, format: formatCpu, min: bounds.minCpuMillis, max: bounds.maxCpuMillis, minKey: 'minCpu', maxKey: 'maxCpu' },
+    {
+      path: ['spec', 'ttl'],
+      input: lease.spec.ttl,
+      parse: parseDuration,
+      format: formatLeaseDuration,
+      min: bounds.minTtlMs,
+      max: bounds.maxTtlMs,
+      minKey: 'minTtl',
+      maxKey: 'maxTtl',
+    },
+    {
+      path: ['spec', 'resources', 'cpu'],
+      input: lease.spec.resources?.cpu,
+      parse: parseCpu,
+      format: formatCpu,
+      min: bounds.minCpuMillis,
+      max: bounds.maxCpuMillis,
+      minKey: 'minCpu',
+      maxKey: 'maxCpu',
+    },
     {
       path: ['spec', 'resources', 'memory'],
       input: lease.spec.resources?.memory,
@@ -74,9 +93,15 @@ export function checkLeaseAgainstBounds(lease: LeaseObject, settings: LeaseBound
     if (check.input === undefined) continue;
     const value = check.parse(check.input);
     if (value > check.max) {
-      issues.push({ path: check.path, message: `${check.input} is above the maximum of ${check.format(check.max)} (operator setting leases.${check.maxKey})` });
+      issues.push({
+        path: check.path,
+        message: `${check.input} is above the maximum of ${check.format(check.max)} (operator setting leases.${check.maxKey})`,
+      });
     } else if (value < check.min) {
-      issues.push({ path: check.path, message: `${check.input} is below the minimum of ${check.format(check.min)} (operator setting leases.${check.minKey})` });
+      issues.push({
+        path: check.path,
+        message: `${check.input} is below the minimum of ${check.format(check.min)} (operator setting leases.${check.minKey})`,
+      });
     }
   }
   return issues;
@@ -92,9 +117,17 @@ export function maxRenewalExpiry(startedAt: Date, settings: LeaseBoundsSettings)
 export type RenewalDecision = { ok: true; expiresAt: Date } | { ok: false; error: string };
 
 /** Extends `currentExpiresAt` by `extensionMs`, or says why not, naming the maximum. */
-export function checkRenewal(startedAt: Date, currentExpiresAt: Date, extensionMs: number, settings: LeaseBoundsSettings): RenewalDecision {
+export function checkRenewal(
+  startedAt: Date,
+  currentExpiresAt: Date,
+  extensionMs: number,
+  settings: LeaseBoundsSettings,
+): RenewalDecision {
   if (!Number.isFinite(extensionMs) || extensionMs <= 0) {
-    return { ok: false, error: `a renewal must extend the lease by a duration greater than 0, got ${String(extensionMs)} ms` };
+    return {
+      ok: false,
+      error: `a renewal must extend the lease by a duration greater than 0, got ${String(extensionMs)} ms`,
+    };
   }
   const expiresAt = new Date(currentExpiresAt.getTime() + extensionMs);
   const latest = maxRenewalExpiry(startedAt, settings);

@@ -1,5 +1,13 @@
 import type { ErrorBody } from '../api/errors.js';
-import { API_PREFIX, DOCKER_STATE_HEADER, EVENT_STREAM_EVENT, WATCH_ERROR_EVENT, WATCH_SYNCED_EVENT, type ApplyReport, type WatchError } from '../api/wire.js';
+import {
+  API_PREFIX,
+  DOCKER_STATE_HEADER,
+  EVENT_STREAM_EVENT,
+  WATCH_ERROR_EVENT,
+  WATCH_SYNCED_EVENT,
+  type ApplyReport,
+  type WatchError,
+} from '../api/wire.js';
 import type { LumaEvent } from '../events/event-log.js';
 import type { WatchEventType } from '../store/store.js';
 import { EXIT } from './exit-codes.js';
@@ -14,7 +22,10 @@ import type { UsageSummary } from '../usage/summary.js';
 export const DEFAULT_SERVER = 'http://127.0.0.1:7070';
 
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode: number = EXIT.failure) {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.failure,
+  ) {
     super(message);
     this.name = 'CliError';
   }
@@ -99,7 +110,9 @@ export class ApiClient {
   }
 
   private notLumaApi(detail: string): CliError {
-    return new CliError(`this is not the Luma API at ${this.server} (${detail}); point --server or LUMA_SERVER at the API's address (luma up --api-listen, default ${DEFAULT_SERVER})`);
+    return new CliError(
+      `this is not the Luma API at ${this.server} (${detail}); point --server or LUMA_SERVER at the API's address (luma up --api-listen, default ${DEFAULT_SERVER})`,
+    );
   }
 
   private failure(status: number, message: string): CliError {
@@ -108,7 +121,11 @@ export class ApiClient {
     return new ApiRefusal(`${message} (here: ${why})`, status);
   }
 
-  async request<T>(method: string, path: string, body?: { json?: unknown; yaml?: string; binary?: { data: Buffer; type: string } }): Promise<T> {
+  async request<T>(
+    method: string,
+    path: string,
+    body?: { json?: unknown; yaml?: string; binary?: { data: Buffer; type: string } },
+  ): Promise<T> {
     const headers: Record<string, string> = this.authorization();
     let payload: string | Buffer | undefined;
     if (body?.binary !== undefined) {
@@ -123,17 +140,28 @@ export class ApiClient {
     }
     let response: Response;
     try {
-      response = await fetch(new URL(path, this.server), { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
+      response = await fetch(new URL(path, this.server), {
+        method,
+        headers,
+        ...(payload !== undefined ? { body: payload } : {}),
+      });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
-      throw new CliError(`cannot reach the Luma API at ${this.server} (${cause}); is \`luma up\` running? (set --server or LUMA_SERVER to point elsewhere)`);
+      const cause =
+        (error as { cause?: { code?: string } }).cause?.code ??
+        (error instanceof Error ? error.message : String(error));
+      throw new CliError(
+        `cannot reach the Luma API at ${this.server} (${cause}); is \`luma up\` running? (set --server or LUMA_SERVER to point elsewhere)`,
+      );
     }
     this.warnAboutDocker(response);
     const text = await response.text();
     const parsed: unknown = text ? safeJson(text) : undefined;
     if (!response.ok) throw this.refusal(response.status, text, `${method} ${path}`);
     // Every answer of the API is JSON: an HTML page or plain text is someone else's.
-    if (text && !isJson(text)) throw this.notLumaApi(`${method} ${path} answered ${response.headers.get('content-type') ?? 'something'} that is not JSON`);
+    if (text && !isJson(text))
+      throw this.notLumaApi(
+        `${method} ${path} answered ${response.headers.get('content-type') ?? 'something'} that is not JSON`,
+      );
     return parsed as T;
   }
 
@@ -147,16 +175,23 @@ export class ApiClient {
 
   /** Objects of a kind as they are, SYNCED, then every change; ends when `signal` aborts. */
   async *watch(kind: Kind, query: ListQuery, signal?: AbortSignal): AsyncGenerator<WatchMessage> {
-    for await (const message of this.stream(`${API_PREFIX}/${KIND_PLURALS[kind]}${queryString({ ...query, watch: 'true' })}`, signal)) {
+    for await (const message of this.stream(
+      `${API_PREFIX}/${KIND_PLURALS[kind]}${queryString({ ...query, watch: 'true' })}`,
+      signal,
+    )) {
       if (message.event === WATCH_SYNCED_EVENT) yield { type: 'SYNCED' };
       else if (message.event === WATCH_ERROR_EVENT) throw watchEnded(message.data);
-      else if (message.event === 'ADDED' || message.event === 'MODIFIED' || message.event === 'DELETED') yield { type: message.event, object: JSON.parse(message.data) as LumaObject };
+      else if (message.event === 'ADDED' || message.event === 'MODIFIED' || message.event === 'DELETED')
+        yield { type: message.event, object: JSON.parse(message.data) as LumaObject };
     }
   }
 
   /** Events so far, SYNCED, then each new or repeated one; ends when `signal` aborts. */
   async *watchEvents(query: EventQuery, signal?: AbortSignal): AsyncGenerator<LumaEvent | 'SYNCED'> {
-    for await (const message of this.stream(`${API_PREFIX}/events${queryString({ ...query, watch: 'true' })}`, signal)) {
+    for await (const message of this.stream(
+      `${API_PREFIX}/events${queryString({ ...query, watch: 'true' })}`,
+      signal,
+    )) {
       if (message.event === WATCH_SYNCED_EVENT) yield 'SYNCED';
       else if (message.event === WATCH_ERROR_EVENT) throw watchEnded(message.data);
       else if (message.event === EVENT_STREAM_EVENT) yield JSON.parse(message.data) as LumaEvent;
@@ -164,15 +199,24 @@ export class ApiClient {
   }
 
   /** Server-sent events from `path`; `what` names the stream in errors (watch, log). */
-  private async *stream(path: string, signal?: AbortSignal, what = 'watch'): AsyncGenerator<{ event: string; data: string }> {
+  private async *stream(
+    path: string,
+    signal?: AbortSignal,
+    what = 'watch',
+  ): AsyncGenerator<{ event: string; data: string }> {
     const own = new AbortController();
     const combined = signal ? AbortSignal.any([signal, own.signal]) : own.signal;
     let response: Response;
     try {
-      response = await fetch(new URL(path, this.server), { headers: { ...this.authorization(), accept: 'text/event-stream' }, signal: combined });
+      response = await fetch(new URL(path, this.server), {
+        headers: { ...this.authorization(), accept: 'text/event-stream' },
+        signal: combined,
+      });
     } catch (error) {
       if (combined.aborted) return;
-      throw new CliError(`cannot reach the Luma API at ${this.server} (${causeOf(error)}); is \`luma up\` running? (set --server or LUMA_SERVER to point elsewhere)`);
+      throw new CliError(
+        `cannot reach the Luma API at ${this.server} (${causeOf(error)}); is \`luma up\` running? (set --server or LUMA_SERVER to point elsewhere)`,
+      );
     }
     this.warnAboutDocker(response);
     if (!response.ok) {
@@ -191,7 +235,8 @@ export class ApiClient {
       // A consumer that stops early (or an abort) closes the connection at once.
       own.abort();
     }
-    if (!combined.aborted) throw new CliError(`the ${what} stream from ${this.server} ended without saying why (was the API stopped?)`);
+    if (!combined.aborted)
+      throw new CliError(`the ${what} stream from ${this.server} ended without saying why (was the API stopped?)`);
   }
 
   get(kind: Kind, name: string): Promise<LumaObject> {
@@ -208,24 +253,38 @@ export class ApiClient {
   }
 
   usage(project?: string): Promise<UsageSummary> {
-    return this.request('GET', `${API_PREFIX}/usage${project !== undefined ? `?project=${encodeURIComponent(project)}` : ''}`);
+    return this.request(
+      'GET',
+      `${API_PREFIX}/usage${project !== undefined ? `?project=${encodeURIComponent(project)}` : ''}`,
+    );
   }
 
-  applyFiles(files: Array<{ path: string; content: string }>, dryRun: boolean, contexts: Array<{ file: string; document: number; digest: string }> = []): Promise<ApplyResponse> {
+  applyFiles(
+    files: Array<{ path: string; content: string }>,
+    dryRun: boolean,
+    contexts: Array<{ file: string; document: number; digest: string }> = [],
+  ): Promise<ApplyResponse> {
     return this.request('POST', '/apply/files', { json: { files, dryRun, contexts } });
   }
 
   uploadContext(data: Buffer, type: string, dockerfile?: string): Promise<{ digest: string }> {
-    return this.request('POST', `/contexts${dockerfile ? queryString({ dockerfile }) : ''}`, { binary: { data, type } });
+    return this.request('POST', `/contexts${dockerfile ? queryString({ dockerfile }) : ''}`, {
+      binary: { data, type },
+    });
   }
 
   /** The build output; with follow, `onText` gets it live until the build ends. */
   async imageLog(name: string, follow: boolean, onText: (text: string) => void): Promise<void> {
     let response: Response;
     try {
-      response = await fetch(new URL(`${API_PREFIX}/images/${encodeURIComponent(name)}/log${follow ? '?follow=true' : ''}`, this.server), { headers: this.authorization() });
+      response = await fetch(
+        new URL(`${API_PREFIX}/images/${encodeURIComponent(name)}/log${follow ? '?follow=true' : ''}`, this.server),
+        { headers: this.authorization() },
+      );
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
+      const cause =
+        (error as { cause?: { code?: string } }).cause?.code ??
+        (error instanceof Error ? error.message : String(error));
       throw new CliError(`cannot reach the Luma API at ${this.server} (${cause}); is \`luma up\` running?`);
     }
     if (!response.ok) {
@@ -276,7 +335,9 @@ function queryString(params: Record<string, string | undefined>): string {
 }
 
 function causeOf(error: unknown): string {
-  return (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
+  return (
+    (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error))
+  );
 }
 
 function isJson(text: string): boolean {
@@ -291,7 +352,12 @@ function isJson(text: string): boolean {
 /** The shape of every refusal of the Luma API (fastify's own 404 and 413 included). */
 function isErrorBody(body: unknown): body is ErrorBody {
   const candidate = body as Partial<ErrorBody> | undefined;
-  return typeof candidate === 'object' && candidate !== null && typeof candidate.error === 'string' && typeof candidate.message === 'string';
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.error === 'string' &&
+    typeof candidate.message === 'string'
+  );
 }
 
 function safeJson(text: string): unknown {

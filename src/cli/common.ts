@@ -15,7 +15,10 @@ export function parseKind(input: string): Kind {
   const spellings = [...KINDS.map((known) => KIND_PLURALS[known]), ...KINDS.map((known) => known.toLowerCase())];
   const suggestion = closestMatch(input, spellings);
   const hint = suggestion !== undefined ? `; did you mean "${suggestion}"?` : '';
-  throw new CliError(`unknown kind "${input}"${hint} (known: ${KINDS.map((k) => k.toLowerCase()).join(', ')})`, EXIT.usage);
+  throw new CliError(
+    `unknown kind "${input}"${hint} (known: ${KINDS.map((k) => k.toLowerCase()).join(', ')})`,
+    EXIT.usage,
+  );
 }
 
 /** Accepts `project hello` and `project/hello`. */

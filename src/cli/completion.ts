@@ -20,7 +20,9 @@ export interface CommandShape {
 export function commandShape(command: Command): CommandShape {
   return {
     name: command.name(),
-    flags: command.options.flatMap((option) => [option.short, option.long].filter((flag): flag is string => flag !== undefined)).concat('--help'),
+    flags: command.options
+      .flatMap((option) => [option.short, option.long].filter((flag): flag is string => flag !== undefined))
+      .concat('--help'),
     subcommands: command.commands.filter((sub) => sub.name() !== 'help').map(commandShape),
   };
 }
@@ -33,13 +35,18 @@ function bashScript(program: CommandShape): string {
   const kinds = KINDS.map((kind) => kind.toLowerCase());
   const flagCases = program.subcommands
     .map((command) => {
-      const nested = command.subcommands.map((sub) => `      ${command.name}/${sub.name}) flags="${words(sub.flags)}" ;;`);
+      const nested = command.subcommands.map(
+        (sub) => `      ${command.name}/${sub.name}) flags="${words(sub.flags)}" ;;`,
+      );
       return [`      ${command.name}) flags="${words(command.flags)}" ;;`, ...nested].join('\n');
     })
     .join('\n');
   const subcommandCases = program.subcommands
     .filter((command) => command.subcommands.length > 0)
-    .map((command) => `      ${command.name}) COMPREPLY=( $(compgen -W "${words(command.subcommands.map((sub) => sub.name))}" -- "$cur") ); return ;;`)
+    .map(
+      (command) =>
+        `      ${command.name}) COMPREPLY=( $(compgen -W "${words(command.subcommands.map((sub) => sub.name))}" -- "$cur") ); return ;;`,
+    )
     .join('\n');
   return `# luma completion for bash. Load it with:  source <(luma completion bash)
 _luma_names() {

@@ -60,7 +60,11 @@ async function localDigest(location: string, options: ContextOptions): Promise<s
 }
 
 /** Uploads each Image's context (or, with `upload: false`, only computes its digest). */
-export async function uploadContexts(api: ApiClient, files: Array<{ path: string; content: string }>, options: { upload: boolean } = { upload: true }): Promise<UploadedContext[]> {
+export async function uploadContexts(
+  api: ApiClient,
+  files: Array<{ path: string; content: string }>,
+  options: { upload: boolean } = { upload: true },
+): Promise<UploadedContext[]> {
   const uploads: UploadedContext[] = [];
   for (const file of files) {
     let documents;
@@ -81,7 +85,11 @@ export async function uploadContexts(api: ApiClient, files: Array<{ path: string
       const contextOptions: ContextOptions = dockerfile ? { dockerfile } : {};
       if (options.upload) {
         const { body, type } = await archiveOf(location, contextOptions);
-        digest = (await api.uploadContext(body, type, dockerfile).catch(nameTooLarge(`the build context ${location} (${body.length} bytes packed)`))).digest;
+        digest = (
+          await api
+            .uploadContext(body, type, dockerfile)
+            .catch(nameTooLarge(`the build context ${location} (${body.length} bytes packed)`))
+        ).digest;
       } else digest = await localDigest(location, contextOptions);
       uploads.push({ file: file.path, document: doc.source.document, digest });
     }

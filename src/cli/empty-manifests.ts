@@ -10,7 +10,11 @@ export function declaresNothing(content: string): boolean {
   // A stream the parser cannot read is for the server to refuse, with positions.
   if (!Array.isArray(documents)) return false;
   // A bare `---` gives a document whose contents are a null scalar: as empty as none.
-  return documents.every((document) => document.errors.length === 0 && (document.contents === null || (isScalar(document.contents) && document.contents.value === null)));
+  return documents.every(
+    (document) =>
+      document.errors.length === 0 &&
+      (document.contents === null || (isScalar(document.contents) && document.contents.value === null)),
+  );
 }
 
 /** The one-line refusal, naming what was read. */

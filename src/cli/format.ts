@@ -34,14 +34,18 @@ function readyColumn(object: LumaObject): string {
 }
 
 /** `project/hello`, as kubectl's -o name prints it and as commands take it. */
-export function objectRef(object: { kind: string; metadata: { name: string } } | { kind: string; name: string }): string {
+export function objectRef(
+  object: { kind: string; metadata: { name: string } } | { kind: string; name: string },
+): string {
   return `${object.kind.toLowerCase()}/${'metadata' in object ? object.metadata.name : object.name}`;
 }
 
 export function objectRow(object: LumaObject, wide: boolean, style: Style = PLAIN): string[] {
   const cells = row(object, wide);
   // READY (for images and leases a condition status) and STATUS read at a glance in colour.
-  return cells.map((cell, index) => (index === 2 || (index === 1 && object.kind !== 'Project') ? styleWord(style, cell) : cell));
+  return cells.map((cell, index) =>
+    index === 2 || (index === 1 && object.kind !== 'Project') ? styleWord(style, cell) : cell,
+  );
 }
 
 function row(object: LumaObject, wide: boolean): string[] {
@@ -50,7 +54,9 @@ function row(object: LumaObject, wide: boolean): string[] {
   switch (object.kind) {
     case 'Project': {
       const extra = [object.spec.hostnames.join(',')];
-      return wide ? [...base, ...extra, object.status?.image ?? object.spec.image, object.status?.url ?? ''] : [...base, ...extra];
+      return wide
+        ? [...base, ...extra, object.status?.image ?? object.spec.image, object.status?.url ?? '']
+        : [...base, ...extra];
     }
     case 'Image':
       return wide ? [...base, object.status?.image ?? ''] : base;
@@ -59,7 +65,17 @@ function row(object: LumaObject, wide: boolean): string[] {
       const expires = status?.expiresAt && !status.endedAt ? until(status.expiresAt) : '';
       const extra = [object.spec.project, expires];
       const cost = status?.cost ?? status?.estimatedCost;
-      return wide ? [...base, ...extra, status?.fromPool === undefined ? '' : status.fromPool ? 'yes' : 'no', cost === undefined ? '' : `${cost.toFixed(4)} ${status?.currency ?? ''}${status?.cost === undefined ? ' (est.)' : ''}`.trim(), status?.url ?? ''] : [...base, ...extra];
+      return wide
+        ? [
+            ...base,
+            ...extra,
+            status?.fromPool === undefined ? '' : status.fromPool ? 'yes' : 'no',
+            cost === undefined
+              ? ''
+              : `${cost.toFixed(4)} ${status?.currency ?? ''}${status?.cost === undefined ? ' (est.)' : ''}`.trim(),
+            status?.url ?? '',
+          ]
+        : [...base, ...extra];
     }
   }
 }
@@ -90,21 +106,38 @@ export function table(rows: string[][], widths: number[] = columnWidths(rows)): 
 
 export function columnWidths(rows: string[][]): number[] {
   const widths: number[] = [];
-  for (const cells of rows) cells.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, visibleLength(cell))));
+  for (const cells of rows)
+    cells.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, visibleLength(cell))));
   return widths;
 }
 
 export function tableLine(cells: string[], widths: number[]): string {
   return cells
-    .map((cell, index) => (index === cells.length - 1 ? cell : cell + ' '.repeat(Math.max(0, (widths[index] ?? 0) - visibleLength(cell)) + 3)))
+    .map((cell, index) =>
+      index === cells.length - 1
+        ? cell
+        : cell + ' '.repeat(Math.max(0, (widths[index] ?? 0) - visibleLength(cell)) + 3),
+    )
     .join('')
     .trimEnd();
 }
 
-export function formatObjects(kind: LumaObject['kind'], objects: LumaObject[], format: OutputFormat, single: boolean, style: Style = PLAIN): string {
+export function formatObjects(
+  kind: LumaObject['kind'],
+  objects: LumaObject[],
+  format: OutputFormat,
+  single: boolean,
+  style: Style = PLAIN,
+): string {
   switch (format) {
     case 'json':
-      return JSON.stringify(single ? objects[0] : { apiVersion: 'luma.dev/v1alpha1', kind: 'List', items: objects }, null, 2) + '\n';
+      return (
+        JSON.stringify(
+          single ? objects[0] : { apiVersion: 'luma.dev/v1alpha1', kind: 'List', items: objects },
+          null,
+          2,
+        ) + '\n'
+      );
     case 'yaml':
       return stringify(single ? objects[0] : { apiVersion: 'luma.dev/v1alpha1', kind: 'List', items: objects });
     case 'name':
@@ -126,7 +159,14 @@ function lastSeen(event: LumaEvent, now: number): string {
 export const EVENT_HEADER = ['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'COUNT', 'MESSAGE'];
 
 export function eventRow(event: LumaEvent, style: Style = PLAIN, now = Date.now()): string[] {
-  return [lastSeen(event, now), event.type === 'Warning' ? style.warn(event.type) : event.type, event.reason, objectRef(event.object), String(event.count), event.message];
+  return [
+    lastSeen(event, now),
+    event.type === 'Warning' ? style.warn(event.type) : event.type,
+    event.reason,
+    objectRef(event.object),
+    String(event.count),
+    event.message,
+  ];
 }
 
 export function formatEvents(events: LumaEvent[], style: Style = PLAIN, now = Date.now()): string {
@@ -139,12 +179,23 @@ export function describe(object: LumaObject, events: LumaEvent[] = [], style: St
   lines.push(`Name:         ${object.metadata.name}`);
   lines.push(`Kind:         ${object.kind}`);
   lines.push(`UID:          ${object.metadata.uid ?? ''}`);
-  lines.push(`Generation:   ${object.metadata.generation ?? ''} (observed ${object.status?.observedGeneration ?? 'none'})`);
-  lines.push(`Created:      ${object.metadata.creationTimestamp ?? ''} (${age(object.metadata.creationTimestamp, now)} ago)`);
+  lines.push(
+    `Generation:   ${object.metadata.generation ?? ''} (observed ${object.status?.observedGeneration ?? 'none'})`,
+  );
+  lines.push(
+    `Created:      ${object.metadata.creationTimestamp ?? ''} (${age(object.metadata.creationTimestamp, now)} ago)`,
+  );
   if (object.metadata.labels && Object.keys(object.metadata.labels).length > 0) {
-    lines.push(`Labels:       ${Object.entries(object.metadata.labels).map(([key, value]) => `${key}=${value}`).join(', ')}`);
+    lines.push(
+      `Labels:       ${Object.entries(object.metadata.labels)
+        .map(([key, value]) => `${key}=${value}`)
+        .join(', ')}`,
+    );
   }
-  if (object.metadata.deletionTimestamp) lines.push(`Deleting:     since ${object.metadata.deletionTimestamp}, waiting for ${(object.metadata.finalizers ?? []).join(', ') || 'nothing'}`);
+  if (object.metadata.deletionTimestamp)
+    lines.push(
+      `Deleting:     since ${object.metadata.deletionTimestamp}, waiting for ${(object.metadata.finalizers ?? []).join(', ') || 'nothing'}`,
+    );
   lines.push(`Phase:        ${styleWord(style, phase)}`);
   lines.push('Spec:');
   lines.push(indent(stringify(object.spec)));
@@ -165,7 +216,13 @@ export function describe(object: LumaObject, events: LumaEvent[] = [], style: St
       indent(
         table([
           ['TYPE', 'STATUS', 'REASON', 'SINCE', 'MESSAGE'],
-          ...conditions.map((condition) => [condition.type, colourStatus(condition.type, condition.status), condition.reason, age(condition.lastTransitionTime, now), condition.message]),
+          ...conditions.map((condition) => [
+            condition.type,
+            colourStatus(condition.type, condition.status),
+            condition.reason,
+            age(condition.lastTransitionTime, now),
+            condition.message,
+          ]),
         ]),
       ),
     );
@@ -177,7 +234,13 @@ export function describe(object: LumaObject, events: LumaEvent[] = [], style: St
       indent(
         table([
           ['TYPE', 'REASON', 'AGE', 'FROM', 'MESSAGE'],
-          ...events.map((event) => [event.type === 'Warning' ? style.warn(event.type) : event.type, event.reason, lastSeen(event, now), event.source, event.message]),
+          ...events.map((event) => [
+            event.type === 'Warning' ? style.warn(event.type) : event.type,
+            event.reason,
+            lastSeen(event, now),
+            event.source,
+            event.message,
+          ]),
         ]),
       ),
     );

@@ -24,11 +24,19 @@ export function buildProgram(output?: OutputConfiguration): Command {
   if (output) program.configureOutput(output);
   program
     .name('luma')
-    .description('Luma runs your HTTP apps as Docker containers: declare them in YAML, Luma builds, routes, starts and idles them.')
+    .description(
+      'Luma runs your HTTP apps as Docker containers: declare them in YAML, Luma builds, routes, starts and idles them.',
+    )
     .addOption(new Option('--server <url>', 'Luma API to talk to').env('LUMA_SERVER').default(DEFAULT_SERVER))
-    .addOption(new Option('--token <token>', "the API's token (default: the one in the state directory)").env('LUMA_TOKEN'))
+    .addOption(
+      new Option('--token <token>', "the API's token (default: the one in the state directory)").env('LUMA_TOKEN'),
+    )
     // One program-wide flag: the daemons keep their state there and the CLI finds the token there.
-    .addOption(new Option('--state-dir <dir>', 'where Luma keeps objects, state and its API token').env('LUMA_STATE_DIR').default('./.luma'))
+    .addOption(
+      new Option('--state-dir <dir>', 'where Luma keeps objects, state and its API token')
+        .env('LUMA_STATE_DIR')
+        .default('./.luma'),
+    )
     .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError()
     // Usage errors are thrown rather than exiting, so that they exit 2 (see exit-codes.ts);
@@ -80,7 +88,9 @@ export async function runCli(argv: string[]): Promise<void> {
     const code = (error as { code?: string }).code;
     const message = error instanceof Error ? error.message : String(error);
     // Startup failures (Docker down, a port taken, a bad flag) are one line, not a stack trace.
-    process.stderr.write(`error: ${message}${code === 'EADDRINUSE' ? ' (the address is in use; pick another with --listen / --api-listen)' : ''}\n`);
+    process.stderr.write(
+      `error: ${message}${code === 'EADDRINUSE' ? ' (the address is in use; pick another with --listen / --api-listen)' : ''}\n`,
+    );
     if (process.env.LUMA_DEBUG) console.error(error);
     process.exit(exitCodeFor(error));
   }

@@ -21,8 +21,15 @@ export interface PlannedChange {
 export function declaredYaml(object: LumaObject | null): string {
   if (!object) return '';
   const { labels, annotations } = object.metadata;
-  const metadata = { name: object.metadata.name, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) };
-  return stringify({ apiVersion: object.apiVersion, kind: object.kind, metadata, spec: object.spec }, { sortMapEntries: true });
+  const metadata = {
+    name: object.metadata.name,
+    ...(labels ? { labels } : {}),
+    ...(annotations ? { annotations } : {}),
+  };
+  return stringify(
+    { apiVersion: object.apiVersion, kind: object.kind, metadata, spec: object.spec },
+    { sortMapEntries: true },
+  );
 }
 
 /** A unified diff (`--- live/project/x`, `+++ manifest/project/x`), or '' when nothing would change. */
@@ -31,11 +38,27 @@ export function diffObject(change: PlannedChange, style: Style = PLAIN): string 
   const after = declaredYaml(change.planned);
   if (before === after) return '';
   const ref = objectRef({ kind: change.kind, name: change.name });
-  const patch = createTwoFilesPatch(change.live ? `live/${ref}` : '/dev/null', `manifest/${ref}`, before, after, '', '', { context: 3 });
+  const patch = createTwoFilesPatch(
+    change.live ? `live/${ref}` : '/dev/null',
+    `manifest/${ref}`,
+    before,
+    after,
+    '',
+    '',
+    { context: 3 },
+  );
   return patch
     .split('\n')
     .filter((line) => !/^=+$/.test(line))
-    .map((line) => (line.startsWith('+') && !line.startsWith('+++') ? style.good(line) : line.startsWith('-') && !line.startsWith('---') ? style.bad(line) : line.startsWith('@@') ? style.faint(line) : line))
+    .map((line) =>
+      line.startsWith('+') && !line.startsWith('+++')
+        ? style.good(line)
+        : line.startsWith('-') && !line.startsWith('---')
+          ? style.bad(line)
+          : line.startsWith('@@')
+            ? style.faint(line)
+            : line,
+    )
     .join('\n')
     .replace(/\n*$/, '\n')
     .replace(/\t$/gm, '');

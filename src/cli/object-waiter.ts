@@ -26,7 +26,12 @@ function refOf(target: WaitTarget): string {
 }
 
 /** Resolves when every target is done; throws a CliError (timeout: exit 3) otherwise. */
-export async function waitForObjects(api: ApiClient, targets: WaitTarget[], waitFor: WaitFor, options: WaitOptions): Promise<void> {
+export async function waitForObjects(
+  api: ApiClient,
+  targets: WaitTarget[],
+  waitFor: WaitFor,
+  options: WaitOptions,
+): Promise<void> {
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const stopAll = new AbortController();
   const signal = AbortSignal.any([timeout, stopAll.signal]);
@@ -51,7 +56,10 @@ export async function waitForObjects(api: ApiClient, targets: WaitTarget[], wait
         }
         if (timeout.aborted) {
           const where = lastProgress.get(ref);
-          throw new CliError(`timed out after ${formatSeconds(options.timeoutMs)} waiting for ${ref} to ${describeWaitFor(waitFor)}${where ? `; it is ${where}` : ''}`, EXIT.timeout);
+          throw new CliError(
+            `timed out after ${formatSeconds(options.timeoutMs)} waiting for ${ref} to ${describeWaitFor(waitFor)}${where ? `; it is ${where}` : ''}`,
+            EXIT.timeout,
+          );
         }
       }),
     );

@@ -41,24 +41,55 @@ function positiveDuration(flag: string): (value: string) => number {
 
 function positiveInteger(flag: string): (value: string) => number {
   return (value) => {
-    if (!/^[1-9]\d*$/.test(value.trim())) throw new CliError(`${flag}: expected a whole number above zero, got "${value}"`);
+    if (!/^[1-9]\d*$/.test(value.trim()))
+      throw new CliError(`${flag}: expected a whole number above zero, got "${value}"`);
     return Number(value.trim());
   };
 }
 
 const DURATION_FLAGS: ReadonlyArray<[flag: string, env: string, help: string]> = [
-  ['--headers-timeout', 'LUMA_PROXY_HEADERS_TIMEOUT', 'how long a client may take to send a request head, and a TLS handshake (default 30s)'],
-  ['--body-timeout', 'LUMA_PROXY_BODY_TIMEOUT', 'a request body with no byte for this long is cut off; not a total (default 30s)'],
-  ['--send-timeout', 'LUMA_PROXY_SEND_TIMEOUT', 'a client that takes no byte of its response for this long is cut off; not a total (default 1m)'],
-  ['--keep-alive-timeout', 'LUMA_PROXY_KEEP_ALIVE_TIMEOUT', 'an HTTP/1.1 connection with no request under way is closed after this long (default 65s)'],
-  ['--upgrade-timeout', 'LUMA_PROXY_UPGRADE_TIMEOUT', 'how long an app may take to answer a WebSocket upgrade before a 504 (default 30s)'],
-  ['--http2-idle-timeout', 'LUMA_PROXY_HTTP2_IDLE_TIMEOUT', 'an HTTP/2 session with no stream open is closed after this long (default 2m)'],
+  [
+    '--headers-timeout',
+    'LUMA_PROXY_HEADERS_TIMEOUT',
+    'how long a client may take to send a request head, and a TLS handshake (default 30s)',
+  ],
+  [
+    '--body-timeout',
+    'LUMA_PROXY_BODY_TIMEOUT',
+    'a request body with no byte for this long is cut off; not a total (default 30s)',
+  ],
+  [
+    '--send-timeout',
+    'LUMA_PROXY_SEND_TIMEOUT',
+    'a client that takes no byte of its response for this long is cut off; not a total (default 1m)',
+  ],
+  [
+    '--keep-alive-timeout',
+    'LUMA_PROXY_KEEP_ALIVE_TIMEOUT',
+    'an HTTP/1.1 connection with no request under way is closed after this long (default 65s)',
+  ],
+  [
+    '--upgrade-timeout',
+    'LUMA_PROXY_UPGRADE_TIMEOUT',
+    'how long an app may take to answer a WebSocket upgrade before a 504 (default 30s)',
+  ],
+  [
+    '--http2-idle-timeout',
+    'LUMA_PROXY_HTTP2_IDLE_TIMEOUT',
+    'an HTTP/2 session with no stream open is closed after this long (default 2m)',
+  ],
 ];
 
 export function addProxyLimitFlags(command: Command): Command {
-  for (const [flag, env, help] of DURATION_FLAGS) command.addOption(new Option(`${flag} <duration>`, help).env(env).argParser(positiveDuration(flag)));
+  for (const [flag, env, help] of DURATION_FLAGS)
+    command.addOption(new Option(`${flag} <duration>`, help).env(env).argParser(positiveDuration(flag)));
   return command.addOption(
-    new Option('--max-connections <n>', 'open client connections across the public listeners; more are closed at once (default 10000)').env('LUMA_PROXY_MAX_CONNECTIONS').argParser(positiveInteger('--max-connections')),
+    new Option(
+      '--max-connections <n>',
+      'open client connections across the public listeners; more are closed at once (default 10000)',
+    )
+      .env('LUMA_PROXY_MAX_CONNECTIONS')
+      .argParser(positiveInteger('--max-connections')),
   );
 }
 

@@ -14,7 +14,9 @@ export type Verdict =
 
 export class WaitForError extends Error {
   constructor(input: string) {
-    super(`--for: "${input}" is not a wait condition; write --for=condition=Ready, --for=condition=TYPE=False or --for=delete`);
+    super(
+      `--for: "${input}" is not a wait condition; write --for=condition=Ready, --for=condition=TYPE=False or --for=delete`,
+    );
     this.name = 'WaitForError';
   }
 }
@@ -25,7 +27,11 @@ export function parseWaitFor(input: string): WaitFor {
   const match = /^condition=([A-Za-z][A-Za-z0-9]*)(?:=(True|False|Unknown|true|false|unknown))?$/.exec(input);
   if (!match?.[1]) throw new WaitForError(input);
   const status = (match[2] ?? 'True').toLowerCase();
-  return { type: 'condition', condition: match[1], status: status === 'true' ? 'True' : status === 'false' ? 'False' : 'Unknown' };
+  return {
+    type: 'condition',
+    condition: match[1],
+    status: status === 'true' ? 'True' : status === 'false' ? 'False' : 'Unknown',
+  };
 }
 
 export function describeWaitFor(waitFor: WaitFor): string {
@@ -52,19 +58,30 @@ export function progressOf(object: LumaObject): string {
  * the spec just applied, so a condition only counts once the controller has caught up.
  */
 export function judge(object: LumaObject | undefined, waitFor: WaitFor, ref: string): Verdict {
-  if (waitFor.type === 'delete') return object ? { outcome: 'waiting', progress: progressOf(object) } : { outcome: 'done', message: `${ref} deleted` };
+  if (waitFor.type === 'delete')
+    return object
+      ? { outcome: 'waiting', progress: progressOf(object) }
+      : { outcome: 'done', message: `${ref} deleted` };
   if (!object) return { outcome: 'failed', message: `${ref} not found (deleted, or never created)` };
   const observed = object.status?.observedGeneration ?? 0;
   const current = observed >= (object.metadata.generation ?? 0);
   const wanted = condition(object, waitFor.condition);
-  if (current && wanted?.status === waitFor.status) return { outcome: 'done', message: `${objectRef(object)} condition met` };
+  if (current && wanted?.status === waitFor.status)
+    return { outcome: 'done', message: `${objectRef(object)} condition met` };
   if (current && waitFor.condition === 'Ready' && waitFor.status === 'True') {
     const stalled = condition(object, 'Stalled');
-    if (stalled?.status === 'True') return { outcome: 'failed', message: `${objectRef(object)} is stalled and will not become Ready without a change: ${stalled.reason}: ${stalled.message}` };
+    if (stalled?.status === 'True')
+      return {
+        outcome: 'failed',
+        message: `${objectRef(object)} is stalled and will not become Ready without a change: ${stalled.reason}: ${stalled.message}`,
+      };
     const ready = condition(object, 'Ready');
     const reconciling = condition(object, 'Reconciling');
     if (ready?.status === 'False' && reconciling?.status === 'False') {
-      return { outcome: 'failed', message: `${objectRef(object)} will not become Ready: ${ready.reason}: ${ready.message}` };
+      return {
+        outcome: 'failed',
+        message: `${objectRef(object)} will not become Ready: ${ready.reason}: ${ready.message}`,
+      };
     }
   }
   return { outcome: 'waiting', progress: progressOf(object) };

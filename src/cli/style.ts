@@ -28,7 +28,14 @@ function wrap(enabled: boolean, open: number, close: number): (text: string) => 
 }
 
 export function makeStyle(enabled: boolean): Style {
-  return { enabled, good: wrap(enabled, 32, 39), bad: wrap(enabled, 31, 39), warn: wrap(enabled, 33, 39), faint: wrap(enabled, 2, 22), bold: wrap(enabled, 1, 22) };
+  return {
+    enabled,
+    good: wrap(enabled, 32, 39),
+    bad: wrap(enabled, 31, 39),
+    warn: wrap(enabled, 33, 39),
+    faint: wrap(enabled, 2, 22),
+    bold: wrap(enabled, 1, 22),
+  };
 }
 
 export const PLAIN: Style = makeStyle(false);

@@ -40,11 +40,20 @@ function leaseRow(record: UsageRecord, wide: boolean): string[] {
     record.reason,
   ];
   const cost = formatCost(record.cost, record.currency);
-  return wide ? [...base, formatInstant(record.endedAt), record.fromPool ? 'yes' : 'no', record.leaseUid, cost] : [...base, cost];
+  return wide
+    ? [...base, formatInstant(record.endedAt), record.fromPool ? 'yes' : 'no', record.leaseUid, cost]
+    : [...base, cost];
 }
 
 function sumsRow(label: string, sums: UsageSums): string[] {
-  return [label, String(sums.leases), formatRuntime(sums.runtimeSeconds), formatAmount(sums.vcpuSeconds), formatAmount(sums.gibSeconds), formatCost(sums.cost, sums.currency)];
+  return [
+    label,
+    String(sums.leases),
+    formatRuntime(sums.runtimeSeconds),
+    formatAmount(sums.vcpuSeconds),
+    formatAmount(sums.gibSeconds),
+    formatCost(sums.cost, sums.currency),
+  ];
 }
 
 export function formatUsage(summary: UsageSummary, format: Exclude<OutputFormat, 'name'>): string {
@@ -56,7 +65,17 @@ export function formatUsage(summary: UsageSummary, format: Exclude<OutputFormat,
     case 'table':
     case 'wide': {
       const wide = format === 'wide';
-      const leaseHeader = ['LEASE', 'PROJECT', 'STARTED', 'RUNTIME', 'CPU', 'MEMORY', 'REASON', ...(wide ? ['ENDED', 'FROM-POOL', 'UID'] : []), 'COST'];
+      const leaseHeader = [
+        'LEASE',
+        'PROJECT',
+        'STARTED',
+        'RUNTIME',
+        'CPU',
+        'MEMORY',
+        'REASON',
+        ...(wide ? ['ENDED', 'FROM-POOL', 'UID'] : []),
+        'COST',
+      ];
       const leases = table([leaseHeader, ...summary.leases.map((record) => leaseRow(record, wide))]);
       const projects = table([
         ['PROJECT', 'LEASES', 'RUNTIME', 'VCPU-SECONDS', 'GIB-SECONDS', 'COST'],

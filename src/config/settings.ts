@@ -1,7 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { imagePatternProblem } from '../model/image-pattern.js';
-import { formatCpu, formatDuration, formatMemory, parseCpu, parseDuration, parseMemory, QuantityError } from '../model/quantities.js';
+import {
+  formatCpu,
+  formatDuration,
+  formatMemory,
+  parseCpu,
+  parseDuration,
+  parseMemory,
+  QuantityError,
+} from '../model/quantities.js';
 import { LIMITS } from '../model/semantic-checks.js';
 import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from '../events/webhooks.js';
 
@@ -129,7 +137,13 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
   poolBatchSpacingMs: 1_000,
   /** A followed log (SSE, WebSocket) sends a heartbeat this often, so idle streams stay open. */
   logHeartbeatIntervalMs: 15_000,
-  sync: { debounceMs: 300, emptyGracePeriodMs: 5 * 60_000, maxPruneShare: 0.5, forcePrune: false, writeFinishMs: 2_000 },
+  sync: {
+    debounceMs: 300,
+    emptyGracePeriodMs: 5 * 60_000,
+    maxPruneShare: 0.5,
+    forcePrune: false,
+    writeFinishMs: 2_000,
+  },
   webhooks: DEFAULT_WEBHOOK_SETTINGS,
   admission: { unlimitedContainerBytes: 512 * 2 ** 20 },
 };
@@ -161,7 +175,18 @@ const TOP_LEVEL_KEYS = [
   'admission',
 ];
 const WEBHOOK_KEYS = ['urls', 'queueSize', 'maxAttempts', 'retryDelay', 'timeout'];
-const LEASE_KEYS = ['minTtl', 'maxTtl', 'minCpu', 'maxCpu', 'minMemory', 'maxMemory', 'defaultCpu', 'defaultMemory', 'maxActive', 'gracePeriod'];
+const LEASE_KEYS = [
+  'minTtl',
+  'maxTtl',
+  'minCpu',
+  'maxCpu',
+  'minMemory',
+  'maxMemory',
+  'defaultCpu',
+  'defaultMemory',
+  'maxActive',
+  'gracePeriod',
+];
 const PRICE_KEYS = ['vcpuSecond', 'gibSecond', 'currency'];
 const POOL_KEYS = ['batchSize', 'batchSpacing'];
 const SYNC_KEYS = ['debounce', 'emptyGracePeriod', 'maxPruneShare', 'writeFinish'];
@@ -179,7 +204,8 @@ class SettingsReader {
   }
 
   positiveInteger(key: string, value: unknown): number {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) this.fail(key, `expected a positive whole number, got ${show(value)}`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
+      this.fail(key, `expected a positive whole number, got ${show(value)}`);
     return value;
   }
 
@@ -209,20 +235,24 @@ class SettingsReader {
   }
 
   price(key: string, value: unknown): number {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) this.fail(key, `expected a number of at least 0 such as 0.000024, got ${show(value)}`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+      this.fail(key, `expected a number of at least 0 such as 0.000024, got ${show(value)}`);
     return value;
   }
 
   mapping(key: string, value: unknown): Record<string, unknown> {
     // `leases:` with nothing under it is YAML null: nothing set.
     if (value === null) return {};
-    if (typeof value !== 'object' || Array.isArray(value)) this.fail(key, `expected a mapping of settings, got ${show(value)}`);
+    if (typeof value !== 'object' || Array.isArray(value))
+      this.fail(key, `expected a mapping of settings, got ${show(value)}`);
     return value as Record<string, unknown>;
   }
 
   unknown(section: string, key: string, known: readonly string[]): never {
     const where = section === '' ? '' : ` in ${section}`;
-    throw new SettingsError(`${this.file}: unknown setting "${section === '' ? key : `${section}.${key}`}" (known${where}: ${known.join(', ')})`);
+    throw new SettingsError(
+      `${this.file}: unknown setting "${section === '' ? key : `${section}.${key}`}" (known${where}: ${known.join(', ')})`,
+    );
   }
 
   private quantity(key: string, parse: () => number): number {
@@ -234,8 +264,16 @@ class SettingsReader {
     }
   }
 
-  private within(key: string, input: unknown, value: number, range: { min: number; max: number }, format: (value: number) => string, noun: string): void {
-    if (value < range.min || value > range.max) this.fail(key, `expected ${noun} between ${format(range.min)} and ${format(range.max)}, got ${show(input)}`);
+  private within(
+    key: string,
+    input: unknown,
+    value: number,
+    range: { min: number; max: number },
+    format: (value: number) => string,
+    noun: string,
+  ): void {
+    if (value < range.min || value > range.max)
+      this.fail(key, `expected ${noun} between ${format(range.min)} and ${format(range.max)}, got ${show(input)}`);
   }
 }
 
@@ -247,7 +285,8 @@ export function parseSettings(text: string, file: string): Partial<OperatorSetti
   const document = parseDocument(text);
   if (document.errors.length > 0) throw new SettingsError(`${file}: ${document.errors[0]?.message ?? 'invalid YAML'}`);
   const raw: unknown = document.toJS() ?? {};
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new SettingsError(`${file}: expected a mapping of settings`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new SettingsError(`${file}: expected a mapping of settings`);
   const read = new SettingsReader(file);
   const settings: Partial<OperatorSettings> = {};
   for (const [key, value] of Object.entries(raw)) {
@@ -271,10 +310,16 @@ export function parseSettings(text: string, file: string): Partial<OperatorSetti
         settings.maxUploadBytes = read.positiveInteger(key, value);
         break;
       case 'maxContextBytes':
-        settings.contextLimits = { ...(settings.contextLimits ?? DEFAULT_SETTINGS.contextLimits), maxUnpackedBytes: read.positiveInteger(key, value) };
+        settings.contextLimits = {
+          ...(settings.contextLimits ?? DEFAULT_SETTINGS.contextLimits),
+          maxUnpackedBytes: read.positiveInteger(key, value),
+        };
         break;
       case 'maxContextEntries':
-        settings.contextLimits = { ...(settings.contextLimits ?? DEFAULT_SETTINGS.contextLimits), maxEntries: read.positiveInteger(key, value) };
+        settings.contextLimits = {
+          ...(settings.contextLimits ?? DEFAULT_SETTINGS.contextLimits),
+          maxEntries: read.positiveInteger(key, value),
+        };
         break;
       case 'logHeartbeatInterval': {
         const interval = read.duration(key, value);
@@ -283,7 +328,8 @@ export function parseSettings(text: string, file: string): Partial<OperatorSetti
         break;
       }
       case 'instance':
-        if (typeof value !== 'string' || !INSTANCE_PATTERN.test(value)) read.fail(key, `expected lower-case letters, digits and dashes (at most 40), got ${show(value)}`);
+        if (typeof value !== 'string' || !INSTANCE_PATTERN.test(value))
+          read.fail(key, `expected lower-case letters, digits and dashes (at most 40), got ${show(value)}`);
         settings.instance = value;
         break;
       case 'leases':
@@ -361,16 +407,47 @@ function parseLeases(read: SettingsReader, raw: Record<string, unknown>): Partia
   const given = new Set(Object.keys(raw));
   checkRange(read, given, { min: 'minTtl', max: 'maxTtl' }, bounds.minTtlMs, bounds.maxTtlMs, formatDuration);
   checkRange(read, given, { min: 'minCpu', max: 'maxCpu' }, bounds.minCpuMillis, bounds.maxCpuMillis, formatCpu);
-  checkRange(read, given, { min: 'minMemory', max: 'maxMemory' }, bounds.minMemoryBytes, bounds.maxMemoryBytes, formatMemory);
-  checkDefault(read, given, { value: 'defaultCpu', min: 'minCpu', max: 'maxCpu' }, defaults.cpuMillis, bounds.minCpuMillis, bounds.maxCpuMillis, formatCpu);
-  checkDefault(read, given, { value: 'defaultMemory', min: 'minMemory', max: 'maxMemory' }, defaults.memoryBytes, bounds.minMemoryBytes, bounds.maxMemoryBytes, formatMemory);
+  checkRange(
+    read,
+    given,
+    { min: 'minMemory', max: 'maxMemory' },
+    bounds.minMemoryBytes,
+    bounds.maxMemoryBytes,
+    formatMemory,
+  );
+  checkDefault(
+    read,
+    given,
+    { value: 'defaultCpu', min: 'minCpu', max: 'maxCpu' },
+    defaults.cpuMillis,
+    bounds.minCpuMillis,
+    bounds.maxCpuMillis,
+    formatCpu,
+  );
+  checkDefault(
+    read,
+    given,
+    { value: 'defaultMemory', min: 'minMemory', max: 'maxMemory' },
+    defaults.memoryBytes,
+    bounds.minMemoryBytes,
+    bounds.maxMemoryBytes,
+    formatMemory,
+  );
   return { ...result, leaseBounds: bounds, leaseDefaults: defaults };
 }
 
 /** Names the key the file set: `maxTtl: 1m` alone is wrong against the default minimum, not the other way round. */
-function checkRange(read: SettingsReader, given: Set<string>, keys: { min: string; max: string }, min: number, max: number, format: (value: number) => string): void {
+function checkRange(
+  read: SettingsReader,
+  given: Set<string>,
+  keys: { min: string; max: string },
+  min: number,
+  max: number,
+  format: (value: number) => string,
+): void {
   if (min <= max) return;
-  if (given.has(keys.max) && !given.has(keys.min)) read.fail(`leases.${keys.max}`, `expected at least leases.${keys.min} (${format(min)}), got ${format(max)}`);
+  if (given.has(keys.max) && !given.has(keys.min))
+    read.fail(`leases.${keys.max}`, `expected at least leases.${keys.min} (${format(min)}), got ${format(max)}`);
   read.fail(`leases.${keys.min}`, `expected at most leases.${keys.max} (${format(max)}), got ${format(min)}`);
 }
 
@@ -385,7 +462,10 @@ function checkDefault(
 ): void {
   if (value >= min && value <= max) return;
   const origin = given.has(keys.value) ? '' : ` (the built-in default; set leases.${keys.value} within the bounds)`;
-  read.fail(`leases.${keys.value}`, `expected a value between leases.${keys.min} (${format(min)}) and leases.${keys.max} (${format(max)}), got ${format(value)}${origin}`);
+  read.fail(
+    `leases.${keys.value}`,
+    `expected a value between leases.${keys.min} (${format(min)}) and leases.${keys.max} (${format(max)}), got ${format(value)}${origin}`,
+  );
 }
 
 function parsePrices(read: SettingsReader, raw: Record<string, unknown>): Prices {
@@ -400,7 +480,8 @@ function parsePrices(read: SettingsReader, raw: Record<string, unknown>): Prices
         prices.perGibSecond = read.price(key, value);
         break;
       case 'currency':
-        if (typeof value !== 'string' || !CURRENCY_PATTERN.test(value)) read.fail(key, `expected a three-letter currency code such as USD or EUR, got ${show(value)}`);
+        if (typeof value !== 'string' || !CURRENCY_PATTERN.test(value))
+          read.fail(key, `expected a three-letter currency code such as USD or EUR, got ${show(value)}`);
         prices.currency = value;
         break;
       default:
@@ -412,18 +493,25 @@ function parsePrices(read: SettingsReader, raw: Record<string, unknown>): Prices
 
 function parseAllowlist(read: SettingsReader, value: unknown): string[] {
   if (!Array.isArray(value)) {
-    read.fail('imageAllowlist', `expected a list of image patterns such as [registry.example.com/**, busybox] (write [] to allow nothing, or leave the key out to allow every image), got ${show(value)}`);
+    read.fail(
+      'imageAllowlist',
+      `expected a list of image patterns such as [registry.example.com/**, busybox] (write [] to allow nothing, or leave the key out to allow every image), got ${show(value)}`,
+    );
   }
   return value.map((pattern: unknown, index) => {
     const key = `imageAllowlist[${index}]`;
-    if (typeof pattern !== 'string') read.fail(key, `expected an image pattern such as registry.example.com/team/*, got ${show(pattern)}`);
+    if (typeof pattern !== 'string')
+      read.fail(key, `expected an image pattern such as registry.example.com/team/*, got ${show(pattern)}`);
     const problem = imagePatternProblem(pattern);
     if (problem !== undefined) read.fail(key, problem);
     return pattern;
   });
 }
 
-function parsePool(read: SettingsReader, raw: Record<string, unknown>): Pick<OperatorSettings, 'poolBatchSize' | 'poolBatchSpacingMs'> {
+function parsePool(
+  read: SettingsReader,
+  raw: Record<string, unknown>,
+): Pick<OperatorSettings, 'poolBatchSize' | 'poolBatchSpacingMs'> {
   let poolBatchSize = DEFAULT_SETTINGS.poolBatchSize;
   let poolBatchSpacingMs = DEFAULT_SETTINGS.poolBatchSpacingMs;
   for (const [name, value] of Object.entries(raw)) {
@@ -454,7 +542,8 @@ function parseSync(read: SettingsReader, raw: Record<string, unknown>): SyncSett
         sync.emptyGracePeriodMs = read.duration(key, value);
         break;
       case 'maxPruneShare':
-        if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 1) read.fail(key, `expected a share greater than 0 and at most 1 such as 0.5, got ${show(value)}`);
+        if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 1)
+          read.fail(key, `expected a share greater than 0 and at most 1 such as 0.5, got ${show(value)}`);
         sync.maxPruneShare = value;
         break;
       case 'writeFinish':
@@ -520,26 +609,35 @@ function webhookUrl(read: SettingsReader, key: string, value: unknown): string {
   } catch {
     url = undefined;
   }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) read.fail(key, `expected an http:// or https:// URL, got ${show(value)}`);
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+    read.fail(key, `expected an http:// or https:// URL, got ${show(value)}`);
   return url.toString();
 }
 
 /** Defaults, then the config file, then LUMA_INSTANCE (so a test run can isolate itself). */
-export async function loadSettings(configFile: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<OperatorSettings> {
+export async function loadSettings(
+  configFile: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<OperatorSettings> {
   let fromFile: Partial<OperatorSettings> = {};
   if (configFile) {
     let text: string;
     try {
       text = await readFile(configFile, 'utf8');
     } catch (error) {
-      throw new SettingsError(`cannot read the config file ${configFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      throw new SettingsError(
+        `cannot read the config file ${configFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      );
     }
     fromFile = parseSettings(text, configFile);
   }
   // A copy: nothing a caller does to its settings may change the defaults.
   const settings: OperatorSettings = { ...structuredClone(DEFAULT_SETTINGS), ...fromFile };
   if (env.LUMA_INSTANCE) {
-    if (!INSTANCE_PATTERN.test(env.LUMA_INSTANCE)) throw new SettingsError(`LUMA_INSTANCE: expected lower-case letters, digits and dashes, got "${env.LUMA_INSTANCE}"`);
+    if (!INSTANCE_PATTERN.test(env.LUMA_INSTANCE))
+      throw new SettingsError(
+        `LUMA_INSTANCE: expected lower-case letters, digits and dashes, got "${env.LUMA_INSTANCE}"`,
+      );
     settings.instance = env.LUMA_INSTANCE;
   }
   return settings;

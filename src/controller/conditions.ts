@@ -9,7 +9,8 @@ export function setCondition(
   now: Date,
 ): Condition[] {
   const previous = existing?.find((condition) => condition.type === next.type);
-  const lastTransitionTime = previous && previous.status === next.status ? previous.lastTransitionTime : now.toISOString();
+  const lastTransitionTime =
+    previous && previous.status === next.status ? previous.lastTransitionTime : now.toISOString();
   const others = (existing ?? []).filter((condition) => condition.type !== next.type);
   return [...others, { ...next, lastTransitionTime }].sort((a, b) => a.type.localeCompare(b.type));
 }
@@ -49,6 +50,7 @@ export function setReadiness(existing: Condition[] | undefined, readiness: Readi
     Stalled: state === 'stalled',
   };
   let conditions = existing;
-  for (const type of READINESS_CONDITION_TYPES) conditions = setCondition(conditions, { type, status: flags[type] ? 'True' : 'False', reason, message }, now);
+  for (const type of READINESS_CONDITION_TYPES)
+    conditions = setCondition(conditions, { type, status: flags[type] ? 'True' : 'False', reason, message }, now);
   return conditions ?? [];
 }

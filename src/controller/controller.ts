@@ -109,7 +109,9 @@ export class Controller implements ProxyHooks {
     const events = options.events ?? NO_EVENTS;
     const memory = this.memoryBudget(options);
     // Projects and leases deploy through it, so names moving between them converge.
-    const proxy = new HostMovingProxy(options.proxy, declaredHostsIn(options.store), (service) => this.queue.add(ownerKeyOf(service)));
+    const proxy = new HostMovingProxy(options.proxy, declaredHostsIn(options.store), (service) =>
+      this.queue.add(ownerKeyOf(service)),
+    );
     this.projects = new ProjectReconciler({
       ...(memory ? { memory } : {}),
       metrics,
@@ -137,8 +139,19 @@ export class Controller implements ProxyHooks {
       events,
     });
     const poolLock = new KeyedLock();
-    const idle = options.defaultIdleTimeoutMs !== undefined ? { defaultIdleTimeoutMs: options.defaultIdleTimeoutMs } : {};
-    this.pools = new PoolReconciler({ ...(memory ? { memory } : {}), store: options.store, runtime: options.runtime, logger: options.logger, policy: options.policy, poolLock, events, metrics, ...idle });
+    const idle =
+      options.defaultIdleTimeoutMs !== undefined ? { defaultIdleTimeoutMs: options.defaultIdleTimeoutMs } : {};
+    this.pools = new PoolReconciler({
+      ...(memory ? { memory } : {}),
+      store: options.store,
+      runtime: options.runtime,
+      logger: options.logger,
+      policy: options.policy,
+      poolLock,
+      events,
+      metrics,
+      ...idle,
+    });
     this.leases = new LeaseReconciler({
       store: options.store,
       runtime: options.runtime,
@@ -196,7 +209,8 @@ export class Controller implements ProxyHooks {
         this.queue.add(objectKey('Image', metadata.name));
         // Projects that run this image follow its builds.
         for (const project of this.options.store.list('Project')) {
-          if (project.spec.image === metadata.name) this.addProject(project.metadata.name, this.mayHavePool(project.metadata.name, project.spec.pool?.size));
+          if (project.spec.image === metadata.name)
+            this.addProject(project.metadata.name, this.mayHavePool(project.metadata.name, project.spec.pool?.size));
         }
       }
     });
@@ -211,12 +225,18 @@ export class Controller implements ProxyHooks {
       else this.queue.add(key);
     });
     // Best effort: an unreachable proxy is the reconciles' to report and retry.
-    await this.projects.routeUnrouted().catch((error: unknown) => this.options.logger.warn({ err: errorMessage(error) }, 'routes before the first reconcile failed'));
+    await this.projects
+      .routeUnrouted()
+      .catch((error: unknown) =>
+        this.options.logger.warn({ err: errorMessage(error) }, 'routes before the first reconcile failed'),
+      );
     this.queue.start();
     await this.resync({ full: true });
     const interval = this.options.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS;
     this.resyncTimer = setInterval(() => {
-      this.resync({ full: false }).catch((error: unknown) => this.options.logger.warn({ err: errorMessage(error) }, 'resync failed'));
+      this.resync({ full: false }).catch((error: unknown) =>
+        this.options.logger.warn({ err: errorMessage(error) }, 'resync failed'),
+      );
     }, interval);
     this.resyncTimer.unref();
   }
@@ -253,7 +273,9 @@ export class Controller implements ProxyHooks {
 
   /** Reconciles everything soon, e.g. after the proxy restarted and lost what it was told. */
   requestResync(): void {
-    this.resync({ full: true }).catch((error: unknown) => this.options.logger.warn({ err: errorMessage(error) }, 'resync failed'));
+    this.resync({ full: true }).catch((error: unknown) =>
+      this.options.logger.warn({ err: errorMessage(error) }, 'resync failed'),
+    );
   }
 
   queueDepth(): number {
@@ -298,7 +320,13 @@ export class Controller implements ProxyHooks {
       // An owner new since the last resync counts as having had no containers then.
       if (!full && listed && (this.lastSeen.get(key) ?? '') === fingerprint) continue;
       const { kind, name } = parseKey(key);
-      if (kind === 'Project') this.addProject(name, full || parts.some((part) => part.endsWith(':pool')) || this.mayHavePool(name, store.get('Project', name)?.spec.pool?.size));
+      if (kind === 'Project')
+        this.addProject(
+          name,
+          full ||
+            parts.some((part) => part.endsWith(':pool')) ||
+            this.mayHavePool(name, store.get('Project', name)?.spec.pool?.size),
+        );
       else this.queue.add(key);
     }
     this.lastSeen = seen;
@@ -343,7 +371,11 @@ export class Controller implements ProxyHooks {
    * Pool containers that appear or change are announced by Docker's events and the resync.
    */
   private mayHavePool(name: string, declaredSize: number | undefined): boolean {
-    return (declaredSize ?? 0) > 0 || this.pools.hasContainersOf(name) || (this.lastSeen.get(objectKey('Project', name))?.includes(':pool') ?? false);
+    return (
+      (declaredSize ?? 0) > 0 ||
+      this.pools.hasContainersOf(name) ||
+      (this.lastSeen.get(objectKey('Project', name))?.includes(':pool') ?? false)
+    );
   }
 
   /** Every reconcile is timed, by kind and result. */

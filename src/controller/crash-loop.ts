@@ -30,7 +30,11 @@ export interface CrashLoopOptions {
   stableRunMs?: number;
 }
 
-export function backoffFor(crashes: number, initialMs = CRASH_BACKOFF_INITIAL_MS, maxMs = CRASH_BACKOFF_MAX_MS): number {
+export function backoffFor(
+  crashes: number,
+  initialMs = CRASH_BACKOFF_INITIAL_MS,
+  maxMs = CRASH_BACKOFF_MAX_MS,
+): number {
   // Capped before exponentiation grows past what a double holds exactly.
   const doublings = Math.min(Math.max(crashes - 1, 0), 30);
   return Math.min(maxMs, initialMs * 2 ** doublings);
@@ -43,7 +47,10 @@ export class CrashLoopTracker {
   private readonly maxMs: number;
   private readonly stableRunMs: number;
 
-  constructor(private readonly now: () => number, options: CrashLoopOptions = {}) {
+  constructor(
+    private readonly now: () => number,
+    options: CrashLoopOptions = {},
+  ) {
     this.initialMs = options.initialMs ?? CRASH_BACKOFF_INITIAL_MS;
     this.maxMs = options.maxMs ?? CRASH_BACKOFF_MAX_MS;
     this.stableRunMs = options.stableRunMs ?? CRASH_STABLE_RUN_MS;
@@ -100,8 +107,13 @@ export function crashLoopReason(state: CrashLoopState, now: number): string {
 
 /** For status: the exit code, how often, when next (or that a start runs now), and the app's last lines. */
 export function crashLoopMessage(state: CrashLoopState, now: number, starting = false): string {
-  const lines = state.lastLines.length > 0 ? `; last log lines:\n${state.lastLines.join('\n')}` : '; it wrote nothing to its log';
-  const when = starting ? 'starting it again' : state.retryAt > now ? `next start in ${secondsLeft(state, now)}s` : 'the next request starts it again';
+  const lines =
+    state.lastLines.length > 0 ? `; last log lines:\n${state.lastLines.join('\n')}` : '; it wrote nothing to its log';
+  const when = starting
+    ? 'starting it again'
+    : state.retryAt > now
+      ? `next start in ${secondsLeft(state, now)}s`
+      : 'the next request starts it again';
   return `the app ${exitWords(state)} (${state.crashes} crash${state.crashes === 1 ? '' : 'es'} in a row); ${when}${lines}`;
 }
 

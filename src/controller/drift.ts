@@ -19,7 +19,12 @@ export function describeDrift(left: LeftState, found: ManagedContainer | undefin
     if (left.state === 'stopped') return undefined;
     return `container ${left.name} was removed outside Luma (Luma had left it ${left.state})`;
   }
-  const now = found.state === 'exited' || found.state === 'created' ? 'stopped' : found.state === 'running' || found.state === 'restarting' ? 'running' : found.state;
+  const now =
+    found.state === 'exited' || found.state === 'created'
+      ? 'stopped'
+      : found.state === 'running' || found.state === 'restarting'
+        ? 'running'
+        : found.state;
   if (now === left.state) return undefined;
   switch (now) {
     case 'stopped':

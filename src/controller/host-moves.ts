@@ -23,7 +23,11 @@ function normalized(hosts: readonly string[]): string[] {
  * those holders take in turn. Empty when no holder has let go (a real conflict, which the
  * proxy's refusal reports). Each service is visited once, so this ends.
  */
-export function planHostMoves(request: DeployRequest, routed: readonly ServiceInfo[], declared: DeclaredHosts): HostMove[] {
+export function planHostMoves(
+  request: DeployRequest,
+  routed: readonly ServiceInfo[],
+  declared: DeclaredHosts,
+): HostMove[] {
   const holders = new Map<string, string>();
   for (const info of routed) for (const host of info.hosts) holders.set(host, info.service);
   const planned = new Map<string, string[]>([[request.service, normalized(request.hosts)]]);
@@ -48,7 +52,11 @@ export function planHostMoves(request: DeployRequest, routed: readonly ServiceIn
  * by a service outside the move, nor one an earlier entry (the deploy first) claims. What
  * it drops is taken by its own reconcile later, or reported there as a conflict.
  */
-function withoutClaimsOfOthers(requester: string, planned: Map<string, string[]>, holders: Map<string, string>): HostMove[] {
+function withoutClaimsOfOthers(
+  requester: string,
+  planned: Map<string, string[]>,
+  holders: Map<string, string>,
+): HostMove[] {
   const claimed = new Set(planned.get(requester));
   const moves: HostMove[] = [];
   for (const [service, hosts] of planned) {

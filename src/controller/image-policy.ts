@@ -13,9 +13,16 @@ export const IMAGE_NOT_ALLOWED = 'ImageNotAllowed';
  * Why `reference` may not run, naming the image, what it was resolved from and the rule;
  * undefined when it may. `declared` is the project's spec.image.
  */
-export function imageNotAllowed(reference: string, declared: string, allowlist: readonly string[] | undefined): string | undefined {
+export function imageNotAllowed(
+  reference: string,
+  declared: string,
+  allowlist: readonly string[] | undefined,
+): string | undefined {
   const refusal = imageRefusal(reference, allowlist);
   if (refusal === undefined) return undefined;
-  const origin = reference === declared ? `spec.image "${declared}" names no Image object, so it is run as an image reference` : `spec.image "${declared}" resolves to it`;
+  const origin =
+    reference === declared
+      ? `spec.image "${declared}" names no Image object, so it is run as an image reference`
+      : `spec.image "${declared}" resolves to it`;
   return `image "${reference}" is not allowed (${origin}): ${refusal}`;
 }

@@ -44,7 +44,9 @@ interface RunningBuild {
   abort: AbortController;
 }
 
-type Target = { kind: 'build'; tag: string; digest: string; dockerfile: string; args: Record<string, string> } | { kind: 'ref'; tag: string };
+type Target =
+  | { kind: 'build'; tag: string; digest: string; dockerfile: string; args: Record<string, string> }
+  | { kind: 'ref'; tag: string };
 
 export function logKey(name: string): string {
   return `image/${name}`;
@@ -77,8 +79,18 @@ export class ImageReconciler {
       return;
     }
     if (await runtime.imageExists(target.tag)) {
-      if (image.status?.phase === 'Ready' && image.status.image === target.tag && image.status.observedGeneration === image.metadata.generation) return;
-      await this.writeStatus(image, { phase: 'Ready', tag: target.tag, reason: 'Ready', message: `image ${target.tag} is ready` });
+      if (
+        image.status?.phase === 'Ready' &&
+        image.status.image === target.tag &&
+        image.status.observedGeneration === image.metadata.generation
+      )
+        return;
+      await this.writeStatus(image, {
+        phase: 'Ready',
+        tag: target.tag,
+        reason: 'Ready',
+        message: `image ${target.tag} is ready`,
+      });
       await this.removeOldBuilds(name, target.tag);
       return;
     }
@@ -96,7 +108,8 @@ export class ImageReconciler {
     const build = this.running.get(name);
     if (!build || build.abort.signal.aborted) return;
     const image = this.options.store.get('Image', name);
-    const wanted = image && !image.metadata.deletionTimestamp && image.metadata.uid === build.uid ? this.targetOf(image) : undefined;
+    const wanted =
+      image && !image.metadata.deletionTimestamp && image.metadata.uid === build.uid ? this.targetOf(image) : undefined;
     if (wanted && 'tag' in wanted && wanted.tag === build.tag) return;
     this.options.logger.info({ image: name, tag: build.tag }, 'cancelling a build its Image no longer wants');
     build.abort.abort();
@@ -116,17 +129,33 @@ export class ImageReconciler {
     }
     const dockerfile = build.dockerfile ?? 'Dockerfile';
     const args = build.args ?? {};
-    return { kind: 'build', digest, dockerfile, args, tag: `luma/${this.options.instance}/${image.metadata.name}:${shortHash({ digest, dockerfile, args })}` };
+    return {
+      kind: 'build',
+      digest,
+      dockerfile,
+      args,
+      tag: `luma/${this.options.instance}/${image.metadata.name}:${shortHash({ digest, dockerfile, args })}`,
+    };
   }
 
   private async build(image: ImageObject, target: Extract<Target, { kind: 'build' }>): Promise<ReconcileResult> {
     const { runtime, contexts, logs, logger } = this.options;
     const name = image.metadata.name;
     if (!(await contexts.has(target.digest))) {
-      await this.writeStatus(image, { phase: 'Failed', tag: target.tag, reason: 'ContextMissing', message: `the uploaded context ${target.digest} is no longer stored; apply the manifest again` });
+      await this.writeStatus(image, {
+        phase: 'Failed',
+        tag: target.tag,
+        reason: 'ContextMissing',
+        message: `the uploaded context ${target.digest} is no longer stored; apply the manifest again`,
+      });
       return;
     }
-    await this.writeStatus(image, { phase: 'Building', tag: target.tag, reason: 'Building', message: `building ${target.tag}` });
+    await this.writeStatus(image, {
+      phase: 'Building',
+      tag: target.tag,
+      reason: 'Building',
+      message: `building ${target.tag}`,
+    });
     const key = logKey(name);
     logs.begin(key);
     let tail = '';
@@ -151,8 +180,20 @@ export class ImageReconciler {
       const seconds = (this.now() - started) / 1000;
       logger.info({ image: name, tag: target.tag, seconds }, 'image built');
       this.metrics.imageBuilt('succeeded', seconds);
-      this.events.record({ kind: 'Image', name }, 'Normal', 'BuildSucceeded', `built ${target.tag} in ${seconds.toFixed(1)}s`);
-      await this.writeStatus(image, { phase: 'Ready', tag: target.tag, reason: 'Built', message: `built ${target.tag} in ${seconds.toFixed(1)}s`, buildLog: tail, seconds });
+      this.events.record(
+        { kind: 'Image', name },
+        'Normal',
+        'BuildSucceeded',
+        `built ${target.tag} in ${seconds.toFixed(1)}s`,
+      );
+      await this.writeStatus(image, {
+        phase: 'Ready',
+        tag: target.tag,
+        reason: 'Built',
+        message: `built ${target.tag} in ${seconds.toFixed(1)}s`,
+        buildLog: tail,
+        seconds,
+      });
       await this.removeOldBuilds(name, target.tag);
       return;
     } catch (error) {
@@ -162,11 +203,24 @@ export class ImageReconciler {
         logger.warn({ image: name, tag: target.tag, err: error.message }, 'image build failed');
         this.metrics.imageBuilt('failed', seconds);
         this.events.record({ kind: 'Image', name }, 'Warning', 'BuildFailed', error.message);
-        await this.writeStatus(image, { phase: 'Failed', tag: target.tag, reason: 'BuildFailed', message: error.message, buildLog: tail, seconds });
+        await this.writeStatus(image, {
+          phase: 'Failed',
+          tag: target.tag,
+          reason: 'BuildFailed',
+          message: error.message,
+          buildLog: tail,
+          seconds,
+        });
         return;
       }
       // Anything else (the engine went away, a timeout) is worth another try.
-      await this.writeStatus(image, { phase: 'Pending', tag: target.tag, reason: 'BuildRetrying', message: `the build was interrupted: ${errorMessage(error)}`, buildLog: tail });
+      await this.writeStatus(image, {
+        phase: 'Pending',
+        tag: target.tag,
+        reason: 'BuildRetrying',
+        message: `the build was interrupted: ${errorMessage(error)}`,
+        buildLog: tail,
+      });
       throw error;
     } finally {
       this.running.delete(name);
@@ -184,7 +238,12 @@ export class ImageReconciler {
     if (await this.options.runtime.imageExists(tag)) await this.options.runtime.removeImage(tag);
     this.options.logger.info({ image: name, tag, seconds }, 'image build cancelled');
     this.metrics.imageBuilt('cancelled', seconds);
-    await this.writeStatus(image, { phase: 'Pending', tag, reason: 'BuildCancelled', message: `the build of ${tag} was cancelled: the Image changed` });
+    await this.writeStatus(image, {
+      phase: 'Pending',
+      tag,
+      reason: 'BuildCancelled',
+      message: `the build of ${tag} was cancelled: the Image changed`,
+    });
   }
 
   private async pull(image: ImageObject, ref: string): Promise<ReconcileResult> {
@@ -198,11 +257,23 @@ export class ImageReconciler {
         tail = (tail + text).slice(-BUILD_LOG_CHARS);
         logs.append(key, text);
       });
-      await this.writeStatus(image, { phase: 'Ready', tag: ref, reason: 'Pulled', message: `pulled ${ref}`, buildLog: tail });
+      await this.writeStatus(image, {
+        phase: 'Ready',
+        tag: ref,
+        reason: 'Pulled',
+        message: `pulled ${ref}`,
+        buildLog: tail,
+      });
       return;
     } catch (error) {
       if (error instanceof PullFailedError) {
-        await this.writeStatus(image, { phase: 'Failed', tag: ref, reason: 'PullFailed', message: error.message, buildLog: tail });
+        await this.writeStatus(image, {
+          phase: 'Failed',
+          tag: ref,
+          reason: 'PullFailed',
+          message: error.message,
+          buildLog: tail,
+        });
         return;
       }
       throw error;
@@ -220,7 +291,14 @@ export class ImageReconciler {
 
   private async writeStatus(
     image: ImageObject,
-    next: { phase: NonNullable<ImageStatus['phase']>; tag?: string; reason: string; message: string; buildLog?: string; seconds?: number },
+    next: {
+      phase: NonNullable<ImageStatus['phase']>;
+      tag?: string;
+      reason: string;
+      message: string;
+      buildLog?: string;
+      seconds?: number;
+    },
   ): Promise<void> {
     const current = this.options.store.get('Image', image.metadata.name);
     if (!current || current.metadata.uid !== image.metadata.uid) return;
@@ -229,12 +307,24 @@ export class ImageReconciler {
     const status: ImageStatus = {
       observedGeneration: image.metadata.generation ?? 0,
       phase: next.phase,
-      conditions: setReadiness(previous.conditions, { state, reason: next.reason, message: next.message }, new Date(this.now())),
+      conditions: setReadiness(
+        previous.conditions,
+        { state, reason: next.reason, message: next.message },
+        new Date(this.now()),
+      ),
       // The last good image stays, so projects keep running it while a rebuild runs or fails.
       ...(next.phase === 'Ready' && next.tag ? { image: next.tag } : previous.image ? { image: previous.image } : {}),
       ...(next.tag ? { tag: next.tag } : previous.tag ? { tag: previous.tag } : {}),
-      ...(next.buildLog !== undefined ? { buildLog: next.buildLog } : previous.buildLog !== undefined ? { buildLog: previous.buildLog } : {}),
-      ...(next.seconds !== undefined ? { buildDurationSeconds: Math.round(next.seconds * 1000) / 1000 } : previous.buildDurationSeconds !== undefined ? { buildDurationSeconds: previous.buildDurationSeconds } : {}),
+      ...(next.buildLog !== undefined
+        ? { buildLog: next.buildLog }
+        : previous.buildLog !== undefined
+          ? { buildLog: previous.buildLog }
+          : {}),
+      ...(next.seconds !== undefined
+        ? { buildDurationSeconds: Math.round(next.seconds * 1000) / 1000 }
+        : previous.buildDurationSeconds !== undefined
+          ? { buildDurationSeconds: previous.buildDurationSeconds }
+          : {}),
     };
     await this.options.store.updateStatus('Image', image.metadata.name, status);
   }

@@ -4,7 +4,16 @@ import type { UsageRecord } from '../usage/record.js';
 // What the operator decides about leases and pools (operator settings, `--config`): the
 // part of them the lease and pool reconcilers read.
 
-export type LeasePolicy = Pick<OperatorSettings, 'leaseDefaults' | 'leaseGracePeriodMs' | 'maxActiveLeases' | 'poolBatchSize' | 'poolBatchSpacingMs' | 'prices' | 'imageAllowlist'>;
+export type LeasePolicy = Pick<
+  OperatorSettings,
+  | 'leaseDefaults'
+  | 'leaseGracePeriodMs'
+  | 'maxActiveLeases'
+  | 'poolBatchSize'
+  | 'poolBatchSpacingMs'
+  | 'prices'
+  | 'imageAllowlist'
+>;
 
 /** Where ended leases' bills go (the usage ledger). */
 export interface UsageSink {

@@ -20,7 +20,13 @@ import type { UsageReason } from '../usage/record.js';
 import { admitInOrder, isEnded, type LeaseCaps } from './lease-queue.js';
 import type { EventRecorder } from '../events/event-log.js';
 import { poolTemplate, type PoolReconciler } from './pool-reconciler.js';
-import { ADMISSION_RETRY_MS, INSUFFICIENT_MEMORY, InsufficientMemoryError, startAdmitted, type MemoryBudget } from './memory-budget.js';
+import {
+  ADMISSION_RETRY_MS,
+  INSUFFICIENT_MEMORY,
+  InsufficientMemoryError,
+  startAdmitted,
+  type MemoryBudget,
+} from './memory-budget.js';
 import type { ReconcileResult } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
 
@@ -86,22 +92,35 @@ export class LeaseReconciler {
     const lease = store.get('Lease', name);
     // Containers are made only after admission is written down: before it, there are none
     // of this lease to find, and a first claim need not wait for a listing.
-    const containers = lease && !lease.status?.admittedAt && !lease.metadata.deletionTimestamp ? [] : await runtime.list({ kind: 'Lease', name });
+    const containers =
+      lease && !lease.status?.admittedAt && !lease.metadata.deletionTimestamp
+        ? []
+        : await runtime.list({ kind: 'Lease', name });
     if (!lease) {
       // No object, yet containers or a route: what a lease left behind (garbage).
       await this.removeRoute(name);
       await Promise.all(containers.map((container) => runtime.remove(container.id)));
-      if (containers.length > 0) this.options.logger.info({ lease: name, removed: containers.length }, 'removed containers of a lease that no longer exists');
+      if (containers.length > 0)
+        this.options.logger.info(
+          { lease: name, removed: containers.length },
+          'removed containers of a lease that no longer exists',
+        );
       return;
     }
     const mine = containers.filter((container) => container.owner.uid === lease.metadata.uid);
-    await Promise.all(containers.filter((container) => !mine.includes(container)).map((container) => runtime.remove(container.id)));
+    await Promise.all(
+      containers.filter((container) => !mine.includes(container)).map((container) => runtime.remove(container.id)),
+    );
 
     const status = lease.status ?? {};
     if (lease.metadata.deletionTimestamp) {
       if (!isEnded(status)) await this.end(lease, mine, 'Released');
       else await this.cleanUp(lease, mine);
-      await store.setFinalizers('Lease', name, (lease.metadata.finalizers ?? []).filter((finalizer) => finalizer !== LEASE_FINALIZER));
+      await store.setFinalizers(
+        'Lease',
+        name,
+        (lease.metadata.finalizers ?? []).filter((finalizer) => finalizer !== LEASE_FINALIZER),
+      );
       return;
     }
     if (isEnded(status)) {
@@ -113,7 +132,8 @@ export class LeaseReconciler {
       await store.setFinalizers('Lease', name, [...(lease.metadata.finalizers ?? []), LEASE_FINALIZER]);
     }
     // A crash after the container stopped, before the bill: finish ending.
-    if (status.endedAt) return void (await this.end(lease, mine, (status.endReason as EndReason | undefined) ?? 'Expired'));
+    if (status.endedAt)
+      return void (await this.end(lease, mine, (status.endReason as EndReason | undefined) ?? 'Expired'));
 
     // A project being deleted is gone for its leases: they end (or never start) at once.
     const stored = store.get('Project', lease.spec.project);
@@ -126,10 +146,16 @@ export class LeaseReconciler {
       await this.routeWithoutTarget(lease, project);
       const admission = await this.admit(lease, project);
       if (admission) {
-        if (lease.status?.conditions?.find((condition) => condition.type === 'Ready')?.reason !== 'WaitingForCapacity') {
+        if (
+          lease.status?.conditions?.find((condition) => condition.type === 'Ready')?.reason !== 'WaitingForCapacity'
+        ) {
           this.options.events.record(this.ref(lease), 'Normal', 'WaitingForCapacity', admission);
         }
-        await this.routeWithoutTarget(lease, project, `lease "${lease.metadata.name}" is waiting for capacity: ${admission}`);
+        await this.routeWithoutTarget(
+          lease,
+          project,
+          `lease "${lease.metadata.name}" is waiting for capacity: ${admission}`,
+        );
         return this.wait(lease, 'WaitingForCapacity', admission);
       }
     }
@@ -144,15 +170,22 @@ export class LeaseReconciler {
       if (current?.status?.admittedAt) return undefined;
       const caps: LeaseCaps = {
         total: policy.maxActiveLeases,
-        perProject: (projectName) => (projectName === project.metadata.name ? project.spec.leases?.maxConcurrent : store.get('Project', projectName)?.spec.leases?.maxConcurrent),
+        perProject: (projectName) =>
+          projectName === project.metadata.name
+            ? project.spec.leases?.maxConcurrent
+            : store.get('Project', projectName)?.spec.leases?.maxConcurrent,
       };
       const verdict = admitInOrder(store.list('Lease'), lease.metadata.name, caps);
       if (!verdict.admitted) return verdict.reason;
-      await this.patchStatus(lease, { phase: 'Pending', admittedAt: new Date(this.now()).toISOString(), ...this.estimate(lease) }, {
-        state: 'reconciling',
-        reason: 'Starting',
-        message: 'claiming a pooled container or starting one',
-      });
+      await this.patchStatus(
+        lease,
+        { phase: 'Pending', admittedAt: new Date(this.now()).toISOString(), ...this.estimate(lease) },
+        {
+          state: 'reconciling',
+          reason: 'Starting',
+          message: 'claiming a pooled container or starting one',
+        },
+      );
       return undefined;
     });
   }
@@ -179,7 +212,10 @@ export class LeaseReconciler {
     let fromPool = container?.claimedFromPool ?? false;
     if (!container) {
       await Promise.all(mine.map((stale) => runtime.remove(stale.id)));
-      const claimed = Object.keys(lease.spec.env ?? {}).length === 0 ? await this.claimFromPool(project, image.ref, owner, limits) : undefined;
+      const claimed =
+        Object.keys(lease.spec.env ?? {}).length === 0
+          ? await this.claimFromPool(project, image.ref, owner, limits)
+          : undefined;
       fromPool = claimed !== undefined;
       try {
         container = claimed ?? (await this.startFresh(lease, project, image.ref, owner, limits));
@@ -192,10 +228,12 @@ export class LeaseReconciler {
         throw error;
       }
     }
-    if (!container.hostPort) throw new Error(`lease ${lease.metadata.name}: container ${container.name} has no published port`);
+    if (!container.hostPort)
+      throw new Error(`lease ${lease.metadata.name}: container ${container.name} has no published port`);
     try {
       // A pooled container passed its readiness probe before it was claimed.
-      if (!(fromPool && !adopted)) await waitUntilReady(LOOPBACK, container.hostPort, settings.readiness, settings.startupTimeoutMs);
+      if (!(fromPool && !adopted))
+        await waitUntilReady(LOOPBACK, container.hostPort, settings.readiness, settings.startupTimeoutMs);
     } catch (error) {
       await runtime.remove(container.id).catch(() => undefined);
       await this.fail(lease, 'StartFailed', `the container did not become ready: ${errorMessage(error)}`);
@@ -227,16 +265,33 @@ export class LeaseReconciler {
         url: this.options.publicUrl(host),
         resources: { cpu: formatCpu(limits.cpuMillis), memory: formatMemory(limits.memoryBytes) },
       },
-      { state: 'ready', reason: 'Active', message: `dedicated container ${fromPool ? 'claimed from the pool' : 'started'}` },
+      {
+        state: 'ready',
+        reason: 'Active',
+        message: `dedicated container ${fromPool ? 'claimed from the pool' : 'started'}`,
+      },
     );
-    logger.info({ lease: lease.metadata.name, project: project.metadata.name, fromPool, ms: this.now() - began }, 'lease active');
+    logger.info(
+      { lease: lease.metadata.name, project: project.metadata.name, fromPool, ms: this.now() - began },
+      'lease active',
+    );
     (this.options.metrics ?? NO_CONTROLLER_METRICS).leaseStarted(project.metadata.name, fromPool ? 'pool' : 'fresh');
-    this.options.events.record(this.ref(lease), 'Normal', fromPool ? 'ClaimedFromPool' : 'Started', `container ${container.name} ${fromPool ? 'claimed from the pool' : 'started'}; expires at ${new Date(startedAt + ttlMs).toISOString()}`);
+    this.options.events.record(
+      this.ref(lease),
+      'Normal',
+      fromPool ? 'ClaimedFromPool' : 'Started',
+      `container ${container.name} ${fromPool ? 'claimed from the pool' : 'started'}; expires at ${new Date(startedAt + ttlMs).toISOString()}`,
+    );
     return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, ttlMs) };
   }
 
   /** A ready pool container, set to the lease's limits and renamed for it; undefined when none can be had. */
-  private claimFromPool(project: ProjectObject, imageRef: string, owner: OwnerRef, limits: ResourceLimits): Promise<ManagedContainer | undefined> {
+  private claimFromPool(
+    project: ProjectObject,
+    imageRef: string,
+    owner: OwnerRef,
+    limits: ResourceLimits,
+  ): Promise<ManagedContainer | undefined> {
     const { runtime, pools, policy, logger } = this.options;
     return this.options.poolLock.run(project.metadata.name, async () => {
       const template = poolTemplate(project, imageRef, policy, this.options.defaultIdleTimeoutMs);
@@ -247,8 +302,13 @@ export class LeaseReconciler {
           await runtime.updateLimits(candidate.id, limits);
         } catch (error) {
           // The container stays in the pool, with its limits as they were.
-          await runtime.updateLimits(candidate.id, { cpuMillis: template.cpuMillis, memoryBytes: template.memoryBytes }).catch(() => undefined);
-          logger.warn({ project: project.metadata.name, err: errorMessage(error) }, 'could not set a pool container to the lease limits; starting a fresh one');
+          await runtime
+            .updateLimits(candidate.id, { cpuMillis: template.cpuMillis, memoryBytes: template.memoryBytes })
+            .catch(() => undefined);
+          logger.warn(
+            { project: project.metadata.name, err: errorMessage(error) },
+            'could not set a pool container to the lease limits; starting a fresh one',
+          );
           return undefined;
         }
       }
@@ -264,7 +324,13 @@ export class LeaseReconciler {
     });
   }
 
-  private async startFresh(lease: LeaseObject, project: ProjectObject, imageRef: string, owner: OwnerRef, limits: ResourceLimits): Promise<ManagedContainer> {
+  private async startFresh(
+    lease: LeaseObject,
+    project: ProjectObject,
+    imageRef: string,
+    owner: OwnerRef,
+    limits: ResourceLimits,
+  ): Promise<ManagedContainer> {
     const { runtime } = this.options;
     const template = poolTemplate(project, imageRef, this.options.policy, this.options.defaultIdleTimeoutMs);
     const env = sortedEnv({ ...template.settings.env, ...(lease.spec.env ?? {}) });
@@ -285,7 +351,11 @@ export class LeaseReconciler {
     });
   }
 
-  private async keepActive(lease: LeaseObject, project: ProjectObject | undefined, mine: ManagedContainer[]): Promise<ReconcileResult> {
+  private async keepActive(
+    lease: LeaseObject,
+    project: ProjectObject | undefined,
+    mine: ManagedContainer[],
+  ): Promise<ReconcileResult> {
     const status = lease.status ?? {};
     const now = this.now();
     const expiresAt = Date.parse(status.expiresAt ?? '') || now;
@@ -309,7 +379,12 @@ export class LeaseReconciler {
     const info = await this.options.proxy.getService(service);
     // The host follows the project's first hostname: a project that gave its name away moves its leases too.
     if (!info || info.targets.length !== 1 || info.targets[0]?.address !== target || !routesOnly(info, host)) {
-      await this.options.proxy.deploy({ service, hosts: [host], targets: [target], startupTimeoutMs: settings.startupTimeoutMs });
+      await this.options.proxy.deploy({
+        service,
+        hosts: [host],
+        targets: [target],
+        startupTimeoutMs: settings.startupTimeoutMs,
+      });
     }
 
     let nextCheck = expiresAt;
@@ -334,8 +409,14 @@ export class LeaseReconciler {
     let status = lease.status ?? {};
     if (!status.endedAt) {
       const graceSeconds = Math.ceil(policy.leaseGracePeriodMs / 1000);
-      await Promise.all(mine.filter((container) => container.state !== 'exited').map((container) => runtime.stop(container.id, graceSeconds)));
-      status = (await this.patchStatus(lease, { endedAt: new Date(this.now()).toISOString(), endReason: reason }))?.status ?? status;
+      await Promise.all(
+        mine
+          .filter((container) => container.state !== 'exited')
+          .map((container) => runtime.stop(container.id, graceSeconds)),
+      );
+      status =
+        (await this.patchStatus(lease, { endedAt: new Date(this.now()).toISOString(), endReason: reason }))?.status ??
+        status;
     }
     await Promise.all(mine.map((container) => runtime.remove(container.id)));
 
@@ -362,9 +443,18 @@ export class LeaseReconciler {
       });
     }
     const message = detail ?? endMessage(finalReason);
-    await this.patchStatus(lease, { phase, cost, currency: policy.prices.currency }, { state: finalReason === 'Failed' ? 'stalled' : 'ended', reason: finalReason, message });
+    await this.patchStatus(
+      lease,
+      { phase, cost, currency: policy.prices.currency },
+      { state: finalReason === 'Failed' ? 'stalled' : 'ended', reason: finalReason, message },
+    );
     logger.info({ lease: lease.metadata.name, project: lease.spec.project, reason: finalReason, cost }, 'lease ended');
-    this.options.events.record(this.ref(lease), finalReason === 'Failed' ? 'Warning' : 'Normal', finalReason, `${message}; cost ${cost} ${policy.prices.currency}`);
+    this.options.events.record(
+      this.ref(lease),
+      finalReason === 'Failed' ? 'Warning' : 'Normal',
+      finalReason,
+      `${message}; cost ${cost} ${policy.prices.currency}`,
+    );
     this.wakeWaitingLeases();
   }
 
@@ -385,10 +475,20 @@ export class LeaseReconciler {
    * The lease's hostname with no target: requests are held until the container is ready,
    * or, with a reason, answered 503 with it at once (a lease waiting for capacity).
    */
-  private async routeWithoutTarget(lease: LeaseObject, project: ProjectObject, unavailableReason?: string): Promise<void> {
+  private async routeWithoutTarget(
+    lease: LeaseObject,
+    project: ProjectObject,
+    unavailableReason?: string,
+  ): Promise<void> {
     const service = leaseService(lease.metadata.name);
     const current = await this.options.proxy.getService(service);
-    if (current && current.targets.length === 0 && current.unavailableReason === unavailableReason && routesOnly(current, this.leaseHost(lease, project))) return;
+    if (
+      current &&
+      current.targets.length === 0 &&
+      current.unavailableReason === unavailableReason &&
+      routesOnly(current, this.leaseHost(lease, project))
+    )
+      return;
     const settings = resolveProjectSettings(project.spec, this.idleDefaults());
     await this.options.proxy.deploy({
       service,
@@ -400,7 +500,11 @@ export class LeaseReconciler {
   }
 
   private async wait(lease: LeaseObject, reason: string, message: string): Promise<ReconcileResult> {
-    await this.patchStatus(lease, { phase: 'Pending', ...(lease.status?.estimatedCost === undefined ? this.estimate(lease) : {}) }, { state: 'reconciling', reason, message });
+    await this.patchStatus(
+      lease,
+      { phase: 'Pending', ...(lease.status?.estimatedCost === undefined ? this.estimate(lease) : {}) },
+      { state: 'reconciling', reason, message },
+    );
     return;
   }
 
@@ -410,7 +514,8 @@ export class LeaseReconciler {
 
   private wakeWaitingLeases(): void {
     for (const other of this.options.store.list('Lease')) {
-      if (!other.status?.admittedAt && !isEnded(other.status ?? {})) this.options.enqueue(`Lease/${other.metadata.name}`);
+      if (!other.status?.admittedAt && !isEnded(other.status ?? {}))
+        this.options.enqueue(`Lease/${other.metadata.name}`);
     }
   }
 
@@ -434,11 +539,17 @@ export class LeaseReconciler {
   }
 
   private idleDefaults(): { defaultIdleTimeoutMs?: number } {
-    return this.options.defaultIdleTimeoutMs === undefined ? {} : { defaultIdleTimeoutMs: this.options.defaultIdleTimeoutMs };
+    return this.options.defaultIdleTimeoutMs === undefined
+      ? {}
+      : { defaultIdleTimeoutMs: this.options.defaultIdleTimeoutMs };
   }
 
   /** Merges fields into the current status (a renewal's expiresAt is never overwritten by a stale read). */
-  private patchStatus(lease: LeaseObject, fields: Partial<LeaseStatus>, readiness?: Readiness): Promise<LeaseObject | undefined> {
+  private patchStatus(
+    lease: LeaseObject,
+    fields: Partial<LeaseStatus>,
+    readiness?: Readiness,
+  ): Promise<LeaseObject | undefined> {
     const now = new Date(this.now());
     return this.options.store.mutateStatus('Lease', lease.metadata.name, (current) => ({
       ...current.status,

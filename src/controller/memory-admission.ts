@@ -26,15 +26,16 @@ export interface MemoryAdmissionInput {
   requestBytes: number;
 }
 
-export type MemoryAdmission =
-  | { admit: true; stop: RunningContainer[] }
-  | { admit: false; reason: string };
+export type MemoryAdmission = { admit: true; stop: RunningContainer[] } | { admit: false; reason: string };
 
 export function planMemoryAdmission(input: MemoryAdmissionInput): MemoryAdmission {
   const { limitBytes, running, requestBytes } = input;
   if (limitBytes === undefined) return { admit: true, stop: [] };
   if (requestBytes > limitBytes) {
-    return { admit: false, reason: `it needs ${formatMemory(requestBytes)} of memory, more than the host allows in all (${formatMemory(limitBytes)})` };
+    return {
+      admit: false,
+      reason: `it needs ${formatMemory(requestBytes)} of memory, more than the host allows in all (${formatMemory(limitBytes)})`,
+    };
   }
   const used = running.reduce((sum, container) => sum + container.memoryBytes, 0);
   let excess = used + requestBytes - limitBytes;
@@ -43,7 +44,9 @@ export function planMemoryAdmission(input: MemoryAdmissionInput): MemoryAdmissio
   const stateOrder = { paused: 0, running: 1 } as const;
   const candidates = running
     .filter((container) => container.idle)
-    .sort((a, b) => stateOrder[a.state] - stateOrder[b.state] || a.lastUsedAt - b.lastUsedAt || a.id.localeCompare(b.id));
+    .sort(
+      (a, b) => stateOrder[a.state] - stateOrder[b.state] || a.lastUsedAt - b.lastUsedAt || a.id.localeCompare(b.id),
+    );
   const stop: RunningContainer[] = [];
   for (const candidate of candidates) {
     if (excess <= 0) break;
@@ -51,7 +54,9 @@ export function planMemoryAdmission(input: MemoryAdmissionInput): MemoryAdmissio
     excess -= candidate.memoryBytes;
   }
   if (excess > 0) {
-    const busy = [...new Set(running.filter((container) => !container.idle).map((container) => container.owner))].sort();
+    const busy = [
+      ...new Set(running.filter((container) => !container.idle).map((container) => container.owner)),
+    ].sort();
     return {
       admit: false,
       reason: `starting it would put ${formatMemory(used + requestBytes)} of memory limits on a host that allows ${formatMemory(limitBytes)}, and stopping every idle container frees too little; busy: ${busy.join(', ') || 'none'}`,

@@ -12,7 +12,10 @@ import { planMemoryAdmission, type RunningContainer } from './memory-admission.j
 /** Who may be stopped to make room, and how: the project reconciler, which owns idle instances. */
 export interface IdleContainers {
   /** For the containers it owns among these: idle or not, and when each was last used. Others are left out. */
-  describe(containers: readonly ManagedContainer[], startingFor: string): Promise<Map<string, { idle: boolean; lastUsedAt: number }>>;
+  describe(
+    containers: readonly ManagedContainer[],
+    startingFor: string,
+  ): Promise<Map<string, { idle: boolean; lastUsedAt: number }>>;
   /** Stops the container if it is still idle; false when it is not any more (a request came, a reconcile runs). */
   evict(container: ManagedContainer, reason: string): Promise<boolean>;
 }
@@ -50,7 +53,12 @@ export const ADMISSION_RETRY_MS = 1_000;
  * list counts it from then on, so the reservation ends); it ends anyway when the start
  * settles. Without a budget the start just runs.
  */
-export async function startAdmitted<T>(budget: MemoryBudget | undefined, who: string, declaredBytes: number | undefined, start: (running: () => void) => Promise<T>): Promise<T> {
+export async function startAdmitted<T>(
+  budget: MemoryBudget | undefined,
+  who: string,
+  declaredBytes: number | undefined,
+  start: (running: () => void) => Promise<T>,
+): Promise<T> {
   if (!budget) return start(() => undefined);
   const ticket = await budget.admit(who, budget.bytesFor(declaredBytes));
   if (!ticket.admitted) throw new InsufficientMemoryError(ticket.reason);
@@ -95,8 +103,11 @@ export class MemoryBudget {
   private async decide(who: string, bytes: number): Promise<AdmissionTicket> {
     const { limitBytes, logger } = this.options;
     for (let attempt = 1; attempt <= PLAN_ATTEMPTS; attempt++) {
-      const containers = (await this.options.runtime.list({})).filter((container) => RUNNING_STATES.has(container.state));
-      const usage = (await this.idle?.describe(containers, who)) ?? new Map<string, { idle: boolean; lastUsedAt: number }>();
+      const containers = (await this.options.runtime.list({})).filter((container) =>
+        RUNNING_STATES.has(container.state),
+      );
+      const usage =
+        (await this.idle?.describe(containers, who)) ?? new Map<string, { idle: boolean; lastUsedAt: number }>();
       const running: RunningContainer[] = containers.map((container) => ({
         id: container.id,
         owner: `${container.owner.kind}/${container.owner.name}`,
@@ -106,7 +117,14 @@ export class MemoryBudget {
         lastUsedAt: usage.get(container.id)?.lastUsedAt ?? 0,
       }));
       for (const [id, reservation] of this.reserved) {
-        running.push({ id: `reserved-${id}`, owner: reservation.who, memoryBytes: reservation.bytes, state: 'running', idle: false, lastUsedAt: Number.MAX_SAFE_INTEGER });
+        running.push({
+          id: `reserved-${id}`,
+          owner: reservation.who,
+          memoryBytes: reservation.bytes,
+          state: 'running',
+          idle: false,
+          lastUsedAt: Number.MAX_SAFE_INTEGER,
+        });
       }
       const plan = planMemoryAdmission({ limitBytes, running, requestBytes: bytes });
       if (!plan.admit) return { admitted: false, reason: `not enough memory to start ${who}: ${plan.reason}` };
@@ -117,14 +135,20 @@ export class MemoryBudget {
         if (!container || !this.idle) continue;
         const reason = `to make room for ${who} (${formatMemory(bytes)}; the host allows ${formatMemory(limitBytes)} of container memory)`;
         if (await this.idle.evict(container, reason)) {
-          logger.info({ container: container.name, owner: victim.owner, for: who, freedBytes: victim.memoryBytes }, 'stopped an idle container to make room');
+          logger.info(
+            { container: container.name, owner: victim.owner, for: who, freedBytes: victim.memoryBytes },
+            'stopped an idle container to make room',
+          );
         } else {
           allStopped = false;
         }
       }
       if (allStopped) return this.reserve(who, bytes);
     }
-    return { admitted: false, reason: `not enough memory to start ${who}: the idle containers that would make room kept getting requests` };
+    return {
+      admitted: false,
+      reason: `not enough memory to start ${who}: the idle containers that would make room kept getting requests`,
+    };
   }
 
   private reserve(who: string, bytes: number): AdmissionTicket {

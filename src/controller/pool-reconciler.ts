@@ -47,8 +47,16 @@ export interface PoolTemplate {
   hash: string;
 }
 
-export function poolTemplate(project: ProjectObject, imageRef: string, policy: LeasePolicy, defaultIdleTimeoutMs?: number): PoolTemplate {
-  const declared = resolveProjectSettings(project.spec, defaultIdleTimeoutMs === undefined ? {} : { defaultIdleTimeoutMs });
+export function poolTemplate(
+  project: ProjectObject,
+  imageRef: string,
+  policy: LeasePolicy,
+  defaultIdleTimeoutMs?: number,
+): PoolTemplate {
+  const declared = resolveProjectSettings(
+    project.spec,
+    defaultIdleTimeoutMs === undefined ? {} : { defaultIdleTimeoutMs },
+  );
   const cpuMillis = declared.cpuMillis ?? policy.leaseDefaults.cpuMillis;
   const memoryBytes = declared.memoryBytes ?? policy.leaseDefaults.memoryBytes;
   const settings: ProjectSettings = { ...declared, image: imageRef, cpuMillis, memoryBytes };
@@ -76,7 +84,9 @@ export class PoolReconciler {
    * from memory: a claim must not wait for a listing of every container.
    */
   readyFor(projectUid: string, hash: string): ManagedContainer[] {
-    return [...this.ready.values()].filter((container) => container.owner.uid === projectUid && container.specHash === hash);
+    return [...this.ready.values()].filter(
+      (container) => container.owner.uid === projectUid && container.specHash === hash,
+    );
   }
 
   /** Whether this reconciler knows ready pool containers of the project. */
@@ -120,7 +130,9 @@ export class PoolReconciler {
 
     // An old spec, an earlier project of the same name, or a container that stopped: useless to a lease.
     const usable = (container: ManagedContainer): boolean =>
-      container.owner.uid === project.metadata.uid && container.specHash === template.hash && (container.state === 'running' || container.state === 'created');
+      container.owner.uid === project.metadata.uid &&
+      container.specHash === template.hash &&
+      (container.state === 'running' || container.state === 'created');
     await Promise.all(pool.filter((container) => !usable(container)).map((container) => this.remove(container)));
     const candidates = pool.filter(usable).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
 
@@ -150,17 +162,34 @@ export class PoolReconciler {
     const failures = started.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
     deficit -= batch - failures.length;
     await this.writeStatus(project, size, size - deficit, 0);
-    logger.info({ project: projectName, started: batch - failures.length, failed: failures.length, ready: size - deficit, size }, 'pool refilled');
+    logger.info(
+      { project: projectName, started: batch - failures.length, failed: failures.length, ready: size - deficit, size },
+      'pool refilled',
+    );
     (this.options.metrics ?? NO_CONTROLLER_METRICS).poolRefilled(projectName, batch - failures.length);
-    if (batch > failures.length) this.options.events.record({ kind: 'Project', name: projectName }, 'Normal', 'PoolRefilled', `started ${batch - failures.length} pool container(s); ${size - deficit} of ${size} ready`);
-    if (failures.length > 0) this.options.events.record({ kind: 'Project', name: projectName }, 'Warning', 'PoolStartFailed', errorMessage(failures[0]?.reason));
+    if (batch > failures.length)
+      this.options.events.record(
+        { kind: 'Project', name: projectName },
+        'Normal',
+        'PoolRefilled',
+        `started ${batch - failures.length} pool container(s); ${size - deficit} of ${size} ready`,
+      );
+    if (failures.length > 0)
+      this.options.events.record(
+        { kind: 'Project', name: projectName },
+        'Warning',
+        'PoolStartFailed',
+        errorMessage(failures[0]?.reason),
+      );
     if (failures.length > 0) throw new Error(`pool of ${projectName}: ${errorMessage(failures[0]?.reason)}`);
     return deficit > 0 ? { requeueAfterMs: policy.poolBatchSpacingMs } : undefined;
   }
 
   /** A refill refused for memory fails this round; the pool is filled again after its backoff. */
   private startOne(project: ProjectObject, template: PoolTemplate): Promise<void> {
-    return startAdmitted(this.options.memory, `Pool/${project.metadata.name}`, template.memoryBytes, (running) => this.createReady(project, template, running));
+    return startAdmitted(this.options.memory, `Pool/${project.metadata.name}`, template.memoryBytes, (running) =>
+      this.createReady(project, template, running),
+    );
   }
 
   private async createReady(project: ProjectObject, template: PoolTemplate, onRunning: () => void): Promise<void> {
@@ -200,8 +229,16 @@ export class PoolReconciler {
       if (container.owner.name !== projectName) continue;
       const drift = describeDrift({ name: container.name, state: 'running' }, found.get(id));
       if (!drift) continue;
-      this.options.logger.warn({ project: projectName, container: container.name, drift }, 'drift in the pool: replacing the container');
-      this.options.events.record({ kind: 'Project', name: projectName }, 'Warning', 'DriftDetected', `pool ${drift}; a replacement is started`);
+      this.options.logger.warn(
+        { project: projectName, container: container.name, drift },
+        'drift in the pool: replacing the container',
+      );
+      this.options.events.record(
+        { kind: 'Project', name: projectName },
+        'Warning',
+        'DriftDetected',
+        `pool ${drift}; a replacement is started`,
+      );
       this.ready.delete(id);
     }
   }
@@ -239,7 +276,10 @@ export class PoolReconciler {
         return { ...current.status, pool: { size, ready, starting } };
       });
     } catch (error) {
-      this.options.logger.error({ project: project.metadata.name, err: errorMessage(error) }, 'could not write pool status');
+      this.options.logger.error(
+        { project: project.metadata.name, err: errorMessage(error) },
+        'could not write pool status',
+      );
     }
   }
 }

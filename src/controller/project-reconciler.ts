@@ -1,5 +1,9 @@
 import type { ProjectObject, ProjectStatus } from '../model/types.js';
-import { resolveProjectSettings, type ProjectSettings, type ProjectSettingsOverrides } from '../model/project-settings.js';
+import {
+  resolveProjectSettings,
+  type ProjectSettings,
+  type ProjectSettingsOverrides,
+} from '../model/project-settings.js';
 import type { DeployRequest, ProxyManagement, ServiceInfo } from '../proxy/management.js';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
@@ -8,7 +12,14 @@ import type { Logger } from '../util/logger.js';
 import { shortHash } from '../util/hash.js';
 import { certificateCondition } from './certificate-condition.js';
 import { setCondition, setReadiness, type Readiness } from './conditions.js';
-import { CRASH_LOG_LINES, CrashLoopTracker, crashLoopMessage, crashLoopReason, type Crash, type CrashLoopState } from './crash-loop.js';
+import {
+  CRASH_LOG_LINES,
+  CrashLoopTracker,
+  crashLoopMessage,
+  crashLoopReason,
+  type Crash,
+  type CrashLoopState,
+} from './crash-loop.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
 import { decideInstances } from './scaling.js';
 import { resolveProjectImage } from './image-resolution.js';
@@ -17,7 +28,14 @@ import type { ReconcileResult } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ColdStartTier, type ControllerMetrics } from '../metrics/controller-metrics.js';
 import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
 import { describeDrift, type LeftState } from './drift.js';
-import { ADMISSION_RETRY_MS, INSUFFICIENT_MEMORY, InsufficientMemoryError, startAdmitted, type IdleContainers, type MemoryBudget } from './memory-budget.js';
+import {
+  ADMISSION_RETRY_MS,
+  INSUFFICIENT_MEMORY,
+  InsufficientMemoryError,
+  startAdmitted,
+  type IdleContainers,
+  type MemoryBudget,
+} from './memory-budget.js';
 
 // Converges one Project: reads the whole desired state (store) and actual state (Docker
 // containers by label, proxy activity), acts on the difference, writes status. It is
@@ -211,7 +229,9 @@ export class ProjectReconciler implements IdleContainers {
     if (!candidate) return Promise.resolve(false);
     // Consumed: after this attempt, only a reconcile knows what is paused.
     this.wakeable.delete(name);
-    const resume = this.resumeInstance(name, candidate.settings, candidate.container).finally(() => this.resuming.delete(name));
+    const resume = this.resumeInstance(name, candidate.settings, candidate.container).finally(() =>
+      this.resuming.delete(name),
+    );
     this.resuming.set(name, resume);
     return resume;
   }
@@ -222,7 +242,10 @@ export class ProjectReconciler implements IdleContainers {
    * flight or held, and the instance is paused or a running one above minInstances (the
    * least recently ready of them first). A project's last request is its instances' last use.
    */
-  async describe(containers: readonly ManagedContainer[], startingFor: string): Promise<Map<string, { idle: boolean; lastUsedAt: number }>> {
+  async describe(
+    containers: readonly ManagedContainer[],
+    startingFor: string,
+  ): Promise<Map<string, { idle: boolean; lastUsedAt: number }>> {
     const found = new Map<string, { idle: boolean; lastUsedAt: number }>();
     const byProject = new Map<string, ManagedContainer[]>();
     for (const container of containers) {
@@ -230,17 +253,31 @@ export class ProjectReconciler implements IdleContainers {
       byProject.set(container.owner.name, [...(byProject.get(container.owner.name) ?? []), container]);
     }
     // One question to the proxy per project with instances, asked together.
-    const services = new Map(await Promise.all([...byProject.keys()].map(async (name) => [name, await this.options.proxy.getService(name)] as const)));
+    const services = new Map(
+      await Promise.all(
+        [...byProject.keys()].map(async (name) => [name, await this.options.proxy.getService(name)] as const),
+      ),
+    );
     for (const [name, instances] of byProject) {
       const service = services.get(name);
       const project = this.options.store.get('Project', name);
       const quiet = service !== undefined && service.activity.inFlight === 0 && service.activity.waiting === 0;
-      const free = quiet && project !== undefined && `Project/${name}` !== startingFor && !this.reconciling.has(name) && !this.resuming.has(name) && !this.evicting.has(name);
+      const free =
+        quiet &&
+        project !== undefined &&
+        `Project/${name}` !== startingFor &&
+        !this.reconciling.has(name) &&
+        !this.resuming.has(name) &&
+        !this.evicting.has(name);
       const lastUsed = service?.activity.lastActivityAt;
       const minInstances = project ? resolveProjectSettings(project.spec, this.defaults()).minInstances : 0;
       // Above minInstances, the least recently ready running instances may go.
-      const running = instances.filter((container) => container.state !== 'paused').sort((a, b) => (this.readySince.get(a.id) ?? 0) - (this.readySince.get(b.id) ?? 0));
-      const spare = new Set(running.slice(0, Math.max(0, running.length - minInstances)).map((container) => container.id));
+      const running = instances
+        .filter((container) => container.state !== 'paused')
+        .sort((a, b) => (this.readySince.get(a.id) ?? 0) - (this.readySince.get(b.id) ?? 0));
+      const spare = new Set(
+        running.slice(0, Math.max(0, running.length - minInstances)).map((container) => container.id),
+      );
       for (const container of instances) {
         const idle = free && (container.state === 'paused' || spare.has(container.id));
         found.set(container.id, { idle, lastUsedAt: lastUsed ?? this.readySince.get(container.id) ?? 0 });
@@ -263,7 +300,14 @@ export class ProjectReconciler implements IdleContainers {
     const { proxy, store } = this.options;
     const project = store.get('Project', name);
     const service = await proxy.getService(name);
-    if (!project || project.metadata.deletionTimestamp || !service || service.activity.inFlight > 0 || service.activity.waiting > 0) return false;
+    if (
+      !project ||
+      project.metadata.deletionTimestamp ||
+      !service ||
+      service.activity.inFlight > 0 ||
+      service.activity.waiting > 0
+    )
+      return false;
     const settings = resolveProjectSettings(project.spec, this.defaults());
     const address = `${LOOPBACK}:${container.hostPort}`;
     if (service.targets.some((target) => target.address === address)) {
@@ -275,7 +319,12 @@ export class ProjectReconciler implements IdleContainers {
     await this.stopContainer(container);
     this.leftAs.get(name)?.set(container.id, { name: container.name, state: 'stopped' });
     this.evicted.add(name);
-    this.events.record({ kind: 'Project', name }, 'Normal', 'ContainerEvicted', `container ${container.name} stopped ${reason}`);
+    this.events.record(
+      { kind: 'Project', name },
+      'Normal',
+      'ContainerEvicted',
+      `container ${container.name} stopped ${reason}`,
+    );
     return true;
   }
 
@@ -289,7 +338,13 @@ export class ProjectReconciler implements IdleContainers {
     const settings: ProjectSettings = { ...declared, image: image.ref };
     const hash = containerSpecHash(settings);
     const usable = paused
-      .filter((container) => container.owner.uid === project.metadata.uid && container.specHash === hash && container.hostPort !== undefined && this.readySince.has(container.id))
+      .filter(
+        (container) =>
+          container.owner.uid === project.metadata.uid &&
+          container.specHash === hash &&
+          container.hostPort !== undefined &&
+          this.readySince.has(container.id),
+      )
       .sort((a, b) => (this.readySince.get(b.id) ?? 0) - (this.readySince.get(a.id) ?? 0));
     const container = usable[0];
     return container ? { settings, container } : undefined;
@@ -306,21 +361,42 @@ export class ProjectReconciler implements IdleContainers {
       // its port may belong to someone else by now, so it must not be routed to.
       if (!(await runtime.resume(container.id))) {
         this.readySince.delete(container.id);
-        logger.info({ project: name, container: container.name }, 'paused instance was stopped or removed meanwhile; the reconcile takes over');
+        logger.info(
+          { project: name, container: container.name },
+          'paused instance was stopped or removed meanwhile; the reconcile takes over',
+        );
         return false;
       }
       this.metrics.coldStartPhase(name, 'paused', 'start', (this.now() - startedAt) / 1000);
-      this.events.record({ kind: 'Project', name }, 'Normal', 'ContainerStarted', `container ${container.name} resumed`);
+      this.events.record(
+        { kind: 'Project', name },
+        'Normal',
+        'ContainerStarted',
+        `container ${container.name} resumed`,
+      );
       // It passed readiness before it was frozen and its processes never stopped: no probe.
       await proxy.deploy(this.route(name, settings, [container]));
     } catch (error) {
-      logger.warn({ project: name, container: container.name, err: errorMessage(error) }, 'fast resume failed; the reconcile takes over');
+      logger.warn(
+        { project: name, container: container.name, err: errorMessage(error) },
+        'fast resume failed; the reconcile takes over',
+      );
       return false;
     }
     this.leftAs.get(name)?.set(container.id, { name: container.name, state: 'running' });
     this.coldStartDone(name, container.name, 'paused', startedAt);
     this.metrics.scaled(name, 'up', 1);
-    logger.info({ project: name, container: container.name, tier: 'paused', fastPath: true, ms: this.now() - startedAt, requestId: this.takeWake(name) }, 'instance resumed');
+    logger.info(
+      {
+        project: name,
+        container: container.name,
+        tier: 'paused',
+        fastPath: true,
+        ms: this.now() - startedAt,
+        requestId: this.takeWake(name),
+      },
+      'instance resumed',
+    );
     return true;
   }
 
@@ -338,11 +414,20 @@ export class ProjectReconciler implements IdleContainers {
       if (routed.has(name) || project.metadata.deletionTimestamp) continue;
       const settings = resolveProjectSettings(project.spec, this.defaults());
       // A refused route (a hostname another project holds) is left to the reconcile to report.
-      await proxy.deploy(this.route(name, settings, [])).catch((error: unknown) => logger.warn({ project: name, err: errorMessage(error) }, 'no route before the first reconcile'));
+      await proxy
+        .deploy(this.route(name, settings, []))
+        .catch((error: unknown) =>
+          logger.warn({ project: name, err: errorMessage(error) }, 'no route before the first reconcile'),
+        );
     }
   }
 
-  private route(name: string, settings: ProjectSettings, targets: ManagedContainer[], unavailableReason?: string): DeployRequest {
+  private route(
+    name: string,
+    settings: ProjectSettings,
+    targets: ManagedContainer[],
+    unavailableReason?: string,
+  ): DeployRequest {
     return {
       service: name,
       hosts: settings.hostnames,
@@ -362,14 +447,19 @@ export class ProjectReconciler implements IdleContainers {
     this.wakeable.delete(name);
     const pool = await this.options.runtime.list({ kind: 'Project', name, role: 'pool' });
     await this.tearDown(name, [...instances, ...pool]);
-    await this.options.store.setFinalizers('Project', name, (project.metadata.finalizers ?? []).filter((finalizer) => finalizer !== PROJECT_FINALIZER));
+    await this.options.store.setFinalizers(
+      'Project',
+      name,
+      (project.metadata.finalizers ?? []).filter((finalizer) => finalizer !== PROJECT_FINALIZER),
+    );
   }
 
   private async tearDown(name: string, containers: ManagedContainer[]): Promise<void> {
     this.crashLoops.forgetWhere((key) => key.startsWith(`${name}/`));
     if (await this.options.proxy.getService(name)) await this.options.proxy.remove(name);
     await Promise.all(containers.map((container) => this.removeContainer(container)));
-    if (containers.length > 0) this.options.logger.info({ project: name, removed: containers.length }, 'removed containers of deleted project');
+    if (containers.length > 0)
+      this.options.logger.info({ project: name, removed: containers.length }, 'removed containers of deleted project');
   }
 
   private async converge(project: ProjectObject, containers: ManagedContainer[]): Promise<ReconcileResult> {
@@ -424,7 +514,9 @@ export class ProjectReconciler implements IdleContainers {
       now: this.now(),
     });
     // Made room for another start: keeps what still serves, starts nothing until a request comes.
-    const decision = this.evicted.has(name) ? { ...scaled, desired: Math.min(scaled.desired, Math.max(serving.length, settings.minInstances)) } : scaled;
+    const decision = this.evicted.has(name)
+      ? { ...scaled, desired: Math.min(scaled.desired, Math.max(serving.length, settings.minInstances)) }
+      : scaled;
 
     let failure: Failure | undefined;
     const deficit = decision.desired - serving.length;
@@ -437,15 +529,28 @@ export class ProjectReconciler implements IdleContainers {
       // Fastest first: thaw paused instances, then restart stopped ones, then create.
       const candidates = [...paused, ...stopped].slice(0, deficit);
       // Only creating a container needs the image; resuming or restarting does not.
-      const imageReady = deficit <= candidates.length || (await this.timed(name, 'fresh', 'image_ready', () => runtime.imageExists(settings.image)));
+      const imageReady =
+        deficit <= candidates.length ||
+        (await this.timed(name, 'fresh', 'image_ready', () => runtime.imageExists(settings.image)));
       if (!imageReady) {
-        failure = { reason: 'ImageNotFound', message: `image "${settings.image}" is not present on this machine; build it or declare an Image` };
+        failure = {
+          reason: 'ImageNotFound',
+          message: `image "${settings.image}" is not present on this machine; build it or declare an Image`,
+        };
       } else {
         if (candidates.some((candidate) => candidate.state !== 'paused') || candidates.length < deficit) {
           // A restart in a crash loop keeps saying why it is one until an instance is ready.
           const crashed = this.crashLoops.lastCrash(crashKey);
-          const crashFailure = crashed ? { reason: 'CrashLoopBackOff', message: crashLoopMessage(crashed, this.now(), true) } : undefined;
-          void this.writeStatus(project, settings, { phase: 'Starting', serving: serving.length, starting: deficit, containers: mine, failure: crashFailure });
+          const crashFailure = crashed
+            ? { reason: 'CrashLoopBackOff', message: crashLoopMessage(crashed, this.now(), true) }
+            : undefined;
+          void this.writeStatus(project, settings, {
+            phase: 'Starting',
+            serving: serving.length,
+            starting: deficit,
+            containers: mine,
+            failure: crashFailure,
+          });
         }
         const started = await Promise.allSettled(
           Array.from({ length: deficit }, (_, index) => this.startInstance(project, settings, hash, candidates[index])),
@@ -462,10 +567,18 @@ export class ProjectReconciler implements IdleContainers {
             this.events.record({ kind: 'Project', name }, 'Warning', INSUFFICIENT_MEMORY, result.reason.message);
           } else if (result.reason instanceof AppExitedError) {
             const loop = this.crashLoops.recordCrash(crashKey, result.reason.crash);
-            logger.warn({ project: name, exitCode: loop.exitCode, crashes: loop.crashes, backoffMs: loop.backoffMs }, 'app exited before it became ready; backing off');
+            logger.warn(
+              { project: name, exitCode: loop.exitCode, crashes: loop.crashes, backoffMs: loop.backoffMs },
+              'app exited before it became ready; backing off',
+            );
             failure = this.crashLoopFailure(loop);
             this.metrics.instanceStartFailed(name);
-            this.events.record({ kind: 'Project', name }, 'Warning', 'CrashLoopBackOff', failure.publicMessage ?? failure.message);
+            this.events.record(
+              { kind: 'Project', name },
+              'Warning',
+              'CrashLoopBackOff',
+              failure.publicMessage ?? failure.message,
+            );
           } else {
             failure = { reason: 'StartFailed', message: errorMessage(result.reason) };
             this.metrics.instanceStartFailed(name);
@@ -488,7 +601,9 @@ export class ProjectReconciler implements IdleContainers {
     const waitingForMemory = failure?.reason === INSUFFICIENT_MEMORY;
     // Held requests are answered with the failure at once, except while a start waits for memory.
     const answerNow = failure !== undefined && targets.length === 0 && !waitingForMemory;
-    await proxy.deploy(this.route(name, settings, targets, answerNow ? (failure?.publicMessage ?? failure?.message) : undefined));
+    await proxy.deploy(
+      this.route(name, settings, targets, answerNow ? (failure?.publicMessage ?? failure?.message) : undefined),
+    );
 
     // deploy() returned after removed targets drained, so these may be frozen or stopped safely.
     const stillPaused = paused.filter((container) => !resumed.has(container.id));
@@ -496,17 +611,30 @@ export class ProjectReconciler implements IdleContainers {
       await Promise.all(
         surplus.map(async (container) => {
           await runtime.pause(container.id);
-          this.events.record({ kind: 'Project', name }, 'Normal', 'ContainerPaused', `container ${container.name} paused (${decision.reason})`);
+          this.events.record(
+            { kind: 'Project', name },
+            'Normal',
+            'ContainerPaused',
+            `container ${container.name} paused (${decision.reason})`,
+          );
         }),
       );
     } else {
       await Promise.all([...surplus, ...stillPaused].map((container) => this.stopContainer(container)));
     }
     if (targets !== outdatedRunning) await Promise.all(outdated.map((container) => this.removeContainer(container)));
-    if (surplus.length > 0) logger.info({ project: name, count: surplus.length, action: decision.surplus, reason: decision.reason }, 'scaled down');
+    if (surplus.length > 0)
+      logger.info(
+        { project: name, count: surplus.length, action: decision.surplus, reason: decision.reason },
+        'scaled down',
+      );
     this.metrics.scaled(name, 'down', surplus.length);
     const frozen = decision.surplus === 'pause' ? [...surplus, ...stillPaused] : [];
-    if (targets.length === 0 && !failure && frozen.length > 0) this.wakeable.set(name, frozen.map((container) => ({ ...container, state: 'paused' })));
+    if (targets.length === 0 && !failure && frozen.length > 0)
+      this.wakeable.set(
+        name,
+        frozen.map((container) => ({ ...container, state: 'paused' })),
+      );
 
     const stillStopped = stopped.filter((container) => !resumed.has(container.id));
     const idleState = decision.surplus === 'pause' ? 'paused' : 'stopped';
@@ -519,7 +647,8 @@ export class ProjectReconciler implements IdleContainers {
     // Counted after this reconcile's actions, so status says what is there now.
     const pausedNow = decision.surplus === 'pause' ? surplus.length + stillPaused.length : 0;
     const restartedFromStopped = stopped.filter((container) => resumed.has(container.id)).length;
-    const stoppedNow = stopped.length - restartedFromStopped + (decision.surplus === 'stop' ? surplus.length + stillPaused.length : 0);
+    const stoppedNow =
+      stopped.length - restartedFromStopped + (decision.surplus === 'stop' ? surplus.length + stillPaused.length : 0);
     // Scaled to zero after a crash, with no request since: status still says why the last start failed.
     const lastCrash = !failure && targets.length === 0 ? this.crashLoops.lastCrash(crashKey) : undefined;
     await this.writeStatus(project, settings, {
@@ -542,7 +671,8 @@ export class ProjectReconciler implements IdleContainers {
       if (loop) return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, loop.retryAt - this.now()) };
       throw new Error(`project ${name}: ${failure.message}`);
     }
-    if (decision.nextCheckAt !== undefined) return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, decision.nextCheckAt - this.now() + 1) };
+    if (decision.nextCheckAt !== undefined)
+      return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, decision.nextCheckAt - this.now() + 1) };
     return;
   }
 
@@ -559,12 +689,23 @@ export class ProjectReconciler implements IdleContainers {
       const service = await proxy.getService(name);
       if (!service || service.targets.length === 0) {
         const settings = resolveProjectSettings(project.spec, this.defaults());
-        await proxy.deploy(this.route(name, settings, [], `the Docker engine is unreachable, so ${name} cannot be started; Luma starts it once the engine is back`));
+        await proxy.deploy(
+          this.route(
+            name,
+            settings,
+            [],
+            `the Docker engine is unreachable, so ${name} cannot be started; Luma starts it once the engine is back`,
+          ),
+        );
       }
       const now = new Date(this.now());
       await this.options.store.mutateStatus('Project', name, (current) => ({
         ...current.status,
-        conditions: setReadiness(current.status?.conditions, { state: 'reconciling', reason: 'DockerUnavailable', message: error.message }, now),
+        conditions: setReadiness(
+          current.status?.conditions,
+          { state: 'reconciling', reason: 'DockerUnavailable', message: error.message },
+          now,
+        ),
       }));
     } catch (reportError) {
       logger.warn({ project: name, err: errorMessage(reportError) }, 'could not report the unreachable engine');
@@ -573,7 +714,11 @@ export class ProjectReconciler implements IdleContainers {
 
   private crashLoopFailure(loop: CrashLoopState): Failure {
     const now = this.now();
-    return { reason: 'CrashLoopBackOff', message: crashLoopMessage(loop, now), publicMessage: crashLoopReason(loop, now) };
+    return {
+      reason: 'CrashLoopBackOff',
+      message: crashLoopMessage(loop, now),
+      publicMessage: crashLoopReason(loop, now),
+    };
   }
 
   /**
@@ -582,12 +727,20 @@ export class ProjectReconciler implements IdleContainers {
    */
   private async noteCrashedInstances(crashKey: string, stopped: ManagedContainer[]): Promise<void> {
     for (const container of stopped) {
-      if (container.state !== 'exited' || !this.readySince.has(container.id) || this.stoppedAt.has(container.id)) continue;
+      if (container.state !== 'exited' || !this.readySince.has(container.id) || this.stoppedAt.has(container.id))
+        continue;
       // 143 is SIGTERM (`docker stop` by hand, healed at once as drift); an unknown code is no evidence of a crash.
-      if (container.exitCode === undefined || container.exitCode === 0 || container.exitCode === STOPPED_BY_SIGTERM) continue;
+      if (container.exitCode === undefined || container.exitCode === 0 || container.exitCode === STOPPED_BY_SIGTERM)
+        continue;
       this.readySince.delete(container.id);
-      const loop = this.crashLoops.recordCrash(crashKey, { exitCode: container.exitCode, lastLines: await this.lastLines(container.id) });
-      this.options.logger.warn({ container: container.name, exitCode: loop.exitCode, crashes: loop.crashes }, 'serving instance exited; backing off');
+      const loop = this.crashLoops.recordCrash(crashKey, {
+        exitCode: container.exitCode,
+        lastLines: await this.lastLines(container.id),
+      });
+      this.options.logger.warn(
+        { container: container.name, exitCode: loop.exitCode, crashes: loop.crashes },
+        'serving instance exited; backing off',
+      );
     }
   }
 
@@ -606,21 +759,33 @@ export class ProjectReconciler implements IdleContainers {
    * Waits for the readiness probe while watching the container: an app that exits fails
    * the start within a fraction of a second, not at startupTimeout.
    */
-  private async waitReadyOrExit(container: ManagedContainer, hostPort: number, settings: ProjectSettings): Promise<void> {
+  private async waitReadyOrExit(
+    container: ManagedContainer,
+    hostPort: number,
+    settings: ProjectSettings,
+  ): Promise<void> {
     let exited: ManagedContainer | undefined;
     let timer: NodeJS.Timeout | undefined;
     let watching = true;
     const look = async (): Promise<void> => {
       const current = await this.options.runtime.inspect(container.id).catch(() => container);
       if (!watching) return;
-      if (!current || current.state === 'exited' || current.state === 'dead') exited = current ?? { ...container, state: 'exited' };
+      if (!current || current.state === 'exited' || current.state === 'dead')
+        exited = current ?? { ...container, state: 'exited' };
       else timer = setTimeout(() => void look(), EXIT_WATCH_INTERVAL_MS);
     };
     timer = setTimeout(() => void look(), EXIT_WATCH_INTERVAL_MS);
     try {
-      await waitUntilReady(LOOPBACK, hostPort, settings.readiness, settings.startupTimeoutMs, () => exited !== undefined);
+      await waitUntilReady(
+        LOOPBACK,
+        hostPort,
+        settings.readiness,
+        settings.startupTimeoutMs,
+        () => exited !== undefined,
+      );
     } catch (error) {
-      if (exited) throw new AppExitedError({ exitCode: exited.exitCode, lastLines: await this.lastLines(container.id) });
+      if (exited)
+        throw new AppExitedError({ exitCode: exited.exitCode, lastLines: await this.lastLines(container.id) });
       throw error;
     } finally {
       // Not awaited: a ready app must not wait for the watch's next look.
@@ -632,7 +797,10 @@ export class ProjectReconciler implements IdleContainers {
   /** The operator's defaults for what a project does not declare. */
   private defaults(): ProjectSettingsOverrides {
     const { defaultIdleTimeoutMs, defaultMemoryBytes } = this.options;
-    return { ...(defaultIdleTimeoutMs !== undefined ? { defaultIdleTimeoutMs } : {}), ...(defaultMemoryBytes !== undefined ? { defaultMemoryBytes } : {}) };
+    return {
+      ...(defaultIdleTimeoutMs !== undefined ? { defaultIdleTimeoutMs } : {}),
+      ...(defaultMemoryBytes !== undefined ? { defaultMemoryBytes } : {}),
+    };
   }
 
   /** Compares what Docker shows with the state the last reconcile left, and says what drifted. */
@@ -643,15 +811,26 @@ export class ProjectReconciler implements IdleContainers {
     for (const [id, was] of left) {
       const drift = describeDrift(was, found.get(id));
       if (!drift) continue;
-      this.options.logger.warn({ project: name, container: was.name, drift }, 'drift: putting back what the project declares');
-      (this.options.events ?? NO_EVENTS).record({ kind: 'Project', name }, 'Warning', 'DriftDetected', `${drift}; putting back what the project declares`);
+      this.options.logger.warn(
+        { project: name, container: was.name, drift },
+        'drift: putting back what the project declares',
+      );
+      (this.options.events ?? NO_EVENTS).record(
+        { kind: 'Project', name },
+        'Warning',
+        'DriftDetected',
+        `${drift}; putting back what the project declares`,
+      );
     }
     // Told once: from here on the container is whatever this reconcile makes of it.
     this.leftAs.delete(name);
   }
 
   private remember(name: string, containers: ReadonlyArray<readonly [ManagedContainer, LeftState['state']]>): void {
-    this.leftAs.set(name, new Map(containers.map(([container, state]) => [container.id, { name: container.name, state }])));
+    this.leftAs.set(
+      name,
+      new Map(containers.map(([container, state]) => [container.id, { name: container.name, state }])),
+    );
   }
 
   /** Stopped containers are kept for a fast start, but not forever. */
@@ -674,21 +853,48 @@ export class ProjectReconciler implements IdleContainers {
    * until its image is allowed again). Requests get 503 with the reason; no requeue: a
    * change of the project or its Image wakes it, and the resync looks again.
    */
-  private async refuseImage(project: ProjectObject, settings: ProjectSettings, containers: ManagedContainer[], message: string): Promise<ReconcileResult> {
+  private async refuseImage(
+    project: ProjectObject,
+    settings: ProjectSettings,
+    containers: ManagedContainer[],
+    message: string,
+  ): Promise<ReconcileResult> {
     const name = project.metadata.name;
     this.wakeable.delete(name);
     await this.options.proxy.deploy(this.route(name, settings, [], message));
-    const live = containers.filter((container) => container.state === 'running' || container.state === 'paused' || container.state === 'restarting');
+    const live = containers.filter(
+      (container) => container.state === 'running' || container.state === 'paused' || container.state === 'restarting',
+    );
     await Promise.all(live.map((container) => this.stopContainer(container)));
-    if (live.length > 0) this.options.logger.warn({ project: name, stopped: live.length, reason: message }, 'image not allowed; instances stopped');
-    await this.writeStatus(project, settings, { phase: 'Failed', serving: 0, starting: 0, containers, failure: { reason: IMAGE_NOT_ALLOWED, message } });
+    if (live.length > 0)
+      this.options.logger.warn(
+        { project: name, stopped: live.length, reason: message },
+        'image not allowed; instances stopped',
+      );
+    await this.writeStatus(project, settings, {
+      phase: 'Failed',
+      serving: 0,
+      starting: 0,
+      containers,
+      failure: { reason: IMAGE_NOT_ALLOWED, message },
+    });
     return;
   }
 
   /** No image to run yet: requests get 503 with the reason; the Image's progress wakes us. */
-  private async waitForImage(project: ProjectObject, settings: ProjectSettings, reason: string): Promise<ReconcileResult> {
+  private async waitForImage(
+    project: ProjectObject,
+    settings: ProjectSettings,
+    reason: string,
+  ): Promise<ReconcileResult> {
     await this.options.proxy.deploy(this.route(project.metadata.name, settings, [], reason));
-    await this.writeStatus(project, settings, { phase: 'Pending', serving: 0, starting: 0, containers: [], failure: { reason: 'ImageNotReady', message: reason } });
+    await this.writeStatus(project, settings, {
+      phase: 'Pending',
+      serving: 0,
+      starting: 0,
+      containers: [],
+      failure: { reason: 'ImageNotReady', message: reason },
+    });
     return;
   }
 
@@ -700,14 +906,22 @@ export class ProjectReconciler implements IdleContainers {
       this.readySince.set(container.id, this.now());
       return true;
     } catch (error) {
-      this.options.logger.warn({ container: container.name, err: errorMessage(error) }, 'running container never became ready; removing it');
+      this.options.logger.warn(
+        { container: container.name, err: errorMessage(error) },
+        'running container never became ready; removing it',
+      );
       await this.removeContainer(container);
       return false;
     }
   }
 
   /** Thaws a paused container or restarts a stopped one when given (fast), else creates a fresh one. */
-  private async startInstance(project: ProjectObject, settings: ProjectSettings, hash: string, stopped: ManagedContainer | undefined): Promise<ManagedContainer> {
+  private async startInstance(
+    project: ProjectObject,
+    settings: ProjectSettings,
+    hash: string,
+    stopped: ManagedContainer | undefined,
+  ): Promise<ManagedContainer> {
     const { runtime, logger } = this.options;
     const name = project.metadata.name;
     const startedAt = this.now();
@@ -717,14 +931,27 @@ export class ProjectReconciler implements IdleContainers {
       this.events.record({ kind: 'Project', name }, 'Normal', 'ContainerStarted', `container ${stopped.name} resumed`);
       // It passed readiness before it was frozen; after a controller restart, check once.
       if (!this.readySince.has(stopped.id)) {
-        await this.timed(name, 'paused', 'readiness', () => waitUntilReady(LOOPBACK, hostPort, settings.readiness, settings.startupTimeoutMs));
+        await this.timed(name, 'paused', 'readiness', () =>
+          waitUntilReady(LOOPBACK, hostPort, settings.readiness, settings.startupTimeoutMs),
+        );
         this.readySince.set(stopped.id, this.now());
       }
       this.coldStartDone(name, stopped.name, 'paused', startedAt);
-      logger.info({ project: name, container: stopped.name, tier: 'paused', ms: this.now() - startedAt, requestId: this.takeWake(name) }, 'instance resumed');
+      logger.info(
+        {
+          project: name,
+          container: stopped.name,
+          tier: 'paused',
+          ms: this.now() - startedAt,
+          requestId: this.takeWake(name),
+        },
+        'instance resumed',
+      );
       return { ...stopped, state: 'running' };
     }
-    return startAdmitted(this.options.memory, `Project/${name}`, settings.memoryBytes, (running) => this.startContainer(project, settings, hash, stopped, startedAt, running));
+    return startAdmitted(this.options.memory, `Project/${name}`, settings.memoryBytes, (running) =>
+      this.startContainer(project, settings, hash, stopped, startedAt, running),
+    );
   }
 
   /** Restarts a stopped container or creates and starts a fresh one, and waits until it is ready. */
@@ -742,18 +969,26 @@ export class ProjectReconciler implements IdleContainers {
     const tier: ColdStartTier = stopped ? 'stopped' : 'fresh';
     const container =
       stopped ??
-      (await this.timed(name, 'fresh', 'create', () => runtime.create({
-        owner: { kind: 'Project', name: project.metadata.name, uid: project.metadata.uid ?? '' },
-        specHash: hash,
-        image: settings.image,
-        port: settings.port,
-        env: settings.env,
-        ...(settings.command ? { command: settings.command } : {}),
-        capabilities: settings.capabilities,
-        ...(settings.cpuMillis ? { cpuMillis: settings.cpuMillis } : {}),
-        ...(settings.memoryBytes ? { memoryBytes: settings.memoryBytes } : {}),
-      })));
-    if (!stopped) this.events.record({ kind: 'Project', name }, 'Normal', 'ContainerCreated', `container ${container.name} created from ${settings.image}`);
+      (await this.timed(name, 'fresh', 'create', () =>
+        runtime.create({
+          owner: { kind: 'Project', name: project.metadata.name, uid: project.metadata.uid ?? '' },
+          specHash: hash,
+          image: settings.image,
+          port: settings.port,
+          env: settings.env,
+          ...(settings.command ? { command: settings.command } : {}),
+          capabilities: settings.capabilities,
+          ...(settings.cpuMillis ? { cpuMillis: settings.cpuMillis } : {}),
+          ...(settings.memoryBytes ? { memoryBytes: settings.memoryBytes } : {}),
+        }),
+      ));
+    if (!stopped)
+      this.events.record(
+        { kind: 'Project', name },
+        'Normal',
+        'ContainerCreated',
+        `container ${container.name} created from ${settings.image}`,
+      );
     const running = await this.timed(name, tier, 'start', () => runtime.start(container.id));
     onRunning();
     // Exited before Docker was even asked how it runs: the quickest crash there is.
@@ -771,7 +1006,10 @@ export class ProjectReconciler implements IdleContainers {
     }
     this.readySince.set(running.id, this.now());
     this.coldStartDone(name, running.name, tier, startedAt);
-    logger.info({ project: name, container: running.name, tier, ms: this.now() - startedAt, requestId: this.takeWake(name) }, 'instance ready');
+    logger.info(
+      { project: name, container: running.name, tier, ms: this.now() - startedAt, requestId: this.takeWake(name) },
+      'instance ready',
+    );
     return running;
   }
 
@@ -779,7 +1017,12 @@ export class ProjectReconciler implements IdleContainers {
     this.readySince.delete(container.id);
     this.stoppedAt.set(container.id, this.now());
     await this.options.runtime.stop(container.id, this.options.stopTimeoutSeconds ?? 10);
-    this.events.record({ kind: 'Project', name: container.owner.name }, 'Normal', 'ContainerStopped', `container ${container.name} stopped`);
+    this.events.record(
+      { kind: 'Project', name: container.owner.name },
+      'Normal',
+      'ContainerStopped',
+      `container ${container.name} stopped`,
+    );
   }
 
   /** The id of the request that woke the project, once: the next cold start was not its doing. */
@@ -790,7 +1033,12 @@ export class ProjectReconciler implements IdleContainers {
   }
 
   /** Runs one phase of a cold start and observes how long it took, whether or not it succeeded. */
-  private async timed<T>(project: string, tier: ColdStartTier, phase: 'image_ready' | 'create' | 'start' | 'readiness', work: () => Promise<T>): Promise<T> {
+  private async timed<T>(
+    project: string,
+    tier: ColdStartTier,
+    phase: 'image_ready' | 'create' | 'start' | 'readiness',
+    work: () => Promise<T>,
+  ): Promise<T> {
     const started = this.now();
     try {
       return await work();
@@ -803,7 +1051,12 @@ export class ProjectReconciler implements IdleContainers {
   private coldStartDone(project: string, container: string, tier: ColdStartTier, startedAt: number): void {
     const seconds = (this.now() - startedAt) / 1000;
     this.metrics.coldStart(project, tier, seconds);
-    this.events.record({ kind: 'Project', name: project }, 'Normal', 'ContainerReady', `container ${container} ready after a ${tier} start in ${Math.round(seconds * 1000)} ms`);
+    this.events.record(
+      { kind: 'Project', name: project },
+      'Normal',
+      'ContainerReady',
+      `container ${container} ready after a ${tier} start in ${Math.round(seconds * 1000)} ms`,
+    );
   }
 
   private async removeContainer(container: ManagedContainer): Promise<void> {
@@ -830,7 +1083,9 @@ export class ProjectReconciler implements IdleContainers {
   ): Promise<void> {
     const now = new Date(this.now());
     const previous = this.options.store.get('Project', project.metadata.name)?.status ?? {};
-    const stoppedCount = observed.containers.filter((container) => container.state === 'exited' || container.state === 'created').length;
+    const stoppedCount = observed.containers.filter(
+      (container) => container.state === 'exited' || container.state === 'created',
+    ).length;
     const readiness: Readiness = observed.failure
       ? { state: WAITING_FAILURES.has(observed.failure.reason) ? 'reconciling' : 'stalled', ...observed.failure }
       : observed.phase === 'Starting'
@@ -848,7 +1103,12 @@ export class ProjectReconciler implements IdleContainers {
       observedGeneration: project.metadata.generation ?? 0,
       phase: observed.phase,
       conditions,
-      instances: { running: observed.serving, starting: observed.starting, stopped: observed.stopped ?? Math.max(0, stoppedCount - observed.starting), paused: observed.paused ?? 0 },
+      instances: {
+        running: observed.serving,
+        starting: observed.starting,
+        stopped: observed.stopped ?? Math.max(0, stoppedCount - observed.starting),
+        paused: observed.paused ?? 0,
+      },
       image: settings.image,
       ...(firstHost ? { url: this.options.publicUrl(firstHost, settings.tls) } : {}),
       ...(observed.lastActivityAt !== undefined
@@ -859,7 +1119,10 @@ export class ProjectReconciler implements IdleContainers {
     };
     try {
       // The pool reconciler writes status.pool: keep it.
-      await this.options.store.mutateStatus('Project', project.metadata.name, (current) => ({ ...status, ...(current.status?.pool ? { pool: current.status.pool } : {}) }));
+      await this.options.store.mutateStatus('Project', project.metadata.name, (current) => ({
+        ...status,
+        ...(current.status?.pool ? { pool: current.status.pool } : {}),
+      }));
     } catch (error) {
       this.options.logger.error({ project: project.metadata.name, err: errorMessage(error) }, 'could not write status');
     }

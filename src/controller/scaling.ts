@@ -41,24 +41,48 @@ export function decideInstances(input: ScalingInput): ScalingDecision {
   const inFlight = activity?.inFlight ?? 0;
   const load = waiting + inFlight;
   const byConcurrency = Math.ceil(load / Math.max(1, targetConcurrency));
-  const pauseAfterMs = input.pauseAfterMs !== undefined && input.pauseAfterMs < idleTimeoutMs ? input.pauseAfterMs : undefined;
+  const pauseAfterMs =
+    input.pauseAfterMs !== undefined && input.pauseAfterMs < idleTimeoutMs ? input.pauseAfterMs : undefined;
 
-  const lastActive = Math.max(activity?.lastActivityAt ?? Number.NEGATIVE_INFINITY, input.servingSince ?? Number.NEGATIVE_INFINITY);
+  const lastActive = Math.max(
+    activity?.lastActivityAt ?? Number.NEGATIVE_INFINITY,
+    input.servingSince ?? Number.NEGATIVE_INFINITY,
+  );
   const quietFor = Number.isFinite(lastActive) ? now - lastActive : Number.POSITIVE_INFINITY;
 
   if (load > 0) {
     const desired = cap(Math.max(1, byConcurrency, input.serving));
-    const reason = waiting > 0 && input.serving === 0 ? 'held-requests' : byConcurrency > input.serving ? 'concurrency' : 'recent-activity';
+    const reason =
+      waiting > 0 && input.serving === 0
+        ? 'held-requests'
+        : byConcurrency > input.serving
+          ? 'concurrency'
+          : 'recent-activity';
     // Look again once this traffic could have gone idle, even if no event says so.
-    return { desired, surplus: 'stop', nextCheckAt: desired > minInstances ? now + (pauseAfterMs ?? idleTimeoutMs) : undefined, reason };
+    return {
+      desired,
+      surplus: 'stop',
+      nextCheckAt: desired > minInstances ? now + (pauseAfterMs ?? idleTimeoutMs) : undefined,
+      reason,
+    };
   }
   const awakeFor = pauseAfterMs ?? idleTimeoutMs;
   if (quietFor < awakeFor) {
     const desired = cap(Math.max(1, input.serving));
-    return { desired, surplus: 'stop', nextCheckAt: desired > minInstances ? lastActive + awakeFor : undefined, reason: 'recent-activity' };
+    return {
+      desired,
+      surplus: 'stop',
+      nextCheckAt: desired > minInstances ? lastActive + awakeFor : undefined,
+      reason: 'recent-activity',
+    };
   }
   if (pauseAfterMs !== undefined && quietFor < idleTimeoutMs) {
     return { desired: cap(0), surplus: 'pause', nextCheckAt: lastActive + idleTimeoutMs, reason: 'paused' };
   }
-  return { desired: cap(0), surplus: 'stop', nextCheckAt: undefined, reason: minInstances > 0 ? 'min-instances' : 'idle' };
+  return {
+    desired: cap(0),
+    surplus: 'stop',
+    nextCheckAt: undefined,
+    reason: minInstances > 0 ? 'min-instances' : 'idle',
+  };
 }

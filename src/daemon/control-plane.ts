@@ -55,16 +55,19 @@ export interface RunningControlPlane {
   stop(): Promise<void>;
 }
 
-
 export async function startControlPlane(options: ControlPlaneOptions): Promise<RunningControlPlane> {
   const { settings, logger } = options;
   const runtime = new DockerRuntime({ instance: settings.instance });
   await runtime.ping();
 
-  const store = await FileStore.open(options.stateDir, { initialFinalizers: { Lease: [LEASE_FINALIZER], Project: [PROJECT_FINALIZER] } });
+  const store = await FileStore.open(options.stateDir, {
+    initialFinalizers: { Lease: [LEASE_FINALIZER], Project: [PROJECT_FINALIZER] },
+  });
   let ledger: UsageLedger;
   try {
-    ledger = await UsageLedger.open(ledgerPath(options.stateDir), { onWarning: (message) => logger.warn({ component: 'usage' }, message) });
+    ledger = await UsageLedger.open(ledgerPath(options.stateDir), {
+      onWarning: (message) => logger.warn({ component: 'usage' }, message),
+    });
   } catch (error) {
     await store.close();
     throw error;
@@ -99,7 +102,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     events: events.recorder('sync'),
     logger: logger.child({ component: 'sync' }),
   });
-  const manifestWatcher = new ManifestWatcher({ dir: options.manifests, sync: directorySync, debounceMs: settings.sync.debounceMs, logger: logger.child({ component: 'sync' }) });
+  const manifestWatcher = new ManifestWatcher({
+    dir: options.manifests,
+    sync: directorySync,
+    debounceMs: settings.sync.debounceMs,
+    logger: logger.child({ component: 'sync' }),
+  });
   await manifestWatcher.start();
 
   const controller = new Controller({
@@ -133,19 +141,32 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const engine = new EngineMonitor({
     ping: () => runtime.ping(),
     onDown: (error) => {
-      logger.error({ component: 'engine', endpoint: runtime.endpoint, err: error }, 'Docker engine unreachable; cold requests get 503 until it is back');
+      logger.error(
+        { component: 'engine', endpoint: runtime.endpoint, err: error },
+        'Docker engine unreachable; cold requests get 503 until it is back',
+      );
       recordEngine.record(engineRef, 'Warning', 'EngineUnreachable', error);
     },
     onUp: (downForMs) => {
-      logger.info({ component: 'engine', endpoint: runtime.endpoint, downForMs }, 'Docker engine reachable again; reconciling everything');
-      recordEngine.record(engineRef, 'Normal', 'EngineReconnected', `the Docker engine at ${runtime.endpoint} answers again after ${Math.round(downForMs / 1000)}s`);
+      logger.info(
+        { component: 'engine', endpoint: runtime.endpoint, downForMs },
+        'Docker engine reachable again; reconciling everything',
+      );
+      recordEngine.record(
+        engineRef,
+        'Normal',
+        'EngineReconnected',
+        `the Docker engine at ${runtime.endpoint} answers again after ${Math.round(downForMs / 1000)}s`,
+      );
       controller.requestResync();
     },
   });
   engine.start();
   const dockerState = (): HealthReport['docker'] => {
     const state = engine.state();
-    return state.reachable ? { reachable: true } : { reachable: false, ...(state.error !== undefined ? { error: state.error } : {}) };
+    return state.reachable
+      ? { reachable: true }
+      : { reachable: false, ...(state.error !== undefined ? { error: state.error } : {}) };
   };
 
   const api = await createApiServer({

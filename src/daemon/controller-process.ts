@@ -46,7 +46,10 @@ async function startLocked(options: ControllerProcessOptions): Promise<RunningCo
   let resync: (() => void) | undefined;
   const client = new ManagementClient({
     socketPath: options.proxySocket,
-    hooks: { wake: (service, requestId) => hooks?.wake(service, requestId), certificateChanged: (service) => hooks?.certificateChanged?.(service) },
+    hooks: {
+      wake: (service, requestId) => hooks?.wake(service, requestId),
+      certificateChanged: (service) => hooks?.certificateChanged?.(service),
+    },
     onConnected: () => {
       if (connectedOnce) {
         logger.info({ socket: options.proxySocket }, 'reconnected to the proxy; re-deploying every route');

@@ -66,7 +66,11 @@ async function startLocked(options: UpOptions): Promise<RunningLuma> {
 
   // One process, one registry: the API's /metrics serves the controller's and the proxy's series.
   const metrics = createMetricsRegistry();
-  const proxy = new ProxyServer({ logger: logger.child({ component: 'proxy' }), metrics: new PrometheusProxyMetrics(metrics), ...options.proxyLimits });
+  const proxy = new ProxyServer({
+    logger: logger.child({ component: 'proxy' }),
+    metrics: new PrometheusProxyMetrics(metrics),
+    ...options.proxyLimits,
+  });
   // With an HTTPS listener, the controller deploys through the TLS layer, which follows
   // which hosts want certificates.
   const tlsModule = httpsAddress ? await loadTls() : undefined;
@@ -103,7 +107,17 @@ async function startLocked(options: UpOptions): Promise<RunningLuma> {
     throw error;
   }
   publicUrl = publicUrlFor(proxyPort, httpsPort);
-  logger.info({ proxyPort, httpsPort, apiPort: controlPlane.apiPort, stateDir: options.stateDir, instance: settings.instance, acmeDirectory: tls?.directoryUrl }, 'luma is up');
+  logger.info(
+    {
+      proxyPort,
+      httpsPort,
+      apiPort: controlPlane.apiPort,
+      stateDir: options.stateDir,
+      instance: settings.instance,
+      acmeDirectory: tls?.directoryUrl,
+    },
+    'luma is up',
+  );
 
   let stopping: Promise<void> | undefined;
   return {

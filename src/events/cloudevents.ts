@@ -32,7 +32,9 @@ const LIFECYCLE_TYPES: Record<string, Record<string, string>> = {
   },
 };
 
-export const LIFECYCLE_EVENT_TYPES: readonly string[] = [...new Set(Object.values(LIFECYCLE_TYPES).flatMap((types) => Object.values(types)))];
+export const LIFECYCLE_EVENT_TYPES: readonly string[] = [
+  ...new Set(Object.values(LIFECYCLE_TYPES).flatMap((types) => Object.values(types))),
+];
 
 export interface CloudEvent {
   specversion: '1.0';
@@ -58,7 +60,10 @@ export function lifecycleType(event: Pick<LumaEvent, 'object' | 'reason'>): stri
 }
 
 /** The CloudEvent for a lifecycle event, or undefined for events that are not sent. */
-export function toCloudEvent(event: LumaEvent, context: { instance: string; hostname: string | undefined }): CloudEvent | undefined {
+export function toCloudEvent(
+  event: LumaEvent,
+  context: { instance: string; hostname: string | undefined },
+): CloudEvent | undefined {
   const type = lifecycleType(event);
   if (!type) return undefined;
   const kind = event.object.kind;

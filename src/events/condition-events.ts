@@ -12,11 +12,17 @@ interface Seen {
   key: string;
 }
 
-function readinessKey(conditions: Condition[] | undefined): { key: string; ready?: Condition; stalled?: Condition } | undefined {
+function readinessKey(
+  conditions: Condition[] | undefined,
+): { key: string; ready?: Condition; stalled?: Condition } | undefined {
   const ready = conditions?.find((condition) => condition.type === 'Ready');
   if (!ready) return undefined;
   const stalled = conditions?.find((condition) => condition.type === 'Stalled');
-  return { key: `${ready.status}/${stalled?.status ?? 'False'}/${ready.reason}`, ready, ...(stalled ? { stalled } : {}) };
+  return {
+    key: `${ready.status}/${stalled?.status ?? 'False'}/${ready.reason}`,
+    ready,
+    ...(stalled ? { stalled } : {}),
+  };
 }
 
 /**
@@ -45,7 +51,12 @@ export class ConditionEvents {
     const ref = { kind: object.kind, name: object.metadata.name };
     if (event.type === 'DELETED') {
       this.seen.delete(id);
-      this.recorder.record(ref, 'Normal', 'Deleted', `${object.kind.toLowerCase()}/${object.metadata.name} was deleted`);
+      this.recorder.record(
+        ref,
+        'Normal',
+        'Deleted',
+        `${object.kind.toLowerCase()}/${object.metadata.name} was deleted`,
+      );
       return;
     }
     const now = readinessKey(object.status?.conditions);

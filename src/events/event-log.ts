@@ -60,14 +60,30 @@ export class EventLog {
   record(source: string, object: EventObjectRef, type: EventType, reason: string, message: string): LumaEvent {
     const at = new Date(this.now()).toISOString();
     const index = this.events.findIndex(
-      (event) => event.object.kind === object.kind && event.object.name === object.name && event.type === type && event.reason === reason && event.message === message && event.source === source,
+      (event) =>
+        event.object.kind === object.kind &&
+        event.object.name === object.name &&
+        event.type === type &&
+        event.reason === reason &&
+        event.message === message &&
+        event.source === source,
     );
     let event: LumaEvent;
     if (index >= 0) {
       const [existing] = this.events.splice(index, 1);
       event = { ...(existing as LumaEvent), seq: ++this.seq, count: (existing?.count ?? 0) + 1, lastTimestamp: at };
     } else {
-      event = { seq: ++this.seq, type, reason, message, object: { ...object }, source, count: 1, firstTimestamp: at, lastTimestamp: at };
+      event = {
+        seq: ++this.seq,
+        type,
+        reason,
+        message,
+        object: { ...object },
+        source,
+        count: 1,
+        firstTimestamp: at,
+        lastTimestamp: at,
+      };
     }
     this.events.push(event);
     if (this.events.length > this.capacity) this.events.splice(0, this.events.length - this.capacity);

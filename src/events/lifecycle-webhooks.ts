@@ -19,7 +19,12 @@ export function hostnameOf(store: Pick<ObjectStore, 'get'>, object: EventObjectR
 }
 
 /** Returns the function that detaches them. */
-export function attachLifecycleWebhooks(events: EventLog, store: Pick<ObjectStore, 'get'>, dispatcher: WebhookDispatcher, instance: string): () => void {
+export function attachLifecycleWebhooks(
+  events: EventLog,
+  store: Pick<ObjectStore, 'get'>,
+  dispatcher: WebhookDispatcher,
+  instance: string,
+): () => void {
   return events.subscribe((event) => {
     // Readiness retold from status would send a lease's expiry twice.
     if (event.source === CONDITION_EVENT_SOURCE) return;

@@ -20,7 +20,13 @@ export interface WebhookSettings {
   timeoutMs: number;
 }
 
-export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = { urls: [], queueSize: 1_000, maxAttempts: 5, retryDelayMs: 1_000, timeoutMs: 5_000 };
+export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = {
+  urls: [],
+  queueSize: 1_000,
+  maxAttempts: 5,
+  retryDelayMs: 1_000,
+  timeoutMs: 5_000,
+};
 
 /** Sends one event; resolves with the HTTP status, rejects on a network error or timeout. */
 export type WebhookSender = (url: string, event: CloudEvent, timeoutMs: number) => Promise<number>;
@@ -115,14 +121,20 @@ class EndpointQueue {
     }
     if (this.closed) return;
     this.stats.failed++;
-    this.logger.warn({ url: this.url, type: event.type, subject: event.subject, attempts: maxAttempts, err: problem }, 'webhook delivery gave up');
+    this.logger.warn(
+      { url: this.url, type: event.type, subject: event.subject, attempts: maxAttempts, err: problem },
+      'webhook delivery gave up',
+    );
   }
 }
 
 export class WebhookDispatcher {
   private readonly queues: EndpointQueue[];
 
-  constructor(settings: WebhookSettings, options: { logger: Logger; send?: WebhookSender; sleep?: (ms: number) => Promise<void> }) {
+  constructor(
+    settings: WebhookSettings,
+    options: { logger: Logger; send?: WebhookSender; sleep?: (ms: number) => Promise<void> },
+  ) {
     const send = options.send ?? sendWithFetch;
     const wait = options.sleep ?? sleep;
     this.queues = settings.urls.map((url) => new EndpointQueue(url, settings, send, wait, options.logger));

@@ -46,9 +46,11 @@ export function detectFormat(head: Buffer): ArchiveFormat {
  * `..` segments, NUL bytes and Windows drive letters.
  */
 export function safeEntryPath(rawName: string): string {
-  if (rawName.includes('\0')) throw new ArchiveError(`entry "${rawName.replace(/\0/g, '\\0')}" has a NUL byte in its name`);
+  if (rawName.includes('\0'))
+    throw new ArchiveError(`entry "${rawName.replace(/\0/g, '\\0')}" has a NUL byte in its name`);
   const name = rawName.replace(/\\/g, '/');
-  if (name.startsWith('/') || /^[a-zA-Z]:/.test(name)) throw new ArchiveError(`entry "${rawName}" has an absolute path`);
+  if (name.startsWith('/') || /^[a-zA-Z]:/.test(name))
+    throw new ArchiveError(`entry "${rawName}" has an absolute path`);
   const segments = name.split('/').filter((segment) => segment !== '' && segment !== '.');
   if (segments.includes('..')) throw new ArchiveError(`entry "${rawName}" climbs out of the context with ".."`);
   return segments.join('/');
@@ -56,10 +58,12 @@ export function safeEntryPath(rawName: string): string {
 
 /** A link target must stay inside the context once resolved from the link's own folder. */
 function checkLinkTarget(entryPath: string, target: string, kind: 'symlink' | 'hard link'): void {
-  if (target.startsWith('/') || /^[a-zA-Z]:/.test(target)) throw new ArchiveError(`${kind} "${entryPath}" points to the absolute path "${target}"`);
+  if (target.startsWith('/') || /^[a-zA-Z]:/.test(target))
+    throw new ArchiveError(`${kind} "${entryPath}" points to the absolute path "${target}"`);
   const base = kind === 'symlink' ? path.posix.dirname(entryPath) : '';
   const resolved = path.posix.normalize(path.posix.join(base, target));
-  if (resolved === '..' || resolved.startsWith('../')) throw new ArchiveError(`${kind} "${entryPath}" points outside the context ("${target}")`);
+  if (resolved === '..' || resolved.startsWith('../'))
+    throw new ArchiveError(`${kind} "${entryPath}" points outside the context ("${target}")`);
 }
 
 class Budget {
@@ -69,7 +73,10 @@ class Budget {
 
   entry(name: string): void {
     this.entries++;
-    if (this.entries > this.limits.maxEntries) throw new ArchiveError(`the archive has more than ${this.limits.maxEntries} entries (limit reached at "${name}")`);
+    if (this.entries > this.limits.maxEntries)
+      throw new ArchiveError(
+        `the archive has more than ${this.limits.maxEntries} entries (limit reached at "${name}")`,
+      );
   }
 
   /** Counts bytes as they stream, so a lying size header cannot get past the limit. */
@@ -78,7 +85,11 @@ class Budget {
       transform: (chunk: Buffer, _encoding, callback: TransformCallback) => {
         this.bytes += chunk.length;
         if (this.bytes > this.limits.maxUnpackedBytes) {
-          callback(new ArchiveError(`the archive unpacks to more than ${this.limits.maxUnpackedBytes} bytes (limit reached in "${name}")`));
+          callback(
+            new ArchiveError(
+              `the archive unpacks to more than ${this.limits.maxUnpackedBytes} bytes (limit reached in "${name}")`,
+            ),
+          );
           return;
         }
         callback(null, chunk);
@@ -94,17 +105,27 @@ async function assertNoSymlinkOnPath(root: string, relative: string): Promise<vo
   for (const part of parts.slice(0, -1)) {
     current = path.join(current, part);
     const info = await lstat(current).catch(() => undefined);
-    if (info?.isSymbolicLink()) throw new ArchiveError(`entry "${relative}" would be written through the symlink "${path.relative(root, current)}"`);
+    if (info?.isSymbolicLink())
+      throw new ArchiveError(
+        `entry "${relative}" would be written through the symlink "${path.relative(root, current)}"`,
+      );
   }
 }
 
-async function writeFileEntry(root: string, relative: string, content: Readable, mode: number, budget: Budget): Promise<void> {
+async function writeFileEntry(
+  root: string,
+  relative: string,
+  content: Readable,
+  mode: number,
+  budget: Budget,
+): Promise<void> {
   await assertNoSymlinkOnPath(root, relative);
   const target = path.join(root, relative);
   await mkdir(path.dirname(target), { recursive: true });
   // The archive may have ended (truncated) while we awaited: pipeline() on a destroyed
   // stream would never settle.
-  if ((content as Readable & { destroyed?: boolean }).destroyed) throw new ArchiveError(`entry "${relative}" is damaged: the archive ends inside it`);
+  if ((content as Readable & { destroyed?: boolean }).destroyed)
+    throw new ArchiveError(`entry "${relative}" is damaged: the archive ends inside it`);
   try {
     // 'wx': never overwrite, so a second entry cannot replace or follow what a first one made.
     await pipeline(content, budget.meter(relative), createWriteStream(target, { flags: 'wx', mode: mode & 0o755 }));
@@ -127,7 +148,8 @@ function isInside(root: string, candidate: string): boolean {
 async function assertLinksResolveInside(root: string, links: string[]): Promise<void> {
   const realRoot = await realpath(root);
   for (const relative of links) {
-    if (!isInside(realRoot, await resolveOnDisk(path.join(root, relative)))) throw new ArchiveError(`symlink "${relative}" resolves outside the context`);
+    if (!isInside(realRoot, await resolveOnDisk(path.join(root, relative))))
+      throw new ArchiveError(`symlink "${relative}" resolves outside the context`);
   }
 }
 
@@ -227,8 +249,12 @@ async function readTarEntries(
         });
         const source = path.join(root, target);
         const info = await lstat(source).catch(() => undefined);
-        if (!info?.isFile()) throw new ArchiveError(`hard link "${relative}" points to "${target}", which is not a file earlier in the archive`);
-        if (!isInside(await realpath(root), await realpath(source))) throw new ArchiveError(`hard link "${relative}" points outside the context`);
+        if (!info?.isFile())
+          throw new ArchiveError(
+            `hard link "${relative}" points to "${target}", which is not a file earlier in the archive`,
+          );
+        if (!isInside(await realpath(root), await realpath(source)))
+          throw new ArchiveError(`hard link "${relative}" points outside the context`);
         await assertNoSymlinkOnPath(root, relative);
         await mkdir(path.dirname(path.join(root, relative)), { recursive: true });
         await link(source, path.join(root, relative));
@@ -236,7 +262,9 @@ async function readTarEntries(
         break;
       }
       default:
-        throw new ArchiveError(`entry "${relative}" is a ${header.type ?? 'special'} file; only files, directories and links are allowed`);
+        throw new ArchiveError(
+          `entry "${relative}" is a ${header.type ?? 'special'} file; only files, directories and links are allowed`,
+        );
     }
   }
 }
@@ -245,7 +273,8 @@ async function unpackZip(buffer: Buffer, root: string, limits: ArchiveLimits): P
   const budget = new Budget(limits);
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
     yauzl.fromBuffer(buffer, { lazyEntries: true, strictFileNames: false, validateEntrySizes: true }, (error, file) => {
-      if (error || !file) reject(new ArchiveError(`the zip archive cannot be read: ${error?.message ?? 'unknown error'}`));
+      if (error || !file)
+        reject(new ArchiveError(`the zip archive cannot be read: ${error?.message ?? 'unknown error'}`));
       else resolve(file);
     }),
   );
@@ -295,9 +324,14 @@ async function unpackZip(buffer: Buffer, root: string, limits: ArchiveLimits): P
         await mkdir(path.join(root, relative), { recursive: true });
         continue;
       }
-      if (type !== 0 && type !== 0o100000) throw new ArchiveError(`entry "${relative}" is not a regular file or directory; zip uploads may not hold links or devices`);
+      if (type !== 0 && type !== 0o100000)
+        throw new ArchiveError(
+          `entry "${relative}" is not a regular file or directory; zip uploads may not hold links or devices`,
+        );
       const stream = await new Promise<Readable>((resolve, reject) =>
-        zip.openReadStream(entry, (error, opened) => (error || !opened ? reject(error ?? new Error('no stream')) : resolve(opened))),
+        zip.openReadStream(entry, (error, opened) =>
+          error || !opened ? reject(error ?? new Error('no stream')) : resolve(opened),
+        ),
       );
       stream.on('error', () => undefined); // reported through the pipeline in writeFileEntry
       await writeFileEntry(root, relative, stream, mode & 0o777 ? mode : 0o644, budget);
@@ -308,7 +342,11 @@ async function unpackZip(buffer: Buffer, root: string, limits: ArchiveLimits): P
 }
 
 /** Unpacks into `root`, which must be a new empty directory; the caller removes it on error. */
-export async function unpackArchive(archive: Buffer, root: string, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS): Promise<ArchiveFormat> {
+export async function unpackArchive(
+  archive: Buffer,
+  root: string,
+  limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
+): Promise<ArchiveFormat> {
   const format = detectFormat(archive.subarray(0, 512));
   await mkdir(root, { recursive: true });
   try {

@@ -66,7 +66,10 @@ export class ContextStore {
     try {
       for (const entry of entries) {
         const destination = path.join(staging, entry.relative);
-        await mkdir(entry.type === 'directory' ? destination : path.dirname(destination), { recursive: true, mode: 0o700 });
+        await mkdir(entry.type === 'directory' ? destination : path.dirname(destination), {
+          recursive: true,
+          mode: 0o700,
+        });
         // Links are copied as links, never followed: a context cannot pull in files from outside.
         if (entry.type === 'symlink') await symlink(entry.linkTarget ?? '', destination);
         else if (entry.type === 'file') await copyFile(path.join(dir, entry.relative), destination);

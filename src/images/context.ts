@@ -35,7 +35,8 @@ export interface ContextOptions {
 /** Sent whatever .dockerignore says, as `docker build` sends them (the daemon then keeps them out of COPY if ignored). */
 function alwaysSent(options: ContextOptions): Set<string> {
   const sent = new Set(['Dockerfile', '.dockerignore']);
-  if (options.dockerfile) sent.add(path.posix.normalize(options.dockerfile.split(path.sep).join('/')).replace(/^(\.\/)+/, ''));
+  if (options.dockerfile)
+    sent.add(path.posix.normalize(options.dockerfile.split(path.sep).join('/')).replace(/^(\.\/)+/, ''));
   return sent;
 }
 
@@ -65,7 +66,11 @@ export async function listContext(root: string, options: ContextOptions = {}): P
       const kept = sent.has(relative) || !rules.ignores(relative);
       if (kept) entries.push(await entryOf(absolute, relative, stat));
       // An ignored directory is entered only when an exception (or a file always sent) names something under it, as Docker does.
-      if (stat.isDirectory() && (kept || rules.mayKeepUnder(relative) || [...sent].some((file) => file.startsWith(`${relative}/`)))) await walk(absolute);
+      if (
+        stat.isDirectory() &&
+        (kept || rules.mayKeepUnder(relative) || [...sent].some((file) => file.startsWith(`${relative}/`)))
+      )
+        await walk(absolute);
     }
   };
   await walk(root);
@@ -75,7 +80,8 @@ export async function listContext(root: string, options: ContextOptions = {}): P
 async function entryOf(absolute: string, relative: string, stat: Stats): Promise<ContextEntry> {
   if (stat.isDirectory()) return { relative, type: 'directory', mode: 0o755, size: 0 };
   if (stat.isFile()) return { relative, type: 'file', mode: stat.mode & 0o111 ? 0o755 : 0o644, size: stat.size };
-  if (stat.isSymbolicLink()) return { relative, type: 'symlink', mode: 0o777, size: 0, linkTarget: await readlink(absolute) };
+  if (stat.isSymbolicLink())
+    return { relative, type: 'symlink', mode: 0o777, size: 0, linkTarget: await readlink(absolute) };
   throw new ContextError(`${relative} in the build context is neither a file, a directory nor a symlink`);
 }
 
@@ -102,7 +108,9 @@ export function packContext(root: string, options: ContextOptions = {}): Readabl
         else if (entry.type === 'symlink') pack.entry({ ...header, type: 'symlink', linkname: entry.linkTarget ?? '' });
         else {
           await new Promise<void>((resolve, reject) => {
-            const sink = pack.entry({ ...header, type: 'file', size: entry.size }, (error) => (error ? reject(error) : resolve()));
+            const sink = pack.entry({ ...header, type: 'file', size: entry.size }, (error) =>
+              error ? reject(error) : resolve(),
+            );
             createReadStream(path.join(root, entry.relative)).on('error', reject).pipe(sink);
           });
         }

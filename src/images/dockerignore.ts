@@ -52,7 +52,10 @@ export function parseDockerIgnore(text: string): DockerIgnore {
   const lines = text.split(/\r?\n/);
   // Go's filepath.Match refuses a pattern ending in an escape that escapes nothing; the port would take it.
   const loneEscape = lines.find((line) => !line.startsWith('#') && /(^|[^\\])(\\\\)*\\$/.test(line.trim()));
-  if (loneEscape !== undefined) throw new DockerIgnoreError(`.dockerignore: the pattern "${loneEscape.trim()}" is not valid (it ends with a lone \\)`);
+  if (loneEscape !== undefined)
+    throw new DockerIgnoreError(
+      `.dockerignore: the pattern "${loneEscape.trim()}" is not valid (it ends with a lone \\)`,
+    );
   matcher.add(lines);
   const rules = (matcher as unknown as PortInternals)._rules;
   for (const rule of rules) rule.regexp = linearTime(matcher as unknown as PortInternals, rule);
@@ -68,13 +71,18 @@ function linearTime(internals: PortInternals, rule: PortRule): { test(input: str
   try {
     compiled = internals._compile(rule).regexp;
   } catch (error) {
-    throw new DockerIgnoreError(`.dockerignore: the pattern "${rule.pattern}" is not valid (${(error as Error).message})`);
+    throw new DockerIgnoreError(
+      `.dockerignore: the pattern "${rule.pattern}" is not valid (${(error as Error).message})`,
+    );
   }
-  if (compiled?.source === undefined) throw new DockerIgnoreError(`.dockerignore: cannot compile the pattern "${rule.pattern}"`);
+  if (compiled?.source === undefined)
+    throw new DockerIgnoreError(`.dockerignore: cannot compile the pattern "${rule.pattern}"`);
   try {
     // RE2 reads the JavaScript source as it is: the port writes only anchors, `.`, `*`, classes and escapes.
     return RE2JS.compile(compiled.source, compiled.flags?.includes('i') ? RE2JS.CASE_INSENSITIVE : 0);
   } catch (error) {
-    throw new DockerIgnoreError(`.dockerignore: the pattern "${rule.pattern}" is not valid (${(error as Error).message})`);
+    throw new DockerIgnoreError(
+      `.dockerignore: the pattern "${rule.pattern}" is not valid (${(error as Error).message})`,
+    );
   }
 }

@@ -72,10 +72,19 @@ function byTime(a: LogRecord, b: LogRecord): number {
   return a.time < b.time ? -1 : a.time > b.time ? 1 : 0;
 }
 
-export function followObjectLog(runtime: ContainerRuntime, target: LogTarget, options: ObjectLogOptions, onRecord: (record: LogRecord) => void): ObjectLogFollow {
+export function followObjectLog(
+  runtime: ContainerRuntime,
+  target: LogTarget,
+  options: ObjectLogOptions,
+  onRecord: (record: LogRecord) => void,
+): ObjectLogFollow {
   const follower = new ObjectLogFollower(runtime, target, options, onRecord);
   const done = follower.run();
-  return { started: follower.started, done, close: () => follower.finish({ reason: 'closed', message: 'closed by the reader' }) };
+  return {
+    started: follower.started,
+    done,
+    close: () => follower.finish({ reason: 'closed', message: 'closed by the reader' }),
+  };
 }
 
 class ObjectLogFollower {
@@ -129,7 +138,8 @@ class ObjectLogFollower {
     const live = containers.filter(isLive);
     if (!this.options.follow) {
       // Nothing runs: what the last instance wrote is the most useful answer.
-      const shown = live.length > 0 ? live : containers.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime()).slice(0, 1);
+      const shown =
+        live.length > 0 ? live : containers.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime()).slice(0, 1);
       const records = (await Promise.all(shown.map((container) => this.readAll(container)))).flat().sort(byTime);
       for (const record of records) if (!this.finished) this.onRecord(record);
       this.finish({ reason: 'complete', message: this.endMessage(containers.length, records.length) });
@@ -155,7 +165,8 @@ class ObjectLogFollower {
   private endMessage(containers: number, records: number): string {
     const object = `${this.target.kind.toLowerCase()}/${this.target.name}`;
     if (containers === 0) return `${object} has no containers: nothing to show`;
-    if (records === 0) return `${object}: nothing written${this.options.tail !== undefined || this.options.since !== undefined ? ' in the lines asked for' : ''}`;
+    if (records === 0)
+      return `${object}: nothing written${this.options.tail !== undefined || this.options.since !== undefined ? ' in the lines asked for' : ''}`;
     return 'end of the log';
   }
 
@@ -241,7 +252,11 @@ class ObjectLogFollower {
       return;
     }
     this.scan = this.scanOnce()
-      .catch((error: unknown) => this.options.onProblem?.(`cannot list the instances of ${this.target.kind.toLowerCase()}/${this.target.name}: ${describe(error)}`))
+      .catch((error: unknown) =>
+        this.options.onProblem?.(
+          `cannot list the instances of ${this.target.kind.toLowerCase()}/${this.target.name}: ${describe(error)}`,
+        ),
+      )
       .finally(() => {
         this.scan = undefined;
         if (this.scanAgain) {
@@ -293,7 +308,10 @@ class ObjectLogFollower {
   }
 
   private tellWaiting(): void {
-    const what = this.target.kind === 'Project' ? `project/${this.target.name} has no running instance` : `lease/${this.target.name} has no running container`;
+    const what =
+      this.target.kind === 'Project'
+        ? `project/${this.target.name} has no running instance`
+        : `lease/${this.target.name} has no running container`;
     this.options.onWaiting?.(`${what}; waiting for one to start`);
   }
 }

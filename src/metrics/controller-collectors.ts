@@ -27,7 +27,8 @@ export function registerControllerCollectors(registry: Registry, sources: Contro
       this.reset();
       for (const project of store.list('Project')) {
         const instances = project.status?.instances ?? { running: 0, starting: 0, paused: 0, stopped: 0 };
-        for (const [state, count] of Object.entries(instances)) this.set({ project: project.metadata.name, state }, count);
+        for (const [state, count] of Object.entries(instances))
+          this.set({ project: project.metadata.name, state }, count);
       }
     },
   });
@@ -108,7 +109,8 @@ export function registerControllerCollectors(registry: Registry, sources: Contro
     registers,
     collect() {
       this.reset();
-      for (const record of sources.usage.records()) this.inc({ project: record.project, currency: record.currency }, record.cost);
+      for (const record of sources.usage.records())
+        this.inc({ project: record.project, currency: record.currency }, record.cost);
     },
   });
 

@@ -1,5 +1,13 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { TIER_PHASES, type BuildResult, type ColdStartPhase, type ColdStartTier, type ControllerMetrics, type LeaseSource, type ReconcileResultLabel } from './controller-metrics.js';
+import {
+  TIER_PHASES,
+  type BuildResult,
+  type ColdStartPhase,
+  type ColdStartTier,
+  type ControllerMetrics,
+  type LeaseSource,
+  type ReconcileResultLabel,
+} from './controller-metrics.js';
 import { BUILD_BUCKETS, COLD_START_BUCKETS, RECONCILE_BUCKETS } from './registry.js';
 
 // The controller's events as Prometheus counters and histograms. Counters whose labels are
@@ -42,15 +50,62 @@ export class PrometheusControllerMetrics implements ControllerMetrics {
       buckets: COLD_START_BUCKETS,
       registers,
     });
-    this.coldStartCount = new Counter({ name: 'luma_cold_starts_total', help: 'Cold starts that passed readiness, by idle tier (paused, stopped, fresh).', labelNames: ['project', 'tier'], registers });
-    this.startFailures = new Counter({ name: 'luma_instance_start_failures_total', help: 'Instances that failed to start or never passed readiness.', labelNames: ['project'], registers });
-    this.scaleEvents = new Counter({ name: 'luma_scale_events_total', help: 'Scaling decisions carried out: direction up (instances started) or down (paused or stopped).', labelNames: ['project', 'direction'], registers });
-    this.reconciles = new Histogram({ name: 'luma_reconcile_duration_seconds', help: 'Reconciles by kind and result.', labelNames: ['kind', 'result'], buckets: RECONCILE_BUCKETS, registers });
-    this.reconcileErrors = new Counter({ name: 'luma_reconcile_errors_total', help: 'Reconciles that failed and were requeued with backoff.', labelNames: ['kind'], registers });
-    this.builds = new Histogram({ name: 'luma_image_build_duration_seconds', help: 'Image builds by result.', labelNames: ['result'], buckets: BUILD_BUCKETS, registers });
-    this.leasesStarted = new Counter({ name: 'luma_leases_started_total', help: 'Leases whose container became theirs, claimed from the pool or started fresh.', labelNames: ['project', 'source'], registers });
-    this.poolClaims = new Counter({ name: 'luma_pool_claims_total', help: 'Pool containers claimed by leases.', labelNames: ['project'], registers });
-    this.poolRefills = new Counter({ name: 'luma_pool_refilled_instances_total', help: 'Containers started to refill pools.', labelNames: ['project'], registers });
+    this.coldStartCount = new Counter({
+      name: 'luma_cold_starts_total',
+      help: 'Cold starts that passed readiness, by idle tier (paused, stopped, fresh).',
+      labelNames: ['project', 'tier'],
+      registers,
+    });
+    this.startFailures = new Counter({
+      name: 'luma_instance_start_failures_total',
+      help: 'Instances that failed to start or never passed readiness.',
+      labelNames: ['project'],
+      registers,
+    });
+    this.scaleEvents = new Counter({
+      name: 'luma_scale_events_total',
+      help: 'Scaling decisions carried out: direction up (instances started) or down (paused or stopped).',
+      labelNames: ['project', 'direction'],
+      registers,
+    });
+    this.reconciles = new Histogram({
+      name: 'luma_reconcile_duration_seconds',
+      help: 'Reconciles by kind and result.',
+      labelNames: ['kind', 'result'],
+      buckets: RECONCILE_BUCKETS,
+      registers,
+    });
+    this.reconcileErrors = new Counter({
+      name: 'luma_reconcile_errors_total',
+      help: 'Reconciles that failed and were requeued with backoff.',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.builds = new Histogram({
+      name: 'luma_image_build_duration_seconds',
+      help: 'Image builds by result.',
+      labelNames: ['result'],
+      buckets: BUILD_BUCKETS,
+      registers,
+    });
+    this.leasesStarted = new Counter({
+      name: 'luma_leases_started_total',
+      help: 'Leases whose container became theirs, claimed from the pool or started fresh.',
+      labelNames: ['project', 'source'],
+      registers,
+    });
+    this.poolClaims = new Counter({
+      name: 'luma_pool_claims_total',
+      help: 'Pool containers claimed by leases.',
+      labelNames: ['project'],
+      registers,
+    });
+    this.poolRefills = new Counter({
+      name: 'luma_pool_refilled_instances_total',
+      help: 'Containers started to refill pools.',
+      labelNames: ['project'],
+      registers,
+    });
     for (const result of ['succeeded', 'failed', 'cancelled']) this.builds.zero({ result });
     for (const kind of RECONCILED_KINDS) {
       this.reconciles.zero({ kind, result: 'success' });
@@ -71,15 +126,21 @@ export class PrometheusControllerMetrics implements ControllerMetrics {
   }
 
   /** Every series a project may have, for zeroing (its counters) and removal alike. */
-  private projectSeries(project: string): Array<{ metric: Histogram<string> | Counter<string>; labels: Record<string, string> }> {
+  private projectSeries(
+    project: string,
+  ): Array<{ metric: Histogram<string> | Counter<string>; labels: Record<string, string> }> {
     const series: Array<{ metric: Histogram<string> | Counter<string>; labels: Record<string, string> }> = [];
     for (const tier of TIERS) {
-      series.push({ metric: this.coldStarts, labels: { project, tier } }, { metric: this.coldStartCount, labels: { project, tier } });
+      series.push(
+        { metric: this.coldStarts, labels: { project, tier } },
+        { metric: this.coldStartCount, labels: { project, tier } },
+      );
       for (const phase of TIER_PHASES[tier]) series.push({ metric: this.phases, labels: { project, tier, phase } });
     }
     for (const direction of ['up', 'down']) series.push({ metric: this.scaleEvents, labels: { project, direction } });
     for (const source of ['pool', 'fresh']) series.push({ metric: this.leasesStarted, labels: { project, source } });
-    for (const metric of [this.startFailures, this.poolClaims, this.poolRefills]) series.push({ metric, labels: { project } });
+    for (const metric of [this.startFailures, this.poolClaims, this.poolRefills])
+      series.push({ metric, labels: { project } });
     return series;
   }
 

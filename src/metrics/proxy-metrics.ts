@@ -59,11 +59,29 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
   constructor(registry: Registry) {
     const registers = [registry];
     this.requests = new TalliedMetrics(registry, {
-      counter: { name: 'luma_proxy_requests_total', help: 'Requests the proxy routed to a project, by status class of the answer.' },
-      histogram: { name: 'luma_proxy_request_duration_seconds', help: 'Time from a request reaching the proxy to its answer ending, hold included.', buckets: REQUEST_BUCKETS },
+      counter: {
+        name: 'luma_proxy_requests_total',
+        help: 'Requests the proxy routed to a project, by status class of the answer.',
+      },
+      histogram: {
+        name: 'luma_proxy_request_duration_seconds',
+        help: 'Time from a request reaching the proxy to its answer ending, hold included.',
+        buckets: REQUEST_BUCKETS,
+      },
     });
-    this.held = new Counter({ name: 'luma_proxy_held_requests_total', help: 'Requests held because their project had no live instance.', labelNames: ['project'], registers });
-    this.holdWait = new Histogram({ name: 'luma_proxy_hold_duration_seconds', help: 'How long a held request waited for a live instance.', labelNames: ['project'], buckets: COLD_START_BUCKETS, registers });
+    this.held = new Counter({
+      name: 'luma_proxy_held_requests_total',
+      help: 'Requests held because their project had no live instance.',
+      labelNames: ['project'],
+      registers,
+    });
+    this.holdWait = new Histogram({
+      name: 'luma_proxy_hold_duration_seconds',
+      help: 'How long a held request waited for a live instance.',
+      labelNames: ['project'],
+      buckets: COLD_START_BUCKETS,
+      registers,
+    });
     this.heldFirstByte = new Histogram({
       name: 'luma_proxy_cold_start_first_byte_seconds',
       help: 'From holding a request to the first byte of its answer: the cold start as the caller saw it.',
@@ -71,7 +89,12 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
       buckets: COLD_START_BUCKETS,
       registers,
     });
-    this.wakeTimeouts = new Counter({ name: 'luma_proxy_wake_timeouts_total', help: 'Held requests answered 503 because no instance was ready within startupTimeout.', labelNames: ['project'], registers });
+    this.wakeTimeouts = new Counter({
+      name: 'luma_proxy_wake_timeouts_total',
+      help: 'Held requests answered 503 because no instance was ready within startupTimeout.',
+      labelNames: ['project'],
+      registers,
+    });
   }
 
   serviceDeployed(service: string): void {

@@ -12,7 +12,11 @@ export const METRIC_PREFIX = 'luma_';
  * which Prometheus reserves for counters (`promtool check metrics` refuses them); the
  * per-type gauges beside them (`luma_nodejs_active_handles{type}`...) carry the same numbers.
  */
-const MISNAMED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+const MISNAMED_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 /**
  * How often the event-loop lag is sampled. prom-client's default, 10 ms, wakes an idle
@@ -24,7 +28,11 @@ const EVENT_LOOP_SAMPLE_MS = 100;
 
 export function createMetricsRegistry(): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+  collectDefaultMetrics({
+    register: registry,
+    prefix: METRIC_PREFIX,
+    eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS,
+  });
   for (const name of MISNAMED_DEFAULT_METRICS) registry.removeSingleMetric(`${METRIC_PREFIX}${name}`);
   return registry;
 }

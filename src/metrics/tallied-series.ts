@@ -83,8 +83,20 @@ export class TalliedMetrics {
     const reset = (): void => {
       for (const series of this.series) series.reset();
     };
-    const counter = new TalliedMetric(config.counter.name, config.counter.help, 'counter', () => [...this.series].map((series) => ({ labels: series.labels, value: series.count })), reset);
-    const histogram = new TalliedMetric(config.histogram.name, config.histogram.help, 'histogram', () => this.histogramValues(config.histogram.name), reset);
+    const counter = new TalliedMetric(
+      config.counter.name,
+      config.counter.help,
+      'counter',
+      () => [...this.series].map((series) => ({ labels: series.labels, value: series.count })),
+      reset,
+    );
+    const histogram = new TalliedMetric(
+      config.histogram.name,
+      config.histogram.help,
+      'histogram',
+      () => this.histogramValues(config.histogram.name),
+      reset,
+    );
     // The registry prints anything with a name, help, type and get(); its types name only prom-client's classes.
     registry.registerMetric(counter as unknown as Metric);
     registry.registerMetric(histogram as unknown as Metric);

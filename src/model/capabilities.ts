@@ -57,7 +57,15 @@ export type Capability = (typeof LINUX_CAPABILITIES)[number];
  * unprivileged user (CHOWN, DAC_OVERRIDE, FOWNER, SETUID, SETGID), a master process that
  * signals workers running as another user (KILL), and a port below 1024 (NET_BIND_SERVICE).
  */
-export const KEPT_CAPABILITIES: readonly Capability[] = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'NET_BIND_SERVICE', 'SETGID', 'SETUID'];
+export const KEPT_CAPABILITIES: readonly Capability[] = [
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'FOWNER',
+  'KILL',
+  'NET_BIND_SERVICE',
+  'SETGID',
+  'SETUID',
+];
 
 export function isCapability(value: unknown): value is Capability {
   return typeof value === 'string' && (LINUX_CAPABILITIES as readonly string[]).includes(value);

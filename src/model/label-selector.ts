@@ -3,8 +3,7 @@
 // hold. Pure: parsed once, then matched against any object's labels.
 
 export type Requirement =
-  | { key: string; operator: 'exists' | 'notExists' }
-  | { key: string; operator: 'in' | 'notIn'; values: string[] };
+  { key: string; operator: 'exists' | 'notExists' } | { key: string; operator: 'in' | 'notIn'; values: string[] };
 
 export type LabelSelector = Requirement[];
 
@@ -64,7 +63,10 @@ function parseTerm(term: string, selector: string): Requirement {
     return { key: checkKey(comparison[1] ?? ''), operator: comparison[2] === '!=' ? 'notIn' : 'in', values: [value] };
   }
   if (term.startsWith('!')) return { key: checkKey(term.slice(1).trim()), operator: 'notExists' };
-  if (/\s/.test(term)) return fail(`"${term}" is not a requirement (write key=value, key!=value, key, !key, key in (a,b) or key notin (a,b))`);
+  if (/\s/.test(term))
+    return fail(
+      `"${term}" is not a requirement (write key=value, key!=value, key, !key, key in (a,b) or key notin (a,b))`,
+    );
   return { key: checkKey(term), operator: 'exists' };
 }
 

@@ -30,7 +30,11 @@ export function sortIssues(issues: readonly ManifestIssue[]): ManifestIssue[] {
   });
   return unique.sort(
     (a, b) =>
-      compareText(a.file, b.file) || a.line - b.line || a.column - b.column || compareText(a.path, b.path) || compareText(a.message, b.message),
+      compareText(a.file, b.file) ||
+      a.line - b.line ||
+      a.column - b.column ||
+      compareText(a.path, b.path) ||
+      compareText(a.message, b.message),
   );
 }
 

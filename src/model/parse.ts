@@ -50,7 +50,13 @@ export function parseManifests(text: string, source: string): ParsedDocument[] {
     if (complexKeys.length > 0) {
       for (const offset of complexKeys) {
         const { line, column } = locator.offsetPosition(offset);
-        issues.push({ file: source, line, column, path: '', message: 'expected a plain key, got a list or mapping as a key' });
+        issues.push({
+          file: source,
+          line,
+          column,
+          path: '',
+          message: 'expected a plain key, got a list or mapping as a key',
+        });
       }
       return;
     }
@@ -66,7 +72,11 @@ export function parseManifests(text: string, source: string): ParsedDocument[] {
     const result = validateManifest(value, (path) => locator.scalarSource(path));
     issues.push(...result.issues.map((issue) => locate(source, locator, issue)));
     if (result.object) {
-      documents.push({ object: result.object, source: { file: source, document: index }, position: (path) => locator.position(path) });
+      documents.push({
+        object: result.object,
+        source: { file: source, document: index },
+        position: (path) => locator.position(path),
+      });
     }
   });
 
@@ -77,7 +87,10 @@ export function parseManifests(text: string, source: string): ParsedDocument[] {
 /** Nothing but `---`, comments or whitespace. */
 function isEmptyDocument(document: Document.Parsed): boolean {
   const contents = document.contents;
-  return contents === null || (isScalar(contents) && contents.value === null && contents.source === '' && contents.tag === undefined);
+  return (
+    contents === null ||
+    (isScalar(contents) && contents.value === null && contents.source === '' && contents.tag === undefined)
+  );
 }
 
 /** `? [a, b]: c` is valid YAML, but no manifest field has such a key. */
@@ -100,7 +113,13 @@ function locate(file: string, locator: YamlLocator, issue: FieldIssue): Manifest
 function yamlIssue(file: string, problem: YAMLError, lineCounter: LineCounter): ManifestIssue {
   const { line, col } = lineCounter.linePos(problem.pos[0]);
   const text = problem.message.replace(/\s+/g, ' ').trim();
-  return { file, line, column: col, path: '', message: `invalid YAML: ${text.charAt(0).toLowerCase()}${text.slice(1)}` };
+  return {
+    file,
+    line,
+    column: col,
+    path: '',
+    message: `invalid YAML: ${text.charAt(0).toLowerCase()}${text.slice(1)}`,
+  };
 }
 
 function messageOf(error: unknown): string {

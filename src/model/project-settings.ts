@@ -63,7 +63,10 @@ export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSett
   const minInstances = scaling.minInstances ?? DEFAULT_MIN_INSTANCES;
   // Declaring minInstances: 3 alone means "at least 3", not an error against the default of 1.
   const maxInstances = scaling.maxInstances ?? Math.max(DEFAULT_MAX_INSTANCES, minInstances);
-  const idleTimeoutMs = scaling.idleTimeout !== undefined ? parseDuration(scaling.idleTimeout) : (overrides.defaultIdleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
+  const idleTimeoutMs =
+    scaling.idleTimeout !== undefined
+      ? parseDuration(scaling.idleTimeout)
+      : (overrides.defaultIdleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
   const pauseAfterMs = scaling.pauseAfter !== undefined ? parseDuration(scaling.pauseAfter) : undefined;
   const readiness = spec.readiness ?? {};
 
@@ -77,8 +80,11 @@ export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSett
     maxInstances,
     targetConcurrency: scaling.targetConcurrency ?? DEFAULT_TARGET_CONCURRENCY,
     idleTimeoutMs,
-    startupTimeoutMs: readiness.startupTimeout !== undefined ? parseDuration(readiness.startupTimeout) : DEFAULT_STARTUP_TIMEOUT_MS,
-    readiness: readiness.tcpSocket ? { type: 'tcp' } : { type: 'http', path: readiness.httpGet?.path ?? DEFAULT_READINESS_PATH },
+    startupTimeoutMs:
+      readiness.startupTimeout !== undefined ? parseDuration(readiness.startupTimeout) : DEFAULT_STARTUP_TIMEOUT_MS,
+    readiness: readiness.tcpSocket
+      ? { type: 'tcp' }
+      : { type: 'http', path: readiness.httpGet?.path ?? DEFAULT_READINESS_PATH },
     poolSize: spec.pool?.size ?? DEFAULT_POOL_SIZE,
     maxConcurrentLeases: spec.leases?.maxConcurrent,
     tls: spec.tls ?? DEFAULT_TLS,
@@ -89,7 +95,8 @@ export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSett
   else if (overrides.defaultMemoryBytes !== undefined) settings.memoryBytes = overrides.defaultMemoryBytes;
   // Validation compares pauseAfter with a declared idleTimeout only; against the
   // operator's default it can come too late, and then pausing is simply skipped.
-  if (pauseAfterMs !== undefined && pauseAfterMs > 0 && pauseAfterMs < idleTimeoutMs) settings.pauseAfterMs = pauseAfterMs;
+  if (pauseAfterMs !== undefined && pauseAfterMs > 0 && pauseAfterMs < idleTimeoutMs)
+    settings.pauseAfterMs = pauseAfterMs;
   return settings;
 }
 

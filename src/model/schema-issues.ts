@@ -1,5 +1,12 @@
 import type { ErrorObject } from 'ajv';
-import { formatPath, isRecord, pathFromPointer, type FieldIssue, type FieldPath, type PathSegment } from './field-path.js';
+import {
+  formatPath,
+  isRecord,
+  pathFromPointer,
+  type FieldIssue,
+  type FieldPath,
+  type PathSegment,
+} from './field-path.js';
 import { closestMatch, describeValue, expectedType, listWords, quote } from './wording.js';
 
 // Ajv's errors, worded for the person who wrote the manifest: one issue per problem,
@@ -15,7 +22,11 @@ const MAX_LISTED_FIELDS = 12;
 /** Keywords whose own error sums up the errors reported inside them. */
 const SUMMARIZING = new Set(['oneOf', 'anyOf', 'not']);
 
-export function issuesFromSchemaErrors(errors: readonly ErrorObject[], data: unknown, scalarSource: ScalarSource): FieldIssue[] {
+export function issuesFromSchemaErrors(
+  errors: readonly ErrorObject[],
+  data: unknown,
+  scalarSource: ScalarSource,
+): FieldIssue[] {
   const issues: FieldIssue[] = [];
   for (const error of withoutNoise(errors)) issues.push(...translate(error, data, scalarSource));
   return issues;
@@ -30,13 +41,18 @@ function withoutNoise(errors: readonly ErrorObject[]): ErrorObject[] {
         error.schemaPath.startsWith(`${summary.schemaPath}/`) &&
         (error.instancePath === summary.instancePath || error.instancePath.startsWith(`${summary.instancePath}/`)),
     );
-  const tooShort = new Set(errors.filter((error) => error.keyword === 'minLength' && error.propertyName === undefined).map((error) => error.instancePath));
+  const tooShort = new Set(
+    errors
+      .filter((error) => error.keyword === 'minLength' && error.propertyName === undefined)
+      .map((error) => error.instancePath),
+  );
   return errors.filter((error) => {
     // The failing key's own error (it carries `propertyName`) says more than this one.
     if (error.keyword === 'propertyNames') return false;
     if (insideSummary(error)) return false;
     // "expected a non-empty string" says it all; "…such as busybox:1.36, got """ adds nothing.
-    if (error.keyword === 'pattern' && error.propertyName === undefined && tooShort.has(error.instancePath)) return false;
+    if (error.keyword === 'pattern' && error.propertyName === undefined && tooShort.has(error.instancePath))
+      return false;
     return true;
   });
 }
@@ -91,11 +107,16 @@ function describeFailure(error: ErrorObject, value: unknown, path: FieldPath, sc
       return `expected one of ${allowed.map(quote).join(', ')}, got ${describeValue(value)}`;
     }
     case 'pattern': {
-      const expected = typeof schema.patternErrorMessage === 'string' ? schema.patternErrorMessage : `expected a value matching ${String(params.pattern)}`;
+      const expected =
+        typeof schema.patternErrorMessage === 'string'
+          ? schema.patternErrorMessage
+          : `expected a value matching ${String(params.pattern)}`;
       return `${expected}, got ${quote(value)}`;
     }
     case 'minLength':
-      return params.limit === 1 ? 'expected a non-empty string' : `expected at least ${String(params.limit)} characters, got ${lengthOf(value)}`;
+      return params.limit === 1
+        ? 'expected a non-empty string'
+        : `expected at least ${String(params.limit)} characters, got ${lengthOf(value)}`;
     case 'maxLength':
       return `expected at most ${String(params.limit)} characters, got ${lengthOf(value)}`;
     case 'minimum':
@@ -153,7 +174,11 @@ function duplicates(base: FieldPath, list: unknown): FieldIssue[] {
     const key = JSON.stringify(item) ?? 'undefined';
     const earlier = firstIndex.get(key);
     if (earlier === undefined) firstIndex.set(key, index);
-    else issues.push({ path: [...base, index], message: `duplicate entry ${quote(item)} (also at ${formatPath([...base, earlier])})` });
+    else
+      issues.push({
+        path: [...base, index],
+        message: `duplicate entry ${quote(item)} (also at ${formatPath([...base, earlier])})`,
+      });
   });
   return issues;
 }
@@ -180,7 +205,8 @@ function choiceIssue(base: FieldPath, error: ErrorObject): FieldIssue {
   if (!fields) return { path: base, message: 'does not match any of the allowed forms' };
   const present = presentFields(error.data, fields);
   const names = fields.map(quote);
-  if (present.length === 0) return { path: base, message: `missing required field: set one of ${listWords(names, 'or')}` };
+  if (present.length === 0)
+    return { path: base, message: `missing required field: set one of ${listWords(names, 'or')}` };
   return conflict(base, present);
 }
 
@@ -195,5 +221,7 @@ function conflict(base: FieldPath, present: readonly string[]): FieldIssue {
   const last: PathSegment | undefined = present[present.length - 1];
   const names = listWords(present.map(quote));
   const message = `${names} cannot ${present.length === 2 ? 'both' : 'all'} be set; choose one`;
-  return last === undefined ? { path: base, message } : { path: base, message, at: { path: [...base, last], key: true } };
+  return last === undefined
+    ? { path: base, message }
+    : { path: base, message, at: { path: [...base, last], key: true } };
 }

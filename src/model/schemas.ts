@@ -38,7 +38,8 @@ export function findSchemaDirectory(from: string = dirname(fileURLToPath(import.
 export function loadSchema(kind: Kind, directory: string = findSchemaDirectory()): AnySchemaObject {
   const file = join(directory, SCHEMA_FILES[kind]);
   const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${file} is not a JSON Schema object`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error(`${file} is not a JSON Schema object`);
   return parsed as AnySchemaObject;
 }
 

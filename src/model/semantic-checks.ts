@@ -64,7 +64,10 @@ function checkProject(checks: Checks): void {
   } else if (pauseAfter !== undefined && idleTimeout !== undefined && pauseAfter >= idleTimeout) {
     // Without a declared idleTimeout the operator's default applies, unknown here;
     // resolveProjectSettings ignores a pauseAfter that would come too late.
-    checks.report(pauseAfterPath, `expected a duration shorter than idleTimeout (${formatDuration(idleTimeout)}), got ${quote(checks.value(pauseAfterPath))}`);
+    checks.report(
+      pauseAfterPath,
+      `expected a duration shorter than idleTimeout (${formatDuration(idleTimeout)}), got ${quote(checks.value(pauseAfterPath))}`,
+    );
   }
   checks.quantity(['spec', 'readiness', 'startupTimeout'], DURATION, LIMITS.startupTimeoutMs);
   checkResources(checks);
@@ -72,12 +75,14 @@ function checkProject(checks: Checks): void {
   const minPath = ['spec', 'scaling', 'minInstances'];
   const min = checks.integer(minPath);
   const max = checks.integer(['spec', 'scaling', 'maxInstances']);
-  if (min !== undefined && max !== undefined && min > max) checks.report(minPath, `expected at most maxInstances (${max}), got ${min}`);
+  if (min !== undefined && max !== undefined && min > max)
+    checks.report(minPath, `expected at most maxInstances (${max}), got ${min}`);
 }
 
 function checkLease(checks: Checks): void {
   const ttlPath = ['spec', 'ttl'];
-  if (checks.quantity(ttlPath, DURATION) === 0) checks.report(ttlPath, `expected a duration greater than 0, got ${quote(checks.value(ttlPath))}`);
+  if (checks.quantity(ttlPath, DURATION) === 0)
+    checks.report(ttlPath, `expected a duration greater than 0, got ${quote(checks.value(ttlPath))}`);
   checks.quantity(['spec', 'idleTimeout'], DURATION, LIMITS.idleTimeoutMs);
   checkResources(checks);
 }
@@ -120,7 +125,10 @@ class Checks {
       throw error;
     }
     if (range && (value < range.min || value > range.max)) {
-      this.report(path, `expected ${quantity.noun} between ${quantity.format(range.min)} and ${quantity.format(range.max)}, got ${quote(input)}`);
+      this.report(
+        path,
+        `expected ${quantity.noun} between ${quantity.format(range.min)} and ${quantity.format(range.max)}, got ${quote(input)}`,
+      );
     }
     return value;
   }

@@ -18,7 +18,14 @@ const KNOWN_KINDS = KINDS.join(', ');
 
 export function validateManifest(value: unknown, scalarSource: ScalarSource = () => undefined): ValidationResult {
   if (!isRecord(value)) {
-    return { issues: [{ path: [], message: `expected a mapping with apiVersion, kind, metadata and spec, got ${describeValue(value)}` }] };
+    return {
+      issues: [
+        {
+          path: [],
+          message: `expected a mapping with apiVersion, kind, metadata and spec, got ${describeValue(value)}`,
+        },
+      ],
+    };
   }
   const kind = value.kind;
   // Which schema applies depends on `kind`, so it is checked before any schema runs.
@@ -26,7 +33,13 @@ export function validateManifest(value: unknown, scalarSource: ScalarSource = ()
 
   const validate = validatorFor(kind);
   const issues = validate(value) ? [] : issuesFromSchemaErrors(validate.errors ?? [], value, scalarSource);
-  issues.push(...semanticIssues(kind, value, issues.map((issue) => issue.path)));
+  issues.push(
+    ...semanticIssues(
+      kind,
+      value,
+      issues.map((issue) => issue.path),
+    ),
+  );
   if (issues.length > 0) return { issues };
   // The schema for `kind` has just accepted it, which is what the cast asserts.
   return { object: withoutServerFields(value as unknown as LumaObject), issues };
@@ -34,7 +47,8 @@ export function validateManifest(value: unknown, scalarSource: ScalarSource = ()
 
 function kindIssue(kind: unknown): FieldIssue {
   if (kind === undefined) return { path: [], message: `missing required field "kind" (one of ${KNOWN_KINDS})` };
-  if (typeof kind !== 'string') return { path: ['kind'], message: `expected one of ${KNOWN_KINDS}, got ${describeValue(kind)}` };
+  if (typeof kind !== 'string')
+    return { path: ['kind'], message: `expected one of ${KNOWN_KINDS}, got ${describeValue(kind)}` };
   const suggestion = closestMatch(kind, KINDS);
   const hint = suggestion !== undefined ? `did you mean ${quote(suggestion)}?` : `expected one of ${KNOWN_KINDS}`;
   return { path: ['kind'], message: `unknown kind ${quote(kind)}; ${hint}` };

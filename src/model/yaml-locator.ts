@@ -1,4 +1,14 @@
-import { isAlias, isCollection, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair } from 'yaml';
+import {
+  isAlias,
+  isCollection,
+  isMap,
+  isScalar,
+  isSeq,
+  type Document,
+  type LineCounter,
+  type Node,
+  type Pair,
+} from 'yaml';
 import type { FieldPath } from './field-path.js';
 
 // Where a field is written in a YAML document, as a 1-based line and column, found by
@@ -63,7 +73,9 @@ export class YamlLocator {
       if (isAlias(node)) node = node.resolve(this.document);
       let next: { node: AnyNode; key: AnyNode } | undefined;
       if (isMap(node)) {
-        const pair: Pair<unknown, unknown> | undefined = node.items.find((item) => keyText(item.key) === String(segment));
+        const pair: Pair<unknown, unknown> | undefined = node.items.find(
+          (item) => keyText(item.key) === String(segment),
+        );
         if (pair) next = { node: asNode(pair.value), key: asNode(pair.key) };
       } else if (isSeq(node) && typeof segment === 'number') {
         const item: unknown = node.items[segment];

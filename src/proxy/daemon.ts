@@ -66,14 +66,15 @@ async function startProxyDaemon(options: ProxyDaemonOptions): Promise<RunningPro
   });
   const { https } = options;
   const tls = https ? await loadTls() : undefined;
-  const tlsProxy = https && tls
-    ? new tls.TlsProxy(proxy, {
-        tlsDir: tls.defaultTlsDir(https.stateDir),
-        logger: options.logger,
-        ...(https.acmeDirectory ? { acmeDirectory: https.acmeDirectory } : {}),
-        ...(https.certificatesDir ? { certificatesDir: https.certificatesDir } : {}),
-      })
-    : undefined;
+  const tlsProxy =
+    https && tls
+      ? new tls.TlsProxy(proxy, {
+          tlsDir: tls.defaultTlsDir(https.stateDir),
+          logger: options.logger,
+          ...(https.acmeDirectory ? { acmeDirectory: https.acmeDirectory } : {}),
+          ...(https.certificatesDir ? { certificatesDir: https.certificatesDir } : {}),
+        })
+      : undefined;
   const front = tlsProxy ?? proxy;
   const restoredServices = await front.restore();
   const management = new ManagementServer(front, options.logger);
@@ -92,7 +93,16 @@ async function startProxyDaemon(options: ProxyDaemonOptions): Promise<RunningPro
       throw error;
     }
   }
-  options.logger.info({ port: address.port, httpsPort, socket: options.socketPath, restoredServices, acmeDirectory: tlsProxy?.directoryUrl }, 'proxy is up');
+  options.logger.info(
+    {
+      port: address.port,
+      httpsPort,
+      socket: options.socketPath,
+      restoredServices,
+      acmeDirectory: tlsProxy?.directoryUrl,
+    },
+    'proxy is up',
+  );
   let stopping: Promise<void> | undefined;
   return {
     port: address.port,

@@ -34,7 +34,12 @@ export function forwardedValues(inputs: ForwardedInputs): ForwardedValues {
 }
 
 /** The names of the headers the proxy sets itself on every forwarded request. */
-const SET_BY_THE_PROXY: ReadonlySet<string> = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+const SET_BY_THE_PROXY: ReadonlySet<string> = new Set([
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-request-id',
+]);
 
 /**
  * A lower-cased header name that spells one the proxy sets with underscores

@@ -41,7 +41,11 @@ function cutClient(res: ServerResponse): void {
   else res.destroy();
 }
 
-export function upstreamHeaders(req: IncomingMessage, trustForwardedHeaders: boolean, keepUpgrade = false): OutgoingHttpHeaders {
+export function upstreamHeaders(
+  req: IncomingMessage,
+  trustForwardedHeaders: boolean,
+  keepUpgrade = false,
+): OutgoingHttpHeaders {
   const headers = withoutHopByHop(req.headers, keepUpgrade);
   for (const name of Object.keys(headers)) if (spellsAProxyHeader(name)) delete headers[name];
   const forwarded = forwardedValues({
@@ -131,7 +135,8 @@ export class Forwarder {
       };
       const writeToClient = (chunk: Buffer): boolean => {
         const flowing = res.write(chunk);
-        if (!flowing && !sendTimer && options.sendTimeoutMs) sendTimer = setTimeout(() => cutClient(res), options.sendTimeoutMs);
+        if (!flowing && !sendTimer && options.sendTimeoutMs)
+          sendTimer = setTimeout(() => cutClient(res), options.sendTimeoutMs);
         return flowing;
       };
       res.once('finish', stopSendClock);

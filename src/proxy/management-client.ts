@@ -1,6 +1,13 @@
 import net from 'node:net';
 import type { DeployRequest, GlobalOption, HostMove, ProxyHooks, ProxyManagement, ServiceInfo } from './management.js';
-import { encode, LineDecoder, type ManagementReply, type ManagementRequest, type ReplyResults, type ServerMessage } from './protocol.js';
+import {
+  encode,
+  LineDecoder,
+  type ManagementReply,
+  type ManagementRequest,
+  type ReplyResults,
+  type ServerMessage,
+} from './protocol.js';
 
 // The proxy's management interface from another process: the CLI's client mode and the
 // controller of `luma controller`. It speaks the same ProxyManagement interface as the
@@ -10,14 +17,20 @@ type RequestBody = ManagementRequest extends infer R ? (R extends { id: number }
 
 export class ProxyUnavailableError extends Error {
   readonly code = 'ProxyUnavailable';
-  constructor(readonly socketPath: string, cause: NodeJS.ErrnoException) {
+  constructor(
+    readonly socketPath: string,
+    cause: NodeJS.ErrnoException,
+  ) {
     super(describeSocketError(socketPath, cause));
     this.name = 'ProxyUnavailableError';
   }
 }
 
 export class ProxyRequestError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'ProxyRequestError';
   }
@@ -49,7 +62,10 @@ export class ManagementClient implements ProxyManagement {
   private socket: net.Socket | undefined;
   private connecting: Promise<net.Socket> | undefined;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (reply: ManagementReply) => void; reject: (error: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (reply: ManagementReply) => void; reject: (error: Error) => void }
+  >();
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
 
@@ -136,7 +152,10 @@ export class ManagementClient implements ProxyManagement {
       socket.once('close', () => {
         if (this.socket !== socket) return;
         this.socket = undefined;
-        const error = new ProxyUnavailableError(this.options.socketPath, Object.assign(new Error('the proxy closed the connection'), { code: 'ECONNRESET' }));
+        const error = new ProxyUnavailableError(
+          this.options.socketPath,
+          Object.assign(new Error('the proxy closed the connection'), { code: 'ECONNRESET' }),
+        );
         for (const waiter of this.pending.values()) waiter.reject(error);
         this.pending.clear();
         this.scheduleReconnect();
@@ -162,7 +181,11 @@ export class ManagementClient implements ProxyManagement {
       return;
     }
     if ('event' in message) {
-      if (message.event === 'wake') this.options.hooks?.wake(message.service, typeof message.requestId === 'string' ? message.requestId : undefined);
+      if (message.event === 'wake')
+        this.options.hooks?.wake(
+          message.service,
+          typeof message.requestId === 'string' ? message.requestId : undefined,
+        );
       else if (message.event === 'certificate') this.options.hooks?.certificateChanged?.(message.service);
       return;
     }

@@ -1,13 +1,28 @@
 import { chmod, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import type { Logger } from '../util/logger.js';
-import { GLOBAL_OPTIONS, type DeployRequest, type GlobalOption, type HostMove, type ProxyHooks, type ProxyManagement } from './management.js';
-import { encode, LineDecoder, type ManagementReply, type ManagementRequest, type ReplyResults, type ServerMessage } from './protocol.js';
+import {
+  GLOBAL_OPTIONS,
+  type DeployRequest,
+  type GlobalOption,
+  type HostMove,
+  type ProxyHooks,
+  type ProxyManagement,
+} from './management.js';
+import {
+  encode,
+  LineDecoder,
+  type ManagementReply,
+  type ManagementRequest,
+  type ReplyResults,
+  type ServerMessage,
+} from './protocol.js';
 
 // Serves the management interface on a Unix socket (mode 0600: only the owner may steer
 // the proxy). Subscribed clients, the controller, receive wake events.
 
-const HOST_PATTERN = /^(?=.{1,253}\.?$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*\.?(:\d{1,5})?$/;
+const HOST_PATTERN =
+  /^(?=.{1,253}\.?$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*\.?(:\d{1,5})?$/;
 const SERVICE_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9._:/-]{0,252}$/;
 
 export class ManagementRequestError extends Error {
@@ -24,7 +39,8 @@ function stringField(value: unknown, field: string): string {
 }
 
 function stringList(value: unknown, field: string): string[] {
-  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string' && item.length > 0)) fail(`${field}: expected a list of non-empty strings`);
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string' && item.length > 0))
+    fail(`${field}: expected a list of non-empty strings`);
   return value as string[];
 }
 
@@ -42,7 +58,8 @@ function optionalBoolean(value: unknown, field: string): boolean | undefined {
 
 function hostList(value: unknown, field: string): string[] {
   const hosts = stringList(value, field);
-  for (const host of hosts) if (!HOST_PATTERN.test(host)) fail(`${field}: "${host}" is not a host name such as app.example.com`);
+  for (const host of hosts)
+    if (!HOST_PATTERN.test(host)) fail(`${field}: "${host}" is not a host name such as app.example.com`);
   return hosts;
 }
 
@@ -52,7 +69,10 @@ function parseMoves(value: unknown): HostMove[] {
   return value.map((raw: unknown, index) => {
     if (typeof raw !== 'object' || raw === null) fail(`moves[${index}]: expected {service, hosts}`);
     const move = raw as Record<string, unknown>;
-    return { service: stringField(move.service, `moves[${index}].service`), hosts: hostList(move.hosts ?? [], `moves[${index}].hosts`) };
+    return {
+      service: stringField(move.service, `moves[${index}].service`),
+      hosts: hostList(move.hosts ?? [], `moves[${index}].hosts`),
+    };
   });
 }
 
@@ -60,7 +80,8 @@ function parseDeploy(raw: Record<string, unknown>): DeployRequest {
   const hosts = hostList(raw.hosts, 'hosts');
   if (hosts.length === 0) fail('hosts: expected at least one host');
   const service = stringField(raw.service, 'service');
-  if (!SERVICE_PATTERN.test(service)) fail(`service: "${service}" is not a service name (letters, digits, '.', '_', '-', ':' and '/', up to 253)`);
+  if (!SERVICE_PATTERN.test(service))
+    fail(`service: "${service}" is not a service name (letters, digits, '.', '_', '-', ':' and '/', up to 253)`);
   const request: DeployRequest = {
     service,
     hosts,
@@ -78,7 +99,8 @@ function parseDeploy(raw: Record<string, unknown>): DeployRequest {
   if (forwardHeaders !== undefined) request.forwardHeaders = forwardHeaders;
   if (tls !== undefined) request.tls = tls;
   if (sslRedirect !== undefined) request.sslRedirect = sslRedirect;
-  if (raw.unavailableReason !== undefined) request.unavailableReason = stringField(raw.unavailableReason, 'unavailableReason');
+  if (raw.unavailableReason !== undefined)
+    request.unavailableReason = stringField(raw.unavailableReason, 'unavailableReason');
   if (raw.healthCheck !== undefined) {
     const check = raw.healthCheck as Record<string, unknown>;
     if (typeof check !== 'object' || check === null) fail('healthCheck: expected an object with path and timeoutMs');
@@ -105,7 +127,9 @@ export function parseManagementRequest(line: string): ManagementRequest {
       const request = message.request;
       if (typeof request !== 'object' || request === null) fail('request: expected the deploy request');
       const deploy = parseDeploy(request as Record<string, unknown>);
-      return message.moves === undefined ? { id, type: 'deploy', request: deploy } : { id, type: 'deploy', request: deploy, moves: parseMoves(message.moves) };
+      return message.moves === undefined
+        ? { id, type: 'deploy', request: deploy }
+        : { id, type: 'deploy', request: deploy, moves: parseMoves(message.moves) };
     }
     case 'remove':
       return { id, type: 'remove', service: stringField(message.service, 'service') };
@@ -115,15 +139,23 @@ export function parseManagementRequest(line: string): ManagementRequest {
       return { id, type: 'list-services' };
     case 'set-global-option': {
       const option = message.option;
-      if (typeof option !== 'string' || !(GLOBAL_OPTIONS as readonly string[]).includes(option)) fail(`option: expected one of ${GLOBAL_OPTIONS.join(', ')}`);
-      return { id, type: 'set-global-option', option: option as GlobalOption, value: stringField(message.value, 'value') };
+      if (typeof option !== 'string' || !(GLOBAL_OPTIONS as readonly string[]).includes(option))
+        fail(`option: expected one of ${GLOBAL_OPTIONS.join(', ')}`);
+      return {
+        id,
+        type: 'set-global-option',
+        option: option as GlobalOption,
+        value: stringField(message.value, 'value'),
+      };
     }
     case 'subscribe':
       return { id, type: 'subscribe' };
     case 'preconnect':
       return { id, type: 'preconnect', target: stringField(message.target, 'target') };
     default:
-      return fail(`type: expected deploy, remove, get-service, list-services, set-global-option, subscribe or preconnect`);
+      return fail(
+        `type: expected deploy, remove, get-service, list-services, set-global-option, subscribe or preconnect`,
+      );
   }
 }
 
@@ -215,7 +247,11 @@ export class ManagementServer implements ProxyHooks {
       reply = { id: request.id, ok: true, result: await this.execute(socket, request) };
     } catch (error) {
       const code = (error as { code?: unknown }).code;
-      reply = { id: idOf(line), ok: false, error: { code: typeof code === 'string' ? code : 'Error', message: (error as Error).message } };
+      reply = {
+        id: idOf(line),
+        ok: false,
+        error: { code: typeof code === 'string' ? code : 'Error', message: (error as Error).message },
+      };
       this.logger.debug({ err: reply.error }, 'management request refused');
     }
     if (socket.writable) socket.write(encode(reply satisfies ServerMessage));

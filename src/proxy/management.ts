@@ -135,7 +135,10 @@ export interface ProxyHooks {
 
 export class HostConflictError extends Error {
   readonly code = 'HostConflict';
-  constructor(readonly host: string, readonly owner: string) {
+  constructor(
+    readonly host: string,
+    readonly owner: string,
+  ) {
     super(`host "${host}" is already routed to service "${owner}"`);
     this.name = 'HostConflictError';
   }
@@ -143,8 +146,14 @@ export class HostConflictError extends Error {
 
 export class HealthCheckFailedError extends Error {
   readonly code = 'HealthCheckFailed';
-  constructor(readonly service: string, readonly target: string, detail: string) {
-    super(`deploy of ${service} refused: target ${target} failed its health check (${detail}); the service keeps its previous targets`);
+  constructor(
+    readonly service: string,
+    readonly target: string,
+    detail: string,
+  ) {
+    super(
+      `deploy of ${service} refused: target ${target} failed its health check (${detail}); the service keeps its previous targets`,
+    );
     this.name = 'HealthCheckFailedError';
   }
 }

@@ -31,7 +31,8 @@ export type ManagementReply =
   | { id: number; ok: false; error: { code: string; message: string } };
 
 /** `wake`: start the service; `certificate`: a certificate of the service changed state. */
-export type ManagementEvent = { event: 'wake'; service: string; requestId?: string } | { event: 'certificate'; service: string };
+export type ManagementEvent =
+  { event: 'wake'; service: string; requestId?: string } | { event: 'certificate'; service: string };
 
 export type ServerMessage = ManagementReply | ManagementEvent;
 
@@ -46,7 +47,8 @@ export class LineDecoder {
     this.buffer += chunk;
     const lines = this.buffer.split('\n');
     this.buffer = lines.pop() ?? '';
-    if (this.buffer.length > MAX_MESSAGE_BYTES) throw new Error(`a management message exceeded ${MAX_MESSAGE_BYTES} bytes`);
+    if (this.buffer.length > MAX_MESSAGE_BYTES)
+      throw new Error(`a management message exceeded ${MAX_MESSAGE_BYTES} bytes`);
     return lines.filter((line) => line.trim().length > 0);
   }
 }

@@ -72,7 +72,15 @@ export interface ClientLimits {
   maxConnections: number;
 }
 
-const CLIENT_LIMIT_NAMES = ['headersTimeoutMs', 'bodyTimeoutMs', 'sendTimeoutMs', 'keepAliveTimeoutMs', 'upgradeTimeoutMs', 'http2IdleTimeoutMs', 'maxConnections'] as const;
+const CLIENT_LIMIT_NAMES = [
+  'headersTimeoutMs',
+  'bodyTimeoutMs',
+  'sendTimeoutMs',
+  'keepAliveTimeoutMs',
+  'upgradeTimeoutMs',
+  'http2IdleTimeoutMs',
+  'maxConnections',
+] as const;
 
 /** The limits given, with PROXY_DEFAULTS for the rest. */
 export function clientLimits(given: Partial<ClientLimits>): ClientLimits {
@@ -132,7 +140,12 @@ export interface RequestRecord {
   durationMs: number;
 }
 
-type HoldOutcome = { kind: 'target'; target: Target } | { kind: 'timeout' } | { kind: 'unavailable'; reason: string } | { kind: 'removed' } | { kind: 'aborted' };
+type HoldOutcome =
+  | { kind: 'target'; target: Target }
+  | { kind: 'timeout' }
+  | { kind: 'unavailable'; reason: string }
+  | { kind: 'removed' }
+  | { kind: 'aborted' };
 
 export class ProxyServer implements ProxyManagement {
   private readonly routes = new RouteTable();
@@ -170,7 +183,10 @@ export class ProxyServer implements ProxyManagement {
     this.limits = clientLimits(options);
     this.logger = options.logger ?? silentLogger();
     this.connectionCap = new ConnectionCap(this.limits.maxConnections, (refused) =>
-      this.logger.warn({ refused, maxConnections: this.limits.maxConnections }, 'connections refused: the cap on open client connections is reached'),
+      this.logger.warn(
+        { refused, maxConnections: this.limits.maxConnections },
+        'connections refused: the cap on open client connections is reached',
+      ),
     );
     this.bodyWatch = new BodyProgressWatch(this.limits.bodyTimeoutMs);
     this.now = options.now ?? Date.now;
@@ -198,7 +214,10 @@ export class ProxyServer implements ProxyManagement {
       try {
         this.routes.apply(service);
       } catch (error) {
-        this.logger.error({ service: service.service, err: (error as Error).message }, 'could not restore a saved route');
+        this.logger.error(
+          { service: service.service, err: (error as Error).message },
+          'could not restore a saved route',
+        );
       }
     }
     return state.services.length;
@@ -219,7 +238,12 @@ export class ProxyServer implements ProxyManagement {
         newTargets.map(async (address) => {
           const separator = address.lastIndexOf(':');
           try {
-            await waitUntilReady(address.slice(0, separator).replace(/^\[(.*)\]$/, '$1'), Number(address.slice(separator + 1)), { type: 'http', path: healthCheck.path }, healthCheck.timeoutMs);
+            await waitUntilReady(
+              address.slice(0, separator).replace(/^\[(.*)\]$/, '$1'),
+              Number(address.slice(separator + 1)),
+              { type: 'http', path: healthCheck.path },
+              healthCheck.timeoutMs,
+            );
           } catch (error) {
             throw new HealthCheckFailedError(request.service, address, (error as Error).message);
           }
@@ -293,9 +317,16 @@ export class ProxyServer implements ProxyManagement {
     // Node looks for connections past the headers timeout only every connectionsCheckingInterval
     // (30 s by default): a slowloris head would live up to that much longer than the timeout.
     const checkingIntervalMs = connectionsCheckingIntervalFor(this.limits.headersTimeoutMs);
-    const server = http.createServer({ maxHeaderSize: PROXY_DEFAULTS.maxHeaderBytes, requireHostHeader: false, connectionsCheckingInterval: checkingIntervalMs }, (req, res) => {
-      void this.handle(req, res);
-    });
+    const server = http.createServer(
+      {
+        maxHeaderSize: PROXY_DEFAULTS.maxHeaderBytes,
+        requireHostHeader: false,
+        connectionsCheckingInterval: checkingIntervalMs,
+      },
+      (req, res) => {
+        void this.handle(req, res);
+      },
+    );
     server.headersTimeout = this.limits.headersTimeoutMs;
     // Long uploads, downloads and event streams are bounded by progress and response timeouts, not a total.
     server.requestTimeout = 0;
@@ -306,7 +337,12 @@ export class ProxyServer implements ProxyManagement {
     server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
       // Node answers oversized heads with 431 itself when we let it; other parse errors get 400.
       if (socket.writable) {
-        const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+        const status =
+          error.code === 'HPE_HEADER_OVERFLOW'
+            ? '431 Request Header Fields Too Large'
+            : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+              ? '408 Request Timeout'
+              : '400 Bad Request';
         socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       } else socket.destroy();
     });
@@ -367,7 +403,8 @@ export class ProxyServer implements ProxyManagement {
       server.closeIdleConnections();
       for (const connection of [...this.fastConnections]) connection.closeIfIdle();
       const deadline = this.now() + this.drainTimeoutMs;
-      while (this.activeRequests > 0 && this.now() < deadline) await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+      while (this.activeRequests > 0 && this.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
       server.closeAllConnections();
       for (const connection of [...this.fastConnections]) connection.destroy();
       for (const socket of this.upgradedSockets) socket.destroy();
@@ -398,7 +435,13 @@ export class ProxyServer implements ProxyManagement {
     const started = this.now();
     try {
       const { service, status } = await this.route(exchange);
-      this.requestEnded({ service, method: exchange.method, via: exchange.via, status, durationMs: this.now() - started });
+      this.requestEnded({
+        service,
+        method: exchange.method,
+        via: exchange.via,
+        status,
+        durationMs: this.now() - started,
+      });
     } finally {
       this.activeRequests--;
     }
@@ -406,20 +449,29 @@ export class ProxyServer implements ProxyManagement {
 
   /** Gives the TLS layer its say before routing (an ACME challenge, a 301 to HTTPS); true when it answered. */
   private answeredByIntercept(exchange: ClientExchange): boolean {
-    const intercepted = this.intercept?.({ url: exchange.url, hostHeader: exchange.hostHeader, encrypted: exchange.encrypted });
+    const intercepted = this.intercept?.({
+      url: exchange.url,
+      hostHeader: exchange.hostHeader,
+      encrypted: exchange.encrypted,
+    });
     if (intercepted) exchange.answer(intercepted);
     return intercepted !== undefined;
   }
 
   private requestEnded(record: RequestRecord): void {
     // Only routed requests: unknown hosts would make the project label unbounded.
-    if (record.service !== undefined) this.metrics.requestFinished(record.service, record.status, record.durationMs / 1000);
+    if (record.service !== undefined)
+      this.metrics.requestFinished(record.service, record.status, record.durationMs / 1000);
     this.onRequestEnd?.(record);
   }
 
   private async route(exchange: ClientExchange): Promise<{ service: string | undefined; status: number }> {
     const target = exchange.resolveTarget();
-    if (!target.ok) return { service: undefined, status: this.answer(exchange, target.missingHost ? respond.missingHost() : respond.badRequest(target.reason)) };
+    if (!target.ok)
+      return {
+        service: undefined,
+        status: this.answer(exchange, target.missingHost ? respond.missingHost() : respond.badRequest(target.reason)),
+      };
     const { host } = target;
     const service = this.routes.lookupHost(host);
     if (!service) return { service: undefined, status: this.answer(exchange, respond.unknownHost(host)) };
@@ -431,10 +483,18 @@ export class ProxyServer implements ProxyManagement {
       // A live target is taken at once; only a request that must wait pays for the await.
       const acquired = service.pickTarget() ?? (await this.acquireTarget(service, host, exchange));
       if (typeof acquired === 'number') return { service: service.name, status: acquired };
-      const outcome = await this.forwardTo(service, acquired, exchange, attempt < PROXY_DEFAULTS.maxRefusedRetries && !exchange.hasBody);
+      const outcome = await this.forwardTo(
+        service,
+        acquired,
+        exchange,
+        attempt < PROXY_DEFAULTS.maxRefusedRetries && !exchange.hasBody,
+      );
       if (outcome !== 'refused') return { service: service.name, status: outcome };
       service.targets = service.targets.filter((candidate) => candidate !== acquired);
-      this.logger.warn({ service: service.name, target: acquired.address }, 'target refused the connection; dropped it; the request waits for the next one');
+      this.logger.warn(
+        { service: service.name, target: acquired.address },
+        'target refused the connection; dropped it; the request waits for the next one',
+      );
     }
   }
 
@@ -478,7 +538,10 @@ export class ProxyServer implements ProxyManagement {
     // service that requires HTTPS is redirected, not spliced through in the clear.
     if (this.answeredByIntercept(exchange)) return;
     const requestTarget = routeableTarget(req);
-    if (!requestTarget.ok) return exchange.answer(requestTarget.missingHost ? respond.missingHost() : respond.badRequest(requestTarget.reason));
+    if (!requestTarget.ok)
+      return exchange.answer(
+        requestTarget.missingHost ? respond.missingHost() : respond.badRequest(requestTarget.reason),
+      );
     const { host } = requestTarget;
     const service = this.routes.lookupHost(host);
     if (!service) return exchange.answer(respond.unknownHost(host));
@@ -494,12 +557,32 @@ export class ProxyServer implements ProxyManagement {
     service.inFlight++;
     target.inFlight++;
     try {
-      const outcome = await forwardUpgrade(req, socket, head, target, service.forwardHeaders, this.limits.upgradeTimeoutMs);
+      const outcome = await forwardUpgrade(
+        req,
+        socket,
+        head,
+        target,
+        service.forwardHeaders,
+        this.limits.upgradeTimeoutMs,
+      );
       if (outcome.kind === 'handshake-timeout') {
-        this.logger.warn({ service: service.name, target: target.address, timeoutMs: this.limits.upgradeTimeoutMs }, 'the target did not answer the upgrade in time');
-        if (socket.writable) socket.end(serializeAnswer(respond.gatewayTimeout(service.name, this.limits.upgradeTimeoutMs), true, req.method ?? 'GET'));
+        this.logger.warn(
+          { service: service.name, target: target.address, timeoutMs: this.limits.upgradeTimeoutMs },
+          'the target did not answer the upgrade in time',
+        );
+        if (socket.writable)
+          socket.end(
+            serializeAnswer(
+              respond.gatewayTimeout(service.name, this.limits.upgradeTimeoutMs),
+              true,
+              req.method ?? 'GET',
+            ),
+          );
       } else if (outcome.kind === 'upstream-error') {
-        this.logger.warn({ service: service.name, target: target.address, err: outcome.error.message }, 'upgrade failed upstream');
+        this.logger.warn(
+          { service: service.name, target: target.address, err: outcome.error.message },
+          'upgrade failed upstream',
+        );
         if (socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       }
     } finally {
@@ -513,7 +596,8 @@ export class ProxyServer implements ProxyManagement {
   private async acquireTarget(service: Service, host: string, exchange: ClientExchange): Promise<Target | number> {
     const target = service.pickTarget();
     if (target) return target;
-    if (service.unavailableReason) return this.answer(exchange, respond.unavailable(service.name, service.unavailableReason));
+    if (service.unavailableReason)
+      return this.answer(exchange, respond.unavailable(service.name, service.unavailableReason));
     const heldAt = this.now();
     this.heldSince.set(exchange, heldAt);
     this.metrics.requestHeld(service.name);
@@ -524,7 +608,10 @@ export class ProxyServer implements ProxyManagement {
         return outcome.target;
       case 'timeout':
         this.metrics.wakeTimedOut(service.name);
-        this.logger.warn({ service: service.name, timeoutMs: service.startupTimeoutMs, requestId: exchange.requestId }, 'held request timed out waiting for a target');
+        this.logger.warn(
+          { service: service.name, timeoutMs: service.startupTimeoutMs, requestId: exchange.requestId },
+          'held request timed out waiting for a target',
+        );
         return this.answer(exchange, respond.startupTimeout(service.name, service.startupTimeoutMs));
       case 'unavailable':
         return this.answer(exchange, respond.unavailable(service.name, outcome.reason));
@@ -536,28 +623,63 @@ export class ProxyServer implements ProxyManagement {
   }
 
   /** Forwards to one target; returns the status the client got, or 'refused' to try the next target. */
-  private async forwardTo(service: Service, target: Target, exchange: ClientExchange, mayRetry: boolean): Promise<number | 'refused'> {
+  private async forwardTo(
+    service: Service,
+    target: Target,
+    exchange: ClientExchange,
+    mayRetry: boolean,
+  ): Promise<number | 'refused'> {
     service.inFlight++;
     target.inFlight++;
     this.hintScaleUp(service);
     const started = this.now();
     const heldAt = this.heldSince.get(exchange);
     try {
-      const options: ForwardOptions = { responseTimeoutMs: service.responseTimeoutMs, sendTimeoutMs: this.limits.sendTimeoutMs, trustForwardedHeaders: service.forwardHeaders };
-      if (heldAt !== undefined) options.onResponseHead = () => this.metrics.heldRequestFirstByte(service.name, (this.now() - heldAt) / 1000);
+      const options: ForwardOptions = {
+        responseTimeoutMs: service.responseTimeoutMs,
+        sendTimeoutMs: this.limits.sendTimeoutMs,
+        trustForwardedHeaders: service.forwardHeaders,
+      };
+      if (heldAt !== undefined)
+        options.onResponseHead = () => this.metrics.heldRequestFirstByte(service.name, (this.now() - heldAt) / 1000);
       const outcome = await exchange.forward(target, options);
       switch (outcome.kind) {
         case 'response':
           return outcome.status;
         case 'client-aborted':
-          this.logger.info({ service: service.name, status: CLIENT_CLOSED, ms: this.now() - started, path: exchange.url, requestId: exchange.requestId }, 'client closed the request');
+          this.logger.info(
+            {
+              service: service.name,
+              status: CLIENT_CLOSED,
+              ms: this.now() - started,
+              path: exchange.url,
+              requestId: exchange.requestId,
+            },
+            'client closed the request',
+          );
           return CLIENT_CLOSED;
         case 'response-timeout':
-          this.logger.warn({ service: service.name, target: target.address, timeoutMs: service.responseTimeoutMs, requestId: exchange.requestId }, 'response timeout');
+          this.logger.warn(
+            {
+              service: service.name,
+              target: target.address,
+              timeoutMs: service.responseTimeoutMs,
+              requestId: exchange.requestId,
+            },
+            'response timeout',
+          );
           return this.answer(exchange, respond.gatewayTimeout(service.name, service.responseTimeoutMs));
         case 'upstream-error':
           if (mayRetry && isConnectionRefused(outcome.error) && !exchange.responseStarted) return 'refused';
-          this.logger.warn({ service: service.name, target: target.address, err: outcome.error.message, requestId: exchange.requestId }, 'upstream error');
+          this.logger.warn(
+            {
+              service: service.name,
+              target: target.address,
+              err: outcome.error.message,
+              requestId: exchange.requestId,
+            },
+            'upstream error',
+          );
           return this.answer(exchange, respond.badGateway(service.name, outcome.error.message));
       }
     } finally {

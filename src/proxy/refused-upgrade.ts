@@ -18,7 +18,12 @@ export interface RefusalHead {
 }
 
 /** The head a refused upgrade is relayed with: hop-by-hop headers stripped, one framing, one `connection: close`. */
-export function refusalHead(method: string, status: number, statusMessage: string | undefined, rawHeaders: readonly string[]): RefusalHead {
+export function refusalHead(
+  method: string,
+  status: number,
+  statusMessage: string | undefined,
+  rawHeaders: readonly string[],
+): RefusalHead {
   const headers = rawWithoutHopByHop(rawHeaders);
   let lengthKnown = false;
   let text = `HTTP/1.1 ${status} ${statusMessage ?? http.STATUS_CODES[status] ?? ''}\r\n`;
@@ -51,7 +56,12 @@ export function chunkedEncoder(): Transform {
 
 /** Relays the app's answer to a request it did not upgrade, with backpressure, and ends the client connection after it. */
 export function relayRefusal(method: string, response: IncomingMessage, clientSocket: Duplex): void {
-  const { head, chunked } = refusalHead(method, response.statusCode ?? 502, response.statusMessage, response.rawHeaders);
+  const { head, chunked } = refusalHead(
+    method,
+    response.statusCode ?? 502,
+    response.statusMessage,
+    response.rawHeaders,
+  );
   clientSocket.write(head, 'latin1');
   // A body cut short by the app leaves the client's framing unfinished: it sees the cut.
   response.on('error', () => clientSocket.destroy());

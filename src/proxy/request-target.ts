@@ -27,7 +27,8 @@ function hostHeaderLines(rawHeaders: readonly string[]): string[] {
 function checkAuthority(authority: string, where: string): RequestTarget | undefined {
   const match = AUTHORITY.exec(authority);
   if (!match) return { ok: false, reason: `${where} "${authority}" is not a valid host[:port]` };
-  if (match[1] && Number(match[1]) > 65_535) return { ok: false, reason: `${where} "${authority}" has a port above 65535` };
+  if (match[1] && Number(match[1]) > 65_535)
+    return { ok: false, reason: `${where} "${authority}" has a port above 65535` };
   return undefined;
 }
 
@@ -38,7 +39,8 @@ export function resolveRequestTarget(req: Pick<IncomingMessage, 'url' | 'rawHead
   const absolute = ABSOLUTE_FORM.exec(url);
   if (absolute) {
     const [, scheme = '', authority = '', rest = ''] = absolute;
-    if (!/^https?$/i.test(scheme)) return { ok: false, reason: `the request target's scheme "${scheme}" is not http or https` };
+    if (!/^https?$/i.test(scheme))
+      return { ok: false, reason: `the request target's scheme "${scheme}" is not http or https` };
     const invalid = checkAuthority(authority, "the request target's authority");
     if (invalid) return invalid;
     const host = normalizeHost(authority);
@@ -46,9 +48,11 @@ export function resolveRequestTarget(req: Pick<IncomingMessage, 'url' | 'rawHead
     const path = rest === '' ? '/' : rest.startsWith('/') ? rest : `/${rest}`;
     return { ok: true, host, authority, path, absolute: true };
   }
-  if (!url.startsWith('/') && url !== '*') return { ok: false, reason: 'the request target is neither a path nor an absolute http URL' };
+  if (!url.startsWith('/') && url !== '*')
+    return { ok: false, reason: 'the request target is neither a path nor an absolute http URL' };
   const [value] = hosts;
-  if (value === undefined || value.trim() === '') return { ok: false, reason: 'the request has no Host header, so it cannot be routed', missingHost: true };
+  if (value === undefined || value.trim() === '')
+    return { ok: false, reason: 'the request has no Host header, so it cannot be routed', missingHost: true };
   const authority = value.trim();
   const invalid = checkAuthority(authority, 'the Host header');
   if (invalid) return invalid;

@@ -29,16 +29,22 @@ export const respond = {
   missingHost: (): ProxyAnswer => answer(400, 'Luma: the request has no Host header, so it cannot be routed.\n'),
   unknownHost: (host: string): ProxyAnswer => answer(404, `Luma: no project is routed for host "${host}".\n`),
   startupTimeout: (service: string, timeoutMs: number): ProxyAnswer =>
-    answer(503, `Luma: ${service} did not become ready within ${timeoutMs / 1000}s; try again shortly.\n`, { 'retry-after': String(RETRY_AFTER_SECONDS) }),
+    answer(503, `Luma: ${service} did not become ready within ${timeoutMs / 1000}s; try again shortly.\n`, {
+      'retry-after': String(RETRY_AFTER_SECONDS),
+    }),
   unavailable: (service: string, reason: string): ProxyAnswer =>
     answer(503, `Luma: ${service} is unavailable: ${reason}\n`, { 'retry-after': String(RETRY_AFTER_SECONDS) }),
-  serviceRemoved: (host: string): ProxyAnswer => answer(404, `Luma: the project for host "${host}" was removed while the request waited.\n`),
-  gatewayTimeout: (service: string, timeoutMs: number): ProxyAnswer => answer(504, `Luma: ${service} did not answer within ${timeoutMs / 1000}s.\n`),
-  shuttingDown: (): ProxyAnswer => answer(503, 'Luma: the proxy is shutting down; try again shortly.\n', { 'retry-after': '1' }, true),
+  serviceRemoved: (host: string): ProxyAnswer =>
+    answer(404, `Luma: the project for host "${host}" was removed while the request waited.\n`),
+  gatewayTimeout: (service: string, timeoutMs: number): ProxyAnswer =>
+    answer(504, `Luma: ${service} did not answer within ${timeoutMs / 1000}s.\n`),
+  shuttingDown: (): ProxyAnswer =>
+    answer(503, 'Luma: the proxy is shutting down; try again shortly.\n', { 'retry-after': '1' }, true),
   httpsRequired: (location: string): ProxyAnswer => answer(301, `Luma: moved to ${location}\n`, { location }),
   /** An HTTP-01 challenge's key authorization, for the ACME server that fetched it. */
   acmeChallenge: (keyAuthorization: string): ProxyAnswer => answer(200, keyAuthorization),
-  badGateway: (service: string, detail: string): ProxyAnswer => answer(502, `Luma: ${service} did not answer (${detail}).\n`),
+  badGateway: (service: string, detail: string): ProxyAnswer =>
+    answer(502, `Luma: ${service} did not answer (${detail}).\n`),
 };
 
 const COMMON_HEADERS = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } as const;

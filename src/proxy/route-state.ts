@@ -44,7 +44,8 @@ export class RouteStateFile {
     } catch (error) {
       throw new RouteStateError(this.file, `not valid JSON (${(error as Error).message})`);
     }
-    if (!isRouteState(parsed)) throw new RouteStateError(this.file, 'not a route table (expected services and globals)');
+    if (!isRouteState(parsed))
+      throw new RouteStateError(this.file, 'not a route table (expected services and globals)');
     return parsed;
   }
 

@@ -1,5 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { HostConflictError, UnknownServiceError, type DeployRequest, type HostMove, type ServiceInfo } from './management.js';
+import {
+  HostConflictError,
+  UnknownServiceError,
+  type DeployRequest,
+  type HostMove,
+  type ServiceInfo,
+} from './management.js';
 
 // Host → service → targets, plus the per-service activity the controller reads for its
 // idle and scaling decisions. Pure bookkeeping: no sockets here.
@@ -9,7 +15,11 @@ export const DEFAULT_RESPONSE_TIMEOUT_MS = 30_000;
 
 export class Target {
   inFlight = 0;
-  constructor(readonly address: string, readonly host: string, readonly port: number) {}
+  constructor(
+    readonly address: string,
+    readonly host: string,
+    readonly port: number,
+  ) {}
 
   static parse(address: string): Target {
     const match = /^(.+):(\d{1,5})$/.exec(address);

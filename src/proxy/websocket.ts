@@ -9,7 +9,11 @@ import type { Target } from './route-table.js';
 // must answer the upgrade within the handshake timeout: an app that never does would
 // otherwise keep the request, and its project, in flight forever.
 
-export type UpgradeOutcome = { kind: 'closed' } | { kind: 'upstream-error'; error: Error } | { kind: 'rejected'; status: number } | { kind: 'handshake-timeout' };
+export type UpgradeOutcome =
+  | { kind: 'closed' }
+  | { kind: 'upstream-error'; error: Error }
+  | { kind: 'rejected'; status: number }
+  | { kind: 'handshake-timeout' };
 
 function statusLine(status: number, message: string | undefined): string {
   return `HTTP/1.1 ${status} ${message ?? http.STATUS_CODES[status] ?? ''}\r\n`;
@@ -17,11 +21,19 @@ function statusLine(status: number, message: string | undefined): string {
 
 function rawHeaders(rawHeaders: string[]): string {
   let text = '';
-  for (let index = 0; index + 1 < rawHeaders.length; index += 2) text += `${rawHeaders[index]}: ${rawHeaders[index + 1]}\r\n`;
+  for (let index = 0; index + 1 < rawHeaders.length; index += 2)
+    text += `${rawHeaders[index]}: ${rawHeaders[index + 1]}\r\n`;
   return text;
 }
 
-export function forwardUpgrade(req: IncomingMessage, clientSocket: Duplex, head: Buffer, target: Target, trustForwardedHeaders: boolean, handshakeTimeoutMs: number): Promise<UpgradeOutcome> {
+export function forwardUpgrade(
+  req: IncomingMessage,
+  clientSocket: Duplex,
+  head: Buffer,
+  target: Target,
+  trustForwardedHeaders: boolean,
+  handshakeTimeoutMs: number,
+): Promise<UpgradeOutcome> {
   return new Promise((resolve) => {
     let settled = false;
     const finish = (outcome: UpgradeOutcome): void => {
@@ -47,7 +59,11 @@ export function forwardUpgrade(req: IncomingMessage, clientSocket: Duplex, head:
 
     upstream.on('upgrade', (upstreamRes, upstreamSocket, upstreamHead) => {
       clearTimeout(handshakeTimer);
-      clientSocket.write(statusLine(upstreamRes.statusCode ?? 101, upstreamRes.statusMessage) + rawHeaders(upstreamRes.rawHeaders) + '\r\n');
+      clientSocket.write(
+        statusLine(upstreamRes.statusCode ?? 101, upstreamRes.statusMessage) +
+          rawHeaders(upstreamRes.rawHeaders) +
+          '\r\n',
+      );
       if (upstreamHead.length > 0) clientSocket.write(upstreamHead);
       if (head.length > 0) upstreamSocket.write(head);
       upstreamSocket.pipe(clientSocket);

@@ -26,7 +26,10 @@ export function containerCreateOptions({ instance, name, network, spec }: Create
     Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
     // As in Kubernetes and Cloud Run, `command` replaces the image's entrypoint.
     ...(spec.command ? { Entrypoint: spec.command, Cmd: [] } : {}),
-    Labels: { ...ownerLabels(instance, spec.owner, spec.specHash, spec.port, spec.role ?? 'instance'), ...(spec.memoryBytes ? { [LABELS.memory]: String(spec.memoryBytes) } : {}) },
+    Labels: {
+      ...ownerLabels(instance, spec.owner, spec.specHash, spec.port, spec.role ?? 'instance'),
+      ...(spec.memoryBytes ? { [LABELS.memory]: String(spec.memoryBytes) } : {}),
+    },
     ExposedPorts: { [portKey]: {} },
     HostConfig: {
       // Docker picks a free port; binding to loopback keeps apps off the network.

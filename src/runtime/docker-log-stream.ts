@@ -110,7 +110,8 @@ export function decodedLogStream(source: AsyncIterable<unknown> & { destroy(): u
     async *[Symbol.asyncIterator]() {
       const decoder = new DockerLogDecoder();
       try {
-        for await (const chunk of source) yield* decoder.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+        for await (const chunk of source)
+          yield* decoder.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
         yield* decoder.end();
       } catch (error) {
         // Destroying the stream on purpose makes the iteration fail: that is the end we asked for.

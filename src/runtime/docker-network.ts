@@ -66,14 +66,17 @@ async function createOrJoin(docker: Docker, instance: string, call: EngineCall):
   }
   const oldest = (await networksNamed(docker, name, call))[0];
   if (!oldest) throw new Error(`the Docker network "${name}" was created but cannot be found`);
-  if (mine !== undefined && oldest.Id !== mine) await call(() => docker.getNetwork(mine).remove()).catch(() => undefined);
+  if (mine !== undefined && oldest.Id !== mine)
+    await call(() => docker.getNetwork(mine).remove()).catch(() => undefined);
   return oldest;
 }
 
 /** Networks of exactly this name (Docker's name filter matches substrings), the oldest first. */
 async function networksNamed(docker: Docker, name: string, call: EngineCall): Promise<Docker.NetworkInspectInfo[]> {
   const listed = await call(() => docker.listNetworks({ filters: { name: [name] } }));
-  return listed.filter((network) => network.Name === name).sort((a, b) => Date.parse(a.Created) - Date.parse(b.Created) || (a.Id < b.Id ? -1 : 1));
+  return listed
+    .filter((network) => network.Name === name)
+    .sort((a, b) => Date.parse(a.Created) - Date.parse(b.Created) || (a.Id < b.Id ? -1 : 1));
 }
 
 /** Docker's answer when a container names a network that no longer exists (removed by hand, or by a test's cleanup). */

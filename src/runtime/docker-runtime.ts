@@ -30,7 +30,15 @@ import {
 /** Events after which a container's owner must be looked at again. */
 const WATCHED_ACTIONS = ['start', 'die', 'stop', 'kill', 'oom', 'destroy', 'pause', 'unpause', 'rename'] as const;
 const EVENTS_RECONNECT_MS = 1_000;
-const KNOWN_STATES: ReadonlySet<string> = new Set(['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead']);
+const KNOWN_STATES: ReadonlySet<string> = new Set([
+  'created',
+  'running',
+  'paused',
+  'restarting',
+  'removing',
+  'exited',
+  'dead',
+]);
 
 export interface DockerRuntimeOptions {
   /** Names this installation (or test run); only containers carrying it are seen. */
@@ -85,7 +93,10 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
 
   async create(spec: ContainerSpec): Promise<ManagedContainer> {
     const role = spec.role ?? 'instance';
-    const name = role === 'lease' ? leaseContainerName(this.instance, spec.owner) : `luma-${sanitize(this.instance)}-${spec.owner.name}-${randomBytes(3).toString('hex')}`;
+    const name =
+      role === 'lease'
+        ? leaseContainerName(this.instance, spec.owner)
+        : `luma-${sanitize(this.instance)}-${spec.owner.name}-${randomBytes(3).toString('hex')}`;
     const container = await this.createOn(await this.network(), name, spec);
     const created = await this.inspect(container.id);
     if (!created) throw new Error(`container ${name} vanished right after it was created`);
@@ -93,7 +104,9 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
   }
 
   private createOn(network: string, name: string, spec: ContainerSpec): Promise<Docker.Container> {
-    return this.call(() => this.docker.createContainer(containerCreateOptions({ instance: this.instance, name, network, spec })));
+    return this.call(() =>
+      this.docker.createContainer(containerCreateOptions({ instance: this.instance, name, network, spec })),
+    );
   }
 
   /**
@@ -102,7 +115,9 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
    * start. Creates at the same moment share one look-up.
    */
   private network(): Promise<string> {
-    this.networkLookup ??= ensureIsolatedNetwork(this.docker, this.instance, (operation) => this.call(operation)).finally(() => {
+    this.networkLookup ??= ensureIsolatedNetwork(this.docker, this.instance, (operation) =>
+      this.call(operation),
+    ).finally(() => {
       this.networkLookup = undefined;
     });
     return this.networkLookup;
@@ -186,7 +201,9 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
     // Swap equal to memory: no swap, as at create. Both move together so that lowering or
     // raising the limit never leaves memory above swap for an instant.
     await this.call(() =>
-      this.docker.getContainer(id).update({ NanoCpus: limits.cpuMillis * 1_000_000, Memory: limits.memoryBytes, MemorySwap: limits.memoryBytes }),
+      this.docker
+        .getContainer(id)
+        .update({ NanoCpus: limits.cpuMillis * 1_000_000, Memory: limits.memoryBytes, MemorySwap: limits.memoryBytes }),
     );
   }
 
@@ -230,7 +247,13 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
     const connect = (): void => {
       if (stopped) return;
       this.docker.getEvents(
-        { filters: { type: ['container'], event: [...WATCHED_ACTIONS], label: [`${LABELS.managed}=true`, `${LABELS.instance}=${this.instance}`] } },
+        {
+          filters: {
+            type: ['container'],
+            event: [...WATCHED_ACTIONS],
+            label: [`${LABELS.managed}=true`, `${LABELS.instance}=${this.instance}`],
+          },
+        },
         (error, events) => {
           if (stopped) {
             (events as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined)?.destroy?.();
@@ -298,7 +321,8 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
     if (cancelled()) throw new BuildCancelledError(request.tag);
     if (failure) throw new BuildFailedError(failure);
     // An old engine may end the stream "successfully" after an error event; trust only the tag.
-    if (!(await this.imageExists(request.tag))) throw new BuildFailedError('the build ended without producing the image');
+    if (!(await this.imageExists(request.tag)))
+      throw new BuildFailedError('the build ended without producing the image');
   }
 
   /** Build failures arrive in-band, as an `error` event in the output stream: its text, if any. */
@@ -326,16 +350,24 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
       output = await this.call(() => this.docker.pull(ref) as Promise<NodeJS.ReadableStream>);
     } catch (error) {
       if (error instanceof DockerUnavailableError) throw error;
-      throw new PullFailedError(`cannot pull ${ref}: ${errorMessage(error).replace(/^\(HTTP code \d+\) [a-z ]+ - /, '').trim()} (no registry is reachable from this machine, or the image does not exist there)`);
+      throw new PullFailedError(
+        `cannot pull ${ref}: ${errorMessage(error)
+          .replace(/^\(HTTP code \d+\) [a-z ]+ - /, '')
+          .trim()} (no registry is reachable from this machine, or the image does not exist there)`,
+      );
     }
     let failure: string | undefined;
     await new Promise<void>((resolve, reject) => {
       this.docker.modem.followProgress(
         output,
-        (error: Error | null) => (error ? reject(new PullFailedError(`cannot pull ${ref}: ${error.message}`)) : resolve()),
+        (error: Error | null) =>
+          error ? reject(new PullFailedError(`cannot pull ${ref}: ${error.message}`)) : resolve(),
         (event: { status?: string; progress?: string; id?: string; error?: string }) => {
           if (event.error) failure = event.error;
-          onOutput(`${event.id ? `${event.id}: ` : ''}${event.error ?? event.status ?? ''} ${event.progress ?? ''}`.trimEnd() + '\n');
+          onOutput(
+            `${event.id ? `${event.id}: ` : ''}${event.error ?? event.status ?? ''} ${event.progress ?? ''}`.trimEnd() +
+              '\n',
+          );
         },
       );
     });
@@ -344,7 +376,11 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
 
   async listBuilt(imageName: string): Promise<ImageInfo[]> {
     const images = await this.call(() =>
-      this.docker.listImages({ filters: { label: [`${LABELS.instance}=${this.instance}`, `${LABELS.kind}=Image`, `${LABELS.name}=${imageName}`] } }),
+      this.docker.listImages({
+        filters: {
+          label: [`${LABELS.instance}=${this.instance}`, `${LABELS.kind}=Image`, `${LABELS.name}=${imageName}`],
+        },
+      }),
     );
     return images
       .map((image) => ({ id: image.Id, tags: image.RepoTags ?? [], createdAt: new Date(image.Created * 1000) }))
@@ -392,7 +428,11 @@ function toState(raw: string): ContainerState {
   return (KNOWN_STATES.has(raw) ? raw : 'dead') as ContainerState;
 }
 
-function ownerFrom(labels: Record<string, string>, containerName: string, instance: string): ManagedContainer['owner'] | undefined {
+function ownerFrom(
+  labels: Record<string, string>,
+  containerName: string,
+  instance: string,
+): ManagedContainer['owner'] | undefined {
   const lease = leaseFromContainerName(instance, containerName);
   if (lease) return lease;
   const kind = labels[LABELS.kind];

@@ -4,7 +4,10 @@ const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'EPERM', 
 
 export class DockerUnavailableError extends Error {
   readonly code = 'DockerUnavailable';
-  constructor(readonly endpoint: string, readonly detail: string) {
+  constructor(
+    readonly endpoint: string,
+    readonly detail: string,
+  ) {
     super(
       `cannot reach the Docker engine at ${endpoint} (${detail}); start it (sudo dockerd &, or sudo systemctl start docker) or point DOCKER_HOST at it`,
     );
@@ -15,7 +18,9 @@ export class DockerUnavailableError extends Error {
 export class ImageNotFoundError extends Error {
   readonly code = 'ImageNotFound';
   constructor(readonly image: string) {
-    super(`image "${image}" is not present on this machine and no registry is configured to pull it from; build it or declare an Image`);
+    super(
+      `image "${image}" is not present on this machine and no registry is configured to pull it from; build it or declare an Image`,
+    );
     this.name = 'ImageNotFoundError';
   }
 }

@@ -55,7 +55,13 @@ export interface OwnerRef {
   uid: string;
 }
 
-export function ownerLabels(instance: string, owner: OwnerRef, specHash: string, port: number, role: ContainerRole = 'instance'): Record<string, string> {
+export function ownerLabels(
+  instance: string,
+  owner: OwnerRef,
+  specHash: string,
+  port: number,
+  role: ContainerRole = 'instance',
+): Record<string, string> {
   return {
     [LABELS.role]: role,
     [LABELS.managed]: 'true',

@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { API_VERSION, KINDS, isKind, type Kind, type LumaObject, type ObjectMeta, type ObjectOfKind, type StatusOf } from '../model/types.js';
+import {
+  API_VERSION,
+  KINDS,
+  isKind,
+  type Kind,
+  type LumaObject,
+  type ObjectMeta,
+  type ObjectOfKind,
+  type StatusOf,
+} from '../model/types.js';
 import { canonicalJson } from '../util/hash.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { errorCode, fsyncDirectory, removeFileDurable, removeTempFiles, writeFileAtomic } from '../util/atomic-file.js';
@@ -95,7 +104,12 @@ export class FileStore implements ObjectStore {
         if (!entry.name.endsWith('.json')) continue;
         const file = path.join(dir, entry.name);
         if (!entry.isFile()) throw new StoreLoadError(file, 'not a regular file');
-        const object = parseStoredObject(await readFile(file, 'utf8'), file, kind, entry.name.slice(0, -'.json'.length));
+        const object = parseStoredObject(
+          await readFile(file, 'utf8'),
+          file,
+          kind,
+          entry.name.slice(0, -'.json'.length),
+        );
         revision = Math.max(revision, Number(object.metadata.resourceVersion));
         objects.push(object);
       }
@@ -145,7 +159,11 @@ export class FileStore implements ObjectStore {
     return this.mutateStatus(kind, name, () => status);
   }
 
-  mutateStatus<K extends Kind>(kind: K, name: string, change: (current: ObjectOfKind<K>) => StatusOf<K> | undefined): Promise<ObjectOfKind<K> | undefined> {
+  mutateStatus<K extends Kind>(
+    kind: K,
+    name: string,
+    change: (current: ObjectOfKind<K>) => StatusOf<K> | undefined,
+  ): Promise<ObjectOfKind<K> | undefined> {
     return this.serialize(kind, name, async () => {
       const current = this.objects.get(kind)?.get(name);
       if (!current) return undefined;
@@ -153,7 +171,8 @@ export class FileStore implements ObjectStore {
       if (status === undefined) return structuredClone(current) as ObjectOfKind<K>;
       if (!isPlainObject(status)) throw new InvalidObjectError(`${kind} "${name}": status must be an object`);
       const nextStatus = normalizeJson(status);
-      if (canonicalJson(nextStatus) === canonicalJson(current.status ?? {})) return structuredClone(current) as ObjectOfKind<K>;
+      if (canonicalJson(nextStatus) === canonicalJson(current.status ?? {}))
+        return structuredClone(current) as ObjectOfKind<K>;
       return structuredClone(await this.write({ ...current, status: nextStatus } as LumaObject)) as ObjectOfKind<K>;
     });
   }
@@ -166,7 +185,12 @@ export class FileStore implements ObjectStore {
       if (next.length === 0 && current.metadata.deletionTimestamp) return void (await this.remove(current));
       if (sameJson(next, current.metadata.finalizers ?? [])) return structuredClone(current);
       const { finalizers: _old, ...metadata } = current.metadata;
-      return structuredClone(await this.write({ ...current, metadata: { ...metadata, ...(next.length > 0 ? { finalizers: next } : {}) } } as LumaObject));
+      return structuredClone(
+        await this.write({
+          ...current,
+          metadata: { ...metadata, ...(next.length > 0 ? { finalizers: next } : {}) },
+        } as LumaObject),
+      );
     });
   }
 
@@ -177,7 +201,12 @@ export class FileStore implements ObjectStore {
       if (!current) return undefined;
       if ((current.metadata.finalizers ?? []).length > 0) {
         if (current.metadata.deletionTimestamp) return structuredClone(current);
-        return structuredClone(await this.write({ ...current, metadata: { ...current.metadata, deletionTimestamp: new Date().toISOString() } } as LumaObject));
+        return structuredClone(
+          await this.write({
+            ...current,
+            metadata: { ...current.metadata, deletionTimestamp: new Date().toISOString() },
+          } as LumaObject),
+        );
       }
       return structuredClone(await this.remove(current));
     });
@@ -275,7 +304,9 @@ export class FileStore implements ObjectStore {
         return;
       }
       const message = error instanceof Error ? error.message : String(error);
-      process.emitWarning(`a store watch listener threw on ${event.type} ${event.object.kind}/${event.object.metadata.name}: ${message}`);
+      process.emitWarning(
+        `a store watch listener threw on ${event.type} ${event.object.kind}/${event.object.metadata.name}: ${message}`,
+      );
     } catch {
       // Reporting is best effort: the write already happened and must still resolve.
     }
@@ -320,8 +351,10 @@ function shapeProblem(value: unknown): string | undefined {
   if (!isPlainObject(metadata)) return 'metadata must be an object';
   const problem = nameProblem(metadata.name);
   if (problem) return problem;
-  if (metadata.labels !== undefined && !isStringMap(metadata.labels)) return 'metadata.labels must map strings to strings';
-  if (metadata.annotations !== undefined && !isStringMap(metadata.annotations)) return 'metadata.annotations must map strings to strings';
+  if (metadata.labels !== undefined && !isStringMap(metadata.labels))
+    return 'metadata.labels must map strings to strings';
+  if (metadata.annotations !== undefined && !isStringMap(metadata.annotations))
+    return 'metadata.annotations must map strings to strings';
   if (!isPlainObject(value.spec)) return 'spec must be an object';
   return undefined;
 }
@@ -341,15 +374,23 @@ function parseStoredObject(text: string, file: string, kind: Kind, name: string)
   const problem = shapeProblem(value);
   if (problem) throw new StoreLoadError(file, `not a valid stored object: ${problem}`);
   const object = value as LumaObject;
-  if (object.kind !== kind) throw new StoreLoadError(file, `holds a ${object.kind} but lies in the directory of ${kind} objects`);
-  if (object.metadata.name !== name) throw new StoreLoadError(file, `holds "${object.metadata.name}" but is named for "${name}"`);
+  if (object.kind !== kind)
+    throw new StoreLoadError(file, `holds a ${object.kind} but lies in the directory of ${kind} objects`);
+  if (object.metadata.name !== name)
+    throw new StoreLoadError(file, `holds "${object.metadata.name}" but is named for "${name}"`);
   const { uid, generation, resourceVersion, creationTimestamp } = object.metadata;
   if (typeof uid !== 'string' || uid === '') return fail('metadata.uid is missing');
-  if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 1) return fail('metadata.generation must be a positive integer');
-  if (typeof resourceVersion !== 'string' || !/^[1-9][0-9]*$/.test(resourceVersion) || !Number.isSafeInteger(Number(resourceVersion))) {
+  if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 1)
+    return fail('metadata.generation must be a positive integer');
+  if (
+    typeof resourceVersion !== 'string' ||
+    !/^[1-9][0-9]*$/.test(resourceVersion) ||
+    !Number.isSafeInteger(Number(resourceVersion))
+  ) {
     return fail('metadata.resourceVersion must be a positive integer string');
   }
-  if (typeof creationTimestamp !== 'string' || Number.isNaN(Date.parse(creationTimestamp))) return fail('metadata.creationTimestamp must be a timestamp');
+  if (typeof creationTimestamp !== 'string' || Number.isNaN(Date.parse(creationTimestamp)))
+    return fail('metadata.creationTimestamp must be a timestamp');
   if (object.status !== undefined && !isPlainObject(object.status)) return fail('status must be an object');
   return object;
 
@@ -368,11 +409,17 @@ async function readRevisionFile(file: string): Promise<number> {
   }
   const trimmed = text.trim();
   const revision = Number(trimmed);
-  if (!/^[0-9]+$/.test(trimmed) || !Number.isSafeInteger(revision)) throw new StoreLoadError(file, 'must hold a non-negative integer');
+  if (!/^[0-9]+$/.test(trimmed) || !Number.isSafeInteger(revision))
+    throw new StoreLoadError(file, 'must hold a non-negative integer');
   return revision;
 }
 
-function checkPrecondition(kind: Kind, name: string, expected: string | undefined, current: LumaObject | undefined): void {
+function checkPrecondition(
+  kind: Kind,
+  name: string,
+  expected: string | undefined,
+  current: LumaObject | undefined,
+): void {
   if (expected === undefined) return;
   const actual = current?.metadata.resourceVersion;
   if (actual !== expected) throw new ConflictError(kind, name, expected, actual);
@@ -388,7 +435,11 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 /** The object an apply would store, before it is given a resourceVersion. */
-function planApply(input: LumaObject, current: LumaObject | undefined, initialFinalizers: string[] = []): { result: ApplyResult; object: LumaObject } {
+function planApply(
+  input: LumaObject,
+  current: LumaObject | undefined,
+  initialFinalizers: string[] = [],
+): { result: ApplyResult; object: LumaObject } {
   const spec = normalizeJson(input.spec);
   const labels = normalizeMap(input.metadata.labels);
   const annotations = normalizeMap(input.metadata.annotations);
@@ -407,7 +458,8 @@ function planApply(input: LumaObject, current: LumaObject | undefined, initialFi
   }
 
   const specChanged = !sameJson(spec, current.spec);
-  const metadataChanged = !sameJson(labels, current.metadata.labels) || !sameJson(annotations, current.metadata.annotations);
+  const metadataChanged =
+    !sameJson(labels, current.metadata.labels) || !sameJson(annotations, current.metadata.annotations);
   if (!specChanged && !metadataChanged) return { result: 'unchanged', object: current };
 
   const { labels: _oldLabels, annotations: _oldAnnotations, ...serverSet } = current.metadata;

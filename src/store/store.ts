@@ -51,7 +51,11 @@ export interface ObjectStore {
    * that two writers (the controller and a renewal through the API) never lose each
    * other's changes. `change` returns the next status, or undefined to write nothing.
    */
-  mutateStatus<K extends Kind>(kind: K, name: string, change: (current: ObjectOfKind<K>) => StatusOf<K> | undefined): Promise<ObjectOfKind<K> | undefined>;
+  mutateStatus<K extends Kind>(
+    kind: K,
+    name: string,
+    change: (current: ObjectOfKind<K>) => StatusOf<K> | undefined,
+  ): Promise<ObjectOfKind<K> | undefined>;
   /**
    * Sets an object's finalizers. When the object is marked for deletion and the last
    * finalizer goes, the object is deleted (DELETED event). Returns the object as it is

@@ -71,13 +71,23 @@ export class AppliedFiles {
   }
 
   /** A file this pass applied; one that is not `skippable` (it builds an Image) is read again every pass. */
-  record(file: string, declared: DeclaredObject[], applied: readonly LumaObject[], options: { skippable: boolean }): void {
+  record(
+    file: string,
+    declared: DeclaredObject[],
+    applied: readonly LumaObject[],
+    options: { skippable: boolean },
+  ): void {
     const hash = this.read.get(file);
     if (hash === undefined || !options.skippable) {
       this.records.delete(file);
       return;
     }
-    const objects = applied.map((object) => ({ kind: object.kind, name: object.metadata.name, uid: object.metadata.uid ?? '', fingerprint: fingerprint(object) }));
+    const objects = applied.map((object) => ({
+      kind: object.kind,
+      name: object.metadata.name,
+      uid: object.metadata.uid ?? '',
+      fingerprint: fingerprint(object),
+    }));
     this.records.set(file, { contentHash: hash, declared, objects });
   }
 

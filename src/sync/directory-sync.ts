@@ -14,7 +14,16 @@ import type { Logger } from '../util/logger.js';
 import { PASS_SLICE_MS, yieldEvery } from '../util/yield-every.js';
 import type { Inventory, InventoryFile } from './inventory.js';
 import { refKey, SOURCE_FILE_ANNOTATION, sameRef, type ObjectRef } from './ownership.js';
-import { intentInventory, nextInventory, planSync, resolvePending, type ApplyOutcome, type PlannedPrune, type StoredObject, type SyncPlan } from './planner.js';
+import {
+  intentInventory,
+  nextInventory,
+  planSync,
+  resolvePending,
+  type ApplyOutcome,
+  type PlannedPrune,
+  type StoredObject,
+  type SyncPlan,
+} from './planner.js';
 import { keepUnpruned, PruneConfirmation, type PruneReview } from './prune-confirmation.js';
 import { AppliedFiles } from './applied-files.js';
 import { scanDirectory, type DirectoryScan, type ParsedFile, type UnchangedFile } from './scan.js';
@@ -63,7 +72,15 @@ export class DirectorySync {
     this.now = options.now ?? (() => (options.clock ?? systemClock).now());
     this.pruneConfirmation = new PruneConfirmation(options.settings.writeFinishMs);
     this.appliedFiles = new AppliedFiles(options.store);
-    this.current = { directory: options.dir, exists: false, phase: 'Pending', passes: 0, files: [], conflicts: [], pruned: [] };
+    this.current = {
+      directory: options.dir,
+      exists: false,
+      phase: 'Pending',
+      passes: 0,
+      files: [],
+      conflicts: [],
+      pruned: [],
+    };
   }
 
   status(): SyncStatus {
@@ -88,8 +105,12 @@ export class DirectorySync {
       ...(graceEnd !== undefined ? [Date.parse(graceEnd)] : []),
       ...(secondLook !== undefined ? [Date.parse(secondLook)] : []),
       // Files still being written are read when they have been still for the window.
-      ...(this.current.files.some((file) => file.state === 'Writing') ? [this.now() + this.options.settings.writeFinishMs] : []),
-      ...(this.current.files.some((file) => file.state === 'Failed') || this.current.error !== undefined ? [this.now() + FAILED_FILE_RETRY_MS] : []),
+      ...(this.current.files.some((file) => file.state === 'Writing')
+        ? [this.now() + this.options.settings.writeFinishMs]
+        : []),
+      ...(this.current.files.some((file) => file.state === 'Failed') || this.current.error !== undefined
+        ? [this.now() + FAILED_FILE_RETRY_MS]
+        : []),
     ];
     return times.length > 0 ? Math.min(...times) : undefined;
   }
@@ -110,7 +131,13 @@ export class DirectorySync {
     } catch (error) {
       this.appliedFiles.clear();
       logger.error({ err: errorMessage(error), directory: this.options.dir }, 'manifests directory pass failed');
-      this.current = { ...this.current, phase: 'Degraded', passes, lastPassAt: new Date(this.now()).toISOString(), error: errorMessage(error) };
+      this.current = {
+        ...this.current,
+        phase: 'Degraded',
+        passes,
+        lastPassAt: new Date(this.now()).toISOString(),
+        error: errorMessage(error),
+      };
     }
     return this.status();
   }
@@ -131,7 +158,11 @@ export class DirectorySync {
     // Planning asks about the same objects several times, and each store read is a copy:
     // they are read once, before the plan, between turns of the event loop.
     const stored = memoizeByRef(this.stored);
-    await readAhead(stored, [...declaring.flatMap((file) => file.objects), ...Object.values(loaded).flat()], yieldEvery(PASS_SLICE_MS));
+    await readAhead(
+      stored,
+      [...declaring.flatMap((file) => file.objects), ...Object.values(loaded).flat()],
+      yieldEvery(PASS_SLICE_MS),
+    );
     const previous = resolvePending(loaded, stored);
     const plan = planSync({
       directoryExists: scan.exists,
@@ -140,7 +171,13 @@ export class DirectorySync {
       refused: [...scan.refused, ...scan.writing].map((file) => file.file),
       inventory: previous,
       stored,
-      guard: { now: this.now(), ...(this.emptySince !== undefined ? { emptySince: this.emptySince } : {}), emptyGracePeriodMs: settings.emptyGracePeriodMs, maxPruneShare: settings.maxPruneShare, force: force || settings.forcePrune },
+      guard: {
+        now: this.now(),
+        ...(this.emptySince !== undefined ? { emptySince: this.emptySince } : {}),
+        emptyGracePeriodMs: settings.emptyGracePeriodMs,
+        maxPruneShare: settings.maxPruneShare,
+        force: force || settings.forcePrune,
+      },
     });
     this.emptySince = plan.emptySince;
 
@@ -150,7 +187,12 @@ export class DirectorySync {
     this.appliedFiles.endPass();
     const review = this.pruneConfirmation.review(plan.prune, { now: this.now(), existingFiles: existingFiles(scan) });
     const pruned = await this.prune(review.confirmed);
-    const after = nextInventory(intent, plan, outcomes.map((result) => result.outcome), pruned);
+    const after = nextInventory(
+      intent,
+      plan,
+      outcomes.map((result) => result.outcome),
+      pruned,
+    );
     await this.saveInventory(keepUnpruned(after, intent, unpruned(plan, review, pruned)));
 
     this.report(scan, plan, outcomes);
@@ -158,13 +200,32 @@ export class DirectorySync {
     const files: FileSyncStatus[] = [
       ...outcomes.map(({ outcome, error }): FileSyncStatus => {
         if ('applied' in outcome) return { file: outcome.file, state: 'Applied', objects: outcome.applied.map(refKey) };
-        return { file: outcome.file, state: 'Failed', objects: (inventory[outcome.file] ?? []).map(refKey), ...failureDetails(error) };
+        return {
+          file: outcome.file,
+          state: 'Failed',
+          objects: (inventory[outcome.file] ?? []).map(refKey),
+          ...failureDetails(error),
+        };
       }),
-      ...scan.refused.map((file): FileSyncStatus => ({ file: file.file, state: 'Invalid', objects: (inventory[file.file] ?? []).map(refKey), issues: file.issues })),
-      ...scan.writing.map((file): FileSyncStatus => ({ file: file.file, state: 'Writing', objects: (inventory[file.file] ?? []).map(refKey), message: writingMessage(settings.writeFinishMs) })),
+      ...scan.refused.map((file): FileSyncStatus => ({
+        file: file.file,
+        state: 'Invalid',
+        objects: (inventory[file.file] ?? []).map(refKey),
+        issues: file.issues,
+      })),
+      ...scan.writing.map((file): FileSyncStatus => ({
+        file: file.file,
+        state: 'Writing',
+        objects: (inventory[file.file] ?? []).map(refKey),
+        message: writingMessage(settings.writeFinishMs),
+      })),
     ].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
     const withheld = plan.withheld;
-    const degraded = files.some((file) => file.state === 'Invalid' || file.state === 'Failed') || plan.conflicts.length > 0 || withheld !== undefined || pruned.length < review.confirmed.length;
+    const degraded =
+      files.some((file) => file.state === 'Invalid' || file.state === 'Failed') ||
+      plan.conflicts.length > 0 ||
+      withheld !== undefined ||
+      pruned.length < review.confirmed.length;
     const settling = scan.writing.length > 0 || review.waiting.length > 0;
     return {
       directory: this.options.dir,
@@ -173,11 +234,23 @@ export class DirectorySync {
       passes,
       lastPassAt: new Date(this.now()).toISOString(),
       files,
-      conflicts: plan.conflicts.map((conflict) => ({ object: refKey(conflict.ref), files: conflict.files, message: conflict.message })),
+      conflicts: plan.conflicts.map((conflict) => ({
+        object: refKey(conflict.ref),
+        files: conflict.files,
+        message: conflict.message,
+      })),
       pruned: pruned.map(refKey),
-      ...(review.recheckAt !== undefined ? { pruneWaiting: { objects: review.waiting.map(refKey), until: new Date(review.recheckAt).toISOString() } } : {}),
+      ...(review.recheckAt !== undefined
+        ? { pruneWaiting: { objects: review.waiting.map(refKey), until: new Date(review.recheckAt).toISOString() } }
+        : {}),
       ...(withheld
-        ? { pruneWithheld: { objects: withheld.objects.map(refKey), reason: withheld.reason, ...(plan.recheckAt !== undefined ? { retryAt: new Date(plan.recheckAt).toISOString() } : {}) } }
+        ? {
+            pruneWithheld: {
+              objects: withheld.objects.map(refKey),
+              reason: withheld.reason,
+              ...(plan.recheckAt !== undefined ? { retryAt: new Date(plan.recheckAt).toISOString() } : {}),
+            },
+          }
         : {}),
     };
   }
@@ -194,7 +267,10 @@ export class DirectorySync {
    * others, for as long as a round makes progress. An unchanged file (applied-files.ts)
    * is not applied again, unless the plan now asks it for other objects than it applied.
    */
-  private async applyFiles(scan: DirectoryScan, plan: SyncPlan): Promise<Array<{ outcome: ApplyOutcome; error?: unknown }>> {
+  private async applyFiles(
+    scan: DirectoryScan,
+    plan: SyncPlan,
+  ): Promise<Array<{ outcome: ApplyOutcome; error?: unknown }>> {
     const results = new Map<string, { outcome: ApplyOutcome; error?: unknown }>();
     const planned = new Map(plan.apply.map((entry) => [entry.file, entry.objects]));
     // Without turns, a thousand files would hold the proxy's requests for the whole pass.
@@ -204,7 +280,11 @@ export class DirectorySync {
       await turn();
       const applied = this.appliedFiles.stillApplied(file.file, planned.get(file.file) ?? []);
       if (applied) results.set(file.file, { outcome: { file: file.file, applied } });
-      else await this.readAgain(file).then((parsed) => pending.push(parsed), (error: unknown) => results.set(file.file, { outcome: { file: file.file, failed: true }, error }));
+      else
+        await this.readAgain(file).then(
+          (parsed) => pending.push(parsed),
+          (error: unknown) => results.set(file.file, { outcome: { file: file.file, failed: true }, error }),
+        );
     }
     if (pending.length === 0) return [...results.values()];
     // One index of the store for the whole pass, kept current by its watch, instead of a
@@ -253,21 +333,46 @@ export class DirectorySync {
     return { ...file, documents: parseManifests(content, file.displayPath) };
   }
 
-  private async applyFile(file: ParsedFile, objects: ObjectRef[], index: AdmissionIndex): Promise<Array<ObjectRef & { uid: string }>> {
-    const documents = file.documents.filter((doc) => objects.some((ref) => sameRef(ref, { kind: doc.object.kind, name: doc.object.metadata.name })));
+  private async applyFile(
+    file: ParsedFile,
+    objects: ObjectRef[],
+    index: AdmissionIndex,
+  ): Promise<Array<ObjectRef & { uid: string }>> {
+    const documents = file.documents.filter((doc) =>
+      objects.some((ref) => sameRef(ref, { kind: doc.object.kind, name: doc.object.metadata.name })),
+    );
     for (const doc of documents) {
       doc.object.metadata.annotations = { ...doc.object.metadata.annotations, [SOURCE_FILE_ANNOTATION]: file.file };
       // A resourceVersion in a watched file would pin it to one moment of the store.
       delete doc.object.metadata.resourceVersion;
     }
-    const applied = await applyDocuments(this.options.store, documents, { settings: this.options.admission, resolveContext: this.options.resolveContext, index });
+    const applied = await applyDocuments(this.options.store, documents, {
+      settings: this.options.admission,
+      resolveContext: this.options.resolveContext,
+      index,
+    });
     for (const object of applied) {
       if (object.result === 'unchanged') continue;
-      this.options.events.record({ kind: object.kind, name: object.name }, 'Normal', 'Applied', `${object.result} from ${file.displayPath}`);
-      this.options.logger.info({ file: file.displayPath, kind: object.kind, name: object.name, result: object.result }, 'applied manifest');
+      this.options.events.record(
+        { kind: object.kind, name: object.name },
+        'Normal',
+        'Applied',
+        `${object.result} from ${file.displayPath}`,
+      );
+      this.options.logger.info(
+        { file: file.displayPath, kind: object.kind, name: object.name, result: object.result },
+        'applied manifest',
+      );
     }
-    const buildsImage = file.documents.some((doc) => doc.object.kind === 'Image' && doc.object.spec.build !== undefined);
-    this.appliedFiles.record(file.file, file.documents.map(declared), applied.map((object) => object.object), { skippable: !buildsImage });
+    const buildsImage = file.documents.some(
+      (doc) => doc.object.kind === 'Image' && doc.object.spec.build !== undefined,
+    );
+    this.appliedFiles.record(
+      file.file,
+      file.documents.map(declared),
+      applied.map((object) => object.object),
+      { skippable: !buildsImage },
+    );
     return applied.map((object) => ({ kind: object.kind, name: object.name, uid: object.object.metadata.uid ?? '' }));
   }
 
@@ -285,7 +390,12 @@ export class DirectorySync {
         await store.delete(candidate.kind, candidate.name, { resourceVersion: current.metadata.resourceVersion ?? '' });
         pruned.push(candidate);
         const where = `${this.options.dir}/${candidate.file}`;
-        events.record(candidate, 'Normal', 'Pruned', `deleted: no file in the manifests directory declares it any more (it came from ${where})`);
+        events.record(
+          candidate,
+          'Normal',
+          'Pruned',
+          `deleted: no file in the manifests directory declares it any more (it came from ${where})`,
+        );
         logger.info({ kind: candidate.kind, name: candidate.name, file: where }, 'pruned object');
       } catch (error) {
         // Changed between the read and the delete: the next pass looks again.
@@ -295,7 +405,11 @@ export class DirectorySync {
     return pruned;
   }
 
-  private report(scan: DirectoryScan, plan: SyncPlan, outcomes: Array<{ outcome: ApplyOutcome; error?: unknown }>): void {
+  private report(
+    scan: DirectoryScan,
+    plan: SyncPlan,
+    outcomes: Array<{ outcome: ApplyOutcome; error?: unknown }>,
+  ): void {
     const { events, logger } = this.options;
     const reported = new Map<string, string>();
     // Events count repeats; the log says a file's problem once, and again when it changes.
@@ -305,14 +419,31 @@ export class DirectorySync {
     };
     for (const file of scan.refused) {
       const issues = file.issues.map(formatIssue).join('; ');
-      events.record({ kind: SYNC_EVENT_KIND, name: file.file }, 'Warning', 'InvalidManifest', `not applied, and what it declared before is kept as it was: ${issues}`);
-      logOnce(file.file, issues, () => logger.error({ file: file.displayPath, issues: file.issues.map(formatIssue) }, `skipped manifest ${file.displayPath}: ${issues}`));
+      events.record(
+        { kind: SYNC_EVENT_KIND, name: file.file },
+        'Warning',
+        'InvalidManifest',
+        `not applied, and what it declared before is kept as it was: ${issues}`,
+      );
+      logOnce(file.file, issues, () =>
+        logger.error(
+          { file: file.displayPath, issues: file.issues.map(formatIssue) },
+          `skipped manifest ${file.displayPath}: ${issues}`,
+        ),
+      );
     }
     for (const { outcome, error } of outcomes) {
       if ('applied' in outcome) continue;
       const reason = errorMessage(error);
-      events.record({ kind: SYNC_EVENT_KIND, name: outcome.file }, 'Warning', 'ApplyFailed', `not applied, and what it declared before is kept as it was: ${reason}`);
-      logOnce(outcome.file, reason, () => logger.error({ file: outcome.file, err: reason }, `could not apply manifest ${outcome.file}: ${reason}`));
+      events.record(
+        { kind: SYNC_EVENT_KIND, name: outcome.file },
+        'Warning',
+        'ApplyFailed',
+        `not applied, and what it declared before is kept as it was: ${reason}`,
+      );
+      logOnce(outcome.file, reason, () =>
+        logger.error({ file: outcome.file, err: reason }, `could not apply manifest ${outcome.file}: ${reason}`),
+      );
     }
     this.reported.clear();
     for (const [file, message] of reported) this.reported.set(file, message);
@@ -321,14 +452,21 @@ export class DirectorySync {
       logger.error({ object: refKey(conflict.ref), files: conflict.files }, conflict.message);
     }
     if (plan.withheld) {
-      events.record({ kind: SYNC_EVENT_KIND, name: this.options.dir }, 'Warning', 'PruneWithheld', `${plan.withheld.objects.map(refKey).join(', ')} not pruned: ${plan.withheld.reason}`);
+      events.record(
+        { kind: SYNC_EVENT_KIND, name: this.options.dir },
+        'Warning',
+        'PruneWithheld',
+        `${plan.withheld.objects.map(refKey).join(', ')} not pruned: ${plan.withheld.reason}`,
+      );
       logger.warn({ objects: plan.withheld.objects.map(refKey) }, `prune withheld: ${plan.withheld.reason}`);
     }
   }
 }
 
 /** Answers for the planning of one pass, before it writes anything. */
-function memoizeByRef(lookup: (ref: ObjectRef) => StoredObject | undefined): (ref: ObjectRef) => StoredObject | undefined {
+function memoizeByRef(
+  lookup: (ref: ObjectRef) => StoredObject | undefined,
+): (ref: ObjectRef) => StoredObject | undefined {
   const answers = new Map<string, StoredObject | undefined>();
   return (ref) => {
     const key = refKey(ref);
@@ -337,7 +475,11 @@ function memoizeByRef(lookup: (ref: ObjectRef) => StoredObject | undefined): (re
   };
 }
 
-async function readAhead(lookup: (ref: ObjectRef) => unknown, refs: readonly ObjectRef[], turn: () => Promise<void>): Promise<void> {
+async function readAhead(
+  lookup: (ref: ObjectRef) => unknown,
+  refs: readonly ObjectRef[],
+  turn: () => Promise<void>,
+): Promise<void> {
   for (const ref of refs) {
     await turn();
     lookup(ref);

@@ -27,7 +27,9 @@ export type Inventory = Record<string, InventoryEntry[]>;
 
 export class InventoryLoadError extends Error {
   constructor(file: string, reason: string) {
-    super(`${file}: ${reason} (move it aside to start over: the directory then owns nothing until it applies its files again)`);
+    super(
+      `${file}: ${reason} (move it aside to start over: the directory then owns nothing until it applies its files again)`,
+    );
     this.name = 'InventoryLoadError';
   }
 }
@@ -52,8 +54,14 @@ export class InventoryFile {
 
   async save(inventory: Inventory): Promise<void> {
     await mkdir(path.dirname(this.path), { recursive: true, mode: DIR_MODE });
-    const sorted = Object.fromEntries(Object.keys(inventory).sort().map((file) => [file, inventory[file]]));
-    await writeFileAtomic(this.path, `${JSON.stringify({ version: 1, files: sorted }, null, 2)}\n`, { mode: FILE_MODE });
+    const sorted = Object.fromEntries(
+      Object.keys(inventory)
+        .sort()
+        .map((file) => [file, inventory[file]]),
+    );
+    await writeFileAtomic(this.path, `${JSON.stringify({ version: 1, files: sorted }, null, 2)}\n`, {
+      mode: FILE_MODE,
+    });
   }
 }
 
@@ -64,12 +72,18 @@ export function parseInventory(text: string, file: string): Inventory {
   } catch (error) {
     throw new InventoryLoadError(file, `not valid JSON (${(error as Error).message})`);
   }
-  if (!isRecord(value) || value.version !== 1 || !isRecord(value.files)) throw new InventoryLoadError(file, 'expected {"version": 1, "files": {...}}');
+  if (!isRecord(value) || value.version !== 1 || !isRecord(value.files))
+    throw new InventoryLoadError(file, 'expected {"version": 1, "files": {...}}');
   const inventory: Inventory = {};
   for (const [source, entries] of Object.entries(value.files)) {
     if (!Array.isArray(entries)) throw new InventoryLoadError(file, `files["${source}"] must be a list`);
     inventory[source] = entries.map((entry: unknown, index) => {
-      if (!isRecord(entry) || !isKind(entry.kind) || typeof entry.name !== 'string' || (entry.uid !== undefined && typeof entry.uid !== 'string')) {
+      if (
+        !isRecord(entry) ||
+        !isKind(entry.kind) ||
+        typeof entry.name !== 'string' ||
+        (entry.uid !== undefined && typeof entry.uid !== 'string')
+      ) {
         throw new InventoryLoadError(file, `files["${source}"][${index}] must be {kind, name, uid?}`);
       }
       return { kind: entry.kind, name: entry.name, ...(typeof entry.uid === 'string' ? { uid: entry.uid } : {}) };

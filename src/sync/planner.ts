@@ -94,7 +94,9 @@ export function indexInventory(inventory: Inventory): InventoryIndex {
 
 /** An inventory entry owns a stored object: same uid, or (while its pass runs) the object names the entry's file. */
 export function isOwned(index: InventoryIndex, ref: ObjectRef, stored: StoredObject): boolean {
-  return (index.get(refKey(ref)) ?? []).some((entry) => (entry.uid !== undefined ? entry.uid === stored.uid : stored.sourceFile === entry.file));
+  return (index.get(refKey(ref)) ?? []).some((entry) =>
+    entry.uid !== undefined ? entry.uid === stored.uid : stored.sourceFile === entry.file,
+  );
 }
 
 export function planSync(input: PlanInput): SyncPlan {
@@ -203,7 +205,8 @@ function countOwned(index: InventoryIndex, stored: (ref: ObjectRef) => StoredObj
 }
 
 /** How a pass went, per file it tried to apply: the objects written, with their uids, or a failure. */
-export type ApplyOutcome = { file: string; applied: Array<ObjectRef & { uid: string }> } | { file: string; failed: true };
+export type ApplyOutcome =
+  { file: string; applied: Array<ObjectRef & { uid: string }> } | { file: string; failed: true };
 
 /**
  * Entries left without a uid by a pass that did not finish (a crash, a failed apply): those
@@ -219,7 +222,8 @@ export function resolvePending(inventory: Inventory, stored: (ref: ObjectRef) =>
         continue;
       }
       const current = stored(entry);
-      if (current && current.sourceFile === file && !kept.some((other) => sameRef(other, entry))) kept.push({ kind: entry.kind, name: entry.name, uid: current.uid });
+      if (current && current.sourceFile === file && !kept.some((other) => sameRef(other, entry)))
+        kept.push({ kind: entry.kind, name: entry.name, uid: current.uid });
     }
     if (kept.length > 0) resolved[file] = kept;
   }
@@ -230,7 +234,12 @@ export function resolvePending(inventory: Inventory, stored: (ref: ObjectRef) =>
  * The inventory after a pass (from the intent inventory written before it): applied files list what they wrote; files refused or failed,
  * objects in conflict, and prunes withheld or failed keep what they had; pruned objects go.
  */
-export function nextInventory(intent: Inventory, plan: SyncPlan, outcomes: ApplyOutcome[], pruned: ObjectRef[]): Inventory {
+export function nextInventory(
+  intent: Inventory,
+  plan: SyncPlan,
+  outcomes: ApplyOutcome[],
+  pruned: ObjectRef[],
+): Inventory {
   const next: Inventory = {};
   const claimed = new Set<string>();
   for (const outcome of outcomes) {
@@ -244,7 +253,8 @@ export function nextInventory(intent: Inventory, plan: SyncPlan, outcomes: Apply
     // next[file] is set by this pass's applied outcomes only.
     if (next[file]) {
       // An applied file keeps, besides what it wrote, what it held and now has in conflict.
-      for (const entry of entries) if (conflictKeys.has(refKey(entry)) && !claimed.has(refKey(entry))) next[file]?.push(entry);
+      for (const entry of entries)
+        if (conflictKeys.has(refKey(entry)) && !claimed.has(refKey(entry))) next[file]?.push(entry);
       continue;
     }
     // Entries without a uid stay too: a failed apply may have created some of them;
@@ -261,13 +271,18 @@ export function nextInventory(intent: Inventory, plan: SyncPlan, outcomes: Apply
  * what the directory owned already. A crash in the middle of the pass leaves objects the
  * next pass recognises as the directory's, by their source-file annotation.
  */
-export function intentInventory(previous: Inventory, plan: SyncPlan, stored: (ref: ObjectRef) => StoredObject | undefined): Inventory {
+export function intentInventory(
+  previous: Inventory,
+  plan: SyncPlan,
+  stored: (ref: ObjectRef) => StoredObject | undefined,
+): Inventory {
   const intent: Inventory = structuredClone(previous);
   for (const { file, objects } of plan.apply) {
     for (const object of objects) {
       if (stored(object)) continue;
       const entries = (intent[file] ??= []);
-      if (!entries.some((entry) => sameRef(entry, object) && entry.uid === undefined)) entries.push({ kind: object.kind, name: object.name });
+      if (!entries.some((entry) => sameRef(entry, object) && entry.uid === undefined))
+        entries.push({ kind: object.kind, name: object.name });
     }
   }
   return intent;

@@ -56,10 +56,11 @@ export class PruneConfirmation {
 export function keepUnpruned(next: Inventory, intent: Inventory, unpruned: PlannedPrune[]): Inventory {
   const kept: Inventory = structuredClone(next);
   for (const object of unpruned) {
-    const entry = (intent[object.file] ?? []).find((candidate) => sameRef(candidate, object) && candidate.uid === object.uid);
+    const entry = (intent[object.file] ?? []).find(
+      (candidate) => sameRef(candidate, object) && candidate.uid === object.uid,
+    );
     if (!entry || Object.values(kept).some((entries) => entries.some((other) => sameRef(other, object)))) continue;
     (kept[object.file] ??= []).push(entry);
   }
   return kept;
 }
-

@@ -77,13 +77,22 @@ export async function scanDirectory(dir: string, options: ScanOptions = {}): Pro
     if (errorCode(error) === 'ENOENT') return structuredClone(MISSING);
     throw error;
   }
-  const scan: DirectoryScan = { exists: true, parsed: [], refused: listing.problems.map((problem) => refusal(problem.file, path.join(dir, problem.file), problem.message)), writing: [], unchanged: [] };
+  const scan: DirectoryScan = {
+    exists: true,
+    parsed: [],
+    refused: listing.problems.map((problem) => refusal(problem.file, path.join(dir, problem.file), problem.message)),
+    writing: [],
+    unchanged: [],
+  };
   const statFile = options.stat ?? statMark;
-  const settled = await awaitWriteFinish(listing.files.map((file) => path.join(dir, file)), {
-    windowMs: options.writeFinishMs ?? 0,
-    stat: statFile,
-    ...(options.clock ? { clock: options.clock } : {}),
-  });
+  const settled = await awaitWriteFinish(
+    listing.files.map((file) => path.join(dir, file)),
+    {
+      windowMs: options.writeFinishMs ?? 0,
+      stat: statFile,
+      ...(options.clock ? { clock: options.clock } : {}),
+    },
+  );
   for (const file of listing.files) {
     const displayPath = path.join(dir, file);
     const mark = settled.finished.get(displayPath);
@@ -99,13 +108,22 @@ export async function scanDirectory(dir: string, options: ScanOptions = {}): Pro
 }
 
 /** Reads and parses one finished file; one that moved while it was read is still being written. */
-async function readOne(scan: DirectoryScan, file: string, displayPath: string, mark: FileMark, statFile: StatFile, unchanged: ScanOptions['unchanged']): Promise<void> {
+async function readOne(
+  scan: DirectoryScan,
+  file: string,
+  displayPath: string,
+  mark: FileMark,
+  statFile: StatFile,
+  unchanged: ScanOptions['unchanged'],
+): Promise<void> {
   let content: string;
   try {
     content = await readFile(displayPath, 'utf8');
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return;
-    scan.refused.push(refusal(file, displayPath, `cannot read the file: ${errorCode(error) ?? (error as Error).message}`));
+    scan.refused.push(
+      refusal(file, displayPath, `cannot read the file: ${errorCode(error) ?? (error as Error).message}`),
+    );
     return;
   }
   if (!sameMark(mark, await statFile(displayPath))) {

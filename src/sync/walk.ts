@@ -23,7 +23,9 @@ export const MAX_ENTRIES = 200_000;
  */
 export class WalkLimitError extends Error {
   constructor(root: string, maxEntries: number) {
-    super(`${root}: more than ${maxEntries} entries below it (does a symbolic link lead to a large directory?); nothing is applied or pruned until it holds fewer`);
+    super(
+      `${root}: more than ${maxEntries} entries below it (does a symbolic link lead to a large directory?); nothing is applied or pruned until it holds fewer`,
+    );
     this.name = 'WalkLimitError';
   }
 }
@@ -61,14 +63,24 @@ export async function walkDirectory(root: string, options: WalkOptions): Promise
   return { files: state.files.sort(), problems: state.problems };
 }
 
-async function walk(root: string, relativeDir: string, ancestors: string[], options: WalkOptions, result: WalkState): Promise<void> {
+async function walk(
+  root: string,
+  relativeDir: string,
+  ancestors: string[],
+  options: WalkOptions,
+  result: WalkState,
+): Promise<void> {
   let entries: Dirent[];
   try {
     entries = await readdir(path.join(root, relativeDir), { withFileTypes: true });
   } catch (error) {
     // The top directory's errors are the caller's (missing = empty); a subdirectory removed meanwhile is simply gone.
     if (relativeDir === '') throw error;
-    if (errorCode(error) !== 'ENOENT') result.problems.push({ file: relativeDir, message: `cannot read the directory: ${errorCode(error) ?? String(error)}` });
+    if (errorCode(error) !== 'ENOENT')
+      result.problems.push({
+        file: relativeDir,
+        message: `cannot read the directory: ${errorCode(error) ?? String(error)}`,
+      });
     return;
   }
   result.entries += entries.length;
@@ -76,29 +88,52 @@ async function walk(root: string, relativeDir: string, ancestors: string[], opti
   for (const entry of entries) {
     const relative = relativeDir === '' ? entry.name : `${relativeDir}/${entry.name}`;
     if (options.skip(relative)) continue;
-    const kind = entry.isSymbolicLink() ? await followLink(root, relative, options, result) : entry.isDirectory() ? 'directory' : entry.isFile() ? 'file' : undefined;
+    const kind = entry.isSymbolicLink()
+      ? await followLink(root, relative, options, result)
+      : entry.isDirectory()
+        ? 'directory'
+        : entry.isFile()
+          ? 'file'
+          : undefined;
     if (kind === 'file' && options.include(relative)) result.files.push(relative);
     if (kind === 'directory') await enter(root, relative, ancestors, options, result);
   }
 }
 
-async function enter(root: string, relative: string, ancestors: string[], options: WalkOptions, result: WalkState): Promise<void> {
+async function enter(
+  root: string,
+  relative: string,
+  ancestors: string[],
+  options: WalkOptions,
+  result: WalkState,
+): Promise<void> {
   if (ancestors.length > MAX_DEPTH) {
-    result.problems.push({ file: relative, message: `not read: nested more than ${MAX_DEPTH} directories deep (through symbolic links?)` });
+    result.problems.push({
+      file: relative,
+      message: `not read: nested more than ${MAX_DEPTH} directories deep (through symbolic links?)`,
+    });
     return;
   }
   const real = await realpath(path.join(root, relative)).catch(() => undefined);
   if (real === undefined) return;
   if (ancestors.includes(real)) {
     const target = await readlink(path.join(root, relative)).catch(() => real);
-    result.problems.push({ file: relative, message: `not followed: a symbolic link loop (${relative} -> ${target} leads back to a directory that contains it)` });
+    result.problems.push({
+      file: relative,
+      message: `not followed: a symbolic link loop (${relative} -> ${target} leads back to a directory that contains it)`,
+    });
     return;
   }
   await walk(root, relative, [...ancestors, real], options, result);
 }
 
 /** What a link leads to. A loop is a problem; a link to nothing only when it is named like a file to list. */
-async function followLink(root: string, relative: string, options: WalkOptions, result: WalkResult): Promise<'file' | 'directory' | undefined> {
+async function followLink(
+  root: string,
+  relative: string,
+  options: WalkOptions,
+  result: WalkResult,
+): Promise<'file' | 'directory' | undefined> {
   const full = path.join(root, relative);
   try {
     const info = await stat(full);
@@ -108,9 +143,21 @@ async function followLink(root: string, relative: string, options: WalkOptions, 
     const target = await readlink(full).catch(() => undefined);
     // The link itself removed since the listing: gone, nothing to say.
     if (target === undefined) return undefined;
-    if (code === 'ELOOP') result.problems.push({ file: relative, message: `not followed: a symbolic link loop (${relative} -> ${target})` });
-    else if (code !== 'ENOENT') result.problems.push({ file: relative, message: `cannot follow the symbolic link (${relative} -> ${target}): ${code ?? String(error)}` });
-    else if (options.include(relative)) result.problems.push({ file: relative, message: `a symbolic link to nothing (${relative} -> ${target}); what it declared is kept until it leads to a file again or is removed` });
+    if (code === 'ELOOP')
+      result.problems.push({
+        file: relative,
+        message: `not followed: a symbolic link loop (${relative} -> ${target})`,
+      });
+    else if (code !== 'ENOENT')
+      result.problems.push({
+        file: relative,
+        message: `cannot follow the symbolic link (${relative} -> ${target}): ${code ?? String(error)}`,
+      });
+    else if (options.include(relative))
+      result.problems.push({
+        file: relative,
+        message: `a symbolic link to nothing (${relative} -> ${target}); what it declared is kept until it leads to a file again or is removed`,
+      });
     return undefined;
   }
 }

@@ -73,7 +73,8 @@ export class ManifestWatcher {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const timer of [this.debounce, this.recheck, this.missingPoll]) if (timer !== undefined) this.clock.clearTimeout(timer);
+    for (const timer of [this.debounce, this.recheck, this.missingPoll])
+      if (timer !== undefined) this.clock.clearTimeout(timer);
     await this.watcher?.close();
     this.watcher = undefined;
   }
@@ -107,10 +108,13 @@ export class ManifestWatcher {
     this.recheck = undefined;
     const at = this.options.sync.recheckAt();
     if (at !== undefined) {
-      this.recheck = this.clock.setTimeout(() => {
-        this.recheck = undefined;
-        void this.runPass();
-      }, Math.max(0, at - this.clock.now()) + 1);
+      this.recheck = this.clock.setTimeout(
+        () => {
+          this.recheck = undefined;
+          void this.runPass();
+        },
+        Math.max(0, at - this.clock.now()) + 1,
+      );
     }
   }
 
@@ -123,20 +127,23 @@ export class ManifestWatcher {
       // Symbolic links are followed (chokidar's default), but not back into a directory being
       // watched: chokidar would follow `loop -> .` until the system says ELOOP, forty levels down.
       ignored: (file: string, stats?: Stats) =>
-        (isHiddenPath(path.relative(dir, file)) && !isConfigMapPath(path.relative(dir, file))) || (stats?.isDirectory() === true && leadsBackUp(dir, file)),
+        (isHiddenPath(path.relative(dir, file)) && !isConfigMapPath(path.relative(dir, file))) ||
+        (stats?.isDirectory() === true && leadsBackUp(dir, file)),
       depth: MAX_DEPTH,
     });
     watcher.on('all', (event, file) => {
       const relative = path.relative(dir, file);
       if (event === 'unlinkDir' && relative === '') this.rootRemoved = true;
-      if (event === 'addDir' || event === 'unlinkDir' || isManifestPath(relative) || isConfigMapPath(relative)) this.changed();
+      if (event === 'addDir' || event === 'unlinkDir' || isManifestPath(relative) || isConfigMapPath(relative))
+        this.changed();
     });
     // Files written between the first pass's scan and the watcher being ready would
     // otherwise wait for the next change.
     watcher.once('ready', () => this.changed());
     // A link that loops on itself is reported by the pass, for its file.
     watcher.on('error', (error) => {
-      if (errorCode(error) !== 'ELOOP') this.options.logger.warn({ err: errorMessage(error), dir }, 'watching the manifests directory failed');
+      if (errorCode(error) !== 'ELOOP')
+        this.options.logger.warn({ err: errorMessage(error), dir }, 'watching the manifests directory failed');
     });
     return watcher;
   }
@@ -159,14 +166,20 @@ export class ManifestWatcher {
  */
 export function isConfigMapPath(relative: string): boolean {
   const segments = relative.split(/[\\/]/);
-  return segments.some((segment) => segment.startsWith('..') && segment !== '..') && segments.every((segment) => !segment.startsWith('.') || segment.startsWith('..'));
+  return (
+    segments.some((segment) => segment.startsWith('..') && segment !== '..') &&
+    segments.every((segment) => !segment.startsWith('.') || segment.startsWith('..'))
+  );
 }
 
 /** A directory below `root` that is `root` or one of its own ancestors below it, reached again through a link. */
 export function leadsBackUp(root: string, dir: string): boolean {
   const real = realpathOrUndefined(dir);
   if (real === undefined) return false;
-  const segments = path.relative(root, dir).split(path.sep).filter((segment) => segment !== '');
+  const segments = path
+    .relative(root, dir)
+    .split(path.sep)
+    .filter((segment) => segment !== '');
   let ancestor = root;
   for (let index = 0; index < segments.length; index++) {
     if (realpathOrUndefined(ancestor) === real) return true;

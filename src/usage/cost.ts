@@ -19,16 +19,31 @@ export function roundCost(amount: number): number {
   return (Math.sign(amount) * Math.round(Math.abs(amount) * SCALE)) / SCALE;
 }
 
-export function leaseCost(runtimeSeconds: number, cpuMillis: number, memoryBytes: number, prices: Pick<Prices, 'perVcpuSecond' | 'perGibSecond'>): number {
-  for (const [name, value] of Object.entries({ runtimeSeconds, cpuMillis, memoryBytes, perVcpuSecond: prices.perVcpuSecond, perGibSecond: prices.perGibSecond })) {
-    if (!Number.isFinite(value) || value < 0) throw new RangeError(`leaseCost: ${name} must be a finite number of at least 0, got ${value}`);
+export function leaseCost(
+  runtimeSeconds: number,
+  cpuMillis: number,
+  memoryBytes: number,
+  prices: Pick<Prices, 'perVcpuSecond' | 'perGibSecond'>,
+): number {
+  for (const [name, value] of Object.entries({
+    runtimeSeconds,
+    cpuMillis,
+    memoryBytes,
+    perVcpuSecond: prices.perVcpuSecond,
+    perGibSecond: prices.perGibSecond,
+  })) {
+    if (!Number.isFinite(value) || value < 0)
+      throw new RangeError(`leaseCost: ${name} must be a finite number of at least 0, got ${value}`);
   }
   const perSecond = (cpuMillis / 1000) * prices.perVcpuSecond + (memoryBytes / GIB) * prices.perGibSecond;
   return roundCost(perSecond * runtimeSeconds);
 }
 
 /** What a lease will cost if it runs its whole ttl: `status.estimatedCost`, set at creation. */
-export function estimatedLeaseCost(spec: LeaseSpec, settings: Pick<OperatorSettings, 'leaseDefaults' | 'prices'>): number {
+export function estimatedLeaseCost(
+  spec: LeaseSpec,
+  settings: Pick<OperatorSettings, 'leaseDefaults' | 'prices'>,
+): number {
   const { ttlMs, cpuMillis, memoryBytes } = leaseResources(spec, settings);
   return leaseCost(ttlMs / 1000, cpuMillis, memoryBytes, settings.prices);
 }

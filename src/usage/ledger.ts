@@ -43,7 +43,9 @@ export class LedgerCorruptError extends Error {
     readonly line: number,
     reason: string,
   ) {
-    super(`${file}:${line}: ${reason}; the usage ledger cannot be read past a damaged line (repair or remove that line, then start again)`);
+    super(
+      `${file}:${line}: ${reason}; the usage ledger cannot be read past a damaged line (repair or remove that line, then start again)`,
+    );
     this.name = 'LedgerCorruptError';
   }
 }
@@ -113,7 +115,9 @@ function loadContent(file: string, content: Buffer): LoadedLedger {
     goodBytes = Math.min(end + 1, content.length);
     needsNewline = end === content.length;
     if (seen.has(parsed.record.leaseUid)) {
-      warnings.push(`${file}:${line.number}: lease uid ${parsed.record.leaseUid} is recorded twice; the later record is ignored (a lease is billed once)`);
+      warnings.push(
+        `${file}:${line.number}: lease uid ${parsed.record.leaseUid} is recorded twice; the later record is ignored (a lease is billed once)`,
+      );
       continue;
     }
     seen.add(parsed.record.leaseUid);

@@ -29,17 +29,21 @@ export function usageRecordProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'expected a JSON object';
   const record = value as Record<string, unknown>;
   for (const field of STRING_FIELDS) {
-    if (typeof record[field] !== 'string' || record[field] === '') return `${field}: expected a non-empty string, got ${show(record[field])}`;
+    if (typeof record[field] !== 'string' || record[field] === '')
+      return `${field}: expected a non-empty string, got ${show(record[field])}`;
   }
   for (const field of INSTANT_FIELDS) {
     const text = record[field];
-    if (typeof text !== 'string' || Number.isNaN(Date.parse(text))) return `${field}: expected an ISO 8601 time, got ${show(text)}`;
+    if (typeof text !== 'string' || Number.isNaN(Date.parse(text)))
+      return `${field}: expected an ISO 8601 time, got ${show(text)}`;
   }
   for (const field of AMOUNT_FIELDS) {
     const amount = record[field];
-    if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) return `${field}: expected a number of at least 0, got ${show(amount)}`;
+    if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0)
+      return `${field}: expected a number of at least 0, got ${show(amount)}`;
   }
-  if (!(USAGE_REASONS as readonly unknown[]).includes(record.reason)) return `reason: expected one of ${USAGE_REASONS.join(', ')}, got ${show(record.reason)}`;
+  if (!(USAGE_REASONS as readonly unknown[]).includes(record.reason))
+    return `reason: expected one of ${USAGE_REASONS.join(', ')}, got ${show(record.reason)}`;
   if (typeof record.fromPool !== 'boolean') return `fromPool: expected true or false, got ${show(record.fromPool)}`;
   return undefined;
 }

@@ -64,13 +64,16 @@ function byText(a: string, b: string): number {
 }
 
 export function summariseUsage(records: readonly UsageRecord[]): UsageSummary {
-  const leases = [...records].sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt) || byText(a.lease, b.lease));
+  const leases = [...records].sort(
+    (a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt) || byText(a.lease, b.lease),
+  );
   const projects = new Map<string, { project: string; currency: string; sums: Accumulator }>();
   const totals = new Map<string, Accumulator>();
   for (const record of leases) {
     const key = JSON.stringify([record.project, record.currency]);
     let entry = projects.get(key);
-    if (!entry) projects.set(key, (entry = { project: record.project, currency: record.currency, sums: new Accumulator() }));
+    if (!entry)
+      projects.set(key, (entry = { project: record.project, currency: record.currency, sums: new Accumulator() }));
     entry.sums.add(record);
     let total = totals.get(record.currency);
     if (!total) totals.set(record.currency, (total = new Accumulator()));
@@ -81,6 +84,8 @@ export function summariseUsage(records: readonly UsageRecord[]): UsageSummary {
     projects: [...projects.values()]
       .map(({ project, currency, sums }) => ({ project, ...sums.sums(currency) }))
       .sort((a, b) => byText(a.project, b.project) || byText(a.currency, b.currency)),
-    totals: [...totals.entries()].map(([currency, sums]) => sums.sums(currency)).sort((a, b) => byText(a.currency, b.currency)),
+    totals: [...totals.entries()]
+      .map(([currency, sums]) => sums.sums(currency))
+      .sort((a, b) => byText(a.currency, b.currency)),
   };
 }

@@ -31,7 +31,11 @@ export function isTempFileName(name: string): boolean {
  * fsync fails, the new content is in place but may not survive a crash; the error is
  * still thrown, because the caller asked for durability.
  */
-export async function writeFileAtomic(target: string, data: string | Uint8Array, options: WriteFileAtomicOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  target: string,
+  data: string | Uint8Array,
+  options: WriteFileAtomicOptions = {},
+): Promise<void> {
   const temp = tempPathFor(target);
   let handle: FileHandle | undefined;
   try {

@@ -5,7 +5,10 @@ export type { Logger };
 
 export function createLogger(options: { level?: string; name?: string } = {}): Logger {
   return pino(
-    { level: options.level ?? process.env.LUMA_LOG_LEVEL ?? 'info', base: options.name ? { component: options.name } : {} },
+    {
+      level: options.level ?? process.env.LUMA_LOG_LEVEL ?? 'info',
+      base: options.name ? { component: options.name } : {},
+    },
     destination({ dest: 2, sync: false }),
   );
 }

@@ -30,7 +30,8 @@ export async function loadManifestArguments(args: string[], readStdin: () => Pro
       throw new Error(`${arg}: ${error.code === 'ENOENT' ? 'no such file or directory' : error.message}`);
     });
     const paths = info.isDirectory() ? await findManifestFiles(arg) : [arg];
-    if (info.isDirectory() && paths.length === 0) throw new Error(`${arg}: the directory holds no *.yaml or *.yml file`);
+    if (info.isDirectory() && paths.length === 0)
+      throw new Error(`${arg}: the directory holds no *.yaml or *.yml file`);
     for (const file of paths) files.push({ path: file, content: await readFile(file, 'utf8') });
   }
   return files;

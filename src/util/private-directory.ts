@@ -22,8 +22,12 @@ export async function checkPrivateDirectory(dir: string): Promise<void> {
   if (info.isSymbolicLink()) throw new UnsafeDirectoryError(dir, 'it is a symlink; give a real directory');
   if (!info.isDirectory()) throw new UnsafeDirectoryError(dir, 'it is not a directory');
   const uid = process.getuid?.();
-  if (uid !== undefined && info.uid !== uid) throw new UnsafeDirectoryError(dir, `it is owned by uid ${info.uid}, not by this process's uid ${uid}`);
+  if (uid !== undefined && info.uid !== uid)
+    throw new UnsafeDirectoryError(dir, `it is owned by uid ${info.uid}, not by this process's uid ${uid}`);
   if (info.mode & 0o022) {
-    throw new UnsafeDirectoryError(dir, `others can write in it (mode ${(info.mode & 0o7777).toString(8)}); chmod go-w it or choose another directory`);
+    throw new UnsafeDirectoryError(
+      dir,
+      `others can write in it (mode ${(info.mode & 0o7777).toString(8)}); chmod go-w it or choose another directory`,
+    );
   }
 }

@@ -14,7 +14,11 @@ const MAX_INTERVAL_MS = 20;
 
 export class ReadinessTimeoutError extends Error {
   readonly code = 'ReadinessTimeout';
-  constructor(readonly address: string, readonly timeoutMs: number, readonly lastError: string) {
+  constructor(
+    readonly address: string,
+    readonly timeoutMs: number,
+    readonly lastError: string,
+  ) {
     super(`the app at ${address} did not become ready within ${timeoutMs / 1000}s (last probe: ${lastError})`);
     this.name = 'ReadinessTimeoutError';
   }
@@ -22,12 +26,15 @@ export class ReadinessTimeoutError extends Error {
 
 function probeHttp(host: string, port: number, path: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const request = http.get({ host, port, path, timeout: PROBE_TIMEOUT_MS, agent: false, headers: { 'user-agent': 'luma-readiness' } }, (res) => {
-      res.resume();
-      const status = res.statusCode ?? 0;
-      if (status > 0 && status < 500) resolve();
-      else reject(new Error(`HTTP ${status}`));
-    });
+    const request = http.get(
+      { host, port, path, timeout: PROBE_TIMEOUT_MS, agent: false, headers: { 'user-agent': 'luma-readiness' } },
+      (res) => {
+        res.resume();
+        const status = res.statusCode ?? 0;
+        if (status > 0 && status < 500) resolve();
+        else reject(new Error(`HTTP ${status}`));
+      },
+    );
     request.on('timeout', () => request.destroy(new Error('probe timed out')));
     request.on('error', reject);
   });

@@ -37,7 +37,9 @@ export class StateDirInUseError extends Error {
     readonly dir: string,
     readonly holder: LockHolder | undefined,
   ) {
-    super(`the state directory ${dir} is in use by ${describeHolder(holder)}: one process per state directory; stop it first, or give this one another --state-dir`);
+    super(
+      `the state directory ${dir} is in use by ${describeHolder(holder)}: one process per state directory; stop it first, or give this one another --state-dir`,
+    );
     this.name = 'StateDirInUseError';
   }
 }
@@ -82,7 +84,10 @@ export async function lockStateDir(dir: string, role: StateRole, command: string
 }
 
 /** Takes several locks (`luma up`: the control plane's and the proxy's), all or none. */
-export async function lockStateDirs(wanted: Array<{ dir: string; role: StateRole }>, command: string): Promise<StateLock> {
+export async function lockStateDirs(
+  wanted: Array<{ dir: string; role: StateRole }>,
+  command: string,
+): Promise<StateLock> {
   const held: StateLock[] = [];
   try {
     for (const { dir, role } of wanted) held.push(await lockStateDir(dir, role, command));
@@ -94,7 +99,10 @@ export async function lockStateDirs(wanted: Array<{ dir: string; role: StateRole
 }
 
 /** Runs `start` under `lock`: released when what started stops, or at once when it fails to start. */
-export async function holdingLock<T extends { stop(): Promise<void> }>(lock: StateLock, start: () => Promise<T>): Promise<T> {
+export async function holdingLock<T extends { stop(): Promise<void> }>(
+  lock: StateLock,
+  start: () => Promise<T>,
+): Promise<T> {
   let running: T;
   try {
     running = await start();
@@ -136,5 +144,10 @@ async function readHolder(file: string): Promise<LockHolder | undefined> {
 function isLockHolder(value: unknown): value is LockHolder {
   if (!value || typeof value !== 'object') return false;
   const record = value as Record<string, unknown>;
-  return typeof record.pid === 'number' && typeof record.command === 'string' && typeof record.role === 'string' && typeof record.since === 'string';
+  return (
+    typeof record.pid === 'number' &&
+    typeof record.command === 'string' &&
+    typeof record.role === 'string' &&
+    typeof record.since === 'string'
+  );
 }

@@ -33,9 +33,14 @@ describe('the API token', () => {
   it('answers a request without a token, or with a wrong one, with 401 and a JSON error', async () => {
     const bare = await fetch(new URL('/api/v1alpha1/projects', luma.server));
     expect(bare.status).toBe(401);
-    expect(await bare.json()).toEqual({ error: 'Unauthorized', message: expect.stringContaining('this API needs a token: send "Authorization: Bearer TOKEN"') });
+    expect(await bare.json()).toEqual({
+      error: 'Unauthorized',
+      message: expect.stringContaining('this API needs a token: send "Authorization: Bearer TOKEN"'),
+    });
 
-    const wrong = await fetch(new URL('/api/v1alpha1/projects', luma.server), { headers: { authorization: `Bearer ${luma.api.token.slice(1)}x` } });
+    const wrong = await fetch(new URL('/api/v1alpha1/projects', luma.server), {
+      headers: { authorization: `Bearer ${luma.api.token.slice(1)}x` },
+    });
     expect(wrong.status).toBe(401);
     expect(((await wrong.json()) as { message: string }).message).toContain('the API token is not valid');
 
@@ -45,7 +50,9 @@ describe('the API token', () => {
       body: 'apiVersion: luma.dev/v1alpha1\nkind: Project\nmetadata:\n  name: sneaky\nspec:\n  image: busybox\n  hostnames: [sneaky.localhost]\n',
     });
     expect(refusedWrite.status).toBe(401);
-    expect(((await (await apiFetch(luma.api, '/api/v1alpha1/projects')).json()) as { items: unknown[] }).items).toEqual([]);
+    expect(((await (await apiFetch(luma.api, '/api/v1alpha1/projects')).json()) as { items: unknown[] }).items).toEqual(
+      [],
+    );
   });
 
   it('keeps /healthz open', async () => {
@@ -65,6 +72,8 @@ describe('the API token', () => {
     );
     const wrong = await runCli(['get', 'projects'], { env: { ...elsewhere, LUMA_TOKEN: 'nope' } });
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toMatch(/^error: the API token is not valid for this Luma .*\(here: the token given was refused\)$/m);
+    expect(wrong.stderr).toMatch(
+      /^error: the API token is not valid for this Luma .*\(here: the token given was refused\)$/m,
+    );
   });
 });

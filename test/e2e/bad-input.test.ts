@@ -6,7 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProjectObject } from '../../src/model/types.js';
 import { buildTestImage, containersOf, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
 import { imageManifest, removeInstanceImages, uniqueName, writeContext } from '../support/images.js';
-import { apiFetch, eventually, projectManifest, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../support/luma.js';
+import {
+  apiFetch,
+  eventually,
+  projectManifest,
+  runCli,
+  startLuma,
+  tempDir,
+  writeConfig,
+  type LumaProcess,
+} from '../support/luma.js';
 
 // Refused input names the file, line, column and field, and changes nothing: not the
 // store, not Docker.
@@ -25,7 +34,10 @@ describe('bad input is refused and changes nothing', () => {
     const config = await writeConfig(dir, { resyncInterval: '1s' });
     luma = await startLuma({ stateDir, manifests: path.join(dir, 'manifests'), instance, config });
     const good = path.join(dir, 'taken.yaml');
-    await writeFile(good, projectManifest('taken', { image: TEST_IMAGE, hostnames: ['taken.localhost'], minInstances: 1 }));
+    await writeFile(
+      good,
+      projectManifest('taken', { image: TEST_IMAGE, hostnames: ['taken.localhost'], minInstances: 1 }),
+    );
     expect((await runCli(['apply', '-f', good], { api: luma.api })).code).toBe(0);
   });
 
@@ -40,7 +52,10 @@ describe('bad input is refused and changes nothing', () => {
     const listed = await runCli(['get', 'projects', '-o', 'json'], { api: luma.api });
     const objects = JSON.parse(listed.stdout) as { items: ProjectObject[] };
     // Status writes by the controller move resourceVersion; user-owned fields must not move.
-    const withoutStatus = objects.items.map(({ metadata: { resourceVersion: _ignored, ...metadata }, spec }) => ({ metadata, spec }));
+    const withoutStatus = objects.items.map(({ metadata: { resourceVersion: _ignored, ...metadata }, spec }) => ({
+      metadata,
+      spec,
+    }));
     const files = (await readdir(stateDir, { recursive: true })).map(String).sort();
     const containers = (await containersOf(instance)).map((container) => container.Id).sort();
     return { objects: JSON.stringify(withoutStatus), files, containers };
@@ -105,7 +120,10 @@ spec:
   it('refuses a whole multi-document apply when one document is invalid', async () => {
     const before = await snapshot();
     const file = path.join(dir, 'multi.yaml');
-    await writeFile(file, projectManifest('fine', { image: TEST_IMAGE, hostnames: ['fine.localhost'] }) + '---\n' + base + '  port: -1\n');
+    await writeFile(
+      file,
+      projectManifest('fine', { image: TEST_IMAGE, hostnames: ['fine.localhost'] }) + '---\n' + base + '  port: -1\n',
+    );
     const result = await runCli(['apply', '-f', file], { api: luma.api });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/multi\.yaml:\d+:\d+: spec\.port/);
@@ -129,11 +147,19 @@ spec:
     const first = await update({ A: '1' }, stale);
     expect(first.status).toBe(200);
     // Let the controller finish replacing the container for the new env before comparing.
-    await eventually(async () => {
-      const object = (await (await apiFetch(luma.api, '/api/v1alpha1/projects/taken')).json()) as ProjectObject;
-      const running = await containersOf(instance, 'taken');
-      return object.status?.observedGeneration === object.metadata.generation && object.status?.phase === 'Running' && running.length === 1;
-    }, 15_000, 'the project converged on the new env');
+    await eventually(
+      async () => {
+        const object = (await (await apiFetch(luma.api, '/api/v1alpha1/projects/taken')).json()) as ProjectObject;
+        const running = await containersOf(instance, 'taken');
+        return (
+          object.status?.observedGeneration === object.metadata.generation &&
+          object.status?.phase === 'Running' &&
+          running.length === 1
+        );
+      },
+      15_000,
+      'the project converged on the new env',
+    );
     const before = await snapshot();
     const second = await update({ A: '2' }, stale);
     expect(second.status).toBe(409);
@@ -153,7 +179,9 @@ spec:
     for (const stdin of ['', '# nothing yet\n---\n']) {
       const result = await runCli(['apply', '-f', '-'], { api: luma.api, stdin });
       expect(result.code, JSON.stringify(stdin)).toBe(1);
-      expect(result.stderr).toBe('error: no objects passed to apply (nothing but blanks and comments in standard input)\n');
+      expect(result.stderr).toBe(
+        'error: no objects passed to apply (nothing but blanks and comments in standard input)\n',
+      );
     }
     expect(await snapshot()).toEqual(before);
   });
@@ -163,17 +191,23 @@ spec:
     const result = await runCli(['get', 'projects'], { server });
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toContain(`error: this is not the Luma API at ${server} (GET /api/v1alpha1/projects answered HTTP 404)`);
+    expect(result.stderr).toContain(
+      `error: this is not the Luma API at ${server} (GET /api/v1alpha1/projects answered HTTP 404)`,
+    );
   });
 
   it('names the limit and the file when an apply is over the API body limit, and changes nothing', async () => {
     const before = await snapshot();
     const file = path.join(dir, 'huge.yaml');
-    const content = projectManifest('huge', { image: TEST_IMAGE, hostnames: ['huge.localhost'] }) + `# ${'x'.repeat(5 * 1024 * 1024)}\n`;
+    const content =
+      projectManifest('huge', { image: TEST_IMAGE, hostnames: ['huge.localhost'] }) +
+      `# ${'x'.repeat(5 * 1024 * 1024)}\n`;
     await writeFile(file, content);
     const result = await runCli(['apply', '-f', file], { api: luma.api });
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe(`error: ${file} (${Buffer.byteLength(content)} bytes): the request body is over the API's limit of 4 MiB (4194304 bytes) for manifests\n`);
+    expect(result.stderr).toBe(
+      `error: ${file} (${Buffer.byteLength(content)} bytes): the request body is over the API's limit of 4 MiB (4194304 bytes) for manifests\n`,
+    );
     expect(await snapshot()).toEqual(before);
   });
 
@@ -201,14 +235,20 @@ spec:
   });
 
   it('says in one line, with no stack trace, when a build context cannot be packed', async () => {
-    const root = await writeContext(path.join(dir, 'fifo', 'context'), { Dockerfile: 'FROM scratch\n' }, { busybox: false });
+    const root = await writeContext(
+      path.join(dir, 'fifo', 'context'),
+      { Dockerfile: 'FROM scratch\n' },
+      { busybox: false },
+    );
     await promisify(execFile)('mkfifo', [path.join(root, 'pipe')]);
     const manifest = path.join(dir, 'fifo', 'luma.yaml');
     const name = uniqueName('fifo');
     await writeFile(manifest, imageManifest(name, { context: './context' }));
     const result = await runCli(['apply', '-f', manifest], { api: luma.api });
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe(`error: the build context ${root}: pipe in the build context is neither a file, a directory nor a symlink\n`);
+    expect(result.stderr).toBe(
+      `error: the build context ${root}: pipe in the build context is neither a file, a directory nor a symlink\n`,
+    );
     expect((await runCli(['get', 'image', name], { api: luma.api })).code).toBe(1);
   });
 });

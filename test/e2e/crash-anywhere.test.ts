@@ -30,7 +30,12 @@ describe('crash anywhere', () => {
   it(
     `survives ${KILLS} SIGKILLs of luma up under a mixed workload with every invariant holding`,
     async () => {
-      const summary = await runCrashHarness({ kills: KILLS, seed: seedFrom('LUMA_CRASH_SEED'), instance, log: (line) => process.stdout.write(`${line}\n`) });
+      const summary = await runCrashHarness({
+        kills: KILLS,
+        seed: seedFrom('LUMA_CRASH_SEED'),
+        instance,
+        log: (line) => process.stdout.write(`${line}\n`),
+      });
       dir = summary.dir;
       process.stdout.write(`${describeSummary(summary)}\n`);
       expect(summary.convergeMs).toHaveLength(KILLS);

@@ -3,7 +3,17 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProjectObject } from '../../src/model/types.js';
 import { buildTestImage, containersOf, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
-import { CRASHING_COMMAND, eventually, projectManifest, request, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../support/luma.js';
+import {
+  CRASHING_COMMAND,
+  eventually,
+  projectManifest,
+  request,
+  runCli,
+  startLuma,
+  tempDir,
+  writeConfig,
+  type LumaProcess,
+} from '../support/luma.js';
 import { readyCondition } from '../support/images.js';
 
 // An app that exits at once: Luma restarts it with a growing backoff, says
@@ -20,7 +30,12 @@ describe('crash loops', () => {
     dir = await tempDir('crash');
     await mkdir(path.join(dir, 'manifests'));
     const config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '1s' });
-    luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
+    luma = await startLuma({
+      stateDir: path.join(dir, 'state'),
+      manifests: path.join(dir, 'manifests'),
+      instance,
+      config,
+    });
   });
 
   afterAll(async () => {
@@ -38,7 +53,16 @@ describe('crash loops', () => {
   async function apply(name: string, minInstances: number): Promise<void> {
     const file = path.join(dir, `${name}.yaml`);
     // A startup timeout far beyond the request timeouts below: an answer proves it failed fast.
-    await writeFile(file, projectManifest(name, { image: TEST_IMAGE, hostnames: [`${name}.localhost`], minInstances, command: CRASHING_COMMAND, startupTimeout: '120s' }));
+    await writeFile(
+      file,
+      projectManifest(name, {
+        image: TEST_IMAGE,
+        hostnames: [`${name}.localhost`],
+        minInstances,
+        command: CRASHING_COMMAND,
+        startupTimeout: '120s',
+      }),
+    );
     const result = await runCli(['apply', '-f', file], { api: luma.api });
     expect(result.code, result.stderr).toBe(0);
   }
@@ -47,7 +71,9 @@ describe('crash loops', () => {
     await apply('exits', 0);
     const first = await request(luma.proxyPort, 'exits.localhost', '/', 20_000);
     expect(first.status).toBe(503);
-    expect(first.body).toMatch(/CrashLoopBackOff: the app keeps exiting \(it exited with code 3\); Luma starts it again in \ds/);
+    expect(first.body).toMatch(
+      /CrashLoopBackOff: the app keeps exiting \(it exited with code 3\); Luma starts it again in \ds/,
+    );
     // What the app wrote stays in status, not in answers to strangers.
     expect(first.body).not.toContain('DATABASE_URL');
 
@@ -59,7 +85,9 @@ describe('crash loops', () => {
     // Restarts go on while requests are recent; whatever the moment, Ready says why.
     const ready = readyCondition(await project('exits'));
     expect(ready).toMatchObject({ status: 'False', reason: 'CrashLoopBackOff' });
-    expect(ready?.message).toMatch(/^the app exited with code 3 \(\d+ crash(es)? in a row\); (next start in \ds|starting it again|the next request starts it again); last log lines:\n/);
+    expect(ready?.message).toMatch(
+      /^the app exited with code 3 \(\d+ crash(es)? in a row\); (next start in \ds|starting it again|the next request starts it again); last log lines:\n/,
+    );
     // Both lines, whichever stream Docker hands over first (stdout and stderr are stamped apart).
     expect(ready?.message).toContain('starting up');
     expect(ready?.message).toContain('fatal: DATABASE_URL is not set');

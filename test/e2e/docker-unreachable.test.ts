@@ -7,9 +7,22 @@ import { runCli, tempDir } from '../support/luma.js';
 describe('Docker engine unreachable', () => {
   it('makes `luma up` fail with one line naming the endpoint and the fix', async () => {
     const dir = await tempDir('nodocker');
-    const result = await runCli(['up', '--state-dir', path.join(dir, 'state'), '--manifests', dir, '--listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0'], {
-      env: { DOCKER_HOST: `unix://${dir}/no-such-docker.sock`, LUMA_LOG_LEVEL: 'silent' },
-    });
+    const result = await runCli(
+      [
+        'up',
+        '--state-dir',
+        path.join(dir, 'state'),
+        '--manifests',
+        dir,
+        '--listen',
+        '127.0.0.1:0',
+        '--api-listen',
+        '127.0.0.1:0',
+      ],
+      {
+        env: { DOCKER_HOST: `unix://${dir}/no-such-docker.sock`, LUMA_LOG_LEVEL: 'silent' },
+      },
+    );
     expect(result.code).toBe(1);
     const lines = result.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);

@@ -3,7 +3,17 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProjectObject } from '../../src/model/types.js';
 import { buildTestImage, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
-import { eventually, projectManifest, request, runCli, startLuma, tempDir, writeConfig, type ApiEndpoint, type LumaProcess } from '../support/luma.js';
+import {
+  eventually,
+  projectManifest,
+  request,
+  runCli,
+  startLuma,
+  tempDir,
+  writeConfig,
+  type ApiEndpoint,
+  type LumaProcess,
+} from '../support/luma.js';
 import { startController, startProxy, type ControllerProcess, type ProxyProcess } from '../support/proxy.js';
 
 // Issue 17: two projects swap their hostnames in one `luma apply`. The swap must converge
@@ -27,7 +37,8 @@ interface Answer {
 }
 
 function manifests(firstOwner: string, secondOwner: string): string {
-  const spec = (name: string, host: string): string => projectManifest(name, { image: TEST_IMAGE, hostnames: [host], env: { WHO: name }, minInstances: 1 });
+  const spec = (name: string, host: string): string =>
+    projectManifest(name, { image: TEST_IMAGE, hostnames: [host], env: { WHO: name }, minInstances: 1 });
   const byName = { alpha: '', beta: '' } as Record<string, string>;
   byName[firstOwner] = HOSTS[0];
   byName[secondOwner] = HOSTS[1];
@@ -38,7 +49,12 @@ async function ask(port: number, host: string): Promise<Answer> {
   const startedAt = Date.now();
   try {
     const answer = await request(port, host, '/cgi-bin/env', 5_000);
-    return { host, startedAt, status: answer.status, who: /^WHO=(.*)$/m.exec(answer.body)?.[1] ?? `no WHO (${answer.body.slice(0, 60)})` };
+    return {
+      host,
+      startedAt,
+      status: answer.status,
+      who: /^WHO=(.*)$/m.exec(answer.body)?.[1] ?? `no WHO (${answer.body.slice(0, 60)})`,
+    };
   } catch (error) {
     return { host, startedAt, status: 0, who: (error as Error).message };
   }
@@ -50,7 +66,8 @@ function steadyTraffic(port: number): { stop: () => Promise<Answer[]> } {
   const deadline = Date.now() + MAX_TRAFFIC_MS;
   const loops = HOSTS.map(async (host) => {
     const answers: Answer[] = [];
-    for (let count = 0; count < MAX_REQUESTS_PER_HOST && !stopped && Date.now() < deadline; count++) answers.push(await ask(port, host));
+    for (let count = 0; count < MAX_REQUESTS_PER_HOST && !stopped && Date.now() < deadline; count++)
+      answers.push(await ask(port, host));
     return answers;
   });
   return {
@@ -61,7 +78,10 @@ function steadyTraffic(port: number): { stop: () => Promise<Answer[]> } {
   };
 }
 
-function swapSuite(form: string, start: (dir: string, instance: string) => Promise<{ api: ApiEndpoint; proxyPort: number; stop: () => Promise<void> }>): void {
+function swapSuite(
+  form: string,
+  start: (dir: string, instance: string) => Promise<{ api: ApiEndpoint; proxyPort: number; stop: () => Promise<void> }>,
+): void {
   describe(`a hostname swap between two projects in one apply (${form})`, () => {
     const instance = testInstance(`swap-${form.replace(/\W+/g, '')}`);
     let dir: string;
@@ -115,7 +135,11 @@ function swapSuite(form: string, start: (dir: string, instance: string) => Promi
       // Converged: every host answers its new project, and both projects say Running.
       await eventually(() => answeredBy(['beta', 'alpha']), 15_000, 'each host answering from its new project');
       const routedAt = Date.now();
-      await eventually(async () => (await phases()).every((phase) => phase === 'Running'), 15_000, 'both projects Running');
+      await eventually(
+        async () => (await phases()).every((phase) => phase === 'Running'),
+        15_000,
+        'both projects Running',
+      );
       const convergedAt = Date.now();
       await new Promise((resolve) => setTimeout(resolve, AFTER_CONVERGENCE_MS));
       const answers = await traffic.stop();
@@ -125,7 +149,10 @@ function swapSuite(form: string, start: (dir: string, instance: string) => Promi
       const wrongAfter = after.filter((answer) => answer.status !== 200 || answer.who !== owner[answer.host]);
       const during = answers.filter((answer) => answer.startedAt >= appliedAt && answer.startedAt < convergedAt);
       const oldOwner = { [HOSTS[0]]: 'alpha', [HOSTS[1]]: 'beta' } as Record<string, string>;
-      const oddDuring = during.filter((answer) => answer.status !== 200 || (answer.who !== owner[answer.host] && answer.who !== oldOwner[answer.host]));
+      const oddDuring = during.filter(
+        (answer) =>
+          answer.status !== 200 || (answer.who !== owner[answer.host] && answer.who !== oldOwner[answer.host]),
+      );
       console.log(
         `[${form}] apply returned in ${applyReturnedAt - appliedAt} ms, routes moved ${routedAt - appliedAt} ms and status converged ${convergedAt - appliedAt} ms after it began; ` +
           `${answers.length} requests, ${during.length} during the swap (${oddDuring.length} neither old nor new project), ${after.length} after`,
@@ -141,7 +168,12 @@ function swapSuite(form: string, start: (dir: string, instance: string) => Promi
 swapSuite('luma up', async (dir, instance) => {
   await mkdir(path.join(dir, 'manifests'));
   const config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '2s' });
-  const luma: LumaProcess = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
+  const luma: LumaProcess = await startLuma({
+    stateDir: path.join(dir, 'state'),
+    manifests: path.join(dir, 'manifests'),
+    instance,
+    config,
+  });
   return { api: luma.api, proxyPort: luma.proxyPort, stop: () => luma.stop() };
 });
 
@@ -151,7 +183,13 @@ swapSuite('luma controller + luma proxy run', async (dir, instance) => {
   await mkdir(manifestsDir);
   const config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '2s' });
   const proxy: ProxyProcess = await startProxy({ stateDir });
-  const controller: ControllerProcess = await startController({ stateDir, manifests: manifestsDir, proxyPort: proxy.port, instance, config });
+  const controller: ControllerProcess = await startController({
+    stateDir,
+    manifests: manifestsDir,
+    proxyPort: proxy.port,
+    instance,
+    config,
+  });
   return {
     api: controller.api,
     proxyPort: proxy.port,

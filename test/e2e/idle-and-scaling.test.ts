@@ -2,8 +2,27 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestImage, containersOf, docker, removeInstanceContainers, runningContainersOf, TEST_IMAGE, testInstance } from '../support/docker.js';
-import { ECHO_SERVER_COMMAND, eventually, projectManifest, request, runCli, startLuma, tempDir, writeConfig, type LumaProcess, type ProjectManifestSpec } from '../support/luma.js';
+import {
+  buildTestImage,
+  containersOf,
+  docker,
+  removeInstanceContainers,
+  runningContainersOf,
+  TEST_IMAGE,
+  testInstance,
+} from '../support/docker.js';
+import {
+  ECHO_SERVER_COMMAND,
+  eventually,
+  projectManifest,
+  request,
+  runCli,
+  startLuma,
+  tempDir,
+  writeConfig,
+  type LumaProcess,
+  type ProjectManifestSpec,
+} from '../support/luma.js';
 
 // Activity that sees connections, the idle fence, concurrency scaling and the paused tier,
 // through a real `luma up` and real containers.
@@ -18,7 +37,12 @@ describe('idle tiers and scaling', () => {
     dir = await tempDir('tiers');
     await mkdir(path.join(dir, 'manifests'));
     const config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '2s' });
-    luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
+    luma = await startLuma({
+      stateDir: path.join(dir, 'state'),
+      manifests: path.join(dir, 'manifests'),
+      instance,
+      config,
+    });
   });
 
   afterAll(async () => {
@@ -68,7 +92,11 @@ describe('idle tiers and scaling', () => {
 
     const closedAt = Date.now();
     socket.end();
-    await eventually(async () => (await runningContainersOf(instance, 'socket')).length === 0, 10_000, 'the idle stop after close');
+    await eventually(
+      async () => (await runningContainersOf(instance, 'socket')).length === 0,
+      10_000,
+      'the idle stop after close',
+    );
     expect(Date.now() - closedAt).toBeGreaterThanOrEqual(900);
   });
 
@@ -78,7 +106,10 @@ describe('idle tiers and scaling', () => {
     // Gaps straddle the 1 s idle timeout, so requests arrive just before, during and just after idle stops.
     const gaps = [900, 950, 1000, 1050, 1100, 1150, 1200, 980, 1020, 1080, 940, 1010];
     for (const gap of gaps) {
-      const burst = await Promise.all([request(luma.proxyPort, 'boundary.localhost'), request(luma.proxyPort, 'boundary.localhost')]);
+      const burst = await Promise.all([
+        request(luma.proxyPort, 'boundary.localhost'),
+        request(luma.proxyPort, 'boundary.localhost'),
+      ]);
       statuses.push(...burst.map((answer) => answer.status));
       await new Promise((resolve) => setTimeout(resolve, gap));
     }
@@ -88,25 +119,36 @@ describe('idle tiers and scaling', () => {
 
   it('scales to three instances for six slow concurrent requests (targetConcurrency 2) and back to minInstances after idle', async () => {
     await apply('wide', { minInstances: 0, maxInstances: 3, targetConcurrency: 2, idleTimeout: '2s' });
-    const answers = await Promise.all(Array.from({ length: 6 }, () => request(luma.proxyPort, 'wide.localhost', '/cgi-bin/slow?2')));
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => request(luma.proxyPort, 'wide.localhost', '/cgi-bin/slow?2')),
+    );
     expect(answers.map((answer) => answer.status)).toEqual(Array(6).fill(200));
     expect((await containersOf(instance, 'wide')).length).toBe(3);
     expect((await runningContainersOf(instance, 'wide')).length).toBe(3);
-    await eventually(async () => (await runningContainersOf(instance, 'wide')).length === 0, 15_000, 'scale back to zero');
+    await eventually(
+      async () => (await runningContainersOf(instance, 'wide')).length === 0,
+      15_000,
+      'scale back to zero',
+    );
   });
 
   it('resumes a paused project on its next request without starting a container', async () => {
     await apply('frozen', { idleTimeout: '60s', pauseAfter: '1s' });
     expect((await request(luma.proxyPort, 'frozen.localhost')).status).toBe(200);
-    const [container] = await eventually(async () => {
-      const all = await containersOf(instance, 'frozen');
-      return all.length === 1 && all[0]?.State === 'paused' && all;
-    }, 10_000, 'the container paused after pauseAfter');
+    const [container] = await eventually(
+      async () => {
+        const all = await containersOf(instance, 'frozen');
+        return all.length === 1 && all[0]?.State === 'paused' && all;
+      },
+      10_000,
+      'the container paused after pauseAfter',
+    );
 
     const actions: string[] = [];
     const events = await docker.getEvents({ filters: { container: [container!.Id] } });
     events.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) actions.push((JSON.parse(line) as { Action: string }).Action);
+      for (const line of chunk.toString().split('\n'))
+        if (line.trim()) actions.push((JSON.parse(line) as { Action: string }).Action);
     });
     try {
       const answer = await request(luma.proxyPort, 'frozen.localhost');
@@ -115,7 +157,9 @@ describe('idle tiers and scaling', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(actions).toContain('unpause');
       expect(actions).not.toContain('start');
-      expect((await containersOf(instance, 'frozen')).map((c) => [c.Id, c.State])).toEqual([[container!.Id, 'running']]);
+      expect((await containersOf(instance, 'frozen')).map((c) => [c.Id, c.State])).toEqual([
+        [container!.Id, 'running'],
+      ]);
     } finally {
       (events as unknown as { destroy(): void }).destroy();
     }

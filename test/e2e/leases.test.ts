@@ -2,8 +2,24 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LeaseObject, ProjectObject } from '../../src/model/types.js';
-import { buildTestImage, containersOf, docker, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
-import { apiFetch, eventually, projectManifest, request, runCli, startLuma, tempDir, type LumaProcess } from '../support/luma.js';
+import {
+  buildTestImage,
+  containersOf,
+  docker,
+  removeInstanceContainers,
+  TEST_IMAGE,
+  testInstance,
+} from '../support/docker.js';
+import {
+  apiFetch,
+  eventually,
+  projectManifest,
+  request,
+  runCli,
+  startLuma,
+  tempDir,
+  type LumaProcess,
+} from '../support/luma.js';
 
 // Pools and leases through a real `luma up`, real containers and the CLI: claims from the
 // pool, fresh starts, expiry on time with the bill in the ledger, limits, caps, renewal,
@@ -12,9 +28,25 @@ import { apiFetch, eventually, projectManifest, request, runCli, startLuma, temp
 const PRICES = { vcpuSecond: 0.001, gibSecond: 0.0005 };
 const GiB = 1024 ** 3;
 
-function leaseManifest(name: string, spec: { project: string; ttl: string; cpu?: string; memory?: string; env?: Record<string, string> }): string {
-  const lines = ['apiVersion: luma.dev/v1alpha1', 'kind: Lease', 'metadata:', `  name: ${name}`, 'spec:', `  project: ${spec.project}`, `  ttl: ${spec.ttl}`];
-  if (spec.cpu || spec.memory) lines.push('  resources:', ...(spec.cpu ? [`    cpu: ${spec.cpu}`] : []), ...(spec.memory ? [`    memory: ${spec.memory}`] : []));
+function leaseManifest(
+  name: string,
+  spec: { project: string; ttl: string; cpu?: string; memory?: string; env?: Record<string, string> },
+): string {
+  const lines = [
+    'apiVersion: luma.dev/v1alpha1',
+    'kind: Lease',
+    'metadata:',
+    `  name: ${name}`,
+    'spec:',
+    `  project: ${spec.project}`,
+    `  ttl: ${spec.ttl}`,
+  ];
+  if (spec.cpu || spec.memory)
+    lines.push(
+      '  resources:',
+      ...(spec.cpu ? [`    cpu: ${spec.cpu}`] : []),
+      ...(spec.memory ? [`    memory: ${spec.memory}`] : []),
+    );
   if (spec.env) lines.push('  env:', ...Object.entries(spec.env).map(([key, value]) => `    ${key}: "${value}"`));
   return lines.join('\n') + '\n';
 }
@@ -75,7 +107,10 @@ describe('pools and leases', () => {
   }
 
   async function applyProject(name: string, extra: string[] = []): Promise<void> {
-    const text = projectManifest(name, { image: TEST_IMAGE, hostnames: [`${name}.localhost`] }) + extra.join('\n') + (extra.length ? '\n' : '');
+    const text =
+      projectManifest(name, { image: TEST_IMAGE, hostnames: [`${name}.localhost`] }) +
+      extra.join('\n') +
+      (extra.length ? '\n' : '');
     const result = await apply(text, `${name}.yaml`);
     expect(result.code, result.stderr).toBe(0);
   }
@@ -94,21 +129,31 @@ describe('pools and leases', () => {
     const containers = await containersOf(instance, project);
     // A claimed container keeps its labels (they cannot change) but carries its lease's name.
     const unclaimed = containers.filter((container) => !(container.Names[0] ?? '').includes('.lease.'));
-    return unclaimed.filter((container) => container.Labels['luma.dev/role'] === 'pool' && container.State === 'running').map((container) => container.Id);
+    return unclaimed
+      .filter((container) => container.Labels['luma.dev/role'] === 'pool' && container.State === 'running')
+      .map((container) => container.Id);
   }
 
   it('pool.size: 3 gives three ready containers; a claim takes one, answers at its hostname, and the pool refills', async () => {
     await applyProject('pool', ['  pool:', '    size: 3']);
     await eventually(async () => (await poolContainers('pool')).length === 3, 30_000, 'three pool containers');
-    await eventually(async () => (await getJson<ProjectObject>('project pool')).status?.pool?.ready === 3, 15_000, 'status.pool.ready = 3');
+    await eventually(
+      async () => (await getJson<ProjectObject>('project pool')).status?.pool?.ready === 3,
+      15_000,
+      'status.pool.ready = 3',
+    );
     const before = new Set(await poolContainers('pool'));
 
     const result = await apply(leaseManifest('l1', { project: 'pool', ttl: '1m' }), 'l1.yaml');
     expect(result.code, result.stderr).toBe(0);
-    const active = await eventually(async () => {
-      const lease = await leaseOf('l1');
-      return lease.status?.phase === 'Active' ? lease : undefined;
-    }, 15_000, 'lease l1 Active');
+    const active = await eventually(
+      async () => {
+        const lease = await leaseOf('l1');
+        return lease.status?.phase === 'Active' ? lease : undefined;
+      },
+      15_000,
+      'lease l1 Active',
+    );
     expect(active.status?.fromPool).toBe(true);
     const answer = await request(luma.proxyPort, 'l1.pool.localhost');
     expect(answer.status).toBe(200);
@@ -116,21 +161,32 @@ describe('pools and leases', () => {
     const claimed = (await docker.listContainers({ all: true, filters: { name: [`luma-${instance}.lease.l1.`] } }))[0];
     expect(claimed && before.has(claimed.Id)).toBe(true);
     // Refilled: three unclaimed again, none of them the claimed one.
-    await eventually(async () => {
-      const now = await poolContainers('pool');
-      return now.length === 3 && claimed !== undefined && !now.includes(claimed.Id);
-    }, 30_000, 'the pool refilled to three');
+    await eventually(
+      async () => {
+        const now = await poolContainers('pool');
+        return now.length === 3 && claimed !== undefined && !now.includes(claimed.Id);
+      },
+      30_000,
+      'the pool refilled to three',
+    );
     await runCli(['delete', 'lease', 'l1'], { api: luma.api });
   });
 
   it('expires on time, removes the container, and the ledger bills runtime × prices', async () => {
     await applyProject('bill');
-    const result = await apply(leaseManifest('short', { project: 'bill', ttl: '3s', cpu: '500m', memory: '128Mi' }), 'short.yaml');
+    const result = await apply(
+      leaseManifest('short', { project: 'bill', ttl: '3s', cpu: '500m', memory: '128Mi' }),
+      'short.yaml',
+    );
     expect(result.code, result.stderr).toBe(0);
-    const active = await eventually(async () => {
-      const lease = await leaseOf('short');
-      return lease.status?.phase === 'Active' ? lease : undefined;
-    }, 15_000, 'lease short Active');
+    const active = await eventually(
+      async () => {
+        const lease = await leaseOf('short');
+        return lease.status?.phase === 'Active' ? lease : undefined;
+      },
+      15_000,
+      'lease short Active',
+    );
     expect(active.status?.fromPool).toBe(false);
 
     // The limits are on the container.
@@ -141,19 +197,27 @@ describe('pools and leases', () => {
     expect(info.HostConfig.Memory).toBe(128 * 1024 * 1024);
 
     const expiresAt = Date.parse(active.status?.expiresAt ?? '');
-    const expired = await eventually(async () => {
-      const lease = await leaseOf('short');
-      return lease.status?.phase === 'Expired' ? lease : undefined;
-    }, 15_000, 'lease short Expired');
+    const expired = await eventually(
+      async () => {
+        const lease = await leaseOf('short');
+        return lease.status?.phase === 'Expired' ? lease : undefined;
+      },
+      15_000,
+      'lease short Expired',
+    );
     const stoppedAt = Date.parse(expired.status?.endedAt ?? '');
     expect(stoppedAt - expiresAt).toBeGreaterThanOrEqual(0);
     expect(stoppedAt - expiresAt).toBeLessThan(1_000);
-    expect(await docker.listContainers({ all: true, filters: { name: [`luma-${instance}.lease.short.`] } })).toEqual([]);
+    expect(await docker.listContainers({ all: true, filters: { name: [`luma-${instance}.lease.short.`] } })).toEqual(
+      [],
+    );
 
     const runtimeSeconds = (stoppedAt - Date.parse(expired.status?.startedAt ?? '')) / 1000;
     const expected = runtimeSeconds * (0.5 * PRICES.vcpuSecond + ((128 * 1024 * 1024) / GiB) * PRICES.gibSecond);
     expect(expired.status?.cost).toBeCloseTo(expected, 6);
-    const usage = await getJson<{ leases: Array<{ lease: string; cost: number; runtimeSeconds: number; currency: string }> }>('usage');
+    const usage = await getJson<{
+      leases: Array<{ lease: string; cost: number; runtimeSeconds: number; currency: string }>;
+    }>('usage');
     const record = usage.leases.find((entry) => entry.lease === 'short');
     expect(record?.cost).toBeCloseTo(expected, 6);
     expect(record?.currency).toBe('EUR');
@@ -162,10 +226,14 @@ describe('pools and leases', () => {
   it('a project deleted while its lease is Active ends the lease within a second, billed once for what it ran', async () => {
     await applyProject('doomed');
     expect((await apply(leaseManifest('orphaned', { project: 'doomed', ttl: '1m' }), 'orphaned.yaml')).code).toBe(0);
-    const active = await eventually(async () => {
-      const lease = await leaseOf('orphaned');
-      return lease.status?.phase === 'Active' ? lease : undefined;
-    }, 15_000, 'lease orphaned Active');
+    const active = await eventually(
+      async () => {
+        const lease = await leaseOf('orphaned');
+        return lease.status?.phase === 'Active' ? lease : undefined;
+      },
+      15_000,
+      'lease orphaned Active',
+    );
     // Settled: no reconcile of the lease is still under way or queued when its project goes.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
 
@@ -174,16 +242,24 @@ describe('pools and leases', () => {
     // The server's own time of the delete, the same clock as the lease's endedAt.
     const deletedAt = Date.parse(((await answer.json()) as ProjectObject).metadata.deletionTimestamp ?? '');
     expect(deletedAt).toBeGreaterThan(0);
-    const ended = await eventually(async () => {
-      const lease = await leaseOf('orphaned');
-      return lease.status?.phase === 'Failed' && lease.status.cost !== undefined ? lease : undefined;
-    }, 15_000, 'lease orphaned ended');
+    const ended = await eventually(
+      async () => {
+        const lease = await leaseOf('orphaned');
+        return lease.status?.phase === 'Failed' && lease.status.cost !== undefined ? lease : undefined;
+      },
+      15_000,
+      'lease orphaned ended',
+    );
     const endedAt = Date.parse(ended.status?.endedAt ?? '');
     expect(endedAt - deletedAt).toBeGreaterThanOrEqual(0);
     expect(endedAt - deletedAt).toBeLessThan(1_000);
-    expect(await docker.listContainers({ all: true, filters: { name: [`luma-${instance}.lease.orphaned.`] } })).toEqual([]);
+    expect(await docker.listContainers({ all: true, filters: { name: [`luma-${instance}.lease.orphaned.`] } })).toEqual(
+      [],
+    );
 
-    const usage = await getJson<{ leases: Array<{ lease: string; runtimeSeconds: number; startedAt: string; endedAt: string }> }>('usage');
+    const usage = await getJson<{
+      leases: Array<{ lease: string; runtimeSeconds: number; startedAt: string; endedAt: string }>;
+    }>('usage');
     const records = usage.leases.filter((entry) => entry.lease === 'orphaned');
     expect(records).toHaveLength(1);
     expect(records[0]?.startedAt).toBe(active.status?.startedAt);
@@ -198,7 +274,10 @@ describe('pools and leases', () => {
     const tooBig = await apply(leaseManifest('big', { project: 'bill', ttl: '10s', memory: '4Gi' }), 'big.yaml');
     expect(tooBig.code).not.toBe(0);
     expect(tooBig.stderr).toMatch(/spec\.resources\.memory.*512Mi.*leases\.maxMemory/);
-    const disallowed = await apply(projectManifest('evil', { image: 'registry.example.com/evil:1', hostnames: ['evil.localhost'] }), 'evil.yaml');
+    const disallowed = await apply(
+      projectManifest('evil', { image: 'registry.example.com/evil:1', hostnames: ['evil.localhost'] }),
+      'evil.yaml',
+    );
     expect(disallowed.code).not.toBe(0);
     expect(disallowed.stderr).toMatch(/registry\.example\.com\/evil:1.*imageAllowlist/);
     for (const what of ['lease long', 'lease big', 'project evil']) {
@@ -209,10 +288,14 @@ describe('pools and leases', () => {
   it('renewal moves expiresAt and is refused beyond the maximum', async () => {
     const result = await apply(leaseManifest('renew', { project: 'bill', ttl: '20s' }), 'renew.yaml');
     expect(result.code, result.stderr).toBe(0);
-    const active = await eventually(async () => {
-      const lease = await leaseOf('renew');
-      return lease.status?.phase === 'Active' ? lease : undefined;
-    }, 15_000, 'lease renew Active');
+    const active = await eventually(
+      async () => {
+        const lease = await leaseOf('renew');
+        return lease.status?.phase === 'Active' ? lease : undefined;
+      },
+      15_000,
+      'lease renew Active',
+    );
     const renewed = await runCli(['renew', 'lease/renew', '10s'], { api: luma.api });
     expect(renewed.code, renewed.stderr).toBe(0);
     const after = await leaseOf('renew');
@@ -233,12 +316,22 @@ describe('pools and leases', () => {
     await eventually(async () => (await leaseOf('cap-a')).status?.phase === 'Active', 15_000, 'cap-a Active');
     const waiting = await leaseOf('cap-b');
     expect(waiting.status?.phase).toBe('Pending');
-    expect(waiting.status?.conditions?.find((condition) => condition.type === 'Ready')?.message).toMatch(/maxConcurrent/);
+    expect(waiting.status?.conditions?.find((condition) => condition.type === 'Ready')?.message).toMatch(
+      /maxConcurrent/,
+    );
     await runCli(['delete', 'lease', 'cap-a'], { api: luma.api });
-    await eventually(async () => (await leaseOf('cap-b')).status?.phase === 'Active', 15_000, 'cap-b Active after cap-a ended');
+    await eventually(
+      async () => (await leaseOf('cap-b')).status?.phase === 'Active',
+      15_000,
+      'cap-b Active after cap-a ended',
+    );
     expect((await leaseOf('cap-c')).status?.phase).toBe('Pending');
     await runCli(['delete', 'lease', 'cap-b'], { api: luma.api });
-    await eventually(async () => (await leaseOf('cap-c')).status?.phase === 'Active', 15_000, 'cap-c Active after cap-b ended');
+    await eventually(
+      async () => (await leaseOf('cap-c')).status?.phase === 'Active',
+      15_000,
+      'cap-c Active after cap-b ended',
+    );
     await runCli(['delete', 'lease', 'cap-c'], { api: luma.api });
   });
 
@@ -246,7 +339,12 @@ describe('pools and leases', () => {
     const stubborn = projectManifest('stubborn', {
       image: TEST_IMAGE,
       hostnames: ['stubborn.localhost'],
-      command: ['/bin/busybox', 'sh', '-c', 'trap "" TERM; /bin/busybox httpd -f -p 8080 -h /www & while true; do sleep 1; done'],
+      command: [
+        '/bin/busybox',
+        'sh',
+        '-c',
+        'trap "" TERM; /bin/busybox httpd -f -p 8080 -h /www & while true; do sleep 1; done',
+      ],
     });
     expect((await apply(stubborn, 'stubborn.yaml')).code).toBe(0);
     expect((await apply(leaseManifest('hold', { project: 'stubborn', ttl: '1m' }), 'hold.yaml')).code).toBe(0);
@@ -254,7 +352,11 @@ describe('pools and leases', () => {
     const deletedAt = Date.now();
     const deleted = await runCli(['delete', 'lease', 'hold'], { api: luma.api });
     expect(deleted.code, deleted.stderr).toBe(0);
-    await eventually(async () => (await runCli(['get', 'lease', 'hold'], { api: luma.api })).code !== 0, 20_000, 'lease hold gone');
+    await eventually(
+      async () => (await runCli(['get', 'lease', 'hold'], { api: luma.api })).code !== 0,
+      20_000,
+      'lease hold gone',
+    );
     // Gone only after the 2 s grace: SIGTERM was ignored, SIGKILL ended it.
     expect(Date.now() - deletedAt).toBeGreaterThanOrEqual(2_000);
     expect(await docker.listContainers({ all: true, filters: { name: [`luma-${instance}.lease.hold.`] } })).toEqual([]);
@@ -264,33 +366,50 @@ describe('pools and leases', () => {
 
   it('a controller killed while leases live ends an expired one at once on restart, bills its real runtime, and leaves no orphan', async () => {
     expect((await apply(leaseManifest('survivor', { project: 'bill', ttl: '3s' }), 'survivor.yaml')).code).toBe(0);
-    const active = await eventually(async () => {
-      const lease = await leaseOf('survivor');
-      return lease.status?.phase === 'Active' ? lease : undefined;
-    }, 15_000, 'survivor Active');
+    const active = await eventually(
+      async () => {
+        const lease = await leaseOf('survivor');
+        return lease.status?.phase === 'Active' ? lease : undefined;
+      },
+      15_000,
+      'survivor Active',
+    );
     await luma.kill();
     // Down past the expiry: the container keeps running meanwhile.
     await new Promise((resolve) => setTimeout(resolve, 5_000));
     const downUntil = Date.now();
     luma = await startLuma({ stateDir, manifests: path.join(dir, 'manifests'), instance, config });
-    const ended = await eventually(async () => {
-      const lease = await leaseOf('survivor');
-      return lease.status?.phase === 'Expired' ? lease : undefined;
-    }, 15_000, 'survivor Expired after restart');
-    const runtimeSeconds = (Date.parse(ended.status?.endedAt ?? '') - Date.parse(active.status?.startedAt ?? '')) / 1000;
+    const ended = await eventually(
+      async () => {
+        const lease = await leaseOf('survivor');
+        return lease.status?.phase === 'Expired' ? lease : undefined;
+      },
+      15_000,
+      'survivor Expired after restart',
+    );
+    const runtimeSeconds =
+      (Date.parse(ended.status?.endedAt ?? '') - Date.parse(active.status?.startedAt ?? '')) / 1000;
     expect(runtimeSeconds).toBeGreaterThanOrEqual((downUntil - Date.parse(active.status?.startedAt ?? '')) / 1000);
     const usage = await getJson<{ leases: Array<{ lease: string; runtimeSeconds: number }> }>('usage');
     expect(usage.leases.filter((entry) => entry.lease === 'survivor')).toHaveLength(1);
     // Every container left has an owner that exists.
-    const leases = new Set((await getJson<{ items: LeaseObject[] }>('leases')).items.map((lease) => lease.metadata.name));
-    const projects = new Set((await getJson<{ items: ProjectObject[] }>('projects')).items.map((project) => project.metadata.name));
-    await eventually(async () => {
-      for (const container of await containersOf(instance)) {
-        const name = container.Names[0] ?? '';
-        const lease = /\.lease\.([a-z0-9-]+)\./.exec(name)?.[1];
-        if (lease ? !leases.has(lease) : !projects.has(container.Labels['luma.dev/name'] ?? '')) return false;
-      }
-      return true;
-    }, 15_000, 'no container without an owner');
+    const leases = new Set(
+      (await getJson<{ items: LeaseObject[] }>('leases')).items.map((lease) => lease.metadata.name),
+    );
+    const projects = new Set(
+      (await getJson<{ items: ProjectObject[] }>('projects')).items.map((project) => project.metadata.name),
+    );
+    await eventually(
+      async () => {
+        for (const container of await containersOf(instance)) {
+          const name = container.Names[0] ?? '';
+          const lease = /\.lease\.([a-z0-9-]+)\./.exec(name)?.[1];
+          if (lease ? !leases.has(lease) : !projects.has(container.Labels['luma.dev/name'] ?? '')) return false;
+        }
+        return true;
+      },
+      15_000,
+      'no container without an owner',
+    );
   });
 });

@@ -5,7 +5,20 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { removeInstanceContainers, testInstance } from '../support/docker.js';
 import { Api, httpdContext, imageManifest, removeInstanceImages, uniqueName } from '../support/images.js';
-import { authHeader, cliEnv, eventually, projectManifest, REPO_ROOT, request, runCli, startLuma, tempDir, writeConfig, type ApiEndpoint, type LumaProcess } from '../support/luma.js';
+import {
+  authHeader,
+  cliEnv,
+  eventually,
+  projectManifest,
+  REPO_ROOT,
+  request,
+  runCli,
+  startLuma,
+  tempDir,
+  writeConfig,
+  type ApiEndpoint,
+  type LumaProcess,
+} from '../support/luma.js';
 
 // Issue 5's logs through a real `luma up`, the real CLI and a WebSocket client: an app
 // prints a line when it gets a request (a CGI script writing to stderr), and `luma logs
@@ -15,7 +28,14 @@ import { authHeader, cliEnv, eventually, projectManifest, REPO_ROOT, request, ru
 const CLI = path.join(REPO_ROOT, 'dist/cli/main.js');
 const HEARTBEAT = '300ms';
 const LOG_CGI = {
-  content: ['#!/bin/busybox sh', '# Prints a line to the container log (stderr) for every request.', 'printf "log: %s\\n" "$QUERY_STRING" >&2', 'printf "Content-Type: text/plain\\r\\n\\r\\n"', 'echo "logged $QUERY_STRING"', ''].join('\n'),
+  content: [
+    '#!/bin/busybox sh',
+    '# Prints a line to the container log (stderr) for every request.',
+    'printf "log: %s\\n" "$QUERY_STRING" >&2',
+    'printf "Content-Type: text/plain\\r\\n\\r\\n"',
+    'echo "logged $QUERY_STRING"',
+    '',
+  ].join('\n'),
   mode: 0o755,
 };
 const LINE = /^\[([a-z0-9-]+)\] (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z) (.*)$/;
@@ -33,7 +53,10 @@ class LogsProcess {
   private readonly child: ChildProcess;
 
   constructor(api: ApiEndpoint, args: string[]) {
-    this.child = spawn(process.execPath, [CLI, 'logs', ...args], { env: { ...process.env, ...cliEnv(api) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [CLI, 'logs', ...args], {
+      env: { ...process.env, ...cliEnv(api) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.collect(this.child.stdout!, this.stdout);
     this.collect(this.child.stderr!, this.stderr);
     this.exited = new Promise((resolve) => this.child.once('close', (code) => resolve(code ?? -1)));
@@ -71,10 +94,15 @@ interface LogMessage {
   at: number;
 }
 
-function openLogSocket(api: ApiEndpoint, urlPath: string): { ws: WebSocket; messages: LogMessage[]; opened: Promise<void>; closed: Promise<number> } {
+function openLogSocket(
+  api: ApiEndpoint,
+  urlPath: string,
+): { ws: WebSocket; messages: LogMessage[]; opened: Promise<void>; closed: Promise<number> } {
   const ws = new WebSocket(`${api.server.replace(/^http/, 'ws')}${urlPath}`, { headers: authHeader(api) });
   const messages: LogMessage[] = [];
-  ws.on('message', (data: Buffer) => messages.push({ ...(JSON.parse(data.toString()) as Omit<LogMessage, 'at'>), at: Date.now() }));
+  ws.on('message', (data: Buffer) =>
+    messages.push({ ...(JSON.parse(data.toString()) as Omit<LogMessage, 'at'>), at: Date.now() }),
+  );
   const opened = new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);
@@ -96,7 +124,12 @@ describe('luma logs and the log WebSocket', () => {
     dir = await tempDir('logs');
     await mkdir(path.join(dir, 'manifests'));
     const config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '1s', logHeartbeatInterval: HEARTBEAT });
-    luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
+    luma = await startLuma({
+      stateDir: path.join(dir, 'state'),
+      manifests: path.join(dir, 'manifests'),
+      instance,
+      config,
+    });
     api = new Api(luma.api);
     await httpdContext(path.join(dir, 'app', 'site'), 'hi\n', { 'www/cgi-bin/log': LOG_CGI });
     const manifest = path.join(dir, 'app', 'luma.yaml');
@@ -110,7 +143,11 @@ describe('luma logs and the log WebSocket', () => {
     );
     const applied = await runCli(['apply', '-f', manifest], { api: luma.api });
     expect(applied.code, applied.stderr).toBe(0);
-    await eventually(async () => (await api.project('talk')).status?.phase === 'Running', 60_000, 'project talk Running');
+    await eventually(
+      async () => (await api.project('talk')).status?.phase === 'Running',
+      60_000,
+      'project talk Running',
+    );
   });
 
   afterEach(() => {
@@ -159,11 +196,15 @@ describe('luma logs and the log WebSocket', () => {
 
     const sent = Date.now();
     await get('talk.localhost', 'ping-1');
-    const [printed, message] = await eventually(async () => {
-      const line = cli.find(cli.stderr, /log: ping-1$/);
-      const received = ws.messages.find((candidate) => candidate.line === 'log: ping-1');
-      return line && received ? ([line, received] as const) : undefined;
-    }, 5_000, 'the line on both readers');
+    const [printed, message] = await eventually(
+      async () => {
+        const line = cli.find(cli.stderr, /log: ping-1$/);
+        const received = ws.messages.find((candidate) => candidate.line === 'log: ping-1');
+        return line && received ? ([line, received] as const) : undefined;
+      },
+      5_000,
+      'the line on both readers',
+    );
     expect(printed.at - sent, 'the CLI got the line within a second').toBeLessThan(1_000);
     expect(message.at - sent, 'the WebSocket got the line within a second').toBeLessThan(1_000);
 
@@ -176,7 +217,7 @@ describe('luma logs and the log WebSocket', () => {
     expect(cli.stdout).toEqual([]);
   });
 
-  it('`luma logs lease/X -f` and the WebSocket get a line a lease\'s app prints within a second, from a pool-claimed container', async () => {
+  it("`luma logs lease/X -f` and the WebSocket get a line a lease's app prints within a second, from a pool-claimed container", async () => {
     const manifest = path.join(dir, 'app', 'lease.yaml');
     await writeFile(
       manifest,
@@ -193,18 +234,25 @@ describe('luma logs and the log WebSocket', () => {
     await eventually(
       async () => {
         await get('mine.pooled.localhost', 'lease-warm-up');
-        return cli.find(cli.stderr, /log: lease-warm-up$/) && ws.messages.some((message) => message.line === 'log: lease-warm-up');
+        return (
+          cli.find(cli.stderr, /log: lease-warm-up$/) &&
+          ws.messages.some((message) => message.line === 'log: lease-warm-up')
+        );
       },
       15_000,
       'both lease readers attached',
     );
     const sent = Date.now();
     await get('mine.pooled.localhost', 'lease-ping');
-    const [printed, message] = await eventually(async () => {
-      const line = cli.find(cli.stderr, /log: lease-ping$/);
-      const received = ws.messages.find((candidate) => candidate.line === 'log: lease-ping');
-      return line && received ? ([line, received] as const) : undefined;
-    }, 5_000, 'the lease line on both readers');
+    const [printed, message] = await eventually(
+      async () => {
+        const line = cli.find(cli.stderr, /log: lease-ping$/);
+        const received = ws.messages.find((candidate) => candidate.line === 'log: lease-ping');
+        return line && received ? ([line, received] as const) : undefined;
+      },
+      5_000,
+      'the lease line on both readers',
+    );
     expect(printed.at - sent, 'the CLI got the line within a second').toBeLessThan(1_000);
     expect(message.at - sent, 'the WebSocket got the line within a second').toBeLessThan(1_000);
   });
@@ -224,18 +272,30 @@ describe('luma logs and the log WebSocket', () => {
 
   it('waits for a project scaled to zero and follows the instance its first request starts', async () => {
     const cli = follow(['project/cold', '-f', '--no-timestamps']);
-    await eventually(async () => cli.find(cli.stderr, /^luma: project\/cold has no running instance; waiting for one to start$/), 10_000, 'the waiting notice');
+    await eventually(
+      async () => cli.find(cli.stderr, /^luma: project\/cold has no running instance; waiting for one to start$/),
+      10_000,
+      'the waiting notice',
+    );
     await get('cold.localhost', 'wake-up');
-    const printed = await eventually(async () => cli.find(cli.stderr, /log: wake-up$/), 10_000, 'the first line of the new instance');
+    const printed = await eventually(
+      async () => cli.find(cli.stderr, /log: wake-up$/),
+      10_000,
+      'the first line of the new instance',
+    );
     expect(printed.text).toMatch(/^\[cold-[0-9a-f]{6}\] log: wake-up$/);
   });
 
   it('reads without -f and exits 0; refuses bad input with one line and exit 1; keeps image logs', async () => {
     await get('talk.localhost', 'read-back');
-    const read = await eventually(async () => {
-      const result = await runCli(['logs', 'project/talk', '--tail', '3'], { api: luma.api });
-      return result.stderr.includes('log: read-back') ? result : undefined;
-    }, 5_000, 'the line in a plain read');
+    const read = await eventually(
+      async () => {
+        const result = await runCli(['logs', 'project/talk', '--tail', '3'], { api: luma.api });
+        return result.stderr.includes('log: read-back') ? result : undefined;
+      },
+      5_000,
+      'the line in a plain read',
+    );
     expect(read.code).toBe(0);
     expect(read.stderr.trim().split('\n').length).toBeLessThanOrEqual(3);
 
@@ -243,8 +303,14 @@ describe('luma logs and the log WebSocket', () => {
       [['project/nope'], 'error: Project "nope" not found\n'],
       [['lease/nope', '-f'], 'error: Lease "nope" not found\n'],
       [['project/talk', '--tail', 'ten'], 'error: --tail: expected a whole number of lines (0 or more), got "ten"\n'],
-      [['project/talk', '--since', 'soon'], 'error: --since: expected an RFC 3339 time such as 2026-01-02T15:04:05Z or a duration such as 10m, got "soon"\n'],
-      [[`image/${image}`, '--tail', '5'], "error: --tail applies to project and lease logs, not to an image's build output\n"],
+      [
+        ['project/talk', '--since', 'soon'],
+        'error: --since: expected an RFC 3339 time such as 2026-01-02T15:04:05Z or a duration such as 10m, got "soon"\n',
+      ],
+      [
+        [`image/${image}`, '--tail', '5'],
+        "error: --tail applies to project and lease logs, not to an image's build output\n",
+      ],
     ] as const) {
       const result = await runCli(['logs', ...args], { api: luma.api });
       expect([result.code, result.stderr], args.join(' ')).toEqual([1, message]);
@@ -259,7 +325,11 @@ describe('luma logs and the log WebSocket', () => {
     const cli = follow(['project/cold', '-f']);
     const ws = socket('/api/v1alpha1/projects/cold/log?follow=true');
     await ws.opened;
-    await eventually(async () => ws.messages.some((message) => message.type === 'heartbeat'), 5_000, 'the WebSocket following');
+    await eventually(
+      async () => ws.messages.some((message) => message.type === 'heartbeat'),
+      5_000,
+      'the WebSocket following',
+    );
     const deleted = await runCli(['delete', 'project', 'cold'], { api: luma.api });
     expect(deleted.code, deleted.stderr).toBe(0);
     expect(await cli.exited).toBe(0);

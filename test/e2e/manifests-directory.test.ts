@@ -6,8 +6,24 @@ import type { LumaEvent } from '../../src/events/event-log.js';
 import type { LeaseObject, ProjectObject } from '../../src/model/types.js';
 import type { SyncStatus } from '../../src/sync/sync-status.js';
 import type { UsageRecord } from '../../src/usage/record.js';
-import { buildTestImage, docker, removeInstanceContainers, runningContainersOf, TEST_IMAGE, testInstance } from '../support/docker.js';
-import { apiFetch, eventually, projectManifest, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../support/luma.js';
+import {
+  buildTestImage,
+  docker,
+  removeInstanceContainers,
+  runningContainersOf,
+  TEST_IMAGE,
+  testInstance,
+} from '../support/docker.js';
+import {
+  apiFetch,
+  eventually,
+  projectManifest,
+  runCli,
+  startLuma,
+  tempDir,
+  writeConfig,
+  type LumaProcess,
+} from '../support/luma.js';
 
 // The watched directory through a real `luma up`: files written, changed, renamed and
 // removed become objects, updates and prunes; a broken file is reported and keeps its
@@ -29,7 +45,11 @@ describe('the watched manifests directory', () => {
     dir = await tempDir('gitops');
     manifests = path.join(dir, 'manifests');
     await mkdir(manifests);
-    const config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '1s', sync: '{debounce: 100ms, emptyGracePeriod: 3s}' });
+    const config = await writeConfig(dir, {
+      resyncInterval: '1s',
+      stopTimeout: '1s',
+      sync: '{debounce: 100ms, emptyGracePeriod: 3s}',
+    });
     await write('keep.yaml', manifest('keep'));
     luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests, instance, config });
   });
@@ -58,7 +78,11 @@ describe('the watched manifests directory', () => {
   }
 
   async function events(name: string): Promise<LumaEvent[]> {
-    return ((await (await apiFetch(luma.api, `/api/v1alpha1/events?kind=Project&name=${name}`)).json()) as { items: LumaEvent[] }).items;
+    return (
+      (await (await apiFetch(luma.api, `/api/v1alpha1/events?kind=Project&name=${name}`)).json()) as {
+        items: LumaEvent[];
+      }
+    ).items;
   }
 
   it('creates, updates and prunes objects as files are written, changed, renamed and removed', async () => {
@@ -68,7 +92,11 @@ describe('the watched manifests directory', () => {
     const created = await eventually(() => project('alpha'), SYNC_BOUND_MS, 'alpha created from its file');
 
     await write('alpha.yaml', manifest('alpha', { env: { VERSION: 'two' } }));
-    await eventually(async () => (await project('alpha'))?.spec.env?.VERSION === 'two', SYNC_BOUND_MS, 'alpha updated from its file');
+    await eventually(
+      async () => (await project('alpha'))?.spec.env?.VERSION === 'two',
+      SYNC_BOUND_MS,
+      'alpha updated from its file',
+    );
 
     await rename(path.join(manifests, 'alpha.yaml'), path.join(manifests, 'renamed.yaml'));
     const renamed = await eventually(
@@ -83,7 +111,11 @@ describe('the watched manifests directory', () => {
     expect(renamed.metadata.uid).toBe(created.metadata.uid);
 
     await unlink(path.join(manifests, 'renamed.yaml'));
-    await eventually(async () => (await project('alpha')) === undefined, SYNC_BOUND_MS, 'alpha pruned after its file was removed');
+    await eventually(
+      async () => (await project('alpha')) === undefined,
+      SYNC_BOUND_MS,
+      'alpha pruned after its file was removed',
+    );
     expect(await project('keep')).toBeDefined();
   });
 
@@ -134,10 +166,16 @@ describe('the watched manifests directory', () => {
       SYNC_BOUND_MS,
       'the conflict reported',
     );
-    expect(status.conflicts.find((conflict) => conflict.object === 'Project/from-cli')?.message).toContain('claims-cli.yaml:4:9');
+    expect(status.conflicts.find((conflict) => conflict.object === 'Project/from-cli')?.message).toContain(
+      'claims-cli.yaml:4:9',
+    );
     await unlink(path.join(manifests, 'claims-cli.yaml'));
     // A forced pass lifts the guards, and still does not prune what the CLI applied.
-    const forced = await apiFetch(luma.api, '/api/v1alpha1/sync', { method: 'POST', body: JSON.stringify({ force: true }), headers: { 'content-type': 'application/json' } });
+    const forced = await apiFetch(luma.api, '/api/v1alpha1/sync', {
+      method: 'POST',
+      body: JSON.stringify({ force: true }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(forced.status).toBe(200);
     expect(((await forced.json()) as SyncStatus).conflicts).toEqual([]);
     expect(await project('from-cli')).toEqual(original);
@@ -145,26 +183,48 @@ describe('the watched manifests directory', () => {
 
   it('puts back a warm container removed (docker rm -f) or stopped (docker stop) by hand, with an event saying what drifted', async () => {
     await write('warm.yaml', manifest('warm', { minInstances: 1 }));
-    const [first] = await eventually(async () => {
-      const running = await runningContainersOf(instance, 'warm');
-      return running.length === 1 && running;
-    }, 20_000, 'the warm container running');
+    const [first] = await eventually(
+      async () => {
+        const running = await runningContainersOf(instance, 'warm');
+        return running.length === 1 && running;
+      },
+      20_000,
+      'the warm container running',
+    );
 
     await docker.getContainer(first!.Id).remove({ force: true });
-    const [second] = await eventually(async () => {
-      const running = await runningContainersOf(instance, 'warm');
-      return running.length === 1 && running[0]?.Id !== first?.Id && running;
-    }, 15_000, 'a replacement for the removed container');
+    const [second] = await eventually(
+      async () => {
+        const running = await runningContainersOf(instance, 'warm');
+        return running.length === 1 && running[0]?.Id !== first?.Id && running;
+      },
+      15_000,
+      'a replacement for the removed container',
+    );
     const firstName = first!.Names[0]!.slice(1);
     // Docker may show the container exited for a moment before it is gone: either is what drifted.
-    const removed = await eventually(async () => (await events('warm')).find((event) => event.reason === 'DriftDetected' && event.message.includes(firstName)), 5_000, 'a drift event for the removal');
+    const removed = await eventually(
+      async () =>
+        (await events('warm')).find((event) => event.reason === 'DriftDetected' && event.message.includes(firstName)),
+      5_000,
+      'a drift event for the removal',
+    );
     expect(removed.type).toBe('Warning');
     expect(removed.message).toMatch(/was removed outside Luma|stopped without Luma asking/);
 
     await docker.getContainer(second!.Id).stop({ t: 0 });
-    await eventually(async () => (await runningContainersOf(instance, 'warm')).length === 1, 15_000, 'the stopped container running again');
+    await eventually(
+      async () => (await runningContainersOf(instance, 'warm')).length === 1,
+      15_000,
+      'the stopped container running again',
+    );
     const secondName = second!.Names[0]!.slice(1);
-    const stopped = await eventually(async () => (await events('warm')).find((event) => event.reason === 'DriftDetected' && event.message.includes(secondName)), 5_000, 'a drift event for the stop');
+    const stopped = await eventually(
+      async () =>
+        (await events('warm')).find((event) => event.reason === 'DriftDetected' && event.message.includes(secondName)),
+      5_000,
+      'a drift event for the stop',
+    );
     expect(stopped.message).toContain(`container ${secondName} stopped without Luma asking (Luma had left it running)`);
   });
 
@@ -186,7 +246,11 @@ describe('the watched manifests directory', () => {
     expect(await project('warm')).toBeDefined();
 
     // The grace period is 3 s here.
-    await eventually(async () => (await project('keep')) === undefined && (await project('warm')) === undefined, 15_000, 'the prune after the grace period');
+    await eventually(
+      async () => (await project('keep')) === undefined && (await project('warm')) === undefined,
+      15_000,
+      'the prune after the grace period',
+    );
     expect(await project('from-cli')).toBeDefined();
   });
 });
@@ -222,7 +286,16 @@ describe('the watched manifests directory while files are written slowly or reac
   }
 
   function lease(name: string, projectName: string): string {
-    return ['apiVersion: luma.dev/v1alpha1', 'kind: Lease', 'metadata:', `  name: ${name}`, 'spec:', `  project: ${projectName}`, '  ttl: 10m', ''].join('\n');
+    return [
+      'apiVersion: luma.dev/v1alpha1',
+      'kind: Lease',
+      'metadata:',
+      `  name: ${name}`,
+      'spec:',
+      `  project: ${projectName}`,
+      '  ttl: 10m',
+      '',
+    ].join('\n');
   }
 
   async function get<T>(plural: string, name: string): Promise<T | undefined> {
@@ -240,26 +313,39 @@ describe('the watched manifests directory while files are written slowly or reac
   }
 
   async function billedLeases(): Promise<string[]> {
-    return ((await (await apiFetch(luma.api, '/api/v1alpha1/usage')).json()) as { leases: UsageRecord[] }).leases.map((record) => record.lease);
+    return ((await (await apiFetch(luma.api, '/api/v1alpha1/usage')).json()) as { leases: UsageRecord[] }).leases.map(
+      (record) => record.lease,
+    );
   }
 
   /** Waits out the write-finish window and the second look, then for a pass that found everything applied. */
   async function settled(): Promise<SyncStatus> {
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-    return eventually(async () => {
-      const status = await syncStatus();
-      return status.phase === 'Synced' && status;
-    }, SYNC_BOUND_MS, 'the directory synced');
+    return eventually(
+      async () => {
+        const status = await syncStatus();
+        return status.phase === 'Synced' && status;
+      },
+      SYNC_BOUND_MS,
+      'the directory synced',
+    );
   }
 
   /** A project and its Active lease from one file; their uids. */
   async function projectWithLease(file: string, name: string): Promise<{ project: string; lease: string }> {
     await writeFile(path.join(manifests, file), `${project(name)}---\n${lease(`${name}-lease`, name)}`);
-    const active = await eventually(async () => {
-      const current = await get<LeaseObject>('leases', `${name}-lease`);
-      return current?.status?.phase === 'Active' && current;
-    }, 30_000, `lease ${name}-lease Active`);
-    return { project: (await get<ProjectObject>('projects', name))?.metadata.uid ?? '', lease: active.metadata.uid ?? '' };
+    const active = await eventually(
+      async () => {
+        const current = await get<LeaseObject>('leases', `${name}-lease`);
+        return current?.status?.phase === 'Active' && current;
+      },
+      30_000,
+      `lease ${name}-lease Active`,
+    );
+    return {
+      project: (await get<ProjectObject>('projects', name))?.metadata.uid ?? '',
+      lease: active.metadata.uid ?? '',
+    };
   }
 
   async function expectUntouched(name: string, uids: { project: string; lease: string }): Promise<void> {
@@ -277,17 +363,27 @@ describe('the watched manifests directory while files are written slowly or reac
     await writeFile(path.join(dir, 'half-a.yaml'), project('halves'));
     await writeFile(path.join(dir, 'half-b.yaml'), `---\n${lease('halves-lease', 'halves')}`);
     await new Promise<void>((resolve, reject) =>
-      execFile('sh', ['-c', 'cat half-a.yaml > manifests/halves.yaml; sleep 1; cat half-b.yaml >> manifests/halves.yaml'], { cwd: dir, timeout: 10_000 }, (error) => (error ? reject(error) : resolve())),
+      execFile(
+        'sh',
+        ['-c', 'cat half-a.yaml > manifests/halves.yaml; sleep 1; cat half-b.yaml >> manifests/halves.yaml'],
+        { cwd: dir, timeout: 10_000 },
+        (error) => (error ? reject(error) : resolve()),
+      ),
     );
     const status = await settled();
-    expect(status.files.find((file) => file.file === 'halves.yaml')).toMatchObject({ state: 'Applied', objects: ['Project/halves', 'Lease/halves-lease'] });
+    expect(status.files.find((file) => file.file === 'halves.yaml')).toMatchObject({
+      state: 'Applied',
+      objects: ['Project/halves', 'Lease/halves-lease'],
+    });
     await expectUntouched('halves', uids);
   });
 
   it('a file copied in slowly (a chunk every 200 ms) is read once, when it is whole', async () => {
     const uids = await projectWithLease('slow.yaml', 'slow');
     // Each document in 48-byte chunks, so that once the file holds exactly the whole project, as a copy may.
-    const documents = [`${project('slow', { VERSION: 'two' })}---\n`, lease('slow-lease', 'slow')].map((text) => Buffer.from(text));
+    const documents = [`${project('slow', { VERSION: 'two' })}---\n`, lease('slow-lease', 'slow')].map((text) =>
+      Buffer.from(text),
+    );
     const CHUNK = 48;
     const file = await open(path.join(manifests, 'slow.yaml'), 'w');
     try {
@@ -313,9 +409,21 @@ describe('the watched manifests directory while files are written slowly or reac
     await symlink(path.join(sources, 'one.yaml'), path.join(manifests, 'one.yaml'));
     await symlink(path.join(sources, 'more'), path.join(manifests, 'more'));
     await writeFile(path.join(manifests, 'plain.yaml'), project('linked-plain'));
-    const one = await eventually(() => get<ProjectObject>('projects', 'linked-one'), SYNC_BOUND_MS * 2, 'linked-one from a link to a file');
-    const two = await eventually(() => get<ProjectObject>('projects', 'linked-two'), SYNC_BOUND_MS * 2, 'linked-two from a linked directory');
-    const plain = await eventually(() => get<ProjectObject>('projects', 'linked-plain'), SYNC_BOUND_MS * 2, 'linked-plain');
+    const one = await eventually(
+      () => get<ProjectObject>('projects', 'linked-one'),
+      SYNC_BOUND_MS * 2,
+      'linked-one from a link to a file',
+    );
+    const two = await eventually(
+      () => get<ProjectObject>('projects', 'linked-two'),
+      SYNC_BOUND_MS * 2,
+      'linked-two from a linked directory',
+    );
+    const plain = await eventually(
+      () => get<ProjectObject>('projects', 'linked-plain'),
+      SYNC_BOUND_MS * 2,
+      'linked-plain',
+    );
     expect(two.metadata.annotations?.['luma.dev/source-file']).toBe('more/two.yaml');
 
     // Changed where the link points; a link swapped by rename; the plain file replaced by a link to the same content.
@@ -326,8 +434,16 @@ describe('the watched manifests directory while files are written slowly or reac
     await writeFile(path.join(sources, 'plain.yaml'), project('linked-plain'));
     await symlink(path.join(sources, 'plain.yaml'), path.join(manifests, '.plain.yaml.tmp'));
     await rename(path.join(manifests, '.plain.yaml.tmp'), path.join(manifests, 'plain.yaml'));
-    await eventually(async () => (await get<ProjectObject>('projects', 'linked-two'))?.spec.env?.VERSION === 'two', SYNC_BOUND_MS * 2, 'linked-two updated through its directory link');
-    await eventually(async () => (await get<ProjectObject>('projects', 'linked-one'))?.spec.env?.VERSION === 'two', SYNC_BOUND_MS * 2, 'linked-one updated by the link swap');
+    await eventually(
+      async () => (await get<ProjectObject>('projects', 'linked-two'))?.spec.env?.VERSION === 'two',
+      SYNC_BOUND_MS * 2,
+      'linked-two updated through its directory link',
+    );
+    await eventually(
+      async () => (await get<ProjectObject>('projects', 'linked-one'))?.spec.env?.VERSION === 'two',
+      SYNC_BOUND_MS * 2,
+      'linked-one updated by the link swap',
+    );
     const status = await settled();
     expect(status.pruned).toEqual([]);
     for (const before of [one, two, plain]) {
@@ -346,8 +462,16 @@ describe('the watched manifests directory while files are written slowly or reac
     await version('..2026_12_07_10_00_00.1', 'one');
     await symlink('..2026_12_07_10_00_00.1', path.join(mount, '..data'));
     for (const file of ['cm-a.yaml', 'cm-b.yaml']) await symlink(`..data/${file}`, path.join(mount, file));
-    const a = await eventually(() => get<ProjectObject>('projects', 'cm-a'), SYNC_BOUND_MS * 2, 'cm-a from the ConfigMap');
-    const b = await eventually(() => get<ProjectObject>('projects', 'cm-b'), SYNC_BOUND_MS * 2, 'cm-b from the ConfigMap');
+    const a = await eventually(
+      () => get<ProjectObject>('projects', 'cm-a'),
+      SYNC_BOUND_MS * 2,
+      'cm-a from the ConfigMap',
+    );
+    const b = await eventually(
+      () => get<ProjectObject>('projects', 'cm-b'),
+      SYNC_BOUND_MS * 2,
+      'cm-b from the ConfigMap',
+    );
     expect(a.metadata.annotations?.['luma.dev/source-file']).toBe('config/cm-a.yaml');
 
     // The kubelet's update: a new folder, a new link renamed over ..data, the old folder removed.
@@ -356,13 +480,18 @@ describe('the watched manifests directory while files are written slowly or reac
     await rename(path.join(mount, '..data_tmp'), path.join(mount, '..data'));
     await rm(path.join(mount, '..2026_12_07_10_00_00.1'), { recursive: true });
     await eventually(
-      async () => (await get<ProjectObject>('projects', 'cm-a'))?.spec.env?.VERSION === 'two' && (await get<ProjectObject>('projects', 'cm-b'))?.spec.env?.VERSION === 'two',
+      async () =>
+        (await get<ProjectObject>('projects', 'cm-a'))?.spec.env?.VERSION === 'two' &&
+        (await get<ProjectObject>('projects', 'cm-b'))?.spec.env?.VERSION === 'two',
       SYNC_BOUND_MS * 2,
       'both updated by the ..data swap',
     );
     const status = await settled();
     expect(status.conflicts).toEqual([]);
-    expect(status.files.filter((file) => file.file.startsWith('config/')).map((file) => file.file)).toEqual(['config/cm-a.yaml', 'config/cm-b.yaml']);
+    expect(status.files.filter((file) => file.file.startsWith('config/')).map((file) => file.file)).toEqual([
+      'config/cm-a.yaml',
+      'config/cm-b.yaml',
+    ]);
     for (const before of [a, b]) {
       expect((await get<ProjectObject>('projects', before.metadata.name))?.metadata.uid).toBe(before.metadata.uid);
       expect(await eventReasons('Project', before.metadata.name)).not.toContain('Pruned');

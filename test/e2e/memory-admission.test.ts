@@ -2,9 +2,24 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProjectObject } from '../../src/model/types.js';
-import { buildTestImage, removeInstanceContainers, runningContainersOf, TEST_IMAGE, testInstance } from '../support/docker.js';
+import {
+  buildTestImage,
+  removeInstanceContainers,
+  runningContainersOf,
+  TEST_IMAGE,
+  testInstance,
+} from '../support/docker.js';
 import { readyCondition } from '../support/images.js';
-import { apiFetch, eventually, projectManifest, request, startLuma, tempDir, writeConfig, type LumaProcess } from '../support/luma.js';
+import {
+  apiFetch,
+  eventually,
+  projectManifest,
+  request,
+  startLuma,
+  tempDir,
+  writeConfig,
+  type LumaProcess,
+} from '../support/luma.js';
 
 // Admission by memory on the real engine: with room for two 64Mi containers under a 150Mi
 // limit, a third project's first request stops the idle instance used longest ago; while
@@ -23,9 +38,21 @@ describe('admission by memory', () => {
     await mkdir(manifests);
     for (const name of ['first', 'second', 'third']) {
       // A long idle timeout: only admission may stop these during the test.
-      await writeFile(path.join(manifests, `${name}.yaml`), projectManifest(name, { image: TEST_IMAGE, hostnames: [`${name}.localhost`], resources: { cpu: '250m', memory: '64Mi' }, idleTimeout: '10m' }));
+      await writeFile(
+        path.join(manifests, `${name}.yaml`),
+        projectManifest(name, {
+          image: TEST_IMAGE,
+          hostnames: [`${name}.localhost`],
+          resources: { cpu: '250m', memory: '64Mi' },
+          idleTimeout: '10m',
+        }),
+      );
     }
-    const config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '1s', admission: '{ memoryLimit: 150Mi }' });
+    const config = await writeConfig(dir, {
+      resyncInterval: '1s',
+      stopTimeout: '1s',
+      admission: '{ memoryLimit: 150Mi }',
+    });
     luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests, instance, config });
   }, 120_000);
 
@@ -40,7 +67,9 @@ describe('admission by memory', () => {
   }
 
   async function events(): Promise<Array<{ reason: string; message: string; object: { name: string } }>> {
-    const body = (await (await apiFetch(luma.api, '/api/v1alpha1/events')).json()) as { items: Array<{ reason: string; message: string; object: { name: string } }> };
+    const body = (await (await apiFetch(luma.api, '/api/v1alpha1/events')).json()) as {
+      items: Array<{ reason: string; message: string; object: { name: string } }>;
+    };
     return body.items;
   }
 
@@ -66,11 +95,15 @@ describe('admission by memory', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const startedAt = Date.now();
     const held = request(luma.proxyPort, 'first.localhost', '/', 30_000);
-    const waiting = await eventually(async () => {
-      const project = (await (await apiFetch(luma.api, '/api/v1alpha1/projects/first')).json()) as ProjectObject;
-      const ready = readyCondition(project);
-      return ready?.reason === 'InsufficientMemory' ? ready : undefined;
-    }, 10_000, 'Ready=False InsufficientMemory on the held project');
+    const waiting = await eventually(
+      async () => {
+        const project = (await (await apiFetch(luma.api, '/api/v1alpha1/projects/first')).json()) as ProjectObject;
+        const ready = readyCondition(project);
+        return ready?.reason === 'InsufficientMemory' ? ready : undefined;
+      },
+      10_000,
+      'Ready=False InsufficientMemory on the held project',
+    );
     expect(waiting.message).toContain('not enough memory to start Project/first');
     expect(await running('first')).toBe(0);
 

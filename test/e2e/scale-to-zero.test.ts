@@ -2,8 +2,24 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProjectObject } from '../../src/model/types.js';
-import { buildTestImage, containersOf, removeInstanceContainers, runningContainersOf, TEST_IMAGE, testInstance } from '../support/docker.js';
-import { eventually, projectManifest, request, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../support/luma.js';
+import {
+  buildTestImage,
+  containersOf,
+  removeInstanceContainers,
+  runningContainersOf,
+  TEST_IMAGE,
+  testInstance,
+} from '../support/docker.js';
+import {
+  eventually,
+  projectManifest,
+  request,
+  runCli,
+  startLuma,
+  tempDir,
+  writeConfig,
+  type LumaProcess,
+} from '../support/luma.js';
 
 // Issue 2's central promise through a real `luma up` and the real CLI: a cold project
 // starts on its first request, idles to zero, and starts again.
@@ -18,7 +34,12 @@ describe('scale to zero through `luma up`', () => {
     dir = await tempDir('stz');
     await mkdir(path.join(dir, 'manifests'));
     const config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '2s' });
-    luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
+    luma = await startLuma({
+      stateDir: path.join(dir, 'state'),
+      manifests: path.join(dir, 'manifests'),
+      instance,
+      config,
+    });
   });
 
   afterAll(async () => {
@@ -35,7 +56,10 @@ describe('scale to zero through `luma up`', () => {
 
   it('starts no container at apply, one on the first request, stops it after idleTimeout and starts it again', async () => {
     const file = path.join(dir, 'cold.yaml');
-    await writeFile(file, projectManifest('cold', { image: TEST_IMAGE, hostnames: ['cold.localhost'], idleTimeout: '1s' }));
+    await writeFile(
+      file,
+      projectManifest('cold', { image: TEST_IMAGE, hostnames: ['cold.localhost'], idleTimeout: '1s' }),
+    );
     const applied = await runCli(['apply', '-f', file], { api: luma.api });
     expect(applied.code, applied.stderr).toBe(0);
     expect(applied.stdout).toContain('project/cold created');
@@ -52,7 +76,11 @@ describe('scale to zero through `luma up`', () => {
 
     // 1 s idle timeout: the container is stopped (kept for a fast restart) and the phase is Idle.
     await eventually(async () => (await runningContainersOf(instance, 'cold')).length === 0, 10_000, 'idle stop');
-    await eventually(async () => (await getProject('cold')).status?.phase === 'Idle', 5_000, 'phase Idle after idle stop');
+    await eventually(
+      async () => (await getProject('cold')).status?.phase === 'Idle',
+      5_000,
+      'phase Idle after idle stop',
+    );
 
     const again = await request(luma.proxyPort, 'cold.localhost');
     expect(again.status).toBe(200);
@@ -62,7 +90,10 @@ describe('scale to zero through `luma up`', () => {
 
   it('answers 100 simultaneous first requests with 200 and creates exactly one container', async () => {
     const file = path.join(dir, 'burst.yaml');
-    await writeFile(file, projectManifest('burst', { image: TEST_IMAGE, hostnames: ['burst.localhost'], idleTimeout: '30s' }));
+    await writeFile(
+      file,
+      projectManifest('burst', { image: TEST_IMAGE, hostnames: ['burst.localhost'], idleTimeout: '30s' }),
+    );
     expect((await runCli(['apply', '-f', file], { api: luma.api })).code).toBe(0);
     await eventually(async () => (await getProject('burst')).status?.phase === 'Idle', 10_000, 'phase Idle');
 
@@ -74,7 +105,10 @@ describe('scale to zero through `luma up`', () => {
 
   it('passes PORT, env and X-Forwarded headers to the app', async () => {
     const file = path.join(dir, 'envy.yaml');
-    await writeFile(file, projectManifest('envy', { image: TEST_IMAGE, hostnames: ['envy.localhost'], env: { GREETING: 'hi there' } }));
+    await writeFile(
+      file,
+      projectManifest('envy', { image: TEST_IMAGE, hostnames: ['envy.localhost'], env: { GREETING: 'hi there' } }),
+    );
     expect((await runCli(['apply', '-f', file], { api: luma.api })).code).toBe(0);
     const answer = await request(luma.proxyPort, 'envy.localhost:8080', '/cgi-bin/env');
     expect(answer.status).toBe(200);
@@ -96,7 +130,8 @@ describe('scale to zero through `luma up`', () => {
     // A command that never listens: the readiness probe cannot pass.
     await writeFile(
       file,
-      projectManifest('never', { image: TEST_IMAGE, hostnames: ['never.localhost'], startupTimeout: '2s' }) + '  command: ["/bin/busybox", "sleep", "3600"]\n',
+      projectManifest('never', { image: TEST_IMAGE, hostnames: ['never.localhost'], startupTimeout: '2s' }) +
+        '  command: ["/bin/busybox", "sleep", "3600"]\n',
     );
     const applied = await runCli(['apply', '-f', file], { api: luma.api });
     expect(applied.code, applied.stderr).toBe(0);

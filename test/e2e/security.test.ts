@@ -3,9 +3,33 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestImage, containersOf, docker, removeInstanceContainers, runningContainersOf, TEST_IMAGE, testInstance } from '../support/docker.js';
-import { Api, httpdContext, imageManifest, readyCondition, removeInstanceImages, uniqueName } from '../support/images.js';
-import { eventually, projectManifest, request, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../support/luma.js';
+import {
+  buildTestImage,
+  containersOf,
+  docker,
+  removeInstanceContainers,
+  runningContainersOf,
+  TEST_IMAGE,
+  testInstance,
+} from '../support/docker.js';
+import {
+  Api,
+  httpdContext,
+  imageManifest,
+  readyCondition,
+  removeInstanceImages,
+  uniqueName,
+} from '../support/images.js';
+import {
+  eventually,
+  projectManifest,
+  request,
+  runCli,
+  startLuma,
+  tempDir,
+  writeConfig,
+  type LumaProcess,
+} from '../support/luma.js';
 
 // Security by default, seen from outside: what `docker inspect` says about a container
 // Luma started, and what Luma's own logs never say. (The management socket's mode 0600 is
@@ -25,11 +49,22 @@ describe('security defaults of managed containers', () => {
     // From the watched directory: its files are read, parsed and logged about at start.
     await writeFile(
       path.join(dir, 'manifests', 'locked.yaml'),
-      projectManifest('locked', { image: TEST_IMAGE, hostnames: ['locked.localhost'], env: { DB_PASSWORD: SECRET }, resources: { cpu: '250m', memory: '48Mi' } }),
+      projectManifest('locked', {
+        image: TEST_IMAGE,
+        hostnames: ['locked.localhost'],
+        env: { DB_PASSWORD: SECRET },
+        resources: { cpu: '250m', memory: '48Mi' },
+      }),
     );
     const config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '1s' });
     // The most talkative level: nothing Luma says may carry an env value.
-    luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config, env: { LUMA_LOG_LEVEL: 'trace' } });
+    luma = await startLuma({
+      stateDir: path.join(dir, 'state'),
+      manifests: path.join(dir, 'manifests'),
+      instance,
+      config,
+      env: { LUMA_LOG_LEVEL: 'trace' },
+    });
   });
 
   afterAll(async () => {
@@ -59,13 +94,37 @@ describe('security defaults of managed containers', () => {
   it('never writes an env value to its logs, whatever happens to the project', async () => {
     // A change of env (a replacement), a refused apply and a deletion, each of which Luma logs about.
     const file = path.join(dir, 'change.yaml');
-    await writeFile(file, projectManifest('locked', { image: TEST_IMAGE, hostnames: ['locked.localhost'], env: { DB_PASSWORD: `${SECRET}-v2` }, resources: { cpu: '250m', memory: '48Mi' } }));
+    await writeFile(
+      file,
+      projectManifest('locked', {
+        image: TEST_IMAGE,
+        hostnames: ['locked.localhost'],
+        env: { DB_PASSWORD: `${SECRET}-v2` },
+        resources: { cpu: '250m', memory: '48Mi' },
+      }),
+    );
     expect((await runCli(['apply', '-f', file], { api: luma.api })).code).toBe(0);
-    await eventually(async () => (await request(luma.proxyPort, 'locked.localhost', '/cgi-bin/env')).body.includes(`${SECRET}-v2`), 20_000, 'the new env served');
-    await writeFile(file, projectManifest('locked', { image: TEST_IMAGE, hostnames: ['locked.localhost'], env: { DB_PASSWORD: `${SECRET}-v3` }, resources: { cpu: 'lots', memory: '48Mi' } }));
+    await eventually(
+      async () => (await request(luma.proxyPort, 'locked.localhost', '/cgi-bin/env')).body.includes(`${SECRET}-v2`),
+      20_000,
+      'the new env served',
+    );
+    await writeFile(
+      file,
+      projectManifest('locked', {
+        image: TEST_IMAGE,
+        hostnames: ['locked.localhost'],
+        env: { DB_PASSWORD: `${SECRET}-v3` },
+        resources: { cpu: 'lots', memory: '48Mi' },
+      }),
+    );
     expect((await runCli(['apply', '-f', file], { api: luma.api })).code).toBe(1);
     expect((await runCli(['delete', 'project', 'locked'], { api: luma.api })).code).toBe(0);
-    await eventually(async () => (await containersOf(instance, 'locked')).length === 0, 15_000, 'the containers removed');
+    await eventually(
+      async () => (await containersOf(instance, 'locked')).length === 0,
+      15_000,
+      'the containers removed',
+    );
 
     expect(luma.output()).toContain('"level":20'); // debug lines were written: the check below saw the most Luma says
     expect(luma.output()).not.toContain(SECRET);
@@ -81,13 +140,20 @@ async function execIn(containerId: string, args: string[]): Promise<{ code: numb
     return { code: 0, output: stdout };
   } catch (error) {
     const failed = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof failed.code === 'number' ? failed.code : -1, output: `${failed.stdout ?? ''}${failed.stderr ?? ''}` };
+    return {
+      code: typeof failed.code === 'number' ? failed.code : -1,
+      output: `${failed.stdout ?? ''}${failed.stderr ?? ''}`,
+    };
   }
 }
 
 /** An HTTP GET from inside a container with busybox nc (the static busybox's wget crashes in a scratch image). */
 function httpGetFrom(containerId: string, address: string): Promise<{ code: number; output: string }> {
-  return execIn(containerId, ['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 2 ${address} 8080`]);
+  return execIn(containerId, [
+    'sh',
+    '-c',
+    `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 2 ${address} 8080`,
+  ]);
 }
 
 /** The effective capability set of the container's first process, from the kernel. */
@@ -113,15 +179,28 @@ describe('isolation and least privilege of managed containers', () => {
     dir = await tempDir('iso');
     await mkdir(path.join(dir, 'manifests'));
     // Test images and Luma's own builds are allowed; nothing else.
-    const config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '1s', defaultMemory: '96Mi', imageAllowlist: '[luma-test/**, luma/**]' });
-    luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
+    const config = await writeConfig(dir, {
+      resyncInterval: '1s',
+      stopTimeout: '1s',
+      defaultMemory: '96Mi',
+      imageAllowlist: '[luma-test/**, luma/**]',
+    });
+    luma = await startLuma({
+      stateDir: path.join(dir, 'state'),
+      manifests: path.join(dir, 'manifests'),
+      instance,
+      config,
+    });
   });
 
   afterAll(async () => {
     await luma?.stop();
     await removeInstanceContainers(instance);
     await removeInstanceImages(instance);
-    await docker.getImage(`${gate}:latest`).remove().catch(() => undefined);
+    await docker
+      .getImage(`${gate}:latest`)
+      .remove()
+      .catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -137,8 +216,11 @@ describe('isolation and least privilege of managed containers', () => {
     return container.Id;
   }
 
-  it('keeps one app from opening a connection to another app\'s container, while the proxy reaches both', async () => {
-    for (const name of ['alpha', 'beta']) expect((await apply(name, projectManifest(name, { image: TEST_IMAGE, hostnames: [`${name}.localhost`] }))).code).toBe(0);
+  it("keeps one app from opening a connection to another app's container, while the proxy reaches both", async () => {
+    for (const name of ['alpha', 'beta'])
+      expect(
+        (await apply(name, projectManifest(name, { image: TEST_IMAGE, hostnames: [`${name}.localhost`] }))).code,
+      ).toBe(0);
     expect((await request(luma.proxyPort, 'alpha.localhost')).status).toBe(200);
     expect((await request(luma.proxyPort, 'beta.localhost')).status).toBe(200);
     const alpha = await runningContainer('alpha');
@@ -162,13 +244,32 @@ describe('isolation and least privilege of managed containers', () => {
   });
 
   it('drops every capability but the kept few, gives the default memory limit, and keeps a capability a project adds back', async () => {
-    expect((await apply('pinger', projectManifest('pinger', { image: TEST_IMAGE, hostnames: ['pinger.localhost'], addCapabilities: ['NET_RAW'] }))).code).toBe(0);
+    expect(
+      (
+        await apply(
+          'pinger',
+          projectManifest('pinger', {
+            image: TEST_IMAGE,
+            hostnames: ['pinger.localhost'],
+            addCapabilities: ['NET_RAW'],
+          }),
+        )
+      ).code,
+    ).toBe(0);
     expect((await request(luma.proxyPort, 'pinger.localhost')).status).toBe(200);
     expect((await request(luma.proxyPort, 'alpha.localhost')).status).toBe(200);
 
     const plain = await docker.getContainer(await runningContainer('alpha')).inspect();
     expect(plain.HostConfig.CapDrop).toEqual(['ALL']);
-    expect(plain.HostConfig.CapAdd).toEqual(['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'NET_BIND_SERVICE', 'SETGID', 'SETUID']);
+    expect(plain.HostConfig.CapAdd).toEqual([
+      'CHOWN',
+      'DAC_OVERRIDE',
+      'FOWNER',
+      'KILL',
+      'NET_BIND_SERVICE',
+      'SETGID',
+      'SETUID',
+    ]);
     // alpha declares no resources: the operator's defaultMemory (96Mi), no swap.
     expect(plain.HostConfig.Memory).toBe(96 * 2 ** 20);
     expect(plain.HostConfig.MemorySwap).toBe(96 * 2 ** 20);
@@ -184,25 +285,38 @@ describe('isolation and least privilege of managed containers', () => {
   });
 
   it('refuses an unknown capability when applied, naming the field', async () => {
-    const result = await apply('typo', projectManifest('typo', { image: TEST_IMAGE, hostnames: ['typo.localhost'], addCapabilities: ['NET_RAWW'] }));
+    const result = await apply(
+      'typo',
+      projectManifest('typo', { image: TEST_IMAGE, hostnames: ['typo.localhost'], addCapabilities: ['NET_RAWW'] }),
+    );
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/spec\.securityContext\.capabilities\.add\[0\]: expected one of .*got string "NET_RAWW"/);
+    expect(result.stderr).toMatch(
+      /spec\.securityContext\.capabilities\.add\[0\]: expected one of .*got string "NET_RAWW"/,
+    );
   });
 
   it('does not start a project whose Image was deleted and whose name the allowlist then refuses, and says why', async () => {
     const site = await httpdContext(path.join(dir, 'site'), 'built\n');
     const manifest = `${imageManifest(gate, { context: site })}---\n${projectManifest(gate, { image: gate, hostnames: ['gate.localhost'], idleTimeout: '60s' })}`;
     expect((await apply('gate', manifest)).code).toBe(0);
-    await eventually(async () => (await request(luma.proxyPort, 'gate.localhost')).body === 'built\n', 60_000, 'the built image served');
+    await eventually(
+      async () => (await request(luma.proxyPort, 'gate.localhost')).body === 'built\n',
+      60_000,
+      'the built image served',
+    );
     // A local image that bears the name: what the project would run once its Image is gone.
     await run('docker', ['tag', TEST_IMAGE, `${gate}:latest`]);
 
     expect((await runCli(['delete', 'image', gate], { api: luma.api })).code).toBe(0);
     const api = new Api(luma.api);
-    const ready = await eventually(async () => {
-      const condition = readyCondition(await api.project(gate));
-      return condition?.reason === 'ImageNotAllowed' ? condition : undefined;
-    }, 20_000, 'Ready=False ImageNotAllowed');
+    const ready = await eventually(
+      async () => {
+        const condition = readyCondition(await api.project(gate));
+        return condition?.reason === 'ImageNotAllowed' ? condition : undefined;
+      },
+      20_000,
+      'Ready=False ImageNotAllowed',
+    );
     expect(ready.status).toBe('False');
     expect(ready.message).toContain(`image "${gate}" is not allowed`);
     expect(ready.message).toContain('imageAllowlist [luma-test/**, luma/**]');
@@ -214,17 +328,35 @@ describe('isolation and least privilege of managed containers', () => {
     expect(made.filter((container) => container.Image === gate || container.Image === `${gate}:latest`)).toEqual([]);
   });
 
-  it('refuses a lease whose hostname a project declares, and a project declaring a live lease\'s hostname', async () => {
-    expect((await apply('shop', projectManifest('shop', { image: TEST_IMAGE, hostnames: ['shop.alpha.localhost'] }))).code).toBe(0);
-    const lease = ['apiVersion: luma.dev/v1alpha1', 'kind: Lease', 'metadata:', '  name: shop', 'spec:', '  project: alpha', '  ttl: 5m', ''].join('\n');
+  it("refuses a lease whose hostname a project declares, and a project declaring a live lease's hostname", async () => {
+    expect(
+      (await apply('shop', projectManifest('shop', { image: TEST_IMAGE, hostnames: ['shop.alpha.localhost'] }))).code,
+    ).toBe(0);
+    const lease = [
+      'apiVersion: luma.dev/v1alpha1',
+      'kind: Lease',
+      'metadata:',
+      '  name: shop',
+      'spec:',
+      '  project: alpha',
+      '  ttl: 5m',
+      '',
+    ].join('\n');
     const refused = await apply('lease-shop', lease);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('metadata.name: this lease would be reached at "shop.alpha.localhost", a hostname project "shop" declares');
+    expect(refused.stderr).toContain(
+      'metadata.name: this lease would be reached at "shop.alpha.localhost", a hostname project "shop" declares',
+    );
 
     const trial = await apply('lease-trial', lease.replace('name: shop', 'name: trial'));
     expect(trial.code, trial.stderr).toBe(0);
-    const grab = await apply('grab', projectManifest('grab', { image: TEST_IMAGE, hostnames: ['trial.alpha.localhost'] }));
+    const grab = await apply(
+      'grab',
+      projectManifest('grab', { image: TEST_IMAGE, hostnames: ['trial.alpha.localhost'] }),
+    );
     expect(grab.code).toBe(1);
-    expect(grab.stderr).toContain('spec.hostnames[0]: hostname "trial.alpha.localhost" is where lease "trial" of project "alpha" is reached');
+    expect(grab.stderr).toContain(
+      'spec.hostnames[0]: hostname "trial.alpha.localhost" is where lease "trial" of project "alpha" is reached',
+    );
   });
 });

@@ -24,7 +24,10 @@ interface Refusal {
 
 function runBounded(args: string[], instance: string): Promise<Refusal> {
   const started = Date.now();
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, LUMA_INSTANCE: instance, LUMA_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, LUMA_INSTANCE: instance, LUMA_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), REFUSAL_DEADLINE_MS);
@@ -87,17 +90,22 @@ describe('one process per state directory', () => {
       await luma?.stop();
     });
 
-    it.each(['up', 'controller', 'proxy run'] as const)('refuses `luma %s` at once, naming the directory and luma up, and leaves the first untouched', async (kind) => {
-      const second = await runBounded(secondProcess(kind, stateDir(), manifests), instance);
-      expect(second.code, second.stderr).toBe(1);
-      const lockedDir = kind === 'proxy run' ? path.join(stateDir(), 'proxy') : stateDir();
-      expect(second.stderr).toContain(`error: the state directory ${lockedDir} is in use by pid ${luma.child.pid} (luma up, `);
-      expect(second.stderr.trim().split('\n')).toHaveLength(1);
-      expect(second.elapsedMs).toBeLessThan(REFUSAL_DEADLINE_MS);
-      await expect(stat(planted)).resolves.toBeTruthy();
-      expect(snapshotDifferences(before, await snapshotDir(stateDir()))).toEqual([]);
-      await expectServing(luma);
-    });
+    it.each(['up', 'controller', 'proxy run'] as const)(
+      'refuses `luma %s` at once, naming the directory and luma up, and leaves the first untouched',
+      async (kind) => {
+        const second = await runBounded(secondProcess(kind, stateDir(), manifests), instance);
+        expect(second.code, second.stderr).toBe(1);
+        const lockedDir = kind === 'proxy run' ? path.join(stateDir(), 'proxy') : stateDir();
+        expect(second.stderr).toContain(
+          `error: the state directory ${lockedDir} is in use by pid ${luma.child.pid} (luma up, `,
+        );
+        expect(second.stderr.trim().split('\n')).toHaveLength(1);
+        expect(second.elapsedMs).toBeLessThan(REFUSAL_DEADLINE_MS);
+        await expect(stat(planted)).resolves.toBeTruthy();
+        expect(snapshotDifferences(before, await snapshotDir(stateDir()))).toEqual([]);
+        await expectServing(luma);
+      },
+    );
 
     it('lets a new luma up start on the directory once the first was killed with SIGKILL, and that one cleans up', async () => {
       await luma.kill();
@@ -126,8 +134,14 @@ describe('one process per state directory', () => {
     it('refuses a second proxy, controller or luma up, each naming the process holding its part', async () => {
       const socket = await stat(proxy.socketPath);
       const cases = [
-        { kind: 'proxy run', holder: `${path.join(stateDir(), 'proxy')} is in use by pid ${proxy.pid} (luma proxy run, proxy, ` },
-        { kind: 'controller', holder: `${stateDir()} is in use by pid ${controller.pid} (luma controller, control-plane, ` },
+        {
+          kind: 'proxy run',
+          holder: `${path.join(stateDir(), 'proxy')} is in use by pid ${proxy.pid} (luma proxy run, proxy, `,
+        },
+        {
+          kind: 'controller',
+          holder: `${stateDir()} is in use by pid ${controller.pid} (luma controller, control-plane, `,
+        },
         { kind: 'up', holder: `${stateDir()} is in use by pid ${controller.pid} (luma controller, control-plane, ` },
       ] as const;
       for (const { kind, holder } of cases) {
@@ -161,7 +175,11 @@ describe('one process per state directory', () => {
       { socketDir: path.join(dir, 'link'), reason: 'it is a symlink' },
     ];
     for (const { socketDir, reason } of cases) {
-      const args = [...secondProcess('proxy run', path.join(dir, `socket-state-${path.basename(socketDir)}`), manifests), '--socket-path', path.join(socketDir, 'proxy.sock')];
+      const args = [
+        ...secondProcess('proxy run', path.join(dir, `socket-state-${path.basename(socketDir)}`), manifests),
+        '--socket-path',
+        path.join(socketDir, 'proxy.sock'),
+      ];
       const refused = await runBounded(args, instance);
       expect(refused.code, refused.stderr).toBe(1);
       expect(refused.stderr).toContain(`error: ${socketDir} is not a safe place for the management socket: ${reason}`);

@@ -5,7 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition, ProjectObject } from '../../src/model/types.js';
 import type { ServiceInfo } from '../../src/proxy/management.js';
 import { buildTestImage, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
-import { apiFetch, eventually, projectManifest, request, runCli, startLuma, tempDir, type LumaProcess } from '../support/luma.js';
+import {
+  apiFetch,
+  eventually,
+  projectManifest,
+  request,
+  runCli,
+  startLuma,
+  tempDir,
+  type LumaProcess,
+} from '../support/luma.js';
 import { freePort, startPebble, type Pebble } from '../support/pebble.js';
 import { proxyCli, startBackend, startProxy, type Backend, type ProxyProcess } from '../support/proxy.js';
 import { http2Get, httpsGet, tlsHandshake } from '../support/tls.js';
@@ -40,7 +49,14 @@ describe('automatic HTTPS with `luma up` (Pebble)', () => {
       manifests,
       instance,
       proxyPort,
-      args: ['--https-listen', `127.0.0.1:${httpsPort}`, '--acme-directory', pebble.directoryUrl, '--lets-encrypt-email', 'ops@example.com'],
+      args: [
+        '--https-listen',
+        `127.0.0.1:${httpsPort}`,
+        '--acme-directory',
+        pebble.directoryUrl,
+        '--lets-encrypt-email',
+        'ops@example.com',
+      ],
       // Pebble's own HTTPS listener has a certificate made for this test.
       env: { NODE_EXTRA_CA_CERTS: pebble.caFile },
     });
@@ -79,10 +95,14 @@ describe('automatic HTTPS with `luma up` (Pebble)', () => {
   }
 
   async function waitForCertificate(name: string): Promise<Condition> {
-    return eventually(async () => {
-      const condition = await certificateCondition(name);
-      return condition?.status === 'True' ? condition : undefined;
-    }, 30_000, `CertificateReady=True on ${name}`);
+    return eventually(
+      async () => {
+        const condition = await certificateCondition(name);
+        return condition?.status === 'True' ? condition : undefined;
+      },
+      30_000,
+      `CertificateReady=True on ${name}`,
+    );
   }
 
   it('issues a certificate for a tls project: HTTPS answers with a chain to Pebble’s root, over HTTP/2 too; HTTP redirects except the ACME challenge path', async () => {
@@ -131,16 +151,31 @@ describe('automatic HTTPS with `luma up` (Pebble)', () => {
     await apply('second', ['second.test']);
     await waitForCertificate('second');
     expect(pebble.issuedCount()).toBe(issuedBefore + 1);
-    const files = await readdir(path.join(stateDir, 'proxy', 'tls', 'acme', (await readdir(path.join(stateDir, 'proxy', 'tls', 'acme')))[0]!, 'certificates'));
+    const files = await readdir(
+      path.join(
+        stateDir,
+        'proxy',
+        'tls',
+        'acme',
+        (await readdir(path.join(stateDir, 'proxy', 'tls', 'acme')))[0]!,
+        'certificates',
+      ),
+    );
     expect(files.sort()).toEqual(['second.test.json', 'secure.test.json']);
   });
 
   it('an ACME server that refuses gives CertificateReady=False with its reason, and plain HTTP keeps serving', async () => {
     await apply('refused', ['refused.test']);
-    const condition = await eventually(async () => {
-      const current = await certificateCondition('refused');
-      return current?.status === 'False' && current.reason !== 'Ordering' && current.reason !== 'Loading' ? current : undefined;
-    }, 30_000, 'CertificateReady=False on refused');
+    const condition = await eventually(
+      async () => {
+        const current = await certificateCondition('refused');
+        return current?.status === 'False' && current.reason !== 'Ordering' && current.reason !== 'Loading'
+          ? current
+          : undefined;
+      },
+      30_000,
+      'CertificateReady=False on refused',
+    );
     expect(condition.reason).toBe('AcmeRefused');
     expect(condition.message).toMatch(/forbidden by policy/);
     const plain = await request(proxyPort, 'refused.test');
@@ -154,10 +189,14 @@ describe('automatic HTTPS with `luma up` (Pebble)', () => {
     const issuedBefore = pebble.issuedCount();
     await luma!.stop();
     luma = await start();
-    const after = await eventually(async () => {
-      const answer = await httpsGet(httpsPort, 'secure.test', root);
-      return answer.status === 200 ? answer : undefined;
-    }, 30_000, 'secure.test over HTTPS after the restart');
+    const after = await eventually(
+      async () => {
+        const answer = await httpsGet(httpsPort, 'secure.test', root);
+        return answer.status === 200 ? answer : undefined;
+      },
+      30_000,
+      'secure.test over HTTPS after the restart',
+    );
     expect(after.serial).toBe(before.serial);
     const condition = await waitForCertificate('secure');
     expect(condition.message).toMatch(/secure\.test/);
@@ -203,16 +242,35 @@ describe('renewal with `luma proxy run` (Pebble issuing 20-second certificates)'
   }
 
   it('renews a certificate near expiry and serves the new one without a restart', async () => {
-    const deployed = await proxyCli(['deploy', 'web', '--host', 'renew.test', '--target', backend!.address, '--tls', '--ssl-redirect', '--socket-path', proxy!.socketPath]);
+    const deployed = await proxyCli([
+      'deploy',
+      'web',
+      '--host',
+      'renew.test',
+      '--target',
+      backend!.address,
+      '--tls',
+      '--ssl-redirect',
+      '--socket-path',
+      proxy!.socketPath,
+    ]);
     expect(deployed.code, deployed.stderr).toBe(0);
     await eventually(async () => (await certificateOf('web'))?.state === 'Ready', 30_000, 'the first certificate');
-    const first = await eventually(async () => httpsGet(httpsPort, 'renew.test', root), 10_000, 'the first certificate served');
+    const first = await eventually(
+      async () => httpsGet(httpsPort, 'renew.test', root),
+      10_000,
+      'the first certificate served',
+    );
     expect(first.body).toBe('proto=https\n');
     // A third of the lifetime before expiry, a new one is ordered and swapped in.
-    const renewed = await eventually(async () => {
-      const answer = await httpsGet(httpsPort, 'renew.test', root);
-      return answer.serial !== first.serial ? answer : undefined;
-    }, 30_000, 'a renewed certificate served');
+    const renewed = await eventually(
+      async () => {
+        const answer = await httpsGet(httpsPort, 'renew.test', root);
+        return answer.serial !== first.serial ? answer : undefined;
+      },
+      30_000,
+      'a renewed certificate served',
+    );
     expect(renewed.status).toBe(200);
     expect((await certificateOf('web'))?.reason).toBe('Renewed');
     expect(pebble.issuedCount()).toBeGreaterThanOrEqual(2);

@@ -19,9 +19,36 @@ describe('usage ledger and operator rules', () => {
   let manifests: string;
 
   const records = [
-    usageRecord({ lease: 'web-1', project: 'web', runtimeSeconds: 300, cpuMillis: 250, memoryBytes: 256 * 2 ** 20, cost: 0.001988 }),
-    usageRecord({ lease: 'web-2', project: 'web', startedAt: '2025-01-01T11:00:00.000Z', endedAt: '2025-01-01T12:00:00.000Z', runtimeSeconds: 3600, cpuMillis: 1000, memoryBytes: 2 ** 30, cost: 0.0954, reason: 'Released', fromPool: true }),
-    usageRecord({ lease: 'api-1', project: 'api', startedAt: '2025-01-01T10:30:00.000Z', endedAt: '2025-01-01T10:40:00.000Z', runtimeSeconds: 600, cpuMillis: 500, memoryBytes: 512 * 2 ** 20, cost: 0.00795 }),
+    usageRecord({
+      lease: 'web-1',
+      project: 'web',
+      runtimeSeconds: 300,
+      cpuMillis: 250,
+      memoryBytes: 256 * 2 ** 20,
+      cost: 0.001988,
+    }),
+    usageRecord({
+      lease: 'web-2',
+      project: 'web',
+      startedAt: '2025-01-01T11:00:00.000Z',
+      endedAt: '2025-01-01T12:00:00.000Z',
+      runtimeSeconds: 3600,
+      cpuMillis: 1000,
+      memoryBytes: 2 ** 30,
+      cost: 0.0954,
+      reason: 'Released',
+      fromPool: true,
+    }),
+    usageRecord({
+      lease: 'api-1',
+      project: 'api',
+      startedAt: '2025-01-01T10:30:00.000Z',
+      endedAt: '2025-01-01T10:40:00.000Z',
+      runtimeSeconds: 600,
+      cpuMillis: 500,
+      memoryBytes: 512 * 2 ** 20,
+      cost: 0.00795,
+    }),
   ];
 
   const cli = (args: string[]): ReturnType<typeof runCli> => runCli(args, { api: luma.api });
@@ -33,9 +60,23 @@ describe('usage ledger and operator rules', () => {
     await mkdir(manifests);
     await mkdir(path.join(stateDir, 'usage'), { recursive: true });
     const torn = JSON.stringify(usageRecord({ lease: 'torn' })).slice(0, 40);
-    await writeFile(path.join(stateDir, 'usage', 'ledger.jsonl'), records.map((record) => `${JSON.stringify(record)}\n`).join('') + torn);
+    await writeFile(
+      path.join(stateDir, 'usage', 'ledger.jsonl'),
+      records.map((record) => `${JSON.stringify(record)}\n`).join('') + torn,
+    );
     config = path.join(dir, 'luma-config.yaml');
-    await writeFile(config, ['leases:', '  maxTtl: 60m', '  maxCpu: 1', 'imageAllowlist:', `  - ${TEST_IMAGE.split(':')[0]}`, '  - luma/**', ''].join('\n'));
+    await writeFile(
+      config,
+      [
+        'leases:',
+        '  maxTtl: 60m',
+        '  maxCpu: 1',
+        'imageAllowlist:',
+        `  - ${TEST_IMAGE.split(':')[0]}`,
+        '  - luma/**',
+        '',
+      ].join('\n'),
+    );
     luma = await startLuma({ stateDir, manifests, instance, config });
   });
 
@@ -55,10 +96,26 @@ describe('usage ledger and operator rules', () => {
     const result = await cli(['get', 'usage']);
     expect(result.code).toBe(0);
     const [leases = '', projects = ''] = result.stdout.split('\n\n');
-    const leaseRows = leases.trim().split('\n').map((row) => row.split(/\s+/));
+    const leaseRows = leases
+      .trim()
+      .split('\n')
+      .map((row) => row.split(/\s+/));
     expect(leaseRows.map((row) => row[0])).toEqual(['LEASE', 'web-1', 'api-1', 'web-2']);
-    expect(leaseRows[3]).toEqual(['web-2', 'web', '2025-01-01T11:00:00Z', '1h', '1', '1Gi', 'Released', '0.0954', 'USD']);
-    const projectRows = projects.trim().split('\n').map((row) => row.split(/\s+/));
+    expect(leaseRows[3]).toEqual([
+      'web-2',
+      'web',
+      '2025-01-01T11:00:00Z',
+      '1h',
+      '1',
+      '1Gi',
+      'Released',
+      '0.0954',
+      'USD',
+    ]);
+    const projectRows = projects
+      .trim()
+      .split('\n')
+      .map((row) => row.split(/\s+/));
     expect(projectRows).toEqual([
       ['PROJECT', 'LEASES', 'RUNTIME', 'VCPU-SECONDS', 'GIB-SECONDS', 'COST'],
       ['api', '1', '10m', '300', '300', '0.00795', 'USD'],
@@ -70,7 +127,9 @@ describe('usage ledger and operator rules', () => {
   it('luma get usage -o json is the summary, and --project narrows it', async () => {
     const all = JSON.parse((await cli(['get', 'usage', '-o', 'json'])).stdout) as UsageSummary;
     expect(all.leases).toEqual([records[0], records[2], records[1]]);
-    expect(all.totals).toEqual([{ currency: 'USD', leases: 3, runtimeSeconds: 4500, vcpuSeconds: 3975, gibSeconds: 3975, cost: 0.105338 }]);
+    expect(all.totals).toEqual([
+      { currency: 'USD', leases: 3, runtimeSeconds: 4500, vcpuSeconds: 3975, gibSeconds: 3975, cost: 0.105338 },
+    ]);
 
     const api = JSON.parse((await cli(['get', 'usage', '--project', 'api', '-o', 'json'])).stdout) as UsageSummary;
     expect(api.leases.map((record) => record.lease)).toEqual(['api-1']);
@@ -96,8 +155,22 @@ describe('usage ledger and operator rules', () => {
 
   it('refuses an out-of-bounds lease, naming the limit, and stores nothing of its apply', async () => {
     const file = path.join(dir, 'lease.yaml');
-    const lease = ['apiVersion: luma.dev/v1alpha1', 'kind: Lease', 'metadata:', '  name: long', 'spec:', '  project: web', '  ttl: 3h', '  resources:', '    cpu: "2"', ''].join('\n');
-    await writeFile(file, `${projectManifest('web', { image: TEST_IMAGE, hostnames: ['web.localhost'] })}---\n${lease}`);
+    const lease = [
+      'apiVersion: luma.dev/v1alpha1',
+      'kind: Lease',
+      'metadata:',
+      '  name: long',
+      'spec:',
+      '  project: web',
+      '  ttl: 3h',
+      '  resources:',
+      '    cpu: "2"',
+      '',
+    ].join('\n');
+    await writeFile(
+      file,
+      `${projectManifest('web', { image: TEST_IMAGE, hostnames: ['web.localhost'] })}---\n${lease}`,
+    );
     const result = await cli(['apply', '-f', file]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('spec.ttl: 3h is above the maximum of 60m (operator setting leases.maxTtl)');
@@ -107,7 +180,10 @@ describe('usage ledger and operator rules', () => {
     expect((await cli(['get', 'project', 'web'])).code).toBe(1);
 
     // Within bounds, the same apply goes through.
-    await writeFile(file, `${projectManifest('web', { image: TEST_IMAGE, hostnames: ['web.localhost'] })}---\n${lease.replace('3h', '30m').replace('"2"', '500m')}`);
+    await writeFile(
+      file,
+      `${projectManifest('web', { image: TEST_IMAGE, hostnames: ['web.localhost'] })}---\n${lease.replace('3h', '30m').replace('"2"', '500m')}`,
+    );
     const accepted = await cli(['apply', '-f', file]);
     expect(accepted.stderr).toBe('');
     expect(accepted.stdout).toBe('project/web created\nlease/long created\n');

@@ -27,7 +27,8 @@ import { AUTHORIZATION, authorizedInject, TEST_API_TOKEN } from '../support/api-
 const RFC3339_NANO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/;
 const BUSYBOX_SH = ['/bin/busybox', 'sh', '-c'];
 /** Prints "ready", waits until /go exists, prints "later", then idles. */
-const WAIT_FOR_GO = 'echo ready; while [ ! -e /go ]; do /bin/busybox sleep 0.05; done; echo later; exec /bin/busybox sleep 600';
+const WAIT_FOR_GO =
+  'echo ready; while [ ! -e /go ]; do /bin/busybox sleep 0.05; done; echo later; exec /bin/busybox sleep 600';
 
 const instance = testInstance('logs');
 const runtime = new DockerRuntime({ instance });
@@ -41,7 +42,14 @@ afterAll(async () => {
 });
 
 async function run(owner: OwnerRef, script: string): Promise<string> {
-  const created = await runtime.create({ owner, specHash: 'logs', image: TEST_IMAGE, port: 8080, env: {}, command: [...BUSYBOX_SH, script] });
+  const created = await runtime.create({
+    owner,
+    specHash: 'logs',
+    image: TEST_IMAGE,
+    port: 8080,
+    env: {},
+    command: [...BUSYBOX_SH, script],
+  });
   await runtime.start(created.id);
   return created.id;
 }
@@ -67,7 +75,10 @@ describe('DockerRuntime.logs', () => {
 
   it('demultiplexes stdout and stderr in order, with nanosecond timestamps, joining lines Docker split', async () => {
     // stdout and stderr reach Docker through two pipes: only time orders them, hence the pauses.
-    const id = await run(owner, 'echo out1; /bin/busybox sleep 0.1; echo err1 >&2; /bin/busybox sleep 0.1; echo out2; /bin/busybox head -c 40000 /dev/zero | /bin/busybox tr "\\0" a; echo; printf "no newline"');
+    const id = await run(
+      owner,
+      'echo out1; /bin/busybox sleep 0.1; echo err1 >&2; /bin/busybox sleep 0.1; echo out2; /bin/busybox head -c 40000 /dev/zero | /bin/busybox tr "\\0" a; echo; printf "no newline"',
+    );
     await docker.getContainer(id).wait();
     const lines = await collect(id);
     expect(lines.map((line) => [line.stream, line.line.length > 50 ? `a×${line.line.length}` : line.line])).toEqual([
@@ -127,12 +138,23 @@ describe('followObjectLog on the real engine', () => {
   it('picks up a project instance that starts while following, on Docker events (no poll)', async () => {
     const owner: OwnerRef = { kind: 'Project', name: 'events', uid: 'uid-events' };
     const records: LogRecord[] = [];
-    const follow = followObjectLog(runtime, { kind: 'Project', name: 'events' }, { follow: true, pollIntervalMs: 600_000 }, (record) => records.push(record));
+    const follow = followObjectLog(
+      runtime,
+      { kind: 'Project', name: 'events' },
+      { follow: true, pollIntervalMs: 600_000 },
+      (record) => records.push(record),
+    );
     await follow.started;
     const id = await run(owner, 'echo hello from a new instance; exec /bin/busybox sleep 600');
     await eventually(async () => records.length > 0, 10_000, 'the new instance line');
     const name = (await runtime.inspect(id))!.name;
-    expect(records).toEqual([expect.objectContaining({ instance: `events-${name.slice(-6)}`, stream: 'stdout', line: 'hello from a new instance' })]);
+    expect(records).toEqual([
+      expect.objectContaining({
+        instance: `events-${name.slice(-6)}`,
+        stream: 'stdout',
+        line: 'hello from a new instance',
+      }),
+    ]);
     follow.close();
     await follow.done;
   });
@@ -142,7 +164,9 @@ describe('followObjectLog on the real engine', () => {
     const id = await run(owner, WAIT_FOR_GO);
     const records: LogRecord[] = [];
     let end: LogEnd | undefined;
-    const follow = followObjectLog(runtime, { kind: 'Lease', name: 'box' }, { follow: true }, (record) => records.push(record));
+    const follow = followObjectLog(runtime, { kind: 'Lease', name: 'box' }, { follow: true }, (record) =>
+      records.push(record),
+    );
     void follow.done.then((value) => (end = value));
     await eventually(async () => records.length === 1, 10_000, '"ready"');
     await exec(id, ['/bin/busybox', 'touch', '/go']);
@@ -180,8 +204,22 @@ describe('the log API on the real engine', () => {
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
     server = `127.0.0.1:${(app.server.address() as { port: number }).port}`;
-    const lease = ['apiVersion: luma.dev/v1alpha1', 'kind: Lease', 'metadata:', '  name: sandbox', 'spec:', '  project: web', '  ttl: 30m', ''].join('\n');
-    const applied = await inject({ method: 'POST', url: '/apply', headers: { 'content-type': 'application/yaml' }, payload: lease });
+    const lease = [
+      'apiVersion: luma.dev/v1alpha1',
+      'kind: Lease',
+      'metadata:',
+      '  name: sandbox',
+      'spec:',
+      '  project: web',
+      '  ttl: 30m',
+      '',
+    ].join('\n');
+    const applied = await inject({
+      method: 'POST',
+      url: '/apply',
+      headers: { 'content-type': 'application/yaml' },
+      payload: lease,
+    });
     expect(applied.statusCode, applied.body).toBe(200);
   });
 
@@ -198,16 +236,26 @@ describe('the log API on the real engine', () => {
     expect(plain.status).toBe(200);
     expect(await plain.text()).toMatch(/^\d{4}-\d\d-\d\dT[^ ]+Z ready\n$/);
 
-    const ws = new WebSocket(`ws://${server}/api/v1alpha1/leases/sandbox/log?follow=true&tail=0`, { headers: AUTHORIZATION });
+    const ws = new WebSocket(`ws://${server}/api/v1alpha1/leases/sandbox/log?follow=true&tail=0`, {
+      headers: AUTHORIZATION,
+    });
     const messages: Array<{ type: string; line?: string; reason?: string }> = [];
     ws.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString()) as { type: string }));
     const closed = new Promise<number>((resolve) => ws.on('close', (code: number) => resolve(code)));
     await new Promise((resolve) => ws.once('open', resolve));
     // Idle for several heartbeat intervals: the socket stays open and hears heartbeats.
-    await eventually(async () => messages.filter((message) => message.type === 'heartbeat').length >= 3, 10_000, 'three heartbeats');
+    await eventually(
+      async () => messages.filter((message) => message.type === 'heartbeat').length >= 3,
+      10_000,
+      'three heartbeats',
+    );
     expect(ws.readyState).toBe(WebSocket.OPEN);
     await exec(id, ['/bin/busybox', 'touch', '/go']);
-    await eventually(async () => messages.some((message) => message.type === 'line'), 10_000, 'the line over the WebSocket');
+    await eventually(
+      async () => messages.some((message) => message.type === 'line'),
+      10_000,
+      'the line over the WebSocket',
+    );
     expect(messages.filter((message) => message.type === 'line').map((message) => message.line)).toEqual(['later']);
     await runtime.remove(id);
     expect(await closed).toBe(LOG_CLOSE_CODES['container-gone']);

@@ -19,7 +19,20 @@ import { writeContext } from '../support/images.js';
 
 const run = promisify(execFile);
 
-const DOCKERIGNORE = ['# what the issue names', '**/node_modules', '*.log', '!keep.log', '# and more of Docker\'s grammar', './dist', 'notes[0-9].txt', 'v?.bak', 'docs/*', '!docs/README.md', 'Secret.TXT', ''].join('\n');
+const DOCKERIGNORE = [
+  '# what the issue names',
+  '**/node_modules',
+  '*.log',
+  '!keep.log',
+  "# and more of Docker's grammar",
+  './dist',
+  'notes[0-9].txt',
+  'v?.bak',
+  'docs/*',
+  '!docs/README.md',
+  'Secret.TXT',
+  '',
+].join('\n');
 
 const FILES = {
   Dockerfile: 'FROM scratch\nCOPY . /ctx/\n',
@@ -70,15 +83,24 @@ describe('.dockerignore against the real docker build', () => {
   });
 
   afterAll(async () => {
-    if (containerId) await docker.getContainer(containerId).remove({ force: true }).catch(() => undefined);
-    await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
+    if (containerId)
+      await docker
+        .getContainer(containerId)
+        .remove({ force: true })
+        .catch(() => undefined);
+    await docker
+      .getImage(tag)
+      .remove({ force: true })
+      .catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   });
 
   it('sends exactly the files docker build copies (**/node_modules, *.log, !keep.log, case and more)', async () => {
     await run('docker', ['build', '-q', '--label', `luma.dev/instance=${instance}`, '-t', tag, path.join(dir, 'ctx')]);
     // A scratch image has no command; create needs one, but nothing is ever run.
-    containerId = (await run('docker', ['create', '--label', `luma.dev/instance=${instance}`, tag, '/none'])).stdout.trim();
+    containerId = (
+      await run('docker', ['create', '--label', `luma.dev/instance=${instance}`, tag, '/none'])
+    ).stdout.trim();
     const exported = await docker.getContainer(containerId).export();
     const dockers = await tarListing(exported as unknown as Readable, 'ctx/');
     const lumas = await tarListing(packContext(path.join(dir, 'ctx')));
@@ -89,6 +111,8 @@ describe('.dockerignore against the real docker build', () => {
     expect(dockers).toContain('f packages/web/trace.log');
     expect(dockers).toContain('f docs/README.md');
     expect(dockers).toContain('f secret.txt');
-    expect(dockers.some((line) => line.includes('node_modules') || line === 'f debug.log' || line.startsWith('d dist'))).toBe(false);
+    expect(
+      dockers.some((line) => line.includes('node_modules') || line === 'f debug.log' || line.startsWith('d dist')),
+    ).toBe(false);
   });
 });

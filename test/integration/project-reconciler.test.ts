@@ -21,7 +21,13 @@ describe('ProjectReconciler against Docker', () => {
   beforeAll(async () => {
     await buildTestImage();
     store = await FileStore.open(await tempDir('recon'));
-    reconciler = new ProjectReconciler({ store, runtime, proxy, logger: silentLogger(), publicUrl: (host) => `http://${host}/` });
+    reconciler = new ProjectReconciler({
+      store,
+      runtime,
+      proxy,
+      logger: silentLogger(),
+      publicUrl: (host) => `http://${host}/`,
+    });
   });
 
   afterAll(async () => {
@@ -53,7 +59,9 @@ describe('ProjectReconciler against Docker', () => {
 
     const changes = await dockerChangesDuring(() => reconciler.reconcile('steady'));
     expect(changes).toEqual([]);
-    expect((await containersOf(instance, 'steady')).map((container) => container.Id)).toEqual(first.map((container) => container.Id));
+    expect((await containersOf(instance, 'steady')).map((container) => container.Id)).toEqual(
+      first.map((container) => container.Id),
+    );
   });
 
   it('leaves a cold project with no container; reconciling again changes nothing', async () => {
@@ -65,12 +73,21 @@ describe('ProjectReconciler against Docker', () => {
   });
 
   it('reports a missing image as Failed with ImageNotFound and creates nothing', async () => {
-    await apply(projectManifest('noimage', { image: 'luma-test/missing:never', hostnames: ['noimage.localhost'], minInstances: 1 }));
+    await apply(
+      projectManifest('noimage', {
+        image: 'luma-test/missing:never',
+        hostnames: ['noimage.localhost'],
+        minInstances: 1,
+      }),
+    );
     const result = await reconciler.reconcile('noimage');
     expect(result).toMatchObject({ requeueAfterMs: expect.any(Number) });
     const status = store.get('Project', 'noimage')?.status;
     expect(status?.phase).toBe('Failed');
-    expect(status?.conditions?.find((condition) => condition.type === 'Ready')).toMatchObject({ status: 'False', reason: 'ImageNotFound' });
+    expect(status?.conditions?.find((condition) => condition.type === 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'ImageNotFound',
+    });
     expect(await containersOf(instance, 'noimage')).toEqual([]);
     expect((await proxy.getService('noimage'))?.unavailableReason).toMatch(/luma-test\/missing:never/);
   });

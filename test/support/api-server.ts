@@ -29,7 +29,10 @@ export async function startTestApi(): Promise<TestApi> {
   const app = await createApiServer({
     store,
     token: TEST_API_TOKEN,
-    contexts: await new ContextStore(path.join(dir, 'contexts'), { maxUnpackedBytes: 1024 * 1024, maxEntries: 100 }).prepare(),
+    contexts: await new ContextStore(path.join(dir, 'contexts'), {
+      maxUnpackedBytes: 1024 * 1024,
+      maxEntries: 100,
+    }).prepare(),
     logs: new LogHub(),
     maxUploadBytes: 256 * 1024,
     admission: DEFAULT_SETTINGS,

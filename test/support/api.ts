@@ -21,7 +21,12 @@ export interface ApiCallOptions {
   timeoutMs?: number;
 }
 
-export async function apiCall(api: ApiEndpoint, method: string, urlPath: string, options: ApiCallOptions = {}): Promise<ApiAnswer> {
+export async function apiCall(
+  api: ApiEndpoint,
+  method: string,
+  urlPath: string,
+  options: ApiCallOptions = {},
+): Promise<ApiAnswer> {
   const headers: Record<string, string> = { ...options.headers, ...authHeader(api) };
   let body: string | Uint8Array | undefined;
   if (options.rawBody !== undefined) body = options.rawBody;

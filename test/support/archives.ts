@@ -205,12 +205,19 @@ export async function zipOfDirectory(root: string): Promise<Buffer> {
 }
 
 /** A comparable picture of a directory tree: path → type, mode, content or link. */
-export async function snapshot(root: string, skip: (relative: string) => boolean = () => false): Promise<Record<string, string>> {
+export async function snapshot(
+  root: string,
+  skip: (relative: string) => boolean = () => false,
+): Promise<Record<string, string>> {
   const picture: Record<string, string> = {};
   for (const file of await filesUnder(root).catch(() => [])) {
     if (skip(file.relative)) continue;
     picture[file.relative] =
-      file.type === 'file' ? `file ${file.mode.toString(8)} ${file.content?.toString('base64')}` : file.type === 'symlink' ? `symlink -> ${file.linkname}` : `dir ${file.mode.toString(8)}`;
+      file.type === 'file'
+        ? `file ${file.mode.toString(8)} ${file.content?.toString('base64')}`
+        : file.type === 'symlink'
+          ? `symlink -> ${file.linkname}`
+          : `dir ${file.mode.toString(8)}`;
   }
   return picture;
 }

@@ -32,7 +32,10 @@ export function buildTestImage(): Promise<void> {
 }
 
 export function testInstance(label: string): string {
-  return `t-${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`.toLowerCase().slice(0, 40).replace(/-+$/, '');
+  return `t-${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
+    .toLowerCase()
+    .slice(0, 40)
+    .replace(/-+$/, '');
 }
 
 export async function containersOf(instance: string, name?: string): Promise<Docker.ContainerInfo[]> {
@@ -52,7 +55,14 @@ export async function runningContainersOf(instance: string, name?: string): Prom
  */
 export async function removeInstanceContainers(instance: string): Promise<void> {
   const containers = await containersOf(instance);
-  await Promise.all(containers.map((container) => docker.getContainer(container.Id).remove({ force: true }).catch(() => undefined)));
+  await Promise.all(
+    containers.map((container) =>
+      docker
+        .getContainer(container.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
   await removeInstanceNetworks(instance);
 }
 
@@ -62,5 +72,12 @@ export async function networksOf(instance: string): Promise<Docker.NetworkInspec
 
 async function removeInstanceNetworks(instance: string): Promise<void> {
   const networks = await networksOf(instance);
-  await Promise.all(networks.map((network) => docker.getNetwork(network.Id).remove().catch(() => undefined)));
+  await Promise.all(
+    networks.map((network) =>
+      docker
+        .getNetwork(network.Id)
+        .remove()
+        .catch(() => undefined),
+    ),
+  );
 }

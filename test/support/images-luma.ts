@@ -18,7 +18,12 @@ export async function startImagesLuma(label: string, instance: string): Promise<
   const dir = await tempDir(label);
   await mkdir(path.join(dir, 'manifests'));
   const config = await writeConfig(dir, { resyncInterval: '1s' });
-  const luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
+  const luma = await startLuma({
+    stateDir: path.join(dir, 'state'),
+    manifests: path.join(dir, 'manifests'),
+    instance,
+    config,
+  });
   return { luma, api: new Api(luma.api), dir };
 }
 

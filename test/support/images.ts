@@ -20,7 +20,11 @@ export const HTTPD_DOCKERFILE = [
 export type ContextFiles = Record<string, string | Buffer | { content: string | Buffer; mode: number }>;
 
 /** Writes a build context: /bin/busybox as `busybox`, plus the given files. */
-export async function writeContext(dir: string, files: ContextFiles, options: { busybox?: boolean } = {}): Promise<string> {
+export async function writeContext(
+  dir: string,
+  files: ContextFiles,
+  options: { busybox?: boolean } = {},
+): Promise<string> {
   await mkdir(dir, { recursive: true });
   if (options.busybox ?? true) await copyFile('/bin/busybox', path.join(dir, 'busybox'));
   for (const [relative, value] of Object.entries(files)) {
@@ -59,7 +63,10 @@ export async function imagesOf(instance: string, name?: string): Promise<Docker.
 
 export async function removeInstanceImages(instance: string): Promise<void> {
   for (const image of await imagesOf(instance)) {
-    await docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
+    await docker
+      .getImage(image.Id)
+      .remove({ force: true })
+      .catch(() => undefined);
   }
 }
 
@@ -83,14 +90,33 @@ export class Api {
     return (await this.json(`/api/v1alpha1/leases/${name}`)) as LeaseObject;
   }
 
-  async uploadContext(body: Buffer, type: string): Promise<{ status: number; json: { digest?: string; message?: string; error?: string } }> {
-    const response = await apiFetch(this.endpoint, '/contexts', { method: 'POST', headers: { 'content-type': type }, body });
+  async uploadContext(
+    body: Buffer,
+    type: string,
+  ): Promise<{ status: number; json: { digest?: string; message?: string; error?: string } }> {
+    const response = await apiFetch(this.endpoint, '/contexts', {
+      method: 'POST',
+      headers: { 'content-type': type },
+      body,
+    });
     return { status: response.status, json: (await response.json()) as { digest?: string; message?: string } };
   }
 
-  async applyYaml(yaml: string): Promise<{ status: number; json: { results?: Array<{ kind: string; name: string; result: string }>; message?: string } }> {
-    const response = await apiFetch(this.endpoint, '/apply', { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yaml });
-    return { status: response.status, json: (await response.json()) as { results?: Array<{ kind: string; name: string; result: string }> } };
+  async applyYaml(
+    yaml: string,
+  ): Promise<{
+    status: number;
+    json: { results?: Array<{ kind: string; name: string; result: string }>; message?: string };
+  }> {
+    const response = await apiFetch(this.endpoint, '/apply', {
+      method: 'POST',
+      headers: { 'content-type': 'application/yaml' },
+      body: yaml,
+    });
+    return {
+      status: response.status,
+      json: (await response.json()) as { results?: Array<{ kind: string; name: string; result: string }> },
+    };
   }
 
   private async json(urlPath: string): Promise<unknown> {

@@ -8,7 +8,8 @@ import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 const CLI = path.join(REPO_ROOT, 'dist/cli/main.js');
-const UP_LINE = /Luma is up: apps at http:\/\/127\.0\.0\.1:(\d+), API at http:\/\/127\.0\.0\.1:(\d+)(?:, HTTPS at https:\/\/127\.0\.0\.1:(\d+))?/;
+const UP_LINE =
+  /Luma is up: apps at http:\/\/127\.0\.0\.1:(\d+), API at http:\/\/127\.0\.0\.1:(\d+)(?:, HTTPS at https:\/\/127\.0\.0\.1:(\d+))?/;
 
 /**
  * How a test reaches a running Luma's API: its address, its state directory (where the
@@ -38,7 +39,10 @@ export function authHeader(api: ApiEndpoint): Record<'authorization', string> {
 
 /** `fetch` of an API path with the token. */
 export function apiFetch(api: ApiEndpoint, urlPath: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(new URL(urlPath, api.server), { ...init, headers: { ...(init.headers as Record<string, string> | undefined), ...authHeader(api) } });
+  return fetch(new URL(urlPath, api.server), {
+    ...init,
+    headers: { ...(init.headers as Record<string, string> | undefined), ...authHeader(api) },
+  });
 }
 
 export interface LumaProcess {
@@ -77,7 +81,12 @@ export async function tempDir(prefix: string): Promise<string> {
 
 export async function writeConfig(dir: string, settings: Record<string, string>): Promise<string> {
   const file = path.join(dir, 'luma-config.yaml');
-  await writeFile(file, Object.entries(settings).map(([key, value]) => `${key}: ${value}\n`).join(''));
+  await writeFile(
+    file,
+    Object.entries(settings)
+      .map(([key, value]) => `${key}: ${value}\n`)
+      .join(''),
+  );
   return file;
 }
 
@@ -107,7 +116,12 @@ export function launchLuma(options: LumaProcessOptions): LumaLaunch {
     ...(options.args ?? []),
   ];
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, LUMA_INSTANCE: options.instance, LUMA_LOG_LEVEL: process.env.LUMA_LOG_LEVEL ?? 'warn', ...options.env },
+    env: {
+      ...process.env,
+      LUMA_INSTANCE: options.instance,
+      LUMA_LOG_LEVEL: process.env.LUMA_LOG_LEVEL ?? 'warn',
+      ...options.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -121,12 +135,19 @@ export function launchLuma(options: LumaProcessOptions): LumaLaunch {
 
   const ports = new Promise<{ proxyPort: number; apiPort: number; httpsPort?: number }>((resolve, reject) => {
     const startTimeoutMs = options.startTimeoutMs ?? 20_000;
-    const timer = setTimeout(() => reject(new Error(`luma up did not start within ${startTimeoutMs / 1000} s:\n${output}`)), startTimeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`luma up did not start within ${startTimeoutMs / 1000} s:\n${output}`)),
+      startTimeoutMs,
+    );
     const check = (): void => {
       const match = UP_LINE.exec(output);
       if (match) {
         clearTimeout(timer);
-        resolve({ proxyPort: Number(match[1]), apiPort: Number(match[2]), ...(match[3] ? { httpsPort: Number(match[3]) } : {}) });
+        resolve({
+          proxyPort: Number(match[1]),
+          apiPort: Number(match[2]),
+          ...(match[3] ? { httpsPort: Number(match[3]) } : {}),
+        });
       }
     };
     child.stderr?.on('data', check);
@@ -171,7 +192,12 @@ export interface CliOptions {
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, ...(options.server ? { LUMA_SERVER: options.server } : {}), ...(options.api ? cliEnv(options.api) : {}), ...options.env },
+      env: {
+        ...process.env,
+        ...(options.server ? { LUMA_SERVER: options.server } : {}),
+        ...(options.api ? cliEnv(options.api) : {}),
+        ...options.env,
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -192,20 +218,27 @@ export interface HttpAnswer {
 /** A plain request through the proxy with a chosen Host header; a fresh connection each time. */
 export function request(port: number, host: string, urlPath = '/', timeoutMs = 30_000): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: urlPath, headers: { host }, agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-      res.on('error', reject);
-    });
+    const req = http.get(
+      { host: '127.0.0.1', port, path: urlPath, headers: { host }, agent: false, timeout: timeoutMs },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`request to ${host}${urlPath} timed out`)));
     req.on('error', reject);
   });
 }
 
 /** Polls until check() is truthy; for state that converges (no fixed sleeps). */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -215,7 +248,10 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
     } catch (error) {
       lastError = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -241,7 +277,12 @@ export interface ProjectManifestSpec {
 export const ECHO_SERVER_COMMAND = ['/bin/busybox', 'nc', '-ll', '-p', '8080', '-e', '/ws.sh'];
 
 /** The test app as one that cannot start: two lines on its log, then exit code 3 at once. */
-export const CRASHING_COMMAND = ['/bin/busybox', 'sh', '-c', 'echo starting up; echo fatal: DATABASE_URL is not set >&2; exit 3'];
+export const CRASHING_COMMAND = [
+  '/bin/busybox',
+  'sh',
+  '-c',
+  'echo starting up; echo fatal: DATABASE_URL is not set >&2; exit 3',
+];
 
 export function projectManifest(name: string, spec: ProjectManifestSpec): string {
   const lines = [
@@ -257,13 +298,20 @@ export function projectManifest(name: string, spec: ProjectManifestSpec): string
   if (spec.env && Object.keys(spec.env).length > 0) {
     lines.push('  env:', ...Object.entries(spec.env).map(([key, value]) => `    ${key}: "${value}"`));
   }
-  lines.push('  scaling:', `    minInstances: ${spec.minInstances ?? 0}`, `    maxInstances: ${spec.maxInstances ?? 1}`, `    idleTimeout: ${spec.idleTimeout ?? '60s'}`);
+  lines.push(
+    '  scaling:',
+    `    minInstances: ${spec.minInstances ?? 0}`,
+    `    maxInstances: ${spec.maxInstances ?? 1}`,
+    `    idleTimeout: ${spec.idleTimeout ?? '60s'}`,
+  );
   if (spec.targetConcurrency !== undefined) lines.push(`    targetConcurrency: ${spec.targetConcurrency}`);
   if (spec.pauseAfter) lines.push(`    pauseAfter: ${spec.pauseAfter}`);
   if (spec.startupTimeout) lines.push('  readiness:', `    startupTimeout: ${spec.startupTimeout}`);
   if (spec.command) lines.push(`  command: ${JSON.stringify(spec.command)}`);
-  if (spec.resources) lines.push('  resources:', `    cpu: ${spec.resources.cpu}`, `    memory: ${spec.resources.memory}`);
+  if (spec.resources)
+    lines.push('  resources:', `    cpu: ${spec.resources.cpu}`, `    memory: ${spec.resources.memory}`);
   if (spec.tls) lines.push('  tls: true');
-  if (spec.addCapabilities) lines.push('  securityContext:', '    capabilities:', `      add: [${spec.addCapabilities.join(', ')}]`);
+  if (spec.addCapabilities)
+    lines.push('  securityContext:', '    capabilities:', `      add: [${spec.addCapabilities.join(', ')}]`);
   return lines.join('\n') + '\n';
 }

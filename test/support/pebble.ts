@@ -43,7 +43,11 @@ export interface Pebble {
   stop(): Promise<void>;
 }
 
-function spawnLogged(command: string, args: string[], env: Record<string, string> = {}): { child: ChildProcess; output: () => string } {
+function spawnLogged(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+): { child: ChildProcess; output: () => string } {
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -51,10 +55,15 @@ function spawnLogged(command: string, args: string[], env: Record<string, string
   return { child, output: () => output };
 }
 
-async function waitForOutput(process: { child: ChildProcess; output: () => string }, pattern: RegExp, what: string): Promise<void> {
+async function waitForOutput(
+  process: { child: ChildProcess; output: () => string },
+  pattern: RegExp,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (!pattern.test(process.output())) {
-    if (process.child.exitCode !== null) throw new Error(`${what} exited with ${process.child.exitCode}:\n${process.output()}`);
+    if (process.child.exitCode !== null)
+      throw new Error(`${what} exited with ${process.child.exitCode}:\n${process.output()}`);
     if (Date.now() > deadline) throw new Error(`${what} did not start within 15 s:\n${process.output()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -74,20 +83,42 @@ function fetchText(url: string, ca: string): Promise<string> {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`${url}: ${res.statusCode} ${body}`))));
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(body) : reject(new Error(`${url}: ${res.statusCode} ${body}`)),
+        );
       })
       .on('error', reject);
   });
 }
 
 export async function startPebble(options: PebbleOptions): Promise<Pebble> {
-  const [acmePort, managementPort, dnsPort, dnsManagementPort, tlsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [acmePort, managementPort, dnsPort, dnsManagementPort, tlsPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const caFile = path.join(options.dir, 'pebble-https.pem');
   const keyFile = path.join(options.dir, 'pebble-https.key');
   await run('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    '-keyout', keyFile, '-out', caFile,
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    '-keyout',
+    keyFile,
+    '-out',
+    caFile,
   ]);
   const configFile = path.join(options.dir, 'pebble-config.json');
   await writeFile(
@@ -103,15 +134,27 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
         ocspResponderURL: '',
         externalAccountBindingRequired: false,
         domainBlocklist: options.blocklist ?? [],
-        ...(options.certificateValiditySeconds ? { certificateValidityPeriod: options.certificateValiditySeconds } : {}),
+        ...(options.certificateValiditySeconds
+          ? { certificateValidityPeriod: options.certificateValiditySeconds }
+          : {}),
       },
     }),
   );
   const dns = spawnLogged('pebble-challtestsrv', [
-    '-dns01', `127.0.0.1:${dnsPort}`,
-    '-http01', '', '-https01', '', '-tlsalpn01', '',
-    '-management', `127.0.0.1:${dnsManagementPort}`,
-    '-defaultIPv4', '127.0.0.1', '-defaultIPv6', '',
+    '-dns01',
+    `127.0.0.1:${dnsPort}`,
+    '-http01',
+    '',
+    '-https01',
+    '',
+    '-tlsalpn01',
+    '',
+    '-management',
+    `127.0.0.1:${dnsManagementPort}`,
+    '-defaultIPv4',
+    '127.0.0.1',
+    '-defaultIPv6',
+    '',
   ]);
   // No random sleeps before validations, no nonces refused at random: a fast, deterministic CA.
   const pebble = spawnLogged('pebble', ['-config', configFile, '-dnsserver', `127.0.0.1:${dnsPort}`, '-strict=false'], {
@@ -128,7 +171,11 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
   return {
     directoryUrl: `https://127.0.0.1:${acmePort}/dir`,
     caFile,
-    root: async () => fetchText(`https://127.0.0.1:${managementPort}/roots/0`, await import('node:fs/promises').then((fs) => fs.readFile(caFile, 'utf8'))),
+    root: async () =>
+      fetchText(
+        `https://127.0.0.1:${managementPort}/roots/0`,
+        await import('node:fs/promises').then((fs) => fs.readFile(caFile, 'utf8')),
+      ),
     issuedCount: () => (pebble.output().match(/Issued certificate serial/g) ?? []).length,
     output: () => `${pebble.output()}\n--- challtestsrv ---\n${dns.output()}`,
     stop: async () => {

@@ -74,7 +74,12 @@ async function stop(child: ChildProcess | undefined, signal: NodeJS.Signals, gro
   clearTimeout(timer);
 }
 
-async function until(what: string, ready: () => Promise<boolean>, died: () => string | undefined, log: () => string): Promise<void> {
+async function until(
+  what: string,
+  ready: () => Promise<boolean>,
+  died: () => string | undefined,
+  log: () => string,
+): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
     if (await ready()) return;
@@ -139,7 +144,11 @@ async function removeCgroups(name: string): Promise<void> {
     for (const entry of entries) if (entry.isDirectory()) await removeTree(path.join(dir, entry.name));
     await rmdir(dir).catch(() => undefined);
   };
-  for (const dir of [path.join(CGROUP_ROOT, name), ...controllers.map((controller) => path.join(CGROUP_ROOT, controller, name))]) await removeTree(dir);
+  for (const dir of [
+    path.join(CGROUP_ROOT, name),
+    ...controllers.map((controller) => path.join(CGROUP_ROOT, controller, name)),
+  ])
+    await removeTree(dir);
 }
 
 /**
@@ -218,7 +227,8 @@ function containerdConfig(dir: string): string {
 }
 
 export async function startPrivateDocker(): Promise<PrivateDocker> {
-  if (process.getuid?.() !== 0) throw new Error('a private dockerd (its bridge, mounts and namespaces) needs root; run this test as root');
+  if (process.getuid?.() !== 0)
+    throw new Error('a private dockerd (its bridge, mounts and namespaces) needs root; run this test as root');
   await removeAbandoned();
   // Short: a Unix socket path has at most 107 bytes.
   const root = await mkdtemp(`/tmp/${ROOT_PREFIX}`);
@@ -265,20 +275,33 @@ export async function startPrivateDocker(): Promise<PrivateDocker> {
       await rm(containerdSocket, { force: true });
       containerd = spawnDaemon('containerd', 'containerd', ['--config', containerdToml]);
       const current = containerd;
-      await until('the private containerd', () => accepts(containerdSocket), () => exitOf(current), logTail);
+      await until(
+        'the private containerd',
+        () => accepts(containerdSocket),
+        () => exitOf(current),
+        logTail,
+      );
     }
     if (!running(dockerd)) {
       dockerd = spawnDaemon('dockerd', 'dockerd', [
-        '--host', `unix://${socket}`,
-        '--containerd', containerdSocket,
-        '--data-root', path.join(root, 'data'),
-        '--exec-root', path.join(root, 'exec'),
-        '--pidfile', path.join(root, 'dockerd.pid'),
-        '--bridge', bridge,
+        '--host',
+        `unix://${socket}`,
+        '--containerd',
+        containerdSocket,
+        '--data-root',
+        path.join(root, 'data'),
+        '--exec-root',
+        path.join(root, 'exec'),
+        '--pidfile',
+        path.join(root, 'dockerd.pid'),
+        '--bridge',
+        bridge,
         // Its containers' cgroups under a parent of its own, not the shared engine's /docker
         // (a path, so the cgroupfs driver even where dockerd would pick systemd's).
-        '--exec-opt', 'native.cgroupdriver=cgroupfs',
-        '--cgroup-parent', `/${path.basename(root)}`,
+        '--exec-opt',
+        'native.cgroupdriver=cgroupfs',
+        '--cgroup-parent',
+        `/${path.basename(root)}`,
         '--iptables=false',
         '--ip6tables=false',
         '--ip-masq=false',
@@ -286,7 +309,11 @@ export async function startPrivateDocker(): Promise<PrivateDocker> {
       const current = dockerd;
       await until(
         'the private dockerd',
-        () => client.ping().then(() => true, () => false),
+        () =>
+          client.ping().then(
+            () => true,
+            () => false,
+          ),
         () => exitOf(current),
         logTail,
       );

@@ -56,10 +56,21 @@ export interface PromSample {
 }
 
 export type PromQueryAnswer =
-  | { status: 'success'; data: { resultType: 'vector'; result: PromSample[] } | { resultType: 'scalar' | 'string'; result: [number, string] } | { resultType: 'matrix'; result: unknown[] } }
+  | {
+      status: 'success';
+      data:
+        | { resultType: 'vector'; result: PromSample[] }
+        | { resultType: 'scalar' | 'string'; result: [number, string] }
+        | { resultType: 'matrix'; result: unknown[] };
+    }
   | { status: 'error'; errorType: string; error: string };
 
-export async function startPrometheus(options: { dir: string; targets: ScrapeTarget[]; scrapeIntervalSeconds: number; ruleFiles?: string[] }): Promise<PrometheusProcess> {
+export async function startPrometheus(options: {
+  dir: string;
+  targets: ScrapeTarget[];
+  scrapeIntervalSeconds: number;
+  ruleFiles?: string[];
+}): Promise<PrometheusProcess> {
   await mkdir(path.join(options.dir, 'data'), { recursive: true });
   const config = path.join(options.dir, 'prometheus.yml');
   const interval = `${options.scrapeIntervalSeconds}s`;
@@ -69,16 +80,27 @@ export async function startPrometheus(options: { dir: string; targets: ScrapeTar
       'global:',
       `  scrape_interval: ${interval}`,
       `  evaluation_interval: ${interval}`,
-      ...(options.ruleFiles?.length ? ['rule_files:', ...options.ruleFiles.map((file) => `  - ${JSON.stringify(file)}`)] : []),
+      ...(options.ruleFiles?.length
+        ? ['rule_files:', ...options.ruleFiles.map((file) => `  - ${JSON.stringify(file)}`)]
+        : []),
       'scrape_configs:',
-      ...options.targets.flatMap((target) => [`  - job_name: ${target.job}`, '    static_configs:', `      - targets: ['${target.address}']`]),
+      ...options.targets.flatMap((target) => [
+        `  - job_name: ${target.job}`,
+        '    static_configs:',
+        `      - targets: ['${target.address}']`,
+      ]),
       '',
     ].join('\n'),
   );
   const port = await freePort();
   const child = spawn(
     'prometheus',
-    [`--config.file=${config}`, `--storage.tsdb.path=${path.join(options.dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${path.join(options.dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
@@ -89,7 +111,10 @@ export async function startPrometheus(options: { dir: string; targets: ScrapeTar
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}:\n${output}`);
-    const ready = await fetch(`${url}/-/ready`).then((response) => response.ok, () => false);
+    const ready = await fetch(`${url}/-/ready`).then(
+      (response) => response.ok,
+      () => false,
+    );
     if (ready) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -102,7 +127,11 @@ export async function startPrometheus(options: { dir: string; targets: ScrapeTar
     child,
     output: () => output,
     query: async (expr) => {
-      const response = await fetch(`${url}/api/v1/query`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ query: expr }) });
+      const response = await fetch(`${url}/api/v1/query`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ query: expr }),
+      });
       return (await response.json()) as PromQueryAnswer;
     },
     stop: async () => {

@@ -11,7 +11,8 @@ import { apiEndpoint, REPO_ROOT, type ApiEndpoint, type CliResult } from './luma
 
 const CLI = path.join(REPO_ROOT, 'dist/cli/main.js');
 const PROXY_CLI = path.join(REPO_ROOT, 'dist/cli/luma-proxy.js');
-const PROXY_UP_LINE = /Luma proxy is up: apps at http:\/\/127\.0\.0\.1:(\d+), management socket (.+), (\d+) route\(s\) restored/;
+const PROXY_UP_LINE =
+  /Luma proxy is up: apps at http:\/\/127\.0\.0\.1:(\d+), management socket (.+), (\d+) route\(s\) restored/;
 const PROXY_HTTPS_LINE = /; HTTPS at https:\/\/127\.0\.0\.1:(\d+)/;
 const PROXY_METRICS_LINE = /route\(s\) restored, metrics at http:\/\/[^/]+:(\d+)\/metrics/;
 const CONTROLLER_UP_LINE = /Luma controller is up: API at http:\/\/127\.0\.0\.1:(\d+)/;
@@ -44,7 +45,12 @@ export interface ControllerProcess extends DaemonProcess {
   api: ApiEndpoint;
 }
 
-function spawnDaemon(args: string[], env: Record<string, string>, upLine: RegExp, what: string): Promise<{ daemon: DaemonProcess; match: RegExpExecArray }> {
+function spawnDaemon(
+  args: string[],
+  env: Record<string, string>,
+  upLine: RegExp,
+  what: string,
+): Promise<{ daemon: DaemonProcess; match: RegExpExecArray }> {
   const child = spawn(process.execPath, args, {
     env: { ...process.env, LUMA_LOG_LEVEL: process.env.LUMA_LOG_LEVEL ?? 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -148,17 +154,28 @@ export async function startController(options: ControllerOptions): Promise<Contr
     '127.0.0.1:0',
     ...(options.config ? ['--config', options.config] : []),
   ];
-  const { daemon, match } = await spawnDaemon(args, { LUMA_INSTANCE: options.instance, ...options.env }, CONTROLLER_UP_LINE, 'luma controller');
+  const { daemon, match } = await spawnDaemon(
+    args,
+    { LUMA_INSTANCE: options.instance, ...options.env },
+    CONTROLLER_UP_LINE,
+    'luma controller',
+  );
   const apiPort = Number(match[1]);
   const server = `http://127.0.0.1:${apiPort}`;
   return { ...daemon, apiPort, server, api: await apiEndpoint(server, options.stateDir) };
 }
 
 /** The proxy's client mode: `luma proxy ARGS` (or `luma-proxy ARGS`). */
-export function proxyCli(args: string[], options: { binary?: 'luma' | 'luma-proxy'; env?: Record<string, string> } = {}): Promise<CliResult> {
+export function proxyCli(
+  args: string[],
+  options: { binary?: 'luma' | 'luma-proxy'; env?: Record<string, string> } = {},
+): Promise<CliResult> {
   const entry = options.binary === 'luma-proxy' ? [PROXY_CLI] : [CLI, 'proxy'];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...entry, ...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...entry, ...args], {
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -202,7 +219,9 @@ export interface ScriptedBackend extends Omit<Backend, 'server'> {
  * Connection, refused upgrades with a chunked body). An answer ending the connection is
  * closed after writing; others keep it for the next request.
  */
-export async function startScriptedBackend(answers: Record<string, { bytes: string; close?: boolean }>): Promise<ScriptedBackend> {
+export async function startScriptedBackend(
+  answers: Record<string, { bytes: string; close?: boolean }>,
+): Promise<ScriptedBackend> {
   const heads: string[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -216,7 +235,9 @@ export async function startScriptedBackend(answers: Record<string, { bytes: stri
         const head = received.slice(0, end + 4);
         received = received.slice(end + 4);
         heads.push(head);
-        const answer = answers[head.split(' ')[1] ?? ''] ?? { bytes: 'HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n' };
+        const answer = answers[head.split(' ')[1] ?? ''] ?? {
+          bytes: 'HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n',
+        };
         socket.write(answer.bytes, 'latin1');
         if (answer.close) socket.end();
       }

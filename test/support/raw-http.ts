@@ -35,7 +35,13 @@ export function rawExchange(port: number, request: string | Buffer, options: Raw
   const bytes = typeof request === 'string' ? Buffer.from(request, 'latin1') : request;
   return new Promise((resolve) => {
     const socket = options.tls
-      ? tls.connect({ host: '127.0.0.1', port, servername: options.tls.servername, ca: options.tls.ca, ALPNProtocols: ['http/1.1'] })
+      ? tls.connect({
+          host: '127.0.0.1',
+          port,
+          servername: options.tls.servername,
+          ca: options.tls.ca,
+          ALPNProtocols: ['http/1.1'],
+        })
       : net.connect(port, '127.0.0.1');
     let raw = '';
     let done = false;
@@ -144,7 +150,10 @@ export function readResponses(raw: string, methods: string[]): ReadResponses {
         .slice(at + match[0].length, headEnd)
         .split('\r\n')
         .filter((line) => line !== '')
-        .map((line): [string, string] => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]);
+        .map((line): [string, string] => [
+          line.slice(0, line.indexOf(':')).toLowerCase(),
+          line.slice(line.indexOf(':') + 1).trim(),
+        ]);
       at = headEnd + 4;
       if (status < 200) continue;
       const response: FramedResponse = { status, headers, body: '' };
@@ -197,7 +206,11 @@ export interface WatchedConnection {
 }
 
 /** Connects to a local port, writes `request` if given, and watches for the close; `cleanups` gets the socket's destroy. */
-export function watchedConnection(port: number, request: string | undefined, cleanups: Array<() => void>): WatchedConnection {
+export function watchedConnection(
+  port: number,
+  request: string | undefined,
+  cleanups: Array<() => void>,
+): WatchedConnection {
   const connectedAt = performance.now();
   const socket = net.connect(port, '127.0.0.1');
   cleanups.push(() => socket.destroy());
@@ -205,5 +218,10 @@ export function watchedConnection(port: number, request: string | undefined, cle
   socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
   socket.on('error', () => undefined);
   if (request) socket.write(request);
-  return { socket, closed: new Promise((resolve) => socket.on('close', () => resolve({ afterMs: performance.now() - connectedAt, received }))) };
+  return {
+    socket,
+    closed: new Promise((resolve) =>
+      socket.on('close', () => resolve({ afterMs: performance.now() - connectedAt, received })),
+    ),
+  };
 }

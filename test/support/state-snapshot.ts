@@ -14,7 +14,12 @@ export async function snapshotDir(dir: string): Promise<Map<string, string>> {
         files.set(`${path.relative(dir, full)}/`, 'dir');
         await walk(full);
       } else {
-        files.set(path.relative(dir, full), createHash('sha256').update(await readFile(full)).digest('hex'));
+        files.set(
+          path.relative(dir, full),
+          createHash('sha256')
+            .update(await readFile(full))
+            .digest('hex'),
+        );
       }
     }
   };

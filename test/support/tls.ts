@@ -16,15 +16,35 @@ export interface HttpsAnswer {
 
 export function httpsGet(port: number, host: string, ca: string, urlPath = '/'): Promise<HttpsAnswer> {
   return new Promise((resolve, reject) => {
-    const req = https.get({ host: '127.0.0.1', port, path: urlPath, servername: host, headers: { host }, ca, agent: false, timeout: 30_000 }, (res) => {
-      const socket = res.socket as tls.TLSSocket;
-      const serial = socket.getPeerCertificate().serialNumber;
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers, serial, protocol: `HTTP/${res.httpVersion}` }));
-      res.on('error', reject);
-    });
+    const req = https.get(
+      {
+        host: '127.0.0.1',
+        port,
+        path: urlPath,
+        servername: host,
+        headers: { host },
+        ca,
+        agent: false,
+        timeout: 30_000,
+      },
+      (res) => {
+        const socket = res.socket as tls.TLSSocket;
+        const serial = socket.getPeerCertificate().serialNumber;
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body,
+            headers: res.headers,
+            serial,
+            protocol: `HTTP/${res.httpVersion}`,
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`https request to ${host}${urlPath} timed out`)));
     req.on('error', reject);
   });
@@ -47,7 +67,13 @@ export function http2Get(port: number, host: string, ca: string, urlPath = '/'):
     stream.on('data', (chunk: string) => (body += chunk));
     stream.on('end', () => {
       const socket = session.socket as tls.TLSSocket;
-      const answer = { status, body, headers, serial: socket.getPeerCertificate().serialNumber, protocol: `ALPN ${socket.alpnProtocol || 'none'}` };
+      const answer = {
+        status,
+        body,
+        headers,
+        serial: socket.getPeerCertificate().serialNumber,
+        protocol: `ALPN ${socket.alpnProtocol || 'none'}`,
+      };
       session.close();
       resolve(answer);
     });
@@ -56,7 +82,11 @@ export function http2Get(port: number, host: string, ca: string, urlPath = '/'):
 }
 
 /** A bare TLS handshake with a server name; resolves with the served serial or the failure. */
-export function tlsHandshake(port: number, serverName: string, ca: string): Promise<{ serial?: string; error?: string }> {
+export function tlsHandshake(
+  port: number,
+  serverName: string,
+  ca: string,
+): Promise<{ serial?: string; error?: string }> {
   return new Promise((resolve) => {
     const socket = tls.connect({ host: '127.0.0.1', port, servername: serverName, ca });
     socket.once('secureConnect', () => {

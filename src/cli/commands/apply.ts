@@ -36,7 +36,8 @@ export function durationFlag(flag: string, value: string): number {
   try {
     return parseDuration(value);
   } catch (error) {
-    if (error instanceof QuantityError) throw new CliError(`${flag}: "${value}" is not a duration (write 30s, 5m or 1h30m)`, EXIT.usage);
+    if (error instanceof QuantityError)
+      throw new CliError(`${flag}: "${value}" is not a duration (write 30s, 5m or 1h30m)`, EXIT.usage);
     throw error;
   }
 }
@@ -45,7 +46,9 @@ export function durationFlag(flag: string, value: string): number {
  * Loaded when used: it parses manifests (JSON Schema compilation) and packs archives,
  * seconds of start-up on a busy machine that `get`, `wait` and friends should not pay.
  */
-async function uploadContexts(...args: Parameters<typeof import('../context-upload.js').uploadContexts>): ReturnType<typeof import('../context-upload.js').uploadContexts> {
+async function uploadContexts(
+  ...args: Parameters<typeof import('../context-upload.js').uploadContexts>
+): ReturnType<typeof import('../context-upload.js').uploadContexts> {
   return (await import('../context-upload.js')).uploadContexts(...args);
 }
 
@@ -53,16 +56,24 @@ async function apply(api: ApiClient, args: ApplyArguments): Promise<void> {
   // A dry run sends no build context: the digests computed here tell the server enough.
   const contexts = await uploadContexts(api, args.files, { upload: !args.dryRun });
   const bytes = args.files.reduce((sum, file) => sum + Buffer.byteLength(file.content), 0);
-  const response = await api.applyFiles(args.files, args.dryRun, contexts).catch(nameTooLarge(`${args.files.map((file) => file.path).join(', ')} (${bytes} bytes)`));
+  const response = await api
+    .applyFiles(args.files, args.dryRun, contexts)
+    .catch(nameTooLarge(`${args.files.map((file) => file.path).join(', ')} (${bytes} bytes)`));
   const style = stdoutStyle();
   const suffix = response.dryRun ? ' (dry run)' : '';
-  for (const result of response.results) process.stdout.write(`${result.kind.toLowerCase()}/${result.name} ${styleWord(style, result.result)}${suffix}\n`);
+  for (const result of response.results)
+    process.stdout.write(`${result.kind.toLowerCase()}/${result.name} ${styleWord(style, result.result)}${suffix}\n`);
   if (args.waitTimeoutMs === undefined || args.dryRun) return;
-  await waitForObjects(api, response.results, { type: 'condition', condition: 'Ready', status: 'True' }, {
-    timeoutMs: args.waitTimeoutMs,
-    onProgress: (ref, progress) => process.stdout.write(`${ref}: ${progress}\n`),
-    onDone: (ref) => process.stdout.write(`${ref}: ${style.good('Ready')}\n`),
-  });
+  await waitForObjects(
+    api,
+    response.results,
+    { type: 'condition', condition: 'Ready', status: 'True' },
+    {
+      timeoutMs: args.waitTimeoutMs,
+      onProgress: (ref, progress) => process.stdout.write(`${ref}: ${progress}\n`),
+      onDone: (ref) => process.stdout.write(`${ref}: ${style.good('Ready')}\n`),
+    },
+  );
 }
 
 async function diff(api: ApiClient, args: DiffArguments): Promise<number> {
@@ -71,8 +82,12 @@ async function diff(api: ApiClient, args: DiffArguments): Promise<number> {
   const style = stdoutStyle();
   let changed = false;
   for (const result of response.results) {
-    if (!result.object) throw new CliError('the API answered the dry run without the objects (is it older than this CLI?)');
-    const text = diffObject({ kind: result.kind, name: result.name, live: result.live ?? null, planned: result.object }, style);
+    if (!result.object)
+      throw new CliError('the API answered the dry run without the objects (is it older than this CLI?)');
+    const text = diffObject(
+      { kind: result.kind, name: result.name, live: result.live ?? null, planned: result.object },
+      style,
+    );
     if (text === '') continue;
     changed = true;
     process.stdout.write(text);
@@ -82,7 +97,8 @@ async function diff(api: ApiClient, args: DiffArguments): Promise<number> {
 
 /** Any failure of diff exits 2 or more, so that 1 always means "there are differences". */
 function asDiffFailure(error: unknown): unknown {
-  if (error instanceof CliError) return error.exitCode >= DIFF_EXIT.error ? error : new CliError(error.message, DIFF_EXIT.error);
+  if (error instanceof CliError)
+    return error.exitCode >= DIFF_EXIT.error ? error : new CliError(error.message, DIFF_EXIT.error);
   if (error instanceof Error) return new CliError(error.message, DIFF_EXIT.error);
   return error;
 }
@@ -91,7 +107,12 @@ export function registerApplyCommands(program: Command): void {
   program
     .command('apply')
     .description('Create or update objects from manifest files; prints created, configured or unchanged for each')
-    .requiredOption('-f, --filename <path>', 'a file, a directory of *.yaml, or - for standard input (repeatable)', collect, [])
+    .requiredOption(
+      '-f, --filename <path>',
+      'a file, a directory of *.yaml, or - for standard input (repeatable)',
+      collect,
+      [],
+    )
     .option('--dry-run', 'validate and report what would happen; change nothing and upload nothing')
     .option('--wait', 'then wait until every object is Ready, printing a line each time one moves')
     .addOption(new Option('--timeout <duration>', 'with --wait: how long to wait').default(DEFAULT_APPLY_WAIT_TIMEOUT))
@@ -110,17 +131,25 @@ Examples:
 
 Exit codes: 0 applied (and Ready, with --wait); 1 refused or stalled; 2 bad command line; 3 --wait timed out.`,
     )
-    .action(async (options: { filename: string[]; dryRun?: boolean; wait?: boolean; timeout: string }, command: Command) => {
-      const waitTimeoutMs = options.wait ? durationFlag('--timeout', options.timeout) : undefined;
-      const files = await loadFiles(options.filename);
-      if (files.every((file) => declaresNothing(file.content))) throw new CliError(noObjectsMessage(options.filename));
-      await apply(apiClient(command), { files, dryRun: options.dryRun ?? false, waitTimeoutMs });
-    });
+    .action(
+      async (options: { filename: string[]; dryRun?: boolean; wait?: boolean; timeout: string }, command: Command) => {
+        const waitTimeoutMs = options.wait ? durationFlag('--timeout', options.timeout) : undefined;
+        const files = await loadFiles(options.filename);
+        if (files.every((file) => declaresNothing(file.content)))
+          throw new CliError(noObjectsMessage(options.filename));
+        await apply(apiClient(command), { files, dryRun: options.dryRun ?? false, waitTimeoutMs });
+      },
+    );
 
   program
     .command('diff')
     .description('Show what `luma apply` would change, as a unified diff of each changed object')
-    .requiredOption('-f, --filename <path>', 'a file, a directory of *.yaml, or - for standard input (repeatable)', collect, [])
+    .requiredOption(
+      '-f, --filename <path>',
+      'a file, a directory of *.yaml, or - for standard input (repeatable)',
+      collect,
+      [],
+    )
     .addHelpText(
       'after',
       `

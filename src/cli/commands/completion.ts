@@ -20,7 +20,11 @@ Examples:
   echo 'source <(luma completion zsh)' >> ~/.zshrc`,
     )
     .action((shell: string) => {
-      if (!(COMPLETION_SHELLS as readonly string[]).includes(shell)) throw new CliError(`completion: "${shell}" is not a supported shell (${COMPLETION_SHELLS.join(', ')})`, EXIT.usage);
+      if (!(COMPLETION_SHELLS as readonly string[]).includes(shell))
+        throw new CliError(
+          `completion: "${shell}" is not a supported shell (${COMPLETION_SHELLS.join(', ')})`,
+          EXIT.usage,
+        );
       process.stdout.write(completionScript(shell as CompletionShell, program));
     });
 }

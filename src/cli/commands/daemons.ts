@@ -22,26 +22,65 @@ interface ControlPlaneFlags {
 
 function addControlPlaneFlags(command: Command): Command {
   return command
-    .addOption(new Option('--manifests <dir>', 'watched directory: every *.yaml/*.yml below it is applied when it changes, and what it no longer declares is pruned').env('LUMA_MANIFESTS').default('./manifests'))
-    .addOption(new Option('--force-prune', 'let the watched directory prune without its guards (empty-directory grace period, sync.maxPruneShare)').env('LUMA_FORCE_PRUNE'))
-    .addOption(new Option('--listen <addr>', 'public HTTP listener (the proxy)').env('LUMA_LISTEN').default('127.0.0.1:8080'))
+    .addOption(
+      new Option(
+        '--manifests <dir>',
+        'watched directory: every *.yaml/*.yml below it is applied when it changes, and what it no longer declares is pruned',
+      )
+        .env('LUMA_MANIFESTS')
+        .default('./manifests'),
+    )
+    .addOption(
+      new Option(
+        '--force-prune',
+        'let the watched directory prune without its guards (empty-directory grace period, sync.maxPruneShare)',
+      ).env('LUMA_FORCE_PRUNE'),
+    )
+    .addOption(
+      new Option('--listen <addr>', 'public HTTP listener (the proxy)').env('LUMA_LISTEN').default('127.0.0.1:8080'),
+    )
     .addOption(new Option('--api-listen <addr>', 'API listener').env('LUMA_API_LISTEN').default('127.0.0.1:7070'))
-    .addOption(new Option('--https-listen <addr>', 'public HTTPS listener (the proxy); TLS is off without it').env('LUMA_HTTPS_LISTEN'))
-    .addOption(new Option('--acme-directory <url>', "ACME directory URL (default: Let's Encrypt production)").env('LUMA_ACME_DIRECTORY'))
-    .addOption(new Option('--certificates-dir <dir>', 'operator-provided certificates: HOST.crt and HOST.key per hostname').env('LUMA_CERTIFICATES_DIR'))
+    .addOption(
+      new Option('--https-listen <addr>', 'public HTTPS listener (the proxy); TLS is off without it').env(
+        'LUMA_HTTPS_LISTEN',
+      ),
+    )
+    .addOption(
+      new Option('--acme-directory <url>', "ACME directory URL (default: Let's Encrypt production)").env(
+        'LUMA_ACME_DIRECTORY',
+      ),
+    )
+    .addOption(
+      new Option('--certificates-dir <dir>', 'operator-provided certificates: HOST.crt and HOST.key per hostname').env(
+        'LUMA_CERTIFICATES_DIR',
+      ),
+    )
     .addOption(new Option('--config <file>', 'operator settings (YAML)').env('LUMA_CONFIG'));
 }
 
 /** In the split deployment TLS belongs to the proxy process, which holds the listener and the certificates. */
 function refuseTlsOnController(options: ControlPlaneFlags): void {
   if (options.httpsListen || options.acmeDirectory || options.certificatesDir) {
-    throw new CliError('--https-listen, --acme-directory and --certificates-dir belong to the proxy: pass them to `luma proxy run`');
+    throw new CliError(
+      '--https-listen, --acme-directory and --certificates-dir belong to the proxy: pass them to `luma proxy run`',
+    );
   }
 }
 
 export function registerDaemonCommands(program: Command): void {
-  addProxyLimitFlags(addControlPlaneFlags(program.command('up').description('Run Luma in one process (store, controller, proxy, API) on the embedded default')))
-    .addOption(new Option('--lets-encrypt-email <email>', "contact address of the ACME account (what `luma proxy set-global-option` sets on a separate proxy)").env('LUMA_LETS_ENCRYPT_EMAIL'))
+  addProxyLimitFlags(
+    addControlPlaneFlags(
+      program
+        .command('up')
+        .description('Run Luma in one process (store, controller, proxy, API) on the embedded default'),
+    ),
+  )
+    .addOption(
+      new Option(
+        '--lets-encrypt-email <email>',
+        'contact address of the ACME account (what `luma proxy set-global-option` sets on a separate proxy)',
+      ).env('LUMA_LETS_ENCRYPT_EMAIL'),
+    )
     .addHelpText('after', '\nExample:\n  luma up --manifests ./manifests --listen 127.0.0.1:8080')
     .action(async (options: ControlPlaneFlags & ProxyLimitFlags & { letsEncryptEmail?: string }, command: Command) => {
       if ((options.acmeDirectory || options.certificatesDir || options.letsEncryptEmail) && !options.httpsListen) {
@@ -68,12 +107,25 @@ export function registerDaemonCommands(program: Command): void {
       });
       stopOnSignal('Luma (containers keep running and are adopted at the next start)', () => luma.stop());
       const https = luma.httpsPort !== undefined ? `, HTTPS at https://127.0.0.1:${luma.httpsPort}` : '';
-      process.stderr.write(`Luma is up: apps at http://127.0.0.1:${luma.proxyPort}, API at http://127.0.0.1:${luma.apiPort}${https}, state in ${stateDir}\n`);
+      process.stderr.write(
+        `Luma is up: apps at http://127.0.0.1:${luma.proxyPort}, API at http://127.0.0.1:${luma.apiPort}${https}, state in ${stateDir}\n`,
+      );
     });
 
-  addControlPlaneFlags(program.command('controller').description('Run the controller and API alone, steering a proxy started with `luma proxy run`'))
-    .addOption(new Option('--proxy-socket <path>', "the proxy's management socket (default: STATE_DIR/proxy/proxy.sock)").env('LUMA_PROXY_SOCKET'))
-    .addHelpText('after', '\nExample:\n  luma proxy run --state-dir /var/lib/luma &\n  luma controller --state-dir /var/lib/luma')
+  addControlPlaneFlags(
+    program
+      .command('controller')
+      .description('Run the controller and API alone, steering a proxy started with `luma proxy run`'),
+  )
+    .addOption(
+      new Option('--proxy-socket <path>', "the proxy's management socket (default: STATE_DIR/proxy/proxy.sock)").env(
+        'LUMA_PROXY_SOCKET',
+      ),
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  luma proxy run --state-dir /var/lib/luma &\n  luma controller --state-dir /var/lib/luma',
+    )
     .action(async (options: ControlPlaneFlags & { proxySocket?: string }, command: Command) => {
       refuseTlsOnController(options);
       const { stateDir } = globalFlags(command);

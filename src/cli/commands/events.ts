@@ -61,7 +61,7 @@ export function registerEventsCommand(program: Command): void {
   program
     .command('events')
     .description('Show recent events (Normal and Warning, repeats counted), oldest first')
-    .argument('[object]', 'only this object\'s: KIND/NAME, or KIND for all of a kind')
+    .argument('[object]', "only this object's: KIND/NAME, or KIND for all of a kind")
     .option('--for <object>', 'the same as the argument: KIND/NAME (kubectl events --for)')
     .option('--types <types>', 'only these types, comma-separated: Normal, Warning')
     .option('-w, --watch', 'after the events so far, print each new or repeated one until interrupted')
@@ -77,15 +77,27 @@ Examples:
   luma events project/hello
   luma events --types Warning -w`,
     )
-    .action(async (objectArg: string | undefined, options: { for?: string; types?: string; watch?: boolean; output?: 'json' | 'yaml' }, command: Command) => {
-      if (objectArg !== undefined && options.for !== undefined) throw new CliError('give the object once: as an argument or with --for', EXIT.usage);
-      const target = objectArg ?? options.for;
-      const query: EventQuery = {};
-      if (target !== undefined) {
-        const { kind, name } = kindAndName(target, undefined);
-        query.kind = kind;
-        if (name !== undefined) query.name = name;
-      }
-      await events(apiClient(command), { query, types: parseTypes(options.types), output: options.output ?? 'table', watch: options.watch ?? false });
-    });
+    .action(
+      async (
+        objectArg: string | undefined,
+        options: { for?: string; types?: string; watch?: boolean; output?: 'json' | 'yaml' },
+        command: Command,
+      ) => {
+        if (objectArg !== undefined && options.for !== undefined)
+          throw new CliError('give the object once: as an argument or with --for', EXIT.usage);
+        const target = objectArg ?? options.for;
+        const query: EventQuery = {};
+        if (target !== undefined) {
+          const { kind, name } = kindAndName(target, undefined);
+          query.kind = kind;
+          if (name !== undefined) query.name = name;
+        }
+        await events(apiClient(command), {
+          query,
+          types: parseTypes(options.types),
+          output: options.output ?? 'table',
+          watch: options.watch ?? false,
+        });
+      },
+    );
 }

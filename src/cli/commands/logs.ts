@@ -50,7 +50,10 @@ export function registerLogsCommand(program: Command): void {
       const api = apiClient(command);
       if (kind === 'Image') {
         for (const flag of ['tail', 'since', 'timestamps'] as const) {
-          if (command.getOptionValueSource(flag) === 'cli') throw new CliError(`--${flag === 'timestamps' && !options.timestamps ? 'no-timestamps' : flag} applies to project and lease logs, not to an image's build output`);
+          if (command.getOptionValueSource(flag) === 'cli')
+            throw new CliError(
+              `--${flag === 'timestamps' && !options.timestamps ? 'no-timestamps' : flag} applies to project and lease logs, not to an image's build output`,
+            );
         }
         await api.imageLog(name, options.follow ?? false, (text) => process.stdout.write(text));
         return;
@@ -65,7 +68,11 @@ export function registerLogsCommand(program: Command): void {
       const end = await api.objectLog(
         kind,
         name,
-        { follow: options.follow ?? false, ...(options.tail !== undefined ? { tail: options.tail } : {}), ...(since !== undefined ? { since } : {}) },
+        {
+          follow: options.follow ?? false,
+          ...(options.tail !== undefined ? { tail: options.tail } : {}),
+          ...(since !== undefined ? { since } : {}),
+        },
         {
           onLine: (record) => {
             printed += 1;

@@ -5,7 +5,17 @@ import type { Kind, LumaObject } from '../../model/types.js';
 import { CliError, type ApiClient } from '../api-client.js';
 import { apiClient, collect, kindAndName } from '../common.js';
 import { EXIT } from '../exit-codes.js';
-import { columnWidths, describe, formatObjects, objectHeader, objectRef, objectRow, OUTPUT_CHOICES, tableLine, type OutputFormat } from '../format.js';
+import {
+  columnWidths,
+  describe,
+  formatObjects,
+  objectHeader,
+  objectRef,
+  objectRow,
+  OUTPUT_CHOICES,
+  tableLine,
+  type OutputFormat,
+} from '../format.js';
 import { stdoutStyle } from '../style.js';
 import { formatUsage } from '../usage-format.js';
 import { loadFiles } from './apply.js';
@@ -31,7 +41,9 @@ async function get(api: ApiClient, args: GetArguments): Promise<void> {
   const query = { ...(args.labelSelector !== undefined ? { labelSelector: args.labelSelector } : {}) };
   const objects = args.name ? [await api.get(args.kind, args.name)] : (await api.list(args.kind, query)).items;
   if (objects.length === 0 && args.output === 'table') {
-    process.stderr.write(`No ${args.kind.toLowerCase()} found${args.labelSelector ? ` matching ${args.labelSelector}` : ''}.\n`);
+    process.stderr.write(
+      `No ${args.kind.toLowerCase()} found${args.labelSelector ? ` matching ${args.labelSelector}` : ''}.\n`,
+    );
     return;
   }
   process.stdout.write(formatObjects(args.kind, objects, args.output, args.name !== undefined, style));
@@ -45,7 +57,10 @@ async function watch(api: ApiClient, args: GetArguments): Promise<void> {
   const initial: LumaObject[] = [];
   let widths: number[] | undefined;
   const lastLines = new Map<string, string>();
-  const query = { ...(args.name !== undefined ? { name: args.name } : {}), ...(args.labelSelector !== undefined ? { labelSelector: args.labelSelector } : {}) };
+  const query = {
+    ...(args.name !== undefined ? { name: args.name } : {}),
+    ...(args.labelSelector !== undefined ? { labelSelector: args.labelSelector } : {}),
+  };
   for await (const message of api.watch(args.kind, query)) {
     if (message.type === 'SYNCED') {
       if (!tabular) continue;
@@ -57,7 +72,10 @@ async function watch(api: ApiClient, args: GetArguments): Promise<void> {
       process.stdout.write(lines.join('\n') + '\n');
       continue;
     }
-    const object = message.type === 'DELETED' ? { ...message.object, status: { ...message.object.status, phase: 'Deleted' } } : message.object;
+    const object =
+      message.type === 'DELETED'
+        ? { ...message.object, status: { ...message.object.status, phase: 'Deleted' } }
+        : message.object;
     if (tabular && widths === undefined) {
       initial.push(object as LumaObject);
       continue;
@@ -86,7 +104,9 @@ async function watch(api: ApiClient, args: GetArguments): Promise<void> {
 async function usage(api: ApiClient, args: UsageArguments): Promise<void> {
   const summary = await api.usage(args.project);
   if (summary.leases.length === 0 && args.output === 'table') {
-    process.stderr.write(args.project !== undefined ? `No usage recorded for project "${args.project}".\n` : 'No usage recorded.\n');
+    process.stderr.write(
+      args.project !== undefined ? `No usage recorded for project "${args.project}".\n` : 'No usage recorded.\n',
+    );
     return;
   }
   process.stdout.write(formatUsage(summary, args.output));
@@ -104,8 +124,11 @@ async function deleteObjects(api: ApiClient, targets: Array<{ kind: Kind; name: 
     try {
       const deleted = await api.delete(target.kind, target.name);
       // An object with finalizers stays, Terminating, until the controller has cleaned up.
-      const waiting = deleted.metadata.deletionTimestamp !== undefined && (deleted.metadata.finalizers ?? []).length > 0;
-      process.stdout.write(`${objectRef(deleted)} ${waiting ? 'deleting (Terminating until its containers are gone)' : 'deleted'}\n`);
+      const waiting =
+        deleted.metadata.deletionTimestamp !== undefined && (deleted.metadata.finalizers ?? []).length > 0;
+      process.stdout.write(
+        `${objectRef(deleted)} ${waiting ? 'deleting (Terminating until its containers are gone)' : 'deleted'}\n`,
+      );
     } catch (error) {
       failed = true;
       process.stderr.write(`error: ${(error as Error).message}\n`);
@@ -120,8 +143,15 @@ export function registerObjectCommands(program: Command): void {
     .description('List objects of a kind, or show one; `get usage` shows what ended leases used and cost')
     .argument('<kind>', 'project, image or lease (or KIND/NAME), or usage')
     .argument('[name]', 'one object')
-    .addOption(new Option('-o, --output <format>', 'wide (more columns), yaml, json, or name (kind/name)').choices(OUTPUT_CHOICES))
-    .option('-l, --selector <selector>', 'only objects whose labels match: a=b, a!=b, a, !a, a in (x,y), a notin (x,y); comma means and')
+    .addOption(
+      new Option('-o, --output <format>', 'wide (more columns), yaml, json, or name (kind/name)').choices(
+        OUTPUT_CHOICES,
+      ),
+    )
+    .option(
+      '-l, --selector <selector>',
+      'only objects whose labels match: a=b, a!=b, a, !a, a in (x,y), a notin (x,y); comma means and',
+    )
     .option('-w, --watch', 'after the list, print a line for every change until interrupted')
     .option('--project <name>', "with get usage: only this project's leases")
     .addHelpText(
@@ -138,18 +168,37 @@ Examples:
   luma get leases -w
   luma get usage --project hello`,
     )
-    .action(async (kindArg: string, nameArg: string | undefined, options: { output?: Exclude<OutputFormat, 'table'>; selector?: string; watch?: boolean; project?: string }, command: Command) => {
-      const api = apiClient(command);
-      if (kindArg.toLowerCase() === 'usage') {
-        if (nameArg !== undefined) throw new CliError(`get usage takes no name; for one project's usage write: luma get usage --project ${nameArg}`, EXIT.usage);
-        if (options.output === 'name' || options.selector !== undefined || options.watch) throw new CliError('get usage takes only --project and -o wide|yaml|json', EXIT.usage);
-        return usage(api, { project: options.project, output: options.output ?? 'table' });
-      }
-      if (options.project !== undefined) throw new CliError('--project only goes with get usage', EXIT.usage);
-      const { kind, name } = kindAndName(kindArg, nameArg);
-      if (name !== undefined && options.selector !== undefined) throw new CliError('-l selects among many objects; it does not go with a name', EXIT.usage);
-      await get(api, { kind, name, output: options.output ?? 'table', labelSelector: options.selector, watch: options.watch ?? false });
-    });
+    .action(
+      async (
+        kindArg: string,
+        nameArg: string | undefined,
+        options: { output?: Exclude<OutputFormat, 'table'>; selector?: string; watch?: boolean; project?: string },
+        command: Command,
+      ) => {
+        const api = apiClient(command);
+        if (kindArg.toLowerCase() === 'usage') {
+          if (nameArg !== undefined)
+            throw new CliError(
+              `get usage takes no name; for one project's usage write: luma get usage --project ${nameArg}`,
+              EXIT.usage,
+            );
+          if (options.output === 'name' || options.selector !== undefined || options.watch)
+            throw new CliError('get usage takes only --project and -o wide|yaml|json', EXIT.usage);
+          return usage(api, { project: options.project, output: options.output ?? 'table' });
+        }
+        if (options.project !== undefined) throw new CliError('--project only goes with get usage', EXIT.usage);
+        const { kind, name } = kindAndName(kindArg, nameArg);
+        if (name !== undefined && options.selector !== undefined)
+          throw new CliError('-l selects among many objects; it does not go with a name', EXIT.usage);
+        await get(api, {
+          kind,
+          name,
+          output: options.output ?? 'table',
+          labelSelector: options.selector,
+          watch: options.watch ?? false,
+        });
+      },
+    );
 
   program
     .command('describe')
@@ -173,21 +222,29 @@ Examples:
       'after',
       '\nA project or lease is Terminating until its containers are gone; `luma wait --for=delete` waits for that.\n\nExamples:\n  luma delete project hello\n  luma delete lease/alice\n  luma delete -f app.yaml',
     )
-    .action(async (kindArg: string | undefined, nameArg: string | undefined, options: { filename: string[] }, command: Command) => {
-      const targets: Array<{ kind: Kind; name: string }> = [];
-      if (options.filename.length > 0) {
-        if (kindArg !== undefined) throw new CliError('delete takes KIND NAME or -f FILE, not both', EXIT.usage);
-        // Loaded only here: parsing compiles the JSON Schemas, which other commands need not pay for.
-        const { parseManifests } = await import('../../model/parse.js');
-        for (const file of await loadFiles(options.filename)) {
-          for (const doc of parseManifests(file.content, file.path)) targets.push({ kind: doc.object.kind, name: doc.object.metadata.name });
+    .action(
+      async (
+        kindArg: string | undefined,
+        nameArg: string | undefined,
+        options: { filename: string[] },
+        command: Command,
+      ) => {
+        const targets: Array<{ kind: Kind; name: string }> = [];
+        if (options.filename.length > 0) {
+          if (kindArg !== undefined) throw new CliError('delete takes KIND NAME or -f FILE, not both', EXIT.usage);
+          // Loaded only here: parsing compiles the JSON Schemas, which other commands need not pay for.
+          const { parseManifests } = await import('../../model/parse.js');
+          for (const file of await loadFiles(options.filename)) {
+            for (const doc of parseManifests(file.content, file.path))
+              targets.push({ kind: doc.object.kind, name: doc.object.metadata.name });
+          }
+        } else {
+          if (!kindArg) throw new CliError('delete needs KIND NAME or -f FILE', EXIT.usage);
+          const { kind, name } = kindAndName(kindArg, nameArg);
+          if (!name) throw new CliError('delete needs a name: luma delete KIND NAME', EXIT.usage);
+          targets.push({ kind, name });
         }
-      } else {
-        if (!kindArg) throw new CliError('delete needs KIND NAME or -f FILE', EXIT.usage);
-        const { kind, name } = kindAndName(kindArg, nameArg);
-        if (!name) throw new CliError('delete needs a name: luma delete KIND NAME', EXIT.usage);
-        targets.push({ kind, name });
-      }
-      await deleteObjects(apiClient(command), targets);
-    });
+        await deleteObjects(apiClient(command), targets);
+      },
+    );
 }

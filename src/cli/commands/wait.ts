@@ -62,6 +62,10 @@ Exit codes: 0 met; 1 not found, stalled or refused; 2 bad command line; 3 timed 
         if (error instanceof WaitForError) throw new CliError(error.message, EXIT.usage);
         throw error;
       }
-      await wait(apiClient(command), { targets: parseTargets(targets), waitFor, timeoutMs: durationFlag('--timeout', options.timeout) });
+      await wait(apiClient(command), {
+        targets: parseTargets(targets),
+        waitFor,
+        timeoutMs: durationFlag('--timeout', options.timeout),
+      });
     });
 }

@@ -10,7 +10,13 @@ function table(accepts: (code: number) => boolean): Uint8Array {
 const TOKEN_SYMBOLS = "!#$%&'*+-.^_`|~";
 
 /** tchar: what header names, methods and chunk extension names are made of. */
-const TOKEN = table((code) => (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || TOKEN_SYMBOLS.includes(String.fromCharCode(code)));
+const TOKEN = table(
+  (code) =>
+    (code >= 48 && code <= 57) ||
+    (code >= 65 && code <= 90) ||
+    (code >= 97 && code <= 122) ||
+    TOKEN_SYMBOLS.includes(String.fromCharCode(code)),
+);
 
 /** field-vchar, SP and HTAB: what a header value may hold (obs-text included, no control bytes). */
 const FIELD_VALUE = table((code) => code === 9 || (code >= 32 && code <= 126) || code >= 128);
@@ -44,7 +50,11 @@ export interface HeaderLine {
  * returns what is wrong with it. A line starting with SP or HTAB (obs-fold) or ':' has no
  * valid name; a bare CR or LF, NUL or another control byte makes the value wrong.
  */
-export function readHeaderLine(text: string, index: number, line: HeaderLine): 'header name' | 'header value' | undefined {
+export function readHeaderLine(
+  text: string,
+  index: number,
+  line: HeaderLine,
+): 'header name' | 'header value' | undefined {
   const lineStart = index;
   while (index < text.length && isTokenChar(text.charCodeAt(index))) index++;
   if (index === lineStart || text.charCodeAt(index) !== COLON) return 'header name';
@@ -56,7 +66,8 @@ export function readHeaderLine(text: string, index: number, line: HeaderLine): '
   while (isFieldValueChar(code)) code = text.charCodeAt(++index);
   if (code !== CR || text.charCodeAt(index + 1) !== LF) return 'header value';
   let valueEnd = index;
-  while (valueEnd > valueStart && (text.charCodeAt(valueEnd - 1) === SP || text.charCodeAt(valueEnd - 1) === HTAB)) valueEnd--;
+  while (valueEnd > valueStart && (text.charCodeAt(valueEnd - 1) === SP || text.charCodeAt(valueEnd - 1) === HTAB))
+    valueEnd--;
   line.name = text.slice(lineStart, nameEnd);
   line.value = text.slice(valueStart, valueEnd);
   line.next = index + 2;

@@ -5,7 +5,18 @@ import { isFieldValueChar } from './chars.js';
 // lines of legal bytes, CRLF where CRLF belongs): a target that frames a body wrongly gets
 // its connection cut rather than having the client or the next request misread it.
 
-type State = 'size' | 'extension' | 'size-lf' | 'data' | 'data-cr' | 'data-lf' | 'trailer-start' | 'trailer' | 'trailer-lf' | 'end-lf' | 'done';
+type State =
+  | 'size'
+  | 'extension'
+  | 'size-lf'
+  | 'data'
+  | 'data-cr'
+  | 'data-lf'
+  | 'trailer-start'
+  | 'trailer'
+  | 'trailer-lf'
+  | 'end-lf'
+  | 'done';
 
 const CR = 13;
 const LF = 10;

@@ -249,7 +249,8 @@ export class FastConnection implements ClientConnection {
   write(data: Buffer | string): boolean {
     const flowing = typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
     const timeoutMs = this.options.sendTimeoutMs;
-    if (!flowing && timeoutMs !== undefined && timeoutMs > 0 && !this.sendDeadline.armed) this.options.deadlines.arm(this.sendDeadline, timeoutMs);
+    if (!flowing && timeoutMs !== undefined && timeoutMs > 0 && !this.sendDeadline.armed)
+      this.options.deadlines.arm(this.sendDeadline, timeoutMs);
     return flowing;
   }
 

@@ -6,7 +6,14 @@ import type { ProxyAnswer } from '../responses.js';
 import type { Target } from '../route-table.js';
 import { ChunkedBodyScanner } from './chunked-body.js';
 import type { RequestHead } from './request-head.js';
-import { copyBytes, copyForwardable, forwardableText, parseResponseHead, type Framing, type ResponseHead } from './response-head.js';
+import {
+  copyBytes,
+  copyForwardable,
+  forwardableText,
+  parseResponseHead,
+  type Framing,
+  type ResponseHead,
+} from './response-head.js';
 import type { UpstreamConnection, UpstreamPool, UpstreamUser } from './upstream-pool.js';
 
 // One request of a fast-path connection, from its parsed head to the end of its response:
@@ -286,7 +293,9 @@ export class FastExchange implements ClientExchange, UpstreamUser {
     const bodyLength = bodyEnd - offset;
     if (first) {
       const { head, closeClient } = first;
-      const out = Buffer.allocUnsafe(head.forwardableLength + (closeClient ? CLOSE_LINE.length : 0) + CRLF_LENGTH + bodyLength);
+      const out = Buffer.allocUnsafe(
+        head.forwardableLength + (closeClient ? CLOSE_LINE.length : 0) + CRLF_LENGTH + bodyLength,
+      );
       let at = copyForwardable(head, chunk, out, 0);
       if (closeClient) at = copyBytes(CLOSE_LINE, 0, CLOSE_LINE.length, out, at);
       out[at++] = 13;
@@ -332,7 +341,15 @@ export class FastExchange implements ClientExchange, UpstreamUser {
     }
     // A kept connection the target closed just as it was reused: the request did not
     // reach the app, so one new connection is tried for requests that are safe to repeat.
-    if (upstream && (upstream.served > 0 || upstream.warmed) && !this.retried && !this.responseStarted && !this.partialHead && this.head.contentLength === 0 && RETRYABLE_METHODS.has(this.head.method)) {
+    if (
+      upstream &&
+      (upstream.served > 0 || upstream.warmed) &&
+      !this.retried &&
+      !this.responseStarted &&
+      !this.partialHead &&
+      this.head.contentLength === 0 &&
+      RETRYABLE_METHODS.has(this.head.method)
+    ) {
       this.retried = true;
       this.client.stopResponseTimeout();
       this.send(this.pool.connect(this.target as Target, this));

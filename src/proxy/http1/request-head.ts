@@ -35,7 +35,8 @@ export interface RequestHead {
   length: number;
 }
 
-export type RequestHeadResult = { kind: 'head'; head: RequestHead } | { kind: 'incomplete' } | { kind: 'unusual'; reason: string };
+export type RequestHeadResult =
+  { kind: 'head'; head: RequestHead } | { kind: 'incomplete' } | { kind: 'unusual'; reason: string };
 
 export const REQUEST_HEAD_LIMITS = {
   /** Header lines beyond this are unusual (node:http allows up to 2,000). */
@@ -71,7 +72,14 @@ function joined(previous: string | undefined, value: string): string {
 
 /** Headers the fast path never passes on as received: hop-by-hop, and the X-Forwarded-* and X-Request-Id it sets itself. */
 function isReplaced(lowerName: string): boolean {
-  return HOP_BY_HOP.has(lowerName) || lowerName === 'x-forwarded-for' || lowerName === 'x-forwarded-proto' || lowerName === 'x-forwarded-host' || lowerName === 'x-request-id' || spellsAProxyHeader(lowerName);
+  return (
+    HOP_BY_HOP.has(lowerName) ||
+    lowerName === 'x-forwarded-for' ||
+    lowerName === 'x-forwarded-proto' ||
+    lowerName === 'x-forwarded-host' ||
+    lowerName === 'x-request-id' ||
+    spellsAProxyHeader(lowerName)
+  );
 }
 
 /**
@@ -144,7 +152,12 @@ export function parseRequestHead(buffer: Buffer, start: number, maxHeadBytes: nu
         // llhttp refuses a tab after the digits (RFC 9110 allows it as OWS): such a line is its to judge.
         for (let at = lineStart; at < index; at++) if (text.charCodeAt(at) === HTAB) return unusual('Content-Length');
         // A leading zero is read as decimal by llhttp but not by every app: node:http (undici) forwards the plain number.
-        if (value.length === 0 || value.length > REQUEST_HEAD_LIMITS.maxLengthDigits || (value.length > 1 && value.charCodeAt(0) === 48)) return unusual('Content-Length');
+        if (
+          value.length === 0 ||
+          value.length > REQUEST_HEAD_LIMITS.maxLengthDigits ||
+          (value.length > 1 && value.charCodeAt(0) === 48)
+        )
+          return unusual('Content-Length');
         for (let digit = 0; digit < value.length; digit++) {
           const char = value.charCodeAt(digit);
           if (char < 48 || char > 57) return unusual('Content-Length');
@@ -165,7 +178,8 @@ export function parseRequestHead(buffer: Buffer, start: number, maxHeadBytes: nu
           else if (token === 'upgrade') return unusual('Connection: upgrade');
           // Content-Length and Host stay whatever Connection says (framing-policy.ts): the
           // body is read by that length, so the app must read it by the same.
-          else if (token !== '' && token !== 'keep-alive' && connectionMayRemove(token)) (named ??= new Set()).add(token);
+          else if (token !== '' && token !== 'keep-alive' && connectionMayRemove(token))
+            (named ??= new Set()).add(token);
         }
         break;
       case 'x-forwarded-for':
@@ -191,7 +205,19 @@ export function parseRequestHead(buffer: Buffer, start: number, maxHeadBytes: nu
   if (keptLines && keptNames) forwardable += joinKept(text, keptLines, keptNames, named);
   return {
     kind: 'head',
-    head: { method, target, host, contentLength: Math.max(contentLength, 0), close, forwardable, priorFor, priorProto, priorHost, priorRequestId, length },
+    head: {
+      method,
+      target,
+      host,
+      contentLength: Math.max(contentLength, 0),
+      close,
+      forwardable,
+      priorFor,
+      priorProto,
+      priorHost,
+      priorRequestId,
+      length,
+    },
   };
 }
 

@@ -42,7 +42,8 @@ export interface ResponseHead {
   length: number;
 }
 
-export type ResponseHeadResult = { kind: 'head'; head: ResponseHead } | { kind: 'incomplete' } | { kind: 'invalid'; reason: string };
+export type ResponseHeadResult =
+  { kind: 'head'; head: ResponseHead } | { kind: 'incomplete' } | { kind: 'invalid'; reason: string };
 
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const VERSION_PREFIX = Buffer.from('HTTP/1.', 'latin1');
@@ -155,7 +156,12 @@ function keepAliveTimeout(buffer: Buffer, from: number, to: number): number | un
 }
 
 /** What a Connection value (buffer[from, to)) says: whether it asks to close, and the other headers it names. */
-function readConnection(buffer: Buffer, from: number, to: number, named: Set<string> | undefined): { close: boolean; named: Set<string> | undefined } {
+function readConnection(
+  buffer: Buffer,
+  from: number,
+  to: number,
+  named: Set<string> | undefined,
+): { close: boolean; named: Set<string> | undefined } {
   let close = false;
   let partStart = from;
   for (let index = from; index <= to; index++) {
@@ -167,7 +173,8 @@ function readConnection(buffer: Buffer, from: number, to: number, named: Set<str
     partStart = index + 1;
     if (tokenStart === tokenEnd) continue;
     if (isNamed(buffer, tokenStart, tokenEnd, CLOSE)) close = true;
-    else if (!isNamed(buffer, tokenStart, tokenEnd, NAMES.keepAlive)) (named ??= new Set()).add(buffer.toString('latin1', tokenStart, tokenEnd).toLowerCase());
+    else if (!isNamed(buffer, tokenStart, tokenEnd, NAMES.keepAlive))
+      (named ??= new Set()).add(buffer.toString('latin1', tokenStart, tokenEnd).toLowerCase());
   }
   return { close, named };
 }
@@ -176,7 +183,12 @@ function readConnection(buffer: Buffer, from: number, to: number, named: Set<str
  * Parses the response head at `start` in `buffer`, for a request made with `method`.
  * `maxHeadBytes` bounds it: a longer head is invalid.
  */
-export function parseResponseHead(buffer: Buffer, start: number, method: string, maxHeadBytes: number): ResponseHeadResult {
+export function parseResponseHead(
+  buffer: Buffer,
+  start: number,
+  method: string,
+  maxHeadBytes: number,
+): ResponseHeadResult {
   const end = buffer.indexOf(HEAD_END, start);
   if (end < 0) return buffer.length - start > maxHeadBytes ? invalid('response head too large') : INCOMPLETE;
   const length = end + HEAD_END.length - start;
@@ -283,7 +295,8 @@ export function parseResponseHead(buffer: Buffer, start: number, method: string,
     else forwardRanges.push(lineStart, lineEnd);
   }
   let forwardableLength = FORWARDED_VERSION.length;
-  for (let range = 0; range < forwardRanges.length; range += 2) forwardableLength += (forwardRanges[range + 1] as number) - (forwardRanges[range] as number);
+  for (let range = 0; range < forwardRanges.length; range += 2)
+    forwardableLength += (forwardRanges[range + 1] as number) - (forwardRanges[range] as number);
 
   const informational = status < 200;
   if (status === 101) return invalid('101 Switching Protocols without an upgrade');
@@ -302,7 +315,16 @@ export function parseResponseHead(buffer: Buffer, start: number, method: string,
 
   return {
     kind: 'head',
-    head: { status, informational, framing, reusable: !close && framing.kind !== 'close', keepAliveSeconds, forwardRanges, forwardableLength, length },
+    head: {
+      status,
+      informational,
+      framing,
+      reusable: !close && framing.kind !== 'close',
+      keepAliveSeconds,
+      forwardRanges,
+      forwardableLength,
+      length,
+    },
   };
 }
 
@@ -314,7 +336,8 @@ export function parseResponseHead(buffer: Buffer, start: number, method: string,
 export function copyForwardable(head: ResponseHead, source: Buffer, target: Buffer, at: number): number {
   let offset = copyBytes(FORWARDED_VERSION, 0, FORWARDED_VERSION.length, target, at);
   const ranges = head.forwardRanges;
-  for (let range = 0; range < ranges.length; range += 2) offset = copyBytes(source, ranges[range] as number, ranges[range + 1] as number, target, offset);
+  for (let range = 0; range < ranges.length; range += 2)
+    offset = copyBytes(source, ranges[range] as number, ranges[range + 1] as number, target, offset);
   return offset;
 }
 

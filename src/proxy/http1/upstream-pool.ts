@@ -137,7 +137,10 @@ export class UpstreamPool {
       connection,
       keepAliveSeconds === undefined
         ? UPSTREAM_POOL_DEFAULTS.idleMs
-        : Math.min(UPSTREAM_POOL_DEFAULTS.maxIdleMs, Math.max(0, keepAliveSeconds * 1000 - UPSTREAM_POOL_DEFAULTS.hintMarginMs)),
+        : Math.min(
+            UPSTREAM_POOL_DEFAULTS.maxIdleMs,
+            Math.max(0, keepAliveSeconds * 1000 - UPSTREAM_POOL_DEFAULTS.hintMarginMs),
+          ),
     );
   }
 
@@ -179,7 +182,8 @@ export class UpstreamPool {
   private sweep(): void {
     const now = this.now();
     for (const list of [...this.idle.values()]) {
-      for (const connection of [...list]) if (now - connection.idleSince >= connection.idleLimitMs) connection.discard();
+      for (const connection of [...list])
+        if (now - connection.idleSince >= connection.idleLimitMs) connection.discard();
     }
     if (this.idle.size === 0 && this.sweeper) {
       clearInterval(this.sweeper);

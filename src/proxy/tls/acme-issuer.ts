@@ -25,18 +25,34 @@ export interface AcmeIssuerOptions {
 
 /** An ACME failure, named so a condition can carry it. */
 export class AcmeError extends Error {
-  constructor(readonly reason: 'AcmeUnreachable' | 'AcmeRefused', message: string) {
+  constructor(
+    readonly reason: 'AcmeUnreachable' | 'AcmeRefused',
+    message: string,
+  ) {
     super(message);
     this.name = 'AcmeError';
   }
 }
 
-const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE']);
+const NETWORK_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+]);
 
 function toAcmeError(error: unknown, directoryUrl: string): AcmeError {
   const code = (error as { code?: unknown }).code;
   const message = (error as Error).message ?? String(error);
-  if (typeof code === 'string' && NETWORK_ERRORS.has(code)) return new AcmeError('AcmeUnreachable', `cannot reach the ACME server ${directoryUrl}: ${message}`);
+  if (typeof code === 'string' && NETWORK_ERRORS.has(code))
+    return new AcmeError('AcmeUnreachable', `cannot reach the ACME server ${directoryUrl}: ${message}`);
   return new AcmeError('AcmeRefused', `the ACME server ${directoryUrl} refused: ${message}`);
 }
 
@@ -49,7 +65,10 @@ export class AcmeIssuer implements CertificateIssuer {
     const { storage, challenges, logger } = this.options;
     try {
       const client = await this.account();
-      const [keyBuffer, csr] = await acme.crypto.createCsr({ commonName: host, altNames: [host] }, await acme.crypto.createPrivateEcdsaKey());
+      const [keyBuffer, csr] = await acme.crypto.createCsr(
+        { commonName: host, altNames: [host] },
+        await acme.crypto.createPrivateEcdsaKey(),
+      );
       const started = Date.now();
       const certPem = await client.auto({
         csr,

@@ -39,7 +39,10 @@ export interface StoredAccount {
 export class AcmeStorage {
   readonly dir: string;
 
-  constructor(tlsDir: string, readonly directoryUrl: string) {
+  constructor(
+    tlsDir: string,
+    readonly directoryUrl: string,
+  ) {
     this.dir = path.join(tlsDir, 'acme', directoryKey(directoryUrl));
   }
 
@@ -58,7 +61,11 @@ export class AcmeStorage {
 
   async saveAccountUrl(url: string): Promise<void> {
     await this.ensureDir(this.dir);
-    await writeFileAtomic(path.join(this.dir, 'account.json'), JSON.stringify({ url, directoryUrl: this.directoryUrl }, null, 2) + '\n', { mode: 0o600 });
+    await writeFileAtomic(
+      path.join(this.dir, 'account.json'),
+      JSON.stringify({ url, directoryUrl: this.directoryUrl }, null, 2) + '\n',
+      { mode: 0o600 },
+    );
   }
 
   async loadCertificate(host: string): Promise<CertificatePem | undefined> {
@@ -91,7 +98,10 @@ export class AcmeStorage {
  */
 export async function loadProvidedCertificate(dir: string, host: string): Promise<CertificatePem | undefined> {
   if (!HOST_FILE.test(host)) return undefined;
-  const [certPem, keyPem] = await Promise.all([readOptional(path.join(dir, `${host}.crt`)), readOptional(path.join(dir, `${host}.key`))]);
+  const [certPem, keyPem] = await Promise.all([
+    readOptional(path.join(dir, `${host}.crt`)),
+    readOptional(path.join(dir, `${host}.key`)),
+  ]);
   if (certPem === undefined && keyPem === undefined) return undefined;
   if (certPem === undefined || keyPem === undefined) {
     throw new Error(`${path.join(dir, host)}: both ${host}.crt and ${host}.key are needed`);

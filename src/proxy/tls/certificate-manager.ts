@@ -149,12 +149,21 @@ export class CertificateManager {
     if (!entry.served && (await this.loadExisting(entry))) return;
     const served = entry.served;
     if (served && clock.now() < renewalTime(served.notBefore, served.notAfter, this.policy)) {
-      this.setStatus(entry, { state: 'Ready', reason: 'Stored', message: `certificate valid until ${new Date(served.notAfter).toISOString()}` });
+      this.setStatus(entry, {
+        state: 'Ready',
+        reason: 'Stored',
+        message: `certificate valid until ${new Date(served.notAfter).toISOString()}`,
+      });
       this.schedule(entry, renewalTime(served.notBefore, served.notAfter, this.policy));
       return;
     }
     const renewing = served !== undefined;
-    if (!renewing) this.setStatus(entry, { state: 'Pending', reason: 'Ordering', message: 'ordering a certificate from the ACME server' });
+    if (!renewing)
+      this.setStatus(entry, {
+        state: 'Pending',
+        reason: 'Ordering',
+        message: 'ordering a certificate from the ACME server',
+      });
     let issued: ServedCertificate;
     try {
       const pem = await this.options.issuer.issue(entry.host);
@@ -165,9 +174,16 @@ export class CertificateManager {
       entry.failures++;
       const retryAt = clock.now() + retryDelay(entry.failures, this.policy);
       const detail = `${(error as Error).message}; retrying at ${new Date(retryAt).toISOString()}`;
-      logger.warn({ host: entry.host, failures: entry.failures, err: (error as Error).message }, renewing ? 'certificate renewal failed' : 'certificate order failed');
+      logger.warn(
+        { host: entry.host, failures: entry.failures, err: (error as Error).message },
+        renewing ? 'certificate renewal failed' : 'certificate order failed',
+      );
       if (served && served.notAfter > clock.now()) {
-        this.setStatus(entry, { state: 'Ready', reason: 'RenewalFailed', message: `the current certificate stays until ${new Date(served.notAfter).toISOString()}; renewal failed: ${detail}` });
+        this.setStatus(entry, {
+          state: 'Ready',
+          reason: 'RenewalFailed',
+          message: `the current certificate stays until ${new Date(served.notAfter).toISOString()}; renewal failed: ${detail}`,
+        });
       } else {
         this.setStatus(entry, { state: 'Failed', reason: errorReason(error), message: detail });
       }
@@ -178,8 +194,15 @@ export class CertificateManager {
     entry.served = issued;
     entry.source = 'acme';
     entry.failures = 0;
-    logger.info({ host: entry.host, serial: issued.serialNumber, notAfter: new Date(issued.notAfter).toISOString() }, renewing ? 'certificate renewed' : 'certificate obtained');
-    this.setStatus(entry, { state: 'Ready', reason: renewing ? 'Renewed' : 'Issued', message: `certificate valid until ${new Date(issued.notAfter).toISOString()}` });
+    logger.info(
+      { host: entry.host, serial: issued.serialNumber, notAfter: new Date(issued.notAfter).toISOString() },
+      renewing ? 'certificate renewed' : 'certificate obtained',
+    );
+    this.setStatus(entry, {
+      state: 'Ready',
+      reason: renewing ? 'Renewed' : 'Issued',
+      message: `certificate valid until ${new Date(issued.notAfter).toISOString()}`,
+    });
     this.schedule(entry, renewalTime(issued.notBefore, issued.notAfter, this.policy));
   }
 
@@ -197,9 +220,17 @@ export class CertificateManager {
       try {
         entry.served = loadCertificate(entry.host, provided);
         entry.source = 'provided';
-        this.setStatus(entry, { state: 'Ready', reason: 'Provided', message: `operator-provided certificate valid until ${new Date(entry.served.notAfter).toISOString()}` });
+        this.setStatus(entry, {
+          state: 'Ready',
+          reason: 'Provided',
+          message: `operator-provided certificate valid until ${new Date(entry.served.notAfter).toISOString()}`,
+        });
       } catch (error) {
-        this.setStatus(entry, { state: 'Failed', reason: 'InvalidCertificate', message: `the provided certificate for ${entry.host}: ${(error as Error).message}` });
+        this.setStatus(entry, {
+          state: 'Failed',
+          reason: 'InvalidCertificate',
+          message: `the provided certificate for ${entry.host}: ${(error as Error).message}`,
+        });
       }
       return true;
     }
@@ -208,7 +239,10 @@ export class CertificateManager {
       if (stored) entry.served = loadCertificate(entry.host, stored);
     } catch (error) {
       // A damaged file is replaced by a new order rather than stopping the host for good.
-      logger.warn({ host: entry.host, err: (error as Error).message }, 'stored certificate unusable; ordering a new one');
+      logger.warn(
+        { host: entry.host, err: (error as Error).message },
+        'stored certificate unusable; ordering a new one',
+      );
     }
     return false;
   }
@@ -218,16 +252,20 @@ export class CertificateManager {
     clock.clearTimeout(entry.timer);
     if (this.closed || entry.forgotten) return;
     const delay = Math.max(0, at - clock.now());
-    entry.timer = clock.setTimeout(() => {
-      entry.timer = undefined;
-      if (clock.now() < at) this.schedule(entry, at);
-      else this.enqueue(entry);
-    }, Math.min(delay, MAX_TIMER_MS));
+    entry.timer = clock.setTimeout(
+      () => {
+        entry.timer = undefined;
+        if (clock.now() < at) this.schedule(entry, at);
+        else this.enqueue(entry);
+      },
+      Math.min(delay, MAX_TIMER_MS),
+    );
   }
 
   private setStatus(entry: HostEntry, status: HostEntry['status']): void {
     const previous = entry.status;
     entry.status = status;
-    if (previous.state !== status.state || previous.reason !== status.reason || previous.message !== status.message) this.options.onChange(entry.host);
+    if (previous.state !== status.state || previous.reason !== status.reason || previous.message !== status.message)
+      this.options.onChange(entry.host);
   }
 }

@@ -39,7 +39,10 @@ export function loadCertificate(host: string, pem: CertificatePem): ServedCertif
     throw new CertificateError(`not a PEM private key (${(error as Error).message})`);
   }
   if (!matches) throw new CertificateError('the private key does not belong to the certificate');
-  if (leaf.checkHost(host) === undefined) throw new CertificateError(`the certificate does not cover ${host} (it is for ${leaf.subjectAltName ?? leaf.subject})`);
+  if (leaf.checkHost(host) === undefined)
+    throw new CertificateError(
+      `the certificate does not cover ${host} (it is for ${leaf.subjectAltName ?? leaf.subject})`,
+    );
   return {
     ...pem,
     notBefore: Date.parse(leaf.validFrom),

@@ -28,7 +28,8 @@ export function asHttp1Headers(req: http2.Http2ServerRequest): void {
   // The Host checks read rawHeaders (one Host line, RFC 9112 §3.2): the authority counts as one.
   const rawHeaders: string[] = [];
   for (const [name, value] of Object.entries(headers)) {
-    for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) rawHeaders.push(name, String(item));
+    for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value])
+      rawHeaders.push(name, String(item));
   }
   Object.defineProperty(req, 'rawHeaders', { value: rawHeaders, enumerable: true, configurable: true });
 }
@@ -42,7 +43,11 @@ export class Http1StyleResponse extends http2.Http2ServerResponse {
     if (!isConnectionSpecific(name)) super.setHeader(name, value);
   }
 
-  override writeHead(statusCode: number, statusOrHeaders?: string | OutgoingHttpHeaders | readonly string[], maybeHeaders?: OutgoingHttpHeaders | readonly string[]): this {
+  override writeHead(
+    statusCode: number,
+    statusOrHeaders?: string | OutgoingHttpHeaders | readonly string[],
+    maybeHeaders?: OutgoingHttpHeaders | readonly string[],
+  ): this {
     const headers = typeof statusOrHeaders === 'string' ? maybeHeaders : statusOrHeaders;
     if (headers === undefined) return super.writeHead(statusCode);
     if (Array.isArray(headers)) {
@@ -55,7 +60,8 @@ export class Http1StyleResponse extends http2.Http2ServerResponse {
       return super.writeHead(statusCode, kept as unknown as OutgoingHttpHeaders);
     }
     const kept: OutgoingHttpHeaders = {};
-    for (const [name, value] of Object.entries(headers as OutgoingHttpHeaders)) if (!isConnectionSpecific(name)) kept[name] = value;
+    for (const [name, value] of Object.entries(headers as OutgoingHttpHeaders))
+      if (!isConnectionSpecific(name)) kept[name] = value;
     return super.writeHead(statusCode, kept);
   }
 }

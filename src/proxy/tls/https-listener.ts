@@ -28,7 +28,9 @@ export interface HttpsListenerOptions {
 }
 
 /** What node:http reads from the server of an HTTP/1.1 connection, which the HTTP/2 server carries for allowHTTP1. */
-type Http1Timeouts = Pick<HttpServer, 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout'> & { connectionsCheckingInterval: number };
+type Http1Timeouts = Pick<HttpServer, 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout'> & {
+  connectionsCheckingInterval: number;
+};
 
 /** Node's HTTP/2 server keeps its own HTTP/1.1 defaults (60 s heads whatever was asked, 300 s per request, no keep-alive timeout). */
 function applyHttp1Timeouts(server: Http2SecureServer, limits: ClientLimits): void {
@@ -62,9 +64,13 @@ export class HttpsListener {
     });
     applyHttp1Timeouts(server, limits);
     server.on('session', (session) => closeWhenIdle(session, limits.http2IdleTimeoutMs));
-    server.on('request', (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => this.onRequest(req, res));
+    server.on('request', (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) =>
+      this.onRequest(req, res),
+    );
     // HTTP/1.1 connections fall back to node:http's parser, which reports upgrades here.
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.options.handleUpgrade(req, socket, head));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.options.handleUpgrade(req, socket, head),
+    );
     server.on('tlsClientError', (error: Error, socket: Socket) => {
       logger.debug({ err: error.message, remote: socket.remoteAddress }, 'TLS handshake refused');
     });

@@ -61,7 +61,14 @@ export class TlsProxy implements ProxyManagement {
     const storage = new AcmeStorage(options.tlsDir, this.directoryUrl);
     const certificatesDir = options.certificatesDir;
     this.certificates = new CertificateManager({
-      issuer: options.issuer ?? new AcmeIssuer({ storage, challenges: this.challenges, email: () => proxy.globalOption('lets-encrypt-email'), logger }),
+      issuer:
+        options.issuer ??
+        new AcmeIssuer({
+          storage,
+          challenges: this.challenges,
+          email: () => proxy.globalOption('lets-encrypt-email'),
+          logger,
+        }),
       storage,
       ...(certificatesDir ? { provided: (host: string) => loadProvidedCertificate(certificatesDir, host) } : {}),
       clock: options.clock ?? systemClock,
@@ -166,7 +173,8 @@ export class TlsProxy implements ProxyManagement {
     if (isChallengePath(request.url)) return this.challenges.answer(request.url);
     if (this.httpsPort === undefined) return undefined;
     const host = normalizeHost(request.hostHeader);
-    if (!host || !this.tlsHosts.get(host)?.sslRedirect || !this.certificates.hasValidCertificate(host)) return undefined;
+    if (!host || !this.tlsHosts.get(host)?.sslRedirect || !this.certificates.hasValidCertificate(host))
+      return undefined;
     const port = this.httpsPort === 443 ? '' : `:${this.httpsPort}`;
     return respond.httpsRequired(`https://${host}${port}${request.url}`);
   }

@@ -2,8 +2,26 @@ import { mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containersOf, removeInstanceContainers, runningContainersOf, testInstance } from '../../support/docker.js';
-import { Api, httpdContext, imageManifest, imagesOf, readyCondition, removeInstanceImages, uniqueName } from '../../support/images.js';
-import { eventually, projectManifest, request, runCli, startLuma, tempDir, writeConfig, type HttpAnswer, type LumaProcess } from '../../support/luma.js';
+import {
+  Api,
+  httpdContext,
+  imageManifest,
+  imagesOf,
+  readyCondition,
+  removeInstanceImages,
+  uniqueName,
+} from '../../support/images.js';
+import {
+  eventually,
+  projectManifest,
+  request,
+  runCli,
+  startLuma,
+  tempDir,
+  writeConfig,
+  type HttpAnswer,
+  type LumaProcess,
+} from '../../support/luma.js';
 
 // SPEC §1 Image through a real `luma up` and the real CLI: an Image built from a
 // directory next to its manifest is tagged from the hash of its files, so applying the
@@ -24,12 +42,20 @@ describe('an Image built from a directory', () => {
     dir = await tempDir('img-roll');
     await mkdir(path.join(dir, 'manifests'));
     const config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '1s' });
-    luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
+    luma = await startLuma({
+      stateDir: path.join(dir, 'state'),
+      manifests: path.join(dir, 'manifests'),
+      instance,
+      config,
+    });
     api = new Api(luma.api);
     site = await httpdContext(path.join(dir, 'app', 'site'), 'v1\n');
     manifest = path.join(dir, 'app', 'luma.yaml');
     // A warm project: one instance always runs, so a rebuild has to roll it.
-    await writeFile(manifest, `${imageManifest(name, { context: './site' })}---\n${projectManifest(name, { image: name, hostnames: [host], minInstances: 1 })}`);
+    await writeFile(
+      manifest,
+      `${imageManifest(name, { context: './site' })}---\n${projectManifest(name, { image: name, hostnames: [host], minInstances: 1 })}`,
+    );
   });
 
   afterAll(async () => {
@@ -49,7 +75,9 @@ describe('an Image built from a directory', () => {
     return eventually(
       async () => {
         const image = await api.image(name);
-        return image.status?.phase === 'Ready' && image.status.image && image.status.image !== other ? image.status.image : undefined;
+        return image.status?.phase === 'Ready' && image.status.image && image.status.image !== other
+          ? image.status.image
+          : undefined;
       },
       30_000,
       `image ${name} Ready${other ? ` with a tag other than ${other}` : ''}`,
@@ -67,10 +95,14 @@ describe('an Image built from a directory', () => {
     const built = await imagesOf(instance, name);
     expect(built.map((info) => info.RepoTags)).toEqual([[`${tag}`]]);
 
-    const answer = await eventually(async () => {
-      const reply = await request(luma.proxyPort, host);
-      return reply.status === 200 ? reply : undefined;
-    }, 15_000, 'the project answering');
+    const answer = await eventually(
+      async () => {
+        const reply = await request(luma.proxyPort, host);
+        return reply.status === 200 ? reply : undefined;
+      },
+      15_000,
+      'the project answering',
+    );
     expect(answer.body).toBe('v1\n');
 
     // The same files, with new times: nothing to do, and nothing is done.
@@ -89,7 +121,13 @@ describe('an Image built from a directory', () => {
 
   it('rebuilds a changed file under a new tag, and the warm project rolls onto it with zero failed requests', async () => {
     const oldTag = (await api.image(name)).status?.image ?? '';
-    await eventually(async () => (await runningContainersOf(instance, name)).length === 1 && (await api.project(name)).status?.phase === 'Running', 15_000, 'one warm instance');
+    await eventually(
+      async () =>
+        (await runningContainersOf(instance, name)).length === 1 &&
+        (await api.project(name)).status?.phase === 'Running',
+      15_000,
+      'one warm instance',
+    );
     const [oldContainer] = await runningContainersOf(instance, name);
 
     // Continuous traffic for the whole roll: one sequential client and three more in parallel.
@@ -104,15 +142,25 @@ describe('an Image built from a directory', () => {
     expect(await apply()).toBe(`image/${name} configured\nproject/${name} unchanged\n`);
     const newTag = await readyTag(oldTag);
     expect(newTag).toMatch(new RegExp(`^luma/${instance}/${name}:[0-9a-f]+$`));
-    await eventually(async () => answers[0]?.some((answer) => !(answer instanceof Error) && answer.body === 'v2\n'), 20_000, 'the new content served');
+    await eventually(
+      async () => answers[0]?.some((answer) => !(answer instanceof Error) && answer.body === 'v2\n'),
+      20_000,
+      'the new content served',
+    );
     // Keep the traffic going while the old instance is drained and removed.
-    await eventually(async () => (await containersOf(instance, name)).every((container) => container.Id !== oldContainer?.Id), 15_000, 'the old container removed');
+    await eventually(
+      async () => (await containersOf(instance, name)).every((container) => container.Id !== oldContainer?.Id),
+      15_000,
+      'the old container removed',
+    );
     await new Promise((resolve) => setTimeout(resolve, 500));
     stop = true;
     await Promise.all(loops);
 
     const all = answers.flat();
-    const failures = all.filter((answer) => answer instanceof Error || answer.status !== 200).map((answer) => (answer instanceof Error ? answer.message : `${answer.status} ${answer.body}`));
+    const failures = all
+      .filter((answer) => answer instanceof Error || answer.status !== 200)
+      .map((answer) => (answer instanceof Error ? answer.message : `${answer.status} ${answer.body}`));
     expect(all.length).toBeGreaterThan(50);
     expect(failures).toEqual([]);
     const bodies = all.map((answer) => (answer as HttpAnswer).body);
@@ -124,10 +172,14 @@ describe('an Image built from a directory', () => {
     // Afterwards: exactly one container, running the new image, and the project says so.
     const containers = await containersOf(instance, name);
     expect(containers.map((container) => [container.Image, container.State])).toEqual([[newTag, 'running']]);
-    const project = await eventually(async () => {
-      const current = await api.project(name);
-      return current.status?.image === newTag ? current : undefined;
-    }, 5_000, 'project status on the new image');
+    const project = await eventually(
+      async () => {
+        const current = await api.project(name);
+        return current.status?.image === newTag ? current : undefined;
+      },
+      5_000,
+      'project status on the new image',
+    );
     expect(project.status).toMatchObject({ phase: 'Running', image: newTag, instances: { running: 1 } });
     expect((await request(luma.proxyPort, host)).body).toBe('v2\n');
   });
@@ -138,10 +190,14 @@ describe('an Image built from a directory', () => {
     expect(await apply()).toContain(`image/${name} configured`);
     const tag = await readyTag(previous);
     await eventually(async () => (await request(luma.proxyPort, host)).body === 'v3\n', 20_000, 'v3 served');
-    const tags = await eventually(async () => {
-      const current = (await imagesOf(instance, name)).flatMap((info) => info.RepoTags ?? []);
-      return current.length === 2 ? current : undefined;
-    }, 10_000, 'two builds kept');
+    const tags = await eventually(
+      async () => {
+        const current = (await imagesOf(instance, name)).flatMap((info) => info.RepoTags ?? []);
+        return current.length === 2 ? current : undefined;
+      },
+      10_000,
+      'two builds kept',
+    );
     expect(tags.sort()).toEqual([previous, tag].sort());
     // Uploaded copies of the contexts stay in the state directory, one folder per digest.
     const stored = (await readdir(path.join(dir, 'state', 'contexts'))).filter((entry) => !entry.startsWith('.'));

@@ -36,25 +36,36 @@ describe('an Image deleted mid-build', () => {
   /** The classic builder's container for the slow step (it carries no label of ours, only its command). */
   async function slowStepContainers(): Promise<string[]> {
     const containers = await docker.listContainers({ all: true });
-    return containers.filter((container) => container.Command.includes(`sleep ${SLOW_SECONDS}`)).map((container) => container.Id);
+    return containers
+      .filter((container) => container.Command.includes(`sleep ${SLOW_SECONDS}`))
+      .map((container) => container.Id);
   }
 
   /** With `all`, intermediate images too: a cancelled build must leave none of them labelled. */
   async function labelledImages(options: { all: boolean } = { all: true }): Promise<string[]> {
-    const images = await docker.listImages({ all: options.all, filters: { label: [`luma.dev/instance=${instance}`, `luma.dev/name=${name}`] } });
+    const images = await docker.listImages({
+      all: options.all,
+      filters: { label: [`luma.dev/instance=${instance}`, `luma.dev/name=${name}`] },
+    });
     return images.map((image) => image.Id);
   }
 
   it('stops the build within seconds, leaves no image, and a re-created Image builds at once', async () => {
     const manifest = path.join(dir, 'app', 'luma.yaml');
-    await httpdContext(path.join(dir, 'app', 'slow'), 'slow\n', { Dockerfile: HTTPD_DOCKERFILE.replace('COPY www /www', `${SLOW_STEP}\nCOPY www /www`) });
+    await httpdContext(path.join(dir, 'app', 'slow'), 'slow\n', {
+      Dockerfile: HTTPD_DOCKERFILE.replace('COPY www /www', `${SLOW_STEP}\nCOPY www /www`),
+    });
     await writeFile(manifest, imageManifest(name, { context: './slow' }));
     await apply(manifest);
 
-    const building = await eventually(async () => {
-      const image = await api.image(name);
-      return image.status?.phase === 'Building' && (await slowStepContainers()).length > 0 ? image : undefined;
-    }, 30_000, 'the slow step running');
+    const building = await eventually(
+      async () => {
+        const image = await api.image(name);
+        return image.status?.phase === 'Building' && (await slowStepContainers()).length > 0 ? image : undefined;
+      },
+      30_000,
+      'the slow step running',
+    );
     const tag = building.status?.tag ?? '';
     expect(tag).not.toBe('');
 
@@ -71,10 +82,14 @@ describe('an Image deleted mid-build', () => {
     await httpdContext(path.join(dir, 'app', 'fast'), 'fast\n');
     await writeFile(manifest, imageManifest(name, { context: './fast' }));
     await apply(manifest);
-    const ready = await eventually(async () => {
-      const image: ImageObject = await api.image(name);
-      return image.status?.phase === 'Ready' ? image : undefined;
-    }, 30_000, 're-created image Ready');
+    const ready = await eventually(
+      async () => {
+        const image: ImageObject = await api.image(name);
+        return image.status?.phase === 'Ready' ? image : undefined;
+      },
+      30_000,
+      're-created image Ready',
+    );
     expect(Date.now() - deletedAt).toBeLessThan((SLOW_SECONDS - 20) * 1000);
     expect(ready.status?.image).not.toBe(tag);
     // One image (its labelled parent layers, as every build has, are listed only with `all`).

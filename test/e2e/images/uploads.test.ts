@@ -6,7 +6,17 @@ import { gzip, snapshot, tarOf, tarOfDirectory, zipOf, zipOfDirectory } from '..
 import { removeInstanceContainers, testInstance } from '../../support/docker.js';
 import { startImagesLuma, stopImagesLuma } from '../../support/images-luma.js';
 import { Api, httpdContext, imageManifest, uniqueName } from '../../support/images.js';
-import { apiFetch, eventually, projectManifest, request, runCli, startLuma, tempDir, writeConfig, type LumaProcess } from '../../support/luma.js';
+import {
+  apiFetch,
+  eventually,
+  projectManifest,
+  request,
+  runCli,
+  startLuma,
+  tempDir,
+  writeConfig,
+  type LumaProcess,
+} from '../../support/luma.js';
 
 // Build contexts arrive as archives: uploaded to POST /contexts (tar, tar.gz, zip) and
 // named `upload:sha256:…` in a manifest, or as an archive file next to a manifest that
@@ -14,7 +24,12 @@ import { apiFetch, eventually, projectManifest, request, runCli, startLuma, temp
 
 const FORMATS = [
   { format: 'tar', type: 'application/x-tar', file: 'site.tar', make: (dir: string) => tarOfDirectory(dir) },
-  { format: 'tar.gz', type: 'application/gzip', file: 'site.tar.gz', make: async (dir: string) => gzip(await tarOfDirectory(dir)) },
+  {
+    format: 'tar.gz',
+    type: 'application/gzip',
+    file: 'site.tar.gz',
+    make: async (dir: string) => gzip(await tarOfDirectory(dir)),
+  },
   { format: 'zip', type: 'application/zip', file: 'site.zip', make: (dir: string) => zipOfDirectory(dir) },
 ] as const;
 
@@ -61,14 +76,17 @@ describe('build contexts uploaded as archives', () => {
         { kind: 'Project', name, result: 'created' },
       ]);
     }
-    for (const [index, { format }] of FORMATS.entries()) expect(await served(names[index] ?? '')).toBe(`uploaded as ${format}\n`);
+    for (const [index, { format }] of FORMATS.entries())
+      expect(await served(names[index] ?? '')).toBe(`uploaded as ${format}\n`);
   });
 
   it('refuses a manifest naming an upload that was never made', async () => {
     const missing = `sha256:${'0'.repeat(64)}`;
     const applied = await api.applyYaml(imageManifest(`${run}-missing`, { context: `upload:${missing}` }));
     expect(applied.status).toBe(422);
-    expect(applied.json.message).toContain(`no uploaded context ${missing} is stored; upload it to POST /contexts first`);
+    expect(applied.json.message).toContain(
+      `no uploaded context ${missing} is stored; upload it to POST /contexts first`,
+    );
     expect(applied.json.message).toContain('spec.build.context');
   });
 
@@ -82,18 +100,26 @@ describe('build contexts uploaded as archives', () => {
       await writeFile(path.join(cliDir, file), await make(site));
       const name = `${run}-cli-${slug(format)}`;
       names.push(name);
-      documents.push(imageManifest(name, { context: file }), projectManifest(name, { image: name, hostnames: [`${name}.localhost`] }));
+      documents.push(
+        imageManifest(name, { context: file }),
+        projectManifest(name, { image: name, hostnames: [`${name}.localhost`] }),
+      );
     }
     const manifest = path.join(cliDir, 'luma.yaml');
     await writeFile(manifest, documents.join('---\n'));
     // Run from elsewhere: the archives are found next to the manifest, not in the working directory.
     const applied = await runCli(['apply', '-f', manifest], { api: luma.api });
     expect(applied.code, applied.stderr).toBe(0);
-    expect(applied.stdout.trim().split('\n')).toEqual(names.flatMap((name) => [`image/${name} created`, `project/${name} created`]));
-    for (const [index, { format }] of FORMATS.entries()) expect(await served(names[index] ?? '')).toBe(`applied as ${format}\n`);
+    expect(applied.stdout.trim().split('\n')).toEqual(
+      names.flatMap((name) => [`image/${name} created`, `project/${name} created`]),
+    );
+    for (const [index, { format }] of FORMATS.entries())
+      expect(await served(names[index] ?? '')).toBe(`applied as ${format}\n`);
 
     const again = await runCli(['apply', '-f', manifest], { api: luma.api });
-    expect(again.stdout.trim().split('\n')).toEqual(names.flatMap((name) => [`image/${name} unchanged`, `project/${name} unchanged`]));
+    expect(again.stdout.trim().split('\n')).toEqual(
+      names.flatMap((name) => [`image/${name} unchanged`, `project/${name} unchanged`]),
+    );
   });
 
   it('`luma apply -f` refuses a hostile archive file next to the manifest, with the reason', async () => {
@@ -123,7 +149,12 @@ describe('hostile uploads to POST /contexts', () => {
     await mkdir(path.join(dir, 'manifests'));
     await writeFile(path.join(dir, 'secret.txt'), 'a file next to the state directory\n');
     const config = await writeConfig(dir, { resyncInterval: '1s', maxContextBytes: '1000000' });
-    luma = await startLuma({ stateDir: path.join(dir, 'state'), manifests: path.join(dir, 'manifests'), instance, config });
+    luma = await startLuma({
+      stateDir: path.join(dir, 'state'),
+      manifests: path.join(dir, 'manifests'),
+      instance,
+      config,
+    });
     api = new Api(luma.api);
     contextsDir = path.join(dir, 'state', 'contexts');
     outsideBefore = await snapshot(dir, (relative) => relative === 'state' || relative.startsWith('state/'));
@@ -131,7 +162,10 @@ describe('hostile uploads to POST /contexts', () => {
 
   afterAll(async () => {
     // A hung upload (the truncated-tar BUG below) may hold up a graceful stop: bounded.
-    const stopped = await Promise.race([luma ? luma.stop().then(() => true) : Promise.resolve(true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000))]);
+    const stopped = await Promise.race([
+      luma ? luma.stop().then(() => true) : Promise.resolve(true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000)),
+    ]);
     if (!stopped) await luma?.kill();
     await removeInstanceContainers(instance);
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -150,30 +184,74 @@ describe('hostile uploads to POST /contexts', () => {
     // Still up, nothing left behind, nothing written outside the state directory.
     expect((await fetch(new URL('/healthz', luma.server))).status).toBe(200);
     expect(await strayEntries()).toEqual([]);
-    expect(await snapshot(dir, (relative) => relative === 'state' || relative.startsWith('state/'))).toEqual(outsideBefore);
+    expect(await snapshot(dir, (relative) => relative === 'state' || relative.startsWith('state/'))).toEqual(
+      outsideBefore,
+    );
   }
 
   it('refuses a zip with a ".." entry, a symlink entry, or an absolute name', async () => {
-    await expectRefused(zipOf([{ name: 'ok.txt', content: 'x' }, { name: '../../escape.txt', content: 'x' }]), 'application/zip', '../../escape.txt');
-    await expectRefused(zipOf([{ name: 'link', content: '/etc', unixMode: 0o120777 }]), 'application/zip', 'entry "link" is not a regular file or directory');
-    await expectRefused(zipOf([{ name: path.join(dir, 'escape.txt'), content: 'x' }]), 'application/zip', 'absolute path');
+    await expectRefused(
+      zipOf([
+        { name: 'ok.txt', content: 'x' },
+        { name: '../../escape.txt', content: 'x' },
+      ]),
+      'application/zip',
+      '../../escape.txt',
+    );
+    await expectRefused(
+      zipOf([{ name: 'link', content: '/etc', unixMode: 0o120777 }]),
+      'application/zip',
+      'entry "link" is not a regular file or directory',
+    );
+    await expectRefused(
+      zipOf([{ name: path.join(dir, 'escape.txt'), content: 'x' }]),
+      'application/zip',
+      'absolute path',
+    );
   });
 
   it('refuses a zip over the unpacked-size limit of the config', async () => {
-    await expectRefused(zipOf([{ name: 'zeros.bin', content: Buffer.alloc(3_000_000) }]), 'application/zip', 'the archive unpacks to more than 1000000 bytes (limit reached in "zeros.bin")');
+    await expectRefused(
+      zipOf([{ name: 'zeros.bin', content: Buffer.alloc(3_000_000) }]),
+      'application/zip',
+      'the archive unpacks to more than 1000000 bytes (limit reached in "zeros.bin")',
+    );
   });
 
   it('refuses a body that is no archive, whatever its content type says', async () => {
-    await expectRefused(Buffer.from('#!/bin/sh\necho hello\n'.repeat(40)), 'application/x-tar', 'the upload is not a tar, tar.gz or zip archive');
-    await expectRefused(Buffer.from('{"not":"an archive"}'.repeat(40)), 'application/octet-stream', 'not a tar, tar.gz or zip archive');
+    await expectRefused(
+      Buffer.from('#!/bin/sh\necho hello\n'.repeat(40)),
+      'application/x-tar',
+      'the upload is not a tar, tar.gz or zip archive',
+    );
+    await expectRefused(
+      Buffer.from('{"not":"an archive"}'.repeat(40)),
+      'application/octet-stream',
+      'not a tar, tar.gz or zip archive',
+    );
   });
 
   it('refuses a tar with a ".." entry, a symlink that escapes, or too much data, and stays up', async () => {
     // Regression (fixed in b993456): the first of these used to end `luma up` with an
     // unhandled rejection ("socket hang up" for the client, a staging folder left behind).
-    await expectRefused(await tarOf([{ name: 'ok.txt', content: 'x' }, { name: '../../escape.txt', content: 'x' }]), 'application/x-tar', 'entry "../../escape.txt" climbs out of the context with ".."');
-    await expectRefused(await tarOf([{ name: 'up', type: 'symlink', linkname: '../..' }]), 'application/x-tar', 'symlink "up" points outside the context');
-    await expectRefused(gzip(await tarOf([{ name: 'zeros.bin', content: Buffer.alloc(3_000_000) }])), 'application/gzip', 'limit reached in "zeros.bin"');
+    await expectRefused(
+      await tarOf([
+        { name: 'ok.txt', content: 'x' },
+        { name: '../../escape.txt', content: 'x' },
+      ]),
+      'application/x-tar',
+      'entry "../../escape.txt" climbs out of the context with ".."',
+    );
+    await expectRefused(
+      await tarOf([{ name: 'up', type: 'symlink', linkname: '../..' }]),
+      'application/x-tar',
+      'symlink "up" points outside the context',
+    );
+    await expectRefused(
+      gzip(await tarOf([{ name: 'zeros.bin', content: Buffer.alloc(3_000_000) }])),
+      'application/gzip',
+      'limit reached in "zeros.bin"',
+    );
   });
 
   it('refuses a tar whose links reach a file outside through a chain of inside-looking symlinks', async () => {

@@ -76,7 +76,17 @@ describe('`luma proxy` client mode against `luma proxy run`', () => {
 
   it('deploys a service, routes its Host to the backend, lists and describes it, moves traffic, and removes it', async () => {
     const one = await backend('one');
-    const deployed = await proxyCli(['deploy', 'web', '--host', 'web.localhost', '--target', one.address, '--health-check-path', '/health', ...socketArgs]);
+    const deployed = await proxyCli([
+      'deploy',
+      'web',
+      '--host',
+      'web.localhost',
+      '--target',
+      one.address,
+      '--health-check-path',
+      '/health',
+      ...socketArgs,
+    ]);
     expect(deployed.code, deployed.stderr).toBe(0);
     expect(deployed.stdout).toContain('deployed web');
 
@@ -100,9 +110,20 @@ describe('`luma proxy` client mode against `luma proxy run`', () => {
 
     // A second deploy with another target moves the traffic to it.
     const two = await backend('two');
-    const redeployed = await proxyCli(['deploy', 'web', '--host', 'web.localhost', '--target', two.address, '--health-check-path', '/health', ...socketArgs]);
+    const redeployed = await proxyCli([
+      'deploy',
+      'web',
+      '--host',
+      'web.localhost',
+      '--target',
+      two.address,
+      '--health-check-path',
+      '/health',
+      ...socketArgs,
+    ]);
     expect(redeployed.code, redeployed.stderr).toBe(0);
-    for (let i = 0; i < 3; i++) expect((await request(proxy.port, 'web.localhost')).body).toBe('two saw web.localhost\n');
+    for (let i = 0; i < 3; i++)
+      expect((await request(proxy.port, 'web.localhost')).body).toBe('two saw web.localhost\n');
     const after = JSON.parse((await proxyCli(['get-service', 'web', ...socketArgs])).stdout) as ServiceInfo;
     expect(after.targets.map((target) => target.address)).toEqual([two.address]);
 
@@ -119,13 +140,35 @@ describe('`luma proxy` client mode against `luma proxy run`', () => {
 
   it('refuses a deploy whose new target fails its health check, and the old target keeps serving', async () => {
     const good = await backend('good');
-    const ok = await proxyCli(['deploy', 'api', '--host', 'api.localhost', '--target', good.address, '--health-check-path', '/health', ...socketArgs]);
+    const ok = await proxyCli([
+      'deploy',
+      'api',
+      '--host',
+      'api.localhost',
+      '--target',
+      good.address,
+      '--health-check-path',
+      '/health',
+      ...socketArgs,
+    ]);
     expect(ok.code, ok.stderr).toBe(0);
 
     // A backend that answers 500 on its health path.
     const sick = await backend('sick', { healthStatus: 500 });
     const started = Date.now();
-    const refused = await proxyCli(['deploy', 'api', '--host', 'api.localhost', '--target', sick.address, '--health-check-path', '/health', '--deploy-timeout', '1s', ...socketArgs]);
+    const refused = await proxyCli([
+      'deploy',
+      'api',
+      '--host',
+      'api.localhost',
+      '--target',
+      sick.address,
+      '--health-check-path',
+      '/health',
+      '--deploy-timeout',
+      '1s',
+      ...socketArgs,
+    ]);
     expect(refused.code).not.toBe(0);
     expectOneLineError(refused.stderr);
     expect(refused.stderr).toContain(`target ${sick.address} failed its health check`);
@@ -136,7 +179,17 @@ describe('`luma proxy` client mode against `luma proxy run`', () => {
     // A port nobody listens on (a backend that was started and closed again).
     const closed = await backendNamed('closed');
     await closed.close();
-    const unreachable = await proxyCli(['deploy', 'api', '--host', 'api.localhost', '--target', closed.address, '--deploy-timeout', '1s', ...socketArgs]);
+    const unreachable = await proxyCli([
+      'deploy',
+      'api',
+      '--host',
+      'api.localhost',
+      '--target',
+      closed.address,
+      '--deploy-timeout',
+      '1s',
+      ...socketArgs,
+    ]);
     expect(unreachable.code).not.toBe(0);
     expectOneLineError(unreachable.stderr);
     expect(unreachable.stderr).toContain(`target ${closed.address} failed its health check`);
@@ -160,7 +213,9 @@ describe('`luma proxy` client mode against `luma proxy run`', () => {
     });
     backends.push(old);
     const fresh = await backend('fresh');
-    expect((await proxyCli(['deploy', 'roll', '--host', 'roll.localhost', '--target', old.address, ...socketArgs])).code).toBe(0);
+    expect(
+      (await proxyCli(['deploy', 'roll', '--host', 'roll.localhost', '--target', old.address, ...socketArgs])).code,
+    ).toBe(0);
 
     let slowAnsweredAt = 0;
     const slow = request(proxy.port, 'roll.localhost', '/slow').then((answer) => {
@@ -169,12 +224,26 @@ describe('`luma proxy` client mode against `luma proxy run`', () => {
     });
     await slowArrived;
     let deployedAt = 0;
-    const redeploy = proxyCli(['deploy', 'roll', '--host', 'roll.localhost', '--target', fresh.address, '--health-check-path', '/health', ...socketArgs]).then((result) => {
+    const redeploy = proxyCli([
+      'deploy',
+      'roll',
+      '--host',
+      'roll.localhost',
+      '--target',
+      fresh.address,
+      '--health-check-path',
+      '/health',
+      ...socketArgs,
+    ]).then((result) => {
       deployedAt = Date.now();
       return result;
     });
     // New requests reach the new target while the old one still works on its request.
-    await eventually(async () => (await request(proxy.port, 'roll.localhost')).body === 'fresh saw roll.localhost\n', 5_000, 'traffic on the new target');
+    await eventually(
+      async () => (await request(proxy.port, 'roll.localhost')).body === 'fresh saw roll.localhost\n',
+      5_000,
+      'traffic on the new target',
+    );
     expect(slowAnsweredAt).toBe(0);
 
     const slowAnswer = await slow;
@@ -185,18 +254,47 @@ describe('`luma proxy` client mode against `luma proxy run`', () => {
     expect(deployedAt).toBeGreaterThanOrEqual(slowAnsweredAt);
   });
 
-  it('sets X-Forwarded-For/-Proto/-Host, and keeps a trusted proxy\'s with --forward-headers', async () => {
+  it("sets X-Forwarded-For/-Proto/-Host, and keeps a trusted proxy's with --forward-headers", async () => {
     const echo = await startBackend((req, res) => {
-      res.end(JSON.stringify({ for: req.headers['x-forwarded-for'], proto: req.headers['x-forwarded-proto'], host: req.headers['x-forwarded-host'] }));
+      res.end(
+        JSON.stringify({
+          for: req.headers['x-forwarded-for'],
+          proto: req.headers['x-forwarded-proto'],
+          host: req.headers['x-forwarded-host'],
+        }),
+      );
     });
     backends.push(echo);
-    expect((await proxyCli(['deploy', 'edge-plain', '--host', 'plain.localhost', '--target', echo.address, ...socketArgs])).code).toBe(0);
-    expect((await proxyCli(['deploy', 'edge-trusting', '--host', 'trusting.localhost', '--target', echo.address, '--forward-headers', ...socketArgs])).code).toBe(0);
-    const spoofed = { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'spoofed.example' };
+    expect(
+      (await proxyCli(['deploy', 'edge-plain', '--host', 'plain.localhost', '--target', echo.address, ...socketArgs]))
+        .code,
+    ).toBe(0);
+    expect(
+      (
+        await proxyCli([
+          'deploy',
+          'edge-trusting',
+          '--host',
+          'trusting.localhost',
+          '--target',
+          echo.address,
+          '--forward-headers',
+          ...socketArgs,
+        ])
+      ).code,
+    ).toBe(0);
+    const spoofed = {
+      'x-forwarded-for': '203.0.113.9',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'spoofed.example',
+    };
 
     const plain = JSON.parse(await getWithHeaders(proxy.port, 'plain.localhost', spoofed)) as Record<string, string>;
     expect(plain).toEqual({ for: '127.0.0.1', proto: 'http', host: 'plain.localhost' });
-    const trusting = JSON.parse(await getWithHeaders(proxy.port, 'trusting.localhost', spoofed)) as Record<string, string>;
+    const trusting = JSON.parse(await getWithHeaders(proxy.port, 'trusting.localhost', spoofed)) as Record<
+      string,
+      string
+    >;
     expect(trusting).toEqual({ for: '203.0.113.9, 127.0.0.1', proto: 'https', host: 'spoofed.example' });
   });
 
@@ -209,7 +307,14 @@ describe('`luma proxy` client mode against `luma proxy run`', () => {
   // and refuse an empty hosts list in parseDeploy ("hosts: expected at least one host").
   it('refuses a deploy without --host with one line, and stores nothing', async () => {
     const lonely = await backend('lonely');
-    const result = await proxyCli(['deploy', 'lonely', '--target', lonely.address, '--skip-health-check', ...socketArgs]);
+    const result = await proxyCli([
+      'deploy',
+      'lonely',
+      '--target',
+      lonely.address,
+      '--skip-health-check',
+      ...socketArgs,
+    ]);
     expect(result.code).toBe(1);
     expectOneLineError(result.stderr);
     expect(result.stderr).toContain('--host');
@@ -218,8 +323,18 @@ describe('`luma proxy` client mode against `luma proxy run`', () => {
 
   it('refuses a host that another service already routes, with one line', async () => {
     const owner = await backend('owner');
-    expect((await proxyCli(['deploy', 'owner', '--host', 'taken.localhost', '--target', owner.address, ...socketArgs])).code).toBe(0);
-    const clash = await proxyCli(['deploy', 'thief', '--host', 'taken.localhost', '--target', owner.address, ...socketArgs]);
+    expect(
+      (await proxyCli(['deploy', 'owner', '--host', 'taken.localhost', '--target', owner.address, ...socketArgs])).code,
+    ).toBe(0);
+    const clash = await proxyCli([
+      'deploy',
+      'thief',
+      '--host',
+      'taken.localhost',
+      '--target',
+      owner.address,
+      ...socketArgs,
+    ]);
     expect(clash.code).not.toBe(0);
     expectOneLineError(clash.stderr);
     expect(clash.stderr).toContain('already routed to service "owner"');
@@ -228,7 +343,10 @@ describe('`luma proxy` client mode against `luma proxy run`', () => {
 
   it('works the same through the luma-proxy binary', async () => {
     const edge = await backend('edge');
-    const deployed = await proxyCli(['deploy', 'edge', '--host', 'edge.localhost', '--target', edge.address, ...socketArgs], { binary: 'luma-proxy' });
+    const deployed = await proxyCli(
+      ['deploy', 'edge', '--host', 'edge.localhost', '--target', edge.address, ...socketArgs],
+      { binary: 'luma-proxy' },
+    );
     expect(deployed.code, deployed.stderr).toBe(0);
     expect((await request(proxy.port, 'edge.localhost')).body).toBe('edge saw edge.localhost\n');
 
@@ -241,7 +359,8 @@ describe('`luma proxy` client mode against `luma proxy run`', () => {
 
     const help = await proxyCli(['--help'], { binary: 'luma-proxy' });
     expect(help.code).toBe(0);
-    for (const command of ['run', 'deploy', 'remove', 'get-service', 'list-services', 'set-global-option']) expect(help.stdout).toContain(command);
+    for (const command of ['run', 'deploy', 'remove', 'get-service', 'list-services', 'set-global-option'])
+      expect(help.stdout).toContain(command);
 
     expect((await proxyCli(['remove', 'edge', ...socketArgs], { binary: 'luma-proxy' })).code).toBe(0);
     expect((await request(proxy.port, 'edge.localhost')).status).toBe(404);
@@ -260,14 +379,21 @@ describe('`luma proxy` client mode without a daemon', () => {
   });
 
   it('exits 1 with one line saying the proxy is not running', async () => {
-    for (const command of [['list-services'], ['get-service', 'web'], ['remove', 'web'], ['deploy', 'web', '--host', 'web.localhost', '--target', '127.0.0.1:1']]) {
+    for (const command of [
+      ['list-services'],
+      ['get-service', 'web'],
+      ['remove', 'web'],
+      ['deploy', 'web', '--host', 'web.localhost', '--target', '127.0.0.1:1'],
+    ]) {
       const result = await proxyCli([...command, '--state-dir', path.join(dir, 'never-started')]);
       expect(result.code, command.join(' ')).toBe(1);
       expectOneLineError(result.stderr);
       expect(result.stderr).toContain('the proxy is not running');
       expect(result.stderr).toContain(path.join(dir, 'never-started', 'proxy', 'proxy.sock'));
     }
-    const viaBinary = await proxyCli(['list-services', '--state-dir', path.join(dir, 'never-started')], { binary: 'luma-proxy' });
+    const viaBinary = await proxyCli(['list-services', '--state-dir', path.join(dir, 'never-started')], {
+      binary: 'luma-proxy',
+    });
     expect(viaBinary.code).toBe(1);
     expectOneLineError(viaBinary.stderr);
     expect(viaBinary.stderr).toContain('the proxy is not running');
@@ -293,9 +419,22 @@ describe('`luma proxy` client mode without a daemon', () => {
     const stateDir = path.join(dir, 'shared');
     const first = await startProxy({ stateDir });
     try {
-      const second = await proxyCli(['run', '--state-dir', path.join(dir, 'shared-second'), '--socket-path', first.socketPath, '--listen', '127.0.0.1:0']);
+      const second = await proxyCli([
+        'run',
+        '--state-dir',
+        path.join(dir, 'shared-second'),
+        '--socket-path',
+        first.socketPath,
+        '--listen',
+        '127.0.0.1:0',
+      ]);
       expect(second.code).toBe(1);
-      expectOneLineError(second.stderr.split('\n').filter((line) => !line.startsWith('{')).join('\n'));
+      expectOneLineError(
+        second.stderr
+          .split('\n')
+          .filter((line) => !line.startsWith('{'))
+          .join('\n'),
+      );
       expect(second.stderr).toContain(`another proxy is already listening on ${first.socketPath}`);
       // The first one is untouched.
       expect((await request(first.port, 'x.localhost', '/luma-proxy-health')).status).toBe(200);
@@ -309,7 +448,10 @@ describe('`luma proxy` client mode without a daemon', () => {
     const backend = await backendNamed('kept');
     try {
       const first = await startProxy({ stateDir, binary: 'luma-proxy' });
-      const deployed = await proxyCli(['deploy', 'kept', '--host', 'kept.localhost', '--target', backend.address, '--state-dir', stateDir], { binary: 'luma-proxy' });
+      const deployed = await proxyCli(
+        ['deploy', 'kept', '--host', 'kept.localhost', '--target', backend.address, '--state-dir', stateDir],
+        { binary: 'luma-proxy' },
+      );
       expect(deployed.code, deployed.stderr).toBe(0);
       expect(await first.stop()).toBe(0);
 

@@ -4,9 +4,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceInfo } from '../../../src/proxy/management.js';
 import { tempDir } from '../../support/luma.js';
-import { largeResponse, proxyCli, startBackend, startProxy, type Backend, type ProxyProcess } from '../../support/proxy.js';
+import {
+  largeResponse,
+  proxyCli,
+  startBackend,
+  startProxy,
+  type Backend,
+  type ProxyProcess,
+} from '../../support/proxy.js';
 import { rawExchange, stopReading } from '../../support/raw-http.js';
-
 
 // Every stage of a client connection has a deadline, on the plain listener of
 // `luma proxy run`, whichever parser reads the request (the fast path, or node:http with
@@ -37,7 +43,17 @@ async function serviceInfo(stateDir: string, service: string): Promise<ServiceIn
 }
 
 async function deploy(stateDir: string, service: string, host: string, backend: Backend): Promise<void> {
-  const deployed = await proxyCli(['deploy', service, '--host', host, '--target', backend.address, '--skip-health-check', '--state-dir', stateDir]);
+  const deployed = await proxyCli([
+    'deploy',
+    service,
+    '--host',
+    host,
+    '--target',
+    backend.address,
+    '--skip-health-check',
+    '--state-dir',
+    stateDir,
+  ]);
   expect(deployed.code, deployed.stderr).toBe(0);
 }
 
@@ -56,7 +72,18 @@ describe.each([
   beforeAll(async () => {
     dir = await tempDir('deadlines');
     stateDir = path.join(dir, 'state');
-    const limits = ['--headers-timeout', DEADLINE, '--body-timeout', DEADLINE, '--keep-alive-timeout', DEADLINE, '--upgrade-timeout', DEADLINE, '--send-timeout', DEADLINE];
+    const limits = [
+      '--headers-timeout',
+      DEADLINE,
+      '--body-timeout',
+      DEADLINE,
+      '--keep-alive-timeout',
+      DEADLINE,
+      '--upgrade-timeout',
+      DEADLINE,
+      '--send-timeout',
+      DEADLINE,
+    ];
     proxy = await startProxy({ stateDir, args: [...limits, ...args] });
     app = await startBackend((req, res) => {
       const upload: Upload = { url: req.url ?? '', bytes: 0, complete: false };
@@ -92,9 +119,13 @@ describe.each([
     try {
       const client = stopReading(socket, head(['GET /large HTTP/1.1', 'Host: large.localhost']));
       // The response fills the socket buffers within moments; from then on the proxy waits on the client.
-      await expect.poll(async () => (await serviceInfo(stateDir, 'large')).activity.inFlight, { timeout: 2_000 }).toBe(1);
+      await expect
+        .poll(async () => (await serviceInfo(stateDir, 'large')).activity.inFlight, { timeout: 2_000 })
+        .toBe(1);
       const waitingSince = performance.now();
-      await expect.poll(async () => (await serviceInfo(stateDir, 'large')).activity.inFlight, { timeout: CLIENT_PATIENCE_MS }).toBe(0);
+      await expect
+        .poll(async () => (await serviceInfo(stateDir, 'large')).activity.inFlight, { timeout: CLIENT_PATIENCE_MS })
+        .toBe(0);
       expect(performance.now() - waitingSince).toBeLessThan(CUT_WITHIN_MS + 500);
       // What the kernels held comes through, then the connection ends short of the 64 MiB.
       expect(await client.readOn()).toBeLessThan(64 * 1024 * 1024);
@@ -104,7 +135,11 @@ describe.each([
   });
 
   it('a body that stalls after the proxy answered 404 itself is cut off within the body timeout', async () => {
-    const answer = await rawExchange(proxy.port, head(['POST /nowhere HTTP/1.1', 'Host: nobody.localhost', 'Content-Length: 100'], 'abc'), { idleMs: CLIENT_PATIENCE_MS });
+    const answer = await rawExchange(
+      proxy.port,
+      head(['POST /nowhere HTTP/1.1', 'Host: nobody.localhost', 'Content-Length: 100'], 'abc'),
+      { idleMs: CLIENT_PATIENCE_MS },
+    );
     expect(answer.statuses, answer.raw.slice(0, 200)).toEqual([404]);
     expect(answer.closed, 'the proxy closed the connection').toBe(true);
     expect(answer.elapsedMs).toBeLessThan(CUT_WITHIN_MS);
@@ -112,7 +147,11 @@ describe.each([
 
   it('an upload to an app that stalls mid-body is cut off within the body timeout, and the app sees it aborted', async () => {
     uploads = [];
-    const answer = await rawExchange(proxy.port, head(['POST /stalled HTTP/1.1', 'Host: app.localhost', 'Content-Length: 1000'], 'x'.repeat(10)), { idleMs: CLIENT_PATIENCE_MS });
+    const answer = await rawExchange(
+      proxy.port,
+      head(['POST /stalled HTTP/1.1', 'Host: app.localhost', 'Content-Length: 1000'], 'x'.repeat(10)),
+      { idleMs: CLIENT_PATIENCE_MS },
+    );
     expect(answer.closed, answer.raw.slice(0, 200)).toBe(true);
     expect(answer.statuses).not.toContain(200);
     expect(answer.elapsedMs).toBeLessThan(CUT_WITHIN_MS);
@@ -123,9 +162,17 @@ describe.each([
   it('a slow upload that keeps moving passes, however long it takes in all', async () => {
     uploads = [];
     const body = 'y'.repeat(12);
-    const request = head(['POST /slow HTTP/1.1', 'Host: app.localhost', `Content-Length: ${body.length}`, 'Connection: close'], body);
+    const request = head(
+      ['POST /slow HTTP/1.1', 'Host: app.localhost', `Content-Length: ${body.length}`, 'Connection: close'],
+      body,
+    );
     // One byte every 300 ms: 3.6 s in all, more than three body timeouts, never a second without a byte.
-    const answer = await rawExchange(proxy.port, request, { dribbleAfter: request.length - body.length, dribbleBytes: 1, dribbleMs: 300, idleMs: CLIENT_PATIENCE_MS });
+    const answer = await rawExchange(proxy.port, request, {
+      dribbleAfter: request.length - body.length,
+      dribbleBytes: 1,
+      dribbleMs: 300,
+      idleMs: CLIENT_PATIENCE_MS,
+    });
     expect(answer.statuses, answer.raw.slice(0, 200)).toEqual([200]);
     expect(answer.raw).toContain(`got ${body.length}`);
     expect(answer.elapsedMs).toBeGreaterThan(3_000);
@@ -133,14 +180,23 @@ describe.each([
   });
 
   it('a keep-alive connection with no request under way is closed after the keep-alive timeout', async () => {
-    const answer = await rawExchange(proxy.port, head(['GET /once HTTP/1.1', 'Host: app.localhost']), { idleMs: CLIENT_PATIENCE_MS });
+    const answer = await rawExchange(proxy.port, head(['GET /once HTTP/1.1', 'Host: app.localhost']), {
+      idleMs: CLIENT_PATIENCE_MS,
+    });
     expect(answer.statuses, answer.raw.slice(0, 200)).toEqual([200]);
     expect(answer.closed, 'the proxy closed the idle connection').toBe(true);
     expect(answer.elapsedMs).toBeLessThan(CUT_WITHIN_MS);
   });
 
   it('an app that never answers a WebSocket upgrade gets the client a 504 within the upgrade timeout, and releases the in-flight count', async () => {
-    const upgrade = head(['GET /socket HTTP/1.1', 'Host: mute.localhost', 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13']);
+    const upgrade = head([
+      'GET /socket HTTP/1.1',
+      'Host: mute.localhost',
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+      'Sec-WebSocket-Version: 13',
+    ]);
     const answer = await rawExchange(proxy.port, upgrade, { idleMs: CLIENT_PATIENCE_MS });
     expect(answer.statuses, answer.raw.slice(0, 200)).toEqual([504]);
     expect(answer.closed).toBe(true);
@@ -155,7 +211,10 @@ async function openConnection(port: number): Promise<{ socket: net.Socket; close
   socket.on('error', () => undefined);
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
   const connectedAt = performance.now();
-  return { socket, closed: new Promise((resolve) => socket.once('close', () => resolve(performance.now() - connectedAt))) };
+  return {
+    socket,
+    closed: new Promise((resolve) => socket.once('close', () => resolve(performance.now() - connectedAt))),
+  };
 }
 
 describe('the cap on open connections of `luma proxy run` (--max-connections 3)', () => {
@@ -187,13 +246,25 @@ describe('the cap on open connections of `luma proxy run` (--max-connections 3)'
     expect(await extra.closed, 'refused at once, not accepted and starved').toBeLessThan(500);
 
     for (const { socket } of first) {
-      const answered = new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1'))));
+      const answered = new Promise<string>((resolve) =>
+        socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1'))),
+      );
       socket.write(head(['GET / HTTP/1.1', 'Host: app.localhost']));
       expect(await answered).toMatch(/^HTTP\/1\.1 200 /);
     }
 
     first[0]?.socket.destroy();
     await first[0]?.closed;
-    await expect.poll(async () => (await rawExchange(proxy.port, head(['GET / HTTP/1.1', 'Host: app.localhost', 'Connection: close']), { idleMs: 2_000 })).status, { timeout: 3_000 }).toBe(200);
+    await expect
+      .poll(
+        async () =>
+          (
+            await rawExchange(proxy.port, head(['GET / HTTP/1.1', 'Host: app.localhost', 'Connection: close']), {
+              idleMs: 2_000,
+            })
+          ).status,
+        { timeout: 3_000 },
+      )
+      .toBe(200);
   });
 });

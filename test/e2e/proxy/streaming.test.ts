@@ -7,7 +7,15 @@ import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { eventually, request, tempDir } from '../../support/luma.js';
-import { proxyCli, rssOf, sampleRss, startBackend, startProxy, type Backend, type ProxyProcess } from '../../support/proxy.js';
+import {
+  proxyCli,
+  rssOf,
+  sampleRss,
+  startBackend,
+  startProxy,
+  type Backend,
+  type ProxyProcess,
+} from '../../support/proxy.js';
 
 // What flows through a real `luma proxy run`: WebSockets, server-sent events, 1 GiB each
 // way without the proxy holding it, aborts, timeouts, header limits, its health endpoint
@@ -21,7 +29,8 @@ const CHUNK = Buffer.alloc(64 * 1024, 'luma');
 function generated(bytes: number): Readable {
   return Readable.from(
     (function* () {
-      for (let left = bytes; left > 0; left -= CHUNK.length) yield left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left);
+      for (let left = bytes; left > 0; left -= CHUNK.length)
+        yield left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left);
     })(),
   );
 }
@@ -73,7 +82,18 @@ describe('streaming through `luma proxy run`', () => {
   const hangingRequests: { path: string; closedEarly: Promise<boolean> }[] = [];
 
   async function deploy(service: string, backend: Backend, extra: string[] = []): Promise<void> {
-    const result = await proxyCli(['deploy', service, '--host', `${service}.localhost`, '--target', backend.address, '--health-check-path', '/health', ...extra, ...stateArgs]);
+    const result = await proxyCli([
+      'deploy',
+      service,
+      '--host',
+      `${service}.localhost`,
+      '--target',
+      backend.address,
+      '--health-check-path',
+      '/health',
+      ...extra,
+      ...stateArgs,
+    ]);
     expect(result.code, result.stderr).toBe(0);
   }
 
@@ -94,7 +114,9 @@ describe('streaming through `luma proxy run`', () => {
     const wss = new WebSocketServer({ server: wsBackend.server });
     wss.on('connection', (socket, req) => {
       socket.send(`hello ${String(req.headers['x-forwarded-host'])}`);
-      socket.on('message', (data, isBinary) => socket.send(isBinary ? data : `echo: ${data.toString()}`, { binary: isBinary }));
+      socket.on('message', (data, isBinary) =>
+        socket.send(isBinary ? data : `echo: ${data.toString()}`, { binary: isBinary }),
+      );
     });
     wsServers.push(wss);
 
@@ -197,23 +219,32 @@ describe('streaming through `luma proxy run`', () => {
     sseSentAt.length = 0;
     const arrivals: { at: number; data: string }[] = [];
     await new Promise<void>((resolve, reject) => {
-      const req = http.get({ host: '127.0.0.1', port: proxy.port, path: '/events', headers: { host: 'sse.localhost', accept: 'text/event-stream' }, agent: false }, (res) => {
-        expect(res.statusCode).toBe(200);
-        expect(res.headers['content-type']).toBe('text/event-stream');
-        let buffer = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          buffer += chunk;
-          let end: number;
-          while ((end = buffer.indexOf('\n\n')) >= 0) {
-            const event = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            arrivals.push({ at: Date.now(), data: /^data: (.*)$/m.exec(event)?.[1] ?? '' });
-          }
-        });
-        res.on('end', () => resolve());
-        res.on('error', reject);
-      });
+      const req = http.get(
+        {
+          host: '127.0.0.1',
+          port: proxy.port,
+          path: '/events',
+          headers: { host: 'sse.localhost', accept: 'text/event-stream' },
+          agent: false,
+        },
+        (res) => {
+          expect(res.statusCode).toBe(200);
+          expect(res.headers['content-type']).toBe('text/event-stream');
+          let buffer = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buffer += chunk;
+            let end: number;
+            while ((end = buffer.indexOf('\n\n')) >= 0) {
+              const event = buffer.slice(0, end);
+              buffer = buffer.slice(end + 2);
+              arrivals.push({ at: Date.now(), data: /^data: (.*)$/m.exec(event)?.[1] ?? '' });
+            }
+          });
+          res.on('end', () => resolve());
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
     });
 
@@ -252,28 +283,55 @@ describe('streaming through `luma proxy run`', () => {
 
   it('aborts the upstream request when the client disconnects mid-request', async () => {
     const before = hangingRequests.length;
-    const req = http.get({ host: '127.0.0.1', port: proxy.port, path: '/abandoned', headers: { host: 'hang.localhost' }, agent: false });
+    const req = http.get({
+      host: '127.0.0.1',
+      port: proxy.port,
+      path: '/abandoned',
+      headers: { host: 'hang.localhost' },
+      agent: false,
+    });
     req.on('error', () => undefined);
     const seen = await eventually(async () => hangingRequests[before], 5_000, 'the backend to receive the request');
     expect(seen.path).toBe('/abandoned');
     req.destroy();
-    const closedEarly = await Promise.race([seen.closedEarly, new Promise<string>((resolve) => setTimeout(() => resolve('still open after 2 s'), 2_000))]);
+    const closedEarly = await Promise.race([
+      seen.closedEarly,
+      new Promise<string>((resolve) => setTimeout(() => resolve('still open after 2 s'), 2_000)),
+    ]);
     expect(closedEarly).toBe(true);
 
     // The same in the middle of an upload: part of a 1 MiB body sent, then the client goes.
-    const upload = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: '/half-upload', headers: { host: 'hang.localhost', 'content-length': String(MiB) }, agent: false });
+    const upload = http.request({
+      host: '127.0.0.1',
+      port: proxy.port,
+      method: 'POST',
+      path: '/half-upload',
+      headers: { host: 'hang.localhost', 'content-length': String(MiB) },
+      agent: false,
+    });
     upload.on('error', () => undefined);
     upload.write(CHUNK);
-    const halfSeen = await eventually(async () => hangingRequests[before + 1], 5_000, 'the backend to receive the upload');
+    const halfSeen = await eventually(
+      async () => hangingRequests[before + 1],
+      5_000,
+      'the backend to receive the upload',
+    );
     expect(halfSeen.path).toBe('/half-upload');
     upload.destroy();
-    const uploadClosedEarly = await Promise.race([halfSeen.closedEarly, new Promise<string>((resolve) => setTimeout(() => resolve('still open after 2 s'), 2_000))]);
+    const uploadClosedEarly = await Promise.race([
+      halfSeen.closedEarly,
+      new Promise<string>((resolve) => setTimeout(() => resolve('still open after 2 s'), 2_000)),
+    ]);
     expect(uploadClosedEarly).toBe(true);
 
-    await eventually(async () => {
-      const info = await proxyCli(['get-service', 'hang', ...stateArgs]);
-      return (JSON.parse(info.stdout) as { activity: { inFlight: number } }).activity.inFlight === 0;
-    }, 5_000, 'no request in flight');
+    await eventually(
+      async () => {
+        const info = await proxyCli(['get-service', 'hang', ...stateArgs]);
+        return (JSON.parse(info.stdout) as { activity: { inFlight: number } }).activity.inFlight === 0;
+      },
+      5_000,
+      'no request in flight',
+    );
   });
 
   it('answers 504 when the backend does not answer within --response-timeout, and aborts the upstream request', async () => {
@@ -303,11 +361,16 @@ describe('streaming through `luma proxy run`', () => {
         }
       })(),
     );
-    expect(await uploadThrough(proxy.port, 'bulk-strict.localhost', 12 * CHUNK.length, body)).toBe(String(12 * CHUNK.length));
+    expect(await uploadThrough(proxy.port, 'bulk-strict.localhost', 12 * CHUNK.length, body)).toBe(
+      String(12 * CHUNK.length),
+    );
   });
 
   it('answers an oversized request head (32 KiB header) with 431 and keeps serving', async () => {
-    const answer = await rawExchange(proxy.port, `GET / HTTP/1.1\r\nHost: bulk.localhost\r\nX-Big: ${'a'.repeat(32 * 1024)}\r\n\r\n`);
+    const answer = await rawExchange(
+      proxy.port,
+      `GET / HTTP/1.1\r\nHost: bulk.localhost\r\nX-Big: ${'a'.repeat(32 * 1024)}\r\n\r\n`,
+    );
     expect(statusLine(answer)).toBe('HTTP/1.1 431 Request Header Fields Too Large');
     expect((await request(proxy.port, 'bulk.localhost', '/?bytes=3')).status).toBe(200);
   });
@@ -360,7 +423,10 @@ describe('SIGTERM on `luma proxy run`', () => {
 
   /** The exit code, or 'still running' when the process has not exited within timeoutMs. */
   function exitWithin(process: ProxyProcess, timeoutMs: number): Promise<number | null | 'still running'> {
-    return Promise.race([process.exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), timeoutMs))]);
+    return Promise.race([
+      process.exited,
+      new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), timeoutMs)),
+    ]);
   }
 
   it('exits 0 at once when a subscribed controller is connected', async () => {
@@ -407,7 +473,18 @@ describe('SIGTERM on `luma proxy run`', () => {
       setTimeout(() => res.end('slow answer\n'), 1_500);
     });
     proxy = await startProxy({ stateDir: path.join(dir, 'state') });
-    const deployed = await proxyCli(['deploy', 'slow', '--host', 'slow.localhost', '--target', slow.address, '--health-check-path', '/health', '--state-dir', path.join(dir, 'state')]);
+    const deployed = await proxyCli([
+      'deploy',
+      'slow',
+      '--host',
+      'slow.localhost',
+      '--target',
+      slow.address,
+      '--health-check-path',
+      '/health',
+      '--state-dir',
+      path.join(dir, 'state'),
+    ]);
     expect(deployed.code, deployed.stderr).toBe(0);
 
     const inFlight = request(proxy.port, 'slow.localhost', '/slow');
@@ -433,12 +510,21 @@ describe('SIGTERM on `luma proxy run`', () => {
 function uploadThrough(port: number, host: string, bytes: number, body: Readable = generated(bytes)): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, method: 'POST', path: '/upload', headers: { host, 'content-type': 'application/octet-stream', 'content-length': String(bytes) }, agent: false },
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/upload',
+        headers: { host, 'content-type': 'application/octet-stream', 'content-length': String(bytes) },
+        agent: false,
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`upload answered ${res.statusCode}: ${text}`))));
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(text) : reject(new Error(`upload answered ${res.statusCode}: ${text}`)),
+        );
       },
     );
     req.on('error', reject);
@@ -448,13 +534,16 @@ function uploadThrough(port: number, host: string, bytes: number, body: Readable
 
 function downloadThrough(port: number, host: string, bytes: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: `/download?bytes=${bytes}`, headers: { host }, agent: false }, (res) => {
-      if (res.statusCode !== 200) reject(new Error(`download answered ${res.statusCode}`));
-      let count = 0;
-      res.on('data', (chunk: Buffer) => (count += chunk.length));
-      res.on('end', () => resolve(count));
-      res.on('error', reject);
-    });
+    const req = http.get(
+      { host: '127.0.0.1', port, path: `/download?bytes=${bytes}`, headers: { host }, agent: false },
+      (res) => {
+        if (res.statusCode !== 200) reject(new Error(`download answered ${res.statusCode}`));
+        let count = 0;
+        res.on('data', (chunk: Buffer) => (count += chunk.length));
+        res.on('end', () => resolve(count));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
   });
 }

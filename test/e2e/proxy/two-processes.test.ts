@@ -2,9 +2,22 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceInfo } from '../../../src/proxy/management.js';
-import { buildTestImage, containersOf, removeInstanceContainers, runningContainersOf, TEST_IMAGE, testInstance } from '../../support/docker.js';
+import {
+  buildTestImage,
+  containersOf,
+  removeInstanceContainers,
+  runningContainersOf,
+  TEST_IMAGE,
+  testInstance,
+} from '../../support/docker.js';
 import { eventually, projectManifest, request, runCli, tempDir, writeConfig } from '../../support/luma.js';
-import { proxyCli, startController, startProxy, type ControllerProcess, type ProxyProcess } from '../../support/proxy.js';
+import {
+  proxyCli,
+  startController,
+  startProxy,
+  type ControllerProcess,
+  type ProxyProcess,
+} from '../../support/proxy.js';
 
 // The split deployment: `luma proxy run` and `luma controller` as two processes sharing a
 // state directory. Either may crash (SIGKILL) without taking the other's work down: a
@@ -31,7 +44,14 @@ describe('`luma proxy run` and `luma controller` as two processes', () => {
     config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '2s' });
     proxy = await startProxy({ stateDir });
     // At info level the controller logs its reconnection to the proxy.
-    controller = await startController({ stateDir, manifests, proxyPort: proxy.port, instance, config, env: { LUMA_LOG_LEVEL: 'info' } });
+    controller = await startController({
+      stateDir,
+      manifests,
+      proxyPort: proxy.port,
+      instance,
+      config,
+      env: { LUMA_LOG_LEVEL: 'info' },
+    });
   });
 
   afterAll(async () => {
@@ -58,8 +78,16 @@ describe('`luma proxy run` and `luma controller` as two processes', () => {
     // A warm project (always one instance) and a cold one (scale to zero, 1 s idle).
     await apply('warm', { minInstances: 1 });
     await apply('cold', { idleTimeout: '1s' });
-    await eventually(async () => (await runningContainersOf(instance, 'warm')).length === 1, 20_000, 'the warm container running');
-    await eventually(async () => ((await routedService('warm'))?.targets.length ?? 0) === 1, 10_000, 'the warm route deployed to the proxy');
+    await eventually(
+      async () => (await runningContainersOf(instance, 'warm')).length === 1,
+      20_000,
+      'the warm container running',
+    );
+    await eventually(
+      async () => ((await routedService('warm'))?.targets.length ?? 0) === 1,
+      10_000,
+      'the warm route deployed to the proxy',
+    );
     expect(await runningContainersOf(instance, 'cold')).toHaveLength(0);
 
     const warm = await request(proxy!.port, 'warm.localhost');
@@ -72,8 +100,16 @@ describe('`luma proxy run` and `luma controller` as two processes', () => {
 
     // Let the cold project idle back to zero, so that after the proxy's restart it has to
     // be woken through the (reconnected) controller.
-    await eventually(async () => (await runningContainersOf(instance, 'cold')).length === 0, 15_000, 'the cold project idled to zero');
-    await eventually(async () => (await routedService('cold'))?.targets.length === 0, 5_000, 'the cold route without targets');
+    await eventually(
+      async () => (await runningContainersOf(instance, 'cold')).length === 0,
+      15_000,
+      'the cold project idled to zero',
+    );
+    await eventually(
+      async () => (await routedService('cold'))?.targets.length === 0,
+      5_000,
+      'the cold route without targets',
+    );
 
     // The proxy crashes and comes back on the same port and state directory. The controller
     // is frozen (SIGSTOP) meanwhile, so whatever the new proxy serves comes from its saved
@@ -98,7 +134,11 @@ describe('`luma proxy run` and `luma controller` as two processes', () => {
     expect(await runningContainersOf(instance, 'cold')).toHaveLength(1);
     expect(await containersOf(instance, 'cold')).toHaveLength(1);
     expect(await containersOf(instance, 'warm')).toHaveLength(1);
-    await eventually(async () => controller!.output().includes('reconnected to the proxy; re-deploying every route'), 5_000, 'the controller to log its reconnection');
+    await eventually(
+      async () => controller!.output().includes('reconnected to the proxy; re-deploying every route'),
+      5_000,
+      'the controller to log its reconnection',
+    );
 
     // The controller crashes: the proxy keeps serving the running warm project.
     expect(await controller!.kill()).toBeNull();

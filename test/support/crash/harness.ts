@@ -43,7 +43,9 @@ const CONVERGE_TIMEOUT_MS = 120_000;
 
 export class InvariantViolation extends Error {
   constructor(seed: number, kill: number, violations: string[], output: string) {
-    super(`after kill ${kill} (replay with LUMA_CRASH_SEED=${seed}):\n  ${violations.join('\n  ')}\n--- luma output (tail) ---\n${output.slice(-4_000)}`);
+    super(
+      `after kill ${kill} (replay with LUMA_CRASH_SEED=${seed}):\n  ${violations.join('\n  ')}\n--- luma output (tail) ---\n${output.slice(-4_000)}`,
+    );
     this.name = 'InvariantViolation';
   }
 }
@@ -57,12 +59,20 @@ export async function runCrashHarness(options: CrashRunOptions): Promise<CrashRu
   const config = path.join(dir, 'config.yaml');
   await writeFile(config, CRASH_CONFIG);
   const workload = await prepareWorkload(dir);
-  const processOptions = { stateDir, manifests: workload.manifests, instance: options.instance, config, startTimeoutMs: START_TIMEOUT_MS };
+  const processOptions = {
+    stateDir,
+    manifests: workload.manifests,
+    instance: options.instance,
+    config,
+    startTimeoutMs: START_TIMEOUT_MS,
+  };
   const history: LeaseHistory = { created: new Map(), started: new Set() };
   const convergeMs: number[] = [];
   const restartsMs: number[] = [];
   let killedDuringStartup = 0;
-  options.log(`crash harness: seed ${options.seed} (replay with LUMA_CRASH_SEED=${options.seed}), ${options.kills} kills, state ${stateDir}`);
+  options.log(
+    `crash harness: seed ${options.seed} (replay with LUMA_CRASH_SEED=${options.seed}), ${options.kills} kills, state ${stateDir}`,
+  );
 
   let luma: LumaProcess = await launchLuma(processOptions).ready;
   await seedApiProjects(luma);
@@ -91,7 +101,9 @@ export async function runCrashHarness(options: CrashRunOptions): Promise<CrashRu
     convergeMs.push(ms);
     restartsMs.push(restartMs);
     if (process.env.LUMA_CRASH_VERBOSE === '1' || kill % 10 === 0 || kill === options.kills) {
-      options.log(`  kill ${kill}/${options.kills} (after ${delayMs} ms): restarted in ${restartMs} ms, converged in ${ms} ms`);
+      options.log(
+        `  kill ${kill}/${options.kills} (after ${delayMs} ms): restarted in ${restartMs} ms, converged in ${ms} ms`,
+      );
     }
   }
   const final = await observe(luma.api, stateDir, options.instance);
@@ -122,7 +134,8 @@ export async function runCrashHarness(options: CrashRunOptions): Promise<CrashRu
         if (unsafe.length > 0) throw new InvariantViolation(options.seed, kill, unsafe, current.output());
         violations = convergedViolations(view, history);
         if (violations.length === 0) {
-          if (process.env.LUMA_CRASH_VERBOSE === '1' && slowest.length > 0) options.log(`    last waited for: ${slowest.join('; ')}`);
+          if (process.env.LUMA_CRASH_VERBOSE === '1' && slowest.length > 0)
+            options.log(`    last waited for: ${slowest.join('; ')}`);
           return Date.now() - start;
         }
         slowest = violations;
@@ -146,7 +159,10 @@ export function describeSummary(summary: CrashRunSummary): string {
     const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
     return `p50 ${at(0.5)} ms, p95 ${at(0.95)} ms, max ${at(1)} ms`;
   };
-  const operations = [...summary.operations].sort(([a], [b]) => a.localeCompare(b)).map(([name, count]) => `${name} ${count}`).join(', ');
+  const operations = [...summary.operations]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, count]) => `${name} ${count}`)
+    .join(', ');
   return [
     `crash harness: seed ${summary.seed}: ${summary.kills} kills (${summary.killedDuringStartup} more during start-up), every invariant held`,
     `  operations started: ${operations}`,

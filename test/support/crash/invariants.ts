@@ -76,26 +76,35 @@ export function safetyViolations(view: ClusterView, history: LeaseHistory): stri
 
 function ownerViolations(view: ClusterView): string[] {
   const uids = new Map<string, string>();
-  for (const object of [...view.projects, ...view.leases] as LumaObject[]) uids.set(`${object.kind}/${object.metadata.name}`, object.metadata.uid ?? '');
+  for (const object of [...view.projects, ...view.leases] as LumaObject[])
+    uids.set(`${object.kind}/${object.metadata.name}`, object.metadata.uid ?? '');
   return view.containers
     .filter((container) => uids.get(`${container.owner.kind}/${container.owner.name}`) !== container.owner.uid)
-    .map((container) => `container ${container.name} (${container.state}) has no owner: ${container.owner.kind} "${container.owner.name}" uid ${container.owner.uid} is not in the store`);
+    .map(
+      (container) =>
+        `container ${container.name} (${container.state}) has no owner: ${container.owner.kind} "${container.owner.name}" uid ${container.owner.uid} is not in the store`,
+    );
 }
 
 function projectCountViolations(view: ClusterView): string[] {
   const violations: string[] = [];
   for (const project of view.projects) {
     const name = project.metadata.name;
-    const mine = view.containers.filter((container) => container.owner.kind === 'Project' && container.owner.name === name);
+    const mine = view.containers.filter(
+      (container) => container.owner.kind === 'Project' && container.owner.name === name,
+    );
     const maxInstances = project.spec.scaling?.maxInstances ?? 1;
     const instances = mine.filter((container) => container.role === 'instance');
     const live = instances.filter((container) => LIVE_STATES.has(container.state));
-    if (live.length > maxInstances) violations.push(`project ${name}: ${live.length} live instances, maxInstances ${maxInstances}`);
+    if (live.length > maxInstances)
+      violations.push(`project ${name}: ${live.length} live instances, maxInstances ${maxInstances}`);
     // Stopped instances are kept for a fast restart, one per slot at most.
-    if (instances.length > maxInstances) violations.push(`project ${name}: ${instances.length} instance containers in all, maxInstances ${maxInstances}`);
+    if (instances.length > maxInstances)
+      violations.push(`project ${name}: ${instances.length} instance containers in all, maxInstances ${maxInstances}`);
     const pool = mine.filter((container) => container.role === 'pool');
     const poolSize = project.spec.pool?.size ?? 0;
-    if (pool.length > poolSize) violations.push(`project ${name}: ${pool.length} pool containers, pool.size ${poolSize}`);
+    if (pool.length > poolSize)
+      violations.push(`project ${name}: ${pool.length} pool containers, pool.size ${poolSize}`);
   }
   return violations;
 }
@@ -112,12 +121,18 @@ function leaseViolations(view: ClusterView, history: LeaseHistory): string[] {
     const records = view.ledgerCounts.get(uid) ?? 0;
     if (lease.metadata.deletionTimestamp) violations.push(`lease ${name}: still terminating`);
     if (phase === 'Active') {
-      if (mine.length !== 1 || mine[0]?.state !== 'running') violations.push(`lease ${name}: Active with ${mine.map((container) => container.state).join(',') || 'no'} container(s)`);
+      if (mine.length !== 1 || mine[0]?.state !== 'running')
+        violations.push(
+          `lease ${name}: Active with ${mine.map((container) => container.state).join(',') || 'no'} container(s)`,
+        );
       if (records !== 0) violations.push(`lease ${name}: Active yet billed (${records} record(s))`);
     } else if (ENDED_PHASES.has(phase)) {
       if (mine.length > 0) violations.push(`lease ${name}: ${phase} yet ${mine.length} container(s) remain`);
       const expected = lease.status?.startedAt ? 1 : 0;
-      if (records !== expected) violations.push(`lease ${name}: ${phase}, ${lease.status?.startedAt ? 'started' : 'never started'}, ${records} ledger record(s) (expected ${expected})`);
+      if (records !== expected)
+        violations.push(
+          `lease ${name}: ${phase}, ${lease.status?.startedAt ? 'started' : 'never started'}, ${records} ledger record(s) (expected ${expected})`,
+        );
     } else {
       violations.push(`lease ${name}: ${phase}, neither live nor ended`);
     }
@@ -125,7 +140,8 @@ function leaseViolations(view: ClusterView, history: LeaseHistory): string[] {
   for (const [uid, name] of history.created) {
     if (inStore.has(uid)) continue;
     const records = view.ledgerCounts.get(uid) ?? 0;
-    if (history.started.has(uid) && records !== 1) violations.push(`deleted lease ${name} (uid ${uid}) ran but has ${records} ledger record(s)`);
+    if (history.started.has(uid) && records !== 1)
+      violations.push(`deleted lease ${name} (uid ${uid}) ran but has ${records} ledger record(s)`);
     if (records > 1) violations.push(`deleted lease ${name} (uid ${uid}) has ${records} ledger records`);
   }
   return violations;
@@ -137,22 +153,32 @@ function convergenceViolations(view: ClusterView): string[] {
     const label = `${object.kind} ${object.metadata.name}`;
     const status = object.status as { observedGeneration?: number; phase?: string } | undefined;
     if (status?.observedGeneration !== object.metadata.generation) {
-      violations.push(`${label}: observedGeneration ${status?.observedGeneration} of generation ${object.metadata.generation}`);
+      violations.push(
+        `${label}: observedGeneration ${status?.observedGeneration} of generation ${object.metadata.generation}`,
+      );
     }
   }
   for (const image of view.images) {
-    if (image.status?.phase !== 'Ready') violations.push(`Image ${image.metadata.name}: ${image.status?.phase ?? 'no phase'}`);
+    if (image.status?.phase !== 'Ready')
+      violations.push(`Image ${image.metadata.name}: ${image.status?.phase ?? 'no phase'}`);
   }
   for (const project of view.projects) {
     const phase = project.status?.phase;
-    if (phase !== 'Idle' && phase !== 'Running') violations.push(`Project ${project.metadata.name}: ${phase ?? 'no phase'}`);
+    if (phase !== 'Idle' && phase !== 'Running')
+      violations.push(`Project ${project.metadata.name}: ${phase ?? 'no phase'}`);
   }
   return violations;
 }
 
 /** Everything that must hold once the controller has converged after a restart. */
 export function convergedViolations(view: ClusterView, history: LeaseHistory): string[] {
-  return [...safetyViolations(view, history), ...ownerViolations(view), ...projectCountViolations(view), ...leaseViolations(view, history), ...convergenceViolations(view)];
+  return [
+    ...safetyViolations(view, history),
+    ...ownerViolations(view),
+    ...projectCountViolations(view),
+    ...leaseViolations(view, history),
+    ...convergenceViolations(view),
+  ];
 }
 
 /** Remembers which leases ran, from what the API shows. */

@@ -73,9 +73,20 @@ export async function prepareWorkload(dir: string): Promise<Workload> {
   await copyFile('/bin/busybox', path.join(site, 'busybox'));
   await writeFile(path.join(site, 'Dockerfile'), HTTPD_DOCKERFILE);
   await writeFile(path.join(site, 'www', 'index.html'), 'site 0\n');
-  const siteYaml = ['apiVersion: luma.dev/v1alpha1', 'kind: Image', 'metadata:', '  name: site', 'spec:', '  build:', '    context: ./site', '---', projectYaml('built', 'site', SCALING('2s'))].join('\n');
+  const siteYaml = [
+    'apiVersion: luma.dev/v1alpha1',
+    'kind: Image',
+    'metadata:',
+    '  name: site',
+    'spec:',
+    '  build:',
+    '    context: ./site',
+    '---',
+    projectYaml('built', 'site', SCALING('2s')),
+  ].join('\n');
   await writeFile(path.join(manifests, 'site.yaml'), siteYaml);
-  const webYaml = (revision: number): string => projectYaml('web', TEST_IMAGE, [...SCALING('2s', 2), '  env:', `    REVISION: "${revision}"`]);
+  const webYaml = (revision: number): string =>
+    projectYaml('web', TEST_IMAGE, [...SCALING('2s', 2), '  env:', `    REVISION: "${revision}"`]);
   await writeFile(path.join(manifests, 'web.yaml'), webYaml(0));
 
   const counts = new Map<string, number>();
@@ -91,26 +102,48 @@ export async function prepareWorkload(dir: string): Promise<Workload> {
   };
 
   const applyYaml = (luma: LumaProcess, yaml: string): Promise<unknown> =>
-    apiCall(luma.api, 'POST', '/apply?source=crash.yaml', { rawBody: yaml, headers: { 'content-type': 'application/yaml' }, timeoutMs: 10_000 });
+    apiCall(luma.api, 'POST', '/apply?source=crash.yaml', {
+      rawBody: yaml,
+      headers: { 'content-type': 'application/yaml' },
+      timeoutMs: 10_000,
+    });
 
   const liveLeases = async (luma: LumaProcess): Promise<Array<{ name: string; phase: string }>> => {
     const answer = await apiCall(luma.api, 'GET', '/api/v1alpha1/leases', { timeoutMs: 5_000 });
-    const items = (answer.json as { items?: Array<{ metadata: { name: string }; status?: { phase?: string } }> } | undefined)?.items ?? [];
+    const items =
+      (answer.json as { items?: Array<{ metadata: { name: string }; status?: { phase?: string } }> } | undefined)
+        ?.items ?? [];
     return items.map((item) => ({ name: item.metadata.name, phase: item.status?.phase ?? 'Pending' }));
   };
 
   type Operation = (luma: LumaProcess, random: SeededRandom) => Promise<unknown>;
   const operations: Array<[string, number, Operation]> = [
-    ['cold-start', 4, (luma, random) => request(luma.proxyPort, `${random.pick(['web', 'built', 'paused', 'temp', LEASED_PROJECT])}.localhost`, '/', 10_000)],
+    [
+      'cold-start',
+      4,
+      (luma, random) =>
+        request(
+          luma.proxyPort,
+          `${random.pick(['web', 'built', 'paused', 'temp', LEASED_PROJECT])}.localhost`,
+          '/',
+          10_000,
+        ),
+    ],
     [
       'lease-create',
       3,
       async (luma, random) => {
         const leases = await liveLeases(luma);
-        if (leases.filter((lease) => lease.phase === 'Active' || lease.phase === 'Pending').length >= MAX_LIVE_LEASES) return;
+        if (leases.filter((lease) => lease.phase === 'Active' || lease.phase === 'Pending').length >= MAX_LIVE_LEASES)
+          return;
         leaseNumber += 1;
         const name = `l${leaseNumber}-${random.int(0, 9999)}`;
-        const body = { apiVersion: 'luma.dev/v1alpha1', kind: 'Lease', metadata: { name }, spec: { project: LEASED_PROJECT, ttl: `${random.int(2, 15)}s` } };
+        const body = {
+          apiVersion: 'luma.dev/v1alpha1',
+          kind: 'Lease',
+          metadata: { name },
+          spec: { project: LEASED_PROJECT, ttl: `${random.int(2, 15)}s` },
+        };
         await apiCall(luma.api, 'PUT', `/api/v1alpha1/leases/${name}`, { body, timeoutMs: 10_000 });
         if (random.chance(0.3)) await request(luma.proxyPort, `${name}.${LEASED_PROJECT}.localhost`, '/', 10_000);
       },
@@ -130,7 +163,10 @@ export async function prepareWorkload(dir: string): Promise<Workload> {
       async (luma, random) => {
         const active = (await liveLeases(luma)).filter((lease) => lease.phase === 'Active');
         if (active.length === 0) return;
-        await apiCall(luma.api, 'POST', `/api/v1alpha1/leases/${random.pick(active).name}/renew`, { body: { extend: `${random.int(1, 5)}s` }, timeoutMs: 10_000 });
+        await apiCall(luma.api, 'POST', `/api/v1alpha1/leases/${random.pick(active).name}/renew`, {
+          body: { extend: `${random.int(1, 5)}s` },
+          timeoutMs: 10_000,
+        });
       },
     ],
     [
@@ -199,7 +235,10 @@ export async function seedApiProjects(luma: LumaProcess): Promise<void> {
     projectYaml(LEASED_PROJECT, TEST_IMAGE, [...SCALING('2s'), '  pool:', '    size: 1']),
     projectYaml('temp', TEST_IMAGE, SCALING('2s')),
   ]) {
-    const answer = await apiCall(luma.api, 'POST', '/apply?source=seed.yaml', { rawBody: yaml, headers: { 'content-type': 'application/yaml' } });
+    const answer = await apiCall(luma.api, 'POST', '/apply?source=seed.yaml', {
+      rawBody: yaml,
+      headers: { 'content-type': 'application/yaml' },
+    });
     if (answer.status !== 200) throw new Error(`seeding the projects: HTTP ${answer.status} ${answer.text}`);
   }
 }

@@ -1,4 +1,13 @@
-import { UnknownServiceError, type ActivitySnapshot, type CertificateStatus, type DeployRequest, type GlobalOption, type HostMove, type ProxyManagement, type ServiceInfo } from '../../../src/proxy/management.js';
+import {
+  UnknownServiceError,
+  type ActivitySnapshot,
+  type CertificateStatus,
+  type DeployRequest,
+  type GlobalOption,
+  type HostMove,
+  type ProxyManagement,
+  type ServiceInfo,
+} from '../../../src/proxy/management.js';
 import { RouteTable } from '../../../src/proxy/route-table.js';
 
 // A ProxyManagement that records deploys and removes and answers getService with the
@@ -51,8 +60,14 @@ export class FakeProxy implements ProxyManagement {
     this.deploys.push(structuredClone(request));
     this.hostMoves.push({ request: structuredClone(request), moves: structuredClone([...moves]) });
     this.services.set(request.service, structuredClone(request));
-    for (const move of moves) this.services.set(move.service, { ...(this.services.get(move.service) as DeployRequest), hosts: [...move.hosts] });
-    this.log.push(`deploy ${request.service} [${request.targets.join(',')}] moving ${moves.map((move) => `${move.service}→[${move.hosts.join(',')}]`).join(' ')}`);
+    for (const move of moves)
+      this.services.set(move.service, {
+        ...(this.services.get(move.service) as DeployRequest),
+        hosts: [...move.hosts],
+      });
+    this.log.push(
+      `deploy ${request.service} [${request.targets.join(',')}] moving ${moves.map((move) => `${move.service}→[${move.hosts.join(',')}]`).join(' ')}`,
+    );
   }
 
   /** Puts a route in place without recording a call: the state a test starts from. */
@@ -87,7 +102,9 @@ export class FakeProxy implements ProxyManagement {
       sslRedirect: deployed.sslRedirect ?? false,
       ...(deployed.unavailableReason ? { unavailableReason: deployed.unavailableReason } : {}),
       activity: activity ? { ...activity } : { inFlight: 0, waiting: 0 },
-      ...(deployed.tls && this.certificates.has(service) ? { certificates: structuredClone(this.certificates.get(service)) } : {}),
+      ...(deployed.tls && this.certificates.has(service)
+        ? { certificates: structuredClone(this.certificates.get(service)) }
+        : {}),
     };
   }
 

@@ -58,7 +58,10 @@ class FakeLogStream implements ContainerLogStream {
   ended = false;
   closed = false;
 
-  constructor(initial: LogLine[], private readonly onGone: () => void) {
+  constructor(
+    initial: LogLine[],
+    private readonly onGone: () => void,
+  ) {
     this.queued.push(...initial);
   }
 
@@ -277,7 +280,8 @@ export class FakeRuntime implements ContainerRuntime {
     const id = claimed.id;
     const container = this.mustGet(id);
     for (const other of this.containers.values()) {
-      if (other.id !== id && other.owner.kind === 'Lease' && other.owner.uid === lease.uid) throw new Error(`a container is already named for lease ${lease.name}`);
+      if (other.id !== id && other.owner.kind === 'Lease' && other.owner.uid === lease.uid)
+        throw new Error(`a container is already named for lease ${lease.name}`);
     }
     this.record({ op: 'claim', id, lease: lease.name }, `claim ${id} ${lease.name}`);
     container.owner = { ...lease };
@@ -300,7 +304,11 @@ export class FakeRuntime implements ContainerRuntime {
 
   /** The container writes a line; `time` defaults to a clock that moves 1 ms per line. */
   writeLog(id: string, line: string, options: { stream?: LogStreamName; time?: string } = {}): LogLine {
-    const entry: LogLine = { stream: options.stream ?? 'stdout', time: options.time ?? new Date(this.logClock++).toISOString(), line };
+    const entry: LogLine = {
+      stream: options.stream ?? 'stdout',
+      time: options.time ?? new Date(this.logClock++).toISOString(),
+      line,
+    };
     const lines = this.written.get(id) ?? [];
     lines.push(entry);
     this.written.set(id, lines);
@@ -319,7 +327,9 @@ export class FakeRuntime implements ContainerRuntime {
     this.logRequests.push({ id, ...options });
     const container = this.containers.get(id);
     if (!container) return undefined;
-    let lines = (this.written.get(id) ?? []).filter((line) => options.since === undefined || Date.parse(line.time) >= Date.parse(options.since));
+    let lines = (this.written.get(id) ?? []).filter(
+      (line) => options.since === undefined || Date.parse(line.time) >= Date.parse(options.since),
+    );
     if (options.tail !== undefined) lines = options.tail === 0 ? [] : lines.slice(-options.tail);
     const streams = this.followers.get(id) ?? new Set<FakeLogStream>();
     const stream: FakeLogStream = new FakeLogStream(lines, () => streams.delete(stream));

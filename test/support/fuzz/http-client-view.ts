@@ -51,7 +51,8 @@ function chunkedEnd(text: string, at: number): { end: number; body: string } | u
     if (!size) return undefined;
     const length = parseInt(size[1] ?? '', 16);
     if (length === 0) {
-      const trailerEnd = text.indexOf('\r\n', lineEnd + 2) === lineEnd + 2 ? lineEnd + 4 : text.indexOf(HEAD_END, lineEnd) + 4;
+      const trailerEnd =
+        text.indexOf('\r\n', lineEnd + 2) === lineEnd + 2 ? lineEnd + 4 : text.indexOf(HEAD_END, lineEnd) + 4;
       return trailerEnd < 4 ? undefined : { end: trailerEnd, body };
     }
     const dataEnd = lineEnd + 2 + length;
@@ -74,7 +75,8 @@ function answersHead(text: string, at: number, head: Head): boolean {
 
 /** Where the body of a response ends, read as a client that knows nothing of the request would. */
 function bodyOf(text: string, at: number, head: Head): { end: number; body: string } | undefined {
-  if (head.status < 200 || head.status === 204 || head.status === 304 || answersHead(text, at, head)) return { end: at, body: '' };
+  if (head.status < 200 || head.status === 204 || head.status === 304 || answersHead(text, at, head))
+    return { end: at, body: '' };
   const encoding = head.headers.get('transfer-encoding');
   if (encoding) return encoding.join(',').toLowerCase() === 'chunked' ? chunkedEnd(text, at) : undefined;
   const lengths = head.headers.get('content-length');

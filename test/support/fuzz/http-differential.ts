@@ -154,7 +154,11 @@ export async function observe(fastPath: boolean, stream: StreamCase): Promise<Ru
     const closedByProxy = run.closedByProxy;
     socket.destroy();
     const received = withoutGeneratedIds(Buffer.concat(run.received).toString('latin1'));
-    const observation = { backend: sortedRequests(backend.requests), client: { responses: viewResponses(received), closedByProxy }, timedOut: !settled };
+    const observation = {
+      backend: sortedRequests(backend.requests),
+      client: { responses: viewResponses(received), closedByProxy },
+      timedOut: !settled,
+    };
     return { observation, parsed: [...proxy.parsed] };
   } finally {
     await within(proxy.close(), 'the proxy did not close (a connection it no longer tracks stayed open)');
@@ -165,7 +169,10 @@ export async function observe(fastPath: boolean, stream: StreamCase): Promise<Ru
 async function within(promise: Promise<void>, failure: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${failure} within ${DIFFERENTIAL_TIMING.closeLimitMs} ms`)), DIFFERENTIAL_TIMING.closeLimitMs);
+    timer = setTimeout(
+      () => reject(new Error(`${failure} within ${DIFFERENTIAL_TIMING.closeLimitMs} ms`)),
+      DIFFERENTIAL_TIMING.closeLimitMs,
+    );
   });
   try {
     await Promise.race([promise, limit]);

@@ -20,21 +20,29 @@ import type { StreamCase } from './http-streams.js';
 // reached the app through the fast path's proxy must be one llhttp parsed on the
 // node:http side (the same method and path): nothing was smuggled.
 
-export type Verdict = { kind: 'same' } | { kind: 'refused' } | { kind: 'parse-error-race' } | { kind: 'divergence'; report: string };
+export type Verdict =
+  { kind: 'same' } | { kind: 'refused' } | { kind: 'parse-error-race' } | { kind: 'divergence'; report: string };
 
 function isPrefix<T>(short: readonly T[], long: readonly T[]): boolean {
   return short.length <= long.length && short.every((item, index) => isDeepStrictEqual(item, long[index]));
 }
 
-
 function refusedCleanly(fast: Observation, node: Observation): boolean {
   const responses = fast.client.responses;
   if (!isClosingClientError(responses.at(-1)) || !fast.client.closedByProxy) return false;
-  return isPrefix(responses.slice(0, -1), node.client.responses) && missingFrom(fast.backend, node.backend) !== undefined;
+  return (
+    isPrefix(responses.slice(0, -1), node.client.responses) && missingFrom(fast.backend, node.backend) !== undefined
+  );
 }
 
 function isClosingClientError(response: ViewedResponse | undefined): boolean {
-  return response !== undefined && !('unparsed' in response) && response.status >= 400 && response.status < 500 && response.close;
+  return (
+    response !== undefined &&
+    !('unparsed' in response) &&
+    response.status >= 400 &&
+    response.status < 500 &&
+    response.close
+  );
 }
 
 /** Each request in `extra` is one node:http parsed: same method and path, taken once each. */
@@ -63,7 +71,9 @@ function nodeEnding(node: Observation): { error: ViewedResponse | undefined; bef
   if (!node.client.closedByProxy || node.timedOut) return undefined;
   const last = node.client.responses.at(-1);
   if (isClosingClientError(last)) return { error: last, before: node.client.responses.slice(0, -1) };
-  return last === undefined || 'unparsed' in last || !last.close ? { error: undefined, before: node.client.responses } : undefined;
+  return last === undefined || 'unparsed' in last || !last.close
+    ? { error: undefined, before: node.client.responses }
+    : undefined;
 }
 
 /** What the fast path's client got before node:http's ending, or undefined when it ended otherwise. */
@@ -81,7 +91,9 @@ function parseErrorRace({ observation: fast }: Run, { observation: node, parsed 
   const ending = nodeEnding(node);
   const fastBefore = ending && fastBeforeEnding(fast, ending.error);
   if (!ending || !fastBefore) return false;
-  return (isPrefix(fastBefore, ending.before) || isPrefix(ending.before, fastBefore)) && parsedByNode(fast.backend, parsed);
+  return (
+    (isPrefix(fastBefore, ending.before) || isPrefix(ending.before, fastBefore)) && parsedByNode(fast.backend, parsed)
+  );
 }
 
 export function verdict(fast: Run, node: Run): Verdict {
@@ -99,8 +111,17 @@ function showResponse(response: ViewedResponse): string {
 function showSide(name: string, observation: Observation): string {
   const requests = observation.backend.map((request) => `  ${JSON.stringify(request)}`);
   const responses = observation.client.responses.map(showResponse);
-  const end = observation.timedOut ? 'timed out' : observation.client.closedByProxy ? 'closed by the proxy' : 'left open';
-  return [`${name}: the backend parsed ${requests.length} request(s):`, ...requests, `${name}: the client received (${end}):`, ...responses].join('\n');
+  const end = observation.timedOut
+    ? 'timed out'
+    : observation.client.closedByProxy
+      ? 'closed by the proxy'
+      : 'left open';
+  return [
+    `${name}: the backend parsed ${requests.length} request(s):`,
+    ...requests,
+    `${name}: the client received (${end}):`,
+    ...responses,
+  ].join('\n');
 }
 
 export function describeDivergence(fast: Observation, node: Observation): string {

@@ -51,7 +51,8 @@ function framingOf(req: IncomingMessage, body: string, trailers: string): string
   const length = single(req.headers['content-length']);
   const encoding = single(req.headers['transfer-encoding']);
   if (encoding === undefined) return length === undefined || length === '0' ? 'none' : `length ${length}`;
-  if (encoding === 'chunked' && length === undefined && trailers === '{}') return body.length === 0 ? 'none' : `length ${body.length}`;
+  if (encoding === 'chunked' && length === undefined && trailers === '{}')
+    return body.length === 0 ? 'none' : `length ${body.length}`;
   return `content-length=${length ?? '-'} transfer-encoding=${encoding}`;
 }
 

@@ -44,7 +44,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const PROJECT = 'apiVersion: luma.dev/v1alpha1\nkind: Project\nmetadata:\n  name: web\nspec:\n  image: busybox\n  hostnames: [web.localhost]\n';
+const PROJECT =
+  'apiVersion: luma.dev/v1alpha1\nkind: Project\nmetadata:\n  name: web\nspec:\n  image: busybox\n  hostnames: [web.localhost]\n';
 
 describe('the API token', () => {
   it.each([
@@ -53,29 +54,46 @@ describe('the API token', () => {
     ['a token of another length', 'Bearer x', /the API token is not valid/],
     ['another scheme', `Basic ${TEST_API_TOKEN}`, /must be "Bearer TOKEN"/],
     ['an empty header', '', /this API needs a token/],
-  ])('refuses %s with 401, a JSON error naming what to send, and changes nothing', async (_case, authorization, message) => {
-    const response = await app.inject({
-      method: 'POST',
-      url: '/apply',
-      headers: { 'content-type': 'application/yaml', ...(authorization !== undefined ? { authorization } : {}) },
-      payload: PROJECT,
-    });
-    expect(response.statusCode).toBe(401);
-    expect(response.headers['www-authenticate']).toBe('Bearer realm="luma"');
-    expect(response.json()).toMatchObject({ error: 'Unauthorized', message: expect.stringMatching(message) });
-    expect(store.list('Project')).toEqual([]);
-  });
+  ])(
+    'refuses %s with 401, a JSON error naming what to send, and changes nothing',
+    async (_case, authorization, message) => {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/apply',
+        headers: { 'content-type': 'application/yaml', ...(authorization !== undefined ? { authorization } : {}) },
+        payload: PROJECT,
+      });
+      expect(response.statusCode).toBe(401);
+      expect(response.headers['www-authenticate']).toBe('Bearer realm="luma"');
+      expect(response.json()).toMatchObject({ error: 'Unauthorized', message: expect.stringMatching(message) });
+      expect(store.list('Project')).toEqual([]);
+    },
+  );
 
   it('refuses reads, unknown routes and the OpenAPI document alike, so nothing is learnt without it', async () => {
-    for (const url of ['/api/v1alpha1/projects', '/api/v1alpha1/projects/web', '/no/such/route', '/openapi.json', '/healthz/../api/v1alpha1/projects']) {
+    for (const url of [
+      '/api/v1alpha1/projects',
+      '/api/v1alpha1/projects/web',
+      '/no/such/route',
+      '/openapi.json',
+      '/healthz/../api/v1alpha1/projects',
+    ]) {
       expect((await app.inject({ url })).statusCode, url).toBe(401);
     }
   });
 
   it('lets the right token through', async () => {
-    const applied = await app.inject({ method: 'POST', url: '/apply', headers: { 'content-type': 'application/yaml', ...AUTHORIZATION }, payload: PROJECT });
+    const applied = await app.inject({
+      method: 'POST',
+      url: '/apply',
+      headers: { 'content-type': 'application/yaml', ...AUTHORIZATION },
+      payload: PROJECT,
+    });
     expect(applied.statusCode, applied.body).toBe(200);
-    const lowercase = await app.inject({ url: '/api/v1alpha1/projects/web', headers: { authorization: `bearer ${TEST_API_TOKEN}` } });
+    const lowercase = await app.inject({
+      url: '/api/v1alpha1/projects/web',
+      headers: { authorization: `bearer ${TEST_API_TOKEN}` },
+    });
     expect(lowercase.statusCode).toBe(200);
   });
 

@@ -12,15 +12,28 @@ function fastifyError(code: string): Error {
 describe('tooLargeError', () => {
   it('names the manifest limit for JSON and YAML bodies', () => {
     const error = tooLargeError(fastifyError('FST_ERR_CTP_BODY_TOO_LARGE'), 'application/json', LIMITS);
-    expect(statusFor(error)).toEqual({ status: 413, body: { error: 'TooLarge', message: "the request body is over the API's limit of 4 MiB (4194304 bytes) for manifests" } });
-    expect(tooLargeError(fastifyError('FST_ERR_CTP_BODY_TOO_LARGE'), 'application/yaml', LIMITS)?.message).toMatch(/4 MiB .* for manifests$/);
+    expect(statusFor(error)).toEqual({
+      status: 413,
+      body: {
+        error: 'TooLarge',
+        message: "the request body is over the API's limit of 4 MiB (4194304 bytes) for manifests",
+      },
+    });
+    expect(tooLargeError(fastifyError('FST_ERR_CTP_BODY_TOO_LARGE'), 'application/yaml', LIMITS)?.message).toMatch(
+      /4 MiB .* for manifests$/,
+    );
   });
 
   it('names the upload limit and its operator setting for archives and multipart files', () => {
     expect(tooLargeError(fastifyError('FST_ERR_CTP_BODY_TOO_LARGE'), 'application/gzip', LIMITS)?.message).toBe(
       "the request body is over the API's limit of 256 MiB (268435456 bytes) for build contexts (operator setting maxUploadBytes)",
     );
-    expect(tooLargeError(fastifyError('FST_REQ_FILE_TOO_LARGE'), 'multipart/form-data; boundary=x', { ...LIMITS, uploadBytes: 1000 })?.message).toMatch(/limit of 1000 bytes for build contexts/);
+    expect(
+      tooLargeError(fastifyError('FST_REQ_FILE_TOO_LARGE'), 'multipart/form-data; boundary=x', {
+        ...LIMITS,
+        uploadBytes: 1000,
+      })?.message,
+    ).toMatch(/limit of 1000 bytes for build contexts/);
   });
 
   it('leaves every other error alone', () => {

@@ -22,8 +22,24 @@ import { AUTHORIZATION, authorizedInject, TEST_API_TOKEN } from '../../support/a
 // close codes that say why a log ended.
 
 const HEARTBEAT_MS = 1_000;
-const PROJECT = ['apiVersion: luma.dev/v1alpha1', 'kind: Project', 'metadata:', '  name: web', 'spec:', '  image: hello:latest', '  hostnames: [web.localhost]'].join('\n');
-const LEASE = ['apiVersion: luma.dev/v1alpha1', 'kind: Lease', 'metadata:', '  name: sandbox', 'spec:', '  project: web', '  ttl: 30m'].join('\n');
+const PROJECT = [
+  'apiVersion: luma.dev/v1alpha1',
+  'kind: Project',
+  'metadata:',
+  '  name: web',
+  'spec:',
+  '  image: hello:latest',
+  '  hostnames: [web.localhost]',
+].join('\n');
+const LEASE = [
+  'apiVersion: luma.dev/v1alpha1',
+  'kind: Lease',
+  'metadata:',
+  '  name: sandbox',
+  'spec:',
+  '  project: web',
+  '  ttl: 30m',
+].join('\n');
 
 let dir: string;
 let store: FileStore;
@@ -58,7 +74,12 @@ beforeEach(async () => {
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   base = `ws://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-  const applied = await inject({ method: 'POST', url: '/apply', headers: { 'content-type': 'application/yaml' }, payload: `${PROJECT}\n---\n${LEASE}\n` });
+  const applied = await inject({
+    method: 'POST',
+    url: '/apply',
+    headers: { 'content-type': 'application/yaml' },
+    payload: `${PROJECT}\n---\n${LEASE}\n`,
+  });
   expect(applied.statusCode, applied.body).toBe(200);
   webOwner = { kind: 'Project', name: 'web', uid: store.get('Project', 'web')!.metadata.uid! };
   leaseOwner = { kind: 'Lease', name: 'sandbox', uid: store.get('Lease', 'sandbox')!.metadata.uid! };
@@ -71,7 +92,13 @@ afterEach(async () => {
 });
 
 function seedWeb(suffix: string): string {
-  return runtime.seed({ owner: webOwner, specHash: 'h', state: 'running', name: `luma-t-web-${suffix}`, id: `id-${suffix}` }).id;
+  return runtime.seed({
+    owner: webOwner,
+    specHash: 'h',
+    state: 'running',
+    name: `luma-t-web-${suffix}`,
+    id: `id-${suffix}`,
+  }).id;
 }
 
 interface WsTranscript {
@@ -91,7 +118,9 @@ function connect(urlPath: string): WsTranscript {
     ws.once('unexpected-response', (_request, response) => reject(new Error(`HTTP ${response.statusCode}`)));
     ws.once('error', reject);
   });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })),
+  );
   return { ws, messages, opened, closed };
 }
 
@@ -113,7 +142,9 @@ describe('GET /api/v1alpha1/{projects,leases}/NAME/log', () => {
     const answer = await inject({ url: '/api/v1alpha1/projects/web/log' });
     expect(answer.statusCode).toBe(200);
     expect(answer.headers['content-type']).toBe('text/plain; charset=utf-8');
-    expect(answer.body).toBe('[web-aaaaaa] 2026-01-01T00:00:01.000000001Z GET / 200\n[web-bbbbbb] 2026-01-01T00:00:02.000000002Z oops\n');
+    expect(answer.body).toBe(
+      '[web-aaaaaa] 2026-01-01T00:00:01.000000001Z GET / 200\n[web-bbbbbb] 2026-01-01T00:00:02.000000002Z oops\n',
+    );
     const bare = await inject({ url: '/api/v1alpha1/projects/web/log?timestamps=false&tail=1' });
     expect(bare.body).toBe('[web-aaaaaa] GET / 200\n[web-bbbbbb] oops\n');
   });
@@ -144,7 +175,9 @@ describe('GET /api/v1alpha1/{projects,leases}/NAME/log', () => {
     expect((await inject({ url: '/api/v1alpha1/leases/nope/log' })).json().message).toBe('Lease "nope" not found');
     const bad = await inject({ url: '/api/v1alpha1/projects/web/log?tail=ten' });
     expect(bad.statusCode).toBe(400);
-    expect(bad.json().message).toBe('query parameter tail: expected a whole number of lines (0 or more) or "all", got "ten"');
+    expect(bad.json().message).toBe(
+      'query parameter tail: expected a whole number of lines (0 or more) or "all", got "ten"',
+    );
     await expect(connect('/api/v1alpha1/projects/nope/log?follow=true').opened).rejects.toThrow('HTTP 404');
     await expect(connect('/api/v1alpha1/projects/web/log?since=soon').opened).rejects.toThrow('HTTP 400');
     expect(runtime.logRequests).toEqual([]);
@@ -154,14 +187,20 @@ describe('GET /api/v1alpha1/{projects,leases}/NAME/log', () => {
     runtime.list = async () => {
       throw new DockerUnavailableError('unix:///var/run/docker.sock', 'connect ECONNREFUSED');
     };
-    const answer = await inject({ url: '/api/v1alpha1/projects/web/log?follow=true', headers: { accept: 'text/event-stream' } });
+    const answer = await inject({
+      url: '/api/v1alpha1/projects/web/log?follow=true',
+      headers: { accept: 'text/event-stream' },
+    });
     expect(answer.statusCode).toBe(503);
     expect(answer.json().message).toContain('cannot reach the Docker engine at unix:///var/run/docker.sock');
   });
 
   it('follows over SSE with heartbeat comments, and ends with container-gone when the lease container goes away', async () => {
     const id = runtime.seed({ owner: leaseOwner, specHash: 'h', state: 'running', name: 'luma-t-sandbox-cccccc' }).id;
-    const answering = inject({ url: '/api/v1alpha1/leases/sandbox/log?follow=true', headers: { accept: 'text/event-stream' } });
+    const answering = inject({
+      url: '/api/v1alpha1/leases/sandbox/log?follow=true',
+      headers: { accept: 'text/event-stream' },
+    });
     await waitFor(() => runtime.openLogStreams(id) === 1, 'the follower to attach');
     runtime.writeLog(id, 'working', { time: '2026-01-01T00:00:01Z' });
     await settle();
@@ -177,8 +216,13 @@ describe('GET /api/v1alpha1/{projects,leases}/NAME/log', () => {
 
   it("reads a finished lease's log without following it", async () => {
     await store.updateStatus('Lease', 'sandbox', { phase: 'Expired' });
-    const answer = await inject({ url: '/api/v1alpha1/leases/sandbox/log?follow=true', headers: { accept: 'text/event-stream' } });
-    expect(answer.body).toBe('event: end\ndata: {"reason":"complete","message":"lease/sandbox has no containers: nothing to show"}\n\n');
+    const answer = await inject({
+      url: '/api/v1alpha1/leases/sandbox/log?follow=true',
+      headers: { accept: 'text/event-stream' },
+    });
+    expect(answer.body).toBe(
+      'event: end\ndata: {"reason":"complete","message":"lease/sandbox has no containers: nothing to show"}\n\n',
+    );
   });
 
   it('sends each line as a JSON message over a WebSocket, and heartbeats that keep an idle socket open', async () => {
@@ -188,7 +232,9 @@ describe('GET /api/v1alpha1/{projects,leases}/NAME/log', () => {
     await waitFor(() => runtime.openLogStreams(id) === 1, 'the follower to attach');
     runtime.writeLog(id, 'hello', { time: '2026-01-01T00:00:01Z', stream: 'stderr' });
     await waitFor(() => client.messages.length === 1, 'the line');
-    expect(client.messages).toEqual([{ type: 'line', instance: 'web-aaaaaa', stream: 'stderr', time: '2026-01-01T00:00:01Z', line: 'hello' }]);
+    expect(client.messages).toEqual([
+      { type: 'line', instance: 'web-aaaaaa', stream: 'stderr', time: '2026-01-01T00:00:01Z', line: 'hello' },
+    ]);
     let pings = 0;
     client.ws.on('ping', () => pings++);
     await clock.advance(HEARTBEAT_MS - 1);
@@ -228,7 +274,11 @@ describe('GET /api/v1alpha1/{projects,leases}/NAME/log', () => {
     await waitFor(() => runtime.openLogStreams() === 1, 'the follower to attach');
     expect((await inject({ method: 'DELETE', url: '/api/v1alpha1/projects/web' })).statusCode).toBe(200);
     expect(await client.closed).toEqual({ code: LOG_CLOSE_CODES['object-deleted'], reason: 'project/web was deleted' });
-    expect(client.messages.at(-1)).toEqual({ type: 'end', reason: 'object-deleted', message: 'project/web was deleted' });
+    expect(client.messages.at(-1)).toEqual({
+      type: 'end',
+      reason: 'object-deleted',
+      message: 'project/web was deleted',
+    });
     expect(runtime.openLogStreams()).toBe(0);
   });
 
@@ -236,12 +286,17 @@ describe('GET /api/v1alpha1/{projects,leases}/NAME/log', () => {
     const client = connect('/api/v1alpha1/leases/sandbox/log?follow=true');
     await client.opened;
     await waitFor(() => client.messages.length === 1, 'the notice');
-    expect(client.messages).toEqual([{ type: 'notice', message: 'lease/sandbox has no running container; waiting for one to start' }]);
+    expect(client.messages).toEqual([
+      { type: 'notice', message: 'lease/sandbox has no running container; waiting for one to start' },
+    ]);
     const id = runtime.seed({ owner: leaseOwner, specHash: 'h', state: 'running', name: 'luma-t-sandbox-cccccc' }).id;
     await clock.advance(1_000);
     await waitFor(() => runtime.openLogStreams(id) === 1, 'the follower to attach');
     await runtime.remove(id);
-    expect(await client.closed).toEqual({ code: LOG_CLOSE_CODES['container-gone'], reason: 'the container of lease/sandbox is gone' });
+    expect(await client.closed).toEqual({
+      code: LOG_CLOSE_CODES['container-gone'],
+      reason: 'the container of lease/sandbox is gone',
+    });
   });
 
   it('closes a WebSocket read without follow with 1000 after the last line', async () => {
@@ -259,12 +314,18 @@ describe('GET /api/v1alpha1/{projects,leases}/NAME/log', () => {
     await waitFor(() => runtime.openLogStreams(id) === 2, 'both followers to attach');
     await app.close();
     expect(await client.closed).toEqual({ code: 1001, reason: 'the Luma API is shutting down' });
-    expect((await sse).body).toContain('event: end\ndata: {"reason":"shutdown","message":"the Luma API is shutting down"}');
+    expect((await sse).body).toContain(
+      'event: end\ndata: {"reason":"shutdown","message":"the Luma API is shutting down"}',
+    );
     expect(runtime.openLogStreams()).toBe(0);
   });
 
   it('lists both routes in the OpenAPI document', async () => {
-    const paths = Object.keys((await inject({ url: '/openapi.json' })).json<{ paths: Record<string, unknown> }>().paths);
-    expect(paths).toEqual(expect.arrayContaining(['/api/v1alpha1/projects/{name}/log', '/api/v1alpha1/leases/{name}/log']));
+    const paths = Object.keys(
+      (await inject({ url: '/openapi.json' })).json<{ paths: Record<string, unknown> }>().paths,
+    );
+    expect(paths).toEqual(
+      expect.arrayContaining(['/api/v1alpha1/projects/{name}/log', '/api/v1alpha1/leases/{name}/log']),
+    );
   });
 });

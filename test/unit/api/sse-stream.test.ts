@@ -24,12 +24,17 @@ afterEach(async () => {
 });
 
 /** A server with one stream on it, and a raw client that has sent its request and reads nothing. */
-async function stalledReader(lastMessageGraceMs = 10_000): Promise<{ res: ServerResponse; stream: SseStream; client: net.Socket }> {
+async function stalledReader(
+  lastMessageGraceMs = 10_000,
+): Promise<{ res: ServerResponse; stream: SseStream; client: net.Socket }> {
   let opened: (value: { res: ServerResponse; stream: SseStream }) => void = () => undefined;
   const ready = new Promise<{ res: ServerResponse; stream: SseStream }>((resolve) => (opened = resolve));
   server = http.createServer((_request, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
-    opened({ res, stream: sseOnResponse(res, { heartbeatIntervalMs: 60_000, maxBufferedBytes: LIMIT, lastMessageGraceMs }) });
+    opened({
+      res,
+      stream: sseOnResponse(res, { heartbeatIntervalMs: 60_000, maxBufferedBytes: LIMIT, lastMessageGraceMs }),
+    });
   });
   await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
@@ -71,7 +76,10 @@ describe('a watch stream whose reader stops reading', () => {
     const messages = new SseParser().push(body.replace(/\r\n[0-9a-f]+\r\n/g, ''));
     const last = messages.at(-1);
     expect(last?.event).toBe(WATCH_ERROR_EVENT);
-    expect(JSON.parse(last?.data ?? '{}')).toEqual({ reason: 'TooSlow', message: 'the client reads too slowly: the watch was stopped; watch again to get the present state' });
+    expect(JSON.parse(last?.data ?? '{}')).toEqual({
+      reason: 'TooSlow',
+      message: 'the client reads too slowly: the watch was stopped; watch again to get the present state',
+    });
     // Far fewer events reached the reader than were produced: the rest were never held.
     expect(messages.length).toBeLessThan(50_000 / 4);
   });

@@ -11,7 +11,14 @@ const STATUS: SyncStatus = {
   exists: true,
   phase: 'Degraded',
   passes: 3,
-  files: [{ file: 'bad.yaml', state: 'Invalid', objects: ['Project/kept'], issues: [{ file: 'manifests/bad.yaml', line: 5, column: 1, path: '', message: 'invalid YAML' }] }],
+  files: [
+    {
+      file: 'bad.yaml',
+      state: 'Invalid',
+      objects: ['Project/kept'],
+      issues: [{ file: 'manifests/bad.yaml', line: 5, column: 1, path: '', message: 'invalid YAML' }],
+    },
+  ],
   conflicts: [],
   pruned: [],
 };

@@ -63,7 +63,12 @@ afterEach(async () => {
 });
 
 function project(name: string, labels: Record<string, string> = {}, port?: number): LumaObject {
-  return { apiVersion: API_VERSION, kind: 'Project', metadata: { name, labels }, spec: { image: 'busybox', hostnames: [`${name}.localhost`], ...(port ? { port } : {}) } };
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Project',
+    metadata: { name, labels },
+    spec: { image: 'busybox', hostnames: [`${name}.localhost`], ...(port ? { port } : {}) },
+  };
 }
 
 function summary(message: WatchMessage): string {
@@ -75,7 +80,8 @@ describe('lists', () => {
     await store.apply(project('web', { tier: 'front' }));
     await store.apply(project('api', { tier: 'back' }));
     await store.apply(project('bare'));
-    const names = async (labelSelector: string): Promise<string[]> => (await api.list('Project', { labelSelector })).items.map((object) => object.metadata.name);
+    const names = async (labelSelector: string): Promise<string[]> =>
+      (await api.list('Project', { labelSelector })).items.map((object) => object.metadata.name);
     expect(await names('tier=front')).toEqual(['web']);
     expect(await names('tier in (front,back)')).toEqual(['api', 'web']);
     expect(await names('!tier')).toEqual(['bare']);
@@ -83,7 +89,9 @@ describe('lists', () => {
   });
 
   it('refuse a bad selector with 400, naming it', async () => {
-    await expect(api.list('Project', { labelSelector: 'tier in ()' })).rejects.toThrow('invalid label selector "tier in ()"');
+    await expect(api.list('Project', { labelSelector: 'tier in ()' })).rejects.toThrow(
+      'invalid label selector "tier in ()"',
+    );
   });
 });
 
@@ -130,7 +138,11 @@ describe('watch', () => {
     }
     expect(seen).toEqual(['Started x1', 'SYNCED', 'Started x2', 'StartFailed x1']);
     const listed: LumaEvent[] = (await api.events({ kind: 'Project' })).items;
-    expect(listed.map((event) => `${event.object.name} ${event.reason}`)).toEqual(['api Started', 'web Started', 'web StartFailed']);
+    expect(listed.map((event) => `${event.object.name} ${event.reason}`)).toEqual([
+      'api Started',
+      'web Started',
+      'web StartFailed',
+    ]);
   });
 
   it('is refused without the token, saying so', async () => {
@@ -151,7 +163,12 @@ describe('a watcher that reads as fast as it can', () => {
     // can reach the reader.
     const count = 16;
     for (let i = 0; i < count; i++) {
-      await store.apply({ apiVersion: API_VERSION, kind: 'Project', metadata: { name: `p${i}` }, spec: { image: 'busybox', hostnames: [`p${i}.localhost`], env: { PADDING: 'x'.repeat(256 * 1024) } } });
+      await store.apply({
+        apiVersion: API_VERSION,
+        kind: 'Project',
+        metadata: { name: `p${i}` },
+        spec: { image: 'busybox', hostnames: [`p${i}.localhost`], env: { PADDING: 'x'.repeat(256 * 1024) } },
+      });
     }
     const seen: string[] = [];
     for await (const message of api.watch('Project', {})) {
@@ -168,7 +185,9 @@ describe('a watcher that stops reading', () => {
   async function stalledWatch(urlPath: string): Promise<net.Socket> {
     const socket = net.connect((app.server.address() as net.AddressInfo).port, '127.0.0.1');
     socket.pause();
-    socket.write(`GET ${urlPath} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer ${TEST_API_TOKEN}\r\nConnection: close\r\n\r\n`);
+    socket.write(
+      `GET ${urlPath} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer ${TEST_API_TOKEN}\r\nConnection: close\r\n\r\n`,
+    );
     await once(socket, 'connect');
     // The server answers the head and the present state before the burst.
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -188,7 +207,11 @@ describe('a watcher that stops reading', () => {
   /** Watches through the CLI's client, stops pulling after SYNCED while `burst` runs, then reads on. */
   async function consumeAfterBurst(burst: () => Promise<unknown>): Promise<void> {
     const watch = api.watch('Project', {});
-    for (let message = await watch.next(); !message.done && message.value.type !== 'SYNCED'; message = await watch.next());
+    for (
+      let message = await watch.next();
+      !message.done && message.value.type !== 'SYNCED';
+      message = await watch.next()
+    );
     await burst();
     for await (const message of watch) void message;
   }
@@ -196,7 +219,14 @@ describe('a watcher that stops reading', () => {
   it('of events is dropped with a last ERROR message, and the server goes on', async () => {
     const socket = await stalledWatch(`${API_PREFIX}/events?watch=true`);
     const produced = 5_000;
-    for (let i = 0; i < produced; i++) events.record('controller', { kind: 'Project', name: 'web' }, 'Normal', 'Started', `event ${i} ${'x'.repeat(1000)}`);
+    for (let i = 0; i < produced; i++)
+      events.record(
+        'controller',
+        { kind: 'Project', name: 'web' },
+        'Normal',
+        'Started',
+        `event ${i} ${'x'.repeat(1000)}`,
+      );
     const messages = await readToEnd(socket);
     expect(messages.at(-1)).toEqual({ event: WATCH_ERROR_EVENT, data: JSON.stringify(TOO_SLOW) });
     expect(messages.filter((message) => message.event === EVENT_STREAM_EVENT).length).toBeLessThan(produced / 2);
@@ -212,7 +242,11 @@ describe('a watcher that stops reading', () => {
       apiVersion: API_VERSION,
       kind: 'Project',
       metadata: { name: 'web' },
-      spec: { image: 'busybox', hostnames: ['web.localhost'], env: { ROUND: String(round), PADDING: 'x'.repeat(256 * 1024) } },
+      spec: {
+        image: 'busybox',
+        hostnames: ['web.localhost'],
+        env: { ROUND: String(round), PADDING: 'x'.repeat(256 * 1024) },
+      },
     });
     // 8 MiB in all: more than the kernel's socket buffers take in for a reader that reads nothing.
     const writes = 32;
@@ -223,20 +257,33 @@ describe('a watcher that stops reading', () => {
     // The CLI's watch of a stream the server ended this way fails with the server's reason.
     const cliSocket = await stalledWatch(`${API_PREFIX}/projects?watch=true`);
     cliSocket.destroy();
-    await expect(consumeAfterBurst(() => Promise.all(Array.from({ length: writes }, (_, i) => store.apply(padded(writes + i)))))).rejects.toThrow(
-      new CliError(`the server ended the watch: ${TOO_SLOW.message}`),
-    );
+    await expect(
+      consumeAfterBurst(() => Promise.all(Array.from({ length: writes }, (_, i) => store.apply(padded(writes + i))))),
+    ).rejects.toThrow(new CliError(`the server ended the watch: ${TOO_SLOW.message}`));
   });
 });
 
 describe('dry runs', () => {
   it('answer the live object and the one that would be stored, and store nothing', async () => {
     await store.apply(project('web', {}, 3000));
-    const yaml = (port: number): string => `apiVersion: ${API_VERSION}\nkind: Project\nmetadata:\n  name: web\nspec:\n  image: busybox\n  hostnames: [web.localhost]\n  port: ${port}\n`;
+    const yaml = (port: number): string =>
+      `apiVersion: ${API_VERSION}\nkind: Project\nmetadata:\n  name: web\nspec:\n  image: busybox\n  hostnames: [web.localhost]\n  port: ${port}\n`;
     const report = await api.applyFiles([{ path: 'web.yaml', content: yaml(4000) }], true);
-    expect(report.results[0]).toMatchObject({ result: 'configured', live: { spec: { port: 3000 } }, object: { spec: { port: 4000 } } });
+    expect(report.results[0]).toMatchObject({
+      result: 'configured',
+      live: { spec: { port: 3000 } },
+      object: { spec: { port: 4000 } },
+    });
     expect(store.get('Project', 'web')?.spec.port).toBe(3000);
-    const created = await api.applyFiles([{ path: 'new.yaml', content: yaml(1).replace('name: web', 'name: fresh').replace('web.localhost', 'fresh.localhost') }], true);
+    const created = await api.applyFiles(
+      [
+        {
+          path: 'new.yaml',
+          content: yaml(1).replace('name: web', 'name: fresh').replace('web.localhost', 'fresh.localhost'),
+        },
+      ],
+      true,
+    );
     expect(created.results[0]).toMatchObject({ result: 'created', live: null });
     expect(store.get('Project', 'fresh')).toBeUndefined();
   });

@@ -27,11 +27,26 @@ afterEach(async () => {
 });
 
 function projectYaml(name: string, hostnames: string[]): string {
-  return [`apiVersion: ${API_VERSION}`, 'kind: Project', 'metadata:', `  name: ${name}`, 'spec:', '  image: hello', '  hostnames:', ...hostnames.map((host) => `    - ${host}`), ''].join('\n');
+  return [
+    `apiVersion: ${API_VERSION}`,
+    'kind: Project',
+    'metadata:',
+    `  name: ${name}`,
+    'spec:',
+    '  image: hello',
+    '  hostnames:',
+    ...hostnames.map((host) => `    - ${host}`),
+    '',
+  ].join('\n');
 }
 
 async function storeProject(name: string, hostnames: string[]): Promise<void> {
-  await store.apply({ apiVersion: API_VERSION, kind: 'Project', metadata: { name }, spec: { image: 'hello', hostnames } });
+  await store.apply({
+    apiVersion: API_VERSION,
+    kind: 'Project',
+    metadata: { name },
+    spec: { image: 'hello', hostnames },
+  });
 }
 
 function refusal(index: AdmissionIndex, yaml: string): string | undefined {
@@ -48,7 +63,12 @@ describe('AdmissionIndex', () => {
   it('finds projects by hostname and leases by project', async () => {
     await storeProject('b', ['shared.example.com']);
     await storeProject('a', ['a.example.com', 'shared.example.com']);
-    await store.apply({ apiVersion: API_VERSION, kind: 'Lease', metadata: { name: 'l1' }, spec: { project: 'a', ttl: '30m' } });
+    await store.apply({
+      apiVersion: API_VERSION,
+      kind: 'Lease',
+      metadata: { name: 'l1' },
+      spec: { project: 'a', ttl: '30m' },
+    });
     const index = AdmissionIndex.fromStore(store);
     expect(index.projectsDeclaring('shared.example.com')).toEqual(['a', 'b']);
     expect(index.projectsDeclaring('nobody.example.com')).toEqual([]);

@@ -38,15 +38,42 @@ function projectYaml(name: string, hostnames: string[], image = 'hello', extra: 
 }
 
 function leaseYaml(name: string, project: string, ttl = '30m', resources: string[] = []): string {
-  return [`apiVersion: ${API_VERSION}`, 'kind: Lease', 'metadata:', `  name: ${name}`, 'spec:', `  project: ${project}`, `  ttl: ${ttl}`, ...resources, ''].join('\n');
+  return [
+    `apiVersion: ${API_VERSION}`,
+    'kind: Lease',
+    'metadata:',
+    `  name: ${name}`,
+    'spec:',
+    `  project: ${project}`,
+    `  ttl: ${ttl}`,
+    ...resources,
+    '',
+  ].join('\n');
 }
 
 function imageRefYaml(name: string, ref: string): string {
-  return [`apiVersion: ${API_VERSION}`, 'kind: Image', 'metadata:', `  name: ${name}`, 'spec:', `  ref: ${ref}`, ''].join('\n');
+  return [
+    `apiVersion: ${API_VERSION}`,
+    'kind: Image',
+    'metadata:',
+    `  name: ${name}`,
+    'spec:',
+    `  ref: ${ref}`,
+    '',
+  ].join('\n');
 }
 
 function imageBuildYaml(name: string): string {
-  return [`apiVersion: ${API_VERSION}`, 'kind: Image', 'metadata:', `  name: ${name}`, 'spec:', '  build:', '    context: ./app', ''].join('\n');
+  return [
+    `apiVersion: ${API_VERSION}`,
+    'kind: Image',
+    'metadata:',
+    `  name: ${name}`,
+    'spec:',
+    '  build:',
+    '    context: ./app',
+    '',
+  ].join('\n');
 }
 
 async function storeProject(name: string, hostnames: string[], image = 'hello', maxConcurrent?: number): Promise<void> {
@@ -95,12 +122,21 @@ describe('checkAdmission: names and hostnames', () => {
 
   it('lets a project keep its own hostnames on update', async () => {
     await storeProject('a', ['a.example.com', 'www.example.com']);
-    expect(() => checkAdmission(store, parseManifests(projectYaml('a', ['a.example.com', 'www.example.com']), 'a.yaml'), DEFAULT_SETTINGS)).not.toThrow();
+    expect(() =>
+      checkAdmission(
+        store,
+        parseManifests(projectYaml('a', ['a.example.com', 'www.example.com']), 'a.yaml'),
+        DEFAULT_SETTINGS,
+      ),
+    ).not.toThrow();
   });
 
   it('judges against the store as it will be after the batch: a hostname may move between projects in one apply', async () => {
     await storeProject('a', ['shared.example.com']);
-    const documents = parseManifests(`${projectYaml('a', ['a.example.com'])}---\n${projectYaml('b', ['shared.example.com'])}`, 'all.yaml');
+    const documents = parseManifests(
+      `${projectYaml('a', ['a.example.com'])}---\n${projectYaml('b', ['shared.example.com'])}`,
+      'all.yaml',
+    );
     expect(() => checkAdmission(store, documents, DEFAULT_SETTINGS)).not.toThrow();
   });
 
@@ -140,18 +176,24 @@ describe('checkAdmission: names and hostnames', () => {
 
   it('reports every problem of the batch at once', async () => {
     await storeProject('a', ['a.example.com']);
-    const documents = parseManifests(`${projectYaml('b', ['a.example.com'])}---\n${projectYaml('b', ['b.example.com'])}`, 'b.yaml');
+    const documents = parseManifests(
+      `${projectYaml('b', ['a.example.com'])}---\n${projectYaml('b', ['b.example.com'])}`,
+      'b.yaml',
+    );
     const issues = issuesOf(() => checkAdmission(store, documents, DEFAULT_SETTINGS));
     expect(issues.map((issue) => issue.path).sort()).toEqual(['metadata.name', 'spec.hostnames[0]']);
   });
 });
 
-
 describe('checkAdmission: lease bounds', () => {
   it('refuses a ttl above the maximum at the line of spec.ttl, naming the value, the limit and the setting', async () => {
     await storeProject('web', ['web.example.com']);
-    const issues = issuesOf(() => checkAdmission(store, parseManifests(leaseYaml('l1', 'web', '3h'), 'lease.yaml'), DEFAULT_SETTINGS));
-    expect(issues.map(formatIssue)).toEqual(['lease.yaml:7:8: spec.ttl: 3h is above the maximum of 120m (operator setting leases.maxTtl)']);
+    const issues = issuesOf(() =>
+      checkAdmission(store, parseManifests(leaseYaml('l1', 'web', '3h'), 'lease.yaml'), DEFAULT_SETTINGS),
+    );
+    expect(issues.map(formatIssue)).toEqual([
+      'lease.yaml:7:8: spec.ttl: 3h is above the maximum of 120m (operator setting leases.maxTtl)',
+    ]);
   });
 
   it('refuses every out-of-bounds field of a lease at once', () => {
@@ -166,9 +208,13 @@ describe('checkAdmission: lease bounds', () => {
 
   it("follows the operator's bounds, not the built-in ones", () => {
     const settings = settingsWith({ leaseBounds: { ...DEFAULT_SETTINGS.leaseBounds, maxTtlMs: 10 * 60_000 } });
-    const issues = issuesOf(() => checkAdmission(store, parseManifests(leaseYaml('l1', 'web', '30m'), 'lease.yaml'), settings));
+    const issues = issuesOf(() =>
+      checkAdmission(store, parseManifests(leaseYaml('l1', 'web', '30m'), 'lease.yaml'), settings),
+    );
     expect(issues[0]?.message).toBe('30m is above the maximum of 10m (operator setting leases.maxTtl)');
-    expect(() => checkAdmission(store, parseManifests(leaseYaml('l1', 'web', '10m'), 'lease.yaml'), settings)).not.toThrow();
+    expect(() =>
+      checkAdmission(store, parseManifests(leaseYaml('l1', 'web', '10m'), 'lease.yaml'), settings),
+    ).not.toThrow();
   });
 });
 
@@ -176,11 +222,19 @@ describe('checkAdmission: image allowlist', () => {
   const allowlist = settingsWith({ imageAllowlist: ['registry.example.com/**', 'busybox', 'luma/**'] });
 
   it('allows everything without an allowlist', () => {
-    expect(() => checkAdmission(store, parseManifests(projectYaml('web', ['web.example.com'], 'evil:1'), 'web.yaml'), DEFAULT_SETTINGS)).not.toThrow();
+    expect(() =>
+      checkAdmission(
+        store,
+        parseManifests(projectYaml('web', ['web.example.com'], 'evil:1'), 'web.yaml'),
+        DEFAULT_SETTINGS,
+      ),
+    ).not.toThrow();
   });
 
   it('refuses a project whose image reference no pattern matches, at spec.image, naming the rule', () => {
-    const issues = issuesOf(() => checkAdmission(store, parseManifests(projectYaml('web', ['web.example.com'], 'evil:1'), 'web.yaml'), allowlist));
+    const issues = issuesOf(() =>
+      checkAdmission(store, parseManifests(projectYaml('web', ['web.example.com'], 'evil:1'), 'web.yaml'), allowlist),
+    );
     expect(issues.map(formatIssue)).toEqual([
       'web.yaml:6:10: spec.image: image "evil:1" is not allowed: it matches no pattern of the operator setting imageAllowlist [registry.example.com/**, busybox, luma/**]',
     ]);
@@ -188,12 +242,19 @@ describe('checkAdmission: image allowlist', () => {
 
   it('allows references that a pattern matches', () => {
     for (const image of ['registry.example.com/team/app:1.2', 'busybox:1.36', 'busybox']) {
-      expect(() => checkAdmission(store, parseManifests(projectYaml('web', ['web.example.com'], image), 'web.yaml'), allowlist), image).not.toThrow();
+      expect(
+        () =>
+          checkAdmission(store, parseManifests(projectYaml('web', ['web.example.com'], image), 'web.yaml'), allowlist),
+        image,
+      ).not.toThrow();
     }
   });
 
   it('judges a project that names an Image by what the Image pulls, in the same batch or in the store', async () => {
-    const batch = parseManifests(`${imageRefYaml('hello', 'evil:1')}---\n${projectYaml('web', ['web.example.com'])}`, 'all.yaml');
+    const batch = parseManifests(
+      `${imageRefYaml('hello', 'evil:1')}---\n${projectYaml('web', ['web.example.com'])}`,
+      'all.yaml',
+    );
     const issues = issuesOf(() => checkAdmission(store, batch, allowlist));
     // The Image itself is refused too: pulling what may not run is wasted work.
     expect(issues.map((issue) => `${issue.path}: ${issue.message}`)).toEqual([
@@ -201,33 +262,57 @@ describe('checkAdmission: image allowlist', () => {
       expect.stringMatching(/^spec\.image: image "evil:1" \(what Image "hello" pulls\) is not allowed/),
     ]);
 
-    await store.apply({ apiVersion: API_VERSION, kind: 'Image', metadata: { name: 'hello' }, spec: { ref: 'busybox:1.36' } });
-    expect(() => checkAdmission(store, parseManifests(projectYaml('web', ['web.example.com']), 'web.yaml'), allowlist)).not.toThrow();
+    await store.apply({
+      apiVersion: API_VERSION,
+      kind: 'Image',
+      metadata: { name: 'hello' },
+      spec: { ref: 'busybox:1.36' },
+    });
+    expect(() =>
+      checkAdmission(store, parseManifests(projectYaml('web', ['web.example.com']), 'web.yaml'), allowlist),
+    ).not.toThrow();
   });
 
   it('judges a build by luma/<instance>/<name>', () => {
     const onlyRegistry = settingsWith({ imageAllowlist: ['registry.example.com/**'], instance: 'ci-7' });
-    const batch = parseManifests(`${imageBuildYaml('hello')}---\n${projectYaml('web', ['web.example.com'])}`, 'all.yaml');
+    const batch = parseManifests(
+      `${imageBuildYaml('hello')}---\n${projectYaml('web', ['web.example.com'])}`,
+      'all.yaml',
+    );
     const issues = issuesOf(() => checkAdmission(store, batch, onlyRegistry));
     expect(issues.map((issue) => `${issue.path}: ${issue.message}`)).toEqual([
       'spec.build: image "luma/ci-7/hello" (where this Image is built) is not allowed: it matches no pattern of the operator setting imageAllowlist [registry.example.com/**]',
       'spec.image: image "luma/ci-7/hello" (what Image "hello" builds) is not allowed: it matches no pattern of the operator setting imageAllowlist [registry.example.com/**]',
     ]);
-    expect(() => checkAdmission(store, batch, settingsWith({ imageAllowlist: ['luma/ci-7/*'], instance: 'ci-7' }))).not.toThrow();
-    expect(() => checkAdmission(store, batch, settingsWith({ imageAllowlist: ['luma/other/*'], instance: 'ci-7' }))).toThrow(ManifestError);
+    expect(() =>
+      checkAdmission(store, batch, settingsWith({ imageAllowlist: ['luma/ci-7/*'], instance: 'ci-7' })),
+    ).not.toThrow();
+    expect(() =>
+      checkAdmission(store, batch, settingsWith({ imageAllowlist: ['luma/other/*'], instance: 'ci-7' })),
+    ).toThrow(ManifestError);
   });
 
   it("refuses a lease through its project's image, at spec.project", async () => {
     await storeProject('web', ['web.example.com'], 'evil:1');
-    const issues = issuesOf(() => checkAdmission(store, parseManifests(leaseYaml('l1', 'web'), 'lease.yaml'), allowlist));
+    const issues = issuesOf(() =>
+      checkAdmission(store, parseManifests(leaseYaml('l1', 'web'), 'lease.yaml'), allowlist),
+    );
     expect(issues.map(formatIssue)).toEqual([
       'lease.yaml:6:12: spec.project: project "web" runs image "evil:1", which is not allowed: it matches no pattern of the operator setting imageAllowlist [registry.example.com/**, busybox, luma/**]',
     ]);
   });
 
   it('says so when the allowlist is empty', () => {
-    const issues = issuesOf(() => checkAdmission(store, parseManifests(projectYaml('web', ['web.example.com'], 'busybox'), 'web.yaml'), settingsWith({ imageAllowlist: [] })));
-    expect(issues[0]?.message).toBe('image "busybox" is not allowed: the operator setting imageAllowlist is empty, so no image may run');
+    const issues = issuesOf(() =>
+      checkAdmission(
+        store,
+        parseManifests(projectYaml('web', ['web.example.com'], 'busybox'), 'web.yaml'),
+        settingsWith({ imageAllowlist: [] }),
+      ),
+    );
+    expect(issues[0]?.message).toBe(
+      'image "busybox" is not allowed: the operator setting imageAllowlist is empty, so no image may run',
+    );
   });
 });
 
@@ -238,14 +323,18 @@ describe('applyDocuments with operator rules', () => {
       { path: 'lease.yaml', content: leaseYaml('l1', 'web', '3h') },
     ]);
     const failure = applyDocuments(store, documents, { settings: DEFAULT_SETTINGS });
-    await expect(failure).rejects.toThrow('lease.yaml:7:8: spec.ttl: 3h is above the maximum of 120m (operator setting leases.maxTtl)');
+    await expect(failure).rejects.toThrow(
+      'lease.yaml:7:8: spec.ttl: 3h is above the maximum of 120m (operator setting leases.maxTtl)',
+    );
     expect(store.list('Project')).toEqual([]);
     expect(store.list('Lease')).toEqual([]);
   });
 
   it('refuses on a dry run too', async () => {
     const documents = parseManifests(projectYaml('web', ['web.example.com'], 'evil:1'), 'web.yaml');
-    await expect(applyDocuments(store, documents, { settings: settingsWith({ imageAllowlist: ['busybox'] }), dryRun: true })).rejects.toBeInstanceOf(ManifestError);
+    await expect(
+      applyDocuments(store, documents, { settings: settingsWith({ imageAllowlist: ['busybox'] }), dryRun: true }),
+    ).rejects.toBeInstanceOf(ManifestError);
   });
 });
 
@@ -253,15 +342,22 @@ describe('checkAdmission: lease hostnames', () => {
   it('refuses a Lease whose hostname (<lease>.<first project hostname>) a project declares, at its name', async () => {
     await storeProject('web', ['web.localhost']);
     await storeProject('shop', ['shop.web.localhost']);
-    const issues = issuesOf(() => checkAdmission(store, parseManifests(leaseYaml('shop', 'web'), 'lease.yaml'), DEFAULT_SETTINGS));
-    expect(issues.map(formatIssue)).toEqual(['lease.yaml:4:9: metadata.name: this lease would be reached at "shop.web.localhost", a hostname project "shop" declares; choose another lease name']);
+    const issues = issuesOf(() =>
+      checkAdmission(store, parseManifests(leaseYaml('shop', 'web'), 'lease.yaml'), DEFAULT_SETTINGS),
+    );
+    expect(issues.map(formatIssue)).toEqual([
+      'lease.yaml:4:9: metadata.name: this lease would be reached at "shop.web.localhost", a hostname project "shop" declares; choose another lease name',
+    ]);
   });
 
   it('refuses a Project declaring the hostname of a lease not yet ended, and lets it have that of an ended one', async () => {
     await storeProject('web', ['web.localhost']);
     await storeLease('trial', 'web', 'Active');
     await storeLease('old', 'web', 'Expired');
-    const documents = parseManifests(projectYaml('grab', ['grab.localhost', 'trial.web.localhost', 'old.web.localhost']), 'grab.yaml');
+    const documents = parseManifests(
+      projectYaml('grab', ['grab.localhost', 'trial.web.localhost', 'old.web.localhost']),
+      'grab.yaml',
+    );
     const issues = issuesOf(() => checkAdmission(store, documents, DEFAULT_SETTINGS));
     expect(issues.map(formatIssue)).toEqual([
       'grab.yaml:9:7: spec.hostnames[1]: hostname "trial.web.localhost" is where lease "trial" of project "web" is reached; hostnames of projects and leases must differ',
@@ -270,8 +366,14 @@ describe('checkAdmission: lease hostnames', () => {
 
   it('judges both against the batch: a lease and a project declared together, and a project whose first hostname moves', async () => {
     await storeProject('web', ['web.localhost']);
-    const together = parseManifests(`${projectYaml('api', ['x.web.localhost'])}---\n${leaseYaml('x', 'web')}`, 'both.yaml');
-    expect(issuesOf(() => checkAdmission(store, together, DEFAULT_SETTINGS)).map((issue) => issue.path)).toEqual(['spec.hostnames[0]', 'metadata.name']);
+    const together = parseManifests(
+      `${projectYaml('api', ['x.web.localhost'])}---\n${leaseYaml('x', 'web')}`,
+      'both.yaml',
+    );
+    expect(issuesOf(() => checkAdmission(store, together, DEFAULT_SETTINGS)).map((issue) => issue.path)).toEqual([
+      'spec.hostnames[0]',
+      'metadata.name',
+    ]);
     // A lease "a" of web lives at a.web.localhost; moving web's first hostname moves it to a.web.example.com.
     await storeLease('a', 'web');
     await storeProject('other', ['a.web.example.com']);
@@ -284,7 +386,10 @@ describe('checkAdmission: lease hostnames', () => {
   it('lets a lease and its project be applied again unchanged', async () => {
     await storeProject('web', ['web.localhost']);
     await storeLease('trial', 'web', 'Active');
-    const documents = parseManifests(`${projectYaml('web', ['web.localhost'])}---\n${leaseYaml('trial', 'web')}`, 'again.yaml');
+    const documents = parseManifests(
+      `${projectYaml('web', ['web.localhost'])}---\n${leaseYaml('trial', 'web')}`,
+      'again.yaml',
+    );
     expect(() => checkAdmission(store, documents, DEFAULT_SETTINGS)).not.toThrow();
   });
 });

@@ -50,7 +50,16 @@ afterEach(async () => {
 });
 
 function imageYaml(name: string, context: string): string {
-  return ['apiVersion: luma.dev/v1alpha1', 'kind: Image', 'metadata:', `  name: ${name}`, 'spec:', '  build:', `    context: ${JSON.stringify(context)}`, ''].join('\n');
+  return [
+    'apiVersion: luma.dev/v1alpha1',
+    'kind: Image',
+    'metadata:',
+    `  name: ${name}`,
+    'spec:',
+    '  build:',
+    `    context: ${JSON.stringify(context)}`,
+    '',
+  ].join('\n');
 }
 
 function imageDoc(context: string, file = manifestFile, name = 'web'): ParsedDocument {
@@ -96,9 +105,13 @@ describe('uploadedContextResolver (applies through the API)', () => {
 
   it('in a dry run takes a digest that was never uploaded (nothing is stored, so no files are needed), but still refuses a non-digest', async () => {
     const digest = `sha256:${'a'.repeat(64)}`;
-    await expect(uploadedContextResolver(contexts, new Map(), { dryRun: true })(imageDoc(`upload:${digest}`))).resolves.toBe(digest);
+    await expect(
+      uploadedContextResolver(contexts, new Map(), { dryRun: true })(imageDoc(`upload:${digest}`)),
+    ).resolves.toBe(digest);
     expect(await issuesOf(uploadedContextResolver(contexts, new Map())(imageDoc(`upload:${digest}`)))).toHaveLength(1);
-    expect(await issuesOf(uploadedContextResolver(contexts, new Map(), { dryRun: true })(imageDoc('upload:../x')))).toHaveLength(1);
+    expect(
+      await issuesOf(uploadedContextResolver(contexts, new Map(), { dryRun: true })(imageDoc('upload:../x'))),
+    ).toHaveLength(1);
   });
 
   it('uses the upload handed over with the apply for a directory context, by file and document index', async () => {
@@ -138,13 +151,24 @@ describe('localContextResolver (manifests read from disk)', () => {
 
   it('refuses a context that does not exist, with the place it looked', async () => {
     const issues = await issuesOf(localContextResolver(contexts)(imageDoc('./nope')));
-    expect(issues).toEqual([{ file: manifestFile, line: 7, column: 14, path: 'spec.build.context', message: `the context ${path.join(appDir, 'nope')} does not exist` }]);
+    expect(issues).toEqual([
+      {
+        file: manifestFile,
+        line: 7,
+        column: 14,
+        path: 'spec.build.context',
+        message: `the context ${path.join(appDir, 'nope')} does not exist`,
+      },
+    ]);
   });
 
   it('refuses a hostile archive file with the reason, storing nothing', async () => {
     await writeFile(path.join(appDir, 'evil.tar'), await tarOf([{ name: '../../escape', content: 'x' }]));
     const issues = await issuesOf(localContextResolver(contexts)(imageDoc('evil.tar')));
-    expect(issues[0]).toMatchObject({ path: 'spec.build.context', message: 'entry "../../escape" climbs out of the context with ".."' });
+    expect(issues[0]).toMatchObject({
+      path: 'spec.build.context',
+      message: 'entry "../../escape" climbs out of the context with ".."',
+    });
     await settle();
     trap.take();
   });
@@ -158,29 +182,46 @@ describe('localContextResolver (manifests read from disk)', () => {
 describe('applyDocuments with build contexts', () => {
   it('annotates the Image with its context digest; the same files again are unchanged, changed files are configured', async () => {
     const resolve = localContextResolver(contexts);
-    const [created] = await applyDocuments(store, [imageDoc('./site')], { settings: DEFAULT_SETTINGS, resolveContext: resolve });
+    const [created] = await applyDocuments(store, [imageDoc('./site')], {
+      settings: DEFAULT_SETTINGS,
+      resolveContext: resolve,
+    });
     const digest = await contextDigest(path.join(appDir, 'site'));
     expect(created?.result).toBe('created');
     expect(store.get('Image', 'web')?.metadata.annotations?.[CONTEXT_DIGEST_ANNOTATION]).toBe(digest);
 
-    const [again] = await applyDocuments(store, [imageDoc('./site')], { settings: DEFAULT_SETTINGS, resolveContext: resolve });
+    const [again] = await applyDocuments(store, [imageDoc('./site')], {
+      settings: DEFAULT_SETTINGS,
+      resolveContext: resolve,
+    });
     expect(again?.result).toBe('unchanged');
 
     await writeFile(path.join(appDir, 'site', 'www', 'index.html'), 'hello again\n');
-    const [changed] = await applyDocuments(store, [imageDoc('./site')], { settings: DEFAULT_SETTINGS, resolveContext: resolve });
+    const [changed] = await applyDocuments(store, [imageDoc('./site')], {
+      settings: DEFAULT_SETTINGS,
+      resolveContext: resolve,
+    });
     expect(changed?.result).toBe('configured');
     expect(store.get('Image', 'web')?.metadata.annotations?.[CONTEXT_DIGEST_ANNOTATION]).not.toBe(digest);
   });
 
   it('refuses a build context when no resolver is given (e.g. POST /apply of a directory context)', async () => {
     const issues = await issuesOf(applyDocuments(store, [imageDoc('./site')], { settings: DEFAULT_SETTINGS }));
-    expect(issues[0]).toMatchObject({ path: 'spec.build.context', message: expect.stringContaining('use `luma apply -f`, which uploads them') });
+    expect(issues[0]).toMatchObject({
+      path: 'spec.build.context',
+      message: expect.stringContaining('use `luma apply -f`, which uploads them'),
+    });
     expect(store.list('Image')).toEqual([]);
   });
 
   it('refuses the whole batch when one context cannot be found, and reports every bad one', async () => {
-    const docs = parseManifests(`${imageYaml('good', './site')}---\n${imageYaml('bad', './missing')}---\n${imageYaml('worse', './gone')}`, manifestFile);
-    const issues = await issuesOf(applyDocuments(store, docs, { settings: DEFAULT_SETTINGS, resolveContext: localContextResolver(contexts) }));
+    const docs = parseManifests(
+      `${imageYaml('good', './site')}---\n${imageYaml('bad', './missing')}---\n${imageYaml('worse', './gone')}`,
+      manifestFile,
+    );
+    const issues = await issuesOf(
+      applyDocuments(store, docs, { settings: DEFAULT_SETTINGS, resolveContext: localContextResolver(contexts) }),
+    );
     expect(issues.map((issue) => issue.message)).toEqual([
       `the context ${path.join(appDir, 'missing')} does not exist`,
       `the context ${path.join(appDir, 'gone')} does not exist`,
@@ -189,7 +230,11 @@ describe('applyDocuments with build contexts', () => {
   });
 
   it('does not store the object on a dry run (the annotation is still computed)', async () => {
-    const [result] = await applyDocuments(store, [imageDoc('./site')], { settings: DEFAULT_SETTINGS, resolveContext: localContextResolver(contexts), dryRun: true });
+    const [result] = await applyDocuments(store, [imageDoc('./site')], {
+      settings: DEFAULT_SETTINGS,
+      resolveContext: localContextResolver(contexts),
+      dryRun: true,
+    });
     expect(result?.result).toBe('created');
     expect(result?.object.metadata.annotations?.[CONTEXT_DIGEST_ANNOTATION]).toMatch(/^sha256:/);
     expect(store.list('Image')).toEqual([]);

@@ -59,7 +59,12 @@ describe('table', () => {
       ['b', '0/10', 'Idle'],
     ]);
     expect(text).toBe(
-      ['NAME                 READY   STATUS', 'a-rather-long-name   1/1     Running', 'b                    0/10    Idle', ''].join('\n'),
+      [
+        'NAME                 READY   STATUS',
+        'a-rather-long-name   1/1     Running',
+        'b                    0/10    Idle',
+        '',
+      ].join('\n'),
     );
     const lines = text.trimEnd().split('\n');
     for (const column of ['READY', 'STATUS']) {
@@ -70,7 +75,12 @@ describe('table', () => {
   });
 
   it('does not pad an empty last column', () => {
-    expect(table([['NAME', 'URL'], ['web', '']])).toBe('NAME   URL\nweb\n');
+    expect(
+      table([
+        ['NAME', 'URL'],
+        ['web', ''],
+      ]),
+    ).toBe('NAME   URL\nweb\n');
   });
 });
 
@@ -123,16 +133,27 @@ describe('formatObjects', () => {
     const lines = formatObjects('Lease', [lease], 'table', false).trimEnd().split('\n');
     expect(lines[0]).toMatch(/^NAME\s+READY\s+STATUS\s+AGE\s+PROJECT\s+EXPIRES-IN$/);
     expect(lines[1]).toMatch(/^l1\s+True\s+Active\s+\d+s\s+web\s+5m$/);
-    const terminating = formatObjects('Lease', [{ ...lease, metadata: { ...lease.metadata, deletionTimestamp: ago(0) } }], 'table', false).split('\n')[1];
+    const terminating = formatObjects(
+      'Lease',
+      [{ ...lease, metadata: { ...lease.metadata, deletionTimestamp: ago(0) } }],
+      'table',
+      false,
+    ).split('\n')[1];
     expect(terminating).toMatch(/^l1\s+True\s+Terminating\s/);
   });
 
   it('prints one object or a List as JSON and YAML', () => {
     const web = project('web');
     expect(JSON.parse(formatObjects('Project', [web], 'json', true))).toEqual(web);
-    expect(JSON.parse(formatObjects('Project', [web], 'json', false))).toEqual({ apiVersion: API_VERSION, kind: 'List', items: [web] });
+    expect(JSON.parse(formatObjects('Project', [web], 'json', false))).toEqual({
+      apiVersion: API_VERSION,
+      kind: 'List',
+      items: [web],
+    });
     expect(formatObjects('Project', [web], 'yaml', true)).toContain('kind: Project\n');
-    expect(formatObjects('Project', [web], 'yaml', false)).toMatch(/^apiVersion: luma\.dev\/v1alpha1\nkind: List\nitems:\n/);
+    expect(formatObjects('Project', [web], 'yaml', false)).toMatch(
+      /^apiVersion: luma\.dev\/v1alpha1\nkind: List\nitems:\n/,
+    );
   });
 });
 
@@ -143,7 +164,15 @@ describe('describe', () => {
         observedGeneration: 2,
         phase: 'Running',
         url: 'http://web.localhost:8080',
-        conditions: [{ type: 'Ready', status: 'True', reason: 'Running', message: '1 instance(s) serving', lastTransitionTime: new Date().toISOString() }],
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: 'Running',
+            message: '1 instance(s) serving',
+            lastTransitionTime: new Date().toISOString(),
+          },
+        ],
       },
     });
     const text = describeObject(web);
@@ -151,7 +180,9 @@ describe('describe', () => {
     expect(text).toContain('Generation:   2 (observed 2)\n');
     expect(text).toContain('Phase:        Running\n');
     expect(text).toContain('  url: http://web.localhost:8080');
-    expect(text).toMatch(/Conditions:\n {2}TYPE\s+STATUS\s+REASON\s+SINCE\s+MESSAGE\n {2}Ready\s+True\s+Running\s+\d+s\s+1 instance\(s\) serving\nEvents:\n {2}<none>\n$/);
+    expect(text).toMatch(
+      /Conditions:\n {2}TYPE\s+STATUS\s+REASON\s+SINCE\s+MESSAGE\n {2}Ready\s+True\s+Running\s+\d+s\s+1 instance\(s\) serving\nEvents:\n {2}<none>\n$/,
+    );
   });
 
   it('says <none> without conditions or events', () => {
@@ -159,12 +190,32 @@ describe('describe', () => {
   });
 
   it('lists recent events with their repeats', () => {
-    const text = describeObject(project('web'), [event({ type: 'Warning', reason: 'StartFailed', count: 3, firstTimestamp: ago(300_000), lastTimestamp: ago(10_000) })], PLAIN, NOW);
-    expect(text).toMatch(/Events:\n {2}TYPE\s+REASON\s+AGE\s+FROM\s+MESSAGE\n {2}Warning\s+StartFailed\s+10s \(x3 over 5m\)\s+controller\s+it broke\n$/);
+    const text = describeObject(
+      project('web'),
+      [
+        event({
+          type: 'Warning',
+          reason: 'StartFailed',
+          count: 3,
+          firstTimestamp: ago(300_000),
+          lastTimestamp: ago(10_000),
+        }),
+      ],
+      PLAIN,
+      NOW,
+    );
+    expect(text).toMatch(
+      /Events:\n {2}TYPE\s+REASON\s+AGE\s+FROM\s+MESSAGE\n {2}Warning\s+StartFailed\s+10s \(x3 over 5m\)\s+controller\s+it broke\n$/,
+    );
   });
 
   it('shows a Terminating object and what it waits for', () => {
-    const text = describeObject(project('web', { metadata: { name: 'web', deletionTimestamp: ago(0), finalizers: ['luma.dev/containers'] } }), [], PLAIN, NOW);
+    const text = describeObject(
+      project('web', { metadata: { name: 'web', deletionTimestamp: ago(0), finalizers: ['luma.dev/containers'] } }),
+      [],
+      PLAIN,
+      NOW,
+    );
     expect(text).toContain('Deleting:     since 2025-01-01T12:00:00.000Z, waiting for luma.dev/containers\n');
     expect(text).toContain('Phase:        Terminating\n');
   });
@@ -187,7 +238,22 @@ function event(overrides: Partial<LumaEvent> = {}): LumaEvent {
 
 describe('events', () => {
   it('prints LAST SEEN, TYPE, REASON, OBJECT, COUNT and MESSAGE, counting repeats', () => {
-    const lines = formatEvents([event(), event({ type: 'Warning', reason: 'StartFailed', count: 4, firstTimestamp: ago(180_000), lastTimestamp: ago(5_000) })], PLAIN, NOW).trimEnd().split('\n');
+    const lines = formatEvents(
+      [
+        event(),
+        event({
+          type: 'Warning',
+          reason: 'StartFailed',
+          count: 4,
+          firstTimestamp: ago(180_000),
+          lastTimestamp: ago(5_000),
+        }),
+      ],
+      PLAIN,
+      NOW,
+    )
+      .trimEnd()
+      .split('\n');
     expect(lines[0]).toMatch(/^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+COUNT\s+MESSAGE$/);
     expect(lines[1]).toMatch(/^0s\s+Normal\s+Started\s+project\/web\s+1\s+it broke$/);
     expect(lines[2]).toMatch(/^5s \(x4 over 3m\)\s+Warning\s+StartFailed\s+project\/web\s+4\s+it broke$/);
@@ -214,12 +280,16 @@ describe('colour', () => {
     expect(colourWanted({}, {})).toBe(false);
     expect(colourWanted({ isTTY: true }, { NO_COLOR: '1' })).toBe(false);
     expect(colourWanted({ isTTY: true }, { TERM: 'dumb' })).toBe(false);
-    expect(formatObjects('Project', [project('web', { status: { phase: 'Running' } })], 'table', false, makeStyle(false))).not.toContain('\x1b');
+    expect(
+      formatObjects('Project', [project('web', { status: { phase: 'Running' } })], 'table', false, makeStyle(false)),
+    ).not.toContain('\x1b');
   });
 });
 
 describe('-o name', () => {
   it('prints kind/name, one per line', () => {
-    expect(formatObjects('Project', [project('web'), project('api')], 'name', false)).toBe('project/web\nproject/api\n');
+    expect(formatObjects('Project', [project('web'), project('api')], 'name', false)).toBe(
+      'project/web\nproject/api\n',
+    );
   });
 });

@@ -39,8 +39,22 @@ describe('help', () => {
   it('shows examples for every command (leaf commands) and the exit codes at the top', () => {
     const program = quietProgram();
     const leaves = allCommands(program).filter((command) => command.commands.length === 0);
-    expect(leaves.map((command) => command.name())).toEqual(expect.arrayContaining(['apply', 'diff', 'get', 'describe', 'delete', 'wait', 'events', 'logs', 'completion', 'up']));
-    for (const command of leaves) expect(helpOf(command), `luma ${command.name()} --help`).toMatch(/Examples?:\n {2}(luma|source|luma-proxy)/);
+    expect(leaves.map((command) => command.name())).toEqual(
+      expect.arrayContaining([
+        'apply',
+        'diff',
+        'get',
+        'describe',
+        'delete',
+        'wait',
+        'events',
+        'logs',
+        'completion',
+        'up',
+      ]),
+    );
+    for (const command of leaves)
+      expect(helpOf(command), `luma ${command.name()} --help`).toMatch(/Examples?:\n {2}(luma|source|luma-proxy)/);
     expect(helpOf(program)).toMatch(/Exit codes: 0 success; 1 failure/);
   });
 });
@@ -68,7 +82,9 @@ describe('exit codes', () => {
   it('maps failures: refused or unreachable 1, timeouts 3, anything else 1', () => {
     expect(exitCodeFor(new CliError('refused'))).toBe(1);
     expect(exitCodeFor(new CliError('late', EXIT.timeout))).toBe(3);
-    expect(exitCodeFor(new ManifestError([{ file: 'a.yaml', line: 1, column: 1, path: 'spec', message: 'bad' }]))).toBe(1);
+    expect(exitCodeFor(new ManifestError([{ file: 'a.yaml', line: 1, column: 1, path: 'spec', message: 'bad' }]))).toBe(
+      1,
+    );
     expect(exitCodeFor(new Error('boom'))).toBe(1);
   });
 
@@ -80,7 +96,9 @@ describe('exit codes', () => {
 
 describe('kinds', () => {
   it('suggests the spelling a typo was probably meant as, plurals first', () => {
-    expect(() => parseKind('projecs')).toThrow('unknown kind "projecs"; did you mean "projects"? (known: project, image, lease)');
+    expect(() => parseKind('projecs')).toThrow(
+      'unknown kind "projecs"; did you mean "projects"? (known: project, image, lease)',
+    );
     expect(() => parseKind('leese')).toThrow('did you mean "lease"?');
     expect(() => parseKind('widgets')).toThrow(/^unknown kind "widgets" \(known: /);
   });
@@ -92,14 +110,20 @@ describe('completion', () => {
     const words = shellLine.split(' ');
     // `luma` is not on the PATH here: names come back empty, as when Luma is down.
     const run = `${script}\nCOMP_WORDS=(${words.map((word) => `'${word}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _luma; printf '%s\\n' "\${COMPREPLY[@]}"`;
-    const result = spawnSync('bash', ['--norc', '--noprofile', '-c', run], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+    const result = spawnSync('bash', ['--norc', '--noprofile', '-c', run], {
+      encoding: 'utf8',
+      env: { PATH: '/usr/bin:/bin' },
+    });
     expect(result.stderr).toBe('');
     return result.stdout.split('\n').filter((line) => line !== '');
   }
 
   it('is valid bash and zsh-loadable bash', () => {
     for (const shell of ['bash', 'zsh'] as const) {
-      const result = spawnSync('bash', ['-n'], { input: completionScript(shell, quietProgram()).replace(/^autoload.*$/gm, ''), encoding: 'utf8' });
+      const result = spawnSync('bash', ['-n'], {
+        input: completionScript(shell, quietProgram()).replace(/^autoload.*$/gm, ''),
+        encoding: 'utf8',
+      });
       expect(result.status, result.stderr).toBe(0);
     }
     expect(completionScript('zsh', quietProgram())).toContain('bashcompinit');

@@ -10,7 +10,9 @@ function parse(args: string[], env: Record<string, string> = {}): ProxyLimitFlag
   const saved = { ...process.env };
   Object.assign(process.env, env);
   try {
-    const command = addProxyLimitFlags(new Command('run').exitOverride().configureOutput({ writeErr: () => undefined }));
+    const command = addProxyLimitFlags(
+      new Command('run').exitOverride().configureOutput({ writeErr: () => undefined }),
+    );
     command.parse(args, { from: 'user' });
     return command.opts<ProxyLimitFlags>();
   } finally {
@@ -20,7 +22,23 @@ function parse(args: string[], env: Record<string, string> = {}): ProxyLimitFlag
 
 describe('proxy limit flags', () => {
   it('parses each flag and maps it to its limit; the rest keep their defaults', () => {
-    const flags = parse(['--body-timeout', '2s', '--send-timeout', '45s', '--keep-alive-timeout', '1m', '--upgrade-timeout', '500ms', '--http2-idle-timeout', '90s', '--max-connections', '20'], { LUMA_PROXY_HEADERS_TIMEOUT: '5s' });
+    const flags = parse(
+      [
+        '--body-timeout',
+        '2s',
+        '--send-timeout',
+        '45s',
+        '--keep-alive-timeout',
+        '1m',
+        '--upgrade-timeout',
+        '500ms',
+        '--http2-idle-timeout',
+        '90s',
+        '--max-connections',
+        '20',
+      ],
+      { LUMA_PROXY_HEADERS_TIMEOUT: '5s' },
+    );
     expect(clientLimits(proxyLimitsFrom(flags))).toEqual({
       headersTimeoutMs: 5_000,
       bodyTimeoutMs: 2_000,
@@ -30,7 +48,10 @@ describe('proxy limit flags', () => {
       http2IdleTimeoutMs: 90_000,
       maxConnections: 20,
     });
-    expect(clientLimits(proxyLimitsFrom(parse([])))).toMatchObject({ bodyTimeoutMs: PROXY_DEFAULTS.bodyTimeoutMs, maxConnections: PROXY_DEFAULTS.maxConnections });
+    expect(clientLimits(proxyLimitsFrom(parse([])))).toMatchObject({
+      bodyTimeoutMs: PROXY_DEFAULTS.bodyTimeoutMs,
+      maxConnections: PROXY_DEFAULTS.maxConnections,
+    });
   });
 
   it('refuses a zero deadline and a cap that is not a whole number above zero', () => {

@@ -11,7 +11,11 @@ function project(readiness: Readiness | undefined, generation = 1, observedGener
     kind: 'Project',
     metadata: { name: 'x', generation },
     spec: { image: 'i', hostnames: ['x.localhost'] },
-    status: { observedGeneration, phase: 'Starting', ...(readiness ? { conditions: setReadiness(undefined, readiness, T) } : {}) },
+    status: {
+      observedGeneration,
+      phase: 'Starting',
+      ...(readiness ? { conditions: setReadiness(undefined, readiness, T) } : {}),
+    },
   };
 }
 
@@ -25,44 +29,72 @@ describe('parseWaitFor', () => {
     ['delete', { type: 'delete' }],
   ])('%s', (input, expected) => expect(parseWaitFor(input)).toEqual(expected));
 
-  it.each(['Ready', 'condition=', 'condition=Ready=maybe', 'deleted', ''])('refuses %j, saying what it takes', (input) => {
-    expect(() => parseWaitFor(input)).toThrow(WaitForError);
-    expect(() => parseWaitFor(input)).toThrow(/--for=condition=Ready/);
-  });
+  it.each(['Ready', 'condition=', 'condition=Ready=maybe', 'deleted', ''])(
+    'refuses %j, saying what it takes',
+    (input) => {
+      expect(() => parseWaitFor(input)).toThrow(WaitForError);
+      expect(() => parseWaitFor(input)).toThrow(/--for=condition=Ready/);
+    },
+  );
 });
 
 describe('judge', () => {
   it('is done when Ready is True for the current generation', () => {
-    expect(judge(project({ state: 'ready', reason: 'Running', message: '' }), READY, 'project/x')).toEqual({ outcome: 'done', message: 'project/x condition met' });
+    expect(judge(project({ state: 'ready', reason: 'Running', message: '' }), READY, 'project/x')).toEqual({
+      outcome: 'done',
+      message: 'project/x condition met',
+    });
   });
 
   it('keeps waiting while the controller has not seen the current spec, even if Ready is True', () => {
-    expect(judge(project({ state: 'ready', reason: 'Running', message: '' }, 2, 1), READY, 'project/x').outcome).toBe('waiting');
+    expect(judge(project({ state: 'ready', reason: 'Running', message: '' }, 2, 1), READY, 'project/x').outcome).toBe(
+      'waiting',
+    );
   });
 
   it('keeps waiting, saying where it stands, while reconciling or not reconciled yet', () => {
-    expect(judge(project({ state: 'reconciling', reason: 'Starting', message: 'an instance is starting' }), READY, 'project/x')).toEqual({
+    expect(
+      judge(
+        project({ state: 'reconciling', reason: 'Starting', message: 'an instance is starting' }),
+        READY,
+        'project/x',
+      ),
+    ).toEqual({
       outcome: 'waiting',
       progress: 'Starting, Ready=False (Starting: an instance is starting)',
     });
-    expect(judge(project(undefined), READY, 'project/x')).toEqual({ outcome: 'waiting', progress: 'Starting: not reconciled yet' });
+    expect(judge(project(undefined), READY, 'project/x')).toEqual({
+      outcome: 'waiting',
+      progress: 'Starting: not reconciled yet',
+    });
   });
 
   it('gives up at once when stalled or ended, with the reason', () => {
-    expect(judge(project({ state: 'stalled', reason: 'ImageNotFound', message: 'no such image' }), READY, 'project/x')).toEqual({
+    expect(
+      judge(project({ state: 'stalled', reason: 'ImageNotFound', message: 'no such image' }), READY, 'project/x'),
+    ).toEqual({
       outcome: 'failed',
       message: 'project/x is stalled and will not become Ready without a change: ImageNotFound: no such image',
     });
-    expect(judge(project({ state: 'ended', reason: 'Expired', message: 'over' }), READY, 'project/x')).toMatchObject({ outcome: 'failed', message: expect.stringContaining('Expired') });
+    expect(judge(project({ state: 'ended', reason: 'Expired', message: 'over' }), READY, 'project/x')).toMatchObject({
+      outcome: 'failed',
+      message: expect.stringContaining('Expired'),
+    });
   });
 
   it('fails when the object is gone while waiting for a condition', () => {
-    expect(judge(undefined, READY, 'project/x')).toMatchObject({ outcome: 'failed', message: expect.stringContaining('project/x not found') });
+    expect(judge(undefined, READY, 'project/x')).toMatchObject({
+      outcome: 'failed',
+      message: expect.stringContaining('project/x not found'),
+    });
   });
 
   it('waits for a deletion until the object is gone', () => {
     expect(judge(project(undefined), { type: 'delete' }, 'project/x').outcome).toBe('waiting');
-    expect(judge(undefined, { type: 'delete' }, 'project/x')).toEqual({ outcome: 'done', message: 'project/x deleted' });
+    expect(judge(undefined, { type: 'delete' }, 'project/x')).toEqual({
+      outcome: 'done',
+      message: 'project/x deleted',
+    });
   });
 
   it('waits for other conditions and statuses as asked', () => {

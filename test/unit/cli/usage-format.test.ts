@@ -27,7 +27,18 @@ describe('formatRuntime', () => {
 describe('formatUsage', () => {
   const summary = summariseUsage([
     usageRecord({ lease: 'a', project: 'web' }),
-    usageRecord({ lease: 'b', project: 'api', startedAt: '2025-01-01T11:00:00.000Z', endedAt: '2025-01-01T11:10:00.000Z', runtimeSeconds: 600, cpuMillis: 1000, memoryBytes: 2 ** 30, cost: 0.0159, reason: 'Released', fromPool: true }),
+    usageRecord({
+      lease: 'b',
+      project: 'api',
+      startedAt: '2025-01-01T11:00:00.000Z',
+      endedAt: '2025-01-01T11:10:00.000Z',
+      runtimeSeconds: 600,
+      cpuMillis: 1000,
+      memoryBytes: 2 ** 30,
+      cost: 0.0159,
+      reason: 'Released',
+      fromPool: true,
+    }),
   ]);
 
   it('prints a table of leases, then projects and the total', () => {
@@ -48,7 +59,19 @@ describe('formatUsage', () => {
 
   it('adds the end, the pool and the uid in wide output', () => {
     const [header, first] = formatUsage(summary, 'wide').split('\n');
-    expect(header?.split(/\s+/)).toEqual(['LEASE', 'PROJECT', 'STARTED', 'RUNTIME', 'CPU', 'MEMORY', 'REASON', 'ENDED', 'FROM-POOL', 'UID', 'COST']);
+    expect(header?.split(/\s+/)).toEqual([
+      'LEASE',
+      'PROJECT',
+      'STARTED',
+      'RUNTIME',
+      'CPU',
+      'MEMORY',
+      'REASON',
+      'ENDED',
+      'FROM-POOL',
+      'UID',
+      'COST',
+    ]);
     expect(first).toContain('2025-01-01T10:05:00Z   no          uid-a');
   });
 

@@ -17,7 +17,8 @@ function errorOf(fn: () => unknown): Error {
 
 describe('parseSettings', () => {
   it('reads every known setting', () => {
-    const text = 'defaultIdleTimeout: 30s\ndefaultMemory: 1Gi\nresyncInterval: 1m30s\nstopTimeout: 1500ms\nstoppedRetention: 2h\ninstance: ci-run-7\nlogHeartbeatInterval: 500ms\n';
+    const text =
+      'defaultIdleTimeout: 30s\ndefaultMemory: 1Gi\nresyncInterval: 1m30s\nstopTimeout: 1500ms\nstoppedRetention: 2h\ninstance: ci-run-7\nlogHeartbeatInterval: 500ms\n';
     expect(parseSettings(text, FILE)).toEqual({
       defaultIdleTimeoutMs: 30_000,
       defaultMemoryBytes: 2 ** 30,
@@ -65,7 +66,18 @@ describe('parseSettings', () => {
     const known = /\(known: (.*)\)$/.exec(error.message)?.[1]?.split(', ') ?? [];
     // Every key the message offers is one parseSettings accepts.
     for (const key of known) expect(() => parseSettings(`${key}: 1s\n`, FILE), key).not.toThrow(/unknown setting/);
-    expect(known).toEqual(expect.arrayContaining(['defaultIdleTimeout', 'resyncInterval', 'stopTimeout', 'instance', 'leases', 'prices', 'imageAllowlist', 'pool']));
+    expect(known).toEqual(
+      expect.arrayContaining([
+        'defaultIdleTimeout',
+        'resyncInterval',
+        'stopTimeout',
+        'instance',
+        'leases',
+        'prices',
+        'imageAllowlist',
+        'pool',
+      ]),
+    );
   });
 
   it.each([
@@ -107,7 +119,14 @@ pool:
 
   it('reads every lease, price, allowlist and pool setting', () => {
     expect(parseSettings(full, FILE)).toEqual({
-      leaseBounds: { minTtlMs: 60_000, maxTtlMs: 4 * 3_600_000, minCpuMillis: 100, maxCpuMillis: 4_000, minMemoryBytes: 128 * 2 ** 20, maxMemoryBytes: 4 * 2 ** 30 },
+      leaseBounds: {
+        minTtlMs: 60_000,
+        maxTtlMs: 4 * 3_600_000,
+        minCpuMillis: 100,
+        maxCpuMillis: 4_000,
+        minMemoryBytes: 128 * 2 ** 20,
+        maxMemoryBytes: 4 * 2 ** 30,
+      },
       leaseDefaults: { cpuMillis: 500, memoryBytes: 512 * 2 ** 20 },
       maxActiveLeases: 50,
       leaseGracePeriodMs: 30_000,
@@ -120,7 +139,14 @@ pool:
 
   it('has the documented defaults', () => {
     expect(DEFAULT_SETTINGS).toMatchObject({
-      leaseBounds: { minTtlMs: 5 * 60_000, maxTtlMs: 120 * 60_000, minCpuMillis: 250, maxCpuMillis: 2_000, minMemoryBytes: 256 * 2 ** 20, maxMemoryBytes: 2 * 2 ** 30 },
+      leaseBounds: {
+        minTtlMs: 5 * 60_000,
+        maxTtlMs: 120 * 60_000,
+        minCpuMillis: 250,
+        maxCpuMillis: 2_000,
+        minMemoryBytes: 256 * 2 ** 20,
+        maxMemoryBytes: 2 * 2 ** 30,
+      },
       leaseDefaults: { cpuMillis: 250, memoryBytes: 256 * 2 ** 20 },
       maxActiveLeases: 20,
       leaseGracePeriodMs: 10_000,
@@ -145,8 +171,14 @@ pool:
   });
 
   it('accepts an empty section, and price 0 (a free installation), and an empty allowlist (nothing may run)', () => {
-    expect(parseSettings('leases:\npool:\n', FILE)).toMatchObject({ leaseBounds: DEFAULT_SETTINGS.leaseBounds, poolBatchSize: 2 });
-    expect(parseSettings('prices:\n  vcpuSecond: 0\n  gibSecond: 0\n', FILE).prices).toMatchObject({ perVcpuSecond: 0, perGibSecond: 0 });
+    expect(parseSettings('leases:\npool:\n', FILE)).toMatchObject({
+      leaseBounds: DEFAULT_SETTINGS.leaseBounds,
+      poolBatchSize: 2,
+    });
+    expect(parseSettings('prices:\n  vcpuSecond: 0\n  gibSecond: 0\n', FILE).prices).toMatchObject({
+      perVcpuSecond: 0,
+      perGibSecond: 0,
+    });
     expect(parseSettings('imageAllowlist: []\n', FILE).imageAllowlist).toEqual([]);
   });
 
@@ -161,27 +193,55 @@ pool:
     ['leases:\n  maxCpu: 200m\n', 'leases.maxCpu', 'expected at least leases.minCpu (250m), got 200m'],
     ['leases:\n  minMemory: 1Mi\n', 'leases.minMemory', 'expected a memory size between 6Mi and 1Ti, got "1Mi"'],
     ['leases:\n  minMemory: 4Gi\n', 'leases.minMemory', 'expected at most leases.maxMemory (2Gi), got 4Gi'],
-    ['leases:\n  defaultCpu: 4\n', 'leases.defaultCpu', 'expected a value between leases.minCpu (250m) and leases.maxCpu (2), got 4'],
-    ['leases:\n  minCpu: 500m\n', 'leases.defaultCpu', 'got 250m (the built-in default; set leases.defaultCpu within the bounds)'],
-    ['leases:\n  defaultMemory: 128Mi\n', 'leases.defaultMemory', 'expected a value between leases.minMemory (256Mi) and leases.maxMemory (2Gi), got 128Mi'],
+    [
+      'leases:\n  defaultCpu: 4\n',
+      'leases.defaultCpu',
+      'expected a value between leases.minCpu (250m) and leases.maxCpu (2), got 4',
+    ],
+    [
+      'leases:\n  minCpu: 500m\n',
+      'leases.defaultCpu',
+      'got 250m (the built-in default; set leases.defaultCpu within the bounds)',
+    ],
+    [
+      'leases:\n  defaultMemory: 128Mi\n',
+      'leases.defaultMemory',
+      'expected a value between leases.minMemory (256Mi) and leases.maxMemory (2Gi), got 128Mi',
+    ],
     ['leases:\n  maxActive: 0\n', 'leases.maxActive', 'expected a positive whole number, got 0'],
     ['leases:\n  maxActive: 2.5\n', 'leases.maxActive', 'expected a positive whole number, got 2.5'],
     ['leases:\n  gracePeriod: 10\n', 'leases.gracePeriod', 'expected a duration such as 10s, got 10'],
     ['leases: 5m\n', 'leases', 'expected a mapping of settings, got "5m"'],
     ['prices:\n  vcpuSecond: -1\n', 'prices.vcpuSecond', 'expected a number of at least 0 such as 0.000024, got -1'],
     ['prices:\n  gibSecond: "0.1"\n', 'prices.gibSecond', 'got "0.1"'],
-    ['prices:\n  currency: dollars\n', 'prices.currency', 'expected a three-letter currency code such as USD or EUR, got "dollars"'],
+    [
+      'prices:\n  currency: dollars\n',
+      'prices.currency',
+      'expected a three-letter currency code such as USD or EUR, got "dollars"',
+    ],
     ['prices: [1]\n', 'prices', 'expected a mapping of settings'],
     ['imageAllowlist: busybox\n', 'imageAllowlist', 'expected a list of image patterns'],
     ['imageAllowlist:\n', 'imageAllowlist', 'leave the key out to allow every image), got null'],
-    ['imageAllowlist:\n  - busybox\n  - 42\n', 'imageAllowlist[1]', 'expected an image pattern such as registry.example.com/team/*, got 42'],
-    ['imageAllowlist:\n  - "bad pattern"\n', 'imageAllowlist[0]', 'expected an image pattern made of the characters of an image reference and *'],
+    [
+      'imageAllowlist:\n  - busybox\n  - 42\n',
+      'imageAllowlist[1]',
+      'expected an image pattern such as registry.example.com/team/*, got 42',
+    ],
+    [
+      'imageAllowlist:\n  - "bad pattern"\n',
+      'imageAllowlist[0]',
+      'expected an image pattern made of the characters of an image reference and *',
+    ],
     ['imageAllowlist:\n  - ""\n', 'imageAllowlist[0]', 'got an empty string'],
     ['pool:\n  batchSize: 0\n', 'pool.batchSize', 'expected a positive whole number, got 0'],
     ['pool:\n  batchSpacing: fast\n', 'pool.batchSpacing', 'expected a duration'],
     ['sync:\n  debounce: soon\n', 'sync.debounce', 'expected a duration'],
     ['sync:\n  emptyGracePeriod: 5\n', 'sync.emptyGracePeriod', 'expected a duration such as 10s, got 5'],
-    ['sync:\n  maxPruneShare: 0\n', 'sync.maxPruneShare', 'expected a share greater than 0 and at most 1 such as 0.5, got 0'],
+    [
+      'sync:\n  maxPruneShare: 0\n',
+      'sync.maxPruneShare',
+      'expected a share greater than 0 and at most 1 such as 0.5, got 0',
+    ],
     ['sync:\n  maxPruneShare: 50%\n', 'sync.maxPruneShare', 'got "50%"'],
     ['sync:\n  maxPruneShare: 1.5\n', 'sync.maxPruneShare', 'got 1.5'],
   ])('%j is refused naming the file and the key', (text, key, detail) => {
@@ -199,18 +259,36 @@ pool:
   ])('refuses the unknown key of %j, naming the known ones of its section', (text, key, section, known) => {
     const error = errorOf(() => parseSettings(text, FILE));
     expect(error).toBeInstanceOf(SettingsError);
-    expect(error.message.startsWith(`${FILE}: unknown setting "${key}" (known in ${section}: ${known}`), error.message).toBe(true);
+    expect(
+      error.message.startsWith(`${FILE}: unknown setting "${key}" (known in ${section}: ${known}`),
+      error.message,
+    ).toBe(true);
   });
 });
 
 describe('parseSettings: sync', () => {
   it('reads the watched directory settings, keeping the defaults of the keys left out', () => {
-    expect(parseSettings('sync:\n  debounce: 50ms\n  maxPruneShare: 1\n  writeFinish: 1s\n', FILE).sync).toEqual({ debounceMs: 50, emptyGracePeriodMs: 300_000, maxPruneShare: 1, forcePrune: false, writeFinishMs: 1_000 });
-    expect(parseSettings('sync:\n  emptyGracePeriod: 1h\n', FILE).sync).toEqual({ ...DEFAULT_SETTINGS.sync, emptyGracePeriodMs: 3_600_000 });
+    expect(parseSettings('sync:\n  debounce: 50ms\n  maxPruneShare: 1\n  writeFinish: 1s\n', FILE).sync).toEqual({
+      debounceMs: 50,
+      emptyGracePeriodMs: 300_000,
+      maxPruneShare: 1,
+      forcePrune: false,
+      writeFinishMs: 1_000,
+    });
+    expect(parseSettings('sync:\n  emptyGracePeriod: 1h\n', FILE).sync).toEqual({
+      ...DEFAULT_SETTINGS.sync,
+      emptyGracePeriodMs: 3_600_000,
+    });
   });
 
   it('has the documented defaults, and force-prune is off unless the flag says so', () => {
-    expect(DEFAULT_SETTINGS.sync).toEqual({ debounceMs: 300, emptyGracePeriodMs: 300_000, maxPruneShare: 0.5, forcePrune: false, writeFinishMs: 2_000 });
+    expect(DEFAULT_SETTINGS.sync).toEqual({
+      debounceMs: 300,
+      emptyGracePeriodMs: 300_000,
+      maxPruneShare: 0.5,
+      forcePrune: false,
+      writeFinishMs: 2_000,
+    });
   });
 });
 
@@ -258,7 +336,9 @@ describe('loadSettings', () => {
   it.each(['Upper', 'under_score', '-dash', `a${'b'.repeat(40)}`])('refuses LUMA_INSTANCE=%j', async (value) => {
     const failure = loadSettings(undefined, { LUMA_INSTANCE: value });
     await expect(failure).rejects.toBeInstanceOf(SettingsError);
-    await expect(failure).rejects.toThrow(`LUMA_INSTANCE: expected lower-case letters, digits and dashes, got "${value}"`);
+    await expect(failure).rejects.toThrow(
+      `LUMA_INSTANCE: expected lower-case letters, digits and dashes, got "${value}"`,
+    );
   });
 
   it('names a config file it cannot read', async () => {
@@ -275,7 +355,13 @@ describe('loadSettings', () => {
 
 describe('webhooks settings', () => {
   it('reads URLs and delivery limits, keeping defaults for what is not set', () => {
-    const text = ['webhooks:', '  urls: [https://hooks.example.com/luma, "http://127.0.0.1:9000/x"]', '  retryDelay: 250ms', '  maxAttempts: 8', ''].join('\n');
+    const text = [
+      'webhooks:',
+      '  urls: [https://hooks.example.com/luma, "http://127.0.0.1:9000/x"]',
+      '  retryDelay: 250ms',
+      '  maxAttempts: 8',
+      '',
+    ].join('\n');
     expect(parseSettings(text, FILE).webhooks).toEqual({
       urls: ['https://hooks.example.com/luma', 'http://127.0.0.1:9000/x'],
       queueSize: DEFAULT_SETTINGS.webhooks.queueSize,
@@ -287,23 +373,39 @@ describe('webhooks settings', () => {
   });
 
   it('refuses a URL that is not http(s), naming the entry, and unknown keys, naming the known ones', () => {
-    expect(() => parseSettings('webhooks:\n  urls: [ftp://example.com/]\n', FILE)).toThrow(`${FILE}: webhooks.urls[0]: expected an http:// or https:// URL, got "ftp://example.com/"`);
-    expect(() => parseSettings('webhooks:\n  url: https://example.com/\n', FILE)).toThrow('unknown setting "webhooks.url" (known in webhooks: urls, queueSize, maxAttempts, retryDelay, timeout)');
+    expect(() => parseSettings('webhooks:\n  urls: [ftp://example.com/]\n', FILE)).toThrow(
+      `${FILE}: webhooks.urls[0]: expected an http:// or https:// URL, got "ftp://example.com/"`,
+    );
+    expect(() => parseSettings('webhooks:\n  url: https://example.com/\n', FILE)).toThrow(
+      'unknown setting "webhooks.url" (known in webhooks: urls, queueSize, maxAttempts, retryDelay, timeout)',
+    );
     expect(() => parseSettings('webhooks:\n  queueSize: 0\n', FILE)).toThrow(SettingsError);
   });
 });
 
 describe('admission settings', () => {
   it('reads the memory limit and what an unlimited container counts for; no limit by default', () => {
-    expect(parseSettings('admission:\n  memoryLimit: 6Gi\n  unlimitedContainerMemory: 1Gi\n', FILE).admission).toEqual({ memoryLimitBytes: 6 * 2 ** 30, unlimitedContainerBytes: 2 ** 30 });
-    expect(parseSettings('admission:\n  memoryLimit: 512Mi\n', FILE).admission).toEqual({ memoryLimitBytes: 512 * 2 ** 20, unlimitedContainerBytes: 512 * 2 ** 20 });
+    expect(parseSettings('admission:\n  memoryLimit: 6Gi\n  unlimitedContainerMemory: 1Gi\n', FILE).admission).toEqual({
+      memoryLimitBytes: 6 * 2 ** 30,
+      unlimitedContainerBytes: 2 ** 30,
+    });
+    expect(parseSettings('admission:\n  memoryLimit: 512Mi\n', FILE).admission).toEqual({
+      memoryLimitBytes: 512 * 2 ** 20,
+      unlimitedContainerBytes: 512 * 2 ** 20,
+    });
     expect(DEFAULT_SETTINGS.admission).toEqual({ unlimitedContainerBytes: 512 * 2 ** 20 });
   });
 
   it('refuses a bad size, naming the key, and unknown keys, naming the known ones', () => {
     expect(() => parseSettings('admission:\n  memoryLimit: lots\n', FILE)).toThrow(`${FILE}: admission.memoryLimit:`);
-    expect(() => parseSettings('admission:\n  memoryLimit: 1Ki\n', FILE)).toThrow(`${FILE}: admission.memoryLimit: expected a memory size between`);
-    expect(() => parseSettings('admission:\n  limit: 1Gi\n', FILE)).toThrow('unknown setting "admission.limit" (known in admission: memoryLimit, unlimitedContainerMemory)');
-    expect(() => parseSettings('admission: 4Gi\n', FILE)).toThrow(`${FILE}: admission: expected a mapping of settings, got "4Gi"`);
+    expect(() => parseSettings('admission:\n  memoryLimit: 1Ki\n', FILE)).toThrow(
+      `${FILE}: admission.memoryLimit: expected a memory size between`,
+    );
+    expect(() => parseSettings('admission:\n  limit: 1Gi\n', FILE)).toThrow(
+      'unknown setting "admission.limit" (known in admission: memoryLimit, unlimitedContainerMemory)',
+    );
+    expect(() => parseSettings('admission: 4Gi\n', FILE)).toThrow(
+      `${FILE}: admission: expected a mapping of settings, got "4Gi"`,
+    );
   });
 });

@@ -15,16 +15,40 @@ describe('setCondition', () => {
 
   it('keeps the transition time when the status stays the same, even as reason and message change', () => {
     const first = setCondition(undefined, readyTrue, T1);
-    const second = setCondition(first, { type: 'Ready', status: 'True', reason: 'ScaledToZero', message: 'no instance runs' }, T2);
-    expect(second).toEqual([{ type: 'Ready', status: 'True', reason: 'ScaledToZero', message: 'no instance runs', lastTransitionTime: T1.toISOString() }]);
+    const second = setCondition(
+      first,
+      { type: 'Ready', status: 'True', reason: 'ScaledToZero', message: 'no instance runs' },
+      T2,
+    );
+    expect(second).toEqual([
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'ScaledToZero',
+        message: 'no instance runs',
+        lastTransitionTime: T1.toISOString(),
+      },
+    ]);
   });
 
   it('moves the transition time when the status flips', () => {
     const first = setCondition(undefined, readyTrue, T1);
-    const flipped = setCondition(first, { type: 'Ready', status: 'False', reason: 'ImageNotFound', message: 'gone' }, T2);
-    expect(findCondition(flipped, 'Ready')).toEqual({ type: 'Ready', status: 'False', reason: 'ImageNotFound', message: 'gone', lastTransitionTime: T2.toISOString() });
+    const flipped = setCondition(
+      first,
+      { type: 'Ready', status: 'False', reason: 'ImageNotFound', message: 'gone' },
+      T2,
+    );
+    expect(findCondition(flipped, 'Ready')).toEqual({
+      type: 'Ready',
+      status: 'False',
+      reason: 'ImageNotFound',
+      message: 'gone',
+      lastTransitionTime: T2.toISOString(),
+    });
     const third = new Date('2025-01-01T01:00:00.000Z');
-    expect(findCondition(setCondition(flipped, readyTrue, third), 'Ready')?.lastTransitionTime).toBe(third.toISOString());
+    expect(findCondition(setCondition(flipped, readyTrue, third), 'Ready')?.lastTransitionTime).toBe(
+      third.toISOString(),
+    );
   });
 
   it('treats Unknown as a status of its own', () => {
@@ -58,7 +82,8 @@ describe('findCondition', () => {
 });
 
 describe('setReadiness', () => {
-  const statuses = (conditions: Condition[]): Record<string, string> => Object.fromEntries(conditions.map((condition) => [condition.type, `${condition.status}/${condition.reason}`]));
+  const statuses = (conditions: Condition[]): Record<string, string> =>
+    Object.fromEntries(conditions.map((condition) => [condition.type, `${condition.status}/${condition.reason}`]));
 
   it.each([
     ['ready', { Ready: 'True/Running', Reconciling: 'False/Running', Stalled: 'False/Running' }],
@@ -70,15 +95,36 @@ describe('setReadiness', () => {
   });
 
   it('turns Ready False at once when a running object stalls (a crash loop), moving only the flipped transition times', () => {
-    const running = setReadiness(undefined, { state: 'ready', reason: 'Running', message: '1 instance(s) serving' }, T1);
-    const looping = setReadiness(running, { state: 'stalled', reason: 'CrashLoopBackOff', message: 'the container exited 3 times' }, T2);
-    expect(findCondition(looping, 'Ready')).toEqual({ type: 'Ready', status: 'False', reason: 'CrashLoopBackOff', message: 'the container exited 3 times', lastTransitionTime: T2.toISOString() });
+    const running = setReadiness(
+      undefined,
+      { state: 'ready', reason: 'Running', message: '1 instance(s) serving' },
+      T1,
+    );
+    const looping = setReadiness(
+      running,
+      { state: 'stalled', reason: 'CrashLoopBackOff', message: 'the container exited 3 times' },
+      T2,
+    );
+    expect(findCondition(looping, 'Ready')).toEqual({
+      type: 'Ready',
+      status: 'False',
+      reason: 'CrashLoopBackOff',
+      message: 'the container exited 3 times',
+      lastTransitionTime: T2.toISOString(),
+    });
     expect(findCondition(looping, 'Stalled')?.lastTransitionTime).toBe(T2.toISOString());
-    expect(findCondition(looping, 'Reconciling')).toMatchObject({ status: 'False', lastTransitionTime: T1.toISOString() });
+    expect(findCondition(looping, 'Reconciling')).toMatchObject({
+      status: 'False',
+      lastTransitionTime: T1.toISOString(),
+    });
   });
 
   it('keeps conditions of other types', () => {
-    const existing: Condition[] = [{ type: 'Synced', status: 'True', reason: 'Applied', message: '', lastTransitionTime: 'then' }];
-    expect(setReadiness(existing, { state: 'ready', reason: 'Built', message: '' }, T1).map((condition) => condition.type)).toEqual(['Ready', 'Reconciling', 'Stalled', 'Synced']);
+    const existing: Condition[] = [
+      { type: 'Synced', status: 'True', reason: 'Applied', message: '', lastTransitionTime: 'then' },
+    ];
+    expect(
+      setReadiness(existing, { state: 'ready', reason: 'Built', message: '' }, T1).map((condition) => condition.type),
+    ).toEqual(['Ready', 'Reconciling', 'Stalled', 'Synced']);
   });
 });

@@ -61,12 +61,22 @@ afterEach(async () => {
   await rm(stateDir, { recursive: true, force: true });
 });
 
-async function startWith(spec: ProjectSpec, resumeConfirmDelayMs: number, proxy = new FakeProxy()): Promise<{ runtime: FakeEngine; proxy: FakeProxy; store: FileStore }> {
+async function startWith(
+  spec: ProjectSpec,
+  resumeConfirmDelayMs: number,
+  proxy = new FakeProxy(),
+): Promise<{ runtime: FakeEngine; proxy: FakeProxy; store: FileStore }> {
   stateDir = await mkdtemp(path.join(tmpdir(), 'luma-controller-'));
   store = await FileStore.open(path.join(stateDir, 'state'), { initialFinalizers: { Project: [PROJECT_FINALIZER] } });
   const { object } = await store.apply({ apiVersion: API_VERSION, kind: 'Project', metadata: { name: NAME }, spec });
   const runtime = new FakeEngine({ images: [IMAGE], hostPort: appPort });
-  runtime.seed({ id: 'run1', owner: { kind: 'Project', name: NAME, uid: object.metadata.uid ?? '' }, specHash: containerSpecHash(resolveProjectSettings(spec)), state: 'running', hostPort: appPort });
+  runtime.seed({
+    id: 'run1',
+    owner: { kind: 'Project', name: NAME, uid: object.metadata.uid ?? '' },
+    specHash: containerSpecHash(resolveProjectSettings(spec)),
+    state: 'running',
+    hostPort: appPort,
+  });
   controller = new Controller({
     store,
     runtime,
@@ -86,9 +96,16 @@ async function startWith(spec: ProjectSpec, resumeConfirmDelayMs: number, proxy 
 }
 
 /** Started, adopted, then paused by the controller itself once pauseAfter passed. */
-async function pausedProject(resumeConfirmDelayMs: number): Promise<{ runtime: FakeEngine; proxy: FakeProxy; store: FileStore }> {
-  const world = await startWith({ image: IMAGE, hostnames: ['web.localhost'], scaling: { pauseAfter: '50ms', idleTimeout: '60s' } }, resumeConfirmDelayMs);
-  await vi.waitFor(() => expect(world.store.get('Project', NAME)?.status?.instances?.paused).toBe(1), { timeout: 5_000 });
+async function pausedProject(
+  resumeConfirmDelayMs: number,
+): Promise<{ runtime: FakeEngine; proxy: FakeProxy; store: FileStore }> {
+  const world = await startWith(
+    { image: IMAGE, hostnames: ['web.localhost'], scaling: { pauseAfter: '50ms', idleTimeout: '60s' } },
+    resumeConfirmDelayMs,
+  );
+  await vi.waitFor(() => expect(world.store.get('Project', NAME)?.status?.instances?.paused).toBe(1), {
+    timeout: 5_000,
+  });
   world.runtime.resetCalls();
   world.proxy.resetCalls();
   world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: Date.now() });
@@ -139,25 +156,42 @@ describe('Controller.wake', () => {
   });
 
   it('reconciles at once when nothing is paused (a stopped project is started)', async () => {
-    const { runtime, proxy } = await startWith({ image: IMAGE, hostnames: ['web.localhost'], scaling: { idleTimeout: '50ms' } }, NEVER_MS);
+    const { runtime, proxy } = await startWith(
+      { image: IMAGE, hostnames: ['web.localhost'], scaling: { idleTimeout: '50ms' } },
+      NEVER_MS,
+    );
     await vi.waitFor(() => expect(runtime.containers.get('run1')?.state).toBe('exited'), { timeout: 5_000 });
     runtime.resetCalls();
     proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: Date.now() });
 
     controller!.wake(NAME);
-    await vi.waitFor(() => expect(proxy.lastDeploy(NAME)?.targets).toEqual([`127.0.0.1:${appPort}`]), { timeout: 5_000 });
+    await vi.waitFor(() => expect(proxy.lastDeploy(NAME)?.targets).toEqual([`127.0.0.1:${appPort}`]), {
+      timeout: 5_000,
+    });
     expect(runtime.calls.map((call) => call.op)).toEqual(['start']);
   });
 });
 
 describe('Controller.certificateChanged', () => {
   it('reconciles the project, which writes the proxy’s certificate report into CertificateReady', async () => {
-    const { proxy, store } = await startWith({ image: IMAGE, hostnames: ['web.localhost'], scaling: { minInstances: 1 }, tls: true }, NEVER_MS);
+    const { proxy, store } = await startWith(
+      { image: IMAGE, hostnames: ['web.localhost'], scaling: { minInstances: 1 }, tls: true },
+      NEVER_MS,
+    );
     await vi.waitFor(() => expect(store.get('Project', NAME)?.status?.phase).toBe('Running'), { timeout: 5_000 });
-    proxy.certificates.set(NAME, [{ host: 'web.localhost', state: 'Failed', reason: 'AcmeRefused', message: 'refused' }]);
+    proxy.certificates.set(NAME, [
+      { host: 'web.localhost', state: 'Failed', reason: 'AcmeRefused', message: 'refused' },
+    ]);
 
     controller!.certificateChanged(NAME);
-    await vi.waitFor(() => expect(store.get('Project', NAME)?.status?.conditions?.find((condition) => condition.type === 'CertificateReady')?.reason).toBe('AcmeRefused'), { timeout: 5_000 });
+    await vi.waitFor(
+      () =>
+        expect(
+          store.get('Project', NAME)?.status?.conditions?.find((condition) => condition.type === 'CertificateReady')
+            ?.reason,
+        ).toBe('AcmeRefused'),
+      { timeout: 5_000 },
+    );
   });
 });
 
@@ -170,8 +204,16 @@ describe('Controller.resync', () => {
   }
 
   it('one container list serves a resync of idle owners; nothing is reconciled when nothing changed', async () => {
-    const { runtime } = await startWith({ image: IMAGE, hostnames: ['web.localhost'], scaling: { idleTimeout: '60s' } }, NEVER_MS);
-    await store!.apply({ apiVersion: API_VERSION, kind: 'Project', metadata: { name: 'other' }, spec: { image: IMAGE, hostnames: ['other.localhost'] } });
+    const { runtime } = await startWith(
+      { image: IMAGE, hostnames: ['web.localhost'], scaling: { idleTimeout: '60s' } },
+      NEVER_MS,
+    );
+    await store!.apply({
+      apiVersion: API_VERSION,
+      kind: 'Project',
+      metadata: { name: 'other' },
+      spec: { image: IMAGE, hostnames: ['other.localhost'] },
+    });
     await settled(runtime);
     await controller!.resync({ full: false });
     await settled(runtime);
@@ -184,11 +226,19 @@ describe('Controller.resync', () => {
   });
 
   it('does not reconcile again, at the next resync, objects the watch announced since the last one', async () => {
-    const { runtime } = await startWith({ image: IMAGE, hostnames: ['web.localhost'], scaling: { idleTimeout: '60s' } }, NEVER_MS);
+    const { runtime } = await startWith(
+      { image: IMAGE, hostnames: ['web.localhost'], scaling: { idleTimeout: '60s' } },
+      NEVER_MS,
+    );
     await settled(runtime);
     // Applied after the last resync: the store's watch reconciles them, the resync need not.
     for (const name of ['one', 'two', 'three']) {
-      await store!.apply({ apiVersion: API_VERSION, kind: 'Project', metadata: { name }, spec: { image: IMAGE, hostnames: [`${name}.localhost`] } });
+      await store!.apply({
+        apiVersion: API_VERSION,
+        kind: 'Project',
+        metadata: { name },
+        spec: { image: IMAGE, hostnames: [`${name}.localhost`] },
+      });
     }
     await settled(runtime);
 
@@ -198,11 +248,19 @@ describe('Controller.resync', () => {
   });
 
   it('lists containers once for a new project without a pool; one with a pool gets its pool reconciled too', async () => {
-    const { runtime } = await startWith({ image: IMAGE, hostnames: ['web.localhost'], scaling: { idleTimeout: '60s' } }, NEVER_MS);
+    const { runtime } = await startWith(
+      { image: IMAGE, hostnames: ['web.localhost'], scaling: { idleTimeout: '60s' } },
+      NEVER_MS,
+    );
     await settled(runtime);
     async function applied(name: string, pool?: { size: number }): Promise<number> {
       runtime.resetCalls();
-      await store!.apply({ apiVersion: API_VERSION, kind: 'Project', metadata: { name }, spec: { image: IMAGE, hostnames: [`${name}.localhost`], ...(pool ? { pool } : {}) } });
+      await store!.apply({
+        apiVersion: API_VERSION,
+        kind: 'Project',
+        metadata: { name },
+        spec: { image: IMAGE, hostnames: [`${name}.localhost`], ...(pool ? { pool } : {}) },
+      });
       await vi.waitFor(() => expect(controller!.queueDepth()).toBe(0), { timeout: 5_000 });
       await new Promise((resolve) => setTimeout(resolve, 100));
       return runtime.listCalls;
@@ -212,7 +270,10 @@ describe('Controller.resync', () => {
   });
 
   it('reconciles the owner whose container changed behind its back (a removal whose event was missed)', async () => {
-    const { runtime, proxy } = await startWith({ image: IMAGE, hostnames: ['web.localhost'], scaling: { minInstances: 1, idleTimeout: '60s' } }, NEVER_MS);
+    const { runtime, proxy } = await startWith(
+      { image: IMAGE, hostnames: ['web.localhost'], scaling: { minInstances: 1, idleTimeout: '60s' } },
+      NEVER_MS,
+    );
     await settled(runtime);
     await controller!.resync({ full: false });
     await settled(runtime);
@@ -224,7 +285,10 @@ describe('Controller.resync', () => {
   });
 
   it('a full resync reconciles every owner, changed or not', async () => {
-    const { runtime } = await startWith({ image: IMAGE, hostnames: ['web.localhost'], scaling: { idleTimeout: '60s' } }, NEVER_MS);
+    const { runtime } = await startWith(
+      { image: IMAGE, hostnames: ['web.localhost'], scaling: { idleTimeout: '60s' } },
+      NEVER_MS,
+    );
     await settled(runtime);
     await controller!.resync({ full: false });
     await settled(runtime);
@@ -234,18 +298,40 @@ describe('Controller.resync', () => {
   });
 
   it("wakes a project's leases when the project is deleted: an Active lease ends at once, not at its expiry", async () => {
-    const { runtime } = await startWith({ image: IMAGE, hostnames: ['web.localhost'], scaling: { idleTimeout: '60s' } }, NEVER_MS);
-    const { object } = await store!.apply({ apiVersion: API_VERSION, kind: 'Lease', metadata: { name: 'l1' }, spec: { project: NAME, ttl: '10m' } });
+    const { runtime } = await startWith(
+      { image: IMAGE, hostnames: ['web.localhost'], scaling: { idleTimeout: '60s' } },
+      NEVER_MS,
+    );
+    const { object } = await store!.apply({
+      apiVersion: API_VERSION,
+      kind: 'Lease',
+      metadata: { name: 'l1' },
+      spec: { project: NAME, ttl: '10m' },
+    });
     const now = Date.now();
     const started = new Date(now).toISOString();
-    await store!.updateStatus('Lease', 'l1', { phase: 'Active', admittedAt: started, startedAt: started, expiresAt: new Date(now + 600_000).toISOString() });
-    runtime.seed({ id: 'lease1', owner: { kind: 'Lease', name: 'l1', uid: object.metadata.uid ?? '' }, specHash: 'h', state: 'running', hostPort: appPort });
+    await store!.updateStatus('Lease', 'l1', {
+      phase: 'Active',
+      admittedAt: started,
+      startedAt: started,
+      expiresAt: new Date(now + 600_000).toISOString(),
+    });
+    runtime.seed({
+      id: 'lease1',
+      owner: { kind: 'Lease', name: 'l1', uid: object.metadata.uid ?? '' },
+      specHash: 'h',
+      state: 'running',
+      hostPort: appPort,
+    });
     await settled(runtime);
     expect(store!.get('Lease', 'l1')?.status?.phase).toBe('Active');
 
     await store!.delete('Project', NAME);
     // No resync runs in these tests (NEVER_MS): only the project's watch event can wake it.
-    await vi.waitFor(() => expect(store!.get('Lease', 'l1')?.status).toMatchObject({ phase: 'Failed', endReason: 'Failed' }), { timeout: 5_000 });
+    await vi.waitFor(
+      () => expect(store!.get('Lease', 'l1')?.status).toMatchObject({ phase: 'Failed', endReason: 'Failed' }),
+      { timeout: 5_000 },
+    );
     expect(runtime.containers.has('lease1')).toBe(false);
   });
 });

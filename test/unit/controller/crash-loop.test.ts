@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { backoffFor, CRASH_BACKOFF_MAX_MS, CrashLoopTracker, crashLoopMessage, crashLoopReason } from '../../../src/controller/crash-loop.js';
+import {
+  backoffFor,
+  CRASH_BACKOFF_MAX_MS,
+  CrashLoopTracker,
+  crashLoopMessage,
+  crashLoopReason,
+} from '../../../src/controller/crash-loop.js';
 import { FakeClock } from '../../support/fakes/fake-clock.js';
 
 // The crash-loop backoff on an injected clock: 1 s doubling to the cap, reset only by a
@@ -9,7 +15,15 @@ const CRASH = { exitCode: 3, lastLines: ['starting', 'boom: no DATABASE_URL'] };
 
 describe('backoffFor', () => {
   it('starts at 1 s and doubles to the cap', () => {
-    expect([1, 2, 3, 4, 5, 6, 7].map((crashes) => backoffFor(crashes))).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, CRASH_BACKOFF_MAX_MS]);
+    expect([1, 2, 3, 4, 5, 6, 7].map((crashes) => backoffFor(crashes))).toEqual([
+      1_000,
+      2_000,
+      4_000,
+      8_000,
+      16_000,
+      32_000,
+      CRASH_BACKOFF_MAX_MS,
+    ]);
     expect(backoffFor(1_000)).toBe(CRASH_BACKOFF_MAX_MS);
     expect(backoffFor(0)).toBe(1_000);
   });
@@ -21,7 +35,12 @@ describe('CrashLoopTracker', () => {
     const tracker = new CrashLoopTracker(() => clock.now());
     expect(tracker.backingOff('web')).toBeUndefined();
 
-    expect(tracker.recordCrash('web', CRASH)).toMatchObject({ crashes: 1, backoffMs: 1_000, retryAt: 1_000, exitCode: 3 });
+    expect(tracker.recordCrash('web', CRASH)).toMatchObject({
+      crashes: 1,
+      backoffMs: 1_000,
+      retryAt: 1_000,
+      exitCode: 3,
+    });
     clock.advance(999);
     expect(tracker.backingOff('web')?.crashes).toBe(1);
     clock.advance(1);
@@ -61,12 +80,18 @@ describe('what the loop says', () => {
   const state = { ...CRASH, crashes: 2, backoffMs: 2_000, retryAt: 10_000 };
 
   it('tells status the exit code, the count, when the next start comes and the last log lines', () => {
-    expect(crashLoopMessage(state, 8_500)).toBe('the app exited with code 3 (2 crashes in a row); next start in 2s; last log lines:\nstarting\nboom: no DATABASE_URL');
-    expect(crashLoopMessage({ ...state, lastLines: [] }, 12_000)).toBe('the app exited with code 3 (2 crashes in a row); the next request starts it again; it wrote nothing to its log');
+    expect(crashLoopMessage(state, 8_500)).toBe(
+      'the app exited with code 3 (2 crashes in a row); next start in 2s; last log lines:\nstarting\nboom: no DATABASE_URL',
+    );
+    expect(crashLoopMessage({ ...state, lastLines: [] }, 12_000)).toBe(
+      'the app exited with code 3 (2 crashes in a row); the next request starts it again; it wrote nothing to its log',
+    );
   });
 
   it('tells HTTP clients the reason and when, but none of the app output (it may hold secrets)', () => {
-    expect(crashLoopReason(state, 8_500)).toBe('CrashLoopBackOff: the app keeps exiting (it exited with code 3); Luma starts it again in 2s');
+    expect(crashLoopReason(state, 8_500)).toBe(
+      'CrashLoopBackOff: the app keeps exiting (it exited with code 3); Luma starts it again in 2s',
+    );
     expect(crashLoopReason(state, 8_500)).not.toContain('DATABASE_URL');
   });
 });

@@ -15,8 +15,18 @@ let store: FileStore;
 beforeEach(async () => {
   stateDir = await mkdtemp(path.join(tmpdir(), 'luma-declared-'));
   store = await FileStore.open(stateDir);
-  await store.apply({ apiVersion: API_VERSION, kind: 'Project', metadata: { name: 'web' }, spec: { image: 'hello:latest', hostnames: ['web.test', 'www.test'] } });
-  await store.apply({ apiVersion: API_VERSION, kind: 'Lease', metadata: { name: 'l1' }, spec: { project: 'web', ttl: '10m' } });
+  await store.apply({
+    apiVersion: API_VERSION,
+    kind: 'Project',
+    metadata: { name: 'web' },
+    spec: { image: 'hello:latest', hostnames: ['web.test', 'www.test'] },
+  });
+  await store.apply({
+    apiVersion: API_VERSION,
+    kind: 'Lease',
+    metadata: { name: 'l1' },
+    spec: { project: 'web', ttl: '10m' },
+  });
 });
 
 afterEach(async () => {

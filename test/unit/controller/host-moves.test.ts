@@ -26,7 +26,13 @@ interface Row {
 }
 
 const converging: Row[] = [
-  { name: 'a swap of two projects', before: { a: ['a.test'], b: ['b.test'] }, declared: { a: ['b.test'], b: ['a.test'] }, firstMoves: { b: ['a.test'] }, exchange: true },
+  {
+    name: 'a swap of two projects',
+    before: { a: ['a.test'], b: ['b.test'] },
+    declared: { a: ['b.test'], b: ['a.test'] },
+    firstMoves: { b: ['a.test'] },
+    exchange: true,
+  },
   {
     name: 'a rotation A→B→C→A',
     before: { a: ['a.test'], b: ['b.test'], c: ['c.test'] },
@@ -66,7 +72,9 @@ const converging: Row[] = [
 
 function permutations<T>(items: readonly T[]): T[][] {
   if (items.length <= 1) return [[...items]];
-  return items.flatMap((item, index) => permutations([...items.slice(0, index), ...items.slice(index + 1)]).map((rest) => [item, ...rest]));
+  return items.flatMap((item, index) =>
+    permutations([...items.slice(0, index), ...items.slice(index + 1)]).map((rest) => [item, ...rest]),
+  );
 }
 
 function declaredBy(routes: Routes): DeclaredHosts {
@@ -84,7 +92,9 @@ function routedHosts(routes: Routes): Set<string> {
 
 function seeded(before: Routes): FakeProxy {
   const fake = new FakeProxy();
-  Object.entries(before).forEach(([service, hosts], index) => fake.seed({ service, hosts, targets: [`127.0.0.1:${9000 + index}`] }));
+  Object.entries(before).forEach(([service, hosts], index) =>
+    fake.seed({ service, hosts, targets: [`127.0.0.1:${9000 + index}`] }),
+  );
   return fake;
 }
 
@@ -98,24 +108,36 @@ async function reconcileAll(row: Row, order: string[]): Promise<{ fake: FakeProx
   for (let step = 0; step < order.length * 4 && queue.length > 0; step++) {
     const service = queue.shift() as string;
     const current = await fake.getService(service);
-    await proxy.deploy({ service, hosts: row.declared[service] ?? [], targets: current?.targets.map((target) => target.address) ?? [] }).catch(() => {
-      refusals++;
-      queue.push(service);
-    });
+    await proxy
+      .deploy({
+        service,
+        hosts: row.declared[service] ?? [],
+        targets: current?.targets.map((target) => target.address) ?? [],
+      })
+      .catch(() => {
+        refusals++;
+        queue.push(service);
+      });
     // In an exchange, a name that was routed always routes somewhere.
-    for (const host of stillRouted) expect(routedHosts(await routesOf(fake)), `${host} after step ${step}`).toContain(host);
+    for (const host of stillRouted)
+      expect(routedHosts(await routesOf(fake)), `${host} after step ${step}`).toContain(host);
   }
   return { fake, refusals };
 }
 
 describe('names moving between services converge', () => {
   describe.each(converging)('$name', (row) => {
-    it.each(permutations(Object.keys(row.declared)).map((order) => [order.join(' → '), order]))('in the order %s', async (_label, order) => {
-      const { fake, refusals } = await reconcileAll(row, order as string[]);
-      const expected = Object.fromEntries(Object.entries(row.declared).map(([service, hosts]) => [service, [...hosts].sort()]));
-      expect(await routesOf(fake)).toEqual(expected);
-      expect(refusals).toBe(0);
-    });
+    it.each(permutations(Object.keys(row.declared)).map((order) => [order.join(' → '), order]))(
+      'in the order %s',
+      async (_label, order) => {
+        const { fake, refusals } = await reconcileAll(row, order as string[]);
+        const expected = Object.fromEntries(
+          Object.entries(row.declared).map(([service, hosts]) => [service, [...hosts].sort()]),
+        );
+        expect(await routesOf(fake)).toEqual(expected);
+        expect(refusals).toBe(0);
+      },
+    );
 
     it('moves only hosts: a moved service keeps its targets', async () => {
       const order = Object.keys(row.declared);
@@ -125,7 +147,9 @@ describe('names moving between services converge', () => {
       const before = await fake.listServices();
       await proxy.deploy({ service: first, hosts: row.declared[first] ?? [], targets: ['127.0.0.1:9999'] });
       const moves = fake.hostMoves.at(-1)?.moves ?? [];
-      expect(Object.fromEntries(moves.map((move) => [move.service, move.hosts]))).toEqual(row.firstMoves ?? Object.fromEntries(moves.map((move) => [move.service, move.hosts])));
+      expect(Object.fromEntries(moves.map((move) => [move.service, move.hosts]))).toEqual(
+        row.firstMoves ?? Object.fromEntries(moves.map((move) => [move.service, move.hosts])),
+      );
       if (row.firstMoves) expect(moves.length).toBeGreaterThan(0);
       for (const move of moves) {
         const after = await fake.getService(move.service);
@@ -139,7 +163,10 @@ describe('names still held stay refused', () => {
   it('refuses a host its holder still declares, and moves nothing', async () => {
     const fake = seeded({ a: ['a.test'], b: ['b.test'] });
     const proxy = new HostMovingProxy(fake, declaredBy({ a: ['b.test'], b: ['b.test'] }));
-    await expect(proxy.deploy({ service: 'a', hosts: ['b.test'], targets: [] })).rejects.toMatchObject({ code: 'HostConflict', owner: 'b' });
+    await expect(proxy.deploy({ service: 'a', hosts: ['b.test'], targets: [] })).rejects.toMatchObject({
+      code: 'HostConflict',
+      owner: 'b',
+    });
     expect(await routesOf(fake)).toEqual({ a: ['a.test'], b: ['b.test'] });
     expect(fake.hostMoves).toEqual([]);
   });
@@ -147,7 +174,10 @@ describe('names still held stay refused', () => {
   it('refuses a host held by a service the controller does not own (deployed by hand)', async () => {
     const fake = seeded({ a: ['a.test'], manual: ['b.test'] });
     const proxy = new HostMovingProxy(fake, declaredBy({ a: ['b.test'] }));
-    await expect(proxy.deploy({ service: 'a', hosts: ['b.test'], targets: [] })).rejects.toMatchObject({ code: 'HostConflict', owner: 'manual' });
+    await expect(proxy.deploy({ service: 'a', hosts: ['b.test'], targets: [] })).rejects.toMatchObject({
+      code: 'HostConflict',
+      owner: 'manual',
+    });
     expect(await routesOf(fake)).toEqual({ a: ['a.test'], manual: ['b.test'] });
   });
 

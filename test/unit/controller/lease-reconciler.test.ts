@@ -74,7 +74,16 @@ function build(overrides: Partial<LeasePolicy> = {}, memory?: MemoryBudget): voi
   const poolLock = new KeyedLock();
   const effective = { ...policy, ...overrides };
   events = new EventLog({ now: () => clock.now });
-  pools = new PoolReconciler({ store, runtime, logger: silentLogger(), policy: effective, poolLock, events: events.recorder('controller'), now: () => clock.now, ...(memory ? { memory } : {}) });
+  pools = new PoolReconciler({
+    store,
+    runtime,
+    logger: silentLogger(),
+    policy: effective,
+    poolLock,
+    events: events.recorder('controller'),
+    now: () => clock.now,
+    ...(memory ? { memory } : {}),
+  });
   leases = new LeaseReconciler({
     store,
     runtime,
@@ -110,11 +119,21 @@ afterEach(async () => {
 });
 
 async function project(spec: Partial<ProjectSpec> = {}, name = 'web'): Promise<void> {
-  await store.apply({ apiVersion: API_VERSION, kind: 'Project', metadata: { name }, spec: { image: IMAGE, hostnames: [`${name}.localhost`], ...spec } });
+  await store.apply({
+    apiVersion: API_VERSION,
+    kind: 'Project',
+    metadata: { name },
+    spec: { image: IMAGE, hostnames: [`${name}.localhost`], ...spec },
+  });
 }
 
 async function lease(name: string, spec: Partial<LeaseSpec> = {}): Promise<LeaseObject> {
-  const { object } = await store.apply({ apiVersion: API_VERSION, kind: 'Lease', metadata: { name }, spec: { project: 'web', ttl: '10m', ...spec } });
+  const { object } = await store.apply({
+    apiVersion: API_VERSION,
+    kind: 'Lease',
+    metadata: { name },
+    spec: { project: 'web', ttl: '10m', ...spec },
+  });
   return object as LeaseObject;
 }
 
@@ -145,7 +164,15 @@ describe('pool', () => {
     expect(await pools.reconcile('web')).toBeUndefined();
     const created = runtime.mutations().filter((call) => call.op === 'create');
     expect(created).toHaveLength(3);
-    expect(created.every((call) => call.op === 'create' && call.spec.role === 'pool' && call.spec.cpuMillis === 250 && call.spec.memoryBytes === 256 * MiB)).toBe(true);
+    expect(
+      created.every(
+        (call) =>
+          call.op === 'create' &&
+          call.spec.role === 'pool' &&
+          call.spec.cpuMillis === 250 &&
+          call.spec.memoryBytes === 256 * MiB,
+      ),
+    ).toBe(true);
     expect(store.get('Project', 'web')?.status?.pool).toEqual({ size: 3, ready: 3, starting: 0 });
 
     // Converged: a second reconcile changes nothing.
@@ -191,7 +218,9 @@ describe('pool drift', () => {
     expect(leaseStatus('l1')?.fromPool).toBe(true);
     clock.now += 1_000;
     await fillPool();
-    expect(events.list({ kind: 'Project', name: 'web' }).filter((event) => event.reason === 'DriftDetected')).toHaveLength(2);
+    expect(
+      events.list({ kind: 'Project', name: 'web' }).filter((event) => event.reason === 'DriftDetected'),
+    ).toHaveLength(2);
   });
 });
 
@@ -213,7 +242,10 @@ describe('lease', () => {
     expect(store.get('Lease', 'l1')?.metadata.finalizers).toEqual([LEASE_FINALIZER]);
     expect(runtime.mutations().some((call) => call.op === 'claim' && call.lease === 'l1')).toBe(true);
     expect(runtime.mutations().some((call) => call.op === 'create')).toBe(false);
-    expect(proxy.lastDeploy('lease.l1')).toMatchObject({ hosts: ['l1.web.localhost'], targets: [`127.0.0.1:${readyPort}`] });
+    expect(proxy.lastDeploy('lease.l1')).toMatchObject({
+      hosts: ['l1.web.localhost'],
+      targets: [`127.0.0.1:${readyPort}`],
+    });
     expect(enqueued).toContain('Pool/web');
     expect(await runtime.list({ kind: 'Project', name: 'web', role: 'pool' })).toHaveLength(1);
     expect(await runtime.list({ kind: 'Lease', name: 'l1' })).toHaveLength(1);
@@ -226,7 +258,7 @@ describe('lease', () => {
     expect(proxy.deploys).toEqual([]);
   });
 
-  it('follows its project\'s first hostname: a project that gives its name away moves its lease too', async () => {
+  it("follows its project's first hostname: a project that gives its name away moves its lease too", async () => {
     await project();
     await lease('fresh');
     await leases.reconcile('fresh');
@@ -256,10 +288,25 @@ describe('lease', () => {
   });
 
   it('waits Pending, with no container and no bill, while the host has no memory for a fresh one', async () => {
-    build({}, new MemoryBudget({ limitBytes: 300 * MiB, unlimitedContainerBytes: 512 * MiB, runtime, leaseMemory: () => undefined, logger: silentLogger() }));
+    build(
+      {},
+      new MemoryBudget({
+        limitBytes: 300 * MiB,
+        unlimitedContainerBytes: 512 * MiB,
+        runtime,
+        leaseMemory: () => undefined,
+        logger: silentLogger(),
+      }),
+    );
     await project({ resources: { memory: '64Mi' } });
     // A running instance of the project holds 64Mi; nothing here may stop it.
-    const instance = runtime.seed({ owner: { kind: 'Project', name: 'web', uid: 'u' }, specHash: 'h', state: 'running', hostPort: readyPort, memoryBytes: 64 * MiB });
+    const instance = runtime.seed({
+      owner: { kind: 'Project', name: 'web', uid: 'u' },
+      specHash: 'h',
+      state: 'running',
+      hostPort: readyPort,
+      memoryBytes: 64 * MiB,
+    });
     await lease('wait');
     expect(await leases.reconcile('wait')).toEqual({ requeueAfterMs: ADMISSION_RETRY_MS });
     const waiting = store.get('Lease', 'wait');
@@ -308,7 +355,13 @@ describe('lease', () => {
     expect(status?.phase).toBe('Expired');
     expect(status?.cost).toBeCloseTo(expectedCost(300, 250, 256 * MiB), 10);
     expect(ledger.records).toHaveLength(1);
-    expect(ledger.records[0]).toMatchObject({ lease: 'l1', project: 'web', runtimeSeconds: 300, reason: 'Expired', fromPool: false });
+    expect(ledger.records[0]).toMatchObject({
+      lease: 'l1',
+      project: 'web',
+      runtimeSeconds: 300,
+      reason: 'Expired',
+      fromPool: false,
+    });
     expect(events.list({ kind: 'Lease', name: 'l1' }).map((event) => event.reason)).toEqual(['Started', 'Expired']);
   });
 
@@ -366,7 +419,11 @@ describe('lease', () => {
     expect(leaseStatus('b')?.conditions?.[0]).toMatchObject({ reason: 'WaitingForCapacity' });
     expect(leaseStatus('b')?.conditions?.[0]?.message).toContain('leases.maxActive');
     // Its hostname answers at once with why, rather than holding requests.
-    expect(proxy.lastDeploy('lease.b')).toMatchObject({ hosts: ['b.web.localhost'], targets: [], unavailableReason: expect.stringContaining('waiting for capacity') });
+    expect(proxy.lastDeploy('lease.b')).toMatchObject({
+      hosts: ['b.web.localhost'],
+      targets: [],
+      unavailableReason: expect.stringContaining('waiting for capacity'),
+    });
     await store.delete('Lease', 'a');
     await leases.reconcile('a');
     expect(enqueued).toEqual(expect.arrayContaining(['Lease/b', 'Lease/c']));

@@ -40,10 +40,26 @@ let log: string[];
 let events: LumaEvent[];
 
 function reconcilerWith(limitMi: number, unlimitedMi = 512): ProjectReconciler {
-  const budget = new MemoryBudget({ limitBytes: limitMi * Mi, unlimitedContainerBytes: unlimitedMi * Mi, runtime, leaseMemory: () => undefined, logger: silentLogger() });
+  const budget = new MemoryBudget({
+    limitBytes: limitMi * Mi,
+    unlimitedContainerBytes: unlimitedMi * Mi,
+    runtime,
+    leaseMemory: () => undefined,
+    logger: silentLogger(),
+  });
   const eventLog = new EventLog({ now: () => NOW });
   eventLog.subscribe((event) => events.push(event));
-  const reconciler = new ProjectReconciler({ store, runtime, proxy, logger: silentLogger(), now: () => NOW, stopTimeoutSeconds: 1, publicUrl: (host) => `http://${host}`, memory: budget, events: eventLog.recorder('controller') });
+  const reconciler = new ProjectReconciler({
+    store,
+    runtime,
+    proxy,
+    logger: silentLogger(),
+    now: () => NOW,
+    stopTimeoutSeconds: 1,
+    publicUrl: (host) => `http://${host}`,
+    memory: budget,
+    events: eventLog.recorder('controller'),
+  });
   budget.attachIdleContainers(reconciler);
   return reconciler;
 }
@@ -63,7 +79,12 @@ afterEach(async () => {
 });
 
 async function project(name: string, spec: Partial<ProjectSpec> = {}): Promise<void> {
-  const object: ProjectObject = { apiVersion: API_VERSION, kind: 'Project', metadata: { name }, spec: { image: IMAGE, hostnames: [`${name}.localhost`], resources: { memory: '64Mi' }, ...spec } };
+  const object: ProjectObject = {
+    apiVersion: API_VERSION,
+    kind: 'Project',
+    metadata: { name },
+    spec: { image: IMAGE, hostnames: [`${name}.localhost`], resources: { memory: '64Mi' }, ...spec },
+  };
   await store.apply(object);
 }
 
@@ -75,7 +96,9 @@ async function startThenQuiet(reconciler: ProjectReconciler, name: string, lastA
 }
 
 function runningOf(name: string): string[] {
-  return [...runtime.containers.values()].filter((container) => container.owner.name === name && container.state === 'running').map((container) => container.id);
+  return [...runtime.containers.values()]
+    .filter((container) => container.owner.name === name && container.state === 'running')
+    .map((container) => container.id);
 }
 
 describe('admission by memory in the project reconciler', () => {
@@ -183,6 +206,8 @@ describe('admission by memory in the project reconciler', () => {
     proxy.setActivity('huge', { inFlight: 0, waiting: 1, lastActivityAt: NOW });
     await reconciler.reconcile('huge');
     expect(runningOf('small')).toHaveLength(1);
-    expect(findCondition(store.get('Project', 'huge')?.status?.conditions, 'Ready')?.message).toContain('it needs 128Mi of memory, more than the host allows in all (100Mi)');
+    expect(findCondition(store.get('Project', 'huge')?.status?.conditions, 'Ready')?.message).toContain(
+      'it needs 128Mi of memory, more than the host allows in all (100Mi)',
+    );
   });
 });

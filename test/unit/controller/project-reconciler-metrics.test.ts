@@ -22,7 +22,11 @@ import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
 const NAME = 'web';
 const IMAGE = 'hello:latest';
 const NOW = Date.parse('2025-01-01T00:00:00.000Z');
-const SPEC: ProjectSpec = { image: IMAGE, hostnames: ['web.localhost'], scaling: { pauseAfter: '10s', idleTimeout: '60s' } };
+const SPEC: ProjectSpec = {
+  image: IMAGE,
+  hostnames: ['web.localhost'],
+  scaling: { pauseAfter: '10s', idleTimeout: '60s' },
+};
 const HASH = containerSpecHash(resolveProjectSettings(SPEC));
 
 let readyPort: number;
@@ -83,7 +87,12 @@ beforeEach(async () => {
     metrics: recordingMetrics(calls),
     events: events.recorder('controller'),
   });
-  const { object } = await store.apply({ apiVersion: API_VERSION, kind: 'Project', metadata: { name: NAME }, spec: SPEC });
+  const { object } = await store.apply({
+    apiVersion: API_VERSION,
+    kind: 'Project',
+    metadata: { name: NAME },
+    spec: SPEC,
+  });
   world = { store, runtime, proxy, reconciler, clock, calls, events, uid: object.metadata.uid ?? '' };
 });
 
@@ -117,16 +126,33 @@ describe('cold start metrics and lifecycle events by tier', () => {
   });
 
   it('stopped: start and readiness are timed; no container is created', async () => {
-    world.runtime.seed({ id: 'old', owner: { kind: 'Project', name: NAME, uid: world.uid }, specHash: HASH, state: 'exited', hostPort: readyPort });
+    world.runtime.seed({
+      id: 'old',
+      owner: { kind: 'Project', name: NAME, uid: world.uid },
+      specHash: HASH,
+      state: 'exited',
+      hostPort: readyPort,
+    });
     requestHeld();
     await world.reconciler.reconcile(NAME);
 
-    expect(world.calls).toEqual(['phase web stopped start', 'phase web stopped readiness', 'coldStart web stopped', 'scaled web up 1']);
+    expect(world.calls).toEqual([
+      'phase web stopped start',
+      'phase web stopped readiness',
+      'coldStart web stopped',
+      'scaled web up 1',
+    ]);
     expect(reasons()).toEqual(['ContainerStarted', 'ContainerReady']);
   });
 
   it('paused, through the wake fast path: the thaw is timed; paused, started and ready are recorded; an idle stop scales down', async () => {
-    world.runtime.seed({ id: 'run1', owner: { kind: 'Project', name: NAME, uid: world.uid }, specHash: HASH, state: 'running', hostPort: readyPort });
+    world.runtime.seed({
+      id: 'run1',
+      owner: { kind: 'Project', name: NAME, uid: world.uid },
+      specHash: HASH,
+      state: 'running',
+      hostPort: readyPort,
+    });
     world.proxy.setActivity(NAME, { waiting: 0, inFlight: 0, lastActivityAt: NOW - 1_000 });
     await world.reconciler.reconcile(NAME); // adopted and probed: not a cold start
     world.clock.now = NOW + 10_001;
@@ -151,13 +177,27 @@ describe('cold start metrics and lifecycle events by tier', () => {
 describe('the request id of a wake', () => {
   it("is named in the cold start's log line, once", async () => {
     const lines: Array<Record<string, unknown>> = [];
-    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-    const reconciler = new ProjectReconciler({ store: world.store, runtime: world.runtime, proxy: world.proxy, logger, now: () => world.clock.now, publicUrl: (host) => `http://${host}/` });
+    const logger = pino(
+      { level: 'info' },
+      { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    const reconciler = new ProjectReconciler({
+      store: world.store,
+      runtime: world.runtime,
+      proxy: world.proxy,
+      logger,
+      now: () => world.clock.now,
+      publicUrl: (host) => `http://${host}/`,
+    });
     requestHeld();
     reconciler.noteWake(NAME, 'req-123');
     await reconciler.reconcile(NAME);
 
-    expect(lines.find((line) => line.msg === 'instance ready')).toMatchObject({ project: NAME, tier: 'fresh', requestId: 'req-123' });
+    expect(lines.find((line) => line.msg === 'instance ready')).toMatchObject({
+      project: NAME,
+      tier: 'fresh',
+      requestId: 'req-123',
+    });
     await world.runtime.stop([...world.runtime.containers.keys()][0] ?? '', 0);
     // Stopped behind Luma's back counts as a crash: the restart waits out its 1 s backoff.
     await reconciler.reconcile(NAME);

@@ -163,7 +163,13 @@ const rows: Row[] = [
     wantPhase: 'Idle',
     wantReady: { status: 'True', reason: 'ScaledToZero' },
     check: () => {
-      expect(world.proxy.deploys[0]).toEqual({ service: NAME, hosts: ['web.localhost'], targets: [], startupTimeoutMs: 30_000, targetConcurrency: 80 });
+      expect(world.proxy.deploys[0]).toEqual({
+        service: NAME,
+        hosts: ['web.localhost'],
+        targets: [],
+        startupTimeoutMs: 30_000,
+        targetConcurrency: 80,
+      });
       expect(status()?.url).toBe('http://web.localhost:8080');
       expect(status()?.observedGeneration).toBe(1);
     },
@@ -270,7 +276,13 @@ const rows: Row[] = [
     name: 'containers of another object with the same name (another uid) → removed',
     spec: BASE_SPEC,
     given: () => {
-      seed({ id: 'ghost-running', uid: 'earlier-uid', specHash: hashOf(BASE_SPEC), state: 'running', hostPort: readyPort });
+      seed({
+        id: 'ghost-running',
+        uid: 'earlier-uid',
+        specHash: hashOf(BASE_SPEC),
+        state: 'running',
+        hostPort: readyPort,
+      });
       seed({ id: 'ghost-stopped', uid: 'earlier-uid', specHash: hashOf(BASE_SPEC), state: 'exited' });
     },
     wantLog: ['remove ghost-running', 'remove ghost-stopped', 'deploy web []'],
@@ -480,7 +492,7 @@ describe('ProjectReconciler', () => {
     expect(result).toEqual({ requeueAfterMs: 5_000 });
   });
 
-  it('creates the instance of a project without resources.memory with the operator\'s default limit, in its spec hash', async () => {
+  it("creates the instance of a project without resources.memory with the operator's default limit, in its spec hash", async () => {
     const reconciler = new ProjectReconciler({
       store: world.store,
       runtime: world.runtime,
@@ -497,7 +509,9 @@ describe('ProjectReconciler', () => {
     const create = world.runtime.calls[0];
     expect(create?.op === 'create' && create.spec.memoryBytes).toBe(512 * 2 ** 20);
     // A changed default replaces containers made with the old one.
-    expect(create?.op === 'create' && create.spec.specHash).toBe(containerSpecHash(resolveProjectSettings(BASE_SPEC, { defaultMemoryBytes: 512 * 2 ** 20 })));
+    expect(create?.op === 'create' && create.spec.specHash).toBe(
+      containerSpecHash(resolveProjectSettings(BASE_SPEC, { defaultMemoryBytes: 512 * 2 ** 20 })),
+    );
     expect(create?.op === 'create' && create.spec.specHash).not.toBe(hashOf(BASE_SPEC));
   });
 
@@ -519,9 +533,15 @@ describe('ProjectReconciler', () => {
     expect(await reconciler.reconcile(NAME)).toBeUndefined();
     expect(world.log).toEqual(['deploy web []', 'stop old']);
     expect(world.runtime.calls.some((call) => call.op === 'create')).toBe(false);
-    expect(world.proxy.deploys[0]?.unavailableReason).toMatch(new RegExp(`^image "${IMAGE}" is not allowed .*imageAllowlist \\[luma/\\*\\*\\]`));
+    expect(world.proxy.deploys[0]?.unavailableReason).toMatch(
+      new RegExp(`^image "${IMAGE}" is not allowed .*imageAllowlist \\[luma/\\*\\*\\]`),
+    );
     expect(status()?.phase).toBe('Failed');
-    expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'False', reason: 'ImageNotAllowed', message: expect.stringContaining(`image "${IMAGE}" is not allowed`) });
+    expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'ImageNotAllowed',
+      message: expect.stringContaining(`image "${IMAGE}" is not allowed`),
+    });
     // Idempotent: nothing left to stop.
     clearCalls();
     await reconciler.reconcile(NAME);
@@ -550,8 +570,14 @@ describe('ProjectReconciler', () => {
       clearCalls();
       await expect(world.reconciler.reconcile(NAME)).rejects.toBe(gone);
       expect(world.log).toEqual(['deploy web []']);
-      expect(world.proxy.deploys[0]?.unavailableReason).toBe('the Docker engine is unreachable, so web cannot be started; Luma starts it once the engine is back');
-      expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'False', reason: 'DockerUnavailable', message: gone.message });
+      expect(world.proxy.deploys[0]?.unavailableReason).toBe(
+        'the Docker engine is unreachable, so web cannot be started; Luma starts it once the engine is back',
+      );
+      expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({
+        status: 'False',
+        reason: 'DockerUnavailable',
+        message: gone.message,
+      });
 
       // Back: the next reconcile routes normally again and starts what the held request needs.
       world.runtime.listError = undefined;
@@ -586,12 +612,15 @@ describe('ProjectReconciler', () => {
       expect(result).toEqual({ requeueAfterMs: 1_000 });
       expect(world.log).toEqual(['create c1', 'start c1', 'stop c1', 'deploy web []']);
       const reason = world.proxy.deploys[0]?.unavailableReason ?? '';
-      expect(reason).toBe('CrashLoopBackOff: the app keeps exiting (it exited with code 3); Luma starts it again in 1s');
+      expect(reason).toBe(
+        'CrashLoopBackOff: the app keeps exiting (it exited with code 3); Luma starts it again in 1s',
+      );
       expect(status()?.phase).toBe('Failed');
       expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({
         status: 'False',
         reason: 'CrashLoopBackOff',
-        message: 'the app exited with code 3 (1 crash in a row); next start in 1s; last log lines:\nstarting\nfatal: no DATABASE_URL',
+        message:
+          'the app exited with code 3 (1 crash in a row); next start in 1s; last log lines:\nstarting\nfatal: no DATABASE_URL',
       });
     });
 
@@ -615,7 +644,9 @@ describe('ProjectReconciler', () => {
       clearCalls();
       expect(await world.reconciler.reconcile(NAME)).toEqual({ requeueAfterMs: 2_000 });
       expect(world.log).toEqual(['start c1', 'stop c1', 'deploy web []']);
-      expect(findCondition(status()?.conditions, 'Ready')?.message).toMatch(/^the app exited with code 3 \(2 crashes in a row\); next start in 2s/);
+      expect(findCondition(status()?.conditions, 'Ready')?.message).toMatch(
+        /^the app exited with code 3 \(2 crashes in a row\); next start in 2s/,
+      );
     });
 
     it('starts over at once when the spec changes (a fix is not made to wait out the old loop)', async () => {
@@ -650,7 +681,8 @@ describe('ProjectReconciler', () => {
       expect(world.log).toEqual(['deploy web []']);
       expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({
         reason: 'CrashLoopBackOff',
-        message: 'the app exited with code 2 (1 crash in a row); next start in 1s; last log lines:\npanic: out of cheese',
+        message:
+          'the app exited with code 2 (1 crash in a row); next start in 1s; last log lines:\npanic: out of cheese',
       });
     });
   });
@@ -664,7 +696,11 @@ describe('ProjectReconciler', () => {
     world.clock.now = NOW + 5_000;
     world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW + 5_000 });
     await world.reconciler.reconcile(NAME);
-    expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'True', reason: 'Running', lastTransitionTime: idleSince });
+    expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({
+      status: 'True',
+      reason: 'Running',
+      lastTransitionTime: idleSince,
+    });
 
     world.clock.now = NOW + 10_000;
     world.runtime.images.clear();
@@ -717,7 +753,12 @@ describe('ProjectReconciler', () => {
     world.clock.now = NOW + RETENTION;
     clearCalls();
     await world.reconciler.reconcile(NAME);
-    expect(world.runtime.calls.filter((call) => call.op === 'remove').map((call) => call.id).sort()).toEqual(['stop-a', 'stop-b']);
+    expect(
+      world.runtime.calls
+        .filter((call) => call.op === 'remove')
+        .map((call) => call.id)
+        .sort(),
+    ).toEqual(['stop-a', 'stop-b']);
   });
 
   // BUG (src/controller/project-reconciler.ts:148-150): while a replacement cannot start,
@@ -735,7 +776,9 @@ describe('ProjectReconciler', () => {
     await world.reconciler.reconcile(NAME);
     const routed = world.proxy.lastDeploy(NAME)?.targets ?? [];
     const frozenAddress = `127.0.0.1:${readyPort}`;
-    expect(routed.includes(frozenAddress) && world.runtime.containers.get('old-frozen')?.state === 'paused').toBe(false);
+    expect(routed.includes(frozenAddress) && world.runtime.containers.get('old-frozen')?.state === 'paused').toBe(
+      false,
+    );
   });
 
   // BUG (src/controller/project-reconciler.ts:285 and :298, writeStatus): status.instances.stopped is
@@ -779,15 +822,36 @@ describe('spec.tls', () => {
     await applyProject(TLS_SPEC);
     await world.reconciler.reconcile(NAME);
     // The first reconcile read the proxy before its route existed.
-    expect(findCondition(status()?.conditions, 'CertificateReady')).toMatchObject({ status: 'Unknown', reason: 'Pending' });
+    expect(findCondition(status()?.conditions, 'CertificateReady')).toMatchObject({
+      status: 'Unknown',
+      reason: 'Pending',
+    });
 
-    world.proxy.certificates.set(NAME, [{ host: 'web.localhost', state: 'Failed', reason: 'AcmeRefused', message: 'the ACME server refused: blocked; retrying at 2025-01-01T00:05:00.000Z' }]);
+    world.proxy.certificates.set(NAME, [
+      {
+        host: 'web.localhost',
+        state: 'Failed',
+        reason: 'AcmeRefused',
+        message: 'the ACME server refused: blocked; retrying at 2025-01-01T00:05:00.000Z',
+      },
+    ]);
     await world.reconciler.reconcile(NAME);
-    expect(findCondition(status()?.conditions, 'CertificateReady')).toMatchObject({ status: 'False', reason: 'AcmeRefused', message: expect.stringMatching(/^web\.localhost: the ACME server refused: blocked/) });
+    expect(findCondition(status()?.conditions, 'CertificateReady')).toMatchObject({
+      status: 'False',
+      reason: 'AcmeRefused',
+      message: expect.stringMatching(/^web\.localhost: the ACME server refused: blocked/),
+    });
     // The project itself still serves plain HTTP: Ready is not affected.
     expect(findCondition(status()?.conditions, 'Ready')).toMatchObject({ status: 'True' });
 
-    world.proxy.certificates.set(NAME, [{ host: 'web.localhost', state: 'Ready', reason: 'Issued', message: 'certificate valid until 2025-03-31T00:00:00.000Z' }]);
+    world.proxy.certificates.set(NAME, [
+      {
+        host: 'web.localhost',
+        state: 'Ready',
+        reason: 'Issued',
+        message: 'certificate valid until 2025-03-31T00:00:00.000Z',
+      },
+    ]);
     await world.reconciler.reconcile(NAME);
     expect(findCondition(status()?.conditions, 'CertificateReady')).toMatchObject({ status: 'True', reason: 'Ready' });
 
@@ -850,7 +914,13 @@ describe('the wake fast path (resumePaused)', () => {
     expect(world.runtime.listCalls).toBe(0);
     expect(hits.get(readyPort) ?? 0).toBe(probesBefore);
     expect(world.store.get('Project', NAME)?.metadata.resourceVersion).toBe(versionBefore);
-    expect(world.proxy.lastDeploy(NAME)).toEqual({ service: NAME, hosts: ['web.localhost'], targets: [target()], startupTimeoutMs: 30_000, targetConcurrency: 80 });
+    expect(world.proxy.lastDeploy(NAME)).toEqual({
+      service: NAME,
+      hosts: ['web.localhost'],
+      targets: [target()],
+      startupTimeoutMs: 30_000,
+      targetConcurrency: 80,
+    });
   });
 
   it('is confirmed by the reconcile that follows, which touches no container; a second wake has nothing to do', async () => {
@@ -1008,10 +1078,12 @@ describe('the wake fast path (resumePaused)', () => {
       const forwardedBefore = hits.get(readyPort) ?? 0;
 
       const status = await new Promise<number>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port, path: '/', headers: { host: 'web.localhost' }, agent: false }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        }).on('error', reject);
+        http
+          .get({ host: '127.0.0.1', port, path: '/', headers: { host: 'web.localhost' }, agent: false }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          })
+          .on('error', reject);
       });
 
       expect(status).toBe(404); // the app's own answer
@@ -1047,28 +1119,49 @@ describe('drift: a warm container stopped, paused or removed by hand', () => {
   }
 
   it.each([
-    ['stopped', (id: string) => void Object.assign(world.runtime.containers.get(id) ?? {}, { state: 'exited' }), /stopped without Luma asking \(Luma had left it running\)/],
-    ['removed', (id: string) => void world.runtime.containers.delete(id), /was removed outside Luma \(Luma had left it running\)/],
-    ['paused', (id: string) => void Object.assign(world.runtime.containers.get(id) ?? {}, { state: 'paused' }), /was paused outside Luma \(Luma had left it running\)/],
-  ])('a warm container %s by hand is put back, with a Warning event saying what drifted; once', async (_what, drift, message) => {
-    const events = new EventLog();
-    const reconciler = reconcilerWithEvents(events);
-    const drifts = (): LumaEvent[] => events.list().filter((event) => event.reason === 'DriftDetected');
-    const id = await warmInstance(reconciler);
-    expect(drifts()).toEqual([]);
+    [
+      'stopped',
+      (id: string) => void Object.assign(world.runtime.containers.get(id) ?? {}, { state: 'exited' }),
+      /stopped without Luma asking \(Luma had left it running\)/,
+    ],
+    [
+      'removed',
+      (id: string) => void world.runtime.containers.delete(id),
+      /was removed outside Luma \(Luma had left it running\)/,
+    ],
+    [
+      'paused',
+      (id: string) => void Object.assign(world.runtime.containers.get(id) ?? {}, { state: 'paused' }),
+      /was paused outside Luma \(Luma had left it running\)/,
+    ],
+  ])(
+    'a warm container %s by hand is put back, with a Warning event saying what drifted; once',
+    async (_what, drift, message) => {
+      const events = new EventLog();
+      const reconciler = reconcilerWithEvents(events);
+      const drifts = (): LumaEvent[] => events.list().filter((event) => event.reason === 'DriftDetected');
+      const id = await warmInstance(reconciler);
+      expect(drifts()).toEqual([]);
 
-    drift(id);
-    await reconciler.reconcile(NAME);
-    expect([...world.runtime.containers.values()].filter((container) => container.state === 'running')).toHaveLength(1);
-    const [event] = drifts();
-    expect(event).toMatchObject({ type: 'Warning', reason: 'DriftDetected', object: { kind: 'Project', name: NAME } });
-    expect(event?.message).toMatch(message);
+      drift(id);
+      await reconciler.reconcile(NAME);
+      expect([...world.runtime.containers.values()].filter((container) => container.state === 'running')).toHaveLength(
+        1,
+      );
+      const [event] = drifts();
+      expect(event).toMatchObject({
+        type: 'Warning',
+        reason: 'DriftDetected',
+        object: { kind: 'Project', name: NAME },
+      });
+      expect(event?.message).toMatch(message);
 
-    // Healed: the next reconcile finds what it left, and says nothing more.
-    await reconciler.reconcile(NAME);
-    expect(drifts()).toHaveLength(1);
-    expect(drifts()[0]?.count).toBe(1);
-  });
+      // Healed: the next reconcile finds what it left, and says nothing more.
+      await reconciler.reconcile(NAME);
+      expect(drifts()).toHaveLength(1);
+      expect(drifts()[0]?.count).toBe(1);
+    },
+  );
 
   it('says nothing about what Luma itself stopped when idle', async () => {
     const events = new EventLog();

@@ -47,32 +47,62 @@ const rows: Row[] = [
   },
   {
     name: 'load above target concurrency → ceil(load / target)',
-    given: { maxInstances: 10, targetConcurrency: 10, serving: 1, activity: { waiting: 0, inFlight: 35, lastActivityAt: NOW } },
+    given: {
+      maxInstances: 10,
+      targetConcurrency: 10,
+      serving: 1,
+      activity: { waiting: 0, inFlight: 35, lastActivityAt: NOW },
+    },
     want: { surplus: 'stop', desired: 4, nextCheckAt: NOW + IDLE, reason: 'concurrency' },
   },
   {
     name: 'held and in-flight requests both count as load',
-    given: { maxInstances: 10, targetConcurrency: 5, serving: 2, activity: { waiting: 5, inFlight: 6, lastActivityAt: NOW } },
+    given: {
+      maxInstances: 10,
+      targetConcurrency: 5,
+      serving: 2,
+      activity: { waiting: 5, inFlight: 6, lastActivityAt: NOW },
+    },
     want: { surplus: 'stop', desired: 3, nextCheckAt: NOW + IDLE, reason: 'concurrency' },
   },
   {
     name: 'load exactly at a multiple of the target does not round up',
-    given: { maxInstances: 10, targetConcurrency: 10, serving: 1, activity: { waiting: 0, inFlight: 20, lastActivityAt: NOW } },
+    given: {
+      maxInstances: 10,
+      targetConcurrency: 10,
+      serving: 1,
+      activity: { waiting: 0, inFlight: 20, lastActivityAt: NOW },
+    },
     want: { surplus: 'stop', desired: 2, nextCheckAt: NOW + IDLE, reason: 'concurrency' },
   },
   {
     name: 'concurrency is capped at maxInstances',
-    given: { maxInstances: 3, targetConcurrency: 10, serving: 1, activity: { waiting: 0, inFlight: 100, lastActivityAt: NOW } },
+    given: {
+      maxInstances: 3,
+      targetConcurrency: 10,
+      serving: 1,
+      activity: { waiting: 0, inFlight: 100, lastActivityAt: NOW },
+    },
     want: { surplus: 'stop', desired: 3, nextCheckAt: NOW + IDLE, reason: 'concurrency' },
   },
   {
     name: 'a target concurrency of 0 counts as 1',
-    given: { maxInstances: 4, targetConcurrency: 0, serving: 1, activity: { waiting: 0, inFlight: 3, lastActivityAt: NOW } },
+    given: {
+      maxInstances: 4,
+      targetConcurrency: 0,
+      serving: 1,
+      activity: { waiting: 0, inFlight: 3, lastActivityAt: NOW },
+    },
     want: { surplus: 'stop', desired: 3, nextCheckAt: NOW + IDLE, reason: 'concurrency' },
   },
   {
     name: 'load below what is serving keeps the current count (no scale-down under load)',
-    given: { maxInstances: 5, targetConcurrency: 10, serving: 3, activity: { waiting: 0, inFlight: 1, lastActivityAt: NOW } },
+    given: {
+      maxInstances: 5,
+      targetConcurrency: 10,
+      serving: 3,
+      activity: { waiting: 0, inFlight: 1, lastActivityAt: NOW },
+    },
     want: { surplus: 'stop', desired: 3, nextCheckAt: NOW + IDLE, reason: 'recent-activity' },
   },
   {
@@ -92,7 +122,12 @@ const rows: Row[] = [
   },
   {
     name: 'recent activity below minInstances → minInstances',
-    given: { minInstances: 2, maxInstances: 2, serving: 0, activity: { waiting: 0, inFlight: 0, lastActivityAt: NOW - 1_000 } },
+    given: {
+      minInstances: 2,
+      maxInstances: 2,
+      serving: 0,
+      activity: { waiting: 0, inFlight: 0, lastActivityAt: NOW - 1_000 },
+    },
     want: { surplus: 'stop', desired: 2, nextCheckAt: undefined, reason: 'recent-activity' },
   },
   {
@@ -112,7 +147,12 @@ const rows: Row[] = [
   },
   {
     name: 'idle with minInstances → minInstances',
-    given: { minInstances: 2, maxInstances: 5, serving: 4, activity: { waiting: 0, inFlight: 0, lastActivityAt: NOW - 5 * IDLE } },
+    given: {
+      minInstances: 2,
+      maxInstances: 5,
+      serving: 4,
+      activity: { waiting: 0, inFlight: 0, lastActivityAt: NOW - 5 * IDLE },
+    },
     want: { surplus: 'stop', desired: 2, nextCheckAt: undefined, reason: 'min-instances' },
   },
   {
@@ -137,12 +177,20 @@ const rows: Row[] = [
   },
   {
     name: 'servingSince newer than the last request sets the idle deadline',
-    given: { serving: 1, servingSince: NOW - 2_000, activity: { waiting: 0, inFlight: 0, lastActivityAt: NOW - 50_000 } },
+    given: {
+      serving: 1,
+      servingSince: NOW - 2_000,
+      activity: { waiting: 0, inFlight: 0, lastActivityAt: NOW - 50_000 },
+    },
     want: { surplus: 'stop', desired: 1, nextCheckAt: NOW - 2_000 + IDLE, reason: 'recent-activity' },
   },
   {
     name: 'a request newer than servingSince sets the idle deadline',
-    given: { serving: 1, servingSince: NOW - 50_000, activity: { waiting: 0, inFlight: 0, lastActivityAt: NOW - 2_000 } },
+    given: {
+      serving: 1,
+      servingSince: NOW - 50_000,
+      activity: { waiting: 0, inFlight: 0, lastActivityAt: NOW - 2_000 },
+    },
     want: { surplus: 'stop', desired: 1, nextCheckAt: NOW - 2_000 + IDLE, reason: 'recent-activity' },
   },
 ];
@@ -173,7 +221,13 @@ const pauseRows: Row[] = [
   },
   {
     name: 'pauseAfter: with minInstances, the instances above it are paused',
-    given: { pauseAfterMs: PAUSE, minInstances: 1, maxInstances: 3, serving: 3, activity: { waiting: 0, inFlight: 0, lastActivityAt: NOW - 20_000 } },
+    given: {
+      pauseAfterMs: PAUSE,
+      minInstances: 1,
+      maxInstances: 3,
+      serving: 3,
+      activity: { waiting: 0, inFlight: 0, lastActivityAt: NOW - 20_000 },
+    },
     want: { desired: 1, surplus: 'pause', nextCheckAt: NOW - 20_000 + IDLE, reason: 'paused' },
   },
   {
@@ -204,7 +258,8 @@ describe('decideInstances', () => {
 
   it('walks the idle tiers in order as time passes: running → paused → stopped', () => {
     const activity = { waiting: 0, inFlight: 0, lastActivityAt: NOW };
-    const at = (now: number, serving: number) => decideInstances(input({ pauseAfterMs: PAUSE, serving, activity, now }));
+    const at = (now: number, serving: number) =>
+      decideInstances(input({ pauseAfterMs: PAUSE, serving, activity, now }));
     const running = at(NOW + 1, 1);
     expect(running).toMatchObject({ desired: 1, reason: 'recent-activity' });
     const paused = at(running.nextCheckAt!, 1);
@@ -228,7 +283,13 @@ describe('decideInstances', () => {
         for (const load of [0, 1, 50, 1_000]) {
           for (const lastActivityAt of [NOW, NOW - 10 * IDLE]) {
             const { desired } = decideInstances(
-              input({ minInstances, maxInstances, targetConcurrency: 10, serving: 1, activity: { waiting: load, inFlight: load, lastActivityAt } }),
+              input({
+                minInstances,
+                maxInstances,
+                targetConcurrency: 10,
+                serving: 1,
+                activity: { waiting: load, inFlight: load, lastActivityAt },
+              }),
             );
             expect(desired).toBeGreaterThanOrEqual(minInstances);
             expect(desired).toBeLessThanOrEqual(maxInstances);

@@ -19,7 +19,11 @@ function deferred(): Deferred {
 }
 
 /** A handler whose runs are finished by the test, one Deferred per call. */
-function controlledHandler(): { handler: (key: string) => Promise<ReconcileResult>; calls: Array<{ key: string; run: Deferred }>; maxOverlapPerKey: () => number } {
+function controlledHandler(): {
+  handler: (key: string) => Promise<ReconcileResult>;
+  calls: Array<{ key: string; run: Deferred }>;
+  maxOverlapPerKey: () => number;
+} {
   const calls: Array<{ key: string; run: Deferred }> = [];
   const active = new Map<string, number>();
   let maxOverlap = 0;
@@ -138,7 +142,12 @@ describe('WorkQueue', () => {
         runs++;
         if (failing) throw new Error('docker is down');
       },
-      { clock, baseBackoffMs: 100, maxBackoffMs: 1_000, onError: (_key, _error, attempt, delayMs) => reported.push({ attempt, delayMs }) },
+      {
+        clock,
+        baseBackoffMs: 100,
+        maxBackoffMs: 1_000,
+        onError: (_key, _error, attempt, delayMs) => reported.push({ attempt, delayMs }),
+      },
     );
     queue.start();
     queue.add('a');
@@ -175,7 +184,11 @@ describe('WorkQueue', () => {
         runs++;
         throw new Error('broken Dockerfile');
       },
-      { clock, isTerminal: (error) => error instanceof Error && error.message.startsWith('broken'), onError: (_k, _e, _a, delayMs) => reported.push(delayMs) },
+      {
+        clock,
+        isTerminal: (error) => error instanceof Error && error.message.startsWith('broken'),
+        onError: (_k, _e, _a, delayMs) => reported.push(delayMs),
+      },
     );
     queue.start();
     queue.add('a');

@@ -5,7 +5,11 @@ import { FakeClock } from '../../support/fakes/fake-clock.js';
 // The engine watch on a fake clock: checks every 5 s while up; once down, retries after
 // 250 ms doubling to 4 s; one report per transition.
 
-function monitorWith(clock: FakeClock): { monitor: EngineMonitor; engine: { up: boolean; pings: number[] }; reports: string[] } {
+function monitorWith(clock: FakeClock): {
+  monitor: EngineMonitor;
+  engine: { up: boolean; pings: number[] };
+  reports: string[];
+} {
   const engine = { up: true, pings: [] as number[] };
   const reports: string[] = [];
   const monitor = new EngineMonitor({

@@ -16,11 +16,23 @@ describe('parseListenAddress', () => {
     expect(parseListenAddress(value, '--listen')).toEqual({ host, port });
   });
 
-  it.each(['', '127.0.0.1', '127.0.0.1:', '127.0.0.1:65536', '127.0.0.1:http', '::1:8080', 'a:b:8080', '127.0.0.1:-1', '123456'])('refuses %j', (value) => {
+  it.each([
+    '',
+    '127.0.0.1',
+    '127.0.0.1:',
+    '127.0.0.1:65536',
+    '127.0.0.1:http',
+    '::1:8080',
+    'a:b:8080',
+    '127.0.0.1:-1',
+    '123456',
+  ])('refuses %j', (value) => {
     expect(() => parseListenAddress(value, '--listen')).toThrow(ListenAddressError);
   });
 
   it('names the flag and the value in its error', () => {
-    expect(() => parseListenAddress('nope', '--api-listen')).toThrow('--api-listen: expected HOST:PORT such as 127.0.0.1:8080 (port 0 picks a free one), got "nope"');
+    expect(() => parseListenAddress('nope', '--api-listen')).toThrow(
+      '--api-listen: expected HOST:PORT such as 127.0.0.1:8080 (port 0 picks a free one), got "nope"',
+    );
   });
 });

@@ -9,18 +9,41 @@ import { silentLogger } from '../../../src/util/logger.js';
 
 // Which events become CloudEvents, what they carry, and the hostname of their object.
 
-const project = { apiVersion: 'luma.dev/v1alpha1', kind: 'Project', metadata: { name: 'web' }, spec: { image: 'web', hostnames: ['web.example.com', 'www.example.com'] } } as ProjectObject;
-const lease = { apiVersion: 'luma.dev/v1alpha1', kind: 'Lease', metadata: { name: 'alice' }, spec: { project: 'web', ttl: '10m' } } as LeaseObject;
+const project = {
+  apiVersion: 'luma.dev/v1alpha1',
+  kind: 'Project',
+  metadata: { name: 'web' },
+  spec: { image: 'web', hostnames: ['web.example.com', 'www.example.com'] },
+} as ProjectObject;
+const lease = {
+  apiVersion: 'luma.dev/v1alpha1',
+  kind: 'Lease',
+  metadata: { name: 'alice' },
+  spec: { project: 'web', ttl: '10m' },
+} as LeaseObject;
 const store = {
-  get: ((kind: string, name: string) => (kind === 'Project' && name === 'web' ? project : kind === 'Lease' && name === 'alice' ? lease : undefined)) as never,
+  get: ((kind: string, name: string) =>
+    kind === 'Project' && name === 'web' ? project : kind === 'Lease' && name === 'alice' ? lease : undefined) as never,
 };
 
 describe('lifecycle CloudEvents', () => {
   it('maps lifecycle reasons to CloudEvent types and leaves other events out', () => {
     const log = new EventLog({ now: () => Date.parse('2026-01-01T00:00:00Z') });
-    const ready = log.record('controller', { kind: 'Project', name: 'web' }, 'Normal', 'ContainerReady', 'container x ready');
+    const ready = log.record(
+      'controller',
+      { kind: 'Project', name: 'web' },
+      'Normal',
+      'ContainerReady',
+      'container x ready',
+    );
     const built = log.record('controller', { kind: 'Image', name: 'web' }, 'Warning', 'BuildFailed', 'no Dockerfile');
-    const waiting = log.record('controller', { kind: 'Lease', name: 'alice' }, 'Normal', 'WaitingForCapacity', 'cap reached');
+    const waiting = log.record(
+      'controller',
+      { kind: 'Lease', name: 'alice' },
+      'Normal',
+      'WaitingForCapacity',
+      'cap reached',
+    );
 
     expect(toCloudEvent(ready, { instance: 'prod', hostname: 'web.example.com' })).toEqual({
       specversion: '1.0',
@@ -30,9 +53,19 @@ describe('lifecycle CloudEvents', () => {
       subject: 'project/web',
       time: '2026-01-01T00:00:00.000Z',
       datacontenttype: 'application/json',
-      data: { kind: 'Project', name: 'web', reason: 'ContainerReady', message: 'container x ready', eventType: 'Normal', hostname: 'web.example.com' },
+      data: {
+        kind: 'Project',
+        name: 'web',
+        reason: 'ContainerReady',
+        message: 'container x ready',
+        eventType: 'Normal',
+        hostname: 'web.example.com',
+      },
     });
-    expect(toCloudEvent(built, { instance: 'prod', hostname: undefined })).toMatchObject({ type: 'dev.luma.image.build.finished', data: { reason: 'BuildFailed', eventType: 'Warning' } });
+    expect(toCloudEvent(built, { instance: 'prod', hostname: undefined })).toMatchObject({
+      type: 'dev.luma.image.build.finished',
+      data: { reason: 'BuildFailed', eventType: 'Warning' },
+    });
     expect(toCloudEvent(waiting, { instance: 'prod', hostname: undefined })).toBeUndefined();
   });
 
@@ -50,7 +83,10 @@ describe('lifecycle CloudEvents', () => {
       sent.push(`${event.type} ${event.data.hostname ?? '-'}`);
       return 200;
     };
-    const dispatcher = new WebhookDispatcher({ urls: ['http://hook.test/'], queueSize: 10, maxAttempts: 1, retryDelayMs: 1, timeoutMs: 1 }, { logger: silentLogger(), send });
+    const dispatcher = new WebhookDispatcher(
+      { urls: ['http://hook.test/'], queueSize: 10, maxAttempts: 1, retryDelayMs: 1, timeoutMs: 1 },
+      { logger: silentLogger(), send },
+    );
     const detach = attachLifecycleWebhooks(log, store, dispatcher, 'prod');
     log.record('controller', { kind: 'Project', name: 'web' }, 'Normal', 'ContainerStarted', 'started');
     log.record('controller', { kind: 'Project', name: 'web' }, 'Normal', 'PoolRefilled', 'not a lifecycle event');
@@ -61,6 +97,9 @@ describe('lifecycle CloudEvents', () => {
     log.record('controller', { kind: 'Project', name: 'web' }, 'Normal', 'ContainerStopped', 'after detaching');
     for (let i = 0; i < 20; i++) await Promise.resolve();
 
-    expect(sent).toEqual(['dev.luma.container.started web.example.com', 'dev.luma.lease.expired alice.web.example.com']);
+    expect(sent).toEqual([
+      'dev.luma.container.started web.example.com',
+      'dev.luma.lease.expired alice.web.example.com',
+    ]);
   });
 });

@@ -26,17 +26,38 @@ describe('ConditionEvents', () => {
   it('records each change of readiness once, Warning when stalled, and the deletion', () => {
     const { events, summary } = setup();
     events.observe({ type: 'ADDED', object: project(undefined) });
-    events.observe({ type: 'MODIFIED', object: project({ state: 'reconciling', reason: 'Starting', message: 'an instance is starting' }) });
-    events.observe({ type: 'MODIFIED', object: project({ state: 'ready', reason: 'Running', message: '1 instance(s) serving' }) });
-    events.observe({ type: 'MODIFIED', object: project({ state: 'ready', reason: 'Running', message: '1 instance(s) serving' }) });
-    events.observe({ type: 'MODIFIED', object: project({ state: 'stalled', reason: 'CrashLoopBackOff', message: 'exited 3 times' }) });
+    events.observe({
+      type: 'MODIFIED',
+      object: project({ state: 'reconciling', reason: 'Starting', message: 'an instance is starting' }),
+    });
+    events.observe({
+      type: 'MODIFIED',
+      object: project({ state: 'ready', reason: 'Running', message: '1 instance(s) serving' }),
+    });
+    events.observe({
+      type: 'MODIFIED',
+      object: project({ state: 'ready', reason: 'Running', message: '1 instance(s) serving' }),
+    });
+    events.observe({
+      type: 'MODIFIED',
+      object: project({ state: 'stalled', reason: 'CrashLoopBackOff', message: 'exited 3 times' }),
+    });
     events.observe({ type: 'DELETED', object: project(undefined) });
-    expect(summary()).toEqual(['Normal Starting x1', 'Normal Running x1', 'Warning CrashLoopBackOff x1', 'Normal Deleted x1']);
+    expect(summary()).toEqual([
+      'Normal Starting x1',
+      'Normal Running x1',
+      'Warning CrashLoopBackOff x1',
+      'Normal Deleted x1',
+    ]);
   });
 
   it('counts a readiness that comes back as a repeat', () => {
     const { events, summary } = setup();
-    for (const state of ['ready', 'reconciling', 'ready'] as const) events.observe({ type: 'MODIFIED', object: project({ state, reason: state === 'ready' ? 'Running' : 'Starting', message: '' }) });
+    for (const state of ['ready', 'reconciling', 'ready'] as const)
+      events.observe({
+        type: 'MODIFIED',
+        object: project({ state, reason: state === 'ready' ? 'Running' : 'Starting', message: '' }),
+      });
     expect(summary()).toEqual(['Normal Starting x1', 'Normal Running x2']);
   });
 

@@ -16,14 +16,20 @@ describe('EventLog', () => {
       ['api', 1],
       ['web', 2],
     ]);
-    expect(events[1]).toMatchObject({ firstTimestamp: '2026-01-01T00:00:00.000Z', lastTimestamp: '2026-01-01T00:00:10.000Z', source: 'controller', seq: 3 });
+    expect(events[1]).toMatchObject({
+      firstTimestamp: '2026-01-01T00:00:00.000Z',
+      lastTimestamp: '2026-01-01T00:00:10.000Z',
+      source: 'controller',
+      seq: 3,
+    });
   });
 
   it('filters by kind, name and sequence, keeps only the newest, and tells subscribers', () => {
     const log = new EventLog({ capacity: 3 });
     const seen: LumaEvent[] = [];
     const stop = log.subscribe((event) => seen.push(event));
-    for (let i = 0; i < 5; i++) log.record('sync', { kind: 'Lease', name: `l${i}` }, 'Normal', 'Applied', `applied l${i}`);
+    for (let i = 0; i < 5; i++)
+      log.record('sync', { kind: 'Lease', name: `l${i}` }, 'Normal', 'Applied', `applied l${i}`);
     stop();
     log.record('sync', { kind: 'Project', name: 'p' }, 'Normal', 'Applied', 'applied p');
     expect(seen).toHaveLength(5);

@@ -24,7 +24,10 @@ function event(id: string): CloudEvent {
 const SETTINGS: WebhookSettings = { urls: [URL_A], queueSize: 10, maxAttempts: 3, retryDelayMs: 100, timeoutMs: 1_000 };
 
 /** A sender that answers from a script per event id (default 200) and records every attempt. */
-function scriptedSender(script: Record<string, Array<number | Error>> = {}): { send: WebhookSender; attempts: string[] } {
+function scriptedSender(script: Record<string, Array<number | Error>> = {}): {
+  send: WebhookSender;
+  attempts: string[];
+} {
   const attempts: string[] = [];
   return {
     attempts,
@@ -46,7 +49,11 @@ describe('WebhookDispatcher', () => {
   it('delivers events in order, retrying an error answer or a network error before the next event, with doubling delays', async () => {
     const { send, attempts } = scriptedSender({ e1: [500, new Error('ECONNRESET')] });
     const delays: number[] = [];
-    const dispatcher = new WebhookDispatcher(SETTINGS, { logger: silentLogger(), send, sleep: async (ms) => void delays.push(ms) });
+    const dispatcher = new WebhookDispatcher(SETTINGS, {
+      logger: silentLogger(),
+      send,
+      sleep: async (ms) => void delays.push(ms),
+    });
     dispatcher.dispatch(event('e1'));
     dispatcher.dispatch(event('e2'));
     await settle();

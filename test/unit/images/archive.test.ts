@@ -2,7 +2,13 @@ import { mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ArchiveError, detectFormat, safeEntryPath, unpackArchive, type ArchiveLimits } from '../../../src/images/archive.js';
+import {
+  ArchiveError,
+  detectFormat,
+  safeEntryPath,
+  unpackArchive,
+  type ArchiveLimits,
+} from '../../../src/images/archive.js';
 import { gzip, snapshot, tarOf, withTarSize, zipOf, type TarEntry } from '../../support/archives.js';
 import { describeErrors, settle, trapProcessErrors, type ProcessErrorTrap } from '../../support/process-errors.js';
 
@@ -28,7 +34,8 @@ afterAll(async () => {
   allStray.push(...trap.take());
   trap.restore();
   // Only the stream-teardown errors documented below may have escaped; anything else is new.
-  const known = /Premature close|Unexpected end of data|Invalid tar header|unexpected end of file|unpacks to more than|too many bytes in the stream|not enough bytes in the stream/;
+  const known =
+    /Premature close|Unexpected end of data|Invalid tar header|unexpected end of file|unpacks to more than|too many bytes in the stream|not enough bytes in the stream/;
   expect(describeErrors(allStray).filter((text) => !known.test(text))).toEqual([]);
 });
 
@@ -103,7 +110,9 @@ describe('unpackArchive accepts ordinary contexts', () => {
     expect(detectFormat(await tarOf(files))).toBe('tar');
     expect(detectFormat(gzip(Buffer.from('x')))).toBe('tar.gz');
     expect(detectFormat(zipOf([{ name: 'a', content: 'b' }]))).toBe('zip');
-    expect(() => detectFormat(Buffer.from('just some text, long enough to look at'))).toThrow(/not a tar, tar\.gz or zip archive/);
+    expect(() => detectFormat(Buffer.from('just some text, long enough to look at'))).toThrow(
+      /not a tar, tar\.gz or zip archive/,
+    );
   });
 
   it('normalises harmless names (./a, a//b) and refuses those that climb or are absolute', () => {
@@ -120,7 +129,12 @@ describe('unpackArchive accepts ordinary contexts', () => {
 
 describe('unpackArchive refuses hostile tar archives and writes nothing outside', () => {
   it('refuses an entry named with ".."', async () => {
-    const message = await refusal(await tarOf([{ name: 'ok.txt', content: 'x' }, { name: '../sentinel/pwned', content: 'pwned' }]));
+    const message = await refusal(
+      await tarOf([
+        { name: 'ok.txt', content: 'x' },
+        { name: '../sentinel/pwned', content: 'pwned' },
+      ]),
+    );
     expect(message).toBe('entry "../sentinel/pwned" climbs out of the context with ".."');
   });
 
@@ -257,7 +271,12 @@ describe('unpackArchive refuses hostile tar archives and writes nothing outside'
   });
 
   it('refuses a hard link to a directory', async () => {
-    const message = await refusal(await tarOf([{ name: 'd/', type: 'directory' }, { name: 'hl', type: 'link', linkname: 'd' }]));
+    const message = await refusal(
+      await tarOf([
+        { name: 'd/', type: 'directory' },
+        { name: 'hl', type: 'link', linkname: 'd' },
+      ]),
+    );
     expect(message).toContain('hard link "hl" points to "d", which is not a file');
   });
 
@@ -271,7 +290,10 @@ describe('unpackArchive refuses hostile tar archives and writes nothing outside'
   });
 
   it('refuses an archive over the unpacked-size limit, naming the entry where it was reached', async () => {
-    const message = await refusal(await tarOf([{ name: 'big.bin', content: Buffer.alloc(2_000) }]), { ...LIMITS, maxUnpackedBytes: 1_000 });
+    const message = await refusal(await tarOf([{ name: 'big.bin', content: Buffer.alloc(2_000) }]), {
+      ...LIMITS,
+      maxUnpackedBytes: 1_000,
+    });
     expect(message).toBe('the archive unpacks to more than 1000 bytes (limit reached in "big.bin")');
   });
 
@@ -320,7 +342,12 @@ describe('unpackArchive refuses hostile tar archives and writes nothing outside'
 
 describe('unpackArchive refuses hostile zip archives and writes nothing outside', () => {
   it('refuses an entry named with ".."', async () => {
-    const message = await refusal(zipOf([{ name: 'ok.txt', content: 'x' }, { name: '../sentinel/pwned', content: 'pwned' }]));
+    const message = await refusal(
+      zipOf([
+        { name: 'ok.txt', content: 'x' },
+        { name: '../sentinel/pwned', content: 'pwned' },
+      ]),
+    );
     expect(message).toContain('../sentinel/pwned');
     expect(message).toMatch(/relative path|climbs out/);
   });
@@ -339,8 +366,15 @@ describe('unpackArchive refuses hostile zip archives and writes nothing outside'
   });
 
   it('refuses a symlink entry', async () => {
-    const message = await refusal(zipOf([{ name: 'escape', content: '../sentinel', unixMode: 0o120777 }, { name: 'escape/pwned', content: 'pwned' }]));
-    expect(message).toBe('entry "escape" is not a regular file or directory; zip uploads may not hold links or devices');
+    const message = await refusal(
+      zipOf([
+        { name: 'escape', content: '../sentinel', unixMode: 0o120777 },
+        { name: 'escape/pwned', content: 'pwned' },
+      ]),
+    );
+    expect(message).toBe(
+      'entry "escape" is not a regular file or directory; zip uploads may not hold links or devices',
+    );
   });
 
   it('refuses a fifo (a device-like mode)', async () => {
@@ -349,23 +383,36 @@ describe('unpackArchive refuses hostile zip archives and writes nothing outside'
   });
 
   it('refuses a zip over the unpacked-size limit, naming the entry', async () => {
-    const message = await refusal(zipOf([{ name: 'zeros.bin', content: Buffer.alloc(2_000_000) }]), { ...LIMITS, maxUnpackedBytes: 1_000_000 });
+    const message = await refusal(zipOf([{ name: 'zeros.bin', content: Buffer.alloc(2_000_000) }]), {
+      ...LIMITS,
+      maxUnpackedBytes: 1_000_000,
+    });
     expect(message).toBe('the archive unpacks to more than 1000000 bytes (limit reached in "zeros.bin")');
   });
 
   // Regression (fixed in b993456): a size lie used to be reported as "the zip archive is
   // damaged: too many bytes…", without the entry's name.
   it('refuses a zip whose headers claim a smaller size than the data inflates to, naming the entry', async () => {
-    const message = await refusal(zipOf([{ name: 'liar.bin', content: Buffer.alloc(2_000_000), method: 'deflate', declaredSize: 10 }]), LIMITS);
+    const message = await refusal(
+      zipOf([{ name: 'liar.bin', content: Buffer.alloc(2_000_000), method: 'deflate', declaredSize: 10 }]),
+      LIMITS,
+    );
     // Named either when the stream reports the lie or when the archive ends inside the entry.
-    expect(message).toMatch(/^entry "liar\.bin" is (damaged or cannot be written: too many bytes in the stream|damaged: the archive ends inside it)/);
+    expect(message).toMatch(
+      /^entry "liar\.bin" is (damaged or cannot be written: too many bytes in the stream|damaged: the archive ends inside it)/,
+    );
     const written = await stat(path.join(root, 'liar.bin')).catch(() => undefined);
     expect(written?.size ?? 0).toBeLessThanOrEqual(1_000_000);
   });
 
   it('refuses a zip whose headers claim more than the data holds, naming the entry', async () => {
-    const message = await refusal(zipOf([{ name: 'liar.bin', content: 'short', method: 'deflate', declaredSize: 4_000_000_000 }]), LIMITS);
-    expect(message).toMatch(/^entry "liar\.bin" is (damaged or cannot be written: not enough bytes in the stream|damaged: the archive ends inside it)/);
+    const message = await refusal(
+      zipOf([{ name: 'liar.bin', content: 'short', method: 'deflate', declaredSize: 4_000_000_000 }]),
+      LIMITS,
+    );
+    expect(message).toMatch(
+      /^entry "liar\.bin" is (damaged or cannot be written: not enough bytes in the stream|damaged: the archive ends inside it)/,
+    );
   });
 
   it('refuses a zip with more entries than the limit', async () => {
@@ -386,18 +433,28 @@ async function within(ms: number, work: Promise<unknown>): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined;
   const hung = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('hung'), ms)));
   try {
-    return await Promise.race([work.then(() => 'accepted', (error: unknown) => error), hung]);
+    return await Promise.race([
+      work.then(
+        () => 'accepted',
+        (error: unknown) => error,
+      ),
+      hung,
+    ]);
   } finally {
     clearTimeout(timer);
   }
 }
 
-const truncatedTar = async (): Promise<Buffer> => (await tarOf([{ name: 'a.txt', content: Buffer.alloc(4096, 'a') }])).subarray(0, 1500);
+const truncatedTar = async (): Promise<Buffer> =>
+  (await tarOf([{ name: 'a.txt', content: Buffer.alloc(4096, 'a') }])).subarray(0, 1500);
 const truncatedTarGz = async (): Promise<Buffer> => {
-  const whole = gzip(await tarOf([{ name: 'a.txt', content: Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251)) }]));
+  const whole = gzip(
+    await tarOf([{ name: 'a.txt', content: Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251)) }]),
+  );
   return whole.subarray(0, Math.floor(whole.length / 2));
 };
-const lyingTar = async (): Promise<Buffer> => withTarSize(await tarOf([{ name: 'liar.txt', content: 'ten bytes!' }]), 0, 1_000_000);
+const lyingTar = async (): Promise<Buffer> =>
+  withTarSize(await tarOf([{ name: 'liar.txt', content: 'ten bytes!' }]), 0, 1_000_000);
 
 describe('damaged archives end the unpack, and errors do not escape it', () => {
   // Regression (fixed in b993456): `done = pipeline(input, extract)` was awaited only
@@ -427,7 +484,9 @@ describe('damaged archives end the unpack, and errors do not escape it', () => {
     const outcome = await within(500, unpackArchive(await make(), root));
     expect(outcome).toBeInstanceOf(ArchiveError);
     // The entry the archive ends inside is named.
-    expect((outcome as Error).message).toMatch(/^(the tar(\.gz)? archive is damaged: |entry "[^"]+" is (cut short|damaged))/);
+    expect((outcome as Error).message).toMatch(
+      /^(the tar(\.gz)? archive is damaged: |entry "[^"]+" is (cut short|damaged))/,
+    );
   });
 
   it.each([

@@ -70,7 +70,10 @@ describe('ContextStore', () => {
     expect(edited, 'an edit of the ignored, named Dockerfile').not.toBe(digest);
     await writeFile(path.join(source, 'node_modules', 'dep', 'index.js'), 'module.exports = 2;\n');
     expect(await store.ingestDirectory(source, options), 'an edit of an ignored file').toBe(edited);
-    expect(await store.ingestArchive(await buffer(packContext(source, options)), options), 'the same files uploaded').toBe(edited);
+    expect(
+      await store.ingestArchive(await buffer(packContext(source, options)), options),
+      'the same files uploaded',
+    ).toBe(edited);
   });
 
   it('stores a directory under its digest', async () => {
@@ -92,12 +95,17 @@ describe('ContextStore', () => {
 
   it('survives the same context arriving several times at once', async () => {
     const tar = await tarOfDirectory(source);
-    const digests = await Promise.all([store.ingestArchive(tar), store.ingestArchive(tar), store.ingestDirectory(source), store.ingestArchive(gzip(tar))]);
+    const digests = await Promise.all([
+      store.ingestArchive(tar),
+      store.ingestArchive(tar),
+      store.ingestDirectory(source),
+      store.ingestArchive(gzip(tar)),
+    ]);
     expect(new Set(digests).size).toBe(1);
     expect(await stored()).toEqual([digests[0]?.slice('sha256:'.length)]);
   });
 
-  it('keeps a directory context\'s symlinks as links, never copying what they point to', async () => {
+  it("keeps a directory context's symlinks as links, never copying what they point to", async () => {
     await writeFile(path.join(base, 'outside.txt'), 'outside\n');
     await symlink(path.join(base, 'outside.txt'), path.join(source, 'link'));
     const digest = await store.ingestDirectory(source);
@@ -121,10 +129,21 @@ describe('ContextStore', () => {
   it('refuses a hostile archive and keeps nothing of it, not even its staging folder', async () => {
     await store.ingestDirectory(source);
     const before = await stored();
-    await expect(store.ingestArchive(await tarOf([{ name: 'ok', content: 'x' }, { name: '../../escape', content: 'x' }]))).rejects.toThrow(ArchiveError);
-    await expect(store.ingestArchive(zipOf([{ name: 'link', content: '/etc', unixMode: 0o120777 }]))).rejects.toThrow(/may not hold links/);
+    await expect(
+      store.ingestArchive(
+        await tarOf([
+          { name: 'ok', content: 'x' },
+          { name: '../../escape', content: 'x' },
+        ]),
+      ),
+    ).rejects.toThrow(ArchiveError);
+    await expect(store.ingestArchive(zipOf([{ name: 'link', content: '/etc', unixMode: 0o120777 }]))).rejects.toThrow(
+      /may not hold links/,
+    );
     await expect(store.ingestArchive(Buffer.from('no archive here'))).rejects.toThrow(/not a tar, tar\.gz or zip/);
-    await expect(store.ingestArchive(await tarOf([{ name: 'big', content: Buffer.alloc(2_000_000) }]))).rejects.toThrow(/unpacks to more than 1000000 bytes/);
+    await expect(store.ingestArchive(await tarOf([{ name: 'big', content: Buffer.alloc(2_000_000) }]))).rejects.toThrow(
+      /unpacks to more than 1000000 bytes/,
+    );
     expect(await stored()).toEqual(before);
     expect(await readdir(base)).toEqual(['src', 'state']);
     await settle();
@@ -142,7 +161,9 @@ describe('ContextStore', () => {
   it('refuses a missing directory, or one with a special file, storing nothing', async () => {
     await expect(store.ingestDirectory(path.join(base, 'missing'))).rejects.toThrow(/is not a directory/);
     await promisify(execFile)('mkfifo', [path.join(source, 'pipe')]);
-    await expect(store.ingestDirectory(source)).rejects.toThrow('pipe in the build context is neither a file, a directory nor a symlink');
+    await expect(store.ingestDirectory(source)).rejects.toThrow(
+      'pipe in the build context is neither a file, a directory nor a symlink',
+    );
     expect(await stored()).toEqual([]);
   });
 });

@@ -32,9 +32,17 @@ async function write(root: string, files: Record<string, string>): Promise<strin
   return root;
 }
 
-const FILES = { Dockerfile: 'FROM scratch\nCOPY www /www\n', 'www/index.html': 'hello\n', 'www/css/site.css': 'body{}\n' };
+const FILES = {
+  Dockerfile: 'FROM scratch\nCOPY www /www\n',
+  'www/index.html': 'hello\n',
+  'www/css/site.css': 'body{}\n',
+};
 
-async function tarEntries(stream: Readable): Promise<Array<{ name: string; type: string; mode: number; mtime: number; uid: number; linkname?: string; content: string }>> {
+async function tarEntries(
+  stream: Readable,
+): Promise<
+  Array<{ name: string; type: string; mode: number; mtime: number; uid: number; linkname?: string; content: string }>
+> {
   const extract = tarStream.extract();
   const entries = [];
   Readable.from([await buffer(stream)]).pipe(extract);
@@ -140,7 +148,18 @@ describe('.dockerignore', () => {
       'www/keep.tmp': 'nested: *.tmp is a root-level pattern, as in Docker',
     });
     const listed = (await listContext(root)).map((entry) => entry.relative);
-    expect(listed).toEqual(['.dockerignore', 'Dockerfile', 'deep', 'deep/a', 'deep/a/b', 'www', 'www/css', 'www/css/site.css', 'www/index.html', 'www/keep.tmp']);
+    expect(listed).toEqual([
+      '.dockerignore',
+      'Dockerfile',
+      'deep',
+      'deep/a',
+      'deep/a/b',
+      'www',
+      'www/css',
+      'www/css/site.css',
+      'www/index.html',
+      'www/keep.tmp',
+    ]);
 
     const digest = await contextDigest(root);
     await writeFile(path.join(root, 'scratch.tmp'), 'changed');
@@ -152,11 +171,18 @@ describe('.dockerignore', () => {
 
     const names = (await tarEntries(packContext(root))).map((entry) => entry.name);
     expect(names).not.toContain('scratch.tmp');
-    expect(names.some((name) => name.startsWith('node_modules') || name.startsWith('secrets') || name.endsWith('.log'))).toBe(false);
+    expect(
+      names.some((name) => name.startsWith('node_modules') || name.startsWith('secrets') || name.endsWith('.log')),
+    ).toBe(false);
   });
 
   it('honours "!" exceptions, as docker build does', async () => {
-    const root = await write(path.join(base, 'ctx'), { ...FILES, '.dockerignore': '*.log\n!keep.log\n', 'keep.log': 'x', 'drop.log': 'x' });
+    const root = await write(path.join(base, 'ctx'), {
+      ...FILES,
+      '.dockerignore': '*.log\n!keep.log\n',
+      'keep.log': 'x',
+      'drop.log': 'x',
+    });
     const listed = (await listContext(root)).map((entry) => entry.relative);
     expect(listed).toContain('keep.log');
     expect(listed).not.toContain('drop.log');
@@ -171,15 +197,31 @@ describe('.dockerignore', () => {
   });
 
   it('still sends a named Dockerfile (spec.build.dockerfile) under an ignored directory', async () => {
-    const root = await write(path.join(base, 'ctx'), { ...FILES, '.dockerignore': '*\n!www\n', 'build/app.Dockerfile': 'FROM scratch\n', 'build/other': 'x' });
-    const names = (await tarEntries(packContext(root, { dockerfile: './build/app.Dockerfile' }))).map((entry) => entry.name);
-    expect(names.sort()).toEqual(['.dockerignore', 'Dockerfile', 'build/app.Dockerfile', 'www', 'www/css', 'www/css/site.css', 'www/index.html']);
+    const root = await write(path.join(base, 'ctx'), {
+      ...FILES,
+      '.dockerignore': '*\n!www\n',
+      'build/app.Dockerfile': 'FROM scratch\n',
+      'build/other': 'x',
+    });
+    const names = (await tarEntries(packContext(root, { dockerfile: './build/app.Dockerfile' }))).map(
+      (entry) => entry.name,
+    );
+    expect(names.sort()).toEqual([
+      '.dockerignore',
+      'Dockerfile',
+      'build/app.Dockerfile',
+      'www',
+      'www/css',
+      'www/css/site.css',
+      'www/index.html',
+    ]);
   });
 
   it('means what Docker means: **/ at any depth, ./ and / prefixes, character classes, ? and exceptions in ignored directories', async () => {
     const root = await write(path.join(base, 'ctx'), {
       ...FILES,
-      '.dockerignore': '**/node_modules\n**/*.log\n!keep.log\n./dist\n/cache\nnotes[0-9].txt\nv?.bak\ndocs/*\n!docs/README.md\n',
+      '.dockerignore':
+        '**/node_modules\n**/*.log\n!keep.log\n./dist\n/cache\nnotes[0-9].txt\nv?.bak\ndocs/*\n!docs/README.md\n',
       'node_modules/a/index.js': 'x',
       'www/node_modules/b/index.js': 'x',
       'keep.log': 'kept',
@@ -196,7 +238,17 @@ describe('.dockerignore', () => {
       'docs/README.md': 'brought back',
     });
     const files = (await listContext(root)).filter((entry) => entry.type === 'file').map((entry) => entry.relative);
-    expect(files).toEqual(['.dockerignore', 'Dockerfile', 'docs/README.md', 'keep.log', 'notesA.txt', 'v10.bak', 'www/css/site.css', 'www/dist/app.js', 'www/index.html']);
+    expect(files).toEqual([
+      '.dockerignore',
+      'Dockerfile',
+      'docs/README.md',
+      'keep.log',
+      'notesA.txt',
+      'v10.bak',
+      'www/css/site.css',
+      'www/dist/app.js',
+      'www/index.html',
+    ]);
   });
 
   it('matches names case-sensitively, as docker build on Linux does', async () => {
@@ -209,7 +261,14 @@ describe('.dockerignore', () => {
       'KEEP.log': 'not what the exception names: left out',
     });
     const files = (await listContext(root)).filter((entry) => entry.type === 'file').map((entry) => entry.relative);
-    expect(files).toEqual(['.dockerignore', 'Dockerfile', 'keep.log', 'secret.txt', 'www/css/site.css', 'www/index.html']);
+    expect(files).toEqual([
+      '.dockerignore',
+      'Dockerfile',
+      'keep.log',
+      'secret.txt',
+      'www/css/site.css',
+      'www/index.html',
+    ]);
   });
 
   it('finishes at once on patterns that make a backtracking matcher take minutes', async () => {
@@ -234,10 +293,16 @@ describe('.dockerignore', () => {
     await expect(listContext(root)).rejects.toThrow(ContextError);
     // `docker build` says "syntax error in pattern" for both.
     for (const [index, pattern] of ['www/[a', 'trail\\'].entries()) {
-      const broken = await write(path.join(base, `ctx-broken-${index}`), { ...FILES, '.dockerignore': `*.log\n${pattern}\n` });
+      const broken = await write(path.join(base, `ctx-broken-${index}`), {
+        ...FILES,
+        '.dockerignore': `*.log\n${pattern}\n`,
+      });
       await expect(listContext(broken)).rejects.toThrow(`.dockerignore: the pattern "${pattern}" is not valid`);
     }
-    const escaped = await write(path.join(base, 'ctx-escaped'), { ...FILES, '.dockerignore': '# a comment may end with \\\na\\\\\nb\\*\n' });
+    const escaped = await write(path.join(base, 'ctx-escaped'), {
+      ...FILES,
+      '.dockerignore': '# a comment may end with \\\na\\\\\nb\\*\n',
+    });
     await expect(listContext(escaped)).resolves.toBeDefined();
   });
 });
@@ -251,13 +316,25 @@ describe('packContext', () => {
     await utimes(path.join(root, 'Dockerfile'), new Date('2010-01-01'), new Date('2010-01-01'));
 
     const entries = await tarEntries(packContext(root));
-    expect(entries.map((entry) => entry.name)).toEqual(['Dockerfile', 'outside-link', 'run.sh', 'www', 'www/css', 'www/css/site.css', 'www/index.html']);
+    expect(entries.map((entry) => entry.name)).toEqual([
+      'Dockerfile',
+      'outside-link',
+      'run.sh',
+      'www',
+      'www/css',
+      'www/css/site.css',
+      'www/index.html',
+    ]);
     expect(new Set(entries.map((entry) => entry.mtime))).toEqual(new Set([0]));
     expect(new Set(entries.map((entry) => entry.uid))).toEqual(new Set([0]));
     expect(entries.find((entry) => entry.name === 'run.sh')?.mode).toBe(0o755);
     expect(entries.find((entry) => entry.name === 'Dockerfile')?.mode).toBe(0o644);
     // A link is sent as a link; what it points to outside is never read.
-    expect(entries.find((entry) => entry.name === 'outside-link')).toMatchObject({ type: 'symlink', linkname: '/etc/passwd', content: '' });
+    expect(entries.find((entry) => entry.name === 'outside-link')).toMatchObject({
+      type: 'symlink',
+      linkname: '/etc/passwd',
+      content: '',
+    });
     expect(entries.find((entry) => entry.name === 'www/index.html')?.content).toBe('hello\n');
 
     await rm(path.join(root, 'outside-link'));
@@ -272,8 +349,14 @@ describe('packContext', () => {
     await symlink('real', path.join(base, 'linked'));
     expect(await contextDigest(path.join(base, 'linked'))).toBe(await contextDigest(root));
     const entries = await tarEntries(packContext(path.join(base, 'linked')));
-    expect(entries.find((entry) => entry.name === 'www/index.html')).toMatchObject({ type: 'file', content: 'hello\n' });
-    expect(entries.find((entry) => entry.name === 'www/home.html')).toMatchObject({ type: 'symlink', linkname: 'index.html' });
+    expect(entries.find((entry) => entry.name === 'www/index.html')).toMatchObject({
+      type: 'file',
+      content: 'hello\n',
+    });
+    expect(entries.find((entry) => entry.name === 'www/home.html')).toMatchObject({
+      type: 'symlink',
+      linkname: 'index.html',
+    });
   });
 
   it('fails the stream when the directory is not there', async () => {
@@ -285,12 +368,16 @@ describe('listContext refuses what cannot be a build context', () => {
   it('refuses a path that is not a directory', async () => {
     await writeFile(path.join(base, 'file'), 'x');
     await expect(listContext(path.join(base, 'file'))).rejects.toThrow(ContextError);
-    await expect(listContext(path.join(base, 'nothing'))).rejects.toThrow(`the build context ${path.join(base, 'nothing')} is not a directory`);
+    await expect(listContext(path.join(base, 'nothing'))).rejects.toThrow(
+      `the build context ${path.join(base, 'nothing')} is not a directory`,
+    );
   });
 
   it('refuses a fifo inside, naming it', async () => {
     const root = await write(path.join(base, 'ctx'), FILES);
     await promisify(execFile)('mkfifo', [path.join(root, 'www/pipe')]);
-    await expect(contextDigest(root)).rejects.toThrow('www/pipe in the build context is neither a file, a directory nor a symlink');
+    await expect(contextDigest(root)).rejects.toThrow(
+      'www/pipe in the build context is neither a file, a directory nor a symlink',
+    );
   });
 });

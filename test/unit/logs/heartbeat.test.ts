@@ -20,6 +20,8 @@ describe('startHeartbeat', () => {
   });
 
   it('refuses an interval that is not positive', () => {
-    expect(() => startHeartbeat(new FakeClock(), 0, () => undefined)).toThrow('a heartbeat interval must be positive, got 0 ms');
+    expect(() => startHeartbeat(new FakeClock(), 0, () => undefined)).toThrow(
+      'a heartbeat interval must be positive, got 0 ms',
+    );
   });
 });

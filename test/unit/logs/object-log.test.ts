@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { followObjectLog, instanceName, type LogEnd, type LogRecord, type ObjectLogOptions } from '../../../src/logs/object-log.js';
+import {
+  followObjectLog,
+  instanceName,
+  type LogEnd,
+  type LogRecord,
+  type ObjectLogOptions,
+} from '../../../src/logs/object-log.js';
 import type { OwnerRef } from '../../../src/runtime/labels.js';
 import type { ContainerState } from '../../../src/runtime/runtime.js';
 import { FakeClock, settle } from '../../support/fakes/fake-clock.js';
@@ -13,29 +19,55 @@ const sandbox: OwnerRef = { kind: 'Lease', name: 'sandbox', uid: 'uid-sandbox' }
 const POLL_MS = 1_000;
 
 function seed(runtime: FakeRuntime, owner: OwnerRef, suffix: string, state: ContainerState, createdAt = 0) {
-  const container = runtime.seed({ owner, specHash: 'h', state, name: `luma-test-${owner.name}-${suffix}`, id: `id-${suffix}` });
+  const container = runtime.seed({
+    owner,
+    specHash: 'h',
+    state,
+    name: `luma-test-${owner.name}-${suffix}`,
+    id: `id-${suffix}`,
+  });
   runtime.containers.get(container.id)!.createdAt = new Date(createdAt);
   return container;
 }
 
-function reader(runtime: FakeRuntime, target: { kind: 'Project' | 'Lease'; name: string }, options: Partial<ObjectLogOptions> = {}) {
+function reader(
+  runtime: FakeRuntime,
+  target: { kind: 'Project' | 'Lease'; name: string },
+  options: Partial<ObjectLogOptions> = {},
+) {
   const clock = new FakeClock(Date.UTC(2026, 0, 1) - 60_000);
   const records: LogRecord[] = [];
   const waiting: string[] = [];
   let end: LogEnd | undefined;
-  const follow = followObjectLog(runtime, target, { follow: true, clock, pollIntervalMs: POLL_MS, onWaiting: (message) => waiting.push(message), ...options }, (record) => records.push(record));
+  const follow = followObjectLog(
+    runtime,
+    target,
+    { follow: true, clock, pollIntervalMs: POLL_MS, onWaiting: (message) => waiting.push(message), ...options },
+    (record) => records.push(record),
+  );
   void follow.done.then(
     (value) => (end = value),
     () => undefined,
   );
-  return { clock, records, waiting, follow, lines: () => records.map((record) => `${record.instance} ${record.line}`), end: () => end };
+  return {
+    clock,
+    records,
+    waiting,
+    follow,
+    lines: () => records.map((record) => `${record.instance} ${record.line}`),
+    end: () => end,
+  };
 }
 
 describe('instanceName', () => {
   it("is the owner's name and the container name's random suffix, or the id's start", () => {
     const runtime = new FakeRuntime();
     expect(instanceName(seed(runtime, web, 'a1b2c3', 'running'))).toBe('web-a1b2c3');
-    expect(instanceName(runtime.seed({ owner: web, specHash: 'h', state: 'running', name: 'hand-made', id: '0123456789abcdef' }))).toBe('0123456789ab');
+    expect(
+      instanceName(
+        runtime.seed({ owner: web, specHash: 'h', state: 'running', name: 'hand-made', id: '0123456789abcdef' }),
+      ),
+    ).toBe('0123456789ab');
   });
 });
 
@@ -59,10 +91,16 @@ describe('reading a log (no follow)', () => {
   it('says so when there is nothing to show: no containers, or nothing written', async () => {
     const runtime = new FakeRuntime();
     const none = reader(runtime, { kind: 'Project', name: 'web' }, { follow: false });
-    expect(await none.follow.done).toEqual({ reason: 'complete', message: 'project/web has no containers: nothing to show' });
+    expect(await none.follow.done).toEqual({
+      reason: 'complete',
+      message: 'project/web has no containers: nothing to show',
+    });
     seed(runtime, web, 'aaaaaa', 'running');
     const silent = reader(runtime, { kind: 'Project', name: 'web' }, { follow: false, tail: 5 });
-    expect(await silent.follow.done).toEqual({ reason: 'complete', message: 'project/web: nothing written in the lines asked for' });
+    expect(await silent.follow.done).toEqual({
+      reason: 'complete',
+      message: 'project/web: nothing written in the lines asked for',
+    });
   });
 
   it('shows what the last instance wrote when nothing runs, with tail and since passed to the engine', async () => {
@@ -71,7 +109,11 @@ describe('reading a log (no follow)', () => {
     seed(runtime, web, 'b1b1b1', 'exited', 2_000);
     for (const line of ['n1', 'n2', 'n3']) runtime.writeLog('id-b1b1b1', line);
     runtime.writeLog('id-a0a0a0', 'from the older one');
-    const log = reader(runtime, { kind: 'Project', name: 'web' }, { follow: false, tail: 2, since: '2025-12-31T00:00:00Z' });
+    const log = reader(
+      runtime,
+      { kind: 'Project', name: 'web' },
+      { follow: false, tail: 2, since: '2025-12-31T00:00:00Z' },
+    );
     await log.follow.done;
     expect(log.lines()).toEqual(['web-b1b1b1 n2', 'web-b1b1b1 n3']);
     expect(runtime.logRequests).toEqual([{ id: 'id-b1b1b1', follow: false, tail: 2, since: '2025-12-31T00:00:00Z' }]);
@@ -251,7 +293,10 @@ describe('following a lease', () => {
     await settle();
     await runtime.remove('id-dddddd');
     await settle();
-    expect(await log.follow.done).toEqual({ reason: 'container-gone', message: 'the container of lease/sandbox is gone' });
+    expect(await log.follow.done).toEqual({
+      reason: 'container-gone',
+      message: 'the container of lease/sandbox is gone',
+    });
     expect(log.lines()).toEqual(['sandbox-dddddd last line']);
     expect(log.clock.pendingTimers()).toBe(0);
   });

@@ -17,7 +17,9 @@ describe('server-sent events', () => {
     ];
     for (let cut = 0; cut <= stream.length; cut++) {
       const parser = new SseParser();
-      expect([...parser.push(stream.slice(0, cut)), ...parser.push(stream.slice(cut))], `cut at ${cut}`).toEqual(expected);
+      expect([...parser.push(stream.slice(0, cut)), ...parser.push(stream.slice(cut))], `cut at ${cut}`).toEqual(
+        expected,
+      );
     }
   });
 

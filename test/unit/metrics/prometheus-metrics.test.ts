@@ -18,7 +18,12 @@ function line(text: string, series: string): number | undefined {
 
 describe('labels', () => {
   it('status classes and lease services stay bounded', () => {
-    expect([statusClass(200), statusClass(404), statusClass(503), statusClass(0)]).toEqual(['2xx', '4xx', '5xx', 'other']);
+    expect([statusClass(200), statusClass(404), statusClass(503), statusClass(0)]).toEqual([
+      '2xx',
+      '4xx',
+      '5xx',
+      'other',
+    ]);
     expect(serviceLabel('web')).toBe('web');
     expect(serviceLabel('lease.alice')).toBe('lease.*');
   });
@@ -67,7 +72,8 @@ describe('PrometheusProxyMetrics', () => {
     metrics.requestFinished('web', 200, 60);
     metrics.requestFinished('web', 101, 0.5);
     const text = await registry.metrics();
-    const series = (suffix: string, labels: string): number | undefined => line(text, `luma_proxy_request_duration_seconds${suffix}{${labels}}`);
+    const series = (suffix: string, labels: string): number | undefined =>
+      line(text, `luma_proxy_request_duration_seconds${suffix}{${labels}}`);
     expect(text).toContain('# TYPE luma_proxy_request_duration_seconds histogram');
     expect(text).toContain('# TYPE luma_proxy_requests_total counter');
     expect(series('_bucket', 'le="0.001",project="web",code_class="2xx"')).toBe(0);
@@ -94,7 +100,8 @@ describe('PrometheusControllerMetrics', () => {
     const metrics = new PrometheusControllerMetrics(registry);
     metrics.projectObserved('web');
     let text = await registry.metrics();
-    for (const tier of ['paused', 'stopped', 'fresh']) expect(line(text, `luma_cold_starts_total{project="web",tier="${tier}"}`)).toBe(0);
+    for (const tier of ['paused', 'stopped', 'fresh'])
+      expect(line(text, `luma_cold_starts_total{project="web",tier="${tier}"}`)).toBe(0);
     expect(line(text, 'luma_scale_events_total{project="web",direction="up"}')).toBe(0);
     expect(line(text, 'luma_instance_start_failures_total{project="web"}')).toBe(0);
     expect(text).not.toMatch(/^luma_cold_start_(phase_)?duration_seconds_\w+\{[^}]*project="web"/m);
@@ -107,7 +114,9 @@ describe('PrometheusControllerMetrics', () => {
     expect(line(text, 'luma_cold_starts_total{project="web",tier="stopped"}')).toBe(1);
     expect(line(text, 'luma_cold_starts_total{project="web",tier="fresh"}')).toBe(0);
     expect(line(text, 'luma_cold_start_duration_seconds_count{project="web",tier="stopped"}')).toBe(1);
-    expect(line(text, 'luma_cold_start_phase_duration_seconds_count{project="web",tier="stopped",phase="readiness"}')).toBe(1);
+    expect(
+      line(text, 'luma_cold_start_phase_duration_seconds_count{project="web",tier="stopped",phase="readiness"}'),
+    ).toBe(1);
     expect(text).not.toContain('luma_cold_start_duration_seconds_count{project="web",tier="fresh"}');
     expect(line(text, 'luma_cold_start_duration_seconds_bucket{le="0.5",project="web",tier="stopped"}')).toBe(1);
     expect(line(text, 'luma_reconcile_errors_total{kind="Project"}')).toBe(1);
@@ -122,7 +131,16 @@ describe('PrometheusControllerMetrics', () => {
 describe('controller collectors', () => {
   it('read instances, pools, leases and images from the store, queue depth from the controller, and lease sums from the ledger', async () => {
     const objects: Partial<Record<Kind, unknown[]>> = {
-      Project: [{ metadata: { name: 'web' }, spec: {}, status: { instances: { running: 2, starting: 0, paused: 1, stopped: 0 }, pool: { size: 3, ready: 2, starting: 1 } } }],
+      Project: [
+        {
+          metadata: { name: 'web' },
+          spec: {},
+          status: {
+            instances: { running: 2, starting: 0, paused: 1, stopped: 0 },
+            pool: { size: 3, ready: 2, starting: 1 },
+          },
+        },
+      ],
       Lease: [
         { metadata: { name: 'a' }, spec: { project: 'web' }, status: { phase: 'Active' } },
         { metadata: { name: 'b' }, spec: { project: 'web' }, status: { phase: 'Active' } },

@@ -53,7 +53,14 @@ describe('repositoryOf', () => {
 });
 
 describe('imagePatternProblem', () => {
-  it.each(['busybox', 'registry.example.com/**', 'luma/*/web', 'localhost:5000/app:1.2', `app@sha256:${'c'.repeat(64)}`, '**'])('accepts %s', (pattern) => {
+  it.each([
+    'busybox',
+    'registry.example.com/**',
+    'luma/*/web',
+    'localhost:5000/app:1.2',
+    `app@sha256:${'c'.repeat(64)}`,
+    '**',
+  ])('accepts %s', (pattern) => {
     expect(imagePatternProblem(pattern)).toBeUndefined();
   });
 

@@ -7,7 +7,9 @@ const bare = {};
 
 function selects(selector: string): string[] {
   const parsed = parseLabelSelector(selector);
-  return Object.entries({ web, api, bare }).filter(([, labels]) => matchesSelector(parsed, labels)).map(([name]) => name);
+  return Object.entries({ web, api, bare })
+    .filter(([, labels]) => matchesSelector(parsed, labels))
+    .map(([name]) => name);
 }
 
 describe('label selectors', () => {

@@ -1,15 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { ManifestError, formatIssue, sortIssues, type ManifestIssue } from '../../../src/model/manifest-error.js';
 
-const issue = (file: string, line: number, column: number, path: string, message: string): ManifestIssue => ({ file, line, column, path, message });
+const issue = (file: string, line: number, column: number, path: string, message: string): ManifestIssue => ({
+  file,
+  line,
+  column,
+  path,
+  message,
+});
 
 describe('formatIssue', () => {
   it('writes file:line:column: path: message', () => {
-    expect(formatIssue(issue('a.yaml', 3, 7, 'spec.port', 'expected integer, got string "two"'))).toBe('a.yaml:3:7: spec.port: expected integer, got string "two"');
+    expect(formatIssue(issue('a.yaml', 3, 7, 'spec.port', 'expected integer, got string "two"'))).toBe(
+      'a.yaml:3:7: spec.port: expected integer, got string "two"',
+    );
   });
 
   it('leaves the path out for the document itself', () => {
-    expect(formatIssue(issue('a.yaml', 1, 1, '', 'missing required field "kind"'))).toBe('a.yaml:1:1: missing required field "kind"');
+    expect(formatIssue(issue('a.yaml', 1, 1, '', 'missing required field "kind"'))).toBe(
+      'a.yaml:1:1: missing required field "kind"',
+    );
   });
 });
 
@@ -22,7 +32,12 @@ describe('sortIssues', () => {
       issue('a.yaml', 3, 2, 'spec', 'w'),
       issue('a.yaml', 9, 2, 'spec', 'y'),
     ]);
-    expect(sorted.map(formatIssue)).toEqual(['a.yaml:3:2: spec: w', 'a.yaml:3:9: spec.port: z', 'a.yaml:9:2: spec: y', 'b.yaml:1:1: x']);
+    expect(sorted.map(formatIssue)).toEqual([
+      'a.yaml:3:2: spec: w',
+      'a.yaml:3:9: spec.port: z',
+      'a.yaml:9:2: spec: y',
+      'b.yaml:1:1: x',
+    ]);
   });
 });
 

@@ -12,7 +12,9 @@ const MODELINE = /^# yaml-language-server: \$schema=(\S+)$/m;
 const examples = path.join(REPO_ROOT, 'manifests');
 
 async function exampleFiles(): Promise<string[]> {
-  return (await readdir(examples, { recursive: true })).filter((file) => /\.ya?ml$/.test(file)).map((file) => path.join(examples, file));
+  return (await readdir(examples, { recursive: true }))
+    .filter((file) => /\.ya?ml$/.test(file))
+    .map((file) => path.join(examples, file));
 }
 
 describe('the yaml-language-server modeline', () => {
@@ -28,7 +30,9 @@ describe('the yaml-language-server modeline', () => {
         const schema = MODELINE.exec(document)?.[1];
         expect(schema, `${file} document ${index + 1} has no modeline`).toBeDefined();
         const kind = parsed[index]?.object.kind.toLowerCase();
-        expect(path.resolve(path.dirname(file), schema ?? '')).toBe(path.join(REPO_ROOT, 'schemas', `${kind}.schema.json`));
+        expect(path.resolve(path.dirname(file), schema ?? '')).toBe(
+          path.join(REPO_ROOT, 'schemas', `${kind}.schema.json`),
+        );
       });
     }
   });

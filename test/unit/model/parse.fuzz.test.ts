@@ -32,11 +32,18 @@ function checkParse(text: string): void {
 }
 
 describe('manifest parsing under fuzzing', () => {
-  it('any manifest text: documents or a ManifestError with positions, nothing else', { timeout: Math.max(120_000, RUNS * 50) }, () => {
-    fc.assert(fc.property(manifestText, checkParse), { numRuns: RUNS });
-  });
+  it(
+    'any manifest text: documents or a ManifestError with positions, nothing else',
+    { timeout: Math.max(120_000, RUNS * 50) },
+    () => {
+      fc.assert(fc.property(manifestText, checkParse), { numRuns: RUNS });
+    },
+  );
 
   it('any object shape written as YAML: the same', { timeout: Math.max(120_000, RUNS * 50) }, () => {
-    fc.assert(fc.property(objectShape, (object) => checkParse(stringify(object))), { numRuns: RUNS });
+    fc.assert(
+      fc.property(objectShape, (object) => checkParse(stringify(object))),
+      { numRuns: RUNS },
+    );
   });
 });

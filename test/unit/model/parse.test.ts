@@ -78,7 +78,11 @@ describe('parseManifests: valid input', () => {
       '  tls: true',
     );
     const [doc] = parseManifests(source, FILE);
-    expect(doc?.object.spec).toMatchObject({ port: 3000, tls: true, readiness: { tcpSocket: {}, startupTimeout: '45s' } });
+    expect(doc?.object.spec).toMatchObject({
+      port: 3000,
+      tls: true,
+      readiness: { tcpSocket: {}, startupTimeout: '45s' },
+    });
   });
 
   it('accepts the Image forms and a Lease', () => {
@@ -98,7 +102,11 @@ describe('parseManifests: valid input', () => {
       'metadata: { name: trial }',
       'spec: { project: hello, ttl: 1h, resources: { cpu: "1", memory: 1Gi }, env: { A: b }, idleTimeout: 10m }',
     );
-    expect(parseManifests(source, FILE).map((doc) => `${doc.object.kind}/${doc.object.metadata.name}`)).toEqual(['Image/built', 'Image/pulled', 'Lease/trial']);
+    expect(parseManifests(source, FILE).map((doc) => `${doc.object.kind}/${doc.object.metadata.name}`)).toEqual([
+      'Image/built',
+      'Image/pulled',
+      'Lease/trial',
+    ]);
   });
 
   it('reads every document of a stream and skips empty ones', () => {
@@ -133,7 +141,12 @@ describe('parseManifests: valid input', () => {
 
   it('reads JSON', () => {
     const json = JSON.stringify(
-      { apiVersion: 'luma.dev/v1alpha1', kind: 'Project', metadata: { name: 'hello' }, spec: { image: 'hello', hostnames: ['a.localhost', 'b.localhost'] } },
+      {
+        apiVersion: 'luma.dev/v1alpha1',
+        kind: 'Project',
+        metadata: { name: 'hello' },
+        spec: { image: 'hello', hostnames: ['a.localhost', 'b.localhost'] },
+      },
       null,
       2,
     );
@@ -161,7 +174,12 @@ describe('parseManifests: valid input', () => {
     expect(doc?.object).toEqual({
       apiVersion: 'luma.dev/v1alpha1',
       kind: 'Image',
-      metadata: { name: 'app', resourceVersion: '17', labels: { tier: 'web', 'example.com/team': 'core' }, annotations: { 'example.com/note': 'anything at all' } },
+      metadata: {
+        name: 'app',
+        resourceVersion: '17',
+        labels: { tier: 'web', 'example.com/team': 'core' },
+        annotations: { 'example.com/note': 'anything at all' },
+      },
       spec: { ref: 'busybox' },
     });
   });
@@ -227,15 +245,21 @@ describe('parseManifests: YAML syntax', () => {
     expect(errorsOf(text('kind: Project', 'spec:', '  image: a', ' port: 8'))).toEqual([
       'app.yaml:4:1: invalid YAML: all mapping items must start at the same column',
     ]);
-    expect(errorsOf(text('kind: Project', 'spec:', '\timage: a'))).toEqual(['app.yaml:3:1: invalid YAML: tabs are not allowed as indentation']);
+    expect(errorsOf(text('kind: Project', 'spec:', '\timage: a'))).toEqual([
+      'app.yaml:3:1: invalid YAML: tabs are not allowed as indentation',
+    ]);
     expect(errorsOf(text('kind: Project', 'spec: { image: a', 'x: 1'))).toEqual([
       'app.yaml:3:1: invalid YAML: flow map in block collection must be sufficiently indented and end with a }',
     ]);
-    expect(errorsOf(text('{"kind": "Project", "spec": {"port": 1}'), 'app.json')).toEqual(['app.json:2:1: invalid YAML: flow map must end with a }']);
+    expect(errorsOf(text('{"kind": "Project", "spec": {"port": 1}'), 'app.json')).toEqual([
+      'app.json:2:1: invalid YAML: flow map must end with a }',
+    ]);
   });
 
   it('reports a nested mapping on one line', () => {
-    expect(errorsOf(text('kind: Project', 'spec: image: a'))).toEqual(['app.yaml:2:7: invalid YAML: nested mappings are not allowed in compact mappings']);
+    expect(errorsOf(text('kind: Project', 'spec: image: a'))).toEqual([
+      'app.yaml:2:7: invalid YAML: nested mappings are not allowed in compact mappings',
+    ]);
   });
 
   it('reports unresolved tags', () => {
@@ -243,13 +267,23 @@ describe('parseManifests: YAML syntax', () => {
   });
 
   it('refuses a list or mapping used as a key', () => {
-    expect(errorsOf(text('? [a, b]', ': c'))).toEqual(['app.yaml:1:3: expected a plain key, got a list or mapping as a key']);
+    expect(errorsOf(text('? [a, b]', ': c'))).toEqual([
+      'app.yaml:1:3: expected a plain key, got a list or mapping as a key',
+    ]);
   });
 
   it('refuses alias bombs instead of expanding them', () => {
     const lines = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
-    for (const [previous, name] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e']]) lines.push(`${name}: &${name} [${Array(10).fill(`*${previous}`).join(', ')}]`);
-    expect(errorsOf(text(...lines))).toEqual(['app.yaml:1:1: cannot read this document: Excessive alias count indicates a resource exhaustion attack']);
+    for (const [previous, name] of [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'd'],
+      ['d', 'e'],
+    ])
+      lines.push(`${name}: &${name} [${Array(10).fill(`*${previous}`).join(', ')}]`);
+    expect(errorsOf(text(...lines))).toEqual([
+      'app.yaml:1:1: cannot read this document: Excessive alias count indicates a resource exhaustion attack',
+    ]);
   });
 
   it('still validates the other documents of the stream', () => {
@@ -263,9 +297,15 @@ describe('parseManifests: YAML syntax', () => {
 
 describe('parseManifests: document shape and kind', () => {
   it('refuses a document that is not a mapping', () => {
-    expect(errorsOf(text('- kind: Project'))).toEqual(['app.yaml:1:1: expected a mapping with apiVersion, kind, metadata and spec, got a list']);
-    expect(errorsOf(text('---', 'just text'))).toEqual(['app.yaml:2:1: expected a mapping with apiVersion, kind, metadata and spec, got string "just text"']);
-    expect(errorsOf('null\n')).toEqual(['app.yaml:1:1: expected a mapping with apiVersion, kind, metadata and spec, got an empty value']);
+    expect(errorsOf(text('- kind: Project'))).toEqual([
+      'app.yaml:1:1: expected a mapping with apiVersion, kind, metadata and spec, got a list',
+    ]);
+    expect(errorsOf(text('---', 'just text'))).toEqual([
+      'app.yaml:2:1: expected a mapping with apiVersion, kind, metadata and spec, got string "just text"',
+    ]);
+    expect(errorsOf('null\n')).toEqual([
+      'app.yaml:1:1: expected a mapping with apiVersion, kind, metadata and spec, got an empty value',
+    ]);
   });
 
   it('refuses a missing kind, naming the known kinds', () => {
@@ -275,9 +315,15 @@ describe('parseManifests: document shape and kind', () => {
   });
 
   it('refuses an unknown kind, naming the known kinds or the likely one', () => {
-    expect(errorsOf(text('apiVersion: apps/v1', 'kind: Deployment'))).toEqual(['app.yaml:2:7: kind: unknown kind "Deployment"; expected one of Project, Image, Lease']);
-    expect(errorsOf(text('kind: project'))).toEqual(['app.yaml:1:7: kind: unknown kind "project"; did you mean "Project"?']);
-    expect(errorsOf(text('kind: 3'))).toEqual(['app.yaml:1:7: kind: expected one of Project, Image, Lease, got integer 3']);
+    expect(errorsOf(text('apiVersion: apps/v1', 'kind: Deployment'))).toEqual([
+      'app.yaml:2:7: kind: unknown kind "Deployment"; expected one of Project, Image, Lease',
+    ]);
+    expect(errorsOf(text('kind: project'))).toEqual([
+      'app.yaml:1:7: kind: unknown kind "project"; did you mean "Project"?',
+    ]);
+    expect(errorsOf(text('kind: 3'))).toEqual([
+      'app.yaml:1:7: kind: expected one of Project, Image, Lease, got integer 3',
+    ]);
   });
 
   it('refuses a wrong or missing apiVersion', () => {
@@ -287,7 +333,9 @@ describe('parseManifests: document shape and kind', () => {
     expect(errorsOf(project().replace('apiVersion: luma.dev/v1alpha1', 'apiVersion: 1'))).toEqual([
       'app.yaml:1:13: apiVersion: expected "luma.dev/v1alpha1", got integer 1',
     ]);
-    expect(errorsOf(project().replace('apiVersion: luma.dev/v1alpha1\n', ''))).toEqual(['app.yaml:1:1: missing required field "apiVersion"']);
+    expect(errorsOf(project().replace('apiVersion: luma.dev/v1alpha1\n', ''))).toEqual([
+      'app.yaml:1:1: missing required field "apiVersion"',
+    ]);
   });
 });
 
@@ -295,16 +343,24 @@ describe('parseManifests: types', () => {
   it('names the expected type and the found type and value', () => {
     expect(errorsOf(project('  port: two'))).toEqual(['app.yaml:8:9: spec.port: expected integer, got string "two"']);
     expect(errorsOf(project('  port: 80.5'))).toEqual(['app.yaml:8:9: spec.port: expected integer, got number 80.5']);
-    expect(errorsOf(project('  tls: yes'))).toEqual(['app.yaml:8:8: spec.tls: expected boolean (true or false), got string "yes"']);
-    expect(errorsOf(project('  command: sleep 10'))).toEqual(['app.yaml:8:12: spec.command: expected a list, got string "sleep 10"']);
-    expect(errorsOf(project('  scaling: [1]'))).toEqual(['app.yaml:8:12: spec.scaling: expected a mapping, got a list']);
+    expect(errorsOf(project('  tls: yes'))).toEqual([
+      'app.yaml:8:8: spec.tls: expected boolean (true or false), got string "yes"',
+    ]);
+    expect(errorsOf(project('  command: sleep 10'))).toEqual([
+      'app.yaml:8:12: spec.command: expected a list, got string "sleep 10"',
+    ]);
+    expect(errorsOf(project('  scaling: [1]'))).toEqual([
+      'app.yaml:8:12: spec.scaling: expected a mapping, got a list',
+    ]);
     expect(errorsOf(project('  scaling: { minInstances: "1" }'))).toEqual([
       'app.yaml:8:28: spec.scaling.minInstances: expected integer, got string "1"',
     ]);
   });
 
   it('points at the key of an empty value', () => {
-    expect(errorsOf(project('  resources:'))).toEqual(['app.yaml:8:3: spec.resources: expected a mapping, got an empty value']);
+    expect(errorsOf(project('  resources:'))).toEqual([
+      'app.yaml:8:3: spec.resources: expected a mapping, got an empty value',
+    ]);
   });
 
   it('asks for quotes around env values that YAML read as numbers or booleans', () => {
@@ -328,7 +384,9 @@ describe('parseManifests: types', () => {
   });
 
   it('asks for quotes in command arguments and label values too', () => {
-    expect(errorsOf(project('  command: [sleep, 10]'))).toEqual(['app.yaml:8:20: spec.command[1]: expected string; quote the value ("10")']);
+    expect(errorsOf(project('  command: [sleep, 10]'))).toEqual([
+      'app.yaml:8:20: spec.command[1]: expected string; quote the value ("10")',
+    ]);
   });
 });
 
@@ -346,15 +404,22 @@ describe('parseManifests: unknown fields', () => {
   });
 
   it('refuses unknown fields at the top, in metadata and where no field is allowed', () => {
-    expect(errorsOf(project('  readiness: { tcpSocket: { port: 80 } }').replace('metadata:\n', 'metadata:\n  namespace: default\n'))).toEqual([
+    expect(
+      errorsOf(
+        project('  readiness: { tcpSocket: { port: 80 } }').replace('metadata:\n', 'metadata:\n  namespace: default\n'),
+      ),
+    ).toEqual([
       'app.yaml:4:3: metadata.namespace: unknown field "namespace" (allowed: name, labels, annotations, uid, generation, resourceVersion, creationTimestamp, finalizers, deletionTimestamp)',
       'app.yaml:9:29: spec.readiness.tcpSocket.port: unknown field "port"; this mapping takes no fields',
     ]);
-    expect(errorsOf(`${project()}specs: {}\n`)).toEqual(['app.yaml:8:1: specs: unknown field "specs"; did you mean "spec"?']);
+    expect(errorsOf(`${project()}specs: {}\n`)).toEqual([
+      'app.yaml:8:1: specs: unknown field "specs"; did you mean "spec"?',
+    ]);
   });
 
   it('points at the key in JSON too', () => {
-    const json = '{"apiVersion": "luma.dev/v1alpha1", "kind": "Lease",\n "metadata": {"name": "x"},\n "spec": {"project": "p", "ttl": "10m", "extra": 1}}';
+    const json =
+      '{"apiVersion": "luma.dev/v1alpha1", "kind": "Lease",\n "metadata": {"name": "x"},\n "spec": {"project": "p", "ttl": "10m", "extra": 1}}';
     expect(errorsOf(json, 'lease.json')).toEqual([
       'lease.json:3:41: spec.extra: unknown field "extra" (allowed: project, ttl, resources, env, idleTimeout)',
     ]);
@@ -363,8 +428,12 @@ describe('parseManifests: unknown fields', () => {
 
 describe('parseManifests: missing fields', () => {
   it('points at the mapping that lacks the field', () => {
-    expect(errorsOf(project().replace('  image: hello\n', ''))).toEqual(['app.yaml:5:1: spec: missing required field "image"']);
-    expect(errorsOf(project().replace('  name: hello\n', '  labels: {}\n'))).toEqual(['app.yaml:3:1: metadata: missing required field "name"']);
+    expect(errorsOf(project().replace('  image: hello\n', ''))).toEqual([
+      'app.yaml:5:1: spec: missing required field "image"',
+    ]);
+    expect(errorsOf(project().replace('  name: hello\n', '  labels: {}\n'))).toEqual([
+      'app.yaml:3:1: metadata: missing required field "name"',
+    ]);
   });
 
   it('points at the document for a missing top-level field', () => {
@@ -374,16 +443,23 @@ describe('parseManifests: missing fields', () => {
   });
 
   it('points at a flow mapping where it starts', () => {
-    expect(errorsOf(text('apiVersion: luma.dev/v1alpha1', 'kind: Lease', 'metadata: { name: x }', 'spec: { project: p }'))).toEqual([
-      'app.yaml:4:7: spec: missing required field "ttl"',
-    ]);
+    expect(
+      errorsOf(text('apiVersion: luma.dev/v1alpha1', 'kind: Lease', 'metadata: { name: x }', 'spec: { project: p }')),
+    ).toEqual(['app.yaml:4:7: spec: missing required field "ttl"']);
   });
 
   it('says "exactly one of" for an Image with neither or both sources', () => {
-    const image = (spec: string): string => text('apiVersion: luma.dev/v1alpha1', 'kind: Image', 'metadata: { name: app }', ...spec.split('\n'));
-    expect(errorsOf(image('spec: {}'))).toEqual(['app.yaml:4:7: spec: missing required field: set one of "build" or "ref"']);
-    expect(errorsOf(image('spec:\n  build: { context: . }\n  ref: busybox'))).toEqual(['app.yaml:6:3: spec: "build" and "ref" cannot both be set; choose one']);
-    expect(errorsOf(image('spec:\n  build: { dockerfile: x }'))).toEqual(['app.yaml:5:10: spec.build: missing required field "context"']);
+    const image = (spec: string): string =>
+      text('apiVersion: luma.dev/v1alpha1', 'kind: Image', 'metadata: { name: app }', ...spec.split('\n'));
+    expect(errorsOf(image('spec: {}'))).toEqual([
+      'app.yaml:4:7: spec: missing required field: set one of "build" or "ref"',
+    ]);
+    expect(errorsOf(image('spec:\n  build: { context: . }\n  ref: busybox'))).toEqual([
+      'app.yaml:6:3: spec: "build" and "ref" cannot both be set; choose one',
+    ]);
+    expect(errorsOf(image('spec:\n  build: { dockerfile: x }'))).toEqual([
+      'app.yaml:5:10: spec.build: missing required field "context"',
+    ]);
   });
 
   it('refuses both readiness probes at once', () => {
@@ -396,22 +472,35 @@ describe('parseManifests: missing fields', () => {
 describe('parseManifests: patterns', () => {
   it('explains a bad name', () => {
     expect(errorsOf(project().replace('name: hello', 'name: Hello_World'))).toEqual([
-      "app.yaml:4:9: metadata.name: expected a name made of lower-case letters, digits and '-', starting and ending with a letter or digit (such as my-app), got \"Hello_World\"",
+      'app.yaml:4:9: metadata.name: expected a name made of lower-case letters, digits and \'-\', starting and ending with a letter or digit (such as my-app), got "Hello_World"',
     ]);
-    expect(errorsOf(project().replace('name: hello', `name: ${'a'.repeat(64)}`))).toEqual(['app.yaml:4:9: metadata.name: expected at most 63 characters, got 64']);
+    expect(errorsOf(project().replace('name: hello', `name: ${'a'.repeat(64)}`))).toEqual([
+      'app.yaml:4:9: metadata.name: expected at most 63 characters, got 64',
+    ]);
   });
 
   it('explains a bad hostname, and refuses duplicates and an empty list', () => {
-    expect(errorsOf(project().replace('[hello.localhost]', '[Hello.localhost, a.localhost, "http://x", a.localhost]'))).toEqual([
+    expect(
+      errorsOf(project().replace('[hello.localhost]', '[Hello.localhost, a.localhost, "http://x", a.localhost]')),
+    ).toEqual([
       'app.yaml:7:15: spec.hostnames[0]: expected a lower-case DNS name such as hello.localhost or app.example.com, got "Hello.localhost"',
       'app.yaml:7:45: spec.hostnames[2]: expected a lower-case DNS name such as hello.localhost or app.example.com, got "http://x"',
       'app.yaml:7:57: spec.hostnames[3]: duplicate entry "a.localhost" (also at spec.hostnames[1])',
     ]);
-    expect(errorsOf(project().replace('[hello.localhost]', '[]'))).toEqual(['app.yaml:7:14: spec.hostnames: expected at least 1 entry, got none']);
+    expect(errorsOf(project().replace('[hello.localhost]', '[]'))).toEqual([
+      'app.yaml:7:14: spec.hostnames: expected at least 1 entry, got none',
+    ]);
   });
 
   it('explains bad keys of env, build args and labels, pointing at the key', () => {
-    expect(errorsOf(project('  env:', '    my-var: x', '    1ST: y').replace('  name: hello\n', '  name: hello\n  labels: { "-bad": x }\n'))).toEqual([
+    expect(
+      errorsOf(
+        project('  env:', '    my-var: x', '    1ST: y').replace(
+          '  name: hello\n',
+          '  name: hello\n  labels: { "-bad": x }\n',
+        ),
+      ),
+    ).toEqual([
       "app.yaml:5:13: metadata.labels[\"-bad\"]: expected a key such as tier or example.com/tier: an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' or '.', got \"-bad\"",
       'app.yaml:10:5: spec.env.my-var: expected a variable name made of letters, digits and _, not starting with a digit (such as LOG_LEVEL), got "my-var"',
       'app.yaml:11:5: spec.env["1ST"]: expected a variable name made of letters, digits and _, not starting with a digit (such as LOG_LEVEL), got "1ST"',
@@ -419,15 +508,21 @@ describe('parseManifests: patterns', () => {
   });
 
   it('explains a bad image, readiness path and label value', () => {
-    expect(errorsOf(project('  readiness: { httpGet: { path: healthz } }').replace('image: hello', 'image: My App'))).toEqual([
+    expect(
+      errorsOf(project('  readiness: { httpGet: { path: healthz } }').replace('image: hello', 'image: My App')),
+    ).toEqual([
       'app.yaml:6:10: spec.image: expected the name of an Image or an image reference such as busybox:1.36, got "My App"',
       'app.yaml:8:33: spec.readiness.httpGet.path: expected a path starting with / such as /healthz, got "healthz"',
     ]);
-    expect(errorsOf(project().replace('image: hello', 'image: ""'))).toEqual(['app.yaml:6:10: spec.image: expected a non-empty string']);
+    expect(errorsOf(project().replace('image: hello', 'image: ""'))).toEqual([
+      'app.yaml:6:10: spec.image: expected a non-empty string',
+    ]);
   });
 
   it('checks port ranges', () => {
-    expect(errorsOf(project('  port: 70000'))).toEqual(['app.yaml:8:9: spec.port: expected an integer between 1 and 65535, got 70000']);
+    expect(errorsOf(project('  port: 70000'))).toEqual([
+      'app.yaml:8:9: spec.port: expected an integer between 1 and 65535, got 70000',
+    ]);
     expect(errorsOf(project('  scaling: { maxInstances: 0, targetConcurrency: 0, minInstances: -1 }'))).toEqual([
       'app.yaml:8:28: spec.scaling.maxInstances: expected an integer of at least 1, got 0',
       'app.yaml:8:50: spec.scaling.targetConcurrency: expected an integer of at least 1, got 0',
@@ -446,17 +541,25 @@ describe('parseManifests: quantities and ranges', () => {
   });
 
   it('says a number needs a unit', () => {
-    expect(errorsOf(project('  scaling: { idleTimeout: 60 }'))).toEqual(['app.yaml:8:27: spec.scaling.idleTimeout: expected string; quote the value ("60")']);
+    expect(errorsOf(project('  scaling: { idleTimeout: 60 }'))).toEqual([
+      'app.yaml:8:27: spec.scaling.idleTimeout: expected string; quote the value ("60")',
+    ]);
   });
 
   it('keeps idleTimeout between 1s and 24h', () => {
-    expect(errorsOf(project('  scaling: { idleTimeout: 500ms }'))).toEqual(['app.yaml:8:27: spec.scaling.idleTimeout: expected a duration between 1s and 24h, got "500ms"']);
-    expect(errorsOf(project('  scaling: { idleTimeout: 25h }'))).toEqual(['app.yaml:8:27: spec.scaling.idleTimeout: expected a duration between 1s and 24h, got "25h"']);
+    expect(errorsOf(project('  scaling: { idleTimeout: 500ms }'))).toEqual([
+      'app.yaml:8:27: spec.scaling.idleTimeout: expected a duration between 1s and 24h, got "500ms"',
+    ]);
+    expect(errorsOf(project('  scaling: { idleTimeout: 25h }'))).toEqual([
+      'app.yaml:8:27: spec.scaling.idleTimeout: expected a duration between 1s and 24h, got "25h"',
+    ]);
     expect(parseManifests(project('  scaling: { idleTimeout: 24h }'), FILE)).toHaveLength(1);
   });
 
   it('keeps pauseAfter above 0 and below idleTimeout', () => {
-    expect(errorsOf(project('  scaling: { pauseAfter: 0s }'))).toEqual(['app.yaml:8:26: spec.scaling.pauseAfter: expected a duration greater than 0, got "0s"']);
+    expect(errorsOf(project('  scaling: { pauseAfter: 0s }'))).toEqual([
+      'app.yaml:8:26: spec.scaling.pauseAfter: expected a duration greater than 0, got "0s"',
+    ]);
     expect(errorsOf(project('  scaling:', '    idleTimeout: 1m', '    pauseAfter: 60s'))).toEqual([
       'app.yaml:10:17: spec.scaling.pauseAfter: expected a duration shorter than idleTimeout (1m), got "60s"',
     ]);
@@ -490,11 +593,13 @@ describe('parseManifests: quantities and ranges', () => {
   });
 
   it('checks a Lease ttl, idleTimeout and resources', () => {
-    expect(errorsOf(lease('  idleTimeout: 0s', '  resources: { memory: 1Mi }').replace('ttl: 30m', 'ttl: 0s'))).toEqual([
-      'app.yaml:7:8: spec.ttl: expected a duration greater than 0, got "0s"',
-      'app.yaml:8:16: spec.idleTimeout: expected a duration between 1s and 24h, got "0s"',
-      'app.yaml:9:24: spec.resources.memory: expected a memory size between 6Mi and 1Ti, got "1Mi"',
-    ]);
+    expect(errorsOf(lease('  idleTimeout: 0s', '  resources: { memory: 1Mi }').replace('ttl: 30m', 'ttl: 0s'))).toEqual(
+      [
+        'app.yaml:7:8: spec.ttl: expected a duration greater than 0, got "0s"',
+        'app.yaml:8:16: spec.idleTimeout: expected a duration between 1s and 24h, got "0s"',
+        'app.yaml:9:24: spec.resources.memory: expected a memory size between 6Mi and 1Ti, got "1Mi"',
+      ],
+    );
     expect(errorsOf(lease().replace('  ttl: 30m\n', ''))).toEqual(['app.yaml:5:1: spec: missing required field "ttl"']);
     expect(errorsOf(lease().replace('ttl: 30m', 'ttl: forever'))).toEqual([
       'app.yaml:7:8: spec.ttl: expected a duration such as 90s, 5m or 1h30m, got "forever"',
@@ -510,11 +615,17 @@ describe('ManifestError', () => {
       [
         'app.yaml:8:9: spec.port: expected an integer between 1 and 65535, got 0',
         'app.yaml:9:8: spec.tls: expected boolean (true or false), got integer 1',
-        "app.yaml:14:9: metadata.name: expected a name made of lower-case letters, digits and '-', starting and ending with a letter or digit (such as my-app), got \"Trial\"",
+        'app.yaml:14:9: metadata.name: expected a name made of lower-case letters, digits and \'-\', starting and ending with a letter or digit (such as my-app), got "Trial"',
         'app.yaml:18:13: spec.env.A: expected string; quote the value ("1")',
       ].join('\n'),
     );
-    expect(error.issues[0]).toEqual<ManifestIssue>({ file: FILE, line: 8, column: 9, path: 'spec.port', message: 'expected an integer between 1 and 65535, got 0' });
+    expect(error.issues[0]).toEqual<ManifestIssue>({
+      file: FILE,
+      line: 8,
+      column: 9,
+      path: 'spec.port',
+      message: 'expected an integer between 1 and 65535, got 0',
+    });
     expect(error.name).toBe('ManifestError');
   });
 

@@ -36,9 +36,14 @@ describe('resolveProjectSettings', () => {
   });
 
   it('names its defaults', () => {
-    expect([DEFAULT_PORT, DEFAULT_MIN_INSTANCES, DEFAULT_MAX_INSTANCES, DEFAULT_TARGET_CONCURRENCY, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_STARTUP_TIMEOUT_MS]).toEqual([
-      8080, 0, 1, 80, 60_000, 30_000,
-    ]);
+    expect([
+      DEFAULT_PORT,
+      DEFAULT_MIN_INSTANCES,
+      DEFAULT_MAX_INSTANCES,
+      DEFAULT_TARGET_CONCURRENCY,
+      DEFAULT_IDLE_TIMEOUT_MS,
+      DEFAULT_STARTUP_TIMEOUT_MS,
+    ]).toEqual([8080, 0, 1, 80, 60_000, 30_000]);
   });
 
   it('reads every declared field as plain numbers', () => {
@@ -65,7 +70,17 @@ describe('resolveProjectSettings', () => {
       cpuMillis: 1500,
       memoryBytes: 256 * 2 ** 20,
       // The kept set plus what was added, each once, sorted.
-      capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'NET_BIND_SERVICE', 'NET_RAW', 'SETGID', 'SETUID', 'SYS_PTRACE'],
+      capabilities: [
+        'CHOWN',
+        'DAC_OVERRIDE',
+        'FOWNER',
+        'KILL',
+        'NET_BIND_SERVICE',
+        'NET_RAW',
+        'SETGID',
+        'SETUID',
+        'SYS_PTRACE',
+      ],
       minInstances: 1,
       maxInstances: 4,
       targetConcurrency: 10,
@@ -79,10 +94,16 @@ describe('resolveProjectSettings', () => {
     });
   });
 
-  it('gives a project without a memory limit the operator\'s default, and leaves a declared one alone', () => {
+  it("gives a project without a memory limit the operator's default, and leaves a declared one alone", () => {
     expect(resolveProjectSettings(minimal, { defaultMemoryBytes: 512 * 2 ** 20 }).memoryBytes).toBe(512 * 2 ** 20);
-    expect(resolveProjectSettings({ ...minimal, resources: { memory: '64Mi' } }, { defaultMemoryBytes: 512 * 2 ** 20 }).memoryBytes).toBe(64 * 2 ** 20);
-    expect(resolveProjectSettings({ ...minimal, resources: { cpu: '1' } }, { defaultMemoryBytes: 512 * 2 ** 20 }).memoryBytes).toBe(512 * 2 ** 20);
+    expect(
+      resolveProjectSettings({ ...minimal, resources: { memory: '64Mi' } }, { defaultMemoryBytes: 512 * 2 ** 20 })
+        .memoryBytes,
+    ).toBe(64 * 2 ** 20);
+    expect(
+      resolveProjectSettings({ ...minimal, resources: { cpu: '1' } }, { defaultMemoryBytes: 512 * 2 ** 20 })
+        .memoryBytes,
+    ).toBe(512 * 2 ** 20);
     expect(resolveProjectSettings(minimal).memoryBytes).toBeUndefined();
   });
 
@@ -99,12 +120,18 @@ describe('resolveProjectSettings', () => {
 
   it('probes TCP when asked', () => {
     expect(resolveProjectSettings({ ...minimal, readiness: { tcpSocket: {} } }).readiness).toEqual({ type: 'tcp' });
-    expect(resolveProjectSettings({ ...minimal, readiness: { httpGet: {} } }).readiness).toEqual({ type: 'http', path: '/' });
+    expect(resolveProjectSettings({ ...minimal, readiness: { httpGet: {} } }).readiness).toEqual({
+      type: 'http',
+      path: '/',
+    });
   });
 
   it("uses the operator's idle timeout only when the project declares none", () => {
     expect(resolveProjectSettings(minimal, { defaultIdleTimeoutMs: 600_000 }).idleTimeoutMs).toBe(600_000);
-    expect(resolveProjectSettings({ ...minimal, scaling: { idleTimeout: '10s' } }, { defaultIdleTimeoutMs: 600_000 }).idleTimeoutMs).toBe(10_000);
+    expect(
+      resolveProjectSettings({ ...minimal, scaling: { idleTimeout: '10s' } }, { defaultIdleTimeoutMs: 600_000 })
+        .idleTimeoutMs,
+    ).toBe(10_000);
     expect(resolveProjectSettings(minimal, {}).idleTimeoutMs).toBe(60_000);
   });
 

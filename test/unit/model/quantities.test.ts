@@ -24,10 +24,15 @@ describe('parseDuration', () => {
     expect(parseDuration(input)).toBe(ms);
   });
 
-  it.each(['10x', '', '5', '-5s', '1 h', '1H', 'm', '1.s', '.5s', '5m ', '1d'])('refuses %j with what it expected', (input) => {
-    expect(() => parseDuration(input)).toThrow(QuantityError);
-    expect(() => parseDuration(input)).toThrow(`expected a duration such as 90s, 5m or 1h30m, got ${JSON.stringify(input)}`);
-  });
+  it.each(['10x', '', '5', '-5s', '1 h', '1H', 'm', '1.s', '.5s', '5m ', '1d'])(
+    'refuses %j with what it expected',
+    (input) => {
+      expect(() => parseDuration(input)).toThrow(QuantityError);
+      expect(() => parseDuration(input)).toThrow(
+        `expected a duration such as 90s, 5m or 1h30m, got ${JSON.stringify(input)}`,
+      );
+    },
+  );
 
   it('names the input in the error', () => {
     const error = captureQuantityError(() => parseDuration('10x'));
@@ -69,7 +74,9 @@ describe('parseCpu', () => {
   });
 
   it.each(['abc', '', '1.5m', '-1', '1.0005', '500M', ' 1', '1c'])('refuses %j', (input) => {
-    expect(() => parseCpu(input)).toThrow(`expected a CPU quantity such as 500m, 1.5 or 2, got ${JSON.stringify(input)}`);
+    expect(() => parseCpu(input)).toThrow(
+      `expected a CPU quantity such as 500m, 1.5 or 2, got ${JSON.stringify(input)}`,
+    );
   });
 
   it('formats whole cores without a suffix and the rest in millicores', () => {
@@ -95,7 +102,9 @@ describe('parseMemory', () => {
   });
 
   it.each(['256m', '1g', '1GB', '', 'Mi', '-1Mi', '1 Mi', '1KI'])('refuses %j', (input) => {
-    expect(() => parseMemory(input)).toThrow(`expected a memory size such as 256Mi, 1Gi or 512M, got ${JSON.stringify(input)}`);
+    expect(() => parseMemory(input)).toThrow(
+      `expected a memory size such as 256Mi, 1Gi or 512M, got ${JSON.stringify(input)}`,
+    );
   });
 
   it.each([

@@ -9,7 +9,9 @@ import { createAjv } from '../../../src/model/schemas.js';
 function problems(schema: Record<string, unknown>, data: unknown): string[] {
   const validate = createAjv().compile(schema);
   if (validate(data)) return [];
-  return issuesFromSchemaErrors(validate.errors ?? [], data, () => undefined).map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+  return issuesFromSchemaErrors(validate.errors ?? [], data, () => undefined).map(
+    (issue) => `${formatPath(issue.path)}: ${issue.message}`,
+  );
 }
 
 describe('issuesFromSchemaErrors', () => {
@@ -49,6 +51,8 @@ describe('issuesFromSchemaErrors', () => {
   it('names all fields that exclude each other', () => {
     const schema = { type: 'object', not: { anyOf: [{ required: ['a'] }] } };
     expect(problems(schema, { a: 1 })).toEqual([': matches a form that is not allowed']);
-    expect(problems({ type: 'object', not: { required: ['a', 'b', 'c'] } }, { c: 1, a: 1, b: 1 })).toEqual([': "c", "a" and "b" cannot all be set; choose one']);
+    expect(problems({ type: 'object', not: { required: ['a', 'b', 'c'] } }, { c: 1, a: 1, b: 1 })).toEqual([
+      ': "c", "a" and "b" cannot all be set; choose one',
+    ]);
   });
 });

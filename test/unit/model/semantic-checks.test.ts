@@ -5,7 +5,11 @@ import { LIMITS, semanticIssues } from '../../../src/model/semantic-checks.js';
 // Range and cross-field rules, on plain data. parse.test.ts checks the same rules with
 // positions; here the concern is what is checked and what is left to the schema.
 
-function problems(spec: Record<string, unknown>, kind: 'Project' | 'Lease' = 'Project', already: string[][] = []): string[] {
+function problems(
+  spec: Record<string, unknown>,
+  kind: 'Project' | 'Lease' = 'Project',
+  already: string[][] = [],
+): string[] {
   return semanticIssues(kind, { spec }, already).map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
 }
 
@@ -20,20 +24,35 @@ describe('semanticIssues', () => {
   });
 
   it('accepts values on the limits', () => {
-    expect(problems({ scaling: { idleTimeout: '1s' }, readiness: { startupTimeout: '10m' }, resources: { cpu: '10m', memory: '1Ti' } })).toEqual([]);
-    expect(problems({ scaling: { idleTimeout: '24h', pauseAfter: '23h59m' }, resources: { cpu: '64', memory: '6Mi' } })).toEqual([]);
+    expect(
+      problems({
+        scaling: { idleTimeout: '1s' },
+        readiness: { startupTimeout: '10m' },
+        resources: { cpu: '10m', memory: '1Ti' },
+      }),
+    ).toEqual([]);
+    expect(
+      problems({ scaling: { idleTimeout: '24h', pauseAfter: '23h59m' }, resources: { cpu: '64', memory: '6Mi' } }),
+    ).toEqual([]);
   });
 
   it('leaves fields the schema already reported alone', () => {
     const spec = { scaling: { idleTimeout: 'soon', minInstances: 5, maxInstances: 1 } };
-    expect(problems(spec, 'Project', [['spec', 'scaling', 'idleTimeout'], ['spec', 'scaling', 'minInstances']])).toEqual([]);
+    expect(
+      problems(spec, 'Project', [
+        ['spec', 'scaling', 'idleTimeout'],
+        ['spec', 'scaling', 'minInstances'],
+      ]),
+    ).toEqual([]);
   });
 
   it('still reports a quantity the schema let through', () => {
-    expect(problems({ scaling: { idleTimeout: 'soon' } })).toEqual(['spec.scaling.idleTimeout: expected a duration such as 90s, 5m or 1h30m, got "soon"']);
+    expect(problems({ scaling: { idleTimeout: 'soon' } })).toEqual([
+      'spec.scaling.idleTimeout: expected a duration such as 90s, 5m or 1h30m, got "soon"',
+    ]);
   });
 
-  it('ignores values of the wrong type, which are the schema\'s to report', () => {
+  it("ignores values of the wrong type, which are the schema's to report", () => {
     expect(problems({ scaling: { idleTimeout: 60, minInstances: '3', maxInstances: 1 } })).toEqual([]);
   });
 

@@ -8,7 +8,13 @@ import { validateManifest } from '../../../src/model/validate.js';
 const project = {
   apiVersion: 'luma.dev/v1alpha1',
   kind: 'Project',
-  metadata: { name: 'hello', uid: 'u-1', generation: 2, resourceVersion: '5', creationTimestamp: '2024-01-01T00:00:00Z' },
+  metadata: {
+    name: 'hello',
+    uid: 'u-1',
+    generation: 2,
+    resourceVersion: '5',
+    creationTimestamp: '2024-01-01T00:00:00Z',
+  },
   spec: { image: 'hello', hostnames: ['hello.localhost'] },
   status: { phase: 'Idle' },
 };
@@ -36,21 +42,35 @@ describe('validateManifest', () => {
   });
 
   it('reports issues by field path and returns no object', () => {
-    const result = validateManifest({ ...project, spec: { image: 'hello', hostnames: ['hello.localhost'], port: '80', scaling: { idleTimeout: '2d' } } });
+    const result = validateManifest({
+      ...project,
+      spec: { image: 'hello', hostnames: ['hello.localhost'], port: '80', scaling: { idleTimeout: '2d' } },
+    });
     expect(result.object).toBeUndefined();
-    expect(problems({ ...project, spec: { image: 'hello', hostnames: ['hello.localhost'], port: '80', scaling: { idleTimeout: '2d' } } })).toEqual([
+    expect(
+      problems({
+        ...project,
+        spec: { image: 'hello', hostnames: ['hello.localhost'], port: '80', scaling: { idleTimeout: '2d' } },
+      }),
+    ).toEqual([
       'spec.port: expected integer, got string "80"',
       'spec.scaling.idleTimeout: expected a duration such as 90s, 5m or 1h30m, got "2d"',
     ]);
   });
 
   it('says which kinds exist', () => {
-    expect(problems({ apiVersion: 'luma.dev/v1alpha1' })).toEqual([': missing required field "kind" (one of Project, Image, Lease)']);
-    expect(problems('Project')).toEqual([': expected a mapping with apiVersion, kind, metadata and spec, got string "Project"']);
+    expect(problems({ apiVersion: 'luma.dev/v1alpha1' })).toEqual([
+      ': missing required field "kind" (one of Project, Image, Lease)',
+    ]);
+    expect(problems('Project')).toEqual([
+      ': expected a mapping with apiVersion, kind, metadata and spec, got string "Project"',
+    ]);
   });
 
   it('without YAML, cannot tell how a number was written', () => {
-    expect(problems({ ...project, spec: { ...project.spec, env: { PORT: 8080 } } })).toEqual(['spec.env.PORT: expected string; quote the value ("8080")']);
+    expect(problems({ ...project, spec: { ...project.spec, env: { PORT: 8080 } } })).toEqual([
+      'spec.env.PORT: expected string; quote the value ("8080")',
+    ]);
   });
 });
 
@@ -75,32 +95,51 @@ describe('spec.leases.maxConcurrent', () => {
 });
 
 describe('spec.securityContext.capabilities.add', () => {
-  const adding = (add: unknown): unknown => ({ ...project, spec: { ...project.spec, securityContext: { capabilities: { add } } } });
+  const adding = (add: unknown): unknown => ({
+    ...project,
+    spec: { ...project.spec, securityContext: { capabilities: { add } } },
+  });
 
   it('accepts Linux capabilities by their Kubernetes names', () => {
     expect(problems(adding(['NET_RAW', 'SYS_PTRACE']))).toEqual([]);
-    expect(validateManifest(adding(['NET_RAW'])).object?.spec).toMatchObject({ securityContext: { capabilities: { add: ['NET_RAW'] } } });
+    expect(validateManifest(adding(['NET_RAW'])).object?.spec).toMatchObject({
+      securityContext: { capabilities: { add: ['NET_RAW'] } },
+    });
   });
 
   it('refuses an unknown capability, saying which exist', () => {
     const [problem, ...rest] = problems(adding(['NET_RAWW']));
     expect(rest).toEqual([]);
-    expect(problem).toMatch(/^spec\.securityContext\.capabilities\.add\[0\]: expected one of "AUDIT_CONTROL", .*"NET_RAW", .*"WAKE_ALARM", got string "NET_RAWW"$/);
+    expect(problem).toMatch(
+      /^spec\.securityContext\.capabilities\.add\[0\]: expected one of "AUDIT_CONTROL", .*"NET_RAW", .*"WAKE_ALARM", got string "NET_RAWW"$/,
+    );
     // Docker's spelling with the prefix is not the manifest's.
     expect(problems(adding(['CAP_NET_RAW']))[0]).toMatch(/add\[0\]: expected one of .*got string "CAP_NET_RAW"$/);
   });
 
   it('refuses a capability listed twice, and a field it does not know (drop is not offered)', () => {
     expect(problems(adding(['NET_RAW', 'NET_RAW']))).toHaveLength(1);
-    expect(problems({ ...project, spec: { ...project.spec, securityContext: { capabilities: { drop: ['ALL'] } } } })[0]).toMatch(/^spec\.securityContext\.capabilities\.drop: unknown field "drop" \(allowed: add\)/);
+    expect(
+      problems({ ...project, spec: { ...project.spec, securityContext: { capabilities: { drop: ['ALL'] } } } })[0],
+    ).toMatch(/^spec\.securityContext\.capabilities\.drop: unknown field "drop" \(allowed: add\)/);
   });
 
   it('lists in the schema exactly the capabilities the code knows', async () => {
     const { LINUX_CAPABILITIES } = await import('../../../src/model/capabilities.js');
     const { readFile } = await import('node:fs/promises');
-    const schema = JSON.parse(await readFile(new URL('../../../schemas/project.schema.json', import.meta.url), 'utf8')) as {
-      properties: { spec: { properties: { securityContext: { properties: { capabilities: { properties: { add: { items: { enum: string[] } } } } } } } } };
+    const schema = JSON.parse(
+      await readFile(new URL('../../../schemas/project.schema.json', import.meta.url), 'utf8'),
+    ) as {
+      properties: {
+        spec: {
+          properties: {
+            securityContext: { properties: { capabilities: { properties: { add: { items: { enum: string[] } } } } } };
+          };
+        };
+      };
     };
-    expect(schema.properties.spec.properties.securityContext.properties.capabilities.properties.add.items.enum).toEqual([...LINUX_CAPABILITIES]);
+    expect(schema.properties.spec.properties.securityContext.properties.capabilities.properties.add.items.enum).toEqual(
+      [...LINUX_CAPABILITIES],
+    );
   });
 });

@@ -29,7 +29,8 @@ function connect(port: number): { socket: net.Socket; closed: Promise<void> } {
 }
 
 const until = async (condition: () => boolean): Promise<void> => {
-  for (let attempt = 0; attempt < 200 && !condition(); attempt++) await new Promise((resolve) => setTimeout(resolve, 5));
+  for (let attempt = 0; attempt < 200 && !condition(); attempt++)
+    await new Promise((resolve) => setTimeout(resolve, 5));
 };
 
 describe('ConnectionCap', () => {
@@ -65,7 +66,12 @@ describe('ConnectionCap', () => {
   it('reports refusals at most once per interval, with how many there were', () => {
     let now = 0;
     const reports: number[] = [];
-    const cap = new ConnectionCap(0, (refused) => reports.push(refused), 1_000, () => now);
+    const cap = new ConnectionCap(
+      0,
+      (refused) => reports.push(refused),
+      1_000,
+      () => now,
+    );
     const refuse = (): boolean => cap.admit(new net.Socket());
     expect(refuse()).toBe(false);
     now = 500;

@@ -15,8 +15,10 @@ function request(headers: Record<string, string>): IncomingMessage {
 
 describe('framing policy', () => {
   it('lets Connection remove any header but Content-Length, Transfer-Encoding and Host', () => {
-    for (const name of ['content-length', 'transfer-encoding', 'host']) expect(connectionMayRemove(name), name).toBe(false);
-    for (const name of ['x-private', 'cookie', 'content-type', 'te']) expect(connectionMayRemove(name), name).toBe(true);
+    for (const name of ['content-length', 'transfer-encoding', 'host'])
+      expect(connectionMayRemove(name), name).toBe(false);
+    for (const name of ['x-private', 'cookie', 'content-type', 'te'])
+      expect(connectionMayRemove(name), name).toBe(true);
   });
 
   it('gives no body to HEAD answers and to 1xx, 204 and 304', () => {
@@ -27,30 +29,72 @@ describe('framing policy', () => {
   });
 
   it('reads the headers Connection makes hop-by-hop, leaving the framing ones out', () => {
-    expect([...connectionNamed(['close, Content-Length, X-A', ' host ,transfer-encoding,x-b'])]).toEqual(['close', 'x-a', 'x-b']);
+    expect([...connectionNamed(['close, Content-Length, X-A', ' host ,transfer-encoding,x-b'])]).toEqual([
+      'close',
+      'x-a',
+      'x-b',
+    ]);
   });
 });
 
 describe('the node:http path applies it', () => {
   it('keeps Content-Length and Host for the app when Connection names them', () => {
-    const headers = upstreamHeaders(request({ host: 'app.test', 'content-length': '12', connection: 'content-length, host, x-private', 'x-private': 'secret' }), false);
+    const headers = upstreamHeaders(
+      request({
+        host: 'app.test',
+        'content-length': '12',
+        connection: 'content-length, host, x-private',
+        'x-private': 'secret',
+      }),
+      false,
+    );
     expect(headers).toMatchObject({ host: 'app.test', 'content-length': '12' });
     expect(headers['x-private']).toBeUndefined();
   });
 
   it('sets its own X-Forwarded-For and X-Request-Id whatever Connection names', () => {
-    const headers = upstreamHeaders(request({ host: 'app.test', connection: 'x-forwarded-for, x-request-id', 'x-forwarded-for': '6.6.6.6', 'x-request-id': 'given-id' }), false);
+    const headers = upstreamHeaders(
+      request({
+        host: 'app.test',
+        connection: 'x-forwarded-for, x-request-id',
+        'x-forwarded-for': '6.6.6.6',
+        'x-request-id': 'given-id',
+      }),
+      false,
+    );
     expect(headers).toMatchObject({ 'x-forwarded-for': '10.0.0.9', 'x-request-id': 'given-id' });
   });
 
   it('drops the proxy-set headers spelled with underscores, which CGI reads as the real ones', () => {
-    const headers = upstreamHeaders(request({ host: 'app.test', x_forwarded_for: '6.6.6.6', 'x-forwarded_proto': 'https', x_request_id: 'forged', x_other: 'kept' }), false);
+    const headers = upstreamHeaders(
+      request({
+        host: 'app.test',
+        x_forwarded_for: '6.6.6.6',
+        'x-forwarded_proto': 'https',
+        x_request_id: 'forged',
+        x_other: 'kept',
+      }),
+      false,
+    );
     expect(headers).toMatchObject({ 'x-forwarded-for': '10.0.0.9', x_other: 'kept' });
-    expect(Object.keys(headers).filter((name) => name.startsWith('x_forwarded') || name.startsWith('x-forwarded_') || name === 'x_request_id')).toEqual([]);
+    expect(
+      Object.keys(headers).filter(
+        (name) => name.startsWith('x_forwarded') || name.startsWith('x-forwarded_') || name === 'x_request_id',
+      ),
+    ).toEqual([]);
   });
 
   it("keeps a response's Content-Length named in its Connection header, and drops the rest it names", () => {
-    const raw = ['Connection', 'content-length, X-Internal', 'Content-Length', '5', 'X-Internal', 'secret', 'Set-Cookie', 'a=1'].map((text) => Buffer.from(text));
+    const raw = [
+      'Connection',
+      'content-length, X-Internal',
+      'Content-Length',
+      '5',
+      'X-Internal',
+      'secret',
+      'Set-Cookie',
+      'a=1',
+    ].map((text) => Buffer.from(text));
     expect(rawWithoutHopByHop(raw)).toEqual(['Content-Length', '5', 'Set-Cookie', 'a=1']);
   });
 });

@@ -25,7 +25,10 @@ describe('management events', () => {
     const received: string[] = [];
     const client = new ManagementClient({
       socketPath,
-      hooks: { wake: (service) => received.push(`wake ${service}`), certificateChanged: (service) => received.push(`certificate ${service}`) },
+      hooks: {
+        wake: (service) => received.push(`wake ${service}`),
+        certificateChanged: (service) => received.push(`certificate ${service}`),
+      },
     });
     cleanups.push(async () => {
       client.close();
@@ -68,7 +71,11 @@ describe('preconnect over the management socket', () => {
       });
       socket.once('error', reject);
     });
-    expect(JSON.parse(reply)).toMatchObject({ id: 7, ok: false, error: { message: expect.stringContaining('target') } });
+    expect(JSON.parse(reply)).toMatchObject({
+      id: 7,
+      ok: false,
+      error: { message: expect.stringContaining('target') },
+    });
     expect(proxy.preconnects).toEqual(['127.0.0.1:49152']);
   });
 });

@@ -37,7 +37,10 @@ async function backend(): Promise<string> {
   return `127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-async function proxyWith(metrics: ProxyMetrics, wake: (proxy: ProxyServer, service: string) => void): Promise<{ proxy: ProxyServer; port: number }> {
+async function proxyWith(
+  metrics: ProxyMetrics,
+  wake: (proxy: ProxyServer, service: string) => void,
+): Promise<{ proxy: ProxyServer; port: number }> {
   const proxy = new ProxyServer({ metrics });
   proxy.setHooks({ wake: (service) => wake(proxy, service) });
   const { port } = await proxy.listen('127.0.0.1', 0);
@@ -60,7 +63,10 @@ describe('proxy metrics calls', () => {
   it('a held request is counted as held, routed, its first byte timed, and finished with its status', async () => {
     const { metrics, calls } = recordingMetrics();
     const target = await backend();
-    const { proxy, port } = await proxyWith(metrics, (self, service) => void self.deploy({ service, hosts: ['app.test'], targets: [target] }));
+    const { proxy, port } = await proxyWith(
+      metrics,
+      (self, service) => void self.deploy({ service, hosts: ['app.test'], targets: [target] }),
+    );
     await proxy.deploy({ service: 'app', hosts: ['app.test'], targets: [] });
 
     expect(await get(port, 'app.test')).toBe(200);

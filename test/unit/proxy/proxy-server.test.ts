@@ -28,7 +28,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function startBackend(handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end('hello')): Promise<Backend> {
+async function startBackend(
+  handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end('hello'),
+): Promise<Backend> {
   const seen: IncomingHttpHeaders[] = [];
   const server = http.createServer((req, res) => {
     seen.push(req.headers);
@@ -64,7 +66,13 @@ async function closedPort(): Promise<number> {
 
 function send(
   port: number,
-  options: { host?: string; path?: string; method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+  options: {
+    host?: string;
+    path?: string;
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+  } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -79,7 +87,9 @@ function send(
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+        );
         res.on('error', reject);
       },
     );
@@ -184,7 +194,9 @@ describe('ProxyServer: forwarding', () => {
     expect(backend.seen[0]?.['x-forwarded-host']).toBe(`${HOST}:8080`);
     expect(backend.seen[0]?.host).toBe(`${HOST}:8080`);
 
-    await send(port, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.test', 'x-forwarded-for': '203.0.113.9' } });
+    await send(port, {
+      headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.test', 'x-forwarded-for': '203.0.113.9' },
+    });
     expect(backend.seen[1]?.['x-forwarded-proto']).toBe('http');
     expect(backend.seen[1]?.['x-forwarded-host']).toBe(HOST);
     expect(backend.seen[1]?.['x-forwarded-for']).toBe('127.0.0.1');
@@ -194,14 +206,24 @@ describe('ProxyServer: forwarding', () => {
     const backend = await startBackend();
     const { proxy, port } = await startProxy();
     await proxy.deploy({ service: 'web', hosts: [HOST], targets: [backend.address], forwardHeaders: true });
-    await send(port, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.example.com', 'x-forwarded-for': '203.0.113.9' } });
+    await send(port, {
+      headers: {
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'public.example.com',
+        'x-forwarded-for': '203.0.113.9',
+      },
+    });
     expect(backend.seen[0]).toMatchObject({
       'x-forwarded-proto': 'https',
       'x-forwarded-host': 'public.example.com',
       'x-forwarded-for': '203.0.113.9, 127.0.0.1',
     });
     await send(port);
-    expect(backend.seen[1]).toMatchObject({ 'x-forwarded-proto': 'http', 'x-forwarded-host': HOST, 'x-forwarded-for': '127.0.0.1' });
+    expect(backend.seen[1]).toMatchObject({
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': HOST,
+      'x-forwarded-for': '127.0.0.1',
+    });
   });
 
   it('answers 504 when the target sends no response headers within the response timeout', async () => {
@@ -254,7 +276,8 @@ describe('ProxyServer: forwarding', () => {
     });
     expect(reply.status).toBe(200);
     const seen = backend.seen[0]!;
-    for (const name of ['x-private', 'keep-alive', 'proxy-authorization', 'proxy-connection', 'te', 'upgrade']) expect(seen[name], name).toBeUndefined();
+    for (const name of ['x-private', 'keep-alive', 'proxy-authorization', 'proxy-connection', 'te', 'upgrade'])
+      expect(seen[name], name).toBeUndefined();
     expect(seen['x-custom']).toBe('kept');
     expect(reply.headers['x-internal']).toBeUndefined();
     expect(reply.headers['proxy-authenticate']).toBeUndefined();
@@ -270,11 +293,14 @@ describe('ProxyServer: forwarding', () => {
     await proxy.deploy({ service: 'web', hosts: [HOST], targets: [backend.address] });
     const body = randomBytes(4 * 1024 * 1024);
     const reply = await new Promise<Buffer>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/echo', agent: false, headers: { host: HOST } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve(Buffer.concat(chunks)));
-      });
+      const req = http.request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/echo', agent: false, headers: { host: HOST } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve(Buffer.concat(chunks)));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -291,7 +317,14 @@ describe('ProxyServer: forwarding', () => {
     await proxy.deploy({ service: 'web', hosts: [HOST], targets: [backend.address] });
 
     const received = await new Promise<string>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/', agent: false, headers: { host: HOST, 'transfer-encoding': 'chunked' } });
+      const req = http.request({
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/',
+        agent: false,
+        headers: { host: HOST, 'transfer-encoding': 'chunked' },
+      });
       req.on('error', reject);
       req.on('response', (res) => {
         let text = '';
@@ -419,7 +452,13 @@ describe('ProxyServer: holding requests for a service with no target', () => {
   it('answers 503 with the reason at once, without waking, when the service is unavailable', async () => {
     const wakes: string[] = [];
     const { proxy, port } = await startProxy({ hooks: { wake: (service) => wakes.push(service) } });
-    await proxy.deploy({ service: 'web', hosts: [HOST], targets: [], startupTimeoutMs: 5_000, unavailableReason: 'image "hello" is not present' });
+    await proxy.deploy({
+      service: 'web',
+      hosts: [HOST],
+      targets: [],
+      startupTimeoutMs: 5_000,
+      unavailableReason: 'image "hello" is not present',
+    });
     const started = Date.now();
     const reply = await send(port);
     expect(Date.now() - started).toBeLessThan(1_000);
@@ -434,7 +473,13 @@ describe('ProxyServer: holding requests for a service with no target', () => {
     await proxy.deploy({ service: 'web', hosts: [HOST], targets: [], startupTimeoutMs: 5_000 });
     const reply = send(port);
     await until(async () => (await proxy.getService('web'))?.activity.waiting === 1, 'a held request');
-    await proxy.deploy({ service: 'web', hosts: [HOST], targets: [], startupTimeoutMs: 5_000, unavailableReason: 'StartFailed' });
+    await proxy.deploy({
+      service: 'web',
+      hosts: [HOST],
+      targets: [],
+      startupTimeoutMs: 5_000,
+      unavailableReason: 'StartFailed',
+    });
     const answered = await reply;
     expect(answered.status).toBe(503);
     expect(answered.body).toContain('unavailable: StartFailed');
@@ -484,7 +529,10 @@ describe('ProxyServer: holding requests for a service with no target', () => {
   it('forwards a held request when wake() deploys a target synchronously', async () => {
     const backend = await startBackend();
     const proxy = new ProxyServer();
-    proxy.setHooks({ wake: (service) => void proxy.deploy({ service, hosts: [HOST], targets: [backend.address], startupTimeoutMs: 300 }) });
+    proxy.setHooks({
+      wake: (service) =>
+        void proxy.deploy({ service, hosts: [HOST], targets: [backend.address], startupTimeoutMs: 300 }),
+    });
     const { port } = await proxy.listen('127.0.0.1', 0);
     cleanups.push(() => proxy.close());
     await proxy.deploy({ service: 'web', hosts: [HOST], targets: [], startupTimeoutMs: 300 });
@@ -535,7 +583,12 @@ describe('ProxyServer: management', () => {
     const { proxy, port } = await startProxy();
     await proxy.deploy({ service: 'web', hosts: [HOST], targets: [old.address] });
     await expect(
-      proxy.deploy({ service: 'web', hosts: [HOST, 'new.test'], targets: [sick.address], healthCheck: { path: '/healthz', timeoutMs: 100 } }),
+      proxy.deploy({
+        service: 'web',
+        hosts: [HOST, 'new.test'],
+        targets: [sick.address],
+        healthCheck: { path: '/healthz', timeoutMs: 100 },
+      }),
     ).rejects.toMatchObject({ code: 'HealthCheckFailed', target: sick.address });
     const info = await proxy.getService('web');
     expect(info?.targets.map((target) => target.address)).toEqual([old.address]);
@@ -549,7 +602,12 @@ describe('ProxyServer: management', () => {
     const next = await startBackend((req, res) => res.end(req.url === '/healthz' ? 'healthy' : 'next'));
     const { proxy, port } = await startProxy();
     await proxy.deploy({ service: 'web', hosts: [HOST], targets: [old.address] });
-    await proxy.deploy({ service: 'web', hosts: [HOST], targets: [next.address], healthCheck: { path: '/healthz', timeoutMs: 1_000 } });
+    await proxy.deploy({
+      service: 'web',
+      hosts: [HOST],
+      targets: [next.address],
+      healthCheck: { path: '/healthz', timeoutMs: 1_000 },
+    });
     expect(next.seen.length).toBeGreaterThan(0);
     expect((await send(port)).body).toBe('next');
   });
@@ -557,8 +615,12 @@ describe('ProxyServer: management', () => {
   it('refuses a deploy with a host conflict or a bad target and changes nothing', async () => {
     const { proxy } = await startProxy();
     await proxy.deploy({ service: 'web', hosts: [HOST], targets: [] });
-    await expect(proxy.deploy({ service: 'api', hosts: [HOST], targets: [] })).rejects.toMatchObject({ code: 'HostConflict' });
-    await expect(proxy.deploy({ service: 'web', hosts: ['other.test'], targets: ['nope'] })).rejects.toThrow(/not a host:port/);
+    await expect(proxy.deploy({ service: 'api', hosts: [HOST], targets: [] })).rejects.toMatchObject({
+      code: 'HostConflict',
+    });
+    await expect(proxy.deploy({ service: 'web', hosts: ['other.test'], targets: ['nope'] })).rejects.toThrow(
+      /not a host:port/,
+    );
     expect((await proxy.listServices()).map((info) => [info.service, info.hosts])).toEqual([['web', [HOST]]]);
   });
 
@@ -655,7 +717,11 @@ describe('ProxyServer: WebSocket upgrades', () => {
   }
 
   /** Sends an upgrade request; resolves with what came back once `done` says so, and whether the proxy closed. */
-  async function refusedUpgrade(port: number, host: string, done: (text: string) => boolean): Promise<{ text: string; closedByProxy: () => boolean; socket: net.Socket }> {
+  async function refusedUpgrade(
+    port: number,
+    host: string,
+    done: (text: string) => boolean,
+  ): Promise<{ text: string; closedByProxy: () => boolean; socket: net.Socket }> {
     const socket = net.connect(port, '127.0.0.1');
     let text = '';
     let closed = false;
@@ -713,7 +779,9 @@ describe('ProxyServer: WebSocket upgrades', () => {
   it('closes the connection after refusing an upgrade', async () => {
     const { proxy, port } = await startProxy();
     watchUpgradeSockets(proxy);
-    const { closedByProxy } = await refusedUpgrade(port, 'nobody.test', (received) => received.includes('"nobody.test"'));
+    const { closedByProxy } = await refusedUpgrade(port, 'nobody.test', (received) =>
+      received.includes('"nobody.test"'),
+    );
     await until(closedByProxy, 'the proxy to close the connection', 500);
   });
 
@@ -750,7 +818,11 @@ describe('ProxyServer: WebSocket upgrades', () => {
     const { socket } = await openUpgraded(port);
     expect((await proxy.getService('web'))?.activity.inFlight).toBe(1);
     socket.destroy();
-    await until(async () => (await proxy.getService('web'))?.activity.inFlight === 0, 'the upgraded connection to end', 500);
+    await until(
+      async () => (await proxy.getService('web'))?.activity.inFlight === 0,
+      'the upgraded connection to end',
+      500,
+    );
   });
 });
 

@@ -32,7 +32,9 @@ function get(port: number, headers: Record<string, string> = {}): Promise<number
   });
 }
 
-async function startProxy(wake: (proxy: ProxyServer, service: string, requestId?: string) => void): Promise<{ proxy: ProxyServer; port: number }> {
+async function startProxy(
+  wake: (proxy: ProxyServer, service: string, requestId?: string) => void,
+): Promise<{ proxy: ProxyServer; port: number }> {
   const proxy = new ProxyServer();
   proxy.setHooks({ wake: (service, requestId) => wake(proxy, service, requestId) });
   const { port } = await proxy.listen('127.0.0.1', 0);

@@ -3,7 +3,8 @@ import { resolveOriginForm, resolveRequestTarget } from '../../../src/proxy/requ
 
 // RFC 9112 §3.2: one valid Host, or an absolute-form target's authority; otherwise 400.
 
-const target = (url: string, ...hosts: string[]): ReturnType<typeof resolveRequestTarget> => resolveRequestTarget({ url, rawHeaders: hosts.flatMap((host) => ['Host', host]) });
+const target = (url: string, ...hosts: string[]): ReturnType<typeof resolveRequestTarget> =>
+  resolveRequestTarget({ url, rawHeaders: hosts.flatMap((host) => ['Host', host]) });
 
 describe('resolveRequestTarget', () => {
   it.each([
@@ -34,18 +35,42 @@ describe('resolveRequestTarget', () => {
   });
 
   it('routes an absolute-form target by its authority, ignoring Host, with an origin-form path', () => {
-    expect(target('http://Other.localhost:8080/p?q=1', 'app.localhost')).toEqual({ ok: true, host: 'other.localhost', authority: 'Other.localhost:8080', path: '/p?q=1', absolute: true });
-    expect(target('HTTPS://other.localhost?q', 'app.localhost')).toMatchObject({ ok: true, host: 'other.localhost', path: '/?q' });
+    expect(target('http://Other.localhost:8080/p?q=1', 'app.localhost')).toEqual({
+      ok: true,
+      host: 'other.localhost',
+      authority: 'Other.localhost:8080',
+      path: '/p?q=1',
+      absolute: true,
+    });
+    expect(target('HTTPS://other.localhost?q', 'app.localhost')).toMatchObject({
+      ok: true,
+      host: 'other.localhost',
+      path: '/?q',
+    });
     expect(target('http://other.localhost')).toMatchObject({ ok: true, path: '/' });
   });
 });
 
 describe('resolveOriginForm (the fast path: an origin-form target and one Host)', () => {
   it('answers as resolveRequestTarget does, the first time a Host value is seen and every time after', () => {
-    const hosts = ['app.localhost', 'APP.localhost:8080', '[::1]:80', 'app.localhost.', ' ', '', 'a b.localhost', 'a.localhost/x', 'u@a.localhost', 'a.localhost:80x', 'a.localhost:70000', '.'];
+    const hosts = [
+      'app.localhost',
+      'APP.localhost:8080',
+      '[::1]:80',
+      'app.localhost.',
+      ' ',
+      '',
+      'a b.localhost',
+      'a.localhost/x',
+      'u@a.localhost',
+      'a.localhost:80x',
+      'a.localhost:70000',
+      '.',
+    ];
     for (const round of [1, 2]) {
       for (const host of hosts) {
-        for (const path of ['/', `/round-${round}?q=${host}`]) expect(resolveOriginForm(path, host)).toEqual(target(path, host));
+        for (const path of ['/', `/round-${round}?q=${host}`])
+          expect(resolveOriginForm(path, host)).toEqual(target(path, host));
       }
     }
   });

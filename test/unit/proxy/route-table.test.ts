@@ -1,8 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { HostConflictError, UnknownServiceError, type DeployRequest } from '../../../src/proxy/management.js';
-import { DEFAULT_RESPONSE_TIMEOUT_MS, DEFAULT_STARTUP_TIMEOUT_MS, normalizeHost, RouteTable, Service, Target } from '../../../src/proxy/route-table.js';
+import {
+  DEFAULT_RESPONSE_TIMEOUT_MS,
+  DEFAULT_STARTUP_TIMEOUT_MS,
+  normalizeHost,
+  RouteTable,
+  Service,
+  Target,
+} from '../../../src/proxy/route-table.js';
 
-function deploy(service: string, hosts: string[], targets: string[] = [], extra: Partial<DeployRequest> = {}): DeployRequest {
+function deploy(
+  service: string,
+  hosts: string[],
+  targets: string[] = [],
+  extra: Partial<DeployRequest> = {},
+): DeployRequest {
   return { service, hosts, targets, ...extra };
 }
 
@@ -50,9 +62,12 @@ describe('Target.parse', () => {
     expect(target).toMatchObject({ address, host, port, inFlight: 0 });
   });
 
-  it.each(['127.0.0.1', '127.0.0.1:', ':8080', '127.0.0.1:0', '127.0.0.1:65536', '127.0.0.1:http', '', 'host:123456'])('refuses %j', (address) => {
-    expect(() => Target.parse(address)).toThrow(/is not a host:port address/);
-  });
+  it.each(['127.0.0.1', '127.0.0.1:', ':8080', '127.0.0.1:0', '127.0.0.1:65536', '127.0.0.1:http', '', 'host:123456'])(
+    'refuses %j',
+    (address) => {
+      expect(() => Target.parse(address)).toThrow(/is not a host:port address/);
+    },
+  );
 });
 
 describe('RouteTable.apply', () => {
@@ -136,7 +151,9 @@ describe('RouteTable.apply', () => {
     const table = new RouteTable();
     table.apply(deploy('web', ['web.example.com'], ['127.0.0.1:9001']));
     const before = snapshot(table);
-    expect(() => table.apply(deploy('web', ['moved.example.com'], ['127.0.0.1:9002', 'not-an-address']))).toThrow(/not-an-address/);
+    expect(() => table.apply(deploy('web', ['moved.example.com'], ['127.0.0.1:9002', 'not-an-address']))).toThrow(
+      /not-an-address/,
+    );
     expect(snapshot(table)).toEqual(before);
     expect(routeOf(table, 'web.example.com')).toBe('web');
     expect(routeOf(table, 'moved.example.com')).toBeUndefined();
@@ -168,7 +185,9 @@ describe('RouteTable.apply', () => {
     const table = new RouteTable();
     table.apply(deploy('web', ['web.example.com'], ['127.0.0.1:9001']));
     const before = snapshot(table);
-    expect(table.check(deploy('web', ['web.example.com'], ['127.0.0.1:9001', '127.0.0.1:9002']))).toEqual(['127.0.0.1:9002']);
+    expect(table.check(deploy('web', ['web.example.com'], ['127.0.0.1:9001', '127.0.0.1:9002']))).toEqual([
+      '127.0.0.1:9002',
+    ]);
     expect(table.check(deploy('api', ['api.example.com'], ['127.0.0.1:9003']))).toEqual(['127.0.0.1:9003']);
     expect(() => table.check(deploy('api', ['web.example.com']))).toThrow(HostConflictError);
     expect(() => table.check(deploy('web', ['web.example.com'], ['bad']))).toThrow(/not a host:port/);
@@ -178,18 +197,37 @@ describe('RouteTable.apply', () => {
   it('sets the per-service options from each deploy, back to their defaults when left out', () => {
     const table = new RouteTable();
     const { service } = table.apply(
-      deploy('web', ['web.example.com'], [], { responseTimeoutMs: 900, targetConcurrency: 4, forwardHeaders: true, tls: true, sslRedirect: true }),
+      deploy('web', ['web.example.com'], [], {
+        responseTimeoutMs: 900,
+        targetConcurrency: 4,
+        forwardHeaders: true,
+        tls: true,
+        sslRedirect: true,
+      }),
     );
-    expect(service.info()).toMatchObject({ responseTimeoutMs: 900, targetConcurrency: 4, forwardHeaders: true, tls: true, sslRedirect: true });
+    expect(service.info()).toMatchObject({
+      responseTimeoutMs: 900,
+      targetConcurrency: 4,
+      forwardHeaders: true,
+      tls: true,
+      sslRedirect: true,
+    });
     table.apply(deploy('web', ['web.example.com'], []));
     const info = service.info();
-    expect(info).toMatchObject({ responseTimeoutMs: DEFAULT_RESPONSE_TIMEOUT_MS, forwardHeaders: false, tls: false, sslRedirect: false });
+    expect(info).toMatchObject({
+      responseTimeoutMs: DEFAULT_RESPONSE_TIMEOUT_MS,
+      forwardHeaders: false,
+      tls: false,
+      sslRedirect: false,
+    });
     expect(info.targetConcurrency).toBeUndefined();
   });
 
   it('sets the startup timeout and unavailable reason from each deploy', () => {
     const table = new RouteTable();
-    const { service } = table.apply(deploy('web', ['web.example.com'], [], { startupTimeoutMs: 250, unavailableReason: 'image missing' }));
+    const { service } = table.apply(
+      deploy('web', ['web.example.com'], [], { startupTimeoutMs: 250, unavailableReason: 'image missing' }),
+    );
     expect(service.startupTimeoutMs).toBe(250);
     expect(service.unavailableReason).toBe('image missing');
     table.apply(deploy('web', ['web.example.com'], []));
@@ -208,7 +246,7 @@ describe('RouteTable.apply', () => {
 });
 
 describe('RouteTable.apply with host moves', () => {
-  it('swaps two services\' hosts in one step and keeps the moved service\'s targets and settings', () => {
+  it("swaps two services' hosts in one step and keeps the moved service's targets and settings", () => {
     const table = new RouteTable();
     table.apply(deploy('a', ['a.test'], ['127.0.0.1:9001']));
     table.apply(deploy('b', ['b.test'], ['127.0.0.1:9002'], { startupTimeoutMs: 1234 }));
@@ -219,7 +257,7 @@ describe('RouteTable.apply with host moves', () => {
     expect(table.get('b')?.startupTimeoutMs).toBe(1234);
   });
 
-  it('rotates three services\' hosts in one step', () => {
+  it("rotates three services' hosts in one step", () => {
     const table = new RouteTable();
     for (const name of ['a', 'b', 'c']) table.apply(deploy(name, [`${name}.test`]));
     table.apply(deploy('a', ['b.test']), [
@@ -241,7 +279,9 @@ describe('RouteTable.apply with host moves', () => {
     const table = new RouteTable();
     for (const name of ['a', 'b', 'c']) table.apply(deploy(name, [`${name}.test`]));
     const before = snapshot(table);
-    expect(() => table.apply(deploy('a', ['b.test']), [{ service: 'b', hosts: ['c.test'] }])).toThrow(/"c\.test" is already routed to service "c"/);
+    expect(() => table.apply(deploy('a', ['b.test']), [{ service: 'b', hosts: ['c.test'] }])).toThrow(
+      /"c\.test" is already routed to service "c"/,
+    );
     expect(snapshot(table)).toEqual(before);
   });
 
@@ -250,7 +290,9 @@ describe('RouteTable.apply with host moves', () => {
     table.apply(deploy('a', ['a.test']));
     table.apply(deploy('b', ['b.test']));
     const before = snapshot(table);
-    expect(() => table.apply(deploy('a', ['b.test']), [{ service: 'b', hosts: ['B.test'] }])).toThrow(HostConflictError);
+    expect(() => table.apply(deploy('a', ['b.test']), [{ service: 'b', hosts: ['B.test'] }])).toThrow(
+      HostConflictError,
+    );
     expect(() => table.apply(deploy('a', ['b.test']), [{ service: 'a', hosts: [] }])).toThrow(/appears twice/);
     expect(() => table.apply(deploy('a', ['b.test']), [{ service: 'ghost', hosts: [] }])).toThrow(UnknownServiceError);
     expect(snapshot(table)).toEqual(before);

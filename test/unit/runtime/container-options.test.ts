@@ -13,8 +13,15 @@ const spec: ContainerSpec = {
   env: { PORT: '8080' },
 };
 
-function hostConfig(overrides: Partial<ContainerSpec> = {}): NonNullable<ReturnType<typeof containerCreateOptions>['HostConfig']> {
-  const options = containerCreateOptions({ instance: 'prod', name: 'luma-prod-web-abc', network: 'luma-prod', spec: { ...spec, ...overrides } });
+function hostConfig(
+  overrides: Partial<ContainerSpec> = {},
+): NonNullable<ReturnType<typeof containerCreateOptions>['HostConfig']> {
+  const options = containerCreateOptions({
+    instance: 'prod',
+    name: 'luma-prod-web-abc',
+    network: 'luma-prod',
+    spec: { ...spec, ...overrides },
+  });
   if (!options.HostConfig) throw new Error('no HostConfig');
   return options.HostConfig;
 }
@@ -39,8 +46,17 @@ describe('containerCreateOptions', () => {
   });
 
   it('sets memory and swap to the same limit, and writes the limit into a label', () => {
-    const options = containerCreateOptions({ instance: 'prod', name: 'n', network: 'luma-prod', spec: { ...spec, memoryBytes: 512 * 2 ** 20 } });
+    const options = containerCreateOptions({
+      instance: 'prod',
+      name: 'n',
+      network: 'luma-prod',
+      spec: { ...spec, memoryBytes: 512 * 2 ** 20 },
+    });
     expect(options.HostConfig).toMatchObject({ Memory: 512 * 2 ** 20, MemorySwap: 512 * 2 ** 20 });
-    expect(options.Labels).toMatchObject({ 'luma.dev/memory': String(512 * 2 ** 20), 'luma.dev/instance': 'prod', 'luma.dev/spec-hash': 'h1' });
+    expect(options.Labels).toMatchObject({
+      'luma.dev/memory': String(512 * 2 ** 20),
+      'luma.dev/instance': 'prod',
+      'luma.dev/spec-hash': 'h1',
+    });
   });
 });

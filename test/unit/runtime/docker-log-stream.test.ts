@@ -1,6 +1,11 @@
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { decodedLogStream, DockerLogDecoder, dockerSince, MAX_LINE_BYTES } from '../../../src/runtime/docker-log-stream.js';
+import {
+  decodedLogStream,
+  DockerLogDecoder,
+  dockerSince,
+  MAX_LINE_BYTES,
+} from '../../../src/runtime/docker-log-stream.js';
 import type { LogLine } from '../../../src/runtime/runtime.js';
 
 // Docker's multiplexed log format, byte by byte: frames cut anywhere by the transport,
@@ -29,7 +34,11 @@ function decodeAll(chunks: Buffer[]): LogLine[] {
 }
 
 describe('DockerLogDecoder', () => {
-  const bytes = Buffer.concat([message(1, T1, 'first out\n'), message(2, T2, 'an error\n'), message(1, T3, 'second out\n')]);
+  const bytes = Buffer.concat([
+    message(1, T1, 'first out\n'),
+    message(2, T2, 'an error\n'),
+    message(1, T3, 'second out\n'),
+  ]);
   const expected: LogLine[] = [
     { stream: 'stdout', time: T1, line: 'first out' },
     { stream: 'stderr', time: T2, line: 'an error' },
@@ -56,7 +65,11 @@ describe('DockerLogDecoder', () => {
 
   it('joins a long line Docker split into several messages, stamped with the time it started', () => {
     // Docker cuts lines longer than 16 KiB into "partial" messages, each with its own timestamp.
-    const lines = decodeAll([message(1, T1, 'a'.repeat(16_384)), message(1, T2, 'b'.repeat(100)), message(1, T3, 'c\n')]);
+    const lines = decodeAll([
+      message(1, T1, 'a'.repeat(16_384)),
+      message(1, T2, 'b'.repeat(100)),
+      message(1, T3, 'c\n'),
+    ]);
     expect(lines).toEqual([{ stream: 'stdout', time: T1, line: `${'a'.repeat(16_384)}${'b'.repeat(100)}c` }]);
   });
 
@@ -79,7 +92,10 @@ describe('DockerLogDecoder', () => {
   it('decodes a UTF-8 character cut between two messages', () => {
     const text = Buffer.from('café ☕\n');
     const cut = text.indexOf(Buffer.from('☕')) + 1;
-    const lines = decodeAll([frame(1, Buffer.concat([Buffer.from(`${T1} `), text.subarray(0, cut)])), frame(1, Buffer.concat([Buffer.from(`${T2} `), text.subarray(cut)]))]);
+    const lines = decodeAll([
+      frame(1, Buffer.concat([Buffer.from(`${T1} `), text.subarray(0, cut)])),
+      frame(1, Buffer.concat([Buffer.from(`${T2} `), text.subarray(cut)])),
+    ]);
     expect(lines).toEqual([{ stream: 'stdout', time: T1, line: 'café ☕' }]);
   });
 
@@ -91,7 +107,9 @@ describe('DockerLogDecoder', () => {
   });
 
   it('stamps a message without a timestamp with the decoder clock, and keeps its text whole', () => {
-    expect(decodeAll([frame(1, 'plain text here\n')])).toEqual([{ stream: 'stdout', time: new Date(0).toISOString(), line: 'plain text here' }]);
+    expect(decodeAll([frame(1, 'plain text here\n')])).toEqual([
+      { stream: 'stdout', time: new Date(0).toISOString(), line: 'plain text here' },
+    ]);
   });
 
   it('accepts timestamps with an offset, and only a timestamp as the first word', () => {

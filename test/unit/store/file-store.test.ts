@@ -24,7 +24,11 @@ async function openStore(): Promise<FileStore> {
   return store;
 }
 
-function project(name: string, spec: Partial<ProjectSpec> = {}, metadata: Partial<ProjectObject['metadata']> = {}): ProjectObject {
+function project(
+  name: string,
+  spec: Partial<ProjectSpec> = {},
+  metadata: Partial<ProjectObject['metadata']> = {},
+): ProjectObject {
   return {
     apiVersion: API_VERSION,
     kind: 'Project',
@@ -81,7 +85,9 @@ describe('FileStore apply', () => {
     expect(annotated.result).toBe('configured');
     expect(annotated.object.metadata.generation).toBe(1);
 
-    const changed = await store.apply(project('web', { port: 9000 }, { labels: { team: 'a' }, annotations: { note: 'x' } }));
+    const changed = await store.apply(
+      project('web', { port: 9000 }, { labels: { team: 'a' }, annotations: { note: 'x' } }),
+    );
     expect(changed.result).toBe('configured');
     expect(changed.object.metadata.generation).toBe(2);
     expect(changed.object.metadata.uid).toBe(created.metadata.uid);
@@ -90,11 +96,22 @@ describe('FileStore apply', () => {
 
   it('reports an identical object as unchanged regardless of key order, and writes nothing', async () => {
     const store = await openStore();
-    const first = await store.apply(project('web', { env: { A: '1', B: '2' }, scaling: { minInstances: 0, maxInstances: 2 } }, { labels: { x: '1', y: '2' } }));
+    const first = await store.apply(
+      project(
+        'web',
+        { env: { A: '1', B: '2' }, scaling: { minInstances: 0, maxInstances: 2 } },
+        { labels: { x: '1', y: '2' } },
+      ),
+    );
     const events: WatchEvent[] = [];
     store.watch((event) => events.push(event));
     const reordered: ProjectObject = {
-      spec: { scaling: { maxInstances: 2, minInstances: 0 }, env: { B: '2', A: '1' }, hostnames: ['web.localhost'], image: 'hello' },
+      spec: {
+        scaling: { maxInstances: 2, minInstances: 0 },
+        env: { B: '2', A: '1' },
+        hostnames: ['web.localhost'],
+        image: 'hello',
+      },
       metadata: { labels: { y: '2', x: '1' }, name: 'web' },
       kind: 'Project',
       apiVersion: API_VERSION,
@@ -162,7 +179,9 @@ describe('FileStore apply', () => {
     expect(JSON.parse(await readFile(objectFile('project', 'web'), 'utf8'))).toEqual(object);
     expect(events).toEqual([]);
 
-    await expect(store.apply(project('web'), { dryRun: true, resourceVersion: '999' })).rejects.toBeInstanceOf(ConflictError);
+    await expect(store.apply(project('web'), { dryRun: true, resourceVersion: '999' })).rejects.toBeInstanceOf(
+      ConflictError,
+    );
   });
 
   it('refuses input it cannot hold, before touching the disk', async () => {
@@ -211,12 +230,18 @@ describe('FileStore updateStatus', () => {
     const events: WatchEvent[] = [];
     store.watch((event) => events.push(event));
 
-    const updated = await store.updateStatus('Project', 'web', { phase: 'Running', instances: { running: 1, starting: 0, stopped: 0, paused: 0 } });
+    const updated = await store.updateStatus('Project', 'web', {
+      phase: 'Running',
+      instances: { running: 1, starting: 0, stopped: 0, paused: 0 },
+    });
     expect(rv(updated)).toBeGreaterThan(rv(created));
     expect(events.map((e) => e.type)).toEqual(['MODIFIED']);
     expect(events[0]?.object).toEqual(updated);
 
-    const same = await store.updateStatus('Project', 'web', { instances: { paused: 0, stopped: 0, starting: 0, running: 1 }, phase: 'Running' });
+    const same = await store.updateStatus('Project', 'web', {
+      instances: { paused: 0, stopped: 0, starting: 0, running: 1 },
+      phase: 'Running',
+    });
     expect(same?.metadata.resourceVersion).toBe(updated?.metadata.resourceVersion);
     expect(events).toHaveLength(1);
   });
@@ -235,7 +260,9 @@ describe('FileStore delete', () => {
     const events: WatchEvent[] = [];
     store.watch((event) => events.push(event));
 
-    await expect(store.delete('Project', 'web', { resourceVersion: object.metadata.resourceVersion ?? '' })).rejects.toBeInstanceOf(ConflictError);
+    await expect(
+      store.delete('Project', 'web', { resourceVersion: object.metadata.resourceVersion ?? '' }),
+    ).rejects.toBeInstanceOf(ConflictError);
     const current = store.get('Project', 'web');
     const deleted = await store.delete('Project', 'web', { resourceVersion: current?.metadata.resourceVersion ?? '' });
     expect(deleted?.status).toEqual({ phase: 'Running' });
@@ -371,7 +398,12 @@ describe('FileStore open', () => {
     const store = await openStore();
     await store.apply(project('web', {}, { labels: { team: 'a' } }));
     await store.updateStatus('Project', 'web', { phase: 'Running' });
-    await store.apply({ apiVersion: API_VERSION, kind: 'Lease', metadata: { name: 'l1' }, spec: { project: 'web', ttl: '10m' } });
+    await store.apply({
+      apiVersion: API_VERSION,
+      kind: 'Lease',
+      metadata: { name: 'l1' },
+      spec: { project: 'web', ttl: '10m' },
+    });
     const before = [store.get('Project', 'web'), store.get('Lease', 'l1')];
     await store.close();
 
@@ -402,8 +434,13 @@ describe('FileStore open', () => {
   it('refuses a file that parses but is not a valid object, naming it', async () => {
     const file = objectFile('project', 'web');
     await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, JSON.stringify({ apiVersion: API_VERSION, kind: 'Project', metadata: { name: 'web' }, spec: {} }));
-    await expect(FileStore.open(stateDir)).rejects.toThrow(`${file}: not a valid stored object: metadata.uid is missing`);
+    await writeFile(
+      file,
+      JSON.stringify({ apiVersion: API_VERSION, kind: 'Project', metadata: { name: 'web' }, spec: {} }),
+    );
+    await expect(FileStore.open(stateDir)).rejects.toThrow(
+      `${file}: not a valid stored object: metadata.uid is missing`,
+    );
 
     await writeFile(file, JSON.stringify([1, 2]));
     await expect(FileStore.open(stateDir)).rejects.toThrow(file);

@@ -73,7 +73,7 @@ describe('finalizers', () => {
 });
 
 describe('mutateStatus', () => {
-  it('runs read-modify-write in turn, so concurrent writers keep each other\'s fields', async () => {
+  it("runs read-modify-write in turn, so concurrent writers keep each other's fields", async () => {
     await store.apply(lease('m1'));
     await Promise.all([
       store.mutateStatus('Lease', 'm1', (current) => ({ ...current.status, phase: 'Active' })),

@@ -56,8 +56,18 @@ function newSync(settings: Partial<SyncSettings> = {}, clock?: FakeClock): Direc
 }
 
 function projectYaml(name: string, env: Record<string, string> = {}): string {
-  const lines = [`apiVersion: ${API_VERSION}`, 'kind: Project', 'metadata:', `  name: ${name}`, 'spec:', '  image: busybox', '  hostnames:', `    - ${name}.localhost`];
-  if (Object.keys(env).length > 0) lines.push('  env:', ...Object.entries(env).map(([key, value]) => `    ${key}: "${value}"`));
+  const lines = [
+    `apiVersion: ${API_VERSION}`,
+    'kind: Project',
+    'metadata:',
+    `  name: ${name}`,
+    'spec:',
+    '  image: busybox',
+    '  hostnames:',
+    `    - ${name}.localhost`,
+  ];
+  if (Object.keys(env).length > 0)
+    lines.push('  env:', ...Object.entries(env).map(([key, value]) => `    ${key}: "${value}"`));
   return `${lines.join('\n')}\n`;
 }
 
@@ -71,7 +81,12 @@ function projectNames(): string[] {
 }
 
 async function applyWithCli(name: string): Promise<void> {
-  await store.apply({ apiVersion: API_VERSION, kind: 'Project', metadata: { name }, spec: { image: 'busybox', hostnames: [`${name}.localhost`] } });
+  await store.apply({
+    apiVersion: API_VERSION,
+    kind: 'Project',
+    metadata: { name },
+    spec: { image: 'busybox', hostnames: [`${name}.localhost`] },
+  });
 }
 
 describe('DirectorySync', () => {
@@ -166,7 +181,13 @@ describe('DirectorySync', () => {
     await write('c.yaml', projectYaml('from-cli', { TAKEN: 'over' }));
     const status = await sync.pass();
     expect(store.get('Project', 'from-cli')).toEqual(before);
-    expect(status.conflicts).toEqual([{ object: 'Project/from-cli', files: ['c.yaml'], message: expect.stringContaining('was not created from the manifests directory') as string }]);
+    expect(status.conflicts).toEqual([
+      {
+        object: 'Project/from-cli',
+        files: ['c.yaml'],
+        message: expect.stringContaining('was not created from the manifests directory') as string,
+      },
+    ]);
     await unlink(path.join(dir, 'c.yaml'));
     await sync.pass({ force: true });
     expect(projectNames()).toEqual(['b', 'from-cli']);
@@ -180,7 +201,9 @@ describe('DirectorySync', () => {
     const status = await sync.pass();
     expect(store.get('Project', 'dup')?.spec.env).toEqual({ FROM: 'one' });
     expect(status.conflicts[0]?.files).toEqual(['one.yaml', 'two.yaml']);
-    expect(status.conflicts[0]?.message).toContain(`${path.join(dir, 'one.yaml')}:4:9 and ${path.join(dir, 'two.yaml')}:4:9`);
+    expect(status.conflicts[0]?.message).toContain(
+      `${path.join(dir, 'one.yaml')}:4:9 and ${path.join(dir, 'two.yaml')}:4:9`,
+    );
     expect(events.list({ name: 'dup' }).at(-1)).toMatchObject({ type: 'Warning', reason: 'SyncConflict' });
 
     // Resolved by removing one: the other applies, nothing is pruned.
@@ -200,7 +223,10 @@ describe('DirectorySync', () => {
 
     let status = await sync.pass();
     expect(projectNames()).toEqual(['a', 'b', 'c']);
-    expect(status.pruneWithheld).toMatchObject({ objects: ['Project/a', 'Project/b', 'Project/c'], retryAt: new Date(now + 60_000).toISOString() });
+    expect(status.pruneWithheld).toMatchObject({
+      objects: ['Project/a', 'Project/b', 'Project/c'],
+      retryAt: new Date(now + 60_000).toISOString(),
+    });
     expect(sync.recheckAt()).toBe(now + 60_000);
 
     now += 59_999;
@@ -241,7 +267,9 @@ describe('DirectorySync', () => {
     await write('a.yaml', projectYaml('a'));
     await write('b.yaml', projectYaml('b'));
     await newSync().pass();
-    const inventory = JSON.parse(await readFile(path.join(stateDir, 'sync', 'inventory.json'), 'utf8')) as { files: Record<string, unknown> };
+    const inventory = JSON.parse(await readFile(path.join(stateDir, 'sync', 'inventory.json'), 'utf8')) as {
+      files: Record<string, unknown>;
+    };
     expect(Object.keys(inventory.files)).toEqual(['a.yaml', 'b.yaml']);
 
     await unlink(path.join(dir, 'b.yaml'));
@@ -278,12 +306,15 @@ describe('DirectorySync cost', () => {
     const sync = newSync();
     for (let index = 0; index < 20; index += 1) await write(`p${index}.yaml`, projectYaml(`p${index}`));
     await sync.pass();
-    for (let index = 0; index < 20; index += 1) await write(`p${index}.yaml`, projectYaml(`p${index}`, { EDITED: 'yes' }));
+    for (let index = 0; index < 20; index += 1)
+      await write(`p${index}.yaml`, projectYaml(`p${index}`, { EDITED: 'yes' }));
     const list = vi.spyOn(store, 'list');
     const get = vi.spyOn(store, 'get');
     const status = await sync.pass();
     expect(status.phase).toBe('Synced');
-    const copies = list.mock.calls.filter(([kind]) => kind === 'Project').length * 20 + get.mock.calls.filter(([kind]) => kind === 'Project').length;
+    const copies =
+      list.mock.calls.filter(([kind]) => kind === 'Project').length * 20 +
+      get.mock.calls.filter(([kind]) => kind === 'Project').length;
     // Before: each file's admission listed all 20 twice (800 copies).
     expect(copies).toBeLessThanOrEqual(3 * 20);
   });
@@ -296,7 +327,9 @@ describe('DirectorySync cost', () => {
     const status = await sync.pass();
     expect(apply).not.toHaveBeenCalled();
     expect(status.phase).toBe('Synced');
-    expect(status.files.map((file) => [file.file, file.state, file.objects])).toEqual([0, 1, 2, 3, 4].map((index) => [`p${index}.yaml`, 'Applied', [`Project/p${index}`]]));
+    expect(status.files.map((file) => [file.file, file.state, file.objects])).toEqual(
+      [0, 1, 2, 3, 4].map((index) => [`p${index}.yaml`, 'Applied', [`Project/p${index}`]]),
+    );
     // One byte more is a changed file: it is applied again.
     await write('p2.yaml', `${projectYaml('p2')}# edited\n`);
     await sync.pass();
@@ -312,7 +345,10 @@ describe('DirectorySync cost', () => {
     await store.apply({ ...declared, spec: { ...declared.spec, env: { FROM: 'api' } } });
     await sync.pass();
     expect(store.get('Project', 'a')?.spec.env).toEqual({ FROM: 'file' });
-    expect(events.list({ name: 'a' }).at(-1)).toMatchObject({ reason: 'Applied', message: expect.stringContaining('configured') as string });
+    expect(events.list({ name: 'a' }).at(-1)).toMatchObject({
+      reason: 'Applied',
+      message: expect.stringContaining('configured') as string,
+    });
 
     await store.apply({ ...declared, metadata: { ...declared.metadata, labels: { added: 'by-hand' } } });
     await sync.pass();
@@ -343,7 +379,9 @@ describe('DirectorySync cost', () => {
 
 describe('DirectorySync retries', () => {
   it('a file the store refuses (its object still Terminating) is tried again later without any change', async () => {
-    const terminating = await FileStore.open(path.join(root, 'state-finalizers'), { initialFinalizers: { Project: ['test/hold'] } });
+    const terminating = await FileStore.open(path.join(root, 'state-finalizers'), {
+      initialFinalizers: { Project: ['test/hold'] },
+    });
     await store.close();
     store = terminating;
     const sync = newSync();
@@ -352,7 +390,11 @@ describe('DirectorySync retries', () => {
     await terminating.delete('Project', 'a');
     await write('a.yaml', projectYaml('a', { CHANGED: 'yes' }));
     const status = await sync.pass();
-    expect(status.files[0]).toMatchObject({ state: 'Failed', objects: ['Project/a'], message: expect.stringContaining('is being deleted') as string });
+    expect(status.files[0]).toMatchObject({
+      state: 'Failed',
+      objects: ['Project/a'],
+      message: expect.stringContaining('is being deleted') as string,
+    });
     expect(sync.recheckAt()).toBe(now + 5_000);
     await terminating.setFinalizers('Project', 'a', []);
     expect((await sync.pass()).files[0]?.state).toBe('Applied');
@@ -373,7 +415,11 @@ describe('DirectorySync while files are being written', () => {
 
     await write('f.yaml', projectYaml('a'));
     let status = await sync.pass();
-    expect(status).toMatchObject({ phase: 'Pending', pruned: [], pruneWaiting: { objects: ['Project/b'], until: new Date(clock.now() + WINDOW).toISOString() } });
+    expect(status).toMatchObject({
+      phase: 'Pending',
+      pruned: [],
+      pruneWaiting: { objects: ['Project/b'], until: new Date(clock.now() + WINDOW).toISOString() },
+    });
     expect(sync.recheckAt()).toBe(clock.now() + WINDOW);
     await clock.advance(WINDOW / 2);
     expect((await sync.pass()).pruned).toEqual([]);
@@ -424,7 +470,14 @@ describe('DirectorySync while files are being written', () => {
     await appendFile(path.join(dir, 'f.yaml'), '---\n');
     await clock.advance(WINDOW);
     const status = await pending;
-    expect(status.files).toEqual([{ file: 'f.yaml', state: 'Writing', objects: ['Project/a', 'Project/b'], message: expect.stringContaining('still being written') as string }]);
+    expect(status.files).toEqual([
+      {
+        file: 'f.yaml',
+        state: 'Writing',
+        objects: ['Project/a', 'Project/b'],
+        message: expect.stringContaining('still being written') as string,
+      },
+    ]);
     expect(status).toMatchObject({ phase: 'Pending', pruned: [] });
     expect(sync.recheckAt()).toBe(clock.now() + WINDOW);
     expect(projectNames()).toEqual(['a', 'b']);
@@ -451,7 +504,11 @@ describe('DirectorySync through symbolic links', () => {
     await symlink('..2026_12_07_10_00_00.1', path.join(dir, '..data'));
     await symlink('..data/app.yaml', path.join(dir, 'app.yaml'));
     let status = await sync.pass();
-    expect(status).toMatchObject({ phase: 'Synced', conflicts: [], files: [{ file: 'app.yaml', state: 'Applied', objects: ['Project/app'] }] });
+    expect(status).toMatchObject({
+      phase: 'Synced',
+      conflicts: [],
+      files: [{ file: 'app.yaml', state: 'Applied', objects: ['Project/app'] }],
+    });
     const uid = store.get('Project', 'app')?.metadata.uid;
 
     // What the kubelet does: a new folder, a new link beside ..data, renamed over it, the old folder removed.
@@ -475,8 +532,15 @@ describe('DirectorySync through symbolic links', () => {
     await symlink('looped.yaml', path.join(dir, 'looped.yaml'));
     await symlink('.', path.join(dir, 'again'));
     const status = await sync.pass();
-    expect(status.files.map((file) => [file.file, file.state])).toEqual([['again', 'Invalid'], ['looped.yaml', 'Invalid'], ['ok.yaml', 'Applied']]);
-    expect(status.files[1]).toMatchObject({ objects: ['Project/looped'], issues: [{ message: 'not followed: a symbolic link loop (looped.yaml -> looped.yaml)' }] });
+    expect(status.files.map((file) => [file.file, file.state])).toEqual([
+      ['again', 'Invalid'],
+      ['looped.yaml', 'Invalid'],
+      ['ok.yaml', 'Applied'],
+    ]);
+    expect(status.files[1]).toMatchObject({
+      objects: ['Project/looped'],
+      issues: [{ message: 'not followed: a symbolic link loop (looped.yaml -> looped.yaml)' }],
+    });
     expect(status.pruned).toEqual([]);
     expect(projectNames()).toEqual(['looped', 'ok']);
   });

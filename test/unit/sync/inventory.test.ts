@@ -20,8 +20,14 @@ describe('InventoryFile', () => {
   it('is empty before the first save, and reads back what was saved (owner-only, files sorted)', async () => {
     const file = new InventoryFile(stateDir);
     expect(await file.load()).toEqual({});
-    await file.save({ 'b.yaml': [{ kind: 'Project', name: 'b', uid: 'u-b' }], 'a.yaml': [{ kind: 'Image', name: 'a' }] });
-    expect(await file.load()).toEqual({ 'a.yaml': [{ kind: 'Image', name: 'a' }], 'b.yaml': [{ kind: 'Project', name: 'b', uid: 'u-b' }] });
+    await file.save({
+      'b.yaml': [{ kind: 'Project', name: 'b', uid: 'u-b' }],
+      'a.yaml': [{ kind: 'Image', name: 'a' }],
+    });
+    expect(await file.load()).toEqual({
+      'a.yaml': [{ kind: 'Image', name: 'a' }],
+      'b.yaml': [{ kind: 'Project', name: 'b', uid: 'u-b' }],
+    });
     const text = await readFile(path.join(stateDir, INVENTORY_FILE), 'utf8');
     expect(text.indexOf('a.yaml')).toBeLessThan(text.indexOf('b.yaml'));
     expect((await stat(path.join(stateDir, INVENTORY_FILE))).mode & 0o777).toBe(0o600);
@@ -29,8 +35,13 @@ describe('InventoryFile', () => {
 
   it('refuses a damaged file, naming it and what is wrong', async () => {
     await mkdir(path.join(stateDir, 'sync'));
-    await writeFile(path.join(stateDir, INVENTORY_FILE), '{"version": 1, "files": {"a.yaml": [{"kind": "Pod", "name": "x"}]}}');
-    await expect(new InventoryFile(stateDir).load()).rejects.toThrow(/inventory\.json: files\["a\.yaml"\]\[0\] must be \{kind, name, uid\?\}/);
+    await writeFile(
+      path.join(stateDir, INVENTORY_FILE),
+      '{"version": 1, "files": {"a.yaml": [{"kind": "Pod", "name": "x"}]}}',
+    );
+    await expect(new InventoryFile(stateDir).load()).rejects.toThrow(
+      /inventory\.json: files\["a\.yaml"\]\[0\] must be \{kind, name, uid\?\}/,
+    );
   });
 
   it.each([

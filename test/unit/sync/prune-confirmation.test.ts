@@ -14,13 +14,24 @@ const FILES = new Set(['f.yaml']);
 
 describe('PruneConfirmation', () => {
   it('prunes at once what a removed file declared', () => {
-    expect(new PruneConfirmation(WINDOW).review([GONE], { now: 0, existingFiles: FILES })).toEqual({ confirmed: [GONE], waiting: [] });
+    expect(new PruneConfirmation(WINDOW).review([GONE], { now: 0, existingFiles: FILES })).toEqual({
+      confirmed: [GONE],
+      waiting: [],
+    });
   });
 
   it('waits a window before pruning what is missing from a file that still exists, and says when it looks again', () => {
     const confirmation = new PruneConfirmation(WINDOW);
-    expect(confirmation.review([B], { now: 1_000, existingFiles: FILES })).toEqual({ confirmed: [], waiting: [B], recheckAt: 3_000 });
-    expect(confirmation.review([B], { now: 2_999, existingFiles: FILES })).toEqual({ confirmed: [], waiting: [B], recheckAt: 3_000 });
+    expect(confirmation.review([B], { now: 1_000, existingFiles: FILES })).toEqual({
+      confirmed: [],
+      waiting: [B],
+      recheckAt: 3_000,
+    });
+    expect(confirmation.review([B], { now: 2_999, existingFiles: FILES })).toEqual({
+      confirmed: [],
+      waiting: [B],
+      recheckAt: 3_000,
+    });
     expect(confirmation.review([B], { now: 3_000, existingFiles: FILES })).toEqual({ confirmed: [B], waiting: [] });
   });
 
@@ -28,7 +39,11 @@ describe('PruneConfirmation', () => {
     const confirmation = new PruneConfirmation(WINDOW);
     confirmation.review([B], { now: 0, existingFiles: FILES });
     confirmation.review([], { now: 1_000, existingFiles: FILES });
-    expect(confirmation.review([B], { now: 2_500, existingFiles: FILES })).toEqual({ confirmed: [], waiting: [B], recheckAt: 4_500 });
+    expect(confirmation.review([B], { now: 2_500, existingFiles: FILES })).toEqual({
+      confirmed: [],
+      waiting: [B],
+      recheckAt: 4_500,
+    });
   });
 
   it('treats another object of the same name (a new uid) as a new miss, and prunes at once with a window of 0', () => {
@@ -42,7 +57,12 @@ describe('PruneConfirmation', () => {
 
 describe('keepUnpruned', () => {
   it('keeps in the inventory what was not pruned although its file applied without it', () => {
-    const intent: Inventory = { 'f.yaml': [{ kind: 'Project', name: 'a', uid: 'u-a' }, { kind: 'Project', name: 'b', uid: 'u-b' }] };
+    const intent: Inventory = {
+      'f.yaml': [
+        { kind: 'Project', name: 'a', uid: 'u-a' },
+        { kind: 'Project', name: 'b', uid: 'u-b' },
+      ],
+    };
     const next: Inventory = { 'f.yaml': [{ kind: 'Project', name: 'a', uid: 'u-a' }] };
     expect(keepUnpruned(next, intent, [B])).toEqual(intent);
     // Already listed (under any file): not twice.

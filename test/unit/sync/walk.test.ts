@@ -54,7 +54,10 @@ describe('walkDirectory', () => {
     expect(result.files).toEqual(['sub/ok.yaml']);
     expect(result.problems).toEqual([
       { file: 'self.yaml', message: 'not followed: a symbolic link loop (self.yaml -> self.yaml)' },
-      { file: 'sub/up', message: 'not followed: a symbolic link loop (sub/up -> .. leads back to a directory that contains it)' },
+      {
+        file: 'sub/up',
+        message: 'not followed: a symbolic link loop (sub/up -> .. leads back to a directory that contains it)',
+      },
     ]);
   });
 
@@ -85,6 +88,8 @@ describe('walkDirectory', () => {
     const walk = walkDirectory(dir, { skip: isHiddenPath, include: isManifestPath, maxEntries: 5 });
     await expect(walk).rejects.toThrow(WalkLimitError);
     await expect(walk).rejects.toThrow('more than 5 entries below it');
-    expect((await walkDirectory(dir, { skip: isHiddenPath, include: isManifestPath, maxEntries: 6 })).files).toHaveLength(6);
+    expect(
+      (await walkDirectory(dir, { skip: isHiddenPath, include: isManifestPath, maxEntries: 6 })).files,
+    ).toHaveLength(6);
   });
 });

@@ -17,7 +17,15 @@ class CountingPasses implements SyncPasses {
 
   pass(options: { force?: boolean } = {}): Promise<SyncStatus> {
     this.passes.push({ force: options.force ?? false });
-    return Promise.resolve({ directory: '/nowhere', exists: false, phase: 'Synced', passes: this.passes.length, files: [], conflicts: [], pruned: [] });
+    return Promise.resolve({
+      directory: '/nowhere',
+      exists: false,
+      phase: 'Synced',
+      passes: this.passes.length,
+      files: [],
+      conflicts: [],
+      pruned: [],
+    });
   }
 
   recheckAt(): number | undefined {
@@ -26,7 +34,14 @@ class CountingPasses implements SyncPasses {
 }
 
 function watcherWith(passes: CountingPasses, clock: FakeClock): ManifestWatcher {
-  return new ManifestWatcher({ dir: '/nowhere/luma-manifests-that-do-not-exist', sync: passes, debounceMs: 100, logger: silentLogger(), clock, missingPollMs: 1_000_000 });
+  return new ManifestWatcher({
+    dir: '/nowhere/luma-manifests-that-do-not-exist',
+    sync: passes,
+    debounceMs: 100,
+    logger: silentLogger(),
+    clock,
+    missingPollMs: 1_000_000,
+  });
 }
 
 describe('ManifestWatcher', () => {

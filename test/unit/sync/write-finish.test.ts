@@ -33,7 +33,9 @@ describe('awaitWriteFinish', () => {
     const files = new FakeFiles();
     files.write('new.yaml', 9_500, 100);
     let done = false;
-    const pending = awaitWriteFinish(['new.yaml'], { windowMs: WINDOW, clock, stat: files.stat }).then((result) => ((done = true), result));
+    const pending = awaitWriteFinish(['new.yaml'], { windowMs: WINDOW, clock, stat: files.stat }).then(
+      (result) => ((done = true), result),
+    );
     await settle();
     await clock.advance(1_499);
     expect(done).toBe(false);
@@ -60,7 +62,11 @@ describe('awaitWriteFinish', () => {
     files.marks.set('copied.yaml', { size: 10, mtimeMs: 1_000, ctimeMs: 9_900 });
     files.write('skewed.yaml', 60_000, 10);
     let done = false;
-    const pending = awaitWriteFinish(['copied.yaml', 'skewed.yaml'], { windowMs: WINDOW, clock, stat: files.stat }).then((result) => ((done = true), result));
+    const pending = awaitWriteFinish(['copied.yaml', 'skewed.yaml'], {
+      windowMs: WINDOW,
+      clock,
+      stat: files.stat,
+    }).then((result) => ((done = true), result));
     await settle();
     await clock.advance(WINDOW - 1);
     expect(done).toBe(false);
@@ -78,7 +84,11 @@ describe('awaitWriteFinish', () => {
     expect(clock.pendingTimers()).toBe(1);
     files.marks.delete('a.yaml');
     await clock.advance(1_800);
-    expect(await pending).toEqual({ finished: new Map([['b.yaml', files.marks.get('b.yaml')]]), writing: [], gone: ['never.yaml', 'a.yaml'] });
+    expect(await pending).toEqual({
+      finished: new Map([['b.yaml', files.marks.get('b.yaml')]]),
+      writing: [],
+      gone: ['never.yaml', 'a.yaml'],
+    });
 
     const immediate = await awaitWriteFinish(['b.yaml'], { windowMs: 0, clock, stat: files.stat });
     expect([...immediate.finished.keys()]).toEqual(['b.yaml']);

@@ -19,9 +19,13 @@ describe('leaseCost', () => {
 
   it('is 0 for no runtime, and refuses negative or non-finite input', () => {
     expect(leaseCost(0, 2_000, GIB, DEFAULT_SETTINGS.prices)).toBe(0);
-    expect(() => leaseCost(-1, 250, GIB, DEFAULT_SETTINGS.prices)).toThrow('runtimeSeconds must be a finite number of at least 0, got -1');
+    expect(() => leaseCost(-1, 250, GIB, DEFAULT_SETTINGS.prices)).toThrow(
+      'runtimeSeconds must be a finite number of at least 0, got -1',
+    );
     expect(() => leaseCost(1, Number.NaN, GIB, DEFAULT_SETTINGS.prices)).toThrow('cpuMillis');
-    expect(() => leaseCost(1, 250, GIB, { perVcpuSecond: Number.POSITIVE_INFINITY, perGibSecond: 0 })).toThrow('perVcpuSecond');
+    expect(() => leaseCost(1, 250, GIB, { perVcpuSecond: Number.POSITIVE_INFINITY, perGibSecond: 0 })).toThrow(
+      'perVcpuSecond',
+    );
   });
 });
 
@@ -37,7 +41,9 @@ describe('roundCost and sumCosts', () => {
 
 describe('runtimeSecondsBetween', () => {
   it('counts milliseconds and never goes negative', () => {
-    expect(runtimeSecondsBetween(new Date('2025-01-01T10:00:00.000Z'), new Date('2025-01-01T10:05:00.250Z'))).toBe(300.25);
+    expect(runtimeSecondsBetween(new Date('2025-01-01T10:00:00.000Z'), new Date('2025-01-01T10:05:00.250Z'))).toBe(
+      300.25,
+    );
     expect(runtimeSecondsBetween(new Date('2025-01-01T10:00:00.000Z'), new Date('2025-01-01T09:00:00.000Z'))).toBe(0);
   });
 });
@@ -45,6 +51,8 @@ describe('runtimeSecondsBetween', () => {
 describe('estimatedLeaseCost', () => {
   it("prices the whole ttl with the lease's resources, or the operator's defaults", () => {
     expect(estimatedLeaseCost({ project: 'web', ttl: '5m' }, DEFAULT_SETTINGS)).toBe(0.001988);
-    expect(estimatedLeaseCost({ project: 'web', ttl: '1h', resources: { cpu: '1', memory: '1Gi' } }, DEFAULT_SETTINGS)).toBe(0.0954);
+    expect(
+      estimatedLeaseCost({ project: 'web', ttl: '1h', resources: { cpu: '1', memory: '1Gi' } }, DEFAULT_SETTINGS),
+    ).toBe(0.0954);
   });
 });

@@ -55,7 +55,10 @@ describe('UsageLedger', () => {
 
     expect((await lines()).map((text) => (JSON.parse(text) as UsageRecord).lease)).toEqual(['a', 'b']);
     const reopened = await openLedger();
-    expect(reopened.records()).toEqual([usageRecord({ lease: 'a' }), usageRecord({ lease: 'b', reason: 'Released', fromPool: true })]);
+    expect(reopened.records()).toEqual([
+      usageRecord({ lease: 'a' }),
+      usageRecord({ lease: 'b', reason: 'Released', fromPool: true }),
+    ]);
     expect(warnings).toEqual([]);
   });
 
@@ -73,7 +76,11 @@ describe('UsageLedger', () => {
 
   it('writes one record when the same lease is appended twice at once', async () => {
     const ledger = await openLedger();
-    const results = await Promise.all([ledger.append(usageRecord({ lease: 'a' })), ledger.append(usageRecord({ lease: 'a' })), ledger.append(usageRecord({ lease: 'b' }))]);
+    const results = await Promise.all([
+      ledger.append(usageRecord({ lease: 'a' })),
+      ledger.append(usageRecord({ lease: 'a' })),
+      ledger.append(usageRecord({ lease: 'b' })),
+    ]);
     expect(results).toEqual([true, false, true]);
     expect((await lines()).map((text) => (JSON.parse(text) as UsageRecord).lease)).toEqual(['a', 'b']);
   });
@@ -156,7 +163,9 @@ describe('UsageLedger', () => {
 
   describe('damage', () => {
     it('refuses to open over a damaged line followed by good ones, naming its line number', async () => {
-      await writeLedgerFile(line(usageRecord({ lease: 'a' })) + '{"lease": "b", oops}\n' + line(usageRecord({ lease: 'c' })));
+      await writeLedgerFile(
+        line(usageRecord({ lease: 'a' })) + '{"lease": "b", oops}\n' + line(usageRecord({ lease: 'c' })),
+      );
       const failure = UsageLedger.open(file, { onWarning: (message) => warnings.push(message) });
       await expect(failure).rejects.toBeInstanceOf(LedgerCorruptError);
       await expect(failure).rejects.toThrow(new RegExp(`^${escape(file)}:2: not JSON`));
@@ -167,14 +176,20 @@ describe('UsageLedger', () => {
     it('names the field of a record that is JSON but not a usage record', async () => {
       const bad = JSON.stringify({ ...usageRecord({ lease: 'b' }), runtimeSeconds: 'long' });
       await writeLedgerFile(`${bad}\n${line(usageRecord({ lease: 'c' }))}`);
-      await expect(UsageLedger.open(file)).rejects.toThrow(`${file}:1: not a usage record: runtimeSeconds: expected a number of at least 0, got "long"`);
+      await expect(UsageLedger.open(file)).rejects.toThrow(
+        `${file}:1: not a usage record: runtimeSeconds: expected a number of at least 0, got "long"`,
+      );
     });
 
     it('skips blank lines, and warns about a lease recorded twice, keeping the first record', async () => {
-      await writeLedgerFile(line(usageRecord({ lease: 'a', cost: 1 })) + '\n  \n' + line(usageRecord({ lease: 'a', cost: 2 })));
+      await writeLedgerFile(
+        line(usageRecord({ lease: 'a', cost: 1 })) + '\n  \n' + line(usageRecord({ lease: 'a', cost: 2 })),
+      );
       const ledger = await openLedger();
       expect(ledger.records().map((record) => record.cost)).toEqual([1]);
-      expect(warnings).toEqual([`${file}:4: lease uid uid-a is recorded twice; the later record is ignored (a lease is billed once)`]);
+      expect(warnings).toEqual([
+        `${file}:4: lease uid uid-a is recorded twice; the later record is ignored (a lease is billed once)`,
+      ]);
     });
   });
 });

@@ -27,7 +27,9 @@ describe('checkPrivateDirectory', () => {
     [0o1777, '1777'],
   ])('refuses mode %o, which lets others replace the socket', async (mode, shown) => {
     await chmod(dir, mode);
-    await expect(checkPrivateDirectory(dir)).rejects.toThrow(`${dir} is not a safe place for the management socket: others can write in it (mode ${shown})`);
+    await expect(checkPrivateDirectory(dir)).rejects.toThrow(
+      `${dir} is not a safe place for the management socket: others can write in it (mode ${shown})`,
+    );
   });
 
   it('refuses a symlink, even to a private directory, and a file', async () => {

@@ -3,7 +3,13 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { holdingLock, lockFileOf, lockStateDir, lockStateDirs, StateDirInUseError } from '../../../src/util/state-lock.js';
+import {
+  holdingLock,
+  lockFileOf,
+  lockStateDir,
+  lockStateDirs,
+  StateDirInUseError,
+} from '../../../src/util/state-lock.js';
 
 let dir: string;
 
@@ -21,8 +27,16 @@ describe('lockStateDir', () => {
     const first = await lockStateDir(dir, 'control-plane', 'luma up');
     const refused = await lockStateDir(dir, 'control-plane', 'luma controller').catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(StateDirInUseError);
-    expect((refused as StateDirInUseError).holder).toMatchObject({ pid: process.pid, command: 'luma up', role: 'control-plane' });
-    expect((refused as Error).message).toMatch(new RegExp(`^the state directory ${dir} is in use by pid ${process.pid} \\(luma up, control-plane, since \\d{4}-`));
+    expect((refused as StateDirInUseError).holder).toMatchObject({
+      pid: process.pid,
+      command: 'luma up',
+      role: 'control-plane',
+    });
+    expect((refused as Error).message).toMatch(
+      new RegExp(
+        `^the state directory ${dir} is in use by pid ${process.pid} \\(luma up, control-plane, since \\d{4}-`,
+      ),
+    );
     await first.release();
   });
 
@@ -39,7 +53,10 @@ describe('lockStateDir', () => {
     await first.release();
     const second = await lockStateDir(dir, 'proxy', 'luma up');
     expect((await stat(lockFileOf(dir, 'proxy'))).ino).toBe(inode);
-    expect(JSON.parse(await readFile(lockFileOf(dir, 'proxy'), 'utf8'))).toMatchObject({ command: 'luma up', pid: process.pid });
+    expect(JSON.parse(await readFile(lockFileOf(dir, 'proxy'), 'utf8'))).toMatchObject({
+      command: 'luma up',
+      pid: process.pid,
+    });
     expect((await stat(lockFileOf(dir, 'proxy'))).mode & 0o777).toBe(0o600);
     await second.release();
   });
@@ -53,14 +70,24 @@ describe('lockStateDir', () => {
 
   it('is released by the kernel when its holder is killed with SIGKILL', async () => {
     // A child holds the lock through the same package, then dies without releasing it.
-    const holder = spawn(process.execPath, ['--input-type=module', '-e', `
+    const holder = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `
       import { open } from 'node:fs/promises';
       import { tryLock } from 'fs-native-extensions';
       const handle = await open(${JSON.stringify(lockFileOf(dir, 'control-plane'))}, 'a+');
       process.stdout.write(String(tryLock(handle.fd)));
       setInterval(() => handle, 1000);
-    `], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
-    const said = await new Promise<string>((resolve) => holder.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString())));
+    `,
+      ],
+      { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const said = await new Promise<string>((resolve) =>
+      holder.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString())),
+    );
     expect(said).toBe('true');
     await expect(lockStateDir(dir, 'control-plane', 'luma up')).rejects.toThrow(StateDirInUseError);
     const exited = new Promise((resolve) => holder.once('exit', resolve));
@@ -78,7 +105,9 @@ describe('lockStateDirs', () => {
       { dir, role: 'control-plane' as const },
       { dir: path.join(dir, 'proxy'), role: 'proxy' as const },
     ];
-    await expect(lockStateDirs(wanted, 'luma up')).rejects.toThrow(`the state directory ${path.join(dir, 'proxy')} is in use by pid ${process.pid} (luma proxy run, proxy`);
+    await expect(lockStateDirs(wanted, 'luma up')).rejects.toThrow(
+      `the state directory ${path.join(dir, 'proxy')} is in use by pid ${process.pid} (luma proxy run, proxy`,
+    );
     // The control plane's lock was given back: a controller can take it.
     const controller = await lockStateDir(dir, 'control-plane', 'luma controller');
     await Promise.all([controller.release(), proxy.release()]);
@@ -87,11 +116,16 @@ describe('lockStateDirs', () => {
 
 describe('holdingLock', () => {
   it('releases the lock when what it started stops, and at once when it fails to start', async () => {
-    const running = await holdingLock(await lockStateDir(dir, 'proxy', 'luma proxy run'), async () => ({ port: 1, stop: async () => undefined }));
+    const running = await holdingLock(await lockStateDir(dir, 'proxy', 'luma proxy run'), async () => ({
+      port: 1,
+      stop: async () => undefined,
+    }));
     expect(running.port).toBe(1);
     await expect(lockStateDir(dir, 'proxy', 'luma up')).rejects.toThrow(StateDirInUseError);
     await running.stop();
-    const failing = holdingLock(await lockStateDir(dir, 'proxy', 'luma up'), () => Promise.reject(new Error('port taken')));
+    const failing = holdingLock(await lockStateDir(dir, 'proxy', 'luma up'), () =>
+      Promise.reject(new Error('port taken')),
+    );
     await expect(failing).rejects.toThrow('port taken');
     await (await lockStateDir(dir, 'proxy', 'luma proxy run')).release();
   });

@@ -30,7 +30,16 @@ async function listen(serveMs: number): Promise<number> {
     connectionClosed: () => undefined,
   };
   const deadlines = new Deadlines();
-  const server = net.createServer((socket) => new FastConnection(socket, host, { maxHeadBytes: 16 * 1024, keepAliveTimeoutMs: KEEP_ALIVE_MS, bodyTimeoutMs: BODY_MS, pool, deadlines }));
+  const server = net.createServer(
+    (socket) =>
+      new FastConnection(socket, host, {
+        maxHeadBytes: 16 * 1024,
+        keepAliveTimeoutMs: KEEP_ALIVE_MS,
+        bodyTimeoutMs: BODY_MS,
+        pool,
+        deadlines,
+      }),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanups.push(() => {
     server.close();

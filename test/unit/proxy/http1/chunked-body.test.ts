@@ -25,7 +25,12 @@ describe('ChunkedBodyScanner', () => {
   });
 
   it('finds the same end whatever the bytes are split into', () => {
-    for (const split of [1, 2, 3, 7, 16]) expect(scanAll(body, split), `split every ${split}`).toEqual({ consumed: body.length, done: true, invalid: false });
+    for (const split of [1, 2, 3, 7, 16])
+      expect(scanAll(body, split), `split every ${split}`).toEqual({
+        consumed: body.length,
+        done: true,
+        invalid: false,
+      });
   });
 
   it('is not done before the final blank line', () => {

@@ -22,7 +22,9 @@ interface Backend {
   seen: { method: string; url: string; headers: http.IncomingHttpHeaders; body: string }[];
 }
 
-async function startBackend(handler: (req: IncomingMessage, res: ServerResponse, body: string) => void = (_req, res) => res.end('hello')): Promise<Backend> {
+async function startBackend(
+  handler: (req: IncomingMessage, res: ServerResponse, body: string) => void = (_req, res) => res.end('hello'),
+): Promise<Backend> {
   const seen: Backend['seen'] = [];
   let connections = 0;
   const server = http.createServer((req, res) => {
@@ -47,7 +49,9 @@ async function startBackend(handler: (req: IncomingMessage, res: ServerResponse,
 }
 
 /** A backend that answers every request head it reads with `answer(index)`, byte for byte. */
-async function startRawBackend(answer: (index: number, socket: net.Socket) => void): Promise<{ address: string; requests: () => string[] }> {
+async function startRawBackend(
+  answer: (index: number, socket: net.Socket) => void,
+): Promise<{ address: string; requests: () => string[] }> {
   const requests: string[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -75,7 +79,9 @@ async function startRawBackend(answer: (index: number, socket: net.Socket) => vo
   return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => requests };
 }
 
-async function startProxy(options: ProxyServerOptions = {}): Promise<{ proxy: ProxyServer; port: number; records: RequestRecord[] }> {
+async function startProxy(
+  options: ProxyServerOptions = {},
+): Promise<{ proxy: ProxyServer; port: number; records: RequestRecord[] }> {
   const records: RequestRecord[] = [];
   const proxy = new ProxyServer({ ...options, onRequestEnd: (record) => records.push(record) });
   const { port } = await proxy.listen('127.0.0.1', 0);
@@ -118,8 +124,12 @@ class RawClient {
   private async until(ready: () => boolean, what: string): Promise<void> {
     const deadline = Date.now() + 5_000;
     while (!ready()) {
-      if (this.closed && !ready()) throw new Error(`connection closed while waiting for ${what}; got ${JSON.stringify(this.buffer.toString('latin1'))}`);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.buffer.toString('latin1'))}`);
+      if (this.closed && !ready())
+        throw new Error(
+          `connection closed while waiting for ${what}; got ${JSON.stringify(this.buffer.toString('latin1'))}`,
+        );
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.buffer.toString('latin1'))}`);
       await new Promise<void>((resolve) => {
         this.waiter = resolve;
         setTimeout(resolve, 50);
@@ -195,7 +205,11 @@ describe('fast path: plain requests', () => {
       ['fast', 200, 'web'],
     ]);
     expect(backend.connections()).toBe(1);
-    expect(backend.seen.map((request) => request.headers['x-forwarded-for'])).toEqual(['127.0.0.1', '127.0.0.1', '127.0.0.1']);
+    expect(backend.seen.map((request) => request.headers['x-forwarded-for'])).toEqual([
+      '127.0.0.1',
+      '127.0.0.1',
+      '127.0.0.1',
+    ]);
   });
 
   it('forwards the X-Request-Id a client sent when well-formed, and gives one otherwise', async () => {
@@ -225,7 +239,9 @@ describe('fast path: plain requests', () => {
     const { proxy, port, records } = await startProxy();
     await proxy.deploy({ service: 'web', hosts: [HOST], targets: [backend.address] });
     const client = new RawClient(port);
-    client.write(get('/slow') + `POST /post HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 5\r\n\r\nhello` + get('/last'));
+    client.write(
+      get('/slow') + `POST /post HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 5\r\n\r\nhello` + get('/last'),
+    );
     expect((await client.response()).body).toBe('served /slow');
     expect((await client.response()).body).toBe('served /post');
     expect((await client.response()).body).toBe('served /last');
@@ -295,7 +311,9 @@ describe('fast path: handing connections to node:http', () => {
     const client = new RawClient(port);
     client.write(get('/first'));
     expect((await client.response()).body).toBe('/first ');
-    client.write(`POST /chunked HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`);
+    client.write(
+      `POST /chunked HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+    );
     expect((await client.response()).body).toBe('/chunked hello');
     client.write(get('/then'));
     expect((await client.response()).body).toBe('/then ');
@@ -327,7 +345,11 @@ describe('fast path: handing connections to node:http', () => {
     const { proxy, port, records } = await startProxy();
     await proxy.deploy({ service: 'web', hosts: [HOST], targets: [backend.address] });
     const client = new RawClient(port);
-    client.write(get('/a') + `POST /b HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n` + get('/c'));
+    client.write(
+      get('/a') +
+        `POST /b HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n` +
+        get('/c'),
+    );
     expect((await client.response()).body).toBe('/a ');
     expect((await client.response()).body).toBe('/b abc');
     expect((await client.response()).body).toBe('/c ');
@@ -339,7 +361,9 @@ describe('fast path: handing connections to node:http', () => {
     const { proxy, port } = await startProxy();
     await proxy.deploy({ service: 'web', hosts: [HOST], targets: [backend.address] });
     const client = new RawClient(port);
-    client.write(`POST / HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+    client.write(
+      `POST / HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
+    );
     expect((await client.response()).status).toBe(400);
     await client.closedByPeer();
     expect(backend.seen).toHaveLength(0);
@@ -372,7 +396,9 @@ describe('fast path: response framing', () => {
   });
 
   it('relays a body delimited by the end of the connection, then closes the client connection', async () => {
-    const backend = await startRawBackend((_index, socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end'));
+    const backend = await startRawBackend((_index, socket) =>
+      socket.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end'),
+    );
     const { proxy, port } = await startProxy();
     await proxy.deploy({ service: 'web', hosts: [HOST], targets: [backend.address] });
     const client = new RawClient(port);
@@ -405,7 +431,9 @@ describe('fast path: response framing', () => {
 
   it('passes 1xx heads on before the final response', async () => {
     const backend = await startRawBackend((_index, socket) =>
-      socket.write('HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'),
+      socket.write(
+        'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+      ),
     );
     const { proxy, port } = await startProxy();
     await proxy.deploy({ service: 'web', hosts: [HOST], targets: [backend.address] });
@@ -418,7 +446,9 @@ describe('fast path: response framing', () => {
   });
 
   it('answers 502 to a response with both Content-Length and Transfer-Encoding', async () => {
-    const backend = await startRawBackend((_index, socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'));
+    const backend = await startRawBackend((_index, socket) =>
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'),
+    );
     const { proxy, port, records } = await startProxy();
     await proxy.deploy({ service: 'web', hosts: [HOST], targets: [backend.address] });
     const client = new RawClient(port);
@@ -430,7 +460,9 @@ describe('fast path: response framing', () => {
   });
 
   it('cuts the client off when a chunked body turns out malformed after the head went out', async () => {
-    const backend = await startRawBackend((_index, socket) => socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\n'));
+    const backend = await startRawBackend((_index, socket) =>
+      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\n'),
+    );
     const { proxy, port } = await startProxy();
     await proxy.deploy({ service: 'web', hosts: [HOST], targets: [backend.address] });
     const client = new RawClient(port);

@@ -23,7 +23,8 @@ const CASE_TIMEOUT_MS = 10_000;
 async function expectSameOrRefused(stream: StreamCase): Promise<void> {
   const { fast, node } = await observeBoth(stream);
   const result = verdict(fast, node);
-  if (result.kind === 'divergence') expect.fail(`the fast path and node:http diverge on writes ${replayable(stream)}\n${result.report}`);
+  if (result.kind === 'divergence')
+    expect.fail(`the fast path and node:http diverge on writes ${replayable(stream)}\n${result.report}`);
 }
 
 describe('the fast path frames requests as llhttp does, or refuses them', () => {
@@ -33,7 +34,15 @@ describe('the fast path frames requests as llhttp does, or refuses them', () => 
     });
   }
 
-  it(`${RUNS} generated streams: same requests at the app, same bytes at the client`, { timeout: TIMEOUT_MS }, async () => {
-    await fc.assert(fc.asyncProperty(streamCase, expectSameOrRefused), { numRuns: RUNS, timeout: CASE_TIMEOUT_MS, ...(SEED === undefined ? {} : { seed: SEED }) });
-  });
+  it(
+    `${RUNS} generated streams: same requests at the app, same bytes at the client`,
+    { timeout: TIMEOUT_MS },
+    async () => {
+      await fc.assert(fc.asyncProperty(streamCase, expectSameOrRefused), {
+        numRuns: RUNS,
+        timeout: CASE_TIMEOUT_MS,
+        ...(SEED === undefined ? {} : { seed: SEED }),
+      });
+    },
+  );
 });

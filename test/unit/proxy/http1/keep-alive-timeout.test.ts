@@ -17,7 +17,11 @@ afterEach(() => {
 });
 
 /** A listener whose connections are FastConnections; `serveMs` is how long each request takes to answer. */
-async function listen(serveMs: number, firstRequestTimeoutMs?: number, keepAliveTimeoutMs = KEEP_ALIVE_MS): Promise<number> {
+async function listen(
+  serveMs: number,
+  firstRequestTimeoutMs?: number,
+  keepAliveTimeoutMs = KEEP_ALIVE_MS,
+): Promise<number> {
   const pool = new UpstreamPool();
   const deadlines = new Deadlines();
   const host: FastPathHost = {
@@ -29,7 +33,16 @@ async function listen(serveMs: number, firstRequestTimeoutMs?: number, keepAlive
     handOff: (socket) => socket.destroy(),
     connectionClosed: () => undefined,
   };
-  const server = net.createServer((socket) => new FastConnection(socket, host, { maxHeadBytes: 16 * 1024, keepAliveTimeoutMs, ...(firstRequestTimeoutMs ? { firstRequestTimeoutMs } : {}), pool, deadlines }));
+  const server = net.createServer(
+    (socket) =>
+      new FastConnection(socket, host, {
+        maxHeadBytes: 16 * 1024,
+        keepAliveTimeoutMs,
+        ...(firstRequestTimeoutMs ? { firstRequestTimeoutMs } : {}),
+        pool,
+        deadlines,
+      }),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanups.push(() => {
     server.close();

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseRequestHead, type RequestHead, type RequestHeadResult } from '../../../../src/proxy/http1/request-head.js';
+import {
+  parseRequestHead,
+  type RequestHead,
+  type RequestHeadResult,
+} from '../../../../src/proxy/http1/request-head.js';
 
 // The fast path's request-head parser: plain heads are read exactly; everything else is
 // "unusual" (handed to node:http) and never guessed at.
@@ -24,11 +28,20 @@ function reason(text: string): string {
 
 describe('parseRequestHead: plain heads', () => {
   it('reads the request line, Host, Content-Length and the head length', () => {
-    const text = 'POST /a/b?c=d HTTP/1.1\r\nHost: app.test:8080\r\nContent-Length: 12\r\nX-Custom: yes\r\n\r\nhello world!';
+    const text =
+      'POST /a/b?c=d HTTP/1.1\r\nHost: app.test:8080\r\nContent-Length: 12\r\nX-Custom: yes\r\n\r\nhello world!';
     const parsed = head(text);
-    expect(parsed).toMatchObject({ method: 'POST', target: '/a/b?c=d', host: 'app.test:8080', contentLength: 12, close: false });
+    expect(parsed).toMatchObject({
+      method: 'POST',
+      target: '/a/b?c=d',
+      host: 'app.test:8080',
+      contentLength: 12,
+      close: false,
+    });
     expect(parsed.length).toBe(text.indexOf('hello'));
-    expect(parsed.forwardable).toBe('POST /a/b?c=d HTTP/1.1\r\nHost: app.test:8080\r\nContent-Length: 12\r\nX-Custom: yes\r\n');
+    expect(parsed.forwardable).toBe(
+      'POST /a/b?c=d HTTP/1.1\r\nHost: app.test:8080\r\nContent-Length: 12\r\nX-Custom: yes\r\n',
+    );
   });
 
   it('parses from an offset (the next pipelined request)', () => {
@@ -55,28 +68,36 @@ describe('parseRequestHead: plain heads', () => {
   // framing-policy.ts: the body is read by this Content-Length, so the app must get it too,
   // or the body would be read upstream as a second request.
   it('drops the headers it sets when spelled with underscores (CGI reads them as the real ones), and keeps other underscores', () => {
-    const parsed = head('GET / HTTP/1.1\r\nHost: a\r\nX_Forwarded_For: 6.6.6.6\r\nx-forwarded_host: evil\r\nX_Request_Id: forged\r\nX_Other: 1\r\n\r\n');
+    const parsed = head(
+      'GET / HTTP/1.1\r\nHost: a\r\nX_Forwarded_For: 6.6.6.6\r\nx-forwarded_host: evil\r\nX_Request_Id: forged\r\nX_Other: 1\r\n\r\n',
+    );
     expect(parsed.forwardable).toBe('GET / HTTP/1.1\r\nHost: a\r\nX_Other: 1\r\n');
     expect(parsed.priorFor).toBeUndefined();
   });
 
   it('keeps Content-Length and Host however Connection names them, and drops what else it names', () => {
-    const parsed = head('POST / HTTP/1.1\r\nHost: a\r\nConnection: Content-Length, host, keep-alive, X-Private\r\nX-Private: 1\r\nContent-Length: 3\r\n\r\nabc');
+    const parsed = head(
+      'POST / HTTP/1.1\r\nHost: a\r\nConnection: Content-Length, host, keep-alive, X-Private\r\nX-Private: 1\r\nContent-Length: 3\r\n\r\nabc',
+    );
     expect(parsed).toMatchObject({ contentLength: 3, host: 'a', close: false });
     expect(parsed.forwardable).toBe('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n');
   });
 
   it('still sends a request with Transfer-Encoding to node:http, named in Connection or not', () => {
-    expect(reason('POST / HTTP/1.1\r\nHost: a\r\nConnection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n')).toBe('Transfer-Encoding on a request');
+    expect(
+      reason('POST / HTTP/1.1\r\nHost: a\r\nConnection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n'),
+    ).toBe('Transfer-Encoding on a request');
   });
 
   it('takes the X-Forwarded-* the client sent aside, several joined, and leaves them out of the head', () => {
-    const parsed = head('GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.1.1.1\r\nx-forwarded-for: 2.2.2.2\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: pub\r\n\r\n');
+    const parsed = head(
+      'GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.1.1.1\r\nx-forwarded-for: 2.2.2.2\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: pub\r\n\r\n',
+    );
     expect(parsed).toMatchObject({ priorFor: '1.1.1.1, 2.2.2.2', priorProto: 'https', priorHost: 'pub' });
     expect(parsed.forwardable).toBe('GET / HTTP/1.1\r\nHost: a\r\n');
   });
 
-  it('takes the client\'s X-Request-Id aside: the proxy sets the one forwarded', () => {
+  it("takes the client's X-Request-Id aside: the proxy sets the one forwarded", () => {
     const parsed = head('GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: abc\r\nx-request-id: def\r\n\r\n');
     expect(parsed.priorRequestId).toBe('abc, def');
     expect(parsed.forwardable).toBe('GET / HTTP/1.1\r\nHost: a\r\n');
@@ -94,7 +115,10 @@ describe('parseRequestHead: plain heads', () => {
 
 describe('parseRequestHead: hostile and unusual heads go to node:http', () => {
   const cases: [string, string][] = [
-    ['Content-Length with Transfer-Encoding', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n'],
+    [
+      'Content-Length with Transfer-Encoding',
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n',
+    ],
     ['Transfer-Encoding alone', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n'],
     ['two equal Content-Lengths', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n'],
     ['two different Content-Lengths', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n'],
@@ -102,7 +126,10 @@ describe('parseRequestHead: hostile and unusual heads go to node:http', () => {
     ['a signed Content-Length', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n'],
     ['a hex Content-Length', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n'],
     ['a Content-Length with a leading zero', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 05\r\n\r\n'],
-    ['a tab after the Content-Length digits (llhttp refuses it)', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\t\r\n\r\n'],
+    [
+      'a tab after the Content-Length digits (llhttp refuses it)',
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\t\r\n\r\n',
+    ],
     ['an empty Content-Length', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n'],
     ['a Content-Length beyond exact numbers', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9999999999999999\r\n\r\n'],
     ['whitespace before the colon', 'GET / HTTP/1.1\r\nHost: a\r\nContent-Length : 5\r\n\r\n'],

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { forwardableText, parseResponseHead, type ResponseHead, type ResponseHeadResult } from '../../../../src/proxy/http1/response-head.js';
+import {
+  forwardableText,
+  parseResponseHead,
+  type ResponseHead,
+  type ResponseHeadResult,
+} from '../../../../src/proxy/http1/response-head.js';
 
 // The fast path's response-head parser: where each response ends, whether the upstream
 // connection can be kept, and what the client gets of the head.
@@ -19,10 +24,20 @@ function head(text: string, method = 'GET'): ResponseHead & { forwardable: strin
 
 describe('parseResponseHead: framing', () => {
   it('frames by Content-Length and keeps a keep-alive connection', () => {
-    const parsed = head('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nok\n');
-    expect(parsed).toMatchObject({ status: 200, informational: false, framing: { kind: 'length', length: 3 }, reusable: true, keepAliveSeconds: 5 });
+    const parsed = head(
+      'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nok\n',
+    );
+    expect(parsed).toMatchObject({
+      status: 200,
+      informational: false,
+      framing: { kind: 'length', length: 3 },
+      reusable: true,
+      keepAliveSeconds: 5,
+    });
     expect(parsed.forwardable).toBe('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n');
-    expect(parsed.length).toBe(parsed.forwardable.length + 'Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n'.length);
+    expect(parsed.length).toBe(
+      parsed.forwardable.length + 'Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n'.length,
+    );
   });
 
   it('frames chunked bodies and passes Transfer-Encoding on (the body is relayed as sent)', () => {
@@ -33,7 +48,10 @@ describe('parseResponseHead: framing', () => {
 
   it('reads until close without length or chunked, and does not reuse that connection', () => {
     expect(head('HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n')).toMatchObject({ framing: { kind: 'close' }, reusable: false });
-    expect(head('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n')).toMatchObject({ framing: { kind: 'close' }, reusable: false });
+    expect(head('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n')).toMatchObject({
+      framing: { kind: 'close' },
+      reusable: false,
+    });
   });
 
   it('gives HEAD answers, 204 and 304 no body whatever their headers say', () => {
@@ -64,7 +82,9 @@ describe('parseResponseHead: framing', () => {
   });
 
   it('frames by a Transfer-Encoding the Connection header names, and passes it on', () => {
-    const parsed = head('HTTP/1.1 200 OK\r\nConnection: transfer-encoding, keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n');
+    const parsed = head(
+      'HTTP/1.1 200 OK\r\nConnection: transfer-encoding, keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n',
+    );
     expect(parsed.framing).toEqual({ kind: 'chunked' });
     expect(parsed.reusable).toBe(true);
     expect(parsed.forwardable).toBe('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n');
@@ -82,7 +102,10 @@ describe('parseResponseHead: framing', () => {
 
 describe('parseResponseHead: malformed or ambiguous responses are invalid (502)', () => {
   const cases: [string, string][] = [
-    ['Content-Length with Transfer-Encoding', 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n'],
+    [
+      'Content-Length with Transfer-Encoding',
+      'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n',
+    ],
     ['two Content-Lengths', 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n'],
     ['a tab after the Content-Length digits (llhttp refuses it)', 'HTTP/1.1 200 OK\r\nContent-Length: 3\t\r\n\r\n'],
     ['a non-numeric Content-Length', 'HTTP/1.1 200 OK\r\nContent-Length: 3a\r\n\r\n'],
@@ -104,13 +127,19 @@ describe('parseResponseHead: malformed or ambiguous responses are invalid (502)'
   }
 
   it('refuses a head over the limit', () => {
-    const result = parseResponseHead(Buffer.from(`HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(200)}\r\n\r\n`), 0, 'GET', 100);
+    const result = parseResponseHead(
+      Buffer.from(`HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(200)}\r\n\r\n`),
+      0,
+      'GET',
+      100,
+    );
     expect(result.kind).toBe('invalid');
   });
 });
 
 describe('parseResponseHead: the Keep-Alive hint', () => {
-  const hint = (value: string): number | undefined => head(`HTTP/1.1 200 OK\r\nContent-Length: 0\r\nKeep-Alive: ${value}\r\n\r\n`).keepAliveSeconds;
+  const hint = (value: string): number | undefined =>
+    head(`HTTP/1.1 200 OK\r\nContent-Length: 0\r\nKeep-Alive: ${value}\r\n\r\n`).keepAliveSeconds;
   it('reads timeout=N wherever it stands', () => {
     expect(hint('timeout=5')).toBe(5);
     expect(hint('max=100, timeout=120')).toBe(120);

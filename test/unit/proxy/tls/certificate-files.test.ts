@@ -14,7 +14,10 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const PEM = { certPem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', keyPem: '-----BEGIN PRIVATE KEY-----\nBBBB\n-----END PRIVATE KEY-----\n' };
+const PEM = {
+  certPem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n',
+  keyPem: '-----BEGIN PRIVATE KEY-----\nBBBB\n-----END PRIVATE KEY-----\n',
+};
 
 describe('AcmeStorage', () => {
   it('keeps the account and certificates of each ACME directory apart, owner-only', async () => {
@@ -52,6 +55,8 @@ describe('loadProvidedCertificate', () => {
     await writeFile(path.join(dir, 'half.example.com.crt'), PEM.certPem);
     expect(await loadProvidedCertificate(dir, 'own.example.com')).toEqual(PEM);
     expect(await loadProvidedCertificate(dir, 'none.example.com')).toBeUndefined();
-    await expect(loadProvidedCertificate(dir, 'half.example.com')).rejects.toThrow(/both half\.example\.com\.crt and half\.example\.com\.key are needed/);
+    await expect(loadProvidedCertificate(dir, 'half.example.com')).rejects.toThrow(
+      /both half\.example\.com\.crt and half\.example\.com\.key are needed/,
+    );
   });
 });

@@ -69,7 +69,12 @@ describe('CertificateManager', () => {
     await manager.settled();
     expect(issuer.orders).toEqual(['app.example.com']);
     expect(storage.files.has('app.example.com')).toBe(true);
-    expect(manager.status('app.example.com')).toMatchObject({ state: 'Ready', reason: 'Issued', source: 'acme', notAfter: new Date(T0 + 90 * DAY).toISOString() });
+    expect(manager.status('app.example.com')).toMatchObject({
+      state: 'Ready',
+      reason: 'Issued',
+      source: 'acme',
+      notAfter: new Date(T0 + 90 * DAY).toISOString(),
+    });
     expect(manager.contextFor('APP.example.com.')).toBeDefined();
     expect(manager.hasValidCertificate('app.example.com')).toBe(true);
     expect(changes).toContain('app.example.com');
@@ -87,7 +92,11 @@ describe('CertificateManager', () => {
 
   it('serves a stored certificate without a new order, and renews it 30 days before expiry without being asked', async () => {
     const { issuer, storage, manager, advance } = setup();
-    const stored = await makeCertificate({ hosts: ['app.example.com'], notBefore: T0 - 10 * DAY, notAfter: T0 + 80 * DAY });
+    const stored = await makeCertificate({
+      hosts: ['app.example.com'],
+      notBefore: T0 - 10 * DAY,
+      notAfter: T0 + 80 * DAY,
+    });
     storage.files.set('app.example.com', stored);
     manager.want(['app.example.com']);
     await manager.settled();
@@ -106,7 +115,10 @@ describe('CertificateManager', () => {
 
   it('orders at once when the stored certificate is due or damaged', async () => {
     const { issuer, storage, manager } = setup();
-    storage.files.set('due.example.com', await makeCertificate({ hosts: ['due.example.com'], notBefore: T0 - 70 * DAY, notAfter: T0 + 20 * DAY }));
+    storage.files.set(
+      'due.example.com',
+      await makeCertificate({ hosts: ['due.example.com'], notBefore: T0 - 70 * DAY, notAfter: T0 + 20 * DAY }),
+    );
     storage.files.set('broken.example.com', { certPem: 'garbage', keyPem: 'garbage' });
     manager.want(['due.example.com', 'broken.example.com']);
     await manager.settled();
@@ -119,7 +131,9 @@ describe('CertificateManager', () => {
     manager.want(['app.example.com']);
     await manager.settled();
     expect(manager.status('app.example.com')).toMatchObject({ state: 'Failed', reason: 'AcmeRefused' });
-    expect(manager.status('app.example.com')?.message).toMatch(/rejectedIdentifier; retrying at 2030-01-01T00:05:00.000Z/);
+    expect(manager.status('app.example.com')?.message).toMatch(
+      /rejectedIdentifier; retrying at 2030-01-01T00:05:00.000Z/,
+    );
     expect(manager.contextFor('app.example.com')).toBeUndefined();
     expect(manager.hasValidCertificate('app.example.com')).toBe(false);
 
@@ -151,8 +165,14 @@ describe('CertificateManager', () => {
 
   it('serves an operator-provided certificate and never orders for its host', async () => {
     const provided = new Map<string, CertificatePem | Error>([
-      ['own.example.com', await makeCertificate({ hosts: ['own.example.com'], notBefore: T0 - DAY, notAfter: T0 + 10 * DAY })],
-      ['bad.example.com', await makeCertificate({ hosts: ['elsewhere.example.com'], notBefore: T0 - DAY, notAfter: T0 + 10 * DAY })],
+      [
+        'own.example.com',
+        await makeCertificate({ hosts: ['own.example.com'], notBefore: T0 - DAY, notAfter: T0 + 10 * DAY }),
+      ],
+      [
+        'bad.example.com',
+        await makeCertificate({ hosts: ['elsewhere.example.com'], notBefore: T0 - DAY, notAfter: T0 + 10 * DAY }),
+      ],
       ['half.example.com', new Error('both half.example.com.crt and half.example.com.key are needed')],
     ]);
     const { issuer, manager, advance } = setup({ provided });

@@ -19,7 +19,9 @@ describe('loadCertificate', () => {
     const pem = await makeCertificate({ hosts: ['app.example.com'], notBefore: T0, notAfter: T0 + DAY });
     const other = await makeCertificate({ hosts: ['other.example.com'], notBefore: T0, notAfter: T0 + DAY });
     expect(() => loadCertificate('other.example.com', pem)).toThrow(/does not cover other\.example\.com/);
-    expect(() => loadCertificate('app.example.com', { certPem: pem.certPem, keyPem: other.keyPem })).toThrow(/does not belong/);
+    expect(() => loadCertificate('app.example.com', { certPem: pem.certPem, keyPem: other.keyPem })).toThrow(
+      /does not belong/,
+    );
     expect(() => loadCertificate('app.example.com', { certPem: 'nope', keyPem: pem.keyPem })).toThrow(CertificateError);
     expect(() => loadCertificate('app.example.com', { certPem: pem.certPem, keyPem: 'nope' })).toThrow(/private key/);
   });

@@ -15,7 +15,9 @@ afterEach(() => {
 async function listen(answerAfterMs: number): Promise<number> {
   const server = http2.createServer();
   server.on('session', (session) => closeWhenIdle(session, IDLE_MS));
-  server.on('stream', (stream) => setTimeout(() => stream.respond({ ':status': 200 }, { endStream: true }), answerAfterMs));
+  server.on('stream', (stream) =>
+    setTimeout(() => stream.respond({ ':status': 200 }, { endStream: true }), answerAfterMs),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanups.push(() => server.close());
   return (server.address() as AddressInfo).port;
@@ -48,7 +50,9 @@ describe('closeWhenIdle', () => {
     const { client, closed } = session(await listen(3 * IDLE_MS));
     const startedAt = performance.now();
     const streamEndedAt = await get(client);
-    expect(streamEndedAt - startedAt, 'the quiet stream outlived the idle timeout').toBeGreaterThanOrEqual(3 * IDLE_MS - 1);
+    expect(streamEndedAt - startedAt, 'the quiet stream outlived the idle timeout').toBeGreaterThanOrEqual(
+      3 * IDLE_MS - 1,
+    );
     expect((await closed) - streamEndedAt).toBeGreaterThanOrEqual(IDLE_MS - 20);
   });
 });

@@ -34,7 +34,11 @@ class SelfSigningIssuer implements CertificateIssuer {
   async issue(host: string): Promise<CertificatePem> {
     this.orders.push(host);
     if (this.failWith) throw this.failWith;
-    const pem = await makeCertificate({ hosts: [host], notBefore: Date.now() - 60_000, notAfter: Date.now() + 86_400_000 });
+    const pem = await makeCertificate({
+      hosts: [host],
+      notBefore: Date.now() - 60_000,
+      notAfter: Date.now() + 86_400_000,
+    });
     this.issued.set(host, pem);
     return pem;
   }
@@ -57,18 +61,34 @@ async function startBackend(): Promise<Backend> {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  }));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
   return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
 }
 
-async function startTls(): Promise<{ tls: TlsProxy; issuer: SelfSigningIssuer; httpPort: number; httpsPort: number; changed: string[]; backend: Backend; deploy: (request?: Partial<DeployRequest>) => Promise<void> }> {
+async function startTls(): Promise<{
+  tls: TlsProxy;
+  issuer: SelfSigningIssuer;
+  httpPort: number;
+  httpsPort: number;
+  changed: string[];
+  backend: Backend;
+  deploy: (request?: Partial<DeployRequest>) => Promise<void>;
+}> {
   const tlsDir = await mkdtemp(path.join(os.tmpdir(), 'luma-tls-unit-'));
   const proxy = new ProxyServer();
   const issuer = new SelfSigningIssuer();
-  const tls = new TlsProxy(proxy, { tlsDir, acmeDirectory: 'https://acme.invalid/dir', logger: silentLogger(), issuer });
+  const tls = new TlsProxy(proxy, {
+    tlsDir,
+    acmeDirectory: 'https://acme.invalid/dir',
+    logger: silentLogger(),
+    issuer,
+  });
   const changed: string[] = [];
   tls.setHooks({ wake: () => undefined, certificateChanged: (service) => changed.push(service) });
   const httpPort = (await proxy.listen('127.0.0.1', 0)).port;
@@ -79,7 +99,14 @@ async function startTls(): Promise<{ tls: TlsProxy; issuer: SelfSigningIssuer; h
   });
   const backend = await startBackend();
   const deploy = async (request: Partial<DeployRequest> = {}): Promise<void> => {
-    await tls.deploy({ service: 'web', hosts: [HOST], targets: [backend.address], tls: true, sslRedirect: true, ...request });
+    await tls.deploy({
+      service: 'web',
+      hosts: [HOST],
+      targets: [backend.address],
+      tls: true,
+      sslRedirect: true,
+      ...request,
+    });
     await tls.certificates.settled();
   };
   return { tls, issuer, httpPort, httpsPort, changed, backend, deploy };
@@ -122,7 +149,9 @@ describe('TlsProxy: HTTPS', () => {
   it('forwards an HTTP/2 request body that has no content-length', async () => {
     const { issuer, httpsPort, deploy } = await startTls();
     await deploy();
-    expect(await post2(httpsPort, HOST, issuer.issued.get(HOST)!.certPem, ['part one, ', 'part two'])).toBe('backend saw POST /upload part one, part two');
+    expect(await post2(httpsPort, HOST, issuer.issued.get(HOST)!.certPem, ['part one, ', 'part two'])).toBe(
+      'backend saw POST /upload part one, part two',
+    );
   });
 
   it('refuses the handshake for a name without a certificate and orders nothing for it', async () => {
@@ -141,17 +170,28 @@ describe('TlsProxy: WebSocket over TLS', () => {
     const upstream = http.createServer((_req, res) => res.end('plain'));
     upstream.on('upgrade', (req: http.IncomingMessage, socket: Socket) => {
       socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n');
-      socket.on('data', (data) => socket.write(`echo:${String(data)}|proto=${String(req.headers['x-forwarded-proto'])}`));
+      socket.on('data', (data) =>
+        socket.write(`echo:${String(data)}|proto=${String(req.headers['x-forwarded-proto'])}`),
+      );
       socket.on('end', () => socket.end());
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise<void>((resolve) => {
-      upstream.close(() => resolve());
-      upstream.closeAllConnections();
-    }));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          upstream.close(() => resolve());
+          upstream.closeAllConnections();
+        }),
+    );
     const { issuer, httpsPort, deploy } = await startTls();
     await deploy({ targets: [`127.0.0.1:${(upstream.address() as AddressInfo).port}`] });
-    const socket = tlsClient.connect({ host: '127.0.0.1', port: httpsPort, servername: HOST, ca: issuer.issued.get(HOST)!.certPem, ALPNProtocols: ['http/1.1'] });
+    const socket = tlsClient.connect({
+      host: '127.0.0.1',
+      port: httpsPort,
+      servername: HOST,
+      ca: issuer.issued.get(HOST)!.certPem,
+      ALPNProtocols: ['http/1.1'],
+    });
     cleanups.push(async () => void socket.destroy());
     let received = '';
     socket.setEncoding('utf8');
@@ -185,7 +225,9 @@ describe('TlsProxy: plain HTTP', () => {
     const known = await request(httpPort, HOST, '/.well-known/acme-challenge/token-1');
     expect(known).toMatchObject({ status: 200, body: 'token-1.thumbprint' });
     // Any host: the CA asks for the name being validated, which may not be routed yet.
-    expect((await request(httpPort, 'not-routed.test', '/.well-known/acme-challenge/token-1')).body).toBe('token-1.thumbprint');
+    expect((await request(httpPort, 'not-routed.test', '/.well-known/acme-challenge/token-1')).body).toBe(
+      'token-1.thumbprint',
+    );
     const unknown = await request(httpPort, HOST, '/.well-known/acme-challenge/other');
     expect(unknown.status).toBe(200);
     expect(unknown.body).toBe('backend saw GET /.well-known/acme-challenge/other ');
@@ -208,7 +250,9 @@ describe('TlsProxy: management', () => {
     const { tls, issuer, deploy, changed } = await startTls();
     issuer.failWith = new AcmeError('AcmeRefused', 'the ACME server refused: rejectedIdentifier');
     await deploy();
-    expect((await tls.getService('web'))?.certificates).toEqual([expect.objectContaining({ host: HOST, state: 'Failed', reason: 'AcmeRefused' })]);
+    expect((await tls.getService('web'))?.certificates).toEqual([
+      expect.objectContaining({ host: HOST, state: 'Failed', reason: 'AcmeRefused' }),
+    ]);
     expect(changed.every((service) => service === 'web')).toBe(true);
     expect(changed.length).toBeGreaterThan(0);
     // A service without tls carries no certificate list; removing one forgets its hosts.
