@@ -30,6 +30,7 @@ format: setup
 
 test: build typecheck lint
 	npx vitest run --project unit
+	npx vitest run --project fuzz
 	npx vitest run --project integration
 	npx vitest run --project e2e
 	npx vitest run --project engine-restart

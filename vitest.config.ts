@@ -1,12 +1,14 @@
 import { defineConfig } from 'vitest/config';
 
-// Three suites: unit (no Docker, fast, parallel), integration (real Docker engine)
-// and e2e (real `luma` processes). Docker-backed suites run one file at a time so
+// Four suites: unit (no Docker, fast, parallel), fuzz (the property and differential
+// fuzzers, which take most of the CPU time of a unit run, kept apart so the unit suite
+// stays under a minute), integration (real Docker engine) and e2e (real `luma` processes). Docker-backed suites run one file at a time so
 // that the two cores of a CI machine are not fighting over the engine.
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: ['test/unit/**/*.fuzz.test.ts'] } },
+      { test: { name: 'fuzz', include: ['test/unit/**/*.fuzz.test.ts'] } },
       {
         test: {
           name: 'integration',
