@@ -15,6 +15,8 @@ import { registerObjectCommands } from './commands/objects.js';
 import { registerProxyCommands } from './commands/proxy.js';
 import { registerLeaseCommands } from './commands/leases.js';
 import type { LogFormat } from '../util/logger.js';
+import { registerVersionCommand } from './commands/version.js';
+import { readBuildInfo, versionLine } from './build-info.js';
 
 // `luma`: kubectl-like and thin. Object commands talk to the API, proxy commands to the
 // proxy's management socket; `up`, `controller` and `proxy run` are the daemons.
@@ -43,6 +45,7 @@ export function buildProgram(output?: OutputConfiguration): Command {
         .env('LUMA_LOG_FORMAT')
         .choices(['json', 'text'] satisfies LogFormat[]),
     )
+    .version(versionLine(readBuildInfo()), '--version', 'print the version and the git commit it was built from')
     // Handed to the logger through its environment twin, which the daemons' loggers read
     // (and child processes inherit); importing the logger here would load pino-pretty
     // into every command.
@@ -78,6 +81,7 @@ Colours only on a terminal; NO_COLOR=1 turns them off.`,
   registerLogsCommand(program);
   registerProxyCommands(program);
   registerCompletionCommand(program);
+  registerVersionCommand(program);
   return program;
 }
 
