@@ -16,6 +16,7 @@ import { registerProxyCommands } from './commands/proxy.js';
 import { registerLeaseCommands } from './commands/leases.js';
 import type { LogFormat } from '../util/logger.js';
 import { registerVersionCommand } from './commands/version.js';
+import { registerExplainCommand } from './commands/explain.js';
 import { readBuildInfo, versionLine } from './build-info.js';
 
 // `luma`: kubectl-like and thin. Object commands talk to the API, proxy commands to the
@@ -81,6 +82,7 @@ Colours only on a terminal; NO_COLOR=1 turns them off.`,
   registerLogsCommand(program);
   registerProxyCommands(program);
   registerCompletionCommand(program);
+  registerExplainCommand(program);
   registerVersionCommand(program);
   return program;
 }
