@@ -15,6 +15,7 @@ import { SseParser } from '../logs/sse.js';
 import type { LogRecord } from '../logs/object-log.js';
 import { KIND_PLURALS, type Kind, type LumaObject } from '../model/types.js';
 import type { UsageSummary } from '../usage/summary.js';
+import type { SyncStatus } from '../sync/sync-status.js';
 
 // The CLI's only way to Luma: the HTTP API. Failures become CliError with one line a
 // user can act on (and, for invalid manifests, one line per problem).
@@ -257,6 +258,11 @@ export class ApiClient {
       'GET',
       `${API_PREFIX}/usage${project !== undefined ? `?project=${encodeURIComponent(project)}` : ''}`,
     );
+  }
+
+  /** The watched manifests directory: each file's state, conflicts, prunes held back. */
+  syncStatus(): Promise<SyncStatus> {
+    return this.request('GET', `${API_PREFIX}/sync`);
   }
 
   applyFiles(

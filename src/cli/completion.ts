@@ -65,7 +65,7 @@ _luma() {
   if [[ $COMP_CWORD -ge 3 && "\${COMP_WORDS[2]}" != -* ]]; then key="$command/\${COMP_WORDS[2]}"; fi
   case "$prev" in
     -f|--filename|--config|--state-dir|--manifests) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
-    -o|--output) COMPREPLY=( $(compgen -W "wide yaml json name" -- "$cur") ); return ;;
+    -o|--output) COMPREPLY=( $(compgen -W "wide yaml json name jsonpath= custom-columns=" -- "$cur") ); return ;;
     --for) COMPREPLY=( $(compgen -W "condition=Ready condition=Stalled delete" -- "$cur") ); return ;;
     --types) COMPREPLY=( $(compgen -W "Normal Warning" -- "$cur") ); return ;;
   esac
@@ -93,7 +93,7 @@ ${subcommandCases}
       if [[ "$cur" == */* ]]; then
         COMPREPLY=( $(compgen -W "$(_luma_names "\${cur%%/*}")" -- "$cur") )
       elif [[ $COMP_CWORD -eq 2 ]]; then
-        COMPREPLY=( $(compgen -W "${words(kinds)}${'$([[ $command == get ]] && echo " usage")'}" -- "$cur") )
+        COMPREPLY=( $(compgen -W "${words(kinds)}${'$([[ $command == get ]] && echo " usage sync")'}" -- "$cur") )
       elif [[ $COMP_CWORD -eq 3 ]]; then
         COMPREPLY=( $(compgen -W "$(_luma_names "\${COMP_WORDS[2]}" | sed 's|.*/||')" -- "$cur") )
       fi ;;

@@ -14,6 +14,10 @@ import { registerLogsCommand } from './commands/logs.js';
 import { registerObjectCommands } from './commands/objects.js';
 import { registerProxyCommands } from './commands/proxy.js';
 import { registerLeaseCommands } from './commands/leases.js';
+import type { LogFormat } from '../util/logger.js';
+import { registerVersionCommand } from './commands/version.js';
+import { registerExplainCommand } from './commands/explain.js';
+import { readBuildInfo, versionLine } from './build-info.js';
 
 // `luma`: kubectl-like and thin. Object commands talk to the API, proxy commands to the
 // proxy's management socket; `up`, `controller` and `proxy run` are the daemons.
@@ -37,6 +41,19 @@ export function buildProgram(output?: OutputConfiguration): Command {
         .env('LUMA_STATE_DIR')
         .default('./.luma'),
     )
+    .addOption(
+      new Option('--log-format <format>', 'how the daemons log on stderr: text (the default on a terminal) or json')
+        .env('LUMA_LOG_FORMAT')
+        .choices(['json', 'text'] satisfies LogFormat[]),
+    )
+    .version(versionLine(readBuildInfo()), '--version', 'print the version and the git commit it was built from')
+    // Handed to the logger through its environment twin, which the daemons' loggers read
+    // (and child processes inherit); importing the logger here would load pino-pretty
+    // into every command.
+    .hook('preAction', (_program, action) => {
+      const format = action.optsWithGlobals<{ logFormat?: LogFormat }>().logFormat;
+      if (format !== undefined) process.env.LUMA_LOG_FORMAT = format;
+    })
     .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError()
     // Usage errors are thrown rather than exiting, so that they exit 2 (see exit-codes.ts);
@@ -65,6 +82,8 @@ Colours only on a terminal; NO_COLOR=1 turns them off.`,
   registerLogsCommand(program);
   registerProxyCommands(program);
   registerCompletionCommand(program);
+  registerExplainCommand(program);
+  registerVersionCommand(program);
   return program;
 }
 

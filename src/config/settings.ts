@@ -12,6 +12,7 @@ import {
 } from '../model/quantities.js';
 import { LIMITS } from '../model/semantic-checks.js';
 import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from '../events/webhooks.js';
+import { webhookSecretProblem } from '../events/webhook-signature.js';
 
 // Operator settings (`--config FILE`): what the person running Luma decides, as opposed
 // to what app owners declare in manifests. Every value is checked when the file is read,
@@ -174,7 +175,7 @@ const TOP_LEVEL_KEYS = [
   'webhooks',
   'admission',
 ];
-const WEBHOOK_KEYS = ['urls', 'queueSize', 'maxAttempts', 'retryDelay', 'timeout'];
+const WEBHOOK_KEYS = ['urls', 'queueSize', 'maxAttempts', 'retryDelay', 'timeout', 'secret'];
 const LEASE_KEYS = [
   'minTtl',
   'maxTtl',
@@ -595,6 +596,12 @@ function parseWebhooks(read: SettingsReader, raw: Record<string, unknown>): Webh
       case 'timeout':
         webhooks.timeoutMs = read.positiveDuration(key, value);
         break;
+      case 'secret': {
+        const problem = typeof value === 'string' ? webhookSecretProblem(value) : 'expected a string';
+        if (problem !== undefined) read.fail(key, problem);
+        webhooks.secret = value as string;
+        break;
+      }
       default:
         read.unknown('webhooks', name, WEBHOOK_KEYS);
     }

@@ -1,5 +1,6 @@
 import type { Logger } from '../util/logger.js';
 import { CLOUDEVENTS_CONTENT_TYPE, type CloudEvent } from './cloudevents.js';
+import { webhookSigner, type WebhookSigner } from './webhook-signature.js';
 
 // Lifecycle webhooks: CloudEvents POSTed to the operator's URLs. Handing an event over is
 // synchronous and constant-time (push onto a bounded in-memory queue), so a slow, failing
@@ -18,6 +19,8 @@ export interface WebhookSettings {
   retryDelayMs: number;
   /** One attempt's limit: a receiver that hangs is given up on after this. */
   timeoutMs: number;
+  /** `whsec_…`: deliveries are signed (Standard Webhooks) when set; unsigned otherwise. */
+  secret?: string;
 }
 
 export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = {
@@ -42,16 +45,22 @@ export interface WebhookStats {
   retries: number;
 }
 
-export const sendWithFetch: WebhookSender = async (url, event, timeoutMs) => {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': CLOUDEVENTS_CONTENT_TYPE },
-    body: JSON.stringify(event),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  await response.body?.cancel();
-  return response.status;
-};
+/** POSTs the event as JSON, signed with `signer` when there is one. */
+export function fetchSender(signer?: WebhookSigner): WebhookSender {
+  return async (url, event, timeoutMs) => {
+    const body = JSON.stringify(event);
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': CLOUDEVENTS_CONTENT_TYPE, ...signer?.(event.id, body, new Date()) },
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await response.body?.cancel();
+    return response.status;
+  };
+}
+
+export const sendWithFetch: WebhookSender = fetchSender();
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
@@ -135,7 +144,9 @@ export class WebhookDispatcher {
     settings: WebhookSettings,
     options: { logger: Logger; send?: WebhookSender; sleep?: (ms: number) => Promise<void> },
   ) {
-    const send = options.send ?? sendWithFetch;
+    const send = options.send ?? fetchSender(settings.secret ? webhookSigner(settings.secret) : undefined);
+    if (settings.urls.length > 0 && !settings.secret)
+      options.logger.warn('webhooks are sent unsigned: set webhooks.secret in the config file to sign them');
     const wait = options.sleep ?? sleep;
     this.queues = settings.urls.map((url) => new EndpointQueue(url, settings, send, wait, options.logger));
   }

@@ -9,6 +9,8 @@ import { diffObject } from '../object-diff.js';
 import { declaresNothing, noObjectsMessage } from '../empty-manifests.js';
 import { waitForObjects } from '../object-waiter.js';
 import { stdoutStyle, styleWord } from '../style.js';
+import { parseDryRun, type DryRun } from '../dry-run.js';
+import { manifestSummary } from '../manifest-summary.js';
 
 // `luma apply` and `luma diff`: both send the manifests to the API once; diff as a dry run.
 
@@ -16,7 +18,7 @@ export const DEFAULT_APPLY_WAIT_TIMEOUT = '5m';
 
 interface ApplyArguments {
   files: Array<{ path: string; content: string }>;
-  dryRun: boolean;
+  dryRun: Exclude<DryRun, 'client'>;
   /** Undefined without --wait. */
   waitTimeoutMs: number | undefined;
 }
@@ -53,17 +55,18 @@ async function uploadContexts(
 }
 
 async function apply(api: ApiClient, args: ApplyArguments): Promise<void> {
+  const dryRun = args.dryRun === 'server';
   // A dry run sends no build context: the digests computed here tell the server enough.
-  const contexts = await uploadContexts(api, args.files, { upload: !args.dryRun });
+  const contexts = await uploadContexts(api, args.files, { upload: !dryRun });
   const bytes = args.files.reduce((sum, file) => sum + Buffer.byteLength(file.content), 0);
   const response = await api
-    .applyFiles(args.files, args.dryRun, contexts)
+    .applyFiles(args.files, dryRun, contexts)
     .catch(nameTooLarge(`${args.files.map((file) => file.path).join(', ')} (${bytes} bytes)`));
   const style = stdoutStyle();
   const suffix = response.dryRun ? ' (dry run)' : '';
   for (const result of response.results)
     process.stdout.write(`${result.kind.toLowerCase()}/${result.name} ${styleWord(style, result.result)}${suffix}\n`);
-  if (args.waitTimeoutMs === undefined || args.dryRun) return;
+  if (args.waitTimeoutMs === undefined || dryRun) return;
   await waitForObjects(
     api,
     response.results,
@@ -113,7 +116,10 @@ export function registerApplyCommands(program: Command): void {
       collect,
       [],
     )
-    .option('--dry-run', 'validate and report what would happen; change nothing and upload nothing')
+    .option(
+      '--dry-run [strategy]',
+      'change nothing: server (the default) asks the API what would happen; client only validates here, offline; none applies',
+    )
     .option('--wait', 'then wait until every object is Ready, printing a line each time one moves')
     .addOption(new Option('--timeout <duration>', 'with --wait: how long to wait').default(DEFAULT_APPLY_WAIT_TIMEOUT))
     .addHelpText(
@@ -126,18 +132,27 @@ Examples:
   luma apply -f app.yaml
   luma apply -f manifests/
   cat app.yaml | luma apply -f -
-  luma apply -f app.yaml --dry-run
+  luma apply -f app.yaml --dry-run            # same as --dry-run=server
+  luma apply -f app.yaml --dry-run=client     # schema checks only, no API needed
   luma apply -f app.yaml --wait --timeout 2m
 
 Exit codes: 0 applied (and Ready, with --wait); 1 refused or stalled; 2 bad command line; 3 --wait timed out.`,
     )
     .action(
-      async (options: { filename: string[]; dryRun?: boolean; wait?: boolean; timeout: string }, command: Command) => {
+      async (
+        options: { filename: string[]; dryRun?: string | boolean; wait?: boolean; timeout: string },
+        command: Command,
+      ) => {
+        const dryRun = parseDryRun(options.dryRun);
         const waitTimeoutMs = options.wait ? durationFlag('--timeout', options.timeout) : undefined;
         const files = await loadFiles(options.filename);
         if (files.every((file) => declaresNothing(file.content)))
           throw new CliError(noObjectsMessage(options.filename));
-        await apply(apiClient(command), { files, dryRun: options.dryRun ?? false, waitTimeoutMs });
+        if (dryRun === 'client') {
+          process.stdout.write(await manifestSummary(files, '(client dry run)'));
+          return;
+        }
+        await apply(apiClient(command), { files, dryRun, waitTimeoutMs });
       },
     );
 

@@ -12,20 +12,23 @@ import {
   objectHeader,
   objectRef,
   objectRow,
-  OUTPUT_CHOICES,
   tableLine,
   type OutputFormat,
 } from '../format.js';
+import { TemplateError } from '../jsonpath-template.js';
+import { OUTPUT_HELP, parseOutputFlag, renderTemplated, type OutputSpec } from '../output-flag.js';
 import { stdoutStyle } from '../style.js';
 import { formatUsage } from '../usage-format.js';
 import { loadFiles } from './apply.js';
+import { selectedTargets } from './delete-selected.js';
+import { getSync } from './get-sync.js';
 
 // kubectl-like object commands: get (and get usage), describe, delete.
 
 interface GetArguments {
   kind: Kind;
   name: string | undefined;
-  output: OutputFormat;
+  output: OutputSpec;
   labelSelector: string | undefined;
   watch: boolean;
 }
@@ -40,20 +43,38 @@ async function get(api: ApiClient, args: GetArguments): Promise<void> {
   if (args.watch) return watch(api, args);
   const query = { ...(args.labelSelector !== undefined ? { labelSelector: args.labelSelector } : {}) };
   const objects = args.name ? [await api.get(args.kind, args.name)] : (await api.list(args.kind, query)).items;
-  if (objects.length === 0 && args.output === 'table') {
+  const format = args.output.format;
+  if (objects.length === 0 && (format === 'table' || format === 'custom-columns')) {
     process.stderr.write(
       `No ${args.kind.toLowerCase()} found${args.labelSelector ? ` matching ${args.labelSelector}` : ''}.\n`,
     );
     return;
   }
-  process.stdout.write(formatObjects(args.kind, objects, args.output, args.name !== undefined, style));
+  if (format === 'jsonpath' || format === 'custom-columns') {
+    process.stdout.write(templated(args.output, objects, args.name !== undefined));
+    return;
+  }
+  process.stdout.write(formatObjects(args.kind, objects, format, args.name !== undefined, style));
+}
+
+/** A template that fails on the data (a filter on a missing field) is a failure, exit 1. */
+export function templated(spec: OutputSpec, items: unknown[], single: boolean): string {
+  try {
+    return renderTemplated(spec, items, single) ?? '';
+  } catch (error) {
+    if (error instanceof TemplateError) throw new CliError(error.message);
+    throw error;
+  }
 }
 
 /** `get -w`: the table as it is, then one line per change, until interrupted. */
 async function watch(api: ApiClient, args: GetArguments): Promise<void> {
   const style = stdoutStyle();
-  const wide = args.output === 'wide';
-  const tabular = args.output === 'table' || wide;
+  const output = args.output.format;
+  if (output === 'jsonpath' || output === 'custom-columns')
+    throw new CliError('get -w prints a table, wide, yaml, json or name; not a template', EXIT.usage);
+  const wide = output === 'wide';
+  const tabular = output === 'table' || wide;
   const initial: LumaObject[] = [];
   let widths: number[] | undefined;
   const lastLines = new Map<string, string>();
@@ -80,7 +101,7 @@ async function watch(api: ApiClient, args: GetArguments): Promise<void> {
       initial.push(object as LumaObject);
       continue;
     }
-    switch (args.output) {
+    switch (output) {
       case 'json':
         process.stdout.write(`${JSON.stringify({ type: message.type, object })}\n`);
         break;
@@ -137,17 +158,34 @@ async function deleteObjects(api: ApiClient, targets: Array<{ kind: Kind; name: 
   if (failed) process.exitCode = EXIT.failure;
 }
 
+interface GetOptions {
+  output?: OutputSpec;
+  selector?: string;
+  watch?: boolean;
+  project?: string;
+}
+
+function getUsage(api: ApiClient, nameArg: string | undefined, options: GetOptions): Promise<void> {
+  if (nameArg !== undefined)
+    throw new CliError(
+      `get usage takes no name; for one project's usage write: luma get usage --project ${nameArg}`,
+      EXIT.usage,
+    );
+  const format = options.output?.format ?? 'table';
+  if (format === 'name' || format === 'jsonpath' || format === 'custom-columns')
+    throw new CliError('get usage takes only --project and -o wide|yaml|json', EXIT.usage);
+  if (options.selector !== undefined || options.watch)
+    throw new CliError('get usage takes only --project and -o wide|yaml|json', EXIT.usage);
+  return usage(api, { project: options.project, output: format });
+}
+
 export function registerObjectCommands(program: Command): void {
   program
     .command('get')
     .description('List objects of a kind, or show one; `get usage` shows what ended leases used and cost')
     .argument('<kind>', 'project, image or lease (or KIND/NAME), or usage')
     .argument('[name]', 'one object')
-    .addOption(
-      new Option('-o, --output <format>', 'wide (more columns), yaml, json, or name (kind/name)').choices(
-        OUTPUT_CHOICES,
-      ),
-    )
+    .addOption(new Option('-o, --output <format>', OUTPUT_HELP).argParser(parseOutputFlag))
     .option(
       '-l, --selector <selector>',
       'only objects whose labels match: a=b, a!=b, a, !a, a in (x,y), a notin (x,y); comma means and',
@@ -165,40 +203,33 @@ Examples:
   luma get projects -l tier=web,env!=dev
   luma get project hello -o wide
   luma get project/hello -o yaml
+  luma get projects -o jsonpath='{range .items[*]}{.metadata.name}{"\\t"}{.status.phase}{"\\n"}{end}'
+  luma get projects -o custom-columns=NAME:.metadata.name,HOSTS:.spec.hostnames[*]
   luma get leases -w
-  luma get usage --project hello`,
+  luma get usage --project hello
+  luma get sync`,
     )
-    .action(
-      async (
-        kindArg: string,
-        nameArg: string | undefined,
-        options: { output?: Exclude<OutputFormat, 'table'>; selector?: string; watch?: boolean; project?: string },
-        command: Command,
-      ) => {
-        const api = apiClient(command);
-        if (kindArg.toLowerCase() === 'usage') {
-          if (nameArg !== undefined)
-            throw new CliError(
-              `get usage takes no name; for one project's usage write: luma get usage --project ${nameArg}`,
-              EXIT.usage,
-            );
-          if (options.output === 'name' || options.selector !== undefined || options.watch)
-            throw new CliError('get usage takes only --project and -o wide|yaml|json', EXIT.usage);
-          return usage(api, { project: options.project, output: options.output ?? 'table' });
-        }
-        if (options.project !== undefined) throw new CliError('--project only goes with get usage', EXIT.usage);
-        const { kind, name } = kindAndName(kindArg, nameArg);
-        if (name !== undefined && options.selector !== undefined)
-          throw new CliError('-l selects among many objects; it does not go with a name', EXIT.usage);
-        await get(api, {
-          kind,
-          name,
-          output: options.output ?? 'table',
-          labelSelector: options.selector,
-          watch: options.watch ?? false,
-        });
-      },
-    );
+    .action(async (kindArg: string, nameArg: string | undefined, options: GetOptions, command: Command) => {
+      const api = apiClient(command);
+      const special = kindArg.toLowerCase();
+      if (special === 'usage') return getUsage(api, nameArg, options);
+      if (special === 'sync') {
+        if (nameArg !== undefined || options.selector !== undefined || options.watch || options.project !== undefined)
+          throw new CliError('get sync takes only -o yaml|json|jsonpath=…', EXIT.usage);
+        return getSync(api, options.output);
+      }
+      if (options.project !== undefined) throw new CliError('--project only goes with get usage', EXIT.usage);
+      const { kind, name } = kindAndName(kindArg, nameArg);
+      if (name !== undefined && options.selector !== undefined)
+        throw new CliError('-l selects among many objects; it does not go with a name', EXIT.usage);
+      await get(api, {
+        kind,
+        name,
+        output: options.output ?? { format: 'table' },
+        labelSelector: options.selector,
+        watch: options.watch ?? false,
+      });
+    });
 
   program
     .command('describe')
@@ -218,33 +249,68 @@ Examples:
     .argument('[kind]', 'project, image or lease (or KIND/NAME)')
     .argument('[name]')
     .option('-f, --filename <path>', 'delete what these manifests declare (repeatable)', collect, [])
+    .option(
+      '-l, --selector <selector>',
+      'delete the objects of KIND whose labels match: a=b, a==b, a!=b; comma means and',
+    )
     .addHelpText(
       'after',
-      '\nA project or lease is Terminating until its containers are gone; `luma wait --for=delete` waits for that.\n\nExamples:\n  luma delete project hello\n  luma delete lease/alice\n  luma delete -f app.yaml',
+      `
+A project or lease is Terminating until its containers are gone; \`luma wait --for=delete\` waits for that.
+
+Examples:
+  luma delete project hello
+  luma delete lease/alice
+  luma delete -f app.yaml
+  luma delete projects -l app=shop,env!=prod`,
     )
     .action(
-      async (
-        kindArg: string | undefined,
-        nameArg: string | undefined,
-        options: { filename: string[] },
-        command: Command,
-      ) => {
-        const targets: Array<{ kind: Kind; name: string }> = [];
-        if (options.filename.length > 0) {
-          if (kindArg !== undefined) throw new CliError('delete takes KIND NAME or -f FILE, not both', EXIT.usage);
-          // Loaded only here: parsing compiles the JSON Schemas, which other commands need not pay for.
-          const { parseManifests } = await import('../../model/parse.js');
-          for (const file of await loadFiles(options.filename)) {
-            for (const doc of parseManifests(file.content, file.path))
-              targets.push({ kind: doc.object.kind, name: doc.object.metadata.name });
-          }
-        } else {
-          if (!kindArg) throw new CliError('delete needs KIND NAME or -f FILE', EXIT.usage);
-          const { kind, name } = kindAndName(kindArg, nameArg);
-          if (!name) throw new CliError('delete needs a name: luma delete KIND NAME', EXIT.usage);
-          targets.push({ kind, name });
+      async (kindArg: string | undefined, nameArg: string | undefined, options: DeleteOptions, command: Command) => {
+        const api = apiClient(command);
+        const targets = await deleteTargets(api, kindArg, nameArg, options);
+        if (targets.length === 0 && options.selector !== undefined) {
+          process.stderr.write(`No objects found matching ${options.selector}.\n`);
+          return;
         }
-        await deleteObjects(apiClient(command), targets);
+        await deleteObjects(api, targets);
       },
     );
+}
+
+interface DeleteOptions {
+  filename: string[];
+  selector?: string;
+}
+
+/** What one delete names: KIND NAME, -f FILE, or KIND -l SELECTOR (exactly one of them). */
+async function deleteTargets(
+  api: ApiClient,
+  kindArg: string | undefined,
+  nameArg: string | undefined,
+  options: DeleteOptions,
+): Promise<Array<{ kind: Kind; name: string }>> {
+  if (options.filename.length > 0) {
+    if (kindArg !== undefined || options.selector !== undefined)
+      throw new CliError('delete takes KIND NAME, KIND -l SELECTOR or -f FILE, one of them', EXIT.usage);
+    return manifestTargets(options.filename);
+  }
+  if (!kindArg) throw new CliError('delete needs KIND NAME, KIND -l SELECTOR or -f FILE', EXIT.usage);
+  const { kind, name } = kindAndName(kindArg, nameArg);
+  if (options.selector !== undefined) {
+    if (name !== undefined) throw new CliError('-l selects among many objects; it does not go with a name', EXIT.usage);
+    return selectedTargets(api, kind, options.selector);
+  }
+  if (!name) throw new CliError('delete needs a name: luma delete KIND NAME (or KIND -l SELECTOR)', EXIT.usage);
+  return [{ kind, name }];
+}
+
+async function manifestTargets(paths: string[]): Promise<Array<{ kind: Kind; name: string }>> {
+  // Loaded only here: parsing compiles the JSON Schemas, which other commands need not pay for.
+  const { parseManifests } = await import('../../model/parse.js');
+  const targets: Array<{ kind: Kind; name: string }> = [];
+  for (const file of await loadFiles(paths)) {
+    for (const doc of parseManifests(file.content, file.path))
+      targets.push({ kind: doc.object.kind, name: doc.object.metadata.name });
+  }
+  return targets;
 }

@@ -71,12 +71,23 @@ describe('exit codes', () => {
     [['wait', '--for=condition=Ready', 'project'], 'a kind without a name'],
     [['completion', 'fish'], 'an unsupported shell'],
     [['events', '--types', 'Bad'], 'an unknown event type'],
+    [['apply', '-f', 'app.yaml', '--dry-run=clinet'], 'an unknown dry-run strategy'],
+    [['get', 'projects', '-o', 'jsonpath={.items['], 'an unclosed jsonpath template'],
+    [['get', 'projects', '-o', 'custom-columns=NAME'], 'a custom column without a path'],
+    [['explain', 'project.spec.scalling'], 'an unknown field'],
+    [['explain', 'widget'], 'an unknown kind to explain'],
+    [['delete', 'projects', '-l', 'app in'], 'a bad selector'],
+    [['delete', 'projects', 'shop', '-l', 'app=x'], 'a name with a selector'],
   ])('%j (%s) is a usage error: 2', async (args) => {
     expect(await exitOf(args)).toBe(EXIT.usage);
   });
 
   it('--help is a success', async () => {
     expect(await exitOf(['get', '--help'])).toBe(EXIT.ok);
+  });
+
+  it('--version is a success', async () => {
+    expect(await exitOf(['--version'])).toBe(EXIT.ok);
   });
 
   it('maps failures: refused or unreachable 1, timeouts 3, anything else 1', () => {
@@ -136,7 +147,7 @@ describe('completion', () => {
     expect(complete('luma get u')).toEqual(['usage']);
     expect(complete('luma get projects --s')).toEqual(['--selector']);
     expect(complete('luma apply --d')).toEqual(['--dry-run']);
-    expect(complete('luma get projects -o ')).toEqual(['wide', 'yaml', 'json', 'name']);
+    expect(complete('luma get projects -o ')).toEqual(['wide', 'yaml', 'json', 'name', 'jsonpath=', 'custom-columns=']);
     expect(complete('luma wait --for ')).toEqual(['condition=Ready', 'condition=Stalled', 'delete']);
     expect(complete('luma proxy d')).toEqual(['deploy']);
     expect(complete('luma proxy deploy --ho')).toEqual(['--host']);

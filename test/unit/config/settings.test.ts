@@ -377,7 +377,7 @@ describe('webhooks settings', () => {
       `${FILE}: webhooks.urls[0]: expected an http:// or https:// URL, got "ftp://example.com/"`,
     );
     expect(() => parseSettings('webhooks:\n  url: https://example.com/\n', FILE)).toThrow(
-      'unknown setting "webhooks.url" (known in webhooks: urls, queueSize, maxAttempts, retryDelay, timeout)',
+      'unknown setting "webhooks.url" (known in webhooks: urls, queueSize, maxAttempts, retryDelay, timeout, secret)',
     );
     expect(() => parseSettings('webhooks:\n  queueSize: 0\n', FILE)).toThrow(SettingsError);
   });
