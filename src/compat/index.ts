@@ -7,6 +7,7 @@ import type { ObjectStore } from '../store/store.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { CompatContext } from './context.js';
+import { registerContainerLease } from './container-lease.js';
 import { registerContainersApiRule } from './containers-api.js';
 import { compatErrorHandler } from './errors.js';
 import { DEFAULT_COMPAT_SETTINGS, type CompatSettings } from './settings.js';
@@ -41,6 +42,7 @@ export async function registerCompat(app: FastifyInstance, options: CompatOption
   await app.register(async (scope) => {
     scope.setErrorHandler(compatErrorHandler(ctx.logger));
     registerV1Projects(scope, ctx);
+    registerContainerLease(scope, ctx);
     registerContainersApiRule(scope, ctx);
   });
 }

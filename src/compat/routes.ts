@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest, FastifySchema, HTTPMethods, RouteHandlerMethod } from 'fastify';
 import type { WebSocket } from 'ws';
-import { compatAuth } from './auth.js';
+import { compatAuth, type RouteHook } from './auth.js';
 import type { CompatContext } from './context.js';
 import type { CompatSystem } from './settings.js';
 
@@ -21,15 +21,19 @@ export interface CompatRoute {
   schema?: FastifySchema;
   handler: RouteHandlerMethod;
   wsHandler?: (socket: WebSocket, request: FastifyRequest) => void;
+  /** Runs before a WebSocket upgrade too, so that a bad request gets an HTTP answer. */
+  preValidation?: (request: FastifyRequest) => Promise<void>;
 }
 
+/** `before` hooks run ahead of the token check (an origin check must answer a preflight). */
 export function addRoutes(
   scope: FastifyInstance,
   ctx: CompatContext,
   system: CompatSystem,
   routes: CompatRoute[],
+  before: RouteHook[] = [],
 ): void {
-  const onRequest = compatAuth(ctx, system);
+  const onRequest = [...before, compatAuth(ctx, system)];
   for (const route of routes) {
     for (const url of route.urls) {
       scope.route({
@@ -40,6 +44,7 @@ export function addRoutes(
         onRequest,
         handler: route.handler,
         ...(route.wsHandler ? { wsHandler: route.wsHandler } : {}),
+        ...(route.preValidation ? { preValidation: route.preValidation } : {}),
       });
     }
   }
