@@ -8,6 +8,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { CompatContext } from './context.js';
 import { registerContainerLease } from './container-lease.js';
+import { registerContainerPool } from './container-pool.js';
 import { registerContainersApiRule } from './containers-api.js';
 import { compatErrorHandler } from './errors.js';
 import { DEFAULT_COMPAT_SETTINGS, type CompatSettings } from './settings.js';
@@ -30,6 +31,16 @@ export interface CompatOptions {
   maxUploadBytes: number;
 }
 
+/** `curl -X POST … -H "Content-Type: application/json"` with no body, as the seeds' examples send. */
+function acceptEmptyJson(scope: FastifyInstance): void {
+  const parseJson = scope.getDefaultJsonParser('error', 'error');
+  scope.removeContentTypeParser('application/json');
+  scope.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body.length === 0) done(null, {});
+    else parseJson(request, body.toString(), done);
+  });
+}
+
 /** Registers every system's routes in a scope of their own (their own error answers). */
 export async function registerCompat(app: FastifyInstance, options: CompatOptions): Promise<void> {
   const ctx: CompatContext = {
@@ -41,8 +52,10 @@ export async function registerCompat(app: FastifyInstance, options: CompatOption
   };
   await app.register(async (scope) => {
     scope.setErrorHandler(compatErrorHandler(ctx.logger));
+    acceptEmptyJson(scope);
     registerV1Projects(scope, ctx);
     registerContainerLease(scope, ctx);
+    await registerContainerPool(scope, ctx);
     registerContainersApiRule(scope, ctx);
   });
 }
