@@ -31,6 +31,8 @@ import { API_PREFIX, DOCKER_STATE_HEADER, type ApplyReport } from './wire.js';
 
 export { API_PREFIX, DOCKER_STATE_HEADER, type ApplyReport } from './wire.js';
 import { LogSessions } from './log-sessions.js';
+import { registerCompat } from '../compat/index.js';
+import type { CompatSettings } from '../compat/settings.js';
 
 // The HTTP API: apply, get, list and delete per kind, health and the OpenAPI document.
 // Every write goes through the same validation as the CLI and the watched directory.
@@ -73,6 +75,8 @@ export interface ApiOptions {
   sync?: SyncControl;
   /** Served at /metrics in Prometheus' text format; no /metrics route when absent. */
   metrics?: Registry;
+  /** The earlier systems' interfaces (src/compat); their defaults when absent. */
+  compat?: CompatSettings;
 }
 
 const PLURAL_TO_KIND = new Map<string, Kind>(KINDS.map((kind) => [KIND_PLURALS[kind], kind]));
@@ -238,6 +242,7 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await registerCompat(app, options);
 
   app.get(
     '/healthz',

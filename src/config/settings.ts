@@ -13,6 +13,7 @@ import {
 import { LIMITS } from '../model/semantic-checks.js';
 import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from '../events/webhooks.js';
 import { webhookSecretProblem } from '../events/webhook-signature.js';
+import { parseCompatSettings, type CompatSettings } from '../compat/settings.js';
 
 // Operator settings (`--config FILE`): what the person running Luma decides, as opposed
 // to what app owners declare in manifests. Every value is checked when the file is read,
@@ -71,6 +72,8 @@ export interface OperatorSettings {
   sync: SyncSettings;
   /** Admission by memory: how much memory the containers may hold in all. */
   admission: AdmissionSettings;
+  /** The earlier systems' interfaces (src/compat/settings.ts); their defaults when absent. */
+  compat?: CompatSettings;
 }
 
 /**
@@ -174,6 +177,7 @@ const TOP_LEVEL_KEYS = [
   'sync',
   'webhooks',
   'admission',
+  'compat',
 ];
 const WEBHOOK_KEYS = ['urls', 'queueSize', 'maxAttempts', 'retryDelay', 'timeout', 'secret'];
 const LEASE_KEYS = [
@@ -353,6 +357,12 @@ export function parseSettings(text: string, file: string): Partial<OperatorSetti
         break;
       case 'admission':
         settings.admission = parseAdmission(read, read.mapping(key, value));
+        break;
+      case 'compat':
+        Object.assign(
+          settings,
+          parseCompatSettings(value, (at, message) => read.fail(`compat.${at}`, message)),
+        );
         break;
       default:
         read.unknown('', key, TOP_LEVEL_KEYS);

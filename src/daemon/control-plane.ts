@@ -177,6 +177,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     logHeartbeatIntervalMs: settings.logHeartbeatIntervalMs,
     maxUploadBytes: settings.maxUploadBytes,
     admission: settings,
+    ...(settings.compat ? { compat: settings.compat } : {}),
     usage: ledger,
     events,
     logger: logger.child({ component: 'api' }),
