@@ -203,6 +203,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       stopping ??= (async () => {
         engine.stop();
         await manifestWatcher.stop();
+        await directorySync.close();
         await api.close();
         await controller.stop();
         stopConditionEvents();
