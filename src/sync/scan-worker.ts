@@ -1,5 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import { errorMessage } from '../runtime/errors.js';
+import { lowerThreadPriority } from '../util/thread-priority.js';
 import { toPortable } from './portable-document.js';
 import { FILES_PER_PART, PROGRESS_EVERY_MS, type ScanReply, type ScanRequestMessage } from './scan-protocol.js';
 import { scanDirectory } from './scan.js';
@@ -9,8 +10,12 @@ import { scanDirectory } from './scan.js';
 // thread plain data. Everything a scan allocates (file contents, YAML syntax trees) stays
 // in this thread's heap, so its garbage collection pauses no request.
 
+/** Below the proxy's thread: the scan takes the CPU the requests leave (thread-priority.ts). */
+const SCAN_THREAD_NICE = 10;
+
 if (!parentPort) throw new Error('scan-worker runs as a worker thread: scan-thread.ts starts it');
 const port = parentPort;
+lowerThreadPriority(SCAN_THREAD_NICE);
 
 port.on('message', (request: ScanRequestMessage) => void scan(request));
 port.postMessage({ id: 0, type: 'ready' } satisfies ScanReply);
