@@ -204,6 +204,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       stopping ??= (async () => {
         engine.stop();
         await manifestWatcher.stop();
+        await directorySync.close();
         await api.close();
         await controller.stop();
         stopConditionEvents();

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { LumaObject } from '../model/types.js';
 import type { ObjectStore } from '../store/store.js';
 import { canonicalJson } from '../util/hash.js';
@@ -34,10 +33,6 @@ function fingerprint(object: LumaObject): string {
   return canonicalJson({ uid, generation, labels, annotations, deletionTimestamp });
 }
 
-function contentHash(content: string): string {
-  return createHash('sha256').update(content).digest('hex');
-}
-
 export class AppliedFiles {
   private readonly records = new Map<string, AppliedFileRecord>();
   /** Hashes of what the current pass read, recorded for the files it applies. */
@@ -45,17 +40,28 @@ export class AppliedFiles {
 
   constructor(private readonly store: ObjectStore) {}
 
-  /** Called with every file a pass reads: true when the file need not be parsed again. */
-  unchanged = (file: string, content: string): boolean => {
-    const hash = contentHash(content);
-    this.read.set(file, hash);
-    const record = this.records.get(file);
-    if (record?.contentHash !== hash) return false;
-    return record.objects.every((object) => {
-      const current = this.store.get(object.kind, object.name);
-      return current !== undefined && fingerprint(current) === object.fingerprint;
-    });
-  };
+  /**
+   * Content hashes of the files a scan need not parse again: each applied these bytes last
+   * time, and nobody changed its objects since. Each file's objects are read from the store
+   * between turns of the event loop (`turn`): a thousand files' reads at once hold it.
+   */
+  async known(turn: () => Promise<void>): Promise<Map<string, string>> {
+    const known = new Map<string, string>();
+    for (const [file, record] of [...this.records]) {
+      await turn();
+      const current = record.objects.every((object) => {
+        const stored = this.store.get(object.kind, object.name);
+        return stored !== undefined && fingerprint(stored) === object.fingerprint;
+      });
+      if (current) known.set(file, record.contentHash);
+    }
+    return known;
+  }
+
+  /** Called with every file a pass read, and the hash of what it read. */
+  noteRead(file: string, contentHash: string): void {
+    this.read.set(file, contentHash);
+  }
 
   /** What an unchanged file declares, for the planner. */
   declared(file: string): DeclaredObject[] {

@@ -26,7 +26,9 @@ import {
 } from './planner.js';
 import { keepUnpruned, PruneConfirmation, type PruneReview } from './prune-confirmation.js';
 import { AppliedFiles } from './applied-files.js';
-import { scanDirectory, type DirectoryScan, type ParsedFile, type UnchangedFile } from './scan.js';
+import type { DirectoryScan, ParsedFile, UnchangedFile } from './scan.js';
+import type { DirectoryScanner } from './scanner.js';
+import { ScanThread } from './scan-thread.js';
 import type { FileSyncStatus, SyncStatus } from './sync-status.js';
 
 // One pass of the watched directory: scan, plan (planner.ts), apply each readable file on
@@ -44,8 +46,9 @@ export interface DirectorySyncOptions {
   events: EventRecorder;
   logger: Logger;
   now?: () => number;
-  /** Waits for files still being written (settings.writeFinishMs). */
   clock?: Clock;
+  /** How the directory is read; default a worker thread (scan-thread.ts), ended by `close`. */
+  scanner?: DirectoryScanner;
 }
 
 /**
@@ -67,11 +70,13 @@ export class DirectorySync {
   private readonly reported = new Map<string, string>();
   private readonly pruneConfirmation: PruneConfirmation;
   private readonly appliedFiles: AppliedFiles;
+  private readonly scanner: DirectoryScanner;
 
   constructor(private readonly options: DirectorySyncOptions) {
     this.now = options.now ?? (() => (options.clock ?? systemClock).now());
     this.pruneConfirmation = new PruneConfirmation(options.settings.writeFinishMs);
     this.appliedFiles = new AppliedFiles(options.store);
+    this.scanner = options.scanner ?? new ScanThread({ logger: options.logger });
     this.current = {
       directory: options.dir,
       exists: false,
@@ -95,6 +100,11 @@ export class DirectorySync {
     );
     this.running = next;
     return next;
+  }
+
+  /** Ends the scan's worker; a pass in progress fails, and applies and prunes nothing. */
+  close(): Promise<void> {
+    return this.scanner.close();
   }
 
   /** When a pass should run although no file changed: the end of an empty directory's grace period, or a retry of failed files. */
@@ -144,11 +154,12 @@ export class DirectorySync {
 
   private async sync(force: boolean, passes: number): Promise<SyncStatus> {
     const { settings } = this.options;
-    const scan = await scanDirectory(this.options.dir, {
+    const scan = await this.scanner.scan(this.options.dir, {
       writeFinishMs: settings.writeFinishMs,
-      unchanged: this.appliedFiles.unchanged,
-      ...(this.options.clock ? { clock: this.options.clock } : {}),
+      known: await this.appliedFiles.known(yieldEvery(PASS_SLICE_MS)),
     });
+    for (const file of [...scan.parsed, ...scan.unchanged, ...scan.refused])
+      if (file.contentHash !== undefined) this.appliedFiles.noteRead(file.file, file.contentHash);
     // In the directory's order, as the scan read them: messages list files so.
     const declaring = [
       ...scan.parsed.map((file) => ({ file: file.file, objects: file.documents.map((doc) => declared(doc)) })),

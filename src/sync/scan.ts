@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ManifestError, parseManifests, type ManifestIssue, type ParsedDocument } from '../model/parse.js';
 import { errorCode } from '../util/atomic-file.js';
 import type { Clock } from '../util/clock.js';
 import { MANIFEST_FILE_PATTERN } from '../util/manifest-files.js';
+import { mapLimit } from '../util/map-limit.js';
 import { walkDirectory, type WalkResult } from './walk.js';
 import { awaitWriteFinish, sameMark, statMark, type FileMark, type StatFile } from './write-finish.js';
 
@@ -18,12 +20,16 @@ export interface ParsedFile {
   file: string;
   /** How messages name it: the directory as given, joined with `file`. */
   displayPath: string;
+  /** SHA-256 of the bytes read (applied-files.ts). */
+  contentHash: string;
   documents: ParsedDocument[];
 }
 
 export interface RefusedFile {
   file: string;
   displayPath: string;
+  /** Of the bytes read, when the file was read (and did not parse). */
+  contentHash?: string;
   issues: ManifestIssue[];
 }
 
@@ -33,10 +39,11 @@ export interface WritingFile {
   displayPath: string;
 }
 
-/** A file read but not parsed: the caller said its content has not changed. */
+/** A file read but not parsed: its content hash is the one the caller said it knows. */
 export interface UnchangedFile {
   file: string;
   displayPath: string;
+  contentHash: string;
 }
 
 export interface DirectoryScan {
@@ -60,11 +67,20 @@ export interface ScanOptions {
   writeFinishMs?: number;
   clock?: Clock;
   stat?: StatFile;
-  /** Asked with every finished file's content before it is parsed: true leaves it unparsed, in `unchanged`. */
-  unchanged?: (file: string, content: string) => boolean;
+  /** Content hashes by file: a file read with the hash given for it is left unparsed, in `unchanged`. */
+  known?: ReadonlyMap<string, string>;
+  /** Called as files are settled: how a worker says it is alive during a long scan. */
+  progress?: () => void;
 }
 
+/** Files read at once: enough to overlap the thread pool's system calls, few enough for any descriptor limit. */
+export const READ_CONCURRENCY = 16;
+
 const MISSING: DirectoryScan = { exists: false, parsed: [], refused: [], writing: [], unchanged: [] };
+
+export function contentHash(content: string): string {
+  return createHash('sha256').update(content).digest('hex');
+}
 
 export async function scanDirectory(dir: string, options: ScanOptions = {}): Promise<DirectoryScan> {
   const info = await stat(dir).catch(() => undefined);
@@ -93,52 +109,61 @@ export async function scanDirectory(dir: string, options: ScanOptions = {}): Pro
       ...(options.clock ? { clock: options.clock } : {}),
     },
   );
-  for (const file of listing.files) {
+  options.progress?.();
+  const gone = new Set(settled.gone);
+  const outcomes = await mapLimit(listing.files, READ_CONCURRENCY, async (file) => {
     const displayPath = path.join(dir, file);
     const mark = settled.finished.get(displayPath);
     // Gone since the listing: the next pass (its deletion woke one) sees it gone.
-    if (settled.gone.includes(displayPath)) continue;
-    if (!mark) {
-      scan.writing.push({ file, displayPath });
-      continue;
-    }
-    await readOne(scan, file, displayPath, mark, statFile, options.unchanged);
-  }
+    if (gone.has(displayPath)) return undefined;
+    const outcome: FileOutcome = mark
+      ? await readOne(file, displayPath, mark, statFile, options.known)
+      : { writing: { file, displayPath } };
+    options.progress?.();
+    return outcome;
+  });
+  for (const outcome of outcomes) if (outcome) place(scan, outcome);
   return scan;
+}
+
+type FileOutcome =
+  | { parsed: ParsedFile }
+  | { refused: RefusedFile }
+  | { writing: WritingFile }
+  | { unchanged: UnchangedFile }
+  | undefined;
+
+function place(scan: DirectoryScan, outcome: NonNullable<FileOutcome>): void {
+  if ('parsed' in outcome) scan.parsed.push(outcome.parsed);
+  else if ('refused' in outcome) scan.refused.push(outcome.refused);
+  else if ('writing' in outcome) scan.writing.push(outcome.writing);
+  else scan.unchanged.push(outcome.unchanged);
 }
 
 /** Reads and parses one finished file; one that moved while it was read is still being written. */
 async function readOne(
-  scan: DirectoryScan,
   file: string,
   displayPath: string,
   mark: FileMark,
   statFile: StatFile,
-  unchanged: ScanOptions['unchanged'],
-): Promise<void> {
+  known: ScanOptions['known'],
+): Promise<FileOutcome> {
   let content: string;
   try {
     content = await readFile(displayPath, 'utf8');
   } catch (error) {
-    if (errorCode(error) === 'ENOENT') return;
-    scan.refused.push(
-      refusal(file, displayPath, `cannot read the file: ${errorCode(error) ?? (error as Error).message}`),
-    );
-    return;
+    if (errorCode(error) === 'ENOENT') return undefined;
+    const message = `cannot read the file: ${errorCode(error) ?? (error as Error).message}`;
+    return { refused: refusal(file, displayPath, message) };
   }
-  if (!sameMark(mark, await statFile(displayPath))) {
-    scan.writing.push({ file, displayPath });
-    return;
-  }
-  if (unchanged?.(file, content)) {
-    scan.unchanged.push({ file, displayPath });
-    return;
-  }
+  if (!sameMark(mark, await statFile(displayPath))) return { writing: { file, displayPath } };
+  const hash = contentHash(content);
+  if (known?.get(file) === hash) return { unchanged: { file, displayPath, contentHash: hash } };
   try {
-    scan.parsed.push({ file, displayPath, documents: parseManifests(content, displayPath) });
+    return { parsed: { file, displayPath, contentHash: hash, documents: parseManifests(content, displayPath) } };
   } catch (error) {
     if (!(error instanceof ManifestError)) throw error;
-    scan.refused.push({ file, displayPath, issues: error.issues });
+    return { refused: { file, displayPath, contentHash: hash, issues: error.issues } };
   }
 }
 

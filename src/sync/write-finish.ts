@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { Clock } from '../util/clock.js';
+import { mapLimit } from '../util/map-limit.js';
 
 // Which files are finished being written. A file is read only once its size and times have
 // stayed still for `windowMs`: a slow copy, an editor that saves in place or
@@ -46,6 +47,9 @@ export const keepAliveClock: Clock = {
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
+/** Looks at once: system calls overlap in the thread pool. */
+const STAT_CONCURRENCY = 16;
+
 export const statMark: StatFile = async (file) => {
   const info = await stat(file).catch(() => undefined);
   return info ? { size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs } : undefined;
@@ -65,21 +69,24 @@ export async function awaitWriteFinish(files: string[], options: WriteFinishOpti
   const result: WriteFinishResult = { finished: new Map(), writing: [], gone: [] };
   const recent = new Map<string, FileMark>();
   let waitMs = 0;
-  for (const file of files) {
-    const mark = await statFile(file);
+  // Taken before the looks: a file is still for at least this long before its look.
+  const lookedAt = clock.now();
+  const marks = await mapLimit(files, STAT_CONCURRENCY, statFile);
+  files.forEach((file, index) => {
+    const mark = marks[index];
     if (!mark) {
       result.gone.push(file);
-      continue;
+      return;
     }
-    const stillForMs = clock.now() - Math.max(mark.mtimeMs, mark.ctimeMs);
+    const stillForMs = lookedAt - Math.max(mark.mtimeMs, mark.ctimeMs);
     if (options.windowMs <= 0 || stillForMs >= options.windowMs) {
       result.finished.set(file, mark);
-      continue;
+      return;
     }
     recent.set(file, mark);
     // A time ahead of our clock (another machine's, on a network filesystem) waits one window.
     waitMs = Math.max(waitMs, Math.min(options.windowMs, options.windowMs - stillForMs));
-  }
+  });
   if (recent.size === 0) return result;
   await sleep(clock, waitMs);
   for (const [file, before] of recent) {

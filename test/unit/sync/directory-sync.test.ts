@@ -8,6 +8,8 @@ import { API_VERSION } from '../../../src/model/types.js';
 import { FileStore } from '../../../src/store/file-store.js';
 import { DirectorySync } from '../../../src/sync/directory-sync.js';
 import { InventoryFile } from '../../../src/sync/inventory.js';
+import { InProcessScanner, type DirectoryScanner } from '../../../src/sync/scanner.js';
+import { ScanWorkerError } from '../../../src/sync/scan-thread.js';
 import { SOURCE_FILE_ANNOTATION } from '../../../src/sync/ownership.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { FakeClock, settle } from '../../support/fakes/fake-clock.js';
@@ -41,7 +43,11 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function newSync(settings: Partial<SyncSettings> = {}, clock?: FakeClock): DirectorySync {
+function newSync(
+  settings: Partial<SyncSettings> = {},
+  clock?: FakeClock,
+  scanner: DirectoryScanner = new InProcessScanner(clock),
+): DirectorySync {
   return new DirectorySync({
     dir,
     store,
@@ -51,6 +57,8 @@ function newSync(settings: Partial<SyncSettings> = {}, clock?: FakeClock): Direc
     resolveContext: () => Promise.reject(new Error('no contexts in these tests')),
     events: events.recorder('sync'),
     logger: silentLogger(),
+    // In the process: the write-finish window follows the fake clock (scan-thread.test.ts covers the worker).
+    scanner,
     ...(clock ? { clock } : { now: () => now }),
   });
 }
@@ -543,5 +551,64 @@ describe('DirectorySync through symbolic links', () => {
     });
     expect(status.pruned).toEqual([]);
     expect(projectNames()).toEqual(['looped', 'ok']);
+  });
+});
+
+describe('DirectorySync and its scan', () => {
+  it('scans in a worker thread unless told otherwise, and ends it on close', async () => {
+    const sync = new DirectorySync({
+      dir,
+      store,
+      inventory: new InventoryFile(stateDir),
+      settings: SYNC,
+      admission: DEFAULT_SETTINGS,
+      resolveContext: () => Promise.reject(new Error('no contexts in these tests')),
+      events: events.recorder('sync'),
+      logger: silentLogger(),
+    });
+    await write('a.yaml', projectYaml('alpha'));
+    try {
+      const status = await sync.pass();
+      expect(status.phase).toBe('Synced');
+      expect(status.files[0]?.objects).toEqual(['Project/alpha']);
+    } finally {
+      await sync.close();
+    }
+    expect((await sync.pass()).error).toMatch(/the manifest scan was stopped/);
+    expect(projectNames()).toEqual(['alpha']);
+  });
+
+  it('a scan that fails (its worker crashed) applies and prunes nothing, says why, and the next pass goes on', async () => {
+    let failing = false;
+    const inProcess = new InProcessScanner();
+    const scanner: DirectoryScanner = {
+      scan: (scanned, request) =>
+        failing
+          ? Promise.reject(new ScanWorkerError("the manifest scan's worker thread crashed: boom"))
+          : inProcess.scan(scanned, request),
+      close: () => Promise.resolve(),
+    };
+    const sync = newSync({}, undefined, scanner);
+    await write('a.yaml', projectYaml('alpha'));
+    await write('b.yaml', projectYaml('beta'));
+    await sync.pass();
+    const uids = store.list('Project').map((project) => project.metadata.uid);
+
+    await unlink(path.join(dir, 'b.yaml'));
+    await write('a.yaml', projectYaml('alpha', { VERSION: 'two' }));
+    failing = true;
+    const failed = await sync.pass();
+    expect(failed.phase).toBe('Degraded');
+    expect(failed.error).toMatch(/worker thread crashed: boom/);
+    expect(projectNames()).toEqual(['alpha', 'beta']);
+    expect(store.get('Project', 'alpha')?.spec.env).toBeUndefined();
+
+    failing = false;
+    await write('b.yaml', projectYaml('beta'));
+    const after = await sync.pass();
+    expect(after.phase).toBe('Synced');
+    expect(after.pruned).toEqual([]);
+    expect(store.list('Project').map((project) => project.metadata.uid)).toEqual(uids);
+    expect(store.get('Project', 'alpha')?.spec.env).toEqual({ VERSION: 'two' });
   });
 });

@@ -1,0 +1,189 @@
+import type { Worker } from 'node:worker_threads';
+import type { Logger } from '../util/logger.js';
+import { siblingModule, startModuleWorker } from '../util/module-worker.js';
+import { fromPortable } from './portable-document.js';
+import { isScanReply, type ScanReply, type ScanRequestMessage } from './scan-protocol.js';
+import type { DirectoryScan, ParsedFile } from './scan.js';
+import type { DirectoryScanner, ScanRequest } from './scanner.js';
+
+// Scans the watched directory in a worker thread (scan-worker.ts): the main thread only
+// receives plain results, in small parts between which it serves requests. One worker,
+// started on the first scan and ended after WORKER_IDLE_MS without one. A worker that
+// crashes, exits, or says nothing for `stallMs` fails its scan with a ScanWorkerError (a
+// failed scan applies and prunes nothing) and is ended; the next scan starts a new one.
+
+/** A scan silent this long (beyond its write-finish wait) is taken for a hung worker. */
+export const SCAN_STALL_MS = 30_000;
+
+/** A worker has this long to load (from the sources, tsx compiles it first) before it is taken for hung. */
+export const WORKER_START_MS = 60_000;
+
+/** An idle worker is ended after this long, so that its heap is given back; starting one takes about 100 ms. */
+export const WORKER_IDLE_MS = 60_000;
+
+export class ScanWorkerError extends Error {
+  override name = 'ScanWorkerError';
+}
+
+export interface ScanThreadOptions {
+  /** The worker's module; tests give one that crashes or hangs. Default: scan-worker beside this module. */
+  entry?: URL;
+  stallMs?: number;
+  idleMs?: number;
+  logger?: Logger;
+}
+
+interface PendingScan {
+  id: number;
+  parsed: ParsedFile[];
+  /** How long the worker may be silent: SCAN_STALL_MS plus the write-finish wait. */
+  stallMs: number;
+  stallTimer?: ReturnType<typeof setTimeout>;
+  resolve: (scan: DirectoryScan) => void;
+  reject: (error: Error) => void;
+}
+
+export class ScanThread implements DirectoryScanner {
+  private worker: Worker | undefined;
+  /** The worker has loaded: from then on, silence beyond the stall time is a hang. */
+  private ready = false;
+  private pending: PendingScan | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private nextId = 1;
+  private closed = false;
+  /** Workers started so far: a restart starts one more. */
+  starts = 0;
+
+  constructor(private readonly options: ScanThreadOptions = {}) {}
+
+  /** One scan at a time: a second waits for the first. */
+  scan(dir: string, request: ScanRequest): Promise<DirectoryScan> {
+    const run = this.queue.then(() => this.scanNow(dir, request));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.idleTimer);
+    const worker = this.worker;
+    this.worker = undefined;
+    this.rejectPending(new ScanWorkerError('the manifest scan was stopped'));
+    await worker?.terminate();
+  }
+
+  private scanNow(dir: string, request: ScanRequest): Promise<DirectoryScan> {
+    if (this.closed) return Promise.reject(new ScanWorkerError('the manifest scan was stopped'));
+    const worker = this.ensureWorker();
+    clearTimeout(this.idleTimer);
+    // A scan in flight keeps the process alive (the first pass runs before anything listens).
+    worker.ref();
+    return new Promise<DirectoryScan>((resolve, reject) => {
+      const stallMs = (this.options.stallMs ?? SCAN_STALL_MS) + request.writeFinishMs;
+      const pending: PendingScan = { id: this.nextId++, parsed: [], stallMs, resolve, reject };
+      this.pending = pending;
+      this.armStall(pending);
+      const message: ScanRequestMessage = {
+        id: pending.id,
+        dir,
+        writeFinishMs: request.writeFinishMs,
+        known: [...request.known],
+      };
+      worker.postMessage(message);
+    });
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = startModuleWorker(this.options.entry ?? siblingModule(import.meta.url, 'scan-worker'));
+    this.starts += 1;
+    this.ready = false;
+    worker.on('message', (message: unknown) => this.receive(worker, message));
+    worker.on('error', (error) => this.broken(worker, `crashed: ${error.message}`));
+    worker.on('messageerror', (error) => this.broken(worker, `sent a message that cannot be read: ${error.message}`));
+    worker.on('exit', (code) => this.broken(worker, `exited with code ${code}`));
+    this.worker = worker;
+    return worker;
+  }
+
+  private receive(worker: Worker, message: unknown): void {
+    if (worker !== this.worker) return;
+    if (!isScanReply(message)) return this.broken(worker, 'sent a message that is not a scan reply');
+    const pending = this.pending;
+    if (message.type === 'ready') {
+      this.ready = true;
+      if (pending) this.armStall(pending);
+      return;
+    }
+    // A reply to a scan that already failed: nothing waits for it.
+    if (!pending || message.id !== pending.id) return;
+    this.armStall(pending);
+    this.handle(pending, message);
+  }
+
+  private handle(pending: PendingScan, reply: ScanReply): void {
+    switch (reply.type) {
+      case 'ready':
+      case 'progress':
+        return;
+      case 'parsed':
+        for (const file of reply.files) pending.parsed.push({ ...file, documents: file.documents.map(fromPortable) });
+        return;
+      case 'done': {
+        this.settle(pending);
+        const { exists, refused, writing, unchanged } = reply;
+        pending.resolve({ exists, parsed: pending.parsed, refused, writing, unchanged });
+        return;
+      }
+      case 'failed':
+        // The directory could not be read (the worker is fine): the same error as in the process.
+        this.settle(pending);
+        pending.reject(new Error(reply.message));
+        return;
+    }
+  }
+
+  /** The scan is over: the worker no longer keeps the process alive, and ends if no scan follows. */
+  private settle(pending: PendingScan): void {
+    clearTimeout(pending.stallTimer);
+    this.pending = undefined;
+    const worker = this.worker;
+    worker?.unref();
+    this.idleTimer = setTimeout(() => {
+      if (this.worker !== worker || this.pending) return;
+      this.worker = undefined;
+      void worker?.terminate();
+    }, this.options.idleMs ?? WORKER_IDLE_MS);
+    this.idleTimer.unref();
+  }
+
+  private armStall(pending: PendingScan): void {
+    clearTimeout(pending.stallTimer);
+    const limitMs = this.ready ? pending.stallMs : Math.max(pending.stallMs, WORKER_START_MS);
+    pending.stallTimer = setTimeout(() => {
+      const what = this.ready ? `did not answer for ${limitMs / 1000} s` : `did not start within ${limitMs / 1000} s`;
+      if (this.worker) this.broken(this.worker, `${what} and was ended`);
+    }, limitMs);
+  }
+
+  /** The worker failed: it is ended, its scan fails, and the next scan starts another. */
+  private broken(worker: Worker, what: string): void {
+    if (worker !== this.worker) return;
+    this.worker = undefined;
+    void worker.terminate();
+    const error = new ScanWorkerError(
+      `the manifest scan's worker thread ${what}; nothing is applied or pruned until a scan succeeds (a new worker starts with the next pass)`,
+    );
+    this.options.logger?.error({ err: error.message }, 'manifest scan worker failed');
+    this.rejectPending(error);
+  }
+
+  private rejectPending(error: Error): void {
+    const pending = this.pending;
+    this.pending = undefined;
+    if (!pending) return;
+    clearTimeout(pending.stallTimer);
+    pending.reject(error);
+  }
+}

@@ -1,0 +1,128 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { contentHash } from '../../../src/sync/scan.js';
+import { ScanThread, ScanWorkerError } from '../../../src/sync/scan-thread.js';
+
+// The scan in its worker thread: the real worker reads a real directory and the main
+// thread gets documents that answer positions as parsed ones do; a faulty worker (one that
+// crashes, exits, hangs or talks nonsense) fails its scan with a clear error and is
+// replaced by the next scan.
+
+const FAULTY = new URL('../../support/workers/faulty-scan-worker.ts', import.meta.url);
+const NOTHING_KNOWN = { writeFinishMs: 0, known: new Map<string, string>() };
+
+let root: string;
+const threads: ScanThread[] = [];
+
+function thread(options: ConstructorParameters<typeof ScanThread>[0] = {}): ScanThread {
+  const created = new ScanThread(options);
+  threads.push(created);
+  return created;
+}
+
+beforeEach(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'luma-scan-thread-'));
+});
+
+afterEach(async () => {
+  await Promise.all(threads.splice(0).map((created) => created.close()));
+  await rm(root, { recursive: true, force: true });
+});
+
+const project = (name: string): string =>
+  `apiVersion: luma.dev/v1alpha1\nkind: Project\nmetadata:\n  name: ${name}\nspec:\n  image: busybox\n  hostnames:\n    - ${name}.localhost\n`;
+
+describe('ScanThread with the real worker', () => {
+  it('parses, refuses and skips files as the scan in the process does, with positions', async () => {
+    await writeFile(path.join(root, 'a.yaml'), project('a'));
+    await writeFile(path.join(root, 'b.yaml'), project('b'));
+    await writeFile(path.join(root, 'bad.yaml'), 'kind: [');
+    const scanner = thread();
+    const known = new Map([['b.yaml', contentHash(project('b'))]]);
+    const scan = await scanner.scan(root, { writeFinishMs: 0, known });
+    expect(scan.exists).toBe(true);
+    expect(scan.parsed.map((file) => file.file)).toEqual(['a.yaml']);
+    expect(scan.unchanged).toEqual([
+      { file: 'b.yaml', displayPath: path.join(root, 'b.yaml'), contentHash: known.get('b.yaml') },
+    ]);
+    expect(scan.refused.map((file) => file.file)).toEqual(['bad.yaml']);
+    const doc = scan.parsed[0]?.documents[0];
+    expect(doc?.object.metadata.name).toBe('a');
+    expect(doc?.position(['spec', 'hostnames', 0])).toEqual({ line: 8, column: 7 });
+    // A field left out points at the nearest one written.
+    expect(doc?.position(['spec', 'scaling', 'minInstances'])).toEqual({ line: 5, column: 1 });
+  });
+
+  it('sends many files in parts, in the order of the directory', async () => {
+    await mkdir(path.join(root, 'many'));
+    const names = Array.from({ length: 70 }, (_, index) => `p${String(index).padStart(3, '0')}`);
+    await Promise.all(names.map((name) => writeFile(path.join(root, 'many', `${name}.yaml`), project(name))));
+    const scan = await thread().scan(path.join(root, 'many'), NOTHING_KNOWN);
+    expect(scan.parsed.map((file) => file.documents[0]?.object.metadata.name)).toEqual(names);
+  });
+
+  it('says a missing directory is missing, and keeps one worker across scans', async () => {
+    const scanner = thread();
+    expect((await scanner.scan(path.join(root, 'nowhere'), NOTHING_KNOWN)).exists).toBe(false);
+    expect((await scanner.scan(root, NOTHING_KNOWN)).exists).toBe(true);
+    expect(scanner.starts).toBe(1);
+  });
+
+  it('ends an idle worker, and starts another for the next scan', async () => {
+    const scanner = thread({ idleMs: 20 });
+    await scanner.scan(root, NOTHING_KNOWN);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await scanner.scan(root, NOTHING_KNOWN);
+    expect(scanner.starts).toBe(2);
+  });
+});
+
+describe('ScanThread with a faulty worker', () => {
+  const faulty = (options: { stallMs?: number } = {}): ScanThread => thread({ entry: FAULTY, ...options });
+
+  it.each([
+    ['crash', /worker thread crashed: boom in the scan/],
+    ['exit', /worker thread exited with code 3/],
+    ['garbage', /sent a message that is not a scan reply/],
+  ])('fails the scan when the worker does %s, and starts a new one for the next', async (fault, message) => {
+    const scanner = faulty();
+    const failed = scanner.scan(path.join(root, fault), NOTHING_KNOWN);
+    await expect(failed).rejects.toThrow(ScanWorkerError);
+    await expect(failed).rejects.toThrow(message);
+    await expect(failed).rejects.toThrow(/nothing is applied or pruned/);
+    expect((await scanner.scan(path.join(root, 'fine'), NOTHING_KNOWN)).exists).toBe(true);
+    expect(scanner.starts).toBe(2);
+  });
+
+  it('ends a worker that says nothing for the stall time', async () => {
+    const scanner = faulty({ stallMs: 300 });
+    await expect(scanner.scan(path.join(root, 'hang'), NOTHING_KNOWN)).rejects.toThrow(
+      /did not answer for 0.3 s and was ended/,
+    );
+    expect((await scanner.scan(path.join(root, 'fine'), NOTHING_KNOWN)).exists).toBe(true);
+    expect(scanner.starts).toBe(2);
+  });
+
+  it('passes on a scan that failed without blaming the worker', async () => {
+    const scanner = faulty();
+    await expect(scanner.scan(path.join(root, 'fails'), NOTHING_KNOWN)).rejects.toThrow(/^too many entries$/);
+    await scanner.scan(path.join(root, 'fine'), NOTHING_KNOWN);
+    expect(scanner.starts).toBe(1);
+  });
+
+  it('fails a scan in progress when closed, and every scan after', async () => {
+    const scanner = faulty({ stallMs: 60_000 });
+    const hanging = scanner.scan(path.join(root, 'hang'), NOTHING_KNOWN);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await scanner.close();
+    await expect(hanging).rejects.toThrow(/the manifest scan was stopped/);
+    await expect(scanner.scan(root, NOTHING_KNOWN)).rejects.toThrow(/stopped/);
+  });
+
+  it('reports an entry that does not exist as a crash, not as an empty directory', async () => {
+    const scanner = thread({ entry: new URL('./no-such-worker.ts', FAULTY) });
+    await expect(scanner.scan(root, NOTHING_KNOWN)).rejects.toThrow(/worker thread crashed: .*no-such-worker/);
+  });
+});
