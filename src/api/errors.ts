@@ -7,6 +7,7 @@ import { ManifestError } from '../model/parse.js';
 import { DockerUnavailableError } from '../runtime/errors.js';
 import { RenewalError } from './lease-renewal.js';
 import { ConflictError, InvalidObjectError, TerminatingError } from '../store/store.js';
+import { errorMessage } from '../util/error-message.js';
 
 // Errors are declared once and turned into HTTP answers here, in one place.
 
@@ -94,7 +95,7 @@ export function statusFor(error: unknown): { status: number; body: ErrorBody } {
   if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode < 500) {
     return { status: fastifyError.statusCode, body: { error: 'BadRequest', message: String(fastifyError.message) } };
   }
-  return { status: 500, body: { error: 'Internal', message: error instanceof Error ? error.message : String(error) } };
+  return { status: 500, body: { error: 'Internal', message: errorMessage(error) } };
 }
 
 export function sendError(reply: FastifyReply, error: unknown): FastifyReply {

@@ -5,6 +5,7 @@ import type { ObjectStore } from '../store/store.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { LogQuery } from './log-query.js';
+import { errorMessage } from '../util/error-message.js';
 
 // One API client reading one object's log, whatever the wire (plain text, server-sent
 // events, WebSocket): the log follower, heartbeats while following, and the reasons a
@@ -118,7 +119,7 @@ class OpenSession {
     follow.done.then(
       (end) => this.finish(end.reason === 'closed' ? undefined : { reason: end.reason, message: end.message }),
       (error: unknown) => {
-        const message = error instanceof Error ? error.message : String(error);
+        const message = errorMessage(error);
         if (isStarted) logger.warn({ ...where, err: message }, 'log stream failed');
         this.finish(isStarted ? { reason: 'error', message } : undefined);
       },

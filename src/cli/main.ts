@@ -14,6 +14,7 @@ import { registerLogsCommand } from './commands/logs.js';
 import { registerObjectCommands } from './commands/objects.js';
 import { registerProxyCommands } from './commands/proxy.js';
 import { registerLeaseCommands } from './commands/leases.js';
+import { errorMessage } from '../util/error-message.js';
 
 // `luma`: kubectl-like and thin. Object commands talk to the API, proxy commands to the
 // proxy's management socket; `up`, `controller` and `proxy run` are the daemons.
@@ -86,7 +87,7 @@ export async function runCli(argv: string[]): Promise<void> {
       process.exit(exitCodeFor(error));
     }
     const code = (error as { code?: string }).code;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     // Startup failures (Docker down, a port taken, a bad flag) are one line, not a stack trace.
     process.stderr.write(
       `error: ${message}${code === 'EADDRINUSE' ? ' (the address is in use; pick another with --listen / --api-listen)' : ''}\n`,

@@ -2,7 +2,7 @@ import { resolveProjectSettings } from '../model/project-settings.js';
 import { formatCpu, formatMemory, parseDuration } from '../model/quantities.js';
 import type { LeaseObject, LeaseStatus, ProjectObject } from '../model/types.js';
 import type { ProxyManagement, ServiceInfo } from '../proxy/management.js';
-import { errorMessage } from '../runtime/errors.js';
+import { errorMessage } from '../util/error-message.js';
 import type { OwnerRef } from '../runtime/labels.js';
 import type { ContainerRuntime, ManagedContainer, ResourceLimits } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';

@@ -4,6 +4,7 @@ import type { ManifestIssue } from './manifest-error.js';
 import { issuesFromSchemaErrors } from './schema-issues.js';
 import { validatorForFile } from './schemas.js';
 import { YamlLocator } from './yaml-locator.js';
+import { errorMessage } from '../util/error-message.js';
 
 // One parsed YAML document → its plain value, or the issues that stop it being read, each
 // placed at file:line:column. Shared by manifests (many documents, one schema per kind)
@@ -36,7 +37,7 @@ export function readDocument(document: Document.Parsed, locator: YamlLocator, so
     return { value: document.toJS(), issues: [] };
   } catch (error) {
     // e.g. an alias expanded too many times ("billion laughs").
-    const message = `cannot read this document: ${error instanceof Error ? error.message : String(error)}`;
+    const message = `cannot read this document: ${errorMessage(error)}`;
     return { issues: [locate(source, locator, { path: [], message })] };
   }
 }
