@@ -1,4 +1,5 @@
 import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from '../events/webhooks.js';
+import type { LeaseDefaults } from '../model/lease-resources.js';
 import { DEFAULT_IDLE_TIMEOUT_MS } from '../model/project-settings.js';
 
 // Operator settings (`--config FILE`): what the person running Luma decides, as opposed
@@ -14,11 +15,7 @@ export interface LeaseBounds {
   maxMemoryBytes: number;
 }
 
-/** What a Lease without `spec.resources` gets. */
-export interface LeaseDefaults {
-  cpuMillis: number;
-  memoryBytes: number;
-}
+export type { LeaseDefaults } from '../model/lease-resources.js';
 
 export interface Prices {
   perVcpuSecond: number;

@@ -13,7 +13,7 @@ import { resolveProjectImage } from './image-resolution.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
 import type { LeasePolicy, UsageSink } from './lease-policy.js';
 import { leaseHostname } from '../apply/hostname-admission.js';
-import { leaseResources } from '../apply/lease-admission.js';
+import { leaseResources } from '../model/lease-resources.js';
 import { IMAGE_NOT_ALLOWED, imageNotAllowed } from './image-policy.js';
 import { estimatedLeaseCost, leaseCost, runtimeSecondsBetween } from '../usage/cost.js';
 import type { UsageReason } from '../usage/record.js';
