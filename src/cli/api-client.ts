@@ -144,7 +144,7 @@ export class ApiClient {
       response = await fetch(new URL(path, this.server), {
         method,
         headers,
-        ...(payload !== undefined ? { body: payload } : {}),
+        body: payload,
       });
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? errorMessage(error);
