@@ -1,8 +1,13 @@
-import type { FastifyReply } from 'fastify';
+import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import { setTimeout } from 'node:timers/promises';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Logger } from '../util/logger.js';
 import { ManifestError } from '../model/parse.js';
 import { DockerUnavailableError } from '../runtime/errors.js';
 import { RenewalError } from './lease-renewal.js';
 import { ConflictError, InvalidObjectError, TerminatingError } from '../store/store.js';
+import { errorMessage } from '../util/error-message.js';
 
 // Errors are declared once and turned into HTTP answers here, in one place.
 
@@ -90,10 +95,36 @@ export function statusFor(error: unknown): { status: number; body: ErrorBody } {
   if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode < 500) {
     return { status: fastifyError.statusCode, body: { error: 'BadRequest', message: String(fastifyError.message) } };
   }
-  return { status: 500, body: { error: 'Internal', message: error instanceof Error ? error.message : String(error) } };
+  return { status: 500, body: { error: 'Internal', message: errorMessage(error) } };
 }
 
 export function sendError(reply: FastifyReply, error: unknown): FastifyReply {
   const { status, body } = statusFor(error);
   return reply.code(status).send(body);
+}
+
+/** The most of a refused body read (and dropped) so that its sender hears why, rather than a broken pipe. */
+const MAX_DRAINED_BYTES = 64 * 1024 * 1024;
+const MAX_DRAIN_MS = 10_000;
+
+/** Every route's errors become answers here: statusFor's status and body, 5xx logged. */
+export function answerErrors(app: FastifyInstance, limits: BodyLimits, logger: Logger): void {
+  app.setErrorHandler(async (error, request, reply) => {
+    const tooLarge = tooLargeError(error, request.headers['content-type'], limits);
+    const { status, body } = statusFor(tooLarge ?? error);
+    if (status >= 500) logger.error({ err: error }, 'API error');
+    if (tooLarge) await drainBody(request.raw);
+    return reply.code(status).send(body);
+  });
+}
+
+/**
+ * A client still sending a body that was refused for its size gets a reset connection,
+ * and reports that instead of the 413 (the CLI saw EPIPE): the rest is read and dropped
+ * first, within bounds; a body beyond them is cut off, as before.
+ */
+async function drainBody(raw: IncomingMessage): Promise<void> {
+  if (raw.complete || Number(raw.headers['content-length'] ?? MAX_DRAINED_BYTES + 1) > MAX_DRAINED_BYTES) return;
+  raw.resume();
+  await Promise.race([once(raw, 'end').catch(() => undefined), setTimeout(MAX_DRAIN_MS, undefined, { ref: false })]);
 }

@@ -9,6 +9,7 @@ import type { Clock } from '../util/clock.js';
 import { NotFoundError } from './errors.js';
 import { parseLogQuery, type LogQuery } from './log-query.js';
 import type { LogSession, LogSessions, LogSink, SessionEnd, SessionEndReason } from './log-sessions.js';
+import { errorMessage } from '../util/error-message.js';
 
 // `GET /api/v1alpha1/{projects|leases}/NAME/log`: a running object's log, three ways on
 // one path. Plain text by default (chunked, one line per line), server-sent events with
@@ -248,7 +249,7 @@ function serveWebSocket(
   socket.on('close', () => session.close());
   socket.on('error', () => session.close());
   session.started.catch((error: unknown) => {
-    closeWith({ reason: 'error', message: error instanceof Error ? error.message : String(error) });
+    closeWith({ reason: 'error', message: errorMessage(error) });
   });
 }
 

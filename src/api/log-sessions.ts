@@ -5,6 +5,7 @@ import type { ObjectStore } from '../store/store.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { LogQuery } from './log-query.js';
+import { errorMessage } from '../util/error-message.js';
 
 // One API client reading one object's log, whatever the wire (plain text, server-sent
 // events, WebSocket): the log follower, heartbeats while following, and the reasons a
@@ -46,7 +47,7 @@ export interface LogSessionOptions {
 }
 
 export class LogSessions {
-  private readonly open = new Set<(end: SessionEnd) => void>();
+  private readonly open = new Set<OpenSession>();
   private readonly clock: Clock;
 
   constructor(private readonly options: LogSessionOptions) {
@@ -54,56 +55,60 @@ export class LogSessions {
   }
 
   start(target: LogTarget, query: LogQuery, sink: LogSink): LogSession {
-    const { store, logger } = this.options;
-    let ended = false;
-    let stopHeartbeat: (() => void) | undefined;
-    let unwatchStore: (() => void) | undefined;
-    let markFinished: () => void = () => undefined;
-    const finished = new Promise<void>((resolve) => (markFinished = resolve));
+    const session = new OpenSession(target, sink, () => this.open.delete(session));
+    session.follow(this.options.runtime, query, this.clock, this.options);
+    this.open.add(session);
+    if (query.follow) {
+      session.endWhenDeleted(this.options.store);
+      session.beat(this.clock, this.options.heartbeatIntervalMs);
+    }
+    return session.handle();
+  }
 
-    const finish = (end: SessionEnd | undefined): void => {
-      if (ended) return;
-      ended = true;
-      this.open.delete(finish);
-      stopHeartbeat?.();
-      unwatchStore?.();
-      follow.close();
-      if (end) sink.end(end);
-      markFinished();
-    };
+  /** Ends every open session: the server is going away. */
+  shutdown(): void {
+    for (const session of [...this.open])
+      session.finish({ reason: 'shutdown', message: 'the Luma API is shutting down' });
+  }
+}
 
+/** One reader's log: what it holds open, released once by finish() whatever ends it. */
+class OpenSession {
+  private ended = false;
+  private readonly releases: Array<() => void> = [];
+  private started: Promise<void> = Promise.resolve();
+  private markFinished: () => void = () => undefined;
+  private readonly finished = new Promise<void>((resolve) => (this.markFinished = resolve));
+
+  constructor(
+    private readonly target: LogTarget,
+    private readonly sink: LogSink,
+    private readonly forget: () => void,
+  ) {}
+
+  follow(runtime: ContainerRuntime, query: LogQuery, clock: Clock, options: LogSessionOptions): void {
+    const { logger } = options;
+    const where = { kind: this.target.kind, name: this.target.name };
     const follow = followObjectLog(
-      this.options.runtime,
-      target,
+      runtime,
+      this.target,
       {
         follow: query.follow,
-        ...(query.tail !== undefined ? { tail: query.tail } : {}),
-        ...(query.since !== undefined ? { since: query.since } : {}),
-        clock: this.clock,
-        ...(this.options.pollIntervalMs !== undefined ? { pollIntervalMs: this.options.pollIntervalMs } : {}),
+        tail: query.tail,
+        since: query.since,
+        clock,
+        pollIntervalMs: options.pollIntervalMs,
         onWaiting: (message) => {
-          if (!ended) sink.notice(message);
+          if (!this.ended) this.sink.notice(message);
         },
-        onProblem: (message) => logger.warn({ kind: target.kind, name: target.name }, message),
+        onProblem: (message) => logger.warn(where, message),
       },
       (record) => {
-        if (!ended) sink.record(record);
+        if (!this.ended) this.sink.record(record);
       },
     );
-    this.open.add(finish);
-
-    if (query.follow) {
-      unwatchStore = store.watch((event) => {
-        const { kind, metadata } = event.object;
-        if (event.type === 'DELETED' && kind === target.kind && metadata.name === target.name) {
-          finish({ reason: 'object-deleted', message: `${kind.toLowerCase()}/${metadata.name} was deleted` });
-        }
-      });
-      stopHeartbeat = startHeartbeat(this.clock, this.options.heartbeatIntervalMs, () => {
-        if (!ended) sink.heartbeat();
-      });
-    }
-
+    this.releases.push(() => follow.close());
+    this.started = follow.started;
     // The follower lists the instances first; a failure there (Docker unreachable) comes
     // before anything is written, so the wire answers it with an error status instead.
     let isStarted = false;
@@ -112,19 +117,44 @@ export class LogSessions {
       () => undefined,
     );
     follow.done.then(
-      (end) => finish(end.reason === 'closed' ? undefined : { reason: end.reason, message: end.message }),
+      (end) => this.finish(end.reason === 'closed' ? undefined : { reason: end.reason, message: end.message }),
       (error: unknown) => {
-        const message = error instanceof Error ? error.message : String(error);
-        if (isStarted) logger.warn({ kind: target.kind, name: target.name, err: message }, 'log stream failed');
-        finish(isStarted ? { reason: 'error', message } : undefined);
+        const message = errorMessage(error);
+        if (isStarted) logger.warn({ ...where, err: message }, 'log stream failed');
+        this.finish(isStarted ? { reason: 'error', message } : undefined);
       },
     );
-
-    return { started: follow.started, finished, close: () => finish(undefined) };
   }
 
-  /** Ends every open session: the server is going away. */
-  shutdown(): void {
-    for (const finish of [...this.open]) finish({ reason: 'shutdown', message: 'the Luma API is shutting down' });
+  endWhenDeleted(store: ObjectStore): void {
+    const { kind: targetKind, name } = this.target;
+    this.releases.push(
+      store.watch((event) => {
+        const { kind, metadata } = event.object;
+        if (event.type === 'DELETED' && kind === targetKind && metadata.name === name)
+          this.finish({ reason: 'object-deleted', message: `${kind.toLowerCase()}/${metadata.name} was deleted` });
+      }),
+    );
+  }
+
+  beat(clock: Clock, intervalMs: number): void {
+    this.releases.push(
+      startHeartbeat(clock, intervalMs, () => {
+        if (!this.ended) this.sink.heartbeat();
+      }),
+    );
+  }
+
+  finish(end: SessionEnd | undefined): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.forget();
+    for (const release of this.releases) release();
+    if (end) this.sink.end(end);
+    this.markFinished();
+  }
+
+  handle(): LogSession {
+    return { started: this.started, finished: this.finished, close: () => this.finish(undefined) };
   }
 }

@@ -3,6 +3,7 @@ import type { EventLog, LumaEvent } from '../events/event-log.js';
 import { matchesSelector, parseLabelSelector, SelectorError, type LabelSelector } from '../model/label-selector.js';
 import { KIND_PLURALS, KINDS, type Kind, type LumaObject } from '../model/types.js';
 import type { ObjectStore } from '../store/store.js';
+import { isTrue } from './api-options.js';
 import { BadRequestError } from './errors.js';
 import { openSseStream } from './sse-stream.js';
 import { EVENT_STREAM_EVENT, WATCH_SYNCED_EVENT } from './wire.js';
@@ -51,96 +52,101 @@ function selectorOf(query: ListQuery): LabelSelector {
   }
 }
 
-function isTrue(value: string | undefined): boolean {
-  return value === 'true' || value === '1';
-}
+type StreamOptions = Pick<WatchRouteOptions, 'heartbeatIntervalMs' | 'maxBufferedBytes'>;
 
 export function registerWatchRoutes(app: FastifyInstance, options: WatchRouteOptions): void {
-  const { store, prefix } = options;
-  const streamOptions = {
-    heartbeatIntervalMs: options.heartbeatIntervalMs,
-    ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}),
-  };
+  for (const kind of KINDS) registerObjectList(app, options, kind);
+  registerEventList(app, options);
+}
 
-  for (const kind of KINDS) {
-    app.get(
-      `${prefix}/${KIND_PLURALS[kind]}`,
-      {
-        schema: { summary: `List ${KIND_PLURALS[kind]}, or watch them with ?watch=true`, querystring: listQuerystring },
-      },
-      async (request, reply) => {
-        const query = request.query as ListQuery;
-        const selector = selectorOf(query);
-        const matches = (object: LumaObject): boolean =>
-          (query.name === undefined || object.metadata.name === query.name) &&
-          matchesSelector(selector, object.metadata.labels);
-        if (!isTrue(query.watch)) return { items: store.list(kind).filter(matches) };
-        return watchObjects(request, reply, kind, matches);
-      },
-    );
-  }
-
-  async function watchObjects(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    kind: Kind,
-    matches: (object: LumaObject) => boolean,
-  ): Promise<FastifyReply> {
-    const stream = openSseStream(reply, streamOptions);
-    // Subscribing and reading the present happen in one turn of the event loop: no write
-    // can fall between them, so nothing is missed and nothing is sent twice.
-    const unsubscribe = store.watch((event) => {
-      if (event.object.kind === kind && matches(event.object)) stream.send(event.type, event.object);
-    });
-    for (const object of store.list(kind).filter(matches)) stream.sendPresent('ADDED', object);
-    stream.send(WATCH_SYNCED_EVENT, {});
-    request.log.debug({ kind }, 'watch opened');
-    await stream.closed;
-    unsubscribe();
-    return reply;
-  }
-
+function registerObjectList(app: FastifyInstance, options: WatchRouteOptions, kind: Kind): void {
   app.get(
-    `${prefix}/events`,
+    `${options.prefix}/${KIND_PLURALS[kind]}`,
+    {
+      schema: { summary: `List ${KIND_PLURALS[kind]}, or watch them with ?watch=true`, querystring: listQuerystring },
+    },
+    async (request, reply) => {
+      const query = request.query as ListQuery;
+      const selector = selectorOf(query);
+      const matches = (object: LumaObject): boolean =>
+        (query.name === undefined || object.metadata.name === query.name) &&
+        matchesSelector(selector, object.metadata.labels);
+      if (!isTrue(query.watch)) return { items: options.store.list(kind).filter(matches) };
+      return watchObjects(request, reply, options, kind, matches);
+    },
+  );
+}
+
+async function watchObjects(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: StreamOptions & { store: ObjectStore },
+  kind: Kind,
+  matches: (object: LumaObject) => boolean,
+): Promise<FastifyReply> {
+  const { store } = options;
+  const stream = openSseStream(reply, options);
+  // Subscribing and reading the present happen in one turn of the event loop: no write
+  // can fall between them, so nothing is missed and nothing is sent twice.
+  const unsubscribe = store.watch((event) => {
+    if (event.object.kind === kind && matches(event.object)) stream.send(event.type, event.object);
+  });
+  for (const object of store.list(kind).filter(matches)) stream.sendPresent('ADDED', object);
+  stream.send(WATCH_SYNCED_EVENT, {});
+  request.log.debug({ kind }, 'watch opened');
+  await stream.closed;
+  unsubscribe();
+  return reply;
+}
+
+const eventQuerystring = {
+  type: 'object',
+  properties: {
+    kind: { type: 'string', description: 'Project, Image or Lease (or another component, such as Sync)' },
+    name: { type: 'string' },
+    watch: {
+      type: 'string',
+      description: 'true: every matching event so far, SYNCED, then each new or repeated one',
+    },
+  },
+} as const;
+
+function registerEventList(app: FastifyInstance, options: WatchRouteOptions): void {
+  app.get(
+    `${options.prefix}/events`,
     {
       schema: {
         summary: 'Recent events (Normal, Warning; repeats counted), oldest first; ?watch=true streams them',
-        querystring: {
-          type: 'object',
-          properties: {
-            kind: { type: 'string', description: 'Project, Image or Lease (or another component, such as Sync)' },
-            name: { type: 'string' },
-            watch: {
-              type: 'string',
-              description: 'true: every matching event so far, SYNCED, then each new or repeated one',
-            },
-          },
-        },
+        querystring: eventQuerystring,
       },
     },
     async (request, reply) => {
       const query = request.query as { kind?: string; name?: string; watch?: string };
-      const kind = query.kind === undefined ? undefined : canonicalKind(query.kind);
-      const filter = {
-        ...(kind !== undefined ? { kind } : {}),
-        ...(query.name !== undefined ? { name: query.name } : {}),
-      };
-      const matches = (event: LumaEvent): boolean =>
-        (kind === undefined || event.object.kind === kind) &&
-        (query.name === undefined || event.object.name === query.name);
+      const filter = { kind: query.kind === undefined ? undefined : canonicalKind(query.kind), name: query.name };
       if (!isTrue(query.watch)) return { items: options.events.list(filter) };
-      const stream = openSseStream(reply, streamOptions);
-      // As for objects: subscribed and read in one turn, so nothing falls between.
-      const unsubscribe = options.events.subscribe((event) => {
-        if (matches(event)) stream.send(EVENT_STREAM_EVENT, event);
-      });
-      for (const event of options.events.list(filter)) stream.sendPresent(EVENT_STREAM_EVENT, event);
-      stream.send(WATCH_SYNCED_EVENT, {});
-      await stream.closed;
-      unsubscribe();
-      return reply;
+      return watchEvents(reply, options, filter);
     },
   );
+}
+
+async function watchEvents(
+  reply: FastifyReply,
+  options: StreamOptions & { events: EventLog },
+  filter: { kind: string | undefined; name: string | undefined },
+): Promise<FastifyReply> {
+  const matches = (event: LumaEvent): boolean =>
+    (filter.kind === undefined || event.object.kind === filter.kind) &&
+    (filter.name === undefined || event.object.name === filter.name);
+  const stream = openSseStream(reply, options);
+  // As for objects: subscribed and read in one turn, so nothing falls between.
+  const unsubscribe = options.events.subscribe((event) => {
+    if (matches(event)) stream.send(EVENT_STREAM_EVENT, event);
+  });
+  for (const event of options.events.list(filter)) stream.sendPresent(EVENT_STREAM_EVENT, event);
+  stream.send(WATCH_SYNCED_EVENT, {});
+  await stream.closed;
+  unsubscribe();
+  return reply;
 }
 
 /** `project`, `projects` and `Project` name the same kind; other kinds (Sync) pass as written. */

@@ -105,7 +105,7 @@ export async function applyDocuments(
       const resourceVersion = doc.object.metadata.resourceVersion;
       const { object, result } = await store.apply(doc.object, {
         dryRun,
-        ...(resourceVersion !== undefined ? { resourceVersion } : {}),
+        resourceVersion,
       });
       return { kind: object.kind, name: object.metadata.name, result, object };
     }),

@@ -1,7 +1,7 @@
 import type { OperatorSettings } from '../config/settings.js';
 import type { FieldPath } from '../model/field-path.js';
 import { formatCpu, formatDuration, formatMemory, parseCpu, parseDuration, parseMemory } from '../model/quantities.js';
-import type { LeaseObject, LeaseSpec } from '../model/types.js';
+import type { LeaseObject } from '../model/types.js';
 
 // The operator's rules for Leases: ttl and resources within bounds, caps on how many
 // are active, and how far a renewal may go. Pure functions: apply.ts turns their issues
@@ -16,23 +16,6 @@ export interface AdmissionIssue {
 }
 
 export type LeaseBoundsSettings = Pick<OperatorSettings, 'leaseBounds'>;
-
-/** A Lease's ttl and resources as numbers, the operator's defaults filled in. */
-export interface LeaseResources {
-  ttlMs: number;
-  cpuMillis: number;
-  memoryBytes: number;
-}
-
-/** The spec must have passed validation; a quantity that does not parse throws QuantityError. */
-export function leaseResources(spec: LeaseSpec, settings: Pick<OperatorSettings, 'leaseDefaults'>): LeaseResources {
-  return {
-    ttlMs: parseDuration(spec.ttl),
-    cpuMillis: spec.resources?.cpu !== undefined ? parseCpu(spec.resources.cpu) : settings.leaseDefaults.cpuMillis,
-    memoryBytes:
-      spec.resources?.memory !== undefined ? parseMemory(spec.resources.memory) : settings.leaseDefaults.memoryBytes,
-  };
-}
 
 /**
  * Lease bounds are set in minutes (5m–120m by default) and are worded so: `120m`

@@ -16,6 +16,7 @@ import type { LogRecord } from '../logs/object-log.js';
 import { KIND_PLURALS, type Kind, type LumaObject } from '../model/types.js';
 import type { UsageSummary } from '../usage/summary.js';
 import type { SyncStatus } from '../sync/sync-status.js';
+import { errorMessage } from '../util/error-message.js';
 
 // The CLI's only way to Luma: the HTTP API. Failures become CliError with one line a
 // user can act on (and, for invalid manifests, one line per problem).
@@ -144,12 +145,10 @@ export class ApiClient {
       response = await fetch(new URL(path, this.server), {
         method,
         headers,
-        ...(payload !== undefined ? { body: payload } : {}),
+        body: payload,
       });
     } catch (error) {
-      const cause =
-        (error as { cause?: { code?: string } }).cause?.code ??
-        (error instanceof Error ? error.message : String(error));
+      const cause = (error as { cause?: { code?: string } }).cause?.code ?? errorMessage(error);
       throw new CliError(
         `cannot reach the Luma API at ${this.server} (${cause}); is \`luma up\` running? (set --server or LUMA_SERVER to point elsewhere)`,
       );
@@ -288,9 +287,7 @@ export class ApiClient {
         { headers: this.authorization() },
       );
     } catch (error) {
-      const cause =
-        (error as { cause?: { code?: string } }).cause?.code ??
-        (error instanceof Error ? error.message : String(error));
+      const cause = (error as { cause?: { code?: string } }).cause?.code ?? errorMessage(error);
       throw new CliError(`cannot reach the Luma API at ${this.server} (${cause}); is \`luma up\` running?`);
     }
     if (!response.ok) {
@@ -341,9 +338,7 @@ function queryString(params: Record<string, string | undefined>): string {
 }
 
 function causeOf(error: unknown): string {
-  return (
-    (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error))
-  );
+  return (error as { cause?: { code?: string } }).cause?.code ?? errorMessage(error);
 }
 
 function isJson(text: string): boolean {

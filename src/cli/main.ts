@@ -18,6 +18,7 @@ import type { LogFormat } from '../util/logger.js';
 import { registerVersionCommand } from './commands/version.js';
 import { registerExplainCommand } from './commands/explain.js';
 import { readBuildInfo, versionLine } from './build-info.js';
+import { errorMessage } from '../util/error-message.js';
 
 // `luma`: kubectl-like and thin. Object commands talk to the API, proxy commands to the
 // proxy's management socket; `up`, `controller` and `proxy run` are the daemons.
@@ -105,7 +106,7 @@ export async function runCli(argv: string[]): Promise<void> {
       process.exit(exitCodeFor(error));
     }
     const code = (error as { code?: string }).code;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     // Startup failures (Docker down, a port taken, a bad flag) are one line, not a stack trace.
     process.stderr.write(
       `error: ${message}${code === 'EADDRINUSE' ? ' (the address is in use; pick another with --listen / --api-listen)' : ''}\n`,

@@ -67,6 +67,22 @@ export interface CompatSection {
 /** Reports a bad value at `key` (relative to `compat.`) and never returns. */
 export type Fail = (key: string, message: string) => never;
 
+/** A bad value in the section: `key` is relative to `compat.`, dot-separated. */
+export class CompatSettingsError extends Error {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CompatSettingsError';
+  }
+}
+
+/** The Fail the settings reader passes: the checks catch it and report it with its position. */
+export const compatFailure: Fail = (key, message) => {
+  throw new CompatSettingsError(key, message);
+};
+
 const TOP_KEYS = ['anonymous', 'containersApi', 'containerPool', 'containerLease', 'orchestrator'];
 const POOL_KEYS = [
   'image',

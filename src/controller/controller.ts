@@ -1,6 +1,7 @@
 import type { Kind } from '../model/types.js';
 import type { ProxyHooks, ProxyManagement } from '../proxy/management.js';
-import { DockerUnavailableError, errorMessage } from '../runtime/errors.js';
+import { DockerUnavailableError } from '../runtime/errors.js';
+import { errorMessage } from '../util/error-message.js';
 import type { ContainerRuntime } from '../runtime/runtime.js';
 import type { ObjectStore, WatchEvent } from '../store/store.js';
 import type { Logger } from '../util/logger.js';

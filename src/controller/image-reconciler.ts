@@ -2,7 +2,7 @@ import type { ImageObject, ImageStatus } from '../model/types.js';
 import { CONTEXT_DIGEST_ANNOTATION, type ContextStore } from '../images/context-store.js';
 import { packContext } from '../images/context.js';
 import type { LogHub } from '../logs/log-hub.js';
-import { errorMessage } from '../runtime/errors.js';
+import { errorMessage } from '../util/error-message.js';
 import { LABELS } from '../runtime/labels.js';
 import { BuildCancelledError, BuildFailedError, PullFailedError, type ImageRuntime } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';

@@ -1,6 +1,6 @@
 import { resolveProjectSettings, type ProjectSettings } from '../model/project-settings.js';
 import type { ProjectObject } from '../model/types.js';
-import { errorMessage } from '../runtime/errors.js';
+import { errorMessage } from '../util/error-message.js';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
 import type { Logger } from '../util/logger.js';

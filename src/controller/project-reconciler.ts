@@ -7,7 +7,8 @@ import {
 import type { DeployRequest, ProxyManagement, ServiceInfo } from '../proxy/management.js';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
-import { DockerUnavailableError, errorMessage } from '../runtime/errors.js';
+import { DockerUnavailableError } from '../runtime/errors.js';
+import { errorMessage } from '../util/error-message.js';
 import type { Logger } from '../util/logger.js';
 import { shortHash } from '../util/hash.js';
 import { certificateCondition } from './certificate-condition.js';

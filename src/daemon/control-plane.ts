@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { ensureApiToken } from '../api/api-token.js';
-import { createApiServer, type HealthReport } from '../api/server.js';
+import { createApiServer } from '../api/server.js';
+import type { SyncControl } from '../api/sync-routes.js';
 import type { OperatorSettings } from '../config/settings.js';
 import { Controller } from '../controller/controller.js';
 import { CONDITION_EVENT_SOURCE, ConditionEvents } from '../events/condition-events.js';
@@ -16,7 +17,7 @@ import { LogHub } from '../logs/log-hub.js';
 import { FileStore } from '../store/file-store.js';
 import { ledgerPath, UsageLedger } from '../usage/ledger.js';
 import type { Logger } from '../util/logger.js';
-import { EngineMonitor } from './engine-monitor.js';
+import { watchEngine, type EngineReports } from './engine-reports.js';
 import { DirectorySync } from '../sync/directory-sync.js';
 import { InventoryFile } from '../sync/inventory.js';
 import { ManifestWatcher } from '../sync/watcher.js';
@@ -59,39 +60,79 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const { settings, logger } = options;
   const runtime = new DockerRuntime({ instance: settings.instance });
   await runtime.ping();
-
-  const store = await FileStore.open(options.stateDir, {
-    initialFinalizers: { Lease: [LEASE_FINALIZER], Project: [PROJECT_FINALIZER] },
-  });
-  let ledger: UsageLedger;
-  try {
-    ledger = await UsageLedger.open(ledgerPath(options.stateDir), {
-      onWarning: (message) => logger.warn({ component: 'usage' }, message),
-    });
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  let token: string;
-  try {
-    token = await ensureApiToken(options.stateDir);
-  } catch (error) {
-    await ledger.close();
-    await store.close();
-    throw error;
-  }
+  const { store, ledger, token } = await openState(options.stateDir, logger);
   const contexts = await new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits).prepare();
   const logs = new LogHub();
   const events = new EventLog();
-  // Readiness changes of every object become events (`luma events`, `luma describe`).
+  const stopEvents = startEventFeeds(store, events, options);
+  // The directory is read once before the controller starts (what it declares exists from
+  // the first reconcile on), then followed as it changes.
+  const sync = await startDirectorySync(options, store, contexts, events);
+  const parts: Parts = { store, runtime, contexts, logs, ledger, events };
+  const controller = await startController(options, parts);
+  const engine = watchEngine(runtime, events, controller, logger);
+  const api = await listenApi(options, parts, { token, engine, sync });
+
+  // What brings work (the engine monitor, the directory, the API) stops before the
+  // controller that does it; the ledger and the store close last.
+  const stop = async (): Promise<void> => {
+    engine.stop();
+    await sync.stop();
+    await api.close();
+    await controller.stop();
+    stopEvents();
+    await ledger.close();
+    await store.close();
+  };
+  let stopping: Promise<void> | undefined;
+  return { apiPort: api.port, controller, ledger, events, stop: () => (stopping ??= stop()) };
+}
+
+/** The store, the usage ledger and the API token; what was opened is closed again when a later one fails. */
+async function openState(
+  stateDir: string,
+  logger: Logger,
+): Promise<{ store: FileStore; ledger: UsageLedger; token: string }> {
+  const store = await FileStore.open(stateDir, {
+    initialFinalizers: { Lease: [LEASE_FINALIZER], Project: [PROJECT_FINALIZER] },
+  });
+  let ledger: UsageLedger | undefined;
+  try {
+    ledger = await UsageLedger.open(ledgerPath(stateDir), {
+      onWarning: (message) => logger.warn({ component: 'usage' }, message),
+    });
+    return { store, ledger, token: await ensureApiToken(stateDir) };
+  } catch (error) {
+    await ledger?.close();
+    await store.close();
+    throw error;
+  }
+}
+
+/** Readiness changes become events (`luma events`, `luma describe`); lifecycle events go to the webhooks. */
+function startEventFeeds(store: FileStore, events: EventLog, options: ControlPlaneOptions): () => void {
+  const { settings, logger } = options;
   const conditionEvents = new ConditionEvents(events.recorder(CONDITION_EVENT_SOURCE));
   for (const kind of KINDS) conditionEvents.prime(store.list(kind));
   const stopConditionEvents = store.watch((event) => conditionEvents.observe(event));
   const webhooks = new WebhookDispatcher(settings.webhooks, { logger: logger.child({ component: 'webhooks' }) });
   const detachWebhooks = attachLifecycleWebhooks(events, store, webhooks, settings.instance);
   registerWebhookCollectors(options.metrics, () => webhooks.stats());
-  // The directory is read once before the controller starts (what it declares exists from
-  // the first reconcile on), then followed as it changes.
+  return () => {
+    stopConditionEvents();
+    detachWebhooks();
+    webhooks.close();
+  };
+}
+
+/** The watched manifests directory, read once now and then followed; what the API's sync routes drive. */
+async function startDirectorySync(
+  options: ControlPlaneOptions,
+  store: FileStore,
+  contexts: ContextStore,
+  events: EventLog,
+): Promise<SyncControl & { stop(): Promise<void> }> {
+  const { settings, logger } = options;
   const directorySync = new DirectorySync({
     dir: options.manifests,
     store,
@@ -102,20 +143,42 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     events: events.recorder('sync'),
     logger: logger.child({ component: 'sync' }),
   });
-  const manifestWatcher = new ManifestWatcher({
+  const watcher = new ManifestWatcher({
     dir: options.manifests,
     sync: directorySync,
     debounceMs: settings.sync.debounceMs,
     logger: logger.child({ component: 'sync' }),
   });
-  await manifestWatcher.start();
+  await watcher.start();
+  return {
+    status: () => directorySync.status(),
+    passNow: (pass) => watcher.passNow(pass),
+    stop: async () => {
+      await watcher.stop();
+      // Ends the scan's worker thread (src/sync/scan-thread.ts).
+      await directorySync.close();
+    },
+  };
+}
 
+/** What the control plane is made of, shared by the controller and the API. */
+interface Parts {
+  store: FileStore;
+  runtime: DockerRuntime;
+  contexts: ContextStore;
+  logs: LogHub;
+  ledger: UsageLedger;
+  events: EventLog;
+}
+
+async function startController(options: ControlPlaneOptions, parts: Parts): Promise<Controller> {
+  const { settings, logger } = options;
   const controller = new Controller({
-    store,
-    runtime,
+    store: parts.store,
+    runtime: parts.runtime,
     proxy: options.proxy,
-    contexts,
-    logs,
+    contexts: parts.contexts,
+    logs: parts.logs,
     instance: settings.instance,
     logger: logger.child({ component: 'controller' }),
     publicUrl: options.publicUrl,
@@ -125,97 +188,44 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     stopTimeoutSeconds: settings.stopTimeoutSeconds,
     stoppedRetentionMs: settings.stoppedRetentionMs,
     policy: settings,
-    ledger,
-    events: events.recorder('controller'),
+    ledger: parts.ledger,
+    events: parts.events.recorder('controller'),
     metrics: new PrometheusControllerMetrics(options.metrics),
     admission: settings.admission,
   });
-  registerControllerCollectors(options.metrics, { store, usage: ledger, queueDepth: () => controller.queueDepth() });
+  const depth = { store: parts.store, usage: parts.ledger, queueDepth: () => controller.queueDepth() };
+  registerControllerCollectors(options.metrics, depth);
   options.attachHooks(controller);
   await controller.start();
+  return controller;
+}
 
-  // The engine's outages are reported once each (log, event); when it is back, everything
-  // is reconciled at once rather than when each object's error backoff ends.
-  const engineRef = { kind: 'Engine', name: runtime.endpoint };
-  const recordEngine = events.recorder('controller');
-  const engine = new EngineMonitor({
-    ping: () => runtime.ping(),
-    onDown: (error) => {
-      logger.error(
-        { component: 'engine', endpoint: runtime.endpoint, err: error },
-        'Docker engine unreachable; cold requests get 503 until it is back',
-      );
-      recordEngine.record(engineRef, 'Warning', 'EngineUnreachable', error);
-    },
-    onUp: (downForMs) => {
-      logger.info(
-        { component: 'engine', endpoint: runtime.endpoint, downForMs },
-        'Docker engine reachable again; reconciling everything',
-      );
-      recordEngine.record(
-        engineRef,
-        'Normal',
-        'EngineReconnected',
-        `the Docker engine at ${runtime.endpoint} answers again after ${Math.round(downForMs / 1000)}s`,
-      );
-      controller.requestResync();
-    },
-  });
-  engine.start();
-  const dockerState = (): HealthReport['docker'] => {
-    const state = engine.state();
-    return state.reachable
-      ? { reachable: true }
-      : { reachable: false, ...(state.error !== undefined ? { error: state.error } : {}) };
-  };
-
+async function listenApi(
+  options: ControlPlaneOptions,
+  parts: Parts,
+  extras: { token: string; engine: EngineReports; sync: SyncControl },
+): Promise<{ port: number; close(): Promise<void> }> {
+  const { settings } = options;
   const api = await createApiServer({
-    store,
-    contexts,
-    logs,
-    runtime,
+    store: parts.store,
+    contexts: parts.contexts,
+    logs: parts.logs,
+    runtime: parts.runtime,
     logHeartbeatIntervalMs: settings.logHeartbeatIntervalMs,
     maxUploadBytes: settings.maxUploadBytes,
     admission: settings,
-    ...(settings.compat ? { compat: settings.compat } : {}),
-    usage: ledger,
-    events,
-    logger: logger.child({ component: 'api' }),
-    token,
-    health: async () => {
-      await engine.check();
-      const current = dockerState();
-      return { status: current.reachable ? 'ok' : 'degraded', docker: current };
-    },
-    dockerState,
-    sync: { status: () => directorySync.status(), passNow: (pass) => manifestWatcher.passNow(pass) },
+    compat: settings.compat,
+    usage: parts.ledger,
+    events: parts.events,
+    logger: options.logger.child({ component: 'api' }),
+    token: extras.token,
+    health: extras.engine.health,
+    dockerState: extras.engine.dockerState,
+    sync: extras.sync,
     metrics: options.metrics,
   });
   await api.listen({ host: options.apiAddress.host, port: options.apiAddress.port });
-  const apiPort = (api.server.address() as { port: number }).port;
-
-  let stopping: Promise<void> | undefined;
-  return {
-    apiPort,
-    controller,
-    ledger,
-    events,
-    stop: () => {
-      stopping ??= (async () => {
-        engine.stop();
-        await manifestWatcher.stop();
-        await directorySync.close();
-        await api.close();
-        await controller.stop();
-        stopConditionEvents();
-        detachWebhooks();
-        webhooks.close();
-        await ledger.close();
-        await store.close();
-      })();
-      return stopping;
-    },
-  };
+  return { port: (api.server.address() as { port: number }).port, close: () => api.close() };
 }
 
 /** status.url: HTTPS for a `tls` project when the proxy has an HTTPS listener, else plain HTTP. */

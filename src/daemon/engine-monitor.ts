@@ -1,4 +1,4 @@
-import { errorMessage } from '../runtime/errors.js';
+import { errorMessage } from '../util/error-message.js';
 import { systemClock, type Clock } from '../util/clock.js';
 
 // Whether the Docker engine answers, watched all the time: every few seconds while it is

@@ -1,7 +1,8 @@
 import { loadSettings, type OperatorSettings } from '../config/settings.js';
 import { ProxyServer, type ClientLimits } from '../proxy/proxy-server.js';
 import { loadTls } from '../proxy/daemon.js';
-import { createLogger } from '../util/logger.js';
+import { createLogger, type Logger } from '../util/logger.js';
+import type { Registry } from 'prom-client';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { PrometheusProxyMetrics } from '../metrics/proxy-metrics.js';
 import { publicUrlFor, startControlPlane } from './control-plane.js';
@@ -66,14 +67,65 @@ async function startLocked(options: UpOptions): Promise<RunningLuma> {
 
   // One process, one registry: the API's /metrics serves the controller's and the proxy's series.
   const metrics = createMetricsRegistry();
+  const { proxy, tls, front } = await createProxy(options, httpsAddress !== undefined, logger, metrics);
+  let publicUrl = publicUrlFor(publicAddress.port);
+  const controlPlane = await startControlPlane({
+    manifests: options.manifests,
+    stateDir: options.stateDir,
+    apiAddress,
+    settings,
+    proxy: front,
+    attachHooks: (hooks) => front.setHooks(hooks),
+    // The ports are known only after listening; the proxy listens right after.
+    publicUrl: (host, secure) => publicUrl(host, secure),
+    logger,
+    metrics,
+  });
+  let ports: { proxyPort: number; httpsPort?: number };
+  try {
+    const proxyPort = (await proxy.listen(publicAddress.host, publicAddress.port)).port;
+    const httpsPort = tls && httpsAddress ? (await tls.listen(httpsAddress.host, httpsAddress.port)).port : undefined;
+    ports = { proxyPort, httpsPort };
+  } catch (error) {
+    await front.close();
+    await controlPlane.stop();
+    throw error;
+  }
+  publicUrl = publicUrlFor(ports.proxyPort, ports.httpsPort);
+  const { stateDir } = options;
+  const acmeDirectory = tls?.directoryUrl;
+  logger.info(
+    { ...ports, apiPort: controlPlane.apiPort, stateDir, instance: settings.instance, acmeDirectory },
+    'luma is up',
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = async (): Promise<void> => {
+    await front.close();
+    await controlPlane.stop();
+    logger.flush();
+  };
+  return { ...ports, apiPort: controlPlane.apiPort, settings, stop: () => (stopping ??= stop()) };
+}
+
+import type { TlsProxy } from '../proxy/tls/tls-proxy.js';
+
+/**
+ * The in-process proxy and, with an HTTPS listener, the TLS layer in front of it: the
+ * controller deploys through `front`, which follows which hosts want certificates.
+ */
+async function createProxy(
+  options: UpOptions,
+  https: boolean,
+  logger: Logger,
+  metrics: Registry,
+): Promise<{ proxy: ProxyServer; tls?: TlsProxy; front: ProxyServer | TlsProxy }> {
   const proxy = new ProxyServer({
     logger: logger.child({ component: 'proxy' }),
     metrics: new PrometheusProxyMetrics(metrics),
     ...options.proxyLimits,
   });
-  // With an HTTPS listener, the controller deploys through the TLS layer, which follows
-  // which hosts want certificates.
-  const tlsModule = httpsAddress ? await loadTls() : undefined;
+  const tlsModule = https ? await loadTls() : undefined;
   const tls = tlsModule
     ? new tlsModule.TlsProxy(proxy, {
         tlsDir: tlsModule.defaultTlsDir(options.stateDir),
@@ -83,55 +135,5 @@ async function startLocked(options: UpOptions): Promise<RunningLuma> {
       })
     : undefined;
   if (options.letsEncryptEmail) await proxy.setGlobalOption('lets-encrypt-email', options.letsEncryptEmail);
-  let publicUrl = publicUrlFor(publicAddress.port);
-  const controlPlane = await startControlPlane({
-    manifests: options.manifests,
-    stateDir: options.stateDir,
-    apiAddress,
-    settings,
-    proxy: tls ?? proxy,
-    attachHooks: (hooks) => (tls ?? proxy).setHooks(hooks),
-    // The ports are known only after listening; the proxy listens right after.
-    publicUrl: (host, secure) => publicUrl(host, secure),
-    logger,
-    metrics,
-  });
-  let proxyPort: number;
-  let httpsPort: number | undefined;
-  try {
-    proxyPort = (await proxy.listen(publicAddress.host, publicAddress.port)).port;
-    if (tls && httpsAddress) httpsPort = (await tls.listen(httpsAddress.host, httpsAddress.port)).port;
-  } catch (error) {
-    await (tls ?? proxy).close();
-    await controlPlane.stop();
-    throw error;
-  }
-  publicUrl = publicUrlFor(proxyPort, httpsPort);
-  logger.info(
-    {
-      proxyPort,
-      httpsPort,
-      apiPort: controlPlane.apiPort,
-      stateDir: options.stateDir,
-      instance: settings.instance,
-      acmeDirectory: tls?.directoryUrl,
-    },
-    'luma is up',
-  );
-
-  let stopping: Promise<void> | undefined;
-  return {
-    proxyPort,
-    apiPort: controlPlane.apiPort,
-    ...(httpsPort !== undefined ? { httpsPort } : {}),
-    settings,
-    stop: () => {
-      stopping ??= (async () => {
-        await (tls ?? proxy).close();
-        await controlPlane.stop();
-        logger.flush();
-      })();
-      return stopping;
-    },
-  };
+  return tls ? { proxy, tls, front: tls } : { proxy, front: proxy };
 }

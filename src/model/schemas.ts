@@ -36,7 +36,12 @@ export function findSchemaDirectory(from: string = dirname(fileURLToPath(import.
 }
 
 export function loadSchema(kind: Kind, directory: string = findSchemaDirectory()): AnySchemaObject {
-  const file = join(directory, SCHEMA_FILES[kind]);
+  return loadSchemaFile(SCHEMA_FILES[kind], directory);
+}
+
+/** A schema of schemas/ by file name, for documents that are not objects (the operator settings). */
+export function loadSchemaFile(name: string, directory: string = findSchemaDirectory()): AnySchemaObject {
+  const file = join(directory, name);
   const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw new Error(`${file} is not a JSON Schema object`);
@@ -47,9 +52,11 @@ export function loadSchema(kind: Kind, directory: string = findSchemaDirectory()
  * `verbose` makes ajv attach the failing schema and value, which the messages need.
  * Strict mode turns a sloppy schema edit into a failure at load; `strictRequired` is the
  * exception because "exactly one of" is written as branches that only say `required`.
+ * Union types are allowed for the operator settings, where CPU and memory may be written
+ * as plain YAML numbers (`maxCpu: 2`) as well as strings.
  */
 export function createAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false });
+  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false, allowUnionTypes: true });
   for (const keyword of ANNOTATION_KEYWORDS) ajv.addKeyword({ keyword, schemaType: 'string' });
   return ajv;
 }
@@ -66,4 +73,16 @@ export function validatorFor(kind: Kind): ValidateFunction {
     validators = compiled as Record<Kind, ValidateFunction>;
   }
   return validators[kind];
+}
+
+const byFile = new Map<string, ValidateFunction>();
+
+/** Like validatorFor, for a schema named by its file in schemas/ (`settings.schema.json`). */
+export function validatorForFile(name: string): ValidateFunction {
+  let validate = byFile.get(name);
+  if (!validate) {
+    validate = createAjv().compile(loadSchemaFile(name));
+    byFile.set(name, validate);
+  }
+  return validate;
 }

@@ -23,21 +23,21 @@ export const LIMITS = {
   memoryBytes: { min: 6 * 2 ** 20, max: 2 ** 40 },
 } as const;
 
-interface Range {
+export interface Range {
   min: number;
   max: number;
 }
 
-interface Quantity {
+export interface Quantity {
   /** How a range is worded: "expected a duration between 1s and 24h". */
   noun: string;
   parse: (input: string) => number;
   format: (value: number) => string;
 }
 
-const DURATION: Quantity = { noun: 'a duration', parse: parseDuration, format: formatDuration };
-const CPU: Quantity = { noun: 'a CPU quantity', parse: parseCpu, format: formatCpu };
-const MEMORY: Quantity = { noun: 'a memory size', parse: parseMemory, format: formatMemory };
+export const DURATION: Quantity = { noun: 'a duration', parse: parseDuration, format: formatDuration };
+export const CPU: Quantity = { noun: 'a CPU quantity', parse: parseCpu, format: formatCpu };
+export const MEMORY: Quantity = { noun: 'a memory size', parse: parseMemory, format: formatMemory };
 
 /** `already` holds the paths the schema complained about; nothing at or below them is checked again. */
 export function semanticIssues(kind: Kind, data: unknown, already: readonly FieldPath[]): FieldIssue[] {
@@ -92,12 +92,15 @@ function checkResources(checks: Checks): void {
   checks.quantity(['spec', 'resources', 'memory'], MEMORY, LIMITS.memoryBytes);
 }
 
-class Checks {
+/** Field checks over one document, skipping what the schema already reported; the operator settings use it too. */
+export class Checks {
   readonly issues: FieldIssue[] = [];
 
+  /** `numbers`: a quantity may be a plain number (the operator settings); in a manifest it may not. */
   constructor(
     private readonly data: unknown,
     private readonly already: readonly FieldPath[],
+    private readonly numbers = false,
   ) {}
 
   value(path: FieldPath): unknown {
@@ -108,13 +111,18 @@ class Checks {
     this.issues.push({ path, message });
   }
 
-  /** The field read as a number, if it is there and fine; out-of-range values are reported and still returned. */
+  /**
+   * The field read as a number, if it is there and fine; out-of-range values are reported
+   * and still returned. A YAML number is read as written (cores, bytes) only when the
+   * checks were told numbers may stand for quantities.
+   */
   quantity(path: FieldPath, quantity: Quantity, range?: Range): number | undefined {
     const input = this.value(path);
-    if (typeof input !== 'string' || this.reported(path)) return undefined;
+    const readable = typeof input === 'string' || (this.numbers && typeof input === 'number');
+    if (!readable || this.reported(path)) return undefined;
     let value: number;
     try {
-      value = quantity.parse(input);
+      value = quantity.parse(String(input));
     } catch (error) {
       // The schema's pattern should have caught this; reporting it anyway keeps a
       // pattern that drifted from the parser from letting a bad value through.
@@ -138,7 +146,8 @@ class Checks {
     return typeof value === 'number' && Number.isInteger(value) && !this.reported(path) ? value : undefined;
   }
 
-  private reported(path: FieldPath): boolean {
+  /** Whether the schema already complained about this field or one around it. */
+  reported(path: FieldPath): boolean {
     return this.already.some((reported) => isWithin(reported, path));
   }
 }

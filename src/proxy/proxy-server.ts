@@ -25,7 +25,6 @@ import { NodeExchange } from './node-exchange.js';
 import { respond, serializeAnswer, type ProxyAnswer } from './responses.js';
 import { BodyProgressWatch, bodyProgressOf } from './body-progress.js';
 import { ConnectionCap } from './connection-cap.js';
-import { routeableTarget } from './request-target.js';
 import { RouteTable, Target, type Service } from './route-table.js';
 import { RouteStateFile, type RouteState } from './route-state.js';
 import { forwardUpgrade } from './websocket.js';
@@ -465,17 +464,41 @@ export class ProxyServer implements ProxyManagement {
     this.onRequestEnd?.(record);
   }
 
-  private async route(exchange: ClientExchange): Promise<{ service: string | undefined; status: number }> {
+  /**
+   * The service the request's host routes to, its activity marked; or the status of the
+   * answer given instead (400 without a usable Host, 404 for an unknown host). Requests
+   * and upgrades are looked up here alike.
+   */
+  private lookup(exchange: ClientExchange): { service: Service; host: string } | { status: number } {
     const target = exchange.resolveTarget();
     if (!target.ok)
       return {
-        service: undefined,
         status: this.answer(exchange, target.missingHost ? respond.missingHost() : respond.badRequest(target.reason)),
       };
     const { host } = target;
     const service = this.routes.lookupHost(host);
-    if (!service) return { service: undefined, status: this.answer(exchange, respond.unknownHost(host)) };
+    if (!service) return { status: this.answer(exchange, respond.unknownHost(host)) };
     service.lastActivityAt = this.now();
+    return { service, host };
+  }
+
+  /** Counts `work` in flight on the service and its target (drains and scaling read it), then marks activity. */
+  private async inFlight<T>(service: Service, target: Target, work: () => Promise<T>): Promise<T> {
+    service.inFlight++;
+    target.inFlight++;
+    try {
+      return await work();
+    } finally {
+      service.inFlight--;
+      target.inFlight--;
+      service.lastActivityAt = this.now();
+    }
+  }
+
+  private async route(exchange: ClientExchange): Promise<{ service: string | undefined; status: number }> {
+    const found = this.lookup(exchange);
+    if ('status' in found) return { service: undefined, status: found.status };
+    const { service, host } = found;
 
     // A target that refuses connections (its container died) is dropped and the request
     // is held for the next one; only requests without a body, so nothing is sent twice.
@@ -537,15 +560,9 @@ export class ProxyServer implements ProxyManagement {
     // An upgrade gets the same intercept as any request: a WebSocket on plain HTTP for a
     // service that requires HTTPS is redirected, not spliced through in the clear.
     if (this.answeredByIntercept(exchange)) return;
-    const requestTarget = routeableTarget(req);
-    if (!requestTarget.ok)
-      return exchange.answer(
-        requestTarget.missingHost ? respond.missingHost() : respond.badRequest(requestTarget.reason),
-      );
-    const { host } = requestTarget;
-    const service = this.routes.lookupHost(host);
-    if (!service) return exchange.answer(respond.unknownHost(host));
-    service.lastActivityAt = this.now();
+    const found = this.lookup(exchange);
+    if ('status' in found) return;
+    const { service, host } = found;
     const target = await this.acquireTarget(service, host, exchange);
     if (typeof target === 'number') {
       if (!res.writableEnded) socket.destroy();
@@ -553,42 +570,27 @@ export class ProxyServer implements ProxyManagement {
     }
     res.detachSocket(socket as Parameters<ServerResponse['detachSocket']>[0]);
     res.removeAllListeners('finish');
+    await this.inFlight(service, target, () => this.splice(req, socket, head, service, target));
+  }
 
-    service.inFlight++;
-    target.inFlight++;
-    try {
-      const outcome = await forwardUpgrade(
-        req,
-        socket,
-        head,
-        target,
-        service.forwardHeaders,
-        this.limits.upgradeTimeoutMs,
-      );
-      if (outcome.kind === 'handshake-timeout') {
-        this.logger.warn(
-          { service: service.name, target: target.address, timeoutMs: this.limits.upgradeTimeoutMs },
-          'the target did not answer the upgrade in time',
-        );
-        if (socket.writable)
-          socket.end(
-            serializeAnswer(
-              respond.gatewayTimeout(service.name, this.limits.upgradeTimeoutMs),
-              true,
-              req.method ?? 'GET',
-            ),
-          );
-      } else if (outcome.kind === 'upstream-error') {
-        this.logger.warn(
-          { service: service.name, target: target.address, err: outcome.error.message },
-          'upgrade failed upstream',
-        );
-        if (socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      }
-    } finally {
-      service.inFlight--;
-      target.inFlight--;
-      service.lastActivityAt = this.now();
+  /** The tunnel to the target, until either side closes; a failed handshake is answered 504 or 502. */
+  private async splice(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    service: Service,
+    target: Target,
+  ): Promise<void> {
+    const timeoutMs = this.limits.upgradeTimeoutMs;
+    const outcome = await forwardUpgrade(req, socket, head, target, service.forwardHeaders, timeoutMs);
+    const where = { service: service.name, target: target.address };
+    if (outcome.kind === 'handshake-timeout') {
+      this.logger.warn({ ...where, timeoutMs }, 'the target did not answer the upgrade in time');
+      if (socket.writable)
+        socket.end(serializeAnswer(respond.gatewayTimeout(service.name, timeoutMs), true, req.method ?? 'GET'));
+    } else if (outcome.kind === 'upstream-error') {
+      this.logger.warn({ ...where, err: outcome.error.message }, 'upgrade failed upstream');
+      if (socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     }
   }
 
@@ -629,12 +631,10 @@ export class ProxyServer implements ProxyManagement {
     exchange: ClientExchange,
     mayRetry: boolean,
   ): Promise<number | 'refused'> {
-    service.inFlight++;
-    target.inFlight++;
-    this.hintScaleUp(service);
-    const started = this.now();
-    const heldAt = this.heldSince.get(exchange);
-    try {
+    return this.inFlight(service, target, async () => {
+      this.hintScaleUp(service);
+      const started = this.now();
+      const heldAt = this.heldSince.get(exchange);
       const options: ForwardOptions = {
         responseTimeoutMs: service.responseTimeoutMs,
         sendTimeoutMs: this.limits.sendTimeoutMs,
@@ -682,11 +682,7 @@ export class ProxyServer implements ProxyManagement {
           );
           return this.answer(exchange, respond.badGateway(service.name, outcome.error.message));
       }
-    } finally {
-      service.inFlight--;
-      target.inFlight--;
-      service.lastActivityAt = this.now();
-    }
+    });
   }
 
   /** Asks the controller to look again when the targets carry more than their share. */

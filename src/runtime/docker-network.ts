@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
-import { dockerStatusCode, errorMessage } from './errors.js';
+import { dockerStatusCode } from './errors.js';
+import { errorMessage } from '../util/error-message.js';
 import { LABELS } from './labels.js';
 
 // The bridge network every container of one Luma installation joins. Docker's default

@@ -6,7 +6,8 @@ import { isKind } from '../model/types.js';
 import { containerCreateOptions } from './container-options.js';
 import { decodedLogStream, dockerSince } from './docker-log-stream.js';
 import { ensureIsolatedNetwork, isMissingNetworkError } from './docker-network.js';
-import { DockerUnavailableError, dockerStatusCode, errorMessage, isUnreachableError } from './errors.js';
+import { DockerUnavailableError, dockerStatusCode, isUnreachableError } from './errors.js';
+import { errorMessage } from '../util/error-message.js';
 import { isContainerRole, LABELS, leaseContainerName, leaseFromContainerName, type OwnerRef } from './labels.js';
 import {
   BuildCancelledError,

@@ -43,7 +43,6 @@ export function dockerStatusCode(error: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
-export function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
-}
+// Moved to util/: not a runtime concern. Re-exported while branches that import it from
+// here are merged; new code imports '../util/error-message.js'.
+export { errorMessage } from '../util/error-message.js';

@@ -4,7 +4,7 @@ import { applyDocuments, type ContextResolver } from '../apply/apply.js';
 import type { EventRecorder } from '../events/event-log.js';
 import { readFile } from 'node:fs/promises';
 import { formatIssue, ManifestError, parseManifests, type ManifestIssue, type ParsedDocument } from '../model/parse.js';
-import { errorMessage } from '../runtime/errors.js';
+import { errorMessage } from '../util/error-message.js';
 import { ConflictError, type ObjectStore } from '../store/store.js';
 import type { SyncSettings } from '../config/settings.js';
 import { formatDuration } from '../model/quantities.js';

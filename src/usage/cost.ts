@@ -1,4 +1,4 @@
-import { leaseResources } from '../apply/lease-admission.js';
+import { leaseResources } from '../model/lease-resources.js';
 import type { OperatorSettings, Prices } from '../config/settings.js';
 import type { LeaseSpec } from '../model/types.js';
 

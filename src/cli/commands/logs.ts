@@ -70,8 +70,8 @@ export function registerLogsCommand(program: Command): void {
         name,
         {
           follow: options.follow ?? false,
-          ...(options.tail !== undefined ? { tail: options.tail } : {}),
-          ...(since !== undefined ? { since } : {}),
+          tail: options.tail,
+          since,
         },
         {
           onLine: (record) => {

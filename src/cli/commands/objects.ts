@@ -41,7 +41,7 @@ interface UsageArguments {
 async function get(api: ApiClient, args: GetArguments): Promise<void> {
   const style = stdoutStyle();
   if (args.watch) return watch(api, args);
-  const query = { ...(args.labelSelector !== undefined ? { labelSelector: args.labelSelector } : {}) };
+  const query = { labelSelector: args.labelSelector };
   const objects = args.name ? [await api.get(args.kind, args.name)] : (await api.list(args.kind, query)).items;
   const format = args.output.format;
   if (objects.length === 0 && (format === 'table' || format === 'custom-columns')) {
@@ -79,8 +79,8 @@ async function watch(api: ApiClient, args: GetArguments): Promise<void> {
   let widths: number[] | undefined;
   const lastLines = new Map<string, string>();
   const query = {
-    ...(args.name !== undefined ? { name: args.name } : {}),
-    ...(args.labelSelector !== undefined ? { labelSelector: args.labelSelector } : {}),
+    name: args.name,
+    labelSelector: args.labelSelector,
   };
   for await (const message of api.watch(args.kind, query)) {
     if (message.type === 'SYNCED') {

@@ -144,7 +144,7 @@ export function registerProxyCommands(program: Command): void {
           stateFile: paths.stateFile,
           logger: createLogger().child({ component: 'proxy' }),
           fastPath: options.fastPath,
-          ...(options.drainTimeout !== undefined ? { drainTimeoutMs: options.drainTimeout } : {}),
+          drainTimeoutMs: options.drainTimeout,
           limits: proxyLimitsFrom(options),
           ...(metricsAddress ? { metricsListen: metricsAddress } : {}),
           ...(httpsAddress
@@ -215,8 +215,8 @@ export function registerProxyCommands(program: Command): void {
         ...(options.tls ? { tls: true } : {}),
         ...(options.sslRedirect ? { sslRedirect: true } : {}),
         ...(options.forwardHeaders ? { forwardHeaders: true } : {}),
-        ...(options.responseTimeout !== undefined ? { responseTimeoutMs: options.responseTimeout } : {}),
-        ...(options.startupTimeout !== undefined ? { startupTimeoutMs: options.startupTimeout } : {}),
+        responseTimeoutMs: options.responseTimeout,
+        startupTimeoutMs: options.startupTimeout,
         ...(options.skipHealthCheck
           ? {}
           : { healthCheck: { path: options.healthCheckPath, timeoutMs: options.deployTimeout } }),

@@ -3,7 +3,6 @@ import {
   checkLeaseAgainstBounds,
   checkRenewal,
   formatLeaseDuration,
-  leaseResources,
   maxRenewalExpiry,
 } from '../../../src/apply/lease-admission.js';
 import { DEFAULT_SETTINGS } from '../../../src/config/settings.js';
@@ -56,21 +55,6 @@ describe('checkLeaseAgainstBounds', () => {
     ],
   ])('refuses %j at the field, naming the value, the limit and the setting', (spec, path, message) => {
     expect(checkLeaseAgainstBounds(lease('a', spec), DEFAULT_SETTINGS)).toEqual([{ path, message }]);
-  });
-});
-
-describe('leaseResources', () => {
-  it("fills in the operator's defaults", () => {
-    expect(leaseResources(lease('a').spec, DEFAULT_SETTINGS)).toEqual({
-      ttlMs: 1_800_000,
-      cpuMillis: 250,
-      memoryBytes: 256 * 2 ** 20,
-    });
-    expect(leaseResources(lease('a', { resources: { cpu: '1.5' } }).spec, DEFAULT_SETTINGS)).toEqual({
-      ttlMs: 1_800_000,
-      cpuMillis: 1_500,
-      memoryBytes: 256 * 2 ** 20,
-    });
   });
 });
 

@@ -1,0 +1,39 @@
+import type { FastifyInstance } from 'fastify';
+import type { ApiOptions } from './api-options.js';
+import { DOCKER_STATE_HEADER } from './wire.js';
+
+// What a probe, a scraper or a client generator reads: /healthz and /metrics (both open,
+// without the token), /openapi.json, and the header that tells every client Docker is
+// unreachable.
+
+export function registerHealthRoutes(
+  app: FastifyInstance,
+  options: Pick<ApiOptions, 'health' | 'dockerState' | 'metrics'>,
+): void {
+  app.addHook('onSend', async (_request, reply) => {
+    const docker = options.dockerState();
+    if (!docker.reachable) void reply.header(DOCKER_STATE_HEADER, docker.error ?? 'unreachable');
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get(
+    '/healthz',
+    { schema: { summary: 'Liveness and whether the Docker engine answers' } },
+    async (_request, reply) => {
+      const report = await options.health();
+      return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+    },
+  );
+
+  const { metrics } = options;
+  if (!metrics) return;
+  app.get(
+    '/metrics',
+    { schema: { summary: "Prometheus metrics (text format): the controller's, and the proxy's in `luma up`" } },
+    async (_request, reply) => {
+      const text = await metrics.metrics();
+      return reply.type(metrics.contentType).send(text);
+    },
+  );
+}
