@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE  ?= node
 LUMA  := $(NODE) dist/cli/main.js
 
-.PHONY: setup build run lint format test test-unit test-integration test-e2e test-crash test-engine-restart test-fuzz test-fuzz-proxy typecheck example-context bench-coldstart bench-proxy bench-lease bench-scale bench-soak clean
+.PHONY: setup build run lint format test test-unit test-integration test-e2e test-crash test-engine-restart test-fuzz test-fuzz-proxy typecheck example-context proxy-image bench-coldstart bench-proxy bench-lease bench-scale bench-soak clean
 
 setup:
 	@bash scripts/setup.sh
@@ -17,6 +17,11 @@ typecheck: setup
 # The example's build context needs the host's static busybox; Luma builds the image.
 example-context: setup
 	@bash scripts/prepare-example.sh
+
+# The proxy daemon as a container (docs/compat.md, seed 001), FROM scratch, nothing pulled.
+# LUMA_PROXY_IMAGE=name:tag picks the tag (default luma-proxy:latest).
+proxy-image: build
+	@bash scripts/proxy-image.sh
 
 run: build example-context
 	$(LUMA) up --manifests manifests --state-dir .luma

@@ -13,6 +13,7 @@ import { registerContainersApiRule } from './containers-api.js';
 import { compatErrorHandler } from './errors.js';
 import { DEFAULT_COMPAT_SETTINGS, type CompatSettings } from './settings.js';
 import { registerOrchestrator } from './orchestrator.js';
+import { registerStudio } from './studio.js';
 import { registerV1Projects } from './v1-projects.js';
 
 // The earlier systems' interfaces (docs/compat.md), served on Luma's API listener. One
@@ -57,6 +58,7 @@ export async function registerCompat(app: FastifyInstance, options: CompatOption
     registerV1Projects(scope, ctx);
     registerContainerLease(scope, ctx);
     await registerContainerPool(scope, ctx);
+    registerStudio(scope);
     registerOrchestrator(scope, ctx);
     registerContainersApiRule(scope, ctx);
   });

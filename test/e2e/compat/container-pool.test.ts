@@ -102,6 +102,16 @@ describe('compat: container pool', () => {
       expect(Object.keys(doc.paths)).toContain(path);
   });
 
+  it("GET /studio redirects to the web console's Studio view, without a token", async () => {
+    for (const path of ['/studio', '/containerpool/studio']) {
+      const answer = await fetch(new URL(path, env.luma.server), { redirect: 'manual' });
+      expect(answer.status, path).toBe(302);
+      expect(answer.headers.get('location')).toBe('/console/#/studio');
+    }
+    const doc = (await call(env.luma, 'GET', '/openapi', anonymous)).json as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toContain('/studio');
+  });
+
   const rows: BadInputRow[] = [
     {
       what: 'an unknown location',
