@@ -21,6 +21,7 @@ import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/contro
 import type { AdmissionSettings } from '../config/settings.js';
 import { parseMemory } from '../model/quantities.js';
 import { MemoryBudget } from './memory-budget.js';
+import { traceWake } from '../util/wake-trace.js';
 
 // Wires the store's change events, the proxy's wake calls and a periodic resync into one
 // work queue of `Kind/name` keys, and dispatches each key to its kind's reconciler.
@@ -258,6 +259,7 @@ export class Controller implements ProxyHooks {
 
   /** The proxy holds a request for a service with no target (or its targets are busy). */
   wake(service: string, requestId?: string): void {
+    traceWake('controller-wake', service);
     const lease = leaseOfService(service);
     this.options.logger.info({ service, requestId }, 'wake requested by a held request');
     if (lease !== undefined) {

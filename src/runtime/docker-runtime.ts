@@ -8,6 +8,7 @@ import { decodedLogStream, dockerSince } from './docker-log-stream.js';
 import { ensureIsolatedNetwork, isMissingNetworkError } from './docker-network.js';
 import { DockerUnavailableError, dockerStatusCode, errorMessage, isUnreachableError } from './errors.js';
 import { isContainerRole, LABELS, leaseContainerName, leaseFromContainerName, type OwnerRef } from './labels.js';
+import { traceWake } from '../util/wake-trace.js';
 import {
   BuildCancelledError,
   BuildFailedError,
@@ -159,7 +160,9 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
     // One Engine API round trip (POST /containers/ID/unpause); no inspect first: the
     // engine's answer says whether the container was paused.
     try {
+      traceWake('runtime-unpause-call', id);
       await this.call(() => this.docker.getContainer(id).unpause());
+      traceWake('runtime-unpause-answered', id);
       return true;
     } catch (error) {
       if (dockerStatusCode(error) === 404 || /is not paused/.test(errorMessage(error))) return false;
