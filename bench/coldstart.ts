@@ -14,6 +14,9 @@
 //   docker-api paused      `unpause` through the Engine API, then poll until HTTP 200
 //   docker-api unpause     that Engine API `unpause` call alone (the floor of the paused tier)
 //   luma paused            time to first byte for a project frozen by pauseAfter (Luma unpauses it)
+//
+// --trace: `luma up` stamps each step of the paused tier's wake (src/util/wake-trace.ts)
+// and the bench prints where the time to first byte went, step by step (lib/wake-trace.ts).
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -30,6 +33,7 @@ import {
 } from '../test/support/docker.js';
 import { eventually, projectManifest, request, runCli, startLuma, tempDir, writeConfig } from '../test/support/luma.js';
 import { freePort, percentile } from './lib/common.js';
+import { describeRound, formatBreakdown, stampsSince, WAKE_TRACE_ENV, type WakeRound } from './lib/wake-trace.js';
 
 const run = promisify(execFile);
 const POLL_MS = 5;
@@ -42,10 +46,11 @@ const PAUSED_SETTLE_MS = 300;
 const TIERS = ['stopped', 'fresh', 'paused'] as const;
 type Tier = (typeof TIERS)[number];
 
-const USAGE = `usage: npx tsx bench/coldstart.ts [--iterations N] [--tiers ${TIERS.join(',')}]
+const USAGE = `usage: npx tsx bench/coldstart.ts [--iterations N] [--tiers ${TIERS.join(',')}] [--trace]
 
   --iterations N   measured rounds (default 15; one more warm-up round is discarded)
   --tiers LIST     which tiers to measure, comma-separated (default: all of ${TIERS.join(', ')})
+  --trace          stamp the paused tier's wake inside Luma and print where its time went
   --help           this text
 
 Runs the built CLI (dist/): run \`npm run build\` first.`;
@@ -53,12 +58,18 @@ Runs the built CLI (dist/): run \`npm run build\` first.`;
 interface Options {
   iterations: number;
   tiers: Set<Tier>;
+  trace: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
-    options: { iterations: { type: 'string' }, tiers: { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      iterations: { type: 'string' },
+      tiers: { type: 'string' },
+      trace: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
     strict: true,
   });
   if (values.help) {
@@ -75,7 +86,7 @@ function parseOptions(argv: string[]): Options {
       throw new Error(`--tiers: "${tier}" is not a tier; expected some of ${TIERS.join(', ')}`);
     tiers.add(tier as Tier);
   }
-  return { iterations, tiers };
+  return { iterations, tiers, trace: values.trace ?? false };
 }
 
 function getOnce(port: number): Promise<number> {
@@ -96,15 +107,18 @@ async function pollUntil200(port: number): Promise<void> {
   }
 }
 
-/** Milliseconds until the response head arrives. */
-function timeToFirstByte(port: number, host: string): Promise<number> {
+/** The wall clock in milliseconds, with fractions: comparable with the stamps of `luma up`. */
+const wallClock = (): number => performance.timeOrigin + performance.now();
+
+/** When the request was sent and when its response head arrived (wall clock, ms). */
+function timeToFirstByte(port: number, host: string): Promise<{ sentAt: number; headAt: number }> {
   return new Promise((resolve, reject) => {
-    const start = process.hrtime.bigint();
+    const sentAt = wallClock();
     const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
-      const elapsed = Number(process.hrtime.bigint() - start) / 1e6;
+      const headAt = wallClock();
       res.resume();
       res.on('end', () =>
-        res.statusCode === 200 ? resolve(elapsed) : reject(new Error(`luma answered ${res.statusCode}`)),
+        res.statusCode === 200 ? resolve({ sentAt, headAt }) : reject(new Error(`luma answered ${res.statusCode}`)),
       );
     });
     req.on('error', reject);
@@ -117,7 +131,7 @@ async function timed(action: () => Promise<void>): Promise<number> {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-async function main({ iterations, tiers }: Options): Promise<void> {
+async function main({ iterations, tiers, trace }: Options): Promise<void> {
   await buildTestImage();
   const instance = testInstance('bench');
   const dir = await tempDir('bench-coldstart');
@@ -128,7 +142,9 @@ async function main({ iterations, tiers }: Options): Promise<void> {
     manifests: path.join(dir, 'manifests'),
     instance,
     config,
+    ...(trace ? { env: { [WAKE_TRACE_ENV]: '1' } } : {}),
   });
+  const wakeRounds: WakeRound[] = [];
   const paths: Record<Tier, string[]> = {
     stopped: ['docker-cli stopped', 'docker-api stopped', 'luma stopped'],
     fresh: ['docker-cli fresh', 'docker-api fresh', 'luma fresh'],
@@ -284,7 +300,13 @@ async function main({ iterations, tiers }: Options): Promise<void> {
           'luma pause',
         );
         await new Promise((resolve) => setTimeout(resolve, PAUSED_SETTLE_MS));
-        round.set('luma paused', await timeToFirstByte(luma.proxyPort, 'benchp.localhost'));
+        const { sentAt, headAt } = await timeToFirstByte(luma.proxyPort, 'benchp.localhost');
+        round.set('luma paused', headAt - sentAt);
+        if (trace && i > 0) {
+          const traced = { sentAt, headAt, stamps: await stampsSince(luma.output, sentAt) };
+          wakeRounds.push(traced);
+          process.stderr.write(`  wake trace: ${describeRound(traced)}\n`);
+        }
       }
 
       if (i > 0) for (const [name, value] of round) samples.get(name)?.push(value); // round 0 warms caches
@@ -325,9 +347,10 @@ async function main({ iterations, tiers }: Options): Promise<void> {
   if (tiers.has('paused')) {
     console.log(`| paused vs docker-cli paused | ${ratio('luma paused', 'docker-cli paused')} | (reference) |`);
     console.log(`| paused vs docker-api paused | ${ratio('luma paused', 'docker-api paused')} | (reference) |`);
-    console.log(`| paused vs docker-api unpause call | ${ratio('luma paused', 'docker-api unpause')} | (reference) |`);
+    console.log(`| paused vs docker-api unpause call | ${ratio('luma paused', 'docker-api unpause')} | p50 ≤ 1.20 |`);
     const p50 = stats('luma paused').p50;
     console.log(`| paused: luma time to first byte p50 | ${p50.toFixed(1)} ms | | ≤ 20 ms ${p50 <= 20 ? '✔' : '✘'} |`);
+    if (trace) console.log(`\n${formatBreakdown(wakeRounds, stats('docker-api unpause').p50)}`);
   }
 }
 

@@ -22,6 +22,7 @@ import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/contro
 import type { AdmissionSettings } from '../config/settings.js';
 import { parseMemory } from '../model/quantities.js';
 import { MemoryBudget } from './memory-budget.js';
+import { traceWake } from '../util/wake-trace.js';
 
 // Wires the store's change events, the proxy's wake calls and a periodic resync into one
 // work queue of `Kind/name` keys, and dispatches each key to its kind's reconciler.
@@ -81,6 +82,14 @@ function ownerKeyOf(service: string): string {
   return lease === undefined ? objectKey('Project', service) : objectKey('Lease', lease);
 }
 
+/** Owners whose containers differ between two resyncs: changed, appeared or all gone. */
+function ownersChanged(before: ReadonlyMap<string, string>, now: ReadonlyMap<string, string>): string[] {
+  const changed: string[] = [];
+  for (const [key, fingerprint] of now) if (before.get(key) !== fingerprint) changed.push(key);
+  for (const key of before.keys()) if (!now.has(key)) changed.push(key);
+  return changed;
+}
+
 function parseKey(key: string): { kind: string; name: string } {
   const slash = key.indexOf('/');
   return { kind: key.slice(0, slash), name: key.slice(slash + 1) };
@@ -97,7 +106,7 @@ export class Controller implements ProxyHooks {
   private resyncTimer: NodeJS.Timeout | undefined;
   private readonly resumeConfirmDelayMs: number;
   private resyncs = 0;
-  /** Per owner key, what the last resync saw: its object's generation and its containers. */
+  /** Per owner key with containers, what the last resync saw of them (see containersByOwner). */
   private lastSeen = new Map<string, string>();
   /** Per project, what its last watch event said of it besides status (see projectChanged). */
   private readonly projectMarks = new Map<string, string>();
@@ -251,6 +260,7 @@ export class Controller implements ProxyHooks {
 
   /** The proxy holds a request for a service with no target (or its targets are busy). */
   wake(service: string, requestId?: string): void {
+    traceWake('controller-wake', service);
     const lease = leaseOfService(service);
     this.options.logger.info({ service, requestId }, 'wake requested by a held request');
     if (lease !== undefined) {
@@ -286,51 +296,67 @@ export class Controller implements ProxyHooks {
   /**
    * Level-triggered safety net: whatever no event announced (a container removed by hand)
    * is found here. One container list covers every owner; an owner is reconciled when its
-   * containers or its object differ from what the last resync saw (or on a full resync).
+   * containers differ from what the last resync saw (or on a full resync). The work is in
+   * the number of containers, not of objects: an idle resync of 10,000 projects scaled to
+   * zero looks at none of them.
    */
   async resync(options: { full?: boolean } = {}): Promise<void> {
     const full = (options.full ?? true) || this.resyncs % FULL_RESYNC_EVERY === 0;
     this.resyncs += 1;
-    const { store } = this.options;
-    const seen = new Map<string, string>();
-    // Per owner, what its containers look like. Objects are in it with none: a change to an
-    // object (created, edited, deleted) is the store watch's to announce, so only what
-    // happened to containers (or an owner gone) makes an owner differ from the last resync.
-    const owners = new Map<string, string[]>();
-    for (const kind of ['Image', 'Project', 'Lease'] as const) {
-      for (const name of store.names(kind)) owners.set(objectKey(kind, name), []);
-    }
-    let listed = true;
-    try {
-      // Containers whose owner is gone are found here too: their reconcile removes them.
-      const containers = await this.options.runtime.list();
-      containers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      for (const container of containers) {
-        const key = objectKey(container.owner.kind, container.owner.name);
-        const parts = owners.get(key) ?? ['gone'];
-        parts.push(`${container.id}:${container.state}:${container.specHash}:${container.role}`);
-        owners.set(key, parts);
-      }
-    } catch (error) {
-      listed = false;
-      this.options.logger.warn({ err: errorMessage(error) }, 'could not list containers during resync');
-    }
-    for (const [key, parts] of owners) {
-      const fingerprint = parts.join(',');
-      seen.set(key, fingerprint);
-      // An owner new since the last resync counts as having had no containers then.
-      if (!full && listed && (this.lastSeen.get(key) ?? '') === fingerprint) continue;
+    const seen = await this.containersByOwner();
+    const keys = full || seen === undefined ? this.everyOwner(seen) : ownersChanged(this.lastSeen, seen);
+    for (const key of keys) {
       const { kind, name } = parseKey(key);
-      if (kind === 'Project')
-        this.addProject(
-          name,
-          full ||
-            parts.some((part) => part.endsWith(':pool')) ||
-            this.mayHavePool(name, store.get('Project', name)?.spec.pool?.size),
-        );
-      else this.queue.add(key);
+      if (kind !== 'Project') {
+        this.queue.add(key);
+        continue;
+      }
+      const withPool =
+        full ||
+        (seen?.get(key)?.includes(':pool') ?? false) ||
+        this.mayHavePool(name, this.options.store.get('Project', name)?.spec.pool?.size);
+      this.addProject(name, withPool);
     }
-    this.lastSeen = seen;
+    this.lastSeen = seen ?? new Map();
+  }
+
+  /**
+   * Per owner key with containers, a fingerprint of them (ids, states, spec hashes, roles);
+   * an owner whose object is gone is marked so. Undefined when Docker could not be asked.
+   * Objects are not in it: a change to an object is the store watch's to announce.
+   */
+  private async containersByOwner(): Promise<Map<string, string> | undefined> {
+    let containers;
+    try {
+      containers = await this.options.runtime.list();
+    } catch (error) {
+      this.options.logger.warn({ err: errorMessage(error) }, 'could not list containers during resync');
+      return undefined;
+    }
+    containers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const parts = new Map<string, string[]>();
+    for (const container of containers) {
+      const { kind, name } = container.owner;
+      const key = objectKey(kind, name);
+      let list = parts.get(key);
+      if (!list) {
+        // Containers whose owner is gone are found here too: their reconcile removes them.
+        list = this.options.store.has(kind, name) ? [] : ['gone'];
+        parts.set(key, list);
+      }
+      list.push(`${container.id}:${container.state}:${container.specHash}:${container.role}`);
+    }
+    return new Map([...parts].map(([key, list]) => [key, list.join(',')]));
+  }
+
+  /** Every stored object's key, and the owners of every listed container (orphans included). */
+  private everyOwner(seen: Map<string, string> | undefined): Set<string> {
+    const keys = new Set<string>();
+    for (const kind of ['Image', 'Project', 'Lease'] as const) {
+      for (const name of this.options.store.names(kind)) keys.add(objectKey(kind, name));
+    }
+    for (const key of seen?.keys() ?? []) keys.add(key);
+    return keys;
   }
 
   /** A project's serving instances and its pool converge separately. */

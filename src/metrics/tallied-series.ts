@@ -12,23 +12,27 @@ type Labels = Readonly<Record<string, string>>;
 export class TalliedSeries {
   count = 0;
   sum = 0;
-  /** Observations per bucket, by upper bound (not cumulative); those above the last bound are only in count. */
-  readonly perBucket: Float64Array;
+  /**
+   * Observations per bucket, by upper bound (not cumulative); those above the last bound are
+   * only in count. Made at the first observation: a typed array costs about 800 bytes with
+   * its backing store, and most of 10,000 idle projects' series never see a request
+   * (bench/scale: 30 MB of a 120 MB heap).
+   */
+  perBucket: Float64Array | undefined;
 
   constructor(
     readonly labels: Labels,
     private readonly bounds: readonly number[],
-  ) {
-    this.perBucket = new Float64Array(bounds.length);
-  }
+  ) {}
 
   observe(value: number): void {
     this.count++;
     this.sum += value;
     const bounds = this.bounds;
+    const perBucket = (this.perBucket ??= new Float64Array(bounds.length));
     for (let index = 0; index < bounds.length; index++) {
       if (value <= (bounds[index] as number)) {
-        (this.perBucket[index] as number)++;
+        (perBucket[index] as number)++;
         return;
       }
     }
@@ -37,7 +41,7 @@ export class TalliedSeries {
   reset(): void {
     this.count = 0;
     this.sum = 0;
-    this.perBucket.fill(0);
+    this.perBucket?.fill(0);
   }
 }
 
@@ -125,7 +129,7 @@ export class TalliedMetrics {
       if (series.count === 0) continue;
       let cumulative = 0;
       this.buckets.forEach((bound, index) => {
-        cumulative += series.perBucket[index] ?? 0;
+        cumulative += series.perBucket?.[index] ?? 0;
         values.push({ labels: { le: bound, ...series.labels }, value: cumulative, metricName: `${name}_bucket` });
       });
       values.push({ labels: { le: '+Inf', ...series.labels }, value: series.count, metricName: `${name}_bucket` });

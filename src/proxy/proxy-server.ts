@@ -28,6 +28,7 @@ import { ConnectionCap } from './connection-cap.js';
 import { RouteTable, Target, type Service } from './route-table.js';
 import { RouteStateFile, type RouteState } from './route-state.js';
 import { forwardUpgrade } from './websocket.js';
+import { traceWake } from '../util/wake-trace.js';
 
 // The edge proxy: routes by Host, holds requests for services that have no target while
 // asking its controller to wake them, and records activity. It knows nothing of Docker.
@@ -229,6 +230,7 @@ export class ProxyServer implements ProxyManagement {
   }
 
   async deployMovingHosts(request: DeployRequest, moves: readonly HostMove[]): Promise<void> {
+    traceWake('proxy-deploy', request.service);
     const newTargets = this.routes.check(request, moves);
     const { healthCheck } = request;
     if (healthCheck) {
@@ -250,6 +252,7 @@ export class ProxyServer implements ProxyManagement {
       );
     }
     const { service, removed } = this.routes.apply(request, moves);
+    traceWake('proxy-route-applied', service.name);
     this.metrics.serviceDeployed(service.name);
     await this.persist();
     if (service.targets.length === 0 && service.waiting > 0 && !service.unavailableReason) this.wake(service);
@@ -601,6 +604,7 @@ export class ProxyServer implements ProxyManagement {
     if (service.unavailableReason)
       return this.answer(exchange, respond.unavailable(service.name, service.unavailableReason));
     const heldAt = this.now();
+    traceWake('proxy-hold', service.name);
     this.heldSince.set(exchange, heldAt);
     this.metrics.requestHeld(service.name);
     const outcome = await this.holdUntilTarget(service, exchange);
@@ -640,8 +644,13 @@ export class ProxyServer implements ProxyManagement {
         sendTimeoutMs: this.limits.sendTimeoutMs,
         trustForwardedHeaders: service.forwardHeaders,
       };
-      if (heldAt !== undefined)
-        options.onResponseHead = () => this.metrics.heldRequestFirstByte(service.name, (this.now() - heldAt) / 1000);
+      if (heldAt !== undefined) {
+        traceWake('proxy-forward', service.name);
+        options.onResponseHead = () => {
+          traceWake('proxy-response-head', service.name);
+          this.metrics.heldRequestFirstByte(service.name, (this.now() - heldAt) / 1000);
+        };
+      }
       const outcome = await exchange.forward(target, options);
       switch (outcome.kind) {
         case 'response':

@@ -9,6 +9,7 @@ import { ensureIsolatedNetwork, isMissingNetworkError } from './docker-network.j
 import { DockerUnavailableError, dockerStatusCode, isUnreachableError } from './errors.js';
 import { errorMessage } from '../util/error-message.js';
 import { isContainerRole, LABELS, leaseContainerName, leaseFromContainerName, type OwnerRef } from './labels.js';
+import { traceWake } from '../util/wake-trace.js';
 import {
   BuildCancelledError,
   BuildFailedError,
@@ -160,7 +161,9 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
     // One Engine API round trip (POST /containers/ID/unpause); no inspect first: the
     // engine's answer says whether the container was paused.
     try {
+      traceWake('runtime-unpause-call', id);
       await this.call(() => this.docker.getContainer(id).unpause());
+      traceWake('runtime-unpause-answered', id);
       return true;
     } catch (error) {
       if (dockerStatusCode(error) === 404 || /is not paused/.test(errorMessage(error))) return false;

@@ -122,6 +122,10 @@ export class FileStore implements ObjectStore {
     return object === undefined ? undefined : (structuredClone(object) as ObjectOfKind<K>);
   }
 
+  has(kind: Kind, name: string): boolean {
+    return this.objects.get(kind)?.has(name) ?? false;
+  }
+
   names(kind: Kind): string[] {
     return [...(this.objects.get(kind)?.keys() ?? [])].sort();
   }

@@ -34,6 +34,8 @@ export interface ObjectStore {
   /** Reads return copies: changing them never changes the store. */
   get<K extends Kind>(kind: K, name: string): ObjectOfKind<K> | undefined;
   list<K extends Kind>(kind: K): ObjectOfKind<K>[];
+  /** Whether the object exists, without copying it. */
+  has(kind: Kind, name: string): boolean;
   /** The names of a kind's objects, sorted: for callers that need no more, without copying every object. */
   names(kind: Kind): string[];
   /**

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readdir, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { DirectorySyncGroup } from './directory-sync.js';
 
 // A crash at any moment must leave either the old content or the new one on disk, never
 // a torn file: the data goes to a temporary file beside the target (same filesystem, so
@@ -13,6 +14,8 @@ export interface WriteFileAtomicOptions {
 }
 
 const TEMP_SUFFIX = '.tmp';
+/** Writes that finish together share their directory fsyncs (see directory-sync.ts). */
+const directorySyncs = new DirectorySyncGroup((dir) => fsyncDirectory(dir));
 const TEMP_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
 
 function tempPathFor(target: string): string {
@@ -51,7 +54,7 @@ export async function writeFileAtomic(
     await rm(temp, { force: true }).catch(() => undefined);
     throw error;
   }
-  await fsyncDirectory(path.dirname(target));
+  await directorySyncs.sync(path.dirname(target));
 }
 
 /** Removes `target` durably; false when it did not exist. */
@@ -62,7 +65,7 @@ export async function removeFileDurable(target: string): Promise<boolean> {
     if (errorCode(error) === 'ENOENT') return false;
     throw error;
   }
-  await fsyncDirectory(path.dirname(target));
+  await directorySyncs.sync(path.dirname(target));
   return true;
 }
 

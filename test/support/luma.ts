@@ -73,6 +73,8 @@ export interface LumaProcessOptions {
   env?: Record<string, string>;
   /** How long it may take to say it is up (default 20 s; a crash run on a loaded machine needs more). */
   startTimeoutMs?: number;
+  /** Flags for node itself, before the CLI (`--cpu-prof`, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
 }
 
 export async function tempDir(prefix: string): Promise<string> {
@@ -102,6 +104,7 @@ export interface LumaLaunch {
 /** Spawns `luma up` and returns at once; `ready` says when it is up. */
 export function launchLuma(options: LumaProcessOptions): LumaLaunch {
   const args = [
+    ...(options.nodeArgs ?? []),
     CLI,
     'up',
     '--manifests',
