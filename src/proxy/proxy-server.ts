@@ -28,6 +28,7 @@ import { ConnectionCap } from './connection-cap.js';
 import { routeableTarget } from './request-target.js';
 import { RouteTable, Target, type Service } from './route-table.js';
 import { RouteStateFile, type RouteState } from './route-state.js';
+import { setSocketOptions } from './socket-options.js';
 import { forwardUpgrade } from './websocket.js';
 
 // The edge proxy: routes by Host, holds requests for services that have no target while
@@ -347,6 +348,7 @@ export class ProxyServer implements ProxyManagement {
       } else socket.destroy();
     });
     if (this.fastPath) this.takeConnections(server);
+    server.on('connection', setSocketOptions);
     // Last, so that every other 'connection' listener sees only the connections it admits.
     this.connectionCap.guard(server);
     this.server = server;

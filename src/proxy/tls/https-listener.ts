@@ -6,6 +6,7 @@ import type { SecureContext } from 'node:tls';
 import type { Logger } from '../../util/logger.js';
 import type { ConnectionCap } from '../connection-cap.js';
 import { connectionsCheckingIntervalFor, type ClientLimits } from '../proxy-server.js';
+import { setSocketOptions } from '../socket-options.js';
 import { asHttp1Headers, Http1StyleResponse } from './http2-compat.js';
 import { closeWhenIdle } from './http2-idle.js';
 
@@ -75,6 +76,7 @@ export class HttpsListener {
       logger.debug({ err: error.message, remote: socket.remoteAddress }, 'TLS handshake refused');
     });
     server.on('connection', (socket: Socket) => {
+      setSocketOptions(socket);
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
