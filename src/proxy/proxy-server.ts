@@ -7,7 +7,7 @@ import { waitUntilReady } from '../util/readiness-probe.js';
 import type { ClientExchange, ForwardOptions } from './exchange.js';
 import { Forwarder } from './forwarder.js';
 import { NO_PROXY_METRICS, type ProxyMetrics } from '../metrics/proxy-metrics.js';
-import { FastConnection, type FastPathHost } from './http1/fast-connection.js';
+import { FastConnection, type FastConnectionOptions, type FastPathHost } from './http1/fast-connection.js';
 import { Deadlines } from './http1/deadlines.js';
 import { UpstreamPool } from './http1/upstream-pool.js';
 import {
@@ -24,9 +24,11 @@ import { AnswersInFlight } from './answers-in-flight.js';
 import { NodeExchange } from './node-exchange.js';
 import { respond, serializeAnswer, type ProxyAnswer } from './responses.js';
 import { BodyProgressWatch, bodyProgressOf } from './body-progress.js';
+import { answerClientError } from './client-error.js';
 import { ConnectionCap } from './connection-cap.js';
 import { RouteTable, Target, type Service } from './route-table.js';
 import { RouteStateFile, type RouteState } from './route-state.js';
+import { setSocketOptions } from './socket-options.js';
 import { forwardUpgrade } from './websocket.js';
 import { traceWake } from '../util/wake-trace.js';
 
@@ -109,8 +111,9 @@ export interface ProxyServerOptions extends Partial<ClientLimits> {
   /** Where the route table is kept; routes are restored from it by restore(). */
   stateFile?: string;
   /**
-   * Plain HTTP/1.1 requests are parsed and forwarded by the proxy itself, on raw sockets
-   * (src/proxy/http1/); false sends every connection through node:http and undici. Default true.
+   * HTTP/1.1 requests, plain and over TLS, are parsed and forwarded by the proxy itself, on
+   * the sockets (src/proxy/http1/); false sends every HTTP/1.1 connection through node:http
+   * and undici. Default true.
    */
   fastPath?: boolean;
   /** Called once for every request routed (not the health path) when it ends. */
@@ -153,6 +156,8 @@ export class ProxyServer implements ProxyManagement {
   private readonly upstreamPool: UpstreamPool;
   private readonly fastConnections = new Set<FastConnection>();
   private readonly fastPath: boolean;
+  /** The fast path's deadlines and limits, one set for both listeners. */
+  private fastOptions: FastConnectionOptions | undefined;
   private readonly onRequestEnd: ((record: RequestRecord) => void) | undefined;
   private readonly metrics: ProxyMetrics;
   /** When each held request began to wait, for the time to its first byte. */
@@ -336,19 +341,9 @@ export class ProxyServer implements ProxyManagement {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       void this.handleUpgrade(req, socket, head);
     });
-    server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-      // Node answers oversized heads with 431 itself when we let it; other parse errors get 400.
-      if (socket.writable) {
-        const status =
-          error.code === 'HPE_HEADER_OVERFLOW'
-            ? '431 Request Header Fields Too Large'
-            : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-              ? '408 Request Timeout'
-              : '400 Bad Request';
-        socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-      } else socket.destroy();
-    });
+    server.on('clientError', answerClientError);
     if (this.fastPath) this.takeConnections(server);
+    server.on('connection', setSocketOptions);
     // Last, so that every other 'connection' listener sees only the connections it admits.
     this.connectionCap.guard(server);
     this.server = server;
@@ -370,18 +365,39 @@ export class ProxyServer implements ProxyManagement {
   private takeConnections(server: Server): void {
     const nodeListeners = server.listeners('connection') as ((socket: Socket) => void)[];
     server.removeAllListeners('connection');
+    const fast = this.fastPathListener((socket) => {
+      for (const listener of nodeListeners) listener.call(server, socket);
+    });
+    if (fast) server.on('connection', fast);
+  }
+
+  /**
+   * A listener that serves a connection's HTTP/1.1 on the fast path and hands it to
+   * `fallback` (node:http's own connection listener) at the first request the fast path
+   * does not take; undefined when the fast path is off. Both public listeners use it: the
+   * plain one for every connection, the HTTPS one for those that chose HTTP/1.1.
+   */
+  fastPathListener(fallback: (socket: Socket) => void): ((socket: Socket) => void) | undefined {
+    if (!this.fastPath) return undefined;
     const host: FastPathHost = {
       isClosing: () => this.closing,
       serve: (exchange) => this.serve(exchange),
       handOff: (socket, received) => {
         // The unused bytes go back in front of the socket's stream, where node:http reads them first.
         if (received) socket.unshift(received);
-        for (const listener of nodeListeners) listener.call(server, socket);
+        fallback(socket);
         if (socket.isPaused()) socket.resume();
       },
       connectionClosed: (connection) => this.fastConnections.delete(connection),
     };
-    const options = {
+    const options = this.fastConnectionOptions();
+    return (socket: Socket) => {
+      this.fastConnections.add(new FastConnection(socket, host, options));
+    };
+  }
+
+  private fastConnectionOptions(): FastConnectionOptions {
+    this.fastOptions ??= {
       maxHeadBytes: PROXY_DEFAULTS.maxHeaderBytes,
       keepAliveTimeoutMs: this.limits.keepAliveTimeoutMs,
       firstRequestTimeoutMs: Math.min(this.limits.headersTimeoutMs, this.limits.keepAliveTimeoutMs),
@@ -390,9 +406,7 @@ export class ProxyServer implements ProxyManagement {
       pool: this.upstreamPool,
       deadlines: new Deadlines(),
     };
-    server.on('connection', (socket: Socket) => {
-      this.fastConnections.add(new FastConnection(socket, host, options));
-    });
+    return this.fastOptions;
   }
 
   /** Stops accepting, lets in-flight requests finish (up to the drain timeout), then closes everything. */

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { ClientExchange } from '../exchange.js';
 import { serializeAnswer, type ProxyAnswer } from '../responses.js';
 import { Deadline, type Deadlines } from './deadlines.js';
@@ -6,7 +7,8 @@ import { FastExchange, type ClientConnection } from './fast-exchange.js';
 import { parseRequestHead } from './request-head.js';
 import type { UpstreamPool } from './upstream-pool.js';
 
-// A client connection on the fast path: plain HTTP/1.1 read straight off the socket. It
+// A client connection on the fast path: HTTP/1.1 read straight off the socket, a TCP one
+// or the TLS socket of an HTTPS connection that chose HTTP/1.1 (either is a duplex stream). It
 // parses each request head strictly, frames the request body by its Content-Length,
 // serves requests one after the other (pipelined ones wait their turn), and keeps the
 // connection alive between them. The first head that is not plain and complete (see
@@ -64,6 +66,7 @@ const PAUSED = {
 const MAX_PIPELINED_BYTES = 64 * 1024;
 
 export class FastConnection implements ClientConnection {
+  readonly encrypted: boolean;
   /** Bytes received beyond the current request: the next request's head, or its start. */
   private received: Buffer | undefined;
   private exchange: FastExchange | undefined;
@@ -93,6 +96,7 @@ export class FastConnection implements ClientConnection {
     private readonly host: FastPathHost,
     private readonly options: FastConnectionOptions,
   ) {
+    this.encrypted = (socket as Partial<TLSSocket>).encrypted === true;
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);

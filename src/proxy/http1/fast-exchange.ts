@@ -24,6 +24,8 @@ import type { UpstreamConnection, UpstreamPool, UpstreamUser } from './upstream-
 /** What a fast exchange needs from its client connection. */
 export interface ClientConnection {
   readonly remoteAddress: string | undefined;
+  /** Arrived over TLS (the HTTPS listener): X-Forwarded-Proto says https. */
+  readonly encrypted: boolean;
   /** The proxy is shutting down: the connection closes after this exchange. */
   readonly closing: boolean;
   /** Writes response bytes; false when the client is not keeping up (resume with onClientDrain). */
@@ -59,7 +61,6 @@ type Phase = 'routing' | 'head' | 'body' | 'settled';
 
 export class FastExchange implements ClientExchange, UpstreamUser {
   readonly via = 'fast';
-  readonly encrypted = false;
   readonly requestId: string;
   responseStarted = false;
   private phase: Phase = 'routing';
@@ -87,6 +88,10 @@ export class FastExchange implements ClientExchange, UpstreamUser {
     private readonly pool: UpstreamPool,
   ) {
     this.requestId = requestIdFrom(head.priorRequestId);
+  }
+
+  get encrypted(): boolean {
+    return this.client.encrypted;
   }
 
   get method(): string {
@@ -156,7 +161,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
     const options = this.options as ForwardOptions;
     const forwarded = forwardedValues({
       clientAddress: this.client.remoteAddress,
-      encrypted: false,
+      encrypted: this.client.encrypted,
       host: this.head.host,
       priorFor: this.head.priorFor,
       priorProto: this.head.priorProto,

@@ -1,5 +1,6 @@
 import net, { type Socket } from 'node:net';
 import type { Target } from '../route-table.js';
+import { setSocketOptions } from '../socket-options.js';
 
 // Keep-alive connections to targets for the fast path, per target address, most recently
 // used first. A connection listens to its socket once, for its whole life, and passes
@@ -67,7 +68,7 @@ export class UpstreamConnection {
       },
     });
     this.socket = socket;
-    socket.setNoDelay(true);
+    setSocketOptions(socket);
     socket.on('end', () => {
       if (this.user) this.user.onUpstreamEnd();
       else socket.destroy();

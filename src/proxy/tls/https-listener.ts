@@ -2,18 +2,21 @@ import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node
 import http2, { type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { SecureContext } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import type { Logger } from '../../util/logger.js';
+import { answerClientError } from '../client-error.js';
 import type { ConnectionCap } from '../connection-cap.js';
 import { connectionsCheckingIntervalFor, type ClientLimits } from '../proxy-server.js';
+import { setSocketOptions } from '../socket-options.js';
 import { asHttp1Headers, Http1StyleResponse } from './http2-compat.js';
 import { closeWhenIdle } from './http2-idle.js';
 
 // The public HTTPS listener. The certificate is picked per handshake from the server name
 // (SNI); a name without a certificate is refused in the handshake, and nothing is ever
 // ordered from here. HTTP/2 is offered through ALPN, HTTP/1.1 stays for clients that
-// ask for it (and for WebSocket upgrades). Requests go to the same handler as plain HTTP:
-// the forwarder sees the TLS socket and sets X-Forwarded-Proto to https. The deadlines are
+// ask for it (and for WebSocket upgrades). Requests go to the same handlers as plain HTTP:
+// HTTP/1.1 to the fast path first (node:http gets what it hands over), HTTP/2 through
+// node:http2's compatibility API; both see the TLS socket and set X-Forwarded-Proto https. The deadlines are
 // those of the plain listener (a TLS handshake counts as part of the request head), and
 // its connections count against the same cap.
 
@@ -25,6 +28,12 @@ export interface HttpsListenerOptions {
   limits: ClientLimits;
   /** Shared with the plain listener: one count of open client connections. */
   connectionCap: ConnectionCap;
+  /**
+   * The proxy's HTTP/1.1 fast path for connections that chose HTTP/1.1 (or no ALPN):
+   * given node:http's listener to hand a connection to, a listener that serves it; none
+   * when the fast path is off (ProxyServer.fastPathListener).
+   */
+  fastPath?: (fallback: (socket: TLSSocket) => void) => ((socket: TLSSocket) => void) | undefined;
 }
 
 /** What node:http reads from the server of an HTTP/1.1 connection, which the HTTP/2 server carries for allowHTTP1. */
@@ -46,6 +55,8 @@ function applyHttp1Timeouts(server: Http2SecureServer, limits: ClientLimits): vo
 export class HttpsListener {
   private server: Http2SecureServer | undefined;
   private readonly sockets = new Set<Socket>();
+  /** Connections past their handshake. */
+  private readonly secured = new WeakSet<Duplex>();
 
   constructor(private readonly options: HttpsListenerOptions) {}
 
@@ -63,6 +74,8 @@ export class HttpsListener {
       },
     });
     applyHttp1Timeouts(server, limits);
+    this.serveHttp1OnFastPath(server);
+    server.prependListener('secureConnection', (socket: TLSSocket) => this.secured.add(socket));
     server.on('session', (session) => closeWhenIdle(session, limits.http2IdleTimeoutMs));
     server.on('request', (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) =>
       this.onRequest(req, res),
@@ -71,10 +84,18 @@ export class HttpsListener {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.options.handleUpgrade(req, socket, head),
     );
+    server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+      // node:http2 passes failed handshakes on here too: those connections are closed; the
+      // HTTP/1.1 parse errors of connections past their handshake are answered as on the
+      // plain listener.
+      if (this.secured.has(socket)) answerClientError(error, socket);
+      else socket.destroy();
+    });
     server.on('tlsClientError', (error: Error, socket: Socket) => {
       logger.debug({ err: error.message, remote: socket.remoteAddress }, 'TLS handshake refused');
     });
     server.on('connection', (socket: Socket) => {
+      setSocketOptions(socket);
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
@@ -89,6 +110,25 @@ export class HttpsListener {
       });
     });
     return server.address() as AddressInfo;
+  }
+
+  /**
+   * Puts the fast path in front of node:http2's own handling of a finished handshake, as
+   * the plain listener does for node:http: HTTP/2 connections go to node:http2 as before;
+   * HTTP/1.1 ones start on the fast path, and what it hands over reaches node:http2's
+   * listener, which gives HTTP/1.1 to node:http (allowHTTP1).
+   */
+  private serveHttp1OnFastPath(server: Http2SecureServer): void {
+    const http2Listeners = server.listeners('secureConnection') as ((socket: TLSSocket) => void)[];
+    const fallback = (socket: TLSSocket): void => {
+      for (const listener of http2Listeners) listener.call(server, socket);
+    };
+    const fast = this.options.fastPath?.(fallback);
+    if (!fast) return;
+    server.removeAllListeners('secureConnection');
+    server.on('secureConnection', (socket: TLSSocket) =>
+      socket.alpnProtocol === 'h2' ? fallback(socket) : fast(socket),
+    );
   }
 
   /**

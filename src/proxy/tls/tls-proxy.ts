@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import path from 'node:path';
 import { systemClock, type Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
@@ -95,6 +96,7 @@ export class TlsProxy implements ProxyManagement {
       logger,
       limits: proxy.limits,
       connectionCap: proxy.connectionCap,
+      fastPath: (fallback) => proxy.fastPathListener((socket) => fallback(socket as TLSSocket)),
     });
     proxy.setIntercept((request) => this.interceptPlainHttp(request));
   }

@@ -13,10 +13,19 @@ import {
   type ProxyProcess,
   type ScriptedBackend,
 } from '../../support/proxy.js';
-import { headerValues, rawExchange, readResponses, type FramedResponse } from '../../support/raw-http.js';
+import { makeCertificate } from '../../support/certificates.js';
+import {
+  headerValues,
+  rawExchange,
+  readResponses,
+  type FramedResponse,
+  type RawAnswer,
+  type RawOptions,
+} from '../../support/raw-http.js';
 
 // The proxy's framing policy, end to end, on both of its paths (the fast path, and
-// node:http with --no-fast-path), with raw sockets against `luma proxy run`:
+// node:http with --no-fast-path), in the clear and over TLS (the HTTPS listener's HTTP/1.1
+// connections start on the fast path too), with raw sockets against `luma proxy run`:
 // - Content-Length, Transfer-Encoding and Host are never removed because a Connection
 //   header names them: the app frames the body exactly as the proxy did, so a body can
 //   never turn into a second request on the pooled upstream connection;
@@ -132,13 +141,34 @@ function expectConsistentFraming(response: FramedResponse): void {
 }
 
 const PATHS = [
-  { name: 'fast path', args: [] },
-  { name: 'node:http (--no-fast-path)', args: ['--no-fast-path'] },
+  { name: 'fast path', args: [], tls: false },
+  { name: 'node:http (--no-fast-path)', args: ['--no-fast-path'], tls: false },
+  { name: 'fast path over TLS', args: [], tls: true },
+  { name: 'node:http over TLS (--no-fast-path)', args: ['--no-fast-path'], tls: true },
 ];
+const SERVICES = ['app', 'scripted', 'held'];
 
-describe.each(PATHS)('framing policy of `luma proxy run`, $name', ({ args }) => {
+/** One certificate for every service's host, as HOST.crt and HOST.key files for --certificates-dir; its PEM (the CA to trust). */
+async function writeCertificates(dir: string): Promise<string> {
+  const hosts = SERVICES.map((service) => `${service}.localhost`);
+  const pem = await makeCertificate({ hosts, notBefore: Date.now() - 60_000, notAfter: Date.now() + 86_400_000 });
+  await mkdir(dir, { recursive: true });
+  for (const host of hosts) {
+    await writeFile(path.join(dir, `${host}.crt`), pem.certPem);
+    await writeFile(path.join(dir, `${host}.key`), pem.keyPem, { mode: 0o600 });
+  }
+  return pem.certPem;
+}
+
+describe.each(PATHS)('framing policy of `luma proxy run`, $name', ({ args, tls }) => {
   let dir: string;
   let proxy: ProxyProcess;
+  let ca: string | undefined;
+  /** A raw exchange with the listener under test: the plain one, or the HTTPS one with HTTP/1.1 chosen. */
+  const exchange = (request: string, options: RawOptions = {}): Promise<RawAnswer> =>
+    ca
+      ? rawExchange(proxy.httpsPort ?? 0, request, { ...options, tls: { servername: 'app.localhost', ca } })
+      : rawExchange(proxy.port, request, options);
   let app: Backend;
   let scripted: ScriptedBackend;
   let seen: Seen[] = [];
@@ -149,6 +179,7 @@ describe.each(PATHS)('framing policy of `luma proxy run`, $name', ({ args }) => 
       service,
       '--host',
       `${service}.localhost`,
+      ...(tls ? ['--tls'] : []),
       ...extra,
       '--skip-health-check',
       '--state-dir',
@@ -159,7 +190,10 @@ describe.each(PATHS)('framing policy of `luma proxy run`, $name', ({ args }) => 
 
   beforeAll(async () => {
     dir = await tempDir('framing');
-    proxy = await startProxy({ stateDir: path.join(dir, 'state'), args });
+    const certificatesDir = path.join(dir, 'certificates');
+    if (tls) ca = await writeCertificates(certificatesDir);
+    const tlsArgs = tls ? ['--https-listen', '127.0.0.1:0', '--certificates-dir', certificatesDir] : [];
+    proxy = await startProxy({ stateDir: path.join(dir, 'state'), args: [...args, ...tlsArgs] });
     app = await startBackend((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -221,17 +255,15 @@ describe.each(PATHS)('framing policy of `luma proxy run`, $name', ({ args }) => 
     for (const attack of ATTACKS) {
       it(`${attack.name}: the body stays a body, the victim gets its own answer`, async () => {
         seen = [];
-        const attacker = await rawExchange(proxy.port, attack.send, { idleMs: 500 });
+        const attacker = await exchange(attack.send, { idleMs: 500 });
         // The victim, on another connection, right behind: the pooled upstream connection
         // the attacker's request used is the one it gets.
         const victims = [];
         for (let victim = 0; victim < 3; victim++)
           victims.push(
-            await rawExchange(
-              proxy.port,
-              head([`GET /victim-${victim} HTTP/1.1`, 'Host: app.localhost', 'Connection: close']),
-              { idleMs: 2_000 },
-            ),
+            await exchange(head([`GET /victim-${victim} HTTP/1.1`, 'Host: app.localhost', 'Connection: close']), {
+              idleMs: 2_000,
+            }),
           );
         await new Promise((resolve) => setTimeout(resolve, 50));
 
@@ -253,14 +285,12 @@ describe.each(PATHS)('framing policy of `luma proxy run`, $name', ({ args }) => 
 
   it('a CONNECT never reaches the app, nor what is pipelined behind it (llhttp reads those bytes as a tunnel)', async () => {
     seen = [];
-    const attacker = await rawExchange(proxy.port, head(['CONNECT /x HTTP/1.1', 'Host: app.localhost']) + SMUGGLED, {
+    const attacker = await exchange(head(['CONNECT /x HTTP/1.1', 'Host: app.localhost']) + SMUGGLED, {
       idleMs: 1_000,
     });
-    const victim = await rawExchange(
-      proxy.port,
-      head(['GET /victim HTTP/1.1', 'Host: app.localhost', 'Connection: close']),
-      { idleMs: 2_000 },
-    );
+    const victim = await exchange(head(['GET /victim HTTP/1.1', 'Host: app.localhost', 'Connection: close']), {
+      idleMs: 2_000,
+    });
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(
       seen.map((request) => `${request.method} ${request.url}`),
@@ -278,8 +308,7 @@ describe.each(PATHS)('framing policy of `luma proxy run`, $name', ({ args }) => 
   describe('responses are framed by what they carry', () => {
     for (const pathName of ['/early-hints', '/processing']) {
       it(`an informational head before the final one (${pathName}) leaves the final response and the next one intact`, async () => {
-        const answer = await rawExchange(
-          proxy.port,
+        const answer = await exchange(
           head([`GET ${pathName} HTTP/1.1`, 'Host: scripted.localhost']) +
             head(['GET /luma-proxy-health HTTP/1.1', 'Host: x', 'Connection: close']),
         );
@@ -300,8 +329,7 @@ describe.each(PATHS)('framing policy of `luma proxy run`, $name', ({ args }) => 
       ['/204-length', 204],
     ] as const) {
       it(`a ${status} with a Content-Length has no body, and the connection serves the next request`, async () => {
-        const answer = await rawExchange(
-          proxy.port,
+        const answer = await exchange(
           head([`GET ${pathName} HTTP/1.1`, 'Host: scripted.localhost']) +
             head(['GET /luma-proxy-health HTTP/1.1', 'Host: x', 'Connection: close']),
         );
@@ -318,8 +346,7 @@ describe.each(PATHS)('framing policy of `luma proxy run`, $name', ({ args }) => 
     }
 
     it('a response whose Connection names its Content-Length or Transfer-Encoding is still framed by it', async () => {
-      const answer = await rawExchange(
-        proxy.port,
+      const answer = await exchange(
         head(['GET /listed-length HTTP/1.1', 'Host: scripted.localhost']) +
           head(['GET /listed-chunked HTTP/1.1', 'Host: scripted.localhost']) +
           head(['GET /luma-proxy-health HTTP/1.1', 'Host: x', 'Connection: close']),
@@ -343,8 +370,7 @@ describe.each(PATHS)('framing policy of `luma proxy run`, $name', ({ args }) => 
       ['/ws-refused-ok', 200],
     ] as const) {
       it(`a refused upgrade (${status} from ${pathName}) is relayed with one framing and one Connection: close, then closed`, async () => {
-        const answer = await rawExchange(
-          proxy.port,
+        const answer = await exchange(
           head([`GET ${pathName} HTTP/1.1`, 'Host: scripted.localhost', ...UPGRADE_HEADERS]),
         );
         const { responses, rest } = readResponses(answer.raw, ['GET']);
@@ -369,8 +395,7 @@ describe.each(PATHS)('framing policy of `luma proxy run`, $name', ({ args }) => 
       ['200 of the health path', 'x', '/luma-proxy-health', 200],
     ] as const) {
       it(`${name}: Content-Length but no body bytes, and the next response follows at once`, async () => {
-        const answer = await rawExchange(
-          proxy.port,
+        const answer = await exchange(
           head([`HEAD ${target} HTTP/1.1`, `Host: ${host}`]) +
             head(['GET /luma-proxy-health HTTP/1.1', 'Host: x', 'Connection: close']),
         );

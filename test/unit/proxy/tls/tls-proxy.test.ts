@@ -163,7 +163,42 @@ describe('TlsProxy: HTTPS', () => {
     await tls.certificates.settled();
     expect(issuer.orders).toEqual([HOST]);
   });
+
+  it('resumes sessions: a client that offers the ticket of its last connection skips the full handshake', async () => {
+    const { issuer, httpsPort, deploy } = await startTls();
+    await deploy();
+    const ca = issuer.issued.get(HOST)!.certPem;
+    const first = await getOverTls(httpsPort, ca, undefined);
+    expect(first.reused).toBe(false);
+    expect(first.ticket).toBeDefined();
+    const second = await getOverTls(httpsPort, ca, first.ticket);
+    expect(second).toMatchObject({ reused: true, answer: expect.stringMatching(/^HTTP\/1\.1 200 /) });
+  });
 });
+
+/** One GET over TLS with Connection: close, offering `session`; whether it was resumed, and the ticket it got. */
+function getOverTls(
+  port: number,
+  ca: string,
+  session: Buffer | undefined,
+): Promise<{ reused: boolean; ticket: Buffer | undefined; answer: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsClient.connect({
+      host: '127.0.0.1',
+      port,
+      servername: HOST,
+      ca,
+      ...(session ? { session } : {}),
+    });
+    let ticket: Buffer | undefined;
+    let answer = '';
+    socket.on('session', (received: Buffer) => (ticket = received));
+    socket.once('secureConnect', () => socket.write(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`));
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    socket.once('end', () => resolve({ reused: socket.isSessionReused(), ticket, answer }));
+    socket.once('error', reject);
+  });
+}
 
 describe('TlsProxy: WebSocket over TLS', () => {
   it('hands HTTP/1.1 upgrades on the HTTPS listener to the proxy, which splices them to the target', async () => {
