@@ -124,5 +124,7 @@ function http2Progress(req: Http2ServerRequest): BodyProgress {
 /** The progress of a request's body, or undefined when it has none (or has all of it). */
 export function bodyProgressOf(req: IncomingMessage): BodyProgress | undefined {
   if (!hasBody(req) || req.complete) return undefined;
-  return req.httpVersionMajor === 2 ? http2Progress(req as unknown as Http2ServerRequest) : http1Progress(req);
+  // By the object's class, not httpVersionMajor: llhttp reads "GET / HTTP/2.0" as version 2
+  // on an HTTP/1.1 connection, which has no HTTP/2 stream under it.
+  return req instanceof http2.Http2ServerRequest ? http2Progress(req) : http1Progress(req);
 }

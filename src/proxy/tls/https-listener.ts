@@ -145,8 +145,10 @@ export class HttpsListener {
   }
 
   private onRequest(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void {
-    if (req.httpVersionMajor === 2) {
-      asHttp1Headers(req as Http2ServerRequest);
+    // By the object's class, not httpVersionMajor: llhttp reads "GET / HTTP/2.0" on an
+    // HTTP/1.1 connection as version 2, and that request has no HTTP/2 stream under it.
+    if (req instanceof http2.Http2ServerRequest) {
+      asHttp1Headers(req);
       // The compat objects implement the members the proxy uses (headers, url, method,
       // socket, streaming in both directions, writeHead/flushHeaders/'drain'/destroy), with
       // the gaps closed in http2-compat.ts; node:http's types cannot say so.

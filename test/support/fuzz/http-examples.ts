@@ -12,6 +12,16 @@ export interface FramingExample {
 const H = 'Host: app.test\r\n';
 
 export const FRAMING_EXAMPLES: FramingExample[] = [
+  // llhttp reads these as version 2 on an HTTP/1.1 connection; over TLS the listener took
+  // them for HTTP/2 requests and threw (found by the TLS fuzz run).
+  {
+    name: 'HTTP/2.0 in an HTTP/1.1 request line',
+    writes: [`GET /v2 HTTP/2.0\r\n${H}\r\n${CLOSING_REQUEST}`],
+  },
+  {
+    name: 'HTTP/2.0 in an HTTP/1.1 request line, with a body',
+    writes: [`POST /v2 HTTP/2.0\r\n${H}Content-Length: 3\r\n\r\nabc${CLOSING_REQUEST}`],
+  },
   {
     name: 'plain keep-alive pair',
     writes: [
