@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ViewedResponse } from './http-client-view.js';
 import type { RecordedRequest } from './http-recording-backend.js';
-import type { Observation, ParsedRequest, Run } from './http-differential.js';
+import type { Observation, ParsedRequest, Run, Transport } from './http-differential.js';
 import type { StreamCase } from './http-streams.js';
 
 // The differential fuzzer's verdict on one case: the fast path and node:http (llhttp)
@@ -79,31 +79,36 @@ function nodeEnding(node: Observation): { error: ViewedResponse | undefined; bef
 }
 
 /** What the fast path's client got before node:http's ending, or undefined when it ended otherwise. */
-function fastBeforeEnding(fast: Observation, error: ViewedResponse | undefined): ViewedResponse[] | undefined {
+function fastBeforeEnding(
+  fast: Observation,
+  error: ViewedResponse | undefined,
+  transport: Transport,
+): ViewedResponse[] | undefined {
   if (!fast.client.closedByProxy || fast.timedOut) return undefined;
   const responses = fast.client.responses;
   const last = responses.at(-1);
   if (error && isDeepStrictEqual(last, error)) return responses.slice(0, -1);
-  // Closed after Connection: close (llhttp fails on the bytes that follow), or cut off like
-  // node:http's; or node:http's own 400 lost to the connection's close, which happens over
-  // TLS (the fast path handed the stream over, and llhttp failed on it there).
-  return responses;
+  // Over TLS, node:http's own 400 to a stream the fast path handed over is sometimes lost
+  // to the connection's close; in the clear it never is, so there the ending must match.
+  if (transport === 'tls') return responses;
+  // Closed after Connection: close (llhttp fails on the bytes that follow), or cut off like node:http's.
+  return last === undefined || 'unparsed' in last || last.close || !error ? responses : undefined;
 }
 
 /** node:http cut the connection off after a parse error; see the note at the top. */
-function parseErrorRace({ observation: fast }: Run, { observation: node, parsed }: Run): boolean {
+function parseErrorRace({ observation: fast }: Run, { observation: node, parsed }: Run, transport: Transport): boolean {
   const ending = nodeEnding(node);
-  const fastBefore = ending && fastBeforeEnding(fast, ending.error);
+  const fastBefore = ending && fastBeforeEnding(fast, ending.error, transport);
   if (!ending || !fastBefore) return false;
   return (
     (isPrefix(fastBefore, ending.before) || isPrefix(ending.before, fastBefore)) && parsedByNode(fast.backend, parsed)
   );
 }
 
-export function verdict(fast: Run, node: Run): Verdict {
+export function verdict(fast: Run, node: Run, transport: Transport): Verdict {
   if (isDeepStrictEqual(fast.observation, node.observation)) return { kind: 'same' };
   if (refusedCleanly(fast.observation, node.observation)) return { kind: 'refused' };
-  if (parseErrorRace(fast, node)) return { kind: 'parse-error-race' };
+  if (parseErrorRace(fast, node, transport)) return { kind: 'parse-error-race' };
   return { kind: 'divergence', report: describeDivergence(fast.observation, node.observation) };
 }
 

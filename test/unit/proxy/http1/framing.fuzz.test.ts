@@ -25,7 +25,7 @@ const CASE_TIMEOUT_MS = 10_000;
 
 async function expectSameOrRefused(stream: StreamCase, transport: Transport): Promise<void> {
   const { fast, node } = await observeBoth(stream, transport);
-  const result = verdict(fast, node);
+  const result = verdict(fast, node, transport);
   if (result.kind === 'divergence')
     expect.fail(`the fast path and node:http diverge on writes ${replayable(stream)}\n${result.report}`);
 }
