@@ -23,6 +23,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { Registry } from 'prom-client';
 import { requireToken } from './auth.js';
+import { registerConsole } from '../console/index.js';
 import { BadRequestError, NotFoundError, statusFor, tooLargeError } from './errors.js';
 import { registerObjectLogRoutes } from './log-routes.js';
 import { registerSyncRoutes, type SyncControl } from './sync-routes.js';
@@ -236,6 +237,8 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
     const docker = options.dockerState();
     if (!docker.reachable) void reply.header(DOCKER_STATE_HEADER, docker.error ?? 'unreachable');
   });
+
+  await registerConsole(app, { token: options.token });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

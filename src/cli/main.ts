@@ -6,6 +6,7 @@ import { ManifestError } from '../model/manifest-error.js';
 import { CliError, DEFAULT_SERVER } from './api-client.js';
 import { registerApplyCommands } from './commands/apply.js';
 import { registerCompletionCommand } from './commands/completion.js';
+import { registerConsoleCommand } from './commands/console.js';
 import { registerDaemonCommands } from './commands/daemons.js';
 import { registerEventsCommand } from './commands/events.js';
 import { registerWaitCommand } from './commands/wait.js';
@@ -64,6 +65,7 @@ Colours only on a terminal; NO_COLOR=1 turns them off.`,
   registerLeaseCommands(program);
   registerLogsCommand(program);
   registerProxyCommands(program);
+  registerConsoleCommand(program);
   registerCompletionCommand(program);
   return program;
 }
