@@ -23,6 +23,6 @@ export function objectDiff(live: LumaObject | null | undefined, planned: LumaObj
     declaredYaml(live),
     declaredYaml(planned),
   );
-  // The first two lines name the "files"; what follows is the change.
-  return patch.split('\n').slice(2).join('\n').trim();
+  // The first three lines (a rule and the two "file" names) say nothing the heading does not.
+  return patch.split('\n').slice(3).join('\n').trim();
 }

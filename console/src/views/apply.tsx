@@ -99,12 +99,25 @@ function OutcomeView({ outcome }: { outcome: Outcome }) {
             </strong>{' '}
             {outcome.kind === 'plan' ? wouldBe(result.result) : result.result}
             {outcome.kind === 'plan' && result.result !== 'unchanged' && (
-              <pre class="diff">{objectDiff(result.live, result.object)}</pre>
+              <DiffBlock text={objectDiff(result.live, result.object)} />
             )}
           </li>
         ))}
       </ul>
     </div>
+  );
+}
+
+/** Added and removed lines marked by colour as well as by their + and -. */
+function DiffBlock({ text }: { text: string }) {
+  return (
+    <pre class="diff">
+      {text.split('\n').map((line, index) => (
+        <div key={index} class={line.startsWith('+') ? 'added' : line.startsWith('-') ? 'removed' : ''}>
+          {line}
+        </div>
+      ))}
+    </pre>
   );
 }
 
