@@ -17,6 +17,10 @@ export function registerConsoleCommand(program: Command): void {
     .command('console')
     .description('Print a one-time sign-in link to the web console (and open it where a browser is available)')
     .option('--no-open', 'only print the link')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  luma console             # print the link and open it here\n  luma console --no-open   # print it only, to open on another machine',
+    )
     .action(async (options: { open: boolean }, command: Command) => {
       const client = apiClient(command);
       const issued = await client.request<SignInCode>('POST', '/console/sign-in-codes');
