@@ -27,6 +27,7 @@ import { registerConsole } from '../console/index.js';
 import { BadRequestError, NotFoundError, statusFor, tooLargeError } from './errors.js';
 import { registerObjectLogRoutes } from './log-routes.js';
 import { registerSyncRoutes, type SyncControl } from './sync-routes.js';
+import { registerWakeRoutes } from './wake-routes.js';
 import { registerWatchRoutes } from './watch-routes.js';
 import { API_PREFIX, DOCKER_STATE_HEADER, type ApplyReport } from './wire.js';
 
@@ -72,6 +73,8 @@ export interface ApiOptions {
   dockerState: () => HealthReport['docker'];
   /** The watched manifests directory, when this process follows one. */
   sync?: SyncControl;
+  /** Starts a project as a request would (`POST /projects/NAME/wake`); no such route when absent. */
+  wake?: (project: string) => void;
   /** Served at /metrics in Prometheus' text format; no /metrics route when absent. */
   metrics?: Registry;
 }
@@ -461,6 +464,7 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
 
   registerObjectLogRoutes(app, { prefix: API_PREFIX, store, sessions: logSessions, clock });
   if (options.sync) registerSyncRoutes(app, { prefix: API_PREFIX, sync: options.sync });
+  if (options.wake) registerWakeRoutes(app, { prefix: API_PREFIX, store, wake: options.wake });
 
   registerWatchRoutes(app, {
     prefix: API_PREFIX,

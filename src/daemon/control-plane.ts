@@ -188,6 +188,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     },
     dockerState,
     sync: { status: () => directorySync.status(), passNow: (pass) => manifestWatcher.passNow(pass) },
+    wake: (project) => controller.wakeProject(project),
     metrics: options.metrics,
   });
   await api.listen({ host: options.apiAddress.host, port: options.apiAddress.port });
