@@ -252,6 +252,11 @@ export class ApiClient {
     return this.request('POST', `${API_PREFIX}/leases/${encodeURIComponent(name)}/renew`, { json: { extend } });
   }
 
+  /** Asks the controller to start a project as a first request would; answers at once. */
+  wakeProject(name: string): Promise<LumaObject> {
+    return this.request('POST', `${API_PREFIX}/projects/${encodeURIComponent(name)}/wake`);
+  }
+
   usage(project?: string): Promise<UsageSummary> {
     return this.request(
       'GET',

@@ -15,6 +15,7 @@ import { registerLogsCommand } from './commands/logs.js';
 import { registerObjectCommands } from './commands/objects.js';
 import { registerProxyCommands } from './commands/proxy.js';
 import { registerLeaseCommands } from './commands/leases.js';
+import { registerWakeCommand } from './commands/wake.js';
 
 // `luma`: kubectl-like and thin. Object commands talk to the API, proxy commands to the
 // proxy's management socket; `up`, `controller` and `proxy run` are the daemons.
@@ -63,6 +64,7 @@ Colours only on a terminal; NO_COLOR=1 turns them off.`,
   registerWaitCommand(program);
   registerEventsCommand(program);
   registerLeaseCommands(program);
+  registerWakeCommand(program);
   registerLogsCommand(program);
   registerProxyCommands(program);
   registerConsoleCommand(program);
