@@ -27,6 +27,7 @@ import { registerConsole } from '../console/index.js';
 import { BadRequestError, NotFoundError, statusFor, tooLargeError } from './errors.js';
 import { registerObjectLogRoutes } from './log-routes.js';
 import { registerSyncRoutes, type SyncControl } from './sync-routes.js';
+import { registerMetricsRoutes } from './metrics-routes.js';
 import { registerWakeRoutes } from './wake-routes.js';
 import { registerWatchRoutes } from './watch-routes.js';
 import { API_PREFIX, DOCKER_STATE_HEADER, type ApplyReport } from './wire.js';
@@ -465,6 +466,7 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
   registerObjectLogRoutes(app, { prefix: API_PREFIX, store, sessions: logSessions, clock });
   if (options.sync) registerSyncRoutes(app, { prefix: API_PREFIX, sync: options.sync });
   if (options.wake) registerWakeRoutes(app, { prefix: API_PREFIX, store, wake: options.wake });
+  if (options.metrics) registerMetricsRoutes(app, { prefix: API_PREFIX, metrics: options.metrics });
 
   registerWatchRoutes(app, {
     prefix: API_PREFIX,
