@@ -16,6 +16,7 @@ import { registerObjectCommands } from './commands/objects.js';
 import { registerProxyCommands } from './commands/proxy.js';
 import { registerLeaseCommands } from './commands/leases.js';
 import { registerWakeCommand } from './commands/wake.js';
+import { registerMetricsCommand } from './commands/metrics.js';
 
 // `luma`: kubectl-like and thin. Object commands talk to the API, proxy commands to the
 // proxy's management socket; `up`, `controller` and `proxy run` are the daemons.
@@ -65,6 +66,7 @@ Colours only on a terminal; NO_COLOR=1 turns them off.`,
   registerEventsCommand(program);
   registerLeaseCommands(program);
   registerWakeCommand(program);
+  registerMetricsCommand(program);
   registerLogsCommand(program);
   registerProxyCommands(program);
   registerConsoleCommand(program);

@@ -1,6 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MetricsSummary } from '../../src/metrics/project-summary.js';
 import type { ProjectObject } from '../../src/model/types.js';
 import {
   buildTestImage,
@@ -65,6 +66,18 @@ describe('luma wake', () => {
     expect(woken.stdout).toBe('project/sleepy woken (was Idle)\n');
     await eventually(async () => (await phaseOf('sleepy')) === 'Running', 10_000, 'Running after wake');
     expect(await runningContainersOf(instance, 'sleepy')).toHaveLength(1);
+
+    // The cold start it caused, as `luma metrics` reads it (the console's route).
+    const metrics = await runCli(['metrics', 'project/sleepy', '-o', 'json'], { api: luma.api });
+    expect(metrics.code, metrics.stderr).toBe(0);
+    const summary = JSON.parse(metrics.stdout) as MetricsSummary;
+    expect(summary.proxy).toBe(true);
+    expect(summary.projects).toMatchObject([{ project: 'sleepy', coldStarts: 1, requests: 0 }]);
+    expect(summary.projects[0]?.coldStartMedianSeconds).toBeGreaterThan(0);
+    expect(summary.projects[0]?.phases.map((phase) => phase.phase)).toContain('readiness');
+    const shown = await runCli(['metrics'], { api: luma.api });
+    expect(shown.stdout).toMatch(/^PROJECT\s+COLD STARTS\s+MEDIAN/);
+    expect(shown.stdout).toMatch(/\nsleepy\s+1\s+\d+m?s\s+/);
     await eventually(async () => (await phaseOf('sleepy')) === 'Idle', 15_000, 'Idle again after 2s');
     expect(await runningContainersOf(instance, 'sleepy')).toHaveLength(0);
   });
