@@ -23,3 +23,8 @@ export function putObject(kind: LumaObject['kind'], name: string, body: object):
 export function deleteObject(kind: LumaObject['kind'], name: string): Promise<LumaObject> {
   return call('DELETE', `${API}/${PLURALS[kind]}/${encodeURIComponent(name)}`);
 }
+
+/** Starts a project as its first request would (`luma wake`); the watch shows it Running. */
+export function wakeProject(name: string): Promise<LumaObject> {
+  return call('POST', `${API}/projects/${encodeURIComponent(name)}/wake`);
+}

@@ -2,16 +2,17 @@ import { useState } from 'preact/hooks';
 import { stringify } from 'yaml';
 import { feeds } from '../api/feeds.js';
 import { useFeed } from '../api/hooks.js';
-import { deleteObject, manifestOf, putObject } from '../api/objects.js';
+import { deleteObject, manifestOf, putObject, wakeProject } from '../api/objects.js';
 import type { Condition, ProjectObject } from '../api/types.js';
 import { Connection, Phase } from '../components/badges.js';
+import { ActionButton } from '../components/action-button.js';
 import { ConfirmButton } from '../components/confirm.js';
 import { EventsTable } from '../components/events-table.js';
 import { RelativeTime } from '../components/time.js';
 import { LogViewer } from './log-viewer.js';
 
 // One project: its state, spec and conditions, a live log, its events, and what a user
-// may do to it (change its scaling limits, delete it).
+// may do to it (wake it, change its scaling limits, delete it).
 
 export function ProjectView({ name }: { name: string }) {
   const projects = useFeed(feeds.projects);
@@ -47,6 +48,7 @@ export function ProjectView({ name }: { name: string }) {
       </dl>
       <h2>Actions</h2>
       <div class="actions">
+        <ActionButton label="Wake" run={() => wakeProject(name)} />
         <ScaleForm project={project} />
         <ConfirmButton
           label="Delete"

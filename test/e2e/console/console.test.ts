@@ -72,12 +72,15 @@ describe('the web console in Chromium', () => {
       manifest,
       imageManifest(image, { context: './site' }) +
         '---\n' +
-        projectManifest('web', { image, hostnames: ['web.localhost'], idleTimeout: '60s' }),
+        projectManifest('web', { image, hostnames: ['web.localhost'], idleTimeout: '60s' }) +
+        '---\n' +
+        projectManifest('nap', { image, hostnames: ['nap.localhost'], idleTimeout: '60s' }),
     );
     const applied = await runCli(['apply', '-f', manifest], { api: luma.api });
     expect(applied.code, applied.stderr).toBe(0);
     await eventually(async () => (await api.image(image)).status?.phase === 'Ready', 60_000, 'image Ready');
     await eventually(async () => (await api.project('web')).status?.phase === 'Idle', 30_000, 'project Idle');
+    await eventually(async () => (await api.project('nap')).status?.phase === 'Idle', 30_000, 'project nap Idle');
     browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
@@ -159,6 +162,17 @@ describe('the web console in Chromium', () => {
       'the logged line in the viewer',
     );
     await shoot('project');
+  });
+
+  it('wakes an Idle project from its Wake button: Running without a request or a reload', async () => {
+    await page.goto(`${luma.server}/console/#/projects/nap`);
+    const title = page.getByRole('heading', { name: /^Project nap/ });
+    await title.getByText('Idle', { exact: true }).waitFor();
+    await page.evaluate('window.stillHere = true');
+    await page.getByRole('button', { name: 'Wake' }).click();
+    await title.getByText('Running', { exact: true }).waitFor({ timeout: 15_000 });
+    expect(await page.evaluate('window.stillHere'), 'the same page, never reloaded').toBe(true);
+    expect((await api.project('nap')).status?.lastRequestAt, 'no request reached it').toBeUndefined();
   });
 
   it('creates a lease from the form, ticks its countdown, and shows its final cost beside the estimate once released', async () => {
