@@ -28,3 +28,9 @@ export function money(amount: number | undefined, currency = ''): string {
 export function day(iso: string): string {
   return iso.slice(0, 10);
 }
+
+/** `240 ms`, `1.35 s`; a dash for no figure. */
+export function seconds(value: number | null | undefined): string {
+  if (value === null || value === undefined) return '—';
+  return value < 1 ? `${Math.round(value * 1000)} ms` : `${value.toFixed(2)} s`;
+}

@@ -51,3 +51,5 @@ export interface ApplyAnswer {
     live?: import('../../../src/model/types.js').LumaObject | null;
   }>;
 }
+
+export type { MetricsSummary, PhaseTiming, ProjectMetrics } from '../../../src/metrics/project-summary.js';

@@ -1,14 +1,17 @@
 import { useState } from 'preact/hooks';
 import { feeds } from '../api/feeds.js';
 import { useFeed } from '../api/hooks.js';
-import type { ImageObject, LeaseObject, LumaObject, ProjectObject } from '../api/types.js';
+import { useMetrics } from '../api/metrics.js';
+import type { ImageObject, LeaseObject, LumaObject, ProjectMetrics, ProjectObject } from '../api/types.js';
 import { Phase } from '../components/badges.js';
 import { EventsTable } from '../components/events-table.js';
 import { Countdown, RelativeTime } from '../components/time.js';
+import { seconds } from '../format.js';
 import { matches, parseSelector } from '../labels.js';
 import { href } from '../router.js';
 
-// Everything at a glance: projects, images, active leases and recent warnings, all live.
+// Everything at a glance: projects (with their cold starts), images, active leases and
+// recent warnings, all live.
 
 const RECENT_WARNINGS = 10;
 
@@ -17,6 +20,8 @@ export function Overview() {
   const images = useFeed(feeds.images);
   const leases = useFeed(feeds.leases);
   const events = useFeed(feeds.events);
+  const { summary } = useMetrics(projects.revision + events.revision);
+  const metrics = new Map(summary?.projects.map((entry) => [entry.project, entry]));
   const [search, setSearch] = useState('');
   const [selector, setSelector] = useState('');
   const terms = parseSelector(selector);
@@ -50,7 +55,7 @@ export function Overview() {
         )}
       </div>
       <h2>Projects</h2>
-      <ProjectsTable projects={shown(projects.items)} />
+      <ProjectsTable projects={shown(projects.items)} metrics={metrics} />
       <h2>Images</h2>
       <ImagesTable images={shown(images.items)} />
       <h2>Active leases</h2>
@@ -61,7 +66,7 @@ export function Overview() {
   );
 }
 
-function ProjectsTable({ projects }: { projects: ProjectObject[] }) {
+function ProjectsTable({ projects, metrics }: { projects: ProjectObject[]; metrics: Map<string, ProjectMetrics> }) {
   if (projects.length === 0) return <p class="muted">No projects.</p>;
   return (
     <div class="table-wrap">
@@ -74,12 +79,14 @@ function ProjectsTable({ projects }: { projects: ProjectObject[] }) {
               Instances
             </th>
             <th scope="col">Last request</th>
+            <th scope="col">Cold starts</th>
+            <th scope="col">Median start</th>
             <th scope="col">URL</th>
           </tr>
         </thead>
         <tbody>
           {projects.map((project) => (
-            <ProjectRow key={project.metadata.name} project={project} />
+            <ProjectRow key={project.metadata.name} project={project} metrics={metrics.get(project.metadata.name)} />
           ))}
         </tbody>
       </table>
@@ -87,7 +94,7 @@ function ProjectsTable({ projects }: { projects: ProjectObject[] }) {
   );
 }
 
-function ProjectRow({ project }: { project: ProjectObject }) {
+function ProjectRow({ project, metrics }: { project: ProjectObject; metrics: ProjectMetrics | undefined }) {
   const name = project.metadata.name;
   const instances = project.status?.instances;
   return (
@@ -112,6 +119,8 @@ function ProjectRow({ project }: { project: ProjectObject }) {
       <td>
         <RelativeTime iso={project.status?.lastRequestAt} />
       </td>
+      <td data-metric="cold-starts">{metrics?.coldStarts ?? 0}</td>
+      <td data-metric="cold-start-median">{seconds(metrics?.coldStartMedianSeconds)}</td>
       <td class="wrap">{project.status?.url ? <a href={project.status.url}>{project.status.url}</a> : '—'}</td>
     </tr>
   );

@@ -10,6 +10,7 @@ import { ConfirmButton } from '../components/confirm.js';
 import { EventsTable } from '../components/events-table.js';
 import { RelativeTime } from '../components/time.js';
 import { LogViewer } from './log-viewer.js';
+import { ProjectMetricsView } from './project-metrics.js';
 
 // One project: its state, spec and conditions, a live log, its events, and what a user
 // may do to it (wake it, change its scaling limits, delete it).
@@ -59,6 +60,8 @@ export function ProjectView({ name }: { name: string }) {
           }}
         />
       </div>
+      <h2>Metrics</h2>
+      <ProjectMetricsView name={name} />
       <h2>Conditions</h2>
       <Conditions conditions={project.status?.conditions ?? []} />
       <h2>Log</h2>

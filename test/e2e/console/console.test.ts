@@ -146,6 +146,9 @@ describe('the web console in Chromium', () => {
     expect(answer.status).toBe(200);
     await row.getByText('Running', { exact: true }).waitFor({ timeout: 15_000 });
     expect(await page.evaluate('window.stillHere'), 'the same page, never reloaded').toBe(true);
+    // The cold start that request caused, counted by the controller's metrics.
+    await row.locator('[data-metric="cold-starts"]').getByText('1', { exact: true }).waitFor({ timeout: 15_000 });
+    expect(await row.locator('[data-metric="cold-start-median"]').textContent()).toMatch(/^\d+(\.\d+)? m?s$/);
     await shoot('overview');
   });
 
@@ -161,6 +164,9 @@ describe('the web console in Chromium', () => {
       15_000,
       'the logged line in the viewer',
     );
+    const metrics = page.getByLabel('Metrics');
+    await metrics.locator('[data-metric="cold-starts"]').getByText('1', { exact: true }).waitFor();
+    await page.getByLabel('Cold start by phase (mean)').getByText('readiness').waitFor();
     await shoot('project');
   });
 
