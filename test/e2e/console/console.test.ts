@@ -4,7 +4,14 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../support/browser.js';
 import { removeInstanceContainers, testInstance } from '../../support/docker.js';
-import { Api, httpdContext, imageManifest, removeInstanceImages, uniqueName } from '../../support/images.js';
+import {
+  Api,
+  httpdContext,
+  imageManifest,
+  removeInstanceImages,
+  uniqueName,
+  writeContext,
+} from '../../support/images.js';
 import {
   eventually,
   projectManifest,
@@ -236,6 +243,31 @@ describe('the web console in Chromium', () => {
     await page.goto(`${luma.server}/console/#/images/${image}`);
     await page.getByRole('heading', { name: `Image ${image}` }).waitFor();
     await shoot('image');
+  });
+
+  it('follows a running build: a line the build prints appears before the build ends', async () => {
+    const slow = uniqueName('slowbuild');
+    const marker = `build-marker-${Date.now()}`;
+    await writeContext(path.join(dir, 'slow', 'ctx'), {
+      Dockerfile: [
+        'FROM scratch',
+        'COPY busybox /bin/busybox',
+        `RUN ["/bin/busybox", "sh", "-c", "echo ${marker}; /bin/busybox sleep 6"]`,
+        '',
+      ].join('\n'),
+    });
+    const manifest = path.join(dir, 'slow', 'luma.yaml');
+    await writeFile(manifest, imageManifest(slow, { context: './ctx' }));
+    await page.goto(`${luma.server}/console/#/images/${slow}`);
+    const applied = await runCli(['apply', '-f', manifest], { api: luma.api });
+    expect(applied.code, applied.stderr).toBe(0);
+    const title = page.getByRole('heading', { name: `Image ${slow}` });
+    await title.getByText('Building', { exact: true }).waitFor({ timeout: 15_000 });
+    await page.getByLabel(`Build log of ${slow}`).getByText(marker).waitFor({ timeout: 15_000 });
+    expect(await title.locator('.badge').first().textContent(), 'seen while the build still runs').toBe('Building');
+    await shoot('image-building');
+    await title.getByText('Ready', { exact: true }).waitFor({ timeout: 60_000 });
+    expect(await page.getByLabel(`Build log of ${slow}`).textContent()).toContain(marker);
   });
 
   it('signs in from a one-time `luma console` link, which then leaves the address bar and works no more', async () => {
