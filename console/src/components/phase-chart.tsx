@@ -13,7 +13,7 @@ export function PhaseChart({ phases }: { phases: PhaseTiming[] }) {
         <div key={phase.phase} class="phase-row">
           <dt>{phase.phase.replace('_', ' ')}</dt>
           <dd>
-            <span class="bar" style={{ width: `${Math.max(1, (phase.meanSeconds / longest) * 70)}%` }} />
+            <span class="bar" style={{ width: `${Math.max(1, (phase.meanSeconds / longest) * 55)}%` }} />
             <span class="figure">
               {seconds(phase.meanSeconds)} <small>×{phase.count}</small>
             </span>
