@@ -26,7 +26,8 @@ import {
 // (pasted token and a `luma console` link), a project pushed from Idle to Running by the
 // watch, a logged line in the log viewer, a lease from the form with its countdown and
 // bill, a bad manifest refused in Apply, and no data without a session.
-// LUMA_CONSOLE_SCREENSHOTS=DIR also saves each view, desktop and 375 px wide, into DIR.
+// LUMA_CONSOLE_SCREENSHOTS=DIR also saves each view, desktop and 375 px wide, light and
+// dark, into DIR.
 
 const LOG_CGI = {
   content: [
@@ -104,10 +105,15 @@ describe('the web console in Chromium', () => {
   async function shoot(name: string): Promise<void> {
     if (!SCREENSHOTS) return;
     await mkdir(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-desktop.png`), fullPage: true });
-    await page.setViewportSize({ width: 375, height: 800 });
-    await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-375.png`), fullPage: true });
-    await page.setViewportSize({ width: 1280, height: 900 });
+    for (const scheme of ['light', 'dark'] as const) {
+      const suffix = scheme === 'dark' ? '-dark' : '';
+      await page.emulateMedia({ colorScheme: scheme });
+      await page.screenshot({ path: path.join(SCREENSHOTS, `${name}${suffix}-desktop.png`), fullPage: true });
+      await page.setViewportSize({ width: 375, height: 800 });
+      await page.screenshot({ path: path.join(SCREENSHOTS, `${name}${suffix}-375.png`), fullPage: true });
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
   }
 
   it('gives no data to a request without a session (401), in the browser or out of it', async () => {
@@ -186,6 +192,7 @@ describe('the web console in Chromium', () => {
     await title.getByText('Running', { exact: true }).waitFor({ timeout: 15_000 });
     expect(await page.evaluate('window.stillHere'), 'the same page, never reloaded').toBe(true);
     expect((await api.project('nap')).status?.lastRequestAt, 'no request reached it').toBeUndefined();
+    await shoot('project-woken');
   });
 
   it('creates a lease from the form, ticks its countdown, and shows its final cost beside the estimate once released', async () => {
