@@ -1,4 +1,4 @@
-// typescript-eslint's recommended rules over src/, test/ and bench/. Formatting is
+// typescript-eslint's recommended rules over src/, test/, bench/ and console/. Formatting is
 // Prettier's job (.prettierrc.json); nothing here repeats it.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -8,7 +8,7 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     rules: {
       // A `let` that a closure reads before its one assignment (a timer, a late hook) stays `let`.
       'prefer-const': ['error', { ignoreReadBeforeAssign: true }],

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One setup shared by `make run`, `make test` and CI: npm packages, the Docker engine
-# (Debian's docker.io), busybox-static, pebble and openssl (TLS tests), and a running
-# dockerd. Idempotent and quiet when everything is already there.
+# (Debian's docker.io), busybox-static, pebble and openssl (TLS tests), chromium (console
+# tests), and a running dockerd. Idempotent and quiet when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +45,9 @@ if [ -x /bin/busybox ] && ldd /bin/busybox >/dev/null 2>&1; then missing+=(busyb
 # make its HTTPS certificate with openssl.
 command -v pebble >/dev/null 2>&1 && command -v pebble-challtestsrv >/dev/null 2>&1 || missing+=(pebble)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# The web console's end-to-end tests drive Debian's Chromium through playwright-core
+# (Playwright's own browser download cannot run here).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 docker_answers() { $SUDO docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }

@@ -49,6 +49,8 @@ export interface ApiOptions {
   sync?: SyncControl;
   /** Served at /metrics in Prometheus' text format; no /metrics route when absent. */
   metrics?: Registry;
+  /** Starts a project as a request would (`POST /projects/NAME/wake`); no such route when absent. */
+  wake?: (project: string) => void;
   /** The earlier systems' interfaces (src/compat); their defaults when absent. */
   compat?: CompatSettings | undefined;
 }

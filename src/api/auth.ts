@@ -1,10 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ConsoleSessions, isConsoleOpenPath } from '../console/index.js';
 import type { ErrorBody } from './errors.js';
 
 // Every API route needs the token (`Authorization: Bearer TOKEN`) except the ones a
 // monitor must reach without credentials. Checked before routing, so an unknown route
-// answers 401 too and reveals nothing about what exists.
+// answers 401 too and reveals nothing about what exists. The web console's session
+// cookie stands for the token (console/session.ts); a request with a bearer token is
+// judged by the token alone.
 
 /** Liveness and metrics: what load balancers and Prometheus scrape. */
 export const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/metrics']);
@@ -29,12 +32,17 @@ function digest(token: string): Buffer {
 
 export function requireToken(app: FastifyInstance, token: string): void {
   const expected = digest(token);
+  const sessions = new ConsoleSessions(token);
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const pathname = request.url.split('?', 1)[0] ?? '';
-    if (OPEN_PATHS.has(pathname)) return;
+    if (OPEN_PATHS.has(pathname) || isConsoleOpenPath(request.method, pathname)) return;
     // Routes that check credentials themselves (src/compat: other clients, other ways to send the token).
     if ((request.routeOptions.config as { ownAuth?: boolean } | undefined)?.ownAuth === true) return;
-    const refusal = refusalFor(request.headers.authorization, expected);
+    const { authorization } = request.headers;
+    const refusal =
+      authorization === undefined && sessions.carries(request)
+        ? sessions.refusalFor(request)
+        : refusalFor(authorization, expected);
     if (refusal === undefined) return;
     const body: ErrorBody = { error: 'Unauthorized', message: refusal };
     return reply.code(401).header('www-authenticate', 'Bearer realm="luma"').send(body);

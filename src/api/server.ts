@@ -7,6 +7,9 @@ import { systemClock, type Clock } from '../util/clock.js';
 import type { ApiOptions } from './api-options.js';
 import { registerApplyRoutes } from './apply-routes.js';
 import { registerCompat } from '../compat/index.js';
+import { registerConsole } from '../console/index.js';
+import { registerMetricsRoutes } from './metrics-routes.js';
+import { registerWakeRoutes } from './wake-routes.js';
 import { requireToken } from './auth.js';
 import { registerContextRoutes } from './context-routes.js';
 import { answerErrors } from './errors.js';
@@ -63,6 +66,8 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
   requireToken(app, options.token);
   await app.register(fastifySwagger, OPENAPI);
   answerErrors(app, { manifestBytes: MAX_BODY_BYTES, uploadBytes: options.maxUploadBytes }, options.logger);
+  // The web console's page, assets and sign-in (src/console): a client of the routes below.
+  await registerConsole(app, { token: options.token });
   registerRoutes(app, options, { clock, logSessions });
   // The earlier systems' interfaces (src/compat), each turned into Luma's own objects.
   await registerCompat(app, options);
@@ -83,6 +88,8 @@ function registerRoutes(
   registerUsageRoutes(app, options);
   registerObjectLogRoutes(app, { prefix: API_PREFIX, store, sessions: shared.logSessions, clock: shared.clock });
   if (options.sync) registerSyncRoutes(app, { prefix: API_PREFIX, sync: options.sync });
+  if (options.wake) registerWakeRoutes(app, { prefix: API_PREFIX, store, wake: options.wake });
+  if (options.metrics) registerMetricsRoutes(app, { prefix: API_PREFIX, metrics: options.metrics });
   registerWatchRoutes(app, {
     prefix: API_PREFIX,
     store,

@@ -17,6 +17,7 @@ import { KIND_PLURALS, type Kind, type LumaObject } from '../model/types.js';
 import type { UsageSummary } from '../usage/summary.js';
 import type { SyncStatus } from '../sync/sync-status.js';
 import { errorMessage } from '../util/error-message.js';
+import type { MetricsSummary } from '../metrics/project-summary.js';
 
 // The CLI's only way to Luma: the HTTP API. Failures become CliError with one line a
 // user can act on (and, for invalid manifests, one line per problem).
@@ -250,6 +251,19 @@ export class ApiClient {
   /** Extends an Active lease's expiry by `extend` (a duration such as 10m). */
   renewLease(name: string, extend: string): Promise<LumaObject> {
     return this.request('POST', `${API_PREFIX}/leases/${encodeURIComponent(name)}/renew`, { json: { extend } });
+  }
+
+  /** Per project, cold starts and requests as the API's /metrics counts them. */
+  projectMetrics(project?: string): Promise<MetricsSummary> {
+    return this.request(
+      'GET',
+      `${API_PREFIX}/metrics/projects${queryString(project === undefined ? {} : { project })}`,
+    );
+  }
+
+  /** Asks the controller to start a project as a first request would; answers at once. */
+  wakeProject(name: string): Promise<LumaObject> {
+    return this.request('POST', `${API_PREFIX}/projects/${encodeURIComponent(name)}/wake`);
   }
 
   usage(project?: string): Promise<UsageSummary> {

@@ -6,6 +6,7 @@ import { ManifestError } from '../model/manifest-error.js';
 import { CliError, DEFAULT_SERVER } from './api-client.js';
 import { registerApplyCommands } from './commands/apply.js';
 import { registerCompletionCommand } from './commands/completion.js';
+import { registerConsoleCommand } from './commands/console.js';
 import { registerDaemonCommands } from './commands/daemons.js';
 import { registerEventsCommand } from './commands/events.js';
 import { registerWaitCommand } from './commands/wait.js';
@@ -19,6 +20,8 @@ import { registerVersionCommand } from './commands/version.js';
 import { registerExplainCommand } from './commands/explain.js';
 import { readBuildInfo, versionLine } from './build-info.js';
 import { errorMessage } from '../util/error-message.js';
+import { registerWakeCommand } from './commands/wake.js';
+import { registerMetricsCommand } from './commands/metrics.js';
 
 // `luma`: kubectl-like and thin. Object commands talk to the API, proxy commands to the
 // proxy's management socket; `up`, `controller` and `proxy run` are the daemons.
@@ -80,8 +83,11 @@ Colours only on a terminal; NO_COLOR=1 turns them off.`,
   registerWaitCommand(program);
   registerEventsCommand(program);
   registerLeaseCommands(program);
+  registerWakeCommand(program);
+  registerMetricsCommand(program);
   registerLogsCommand(program);
   registerProxyCommands(program);
+  registerConsoleCommand(program);
   registerCompletionCommand(program);
   registerExplainCommand(program);
   registerVersionCommand(program);

@@ -267,11 +267,27 @@ export class Controller implements ProxyHooks {
       this.queue.add(objectKey('Lease', lease));
       return;
     }
-    // A project frozen by pauseAfter is thawed and routed at once, and a reconcile confirms
-    // it shortly after; when the fast path declines, the reconcile does the whole job now.
-    const key = objectKey('Project', service);
     this.projects.noteWake(service, requestId);
-    void this.projects.resumePaused(service).then((resumed) => {
+    this.startProject(service);
+  }
+
+  /**
+   * A user asked for a project to start (`luma wake`, the console): it starts as it would
+   * for a first request, through the same fast path, and then idles as after one.
+   */
+  wakeProject(name: string): void {
+    this.options.logger.info({ project: name }, 'wake requested by a user');
+    this.projects.noteUserWake(name);
+    this.startProject(name);
+  }
+
+  /**
+   * A project frozen by pauseAfter is thawed and routed at once, and a reconcile confirms
+   * it shortly after; when the fast path declines, the reconcile does the whole job now.
+   */
+  private startProject(name: string): void {
+    const key = objectKey('Project', name);
+    void this.projects.resumePaused(name).then((resumed) => {
       if (resumed) this.queue.addAfter(key, this.resumeConfirmDelayMs);
       else this.queue.add(key);
     });

@@ -22,7 +22,7 @@ import {
   type CrashLoopState,
 } from './crash-loop.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
-import { decideInstances } from './scaling.js';
+import { decideInstances, withWakeAt } from './scaling.js';
 import { resolveProjectImage } from './image-resolution.js';
 import { IMAGE_NOT_ALLOWED, imageNotAllowed } from './image-policy.js';
 import type { ReconcileResult } from './work-queue.js';
@@ -132,6 +132,11 @@ export class ProjectReconciler implements IdleContainers {
   private readonly wakeable = new Map<string, ManagedContainer[]>();
   /** The request that last asked to wake each project, until its cold start is logged. */
   private readonly wokenBy = new Map<string, string>();
+  /**
+   * When a user last asked to wake each project (`luma wake`): read as request activity.
+   * A cache: lost on restart, as the proxy's own activity is.
+   */
+  private readonly wokenAt = new Map<string, number>();
   /** Projects with a fast resume in progress. */
   private readonly resuming = new Map<string, Promise<boolean>>();
   /** Projects being reconciled now: their containers are not another start's to stop. */
@@ -190,6 +195,7 @@ export class ProjectReconciler implements IdleContainers {
     if (!project) {
       this.leftAs.delete(name);
       this.evicted.delete(name);
+      this.wokenAt.delete(name);
       await this.tearDown(name, containers);
       this.metrics.projectRemoved(name);
       return;
@@ -216,6 +222,13 @@ export class ProjectReconciler implements IdleContainers {
   /** Remembers which request asked for a wake, so the cold start's log lines name it. */
   noteWake(name: string, requestId: string | undefined): void {
     if (requestId !== undefined) this.wokenBy.set(name, requestId);
+  }
+
+  /** A user asked for the project to start without a request: it starts as for one. */
+  noteUserWake(name: string): void {
+    this.wokenAt.set(name, this.now());
+    // Like a request, a wake asked for by a user outweighs having made room for another start.
+    this.evicted.delete(name);
   }
 
   resumePaused(name: string): Promise<boolean> {
@@ -506,7 +519,7 @@ export class ProjectReconciler implements IdleContainers {
       targetConcurrency: settings.targetConcurrency,
       idleTimeoutMs: settings.idleTimeoutMs,
       pauseAfterMs: settings.pauseAfterMs,
-      activity: service?.activity,
+      activity: withWakeAt(service?.activity, this.wokenAt.get(name)),
       serving: serving.length,
       // Paused instances served until they were frozen: without request history (after a
       // restart) their readiness still starts the idle clock, or the next reconcile would

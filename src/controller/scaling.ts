@@ -86,3 +86,20 @@ export function decideInstances(input: ScalingInput): ScalingDecision {
     reason: minInstances > 0 ? 'min-instances' : 'idle',
   };
 }
+
+/**
+ * A wake a user asked for (`luma wake`, the console's Wake button) counts as a request
+ * that arrived then: the project starts as for a first request, and its idle clock runs
+ * from that moment unless a real request came later.
+ */
+export function withWakeAt(
+  activity: ActivitySnapshot | undefined,
+  wokenAt: number | undefined,
+): ActivitySnapshot | undefined {
+  if (wokenAt === undefined) return activity;
+  return {
+    inFlight: activity?.inFlight ?? 0,
+    waiting: activity?.waiting ?? 0,
+    lastActivityAt: Math.max(activity?.lastActivityAt ?? wokenAt, wokenAt),
+  };
+}

@@ -71,7 +71,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const parts: Parts = { store, runtime, contexts, logs, ledger, events };
   const controller = await startController(options, parts);
   const engine = watchEngine(runtime, events, controller, logger);
-  const api = await listenApi(options, parts, { token, engine, sync });
+  const wake = (project: string): void => controller.wakeProject(project);
+  const api = await listenApi(options, parts, { token, engine, sync, wake });
 
   // What brings work (the engine monitor, the directory, the API) stops before the
   // controller that does it; the ledger and the store close last.
@@ -203,7 +204,7 @@ async function startController(options: ControlPlaneOptions, parts: Parts): Prom
 async function listenApi(
   options: ControlPlaneOptions,
   parts: Parts,
-  extras: { token: string; engine: EngineReports; sync: SyncControl },
+  extras: { token: string; engine: EngineReports; sync: SyncControl; wake: (project: string) => void },
 ): Promise<{ port: number; close(): Promise<void> }> {
   const { settings } = options;
   const api = await createApiServer({
@@ -222,6 +223,7 @@ async function listenApi(
     health: extras.engine.health,
     dockerState: extras.engine.dockerState,
     sync: extras.sync,
+    wake: extras.wake,
     metrics: options.metrics,
   });
   await api.listen({ host: options.apiAddress.host, port: options.apiAddress.port });

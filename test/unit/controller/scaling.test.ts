@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { decideInstances, type ScalingDecision, type ScalingInput } from '../../../src/controller/scaling.js';
+import {
+  decideInstances,
+  withWakeAt,
+  type ScalingDecision,
+  type ScalingInput,
+} from '../../../src/controller/scaling.js';
 
 const NOW = 1_700_000_000_000;
 const IDLE = 60_000;
@@ -297,5 +302,20 @@ describe('decideInstances', () => {
         }
       }
     }
+  });
+});
+
+describe('withWakeAt', () => {
+  it('starts an idle project woken by a user, and idles it an idle timeout later', () => {
+    const activity = withWakeAt(undefined, NOW);
+    expect(decideInstances(input({ activity }))).toMatchObject({ desired: 1, reason: 'recent-activity' });
+    expect(decideInstances(input({ activity, serving: 1, now: NOW + IDLE }))).toMatchObject({ desired: 0 });
+  });
+
+  it('keeps the later of the last request and the wake, and the load as the proxy tells it', () => {
+    const proxy = { waiting: 2, inFlight: 1, lastActivityAt: NOW + 5 };
+    expect(withWakeAt(proxy, NOW)).toEqual(proxy);
+    expect(withWakeAt(proxy, NOW + 9)).toEqual({ ...proxy, lastActivityAt: NOW + 9 });
+    expect(withWakeAt(proxy, undefined)).toBe(proxy);
   });
 });
