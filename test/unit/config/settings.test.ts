@@ -235,6 +235,8 @@ describe('parseSettings: a bad file', () => {
     ['logHeartbeatInterval: 1000h\n', '1:23: logHeartbeatInterval: expected at most 576h'],
     ['webhooks:\n  retryDelay: 999999h\n', '2:15: webhooks.retryDelay: expected at most 576h'],
     ['sync:\n  debounce: 9999h\n', '2:13: sync.debounce: expected at most 576h'],
+    // A second document would be ignored: refused, not read in part.
+    ['resyncInterval: 1s\n---\nresyncInterval: 2s\n', '2:1: invalid YAML: source contains multiple documents'],
   ])('%j is refused at file:line:column with the path', (text, expected) => {
     const error = errorOf(() => parseSettings(text, FILE));
     expect(error.message.startsWith(`${FILE}:${expected}`), error.message).toBe(true);
