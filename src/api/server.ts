@@ -1,7 +1,7 @@
 import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
 import fastifyWebsocket from '@fastify/websocket';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { EventLog } from '../events/event-log.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { ApiOptions } from './api-options.js';
@@ -20,6 +20,7 @@ import { LogSessions } from './log-sessions.js';
 import { registerObjectRoutes } from './object-routes.js';
 import { registerSyncRoutes } from './sync-routes.js';
 import { registerUsageRoutes } from './usage-routes.js';
+import { redactQueryToken } from './query-token.js';
 import { registerWatchRoutes } from './watch-routes.js';
 import { API_PREFIX } from './wire.js';
 
@@ -45,7 +46,7 @@ const OPENAPI = {
 };
 
 export async function createApiServer(options: ApiOptions): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, bodyLimit: MAX_BODY_BYTES });
+  const app = Fastify({ loggerInstance: requestLogger(options.logger), bodyLimit: MAX_BODY_BYTES });
   addBodyParsers(app, options.maxUploadBytes);
   // Contexts may also come as a multipart form (a file field), as browsers and curl -F send them.
   await app.register(fastifyMultipart, { limits: { fileSize: options.maxUploadBytes, files: 1 } });
@@ -99,6 +100,28 @@ function registerRoutes(
   });
   // After the watch routes: the list route of object-routes.ts only answers unknown kinds.
   registerObjectRoutes(app, options);
+}
+
+/**
+ * fastify's request log, its URLs without the token: the compat routes take it as
+ * `?token=` (src/compat/auth.ts), and a log is read by more people than the token is.
+ */
+function requestLogger(logger: ApiOptions['logger']): FastifyBaseLogger {
+  const child = logger.child(
+    {},
+    {
+      serializers: {
+        req: (request: FastifyRequest) => ({
+          method: request.method,
+          url: redactQueryToken(request.url),
+          host: request.host,
+          remoteAddress: request.ip,
+          remotePort: request.socket?.remotePort,
+        }),
+      },
+    },
+  );
+  return child as FastifyBaseLogger;
 }
 
 function addBodyParsers(app: FastifyInstance, maxUploadBytes: number): void {

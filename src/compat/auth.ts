@@ -15,8 +15,10 @@ export function compatAuth(ctx: CompatContext, system: CompatSystem): RouteHook 
   const expected = createHash('sha256').update(ctx.token).digest();
   const anonymous = ctx.settings.anonymous.includes(system);
   return async (request, reply) => {
-    // A CORS preflight never carries credentials; the route's own answer is still guarded.
-    if (anonymous || request.method === 'OPTIONS') return undefined;
+    // Every method needs the token, OPTIONS too: the container pool's proxy forwards an
+    // OPTIONS to the container like any other. CORS preflights have routes of their own
+    // (cors.ts preflightRoute), which do not run this hook.
+    if (anonymous) return undefined;
     const refusal = refusalFor(authorizationOf(request), expected);
     if (refusal === undefined) return undefined;
     return reply

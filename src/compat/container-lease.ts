@@ -116,7 +116,9 @@ export function registerContainerLease(scope: FastifyInstance, ctx: CompatContex
 }
 
 async function provision(ctx: CompatContext, body: ProvisionBody): Promise<Record<string, string>> {
-  const type = ctx.settings.containerLease.imageTypes[body.imageType];
+  // Own keys only: "constructor" or "toString" must not find Object.prototype's members.
+  const imageTypes = ctx.settings.containerLease.imageTypes;
+  const type = Object.hasOwn(imageTypes, body.imageType) ? imageTypes[body.imageType] : undefined;
   if (!type) {
     const known = Object.keys(ctx.settings.containerLease.imageTypes);
     throw badRequest(

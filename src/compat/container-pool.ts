@@ -53,8 +53,8 @@ export async function registerContainerPool(scope: FastifyInstance, ctx: CompatC
   await scope.register(async (proxyScope) => {
     await passBodiesThrough(proxyScope);
     const handler = async (request: FastifyRequest, reply: Parameters<typeof forward>[1]): Promise<void> => {
-      const { id, '*': rest } = request.params as { id: string; '*'?: string };
-      await forward(request, reply, poolLease(ctx, id), rest ?? '');
+      const { id } = request.params as { id: string };
+      await forward(request, reply, poolLease(ctx, id), ctx.token);
     };
     const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
     addRoutes(proxyScope, ctx, SYSTEM, [

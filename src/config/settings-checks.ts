@@ -16,6 +16,8 @@ import { webhookSecretProblem } from '../events/webhook-signature.js';
 const MIN_HEARTBEAT_MS = 100;
 
 const POSITIVE_DURATIONS: FieldPath[] = [
+  // 0 would be a resync every millisecond: node runs a 0 ms interval as 1 ms.
+  ['resyncInterval'],
   ['leases', 'minTtl'],
   ['leases', 'maxTtl'],
   ['webhooks', 'retryDelay'],
@@ -24,7 +26,6 @@ const POSITIVE_DURATIONS: FieldPath[] = [
 
 const OTHER_DURATIONS: FieldPath[] = [
   ['defaultIdleTimeout'],
-  ['resyncInterval'],
   ['stopTimeout'],
   ['stoppedRetention'],
   ['leases', 'gracePeriod'],
@@ -33,6 +34,33 @@ const OTHER_DURATIONS: FieldPath[] = [
   ['sync', 'emptyGracePeriod'],
   ['sync', 'writeFinish'],
 ];
+
+/**
+ * Durations that become a node timer's delay. Node runs a delay above 2^31-1 ms (24.8
+ * days) as 1 ms, with only a warning: `resyncInterval: 600h` would resync every
+ * millisecond. A round bound below that.
+ */
+const MAX_TIMER_DURATION_MS = 576 * 3_600_000;
+const TIMER_DURATIONS: FieldPath[] = [
+  ['resyncInterval'],
+  ['logHeartbeatInterval'],
+  ['webhooks', 'retryDelay'],
+  ['webhooks', 'timeout'],
+  ['pool', 'batchSpacing'],
+  ['sync', 'debounce'],
+  ['sync', 'writeFinish'],
+];
+
+function checkTimerDurations(checks: Checks): void {
+  for (const path of TIMER_DURATIONS) {
+    const value = checks.quantity(path, DURATION);
+    if (value !== undefined && value > MAX_TIMER_DURATION_MS)
+      checks.report(
+        path,
+        `expected at most ${formatDuration(MAX_TIMER_DURATION_MS)} (a timer cannot wait longer), got ${quote(checks.value(path))}`,
+      );
+  }
+}
 
 export function settingsIssues(data: unknown, already: readonly FieldPath[]): FieldIssue[] {
   // CPU and memory may be plain YAML numbers here (cores, bytes).
@@ -48,6 +76,7 @@ export function settingsIssues(data: unknown, already: readonly FieldPath[]): Fi
       ['logHeartbeatInterval'],
       `expected at least ${formatDuration(MIN_HEARTBEAT_MS)}, got ${quote(checks.value(['logHeartbeatInterval']))}`,
     );
+  checkTimerDurations(checks);
   for (const path of [['defaultMemory'], ['admission', 'memoryLimit'], ['admission', 'unlimitedContainerMemory']])
     checks.quantity(path, MEMORY, LIMITS.memoryBytes);
   checkLeaseBounds(checks);

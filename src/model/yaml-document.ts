@@ -56,7 +56,9 @@ export function parseSchemaDocument(
   after: AfterSchema = () => [],
 ): DocumentValue {
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, logLevel: 'silent' });
+  // Not 'silent': that level also drops the error for a second document (`---`), whose
+  // settings would be ignored without a word. 'error' keeps errors and logs nothing.
+  const document = parseDocument(text, { lineCounter, prettyErrors: false, logLevel: 'error' });
   const locator = new YamlLocator(document, lineCounter);
   const read = readDocument(document, locator, source);
   if (read.issues.length > 0) return read;

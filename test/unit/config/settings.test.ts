@@ -229,6 +229,14 @@ describe('parseSettings: a bad file', () => {
     ],
     ['admission:\n  limit: 1Gi\n', '2:3: admission.limit: unknown field "limit"'],
     ['admission: 4Gi\n', '1:12: admission: expected a mapping or an empty value, got string "4Gi"'],
+    // A timer's delay: 0 and anything above 2^31-1 ms run as 1 ms in node.
+    ['resyncInterval: 0s\n', '1:17: resyncInterval: expected a duration greater than 0, got "0s"'],
+    ['resyncInterval: 600h\n', '1:17: resyncInterval: expected at most 576h (a timer cannot wait longer), got "600h"'],
+    ['logHeartbeatInterval: 1000h\n', '1:23: logHeartbeatInterval: expected at most 576h'],
+    ['webhooks:\n  retryDelay: 999999h\n', '2:15: webhooks.retryDelay: expected at most 576h'],
+    ['sync:\n  debounce: 9999h\n', '2:13: sync.debounce: expected at most 576h'],
+    // A second document would be ignored: refused, not read in part.
+    ['resyncInterval: 1s\n---\nresyncInterval: 2s\n', '2:1: invalid YAML: source contains multiple documents'],
   ])('%j is refused at file:line:column with the path', (text, expected) => {
     const error = errorOf(() => parseSettings(text, FILE));
     expect(error.message.startsWith(`${FILE}:${expected}`), error.message).toBe(true);
