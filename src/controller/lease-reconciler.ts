@@ -20,13 +20,8 @@ import type { UsageReason } from '../usage/record.js';
 import { admitInOrder, isEnded, type LeaseCaps } from './lease-queue.js';
 import type { EventRecorder } from '../events/event-log.js';
 import { poolTemplate, type PoolReconciler } from './pool-reconciler.js';
-import {
-  ADMISSION_RETRY_MS,
-  INSUFFICIENT_MEMORY,
-  InsufficientMemoryError,
-  startAdmitted,
-  type MemoryBudget,
-} from './memory-budget.js';
+import { ADMISSION_RETRY_MS, IMAGE_RECHECK_MS, MIN_REQUEUE_MS } from './requeue.js';
+import { INSUFFICIENT_MEMORY, InsufficientMemoryError, startAdmitted, type MemoryBudget } from './memory-budget.js';
 import type { ReconcileResult } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
 
@@ -39,8 +34,6 @@ import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/contro
 
 export const LEASE_FINALIZER = 'luma.dev/lease';
 const LOOPBACK = '127.0.0.1';
-const IMAGE_RECHECK_MS = 5_000;
-const MIN_REQUEUE_MS = 50;
 
 export function leaseService(leaseName: string): string {
   return `lease.${leaseName}`;

@@ -14,6 +14,7 @@ import { containerSpecHash } from './project-reconciler.js';
 import { describeDrift } from './drift.js';
 import { startAdmitted, type MemoryBudget } from './memory-budget.js';
 import type { ReconcileResult } from './work-queue.js';
+import { IMAGE_RECHECK_MS } from './requeue.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
 
 // Keeps `spec.pool.size` containers of a project started, ready and unclaimed, so that a
@@ -21,8 +22,6 @@ import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/contro
 // its lease); refills come in batches, spaced as the operator set.
 
 const LOOPBACK = '127.0.0.1';
-/** How long a pool whose image is not ready waits before it looks again (an Image's progress also wakes it). */
-const IMAGE_RECHECK_MS = 5_000;
 
 export interface PoolReconcilerOptions {
   store: ObjectStore;
