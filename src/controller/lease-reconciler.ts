@@ -8,6 +8,7 @@ import type { ContainerRuntime, ManagedContainer, ResourceLimits } from '../runt
 import type { ObjectStore } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
+import type { ReadinessProber } from './instance-lifecycle.js';
 import { setReadiness, type Readiness } from './conditions.js';
 import { resolveProjectImage } from './image-resolution.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
@@ -69,15 +70,19 @@ export interface LeaseReconcilerOptions {
   now?: () => number;
   /** Admission by memory for fresh containers; every start is admitted when absent. */
   memory?: MemoryBudget;
+  /** The readiness probe (HTTP or TCP on loopback); unit tests inject one. */
+  probe?: ReadinessProber;
 }
 
 type EndReason = UsageReason;
 
 export class LeaseReconciler {
   private readonly now: () => number;
+  private readonly probe: ReadinessProber;
 
   constructor(private readonly options: LeaseReconcilerOptions) {
     this.now = options.now ?? Date.now;
+    this.probe = options.probe ?? waitUntilReady;
   }
 
   async reconcile(name: string): Promise<ReconcileResult> {
@@ -226,7 +231,7 @@ export class LeaseReconciler {
     try {
       // A pooled container passed its readiness probe before it was claimed.
       if (!(fromPool && !adopted))
-        await waitUntilReady(LOOPBACK, container.hostPort, settings.readiness, settings.startupTimeoutMs);
+        await this.probe(LOOPBACK, container.hostPort, settings.readiness, settings.startupTimeoutMs);
     } catch (error) {
       await runtime.remove(container.id).catch(() => undefined);
       await this.fail(lease, 'StartFailed', `the container did not become ready: ${errorMessage(error)}`);

@@ -5,6 +5,7 @@ import type { ContainerRuntime, ManagedContainer } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
+import type { ReadinessProber } from './instance-lifecycle.js';
 import { resolveProjectImage } from './image-resolution.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
 import type { LeasePolicy } from './lease-policy.js';
@@ -36,6 +37,8 @@ export interface PoolReconcilerOptions {
   now?: () => number;
   /** Admission by memory; every refill is admitted when absent. */
   memory?: MemoryBudget;
+  /** The readiness probe (HTTP or TCP on loopback); unit tests inject one. */
+  probe?: ReadinessProber;
 }
 
 /** What a pool container runs: the project's container, with the limits a lease gets by default. */
@@ -68,9 +71,11 @@ export class PoolReconciler {
   /** When the last refill batch of each project started. */
   private readonly lastBatchAt = new Map<string, number>();
   private readonly now: () => number;
+  private readonly probe: ReadinessProber;
 
   constructor(private readonly options: PoolReconcilerOptions) {
     this.now = options.now ?? Date.now;
+    this.probe = options.probe ?? waitUntilReady;
   }
 
   /** Whether a pool container passed its readiness probe (claims take only those). */
@@ -210,7 +215,7 @@ export class PoolReconciler {
       const running = await runtime.start(created.id);
       onRunning();
       if (!running.hostPort) throw new Error(`pool container ${running.name} started without a published port`);
-      await waitUntilReady(LOOPBACK, running.hostPort, settings.readiness, settings.startupTimeoutMs);
+      await this.probe(LOOPBACK, running.hostPort, settings.readiness, settings.startupTimeoutMs);
       this.ready.set(running.id, running);
     } catch (error) {
       await runtime.remove(created.id).catch(() => undefined);
@@ -249,7 +254,7 @@ export class PoolReconciler {
     try {
       const running = container.state === 'running' ? container : await runtime.start(container.id);
       if (!running.hostPort) throw new Error('no published port');
-      await waitUntilReady(LOOPBACK, running.hostPort, template.settings.readiness, template.settings.startupTimeoutMs);
+      await this.probe(LOOPBACK, running.hostPort, template.settings.readiness, template.settings.startupTimeoutMs);
       this.ready.set(container.id, running);
       return true;
     } catch (error) {

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventLog } from '../../../src/events/event-log.js';
 import { KeyedLock } from '../../../src/util/keyed-lock.js';
 import type { LeasePolicy, UsageSink } from '../../../src/controller/lease-policy.js';
@@ -15,10 +15,10 @@ import { FileStore } from '../../../src/store/file-store.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { FakeProxy } from '../../support/fakes/fake-proxy.js';
 import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
-import { startReadyApp, type ReadyApp } from '../../support/fakes/ready-app.js';
+import { FakeProber } from '../../support/fakes/fake-prober.js';
 
 // Pools and leases against fakes of the runtime and proxy, a real file store and an
-// injected clock. Readiness probes hit a real tiny HTTP server on loopback.
+// injected clock. Readiness is probed by an injected FakeProber: no sockets, no sleeps.
 
 const IMAGE = 'hello:latest';
 const NOW = Date.parse('2026-01-01T00:00:00.000Z');
@@ -48,8 +48,9 @@ function expectedCost(seconds: number, cpuMillis: number, memoryBytes: number): 
   return seconds * ((cpuMillis / 1000) * 0.001 + (memoryBytes / GiB) * 0.0001);
 }
 
-let readyPort: number;
-let readyApp: ReadyApp;
+/** The port fake containers are published on; the FakeProber finds it ready at once. */
+const readyPort = 4321;
+let prober: FakeProber;
 let stateDir: string;
 let store: FileStore;
 let runtime: FakeRuntime;
@@ -60,15 +61,6 @@ let enqueued: string[];
 let pools: PoolReconciler;
 let leases: LeaseReconciler;
 let events: EventLog;
-
-beforeAll(async () => {
-  readyApp = await startReadyApp();
-  readyPort = readyApp.port;
-});
-
-afterAll(async () => {
-  await readyApp.close();
-});
 
 function build(overrides: Partial<LeasePolicy> = {}, memory?: MemoryBudget): void {
   const poolLock = new KeyedLock();
@@ -82,6 +74,7 @@ function build(overrides: Partial<LeasePolicy> = {}, memory?: MemoryBudget): voi
     poolLock,
     events: events.recorder('controller'),
     now: () => clock.now,
+    probe: prober.probe,
     ...(memory ? { memory } : {}),
   });
   leases = new LeaseReconciler({
@@ -98,6 +91,7 @@ function build(overrides: Partial<LeasePolicy> = {}, memory?: MemoryBudget): voi
     enqueue: (key) => enqueued.push(key),
     publicUrl: (host) => `http://${host}:8080/`,
     now: () => clock.now,
+    probe: prober.probe,
     ...(memory ? { memory } : {}),
   });
 }
@@ -110,6 +104,7 @@ beforeEach(async () => {
   ledger = new FakeLedger();
   clock = { now: NOW };
   enqueued = [];
+  prober = new FakeProber();
   build();
 });
 
