@@ -102,9 +102,7 @@ export class Api {
     return { status: response.status, json: (await response.json()) as { digest?: string; message?: string } };
   }
 
-  async applyYaml(
-    yaml: string,
-  ): Promise<{
+  async applyYaml(yaml: string): Promise<{
     status: number;
     json: { results?: Array<{ kind: string; name: string; result: string }>; message?: string };
   }> {
