@@ -73,7 +73,9 @@ export class FakeProxy implements ProxyManagement {
     this.log.push(`deploy ${request.service} [${request.targets.join(',')}]`);
   }
 
+  /** A deploy like any other to failOn('deploy'): a failing proxy refuses both kinds alike. */
   async deployMovingHosts(request: DeployRequest, moves: readonly HostMove[]): Promise<void> {
+    this.failIfAsked('deploy');
     this.hosts.apply({ ...request, targets: [] }, moves);
     this.deploys.push(structuredClone(request));
     this.hostMoves.push({ request: structuredClone(request), moves: structuredClone([...moves]) });
