@@ -12,8 +12,19 @@ export class FakeProber {
   readonly probed: number[] = [];
   readonly neverReady = new Set<number>();
 
+  private failures = 0;
+
+  /** The next `times` probes fail at once, as a probe that timed out does. */
+  failNext(times = 1): void {
+    this.failures = times;
+  }
+
   readonly probe: ReadinessProber = async (host, port, _check, timeoutMs, isCancelled = () => false) => {
     this.probed.push(port);
+    if (this.failures > 0) {
+      this.failures -= 1;
+      throw new ReadinessTimeoutError(`${host}:${port}`, timeoutMs, 'HTTP 500');
+    }
     if (!this.neverReady.has(port)) return;
     const deadline = Date.now() + timeoutMs;
     while (!isCancelled()) {

@@ -2,10 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventLog } from '../../../src/events/event-log.js';
+import { EventLog, type EventRecorder } from '../../../src/events/event-log.js';
 import { KeyedLock } from '../../../src/util/keyed-lock.js';
-import type { LeasePolicy, UsageSink } from '../../../src/controller/lease-policy.js';
-import type { UsageRecord } from '../../../src/usage/record.js';
+import type { LeasePolicy } from '../../../src/controller/lease-policy.js';
 import { LEASE_FINALIZER, LeaseReconciler } from '../../../src/controller/lease-reconciler.js';
 import { PoolReconciler } from '../../../src/controller/pool-reconciler.js';
 import { ADMISSION_RETRY_MS, MemoryBudget } from '../../../src/controller/memory-budget.js';
@@ -15,33 +14,19 @@ import { FileStore } from '../../../src/store/file-store.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { FakeProxy } from '../../support/fakes/fake-proxy.js';
 import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
+import { FakeLedger, TEST_LEASE_POLICY } from '../../support/fakes/fake-ledger.js';
 import { FakeProber } from '../../support/fakes/fake-prober.js';
 
-// Pools and leases against fakes of the runtime and proxy, a real file store and an
-// injected clock. Readiness is probed by an injected FakeProber: no sockets, no sleeps.
+// Leases against fakes of the runtime and proxy, a real file store and an injected clock
+// (pools only as leases claim from them: the pool's table is pool-reconciler.test.ts).
+// Readiness is probed by an injected FakeProber: no sockets, no sleeps.
 
 const IMAGE = 'hello:latest';
 const NOW = Date.parse('2026-01-01T00:00:00.000Z');
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
-class FakeLedger implements UsageSink {
-  readonly records: UsageRecord[] = [];
-  async append(record: UsageRecord): Promise<boolean> {
-    if (this.records.some((existing) => existing.leaseUid === record.leaseUid)) return false;
-    this.records.push(record);
-    return true;
-  }
-}
-
-const policy: LeasePolicy = {
-  leaseDefaults: { cpuMillis: 250, memoryBytes: 256 * MiB },
-  leaseGracePeriodMs: 5_000,
-  maxActiveLeases: 10,
-  poolBatchSize: 2,
-  poolBatchSpacingMs: 1_000,
-  prices: { perVcpuSecond: 0.001, perGibSecond: 0.0001, currency: 'USD' },
-};
+const policy = TEST_LEASE_POLICY;
 
 /** The bill as the docs state it: seconds × (cores × vCPU price + GiB × GiB price). */
 function expectedCost(seconds: number, cpuMillis: number, memoryBytes: number): number {
@@ -61,18 +46,29 @@ let enqueued: string[];
 let pools: PoolReconciler;
 let leases: LeaseReconciler;
 let events: EventLog;
+/** Runtime and proxy calls, in order (`create c1`, `deploy lease.l1 [...]`). */
+let log: string[];
+/** Reasons of the events recorded, in order (the EventLog folds repeats into one). */
+let recorded: string[];
 
 function build(overrides: Partial<LeasePolicy> = {}, memory?: MemoryBudget): void {
   const poolLock = new KeyedLock();
   const effective = { ...policy, ...overrides };
   events = new EventLog({ now: () => clock.now });
+  const toLog = events.recorder('controller');
+  const recorder: EventRecorder = {
+    record: (object, type, reason, message) => {
+      recorded.push(reason);
+      toLog.record(object, type, reason, message);
+    },
+  };
   pools = new PoolReconciler({
     store,
     runtime,
     logger: silentLogger(),
     policy: effective,
     poolLock,
-    events: events.recorder('controller'),
+    events: recorder,
     now: () => clock.now,
     probe: prober.probe,
     ...(memory ? { memory } : {}),
@@ -84,7 +80,7 @@ function build(overrides: Partial<LeasePolicy> = {}, memory?: MemoryBudget): voi
     logger: silentLogger(),
     policy: effective,
     ledger,
-    events: events.recorder('controller'),
+    events: recorder,
     pools,
     poolLock,
     admissionLock: new KeyedLock(),
@@ -99,8 +95,10 @@ function build(overrides: Partial<LeasePolicy> = {}, memory?: MemoryBudget): voi
 beforeEach(async () => {
   stateDir = await mkdtemp(path.join(tmpdir(), 'luma-leases-'));
   store = await FileStore.open(stateDir);
-  runtime = new FakeRuntime({ images: [IMAGE], hostPort: readyPort });
-  proxy = new FakeProxy();
+  log = [];
+  recorded = [];
+  runtime = new FakeRuntime({ images: [IMAGE], hostPort: readyPort, log });
+  proxy = new FakeProxy(log);
   ledger = new FakeLedger();
   clock = { now: NOW };
   enqueued = [];
@@ -144,80 +142,6 @@ async function fillPool(name = 'web'): Promise<void> {
   }
   throw new Error('the pool never filled');
 }
-
-describe('pool', () => {
-  it('starts spec.pool.size containers in batches spaced as set, and reports them', async () => {
-    await project({ pool: { size: 3 } });
-    const first = await pools.reconcile('web');
-    expect(runtime.mutations().filter((call) => call.op === 'create')).toHaveLength(2);
-    expect(first).toEqual({ requeueAfterMs: 1_000 });
-    // Too early for the next batch: nothing starts.
-    clock.now += 400;
-    expect(await pools.reconcile('web')).toEqual({ requeueAfterMs: 600 });
-    expect(runtime.mutations().filter((call) => call.op === 'create')).toHaveLength(2);
-    clock.now += 600;
-    expect(await pools.reconcile('web')).toBeUndefined();
-    const created = runtime.mutations().filter((call) => call.op === 'create');
-    expect(created).toHaveLength(3);
-    expect(
-      created.every(
-        (call) =>
-          call.op === 'create' &&
-          call.spec.role === 'pool' &&
-          call.spec.cpuMillis === 250 &&
-          call.spec.memoryBytes === 256 * MiB,
-      ),
-    ).toBe(true);
-    expect(store.get('Project', 'web')?.status?.pool).toEqual({ size: 3, ready: 3, starting: 0 });
-
-    // Converged: a second reconcile changes nothing.
-    runtime.resetCalls();
-    await pools.reconcile('web');
-    expect(runtime.mutations()).toEqual([]);
-  });
-
-  it('removes surplus containers when the size goes down, and all of them when the project goes', async () => {
-    await project({ pool: { size: 2 } });
-    await fillPool();
-    await project({ pool: { size: 1 } });
-    await pools.reconcile('web');
-    expect(await runtime.list({ role: 'pool' })).toHaveLength(1);
-    await store.delete('Project', 'web');
-    await pools.reconcile('web');
-    expect(await runtime.list({ role: 'pool' })).toHaveLength(0);
-  });
-});
-
-describe('pool drift', () => {
-  it('a ready pool container removed or stopped by hand is replaced, with a DriftDetected event naming it; a claim is not drift', async () => {
-    await project({ pool: { size: 2 } });
-    await fillPool();
-    const [gone, stopped] = await runtime.list({ role: 'pool' });
-    runtime.containers.delete(gone?.id ?? '');
-    Object.assign(runtime.containers.get(stopped?.id ?? '') ?? {}, { state: 'exited' });
-    clock.now += 1_000;
-    await fillPool();
-
-    const pool = await runtime.list({ role: 'pool' });
-    expect(pool.filter((container) => container.state === 'running')).toHaveLength(2);
-    const drift = events.list({ kind: 'Project', name: 'web' }).filter((event) => event.reason === 'DriftDetected');
-    expect(drift.map((event) => event.message)).toEqual([
-      `pool container ${gone?.name} was removed outside Luma (Luma had left it running); a replacement is started`,
-      `pool container ${stopped?.name} stopped without Luma asking (Luma had left it running); a replacement is started`,
-    ]);
-    expect(drift.every((event) => event.type === 'Warning')).toBe(true);
-
-    // A lease claiming one of them takes it out of the pool: not drift.
-    await lease('l1');
-    await leases.reconcile('l1');
-    expect(leaseStatus('l1')?.fromPool).toBe(true);
-    clock.now += 1_000;
-    await fillPool();
-    expect(
-      events.list({ kind: 'Project', name: 'web' }).filter((event) => event.reason === 'DriftDetected'),
-    ).toHaveLength(2);
-  });
-});
 
 describe('lease', () => {
   it('claims a ready pool container: Active, fromPool, routed at <lease>.<first hostname>, and the pool refills', async () => {
