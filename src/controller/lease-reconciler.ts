@@ -138,26 +138,31 @@ export class LeaseReconciler {
     const project = stored?.metadata.deletionTimestamp ? undefined : stored;
     if (status.startedAt) return this.keepActive(lease, project, mine);
     if (!project) return this.wait(lease, 'ProjectNotFound', `project "${lease.spec.project}" does not exist`);
-    if (!status.admittedAt) {
-      // Routed before anything else: a request sent right after the lease was created is
-      // held (not a 404) and answered the moment its container is there.
-      await this.routeWithoutTarget(lease, project);
-      const admission = await this.admit(lease, project);
-      if (admission) {
-        if (
-          lease.status?.conditions?.find((condition) => condition.type === 'Ready')?.reason !== 'WaitingForCapacity'
-        ) {
-          this.options.events.record(this.ref(lease), 'Normal', 'WaitingForCapacity', admission);
-        }
-        await this.routeWithoutTarget(
-          lease,
-          project,
-          `lease "${lease.metadata.name}" is waiting for capacity: ${admission}`,
-        );
-        return this.wait(lease, 'WaitingForCapacity', admission);
-      }
-    }
+    if (!status.admittedAt && !(await this.admitRouted(lease, project))) return;
     return this.start(lease, project, mine);
+  }
+
+  /**
+   * Admission, with the lease's hostname routed around it. Routed before anything else: a
+   * request sent right after the lease was created is held (not a 404) and answered the
+   * moment its container is there. A route already in place is left as it is until
+   * admission has decided, so a waiting lease's route does not flap between held and
+   * "waiting for capacity" on every look. False when the lease waits.
+   */
+  private async admitRouted(lease: LeaseObject, project: ProjectObject): Promise<boolean> {
+    const current = await this.options.proxy.getService(leaseService(lease.metadata.name));
+    if (!current || !routesOnly(current, this.leaseHost(lease, project))) await this.routeWithoutTarget(lease, project);
+    const refusal = await this.admit(lease, project);
+    if (refusal === undefined) {
+      await this.routeWithoutTarget(lease, project);
+      return true;
+    }
+    if (lease.status?.conditions?.find((condition) => condition.type === 'Ready')?.reason !== 'WaitingForCapacity')
+      this.options.events.record(this.ref(lease), 'Normal', 'WaitingForCapacity', refusal);
+    const why = `lease "${lease.metadata.name}" is waiting for capacity: ${refusal}`;
+    await this.routeWithoutTarget(lease, project, why);
+    await this.wait(lease, 'WaitingForCapacity', refusal);
+    return false;
   }
 
   /** Undefined when admitted; otherwise why it waits. */

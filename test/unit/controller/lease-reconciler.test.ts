@@ -343,6 +343,10 @@ describe('lease', () => {
       targets: [],
       unavailableReason: expect.stringContaining('waiting for capacity'),
     });
+    // Looked at again while it still waits: its route stays as it is (no flap through "held").
+    proxy.resetCalls();
+    await leases.reconcile('b');
+    expect(proxy.deploys).toEqual([]);
     await store.delete('Lease', 'a');
     await leases.reconcile('a');
     expect(enqueued).toEqual(expect.arrayContaining(['Lease/b', 'Lease/c']));
