@@ -19,7 +19,9 @@ import { FakeProber } from '../../support/fakes/fake-prober.js';
 
 // Leases against fakes of the runtime and proxy, a real file store and an injected clock
 // (pools only as leases claim from them: the pool's table is pool-reconciler.test.ts).
-// Readiness is probed by an injected FakeProber: no sockets, no sleeps.
+// Readiness is probed by an injected FakeProber: no sockets, no sleeps. A Knative-style
+// table (at the end) gives rows with expected calls, phases and events, failure rows
+// among them, each with its idempotency check; the tests before it follow longer stories.
 
 const IMAGE = 'hello:latest';
 const NOW = Date.parse('2026-01-01T00:00:00.000Z');
@@ -413,5 +415,220 @@ describe('lease after a crash mid-start', () => {
     await leases.reconcile('mid');
     expect(leaseStatus('mid')).toMatchObject({ phase: 'Active', fromPool: true, startedAt: admittedAt });
     expect(await runtime.list({ kind: 'Lease', name: 'mid' })).toHaveLength(1);
+  });
+});
+
+const ROUTED = `deploy lease.l1 [127.0.0.1:${readyPort}]`;
+const HELD = 'deploy lease.l1 []';
+const TTL_MS = 600_000;
+
+interface LeaseRow {
+  name: string;
+  /** The lease's project, created before the lease; null: none. */
+  project: Partial<ProjectSpec> | null;
+  /** Earlier reconciles, pool fills, clock moves: the state before the reconcile under test. */
+  given?: () => void | Promise<void>;
+  /** Calls that fail once (runtime.failOn, proxy.failOn, prober.failNext), and the error the reconcile throws. */
+  failures?: () => void;
+  wantError?: RegExp;
+  wantResult?: ReconcileResult;
+  /** Runtime and proxy calls, in order. */
+  wantLog: string[];
+  /** The lease's phase and Ready reason; undefined phase: the object is gone. */
+  wantPhase?: NonNullable<LeaseObject['status']>['phase'];
+  wantReason?: string;
+  wantEvents?: string[];
+  check?: () => void;
+}
+
+function readyReason(): string | undefined {
+  return leaseStatus('l1')?.conditions?.find((condition) => condition.type === 'Ready')?.reason;
+}
+
+const leaseRows: LeaseRow[] = [
+  {
+    name: 'an empty pool → a fresh container: routed held, created, started, routed, Active',
+    project: {},
+    wantLog: [HELD, 'create c1', 'start c1', ROUTED],
+    wantResult: { requeueAfterMs: TTL_MS },
+    wantPhase: 'Active',
+    wantReason: 'Active',
+    wantEvents: ['Started'],
+  },
+  {
+    name: 'a ready pool container → claimed, routed, Active, the pool asked to refill',
+    project: { pool: { size: 1 } },
+    given: fillPool,
+    wantLog: [HELD, 'claim c1 l1', ROUTED],
+    wantResult: { requeueAfterMs: TTL_MS },
+    wantPhase: 'Active',
+    wantEvents: ['ClaimedFromPool'],
+    check: () => expect(enqueued).toContain('Pool/web'),
+  },
+  {
+    name: 'over the total cap → Pending, WaitingForCapacity, answered at once with why',
+    project: {},
+    given: () => build({ maxActiveLeases: 0 }),
+    wantLog: [HELD, HELD],
+    wantPhase: 'Pending',
+    wantReason: 'WaitingForCapacity',
+    wantEvents: ['WaitingForCapacity'],
+  },
+  {
+    name: 'no such project → Pending, ProjectNotFound, nothing routed',
+    project: null,
+    wantLog: [],
+    wantPhase: 'Pending',
+    wantReason: 'ProjectNotFound',
+  },
+  {
+    name: 'past its expiry → route removed, stopped, removed, billed, Expired',
+    project: {},
+    given: async () => {
+      await leases.reconcile('l1');
+      clock.now += TTL_MS;
+    },
+    wantLog: ['remove-service lease.l1', 'stop c1', 'remove c1'],
+    wantPhase: 'Expired',
+    wantReason: 'Expired',
+    wantEvents: ['Expired'],
+    check: () => expect(ledger.records).toHaveLength(1),
+  },
+  {
+    name: 'deleted → released and billed, then the object goes',
+    project: {},
+    given: async () => {
+      await leases.reconcile('l1');
+      clock.now += 42_000;
+      await store.delete('Lease', 'l1');
+    },
+    wantLog: ['remove-service lease.l1', 'stop c1', 'remove c1'],
+    wantEvents: ['Released'],
+    check: () => {
+      expect(store.get('Lease', 'l1')).toBeUndefined();
+      expect(ledger.records[0]).toMatchObject({ reason: 'Released', runtimeSeconds: 42 });
+    },
+  },
+  // Failure rows: one call fails; the reconcile says so (or ends the lease), and the next converges.
+  {
+    name: 'create fails → the error rethrown, admitted and still Pending, no bill',
+    project: {},
+    failures: () => runtime.failOn('create', new Error('no space left on device'), 1),
+    wantError: /no space left on device/,
+    wantLog: [HELD],
+    wantPhase: 'Pending',
+    wantReason: 'Starting',
+    check: () => expect(leaseStatus('l1')?.startedAt).toBeUndefined(),
+  },
+  {
+    name: 'start fails → the error rethrown; the created container is replaced by the retry',
+    project: {},
+    failures: () => runtime.failOn('start', new Error('port is already allocated'), 1),
+    wantError: /port is already allocated/,
+    wantLog: [HELD, 'create c1'],
+    wantPhase: 'Pending',
+  },
+  {
+    name: 'never ready → the container removed, Failed, StartFailed',
+    project: {},
+    failures: () => prober.failNext(1),
+    wantLog: [HELD, 'create c1', 'start c1', 'remove c1'],
+    wantPhase: 'Failed',
+    wantReason: 'StartFailed',
+    wantEvents: ['StartFailed'],
+  },
+  {
+    name: 'the route to the container fails → the container removed, Failed, RouteFailed',
+    project: {},
+    // The held route is in place already, so the deploy that fails is the one with the target.
+    given: () => proxy.seed({ service: 'lease.l1', hosts: ['l1.web.localhost'], targets: [] }),
+    failures: () => proxy.failOn('deploy', new Error('proxy socket closed'), 1),
+    wantLog: ['create c1', 'start c1', 'remove c1'],
+    wantPhase: 'Failed',
+    wantReason: 'RouteFailed',
+    wantEvents: ['RouteFailed'],
+  },
+  {
+    name: 'the claim fails → the error rethrown; the retry starts a fresh container',
+    project: { pool: { size: 1 } },
+    given: fillPool,
+    failures: () => runtime.failOn('claim', new Error('container renamed by hand'), 1),
+    wantError: /container renamed by hand/,
+    wantLog: [HELD],
+    wantPhase: 'Pending',
+  },
+  {
+    name: 'asking the proxy fails → the error rethrown before anything is done',
+    project: {},
+    failures: () => proxy.failOn('getService', new Error('proxy socket closed'), 1),
+    wantError: /proxy socket closed/,
+    wantLog: [],
+  },
+  {
+    name: 'stopping at expiry fails → the error rethrown, no bill yet; the retry bills once',
+    project: {},
+    given: async () => {
+      await leases.reconcile('l1');
+      clock.now += TTL_MS;
+    },
+    failures: () => runtime.failOn('stop', new Error('engine timed out'), 1),
+    wantError: /engine timed out/,
+    wantLog: ['remove-service lease.l1'],
+    wantPhase: 'Active',
+    check: () => expect(ledger.records).toEqual([]),
+  },
+  {
+    name: 'listing an admitted lease’s containers fails → the error rethrown',
+    project: {},
+    given: async () => void (await leases.reconcile('l1')),
+    failures: () => runtime.failOn('list', new Error('list failed'), 1),
+    wantError: /list failed/,
+    wantLog: [],
+    wantPhase: 'Active',
+  },
+];
+
+describe('LeaseReconciler table', () => {
+  async function arrange(row: LeaseRow): Promise<void> {
+    if (row.project) await project(row.project);
+    await lease('l1');
+    await row.given?.();
+    log.length = 0;
+    recorded.length = 0;
+    runtime.resetCalls();
+    proxy.resetCalls();
+  }
+
+  describe.each(leaseRows.map((row) => [row.name, row] as const))('%s', (_name, row) => {
+    it('converges', async () => {
+      await arrange(row);
+      row.failures?.();
+      const outcome = leases.reconcile('l1');
+      if (row.wantError) await expect(outcome).rejects.toThrow(row.wantError);
+      else expect(await outcome).toEqual(row.wantResult);
+      expect(log).toEqual(row.wantLog);
+      expect(leaseStatus('l1')?.phase).toBe(row.wantPhase);
+      if (row.wantReason) expect(readyReason()).toBe(row.wantReason);
+      expect(recorded).toEqual(row.wantEvents ?? []);
+      row.check?.();
+    });
+
+    // A failure row's call fails once: the reconcile after it converges, and the one after that does nothing.
+    it('is idempotent: once converged, another reconcile calls, writes and records nothing', async () => {
+      await arrange(row);
+      row.failures?.();
+      await leases.reconcile('l1').catch(() => undefined);
+      if (row.failures) await leases.reconcile('l1');
+      const converged = store.get('Lease', 'l1');
+      const bills = ledger.records.length;
+      log.length = 0;
+      recorded.length = 0;
+
+      await leases.reconcile('l1');
+      expect(log).toEqual([]);
+      expect(recorded).toEqual([]);
+      expect(store.get('Lease', 'l1')?.metadata.resourceVersion).toBe(converged?.metadata.resourceVersion);
+      expect(ledger.records).toHaveLength(bills);
+    });
   });
 });
