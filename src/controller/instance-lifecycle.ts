@@ -3,6 +3,7 @@ import type { ProjectSettings } from '../model/project-settings.js';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/runtime.js';
 import type { Logger } from '../util/logger.js';
 import { errorMessage } from '../runtime/errors.js';
+import type { Clock } from '../util/clock.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
 import type { ColdStartTier, ControllerMetrics } from '../metrics/controller-metrics.js';
 import type { EventRecorder } from '../events/event-log.js';
@@ -38,6 +39,8 @@ export interface InstanceLifecycleOptions {
   metrics: ControllerMetrics;
   events: EventRecorder;
   now: () => number;
+  /** Runs the exit watch's looks: unit tests inject one, so a crash is seen without a real wait. */
+  timers: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
   probe: ReadinessProber;
   memory?: MemoryBudget | undefined;
   stopTimeoutSeconds: number;
@@ -186,17 +189,18 @@ export class InstanceLifecycle {
     hostPort: number,
     settings: ProjectSettings,
   ): Promise<void> {
+    const { timers } = this.options;
     let exited: ManagedContainer | undefined;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: unknown;
     let watching = true;
     const look = async (): Promise<void> => {
       const current = await this.options.runtime.inspect(container.id).catch(() => container);
       if (!watching) return;
       if (!current || current.state === 'exited' || current.state === 'dead')
         exited = current ?? { ...container, state: 'exited' };
-      else timer = setTimeout(() => void look(), EXIT_WATCH_INTERVAL_MS);
+      else timer = timers.setTimeout(() => void look(), EXIT_WATCH_INTERVAL_MS);
     };
-    timer = setTimeout(() => void look(), EXIT_WATCH_INTERVAL_MS);
+    timer = timers.setTimeout(() => void look(), EXIT_WATCH_INTERVAL_MS);
     try {
       const gaveUp = (): boolean => exited !== undefined;
       await this.options.probe(LOOPBACK, hostPort, settings.readiness, settings.startupTimeoutMs, gaveUp);
@@ -207,7 +211,7 @@ export class InstanceLifecycle {
     } finally {
       // Not awaited: a ready app must not wait for the watch's next look.
       watching = false;
-      clearTimeout(timer);
+      timers.clearTimeout(timer);
     }
   }
 

@@ -7,6 +7,7 @@ import type { ObjectStore } from '../store/store.js';
 import { DockerUnavailableError, errorMessage } from '../runtime/errors.js';
 import type { Logger } from '../util/logger.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
 import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
 import { setReadiness } from './conditions.js';
@@ -85,6 +86,8 @@ export interface ProjectReconcilerOptions {
   imageAllowlist?: readonly string[];
   /** The readiness probe (HTTP or TCP on loopback); unit tests inject one. */
   probe?: ReadinessProber;
+  /** Timers of the exit watch of a starting container (systemClock when absent); unit tests inject one. */
+  clock?: Clock;
 }
 
 /** What the observe phase found, for the phases after it. */
@@ -127,6 +130,7 @@ export class ProjectReconciler implements IdleContainers {
       metrics: this.metrics,
       events: this.events,
       now: this.now,
+      timers: options.clock ?? systemClock,
       probe: options.probe ?? waitUntilReady,
       memory: options.memory,
       stopTimeoutSeconds: options.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS,

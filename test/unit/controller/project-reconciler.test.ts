@@ -16,6 +16,7 @@ import type { SeedContainer } from '../../support/fakes/fake-runtime.js';
 import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
 import { FakeProxy } from '../../support/fakes/fake-proxy.js';
 import { FakeProber } from '../../support/fakes/fake-prober.js';
+import { promptClock } from '../../support/fakes/fake-clock.js';
 import { FileStore } from '../../../src/store/file-store.js';
 import { DockerUnavailableError } from '../../../src/runtime/errors.js';
 import { silentLogger } from '../../../src/util/logger.js';
@@ -105,6 +106,7 @@ beforeEach(async () => {
     stoppedRetentionMs: RETENTION,
     publicUrl: (host) => `http://${host}:8080`,
     probe: prober.probe,
+    clock: promptClock(() => clock.now),
   });
   world = { store, runtime, proxy, reconciler, log, clock, uid: '' };
 });
