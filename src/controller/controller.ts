@@ -72,6 +72,13 @@ export interface ControllerOptions {
   admission?: AdmissionSettings;
 }
 
+/** What every reconciler is given alike. */
+interface Shared {
+  events: EventRecorder;
+  metrics: ControllerMetrics;
+  memory?: MemoryBudget;
+}
+
 export function objectKey(kind: Kind, name: string): string {
   return `${kind}/${name}`;
 }
@@ -114,29 +121,15 @@ export class Controller implements ProxyHooks {
 
   constructor(private readonly options: ControllerOptions) {
     this.resumeConfirmDelayMs = options.resumeConfirmDelayMs ?? RESUME_CONFIRM_DELAY_MS;
-    const metrics = options.metrics ?? NO_CONTROLLER_METRICS;
-    this.metrics = metrics;
-    const events = options.events ?? NO_EVENTS;
+    this.metrics = options.metrics ?? NO_CONTROLLER_METRICS;
+    const shared: Shared = { events: options.events ?? NO_EVENTS, metrics: this.metrics };
     const memory = this.memoryBudget(options);
+    if (memory) shared.memory = memory;
     // Projects and leases deploy through it, so names moving between them converge.
     const proxy = new HostMovingProxy(options.proxy, declaredHostsIn(options.store), (service) =>
       this.queue.add(ownerKeyOf(service)),
     );
-    this.projects = new ProjectReconciler({
-      ...(memory ? { memory } : {}),
-      metrics,
-      events,
-      store: options.store,
-      runtime: options.runtime,
-      proxy,
-      logger: options.logger,
-      publicUrl: options.publicUrl,
-      ...(options.defaultIdleTimeoutMs !== undefined ? { defaultIdleTimeoutMs: options.defaultIdleTimeoutMs } : {}),
-      ...(options.defaultMemoryBytes !== undefined ? { defaultMemoryBytes: options.defaultMemoryBytes } : {}),
-      ...(options.policy.imageAllowlist !== undefined ? { imageAllowlist: options.policy.imageAllowlist } : {}),
-      ...(options.stopTimeoutSeconds !== undefined ? { stopTimeoutSeconds: options.stopTimeoutSeconds } : {}),
-      ...(options.stoppedRetentionMs !== undefined ? { stoppedRetentionMs: options.stoppedRetentionMs } : {}),
-    });
+    this.projects = this.projectReconciler(shared, proxy);
     memory?.attachIdleContainers(this.projects);
     this.images = new ImageReconciler({
       store: options.store,
@@ -145,46 +138,73 @@ export class Controller implements ProxyHooks {
       logs: options.logs,
       logger: options.logger,
       instance: options.instance,
-      metrics,
-      events,
+      events: shared.events,
+      metrics: shared.metrics,
     });
     const poolLock = new KeyedLock();
-    const idle =
-      options.defaultIdleTimeoutMs !== undefined ? { defaultIdleTimeoutMs: options.defaultIdleTimeoutMs } : {};
-    this.pools = new PoolReconciler({
-      ...(memory ? { memory } : {}),
-      store: options.store,
-      runtime: options.runtime,
-      logger: options.logger,
-      policy: options.policy,
-      poolLock,
-      events,
-      metrics,
-      ...idle,
-    });
-    this.leases = new LeaseReconciler({
-      store: options.store,
-      runtime: options.runtime,
-      proxy,
-      logger: options.logger,
-      policy: options.policy,
-      ledger: options.ledger,
-      events,
-      metrics,
-      pools: this.pools,
-      poolLock,
-      admissionLock: new KeyedLock(),
-      ...(memory ? { memory } : {}),
-      enqueue: (key) => this.queue.add(key),
-      publicUrl: options.publicUrl,
-      ...idle,
-    });
+    this.pools = this.poolReconciler(shared, poolLock);
+    this.leases = this.leaseReconciler(shared, proxy, poolLock);
     this.queue = new WorkQueue((key) => this.dispatch(key), {
       onError: (key, error, attempt, delayMs) => {
         const level = error instanceof DockerUnavailableError ? 'warn' : 'error';
         options.logger[level]({ key, attempt, retryInMs: delayMs, err: errorMessage(error) }, 'reconcile failed');
       },
     });
+  }
+
+  private projectReconciler(shared: Shared, proxy: ProxyManagement): ProjectReconciler {
+    const { options } = this;
+    return new ProjectReconciler({
+      ...shared,
+      store: options.store,
+      runtime: options.runtime,
+      proxy,
+      logger: options.logger,
+      publicUrl: options.publicUrl,
+      ...this.idleDefault(),
+      ...(options.defaultMemoryBytes !== undefined ? { defaultMemoryBytes: options.defaultMemoryBytes } : {}),
+      ...(options.policy.imageAllowlist !== undefined ? { imageAllowlist: options.policy.imageAllowlist } : {}),
+      ...(options.stopTimeoutSeconds !== undefined ? { stopTimeoutSeconds: options.stopTimeoutSeconds } : {}),
+      ...(options.stoppedRetentionMs !== undefined ? { stoppedRetentionMs: options.stoppedRetentionMs } : {}),
+    });
+  }
+
+  /** A claim and a refill of one pool never interleave: both hold `poolLock`. */
+  private poolReconciler(shared: Shared, poolLock: KeyedLock): PoolReconciler {
+    const { options } = this;
+    return new PoolReconciler({
+      ...shared,
+      store: options.store,
+      runtime: options.runtime,
+      logger: options.logger,
+      policy: options.policy,
+      poolLock,
+      ...this.idleDefault(),
+    });
+  }
+
+  private leaseReconciler(shared: Shared, proxy: ProxyManagement, poolLock: KeyedLock): LeaseReconciler {
+    const { options } = this;
+    return new LeaseReconciler({
+      ...shared,
+      store: options.store,
+      runtime: options.runtime,
+      proxy,
+      logger: options.logger,
+      policy: options.policy,
+      ledger: options.ledger,
+      pools: this.pools,
+      poolLock,
+      admissionLock: new KeyedLock(),
+      enqueue: (key) => this.queue.add(key),
+      publicUrl: options.publicUrl,
+      ...this.idleDefault(),
+    });
+  }
+
+  private idleDefault(): { defaultIdleTimeoutMs?: number } {
+    const ms = this.options.defaultIdleTimeoutMs;
+    return ms === undefined ? {} : { defaultIdleTimeoutMs: ms };
   }
 
   private memoryBudget(options: ControllerOptions): MemoryBudget | undefined {

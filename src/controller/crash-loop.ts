@@ -1,7 +1,10 @@
+import type { CrashLoopStatus } from '../model/types.js';
+
 // Crash loops: an app that exits instead of becoming ready (or dies while serving) is
 // restarted after a delay that starts at 1 s and doubles up to a cap, as Kubernetes does
-// with CrashLoopBackOff. Pure bookkeeping with an injected clock; the project reconciler
-// decides what to do with it.
+// with CrashLoopBackOff. Pure functions over the loop as status keeps it (a restarted
+// controller reads it back and keeps backing off); the project reconciler decides what
+// to do with it.
 
 export const CRASH_BACKOFF_INITIAL_MS = 1_000;
 export const CRASH_BACKOFF_MAX_MS = 60_000;
@@ -16,6 +19,7 @@ export interface Crash {
   lastLines: string[];
 }
 
+/** The loop with its clock as numbers, for messages and decisions. */
 export interface CrashLoopState extends Crash {
   /** Crashes in a row, counting this one. */
   crashes: number;
@@ -40,63 +44,60 @@ export function backoffFor(
   return Math.min(maxMs, initialMs * 2 ** doublings);
 }
 
-export class CrashLoopTracker {
-  private readonly loops = new Map<string, CrashLoopState>();
-  private readonly readyAt = new Map<string, number>();
-  private readonly initialMs: number;
-  private readonly maxMs: number;
-  private readonly stableRunMs: number;
+/** The loop of this spec, if status holds one: a loop of an older spec is over. */
+export function loopOf(status: CrashLoopStatus | undefined, specHash: string): CrashLoopStatus | undefined {
+  return status?.specHash === specHash ? status : undefined;
+}
 
-  constructor(
-    private readonly now: () => number,
-    options: CrashLoopOptions = {},
-  ) {
-    this.initialMs = options.initialMs ?? CRASH_BACKOFF_INITIAL_MS;
-    this.maxMs = options.maxMs ?? CRASH_BACKOFF_MAX_MS;
-    this.stableRunMs = options.stableRunMs ?? CRASH_STABLE_RUN_MS;
-  }
+/** A crash: the count goes up (or starts over after a run that lasted), and so does the delay. */
+export function recordCrash(
+  previous: CrashLoopStatus | undefined,
+  specHash: string,
+  crash: Crash,
+  now: number,
+  options: CrashLoopOptions = {},
+): CrashLoopStatus {
+  const readyAt = previous?.readyAt === undefined ? undefined : Date.parse(previous.readyAt);
+  const ranLongEnough = readyAt !== undefined && now - readyAt >= (options.stableRunMs ?? CRASH_STABLE_RUN_MS);
+  const crashes = ranLongEnough ? 1 : (loopOf(previous, specHash)?.crashes ?? 0) + 1;
+  const backoffMs = backoffFor(crashes, options.initialMs, options.maxMs);
+  return {
+    specHash,
+    crashes,
+    ...(crash.exitCode !== undefined ? { exitCode: crash.exitCode } : {}),
+    lastLines: [...crash.lastLines],
+    backoffMs,
+    retryAt: new Date(now + backoffMs).toISOString(),
+  };
+}
 
-  /** Records a crash and says how long to wait before the next start. */
-  recordCrash(key: string, crash: Crash): CrashLoopState {
-    const now = this.now();
-    const readyAt = this.readyAt.get(key);
-    const ranLongEnough = readyAt !== undefined && now - readyAt >= this.stableRunMs;
-    const crashes = ranLongEnough ? 1 : (this.loops.get(key)?.crashes ?? 0) + 1;
-    this.readyAt.delete(key);
-    const backoffMs = backoffFor(crashes, this.initialMs, this.maxMs);
-    const state: CrashLoopState = { ...crash, crashes, backoffMs, retryAt: now + backoffMs };
-    this.loops.set(key, state);
-    return state;
-  }
+/**
+ * An instance became ready: the loop may be over. The count is kept until the instance
+ * has run for the stable period, so that an app that crashes soon after becoming ready
+ * still backs off further each time.
+ */
+export function recordReady(loop: CrashLoopStatus, now: number): CrashLoopStatus {
+  return { ...loop, readyAt: new Date(now).toISOString() };
+}
 
-  /**
-   * An instance became ready: the loop may be over. The count is kept until the instance
-   * has run for the stable period, so that an app that crashes soon after becoming ready
-   * still backs off further each time.
-   */
-  recordReady(key: string): void {
-    this.readyAt.set(key, this.now());
-  }
+/** The loop while its backoff runs; undefined once a start may be tried. */
+export function backingOff(loop: CrashLoopStatus | undefined, now: number): CrashLoopState | undefined {
+  return loop && now < Date.parse(loop.retryAt) ? stateOf(loop) : undefined;
+}
 
-  /** The loop while its backoff runs; undefined once a start may be tried. */
-  backingOff(key: string): CrashLoopState | undefined {
-    const state = this.loops.get(key);
-    return state && this.now() < state.retryAt ? state : undefined;
-  }
+/** The last crash, while no instance has become ready since. */
+export function lastCrash(loop: CrashLoopStatus | undefined): CrashLoopState | undefined {
+  return loop && loop.readyAt === undefined ? stateOf(loop) : undefined;
+}
 
-  /** The last crash, while no instance has become ready since. */
-  lastCrash(key: string): CrashLoopState | undefined {
-    return this.readyAt.has(key) ? undefined : this.loops.get(key);
-  }
-
-  /** Drops the loops of deleted projects and of specs that changed since. */
-  forgetWhere(matches: (key: string) => boolean): void {
-    for (const key of [...this.loops.keys(), ...this.readyAt.keys()]) {
-      if (!matches(key)) continue;
-      this.loops.delete(key);
-      this.readyAt.delete(key);
-    }
-  }
+export function stateOf(loop: CrashLoopStatus): CrashLoopState {
+  return {
+    exitCode: loop.exitCode,
+    lastLines: loop.lastLines,
+    crashes: loop.crashes,
+    backoffMs: loop.backoffMs,
+    retryAt: Date.parse(loop.retryAt),
+  };
 }
 
 /** One line for HTTP clients: no app output (it may hold secrets), the code and when Luma retries. */

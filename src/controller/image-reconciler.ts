@@ -4,7 +4,13 @@ import { packContext } from '../images/context.js';
 import type { LogHub } from '../logs/log-hub.js';
 import { errorMessage } from '../util/error-message.js';
 import { LABELS } from '../runtime/labels.js';
-import { BuildCancelledError, BuildFailedError, PullFailedError, type ImageRuntime } from '../runtime/runtime.js';
+import {
+  BuildCancelledError,
+  BuildFailedError,
+  PullFailedError,
+  type BuildRequest,
+  type ImageRuntime,
+} from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
 import { shortHash } from '../util/hash.js';
 import type { Logger } from '../util/logger.js';
@@ -44,9 +50,8 @@ interface RunningBuild {
   abort: AbortController;
 }
 
-type Target =
-  | { kind: 'build'; tag: string; digest: string; dockerfile: string; args: Record<string, string> }
-  | { kind: 'ref'; tag: string };
+type BuildTarget = { kind: 'build'; tag: string; digest: string; dockerfile: string; args: Record<string, string> };
+type Target = BuildTarget | { kind: 'ref'; tag: string };
 
 export function logKey(name: string): string {
   return `image/${name}`;
@@ -138,10 +143,10 @@ export class ImageReconciler {
     };
   }
 
-  private async build(image: ImageObject, target: Extract<Target, { kind: 'build' }>): Promise<ReconcileResult> {
-    const { runtime, contexts, logs, logger } = this.options;
+  /** The phases of a build: context there, Building written, the engine's build, its outcome written. */
+  private async build(image: ImageObject, target: BuildTarget): Promise<ReconcileResult> {
     const name = image.metadata.name;
-    if (!(await contexts.has(target.digest))) {
+    if (!(await this.options.contexts.has(target.digest))) {
       await this.writeStatus(image, {
         phase: 'Failed',
         tag: target.tag,
@@ -156,76 +161,89 @@ export class ImageReconciler {
       reason: 'Building',
       message: `building ${target.tag}`,
     });
-    const key = logKey(name);
-    logs.begin(key);
-    let tail = '';
+    const output = this.openOutput(name);
     const started = this.now();
     const abort = new AbortController();
     this.running.set(name, { uid: image.metadata.uid ?? '', tag: target.tag, abort });
     try {
-      await runtime.build(
-        {
-          tag: target.tag,
-          context: packContext(contexts.directoryOf(target.digest), { dockerfile: target.dockerfile }),
-          dockerfile: target.dockerfile,
-          args: target.args,
-          labels: { [LABELS.kind]: 'Image', [LABELS.name]: name, [LABELS.uid]: image.metadata.uid ?? '' },
-        },
-        (text) => {
-          tail = (tail + text).slice(-BUILD_LOG_CHARS);
-          logs.append(key, text);
-        },
-        abort.signal,
-      );
-      const seconds = (this.now() - started) / 1000;
-      logger.info({ image: name, tag: target.tag, seconds }, 'image built');
-      this.metrics.imageBuilt('succeeded', seconds);
-      this.events.record(
-        { kind: 'Image', name },
-        'Normal',
-        'BuildSucceeded',
-        `built ${target.tag} in ${seconds.toFixed(1)}s`,
-      );
-      await this.writeStatus(image, {
-        phase: 'Ready',
-        tag: target.tag,
-        reason: 'Built',
-        message: `built ${target.tag} in ${seconds.toFixed(1)}s`,
-        buildLog: tail,
-        seconds,
-      });
-      await this.removeOldBuilds(name, target.tag);
-      return;
+      await this.options.runtime.build(this.buildRequest(image, target), output.append, abort.signal);
+      await this.built(image, target.tag, (this.now() - started) / 1000, output.tail());
     } catch (error) {
-      const seconds = (this.now() - started) / 1000;
-      if (error instanceof BuildCancelledError) return this.cancelled(image, target.tag, seconds);
-      if (error instanceof BuildFailedError) {
-        logger.warn({ image: name, tag: target.tag, err: error.message }, 'image build failed');
-        this.metrics.imageBuilt('failed', seconds);
-        this.events.record({ kind: 'Image', name }, 'Warning', 'BuildFailed', error.message);
-        await this.writeStatus(image, {
-          phase: 'Failed',
-          tag: target.tag,
-          reason: 'BuildFailed',
-          message: error.message,
-          buildLog: tail,
-          seconds,
-        });
-        return;
-      }
-      // Anything else (the engine went away, a timeout) is worth another try.
-      await this.writeStatus(image, {
-        phase: 'Pending',
-        tag: target.tag,
-        reason: 'BuildRetrying',
-        message: `the build was interrupted: ${errorMessage(error)}`,
-        buildLog: tail,
-      });
-      throw error;
+      await this.buildStopped(image, target.tag, error, (this.now() - started) / 1000, output.tail());
     } finally {
       this.running.delete(name);
-      logs.end(key);
+      output.close();
     }
+  }
+
+  private buildRequest(image: ImageObject, target: BuildTarget): BuildRequest {
+    const { contexts } = this.options;
+    return {
+      tag: target.tag,
+      context: packContext(contexts.directoryOf(target.digest), { dockerfile: target.dockerfile }),
+      dockerfile: target.dockerfile,
+      args: target.args,
+      labels: { [LABELS.kind]: 'Image', [LABELS.name]: image.metadata.name, [LABELS.uid]: image.metadata.uid ?? '' },
+    };
+  }
+
+  /** Build or pull output, streamed to its followers (`luma logs`); its tail is kept for status. */
+  private openOutput(name: string): { append: (text: string) => void; tail: () => string; close: () => void } {
+    const { logs } = this.options;
+    const key = logKey(name);
+    logs.begin(key);
+    let tail = '';
+    return {
+      append: (text) => {
+        tail = (tail + text).slice(-BUILD_LOG_CHARS);
+        logs.append(key, text);
+      },
+      tail: () => tail,
+      close: () => logs.end(key),
+    };
+  }
+
+  private async built(image: ImageObject, tag: string, seconds: number, buildLog: string): Promise<void> {
+    const name = image.metadata.name;
+    const message = `built ${tag} in ${seconds.toFixed(1)}s`;
+    this.options.logger.info({ image: name, tag, seconds }, 'image built');
+    this.metrics.imageBuilt('succeeded', seconds);
+    this.events.record({ kind: 'Image', name }, 'Normal', 'BuildSucceeded', message);
+    await this.writeStatus(image, { phase: 'Ready', tag, reason: 'Built', message, buildLog, seconds });
+    await this.removeOldBuilds(name, tag);
+  }
+
+  /**
+   * A build that did not finish: cancelled (nothing left of it), failed for its input
+   * (Failed; not retried until the input changes), or interrupted (the engine went away, a
+   * timeout: rethrown, so the queue tries again after its backoff).
+   */
+  private async buildStopped(
+    image: ImageObject,
+    tag: string,
+    error: unknown,
+    seconds: number,
+    buildLog: string,
+  ): Promise<void> {
+    const name = image.metadata.name;
+    if (error instanceof BuildCancelledError) return this.cancelled(image, tag, seconds);
+    if (error instanceof BuildFailedError) {
+      this.options.logger.warn({ image: name, tag, err: error.message }, 'image build failed');
+      this.metrics.imageBuilt('failed', seconds);
+      this.events.record({ kind: 'Image', name }, 'Warning', 'BuildFailed', error.message);
+      await this.writeStatus(image, {
+        phase: 'Failed',
+        tag,
+        reason: 'BuildFailed',
+        message: error.message,
+        buildLog,
+        seconds,
+      });
+      return;
+    }
+    const message = `the build was interrupted: ${errorMessage(error)}`;
+    await this.writeStatus(image, { phase: 'Pending', tag, reason: 'BuildRetrying', message, buildLog });
+    throw error;
   }
 
   /**
@@ -247,38 +265,28 @@ export class ImageReconciler {
   }
 
   private async pull(image: ImageObject, ref: string): Promise<ReconcileResult> {
-    const { runtime, logs } = this.options;
-    const key = logKey(image.metadata.name);
     await this.writeStatus(image, { phase: 'Building', tag: ref, reason: 'Pulling', message: `pulling ${ref}` });
-    logs.begin(key);
-    let tail = '';
+    const output = this.openOutput(image.metadata.name);
     try {
-      await runtime.pull(ref, (text) => {
-        tail = (tail + text).slice(-BUILD_LOG_CHARS);
-        logs.append(key, text);
-      });
+      await this.options.runtime.pull(ref, output.append);
       await this.writeStatus(image, {
         phase: 'Ready',
         tag: ref,
         reason: 'Pulled',
         message: `pulled ${ref}`,
-        buildLog: tail,
+        buildLog: output.tail(),
       });
-      return;
     } catch (error) {
-      if (error instanceof PullFailedError) {
-        await this.writeStatus(image, {
-          phase: 'Failed',
-          tag: ref,
-          reason: 'PullFailed',
-          message: error.message,
-          buildLog: tail,
-        });
-        return;
-      }
-      throw error;
+      if (!(error instanceof PullFailedError)) throw error;
+      await this.writeStatus(image, {
+        phase: 'Failed',
+        tag: ref,
+        reason: 'PullFailed',
+        message: error.message,
+        buildLog: output.tail(),
+      });
     } finally {
-      logs.end(key);
+      output.close();
     }
   }
 

@@ -8,6 +8,7 @@ import type { ContainerRuntime, ManagedContainer, ResourceLimits } from '../runt
 import type { ObjectStore } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
+import type { ReadinessProber } from './instance-lifecycle.js';
 import { setReadiness, type Readiness } from './conditions.js';
 import { resolveProjectImage } from './image-resolution.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
@@ -20,13 +21,8 @@ import type { UsageReason } from '../usage/record.js';
 import { admitInOrder, isEnded, type LeaseCaps } from './lease-queue.js';
 import type { EventRecorder } from '../events/event-log.js';
 import { poolTemplate, type PoolReconciler } from './pool-reconciler.js';
-import {
-  ADMISSION_RETRY_MS,
-  INSUFFICIENT_MEMORY,
-  InsufficientMemoryError,
-  startAdmitted,
-  type MemoryBudget,
-} from './memory-budget.js';
+import { ADMISSION_RETRY_MS, IMAGE_RECHECK_MS, MIN_REQUEUE_MS } from './requeue.js';
+import { INSUFFICIENT_MEMORY, InsufficientMemoryError, startAdmitted, type MemoryBudget } from './memory-budget.js';
 import type { ReconcileResult } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
 
@@ -39,8 +35,6 @@ import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/contro
 
 export const LEASE_FINALIZER = 'luma.dev/lease';
 const LOOPBACK = '127.0.0.1';
-const IMAGE_RECHECK_MS = 5_000;
-const MIN_REQUEUE_MS = 50;
 
 export function leaseService(leaseName: string): string {
   return `lease.${leaseName}`;
@@ -76,15 +70,27 @@ export interface LeaseReconcilerOptions {
   now?: () => number;
   /** Admission by memory for fresh containers; every start is admitted when absent. */
   memory?: MemoryBudget;
+  /** The readiness probe (HTTP or TCP on loopback); unit tests inject one. */
+  probe?: ReadinessProber;
 }
 
 type EndReason = UsageReason;
 
+/** The container a starting lease got, and how. */
+interface LeaseContainer {
+  container: ManagedContainer;
+  fromPool: boolean;
+  /** Found running: started or claimed before a crash, before Active was written. */
+  adopted: boolean;
+}
+
 export class LeaseReconciler {
   private readonly now: () => number;
+  private readonly probe: ReadinessProber;
 
   constructor(private readonly options: LeaseReconcilerOptions) {
     this.now = options.now ?? Date.now;
+    this.probe = options.probe ?? waitUntilReady;
   }
 
   async reconcile(name: string): Promise<ReconcileResult> {
@@ -140,26 +146,31 @@ export class LeaseReconciler {
     const project = stored?.metadata.deletionTimestamp ? undefined : stored;
     if (status.startedAt) return this.keepActive(lease, project, mine);
     if (!project) return this.wait(lease, 'ProjectNotFound', `project "${lease.spec.project}" does not exist`);
-    if (!status.admittedAt) {
-      // Routed before anything else: a request sent right after the lease was created is
-      // held (not a 404) and answered the moment its container is there.
-      await this.routeWithoutTarget(lease, project);
-      const admission = await this.admit(lease, project);
-      if (admission) {
-        if (
-          lease.status?.conditions?.find((condition) => condition.type === 'Ready')?.reason !== 'WaitingForCapacity'
-        ) {
-          this.options.events.record(this.ref(lease), 'Normal', 'WaitingForCapacity', admission);
-        }
-        await this.routeWithoutTarget(
-          lease,
-          project,
-          `lease "${lease.metadata.name}" is waiting for capacity: ${admission}`,
-        );
-        return this.wait(lease, 'WaitingForCapacity', admission);
-      }
-    }
+    if (!status.admittedAt && !(await this.admitRouted(lease, project))) return;
     return this.start(lease, project, mine);
+  }
+
+  /**
+   * Admission, with the lease's hostname routed around it. Routed before anything else: a
+   * request sent right after the lease was created is held (not a 404) and answered the
+   * moment its container is there. A route already in place is left as it is until
+   * admission has decided, so a waiting lease's route does not flap between held and
+   * "waiting for capacity" on every look. False when the lease waits.
+   */
+  private async admitRouted(lease: LeaseObject, project: ProjectObject): Promise<boolean> {
+    const current = await this.options.proxy.getService(leaseService(lease.metadata.name));
+    if (!current || !routesOnly(current, this.leaseHost(lease, project))) await this.routeWithoutTarget(lease, project);
+    const refusal = await this.admit(lease, project);
+    if (refusal === undefined) {
+      await this.routeWithoutTarget(lease, project);
+      return true;
+    }
+    if (lease.status?.conditions?.find((condition) => condition.type === 'Ready')?.reason !== 'WaitingForCapacity')
+      this.options.events.record(this.ref(lease), 'Normal', 'WaitingForCapacity', refusal);
+    const why = `lease "${lease.metadata.name}" is waiting for capacity: ${refusal}`;
+    await this.routeWithoutTarget(lease, project, why);
+    await this.wait(lease, 'WaitingForCapacity', refusal);
+    return false;
   }
 
   /** Undefined when admitted; otherwise why it waits. */
@@ -190,8 +201,9 @@ export class LeaseReconciler {
     });
   }
 
+  /** The phases of a start: the image, a container (adopted, claimed or fresh), ready and routed, Active written. */
   private async start(lease: LeaseObject, project: ProjectObject, mine: ManagedContainer[]): Promise<ReconcileResult> {
-    const { runtime, logger } = this.options;
+    const began = this.now();
     const image = resolveProjectImage(this.options.store, project.spec.image);
     if ('waitingFor' in image) {
       await this.wait(lease, 'ImageNotReady', image.waitingFor);
@@ -199,61 +211,84 @@ export class LeaseReconciler {
     }
     const refused = imageNotAllowed(image.ref, project.spec.image, this.options.policy.imageAllowlist);
     if (refused !== undefined && mine.length === 0) return void (await this.fail(lease, IMAGE_NOT_ALLOWED, refused));
-    const settings = resolveProjectSettings(project.spec, this.idleDefaults());
-    const limits = this.limitsOf(lease);
-    const host = this.leaseHost(lease, project);
-    const owner: OwnerRef = { kind: 'Lease', name: lease.metadata.name, uid: lease.metadata.uid ?? '' };
-    const began = this.now();
-
-    let container = mine.find((candidate) => candidate.state === 'running');
-    // Found running: a crash came after the claim or start and before Active was written.
-    // Its bill starts at admission, which came just before (never later than the truth).
-    const adopted = container !== undefined;
-    let fromPool = container?.claimedFromPool ?? false;
-    if (!container) {
-      await Promise.all(mine.map((stale) => runtime.remove(stale.id)));
-      const claimed =
-        Object.keys(lease.spec.env ?? {}).length === 0
-          ? await this.claimFromPool(project, image.ref, owner, limits)
-          : undefined;
-      fromPool = claimed !== undefined;
-      try {
-        container = claimed ?? (await this.startFresh(lease, project, image.ref, owner, limits));
-      } catch (error) {
-        // Its bill has not started: it waits, Pending, until the host has room.
-        if (error instanceof InsufficientMemoryError) {
-          await this.wait(lease, INSUFFICIENT_MEMORY, error.message);
-          return { requeueAfterMs: ADMISSION_RETRY_MS };
-        }
-        throw error;
-      }
+    let got: LeaseContainer;
+    try {
+      got = await this.containerFor(lease, project, image.ref, mine);
+    } catch (error) {
+      // Its bill has not started: it waits, Pending, until the host has room.
+      if (!(error instanceof InsufficientMemoryError)) throw error;
+      await this.wait(lease, INSUFFICIENT_MEMORY, error.message);
+      return { requeueAfterMs: ADMISSION_RETRY_MS };
     }
+    if (!(await this.readyAndRouted(lease, project, got))) return;
+    return this.activate(lease, project, got, began);
+  }
+
+  /**
+   * Its container: one found running (a crash came after the claim or start and before
+   * Active was written), else a ready one claimed from the pool (not for a lease with env
+   * of its own), else a fresh one.
+   */
+  private async containerFor(
+    lease: LeaseObject,
+    project: ProjectObject,
+    imageRef: string,
+    mine: ManagedContainer[],
+  ): Promise<LeaseContainer> {
+    const running = mine.find((candidate) => candidate.state === 'running');
+    if (running) return { container: running, fromPool: running.claimedFromPool ?? false, adopted: true };
+    await Promise.all(mine.map((stale) => this.options.runtime.remove(stale.id)));
+    const limits = this.limitsOf(lease);
+    const owner: OwnerRef = { kind: 'Lease', name: lease.metadata.name, uid: lease.metadata.uid ?? '' };
+    const claimed =
+      Object.keys(lease.spec.env ?? {}).length === 0
+        ? await this.claimFromPool(project, imageRef, owner, limits)
+        : undefined;
+    if (claimed) return { container: claimed, fromPool: true, adopted: false };
+    const fresh = await this.startFresh(lease, project, imageRef, owner, limits);
+    return { container: fresh, fromPool: false, adopted: false };
+  }
+
+  /** Probed (a pooled container passed its probe before it was claimed) and routed; false when the lease failed. */
+  private async readyAndRouted(lease: LeaseObject, project: ProjectObject, got: LeaseContainer): Promise<boolean> {
+    const { container } = got;
+    const settings = resolveProjectSettings(project.spec, this.idleDefaults());
     if (!container.hostPort)
       throw new Error(`lease ${lease.metadata.name}: container ${container.name} has no published port`);
     try {
-      // A pooled container passed its readiness probe before it was claimed.
-      if (!(fromPool && !adopted))
-        await waitUntilReady(LOOPBACK, container.hostPort, settings.readiness, settings.startupTimeoutMs);
+      if (!got.fromPool || got.adopted)
+        await this.probe(LOOPBACK, container.hostPort, settings.readiness, settings.startupTimeoutMs);
     } catch (error) {
-      await runtime.remove(container.id).catch(() => undefined);
+      await this.options.runtime.remove(container.id).catch(() => undefined);
       await this.fail(lease, 'StartFailed', `the container did not become ready: ${errorMessage(error)}`);
-      return;
+      return false;
     }
-
-    const startedAt = adopted ? Date.parse(lease.status?.admittedAt ?? '') || this.now() : this.now();
-    const ttlMs = parseDuration(lease.spec.ttl);
     try {
       await this.options.proxy.deploy({
         service: leaseService(lease.metadata.name),
-        hosts: [host],
+        hosts: [this.leaseHost(lease, project)],
         targets: [`${LOOPBACK}:${container.hostPort}`],
         startupTimeoutMs: settings.startupTimeoutMs,
       });
     } catch (error) {
-      await runtime.remove(container.id).catch(() => undefined);
+      await this.options.runtime.remove(container.id).catch(() => undefined);
       await this.fail(lease, 'RouteFailed', errorMessage(error));
-      return;
+      return false;
     }
+    return true;
+  }
+
+  /** Active written; an adopted container's bill starts at admission, which came just before (never later than the truth). */
+  private async activate(
+    lease: LeaseObject,
+    project: ProjectObject,
+    { container, fromPool, adopted }: LeaseContainer,
+    began: number,
+  ): Promise<ReconcileResult> {
+    const startedAt = adopted ? Date.parse(lease.status?.admittedAt ?? '') || this.now() : this.now();
+    const ttlMs = parseDuration(lease.spec.ttl);
+    const limits = this.limitsOf(lease);
+    const how = fromPool ? 'claimed from the pool' : 'started';
     await this.patchStatus(
       lease,
       {
@@ -262,25 +297,23 @@ export class LeaseReconciler {
         expiresAt: lease.status?.expiresAt ?? new Date(startedAt + ttlMs).toISOString(),
         fromPool,
         containerName: container.name,
-        url: this.options.publicUrl(host),
+        url: this.options.publicUrl(this.leaseHost(lease, project)),
         resources: { cpu: formatCpu(limits.cpuMillis), memory: formatMemory(limits.memoryBytes) },
       },
-      {
-        state: 'ready',
-        reason: 'Active',
-        message: `dedicated container ${fromPool ? 'claimed from the pool' : 'started'}`,
-      },
+      { state: 'ready', reason: 'Active', message: `dedicated container ${how}` },
     );
-    logger.info(
+    this.options.logger.info(
       { lease: lease.metadata.name, project: project.metadata.name, fromPool, ms: this.now() - began },
       'lease active',
     );
     (this.options.metrics ?? NO_CONTROLLER_METRICS).leaseStarted(project.metadata.name, fromPool ? 'pool' : 'fresh');
+    const expires = new Date(startedAt + ttlMs).toISOString();
+    const reason = fromPool ? 'ClaimedFromPool' : 'Started';
     this.options.events.record(
       this.ref(lease),
       'Normal',
-      fromPool ? 'ClaimedFromPool' : 'Started',
-      `container ${container.name} ${fromPool ? 'claimed from the pool' : 'started'}; expires at ${new Date(startedAt + ttlMs).toISOString()}`,
+      reason,
+      `container ${container.name} ${how}; expires at ${expires}`,
     );
     return { requeueAfterMs: Math.max(MIN_REQUEUE_MS, ttlMs) };
   }

@@ -45,8 +45,8 @@ export class InsufficientMemoryError extends Error {
   }
 }
 
-/** A start refused for memory is asked again this often; a project's requests are held meanwhile. */
-export const ADMISSION_RETRY_MS = 1_000;
+/** Kept here for the callers that know it from the budget; the requeue clocks live in requeue.ts. */
+export { ADMISSION_RETRY_MS } from './requeue.js';
 /**
  * Runs a start under admission by memory. Refused: InsufficientMemoryError, and the start
  * never runs. Admitted: `start` gets `running`, to call once its container runs (Docker's

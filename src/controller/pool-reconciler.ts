@@ -5,6 +5,7 @@ import type { ContainerRuntime, ManagedContainer } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
+import type { ReadinessProber } from './instance-lifecycle.js';
 import { resolveProjectImage } from './image-resolution.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
 import type { LeasePolicy } from './lease-policy.js';
@@ -14,6 +15,7 @@ import { containerSpecHash } from './project-reconciler.js';
 import { describeDrift } from './drift.js';
 import { startAdmitted, type MemoryBudget } from './memory-budget.js';
 import type { ReconcileResult } from './work-queue.js';
+import { IMAGE_RECHECK_MS } from './requeue.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
 
 // Keeps `spec.pool.size` containers of a project started, ready and unclaimed, so that a
@@ -21,8 +23,6 @@ import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/contro
 // its lease); refills come in batches, spaced as the operator set.
 
 const LOOPBACK = '127.0.0.1';
-/** How long a pool whose image is not ready waits before it looks again (an Image's progress also wakes it). */
-const IMAGE_RECHECK_MS = 5_000;
 
 export interface PoolReconcilerOptions {
   store: ObjectStore;
@@ -37,6 +37,8 @@ export interface PoolReconcilerOptions {
   now?: () => number;
   /** Admission by memory; every refill is admitted when absent. */
   memory?: MemoryBudget;
+  /** The readiness probe (HTTP or TCP on loopback); unit tests inject one. */
+  probe?: ReadinessProber;
 }
 
 /** What a pool container runs: the project's container, with the limits a lease gets by default. */
@@ -69,9 +71,11 @@ export class PoolReconciler {
   /** When the last refill batch of each project started. */
   private readonly lastBatchAt = new Map<string, number>();
   private readonly now: () => number;
+  private readonly probe: ReadinessProber;
 
   constructor(private readonly options: PoolReconcilerOptions) {
     this.now = options.now ?? Date.now;
+    this.probe = options.probe ?? waitUntilReady;
   }
 
   /** Whether a pool container passed its readiness probe (claims take only those). */
@@ -104,30 +108,57 @@ export class PoolReconciler {
     return this.options.poolLock.run(projectName, () => this.converge(projectName));
   }
 
+  /** The phases: the template (image resolved and allowed), the usable containers kept, the deficit refilled. */
   private async converge(projectName: string): Promise<ReconcileResult> {
-    const { store, runtime, policy, logger } = this.options;
-    const project = store.get('Project', projectName);
-    const pool = await runtime.list({ kind: 'Project', name: projectName, role: 'pool' });
-    if (project && !project.metadata.deletionTimestamp) this.reportDrift(projectName, pool);
+    const project = this.options.store.get('Project', projectName);
+    const pool = await this.options.runtime.list({ kind: 'Project', name: projectName, role: 'pool' });
     if (!project || project.metadata.deletionTimestamp) {
       await Promise.all(pool.map((container) => this.remove(container)));
       return;
     }
+    this.reportDrift(projectName, pool);
     const size = resolveProjectSettings(project.spec).poolSize;
+    const template = await this.templateFor(project, pool, size);
+    if (!('hash' in template)) return template.result;
+    const kept = await this.keepUsable(project, template, pool, size);
+    if (kept >= size) {
+      await this.writeStatus(project, size, kept, 0);
+      return;
+    }
+    return this.refill(project, template, size, kept);
+  }
+
+  /**
+   * What pool containers run now; none (with what to return) while the image is not built
+   * yet, or when the allowlist refuses it: then nothing made from it waits for a lease.
+   */
+  private async templateFor(
+    project: ProjectObject,
+    pool: ManagedContainer[],
+    size: number,
+  ): Promise<PoolTemplate | { result: ReconcileResult }> {
+    const { store, policy } = this.options;
     const image = resolveProjectImage(store, project.spec.image);
     if ('waitingFor' in image) {
       if (size > 0) await this.writeStatus(project, size, 0, 0);
-      return size > 0 ? { requeueAfterMs: IMAGE_RECHECK_MS } : undefined;
+      return { result: size > 0 ? { requeueAfterMs: IMAGE_RECHECK_MS } : undefined };
     }
-    const refused = imageNotAllowed(image.ref, project.spec.image, policy.imageAllowlist);
-    if (refused !== undefined) {
-      // Nothing made from a refused image waits for a lease; the project's status says why.
+    if (imageNotAllowed(image.ref, project.spec.image, policy.imageAllowlist) !== undefined) {
+      // The project's status says why.
       await Promise.all(pool.map((container) => this.remove(container)));
       if (size > 0) await this.writeStatus(project, size, 0, 0);
-      return;
+      return { result: undefined };
     }
-    const template = poolTemplate(project, image.ref, policy, this.options.defaultIdleTimeoutMs);
+    return poolTemplate(project, image.ref, policy, this.options.defaultIdleTimeoutMs);
+  }
 
+  /** Removes what a lease cannot use and what is beyond the size; returns how many ready containers stay. */
+  private async keepUsable(
+    project: ProjectObject,
+    template: PoolTemplate,
+    pool: ManagedContainer[],
+    size: number,
+  ): Promise<number> {
     // An old spec, an earlier project of the same name, or a container that stopped: useless to a lease.
     const usable = (container: ManagedContainer): boolean =>
       container.owner.uid === project.metadata.uid &&
@@ -135,7 +166,6 @@ export class PoolReconciler {
       (container.state === 'running' || container.state === 'created');
     await Promise.all(pool.filter((container) => !usable(container)).map((container) => this.remove(container)));
     const candidates = pool.filter(usable).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
-
     const ready: ManagedContainer[] = [];
     for (const container of candidates) {
       if (await this.ensureReady(container, template)) ready.push(container);
@@ -143,46 +173,52 @@ export class PoolReconciler {
     // Size lowered: the newest go first, the longest-ready stay.
     const surplus = ready.slice(size);
     await Promise.all(surplus.map((container) => this.remove(container)));
-    const kept = ready.length - surplus.length;
+    return ready.length - surplus.length;
+  }
 
-    let deficit = size - kept;
-    if (deficit <= 0) {
-      await this.writeStatus(project, size, kept, 0);
-      return;
-    }
+  /** Starts one batch toward the size, no sooner than the batch spacing after the last one. */
+  private async refill(
+    project: ProjectObject,
+    template: PoolTemplate,
+    size: number,
+    kept: number,
+  ): Promise<ReconcileResult> {
+    const { policy } = this.options;
+    const projectName = project.metadata.name;
     const sinceLastBatch = this.now() - (this.lastBatchAt.get(projectName) ?? -Infinity);
     if (sinceLastBatch < policy.poolBatchSpacingMs) {
       await this.writeStatus(project, size, kept, 0);
       return { requeueAfterMs: policy.poolBatchSpacingMs - sinceLastBatch };
     }
-    const batch = Math.min(deficit, policy.poolBatchSize);
+    const batch = Math.min(size - kept, policy.poolBatchSize);
     this.lastBatchAt.set(projectName, this.now());
     await this.writeStatus(project, size, kept, batch);
     const started = await Promise.allSettled(Array.from({ length: batch }, () => this.startOne(project, template)));
     const failures = started.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
-    deficit -= batch - failures.length;
-    await this.writeStatus(project, size, size - deficit, 0);
-    logger.info(
-      { project: projectName, started: batch - failures.length, failed: failures.length, ready: size - deficit, size },
-      'pool refilled',
-    );
-    (this.options.metrics ?? NO_CONTROLLER_METRICS).poolRefilled(projectName, batch - failures.length);
-    if (batch > failures.length)
+    const ready = kept + batch - failures.length;
+    await this.writeStatus(project, size, ready, 0);
+    this.reportRefill(projectName, { size, ready, started: batch - failures.length, failures });
+    if (failures.length > 0) throw new Error(`pool of ${projectName}: ${errorMessage(failures[0]?.reason)}`);
+    return ready < size ? { requeueAfterMs: policy.poolBatchSpacingMs } : undefined;
+  }
+
+  private reportRefill(
+    projectName: string,
+    refill: { size: number; ready: number; started: number; failures: PromiseRejectedResult[] },
+  ): void {
+    const { size, ready, started, failures } = refill;
+    const ref = { kind: 'Project', name: projectName } as const;
+    this.options.logger.info({ project: projectName, started, failed: failures.length, ready, size }, 'pool refilled');
+    (this.options.metrics ?? NO_CONTROLLER_METRICS).poolRefilled(projectName, started);
+    if (started > 0)
       this.options.events.record(
-        { kind: 'Project', name: projectName },
+        ref,
         'Normal',
         'PoolRefilled',
-        `started ${batch - failures.length} pool container(s); ${size - deficit} of ${size} ready`,
+        `started ${started} pool container(s); ${ready} of ${size} ready`,
       );
     if (failures.length > 0)
-      this.options.events.record(
-        { kind: 'Project', name: projectName },
-        'Warning',
-        'PoolStartFailed',
-        errorMessage(failures[0]?.reason),
-      );
-    if (failures.length > 0) throw new Error(`pool of ${projectName}: ${errorMessage(failures[0]?.reason)}`);
-    return deficit > 0 ? { requeueAfterMs: policy.poolBatchSpacingMs } : undefined;
+      this.options.events.record(ref, 'Warning', 'PoolStartFailed', errorMessage(failures[0]?.reason));
   }
 
   /** A refill refused for memory fails this round; the pool is filled again after its backoff. */
@@ -211,7 +247,7 @@ export class PoolReconciler {
       const running = await runtime.start(created.id);
       onRunning();
       if (!running.hostPort) throw new Error(`pool container ${running.name} started without a published port`);
-      await waitUntilReady(LOOPBACK, running.hostPort, settings.readiness, settings.startupTimeoutMs);
+      await this.probe(LOOPBACK, running.hostPort, settings.readiness, settings.startupTimeoutMs);
       this.ready.set(running.id, running);
     } catch (error) {
       await runtime.remove(created.id).catch(() => undefined);
@@ -250,7 +286,7 @@ export class PoolReconciler {
     try {
       const running = container.state === 'running' ? container : await runtime.start(container.id);
       if (!running.hostPort) throw new Error('no published port');
-      await waitUntilReady(LOOPBACK, running.hostPort, template.settings.readiness, template.settings.startupTimeoutMs);
+      await this.probe(LOOPBACK, running.hostPort, template.settings.readiness, template.settings.startupTimeoutMs);
       this.ready.set(container.id, running);
       return true;
     } catch (error) {

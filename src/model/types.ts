@@ -104,6 +104,35 @@ export interface ProjectStatus extends BaseStatus {
   image?: string;
   /** Containers kept started and ready for this project's leases (spec.pool.size). */
   pool?: { size: number; ready: number; starting: number };
+  /** The crash loop of the current spec, kept here so that a restarted controller keeps backing off. */
+  crashLoop?: CrashLoopStatus;
+  /** When an instance was stopped to make room for another start: nothing starts again until a request comes. */
+  evictedAt?: string;
+  /** The state the controller left each instance in, and since when: drift and the retention of stopped ones. */
+  instancesLeft?: InstanceLeft[];
+}
+
+export interface CrashLoopStatus {
+  /** The spec the loop belongs to: a changed spec starts over. */
+  specHash: string;
+  /** Crashes in a row. */
+  crashes: number;
+  exitCode?: number;
+  /** The app's last log lines, oldest first. */
+  lastLines: string[];
+  backoffMs: number;
+  /** No start before this time (RFC 3339). */
+  retryAt: string;
+  /** When an instance last became ready: the loop is over once one has run long enough. */
+  readyAt?: string;
+}
+
+export interface InstanceLeft {
+  id: string;
+  name: string;
+  state: 'running' | 'paused' | 'stopped';
+  /** When it was left so (RFC 3339): for a stopped one, the start of its retention. */
+  since: string;
 }
 
 // ---------- Image ----------

@@ -42,7 +42,3 @@ export function dockerStatusCode(error: unknown): number | undefined {
   const status = (error as ErrorWithCode).statusCode;
   return typeof status === 'number' ? status : undefined;
 }
-
-// Moved to util/: not a runtime concern. Re-exported while branches that import it from
-// here are merged; new code imports '../util/error-message.js'.
-export { errorMessage } from '../util/error-message.js';

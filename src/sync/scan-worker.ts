@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { errorMessage } from '../runtime/errors.js';
+import { errorMessage } from '../util/error-message.js';
 import { lowerThreadPriority } from '../util/thread-priority.js';
 import { toPortable } from './portable-document.js';
 import { FILES_PER_PART, PROGRESS_EVERY_MS, type ScanReply, type ScanRequestMessage } from './scan-protocol.js';

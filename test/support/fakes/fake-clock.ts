@@ -49,3 +49,16 @@ export class FakeClock implements Clock {
 export async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
+
+/**
+ * A clock read from `now` whose timers fire on the next turn of the event loop, whatever
+ * their delay: for polls whose interval only costs a test real time (the exit watch of a
+ * starting container), where a FakeClock would need a test to advance it mid-call.
+ */
+export function promptClock(now: () => number): Clock {
+  return {
+    now,
+    setTimeout: (fn) => setImmediate(fn),
+    clearTimeout: (handle) => clearImmediate(handle as NodeJS.Immediate),
+  };
+}

@@ -15,7 +15,24 @@ import { RouteTable } from '../../../src/proxy/route-table.js';
 // the real route table, so a deploy of a host another service holds is refused as the
 // proxy refuses it.
 
+/** The proxy calls a test can make fail (see failOn). */
+export type ProxyOp = 'deploy' | 'remove' | 'getService' | 'listServices';
+
 export class FakeProxy implements ProxyManagement {
+  private readonly failures = new Map<ProxyOp, { error: Error; left: number }>();
+
+  /** Makes calls of `op` fail with `error`: the next `times` of them, or every one. */
+  failOn(op: ProxyOp, error: Error = new Error(`${op} failed`), times = Number.POSITIVE_INFINITY): void {
+    this.failures.set(op, { error, left: times });
+  }
+
+  private failIfAsked(op: ProxyOp): void {
+    const failure = this.failures.get(op);
+    if (!failure) return;
+    if (--failure.left <= 0) this.failures.delete(op);
+    throw failure.error;
+  }
+
   readonly deploys: DeployRequest[] = [];
   readonly removes: string[] = [];
   readonly globals = new Map<GlobalOption, string>();
@@ -49,13 +66,16 @@ export class FakeProxy implements ProxyManagement {
   }
 
   async deploy(request: DeployRequest): Promise<void> {
+    this.failIfAsked('deploy');
     this.hosts.apply({ ...request, targets: [] });
     this.deploys.push(structuredClone(request));
     this.services.set(request.service, structuredClone(request));
     this.log.push(`deploy ${request.service} [${request.targets.join(',')}]`);
   }
 
+  /** A deploy like any other to failOn('deploy'): a failing proxy refuses both kinds alike. */
   async deployMovingHosts(request: DeployRequest, moves: readonly HostMove[]): Promise<void> {
+    this.failIfAsked('deploy');
     this.hosts.apply({ ...request, targets: [] }, moves);
     this.deploys.push(structuredClone(request));
     this.hostMoves.push({ request: structuredClone(request), moves: structuredClone([...moves]) });
@@ -77,6 +97,7 @@ export class FakeProxy implements ProxyManagement {
   }
 
   async remove(service: string): Promise<void> {
+    this.failIfAsked('remove');
     this.removes.push(service);
     this.log.push(`remove-service ${service}`);
     // Like the real proxy: removing a service it does not have is an error.
@@ -87,6 +108,7 @@ export class FakeProxy implements ProxyManagement {
   }
 
   async getService(service: string): Promise<ServiceInfo | undefined> {
+    this.failIfAsked('getService');
     const deployed = this.services.get(service);
     const activity = this.activity.get(service);
     if (!deployed) return undefined;
@@ -120,6 +142,7 @@ export class FakeProxy implements ProxyManagement {
   }
 
   async listServices(): Promise<ServiceInfo[]> {
+    this.failIfAsked('listServices');
     const infos = await Promise.all([...this.services.keys()].map((name) => this.getService(name)));
     return infos.filter((info): info is ServiceInfo => info !== undefined);
   }

@@ -29,6 +29,22 @@ export type RuntimeCall =
 
 export type GatedOp = 'list' | 'stop' | 'resume';
 
+/** Every call of the runtime, by name: any of them can be made to fail (see failOn). */
+export type RuntimeOp =
+  | 'list'
+  | 'imageExists'
+  | 'create'
+  | 'start'
+  | 'stop'
+  | 'pause'
+  | 'unpause'
+  | 'resume'
+  | 'remove'
+  | 'claim'
+  | 'updateLimits'
+  | 'inspect'
+  | 'logs';
+
 export interface FakeRuntimeOptions {
   /** Images that exist locally; imageExists() answers from this set. */
   images?: Iterable<string>;
@@ -118,6 +134,23 @@ export class FakeRuntime implements ContainerRuntime {
   private nextId = 1;
   private readonly gates = new Map<GatedOp, { reached: Promise<void>; released: Promise<void>; arrive: () => void }>();
 
+  private readonly failures = new Map<RuntimeOp, { error: Error; left: number }>();
+
+  /**
+   * Makes calls of `op` fail with `error`: the next `times` of them, or every one. The one
+   * way a test breaks the engine, whatever the call (failure rows of the reconciler tables).
+   */
+  failOn(op: RuntimeOp, error: Error = new Error(`${op} failed`), times = Number.POSITIVE_INFINITY): void {
+    this.failures.set(op, { error, left: times });
+  }
+
+  private failIfAsked(op: RuntimeOp): void {
+    const failure = this.failures.get(op);
+    if (!failure) return;
+    if (--failure.left <= 0) this.failures.delete(op);
+    throw failure.error;
+  }
+
   constructor(options: FakeRuntimeOptions = {}) {
     this.images = new Set(options.images ?? []);
     this.hostPort = options.hostPort;
@@ -162,6 +195,7 @@ export class FakeRuntime implements ContainerRuntime {
 
   async list(filter: ContainerFilter = {}): Promise<ManagedContainer[]> {
     this.listCalls++;
+    this.failIfAsked('list');
     await this.gateFor('list');
     if (this.listError) throw this.listError;
     return [...this.containers.values()]
@@ -175,11 +209,13 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async imageExists(ref: string): Promise<boolean> {
+    this.failIfAsked('imageExists');
     this.imageLookups.push(ref);
     return this.images.has(ref);
   }
 
   async create(spec: ContainerSpec): Promise<ManagedContainer> {
+    this.failIfAsked('create');
     const id = this.newId();
     const container: ManagedContainer = {
       id,
@@ -202,6 +238,7 @@ export class FakeRuntime implements ContainerRuntime {
   exitOnStart: { exitCode: number; lines: string[] } | undefined;
 
   async start(id: string): Promise<ManagedContainer> {
+    this.failIfAsked('start');
     const container = this.mustGet(id);
     this.record({ op: 'start', id }, `start ${id}`);
     container.state = 'running';
@@ -217,6 +254,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async stop(id: string, timeoutSeconds: number): Promise<void> {
+    this.failIfAsked('stop');
     const container = this.mustGet(id);
     this.record({ op: 'stop', id, timeoutSeconds }, `stop ${id}`);
     await this.gateFor('stop');
@@ -226,6 +264,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async pause(id: string): Promise<void> {
+    this.failIfAsked('pause');
     const container = this.mustGet(id);
     if (container.state !== 'running') throw new Error(`container ${id} is not running`);
     this.record({ op: 'pause', id }, `pause ${id}`);
@@ -233,6 +272,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async unpause(id: string): Promise<void> {
+    this.failIfAsked('unpause');
     const container = this.mustGet(id);
     this.record({ op: 'unpause', id }, `unpause ${id}`);
     if (container.state === 'paused') container.state = 'running';
@@ -240,6 +280,7 @@ export class FakeRuntime implements ContainerRuntime {
 
   /** Like the engine: only a paused container is thawed; anything else answers false. */
   async resume(id: string): Promise<boolean> {
+    this.failIfAsked('resume');
     await this.gateFor('resume');
     const container = this.containers.get(id);
     const resumed = container?.state === 'paused';
@@ -265,6 +306,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async remove(id: string): Promise<void> {
+    this.failIfAsked('remove');
     this.mustGet(id);
     this.record({ op: 'remove', id }, `remove ${id}`);
     this.containers.delete(id);
@@ -277,6 +319,7 @@ export class FakeRuntime implements ContainerRuntime {
   failUpdates: string | undefined;
 
   async claim(claimed: ManagedContainer, lease: OwnerRef): Promise<ManagedContainer> {
+    this.failIfAsked('claim');
     const id = claimed.id;
     const container = this.mustGet(id);
     for (const other of this.containers.values()) {
@@ -291,6 +334,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async updateLimits(id: string, limits: ResourceLimits): Promise<void> {
+    this.failIfAsked('updateLimits');
     this.mustGet(id);
     if (this.failUpdates) throw new Error(this.failUpdates);
     this.record({ op: 'update', id, limits: { ...limits } }, `update ${id}`);
@@ -298,6 +342,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async inspect(id: string): Promise<ManagedContainer | undefined> {
+    this.failIfAsked('inspect');
     const container = this.containers.get(id);
     return container ? copy(container) : undefined;
   }
@@ -324,6 +369,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async logs(id: string, options: ContainerLogOptions): Promise<ContainerLogStream | undefined> {
+    this.failIfAsked('logs');
     this.logRequests.push({ id, ...options });
     const container = this.containers.get(id);
     if (!container) return undefined;

@@ -2,13 +2,17 @@ import { describe, expect, it } from 'vitest';
 import {
   backoffFor,
   CRASH_BACKOFF_MAX_MS,
-  CrashLoopTracker,
+  backingOff,
   crashLoopMessage,
   crashLoopReason,
+  lastCrash,
+  loopOf,
+  recordCrash,
+  recordReady,
 } from '../../../src/controller/crash-loop.js';
-import { FakeClock } from '../../support/fakes/fake-clock.js';
+import type { CrashLoopStatus } from '../../../src/model/types.js';
 
-// The crash-loop backoff on an injected clock: 1 s doubling to the cap, reset only by a
+// The crash-loop backoff with the time given: 1 s doubling to the cap, reset only by a
 // run that lasted, and what status and HTTP clients are told.
 
 const CRASH = { exitCode: 3, lastLines: ['starting', 'boom: no DATABASE_URL'] };
@@ -29,50 +33,44 @@ describe('backoffFor', () => {
   });
 });
 
-describe('CrashLoopTracker', () => {
+describe('the crash loop as status keeps it', () => {
+  const at = (loop: CrashLoopStatus | undefined): number | undefined =>
+    loop === undefined ? undefined : Date.parse(loop.retryAt);
+
   it('backs off 1 s, 2 s, 4 s after crashes in a row, and lets a start through once each backoff has passed', () => {
-    const clock = new FakeClock(0);
-    const tracker = new CrashLoopTracker(() => clock.now());
-    expect(tracker.backingOff('web')).toBeUndefined();
+    expect(backingOff(undefined, 0)).toBeUndefined();
+    let loop = recordCrash(undefined, 'h1', CRASH, 0);
+    expect(loop).toMatchObject({ specHash: 'h1', crashes: 1, backoffMs: 1_000, exitCode: 3 });
+    expect(at(loop)).toBe(1_000);
+    expect(backingOff(loop, 999)?.crashes).toBe(1);
+    expect(backingOff(loop, 1_000)).toBeUndefined();
 
-    expect(tracker.recordCrash('web', CRASH)).toMatchObject({
-      crashes: 1,
-      backoffMs: 1_000,
-      retryAt: 1_000,
-      exitCode: 3,
-    });
-    clock.advance(999);
-    expect(tracker.backingOff('web')?.crashes).toBe(1);
-    clock.advance(1);
-    expect(tracker.backingOff('web')).toBeUndefined();
+    loop = recordCrash(loop, 'h1', CRASH, 1_000);
+    expect(loop).toMatchObject({ crashes: 2, backoffMs: 2_000 });
+    expect(at(loop)).toBe(3_000);
+    expect(recordCrash(loop, 'h1', CRASH, 3_000)).toMatchObject({ crashes: 3, backoffMs: 4_000 });
+  });
 
-    expect(tracker.recordCrash('web', CRASH)).toMatchObject({ crashes: 2, backoffMs: 2_000, retryAt: 3_000 });
-    clock.advance(2_000);
-    expect(tracker.recordCrash('web', CRASH)).toMatchObject({ crashes: 3, backoffMs: 4_000 });
-    expect(tracker.backingOff('other')).toBeUndefined();
+  it('survives a round trip through JSON (a restarted controller reads it back)', () => {
+    const loop = recordCrash(recordCrash(undefined, 'h1', CRASH, 0), 'h1', CRASH, 1_000);
+    const read = JSON.parse(JSON.stringify(loop)) as CrashLoopStatus;
+    expect(backingOff(read, 2_999)).toMatchObject({ crashes: 2, retryAt: 3_000 });
+    expect(recordCrash(read, 'h1', CRASH, 3_000).crashes).toBe(3);
   });
 
   it('keeps counting when the app crashes soon after becoming ready, and starts over after a run that lasted', () => {
-    const clock = new FakeClock(0);
-    const tracker = new CrashLoopTracker(() => clock.now(), { stableRunMs: 30_000 });
-    tracker.recordCrash('web', CRASH);
-    tracker.recordReady('web');
-    expect(tracker.lastCrash('web')).toBeUndefined();
-    clock.advance(5_000);
-    expect(tracker.recordCrash('web', CRASH).crashes).toBe(2);
-    tracker.recordReady('web');
-    clock.advance(30_000);
-    expect(tracker.recordCrash('web', CRASH)).toMatchObject({ crashes: 1, backoffMs: 1_000 });
+    let loop = recordReady(recordCrash(undefined, 'h1', CRASH, 0), 0);
+    expect(lastCrash(loop)).toBeUndefined();
+    loop = recordCrash(loop, 'h1', CRASH, 5_000);
+    expect(loop.crashes).toBe(2);
+    loop = recordReady(loop, 5_000);
+    expect(recordCrash(loop, 'h1', CRASH, 35_000)).toMatchObject({ crashes: 1, backoffMs: 1_000 });
   });
 
-  it('forgets the loops it is told to (a deleted project, a changed spec)', () => {
-    const clock = new FakeClock(0);
-    const tracker = new CrashLoopTracker(() => clock.now());
-    tracker.recordCrash('web/aaa', CRASH);
-    tracker.recordCrash('api/bbb', CRASH);
-    tracker.forgetWhere((key) => key.startsWith('web/'));
-    expect(tracker.backingOff('web/aaa')).toBeUndefined();
-    expect(tracker.backingOff('api/bbb')).toBeDefined();
+  it('starts over for another spec (a fix is not made to wait out the old loop)', () => {
+    const loop = recordCrash(undefined, 'h1', CRASH, 0);
+    expect(loopOf(loop, 'h2')).toBeUndefined();
+    expect(recordCrash(loop, 'h2', CRASH, 100)).toMatchObject({ specHash: 'h2', crashes: 1 });
   });
 });
 

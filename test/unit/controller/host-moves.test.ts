@@ -188,4 +188,15 @@ describe('names still held stay refused', () => {
     await proxy.deploy({ service: 'a', hosts: ['b.test'], targets: [] });
     expect(await routesOf(fake)).toEqual({ a: ['b.test'], b: ['a.test'], c: ['c.test'] });
   });
+
+  it('a proxy that fails deploys fails the moving deploy too, and moves nothing', async () => {
+    const fake = seeded({ a: ['a.test'], b: ['b.test'] });
+    const proxy = new HostMovingProxy(fake, declaredBy({ a: ['b.test'], b: ['a.test'] }));
+    fake.failOn('deploy', new Error('proxy socket closed'));
+    await expect(
+      proxy.deployMovingHosts({ service: 'a', hosts: ['b.test'], targets: [] }, [{ service: 'b', hosts: ['a.test'] }]),
+    ).rejects.toThrow('proxy socket closed');
+    expect(await routesOf(fake)).toEqual({ a: ['a.test'], b: ['b.test'] });
+    expect(fake.hostMoves).toEqual([]);
+  });
 });

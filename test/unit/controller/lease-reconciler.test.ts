@@ -1,11 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EventLog } from '../../../src/events/event-log.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EventLog, type EventRecorder } from '../../../src/events/event-log.js';
 import { KeyedLock } from '../../../src/util/keyed-lock.js';
-import type { LeasePolicy, UsageSink } from '../../../src/controller/lease-policy.js';
-import type { UsageRecord } from '../../../src/usage/record.js';
+import type { LeasePolicy } from '../../../src/controller/lease-policy.js';
 import { LEASE_FINALIZER, LeaseReconciler } from '../../../src/controller/lease-reconciler.js';
 import { PoolReconciler } from '../../../src/controller/pool-reconciler.js';
 import { ADMISSION_RETRY_MS, MemoryBudget } from '../../../src/controller/memory-budget.js';
@@ -15,41 +14,30 @@ import { FileStore } from '../../../src/store/file-store.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { FakeProxy } from '../../support/fakes/fake-proxy.js';
 import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
-import { startReadyApp, type ReadyApp } from '../../support/fakes/ready-app.js';
+import { FakeLedger, TEST_LEASE_POLICY } from '../../support/fakes/fake-ledger.js';
+import { FakeProber } from '../../support/fakes/fake-prober.js';
 
-// Pools and leases against fakes of the runtime and proxy, a real file store and an
-// injected clock. Readiness probes hit a real tiny HTTP server on loopback.
+// Leases against fakes of the runtime and proxy, a real file store and an injected clock
+// (pools only as leases claim from them: the pool's table is pool-reconciler.test.ts).
+// Readiness is probed by an injected FakeProber: no sockets, no sleeps. A Knative-style
+// table (at the end) gives rows with expected calls, phases and events, failure rows
+// among them, each with its idempotency check; the tests before it follow longer stories.
 
 const IMAGE = 'hello:latest';
 const NOW = Date.parse('2026-01-01T00:00:00.000Z');
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
-class FakeLedger implements UsageSink {
-  readonly records: UsageRecord[] = [];
-  async append(record: UsageRecord): Promise<boolean> {
-    if (this.records.some((existing) => existing.leaseUid === record.leaseUid)) return false;
-    this.records.push(record);
-    return true;
-  }
-}
-
-const policy: LeasePolicy = {
-  leaseDefaults: { cpuMillis: 250, memoryBytes: 256 * MiB },
-  leaseGracePeriodMs: 5_000,
-  maxActiveLeases: 10,
-  poolBatchSize: 2,
-  poolBatchSpacingMs: 1_000,
-  prices: { perVcpuSecond: 0.001, perGibSecond: 0.0001, currency: 'USD' },
-};
+const policy = TEST_LEASE_POLICY;
 
 /** The bill as the docs state it: seconds × (cores × vCPU price + GiB × GiB price). */
 function expectedCost(seconds: number, cpuMillis: number, memoryBytes: number): number {
   return seconds * ((cpuMillis / 1000) * 0.001 + (memoryBytes / GiB) * 0.0001);
 }
 
-let readyPort: number;
-let readyApp: ReadyApp;
+/** The port fake containers are published on; the FakeProber finds it ready at once. */
+const readyPort = 4321;
+let prober: FakeProber;
 let stateDir: string;
 let store: FileStore;
 let runtime: FakeRuntime;
@@ -60,28 +48,31 @@ let enqueued: string[];
 let pools: PoolReconciler;
 let leases: LeaseReconciler;
 let events: EventLog;
-
-beforeAll(async () => {
-  readyApp = await startReadyApp();
-  readyPort = readyApp.port;
-});
-
-afterAll(async () => {
-  await readyApp.close();
-});
+/** Runtime and proxy calls, in order (`create c1`, `deploy lease.l1 [...]`). */
+let log: string[];
+/** Reasons of the events recorded, in order (the EventLog folds repeats into one). */
+let recorded: string[];
 
 function build(overrides: Partial<LeasePolicy> = {}, memory?: MemoryBudget): void {
   const poolLock = new KeyedLock();
   const effective = { ...policy, ...overrides };
   events = new EventLog({ now: () => clock.now });
+  const toLog = events.recorder('controller');
+  const recorder: EventRecorder = {
+    record: (object, type, reason, message) => {
+      recorded.push(reason);
+      toLog.record(object, type, reason, message);
+    },
+  };
   pools = new PoolReconciler({
     store,
     runtime,
     logger: silentLogger(),
     policy: effective,
     poolLock,
-    events: events.recorder('controller'),
+    events: recorder,
     now: () => clock.now,
+    probe: prober.probe,
     ...(memory ? { memory } : {}),
   });
   leases = new LeaseReconciler({
@@ -91,13 +82,14 @@ function build(overrides: Partial<LeasePolicy> = {}, memory?: MemoryBudget): voi
     logger: silentLogger(),
     policy: effective,
     ledger,
-    events: events.recorder('controller'),
+    events: recorder,
     pools,
     poolLock,
     admissionLock: new KeyedLock(),
     enqueue: (key) => enqueued.push(key),
     publicUrl: (host) => `http://${host}:8080/`,
     now: () => clock.now,
+    probe: prober.probe,
     ...(memory ? { memory } : {}),
   });
 }
@@ -105,11 +97,14 @@ function build(overrides: Partial<LeasePolicy> = {}, memory?: MemoryBudget): voi
 beforeEach(async () => {
   stateDir = await mkdtemp(path.join(tmpdir(), 'luma-leases-'));
   store = await FileStore.open(stateDir);
-  runtime = new FakeRuntime({ images: [IMAGE], hostPort: readyPort });
-  proxy = new FakeProxy();
+  log = [];
+  recorded = [];
+  runtime = new FakeRuntime({ images: [IMAGE], hostPort: readyPort, log });
+  proxy = new FakeProxy(log);
   ledger = new FakeLedger();
   clock = { now: NOW };
   enqueued = [];
+  prober = new FakeProber();
   build();
 });
 
@@ -149,80 +144,6 @@ async function fillPool(name = 'web'): Promise<void> {
   }
   throw new Error('the pool never filled');
 }
-
-describe('pool', () => {
-  it('starts spec.pool.size containers in batches spaced as set, and reports them', async () => {
-    await project({ pool: { size: 3 } });
-    const first = await pools.reconcile('web');
-    expect(runtime.mutations().filter((call) => call.op === 'create')).toHaveLength(2);
-    expect(first).toEqual({ requeueAfterMs: 1_000 });
-    // Too early for the next batch: nothing starts.
-    clock.now += 400;
-    expect(await pools.reconcile('web')).toEqual({ requeueAfterMs: 600 });
-    expect(runtime.mutations().filter((call) => call.op === 'create')).toHaveLength(2);
-    clock.now += 600;
-    expect(await pools.reconcile('web')).toBeUndefined();
-    const created = runtime.mutations().filter((call) => call.op === 'create');
-    expect(created).toHaveLength(3);
-    expect(
-      created.every(
-        (call) =>
-          call.op === 'create' &&
-          call.spec.role === 'pool' &&
-          call.spec.cpuMillis === 250 &&
-          call.spec.memoryBytes === 256 * MiB,
-      ),
-    ).toBe(true);
-    expect(store.get('Project', 'web')?.status?.pool).toEqual({ size: 3, ready: 3, starting: 0 });
-
-    // Converged: a second reconcile changes nothing.
-    runtime.resetCalls();
-    await pools.reconcile('web');
-    expect(runtime.mutations()).toEqual([]);
-  });
-
-  it('removes surplus containers when the size goes down, and all of them when the project goes', async () => {
-    await project({ pool: { size: 2 } });
-    await fillPool();
-    await project({ pool: { size: 1 } });
-    await pools.reconcile('web');
-    expect(await runtime.list({ role: 'pool' })).toHaveLength(1);
-    await store.delete('Project', 'web');
-    await pools.reconcile('web');
-    expect(await runtime.list({ role: 'pool' })).toHaveLength(0);
-  });
-});
-
-describe('pool drift', () => {
-  it('a ready pool container removed or stopped by hand is replaced, with a DriftDetected event naming it; a claim is not drift', async () => {
-    await project({ pool: { size: 2 } });
-    await fillPool();
-    const [gone, stopped] = await runtime.list({ role: 'pool' });
-    runtime.containers.delete(gone?.id ?? '');
-    Object.assign(runtime.containers.get(stopped?.id ?? '') ?? {}, { state: 'exited' });
-    clock.now += 1_000;
-    await fillPool();
-
-    const pool = await runtime.list({ role: 'pool' });
-    expect(pool.filter((container) => container.state === 'running')).toHaveLength(2);
-    const drift = events.list({ kind: 'Project', name: 'web' }).filter((event) => event.reason === 'DriftDetected');
-    expect(drift.map((event) => event.message)).toEqual([
-      `pool container ${gone?.name} was removed outside Luma (Luma had left it running); a replacement is started`,
-      `pool container ${stopped?.name} stopped without Luma asking (Luma had left it running); a replacement is started`,
-    ]);
-    expect(drift.every((event) => event.type === 'Warning')).toBe(true);
-
-    // A lease claiming one of them takes it out of the pool: not drift.
-    await lease('l1');
-    await leases.reconcile('l1');
-    expect(leaseStatus('l1')?.fromPool).toBe(true);
-    clock.now += 1_000;
-    await fillPool();
-    expect(
-      events.list({ kind: 'Project', name: 'web' }).filter((event) => event.reason === 'DriftDetected'),
-    ).toHaveLength(2);
-  });
-});
 
 describe('lease', () => {
   it('claims a ready pool container: Active, fromPool, routed at <lease>.<first hostname>, and the pool refills', async () => {
@@ -424,6 +345,10 @@ describe('lease', () => {
       targets: [],
       unavailableReason: expect.stringContaining('waiting for capacity'),
     });
+    // Looked at again while it still waits: its route stays as it is (no flap through "held").
+    proxy.resetCalls();
+    await leases.reconcile('b');
+    expect(proxy.deploys).toEqual([]);
     await store.delete('Lease', 'a');
     await leases.reconcile('a');
     expect(enqueued).toEqual(expect.arrayContaining(['Lease/b', 'Lease/c']));
@@ -490,5 +415,220 @@ describe('lease after a crash mid-start', () => {
     await leases.reconcile('mid');
     expect(leaseStatus('mid')).toMatchObject({ phase: 'Active', fromPool: true, startedAt: admittedAt });
     expect(await runtime.list({ kind: 'Lease', name: 'mid' })).toHaveLength(1);
+  });
+});
+
+const ROUTED = `deploy lease.l1 [127.0.0.1:${readyPort}]`;
+const HELD = 'deploy lease.l1 []';
+const TTL_MS = 600_000;
+
+interface LeaseRow {
+  name: string;
+  /** The lease's project, created before the lease; null: none. */
+  project: Partial<ProjectSpec> | null;
+  /** Earlier reconciles, pool fills, clock moves: the state before the reconcile under test. */
+  given?: () => void | Promise<void>;
+  /** Calls that fail once (runtime.failOn, proxy.failOn, prober.failNext), and the error the reconcile throws. */
+  failures?: () => void;
+  wantError?: RegExp;
+  wantResult?: ReconcileResult;
+  /** Runtime and proxy calls, in order. */
+  wantLog: string[];
+  /** The lease's phase and Ready reason; undefined phase: the object is gone. */
+  wantPhase?: NonNullable<LeaseObject['status']>['phase'];
+  wantReason?: string;
+  wantEvents?: string[];
+  check?: () => void;
+}
+
+function readyReason(): string | undefined {
+  return leaseStatus('l1')?.conditions?.find((condition) => condition.type === 'Ready')?.reason;
+}
+
+const leaseRows: LeaseRow[] = [
+  {
+    name: 'an empty pool → a fresh container: routed held, created, started, routed, Active',
+    project: {},
+    wantLog: [HELD, 'create c1', 'start c1', ROUTED],
+    wantResult: { requeueAfterMs: TTL_MS },
+    wantPhase: 'Active',
+    wantReason: 'Active',
+    wantEvents: ['Started'],
+  },
+  {
+    name: 'a ready pool container → claimed, routed, Active, the pool asked to refill',
+    project: { pool: { size: 1 } },
+    given: fillPool,
+    wantLog: [HELD, 'claim c1 l1', ROUTED],
+    wantResult: { requeueAfterMs: TTL_MS },
+    wantPhase: 'Active',
+    wantEvents: ['ClaimedFromPool'],
+    check: () => expect(enqueued).toContain('Pool/web'),
+  },
+  {
+    name: 'over the total cap → Pending, WaitingForCapacity, answered at once with why',
+    project: {},
+    given: () => build({ maxActiveLeases: 0 }),
+    wantLog: [HELD, HELD],
+    wantPhase: 'Pending',
+    wantReason: 'WaitingForCapacity',
+    wantEvents: ['WaitingForCapacity'],
+  },
+  {
+    name: 'no such project → Pending, ProjectNotFound, nothing routed',
+    project: null,
+    wantLog: [],
+    wantPhase: 'Pending',
+    wantReason: 'ProjectNotFound',
+  },
+  {
+    name: 'past its expiry → route removed, stopped, removed, billed, Expired',
+    project: {},
+    given: async () => {
+      await leases.reconcile('l1');
+      clock.now += TTL_MS;
+    },
+    wantLog: ['remove-service lease.l1', 'stop c1', 'remove c1'],
+    wantPhase: 'Expired',
+    wantReason: 'Expired',
+    wantEvents: ['Expired'],
+    check: () => expect(ledger.records).toHaveLength(1),
+  },
+  {
+    name: 'deleted → released and billed, then the object goes',
+    project: {},
+    given: async () => {
+      await leases.reconcile('l1');
+      clock.now += 42_000;
+      await store.delete('Lease', 'l1');
+    },
+    wantLog: ['remove-service lease.l1', 'stop c1', 'remove c1'],
+    wantEvents: ['Released'],
+    check: () => {
+      expect(store.get('Lease', 'l1')).toBeUndefined();
+      expect(ledger.records[0]).toMatchObject({ reason: 'Released', runtimeSeconds: 42 });
+    },
+  },
+  // Failure rows: one call fails; the reconcile says so (or ends the lease), and the next converges.
+  {
+    name: 'create fails → the error rethrown, admitted and still Pending, no bill',
+    project: {},
+    failures: () => runtime.failOn('create', new Error('no space left on device'), 1),
+    wantError: /no space left on device/,
+    wantLog: [HELD],
+    wantPhase: 'Pending',
+    wantReason: 'Starting',
+    check: () => expect(leaseStatus('l1')?.startedAt).toBeUndefined(),
+  },
+  {
+    name: 'start fails → the error rethrown; the created container is replaced by the retry',
+    project: {},
+    failures: () => runtime.failOn('start', new Error('port is already allocated'), 1),
+    wantError: /port is already allocated/,
+    wantLog: [HELD, 'create c1'],
+    wantPhase: 'Pending',
+  },
+  {
+    name: 'never ready → the container removed, Failed, StartFailed',
+    project: {},
+    failures: () => prober.failNext(1),
+    wantLog: [HELD, 'create c1', 'start c1', 'remove c1'],
+    wantPhase: 'Failed',
+    wantReason: 'StartFailed',
+    wantEvents: ['StartFailed'],
+  },
+  {
+    name: 'the route to the container fails → the container removed, Failed, RouteFailed',
+    project: {},
+    // The held route is in place already, so the deploy that fails is the one with the target.
+    given: () => proxy.seed({ service: 'lease.l1', hosts: ['l1.web.localhost'], targets: [] }),
+    failures: () => proxy.failOn('deploy', new Error('proxy socket closed'), 1),
+    wantLog: ['create c1', 'start c1', 'remove c1'],
+    wantPhase: 'Failed',
+    wantReason: 'RouteFailed',
+    wantEvents: ['RouteFailed'],
+  },
+  {
+    name: 'the claim fails → the error rethrown; the retry starts a fresh container',
+    project: { pool: { size: 1 } },
+    given: fillPool,
+    failures: () => runtime.failOn('claim', new Error('container renamed by hand'), 1),
+    wantError: /container renamed by hand/,
+    wantLog: [HELD],
+    wantPhase: 'Pending',
+  },
+  {
+    name: 'asking the proxy fails → the error rethrown before anything is done',
+    project: {},
+    failures: () => proxy.failOn('getService', new Error('proxy socket closed'), 1),
+    wantError: /proxy socket closed/,
+    wantLog: [],
+  },
+  {
+    name: 'stopping at expiry fails → the error rethrown, no bill yet; the retry bills once',
+    project: {},
+    given: async () => {
+      await leases.reconcile('l1');
+      clock.now += TTL_MS;
+    },
+    failures: () => runtime.failOn('stop', new Error('engine timed out'), 1),
+    wantError: /engine timed out/,
+    wantLog: ['remove-service lease.l1'],
+    wantPhase: 'Active',
+    check: () => expect(ledger.records).toEqual([]),
+  },
+  {
+    name: 'listing an admitted lease’s containers fails → the error rethrown',
+    project: {},
+    given: async () => void (await leases.reconcile('l1')),
+    failures: () => runtime.failOn('list', new Error('list failed'), 1),
+    wantError: /list failed/,
+    wantLog: [],
+    wantPhase: 'Active',
+  },
+];
+
+describe('LeaseReconciler table', () => {
+  async function arrange(row: LeaseRow): Promise<void> {
+    if (row.project) await project(row.project);
+    await lease('l1');
+    await row.given?.();
+    log.length = 0;
+    recorded.length = 0;
+    runtime.resetCalls();
+    proxy.resetCalls();
+  }
+
+  describe.each(leaseRows.map((row) => [row.name, row] as const))('%s', (_name, row) => {
+    it('converges', async () => {
+      await arrange(row);
+      row.failures?.();
+      const outcome = leases.reconcile('l1');
+      if (row.wantError) await expect(outcome).rejects.toThrow(row.wantError);
+      else expect(await outcome).toEqual(row.wantResult);
+      expect(log).toEqual(row.wantLog);
+      expect(leaseStatus('l1')?.phase).toBe(row.wantPhase);
+      if (row.wantReason) expect(readyReason()).toBe(row.wantReason);
+      expect(recorded).toEqual(row.wantEvents ?? []);
+      row.check?.();
+    });
+
+    // A failure row's call fails once: the reconcile after it converges, and the one after that does nothing.
+    it('is idempotent: once converged, another reconcile calls, writes and records nothing', async () => {
+      await arrange(row);
+      row.failures?.();
+      await leases.reconcile('l1').catch(() => undefined);
+      if (row.failures) await leases.reconcile('l1');
+      const converged = store.get('Lease', 'l1');
+      const bills = ledger.records.length;
+      log.length = 0;
+      recorded.length = 0;
+
+      await leases.reconcile('l1');
+      expect(log).toEqual([]);
+      expect(recorded).toEqual([]);
+      expect(store.get('Lease', 'l1')?.metadata.resourceVersion).toBe(converged?.metadata.resourceVersion);
+      expect(ledger.records).toHaveLength(bills);
+    });
   });
 });

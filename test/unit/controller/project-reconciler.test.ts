@@ -15,6 +15,8 @@ import { ProxyServer } from '../../../src/proxy/proxy-server.js';
 import type { SeedContainer } from '../../support/fakes/fake-runtime.js';
 import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
 import { FakeProxy } from '../../support/fakes/fake-proxy.js';
+import { FakeProber } from '../../support/fakes/fake-prober.js';
+import { promptClock } from '../../support/fakes/fake-clock.js';
 import { FileStore } from '../../../src/store/file-store.js';
 import { DockerUnavailableError } from '../../../src/runtime/errors.js';
 import { silentLogger } from '../../../src/util/logger.js';
@@ -22,8 +24,9 @@ import { EventLog, type LumaEvent } from '../../../src/events/event-log.js';
 
 // Knative-style table: each row gives the objects and containers that exist and the
 // proxy's activity, then the runtime and proxy calls expected (in order) and the status.
-// The reconciler probes readiness over HTTP at 127.0.0.1:hostPort, so fake containers
-// are published on the port of a real tiny HTTP server started here.
+// Readiness is probed by an injected FakeProber (no sockets): a container published on
+// `failingPort` never becomes ready. One test forwards through the real proxy, so a tiny
+// HTTP server still answers on `readyPort`.
 
 const NAME = 'web';
 const IMAGE = 'hello:latest';
@@ -80,6 +83,8 @@ interface World {
 
 let stateDir: string;
 let world: World;
+/** Readiness probes of a port in this test. */
+let probes: (port: number) => number;
 
 beforeEach(async () => {
   stateDir = await mkdtemp(path.join(tmpdir(), 'luma-reconciler-'));
@@ -88,6 +93,9 @@ beforeEach(async () => {
   const runtime = new FakeRuntime({ images: [IMAGE], hostPort: readyPort, log });
   const proxy = new FakeProxy(log);
   const clock = { now: NOW };
+  const prober = new FakeProber();
+  prober.neverReady.add(failingPort);
+  probes = (port) => prober.count(port);
   const reconciler = new ProjectReconciler({
     store,
     runtime,
@@ -97,6 +105,8 @@ beforeEach(async () => {
     stopTimeoutSeconds: 3,
     stoppedRetentionMs: RETENTION,
     publicUrl: (host) => `http://${host}:8080`,
+    probe: prober.probe,
+    clock: promptClock(() => clock.now),
   });
   world = { store, runtime, proxy, reconciler, log, clock, uid: '' };
 });
@@ -152,6 +162,9 @@ interface Row {
   wantPhase?: ProjectStatus['phase'];
   wantReady?: { status: 'True' | 'False'; reason: string };
   wantResult?: ReconcileResult;
+  /** Failure rows: calls that fail once (runtime.failOn, proxy.failOn), and the error the reconcile throws. */
+  failures?: () => void;
+  wantError?: RegExp;
   check?: () => void;
 }
 
@@ -439,6 +452,53 @@ const rows: Row[] = [
       expect(findCondition(status()?.conditions, 'Ready')?.message).toContain(IMAGE);
     },
   },
+  // Failure rows: one engine or proxy call fails; the reconcile says so and the queue retries.
+  {
+    name: 'create fails → StartFailed, Failed, the error rethrown for the retry',
+    spec: { ...BASE_SPEC, scaling: { minInstances: 1 } },
+    failures: () => world.runtime.failOn('create', new Error('no space left on device'), 1),
+    wantError: /project web: no space left on device/,
+    wantLog: ['deploy web []'],
+    wantPhase: 'Failed',
+    wantReady: { status: 'False', reason: 'StartFailed' },
+  },
+  {
+    name: 'start fails → the created container stays for the retry, StartFailed',
+    spec: { ...BASE_SPEC, scaling: { minInstances: 1 } },
+    failures: () => world.runtime.failOn('start', new Error('port is already allocated'), 1),
+    wantError: /port is already allocated/,
+    wantLog: ['create c1', 'deploy web []'],
+    wantPhase: 'Failed',
+    wantReady: { status: 'False', reason: 'StartFailed' },
+  },
+  {
+    name: 'the deploy fails → nothing is written, the error rethrown',
+    spec: BASE_SPEC,
+    failures: () => world.proxy.failOn('deploy', new Error('proxy socket closed'), 1),
+    wantError: /proxy socket closed/,
+    wantLog: [],
+    check: () => expect(status()?.phase).toBeUndefined(),
+  },
+  {
+    name: 'stopping at idle fails → the error rethrown; the instance is already off the route',
+    spec: BASE_SPEC,
+    given: async () => {
+      seed({ id: 'run1', specHash: hashOf(BASE_SPEC), state: 'running', hostPort: readyPort });
+      world.proxy.setActivity(NAME, { waiting: 0, inFlight: 0, lastActivityAt: NOW - 1_000 });
+      await world.reconciler.reconcile(NAME);
+      world.clock.now = NOW + IDLE + 1;
+    },
+    failures: () => world.runtime.failOn('stop', new Error('engine timed out'), 1),
+    wantError: /engine timed out/,
+    wantLog: ['deploy web []'],
+  },
+  {
+    name: 'listing fails → the error rethrown before anything is done',
+    spec: BASE_SPEC,
+    failures: () => world.runtime.failOn('list', new Error('list failed'), 1),
+    wantError: /list failed/,
+    wantLog: [],
+  },
 ];
 
 describe('ProjectReconciler', () => {
@@ -451,18 +511,23 @@ describe('ProjectReconciler', () => {
 
     it('converges', async () => {
       await arrange();
-      const result = await world.reconciler.reconcile(NAME);
+      row.failures?.();
+      const outcome = world.reconciler.reconcile(NAME);
+      if (row.wantError) await expect(outcome).rejects.toThrow(row.wantError);
+      else expect(await outcome).toEqual(row.wantResult);
       expect(world.log).toEqual(expand(row.wantLog));
-      expect(result).toEqual(row.wantResult);
       if (row.spec === null) expect(world.store.get('Project', NAME)).toBeUndefined();
       if (row.wantPhase) expect(status()?.phase).toBe(row.wantPhase);
       if (row.wantReady) expect(findCondition(status()?.conditions, 'Ready')).toMatchObject(row.wantReady);
       row.check?.();
     });
 
-    it('is idempotent: a second reconcile makes no runtime change and deploys the same route', async () => {
+    // A failure row's calls fail once: the reconcile after it converges, and the one after that does nothing.
+    it('is idempotent: once converged, another reconcile makes no runtime change and deploys the same route', async () => {
       await arrange();
-      await world.reconciler.reconcile(NAME);
+      row.failures?.();
+      await world.reconciler.reconcile(NAME).catch(() => undefined);
+      if (row.failures) await world.reconciler.reconcile(NAME);
       const firstDeploy = world.proxy.lastDeploy(NAME);
       const firstStatus = status();
       if (row.activityAfter) world.proxy.setActivity(NAME, row.activityAfter);
@@ -472,7 +537,7 @@ describe('ProjectReconciler', () => {
       expect(world.runtime.calls).toEqual([]);
       expect(world.proxy.removes).toEqual([]);
       if (firstDeploy) expect(world.proxy.deploys).toEqual([firstDeploy]);
-      if (row.wantPhase) expect(status()?.phase).toBe(firstStatus?.phase);
+      if (row.wantPhase && !row.failures) expect(status()?.phase).toBe(firstStatus?.phase);
       expect(findCondition(status()?.conditions, 'Ready')).toEqual(findCondition(firstStatus?.conditions, 'Ready'));
     });
   });
@@ -901,10 +966,9 @@ describe('the wake fast path (resumePaused)', () => {
     world.proxy.setActivity(NAME, { waiting: 1, inFlight: 0, lastActivityAt: NOW + 10_001 });
   }
 
-  it('thaws the paused instance and routes to it with one engine call: no list, no probe, no status write', async () => {
+  it('thaws the paused instance and routes to it with one engine call: no list, no probe; status notes it after the route', async () => {
     await pausedAtIdle();
-    const probesBefore = hits.get(readyPort) ?? 0;
-    const versionBefore = world.store.get('Project', NAME)?.metadata.resourceVersion;
+    const probesBefore = probes(readyPort);
 
     expect(await world.reconciler.resumePaused(NAME)).toBe(true);
 
@@ -912,8 +976,9 @@ describe('the wake fast path (resumePaused)', () => {
     // Its port was asked to be connected while it thawed (routing waited for the unpause).
     expect(world.proxy.preconnects).toEqual([target()]);
     expect(world.runtime.listCalls).toBe(0);
-    expect(hits.get(readyPort) ?? 0).toBe(probesBefore);
-    expect(world.store.get('Project', NAME)?.metadata.resourceVersion).toBe(versionBefore);
+    expect(probes(readyPort)).toBe(probesBefore);
+    // Left running (a restarted controller tells no drift of it), written after the route went out.
+    expect(status()?.instancesLeft?.find((entry) => entry.id === 'run1')?.state).toBe('running');
     expect(world.proxy.lastDeploy(NAME)).toEqual({
       service: NAME,
       hosts: ['web.localhost'],
@@ -961,10 +1026,10 @@ describe('the wake fast path (resumePaused)', () => {
     expect(await world.reconciler.resumePaused(NAME)).toBe(false);
     expect(world.proxy.deploys).toEqual([]);
 
-    const probesBefore = hits.get(readyPort) ?? 0;
+    const probesBefore = probes(readyPort);
     await world.reconciler.reconcile(NAME);
     expect(world.log).toEqual(['resume run1 (not paused)', 'start run1', `deploy web [${target()}]`]);
-    expect(hits.get(readyPort) ?? 0).toBeGreaterThan(probesBefore);
+    expect(probes(readyPort)).toBeGreaterThan(probesBefore);
   });
 
   it('declines while a reconcile is stopping the instance at idleTimeout; the stop completes and a later wake starts it the slow way', async () => {
@@ -1042,10 +1107,10 @@ describe('the wake fast path (resumePaused)', () => {
     expect(await world.reconciler.resumePaused(NAME)).toBe(false);
     expect(world.runtime.calls).toEqual([]);
 
-    const probesBefore = hits.get(readyPort) ?? 0;
+    const probesBefore = probes(readyPort);
     await world.reconciler.reconcile(NAME);
     expect(world.log).toEqual(['unpause frozen', `deploy web [${target()}]`]);
-    expect(hits.get(readyPort) ?? 0).toBeGreaterThan(probesBefore);
+    expect(probes(readyPort)).toBeGreaterThan(probesBefore);
   });
 
   it('declines when the project was deleted since the pause', async () => {
