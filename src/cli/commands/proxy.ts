@@ -64,6 +64,8 @@ interface DeployFlags extends SocketFlags {
   host: string[];
   target: string[];
   tls?: boolean;
+  /** The Luma Proxy seed's spelling of --tls (docs/compat.md). */
+  ssl?: boolean;
   sslRedirect?: boolean;
   forwardHeaders?: boolean;
   responseTimeout?: number;
@@ -181,6 +183,8 @@ export function registerProxyCommands(program: Command): void {
     .option('--host <host>', 'a Host header to route (repeatable, at least one)', collect, [])
     .option('--target <addr>', 'HOST:PORT of a target (repeatable; none = held until woken)', collect, [])
     .option('--tls', 'serve these hosts over HTTPS')
+    // Scripts written for the earlier Luma Proxy say --ssl; they run unchanged.
+    .addOption(new Option('--ssl', 'the same as --tls').hideHelp())
     .option('--ssl-redirect', 'redirect HTTP to HTTPS')
     .option('--forward-headers', "trust the client's X-Forwarded-* headers (a proxy in front)")
     .addOption(
@@ -212,7 +216,7 @@ export function registerProxyCommands(program: Command): void {
         service,
         hosts: options.host,
         targets: options.target,
-        ...(options.tls ? { tls: true } : {}),
+        ...(options.tls || options.ssl ? { tls: true } : {}),
         ...(options.sslRedirect ? { sslRedirect: true } : {}),
         ...(options.forwardHeaders ? { forwardHeaders: true } : {}),
         responseTimeoutMs: options.responseTimeout,

@@ -143,6 +143,26 @@ describe('compat: Luma Proxy as a container, steered with docker exec', () => {
     expect(expectOk(await dockerExec(seedProxy, ['./luma-proxy', 'list-services', ...socketFlag]))).toContain(
       'backend:8080',
     );
+    // The seed's own spelling of the TLS flag, as its document writes it.
+    expectOk(
+      await dockerExec(
+        seedProxy,
+        [
+          './luma-proxy',
+          'deploy',
+          'my-tls-app',
+          '--host',
+          'tls.example.test',
+          '--target',
+          'backend:8080',
+          '--ssl',
+        ].concat(socketFlag),
+      ),
+    );
+    const shown = JSON.parse(
+      expectOk(await dockerExec(seedProxy, ['./luma-proxy', 'get-service', 'my-tls-app', ...socketFlag])),
+    ) as { tls: boolean };
+    expect(shown.tls).toBe(true);
     const answer = await request(await publishedPort(seedProxy, 80), HOST);
     expect(answer.body).toContain('hello from the test app');
   });
