@@ -1,9 +1,13 @@
 // Plain formatting for people: relative times, durations, money, quantities.
 
+const FUTURE_SLACK_SECONDS = 2;
+
 export function ago(iso: string | undefined, now: number): string {
   if (!iso) return '—';
   const seconds = Math.round((now - Date.parse(iso)) / 1000);
-  if (seconds < 0) return `in ${duration(-seconds)}`;
+  // The ticking clock runs up to a second behind the data it shows, so a moment just past
+  // can look a second ahead: that is "just now". Further ahead, the two clocks differ.
+  if (seconds < -FUTURE_SLACK_SECONDS) return `in ${duration(-seconds)}`;
   return seconds < 2 ? 'just now' : `${duration(seconds)} ago`;
 }
 
