@@ -2,6 +2,7 @@
 //
 //   npm run build && npx tsx bench/https.ts [--duration 8] [--rounds 3] [--connections 32]
 //                      [--streams 10] [--handshake-clients 3] [--idle 10000]
+//                      [--lines h1,alone,h2,full,resumed,idle] [--luma-cli PATH]
 //
 // Needs: apt-get install -y wrk nginx-light caddy nghttp2-client (and python3, openssl).
 //
@@ -29,6 +30,7 @@
 //   idle      resident memory of the proxy's process group with --idle kept-alive TLS
 //             connections open and idle, minus before they were opened, per connection;
 //             measured once, after the rounds.
+// --lines measures only the lines named (h1 includes its p50 and p99); the others print "–".
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
@@ -45,7 +47,11 @@ import { writeEcdsaCertificate, type CertificateFiles } from './lib/tls-certific
 import { runWrk } from './lib/wrk.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const LUMA_CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+/** --luma-cli: another build's dist/cli/main.js (a before-and-after comparison); this tree's by default. */
+const LUMA_CLI = ((): string => {
+  const index = process.argv.indexOf('--luma-cli');
+  return index < 0 ? path.join(ROOT, 'dist', 'cli', 'main.js') : path.resolve(process.argv[index + 1] ?? '');
+})();
 const HOST = 'localhost';
 const READY_TIMEOUT_MS = 20_000;
 /** HTTP/2 requests per run: about the run's duration at nginx's rate on this machine. */
@@ -69,6 +75,7 @@ interface Options {
   streams: number;
   handshakeClients: number;
   idle: number;
+  lines: ReadonlySet<LineName>;
 }
 
 interface Server {
@@ -79,6 +86,17 @@ interface Server {
 
 type Line = 'h1' | 'h1p50' | 'h1p99' | 'h1alone' | 'h2' | 'full' | 'resumed';
 type Figures = Record<Line, number>;
+const LINE_NAMES = ['h1', 'alone', 'h2', 'full', 'resumed', 'idle'] as const;
+type LineName = (typeof LINE_NAMES)[number];
+
+function linesOption(): ReadonlySet<LineName> {
+  const index = process.argv.indexOf('--lines');
+  if (index < 0) return new Set(LINE_NAMES);
+  const names = (process.argv[index + 1] ?? '').split(',');
+  const unknown = names.filter((name) => !(LINE_NAMES as readonly string[]).includes(name));
+  if (unknown.length > 0) throw new Error(`--lines: unknown ${unknown.join(', ')} (known: ${LINE_NAMES.join(', ')})`);
+  return new Set(names as LineName[]);
+}
 
 function onPath(command: string): boolean {
   return [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin'].some(
@@ -235,8 +253,9 @@ async function measureLine(processes: ProcessGroup, line: Line, server: Server, 
 async function measureRound(processes: ProcessGroup, servers: Server[], options: Options, round: number) {
   const order = servers.map((_, index) => servers[(index + round) % servers.length] as Server);
   const figures = new Map<ServerName, Figures>();
-  for (const server of order) figures.set(server.name, {} as Figures);
-  for (const server of order) {
+  const none: Figures = { h1: NaN, h1p50: NaN, h1p99: NaN, h1alone: NaN, h2: NaN, full: NaN, resumed: NaN };
+  for (const server of order) figures.set(server.name, { ...none });
+  for (const server of options.lines.has('h1') ? order : []) {
     const wrk = await runWrk(processes, {
       url: `https://${HOST}:${server.port}/`,
       connections: options.connections,
@@ -250,9 +269,11 @@ async function measureRound(processes: ProcessGroup, servers: Server[], options:
       h1p99: wrk.p99Ms,
     });
   }
-  for (const line of ['h1alone', 'h2', 'full', 'resumed'] as const)
+  for (const line of ['h1alone', 'h2', 'full', 'resumed'] as const) {
+    if (!options.lines.has(line === 'h1alone' ? 'alone' : line)) continue;
     for (const server of order)
       (figures.get(server.name) as Figures)[line] = await measureLine(processes, line, server, options);
+  }
   return figures;
 }
 
@@ -296,7 +317,13 @@ const median = (values: number[]): number => {
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 };
 const fmt = (value: number): string =>
-  value >= 100 ? Math.round(value).toLocaleString('en-US') : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+  Number.isNaN(value)
+    ? '–'
+    : value >= 100
+      ? Math.round(value).toLocaleString('en-US')
+      : value >= 10
+        ? value.toFixed(1)
+        : value.toFixed(2);
 const load = (): string =>
   os
     .loadavg()
@@ -362,6 +389,7 @@ async function main(): Promise<void> {
     streams: option('--streams', 10),
     handshakeClients: option('--handshake-clients', 3),
     idle: option('--idle', 10_000),
+    lines: linesOption(),
   };
   const missing = TOOLS.filter((tool) => !onPath(tool));
   if (missing.length > 0) {
@@ -392,7 +420,7 @@ async function main(): Promise<void> {
       process.stdout.write(`round ${round + 1}/${options.rounds} (load ${load()}): ${line.join(' · ')}\n`);
     }
     const idle = new Map<ServerName, number>();
-    for (const server of servers) {
+    for (const server of options.lines.has('idle') ? servers : []) {
       idle.set(server.name, await idleMemory(processes, server, options.idle));
       process.stdout.write(`idle: ${server.name} ${fmt((idle.get(server.name) ?? 0) / 1024)} KiB per connection\n`);
     }

@@ -1,6 +1,4 @@
-import http2 from 'node:http2';
 import type { IncomingMessage } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
 
 // The request-body deadline of connections node:http parses (plain HTTP/1.1 handed over
 // by the fast path, HTTPS over HTTP/1.1 and HTTP/2): a client that stops sending in the
@@ -102,29 +100,9 @@ function http1Progress(req: IncomingMessage): BodyProgress {
   };
 }
 
-/** An HTTP/2 request's body: bytes of its own stream, so one stalled stream never cuts the others. */
-function http2Progress(req: Http2ServerRequest): BodyProgress {
-  const stream = req.stream;
-  let received = 0;
-  // Counted where the stream hands its DATA frames to the compat request: a 'data' listener
-  // on the stream would switch it to flowing and take the body from the request.
-  const push = req.push.bind(req);
-  req.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
-    if (chunk instanceof Buffer) received += chunk.length;
-    return push(chunk, encoding);
-  };
-  return {
-    received: () => received,
-    reading: () => req.readableFlowing === true,
-    finished: () => req.complete || stream.destroyed,
-    cut: () => stream.close(http2.constants.NGHTTP2_CANCEL),
-  };
-}
-
 /** The progress of a request's body, or undefined when it has none (or has all of it). */
 export function bodyProgressOf(req: IncomingMessage): BodyProgress | undefined {
   if (!hasBody(req) || req.complete) return undefined;
-  // By the object's class, not httpVersionMajor: llhttp reads "GET / HTTP/2.0" as version 2
-  // on an HTTP/1.1 connection, which has no HTTP/2 stream under it.
-  return req instanceof http2.Http2ServerRequest ? http2Progress(req) : http1Progress(req);
+  // HTTP/2 streams are watched through their exchange (tls/http2-exchange.ts).
+  return http1Progress(req);
 }

@@ -98,6 +98,11 @@ function requestHasBody(req: IncomingMessage): boolean {
 export class Forwarder {
   private readonly agent = new Agent({ keepAliveTimeout: 60_000, connections: null, pipelining: 1 });
 
+  /** The connection pools, shared with the HTTP/2 streams (tls/http2-exchange.ts). */
+  get dispatcher(): Dispatcher {
+    return this.agent;
+  }
+
   forward(req: IncomingMessage, res: ServerResponse, target: Target, options: ForwardOptions): Promise<ForwardOutcome> {
     return new Promise((resolve) => {
       let settled = false;

@@ -1,5 +1,6 @@
 import http, { type IncomingMessage, type Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
@@ -22,6 +23,7 @@ import {
 } from './management.js';
 import { AnswersInFlight } from './answers-in-flight.js';
 import { NodeExchange } from './node-exchange.js';
+import { Http2Exchange } from './tls/http2-exchange.js';
 import { respond, serializeAnswer, type ProxyAnswer } from './responses.js';
 import { BodyProgressWatch, bodyProgressOf } from './body-progress.js';
 import { answerClientError } from './client-error.js';
@@ -438,6 +440,14 @@ export class ProxyServer implements ProxyManagement {
     const body = bodyProgressOf(req);
     if (body) this.bodyWatch.watch(body);
     await this.serve(new NodeExchange(req, res, this.forwarder));
+  }
+
+  /** An HTTP/2 stream from the HTTPS listener, served without node:http2's compatibility objects. */
+  async handleHttp2Stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
+    const exchange = new Http2Exchange(stream, headers, this.forwarder.dispatcher);
+    const body = exchange.bodyProgress();
+    if (body) this.bodyWatch.watch(body);
+    await this.serve(exchange);
   }
 
   /** Every request, from either path, starts and ends here: the one place that records it. */

@@ -47,7 +47,8 @@ export const respond = {
     answer(502, `Luma: ${service} did not answer (${detail}).\n`),
 };
 
-const COMMON_HEADERS = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } as const;
+/** The headers of every answer of the proxy's own, whichever path writes it. */
+export const ANSWER_HEADERS = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } as const;
 
 /** Writes an answer through node:http; a response already under way is cut off instead. */
 export function writeAnswer(res: ServerResponse, value: ProxyAnswer): void {
@@ -56,7 +57,7 @@ export function writeAnswer(res: ServerResponse, value: ProxyAnswer): void {
     return;
   }
   res.writeHead(value.status, {
-    ...COMMON_HEADERS,
+    ...ANSWER_HEADERS,
     ...(statusAllowsContentLength(value.status) ? { 'content-length': Buffer.byteLength(value.body) } : {}),
     ...value.headers,
     ...(value.close ? { connection: 'close' } : {}),
@@ -68,9 +69,9 @@ export function writeAnswer(res: ServerResponse, value: ProxyAnswer): void {
 /** The same answer as HTTP/1.1 bytes, for a connection the proxy parses itself, to a request with `method`. */
 export function serializeAnswer(value: ProxyAnswer, close: boolean, method: string): Buffer {
   const body = Buffer.from(value.body, 'utf8');
-  let head = `HTTP/1.1 ${value.status} ${STATUS_CODES[value.status] ?? ''}\r\ncontent-type: ${COMMON_HEADERS['content-type']}\r\n`;
+  let head = `HTTP/1.1 ${value.status} ${STATUS_CODES[value.status] ?? ''}\r\ncontent-type: ${ANSWER_HEADERS['content-type']}\r\n`;
   if (statusAllowsContentLength(value.status)) head += `content-length: ${body.length}\r\n`;
-  head += `cache-control: ${COMMON_HEADERS['cache-control']}\r\n`;
+  head += `cache-control: ${ANSWER_HEADERS['cache-control']}\r\n`;
   for (const [name, headerValue] of Object.entries(value.headers)) head += `${name}: ${headerValue}\r\n`;
   if (close || value.close) head += 'connection: close\r\n';
   head += '\r\n';

@@ -1,5 +1,5 @@
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
-import http2, { type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import http2, { type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext, TLSSocket } from 'node:tls';
@@ -8,21 +8,23 @@ import { answerClientError } from '../client-error.js';
 import type { ConnectionCap } from '../connection-cap.js';
 import { connectionsCheckingIntervalFor, type ClientLimits } from '../proxy-server.js';
 import { setSocketOptions } from '../socket-options.js';
-import { asHttp1Headers, Http1StyleResponse } from './http2-compat.js';
 import { closeWhenIdle } from './http2-idle.js';
 
 // The public HTTPS listener. The certificate is picked per handshake from the server name
 // (SNI); a name without a certificate is refused in the handshake, and nothing is ever
 // ordered from here. HTTP/2 is offered through ALPN, HTTP/1.1 stays for clients that
 // ask for it (and for WebSocket upgrades). Requests go to the same handlers as plain HTTP:
-// HTTP/1.1 to the fast path first (node:http gets what it hands over), HTTP/2 through
-// node:http2's compatibility API; both see the TLS socket and set X-Forwarded-Proto https. The deadlines are
+// HTTP/1.1 to the fast path first (node:http gets what it hands over), HTTP/2 streams
+// straight from node:http2's 'stream' event (http2-exchange.ts, without the compatibility
+// API); both set X-Forwarded-Proto https. The deadlines are
 // those of the plain listener (a TLS handshake counts as part of the request head), and
 // its connections count against the same cap.
 
 export interface HttpsListenerOptions {
   contextFor: (serverName: string) => SecureContext | undefined;
   handle: (req: IncomingMessage, res: ServerResponse) => void;
+  /** One HTTP/2 stream, with its headers (pseudo-headers included). */
+  handleStream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
   handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   logger: Logger;
   limits: ClientLimits;
@@ -66,7 +68,6 @@ export class HttpsListener {
       allowHTTP1: true,
       minVersion: 'TLSv1.2',
       handshakeTimeout: limits.headersTimeoutMs,
-      Http2ServerResponse: Http1StyleResponse,
       SNICallback: (serverName, callback) => {
         const context = contextFor(serverName);
         if (context) callback(null, context);
@@ -77,8 +78,12 @@ export class HttpsListener {
     this.serveHttp1OnFastPath(server);
     server.prependListener('secureConnection', (socket: TLSSocket) => this.secured.add(socket));
     server.on('session', (session) => closeWhenIdle(session, limits.http2IdleTimeoutMs));
-    server.on('request', (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) =>
-      this.onRequest(req, res),
+    // HTTP/1.1 requests that node:http parses (allowHTTP1) arrive as 'request'. Listening
+    // for it also makes node:http2 add its compatibility handler to 'stream', replaced here.
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.options.handle(req, res));
+    server.removeAllListeners('stream');
+    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) =>
+      this.options.handleStream(stream, headers),
     );
     // HTTP/1.1 connections fall back to node:http's parser, which reports upgrades here.
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
@@ -142,19 +147,5 @@ export class HttpsListener {
     await drained;
     for (const socket of this.sockets) socket.destroy();
     await closed;
-  }
-
-  private onRequest(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void {
-    // By the object's class, not httpVersionMajor: llhttp reads "GET / HTTP/2.0" on an
-    // HTTP/1.1 connection as version 2, and that request has no HTTP/2 stream under it.
-    if (req instanceof http2.Http2ServerRequest) {
-      asHttp1Headers(req);
-      // The compat objects implement the members the proxy uses (headers, url, method,
-      // socket, streaming in both directions, writeHead/flushHeaders/'drain'/destroy), with
-      // the gaps closed in http2-compat.ts; node:http's types cannot say so.
-      this.options.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse);
-      return;
-    }
-    this.options.handle(req as IncomingMessage, res as ServerResponse);
   }
 }

@@ -1,3 +1,4 @@
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import path from 'node:path';
@@ -87,6 +88,11 @@ export class TlsProxy implements ProxyManagement {
         void proxy.handle(req, res).catch((error: unknown) => {
           logger.error({ err: (error as Error).message, url: req.url }, 'HTTPS request failed');
           res.destroy();
+        }),
+      handleStream: (stream, headers) =>
+        void proxy.handleHttp2Stream(stream, headers).catch((error: unknown) => {
+          logger.error({ err: (error as Error).message, url: headers[':path'] }, 'HTTP/2 request failed');
+          stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
         }),
       handleUpgrade: (req, socket, head) =>
         void proxy.handleUpgrade(req, socket, head).catch((error: unknown) => {

@@ -141,6 +141,7 @@ async function listenTls(proxy: ProxyServer): Promise<{ port: number; ca: string
   const listener = new HttpsListener({
     contextFor: () => context,
     handle: (req, res) => void proxy.handle(req, res),
+    handleStream: (stream, headers) => void proxy.handleHttp2Stream(stream, headers),
     handleUpgrade: (req, socket, head) => void proxy.handleUpgrade(req, socket, head),
     logger: silentLogger(),
     limits: proxy.limits,
