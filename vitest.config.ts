@@ -7,7 +7,18 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: ['test/unit/**/*.fuzz.test.ts'] } },
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          exclude: ['test/unit/**/*.fuzz.test.ts'],
+          // Unit files share their workers' module graph instead of each getting a fresh one:
+          // 42 s instead of 89 s on 2 cores, because vitest's per-file transform, collect and
+          // prepare cost more than the tests themselves. Safe while unit tests use no module
+          // mocks, stubbed globals or fake timers (none do; they take injected clocks).
+          isolate: false,
+        },
+      },
       { test: { name: 'fuzz', include: ['test/unit/**/*.fuzz.test.ts'] } },
       {
         test: {
