@@ -1,51 +1,20 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestImage, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
-import { httpdContext, imageManifest, removeInstanceImages, uniqueName } from '../support/images.js';
-import {
-  eventually,
-  projectManifest,
-  request,
-  runCli,
-  startLuma,
-  tempDir,
-  writeConfig,
-  type CliResult,
-  type LumaProcess,
-} from '../support/luma.js';
+import { describe, expect, it } from 'vitest';
+import { TEST_IMAGE } from '../support/docker.js';
+import { httpdContext, imageManifest, uniqueName } from '../support/images.js';
+import { eventually, projectManifest, request, runCli, type CliResult } from '../support/luma.js';
+import { lumaUpFor } from '../support/luma-up-fixture.js';
 
 // Issue 6, the CLI half, through a real `luma up` and the real `luma` binary: apply is
 // idempotent and a removed field is removed from the container; diff's exit codes; wait;
 // and a walkthrough of apply --wait, get, describe, events, diff, wait and delete.
 
 describe('the kubectl-grade CLI', () => {
-  const instance = testInstance('cli');
-  let luma: LumaProcess;
-  let dir: string;
-
-  beforeAll(async () => {
-    await buildTestImage();
-    dir = await tempDir('cli');
-    await mkdir(path.join(dir, 'manifests'));
-    const config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '1s' });
-    luma = await startLuma({
-      stateDir: path.join(dir, 'state'),
-      manifests: path.join(dir, 'manifests'),
-      instance,
-      config,
-    });
-  });
-
-  afterAll(async () => {
-    await luma?.stop();
-    await removeInstanceContainers(instance);
-    await removeInstanceImages(instance);
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const up = lumaUpFor('cli', { resyncInterval: '1s', stopTimeout: '1s' }, { removeImages: true });
 
   function cli(...args: string[]): Promise<CliResult> {
-    return runCli(args, { api: luma.api });
+    return runCli(args, { api: up.luma.api });
   }
 
   async function ok(...args: string[]): Promise<string> {
@@ -63,7 +32,7 @@ describe('the kubectl-grade CLI', () => {
   it(
     'apply twice says unchanged; removing env from the manifest removes it from the container; diff exits 0, 1 and 2',
     async () => {
-      const file = path.join(dir, 'greeter.yaml');
+      const file = path.join(up.dir, 'greeter.yaml');
       const host = 'greeter.localhost';
       const manifest = (env?: Record<string, string>): string =>
         projectManifest('greeter', { image: TEST_IMAGE, hostnames: [host], minInstances: 1, ...(env ? { env } : {}) });
@@ -74,7 +43,7 @@ describe('the kubectl-grade CLI', () => {
       expect(await ok('wait', '--for=condition=Ready', 'project/greeter', '--timeout', READY_TIMEOUT)).toBe(
         'project/greeter condition met\n',
       );
-      expect((await request(luma.proxyPort, host, '/cgi-bin/env')).body).toContain('GREETING=hello');
+      expect((await request(up.luma.proxyPort, host, '/cgi-bin/env')).body).toContain('GREETING=hello');
 
       const same = await cli('diff', '-f', file);
       expect(same).toMatchObject({ code: 0, stdout: '' });
@@ -92,11 +61,11 @@ describe('the kubectl-grade CLI', () => {
         'project/greeter condition met\n',
       );
       await eventually(
-        async () => !(await request(luma.proxyPort, host, '/cgi-bin/env')).body.includes('GREETING='),
+        async () => !(await request(up.luma.proxyPort, host, '/cgi-bin/env')).body.includes('GREETING='),
         30_000,
         'the container without GREETING',
       );
-      const broken = path.join(dir, 'broken.yaml');
+      const broken = path.join(up.dir, 'broken.yaml');
       await writeFile(broken, manifest().replace('minInstances: 1', 'minInstances: lots'));
       const failed = await cli('diff', '-f', broken);
       expect(failed.code).toBeGreaterThanOrEqual(2);
@@ -110,7 +79,7 @@ describe('the kubectl-grade CLI', () => {
   it(
     'wait returns non-zero with a message when the time runs out, and at once for an object that does not exist',
     async () => {
-      const file = path.join(dir, 'slow.yaml');
+      const file = path.join(up.dir, 'slow.yaml');
       // Listens only after 30 s: Ready cannot come within the 1 s the wait allows.
       const slow = ['/bin/busybox', 'sh', '-c', 'sleep 30; exec /bin/busybox httpd -f -p 8080 -h /www'];
       await writeFile(
@@ -141,8 +110,8 @@ describe('the kubectl-grade CLI', () => {
     async () => {
       const name = uniqueName('shop');
       const host = `${name}.localhost`;
-      await httpdContext(path.join(dir, 'shop', 'site'), 'shop v1\n');
-      const file = path.join(dir, 'shop', 'luma.yaml');
+      await httpdContext(path.join(up.dir, 'shop', 'site'), 'shop v1\n');
+      const file = path.join(up.dir, 'shop', 'up.luma.yaml');
       const project = projectManifest(name, { image: name, hostnames: [host] }).replace(
         `  name: ${name}\n`,
         `  name: ${name}\n  labels:\n    tier: web\n`,
@@ -162,11 +131,11 @@ describe('the kubectl-grade CLI', () => {
       const wide = (await ok('get', 'projects', '-o', 'wide')).split('\n');
       expect(wide[0]).toMatch(/^NAME\s+READY\s+STATUS\s+AGE\s+HOSTNAMES\s+IMAGE\s+URL$/);
       expect(wide.find((line) => line.startsWith(name))).toMatch(
-        new RegExp(`^${name}\\s+0/1\\s+Idle\\s+\\d+s\\s+${host}\\s+luma/\\S+\\s+http://${host}:${luma.proxyPort}/$`),
+        new RegExp(`^${name}\\s+0/1\\s+Idle\\s+\\d+s\\s+${host}\\s+luma/\\S+\\s+http://${host}:${up.luma.proxyPort}/$`),
       );
       expect(await ok('get', 'projects', '-l', 'tier=web', '-o', 'name')).toBe(`project/${name}\n`);
 
-      expect((await request(luma.proxyPort, host)).body).toBe('shop v1\n');
+      expect((await request(up.luma.proxyPort, host)).body).toBe('shop v1\n');
       await ok('wait', '--for=condition=Ready', `project/${name}`, `image/${name}`, '--timeout', READY_TIMEOUT);
 
       const described = await ok('describe', 'project', name);
@@ -189,7 +158,7 @@ describe('the kubectl-grade CLI', () => {
 
       // The context is compared by digest, computed locally: an untouched directory is no change.
       expect(await cli('diff', '-f', file)).toMatchObject({ code: 0, stdout: '' });
-      await httpdContext(path.join(dir, 'shop', 'site'), 'shop v2\n');
+      await httpdContext(path.join(up.dir, 'shop', 'site'), 'shop v2\n');
       const changed = await cli('diff', '-f', file);
       expect(changed.code).toBe(1);
       expect(changed.stdout).toMatch(

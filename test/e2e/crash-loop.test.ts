@@ -1,57 +1,28 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ProjectObject } from '../../src/model/types.js';
-import { buildTestImage, containersOf, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
-import {
-  CRASHING_COMMAND,
-  eventually,
-  projectManifest,
-  request,
-  runCli,
-  startLuma,
-  tempDir,
-  writeConfig,
-  type LumaProcess,
-} from '../support/luma.js';
+import { containersOf, TEST_IMAGE } from '../support/docker.js';
+import { CRASHING_COMMAND, eventually, projectManifest, request, runCli } from '../support/luma.js';
 import { readyCondition } from '../support/images.js';
+import { lumaUpFor } from '../support/luma-up-fixture.js';
 
 // An app that exits at once: Luma restarts it with a growing backoff, says
 // CrashLoopBackOff with the exit code and its last lines, and answers requests with 503 at
 // once instead of holding them until startupTimeout.
 
 describe('crash loops', () => {
-  const instance = testInstance('crash');
-  let luma: LumaProcess;
-  let dir: string;
-
-  beforeAll(async () => {
-    await buildTestImage();
-    dir = await tempDir('crash');
-    await mkdir(path.join(dir, 'manifests'));
-    const config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '1s' });
-    luma = await startLuma({
-      stateDir: path.join(dir, 'state'),
-      manifests: path.join(dir, 'manifests'),
-      instance,
-      config,
-    });
-  });
-
-  afterAll(async () => {
-    await luma?.stop();
-    await removeInstanceContainers(instance);
-    await rm(dir, { recursive: true, force: true });
-  });
+  const up = lumaUpFor('crash', { resyncInterval: '1s', stopTimeout: '1s' });
+  const instance = up.instance;
 
   async function project(name: string): Promise<ProjectObject> {
-    const result = await runCli(['get', 'project', name, '-o', 'json'], { api: luma.api });
+    const result = await runCli(['get', 'project', name, '-o', 'json'], { api: up.luma.api });
     expect(result.code, result.stderr).toBe(0);
     return JSON.parse(result.stdout) as ProjectObject;
   }
 
   async function apply(name: string, minInstances: number): Promise<void> {
-    const file = path.join(dir, `${name}.yaml`);
+    const file = path.join(up.dir, `${name}.yaml`);
     // A startup timeout far beyond the request timeouts below: an answer proves it failed fast.
     await writeFile(
       file,
@@ -63,13 +34,13 @@ describe('crash loops', () => {
         startupTimeout: '120s',
       }),
     );
-    const result = await runCli(['apply', '-f', file], { api: luma.api });
+    const result = await runCli(['apply', '-f', file], { api: up.luma.api });
     expect(result.code, result.stderr).toBe(0);
   }
 
   it('answers the first request to an app that exits at once with 503 and the reason, not after startupTimeout', async () => {
     await apply('exits', 0);
-    const first = await request(luma.proxyPort, 'exits.localhost', '/', 20_000);
+    const first = await request(up.luma.proxyPort, 'exits.localhost', '/', 20_000);
     expect(first.status).toBe(503);
     expect(first.body).toMatch(
       /CrashLoopBackOff: the app keeps exiting \(it exited with code 3\); Luma starts it again in \ds/,
@@ -78,7 +49,7 @@ describe('crash loops', () => {
     expect(first.body).not.toContain('DATABASE_URL');
 
     // During the backoff a request is not even held: 503 at once, with the same reason.
-    const again = await request(luma.proxyPort, 'exits.localhost', '/', 5_000);
+    const again = await request(up.luma.proxyPort, 'exits.localhost', '/', 5_000);
     expect(again.status).toBe(503);
     expect(again.body).toContain('CrashLoopBackOff');
 
@@ -111,7 +82,7 @@ describe('crash loops', () => {
     expect(readyCondition(third)?.message).toMatch(/(next start in [1-4]s|starting it again)/);
     // Restarted, not recreated: one container for the whole loop.
     expect(await containersOf(instance, 'loops')).toHaveLength(1);
-    const answer = await request(luma.proxyPort, 'loops.localhost', '/', 5_000);
+    const answer = await request(up.luma.proxyPort, 'loops.localhost', '/', 5_000);
     expect(answer.status).toBe(503);
   });
 });

@@ -1,66 +1,35 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildTestImage,
-  containersOf,
-  docker,
-  removeInstanceContainers,
-  runningContainersOf,
-  TEST_IMAGE,
-  testInstance,
-} from '../support/docker.js';
+import { describe, expect, it } from 'vitest';
+import { containersOf, docker, runningContainersOf, TEST_IMAGE } from '../support/docker.js';
 import {
   ECHO_SERVER_COMMAND,
   eventually,
   projectManifest,
   request,
   runCli,
-  startLuma,
-  tempDir,
-  writeConfig,
-  type LumaProcess,
   type ProjectManifestSpec,
 } from '../support/luma.js';
+import { lumaUpFor } from '../support/luma-up-fixture.js';
 
 // Activity that sees connections, the idle fence, concurrency scaling and the paused tier,
 // through a real `luma up` and real containers.
 
 describe('idle tiers and scaling', () => {
-  const instance = testInstance('tiers');
-  let luma: LumaProcess;
-  let dir: string;
-
-  beforeAll(async () => {
-    await buildTestImage();
-    dir = await tempDir('tiers');
-    await mkdir(path.join(dir, 'manifests'));
-    const config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '2s' });
-    luma = await startLuma({
-      stateDir: path.join(dir, 'state'),
-      manifests: path.join(dir, 'manifests'),
-      instance,
-      config,
-    });
-  });
-
-  afterAll(async () => {
-    await luma?.stop();
-    await removeInstanceContainers(instance);
-    await rm(dir, { recursive: true, force: true });
-  });
+  const up = lumaUpFor('tiers', { resyncInterval: '1s', stopTimeout: '2s' });
+  const instance = up.instance;
 
   async function apply(name: string, spec: Omit<ProjectManifestSpec, 'image' | 'hostnames'>): Promise<void> {
-    const file = path.join(dir, `${name}.yaml`);
+    const file = path.join(up.dir, `${name}.yaml`);
     await writeFile(file, projectManifest(name, { image: TEST_IMAGE, hostnames: [`${name}.localhost`], ...spec }));
-    const result = await runCli(['apply', '-f', file], { api: luma.api });
+    const result = await runCli(['apply', '-f', file], { api: up.luma.api });
     expect(result.code, result.stderr).toBe(0);
   }
 
   /** Opens an upgraded connection through the proxy and checks that bytes echo. */
   async function openUpgrade(host: string): Promise<net.Socket> {
-    const socket = net.connect(luma.proxyPort, '127.0.0.1');
+    const socket = net.connect(up.luma.proxyPort, '127.0.0.1');
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
       socket.once('error', reject);
@@ -107,8 +76,8 @@ describe('idle tiers and scaling', () => {
     const gaps = [900, 950, 1000, 1050, 1100, 1150, 1200, 980, 1020, 1080, 940, 1010];
     for (const gap of gaps) {
       const burst = await Promise.all([
-        request(luma.proxyPort, 'boundary.localhost'),
-        request(luma.proxyPort, 'boundary.localhost'),
+        request(up.luma.proxyPort, 'boundary.localhost'),
+        request(up.luma.proxyPort, 'boundary.localhost'),
       ]);
       statuses.push(...burst.map((answer) => answer.status));
       await new Promise((resolve) => setTimeout(resolve, gap));
@@ -120,7 +89,7 @@ describe('idle tiers and scaling', () => {
   it('scales to three instances for six slow concurrent requests (targetConcurrency 2) and back to minInstances after idle', async () => {
     await apply('wide', { minInstances: 0, maxInstances: 3, targetConcurrency: 2, idleTimeout: '2s' });
     const answers = await Promise.all(
-      Array.from({ length: 6 }, () => request(luma.proxyPort, 'wide.localhost', '/cgi-bin/slow?2')),
+      Array.from({ length: 6 }, () => request(up.luma.proxyPort, 'wide.localhost', '/cgi-bin/slow?2')),
     );
     expect(answers.map((answer) => answer.status)).toEqual(Array(6).fill(200));
     expect((await containersOf(instance, 'wide')).length).toBe(3);
@@ -134,7 +103,7 @@ describe('idle tiers and scaling', () => {
 
   it('resumes a paused project on its next request without starting a container', async () => {
     await apply('frozen', { idleTimeout: '60s', pauseAfter: '1s' });
-    expect((await request(luma.proxyPort, 'frozen.localhost')).status).toBe(200);
+    expect((await request(up.luma.proxyPort, 'frozen.localhost')).status).toBe(200);
     const [container] = await eventually(
       async () => {
         const all = await containersOf(instance, 'frozen');
@@ -151,7 +120,7 @@ describe('idle tiers and scaling', () => {
         if (line.trim()) actions.push((JSON.parse(line) as { Action: string }).Action);
     });
     try {
-      const answer = await request(luma.proxyPort, 'frozen.localhost');
+      const answer = await request(up.luma.proxyPort, 'frozen.localhost');
       expect(answer.status).toBe(200);
       expect(answer.body).toBe('hello from the test app\n');
       await new Promise((resolve) => setTimeout(resolve, 300));

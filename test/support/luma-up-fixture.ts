@@ -2,6 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { buildTestImage, removeInstanceContainers, testInstance } from './docker.js';
+import { removeInstanceImages } from './images.js';
 import { startLuma, tempDir, writeConfig, type LumaProcess } from './luma.js';
 
 // One `luma up` for a describe block, the way most e2e files start one: the busybox test
@@ -18,7 +19,16 @@ export interface LumaUpFixture {
   readonly dir: string;
 }
 
-export function lumaUpFor(name: string, settings: Record<string, string>): LumaUpFixture {
+export interface LumaUpFixtureOptions {
+  /** Also remove the images Luma built for the run's instance (for files that build Images). */
+  removeImages?: boolean;
+}
+
+export function lumaUpFor(
+  name: string,
+  settings: Record<string, string>,
+  options: LumaUpFixtureOptions = {},
+): LumaUpFixture {
   const instance = testInstance(name);
   let luma: LumaProcess | undefined;
   let dir: string | undefined;
@@ -39,6 +49,7 @@ export function lumaUpFor(name: string, settings: Record<string, string>): LumaU
   afterAll(async () => {
     await luma?.stop();
     await removeInstanceContainers(instance);
+    if (options.removeImages) await removeInstanceImages(instance);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
