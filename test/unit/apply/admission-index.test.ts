@@ -1,53 +1,18 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkAdmission } from '../../../src/apply/admission.js';
 import { AdmissionIndex } from '../../../src/apply/admission-index.js';
 import { DEFAULT_SETTINGS } from '../../../src/config/settings.js';
 import { ManifestError, parseManifests } from '../../../src/model/parse.js';
 import { API_VERSION } from '../../../src/model/types.js';
-import { FileStore } from '../../../src/store/file-store.js';
+import type { FileStore } from '../../../src/store/file-store.js';
+import { projectYaml, storeProject, useTempFileStore } from '../../support/temp-file-store.js';
 
 // The index a pass of the watched directory judges every file against: built once, kept
 // current by the store's watch, so that a write made during the pass (by the pass itself
 // or through the API) counts for the next file as it would have with a fresh listing.
 
-let stateDir: string;
 let store: FileStore;
-
-beforeEach(async () => {
-  stateDir = await mkdtemp(path.join(tmpdir(), 'luma-admission-index-'));
-  store = await FileStore.open(stateDir);
-});
-
-afterEach(async () => {
-  await store.close();
-  await rm(stateDir, { recursive: true, force: true });
-});
-
-function projectYaml(name: string, hostnames: string[]): string {
-  return [
-    `apiVersion: ${API_VERSION}`,
-    'kind: Project',
-    'metadata:',
-    `  name: ${name}`,
-    'spec:',
-    '  image: hello',
-    '  hostnames:',
-    ...hostnames.map((host) => `    - ${host}`),
-    '',
-  ].join('\n');
-}
-
-async function storeProject(name: string, hostnames: string[]): Promise<void> {
-  await store.apply({
-    apiVersion: API_VERSION,
-    kind: 'Project',
-    metadata: { name },
-    spec: { image: 'hello', hostnames },
-  });
-}
+useTempFileStore('luma-admission-index-', (opened) => (store = opened));
 
 function refusal(index: AdmissionIndex, yaml: string): string | undefined {
   try {
@@ -61,8 +26,8 @@ function refusal(index: AdmissionIndex, yaml: string): string | undefined {
 
 describe('AdmissionIndex', () => {
   it('finds projects by hostname and leases by project', async () => {
-    await storeProject('b', ['shared.example.com']);
-    await storeProject('a', ['a.example.com', 'shared.example.com']);
+    await storeProject(store, 'b', ['shared.example.com']);
+    await storeProject(store, 'a', ['a.example.com', 'shared.example.com']);
     await store.apply({
       apiVersion: API_VERSION,
       kind: 'Lease',
@@ -76,16 +41,16 @@ describe('AdmissionIndex', () => {
   });
 
   it('follows the store while it is followed: a hostname taken after it was built is refused, one freed is admitted', async () => {
-    await storeProject('a', ['a.example.com']);
+    await storeProject(store, 'a', ['a.example.com']);
     const { index, stop } = await AdmissionIndex.following(store, () => Promise.resolve());
-    await storeProject('late', ['late.example.com']);
+    await storeProject(store, 'late', ['late.example.com']);
     expect(refusal(index, projectYaml('b', ['late.example.com']))).toContain('already routed to project "late"');
-    await storeProject('a', ['moved.example.com']);
+    await storeProject(store, 'a', ['moved.example.com']);
     expect(refusal(index, projectYaml('b', ['a.example.com']))).toBeUndefined();
     await store.delete('Project', 'late');
     expect(refusal(index, projectYaml('b', ['late.example.com']))).toBeUndefined();
     stop();
-    await storeProject('after', ['after.example.com']);
+    await storeProject(store, 'after', ['after.example.com']);
     expect(index.project('after')).toBeUndefined();
   });
 });

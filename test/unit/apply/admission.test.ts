@@ -1,41 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkAdmission } from '../../../src/apply/admission.js';
 import { applyDocuments, parseFiles } from '../../../src/apply/apply.js';
 import { DEFAULT_SETTINGS, type OperatorSettings } from '../../../src/config/settings.js';
 import { formatIssue, ManifestError, parseManifests, type ManifestIssue } from '../../../src/model/parse.js';
 import { API_VERSION, type LeaseStatus } from '../../../src/model/types.js';
-import { FileStore } from '../../../src/store/file-store.js';
+import type { FileStore } from '../../../src/store/file-store.js';
+import { projectYaml, useTempFileStore } from '../../support/temp-file-store.js';
 
-let stateDir: string;
 let store: FileStore;
-
-beforeEach(async () => {
-  stateDir = await mkdtemp(path.join(tmpdir(), 'luma-admission-'));
-  store = await FileStore.open(stateDir);
-});
-
-afterEach(async () => {
-  await store.close();
-  await rm(stateDir, { recursive: true, force: true });
-});
-
-function projectYaml(name: string, hostnames: string[], image = 'hello', extra: string[] = []): string {
-  return [
-    `apiVersion: ${API_VERSION}`,
-    'kind: Project',
-    'metadata:',
-    `  name: ${name}`,
-    'spec:',
-    `  image: ${image}`,
-    '  hostnames:',
-    ...hostnames.map((host) => `    - ${host}`),
-    ...extra,
-    '',
-  ].join('\n');
-}
+useTempFileStore('luma-admission-', (opened) => (store = opened));
 
 function leaseYaml(name: string, project: string, ttl = '30m', resources: string[] = []): string {
   return [
