@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createApiServer } from '../../src/api/server.js';
+import { createApiServer, type ApiOptions } from '../../src/api/server.js';
 import { DEFAULT_SETTINGS } from '../../src/config/settings.js';
 import { ContextStore } from '../../src/images/context-store.js';
 import { LogHub } from '../../src/logs/log-hub.js';
@@ -23,26 +23,41 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startTestApi(): Promise<TestApi> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'luma-api-fuzz-'));
-  const store = await FileStore.open(path.join(dir, 'state'));
-  const app = await createApiServer({
+/**
+ * What createApiServer needs, with the defaults the unit tests share: a fake runtime, no
+ * usage records, a healthy engine, a silent logger and the test token. `dir` holds the
+ * uploaded contexts; `overrides` replace any of it.
+ */
+export function testApiOptions(store: FileStore, dir: string, overrides: Partial<ApiOptions> = {}): ApiOptions {
+  return {
     store,
-    token: TEST_API_TOKEN,
-    contexts: await new ContextStore(path.join(dir, 'contexts'), {
-      maxUnpackedBytes: 1024 * 1024,
-      maxEntries: 100,
-    }).prepare(),
+    contexts: new ContextStore(path.join(dir, 'contexts'), DEFAULT_SETTINGS.contextLimits),
     logs: new LogHub(),
-    maxUploadBytes: 256 * 1024,
+    maxUploadBytes: DEFAULT_SETTINGS.maxUploadBytes,
     admission: DEFAULT_SETTINGS,
     usage: { records: () => [] },
     runtime: new FakeRuntime(),
     logHeartbeatIntervalMs: DEFAULT_SETTINGS.logHeartbeatIntervalMs,
     logger: silentLogger(),
+    token: TEST_API_TOKEN,
     health: async () => ({ status: 'ok', docker: { reachable: true } }),
     dockerState: () => ({ reachable: true }),
-  });
+    ...overrides,
+  };
+}
+
+export async function startTestApi(): Promise<TestApi> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'luma-api-fuzz-'));
+  const store = await FileStore.open(path.join(dir, 'state'));
+  const app = await createApiServer(
+    testApiOptions(store, dir, {
+      contexts: await new ContextStore(path.join(dir, 'contexts'), {
+        maxUnpackedBytes: 1024 * 1024,
+        maxEntries: 100,
+      }).prepare(),
+      maxUploadBytes: 256 * 1024,
+    }),
+  );
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };
   return {

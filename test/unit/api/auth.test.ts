@@ -5,13 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createApiServer } from '../../../src/api/server.js';
-import { DEFAULT_SETTINGS } from '../../../src/config/settings.js';
-import { ContextStore } from '../../../src/images/context-store.js';
-import { LogHub } from '../../../src/logs/log-hub.js';
 import { FileStore } from '../../../src/store/file-store.js';
-import { silentLogger } from '../../../src/util/logger.js';
 import { AUTHORIZATION, TEST_API_TOKEN } from '../../support/api-token.js';
-import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
+import { testApiOptions } from '../../support/api-server.js';
 
 // Who may call the API: every route needs the token but /healthz and /metrics.
 
@@ -22,20 +18,7 @@ let app: FastifyInstance;
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'luma-auth-'));
   store = await FileStore.open(path.join(dir, 'state'));
-  app = await createApiServer({
-    store,
-    contexts: new ContextStore(path.join(dir, 'contexts'), DEFAULT_SETTINGS.contextLimits),
-    logs: new LogHub(),
-    maxUploadBytes: DEFAULT_SETTINGS.maxUploadBytes,
-    admission: DEFAULT_SETTINGS,
-    usage: { records: () => [] },
-    runtime: new FakeRuntime(),
-    logHeartbeatIntervalMs: DEFAULT_SETTINGS.logHeartbeatIntervalMs,
-    logger: silentLogger(),
-    token: TEST_API_TOKEN,
-    health: async () => ({ status: 'ok', docker: { reachable: true } }),
-    dockerState: () => ({ reachable: true }),
-  });
+  app = await createApiServer(testApiOptions(store, dir));
 });
 
 afterEach(async () => {

@@ -1,4 +1,3 @@
-import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,15 +5,13 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { API_PREFIX, createApiServer } from '../../../src/api/server.js';
 import { DEFAULT_SETTINGS } from '../../../src/config/settings.js';
-import { ContextStore } from '../../../src/images/context-store.js';
-import { LogHub } from '../../../src/logs/log-hub.js';
 import { API_VERSION } from '../../../src/model/types.js';
 import { FileStore } from '../../../src/store/file-store.js';
 import type { UsageRecord } from '../../../src/usage/record.js';
 import type { UsageSummary } from '../../../src/usage/summary.js';
-import { silentLogger } from '../../../src/util/logger.js';
 import { usageRecord } from '../../support/usage-records.js';
-import { authorizedInject, TEST_API_TOKEN } from '../../support/api-token.js';
+import { authorizedInject } from '../../support/api-token.js';
+import { testApiOptions } from '../../support/api-server.js';
 
 // The API's write paths enforce the operator's rules, and GET /usage serves the ledger.
 
@@ -28,20 +25,12 @@ beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'luma-api-'));
   store = await FileStore.open(path.join(dir, 'state'));
   records = [];
-  app = await createApiServer({
-    store,
-    contexts: new ContextStore(path.join(dir, 'contexts'), DEFAULT_SETTINGS.contextLimits),
-    logs: new LogHub(),
-    maxUploadBytes: DEFAULT_SETTINGS.maxUploadBytes,
-    admission: { ...DEFAULT_SETTINGS, imageAllowlist: ['busybox', 'luma/**'] },
-    usage: { records: () => records },
-    runtime: new FakeRuntime(),
-    logHeartbeatIntervalMs: DEFAULT_SETTINGS.logHeartbeatIntervalMs,
-    logger: silentLogger(),
-    token: TEST_API_TOKEN,
-    health: async () => ({ status: 'ok', docker: { reachable: true } }),
-    dockerState: () => ({ reachable: true }),
-  });
+  app = await createApiServer(
+    testApiOptions(store, dir, {
+      admission: { ...DEFAULT_SETTINGS, imageAllowlist: ['busybox', 'luma/**'] },
+      usage: { records: () => records },
+    }),
+  );
 });
 
 afterEach(async () => {

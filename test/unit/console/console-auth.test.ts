@@ -4,14 +4,10 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApiServer } from '../../../src/api/server.js';
-import { DEFAULT_SETTINGS } from '../../../src/config/settings.js';
 import { ConsoleSessions } from '../../../src/console/session.js';
-import { ContextStore } from '../../../src/images/context-store.js';
-import { LogHub } from '../../../src/logs/log-hub.js';
 import { FileStore } from '../../../src/store/file-store.js';
-import { silentLogger } from '../../../src/util/logger.js';
 import { AUTHORIZATION, TEST_API_TOKEN } from '../../support/api-token.js';
-import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
+import { testApiOptions } from '../../support/api-server.js';
 
 // The console's sign-in and session cookie on the real API server: the cookie stands for
 // the token on every API route, writes with it need the console's header and its own
@@ -24,20 +20,7 @@ let app: FastifyInstance;
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'luma-console-auth-'));
   store = await FileStore.open(path.join(dir, 'state'));
-  app = await createApiServer({
-    store,
-    contexts: new ContextStore(path.join(dir, 'contexts'), DEFAULT_SETTINGS.contextLimits),
-    logs: new LogHub(),
-    maxUploadBytes: DEFAULT_SETTINGS.maxUploadBytes,
-    admission: DEFAULT_SETTINGS,
-    usage: { records: () => [] },
-    runtime: new FakeRuntime(),
-    logHeartbeatIntervalMs: DEFAULT_SETTINGS.logHeartbeatIntervalMs,
-    logger: silentLogger(),
-    token: TEST_API_TOKEN,
-    health: async () => ({ status: 'ok', docker: { reachable: true } }),
-    dockerState: () => ({ reachable: true }),
-  });
+  app = await createApiServer(testApiOptions(store, dir));
 });
 
 afterEach(async () => {
