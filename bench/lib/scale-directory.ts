@@ -1,8 +1,10 @@
 // bench/scale's directory form: FILES manifest files in the watched directory of `luma up`.
 //
 // Times a first pass (every file creates its project), passes with nothing changed, and
-// full passes (every file's bytes changed by a comment: each is read, parsed, admitted and
-// applied, and the store finds nothing to write). During each full pass, a warm project (a
+// full passes (every file's bytes changed by a comment: each is read and parsed, in the
+// scan's worker thread, and found to declare what it applied last, so nothing is admitted
+// or applied; until 2026-12-07 each was also admitted and applied on the main thread, and
+// the store found nothing to write). During each full pass, a warm project (a
 // running container behind the in-process proxy) is called without pause by a few
 // keep-alive clients; its p99 is set against the p99 of a window of the same length with
 // no pass, taken just after, round by round. The watcher's debounce is set long, so that

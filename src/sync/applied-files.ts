@@ -3,10 +3,12 @@ import type { ObjectStore } from '../store/store.js';
 import { canonicalJson } from '../util/hash.js';
 import { refKey, type ObjectRef } from './ownership.js';
 import type { DeclaredObject } from './planner.js';
+import type { KnownFile } from './scan.js';
 
 // What each file applied in the last pass that applied it, so that a pass costs what
 // changed: a file whose bytes are the same and whose objects nobody changed since is not
-// parsed, admitted or applied again. Kept in memory only: the first pass after a start
+// parsed, admitted or applied again; one whose bytes changed but declare the same objects
+// (a comment, the layout) is parsed, in the scan's thread, and not applied again. Kept in memory only: the first pass after a start
 // applies every file, as the operator's settings may have changed meanwhile.
 //
 // An object changed through the API or the CLI since (its spec, labels or annotations; a
@@ -21,8 +23,7 @@ interface AppliedObjectRecord extends ObjectRef {
   uid: string;
 }
 
-interface AppliedFileRecord {
-  contentHash: string;
+interface AppliedFileRecord extends KnownFile {
   declared: DeclaredObject[];
   objects: AppliedObjectRecord[];
 }
@@ -36,31 +37,31 @@ function fingerprint(object: LumaObject): string {
 export class AppliedFiles {
   private readonly records = new Map<string, AppliedFileRecord>();
   /** Hashes of what the current pass read, recorded for the files it applies. */
-  private readonly read = new Map<string, string>();
+  private readonly read = new Map<string, KnownFile>();
 
   constructor(private readonly store: ObjectStore) {}
 
   /**
-   * Content hashes of the files a scan need not parse again: each applied these bytes last
-   * time, and nobody changed its objects since. Each file's objects are read from the store
+   * What the files a scan need not apply again held: each applied these bytes (and these
+   * objects) last time, and nobody changed its objects since. Each file's objects are read from the store
    * between turns of the event loop (`turn`): a thousand files' reads at once hold it.
    */
-  async known(turn: () => Promise<void>): Promise<Map<string, string>> {
-    const known = new Map<string, string>();
+  async known(turn: () => Promise<void>): Promise<Map<string, KnownFile>> {
+    const known = new Map<string, KnownFile>();
     for (const [file, record] of [...this.records]) {
       await turn();
       const current = record.objects.every((object) => {
         const stored = this.store.get(object.kind, object.name);
         return stored !== undefined && fingerprint(stored) === object.fingerprint;
       });
-      if (current) known.set(file, record.contentHash);
+      if (current) known.set(file, { contentHash: record.contentHash, objectsHash: record.objectsHash });
     }
     return known;
   }
 
-  /** Called with every file a pass read, and the hash of what it read. */
-  noteRead(file: string, contentHash: string): void {
-    this.read.set(file, contentHash);
+  /** Called with every file a pass read and parsed (or knew), and the hashes of what it read. */
+  noteRead(file: string, read: KnownFile): void {
+    this.read.set(file, read);
   }
 
   /** What an unchanged file declares, for the planner. */
@@ -83,8 +84,8 @@ export class AppliedFiles {
     applied: readonly LumaObject[],
     options: { skippable: boolean },
   ): void {
-    const hash = this.read.get(file);
-    if (hash === undefined || !options.skippable) {
+    const read = this.read.get(file);
+    if (read === undefined || !options.skippable) {
       this.records.delete(file);
       return;
     }
@@ -94,7 +95,7 @@ export class AppliedFiles {
       uid: object.metadata.uid ?? '',
       fingerprint: fingerprint(object),
     }));
-    this.records.set(file, { contentHash: hash, declared, objects });
+    this.records.set(file, { ...read, declared, objects });
   }
 
   forget(file: string): void {

@@ -158,8 +158,8 @@ export class DirectorySync {
       writeFinishMs: settings.writeFinishMs,
       known: await this.appliedFiles.known(yieldEvery(PASS_SLICE_MS)),
     });
-    for (const file of [...scan.parsed, ...scan.unchanged, ...scan.refused])
-      if (file.contentHash !== undefined) this.appliedFiles.noteRead(file.file, file.contentHash);
+    for (const file of [...scan.parsed, ...scan.unchanged])
+      this.appliedFiles.noteRead(file.file, { contentHash: file.contentHash, objectsHash: file.objectsHash });
     // In the directory's order, as the scan read them: messages list files so.
     const declaring = [
       ...scan.parsed.map((file) => ({ file: file.file, objects: file.documents.map((doc) => declared(doc)) })),

@@ -1,5 +1,5 @@
 import type { PortableDocument } from './portable-document.js';
-import type { ParsedFile, RefusedFile, UnchangedFile, WritingFile } from './scan.js';
+import type { KnownFile, ParsedFile, RefusedFile, UnchangedFile, WritingFile } from './scan.js';
 
 // The messages between the main thread (scan-thread.ts) and the scan's worker thread
 // (scan-worker.ts). One request per scan; the worker answers with the parsed files in
@@ -11,7 +11,7 @@ export interface ScanRequestMessage {
   id: number;
   dir: string;
   writeFinishMs: number;
-  known: Array<[file: string, contentHash: string]>;
+  known: Array<[file: string, known: KnownFile]>;
 }
 
 export interface PortableParsedFile extends Omit<ParsedFile, 'documents'> {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../util/hash.js';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ManifestError, parseManifests, type ManifestIssue, type ParsedDocument } from '../model/parse.js';
@@ -22,6 +23,8 @@ export interface ParsedFile {
   displayPath: string;
   /** SHA-256 of the bytes read (applied-files.ts). */
   contentHash: string;
+  /** SHA-256 of the objects its documents declare, in order: the same for bytes that differ only in comments or layout. */
+  objectsHash: string;
   documents: ParsedDocument[];
 }
 
@@ -39,11 +42,22 @@ export interface WritingFile {
   displayPath: string;
 }
 
-/** A file read but not parsed: its content hash is the one the caller said it knows. */
+/**
+ * A file that declares what the caller said it applied last: either its bytes are the ones
+ * the caller knows (not parsed), or they differ but declare the same objects (a comment or
+ * the layout changed), in which case `contentHash` is that of the new bytes.
+ */
 export interface UnchangedFile {
   file: string;
   displayPath: string;
   contentHash: string;
+  objectsHash: string;
+}
+
+/** What a file held when it was last applied. */
+export interface KnownFile {
+  contentHash: string;
+  objectsHash: string;
 }
 
 export interface DirectoryScan {
@@ -67,8 +81,11 @@ export interface ScanOptions {
   writeFinishMs?: number;
   clock?: Clock;
   stat?: StatFile;
-  /** Content hashes by file: a file read with the hash given for it is left unparsed, in `unchanged`. */
-  known?: ReadonlyMap<string, string>;
+  /**
+   * By file, what it held when last applied: a file read with those bytes is left unparsed,
+   * and one whose new bytes declare the same objects is also `unchanged`.
+   */
+  known?: ReadonlyMap<string, KnownFile>;
   /** Called as files are settled: how a worker says it is alive during a long scan. */
   progress?: () => void;
 }
@@ -80,6 +97,11 @@ const MISSING: DirectoryScan = { exists: false, parsed: [], refused: [], writing
 
 export function contentHash(content: string): string {
   return createHash('sha256').update(content).digest('hex');
+}
+
+/** What a file's documents declare, independent of comments, layout and key order. */
+export function objectsHash(documents: readonly ParsedDocument[]): string {
+  return contentHash(canonicalJson(documents.map((document) => document.object)));
 }
 
 export async function scanDirectory(dir: string, options: ScanOptions = {}): Promise<DirectoryScan> {
@@ -158,13 +180,21 @@ async function readOne(
   }
   if (!sameMark(mark, await statFile(displayPath))) return { writing: { file, displayPath } };
   const hash = contentHash(content);
-  if (known?.get(file) === hash) return { unchanged: { file, displayPath, contentHash: hash } };
+  const before = known?.get(file);
+  if (before?.contentHash === hash) return { unchanged: { file, displayPath, ...before } };
+  let documents: ParsedDocument[];
   try {
-    return { parsed: { file, displayPath, contentHash: hash, documents: parseManifests(content, displayPath) } };
+    documents = parseManifests(content, displayPath);
   } catch (error) {
     if (!(error instanceof ManifestError)) throw error;
     return { refused: { file, displayPath, contentHash: hash, issues: error.issues } };
   }
+  // A comment or the layout changed, not what it declares: applying it again would change
+  // nothing, and a thousand such files would cost the main thread a pass of applies.
+  const declares = objectsHash(documents);
+  if (before?.objectsHash === declares)
+    return { unchanged: { file, displayPath, contentHash: hash, objectsHash: declares } };
+  return { parsed: { file, displayPath, contentHash: hash, objectsHash: declares, documents } };
 }
 
 function refusal(file: string, displayPath: string, message: string): RefusedFile {

@@ -1,5 +1,5 @@
 import type { Clock } from '../util/clock.js';
-import { scanDirectory, type DirectoryScan } from './scan.js';
+import { scanDirectory, type DirectoryScan, type KnownFile } from './scan.js';
 
 // How a pass reads the watched directory. `luma up` scans in a worker thread
 // (scan-thread.ts), so that reading and parsing a thousand files does not hold the event
@@ -9,8 +9,8 @@ import { scanDirectory, type DirectoryScan } from './scan.js';
 export interface ScanRequest {
   /** sync.writeFinish: a file is read once it has been still this long. */
   writeFinishMs: number;
-  /** Content hashes of files that need not be parsed again (applied-files.ts). */
-  known: ReadonlyMap<string, string>;
+  /** What the files that need not be applied again held when they were (applied-files.ts). */
+  known: ReadonlyMap<string, KnownFile>;
 }
 
 export interface DirectoryScanner {

@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { contentHash } from '../../../src/sync/scan.js';
+import { parseManifests } from '../../../src/model/parse.js';
+import { contentHash, objectsHash, type KnownFile } from '../../../src/sync/scan.js';
 import { ScanThread, ScanWorkerError } from '../../../src/sync/scan-thread.js';
 
 // The scan in its worker thread: the real worker reads a real directory and the main
@@ -11,7 +12,7 @@ import { ScanThread, ScanWorkerError } from '../../../src/sync/scan-thread.js';
 // replaced by the next scan.
 
 const FAULTY = new URL('../../support/workers/faulty-scan-worker.ts', import.meta.url);
-const NOTHING_KNOWN = { writeFinishMs: 0, known: new Map<string, string>() };
+const NOTHING_KNOWN = { writeFinishMs: 0, known: new Map<string, KnownFile>() };
 
 let root: string;
 const threads: ScanThread[] = [];
@@ -34,18 +35,24 @@ afterEach(async () => {
 const project = (name: string): string =>
   `apiVersion: luma.dev/v1alpha1\nkind: Project\nmetadata:\n  name: ${name}\nspec:\n  image: busybox\n  hostnames:\n    - ${name}.localhost\n`;
 
+/** What a scan is told of a file it applied with `text`. */
+const knownAs = (text: string): KnownFile => ({
+  contentHash: contentHash(text),
+  objectsHash: objectsHash(parseManifests(text, 'applied.yaml')),
+});
+
 describe('ScanThread with the real worker', () => {
   it('parses, refuses and skips files as the scan in the process does, with positions', async () => {
     await writeFile(path.join(root, 'a.yaml'), project('a'));
     await writeFile(path.join(root, 'b.yaml'), project('b'));
     await writeFile(path.join(root, 'bad.yaml'), 'kind: [');
     const scanner = thread();
-    const known = new Map([['b.yaml', contentHash(project('b'))]]);
+    const known = new Map([['b.yaml', knownAs(project('b'))]]);
     const scan = await scanner.scan(root, { writeFinishMs: 0, known });
     expect(scan.exists).toBe(true);
     expect(scan.parsed.map((file) => file.file)).toEqual(['a.yaml']);
     expect(scan.unchanged).toEqual([
-      { file: 'b.yaml', displayPath: path.join(root, 'b.yaml'), contentHash: known.get('b.yaml') },
+      { file: 'b.yaml', displayPath: path.join(root, 'b.yaml'), ...knownAs(project('b')) },
     ]);
     expect(scan.refused.map((file) => file.file)).toEqual(['bad.yaml']);
     const doc = scan.parsed[0]?.documents[0];
@@ -53,6 +60,28 @@ describe('ScanThread with the real worker', () => {
     expect(doc?.position(['spec', 'hostnames', 0])).toEqual({ line: 8, column: 7 });
     // A field left out points at the nearest one written.
     expect(doc?.position(['spec', 'scaling', 'minInstances'])).toEqual({ line: 5, column: 1 });
+  });
+
+  it('counts a file whose comments or layout changed as unchanged, with its new bytes; one that declares more as parsed', async () => {
+    const commented = `# edited\n${project('c').replace('  image: busybox', '  image: "busybox"  # quoted now')}`;
+    const grown = project('d').replace('  image: busybox', '  image: busybox\n  port: 9000');
+    await writeFile(path.join(root, 'c.yaml'), commented);
+    await writeFile(path.join(root, 'd.yaml'), grown);
+    const known = new Map([
+      ['c.yaml', knownAs(project('c'))],
+      ['d.yaml', knownAs(project('d'))],
+    ]);
+    const scan = await thread().scan(root, { writeFinishMs: 0, known });
+    expect(scan.unchanged).toEqual([
+      {
+        file: 'c.yaml',
+        displayPath: path.join(root, 'c.yaml'),
+        contentHash: contentHash(commented),
+        objectsHash: knownAs(project('c')).objectsHash,
+      },
+    ]);
+    expect(scan.parsed.map((file) => [file.file, file.objectsHash])).toEqual([['d.yaml', knownAs(grown).objectsHash]]);
+    expect(knownAs(grown).objectsHash).not.toBe(knownAs(project('d')).objectsHash);
   });
 
   it('sends many files in parts, in the order of the directory', async () => {
