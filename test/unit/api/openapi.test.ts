@@ -13,7 +13,12 @@ import { ContextStore } from '../../../src/images/context-store.js';
 import { LogHub } from '../../../src/logs/log-hub.js';
 import { findSchemaDirectory, SCHEMA_FILES } from '../../../src/model/schemas.js';
 import { API_VERSION, KIND_PLURALS, KINDS } from '../../../src/model/types.js';
+import type { MetricsSummary } from '../../../src/metrics/project-summary.js';
+import { PrometheusControllerMetrics } from '../../../src/metrics/prometheus-controller-metrics.js';
+import { PrometheusProxyMetrics } from '../../../src/metrics/proxy-metrics.js';
+import { createMetricsRegistry } from '../../../src/metrics/registry.js';
 import { FileStore } from '../../../src/store/file-store.js';
+import type { SyncStatus } from '../../../src/sync/sync-status.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { AUTHORIZATION, authorizedInject, TEST_API_TOKEN } from '../../support/api-token.js';
 import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
@@ -33,6 +38,34 @@ type OpenApiDocument = {
   components: { schemas: Record<string, Record<string, unknown>>; securitySchemes: Record<string, unknown> };
   paths: Record<string, Record<string, Operation>>;
 };
+
+/** Every field of the sync status set, so that the document must describe each. */
+const SYNC_STATUS: SyncStatus = {
+  directory: 'manifests',
+  exists: true,
+  phase: 'Degraded',
+  passes: 3,
+  lastPassAt: '2026-12-07T10:00:00.000Z',
+  files: [
+    { file: 'web.yaml', state: 'Applied', objects: ['Project/web'] },
+    {
+      file: 'bad.yaml',
+      state: 'Invalid',
+      objects: [],
+      issues: [{ file: 'bad.yaml', line: 3, column: 5, path: 'spec.port', message: 'expected an integer' }],
+      message: 'invalid',
+    },
+  ],
+  conflicts: [{ object: 'Project/api', files: ['a.yaml', 'b.yaml'], message: 'declared twice' }],
+  pruned: ['Lease/old'],
+  pruneWaiting: { objects: ['Project/gone'], until: '2026-12-07T10:00:05.000Z' },
+  pruneWithheld: { objects: ['Project/a'], reason: 'empty directory', retryAt: '2026-12-07T10:05:00.000Z' },
+  error: 'the store refused a write',
+};
+
+const metrics = createMetricsRegistry();
+const controllerMetrics = new PrometheusControllerMetrics(metrics);
+const proxyMetrics = new PrometheusProxyMetrics(metrics);
 
 let dir: string;
 let store: FileStore;
@@ -57,6 +90,8 @@ beforeAll(async () => {
     health: async () => ({ status: 'ok', docker: { reachable: true } }),
     dockerState: () => ({ reachable: true }),
     wake: () => undefined,
+    sync: { status: () => SYNC_STATUS, passNow: async () => SYNC_STATUS },
+    metrics,
   });
   document = (await inject({ url: '/openapi.json' })).json<OpenApiDocument>();
 });
@@ -194,6 +229,18 @@ describe('answers match the document', () => {
     });
     expect(invalid.statusCode).toBe(422);
     validate(422, 'put', one, invalid.json());
+  });
+
+  it('for the sync status, a pass and the per-project metrics', async () => {
+    validate(200, 'get', `${API_PREFIX}/sync`, (await inject({ url: `${API_PREFIX}/sync` })).json());
+    const pass = await inject({ method: 'POST', url: `${API_PREFIX}/sync`, payload: { force: true } });
+    validate(200, 'post', `${API_PREFIX}/sync`, pass.json());
+    controllerMetrics.coldStartPhase('web', 'fresh', 'create', 0.2);
+    controllerMetrics.coldStart('web', 'fresh', 0.4);
+    proxyMetrics.requestFinished('web', 200, 0.01);
+    const summary = await inject({ url: `${API_PREFIX}/metrics/projects` });
+    expect(summary.json<MetricsSummary>().projects).toMatchObject([{ project: 'web', coldStarts: 1 }]);
+    validate(200, 'get', `${API_PREFIX}/metrics/projects`, summary.json());
   });
 
   it('for events and usage', async () => {
