@@ -3,6 +3,9 @@ import { applyDocuments, parseFiles, type ManifestFile } from '../apply/apply.js
 import { uploadedContextResolver } from '../apply/context-resolvers.js';
 import { parseManifests, type ParsedDocument } from '../model/parse.js';
 import { isTrue, type ApiOptions } from './api-options.js';
+import { KINDS } from '../model/types.js';
+import { documented, json, refusal } from './openapi.js';
+import { schemaRef } from './openapi-schemas.js';
 import type { ApplyReport } from './wire.js';
 
 // POST /apply (manifest text) and POST /apply/files (several files, all or nothing):
@@ -10,33 +13,45 @@ import type { ApplyReport } from './wire.js';
 
 type ApplyOptions = Pick<ApiOptions, 'store' | 'admission' | 'contexts'>;
 
-const applyResponse = {
+/** wire.ts ApplyReport, for the document (fastify sends the report as it is). */
+const applyReport = {
   type: 'object',
+  required: ['dryRun', 'results'],
   properties: {
     dryRun: { type: 'boolean' },
     results: {
       type: 'array',
       items: {
         type: 'object',
+        required: ['kind', 'name', 'result'],
         properties: {
-          kind: { type: 'string' },
+          kind: { type: 'string', enum: [...KINDS] },
           name: { type: 'string' },
           result: { type: 'string', enum: ['created', 'configured', 'unchanged'] },
-          object: {
-            description: 'dry runs only: the object as it would be stored',
-            type: 'object',
-            additionalProperties: true,
-          },
+          object: { description: 'dry runs only: the object as it would be stored', ...schemaRef('LumaObject') },
           live: {
             description: 'dry runs only: the object as it is stored now (null when it would be created)',
-            type: ['object', 'null'],
-            additionalProperties: true,
+            oneOf: [schemaRef('LumaObject'), { type: 'null' }],
           },
         },
       },
     },
   },
-} as const;
+};
+
+const applyAnswers = {
+  200: json(applyReport, 'what each document did (or would do, in a dry run)'),
+  409: refusal('a metadata.resourceVersion is stale, or an object is being deleted'),
+  422: refusal("a document is invalid or refused by the operator's rules: `issues` says where"),
+};
+
+/** Multi-document YAML as text, or one object as JSON. */
+const manifestsBody = {
+  content: {
+    'application/yaml': { schema: { type: 'string', description: 'one or more YAML documents' } },
+    'application/json': { schema: schemaRef('LumaObject') },
+  },
+};
 
 const applyFilesBody = {
   type: 'object',
@@ -76,9 +91,15 @@ export function registerApplyRoutes(app: FastifyInstance, options: ApplyOptions)
     {
       schema: {
         summary: 'Apply multi-document YAML (or JSON) manifests',
-        querystring: { type: 'object', properties: { source: { type: 'string' }, dryRun: { type: 'string' } } },
-        response: { 200: applyResponse },
+        querystring: {
+          type: 'object',
+          properties: {
+            source: { type: 'string', description: 'the name errors give the manifests (file:line:column)' },
+            dryRun: { type: 'string', description: 'true: validate and answer, store nothing' },
+          },
+        },
       },
+      config: documented({ body: manifestsBody, response: applyAnswers }),
     },
     async (request) => {
       const query = request.query as { source?: string; dryRun?: string };
@@ -94,8 +115,8 @@ export function registerApplyRoutes(app: FastifyInstance, options: ApplyOptions)
       schema: {
         summary: 'Apply several manifest files at once; all or nothing',
         body: applyFilesBody,
-        response: { 200: applyResponse },
       },
+      config: documented({ response: applyAnswers }),
     },
     async (request) => {
       const body = request.body as ApplyFilesBody;

@@ -3,6 +3,7 @@ import { ArchiveError } from '../images/archive.js';
 import { ContextError } from '../images/context.js';
 import type { ApiOptions } from './api-options.js';
 import { BadRequestError } from './errors.js';
+import { documented, json, refusal } from './openapi.js';
 
 // POST /contexts: a build context uploaded as the body (tar, tar.gz, zip) or as a
 // multipart file field; answers the digest an Image manifest names it by.
@@ -30,8 +31,14 @@ export function registerContextRoutes(app: FastifyInstance, options: ContextOpti
         summary:
           'Upload a build context (tar, tar.gz or zip as the request body); returns its digest for Image manifests',
         querystring: contextQuery,
-        response: { 200: { type: 'object', properties: { digest: { type: 'string' } } } },
       },
+      config: documented({
+        response: {
+          200: json({ type: 'object', required: ['digest'], properties: { digest: { type: 'string' } } }),
+          400: refusal('not an archive, or one that would write outside its context'),
+          413: refusal('over maxUploadBytes'),
+        },
+      }),
     },
     async (request) => {
       const archive = await archiveOf(request, options.maxUploadBytes);

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { LogHub } from '../logs/log-hub.js';
 import { isTrue, type ApiOptions } from './api-options.js';
 import { NotFoundError } from './errors.js';
+import { documented, refusal } from './openapi.js';
 import { API_PREFIX } from './wire.js';
 
 // GET /images/NAME/log: the output of an Image's current or last build, followed until
@@ -16,6 +17,12 @@ export function registerImageLogRoutes(app: FastifyInstance, options: Pick<ApiOp
         summary: 'The output of the current or last build; ?follow=true streams it until the build ends',
         querystring: { type: 'object', properties: { follow: { type: 'string' } } },
       },
+      config: documented({
+        response: {
+          200: { description: 'the build output', content: { 'text/plain': { schema: { type: 'string' } } } },
+          404: refusal('no Image of this name'),
+        },
+      }),
     },
     async (request, reply) => {
       const { name } = request.params as { name: string };

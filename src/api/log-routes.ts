@@ -7,6 +7,7 @@ import { KIND_PLURALS } from '../model/types.js';
 import type { ObjectStore } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { NotFoundError } from './errors.js';
+import { documented, refusal } from './openapi.js';
 import { parseLogQuery, type LogQuery } from './log-query.js';
 import type { LogSession, LogSessions, LogSink, SessionEnd, SessionEndReason } from './log-sessions.js';
 import { errorMessage } from '../util/error-message.js';
@@ -90,6 +91,20 @@ export function registerObjectLogRoutes(app: FastifyInstance, options: LogRouteO
         params: { type: 'object', properties: { name: { type: 'string' } } },
         querystring,
       },
+      config: documented({
+        response: {
+          200: {
+            description: 'the log: plain text, or server-sent events with Accept: text/event-stream',
+            content: {
+              'text/plain': { schema: { type: 'string' } },
+              'text/event-stream': { schema: { type: 'string' } },
+            },
+          },
+          400: refusal('a bad or unknown query parameter'),
+          404: refusal(`no ${kind} of this name`),
+          503: refusal('Docker cannot be reached'),
+        },
+      }),
       // Runs before the upgrade too, so an unknown object or a bad query gets an HTTP answer.
       preValidation: async (request) => {
         resolve(request);

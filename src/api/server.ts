@@ -18,6 +18,7 @@ import { registerImageLogRoutes } from './image-log-routes.js';
 import { registerObjectLogRoutes } from './log-routes.js';
 import { LogSessions } from './log-sessions.js';
 import { registerObjectRoutes } from './object-routes.js';
+import { openApiOptions } from './openapi.js';
 import { registerSyncRoutes } from './sync-routes.js';
 import { registerUsageRoutes } from './usage-routes.js';
 import { redactQueryToken } from './query-token.js';
@@ -34,16 +35,6 @@ export type { ApiOptions, HealthReport } from './api-options.js';
 
 /** Manifests are small; this bounds what a client can make the server parse. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
-
-const OPENAPI = {
-  openapi: {
-    info: {
-      title: 'Luma API',
-      version: '0.1.0',
-      description: 'Declare apps (Project, Image, Lease) and read their status.',
-    },
-  },
-};
 
 export async function createApiServer(options: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: requestLogger(options.logger), bodyLimit: MAX_BODY_BYTES });
@@ -65,7 +56,7 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
   // token; after the WebSocket plugin, whose own hook must mark an upgrade for a refusal
   // to close its socket.
   requireToken(app, options.token);
-  await app.register(fastifySwagger, OPENAPI);
+  await app.register(fastifySwagger, openApiOptions());
   answerErrors(app, { manifestBytes: MAX_BODY_BYTES, uploadBytes: options.maxUploadBytes }, options.logger);
   // The web console's page, assets and sign-in (src/console): a client of the routes below.
   await registerConsole(app, { token: options.token });

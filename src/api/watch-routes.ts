@@ -6,7 +6,9 @@ import type { ObjectStore } from '../store/store.js';
 import { isTrue } from './api-options.js';
 import { BadRequestError } from './errors.js';
 import { openSseStream } from './sse-stream.js';
-import { EVENT_STREAM_EVENT, WATCH_SYNCED_EVENT } from './wire.js';
+import { documented, listOf, refusal } from './openapi.js';
+import type { JsonSchema } from './openapi-schemas.js';
+import { EVENT_STREAM_EVENT, WATCH_ERROR_EVENT, WATCH_SYNCED_EVENT } from './wire.js';
 
 // Lists and watch streams of objects and of events. A list is a JSON answer; with
 // `?watch=true` it becomes server-sent events: every current match as ADDED, then one
@@ -63,7 +65,20 @@ function registerObjectList(app: FastifyInstance, options: WatchRouteOptions, ki
   app.get(
     `${options.prefix}/${KIND_PLURALS[kind]}`,
     {
-      schema: { summary: `List ${KIND_PLURALS[kind]}, or watch them with ?watch=true`, querystring: listQuerystring },
+      schema: {
+        summary: `List ${KIND_PLURALS[kind]}, or watch them with ?watch=true`,
+        operationId: `list${kind}s`,
+        querystring: listQuerystring,
+      },
+      config: documented({
+        response: {
+          200: {
+            description: 'the list; with ?watch=true, a stream of server-sent events instead',
+            content: { 'application/json': { schema: listOf(kind) }, 'text/event-stream': { schema: WATCH_STREAM } },
+          },
+          400: refusal('a labelSelector that does not parse'),
+        },
+      }),
     },
     async (request, reply) => {
       const query = request.query as ListQuery;
@@ -99,6 +114,36 @@ async function watchObjects(
   return reply;
 }
 
+/** An event as events/event-log.ts records it. */
+const EVENTS: JsonSchema = {
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['seq', 'type', 'reason', 'message', 'object', 'source', 'count', 'firstTimestamp', 'lastTimestamp'],
+    properties: {
+      seq: { type: 'integer', description: 'increases with every new or repeated event' },
+      type: { type: 'string', enum: ['Normal', 'Warning'] },
+      reason: { type: 'string' },
+      message: { type: 'string' },
+      object: { type: 'object', properties: { kind: { type: 'string' }, name: { type: 'string' } } },
+      source: { type: 'string', description: 'which part of Luma said it: controller, sync, proxy, api' },
+      count: { type: 'integer' },
+      firstTimestamp: { type: 'string', format: 'date-time' },
+      lastTimestamp: { type: 'string', format: 'date-time' },
+    },
+  },
+};
+
+const WATCH_STREAM: JsonSchema = {
+  type: 'string',
+  description: `events ADDED, MODIFIED or DELETED (data: the object), ${WATCH_SYNCED_EVENT} once the present is sent, ${WATCH_ERROR_EVENT} last when the server ends the stream`,
+};
+
+const EVENT_STREAM: JsonSchema = {
+  type: 'string',
+  description: `"${EVENT_STREAM_EVENT}" events (data: an event), ${WATCH_SYNCED_EVENT} once the past is sent, ${WATCH_ERROR_EVENT} last when the server ends the stream`,
+};
+
 const eventQuerystring = {
   type: 'object',
   properties: {
@@ -119,6 +164,17 @@ function registerEventList(app: FastifyInstance, options: WatchRouteOptions): vo
         summary: 'Recent events (Normal, Warning; repeats counted), oldest first; ?watch=true streams them',
         querystring: eventQuerystring,
       },
+      config: documented({
+        response: {
+          200: {
+            description: 'the events; with ?watch=true, a stream of server-sent events instead',
+            content: {
+              'application/json': { schema: { type: 'object', required: ['items'], properties: { items: EVENTS } } },
+              'text/event-stream': { schema: EVENT_STREAM },
+            },
+          },
+        },
+      }),
     },
     async (request, reply) => {
       const query = request.query as { kind?: string; name?: string; watch?: string };

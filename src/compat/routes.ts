@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest, FastifySchema, HTTPMethods, RouteHandlerMethod } from 'fastify';
 import type { WebSocket } from 'ws';
+import type { SecurityRequirement } from '../api/openapi.js';
 import { compatAuth, type RouteHook } from './auth.js';
 import type { CompatContext } from './context.js';
 import type { CompatSystem } from './settings.js';
@@ -34,12 +35,18 @@ export function addRoutes(
   before: RouteHook[] = [],
 ): void {
   const onRequest = [...before, compatAuth(ctx, system)];
+  // As compatAuth takes it: the header or ?token=, or nothing for a system made anonymous.
+  const security: SecurityRequirement[] = [
+    { bearerAuth: [] },
+    { queryToken: [] },
+    ...(ctx.settings.anonymous.includes(system) ? [{}] : []),
+  ];
   for (const route of routes) {
     for (const url of route.urls) {
       scope.route({
         method: route.method,
         url,
-        schema: { ...route.schema, tags: [`compat: ${system}`] },
+        schema: { ...route.schema, tags: [`compat: ${system}`], security },
         config: { ownAuth: true },
         onRequest,
         handler: route.handler,

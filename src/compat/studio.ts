@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { NO_SECURITY } from '../api/openapi.js';
 import { pathsOf } from './routes.js';
 
 // Container pool (seed 002): `GET /studio` opened its state browser. Luma's is the web
@@ -18,6 +19,7 @@ export function registerStudio(scope: FastifyInstance): void {
         schema: {
           summary: "Container pool: the state browser (the web console's Studio)",
           tags: ['compat: containerPool'],
+          security: NO_SECURITY,
         },
         config: { ownAuth: true },
       },

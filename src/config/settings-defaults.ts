@@ -1,7 +1,7 @@
 import type { CompatSettings } from '../compat/settings.js';
 import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from '../events/webhooks.js';
 import type { LeaseDefaults } from '../model/lease-resources.js';
-import { DEFAULT_IDLE_TIMEOUT_MS } from '../model/project-settings.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, ProjectSettingsResolver } from '../model/project-settings.js';
 
 // Operator settings (`--config FILE`): what the person running Luma decides, as opposed
 // to what app owners declare in manifests. The typed object every part of Luma reads,
@@ -85,6 +85,16 @@ export interface SyncSettings {
    * object gone from a file that still exists is pruned only if still gone this much later.
    */
   writeFinishMs: number;
+}
+
+/** The one place the operator's defaults for projects meet their specs (the controller reads only this). */
+export function projectSettingsResolver(
+  settings: Pick<OperatorSettings, 'defaultIdleTimeoutMs' | 'defaultMemoryBytes'>,
+): ProjectSettingsResolver {
+  return new ProjectSettingsResolver({
+    defaultIdleTimeoutMs: settings.defaultIdleTimeoutMs,
+    defaultMemoryBytes: settings.defaultMemoryBytes,
+  });
 }
 
 export const DEFAULT_SETTINGS: OperatorSettings = {

@@ -23,6 +23,7 @@ import type { AdmissionSettings } from '../config/settings.js';
 import { parseMemory } from '../model/quantities.js';
 import { MemoryBudget } from './memory-budget.js';
 import { traceWake } from '../util/wake-trace.js';
+import type { ProjectSettingsResolver } from '../model/project-settings.js';
 
 // Wires the store's change events, the proxy's wake calls and a periodic resync into one
 // work queue of `Kind/name` keys, and dispatches each key to its kind's reconciler.
@@ -53,9 +54,8 @@ export interface ControllerOptions {
   logger: Logger;
   publicUrl: (host: string, tls?: boolean) => string;
   resyncIntervalMs?: number;
-  defaultIdleTimeoutMs?: number;
-  /** Memory limit of project instances that declare none (operator setting defaultMemory). */
-  defaultMemoryBytes?: number;
+  /** Specs resolved with the operator's defaults (defaultIdleTimeout, defaultMemory); Luma's own when absent. */
+  projectSettings?: ProjectSettingsResolver;
   stopTimeoutSeconds?: number;
   stoppedRetentionMs?: number;
   /** Operator settings for leases and pools. */
@@ -161,8 +161,7 @@ export class Controller implements ProxyHooks {
       proxy,
       logger: options.logger,
       publicUrl: options.publicUrl,
-      ...this.idleDefault(),
-      ...(options.defaultMemoryBytes !== undefined ? { defaultMemoryBytes: options.defaultMemoryBytes } : {}),
+      ...this.projectSettings(),
       ...(options.policy.imageAllowlist !== undefined ? { imageAllowlist: options.policy.imageAllowlist } : {}),
       ...(options.stopTimeoutSeconds !== undefined ? { stopTimeoutSeconds: options.stopTimeoutSeconds } : {}),
       ...(options.stoppedRetentionMs !== undefined ? { stoppedRetentionMs: options.stoppedRetentionMs } : {}),
@@ -179,7 +178,7 @@ export class Controller implements ProxyHooks {
       logger: options.logger,
       policy: options.policy,
       poolLock,
-      ...this.idleDefault(),
+      ...this.projectSettings(),
     });
   }
 
@@ -198,13 +197,13 @@ export class Controller implements ProxyHooks {
       admissionLock: new KeyedLock(),
       enqueue: (key) => this.queue.add(key),
       publicUrl: options.publicUrl,
-      ...this.idleDefault(),
+      ...this.projectSettings(),
     });
   }
 
-  private idleDefault(): { defaultIdleTimeoutMs?: number } {
-    const ms = this.options.defaultIdleTimeoutMs;
-    return ms === undefined ? {} : { defaultIdleTimeoutMs: ms };
+  private projectSettings(): { projectSettings?: ProjectSettingsResolver } {
+    const { projectSettings } = this.options;
+    return projectSettings === undefined ? {} : { projectSettings };
   }
 
   private memoryBudget(options: ControllerOptions): MemoryBudget | undefined {

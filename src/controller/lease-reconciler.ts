@@ -1,4 +1,8 @@
-import { resolveProjectSettings } from '../model/project-settings.js';
+import {
+  BUILT_IN_PROJECT_SETTINGS,
+  type ProjectSettings,
+  type ProjectSettingsResolver,
+} from '../model/project-settings.js';
 import { formatCpu, formatMemory, parseDuration } from '../model/quantities.js';
 import type { LeaseObject, LeaseStatus, ProjectObject } from '../model/types.js';
 import type { ProxyManagement, ServiceInfo } from '../proxy/management.js';
@@ -66,7 +70,8 @@ export interface LeaseReconcilerOptions {
   /** Asks for a reconcile of a key (`Pool/NAME` after a claim, waiting leases after one ends). */
   enqueue: (key: string) => void;
   publicUrl: (host: string) => string;
-  defaultIdleTimeoutMs?: number;
+  /** Specs resolved with the operator's defaults; Luma's own when absent. */
+  projectSettings?: ProjectSettingsResolver;
   now?: () => number;
   /** Admission by memory for fresh containers; every start is admitted when absent. */
   memory?: MemoryBudget;
@@ -252,7 +257,7 @@ export class LeaseReconciler {
   /** Probed (a pooled container passed its probe before it was claimed) and routed; false when the lease failed. */
   private async readyAndRouted(lease: LeaseObject, project: ProjectObject, got: LeaseContainer): Promise<boolean> {
     const { container } = got;
-    const settings = resolveProjectSettings(project.spec, this.idleDefaults());
+    const settings = this.settingsOf(project);
     if (!container.hostPort)
       throw new Error(`lease ${lease.metadata.name}: container ${container.name} has no published port`);
     try {
@@ -327,7 +332,7 @@ export class LeaseReconciler {
   ): Promise<ManagedContainer | undefined> {
     const { runtime, pools, policy, logger } = this.options;
     return this.options.poolLock.run(project.metadata.name, async () => {
-      const template = poolTemplate(project, imageRef, policy, this.options.defaultIdleTimeoutMs);
+      const template = poolTemplate(project, imageRef, policy, this.options.projectSettings);
       const candidate = pools.readyFor(project.metadata.uid ?? '', template.hash)[0];
       if (!candidate) return undefined;
       if (limits.cpuMillis !== template.cpuMillis || limits.memoryBytes !== template.memoryBytes) {
@@ -365,7 +370,7 @@ export class LeaseReconciler {
     limits: ResourceLimits,
   ): Promise<ManagedContainer> {
     const { runtime } = this.options;
-    const template = poolTemplate(project, imageRef, this.options.policy, this.options.defaultIdleTimeoutMs);
+    const template = poolTemplate(project, imageRef, this.options.policy, this.options.projectSettings);
     const env = sortedEnv({ ...template.settings.env, ...(lease.spec.env ?? {}) });
     return startAdmitted(this.options.memory, `Lease/${lease.metadata.name}`, limits.memoryBytes, async () => {
       const created = await runtime.create({
@@ -405,7 +410,7 @@ export class LeaseReconciler {
     }
     if (!container.hostPort) return void (await this.end(lease, mine, 'Failed', 'its container has no published port'));
 
-    const settings = resolveProjectSettings(project.spec, this.idleDefaults());
+    const settings = this.settingsOf(project);
     const service = leaseService(lease.metadata.name);
     const target = `${LOOPBACK}:${container.hostPort}`;
     const host = this.leaseHost(lease, project);
@@ -522,7 +527,7 @@ export class LeaseReconciler {
       routesOnly(current, this.leaseHost(lease, project))
     )
       return;
-    const settings = resolveProjectSettings(project.spec, this.idleDefaults());
+    const settings = this.settingsOf(project);
     await this.options.proxy.deploy({
       service,
       hosts: [this.leaseHost(lease, project)],
@@ -571,10 +576,8 @@ export class LeaseReconciler {
     return leaseHostname(lease.metadata.name, project);
   }
 
-  private idleDefaults(): { defaultIdleTimeoutMs?: number } {
-    return this.options.defaultIdleTimeoutMs === undefined
-      ? {}
-      : { defaultIdleTimeoutMs: this.options.defaultIdleTimeoutMs };
+  private settingsOf(project: ProjectObject): ProjectSettings {
+    return (this.options.projectSettings ?? BUILT_IN_PROJECT_SETTINGS).forPool(project.spec);
   }
 
   /** Merges fields into the current status (a renewal's expiresAt is never overwritten by a stale read). */

@@ -1,4 +1,4 @@
-import { resolveProjectSettings, type ProjectSettingsOverrides } from '../model/project-settings.js';
+import type { ProjectSettingsResolver } from '../model/project-settings.js';
 import type { ProxyManagement, ServiceInfo } from '../proxy/management.js';
 import type { ManagedContainer } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
@@ -24,7 +24,7 @@ export interface MemoryEvictionOptions {
   locks: ProjectLocks;
   resumes: PausedResume;
   now: () => number;
-  defaults: () => ProjectSettingsOverrides;
+  projectSettings: ProjectSettingsResolver;
 }
 
 type Usage = Map<string, { idle: boolean; lastUsedAt: number }>;
@@ -69,7 +69,7 @@ export class MemoryEviction implements IdleContainers {
     const project = this.options.store.get('Project', name);
     const free =
       quiet(service) && project !== undefined && `Project/${name}` !== startingFor && !this.options.locks.holder(name);
-    const minInstances = project ? resolveProjectSettings(project.spec, this.options.defaults()).minInstances : 0;
+    const minInstances = project ? this.options.projectSettings.forProject(project.spec).minInstances : 0;
     // Above minInstances, the least recently ready running instances may go.
     const running = instances
       .filter((container) => container.state !== 'paused')
@@ -102,7 +102,7 @@ export class MemoryEviction implements IdleContainers {
     const address = addressOf(container);
     if (service.targets.some((target) => target.address === address)) {
       // The route keeps the rest of the project's instances; with none left, the next request wakes it.
-      const settings = resolveProjectSettings(project.spec, this.options.defaults());
+      const settings = this.options.projectSettings.forProject(project.spec);
       const remaining = service.targets.filter((target) => target.address !== address).map((target) => target.address);
       await proxy.deploy({ ...routeFor(name, settings, []), targets: remaining });
     }

@@ -1,5 +1,4 @@
-import type { ProjectSettingsOverrides } from '../model/project-settings.js';
-import type { ProjectSettings } from '../model/project-settings.js';
+import type { ProjectSettings, ProjectSettingsResolver } from '../model/project-settings.js';
 import type { ProxyManagement } from '../proxy/management.js';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
@@ -32,7 +31,7 @@ export interface PausedResumeOptions {
   lifecycle: InstanceLifecycle;
   locks: ProjectLocks;
   now: () => number;
-  defaults: () => ProjectSettingsOverrides;
+  projectSettings: ProjectSettingsResolver;
 }
 
 interface Candidate {
@@ -75,7 +74,7 @@ export class PausedResume {
     try {
       const project = this.options.store.get('Project', name);
       if (!paused || !project || project.metadata.deletionTimestamp) return undefined;
-      const runnable = resolveRunnable(this.options.store, project, this.options.defaults());
+      const runnable = resolveRunnable(this.options.store, project, this.options.projectSettings);
       if ('waitingFor' in runnable) return undefined;
       const { lifecycle } = this.options;
       const usable = paused.filter(

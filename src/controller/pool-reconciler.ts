@@ -1,4 +1,9 @@
-import { resolveProjectSettings, type ProjectSettings } from '../model/project-settings.js';
+import {
+  BUILT_IN_PROJECT_SETTINGS,
+  resolveProjectSettings,
+  type ProjectSettings,
+  type ProjectSettingsResolver,
+} from '../model/project-settings.js';
 import type { ProjectObject } from '../model/types.js';
 import { errorMessage } from '../util/error-message.js';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/runtime.js';
@@ -33,7 +38,8 @@ export interface PoolReconcilerOptions {
   poolLock: KeyedLock;
   events: EventRecorder;
   metrics?: ControllerMetrics;
-  defaultIdleTimeoutMs?: number;
+  /** Specs resolved with the operator's defaults; Luma's own when absent. */
+  projectSettings?: ProjectSettingsResolver;
   now?: () => number;
   /** Admission by memory; every refill is admitted when absent. */
   memory?: MemoryBudget;
@@ -53,12 +59,9 @@ export function poolTemplate(
   project: ProjectObject,
   imageRef: string,
   policy: LeasePolicy,
-  defaultIdleTimeoutMs?: number,
+  projectSettings: ProjectSettingsResolver = BUILT_IN_PROJECT_SETTINGS,
 ): PoolTemplate {
-  const declared = resolveProjectSettings(
-    project.spec,
-    defaultIdleTimeoutMs === undefined ? {} : { defaultIdleTimeoutMs },
-  );
+  const declared = projectSettings.forPool(project.spec);
   const cpuMillis = declared.cpuMillis ?? policy.leaseDefaults.cpuMillis;
   const memoryBytes = declared.memoryBytes ?? policy.leaseDefaults.memoryBytes;
   const settings: ProjectSettings = { ...declared, image: imageRef, cpuMillis, memoryBytes };
@@ -149,7 +152,7 @@ export class PoolReconciler {
       if (size > 0) await this.writeStatus(project, size, 0, 0);
       return { result: undefined };
     }
-    return poolTemplate(project, image.ref, policy, this.options.defaultIdleTimeoutMs);
+    return poolTemplate(project, image.ref, policy, this.options.projectSettings);
   }
 
   /** Removes what a lease cannot use and what is beyond the size; returns how many ready containers stay. */

@@ -1,6 +1,9 @@
 import type { CrashLoopStatus, ProjectObject, ProjectStatus } from '../model/types.js';
-import type { ProjectSettings, ProjectSettingsOverrides } from '../model/project-settings.js';
-import { resolveProjectSettings } from '../model/project-settings.js';
+import {
+  BUILT_IN_PROJECT_SETTINGS,
+  type ProjectSettings,
+  type ProjectSettingsResolver,
+} from '../model/project-settings.js';
 import type { ProxyManagement, ServiceInfo } from '../proxy/management.js';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
@@ -71,9 +74,8 @@ export interface ProjectReconcilerOptions {
   proxy: ProxyManagement;
   logger: Logger;
   now?: () => number;
-  defaultIdleTimeoutMs?: number;
-  /** The operator's memory limit for projects that declare none (setting defaultMemory); none when absent. */
-  defaultMemoryBytes?: number;
+  /** Specs resolved with the operator's defaults (idle timeout, memory); Luma's own when absent. */
+  projectSettings?: ProjectSettingsResolver;
   stopTimeoutSeconds?: number;
   /** How long a stopped container is kept for a fast restart before it is removed. */
   stoppedRetentionMs?: number;
@@ -131,9 +133,11 @@ export class ProjectReconciler implements IdleContainers {
   private readonly now: () => number;
   private readonly metrics: ControllerMetrics;
   private readonly events: EventRecorder;
+  private readonly projectSettings: ProjectSettingsResolver;
 
   constructor(private readonly options: ProjectReconcilerOptions) {
     this.now = options.now ?? Date.now;
+    this.projectSettings = options.projectSettings ?? BUILT_IN_PROJECT_SETTINGS;
     this.metrics = options.metrics ?? NO_CONTROLLER_METRICS;
     this.events = options.events ?? NO_EVENTS;
     this.lifecycle = new InstanceLifecycle({
@@ -148,7 +152,7 @@ export class ProjectReconciler implements IdleContainers {
       stopTimeoutSeconds: options.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS,
     });
     const shared = { store: options.store, proxy: options.proxy, lifecycle: this.lifecycle, locks: this.locks };
-    const clocks = { now: this.now, defaults: () => this.defaults() };
+    const clocks = { now: this.now, projectSettings: this.projectSettings };
     this.resumes = new PausedResume({
       ...shared,
       ...clocks,
@@ -210,7 +214,7 @@ export class ProjectReconciler implements IdleContainers {
     for (const project of store.list('Project')) {
       const name = project.metadata.name;
       if (routed.has(name) || project.metadata.deletionTimestamp) continue;
-      const settings = resolveProjectSettings(project.spec, this.defaults());
+      const settings = this.projectSettings.forProject(project.spec);
       // A refused route (a hostname another project holds) is left to the reconcile to report.
       await proxy
         .deploy(routeFor(name, settings, []))
@@ -251,7 +255,7 @@ export class ProjectReconciler implements IdleContainers {
   }
 
   private async converge(project: ProjectObject, containers: ManagedContainer[]): Promise<ReconcileResult> {
-    const runnable = resolveRunnable(this.options.store, project, this.defaults());
+    const runnable = resolveRunnable(this.options.store, project, this.projectSettings);
     if ('waitingFor' in runnable) return this.waitForImage(project, runnable.declared, runnable.waitingFor);
     const refused = imageNotAllowed(runnable.settings.image, runnable.declared.image, this.options.imageAllowlist);
     if (refused !== undefined) return this.refuseImage(project, runnable.settings, containers, refused);
@@ -497,7 +501,7 @@ export class ProjectReconciler implements IdleContainers {
     try {
       const service = await proxy.getService(name);
       if (!service || service.targets.length === 0) {
-        const settings = resolveProjectSettings(project.spec, this.defaults());
+        const settings = this.projectSettings.forProject(project.spec);
         const reason = `the Docker engine is unreachable, so ${name} cannot be started; Luma starts it once the engine is back`;
         await proxy.deploy(routeFor(name, settings, [], reason));
       }
@@ -591,15 +595,6 @@ export class ProjectReconciler implements IdleContainers {
     } catch (error) {
       logger.error({ project: name, err: errorMessage(error) }, 'could not write status');
     }
-  }
-
-  /** The operator's defaults for what a project does not declare. */
-  private defaults(): ProjectSettingsOverrides {
-    const { defaultIdleTimeoutMs, defaultMemoryBytes } = this.options;
-    return {
-      ...(defaultIdleTimeoutMs !== undefined ? { defaultIdleTimeoutMs } : {}),
-      ...(defaultMemoryBytes !== undefined ? { defaultMemoryBytes } : {}),
-    };
   }
 }
 

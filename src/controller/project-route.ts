@@ -1,9 +1,5 @@
 import type { ProjectObject } from '../model/types.js';
-import {
-  resolveProjectSettings,
-  type ProjectSettings,
-  type ProjectSettingsOverrides,
-} from '../model/project-settings.js';
+import type { ProjectSettings, ProjectSettingsResolver } from '../model/project-settings.js';
 import type { DeployRequest } from '../proxy/management.js';
 import type { ManagedContainer } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
@@ -61,9 +57,9 @@ export type Runnable =
 export function resolveRunnable(
   store: ObjectStore,
   project: ProjectObject,
-  defaults: ProjectSettingsOverrides,
+  projectSettings: ProjectSettingsResolver,
 ): Runnable {
-  const declared = resolveProjectSettings(project.spec, defaults);
+  const declared = projectSettings.forProject(project.spec);
   const image = resolveProjectImage(store, declared.image);
   if ('waitingFor' in image) return { declared, waitingFor: image.waitingFor };
   const settings: ProjectSettings = { ...declared, image: image.ref };

@@ -3,6 +3,7 @@ import { ensureApiToken } from '../api/api-token.js';
 import { createApiServer } from '../api/server.js';
 import type { SyncControl } from '../api/sync-routes.js';
 import type { OperatorSettings } from '../config/settings.js';
+import { projectSettingsResolver } from '../config/settings-defaults.js';
 import { Controller } from '../controller/controller.js';
 import { CONDITION_EVENT_SOURCE, ConditionEvents } from '../events/condition-events.js';
 import { EventLog } from '../events/event-log.js';
@@ -184,8 +185,7 @@ async function startController(options: ControlPlaneOptions, parts: Parts): Prom
     logger: logger.child({ component: 'controller' }),
     publicUrl: options.publicUrl,
     resyncIntervalMs: settings.resyncIntervalMs,
-    defaultIdleTimeoutMs: settings.defaultIdleTimeoutMs,
-    defaultMemoryBytes: settings.defaultMemoryBytes,
+    projectSettings: projectSettingsResolver(settings),
     stopTimeoutSeconds: settings.stopTimeoutSeconds,
     stoppedRetentionMs: settings.stoppedRetentionMs,
     policy: settings,

@@ -101,6 +101,27 @@ export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSett
 }
 
 /**
+ * Resolves specs against the operator's defaults, fixed once when Luma starts: what the
+ * controller holds, so that no reconciler carries the defaults themselves.
+ */
+export class ProjectSettingsResolver {
+  constructor(private readonly defaults: ProjectSettingsOverrides = {}) {}
+
+  /** A project's own instances: the operator's idle timeout and memory defaults apply. */
+  forProject(spec: ProjectSpec): ProjectSettings {
+    return resolveProjectSettings(spec, this.defaults);
+  }
+
+  /** Pool and lease containers: the idle timeout default only; their memory default is leases.defaultMemory. */
+  forPool(spec: ProjectSpec): ProjectSettings {
+    return resolveProjectSettings(spec, { defaultIdleTimeoutMs: this.defaults.defaultIdleTimeoutMs });
+  }
+}
+
+/** Luma's own defaults, where no operator settings are given (unit tests, a bare Controller). */
+export const BUILT_IN_PROJECT_SETTINGS = new ProjectSettingsResolver();
+
+/**
  * Sorted so that reordering variables in the manifest does not change the container's
  * spec hash and so does not replace running containers.
  */

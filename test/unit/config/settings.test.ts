@@ -11,6 +11,7 @@ import {
   SettingsError,
   type OperatorSettings,
 } from '../../../src/config/settings.js';
+import { projectSettingsResolver } from '../../../src/config/settings-defaults.js';
 import { loadSchemaFile } from '../../../src/model/schemas.js';
 import { parseDocument } from 'yaml';
 
@@ -398,6 +399,16 @@ describe('loadSettings', () => {
     const file = path.join(dir, 'luma.yaml');
     await writeFile(file, 'defaultIdleTimeout: 5s\n');
     expect(await loadSettings(file, {})).toEqual({ ...DEFAULT_SETTINGS, defaultIdleTimeoutMs: 5_000 });
+  });
+
+  it("hands the controller the file's project defaults, resolved once", async () => {
+    const file = path.join(dir, 'luma.yaml');
+    await writeFile(file, 'defaultIdleTimeout: 5s\ndefaultMemory: 1Gi\n');
+    const resolver = projectSettingsResolver(await loadSettings(file, {}));
+    expect(resolver.forProject({ image: 'hello', hostnames: ['hello.localhost'] })).toMatchObject({
+      idleTimeoutMs: 5_000,
+      memoryBytes: 2 ** 30,
+    });
   });
 
   it('lets LUMA_INSTANCE override the file', async () => {

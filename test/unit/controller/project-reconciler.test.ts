@@ -8,7 +8,7 @@ import { findCondition } from '../../../src/controller/conditions.js';
 import { containerSpecHash, PROJECT_FINALIZER, ProjectReconciler } from '../../../src/controller/project-reconciler.js';
 import { KEPT_CAPABILITIES } from '../../../src/model/capabilities.js';
 import type { ReconcileResult } from '../../../src/controller/work-queue.js';
-import { resolveProjectSettings } from '../../../src/model/project-settings.js';
+import { ProjectSettingsResolver, resolveProjectSettings } from '../../../src/model/project-settings.js';
 import { API_VERSION, type ProjectObject, type ProjectSpec, type ProjectStatus } from '../../../src/model/types.js';
 import type { ActivitySnapshot } from '../../../src/proxy/management.js';
 import { ProxyServer } from '../../../src/proxy/proxy-server.js';
@@ -564,7 +564,7 @@ describe('ProjectReconciler', () => {
       proxy: world.proxy,
       logger: silentLogger(),
       now: () => world.clock.now,
-      defaultMemoryBytes: 512 * 2 ** 20,
+      projectSettings: new ProjectSettingsResolver({ defaultMemoryBytes: 512 * 2 ** 20 }),
       publicUrl: (host) => `http://${host}:8080`,
     });
     await applyProject(BASE_SPEC);

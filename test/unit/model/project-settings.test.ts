@@ -6,6 +6,7 @@ import {
   DEFAULT_PORT,
   DEFAULT_STARTUP_TIMEOUT_MS,
   DEFAULT_TARGET_CONCURRENCY,
+  ProjectSettingsResolver,
   resolveProjectSettings,
   type ProjectSettings,
 } from '../../../src/model/project-settings.js';
@@ -105,6 +106,15 @@ describe('resolveProjectSettings', () => {
         .memoryBytes,
     ).toBe(512 * 2 ** 20);
     expect(resolveProjectSettings(minimal).memoryBytes).toBeUndefined();
+  });
+
+  it("resolves with the operator's defaults once given: both for a project, the idle timeout only for its pool", () => {
+    const resolver = new ProjectSettingsResolver({ defaultIdleTimeoutMs: 5_000, defaultMemoryBytes: 2 ** 30 });
+    expect(resolver.forProject(minimal)).toMatchObject({ idleTimeoutMs: 5_000, memoryBytes: 2 ** 30 });
+    const pooled = resolver.forPool(minimal);
+    expect(pooled.idleTimeoutMs).toBe(5_000);
+    expect(pooled.memoryBytes).toBeUndefined();
+    expect(new ProjectSettingsResolver().forProject(minimal)).toEqual(resolveProjectSettings(minimal));
   });
 
   it('keeps a PORT the user set', () => {
