@@ -12,6 +12,8 @@ export const H2C_SESSION_DEFAULTS = {
   idleTimeoutMs: 60_000,
   /** Per-stream receive window: a fast app's stream is not held to 64 KiB per round trip. */
   initialWindowSize: 1024 * 1024,
+  /** The whole session's receive window: HTTP/2's default of 64 KiB would hold every stream to it together. */
+  connectionWindowSize: 8 * 1024 * 1024,
 } as const;
 
 interface Pooled {
@@ -85,6 +87,7 @@ export class H2cSessions {
     const ready = new Promise<ClientHttp2Session>((resolve, reject) => {
       session.once('connect', () => {
         session.off('error', reject);
+        session.setLocalWindowSize(H2C_SESSION_DEFAULTS.connectionWindowSize);
         resolve(session);
       });
       session.once('error', reject);

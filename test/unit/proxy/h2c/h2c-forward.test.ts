@@ -66,7 +66,29 @@ const ROUTES: Record<string, (stream: ServerHttp2Stream, headers: IncomingHttpHe
     stream.session?.goaway(NGHTTP2_NO_ERROR, stream.id ?? 0);
   },
   '/silent': () => undefined,
+  '/flood': flood,
 };
+
+const FLOOD_BYTES = 32 * 1024 * 1024;
+const CHUNK = Buffer.alloc(64 * 1024, 'x');
+/** Bytes the app's /flood has handed to its stream so far: it writes only as fast as the stream takes them. */
+let flooded = 0;
+
+function flood(stream: ServerHttp2Stream): void {
+  flooded = 0;
+  stream.respond({ ':status': 200 });
+  const more = (): void => {
+    while (flooded < FLOOD_BYTES) {
+      flooded += CHUNK.length;
+      if (!stream.write(CHUNK)) {
+        stream.once('drain', more);
+        return;
+      }
+    }
+    stream.end();
+  };
+  more();
+}
 
 async function app(): Promise<App> {
   const server = http2.createServer();
@@ -162,6 +184,22 @@ describe('h2c to the app (spec.http2)', () => {
     const received = await trailers;
     expect(received['x-app-trailer']).toBe('done');
     expect(received['x-saw-client-trailer']).toBe('sent-last');
+  });
+
+  it('holds the app back while the client does not read (backpressure), then delivers every byte', async () => {
+    const backend = await app();
+    const { http2Port } = await proxyTo(backend.address);
+    const stream = session(http2Port).request({ ':path': '/flood', ':authority': HOST }, { endStream: true });
+    stream.pause();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Flow-control windows and socket buffers on both hops (about 1 MiB here), not the 32 MiB the app has to send.
+    expect(flooded).toBeGreaterThan(0);
+    expect(flooded).toBeLessThan(8 * 1024 * 1024);
+    let received = 0;
+    stream.on('data', (chunk: Buffer) => (received += chunk.length));
+    stream.resume();
+    await new Promise((resolve) => stream.once('end', resolve));
+    expect(received).toBe(FLOOD_BYTES);
   });
 
   it('writes the pseudo-headers itself, keeps TE only as trailers, drops hop-by-hop headers and sets X-Forwarded-*', async () => {
