@@ -48,6 +48,9 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # The web console's end-to-end tests drive Debian's Chromium through playwright-core
 # (Playwright's own browser download cannot run here).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The gRPC test's image is a debootstrapped Debian root with grpcio (scripts/grpc-test-image.sh,
+# run by test/e2e/grpc.test.ts: about two minutes once per machine, then cached).
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 docker_answers() { $SUDO docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }

@@ -45,6 +45,8 @@ export function routeFor(
     targetConcurrency: settings.targetConcurrency,
     // spec.tls: HTTPS with an automatic certificate, and plain HTTP redirected to it.
     ...(settings.tls ? { tls: true, sslRedirect: true } : {}),
+    // spec.http2: the proxy speaks h2c to the app (src/proxy/h2c/).
+    ...(settings.http2 ? { h2c: true } : {}),
     ...(unavailableReason !== undefined ? { unavailableReason } : {}),
   };
 }

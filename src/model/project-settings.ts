@@ -19,7 +19,8 @@ export const DEFAULT_POOL_SIZE = 0;
 export const DEFAULT_TLS = false;
 // ---------------------------------
 
-export type ReadinessSettings = { type: 'http'; path: string } | { type: 'tcp' };
+/** `h2c`: the HTTP GET, over HTTP/2 cleartext, of a project whose app speaks only that (spec.http2). */
+export type ReadinessSettings = { type: 'http'; path: string } | { type: 'h2c'; path: string } | { type: 'tcp' };
 
 export interface ProjectSettings {
   image: string;
@@ -44,6 +45,8 @@ export interface ProjectSettings {
   /** Leases of this project active at once; undefined: only the operator's total applies. */
   maxConcurrentLeases: number | undefined;
   tls: boolean;
+  /** The proxy speaks HTTP/2 cleartext to the app (spec.http2); absent when it speaks HTTP/1.1. */
+  http2?: true;
 }
 
 export interface ProjectSettingsOverrides {
@@ -84,11 +87,12 @@ export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSett
       readiness.startupTimeout !== undefined ? parseDuration(readiness.startupTimeout) : DEFAULT_STARTUP_TIMEOUT_MS,
     readiness: readiness.tcpSocket
       ? { type: 'tcp' }
-      : { type: 'http', path: readiness.httpGet?.path ?? DEFAULT_READINESS_PATH },
+      : { type: spec.http2 ? 'h2c' : 'http', path: readiness.httpGet?.path ?? DEFAULT_READINESS_PATH },
     poolSize: spec.pool?.size ?? DEFAULT_POOL_SIZE,
     maxConcurrentLeases: spec.leases?.maxConcurrent,
     tls: spec.tls ?? DEFAULT_TLS,
   };
+  if (spec.http2) settings.http2 = true;
   if (spec.command) settings.command = [...spec.command];
   if (spec.resources?.cpu !== undefined) settings.cpuMillis = parseCpu(spec.resources.cpu);
   if (spec.resources?.memory !== undefined) settings.memoryBytes = parseMemory(spec.resources.memory);

@@ -88,6 +88,8 @@ export interface ProjectSpec {
   leases?: { maxConcurrent?: number };
   readiness?: ReadinessSpec;
   tls?: boolean;
+  /** The app speaks HTTP/2 cleartext (h2c) on its port; like Cloud Run's --use-http2. */
+  http2?: boolean;
   securityContext?: SecurityContextSpec;
 }
 

@@ -1,3 +1,4 @@
+import type { H2cSessions } from './h2c/session-pool.js';
 import type { RequestTarget } from './request-target.js';
 import type { ProxyAnswer } from './responses.js';
 import type { Target } from './route-table.js';
@@ -23,6 +24,8 @@ export interface ForwardOptions {
   trustForwardedHeaders: boolean;
   /** Told when the upstream's answer begins (for the time to first byte of a held request). */
   onResponseHead?: () => void;
+  /** The app speaks HTTP/2 cleartext (spec.http2): forwarded on these sessions, not over HTTP/1.1. */
+  h2c?: H2cSessions;
 }
 
 export interface ClientExchange {

@@ -93,12 +93,14 @@ function parseDeploy(raw: Record<string, unknown>): DeployRequest {
   const forwardHeaders = optionalBoolean(raw.forwardHeaders, 'forwardHeaders');
   const tls = optionalBoolean(raw.tls, 'tls');
   const sslRedirect = optionalBoolean(raw.sslRedirect, 'sslRedirect');
+  const h2c = optionalBoolean(raw.h2c, 'h2c');
   if (startupTimeoutMs !== undefined) request.startupTimeoutMs = startupTimeoutMs;
   if (responseTimeoutMs !== undefined) request.responseTimeoutMs = responseTimeoutMs;
   if (targetConcurrency !== undefined) request.targetConcurrency = targetConcurrency;
   if (forwardHeaders !== undefined) request.forwardHeaders = forwardHeaders;
   if (tls !== undefined) request.tls = tls;
   if (sslRedirect !== undefined) request.sslRedirect = sslRedirect;
+  if (h2c !== undefined) request.h2c = h2c;
   if (raw.unavailableReason !== undefined)
     request.unavailableReason = stringField(raw.unavailableReason, 'unavailableReason');
   if (raw.healthCheck !== undefined) {

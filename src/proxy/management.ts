@@ -25,6 +25,8 @@ export interface DeployRequest {
   tls?: boolean;
   /** Redirect plain HTTP to HTTPS. */
   sslRedirect?: boolean;
+  /** The targets speak HTTP/2 cleartext with prior knowledge (h2c), not HTTP/1.1: gRPC and the like. */
+  h2c?: boolean;
   /**
    * When set, every new target must answer this check before traffic moves to it; if one
    * fails, the deploy is refused and the service keeps its old targets.
@@ -73,6 +75,8 @@ export interface ServiceInfo {
   forwardHeaders: boolean;
   tls: boolean;
   sslRedirect: boolean;
+  /** Present when the targets speak h2c. */
+  h2c?: boolean;
   unavailableReason?: string;
   activity: ActivitySnapshot;
   /** One entry per host when the service is served over HTTPS (`tls`) by a proxy with an HTTPS listener. */

@@ -2,7 +2,9 @@ import { routeableTarget, type RequestTarget } from './request-target.js';
 import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientExchange, ForwardOptions, ForwardOutcome } from './exchange.js';
-import type { Forwarder } from './forwarder.js';
+import { upstreamHeaders, type Forwarder } from './forwarder.js';
+import { forwardH2c, type H2cRequest } from './h2c/h2c-forward.js';
+import { Http1ResponseSink } from './h2c/response-sink.js';
 import { ensureRequestId } from './request-id.js';
 import { writeAnswer, type ProxyAnswer } from './responses.js';
 import type { Target } from './route-table.js';
@@ -58,7 +60,23 @@ export class NodeExchange implements ClientExchange {
   }
 
   forward(target: Target, options: ForwardOptions): Promise<ForwardOutcome> {
+    if (options.h2c)
+      return forwardH2c(options.h2c, target, this.h2cRequest(options), new Http1ResponseSink(this.res), options);
     return this.forwarder.forward(this.req, this.res, target, options);
+  }
+
+  /** The request as an h2c app gets it: translated from HTTP/1.1, its chunked body's trailers included. */
+  private h2cRequest(options: ForwardOptions): H2cRequest {
+    const req = this.req;
+    return {
+      method: this.method,
+      path: this.url,
+      authority: req.headers.host,
+      headers: upstreamHeaders(req, options.trustForwardedHeaders),
+      te: req.headers.te,
+      body: this.hasBody ? req : null,
+      trailers: () => req.trailers,
+    };
   }
 
   onClientGone(listener: () => void): () => void {

@@ -7,6 +7,7 @@ import { silentLogger } from '../util/logger.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
 import type { ClientExchange, ForwardOptions } from './exchange.js';
 import { Forwarder } from './forwarder.js';
+import { H2cSessions } from './h2c/session-pool.js';
 import { NO_PROXY_METRICS, type ProxyMetrics } from '../metrics/proxy-metrics.js';
 import { FastConnection, type FastConnectionOptions, type FastPathHost } from './http1/fast-connection.js';
 import { Deadlines } from './http1/deadlines.js';
@@ -28,7 +29,7 @@ import { respond, serializeAnswer, type ProxyAnswer } from './responses.js';
 import { BodyProgressWatch, bodyProgressOf } from './body-progress.js';
 import { answerClientError } from './client-error.js';
 import { ConnectionCap } from './connection-cap.js';
-import { RouteTable, Target, type Service } from './route-table.js';
+import { normalizeHost, RouteTable, Target, type Service } from './route-table.js';
 import { RouteStateFile, type RouteState } from './route-state.js';
 import { setSocketOptions } from './socket-options.js';
 import { forwardUpgrade } from './websocket.js';
@@ -155,6 +156,8 @@ type HoldOutcome =
 export class ProxyServer implements ProxyManagement {
   private readonly routes = new RouteTable();
   private readonly forwarder = new Forwarder();
+  /** Sessions to the targets of services that speak h2c (spec.http2). */
+  private readonly h2cSessions = new H2cSessions();
   private readonly upstreamPool: UpstreamPool;
   private readonly fastConnections = new Set<FastConnection>();
   private readonly fastPath: boolean;
@@ -249,7 +252,7 @@ export class ProxyServer implements ProxyManagement {
             await waitUntilReady(
               address.slice(0, separator).replace(/^\[(.*)\]$/, '$1'),
               Number(address.slice(separator + 1)),
-              { type: 'http', path: healthCheck.path },
+              { type: request.h2c ? 'h2c' : 'http', path: healthCheck.path },
               healthCheck.timeoutMs,
             );
           } catch (error) {
@@ -310,6 +313,7 @@ export class ProxyServer implements ProxyManagement {
         forwardHeaders: service.forwardHeaders,
         tls: service.tls,
         sslRedirect: service.sslRedirect,
+        ...(service.h2c ? { h2c: true } : {}),
         ...(service.targetConcurrency !== undefined ? { targetConcurrency: service.targetConcurrency } : {}),
         ...(service.unavailableReason ? { unavailableReason: service.unavailableReason } : {}),
       })),
@@ -391,6 +395,8 @@ export class ProxyServer implements ProxyManagement {
         if (socket.isPaused()) socket.resume();
       },
       connectionClosed: (connection) => this.fastConnections.delete(connection),
+      // An h2c service's requests are translated by node:http's path (src/proxy/h2c/).
+      prefersNode: (head) => this.routes.lookupHost(normalizeHost(head.host) ?? '')?.h2c === true,
     };
     const options = this.fastConnectionOptions();
     return (socket: Socket) => {
@@ -430,6 +436,7 @@ export class ProxyServer implements ProxyManagement {
     }
     this.bodyWatch.stop();
     this.forwarder.close();
+    this.h2cSessions.close();
     this.upstreamPool.close();
   }
 
@@ -667,6 +674,7 @@ export class ProxyServer implements ProxyManagement {
         responseTimeoutMs: service.responseTimeoutMs,
         sendTimeoutMs: this.limits.sendTimeoutMs,
         trustForwardedHeaders: service.forwardHeaders,
+        ...(service.h2c ? { h2c: this.h2cSessions } : {}),
       };
       if (heldAt !== undefined) {
         traceWake('proxy-forward', service.name);

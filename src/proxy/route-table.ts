@@ -40,6 +40,8 @@ export class Service {
   forwardHeaders = false;
   tls = false;
   sslRedirect = false;
+  /** The targets speak HTTP/2 cleartext (src/proxy/h2c/). */
+  h2c = false;
   unavailableReason: string | undefined;
   lastActivityAt: number | undefined;
   inFlight = 0;
@@ -83,6 +85,7 @@ export class Service {
       forwardHeaders: this.forwardHeaders,
       tls: this.tls,
       sslRedirect: this.sslRedirect,
+      ...(this.h2c ? { h2c: true } : {}),
       ...(this.unavailableReason ? { unavailableReason: this.unavailableReason } : {}),
       activity: {
         ...(this.lastActivityAt !== undefined ? { lastActivityAt: this.lastActivityAt } : {}),
@@ -183,6 +186,7 @@ export class RouteTable {
     service.forwardHeaders = request.forwardHeaders ?? false;
     service.tls = request.tls ?? false;
     service.sslRedirect = request.sslRedirect ?? false;
+    service.h2c = request.h2c ?? false;
     service.unavailableReason = request.unavailableReason;
     service.changes.emit('changed');
     return { service, removed };

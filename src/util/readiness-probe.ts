@@ -1,11 +1,13 @@
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 
 // Decides when a freshly started container can take traffic. Docker's loopback port
 // proxy accepts connections before the app listens, so only an answer from the app
 // itself counts as ready, hence HTTP probing by default.
 
-export type ReadinessCheck = { type: 'http'; path: string } | { type: 'tcp' };
+/** `h2c`: the HTTP GET of `http`, over HTTP/2 cleartext, for apps that speak nothing else (gRPC servers). */
+export type ReadinessCheck = { type: 'http'; path: string } | { type: 'h2c'; path: string } | { type: 'tcp' };
 
 const PROBE_TIMEOUT_MS = 1_000;
 /** Fast at first, then every 20 ms: a probe is one loopback request, and a coarser step would add up to its length to every cold start. */
@@ -37,6 +39,29 @@ function probeHttp(host: string, port: number, path: string): Promise<void> {
     );
     request.on('timeout', () => request.destroy(new Error('probe timed out')));
     request.on('error', reject);
+  });
+}
+
+/** An HTTP/2 GET with prior knowledge: a gRPC server answers one (200 with a grpc-status), so it counts. */
+function probeH2c(host: string, port: number, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://${host.includes(':') ? `[${host}]` : host}:${port}`);
+    const settle = (error?: Error): void => {
+      clearTimeout(timer);
+      session.destroy();
+      if (error) reject(error);
+      else resolve();
+    };
+    const timer = setTimeout(() => settle(new Error('probe timed out')), PROBE_TIMEOUT_MS);
+    session.once('error', (error) => settle(error));
+    session.once('close', () => settle(new Error('connection closed by peer')));
+    const request = session.request({ ':path': path, 'user-agent': 'luma-readiness' }, { endStream: true });
+    request.once('response', (headers) => {
+      const status = Number(headers[':status']);
+      if (status > 0 && status < 500) settle();
+      else settle(new Error(`HTTP ${status}`));
+    });
+    request.once('error', (error: Error) => settle(error));
   });
 }
 
@@ -72,6 +97,7 @@ export async function waitUntilReady(
   for (;;) {
     try {
       if (check.type === 'http') await probeHttp(host, port, check.path);
+      else if (check.type === 'h2c') await probeH2c(host, port, check.path);
       else await probeTcp(host, port);
       return;
     } catch (error) {

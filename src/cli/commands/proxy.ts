@@ -68,6 +68,7 @@ interface DeployFlags extends SocketFlags {
   ssl?: boolean;
   sslRedirect?: boolean;
   forwardHeaders?: boolean;
+  h2c?: boolean;
   responseTimeout?: number;
   startupTimeout?: number;
   healthCheckPath: string;
@@ -187,6 +188,7 @@ export function registerProxyCommands(program: Command): void {
     .addOption(new Option('--ssl', 'the same as --tls').hideHelp())
     .option('--ssl-redirect', 'redirect HTTP to HTTPS')
     .option('--forward-headers', "trust the client's X-Forwarded-* headers (a proxy in front)")
+    .option('--h2c', 'the targets speak HTTP/2 cleartext (prior knowledge), as gRPC servers do')
     .addOption(
       new Option('--response-timeout <duration>', 'wait this long for response headers before a 504').argParser(
         duration('--response-timeout'),
@@ -219,6 +221,7 @@ export function registerProxyCommands(program: Command): void {
         ...(options.tls || options.ssl ? { tls: true } : {}),
         ...(options.sslRedirect ? { sslRedirect: true } : {}),
         ...(options.forwardHeaders ? { forwardHeaders: true } : {}),
+        ...(options.h2c ? { h2c: true } : {}),
         responseTimeoutMs: options.responseTimeout,
         startupTimeoutMs: options.startupTimeout,
         ...(options.skipHealthCheck

@@ -4,7 +4,7 @@ import type { ClientExchange } from '../exchange.js';
 import { serializeAnswer, type ProxyAnswer } from '../responses.js';
 import { Deadline, type Deadlines } from './deadlines.js';
 import { FastExchange, type ClientConnection } from './fast-exchange.js';
-import { parseRequestHead } from './request-head.js';
+import { parseRequestHead, type RequestHead } from './request-head.js';
 import type { UpstreamPool } from './upstream-pool.js';
 
 // A client connection on the fast path: HTTP/1.1 read straight off the socket, a TCP one
@@ -23,6 +23,8 @@ export interface FastPathHost {
   /** Gives the connection to node:http, with the bytes received and not yet used. */
   handOff(socket: Socket, received: Buffer | undefined): void;
   connectionClosed(connection: FastConnection): void;
+  /** A request this path leaves to node:http although it could parse it (a service it does not forward to). */
+  prefersNode?(head: RequestHead): boolean;
 }
 
 export interface FastConnectionOptions {
@@ -133,7 +135,7 @@ export class FastConnection implements ClientConnection {
     const received = this.received;
     if (!received || this.exchange || this.gone) return;
     const result = parseRequestHead(received, 0, this.options.maxHeadBytes);
-    if (result.kind !== 'head') {
+    if (result.kind !== 'head' || this.host.prefersNode?.(result.head)) {
       this.handOff();
       return;
     }

@@ -10,6 +10,8 @@ import { REQUEST_ID_HEADER, requestIdFrom } from '../request-id.js';
 import { resolveOriginForm, resolveRequestTarget, type RequestTarget } from '../request-target.js';
 import { ANSWER_HEADERS, type ProxyAnswer } from '../responses.js';
 import type { Target } from '../route-table.js';
+import { forwardH2c, type H2cRequest } from '../h2c/h2c-forward.js';
+import { Http2StreamSink } from '../h2c/response-sink.js';
 
 // One HTTP/2 stream, served straight from node:http2's 'stream' event. Node's
 // compatibility API (Http2ServerRequest/Response) cost a request and a response object,
@@ -135,6 +137,28 @@ export class Http2Exchange implements ClientExchange {
   }
 
   forward(target: Target, options: ForwardOptions): Promise<ForwardOutcome> {
+    if (options.h2c)
+      return forwardH2c(options.h2c, target, this.h2cRequest(options), new Http2StreamSink(this.stream), options);
+    return this.forwardHttp1(target, options);
+  }
+
+  /** The request as an h2c app gets it: HTTP/2 end to end, the client's trailers included. */
+  private h2cRequest(options: ForwardOptions): H2cRequest {
+    let trailers: IncomingHttpHeaders | undefined;
+    // A trailer block arrives with the stream's end, before 'end' is read.
+    if (this.hasBody) this.stream.once('trailers', (received: IncomingHttpHeaders) => (trailers = received));
+    return {
+      method: this.method,
+      path: this.url,
+      authority: this.hostHeader,
+      headers: this.upstreamHeaders(options),
+      te: this.headers.te,
+      body: this.hasBody ? this.stream : null,
+      trailers: () => trailers,
+    };
+  }
+
+  private forwardHttp1(target: Target, options: ForwardOptions): Promise<ForwardOutcome> {
     return new Promise((resolve) => {
       const stream = this.stream;
       let settled = false;

@@ -136,6 +136,16 @@ describe('resolveProjectSettings', () => {
     });
   });
 
+  it('probes readiness over h2c for an app that speaks HTTP/2 (spec.http2), TCP still when asked', () => {
+    const http2 = resolveProjectSettings({ ...minimal, http2: true });
+    expect(http2.http2).toBe(true);
+    expect(http2.readiness).toEqual({ type: 'h2c', path: '/' });
+    expect(resolveProjectSettings({ ...minimal, http2: true, readiness: { tcpSocket: {} } }).readiness).toEqual({
+      type: 'tcp',
+    });
+    expect(resolveProjectSettings({ ...minimal, http2: false }).http2).toBeUndefined();
+  });
+
   it("uses the operator's idle timeout only when the project declares none", () => {
     expect(resolveProjectSettings(minimal, { defaultIdleTimeoutMs: 600_000 }).idleTimeoutMs).toBe(600_000);
     expect(
