@@ -24,6 +24,10 @@ import { parseMemory } from '../model/quantities.js';
 import { MemoryBudget } from './memory-budget.js';
 import { traceWake } from '../util/wake-trace.js';
 import type { ProjectSettingsResolver } from '../model/project-settings.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { probeLiveness, type LivenessProber } from '../util/liveness-probe.js';
+import { LivenessMonitor } from './liveness-monitor.js';
+import { onLivenessFailure } from './liveness-replacement.js';
 
 // Wires the store's change events, the proxy's wake calls and a periodic resync into one
 // work queue of `Kind/name` keys, and dispatches each key to its kind's reconciler.
@@ -70,6 +74,9 @@ export interface ControllerOptions {
   metrics?: ControllerMetrics;
   /** Admission by memory (operator setting `admission`); without a memory limit every start is admitted. */
   admission?: AdmissionSettings;
+  /** The liveness check (HTTP or TCP on loopback) and its clock; unit tests inject them. */
+  livenessProbe?: LivenessProber;
+  livenessClock?: Clock;
 }
 
 /** What every reconciler is given alike. */
@@ -118,6 +125,7 @@ export class Controller implements ProxyHooks {
   /** Per project, what its last watch event said of it besides status (see projectChanged). */
   private readonly projectMarks = new Map<string, string>();
   private readonly metrics: ControllerMetrics;
+  private readonly liveness: LivenessMonitor;
 
   constructor(private readonly options: ControllerOptions) {
     this.resumeConfirmDelayMs = options.resumeConfirmDelayMs ?? RESUME_CONFIRM_DELAY_MS;
@@ -129,6 +137,13 @@ export class Controller implements ProxyHooks {
     const proxy = new HostMovingProxy(options.proxy, declaredHostsIn(options.store), (service) =>
       this.queue.add(ownerKeyOf(service)),
     );
+    this.liveness = new LivenessMonitor({
+      clock: options.livenessClock ?? systemClock,
+      probe: options.livenessProbe ?? probeLiveness,
+      onFailure: onLivenessFailure(shared.events, this.metrics, options.logger, (project) =>
+        this.queue.add(objectKey('Project', project)),
+      ),
+    });
     this.projects = this.projectReconciler(shared, proxy);
     memory?.attachIdleContainers(this.projects);
     this.images = new ImageReconciler({
@@ -161,6 +176,7 @@ export class Controller implements ProxyHooks {
       proxy,
       logger: options.logger,
       publicUrl: options.publicUrl,
+      liveness: this.liveness,
       ...this.projectSettings(),
       ...(options.policy.imageAllowlist !== undefined ? { imageAllowlist: options.policy.imageAllowlist } : {}),
       ...(options.stopTimeoutSeconds !== undefined ? { stopTimeoutSeconds: options.stopTimeoutSeconds } : {}),
@@ -274,6 +290,7 @@ export class Controller implements ProxyHooks {
     this.unwatch?.();
     this.unwatchDocker?.();
     if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.liveness.stop();
     await this.queue.stop();
   }
 

@@ -9,7 +9,7 @@ import type { ColdStartTier, ControllerMetrics } from '../metrics/controller-met
 import type { EventRecorder } from '../events/event-log.js';
 import { CRASH_LOG_LINES, type Crash } from './crash-loop.js';
 import { startAdmitted, type MemoryBudget } from './memory-budget.js';
-import { LOOPBACK } from './project-route.js';
+import { LOOPBACK, processOf } from './project-route.js';
 
 // How one instance of a project is started, found ready, stopped and removed: the engine
 // calls, the readiness probe, and the cold-start metrics and events around them. The
@@ -170,7 +170,7 @@ export class InstanceLifecycle {
         image: settings.image,
         port: settings.port,
         env: settings.env,
-        ...(settings.command ? { command: settings.command } : {}),
+        ...processOf(settings),
         capabilities: settings.capabilities,
         ...(settings.cpuMillis ? { cpuMillis: settings.cpuMillis } : {}),
         ...(settings.memoryBytes ? { memoryBytes: settings.memoryBytes } : {}),

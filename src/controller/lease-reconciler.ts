@@ -25,6 +25,7 @@ import type { UsageReason } from '../usage/record.js';
 import { admitInOrder, isEnded, type LeaseCaps } from './lease-queue.js';
 import type { EventRecorder } from '../events/event-log.js';
 import { poolTemplate, type PoolReconciler } from './pool-reconciler.js';
+import { processOf } from './project-route.js';
 import { ADMISSION_RETRY_MS, IMAGE_RECHECK_MS, MIN_REQUEUE_MS } from './requeue.js';
 import { INSUFFICIENT_MEMORY, InsufficientMemoryError, startAdmitted, type MemoryBudget } from './memory-budget.js';
 import type { ReconcileResult } from './work-queue.js';
@@ -380,7 +381,7 @@ export class LeaseReconciler {
         image: imageRef,
         port: template.settings.port,
         env,
-        ...(template.settings.command ? { command: template.settings.command } : {}),
+        ...processOf(template.settings),
         capabilities: template.settings.capabilities,
         cpuMillis: limits.cpuMillis,
         memoryBytes: limits.memoryBytes,

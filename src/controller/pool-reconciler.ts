@@ -17,6 +17,7 @@ import type { LeasePolicy } from './lease-policy.js';
 import type { EventRecorder } from '../events/event-log.js';
 import { imageNotAllowed } from './image-policy.js';
 import { containerSpecHash } from './project-reconciler.js';
+import { processOf } from './project-route.js';
 import { describeDrift } from './drift.js';
 import { startAdmitted, type MemoryBudget } from './memory-budget.js';
 import type { ReconcileResult } from './work-queue.js';
@@ -241,7 +242,7 @@ export class PoolReconciler {
       image: settings.image,
       port: settings.port,
       env: settings.env,
-      ...(settings.command ? { command: settings.command } : {}),
+      ...processOf(settings),
       capabilities: settings.capabilities,
       cpuMillis: template.cpuMillis,
       memoryBytes: template.memoryBytes,

@@ -21,6 +21,8 @@ import { lastCrash, loopOf, recordCrash, recordReady, stateOf } from './crash-lo
 import { imageNotAllowed } from './image-policy.js';
 import { AppExitedError, InstanceLifecycle, type ReadinessProber } from './instance-lifecycle.js';
 import { crashedWhileServing, driftsSince, leftById, nextLeft, pastRetention } from './instances-left.js';
+import type { LivenessMonitor } from './liveness-monitor.js';
+import { LivenessReplacement } from './liveness-replacement.js';
 import { InsufficientMemoryError, type IdleContainers, type MemoryBudget } from './memory-budget.js';
 import { MemoryEviction } from './memory-eviction.js';
 import { PausedResume } from './paused-resume.js';
@@ -93,6 +95,8 @@ export interface ProjectReconcilerOptions {
   probe?: ReadinessProber;
   /** Timers of the exit watch of a starting container (systemClock when absent); unit tests inject one. */
   clock?: Clock;
+  /** Checks serving instances (spec.liveness); without it nothing is checked. */
+  liveness?: LivenessMonitor;
 }
 
 /** What the observe phase found, for the phases after it. */
@@ -104,6 +108,8 @@ interface Observed {
   /** Stopped containers still kept (the expired ones are gone). */
   stopped: ManagedContainer[];
   serving: ManagedContainer[];
+  /** Instances that failed their liveness check: out of the route, replaced, then removed. */
+  failed: ManagedContainer[];
   service: ServiceInfo | undefined;
   /** The proxy's activity, with a user's wake (`luma wake`) counted as a request. */
   activity: ActivitySnapshot | undefined;
@@ -130,6 +136,7 @@ export class ProjectReconciler implements IdleContainers {
   private readonly lifecycle: InstanceLifecycle;
   private readonly resumes: PausedResume;
   private readonly eviction: MemoryEviction;
+  private readonly liveness: LivenessReplacement;
   private readonly now: () => number;
   private readonly metrics: ControllerMetrics;
   private readonly events: EventRecorder;
@@ -161,6 +168,8 @@ export class ProjectReconciler implements IdleContainers {
       metrics: this.metrics,
     });
     this.eviction = new MemoryEviction({ ...shared, ...clocks, resumes: this.resumes });
+    const { liveness: monitor, proxy, logger } = options;
+    this.liveness = new LivenessReplacement({ monitor, proxy, lifecycle: this.lifecycle, logger });
   }
 
   async reconcile(name: string): Promise<ReconcileResult> {
@@ -261,6 +270,9 @@ export class ProjectReconciler implements IdleContainers {
     if (refused !== undefined) return this.refuseImage(project, runnable.settings, containers, refused);
 
     const seen = await this.observe(project, runnable.settings, runnable.hash, containers);
+    const name = project.metadata.name;
+    const others = [...seen.serving, ...seen.sorted.outdated];
+    const drained = this.liveness.takeOut(name, seen.settings, seen.failed, others, seen.service);
     const plan = planStarts({
       settings: seen.settings,
       serving: seen.serving.length,
@@ -287,9 +299,11 @@ export class ProjectReconciler implements IdleContainers {
       failure: started.failure,
     });
     await this.act(seen, actions, plan);
+    await this.liveness.retire(seen.failed, drained);
+    this.liveness.watch(name, seen.settings, actions.targets);
     await this.writeOutcome(seen, actions, started);
     const next = requeueFor(started.failure, plan.decision, started.loop, this.now());
-    if (next instanceof Error) throw new Error(`project ${project.metadata.name}: ${next.message}`);
+    if (next instanceof Error) throw new Error(`project ${name}: ${next.message}`);
     return next;
   }
 
@@ -314,17 +328,19 @@ export class ProjectReconciler implements IdleContainers {
     const retention = this.options.stoppedRetentionMs ?? DEFAULT_STOPPED_RETENTION_MS;
     const expired = new Set(pastRetention(left, sorted.stopped, this.now(), retention));
     for (const container of expired) await this.lifecycle.remove(container);
+    // Failed liveness: neither serving nor a candidate for a restart.
+    const { alive, failed } = this.liveness.split([...sorted.running, ...sorted.stopped]);
     // Adopted or surviving containers are probed once before they get traffic.
     const serving: ManagedContainer[] = [];
     for (const container of sorted.running) {
-      if (await this.lifecycle.ensureReady(container, settings)) serving.push(container);
+      if (alive.includes(container) && (await this.lifecycle.ensureReady(container, settings))) serving.push(container);
     }
     const service = await this.options.proxy.getService(project.metadata.name);
     const load = (service?.activity.inFlight ?? 0) + (service?.activity.waiting ?? 0);
     const wokenAt = this.wokenAt.get(project.metadata.name);
     // Like a request, a wake asked for by a user outweighs having made room for another start.
     const woken = wokenAt !== undefined && (!previous.evictedAt || wokenAt >= Date.parse(previous.evictedAt));
-    const stopped = sorted.stopped.filter((container) => !expired.has(container));
+    const stopped = sorted.stopped.filter((container) => !expired.has(container) && alive.includes(container));
     return {
       project,
       settings,
@@ -332,6 +348,7 @@ export class ProjectReconciler implements IdleContainers {
       sorted,
       stopped,
       serving,
+      failed,
       service,
       activity: withWakeAt(service?.activity, wokenAt),
       loop,
@@ -483,6 +500,7 @@ export class ProjectReconciler implements IdleContainers {
 
   private async tearDown(name: string, containers: ManagedContainer[]): Promise<void> {
     this.resumes.withdraw(name);
+    this.liveness.forgetProject(name);
     if (await this.options.proxy.getService(name)) await this.options.proxy.remove(name);
     await Promise.all(containers.map((container) => this.lifecycle.remove(container)));
     if (containers.length > 0)
@@ -534,6 +552,7 @@ export class ProjectReconciler implements IdleContainers {
   ): Promise<ReconcileResult> {
     const name = project.metadata.name;
     this.resumes.withdraw(name);
+    this.liveness.watch(name, settings, []);
     await this.options.proxy.deploy(routeFor(name, settings, [], message));
     const live = containers.filter((c) => c.state === 'running' || c.state === 'paused' || c.state === 'restarting');
     await Promise.all(live.map((container) => this.lifecycle.stop(container)));
@@ -561,6 +580,7 @@ export class ProjectReconciler implements IdleContainers {
     settings: ProjectSettings,
     reason: string,
   ): Promise<ReconcileResult> {
+    this.liveness.watch(project.metadata.name, settings, []);
     await this.options.proxy.deploy(routeFor(project.metadata.name, settings, [], reason));
     const facts = { phase: 'Pending', serving: 0, starting: 0, paused: 0, stopped: 0 } as const;
     await this.writeStatus(project, settings, {

@@ -1,7 +1,7 @@
 import type { ProjectObject } from '../model/types.js';
 import type { ProjectSettings, ProjectSettingsResolver } from '../model/project-settings.js';
 import type { DeployRequest } from '../proxy/management.js';
-import type { ManagedContainer } from '../runtime/runtime.js';
+import type { ContainerSpec, ManagedContainer } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
 import { shortHash } from '../util/hash.js';
 import { resolveProjectImage } from './image-resolution.js';
@@ -15,19 +15,33 @@ export function addressOf(container: ManagedContainer): string {
   return `${LOOPBACK}:${container.hostPort}`;
 }
 
-/** The fields that shape a container: any change replaces it. Scaling and routing do not. */
+/**
+ * The fields that shape a container: any change replaces it. Scaling, routing and the
+ * liveness check do not.
+ */
 export function containerSpecHash(settings: ProjectSettings): string {
   return shortHash({
     image: settings.image,
     port: settings.port,
     env: settings.env,
     command: settings.command ?? null,
+    // Only when declared: a manifest without args hashes as it did before args existed, so
+    // an upgrade replaces no container whose process is unchanged.
+    ...(settings.args ? { args: settings.args } : {}),
     cpuMillis: settings.cpuMillis ?? null,
     memoryBytes: settings.memoryBytes ?? null,
     // The whole kept set, not only the project's additions: a change to what Luma keeps
     // replaces containers made with more.
     capabilities: settings.capabilities,
   });
+}
+
+/** What the container's process is: ENTRYPOINT and CMD as the project declares them (runtime.ts). */
+export function processOf(settings: ProjectSettings): Pick<ContainerSpec, 'command' | 'args'> {
+  return {
+    ...(settings.command ? { command: settings.command } : {}),
+    ...(settings.args ? { args: settings.args } : {}),
+  };
 }
 
 /** The route of a project: its hosts, these targets, and why it answers 503 when it has none. */

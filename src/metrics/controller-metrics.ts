@@ -35,6 +35,8 @@ export interface ControllerMetrics {
   coldStart(project: string, tier: ColdStartTier, seconds: number): void;
   /** An instance failed to start or never passed readiness: many in a row is a crash loop. */
   instanceStartFailed(project: string): void;
+  /** An instance failed its liveness check failureThreshold times in a row: it is taken out and replaced. */
+  livenessFailed(project: string): void;
   /** Instances added (up) or taken out of service (down: paused or stopped). */
   scaled(project: string, direction: 'up' | 'down', instances: number): void;
   reconciled(kind: string, result: ReconcileResultLabel, seconds: number): void;
@@ -49,6 +51,7 @@ export const NO_CONTROLLER_METRICS: ControllerMetrics = {
   coldStartPhase: () => undefined,
   coldStart: () => undefined,
   instanceStartFailed: () => undefined,
+  livenessFailed: () => undefined,
   scaled: () => undefined,
   reconciled: () => undefined,
   imageBuilt: () => undefined,

@@ -25,6 +25,7 @@ export class PrometheusControllerMetrics implements ControllerMetrics {
   private readonly coldStarts: Histogram<'project' | 'tier'>;
   private readonly coldStartCount: Counter<'project' | 'tier'>;
   private readonly startFailures: Counter<'project'>;
+  private readonly livenessFailures: Counter<'project'>;
   private readonly scaleEvents: Counter<'project' | 'direction'>;
   private readonly reconciles: Histogram<'kind' | 'result'>;
   private readonly reconcileErrors: Counter<'kind'>;
@@ -59,6 +60,12 @@ export class PrometheusControllerMetrics implements ControllerMetrics {
     this.startFailures = new Counter({
       name: 'luma_instance_start_failures_total',
       help: 'Instances that failed to start or never passed readiness.',
+      labelNames: ['project'],
+      registers,
+    });
+    this.livenessFailures = new Counter({
+      name: 'luma_liveness_failures_total',
+      help: 'Instances that failed their liveness check failureThreshold times in a row, taken out of rotation and replaced.',
       labelNames: ['project'],
       registers,
     });
@@ -139,7 +146,7 @@ export class PrometheusControllerMetrics implements ControllerMetrics {
     }
     for (const direction of ['up', 'down']) series.push({ metric: this.scaleEvents, labels: { project, direction } });
     for (const source of ['pool', 'fresh']) series.push({ metric: this.leasesStarted, labels: { project, source } });
-    for (const metric of [this.startFailures, this.poolClaims, this.poolRefills])
+    for (const metric of [this.startFailures, this.livenessFailures, this.poolClaims, this.poolRefills])
       series.push({ metric, labels: { project } });
     return series;
   }
@@ -155,6 +162,10 @@ export class PrometheusControllerMetrics implements ControllerMetrics {
 
   instanceStartFailed(project: string): void {
     this.startFailures.inc({ project });
+  }
+
+  livenessFailed(project: string): void {
+    this.livenessFailures.inc({ project });
   }
 
   scaled(project: string, direction: 'up' | 'down', instances: number): void {

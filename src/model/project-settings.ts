@@ -1,6 +1,6 @@
 import { containerCapabilities, type Capability } from './capabilities.js';
 import { parseCpu, parseDuration, parseMemory } from './quantities.js';
-import type { ProjectSpec } from './types.js';
+import type { LivenessSpec, ProjectSpec } from './types.js';
 
 // A Project's spec with every default filled in and every quantity read as a plain
 // number: what the controller and scaler work with. The spec must have passed
@@ -17,10 +17,23 @@ export const DEFAULT_STARTUP_TIMEOUT_MS = 30_000;
 export const DEFAULT_READINESS_PATH = '/';
 export const DEFAULT_POOL_SIZE = 0;
 export const DEFAULT_TLS = false;
+/** Kubernetes' liveness defaults. */
+export const DEFAULT_LIVENESS_PERIOD_SECONDS = 10;
+export const DEFAULT_LIVENESS_TIMEOUT_SECONDS = 1;
+export const DEFAULT_LIVENESS_FAILURE_THRESHOLD = 3;
+export const DEFAULT_LIVENESS_INITIAL_DELAY_SECONDS = 0;
 // ---------------------------------
 
 /** `h2c`: the HTTP GET, over HTTP/2 cleartext, of a project whose app speaks only that (spec.http2). */
 export type ReadinessSettings = { type: 'http'; path: string } | { type: 'h2c'; path: string } | { type: 'tcp' };
+
+export interface LivenessSettings {
+  check: ReadinessSettings;
+  periodMs: number;
+  timeoutMs: number;
+  failureThreshold: number;
+  initialDelayMs: number;
+}
 
 export interface ProjectSettings {
   image: string;
@@ -28,7 +41,10 @@ export interface ProjectSettings {
   port: number;
   /** The user's variables plus PORT (unless the user set it), sorted by name. */
   env: Record<string, string>;
+  /** The image's ENTRYPOINT replaced (its CMD dropped unless args are given). */
   command?: string[];
+  /** The image's CMD replaced. */
+  args?: string[];
   cpuMillis?: number;
   memoryBytes?: number;
   /** The Linux capabilities its containers keep: Luma's kept set plus spec.securityContext.capabilities.add, sorted. */
@@ -41,6 +57,8 @@ export interface ProjectSettings {
   pauseAfterMs?: number;
   startupTimeoutMs: number;
   readiness: ReadinessSettings;
+  /** Absent when the project declares no liveness check. */
+  liveness?: LivenessSettings;
   poolSize: number;
   /** Leases of this project active at once; undefined: only the operator's total applies. */
   maxConcurrentLeases: number | undefined;
@@ -94,6 +112,8 @@ export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSett
   };
   if (spec.http2) settings.http2 = true;
   if (spec.command) settings.command = [...spec.command];
+  if (spec.args) settings.args = [...spec.args];
+  if (spec.liveness) settings.liveness = livenessSettings(spec.liveness);
   if (spec.resources?.cpu !== undefined) settings.cpuMillis = parseCpu(spec.resources.cpu);
   if (spec.resources?.memory !== undefined) settings.memoryBytes = parseMemory(spec.resources.memory);
   else if (overrides.defaultMemoryBytes !== undefined) settings.memoryBytes = overrides.defaultMemoryBytes;
@@ -132,4 +152,14 @@ export const BUILT_IN_PROJECT_SETTINGS = new ProjectSettingsResolver();
 function containerEnv(env: Record<string, string>, port: number): Record<string, string> {
   const merged: Record<string, string> = { PORT: String(port), ...env };
   return Object.fromEntries(Object.entries(merged).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function livenessSettings(spec: LivenessSpec): LivenessSettings {
+  return {
+    check: spec.httpGet ? { type: 'http', path: spec.httpGet.path } : { type: 'tcp' },
+    periodMs: (spec.periodSeconds ?? DEFAULT_LIVENESS_PERIOD_SECONDS) * 1000,
+    timeoutMs: (spec.timeoutSeconds ?? DEFAULT_LIVENESS_TIMEOUT_SECONDS) * 1000,
+    failureThreshold: spec.failureThreshold ?? DEFAULT_LIVENESS_FAILURE_THRESHOLD,
+    initialDelayMs: (spec.initialDelaySeconds ?? DEFAULT_LIVENESS_INITIAL_DELAY_SECONDS) * 1000,
+  };
 }

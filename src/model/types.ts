@@ -76,17 +76,32 @@ export interface ReadinessSpec {
   startupTimeout?: string;
 }
 
+/** As a Kubernetes liveness probe: exactly one of httpGet and tcpSocket; the port is the project's. */
+export interface LivenessSpec {
+  /** HTTP GET on this path; a status from 200 to 399 means alive. */
+  httpGet?: { path: string };
+  tcpSocket?: Record<string, never>;
+  periodSeconds?: number;
+  timeoutSeconds?: number;
+  failureThreshold?: number;
+  initialDelaySeconds?: number;
+}
+
 export interface ProjectSpec {
   image: string;
   hostnames: string[];
   port?: number;
   env?: Record<string, string>;
+  /** Replaces the image's ENTRYPOINT (and drops its CMD), as in Kubernetes. */
   command?: string[];
+  /** Replaces the image's CMD, as in Kubernetes. */
+  args?: string[];
   resources?: ResourceRequirements;
   scaling?: ScalingSpec;
   pool?: { size?: number };
   leases?: { maxConcurrent?: number };
   readiness?: ReadinessSpec;
+  liveness?: LivenessSpec;
   tls?: boolean;
   /** The app speaks HTTP/2 cleartext (h2c) on its port; like Cloud Run's --use-http2. */
   http2?: boolean;

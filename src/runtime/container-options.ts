@@ -24,8 +24,7 @@ export function containerCreateOptions({ instance, name, network, spec }: Create
     name,
     Image: spec.image,
     Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
-    // As in Kubernetes and Cloud Run, `command` replaces the image's entrypoint.
-    ...(spec.command ? { Entrypoint: spec.command, Cmd: [] } : {}),
+    ...processOptions(spec),
     Labels: {
       ...ownerLabels(instance, spec.owner, spec.specHash, spec.port, spec.role ?? 'instance'),
       ...(spec.memoryBytes ? { [LABELS.memory]: String(spec.memoryBytes) } : {}),
@@ -48,4 +47,17 @@ export function containerCreateOptions({ instance, name, network, spec }: Create
       ...(spec.memoryBytes ? { Memory: spec.memoryBytes, MemorySwap: spec.memoryBytes } : {}),
     },
   };
+}
+
+/**
+ * Kubernetes' rule for `command` and `args`: command replaces the ENTRYPOINT and drops the
+ * image's CMD (an empty Cmd, as before args existed); args replace the CMD and keep the
+ * ENTRYPOINT; neither runs the image as built.
+ */
+export function processOptions(
+  spec: Pick<ContainerSpec, 'command' | 'args'>,
+): Pick<ContainerCreateOptions, 'Entrypoint' | 'Cmd'> {
+  if (spec.command) return { Entrypoint: spec.command, Cmd: spec.args ?? [] };
+  if (spec.args) return { Cmd: spec.args };
+  return {};
 }

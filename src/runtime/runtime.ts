@@ -37,7 +37,12 @@ export interface ContainerSpec {
   image: string;
   port: number;
   env: Record<string, string>;
+  /**
+   * As in Kubernetes: `command` replaces the image's ENTRYPOINT and `args` its CMD. With
+   * `command` alone the image's CMD is dropped too; with `args` alone the ENTRYPOINT stays.
+   */
   command?: string[];
+  args?: string[];
   cpuMillis?: number;
   memoryBytes?: number;
   /** The Linux capabilities it keeps (all others are dropped); Luma's kept set when absent. */

@@ -191,7 +191,7 @@ describe('lease', () => {
   });
 
   it('starts a fresh container when the pool is empty, or when the lease brings its own env', async () => {
-    await project({ env: { GREETING: 'hi' } });
+    await project({ env: { GREETING: 'hi' }, args: ['--verbose'] });
     await lease('fresh', { env: { EXTRA: '1' }, resources: { cpu: '500m', memory: '512Mi' } });
     await leases.reconcile('fresh');
     const status = leaseStatus('fresh');
@@ -204,6 +204,7 @@ describe('lease', () => {
       cpuMillis: 500,
       memoryBytes: 512 * MiB,
       env: { EXTRA: '1', GREETING: 'hi', PORT: '8080' },
+      args: ['--verbose'],
     });
     expect(status?.resources).toEqual({ cpu: '500m', memory: '512Mi' });
   });

@@ -133,8 +133,8 @@ const SIZE_2 = { pool: { size: 2 } };
 
 const rows: Row[] = [
   {
-    name: 'size 3 → a first batch of 2 created, started and probed; the rest after the batch spacing',
-    spec: { pool: { size: 3 } },
+    name: 'size 3 → a first batch of 2 created (with the project’s command and args), started and probed; the rest after the batch spacing',
+    spec: { pool: { size: 3 }, command: ['/app'], args: ['serve'] },
     wantLog: ['create c1', 'create c2', 'start c1', 'start c2'],
     wantResult: { requeueAfterMs: 1_000 },
     wantPool: { size: 3, ready: 2, starting: 0 },
@@ -142,7 +142,12 @@ const rows: Row[] = [
     check: () => {
       expect(world.prober.count(PORT)).toBe(2);
       const create = world.runtime.calls[0];
-      expect(create?.op === 'create' && create.spec).toMatchObject({ role: 'pool', cpuMillis: 250 });
+      expect(create?.op === 'create' && create.spec).toMatchObject({
+        role: 'pool',
+        cpuMillis: 250,
+        command: ['/app'],
+        args: ['serve'],
+      });
     },
   },
   {

@@ -104,13 +104,16 @@ describe('PrometheusControllerMetrics', () => {
       expect(line(text, `luma_cold_starts_total{project="web",tier="${tier}"}`)).toBe(0);
     expect(line(text, 'luma_scale_events_total{project="web",direction="up"}')).toBe(0);
     expect(line(text, 'luma_instance_start_failures_total{project="web"}')).toBe(0);
+    expect(line(text, 'luma_liveness_failures_total{project="web"}')).toBe(0);
     expect(text).not.toMatch(/^luma_cold_start_(phase_)?duration_seconds_\w+\{[^}]*project="web"/m);
 
     metrics.coldStart('web', 'stopped', 0.3);
     metrics.coldStartPhase('web', 'stopped', 'readiness', 0.2);
     metrics.reconciled('Project', 'error', 0.01);
     metrics.imageBuilt('succeeded', 12);
+    metrics.livenessFailed('web');
     text = await registry.metrics();
+    expect(line(text, 'luma_liveness_failures_total{project="web"}')).toBe(1);
     expect(line(text, 'luma_cold_starts_total{project="web",tier="stopped"}')).toBe(1);
     expect(line(text, 'luma_cold_starts_total{project="web",tier="fresh"}')).toBe(0);
     expect(line(text, 'luma_cold_start_duration_seconds_count{project="web",tier="stopped"}')).toBe(1);

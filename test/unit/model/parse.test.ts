@@ -70,18 +70,22 @@ describe('parseManifests: valid input', () => {
     const source = project(
       '  port: 3000',
       '  env: { LOG_LEVEL: debug, EMPTY: "" }',
-      '  command: [busybox, httpd, -f]',
+      '  command: [busybox, httpd]',
+      '  args: [-f, -p, "3000"]',
       '  resources: { cpu: 500m, memory: 256Mi }',
       '  scaling: { minInstances: 1, maxInstances: 3, targetConcurrency: 10, idleTimeout: 5m, pauseAfter: 30s }',
       '  pool: { size: 2 }',
       '  readiness: { tcpSocket: {}, startupTimeout: 45s }',
+      '  liveness: { httpGet: { path: /healthz }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2, initialDelaySeconds: 10 }',
       '  tls: true',
     );
     const [doc] = parseManifests(source, FILE);
     expect(doc?.object.spec).toMatchObject({
       port: 3000,
       tls: true,
+      args: ['-f', '-p', '3000'],
       readiness: { tcpSocket: {}, startupTimeout: '45s' },
+      liveness: { httpGet: { path: '/healthz' }, periodSeconds: 5, failureThreshold: 2 },
     });
   });
 
@@ -290,7 +294,7 @@ describe('parseManifests: YAML syntax', () => {
     const source = `${project('  image: again')}---\n${project('  replicas: 2')}`;
     expect(errorsOf(source)).toEqual([
       'app.yaml:8:3: invalid YAML: map keys must be unique',
-      'app.yaml:17:3: spec.replicas: unknown field "replicas" (allowed: image, hostnames, port, env, command, resources, scaling, pool, leases, readiness, tls, securityContext)',
+      'app.yaml:17:3: spec.replicas: unknown field "replicas" (allowed: image, hostnames, port, env, command, args, resources, scaling, pool, leases, readiness, liveness, tls, securityContext)',
     ]);
   });
 });
@@ -393,7 +397,7 @@ describe('parseManifests: types', () => {
 describe('parseManifests: unknown fields', () => {
   it('points at the unknown key and lists the allowed fields', () => {
     expect(errorsOf(project('  replicas: 3'))).toEqual([
-      'app.yaml:8:3: spec.replicas: unknown field "replicas" (allowed: image, hostnames, port, env, command, resources, scaling, pool, leases, readiness, tls, securityContext)',
+      'app.yaml:8:3: spec.replicas: unknown field "replicas" (allowed: image, hostnames, port, env, command, args, resources, scaling, pool, leases, readiness, liveness, tls, securityContext)',
     ]);
   });
 
@@ -466,6 +470,40 @@ describe('parseManifests: missing fields', () => {
     expect(errorsOf(project('  readiness:', '    httpGet: { path: /healthz }', '    tcpSocket: {}'))).toEqual([
       'app.yaml:10:5: spec.readiness: "httpGet" and "tcpSocket" cannot both be set; choose one',
     ]);
+  });
+
+  it('asks a liveness check for exactly one of httpGet and tcpSocket', () => {
+    expect(errorsOf(project('  liveness: { periodSeconds: 5 }'))).toEqual([
+      'app.yaml:8:13: spec.liveness: missing required field: set one of "httpGet" or "tcpSocket"',
+    ]);
+    expect(errorsOf(project('  liveness:', '    httpGet: { path: /healthz }', '    tcpSocket: {}'))).toEqual([
+      'app.yaml:10:5: spec.liveness: "httpGet" and "tcpSocket" cannot both be set; choose one',
+    ]);
+    expect(errorsOf(project('  liveness: { httpGet: {} }'))).toEqual([
+      'app.yaml:8:24: spec.liveness.httpGet: missing required field "path"',
+    ]);
+  });
+
+  it('takes liveness timings as whole seconds within bounds, as Kubernetes does', () => {
+    expect(errorsOf(project('  liveness: { tcpSocket: {}, periodSeconds: 0 }'))).toEqual([
+      'app.yaml:8:45: spec.liveness.periodSeconds: expected an integer between 1 and 3600, got 0',
+    ]);
+    expect(errorsOf(project('  liveness: { tcpSocket: {}, timeoutSeconds: 1.5 }'))).toEqual([
+      'app.yaml:8:46: spec.liveness.timeoutSeconds: expected integer, got number 1.5',
+    ]);
+    expect(errorsOf(project('  liveness: { tcpSocket: {}, failureThreshold: "3" }'))).toEqual([
+      'app.yaml:8:48: spec.liveness.failureThreshold: expected integer, got string "3"',
+    ]);
+    expect(errorsOf(project('  liveness: { tcpSocket: {}, initialDelaySeconds: -1 }'))).toEqual([
+      'app.yaml:8:51: spec.liveness.initialDelaySeconds: expected an integer between 0 and 3600, got -1',
+    ]);
+  });
+
+  it('takes args as a list of strings, like command', () => {
+    expect(errorsOf(project('  args: --verbose'))).toEqual([
+      'app.yaml:8:9: spec.args: expected a list, got string "--verbose"',
+    ]);
+    expect(errorsOf(project('  args: []'))).toEqual(['app.yaml:8:9: spec.args: expected at least 1 entry, got none']);
   });
 });
 

@@ -53,12 +53,14 @@ describe('resolveProjectSettings', () => {
       hostnames: ['app.example.com', 'www.example.com'],
       port: 3000,
       env: { LOG_LEVEL: 'debug' },
-      command: ['node', 'server.js'],
+      command: ['node'],
+      args: ['server.js'],
       resources: { cpu: '1.5', memory: '256Mi' },
       scaling: { minInstances: 1, maxInstances: 4, targetConcurrency: 10, idleTimeout: '5m', pauseAfter: '30s' },
       pool: { size: 2 },
       leases: { maxConcurrent: 3 },
       readiness: { httpGet: { path: '/healthz' }, startupTimeout: '2m' },
+      liveness: { httpGet: { path: '/alive' }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 4 },
       tls: true,
       securityContext: { capabilities: { add: ['SYS_PTRACE', 'NET_RAW', 'CHOWN'] } },
     });
@@ -67,7 +69,8 @@ describe('resolveProjectSettings', () => {
       hostnames: ['app.example.com', 'www.example.com'],
       port: 3000,
       env: { LOG_LEVEL: 'debug', PORT: '3000' },
-      command: ['node', 'server.js'],
+      command: ['node'],
+      args: ['server.js'],
       cpuMillis: 1500,
       memoryBytes: 256 * 2 ** 20,
       // The kept set plus what was added, each once, sorted.
@@ -89,9 +92,27 @@ describe('resolveProjectSettings', () => {
       pauseAfterMs: 30_000,
       startupTimeoutMs: 120_000,
       readiness: { type: 'http', path: '/healthz' },
+      liveness: {
+        check: { type: 'http', path: '/alive' },
+        periodMs: 5000,
+        timeoutMs: 2000,
+        failureThreshold: 4,
+        initialDelayMs: 0,
+      },
       poolSize: 2,
       maxConcurrentLeases: 3,
       tls: true,
+    });
+  });
+
+  it("fills a liveness check's timings with Kubernetes' defaults, and declares none unless asked", () => {
+    expect(resolveProjectSettings(minimal).liveness).toBeUndefined();
+    expect(resolveProjectSettings({ ...minimal, liveness: { tcpSocket: {} } }).liveness).toEqual({
+      check: { type: 'tcp' },
+      periodMs: 10_000,
+      timeoutMs: 1_000,
+      failureThreshold: 3,
+      initialDelayMs: 0,
     });
   });
 

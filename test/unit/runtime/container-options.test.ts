@@ -60,3 +60,31 @@ describe('containerCreateOptions', () => {
     });
   });
 });
+
+describe('command and args (Kubernetes: command is the ENTRYPOINT, args the CMD)', () => {
+  const create = (overrides: Partial<ContainerSpec>): ReturnType<typeof containerCreateOptions> =>
+    containerCreateOptions({ instance: 'prod', name: 'n', network: 'luma-prod', spec: { ...spec, ...overrides } });
+
+  it('leaves ENTRYPOINT and CMD to the image when neither is given', () => {
+    const options = create({});
+    expect(options).not.toHaveProperty('Entrypoint');
+    expect(options).not.toHaveProperty('Cmd');
+  });
+
+  it('replaces the ENTRYPOINT and drops the image CMD for a command alone', () => {
+    expect(create({ command: ['/bin/app', 'serve'] })).toMatchObject({ Entrypoint: ['/bin/app', 'serve'], Cmd: [] });
+  });
+
+  it('replaces only the CMD for args alone, so the image ENTRYPOINT stays', () => {
+    const options = create({ args: ['--verbose'] });
+    expect(options.Cmd).toEqual(['--verbose']);
+    expect(options).not.toHaveProperty('Entrypoint');
+  });
+
+  it('runs the command with the args when both are given', () => {
+    expect(create({ command: ['/bin/app'], args: ['serve', '-v'] })).toMatchObject({
+      Entrypoint: ['/bin/app'],
+      Cmd: ['serve', '-v'],
+    });
+  });
+});
