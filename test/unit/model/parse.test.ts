@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { ManifestError, formatIssue, parseManifests, type ManifestIssue } from '../../../src/model/parse.js';
+
+/** A Project spec's fields in the schema's order: the list an unknown-field error gives. */
+const PROJECT_SPEC_FIELDS = Object.keys(
+  (
+    JSON.parse(readFileSync(new URL('../../../schemas/project.schema.json', import.meta.url), 'utf8')) as {
+      properties: { spec: { properties: Record<string, unknown> } };
+    }
+  ).properties.spec.properties,
+).join(', ');
 
 // Each error case asserts the whole formatted line, `file:line:column: path: message`,
 // so position, path and wording are all pinned. Manifests are written as arrays of lines
@@ -294,7 +304,7 @@ describe('parseManifests: YAML syntax', () => {
     const source = `${project('  image: again')}---\n${project('  replicas: 2')}`;
     expect(errorsOf(source)).toEqual([
       'app.yaml:8:3: invalid YAML: map keys must be unique',
-      'app.yaml:17:3: spec.replicas: unknown field "replicas" (allowed: image, hostnames, port, env, command, args, resources, scaling, pool, leases, readiness, liveness, tls, securityContext)',
+      `app.yaml:17:3: spec.replicas: unknown field "replicas" (allowed: ${PROJECT_SPEC_FIELDS})`,
     ]);
   });
 });
@@ -397,7 +407,7 @@ describe('parseManifests: types', () => {
 describe('parseManifests: unknown fields', () => {
   it('points at the unknown key and lists the allowed fields', () => {
     expect(errorsOf(project('  replicas: 3'))).toEqual([
-      'app.yaml:8:3: spec.replicas: unknown field "replicas" (allowed: image, hostnames, port, env, command, args, resources, scaling, pool, leases, readiness, liveness, tls, securityContext)',
+      `app.yaml:8:3: spec.replicas: unknown field "replicas" (allowed: ${PROJECT_SPEC_FIELDS})`,
     ]);
   });
 
