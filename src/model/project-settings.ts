@@ -17,6 +17,12 @@ export const DEFAULT_STARTUP_TIMEOUT_MS = 30_000;
 export const DEFAULT_READINESS_PATH = '/';
 export const DEFAULT_POOL_SIZE = 0;
 export const DEFAULT_TLS = false;
+/** Cloud Run's default request timeout. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
+/** Queued requests per concurrency slot when maxQueued is not given (Knative's queue depth)... */
+export const QUEUED_PER_SLOT = 10;
+/** ...and at most this many by default. */
+export const DEFAULT_MAX_QUEUED_CAP = 1_000;
 // ---------------------------------
 
 export type ReadinessSettings = { type: 'http'; path: string } | { type: 'tcp' };
@@ -34,7 +40,14 @@ export interface ProjectSettings {
   capabilities: Capability[];
   minInstances: number;
   maxInstances: number;
+  /** Never above maxConcurrency: another instance starts before requests must queue. */
   targetConcurrency: number;
+  /** The hard cap of in-flight requests per instance; undefined: none. */
+  maxConcurrency?: number;
+  /** Requests that may wait for a slot (with maxConcurrency only). */
+  maxQueued?: number;
+  /** The longest a request may take, arrival to last byte. */
+  requestTimeoutMs: number;
   idleTimeoutMs: number;
   /** Absent when not declared, or when it would not come before the idle timeout. */
   pauseAfterMs?: number;
@@ -78,7 +91,11 @@ export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSett
     capabilities: containerCapabilities(spec.securityContext?.capabilities?.add),
     minInstances,
     maxInstances,
-    targetConcurrency: scaling.targetConcurrency ?? DEFAULT_TARGET_CONCURRENCY,
+    targetConcurrency: Math.min(
+      scaling.targetConcurrency ?? DEFAULT_TARGET_CONCURRENCY,
+      scaling.maxConcurrency ?? Number.POSITIVE_INFINITY,
+    ),
+    requestTimeoutMs: spec.timeout !== undefined ? parseDuration(spec.timeout) : DEFAULT_REQUEST_TIMEOUT_MS,
     idleTimeoutMs,
     startupTimeoutMs:
       readiness.startupTimeout !== undefined ? parseDuration(readiness.startupTimeout) : DEFAULT_STARTUP_TIMEOUT_MS,
@@ -89,6 +106,7 @@ export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSett
     maxConcurrentLeases: spec.leases?.maxConcurrent,
     tls: spec.tls ?? DEFAULT_TLS,
   };
+  if (scaling.maxConcurrency !== undefined) Object.assign(settings, concurrencyCap(scaling, maxInstances));
   if (spec.command) settings.command = [...spec.command];
   if (spec.resources?.cpu !== undefined) settings.cpuMillis = parseCpu(spec.resources.cpu);
   if (spec.resources?.memory !== undefined) settings.memoryBytes = parseMemory(spec.resources.memory);
@@ -98,6 +116,16 @@ export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSett
   if (pauseAfterMs !== undefined && pauseAfterMs > 0 && pauseAfterMs < idleTimeoutMs)
     settings.pauseAfterMs = pauseAfterMs;
   return settings;
+}
+
+/** The hard cap and the bound of the queue behind it (spec.scaling.maxConcurrency is set). */
+function concurrencyCap(
+  scaling: NonNullable<ProjectSpec['scaling']>,
+  maxInstances: number,
+): { maxConcurrency: number; maxQueued: number } {
+  const maxConcurrency = scaling.maxConcurrency ?? 1;
+  const byDefault = Math.min(QUEUED_PER_SLOT * maxInstances * maxConcurrency, DEFAULT_MAX_QUEUED_CAP);
+  return { maxConcurrency, maxQueued: scaling.maxQueued ?? byDefault };
 }
 
 /**

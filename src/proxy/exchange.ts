@@ -1,3 +1,4 @@
+import type { RequestDeadline } from './request-deadline.js';
 import type { RequestTarget } from './request-target.js';
 import type { ProxyAnswer } from './responses.js';
 import type { Target } from './route-table.js';
@@ -10,6 +11,8 @@ export type ForwardOutcome =
   | { kind: 'response'; status: number }
   | { kind: 'upstream-error'; error: Error }
   | { kind: 'response-timeout' }
+  /** The request's whole deadline passed: forwarding stopped; the proxy answers 504 or cuts the answer begun. */
+  | { kind: 'request-timeout' }
   | { kind: 'client-aborted' };
 
 export interface ForwardOptions {
@@ -23,6 +26,8 @@ export interface ForwardOptions {
   trustForwardedHeaders: boolean;
   /** Told when the upstream's answer begins (for the time to first byte of a held request). */
   onResponseHead?: () => void;
+  /** The request's whole deadline (spec.timeout): when it passes, the forward settles with 'request-timeout'. */
+  deadline?: RequestDeadline;
 }
 
 export interface ClientExchange {
