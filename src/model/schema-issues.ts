@@ -16,8 +16,11 @@ import { closestMatch, describeValue, expectedType, listWords, quote } from './w
 /** The source text of the scalar at a path (`8080`, `1.10`), for "quote the value" hints. */
 export type ScalarSource = (path: FieldPath) => string | undefined;
 
-/** Unknown-field messages list the allowed fields when there are at most this many. */
-const MAX_LISTED_FIELDS = 12;
+/**
+ * Unknown-field messages list the allowed fields when there are at most this many: a
+ * Project's spec (16 fields and growing) still gets its list; a huge enum-like mapping not.
+ */
+const MAX_LISTED_FIELDS = 20;
 
 /** Keywords whose own error sums up the errors reported inside them. */
 const SUMMARIZING = new Set(['oneOf', 'anyOf', 'not']);

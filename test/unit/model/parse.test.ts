@@ -290,7 +290,7 @@ describe('parseManifests: YAML syntax', () => {
     const source = `${project('  image: again')}---\n${project('  replicas: 2')}`;
     expect(errorsOf(source)).toEqual([
       'app.yaml:8:3: invalid YAML: map keys must be unique',
-      'app.yaml:17:3: spec.replicas: unknown field "replicas" (allowed: image, hostnames, port, env, command, resources, scaling, pool, leases, readiness, tls, securityContext)',
+      'app.yaml:17:3: spec.replicas: unknown field "replicas" (allowed: image, hostnames, port, env, command, resources, scaling, pool, leases, readiness, timeout, tls, securityContext)',
     ]);
   });
 });
@@ -393,7 +393,7 @@ describe('parseManifests: types', () => {
 describe('parseManifests: unknown fields', () => {
   it('points at the unknown key and lists the allowed fields', () => {
     expect(errorsOf(project('  replicas: 3'))).toEqual([
-      'app.yaml:8:3: spec.replicas: unknown field "replicas" (allowed: image, hostnames, port, env, command, resources, scaling, pool, leases, readiness, tls, securityContext)',
+      'app.yaml:8:3: spec.replicas: unknown field "replicas" (allowed: image, hostnames, port, env, command, resources, scaling, pool, leases, readiness, timeout, tls, securityContext)',
     ]);
   });
 
