@@ -737,6 +737,25 @@ export class ProxyServer implements ProxyManagement {
     return this.answer(exchange, respond.requestTimeout(service.name, timeoutMs));
   }
 
+  /** The service's timeouts for one forward, and the first-byte clock of a request that was held. */
+  private forwardOptions(service: Service, exchange: ClientExchange, deadline?: RequestDeadline): ForwardOptions {
+    const options: ForwardOptions = {
+      responseTimeoutMs: service.responseTimeoutMs,
+      sendTimeoutMs: this.limits.sendTimeoutMs,
+      trustForwardedHeaders: service.forwardHeaders,
+      ...(deadline ? { deadline } : {}),
+    };
+    const heldAt = this.heldSince.get(exchange);
+    if (heldAt !== undefined) {
+      traceWake('proxy-forward', service.name);
+      options.onResponseHead = () => {
+        traceWake('proxy-response-head', service.name);
+        this.metrics.heldRequestFirstByte(service.name, (this.now() - heldAt) / 1000);
+      };
+    }
+    return options;
+  }
+
   /** Forwards to one target; returns the status the client got, or 'refused' to try the next target. */
   private async forwardTo(
     service: Service,
@@ -749,21 +768,7 @@ export class ProxyServer implements ProxyManagement {
       if (deadline?.expired) return this.requestTimedOut(service, exchange, target);
       this.hintScaleUp(service);
       const started = this.now();
-      const heldAt = this.heldSince.get(exchange);
-      const options: ForwardOptions = {
-        responseTimeoutMs: service.responseTimeoutMs,
-        sendTimeoutMs: this.limits.sendTimeoutMs,
-        trustForwardedHeaders: service.forwardHeaders,
-        ...(deadline ? { deadline } : {}),
-      };
-      if (heldAt !== undefined) {
-        traceWake('proxy-forward', service.name);
-        options.onResponseHead = () => {
-          traceWake('proxy-response-head', service.name);
-          this.metrics.heldRequestFirstByte(service.name, (this.now() - heldAt) / 1000);
-        };
-      }
-      const outcome = await exchange.forward(target, options);
+      const outcome = await exchange.forward(target, this.forwardOptions(service, exchange, deadline));
       switch (outcome.kind) {
         case 'response':
           return outcome.status;
