@@ -39,7 +39,7 @@ function positiveDuration(flag: string): (value: string) => number {
   };
 }
 
-function positiveInteger(flag: string): (value: string) => number {
+export function positiveInteger(flag: string): (value: string) => number {
   return (value) => {
     if (!/^[1-9]\d*$/.test(value.trim()))
       throw new CliError(`${flag}: expected a whole number above zero, got "${value}"`);

@@ -57,6 +57,10 @@ export function routeFor(
     targets: targets.map(addressOf),
     startupTimeoutMs: settings.startupTimeoutMs,
     targetConcurrency: settings.targetConcurrency,
+    requestTimeoutMs: settings.requestTimeoutMs,
+    ...(settings.maxConcurrency !== undefined
+      ? { maxConcurrency: settings.maxConcurrency, maxQueued: settings.maxQueued }
+      : {}),
     // spec.tls: HTTPS with an automatic certificate, and plain HTTP redirected to it.
     ...(settings.tls ? { tls: true, sslRedirect: true } : {}),
     // spec.http2: the proxy speaks h2c to the app (src/proxy/h2c/).

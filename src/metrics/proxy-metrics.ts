@@ -1,5 +1,5 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
-import { COLD_START_BUCKETS, REQUEST_BUCKETS, serviceLabel, statusClass } from './registry.js';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { COLD_START_BUCKETS, QUEUE_WAIT_BUCKETS, REQUEST_BUCKETS, serviceLabel, statusClass } from './registry.js';
 import { TalliedMetrics, type TalliedSeries } from './tallied-series.js';
 
 // What the edge proxy tells Prometheus. The proxy calls this interface from a handful of
@@ -33,6 +33,12 @@ export interface ProxyMetrics {
   heldRequestFirstByte(service: string, seconds: number): void;
   /** A held request gave up after the service's startupTimeout (503). */
   wakeTimedOut(service: string): void;
+  /** Requests now waiting for a slot (held or queued) changed to `length`. */
+  queueLength(service: string, length: number): void;
+  /** A request queued behind instances at maxConcurrency got a slot after waiting this long. */
+  queuedRequestRouted(service: string, seconds: number): void;
+  /** A request found the queue full and was answered 429. */
+  queueRejected(service: string): void;
 }
 
 export const NO_PROXY_METRICS: ProxyMetrics = {
@@ -43,6 +49,9 @@ export const NO_PROXY_METRICS: ProxyMetrics = {
   heldRequestRouted: () => undefined,
   heldRequestFirstByte: () => undefined,
   wakeTimedOut: () => undefined,
+  queueLength: () => undefined,
+  queuedRequestRouted: () => undefined,
+  queueRejected: () => undefined,
 };
 
 export class PrometheusProxyMetrics implements ProxyMetrics {
@@ -54,6 +63,9 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
   private readonly holdWait: Histogram<'project'>;
   private readonly heldFirstByte: Histogram<'project'>;
   private readonly wakeTimeouts: Counter<'project'>;
+  private readonly queued: Gauge<'project'>;
+  private readonly queueWait: Histogram<'project'>;
+  private readonly queueRejections: Counter<'project'>;
   private readonly deployed = new Set<string>();
 
   constructor(registry: Registry) {
@@ -95,6 +107,25 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
       labelNames: ['project'],
       registers,
     });
+    this.queued = new Gauge({
+      name: 'luma_proxy_queue_length',
+      help: 'Requests waiting for a free slot now: held for a cold start or queued behind instances at maxConcurrency.',
+      labelNames: ['project'],
+      registers,
+    });
+    this.queueWait = new Histogram({
+      name: 'luma_proxy_queue_wait_seconds',
+      help: 'How long a request queued behind instances at maxConcurrency waited for a slot.',
+      labelNames: ['project'],
+      buckets: QUEUE_WAIT_BUCKETS,
+      registers,
+    });
+    this.queueRejections = new Counter({
+      name: 'luma_proxy_queue_rejections_total',
+      help: 'Requests answered 429 because the queue behind instances at maxConcurrency was full.',
+      labelNames: ['project'],
+      registers,
+    });
   }
 
   serviceDeployed(service: string): void {
@@ -104,6 +135,8 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
     for (const status of ZEROED_STATUSES) this.seriesFor(project, status);
     this.held.inc({ project }, 0);
     this.wakeTimeouts.inc({ project }, 0);
+    this.queued.set({ project }, 0);
+    this.queueRejections.inc({ project }, 0);
   }
 
   serviceRemoved(service: string): void {
@@ -116,6 +149,9 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
     this.wakeTimeouts.remove({ project });
     this.holdWait.remove({ project });
     this.heldFirstByte.remove({ project });
+    this.queued.remove({ project });
+    this.queueWait.remove({ project });
+    this.queueRejections.remove({ project });
   }
 
   requestFinished(service: string, statusCode: number, seconds: number): void {
@@ -148,5 +184,17 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
 
   wakeTimedOut(service: string): void {
     this.wakeTimeouts.inc({ project: serviceLabel(service) });
+  }
+
+  queueLength(service: string, length: number): void {
+    this.queued.set({ project: serviceLabel(service) }, length);
+  }
+
+  queuedRequestRouted(service: string, seconds: number): void {
+    this.queueWait.observe({ project: serviceLabel(service) }, seconds);
+  }
+
+  queueRejected(service: string): void {
+    this.queueRejections.inc({ project: serviceLabel(service) });
   }
 }

@@ -54,6 +54,8 @@ export function serviceLabel(service: string): string {
 /** Buckets for cold starts and their phases: from an unpause (tens of ms) to slow starts. */
 export const COLD_START_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** Buckets for proxied requests. */
+/** Waits in a project's queue for a free slot: from a blink to its request timeout (up to an hour). */
+export const QUEUE_WAIT_BUCKETS = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 export const REQUEST_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Buckets for image builds and reconciles that include them. */
 export const BUILD_BUCKETS = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];

@@ -22,6 +22,12 @@ export const DEFAULT_LIVENESS_PERIOD_SECONDS = 10;
 export const DEFAULT_LIVENESS_TIMEOUT_SECONDS = 1;
 export const DEFAULT_LIVENESS_FAILURE_THRESHOLD = 3;
 export const DEFAULT_LIVENESS_INITIAL_DELAY_SECONDS = 0;
+/** Cloud Run's default request timeout. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
+/** Queued requests per concurrency slot when maxQueued is not given (Knative's queue depth)... */
+export const QUEUED_PER_SLOT = 10;
+/** ...and at most this many by default. */
+export const DEFAULT_MAX_QUEUED_CAP = 1_000;
 // ---------------------------------
 
 /** `h2c`: the HTTP GET, over HTTP/2 cleartext, of a project whose app speaks only that (spec.http2). */
@@ -51,7 +57,14 @@ export interface ProjectSettings {
   capabilities: Capability[];
   minInstances: number;
   maxInstances: number;
+  /** Never above maxConcurrency: another instance starts before requests must queue. */
   targetConcurrency: number;
+  /** The hard cap of in-flight requests per instance; undefined: none. */
+  maxConcurrency?: number;
+  /** Requests that may wait for a slot (with maxConcurrency only). */
+  maxQueued?: number;
+  /** The longest a request may take, arrival to last byte. */
+  requestTimeoutMs: number;
   idleTimeoutMs: number;
   /** Absent when not declared, or when it would not come before the idle timeout. */
   pauseAfterMs?: number;
@@ -99,7 +112,11 @@ export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSett
     capabilities: containerCapabilities(spec.securityContext?.capabilities?.add),
     minInstances,
     maxInstances,
-    targetConcurrency: scaling.targetConcurrency ?? DEFAULT_TARGET_CONCURRENCY,
+    targetConcurrency: Math.min(
+      scaling.targetConcurrency ?? DEFAULT_TARGET_CONCURRENCY,
+      scaling.maxConcurrency ?? Number.POSITIVE_INFINITY,
+    ),
+    requestTimeoutMs: spec.timeout !== undefined ? parseDuration(spec.timeout) : DEFAULT_REQUEST_TIMEOUT_MS,
     idleTimeoutMs,
     startupTimeoutMs:
       readiness.startupTimeout !== undefined ? parseDuration(readiness.startupTimeout) : DEFAULT_STARTUP_TIMEOUT_MS,
@@ -111,6 +128,7 @@ export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSett
     tls: spec.tls ?? DEFAULT_TLS,
   };
   if (spec.http2) settings.http2 = true;
+  if (scaling.maxConcurrency !== undefined) Object.assign(settings, concurrencyCap(scaling, maxInstances));
   if (spec.command) settings.command = [...spec.command];
   if (spec.args) settings.args = [...spec.args];
   if (spec.liveness) settings.liveness = livenessSettings(spec.liveness);
@@ -122,6 +140,16 @@ export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSett
   if (pauseAfterMs !== undefined && pauseAfterMs > 0 && pauseAfterMs < idleTimeoutMs)
     settings.pauseAfterMs = pauseAfterMs;
   return settings;
+}
+
+/** The hard cap and the bound of the queue behind it (spec.scaling.maxConcurrency is set). */
+function concurrencyCap(
+  scaling: NonNullable<ProjectSpec['scaling']>,
+  maxInstances: number,
+): { maxConcurrency: number; maxQueued: number } {
+  const maxConcurrency = scaling.maxConcurrency ?? 1;
+  const byDefault = Math.min(QUEUED_PER_SLOT * maxInstances * maxConcurrency, DEFAULT_MAX_QUEUED_CAP);
+  return { maxConcurrency, maxQueued: scaling.maxQueued ?? byDefault };
 }
 
 /**

@@ -19,6 +19,8 @@ import { quote } from './wording.js';
 export const LIMITS = {
   idleTimeoutMs: { min: 1_000, max: 24 * 3_600_000 },
   startupTimeoutMs: { min: 1_000, max: 10 * 60_000 },
+  /** Cloud Run's request timeout bounds. */
+  requestTimeoutMs: { min: 1_000, max: 3_600_000 },
   cpuMillis: { min: 10, max: 64_000 },
   memoryBytes: { min: 6 * 2 ** 20, max: 2 ** 40 },
 } as const;
@@ -70,6 +72,10 @@ function checkProject(checks: Checks): void {
     );
   }
   checks.quantity(['spec', 'readiness', 'startupTimeout'], DURATION, LIMITS.startupTimeoutMs);
+  checks.quantity(['spec', 'timeout'], DURATION, LIMITS.requestTimeoutMs);
+  const maxQueuedPath = ['spec', 'scaling', 'maxQueued'];
+  if (checks.value(maxQueuedPath) !== undefined && checks.value(['spec', 'scaling', 'maxConcurrency']) === undefined)
+    checks.report(maxQueuedPath, 'maxQueued bounds the queue of maxConcurrency: set scaling.maxConcurrency too');
   checkResources(checks);
 
   const minPath = ['spec', 'scaling', 'minInstances'];

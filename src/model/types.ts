@@ -66,6 +66,10 @@ export interface ScalingSpec {
   /** Duration like `60s`. */
   idleTimeout?: string;
   pauseAfter?: string;
+  /** A hard cap of in-flight requests per instance; absent: no cap. */
+  maxConcurrency?: number;
+  /** Requests that may wait for a slot past maxConcurrency before 429. */
+  maxQueued?: number;
 }
 
 export interface ReadinessSpec {
@@ -105,6 +109,8 @@ export interface ProjectSpec {
   tls?: boolean;
   /** The app speaks HTTP/2 cleartext (h2c) on its port; like Cloud Run's --use-http2. */
   http2?: boolean;
+  /** The longest a request may take, like `300s` (Cloud Run's request timeout). */
+  timeout?: string;
   securityContext?: SecurityContextSpec;
 }
 

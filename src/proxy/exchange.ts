@@ -1,4 +1,5 @@
 import type { H2cSessions } from './h2c/session-pool.js';
+import type { RequestDeadline } from './request-deadline.js';
 import type { RequestTarget } from './request-target.js';
 import type { ProxyAnswer } from './responses.js';
 import type { Target } from './route-table.js';
@@ -11,6 +12,8 @@ export type ForwardOutcome =
   | { kind: 'response'; status: number }
   | { kind: 'upstream-error'; error: Error }
   | { kind: 'response-timeout' }
+  /** The request's whole deadline passed: forwarding stopped; the proxy answers 504 or cuts the answer begun. */
+  | { kind: 'request-timeout' }
   | { kind: 'client-aborted' };
 
 export interface ForwardOptions {
@@ -26,6 +29,8 @@ export interface ForwardOptions {
   onResponseHead?: () => void;
   /** The app speaks HTTP/2 cleartext (spec.http2): forwarded on these sessions, not over HTTP/1.1. */
   h2c?: H2cSessions;
+  /** The request's whole deadline (spec.timeout): when it passes, the forward settles with 'request-timeout'. */
+  deadline?: RequestDeadline;
 }
 
 export interface ClientExchange {

@@ -113,8 +113,14 @@ export class Forwarder {
         if (settled) return;
         settled = true;
         if (responseTimer) clearTimeout(responseTimer);
+        options.deadline?.whenExpired(undefined);
         resolve(outcome);
       };
+      // The whole-request deadline: the upstream request stops; the routing answers 504 or cuts the answer.
+      options.deadline?.whenExpired(() => {
+        finish({ kind: 'request-timeout' });
+        abortUpstream?.(new Error('request timeout'));
+      });
       // Like nginx's proxy_read_timeout, the clock starts once the client has sent the whole
       // request: a slow upload is not a slow response.
       const startResponseClock = (): void => {

@@ -76,6 +76,16 @@ function parseMoves(value: unknown): HostMove[] {
   });
 }
 
+/** The deploy fields that are positive numbers when given. */
+const POSITIVE_FIELDS = [
+  'startupTimeoutMs',
+  'responseTimeoutMs',
+  'requestTimeoutMs',
+  'targetConcurrency',
+  'maxConcurrency',
+  'maxQueued',
+] as const;
+
 function parseDeploy(raw: Record<string, unknown>): DeployRequest {
   const hosts = hostList(raw.hosts, 'hosts');
   if (hosts.length === 0) fail('hosts: expected at least one host');
@@ -87,16 +97,14 @@ function parseDeploy(raw: Record<string, unknown>): DeployRequest {
     hosts,
     targets: raw.targets === undefined ? [] : stringList(raw.targets, 'targets'),
   };
-  const startupTimeoutMs = optionalPositive(raw.startupTimeoutMs, 'startupTimeoutMs');
-  const responseTimeoutMs = optionalPositive(raw.responseTimeoutMs, 'responseTimeoutMs');
-  const targetConcurrency = optionalPositive(raw.targetConcurrency, 'targetConcurrency');
+  for (const name of POSITIVE_FIELDS) {
+    const value = optionalPositive(raw[name], name);
+    if (value !== undefined) request[name] = value;
+  }
   const forwardHeaders = optionalBoolean(raw.forwardHeaders, 'forwardHeaders');
   const tls = optionalBoolean(raw.tls, 'tls');
   const sslRedirect = optionalBoolean(raw.sslRedirect, 'sslRedirect');
   const h2c = optionalBoolean(raw.h2c, 'h2c');
-  if (startupTimeoutMs !== undefined) request.startupTimeoutMs = startupTimeoutMs;
-  if (responseTimeoutMs !== undefined) request.responseTimeoutMs = responseTimeoutMs;
-  if (targetConcurrency !== undefined) request.targetConcurrency = targetConcurrency;
   if (forwardHeaders !== undefined) request.forwardHeaders = forwardHeaders;
   if (tls !== undefined) request.tls = tls;
   if (sslRedirect !== undefined) request.sslRedirect = sslRedirect;

@@ -17,8 +17,18 @@ export interface DeployRequest {
   unavailableReason?: string;
   /** In-flight requests per target above which the proxy asks its controller to look again (scale up). */
   targetConcurrency?: number;
-  /** How long to wait for the target's response headers before a 504. */
+  /** How long to wait for the target's response headers before a 504 (default: requestTimeoutMs if set, else 30 s). */
   responseTimeoutMs?: number;
+  /**
+   * The longest a request may take, from its arrival (hold and queue included) to its
+   * answer's last byte: past it, 504, or the connection is cut if the answer has begun.
+   * Absent: no whole-request deadline.
+   */
+  requestTimeoutMs?: number;
+  /** A hard cap of in-flight requests per target; requests beyond every target's cap queue. Absent: no cap. */
+  maxConcurrency?: number;
+  /** Requests that may wait (held or queued) when maxConcurrency is set; more get 429. Default 1000. */
+  maxQueued?: number;
   /** Trust X-Forwarded-* from the client (a proxy in front of this one) instead of overwriting them. */
   forwardHeaders?: boolean;
   /** Serve the hosts over HTTPS (used by the TLS listener). */
@@ -56,7 +66,7 @@ export interface ActivitySnapshot {
   lastActivityAt?: number;
   /** Requests being forwarded right now. */
   inFlight: number;
-  /** Requests held while the service has no target. */
+  /** Requests held while the service has no target, or queued while every target is at maxConcurrency. */
   waiting: number;
 }
 
@@ -71,7 +81,10 @@ export interface ServiceInfo {
   targets: TargetInfo[];
   startupTimeoutMs: number;
   responseTimeoutMs: number;
+  requestTimeoutMs?: number;
   targetConcurrency?: number;
+  maxConcurrency?: number;
+  maxQueued?: number;
   forwardHeaders: boolean;
   tls: boolean;
   sslRedirect: boolean;

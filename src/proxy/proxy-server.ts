@@ -29,6 +29,7 @@ import { respond, serializeAnswer, type ProxyAnswer } from './responses.js';
 import { BodyProgressWatch, bodyProgressOf } from './body-progress.js';
 import { answerClientError } from './client-error.js';
 import { ConnectionCap } from './connection-cap.js';
+import { RequestDeadline } from './request-deadline.js';
 import { normalizeHost, RouteTable, Target, type Service } from './route-table.js';
 import { RouteStateFile, type RouteState } from './route-state.js';
 import { setSocketOptions } from './socket-options.js';
@@ -149,12 +150,17 @@ export interface RequestRecord {
 type HoldOutcome =
   | { kind: 'target'; target: Target }
   | { kind: 'timeout' }
+  /** The request's whole deadline passed while it waited. */
+  | { kind: 'deadline' }
+  | { kind: 'full' }
   | { kind: 'unavailable'; reason: string }
   | { kind: 'removed' }
   | { kind: 'aborted' };
 
 export class ProxyServer implements ProxyManagement {
-  private readonly routes = new RouteTable();
+  private readonly routes = new RouteTable(() => this.now());
+  /** The fast path's per-connection deadlines and every request's whole deadline (spec.timeout). */
+  private readonly deadlines = new Deadlines();
   private readonly forwarder = new Forwarder();
   /** Sessions to the targets of services that speak h2c (spec.http2). */
   private readonly h2cSessions = new H2cSessions();
@@ -265,6 +271,7 @@ export class ProxyServer implements ProxyManagement {
     traceWake('proxy-route-applied', service.name);
     this.metrics.serviceDeployed(service.name);
     await this.persist();
+    this.dispatchWaiting(service);
     if (service.targets.length === 0 && service.waiting > 0 && !service.unavailableReason) this.wake(service);
     await Promise.all(removed.map((target) => this.drain(target)));
   }
@@ -310,6 +317,10 @@ export class ProxyServer implements ProxyManagement {
         targets: service.targets.map((target) => target.address),
         startupTimeoutMs: service.startupTimeoutMs,
         responseTimeoutMs: service.responseTimeoutMs,
+        ...(service.requestTimeoutMs !== undefined ? { requestTimeoutMs: service.requestTimeoutMs } : {}),
+        ...(service.maxConcurrency !== undefined
+          ? { maxConcurrency: service.maxConcurrency, maxQueued: service.queueLimit }
+          : {}),
         forwardHeaders: service.forwardHeaders,
         tls: service.tls,
         sslRedirect: service.sslRedirect,
@@ -412,7 +423,7 @@ export class ProxyServer implements ProxyManagement {
       bodyTimeoutMs: this.limits.bodyTimeoutMs,
       sendTimeoutMs: this.limits.sendTimeoutMs,
       pool: this.upstreamPool,
-      deadlines: new Deadlines(),
+      deadlines: this.deadlines,
     };
     return this.fastOptions;
   }
@@ -516,37 +527,72 @@ export class ProxyServer implements ProxyManagement {
     return { service, host };
   }
 
-  /** Counts `work` in flight on the service and its target (drains and scaling read it), then marks activity. */
+  /**
+   * A slot on the least busy target with room (maxConcurrency), counted in flight at once
+   * (drains, scaling and the cap read it) so that no other request takes the same slot.
+   * Requests already waiting go first: a new one gets nothing while any waits.
+   */
+  private claim(service: Service): Target | undefined {
+    if (service.waiting > 0) return undefined;
+    return this.claimNow(service);
+  }
+
+  private claimNow(service: Service): Target | undefined {
+    const target = service.pickTarget();
+    if (target) {
+      service.inFlight++;
+      target.inFlight++;
+    }
+    return target;
+  }
+
+  /** Runs `work` on a claimed slot, then gives the slot back (to the first waiting request) and marks activity. */
   private async inFlight<T>(service: Service, target: Target, work: () => Promise<T>): Promise<T> {
-    service.inFlight++;
-    target.inFlight++;
     try {
       return await work();
     } finally {
       service.inFlight--;
       target.inFlight--;
       service.lastActivityAt = this.now();
+      this.dispatchWaiting(service);
     }
+  }
+
+  /** Hands free slots to waiting requests, longest waiting first. */
+  private dispatchWaiting(service: Service): void {
+    // Each waiter served reports the queue's new length as it leaves (holdUntilTarget).
+    if (service.waiting > 0) service.queue.dispatch(() => this.claimNow(service));
   }
 
   private async route(exchange: ClientExchange): Promise<{ service: string | undefined; status: number }> {
     const found = this.lookup(exchange);
     if ('status' in found) return { service: undefined, status: found.status };
     const { service, host } = found;
+    // The whole-request deadline (spec.timeout) runs from here, hold and queue included.
+    const deadline = service.requestTimeoutMs !== undefined ? new RequestDeadline(service.requestTimeoutMs) : undefined;
+    deadline?.start(this.deadlines);
+    try {
+      return { service: service.name, status: await this.routeTo(service, host, exchange, deadline) };
+    } finally {
+      deadline?.cancel();
+    }
+  }
 
+  private async routeTo(
+    service: Service,
+    host: string,
+    exchange: ClientExchange,
+    deadline: RequestDeadline | undefined,
+  ): Promise<number> {
     // A target that refuses connections (its container died) is dropped and the request
     // is held for the next one; only requests without a body, so nothing is sent twice.
     for (let attempt = 0; ; attempt++) {
-      // A live target is taken at once; only a request that must wait pays for the await.
-      const acquired = service.pickTarget() ?? (await this.acquireTarget(service, host, exchange));
-      if (typeof acquired === 'number') return { service: service.name, status: acquired };
-      const outcome = await this.forwardTo(
-        service,
-        acquired,
-        exchange,
-        attempt < PROXY_DEFAULTS.maxRefusedRetries && !exchange.hasBody,
-      );
-      if (outcome !== 'refused') return { service: service.name, status: outcome };
+      // A free slot is taken at once; only a request that must wait pays for the await.
+      const acquired = this.claim(service) ?? (await this.acquireTarget(service, host, exchange, deadline));
+      if (typeof acquired === 'number') return acquired;
+      const mayRetry = attempt < PROXY_DEFAULTS.maxRefusedRetries && !exchange.hasBody;
+      const outcome = await this.forwardTo(service, acquired, exchange, mayRetry, deadline);
+      if (outcome !== 'refused') return outcome;
       service.targets = service.targets.filter((candidate) => candidate !== acquired);
       this.logger.warn(
         { service: service.name, target: acquired.address },
@@ -628,21 +674,39 @@ export class ProxyServer implements ProxyManagement {
     }
   }
 
-  /** A target for the request, holding it while the service has none; or the status of the answer given instead. */
-  private async acquireTarget(service: Service, host: string, exchange: ClientExchange): Promise<Target | number> {
-    const target = service.pickTarget();
+  /**
+   * A claimed slot for the request: at once, or after waiting in the service's queue, held
+   * while it has no target (a cold start) or queued while every target is at maxConcurrency;
+   * or the status of the answer given instead (429 when the queue is full).
+   */
+  private async acquireTarget(
+    service: Service,
+    host: string,
+    exchange: ClientExchange,
+    deadline?: RequestDeadline,
+  ): Promise<Target | number> {
+    const target = this.claim(service);
     if (target) return target;
     if (service.unavailableReason)
       return this.answer(exchange, respond.unavailable(service.name, service.unavailableReason));
+    if (service.waiting >= service.queueLimit) return this.queueFull(service, exchange);
+    const queued = service.targets.length > 0;
     const heldAt = this.now();
-    traceWake('proxy-hold', service.name);
-    this.heldSince.set(exchange, heldAt);
-    this.metrics.requestHeld(service.name);
-    const outcome = await this.holdUntilTarget(service, exchange);
+    if (!queued) {
+      traceWake('proxy-hold', service.name);
+      this.heldSince.set(exchange, heldAt);
+      this.metrics.requestHeld(service.name);
+    }
+    const outcome = await this.holdUntilTarget(service, exchange, deadline);
     switch (outcome.kind) {
       case 'target':
-        this.metrics.heldRequestRouted(service.name, (this.now() - heldAt) / 1000);
+        if (queued) this.metrics.queuedRequestRouted(service.name, (this.now() - heldAt) / 1000);
+        else this.metrics.heldRequestRouted(service.name, (this.now() - heldAt) / 1000);
         return outcome.target;
+      case 'deadline':
+        return this.requestTimedOut(service, exchange);
+      case 'full':
+        return this.queueFull(service, exchange);
       case 'timeout':
         this.metrics.wakeTimedOut(service.name);
         this.logger.warn(
@@ -659,31 +723,60 @@ export class ProxyServer implements ProxyManagement {
     }
   }
 
+  /** 429: every slot is taken and the queue behind them is full. */
+  private queueFull(service: Service, exchange: ClientExchange): number {
+    this.metrics.queueRejected(service.name);
+    this.logger.warn(
+      { service: service.name, maxQueued: service.queueLimit, requestId: exchange.requestId },
+      'queue full: request refused with 429',
+    );
+    return this.answer(exchange, respond.queueFull(service.name, service.queueLimit));
+  }
+
+  /** The whole-request deadline passed: 504, or the answer that had begun is cut (answer() does either). */
+  private requestTimedOut(service: Service, exchange: ClientExchange, target?: Target): number {
+    const timeoutMs = service.requestTimeoutMs ?? 0;
+    const cut = exchange.responseStarted;
+    this.logger.warn(
+      { service: service.name, target: target?.address, timeoutMs, requestId: exchange.requestId, cut },
+      cut ? 'request timeout: the answer under way was cut' : 'request timeout: answered 504',
+    );
+    return this.answer(exchange, respond.requestTimeout(service.name, timeoutMs));
+  }
+
+  /** The service's timeouts for one forward, and the first-byte clock of a request that was held. */
+  private forwardOptions(service: Service, exchange: ClientExchange, deadline?: RequestDeadline): ForwardOptions {
+    const options: ForwardOptions = {
+      responseTimeoutMs: service.responseTimeoutMs,
+      sendTimeoutMs: this.limits.sendTimeoutMs,
+      trustForwardedHeaders: service.forwardHeaders,
+      ...(deadline ? { deadline } : {}),
+      ...(service.h2c ? { h2c: this.h2cSessions } : {}),
+    };
+    const heldAt = this.heldSince.get(exchange);
+    if (heldAt !== undefined) {
+      traceWake('proxy-forward', service.name);
+      options.onResponseHead = () => {
+        traceWake('proxy-response-head', service.name);
+        this.metrics.heldRequestFirstByte(service.name, (this.now() - heldAt) / 1000);
+      };
+    }
+    return options;
+  }
+
   /** Forwards to one target; returns the status the client got, or 'refused' to try the next target. */
   private async forwardTo(
     service: Service,
     target: Target,
     exchange: ClientExchange,
     mayRetry: boolean,
+    deadline: RequestDeadline | undefined,
   ): Promise<number | 'refused'> {
     return this.inFlight(service, target, async () => {
+      if (deadline?.expired) return this.requestTimedOut(service, exchange, target);
       this.hintScaleUp(service);
       const started = this.now();
-      const heldAt = this.heldSince.get(exchange);
-      const options: ForwardOptions = {
-        responseTimeoutMs: service.responseTimeoutMs,
-        sendTimeoutMs: this.limits.sendTimeoutMs,
-        trustForwardedHeaders: service.forwardHeaders,
-        ...(service.h2c ? { h2c: this.h2cSessions } : {}),
-      };
-      if (heldAt !== undefined) {
-        traceWake('proxy-forward', service.name);
-        options.onResponseHead = () => {
-          traceWake('proxy-response-head', service.name);
-          this.metrics.heldRequestFirstByte(service.name, (this.now() - heldAt) / 1000);
-        };
-      }
-      const outcome = await exchange.forward(target, options);
+      const outcome = await exchange.forward(target, this.forwardOptions(service, exchange, deadline));
       switch (outcome.kind) {
         case 'response':
           return outcome.status;
@@ -710,6 +803,8 @@ export class ProxyServer implements ProxyManagement {
             'response timeout',
           );
           return this.answer(exchange, respond.gatewayTimeout(service.name, service.responseTimeoutMs));
+        case 'request-timeout':
+          return this.requestTimedOut(service, exchange, target);
         case 'upstream-error':
           if (mayRetry && isConnectionRefused(outcome.error) && !exchange.responseStarted) return 'refused';
           this.logger.warn(
@@ -736,32 +831,45 @@ export class ProxyServer implements ProxyManagement {
     this.hooks?.wake(service.name);
   }
 
-  private holdUntilTarget(service: Service, exchange: ClientExchange): Promise<HoldOutcome> {
+  /** Waits in the service's queue for a slot (dispatchWaiting() hands them out), or for what ends the wait. */
+  private holdUntilTarget(
+    service: Service,
+    exchange: ClientExchange,
+    deadline?: RequestDeadline,
+  ): Promise<HoldOutcome> {
     return new Promise((resolve) => {
-      service.waiting++;
-
+      let leave: (() => void) | undefined;
       const settle = (outcome: HoldOutcome): void => {
         clearTimeout(timer);
+        leave?.();
         service.changes.off('changed', onChanged);
         service.changes.off('removed', onRemoved);
         stopWatchingClient();
-        service.waiting--;
+        deadline?.whenExpired(undefined);
+        this.metrics.queueLength(service.name, service.waiting);
         if (service.waiting === 0) this.stopRewake(service.name);
         resolve(outcome);
       };
       const onChanged = (): void => {
-        const target = service.pickTarget();
-        if (target) settle({ kind: 'target', target });
-        else if (service.unavailableReason) settle({ kind: 'unavailable', reason: service.unavailableReason });
+        if (service.targets.length === 0 && service.unavailableReason)
+          settle({ kind: 'unavailable', reason: service.unavailableReason });
       };
       const onRemoved = (): void => settle({ kind: 'removed' });
       const onAbort = (): void => settle({ kind: 'aborted' });
-      const timer = setTimeout(() => settle({ kind: 'timeout' }), service.startupTimeoutMs);
+      // A cold start gives up after startupTimeout; behind busy targets, the request's own deadline bounds the wait.
+      const timer = setTimeout(() => {
+        if (service.targets.length === 0 || !deadline) settle({ kind: 'timeout' });
+      }, service.startupTimeoutMs);
 
       service.changes.on('changed', onChanged);
       service.changes.on('removed', onRemoved);
       const stopWatchingClient = exchange.onClientGone(onAbort);
-      // Woken only once listening, so a hook that deploys at once is not missed.
+      deadline?.whenExpired(() => settle({ kind: 'deadline' }));
+      leave = service.queue.enter((target) => settle({ kind: 'target', target }), service.queueLimit);
+      if (!leave) return settle({ kind: 'full' });
+      this.metrics.queueLength(service.name, service.waiting);
+      // Woken only once listening, so a hook that deploys at once is not missed. With targets
+      // that are all busy, the wake asks the controller for another instance (up to maxInstances).
       if (service.waiting === 1) this.wake(service, exchange.requestId);
     });
   }
@@ -771,7 +879,7 @@ export class ProxyServer implements ProxyManagement {
     this.hooks?.wake(service.name, requestId);
     if (!this.rewakeTimers.has(service.name)) {
       const timer = setInterval(() => {
-        if (service.waiting > 0 && service.targets.length === 0) this.hooks?.wake(service.name);
+        if (service.waiting > 0) this.hooks?.wake(service.name);
       }, PROXY_DEFAULTS.rewakeIntervalMs);
       timer.unref();
       this.rewakeTimers.set(service.name, timer);

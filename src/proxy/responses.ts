@@ -9,6 +9,8 @@ import { responseHasBody, statusAllowsContentLength } from './framing-policy.js'
 // otherwise read as the start of the next response.
 
 export const RETRY_AFTER_SECONDS = 5;
+/** A queue that is full now has room again as soon as one request ends. */
+export const QUEUE_FULL_RETRY_AFTER_SECONDS = 1;
 
 export interface ProxyAnswer {
   status: number;
@@ -38,6 +40,15 @@ export const respond = {
     answer(404, `Luma: the project for host "${host}" was removed while the request waited.\n`),
   gatewayTimeout: (service: string, timeoutMs: number): ProxyAnswer =>
     answer(504, `Luma: ${service} did not answer within ${timeoutMs / 1000}s.\n`),
+  /** The whole-request deadline (spec.timeout): the connection closes, as a body may still be arriving. */
+  requestTimeout: (service: string, timeoutMs: number): ProxyAnswer =>
+    answer(504, `Luma: ${service} did not answer within its timeout of ${timeoutMs / 1000}s.\n`, {}, true),
+  queueFull: (service: string, maxQueued: number): ProxyAnswer =>
+    answer(
+      429,
+      `Luma: every instance of ${service} is at its concurrency limit and ${maxQueued} requests already wait; try again shortly.\n`,
+      { 'retry-after': String(QUEUE_FULL_RETRY_AFTER_SECONDS) },
+    ),
   shuttingDown: (): ProxyAnswer =>
     answer(503, 'Luma: the proxy is shutting down; try again shortly.\n', { 'retry-after': '1' }, true),
   httpsRequired: (location: string): ProxyAnswer => answer(301, `Luma: moved to ${location}\n`, { location }),

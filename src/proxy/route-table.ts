@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { RequestQueue } from './request-queue.js';
 import {
   HostConflictError,
   UnknownServiceError,
@@ -12,6 +13,8 @@ import {
 
 export const DEFAULT_STARTUP_TIMEOUT_MS = 30_000;
 export const DEFAULT_RESPONSE_TIMEOUT_MS = 30_000;
+/** Requests that may wait for a slot when a service caps its concurrency and says no bound. */
+export const DEFAULT_MAX_QUEUED = 1_000;
 
 export class Target {
   inFlight = 0;
@@ -36,7 +39,10 @@ export class Service {
   hosts: string[] = [];
   startupTimeoutMs = DEFAULT_STARTUP_TIMEOUT_MS;
   responseTimeoutMs = DEFAULT_RESPONSE_TIMEOUT_MS;
+  requestTimeoutMs: number | undefined;
   targetConcurrency: number | undefined;
+  maxConcurrency: number | undefined;
+  maxQueued: number | undefined;
   forwardHeaders = false;
   tls = false;
   sslRedirect = false;
@@ -45,32 +51,49 @@ export class Service {
   unavailableReason: string | undefined;
   lastActivityAt: number | undefined;
   inFlight = 0;
-  waiting = 0;
-  /** Emits 'targets' when targets appear, so held requests can go on. */
+  /** Requests waiting for a target: held (none yet) or queued (every one at maxConcurrency). */
+  readonly queue: RequestQueue<Target>;
+  /** Emits 'changed' on every deploy and 'removed' when the service goes, so held requests can go on. */
   readonly changes = new EventEmitter();
   private nextIndex = 0;
 
-  constructor(readonly name: string) {
+  constructor(
+    readonly name: string,
+    now: () => number = Date.now,
+  ) {
     // Many held requests may wait on one service at once.
     this.changes.setMaxListeners(0);
+    this.queue = new RequestQueue(now);
   }
 
-  /** Fewest in-flight requests wins; ties rotate so equal targets share the load. */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  /** How many may wait at once: unbounded without a concurrency cap (a cold start holds them all). */
+  get queueLimit(): number {
+    return this.maxConcurrency === undefined ? Number.POSITIVE_INFINITY : (this.maxQueued ?? DEFAULT_MAX_QUEUED);
+  }
+
+  /**
+   * Fewest in-flight requests wins, among targets below maxConcurrency; ties rotate so
+   * equal targets share the load. Undefined when there is none, or every one is full.
+   */
   pickTarget(): Target | undefined {
     const count = this.targets.length;
-    if (count === 0) return undefined;
+    const cap = this.maxConcurrency ?? Number.POSITIVE_INFINITY;
     let best: Target | undefined;
     let bestIndex = 0;
     for (let offset = 0; offset < count; offset++) {
       const index = (this.nextIndex + offset) % count;
       const candidate = this.targets[index];
-      if (candidate && (!best || candidate.inFlight < best.inFlight)) {
+      if (candidate && candidate.inFlight < cap && (!best || candidate.inFlight < best.inFlight)) {
         best = candidate;
         bestIndex = index;
       }
     }
     // The next pick starts after this one, so tied targets take turns evenly.
-    this.nextIndex = (bestIndex + 1) % count;
+    if (best) this.nextIndex = (bestIndex + 1) % count;
     return best;
   }
 
@@ -81,7 +104,9 @@ export class Service {
       targets: this.targets.map((target) => ({ address: target.address, inFlight: target.inFlight })),
       startupTimeoutMs: this.startupTimeoutMs,
       responseTimeoutMs: this.responseTimeoutMs,
+      ...(this.requestTimeoutMs !== undefined ? { requestTimeoutMs: this.requestTimeoutMs } : {}),
       ...(this.targetConcurrency !== undefined ? { targetConcurrency: this.targetConcurrency } : {}),
+      ...(this.maxConcurrency !== undefined ? { maxConcurrency: this.maxConcurrency, maxQueued: this.queueLimit } : {}),
       forwardHeaders: this.forwardHeaders,
       tls: this.tls,
       sslRedirect: this.sslRedirect,
@@ -113,6 +138,9 @@ export function normalizeHost(hostHeader: string | undefined): string | undefine
 export class RouteTable {
   private readonly services = new Map<string, Service>();
   private readonly hostIndex = new Map<string, Service>();
+
+  /** `now` is the clock of the services' queues (their wait times). */
+  constructor(private readonly now: () => number = Date.now) {}
 
   lookupHost(host: string): Service | undefined {
     return this.hostIndex.get(host);
@@ -168,7 +196,7 @@ export class RouteTable {
 
     let service = this.services.get(request.service);
     if (!service) {
-      service = new Service(request.service);
+      service = new Service(request.service, this.now);
       this.services.set(service.name, service);
     }
     const moved = moves.map((move) => ({ service: this.services.get(move.service) as Service, hosts: move.hosts }));
@@ -181,8 +209,12 @@ export class RouteTable {
     const removed = [...existing.values()].filter((target) => !kept.has(target));
 
     service.startupTimeoutMs = request.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS;
-    service.responseTimeoutMs = request.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
+    // A request timeout alone governs the wait for the answer's head too (a long poll within it is not cut).
+    service.responseTimeoutMs = request.responseTimeoutMs ?? request.requestTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
+    service.requestTimeoutMs = request.requestTimeoutMs;
     service.targetConcurrency = request.targetConcurrency;
+    service.maxConcurrency = request.maxConcurrency;
+    service.maxQueued = request.maxQueued;
     service.forwardHeaders = request.forwardHeaders ?? false;
     service.tls = request.tls ?? false;
     service.sslRedirect = request.sslRedirect ?? false;

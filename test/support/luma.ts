@@ -274,6 +274,11 @@ export interface ProjectManifestSpec {
   tls?: boolean;
   /** spec.securityContext.capabilities.add */
   addCapabilities?: string[];
+  /** spec.timeout */
+  timeout?: string;
+  /** spec.scaling.maxConcurrency and maxQueued */
+  maxConcurrency?: number;
+  maxQueued?: number;
 }
 
 /** The busybox test app's upgrade-and-echo server (test/fixtures/app/ws.sh) instead of httpd. */
@@ -309,6 +314,9 @@ export function projectManifest(name: string, spec: ProjectManifestSpec): string
   );
   if (spec.targetConcurrency !== undefined) lines.push(`    targetConcurrency: ${spec.targetConcurrency}`);
   if (spec.pauseAfter) lines.push(`    pauseAfter: ${spec.pauseAfter}`);
+  if (spec.maxConcurrency !== undefined) lines.push(`    maxConcurrency: ${spec.maxConcurrency}`);
+  if (spec.maxQueued !== undefined) lines.push(`    maxQueued: ${spec.maxQueued}`);
+  if (spec.timeout) lines.push(`  timeout: ${spec.timeout}`);
   if (spec.startupTimeout) lines.push('  readiness:', `    startupTimeout: ${spec.startupTimeout}`);
   if (spec.command) lines.push(`  command: ${JSON.stringify(spec.command)}`);
   if (spec.resources)

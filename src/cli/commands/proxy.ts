@@ -7,7 +7,13 @@ import { parseListenAddress } from '../../daemon/listen-address.js';
 import { CliError } from '../api-client.js';
 import { collect, globalFlags, stopOnSignal } from '../common.js';
 import { table } from '../format.js';
-import { addProxyLimitFlags, duration, proxyLimitsFrom, type ProxyLimitFlags } from '../proxy-limit-flags.js';
+import {
+  addProxyLimitFlags,
+  duration,
+  positiveInteger,
+  proxyLimitsFrom,
+  type ProxyLimitFlags,
+} from '../proxy-limit-flags.js';
 
 // `luma proxy …` (also the `luma-proxy` binary): the daemon, and a client mode of the
 // same binary that steers it over its management socket.
@@ -70,6 +76,9 @@ interface DeployFlags extends SocketFlags {
   forwardHeaders?: boolean;
   h2c?: boolean;
   responseTimeout?: number;
+  timeout?: number;
+  maxConcurrency?: number;
+  maxQueued?: number;
   startupTimeout?: number;
   healthCheckPath: string;
   deployTimeout: number;
@@ -195,6 +204,21 @@ export function registerProxyCommands(program: Command): void {
       ),
     )
     .addOption(
+      new Option('--timeout <duration>', 'the longest a whole request may take (hold, queue, answer)').argParser(
+        duration('--timeout'),
+      ),
+    )
+    .addOption(
+      new Option('--max-concurrency <n>', 'at most this many requests in flight per target; more queue').argParser(
+        positiveInteger('--max-concurrency'),
+      ),
+    )
+    .addOption(
+      new Option('--max-queued <n>', 'requests that may wait past --max-concurrency before 429').argParser(
+        positiveInteger('--max-queued'),
+      ),
+    )
+    .addOption(
       new Option('--startup-timeout <duration>', 'how long held requests wait for a target').argParser(
         duration('--startup-timeout'),
       ),
@@ -223,6 +247,9 @@ export function registerProxyCommands(program: Command): void {
         ...(options.forwardHeaders ? { forwardHeaders: true } : {}),
         ...(options.h2c ? { h2c: true } : {}),
         responseTimeoutMs: options.responseTimeout,
+        requestTimeoutMs: options.timeout,
+        maxConcurrency: options.maxConcurrency,
+        maxQueued: options.maxQueued,
         startupTimeoutMs: options.startupTimeout,
         ...(options.skipHealthCheck
           ? {}

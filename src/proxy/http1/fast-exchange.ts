@@ -150,8 +150,17 @@ export class FastExchange implements ClientExchange, UpstreamUser {
       this.target = target;
       this.options = options;
       this.phase = 'head';
+      options.deadline?.whenExpired(() => this.deadlinePassed());
       this.send(this.pool.acquire(target, this));
     });
+  }
+
+  /** The request's whole deadline passed: the upstream connection goes; the routing answers 504 or cuts the client. */
+  private deadlinePassed(): void {
+    if (this.phase !== 'head' && this.phase !== 'body') return;
+    this.upstream?.discard();
+    this.upstream = undefined;
+    this.finish({ kind: 'request-timeout' });
   }
 
   // ---------- the request ----------
@@ -393,6 +402,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
     if (this.phase === 'settled') return;
     this.phase = 'settled';
     this.client.stopResponseTimeout();
+    this.options?.deadline?.whenExpired(undefined);
     this.partialHead = undefined;
     const settle = this.settle;
     this.settle = undefined;

@@ -170,8 +170,14 @@ export class Http2Exchange implements ClientExchange {
         if (settled) return;
         settled = true;
         clearTimeout(responseTimer);
+        options.deadline?.whenExpired(undefined);
         resolve(outcome);
       };
+      // The whole-request deadline: the upstream request stops; the routing answers 504 or resets the stream.
+      options.deadline?.whenExpired(() => {
+        finish({ kind: 'request-timeout' });
+        abortUpstream?.(new Error('request timeout'));
+      });
       // Like nginx's proxy_read_timeout, the clock starts once the client has sent the whole request.
       const startResponseClock = (): void => {
         if (settled || stream.headersSent) return;

@@ -182,6 +182,7 @@ const rows: Row[] = [
         targets: [],
         startupTimeoutMs: 30_000,
         targetConcurrency: 80,
+        requestTimeoutMs: 300_000,
       });
       expect(status()?.url).toBe('http://web.localhost:8080');
       expect(status()?.observedGeneration).toBe(1);
@@ -985,6 +986,7 @@ describe('the wake fast path (resumePaused)', () => {
       targets: [target()],
       startupTimeoutMs: 30_000,
       targetConcurrency: 80,
+      requestTimeoutMs: 300_000,
     });
   });
 

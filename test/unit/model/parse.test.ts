@@ -622,6 +622,29 @@ describe('parseManifests: quantities and ranges', () => {
     ]);
   });
 
+  it("keeps timeout between 1s and 1h (Cloud Run's bounds)", () => {
+    expect(errorsOf(project('  timeout: 2h'))).toEqual([
+      'app.yaml:8:12: spec.timeout: expected a duration between 1s and 1h, got "2h"',
+    ]);
+    expect(errorsOf(project('  timeout: 500ms'))).toEqual([
+      'app.yaml:8:12: spec.timeout: expected a duration between 1s and 1h, got "500ms"',
+    ]);
+    expect(errorsOf(project('  timeout: 120'))).toEqual([
+      'app.yaml:8:12: spec.timeout: expected string; quote the value ("120")',
+    ]);
+    expect(parseManifests(project('  timeout: 3600s'), FILE)).toHaveLength(1);
+  });
+
+  it('keeps maxConcurrency between 1 and 1000, and maxQueued only beside it', () => {
+    expect(errorsOf(project('  scaling: { maxConcurrency: 1001 }'))).toEqual([
+      'app.yaml:8:30: spec.scaling.maxConcurrency: expected an integer between 1 and 1000, got 1001',
+    ]);
+    expect(errorsOf(project('  scaling: { maxQueued: 5 }'))).toEqual([
+      'app.yaml:8:25: spec.scaling.maxQueued: maxQueued bounds the queue of maxConcurrency: set scaling.maxConcurrency too',
+    ]);
+    expect(parseManifests(project('  scaling: { maxConcurrency: 1, maxQueued: 5 }'), FILE)).toHaveLength(1);
+  });
+
   it('keeps CPU between 10m and 64 and memory between 6Mi and 1Ti', () => {
     expect(errorsOf(project('  resources: { cpu: 5m, memory: 4Mi }'))).toEqual([
       'app.yaml:8:21: spec.resources.cpu: expected a CPU quantity between 10m and 64, got "5m"',

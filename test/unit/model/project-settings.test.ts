@@ -26,6 +26,7 @@ describe('resolveProjectSettings', () => {
       minInstances: 0,
       maxInstances: 1,
       targetConcurrency: 80,
+      requestTimeoutMs: 300_000,
       idleTimeoutMs: 60_000,
       startupTimeoutMs: 30_000,
       readiness: { type: 'http', path: '/' },
@@ -56,7 +57,15 @@ describe('resolveProjectSettings', () => {
       command: ['node'],
       args: ['server.js'],
       resources: { cpu: '1.5', memory: '256Mi' },
-      scaling: { minInstances: 1, maxInstances: 4, targetConcurrency: 10, idleTimeout: '5m', pauseAfter: '30s' },
+      scaling: {
+        minInstances: 1,
+        maxInstances: 4,
+        targetConcurrency: 10,
+        maxConcurrency: 4,
+        idleTimeout: '5m',
+        pauseAfter: '30s',
+      },
+      timeout: '90s',
       pool: { size: 2 },
       leases: { maxConcurrent: 3 },
       readiness: { httpGet: { path: '/healthz' }, startupTimeout: '2m' },
@@ -87,7 +96,12 @@ describe('resolveProjectSettings', () => {
       ],
       minInstances: 1,
       maxInstances: 4,
-      targetConcurrency: 10,
+      // Never above the hard cap: another instance starts before requests must queue.
+      targetConcurrency: 4,
+      maxConcurrency: 4,
+      // 10 per slot: 10 x 4 instances x 4.
+      maxQueued: 160,
+      requestTimeoutMs: 90_000,
       idleTimeoutMs: 300_000,
       pauseAfterMs: 30_000,
       startupTimeoutMs: 120_000,
@@ -114,6 +128,15 @@ describe('resolveProjectSettings', () => {
       failureThreshold: 3,
       initialDelayMs: 0,
     });
+  });
+
+  it('bounds the queue behind maxConcurrency: as declared, or 10 per slot up to 1000', () => {
+    const scaled = (scaling: ProjectSpec['scaling']): ProjectSettings =>
+      resolveProjectSettings({ ...minimal, scaling });
+    expect(scaled({ maxConcurrency: 1, maxInstances: 2 })).toMatchObject({ maxConcurrency: 1, maxQueued: 20 });
+    expect(scaled({ maxConcurrency: 50, maxInstances: 10 })).toMatchObject({ maxQueued: 1_000 });
+    expect(scaled({ maxConcurrency: 1, maxQueued: 3 })).toMatchObject({ maxQueued: 3, targetConcurrency: 1 });
+    expect(scaled({ targetConcurrency: 5 })).not.toHaveProperty('maxConcurrency');
   });
 
   it("gives a project without a memory limit the operator's default, and leaves a declared one alone", () => {

@@ -18,6 +18,7 @@ describe('semanticIssues', () => {
     expect(LIMITS).toEqual({
       idleTimeoutMs: { min: 1_000, max: 86_400_000 },
       startupTimeoutMs: { min: 1_000, max: 600_000 },
+      requestTimeoutMs: { min: 1_000, max: 3_600_000 },
       cpuMillis: { min: 10, max: 64_000 },
       memoryBytes: { min: 6 * 2 ** 20, max: 2 ** 40 },
     });

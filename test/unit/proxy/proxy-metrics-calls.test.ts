@@ -21,6 +21,9 @@ function recordingMetrics(): { metrics: ProxyMetrics; calls: Call[] } {
       heldRequestRouted: (service) => calls.push(['heldRequestRouted', service]),
       heldRequestFirstByte: (service) => calls.push(['heldRequestFirstByte', service]),
       wakeTimedOut: (service) => calls.push(['wakeTimedOut', service]),
+      queueLength: (service, length) => calls.push(['queueLength', service, length]),
+      queuedRequestRouted: (service) => calls.push(['queuedRequestRouted', service]),
+      queueRejected: (service) => calls.push(['queueRejected', service]),
     },
   };
 }
@@ -73,7 +76,9 @@ describe('proxy metrics calls', () => {
     expect(calls).toEqual([
       ['serviceDeployed', 'app'],
       ['requestHeld', 'app'],
+      ['queueLength', 'app', 1],
       ['serviceDeployed', 'app'],
+      ['queueLength', 'app', 0],
       ['heldRequestRouted', 'app'],
       ['heldRequestFirstByte', 'app'],
       ['requestFinished', 'app', 200],
@@ -99,6 +104,8 @@ describe('proxy metrics calls', () => {
     expect(await get(port, 'app.test')).toBe(503);
     expect(calls.slice(1)).toEqual([
       ['requestHeld', 'app'],
+      ['queueLength', 'app', 1],
+      ['queueLength', 'app', 0],
       ['wakeTimedOut', 'app'],
       ['requestFinished', 'app', 503],
     ]);

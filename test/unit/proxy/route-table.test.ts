@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HostConflictError, UnknownServiceError, type DeployRequest } from '../../../src/proxy/management.js';
 import {
+  DEFAULT_MAX_QUEUED,
   DEFAULT_RESPONSE_TIMEOUT_MS,
   DEFAULT_STARTUP_TIMEOUT_MS,
   normalizeHost,
@@ -378,13 +379,72 @@ describe('Service.pickTarget', () => {
   });
 });
 
+describe('Service.pickTarget with maxConcurrency', () => {
+  function capped(count: number, maxConcurrency: number): Service {
+    const service = new Service('web');
+    service.maxConcurrency = maxConcurrency;
+    service.targets = Array.from({ length: count }, (_, index) => Target.parse(`127.0.0.1:${9001 + index}`));
+    return service;
+  }
+
+  it('never picks a target at its cap, and picks again once a slot frees', () => {
+    const service = capped(2, 1);
+    const first = service.pickTarget()!;
+    first.inFlight++;
+    const second = service.pickTarget()!;
+    second.inFlight++;
+    expect(second).not.toBe(first);
+    expect(service.pickTarget()).toBeUndefined();
+    first.inFlight--;
+    expect(service.pickTarget()).toBe(first);
+  });
+
+  it('fills targets evenly up to the cap: fewest in flight first', () => {
+    const service = capped(3, 2);
+    for (let i = 0; i < 6; i++) service.pickTarget()!.inFlight++;
+    expect(service.targets.map((target) => target.inFlight)).toEqual([2, 2, 2]);
+    expect(service.pickTarget()).toBeUndefined();
+  });
+
+  it('has no cap without maxConcurrency, and an unbounded queue then', () => {
+    const service = capped(1, 1);
+    service.maxConcurrency = undefined;
+    service.targets[0]!.inFlight = 500;
+    expect(service.pickTarget()).toBe(service.targets[0]);
+    expect(service.queueLimit).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('bounds its queue by maxQueued, or a default, when capped', () => {
+    const service = capped(1, 1);
+    expect(service.queueLimit).toBe(DEFAULT_MAX_QUEUED);
+    service.maxQueued = 3;
+    expect(service.queueLimit).toBe(3);
+  });
+
+  it('takes the request timeout, the cap and the queue bound from a deploy; the head wait follows the timeout', () => {
+    const table = new RouteTable();
+    const { service } = table.apply(
+      deploy('web', ['web.example.com'], [], { requestTimeoutMs: 120_000, maxConcurrency: 4, maxQueued: 9 }),
+    );
+    expect(service.info()).toMatchObject({
+      requestTimeoutMs: 120_000,
+      responseTimeoutMs: 120_000,
+      maxConcurrency: 4,
+      maxQueued: 9,
+    });
+    table.apply(deploy('web', ['web.example.com'], [], { requestTimeoutMs: 120_000, responseTimeoutMs: 5_000 }));
+    expect(service.info()).toMatchObject({ requestTimeoutMs: 120_000, responseTimeoutMs: 5_000 });
+    expect(service.info()).not.toHaveProperty('maxConcurrency');
+  });
+});
+
 describe('Service.info', () => {
   it('reports hosts, targets with their in-flight counts and activity', () => {
     const table = new RouteTable();
     const { service } = table.apply(deploy('web', ['web.example.com'], ['127.0.0.1:9001'], { startupTimeoutMs: 500 }));
     service.targets[0]!.inFlight = 2;
     service.inFlight = 2;
-    service.waiting = 1;
+    service.queue.enter(() => undefined);
     service.lastActivityAt = 42;
     expect(service.info()).toEqual({
       service: 'web',
