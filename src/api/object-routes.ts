@@ -12,7 +12,7 @@ import { API_PREFIX } from './wire.js';
 // the same validation and admission as an apply), delete, and a lease's renewal. Lists
 // of known kinds are in watch-routes.ts; the list route here only answers for unknown ones.
 
-type ObjectOptions = Pick<ApiOptions, 'store' | 'admission' | 'contexts'>;
+type ObjectOptions = Pick<ApiOptions, 'store' | 'admission' | 'contexts' | 'secrets'>;
 
 const PLURAL_TO_KIND = new Map<string, Kind>(KINDS.map((kind) => [KIND_PLURALS[kind], kind]));
 
@@ -99,6 +99,7 @@ async function putObject(options: ObjectOptions, { plural, name }: ObjectParams,
   const [applied] = await applyDocuments(options.store, documents, {
     settings: options.admission,
     resolveContext: uploadedContextResolver(options.contexts, new Map()),
+    ...(options.secrets ? { secrets: options.secrets } : {}),
   });
   if (!applied) throw new Error(`applying ${kind} "${name}" gave no result`);
   return applied.object;

@@ -6,6 +6,7 @@ import type { ObjectStore } from '../store/store.js';
 import { isTrue } from './api-options.js';
 import { BadRequestError } from './errors.js';
 import { openSseStream } from './sse-stream.js';
+import { redactObject } from '../secrets/redact.js';
 import { EVENT_STREAM_EVENT, WATCH_SYNCED_EVENT } from './wire.js';
 
 // Lists and watch streams of objects and of events. A list is a JSON answer; with
@@ -89,9 +90,9 @@ async function watchObjects(
   // Subscribing and reading the present happen in one turn of the event loop: no write
   // can fall between them, so nothing is missed and nothing is sent twice.
   const unsubscribe = store.watch((event) => {
-    if (event.object.kind === kind && matches(event.object)) stream.send(event.type, event.object);
+    if (event.object.kind === kind && matches(event.object)) stream.send(event.type, redactObject(event.object));
   });
-  for (const object of store.list(kind).filter(matches)) stream.sendPresent('ADDED', object);
+  for (const object of store.list(kind).filter(matches)) stream.sendPresent('ADDED', redactObject(object));
   stream.send(WATCH_SYNCED_EVENT, {});
   request.log.debug({ kind }, 'watch opened');
   await stream.closed;

@@ -10,6 +10,7 @@ import type { InstanceLifecycle } from './instance-lifecycle.js';
 import { withLeft } from './instances-left.js';
 import type { ProjectLocks } from './project-lock.js';
 import { addressOf, resolveRunnable, routeFor } from './project-route.js';
+import type { SecretBox } from '../secrets/secret-box.js';
 import { patchProjectStatus } from './project-status.js';
 
 // The wake fast path: a request is held for a project whose last reconcile left it with
@@ -33,6 +34,7 @@ export interface PausedResumeOptions {
   locks: ProjectLocks;
   now: () => number;
   defaults: () => ProjectSettingsOverrides;
+  secrets?: SecretBox;
 }
 
 interface Candidate {
@@ -75,8 +77,8 @@ export class PausedResume {
     try {
       const project = this.options.store.get('Project', name);
       if (!paused || !project || project.metadata.deletionTimestamp) return undefined;
-      const runnable = resolveRunnable(this.options.store, project, this.options.defaults());
-      if ('waitingFor' in runnable) return undefined;
+      const runnable = resolveRunnable(this.options.store, project, this.options.defaults(), this.options.secrets);
+      if (!('hash' in runnable)) return undefined;
       const { lifecycle } = this.options;
       const usable = paused.filter(
         (container) =>
