@@ -132,7 +132,8 @@ describe('secrets', () => {
     await cli(['get', 'secrets', '-o', 'custom-columns=NAME:.metadata.name,DATA:.spec.data']);
     await cli(['get', 'secret', 'db']);
     await cli(['describe', 'secret', 'db']);
-    await cli(['describe', 'project', 'vault']);
+    const project = await cli(['describe', 'project', 'vault']);
+    expect(project.stdout).toMatch(/DB_PASSWORD: secret\/db key password: set hmac-sha256:[0-9a-f]{16}/);
     await cli(['get', 'project', 'vault', '-o', 'yaml']);
     const file = path.join(dir, 'db.yaml');
     await writeFile(file, secretManifest(VALUE));
