@@ -10,6 +10,7 @@ import type { UsageRecord } from '../usage/ledger.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { SyncControl } from './sync-routes.js';
+import type { SecretBox } from '../secrets/secret-box.js';
 
 // What the HTTP API is built from: one typed object the daemon fills and every route
 // module reads the part it needs of.
@@ -53,6 +54,8 @@ export interface ApiOptions {
   wake?: (project: string) => void;
   /** The earlier systems' interfaces (src/compat); their defaults when absent. */
   compat?: CompatSettings | undefined;
+  /** Seals Secrets' values as they are applied; Secrets are refused when absent. */
+  secrets?: SecretBox;
 }
 
 /** `?follow=true`, `?dryRun=1`: what a query string says yes with. */

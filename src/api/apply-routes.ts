@@ -11,7 +11,7 @@ import type { ApplyReport } from './wire.js';
 // POST /apply (manifest text) and POST /apply/files (several files, all or nothing):
 // the same validation and admission as the CLI and the watched directory.
 
-type ApplyOptions = Pick<ApiOptions, 'store' | 'admission' | 'contexts'>;
+type ApplyOptions = Pick<ApiOptions, 'store' | 'admission' | 'contexts' | 'secrets'>;
 
 /** wire.ts ApplyReport, for the document (fastify sends the report as it is). */
 const applyReport = {
@@ -141,6 +141,7 @@ async function applyAndReport(
     settings: options.admission,
     dryRun,
     resolveContext: uploadedContextResolver(options.contexts, uploads, { dryRun }),
+    ...(options.secrets ? { secrets: options.secrets } : {}),
   });
   return {
     dryRun,

@@ -15,7 +15,7 @@ import { API_PREFIX } from './wire.js';
 // kind has routes of its own, so the OpenAPI document types each. Lists of known kinds
 // are in watch-routes.ts; the list route here only answers for unknown ones.
 
-type ObjectOptions = Pick<ApiOptions, 'store' | 'admission' | 'contexts'>;
+type ObjectOptions = Pick<ApiOptions, 'store' | 'admission' | 'contexts' | 'secrets'>;
 
 function unknownKind(plural: string): NotFoundError {
   return new NotFoundError(`resource type "${plural}" (known: ${KINDS.map((kind) => KIND_PLURALS[kind]).join(', ')})`);
@@ -168,6 +168,7 @@ async function putObject(
   const [applied] = await applyDocuments(options.store, documents, {
     settings: options.admission,
     resolveContext: uploadedContextResolver(options.contexts, new Map()),
+    ...(options.secrets ? { secrets: options.secrets } : {}),
   });
   if (!applied) throw new Error(`applying ${kind} "${name}" gave no result`);
   return applied.object;

@@ -23,6 +23,7 @@ import { registerSyncRoutes } from './sync-routes.js';
 import { registerUsageRoutes } from './usage-routes.js';
 import { redactQueryToken } from './query-token.js';
 import { registerWatchRoutes } from './watch-routes.js';
+import { redactSecrets } from '../secrets/redact.js';
 import { API_PREFIX } from './wire.js';
 
 export { API_PREFIX, DOCKER_STATE_HEADER, type ApplyReport } from './wire.js';
@@ -56,6 +57,8 @@ export async function createApiServer(options: ApiOptions): Promise<FastifyInsta
   // token; after the WebSocket plugin, whose own hook must mark an upgrade for a refusal
   // to close its socket.
   requireToken(app, options.token);
+  // Secrets are shown by their digests only, in every answer of every route (src/secrets/redact.ts).
+  app.addHook('preSerialization', async (_request, _reply, payload) => redactSecrets(payload));
   await app.register(fastifySwagger, openApiOptions());
   answerErrors(app, { manifestBytes: MAX_BODY_BYTES, uploadBytes: options.maxUploadBytes }, options.logger);
   // The web console's page, assets and sign-in (src/console): a client of the routes below.

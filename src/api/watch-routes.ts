@@ -9,6 +9,7 @@ import { openSseStream } from './sse-stream.js';
 import { documented, listOf, refusal } from './openapi.js';
 import type { JsonSchema } from './openapi-schemas.js';
 import { EVENT_STREAM_EVENT, WATCH_ERROR_EVENT, WATCH_SYNCED_EVENT } from './wire.js';
+import { redactObject } from '../secrets/redact.js';
 
 // Lists and watch streams of objects and of events. A list is a JSON answer; with
 // `?watch=true` it becomes server-sent events: every current match as ADDED, then one
@@ -104,9 +105,9 @@ async function watchObjects(
   // Subscribing and reading the present happen in one turn of the event loop: no write
   // can fall between them, so nothing is missed and nothing is sent twice.
   const unsubscribe = store.watch((event) => {
-    if (event.object.kind === kind && matches(event.object)) stream.send(event.type, event.object);
+    if (event.object.kind === kind && matches(event.object)) stream.send(event.type, redactObject(event.object));
   });
-  for (const object of store.list(kind).filter(matches)) stream.sendPresent('ADDED', object);
+  for (const object of store.list(kind).filter(matches)) stream.sendPresent('ADDED', redactObject(object));
   stream.send(WATCH_SYNCED_EVENT, {});
   request.log.debug({ kind }, 'watch opened');
   await stream.closed;

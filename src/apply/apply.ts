@@ -5,6 +5,8 @@ import type { ApplyResult, ObjectStore } from '../store/store.js';
 import { checkAdmission, type AdmissionSettings } from './admission.js';
 import type { AdmissionIndex } from './admission-index.js';
 import { mapLimit } from '../util/map-limit.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+import { sealSecret } from '../secrets/seal.js';
 
 // Applying manifests: parse and validate every document, check the rules that span
 // objects and the operator's rules (admission.ts), and only then write. Any problem refuses
@@ -53,7 +55,34 @@ export interface ApplyOptions {
   resolveContext?: ContextResolver;
   /** An index of the store kept current by its caller across many applies; without it, each apply builds one. */
   index?: AdmissionIndex;
+  /**
+   * Seals Secrets' values before they are stored. Without it a Secret is refused: the
+   * watched directory holds references to secrets, never their values (docs/secrets.md).
+   */
+  secrets?: SecretBox;
 }
+
+/** Each Secret's values sealed in place; a Secret where none can be sealed is refused. */
+function sealSecrets(store: ObjectStore, documents: ParsedDocument[], box: SecretBox | undefined): void {
+  const issues: ManifestIssue[] = [];
+  for (const doc of documents) {
+    if (doc.object.kind !== 'Secret') continue;
+    if (!box) {
+      issues.push({
+        ...doc.position(['kind']),
+        file: doc.source.file,
+        path: 'kind',
+        message: SECRET_REFUSED,
+      });
+      continue;
+    }
+    doc.object = sealSecret(doc.object, box, store.get('Secret', doc.object.metadata.name));
+  }
+  if (issues.length > 0) throw new ManifestError(issues);
+}
+
+export const SECRET_REFUSED =
+  'a Secret is not read from the watched directory, whose files live in Git: create it with `luma create secret generic NAME --from-literal=KEY=VALUE` and reference it with valueFrom.secretKeyRef (docs/secrets.md)';
 
 /** Images built from a context carry the digest of the files they were applied with. */
 async function attachContexts(documents: ParsedDocument[], resolve: ContextResolver | undefined): Promise<void> {
@@ -92,6 +121,7 @@ export async function applyDocuments(
   options: ApplyOptions,
 ): Promise<AppliedObject[]> {
   checkAdmission(options.index ?? store, documents, options.settings);
+  sealSecrets(store, documents, options.secrets);
   await attachContexts(documents, options.resolveContext);
   const dryRun = options.dryRun ?? false;
   // Preconditions are checked for all before any write, so a conflict changes nothing.

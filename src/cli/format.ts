@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 import type { LumaEvent } from '../events/event-log.js';
 import { DEFAULT_MAX_INSTANCES } from '../model/project-settings.js';
-import type { LumaObject } from '../model/types.js';
+import type { LumaObject, SecretObject } from '../model/types.js';
 import { PLAIN, styleWord, visibleLength, type Style } from './style.js';
 
 // What `get`, `describe` and `events` print: kubectl-like tables and key/value blocks.
@@ -41,6 +41,7 @@ export function objectRef(
 }
 
 export function objectRow(object: LumaObject, wide: boolean, style: Style = PLAIN): string[] {
+  if (object.kind === 'Secret') return secretRow(object, wide);
   const cells = row(object, wide);
   // READY (for images and leases a condition status) and STATUS read at a glance in colour.
   return cells.map((cell, index) =>
@@ -48,7 +49,19 @@ export function objectRow(object: LumaObject, wide: boolean, style: Style = PLAI
   );
 }
 
-function row(object: LumaObject, wide: boolean): string[] {
+/** As kubectl: the type and how many keys; wide adds each key with its digest, never a value. */
+function secretRow(object: SecretObject, wide: boolean): string[] {
+  const keys = Object.entries(object.spec.data).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const base = [
+    object.metadata.name,
+    object.spec.type ?? 'Opaque',
+    String(keys.length),
+    age(object.metadata.creationTimestamp),
+  ];
+  return wide ? [...base, keys.map(([key, entry]) => `${key}=${entry.digest ?? 'unset'}`).join(',')] : base;
+}
+
+function row(object: Exclude<LumaObject, SecretObject>, wide: boolean): string[] {
   const phase = object.metadata.deletionTimestamp ? 'Terminating' : (object.status?.phase ?? 'Pending');
   const base = [object.metadata.name, readyColumn(object), phase, age(object.metadata.creationTimestamp)];
   switch (object.kind) {
@@ -96,6 +109,8 @@ export function objectHeader(kind: LumaObject['kind'], wide: boolean): string[] 
       return wide ? [...base, 'IMAGE'] : base;
     case 'Lease':
       return wide ? [...base, 'PROJECT', 'EXPIRES-IN', 'FROM-POOL', 'COST', 'URL'] : [...base, 'PROJECT', 'EXPIRES-IN'];
+    case 'Secret':
+      return wide ? ['NAME', 'TYPE', 'DATA', 'AGE', 'DIGESTS'] : ['NAME', 'TYPE', 'DATA', 'AGE'];
   }
 }
 

@@ -22,6 +22,7 @@ import { readBuildInfo, versionLine } from './build-info.js';
 import { errorMessage } from '../util/error-message.js';
 import { registerWakeCommand } from './commands/wake.js';
 import { registerMetricsCommand } from './commands/metrics.js';
+import { registerCreateCommand } from './commands/create-secret.js';
 
 // `luma`: kubectl-like and thin. Object commands talk to the API, proxy commands to the
 // proxy's management socket; `up`, `controller` and `proxy run` are the daemons.
@@ -80,6 +81,7 @@ Colours only on a terminal; NO_COLOR=1 turns them off.`,
   registerDaemonCommands(program);
   registerApplyCommands(program);
   registerObjectCommands(program);
+  registerCreateCommand(program);
   registerWaitCommand(program);
   registerEventsCommand(program);
   registerLeaseCommands(program);

@@ -23,11 +23,12 @@ import type { AdmissionSettings } from '../config/settings.js';
 import { parseMemory } from '../model/quantities.js';
 import { MemoryBudget } from './memory-budget.js';
 import { traceWake } from '../util/wake-trace.js';
-import type { ProjectSettingsResolver } from '../model/project-settings.js';
+import { secretEnvOf, type ProjectSettingsResolver } from '../model/project-settings.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { probeLiveness, type LivenessProber } from '../util/liveness-probe.js';
 import { LivenessMonitor } from './liveness-monitor.js';
 import { onLivenessFailure } from './liveness-replacement.js';
+import type { SecretBox } from '../secrets/secret-box.js';
 
 // Wires the store's change events, the proxy's wake calls and a periodic resync into one
 // work queue of `Kind/name` keys, and dispatches each key to its kind's reconciler.
@@ -77,6 +78,8 @@ export interface ControllerOptions {
   /** The liveness check (HTTP or TCP on loopback) and its clock; unit tests inject them. */
   livenessProbe?: LivenessProber;
   livenessClock?: Clock;
+  /** Opens Secrets' values for containers' environments; projects that read one wait without it. */
+  secrets?: SecretBox;
 }
 
 /** What every reconciler is given alike. */
@@ -84,6 +87,7 @@ interface Shared {
   events: EventRecorder;
   metrics: ControllerMetrics;
   memory?: MemoryBudget;
+  secrets?: SecretBox;
 }
 
 export function objectKey(kind: Kind, name: string): string {
@@ -102,6 +106,13 @@ function ownersChanged(before: ReadonlyMap<string, string>, now: ReadonlyMap<str
   for (const [key, fingerprint] of now) if (before.get(key) !== fingerprint) changed.push(key);
   for (const key of before.keys()) if (!now.has(key)) changed.push(key);
   return changed;
+}
+
+function projectsReading(store: ObjectStore, secret: string): string[] {
+  return store
+    .list('Project')
+    .filter((project) => Object.values(secretEnvOf(project.spec.env ?? {})).some((ref) => ref.name === secret))
+    .map((project) => project.metadata.name);
 }
 
 function parseKey(key: string): { kind: string; name: string } {
@@ -131,6 +142,7 @@ export class Controller implements ProxyHooks {
     this.resumeConfirmDelayMs = options.resumeConfirmDelayMs ?? RESUME_CONFIRM_DELAY_MS;
     this.metrics = options.metrics ?? NO_CONTROLLER_METRICS;
     const shared: Shared = { events: options.events ?? NO_EVENTS, metrics: this.metrics };
+    if (options.secrets) shared.secrets = options.secrets;
     const memory = this.memoryBudget(options);
     if (memory) shared.memory = memory;
     // Projects and leases deploy through it, so names moving between them converge.
@@ -258,6 +270,9 @@ export class Controller implements ProxyHooks {
             this.addProject(project.metadata.name, this.mayHavePool(project.metadata.name, project.spec.pool?.size));
         }
       }
+      // Projects whose env reads this Secret: they start once it exists, and roll when it changes.
+      if (kind === 'Secret')
+        for (const project of projectsReading(this.options.store, metadata.name)) this.addProject(project, true);
     });
     // Docker events heal drift (a container stopped or removed by hand) at once; the
     // periodic resync below is the safety net for anything an event stream missed.

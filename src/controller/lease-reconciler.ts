@@ -1,8 +1,12 @@
 import {
   BUILT_IN_PROJECT_SETTINGS,
+  plainEnv,
+  secretEnvOf,
   type ProjectSettings,
   type ProjectSettingsResolver,
 } from '../model/project-settings.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+import { resolveSecretEnv } from '../secrets/secret-env.js';
 import { formatCpu, formatMemory, parseDuration } from '../model/quantities.js';
 import type { LeaseObject, LeaseStatus, ProjectObject } from '../model/types.js';
 import type { ProxyManagement, ServiceInfo } from '../proxy/management.js';
@@ -78,6 +82,8 @@ export interface LeaseReconcilerOptions {
   memory?: MemoryBudget;
   /** The readiness probe (HTTP or TCP on loopback); unit tests inject one. */
   probe?: ReadinessProber;
+  /** Opens the values of variables taken from Secrets (the project's and the lease's own). */
+  secrets?: SecretBox;
 }
 
 type EndReason = UsageReason;
@@ -217,6 +223,12 @@ export class LeaseReconciler {
     }
     const refused = imageNotAllowed(image.ref, project.spec.image, this.options.policy.imageAllowlist);
     if (refused !== undefined && mine.length === 0) return void (await this.fail(lease, IMAGE_NOT_ALLOWED, refused));
+    const missing = mine.length === 0 ? this.missingSecret(lease, project, image.ref) : undefined;
+    if (missing !== undefined) {
+      // Its bill has not started: it waits, Pending, until the Secret exists.
+      await this.wait(lease, 'SecretNotFound', `${missing}; the lease starts once it exists`);
+      return { requeueAfterMs: IMAGE_RECHECK_MS };
+    }
     let got: LeaseContainer;
     try {
       got = await this.containerFor(lease, project, image.ref, mine);
@@ -331,9 +343,10 @@ export class LeaseReconciler {
     owner: OwnerRef,
     limits: ResourceLimits,
   ): Promise<ManagedContainer | undefined> {
-    const { runtime, pools, policy, logger } = this.options;
+    const { runtime, pools, logger } = this.options;
     return this.options.poolLock.run(project.metadata.name, async () => {
-      const template = poolTemplate(project, imageRef, policy, this.options.projectSettings);
+      const template = this.template(project, imageRef);
+      if ('missingSecret' in template) return undefined;
       const candidate = pools.readyFor(project.metadata.uid ?? '', template.hash)[0];
       if (!candidate) return undefined;
       if (limits.cpuMillis !== template.cpuMillis || limits.memoryBytes !== template.memoryBytes) {
@@ -363,6 +376,19 @@ export class LeaseReconciler {
     });
   }
 
+  private template(project: ProjectObject, imageRef: string): ReturnType<typeof poolTemplate> {
+    const { store, policy, secrets, projectSettings } = this.options;
+    return poolTemplate(project, imageRef, policy, projectSettings, { store, box: secrets });
+  }
+
+  /** A Secret or key that the project's or the lease's env reads and that does not exist (yet). */
+  private missingSecret(lease: LeaseObject, project: ProjectObject, imageRef: string): string | undefined {
+    const template = this.template(project, imageRef);
+    if ('missingSecret' in template) return template.missingSecret;
+    const own = resolveSecretEnv(this.options.store, this.options.secrets, secretEnvOf(lease.spec.env ?? {}));
+    return 'missing' in own ? own.missing : undefined;
+  }
+
   private async startFresh(
     lease: LeaseObject,
     project: ProjectObject,
@@ -371,8 +397,11 @@ export class LeaseReconciler {
     limits: ResourceLimits,
   ): Promise<ManagedContainer> {
     const { runtime } = this.options;
-    const template = poolTemplate(project, imageRef, this.options.policy, this.options.projectSettings);
-    const env = sortedEnv({ ...template.settings.env, ...(lease.spec.env ?? {}) });
+    const template = this.template(project, imageRef);
+    const own = resolveSecretEnv(this.options.store, this.options.secrets, secretEnvOf(lease.spec.env ?? {}));
+    if ('missingSecret' in template || 'missing' in own)
+      throw new Error(`lease ${lease.metadata.name}: a secret went missing while it started`);
+    const env = sortedEnv({ ...template.settings.env, ...plainEnv(lease.spec.env ?? {}), ...own.env });
     return startAdmitted(this.options.memory, `Lease/${lease.metadata.name}`, limits.memoryBytes, async () => {
       const created = await runtime.create({
         owner,

@@ -9,6 +9,7 @@ import type { InstanceLifecycle } from './instance-lifecycle.js';
 import { withLeft } from './instances-left.js';
 import type { ProjectLocks } from './project-lock.js';
 import { addressOf, resolveRunnable, routeFor } from './project-route.js';
+import type { SecretBox } from '../secrets/secret-box.js';
 import { patchProjectStatus } from './project-status.js';
 
 // The wake fast path: a request is held for a project whose last reconcile left it with
@@ -32,6 +33,7 @@ export interface PausedResumeOptions {
   locks: ProjectLocks;
   now: () => number;
   projectSettings: ProjectSettingsResolver;
+  secrets?: SecretBox;
 }
 
 interface Candidate {
@@ -74,8 +76,8 @@ export class PausedResume {
     try {
       const project = this.options.store.get('Project', name);
       if (!paused || !project || project.metadata.deletionTimestamp) return undefined;
-      const runnable = resolveRunnable(this.options.store, project, this.options.projectSettings);
-      if ('waitingFor' in runnable) return undefined;
+      const runnable = resolveRunnable(this.options.store, project, this.options.projectSettings, this.options.secrets);
+      if (!('hash' in runnable)) return undefined;
       const { lifecycle } = this.options;
       const usable = paused.filter(
         (container) =>

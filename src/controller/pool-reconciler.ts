@@ -18,6 +18,8 @@ import type { EventRecorder } from '../events/event-log.js';
 import { imageNotAllowed } from './image-policy.js';
 import { containerSpecHash } from './project-reconciler.js';
 import { processOf } from './project-route.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+import { withSecretEnv } from '../secrets/secret-env.js';
 import { describeDrift } from './drift.js';
 import { startAdmitted, type MemoryBudget } from './memory-budget.js';
 import type { ReconcileResult } from './work-queue.js';
@@ -46,6 +48,8 @@ export interface PoolReconcilerOptions {
   memory?: MemoryBudget;
   /** The readiness probe (HTTP or TCP on loopback); unit tests inject one. */
   probe?: ReadinessProber;
+  /** Opens the values of variables taken from Secrets. */
+  secrets?: SecretBox;
 }
 
 /** What a pool container runs: the project's container, with the limits a lease gets by default. */
@@ -56,16 +60,28 @@ export interface PoolTemplate {
   hash: string;
 }
 
+/** Where the values of variables taken from Secrets come from. */
+export interface SecretEnvSource {
+  store: Pick<ObjectStore, 'get'>;
+  box: SecretBox | undefined;
+}
+
+/** For a project that reads no Secret. */
+const NO_SECRETS: SecretEnvSource = { store: { get: () => undefined }, box: undefined };
+
+/** The template, or which Secret it waits for (nothing is made from it meanwhile). */
 export function poolTemplate(
   project: ProjectObject,
   imageRef: string,
   policy: LeasePolicy,
   projectSettings: ProjectSettingsResolver = BUILT_IN_PROJECT_SETTINGS,
-): PoolTemplate {
+  secrets: SecretEnvSource = NO_SECRETS,
+): PoolTemplate | { missingSecret: string } {
   const declared = projectSettings.forPool(project.spec);
   const cpuMillis = declared.cpuMillis ?? policy.leaseDefaults.cpuMillis;
   const memoryBytes = declared.memoryBytes ?? policy.leaseDefaults.memoryBytes;
-  const settings: ProjectSettings = { ...declared, image: imageRef, cpuMillis, memoryBytes };
+  const settings = withSecretEnv({ ...declared, image: imageRef, cpuMillis, memoryBytes }, secrets.store, secrets.box);
+  if ('missing' in settings) return { missingSecret: settings.missing };
   return { settings, cpuMillis, memoryBytes, hash: containerSpecHash(settings) };
 }
 
@@ -153,7 +169,17 @@ export class PoolReconciler {
       if (size > 0) await this.writeStatus(project, size, 0, 0);
       return { result: undefined };
     }
-    return poolTemplate(project, image.ref, policy, this.options.projectSettings);
+    const template = poolTemplate(project, image.ref, policy, this.options.projectSettings, {
+      store,
+      box: this.options.secrets,
+    });
+    if ('missingSecret' in template) {
+      // The project's status says which; the Secret's arrival wakes the project and its pool.
+      await Promise.all(pool.map((container) => this.remove(container)));
+      if (size > 0) await this.writeStatus(project, size, 0, 0);
+      return { result: undefined };
+    }
+    return template;
   }
 
   /** Removes what a lease cannot use and what is beyond the size; returns how many ready containers stay. */

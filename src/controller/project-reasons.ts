@@ -18,6 +18,7 @@ export const ProjectReason = {
   InsufficientMemory: INSUFFICIENT_MEMORY,
   StartFailed: 'StartFailed',
   DockerUnavailable: 'DockerUnavailable',
+  SecretNotFound: 'SecretNotFound',
 } as const;
 
 export type ProjectReason = (typeof ProjectReason)[keyof typeof ProjectReason];
@@ -36,6 +37,18 @@ const WAITING: ReadonlySet<ProjectReason> = new Set([ProjectReason.ImageNotReady
 
 export function failure(reason: ProjectReason, message: string): Failure {
   return { reason, message };
+}
+
+/**
+ * A Secret or key the env reads is missing. Status names it; HTTP clients only hear that
+ * the app waits for its configuration, not which secret.
+ */
+export function secretFailure(message: string): Failure {
+  return {
+    reason: ProjectReason.SecretNotFound,
+    message: `${message}; the project starts once it exists`,
+    publicMessage: 'the app is waiting for a secret it needs',
+  };
 }
 
 /** The loop as status tells it (`starting`: a start runs now) and as held requests hear it. */

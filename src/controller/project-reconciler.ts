@@ -37,7 +37,15 @@ import {
   type StartPlan,
   type Sorted,
 } from './project-plan.js';
-import { crashLoopFailure, failure, ProjectReason, publicMessageOf, type Failure } from './project-reasons.js';
+import {
+  crashLoopFailure,
+  failure,
+  ProjectReason,
+  publicMessageOf,
+  secretFailure,
+  type Failure,
+} from './project-reasons.js';
+import type { SecretBox } from '../secrets/secret-box.js';
 import { resolveRunnable, routeFor } from './project-route.js';
 import { buildProjectStatus, writeProjectStatus, type StatusFacts } from './project-status.js';
 import type { ReconcileResult } from './work-queue.js';
@@ -97,6 +105,8 @@ export interface ProjectReconcilerOptions {
   clock?: Clock;
   /** Checks serving instances (spec.liveness); without it nothing is checked. */
   liveness?: LivenessMonitor;
+  /** Opens the values of variables taken from Secrets; a project that reads one waits without it. */
+  secrets?: SecretBox;
 }
 
 /** What the observe phase found, for the phases after it. */
@@ -163,6 +173,7 @@ export class ProjectReconciler implements IdleContainers {
     this.resumes = new PausedResume({
       ...shared,
       ...clocks,
+      ...(options.secrets ? { secrets: options.secrets } : {}),
       runtime: options.runtime,
       logger: options.logger,
       metrics: this.metrics,
@@ -264,8 +275,11 @@ export class ProjectReconciler implements IdleContainers {
   }
 
   private async converge(project: ProjectObject, containers: ManagedContainer[]): Promise<ReconcileResult> {
-    const runnable = resolveRunnable(this.options.store, project, this.projectSettings);
-    if ('waitingFor' in runnable) return this.waitForImage(project, runnable.declared, runnable.waitingFor);
+    const runnable = resolveRunnable(this.options.store, project, this.projectSettings, this.options.secrets);
+    if ('waitingFor' in runnable)
+      return this.waitFor(project, runnable.declared, failure(ProjectReason.ImageNotReady, runnable.waitingFor));
+    if ('missingSecret' in runnable)
+      return this.waitFor(project, runnable.declared, secretFailure(runnable.missingSecret));
     const refused = imageNotAllowed(runnable.settings.image, runnable.declared.image, this.options.imageAllowlist);
     if (refused !== undefined) return this.refuseImage(project, runnable.settings, containers, refused);
 
@@ -574,20 +588,15 @@ export class ProjectReconciler implements IdleContainers {
     return;
   }
 
-  /** No image to run yet: requests get 503 with the reason; the Image's progress wakes us. */
-  private async waitForImage(
-    project: ProjectObject,
-    settings: ProjectSettings,
-    reason: string,
-  ): Promise<ReconcileResult> {
+  /**
+   * No image to run yet, or a Secret it reads is missing: requests get 503 with the reason;
+   * the Image's progress or the Secret's arrival wakes us.
+   */
+  private async waitFor(project: ProjectObject, settings: ProjectSettings, failed: Failure): Promise<ReconcileResult> {
     this.liveness.watch(project.metadata.name, settings, []);
-    await this.options.proxy.deploy(routeFor(project.metadata.name, settings, [], reason));
+    await this.options.proxy.deploy(routeFor(project.metadata.name, settings, [], publicMessageOf(failed)));
     const facts = { phase: 'Pending', serving: 0, starting: 0, paused: 0, stopped: 0 } as const;
-    await this.writeStatus(project, settings, {
-      ...facts,
-      failure: failure(ProjectReason.ImageNotReady, reason),
-      instancesLeft: [],
-    });
+    await this.writeStatus(project, settings, { ...facts, failure: failed, instancesLeft: [] });
     return;
   }
 

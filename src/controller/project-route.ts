@@ -4,6 +4,8 @@ import type { DeployRequest } from '../proxy/management.js';
 import type { ContainerSpec, ManagedContainer } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
 import { shortHash } from '../util/hash.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+import { withSecretEnv } from '../secrets/secret-env.js';
 import { resolveProjectImage } from './image-resolution.js';
 
 // Pure builders shared by the project reconciler's jobs: what a project's route and
@@ -17,13 +19,19 @@ export function addressOf(container: ManagedContainer): string {
 
 /**
  * The fields that shape a container: any change replaces it. Scaling, routing and the
- * liveness check do not.
+ * liveness check do not. Variables from Secrets count by their digests, never their values.
  */
 export function containerSpecHash(settings: ProjectSettings): string {
+  const secrets = settings.secretDigests;
+  const env = secrets
+    ? Object.fromEntries(Object.entries(settings.env).filter(([name]) => !(name in secrets)))
+    : settings.env;
   return shortHash({
     image: settings.image,
     port: settings.port,
-    env: settings.env,
+    env,
+    // Absent without secrets, so that the hashes of existing containers stay as they were.
+    secrets,
     command: settings.command ?? null,
     // Only when declared: a manifest without args hashes as it did before args existed, so
     // an upgrade replaces no container whose process is unchanged.
@@ -69,19 +77,25 @@ export function routeFor(
   };
 }
 
-/** What a project runs: its settings with the image resolved, or why there is no image yet. */
+/**
+ * What a project runs: its settings with the image and secrets resolved, or why there is
+ * no image yet, or which secret is missing.
+ */
 export type Runnable =
   | { declared: ProjectSettings; settings: ProjectSettings; hash: string }
-  | { declared: ProjectSettings; waitingFor: string };
+  | { declared: ProjectSettings; waitingFor: string }
+  | { declared: ProjectSettings; missingSecret: string };
 
 export function resolveRunnable(
   store: ObjectStore,
   project: ProjectObject,
   projectSettings: ProjectSettingsResolver,
+  secrets?: SecretBox,
 ): Runnable {
   const declared = projectSettings.forProject(project.spec);
   const image = resolveProjectImage(store, declared.image);
   if ('waitingFor' in image) return { declared, waitingFor: image.waitingFor };
-  const settings: ProjectSettings = { ...declared, image: image.ref };
+  const settings = withSecretEnv({ ...declared, image: image.ref }, store, secrets);
+  if ('missing' in settings) return { declared, missingSecret: settings.missing };
   return { declared, settings, hash: containerSpecHash(settings) };
 }

@@ -28,6 +28,8 @@ import { PrometheusControllerMetrics } from '../metrics/prometheus-controller-me
 import { registerControllerCollectors, registerWebhookCollectors } from '../metrics/controller-collectors.js';
 import { WebhookDispatcher } from '../events/webhooks.js';
 import { attachLifecycleWebhooks } from '../events/lifecycle-webhooks.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+import { openSecretBox } from '../secrets/secret-key.js';
 
 // The controller half of Luma: store, Docker runtime, controller and API. `luma up`
 // gives it the in-process proxy; `luma controller` gives it a client of the proxy's
@@ -36,6 +38,8 @@ import { attachLifecycleWebhooks } from '../events/lifecycle-webhooks.js';
 export interface ControlPlaneOptions {
   manifests: string;
   stateDir: string;
+  /** The operator's key for Secrets at rest; STATE_DIR/secret-key (made at first start) when absent. */
+  secretKeyFile?: string;
   apiAddress: ListenAddress;
   settings: OperatorSettings;
   proxy: ProxyManagement;
@@ -61,6 +65,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const { settings, logger } = options;
   const runtime = new DockerRuntime({ instance: settings.instance });
   await runtime.ping();
+  // Before the store: a key that cannot be read stops the start before anything is opened.
+  const secrets = await openSecretBox({ stateDir: options.stateDir, keyFile: options.secretKeyFile });
   const { store, ledger, token } = await openState(options.stateDir, logger);
   const contexts = await new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits).prepare();
   const logs = new LogHub();
@@ -69,7 +75,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   // The directory is read once before the controller starts (what it declares exists from
   // the first reconcile on), then followed as it changes.
   const sync = await startDirectorySync(options, store, contexts, events);
-  const parts: Parts = { store, runtime, contexts, logs, ledger, events };
+  const parts: Parts = { store, runtime, contexts, logs, ledger, events, secrets };
   const controller = await startController(options, parts);
   const engine = watchEngine(runtime, events, controller, logger);
   const wake = (project: string): void => controller.wakeProject(project);
@@ -171,6 +177,7 @@ interface Parts {
   logs: LogHub;
   ledger: UsageLedger;
   events: EventLog;
+  secrets: SecretBox;
 }
 
 async function startController(options: ControlPlaneOptions, parts: Parts): Promise<Controller> {
@@ -193,6 +200,7 @@ async function startController(options: ControlPlaneOptions, parts: Parts): Prom
     events: parts.events.recorder('controller'),
     metrics: new PrometheusControllerMetrics(options.metrics),
     admission: settings.admission,
+    secrets: parts.secrets,
   });
   const depth = { store: parts.store, usage: parts.ledger, queueDepth: () => controller.queueDepth() };
   registerControllerCollectors(options.metrics, depth);
@@ -225,6 +233,7 @@ async function listenApi(
     sync: extras.sync,
     wake: extras.wake,
     metrics: options.metrics,
+    secrets: parts.secrets,
   });
   await api.listen({ host: options.apiAddress.host, port: options.apiAddress.port });
   return { port: (api.server.address() as { port: number }).port, close: () => api.close() };

@@ -21,6 +21,8 @@ export interface ControllerProcessOptions {
   config?: string;
   /** `--force-prune`: the watched directory prunes without its guards. */
   forcePrune?: boolean;
+  /** `--secret-key-file`: the operator's key for Secrets at rest; STATE_DIR/secret-key when absent. */
+  secretKeyFile?: string;
 }
 
 export interface RunningControllerProcess {
@@ -63,6 +65,7 @@ async function startLocked(options: ControllerProcessOptions): Promise<RunningCo
   const controlPlane = await startControlPlane({
     manifests: options.manifests,
     stateDir: options.stateDir,
+    ...(options.secretKeyFile !== undefined ? { secretKeyFile: options.secretKeyFile } : {}),
     apiAddress,
     settings,
     proxy: client,

@@ -29,6 +29,8 @@ export interface UpOptions {
   letsEncryptEmail?: string;
   /** `--force-prune`: the watched directory prunes without its guards. */
   forcePrune?: boolean;
+  /** `--secret-key-file`: the operator's key for Secrets at rest; STATE_DIR/secret-key when absent. */
+  secretKeyFile?: string;
   /** The proxy's client deadlines and connection cap; PROXY_DEFAULTS for what is absent. */
   proxyLimits?: Partial<ClientLimits>;
 }
@@ -72,6 +74,7 @@ async function startLocked(options: UpOptions): Promise<RunningLuma> {
   const controlPlane = await startControlPlane({
     manifests: options.manifests,
     stateDir: options.stateDir,
+    ...(options.secretKeyFile !== undefined ? { secretKeyFile: options.secretKeyFile } : {}),
     apiAddress,
     settings,
     proxy: front,

@@ -1,6 +1,6 @@
 import { containerCapabilities, type Capability } from './capabilities.js';
 import { parseCpu, parseDuration, parseMemory } from './quantities.js';
-import type { LivenessSpec, ProjectSpec } from './types.js';
+import type { EnvValue, LivenessSpec, ProjectSpec, SecretKeyRef } from './types.js';
 
 // A Project's spec with every default filled in and every quantity read as a plain
 // number: what the controller and scaler work with. The spec must have passed
@@ -45,8 +45,15 @@ export interface ProjectSettings {
   image: string;
   hostnames: string[];
   port: number;
-  /** The user's variables plus PORT (unless the user set it), sorted by name. */
+  /**
+   * The user's variables plus PORT (unless the user set it), sorted by name. Variables
+   * from Secrets are in `secretEnv` until the controller resolves them (src/secrets/secret-env.ts).
+   */
   env: Record<string, string>;
+  /** Variables whose values come from Secrets, by variable name; absent when none do. */
+  secretEnv?: Record<string, SecretKeyRef>;
+  /** Once `env` holds the Secrets' values: their digests, which the spec hash reads instead of them. */
+  secretDigests?: Record<string, string>;
   /** The image's ENTRYPOINT replaced (its CMD dropped unless args are given). */
   command?: string[];
   /** The image's CMD replaced. */
@@ -108,7 +115,7 @@ export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSett
     image: spec.image,
     hostnames: [...spec.hostnames],
     port,
-    env: containerEnv(spec.env ?? {}, port),
+    env: containerEnv(plainEnv(spec.env ?? {}), port),
     capabilities: containerCapabilities(spec.securityContext?.capabilities?.add),
     minInstances,
     maxInstances,
@@ -129,6 +136,8 @@ export function resolveProjectSettings(spec: ProjectSpec, overrides: ProjectSett
   };
   if (spec.http2) settings.http2 = true;
   if (scaling.maxConcurrency !== undefined) Object.assign(settings, concurrencyCap(scaling, maxInstances));
+  const secretEnv = secretEnvOf(spec.env ?? {});
+  if (Object.keys(secretEnv).length > 0) settings.secretEnv = secretEnv;
   if (spec.command) settings.command = [...spec.command];
   if (spec.args) settings.args = [...spec.args];
   if (spec.liveness) settings.liveness = livenessSettings(spec.liveness);
@@ -190,4 +199,19 @@ function livenessSettings(spec: LivenessSpec): LivenessSettings {
     failureThreshold: spec.failureThreshold ?? DEFAULT_LIVENESS_FAILURE_THRESHOLD,
     initialDelayMs: (spec.initialDelaySeconds ?? DEFAULT_LIVENESS_INITIAL_DELAY_SECONDS) * 1000,
   };
+}
+
+/** The variables written in the manifest itself. */
+export function plainEnv(env: Record<string, EnvValue>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+  );
+}
+
+/** The variables taken from Secrets, sorted by name. */
+export function secretEnvOf(env: Record<string, EnvValue>): Record<string, SecretKeyRef> {
+  const refs: Array<[string, SecretKeyRef]> = [];
+  for (const [name, value] of Object.entries(env))
+    if (typeof value !== 'string') refs.push([name, { ...value.valueFrom.secretKeyRef }]);
+  return Object.fromEntries(refs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

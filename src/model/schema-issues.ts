@@ -83,9 +83,17 @@ function translate(error: ErrorObject, data: unknown, scalarSource: ScalarSource
       return [choiceIssue(base, error)];
     case 'not':
       return [exclusionIssue(base, error)];
-    default:
-      return [{ path: base, message: describeFailure(error, error.data, base, scalarSource) }];
+    default: {
+      const message = describeFailure(error, error.data, base, scalarSource);
+      return [{ path: base, message: error.parentSchema?.writeOnly === true ? withoutValue(message) : message }];
+    }
   }
+}
+
+/** A `writeOnly` value (a Secret's) is never repeated in a message: what was expected, not what came. */
+function withoutValue(message: string): string {
+  const cut = message.search(/, got |; quote the value/);
+  return `${cut < 0 ? message : message.slice(0, cut)} (the value is not shown)`;
 }
 
 /** What a value-level keyword expected of `value`. */

@@ -6,7 +6,7 @@ import type { Capability } from './capabilities.js';
 
 export const API_VERSION = 'luma.dev/v1alpha1';
 
-export const KINDS = ['Project', 'Image', 'Lease'] as const;
+export const KINDS = ['Project', 'Image', 'Lease', 'Secret'] as const;
 export type Kind = (typeof KINDS)[number];
 
 /** Lower-case plurals used in API paths and accepted by the CLI. */
@@ -14,6 +14,7 @@ export const KIND_PLURALS: Record<Kind, string> = {
   Project: 'projects',
   Image: 'images',
   Lease: 'leases',
+  Secret: 'secrets',
 };
 
 export interface ObjectMeta {
@@ -90,12 +91,22 @@ export interface LivenessSpec {
   failureThreshold?: number;
   initialDelaySeconds?: number;
 }
+/** As in Kubernetes: a variable whose value is one key of a Secret (see src/secrets/). */
+export interface EnvFromSecret {
+  valueFrom: { secretKeyRef: SecretKeyRef };
+}
+export interface SecretKeyRef {
+  name: string;
+  key: string;
+}
+/** A variable's value: written in the manifest, or taken from a Secret. */
+export type EnvValue = string | EnvFromSecret;
 
 export interface ProjectSpec {
   image: string;
   hostnames: string[];
   port?: number;
-  env?: Record<string, string>;
+  env?: Record<string, EnvValue>;
   /** Replaces the image's ENTRYPOINT (and drops its CMD), as in Kubernetes. */
   command?: string[];
   /** Replaces the image's CMD, as in Kubernetes. */
@@ -181,7 +192,7 @@ export interface LeaseSpec {
   project: string;
   ttl: string;
   resources?: ResourceRequirements;
-  env?: Record<string, string>;
+  env?: Record<string, EnvValue>;
   idleTimeout?: string;
 }
 
@@ -206,6 +217,25 @@ export interface LeaseStatus extends BaseStatus {
   containerName?: string;
 }
 
+// ---------- Secret ----------
+
+/**
+ * One key of a Secret. A manifest's `data`/`stringData` become `plain` (base64), which
+ * only lives between parsing and sealing (src/secrets/seal.ts); the store holds `digest`
+ * and `sealed`, and what is shown holds `digest` alone (src/secrets/redact.ts).
+ */
+export interface SecretEntry {
+  plain?: string;
+  digest?: string;
+  sealed?: string;
+}
+
+/** Manifests write Kubernetes' top-level `type`, `data` and `stringData`; the store keeps them here. */
+export interface SecretSpec {
+  type?: string;
+  data: Record<string, SecretEntry>;
+}
+
 // ---------- Objects ----------
 
 interface ObjectOf<K extends Kind, S, St> {
@@ -219,7 +249,8 @@ interface ObjectOf<K extends Kind, S, St> {
 export type ProjectObject = ObjectOf<'Project', ProjectSpec, ProjectStatus>;
 export type ImageObject = ObjectOf<'Image', ImageSpec, ImageStatus>;
 export type LeaseObject = ObjectOf<'Lease', LeaseSpec, LeaseStatus>;
-export type LumaObject = ProjectObject | ImageObject | LeaseObject;
+export type SecretObject = ObjectOf<'Secret', SecretSpec, BaseStatus>;
+export type LumaObject = ProjectObject | ImageObject | LeaseObject | SecretObject;
 
 export type SpecOf<K extends Kind> = Extract<LumaObject, { kind: K }>['spec'];
 export type StatusOf<K extends Kind> = NonNullable<Extract<LumaObject, { kind: K }>['status']>;

@@ -2,6 +2,7 @@ import { isRecord, type FieldIssue } from './field-path.js';
 import { issuesFromSchemaErrors, type ScalarSource } from './schema-issues.js';
 import { validatorFor } from './schemas.js';
 import { semanticIssues } from './semantic-checks.js';
+import { secretFromManifest, type SecretManifest } from './secret-manifest.js';
 import { KINDS, isKind, type LumaObject, type ObjectMeta } from './types.js';
 import { closestMatch, describeValue, quote } from './wording.js';
 
@@ -41,7 +42,9 @@ export function validateManifest(value: unknown, scalarSource: ScalarSource = ()
     ),
   );
   if (issues.length > 0) return { issues };
-  // The schema for `kind` has just accepted it, which is what the cast asserts.
+  // The schema for `kind` has just accepted it, which is what the casts assert.
+  if (kind === 'Secret')
+    return { object: withoutServerFields(secretFromManifest(value as unknown as SecretManifest)), issues };
   return { object: withoutServerFields(value as unknown as LumaObject), issues };
 }
 

@@ -18,6 +18,7 @@ interface ControlPlaneFlags {
   certificatesDir?: string;
   config?: string;
   forcePrune?: boolean;
+  secretKeyFile?: string;
 }
 
 function addControlPlaneFlags(command: Command): Command {
@@ -55,7 +56,13 @@ function addControlPlaneFlags(command: Command): Command {
         'LUMA_CERTIFICATES_DIR',
       ),
     )
-    .addOption(new Option('--config <file>', 'operator settings (YAML)').env('LUMA_CONFIG'));
+    .addOption(new Option('--config <file>', 'operator settings (YAML)').env('LUMA_CONFIG'))
+    .addOption(
+      new Option(
+        '--secret-key-file <file>',
+        'the key that encrypts Secrets at rest: 32 bytes as base64, mode 0600 (default: STATE_DIR/secret-key, made at first start)',
+      ).env('LUMA_SECRET_KEY_FILE'),
+    );
 }
 
 /** In the split deployment TLS belongs to the proxy process, which holds the listener and the certificates. */
@@ -103,6 +110,7 @@ export function registerDaemonCommands(program: Command): void {
         ...(options.certificatesDir ? { certificatesDir: options.certificatesDir } : {}),
         ...(options.letsEncryptEmail ? { letsEncryptEmail: options.letsEncryptEmail } : {}),
         ...(options.forcePrune ? { forcePrune: true } : {}),
+        ...(options.secretKeyFile ? { secretKeyFile: options.secretKeyFile } : {}),
         proxyLimits: proxyLimitsFrom(options),
       });
       stopOnSignal('Luma (containers keep running and are adopted at the next start)', () => luma.stop());
@@ -139,6 +147,7 @@ export function registerDaemonCommands(program: Command): void {
         proxySocket: options.proxySocket ?? defaultProxyPaths(stateDir).socketPath,
         ...(options.config ? { config: options.config } : {}),
         ...(options.forcePrune ? { forcePrune: true } : {}),
+        ...(options.secretKeyFile ? { secretKeyFile: options.secretKeyFile } : {}),
       });
       stopOnSignal('the controller (containers keep running)', () => controller.stop());
       process.stderr.write(`Luma controller is up: API at http://127.0.0.1:${controller.apiPort}\n`);

@@ -47,6 +47,8 @@ export function registerLogsCommand(program: Command): void {
         if (error.code === 'EPIPE') process.exit(0);
         throw error;
       });
+      if (kind === 'Secret')
+        throw new CliError('a secret has no logs; logs are for project/NAME, lease/NAME or image/NAME');
       const api = apiClient(command);
       if (kind === 'Image') {
         for (const flag of ['tail', 'since', 'timestamps'] as const) {

@@ -4,6 +4,7 @@ import { stringify } from 'yaml';
 import type { Kind, LumaObject } from '../../model/types.js';
 import { CliError, type ApiClient } from '../api-client.js';
 import { apiClient, collect, kindAndName } from '../common.js';
+import { describeSecretRefs } from '../secret-refs.js';
 import { EXIT } from '../exit-codes.js';
 import {
   columnWidths,
@@ -137,6 +138,7 @@ async function describeObject(api: ApiClient, target: { kind: Kind; name: string
   const object = await api.get(target.kind, target.name);
   const { items } = await api.events({ kind: target.kind, name: target.name });
   process.stdout.write(describe(object, items, stdoutStyle()));
+  process.stdout.write(await describeSecretRefs(api, object));
 }
 
 async function deleteObjects(api: ApiClient, targets: Array<{ kind: Kind; name: string }>): Promise<void> {

@@ -91,12 +91,18 @@ async function fillPool(rounds = 10): Promise<void> {
   }
 }
 
+function templateHash(project: ProjectObject): string {
+  const template = poolTemplate(project, IMAGE, TEST_LEASE_POLICY);
+  if (!('hash' in template)) throw new Error(`no template: ${template.missingSecret}`);
+  return template.hash;
+}
+
 /** A pool container as a controller before a restart left it: running, from the current template. */
 function seedPooled(project: ProjectObject, specHash?: string): void {
   world.runtime.seed({
     owner: { kind: 'Project', name: NAME, uid: project.metadata.uid ?? '' },
     role: 'pool',
-    specHash: specHash ?? poolTemplate(project, IMAGE, TEST_LEASE_POLICY).hash,
+    specHash: specHash ?? templateHash(project),
     state: 'running',
     hostPort: PORT,
   });
@@ -335,9 +341,7 @@ describe('PoolReconciler', () => {
     const [claimed] = await world.runtime.list({ role: 'pool' });
     await world.runtime.claim(claimed!, { kind: 'Lease', name: 'l1', uid: 'lease-uid' });
     world.pools.forget(claimed!.id);
-    expect(
-      world.pools.readyFor(stored.metadata.uid ?? '', poolTemplate(stored, IMAGE, TEST_LEASE_POLICY).hash),
-    ).toHaveLength(1);
+    expect(world.pools.readyFor(stored.metadata.uid ?? '', templateHash(stored))).toHaveLength(1);
     world.clock.now += 1_000;
     clearCalls();
     await world.pools.reconcile(NAME);

@@ -324,19 +324,19 @@ describe('parseManifests: document shape and kind', () => {
 
   it('refuses a missing kind, naming the known kinds', () => {
     expect(errorsOf(text('apiVersion: luma.dev/v1alpha1', 'metadata: { name: x }'))).toEqual([
-      'app.yaml:1:1: missing required field "kind" (one of Project, Image, Lease)',
+      'app.yaml:1:1: missing required field "kind" (one of Project, Image, Lease, Secret)',
     ]);
   });
 
   it('refuses an unknown kind, naming the known kinds or the likely one', () => {
     expect(errorsOf(text('apiVersion: apps/v1', 'kind: Deployment'))).toEqual([
-      'app.yaml:2:7: kind: unknown kind "Deployment"; expected one of Project, Image, Lease',
+      'app.yaml:2:7: kind: unknown kind "Deployment"; expected one of Project, Image, Lease, Secret',
     ]);
     expect(errorsOf(text('kind: project'))).toEqual([
       'app.yaml:1:7: kind: unknown kind "project"; did you mean "Project"?',
     ]);
     expect(errorsOf(text('kind: 3'))).toEqual([
-      'app.yaml:1:7: kind: expected one of Project, Image, Lease, got integer 3',
+      'app.yaml:1:7: kind: expected one of Project, Image, Lease, Secret, got integer 3',
     ]);
   });
 
@@ -393,7 +393,7 @@ describe('parseManifests: types', () => {
       'app.yaml:9:11: spec.env.PORT: expected string; quote the value ("8080")',
       'app.yaml:10:12: spec.env.DEBUG: expected string; quote the value ("true")',
       'app.yaml:11:14: spec.env.VERSION: expected string; quote the value ("1.10")',
-      'app.yaml:13:5: spec.env.NOTHING: expected string, got an empty value',
+      'app.yaml:13:5: spec.env.NOTHING: expected string or a mapping, got an empty value',
     ]);
   });
 

@@ -60,7 +60,7 @@ describe('validateManifest', () => {
 
   it('says which kinds exist', () => {
     expect(problems({ apiVersion: 'luma.dev/v1alpha1' })).toEqual([
-      ': missing required field "kind" (one of Project, Image, Lease)',
+      ': missing required field "kind" (one of Project, Image, Lease, Secret)',
     ]);
     expect(problems('Project')).toEqual([
       ': expected a mapping with apiVersion, kind, metadata and spec, got string "Project"',

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { ManifestError, parseManifests } from '../../../src/model/parse.js';
+import type { ProjectObject, SecretObject } from '../../../src/model/types.js';
+
+function issuesOf(text: string): string[] {
+  try {
+    parseManifests(text, 'm.yaml');
+  } catch (error) {
+    if (error instanceof ManifestError) return error.issues.map((i) => `${i.line}:${i.column} ${i.path}: ${i.message}`);
+    throw error;
+  }
+  return [];
+}
+
+const HEAD = 'apiVersion: luma.dev/v1alpha1\nkind: Secret\nmetadata:\n  name: db\n';
+
+describe('Secret manifests', () => {
+  it('takes stringData and base64 data as Kubernetes does, stringData winning', () => {
+    const [doc] = parseManifests(
+      `${HEAD}type: Opaque\ndata:\n  a: aGk=\n  b: eA==\nstringData:\n  b: plain\n`,
+      'm.yaml',
+    );
+    const secret = doc!.object as SecretObject;
+    expect(secret.spec).toEqual({
+      type: 'Opaque',
+      data: { a: { plain: 'aGk=' }, b: { plain: Buffer.from('plain').toString('base64') } },
+    });
+  });
+
+  it('refuses data that is not base64 and bad keys, with line and column, never echoing the value', () => {
+    const issues = issuesOf(`${HEAD}data:\n  token: not base64!!\n  "bad key": aGk=\n`);
+    expect(issues.join('\n')).toMatch(/6:10 data.token: expected base64/);
+    expect(issues.join('\n')).toMatch(/7:3 data\["bad key"\]: expected a key made of letters/);
+    expect(issues.join('\n')).not.toContain('not base64!!');
+  });
+
+  it('refuses a spec: a Secret is written with data or stringData', () => {
+    expect(issuesOf(`${HEAD}spec:\n  data: {}\n`).join('\n')).toMatch(/5:1.*spec/);
+  });
+});
+
+describe('env from a Secret', () => {
+  const project = (env: string): string =>
+    `apiVersion: luma.dev/v1alpha1\nkind: Project\nmetadata: {name: p}\nspec:\n  image: i\n  hostnames: [p.localhost]\n  env:\n${env}`;
+
+  it('accepts valueFrom.secretKeyRef beside plain values', () => {
+    const [doc] = parseManifests(
+      project('    MODE: prod\n    DB_PASSWORD:\n      valueFrom:\n        secretKeyRef: {name: db, key: password}\n'),
+      'p.yaml',
+    );
+    expect((doc!.object as ProjectObject).spec.env).toEqual({
+      MODE: 'prod',
+      DB_PASSWORD: { valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
+    });
+  });
+
+  it('refuses a reference without a key, with its position', () => {
+    const issues = issuesOf(project('    DB_PASSWORD:\n      valueFrom:\n        secretKeyRef: {name: db}\n'));
+    expect(issues.join('\n')).toMatch(/^\d+:\d+ spec.env.DB_PASSWORD/m);
+  });
+});
+
+describe('Secret values in messages', () => {
+  it('never repeats a value, whatever is wrong with it', () => {
+    const issues = issuesOf(`${HEAD}stringData:\n  pin: 918273\ndata:\n  token: "%%918273%%"\n`).join('\n');
+    expect(issues).toMatch(/stringData.pin: expected string \(the value is not shown\)/);
+    expect(issues).toMatch(/data.token: expected base64.*\(the value is not shown\)/);
+    expect(issues).not.toContain('918273');
+  });
+});
