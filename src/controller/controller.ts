@@ -58,6 +58,8 @@ export interface ControllerOptions {
   defaultMemoryBytes?: number;
   stopTimeoutSeconds?: number;
   stoppedRetentionMs?: number;
+  /** Revisions kept per project. */
+  revisionHistoryLimit?: number;
   /** Operator settings for leases and pools. */
   policy: LeasePolicy;
   /** Where ended leases' bills go. */
@@ -166,6 +168,7 @@ export class Controller implements ProxyHooks {
       ...(options.policy.imageAllowlist !== undefined ? { imageAllowlist: options.policy.imageAllowlist } : {}),
       ...(options.stopTimeoutSeconds !== undefined ? { stopTimeoutSeconds: options.stopTimeoutSeconds } : {}),
       ...(options.stoppedRetentionMs !== undefined ? { stoppedRetentionMs: options.stoppedRetentionMs } : {}),
+      ...(options.revisionHistoryLimit !== undefined ? { revisionHistoryLimit: options.revisionHistoryLimit } : {}),
     });
   }
 

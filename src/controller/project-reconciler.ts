@@ -1,4 +1,4 @@
-import type { CrashLoopStatus, ProjectObject, ProjectStatus } from '../model/types.js';
+import type { CrashLoopStatus, ProjectObject, ProjectRevisions, ProjectStatus } from '../model/types.js';
 import type { ProjectSettings, ProjectSettingsOverrides } from '../model/project-settings.js';
 import { resolveProjectSettings } from '../model/project-settings.js';
 import type { ProxyManagement, ServiceInfo } from '../proxy/management.js';
@@ -35,6 +35,8 @@ import {
 import { crashLoopFailure, failure, ProjectReason, publicMessageOf, type Failure } from './project-reasons.js';
 import { resolveRunnable, routeFor } from './project-route.js';
 import { buildProjectStatus, writeProjectStatus, type StatusFacts } from './project-status.js';
+import { RevisionHistory } from './revision-history.js';
+import { DEFAULT_REVISION_HISTORY_LIMIT } from './revisions.js';
 import type { ReconcileResult } from './work-queue.js';
 
 export { containerSpecHash } from './project-route.js';
@@ -91,6 +93,8 @@ export interface ProjectReconcilerOptions {
   probe?: ReadinessProber;
   /** Timers of the exit watch of a starting container (systemClock when absent); unit tests inject one. */
   clock?: Clock;
+  /** Revisions kept per project (operator setting revisionHistoryLimit). */
+  revisionHistoryLimit?: number;
 }
 
 /** What the observe phase found, for the phases after it. */
@@ -98,6 +102,8 @@ interface Observed {
   project: ProjectObject;
   settings: ProjectSettings;
   hash: string;
+  /** The Revision of what the project declares now: its instances carry its name. */
+  revision: string;
   sorted: Sorted;
   /** Stopped containers still kept (the expired ones are gone). */
   stopped: ManagedContainer[];
@@ -131,11 +137,19 @@ export class ProjectReconciler implements IdleContainers {
   private readonly now: () => number;
   private readonly metrics: ControllerMetrics;
   private readonly events: EventRecorder;
+  private readonly revisions: RevisionHistory;
 
   constructor(private readonly options: ProjectReconcilerOptions) {
     this.now = options.now ?? Date.now;
     this.metrics = options.metrics ?? NO_CONTROLLER_METRICS;
     this.events = options.events ?? NO_EVENTS;
+    this.revisions = new RevisionHistory({
+      store: options.store,
+      logger: options.logger,
+      events: this.events,
+      limit: options.revisionHistoryLimit ?? DEFAULT_REVISION_HISTORY_LIMIT,
+      now: this.now,
+    });
     this.lifecycle = new InstanceLifecycle({
       runtime: options.runtime,
       logger: options.logger,
@@ -256,7 +270,8 @@ export class ProjectReconciler implements IdleContainers {
     const refused = imageNotAllowed(runnable.settings.image, runnable.declared.image, this.options.imageAllowlist);
     if (refused !== undefined) return this.refuseImage(project, runnable.settings, containers, refused);
 
-    const seen = await this.observe(project, runnable.settings, runnable.hash, containers);
+    const revision = await this.revisions.record(project, runnable.settings.image);
+    const seen = await this.observe(project, runnable.settings, runnable.hash, revision.metadata.name, containers);
     const plan = planStarts({
       settings: seen.settings,
       serving: seen.serving.length,
@@ -283,7 +298,8 @@ export class ProjectReconciler implements IdleContainers {
       failure: started.failure,
     });
     await this.act(seen, actions, plan);
-    await this.writeOutcome(seen, actions, started);
+    const revisions = await this.noteRevisions(seen, actions);
+    await this.writeOutcome(seen, actions, started, revisions);
     const next = requeueFor(started.failure, plan.decision, started.loop, this.now());
     if (next instanceof Error) throw new Error(`project ${project.metadata.name}: ${next.message}`);
     return next;
@@ -294,9 +310,10 @@ export class ProjectReconciler implements IdleContainers {
     project: ProjectObject,
     settings: ProjectSettings,
     hash: string,
+    revision: string,
     containers: ManagedContainer[],
   ): Promise<Observed> {
-    const sorted = sortContainers(containers, project.metadata.uid ?? '', hash);
+    const sorted = sortContainers(containers, project.metadata.uid ?? '', hash, revision);
     await Promise.all([...sorted.foreign, ...sorted.broken].map((container) => this.lifecycle.remove(container)));
     const previous = project.status ?? {};
     const left = leftById(previous.instancesLeft);
@@ -325,6 +342,7 @@ export class ProjectReconciler implements IdleContainers {
       project,
       settings,
       hash,
+      revision,
       sorted,
       stopped,
       serving,
@@ -376,7 +394,7 @@ export class ProjectReconciler implements IdleContainers {
     const announced = plan.announce ? this.announceStarting(seen, plan) : Promise.resolve();
     const results = await Promise.allSettled(
       Array.from({ length: plan.deficit }, (_, index) =>
-        this.lifecycle.start(project, settings, hash, plan.candidates[index]),
+        this.lifecycle.start(project, settings, hash, plan.candidates[index], seen.revision),
       ),
     );
     await announced;
@@ -450,8 +468,28 @@ export class ProjectReconciler implements IdleContainers {
     this.resumes.offer(name, actions.wakeable);
   }
 
+  /**
+   * The revision that runs now is the latest created; once its instances take the traffic
+   * it is the latest ready (older ready ones Retired), and revisions past the limit go.
+   */
+  private async noteRevisions(seen: Observed, actions: ActPlan): Promise<ProjectRevisions> {
+    const { project, revision } = seen;
+    const previous = project.status?.revisions ?? {};
+    const servesNow = actions.targets.some((container) => !isOutdated(seen, container));
+    const latestReady = servesNow ? revision : previous.latestReady;
+    if (servesNow && previous.latestReady !== revision) await this.revisions.served(project, revision);
+    if (previous.latestCreated !== revision || previous.latestReady !== latestReady)
+      await this.revisions.prune(project, new Set([revision, ...(latestReady ? [latestReady] : [])]));
+    return { latestCreated: revision, ...(latestReady ? { latestReady } : {}) };
+  }
+
   /** The one status write of a converge: counts after the actions, and the decisions a restart must keep. */
-  private async writeOutcome(seen: Observed, actions: ActPlan, started: Started): Promise<void> {
+  private async writeOutcome(
+    seen: Observed,
+    actions: ActPlan,
+    started: Started,
+    revisions: ProjectRevisions,
+  ): Promise<void> {
     const now = this.now();
     await this.writeStatus(seen.project, seen.settings, {
       phase: actions.phase,
@@ -465,6 +503,7 @@ export class ProjectReconciler implements IdleContainers {
       crashLoop: started.loop ?? null,
       ...(seen.clearsEviction ? { evictedAt: null } : {}),
       instancesLeft: nextLeft(leftById(seen.project.status?.instancesLeft), actions.left, now),
+      revisions,
     });
   }
 
@@ -473,6 +512,7 @@ export class ProjectReconciler implements IdleContainers {
     const name = project.metadata.name;
     const pool = await this.options.runtime.list({ kind: 'Project', name, role: 'pool' });
     await this.tearDown(name, [...instances, ...pool]);
+    await this.revisions.removeAll(name);
     const finalizers = (project.metadata.finalizers ?? []).filter((finalizer) => finalizer !== PROJECT_FINALIZER);
     await this.options.store.setFinalizers('Project', name, finalizers);
   }
@@ -601,6 +641,11 @@ export class ProjectReconciler implements IdleContainers {
       ...(defaultMemoryBytes !== undefined ? { defaultMemoryBytes } : {}),
     };
   }
+}
+
+/** Targets that are not of the current revision are outdated ones kept serving while a replacement cannot start. */
+function isOutdated(seen: Observed, container: ManagedContainer): boolean {
+  return seen.sorted.outdated.some((outdated) => outdated.id === container.id);
 }
 
 function latest(values: Array<number | undefined>): number | undefined {

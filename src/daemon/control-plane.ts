@@ -188,6 +188,7 @@ async function startController(options: ControlPlaneOptions, parts: Parts): Prom
     defaultMemoryBytes: settings.defaultMemoryBytes,
     stopTimeoutSeconds: settings.stopTimeoutSeconds,
     stoppedRetentionMs: settings.stoppedRetentionMs,
+    revisionHistoryLimit: settings.revisionHistoryLimit,
     policy: settings,
     ledger: parts.ledger,
     events: parts.events.recorder('controller'),

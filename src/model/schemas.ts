@@ -12,6 +12,7 @@ export const SCHEMA_FILES: Record<Kind, string> = {
   Project: 'project.schema.json',
   Image: 'image.schema.json',
   Lease: 'lease.schema.json',
+  Revision: 'revision.schema.json',
 };
 
 /**

@@ -3,7 +3,12 @@ import type { LumaObject } from './types.js';
 
 // Writes to single objects, as `luma apply` and `luma delete` make them.
 
-const PLURALS: Record<LumaObject['kind'], string> = { Project: 'projects', Image: 'images', Lease: 'leases' };
+const PLURALS: Record<LumaObject['kind'], string> = {
+  Project: 'projects',
+  Image: 'images',
+  Lease: 'leases',
+  Revision: 'revisions',
+};
 
 /** The part of an object a manifest owns, with the version it was read at (a stale write is refused). */
 export function manifestOf<T extends LumaObject>(object: T, spec: T['spec']): object {
