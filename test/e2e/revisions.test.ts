@@ -130,6 +130,13 @@ describe('revisions', () => {
     expect(described.code).toBe(0);
     expect(described.stdout).toContain('Revision');
     expect(described.stdout).toContain('WHO');
+
+    const status = await runCli(['rollout', 'status', 'project/rev', '--timeout', '30s'], { api: fixture.luma.api });
+    expect(status.stdout).toContain('project/rev: revision rev-2 serves; rollout complete');
+    expect(status.code).toBe(0);
+    const history = await runCli(['rollout', 'history', 'project/rev'], { api: fixture.luma.api });
+    expect(history.stdout).toMatch(/^1\s+rev-1\s+Retired\s+\S+\s+\S+\s+\(first\)$/m);
+    expect(history.stdout).toMatch(/^2\s+rev-2\s+Ready\s+\S+\s+\S+\s+command, env$/m);
   });
 
   it('refuses a Revision in a manifest, naming the file, line and column', async () => {
