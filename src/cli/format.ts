@@ -29,6 +29,8 @@ function readyColumn(object: LumaObject): string {
     const max = scaling?.maxInstances ?? Math.max(DEFAULT_MAX_INSTANCES, scaling?.minInstances ?? 0);
     return `${instances?.running ?? 0}/${max}`;
   }
+  // As in Knative, a revision that once became ready stays READY; STATUS says whether it serves.
+  if (object.kind === 'Revision') return object.status?.readyAt ? 'True' : 'Unknown';
   const ready = object.status?.conditions?.find((condition) => condition.type === 'Ready');
   return ready?.status ?? 'Unknown';
 }
@@ -90,6 +92,10 @@ function row(object: Exclude<LumaObject, SecretObject>, wide: boolean): string[]
           ]
         : [...base, ...extra];
     }
+    case 'Revision': {
+      const extra = [object.spec.project, String(object.spec.number)];
+      return wide ? [...base, ...extra, object.spec.image] : [...base, ...extra];
+    }
   }
 }
 
@@ -111,6 +117,8 @@ export function objectHeader(kind: LumaObject['kind'], wide: boolean): string[] 
       return wide ? [...base, 'PROJECT', 'EXPIRES-IN', 'FROM-POOL', 'COST', 'URL'] : [...base, 'PROJECT', 'EXPIRES-IN'];
     case 'Secret':
       return wide ? ['NAME', 'TYPE', 'DATA', 'AGE', 'DIGESTS'] : ['NAME', 'TYPE', 'DATA', 'AGE'];
+    case 'Revision':
+      return wide ? [...base, 'PROJECT', 'NUMBER', 'IMAGE'] : [...base, 'PROJECT', 'NUMBER'];
   }
 }
 

@@ -21,6 +21,7 @@ import { registerExplainCommand } from './commands/explain.js';
 import { readBuildInfo, versionLine } from './build-info.js';
 import { errorMessage } from '../util/error-message.js';
 import { registerWakeCommand } from './commands/wake.js';
+import { registerRolloutCommand } from './commands/rollout.js';
 import { registerMetricsCommand } from './commands/metrics.js';
 import { registerCreateCommand } from './commands/create-secret.js';
 
@@ -86,6 +87,7 @@ Colours only on a terminal; NO_COLOR=1 turns them off.`,
   registerEventsCommand(program);
   registerLeaseCommands(program);
   registerWakeCommand(program);
+  registerRolloutCommand(program);
   registerMetricsCommand(program);
   registerLogsCommand(program);
   registerProxyCommands(program);

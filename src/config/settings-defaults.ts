@@ -33,6 +33,8 @@ export interface OperatorSettings {
   stopTimeoutSeconds: number;
   instance: string;
   stoppedRetentionMs: number;
+  /** Revisions kept per project (with the images they run). */
+  revisionHistoryLimit: number;
   maxUploadBytes: number;
   contextLimits: { maxUnpackedBytes: number; maxEntries: number };
   leaseBounds: LeaseBounds;
@@ -114,6 +116,8 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
   instance: 'default',
   /** Stopped containers are kept this long for a fast restart, then removed. */
   stoppedRetentionMs: 3_600_000,
+  /** Kubernetes keeps 10 ReplicaSets of a Deployment by default; so many revisions are kept here. */
+  revisionHistoryLimit: 10,
   /** Uploaded build contexts: the archive itself, and what it may unpack to. */
   maxUploadBytes: 256 * 1024 * 1024,
   contextLimits: { maxUnpackedBytes: 512 * 1024 * 1024, maxEntries: 20_000 },

@@ -15,6 +15,7 @@ export interface SettingsFile {
   resyncInterval?: Duration;
   stopTimeout?: Duration;
   stoppedRetention?: Duration;
+  revisionHistoryLimit?: number;
   maxUploadBytes?: number;
   maxContextBytes?: number;
   maxContextEntries?: number;

@@ -83,6 +83,7 @@ export function resolveSettings(file: SettingsFile): OperatorSettings {
     stopTimeoutSeconds:
       file.stopTimeout === undefined ? base.stopTimeoutSeconds : Math.ceil(parseDuration(file.stopTimeout) / 1000),
     stoppedRetentionMs: duration(file.stoppedRetention, base.stoppedRetentionMs),
+    revisionHistoryLimit: file.revisionHistoryLimit ?? base.revisionHistoryLimit,
     maxUploadBytes: file.maxUploadBytes ?? base.maxUploadBytes,
     contextLimits: {
       maxUnpackedBytes: file.maxContextBytes ?? base.contextLimits.maxUnpackedBytes,

@@ -63,6 +63,8 @@ export interface ControllerOptions {
   projectSettings?: ProjectSettingsResolver;
   stopTimeoutSeconds?: number;
   stoppedRetentionMs?: number;
+  /** Revisions kept per project. */
+  revisionHistoryLimit?: number;
   /** Operator settings for leases and pools. */
   policy: LeasePolicy;
   /** Where ended leases' bills go. */
@@ -193,6 +195,7 @@ export class Controller implements ProxyHooks {
       ...(options.policy.imageAllowlist !== undefined ? { imageAllowlist: options.policy.imageAllowlist } : {}),
       ...(options.stopTimeoutSeconds !== undefined ? { stopTimeoutSeconds: options.stopTimeoutSeconds } : {}),
       ...(options.stoppedRetentionMs !== undefined ? { stoppedRetentionMs: options.stoppedRetentionMs } : {}),
+      ...(options.revisionHistoryLimit !== undefined ? { revisionHistoryLimit: options.revisionHistoryLimit } : {}),
     });
   }
 

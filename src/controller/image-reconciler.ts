@@ -18,6 +18,7 @@ import { setReadiness } from './conditions.js';
 import type { ReconcileResult } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
 import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
+import { imagesOfRevisions } from './revisions.js';
 
 // Converges one Image: the tag its spec and context map to must exist. A build runs only
 // when that tag is missing, so an unchanged context is never rebuilt; a failed build is
@@ -74,8 +75,11 @@ export class ImageReconciler {
     const { store, runtime } = this.options;
     const image = store.get('Image', name);
     if (!image) {
-      // Deleted: its builds go too (those still used by a container stay until it is gone).
-      for (const built of await runtime.listBuilt(name)) await runtime.removeImage(built.id);
+      // Deleted: its builds go too (those still used by a container stay until it is gone),
+      // except those a kept revision runs: a rollback to it needs them.
+      const kept = imagesOfRevisions(store.list('Revision'));
+      for (const built of await runtime.listBuilt(name))
+        if (!built.tags.some((tag) => kept.has(tag))) await runtime.removeImage(built.id);
       return;
     }
     const target = this.targetOf(image);
@@ -290,10 +294,13 @@ export class ImageReconciler {
     }
   }
 
-  /** Keeps the current build and the one before it; older ones are removed. */
+  /** Keeps the current build, the one before it and those kept revisions run; older ones are removed. */
   private async removeOldBuilds(name: string, current: string): Promise<void> {
-    const { runtime } = this.options;
-    const others = (await runtime.listBuilt(name)).filter((built) => !built.tags.includes(current));
+    const { runtime, store } = this.options;
+    const kept = imagesOfRevisions(store.list('Revision'));
+    const others = (await runtime.listBuilt(name)).filter(
+      (built) => !built.tags.includes(current) && !built.tags.some((tag) => kept.has(tag)),
+    );
     for (const old of others.slice(KEEP_PREVIOUS_BUILDS)) await runtime.removeImage(old.id);
   }
 

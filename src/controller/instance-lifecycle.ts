@@ -33,6 +33,12 @@ export class AppExitedError extends Error {
   }
 }
 
+/** What a new container's labels say it was made from: the spec hash, and the revision it runs. */
+interface ContainerMade {
+  hash: string;
+  revision?: string;
+}
+
 export interface InstanceLifecycleOptions {
   runtime: ContainerRuntime;
   logger: Logger;
@@ -102,12 +108,14 @@ export class InstanceLifecycle {
     settings: ProjectSettings,
     hash: string,
     candidate: ManagedContainer | undefined,
+    revision?: string,
   ): Promise<ManagedContainer> {
     const name = project.metadata.name;
     if (candidate?.state === 'paused' && candidate.hostPort) return this.unpause(name, settings, candidate);
     const startedAt = this.options.now();
+    const made = { hash, ...(revision ? { revision } : {}) };
     return startAdmitted(this.options.memory, `Project/${name}`, settings.memoryBytes, (running) =>
-      this.startContainer(project, settings, hash, candidate, startedAt, running),
+      this.startContainer(project, settings, made, candidate, startedAt, running),
     );
   }
 
@@ -132,14 +140,14 @@ export class InstanceLifecycle {
   private async startContainer(
     project: ProjectObject,
     settings: ProjectSettings,
-    hash: string,
+    made: ContainerMade,
     stopped: ManagedContainer | undefined,
     startedAt: number,
     onRunning: () => void,
   ): Promise<ManagedContainer> {
     const name = project.metadata.name;
     const tier: ColdStartTier = stopped ? 'stopped' : 'fresh';
-    const container = stopped ?? (await this.create(project, settings, hash));
+    const container = stopped ?? (await this.create(project, settings, made));
     const running = await this.timed(name, tier, 'start', () => this.options.runtime.start(container.id));
     onRunning();
     // Exited before Docker was even asked how it runs: the quickest crash there is.
@@ -161,12 +169,17 @@ export class InstanceLifecycle {
     return running;
   }
 
-  private async create(project: ProjectObject, settings: ProjectSettings, hash: string): Promise<ManagedContainer> {
+  private async create(
+    project: ProjectObject,
+    settings: ProjectSettings,
+    made: ContainerMade,
+  ): Promise<ManagedContainer> {
     const name = project.metadata.name;
     const container = await this.timed(name, 'fresh', 'create', () =>
       this.options.runtime.create({
         owner: { kind: 'Project', name, uid: project.metadata.uid ?? '' },
-        specHash: hash,
+        specHash: made.hash,
+        ...(made.revision ? { revision: made.revision } : {}),
         image: settings.image,
         port: settings.port,
         env: settings.env,

@@ -29,15 +29,28 @@ export interface Sorted {
   stopped: ManagedContainer[];
 }
 
-export function sortContainers(containers: readonly ManagedContainer[], uid: string, hash: string): Sorted {
+/**
+ * `revision`: the one that runs now; a container of another revision is outdated even
+ * with the same hash (a readiness change makes a revision but not a new hash). One made
+ * before revisions (no label) counts as the current revision's.
+ */
+export function sortContainers(
+  containers: readonly ManagedContainer[],
+  uid: string,
+  hash: string,
+  revision?: string,
+): Sorted {
   const mine = containers.filter((container) => container.owner.uid === uid);
-  const current = mine.filter((container) => container.specHash === hash);
+  const ofRevision = (container: ManagedContainer): boolean =>
+    revision === undefined || container.revision === undefined || container.revision === revision;
+  const isCurrent = (container: ManagedContainer): boolean => container.specHash === hash && ofRevision(container);
+  const current = mine.filter(isCurrent);
   const inState = (...states: string[]): ManagedContainer[] =>
     current.filter((container) => states.includes(container.state));
   return {
     mine,
     foreign: containers.filter((container) => container.owner.uid !== uid),
-    outdated: mine.filter((container) => container.specHash !== hash),
+    outdated: mine.filter((container) => !isCurrent(container)),
     broken: inState('dead', 'removing'),
     running: inState('running', 'restarting'),
     paused: inState('paused'),

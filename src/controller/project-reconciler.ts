@@ -1,4 +1,4 @@
-import type { CrashLoopStatus, ProjectObject, ProjectStatus } from '../model/types.js';
+import type { CrashLoopStatus, ProjectObject, ProjectRevisions, ProjectStatus } from '../model/types.js';
 import {
   BUILT_IN_PROJECT_SETTINGS,
   type ProjectSettings,
@@ -48,6 +48,8 @@ import {
 import type { SecretBox } from '../secrets/secret-box.js';
 import { resolveRunnable, routeFor } from './project-route.js';
 import { buildProjectStatus, writeProjectStatus, type StatusFacts } from './project-status.js';
+import { RevisionHistory } from './revision-history.js';
+import { DEFAULT_REVISION_HISTORY_LIMIT } from './revisions.js';
 import type { ReconcileResult } from './work-queue.js';
 
 export { containerSpecHash } from './project-route.js';
@@ -107,6 +109,8 @@ export interface ProjectReconcilerOptions {
   liveness?: LivenessMonitor;
   /** Opens the values of variables taken from Secrets; a project that reads one waits without it. */
   secrets?: SecretBox;
+  /** Revisions kept per project (operator setting revisionHistoryLimit). */
+  revisionHistoryLimit?: number;
 }
 
 /** What the observe phase found, for the phases after it. */
@@ -114,6 +118,8 @@ interface Observed {
   project: ProjectObject;
   settings: ProjectSettings;
   hash: string;
+  /** The Revision of what the project declares now: its instances carry its name. */
+  revision: string;
   sorted: Sorted;
   /** Stopped containers still kept (the expired ones are gone). */
   stopped: ManagedContainer[];
@@ -151,12 +157,20 @@ export class ProjectReconciler implements IdleContainers {
   private readonly metrics: ControllerMetrics;
   private readonly events: EventRecorder;
   private readonly projectSettings: ProjectSettingsResolver;
+  private readonly revisions: RevisionHistory;
 
   constructor(private readonly options: ProjectReconcilerOptions) {
     this.now = options.now ?? Date.now;
     this.projectSettings = options.projectSettings ?? BUILT_IN_PROJECT_SETTINGS;
     this.metrics = options.metrics ?? NO_CONTROLLER_METRICS;
     this.events = options.events ?? NO_EVENTS;
+    this.revisions = new RevisionHistory({
+      store: options.store,
+      logger: options.logger,
+      events: this.events,
+      limit: options.revisionHistoryLimit ?? DEFAULT_REVISION_HISTORY_LIMIT,
+      now: this.now,
+    });
     this.lifecycle = new InstanceLifecycle({
       runtime: options.runtime,
       logger: options.logger,
@@ -283,7 +297,8 @@ export class ProjectReconciler implements IdleContainers {
     const refused = imageNotAllowed(runnable.settings.image, runnable.declared.image, this.options.imageAllowlist);
     if (refused !== undefined) return this.refuseImage(project, runnable.settings, containers, refused);
 
-    const seen = await this.observe(project, runnable.settings, runnable.hash, containers);
+    const revision = await this.revisions.record(project, runnable.settings.image);
+    const seen = await this.observe(project, runnable.settings, runnable.hash, revision.metadata.name, containers);
     const name = project.metadata.name;
     const others = [...seen.serving, ...seen.sorted.outdated];
     const drained = this.liveness.takeOut(name, seen.settings, seen.failed, others, seen.service);
@@ -315,7 +330,8 @@ export class ProjectReconciler implements IdleContainers {
     await this.act(seen, actions, plan);
     await this.liveness.retire(seen.failed, drained);
     this.liveness.watch(name, seen.settings, actions.targets);
-    await this.writeOutcome(seen, actions, started);
+    const revisions = await this.noteRevisions(seen, actions);
+    await this.writeOutcome(seen, actions, started, revisions);
     const next = requeueFor(started.failure, plan.decision, started.loop, this.now());
     if (next instanceof Error) throw new Error(`project ${name}: ${next.message}`);
     return next;
@@ -326,9 +342,10 @@ export class ProjectReconciler implements IdleContainers {
     project: ProjectObject,
     settings: ProjectSettings,
     hash: string,
+    revision: string,
     containers: ManagedContainer[],
   ): Promise<Observed> {
-    const sorted = sortContainers(containers, project.metadata.uid ?? '', hash);
+    const sorted = sortContainers(containers, project.metadata.uid ?? '', hash, revision);
     await Promise.all([...sorted.foreign, ...sorted.broken].map((container) => this.lifecycle.remove(container)));
     const previous = project.status ?? {};
     const left = leftById(previous.instancesLeft);
@@ -359,6 +376,7 @@ export class ProjectReconciler implements IdleContainers {
       project,
       settings,
       hash,
+      revision,
       sorted,
       stopped,
       serving,
@@ -411,7 +429,7 @@ export class ProjectReconciler implements IdleContainers {
     const announced = plan.announce ? this.announceStarting(seen, plan) : Promise.resolve();
     const results = await Promise.allSettled(
       Array.from({ length: plan.deficit }, (_, index) =>
-        this.lifecycle.start(project, settings, hash, plan.candidates[index]),
+        this.lifecycle.start(project, settings, hash, plan.candidates[index], seen.revision),
       ),
     );
     await announced;
@@ -485,8 +503,28 @@ export class ProjectReconciler implements IdleContainers {
     this.resumes.offer(name, actions.wakeable);
   }
 
+  /**
+   * The revision that runs now is the latest created; once its instances take the traffic
+   * it is the latest ready (older ready ones Retired), and revisions past the limit go.
+   */
+  private async noteRevisions(seen: Observed, actions: ActPlan): Promise<ProjectRevisions> {
+    const { project, revision } = seen;
+    const previous = project.status?.revisions ?? {};
+    const servesNow = actions.targets.some((container) => !isOutdated(seen, container));
+    const latestReady = servesNow ? revision : previous.latestReady;
+    if (servesNow && previous.latestReady !== revision) await this.revisions.served(project, revision);
+    if (previous.latestCreated !== revision || previous.latestReady !== latestReady)
+      await this.revisions.prune(project, new Set([revision, ...(latestReady ? [latestReady] : [])]));
+    return { latestCreated: revision, ...(latestReady ? { latestReady } : {}) };
+  }
+
   /** The one status write of a converge: counts after the actions, and the decisions a restart must keep. */
-  private async writeOutcome(seen: Observed, actions: ActPlan, started: Started): Promise<void> {
+  private async writeOutcome(
+    seen: Observed,
+    actions: ActPlan,
+    started: Started,
+    revisions: ProjectRevisions,
+  ): Promise<void> {
     const now = this.now();
     await this.writeStatus(seen.project, seen.settings, {
       phase: actions.phase,
@@ -500,6 +538,7 @@ export class ProjectReconciler implements IdleContainers {
       crashLoop: started.loop ?? null,
       ...(seen.clearsEviction ? { evictedAt: null } : {}),
       instancesLeft: nextLeft(leftById(seen.project.status?.instancesLeft), actions.left, now),
+      revisions,
     });
   }
 
@@ -508,6 +547,7 @@ export class ProjectReconciler implements IdleContainers {
     const name = project.metadata.name;
     const pool = await this.options.runtime.list({ kind: 'Project', name, role: 'pool' });
     await this.tearDown(name, [...instances, ...pool]);
+    await this.revisions.removeAll(name);
     const finalizers = (project.metadata.finalizers ?? []).filter((finalizer) => finalizer !== PROJECT_FINALIZER);
     await this.options.store.setFinalizers('Project', name, finalizers);
   }
@@ -625,6 +665,11 @@ export class ProjectReconciler implements IdleContainers {
       logger.error({ project: name, err: errorMessage(error) }, 'could not write status');
     }
   }
+}
+
+/** Targets that are not of the current revision are outdated ones kept serving while a replacement cannot start. */
+function isOutdated(seen: Observed, container: ManagedContainer): boolean {
+  return seen.sorted.outdated.some((outdated) => outdated.id === container.id);
 }
 
 function latest(values: Array<number | undefined>): number | undefined {

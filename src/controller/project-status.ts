@@ -1,4 +1,4 @@
-import type { CrashLoopStatus, InstanceLeft, ProjectObject, ProjectStatus } from '../model/types.js';
+import type { CrashLoopStatus, InstanceLeft, ProjectObject, ProjectRevisions, ProjectStatus } from '../model/types.js';
 import type { ProjectSettings } from '../model/project-settings.js';
 import type { ServiceInfo } from '../proxy/management.js';
 import type { ObjectStore } from '../store/store.js';
@@ -25,6 +25,8 @@ export interface StatusFacts {
   crashLoop?: CrashLoopStatus | null;
   evictedAt?: string | null;
   instancesLeft?: InstanceLeft[];
+  /** Absent keeps what status said. */
+  revisions?: ProjectRevisions;
 }
 
 export function buildProjectStatus(
@@ -46,6 +48,7 @@ export function buildProjectStatus(
   const crashLoop = facts.crashLoop === undefined ? previous.crashLoop : (facts.crashLoop ?? undefined);
   const evictedAt = facts.evictedAt === undefined ? previous.evictedAt : (facts.evictedAt ?? undefined);
   const instancesLeft = facts.instancesLeft ?? previous.instancesLeft;
+  const revisions = facts.revisions ?? previous.revisions;
   return {
     observedGeneration: project.metadata.generation ?? 0,
     phase: facts.phase,
@@ -57,6 +60,7 @@ export function buildProjectStatus(
     ...(crashLoop ? { crashLoop } : {}),
     ...(evictedAt ? { evictedAt } : {}),
     ...(instancesLeft ? { instancesLeft } : {}),
+    ...(revisions ? { revisions } : {}),
   };
 }
 

@@ -195,6 +195,7 @@ async function startController(options: ControlPlaneOptions, parts: Parts): Prom
     projectSettings: projectSettingsResolver(settings),
     stopTimeoutSeconds: settings.stopTimeoutSeconds,
     stoppedRetentionMs: settings.stoppedRetentionMs,
+    revisionHistoryLimit: settings.revisionHistoryLimit,
     policy: settings,
     ledger: parts.ledger,
     events: parts.events.recorder('controller'),

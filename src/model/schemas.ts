@@ -13,6 +13,7 @@ export const SCHEMA_FILES: Record<Kind, string> = {
   Image: 'image.schema.json',
   Lease: 'lease.schema.json',
   Secret: 'secret.schema.json',
+  Revision: 'revision.schema.json',
 };
 
 /**

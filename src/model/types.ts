@@ -6,7 +6,7 @@ import type { Capability } from './capabilities.js';
 
 export const API_VERSION = 'luma.dev/v1alpha1';
 
-export const KINDS = ['Project', 'Image', 'Lease', 'Secret'] as const;
+export const KINDS = ['Project', 'Image', 'Lease', 'Secret', 'Revision'] as const;
 export type Kind = (typeof KINDS)[number];
 
 /** Lower-case plurals used in API paths and accepted by the CLI. */
@@ -15,7 +15,11 @@ export const KIND_PLURALS: Record<Kind, string> = {
   Image: 'images',
   Lease: 'leases',
   Secret: 'secrets',
+  Revision: 'revisions',
 };
+
+/** Kinds only the server makes: an apply or a replace of one is refused. */
+export const SERVER_KINDS: readonly Kind[] = ['Revision'];
 
 export interface ObjectMeta {
   name: string;
@@ -144,6 +148,15 @@ export interface ProjectStatus extends BaseStatus {
   evictedAt?: string;
   /** The state the controller left each instance in, and since when: drift and the retention of stopped ones. */
   instancesLeft?: InstanceLeft[];
+  /** The project's revisions: the newest recorded, and the newest that became ready. */
+  revisions?: ProjectRevisions;
+}
+
+export interface ProjectRevisions {
+  /** The Revision recorded for what the project declares now. */
+  latestCreated?: string;
+  /** The newest Revision that had an instance pass readiness. */
+  latestReady?: string;
 }
 
 export interface CrashLoopStatus {
@@ -236,6 +249,30 @@ export interface SecretSpec {
   data: Record<string, SecretEntry>;
 }
 
+// ---------- Revision ----------
+
+/**
+ * What a Project ran at one time: the spec fields that shape its containers, and the
+ * image they resolved to. Made by the controller, never changed afterwards.
+ */
+export interface RevisionSpec {
+  project: string;
+  /** The uid of the project it belongs to: one deleted and made again starts over. */
+  projectUid: string;
+  /** 1, 2, 3… per project. */
+  number: number;
+  /** The image reference its containers run (an Image's tag, resolved). */
+  image: string;
+  /** The project's spec, without the fields that only route or scale it. */
+  template: Partial<ProjectSpec>;
+}
+
+export interface RevisionStatus extends BaseStatus {
+  phase?: 'Pending' | 'Ready' | 'Retired';
+  /** When one of its instances first passed readiness. */
+  readyAt?: string;
+}
+
 // ---------- Objects ----------
 
 interface ObjectOf<K extends Kind, S, St> {
@@ -250,7 +287,8 @@ export type ProjectObject = ObjectOf<'Project', ProjectSpec, ProjectStatus>;
 export type ImageObject = ObjectOf<'Image', ImageSpec, ImageStatus>;
 export type LeaseObject = ObjectOf<'Lease', LeaseSpec, LeaseStatus>;
 export type SecretObject = ObjectOf<'Secret', SecretSpec, BaseStatus>;
-export type LumaObject = ProjectObject | ImageObject | LeaseObject | SecretObject;
+export type RevisionObject = ObjectOf<'Revision', RevisionSpec, RevisionStatus>;
+export type LumaObject = ProjectObject | ImageObject | LeaseObject | SecretObject | RevisionObject;
 
 export type SpecOf<K extends Kind> = Extract<LumaObject, { kind: K }>['spec'];
 export type StatusOf<K extends Kind> = NonNullable<Extract<LumaObject, { kind: K }>['status']>;
@@ -273,6 +311,6 @@ export function kindFromUserInput(input: string): Kind | undefined {
   for (const kind of KINDS) {
     if (lower === kind.toLowerCase() || lower === KIND_PLURALS[kind]) return kind;
   }
-  const shortForms: Record<string, Kind> = { proj: 'Project', img: 'Image', ls: 'Lease' };
+  const shortForms: Record<string, Kind> = { proj: 'Project', img: 'Image', ls: 'Lease', rev: 'Revision' };
   return shortForms[lower];
 }

@@ -3,7 +3,7 @@ import { issuesFromSchemaErrors, type ScalarSource } from './schema-issues.js';
 import { validatorFor } from './schemas.js';
 import { semanticIssues } from './semantic-checks.js';
 import { secretFromManifest, type SecretManifest } from './secret-manifest.js';
-import { KINDS, isKind, type LumaObject, type ObjectMeta } from './types.js';
+import { KINDS, SERVER_KINDS, isKind, type LumaObject, type ObjectMeta } from './types.js';
 import { closestMatch, describeValue, quote } from './wording.js';
 
 // One manifest document as plain data (from YAML or JSON) → a Luma object, or every
@@ -15,7 +15,8 @@ export interface ValidationResult {
   issues: FieldIssue[];
 }
 
-const KNOWN_KINDS = KINDS.join(', ');
+/** What a manifest may declare: the server's own kinds are not offered. */
+const KNOWN_KINDS = KINDS.filter((kind) => !SERVER_KINDS.includes(kind)).join(', ');
 
 export function validateManifest(value: unknown, scalarSource: ScalarSource = () => undefined): ValidationResult {
   if (!isRecord(value)) {
@@ -31,6 +32,7 @@ export function validateManifest(value: unknown, scalarSource: ScalarSource = ()
   const kind = value.kind;
   // Which schema applies depends on `kind`, so it is checked before any schema runs.
   if (!isKind(kind)) return { issues: [kindIssue(kind)] };
+  if (SERVER_KINDS.includes(kind)) return { issues: [serverKindIssue(kind)] };
 
   const validate = validatorFor(kind);
   const issues = validate(value) ? [] : issuesFromSchemaErrors(validate.errors ?? [], value, scalarSource);
@@ -55,6 +57,14 @@ function kindIssue(kind: unknown): FieldIssue {
   const suggestion = closestMatch(kind, KINDS);
   const hint = suggestion !== undefined ? `did you mean ${quote(suggestion)}?` : `expected one of ${KNOWN_KINDS}`;
   return { path: ['kind'], message: `unknown kind ${quote(kind)}; ${hint}` };
+}
+
+/** A Revision records what ran; letting a manifest write one would make that record a lie. */
+function serverKindIssue(kind: string): FieldIssue {
+  return {
+    path: ['kind'],
+    message: `${kind} objects are recorded by the controller when a project's change alters what runs; they cannot be applied (change the Project instead)`,
+  };
 }
 
 /**

@@ -28,6 +28,7 @@ export function containerCreateOptions({ instance, name, network, spec }: Create
     Labels: {
       ...ownerLabels(instance, spec.owner, spec.specHash, spec.port, spec.role ?? 'instance'),
       ...(spec.memoryBytes ? { [LABELS.memory]: String(spec.memoryBytes) } : {}),
+      ...(spec.revision ? { [LABELS.revision]: spec.revision } : {}),
     },
     ExposedPorts: { [portKey]: {} },
     HostConfig: {

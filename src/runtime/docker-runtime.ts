@@ -472,6 +472,7 @@ function fromListInfo(info: ContainerInfo, instance: string): ManagedContainer |
     createdAt: new Date(info.Created * 1000),
     ...exitCodeFromStatus(info.State, info.Status),
     ...memoryFromLabels(info.Labels),
+    ...revisionFromLabels(info.Labels),
   };
 }
 
@@ -497,12 +498,18 @@ function fromInspectInfo(info: ContainerInspectInfo, instance: string): ManagedC
     createdAt: new Date(info.Created),
     ...(state === 'exited' ? { exitCode: info.State.ExitCode } : {}),
     ...memoryFromLabels(labels),
+    ...revisionFromLabels(labels),
   };
 }
 
 function memoryFromLabels(labels: Record<string, string>): { memoryBytes?: number } {
   const bytes = Number(labels[LABELS.memory]);
   return Number.isSafeInteger(bytes) && bytes > 0 ? { memoryBytes: bytes } : {};
+}
+
+function revisionFromLabels(labels: Record<string, string>): { revision?: string } {
+  const revision = labels[LABELS.revision];
+  return revision ? { revision } : {};
 }
 
 /** A listing has no exit code field, only Docker's words: "Exited (3) 2 seconds ago". */

@@ -17,6 +17,8 @@ export const LABELS = {
   role: `${LABEL_PREFIX}role`,
   /** The memory limit it was created with, in bytes (absent: none declared); admission by memory adds these up. */
   memory: `${LABEL_PREFIX}memory`,
+  /** The project Revision an instance runs (absent on containers made before revisions). */
+  revision: `${LABEL_PREFIX}revision`,
 } as const;
 
 /**

@@ -27,6 +27,8 @@ export interface ManagedContainer {
   exitCode?: number;
   /** The memory limit it was created with (its label); absent when none was declared. */
   memoryBytes?: number;
+  /** The project Revision it runs (its label); absent on containers made before revisions. */
+  revision?: string;
 }
 
 export interface ContainerSpec {
@@ -47,6 +49,8 @@ export interface ContainerSpec {
   memoryBytes?: number;
   /** The Linux capabilities it keeps (all others are dropped); Luma's kept set when absent. */
   capabilities?: readonly Capability[];
+  /** The project Revision it runs, kept in a label. */
+  revision?: string;
 }
 
 export interface ContainerFilter {

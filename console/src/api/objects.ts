@@ -8,6 +8,7 @@ const PLURALS: Record<LumaObject['kind'], string> = {
   Image: 'images',
   Lease: 'leases',
   Secret: 'secrets',
+  Revision: 'revisions',
 };
 
 /** The part of an object a manifest owns, with the version it was read at (a stale write is refused). */

@@ -60,6 +60,8 @@ export function registerLogsCommand(program: Command): void {
         await api.imageLog(name, options.follow ?? false, (text) => process.stdout.write(text));
         return;
       }
+      if (kind === 'Revision')
+        throw new CliError(`a revision has no log of its own; read its project's: luma logs project/NAME`);
       let since: string | undefined;
       if (options.since !== undefined) {
         since = resolveSince(options.since, Date.now());

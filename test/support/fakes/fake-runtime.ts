@@ -65,6 +65,7 @@ export interface SeedContainer {
   name?: string;
   id?: string;
   memoryBytes?: number;
+  revision?: string;
 }
 
 /** A follow stream of the fake: lines are pushed in, the reader gets them in order. */
@@ -172,6 +173,7 @@ export class FakeRuntime implements ContainerRuntime {
       createdAt: new Date(0),
       ...(container.hostPort !== undefined ? { hostPort: container.hostPort } : {}),
       ...(container.memoryBytes !== undefined ? { memoryBytes: container.memoryBytes } : {}),
+      ...(container.revision !== undefined ? { revision: container.revision } : {}),
     };
     this.containers.set(id, managed);
     return copy(managed);
@@ -228,6 +230,7 @@ export class FakeRuntime implements ContainerRuntime {
       image: spec.image,
       createdAt: new Date(0),
       ...(spec.memoryBytes ? { memoryBytes: spec.memoryBytes } : {}),
+      ...(spec.revision ? { revision: spec.revision } : {}),
     };
     this.containers.set(id, container);
     this.record({ op: 'create', id, spec: structuredClone(spec) }, `create ${id}`);

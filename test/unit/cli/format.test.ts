@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { age, describe as describeObject, formatEvents, formatObjects, table } from '../../../src/cli/format.js';
 import { colourWanted, makeStyle, PLAIN } from '../../../src/cli/style.js';
 import type { LumaEvent } from '../../../src/events/event-log.js';
-import { API_VERSION, type LeaseObject, type ProjectObject } from '../../../src/model/types.js';
+import { API_VERSION, type LeaseObject, type ProjectObject, type RevisionObject } from '../../../src/model/types.js';
 
 const NOW = Date.parse('2025-01-01T12:00:00.000Z');
 
@@ -116,6 +116,21 @@ describe('formatObjects', () => {
     });
     const line = formatObjects('Project', [web], 'table', false).split('\n')[1];
     expect(line).toMatch(/^web\s+3\/3\s/);
+  });
+
+  it('prints a revision with its project and number, and its image when wide', () => {
+    const revision: RevisionObject = {
+      apiVersion: API_VERSION,
+      kind: 'Revision',
+      metadata: { name: 'web-2', creationTimestamp: new Date().toISOString() },
+      spec: { project: 'web', projectUid: 'u-1', number: 2, image: 'hello:v2', template: {} },
+      status: { phase: 'Ready', readyAt: new Date().toISOString() },
+    };
+    const pending: RevisionObject = { ...revision, metadata: { name: 'web-3' }, status: { phase: 'Pending' } };
+    const lines = formatObjects('Revision', [revision, pending], 'wide', false).trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^NAME\s+READY\s+STATUS\s+AGE\s+PROJECT\s+NUMBER\s+IMAGE$/);
+    expect(lines[1]).toMatch(/^web-2\s+True\s+Ready\s+\d+s\s+web\s+2\s+hello:v2$/);
+    expect(lines[2]).toMatch(/^web-3\s+Unknown\s+Pending\s/);
   });
 
   it('prints the Ready condition for other kinds, and a lease its project', () => {

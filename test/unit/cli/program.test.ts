@@ -108,7 +108,7 @@ describe('exit codes', () => {
 describe('kinds', () => {
   it('suggests the spelling a typo was probably meant as, plurals first', () => {
     expect(() => parseKind('projecs')).toThrow(
-      'unknown kind "projecs"; did you mean "projects"? (known: project, image, lease, secret)',
+      'unknown kind "projecs"; did you mean "projects"? (known: project, image, lease, secret, revision)',
     );
     expect(() => parseKind('leese')).toThrow('did you mean "lease"?');
     expect(() => parseKind('widgets')).toThrow(/^unknown kind "widgets" \(known: /);

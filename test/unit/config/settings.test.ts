@@ -84,6 +84,7 @@ defaultMemory: 1Gi
 resyncInterval: 20s
 stopTimeout: 3s
 stoppedRetention: 2h
+revisionHistoryLimit: 3
 maxUploadBytes: 1000
 maxContextBytes: 2000
 maxContextEntries: 30

@@ -196,9 +196,16 @@ describe('Controller.certificateChanged', () => {
 });
 
 describe('Controller.resync', () => {
-  /** Waits until nothing is queued and one more list shows no reconcile ran meanwhile. */
+  /** Every project's reconcile wrote the status of its current generation (a reconcile may still run when none is queued). */
+  function converged(): void {
+    for (const project of store!.list('Project'))
+      expect(project.status?.observedGeneration).toBe(project.metadata.generation);
+  }
+
+  /** Waits until nothing is queued, every project converged, and one more list shows no reconcile ran meanwhile. */
   async function settled(runtime: FakeEngine): Promise<void> {
     await vi.waitFor(() => expect(controller!.queueDepth()).toBe(0), { timeout: 5_000 });
+    await vi.waitFor(converged, { timeout: 5_000 });
     await new Promise((resolve) => setTimeout(resolve, 50));
     runtime.resetCalls();
   }
@@ -262,6 +269,7 @@ describe('Controller.resync', () => {
         spec: { image: IMAGE, hostnames: [`${name}.localhost`], ...(pool ? { pool } : {}) },
       });
       await vi.waitFor(() => expect(controller!.queueDepth()).toBe(0), { timeout: 5_000 });
+      await vi.waitFor(converged, { timeout: 5_000 });
       await new Promise((resolve) => setTimeout(resolve, 100));
       return runtime.listCalls;
     }

@@ -106,6 +106,16 @@ async function applyImage(spec: ImageSpec, digest: string | null = DIGEST): Prom
   await world.store.apply(object);
 }
 
+/** A project's revision that runs `image`: a rollback to it needs the image. */
+async function storeRevision(image: string): Promise<void> {
+  await world.store.apply({
+    apiVersion: API_VERSION,
+    kind: 'Revision',
+    metadata: { name: 'web-1' },
+    spec: { project: 'web', projectUid: 'uid', number: 1, image, template: {} },
+  });
+}
+
 function status(): ImageStatus | undefined {
   return world.store.get('Image', NAME)?.status;
 }
@@ -184,6 +194,20 @@ const rows: Row[] = [
     wantEvents: ['Normal BuildSucceeded'],
     wantPhase: 'Ready',
     check: () => expect(world.engine.has(tagOf(OTHER_DIGEST))).toBe(true),
+  },
+  {
+    name: 'a changed context → rebuilt; an older build a kept Revision runs is kept too',
+    spec: BUILD_SPEC,
+    given: async () => {
+      world.engine.seed(tagOf(`sha256:${'c'.repeat(64)}`), NAME);
+      world.engine.seed(tagOf(OTHER_DIGEST), NAME);
+      await storeRevision(tagOf(`sha256:${'c'.repeat(64)}`));
+    },
+    wantLog: [`build ${TAG}`],
+    wantWrites: ['Building/Building', 'Ready/Built'],
+    wantEvents: ['Normal BuildSucceeded'],
+    wantPhase: 'Ready',
+    check: () => expect(world.engine.has(tagOf(`sha256:${'c'.repeat(64)}`))).toBe(true),
   },
   {
     name: 'the Dockerfile fails → Failed, BuildFailed; the same input is not built again',
@@ -277,6 +301,18 @@ const rows: Row[] = [
     wantLog: ['remove-image sha256:img1'],
     wantWrites: [],
     check: () => expect(world.engine.has('unrelated:1')).toBe(true),
+  },
+  {
+    name: 'the Image deleted → its builds removed, except one a kept Revision runs',
+    spec: null,
+    given: async () => {
+      world.engine.seed(TAG, NAME);
+      world.engine.seed(tagOf(OTHER_DIGEST), NAME);
+      await storeRevision(TAG);
+    },
+    wantLog: ['remove-image sha256:img2'],
+    wantWrites: [],
+    check: () => expect(world.engine.has(TAG)).toBe(true),
   },
   {
     name: 'listing builds fails for a deleted Image → the error rethrown',

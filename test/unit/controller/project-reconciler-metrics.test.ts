@@ -101,8 +101,12 @@ afterEach(async () => {
   await rm(stateDir, { recursive: true, force: true });
 });
 
+/** The container lifecycle events (a first reconcile also records the project's first revision). */
 function reasons(): string[] {
-  return world.events.list().map((event) => event.reason);
+  return world.events
+    .list()
+    .map((event) => event.reason)
+    .filter((reason) => reason.startsWith('Container'));
 }
 
 function requestHeld(): void {

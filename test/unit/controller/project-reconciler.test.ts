@@ -203,6 +203,7 @@ const rows: Row[] = [
       expect(create?.op === 'create' && create.spec).toEqual({
         owner: { kind: 'Project', name: NAME, uid: world.uid },
         specHash: hashOf(BASE_SPEC),
+        revision: `${NAME}-1`,
         image: IMAGE,
         port: 8080,
         env: { PORT: '8080' },

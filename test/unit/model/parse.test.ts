@@ -340,6 +340,18 @@ describe('parseManifests: document shape and kind', () => {
     ]);
   });
 
+  it('refuses a Revision, which only the controller records, at its kind', () => {
+    const revision = text(
+      'apiVersion: luma.dev/v1alpha1',
+      'kind: Revision',
+      'metadata: { name: web-1 }',
+      'spec: { project: web, projectUid: u, number: 1, image: x, template: {} }',
+    );
+    expect(errorsOf(revision)).toEqual([
+      "app.yaml:2:7: kind: Revision objects are recorded by the controller when a project's change alters what runs; they cannot be applied (change the Project instead)",
+    ]);
+  });
+
   it('refuses a wrong or missing apiVersion', () => {
     expect(errorsOf(project().replace('luma.dev/v1alpha1', 'luma.dev/v1'))).toEqual([
       'app.yaml:1:13: apiVersion: expected "luma.dev/v1alpha1", got string "luma.dev/v1"',

@@ -35,6 +35,14 @@ describe('containerCreateOptions', () => {
     expect(config.CapAdd).not.toContain('MKNOD');
   });
 
+  it('labels an instance with the revision it runs, and one made without a revision with none', () => {
+    const labelsOf = (overrides: Partial<ContainerSpec>): Record<string, string> | undefined =>
+      containerCreateOptions({ instance: 'prod', name: 'n', network: 'luma-prod', spec: { ...spec, ...overrides } })
+        .Labels;
+    expect(labelsOf({ revision: 'web-2' })?.['luma.dev/revision']).toBe('web-2');
+    expect(labelsOf({})).not.toHaveProperty('luma.dev/revision');
+  });
+
   it('keeps exactly the capabilities the spec lists', () => {
     expect(hostConfig({ capabilities: ['CHOWN', 'NET_RAW'] }).CapAdd).toEqual(['CHOWN', 'NET_RAW']);
   });
