@@ -1,3 +1,4 @@
+import { addressOf, hostOf } from './project-route.js';
 import { resolveProjectSettings } from '../model/project-settings.js';
 import { formatCpu, formatMemory, parseDuration } from '../model/quantities.js';
 import type { LeaseObject, LeaseStatus, ProjectObject } from '../model/types.js';
@@ -34,7 +35,6 @@ import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/contro
 // a controller killed at any moment picks up where it stopped, and bills the real runtime.
 
 export const LEASE_FINALIZER = 'luma.dev/lease';
-const LOOPBACK = '127.0.0.1';
 
 export function leaseService(leaseName: string): string {
   return `lease.${leaseName}`;
@@ -257,7 +257,7 @@ export class LeaseReconciler {
       throw new Error(`lease ${lease.metadata.name}: container ${container.name} has no published port`);
     try {
       if (!got.fromPool || got.adopted)
-        await this.probe(LOOPBACK, container.hostPort, settings.readiness, settings.startupTimeoutMs);
+        await this.probe(hostOf(container), container.hostPort, settings.readiness, settings.startupTimeoutMs);
     } catch (error) {
       await this.options.runtime.remove(container.id).catch(() => undefined);
       await this.fail(lease, 'StartFailed', `the container did not become ready: ${errorMessage(error)}`);
@@ -267,7 +267,7 @@ export class LeaseReconciler {
       await this.options.proxy.deploy({
         service: leaseService(lease.metadata.name),
         hosts: [this.leaseHost(lease, project)],
-        targets: [`${LOOPBACK}:${container.hostPort}`],
+        targets: [addressOf(container)],
         startupTimeoutMs: settings.startupTimeoutMs,
       });
     } catch (error) {
@@ -407,7 +407,7 @@ export class LeaseReconciler {
 
     const settings = resolveProjectSettings(project.spec, this.idleDefaults());
     const service = leaseService(lease.metadata.name);
-    const target = `${LOOPBACK}:${container.hostPort}`;
+    const target = addressOf(container);
     const host = this.leaseHost(lease, project);
     const info = await this.options.proxy.getService(service);
     // The host follows the project's first hostname: a project that gave its name away moves its leases too.
