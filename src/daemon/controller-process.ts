@@ -4,6 +4,7 @@ import type { ProxyHooks } from '../proxy/management.js';
 import { createLogger } from '../util/logger.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { publicUrlFor, startControlPlane } from './control-plane.js';
+import type { RuntimeChoice } from '../runtime/select-runtime.js';
 import { parseListenAddress } from './listen-address.js';
 import { holdingLock, lockStateDir } from '../util/state-lock.js';
 
@@ -21,6 +22,8 @@ export interface ControllerProcessOptions {
   config?: string;
   /** `--force-prune`: the watched directory prunes without its guards. */
   forcePrune?: boolean;
+  /** `--runtime`, `--registry`: which driver runs the apps. */
+  engine?: RuntimeChoice;
 }
 
 export interface RunningControllerProcess {
@@ -71,6 +74,7 @@ async function startLocked(options: ControllerProcessOptions): Promise<RunningCo
     },
     publicUrl: publicUrlFor(publicAddress.port),
     logger,
+    ...(options.engine ? { engine: options.engine } : {}),
     metrics: createMetricsRegistry(),
   });
   resync = () => controlPlane.controller.requestResync();

@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OwnerRef } from '../../src/runtime/labels.js';
 import type { ManagedContainer } from '../../src/runtime/runtime.js';
+import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
+import { openRuntime, RuntimeChoiceError } from '../../src/runtime/select-runtime.js';
 import { SwarmRuntime } from '../../src/runtime/swarm/swarm-runtime.js';
-import { buildTestImage, TEST_IMAGE, testInstance } from '../support/docker.js';
+import { createLogger } from '../../src/util/logger.js';
+import { buildTestImage, docker, TEST_IMAGE, testInstance } from '../support/docker.js';
 import { eventually } from '../support/luma.js';
 import { startTestSwarm, type TestSwarm } from '../support/swarm.js';
 
@@ -172,5 +175,43 @@ describe('SwarmRuntime', () => {
     } finally {
       stop();
     }
+  });
+
+  describe('the choice of runtime (--runtime, LUMA_RUNTIME)', () => {
+    function capturingLogger(): { logger: ReturnType<typeof createLogger>; lines: string[] } {
+      const lines: string[] = [];
+      const stream = { write: (line: string) => lines.push(line) } as unknown as NodeJS.WritableStream;
+      return { logger: createLogger({ format: 'json', stream }), lines };
+    }
+
+    it('says so in the log when the engine is a swarm manager and no runtime was chosen', async () => {
+      const { logger, lines } = capturingLogger();
+      const chosen = await openRuntime({ instance, docker: swarm.client, stopGraceSeconds: 2, logger });
+      expect(chosen).toBeInstanceOf(DockerRuntime);
+      await eventually(async () => lines.some((line) => line.includes('--runtime swarm')), 2_000, 'the hint');
+      const quiet = capturingLogger();
+      await openRuntime({
+        instance,
+        docker: swarm.client,
+        runtime: 'docker',
+        stopGraceSeconds: 2,
+        logger: quiet.logger,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(quiet.lines.join('')).not.toContain('swarm manager');
+    });
+
+    it('opens the Swarm driver on a manager, and refuses an engine that is not one', async () => {
+      const { logger } = capturingLogger();
+      const options = { instance, runtime: 'swarm' as const, registry: swarm.registry, stopGraceSeconds: 2, logger };
+      expect(await openRuntime({ ...options, docker: swarm.client })).toBeInstanceOf(SwarmRuntime);
+      // The machine's shared engine is no swarm member.
+      await expect(openRuntime({ ...options, docker })).rejects.toThrow(
+        /not a swarm manager \(swarm state: inactive\)/,
+      );
+      await expect(openRuntime({ ...options, docker: swarm.client, registry: 'http://x/' })).rejects.toThrow(
+        RuntimeChoiceError,
+      );
+    });
   });
 });

@@ -4,6 +4,8 @@ import { defaultProxyPaths } from '../../proxy/paths.js';
 import { CliError } from '../api-client.js';
 import { favourSmallHeap } from '../../daemon/heap-profile.js';
 import { globalFlags, stopOnSignal } from '../common.js';
+import { RUNTIME_NAMES, type RuntimeName } from '../../runtime/runtime-names.js';
+import type { RuntimeChoice } from '../../runtime/select-runtime.js';
 import { addProxyLimitFlags, proxyLimitsFrom, type ProxyLimitFlags } from '../proxy-limit-flags.js';
 
 // The long-running processes: `luma up` (everything in one) and `luma controller`
@@ -18,6 +20,8 @@ interface ControlPlaneFlags {
   certificatesDir?: string;
   config?: string;
   forcePrune?: boolean;
+  runtime?: RuntimeName;
+  registry?: string;
 }
 
 function addControlPlaneFlags(command: Command): Command {
@@ -55,7 +59,29 @@ function addControlPlaneFlags(command: Command): Command {
         'LUMA_CERTIFICATES_DIR',
       ),
     )
-    .addOption(new Option('--config <file>', 'operator settings (YAML)').env('LUMA_CONFIG'));
+    .addOption(new Option('--config <file>', 'operator settings (YAML)').env('LUMA_CONFIG'))
+    .addOption(
+      new Option(
+        '--runtime <name>',
+        'what runs the apps: docker (containers on this engine) or swarm (services across the swarm this engine manages)',
+      )
+        .env('LUMA_RUNTIME')
+        .choices(RUNTIME_NAMES),
+    )
+    .addOption(
+      new Option(
+        '--registry <host:port>',
+        'with --runtime swarm: the registry Luma pushes images to and every node pulls from',
+      ).env('LUMA_REGISTRY'),
+    );
+}
+
+/** `--runtime` and `--registry` as the control plane takes them. */
+function engineChoice(options: ControlPlaneFlags): RuntimeChoice {
+  return {
+    ...(options.runtime ? { runtime: options.runtime } : {}),
+    ...(options.registry ? { registry: options.registry } : {}),
+  };
 }
 
 /** In the split deployment TLS belongs to the proxy process, which holds the listener and the certificates. */
@@ -81,7 +107,10 @@ export function registerDaemonCommands(program: Command): void {
         'contact address of the ACME account (what `luma proxy set-global-option` sets on a separate proxy)',
       ).env('LUMA_LETS_ENCRYPT_EMAIL'),
     )
-    .addHelpText('after', '\nExample:\n  luma up --manifests ./manifests --listen 127.0.0.1:8080')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  luma up --manifests ./manifests --listen 127.0.0.1:8080\n  luma up --runtime swarm --registry 10.0.0.1:5000   # on a swarm manager',
+    )
     .action(async (options: ControlPlaneFlags & ProxyLimitFlags & { letsEncryptEmail?: string }, command: Command) => {
       if ((options.acmeDirectory || options.certificatesDir || options.letsEncryptEmail) && !options.httpsListen) {
         throw new CliError('--acme-directory, --certificates-dir and --lets-encrypt-email need --https-listen');
@@ -103,6 +132,7 @@ export function registerDaemonCommands(program: Command): void {
         ...(options.certificatesDir ? { certificatesDir: options.certificatesDir } : {}),
         ...(options.letsEncryptEmail ? { letsEncryptEmail: options.letsEncryptEmail } : {}),
         ...(options.forcePrune ? { forcePrune: true } : {}),
+        engine: engineChoice(options),
         proxyLimits: proxyLimitsFrom(options),
       });
       stopOnSignal('Luma (containers keep running and are adopted at the next start)', () => luma.stop());
@@ -139,6 +169,7 @@ export function registerDaemonCommands(program: Command): void {
         proxySocket: options.proxySocket ?? defaultProxyPaths(stateDir).socketPath,
         ...(options.config ? { config: options.config } : {}),
         ...(options.forcePrune ? { forcePrune: true } : {}),
+        engine: engineChoice(options),
       });
       stopOnSignal('the controller (containers keep running)', () => controller.stop());
       process.stderr.write(`Luma controller is up: API at http://127.0.0.1:${controller.apiPort}\n`);
