@@ -35,6 +35,8 @@ const START_TIMEOUT_MS = 120_000;
 /** How long a scale-up may show no task before the service is touched again. */
 const NUDGE_AFTER_MS = 1_000;
 const UPDATE_ATTEMPTS = 5;
+/** How long a stopped task may hold its slot before a start goes ahead anyway (and nudges). */
+const SLOT_RELEASE_MS = 5_000;
 /** After the grace period, how long a stop may take to be seen done before it is left to Swarm. */
 const STOP_SLACK_MS = 10_000;
 const TERMINAL = new Set(['complete', 'shutdown', 'failed', 'rejected', 'orphaned', 'remove']);
@@ -122,8 +124,12 @@ export class SwarmRuntime implements ContainerRuntime, ImageRuntime {
     const replicas = replicasOf(service);
     if (replicas > 0 && current?.Status?.State === 'running' && current.DesiredState === 'running')
       return this.requireView(service, tasks);
+    // A task stopped a moment ago holds its slot until Swarm deletes it, and a scale-up
+    // meanwhile makes no new task: wait for that first (usually it is long gone).
+    if (replicas === 0 && tasks.some((task) => task.DesiredState === 'remove'))
+      await this.waitForTasks(id, SLOT_RELEASE_MS, (task) => task.DesiredState === 'remove');
     const before = new Set(tasks.map((task) => task.ID));
-    await this.update(service, (spec) => {
+    await this.update((await this.rawService(id)) ?? service, (spec) => {
       setReplicas(spec, 1);
       delete labelsOf(spec)[PAUSED_LABEL];
       // A task that ended (crashed) is replaced only when the template is forced to change.
@@ -188,13 +194,20 @@ export class SwarmRuntime implements ContainerRuntime, ImageRuntime {
         if (paused) labelsOf(spec)[PAUSED_LABEL] = 'true';
         else delete labelsOf(spec)[PAUSED_LABEL];
       });
-    // As `docker stop`: returns when the app has stopped, and Swarm has deleted the task.
-    // Until then its slot is taken, and a scale back to 1 meanwhile makes no new task.
-    const deadline = Date.now() + this.stopGraceSeconds * 1000 + STOP_SLACK_MS;
+    // As `docker stop`: returns when the app has stopped.
+    await this.waitForTasks(
+      id,
+      this.stopGraceSeconds * 1000 + STOP_SLACK_MS,
+      (task) => task.Status?.State === 'running',
+    );
+  }
+
+  /** Polls until no task of the service matches `busy`, or the time is up. */
+  private async waitForTasks(id: string, timeoutMs: number, busy: (task: TaskInfo) => boolean): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const tasks = await this.tasksOf(id);
-      if (!tasks.some((task) => task.DesiredState === 'remove' || task.Status?.State === 'running')) return;
-      await delay(POLL_MS * 5);
+      if (!(await this.tasksOf(id)).some(busy)) return;
+      await delay(POLL_MS);
     }
   }
 
