@@ -14,6 +14,9 @@
 //   docker-api paused      `unpause` through the Engine API, then poll until HTTP 200
 //   docker-api unpause     that Engine API `unpause` call alone (the floor of the paused tier)
 //   luma paused            time to first byte for a project frozen by pauseAfter (Luma unpauses it)
+//   swarm (asked for only: root, a one-node swarm and a registry of its own; bench/lib/swarm-coldstart.ts)
+//     docker service scale  `docker service scale NAME=1`, then poll its host-mode port until HTTP 200
+//     luma swarm            a request through `luma up --runtime swarm` to a project scaled to zero
 //
 // --trace: `luma up` stamps each step of the paused tier's wake (src/util/wake-trace.ts)
 // and the bench prints where the time to first byte went, step by step (lib/wake-trace.ts).
@@ -33,6 +36,7 @@ import {
 } from '../test/support/docker.js';
 import { eventually, projectManifest, request, runCli, startLuma, tempDir, writeConfig } from '../test/support/luma.js';
 import { freePort, percentile } from './lib/common.js';
+import { swarmTier } from './lib/swarm-coldstart.js';
 import { describeRound, formatBreakdown, stampsSince, WAKE_TRACE_ENV, type WakeRound } from './lib/wake-trace.js';
 
 const run = promisify(execFile);
@@ -43,13 +47,15 @@ const POLL_MS = 5;
  * then, as they have when a real visitor comes back seconds or minutes later.
  */
 const PAUSED_SETTLE_MS = 300;
-const TIERS = ['stopped', 'fresh', 'paused'] as const;
+const TIERS = ['stopped', 'fresh', 'paused', 'swarm'] as const;
 type Tier = (typeof TIERS)[number];
+/** Without --tiers: the swarm tier needs root and starts a swarm of its own, so it is asked for by name. */
+const DEFAULT_TIERS = ['stopped', 'fresh', 'paused'];
 
 const USAGE = `usage: npx tsx bench/coldstart.ts [--iterations N] [--tiers ${TIERS.join(',')}] [--trace]
 
   --iterations N   measured rounds (default 15; one more warm-up round is discarded)
-  --tiers LIST     which tiers to measure, comma-separated (default: all of ${TIERS.join(', ')})
+  --tiers LIST     which tiers to measure, comma-separated, of ${TIERS.join(', ')} (default: ${DEFAULT_TIERS.join(',')})
   --trace          stamp the paused tier's wake inside Luma and print where its time went
   --help           this text
 
@@ -80,7 +86,7 @@ function parseOptions(argv: string[]): Options {
   if (!Number.isInteger(iterations) || iterations < 1)
     throw new Error(`--iterations: expected a whole number of rounds of at least 1, got "${values.iterations}"`);
   const tiers = new Set<Tier>();
-  for (const raw of (values.tiers ?? TIERS.join(',')).split(',')) {
+  for (const raw of (values.tiers ?? DEFAULT_TIERS.join(',')).split(',')) {
     const tier = raw.trim();
     if (!(TIERS as readonly string[]).includes(tier))
       throw new Error(`--tiers: "${tier}" is not a tier; expected some of ${TIERS.join(', ')}`);
@@ -133,6 +139,8 @@ async function timed(action: () => Promise<void>): Promise<number> {
 
 async function main({ iterations, tiers, trace }: Options): Promise<void> {
   await buildTestImage();
+  if (tiers.has('swarm')) await swarmTier(iterations);
+  if (![...tiers].some((tier) => tier !== 'swarm')) return;
   const instance = testInstance('bench');
   const dir = await tempDir('bench-coldstart');
   await mkdir(path.join(dir, 'manifests'));
@@ -149,6 +157,7 @@ async function main({ iterations, tiers, trace }: Options): Promise<void> {
     stopped: ['docker-cli stopped', 'docker-api stopped', 'luma stopped'],
     fresh: ['docker-cli fresh', 'docker-api fresh', 'luma fresh'],
     paused: ['docker-cli paused', 'docker-api paused', 'docker-api unpause', 'luma paused'],
+    swarm: [], // measured and printed on its own, above
   };
   const samples = new Map<string, number[]>(
     TIERS.filter((tier) => tiers.has(tier)).flatMap((tier) =>

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One setup shared by `make run`, `make test` and CI: npm packages, the Docker engine
 # (Debian's docker.io), busybox-static, pebble and openssl (TLS tests), chromium (console
-# tests), and a running dockerd. Idempotent and quiet when everything is already there.
+# tests), docker-registry (Swarm tests), and a running dockerd. Idempotent and quiet when
+# everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +46,10 @@ if [ -x /bin/busybox ] && ldd /bin/busybox >/dev/null 2>&1; then missing+=(busyb
 # make its HTTPS certificate with openssl.
 command -v pebble >/dev/null 2>&1 && command -v pebble-challtestsrv >/dev/null 2>&1 || missing+=(pebble)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# The Swarm runtime's tests push images to a real registry (Debian's docker-registry, the
+# CNCF distribution server); each test starts its own on a free port, never the system
+# service that installing it may start.
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 # The web console's end-to-end tests drive Debian's Chromium through playwright-core
 # (Playwright's own browser download cannot run here).
 [ -x /usr/bin/chromium ] || missing+=(chromium)

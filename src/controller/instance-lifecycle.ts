@@ -9,7 +9,7 @@ import type { ColdStartTier, ControllerMetrics } from '../metrics/controller-met
 import type { EventRecorder } from '../events/event-log.js';
 import { CRASH_LOG_LINES, type Crash } from './crash-loop.js';
 import { startAdmitted, type MemoryBudget } from './memory-budget.js';
-import { LOOPBACK, processOf } from './project-route.js';
+import { hostOf, processOf } from './project-route.js';
 
 // How one instance of a project is started, found ready, stopped and removed: the engine
 // calls, the readiness probe, and the cold-start metrics and events around them. The
@@ -89,7 +89,7 @@ export class InstanceLifecycle {
     if (this.readySince.has(container.id)) return true;
     if (container.state !== 'running' || !container.hostPort) return false;
     try {
-      await this.options.probe(LOOPBACK, container.hostPort, settings.readiness, settings.startupTimeoutMs);
+      await this.options.probe(hostOf(container), container.hostPort, settings.readiness, settings.startupTimeoutMs);
       this.readySince.set(container.id, this.options.now());
       return true;
     } catch (error) {
@@ -127,7 +127,7 @@ export class InstanceLifecycle {
     // It passed readiness before it was frozen; after a controller restart, check once.
     if (!this.readySince.has(paused.id)) {
       await this.timed(name, 'paused', 'readiness', () =>
-        this.options.probe(LOOPBACK, hostPort, settings.readiness, settings.startupTimeoutMs),
+        this.options.probe(hostOf(paused), hostPort, settings.readiness, settings.startupTimeoutMs),
       );
       this.readySince.set(paused.id, this.options.now());
     }
@@ -216,7 +216,7 @@ export class InstanceLifecycle {
     timer = timers.setTimeout(() => void look(), EXIT_WATCH_INTERVAL_MS);
     try {
       const gaveUp = (): boolean => exited !== undefined;
-      await this.options.probe(LOOPBACK, hostPort, settings.readiness, settings.startupTimeoutMs, gaveUp);
+      await this.options.probe(hostOf(container), hostPort, settings.readiness, settings.startupTimeoutMs, gaveUp);
     } catch (error) {
       if (exited)
         throw new AppExitedError({ exitCode: exited.exitCode, lastLines: await this.lastLines(container.id) });

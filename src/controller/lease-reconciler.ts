@@ -7,6 +7,7 @@ import {
 } from '../model/project-settings.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { resolveSecretEnv } from '../secrets/secret-env.js';
+import { addressOf, hostOf } from './project-route.js';
 import { formatCpu, formatMemory, parseDuration } from '../model/quantities.js';
 import type { LeaseObject, LeaseStatus, ProjectObject } from '../model/types.js';
 import type { ProxyManagement, ServiceInfo } from '../proxy/management.js';
@@ -43,7 +44,6 @@ import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/contro
 // a controller killed at any moment picks up where it stopped, and bills the real runtime.
 
 export const LEASE_FINALIZER = 'luma.dev/lease';
-const LOOPBACK = '127.0.0.1';
 
 export function leaseService(leaseName: string): string {
   return `lease.${leaseName}`;
@@ -275,7 +275,7 @@ export class LeaseReconciler {
       throw new Error(`lease ${lease.metadata.name}: container ${container.name} has no published port`);
     try {
       if (!got.fromPool || got.adopted)
-        await this.probe(LOOPBACK, container.hostPort, settings.readiness, settings.startupTimeoutMs);
+        await this.probe(hostOf(container), container.hostPort, settings.readiness, settings.startupTimeoutMs);
     } catch (error) {
       await this.options.runtime.remove(container.id).catch(() => undefined);
       await this.fail(lease, 'StartFailed', `the container did not become ready: ${errorMessage(error)}`);
@@ -285,7 +285,7 @@ export class LeaseReconciler {
       await this.options.proxy.deploy({
         service: leaseService(lease.metadata.name),
         hosts: [this.leaseHost(lease, project)],
-        targets: [`${LOOPBACK}:${container.hostPort}`],
+        targets: [addressOf(container)],
         startupTimeoutMs: settings.startupTimeoutMs,
       });
     } catch (error) {
@@ -442,7 +442,7 @@ export class LeaseReconciler {
 
     const settings = this.settingsOf(project);
     const service = leaseService(lease.metadata.name);
-    const target = `${LOOPBACK}:${container.hostPort}`;
+    const target = addressOf(container);
     const host = this.leaseHost(lease, project);
     const info = await this.options.proxy.getService(service);
     // The host follows the project's first hostname: a project that gave its name away moves its leases too.

@@ -4,7 +4,7 @@ import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/error-message.js';
 import type { LivenessProber } from '../util/liveness-probe.js';
 import { CheckSchedule } from './check-schedule.js';
-import { LOOPBACK } from './project-route.js';
+import { hostOf } from './project-route.js';
 
 // Checks that serving instances still work (spec.liveness), as the kubelet's liveness
 // probes do: each watched instance is checked every periodSeconds, from initialDelaySeconds
@@ -134,7 +134,7 @@ export class LivenessMonitor {
     const { check, timeoutMs, periodMs, failureThreshold } = entry.settings;
     let error: string | undefined;
     try {
-      await probe(LOOPBACK, entry.container.hostPort, check, timeoutMs);
+      await probe(hostOf(entry.container), entry.container.hostPort, check, timeoutMs);
     } catch (caught) {
       error = errorMessage(caught);
     }

@@ -1,3 +1,4 @@
+import { hostOf } from './project-route.js';
 import {
   BUILT_IN_PROJECT_SETTINGS,
   resolveProjectSettings,
@@ -29,8 +30,6 @@ import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/contro
 // Keeps `spec.pool.size` containers of a project started, ready and unclaimed, so that a
 // lease gets one at once. A claimed container leaves the pool for good (it is renamed for
 // its lease); refills come in batches, spaced as the operator set.
-
-const LOOPBACK = '127.0.0.1';
 
 export interface PoolReconcilerOptions {
   store: ObjectStore;
@@ -277,7 +276,7 @@ export class PoolReconciler {
       const running = await runtime.start(created.id);
       onRunning();
       if (!running.hostPort) throw new Error(`pool container ${running.name} started without a published port`);
-      await this.probe(LOOPBACK, running.hostPort, settings.readiness, settings.startupTimeoutMs);
+      await this.probe(hostOf(running), running.hostPort, settings.readiness, settings.startupTimeoutMs);
       this.ready.set(running.id, running);
     } catch (error) {
       await runtime.remove(created.id).catch(() => undefined);
@@ -316,7 +315,12 @@ export class PoolReconciler {
     try {
       const running = container.state === 'running' ? container : await runtime.start(container.id);
       if (!running.hostPort) throw new Error('no published port');
-      await this.probe(LOOPBACK, running.hostPort, template.settings.readiness, template.settings.startupTimeoutMs);
+      await this.probe(
+        hostOf(running),
+        running.hostPort,
+        template.settings.readiness,
+        template.settings.startupTimeoutMs,
+      );
       this.ready.set(container.id, running);
       return true;
     } catch (error) {

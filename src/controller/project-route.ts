@@ -13,8 +13,13 @@ import { resolveProjectImage } from './image-resolution.js';
 
 export const LOOPBACK = '127.0.0.1';
 
+/** Where a container's published port answers: its node's address on Swarm, loopback on one host. */
+export function hostOf(container: ManagedContainer): string {
+  return container.hostAddress ?? LOOPBACK;
+}
+
 export function addressOf(container: ManagedContainer): string {
-  return `${LOOPBACK}:${container.hostPort}`;
+  return `${hostOf(container)}:${container.hostPort}`;
 }
 
 /**

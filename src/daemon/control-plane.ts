@@ -11,7 +11,7 @@ import { LEASE_FINALIZER } from '../controller/lease-reconciler.js';
 import { PROJECT_FINALIZER } from '../controller/project-reconciler.js';
 import { KINDS } from '../model/types.js';
 import type { ProxyHooks, ProxyManagement } from '../proxy/management.js';
-import { DockerRuntime } from '../runtime/docker-runtime.js';
+import { openRuntime, type EngineRuntime, type RuntimeChoice } from '../runtime/select-runtime.js';
 import { localContextResolver } from '../apply/context-resolvers.js';
 import { ContextStore } from '../images/context-store.js';
 import { LogHub } from '../logs/log-hub.js';
@@ -49,6 +49,8 @@ export interface ControlPlaneOptions {
   logger: Logger;
   /** The process's Prometheus registry, served at the API's /metrics (with the proxy's metrics in `luma up`). */
   metrics: Registry;
+  /** `--runtime` and `--registry`: plain Docker containers (the default) or Swarm services. */
+  engine?: RuntimeChoice;
 }
 
 export interface RunningControlPlane {
@@ -63,7 +65,12 @@ export interface RunningControlPlane {
 
 export async function startControlPlane(options: ControlPlaneOptions): Promise<RunningControlPlane> {
   const { settings, logger } = options;
-  const runtime = new DockerRuntime({ instance: settings.instance });
+  const runtime = await openRuntime({
+    ...options.engine,
+    instance: settings.instance,
+    stopGraceSeconds: settings.stopTimeoutSeconds,
+    logger,
+  });
   await runtime.ping();
   // Before the store: a key that cannot be read stops the start before anything is opened.
   const secrets = await openSecretBox({ stateDir: options.stateDir, keyFile: options.secretKeyFile });
@@ -172,7 +179,7 @@ async function startDirectorySync(
 /** What the control plane is made of, shared by the controller and the API. */
 interface Parts {
   store: FileStore;
-  runtime: DockerRuntime;
+  runtime: EngineRuntime;
   contexts: ContextStore;
   logs: LogHub;
   ledger: UsageLedger;

@@ -4,6 +4,7 @@ import type { ProxyHooks } from '../proxy/management.js';
 import { createLogger } from '../util/logger.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { publicUrlFor, startControlPlane } from './control-plane.js';
+import type { RuntimeChoice } from '../runtime/select-runtime.js';
 import { parseListenAddress } from './listen-address.js';
 import { holdingLock, lockStateDir } from '../util/state-lock.js';
 
@@ -23,6 +24,8 @@ export interface ControllerProcessOptions {
   forcePrune?: boolean;
   /** `--secret-key-file`: the operator's key for Secrets at rest; STATE_DIR/secret-key when absent. */
   secretKeyFile?: string;
+  /** `--runtime`, `--registry`: which driver runs the apps. */
+  engine?: RuntimeChoice;
 }
 
 export interface RunningControllerProcess {
@@ -74,6 +77,7 @@ async function startLocked(options: ControllerProcessOptions): Promise<RunningCo
     },
     publicUrl: publicUrlFor(publicAddress.port),
     logger,
+    ...(options.engine ? { engine: options.engine } : {}),
     metrics: createMetricsRegistry(),
   });
   resync = () => controlPlane.controller.requestResync();

@@ -1,6 +1,6 @@
 import type { HealthReport } from '../api/api-options.js';
 import type { EventLog } from '../events/event-log.js';
-import type { DockerRuntime } from '../runtime/docker-runtime.js';
+import type { EngineRuntime } from '../runtime/select-runtime.js';
 import type { Logger } from '../util/logger.js';
 import { EngineMonitor } from './engine-monitor.js';
 
@@ -17,7 +17,7 @@ export interface EngineReports {
 }
 
 export function watchEngine(
-  runtime: DockerRuntime,
+  runtime: EngineRuntime,
   events: EventLog,
   controller: { requestResync(): void },
   logger: Logger,

@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { PrometheusProxyMetrics } from '../metrics/proxy-metrics.js';
 import { publicUrlFor, startControlPlane } from './control-plane.js';
+import type { RuntimeChoice } from '../runtime/select-runtime.js';
 import { parseListenAddress } from './listen-address.js';
 import { defaultProxyPaths } from '../proxy/paths.js';
 import { holdingLock, lockStateDirs } from '../util/state-lock.js';
@@ -31,6 +32,8 @@ export interface UpOptions {
   forcePrune?: boolean;
   /** `--secret-key-file`: the operator's key for Secrets at rest; STATE_DIR/secret-key when absent. */
   secretKeyFile?: string;
+  /** `--runtime`, `--registry`: which driver runs the apps. */
+  engine?: RuntimeChoice;
   /** The proxy's client deadlines and connection cap; PROXY_DEFAULTS for what is absent. */
   proxyLimits?: Partial<ClientLimits>;
 }
@@ -82,6 +85,7 @@ async function startLocked(options: UpOptions): Promise<RunningLuma> {
     // The ports are known only after listening; the proxy listens right after.
     publicUrl: (host, secure) => publicUrl(host, secure),
     logger,
+    ...(options.engine ? { engine: options.engine } : {}),
     metrics,
   });
   let ports: { proxyPort: number; httpsPort?: number };

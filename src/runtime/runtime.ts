@@ -2,8 +2,9 @@ import type { Readable } from 'node:stream';
 import type { Capability } from '../model/capabilities.js';
 import type { ContainerRole, OwnerRef } from './labels.js';
 
-// What the controller needs from a container engine. The Docker driver is the only
-// implementation that talks to a real engine; unit tests use small fakes of this.
+// What the controller needs from a container engine. Two drivers talk to a real engine:
+// Docker (src/runtime/docker-runtime.ts, one container per instance) and Swarm
+// (src/runtime/swarm/, one service per instance); unit tests use small fakes of this.
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -17,8 +18,13 @@ export interface ManagedContainer {
   claimedFromPool?: boolean;
   specHash: string;
   state: ContainerState;
-  /** The 127.0.0.1 port Docker picked for the app port, while the container runs. */
+  /** The port published for the app port, while the container runs (on hostAddress). */
   hostPort?: number;
+  /**
+   * Where hostPort answers: absent means 127.0.0.1 (the Docker runtime publishes on
+   * loopback); the Swarm runtime gives the address of the node its task runs on.
+   */
+  hostAddress?: string;
   /** Container port the app listens on (from its labels). */
   appPort: number;
   image: string;

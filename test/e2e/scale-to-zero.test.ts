@@ -2,14 +2,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProjectObject } from '../../src/model/types.js';
-import {
-  buildTestImage,
-  containersOf,
-  removeInstanceContainers,
-  runningContainersOf,
-  TEST_IMAGE,
-  testInstance,
-} from '../support/docker.js';
+import { buildTestImage, TEST_IMAGE, testInstance } from '../support/docker.js';
 import {
   eventually,
   projectManifest,
@@ -20,17 +13,25 @@ import {
   writeConfig,
   type LumaProcess,
 } from '../support/luma.js';
+import { startBackend, type BackendName, type RuntimeBackend } from '../support/runtime-backend.js';
 
 // Issue 2's central promise through a real `luma up` and the real CLI: a cold project
-// starts on its first request, idles to zero, and starts again.
+// starts on its first request, idles to zero, and starts again. Run twice: on the
+// machine's Docker engine, and with `--runtime swarm` on a one-node swarm of its own with
+// a registry (issue 22), where an instance is a service scaled between 0 and 1.
 
-describe('scale to zero through `luma up`', () => {
-  const instance = testInstance('stz');
+describe.each<BackendName>(['docker', 'swarm'])('scale to zero through `luma up` (%s runtime)', (backendName) => {
+  const instance = testInstance(`stz-${backendName}`);
   let luma: LumaProcess;
   let dir: string;
+  let backend: RuntimeBackend;
+  const containersOf = async (_instance: string, name: string) => backend.instancesOf(instance, name);
+  const runningContainersOf = async (_instance: string, name: string) =>
+    (await backend.instancesOf(instance, name)).filter((found) => found.running);
 
   beforeAll(async () => {
     await buildTestImage();
+    backend = await startBackend(backendName);
     dir = await tempDir('stz');
     await mkdir(path.join(dir, 'manifests'));
     const config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '2s' });
@@ -39,12 +40,14 @@ describe('scale to zero through `luma up`', () => {
       manifests: path.join(dir, 'manifests'),
       instance,
       config,
+      args: backend.args,
+      env: backend.env,
     });
   });
 
   afterAll(async () => {
     await luma?.stop();
-    await removeInstanceContainers(instance);
+    await backend?.close(instance);
     await rm(dir, { recursive: true, force: true });
   });
 

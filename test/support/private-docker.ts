@@ -31,9 +31,21 @@ const ROOT_PREFIX = 'luma-dockerd-';
 const OWNER_FILE = 'owner.json';
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
+export interface PrivateDockerOptions {
+  /**
+   * Registries on the engine's bridge subnet are spoken to over plain HTTP
+   * (`--insecure-registry` with the subnet): a test registry listens on the bridge address.
+   */
+  insecureBridgeRegistries?: boolean;
+}
+
 export interface PrivateDocker {
   /** For DOCKER_HOST. */
   host: string;
+  /** The host's address on the engine's own bridge (its gateway), reachable from its containers. */
+  bridgeAddress: string;
+  /** The engine's bridge, for names derived from it (a swarm's docker_gwbridge, say). */
+  bridge: string;
   client: Docker;
   /** SIGKILL of dockerd and its containerd, both reaped before this returns: an engine crash. Containers' shims live on. */
   kill(): Promise<void>;
@@ -172,6 +184,8 @@ async function forceRemove(root: string, bridge: string): Promise<void> {
   }
   if (victims.length > 0) await new Promise((resolve) => setTimeout(resolve, 500));
   await run('ip', ['link', 'del', bridge]).catch(() => undefined);
+  // A swarm's docker_gwbridge, named after the engine's bridge (see test/support/swarm.ts).
+  await run('ip', ['link', 'del', `${bridge}g`]).catch(() => undefined);
   await unmountUnder(root);
   await removeCgroups(path.basename(root));
   await rm(root, { recursive: true, force: true }).catch(() => undefined);
@@ -226,7 +240,7 @@ function containerdConfig(dir: string): string {
   ].join('\n');
 }
 
-export async function startPrivateDocker(): Promise<PrivateDocker> {
+export async function startPrivateDocker(options: PrivateDockerOptions = {}): Promise<PrivateDocker> {
   if (process.getuid?.() !== 0)
     throw new Error('a private dockerd (its bridge, mounts and namespaces) needs root; run this test as root');
   await removeAbandoned();
@@ -239,7 +253,8 @@ export async function startPrivateDocker(): Promise<PrivateDocker> {
   const suffix = randomBytes(3).toString('hex');
   // A bridge of its own (docker0 may be the shared engine's); no iptables: docker-proxy publishes ports.
   const bridge = `lumad${suffix}`;
-  const subnet = `10.${200 + (randomBytes(1)[0]! % 50)}.${randomBytes(1)[0]}.1/24`;
+  const subnetPrefix = `10.${200 + (randomBytes(1)[0]! % 50)}.${randomBytes(1)[0]}`;
+  const subnet = `${subnetPrefix}.1/24`;
   const owner: Owner = { pid: process.pid, bridge };
   await writeFile(path.join(root, OWNER_FILE), JSON.stringify(owner));
   const client = new Docker({ socketPath: socket });
@@ -305,6 +320,7 @@ export async function startPrivateDocker(): Promise<PrivateDocker> {
         '--iptables=false',
         '--ip6tables=false',
         '--ip-masq=false',
+        ...(options.insecureBridgeRegistries ? ['--insecure-registry', `${subnetPrefix}.0/24`] : []),
       ]);
       const current = dockerd;
       await until(
@@ -355,5 +371,5 @@ export async function startPrivateDocker(): Promise<PrivateDocker> {
     throw error;
   }
 
-  return { host: `unix://${socket}`, client, kill, start, remove };
+  return { host: `unix://${socket}`, bridgeAddress: `${subnetPrefix}.1`, bridge, client, kill, start, remove };
 }

@@ -4,6 +4,8 @@ import { defaultProxyPaths } from '../../proxy/paths.js';
 import { CliError } from '../api-client.js';
 import { favourSmallHeap } from '../../daemon/heap-profile.js';
 import { globalFlags, stopOnSignal } from '../common.js';
+import { RUNTIME_NAMES, type RuntimeName } from '../../runtime/runtime-names.js';
+import type { RuntimeChoice } from '../../runtime/select-runtime.js';
 import { addProxyLimitFlags, proxyLimitsFrom, type ProxyLimitFlags } from '../proxy-limit-flags.js';
 
 // The long-running processes: `luma up` (everything in one) and `luma controller`
@@ -19,6 +21,8 @@ interface ControlPlaneFlags {
   config?: string;
   forcePrune?: boolean;
   secretKeyFile?: string;
+  runtime?: RuntimeName;
+  registry?: string;
 }
 
 function addControlPlaneFlags(command: Command): Command {
@@ -62,7 +66,29 @@ function addControlPlaneFlags(command: Command): Command {
         '--secret-key-file <file>',
         'the key that encrypts Secrets at rest: 32 bytes as base64, mode 0600 (default: STATE_DIR/secret-key, made at first start)',
       ).env('LUMA_SECRET_KEY_FILE'),
+    )
+    .addOption(
+      new Option(
+        '--runtime <name>',
+        'what runs the apps: docker (containers on this engine) or swarm (services across the swarm this engine manages)',
+      )
+        .env('LUMA_RUNTIME')
+        .choices(RUNTIME_NAMES),
+    )
+    .addOption(
+      new Option(
+        '--registry <host:port>',
+        'with --runtime swarm: the registry Luma pushes images to and every node pulls from',
+      ).env('LUMA_REGISTRY'),
     );
+}
+
+/** `--runtime` and `--registry` as the control plane takes them. */
+function engineChoice(options: ControlPlaneFlags): RuntimeChoice {
+  return {
+    ...(options.runtime ? { runtime: options.runtime } : {}),
+    ...(options.registry ? { registry: options.registry } : {}),
+  };
 }
 
 /** In the split deployment TLS belongs to the proxy process, which holds the listener and the certificates. */
@@ -88,7 +114,10 @@ export function registerDaemonCommands(program: Command): void {
         'contact address of the ACME account (what `luma proxy set-global-option` sets on a separate proxy)',
       ).env('LUMA_LETS_ENCRYPT_EMAIL'),
     )
-    .addHelpText('after', '\nExample:\n  luma up --manifests ./manifests --listen 127.0.0.1:8080')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  luma up --manifests ./manifests --listen 127.0.0.1:8080\n  luma up --runtime swarm --registry 10.0.0.1:5000   # on a swarm manager',
+    )
     .action(async (options: ControlPlaneFlags & ProxyLimitFlags & { letsEncryptEmail?: string }, command: Command) => {
       if ((options.acmeDirectory || options.certificatesDir || options.letsEncryptEmail) && !options.httpsListen) {
         throw new CliError('--acme-directory, --certificates-dir and --lets-encrypt-email need --https-listen');
@@ -111,6 +140,7 @@ export function registerDaemonCommands(program: Command): void {
         ...(options.letsEncryptEmail ? { letsEncryptEmail: options.letsEncryptEmail } : {}),
         ...(options.forcePrune ? { forcePrune: true } : {}),
         ...(options.secretKeyFile ? { secretKeyFile: options.secretKeyFile } : {}),
+        engine: engineChoice(options),
         proxyLimits: proxyLimitsFrom(options),
       });
       stopOnSignal('Luma (containers keep running and are adopted at the next start)', () => luma.stop());
@@ -148,6 +178,7 @@ export function registerDaemonCommands(program: Command): void {
         ...(options.config ? { config: options.config } : {}),
         ...(options.forcePrune ? { forcePrune: true } : {}),
         ...(options.secretKeyFile ? { secretKeyFile: options.secretKeyFile } : {}),
+        engine: engineChoice(options),
       });
       stopOnSignal('the controller (containers keep running)', () => controller.stop());
       process.stderr.write(`Luma controller is up: API at http://127.0.0.1:${controller.apiPort}\n`);
