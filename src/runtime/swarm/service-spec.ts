@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { containerCapabilities } from '../../model/capabilities.js';
 import { shortHash } from '../../util/hash.js';
-import { CONTAINER_PID_LIMIT } from '../container-options.js';
+import { CONTAINER_PID_LIMIT, processOptions } from '../container-options.js';
 import { LABEL_PREFIX, LABELS, ownerLabels, type OwnerRef } from '../labels.js';
 import type { ContainerSpec } from '../runtime.js';
 
@@ -91,8 +91,8 @@ export function serviceSpec({ instance, spec, image, stopGraceSeconds }: Service
         // On the task's container too: engine events for it carry the owner.
         Labels: labels,
         Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
-        // Swarm's Command is the entrypoint; as in Kubernetes, `command` replaces it.
-        ...(spec.command ? { Command: spec.command, Args: [] } : {}),
+        // Swarm's Command is the ENTRYPOINT and its Args the CMD: Kubernetes' command and args.
+        ...swarmProcess(spec),
         // An init process forwards SIGTERM: a stop does not wait out the grace period.
         Init: true,
         StopGracePeriod: stopGraceSeconds * NANOS_PER_SECOND,
@@ -113,5 +113,14 @@ export function serviceSpec({ instance, spec, image, stopGraceSeconds }: Service
     // Host mode: each task answers on its own node's address. The ingress mesh and VIPs
     // need IPVS, which not every kernel has, and Luma's proxy routes to tasks itself.
     EndpointSpec: { Mode: 'dnsrr', Ports: [{ Protocol: 'tcp', TargetPort: spec.port, PublishMode: 'host' }] },
+  };
+}
+
+/** Kubernetes' rule, as processOptions (container-options.ts) applies it to a container. */
+function swarmProcess(spec: Pick<ContainerSpec, 'command' | 'args'>): { Command?: string[]; Args?: string[] } {
+  const { Entrypoint, Cmd } = processOptions(spec);
+  return {
+    ...(Entrypoint ? { Command: Entrypoint as string[] } : {}),
+    ...(Cmd ? { Args: Cmd as string[] } : {}),
   };
 }

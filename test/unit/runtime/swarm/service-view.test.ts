@@ -109,6 +109,22 @@ describe('serviceSpec', () => {
     expect(spec.Labels['luma.dev/memory']).toBe(String(64 << 20));
   });
 
+  it('maps command and args onto Command and Args as Kubernetes does', () => {
+    const process = (extra: { command?: string[]; args?: string[] }): Record<string, unknown> => {
+      const made = serviceSpec({
+        instance: 'inst',
+        image: 'app:1',
+        stopGraceSeconds: 2,
+        spec: { owner, specHash: 'h1', image: 'app:1', port: 8080, env: {}, ...extra },
+      }).TaskTemplate.ContainerSpec;
+      return { Command: made.Command, Args: made.Args };
+    };
+    expect(process({})).toEqual({ Command: undefined, Args: undefined });
+    expect(process({ args: ['migrate'] })).toEqual({ Command: undefined, Args: ['migrate'] });
+    expect(process({ command: ['/app'] })).toEqual({ Command: ['/app'], Args: [] });
+    expect(process({ command: ['/app'], args: ['serve'] })).toEqual({ Command: ['/app'], Args: ['serve'] });
+  });
+
   it('names services as DNS labels of at most 63 characters, a lease after its uid', () => {
     const long = serviceName('t-some-long-instance-name-1234567890', { ...owner, name: 'a'.repeat(63) }, 'instance');
     expect(long).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
