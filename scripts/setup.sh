@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One setup shared by `make run`, `make test` and CI: npm packages, the Docker engine
 # (Debian's docker.io), busybox-static, pebble and openssl (TLS tests), chromium (console
-# tests), and a running dockerd. Idempotent and quiet when everything is already there.
+# tests), PostgreSQL (store tests), and a running dockerd. Idempotent and quiet when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +48,10 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # The web console's end-to-end tests drive Debian's Chromium through playwright-core
 # (Playwright's own browser download cannot run here).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The PostgreSQL store's tests start a private instance of Debian's PostgreSQL (initdb and
+# postgres run as the package's `postgres` user, on a free port): test/support/postgres.ts.
+# Installing it may start the system's own cluster; the tests never use that one.
+[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 docker_answers() { $SUDO docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
