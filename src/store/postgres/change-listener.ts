@@ -12,6 +12,8 @@ const LAST_RETRY_MS = 2_000;
 
 export interface ChangeListenerOptions {
   connectionString: string;
+  /** The NOTIFY channel; the store's by default. */
+  channel?: string;
   /** A notification arrived, or the connection was (re)made: read the change log. */
   onChange: () => void;
   /** The connection was lost (with why) or made again (undefined). */
@@ -46,7 +48,7 @@ export class ChangeListener {
     client.on('end', () => this.lost(client, new Error('the connection to PostgreSQL ended')));
     try {
       await client.connect();
-      await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+      await client.query(`LISTEN ${this.options.channel ?? CHANGES_CHANNEL}`);
     } catch (error) {
       client.removeAllListeners('end');
       await client.end().catch(() => undefined);

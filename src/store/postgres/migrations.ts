@@ -37,6 +37,16 @@ export const MIGRATIONS: readonly Migration[] = [
         body jsonb NOT NULL
       );`,
   },
+  {
+    version: 2,
+    name: 'the usage ledger',
+    sql: `
+      CREATE TABLE luma_usage (
+        seq bigint PRIMARY KEY,
+        lease_uid text NOT NULL UNIQUE,
+        record jsonb NOT NULL
+      );`,
+  },
 ];
 
 export class SchemaTooNewError extends Error {
