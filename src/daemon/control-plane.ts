@@ -1,21 +1,19 @@
 import path from 'node:path';
-import { ensureApiToken } from '../api/api-token.js';
 import { createApiServer } from '../api/server.js';
 import type { SyncControl } from '../api/sync-routes.js';
 import type { OperatorSettings } from '../config/settings.js';
 import { Controller } from '../controller/controller.js';
 import { CONDITION_EVENT_SOURCE, ConditionEvents } from '../events/condition-events.js';
 import { EventLog } from '../events/event-log.js';
-import { LEASE_FINALIZER } from '../controller/lease-reconciler.js';
-import { PROJECT_FINALIZER } from '../controller/project-reconciler.js';
 import { KINDS } from '../model/types.js';
 import type { ProxyHooks, ProxyManagement } from '../proxy/management.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
 import { localContextResolver } from '../apply/context-resolvers.js';
 import { ContextStore } from '../images/context-store.js';
 import { LogHub } from '../logs/log-hub.js';
-import { FileStore } from '../store/file-store.js';
-import { ledgerPath, UsageLedger } from '../usage/ledger.js';
+import type { ObjectStore } from '../store/store.js';
+import type { Ledger } from '../usage/ledger.js';
+import { openState } from './open-state.js';
 import type { Logger } from '../util/logger.js';
 import { watchEngine, type EngineReports } from './engine-reports.js';
 import { DirectorySync } from '../sync/directory-sync.js';
@@ -35,6 +33,8 @@ import { attachLifecycleWebhooks } from '../events/lifecycle-webhooks.js';
 export interface ControlPlaneOptions {
   manifests: string;
   stateDir: string;
+  /** `--store`: a postgres:// URL, or undefined for the state directory's files. */
+  store?: string;
   apiAddress: ListenAddress;
   settings: OperatorSettings;
   proxy: ProxyManagement;
@@ -49,8 +49,8 @@ export interface ControlPlaneOptions {
 export interface RunningControlPlane {
   apiPort: number;
   controller: Controller;
-  /** STATE/usage/ledger.jsonl: the lease reconciler appends what each ended lease cost. */
-  ledger: UsageLedger;
+  /** STATE/usage/ledger.jsonl or the database: the lease reconciler appends what each ended lease cost. */
+  ledger: Ledger;
   /** What happened to objects, newest last (`luma events`). */
   events: EventLog;
   stop(): Promise<void>;
@@ -60,7 +60,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const { settings, logger } = options;
   const runtime = new DockerRuntime({ instance: settings.instance });
   await runtime.ping();
-  const { store, ledger, token } = await openState(options.stateDir, logger);
+  const { store, ledger, token } = await openState(options.stateDir, options.store, logger);
   const contexts = await new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits).prepare();
   const logs = new LogHub();
   const events = new EventLog();
@@ -89,29 +89,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   return { apiPort: api.port, controller, ledger, events, stop: () => (stopping ??= stop()) };
 }
 
-/** The store, the usage ledger and the API token; what was opened is closed again when a later one fails. */
-async function openState(
-  stateDir: string,
-  logger: Logger,
-): Promise<{ store: FileStore; ledger: UsageLedger; token: string }> {
-  const store = await FileStore.open(stateDir, {
-    initialFinalizers: { Lease: [LEASE_FINALIZER], Project: [PROJECT_FINALIZER] },
-  });
-  let ledger: UsageLedger | undefined;
-  try {
-    ledger = await UsageLedger.open(ledgerPath(stateDir), {
-      onWarning: (message) => logger.warn({ component: 'usage' }, message),
-    });
-    return { store, ledger, token: await ensureApiToken(stateDir) };
-  } catch (error) {
-    await ledger?.close();
-    await store.close();
-    throw error;
-  }
-}
-
 /** Readiness changes become events (`luma events`, `luma describe`); lifecycle events go to the webhooks. */
-function startEventFeeds(store: FileStore, events: EventLog, options: ControlPlaneOptions): () => void {
+function startEventFeeds(store: ObjectStore, events: EventLog, options: ControlPlaneOptions): () => void {
   const { settings, logger } = options;
   const conditionEvents = new ConditionEvents(events.recorder(CONDITION_EVENT_SOURCE));
   for (const kind of KINDS) conditionEvents.prime(store.list(kind));
@@ -129,7 +108,7 @@ function startEventFeeds(store: FileStore, events: EventLog, options: ControlPla
 /** The watched manifests directory, read once now and then followed; what the API's sync routes drive. */
 async function startDirectorySync(
   options: ControlPlaneOptions,
-  store: FileStore,
+  store: ObjectStore,
   contexts: ContextStore,
   events: EventLog,
 ): Promise<SyncControl & { stop(): Promise<void> }> {
@@ -164,11 +143,11 @@ async function startDirectorySync(
 
 /** What the control plane is made of, shared by the controller and the API. */
 interface Parts {
-  store: FileStore;
+  store: ObjectStore;
   runtime: DockerRuntime;
   contexts: ContextStore;
   logs: LogHub;
-  ledger: UsageLedger;
+  ledger: Ledger;
   events: EventLog;
 }
 

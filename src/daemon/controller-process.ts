@@ -14,6 +14,8 @@ import { holdingLock, lockStateDir } from '../util/state-lock.js';
 export interface ControllerProcessOptions {
   manifests: string;
   stateDir: string;
+  /** `--store`: a postgres:// URL shared with other controllers; the state directory's files when absent. */
+  store?: string;
   apiListen: string;
   proxySocket: string;
   /** Where the proxy serves the public, only used to write status.url. */
@@ -63,6 +65,7 @@ async function startLocked(options: ControllerProcessOptions): Promise<RunningCo
   const controlPlane = await startControlPlane({
     manifests: options.manifests,
     stateDir: options.stateDir,
+    ...(options.store ? { store: options.store } : {}),
     apiAddress,
     settings,
     proxy: client,

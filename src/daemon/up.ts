@@ -17,6 +17,8 @@ import { holdingLock, lockStateDirs } from '../util/state-lock.js';
 export interface UpOptions {
   manifests: string;
   stateDir: string;
+  /** `--store`: a postgres:// URL shared with other controllers; the state directory's files when absent. */
+  store?: string;
   listen: string;
   apiListen: string;
   config?: string;
@@ -72,6 +74,7 @@ async function startLocked(options: UpOptions): Promise<RunningLuma> {
   const controlPlane = await startControlPlane({
     manifests: options.manifests,
     stateDir: options.stateDir,
+    ...(options.store ? { store: options.store } : {}),
     apiAddress,
     settings,
     proxy: front,

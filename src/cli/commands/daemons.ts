@@ -3,6 +3,7 @@ import { Option } from 'commander';
 import { defaultProxyPaths } from '../../proxy/paths.js';
 import { CliError } from '../api-client.js';
 import { favourSmallHeap } from '../../daemon/heap-profile.js';
+import { isPostgresUrl } from '../../daemon/store-url.js';
 import { globalFlags, stopOnSignal } from '../common.js';
 import { addProxyLimitFlags, proxyLimitsFrom, type ProxyLimitFlags } from '../proxy-limit-flags.js';
 
@@ -18,6 +19,7 @@ interface ControlPlaneFlags {
   certificatesDir?: string;
   config?: string;
   forcePrune?: boolean;
+  store?: string;
 }
 
 function addControlPlaneFlags(command: Command): Command {
@@ -55,7 +57,22 @@ function addControlPlaneFlags(command: Command): Command {
         'LUMA_CERTIFICATES_DIR',
       ),
     )
-    .addOption(new Option('--config <file>', 'operator settings (YAML)').env('LUMA_CONFIG'));
+    .addOption(new Option('--config <file>', 'operator settings (YAML)').env('LUMA_CONFIG'))
+    .addOption(
+      new Option(
+        '--store <url>',
+        'where objects and the usage ledger live: postgres://USER@HOST/DB, shared by several controllers (default: files in the state directory)',
+      ).env('LUMA_STORE'),
+    );
+}
+
+/** The store flag's value, checked: a PostgreSQL URL or nothing. */
+function storeFrom(options: ControlPlaneFlags): { store?: string } {
+  if (options.store === undefined) return {};
+  if (!isPostgresUrl(options.store)) {
+    throw new CliError(`--store: expected a postgres:// or postgresql:// URL, got "${options.store}"`);
+  }
+  return { store: options.store };
 }
 
 /** In the split deployment TLS belongs to the proxy process, which holds the listener and the certificates. */
@@ -95,6 +112,7 @@ export function registerDaemonCommands(program: Command): void {
       const luma = await startLuma({
         manifests: options.manifests,
         stateDir,
+        ...storeFrom(options),
         listen: options.listen,
         apiListen: options.apiListen,
         ...(options.config ? { config: options.config } : {}),
@@ -134,6 +152,7 @@ export function registerDaemonCommands(program: Command): void {
       const controller = await startControllerProcess({
         manifests: options.manifests,
         stateDir,
+        ...storeFrom(options),
         apiListen: options.apiListen,
         publicListen: options.listen,
         proxySocket: options.proxySocket ?? defaultProxyPaths(stateDir).socketPath,
