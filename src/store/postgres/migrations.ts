@@ -47,6 +47,18 @@ export const MIGRATIONS: readonly Migration[] = [
         record jsonb NOT NULL
       );`,
   },
+  {
+    version: 3,
+    name: "the controllers' leader lease",
+    sql: `
+      CREATE TABLE luma_leader (
+        only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+        holder text,
+        epoch bigint NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+      INSERT INTO luma_leader (holder, epoch, expires_at) VALUES (NULL, 0, 'epoch');`,
+  },
 ];
 
 export class SchemaTooNewError extends Error {
