@@ -17,6 +17,8 @@ import type { SyncControl } from './sync-routes.js';
 export interface HealthReport {
   status: 'ok' | 'degraded';
   docker: { reachable: boolean; error?: string };
+  /** With `--store postgres://…`: whether the database answers. */
+  database?: { reachable: boolean; error?: string };
 }
 
 export interface ApiOptions {

@@ -14,6 +14,8 @@ import { LogHub } from '../logs/log-hub.js';
 import type { ObjectStore } from '../store/store.js';
 import type { Ledger } from '../usage/ledger.js';
 import { openState } from './open-state.js';
+import { databaseReports, type DatabaseReports } from './database-reports.js';
+import type { ConnectionState } from '../store/postgres/store-connection.js';
 import type { Logger } from '../util/logger.js';
 import { watchEngine, type EngineReports } from './engine-reports.js';
 import { DirectorySync } from '../sync/directory-sync.js';
@@ -60,17 +62,24 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const { settings, logger } = options;
   const runtime = new DockerRuntime({ instance: settings.instance });
   await runtime.ping();
-  const { store, ledger, token } = await openState(options.stateDir, options.store, logger);
+  const late: { events?: EventLog; controller?: Controller } = {};
+  const database = databaseReports(
+    () => late.events,
+    () => late.controller,
+    logger,
+  );
+  const state = await openState(options.stateDir, options.store, logger, (current) => database.observe(current));
+  const { store, ledger, token } = state;
   const contexts = await new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits).prepare();
   const logs = new LogHub();
-  const events = new EventLog();
+  const events = (late.events = new EventLog());
   const stopEvents = startEventFeeds(store, events, options);
   // The directory is read once before the controller starts (what it declares exists from
   // the first reconcile on), then followed as it changes.
   const sync = await startDirectorySync(options, store, contexts, events);
   const parts: Parts = { store, runtime, contexts, logs, ledger, events };
-  const controller = await startController(options, parts);
-  const engine = watchEngine(runtime, events, controller, logger);
+  const controller = (late.controller = await startController(options, parts));
+  const engine = withDatabase(watchEngine(runtime, events, controller, logger), database, state.database);
   const wake = (project: string): void => controller.wakeProject(project);
   const api = await listenApi(options, parts, { token, engine, sync, wake });
 
@@ -87,6 +96,15 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   };
   let stopping: Promise<void> | undefined;
   return { apiPort: api.port, controller, ledger, events, stop: () => (stopping ??= stop()) };
+}
+
+/** The engine's reports, with the database's state added to /healthz when there is one. */
+function withDatabase(
+  engine: EngineReports,
+  database: DatabaseReports,
+  databaseState: (() => ConnectionState) | undefined,
+): EngineReports {
+  return { ...engine, health: async () => database.decorate(await engine.health(), databaseState?.()) };
 }
 
 /** Readiness changes become events (`luma events`, `luma describe`); lifecycle events go to the webhooks. */

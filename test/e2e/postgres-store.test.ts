@@ -12,6 +12,7 @@ import {
   testInstance,
 } from '../support/docker.js';
 import {
+  apiFetch,
   eventually,
   projectManifest,
   request,
@@ -99,5 +100,41 @@ describe('luma up --store postgres://', () => {
     await eventually(async () => (await phase('cold')) !== undefined, 10_000, 'project cold read from the database');
     expect((await request(luma.proxyPort, 'cold.localhost')).status).toBe(200);
     expect(await containersOf(instance, 'cold')).toHaveLength(1);
+  });
+
+  it('with PostgreSQL stopped: /healthz and an event say so, running apps keep answering, all converges after', async () => {
+    const file = path.join(dir, 'warm.yaml');
+    await writeFile(
+      file,
+      projectManifest('warm', { image: TEST_IMAGE, hostnames: ['warm.localhost'], minInstances: 1 }),
+    );
+    expect((await runCli(['apply', '-f', file], { api: luma!.api })).code).toBe(0);
+    await eventually(async () => (await phase('warm')) === 'Running', 20_000, 'warm Running');
+
+    await postgres.stop();
+    await eventually(
+      async () => {
+        const health = await apiFetch(luma!.api, '/healthz');
+        const body = (await health.json()) as { database?: { reachable: boolean } };
+        return health.status === 503 && body.database?.reachable === false;
+      },
+      15_000,
+      '/healthz degraded by the database',
+    );
+    expect((await request(luma!.proxyPort, 'warm.localhost')).status).toBe(200);
+    const down = await runCli(['events'], { api: luma!.api });
+    expect(down.stdout).toContain('DatabaseUnreachable');
+
+    await postgres.start();
+    await eventually(async () => (await apiFetch(luma!.api, '/healthz')).status === 200, 15_000, '/healthz ok again');
+    const after = path.join(dir, 'after.yaml');
+    await writeFile(after, projectManifest('after', { image: TEST_IMAGE, hostnames: ['after.localhost'] }));
+    expect((await runCli(['apply', '-f', after], { api: luma!.api })).code).toBe(0);
+    await eventually(
+      async () => (await phase('after')) === 'Idle',
+      15_000,
+      'a project applied after the outage converges',
+    );
+    expect((await runCli(['events'], { api: luma!.api })).stdout).toContain('DatabaseReconnected');
   });
 });
