@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { createApiServer } from '../api/server.js';
+import { StandbyError } from '../api/errors.js';
 import type { SyncControl } from '../api/sync-routes.js';
 import type { OperatorSettings } from '../config/settings.js';
 import { Controller } from '../controller/controller.js';
@@ -13,9 +14,9 @@ import { ContextStore } from '../images/context-store.js';
 import { LogHub } from '../logs/log-hub.js';
 import type { ObjectStore } from '../store/store.js';
 import type { Ledger } from '../usage/ledger.js';
-import { openState } from './open-state.js';
+import { openState, type OpenedState } from './open-state.js';
+import { createLeadership, type ControlPlaneLeadership } from './leadership.js';
 import { databaseReports, type DatabaseReports } from './database-reports.js';
-import type { ConnectionState } from '../store/postgres/store-connection.js';
 import type { Logger } from '../util/logger.js';
 import { watchEngine, type EngineReports } from './engine-reports.js';
 import { DirectorySync } from '../sync/directory-sync.js';
@@ -44,6 +45,8 @@ export interface ControlPlaneOptions {
   attachHooks: (hooks: ProxyHooks) => void;
   publicUrl: (host: string, tls?: boolean) => string;
   logger: Logger;
+  /** Called after the log line when this process loses the leadership; exits with LOST_LEADERSHIP_EXIT_CODE by default. */
+  onLostLeadership?: () => void;
   /** The process's Prometheus registry, served at the API's /metrics (with the proxy's metrics in `luma up`). */
   metrics: Registry;
 }
@@ -69,42 +72,86 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     logger,
   );
   const state = await openState(options.stateDir, options.store, logger, (current) => database.observe(current));
-  const { store, ledger, token } = state;
+  const { ledger, token } = state;
+  const leadership = electionFor(options, state.fenced !== undefined);
+  // The controller and the directory write through the fenced view: once this process no
+  // longer leads, the database refuses what it still tries to write.
+  const acting = leadership && state.fenced ? state.fenced(leadership.fence()) : state.store;
   const contexts = await new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits).prepare();
   const logs = new LogHub();
   const events = (late.events = new EventLog());
-  const stopEvents = startEventFeeds(store, events, options);
+  const stopEvents = startEventFeeds(state.store, events, options);
+  const parts: Parts = { store: acting, runtime, contexts, logs, ledger, events };
+  const sync = createDirectorySync(options, parts);
+  const controller = (late.controller = createController(options, parts, leadership));
   // The directory is read once before the controller starts (what it declares exists from
   // the first reconcile on), then followed as it changes.
-  const sync = await startDirectorySync(options, store, contexts, events);
-  const parts: Parts = { store, runtime, contexts, logs, ledger, events };
-  const controller = (late.controller = await startController(options, parts));
-  const engine = withDatabase(watchEngine(runtime, events, controller, logger), database, state.database);
-  const wake = (project: string): void => controller.wakeProject(project);
-  const api = await listenApi(options, parts, { token, engine, sync, wake });
+  const act = async (): Promise<void> => {
+    await sync.start();
+    await controller.start();
+  };
+  if (!leadership) await act();
+  const engine = withDatabase(watchEngine(runtime, events, controller, logger), database, state, leadership);
+  const wake = (project: string): void => {
+    if (!leading(leadership)) throw new StandbyError(`project "${project}" is woken by the leading controller`);
+    controller.wakeProject(project);
+  };
+  const api = await listenApi(options, { ...parts, store: state.store }, { token, engine, sync, wake });
+  await leadership?.start(act);
 
   // What brings work (the engine monitor, the directory, the API) stops before the
-  // controller that does it; the ledger and the store close last.
+  // controller that does it; the lease is handed back once nothing acts; the store closes last.
   const stop = async (): Promise<void> => {
     engine.stop();
     await sync.stop();
     await api.close();
     await controller.stop();
+    await leadership?.stop();
     stopEvents();
     await ledger.close();
-    await store.close();
+    await state.store.close();
   };
   let stopping: Promise<void> | undefined;
   return { apiPort: api.port, controller, ledger, events, stop: () => (stopping ??= stop()) };
 }
 
-/** The engine's reports, with the database's state added to /healthz when there is one. */
+/** Exit status of a controller that lost the leadership (a supervisor restarts it as a standby). */
+export const LOST_LEADERSHIP_EXIT_CODE = 3;
+
+/** With a PostgreSQL store, the election among the controllers sharing it; none with files. */
+function electionFor(options: ControlPlaneOptions, shared: boolean): ControlPlaneLeadership | undefined {
+  if (!shared || !options.store) return undefined;
+  const { logger } = options;
+  return createLeadership(options.store, logger, (epoch) => {
+    logger.error(
+      { component: 'election', epoch, exitCode: LOST_LEADERSHIP_EXIT_CODE },
+      'lost the leadership (another controller may lead now); exiting so that this one acts no more',
+    );
+    logger.flush();
+    (options.onLostLeadership ?? (() => process.exit(LOST_LEADERSHIP_EXIT_CODE)))();
+  });
+}
+
+function leading(leadership: ControlPlaneLeadership | undefined): boolean {
+  return leadership === undefined || leadership.leading();
+}
+
+/** The engine's reports, with the database's state and the election added to /healthz when there is one. */
 function withDatabase(
   engine: EngineReports,
   database: DatabaseReports,
-  databaseState: (() => ConnectionState) | undefined,
+  state: OpenedState,
+  leadership: ControlPlaneLeadership | undefined,
 ): EngineReports {
-  return { ...engine, health: async () => database.decorate(await engine.health(), databaseState?.()) };
+  return {
+    ...engine,
+    health: async () => {
+      const report = database.decorate(await engine.health(), state.database?.());
+      if (!leadership) return report;
+      const { leader, id, current } = await leadership.report();
+      return { ...report, leader, election: current ? { id, current } : { id } };
+    },
+  };
 }
 
 /** Readiness changes become events (`luma events`, `luma describe`); lifecycle events go to the webhooks. */
@@ -123,22 +170,25 @@ function startEventFeeds(store: ObjectStore, events: EventLog, options: ControlP
   };
 }
 
-/** The watched manifests directory, read once now and then followed; what the API's sync routes drive. */
-async function startDirectorySync(
+/**
+ * The watched manifests directory: start() reads it once and then follows it. With a
+ * shared store only the leader follows it: two processes syncing would each write what
+ * their own copy of the directory says and prune by their own inventory, undoing each
+ * other; the leader's writes are fenced, a standby's would not be.
+ */
+function createDirectorySync(
   options: ControlPlaneOptions,
-  store: ObjectStore,
-  contexts: ContextStore,
-  events: EventLog,
-): Promise<SyncControl & { stop(): Promise<void> }> {
+  parts: Parts,
+): SyncControl & { start(): Promise<void>; stop(): Promise<void> } {
   const { settings, logger } = options;
   const directorySync = new DirectorySync({
     dir: options.manifests,
-    store,
+    store: parts.store,
     inventory: new InventoryFile(options.stateDir),
     settings: settings.sync,
     admission: settings,
-    resolveContext: localContextResolver(contexts),
-    events: events.recorder('sync'),
+    resolveContext: localContextResolver(parts.contexts),
+    events: parts.events.recorder('sync'),
     logger: logger.child({ component: 'sync' }),
   });
   const watcher = new ManifestWatcher({
@@ -147,12 +197,19 @@ async function startDirectorySync(
     debounceMs: settings.sync.debounceMs,
     logger: logger.child({ component: 'sync' }),
   });
-  await watcher.start();
+  let started = false;
   return {
     status: () => directorySync.status(),
-    passNow: (pass) => watcher.passNow(pass),
+    passNow: async (pass) => {
+      if (!started) throw new StandbyError('the watched directory is synced by the leading controller');
+      return watcher.passNow(pass);
+    },
+    start: async () => {
+      started = true;
+      await watcher.start();
+    },
     stop: async () => {
-      await watcher.stop();
+      if (started) await watcher.stop();
       // Ends the scan's worker thread (src/sync/scan-thread.ts).
       await directorySync.close();
     },
@@ -169,7 +226,12 @@ interface Parts {
   events: EventLog;
 }
 
-async function startController(options: ControlPlaneOptions, parts: Parts): Promise<Controller> {
+/** The controller, not yet started; with an election, only the leader's hears the proxy's wake requests. */
+function createController(
+  options: ControlPlaneOptions,
+  parts: Parts,
+  leadership: ControlPlaneLeadership | undefined,
+): Controller {
   const { settings, logger } = options;
   const controller = new Controller({
     store: parts.store,
@@ -193,8 +255,10 @@ async function startController(options: ControlPlaneOptions, parts: Parts): Prom
   });
   const depth = { store: parts.store, usage: parts.ledger, queueDepth: () => controller.queueDepth() };
   registerControllerCollectors(options.metrics, depth);
-  options.attachHooks(controller);
-  await controller.start();
+  options.attachHooks({
+    wake: (service, requestId) => void (leading(leadership) && controller.wake(service, requestId)),
+    certificateChanged: (service) => void (leading(leadership) && controller.certificateChanged(service)),
+  });
   return controller;
 }
 

@@ -2,7 +2,7 @@ import { ensureApiToken } from '../api/api-token.js';
 import { LEASE_FINALIZER } from '../controller/lease-reconciler.js';
 import { PROJECT_FINALIZER } from '../controller/project-reconciler.js';
 import { FileStore } from '../store/file-store.js';
-import { PostgresStore } from '../store/postgres/postgres-store.js';
+import { PostgresStore, type WriteFence } from '../store/postgres/postgres-store.js';
 import type { ConnectionState } from '../store/postgres/store-connection.js';
 import type { ObjectStore } from '../store/store.js';
 import { PostgresLedger } from '../usage/postgres-ledger.js';
@@ -19,6 +19,8 @@ export interface OpenedState {
   token: string;
   /** The database's health when the store is PostgreSQL; undefined for the file store. */
   database?: () => ConnectionState;
+  /** A view of the PostgreSQL store whose writes pass `fence` (the leading controller's); undefined for files. */
+  fenced?: (fence: WriteFence) => ObjectStore;
 }
 
 const INITIAL_FINALIZERS = { Lease: [LEASE_FINALIZER], Project: [PROJECT_FINALIZER] };
@@ -63,7 +65,7 @@ async function openPostgres(
   });
   try {
     const ledger = await PostgresLedger.open(url);
-    return { store, ledger, database: () => store.connectionState() };
+    return { store, ledger, database: () => store.connectionState(), fenced: (fence) => store.fenced(fence) };
   } catch (error) {
     await store.close();
     throw error;

@@ -27,6 +27,21 @@ export class FencedError extends Error {
 export interface Leadership {
   leading: boolean;
   epoch: number;
+  /**
+   * Why this controller does not lead: `held` when the database answered that another
+   * holds the lease, `lapsed` when its own lease ran out without an answer (the database
+   * is away, or this process was paused); absent while leading and before the first try.
+   */
+  reason?: 'held' | 'lapsed';
+}
+
+/** The row as the database has it now: who leads, at which epoch, until when. */
+export interface LeaderRow {
+  holder: string | null;
+  epoch: number;
+  expiresAt: Date;
+  /** Whether the lease still holds by the database's clock. */
+  live: boolean;
 }
 
 export interface LeaderElectionOptions {
@@ -77,6 +92,19 @@ export class LeaderElection {
     };
   }
 
+  /** Who leads according to the database (the lease may have ended: compare expiresAt). */
+  async leader(): Promise<LeaderRow> {
+    const { rows } = await this.options.pool.query<{
+      holder: string | null;
+      epoch: string;
+      expires_at: Date;
+      live: boolean;
+    }>('SELECT holder, epoch, expires_at, expires_at > now() AS live FROM luma_leader');
+    const row = rows[0];
+    if (!row) throw new Error('the luma_leader row is missing: the schema was not migrated');
+    return { holder: row.holder, epoch: Number(row.epoch), expiresAt: row.expires_at, live: row.live };
+  }
+
   private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => void this.attempt().finally(() => this.schedule()), this.options.renewMs ?? RENEW_MS);
@@ -85,6 +113,10 @@ export class LeaderElection {
 
   private async attempt(): Promise<void> {
     const leaseMs = this.options.leaseMs ?? LEASE_MS;
+    // Woken after a pause (SIGSTOP, a long GC) past its own lease: it steps down before it
+    // asks the database, so nothing this process runs next believes it still leads.
+    if (this.current.leading && performance.now() - this.renewedAt >= leaseMs)
+      this.set({ leading: false, epoch: this.current.epoch, reason: 'lapsed' });
     try {
       const { rows } = await this.options.pool.query<{ epoch: string }>(
         `UPDATE luma_leader
@@ -97,16 +129,22 @@ export class LeaderElection {
       );
       const row = rows[0];
       if (row) this.renewedAt = performance.now();
-      this.set(row ? { leading: true, epoch: Number(row.epoch) } : { leading: false, epoch: this.current.epoch });
+      this.set(
+        row
+          ? { leading: true, epoch: Number(row.epoch) }
+          : { leading: false, epoch: this.current.epoch, reason: 'held' },
+      );
     } catch {
       // The database is away: a leader that cannot renew within its lease must assume it lost.
-      if (performance.now() - this.renewedAt >= leaseMs) this.set({ leading: false, epoch: this.current.epoch });
+      if (performance.now() - this.renewedAt >= leaseMs)
+        this.set({ leading: false, epoch: this.current.epoch, reason: this.current.reason ?? 'lapsed' });
     }
   }
 
   private set(next: Leadership): void {
     if (this.stopped) return;
-    const changed = next.leading !== this.current.leading || next.epoch !== this.current.epoch;
+    const { leading, epoch, reason } = this.current;
+    const changed = next.leading !== leading || next.epoch !== epoch || next.reason !== reason;
     this.current = next;
     if (changed) this.options.onChange(this.leadership);
   }
