@@ -92,27 +92,34 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   };
   if (!leadership) await act();
   const engine = withDatabase(watchEngine(runtime, events, controller, logger), database, state, leadership);
-  const wake = (project: string): void => {
-    if (!leading(leadership)) throw new StandbyError(`project "${project}" is woken by the leading controller`);
-    controller.wakeProject(project);
-  };
+  const wake = wakeOnLeader(controller, leadership);
   const api = await listenApi(options, { ...parts, store: state.store }, { token, engine, sync, wake });
   await leadership?.start(act);
 
-  // What brings work (the engine monitor, the directory, the API) stops before the
-  // controller that does it; the lease is handed back once nothing acts; the store closes last.
-  const stop = async (): Promise<void> => {
-    engine.stop();
-    await sync.stop();
-    await api.close();
-    await controller.stop();
-    await leadership?.stop();
-    stopEvents();
-    await ledger.close();
-    await state.store.close();
-  };
+  const stop = stopInOrder([
+    async () => engine.stop(),
+    () => sync.stop(),
+    () => api.close(),
+    () => controller.stop(),
+    async () => leadership?.stop(),
+    async () => stopEvents(),
+    () => ledger.close(),
+    () => state.store.close(),
+  ]);
+  return { apiPort: api.port, controller, ledger, events, stop };
+}
+
+/**
+ * What brings work (the engine monitor, the directory, the API) stops before the
+ * controller that does it; the lease is handed back once nothing acts; the store closes
+ * last. Called twice, it stops once.
+ */
+function stopInOrder(steps: Array<() => Promise<void>>): () => Promise<void> {
   let stopping: Promise<void> | undefined;
-  return { apiPort: api.port, controller, ledger, events, stop: () => (stopping ??= stop()) };
+  const run = async (): Promise<void> => {
+    for (const step of steps) await step();
+  };
+  return () => (stopping ??= run());
 }
 
 /** Exit status of a controller that lost the leadership (a supervisor restarts it as a standby). */
@@ -130,6 +137,14 @@ function electionFor(options: ControlPlaneOptions, shared: boolean): ControlPlan
     logger.flush();
     (options.onLostLeadership ?? (() => process.exit(LOST_LEADERSHIP_EXIT_CODE)))();
   });
+}
+
+/** `luma wake` through the API: only the leader acts; a standby says so. */
+function wakeOnLeader(controller: Controller, leadership: ControlPlaneLeadership | undefined): (name: string) => void {
+  return (project) => {
+    if (!leading(leadership)) throw new StandbyError(`project "${project}" is woken by the leading controller`);
+    controller.wakeProject(project);
+  };
 }
 
 function leading(leadership: ControlPlaneLeadership | undefined): boolean {

@@ -31,7 +31,7 @@ export interface ControlPlaneLeadership {
   /** Starts electing; `onLead` runs once, the first time this process leads. */
   start(onLead: () => Promise<void>): Promise<void>;
   report(): Promise<LeaderReport>;
-  /** Stops electing and hands the lease back: call once this process no longer acts. */
+  /** Stops electing and hands the lease back: call once this process no longer acts. Stops once. */
   stop(): Promise<void>;
 }
 
@@ -43,6 +43,7 @@ export function createLeadership(url: string, logger: Logger, onLost: (epoch: nu
   const id = `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
   let led = false;
   let lead: (() => Promise<void>) | undefined;
+  let stopping: Promise<void> | undefined;
   const log = logger.child({ component: 'election', id });
   const changed = (next: Leadership): void => {
     if (next.leading && !led) {
@@ -65,13 +66,15 @@ export function createLeadership(url: string, logger: Logger, onLost: (epoch: nu
       await election.start();
     },
     report: () => leaderReport(election),
-    stop: async () => {
-      election.stop();
-      // Handing the lease back lets a standby lead at its next try, not after the lease runs out.
-      await pool.query('UPDATE luma_leader SET expires_at = now() WHERE holder = $1', [id]).catch(() => undefined);
-      await pool.end();
-    },
+    stop: () => (stopping ??= handBack(election, pool)),
   };
+}
+
+/** Stops electing and ends the lease now: a standby leads at its next try, not after the lease runs out. */
+async function handBack(election: LeaderElection, pool: pg.Pool): Promise<void> {
+  election.stop();
+  await pool.query('UPDATE luma_leader SET expires_at = now() WHERE holder = $1', [election.id]).catch(() => undefined);
+  await pool.end();
 }
 
 async function leaderReport(election: LeaderElection): Promise<LeaderReport> {
