@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One setup shared by `make run`, `make test` and CI: npm packages, the Docker engine
 # (Debian's docker.io), busybox-static, pebble and openssl (TLS tests), chromium (console
-# tests), docker-registry (Swarm tests), and a running dockerd. Idempotent and quiet when
-# everything is already there.
+# tests), docker-registry (Swarm tests), PostgreSQL (store tests), and a running dockerd.
+# Idempotent and quiet when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,6 +56,11 @@ command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 # The gRPC test's image is a debootstrapped Debian root with grpcio (scripts/grpc-test-image.sh,
 # run by test/e2e/grpc.test.ts: about two minutes once per machine, then cached).
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+
+# The PostgreSQL store's tests start a private instance of Debian's PostgreSQL (initdb and
+# postgres run as the package's `postgres` user, on a free port): test/support/postgres.ts.
+# Installing it may start the system's own cluster; the tests never use that one.
+[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 docker_answers() { $SUDO docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }

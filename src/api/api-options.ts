@@ -18,6 +18,12 @@ import type { SecretBox } from '../secrets/secret-box.js';
 export interface HealthReport {
   status: 'ok' | 'degraded';
   docker: { reachable: boolean; error?: string };
+  /** With `--store postgres://…`: whether the database answers. */
+  database?: { reachable: boolean; error?: string };
+  /** With `--store postgres://…`: whether this process leads the controllers sharing the database. */
+  leader?: boolean;
+  /** This process's identity in the election, and the current leader's (none while no lease holds). */
+  election?: { id: string; current?: { id: string; epoch: number } };
 }
 
 export interface ApiOptions {

@@ -31,6 +31,15 @@ export class BadRequestError extends Error {
   }
 }
 
+/** Asked of a controller that stands by while another, sharing its database, leads. */
+export class StandbyError extends Error {
+  readonly code = 'Standby';
+  constructor(message: string) {
+    super(`${message}; this controller stands by: ask the leader (its /healthz says leader: true)`);
+    this.name = 'StandbyError';
+  }
+}
+
 /** fastify's (and its multipart plugin's) refusals of a body over a limit. */
 const TOO_LARGE_CODES = new Set(['FST_ERR_CTP_BODY_TOO_LARGE', 'FST_REQ_FILE_TOO_LARGE']);
 
@@ -89,6 +98,7 @@ export function statusFor(error: unknown): { status: number; body: ErrorBody } {
       status: error.status,
       body: { error: error.status === 413 ? 'TooLarge' : 'BadRequest', message: error.message },
     };
+  if (error instanceof StandbyError) return { status: 409, body: { error: 'Standby', message: error.message } };
   if (error instanceof DockerUnavailableError)
     return { status: 503, body: { error: 'DockerUnavailable', message: error.message } };
   const fastifyError = error as { statusCode?: unknown; message?: unknown };

@@ -1,22 +1,23 @@
 import path from 'node:path';
-import { ensureApiToken } from '../api/api-token.js';
 import { createApiServer } from '../api/server.js';
+import { StandbyError } from '../api/errors.js';
 import type { SyncControl } from '../api/sync-routes.js';
 import type { OperatorSettings } from '../config/settings.js';
 import { projectSettingsResolver } from '../config/settings-defaults.js';
 import { Controller } from '../controller/controller.js';
 import { CONDITION_EVENT_SOURCE, ConditionEvents } from '../events/condition-events.js';
 import { EventLog } from '../events/event-log.js';
-import { LEASE_FINALIZER } from '../controller/lease-reconciler.js';
-import { PROJECT_FINALIZER } from '../controller/project-reconciler.js';
 import { KINDS } from '../model/types.js';
 import type { ProxyHooks, ProxyManagement } from '../proxy/management.js';
 import { openRuntime, type EngineRuntime, type RuntimeChoice } from '../runtime/select-runtime.js';
 import { localContextResolver } from '../apply/context-resolvers.js';
 import { ContextStore } from '../images/context-store.js';
 import { LogHub } from '../logs/log-hub.js';
-import { FileStore } from '../store/file-store.js';
-import { ledgerPath, UsageLedger } from '../usage/ledger.js';
+import type { ObjectStore } from '../store/store.js';
+import type { Ledger } from '../usage/ledger.js';
+import { openState, type OpenedState } from './open-state.js';
+import { createLeadership, type ControlPlaneLeadership } from './leadership.js';
+import { databaseReports, type DatabaseReports } from './database-reports.js';
 import type { Logger } from '../util/logger.js';
 import { watchEngine, type EngineReports } from './engine-reports.js';
 import { DirectorySync } from '../sync/directory-sync.js';
@@ -40,6 +41,8 @@ export interface ControlPlaneOptions {
   stateDir: string;
   /** The operator's key for Secrets at rest; STATE_DIR/secret-key (made at first start) when absent. */
   secretKeyFile?: string;
+  /** `--store`: a postgres:// URL, or undefined for the state directory's files. */
+  store?: string;
   apiAddress: ListenAddress;
   settings: OperatorSettings;
   proxy: ProxyManagement;
@@ -47,6 +50,8 @@ export interface ControlPlaneOptions {
   attachHooks: (hooks: ProxyHooks) => void;
   publicUrl: (host: string, tls?: boolean) => string;
   logger: Logger;
+  /** Called after the log line when this process loses the leadership; exits with LOST_LEADERSHIP_EXIT_CODE by default. */
+  onLostLeadership?: () => void;
   /** The process's Prometheus registry, served at the API's /metrics (with the proxy's metrics in `luma up`). */
   metrics: Registry;
   /** `--runtime` and `--registry`: plain Docker containers (the default) or Swarm services. */
@@ -56,8 +61,8 @@ export interface ControlPlaneOptions {
 export interface RunningControlPlane {
   apiPort: number;
   controller: Controller;
-  /** STATE/usage/ledger.jsonl: the lease reconciler appends what each ended lease cost. */
-  ledger: UsageLedger;
+  /** STATE/usage/ledger.jsonl or the database: the lease reconciler appends what each ended lease cost. */
+  ledger: Ledger;
   /** What happened to objects, newest last (`luma events`). */
   events: EventLog;
   stop(): Promise<void>;
@@ -74,58 +79,112 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   await runtime.ping();
   // Before the store: a key that cannot be read stops the start before anything is opened.
   const secrets = await openSecretBox({ stateDir: options.stateDir, keyFile: options.secretKeyFile });
-  const { store, ledger, token } = await openState(options.stateDir, logger);
+  const late: { events?: EventLog; controller?: Controller } = {};
+  const database = databaseReports(
+    () => late.events,
+    () => late.controller,
+    logger,
+  );
+  const state = await openState(options.stateDir, options.store, logger, (current) => database.observe(current));
+  const { ledger, token } = state;
+  const leadership = electionFor(options, state.fenced !== undefined);
+  // The controller and the directory write through the fenced view: once this process no
+  // longer leads, the database refuses what it still tries to write.
+  const acting = leadership && state.fenced ? state.fenced(leadership.fence()) : state.store;
   const contexts = await new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits).prepare();
   const logs = new LogHub();
-  const events = new EventLog();
-  const stopEvents = startEventFeeds(store, events, options);
+  const events = (late.events = new EventLog());
+  const stopEvents = startEventFeeds(state.store, events, options);
+  const parts: Parts = { store: acting, runtime, contexts, logs, ledger, events, secrets };
+  const sync = createDirectorySync(options, parts);
+  const controller = (late.controller = createController(options, parts, leadership));
   // The directory is read once before the controller starts (what it declares exists from
   // the first reconcile on), then followed as it changes.
-  const sync = await startDirectorySync(options, store, contexts, events);
-  const parts: Parts = { store, runtime, contexts, logs, ledger, events, secrets };
-  const controller = await startController(options, parts);
-  const engine = watchEngine(runtime, events, controller, logger);
-  const wake = (project: string): void => controller.wakeProject(project);
-  const api = await listenApi(options, parts, { token, engine, sync, wake });
-
-  // What brings work (the engine monitor, the directory, the API) stops before the
-  // controller that does it; the ledger and the store close last.
-  const stop = async (): Promise<void> => {
-    engine.stop();
-    await sync.stop();
-    await api.close();
-    await controller.stop();
-    stopEvents();
-    await ledger.close();
-    await store.close();
+  const act = async (): Promise<void> => {
+    await sync.start();
+    await controller.start();
   };
-  let stopping: Promise<void> | undefined;
-  return { apiPort: api.port, controller, ledger, events, stop: () => (stopping ??= stop()) };
+  if (!leadership) await act();
+  const engine = withDatabase(watchEngine(runtime, events, controller, logger), database, state, leadership);
+  const wake = wakeOnLeader(controller, leadership);
+  const api = await listenApi(options, { ...parts, store: state.store }, { token, engine, sync, wake });
+  await leadership?.start(act);
+
+  const stop = stopInOrder([
+    async () => engine.stop(),
+    () => sync.stop(),
+    () => api.close(),
+    () => controller.stop(),
+    async () => leadership?.stop(),
+    async () => stopEvents(),
+    () => ledger.close(),
+    () => state.store.close(),
+  ]);
+  return { apiPort: api.port, controller, ledger, events, stop };
 }
 
-/** The store, the usage ledger and the API token; what was opened is closed again when a later one fails. */
-async function openState(
-  stateDir: string,
-  logger: Logger,
-): Promise<{ store: FileStore; ledger: UsageLedger; token: string }> {
-  const store = await FileStore.open(stateDir, {
-    initialFinalizers: { Lease: [LEASE_FINALIZER], Project: [PROJECT_FINALIZER] },
+/**
+ * What brings work (the engine monitor, the directory, the API) stops before the
+ * controller that does it; the lease is handed back once nothing acts; the store closes
+ * last. Called twice, it stops once.
+ */
+function stopInOrder(steps: Array<() => Promise<void>>): () => Promise<void> {
+  let stopping: Promise<void> | undefined;
+  const run = async (): Promise<void> => {
+    for (const step of steps) await step();
+  };
+  return () => (stopping ??= run());
+}
+
+/** Exit status of a controller that lost the leadership (a supervisor restarts it as a standby). */
+export const LOST_LEADERSHIP_EXIT_CODE = 3;
+
+/** With a PostgreSQL store, the election among the controllers sharing it; none with files. */
+function electionFor(options: ControlPlaneOptions, shared: boolean): ControlPlaneLeadership | undefined {
+  if (!shared || !options.store) return undefined;
+  const { logger } = options;
+  return createLeadership(options.store, logger, (epoch) => {
+    logger.error(
+      { component: 'election', epoch, exitCode: LOST_LEADERSHIP_EXIT_CODE },
+      'lost the leadership (another controller may lead now); exiting so that this one acts no more',
+    );
+    logger.flush();
+    (options.onLostLeadership ?? (() => process.exit(LOST_LEADERSHIP_EXIT_CODE)))();
   });
-  let ledger: UsageLedger | undefined;
-  try {
-    ledger = await UsageLedger.open(ledgerPath(stateDir), {
-      onWarning: (message) => logger.warn({ component: 'usage' }, message),
-    });
-    return { store, ledger, token: await ensureApiToken(stateDir) };
-  } catch (error) {
-    await ledger?.close();
-    await store.close();
-    throw error;
-  }
+}
+
+/** `luma wake` through the API: only the leader acts; a standby says so. */
+function wakeOnLeader(controller: Controller, leadership: ControlPlaneLeadership | undefined): (name: string) => void {
+  return (project) => {
+    if (!leading(leadership)) throw new StandbyError(`project "${project}" is woken by the leading controller`);
+    controller.wakeProject(project);
+  };
+}
+
+function leading(leadership: ControlPlaneLeadership | undefined): boolean {
+  return leadership === undefined || leadership.leading();
+}
+
+/** The engine's reports, with the database's state and the election added to /healthz when there is one. */
+function withDatabase(
+  engine: EngineReports,
+  database: DatabaseReports,
+  state: OpenedState,
+  leadership: ControlPlaneLeadership | undefined,
+): EngineReports {
+  return {
+    ...engine,
+    health: async () => {
+      const report = database.decorate(await engine.health(), state.database?.());
+      if (!leadership) return report;
+      const { leader, id, current } = await leadership.report();
+      return { ...report, leader, election: current ? { id, current } : { id } };
+    },
+  };
 }
 
 /** Readiness changes become events (`luma events`, `luma describe`); lifecycle events go to the webhooks. */
-function startEventFeeds(store: FileStore, events: EventLog, options: ControlPlaneOptions): () => void {
+function startEventFeeds(store: ObjectStore, events: EventLog, options: ControlPlaneOptions): () => void {
   const { settings, logger } = options;
   const conditionEvents = new ConditionEvents(events.recorder(CONDITION_EVENT_SOURCE));
   for (const kind of KINDS) conditionEvents.prime(store.list(kind));
@@ -140,22 +199,25 @@ function startEventFeeds(store: FileStore, events: EventLog, options: ControlPla
   };
 }
 
-/** The watched manifests directory, read once now and then followed; what the API's sync routes drive. */
-async function startDirectorySync(
+/**
+ * The watched manifests directory: start() reads it once and then follows it. With a
+ * shared store only the leader follows it: two processes syncing would each write what
+ * their own copy of the directory says and prune by their own inventory, undoing each
+ * other; the leader's writes are fenced, a standby's would not be.
+ */
+function createDirectorySync(
   options: ControlPlaneOptions,
-  store: FileStore,
-  contexts: ContextStore,
-  events: EventLog,
-): Promise<SyncControl & { stop(): Promise<void> }> {
+  parts: Parts,
+): SyncControl & { start(): Promise<void>; stop(): Promise<void> } {
   const { settings, logger } = options;
   const directorySync = new DirectorySync({
     dir: options.manifests,
-    store,
+    store: parts.store,
     inventory: new InventoryFile(options.stateDir),
     settings: settings.sync,
     admission: settings,
-    resolveContext: localContextResolver(contexts),
-    events: events.recorder('sync'),
+    resolveContext: localContextResolver(parts.contexts),
+    events: parts.events.recorder('sync'),
     logger: logger.child({ component: 'sync' }),
   });
   const watcher = new ManifestWatcher({
@@ -164,12 +226,19 @@ async function startDirectorySync(
     debounceMs: settings.sync.debounceMs,
     logger: logger.child({ component: 'sync' }),
   });
-  await watcher.start();
+  let started = false;
   return {
     status: () => directorySync.status(),
-    passNow: (pass) => watcher.passNow(pass),
+    passNow: async (pass) => {
+      if (!started) throw new StandbyError('the watched directory is synced by the leading controller');
+      return watcher.passNow(pass);
+    },
+    start: async () => {
+      started = true;
+      await watcher.start();
+    },
     stop: async () => {
-      await watcher.stop();
+      if (started) await watcher.stop();
       // Ends the scan's worker thread (src/sync/scan-thread.ts).
       await directorySync.close();
     },
@@ -178,16 +247,21 @@ async function startDirectorySync(
 
 /** What the control plane is made of, shared by the controller and the API. */
 interface Parts {
-  store: FileStore;
+  store: ObjectStore;
   runtime: EngineRuntime;
   contexts: ContextStore;
   logs: LogHub;
-  ledger: UsageLedger;
+  ledger: Ledger;
   events: EventLog;
   secrets: SecretBox;
 }
 
-async function startController(options: ControlPlaneOptions, parts: Parts): Promise<Controller> {
+/** The controller, not yet started; with an election, only the leader's hears the proxy's wake requests. */
+function createController(
+  options: ControlPlaneOptions,
+  parts: Parts,
+  leadership: ControlPlaneLeadership | undefined,
+): Controller {
   const { settings, logger } = options;
   const controller = new Controller({
     store: parts.store,
@@ -212,8 +286,10 @@ async function startController(options: ControlPlaneOptions, parts: Parts): Prom
   });
   const depth = { store: parts.store, usage: parts.ledger, queueDepth: () => controller.queueDepth() };
   registerControllerCollectors(options.metrics, depth);
-  options.attachHooks(controller);
-  await controller.start();
+  options.attachHooks({
+    wake: (service, requestId) => void (leading(leadership) && controller.wake(service, requestId)),
+    certificateChanged: (service) => void (leading(leadership) && controller.certificateChanged(service)),
+  });
   return controller;
 }
 

@@ -15,6 +15,8 @@ import { holdingLock, lockStateDir } from '../util/state-lock.js';
 export interface ControllerProcessOptions {
   manifests: string;
   stateDir: string;
+  /** `--store`: a postgres:// URL shared with other controllers; the state directory's files when absent. */
+  store?: string;
   apiListen: string;
   proxySocket: string;
   /** Where the proxy serves the public, only used to write status.url. */
@@ -69,6 +71,7 @@ async function startLocked(options: ControllerProcessOptions): Promise<RunningCo
     manifests: options.manifests,
     stateDir: options.stateDir,
     ...(options.secretKeyFile !== undefined ? { secretKeyFile: options.secretKeyFile } : {}),
+    ...(options.store ? { store: options.store } : {}),
     apiAddress,
     settings,
     proxy: client,

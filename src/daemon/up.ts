@@ -18,6 +18,8 @@ import { holdingLock, lockStateDirs } from '../util/state-lock.js';
 export interface UpOptions {
   manifests: string;
   stateDir: string;
+  /** `--store`: a postgres:// URL shared with other controllers; the state directory's files when absent. */
+  store?: string;
   listen: string;
   apiListen: string;
   config?: string;
@@ -78,6 +80,7 @@ async function startLocked(options: UpOptions): Promise<RunningLuma> {
     manifests: options.manifests,
     stateDir: options.stateDir,
     ...(options.secretKeyFile !== undefined ? { secretKeyFile: options.secretKeyFile } : {}),
+    ...(options.store ? { store: options.store } : {}),
     apiAddress,
     settings,
     proxy: front,

@@ -1,22 +1,21 @@
-import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  API_VERSION,
-  KINDS,
-  isKind,
-  type Kind,
-  type LumaObject,
-  type ObjectMeta,
-  type ObjectOfKind,
-  type StatusOf,
-} from '../model/types.js';
+import { KINDS, type Kind, type LumaObject, type ObjectOfKind, type StatusOf } from '../model/types.js';
 import { canonicalJson } from '../util/hash.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { errorCode, fsyncDirectory, removeFileDurable, removeTempFiles, writeFileAtomic } from '../util/atomic-file.js';
 import {
+  checkInput,
+  checkPrecondition,
+  isPlainObject,
+  normalizeJson,
+  planApply,
+  sameJson,
+  shapeProblem,
+  withResourceVersion,
+} from './object-rules.js';
+import {
   TerminatingError,
-  ConflictError,
   InvalidObjectError,
   type ApplyOptions,
   type ApplyResult,
@@ -35,8 +34,6 @@ export const REVISION_FILE = 'store-revision';
 /** Objects may carry env values that are secrets. */
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
-const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const MAX_NAME_LENGTH = 63;
 
 export interface FileStoreOptions {
   /** Told when a watch listener throws; by default a process warning is emitted. */
@@ -325,49 +322,6 @@ function serialize(object: LumaObject): string {
   return `${JSON.stringify(object, null, 2)}\n`;
 }
 
-/** JSON round trip: what is kept in memory is exactly what a reload would read back. */
-function normalizeJson<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isStringMap(value: unknown): value is Record<string, string> {
-  return isPlainObject(value) && Object.values(value).every((entry) => typeof entry === 'string');
-}
-
-function nameProblem(name: unknown): string | undefined {
-  if (typeof name !== 'string' || name === '') return 'metadata.name must be a non-empty string';
-  if (name.length > MAX_NAME_LENGTH || !DNS_1123_LABEL.test(name)) {
-    return `metadata.name "${name}" must be a DNS-1123 label (lower-case letters, digits and '-', at most ${MAX_NAME_LENGTH} characters)`;
-  }
-  return undefined;
-}
-
-/** The shape every object must have, whether it comes from a caller or from disk. */
-function shapeProblem(value: unknown): string | undefined {
-  if (!isPlainObject(value)) return 'not an object';
-  if (value.apiVersion !== API_VERSION) return `apiVersion must be ${API_VERSION}`;
-  if (!isKind(value.kind)) return `kind must be one of ${KINDS.join(', ')}`;
-  const metadata = value.metadata;
-  if (!isPlainObject(metadata)) return 'metadata must be an object';
-  const problem = nameProblem(metadata.name);
-  if (problem) return problem;
-  if (metadata.labels !== undefined && !isStringMap(metadata.labels))
-    return 'metadata.labels must map strings to strings';
-  if (metadata.annotations !== undefined && !isStringMap(metadata.annotations))
-    return 'metadata.annotations must map strings to strings';
-  if (!isPlainObject(value.spec)) return 'spec must be an object';
-  return undefined;
-}
-
-function checkInput(input: unknown): asserts input is LumaObject {
-  const problem = shapeProblem(input);
-  if (problem) throw new InvalidObjectError(`cannot store object: ${problem}`);
-}
-
 function parseStoredObject(text: string, file: string, kind: Kind, name: string): LumaObject {
   let value: unknown;
   try {
@@ -416,68 +370,4 @@ async function readRevisionFile(file: string): Promise<number> {
   if (!/^[0-9]+$/.test(trimmed) || !Number.isSafeInteger(revision))
     throw new StoreLoadError(file, 'must hold a non-negative integer');
   return revision;
-}
-
-function checkPrecondition(
-  kind: Kind,
-  name: string,
-  expected: string | undefined,
-  current: LumaObject | undefined,
-): void {
-  if (expected === undefined) return;
-  const actual = current?.metadata.resourceVersion;
-  if (actual !== expected) throw new ConflictError(kind, name, expected, actual);
-}
-
-/** Empty maps are dropped so that `labels: {}` and no labels count as the same thing. */
-function normalizeMap(map: Record<string, string> | undefined): Record<string, string> | undefined {
-  return map === undefined || Object.keys(map).length === 0 ? undefined : normalizeJson(map);
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return canonicalJson(a ?? null) === canonicalJson(b ?? null);
-}
-
-/** The object an apply would store, before it is given a resourceVersion. */
-function planApply(
-  input: LumaObject,
-  current: LumaObject | undefined,
-  initialFinalizers: string[] = [],
-): { result: ApplyResult; object: LumaObject } {
-  const spec = normalizeJson(input.spec);
-  const labels = normalizeMap(input.metadata.labels);
-  const annotations = normalizeMap(input.metadata.annotations);
-
-  if (!current) {
-    const metadata: ObjectMeta = {
-      name: input.metadata.name,
-      ...(labels ? { labels } : {}),
-      ...(annotations ? { annotations } : {}),
-      uid: randomUUID(),
-      generation: 1,
-      creationTimestamp: new Date().toISOString(),
-      ...(initialFinalizers.length > 0 ? { finalizers: [...initialFinalizers].sort() } : {}),
-    };
-    return { result: 'created', object: { apiVersion: API_VERSION, kind: input.kind, metadata, spec } as LumaObject };
-  }
-
-  const specChanged = !sameJson(spec, current.spec);
-  const metadataChanged =
-    !sameJson(labels, current.metadata.labels) || !sameJson(annotations, current.metadata.annotations);
-  if (!specChanged && !metadataChanged) return { result: 'unchanged', object: current };
-
-  const { labels: _oldLabels, annotations: _oldAnnotations, ...serverSet } = current.metadata;
-  const metadata: ObjectMeta = {
-    ...serverSet,
-    ...(labels ? { labels } : {}),
-    ...(annotations ? { annotations } : {}),
-    generation: (current.metadata.generation ?? 0) + (specChanged ? 1 : 0),
-  };
-  const object = { apiVersion: API_VERSION, kind: current.kind, metadata, spec } as LumaObject;
-  if (current.status !== undefined) object.status = structuredClone(current.status);
-  return { result: 'configured', object };
-}
-
-function withResourceVersion(object: LumaObject, revision: number): LumaObject {
-  return { ...object, metadata: { ...object.metadata, resourceVersion: String(revision) } } as LumaObject;
 }

@@ -137,7 +137,20 @@ function loadContent(file: string, content: Buffer): LoadedLedger {
   return { records, warnings, goodBytes, needsNewline };
 }
 
-export class UsageLedger {
+/**
+ * What the controller bills into and the API and metrics read from: the file below
+ * (the embedded default) or PostgreSQL (src/usage/postgres-ledger.ts).
+ */
+export interface Ledger {
+  has(leaseUid: string): boolean;
+  /** Oldest first; frozen records. */
+  records(): readonly UsageRecord[];
+  /** Resolves false, writing nothing, when the lease is billed already: a lease is billed once. */
+  append(record: UsageRecord): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export class UsageLedger implements Ledger {
   private readonly list: UsageRecord[];
   private readonly uids: Set<string>;
   /** Uids being written: a second append for one of them must not wait and write again. */

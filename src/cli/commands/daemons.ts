@@ -3,6 +3,7 @@ import { Option } from 'commander';
 import { defaultProxyPaths } from '../../proxy/paths.js';
 import { CliError } from '../api-client.js';
 import { favourSmallHeap } from '../../daemon/heap-profile.js';
+import { isPostgresUrl } from '../../daemon/store-url.js';
 import { globalFlags, stopOnSignal } from '../common.js';
 import { RUNTIME_NAMES, type RuntimeName } from '../../runtime/runtime-names.js';
 import type { RuntimeChoice } from '../../runtime/select-runtime.js';
@@ -23,6 +24,7 @@ interface ControlPlaneFlags {
   secretKeyFile?: string;
   runtime?: RuntimeName;
   registry?: string;
+  store?: string;
 }
 
 function addControlPlaneFlags(command: Command): Command {
@@ -80,6 +82,12 @@ function addControlPlaneFlags(command: Command): Command {
         '--registry <host:port>',
         'with --runtime swarm: the registry Luma pushes images to and every node pulls from',
       ).env('LUMA_REGISTRY'),
+    )
+    .addOption(
+      new Option(
+        '--store <url>',
+        'where objects and the usage ledger live: postgres://USER@HOST/DB, shared by several controllers (default: files in the state directory)',
+      ).env('LUMA_STORE'),
     );
 }
 
@@ -89,6 +97,15 @@ function engineChoice(options: ControlPlaneFlags): RuntimeChoice {
     ...(options.runtime ? { runtime: options.runtime } : {}),
     ...(options.registry ? { registry: options.registry } : {}),
   };
+}
+
+/** The store flag's value, checked: a PostgreSQL URL or nothing. */
+function storeFrom(options: ControlPlaneFlags): { store?: string } {
+  if (options.store === undefined) return {};
+  if (!isPostgresUrl(options.store)) {
+    throw new CliError(`--store: expected a postgres:// or postgresql:// URL, got "${options.store}"`);
+  }
+  return { store: options.store };
 }
 
 /** In the split deployment TLS belongs to the proxy process, which holds the listener and the certificates. */
@@ -131,6 +148,7 @@ export function registerDaemonCommands(program: Command): void {
       const luma = await startLuma({
         manifests: options.manifests,
         stateDir,
+        ...storeFrom(options),
         listen: options.listen,
         apiListen: options.apiListen,
         ...(options.config ? { config: options.config } : {}),
@@ -172,6 +190,7 @@ export function registerDaemonCommands(program: Command): void {
       const controller = await startControllerProcess({
         manifests: options.manifests,
         stateDir,
+        ...storeFrom(options),
         apiListen: options.apiListen,
         publicListen: options.listen,
         proxySocket: options.proxySocket ?? defaultProxyPaths(stateDir).socketPath,

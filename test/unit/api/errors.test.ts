@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BadRequestError, statusFor, tooLargeError } from '../../../src/api/errors.js';
+import { BadRequestError, StandbyError, statusFor, tooLargeError } from '../../../src/api/errors.js';
 
 // A body over a limit is refused with the limit that applied and where it comes from.
 
@@ -39,5 +39,14 @@ describe('tooLargeError', () => {
   it('leaves every other error alone', () => {
     expect(tooLargeError(new BadRequestError('nope'), 'application/json', LIMITS)).toBeUndefined();
     expect(tooLargeError(new Error('boom'), undefined, LIMITS)).toBeUndefined();
+  });
+});
+
+describe('a standby controller', () => {
+  it('answers 409 Standby and points at the leader', () => {
+    const { status, body } = statusFor(new StandbyError('the watched directory is synced by the leading controller'));
+    expect(status).toBe(409);
+    expect(body.error).toBe('Standby');
+    expect(body.message).toMatch(/synced by the leading controller; this controller stands by: ask the leader/);
   });
 });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LedgerCorruptError, ledgerPath, UsageLedger, type UsageRecord } from '../../../src/usage/ledger.js';
 import { usageRecord } from '../../support/usage-records.js';
+import { ledgerCases } from './ledger.cases.js';
 
 let dir: string;
 let file: string;
@@ -34,6 +35,10 @@ function line(record: UsageRecord): string {
 async function lines(): Promise<string[]> {
   return (await readFile(file, 'utf8')).split('\n').filter((text) => text !== '');
 }
+
+describe('UsageLedger (the shared ledger suite)', () => {
+  ledgerCases({ open: () => UsageLedger.open(ledgerPath(dir)) });
+});
 
 describe('UsageLedger', () => {
   it('lives at STATE/usage/ledger.jsonl, created empty and readable only by its owner', async () => {

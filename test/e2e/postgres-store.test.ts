@@ -1,0 +1,140 @@
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProjectObject } from '../../src/model/types.js';
+import {
+  buildTestImage,
+  containersOf,
+  removeInstanceContainers,
+  runningContainersOf,
+  TEST_IMAGE,
+  testInstance,
+} from '../support/docker.js';
+import {
+  apiFetch,
+  eventually,
+  projectManifest,
+  request,
+  runCli,
+  startLuma,
+  tempDir,
+  writeConfig,
+  type LumaProcess,
+} from '../support/luma.js';
+import { startPostgres, type PrivatePostgres } from '../support/postgres.js';
+
+// `luma up --store postgres://…` (issue 22): a real project through scale to zero with
+// its objects in a private PostgreSQL instead of the state directory, and a second Luma
+// with an empty state directory that finds them there.
+
+describe('luma up --store postgres://', () => {
+  const instance = testInstance('pgs');
+  let postgres: PrivatePostgres;
+  let url: string;
+  let dir: string;
+  let config: string;
+  let luma: LumaProcess | undefined;
+
+  beforeAll(async () => {
+    await buildTestImage();
+    postgres = await startPostgres();
+    url = await postgres.createDatabase();
+    dir = await tempDir('pgs');
+    await mkdir(path.join(dir, 'manifests'));
+    config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '2s' });
+  });
+
+  afterAll(async () => {
+    await luma?.stop();
+    await removeInstanceContainers(instance);
+    await postgres?.remove();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const start = (state: string): Promise<LumaProcess> =>
+    startLuma({
+      stateDir: path.join(dir, state),
+      manifests: path.join(dir, 'manifests'),
+      instance,
+      config,
+      args: ['--store', url],
+    });
+
+  async function phase(name: string): Promise<string | undefined> {
+    const result = await runCli(['get', 'project', name, '-o', 'json'], { api: luma!.api });
+    return result.code === 0 ? (JSON.parse(result.stdout) as ProjectObject).status?.phase : undefined;
+  }
+
+  it('runs a project through scale to zero with its objects in PostgreSQL', async () => {
+    luma = await start('state-a');
+    const file = path.join(dir, 'cold.yaml');
+    await writeFile(
+      file,
+      projectManifest('cold', { image: TEST_IMAGE, hostnames: ['cold.localhost'], idleTimeout: '1s' }),
+    );
+    const applied = await runCli(['apply', '-f', file], { api: luma.api });
+    expect(applied.code, applied.stderr).toBe(0);
+    await eventually(async () => (await phase('cold')) === 'Idle', 10_000, 'phase Idle after apply');
+    expect(await containersOf(instance, 'cold')).toHaveLength(0);
+
+    const first = await request(luma.proxyPort, 'cold.localhost');
+    expect(first.status).toBe(200);
+    expect(await runningContainersOf(instance, 'cold')).toHaveLength(1);
+    await eventually(async () => (await runningContainersOf(instance, 'cold')).length === 0, 10_000, 'idle stop');
+    await eventually(async () => (await phase('cold')) === 'Idle', 10_000, 'phase Idle after the idle stop');
+    expect((await request(luma.proxyPort, 'cold.localhost')).status).toBe(200);
+
+    // The objects are rows of the database, not files of the state directory.
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const { rows } = await client.query<{ kind: string; name: string }>('SELECT kind, name FROM luma_objects');
+    await client.end();
+    expect(rows).toContainEqual({ kind: 'Project', name: 'cold' });
+    expect(await readdir(path.join(dir, 'state-a'))).not.toContain('objects');
+  });
+
+  it('a Luma started on another state directory finds the objects in the database', async () => {
+    await luma?.stop();
+    luma = await start('state-b');
+    await eventually(async () => (await phase('cold')) !== undefined, 10_000, 'project cold read from the database');
+    expect((await request(luma.proxyPort, 'cold.localhost')).status).toBe(200);
+    expect(await containersOf(instance, 'cold')).toHaveLength(1);
+  });
+
+  it('with PostgreSQL stopped: /healthz and an event say so, running apps keep answering, all converges after', async () => {
+    const file = path.join(dir, 'warm.yaml');
+    await writeFile(
+      file,
+      projectManifest('warm', { image: TEST_IMAGE, hostnames: ['warm.localhost'], minInstances: 1 }),
+    );
+    expect((await runCli(['apply', '-f', file], { api: luma!.api })).code).toBe(0);
+    await eventually(async () => (await phase('warm')) === 'Running', 20_000, 'warm Running');
+
+    await postgres.stop();
+    await eventually(
+      async () => {
+        const health = await apiFetch(luma!.api, '/healthz');
+        const body = (await health.json()) as { database?: { reachable: boolean } };
+        return health.status === 503 && body.database?.reachable === false;
+      },
+      15_000,
+      '/healthz degraded by the database',
+    );
+    expect((await request(luma!.proxyPort, 'warm.localhost')).status).toBe(200);
+    const down = await runCli(['events'], { api: luma!.api });
+    expect(down.stdout).toContain('DatabaseUnreachable');
+
+    await postgres.start();
+    await eventually(async () => (await apiFetch(luma!.api, '/healthz')).status === 200, 15_000, '/healthz ok again');
+    const after = path.join(dir, 'after.yaml');
+    await writeFile(after, projectManifest('after', { image: TEST_IMAGE, hostnames: ['after.localhost'] }));
+    expect((await runCli(['apply', '-f', after], { api: luma!.api })).code).toBe(0);
+    await eventually(
+      async () => (await phase('after')) === 'Idle',
+      15_000,
+      'a project applied after the outage converges',
+    );
+    expect((await runCli(['events'], { api: luma!.api })).stdout).toContain('DatabaseReconnected');
+  });
+});
