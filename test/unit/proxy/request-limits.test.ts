@@ -234,11 +234,11 @@ describe('the request timeout on HTTP/2 streams', () => {
   }
 
   it('answers 504 when no head came in time', async () => {
-    // Far beyond the 0.3 s timeout: on a loaded machine the deadline's tick comes late.
-    const slow = await slowBackend(3_000);
+    const slow = await slowBackend(1_000);
     const answer = await h2Get(await h2Proxy(slow.address, 300));
     expect(answer.status).toBe(504);
-    expect(answer.body).toContain('did not answer within its timeout of 0.3s');
+    // The wait for the head follows the request's timeout, so either deadline may say it first.
+    expect(answer.body).toMatch(/did not answer within (its timeout of )?0\.3s/);
   });
 
   it('cuts a stream whose answer began but did not end in time (its end never comes)', async () => {
