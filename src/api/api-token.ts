@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { chmod, link, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { errorCode, writeFileAtomic } from '../util/atomic-file.js';
+import { errorCode } from '../util/atomic-file.js';
+import { createOnce } from '../util/create-once.js';
 
 // The API token: made at the first start, kept in the state directory readable by its
 // owner only (0600), so that the CLI on the same machine, run by the same user, finds it
@@ -46,15 +47,7 @@ export async function ensureApiToken(stateDir: string): Promise<string> {
   const existing = await readTokenFile(file);
   if (existing !== undefined) return existing;
 
-  const staged = path.join(stateDir, `.${API_TOKEN_FILE}.${randomBytes(6).toString('hex')}.new`);
-  await writeFileAtomic(staged, `${randomBytes(TOKEN_BYTES).toString('base64url')}\n`, { mode: TOKEN_MODE });
-  try {
-    await link(staged, file);
-  } catch (error) {
-    if (errorCode(error) !== 'EEXIST') throw error;
-  } finally {
-    await rm(staged, { force: true });
-  }
+  await createOnce(file, `${randomBytes(TOKEN_BYTES).toString('base64url')}\n`, TOKEN_MODE);
   const created = await readTokenFile(file);
   if (created === undefined) throw new ApiTokenError(`the API token file ${file} disappeared while it was being made`);
   return created;

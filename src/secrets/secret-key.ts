@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { errorCode, writeFileAtomic } from '../util/atomic-file.js';
+import { errorCode } from '../util/atomic-file.js';
+import { createOnce } from '../util/create-once.js';
 import { SECRET_KEY_BYTES, SecretBox } from './secret-box.js';
 
 // The key that seals secret values at rest: the operator's (--secret-key-file /
@@ -43,15 +44,7 @@ async function ensureStateKey(stateDir: string): Promise<Buffer> {
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const existing = await readKeyFile(file);
   if (existing !== undefined) return existing;
-  const staged = path.join(stateDir, `.${SECRET_KEY_FILE}.${randomBytes(6).toString('hex')}.new`);
-  await writeFileAtomic(staged, `${randomBytes(SECRET_KEY_BYTES).toString('base64')}\n`, { mode: KEY_MODE });
-  try {
-    await link(staged, file);
-  } catch (error) {
-    if (errorCode(error) !== 'EEXIST') throw error;
-  } finally {
-    await rm(staged, { force: true });
-  }
+  await createOnce(file, `${randomBytes(SECRET_KEY_BYTES).toString('base64')}\n`, KEY_MODE);
   const created = await readKeyFile(file);
   if (created === undefined)
     throw new SecretKeyError(`the secret key file ${file} disappeared while it was being made`);
