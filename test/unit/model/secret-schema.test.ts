@@ -67,4 +67,15 @@ describe('Secret values in messages', () => {
     expect(issues).toMatch(/data.token: expected base64.*\(the value is not shown\)/);
     expect(issues).not.toContain('918273');
   });
+
+  it('refuses a NUL byte and bytes that are not UTF-8, naming the key and never the value', () => {
+    const issues = issuesOf(`${HEAD}stringData:\n  bin: "AB\0CD-hunter2"\ndata:\n  nul: QUIAQ0Q=\n  raw: /w==\n`).join(
+      '\n',
+    );
+    expect(issues).toMatch(/6:8 stringData.bin: the value of key "bin" holds a NUL byte/);
+    expect(issues).toMatch(/8:8 data.nul: the value of key "nul" holds a NUL byte/);
+    expect(issues).toMatch(/9:8 data.raw: the value of key "raw" is not UTF-8 text/);
+    expect(issues).not.toContain('hunter2');
+    expect(issues).not.toContain('QUIAQ0Q=');
+  });
 });
