@@ -30,7 +30,8 @@ describe('Secret manifests', () => {
   it('refuses data that is not base64 and bad keys, with line and column, never echoing the value', () => {
     const issues = issuesOf(`${HEAD}data:\n  token: not base64!!\n  "bad key": aGk=\n`);
     expect(issues.join('\n')).toMatch(/6:10 data.token: expected base64/);
-    expect(issues.join('\n')).toMatch(/7:3 data\["bad key"\]: expected a key made of letters/);
+    expect(issues.join('\n')).toMatch(/7:3 data: a key here is not allowed: expected a key made of letters/);
+    expect(issues.join('\n')).not.toContain('bad key');
     expect(issues.join('\n')).not.toContain('not base64!!');
   });
 
@@ -77,5 +78,23 @@ describe('Secret values in messages', () => {
     expect(issues).toMatch(/9:8 data.raw: the value of key "raw" is not UTF-8 text/);
     expect(issues).not.toContain('hunter2');
     expect(issues).not.toContain('QUIAQ0Q=');
+  });
+
+  it('never quotes what is written under data or stringData when it has the wrong shape', () => {
+    const issues = [
+      ...issuesOf(`${HEAD}stringData: "password:hunter2"\n`),
+      ...issuesOf(`${HEAD}stringData:\n  password=hunter2: x\n`),
+      ...issuesOf(`${HEAD}data:\n  - hunter2\n`),
+      ...issuesOf(`${HEAD}stringData:\n  password: [hunter2]\n`),
+      ...issuesOf(`"password=hunter2"\n`),
+    ].join('\n');
+    expect(issues).toMatch(/5:13 stringData: expected a mapping \(the value is not shown\)/);
+    expect(issues).toMatch(/6:3 stringData: a key here is not allowed/);
+    expect(issues).toMatch(/5:1 data: expected a mapping/);
+    expect(issues).toMatch(/6:13 stringData.password: expected string/);
+    expect(issues).toMatch(
+      /1:1 : expected a mapping with apiVersion, kind, metadata and spec, got a string \(not shown\)/,
+    );
+    expect(issues).not.toContain('hunter2');
   });
 });
