@@ -97,4 +97,20 @@ describe('Secret values in messages', () => {
     );
     expect(issues).not.toContain('hunter2');
   });
+
+  it('limits a value to 128 KiB and a Secret to 1 MiB, naming the key', () => {
+    const big = 'x'.repeat(128 * 1024 + 1);
+    expect(issuesOf(`${HEAD}stringData:\n  ok: ${'x'.repeat(128 * 1024)}\n`)).toEqual([]);
+    expect(issuesOf(`${HEAD}stringData:\n  big: ${big}\n`).join('\n')).toMatch(
+      /6:8 stringData.big: the value of key "big" is 131073 bytes, more than the 128 KiB/,
+    );
+    const keys = Array.from({ length: 9 }, (_, index) => `  k${index}: ${'x'.repeat(120 * 1024)}\n`).join('');
+    expect(issuesOf(`${HEAD}stringData:\n${keys}`).join('\n')).toMatch(
+      /expected at most 1 MiB of values in one Secret/,
+    );
+    // A key in both maps counts once, with stringData's value.
+    const both = Array.from({ length: 5 }, (_, index) => `  k${index}: ${'x'.repeat(120 * 1024)}\n`).join('');
+    const encoded = both.replace(/x+/g, (run) => Buffer.from(run).toString('base64'));
+    expect(issuesOf(`${HEAD}stringData:\n${both}data:\n${encoded}`)).toEqual([]);
+  });
 });
