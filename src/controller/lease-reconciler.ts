@@ -8,6 +8,8 @@ import {
 import type { SecretBox } from '../secrets/secret-box.js';
 import { resolveSecretEnv } from '../secrets/secret-env.js';
 import { addressOf, hostOf } from './project-route.js';
+import { openedSecrets, scrubbingSecrets } from '../secrets/scrub.js';
+import type { EnvValue, SecretKeyRef } from '../model/types.js';
 import { formatCpu, formatMemory, parseDuration } from '../model/quantities.js';
 import type { LeaseObject, LeaseStatus, ProjectObject } from '../model/types.js';
 import type { ProxyManagement, ServiceInfo } from '../proxy/management.js';
@@ -29,7 +31,7 @@ import { estimatedLeaseCost, leaseCost, runtimeSecondsBetween } from '../usage/c
 import type { UsageReason } from '../usage/record.js';
 import { admitInOrder, isEnded, type LeaseCaps } from './lease-queue.js';
 import type { EventRecorder } from '../events/event-log.js';
-import { poolTemplate, type PoolReconciler } from './pool-reconciler.js';
+import { poolTemplate, type PoolReconciler, type PoolTemplate } from './pool-reconciler.js';
 import { processOf } from './project-route.js';
 import { ADMISSION_RETRY_MS, IMAGE_RECHECK_MS, MIN_REQUEUE_MS } from './requeue.js';
 import { INSUFFICIENT_MEMORY, InsufficientMemoryError, startAdmitted, type MemoryBudget } from './memory-budget.js';
@@ -396,13 +398,25 @@ export class LeaseReconciler {
     owner: OwnerRef,
     limits: ResourceLimits,
   ): Promise<ManagedContainer> {
-    const { runtime } = this.options;
     const template = this.template(project, imageRef);
     const own = resolveSecretEnv(this.options.store, this.options.secrets, secretEnvOf(lease.spec.env ?? {}));
     if ('missingSecret' in template || 'missing' in own)
       throw new Error(`lease ${lease.metadata.name}: a secret went missing while it started`);
     const env = sortedEnv({ ...template.settings.env, ...plainEnv(lease.spec.env ?? {}), ...own.env });
-    return startAdmitted(this.options.memory, `Lease/${lease.metadata.name}`, limits.memoryBytes, async () => {
+    // The engine's error may quote a variable it refused: no secret value goes further.
+    const opened = openedSecrets(env, secretRefsOf(template.settings.secretEnv, lease.spec.env ?? {}));
+    return scrubbingSecrets(opened, () => this.createAndStart(owner, imageRef, template, env, limits));
+  }
+
+  private createAndStart(
+    owner: OwnerRef,
+    imageRef: string,
+    template: PoolTemplate,
+    env: Record<string, string>,
+    limits: ResourceLimits,
+  ): Promise<ManagedContainer> {
+    const { runtime } = this.options;
+    return startAdmitted(this.options.memory, `Lease/${owner.name}`, limits.memoryBytes, async () => {
       const created = await runtime.create({
         owner,
         role: 'lease',
@@ -641,4 +655,14 @@ function endMessage(reason: EndReason): string {
 
 function sortedEnv(env: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Which Secret each variable of a lease's container comes from: the lease's own env wins over its project's. */
+function secretRefsOf(
+  projectRefs: Record<string, SecretKeyRef> | undefined,
+  leaseEnv: Record<string, EnvValue>,
+): Record<string, SecretKeyRef> {
+  const refs = { ...projectRefs, ...secretEnvOf(leaseEnv) };
+  for (const variable of Object.keys(plainEnv(leaseEnv))) delete refs[variable];
+  return refs;
 }

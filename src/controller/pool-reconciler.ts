@@ -20,6 +20,7 @@ import { imageNotAllowed } from './image-policy.js';
 import { containerSpecHash } from './project-reconciler.js';
 import { processOf } from './project-route.js';
 import type { SecretBox } from '../secrets/secret-box.js';
+import { openedSecrets, scrubbedError, scrubbingSecrets } from '../secrets/scrub.js';
 import { withSecretEnv } from '../secrets/secret-env.js';
 import { describeDrift } from './drift.js';
 import { startAdmitted, type MemoryBudget } from './memory-budget.js';
@@ -252,8 +253,12 @@ export class PoolReconciler {
 
   /** A refill refused for memory fails this round; the pool is filled again after its backoff. */
   private startOne(project: ProjectObject, template: PoolTemplate): Promise<void> {
-    return startAdmitted(this.options.memory, `Pool/${project.metadata.name}`, template.memoryBytes, (running) =>
-      this.createReady(project, template, running),
+    // The engine's error may quote a variable it refused: no secret value goes further.
+    const opened = openedSecrets(template.settings.env, template.settings.secretEnv);
+    return scrubbingSecrets(opened, () =>
+      startAdmitted(this.options.memory, `Pool/${project.metadata.name}`, template.memoryBytes, (running) =>
+        this.createReady(project, template, running),
+      ),
     );
   }
 
@@ -324,7 +329,9 @@ export class PoolReconciler {
       this.ready.set(container.id, running);
       return true;
     } catch (error) {
-      logger.warn({ container: container.name, err: errorMessage(error) }, 'pool container is not ready; replacing it');
+      const opened = openedSecrets(template.settings.env, template.settings.secretEnv);
+      const err = errorMessage(scrubbedError(error, opened));
+      logger.warn({ container: container.name, err }, 'pool container is not ready; replacing it');
       await this.remove(container);
       return false;
     }

@@ -1,4 +1,6 @@
 import type { ProjectStatus } from '../model/types.js';
+import { errorMessage } from '../util/error-message.js';
+import { ReadinessTimeoutError } from '../util/readiness-probe.js';
 import type { Readiness } from './conditions.js';
 import { crashLoopMessage, crashLoopReason, type CrashLoopState } from './crash-loop.js';
 import { IMAGE_NOT_ALLOWED } from './image-policy.js';
@@ -49,6 +51,19 @@ export function secretFailure(message: string): Failure {
     message: `${message}; the project starts once it exists`,
     publicMessage: 'the app is waiting for a secret it needs',
   };
+}
+
+/**
+ * An instance could not be started. The error is for status (secret values already
+ * scrubbed from it); HTTP clients hear a fixed text, as an engine's error may quote the
+ * container's configuration, or that the app did not become ready in time.
+ */
+export function startFailure(error: unknown): Failure {
+  const publicMessage =
+    error instanceof ReadinessTimeoutError
+      ? `the app did not become ready within ${error.timeoutMs / 1000}s`
+      : 'the app could not be started';
+  return { reason: ProjectReason.StartFailed, message: errorMessage(error), publicMessage };
 }
 
 /** The loop as status tells it (`starting`: a start runs now) and as held requests hear it. */

@@ -42,10 +42,12 @@ import {
   failure,
   ProjectReason,
   publicMessageOf,
+  startFailure,
   secretFailure,
   type Failure,
 } from './project-reasons.js';
 import type { SecretBox } from '../secrets/secret-box.js';
+import { openedSecrets, scrubbingSecrets } from '../secrets/scrub.js';
 import { resolveRunnable, routeFor } from './project-route.js';
 import { buildProjectStatus, writeProjectStatus, type StatusFacts } from './project-status.js';
 import { RevisionHistory } from './revision-history.js';
@@ -427,9 +429,13 @@ export class ProjectReconciler implements IdleContainers {
       if (!exists) return { ready: [], failure: failure(ProjectReason.ImageNotFound, message), loop: seen.loop };
     }
     const announced = plan.announce ? this.announceStarting(seen, plan) : Promise.resolve();
+    // The engine's error may quote a variable it refused: no secret value goes further.
+    const opened = openedSecrets(settings.env, settings.secretEnv);
     const results = await Promise.allSettled(
       Array.from({ length: plan.deficit }, (_, index) =>
-        this.lifecycle.start(project, settings, hash, plan.candidates[index], seen.revision),
+        scrubbingSecrets(opened, () =>
+          this.lifecycle.start(project, settings, hash, plan.candidates[index], seen.revision),
+        ),
       ),
     );
     await announced;
@@ -467,7 +473,7 @@ export class ProjectReconciler implements IdleContainers {
       this.lifecycle.record(name, 'Warning', ProjectReason.CrashLoopBackOff, publicMessageOf(outcome.failure));
       return;
     }
-    outcome.failure = failure(ProjectReason.StartFailed, errorMessage(reason));
+    outcome.failure = startFailure(reason);
     this.lifecycle.record(name, 'Warning', ProjectReason.StartFailed, outcome.failure.message);
   }
 

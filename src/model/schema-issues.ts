@@ -32,7 +32,27 @@ export function issuesFromSchemaErrors(
 ): FieldIssue[] {
   const issues: FieldIssue[] = [];
   for (const error of withoutNoise(errors)) issues.push(...translate(error, data, scalarSource));
-  return issues;
+  return isRecord(data) && data.kind === 'Secret' ? issues.map(secretIssue) : issues;
+}
+
+/** Where a Secret's values and their keys are written: nothing found there is quoted. */
+const SECRET_VALUE_FIELDS: ReadonlySet<PathSegment> = new Set(['data', 'stringData']);
+
+/**
+ * A Secret's issue that quotes nothing written under `data` or `stringData` (a mistyped
+ * line there may well be a password), nor the document itself. Decided by the kind, not
+ * by the schema's writeOnly alone, which does not cover the maps or their keys. A bad key
+ * is named by its position only: the path stops at the map.
+ */
+function secretIssue(issue: FieldIssue): FieldIssue {
+  const [field] = issue.path;
+  if (field !== undefined && !SECRET_VALUE_FIELDS.has(field)) return issue;
+  if (issue.at?.key !== true || issue.path.length < 2) return { ...issue, message: withoutValue(issue.message) };
+  return {
+    path: [field ?? ''],
+    message: `a key here is not allowed: ${withoutValue(issue.message)}`.replace(/: unknown field .*/, ': unknown key'),
+    at: issue.at,
+  };
 }
 
 function withoutNoise(errors: readonly ErrorObject[]): ErrorObject[] {
@@ -92,8 +112,9 @@ function translate(error: ErrorObject, data: unknown, scalarSource: ScalarSource
 
 /** A `writeOnly` value (a Secret's) is never repeated in a message: what was expected, not what came. */
 function withoutValue(message: string): string {
-  const cut = message.search(/, got |; quote the value/);
-  return `${cut < 0 ? message : message.slice(0, cut)} (the value is not shown)`;
+  if (message.endsWith('(the value is not shown)')) return message;
+  const cut = message.search(/, got |; quote the value|; did you mean/);
+  return cut < 0 ? message : `${message.slice(0, cut)} (the value is not shown)`;
 }
 
 /** What a value-level keyword expected of `value`. */

@@ -8,6 +8,7 @@ import {
   parseDuration,
   parseMemory,
 } from './quantities.js';
+import { checkSecretValues } from './secret-values.js';
 import type { Kind } from './types.js';
 import { quote } from './wording.js';
 
@@ -52,6 +53,9 @@ export function semanticIssues(kind: Kind, data: unknown, already: readonly Fiel
       checkLease(checks);
       break;
     case 'Image':
+      break;
+    case 'Secret':
+      checkSecretValues(checks);
       break;
   }
   return checks.issues;

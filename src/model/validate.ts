@@ -24,7 +24,8 @@ export function validateManifest(value: unknown, scalarSource: ScalarSource = ()
       issues: [
         {
           path: [],
-          message: `expected a mapping with apiVersion, kind, metadata and spec, got ${describeValue(value)}`,
+          // Not quoted: the document may be a Secret's value pasted on its own (a PUT's body).
+          message: `expected a mapping with apiVersion, kind, metadata and spec, got ${typeWord(value)}`,
         },
       ],
     };
@@ -75,4 +76,11 @@ function withoutServerFields(object: LumaObject): LumaObject {
   const { status: _status, ...rest } = object;
   const { uid: _uid, generation: _generation, creationTimestamp: _created, ...metadata }: ObjectMeta = object.metadata;
   return { ...rest, metadata } as LumaObject;
+}
+
+/** What a document that is not a mapping is, without its text. */
+function typeWord(value: unknown): string {
+  if (value === null || value === undefined) return 'an empty value';
+  if (Array.isArray(value)) return 'a list';
+  return `a ${typeof value} (not shown)`;
 }

@@ -11,7 +11,7 @@ export function sealSecret(secret: SecretObject, box: SecretBox, current: Secret
   for (const [key, entry] of Object.entries(secret.spec.data)) {
     if (entry.plain === undefined) throw new Error(`secret "${secret.metadata.name}" key "${key}" has no value`);
     const value = Buffer.from(entry.plain, 'base64');
-    const digest = box.digest(value);
+    const digest = box.digest(value, { secret: secret.metadata.name, key });
     const stored = current?.spec.data[key];
     const sealed =
       stored?.digest === digest && stored.sealed !== undefined

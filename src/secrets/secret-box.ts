@@ -3,8 +3,8 @@ import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } f
 // Secret values at rest: AES-256-GCM (node:crypto), a fresh 96-bit nonce per value, and
 // the secret's name and key as associated data, so that a sealed value copied onto another
 // key or secret does not open. The digest shown in place of a value is an HMAC-SHA-256
-// keyed by a key derived from the installation's secret key: it tells two values apart
-// and says when one changed, but cannot be looked up in a dictionary of common passwords
+// keyed by a key derived from the installation's secret key, of the value and its slot: it
+// tells two values apart and says when one changed, but cannot be looked up in a dictionary of common passwords
 // without the installation's key.
 
 /** What a sealed value starts with: the format's version, so that it can change later. */
@@ -41,9 +41,15 @@ export class SecretBox {
     this.digestKey = derive(key, 'luma secret digest');
   }
 
-  /** `hmac-sha256:` and 16 hex characters; equal values in one installation have equal digests. */
-  digest(value: Buffer): string {
-    return DIGEST_PREFIX + createHmac('sha256', this.digestKey).update(value).digest('hex').slice(0, DIGEST_HEX_LENGTH);
+  /**
+   * `hmac-sha256:` and 16 hex characters of the slot and the value: equal values under
+   * different secrets or keys have different digests, so a digest shown for one key does
+   * not tell that another holds the same password.
+   */
+  digest(value: Buffer, slot: SecretSlot): string {
+    // The slot as JSON (its end is unambiguous), then the value.
+    const hmac = createHmac('sha256', this.digestKey).update(associatedData(slot)).update(value);
+    return DIGEST_PREFIX + hmac.digest('hex').slice(0, DIGEST_HEX_LENGTH);
   }
 
   seal(value: Buffer, slot: SecretSlot): string {

@@ -176,6 +176,36 @@ describe('secrets', () => {
     for (const [route, text] of answers) expectNoValue(text, route);
   });
 
+  it('refuses a bad value or a Secret of the wrong shape, naming the key, never quoting the value', async () => {
+    const put = async (body: unknown): Promise<[number, string]> => {
+      const response = await apiFetch(luma.api, '/api/v1alpha1/secrets/db', {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return [response.status, await response.text()];
+    };
+    const secret = (fields: Record<string, unknown>): unknown => ({
+      apiVersion: 'luma.dev/v1alpha1',
+      kind: 'Secret',
+      metadata: { name: 'db' },
+      ...fields,
+    });
+    const nul = await put(secret({ stringData: { password: `${VALUE}\0x` } }));
+    expect(nul[0]).toBe(422);
+    expect(nul[1]).toMatch(/the value of key \\?"password\\?" holds a NUL byte/);
+    const shapes = [
+      nul,
+      await put(secret({ stringData: `password:${VALUE}` })),
+      await put(secret({ stringData: { [`password=${VALUE}`]: 'x' } })),
+      await put(`password=${VALUE}`),
+    ];
+    for (const [status, text] of shapes) {
+      expect([400, 422]).toContain(status);
+      expectNoValue(text, 'a refused PUT');
+    }
+  });
+
   it('keeps no value in any file of the state directory, nor in its own log', async () => {
     const files = await filesUnder(stateDir);
     expect(files.some((file) => file.endsWith(path.join('secret', 'db.json')))).toBe(true);

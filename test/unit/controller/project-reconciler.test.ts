@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,15 @@ import { containerSpecHash, PROJECT_FINALIZER, ProjectReconciler } from '../../.
 import { KEPT_CAPABILITIES } from '../../../src/model/capabilities.js';
 import type { ReconcileResult } from '../../../src/controller/work-queue.js';
 import { ProjectSettingsResolver, resolveProjectSettings } from '../../../src/model/project-settings.js';
-import { API_VERSION, type ProjectObject, type ProjectSpec, type ProjectStatus } from '../../../src/model/types.js';
+import {
+  API_VERSION,
+  type ProjectObject,
+  type ProjectSpec,
+  type ProjectStatus,
+  type SecretObject,
+} from '../../../src/model/types.js';
+import { SecretBox } from '../../../src/secrets/secret-box.js';
+import { sealSecret } from '../../../src/secrets/seal.js';
 import type { ActivitySnapshot } from '../../../src/proxy/management.js';
 import { ProxyServer } from '../../../src/proxy/proxy-server.js';
 import type { SeedContainer } from '../../support/fakes/fake-runtime.js';
@@ -1263,5 +1272,49 @@ describe('finalizer: a deleted project is Terminating until its containers are g
     expect(world.runtime.mutations().map((call) => call.op)).toEqual(['remove', 'remove']);
     expect(world.store.get('Project', NAME)).toBeUndefined();
     expect(world.proxy.removes).toEqual([NAME]);
+  });
+});
+
+describe('a start the engine refuses over a secret value', () => {
+  const VALUE = 'AB\0CD-hunter2';
+  const box = new SecretBox(randomBytes(32));
+
+  it('keeps the value out of status, events, the state file, the error and the 503 page', async () => {
+    const plain: SecretObject = {
+      apiVersion: API_VERSION,
+      kind: 'Secret',
+      metadata: { name: 'db' },
+      spec: { type: 'Opaque', data: { password: { plain: Buffer.from(VALUE).toString('base64') } } },
+    };
+    await world.store.apply(sealSecret(plain, box, undefined));
+    const events = new EventLog();
+    const reconciler = new ProjectReconciler({
+      store: world.store,
+      runtime: world.runtime,
+      proxy: world.proxy,
+      logger: silentLogger(),
+      now: () => world.clock.now,
+      publicUrl: (host) => `http://${host}:8080`,
+      events: events.recorder('controller'),
+      secrets: box,
+    });
+    // runc's words, quoting the variable as Go's %q does.
+    const refused = `environment variable value can't contain null(\\x00): "BIN=AB\\x00CD-hunter2"`;
+    world.runtime.failOn('start', new Error(refused), 1);
+    const env = { BIN: { valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } } };
+    await applyProject({ ...BASE_SPEC, env, scaling: { minInstances: 1 } });
+    const error = await reconciler.reconcile(NAME).then(
+      () => new Error('the reconcile did not fail'),
+      (thrown: unknown) => thrown,
+    );
+    const ready = findCondition(status()?.conditions, 'Ready');
+    expect(ready).toMatchObject({
+      reason: 'StartFailed',
+      message: expect.stringContaining('BIN=<secret db/password>'),
+    });
+    expect(world.proxy.deploys.at(-1)?.unavailableReason).toBe('the app could not be started');
+    const stateFile = await readFile(path.join(stateDir, 'objects', 'project', `${NAME}.json`), 'utf8');
+    for (const seen of [JSON.stringify(ready), JSON.stringify(events.list()), stateFile, String(error)])
+      expect(seen).not.toContain('hunter2');
   });
 });

@@ -63,7 +63,7 @@ describe('validateManifest', () => {
       ': missing required field "kind" (one of Project, Image, Lease, Secret)',
     ]);
     expect(problems('Project')).toEqual([
-      ': expected a mapping with apiVersion, kind, metadata and spec, got string "Project"',
+      ': expected a mapping with apiVersion, kind, metadata and spec, got a string (not shown)',
     ]);
   });
 

@@ -33,7 +33,7 @@ describe('sealSecret', () => {
     expect(holdsPlainValue(sealed)).toBe(false);
     expect(JSON.stringify(sealed)).not.toContain(VALUE);
     expect(JSON.stringify(sealed)).not.toContain(Buffer.from(VALUE).toString('base64'));
-    expect(sealed.spec.data.password?.digest).toBe(box.digest(Buffer.from(VALUE)));
+    expect(sealed.spec.data.password?.digest).toBe(box.digest(Buffer.from(VALUE), { secret: 'db', key: 'password' }));
     expect(box.open(sealed.spec.data.user!.sealed!, { secret: 'db', key: 'user' }).toString()).toBe('admin');
   });
 

@@ -38,11 +38,19 @@ describe('SecretBox', () => {
 
   it('digests are stable per installation and differ between installations', () => {
     const key = randomBytes(32);
-    const digest = new SecretBox(key).digest(value);
+    const digest = new SecretBox(key).digest(value, slot);
     expect(digest).toMatch(/^hmac-sha256:[0-9a-f]{16}$/);
-    expect(new SecretBox(key).digest(value)).toBe(digest);
-    expect(new SecretBox(randomBytes(32)).digest(value)).not.toBe(digest);
-    expect(new SecretBox(key).digest(Buffer.from('other'))).not.toBe(digest);
+    expect(new SecretBox(key).digest(value, slot)).toBe(digest);
+    expect(new SecretBox(randomBytes(32)).digest(value, slot)).not.toBe(digest);
+    expect(new SecretBox(key).digest(Buffer.from('other'), slot)).not.toBe(digest);
+  });
+
+  it('gives equal values under other secrets or keys other digests', () => {
+    const digest = box.digest(value, slot);
+    expect(box.digest(value, { ...slot, key: `${slot.key}2` })).not.toBe(digest);
+    expect(box.digest(value, { ...slot, secret: `${slot.secret}2` })).not.toBe(digest);
+    // The slot's end is unambiguous: moving characters between name and key changes it.
+    expect(box.digest(value, { secret: 'ab', key: 'c' })).not.toBe(box.digest(value, { secret: 'a', key: 'bc' }));
   });
 
   it('refuses a key of the wrong size', () => {
