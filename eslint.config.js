@@ -19,4 +19,9 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Issue 19's bound: no function in these folders over about 60 lines, kept so here.
+    files: ['src/controller/**/*.ts', 'src/api/**/*.ts', 'src/daemon/**/*.ts'],
+    rules: { 'max-lines-per-function': ['error', { max: 60, skipBlankLines: false, skipComments: false }] },
+  },
 );

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { WebSocket } from 'ws';
 import { formatLogLine } from '../logs/log-format.js';
 import type { LogRecord, LogTarget } from '../logs/object-log.js';
@@ -71,40 +71,10 @@ export function registerObjectLogRoutes(app: FastifyInstance, options: LogRouteO
       if (object.kind === 'Lease' && FINISHED_LEASE_PHASES.has(object.status?.phase ?? '')) query.follow = false;
       return { target: { kind, name }, query };
     };
-    const what =
-      kind === 'Project'
-        ? "every instance of a Project, each line prefixed with the instance's name"
-        : "a Lease's container";
     app.route({
       method: 'GET',
       url: `${options.prefix}/${KIND_PLURALS[kind]}/:name/log`,
-      schema: {
-        summary: `The log of ${what}`,
-        description: [
-          'Plain text by default (`[instance] TIME line`). `Accept: text/event-stream` gives server-sent events: one event per line with JSON data',
-          '{instance, stream, time, line}, `notice` and a final `end` event {reason, message}, and `: heartbeat` comments while following.',
-          'A WebSocket upgrade on this path sends one JSON message per line ({type: "line", ...}), heartbeats ({type: "heartbeat"}) and pings,',
-          `and closes with a code that says why: ${Object.entries(LOG_CLOSE_CODES)
-            .map(([reason, code]) => `${code} ${reason}`)
-            .join(', ')}.`,
-        ].join(' '),
-        params: { type: 'object', properties: { name: { type: 'string' } } },
-        querystring,
-      },
-      config: documented({
-        response: {
-          200: {
-            description: 'the log: plain text, or server-sent events with Accept: text/event-stream',
-            content: {
-              'text/plain': { schema: { type: 'string' } },
-              'text/event-stream': { schema: { type: 'string' } },
-            },
-          },
-          400: refusal('a bad or unknown query parameter'),
-          404: refusal(`no ${kind} of this name`),
-          503: refusal('Docker cannot be reached'),
-        },
-      }),
+      ...logRouteDocs(kind),
       // Runs before the upgrade too, so an unknown object or a bad query gets an HTTP answer.
       preValidation: async (request) => {
         resolve(request);
@@ -121,6 +91,43 @@ export function registerObjectLogRoutes(app: FastifyInstance, options: LogRouteO
       },
     });
   }
+}
+
+/** What the OpenAPI document says of a Project's or a Lease's log route. */
+function logRouteDocs(kind: 'Project' | 'Lease'): Pick<RouteOptions, 'schema' | 'config'> {
+  const what =
+    kind === 'Project'
+      ? "every instance of a Project, each line prefixed with the instance's name"
+      : "a Lease's container";
+  return {
+    schema: {
+      summary: `The log of ${what}`,
+      description: [
+        'Plain text by default (`[instance] TIME line`). `Accept: text/event-stream` gives server-sent events: one event per line with JSON data',
+        '{instance, stream, time, line}, `notice` and a final `end` event {reason, message}, and `: heartbeat` comments while following.',
+        'A WebSocket upgrade on this path sends one JSON message per line ({type: "line", ...}), heartbeats ({type: "heartbeat"}) and pings,',
+        `and closes with a code that says why: ${Object.entries(LOG_CLOSE_CODES)
+          .map(([reason, code]) => `${code} ${reason}`)
+          .join(', ')}.`,
+      ].join(' '),
+      params: { type: 'object', properties: { name: { type: 'string' } } },
+      querystring,
+    },
+    config: documented({
+      response: {
+        200: {
+          description: 'the log: plain text, or server-sent events with Accept: text/event-stream',
+          content: {
+            'text/plain': { schema: { type: 'string' } },
+            'text/event-stream': { schema: { type: 'string' } },
+          },
+        },
+        400: refusal('a bad or unknown query parameter'),
+        404: refusal(`no ${kind} of this name`),
+        503: refusal('Docker cannot be reached'),
+      },
+    }),
+  };
 }
 
 function acceptsEventStream(accept: string | undefined): boolean {
