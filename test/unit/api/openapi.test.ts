@@ -8,9 +8,6 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_PREFIX, createApiServer } from '../../../src/api/server.js';
 import { componentsOf, kindComponents } from '../../../src/api/openapi-schemas.js';
-import { DEFAULT_SETTINGS } from '../../../src/config/settings.js';
-import { ContextStore } from '../../../src/images/context-store.js';
-import { LogHub } from '../../../src/logs/log-hub.js';
 import { findSchemaDirectory, SCHEMA_FILES } from '../../../src/model/schemas.js';
 import { API_VERSION, KIND_PLURALS, KINDS } from '../../../src/model/types.js';
 import type { MetricsSummary } from '../../../src/metrics/project-summary.js';
@@ -19,9 +16,8 @@ import { PrometheusProxyMetrics } from '../../../src/metrics/proxy-metrics.js';
 import { createMetricsRegistry } from '../../../src/metrics/registry.js';
 import { FileStore } from '../../../src/store/file-store.js';
 import type { SyncStatus } from '../../../src/sync/sync-status.js';
-import { silentLogger } from '../../../src/util/logger.js';
 import { AUTHORIZATION, authorizedInject, TEST_API_TOKEN } from '../../support/api-token.js';
-import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
+import { testApiOptions } from '../../support/api-server.js';
 
 // The OpenAPI document at /openapi.json: valid by a real OpenAPI 3.1 validator, every
 // kind described from the JSON Schemas of schemas/, and true to what the routes answer
@@ -76,23 +72,13 @@ const inject = authorizedInject(() => app);
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'luma-openapi-'));
   store = await FileStore.open(path.join(dir, 'state'));
-  app = await createApiServer({
-    store,
-    contexts: new ContextStore(path.join(dir, 'contexts'), DEFAULT_SETTINGS.contextLimits),
-    logs: new LogHub(),
-    maxUploadBytes: DEFAULT_SETTINGS.maxUploadBytes,
-    admission: DEFAULT_SETTINGS,
-    usage: { records: () => [] },
-    runtime: new FakeRuntime(),
-    logHeartbeatIntervalMs: DEFAULT_SETTINGS.logHeartbeatIntervalMs,
-    logger: silentLogger(),
-    token: TEST_API_TOKEN,
-    health: async () => ({ status: 'ok', docker: { reachable: true } }),
-    dockerState: () => ({ reachable: true }),
-    wake: () => undefined,
-    sync: { status: () => SYNC_STATUS, passNow: async () => SYNC_STATUS },
-    metrics,
-  });
+  app = await createApiServer(
+    testApiOptions(store, dir, {
+      wake: () => undefined,
+      sync: { status: () => SYNC_STATUS, passNow: async () => SYNC_STATUS },
+      metrics,
+    }),
+  );
   document = (await inject({ url: '/openapi.json' })).json<OpenApiDocument>();
 });
 
