@@ -52,9 +52,19 @@ describe('build contexts uploaded as archives', () => {
 
   async function served(name: string): Promise<string> {
     await eventually(async () => (await api.image(name)).status?.phase === 'Ready', 30_000, `image ${name} Ready`);
-    const answer = await request(luma.proxyPort, `${name}.localhost`);
-    expect(answer.status, answer.body).toBe(200);
-    return answer.body;
+    // The Image's Ready wakes its Project, whose route says "Building" (503 at once) until
+    // that reconcile has run: the answer is awaited, not the first one taken.
+    let body = '';
+    await eventually(
+      async () => {
+        const answer = await request(luma.proxyPort, `${name}.localhost`);
+        body = answer.body;
+        return answer.status === 200;
+      },
+      30_000,
+      `project ${name} serving`,
+    );
+    return body;
   }
 
   it('builds from a tar, a tar.gz and a zip uploaded to POST /contexts and named upload:sha256:… in a manifest', async () => {
