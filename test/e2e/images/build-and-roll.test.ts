@@ -184,21 +184,18 @@ describe('an Image built from a directory', () => {
     expect((await request(luma.proxyPort, host)).body).toBe('v2\n');
   });
 
-  it('keeps the current build and the one before it, and removes older ones', async () => {
+  it('keeps the builds its kept revisions run: all three here, v1 included', async () => {
     const previous = (await api.image(name)).status?.image ?? '';
     await writeFile(path.join(site, 'www/index.html'), 'v3\n');
     expect(await apply()).toContain(`image/${name} configured`);
     const tag = await readyTag(previous);
     await eventually(async () => (await request(luma.proxyPort, host)).body === 'v3\n', 20_000, 'v3 served');
-    const tags = await eventually(
-      async () => {
-        const current = (await imagesOf(instance, name)).flatMap((info) => info.RepoTags ?? []);
-        return current.length === 2 ? current : undefined;
-      },
-      10_000,
-      'two builds kept',
-    );
-    expect(tags.sort()).toEqual([previous, tag].sort());
+    // Each build ran a revision of the project, and revisions are kept (ten by default)
+    // with the images they need, so that a rollback finds them (docs/revisions.md); the
+    // removal of builds past the history is the image reconciler's unit tests'.
+    const tags = (await imagesOf(instance, name)).flatMap((info) => info.RepoTags ?? []);
+    expect(tags.length).toBe(3);
+    expect(tags).toEqual(expect.arrayContaining([previous, tag]));
     // Uploaded copies of the contexts stay in the state directory, one folder per digest.
     const stored = (await readdir(path.join(dir, 'state', 'contexts'))).filter((entry) => !entry.startsWith('.'));
     expect(stored.length).toBe(3);
