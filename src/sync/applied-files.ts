@@ -77,6 +77,17 @@ export class AppliedFiles {
     return same ? record.objects.map(({ kind, name, uid }) => ({ kind, name, uid })) : undefined;
   }
 
+  /**
+   * An unchanged file this pass did not apply again: its record now holds the hashes of the
+   * bytes just read. Without this, a file whose comment changed would keep the hash of its
+   * old bytes and be read and parsed again on every later pass.
+   */
+  keep(file: string): void {
+    const record = this.records.get(file);
+    const read = this.read.get(file);
+    if (record && read) this.records.set(file, { ...record, ...read });
+  }
+
   /** A file this pass applied; one that is not `skippable` (it builds an Image) is read again every pass. */
   record(
     file: string,

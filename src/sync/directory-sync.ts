@@ -290,8 +290,10 @@ export class DirectorySync {
     for (const file of scan.unchanged) {
       await turn();
       const applied = this.appliedFiles.stillApplied(file.file, planned.get(file.file) ?? []);
-      if (applied) results.set(file.file, { outcome: { file: file.file, applied } });
-      else
+      if (applied) {
+        this.appliedFiles.keep(file.file);
+        results.set(file.file, { outcome: { file: file.file, applied } });
+      } else
         await this.readAgain(file).then(
           (parsed) => pending.push(parsed),
           (error: unknown) => results.set(file.file, { outcome: { file: file.file, failed: true }, error }),

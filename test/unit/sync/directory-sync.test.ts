@@ -10,6 +10,7 @@ import { DirectorySync } from '../../../src/sync/directory-sync.js';
 import { InventoryFile } from '../../../src/sync/inventory.js';
 import { InProcessScanner, type DirectoryScanner } from '../../../src/sync/scanner.js';
 import { ScanWorkerError } from '../../../src/sync/scan-thread.js';
+import { contentHash, type KnownFile } from '../../../src/sync/scan.js';
 import { SOURCE_FILE_ANNOTATION } from '../../../src/sync/ownership.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { FakeClock, settle } from '../../support/fakes/fake-clock.js';
@@ -347,6 +348,27 @@ describe('DirectorySync cost', () => {
     await sync.pass();
     expect(apply).toHaveBeenCalledTimes(1);
     expect(store.get('Project', 'p3')?.spec.env).toEqual({ EDITED: 'yes' });
+  });
+
+  it('a file whose comment changed is known by its new bytes afterwards: the next pass does not parse it again', async () => {
+    const known: Array<ReadonlyMap<string, KnownFile>> = [];
+    const inProcess = new InProcessScanner();
+    const scanner: DirectoryScanner = {
+      scan: (scanDir, request) => {
+        known.push(request.known);
+        return inProcess.scan(scanDir, request);
+      },
+      close: () => inProcess.close(),
+    };
+    const sync = newSync({}, undefined, scanner);
+    await write('p0.yaml', projectYaml('p0'));
+    await sync.pass();
+    const edited = `${projectYaml('p0')}# edited\n`;
+    await write('p0.yaml', edited);
+    await sync.pass();
+    await sync.pass();
+    expect(known[1]?.get('p0.yaml')?.contentHash).toBe(contentHash(projectYaml('p0')));
+    expect(known[2]?.get('p0.yaml')?.contentHash).toBe(contentHash(edited));
   });
 
   it('an unchanged file puts back what it declares when its object was changed, relabelled or deleted through the API', async () => {
