@@ -160,6 +160,7 @@ export class DirectorySync {
     });
     for (const file of [...scan.parsed, ...scan.unchanged])
       this.appliedFiles.noteRead(file.file, { contentHash: file.contentHash, objectsHash: file.objectsHash });
+    if (!force && this.sameAsLastPass(scan)) return this.repeatLastPass(scan, passes);
     // In the directory's order, as the scan read them: messages list files so.
     const declaring = [
       ...scan.parsed.map((file) => ({ file: file.file, objects: file.documents.map((doc) => declared(doc)) })),
@@ -264,6 +265,40 @@ export class DirectorySync {
           }
         : {}),
     };
+  }
+
+  /**
+   * The last pass applied every file and left nothing pending, and this scan found the same
+   * files, each declaring what it applied then, with nobody having changed those objects
+   * since (applied-files.ts): the plan, the applies and the inventory would all be the
+   * same, so none of them is worked out again. A thousand unchanged files (or files whose
+   * comments changed) then cost the main thread only the scan's answer.
+   */
+  private sameAsLastPass(scan: DirectoryScan): boolean {
+    const last = this.current;
+    const clean =
+      last.phase === 'Synced' &&
+      last.error === undefined &&
+      last.conflicts.length === 0 &&
+      last.pruneWaiting === undefined &&
+      last.pruneWithheld === undefined &&
+      this.inventoryState !== undefined;
+    if (!clean || !scan.exists || scan.parsed.length + scan.refused.length + scan.writing.length > 0) return false;
+    if (scan.unchanged.length === 0 || scan.unchanged.length !== last.files.length) return false;
+    const lastFiles = new Set(last.files.map((file) => file.file));
+    return scan.unchanged.every(
+      (file) =>
+        lastFiles.has(file.file) &&
+        this.appliedFiles.stillApplied(file.file, this.appliedFiles.declared(file.file)) !== undefined,
+    );
+  }
+
+  /** The last pass's outcome again, with the hashes of the bytes this scan read. */
+  private repeatLastPass(scan: DirectoryScan, passes: number): SyncStatus {
+    for (const file of scan.unchanged) this.appliedFiles.keep(file.file);
+    this.appliedFiles.endPass();
+    this.emptySince = undefined;
+    return { ...this.current, passes, lastPassAt: new Date(this.now()).toISOString(), pruned: [] };
   }
 
   /** Writes the inventory when it differs from what is on disk (inventoryState). */

@@ -7,7 +7,7 @@ import { EventLog } from '../../../src/events/event-log.js';
 import { API_VERSION } from '../../../src/model/types.js';
 import { FileStore } from '../../../src/store/file-store.js';
 import { DirectorySync } from '../../../src/sync/directory-sync.js';
-import { InventoryFile } from '../../../src/sync/inventory.js';
+import { INVENTORY_FILE, InventoryFile } from '../../../src/sync/inventory.js';
 import { InProcessScanner, type DirectoryScanner } from '../../../src/sync/scanner.js';
 import { ScanWorkerError } from '../../../src/sync/scan-thread.js';
 import { contentHash, type KnownFile } from '../../../src/sync/scan.js';
@@ -348,6 +348,24 @@ describe('DirectorySync cost', () => {
     await sync.pass();
     expect(apply).toHaveBeenCalledTimes(1);
     expect(store.get('Project', 'p3')?.spec.env).toEqual({ EDITED: 'yes' });
+  });
+
+  it('a pass that finds what the last one applied, comments aside, reads each object once and writes nothing', async () => {
+    const sync = newSync();
+    for (let index = 0; index < 20; index += 1) await write(`p${index}.yaml`, projectYaml(`p${index}`));
+    const first = await sync.pass();
+    const inventoryFile = path.join(stateDir, INVENTORY_FILE);
+    const inventoryBefore = await readFile(inventoryFile, 'utf8');
+    for (let index = 0; index < 20; index += 2) await write(`p${index}.yaml`, `# edited\n${projectYaml(`p${index}`)}`);
+    const get = vi.spyOn(store, 'get');
+    const apply = vi.spyOn(store, 'apply');
+    const status = await sync.pass();
+    // Each file's objects are looked at once, to know that nobody changed them (applied-files.ts).
+    expect(get.mock.calls.length).toBe(20);
+    expect(apply).not.toHaveBeenCalled();
+    expect(await readFile(inventoryFile, 'utf8')).toBe(inventoryBefore);
+    expect({ ...status, passes: 1, lastPassAt: '' }).toEqual({ ...first, lastPassAt: '' });
+    expect(status.passes).toBe(2);
   });
 
   it('a file whose comment changed is known by its new bytes afterwards: the next pass does not parse it again', async () => {
