@@ -126,10 +126,10 @@ export class DirectorySync {
   }
 
   private stored = (ref: ObjectRef): StoredObject | undefined => {
-    const object = this.options.store.get(ref.kind, ref.name);
-    if (!object) return undefined;
-    const sourceFile = object.metadata.annotations?.[SOURCE_FILE_ANNOTATION];
-    return { uid: object.metadata.uid ?? '', ...(sourceFile !== undefined ? { sourceFile } : {}) };
+    const metadata = this.options.store.metadata(ref.kind, ref.name);
+    if (!metadata) return undefined;
+    const sourceFile = metadata.annotations?.[SOURCE_FILE_ANNOTATION];
+    return { uid: metadata.uid ?? '', ...(sourceFile !== undefined ? { sourceFile } : {}) };
   };
 
   private async runPass(force: boolean): Promise<SyncStatus> {
