@@ -1,7 +1,7 @@
 // bench/scale: thousands of scale-to-zero projects on one controller.
 //
 //   npx tsx bench/scale.ts [--projects 1000[,10000]] [--cold 50] [--idle-seconds 90] [--resync-seconds 10] [--cpu-prof DIR]
-//   npx tsx bench/scale.ts --files 1000 [--rounds 5]      (the directory form: lib/scale-directory.ts)
+//   npx tsx bench/scale.ts --files 1000 [--rounds 5] [--cpu-prof DIR]   (the directory form: lib/scale-directory.ts)
 //
 // Prints the time to apply them (one POST /apply) and to reconcile them all, the
 // controller's resident memory and CPU while idle, the Docker API calls it makes per
@@ -26,7 +26,7 @@ if (process.argv.includes('--help')) {
     'usage: npx tsx bench/scale.ts [--projects 1000[,10000]] [--cold 50] [--idle-seconds 90] [--resync-seconds 10] [--cpu-prof DIR]\n',
   );
   process.stdout.write(
-    '       npx tsx bench/scale.ts --files 1000|10000 [--rounds 5]   (manifest files in the watched directory)\n',
+    '       npx tsx bench/scale.ts --files 1000|10000 [--rounds 5] [--cpu-prof DIR]   (manifest files in the watched directory)\n',
   );
   process.exit(0);
 }
@@ -369,9 +369,11 @@ function printSideBySide(results: Figures[]): void {
   );
 }
 
-(FILES !== undefined ? runDirectoryForm(FILES, option('--rounds', 5)) : main()).catch((error: unknown) => {
-  process.stderr.write(
-    `bench/scale failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
-  process.exit(1);
-});
+(FILES !== undefined ? runDirectoryForm(FILES, option('--rounds', 5), CPU_PROF_DIR) : main()).catch(
+  (error: unknown) => {
+    process.stderr.write(
+      `bench/scale failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -113,6 +113,24 @@ async function loadDuring(port: number, until: Promise<unknown>): Promise<number
 
 const median = (values: number[]): number => percentile(values, 50);
 
+/** Passes timed on the monotonic clock V8's profiles use (µs), to cut a `--cpu-prof` profile to them. */
+interface PassWindow {
+  label: string;
+  fromUs: number;
+  toUs: number;
+}
+const windows: PassWindow[] = [];
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+async function windowed<T>(label: string, work: () => Promise<T>): Promise<T> {
+  const fromUs = monotonicUs();
+  try {
+    return await work();
+  } finally {
+    windows.push({ label, fromUs, toUs: monotonicUs() });
+  }
+}
+
 interface DirectoryFigures {
   firstPassMs: number;
   unchangedPassMs: number[];
@@ -151,14 +169,14 @@ async function measure(luma: LumaProcess, manifests: string, files: number, roun
     throughputRatio: [],
   };
   for (let round = 0; round < rounds; round += 1) {
-    figures.unchangedPassMs.push(await timedPass(luma));
+    figures.unchangedPassMs.push(await windowed(`unchanged ${round + 1}`, () => timedPass(luma)));
     await writeFiles(manifests, files, `round ${round}`);
     // The watcher's own work on the writes (chokidar's events) is over before the window.
     await sleep(2_000);
-    const pass = timedPass(luma);
+    const pass = windowed(`full ${round + 1}`, () => timedPass(luma));
     const during = await loadDuring(luma.proxyPort, pass);
     const passMs = await pass;
-    const idle = await loadDuring(luma.proxyPort, sleep(passMs));
+    const idle = await windowed(`without ${round + 1}`, () => loadDuring(luma.proxyPort, sleep(passMs)));
     figures.fullPassMs.push(passMs);
     figures.p99Pass.push(percentile(during, 99));
     figures.p99Idle.push(percentile(idle, 99));
@@ -205,7 +223,11 @@ function printFigures(files: number, figures: DirectoryFigures): void {
   for (const [what, value, goal] of rows) process.stdout.write(`| ${what} | ${value} | ${goal} |\n`);
 }
 
-export async function runDirectoryForm(files: number, rounds: number): Promise<void> {
+/**
+ * `cpuProfDir`: `luma up` runs under `node --cpu-prof` (a profile per thread, written when
+ * it stops), and DIR/windows.json gives each pass's start and end on the profiles' clock.
+ */
+export async function runDirectoryForm(files: number, rounds: number, cpuProfDir?: string): Promise<void> {
   await buildTestImage();
   const instance = testInstance('bench-scale-dir');
   const dir = await tempDir('bench-scale-dir');
@@ -223,6 +245,7 @@ export async function runDirectoryForm(files: number, rounds: number): Promise<v
       instance,
       config,
       startTimeoutMs: 60_000,
+      ...(cpuProfDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(cpuProfDir)}`] } : {}),
     });
     try {
       await eventually(
@@ -233,6 +256,7 @@ export async function runDirectoryForm(files: number, rounds: number): Promise<v
       printFigures(files, await measure(luma, manifests, files, rounds));
     } finally {
       await luma.stop();
+      if (cpuProfDir) await writeFile(path.join(cpuProfDir, 'windows.json'), JSON.stringify(windows, null, 1));
     }
   } finally {
     await removeInstanceContainers(instance);

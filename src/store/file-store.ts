@@ -1,6 +1,13 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { KINDS, type Kind, type LumaObject, type ObjectOfKind, type StatusOf } from '../model/types.js';
+import {
+  KINDS,
+  type Kind,
+  type LumaObject,
+  type ObjectMeta,
+  type ObjectOfKind,
+  type StatusOf,
+} from '../model/types.js';
 import { canonicalJson } from '../util/hash.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { errorCode, fsyncDirectory, removeFileDurable, removeTempFiles, writeFileAtomic } from '../util/atomic-file.js';
@@ -117,6 +124,11 @@ export class FileStore implements ObjectStore {
   get<K extends Kind>(kind: K, name: string): ObjectOfKind<K> | undefined {
     const object = this.objects.get(kind)?.get(name);
     return object === undefined ? undefined : (structuredClone(object) as ObjectOfKind<K>);
+  }
+
+  metadata(kind: Kind, name: string): ObjectMeta | undefined {
+    const object = this.objects.get(kind)?.get(name);
+    return object === undefined ? undefined : structuredClone(object.metadata);
   }
 
   has(kind: Kind, name: string): boolean {

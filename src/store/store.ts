@@ -1,4 +1,4 @@
-import type { Kind, LumaObject, ObjectOfKind, StatusOf } from '../model/types.js';
+import type { Kind, LumaObject, ObjectMeta, ObjectOfKind, StatusOf } from '../model/types.js';
 
 // The store holds desired state (spec, owned by users) and observed state (status,
 // owned by the controller). It is an interface so that the embedded file store can later
@@ -34,6 +34,11 @@ export interface ObjectStore {
   /** Reads return copies: changing them never changes the store. */
   get<K extends Kind>(kind: K, name: string): ObjectOfKind<K> | undefined;
   list<K extends Kind>(kind: K): ObjectOfKind<K>[];
+  /**
+   * A copy of the object's metadata alone, without copying its spec and status: for callers
+   * that ask only which object it is and how it was last written (the sync's every pass).
+   */
+  metadata(kind: Kind, name: string): ObjectMeta | undefined;
   /** Whether the object exists, without copying it. */
   has(kind: Kind, name: string): boolean;
   /** The names of a kind's objects, sorted: for callers that need no more, without copying every object. */

@@ -1,4 +1,4 @@
-import type { LumaObject } from '../model/types.js';
+import type { LumaObject, ObjectMeta } from '../model/types.js';
 import type { ObjectStore } from '../store/store.js';
 import { canonicalJson } from '../util/hash.js';
 import { refKey, type ObjectRef } from './ownership.js';
@@ -29,8 +29,8 @@ interface AppliedFileRecord extends KnownFile {
 }
 
 /** What the user and the directory write (spec, labels, annotations) and which object it is; not status. */
-function fingerprint(object: LumaObject): string {
-  const { uid, generation, labels, annotations, deletionTimestamp } = object.metadata;
+function fingerprint(metadata: ObjectMeta): string {
+  const { uid, generation, labels, annotations, deletionTimestamp } = metadata;
   return canonicalJson({ uid, generation, labels, annotations, deletionTimestamp });
 }
 
@@ -51,7 +51,8 @@ export class AppliedFiles {
     for (const [file, record] of [...this.records]) {
       await turn();
       const current = record.objects.every((object) => {
-        const stored = this.store.get(object.kind, object.name);
+        // Its metadata alone: a copy of each whole object (its status too) was most of a pass's work.
+        const stored = this.store.metadata(object.kind, object.name);
         return stored !== undefined && fingerprint(stored) === object.fingerprint;
       });
       if (current) known.set(file, { contentHash: record.contentHash, objectsHash: record.objectsHash });
@@ -77,6 +78,17 @@ export class AppliedFiles {
     return same ? record.objects.map(({ kind, name, uid }) => ({ kind, name, uid })) : undefined;
   }
 
+  /**
+   * An unchanged file this pass did not apply again: its record now holds the hashes of the
+   * bytes just read. Without this, a file whose comment changed would keep the hash of its
+   * old bytes and be read and parsed again on every later pass.
+   */
+  keep(file: string): void {
+    const record = this.records.get(file);
+    const read = this.read.get(file);
+    if (record && read) this.records.set(file, { ...record, ...read });
+  }
+
   /** A file this pass applied; one that is not `skippable` (it builds an Image) is read again every pass. */
   record(
     file: string,
@@ -93,7 +105,7 @@ export class AppliedFiles {
       kind: object.kind,
       name: object.metadata.name,
       uid: object.metadata.uid ?? '',
-      fingerprint: fingerprint(object),
+      fingerprint: fingerprint(object.metadata),
     }));
     this.records.set(file, { ...read, declared, objects });
   }

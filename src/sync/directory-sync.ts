@@ -126,10 +126,10 @@ export class DirectorySync {
   }
 
   private stored = (ref: ObjectRef): StoredObject | undefined => {
-    const object = this.options.store.get(ref.kind, ref.name);
-    if (!object) return undefined;
-    const sourceFile = object.metadata.annotations?.[SOURCE_FILE_ANNOTATION];
-    return { uid: object.metadata.uid ?? '', ...(sourceFile !== undefined ? { sourceFile } : {}) };
+    const metadata = this.options.store.metadata(ref.kind, ref.name);
+    if (!metadata) return undefined;
+    const sourceFile = metadata.annotations?.[SOURCE_FILE_ANNOTATION];
+    return { uid: metadata.uid ?? '', ...(sourceFile !== undefined ? { sourceFile } : {}) };
   };
 
   private async runPass(force: boolean): Promise<SyncStatus> {
@@ -160,6 +160,7 @@ export class DirectorySync {
     });
     for (const file of [...scan.parsed, ...scan.unchanged])
       this.appliedFiles.noteRead(file.file, { contentHash: file.contentHash, objectsHash: file.objectsHash });
+    if (!force && this.sameAsLastPass(scan)) return this.repeatLastPass(scan, passes);
     // In the directory's order, as the scan read them: messages list files so.
     const declaring = [
       ...scan.parsed.map((file) => ({ file: file.file, objects: file.documents.map((doc) => declared(doc)) })),
@@ -266,6 +267,40 @@ export class DirectorySync {
     };
   }
 
+  /**
+   * The last pass applied every file and left nothing pending, and this scan found the same
+   * files, each declaring what it applied then, with nobody having changed those objects
+   * since (applied-files.ts): the plan, the applies and the inventory would all be the
+   * same, so none of them is worked out again. A thousand unchanged files (or files whose
+   * comments changed) then cost the main thread only the scan's answer.
+   */
+  private sameAsLastPass(scan: DirectoryScan): boolean {
+    const last = this.current;
+    const clean =
+      last.phase === 'Synced' &&
+      last.error === undefined &&
+      last.conflicts.length === 0 &&
+      last.pruneWaiting === undefined &&
+      last.pruneWithheld === undefined &&
+      this.inventoryState !== undefined;
+    if (!clean || !scan.exists || scan.parsed.length + scan.refused.length + scan.writing.length > 0) return false;
+    if (scan.unchanged.length === 0 || scan.unchanged.length !== last.files.length) return false;
+    const lastFiles = new Set(last.files.map((file) => file.file));
+    return scan.unchanged.every(
+      (file) =>
+        lastFiles.has(file.file) &&
+        this.appliedFiles.stillApplied(file.file, this.appliedFiles.declared(file.file)) !== undefined,
+    );
+  }
+
+  /** The last pass's outcome again, with the hashes of the bytes this scan read. */
+  private repeatLastPass(scan: DirectoryScan, passes: number): SyncStatus {
+    for (const file of scan.unchanged) this.appliedFiles.keep(file.file);
+    this.appliedFiles.endPass();
+    this.emptySince = undefined;
+    return { ...this.current, passes, lastPassAt: new Date(this.now()).toISOString(), pruned: [] };
+  }
+
   /** Writes the inventory when it differs from what is on disk (inventoryState). */
   private async saveInventory(after: Inventory): Promise<void> {
     if (canonicalJson(this.inventoryState ?? {}) !== canonicalJson(after)) await this.options.inventory.save(after);
@@ -290,8 +325,10 @@ export class DirectorySync {
     for (const file of scan.unchanged) {
       await turn();
       const applied = this.appliedFiles.stillApplied(file.file, planned.get(file.file) ?? []);
-      if (applied) results.set(file.file, { outcome: { file: file.file, applied } });
-      else
+      if (applied) {
+        this.appliedFiles.keep(file.file);
+        results.set(file.file, { outcome: { file: file.file, applied } });
+      } else
         await this.readAgain(file).then(
           (parsed) => pending.push(parsed),
           (error: unknown) => results.set(file.file, { outcome: { file: file.file, failed: true }, error }),

@@ -1,6 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import { errorMessage } from '../util/error-message.js';
 import { lowerThreadPriority } from '../util/thread-priority.js';
+import { readNow, statNow } from './blocking-fs.js';
 import { toPortable } from './portable-document.js';
 import { FILES_PER_PART, PROGRESS_EVERY_MS, type ScanReply, type ScanRequestMessage } from './scan-protocol.js';
 import { scanDirectory } from './scan.js';
@@ -32,6 +33,8 @@ async function scan(request: ScanRequestMessage): Promise<void> {
     const result = await scanDirectory(request.dir, {
       writeFinishMs: request.writeFinishMs,
       known: new Map(request.known),
+      stat: statNow,
+      read: readNow,
       progress,
     });
     for (let start = 0; start < result.parsed.length; start += FILES_PER_PART) {

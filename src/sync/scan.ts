@@ -76,11 +76,18 @@ export function isManifestPath(relative: string): boolean {
   return MANIFEST_FILE_PATTERN.test(relative) && !isHiddenPath(relative);
 }
 
+/** Reads a file as UTF-8 text; rejects with the system's error (its `code`). */
+export type ReadText = (file: string) => Promise<string>;
+
+const readText: ReadText = (file) => readFile(file, 'utf8');
+
 export interface ScanOptions {
   /** A file is read once it has been still this long (write-finish.ts); 0 reads at once. */
   writeFinishMs?: number;
   clock?: Clock;
   stat?: StatFile;
+  /** Default: fs/promises' readFile. */
+  read?: ReadText;
   /**
    * By file, what it held when last applied: a file read with those bytes is left unparsed,
    * and one whose new bytes declare the same objects is also `unchanged`.
@@ -139,7 +146,7 @@ export async function scanDirectory(dir: string, options: ScanOptions = {}): Pro
     // Gone since the listing: the next pass (its deletion woke one) sees it gone.
     if (gone.has(displayPath)) return undefined;
     const outcome: FileOutcome = mark
-      ? await readOne(file, displayPath, mark, statFile, options.known)
+      ? await readOne({ file, displayPath }, mark, { stat: statFile, read: options.read ?? readText }, options.known)
       : { writing: { file, displayPath } };
     options.progress?.();
     return outcome;
@@ -164,21 +171,20 @@ function place(scan: DirectoryScan, outcome: NonNullable<FileOutcome>): void {
 
 /** Reads and parses one finished file; one that moved while it was read is still being written. */
 async function readOne(
-  file: string,
-  displayPath: string,
+  { file, displayPath }: { file: string; displayPath: string },
   mark: FileMark,
-  statFile: StatFile,
+  fs: { stat: StatFile; read: ReadText },
   known: ScanOptions['known'],
 ): Promise<FileOutcome> {
   let content: string;
   try {
-    content = await readFile(displayPath, 'utf8');
+    content = await fs.read(displayPath);
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return undefined;
     const message = `cannot read the file: ${errorCode(error) ?? (error as Error).message}`;
     return { refused: refusal(file, displayPath, message) };
   }
-  if (!sameMark(mark, await statFile(displayPath))) return { writing: { file, displayPath } };
+  if (!sameMark(mark, await fs.stat(displayPath))) return { writing: { file, displayPath } };
   const hash = contentHash(content);
   const before = known?.get(file);
   if (before?.contentHash === hash) return { unchanged: { file, displayPath, ...before } };

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Kind, LumaObject, ObjectOfKind, StatusOf } from '../../model/types.js';
+import type { Kind, LumaObject, ObjectMeta, ObjectOfKind, StatusOf } from '../../model/types.js';
 import { canonicalJson } from '../../util/hash.js';
 import { KeyedLock } from '../../util/keyed-lock.js';
 import { checkInput, checkPrecondition, isPlainObject, normalizeJson, planApply, sameJson } from '../object-rules.js';
@@ -87,6 +87,11 @@ export class PostgresStore implements ObjectStore {
   get<K extends Kind>(kind: K, name: string): ObjectOfKind<K> | undefined {
     const object = this.shared.feed.objects(kind).get(name);
     return object === undefined ? undefined : (structuredClone(object) as ObjectOfKind<K>);
+  }
+
+  metadata(kind: Kind, name: string): ObjectMeta | undefined {
+    const object = this.shared.feed.objects(kind).get(name);
+    return object === undefined ? undefined : structuredClone(object.metadata);
   }
 
   has(kind: Kind, name: string): boolean {
@@ -210,6 +215,7 @@ export class PostgresStore implements ObjectStore {
 function bindStore(store: PostgresStore): ObjectStore {
   return {
     get: (kind, name) => store.get(kind, name),
+    metadata: (kind, name) => store.metadata(kind, name),
     list: (kind) => store.list(kind),
     has: (kind, name) => store.has(kind, name),
     names: (kind) => store.names(kind),

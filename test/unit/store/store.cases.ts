@@ -224,6 +224,17 @@ function readCases(openStore: Open): void {
     expect(store.has('Image', 'a')).toBe(true);
     expect(store.has('Lease', 'a')).toBe(false);
   });
+
+  it("metadata is a copy of an object's metadata alone", async () => {
+    const store = await openStore();
+    await store.apply(project('web', {}, { labels: { team: 'a' } }));
+    const metadata = store.metadata('Project', 'web');
+    expect(metadata).toEqual(store.get('Project', 'web')?.metadata);
+    if (!metadata) throw new Error('missing');
+    metadata.labels = { team: 'mutated' };
+    expect(store.get('Project', 'web')?.metadata.labels).toEqual({ team: 'a' });
+    expect(store.metadata('Lease', 'web')).toBeUndefined();
+  });
 }
 
 function statusCases(openStore: Open): void {

@@ -7,9 +7,10 @@ import { EventLog } from '../../../src/events/event-log.js';
 import { API_VERSION } from '../../../src/model/types.js';
 import { FileStore } from '../../../src/store/file-store.js';
 import { DirectorySync } from '../../../src/sync/directory-sync.js';
-import { InventoryFile } from '../../../src/sync/inventory.js';
+import { INVENTORY_FILE, InventoryFile } from '../../../src/sync/inventory.js';
 import { InProcessScanner, type DirectoryScanner } from '../../../src/sync/scanner.js';
 import { ScanWorkerError } from '../../../src/sync/scan-thread.js';
+import { contentHash, type KnownFile } from '../../../src/sync/scan.js';
 import { SOURCE_FILE_ANNOTATION } from '../../../src/sync/ownership.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { FakeClock, settle } from '../../support/fakes/fake-clock.js';
@@ -347,6 +348,48 @@ describe('DirectorySync cost', () => {
     await sync.pass();
     expect(apply).toHaveBeenCalledTimes(1);
     expect(store.get('Project', 'p3')?.spec.env).toEqual({ EDITED: 'yes' });
+  });
+
+  it("a pass that finds what the last one applied, comments aside, reads each object's metadata once and writes nothing", async () => {
+    const sync = newSync();
+    for (let index = 0; index < 20; index += 1) await write(`p${index}.yaml`, projectYaml(`p${index}`));
+    const first = await sync.pass();
+    const inventoryFile = path.join(stateDir, INVENTORY_FILE);
+    const inventoryBefore = await readFile(inventoryFile, 'utf8');
+    for (let index = 0; index < 20; index += 2) await write(`p${index}.yaml`, `# edited\n${projectYaml(`p${index}`)}`);
+    const get = vi.spyOn(store, 'get');
+    const metadata = vi.spyOn(store, 'metadata');
+    const apply = vi.spyOn(store, 'apply');
+    const status = await sync.pass();
+    // Each file's objects are looked at once, to know that nobody changed them (applied-files.ts),
+    // and only their metadata is copied.
+    expect(metadata.mock.calls.length).toBe(20);
+    expect(get).not.toHaveBeenCalled();
+    expect(apply).not.toHaveBeenCalled();
+    expect(await readFile(inventoryFile, 'utf8')).toBe(inventoryBefore);
+    expect({ ...status, passes: 1, lastPassAt: '' }).toEqual({ ...first, lastPassAt: '' });
+    expect(status.passes).toBe(2);
+  });
+
+  it('a file whose comment changed is known by its new bytes afterwards: the next pass does not parse it again', async () => {
+    const known: Array<ReadonlyMap<string, KnownFile>> = [];
+    const inProcess = new InProcessScanner();
+    const scanner: DirectoryScanner = {
+      scan: (scanDir, request) => {
+        known.push(request.known);
+        return inProcess.scan(scanDir, request);
+      },
+      close: () => inProcess.close(),
+    };
+    const sync = newSync({}, undefined, scanner);
+    await write('p0.yaml', projectYaml('p0'));
+    await sync.pass();
+    const edited = `${projectYaml('p0')}# edited\n`;
+    await write('p0.yaml', edited);
+    await sync.pass();
+    await sync.pass();
+    expect(known[1]?.get('p0.yaml')?.contentHash).toBe(contentHash(projectYaml('p0')));
+    expect(known[2]?.get('p0.yaml')?.contentHash).toBe(contentHash(edited));
   });
 
   it('an unchanged file puts back what it declares when its object was changed, relabelled or deleted through the API', async () => {

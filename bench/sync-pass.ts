@@ -1,0 +1,127 @@
+// bench/sync-pass: what one pass of the watched directory costs the event loop it shares
+// with the proxy, measured in the process (no Docker, no `luma up`).
+//
+//   npx tsx bench/sync-pass.ts [--files 1000] [--rounds 3] [--cpu-prof DIR]
+//
+// A real file store and DirectorySync (its scan in the worker thread, as in `luma up`)
+// over FILES manifest files of one Project each. After a first pass that creates them,
+// round by round: a pass with nothing changed, and a full pass (every file's comment
+// changed). For each pass it prints the wall time and the main thread's event-loop delay
+// (perf_hooks.monitorEventLoopDelay at 1 ms resolution: p50, p99, max): the delay a
+// request arriving during the pass waits before the proxy sees it. bench/scale --files
+// measures the proxy's latency itself; this is the direct signal, quick to repeat.
+// `--cpu-prof DIR` writes a profile of the main thread for each pass of the last round.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { DEFAULT_SETTINGS } from '../src/config/settings.js';
+import { EventLog } from '../src/events/event-log.js';
+import { FileStore } from '../src/store/file-store.js';
+import { DirectorySync } from '../src/sync/directory-sync.js';
+import { InventoryFile } from '../src/sync/inventory.js';
+import { silentLogger } from '../src/util/logger.js';
+import { option } from './lib/common.js';
+
+const FILES = option('--files', 1_000);
+const ROUNDS = option('--rounds', 3);
+const CPU_PROF_DIR = process.argv.includes('--cpu-prof')
+  ? process.argv[process.argv.indexOf('--cpu-prof') + 1]
+  : undefined;
+
+function manifest(index: number, comment: string): string {
+  const name = `p${String(index).padStart(5, '0')}`;
+  return [
+    `# ${comment}`,
+    'apiVersion: luma.dev/v1alpha1',
+    'kind: Project',
+    'metadata:',
+    `  name: ${name}`,
+    'spec:',
+    '  image: busybox',
+    `  hostnames: [${name}.scale.localhost]`,
+    '  scaling: { minInstances: 0, idleTimeout: 10m }',
+    '',
+  ].join('\n');
+}
+
+async function writeFiles(dir: string, comment: string): Promise<void> {
+  for (let start = 0; start < FILES; start += 200) {
+    const batch = Array.from({ length: Math.min(200, FILES - start) }, (_, offset) => start + offset);
+    await Promise.all(batch.map((index) => writeFile(path.join(dir, `p${index}.yaml`), manifest(index, comment))));
+  }
+}
+
+interface PassFigures {
+  wallMs: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+async function measuredPass(sync: DirectorySync, profile?: string): Promise<PassFigures> {
+  const session = profile ? new Session() : undefined;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 200 });
+    await session.post('Profiler.start');
+  }
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const began = performance.now();
+  const status = await sync.pass();
+  const wallMs = performance.now() - began;
+  delay.disable();
+  if (session && profile) {
+    const { profile: result } = await session.post('Profiler.stop');
+    await writeFile(profile, JSON.stringify(result));
+    session.disconnect();
+  }
+  if (status.phase !== 'Synced') throw new Error(`pass: phase ${status.phase}: ${status.error ?? ''}`);
+  const ms = (ns: number): number => ns / 1e6;
+  return { wallMs, p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) };
+}
+
+function line(what: string, figures: PassFigures): string {
+  const f = (value: number): string => value.toFixed(1);
+  return `${what}: ${f(figures.wallMs)} ms; event-loop delay p50 ${f(figures.p50)} / p99 ${f(figures.p99)} / max ${f(figures.max)} ms\n`;
+}
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(path.join(tmpdir(), 'luma-bench-sync-'));
+  const dir = path.join(root, 'manifests');
+  const stateDir = path.join(root, 'state');
+  await mkdir(dir);
+  if (CPU_PROF_DIR) await mkdir(CPU_PROF_DIR, { recursive: true });
+  const store = await FileStore.open(stateDir);
+  const sync = new DirectorySync({
+    dir,
+    store,
+    inventory: new InventoryFile(stateDir),
+    settings: { ...DEFAULT_SETTINGS.sync, writeFinishMs: 0 },
+    admission: DEFAULT_SETTINGS,
+    resolveContext: () => Promise.reject(new Error('no build contexts here')),
+    events: new EventLog().recorder('sync'),
+    logger: silentLogger(),
+  });
+  try {
+    await writeFiles(dir, 'first');
+    process.stdout.write(line(`first pass, ${FILES} files`, await measuredPass(sync)));
+    for (let round = 0; round < ROUNDS; round += 1) {
+      const last = round === ROUNDS - 1 && CPU_PROF_DIR;
+      const unchanged = await measuredPass(sync, last ? path.join(CPU_PROF_DIR, 'unchanged.cpuprofile') : undefined);
+      process.stdout.write(line(`round ${round + 1}, nothing changed`, unchanged));
+      await writeFiles(dir, `round ${round}`);
+      const full = await measuredPass(sync, last ? path.join(CPU_PROF_DIR, 'full.cpuprofile') : undefined);
+      process.stdout.write(line(`round ${round + 1}, every comment changed`, full));
+    }
+  } finally {
+    await sync.close();
+    await store.close();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,26 @@
+import { readFileSync, statSync } from 'node:fs';
+import type { ReadText } from './scan.js';
+import type { StatFile } from './write-finish.js';
+
+// The scan's file system calls for its worker thread (scan-worker.ts), made on that thread
+// itself. The promise-based calls run in libuv's thread pool, whose threads keep the
+// process's priority (the worker's nice 10 does not reach them), and a promise-based
+// readFile is four round trips (open, fstat, read, close) with their allocations. Blocking
+// is harmless there: nothing else waits on that thread's event loop.
+
+export const statNow: StatFile = (file) => {
+  try {
+    const info = statSync(file);
+    return Promise.resolve({ size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs });
+  } catch {
+    return Promise.resolve(undefined);
+  }
+};
+
+export const readNow: ReadText = (file) => {
+  try {
+    return Promise.resolve(readFileSync(file, 'utf8'));
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+};
