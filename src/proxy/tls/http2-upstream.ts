@@ -321,6 +321,8 @@ export class Http2UpstreamForward implements UpstreamUser {
     clearTimeout(this.responseTimer);
     this.options.deadline?.whenExpired(undefined);
     this.partialHead = undefined;
+    // A body no longer sent anywhere is read on and dropped, rather than left to stall its stream.
+    if (this.bodyPaused) this.request.body?.resume();
     const settle = this.settle;
     this.settle = undefined;
     settle?.(outcome);
