@@ -218,4 +218,28 @@ describe('Http2Exchange', () => {
     expect((await request(proxyPort, { ':path': '/', ':authority': 'app.test' })).body).toBe('ok');
     expect(outcomes.map((outcome) => outcome.kind)).toEqual(['response', 'response']);
   });
+
+  it('passes 103 Early Hints on before the final head', async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+      setTimeout(() => res.end('done'), 20);
+    });
+    const proxyPort = await proxy(await listen(server));
+    const hints = await new Promise<http2.IncomingHttpHeaders[]>((resolve, reject) => {
+      const session = http2.connect(`http://127.0.0.1:${proxyPort}`);
+      session.on('error', reject);
+      const stream = session.request({ ':path': '/', ':authority': 'app.test' });
+      const informational: http2.IncomingHttpHeaders[] = [];
+      stream.on('headers', (headers) => informational.push(headers));
+      stream.resume();
+      stream.on('end', () => {
+        session.close();
+        resolve(informational);
+      });
+      stream.on('error', reject);
+    });
+    expect(hints).toHaveLength(1);
+    expect(hints[0]?.[':status']).toBe(103);
+    expect(hints[0]?.link).toBe('</style.css>; rel=preload; as=style');
+  });
 });
