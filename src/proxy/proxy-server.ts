@@ -462,7 +462,7 @@ export class ProxyServer implements ProxyManagement {
 
   /** An HTTP/2 stream from the HTTPS listener, served without node:http2's compatibility objects. */
   async handleHttp2Stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
-    const exchange = new Http2Exchange(stream, headers, this.forwarder.dispatcher);
+    const exchange = new Http2Exchange(stream, headers, this.upstreamPool);
     const body = exchange.bodyProgress();
     if (body) this.bodyWatch.watch(body);
     await this.serve(exchange);

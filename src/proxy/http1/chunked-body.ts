@@ -44,14 +44,17 @@ export class ChunkedBodyScanner {
   /**
    * Reads `chunk` from `offset` on, and returns how many bytes belong to the body (all of
    * them unless the body ends inside this chunk), or -1 when the framing is invalid.
+   * `onData` is given each run of chunk data (chunk[from, to)), for a reader that needs
+   * the body without its framing (an HTTP/2 client).
    */
-  scan(chunk: Buffer, offset = 0): number {
+  scan(chunk: Buffer, offset = 0, onData?: (from: number, to: number) => void): number {
     let index = offset;
     const end = chunk.length;
     while (index < end) {
       switch (this.state) {
         case 'data': {
           const take = Math.min(this.remaining, end - index);
+          if (onData && take > 0) onData(index, index + take);
           index += take;
           this.remaining -= take;
           if (this.remaining === 0) this.state = 'data-cr';

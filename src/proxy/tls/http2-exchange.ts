@@ -1,17 +1,18 @@
 import http2, { type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { PassThrough } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import type { BodyProgress } from '../body-progress.js';
 import type { ClientExchange, ForwardOptions, ForwardOutcome } from '../exchange.js';
 import { forwardedValues, spellsAProxyHeader } from '../forwarded-headers.js';
 import { responseHasBody, statusAllowsContentLength } from '../framing-policy.js';
-import { connectionNamed, HOP_BY_HOP, rawWithoutHopByHop } from '../hop-by-hop.js';
+import { connectionNamed, HOP_BY_HOP } from '../hop-by-hop.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from '../request-id.js';
 import { resolveOriginForm, resolveRequestTarget, type RequestTarget } from '../request-target.js';
 import { ANSWER_HEADERS, type ProxyAnswer } from '../responses.js';
 import type { Target } from '../route-table.js';
 import { forwardH2c, type H2cRequest } from '../h2c/h2c-forward.js';
 import { Http2StreamSink } from '../h2c/response-sink.js';
+import type { UpstreamPool } from '../http1/upstream-pool.js';
+import { http1RequestHead } from './http1-translation.js';
+import { Http2UpstreamForward } from './http2-upstream.js';
 
 // One HTTP/2 stream, served straight from node:http2's 'stream' event. Node's
 // compatibility API (Http2ServerRequest/Response) cost a request and a response object,
@@ -19,9 +20,10 @@ import { Http2StreamSink } from '../h2c/response-sink.js';
 // listeners per stream, about a third of the proxy's time under h2load (profile in
 // docs/benchmarks.md). Here the stream's own headers are read once, into the upstream
 // request's headers, and the upstream's answer goes to stream.respond() in one object.
-// Forwarded over undici like node:http's requests; the edge-safety rules are those of
-// forwarder.ts: X-Forwarded-* set by the proxy only, the response timeout counted from
-// the request's end, a client that takes nothing for the send timeout cut with CANCEL.
+// Forwarded over the fast path's pooled HTTP/1.1 connections (http2-upstream.ts), not
+// undici; the edge-safety rules are those of forwarder.ts: X-Forwarded-* set by the proxy
+// only, the response timeout counted from the request's end, a client that takes nothing
+// for the send timeout cut with CANCEL.
 
 const { NGHTTP2_CANCEL } = http2.constants;
 
@@ -40,7 +42,7 @@ export class Http2Exchange implements ClientExchange {
   constructor(
     private readonly stream: ServerHttp2Stream,
     private readonly headers: IncomingHttpHeaders,
-    private readonly dispatcher: Dispatcher,
+    private readonly pool: UpstreamPool,
   ) {
     stream.on('error', ignore);
     this.method = headers[':method'] ?? 'GET';
@@ -158,149 +160,18 @@ export class Http2Exchange implements ClientExchange {
     };
   }
 
+  /** Over the fast path's pooled HTTP/1.1 connections (http2-upstream.ts). */
   private forwardHttp1(target: Target, options: ForwardOptions): Promise<ForwardOutcome> {
-    return new Promise((resolve) => {
-      const stream = this.stream;
-      let settled = false;
-      let responseTimer: NodeJS.Timeout | undefined;
-      let sendTimer: NodeJS.Timeout | undefined;
-      let abortUpstream: ((error?: Error) => void) | undefined;
-      let resumeUpstream: (() => void) | undefined;
-      const finish = (outcome: ForwardOutcome): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(responseTimer);
-        options.deadline?.whenExpired(undefined);
-        resolve(outcome);
-      };
-      // The whole-request deadline: the upstream request stops; the routing answers 504 or resets the stream.
-      options.deadline?.whenExpired(() => {
-        finish({ kind: 'request-timeout' });
-        abortUpstream?.(new Error('request timeout'));
-      });
-      // Like nginx's proxy_read_timeout, the clock starts once the client has sent the whole request.
-      const startResponseClock = (): void => {
-        if (settled || stream.headersSent) return;
-        responseTimer = setTimeout(() => {
-          finish({ kind: 'response-timeout' });
-          abortUpstream?.(new Error('response timeout'));
-        }, options.responseTimeoutMs);
-      };
-      if (!this.hasBody || stream.readableEnded) startResponseClock();
-      else stream.once('end', startResponseClock);
-      // The send clock runs on past the upstream's end, while the last bytes wait for the client.
-      stream.once('close', () => {
-        clearTimeout(sendTimer);
-        if (!settled) {
-          finish({ kind: 'client-aborted' });
-          abortUpstream?.(new Error('client closed the stream'));
-        }
-      });
-
-      const handler: Dispatcher.DispatchHandler = {
-        onConnect: (abort) => {
-          abortUpstream = abort;
-          if (settled) abort(new Error('already settled'));
-        },
-        onHeaders: (statusCode, rawHeaders, resume) => {
-          if (settled || stream.destroyed) return false;
-          if (statusCode < 200) {
-            relayEarlyHints(stream, statusCode, rawHeaders);
-            return true;
-          }
-          clearTimeout(responseTimer);
-          const headers = responseHeaders(statusCode, rawHeaders);
-          options.onResponseHead?.();
-          if (!responseHasBody(this.method, statusCode)) {
-            stream.respond(headers, { endStream: true });
-            finish({ kind: 'response', status: statusCode });
-            return true;
-          }
-          stream.respond(headers);
-          resumeUpstream = resume;
-          return true;
-        },
-        onData: (chunk) => {
-          if (settled) return false;
-          const flowing = stream.write(chunk);
-          if (!flowing) {
-            stream.once('drain', () => {
-              clearTimeout(sendTimer);
-              sendTimer = undefined;
-              resumeUpstream?.();
-            });
-            // A client that takes nothing for the send timeout is reset with CANCEL.
-            if (!sendTimer && options.sendTimeoutMs)
-              sendTimer = setTimeout(() => stream.close(NGHTTP2_CANCEL), options.sendTimeoutMs);
-          }
-          return flowing;
-        },
-        onComplete: () => {
-          if (settled) return;
-          stream.end();
-          finish({ kind: 'response', status: Number(stream.sentHeaders[':status'] ?? 200) });
-        },
-        onError: (error) => {
-          if (settled) return;
-          if (stream.headersSent) {
-            stream.close(NGHTTP2_CANCEL);
-            finish({ kind: 'client-aborted' });
-            return;
-          }
-          finish({ kind: 'upstream-error', error });
-        },
-      };
-
-      this.dispatcher.dispatch(
-        {
-          origin: `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
-          path: this.url,
-          method: this.method as Dispatcher.HttpMethod,
-          headers: this.upstreamHeaders(options),
-          // Through a PassThrough: undici destroys a body it has sent, and destroying the
-          // stream itself would reset it before its response.
-          body: this.hasBody ? stream.pipe(new PassThrough()) : null,
-          // The proxy's own response timeout applies; undici's would count from the request start.
-          headersTimeout: 0,
-          bodyTimeout: 0,
-        },
-        handler,
-      );
-    });
+    const headers = this.upstreamHeaders(options);
+    const chunked = this.hasBody && headers['content-length'] === undefined;
+    const head = http1RequestHead(this.method, this.url, headers, chunked);
+    if (head === undefined)
+      return Promise.resolve({ kind: 'upstream-error', error: new Error('the request cannot be sent as HTTP/1.1') });
+    const request = { method: this.method, head, body: this.hasBody ? this.stream : null, chunked };
+    return new Http2UpstreamForward(this.stream, request, target, this.pool, options).run();
   }
 }
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
-}
-
-/** The upstream's head as HTTP/2 headers: names lower-cased, repeated ones as arrays, no hop-by-hop ones. */
-function responseHeaders(statusCode: number, rawHeaders: readonly (string | Buffer)[]): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = { ':status': statusCode };
-  const flat = rawWithoutHopByHop(rawHeaders);
-  for (let index = 0; index + 1 < flat.length; index += 2) {
-    const name = (flat[index] as string).toLowerCase();
-    const value = flat[index + 1] as string;
-    const previous = headers[name];
-    if (previous === undefined) headers[name] = value;
-    else if (Array.isArray(previous)) previous.push(value);
-    else headers[name] = [String(previous), value];
-  }
-  return headers;
-}
-
-/** Passes a 103 Early Hints head on; other informational heads are dropped, as on node:http. */
-function relayEarlyHints(
-  stream: ServerHttp2Stream,
-  statusCode: number,
-  rawHeaders: readonly (string | Buffer)[],
-): void {
-  if (statusCode !== 103 || stream.headersSent) return;
-  const headers = responseHeaders(statusCode, rawHeaders);
-  if (headers.link === undefined) return;
-  try {
-    stream.additionalHeaders(headers);
-  } catch {
-    // A hint node:http2 will not write: dropped, the response goes on.
-  }
 }

@@ -1,8 +1,9 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { Agent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ForwardOutcome } from '../../../../src/proxy/exchange.js';
+import { UpstreamPool } from '../../../../src/proxy/http1/upstream-pool.js';
 import { respond } from '../../../../src/proxy/responses.js';
 import { Target } from '../../../../src/proxy/route-table.js';
 import { Http2Exchange } from '../../../../src/proxy/tls/http2-exchange.js';
@@ -42,19 +43,31 @@ async function backend(): Promise<{ port: number; seen: Seen[] }> {
   return { port: await listen(server), seen };
 }
 
+/** Each forward's outcome, in order, for the proxy() servers of a test. */
+const outcomes: ForwardOutcome[] = [];
+afterEach(() => {
+  outcomes.length = 0;
+});
+
 /** An h2c server whose streams are forwarded to `port`, or answered with `answer`. */
-async function proxy(port: number, answer?: Parameters<Http2Exchange['answer']>[0]): Promise<number> {
-  const agent = new Agent();
-  cleanups.push(() => agent.close());
+async function proxy(
+  port: number,
+  answer?: Parameters<Http2Exchange['answer']>[0],
+  responseTimeoutMs = 5_000,
+): Promise<number> {
+  const pool = new UpstreamPool();
+  cleanups.push(() => pool.close());
   const server = http2.createServer();
   server.on('stream', (stream, headers) => {
-    const exchange = new Http2Exchange(stream, headers, agent);
+    const exchange = new Http2Exchange(stream, headers, pool);
     if (answer) exchange.answer(answer);
     else
-      void exchange.forward(Target.parse(`127.0.0.1:${port}`), {
-        responseTimeoutMs: 5_000,
-        trustForwardedHeaders: false,
-      });
+      void exchange
+        .forward(Target.parse(`127.0.0.1:${port}`), { responseTimeoutMs, trustForwardedHeaders: false })
+        .then((outcome) => {
+          outcomes.push(outcome);
+          if (outcome.kind !== 'response') exchange.answer(respond.badGateway('app', outcome.kind));
+        });
   });
   return listen(server);
 }
@@ -127,12 +140,12 @@ describe('Http2Exchange', () => {
   });
 
   it('resolves the target from :authority, and reads a Host header first', async () => {
-    const agent = new Agent();
-    cleanups.push(() => agent.close());
+    const pool = new UpstreamPool();
+    cleanups.push(() => pool.close());
     const targets: unknown[] = [];
     const server = http2.createServer();
     server.on('stream', (stream, headers) => {
-      targets.push(new Http2Exchange(stream, headers, agent).resolveTarget());
+      targets.push(new Http2Exchange(stream, headers, pool).resolveTarget());
       stream.respond({ ':status': 204 }, { endStream: true });
     });
     const port = await listen(server);
@@ -142,5 +155,91 @@ describe('Http2Exchange', () => {
     expect(targets[0]).toMatchObject({ ok: true, host: 'one.test', path: '/a' });
     expect(targets[1]).toMatchObject({ ok: true, host: 'two.test', path: '/b' });
     expect(targets[2]).toMatchObject({ ok: false });
+  });
+
+  it('decodes a chunked response, sends a body of unknown length chunked, and reuses the upstream connection', async () => {
+    const seen: IncomingHttpHeaders[] = [];
+    let connections = 0;
+    const server = http.createServer((req, res) => {
+      seen.push(req.headers);
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        res.write('part one, ');
+        res.end(`then ${body || 'nothing'}`);
+      });
+    });
+    server.on('connection', () => connections++);
+    const port = await listen(server);
+    const proxyPort = await proxy(port);
+    const posted = await request(proxyPort, { ':method': 'POST', ':path': '/', ':authority': 'app.test' }, 'data');
+    expect(posted.body).toBe('part one, then data');
+    expect(posted.headers['transfer-encoding']).toBeUndefined();
+    expect(seen[0]?.['transfer-encoding']).toBe('chunked');
+    const got = await request(proxyPort, { ':path': '/', ':authority': 'app.test' });
+    expect(got.body).toBe('part one, then nothing');
+    expect(connections).toBe(1);
+    expect(outcomes).toEqual([
+      { kind: 'response', status: 200 },
+      { kind: 'response', status: 200 },
+    ]);
+  });
+
+  it('relays a large response whole, through the stream’s flow control', async () => {
+    const large = Buffer.alloc(3 * 1024 * 1024, 'x');
+    const server = http.createServer((_req, res) => res.end(large));
+    const proxyPort = await proxy(await listen(server));
+    const answer = await request(proxyPort, { ':path': '/', ':authority': 'app.test' });
+    expect(answer.body.length).toBe(large.length);
+    expect(answer.headers['content-length']).toBe(String(large.length));
+  });
+
+  it('times out a target that never answers, and answers 502 for a head node:http2 refuses', async () => {
+    const silent = http.createServer(() => undefined);
+    const slowPort = await proxy(await listen(silent), undefined, 200);
+    const slow = await request(slowPort, { ':path': '/', ':authority': 'app.test' });
+    expect(slow.headers[':status']).toBe(502);
+    const twice = http.createServer((_req, res) => {
+      res.setHeader('content-type', ['text/plain', 'text/html']);
+      res.end('x');
+    });
+    const twicePort = await proxy(await listen(twice));
+    const refused = await request(twicePort, { ':path': '/', ':authority': 'app.test' });
+    expect(refused.headers[':status']).toBe(502);
+    expect(outcomes.map((outcome) => outcome.kind)).toEqual(['response-timeout', 'upstream-error']);
+  });
+
+  it('opens a new upstream connection once the target closed the kept one', async () => {
+    const server = http.createServer((_req, res) => res.end('ok'));
+    server.keepAliveTimeout = 50;
+    const proxyPort = await proxy(await listen(server));
+    expect((await request(proxyPort, { ':path': '/', ':authority': 'app.test' })).body).toBe('ok');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect((await request(proxyPort, { ':path': '/', ':authority': 'app.test' })).body).toBe('ok');
+    expect(outcomes.map((outcome) => outcome.kind)).toEqual(['response', 'response']);
+  });
+
+  it('passes 103 Early Hints on before the final head', async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+      setTimeout(() => res.end('done'), 20);
+    });
+    const proxyPort = await proxy(await listen(server));
+    const hints = await new Promise<http2.IncomingHttpHeaders[]>((resolve, reject) => {
+      const session = http2.connect(`http://127.0.0.1:${proxyPort}`);
+      session.on('error', reject);
+      const stream = session.request({ ':path': '/', ':authority': 'app.test' });
+      const informational: http2.IncomingHttpHeaders[] = [];
+      stream.on('headers', (headers) => informational.push(headers));
+      stream.resume();
+      stream.on('end', () => {
+        session.close();
+        resolve(informational);
+      });
+      stream.on('error', reject);
+    });
+    expect(hints).toHaveLength(1);
+    expect(hints[0]?.[':status']).toBe(103);
+    expect(hints[0]?.link).toBe('</style.css>; rel=preload; as=style');
   });
 });
