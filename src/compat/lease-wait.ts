@@ -38,7 +38,8 @@ export function waitForActiveLease(store: ObjectStore, name: string, timeoutMs =
     );
     const unwatch = store.watch((event) => {
       if (event.object.kind !== 'Lease' || event.object.metadata.name !== name) return;
-      settle(event.type === 'DELETED' ? undefined : event.object);
+      // Events are shared by every listener: the caller gets its own copy.
+      settle(event.type === 'DELETED' ? undefined : structuredClone(event.object));
     });
     settle(store.get('Lease', name));
   });

@@ -29,6 +29,8 @@ import { probeLiveness, type LivenessProber } from '../util/liveness-probe.js';
 import { LivenessMonitor } from './liveness-monitor.js';
 import { onLivenessFailure } from './liveness-replacement.js';
 import type { SecretBox } from '../secrets/secret-box.js';
+import { ContainerSightings } from './container-sightings.js';
+import { SightingRuntime } from './sighting-runtime.js';
 
 // Wires the store's change events, the proxy's wake calls and a periodic resync into one
 // work queue of `Kind/name` keys, and dispatches each key to its kind's reconciler.
@@ -139,8 +141,13 @@ export class Controller implements ProxyHooks {
   private readonly projectMarks = new Map<string, string>();
   private readonly metrics: ControllerMetrics;
   private readonly liveness: LivenessMonitor;
+  /** The last resync's container list, handed to the reconciles it queued (container-sightings.ts). */
+  private readonly sightings = new ContainerSightings();
+  /** The engine, with every change the reconcilers make marked in the sightings. */
+  private readonly runtime: ContainerRuntime;
 
   constructor(private readonly options: ControllerOptions) {
+    this.runtime = new SightingRuntime(options.runtime, this.sightings);
     this.resumeConfirmDelayMs = options.resumeConfirmDelayMs ?? RESUME_CONFIRM_DELAY_MS;
     this.metrics = options.metrics ?? NO_CONTROLLER_METRICS;
     const shared: Shared = { events: options.events ?? NO_EVENTS, metrics: this.metrics };
@@ -186,7 +193,7 @@ export class Controller implements ProxyHooks {
     return new ProjectReconciler({
       ...shared,
       store: options.store,
-      runtime: options.runtime,
+      runtime: this.runtime,
       proxy,
       logger: options.logger,
       publicUrl: options.publicUrl,
@@ -205,7 +212,7 @@ export class Controller implements ProxyHooks {
     return new PoolReconciler({
       ...shared,
       store: options.store,
-      runtime: options.runtime,
+      runtime: this.runtime,
       logger: options.logger,
       policy: options.policy,
       poolLock,
@@ -218,7 +225,7 @@ export class Controller implements ProxyHooks {
     return new LeaseReconciler({
       ...shared,
       store: options.store,
-      runtime: options.runtime,
+      runtime: this.runtime,
       proxy,
       logger: options.logger,
       policy: options.policy,
@@ -259,7 +266,12 @@ export class Controller implements ProxyHooks {
       if (event.object.kind === 'Project' && this.projectChanged(event)) {
         // A deleted project's pool is emptied at once, whatever size it declared.
         const deleting = event.type === 'DELETED' || metadata.deletionTimestamp !== undefined;
-        this.addProject(metadata.name, deleting || this.mayHavePool(metadata.name, event.object.spec.pool?.size));
+        const withPool = deleting || this.mayHavePool(metadata.name, event.object.spec.pool?.size);
+        // A new project's containers (orphans of an earlier one of its name, if any) are in
+        // the last resync's list unless something touched them since: 10,000 projects
+        // applied at once then cost no Docker call each.
+        if (event.type === 'ADDED') this.handNew(metadata.name, withPool);
+        this.addProject(metadata.name, withPool);
         this.wakeLeasesOf(metadata.name);
       }
       if (kind === 'Lease') this.queue.add(objectKey('Lease', metadata.name));
@@ -280,6 +292,7 @@ export class Controller implements ProxyHooks {
     // Docker events heal drift (a container stopped or removed by hand) at once; the
     // periodic resync below is the safety net for anything an event stream missed.
     this.unwatchDocker = this.options.runtime.watchChanges((owner, action) => {
+      this.sightings.touch(owner);
       if (owner.kind === 'Project') this.queue.add(`Pool/${owner.name}`);
       const key = objectKey(owner.kind, owner.name);
       // A thawed container breaks nothing and is usually a resume of ours that a request is
@@ -378,16 +391,28 @@ export class Controller implements ProxyHooks {
     for (const key of keys) {
       const { kind, name } = parseKey(key);
       if (kind !== 'Project') {
-        this.queue.add(key);
+        this.handOver(key);
         continue;
       }
       const withPool =
         full ||
         (seen?.get(key)?.includes(':pool') ?? false) ||
         this.mayHavePool(name, this.options.store.get('Project', name)?.spec.pool?.size);
-      this.addProject(name, withPool);
+      this.handOver(key);
+      if (withPool) this.handOver(`Pool/${name}`);
     }
     this.lastSeen = seen ?? new Map();
+  }
+
+  private handNew(project: string, withPool: boolean): void {
+    this.sightings.hand(objectKey('Project', project));
+    if (withPool) this.sightings.hand(`Pool/${project}`);
+  }
+
+  /** Queues a key with the resync's listing: its reconcile reads its owner's containers from it. */
+  private handOver(key: string): void {
+    this.sightings.hand(key);
+    this.queue.add(key);
   }
 
   /**
@@ -397,12 +422,15 @@ export class Controller implements ProxyHooks {
    */
   private async containersByOwner(): Promise<Map<string, string> | undefined> {
     let containers;
+    const listing = this.sightings.beginList();
     try {
       containers = await this.options.runtime.list();
     } catch (error) {
+      this.sightings.lost();
       this.options.logger.warn({ err: errorMessage(error) }, 'could not list containers during resync');
       return undefined;
     }
+    this.sightings.record(listing, containers);
     containers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const parts = new Map<string, string[]>();
     for (const container of containers) {
@@ -491,15 +519,16 @@ export class Controller implements ProxyHooks {
 
   private async reconcileKey(key: string): Promise<void | { requeueAfterMs?: number }> {
     const { kind, name } = parseKey(key);
+    const observed = this.sightings.take(key);
     switch (kind) {
       case 'Project':
-        return this.projects.reconcile(name);
+        return this.projects.reconcile(name, observed);
       case 'Image':
         return this.images.reconcile(name);
       case 'Pool':
-        return this.pools.reconcile(name);
+        return this.pools.reconcile(name, observed);
       case 'Lease':
-        return this.leases.reconcile(name);
+        return this.leases.reconcile(name, observed);
       default:
         this.options.logger.warn({ key }, 'no reconciler for this kind yet');
         return;

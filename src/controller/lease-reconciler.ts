@@ -37,6 +37,7 @@ import { ADMISSION_RETRY_MS, IMAGE_RECHECK_MS, MIN_REQUEUE_MS } from './requeue.
 import { INSUFFICIENT_MEMORY, InsufficientMemoryError, startAdmitted, type MemoryBudget } from './memory-budget.js';
 import type { ReconcileResult } from './work-queue.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
+import type { ObservedContainers } from './container-sightings.js';
 
 // Converges one Lease: admits it under the caps (first come, first served), gives it a
 // container (claimed from its project's pool, or started fresh), routes
@@ -107,7 +108,8 @@ export class LeaseReconciler {
     this.probe = options.probe ?? waitUntilReady;
   }
 
-  async reconcile(name: string): Promise<ReconcileResult> {
+  /** `observed`: the containers a resync saw, read instead of asking the engine while still current. */
+  async reconcile(name: string, observed?: ObservedContainers): Promise<ReconcileResult> {
     const { store, runtime } = this.options;
     const lease = store.get('Lease', name);
     // Containers are made only after admission is written down: before it, there are none
@@ -115,7 +117,7 @@ export class LeaseReconciler {
     const containers =
       lease && !lease.status?.admittedAt && !lease.metadata.deletionTimestamp
         ? []
-        : await runtime.list({ kind: 'Lease', name });
+        : (observed?.list({ kind: 'Lease', name }) ?? (await runtime.list({ kind: 'Lease', name })));
     if (!lease) {
       // No object, yet containers or a route: what a lease left behind (garbage).
       await this.removeRoute(name);

@@ -27,6 +27,7 @@ import { startAdmitted, type MemoryBudget } from './memory-budget.js';
 import type { ReconcileResult } from './work-queue.js';
 import { IMAGE_RECHECK_MS } from './requeue.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
+import type { ObservedContainers } from './container-sightings.js';
 
 // Keeps `spec.pool.size` containers of a project started, ready and unclaimed, so that a
 // lease gets one at once. A claimed container leaves the pool for good (it is renamed for
@@ -124,14 +125,16 @@ export class PoolReconciler {
     this.ready.delete(containerId);
   }
 
-  reconcile(projectName: string): Promise<ReconcileResult> {
-    return this.options.poolLock.run(projectName, () => this.converge(projectName));
+  /** `observed`: the containers a resync saw, read instead of asking the engine while still current. */
+  reconcile(projectName: string, observed?: ObservedContainers): Promise<ReconcileResult> {
+    return this.options.poolLock.run(projectName, () => this.converge(projectName, observed));
   }
 
   /** The phases: the template (image resolved and allowed), the usable containers kept, the deficit refilled. */
-  private async converge(projectName: string): Promise<ReconcileResult> {
+  private async converge(projectName: string, observed: ObservedContainers | undefined): Promise<ReconcileResult> {
     const project = this.options.store.get('Project', projectName);
-    const pool = await this.options.runtime.list({ kind: 'Project', name: projectName, role: 'pool' });
+    const filter = { kind: 'Project', name: projectName, role: 'pool' } as const;
+    const pool = observed?.list(filter) ?? (await this.options.runtime.list(filter));
     if (!project || project.metadata.deletionTimestamp) {
       await Promise.all(pool.map((container) => this.remove(container)));
       return;

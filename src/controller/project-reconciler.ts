@@ -53,6 +53,7 @@ import { buildProjectStatus, writeProjectStatus, type StatusFacts } from './proj
 import { RevisionHistory } from './revision-history.js';
 import { DEFAULT_REVISION_HISTORY_LIMIT } from './revisions.js';
 import type { ReconcileResult } from './work-queue.js';
+import type { ObservedContainers } from './container-sightings.js';
 
 export { containerSpecHash } from './project-route.js';
 export { AppExitedError } from './instance-lifecycle.js';
@@ -199,14 +200,15 @@ export class ProjectReconciler implements IdleContainers {
     this.liveness = new LivenessReplacement({ monitor, proxy, lifecycle: this.lifecycle, logger });
   }
 
-  async reconcile(name: string): Promise<ReconcileResult> {
+  /** `observed`: the containers a resync saw, read instead of asking the engine while still current. */
+  async reconcile(name: string, observed?: ObservedContainers): Promise<ReconcileResult> {
     // From now until this reconcile has acted, nothing is thawed on the side: the next
     // view of what may be resumed is the one this reconcile leaves behind.
     this.resumes.withdraw(name);
     // A resume or eviction in progress finishes first, so what it did is part of what this reads.
     const release = await this.locks.lock(name, 'reconcile');
     try {
-      return await this.reconcileLocked(name);
+      return await this.reconcileLocked(name, observed);
     } finally {
       release();
     }
@@ -260,10 +262,11 @@ export class ProjectReconciler implements IdleContainers {
     }
   }
 
-  private async reconcileLocked(name: string): Promise<ReconcileResult> {
+  private async reconcileLocked(name: string, observed: ObservedContainers | undefined): Promise<ReconcileResult> {
     const { store } = this.options;
     const project = store.get('Project', name);
-    const containers = await this.listInstances(name, project);
+    const containers =
+      observed?.list({ kind: 'Project', name, role: 'instance' }) ?? (await this.listInstances(name, project));
     if (!project) {
       await this.tearDown(name, containers);
       this.wokenAt.delete(name);

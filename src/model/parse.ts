@@ -43,6 +43,7 @@ export function parseManifests(text: string, source: string): ParsedDocument[] {
       issues.push(yamlIssue(source, problem, { offsetPosition }));
   }
 
+  const positions = new LazyPositions(text);
   stream.forEach((document, index) => {
     const locator = new YamlLocator(document, lineCounter);
     const read = readDocument(document, locator, source);
@@ -54,11 +55,33 @@ export function parseManifests(text: string, source: string): ParsedDocument[] {
       documents.push({
         object: result.object,
         source: { file: source, document: index },
-        position: (path) => locator.position(path),
+        position: (path) => positions.locator(index).position(path),
       });
     }
   });
 
   if (issues.length > 0) throw new ManifestError(sortIssues(issues));
   return documents;
+}
+
+/**
+ * Positions of valid documents, asked for only when a later layer finds a problem (a
+ * hostname taken, a conflict): the text is parsed again then. Keeping every parsed
+ * document's syntax tree alive instead held 10,000 of them through a whole apply.
+ */
+class LazyPositions {
+  private locators: YamlLocator[] | undefined;
+
+  constructor(private readonly text: string) {}
+
+  locator(index: number): YamlLocator {
+    if (!this.locators) {
+      const lineCounter = new LineCounter();
+      const stream = parseAllDocuments(this.text, { lineCounter, prettyErrors: false, logLevel: 'silent' });
+      this.locators = stream.map((document) => new YamlLocator(document, lineCounter));
+    }
+    const locator = this.locators[index];
+    if (!locator) throw new Error(`document ${index} is not in the text parsed again`);
+    return locator;
+  }
 }

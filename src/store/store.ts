@@ -78,7 +78,8 @@ export interface ObjectStore {
   delete(kind: Kind, name: string, options?: DeleteOptions): Promise<LumaObject | undefined>;
   /**
    * Change events for every object of every kind, delivered synchronously after each
-   * successful write, each listener with its own copy; returns an unsubscribe function.
+   * successful write, as a copy that changing never changes the store; listeners share
+   * it, so a listener must not change it either. Returns an unsubscribe function.
    */
   watch(listener: WatchListener): () => void;
   close(): Promise<void>;

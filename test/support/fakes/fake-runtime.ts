@@ -188,6 +188,7 @@ export class FakeRuntime implements ContainerRuntime {
     this.calls.length = 0;
     this.imageLookups.length = 0;
     this.listCalls = 0;
+    this.listFilters.length = 0;
   }
 
   async ping(): Promise<void> {}
@@ -195,8 +196,12 @@ export class FakeRuntime implements ContainerRuntime {
   /** When set, list() fails with it (an engine that went away). */
   listError: Error | undefined;
 
+  /** The filter of every list() call since resetCalls, in order. */
+  readonly listFilters: ContainerFilter[] = [];
+
   async list(filter: ContainerFilter = {}): Promise<ManagedContainer[]> {
     this.listCalls++;
+    this.listFilters.push({ ...filter });
     this.failIfAsked('list');
     await this.gateFor('list');
     if (this.listError) throw this.listError;
@@ -395,8 +400,16 @@ export class FakeRuntime implements ContainerRuntime {
     this.followers.delete(id);
   }
 
-  watchChanges(): () => void {
-    return () => undefined;
+  private readonly changeWatchers = new Set<(owner: OwnerRef, action: string) => void>();
+
+  watchChanges(onChange: (owner: OwnerRef, action: string) => void): () => void {
+    this.changeWatchers.add(onChange);
+    return () => this.changeWatchers.delete(onChange);
+  }
+
+  /** Announces a Docker event about a container of `owner` to whoever watches changes. */
+  emitChange(owner: OwnerRef, action: string): void {
+    for (const watcher of this.changeWatchers) watcher(owner, action);
   }
 
   private async gateFor(op: GatedOp): Promise<void> {
