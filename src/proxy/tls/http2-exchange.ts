@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { BodyProgress } from '../body-progress.js';
 import type { ClientExchange, ForwardOptions, ForwardOutcome } from '../exchange.js';
+import { ForwardClocks } from '../forward-clocks.js';
 import { forwardedValues, spellsAProxyHeader } from '../forwarded-headers.js';
 import { responseHasBody, statusAllowsContentLength } from '../framing-policy.js';
 import { connectionNamed, HOP_BY_HOP, rawWithoutHopByHop } from '../hop-by-hop.js';
@@ -161,54 +162,26 @@ export class Http2Exchange implements ClientExchange {
   private forwardHttp1(target: Target, options: ForwardOptions): Promise<ForwardOutcome> {
     return new Promise((resolve) => {
       const stream = this.stream;
-      let settled = false;
-      let responseTimer: NodeJS.Timeout | undefined;
       let sendTimer: NodeJS.Timeout | undefined;
-      let abortUpstream: ((error?: Error) => void) | undefined;
       let resumeUpstream: (() => void) | undefined;
-      const finish = (outcome: ForwardOutcome): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(responseTimer);
-        options.deadline?.whenExpired(undefined);
-        resolve(outcome);
-      };
-      // The whole-request deadline: the upstream request stops; the routing answers 504 or resets the stream.
-      options.deadline?.whenExpired(() => {
-        finish({ kind: 'request-timeout' });
-        abortUpstream?.(new Error('request timeout'));
-      });
-      // Like nginx's proxy_read_timeout, the clock starts once the client has sent the whole request.
-      const startResponseClock = (): void => {
-        if (settled || stream.headersSent) return;
-        responseTimer = setTimeout(() => {
-          finish({ kind: 'response-timeout' });
-          abortUpstream?.(new Error('response timeout'));
-        }, options.responseTimeoutMs);
-      };
-      if (!this.hasBody || stream.readableEnded) startResponseClock();
-      else stream.once('end', startResponseClock);
+      const clocks = new ForwardClocks(options, resolve, () => stream.headersSent);
+      const finish = (outcome: ForwardOutcome): void => clocks.finish(outcome);
+      clocks.startAfterRequest(stream, this.hasBody && !stream.readableEnded);
       // The send clock runs on past the upstream's end, while the last bytes wait for the client.
       stream.once('close', () => {
         clearTimeout(sendTimer);
-        if (!settled) {
-          finish({ kind: 'client-aborted' });
-          abortUpstream?.(new Error('client closed the stream'));
-        }
+        if (!clocks.settled) clocks.stop({ kind: 'client-aborted' }, 'client closed the stream');
       });
 
       const handler: Dispatcher.DispatchHandler = {
-        onConnect: (abort) => {
-          abortUpstream = abort;
-          if (settled) abort(new Error('already settled'));
-        },
+        onConnect: (abort) => clocks.connected(abort),
         onHeaders: (statusCode, rawHeaders, resume) => {
-          if (settled || stream.destroyed) return false;
+          if (clocks.settled || stream.destroyed) return false;
           if (statusCode < 200) {
             relayEarlyHints(stream, statusCode, rawHeaders);
             return true;
           }
-          clearTimeout(responseTimer);
+          clocks.responseHeadCame();
           const headers = responseHeaders(statusCode, rawHeaders);
           options.onResponseHead?.();
           if (!responseHasBody(this.method, statusCode)) {
@@ -221,7 +194,7 @@ export class Http2Exchange implements ClientExchange {
           return true;
         },
         onData: (chunk) => {
-          if (settled) return false;
+          if (clocks.settled) return false;
           const flowing = stream.write(chunk);
           if (!flowing) {
             stream.once('drain', () => {
@@ -236,12 +209,12 @@ export class Http2Exchange implements ClientExchange {
           return flowing;
         },
         onComplete: () => {
-          if (settled) return;
+          if (clocks.settled) return;
           stream.end();
           finish({ kind: 'response', status: Number(stream.sentHeaders[':status'] ?? 200) });
         },
         onError: (error) => {
-          if (settled) return;
+          if (clocks.settled) return;
           if (stream.headersSent) {
             stream.close(NGHTTP2_CANCEL);
             finish({ kind: 'client-aborted' });
