@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE  ?= node
 LUMA  := $(NODE) dist/cli/main.js
 
-.PHONY: setup build run lint format test test-unit test-integration test-e2e test-crash test-engine-restart test-fuzz test-fuzz-proxy typecheck example-context proxy-image bench-coldstart bench-proxy bench-lease bench-scale bench-soak clean
+.PHONY: setup build run lint format test test-unit test-integration test-e2e test-long test-crash test-engine-restart test-fuzz test-fuzz-proxy typecheck example-context proxy-image bench-coldstart bench-proxy bench-lease bench-scale bench-soak clean
 
 setup:
 	@bash scripts/setup.sh
@@ -48,6 +48,12 @@ test-integration: build
 
 test-e2e: build
 	npx vitest run --project e2e
+
+# What make test keeps short to stay within 20 minutes: the e2e files' Swarm variants (a
+# one-node swarm and a registry each) and the 90 s answer of request-limits (docs/testing.md).
+LONG_E2E_FILES := test/e2e/scale-to-zero.test.ts test/e2e/leases.test.ts test/e2e/request-limits.test.ts
+test-long: build
+	LUMA_E2E_LONG=1 npx vitest run --project e2e $(LONG_E2E_FILES)
 
 # The long crash run: 300 SIGKILLs (make test runs 50). LUMA_CRASH_SEED=N replays a run.
 test-crash: build

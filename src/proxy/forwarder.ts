@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerR
 import type { TLSSocket } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
 import type { ForwardOptions, ForwardOutcome } from './exchange.js';
+import { ForwardClocks } from './forward-clocks.js';
 import { forwardedValues, spellsAProxyHeader } from './forwarded-headers.js';
 import { responseHasBody } from './framing-policy.js';
 import { connectionNamed, HOP_BY_HOP, rawWithoutHopByHop } from './hop-by-hop.js';
@@ -105,36 +106,11 @@ export class Forwarder {
 
   forward(req: IncomingMessage, res: ServerResponse, target: Target, options: ForwardOptions): Promise<ForwardOutcome> {
     return new Promise((resolve) => {
-      let settled = false;
-      let responseTimer: NodeJS.Timeout | undefined;
       let sendTimer: NodeJS.Timeout | undefined;
-      let abortUpstream: ((error?: Error) => void) | undefined;
-      const finish = (outcome: ForwardOutcome): void => {
-        if (settled) return;
-        settled = true;
-        if (responseTimer) clearTimeout(responseTimer);
-        options.deadline?.whenExpired(undefined);
-        resolve(outcome);
-      };
-      // The whole-request deadline: the upstream request stops; the routing answers 504 or cuts the answer.
-      options.deadline?.whenExpired(() => {
-        finish({ kind: 'request-timeout' });
-        abortUpstream?.(new Error('request timeout'));
-      });
-      // Like nginx's proxy_read_timeout, the clock starts once the client has sent the whole
-      // request: a slow upload is not a slow response.
-      const startResponseClock = (): void => {
-        if (settled || res.headersSent) return;
-        responseTimer = setTimeout(() => {
-          // Settled first: aborting calls onError at once, which must not win.
-          finish({ kind: 'response-timeout' });
-          abortUpstream?.(new Error('response timeout'));
-        }, options.responseTimeoutMs);
-      };
+      const clocks = new ForwardClocks(options, resolve, () => res.headersSent);
+      const finish = (outcome: ForwardOutcome): void => clocks.finish(outcome);
       const hasBody = requestHasBody(req);
-      // A body is read by undici as it sends it, so its 'end' marks the upload's end.
-      if (!hasBody || req.complete) startResponseClock();
-      else req.once('end', startResponseClock);
+      clocks.startAfterRequest(req, hasBody && !req.complete);
 
       // A client that takes nothing for the send timeout is cut off (then 'close' below). The
       // clock runs from a write the client's socket or stream could not take until it drains,
@@ -154,25 +130,19 @@ export class Forwarder {
       // A client that goes away aborts the upstream request instead of leaving it running.
       res.once('close', () => {
         stopSendClock();
-        if (!res.writableFinished) {
-          finish({ kind: 'client-aborted' });
-          abortUpstream?.(new Error('client closed the connection'));
-        }
+        if (!res.writableFinished) clocks.stop({ kind: 'client-aborted' }, 'client closed the connection');
       });
 
       const handler: Dispatcher.DispatchHandler = {
-        onConnect: (abort) => {
-          abortUpstream = abort;
-          if (settled) abort(new Error('already settled'));
-        },
+        onConnect: (abort) => clocks.connected(abort),
         onHeaders: (statusCode, rawHeaders, resume, statusText) => {
-          if (settled) return false;
+          if (clocks.settled) return false;
           // undici reports 1xx heads here too: they are not the response, whose head follows.
           if (statusCode < 200) {
             relayInformational(res, statusCode, rawHeaders);
             return true;
           }
-          if (responseTimer) clearTimeout(responseTimer);
+          clocks.responseHeadCame();
           res.writeHead(statusCode, statusText, rawWithoutHopByHop(rawHeaders));
           options.onResponseHead?.();
           if (!responseHasBody(req.method ?? 'GET', statusCode)) {
@@ -190,14 +160,14 @@ export class Forwarder {
           });
           return true;
         },
-        onData: (chunk) => (settled ? false : writeToClient(chunk)),
+        onData: (chunk) => (clocks.settled ? false : writeToClient(chunk)),
         onComplete: () => {
-          if (settled) return;
+          if (clocks.settled) return;
           res.end();
           finish({ kind: 'response', status: res.statusCode });
         },
         onError: (error) => {
-          if (settled) return;
+          if (clocks.settled) return;
           if (res.headersSent) {
             res.destroy();
             finish({ kind: 'client-aborted' });

@@ -7,6 +7,7 @@ import { containerCreateOptions } from './container-options.js';
 import { decodedLogStream, dockerSince } from './docker-log-stream.js';
 import { ensureIsolatedNetwork, isMissingNetworkError } from './docker-network.js';
 import { DockerUnavailableError, dockerStatusCode, isUnreachableError } from './errors.js';
+import { followEngineEvents } from './event-stream.js';
 import { errorMessage } from '../util/error-message.js';
 import { isContainerRole, LABELS, leaseContainerName, leaseFromContainerName, type OwnerRef } from './labels.js';
 import { traceWake } from '../util/wake-trace.js';
@@ -31,7 +32,6 @@ import {
 
 /** Events after which a container's owner must be looked at again. */
 const WATCHED_ACTIONS = ['start', 'die', 'stop', 'kill', 'oom', 'destroy', 'pause', 'unpause', 'rename'] as const;
-const EVENTS_RECONNECT_MS = 1_000;
 const KNOWN_STATES: ReadonlySet<string> = new Set([
   'created',
   'running',
@@ -245,56 +245,15 @@ export class DockerRuntime implements ContainerRuntime, ImageRuntime {
   }
 
   watchChanges(onChange: (owner: OwnerRef, action: string) => void): () => void {
-    let stopped = false;
-    let stream: NodeJS.ReadableStream | undefined;
-    let retry: NodeJS.Timeout | undefined;
-    const connect = (): void => {
-      if (stopped) return;
-      this.docker.getEvents(
-        {
-          filters: {
-            type: ['container'],
-            event: [...WATCHED_ACTIONS],
-            label: [`${LABELS.managed}=true`, `${LABELS.instance}=${this.instance}`],
-          },
-        },
-        (error, events) => {
-          if (stopped) {
-            (events as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined)?.destroy?.();
-            return;
-          }
-          if (error || !events) {
-            retry = setTimeout(connect, EVENTS_RECONNECT_MS);
-            return;
-          }
-          stream = events;
-          let buffered = '';
-          events.on('data', (chunk: Buffer) => {
-            buffered += chunk.toString('utf8');
-            let newline: number;
-            while ((newline = buffered.indexOf('\n')) >= 0) {
-              const line = buffered.slice(0, newline).trim();
-              buffered = buffered.slice(newline + 1);
-              const event = parseEvent(line, this.instance);
-              if (event) onChange(event.owner, event.action);
-            }
-          });
-          const reconnect = (): void => {
-            if (stream !== events || stopped) return;
-            stream = undefined;
-            retry = setTimeout(connect, EVENTS_RECONNECT_MS);
-          };
-          events.on('end', reconnect);
-          events.on('error', reconnect);
-        },
-      );
+    const filters = {
+      type: ['container' as const],
+      event: [...WATCHED_ACTIONS],
+      label: [`${LABELS.managed}=true`, `${LABELS.instance}=${this.instance}`],
     };
-    connect();
-    return () => {
-      stopped = true;
-      if (retry) clearTimeout(retry);
-      (stream as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined)?.destroy?.();
-    };
+    return followEngineEvents(this.docker, filters, (line) => {
+      const event = parseEvent(line, this.instance);
+      if (event) onChange(event.owner, event.action);
+    });
   }
 
   async build(request: BuildRequest, onOutput: (text: string) => void, signal?: AbortSignal): Promise<void> {

@@ -1,36 +1,12 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  KINDS,
-  type Kind,
-  type LumaObject,
-  type ObjectMeta,
-  type ObjectOfKind,
-  type StatusOf,
-} from '../model/types.js';
-import { canonicalJson } from '../util/hash.js';
+import { KINDS, type Kind, type LumaObject, type ObjectMeta, type ObjectOfKind } from '../model/types.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { errorCode, fsyncDirectory, removeFileDurable, removeTempFiles, writeFileAtomic } from '../util/atomic-file.js';
-import {
-  checkInput,
-  checkPrecondition,
-  isPlainObject,
-  normalizeJson,
-  planApply,
-  sameJson,
-  shapeProblem,
-  withResourceVersion,
-} from './object-rules.js';
-import {
-  TerminatingError,
-  InvalidObjectError,
-  type ApplyOptions,
-  type ApplyResult,
-  type DeleteOptions,
-  type ObjectStore,
-  type WatchEvent,
-  type WatchListener,
-} from './store.js';
+import { isPlainObject, shapeProblem, withResourceVersion, type Decision } from './object-rules.js';
+import { DecidingStore } from './deciding-store.js';
+import { WatchListeners } from './watch-listeners.js';
+import type { ObjectStore, WatchEvent, WatchEventType, WatchListener } from './store.js';
 
 // The embedded default store: one JSON file per object under `<stateDir>/objects/<kind>/`,
 // all of them held in memory so that reads never touch the disk. The disk is written
@@ -64,9 +40,9 @@ export class StoreLoadError extends Error {
   }
 }
 
-export class FileStore implements ObjectStore {
+export class FileStore extends DecidingStore implements ObjectStore {
   private readonly objects = new Map<Kind, Map<string, LumaObject>>();
-  private readonly listeners = new Set<WatchListener>();
+  private readonly listeners: WatchListeners;
   private readonly objectLocks = new KeyedLock();
   /** Writes of the revision file, one at a time so that the file only ever grows. */
   private revisionWrites: Promise<void> = Promise.resolve();
@@ -82,6 +58,8 @@ export class FileStore implements ObjectStore {
     objects: LumaObject[],
     private readonly options: FileStoreOptions,
   ) {
+    super();
+    this.listeners = new WatchListeners(options.onListenerError);
     this.allocatedRevision = revision;
     this.persistedRevision = revision;
     for (const kind of KINDS) this.objects.set(kind, new Map());
@@ -145,94 +123,32 @@ export class FileStore implements ObjectStore {
     return [...bucket.keys()].sort().map((name) => structuredClone(bucket.get(name)) as ObjectOfKind<K>);
   }
 
-  apply(input: LumaObject, options: ApplyOptions = {}): Promise<{ object: LumaObject; result: ApplyResult }> {
-    try {
-      checkInput(input);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const { kind } = input;
-    const { name } = input.metadata;
-    return this.serialize(kind, name, async () => {
-      const current = this.bucket(kind).get(name);
-      checkPrecondition(kind, name, options.resourceVersion, current);
-      const { result, object } = planApply(input, current, this.options.initialFinalizers?.[kind]);
-      if (result === 'unchanged' || options.dryRun) return { result, object: structuredClone(object) };
-      if (current?.metadata.deletionTimestamp) throw new TerminatingError(kind, name);
-
-      const stored = withResourceVersion(object, ++this.allocatedRevision);
-      await writeFileAtomic(this.objectPath(kind, name), serialize(stored), { mode: FILE_MODE });
-      this.bucket(kind).set(name, stored);
-      this.emit({ type: result === 'created' ? 'ADDED' : 'MODIFIED', object: stored });
-      return { result, object: structuredClone(stored) };
-    });
+  protected initialFinalizers(kind: Kind): string[] | undefined {
+    return this.options.initialFinalizers?.[kind];
   }
 
-  updateStatus<K extends Kind>(kind: K, name: string, status: StatusOf<K>): Promise<ObjectOfKind<K> | undefined> {
-    return this.mutateStatus(kind, name, () => status);
-  }
-
-  mutateStatus<K extends Kind>(
-    kind: K,
+  /** Carries out what a write decides on the object as stored, in turn with its other writes. */
+  protected decideWrite<T>(
+    kind: Kind,
     name: string,
-    change: (current: ObjectOfKind<K>) => StatusOf<K> | undefined,
-  ): Promise<ObjectOfKind<K> | undefined> {
+    decide: (current: LumaObject | undefined) => Decision<T>,
+  ): Promise<T> {
     return this.serialize(kind, name, async () => {
-      const current = this.objects.get(kind)?.get(name);
-      if (!current) return undefined;
-      const status = change(structuredClone(current) as ObjectOfKind<K>);
-      if (status === undefined) return structuredClone(current) as ObjectOfKind<K>;
-      if (!isPlainObject(status)) throw new InvalidObjectError(`${kind} "${name}": status must be an object`);
-      const nextStatus = normalizeJson(status);
-      if (canonicalJson(nextStatus) === canonicalJson(current.status ?? {}))
-        return structuredClone(current) as ObjectOfKind<K>;
-      return structuredClone(await this.write({ ...current, status: nextStatus } as LumaObject)) as ObjectOfKind<K>;
-    });
-  }
-
-  setFinalizers(kind: Kind, name: string, finalizers: string[]): Promise<LumaObject | undefined> {
-    return this.serialize(kind, name, async () => {
-      const current = this.objects.get(kind)?.get(name);
-      if (!current) return undefined;
-      const next = [...new Set(finalizers)].sort();
-      if (next.length === 0 && current.metadata.deletionTimestamp) return void (await this.remove(current));
-      if (sameJson(next, current.metadata.finalizers ?? [])) return structuredClone(current);
-      const { finalizers: _old, ...metadata } = current.metadata;
-      return structuredClone(
-        await this.write({
-          ...current,
-          metadata: { ...metadata, ...(next.length > 0 ? { finalizers: next } : {}) },
-        } as LumaObject),
-      );
-    });
-  }
-
-  delete(kind: Kind, name: string, options: DeleteOptions = {}): Promise<LumaObject | undefined> {
-    return this.serialize(kind, name, async () => {
-      const current = this.objects.get(kind)?.get(name);
-      checkPrecondition(kind, name, options.resourceVersion, current);
-      if (!current) return undefined;
-      if ((current.metadata.finalizers ?? []).length > 0) {
-        if (current.metadata.deletionTimestamp) return structuredClone(current);
-        return structuredClone(
-          await this.write({
-            ...current,
-            metadata: { ...current.metadata, deletionTimestamp: new Date().toISOString() },
-          } as LumaObject),
-        );
-      }
-      return structuredClone(await this.remove(current));
+      const decision = decide(this.objects.get(kind)?.get(name));
+      if ('put' in decision) return structuredClone(decision.answer(await this.write(decision.put, decision.type)));
+      if ('remove' in decision) return structuredClone(decision.answer(await this.remove(decision.remove)));
+      return structuredClone(decision.answer);
     });
   }
 
   /** Stores a changed object under a new resourceVersion and announces it. */
-  private async write(object: LumaObject): Promise<LumaObject> {
+  private async write(object: LumaObject, type: Exclude<WatchEventType, 'DELETED'>): Promise<LumaObject> {
     // The object's own file carries its resourceVersion, and opening the store takes the
     // highest one found: only a deletion, which leaves no file, must persist the counter.
     const stored = withResourceVersion(object, ++this.allocatedRevision);
     await writeFileAtomic(this.objectPath(object.kind, object.metadata.name), serialize(stored), { mode: FILE_MODE });
     this.bucket(object.kind).set(object.metadata.name, stored);
-    this.emit({ type: 'MODIFIED', object: stored });
+    this.emit({ type, object: stored });
     return stored;
   }
 
@@ -245,13 +161,7 @@ export class FileStore implements ObjectStore {
   }
 
   watch(listener: WatchListener): () => void {
-    // A wrapper makes each subscription distinct, so subscribing one function twice and
-    // unsubscribing once leaves the other subscription in place.
-    const subscription: WatchListener = (event) => listener(event);
-    this.listeners.add(subscription);
-    return () => {
-      this.listeners.delete(subscription);
-    };
+    return this.listeners.add(listener);
   }
 
   async close(): Promise<void> {
@@ -298,34 +208,7 @@ export class FileStore implements ObjectStore {
   }
 
   private emit(event: WatchEvent): void {
-    if (this.listeners.size === 0) return;
-    // One copy for every listener (see ObjectStore.watch): a copy each was the largest
-    // allocation of a 10,000-project apply after the parse (bench/scale).
-    const copy: WatchEvent = { type: event.type, object: structuredClone(event.object) };
-    for (const listener of [...this.listeners]) {
-      // A listener may unsubscribe another while this event is being delivered.
-      if (!this.listeners.has(listener)) continue;
-      try {
-        listener(copy);
-      } catch (error) {
-        this.reportListenerError(error, copy);
-      }
-    }
-  }
-
-  private reportListenerError(error: unknown, event: WatchEvent): void {
-    try {
-      if (this.options.onListenerError) {
-        this.options.onListenerError(error, event);
-        return;
-      }
-      const message = error instanceof Error ? error.message : String(error);
-      process.emitWarning(
-        `a store watch listener threw on ${event.type} ${event.object.kind}/${event.object.metadata.name}: ${message}`,
-      );
-    } catch {
-      // Reporting is best effort: the write already happened and must still resolve.
-    }
+    this.listeners.emit(event);
   }
 }
 

@@ -1,11 +1,29 @@
 import { randomUUID } from 'node:crypto';
-import { API_VERSION, KINDS, isKind, type Kind, type LumaObject, type ObjectMeta } from '../model/types.js';
+import {
+  API_VERSION,
+  KINDS,
+  isKind,
+  type Kind,
+  type LumaObject,
+  type ObjectMeta,
+  type ObjectOfKind,
+  type StatusOf,
+} from '../model/types.js';
 import { canonicalJson } from '../util/hash.js';
-import { ConflictError, InvalidObjectError, type ApplyResult } from './store.js';
+import {
+  ConflictError,
+  InvalidObjectError,
+  TerminatingError,
+  type ApplyOptions,
+  type ApplyResult,
+  type DeleteOptions,
+  type WatchEventType,
+} from './store.js';
 
 // What every store does the same way, whatever holds the objects: the shape an object must
 // have, the resourceVersion precondition, and what an apply stores (server-set metadata,
-// generation bumped only by a spec change, status kept). Pure functions, no I/O.
+// generation bumped only by a spec change, status kept), and what each write decides once
+// it sees the object as stored (a Decision the store then carries out). Pure functions, no I/O.
 
 const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const MAX_NAME_LENGTH = 63;
@@ -115,4 +133,76 @@ export function planApply(
 
 export function withResourceVersion(object: LumaObject, revision: number): LumaObject {
   return { ...object, metadata: { ...object.metadata, resourceVersion: String(revision) } } as LumaObject;
+}
+
+/** What a write does once it sees the object as the store holds it: answer, put or remove. */
+export type Decision<T> =
+  | { answer: T }
+  | { put: LumaObject; type: Exclude<WatchEventType, 'DELETED'>; answer: (stored: LumaObject) => T }
+  | { remove: LumaObject; answer: (deleted: LumaObject) => T };
+
+export function decideApply(
+  input: LumaObject,
+  current: LumaObject | undefined,
+  options: ApplyOptions,
+  initialFinalizers?: string[],
+): Decision<{ object: LumaObject; result: ApplyResult }> {
+  const { kind } = input;
+  const { name } = input.metadata;
+  checkPrecondition(kind, name, options.resourceVersion, current);
+  const { result, object } = planApply(input, current, initialFinalizers);
+  if (result === 'unchanged' || options.dryRun) return { answer: { result, object } };
+  if (current?.metadata.deletionTimestamp) throw new TerminatingError(kind, name);
+  return {
+    put: object,
+    type: result === 'created' ? 'ADDED' : 'MODIFIED',
+    answer: (stored) => ({ result, object: stored }),
+  };
+}
+
+/** A status change: nothing for a missing object, nor for a status equal to the current one. */
+export function decideStatus<K extends Kind>(
+  kind: K,
+  name: string,
+  current: LumaObject | undefined,
+  change: (current: ObjectOfKind<K>) => StatusOf<K> | undefined,
+): Decision<ObjectOfKind<K> | undefined> {
+  if (!current) return { answer: undefined };
+  const status = change(structuredClone(current) as ObjectOfKind<K>);
+  const unchanged = { answer: current as ObjectOfKind<K> };
+  if (status === undefined) return unchanged;
+  if (!isPlainObject(status)) throw new InvalidObjectError(`${kind} "${name}": status must be an object`);
+  const nextStatus = normalizeJson(status);
+  if (canonicalJson(nextStatus) === canonicalJson(current.status ?? {})) return unchanged;
+  const put = { ...current, status: nextStatus } as LumaObject;
+  return { put, type: 'MODIFIED', answer: (stored) => stored as ObjectOfKind<K> };
+}
+
+/** The last finalizer gone from an object being deleted removes it. */
+export function decideFinalizers(
+  current: LumaObject | undefined,
+  finalizers: string[],
+): Decision<LumaObject | undefined> {
+  if (!current) return { answer: undefined };
+  const next = [...new Set(finalizers)].sort();
+  if (next.length === 0 && current.metadata.deletionTimestamp) return { remove: current, answer: () => undefined };
+  if (sameJson(next, current.metadata.finalizers ?? [])) return { answer: current };
+  const { finalizers: _old, ...metadata } = current.metadata;
+  const put = { ...current, metadata: { ...metadata, ...(next.length > 0 ? { finalizers: next } : {}) } };
+  return { put: put as LumaObject, type: 'MODIFIED', answer: (stored) => stored };
+}
+
+/** An object with finalizers is only marked for deletion; one without is removed. */
+export function decideDelete(
+  kind: Kind,
+  name: string,
+  current: LumaObject | undefined,
+  options: DeleteOptions,
+): Decision<LumaObject | undefined> {
+  checkPrecondition(kind, name, options.resourceVersion, current);
+  if (!current) return { answer: undefined };
+  if ((current.metadata.finalizers ?? []).length === 0) return { remove: current, answer: (stored) => stored };
+  if (current.metadata.deletionTimestamp) return { answer: current };
+  const put = { ...current, metadata: { ...current.metadata, deletionTimestamp: new Date().toISOString() } };
+  return { put: put as LumaObject, type: 'MODIFIED', answer: (stored) => stored };
 }

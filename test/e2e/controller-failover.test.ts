@@ -1,22 +1,12 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { API_PREFIX } from '../../src/api/wire.js';
 import type { ProjectObject } from '../../src/model/types.js';
-import { buildTestImage, containersOf, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
-import {
-  apiFetch,
-  eventually,
-  projectManifest,
-  request,
-  runCli,
-  startLuma,
-  tempDir,
-  writeConfig,
-  type LumaProcess,
-} from '../support/luma.js';
-import { startPostgres, type PrivatePostgres } from '../support/postgres.js';
+import { containersOf, TEST_IMAGE } from '../support/docker.js';
+import { apiFetch, eventually, projectManifest, request, runCli, type LumaProcess } from '../support/luma.js';
+import { lumaUpFor } from '../support/luma-up-fixture.js';
 
 // Controllers fail over (issue 22): several `luma up` on one PostgreSQL database, each with
 // its own state directory and ports. One leads and reconciles; the others answer the API.
@@ -43,48 +33,15 @@ function exitOf(luma: LumaProcess): Promise<number | null> {
 }
 
 describe('controllers sharing a PostgreSQL store fail over', () => {
-  const instance = testInstance('fo');
-  let postgres: PrivatePostgres;
-  let url: string;
-  let dir: string;
-  let config: string;
-  const started: LumaProcess[] = [];
-
-  beforeAll(async () => {
-    await buildTestImage();
-    postgres = await startPostgres();
-    url = await postgres.createDatabase();
-    dir = await tempDir('fo');
-    await mkdir(path.join(dir, 'manifests'));
-    config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '2s' });
-  });
-
-  afterAll(async () => {
-    for (const luma of started) {
-      // A paused process takes SIGKILL too; SIGCONT first only so that its pipes drain.
-      if (luma.child.exitCode === null && luma.child.signalCode === null) luma.child.kill('SIGCONT');
-      await luma.kill();
-    }
-    await removeInstanceContainers(instance);
-    await postgres?.remove();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  async function start(state: string): Promise<LumaProcess> {
-    const luma = await startLuma({
-      stateDir: path.join(dir, state),
-      manifests: path.join(dir, 'manifests'),
-      instance,
-      config,
-      args: ['--store', url],
-      env: { LUMA_LOG_LEVEL: 'info' },
-    });
-    started.push(luma);
-    return luma;
-  }
+  const fixture = lumaUpFor(
+    'fo',
+    { resyncInterval: '1s', stopTimeout: '2s' },
+    { postgres: true, startLater: true, env: { LUMA_LOG_LEVEL: 'info' } },
+  );
+  const { instance, start } = fixture;
 
   async function apply(luma: LumaProcess, name: string): Promise<void> {
-    const file = path.join(dir, `${name}.yaml`);
+    const file = path.join(fixture.dir, `${name}.yaml`);
     await writeFile(file, projectManifest(name, { image: TEST_IMAGE, hostnames: [`${name}.localhost`] }));
     const applied = await runCli(['apply', '-f', file], { api: luma.api });
     expect(applied.code, applied.stderr).toBe(0);
@@ -97,7 +54,7 @@ describe('controllers sharing a PostgreSQL store fail over', () => {
 
   /** The store's version counter: it moves with every write any process makes. */
   async function storeVersion(): Promise<number> {
-    const client = new pg.Client({ connectionString: url });
+    const client = new pg.Client({ connectionString: fixture.storeUrl });
     await client.connect();
     try {
       return Number(

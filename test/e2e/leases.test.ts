@@ -14,6 +14,7 @@ import {
   type LumaProcess,
 } from '../support/luma.js';
 import { startBackend, type BackendName, type RuntimeBackend } from '../support/runtime-backend.js';
+import { E2E_BACKENDS } from '../support/long-run.js';
 
 // Pools and leases through a real `luma up`, real containers and the CLI: claims from the
 // pool, fresh starts, expiry on time with the bill in the ledger, limits, caps, renewal,
@@ -46,7 +47,7 @@ function leaseManifest(
   return lines.join('\n') + '\n';
 }
 
-describe.each<BackendName>(['docker', 'swarm'])('pools and leases (%s runtime)', (backendName) => {
+describe.each<BackendName>(E2E_BACKENDS)('pools and leases (%s runtime)', (backendName) => {
   const instance = testInstance(`leases-${backendName}`);
   let backend: RuntimeBackend;
   let luma: LumaProcess;

@@ -1,65 +1,20 @@
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ProjectObject } from '../../src/model/types.js';
-import {
-  buildTestImage,
-  containersOf,
-  removeInstanceContainers,
-  runningContainersOf,
-  TEST_IMAGE,
-  testInstance,
-} from '../support/docker.js';
-import {
-  apiFetch,
-  eventually,
-  projectManifest,
-  request,
-  runCli,
-  startLuma,
-  tempDir,
-  writeConfig,
-  type LumaProcess,
-} from '../support/luma.js';
-import { startPostgres, type PrivatePostgres } from '../support/postgres.js';
+import { containersOf, runningContainersOf, TEST_IMAGE } from '../support/docker.js';
+import { apiFetch, eventually, projectManifest, request, runCli, type LumaProcess } from '../support/luma.js';
+import { lumaUpFor } from '../support/luma-up-fixture.js';
 
 // `luma up --store postgres://…` (issue 22): a real project through scale to zero with
 // its objects in a private PostgreSQL instead of the state directory, and a second Luma
 // with an empty state directory that finds them there.
 
 describe('luma up --store postgres://', () => {
-  const instance = testInstance('pgs');
-  let postgres: PrivatePostgres;
-  let url: string;
-  let dir: string;
-  let config: string;
+  const fixture = lumaUpFor('pgs', { resyncInterval: '1s', stopTimeout: '2s' }, { postgres: true, startLater: true });
+  const { instance } = fixture;
   let luma: LumaProcess | undefined;
-
-  beforeAll(async () => {
-    await buildTestImage();
-    postgres = await startPostgres();
-    url = await postgres.createDatabase();
-    dir = await tempDir('pgs');
-    await mkdir(path.join(dir, 'manifests'));
-    config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '2s' });
-  });
-
-  afterAll(async () => {
-    await luma?.stop();
-    await removeInstanceContainers(instance);
-    await postgres?.remove();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  const start = (state: string): Promise<LumaProcess> =>
-    startLuma({
-      stateDir: path.join(dir, state),
-      manifests: path.join(dir, 'manifests'),
-      instance,
-      config,
-      args: ['--store', url],
-    });
 
   async function phase(name: string): Promise<string | undefined> {
     const result = await runCli(['get', 'project', name, '-o', 'json'], { api: luma!.api });
@@ -67,8 +22,8 @@ describe('luma up --store postgres://', () => {
   }
 
   it('runs a project through scale to zero with its objects in PostgreSQL', async () => {
-    luma = await start('state-a');
-    const file = path.join(dir, 'cold.yaml');
+    luma = await fixture.start('state-a');
+    const file = path.join(fixture.dir, 'cold.yaml');
     await writeFile(
       file,
       projectManifest('cold', { image: TEST_IMAGE, hostnames: ['cold.localhost'], idleTimeout: '1s' }),
@@ -86,24 +41,24 @@ describe('luma up --store postgres://', () => {
     expect((await request(luma.proxyPort, 'cold.localhost')).status).toBe(200);
 
     // The objects are rows of the database, not files of the state directory.
-    const client = new pg.Client({ connectionString: url });
+    const client = new pg.Client({ connectionString: fixture.storeUrl });
     await client.connect();
     const { rows } = await client.query<{ kind: string; name: string }>('SELECT kind, name FROM luma_objects');
     await client.end();
     expect(rows).toContainEqual({ kind: 'Project', name: 'cold' });
-    expect(await readdir(path.join(dir, 'state-a'))).not.toContain('objects');
+    expect(await readdir(path.join(fixture.dir, 'state-a'))).not.toContain('objects');
   });
 
   it('a Luma started on another state directory finds the objects in the database', async () => {
     await luma?.stop();
-    luma = await start('state-b');
+    luma = await fixture.start('state-b');
     await eventually(async () => (await phase('cold')) !== undefined, 10_000, 'project cold read from the database');
     expect((await request(luma.proxyPort, 'cold.localhost')).status).toBe(200);
     expect(await containersOf(instance, 'cold')).toHaveLength(1);
   });
 
   it('with PostgreSQL stopped: /healthz and an event say so, running apps keep answering, all converges after', async () => {
-    const file = path.join(dir, 'warm.yaml');
+    const file = path.join(fixture.dir, 'warm.yaml');
     await writeFile(
       file,
       projectManifest('warm', { image: TEST_IMAGE, hostnames: ['warm.localhost'], minInstances: 1 }),
@@ -111,7 +66,7 @@ describe('luma up --store postgres://', () => {
     expect((await runCli(['apply', '-f', file], { api: luma!.api })).code).toBe(0);
     await eventually(async () => (await phase('warm')) === 'Running', 20_000, 'warm Running');
 
-    await postgres.stop();
+    await fixture.postgres.stop();
     await eventually(
       async () => {
         const health = await apiFetch(luma!.api, '/healthz');
@@ -125,9 +80,9 @@ describe('luma up --store postgres://', () => {
     const down = await runCli(['events'], { api: luma!.api });
     expect(down.stdout).toContain('DatabaseUnreachable');
 
-    await postgres.start();
+    await fixture.postgres.start();
     await eventually(async () => (await apiFetch(luma!.api, '/healthz')).status === 200, 15_000, '/healthz ok again');
-    const after = path.join(dir, 'after.yaml');
+    const after = path.join(fixture.dir, 'after.yaml');
     await writeFile(after, projectManifest('after', { image: TEST_IMAGE, hostnames: ['after.localhost'] }));
     expect((await runCli(['apply', '-f', after], { api: luma!.api })).code).toBe(0);
     await eventually(

@@ -14,6 +14,7 @@ import {
   type ProjectManifestSpec,
 } from '../support/luma.js';
 import { lumaUpFor } from '../support/luma-up-fixture.js';
+import { LONG_E2E } from '../support/long-run.js';
 
 // spec.timeout and spec.scaling.maxConcurrency through a real `luma up`, real containers
 // and real requests (SPEC §1, issue 24's acceptance). The app is built by Luma from a
@@ -163,11 +164,15 @@ describe('request timeout and hard concurrency', () => {
   }
 
   // The two long cases run side by side: together about two minutes instead of nearly four.
+  // make test keeps the answer short (a 20 s answer past the other project's 10 s);
+  // make test-long (LUMA_E2E_LONG=1) lets a 90 s answer through, as issue 24 asks.
+  const answerS = LONG_E2E ? 90 : 20;
+  const patientTimeout = LONG_E2E ? '120s' : '40s';
   it.concurrent(
-    'lets a 90 s answer through with timeout: 120s and answers 504 at 10 s with timeout: 10s',
+    `lets a ${answerS} s answer through with timeout: ${patientTimeout} and answers 504 at 10 s with timeout: 10s`,
     async () => {
       const [patient, hasty] = await Promise.all([
-        project('patient', { timeout: '120s', startupTimeout: '60s' }),
+        project('patient', { timeout: patientTimeout, startupTimeout: '60s' }),
         project('hasty', { timeout: '10s', startupTimeout: '60s' }),
       ]);
       // Both start from zero: the timeout counts the cold start too, so each is warmed first.
@@ -175,16 +180,16 @@ describe('request timeout and hard concurrency', () => {
       await eventually(async () => (await request(up.luma.proxyPort, hasty, '/')).status === 200, 30_000, 'hasty');
 
       const [long, cut] = await Promise.all([
-        timed(up.luma.proxyPort, patient, '/cgi-bin/wait?90'),
-        timed(up.luma.proxyPort, hasty, '/cgi-bin/wait?90'),
+        timed(up.luma.proxyPort, patient, `/cgi-bin/wait?${answerS}`),
+        timed(up.luma.proxyPort, hasty, `/cgi-bin/wait?${answerS}`),
       ]);
       expect(cut.status).toBe(504);
       expect(cut.body).toContain('did not answer within its timeout of 10s');
       expect(cut.ms).toBeGreaterThanOrEqual(9_900);
       expect(cut.ms).toBeLessThan(13_000);
       expect(long.status).toBe(200);
-      expect(long.body).toBe('waited 90\n');
-      expect(long.ms).toBeGreaterThanOrEqual(90_000);
+      expect(long.body).toBe(`waited ${answerS}\n`);
+      expect(long.ms).toBeGreaterThanOrEqual(answerS * 1000);
     },
     240_000,
   );

@@ -14,13 +14,14 @@ import {
   type LumaProcess,
 } from '../support/luma.js';
 import { startBackend, type BackendName, type RuntimeBackend } from '../support/runtime-backend.js';
+import { E2E_BACKENDS } from '../support/long-run.js';
 
 // Issue 2's central promise through a real `luma up` and the real CLI: a cold project
 // starts on its first request, idles to zero, and starts again. Run twice: on the
 // machine's Docker engine, and with `--runtime swarm` on a one-node swarm of its own with
 // a registry (issue 22), where an instance is a service scaled between 0 and 1.
 
-describe.each<BackendName>(['docker', 'swarm'])('scale to zero through `luma up` (%s runtime)', (backendName) => {
+describe.each<BackendName>(E2E_BACKENDS)('scale to zero through `luma up` (%s runtime)', (backendName) => {
   const instance = testInstance(`stz-${backendName}`);
   let luma: LumaProcess;
   let dir: string;

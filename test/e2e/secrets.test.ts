@@ -1,17 +1,9 @@
-import { readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestImage, containersOf, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
-import {
-  apiFetch,
-  eventually,
-  request,
-  runCli,
-  startLuma,
-  tempDir,
-  writeConfig,
-  type LumaProcess,
-} from '../support/luma.js';
+import { describe, expect, it } from 'vitest';
+import { containersOf, TEST_IMAGE } from '../support/docker.js';
+import { apiFetch, eventually, request, runCli } from '../support/luma.js';
+import { lumaUpFor } from '../support/luma-up-fixture.js';
 
 // A secret's value reaches the container's environment and nothing else: not a file of the
 // state directory, not any output of the CLI, not an answer or stream of the API, not a
@@ -53,44 +45,24 @@ async function filesUnder(dir: string): Promise<string[]> {
 }
 
 describe('secrets', () => {
-  const instance = testInstance('secret');
-  let luma: LumaProcess;
-  let dir: string;
-  let stateDir: string;
+  // The watched directory holds the reference; the value is given through the CLI.
+  const fixture = lumaUpFor(
+    'secret',
+    { resyncInterval: '1s', stopTimeout: '1s' },
+    { manifests: { 'vault.yaml': PROJECT }, env: { LUMA_LOG_LEVEL: 'trace' } },
+  );
+  const { instance } = fixture;
   const cliOutputs: Array<[string, string]> = [];
 
   async function cli(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-    const result = await runCli(args, { api: luma.api, ...(stdin !== undefined ? { stdin } : {}) });
+    const result = await runCli(args, { api: fixture.luma.api, ...(stdin !== undefined ? { stdin } : {}) });
     cliOutputs.push([`luma ${args.join(' ')}`, result.stdout + result.stderr]);
     return result;
   }
 
   async function envOfApp(): Promise<string> {
-    return (await request(luma.proxyPort, HOST, '/cgi-bin/env')).body;
+    return (await request(fixture.luma.proxyPort, HOST, '/cgi-bin/env')).body;
   }
-
-  beforeAll(async () => {
-    await buildTestImage();
-    dir = await tempDir('secret');
-    stateDir = path.join(dir, 'state');
-    await mkdir(path.join(dir, 'manifests'));
-    // The watched directory holds the reference; the value is given through the CLI.
-    await writeFile(path.join(dir, 'manifests', 'vault.yaml'), PROJECT);
-    const config = await writeConfig(dir, { resyncInterval: '1s', stopTimeout: '1s' });
-    luma = await startLuma({
-      stateDir,
-      manifests: path.join(dir, 'manifests'),
-      instance,
-      config,
-      env: { LUMA_LOG_LEVEL: 'trace' },
-    });
-  });
-
-  afterAll(async () => {
-    await luma?.stop();
-    await removeInstanceContainers(instance);
-    await rm(dir, { recursive: true, force: true });
-  });
 
   it('holds a project whose secret is missing with a condition that names it, and starts it once it exists', async () => {
     await eventually(
@@ -135,7 +107,7 @@ describe('secrets', () => {
     const project = await cli(['describe', 'project', 'vault']);
     expect(project.stdout).toMatch(/DB_PASSWORD: secret\/db key password: set hmac-sha256:[0-9a-f]{16}/);
     await cli(['get', 'project', 'vault', '-o', 'yaml']);
-    const file = path.join(dir, 'db.yaml');
+    const file = path.join(fixture.dir, 'db.yaml');
     await writeFile(file, secretManifest(VALUE));
     const diff = await cli(['diff', '-f', file]);
     expect(diff.stdout).toMatch(/digest/);
@@ -148,17 +120,17 @@ describe('secrets', () => {
   it('answers every API route and stream without a value', async () => {
     const answers: Array<[string, string]> = [];
     for (const route of ['/api/v1alpha1/secrets', '/api/v1alpha1/secrets/db', '/api/v1alpha1/projects/vault']) {
-      const response = await apiFetch(luma.api, route);
+      const response = await apiFetch(fixture.luma.api, route);
       expect(response.status).toBe(200);
       answers.push([route, await response.text()]);
     }
-    const applied = await apiFetch(luma.api, '/apply?dryRun=true', {
+    const applied = await apiFetch(fixture.luma.api, '/apply?dryRun=true', {
       method: 'POST',
       headers: { 'content-type': 'application/yaml' },
       body: secretManifest(VALUE),
     });
     answers.push(['POST /apply (dry run)', await applied.text()]);
-    const put = await apiFetch(luma.api, '/api/v1alpha1/secrets/db', {
+    const put = await apiFetch(fixture.luma.api, '/api/v1alpha1/secrets/db', {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -171,14 +143,14 @@ describe('secrets', () => {
     expect(put.status).toBe(200);
     answers.push(['PUT /secrets/db', await put.text()]);
     answers.push(['watch', await watchUntilSynced('/api/v1alpha1/secrets?watch=true')]);
-    answers.push(['events', await (await apiFetch(luma.api, '/api/v1alpha1/events')).text()]);
+    answers.push(['events', await (await apiFetch(fixture.luma.api, '/api/v1alpha1/events')).text()]);
     expect(answers[1]?.[1]).toMatch(/"digest":"hmac-sha256:[0-9a-f]{16}"/);
     for (const [route, text] of answers) expectNoValue(text, route);
   });
 
   it('refuses a bad value or a Secret of the wrong shape, naming the key, never quoting the value', async () => {
     const put = async (body: unknown): Promise<[number, string]> => {
-      const response = await apiFetch(luma.api, '/api/v1alpha1/secrets/db', {
+      const response = await apiFetch(fixture.luma.api, '/api/v1alpha1/secrets/db', {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
@@ -207,16 +179,16 @@ describe('secrets', () => {
   });
 
   it('keeps no value in any file of the state directory, nor in its own log', async () => {
-    const files = await filesUnder(stateDir);
+    const files = await filesUnder(path.join(fixture.dir, 'state'));
     expect(files.some((file) => file.endsWith(path.join('secret', 'db.json')))).toBe(true);
     for (const file of files) expectNoValue((await readFile(file)).toString('latin1'), file);
-    expect(luma.output()).toContain('"level":20'); // debug lines were written: the check saw the most Luma says
-    expectNoValue(luma.output(), "Luma's log");
+    expect(fixture.luma.output()).toContain('"level":20'); // debug lines were written: the check saw the most Luma says
+    expectNoValue(fixture.luma.output(), "Luma's log");
   });
 
   it('refuses a Secret in the watched directory, which lives in Git', async () => {
     await writeFile(
-      path.join(dir, 'manifests', 'leak.yaml'),
+      path.join(fixture.dir, 'manifests', 'leak.yaml'),
       secretManifest('from-git').replace('name: db', 'name: leak'),
     );
     await eventually(
@@ -229,7 +201,7 @@ describe('secrets', () => {
 
   async function watchUntilSynced(route: string): Promise<string> {
     const abort = new AbortController();
-    const response = await apiFetch(luma.api, route, { signal: abort.signal });
+    const response = await apiFetch(fixture.luma.api, route, { signal: abort.signal });
     const reader = response.body!.getReader();
     let text = '';
     while (!text.includes('SYNCED')) {

@@ -1,12 +1,12 @@
 import type Docker from 'dockerode';
+import { followEngineEvents } from '../event-stream.js';
 import { LABELS, type OwnerRef } from '../labels.js';
 
-// Engine events that concern Luma's services, reconnecting when the engine goes away.
+// Engine events that concern Luma's services (event-stream.ts reconnects when the engine goes away).
 // A manager reports every service's create, update (a scale, a claim) and remove, but
 // containers only of its own node: a task that dies on another node shows at the
 // controller's next resync (docs/cluster.md).
 
-const RECONNECT_MS = 1_000;
 const CONTAINER_ACTIONS = ['start', 'die', 'stop', 'kill', 'oom', 'destroy'];
 const SERVICE_ID_ATTRIBUTE = 'com.docker.swarm.service.id';
 
@@ -45,8 +45,6 @@ export function watchSwarmChanges(
   onChange: (owner: OwnerRef, action: string) => void,
 ): () => void {
   let stopped = false;
-  let stream: (NodeJS.ReadableStream & { destroy?: () => void }) | undefined;
-  let retry: NodeJS.Timeout | undefined;
   const handle = (line: string): void => {
     const event = line ? parse(line) : undefined;
     if (!event?.Action) return;
@@ -57,38 +55,13 @@ export function watchSwarmChanges(
       })
       .catch(() => undefined);
   };
-  const connect = (): void => {
-    if (stopped) return;
-    const filters = {
-      type: ['service' as const, 'container' as const],
-      event: ['create', 'update', 'remove', ...CONTAINER_ACTIONS],
-    };
-    source.docker.getEvents({ filters }, (error, events) => {
-      if (stopped) return void (events as typeof stream)?.destroy?.();
-      if (error || !events) return void (retry = setTimeout(connect, RECONNECT_MS));
-      stream = events;
-      let buffered = '';
-      events.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString('utf8');
-        let newline: number;
-        while ((newline = buffered.indexOf('\n')) >= 0) {
-          handle(buffered.slice(0, newline).trim());
-          buffered = buffered.slice(newline + 1);
-        }
-      });
-      const reconnect = (): void => {
-        if (stream !== events || stopped) return;
-        stream = undefined;
-        retry = setTimeout(connect, RECONNECT_MS);
-      };
-      events.on('end', reconnect);
-      events.on('error', reconnect);
-    });
+  const filters = {
+    type: ['service' as const, 'container' as const],
+    event: ['create', 'update', 'remove', ...CONTAINER_ACTIONS],
   };
-  connect();
+  const stopFollowing = followEngineEvents(source.docker, filters, handle);
   return () => {
     stopped = true;
-    if (retry) clearTimeout(retry);
-    stream?.destroy?.();
+    stopFollowing();
   };
 }

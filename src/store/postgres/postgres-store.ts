@@ -1,23 +1,14 @@
 import pg from 'pg';
-import type { Kind, LumaObject, ObjectMeta, ObjectOfKind, StatusOf } from '../../model/types.js';
-import { canonicalJson } from '../../util/hash.js';
+import type { Kind, LumaObject, ObjectMeta, ObjectOfKind } from '../../model/types.js';
 import { KeyedLock } from '../../util/keyed-lock.js';
-import { checkInput, checkPrecondition, isPlainObject, normalizeJson, planApply, sameJson } from '../object-rules.js';
-import {
-  InvalidObjectError,
-  TerminatingError,
-  type ApplyOptions,
-  type ApplyResult,
-  type DeleteOptions,
-  type ObjectStore,
-  type WatchEvent,
-  type WatchListener,
-} from '../store.js';
+import type { Decision } from '../object-rules.js';
+import type { ObjectStore, WatchEvent, WatchListener } from '../store.js';
+import { DecidingStore } from '../deciding-store.js';
 import { ChangeListener } from './change-listener.js';
 import { migrate } from './migrations.js';
 import { StoreFeed } from './store-feed.js';
 import { StoreConnection, type ConnectionState } from './store-connection.js';
-import { writeChange, type Decision } from './store-sql.js';
+import { writeChange } from './store-sql.js';
 
 // The shared store: objects live in PostgreSQL, so any number of Luma processes can hold
 // them at once. Reads are answered from an in-memory mirror (the interface's reads are
@@ -48,13 +39,15 @@ interface Shared {
   closed: boolean;
 }
 
-export class PostgresStore implements ObjectStore {
+export class PostgresStore extends DecidingStore implements ObjectStore {
   private constructor(
     private readonly shared: Shared,
     private readonly options: PostgresStoreOptions,
     /** Passed by every write of a fenced view (the leading controller's). */
     private readonly fence?: WriteFence,
-  ) {}
+  ) {
+    super();
+  }
 
   static async open(connectionString: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const connection = new StoreConnection(connectionString, options.onConnection);
@@ -107,70 +100,8 @@ export class PostgresStore implements ObjectStore {
     return [...bucket.keys()].sort().map((name) => structuredClone(bucket.get(name)) as ObjectOfKind<K>);
   }
 
-  apply(input: LumaObject, options: ApplyOptions = {}): Promise<{ object: LumaObject; result: ApplyResult }> {
-    try {
-      checkInput(input);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const { kind } = input;
-    const { name } = input.metadata;
-    return this.write(kind, name, (current) => {
-      checkPrecondition(kind, name, options.resourceVersion, current);
-      const { result, object } = planApply(input, current, this.options.initialFinalizers?.[kind]);
-      if (result === 'unchanged' || options.dryRun) return { answer: { result, object } };
-      if (current?.metadata.deletionTimestamp) throw new TerminatingError(kind, name);
-      return {
-        put: object,
-        type: result === 'created' ? 'ADDED' : 'MODIFIED',
-        answer: (stored) => ({ result, object: stored }),
-      };
-    });
-  }
-
-  updateStatus<K extends Kind>(kind: K, name: string, status: StatusOf<K>): Promise<ObjectOfKind<K> | undefined> {
-    return this.mutateStatus(kind, name, () => status);
-  }
-
-  mutateStatus<K extends Kind>(
-    kind: K,
-    name: string,
-    change: (current: ObjectOfKind<K>) => StatusOf<K> | undefined,
-  ): Promise<ObjectOfKind<K> | undefined> {
-    return this.write<ObjectOfKind<K> | undefined>(kind, name, (current) => {
-      if (!current) return { answer: undefined };
-      const status = change(structuredClone(current) as ObjectOfKind<K>);
-      const unchanged = { answer: current as ObjectOfKind<K> };
-      if (status === undefined) return unchanged;
-      if (!isPlainObject(status)) throw new InvalidObjectError(`${kind} "${name}": status must be an object`);
-      const nextStatus = normalizeJson(status);
-      if (canonicalJson(nextStatus) === canonicalJson(current.status ?? {})) return unchanged;
-      const put = { ...current, status: nextStatus } as LumaObject;
-      return { put, type: 'MODIFIED', answer: (stored) => stored as ObjectOfKind<K> };
-    });
-  }
-
-  setFinalizers(kind: Kind, name: string, finalizers: string[]): Promise<LumaObject | undefined> {
-    return this.write<LumaObject | undefined>(kind, name, (current) => {
-      if (!current) return { answer: undefined };
-      const next = [...new Set(finalizers)].sort();
-      if (next.length === 0 && current.metadata.deletionTimestamp) return { remove: current, answer: () => undefined };
-      if (sameJson(next, current.metadata.finalizers ?? [])) return { answer: current };
-      const { finalizers: _old, ...metadata } = current.metadata;
-      const put = { ...current, metadata: { ...metadata, ...(next.length > 0 ? { finalizers: next } : {}) } };
-      return { put: put as LumaObject, type: 'MODIFIED', answer: (stored) => stored };
-    });
-  }
-
-  delete(kind: Kind, name: string, options: DeleteOptions = {}): Promise<LumaObject | undefined> {
-    return this.write<LumaObject | undefined>(kind, name, (current) => {
-      checkPrecondition(kind, name, options.resourceVersion, current);
-      if (!current) return { answer: undefined };
-      if ((current.metadata.finalizers ?? []).length === 0) return { remove: current, answer: (stored) => stored };
-      if (current.metadata.deletionTimestamp) return { answer: current };
-      const put = { ...current, metadata: { ...current.metadata, deletionTimestamp: new Date().toISOString() } };
-      return { put: put as LumaObject, type: 'MODIFIED', answer: (stored) => stored };
-    });
+  protected initialFinalizers(kind: Kind): string[] | undefined {
+    return this.options.initialFinalizers?.[kind];
   }
 
   watch(listener: WatchListener): () => void {
@@ -198,7 +129,11 @@ export class PostgresStore implements ObjectStore {
   }
 
   /** Runs one write's transaction, in turn with this process's other writes of the object. */
-  private write<T>(kind: Kind, name: string, decide: (current: LumaObject | undefined) => Decision<T>): Promise<T> {
+  protected decideWrite<T>(
+    kind: Kind,
+    name: string,
+    decide: (current: LumaObject | undefined) => Decision<T>,
+  ): Promise<T> {
     const { shared } = this;
     if (shared.closed) return Promise.reject(new Error(`the store is closed; ${kind} "${name}" was not written`));
     return shared.objectLocks.run(`${kind}/${name}`, async () => {

@@ -1,5 +1,6 @@
 import type { Kind, LumaObject } from '../../model/types.js';
 import type { WatchEvent, WatchListener } from '../store.js';
+import { WatchListeners } from '../watch-listeners.js';
 import { Mirror, type Change } from './mirror.js';
 import type { StoreConnection } from './store-connection.js';
 import { loadChanges, loadSnapshot } from './store-sql.js';
@@ -11,15 +12,17 @@ import { loadChanges, loadSnapshot } from './store-sql.js';
 
 export class StoreFeed {
   private readonly mirror = new Mirror();
-  private readonly listeners = new Set<WatchListener>();
+  private readonly listeners: WatchListeners;
   private reading: Promise<void> | undefined;
   private readAgain = false;
   private stopped = false;
 
   constructor(
     private readonly connection: StoreConnection,
-    private readonly onListenerError?: (error: unknown, event: WatchEvent) => void,
-  ) {}
+    onListenerError?: (error: unknown, event: WatchEvent) => void,
+  ) {
+    this.listeners = new WatchListeners(onListenerError);
+  }
 
   get version(): number {
     return this.mirror.version;
@@ -30,12 +33,7 @@ export class StoreFeed {
   }
 
   watch(listener: WatchListener): () => void {
-    // A wrapper makes each subscription distinct, as in the file store.
-    const subscription: WatchListener = (event) => listener(event);
-    this.listeners.add(subscription);
-    return () => {
-      this.listeners.delete(subscription);
-    };
+    return this.listeners.add(listener);
   }
 
   /** Applies changes a write brought, and starts again from a snapshot if one is still missing. */
@@ -84,29 +82,6 @@ export class StoreFeed {
   }
 
   private emit(events: readonly WatchEvent[]): void {
-    for (const event of events) {
-      for (const listener of [...this.listeners]) {
-        // A listener may unsubscribe another while this event is being delivered.
-        if (!this.listeners.has(listener)) continue;
-        const copy: WatchEvent = { type: event.type, object: structuredClone(event.object) };
-        try {
-          listener(copy);
-        } catch (error) {
-          this.reportListenerError(error, copy);
-        }
-      }
-    }
-  }
-
-  private reportListenerError(error: unknown, event: WatchEvent): void {
-    try {
-      if (this.onListenerError) return this.onListenerError(error, event);
-      const message = error instanceof Error ? error.message : String(error);
-      process.emitWarning(
-        `a store watch listener threw on ${event.type} ${event.object.kind}/${event.object.metadata.name}: ${message}`,
-      );
-    } catch {
-      // Reporting is best effort: the write already happened and must still resolve.
-    }
+    for (const event of events) this.listeners.emit(event);
   }
 }

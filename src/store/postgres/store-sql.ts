@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Kind, LumaObject } from '../../model/types.js';
-import { withResourceVersion } from '../object-rules.js';
+import { withResourceVersion, type Decision } from '../object-rules.js';
 import type { WatchEventType } from '../store.js';
 import { CHANGES_CHANNEL } from './change-listener.js';
 import type { Change } from './mirror.js';
@@ -11,12 +11,6 @@ import type { Change } from './mirror.js';
 // order and the change log has no gaps, which is what lets a reader resume from the last
 // version it saw. The write then reads the object's row (the precondition is checked
 // against the database, not a cache), writes the row and the change, and notifies.
-
-/** What a write does once it sees the object as the database holds it. */
-export type Decision<T> =
-  | { answer: T }
-  | { put: LumaObject; type: Exclude<WatchEventType, 'DELETED'>; answer: (stored: LumaObject) => T }
-  | { remove: LumaObject; answer: (deleted: LumaObject) => T };
 
 export interface WriteRequest<T> {
   kind: Kind;
