@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE  ?= node
 LUMA  := $(NODE) dist/cli/main.js
 
-.PHONY: setup build run lint format test test-unit test-integration test-e2e test-long test-crash test-engine-restart test-fuzz test-fuzz-proxy typecheck example-context proxy-image bench-coldstart bench-proxy bench-lease bench-scale bench-soak clean
+.PHONY: setup build run lint format test test-unit test-integration test-e2e test-long test-crash test-engine-restart test-cluster test-fuzz test-fuzz-proxy typecheck example-context proxy-image bench-coldstart bench-proxy bench-lease bench-scale bench-soak clean
 
 setup:
 	@bash scripts/setup.sh
@@ -63,6 +63,11 @@ test-crash: build
 # root needed. Also the last step of make test; this target runs it alone (docs/testing.md).
 test-engine-restart: build
 	npx vitest run --project engine-restart
+
+# Three swarm nodes (engines in network namespaces), a registry, PostgreSQL and three
+# controllers: spread, a node lost, the leader SIGKILLed; root needed (docs/cluster.md).
+test-cluster: build
+	npx vitest run --project cluster
 
 # Five to twenty times the fuzzing cases of make test.
 test-fuzz: setup

@@ -48,6 +48,16 @@ export default defineConfig({
           hookTimeout: 180_000,
         },
       },
+      {
+        // `make test-cluster` only (root, three engines in network namespaces): not in `make test`.
+        test: {
+          name: 'cluster',
+          include: ['test/cluster/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 400_000,
+          hookTimeout: 240_000,
+        },
+      },
     ],
   },
 });

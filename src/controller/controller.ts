@@ -339,6 +339,18 @@ export class Controller implements ProxyHooks {
   }
 
   /**
+   * A request held by another controller's proxy (a standby's, docs/cluster.md): this
+   * process's proxy sees none of that load, so the wake counts as the request's arrival,
+   * as a user's wake does, and the project idles from then on as after one.
+   */
+  wakeRelayed(service: string): void {
+    if (leaseOfService(service) !== undefined) return this.wake(service);
+    this.options.logger.info({ service }, 'wake requested by a request held by another proxy');
+    this.projects.noteUserWake(service);
+    this.startProject(service);
+  }
+
+  /**
    * A user asked for a project to start (`luma wake`, the console): it starts as it would
    * for a first request, through the same fast path, and then idles as after one.
    */

@@ -17,6 +17,7 @@ import type { ObjectStore } from '../store/store.js';
 import type { Ledger } from '../usage/ledger.js';
 import { openState, type OpenedState } from './open-state.js';
 import { createLeadership, type ControlPlaneLeadership } from './leadership.js';
+import { startSharedRoutes, type SharedRoutes } from './shared-routes/shared-routes.js';
 import { databaseReports, type DatabaseReports } from './database-reports.js';
 import type { Logger } from '../util/logger.js';
 import { watchEngine, type EngineReports } from './engine-reports.js';
@@ -97,7 +98,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const stopEvents = startEventFeeds(state.store, events, options);
   const parts: Parts = { store: acting, runtime, contexts, logs, ledger, events, secrets };
   const sync = createDirectorySync(options, parts);
-  const controller = (late.controller = createController(options, parts, leadership));
+  const shared = await feedProxies(options, leadership, () => late.controller);
+  const controller = (late.controller = createController(options, parts, leadership, shared));
   // The directory is read once before the controller starts (what it declares exists from
   // the first reconcile on), then followed as it changes.
   const act = async (): Promise<void> => {
@@ -115,6 +117,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     () => sync.stop(),
     () => api.close(),
     () => controller.stop(),
+    async () => shared?.stop(),
     async () => leadership?.stop(),
     async () => stopEvents(),
     () => ledger.close(),
@@ -150,6 +153,27 @@ function electionFor(options: ControlPlaneOptions, shared: boolean): ControlPlan
     );
     logger.flush();
     (options.onLostLeadership ?? (() => process.exit(LOST_LEADERSHIP_EXIT_CODE)))();
+  });
+}
+
+/**
+ * With an election, every controller's proxy serves the leader's routes (the leader
+ * publishes them, the others follow) and a standby's held request wakes through the leader.
+ */
+async function feedProxies(
+  options: ControlPlaneOptions,
+  leadership: ControlPlaneLeadership | undefined,
+  controller: () => Controller | undefined,
+): Promise<SharedRoutes | undefined> {
+  if (!leadership || !options.store) return undefined;
+  return startSharedRoutes({
+    url: options.store,
+    proxy: options.proxy,
+    leading: () => leadership.leading(),
+    fence: () => leadership.fence(),
+    wake: (service, requestId) => controller()?.wake(service, requestId),
+    wakeRelayed: (service) => controller()?.wakeRelayed(service),
+    logger: options.logger,
   });
 }
 
@@ -256,17 +280,21 @@ interface Parts {
   secrets: SecretBox;
 }
 
-/** The controller, not yet started; with an election, only the leader's hears the proxy's wake requests. */
+/**
+ * The controller, not yet started; with an election, only the leader's acts on the proxy's
+ * wake requests, and a standby passes its proxy's on to the leader.
+ */
 function createController(
   options: ControlPlaneOptions,
   parts: Parts,
   leadership: ControlPlaneLeadership | undefined,
+  shared: SharedRoutes | undefined,
 ): Controller {
   const { settings, logger } = options;
   const controller = new Controller({
     store: parts.store,
     runtime: parts.runtime,
-    proxy: options.proxy,
+    proxy: shared?.proxy ?? options.proxy,
     contexts: parts.contexts,
     logs: parts.logs,
     instance: settings.instance,
@@ -287,7 +315,8 @@ function createController(
   const depth = { store: parts.store, usage: parts.ledger, queueDepth: () => controller.queueDepth() };
   registerControllerCollectors(options.metrics, depth);
   options.attachHooks({
-    wake: (service, requestId) => void (leading(leadership) && controller.wake(service, requestId)),
+    wake: (service, requestId) =>
+      shared ? shared.wake(service, requestId) : void (leading(leadership) && controller.wake(service, requestId)),
     certificateChanged: (service) => void (leading(leadership) && controller.certificateChanged(service)),
   });
   return controller;

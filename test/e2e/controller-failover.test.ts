@@ -84,7 +84,9 @@ describe('controllers sharing a PostgreSQL store fail over', () => {
 
     await apply(b, 'first');
     await eventually(async () => (await phase(b, 'first')) === 'Idle', 15_000, 'first reconciled by the leader');
-    // The leader routed it: its proxy wakes the project; the standby's proxy was never told.
+    // The standby's proxy follows the leader's routes: its request, held for the idle
+    // project, wakes it through the leader; the leader's own proxy serves it too.
+    expect((await request(b.proxyPort, 'first.localhost')).status).toBe(200);
     expect((await request(a.proxyPort, 'first.localhost')).status).toBe(200);
     expect(await containersOf(instance, 'first')).toHaveLength(1);
     // The watched directory is the leader's: a standby refuses a sync pass.

@@ -37,6 +37,14 @@ export interface PrivateDockerOptions {
    * (`--insecure-registry` with the subnet): a test registry listens on the bridge address.
    */
   insecureBridgeRegistries?: boolean;
+  /** More `--insecure-registry` entries (HOST:PORT or CIDR): a registry outside the engine's bridge. */
+  insecureRegistries?: string[];
+  /**
+   * A network namespace (a name under /var/run/netns) the engine lives in, as a machine of
+   * a cluster: containerd and dockerd run in it (entered with nsenter, which keeps /sys and
+   * so the cgroups visible), and its bridge is made there.
+   */
+  netns?: string;
 }
 
 export interface PrivateDocker {
@@ -53,6 +61,8 @@ export interface PrivateDocker {
   start(): Promise<void>;
   /** Removes every container, stops the engine, deletes its bridge, mounts, cgroups and directories; kills whatever is left of it. */
   remove(): Promise<void>;
+  /** A machine lost: dockerd, containerd, every shim and every container process SIGKILLed at once. */
+  killAll(): Promise<void>;
 }
 
 interface Owner {
@@ -171,6 +181,17 @@ async function removeCgroups(name: string): Promise<void> {
  * directory go.
  */
 async function forceRemove(root: string, bridge: string): Promise<void> {
+  await killEverythingUnder(root);
+  await run('ip', ['link', 'del', bridge]).catch(() => undefined);
+  // A swarm's docker_gwbridge, named after the engine's bridge (see test/support/swarm.ts).
+  await run('ip', ['link', 'del', `${bridge}g`]).catch(() => undefined);
+  await unmountUnder(root);
+  await removeCgroups(path.basename(root));
+  await rm(root, { recursive: true, force: true }).catch(() => undefined);
+}
+
+/** SIGKILLs dockerd's process group, containerd, the shims and the shims' children (the containers). */
+async function killEverythingUnder(root: string): Promise<void> {
   const all = await processes();
   const named = all.filter((proc) => proc.pid !== process.pid && proc.cmdline.includes(`${root}/`));
   const shims = new Set(named.filter((proc) => proc.cmdline.includes('containerd-shim')).map((proc) => proc.pid));
@@ -183,12 +204,6 @@ async function forceRemove(root: string, bridge: string): Promise<void> {
     }
   }
   if (victims.length > 0) await new Promise((resolve) => setTimeout(resolve, 500));
-  await run('ip', ['link', 'del', bridge]).catch(() => undefined);
-  // A swarm's docker_gwbridge, named after the engine's bridge (see test/support/swarm.ts).
-  await run('ip', ['link', 'del', `${bridge}g`]).catch(() => undefined);
-  await unmountUnder(root);
-  await removeCgroups(path.basename(root));
-  await rm(root, { recursive: true, force: true }).catch(() => undefined);
 }
 
 function alive(pid: number): boolean {
@@ -271,7 +286,11 @@ export async function startPrivateDocker(options: PrivateDockerOptions = {}): Pr
 
   const spawnDaemon = (name: string, command: string, args: string[]): ChildProcess => {
     // Its own process group: a kill of dockerd's group takes its docker-proxy processes along.
-    const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    // nsenter execs the daemon in the namespace: the child's pid is the daemon's.
+    const [file, argv] = options.netns
+      ? ['nsenter', [`--net=/var/run/netns/${options.netns}`, command, ...args]]
+      : [command, args];
+    const child = spawn(file, argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     // Whole lines, each marked with its daemon; the last 200 kB of them.
     let partial = '';
     const append = (chunk: Buffer): void => {
@@ -321,6 +340,7 @@ export async function startPrivateDocker(options: PrivateDockerOptions = {}): Pr
         '--ip6tables=false',
         '--ip-masq=false',
         ...(options.insecureBridgeRegistries ? ['--insecure-registry', `${subnetPrefix}.0/24`] : []),
+        ...(options.insecureRegistries ?? []).flatMap((registry) => ['--insecure-registry', registry]),
       ]);
       const current = dockerd;
       await until(
@@ -360,9 +380,10 @@ export async function startPrivateDocker(options: PrivateDockerOptions = {}): Pr
   try {
     await mkdir(containerdDir);
     await writeFile(containerdToml, containerdConfig(containerdDir));
-    await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
-    await run('ip', ['addr', 'add', subnet, 'dev', bridge]);
-    await run('ip', ['link', 'set', bridge, 'up']);
+    const inNamespace = options.netns ? ['-n', options.netns] : [];
+    await run('ip', [...inNamespace, 'link', 'add', bridge, 'type', 'bridge']);
+    await run('ip', [...inNamespace, 'addr', 'add', subnet, 'dev', bridge]);
+    await run('ip', [...inNamespace, 'link', 'set', bridge, 'up']);
     await start();
     await run('sh', ['-c', `docker save ${TEST_IMAGE} | docker -H unix://${socket} load -q`]);
   } catch (error) {
@@ -371,5 +392,9 @@ export async function startPrivateDocker(options: PrivateDockerOptions = {}): Pr
     throw error;
   }
 
-  return { host: `unix://${socket}`, bridgeAddress: `${subnetPrefix}.1`, bridge, client, kill, start, remove };
+  const killAll = async (): Promise<void> => {
+    await kill();
+    await killEverythingUnder(root);
+  };
+  return { host: `unix://${socket}`, bridgeAddress: `${subnetPrefix}.1`, bridge, client, kill, start, remove, killAll };
 }

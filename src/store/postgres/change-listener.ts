@@ -14,8 +14,8 @@ export interface ChangeListenerOptions {
   connectionString: string;
   /** The NOTIFY channel; the store's by default. */
   channel?: string;
-  /** A notification arrived, or the connection was (re)made: read the change log. */
-  onChange: () => void;
+  /** A notification arrived (with its payload), or the connection was (re)made (none): read the change log. */
+  onChange: (payload?: string) => void;
   /** The connection was lost (with why) or made again (undefined). */
   onConnection: (error: Error | undefined) => void;
 }
@@ -43,7 +43,7 @@ export class ChangeListener {
 
   private async connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.options.connectionString, application_name: 'luma-listen' });
-    client.on('notification', () => this.options.onChange());
+    client.on('notification', (message) => this.options.onChange(message.payload));
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, new Error('the connection to PostgreSQL ended')));
     try {

@@ -59,6 +59,16 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       INSERT INTO luma_leader (holder, epoch, expires_at) VALUES (NULL, 0, 'epoch');`,
   },
+  {
+    version: 4,
+    name: "the leader's proxy routes, followed by every other controller's proxy",
+    sql: `
+      CREATE TABLE luma_routes (
+        service text PRIMARY KEY,
+        route jsonb NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );`,
+  },
 ];
 
 export class SchemaTooNewError extends Error {
