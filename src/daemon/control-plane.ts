@@ -10,6 +10,7 @@ import { EventLog } from '../events/event-log.js';
 import { KINDS } from '../model/types.js';
 import type { ProxyHooks, ProxyManagement } from '../proxy/management.js';
 import { openRuntime, type EngineRuntime, type RuntimeChoice } from '../runtime/select-runtime.js';
+import { FencedRuntime } from '../runtime/fenced-runtime.js';
 import { localContextResolver } from '../apply/context-resolvers.js';
 import { ContextStore } from '../images/context-store.js';
 import { LogHub } from '../logs/log-hub.js';
@@ -91,11 +92,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   // The controller and the directory write through the fenced view: once this process no
   // longer leads, the database refuses what it still tries to write.
   const acting = leadership && state.fenced ? state.fenced(leadership.fence()) : state.store;
+  // And its Docker calls go through the runtime's fence, which no transaction covers.
+  const engineCalls = leadership ? new FencedRuntime(runtime, leadership.runtimeFence()) : runtime;
   const contexts = await new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits).prepare();
   const logs = new LogHub();
   const events = (late.events = new EventLog());
   const stopEvents = startEventFeeds(state.store, events, options);
-  const parts: Parts = { store: acting, runtime, contexts, logs, ledger, events, secrets };
+  const parts: Parts = { store: acting, runtime: engineCalls, contexts, logs, ledger, events, secrets };
   const sync = createDirectorySync(options, parts);
   const controller = (late.controller = createController(options, parts, leadership));
   // The directory is read once before the controller starts (what it declares exists from
