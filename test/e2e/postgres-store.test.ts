@@ -2,6 +2,7 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HealthReport } from '../../src/api/api-options.js';
 import type { ProjectObject } from '../../src/model/types.js';
 import {
   buildTestImage,
@@ -61,6 +62,11 @@ describe('luma up --store postgres://', () => {
       args: ['--store', url],
     });
 
+  async function healthz(): Promise<{ status: number; body: HealthReport }> {
+    const answer = await apiFetch(luma!.api, '/healthz');
+    return { status: answer.status, body: (await answer.json()) as HealthReport };
+  }
+
   async function phase(name: string): Promise<string | undefined> {
     const result = await runCli(['get', 'project', name, '-o', 'json'], { api: luma!.api });
     return result.code === 0 ? (JSON.parse(result.stdout) as ProjectObject).status?.phase : undefined;
@@ -102,7 +108,7 @@ describe('luma up --store postgres://', () => {
     expect(await containersOf(instance, 'cold')).toHaveLength(1);
   });
 
-  it('with PostgreSQL stopped: /healthz and an event say so, running apps keep answering, all converges after', async () => {
+  it('with PostgreSQL stopped: /healthz, a condition and an event say so, running apps keep answering, all converges after', async () => {
     const file = path.join(dir, 'warm.yaml');
     await writeFile(
       file,
@@ -114,19 +120,25 @@ describe('luma up --store postgres://', () => {
     await postgres.stop();
     await eventually(
       async () => {
-        const health = await apiFetch(luma!.api, '/healthz');
-        const body = (await health.json()) as { database?: { reachable: boolean } };
-        return health.status === 503 && body.database?.reachable === false;
+        const health = await healthz();
+        return health.status === 503 && health.body.database?.reachable === false;
       },
       15_000,
       '/healthz degraded by the database',
     );
-    expect((await request(luma!.proxyPort, 'warm.localhost')).status).toBe(200);
+    const lost = (await healthz()).body.conditions?.find((condition) => condition.type === 'DatabaseReachable');
+    expect(lost).toMatchObject({ status: 'False', reason: 'Unreachable' });
+    // The proxy keeps serving a running app, again and again, while the database is away.
+    for (let i = 0; i < 5; i++) expect((await request(luma!.proxyPort, 'warm.localhost')).status).toBe(200);
     const down = await runCli(['events'], { api: luma!.api });
     expect(down.stdout).toContain('DatabaseUnreachable');
 
     await postgres.start();
-    await eventually(async () => (await apiFetch(luma!.api, '/healthz')).status === 200, 15_000, '/healthz ok again');
+    await eventually(async () => (await healthz()).status === 200, 15_000, '/healthz ok again');
+    const back = (await healthz()).body.conditions?.find((condition) => condition.type === 'DatabaseReachable');
+    expect(back).toMatchObject({ status: 'True', reason: 'Connected' });
+    expect(Date.parse(back?.lastTransitionTime ?? '')).toBeGreaterThan(Date.parse(lost?.lastTransitionTime ?? ''));
+    expect((await request(luma!.proxyPort, 'warm.localhost')).status).toBe(200);
     const after = path.join(dir, 'after.yaml');
     await writeFile(after, projectManifest('after', { image: TEST_IMAGE, hostnames: ['after.localhost'] }));
     expect((await runCli(['apply', '-f', after], { api: luma!.api })).code).toBe(0);
@@ -136,5 +148,13 @@ describe('luma up --store postgres://', () => {
       'a project applied after the outage converges',
     );
     expect((await runCli(['events'], { api: luma!.api })).stdout).toContain('DatabaseReconnected');
+    // The outage's events reached the database: a Luma started on it now shows them too.
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const { rows } = await client.query<{ reason: string }>('SELECT reason FROM luma_events ORDER BY seq');
+    await client.end();
+    expect(rows.map((row) => row.reason)).toEqual(
+      expect.arrayContaining(['DatabaseUnreachable', 'DatabaseReconnected']),
+    );
   });
 });
