@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE  ?= node
 LUMA  := $(NODE) dist/cli/main.js
 
-.PHONY: setup build run lint format test test-unit test-integration test-e2e test-long test-crash test-engine-restart test-cluster test-fuzz test-fuzz-proxy typecheck example-context proxy-image bench-coldstart bench-proxy bench-lease bench-scale bench-soak clean
+.PHONY: setup build run lint format test test-unit test-integration test-e2e test-long test-crash test-crash-postgres test-engine-restart test-cluster test-fuzz test-fuzz-proxy typecheck example-context proxy-image bench-coldstart bench-proxy bench-lease bench-scale bench-soak clean
 
 setup:
 	@bash scripts/setup.sh
@@ -58,6 +58,10 @@ test-long: build
 # The long crash run: 300 SIGKILLs (make test runs 50). LUMA_CRASH_SEED=N replays a run.
 test-crash: build
 	LUMA_CRASH_KILLS=$${LUMA_CRASH_KILLS:-300} npx vitest run test/e2e/crash-anywhere.test.ts
+
+# The crash harness on the PostgreSQL store (a private instance): 50 SIGKILLs (make test runs 10).
+test-crash-postgres: build
+	LUMA_CRASH_KILLS=$${LUMA_CRASH_KILLS:-50} npx vitest run test/e2e/crash-anywhere-postgres.test.ts
 
 # A private dockerd (with a containerd of its own) killed and restarted under traffic;
 # root needed. Also the last step of make test; this target runs it alone (docs/testing.md).

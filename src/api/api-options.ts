@@ -1,3 +1,4 @@
+import type { Condition } from '../model/types.js';
 import type { Registry } from 'prom-client';
 import type { CompatSettings } from '../compat/settings.js';
 import type { AdmissionSettings } from '../apply/admission.js';
@@ -24,6 +25,12 @@ export interface HealthReport {
   leader?: boolean;
   /** This process's identity in the election, and the current leader's (none while no lease holds). */
   election?: { id: string; current?: { id: string; epoch: number } };
+  /**
+   * This controller's own conditions, as a Kubernetes node reports its own (kubectl describe
+   * node): `DatabaseReachable` with a PostgreSQL store. Not kept on objects: while the
+   * database is away nothing can be written to it.
+   */
+  conditions?: Condition[];
 }
 
 export interface ApiOptions {

@@ -19,6 +19,21 @@ const healthReport: JsonSchema = {
       required: ['reachable'],
       properties: { reachable: { type: 'boolean' }, error: { type: 'string' } },
     },
+    conditions: {
+      type: 'array',
+      description: "this controller's own conditions: DatabaseReachable with a PostgreSQL store",
+      items: {
+        type: 'object',
+        required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
+        properties: {
+          type: { type: 'string' },
+          status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+          reason: { type: 'string' },
+          message: { type: 'string' },
+          lastTransitionTime: { type: 'string', format: 'date-time' },
+        },
+      },
+    },
   },
 };
 

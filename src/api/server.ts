@@ -2,7 +2,7 @@ import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
-import { EventLog } from '../events/event-log.js';
+import { MemoryEventLog } from '../events/event-log.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { ApiOptions } from './api-options.js';
 import { registerApplyRoutes } from './apply-routes.js';
@@ -88,7 +88,7 @@ function registerRoutes(
   registerWatchRoutes(app, {
     prefix: API_PREFIX,
     store,
-    events: options.events ?? new EventLog(),
+    events: options.events ?? new MemoryEventLog(),
     heartbeatIntervalMs: options.logHeartbeatIntervalMs,
     maxBufferedBytes: options.watchMaxBufferedBytes,
   });

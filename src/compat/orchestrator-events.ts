@@ -14,7 +14,7 @@ export function publishOrchestratorEvents(ctx: CompatContext): () => void {
   const urls = ctx.settings.orchestrator.eventUrls;
   if (urls.length === 0 || !ctx.events) return () => undefined;
   const dispatcher = new WebhookDispatcher({ ...DEFAULT_WEBHOOK_SETTINGS, urls }, { logger: ctx.logger });
-  const unsubscribe = ctx.events.subscribe((event) => {
+  const unsubscribe = ctx.events.subscribeRecorded((event) => {
     if (event.source === CONDITION_EVENT_SOURCE || event.object.kind !== 'Project') return;
     const project = ctx.store.get('Project', event.object.name);
     if (!project || !isOrchestratorProject(project)) return;

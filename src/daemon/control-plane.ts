@@ -6,10 +6,11 @@ import type { OperatorSettings } from '../config/settings.js';
 import { projectSettingsResolver } from '../config/settings-defaults.js';
 import { Controller } from '../controller/controller.js';
 import { CONDITION_EVENT_SOURCE, ConditionEvents } from '../events/condition-events.js';
-import { EventLog } from '../events/event-log.js';
+import type { EventLog, EventRecorder } from '../events/event-log.js';
 import { KINDS } from '../model/types.js';
 import type { ProxyHooks, ProxyManagement } from '../proxy/management.js';
 import { openRuntime, type EngineRuntime, type RuntimeChoice } from '../runtime/select-runtime.js';
+import { FencedRuntime } from '../runtime/fenced-runtime.js';
 import { localContextResolver } from '../apply/context-resolvers.js';
 import { ContextStore } from '../images/context-store.js';
 import { LogHub } from '../logs/log-hub.js';
@@ -92,11 +93,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   // The controller and the directory write through the fenced view: once this process no
   // longer leads, the database refuses what it still tries to write.
   const acting = leadership && state.fenced ? state.fenced(leadership.fence()) : state.store;
+  // And its Docker calls go through the runtime's fence, which no transaction covers.
+  const engineCalls = leadership ? new FencedRuntime(runtime, leadership.runtimeFence()) : runtime;
   const contexts = await new ContextStore(path.join(options.stateDir, 'contexts'), settings.contextLimits).prepare();
   const logs = new LogHub();
-  const events = (late.events = new EventLog());
-  const stopEvents = startEventFeeds(state.store, events, options);
-  const parts: Parts = { store: acting, runtime, contexts, logs, ledger, events, secrets };
+  const events = (late.events = state.events);
+  const stopEvents = startEventFeeds(state.store, events, options, leadership);
+  const parts: Parts = { store: acting, runtime: engineCalls, contexts, logs, ledger, events, secrets };
   const sync = createDirectorySync(options, parts);
   const shared = await feedProxies(options, leadership, () => late.controller);
   const controller = (late.controller = createController(options, parts, leadership, shared));
@@ -120,6 +123,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     async () => shared?.stop(),
     async () => leadership?.stop(),
     async () => stopEvents(),
+    () => events.close(),
     () => ledger.close(),
     () => state.store.close(),
   ]);
@@ -208,9 +212,17 @@ function withDatabase(
 }
 
 /** Readiness changes become events (`luma events`, `luma describe`); lifecycle events go to the webhooks. */
-function startEventFeeds(store: ObjectStore, events: EventLog, options: ControlPlaneOptions): () => void {
+function startEventFeeds(
+  store: ObjectStore,
+  events: EventLog,
+  options: ControlPlaneOptions,
+  leadership: ControlPlaneLeadership | undefined,
+): () => void {
   const { settings, logger } = options;
-  const conditionEvents = new ConditionEvents(events.recorder(CONDITION_EVENT_SOURCE));
+  // Every controller sees the same status changes; on a shared event log the leader alone tells them.
+  const recorder = events.recorder(CONDITION_EVENT_SOURCE);
+  const leaderOnly: EventRecorder = { record: (...args) => void (leading(leadership) && recorder.record(...args)) };
+  const conditionEvents = new ConditionEvents(leaderOnly);
   for (const kind of KINDS) conditionEvents.prime(store.list(kind));
   const stopConditionEvents = store.watch((event) => conditionEvents.observe(event));
   const webhooks = new WebhookDispatcher(settings.webhooks, { logger: logger.child({ component: 'webhooks' }) });

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { LeaderElection, type Leadership } from '../store/postgres/leader-election.js';
+import type { RuntimeFence } from '../runtime/fenced-runtime.js';
+import { FencedError, LeaderElection, type Leadership } from '../store/postgres/leader-election.js';
 import type { WriteFence } from '../store/postgres/postgres-store.js';
 import type { Logger } from '../util/logger.js';
 
@@ -28,6 +29,8 @@ export interface ControlPlaneLeadership {
   leading(): boolean;
   /** Passed by every write of the controller: refused once this process no longer leads. */
   fence(): WriteFence;
+  /** Asked before every Docker call that changes something: throws FencedError unless this process holds the lease now. */
+  runtimeFence(): RuntimeFence;
   /** Starts electing; `onLead` runs once, the first time this process leads. */
   start(onLead: () => Promise<void>): Promise<void>;
   report(): Promise<LeaderReport>;
@@ -60,6 +63,9 @@ export function createLeadership(url: string, logger: Logger, onLost: (epoch: nu
     id,
     leading: () => election.leadership.leading,
     fence: () => election.fence(),
+    runtimeFence: () => () => {
+      if (!election.holds()) throw new FencedError(election.leadership.epoch);
+    },
     start: async (onLead) => {
       lead = onLead;
       log.info('standing for leader');

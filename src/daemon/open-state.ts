@@ -1,4 +1,6 @@
 import { ensureApiToken } from '../api/api-token.js';
+import { MemoryEventLog, type EventLog } from '../events/event-log.js';
+import { PostgresEventLog } from '../events/postgres-event-log.js';
 import { LEASE_FINALIZER } from '../controller/lease-reconciler.js';
 import { PROJECT_FINALIZER } from '../controller/project-reconciler.js';
 import { FileStore } from '../store/file-store.js';
@@ -16,6 +18,8 @@ import type { Logger } from '../util/logger.js';
 export interface OpenedState {
   store: ObjectStore;
   ledger: Ledger;
+  /** In memory with files; in the database, the same on every controller, with PostgreSQL. */
+  events: EventLog;
   token: string;
   /** The database's health when the store is PostgreSQL; undefined for the file store. */
   database?: () => ConnectionState;
@@ -36,6 +40,7 @@ export async function openState(
   try {
     return { ...opened, token: await ensureApiToken(stateDir) };
   } catch (error) {
+    await opened.events.close();
     await opened.ledger.close();
     await opened.store.close();
     throw error;
@@ -48,7 +53,7 @@ async function openFiles(stateDir: string, logger: Logger): Promise<Omit<OpenedS
     const ledger = await UsageLedger.open(ledgerPath(stateDir), {
       onWarning: (message) => logger.warn({ component: 'usage' }, message),
     });
-    return { store, ledger };
+    return { store, ledger, events: new MemoryEventLog() };
   } catch (error) {
     await store.close();
     throw error;
@@ -63,10 +68,13 @@ async function openPostgres(
     initialFinalizers: INITIAL_FINALIZERS,
     ...(onDatabase ? { onConnection: onDatabase } : {}),
   });
+  let ledger: Ledger | undefined;
   try {
-    const ledger = await PostgresLedger.open(url);
-    return { store, ledger, database: () => store.connectionState(), fenced: (fence) => store.fenced(fence) };
+    ledger = await PostgresLedger.open(url);
+    const events = await PostgresEventLog.open(url);
+    return { store, ledger, events, database: () => store.connectionState(), fenced: (fence) => store.fenced(fence) };
   } catch (error) {
+    await ledger?.close();
     await store.close();
     throw error;
   }

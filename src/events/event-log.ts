@@ -1,8 +1,9 @@
 // Kubernetes-style events: what happened to an object, for people (`luma events`,
 // `luma describe`) and tools (the API's watch stream, webhooks). A repeat of the same
 // event for the same object is counted rather than stored again, as kubectl shows them.
-// Events are kept in memory, the newest `capacity` of them: they explain recent history,
-// they are not the record of truth (objects and the usage ledger are).
+// The newest `capacity` of them are kept (in memory, or in PostgreSQL when controllers
+// share a store): they explain recent history, they are not the record of truth (objects
+// and the usage ledger are).
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -40,9 +41,53 @@ export interface EventFilter {
 
 export const DEFAULT_EVENT_CAPACITY = 2_000;
 
-export class EventLog {
+/**
+ * Where events are recorded and read: MemoryEventLog (one process, the embedded default)
+ * or PostgresEventLog (src/events/postgres-event-log.ts: every controller sharing a
+ * database shows the same events, numbered by the database). The shared suite
+ * test/unit/events/event-log.cases.ts runs against both.
+ */
+export interface EventLog {
+  /** A recorder that signs its events with the component that records them. */
+  recorder(source: string): EventRecorder;
+  record(source: string, object: EventObjectRef, type: EventType, reason: string, message: string): void;
+  /** Oldest first (by when they last happened). */
+  list(filter?: EventFilter): LumaEvent[];
+  /** Every event this process shows, whichever process recorded it. */
+  subscribe(listener: (event: LumaEvent) => void): () => void;
+  /**
+   * Only the events this process records, once each as stored: for what must happen once
+   * per cluster however many controllers show the event (webhooks).
+   */
+  subscribeRecorded(listener: (event: LumaEvent) => void): () => void;
+  /** Resolves once every event recorded so far is stored and shown (or kept for later while the store is away). */
+  settled(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Whether two events are the same event happening again (kubectl counts it instead). */
+export function sameOccurrence(
+  a: Omit<LumaEvent, 'seq' | 'count' | 'firstTimestamp' | 'lastTimestamp'>,
+  b: typeof a,
+): boolean {
+  return (
+    a.object.kind === b.object.kind &&
+    a.object.name === b.object.name &&
+    a.type === b.type &&
+    a.reason === b.reason &&
+    a.message === b.message &&
+    a.source === b.source
+  );
+}
+
+function copyEvent(event: LumaEvent): LumaEvent {
+  return { ...event, object: { ...event.object } };
+}
+
+export class MemoryEventLog implements EventLog {
   private readonly events: LumaEvent[] = [];
   private readonly listeners = new Set<(event: LumaEvent) => void>();
+  private readonly recordedListeners = new Set<(event: LumaEvent) => void>();
   private seq = 0;
   private readonly now: () => number;
   private readonly capacity: number;
@@ -52,52 +97,47 @@ export class EventLog {
     this.now = options.now ?? Date.now;
   }
 
-  /** A recorder that signs its events with the component that records them. */
+  /** The highest sequence number shown so far. */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
   recorder(source: string): EventRecorder {
     return { record: (object, type, reason, message) => this.record(source, object, type, reason, message) };
   }
 
   record(source: string, object: EventObjectRef, type: EventType, reason: string, message: string): LumaEvent {
     const at = new Date(this.now()).toISOString();
-    const index = this.events.findIndex(
-      (event) =>
-        event.object.kind === object.kind &&
-        event.object.name === object.name &&
-        event.type === type &&
-        event.reason === reason &&
-        event.message === message &&
-        event.source === source,
-    );
-    let event: LumaEvent;
-    if (index >= 0) {
-      const [existing] = this.events.splice(index, 1);
-      event = { ...(existing as LumaEvent), seq: ++this.seq, count: (existing?.count ?? 0) + 1, lastTimestamp: at };
-    } else {
-      event = {
-        seq: ++this.seq,
-        type,
-        reason,
-        message,
-        object: { ...object },
-        source,
-        count: 1,
-        firstTimestamp: at,
-        lastTimestamp: at,
-      };
-    }
-    this.events.push(event);
-    if (this.events.length > this.capacity) this.events.splice(0, this.events.length - this.capacity);
-    for (const listener of [...this.listeners]) {
-      try {
-        listener({ ...event, object: { ...event.object } });
-      } catch {
-        // A failing listener must not break the one who records.
-      }
-    }
+    const occurrence = { type, reason, message, object: { ...object }, source };
+    const existing = this.events.find((event) => sameOccurrence(event, occurrence));
+    const event: LumaEvent = existing
+      ? { ...copyEvent(existing), seq: this.seq + 1, count: existing.count + 1, lastTimestamp: at }
+      : { ...occurrence, seq: this.seq + 1, count: 1, firstTimestamp: at, lastTimestamp: at };
+    this.accept(event);
+    tell(this.recordedListeners, event);
     return event;
   }
 
-  /** Oldest first (by when they last happened). */
+  /**
+   * Shows an event numbered elsewhere (a shared log's database): it replaces the same
+   * event's earlier occurrence, takes its place in seq order, and is told to subscribers. An event not newer
+   * than the same one shown is ignored (false).
+   */
+  accept(event: LumaEvent): boolean {
+    const index = this.events.findIndex((shown) => sameOccurrence(shown, event));
+    // Already shown, or a newer occurrence is (the same event can arrive by two paths).
+    if (index >= 0 && (this.events[index]?.seq ?? 0) >= event.seq) return false;
+    if (index >= 0) this.events.splice(index, 1);
+    this.seq = Math.max(this.seq, event.seq);
+    // In seq order: one read late from another process goes before the newer ones.
+    let at = this.events.length;
+    while (at > 0 && (this.events[at - 1]?.seq ?? 0) > event.seq) at -= 1;
+    this.events.splice(at, 0, copyEvent(event));
+    if (this.events.length > this.capacity) this.events.splice(0, this.events.length - this.capacity);
+    tell(this.listeners, event);
+    return true;
+  }
+
   list(filter: EventFilter = {}): LumaEvent[] {
     return this.events
       .filter(
@@ -106,15 +146,42 @@ export class EventLog {
           (filter.name === undefined || event.object.name === filter.name) &&
           (filter.afterSeq === undefined || event.seq > filter.afterSeq),
       )
-      .map((event) => ({ ...event, object: { ...event.object } }));
+      .map(copyEvent);
   }
 
   subscribe(listener: (event: LumaEvent) => void): () => void {
-    const subscription = (event: LumaEvent): void => listener(event);
-    this.listeners.add(subscription);
-    return () => {
-      this.listeners.delete(subscription);
-    };
+    return subscribeTo(this.listeners, listener);
+  }
+
+  subscribeRecorded(listener: (event: LumaEvent) => void): () => void {
+    return subscribeTo(this.recordedListeners, listener);
+  }
+
+  settled(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Each subscription is distinct, so one listener subscribed twice is told twice and unsubscribed once each. */
+export function subscribeTo<T>(listeners: Set<(value: T) => void>, listener: (value: T) => void): () => void {
+  const subscription = (value: T): void => listener(value);
+  listeners.add(subscription);
+  return () => {
+    listeners.delete(subscription);
+  };
+}
+
+export function tell(listeners: ReadonlySet<(event: LumaEvent) => void>, event: LumaEvent): void {
+  for (const listener of [...listeners]) {
+    try {
+      listener(copyEvent(event));
+    } catch {
+      // A failing listener must not break the one who records.
+    }
   }
 }
 

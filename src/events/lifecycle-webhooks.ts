@@ -25,7 +25,7 @@ export function attachLifecycleWebhooks(
   dispatcher: WebhookDispatcher,
   instance: string,
 ): () => void {
-  return events.subscribe((event) => {
+  return events.subscribeRecorded((event) => {
     // Readiness retold from status would send a lease's expiry twice.
     if (event.source === CONDITION_EVENT_SOURCE) return;
     const cloudEvent = toCloudEvent(event, { instance, hostname: hostnameOf(store, event.object) });

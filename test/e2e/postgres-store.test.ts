@@ -2,6 +2,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import type { HealthReport } from '../../src/api/api-options.js';
 import type { ProjectObject } from '../../src/model/types.js';
 import { containersOf, runningContainersOf, TEST_IMAGE } from '../support/docker.js';
 import { apiFetch, eventually, projectManifest, request, runCli, type LumaProcess } from '../support/luma.js';
@@ -15,6 +16,11 @@ describe('luma up --store postgres://', () => {
   const fixture = lumaUpFor('pgs', { resyncInterval: '1s', stopTimeout: '2s' }, { postgres: true, startLater: true });
   const { instance } = fixture;
   let luma: LumaProcess | undefined;
+
+  async function healthz(): Promise<{ status: number; body: HealthReport }> {
+    const answer = await apiFetch(luma!.api, '/healthz');
+    return { status: answer.status, body: (await answer.json()) as HealthReport };
+  }
 
   async function phase(name: string): Promise<string | undefined> {
     const result = await runCli(['get', 'project', name, '-o', 'json'], { api: luma!.api });
@@ -57,7 +63,7 @@ describe('luma up --store postgres://', () => {
     expect(await containersOf(instance, 'cold')).toHaveLength(1);
   });
 
-  it('with PostgreSQL stopped: /healthz and an event say so, running apps keep answering, all converges after', async () => {
+  it('with PostgreSQL stopped: /healthz, a condition and an event say so, running apps keep answering, all converges after', async () => {
     const file = path.join(fixture.dir, 'warm.yaml');
     await writeFile(
       file,
@@ -69,19 +75,25 @@ describe('luma up --store postgres://', () => {
     await fixture.postgres.stop();
     await eventually(
       async () => {
-        const health = await apiFetch(luma!.api, '/healthz');
-        const body = (await health.json()) as { database?: { reachable: boolean } };
-        return health.status === 503 && body.database?.reachable === false;
+        const health = await healthz();
+        return health.status === 503 && health.body.database?.reachable === false;
       },
       15_000,
       '/healthz degraded by the database',
     );
-    expect((await request(luma!.proxyPort, 'warm.localhost')).status).toBe(200);
+    const lost = (await healthz()).body.conditions?.find((condition) => condition.type === 'DatabaseReachable');
+    expect(lost).toMatchObject({ status: 'False', reason: 'Unreachable' });
+    // The proxy keeps serving a running app, again and again, while the database is away.
+    for (let i = 0; i < 5; i++) expect((await request(luma!.proxyPort, 'warm.localhost')).status).toBe(200);
     const down = await runCli(['events'], { api: luma!.api });
     expect(down.stdout).toContain('DatabaseUnreachable');
 
     await fixture.postgres.start();
-    await eventually(async () => (await apiFetch(luma!.api, '/healthz')).status === 200, 15_000, '/healthz ok again');
+    await eventually(async () => (await healthz()).status === 200, 15_000, '/healthz ok again');
+    const back = (await healthz()).body.conditions?.find((condition) => condition.type === 'DatabaseReachable');
+    expect(back).toMatchObject({ status: 'True', reason: 'Connected' });
+    expect(Date.parse(back?.lastTransitionTime ?? '')).toBeGreaterThan(Date.parse(lost?.lastTransitionTime ?? ''));
+    expect((await request(luma!.proxyPort, 'warm.localhost')).status).toBe(200);
     const after = path.join(fixture.dir, 'after.yaml');
     await writeFile(after, projectManifest('after', { image: TEST_IMAGE, hostnames: ['after.localhost'] }));
     expect((await runCli(['apply', '-f', after], { api: luma!.api })).code).toBe(0);
@@ -91,5 +103,13 @@ describe('luma up --store postgres://', () => {
       'a project applied after the outage converges',
     );
     expect((await runCli(['events'], { api: luma!.api })).stdout).toContain('DatabaseReconnected');
+    // The outage's events reached the database: a Luma started on it now shows them too.
+    const client = new pg.Client({ connectionString: fixture.storeUrl });
+    await client.connect();
+    const { rows } = await client.query<{ reason: string }>('SELECT reason FROM luma_events ORDER BY seq');
+    await client.end();
+    expect(rows.map((row) => row.reason)).toEqual(
+      expect.arrayContaining(['DatabaseUnreachable', 'DatabaseReconnected']),
+    );
   });
 });

@@ -80,6 +80,16 @@ export class LeaderElection {
     clearTimeout(this.timer);
   }
 
+  /**
+   * Whether this process may act now, by its own monotonic clock: it leads and its last
+   * renewal, counted from when it was asked, is younger than the lease. The database's
+   * lease began no earlier than that ask, so this ends first: a process paused past its
+   * lease answers false the moment it resumes, before any timer has run.
+   */
+  holds(): boolean {
+    return this.current.leading && performance.now() - this.renewedAt < (this.options.leaseMs ?? LEASE_MS);
+  }
+
   /** Checked inside a write's transaction: the write is refused unless this leader's epoch still holds. */
   fence(): WriteFence {
     return async (client) => {
@@ -117,6 +127,7 @@ export class LeaderElection {
     // asks the database, so nothing this process runs next believes it still leads.
     if (this.current.leading && performance.now() - this.renewedAt >= leaseMs)
       this.set({ leading: false, epoch: this.current.epoch, reason: 'lapsed' });
+    const asked = performance.now();
     try {
       const { rows } = await this.options.pool.query<{ epoch: string }>(
         `UPDATE luma_leader
@@ -128,7 +139,7 @@ export class LeaderElection {
         [this.id, leaseMs],
       );
       const row = rows[0];
-      if (row) this.renewedAt = performance.now();
+      if (row) this.renewedAt = asked;
       this.set(
         row
           ? { leading: true, epoch: Number(row.epoch) }

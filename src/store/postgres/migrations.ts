@@ -69,6 +69,29 @@ export const MIGRATIONS: readonly Migration[] = [
         updated_at timestamptz NOT NULL DEFAULT now()
       );`,
   },
+  {
+    version: 5,
+    name: 'the event log',
+    sql: `
+      CREATE TABLE luma_event_counter (
+        only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+        seq bigint NOT NULL
+      );
+      INSERT INTO luma_event_counter (seq) VALUES (0);
+      CREATE TABLE luma_events (
+        occurrence text PRIMARY KEY,
+        seq bigint NOT NULL UNIQUE,
+        type text NOT NULL CHECK (type IN ('Normal', 'Warning')),
+        reason text NOT NULL,
+        message text NOT NULL,
+        object_kind text NOT NULL,
+        object_name text NOT NULL,
+        source text NOT NULL,
+        count integer NOT NULL,
+        first_timestamp text NOT NULL,
+        last_timestamp text NOT NULL
+      );`,
+  },
 ];
 
 export class SchemaTooNewError extends Error {

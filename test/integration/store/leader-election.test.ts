@@ -70,10 +70,14 @@ describe('leader election on PostgreSQL', () => {
     await until(() => a.election.leadership.leading, 5_000);
     const fencedA = a.store.fenced(a.election.fence());
     await fencedA.apply(project('before'));
+    expect(a.election.holds()).toBe(true);
     a.election.stop(); // Paused: no renewal, and it still believes it leads.
     expect(a.election.leadership.leading).toBe(true);
     const b = await controller('successor');
     await until(() => b.election.leadership.leading, 5_000);
+    // By its own clock its lease has run out, so its Docker calls (FencedRuntime) stop too.
+    expect(a.election.leadership.leading).toBe(true);
+    expect(a.election.holds()).toBe(false);
 
     await expect(fencedA.apply(project('after'))).rejects.toBeInstanceOf(FencedError);
     await expect(fencedA.updateStatus('Project', 'before', { phase: 'Running' })).rejects.toBeInstanceOf(FencedError);

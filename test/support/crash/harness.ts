@@ -2,7 +2,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { launchLuma, tempDir, type LumaProcess } from '../luma.js';
 import { seededRandom } from '../seeded-random.js';
-import { convergedViolations, observe, recordHistory, safetyViolations, type LeaseHistory } from './invariants.js';
+import {
+  convergedViolations,
+  observe,
+  readLedgerCounts,
+  recordHistory,
+  safetyViolations,
+  type LeaseHistory,
+  type LedgerReader,
+} from './invariants.js';
 import { CRASH_CONFIG, prepareWorkload, seedApiProjects } from './workload.js';
 
 // Crash anywhere (SPEC §5): runs the mixed workload against `luma up`, SIGKILLs it at a
@@ -18,6 +26,11 @@ export interface CrashRunOptions {
   log: (line: string) => void;
   /** How long a restarted controller may take to converge. */
   convergeTimeoutMs?: number;
+  /**
+   * `--store` for `luma up` (a postgres:// URL) with the ledger's reader there; the state
+   * directory's files when absent.
+   */
+  store?: { url: string; readLedger: LedgerReader };
 }
 
 export interface CrashRunSummary {
@@ -65,13 +78,15 @@ export async function runCrashHarness(options: CrashRunOptions): Promise<CrashRu
     instance: options.instance,
     config,
     startTimeoutMs: START_TIMEOUT_MS,
+    ...(options.store ? { args: ['--store', options.store.url] } : {}),
   };
+  const readLedger = options.store?.readLedger ?? (() => readLedgerCounts(stateDir));
   const history: LeaseHistory = { created: new Map(), started: new Set() };
   const convergeMs: number[] = [];
   const restartsMs: number[] = [];
   let killedDuringStartup = 0;
   options.log(
-    `crash harness: seed ${options.seed} (replay with LUMA_CRASH_SEED=${options.seed}), ${options.kills} kills, state ${stateDir}`,
+    `crash harness: seed ${options.seed} (replay with LUMA_CRASH_SEED=${options.seed}), ${options.kills} kills, state ${stateDir}${options.store ? ', store PostgreSQL' : ''}`,
   );
 
   let luma: LumaProcess = await launchLuma(processOptions).ready;
@@ -106,7 +121,7 @@ export async function runCrashHarness(options: CrashRunOptions): Promise<CrashRu
       );
     }
   }
-  const final = await observe(luma.api, stateDir, options.instance);
+  const final = await observe(luma.api, readLedger, options.instance);
   await luma.stop();
   return {
     seed: options.seed,
@@ -128,7 +143,7 @@ export async function runCrashHarness(options: CrashRunOptions): Promise<CrashRu
     let slowest: string[] = [];
     for (;;) {
       try {
-        const view = await observe(current.api, stateDir, options.instance);
+        const view = await observe(current.api, readLedger, options.instance);
         recordHistory(view, history);
         const unsafe = safetyViolations(view, history);
         if (unsafe.length > 0) throw new InvariantViolation(options.seed, kill, unsafe, current.output());

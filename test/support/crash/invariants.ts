@@ -53,14 +53,17 @@ export async function readLedgerCounts(stateDir: string): Promise<Map<string, nu
   return counts;
 }
 
-export async function observe(api: ApiEndpoint, stateDir: string, instance: string): Promise<ClusterView> {
+/** Records per lease uid, from wherever the ledger is kept (a file, or PostgreSQL's luma_usage). */
+export type LedgerReader = () => Promise<Map<string, number>>;
+
+export async function observe(api: ApiEndpoint, readLedger: LedgerReader, instance: string): Promise<ClusterView> {
   const runtime = new DockerRuntime({ instance });
   const [projects, images, leases, containers, ledgerCounts] = await Promise.all([
     listKind<ProjectObject>(api, 'projects'),
     listKind<ImageObject>(api, 'images'),
     listKind<LeaseObject>(api, 'leases'),
     runtime.list(),
-    readLedgerCounts(stateDir),
+    readLedger(),
   ]);
   return { projects, images, leases, containers, ledgerCounts };
 }

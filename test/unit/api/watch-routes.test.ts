@@ -11,7 +11,7 @@ import { SseParser, type SseMessage } from '../../../src/logs/sse.js';
 import { createApiServer } from '../../../src/api/server.js';
 import { ApiClient, CliError, type WatchMessage } from '../../../src/cli/api-client.js';
 import { DEFAULT_SETTINGS } from '../../../src/config/settings.js';
-import { EventLog, type LumaEvent } from '../../../src/events/event-log.js';
+import { MemoryEventLog, type LumaEvent } from '../../../src/events/event-log.js';
 import { ContextStore } from '../../../src/images/context-store.js';
 import { LogHub } from '../../../src/logs/log-hub.js';
 import { API_VERSION, type LumaObject } from '../../../src/model/types.js';
@@ -28,14 +28,14 @@ const SLOW_READER_LIMIT = 64 * 1024;
 
 let dir: string;
 let store: FileStore;
-let events: EventLog;
+let events: MemoryEventLog;
 let app: FastifyInstance;
 let api: ApiClient;
 
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'luma-watch-'));
   store = await FileStore.open(path.join(dir, 'state'));
-  events = new EventLog();
+  events = new MemoryEventLog();
   app = await createApiServer({
     store,
     contexts: new ContextStore(path.join(dir, 'contexts'), DEFAULT_SETTINGS.contextLimits),

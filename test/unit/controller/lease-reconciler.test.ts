@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventLog, type EventRecorder } from '../../../src/events/event-log.js';
+import { MemoryEventLog, type EventRecorder } from '../../../src/events/event-log.js';
 import { KeyedLock } from '../../../src/util/keyed-lock.js';
 import type { LeasePolicy } from '../../../src/controller/lease-policy.js';
 import { LEASE_FINALIZER, LeaseReconciler } from '../../../src/controller/lease-reconciler.js';
@@ -47,16 +47,16 @@ let clock: { now: number };
 let enqueued: string[];
 let pools: PoolReconciler;
 let leases: LeaseReconciler;
-let events: EventLog;
+let events: MemoryEventLog;
 /** Runtime and proxy calls, in order (`create c1`, `deploy lease.l1 [...]`). */
 let log: string[];
-/** Reasons of the events recorded, in order (the EventLog folds repeats into one). */
+/** Reasons of the events recorded, in order (the MemoryEventLog folds repeats into one). */
 let recorded: string[];
 
 function build(overrides: Partial<LeasePolicy> = {}, memory?: MemoryBudget): void {
   const poolLock = new KeyedLock();
   const effective = { ...policy, ...overrides };
-  events = new EventLog({ now: () => clock.now });
+  events = new MemoryEventLog({ now: () => clock.now });
   const toLog = events.recorder('controller');
   const recorder: EventRecorder = {
     record: (object, type, reason, message) => {

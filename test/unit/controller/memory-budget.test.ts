@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { findCondition } from '../../../src/controller/conditions.js';
 import { ADMISSION_RETRY_MS, MemoryBudget } from '../../../src/controller/memory-budget.js';
 import { ProjectReconciler } from '../../../src/controller/project-reconciler.js';
-import { EventLog, type LumaEvent } from '../../../src/events/event-log.js';
+import { MemoryEventLog, type LumaEvent } from '../../../src/events/event-log.js';
 import { API_VERSION, type ProjectObject, type ProjectSpec } from '../../../src/model/types.js';
 import { FileStore } from '../../../src/store/file-store.js';
 import { silentLogger } from '../../../src/util/logger.js';
@@ -47,7 +47,7 @@ function reconcilerWith(limitMi: number, unlimitedMi = 512): ProjectReconciler {
     leaseMemory: () => undefined,
     logger: silentLogger(),
   });
-  const eventLog = new EventLog({ now: () => NOW });
+  const eventLog = new MemoryEventLog({ now: () => NOW });
   eventLog.subscribe((event) => events.push(event));
   const reconciler = new ProjectReconciler({
     store,

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LivenessMonitor } from '../../../src/controller/liveness-monitor.js';
 import { LIVENESS_FAILED, onLivenessFailure } from '../../../src/controller/liveness-replacement.js';
 import { containerSpecHash, ProjectReconciler } from '../../../src/controller/project-reconciler.js';
-import { EventLog } from '../../../src/events/event-log.js';
+import { MemoryEventLog } from '../../../src/events/event-log.js';
 import { NO_CONTROLLER_METRICS } from '../../../src/metrics/controller-metrics.js';
 import { resolveProjectSettings } from '../../../src/model/project-settings.js';
 import { API_VERSION, type ProjectObject, type ProjectSpec } from '../../../src/model/types.js';
@@ -39,7 +39,7 @@ let proxy: FakeProxy;
 let clock: FakeClock;
 let log: string[];
 let errors: Map<number, string>;
-let events: EventLog;
+let events: MemoryEventLog;
 let livenessFailures: string[];
 let queued: string[];
 let monitor: LivenessMonitor;
@@ -57,7 +57,7 @@ beforeEach(async () => {
     const error = errors.get(port);
     if (error) throw new Error(error);
   };
-  events = new EventLog({ now: () => clock.now() });
+  events = new MemoryEventLog({ now: () => clock.now() });
   livenessFailures = [];
   queued = [];
   const metrics = {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { containerSpecHash, ProjectReconciler } from '../../../src/controller/project-reconciler.js';
-import { EventLog } from '../../../src/events/event-log.js';
+import { MemoryEventLog } from '../../../src/events/event-log.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../../../src/metrics/controller-metrics.js';
 import { resolveProjectSettings } from '../../../src/model/project-settings.js';
 import { API_VERSION, type ProjectSpec } from '../../../src/model/types.js';
@@ -50,7 +50,7 @@ interface World {
   reconciler: ProjectReconciler;
   clock: { now: number };
   calls: string[];
-  events: EventLog;
+  events: MemoryEventLog;
   uid: string;
 }
 
@@ -76,7 +76,7 @@ beforeEach(async () => {
   const proxy = new FakeProxy([]);
   const clock = { now: NOW };
   const calls: string[] = [];
-  const events = new EventLog({ now: () => clock.now });
+  const events = new MemoryEventLog({ now: () => clock.now });
   const reconciler = new ProjectReconciler({
     store,
     runtime,

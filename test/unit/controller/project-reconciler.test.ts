@@ -29,7 +29,7 @@ import { promptClock } from '../../support/fakes/fake-clock.js';
 import { FileStore } from '../../../src/store/file-store.js';
 import { DockerUnavailableError } from '../../../src/runtime/errors.js';
 import { silentLogger } from '../../../src/util/logger.js';
-import { EventLog, type LumaEvent } from '../../../src/events/event-log.js';
+import { MemoryEventLog, type LumaEvent } from '../../../src/events/event-log.js';
 
 // Knative-style table: each row gives the objects and containers that exist and the
 // proxy's activity, then the runtime and proxy calls expected (in order) and the status.
@@ -1174,7 +1174,7 @@ describe('the wake fast path (resumePaused)', () => {
 });
 
 describe('drift: a warm container stopped, paused or removed by hand', () => {
-  function reconcilerWithEvents(events: EventLog): ProjectReconciler {
+  function reconcilerWithEvents(events: MemoryEventLog): ProjectReconciler {
     return new ProjectReconciler({
       store: world.store,
       runtime: world.runtime,
@@ -1214,7 +1214,7 @@ describe('drift: a warm container stopped, paused or removed by hand', () => {
   ])(
     'a warm container %s by hand is put back, with a Warning event saying what drifted; once',
     async (_what, drift, message) => {
-      const events = new EventLog();
+      const events = new MemoryEventLog();
       const reconciler = reconcilerWithEvents(events);
       const drifts = (): LumaEvent[] => events.list().filter((event) => event.reason === 'DriftDetected');
       const id = await warmInstance(reconciler);
@@ -1241,7 +1241,7 @@ describe('drift: a warm container stopped, paused or removed by hand', () => {
   );
 
   it('says nothing about what Luma itself stopped when idle', async () => {
-    const events = new EventLog();
+    const events = new MemoryEventLog();
     const reconciler = reconcilerWithEvents(events);
     await applyProject(BASE_SPEC);
     seed({ specHash: hashOf(BASE_SPEC), state: 'running', hostPort: readyPort });
@@ -1287,7 +1287,7 @@ describe('a start the engine refuses over a secret value', () => {
       spec: { type: 'Opaque', data: { password: { plain: Buffer.from(VALUE).toString('base64') } } },
     };
     await world.store.apply(sealSecret(plain, box, undefined));
-    const events = new EventLog();
+    const events = new MemoryEventLog();
     const reconciler = new ProjectReconciler({
       store: world.store,
       runtime: world.runtime,

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProjectReconciler } from '../../../src/controller/project-reconciler.js';
 import { API_VERSION, type ProjectObject, type ProjectSpec, type RevisionObject } from '../../../src/model/types.js';
 import { FileStore } from '../../../src/store/file-store.js';
-import { EventLog } from '../../../src/events/event-log.js';
+import { MemoryEventLog } from '../../../src/events/event-log.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { FakeRuntime } from '../../support/fakes/fake-runtime.js';
 import { FakeProxy } from '../../support/fakes/fake-proxy.js';
@@ -28,7 +28,7 @@ interface World {
   store: FileStore;
   runtime: FakeRuntime;
   proxy: FakeProxy;
-  events: EventLog;
+  events: MemoryEventLog;
   reconciler: ProjectReconciler;
   log: string[];
 }
@@ -41,7 +41,7 @@ async function makeWorld(limit?: number): Promise<World> {
   const log: string[] = [];
   const runtime = new FakeRuntime({ images: [IMAGE, OTHER_IMAGE], hostPort: PORT, log });
   const proxy = new FakeProxy(log);
-  const events = new EventLog();
+  const events = new MemoryEventLog();
   const reconciler = new ProjectReconciler({
     store,
     runtime,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { toCloudEvent } from '../../../src/events/cloudevents.js';
-import { EventLog } from '../../../src/events/event-log.js';
+import { MemoryEventLog } from '../../../src/events/event-log.js';
 import { CONDITION_EVENT_SOURCE } from '../../../src/events/condition-events.js';
 import { attachLifecycleWebhooks, hostnameOf } from '../../../src/events/lifecycle-webhooks.js';
 import { WebhookDispatcher, type WebhookSender } from '../../../src/events/webhooks.js';
@@ -28,7 +28,7 @@ const store = {
 
 describe('lifecycle CloudEvents', () => {
   it('maps lifecycle reasons to CloudEvent types and leaves other events out', () => {
-    const log = new EventLog({ now: () => Date.parse('2026-01-01T00:00:00Z') });
+    const log = new MemoryEventLog({ now: () => Date.parse('2026-01-01T00:00:00Z') });
     const ready = log.record(
       'controller',
       { kind: 'Project', name: 'web' },
@@ -77,7 +77,7 @@ describe('lifecycle CloudEvents', () => {
   });
 
   it('hands every recorded lifecycle event to the dispatcher as it is recorded, until detached', async () => {
-    const log = new EventLog();
+    const log = new MemoryEventLog();
     const sent: string[] = [];
     const send: WebhookSender = async (_url, event) => {
       sent.push(`${event.type} ${event.data.hostname ?? '-'}`);

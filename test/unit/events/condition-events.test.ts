@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { setReadiness, type Readiness } from '../../../src/controller/conditions.js';
 import { ConditionEvents } from '../../../src/events/condition-events.js';
-import { EventLog } from '../../../src/events/event-log.js';
+import { MemoryEventLog } from '../../../src/events/event-log.js';
 import { API_VERSION, type ProjectObject } from '../../../src/model/types.js';
 
 const T = new Date('2025-01-01T00:00:00.000Z');
@@ -16,8 +16,8 @@ function project(readiness: Readiness | undefined, uid = 'u1'): ProjectObject {
   };
 }
 
-function setup(): { log: EventLog; events: ConditionEvents; summary: () => string[] } {
-  const log = new EventLog({ now: () => T.getTime() });
+function setup(): { log: MemoryEventLog; events: ConditionEvents; summary: () => string[] } {
+  const log = new MemoryEventLog({ now: () => T.getTime() });
   const events = new ConditionEvents(log.recorder('controller'));
   return { log, events, summary: () => log.list().map((event) => `${event.type} ${event.reason} x${event.count}`) };
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_SETTINGS, type SyncSettings } from '../../../src/config/settings.js';
-import { EventLog } from '../../../src/events/event-log.js';
+import { MemoryEventLog } from '../../../src/events/event-log.js';
 import { API_VERSION } from '../../../src/model/types.js';
 import { FileStore } from '../../../src/store/file-store.js';
 import { DirectorySync } from '../../../src/sync/directory-sync.js';
@@ -23,7 +23,7 @@ let root: string;
 let dir: string;
 let stateDir: string;
 let store: FileStore;
-let events: EventLog;
+let events: MemoryEventLog;
 let now: number;
 
 // Files are read at once here; the write-finish window has tests of its own below.
@@ -35,7 +35,7 @@ beforeEach(async () => {
   stateDir = path.join(root, 'state');
   await mkdir(dir);
   store = await FileStore.open(stateDir);
-  events = new EventLog();
+  events = new MemoryEventLog();
   now = Date.parse('2026-01-01T00:00:00Z');
 });
 
