@@ -1,6 +1,6 @@
 import type { ProjectObject, ProjectSpec, RevisionObject } from '../model/types.js';
 import type { ProjectSettings, ProjectSettingsResolver } from '../model/project-settings.js';
-import type { ProxyManagement, ServiceInfo } from '../proxy/management.js';
+import type { DeployRequest, ProxyManagement, ServiceInfo } from '../proxy/management.js';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/runtime.js';
 import type { ObjectStore } from '../store/store.js';
 import type { SecretBox } from '../secrets/secret-box.js';
@@ -76,8 +76,10 @@ export class RevisionServing {
       const mine = containers.filter((c) => c.revision === share.revision && c.owner.uid === project.metadata.uid);
       served.push({ share, revision, settings, service: revisionService(name, revision), containers: mine });
     }
-    const routed = await Promise.all(served.map(async (item) => this.deployReady(item)));
-    const projectActivity = (await this.options.proxy.getService(name))?.activity.lastActivityAt;
+    await this.releaseTags(name, served);
+    const projectRoute = await this.options.proxy.getService(name);
+    const routed = await Promise.all(served.map(async (item) => this.deployReady(item, projectRoute)));
+    const projectActivity = projectRoute?.activity.lastActivityAt;
     return {
       scale: async () => {
         const next = await Promise.all(routed.map((item) => this.scale(project, item, projectActivity)));
@@ -87,6 +89,21 @@ export class RevisionServing {
       // Only once the project's route no longer names them.
       dropUnserved: () => this.dropUnserved(name, served, containers),
     };
+  }
+
+  /**
+   * A tag that moves between revisions moves its hostname: the revision services that
+   * lose one let go of it first, so whoever takes it next is not refused.
+   */
+  private async releaseTags(name: string, served: readonly Served[]): Promise<void> {
+    const entitled = new Map(served.map((item) => [item.service, new Set(item.share.hosts)]));
+    const services = (await this.options.proxy.listServices()).filter(
+      (info) => projectOfRevisionService(info.service) === name,
+    );
+    for (const info of services) {
+      const keep = info.hosts.filter((host) => entitled.get(info.service)?.has(host) ?? false);
+      if (keep.length !== info.hosts.length) await this.options.proxy.deploy({ ...requestOf(info), hosts: keep });
+    }
   }
 
   /** A deleted project's revision services and instances go with it. */
@@ -132,12 +149,19 @@ export class RevisionServing {
   /** Routes the instances that answer now; the others are the scale step's to start or remove. */
   private async deployReady(
     item: Served,
+    projectRoute: ServiceInfo | undefined,
   ): Promise<Served & { ready: ManagedContainer[]; info: ServiceInfo | undefined }> {
     const { lifecycle } = this.options;
     const running = item.containers.filter((c) => c.state === 'running');
     const ready: ManagedContainer[] = [];
     for (const container of running) if (await lifecycle.ensureReady(container, item.settings)) ready.push(container);
-    await this.options.proxy.deploy(this.routeOf(item, ready));
+    const request = this.routeOf(item, ready);
+    // A tag of the project's own revision until now comes from the project's route.
+    const taken = projectRoute?.hosts.filter((host) => request.hosts.includes(host)) ?? [];
+    if (projectRoute && taken.length > 0) {
+      const hosts = projectRoute.hosts.filter((host) => !taken.includes(host));
+      await this.options.proxy.deployMovingHosts(request, [{ service: projectRoute.service, hosts }]);
+    } else await this.options.proxy.deploy(request);
     return { ...item, ready, info: await this.options.proxy.getService(item.service) };
   }
 
@@ -203,4 +227,19 @@ export class RevisionServing {
       now: this.options.now(),
     });
   }
+}
+
+/** A deploy that puts a service back as the proxy reports it (its split and revision kept). */
+function requestOf(info: ServiceInfo): DeployRequest {
+  return {
+    service: info.service,
+    hosts: info.hosts,
+    targets: info.targets.map((target) => target.address),
+    startupTimeoutMs: info.startupTimeoutMs,
+    responseTimeoutMs: info.responseTimeoutMs,
+    ...(info.requestTimeoutMs !== undefined ? { requestTimeoutMs: info.requestTimeoutMs } : {}),
+    ...(info.targetConcurrency !== undefined ? { targetConcurrency: info.targetConcurrency } : {}),
+    ...(info.maxConcurrency !== undefined ? { maxConcurrency: info.maxConcurrency, maxQueued: info.maxQueued } : {}),
+    ...(info.h2c ? { h2c: true } : {}),
+  };
 }

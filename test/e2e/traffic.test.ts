@@ -123,6 +123,29 @@ describe('traffic', () => {
     expect(new Set(viaLatest.map((answer) => `${answer.status} ${answer.who}`))).toEqual(new Set(['200 two']));
   });
 
+  it('a tag moved to another revision moves its hostname, in both directions at once', async () => {
+    // Swapped: "one" now tags revision 2 (the project's own route), "latest" revision 1.
+    await apply(
+      manifest('two', [
+        '  traffic:',
+        '    - { revisionName: tr-1, percent: 90, tag: latest }',
+        '    - { latestRevision: true, percent: 10, tag: one }',
+      ]),
+    );
+    const tags = async (): Promise<string> =>
+      JSON.stringify((await project()).status?.traffic?.map((target) => target.tag));
+    await eventually(async () => (await tags()) === '["latest","one"]', 30_000, 'the tags swapped');
+    await eventually(
+      async () => (await ask('one---tr.localhost')).who === 'two' && (await ask('latest---tr.localhost')).who === 'one',
+      15_000,
+      'the tag hostnames moved',
+    );
+    const viaOne = await many(20, 4, 'one---tr.localhost');
+    expect(new Set(viaOne.map((answer) => `${answer.status} ${answer.who}`))).toEqual(new Set(['200 two']));
+    const viaLatest = await many(20, 4, 'latest---tr.localhost');
+    expect(new Set(viaLatest.map((answer) => `${answer.status} ${answer.who}`))).toEqual(new Set(['200 one']));
+  });
+
   it('rollout undo returns all traffic to revision 1 within one second, with no failed request', async () => {
     let undoneAt = 0;
     const answers = await steadyTraffic(async () => {
