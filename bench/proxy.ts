@@ -17,6 +17,8 @@
 //   luma        `luma proxy run` + `luma proxy deploy bench --host bench.localhost
 //               --target 127.0.0.1:BACKEND`, exactly as a user starts it (its fast path
 //               serves these plain HTTP/1.1 requests);
+//   luma-split  a second `luma proxy run` whose route splits 90/10 between two revisions'
+//               services (spec.traffic) on the same backend: the cost of a split per request;
 //   luma-node   with --with-node-path only: the same with `--no-fast-path`, every request
 //               through node:http and undici (what the fast path hands unusual requests to).
 // Each proxy adds the X-Forwarded-* headers Luma adds, so they do the same work.
@@ -56,6 +58,8 @@ import { writeNginxConfig } from './lib/nginx.js';
 import { ProcessGroup, type BenchProcess } from './lib/processes.js';
 import { runWrk, type WrkResult } from './lib/wrk.js';
 import { freePort } from './lib/common.js';
+import { ManagementClient } from '../src/proxy/management-client.js';
+import { defaultProxyPaths } from '../src/proxy/paths.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const LUMA_CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
@@ -107,8 +111,8 @@ interface Summary {
   cpu: number;
 }
 
-type PathName = 'direct' | 'nginx' | 'http-proxy' | 'luma' | 'luma-node' | 'luma-base';
-const PATHS: readonly PathName[] = ['direct', 'nginx', 'http-proxy', 'luma'];
+type PathName = 'direct' | 'nginx' | 'http-proxy' | 'luma' | 'luma-split' | 'luma-node' | 'luma-base';
+const PATHS: readonly PathName[] = ['direct', 'nginx', 'http-proxy', 'luma', 'luma-split'];
 
 interface Options {
   durationS: number;
@@ -269,6 +273,30 @@ async function startLuma(
   return { port, process: luma };
 }
 
+/**
+ * luma-split: the same proxy and backend, the route split 90/10 between two revisions'
+ * services (spec.traffic): what a split costs each request, beside luma's one revision.
+ */
+async function splitRoute(stateDir: string, backendPort: number): Promise<void> {
+  const client = new ManagementClient({ socketPath: defaultProxyPaths(stateDir).socketPath });
+  try {
+    const target = `127.0.0.1:${backendPort}`;
+    await client.deploy({ service: 'revision.bench.1', hosts: [], targets: [target], revision: 'bench-1' });
+    await client.deploy({
+      service: 'bench',
+      hosts: [HOST],
+      targets: [target],
+      revision: 'bench-2',
+      split: [
+        { service: 'bench', revision: 'bench-2', weight: 10 },
+        { service: 'revision.bench.1', revision: 'bench-1', weight: 90 },
+      ],
+    });
+  } finally {
+    client.close();
+  }
+}
+
 async function compare(options: Options, processes: ProcessGroup, tmp: string): Promise<void> {
   const layout: Layout = LAYOUTS[options.pin ?? 'none'];
 
@@ -293,6 +321,8 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
   await untilServing('http-proxy', httpProxyPort, httpProxy);
 
   const luma = await startLuma(processes, path.join(tmp, 'luma'), backend.port, layout.proxy);
+  const lumaSplit = await startLuma(processes, path.join(tmp, 'luma-split'), backend.port, layout.proxy);
+  await splitRoute(path.join(tmp, 'luma-split'), backend.port);
   const lumaNode = options.withNodePath
     ? await startLuma(processes, path.join(tmp, 'luma-node'), backend.port, layout.proxy, [], ['--no-fast-path'])
     : undefined;
@@ -310,6 +340,7 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
     nginx: nginxPort,
     'http-proxy': httpProxyPort,
     luma: luma.port,
+    'luma-split': lumaSplit.port,
     'luma-node': lumaNode?.port,
     'luma-base': lumaBase?.port,
   };
@@ -318,6 +349,7 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
     nginx,
     'http-proxy': httpProxy,
     luma: luma.process,
+    'luma-split': lumaSplit.process,
     'luma-node': lumaNode?.process,
     'luma-base': lumaBase?.process,
   };
@@ -384,6 +416,7 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
     nginx: [],
     'http-proxy': [],
     luma: [],
+    'luma-split': [],
     'luma-node': [],
     'luma-base': [],
   };
@@ -451,6 +484,7 @@ async function compare(options: Options, processes: ProcessGroup, tmp: string): 
     `| http-proxy / direct, req/s | ${ratio(summary['http-proxy'].rps / summary.direct.rps)} | (reference) |`,
     `| luma / nginx, CPU per request | ${ratio(summary.luma.cpu / summary.nginx.cpu)} | (reference) |`,
     `| luma / http-proxy, CPU per request | ${ratio(summary.luma.cpu / summary['http-proxy'].cpu)} | (reference) |`,
+    `| luma-split − luma, CPU µs per request | ${(summary['luma-split'].cpu - summary.luma.cpu).toFixed(1)} | (what a 90/10 split costs) |`,
     ...(summary['luma-node']
       ? [
           `| luma / luma-node (fast path vs node:http), req/s | ${ratio(summary.luma.rps / summary['luma-node'].rps)} | (reference) |`,

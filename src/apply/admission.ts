@@ -13,6 +13,7 @@ import {
   type ImageSource,
 } from './image-admission.js';
 import { leaseHostnameIssues } from './hostname-admission.js';
+import { tagHostnameIssues } from './tag-hostname-admission.js';
 import { checkLeaseAgainstBounds, type AdmissionIssue } from './lease-admission.js';
 
 // Rules checked before a batch of documents is stored, against the store as it will be
@@ -83,10 +84,8 @@ function uniquenessIssues(view: BatchView, documents: ParsedDocument[]): Manifes
 
 function leaseHostIssues(view: BatchView, documents: ParsedDocument[]): ManifestIssue[] {
   const documentOf = new Map(documents.map((doc) => [doc.object, doc]));
-  return leaseHostnameIssues(
-    view,
-    documents.map((doc) => doc.object),
-  ).flatMap((issue) => {
+  const batch = documents.map((doc) => doc.object);
+  return [...leaseHostnameIssues(view, batch), ...tagHostnameIssues(view, batch)].flatMap((issue) => {
     const doc = documentOf.get(issue.object);
     return doc ? [issueAt(doc, issue)] : [];
   });

@@ -37,7 +37,7 @@ function isEnded(lease: LeaseObject | undefined): boolean {
 }
 
 /** The lease (not ended) reached at `host`: its name is the first label, its project's first hostname the rest. */
-function leaseAt(view: HostnameView, host: string): LeaseObject | undefined {
+export function leaseAt(view: HostnameView, host: string): LeaseObject | undefined {
   const dot = host.indexOf('.');
   const lease = dot > 0 ? view.lease(host.slice(0, dot)) : undefined;
   if (!lease || isEnded(lease)) return undefined;

@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 import type { LumaEvent } from '../events/event-log.js';
 import { DEFAULT_MAX_INSTANCES } from '../model/project-settings.js';
-import type { LumaObject, SecretObject } from '../model/types.js';
+import type { LumaObject, SecretObject, TrafficTarget } from '../model/types.js';
 import { PLAIN, styleWord, visibleLength, type Style } from './style.js';
 
 // What `get`, `describe` and `events` print: kubectl-like tables and key/value blocks.
@@ -227,6 +227,7 @@ export function describe(object: LumaObject, events: LumaEvent[] = [], style: St
     lines.push('Status:');
     lines.push(indent(stringify(rest)));
   }
+  if (object.kind === 'Project' && object.status?.traffic) lines.push(...trafficLines(object.status.traffic));
   lines.push('Conditions:');
   if (!conditions || conditions.length === 0) lines.push('  <none>');
   else {
@@ -277,4 +278,10 @@ function indent(text: string): string {
     .split('\n')
     .map((line) => `  ${line}`)
     .join('\n');
+}
+
+/** `luma describe project`: the split the proxy routes now, one revision a line. */
+function trafficLines(traffic: readonly TrafficTarget[]): string[] {
+  const rows = traffic.map((target) => [target.revisionName, `${target.percent}%`, target.tag ?? '', target.url ?? '']);
+  return ['Traffic:', indent(table([['REVISION', 'PERCENT', 'TAG', 'URL'], ...rows]))];
 }

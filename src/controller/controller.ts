@@ -23,6 +23,7 @@ import type { AdmissionSettings } from '../config/settings.js';
 import { parseMemory } from '../model/quantities.js';
 import { MemoryBudget } from './memory-budget.js';
 import { traceWake } from '../util/wake-trace.js';
+import { projectOfRevisionService } from './traffic.js';
 import { secretEnvOf, type ProjectSettingsResolver } from '../model/project-settings.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { probeLiveness, type LivenessProber } from '../util/liveness-probe.js';
@@ -332,6 +333,12 @@ export class Controller implements ProxyHooks {
     this.options.logger.info({ service, requestId }, 'wake requested by a held request');
     if (lease !== undefined) {
       this.queue.add(objectKey('Lease', lease));
+      return;
+    }
+    // A revision's service (spec.traffic) is scaled by its project's reconcile.
+    const project = projectOfRevisionService(service);
+    if (project !== undefined) {
+      this.queue.add(objectKey('Project', project));
       return;
     }
     this.projects.noteWake(service, requestId);

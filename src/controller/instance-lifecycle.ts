@@ -1,6 +1,7 @@
 import type { ProjectObject } from '../model/types.js';
 import type { ProjectSettings } from '../model/project-settings.js';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/runtime.js';
+import type { ContainerRole } from '../runtime/labels.js';
 import type { Logger } from '../util/logger.js';
 import { errorMessage } from '../util/error-message.js';
 import type { Clock } from '../util/clock.js';
@@ -37,6 +38,8 @@ export class AppExitedError extends Error {
 interface ContainerMade {
   hash: string;
   revision?: string;
+  /** `revision` for an instance of a revision served beside the one the project runs (revision-serving.ts). */
+  role?: ContainerRole;
 }
 
 export interface InstanceLifecycleOptions {
@@ -109,11 +112,12 @@ export class InstanceLifecycle {
     hash: string,
     candidate: ManagedContainer | undefined,
     revision?: string,
+    role?: ContainerRole,
   ): Promise<ManagedContainer> {
     const name = project.metadata.name;
     if (candidate?.state === 'paused' && candidate.hostPort) return this.unpause(name, settings, candidate);
     const startedAt = this.options.now();
-    const made = { hash, ...(revision ? { revision } : {}) };
+    const made = { hash, ...(revision ? { revision } : {}), ...(role ? { role } : {}) };
     return startAdmitted(this.options.memory, `Project/${name}`, settings.memoryBytes, (running) =>
       this.startContainer(project, settings, made, candidate, startedAt, running),
     );
@@ -180,6 +184,7 @@ export class InstanceLifecycle {
         owner: { kind: 'Project', name, uid: project.metadata.uid ?? '' },
         specHash: made.hash,
         ...(made.revision ? { revision: made.revision } : {}),
+        ...(made.role ? { role: made.role } : {}),
         image: settings.image,
         port: settings.port,
         env: settings.env,

@@ -52,6 +52,8 @@ import { resolveRunnable, routeFor } from './project-route.js';
 import { buildProjectStatus, writeProjectStatus, type StatusFacts } from './project-status.js';
 import { RevisionHistory } from './revision-history.js';
 import { DEFAULT_REVISION_HISTORY_LIMIT } from './revisions.js';
+import { NO_REVISION_STEPS, RevisionServing, type RevisionSteps } from './revision-serving.js';
+import { resolveTraffic, splitRoute, type ResolvedTraffic } from './traffic-route.js';
 import type { ReconcileResult } from './work-queue.js';
 import type { ObservedContainers } from './container-sightings.js';
 
@@ -123,6 +125,8 @@ interface Observed {
   hash: string;
   /** The Revision of what the project declares now: its instances carry its name. */
   revision: string;
+  /** spec.traffic resolved: status.traffic, and the split of the project's route (absent: no split). */
+  traffic: ResolvedTraffic;
   sorted: Sorted;
   /** Stopped containers still kept (the expired ones are gone). */
   stopped: ManagedContainer[];
@@ -161,6 +165,7 @@ export class ProjectReconciler implements IdleContainers {
   private readonly events: EventRecorder;
   private readonly projectSettings: ProjectSettingsResolver;
   private readonly revisions: RevisionHistory;
+  private readonly serving: RevisionServing;
 
   constructor(private readonly options: ProjectReconcilerOptions) {
     this.now = options.now ?? Date.now;
@@ -198,6 +203,13 @@ export class ProjectReconciler implements IdleContainers {
     this.eviction = new MemoryEviction({ ...shared, ...clocks, resumes: this.resumes });
     const { liveness: monitor, proxy, logger } = options;
     this.liveness = new LivenessReplacement({ monitor, proxy, lifecycle: this.lifecycle, logger });
+    this.serving = new RevisionServing({
+      ...shared,
+      ...clocks,
+      runtime: options.runtime,
+      logger,
+      secrets: options.secrets,
+    });
   }
 
   /** `observed`: the containers a resync saw, read instead of asking the engine while still current. */
@@ -269,6 +281,7 @@ export class ProjectReconciler implements IdleContainers {
       observed?.list({ kind: 'Project', name, role: 'instance' }) ?? (await this.listInstances(name, project));
     if (!project) {
       await this.tearDown(name, containers);
+      await this.serving.removeAll(name);
       this.wokenAt.delete(name);
       this.metrics.projectRemoved(name);
       return;
@@ -303,7 +316,12 @@ export class ProjectReconciler implements IdleContainers {
     if (refused !== undefined) return this.refuseImage(project, runnable.settings, containers, refused);
 
     const revision = await this.revisions.record(project, runnable.settings.image);
+    const { traffic, revisionSteps } = await this.routeRevisions(project, revision.metadata.name);
     const seen = await this.observe(project, runnable.settings, runnable.hash, revision.metadata.name, containers);
+    seen.traffic = traffic;
+    // With a split, the revision the project runs may get no share until it is ready:
+    // it starts once anyway, as for a request, so that it can become the latest ready.
+    if (traffic.wakeOwn) seen.activity = withWakeAt(seen.activity, this.now());
     const name = project.metadata.name;
     const others = [...seen.serving, ...seen.sorted.outdated];
     const drained = this.liveness.takeOut(name, seen.settings, seen.failed, others, seen.service);
@@ -321,7 +339,7 @@ export class ProjectReconciler implements IdleContainers {
       loop: seen.loop,
       now: this.now(),
     });
-    const started = await this.startAll(seen, plan);
+    const [started, revisionsNext] = await Promise.all([this.startAll(seen, plan), revisionSteps.scale()]);
     const serving = this.lifecycle.byReadiness([...seen.serving, ...started.ready]);
     const actions = planActions({
       decision: plan.decision,
@@ -333,13 +351,48 @@ export class ProjectReconciler implements IdleContainers {
       failure: started.failure,
     });
     await this.act(seen, actions, plan);
+    await revisionSteps.dropUnserved();
     await this.liveness.retire(seen.failed, drained);
     this.liveness.watch(name, seen.settings, actions.targets);
     const revisions = await this.noteRevisions(seen, actions);
     await this.writeOutcome(seen, actions, started, revisions);
     const next = requeueFor(started.failure, plan.decision, started.loop, this.now());
     if (next instanceof Error) throw new Error(`project ${name}: ${next.message}`);
-    return next;
+    return this.sooner(next, seen, revisions, revisionsNext);
+  }
+
+  /**
+   * The project's own requeue, or sooner: when a revision of the split needs a look, or at
+   * once when a revision just became the latest ready (the split routes it next).
+   */
+  private sooner(
+    next: ReconcileResult,
+    seen: Observed,
+    revisions: ProjectRevisions,
+    revisionsAt: number | undefined,
+  ): ReconcileResult {
+    const becameReady = seen.traffic.shares.length > 0 && revisions.latestReady !== seen.traffic.latestReady;
+    const candidates = [
+      next?.requeueAfterMs,
+      becameReady ? 0 : undefined,
+      revisionsAt === undefined ? undefined : Math.max(0, revisionsAt - this.now()),
+    ].filter((ms): ms is number => ms !== undefined);
+    return candidates.length > 0 ? { requeueAfterMs: Math.min(...candidates) } : next;
+  }
+
+  /**
+   * spec.traffic resolved, and the other revisions of the split routed before the
+   * project's route names them. A project that never split pays nothing for it.
+   */
+  private async routeRevisions(
+    project: ProjectObject,
+    own: string,
+  ): Promise<{ traffic: ResolvedTraffic; revisionSteps: RevisionSteps }> {
+    const traffic = resolveTraffic(project, this.revisions.of(project), own);
+    const hadOthers = (project.status?.traffic ?? []).some((target) => target.revisionName !== own);
+    const split = traffic.shares.length > 0 || hadOthers;
+    const revisionSteps = split ? await this.serving.route(project, traffic.shares, own) : NO_REVISION_STEPS;
+    return { traffic, revisionSteps };
   }
 
   /** Observe: sorts the containers, clears out what is not the project's, notes crashes, probes what runs. */
@@ -382,6 +435,7 @@ export class ProjectReconciler implements IdleContainers {
       settings,
       hash,
       revision,
+      traffic: { status: [], shares: [], wakeOwn: false },
       sorted,
       stopped,
       serving,
@@ -498,7 +552,8 @@ export class ProjectReconciler implements IdleContainers {
   private async act(seen: Observed, actions: ActPlan, plan: StartPlan): Promise<void> {
     const name = seen.project.metadata.name;
     const { decision } = plan;
-    await this.options.proxy.deploy(routeFor(name, seen.settings, actions.targets, actions.unavailableReason));
+    const route = routeFor(name, seen.settings, actions.targets, actions.unavailableReason);
+    await this.options.proxy.deploy(splitRoute(route, seen.traffic, seen.revision));
     await Promise.all(actions.pause.map((container) => this.lifecycle.pause(container, decision.reason)));
     await Promise.all(actions.stop.map((container) => this.lifecycle.stop(container)));
     await Promise.all(actions.remove.map((container) => this.lifecycle.remove(container)));
@@ -522,8 +577,10 @@ export class ProjectReconciler implements IdleContainers {
     const servesNow = actions.targets.some((container) => !isOutdated(seen, container));
     const latestReady = servesNow ? revision : previous.latestReady;
     if (servesNow && previous.latestReady !== revision) await this.revisions.served(project, revision);
+    // Revisions the split routes stay, whatever their age.
+    const routed = seen.traffic.status.map((target) => target.revisionName);
     if (previous.latestCreated !== revision || previous.latestReady !== latestReady)
-      await this.revisions.prune(project, new Set([revision, ...(latestReady ? [latestReady] : [])]));
+      await this.revisions.prune(project, new Set([revision, ...(latestReady ? [latestReady] : []), ...routed]));
     return { latestCreated: revision, ...(latestReady ? { latestReady } : {}) };
   }
 
@@ -548,6 +605,7 @@ export class ProjectReconciler implements IdleContainers {
       ...(seen.clearsEviction ? { evictedAt: null } : {}),
       instancesLeft: nextLeft(leftById(seen.project.status?.instancesLeft), actions.left, now),
       revisions,
+      traffic: seen.traffic.status,
     });
   }
 
@@ -556,6 +614,7 @@ export class ProjectReconciler implements IdleContainers {
     const name = project.metadata.name;
     const pool = await this.options.runtime.list({ kind: 'Project', name, role: 'pool' });
     await this.tearDown(name, [...instances, ...pool]);
+    await this.serving.removeAll(name);
     await this.revisions.removeAll(name);
     const finalizers = (project.metadata.finalizers ?? []).filter((finalizer) => finalizer !== PROJECT_FINALIZER);
     await this.options.store.setFinalizers('Project', name, finalizers);

@@ -1,10 +1,18 @@
-import type { CrashLoopStatus, InstanceLeft, ProjectObject, ProjectRevisions, ProjectStatus } from '../model/types.js';
+import type {
+  CrashLoopStatus,
+  InstanceLeft,
+  ProjectObject,
+  ProjectRevisions,
+  ProjectStatus,
+  TrafficTarget,
+} from '../model/types.js';
 import type { ProjectSettings } from '../model/project-settings.js';
 import type { ServiceInfo } from '../proxy/management.js';
 import type { ObjectStore } from '../store/store.js';
 import { certificateCondition } from './certificate-condition.js';
 import { setCondition, setReadiness } from './conditions.js';
 import { readinessFor, type Failure } from './project-reasons.js';
+import { withTagUrls } from './traffic.js';
 
 // A Project's status, built by a pure function from what one reconcile saw and did, and
 // written in one step. The fields a restarted controller needs (crashLoop, evictedAt,
@@ -27,6 +35,8 @@ export interface StatusFacts {
   instancesLeft?: InstanceLeft[];
   /** Absent keeps what status said. */
   revisions?: ProjectRevisions;
+  /** The split the proxy routes now; absent keeps what status said. */
+  traffic?: TrafficTarget[];
 }
 
 export function buildProjectStatus(
@@ -49,6 +59,7 @@ export function buildProjectStatus(
   const evictedAt = facts.evictedAt === undefined ? previous.evictedAt : (facts.evictedAt ?? undefined);
   const instancesLeft = facts.instancesLeft ?? previous.instancesLeft;
   const revisions = facts.revisions ?? previous.revisions;
+  const traffic = facts.traffic ?? previous.traffic;
   return {
     observedGeneration: project.metadata.generation ?? 0,
     phase: facts.phase,
@@ -61,6 +72,7 @@ export function buildProjectStatus(
     ...(evictedAt ? { evictedAt } : {}),
     ...(instancesLeft ? { instancesLeft } : {}),
     ...(revisions ? { revisions } : {}),
+    ...(traffic ? { traffic: withTagUrls(traffic, project, context.publicUrl) } : {}),
   };
 }
 

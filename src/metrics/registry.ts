@@ -48,7 +48,10 @@ export function statusClass(statusCode: number): string {
  * without bound, so they are counted together under `lease.*`.
  */
 export function serviceLabel(service: string): string {
-  return service.startsWith('lease.') ? 'lease.*' : service;
+  if (service.startsWith('lease.')) return 'lease.*';
+  // A revision's service (revision.<project>.<number>) counts for its project.
+  if (service.startsWith('revision.')) return service.slice('revision.'.length, service.lastIndexOf('.'));
+  return service;
 }
 
 /** Buckets for cold starts and their phases: from an unpause (tens of ms) to slow starts. */

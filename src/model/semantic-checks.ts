@@ -87,6 +87,38 @@ function checkProject(checks: Checks): void {
   const max = checks.integer(['spec', 'scaling', 'maxInstances']);
   if (min !== undefined && max !== undefined && min > max)
     checks.report(minPath, `expected at most maxInstances (${max}), got ${min}`);
+  checkTraffic(checks);
+}
+
+/** spec.traffic as a whole: percents summing to 100, tags used once, revisions of this very project. */
+function checkTraffic(checks: Checks): void {
+  const path = ['spec', 'traffic'];
+  const entries = checks.value(path);
+  if (!Array.isArray(entries) || checks.reported(path)) return;
+  const project = checks.value(['metadata', 'name']);
+  const tags = new Map<string, number>();
+  let sum = 0;
+  entries.forEach((entry: unknown, index) => {
+    if (checks.reported([...path, index]) || typeof entry !== 'object' || entry === null) return;
+    const { percent, tag, revisionName } = entry as { percent?: unknown; tag?: unknown; revisionName?: unknown };
+    if (typeof percent === 'number') sum += percent;
+    if (typeof revisionName === 'string' && typeof project === 'string' && !isRevisionOf(revisionName, project))
+      checks.report(
+        [...path, index, 'revisionName'],
+        `expected a revision of project ${quote(project)} (like "${project}-1"), got ${quote(revisionName)}`,
+      );
+    if (typeof tag !== 'string') return;
+    const first = tags.get(tag);
+    if (first !== undefined)
+      checks.report([...path, index, 'tag'], `tag ${quote(tag)} is already given at spec.traffic[${first}]`);
+    else tags.set(tag, index);
+  });
+  if (sum !== 100) checks.report(path, `expected percents that sum to 100, got ${sum}`);
+}
+
+/** Revision names are `<project>-<number>` (revisions.ts). */
+function isRevisionOf(revision: string, project: string): boolean {
+  return revision.startsWith(`${project}-`) && /^[1-9][0-9]*$/.test(revision.slice(project.length + 1));
 }
 
 function checkLease(checks: Checks): void {

@@ -127,6 +127,29 @@ export interface ProjectSpec {
   /** The longest a request may take, like `300s` (Cloud Run's request timeout). */
   timeout?: string;
   securityContext?: SecurityContextSpec;
+  /** How requests split among the project's revisions (Knative's traffic block); the latest ready one when absent. */
+  traffic?: TrafficEntry[];
+}
+
+/** One line of `spec.traffic`: a share of requests for a named revision or the latest ready one, and an optional tag. */
+export interface TrafficEntry {
+  /** A revision of this project, like `web-1`; give it or latestRevision. */
+  revisionName?: string;
+  /** The newest revision that became ready (a revision that never does never gets traffic). */
+  latestRevision?: boolean;
+  /** Whole percent of requests, 0..100; the entries sum to 100. */
+  percent: number;
+  /** Reach this revision on `<tag>---<first hostname>` too, whatever its percent. */
+  tag?: string;
+}
+
+/** One line of `status.traffic`: the split the proxy routes now, revisions resolved. */
+export interface TrafficTarget {
+  revisionName: string;
+  percent: number;
+  tag?: string;
+  /** Where the tag reaches this revision only. */
+  url?: string;
 }
 
 /** As in Kubernetes: Linux capabilities given back on top of the few every container keeps. */
@@ -150,6 +173,8 @@ export interface ProjectStatus extends BaseStatus {
   instancesLeft?: InstanceLeft[];
   /** The project's revisions: the newest recorded, and the newest that became ready. */
   revisions?: ProjectRevisions;
+  /** The split the proxy routes now (spec.traffic resolved). */
+  traffic?: TrafficTarget[];
 }
 
 export interface ProjectRevisions {

@@ -8,6 +8,7 @@ import {
   type HostMove,
   type ProxyHooks,
   type ProxyManagement,
+  type SplitShare,
 } from './management.js';
 import {
   encode,
@@ -87,8 +88,8 @@ const POSITIVE_FIELDS = [
 ] as const;
 
 function parseDeploy(raw: Record<string, unknown>): DeployRequest {
+  // No host is fine for a revision's service: it is reached through its project's split.
   const hosts = hostList(raw.hosts, 'hosts');
-  if (hosts.length === 0) fail('hosts: expected at least one host');
   const service = stringField(raw.service, 'service');
   if (!SERVICE_PATTERN.test(service))
     fail(`service: "${service}" is not a service name (letters, digits, '.', '_', '-', ':' and '/', up to 253)`);
@@ -111,6 +112,9 @@ function parseDeploy(raw: Record<string, unknown>): DeployRequest {
   if (h2c !== undefined) request.h2c = h2c;
   if (raw.unavailableReason !== undefined)
     request.unavailableReason = stringField(raw.unavailableReason, 'unavailableReason');
+  if (raw.revision !== undefined) request.revision = stringField(raw.revision, 'revision');
+  if (raw.split !== undefined) request.split = parseSplit(raw.split);
+  if (raw.unsplitHosts !== undefined) request.unsplitHosts = hostList(raw.unsplitHosts, 'unsplitHosts');
   if (raw.healthCheck !== undefined) {
     const check = raw.healthCheck as Record<string, unknown>;
     if (typeof check !== 'object' || check === null) fail('healthCheck: expected an object with path and timeoutMs');
@@ -119,6 +123,18 @@ function parseDeploy(raw: Record<string, unknown>): DeployRequest {
     request.healthCheck = { path, timeoutMs: optionalPositive(check.timeoutMs, 'healthCheck.timeoutMs') ?? 30_000 };
   }
   return request;
+}
+
+function parseSplit(raw: unknown): SplitShare[] {
+  if (!Array.isArray(raw)) fail('split: expected a list of { service, revision, weight }');
+  return raw.map((entry: unknown, index) => {
+    const share = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
+    const weight = share.weight;
+    if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0)
+      fail(`split[${index}].weight: expected a whole number of 0 or more`);
+    const service = stringField(share.service, `split[${index}].service`);
+    return { service, revision: stringField(share.revision, `split[${index}].revision`), weight };
+  });
 }
 
 export function parseManagementRequest(line: string): ManagementRequest {

@@ -2,6 +2,10 @@
 // mode) drive the proxy only through this; in `luma up` it is called in-process, and the
 // proxy daemon will serve the same messages over its Unix socket.
 
+import type { SplitShare } from './traffic-split.js';
+
+export type { SplitShare } from './traffic-split.js';
+
 export interface DeployRequest {
   service: string;
   /** Host headers routed to this service (unique across services). */
@@ -42,6 +46,17 @@ export interface DeployRequest {
    * fails, the deploy is refused and the service keeps its old targets.
    */
   healthCheck?: HealthCheck;
+  /**
+   * The project's requests shared by weight among the services of its revisions (spec.traffic):
+   * a share naming this very service goes to its own targets. An empty list: no split, its
+   * own targets serve all. Absent: the service keeps the split it has (a deploy that only
+   * changes targets, such as a resume or a drain, leaves the split alone).
+   */
+  split?: SplitShare[];
+  /** The revision this service's targets run: the `revision` of its logs and request records. Absent: kept. */
+  revision?: string;
+  /** Hosts (among `hosts`) that reach this service's own targets only, past any split: a tag of its revision. */
+  unsplitHosts?: string[];
 }
 
 /**
@@ -91,6 +106,9 @@ export interface ServiceInfo {
   /** Present when the targets speak h2c. */
   h2c?: boolean;
   unavailableReason?: string;
+  split?: SplitShare[];
+  revision?: string;
+  unsplitHosts?: string[];
   activity: ActivitySnapshot;
   /** One entry per host when the service is served over HTTPS (`tls`) by a proxy with an HTTPS listener. */
   certificates?: CertificateStatus[];

@@ -139,12 +139,21 @@ export type RequestIntercept = (request: InterceptedRequest) => ProxyAnswer | un
 export interface RequestRecord {
   /** The service it was routed to; undefined when no service matched its Host. */
   service: string | undefined;
+  /** The revision whose instance answered, when the route says (a project's routes do). */
+  revision?: string;
   method: string;
   /** Which path parsed it: the fast path, or node:http. */
   via: 'fast' | 'node';
   /** The status the client got: 499 when the client went away first. */
   status: number;
   durationMs: number;
+}
+
+/** Where a request went: the service (and revision) that answered, and the status. */
+interface Routed {
+  service: string | undefined;
+  revision: string | undefined;
+  status: number;
 }
 
 type HoldOutcome =
@@ -327,6 +336,8 @@ export class ProxyServer implements ProxyManagement {
         ...(service.h2c ? { h2c: true } : {}),
         ...(service.targetConcurrency !== undefined ? { targetConcurrency: service.targetConcurrency } : {}),
         ...(service.unavailableReason ? { unavailableReason: service.unavailableReason } : {}),
+        ...(service.split ? { split: [...service.split.shares], unsplitHosts: [...service.unsplitHosts] } : {}),
+        ...(service.revision !== undefined ? { revision: service.revision } : {}),
       })),
       globals: Object.fromEntries(this.globals),
     };
@@ -478,9 +489,10 @@ export class ProxyServer implements ProxyManagement {
     this.activeRequests++;
     const started = this.now();
     try {
-      const { service, status } = await this.route(exchange);
+      const { service, revision, status } = await this.route(exchange);
       this.requestEnded({
         service,
+        ...(revision !== undefined ? { revision } : {}),
         method: exchange.method,
         via: exchange.via,
         status,
@@ -521,8 +533,12 @@ export class ProxyServer implements ProxyManagement {
         status: this.answer(exchange, target.missingHost ? respond.missingHost() : respond.badRequest(target.reason)),
       };
     const { host } = target;
-    const service = this.routes.lookupHost(host);
-    if (!service) return { status: this.answer(exchange, respond.unknownHost(host)) };
+    const routed = this.routes.lookupHost(host);
+    if (!routed) return { status: this.answer(exchange, respond.unknownHost(host)) };
+    // One revision (no split) costs this one check; a split picks the revision's service,
+    // whose activity, holds and wakes are then its own.
+    const split = routed.split;
+    const service = split === undefined ? routed : this.routes.pickShare(routed, split, host);
     service.lastActivityAt = this.now();
     return { service, host };
   }
@@ -564,15 +580,16 @@ export class ProxyServer implements ProxyManagement {
     if (service.waiting > 0) service.queue.dispatch(() => this.claimNow(service));
   }
 
-  private async route(exchange: ClientExchange): Promise<{ service: string | undefined; status: number }> {
+  private async route(exchange: ClientExchange): Promise<Routed> {
     const found = this.lookup(exchange);
-    if ('status' in found) return { service: undefined, status: found.status };
+    if ('status' in found) return { service: undefined, revision: undefined, status: found.status };
     const { service, host } = found;
     // The whole-request deadline (spec.timeout) runs from here, hold and queue included.
     const deadline = service.requestTimeoutMs !== undefined ? new RequestDeadline(service.requestTimeoutMs) : undefined;
     deadline?.start(this.deadlines);
     try {
-      return { service: service.name, status: await this.routeTo(service, host, exchange, deadline) };
+      const status = await this.routeTo(service, host, exchange, deadline);
+      return { service: service.name, revision: service.revision, status };
     } finally {
       deadline?.cancel();
     }

@@ -1,11 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { RequestQueue } from './request-queue.js';
+import { checkShares, WeightedSplit } from './traffic-split.js';
 import {
   HostConflictError,
   UnknownServiceError,
   type DeployRequest,
   type HostMove,
   type ServiceInfo,
+  type SplitShare,
 } from './management.js';
 
 // Host → service → targets, plus the per-service activity the controller reads for its
@@ -49,6 +51,11 @@ export class Service {
   /** The targets speak HTTP/2 cleartext (src/proxy/h2c/). */
   h2c = false;
   unavailableReason: string | undefined;
+  /** Set when the host's requests are shared among revisions' services (spec.traffic). */
+  split: WeightedSplit | undefined;
+  /** Hosts that reach this service's own targets past its split (a tag of its own revision). */
+  unsplitHosts: ReadonlySet<string> = new Set();
+  revision: string | undefined;
   lastActivityAt: number | undefined;
   inFlight = 0;
   /** Requests waiting for a target: held (none yet) or queued (every one at maxConcurrency). */
@@ -112,6 +119,9 @@ export class Service {
       sslRedirect: this.sslRedirect,
       ...(this.h2c ? { h2c: true } : {}),
       ...(this.unavailableReason ? { unavailableReason: this.unavailableReason } : {}),
+      ...(this.split ? { split: this.split.shares.map((share) => ({ ...share })) } : {}),
+      ...(this.revision !== undefined ? { revision: this.revision } : {}),
+      ...(this.unsplitHosts.size > 0 ? { unsplitHosts: [...this.unsplitHosts] } : {}),
       activity: {
         ...(this.lastActivityAt !== undefined ? { lastActivityAt: this.lastActivityAt } : {}),
         inFlight: this.inFlight,
@@ -146,6 +156,17 @@ export class RouteTable {
     return this.hostIndex.get(host);
   }
 
+  /**
+   * The service that serves the next request of a split route: its own when the share
+   * names it, or when the revision's service is not deployed (yet): held there, never lost.
+   */
+  pickShare(service: Service, split: WeightedSplit, host: string): Service {
+    if (service.unsplitHosts.has(host)) return service;
+    const share = split.next();
+    if (share === undefined || share.service === service.name) return service;
+    return this.services.get(share.service) ?? service;
+  }
+
   get(name: string): Service | undefined {
     return this.services.get(name);
   }
@@ -170,6 +191,7 @@ export class RouteTable {
       for (const host of hosts) this.checkClaim(host, service, changing, claimed);
     }
     for (const address of request.targets) Target.parse(address);
+    if (request.split !== undefined && request.split.length > 0) checkShares(request.split);
     const current = new Set(this.services.get(request.service)?.targets.map((target) => target.address));
     return request.targets.filter((address) => !current.has(address));
   }
@@ -220,6 +242,14 @@ export class RouteTable {
     service.sslRedirect = request.sslRedirect ?? false;
     service.h2c = request.h2c ?? false;
     service.unavailableReason = request.unavailableReason;
+    // Absent, both are kept: a deploy that only changes targets (a resume, a drain) keeps the split.
+    if (request.revision !== undefined) service.revision = request.revision;
+    if (request.split !== undefined)
+      service.unsplitHosts = new Set((request.unsplitHosts ?? []).map((h) => normalizeHost(h) ?? h));
+    // A new split only when the shares change: an unchanged one keeps its rotation. [] ends it.
+    if (request.split !== undefined && !sameShares(service.split?.shares, request.split))
+      service.split =
+        request.split.length > 0 ? new WeightedSplit(request.split.map((share) => ({ ...share }))) : undefined;
     service.changes.emit('changed');
     return { service, removed };
   }
@@ -242,4 +272,15 @@ export class RouteTable {
     service.changes.emit('removed');
     return service;
   }
+}
+
+function sameShares(a: readonly SplitShare[] | undefined, b: readonly SplitShare[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return (
+    a.length === b.length &&
+    a.every(
+      (share, i) =>
+        share.service === b[i]?.service && share.revision === b[i]?.revision && share.weight === b[i]?.weight,
+    )
+  );
 }

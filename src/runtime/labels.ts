@@ -23,9 +23,10 @@ export const LABELS = {
 
 /**
  * `instance`: serves a project's hostnames; `pool`: started and ready, waiting for a lease
- * of its project to claim it; `lease`: dedicated to one lease.
+ * of its project to claim it; `lease`: dedicated to one lease; `revision`: serves an older
+ * revision of its project that spec.traffic still sends requests to (or a tag reaches).
  */
-export const CONTAINER_ROLES = ['instance', 'pool', 'lease'] as const;
+export const CONTAINER_ROLES = ['instance', 'pool', 'lease', 'revision'] as const;
 export type ContainerRole = (typeof CONTAINER_ROLES)[number];
 
 export function isContainerRole(value: unknown): value is ContainerRole {

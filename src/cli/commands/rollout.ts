@@ -6,6 +6,7 @@ import { apiClient, kindAndName } from '../common.js';
 import { EXIT } from '../exit-codes.js';
 import { historyTable, rolloutState } from '../rollout-format.js';
 import { durationFlag } from './apply.js';
+import { registerRolloutUndo } from './rollout-undo.js';
 
 // `luma rollout status|history project/NAME`, as kubectl's rollout for a Deployment: what
 // the project's revisions are, and whether the newest one has taken over.
@@ -88,4 +89,5 @@ Examples:
     .action(async (target: string, _options: unknown, command: Command) => {
       await history(apiClient(command), projectName(target));
     });
+  registerRolloutUndo(rollout, projectName);
 }

@@ -303,8 +303,9 @@ describe('`luma proxy` client mode against `luma proxy run`', () => {
   // accepted (and management-server.ts parseDeploy accepts `hosts: []`): the service is
   // stored with no host, unreachable, and the command says "deployed". Fix: drop the []
   // default (use `.requiredOption('--host <host>', …, collect)` and treat undefined as []),
-  // or throw CliError('--host: give at least one Host to route') when options.host is empty;
-  // and refuse an empty hosts list in parseDeploy ("hosts: expected at least one host").
+  // or throw CliError('--host: give at least one Host to route') when options.host is empty.
+  // (parseDeploy accepts an empty hosts list: a revision's service is reached through its
+  // project's split only.)
   it('refuses a deploy without --host with one line, and stores nothing', async () => {
     const lonely = await backend('lonely');
     const result = await proxyCli([

@@ -192,8 +192,12 @@ const rows: Row[] = [
         startupTimeoutMs: 30_000,
         targetConcurrency: 80,
         requestTimeoutMs: 300_000,
+        // The revision its targets run; no spec.traffic, so no split.
+        revision: 'web-1',
+        split: [],
       });
       expect(status()?.url).toBe('http://web.localhost:8080');
+      expect(status()?.traffic).toEqual([{ revisionName: 'web-1', percent: 100 }]);
       expect(status()?.observedGeneration).toBe(1);
     },
   },

@@ -1,0 +1,72 @@
+import type { ProjectObject, RevisionObject, TrafficTarget } from '../model/types.js';
+import type { DeployRequest, SplitShare } from '../proxy/management.js';
+import {
+  declaredTraffic,
+  declaresTraffic,
+  latestReady,
+  readyRevisions,
+  revisionService,
+  sharesOf,
+  type RevisionShare,
+} from './traffic.js';
+
+// What the project reconciler routes for spec.traffic, as pure functions: the split
+// resolved once per reconcile, and the project's own route with its split added.
+
+/** A revision's share of the split, with the proxy service that serves it. */
+export interface ServedShare extends RevisionShare {
+  service: string;
+}
+
+export interface ResolvedTraffic {
+  /** status.traffic: the split as declared, revisions resolved. */
+  status: TrafficTarget[];
+  /** The split of the project's route; empty when the project declares no spec.traffic (no split). */
+  shares: ServedShare[];
+  /** The newest revision that became ready. */
+  latestReady?: string | undefined;
+  /** The revision the project runs has a split to join but never became ready: start it once. */
+  wakeOwn: boolean;
+}
+
+/** spec.traffic resolved for `own`, the revision the project runs (served on the project's own route). */
+export function resolveTraffic(
+  project: ProjectObject,
+  revisions: readonly RevisionObject[],
+  own: string,
+): ResolvedTraffic {
+  const ready = readyRevisions(revisions);
+  const status = declaredTraffic(project, revisions, ready);
+  const newestReady = latestReady(revisions, ready);
+  if (!declaresTraffic(project)) return { status, shares: [], latestReady: newestReady, wakeOwn: false };
+  const byName = new Map(revisions.map((revision) => [revision.metadata.name, revision]));
+  const name = project.metadata.name;
+  const shares = sharesOf(status, project).map((share) => {
+    const revision = byName.get(share.revision);
+    const service = share.revision === own || !revision ? name : revisionService(name, revision);
+    return { ...share, service };
+  });
+  return { status, shares, latestReady: newestReady, wakeOwn: newestReady !== own };
+}
+
+/**
+ * The project's own route with its split: shares of other revisions go to their services;
+ * the share of `own` (and its tag hostnames) to the route's own targets. Without a split,
+ * `split: []` ends any earlier one.
+ */
+export function splitRoute(route: DeployRequest, traffic: ResolvedTraffic, own: string): DeployRequest {
+  if (traffic.shares.length === 0) return { ...route, revision: own, split: [] };
+  const split: SplitShare[] = traffic.shares.map((share) => ({
+    service: share.service,
+    revision: share.revision,
+    weight: share.weight,
+  }));
+  const ownTags = traffic.shares.find((share) => share.service === route.service)?.hosts ?? [];
+  return {
+    ...route,
+    hosts: [...route.hosts, ...ownTags],
+    ...(ownTags.length > 0 ? { unsplitHosts: ownTags } : {}),
+    revision: own,
+    split,
+  };
+}
