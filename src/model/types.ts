@@ -126,7 +126,30 @@ export interface ProjectSpec {
   http2?: boolean;
   /** The longest a request may take, like `300s` (Cloud Run's request timeout). */
   timeout?: string;
+  /** A progressive rollout of each new revision, rolled back past its limits (src/controller/rollout.ts). */
+  rollout?: RolloutSpec;
   securityContext?: SecurityContextSpec;
+}
+
+export interface RolloutStep {
+  /** The new revision's share of the requests, 1..99. */
+  percent: number;
+  durationSeconds: number;
+}
+
+export interface RolloutLimits {
+  /** The highest share of 5xx answers, 0..1. */
+  maxErrorRate?: number;
+  maxLatencyP99Ms?: number;
+  /** Requests a step must see before it may move on, and before its limits are judged. */
+  minRequests?: number;
+}
+
+export interface RolloutSpec {
+  steps: RolloutStep[];
+  limits?: RolloutLimits;
+  /** Holds the rollout at its current step (`luma rollout pause`). */
+  paused?: boolean;
 }
 
 /** As in Kubernetes: Linux capabilities given back on top of the few every container keeps. */
