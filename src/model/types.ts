@@ -173,6 +173,48 @@ export interface ProjectStatus extends BaseStatus {
   instancesLeft?: InstanceLeft[];
   /** The project's revisions: the newest recorded, and the newest that became ready. */
   revisions?: ProjectRevisions;
+  /** The split the proxy routes now (spec.traffic resolved, or the rollout's step). */
+  traffic?: TrafficTarget[];
+  /** Where the rollout of the newest revision stands: all a restarted controller needs to carry on. */
+  rollout?: RolloutStatus;
+}
+
+/** One line of `status.traffic`: the split the proxy routes now, revisions resolved. */
+export interface TrafficTarget {
+  revisionName: string;
+  percent: number;
+  tag?: string;
+  /** Where the tag reaches this revision only. */
+  url?: string;
+}
+
+export type RolloutPhase = 'Progressing' | 'Paused' | 'Succeeded' | 'RolledBack';
+
+/** Counts of a revision's answers as the proxy saw them (src/proxy/revision-outcomes.ts). */
+export interface RolloutCounts {
+  requests: number;
+  errors: number;
+  latencyBuckets: number[];
+}
+
+export interface RolloutStatus {
+  phase: RolloutPhase;
+  /** The last good revision: all traffic returns to it on a rollback. */
+  stable: string;
+  /** The revision being rolled out. */
+  candidate: string;
+  /** Index into spec.rollout.steps. */
+  step: number;
+  /** When the step began (RFC 3339); absent until the candidate is ready. */
+  stepStartedAt?: string;
+  /** Time already spent in the step when it was paused. */
+  pausedElapsedMs?: number;
+  /** The candidate's counts when the step began: the step's figures are the counts since. */
+  baseline?: RolloutCounts;
+  reason?: string;
+  message?: string;
+  /** The limit a rolled-back step passed, and what was observed. */
+  limit?: { name: 'maxErrorRate' | 'maxLatencyP99Ms'; value: number; observed: number; requests: number };
 }
 
 export interface ProjectRevisions {
