@@ -2,6 +2,10 @@
 // mode) drive the proxy only through this; in `luma up` it is called in-process, and the
 // proxy daemon will serve the same messages over its Unix socket.
 
+import type { OutcomeCounts } from './revision-outcomes.js';
+
+export type { OutcomeCounts } from './revision-outcomes.js';
+
 export interface DeployRequest {
   service: string;
   /** Host headers routed to this service (unique across services). */
@@ -42,6 +46,8 @@ export interface DeployRequest {
    * fails, the deploy is refused and the service keeps its old targets.
    */
   healthCheck?: HealthCheck;
+  /** The revision this service's targets run: the `revision` of its metrics and outcome counts. */
+  revision?: string;
 }
 
 /**
@@ -91,6 +97,7 @@ export interface ServiceInfo {
   /** Present when the targets speak h2c. */
   h2c?: boolean;
   unavailableReason?: string;
+  revision?: string;
   activity: ActivitySnapshot;
   /** One entry per host when the service is served over HTTPS (`tls`) by a proxy with an HTTPS listener. */
   certificates?: CertificateStatus[];
@@ -140,6 +147,11 @@ export interface ProxyManagement {
    * that is never used is closed after the pool's idle time.
    */
   preconnect(target: string): Promise<void>;
+  /**
+   * How each revision's requests ended since the proxy started (requests, 5xx, latency
+   * buckets), by revision name: what a rollout judges its candidate by.
+   */
+  revisionOutcomes(): Promise<Record<string, OutcomeCounts>>;
 }
 
 /** What the proxy asks of its controller. */

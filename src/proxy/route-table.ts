@@ -49,6 +49,8 @@ export class Service {
   /** The targets speak HTTP/2 cleartext (src/proxy/h2c/). */
   h2c = false;
   unavailableReason: string | undefined;
+  /** The revision its targets run (the controller says so at deploy). */
+  revision: string | undefined;
   lastActivityAt: number | undefined;
   inFlight = 0;
   /** Requests waiting for a target: held (none yet) or queued (every one at maxConcurrency). */
@@ -112,6 +114,7 @@ export class Service {
       sslRedirect: this.sslRedirect,
       ...(this.h2c ? { h2c: true } : {}),
       ...(this.unavailableReason ? { unavailableReason: this.unavailableReason } : {}),
+      ...(this.revision !== undefined ? { revision: this.revision } : {}),
       activity: {
         ...(this.lastActivityAt !== undefined ? { lastActivityAt: this.lastActivityAt } : {}),
         inFlight: this.inFlight,
@@ -220,6 +223,7 @@ export class RouteTable {
     service.sslRedirect = request.sslRedirect ?? false;
     service.h2c = request.h2c ?? false;
     service.unavailableReason = request.unavailableReason;
+    service.revision = request.revision;
     service.changes.emit('changed');
     return { service, removed };
   }
