@@ -1,4 +1,4 @@
-import type { CrashLoopStatus, ProjectObject, ProjectRevisions, ProjectStatus } from '../model/types.js';
+import type { CrashLoopStatus, ProjectObject, ProjectRevisions, ProjectStatus, TrafficTarget } from '../model/types.js';
 import {
   BUILT_IN_PROJECT_SETTINGS,
   type ProjectSettings,
@@ -51,6 +51,7 @@ import { openedSecrets, scrubbingSecrets } from '../secrets/scrub.js';
 import { resolveRunnable, routeFor } from './project-route.js';
 import { buildProjectStatus, writeProjectStatus, type StatusFacts } from './project-status.js';
 import { RevisionHistory } from './revision-history.js';
+import { RolloutDriver, soonerOf, type RolloutOutcome } from './rollout-driver.js';
 import { DEFAULT_REVISION_HISTORY_LIMIT } from './revisions.js';
 import type { ReconcileResult } from './work-queue.js';
 
@@ -160,6 +161,7 @@ export class ProjectReconciler implements IdleContainers {
   private readonly events: EventRecorder;
   private readonly projectSettings: ProjectSettingsResolver;
   private readonly revisions: RevisionHistory;
+  private readonly rollouts: RolloutDriver;
 
   constructor(private readonly options: ProjectReconcilerOptions) {
     this.now = options.now ?? Date.now;
@@ -171,6 +173,12 @@ export class ProjectReconciler implements IdleContainers {
       logger: options.logger,
       events: this.events,
       limit: options.revisionHistoryLimit ?? DEFAULT_REVISION_HISTORY_LIMIT,
+      now: this.now,
+    });
+    this.rollouts = new RolloutDriver({
+      proxy: options.proxy,
+      events: this.events,
+      logger: options.logger,
       now: this.now,
     });
     this.lifecycle = new InstanceLifecycle({
@@ -333,10 +341,11 @@ export class ProjectReconciler implements IdleContainers {
     await this.liveness.retire(seen.failed, drained);
     this.liveness.watch(name, seen.settings, actions.targets);
     const revisions = await this.noteRevisions(seen, actions);
-    await this.writeOutcome(seen, actions, started, revisions);
+    const rollout = await this.rollouts.step(seen.project, revisions);
+    await this.writeOutcome(seen, actions, started, revisions, rollout);
     const next = requeueFor(started.failure, plan.decision, started.loop, this.now());
     if (next instanceof Error) throw new Error(`project ${name}: ${next.message}`);
-    return next;
+    return soonerOf(next, rollout.requeue);
   }
 
   /** Observe: sorts the containers, clears out what is not the project's, notes crashes, probes what runs. */
@@ -495,7 +504,10 @@ export class ProjectReconciler implements IdleContainers {
   private async act(seen: Observed, actions: ActPlan, plan: StartPlan): Promise<void> {
     const name = seen.project.metadata.name;
     const { decision } = plan;
-    await this.options.proxy.deploy(routeFor(name, seen.settings, actions.targets, actions.unavailableReason));
+    const route = routeFor(name, seen.settings, actions.targets, actions.unavailableReason);
+    // Counted per revision only while every target runs the current one (rollout limits).
+    const current = actions.targets.every((container) => !isOutdated(seen, container));
+    await this.options.proxy.deploy(current ? { ...route, revision: seen.revision } : route);
     await Promise.all(actions.pause.map((container) => this.lifecycle.pause(container, decision.reason)));
     await Promise.all(actions.stop.map((container) => this.lifecycle.stop(container)));
     await Promise.all(actions.remove.map((container) => this.lifecycle.remove(container)));
@@ -530,6 +542,7 @@ export class ProjectReconciler implements IdleContainers {
     actions: ActPlan,
     started: Started,
     revisions: ProjectRevisions,
+    rollout: RolloutOutcome,
   ): Promise<void> {
     const now = this.now();
     await this.writeStatus(seen.project, seen.settings, {
@@ -545,6 +558,9 @@ export class ProjectReconciler implements IdleContainers {
       ...(seen.clearsEviction ? { evictedAt: null } : {}),
       instancesLeft: nextLeft(leftById(seen.project.status?.instancesLeft), actions.left, now),
       revisions,
+      rollout: rollout.rollout,
+      // The traffic branch resolves spec.traffic (declaredTraffic) where no rollout holds the split.
+      traffic: rollout.traffic ?? servingTraffic(revisions),
     });
   }
 
@@ -676,6 +692,11 @@ export class ProjectReconciler implements IdleContainers {
 /** Targets that are not of the current revision are outdated ones kept serving while a replacement cannot start. */
 function isOutdated(seen: Observed, container: ManagedContainer): boolean {
   return seen.sorted.outdated.some((outdated) => outdated.id === container.id);
+}
+
+/** All traffic to the revision that serves, as status.traffic says when no rollout holds the split. */
+function servingTraffic(revisions: ProjectRevisions): TrafficTarget[] | null {
+  return revisions.latestReady ? [{ revisionName: revisions.latestReady, percent: 100 }] : null;
 }
 
 function latest(values: Array<number | undefined>): number | undefined {

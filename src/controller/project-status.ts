@@ -1,10 +1,19 @@
-import type { CrashLoopStatus, InstanceLeft, ProjectObject, ProjectRevisions, ProjectStatus } from '../model/types.js';
+import type {
+  CrashLoopStatus,
+  InstanceLeft,
+  ProjectObject,
+  ProjectRevisions,
+  ProjectStatus,
+  RolloutStatus,
+  TrafficTarget,
+} from '../model/types.js';
 import type { ProjectSettings } from '../model/project-settings.js';
 import type { ServiceInfo } from '../proxy/management.js';
 import type { ObjectStore } from '../store/store.js';
 import { certificateCondition } from './certificate-condition.js';
 import { setCondition, setReadiness } from './conditions.js';
 import { readinessFor, type Failure } from './project-reasons.js';
+import { rolloutCondition } from './rollout.js';
 
 // A Project's status, built by a pure function from what one reconcile saw and did, and
 // written in one step. The fields a restarted controller needs (crashLoop, evictedAt,
@@ -27,6 +36,9 @@ export interface StatusFacts {
   instancesLeft?: InstanceLeft[];
   /** Absent keeps what status said. */
   revisions?: ProjectRevisions;
+  /** The rollout's state and the split it routes (rollout-driver.ts); `null` clears, absent keeps. */
+  rollout?: RolloutStatus | null;
+  traffic?: TrafficTarget[] | null;
 }
 
 export function buildProjectStatus(
@@ -49,6 +61,11 @@ export function buildProjectStatus(
   const evictedAt = facts.evictedAt === undefined ? previous.evictedAt : (facts.evictedAt ?? undefined);
   const instancesLeft = facts.instancesLeft ?? previous.instancesLeft;
   const revisions = facts.revisions ?? previous.revisions;
+  const rollout = facts.rollout === undefined ? previous.rollout : (facts.rollout ?? undefined);
+  const traffic = facts.traffic === undefined ? previous.traffic : (facts.traffic ?? undefined);
+  conditions = rollout
+    ? setCondition(conditions, rolloutCondition(rollout), now)
+    : conditions.filter((condition) => condition.type !== 'Rollout');
   return {
     observedGeneration: project.metadata.generation ?? 0,
     phase: facts.phase,
@@ -61,6 +78,8 @@ export function buildProjectStatus(
     ...(evictedAt ? { evictedAt } : {}),
     ...(instancesLeft ? { instancesLeft } : {}),
     ...(revisions ? { revisions } : {}),
+    ...(traffic ? { traffic } : {}),
+    ...(rollout ? { rollout } : {}),
   };
 }
 

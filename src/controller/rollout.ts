@@ -214,10 +214,7 @@ export function trafficOf(status: RolloutStatus, spec: RolloutSpec | undefined):
 }
 
 /** The project's `Rollout` condition: True once done, False once rolled back, Unknown meanwhile. */
-export function rolloutCondition(status: RolloutStatus, now: number, previous?: Condition): Condition {
+export function rolloutCondition(status: RolloutStatus): Omit<Condition, 'lastTransitionTime'> {
   const state = status.phase === 'Succeeded' ? 'True' : status.phase === 'RolledBack' ? 'False' : 'Unknown';
-  const reason = status.phase === 'RolledBack' ? 'RolledBack' : status.phase;
-  const unchanged = previous?.status === state && previous.reason === reason;
-  const lastTransitionTime = unchanged ? previous.lastTransitionTime : new Date(now).toISOString();
-  return { type: 'Rollout', status: state, reason, message: status.message ?? '', lastTransitionTime };
+  return { type: 'Rollout', status: state, reason: status.phase, message: status.message ?? '' };
 }

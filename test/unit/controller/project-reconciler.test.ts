@@ -192,6 +192,8 @@ const rows: Row[] = [
         startupTimeoutMs: 30_000,
         targetConcurrency: 80,
         requestTimeoutMs: 300_000,
+        // The revision its targets run: the proxy counts its answers for rollouts.
+        revision: 'web-1',
       });
       expect(status()?.url).toBe('http://web.localhost:8080');
       expect(status()?.observedGeneration).toBe(1);

@@ -242,7 +242,7 @@ describe('decideRollout', () => {
     expect(decision.transitions[0]?.message).toBe(
       'web-2 maxErrorRate passed: 5xx rate 0.3 > 0.1 over 40 requests at step 1; all traffic back to web-1',
     );
-    expect(rolloutCondition(decision.status!, T0)).toMatchObject({
+    expect(rolloutCondition(decision.status!)).toMatchObject({
       type: 'Rollout',
       status: 'False',
       reason: 'RolledBack',
