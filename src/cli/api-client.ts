@@ -244,6 +244,12 @@ export class ApiClient {
     return this.request('GET', `${API_PREFIX}/${KIND_PLURALS[kind]}/${encodeURIComponent(name)}`);
   }
 
+  /** PUT: replaces the object; a stale metadata.resourceVersion is refused (409). */
+  replace(object: LumaObject): Promise<LumaObject> {
+    const path = `${API_PREFIX}/${KIND_PLURALS[object.kind]}/${encodeURIComponent(object.metadata.name)}`;
+    return this.request('PUT', path, { json: object });
+  }
+
   delete(kind: Kind, name: string): Promise<LumaObject> {
     return this.request('DELETE', `${API_PREFIX}/${KIND_PLURALS[kind]}/${encodeURIComponent(name)}`);
   }
