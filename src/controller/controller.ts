@@ -273,6 +273,11 @@ export class Controller implements ProxyHooks {
             this.addProject(project.metadata.name, this.mayHavePool(project.metadata.name, project.spec.pool?.size));
         }
       }
+      // A pruned revision may have held an old build of an Image: that Image collects it.
+      if (event.object.kind === 'Revision' && event.type === 'DELETED') {
+        const image = event.object.spec.template.image;
+        if (image !== undefined && this.options.store.has('Image', image)) this.queue.add(objectKey('Image', image));
+      }
       // Projects whose env reads this Secret: they start once it exists, and roll when it changes.
       if (kind === 'Secret')
         for (const project of projectsReading(this.options.store, metadata.name)) this.addProject(project, true);
