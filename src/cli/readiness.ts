@@ -66,6 +66,8 @@ export function judge(object: LumaObject | undefined, waitFor: WaitFor, ref: str
   const observed = object.status?.observedGeneration ?? 0;
   const current = observed >= (object.metadata.generation ?? 0);
   const wanted = condition(object, waitFor.condition);
+  const rollout = waitFor.condition === 'Ready' && current ? rolloutVerdict(object) : undefined;
+  if (rollout) return rollout;
   if (current && wanted?.status === waitFor.status)
     return { outcome: 'done', message: `${objectRef(object)} condition met` };
   if (current && waitFor.condition === 'Ready' && waitFor.status === 'True') {
@@ -85,4 +87,16 @@ export function judge(object: LumaObject | undefined, waitFor: WaitFor, ref: str
     }
   }
   return { outcome: 'waiting', progress: progressOf(object) };
+}
+
+/**
+ * A project whose new revision is being rolled out is not there yet, whatever Ready says
+ * (the old revision serves): `apply --wait` waits for the rollout, and fails on its rollback.
+ */
+function rolloutVerdict(object: LumaObject): Verdict | undefined {
+  const rollout = condition(object, 'Rollout');
+  if (!rollout || rollout.status === 'True') return undefined;
+  if (rollout.status === 'False')
+    return { outcome: 'failed', message: `${objectRef(object)} rolled back: ${rollout.message}` };
+  return { outcome: 'waiting', progress: `Rollout ${rollout.reason}: ${rollout.message}` };
 }

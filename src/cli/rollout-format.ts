@@ -6,6 +6,23 @@ import { age, table } from './format.js';
 // revisions: pure, so the wording is tested without an API.
 
 /** The spec fields (and the image) that differ from the revision before: what the change was. */
+/** Where a progressive rollout (spec.rollout) of the latest revision stands; undefined once it succeeded. */
+function steppedRollout(project: ProjectObject, latestCreated: string): RolloutState | undefined {
+  const rollout = project.status?.rollout;
+  if (!rollout || rollout.candidate !== latestCreated || rollout.phase === 'Succeeded') return undefined;
+  const name = `project/${project.metadata.name}`;
+  const steps = project.spec.rollout?.steps.length ?? 0;
+  const percent = project.status?.traffic?.find((target) => target.revisionName === rollout.candidate)?.percent ?? 0;
+  const where = `step ${rollout.step + 1} of ${steps}, ${rollout.candidate} gets ${percent} % (${rollout.stable} the rest)`;
+  if (rollout.phase === 'RolledBack')
+    return { done: false, failed: true, message: `${name}: rolled back: ${rollout.message ?? ''}` };
+  if (rollout.phase === 'Paused') return { done: false, message: `${name}: paused at ${where}` };
+  return {
+    done: false,
+    message: `${name}: ${where}${rollout.stepStartedAt ? '' : `; waiting for ${rollout.candidate} to become ready`}`,
+  };
+}
+
 export function changeOf(revision: RevisionObject, before: RevisionObject | undefined): string {
   if (!before) return '(first)';
   const fields = new Set([...Object.keys(revision.spec.template), ...Object.keys(before.spec.template)]);
@@ -33,7 +50,7 @@ export function historyTable(revisions: readonly RevisionObject[], now = Date.no
   return table([['REVISION', 'NAME', 'STATUS', 'AGE', 'IMAGE', 'CHANGE'], ...rows]);
 }
 
-export type RolloutState = { done: true; message: string } | { done: false; message: string };
+export type RolloutState = { done: boolean; message: string; failed?: true };
 
 /** Done when the revision of what the project declares now is the one that serves. */
 export function rolloutState(project: ProjectObject): RolloutState {
@@ -43,6 +60,8 @@ export function rolloutState(project: ProjectObject): RolloutState {
     return { done: false, message: `waiting for the controller to see ${name}'s latest change` };
   const { latestCreated, latestReady } = project.status?.revisions ?? {};
   if (!latestCreated) return { done: false, message: `waiting for ${name}'s first revision` };
+  const stepped = steppedRollout(project, latestCreated);
+  if (stepped) return stepped;
   if (latestReady === latestCreated)
     return { done: true, message: `${name}: revision ${latestCreated} serves; rollout complete` };
   if (project.status?.phase === 'Idle')

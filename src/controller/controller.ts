@@ -262,34 +262,7 @@ export class Controller implements ProxyHooks {
 
   /** Starts reconciling: every stored object, and the owners of every managed container (orphans included). */
   async start(): Promise<void> {
-    this.unwatch = this.options.store.watch((event) => {
-      const { kind, metadata } = event.object;
-      if (event.object.kind === 'Project' && this.projectChanged(event)) {
-        // A deleted project's pool is emptied at once, whatever size it declared.
-        const deleting = event.type === 'DELETED' || metadata.deletionTimestamp !== undefined;
-        const withPool = deleting || this.mayHavePool(metadata.name, event.object.spec.pool?.size);
-        // A new project's containers (orphans of an earlier one of its name, if any) are in
-        // the last resync's list unless something touched them since: 10,000 projects
-        // applied at once then cost no Docker call each.
-        if (event.type === 'ADDED') this.handNew(metadata.name, withPool);
-        this.addProject(metadata.name, withPool);
-        this.wakeLeasesOf(metadata.name);
-      }
-      if (kind === 'Lease') this.queue.add(objectKey('Lease', metadata.name));
-      if (kind === 'Image') {
-        // Its reconcile may be busy building what it no longer wants: that build stops now.
-        this.images.cancelStaleBuild(metadata.name);
-        this.queue.add(objectKey('Image', metadata.name));
-        // Projects that run this image follow its builds.
-        for (const project of this.options.store.list('Project')) {
-          if (project.spec.image === metadata.name)
-            this.addProject(project.metadata.name, this.mayHavePool(project.metadata.name, project.spec.pool?.size));
-        }
-      }
-      // Projects whose env reads this Secret: they start once it exists, and roll when it changes.
-      if (kind === 'Secret')
-        for (const project of projectsReading(this.options.store, metadata.name)) this.addProject(project, true);
-    });
+    this.unwatch = this.options.store.watch((event) => this.storeChanged(event));
     // Docker events heal drift (a container stopped or removed by hand) at once; the
     // periodic resync below is the safety net for anything an event stream missed.
     this.unwatchDocker = this.options.runtime.watchChanges((owner, action) => {
@@ -316,6 +289,41 @@ export class Controller implements ProxyHooks {
       );
     }, interval);
     this.resyncTimer.unref();
+  }
+
+  /** What a change in the store queues: the object itself, and whatever follows it. */
+  private storeChanged(event: WatchEvent): void {
+    const { kind, metadata } = event.object;
+    if (event.object.kind === 'Project' && this.projectChanged(event)) {
+      // A deleted project's pool is emptied at once, whatever size it declared.
+      const deleting = event.type === 'DELETED' || metadata.deletionTimestamp !== undefined;
+      const withPool = deleting || this.mayHavePool(metadata.name, event.object.spec.pool?.size);
+      // A new project's containers (orphans of an earlier one of its name, if any) are in
+      // the last resync's list unless something touched them since: 10,000 projects
+      // applied at once then cost no Docker call each.
+      if (event.type === 'ADDED') this.handNew(metadata.name, withPool);
+      this.addProject(metadata.name, withPool);
+      this.wakeLeasesOf(metadata.name);
+    }
+    if (kind === 'Lease') this.queue.add(objectKey('Lease', metadata.name));
+    if (kind === 'Image') {
+      // Its reconcile may be busy building what it no longer wants: that build stops now.
+      this.images.cancelStaleBuild(metadata.name);
+      this.queue.add(objectKey('Image', metadata.name));
+      // Projects that run this image follow its builds.
+      for (const project of this.options.store.list('Project')) {
+        if (project.spec.image === metadata.name)
+          this.addProject(project.metadata.name, this.mayHavePool(project.metadata.name, project.spec.pool?.size));
+      }
+    }
+    // A pruned revision may have held an old build of an Image: that Image collects it.
+    if (event.object.kind === 'Revision' && event.type === 'DELETED') {
+      const image = event.object.spec.template.image;
+      if (image !== undefined && this.options.store.has('Image', image)) this.queue.add(objectKey('Image', image));
+    }
+    // Projects whose env reads this Secret: they start once it exists, and roll when it changes.
+    if (kind === 'Secret')
+      for (const project of projectsReading(this.options.store, metadata.name)) this.addProject(project, true);
   }
 
   async stop(): Promise<void> {

@@ -1,4 +1,11 @@
-import type { DeployRequest, GlobalOption, HostMove, ProxyManagement, ServiceInfo } from '../proxy/management.js';
+import type {
+  DeployRequest,
+  GlobalOption,
+  HostMove,
+  OutcomeCounts,
+  ProxyManagement,
+  ServiceInfo,
+} from '../proxy/management.js';
 import { planHostMoves, type DeclaredHosts } from './host-moves.js';
 
 // The proxy as the controller's reconcilers see it. A deploy refused because another
@@ -46,6 +53,10 @@ export class HostMovingProxy implements ProxyManagement {
 
   listServices(): Promise<ServiceInfo[]> {
     return this.proxy.listServices();
+  }
+
+  revisionOutcomes(): Promise<Record<string, OutcomeCounts>> {
+    return this.proxy.revisionOutcomes();
   }
 
   setGlobalOption(option: GlobalOption, value: string): Promise<void> {

@@ -93,7 +93,8 @@ export class ImageReconciler {
         image.status.image === target.tag &&
         image.status.observedGeneration === image.metadata.generation
       )
-        return;
+        // Nothing to build, but a revision pruned since may have let go of an old build.
+        return this.removeOldBuilds(name, target.tag);
       await this.writeStatus(image, {
         phase: 'Ready',
         tag: target.tag,

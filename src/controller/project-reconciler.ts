@@ -51,9 +51,10 @@ import { openedSecrets, scrubbingSecrets } from '../secrets/scrub.js';
 import { resolveRunnable, routeFor } from './project-route.js';
 import { buildProjectStatus, writeProjectStatus, type StatusFacts } from './project-status.js';
 import { RevisionHistory } from './revision-history.js';
+import { RolloutDriver, soonerOf, type RolloutOutcome } from './rollout-driver.js';
 import { DEFAULT_REVISION_HISTORY_LIMIT } from './revisions.js';
 import { NO_REVISION_STEPS, RevisionServing, type RevisionSteps } from './revision-serving.js';
-import { resolveTraffic, splitRoute, type ResolvedTraffic } from './traffic-route.js';
+import { heldTraffic, resolveTraffic, sameTraffic, splitRoute, type ResolvedTraffic } from './traffic-route.js';
 import type { ReconcileResult } from './work-queue.js';
 import type { ObservedContainers } from './container-sightings.js';
 
@@ -166,6 +167,7 @@ export class ProjectReconciler implements IdleContainers {
   private readonly projectSettings: ProjectSettingsResolver;
   private readonly revisions: RevisionHistory;
   private readonly serving: RevisionServing;
+  private readonly rollouts: RolloutDriver;
 
   constructor(private readonly options: ProjectReconcilerOptions) {
     this.now = options.now ?? Date.now;
@@ -177,6 +179,12 @@ export class ProjectReconciler implements IdleContainers {
       logger: options.logger,
       events: this.events,
       limit: options.revisionHistoryLimit ?? DEFAULT_REVISION_HISTORY_LIMIT,
+      now: this.now,
+    });
+    this.rollouts = new RolloutDriver({
+      proxy: options.proxy,
+      events: this.events,
+      logger: options.logger,
       now: this.now,
     });
     this.lifecycle = new InstanceLifecycle({
@@ -355,10 +363,14 @@ export class ProjectReconciler implements IdleContainers {
     await this.liveness.retire(seen.failed, drained);
     this.liveness.watch(name, seen.settings, actions.targets);
     const revisions = await this.noteRevisions(seen, actions);
-    await this.writeOutcome(seen, actions, started, revisions);
+    const rollout = await this.rollouts.step(seen.project, revisions);
+    await this.writeOutcome(seen, actions, started, revisions, rollout);
     const next = requeueFor(started.failure, plan.decision, started.loop, this.now());
     if (next instanceof Error) throw new Error(`project ${name}: ${next.message}`);
-    return this.sooner(next, seen, revisions, revisionsNext);
+    const rerouted = rollout.traffic !== null && !sameTraffic(rollout.traffic, seen.traffic.status);
+    // A split the rollout has just moved is routed by the next reconcile, at once.
+    const soon = rerouted ? { requeueAfterMs: 0 } : rollout.requeue;
+    return soonerOf(this.sooner(next, seen, revisions, revisionsNext), soon);
   }
 
   /**
@@ -388,7 +400,7 @@ export class ProjectReconciler implements IdleContainers {
     project: ProjectObject,
     own: string,
   ): Promise<{ traffic: ResolvedTraffic; revisionSteps: RevisionSteps }> {
-    const traffic = resolveTraffic(project, this.revisions.of(project), own);
+    const traffic = resolveTraffic(project, this.revisions.of(project), own, heldTraffic(project, own));
     const hadOthers = (project.status?.traffic ?? []).some((target) => target.revisionName !== own);
     const split = traffic.shares.length > 0 || hadOthers;
     const revisionSteps = split ? await this.serving.route(project, traffic.shares, own) : NO_REVISION_STEPS;
@@ -590,6 +602,7 @@ export class ProjectReconciler implements IdleContainers {
     actions: ActPlan,
     started: Started,
     revisions: ProjectRevisions,
+    rollout: RolloutOutcome,
   ): Promise<void> {
     const now = this.now();
     await this.writeStatus(seen.project, seen.settings, {
@@ -605,7 +618,9 @@ export class ProjectReconciler implements IdleContainers {
       ...(seen.clearsEviction ? { evictedAt: null } : {}),
       instancesLeft: nextLeft(leftById(seen.project.status?.instancesLeft), actions.left, now),
       revisions,
-      traffic: seen.traffic.status,
+      rollout: rollout.rollout,
+      // While a rollout holds the split, the split it decided; else spec.traffic resolved.
+      traffic: rollout.traffic ?? seen.traffic.status,
     });
   }
 

@@ -4,6 +4,7 @@ import type {
   ProjectObject,
   ProjectRevisions,
   ProjectStatus,
+  RolloutStatus,
   TrafficTarget,
 } from '../model/types.js';
 import type { ProjectSettings } from '../model/project-settings.js';
@@ -13,6 +14,7 @@ import { certificateCondition } from './certificate-condition.js';
 import { setCondition, setReadiness } from './conditions.js';
 import { readinessFor, type Failure } from './project-reasons.js';
 import { withTagUrls } from './traffic.js';
+import { rolloutCondition } from './rollout.js';
 
 // A Project's status, built by a pure function from what one reconcile saw and did, and
 // written in one step. The fields a restarted controller needs (crashLoop, evictedAt,
@@ -35,8 +37,9 @@ export interface StatusFacts {
   instancesLeft?: InstanceLeft[];
   /** Absent keeps what status said. */
   revisions?: ProjectRevisions;
-  /** The split the proxy routes now; absent keeps what status said. */
-  traffic?: TrafficTarget[];
+  /** The rollout's state and the split it routes (rollout-driver.ts); `null` clears, absent keeps. */
+  rollout?: RolloutStatus | null;
+  traffic?: TrafficTarget[] | null;
 }
 
 export function buildProjectStatus(
@@ -59,7 +62,11 @@ export function buildProjectStatus(
   const evictedAt = facts.evictedAt === undefined ? previous.evictedAt : (facts.evictedAt ?? undefined);
   const instancesLeft = facts.instancesLeft ?? previous.instancesLeft;
   const revisions = facts.revisions ?? previous.revisions;
-  const traffic = facts.traffic ?? previous.traffic;
+  const rollout = facts.rollout === undefined ? previous.rollout : (facts.rollout ?? undefined);
+  const traffic = facts.traffic === undefined ? previous.traffic : (facts.traffic ?? undefined);
+  conditions = rollout
+    ? setCondition(conditions, rolloutCondition(rollout), now)
+    : conditions.filter((condition) => condition.type !== 'Rollout');
   return {
     observedGeneration: project.metadata.generation ?? 0,
     phase: facts.phase,
@@ -73,6 +80,7 @@ export function buildProjectStatus(
     ...(instancesLeft ? { instancesLeft } : {}),
     ...(revisions ? { revisions } : {}),
     ...(traffic ? { traffic: withTagUrls(traffic, project, context.publicUrl) } : {}),
+    ...(rollout ? { rollout } : {}),
   };
 }
 

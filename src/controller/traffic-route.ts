@@ -29,16 +29,17 @@ export interface ResolvedTraffic {
   wakeOwn: boolean;
 }
 
-/** spec.traffic resolved for `own`, the revision the project runs (served on the project's own route). */
+/** spec.traffic resolved (or the split a rollout holds) for `own`, the revision the project runs (served on the project's own route). */
 export function resolveTraffic(
   project: ProjectObject,
   revisions: readonly RevisionObject[],
   own: string,
+  held?: readonly TrafficTarget[],
 ): ResolvedTraffic {
   const ready = readyRevisions(revisions);
-  const status = declaredTraffic(project, revisions, ready);
+  const status = held ? [...held] : declaredTraffic(project, revisions, ready);
   const newestReady = latestReady(revisions, ready);
-  if (!declaresTraffic(project)) return { status, shares: [], latestReady: newestReady, wakeOwn: false };
+  if (!held && !declaresTraffic(project)) return { status, shares: [], latestReady: newestReady, wakeOwn: false };
   const byName = new Map(revisions.map((revision) => [revision.metadata.name, revision]));
   const name = project.metadata.name;
   const shares = sharesOf(status, project).map((share) => {
@@ -69,4 +70,26 @@ export function splitRoute(route: DeployRequest, traffic: ResolvedTraffic, own: 
     revision: own,
     split,
   };
+}
+
+/**
+ * The split a rollout holds instead of spec.traffic: status.traffic while a rollout of
+ * `own` is under way, paused or rolled back; and, for a project with spec.rollout whose
+ * newest revision the rollout has not taken up yet, all on the last good revision, so a
+ * new revision gets no request before the rollout's first step gives it one.
+ */
+export function heldTraffic(project: ProjectObject, own: string): TrafficTarget[] | undefined {
+  const rollout = project.status?.rollout;
+  if (rollout && rollout.phase !== 'Succeeded' && rollout.candidate === own) return project.status?.traffic;
+  const lastGood = project.status?.revisions?.latestReady;
+  if (project.spec.rollout && lastGood !== undefined && lastGood !== own)
+    return [{ revisionName: lastGood, percent: 100 }];
+  return undefined;
+}
+
+/** Whether two splits route the same shares (tags and URLs aside). */
+export function sameTraffic(a: readonly TrafficTarget[], b: readonly TrafficTarget[]): boolean {
+  const key = (targets: readonly TrafficTarget[]): string =>
+    JSON.stringify(targets.map((target) => [target.revisionName, target.percent]));
+  return key(a) === key(b);
 }

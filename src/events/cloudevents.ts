@@ -15,6 +15,8 @@ const LIFECYCLE_TYPES: Record<string, Record<string, string>> = {
     ContainerReady: 'dev.luma.container.ready',
     ContainerPaused: 'dev.luma.container.paused',
     ContainerStopped: 'dev.luma.container.stopped',
+    RolloutRolledBack: 'dev.luma.rollout.rolledback',
+    RolloutSucceeded: 'dev.luma.rollout.succeeded',
   },
   Lease: {
     Started: 'dev.luma.lease.started',

@@ -23,8 +23,11 @@ export interface ProxyMetrics {
   serviceDeployed(service: string): void;
   /** A service was removed: its series go. */
   serviceRemoved(service: string): void;
-  /** A request routed to a service got its answer (or an error answer from the proxy). */
-  requestFinished(service: string, statusCode: number, seconds: number): void;
+  /**
+   * A request routed to a service got its answer (or an error answer from the proxy).
+   * `revision`: the project's revision that served it, a `revision` label of its series.
+   */
+  requestFinished(service: string, statusCode: number, seconds: number, revision?: string): void;
   /** A request found no live target and is held while the service wakes. */
   requestHeld(service: string): void;
   /** A held request got a target after waiting this long. */
@@ -57,7 +60,7 @@ export const NO_PROXY_METRICS: ProxyMetrics = {
 export class PrometheusProxyMetrics implements ProxyMetrics {
   /** luma_proxy_requests_total and luma_proxy_request_duration_seconds. */
   private readonly requests: TalliedMetrics;
-  /** Each project's request series, by classIndex(). */
+  /** Each project's (and revision's: `project\0revision`) request series, by classIndex(). */
   private readonly requestSeries = new Map<string, (TalliedSeries | undefined)[]>();
   private readonly held: Counter<'project'>;
   private readonly holdWait: Histogram<'project'>;
@@ -143,8 +146,11 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
     const project = serviceLabel(service);
     // Lease services share one label value: it stays while any may be routed.
     if (project !== service || !this.deployed.delete(project)) return;
-    for (const series of this.requestSeries.get(project) ?? []) if (series) this.requests.delete(series);
-    this.requestSeries.delete(project);
+    for (const [key, list] of this.requestSeries) {
+      if (key !== project && !key.startsWith(`${project}\0`)) continue;
+      for (const series of list) if (series) this.requests.delete(series);
+      this.requestSeries.delete(key);
+    }
     this.held.remove({ project });
     this.wakeTimeouts.remove({ project });
     this.holdWait.remove({ project });
@@ -154,20 +160,23 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
     this.queueRejections.remove({ project });
   }
 
-  requestFinished(service: string, statusCode: number, seconds: number): void {
+  requestFinished(service: string, statusCode: number, seconds: number, revision?: string): void {
     const project = serviceLabel(service);
-    (this.requestSeries.get(project)?.[classIndex(statusCode)] ?? this.seriesFor(project, statusCode)).observe(seconds);
+    const key = revision === undefined ? project : `${project}\0${revision}`;
+    const series = this.requestSeries.get(key)?.[classIndex(statusCode)];
+    (series ?? this.seriesFor(project, statusCode, revision)).observe(seconds);
   }
 
-  /** The project's series for the status's class, added at zero if it has none yet. */
-  private seriesFor(project: string, statusCode: number): TalliedSeries {
-    let list = this.requestSeries.get(project);
+  /** The project's (or its revision's) series for the status's class, added at zero if it has none yet. */
+  private seriesFor(project: string, statusCode: number, revision?: string): TalliedSeries {
+    const key = revision === undefined ? project : `${project}\0${revision}`;
+    let list = this.requestSeries.get(key);
     if (!list) {
       list = [];
-      this.requestSeries.set(project, list);
+      this.requestSeries.set(key, list);
     }
-    const index = classIndex(statusCode);
-    return (list[index] ??= this.requests.add({ project, code_class: statusClass(statusCode) }));
+    const labels: Record<string, string> = revision === undefined ? { project } : { project, revision };
+    return (list[classIndex(statusCode)] ??= this.requests.add({ ...labels, code_class: statusClass(statusCode) }));
   }
 
   requestHeld(service: string): void {

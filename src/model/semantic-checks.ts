@@ -81,6 +81,7 @@ function checkProject(checks: Checks): void {
   if (checks.value(maxQueuedPath) !== undefined && checks.value(['spec', 'scaling', 'maxConcurrency']) === undefined)
     checks.report(maxQueuedPath, 'maxQueued bounds the queue of maxConcurrency: set scaling.maxConcurrency too');
   checkResources(checks);
+  checkRolloutSteps(checks);
 
   const minPath = ['spec', 'scaling', 'minInstances'];
   const min = checks.integer(minPath);
@@ -119,6 +120,20 @@ function checkTraffic(checks: Checks): void {
 /** Revision names are `<project>-<number>` (revisions.ts). */
 function isRevisionOf(revision: string, project: string): boolean {
   return revision.startsWith(`${project}-`) && /^[1-9][0-9]*$/.test(revision.slice(project.length + 1));
+}
+
+/** A rollout only ever gives the new revision more of the traffic: each step's share exceeds the last. */
+function checkRolloutSteps(checks: Checks): void {
+  const steps = checks.value(['spec', 'rollout', 'steps']);
+  if (!Array.isArray(steps)) return;
+  let before: number | undefined;
+  steps.forEach((_step, index) => {
+    const path = ['spec', 'rollout', 'steps', index, 'percent'];
+    const percent = checks.integer(path);
+    if (percent !== undefined && before !== undefined && percent <= before)
+      checks.report(path, `expected more than the step before (${before}), got ${percent}`);
+    if (percent !== undefined) before = percent;
+  });
 }
 
 function checkLease(checks: Checks): void {

@@ -126,6 +126,8 @@ export interface ProjectSpec {
   http2?: boolean;
   /** The longest a request may take, like `300s` (Cloud Run's request timeout). */
   timeout?: string;
+  /** A progressive rollout of each new revision, rolled back past its limits (src/controller/rollout.ts). */
+  rollout?: RolloutSpec;
   securityContext?: SecurityContextSpec;
   /** How requests split among the project's revisions (Knative's traffic block); the latest ready one when absent. */
   traffic?: TrafficEntry[];
@@ -152,6 +154,27 @@ export interface TrafficTarget {
   url?: string;
 }
 
+export interface RolloutStep {
+  /** The new revision's share of the requests, 1..99. */
+  percent: number;
+  durationSeconds: number;
+}
+
+export interface RolloutLimits {
+  /** The highest share of 5xx answers, 0..1. */
+  maxErrorRate?: number;
+  maxLatencyP99Ms?: number;
+  /** Requests a step must see before it may move on, and before its limits are judged. */
+  minRequests?: number;
+}
+
+export interface RolloutSpec {
+  steps: RolloutStep[];
+  limits?: RolloutLimits;
+  /** Holds the rollout at its current step (`luma rollout pause`). */
+  paused?: boolean;
+}
+
 /** As in Kubernetes: Linux capabilities given back on top of the few every container keeps. */
 export interface SecurityContextSpec {
   capabilities?: { add?: Capability[] };
@@ -173,8 +196,39 @@ export interface ProjectStatus extends BaseStatus {
   instancesLeft?: InstanceLeft[];
   /** The project's revisions: the newest recorded, and the newest that became ready. */
   revisions?: ProjectRevisions;
-  /** The split the proxy routes now (spec.traffic resolved). */
+  /** The split the proxy routes now (spec.traffic resolved, or the rollout's step). */
   traffic?: TrafficTarget[];
+  /** Where the rollout of the newest revision stands: all a restarted controller needs to carry on. */
+  rollout?: RolloutStatus;
+}
+
+export type RolloutPhase = 'Progressing' | 'Paused' | 'Succeeded' | 'RolledBack';
+
+/** Counts of a revision's answers as the proxy saw them (src/proxy/revision-outcomes.ts). */
+export interface RolloutCounts {
+  requests: number;
+  errors: number;
+  latencyBuckets: number[];
+}
+
+export interface RolloutStatus {
+  phase: RolloutPhase;
+  /** The last good revision: all traffic returns to it on a rollback. */
+  stable: string;
+  /** The revision being rolled out. */
+  candidate: string;
+  /** Index into spec.rollout.steps. */
+  step: number;
+  /** When the step began (RFC 3339); absent until the candidate is ready. */
+  stepStartedAt?: string;
+  /** Time already spent in the step when it was paused. */
+  pausedElapsedMs?: number;
+  /** The candidate's counts when the step began: the step's figures are the counts since. */
+  baseline?: RolloutCounts;
+  reason?: string;
+  message?: string;
+  /** The limit a rolled-back step passed, and what was observed. */
+  limit?: { name: 'maxErrorRate' | 'maxLatencyP99Ms'; value: number; observed: number; requests: number };
 }
 
 export interface ProjectRevisions {

@@ -1,5 +1,13 @@
 import net from 'node:net';
-import type { DeployRequest, GlobalOption, HostMove, ProxyHooks, ProxyManagement, ServiceInfo } from './management.js';
+import type {
+  DeployRequest,
+  GlobalOption,
+  HostMove,
+  OutcomeCounts,
+  ProxyHooks,
+  ProxyManagement,
+  ServiceInfo,
+} from './management.js';
 import {
   encode,
   LineDecoder,
@@ -102,6 +110,10 @@ export class ManagementClient implements ProxyManagement {
 
   async preconnect(target: string): Promise<void> {
     await this.call({ type: 'preconnect', target });
+  }
+
+  async revisionOutcomes(): Promise<Record<string, OutcomeCounts>> {
+    return (await this.call({ type: 'revision-outcomes' })) as ReplyResults['revision-outcomes'];
   }
 
   close(): void {

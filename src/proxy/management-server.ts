@@ -110,6 +110,7 @@ function parseDeploy(raw: Record<string, unknown>): DeployRequest {
   if (tls !== undefined) request.tls = tls;
   if (sslRedirect !== undefined) request.sslRedirect = sslRedirect;
   if (h2c !== undefined) request.h2c = h2c;
+  if (raw.revision !== undefined) request.revision = stringField(raw.revision, 'revision');
   if (raw.unavailableReason !== undefined)
     request.unavailableReason = stringField(raw.unavailableReason, 'unavailableReason');
   if (raw.revision !== undefined) request.revision = stringField(raw.revision, 'revision');
@@ -178,9 +179,11 @@ export function parseManagementRequest(line: string): ManagementRequest {
       return { id, type: 'subscribe' };
     case 'preconnect':
       return { id, type: 'preconnect', target: stringField(message.target, 'target') };
+    case 'revision-outcomes':
+      return { id, type: 'revision-outcomes' };
     default:
       return fail(
-        `type: expected deploy, remove, get-service, list-services, set-global-option, subscribe or preconnect`,
+        `type: expected deploy, remove, get-service, list-services, set-global-option, subscribe, preconnect or revision-outcomes`,
       );
   }
 }
@@ -305,6 +308,8 @@ export class ManagementServer implements ProxyHooks {
       case 'preconnect':
         await this.proxy.preconnect(request.target);
         return null;
+      case 'revision-outcomes':
+        return this.proxy.revisionOutcomes();
     }
   }
 }

@@ -5,6 +5,9 @@
 import type { SplitShare } from './traffic-split.js';
 
 export type { SplitShare } from './traffic-split.js';
+import type { OutcomeCounts } from './revision-outcomes.js';
+
+export type { OutcomeCounts } from './revision-outcomes.js';
 
 export interface DeployRequest {
   service: string;
@@ -158,6 +161,11 @@ export interface ProxyManagement {
    * that is never used is closed after the pool's idle time.
    */
   preconnect(target: string): Promise<void>;
+  /**
+   * How each revision's requests ended since the proxy started (requests, 5xx, latency
+   * buckets), by revision name: what a rollout judges its candidate by.
+   */
+  revisionOutcomes(): Promise<Record<string, OutcomeCounts>>;
 }
 
 /** What the proxy asks of its controller. */

@@ -1,3 +1,4 @@
+import type { OutcomeCounts } from './revision-outcomes.js';
 import type { DeployRequest, GlobalOption, HostMove, ServiceInfo } from './management.js';
 
 // The messages of the proxy's management socket: one JSON object per line. Clients send
@@ -12,7 +13,8 @@ export type ManagementRequest =
   | { id: number; type: 'list-services' }
   | { id: number; type: 'set-global-option'; option: GlobalOption; value: string }
   | { id: number; type: 'subscribe' }
-  | { id: number; type: 'preconnect'; target: string };
+  | { id: number; type: 'preconnect'; target: string }
+  | { id: number; type: 'revision-outcomes' };
 
 export type ManagementRequestType = ManagementRequest['type'];
 
@@ -24,6 +26,7 @@ export interface ReplyResults {
   'set-global-option': null;
   subscribe: null;
   preconnect: null;
+  'revision-outcomes': Record<string, OutcomeCounts>;
 }
 
 export type ManagementReply =

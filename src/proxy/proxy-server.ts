@@ -18,11 +18,13 @@ import {
   type DeployRequest,
   type GlobalOption,
   type HostMove,
+  type OutcomeCounts,
   type ProxyHooks,
   type ProxyManagement,
   type ServiceInfo,
 } from './management.js';
 import { AnswersInFlight } from './answers-in-flight.js';
+import { RevisionOutcomes } from './revision-outcomes.js';
 import { NodeExchange } from './node-exchange.js';
 import { Http2Exchange } from './tls/http2-exchange.js';
 import { respond, serializeAnswer, type ProxyAnswer } from './responses.js';
@@ -187,6 +189,8 @@ export class ProxyServer implements ProxyManagement {
   private readonly globals = new Map<GlobalOption, string>();
   private readonly upgradedSockets = new Set<Duplex>();
   private readonly answersInFlight = new AnswersInFlight();
+  /** Each revision's answers, for the rollouts the controller judges. */
+  private readonly outcomes = new RevisionOutcomes();
   private readonly stateFile: RouteStateFile | undefined;
   private hooks: ProxyHooks | undefined;
   private intercept: RequestIntercept | undefined;
@@ -296,6 +300,10 @@ export class ProxyServer implements ProxyManagement {
 
   async getService(name: string): Promise<ServiceInfo | undefined> {
     return this.routes.get(name)?.info();
+  }
+
+  async revisionOutcomes(): Promise<Record<string, OutcomeCounts>> {
+    return this.outcomes.snapshot();
   }
 
   async listServices(): Promise<ServiceInfo[]> {
@@ -517,7 +525,8 @@ export class ProxyServer implements ProxyManagement {
   private requestEnded(record: RequestRecord): void {
     // Only routed requests: unknown hosts would make the project label unbounded.
     if (record.service !== undefined)
-      this.metrics.requestFinished(record.service, record.status, record.durationMs / 1000);
+      this.metrics.requestFinished(record.service, record.status, record.durationMs / 1000, record.revision);
+    if (record.revision !== undefined) this.outcomes.record(record.revision, record.status, record.durationMs);
     this.onRequestEnd?.(record);
   }
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { ProjectObject, RevisionObject } from '../../model/types.js';
-import { CliError, type ApiClient } from '../api-client.js';
+import { ApiRefusal, CliError, type ApiClient } from '../api-client.js';
 import { apiClient, kindAndName } from '../common.js';
 import { EXIT } from '../exit-codes.js';
 import { historyTable, rolloutState } from '../rollout-format.js';
@@ -43,9 +43,57 @@ async function status(api: ApiClient, name: string, options: { watch: boolean; t
     if (state.message !== last) process.stdout.write(`${state.message}\n`);
     last = state.message;
     if (state.done) return;
+    if (state.failed) throw new CliError(`project/${name}'s rollout failed`, EXIT.failure);
     if (!options.watch) throw new CliError(`project/${name}'s rollout is not complete`, EXIT.timeout);
     if (Date.now() >= deadline) throw new CliError(`timed out waiting for project/${name}'s rollout`, EXIT.timeout);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
+/**
+ * Sets spec.rollout.paused, as kubectl's rollout pause sets a Deployment's spec.paused:
+ * a replace at the resourceVersion read, tried again if someone wrote in between.
+ */
+async function setPaused(api: ApiClient, name: string, paused: boolean): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const project = await getProject(api, name);
+    const rollout = project.spec.rollout;
+    if (!rollout) throw new CliError(`project/${name} has no spec.rollout to ${paused ? 'pause' : 'resume'}`);
+    if ((rollout.paused ?? false) === paused)
+      throw new CliError(`project/${name} is ${paused ? 'already paused' : 'not paused'}`);
+    const { name: _n, labels, annotations, resourceVersion } = project.metadata;
+    const metadata = { name, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}), resourceVersion };
+    const spec = { ...project.spec, rollout: { ...rollout, paused } };
+    try {
+      await api.put({ apiVersion: project.apiVersion, kind: 'Project', metadata, spec });
+      process.stdout.write(`project/${name} ${paused ? 'paused' : 'resumed'}\n`);
+      return;
+    } catch (error) {
+      if (!(error instanceof ApiRefusal && error.status === 409) || attempt >= 3) throw error;
+    }
+  }
+}
+
+function registerPauseResume(rollout: Command): void {
+  for (const paused of [true, false]) {
+    const verb = paused ? 'pause' : 'resume';
+    rollout
+      .command(verb)
+      .description(paused ? 'Hold the rollout of the newest revision at its step' : 'Carry on a paused rollout')
+      .argument('<project>', 'project/NAME')
+      .addHelpText(
+        'after',
+        `
+Sets spec.rollout.paused to ${String(paused)}, as kubectl rollout ${verb} does for a Deployment.
+A paused rollout keeps its traffic split and the time left in its step; limits are
+not judged meanwhile. A manifest applied afterwards without paused resumes it.
+
+Example:
+  luma rollout ${verb} project/web`,
+      )
+      .action(async (target: string, _options: unknown, command: Command) => {
+        await setPaused(apiClient(command), projectName(target), paused);
+      });
   }
 }
 
@@ -90,4 +138,5 @@ Examples:
       await history(apiClient(command), projectName(target));
     });
   registerRolloutUndo(rollout, projectName);
+  registerPauseResume(rollout);
 }

@@ -1,5 +1,12 @@
 import type pg from 'pg';
-import type { DeployRequest, GlobalOption, HostMove, ProxyManagement, ServiceInfo } from '../../proxy/management.js';
+import type {
+  DeployRequest,
+  GlobalOption,
+  HostMove,
+  OutcomeCounts,
+  ProxyManagement,
+  ServiceInfo,
+} from '../../proxy/management.js';
 import type { WriteFence } from '../../store/postgres/postgres-store.js';
 import { deleteRoute, putRoute } from './route-rows.js';
 
@@ -45,5 +52,10 @@ export class PublishingProxy implements ProxyManagement {
 
   preconnect(target: string): Promise<void> {
     return this.local.preconnect(target);
+  }
+
+  /** This proxy's counts only: a rollout is judged on the leader's own proxy's answers (docs/cluster.md). */
+  revisionOutcomes(): Promise<Record<string, OutcomeCounts>> {
+    return this.local.revisionOutcomes();
   }
 }

@@ -4,7 +4,15 @@ import type { TLSSocket } from 'node:tls';
 import path from 'node:path';
 import { systemClock, type Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
-import type { DeployRequest, GlobalOption, HostMove, ProxyHooks, ProxyManagement, ServiceInfo } from '../management.js';
+import type {
+  DeployRequest,
+  GlobalOption,
+  HostMove,
+  OutcomeCounts,
+  ProxyHooks,
+  ProxyManagement,
+  ServiceInfo,
+} from '../management.js';
 import type { InterceptedRequest, ProxyServer } from '../proxy-server.js';
 import { respond, type ProxyAnswer } from '../responses.js';
 import { normalizeHost } from '../route-table.js';
@@ -158,6 +166,10 @@ export class TlsProxy implements ProxyManagement {
 
   async listServices(): Promise<ServiceInfo[]> {
     return (await this.proxy.listServices()).map((info) => this.withCertificates(info));
+  }
+
+  revisionOutcomes(): Promise<Record<string, OutcomeCounts>> {
+    return this.proxy.revisionOutcomes();
   }
 
   preconnect(target: string): Promise<void> {

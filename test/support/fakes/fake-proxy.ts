@@ -5,6 +5,7 @@ import {
   type DeployRequest,
   type GlobalOption,
   type HostMove,
+  type OutcomeCounts,
   type ProxyManagement,
   type ServiceInfo,
 } from '../../../src/proxy/management.js';
@@ -40,6 +41,8 @@ export class FakeProxy implements ProxyManagement {
   readonly activity = new Map<string, ActivitySnapshot>();
   /** Certificate states reported per service (as a proxy with an HTTPS listener does for `tls` services). */
   readonly certificates = new Map<string, CertificateStatus[]>();
+  /** What revisionOutcomes() reports: a test sets the counts a rollout judges. */
+  readonly outcomes = new Map<string, OutcomeCounts>();
   /** Deploys that moved other services' hosts in the same step, in order. */
   readonly hostMoves: { request: DeployRequest; moves: HostMove[] }[] = [];
   private readonly services = new Map<string, DeployRequest>();
@@ -139,6 +142,10 @@ export class FakeProxy implements ProxyManagement {
 
   async preconnect(target: string): Promise<void> {
     this.preconnects.push(target);
+  }
+
+  async revisionOutcomes(): Promise<Record<string, OutcomeCounts>> {
+    return Object.fromEntries(this.outcomes);
   }
 
   async listServices(): Promise<ServiceInfo[]> {

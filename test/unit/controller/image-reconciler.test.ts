@@ -411,3 +411,26 @@ describe('ImageReconciler', () => {
     expect(world.writes).toEqual(['Building/Building', 'Failed/BuildFailed']);
   });
 });
+
+describe('ImageReconciler: builds a pruned revision let go of', () => {
+  it('are collected by the next reconcile of a Ready image, with nothing to build', async () => {
+    const held = tagOf(`sha256:${'c'.repeat(64)}`);
+    world.engine.seed(held, NAME);
+    world.engine.seed(tagOf(OTHER_DIGEST), NAME);
+    world.engine.seed(TAG, NAME);
+    await storeRevision(held);
+    await applyImage(BUILD_SPEC);
+    await world.reconciler.reconcile(NAME);
+    expect(status()?.phase).toBe('Ready');
+    // The current build, the one before it, and the one the kept revision runs.
+    expect([held, tagOf(OTHER_DIGEST), TAG].map((tag) => world.engine.has(tag))).toEqual([true, true, true]);
+
+    await world.store.delete('Revision', 'web-1');
+    clearCalls();
+    await world.reconciler.reconcile(NAME);
+    expect(world.engine.log).toEqual([expect.stringMatching(/^remove-image /)]);
+    expect(world.engine.has(held)).toBe(false);
+    expect(world.engine.has(tagOf(OTHER_DIGEST))).toBe(true);
+    expect(world.writes).toEqual([]);
+  });
+});

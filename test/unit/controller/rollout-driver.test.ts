@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { toCloudEvent } from '../../../src/events/cloudevents.js';
+import { EventLog } from '../../../src/events/event-log.js';
+import { buildProjectStatus } from '../../../src/controller/project-status.js';
+import { RolloutDriver } from '../../../src/controller/rollout-driver.js';
+import { API_VERSION, type ProjectObject, type RolloutStatus } from '../../../src/model/types.js';
+import { BUILT_IN_PROJECT_SETTINGS } from '../../../src/model/project-settings.js';
+import { LATENCY_BOUNDS_MS } from '../../../src/proxy/revision-outcomes.js';
+import { silentLogger } from '../../../src/util/logger.js';
+import { FakeProxy } from '../../support/fakes/fake-proxy.js';
+
+// The rollout driver reads the candidate's counts from the proxy, and a rollback comes out
+// as status.rollout, a Rollout condition, an event and a webhook naming the limit and figure.
+
+const T0 = Date.parse('2026-12-07T12:00:00Z');
+
+function counts(requests: number, errors: number): { requests: number; errors: number; latencyBuckets: number[] } {
+  return { requests, errors, latencyBuckets: [requests, ...LATENCY_BOUNDS_MS.map(() => 0)] };
+}
+
+function project(rollout: RolloutStatus): ProjectObject {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Project',
+    metadata: { name: 'web', uid: 'u1', generation: 2 },
+    spec: {
+      image: 'web:2',
+      hostnames: ['web.localhost'],
+      rollout: { steps: [{ percent: 20, durationSeconds: 60 }], limits: { maxErrorRate: 0.1, minRequests: 10 } },
+    },
+    status: { revisions: { latestCreated: 'web-2', latestReady: 'web-2' }, rollout },
+  };
+}
+
+describe('RolloutDriver', () => {
+  it('rolls back past a limit: status, condition, event and webhook say which limit and the figure', async () => {
+    const proxy = new FakeProxy();
+    proxy.outcomes.set('web-2', counts(20, 8));
+    const log = new EventLog();
+    const driver = new RolloutDriver({
+      proxy,
+      events: log.recorder('controller'),
+      logger: silentLogger(),
+      now: () => T0 + 5_000,
+    });
+    const started: RolloutStatus = {
+      phase: 'Progressing',
+      stable: 'web-1',
+      candidate: 'web-2',
+      step: 0,
+      stepStartedAt: new Date(T0).toISOString(),
+      baseline: counts(0, 0),
+    };
+    const web = project(started);
+    const outcome = await driver.step(web, { latestCreated: 'web-2', latestReady: 'web-2' });
+
+    expect(outcome.rollout).toMatchObject({ phase: 'RolledBack', limit: { name: 'maxErrorRate', observed: 0.4 } });
+    expect(outcome.traffic).toEqual([{ revisionName: 'web-1', percent: 100 }]);
+    expect(outcome.requeue).toBeUndefined();
+    const [event] = log.list();
+    expect(event).toMatchObject({ type: 'Warning', reason: 'RolloutRolledBack' });
+    expect(event?.message).toContain('maxErrorRate passed: 5xx rate 0.4 > 0.1 over 20 requests');
+    expect(toCloudEvent(event!, { instance: 'i', hostname: 'web.localhost' })?.type).toBe(
+      'dev.luma.rollout.rolledback',
+    );
+
+    const status = buildProjectStatus(
+      web,
+      web.status ?? {},
+      { ...BUILT_IN_PROJECT_SETTINGS.forProject(web.spec), image: 'web:2' },
+      {
+        phase: 'Running',
+        serving: 1,
+        starting: 0,
+        paused: 0,
+        stopped: 0,
+        rollout: outcome.rollout,
+        traffic: outcome.traffic,
+      },
+      { now: T0, publicUrl: (host) => `http://${host}` },
+    );
+    expect(status.conditions?.find((condition) => condition.type === 'Rollout')).toMatchObject({
+      status: 'False',
+      reason: 'RolledBack',
+      message: expect.stringContaining('maxErrorRate'),
+    });
+    expect(status.traffic).toEqual([{ revisionName: 'web-1', percent: 100 }]);
+  });
+
+  it('keeps a step under way looked at every second, and leaves it unjudged when the proxy cannot answer', async () => {
+    const proxy = new FakeProxy();
+    proxy.revisionOutcomes = () => Promise.reject(new Error('socket closed'));
+    const driver = new RolloutDriver({
+      proxy,
+      events: new EventLog().recorder('controller'),
+      logger: silentLogger(),
+      now: () => T0,
+    });
+    const web = project({
+      phase: 'Progressing',
+      stable: 'web-1',
+      candidate: 'web-2',
+      step: 0,
+      stepStartedAt: new Date(T0).toISOString(),
+    });
+    const outcome = await driver.step(web, { latestCreated: 'web-2', latestReady: 'web-2' });
+    expect(outcome.rollout?.phase).toBe('Progressing');
+    expect(outcome.requeue).toEqual({ requeueAfterMs: 1_000 });
+  });
+});
