@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { heldTraffic, resolveTraffic, sameTraffic } from '../../../src/controller/traffic-route.js';
+import {
+  API_VERSION,
+  type ProjectObject,
+  type ProjectStatus,
+  type RevisionObject,
+  type RolloutStatus,
+} from '../../../src/model/types.js';
+
+// The seam between spec.rollout and the split: which traffic a rollout holds in place of
+// spec.traffic, and that the split the proxy gets is the held one.
+
+const STEPS = { steps: [{ percent: 10, durationSeconds: 30 }] };
+
+function project(status?: ProjectStatus, withRollout = true): ProjectObject {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Project',
+    metadata: { name: 'web', uid: 'u1' },
+    spec: { image: 'web', hostnames: ['web.localhost'], ...(withRollout ? { rollout: STEPS } : {}) },
+    ...(status ? { status } : {}),
+  };
+}
+
+function revision(number: number): RevisionObject {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Revision',
+    metadata: { name: `web-${number}` },
+    spec: { project: 'web', projectUid: 'u1', number, image: `img:${number}`, template: {} },
+    status: { phase: 'Ready', readyAt: '2026-01-01T00:00:00Z' },
+  };
+}
+
+function rollout(phase: RolloutStatus['phase'], candidate = 'web-2'): RolloutStatus {
+  return { phase, stable: 'web-1', candidate, step: 0 };
+}
+
+const SPLIT = [
+  { revisionName: 'web-1', percent: 90 },
+  { revisionName: 'web-2', percent: 10 },
+];
+
+describe('heldTraffic', () => {
+  it.each([
+    ['Progressing', SPLIT],
+    ['Paused', SPLIT],
+    ['RolledBack', [{ revisionName: 'web-1', percent: 100 }]],
+  ] as const)('while the rollout of the revision run now is %s: the split it decided', (phase, traffic) => {
+    const held = heldTraffic(project({ rollout: rollout(phase), traffic: [...traffic] }), 'web-2');
+    expect(held).toEqual(traffic);
+  });
+
+  it('a finished rollout holds nothing: the declared traffic routes again', () => {
+    expect(heldTraffic(project({ rollout: rollout('Succeeded'), traffic: SPLIT }), 'web-2')).toBeUndefined();
+  });
+
+  it('a new revision the rollout has not taken up yet: all on the last good one', () => {
+    const status: ProjectStatus = { revisions: { latestCreated: 'web-3', latestReady: 'web-2' } };
+    expect(heldTraffic(project(status), 'web-3')).toEqual([{ revisionName: 'web-2', percent: 100 }]);
+    // The rollout of an older candidate no longer holds the split of a newer one.
+    const older = { ...status, rollout: rollout('Progressing', 'web-2'), traffic: SPLIT };
+    expect(heldTraffic(project(older), 'web-3')).toEqual([{ revisionName: 'web-2', percent: 100 }]);
+  });
+
+  it('no spec.rollout, or no revision ready before: nothing held', () => {
+    const status: ProjectStatus = { revisions: { latestCreated: 'web-2', latestReady: 'web-1' } };
+    expect(heldTraffic(project(status, false), 'web-2')).toBeUndefined();
+    expect(heldTraffic(project({ revisions: { latestCreated: 'web-1' } }), 'web-1')).toBeUndefined();
+  });
+});
+
+describe('resolveTraffic with a held split', () => {
+  it('routes the held split even without spec.traffic, the run revision on the own route', () => {
+    const resolved = resolveTraffic(project(), [revision(1), revision(2)], 'web-2', SPLIT);
+    expect(resolved.status).toEqual(SPLIT);
+    expect(resolved.shares.map((share) => [share.revision, share.weight, share.service])).toEqual([
+      ['web-1', 90, 'revision.web.1'],
+      ['web-2', 10, 'web'],
+    ]);
+  });
+
+  it('without one and without spec.traffic, no split at all', () => {
+    expect(resolveTraffic(project(), [revision(1), revision(2)], 'web-2').shares).toEqual([]);
+  });
+});
+
+describe('sameTraffic', () => {
+  it('compares revisions and percents, in order, not tags', () => {
+    expect(
+      sameTraffic(
+        SPLIT,
+        SPLIT.map((target) => ({ ...target, tag: 't' })),
+      ),
+    ).toBe(true);
+    expect(sameTraffic(SPLIT, [{ revisionName: 'web-1', percent: 100 }])).toBe(false);
+    expect(sameTraffic(SPLIT, [...SPLIT].reverse())).toBe(false);
+  });
+});
