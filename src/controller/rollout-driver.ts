@@ -44,7 +44,11 @@ export class RolloutDriver {
       candidate,
       candidateReady: candidate !== undefined && revisions.latestReady === candidate,
       lastGood: previous ? undefined : project.status?.revisions?.latestReady,
-      outcomes: candidate === undefined ? undefined : await this.countsOf(name, candidate),
+      // Only a rollout reads the proxy's counts: a project without one costs no round trip.
+      outcomes:
+        candidate !== undefined && (project.spec.rollout || previous)
+          ? await this.countsOf(name, candidate)
+          : undefined,
       now: this.options.now(),
     });
     for (const transition of decision.transitions) {
@@ -52,10 +56,18 @@ export class RolloutDriver {
       this.options.logger.info({ project: name, reason: transition.reason }, transition.message);
     }
     const underWay = decision.status?.phase === 'Progressing';
+    // A rollout that just ended hands the split back to spec.traffic: routed at once, not
+    // at the next resync.
+    const ended =
+      previous !== undefined &&
+      previous.phase !== 'Succeeded' &&
+      decision.status?.phase !== previous.phase &&
+      !underWay &&
+      decision.traffic === undefined;
     return {
       rollout: decision.status ?? null,
       traffic: decision.traffic ?? null,
-      requeue: underWay ? { requeueAfterMs: ROLLOUT_CHECK_MS } : undefined,
+      requeue: underWay ? { requeueAfterMs: ROLLOUT_CHECK_MS } : ended ? { requeueAfterMs: 0 } : undefined,
     };
   }
 

@@ -53,7 +53,10 @@ export interface RolloutDecision {
 export function decideRollout(input: RolloutInput): RolloutDecision {
   const transitions: RolloutTransition[] = [];
   const begun = begin(input, transitions);
-  if (!begun) return { status: input.previous, traffic: undefined, transitions };
+  // No rollout of this candidate: one of an older candidate is over and goes (its False
+  // condition would otherwise fail every later `apply --wait`, and a later spec.rollout
+  // would start from its stale stable revision).
+  if (!begun) return { status: undefined, traffic: undefined, transitions };
   const status = advance(begun, input, transitions);
   return { status, traffic: trafficOf(status, input.spec), transitions };
 }

@@ -81,7 +81,13 @@ export function splitRoute(route: DeployRequest, traffic: ResolvedTraffic, own: 
 export function heldTraffic(project: ProjectObject, own: string): TrafficTarget[] | undefined {
   const rollout = project.status?.rollout;
   if (rollout && rollout.phase !== 'Succeeded' && rollout.candidate === own) return project.status?.traffic;
-  const lastGood = project.status?.revisions?.latestReady;
+  // The last good revision as the rollout takes it (rollout.ts begin): not latestReady,
+  // which a canary becomes at its first step and stays after a rollback.
+  const lastGood = rollout
+    ? rollout.phase === 'Succeeded'
+      ? rollout.candidate
+      : rollout.stable
+    : project.status?.revisions?.latestReady;
   if (project.spec.rollout && lastGood !== undefined && lastGood !== own)
     return [{ revisionName: lastGood, percent: 100 }];
   return undefined;

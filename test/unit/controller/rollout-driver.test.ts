@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { toCloudEvent } from '../../../src/events/cloudevents.js';
-import { EventLog } from '../../../src/events/event-log.js';
+import { MemoryEventLog } from '../../../src/events/event-log.js';
 import { buildProjectStatus } from '../../../src/controller/project-status.js';
 import { RolloutDriver } from '../../../src/controller/rollout-driver.js';
 import { API_VERSION, type ProjectObject, type RolloutStatus } from '../../../src/model/types.js';
@@ -17,6 +17,15 @@ const T0 = Date.parse('2026-12-07T12:00:00Z');
 function counts(requests: number, errors: number): { requests: number; errors: number; latencyBuckets: number[] } {
   return { requests, errors, latencyBuckets: [requests, ...LATENCY_BOUNDS_MS.map(() => 0)] };
 }
+
+const STEP: RolloutStatus = {
+  phase: 'Progressing',
+  stable: 'web-1',
+  candidate: 'web-2',
+  step: 0,
+  stepStartedAt: new Date(T0).toISOString(),
+  baseline: counts(0, 0),
+};
 
 function project(rollout: RolloutStatus): ProjectObject {
   return {
@@ -36,7 +45,7 @@ describe('RolloutDriver', () => {
   it('rolls back past a limit: status, condition, event and webhook say which limit and the figure', async () => {
     const proxy = new FakeProxy();
     proxy.outcomes.set('web-2', counts(20, 8));
-    const log = new EventLog();
+    const log = new MemoryEventLog();
     const driver = new RolloutDriver({
       proxy,
       events: log.recorder('controller'),
@@ -92,7 +101,7 @@ describe('RolloutDriver', () => {
     proxy.revisionOutcomes = () => Promise.reject(new Error('socket closed'));
     const driver = new RolloutDriver({
       proxy,
-      events: new EventLog().recorder('controller'),
+      events: new MemoryEventLog().recorder('controller'),
       logger: silentLogger(),
       now: () => T0,
     });
@@ -106,5 +115,49 @@ describe('RolloutDriver', () => {
     const outcome = await driver.step(web, { latestCreated: 'web-2', latestReady: 'web-2' });
     expect(outcome.rollout?.phase).toBe('Progressing');
     expect(outcome.requeue).toEqual({ requeueAfterMs: 1_000 });
+  });
+
+  it('asks the proxy nothing for a project without a rollout, and clears one of an older candidate', async () => {
+    const proxy = new FakeProxy();
+    let asked = 0;
+    proxy.revisionOutcomes = () => {
+      asked++;
+      return Promise.resolve({});
+    };
+    const driver = new RolloutDriver({
+      proxy,
+      events: new MemoryEventLog().recorder('c'),
+      logger: silentLogger(),
+      now: () => T0,
+    });
+    const plain: ProjectObject = {
+      ...project(STEP),
+      spec: { image: 'web:3', hostnames: ['web.localhost'] },
+      status: {},
+    };
+    expect(await driver.step(plain, { latestCreated: 'web-3', latestReady: 'web-3' })).toEqual({
+      rollout: null,
+      traffic: null,
+      requeue: undefined,
+    });
+    expect(asked).toBe(0);
+    // spec.rollout removed after web-2 rolled back; web-3 applied: the old rollout goes.
+    const old = { ...project({ ...STEP, phase: 'RolledBack' }), spec: plain.spec };
+    expect((await driver.step(old, { latestCreated: 'web-3', latestReady: 'web-3' })).rollout).toBeNull();
+  });
+
+  it('a rollout that ends hands the split back at once', async () => {
+    const proxy = new FakeProxy();
+    proxy.revisionOutcomes = () => Promise.resolve({ 'web-2': counts(50, 0) });
+    const driver = new RolloutDriver({
+      proxy,
+      events: new MemoryEventLog().recorder('c'),
+      logger: silentLogger(),
+      now: () => T0 + 120_000,
+    });
+    const outcome = await driver.step(project(STEP), { latestCreated: 'web-2', latestReady: 'web-2' });
+    expect(outcome.rollout?.phase).toBe('Succeeded');
+    expect(outcome.traffic).toBeNull();
+    expect(outcome.requeue).toEqual({ requeueAfterMs: 0 });
   });
 });

@@ -59,9 +59,15 @@ describe('heldTraffic', () => {
   it('a new revision the rollout has not taken up yet: all on the last good one', () => {
     const status: ProjectStatus = { revisions: { latestCreated: 'web-3', latestReady: 'web-2' } };
     expect(heldTraffic(project(status), 'web-3')).toEqual([{ revisionName: 'web-2', percent: 100 }]);
-    // The rollout of an older candidate no longer holds the split of a newer one.
-    const older = { ...status, rollout: rollout('Progressing', 'web-2'), traffic: SPLIT };
-    expect(heldTraffic(project(older), 'web-3')).toEqual([{ revisionName: 'web-2', percent: 100 }]);
+    // A newer revision during (or after the rollback of) an older candidate's rollout: all
+    // on that rollout's stable revision, never on the canary that became latestReady.
+    for (const phase of ['Progressing', 'RolledBack'] as const) {
+      const older = { ...status, rollout: rollout(phase, 'web-2'), traffic: SPLIT };
+      expect(heldTraffic(project(older), 'web-3')).toEqual([{ revisionName: 'web-1', percent: 100 }]);
+    }
+    // After a rollout succeeded, its candidate is the last good one.
+    const done = { ...status, rollout: rollout('Succeeded', 'web-2') };
+    expect(heldTraffic(project(done), 'web-3')).toEqual([{ revisionName: 'web-2', percent: 100 }]);
   });
 
   it('no spec.rollout, or no revision ready before: nothing held', () => {
