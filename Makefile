@@ -49,8 +49,8 @@ test-integration: build
 test-e2e: build
 	npx vitest run --project e2e
 
-# What make test keeps short to stay within 20 minutes: the e2e files' Swarm variants (a
-# one-node swarm and a registry each) and the 90 s answer of request-limits (docs/testing.md).
+# What make test keeps short to stay within 20 minutes: the 90 s answer of request-limits
+# (docs/testing.md).
 LONG_E2E_FILES := test/e2e/scale-to-zero.test.ts test/e2e/leases.test.ts test/e2e/request-limits.test.ts
 test-long: build
 	LUMA_E2E_LONG=1 npx vitest run --project e2e $(LONG_E2E_FILES)
