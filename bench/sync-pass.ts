@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { DEFAULT_SETTINGS } from '../src/config/settings.js';
-import { EventLog } from '../src/events/event-log.js';
+import { MemoryEventLog } from '../src/events/event-log.js';
 import { FileStore } from '../src/store/file-store.js';
 import { DirectorySync } from '../src/sync/directory-sync.js';
 import { InventoryFile } from '../src/sync/inventory.js';
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     settings: { ...DEFAULT_SETTINGS.sync, writeFinishMs: 0 },
     admission: DEFAULT_SETTINGS,
     resolveContext: () => Promise.reject(new Error('no build contexts here')),
-    events: new EventLog().recorder('sync'),
+    events: new MemoryEventLog().recorder('sync'),
     logger: silentLogger(),
   });
   try {

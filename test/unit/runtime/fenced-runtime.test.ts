@@ -26,7 +26,7 @@ function engineOf(containers: FakeRuntime, images: FakeImageRuntime): EngineRunt
     updateLimits: (id, limits) => containers.updateLimits(id, limits),
     inspect: (id) => containers.inspect(id),
     logs: (id, options) => containers.logs(id, options),
-    watchChanges: () => containers.watchChanges(),
+    watchChanges: (onChange) => containers.watchChanges(onChange),
     build: (request, onOutput, signal) => images.build(request, onOutput, signal),
     pull: (ref, onOutput) => images.pull(ref, onOutput),
     listBuilt: (name) => images.listBuilt(name),
