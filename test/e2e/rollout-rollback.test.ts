@@ -1,18 +1,10 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ProjectObject } from '../../src/model/types.js';
-import { buildTestImage, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
-import {
-  eventually,
-  projectManifest,
-  request,
-  runCli,
-  startLuma,
-  tempDir,
-  writeConfig,
-  type LumaProcess,
-} from '../support/luma.js';
+import { TEST_IMAGE } from '../support/docker.js';
+import { eventually, projectManifest, request, runCli } from '../support/luma.js';
+import { lumaUpFor } from '../support/luma-up-fixture.js';
 
 // Issue 23 acceptance: a revision whose app answers 500 is rolled back by the rollout on
 // its own, with a condition and an event naming the limit, and traffic returns to
@@ -32,39 +24,20 @@ const ROLLOUT = [
   '    limits: { maxErrorRate: 0.1, minRequests: 10 }',
 ];
 
-const instance = testInstance('rollout-rollback');
-let dir = '';
-let luma: LumaProcess | undefined;
-
-beforeAll(async () => {
-  await buildTestImage();
-  dir = await tempDir('rollout-rollback');
-  await mkdir(path.join(dir, 'manifests'));
-  const config = await writeConfig(dir, {});
-  luma = await startLuma({
-    stateDir: path.join(dir, 'state'),
-    manifests: path.join(dir, 'manifests'),
-    instance,
-    config,
-  });
-});
-
-afterAll(async () => {
-  await luma?.stop();
-  await removeInstanceContainers(instance);
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+const fixture = lumaUpFor('rollout-rollback', {});
 
 async function apply(command?: string[]): Promise<void> {
   const base = projectManifest('bad', { image: TEST_IMAGE, hostnames: [HOST], minInstances: 1 });
   const commandLines = command ? ['  command:', ...command.map((part) => `    - ${JSON.stringify(part)}`)] : [];
-  const file = path.join(dir, 'bad.yaml');
+  const file = path.join(fixture.dir, 'bad.yaml');
   await writeFile(file, `${base.trimEnd()}\n${[...commandLines, ...ROLLOUT].join('\n')}\n`);
-  expect((await runCli(['apply', '-f', file], { api: luma!.api })).code).toBe(0);
+  expect((await runCli(['apply', '-f', file], { api: fixture.luma.api })).code).toBe(0);
 }
 
 async function project(): Promise<ProjectObject> {
-  return JSON.parse((await runCli(['get', 'project/bad', '-o', 'json'], { api: luma!.api })).stdout) as ProjectObject;
+  return JSON.parse(
+    (await runCli(['get', 'project/bad', '-o', 'json'], { api: fixture.luma.api })).stdout,
+  ) as ProjectObject;
 }
 
 describe('a rollout rolls itself back past maxErrorRate', () => {
@@ -75,7 +48,7 @@ describe('a rollout rolls itself back past maxErrorRate', () => {
     await eventually(async () => expect((await project()).status?.rollout?.stepStartedAt).toBeDefined(), 30_000);
     // Half the requests reach revision 2 and fail: past 10 % of 10 requests it rolls back.
     await eventually(async () => {
-      for (let index = 0; index < 20; index++) await request(luma!.proxyPort, HOST, '/cgi-bin/fail', 5_000);
+      for (let index = 0; index < 20; index++) await request(fixture.luma.proxyPort, HOST, '/cgi-bin/fail', 5_000);
       expect((await project()).status?.rollout?.phase).toBe('RolledBack');
       return true;
     }, 30_000);
@@ -86,10 +59,10 @@ describe('a rollout rolls itself back past maxErrorRate', () => {
       status: 'False',
       message: expect.stringContaining('maxErrorRate passed'),
     });
-    const events = await runCli(['events', 'project/bad'], { api: luma!.api });
+    const events = await runCli(['events', 'project/bad'], { api: fixture.luma.api });
     expect(events.stdout).toContain('RolloutRolledBack');
     // Back on revision 1: /cgi-bin/fail is a 404 there, never a 500.
     for (let index = 0; index < 20; index++)
-      expect((await request(luma!.proxyPort, HOST, '/cgi-bin/fail', 5_000)).status).toBe(404);
+      expect((await request(fixture.luma.proxyPort, HOST, '/cgi-bin/fail', 5_000)).status).toBe(404);
   }, 120_000);
 });

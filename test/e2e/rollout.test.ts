@@ -1,23 +1,16 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ProjectObject } from '../../src/model/types.js';
-import { buildTestImage, removeInstanceContainers, TEST_IMAGE, testInstance } from '../support/docker.js';
-import {
-  eventually,
-  projectManifest,
-  runCli,
-  startLuma,
-  tempDir,
-  writeConfig,
-  type LumaProcess,
-} from '../support/luma.js';
+import { TEST_IMAGE } from '../support/docker.js';
+import { eventually, projectManifest, runCli } from '../support/luma.js';
+import { lumaUpFor } from '../support/luma-up-fixture.js';
 
 // Issue 23, progressive rollout on the real engine, for what works without the traffic
 // split: a change with spec.rollout starts a rollout at step 1 once revision 2 is ready;
 // `luma rollout pause|resume` hold and carry it on; a `luma up` SIGKILLed mid-rollout
 // finds it in status.rollout after restart, at the same step with the same clock.
-// (The automatic rollback on 5xx needs the traffic branch's split: rollout-rollback.test.ts.)
+// (The automatic rollback on 5xx: rollout-rollback.test.ts.)
 
 const HOST = 'roll.localhost';
 /** Long steps: the test moves nothing on by time. */
@@ -28,51 +21,24 @@ const ROLLOUT = [
   '      - { percent: 50, durationSeconds: 600 }',
 ];
 
-const instance = testInstance('rollout');
-let dir = '';
-let config = '';
-let luma: LumaProcess | undefined;
-
-async function start(): Promise<LumaProcess> {
-  luma = await startLuma({
-    stateDir: path.join(dir, 'state'),
-    manifests: path.join(dir, 'manifests'),
-    instance,
-    config,
-  });
-  return luma;
-}
-
-beforeAll(async () => {
-  await buildTestImage();
-  dir = await tempDir('rollout');
-  await mkdir(path.join(dir, 'manifests'));
-  config = await writeConfig(dir, {});
-  await start();
-});
-
-afterAll(async () => {
-  await luma?.stop();
-  await removeInstanceContainers(instance);
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+const fixture = lumaUpFor('rollout', {});
 
 async function apply(who: string): Promise<void> {
   const base = projectManifest('roll', { image: TEST_IMAGE, hostnames: [HOST], minInstances: 1, env: { WHO: who } });
-  const file = path.join(dir, 'roll.yaml');
+  const file = path.join(fixture.dir, 'roll.yaml');
   await writeFile(file, `${base.trimEnd()}\n${ROLLOUT.join('\n')}\n`);
-  const result = await runCli(['apply', '-f', file], { api: luma!.api });
+  const result = await runCli(['apply', '-f', file], { api: fixture.luma.api });
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
 }
 
 async function project(): Promise<ProjectObject> {
-  const result = await runCli(['get', 'project/roll', '-o', 'json'], { api: luma!.api });
+  const result = await runCli(['get', 'project/roll', '-o', 'json'], { api: fixture.luma.api });
   return JSON.parse(result.stdout) as ProjectObject;
 }
 
 async function rolloutStatus(): Promise<string> {
-  return (await runCli(['rollout', 'status', 'project/roll', '--no-watch'], { api: luma!.api })).stdout.trim();
+  return (await runCli(['rollout', 'status', 'project/roll', '--no-watch'], { api: fixture.luma.api })).stdout.trim();
 }
 
 describe('luma rollout on the real engine', () => {
@@ -89,20 +55,20 @@ describe('luma rollout on the real engine', () => {
     ]);
     expect(await rolloutStatus()).toBe('project/roll: step 1 of 2, roll-2 gets 10 % (roll-1 the rest)');
 
-    expect((await runCli(['rollout', 'pause', 'project/roll'], { api: luma!.api })).stdout).toBe(
+    expect((await runCli(['rollout', 'pause', 'project/roll'], { api: fixture.luma.api })).stdout).toBe(
       'project/roll paused\n',
     );
     await eventually(async () => expect((await project()).status?.rollout?.phase).toBe('Paused'), 10_000);
-    const again = await runCli(['rollout', 'pause', 'project/roll'], { api: luma!.api });
+    const again = await runCli(['rollout', 'pause', 'project/roll'], { api: fixture.luma.api });
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('already paused');
     expect(await rolloutStatus()).toContain('paused at step 1 of 2');
-    expect((await runCli(['rollout', 'resume', 'project/roll'], { api: luma!.api })).code).toBe(0);
+    expect((await runCli(['rollout', 'resume', 'project/roll'], { api: fixture.luma.api })).code).toBe(0);
     await eventually(async () => expect((await project()).status?.rollout?.phase).toBe('Progressing'), 10_000);
     const resumed = (await project()).status?.rollout;
 
-    await luma!.kill();
-    await start();
+    await fixture.luma.kill();
+    await fixture.start('state');
     await eventually(async () => expect((await project()).status?.observedGeneration).toBeGreaterThan(0), 30_000);
     const after = (await project()).status?.rollout;
     expect(after).toMatchObject({
