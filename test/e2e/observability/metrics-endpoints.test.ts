@@ -45,7 +45,7 @@ describe('/metrics of `luma proxy run` and `luma controller`', () => {
     const proxyMetrics = await openEndpoint(`http://127.0.0.1:${proxy!.metricsPort}`, '/metrics');
     const controllerMetrics = await openEndpoint(controller!.server, '/metrics');
 
-    expect(proxyMetrics).toMatch(/^luma_proxy_requests_total\{project="hello",code_class="2xx"\} 1$/m);
+    expect(proxyMetrics).toMatch(/^luma_proxy_requests_total\{project="hello",revision="hello-1",code_class="2xx"\} 1$/m);
     expect(proxyMetrics).toMatch(/^luma_proxy_held_requests_total\{project="hello"\} 1$/m);
     expect(proxyMetrics).not.toContain('luma_cold_start_duration_seconds');
     expect(controllerMetrics).toMatch(/^luma_cold_start_duration_seconds_count\{project="hello",tier="fresh"\} 1$/m);
