@@ -332,6 +332,7 @@ export class Controller implements ProxyHooks {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.liveness.stop();
     await this.queue.stop();
+    this.projects.close();
   }
 
   /** The proxy holds a request for a service with no target (or its targets are busy). */

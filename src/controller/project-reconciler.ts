@@ -260,6 +260,11 @@ export class ProjectReconciler implements IdleContainers {
     return this.eviction.evict(container, reason);
   }
 
+  /** Stops following the store (the controller stops). */
+  close(): void {
+    this.revisions.close();
+  }
+
   /**
    * At start, before any reconcile: a stored project the proxy has no route for gets one
    * with no target yet. Its first requests are then held and wake it, as for a project

@@ -2,6 +2,7 @@ import type { ProjectObject, RevisionObject } from '../model/types.js';
 import type { EventRecorder } from '../events/event-log.js';
 import type { ObjectStore } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
+import { RevisionIndex } from './revision-index.js';
 import { revisionFor, revisionStatus, revisionsOf, revisionsToPrune, runsSame, templateOf } from './revisions.js';
 
 // A project's revisions in the store: recorded when what runs changes, marked Ready when
@@ -19,11 +20,25 @@ export interface RevisionHistoryOptions {
 }
 
 export class RevisionHistory {
+  private index: RevisionIndex | undefined;
+
   constructor(private readonly options: RevisionHistoryOptions) {}
 
   /** This project's revisions, oldest first. */
   of(project: ProjectObject): RevisionObject[] {
-    return revisionsOf(this.options.store.list('Revision'), project);
+    return revisionsOf(this.revisionsNamedFor(project.metadata.name), project);
+  }
+
+  /** Stops following the store (the controller stops). */
+  close(): void {
+    this.index?.close();
+    this.index = undefined;
+  }
+
+  /** Made at the first question, so a history that is never asked follows nothing. */
+  private revisionsNamedFor(project: string): RevisionObject[] {
+    this.index ??= new RevisionIndex(this.options.store);
+    return this.index.of(project);
   }
 
   /**
@@ -73,8 +88,7 @@ export class RevisionHistory {
 
   /** A deleted project's revisions go with it. */
   async removeAll(project: string): Promise<void> {
-    const { store } = this.options;
-    for (const revision of store.list('Revision'))
-      if (revision.spec.project === project) await store.delete('Revision', revision.metadata.name);
+    for (const revision of this.revisionsNamedFor(project))
+      await this.options.store.delete('Revision', revision.metadata.name);
   }
 }

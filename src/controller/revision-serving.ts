@@ -67,11 +67,11 @@ export class RevisionServing {
   async route(project: ProjectObject, shares: readonly RevisionShare[], own: string): Promise<RevisionSteps> {
     const name = project.metadata.name;
     const containers = await this.options.runtime.list({ kind: 'Project', name, role: 'revision' });
-    const byName = new Map(this.options.store.list('Revision').map((revision) => [revision.metadata.name, revision]));
     const served: Served[] = [];
     for (const share of shares) {
-      const revision = byName.get(share.revision);
-      if (share.revision === own || !revision) continue;
+      // One read per share, not a copy of every project's revisions on each reconcile.
+      const revision = share.revision === own ? undefined : this.options.store.get('Revision', share.revision);
+      if (!revision) continue;
       const settings = this.settingsOf(project, revision);
       const mine = containers.filter((c) => c.revision === share.revision && c.owner.uid === project.metadata.uid);
       served.push({ share, revision, settings, service: revisionService(name, revision), containers: mine });
