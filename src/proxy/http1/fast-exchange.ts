@@ -6,14 +6,8 @@ import type { ProxyAnswer } from '../responses.js';
 import type { Target } from '../route-table.js';
 import { ChunkedBodyScanner } from './chunked-body.js';
 import type { RequestHead } from './request-head.js';
-import {
-  copyBytes,
-  copyForwardable,
-  forwardableText,
-  parseResponseHead,
-  type Framing,
-  type ResponseHead,
-} from './response-head.js';
+import { copyBytes, copyForwardable, forwardableText, type Framing, type ResponseHead } from './response-head.js';
+import { ResponseHeadReader } from './response-head-reader.js';
 import type { UpstreamConnection, UpstreamPool, UpstreamUser } from './upstream-pool.js';
 
 // One request of a fast-path connection, from its parsed head to the end of its response:
@@ -71,7 +65,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
   private requestSent = false;
   private retried = false;
   /** Bytes of a response head that arrived in pieces. */
-  private partialHead: Buffer | undefined;
+  private readonly heads = new ResponseHeadReader(FAST_EXCHANGE_LIMITS.maxResponseHeadBytes);
   private status = 0;
   private framing: Framing | undefined;
   private remaining = 0;
@@ -144,7 +138,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
     if (this.clientIsGone) return Promise.resolve({ kind: 'client-aborted' });
     // A second forward follows a target that refused the connection: nothing was received.
     this.requestSent = false;
-    this.partialHead = undefined;
+    this.heads.reset();
     return new Promise((resolve) => {
       this.settle = resolve;
       this.target = target;
@@ -224,45 +218,35 @@ export class FastExchange implements ClientExchange, UpstreamUser {
   }
 
   private readHead(chunk: Buffer): void {
-    const buffer = this.partialHead ? Buffer.concat([this.partialHead, chunk]) : chunk;
-    this.partialHead = undefined;
-    let offset = 0;
-    for (;;) {
-      const result = parseResponseHead(buffer, offset, this.head.method, FAST_EXCHANGE_LIMITS.maxResponseHeadBytes);
-      if (result.kind === 'incomplete') {
-        this.partialHead = Buffer.from(buffer.subarray(offset)); // a copy: the read buffer is reused
-        return;
-      }
-      if (result.kind === 'invalid') {
-        this.fail(new Error(`invalid response: ${result.reason}`));
-        return;
-      }
-      const head = result.head;
-      if (head.informational) {
-        // 1xx (103 Early Hints...): passed on; the final head follows.
-        this.responseStarted = true;
-        this.client.write(`${forwardableText(head, buffer)}\r\n`);
-        offset += head.length;
-        continue;
-      }
-      this.client.stopResponseTimeout();
-      this.status = head.status;
-      this.framing = head.framing;
-      this.upstreamReusable = head.reusable;
-      this.keepAliveSeconds = head.keepAliveSeconds;
-      // A response that ends before the request body was all read leaves the client
-      // connection in the middle of a message: it is closed after this response.
-      const closeClient = this.client.closing || this.head.close || head.framing.kind === 'close' || !this.requestSent;
-      if (closeClient) this.client.closeAfterExchange();
-      this.responseStarted = true;
-      this.phase = 'body';
-      if (head.framing.kind === 'length') this.remaining = head.framing.length;
-      else if (head.framing.kind === 'chunked') this.chunked = new ChunkedBodyScanner();
-      this.relay(buffer, offset + head.length, { head, closeClient });
-      (this.options as ForwardOptions).onResponseHead?.();
+    const read = this.heads.read(chunk, this.head.method, this.passInformational);
+    if (read.kind === 'incomplete') return;
+    if (read.kind === 'invalid') {
+      this.fail(new Error(`invalid response: ${read.reason}`));
       return;
     }
+    const { head, buffer, bodyStart } = read;
+    this.client.stopResponseTimeout();
+    this.status = head.status;
+    this.framing = head.framing;
+    this.upstreamReusable = head.reusable;
+    this.keepAliveSeconds = head.keepAliveSeconds;
+    // A response that ends before the request body was all read leaves the client
+    // connection in the middle of a message: it is closed after this response.
+    const closeClient = this.client.closing || this.head.close || head.framing.kind === 'close' || !this.requestSent;
+    if (closeClient) this.client.closeAfterExchange();
+    this.responseStarted = true;
+    this.phase = 'body';
+    if (head.framing.kind === 'length') this.remaining = head.framing.length;
+    else if (head.framing.kind === 'chunked') this.chunked = new ChunkedBodyScanner();
+    this.relay(buffer, bodyStart, { head, closeClient });
+    (this.options as ForwardOptions).onResponseHead?.();
   }
+
+  /** 1xx (103 Early Hints...): passed on; the final head follows. */
+  private readonly passInformational = (head: ResponseHead, buffer: Buffer): void => {
+    this.responseStarted = true;
+    this.client.write(`${forwardableText(head, buffer)}\r\n`);
+  };
 
   /**
    * Relays body bytes from `offset`, after the response head when it is still to be
@@ -360,7 +344,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
       (upstream.served > 0 || upstream.warmed) &&
       !this.retried &&
       !this.responseStarted &&
-      !this.partialHead &&
+      !this.heads.pending &&
       this.head.contentLength === 0 &&
       RETRYABLE_METHODS.has(this.head.method)
     ) {
@@ -403,7 +387,7 @@ export class FastExchange implements ClientExchange, UpstreamUser {
     this.phase = 'settled';
     this.client.stopResponseTimeout();
     this.options?.deadline?.whenExpired(undefined);
-    this.partialHead = undefined;
+    this.heads.reset();
     const settle = this.settle;
     this.settle = undefined;
     settle?.(outcome);

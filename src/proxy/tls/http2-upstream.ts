@@ -2,7 +2,8 @@ import http2, { type ServerHttp2Stream } from 'node:http2';
 import type { ForwardOptions, ForwardOutcome } from '../exchange.js';
 import { ChunkedBodyScanner } from '../http1/chunked-body.js';
 import { FAST_EXCHANGE_LIMITS } from '../http1/fast-exchange.js';
-import { parseResponseHead, type Framing, type ResponseHead } from '../http1/response-head.js';
+import { ResponseHeadReader } from '../http1/response-head-reader.js';
+import type { Framing, ResponseHead } from '../http1/response-head.js';
 import type { UpstreamConnection, UpstreamPool, UpstreamUser } from '../http1/upstream-pool.js';
 import type { Target } from '../route-table.js';
 import { http2ResponseHeaders } from './http1-translation.js';
@@ -42,7 +43,7 @@ export class Http2UpstreamForward implements UpstreamUser {
   private requestSent = false;
   private retried = false;
   private bodyPaused = false;
-  private partialHead: Buffer | undefined;
+  private readonly heads = new ResponseHeadReader(FAST_EXCHANGE_LIMITS.maxResponseHeadBytes);
   private status = 0;
   private framing: Framing | undefined;
   private remaining = 0;
@@ -131,28 +132,14 @@ export class Http2UpstreamForward implements UpstreamUser {
   }
 
   private readHead(chunk: Buffer): void {
-    const buffer = this.partialHead ? Buffer.concat([this.partialHead, chunk]) : chunk;
-    this.partialHead = undefined;
-    let offset = 0;
-    for (;;) {
-      const result = parseResponseHead(buffer, offset, this.request.method, FAST_EXCHANGE_LIMITS.maxResponseHeadBytes);
-      if (result.kind === 'incomplete') {
-        this.partialHead = Buffer.from(buffer.subarray(offset)); // a copy: the read buffer is reused
-        return;
-      }
-      if (result.kind === 'invalid') {
-        this.fail(new Error(`invalid response: ${result.reason}`));
-        return;
-      }
-      const head = result.head;
-      offset += head.length;
-      if (!head.informational) {
-        this.respond(head, buffer, offset);
-        return;
-      }
-      if (head.status === 103) this.relayEarlyHints(head, buffer);
-    }
+    const read = this.heads.read(chunk, this.request.method, this.passInformational);
+    if (read.kind === 'invalid') this.fail(new Error(`invalid response: ${read.reason}`));
+    else if (read.kind === 'final') this.respond(read.head, read.buffer, read.bodyStart);
   }
+
+  private readonly passInformational = (head: ResponseHead, buffer: Buffer): void => {
+    if (head.status === 103) this.relayEarlyHints(head, buffer);
+  };
 
   /** Passes a 103 Early Hints head on; other informational heads are dropped, as on node:http. */
   private relayEarlyHints(head: ResponseHead, buffer: Buffer): void {
@@ -271,7 +258,7 @@ export class Http2UpstreamForward implements UpstreamUser {
       upstream &&
       (upstream.served > 0 || upstream.warmed) &&
       !this.retried &&
-      !this.partialHead &&
+      !this.heads.pending &&
       !this.request.body &&
       RETRYABLE_METHODS.has(this.request.method)
     ) {
@@ -320,7 +307,7 @@ export class Http2UpstreamForward implements UpstreamUser {
     this.phase = 'settled';
     clearTimeout(this.responseTimer);
     this.options.deadline?.whenExpired(undefined);
-    this.partialHead = undefined;
+    this.heads.reset();
     // A body no longer sent anywhere is read on and dropped, rather than left to stall its stream.
     if (this.bodyPaused) this.request.body?.resume();
     const settle = this.settle;
