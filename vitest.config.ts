@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 // Four suites: unit (no Docker, fast, parallel), fuzz (the property and differential
@@ -6,6 +7,10 @@ import { defineConfig } from 'vitest/config';
 // that the two cores of a CI machine are not fighting over the engine.
 export default defineConfig({
   test: {
+    // Vitest's default leaves a core to its own process (cores − 1: one worker on a 2-core
+    // CI machine, so unit files ran one after the other); that process is near idle while
+    // files run. Suites with fileParallelism off still run one file at a time.
+    maxWorkers: availableParallelism(),
     projects: [
       {
         test: {
