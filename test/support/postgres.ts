@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 
 // A private PostgreSQL instance for one test file: Debian's `postgresql` binaries run as the
 // `postgres` user the package creates (initdb refuses to run as root), with a data
@@ -197,5 +198,50 @@ export async function startPostgres(): Promise<PrivatePostgres> {
       await stop();
       await rm(root, { recursive: true, force: true });
     },
+  };
+}
+
+export interface PostgresPerTest<T> {
+  /** The file's instance (to stop and start it). */
+  instance: () => PrivatePostgres;
+  /** This test's database. */
+  url: () => string;
+  /** Opens one on this test's database, closed after the test. */
+  open: () => Promise<T>;
+  /** Closes these after the test too (opened some other way). */
+  adopt: (...items: T[]) => void;
+}
+
+/**
+ * For a test file against PostgreSQL: a private instance for the file, a fresh database
+ * for each test, and whatever `open` opened on it closed after each test.
+ */
+export function postgresPerTest<T extends { close(): Promise<void> }>(
+  open: (url: string) => Promise<T>,
+): PostgresPerTest<T> {
+  let postgres: PrivatePostgres | undefined;
+  let url = '';
+  const opened: T[] = [];
+  beforeAll(async () => {
+    postgres = await startPostgres();
+  });
+  afterAll(async () => {
+    await postgres?.remove();
+  });
+  beforeEach(async () => {
+    url = await (postgres as PrivatePostgres).createDatabase();
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((item) => item.close()));
+  });
+  return {
+    instance: () => postgres as PrivatePostgres,
+    url: () => url,
+    open: async () => {
+      const item = await open(url);
+      opened.push(item);
+      return item;
+    },
+    adopt: (...items) => opened.push(...items),
   };
 }

@@ -5,6 +5,7 @@ import { createLeadership, type ControlPlaneLeadership } from '../../../src/daem
 import { migrate } from '../../../src/store/postgres/migrations.js';
 import { createLogger } from '../../../src/util/logger.js';
 import { startPostgres, type PrivatePostgres } from '../../support/postgres.js';
+import { until } from '../../support/until.js';
 
 // The control plane's side of the election on a real database: it acts once, the first
 // time it leads; it is told it lost only when the database names another leader, not when
@@ -48,15 +49,6 @@ async function candidate(): Promise<Candidate> {
   cleanup.push(() => leadership.stop());
   await leadership.start(async () => void result.acted++);
   return result;
-}
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return Date.now() - started;
 }
 
 async function query(sql: string): Promise<void> {

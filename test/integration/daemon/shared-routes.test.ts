@@ -9,6 +9,7 @@ import { FencedError } from '../../../src/store/postgres/leader-election.js';
 import { migrate } from '../../../src/store/postgres/migrations.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { startPostgres, type PrivatePostgres } from '../../support/postgres.js';
+import { until } from '../../support/until.js';
 
 // Two controllers' proxies on one real database: what the leader deploys, the standby's
 // proxy serves (real HTTP through it to a real backend); a request held by the standby's
@@ -28,15 +29,6 @@ interface Node {
   port: number;
   shared: SharedRoutes;
   woken: string[];
-}
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return Date.now() - started;
 }
 
 /** A controller's part here: its election, its own proxy listening, and the shared routes; `onWake` plays its controller. */

@@ -4,6 +4,7 @@ import { FencedError, LeaderElection, type Leadership } from '../../../src/store
 import { PostgresStore } from '../../../src/store/postgres/postgres-store.js';
 import { startPostgres, type PrivatePostgres } from '../../support/postgres.js';
 import { project } from '../../unit/store/store.cases.js';
+import { until } from '../../support/until.js';
 
 // Two controllers' elections on one real database: one leads, the other takes over within
 // 5 s of the leader's death, and a paused leader that resumes after losing writes nothing.
@@ -39,15 +40,6 @@ async function controller(
   );
   await election.start();
   return { election, store, seen };
-}
-
-async function until(check: () => boolean, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return Date.now() - started;
 }
 
 describe('leader election on PostgreSQL', () => {

@@ -1,7 +1,8 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LumaEvent } from '../../../src/events/event-log.js';
 import { PostgresEventLog } from '../../../src/events/postgres-event-log.js';
-import { startPostgres, type PrivatePostgres } from '../../support/postgres.js';
+import { postgresPerTest } from '../../support/postgres.js';
+import { until } from '../../support/until.js';
 import { eventLogCases } from '../../unit/events/event-log.cases.js';
 
 // The event-log suite every EventLog passes, against a real PostgreSQL, then what only a
@@ -9,55 +10,23 @@ import { eventLogCases } from '../../unit/events/event-log.cases.js';
 // the same numbers, a controller started later shows the past ones, and an event recorded
 // while the database is away is shown at once and stored once it is back.
 
-let postgres: PrivatePostgres;
-let url: string;
-const opened: PostgresEventLog[] = [];
+const db = postgresPerTest((url) => PostgresEventLog.open(url));
 
-beforeAll(async () => {
-  postgres = await startPostgres();
-});
-
-afterAll(async () => {
-  await postgres?.remove();
-});
-
-beforeEach(async () => {
-  url = await postgres.createDatabase();
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((log) => log.close()));
-});
-
-eventLogCases('PostgresEventLog', { open: (options) => PostgresEventLog.open(url, options) });
-
-async function openLog(): Promise<PostgresEventLog> {
-  const log = await PostgresEventLog.open(url);
-  opened.push(log);
-  return log;
-}
-
-async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+eventLogCases('PostgresEventLog', { open: (options) => PostgresEventLog.open(db.url(), options) });
 
 const summary = (events: LumaEvent[]): string[] =>
   events.map((event) => `${event.seq} ${event.object.name} ${event.reason} x${event.count}`);
 
 describe('PostgresEventLog shared by several controllers', () => {
   it('shows every controller the same events, numbered once by the database', async () => {
-    const [a, b, c] = [await openLog(), await openLog(), await openLog()];
+    const [a, b, c] = [await db.open(), await db.open(), await db.open()];
     const toldB: string[] = [];
     b.subscribe((event) => toldB.push(`${event.seq} ${event.reason}`));
     a.record('controller', { kind: 'Project', name: 'web' }, 'Normal', 'ContainerStarted', 'started web-1');
     b.record('api', { kind: 'Project', name: 'api' }, 'Normal', 'Applied', 'applied');
     a.record('controller', { kind: 'Project', name: 'web' }, 'Normal', 'ContainerStarted', 'started web-1');
     await Promise.all([a.settled(), b.settled()]);
-    await until(() => [a, b, c].every((log) => log.list().length === 2 && log.list()[1]?.count === 2));
+    await until(() => [a, b, c].every((log) => log.list().length === 2 && log.list()[1]?.count === 2), 10_000);
     const expected = summary(a.list());
     // Whichever was stored first, web's repeat was stored last, under seq 3.
     expect(expected).toContain('3 web ContainerStarted x2');
@@ -71,30 +40,30 @@ describe('PostgresEventLog shared by several controllers', () => {
   });
 
   it('a controller started later shows the events recorded before it', async () => {
-    const a = await openLog();
+    const a = await db.open();
     a.record('sync', { kind: 'Sync', name: 'manifests' }, 'Warning', 'InvalidManifest', 'a.yaml:1:1: bad');
     await a.settled();
-    const late = await openLog();
+    const late = await db.open();
     expect(summary(late.list())).toEqual(['1 manifests InvalidManifest x1']);
   });
 
   it('shows an event recorded while the database is away at once, and stores it once it is back', async () => {
-    const a = await openLog();
-    const b = await openLog();
+    const a = await db.open();
+    const b = await db.open();
     a.record('controller', { kind: 'Project', name: 'web' }, 'Normal', 'ContainerStarted', 'before');
     await a.settled();
-    await postgres.stop();
+    await db.instance().stop();
     try {
       a.record('controller', { kind: 'Database', name: 'store' }, 'Warning', 'DatabaseUnreachable', 'away');
       await a.settled();
       expect(a.list().map((event) => event.reason)).toEqual(['ContainerStarted', 'DatabaseUnreachable']);
     } finally {
-      await postgres.start();
+      await db.instance().start();
     }
     await until(() => b.list().some((event) => event.reason === 'DatabaseUnreachable'), 15_000);
     const stored = b.list().find((event) => event.reason === 'DatabaseUnreachable');
     expect(stored?.seq).toBeGreaterThan(2);
-    await until(() => a.list().find((event) => event.reason === 'DatabaseUnreachable')?.seq === stored?.seq);
+    await until(() => a.list().find((event) => event.reason === 'DatabaseUnreachable')?.seq === stored?.seq, 10_000);
     expect(a.list().filter((event) => event.reason === 'DatabaseUnreachable')).toHaveLength(1);
   });
 });

@@ -1,9 +1,10 @@
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MIGRATIONS, migrate, SchemaTooNewError } from '../../../src/store/postgres/migrations.js';
 import { PostgresStore } from '../../../src/store/postgres/postgres-store.js';
 import { ConflictError, type WatchEvent } from '../../../src/store/store.js';
-import { startPostgres, type PrivatePostgres } from '../../support/postgres.js';
+import { postgresPerTest } from '../../support/postgres.js';
+import { until } from '../../support/until.js';
 import { lease, project, rv, storeCases } from '../../unit/store/store.cases.js';
 
 // The store suite every ObjectStore passes, against a real PostgreSQL (a private instance
@@ -11,45 +12,13 @@ import { lease, project, rv, storeCases } from '../../unit/store/store.cases.js'
 // processes' stores on one database, its schema migrations, a lost connection.
 // It lives with the integration tests because it needs a real service started as root.
 
-let postgres: PrivatePostgres;
-let url: string;
-const opened: PostgresStore[] = [];
+const db = postgresPerTest((url) => PostgresStore.open(url));
 
-beforeAll(async () => {
-  postgres = await startPostgres();
-});
-
-afterAll(async () => {
-  await postgres?.remove();
-});
-
-beforeEach(async () => {
-  url = await postgres.createDatabase();
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((store) => store.close()));
-});
-
-storeCases('PostgresStore', { open: (options) => PostgresStore.open(url, options) });
-
-async function openStore(): Promise<PostgresStore> {
-  const store = await PostgresStore.open(url);
-  opened.push(store);
-  return store;
-}
-
-async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+storeCases('PostgresStore', { open: (options) => PostgresStore.open(db.url(), options) });
 
 describe('PostgresStore shared by several processes', () => {
   it("each store sees the other's writes, with watch events in version order", async () => {
-    const [a, b] = [await openStore(), await openStore()];
+    const [a, b] = [await db.open(), await db.open()];
     const seen: WatchEvent[] = [];
     b.watch((event) => seen.push(event));
     const { object } = await a.apply(project('web'));
@@ -65,7 +34,7 @@ describe('PostgresStore shared by several processes', () => {
   });
 
   it('checks preconditions against the database, not the copy in memory', async () => {
-    const [a, b] = [await openStore(), await openStore()];
+    const [a, b] = [await db.open(), await db.open()];
     const { object } = await a.apply(project('web'));
     await until(() => b.has('Project', 'web'));
     await a.apply(project('web', { port: 1 }));
@@ -76,7 +45,7 @@ describe('PostgresStore shared by several processes', () => {
   });
 
   it('loses no read-modify-write when two stores change one status at once', async () => {
-    const [a, b] = [await openStore(), await openStore()];
+    const [a, b] = [await db.open(), await db.open()];
     await a.apply(lease('counter'));
     const bump = (store: PostgresStore): Promise<unknown> =>
       store.mutateStatus('Lease', 'counter', (current) => ({
@@ -89,7 +58,7 @@ describe('PostgresStore shared by several processes', () => {
   });
 
   it('gives every write of the cluster its own version, and each store sees them all once', async () => {
-    const stores = [await openStore(), await openStore(), await openStore()];
+    const stores = [await db.open(), await db.open(), await db.open()];
     const seen = stores.map(() => [] as number[]);
     stores.forEach((store, i) => store.watch((event) => seen[i]?.push(rv(event.object))));
     await Promise.all(stores.flatMap((store, i) => [0, 1, 2, 3].map((n) => store.apply(project(`p${i}-${n}`)))));
@@ -103,10 +72,10 @@ describe('PostgresStore shared by several processes', () => {
 
 describe('PostgresStore after a lost connection', () => {
   it('catches up on what it missed while not listening, each change once and in order', async () => {
-    const [a, b] = [await openStore(), await openStore()];
+    const [a, b] = [await db.open(), await db.open()];
     const seen: string[] = [];
     a.watch((event) => seen.push(`${event.type} ${event.object.metadata.name} ${rv(event.object)}`));
-    const admin = new pg.Client({ connectionString: url });
+    const admin = new pg.Client({ connectionString: db.url() });
     await admin.connect();
     // Every listening connection goes: notifications sent meanwhile reach no one.
     await admin.query(
@@ -131,15 +100,15 @@ describe('PostgresStore after a lost connection', () => {
 
   it('reports the database lost and found, and converges once it is back', async () => {
     const states: boolean[] = [];
-    const a = await PostgresStore.open(url, { onConnection: (state) => states.push(state.connected) });
-    opened.push(a);
-    const b = await openStore();
+    const a = await PostgresStore.open(db.url(), { onConnection: (state) => states.push(state.connected) });
+    db.adopt(a);
+    const b = await db.open();
     await a.apply(project('before'));
-    await postgres.stop();
+    await db.instance().stop();
     await expect(a.apply(project('during'))).rejects.toThrow();
     await until(() => a.connectionState().connected === false);
     expect(a.get('Project', 'before')).toBeDefined();
-    await postgres.start();
+    await db.instance().start();
     await b.apply(project('after'));
     await until(() => a.has('Project', 'after') && a.connectionState().connected, 10_000);
     expect(states).toEqual([false, true]);
@@ -149,7 +118,7 @@ describe('PostgresStore after a lost connection', () => {
 
 describe('PostgresStore schema migrations', () => {
   it('records each step once, and a second start applies nothing', async () => {
-    const pool = new pg.Pool({ connectionString: url });
+    const pool = new pg.Pool({ connectionString: db.url() });
     try {
       expect(await migrate(pool)).toEqual(MIGRATIONS.map((step) => step.version));
       expect(await migrate(pool)).toEqual([]);
@@ -161,21 +130,21 @@ describe('PostgresStore schema migrations', () => {
   });
 
   it('processes starting together apply each step once', async () => {
-    const stores = await Promise.all([0, 1, 2].map(() => PostgresStore.open(url)));
-    opened.push(...stores);
-    const pool = new pg.Pool({ connectionString: url });
+    const stores = await Promise.all([0, 1, 2].map(() => PostgresStore.open(db.url())));
+    db.adopt(...stores);
+    const pool = new pg.Pool({ connectionString: db.url() });
     const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM luma_migrations');
     await pool.end();
     expect(Number(rows[0]?.n)).toBe(MIGRATIONS.length);
   });
 
   it('refuses a database migrated by a newer Luma, saying so', async () => {
-    const pool = new pg.Pool({ connectionString: url });
+    const pool = new pg.Pool({ connectionString: db.url() });
     try {
       const future = [...MIGRATIONS, { version: 999, name: 'from the future', sql: 'SELECT 1' }];
       await migrate(pool, future);
       await expect(migrate(pool)).rejects.toBeInstanceOf(SchemaTooNewError);
-      await expect(PostgresStore.open(url)).rejects.toThrow(/schema is at version 999/);
+      await expect(PostgresStore.open(db.url())).rejects.toThrow(/schema is at version 999/);
     } finally {
       await pool.end();
     }
