@@ -26,7 +26,9 @@
 //   resumed   the same resuming the previous connection's session (TLS 1.3 tickets): several
 //             bench/lib/tls-connections.py clients side by side, each connecting, sending one
 //             GET with Connection: close and reading the answer, in a loop (why Python and not
-//             openssl s_time or h2load: see that file);
+//             openssl s_time or h2load: see that file); with each, the CPU time the server's
+//             process group used per connection (all threads, from /proc): steadier than the
+//             rate on a shared machine, where the clients' share of the cores bounds all three;
 //   idle      resident memory of the proxy's process group with --idle kept-alive TLS
 //             connections open and idle, minus before they were opened, per connection;
 //             measured once, after the rounds.
@@ -39,6 +41,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeCaddyConfig } from './lib/caddy.js';
 import { freePort, option } from './lib/common.js';
+import { groupCpuMs } from './lib/cpu-time.js';
 import { runH2load } from './lib/h2load.js';
 import { writeNginxTlsConfig } from './lib/nginx.js';
 import { residentBytes } from './lib/process-stats.js';
@@ -84,7 +87,7 @@ interface Server {
   process: BenchProcess;
 }
 
-type Line = 'h1' | 'h1p50' | 'h1p99' | 'h1alone' | 'h2' | 'full' | 'resumed';
+type Line = 'h1' | 'h1p50' | 'h1p99' | 'h1alone' | 'h2' | 'full' | 'resumed' | 'fullCpu' | 'resumedCpu';
 type Figures = Record<Line, number>;
 const LINE_NAMES = ['h1', 'alone', 'h2', 'full', 'resumed', 'idle'] as const;
 type LineName = (typeof LINE_NAMES)[number];
@@ -195,15 +198,21 @@ async function startServers(processes: ProcessGroup, tmp: string, options: Optio
   return [luma, { name: 'nginx', port: nginxPort, process: nginx }, { name: 'caddy', port: caddyPort, process: caddy }];
 }
 
-/** New connections per second: `clients` Python clients side by side for durationS. */
+/**
+ * New connections per second: `clients` Python clients side by side for durationS; and the
+ * milliseconds of CPU the server (its process group) used per connection meanwhile.
+ */
 async function connectionsPerSecond(
   processes: ProcessGroup,
-  port: number,
+  server: Server,
   mode: 'full' | 'resumed',
   clients: number,
   durationS: number,
-): Promise<number> {
+): Promise<{ perSecond: number; cpuMs: number }> {
   const script = path.join(ROOT, 'bench', 'lib', 'tls-connections.py');
+  const port = server.port;
+  const group = server.process.child.pid ?? 0;
+  const cpuBefore = groupCpuMs(group) ?? NaN;
   const outputs = await Promise.all(
     Array.from({ length: clients }, (_, index) =>
       processes.run(`tls-connections ${index}`, 'python3', [script, HOST, String(port), String(durationS), mode], {
@@ -211,7 +220,9 @@ async function connectionsPerSecond(
       }),
     ),
   );
+  const cpuMs = (groupCpuMs(group) ?? NaN) - cpuBefore;
   let total = 0;
+  let connections = 0;
   for (const output of outputs) {
     const match = /connections (\d+) seconds ([\d.]+) resumed (\d+) failed (\d+)/.exec(output);
     if (!match) throw new Error(`tls-connections.py printed:\n${output}`);
@@ -219,8 +230,9 @@ async function connectionsPerSecond(
     if (mode === 'resumed' && Number(match[3]) < Number(match[1]) - 1)
       process.stdout.write(`  (only ${match[3]} of ${match[1]} connections resumed)\n`);
     total += Number(match[1]) / Number(match[2]);
+    connections += Number(match[1]);
   }
-  return total;
+  return { perSecond: total, cpuMs: cpuMs / connections };
 }
 
 async function measureLine(processes: ProcessGroup, line: Line, server: Server, options: Options): Promise<number> {
@@ -246,14 +258,26 @@ async function measureLine(processes: ProcessGroup, line: Line, server: Server, 
     }
     case 'full':
     case 'resumed':
-      return connectionsPerSecond(processes, server.port, line, options.handshakeClients, options.durationS);
+    case 'fullCpu':
+    case 'resumedCpu':
+      throw new Error('measured by measureConnections');
   }
 }
 
 async function measureRound(processes: ProcessGroup, servers: Server[], options: Options, round: number) {
   const order = servers.map((_, index) => servers[(index + round) % servers.length] as Server);
   const figures = new Map<ServerName, Figures>();
-  const none: Figures = { h1: NaN, h1p50: NaN, h1p99: NaN, h1alone: NaN, h2: NaN, full: NaN, resumed: NaN };
+  const none: Figures = {
+    h1: NaN,
+    h1p50: NaN,
+    h1p99: NaN,
+    h1alone: NaN,
+    h2: NaN,
+    full: NaN,
+    resumed: NaN,
+    fullCpu: NaN,
+    resumedCpu: NaN,
+  };
   for (const server of order) figures.set(server.name, { ...none });
   for (const server of options.lines.has('h1') ? order : []) {
     const wrk = await runWrk(processes, {
@@ -269,10 +293,19 @@ async function measureRound(processes: ProcessGroup, servers: Server[], options:
       h1p99: wrk.p99Ms,
     });
   }
-  for (const line of ['h1alone', 'h2', 'full', 'resumed'] as const) {
+  for (const line of ['h1alone', 'h2'] as const) {
     if (!options.lines.has(line === 'h1alone' ? 'alone' : line)) continue;
     for (const server of order)
       (figures.get(server.name) as Figures)[line] = await measureLine(processes, line, server, options);
+  }
+  for (const mode of ['full', 'resumed'] as const) {
+    if (!options.lines.has(mode)) continue;
+    for (const server of order) {
+      const result = await connectionsPerSecond(processes, server, mode, options.handshakeClients, options.durationS);
+      const serverFigures = figures.get(server.name) as Figures;
+      serverFigures[mode] = result.perSecond;
+      serverFigures[mode === 'full' ? 'fullCpu' : 'resumedCpu'] = result.cpuMs;
+    }
   }
   return figures;
 }
@@ -334,7 +367,7 @@ function report(rounds: Map<ServerName, Figures>[], idle: Map<ServerName, number
   const summary = new Map<ServerName, Figures>();
   for (const name of SERVERS) {
     const figures = {} as Figures;
-    for (const line of ['h1', 'h1p50', 'h1p99', 'h1alone', 'h2', 'full', 'resumed'] as const)
+    for (const line of ['h1', 'h1p50', 'h1p99', 'h1alone', 'h2', 'full', 'resumed', 'fullCpu', 'resumedCpu'] as const)
       figures[line] = median(rounds.map((round) => (round.get(name) as Figures)[line]));
     summary.set(name, figures);
   }
@@ -348,6 +381,8 @@ function report(rounds: Map<ServerName, Figures>[], idle: Map<ServerName, number
     [`HTTP/2 (${options.streams} streams per connection), req/s`, (name: ServerName) => of(name).h2],
     ['new connections/s, full handshakes', (name: ServerName) => of(name).full],
     ['new connections/s, resumed sessions', (name: ServerName) => of(name).resumed],
+    ['server CPU per new connection, full handshake, ms', (name: ServerName) => of(name).fullCpu],
+    ['server CPU per new connection, resumed, ms', (name: ServerName) => of(name).resumedCpu],
     [`idle TLS connection (${options.idle.toLocaleString('en-US')}), KiB each`, idleKiB],
   ] as const;
   const out = [
@@ -415,7 +450,7 @@ async function main(): Promise<void> {
       rounds.push(figures);
       const line = [...figures].map(
         ([name, f]) =>
-          `${name} h1 ${fmt(f.h1)}/s p99 ${fmt(f.h1p99)} ms, alone ${fmt(f.h1alone)} ms, h2 ${fmt(f.h2)}/s, full ${fmt(f.full)}/s, resumed ${fmt(f.resumed)}/s`,
+          `${name} h1 ${fmt(f.h1)}/s p99 ${fmt(f.h1p99)} ms, alone ${fmt(f.h1alone)} ms, h2 ${fmt(f.h2)}/s, full ${fmt(f.full)}/s (${fmt(f.fullCpu)} ms CPU each), resumed ${fmt(f.resumed)}/s (${fmt(f.resumedCpu)} ms)`,
       );
       process.stdout.write(`round ${round + 1}/${options.rounds} (load ${load()}): ${line.join(' · ')}\n`);
     }

@@ -1,5 +1,6 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import tls, { type SecureContext } from 'node:tls';
+import { CIPHER_OPTIONS } from './cipher-preference.js';
 
 // A certificate the HTTPS listener can serve: its PEM chain and key, the dates the renewal
 // schedule needs, and the TLS context built once (a handshake only looks it up).
@@ -48,6 +49,6 @@ export function loadCertificate(host: string, pem: CertificatePem): ServedCertif
     notBefore: Date.parse(leaf.validFrom),
     notAfter: Date.parse(leaf.validTo),
     serialNumber: leaf.serialNumber,
-    context: tls.createSecureContext({ cert: pem.certPem, key: pem.keyPem }),
+    context: tls.createSecureContext({ cert: pem.certPem, key: pem.keyPem, ...CIPHER_OPTIONS }),
   };
 }

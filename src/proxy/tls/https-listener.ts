@@ -8,6 +8,7 @@ import { answerClientError } from '../client-error.js';
 import type { ConnectionCap } from '../connection-cap.js';
 import { connectionsCheckingIntervalFor, type ClientLimits } from '../proxy-server.js';
 import { setSocketOptions } from '../socket-options.js';
+import { CIPHER_OPTIONS } from './cipher-preference.js';
 import { closeWhenIdle } from './http2-idle.js';
 
 // The public HTTPS listener. The certificate is picked per handshake from the server name
@@ -67,6 +68,8 @@ export class HttpsListener {
     const server = http2.createSecureServer({
       allowHTTP1: true,
       minVersion: 'TLSv1.2',
+      // Chosen before the certificate (the SNI callback), so set on the server's own context.
+      ...CIPHER_OPTIONS,
       handshakeTimeout: limits.headersTimeoutMs,
       SNICallback: (serverName, callback) => {
         const context = contextFor(serverName);

@@ -174,6 +174,20 @@ describe('TlsProxy: HTTPS', () => {
     const second = await getOverTls(httpsPort, ca, first.ticket);
     expect(second).toMatchObject({ reused: true, answer: expect.stringMatching(/^HTTP\/1\.1 200 /) });
   });
+
+  it('picks AES-128-GCM over the AES-256 a client lists first, and ChaCha20 for a client that lists it first', async () => {
+    const { issuer, httpsPort, deploy } = await startTls();
+    await deploy();
+    const ca = issuer.issued.get(HOST)!.certPem;
+    // Node's own default order, which every common client shares: AES-256 first.
+    expect(await negotiatedCipher(httpsPort, ca, tlsClient.DEFAULT_CIPHERS)).toBe('TLS_AES_128_GCM_SHA256');
+    const chachaFirst = 'TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256';
+    expect(await negotiatedCipher(httpsPort, ca, chachaFirst)).toBe('TLS_CHACHA20_POLY1305_SHA256');
+    // TLS 1.2 clients get the ECDSA certificate's AES-128-GCM suite.
+    expect(await negotiatedCipher(httpsPort, ca, tlsClient.DEFAULT_CIPHERS, 'TLSv1.2')).toBe(
+      'ECDHE-ECDSA-AES128-GCM-SHA256',
+    );
+  });
 });
 
 /** One GET over TLS with Connection: close, offering `session`; whether it was resumed, and the ticket it got. */
@@ -196,6 +210,18 @@ function getOverTls(
     socket.once('secureConnect', () => socket.write(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`));
     socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
     socket.once('end', () => resolve({ reused: socket.isSessionReused(), ticket, answer }));
+    socket.once('error', reject);
+  });
+}
+
+/** The cipher suite a handshake offering `ciphers` (in that order) settles on. */
+function negotiatedCipher(port: number, ca: string, ciphers: string, maxVersion?: 'TLSv1.2'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsClient.connect({ host: '127.0.0.1', port, servername: HOST, ca, ciphers, maxVersion });
+    socket.once('secureConnect', () => {
+      resolve(socket.getCipher().name);
+      socket.destroy();
+    });
     socket.once('error', reject);
   });
 }
