@@ -9,7 +9,7 @@ import { FileStore } from '../../../src/store/file-store.js';
 import { DirectorySync } from '../../../src/sync/directory-sync.js';
 import { INVENTORY_FILE, InventoryFile } from '../../../src/sync/inventory.js';
 import { InProcessScanner, type DirectoryScanner } from '../../../src/sync/scanner.js';
-import { ScanWorkerError } from '../../../src/sync/scan-thread.js';
+import { ScanWorkerError } from '../../../src/sync/scan-process.js';
 import { contentHash, type KnownFile } from '../../../src/sync/scan.js';
 import { SOURCE_FILE_ANNOTATION } from '../../../src/sync/ownership.js';
 import { silentLogger } from '../../../src/util/logger.js';
@@ -58,7 +58,7 @@ function newSync(
     resolveContext: () => Promise.reject(new Error('no contexts in these tests')),
     events: events.recorder('sync'),
     logger: silentLogger(),
-    // In the process: the write-finish window follows the fake clock (scan-thread.test.ts covers the worker).
+    // In the process: the write-finish window follows the fake clock (scan-process.test.ts covers the worker).
     scanner,
     ...(clock ? { clock } : { now: () => now }),
   });
