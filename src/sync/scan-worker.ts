@@ -2,6 +2,7 @@
 // most of a start's work. Import order is evaluation order.
 import './scan-worker-priority.js';
 import { errorMessage } from '../util/error-message.js';
+import { pacedBy, type DutyCycle } from '../util/duty-cycle.js';
 import { readNow, statNow } from './blocking-fs.js';
 import { toPortable } from './portable-document.js';
 import { FILES_PER_PART, PROGRESS_EVERY_MS, type ScanReply, type ScanRequestMessage } from './scan-protocol.js';
@@ -12,6 +13,12 @@ import { scanDirectory } from './scan.js';
 // main process plain data. Everything a scan allocates (file contents, YAML syntax trees)
 // stays in this process: its garbage collection, and the helper threads V8 runs it on,
 // are this process's, at its low priority (scan-worker-priority.ts), never the proxy's.
+
+/**
+ * And at most half of one core, whatever the nice value (duty-cycle.ts). Slices of a few
+ * milliseconds (a few files' parse) keep the pause that a slice can cause a request short.
+ */
+const SCAN_DUTY_CYCLE: DutyCycle = { workMs: 4, restMs: 4 };
 
 const send = (reply: ScanReply): void => {
   process.send?.(reply);
@@ -37,6 +44,7 @@ async function scan(request: ScanRequestMessage): Promise<void> {
       stat: statNow,
       read: readNow,
       progress,
+      pace: pacedBy(SCAN_DUTY_CYCLE),
     });
     for (let start = 0; start < result.parsed.length; start += FILES_PER_PART) {
       const files = result.parsed
