@@ -1,15 +1,19 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseManifests } from '../../../src/model/parse.js';
 import { contentHash, objectsHash, type KnownFile } from '../../../src/sync/scan.js';
 import { ScanProcess, ScanWorkerError } from '../../../src/sync/scan-process.js';
 
-// The scan in its worker thread: the real worker reads a real directory and the main
+// The scan in its worker process: the real worker reads a real directory and the main
 // thread gets documents that answer positions as parsed ones do; a faulty worker (one that
 // crashes, exits, hangs or talks nonsense) fails its scan with a clear error and is
 // replaced by the next scan.
+
+// Each worker process started from the sources compiles them (tsx) at nice 10: on a busy
+// machine that takes seconds.
+vi.setConfig({ testTimeout: 60_000 });
 
 const FAULTY = new URL('../../support/workers/faulty-scan-worker.ts', import.meta.url);
 const NOTHING_KNOWN = { writeFinishMs: 0, known: new Map<string, KnownFile>() };
