@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import type { Logger } from '../util/logger.js';
 import { startModuleProcess } from '../util/module-process.js';
 import { siblingModule } from '../util/module-worker.js';
@@ -201,14 +202,17 @@ export class ScanProcess implements DirectoryScanner {
   }
 }
 
-/** Whether the worker (its process and its channel) keeps this process alive. */
+/** Whether the worker (its process, its channel and its stderr pipe) keeps this process alive. */
 function keepAlive(worker: ChildProcess, alive: boolean): void {
+  const stderr = worker.stderr as (Readable & { ref?: () => void; unref?: () => void }) | null;
   if (alive) {
     worker.ref();
     worker.channel?.ref();
+    stderr?.ref?.();
   } else {
     worker.unref();
     worker.channel?.unref();
+    stderr?.unref?.();
   }
 }
 
