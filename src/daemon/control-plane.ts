@@ -275,7 +275,7 @@ function createDirectorySync(
     },
     stop: async () => {
       if (started) await watcher.stop();
-      // Ends the scan's worker thread (src/sync/scan-thread.ts).
+      // Ends the scan's worker process (src/sync/scan-process.ts).
       await directorySync.close();
     },
   };

@@ -2,11 +2,10 @@ import { readFileSync, statSync } from 'node:fs';
 import type { ReadText } from './scan.js';
 import type { StatFile } from './write-finish.js';
 
-// The scan's file system calls for its worker thread (scan-worker.ts), made on that thread
-// itself. The promise-based calls run in libuv's thread pool, whose threads keep the
-// process's priority (the worker's nice 10 does not reach them), and a promise-based
-// readFile is four round trips (open, fstat, read, close) with their allocations. Blocking
-// is harmless there: nothing else waits on that thread's event loop.
+// The scan's file system calls for its worker process (scan-worker.ts), made on its main
+// thread itself. A promise-based readFile is four round trips to libuv's thread pool
+// (open, fstat, read, close) with their allocations. Blocking is harmless there: nothing
+// else waits on that process's event loop.
 
 export const statNow: StatFile = (file) => {
   try {

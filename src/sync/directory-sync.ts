@@ -28,7 +28,7 @@ import { keepUnpruned, PruneConfirmation, type PruneReview } from './prune-confi
 import { AppliedFiles } from './applied-files.js';
 import type { DirectoryScan, ParsedFile, UnchangedFile } from './scan.js';
 import type { DirectoryScanner } from './scanner.js';
-import { ScanThread } from './scan-thread.js';
+import { ScanProcess } from './scan-process.js';
 import type { FileSyncStatus, SyncStatus } from './sync-status.js';
 
 // One pass of the watched directory: scan, plan (planner.ts), apply each readable file on
@@ -47,7 +47,7 @@ export interface DirectorySyncOptions {
   logger: Logger;
   now?: () => number;
   clock?: Clock;
-  /** How the directory is read; default a worker thread (scan-thread.ts), ended by `close`. */
+  /** How the directory is read; default a worker process (scan-process.ts), ended by `close`. */
   scanner?: DirectoryScanner;
 }
 
@@ -76,7 +76,7 @@ export class DirectorySync {
     this.now = options.now ?? (() => (options.clock ?? systemClock).now());
     this.pruneConfirmation = new PruneConfirmation(options.settings.writeFinishMs);
     this.appliedFiles = new AppliedFiles(options.store);
-    this.scanner = options.scanner ?? new ScanThread({ logger: options.logger });
+    this.scanner = options.scanner ?? new ScanProcess({ logger: options.logger });
     this.current = {
       directory: options.dir,
       exists: false,

@@ -1,7 +1,7 @@
 import type { PortableDocument } from './portable-document.js';
 import type { KnownFile, ParsedFile, RefusedFile, UnchangedFile, WritingFile } from './scan.js';
 
-// The messages between the main thread (scan-thread.ts) and the scan's worker thread
+// The messages between the main thread (scan-process.ts) and the scan's worker process
 // (scan-worker.ts). One request per scan; the worker answers with the parsed files in
 // parts (each part is copied into the main thread in one go, so a part is kept small),
 // then the rest of the scan, or the reason it failed. Progress messages say that a long

@@ -1,28 +1,36 @@
-import { parentPort } from 'node:worker_threads';
+// Lowered before anything else loads: the imports below (the YAML parser, the schemas) are
+// most of a start's work. Import order is evaluation order.
+import './scan-worker-priority.js';
 import { errorMessage } from '../util/error-message.js';
-import { lowerThreadPriority } from '../util/thread-priority.js';
+import { pacedBy, type DutyCycle } from '../util/duty-cycle.js';
 import { readNow, statNow } from './blocking-fs.js';
 import { toPortable } from './portable-document.js';
 import { FILES_PER_PART, PROGRESS_EVERY_MS, type ScanReply, type ScanRequestMessage } from './scan-protocol.js';
 import { scanDirectory } from './scan.js';
 
-// The scan's worker thread (started by scan-thread.ts): reads the watched directory, waits
-// for files still being written, parses and validates each file, and sends the main
-// thread plain data. Everything a scan allocates (file contents, YAML syntax trees) stays
-// in this thread's heap, so its garbage collection pauses no request.
+// The scan's worker process (started by scan-process.ts): reads the watched directory,
+// waits for files still being written, parses and validates each file, and sends the
+// main process plain data. Everything a scan allocates (file contents, YAML syntax trees)
+// stays in this process: its garbage collection, and the helper threads V8 runs it on,
+// are this process's, at its low priority (scan-worker-priority.ts), never the proxy's.
 
-/** Below the proxy's thread: the scan takes the CPU the requests leave (thread-priority.ts). */
-const SCAN_THREAD_NICE = 10;
+/**
+ * And at most half of one core, whatever the nice value (duty-cycle.ts). Slices of a few
+ * milliseconds (a few files' parse) keep the pause that a slice can cause a request short.
+ */
+const SCAN_DUTY_CYCLE: DutyCycle = { workMs: 4, restMs: 4 };
 
-if (!parentPort) throw new Error('scan-worker runs as a worker thread: scan-thread.ts starts it');
-const port = parentPort;
-lowerThreadPriority(SCAN_THREAD_NICE);
+const send = (reply: ScanReply): void => {
+  process.send?.(reply);
+};
+if (!process.send) throw new Error('scan-worker runs as a child process with a channel: scan-process.ts starts it');
 
-port.on('message', (request: ScanRequestMessage) => void scan(request));
-port.postMessage({ id: 0, type: 'ready' } satisfies ScanReply);
+process.on('message', (request: ScanRequestMessage) => void scan(request));
+// The parent is gone (ended, or killed): nothing waits for a scan.
+process.on('disconnect', () => process.exit(0));
+send({ id: 0, type: 'ready' });
 
 async function scan(request: ScanRequestMessage): Promise<void> {
-  const send = (reply: ScanReply): void => port.postMessage(reply);
   let saidAt = Date.now();
   const progress = (): void => {
     if (Date.now() - saidAt < PROGRESS_EVERY_MS) return;
@@ -36,6 +44,7 @@ async function scan(request: ScanRequestMessage): Promise<void> {
       stat: statNow,
       read: readNow,
       progress,
+      pace: pacedBy(SCAN_DUTY_CYCLE),
     });
     for (let start = 0; start < result.parsed.length; start += FILES_PER_PART) {
       const files = result.parsed

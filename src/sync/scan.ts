@@ -95,6 +95,8 @@ export interface ScanOptions {
   known?: ReadonlyMap<string, KnownFile>;
   /** Called as files are settled: how a worker says it is alive during a long scan. */
   progress?: () => void;
+  /** Awaited before each file is looked at and before it is read: how a worker limits its share of the CPU (duty-cycle.ts). */
+  pace?: () => Promise<void>;
 }
 
 /** Files read at once: enough to overlap the thread pool's system calls, few enough for any descriptor limit. */
@@ -129,7 +131,7 @@ export async function scanDirectory(dir: string, options: ScanOptions = {}): Pro
     writing: [],
     unchanged: [],
   };
-  const statFile = options.stat ?? statMark;
+  const statFile = paced(options.stat ?? statMark, options.pace);
   const settled = await awaitWriteFinish(
     listing.files.map((file) => path.join(dir, file)),
     {
@@ -145,6 +147,7 @@ export async function scanDirectory(dir: string, options: ScanOptions = {}): Pro
     const mark = settled.finished.get(displayPath);
     // Gone since the listing: the next pass (its deletion woke one) sees it gone.
     if (gone.has(displayPath)) return undefined;
+    await options.pace?.();
     const outcome: FileOutcome = mark
       ? await readOne({ file, displayPath }, mark, { stat: statFile, read: options.read ?? readText }, options.known)
       : { writing: { file, displayPath } };
@@ -153,6 +156,14 @@ export async function scanDirectory(dir: string, options: ScanOptions = {}): Pro
   });
   for (const outcome of outcomes) if (outcome) place(scan, outcome);
   return scan;
+}
+
+function paced(statFile: StatFile, pace: ScanOptions['pace']): StatFile {
+  if (!pace) return statFile;
+  return async (file) => {
+    await pace();
+    return statFile(file);
+  };
 }
 
 type FileOutcome =

@@ -1,10 +1,10 @@
 import type { Clock } from '../util/clock.js';
 import { scanDirectory, type DirectoryScan, type KnownFile } from './scan.js';
 
-// How a pass reads the watched directory. `luma up` scans in a worker thread
-// (scan-thread.ts), so that reading and parsing a thousand files does not hold the event
+// How a pass reads the watched directory. `luma up` scans in a worker process
+// (scan-process.ts), so that reading and parsing a thousand files does not hold the event
 // loop that serves the proxy's requests; tests that drive the write-finish window with a
-// fake clock scan in the process (InProcessScanner), where that clock can reach.
+// fake clock scan in this process (InProcessScanner), where that clock can reach.
 
 export interface ScanRequest {
   /** sync.writeFinish: a file is read once it has been still this long. */

@@ -1,21 +1,23 @@
-import { parentPort } from 'node:worker_threads';
 import type { ScanReply, ScanRequestMessage } from '../../../src/sync/scan-protocol.js';
 
-// A scan worker that fails as the last segment of the requested directory says: `crash`
-// throws, `exit` exits, `hang` loops forever, `garbage` answers something that is not a
-// scan reply, `fails` reports a scan that failed; any other directory is found empty.
+// A scan worker process that fails as the last segment of the requested directory says:
+// `crash` throws, `exit` exits, `hang` loops forever, `garbage` answers something that is
+// not a scan reply, `fails` reports a scan that failed; any other directory is found empty.
 
-const port = parentPort;
-if (!port) throw new Error('a worker thread');
+if (!process.send) throw new Error('a child process with a channel');
+const send = (reply: unknown): void => {
+  process.send?.(reply);
+};
 
-port.on('message', (request: ScanRequestMessage) => {
-  const send = (reply: ScanReply): void => port.postMessage(reply);
+process.on('message', (request: ScanRequestMessage) => {
   const fault = request.dir.split('/').pop();
   if (fault === 'crash') throw new Error('boom in the scan');
   if (fault === 'exit') process.exit(3);
   if (fault === 'hang') for (;;);
-  if (fault === 'garbage') return port.postMessage({ hello: 'world' });
-  if (fault === 'fails') return send({ id: request.id, type: 'failed', message: 'too many entries' });
-  send({ id: request.id, type: 'done', exists: true, refused: [], writing: [], unchanged: [] });
+  if (fault === 'garbage') return send({ hello: 'world' });
+  if (fault === 'fails')
+    return send({ id: request.id, type: 'failed', message: 'too many entries' } satisfies ScanReply);
+  send({ id: request.id, type: 'done', exists: true, refused: [], writing: [], unchanged: [] } satisfies ScanReply);
 });
-port.postMessage({ id: 0, type: 'ready' } satisfies ScanReply);
+process.on('disconnect', () => process.exit(0));
+send({ id: 0, type: 'ready' } satisfies ScanReply);

@@ -9,7 +9,7 @@ import { FileStore } from '../../../src/store/file-store.js';
 import { DirectorySync } from '../../../src/sync/directory-sync.js';
 import { INVENTORY_FILE, InventoryFile } from '../../../src/sync/inventory.js';
 import { InProcessScanner, type DirectoryScanner } from '../../../src/sync/scanner.js';
-import { ScanWorkerError } from '../../../src/sync/scan-thread.js';
+import { ScanWorkerError } from '../../../src/sync/scan-process.js';
 import { contentHash, type KnownFile } from '../../../src/sync/scan.js';
 import { SOURCE_FILE_ANNOTATION } from '../../../src/sync/ownership.js';
 import { silentLogger } from '../../../src/util/logger.js';
@@ -58,7 +58,7 @@ function newSync(
     resolveContext: () => Promise.reject(new Error('no contexts in these tests')),
     events: events.recorder('sync'),
     logger: silentLogger(),
-    // In the process: the write-finish window follows the fake clock (scan-thread.test.ts covers the worker).
+    // In the process: the write-finish window follows the fake clock (scan-process.test.ts covers the worker).
     scanner,
     ...(clock ? { clock } : { now: () => now }),
   });
@@ -603,7 +603,8 @@ describe('DirectorySync through symbolic links', () => {
 });
 
 describe('DirectorySync and its scan', () => {
-  it('scans in a worker thread unless told otherwise, and ends it on close', async () => {
+  // A worker process started from the sources compiles them (tsx) at nice 10: on a busy machine, seconds.
+  it('scans in a worker process unless told otherwise, and ends it on close', { timeout: 60_000 }, async () => {
     const sync = new DirectorySync({
       dir,
       store,
@@ -632,7 +633,7 @@ describe('DirectorySync and its scan', () => {
     const scanner: DirectoryScanner = {
       scan: (scanned, request) =>
         failing
-          ? Promise.reject(new ScanWorkerError("the manifest scan's worker thread crashed: boom"))
+          ? Promise.reject(new ScanWorkerError("the manifest scan's worker process crashed: boom"))
           : inProcess.scan(scanned, request),
       close: () => Promise.resolve(),
     };
@@ -647,7 +648,7 @@ describe('DirectorySync and its scan', () => {
     failing = true;
     const failed = await sync.pass();
     expect(failed.phase).toBe('Degraded');
-    expect(failed.error).toMatch(/worker thread crashed: boom/);
+    expect(failed.error).toMatch(/worker process crashed: boom/);
     expect(projectNames()).toEqual(['alpha', 'beta']);
     expect(store.get('Project', 'alpha')?.spec.env).toBeUndefined();
 

@@ -1,31 +1,37 @@
-import type { Worker } from 'node:worker_threads';
+import type { ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import type { Logger } from '../util/logger.js';
-import { siblingModule, startModuleWorker } from '../util/module-worker.js';
+import { startModuleProcess } from '../util/module-process.js';
+import { siblingModule } from '../util/module-worker.js';
 import { fromPortable } from './portable-document.js';
 import { isScanReply, type ScanReply, type ScanRequestMessage } from './scan-protocol.js';
 import type { DirectoryScan, ParsedFile } from './scan.js';
 import type { DirectoryScanner, ScanRequest } from './scanner.js';
 
-// Scans the watched directory in a worker thread (scan-worker.ts): the main thread only
-// receives plain results, in small parts between which it serves requests. One worker,
-// started on the first scan and ended after WORKER_IDLE_MS without one. A worker that
-// crashes, exits, or says nothing for `stallMs` fails its scan with a ScanWorkerError (a
-// failed scan applies and prunes nothing) and is ended; the next scan starts a new one.
+// Scans the watched directory in a worker process (scan-worker.ts): the main thread only
+// receives plain results, in small parts between which it serves requests. A process and
+// not a worker thread: a thread's garbage collection and compilation run on V8's helper
+// threads, which the whole process shares at the proxy's priority, and on two cores that
+// took as much CPU from the proxy during a full pass as the scan itself (docs/benchmarks.md).
+// One worker, started on the first scan and ended after WORKER_IDLE_MS without one. A
+// worker that crashes, exits, or says nothing for `stallMs` fails its scan with a
+// ScanWorkerError (a failed scan applies and prunes nothing) and is ended; the next scan
+// starts a new one.
 
 /** A scan silent this long (beyond its write-finish wait) is taken for a hung worker. */
 export const SCAN_STALL_MS = 30_000;
 
-/** A worker has this long to load (from the sources, tsx compiles it first) before it is taken for hung. */
+/** A worker has this long to start and load (from the sources, tsx compiles it first) before it is taken for hung. */
 export const WORKER_START_MS = 60_000;
 
-/** An idle worker is ended after this long, so that its heap is given back; starting one takes about 100 ms. */
+/** An idle worker is ended after this long, so that its memory is given back; starting one takes a few hundred ms of its own CPU. */
 export const WORKER_IDLE_MS = 60_000;
 
 export class ScanWorkerError extends Error {
   override name = 'ScanWorkerError';
 }
 
-export interface ScanThreadOptions {
+export interface ScanProcessOptions {
   /** The worker's module; tests give one that crashes or hangs. Default: scan-worker beside this module. */
   entry?: URL;
   stallMs?: number;
@@ -43,8 +49,8 @@ interface PendingScan {
   reject: (error: Error) => void;
 }
 
-export class ScanThread implements DirectoryScanner {
-  private worker: Worker | undefined;
+export class ScanProcess implements DirectoryScanner {
+  private worker: ChildProcess | undefined;
   /** The worker has loaded: from then on, silence beyond the stall time is a hang. */
   private ready = false;
   private pending: PendingScan | undefined;
@@ -55,7 +61,7 @@ export class ScanThread implements DirectoryScanner {
   /** Workers started so far: a restart starts one more. */
   starts = 0;
 
-  constructor(private readonly options: ScanThreadOptions = {}) {}
+  constructor(private readonly options: ScanProcessOptions = {}) {}
 
   /** One scan at a time: a second waits for the first. */
   scan(dir: string, request: ScanRequest): Promise<DirectoryScan> {
@@ -70,7 +76,7 @@ export class ScanThread implements DirectoryScanner {
     const worker = this.worker;
     this.worker = undefined;
     this.rejectPending(new ScanWorkerError('the manifest scan was stopped'));
-    await worker?.terminate();
+    if (worker) await end(worker);
   }
 
   private scanNow(dir: string, request: ScanRequest): Promise<DirectoryScan> {
@@ -78,7 +84,7 @@ export class ScanThread implements DirectoryScanner {
     const worker = this.ensureWorker();
     clearTimeout(this.idleTimer);
     // A scan in flight keeps the process alive (the first pass runs before anything listens).
-    worker.ref();
+    keepAlive(worker, true);
     return new Promise<DirectoryScan>((resolve, reject) => {
       const stallMs = (this.options.stallMs ?? SCAN_STALL_MS) + request.writeFinishMs;
       const pending: PendingScan = { id: this.nextId++, parsed: [], stallMs, resolve, reject };
@@ -90,24 +96,32 @@ export class ScanThread implements DirectoryScanner {
         writeFinishMs: request.writeFinishMs,
         known: [...request.known],
       };
-      worker.postMessage(message);
+      worker.send(message);
     });
   }
 
-  private ensureWorker(): Worker {
+  private ensureWorker(): ChildProcess {
     if (this.worker) return this.worker;
-    const worker = startModuleWorker(this.options.entry ?? siblingModule(import.meta.url, 'scan-worker'));
+    const worker = startModuleProcess(this.options.entry ?? siblingModule(import.meta.url, 'scan-worker'));
     this.starts += 1;
     this.ready = false;
     worker.on('message', (message: unknown) => this.receive(worker, message));
-    worker.on('error', (error) => this.broken(worker, `crashed: ${error.message}`));
-    worker.on('messageerror', (error) => this.broken(worker, `sent a message that cannot be read: ${error.message}`));
-    worker.on('exit', (code) => this.broken(worker, `exited with code ${code}`));
+    // Could not be started, or a message could not be sent.
+    worker.on('error', (error) => this.broken(worker, `failed: ${error.message}`));
+    const stderr = stderrTail(worker);
+    // 'close', not 'exit': by then its last words on stderr have all been read.
+    worker.on('close', (code, signal) => {
+      const thrown = /^(\w*Error\b.*)$/m.exec(stderr())?.[1];
+      this.broken(
+        worker,
+        thrown && code !== 0 ? `crashed: ${thrown}` : `exited with ${code !== null ? `code ${code}` : signal}`,
+      );
+    });
     this.worker = worker;
     return worker;
   }
 
-  private receive(worker: Worker, message: unknown): void {
+  private receive(worker: ChildProcess, message: unknown): void {
     if (worker !== this.worker) return;
     if (!isScanReply(message)) return this.broken(worker, 'sent a message that is not a scan reply');
     const pending = this.pending;
@@ -149,11 +163,11 @@ export class ScanThread implements DirectoryScanner {
     clearTimeout(pending.stallTimer);
     this.pending = undefined;
     const worker = this.worker;
-    worker?.unref();
+    if (worker) keepAlive(worker, false);
     this.idleTimer = setTimeout(() => {
-      if (this.worker !== worker || this.pending) return;
+      if (this.worker !== worker || this.pending || !worker) return;
       this.worker = undefined;
-      void worker?.terminate();
+      void end(worker);
     }, this.options.idleMs ?? WORKER_IDLE_MS);
     this.idleTimer.unref();
   }
@@ -168,12 +182,12 @@ export class ScanThread implements DirectoryScanner {
   }
 
   /** The worker failed: it is ended, its scan fails, and the next scan starts another. */
-  private broken(worker: Worker, what: string): void {
+  private broken(worker: ChildProcess, what: string): void {
     if (worker !== this.worker) return;
     this.worker = undefined;
-    void worker.terminate();
+    void end(worker);
     const error = new ScanWorkerError(
-      `the manifest scan's worker thread ${what}; nothing is applied or pruned until a scan succeeds (a new worker starts with the next pass)`,
+      `the manifest scan's worker process ${what}; nothing is applied or pruned until a scan succeeds (a new worker starts with the next pass)`,
     );
     this.options.logger?.error({ err: error.message }, 'manifest scan worker failed');
     this.rejectPending(error);
@@ -186,4 +200,37 @@ export class ScanThread implements DirectoryScanner {
     clearTimeout(pending.stallTimer);
     pending.reject(error);
   }
+}
+
+/** Whether the worker (its process, its channel and its stderr pipe) keeps this process alive. */
+function keepAlive(worker: ChildProcess, alive: boolean): void {
+  const stderr = worker.stderr as (Readable & { ref?: () => void; unref?: () => void }) | null;
+  if (alive) {
+    worker.ref();
+    worker.channel?.ref();
+    stderr?.ref?.();
+  } else {
+    worker.unref();
+    worker.channel?.unref();
+    stderr?.unref?.();
+  }
+}
+
+/** Kills the worker and waits for it to be gone (at once if it is already). */
+function end(worker: ChildProcess): Promise<void> {
+  if (worker.exitCode !== null || worker.signalCode !== null) return Promise.resolve();
+  const gone = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  worker.kill('SIGKILL');
+  return gone;
+}
+
+/** The worker's stderr goes on to this process's; the last 4 KiB are kept, to say why it crashed. */
+function stderrTail(worker: ChildProcess): () => string {
+  let tail = '';
+  worker.stderr?.setEncoding('utf8');
+  worker.stderr?.on('data', (chunk: string) => {
+    process.stderr.write(chunk);
+    tail = (tail + chunk).slice(-4_096);
+  });
+  return () => tail;
 }

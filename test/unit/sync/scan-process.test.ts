@@ -1,34 +1,38 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseManifests } from '../../../src/model/parse.js';
 import { contentHash, objectsHash, type KnownFile } from '../../../src/sync/scan.js';
-import { ScanThread, ScanWorkerError } from '../../../src/sync/scan-thread.js';
+import { ScanProcess, ScanWorkerError } from '../../../src/sync/scan-process.js';
 
-// The scan in its worker thread: the real worker reads a real directory and the main
+// The scan in its worker process: the real worker reads a real directory and the main
 // thread gets documents that answer positions as parsed ones do; a faulty worker (one that
 // crashes, exits, hangs or talks nonsense) fails its scan with a clear error and is
 // replaced by the next scan.
+
+// Each worker process started from the sources compiles them (tsx) at nice 10: on a busy
+// machine that takes seconds.
+vi.setConfig({ testTimeout: 60_000 });
 
 const FAULTY = new URL('../../support/workers/faulty-scan-worker.ts', import.meta.url);
 const NOTHING_KNOWN = { writeFinishMs: 0, known: new Map<string, KnownFile>() };
 
 let root: string;
-const threads: ScanThread[] = [];
+const scanners: ScanProcess[] = [];
 
-function thread(options: ConstructorParameters<typeof ScanThread>[0] = {}): ScanThread {
-  const created = new ScanThread(options);
-  threads.push(created);
+function thread(options: ConstructorParameters<typeof ScanProcess>[0] = {}): ScanProcess {
+  const created = new ScanProcess(options);
+  scanners.push(created);
   return created;
 }
 
 beforeEach(async () => {
-  root = await mkdtemp(path.join(tmpdir(), 'luma-scan-thread-'));
+  root = await mkdtemp(path.join(tmpdir(), 'luma-scan-process-'));
 });
 
 afterEach(async () => {
-  await Promise.all(threads.splice(0).map((created) => created.close()));
+  await Promise.all(scanners.splice(0).map((created) => created.close()));
   await rm(root, { recursive: true, force: true });
 });
 
@@ -41,7 +45,7 @@ const knownAs = (text: string): KnownFile => ({
   objectsHash: objectsHash(parseManifests(text, 'applied.yaml')),
 });
 
-describe('ScanThread with the real worker', () => {
+describe('ScanProcess with the real worker', () => {
   it('parses, refuses and skips files as the scan in the process does, with positions', async () => {
     await writeFile(path.join(root, 'a.yaml'), project('a'));
     await writeFile(path.join(root, 'b.yaml'), project('b'));
@@ -108,12 +112,12 @@ describe('ScanThread with the real worker', () => {
   });
 });
 
-describe('ScanThread with a faulty worker', () => {
-  const faulty = (options: { stallMs?: number } = {}): ScanThread => thread({ entry: FAULTY, ...options });
+describe('ScanProcess with a faulty worker', () => {
+  const faulty = (options: { stallMs?: number } = {}): ScanProcess => thread({ entry: FAULTY, ...options });
 
   it.each([
-    ['crash', /worker thread crashed: boom in the scan/],
-    ['exit', /worker thread exited with code 3/],
+    ['crash', /worker process crashed: Error: boom in the scan/],
+    ['exit', /worker process exited with code 3/],
     ['garbage', /sent a message that is not a scan reply/],
   ])('fails the scan when the worker does %s, and starts a new one for the next', async (fault, message) => {
     const scanner = faulty();
@@ -152,6 +156,6 @@ describe('ScanThread with a faulty worker', () => {
 
   it('reports an entry that does not exist as a crash, not as an empty directory', async () => {
     const scanner = thread({ entry: new URL('./no-such-worker.ts', FAULTY) });
-    await expect(scanner.scan(root, NOTHING_KNOWN)).rejects.toThrow(/worker thread crashed: .*no-such-worker/);
+    await expect(scanner.scan(root, NOTHING_KNOWN)).rejects.toThrow(/worker process crashed: .*no-such-worker/);
   });
 });
