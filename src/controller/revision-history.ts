@@ -2,7 +2,15 @@ import type { ProjectObject, RevisionObject } from '../model/types.js';
 import type { EventRecorder } from '../events/event-log.js';
 import type { ObjectStore } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
-import { revisionFor, revisionStatus, revisionsOf, revisionsToPrune, runsSame, templateOf } from './revisions.js';
+import {
+  revisionFor,
+  revisionName,
+  revisionStatus,
+  revisionsOf,
+  revisionsToPrune,
+  runsSame,
+  templateOf,
+} from './revisions.js';
 
 // A project's revisions in the store: recorded when what runs changes, marked Ready when
 // one of their instances serves and Retired when a newer one took over, pruned past the
@@ -21,9 +29,22 @@ export interface RevisionHistoryOptions {
 export class RevisionHistory {
   constructor(private readonly options: RevisionHistoryOptions) {}
 
-  /** This project's revisions, oldest first. */
+  /**
+   * This project's revisions, oldest first. Read by name (a project's revisions are all
+   * named by revisionName), not by listing every revision: each reconcile asks, and copying
+   * every project's revisions each time made the reconciles of 10,000 projects quadratic
+   * (bench/scale --cpu-prof: half the controller's CPU with 1,000).
+   */
   of(project: ProjectObject): RevisionObject[] {
-    return revisionsOf(this.options.store.list('Revision'), project);
+    const { store } = this.options;
+    const prefix = revisionName(project.metadata.name, 0).slice(0, -1);
+    const candidates: RevisionObject[] = [];
+    for (const name of store.names('Revision')) {
+      if (!name.startsWith(prefix) || !/^[0-9]+$/.test(name.slice(prefix.length))) continue;
+      const revision = store.get('Revision', name);
+      if (revision) candidates.push(revision);
+    }
+    return revisionsOf(candidates, project);
   }
 
   /**
