@@ -20,6 +20,7 @@ import { startCountingSocket, type CountingSocket } from './lib/counting-docker-
 import { cpuMs, cpuPercentOver, MiB, residentBytes, sampleResidentMemory } from './lib/process-stats.js';
 import { option, percentile } from './lib/common.js';
 import { runDirectoryForm } from './lib/scale-directory.js';
+import { projectName, scaleManifests } from './lib/scale-manifests.js';
 
 if (process.argv.includes('--help')) {
   process.stdout.write(
@@ -56,30 +57,6 @@ function projectCounts(): number[] {
       `--projects: expected positive whole numbers separated by commas, got "${process.argv[index + 1]}"`,
     );
   return counts;
-}
-
-const projectName = (index: number): string => `p${String(index).padStart(4, '0')}`;
-
-function manifests(count: number): string {
-  const documents: string[] = [];
-  for (let index = 0; index < count; index += 1) {
-    const name = projectName(index);
-    documents.push(
-      [
-        'apiVersion: luma.dev/v1alpha1',
-        'kind: Project',
-        'metadata:',
-        `  name: ${name}`,
-        'spec:',
-        `  image: ${TEST_IMAGE}`,
-        `  hostnames: [${name}.scale.localhost]`,
-        '  scaling: { minInstances: 0, idleTimeout: 10m }',
-        // 50 starts at once on a shared 2-core machine can take longer than the default 30 s.
-        '  readiness: { startupTimeout: 180s }',
-      ].join('\n'),
-    );
-  }
-  return documents.join('\n---\n') + '\n';
 }
 
 function describeCounts(counting: CountingSocket, divisor = 1): string {
@@ -217,7 +194,7 @@ async function measure(
     const applyCpuBefore = await cpuMs(pid);
     const applyBegan = Date.now();
     const applied = await apiCall(luma.api, 'POST', '/apply?source=scale.yaml', {
-      rawBody: manifests(projects),
+      rawBody: scaleManifests(projects),
       headers: { 'content-type': 'application/yaml' },
       timeoutMs: 300_000,
     });

@@ -2,6 +2,7 @@ import { LineCounter, parseAllDocuments } from 'yaml';
 import type { FieldPath } from './field-path.js';
 import { ManifestError, sortIssues, type ManifestIssue } from './manifest-error.js';
 import type { LumaObject, SourceRef } from './types.js';
+import { readPlainYaml } from './plain-yaml.js';
 import { validateManifest } from './validate.js';
 import { locate, readDocument, yamlIssue } from './yaml-document.js';
 import { YamlLocator, type Position } from './yaml-locator.js';
@@ -26,8 +27,36 @@ export interface ParsedDocument {
  * Parses and validates every document in `text`; `source` names it in messages (a file
  * path, or e.g. "request body"). Empty documents are skipped. Throws ManifestError with
  * every issue, sorted by position, if any document has one.
+ *
+ * Text in the plain subset of YAML (plain-yaml.ts) whose documents are all valid is read
+ * without `yaml`'s syntax tree; anything else, and every refusal, goes through
+ * parseManifestsWithPositions, so messages carry their line and column as before.
  */
 export function parseManifests(text: string, source: string): ParsedDocument[] {
+  return parsePlainManifests(text, source) ?? parseManifestsWithPositions(text, source);
+}
+
+/** Valid documents read by the fast reader; undefined when it declines or any document has an issue. */
+function parsePlainManifests(text: string, source: string): ParsedDocument[] | undefined {
+  const values = readPlainYaml(text);
+  if (values === undefined) return undefined;
+  const positions = new LazyPositions(text);
+  const documents: ParsedDocument[] = [];
+  for (const [index, value] of values.entries()) {
+    if (value === undefined) continue;
+    const result = validateManifest(value);
+    if (!result.object || result.issues.length > 0) return undefined;
+    documents.push({
+      object: result.object,
+      source: { file: source, document: index },
+      position: (path) => positions.locator(index).position(path),
+    });
+  }
+  return documents;
+}
+
+/** parseManifests with `yaml`'s syntax tree for every document: the reference the fast reader must agree with. */
+export function parseManifestsWithPositions(text: string, source: string): ParsedDocument[] {
   const lineCounter = new LineCounter();
   // logLevel: problems are reported as issues, never printed on the console by yaml.
   const stream = parseAllDocuments(text, { lineCounter, prettyErrors: false, logLevel: 'silent' });

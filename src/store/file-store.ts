@@ -1,16 +1,28 @@
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { KINDS, type Kind, type LumaObject, type ObjectMeta, type ObjectOfKind } from '../model/types.js';
 import { KeyedLock } from '../util/keyed-lock.js';
-import { errorCode, fsyncDirectory, removeFileDurable, removeTempFiles, writeFileAtomic } from '../util/atomic-file.js';
+import { errorCode, fsyncDirectory, removeTempFiles, writeFileAtomic } from '../util/atomic-file.js';
 import { isPlainObject, shapeProblem, withResourceVersion, type Decision } from './object-rules.js';
 import { DecidingStore } from './deciding-store.js';
 import { WatchListeners } from './watch-listeners.js';
+import {
+  emptyJournalFiles,
+  makeDurable,
+  objectKey,
+  ObjectJournal,
+  readJournalRecords,
+  recordKey,
+  replayRecords,
+} from './object-journal.js';
+import { recordRevision } from './write-journal.js';
 import type { ObjectStore, WatchEvent, WatchEventType, WatchListener } from './store.js';
 
 // The embedded default store: one JSON file per object under `<stateDir>/objects/<kind>/`,
 // all of them held in memory so that reads never touch the disk. The disk is written
-// first and memory changed only once the write succeeded, so the two never disagree.
+// first and memory changed only once the write succeeded, so the two never disagree. A
+// write is durable once its journal record is (object-journal.ts): the object files are
+// made durable in batches, and opening the store replays the journal over them.
 
 export const OBJECTS_DIR = 'objects';
 export const REVISION_FILE = 'store-revision';
@@ -27,6 +39,8 @@ export interface FileStoreOptions {
    * the controller saves a write on the way to its first container.
    */
   initialFinalizers?: Partial<Record<Kind, string[]>>;
+  /** Journal bytes between checkpoints (object-journal.ts); tests set it small. */
+  journalCheckpointBytes?: number;
 }
 
 /** A file in the state directory that cannot be loaded; the store refuses to open. */
@@ -55,7 +69,8 @@ export class FileStore extends DecidingStore implements ObjectStore {
   private constructor(
     readonly stateDir: string,
     revision: number,
-    objects: LumaObject[],
+    objects: Iterable<LumaObject>,
+    private readonly journal: ObjectJournal,
     private readonly options: FileStoreOptions,
   ) {
     super();
@@ -76,27 +91,20 @@ export class FileStore extends DecidingStore implements ObjectStore {
     await fsyncDirectory(objectsDir);
 
     await removeTempFiles(stateDir);
-    const revisionFile = path.join(stateDir, REVISION_FILE);
-    let revision = await readRevisionFile(revisionFile);
-    const objects: LumaObject[] = [];
-    for (const kind of KINDS) {
-      const dir = path.join(objectsDir, kindDir(kind));
-      await removeTempFiles(dir);
-      for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
-        if (!entry.name.endsWith('.json')) continue;
-        const file = path.join(dir, entry.name);
-        if (!entry.isFile()) throw new StoreLoadError(file, 'not a regular file');
-        const object = parseStoredObject(
-          await readFile(file, 'utf8'),
-          file,
-          kind,
-          entry.name.slice(0, -'.json'.length),
-        );
-        revision = Math.max(revision, Number(object.metadata.resourceVersion));
-        objects.push(object);
-      }
-    }
-    return new FileStore(stateDir, revision, objects, options);
+    const records = await readJournalRecords(stateDir);
+    const objects = await loadObjectFiles(objectsDir, new Set(records.map(recordKey)));
+    const changed = replayRecords(records, objects);
+    await rewriteReplayed(stateDir, changed, objects);
+    await emptyJournalFiles(stateDir);
+    let revision = await readRevisionFile(path.join(stateDir, REVISION_FILE));
+    for (const object of objects.values()) revision = Math.max(revision, Number(object.metadata.resourceVersion));
+    for (const record of records) revision = Math.max(revision, recordRevision(record));
+    const journal = await ObjectJournal.open(stateDir, {
+      mode: FILE_MODE,
+      checkpointBytes: options.journalCheckpointBytes,
+      onCheckpointError: (error) => process.emitWarning(`store journal checkpoint failed: ${String(error)}`),
+    });
+    return new FileStore(stateDir, revision, objects.values(), journal, options);
   }
 
   get<K extends Kind>(kind: K, name: string): ObjectOfKind<K> | undefined {
@@ -146,15 +154,18 @@ export class FileStore extends DecidingStore implements ObjectStore {
     // The object's own file carries its resourceVersion, and opening the store takes the
     // highest one found: only a deletion, which leaves no file, must persist the counter.
     const stored = withResourceVersion(object, ++this.allocatedRevision);
-    await writeFileAtomic(this.objectPath(object.kind, object.metadata.name), serialize(stored), { mode: FILE_MODE });
+    await this.journal.put({ put: stored }, this.objectPath(object.kind, object.metadata.name), serialize(stored));
     this.bucket(object.kind).set(object.metadata.name, stored);
     this.emit({ type, object: stored });
     return stored;
   }
 
   private async remove(current: LumaObject): Promise<LumaObject> {
-    const deleted = withResourceVersion(current, await this.reserveRevision());
-    await removeFileDurable(this.objectPath(current.kind, current.metadata.name));
+    const revision = await this.reserveRevision();
+    const deleted = withResourceVersion(current, revision);
+    const { kind, metadata } = current;
+    const record = { remove: { kind, name: metadata.name, resourceVersion: String(revision) } };
+    await this.journal.remove(record, this.objectPath(kind, metadata.name));
     this.bucket(current.kind).delete(current.metadata.name);
     this.emit({ type: 'DELETED', object: deleted });
     return deleted;
@@ -168,6 +179,7 @@ export class FileStore extends DecidingStore implements ObjectStore {
     this.closed = true;
     await this.objectLocks.settled();
     await this.revisionWrites;
+    await this.journal.close();
   }
 
   private bucket(kind: Kind): Map<string, LumaObject> {
@@ -214,6 +226,45 @@ export class FileStore extends DecidingStore implements ObjectStore {
 
 function kindDir(kind: Kind): string {
   return kind.toLowerCase();
+}
+
+/**
+ * Every object file under objectsDir by objectKey. A file that cannot be read refuses the
+ * open, unless the journal holds a write of it: a crash may have left it torn before its
+ * record was replayed.
+ */
+async function loadObjectFiles(objectsDir: string, journaled: Set<string>): Promise<Map<string, LumaObject>> {
+  const objects = new Map<string, LumaObject>();
+  for (const kind of KINDS) {
+    const dir = path.join(objectsDir, kindDir(kind));
+    await removeTempFiles(dir);
+    for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (!entry.name.endsWith('.json')) continue;
+      const file = path.join(dir, entry.name);
+      const name = entry.name.slice(0, -'.json'.length);
+      if (!entry.isFile()) throw new StoreLoadError(file, 'not a regular file');
+      try {
+        objects.set(objectKey(kind, name), parseStoredObject(await readFile(file, 'utf8'), file, kind, name));
+      } catch (error) {
+        if (!(error instanceof StoreLoadError && journaled.has(objectKey(kind, name)))) throw error;
+      }
+    }
+  }
+  return objects;
+}
+
+/** The files of the objects the journal changed, written or removed, then made durable. */
+async function rewriteReplayed(stateDir: string, keys: Set<string>, objects: Map<string, LumaObject>): Promise<void> {
+  const files: string[] = [];
+  for (const key of keys) {
+    const [kind = '', name = ''] = key.split('/');
+    const file = path.join(stateDir, OBJECTS_DIR, kind.toLowerCase(), `${name}.json`);
+    const object = objects.get(key);
+    if (object) await writeFileAtomic(file, serialize(object), { mode: FILE_MODE });
+    else await rm(file, { force: true });
+    files.push(file);
+  }
+  await makeDurable(files);
 }
 
 function serialize(object: LumaObject): string {

@@ -174,3 +174,66 @@ export const manifestText: fc.Arbitrary<string> = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 200 }),
   fc.string({ unit: 'binary', maxLength: 200 }),
 );
+
+/** Pieces of the plain YAML subset (src/model/plain-yaml.ts) and of what lies just outside it. */
+const nearSubset = fc.constantFrom(
+  ' ',
+  '  ',
+  '\n',
+  '\n\n',
+  ': ',
+  ':',
+  '- ',
+  '-',
+  '#',
+  ' #',
+  ' # c',
+  '[',
+  ']',
+  '{',
+  '}',
+  ',',
+  '"',
+  "'",
+  '~',
+  'null',
+  'True',
+  '0',
+  '01',
+  '1.5',
+  '1e3',
+  '0x1f',
+  '0o7',
+  '-1',
+  '.inf',
+  '10m',
+  '---\n',
+  '\n---\n',
+  '...\n',
+  '__proto__: 1\n',
+  'a: 1\n',
+  '  b: 2\n',
+  '- x\n',
+  '  - y\n',
+  'k: [a, b]\n',
+  'k: { a: 1 }\n',
+  'k: "q"\n',
+  "k: 'q'\n",
+  'k:\n',
+);
+
+/** YAML as `yaml` writes it, with sequences indented or not, and spliced with pieces near the subset. */
+export const plainManifestText: fc.Arbitrary<string> = fc
+  .tuple(
+    fc.array(fc.oneof(validObject, objectShape), { minLength: 1, maxLength: 3 }),
+    fc.boolean(),
+    fc.array(fc.tuple(fc.nat(), nearSubset), { maxLength: 2 }),
+  )
+  .map(([objects, indentSeq, splices]) => {
+    let text = objects.map((object) => stringify(object, { indentSeq })).join('---\n');
+    for (const [at, piece] of splices) {
+      const cut = at % (text.length + 1);
+      text = text.slice(0, cut) + piece + text.slice(cut);
+    }
+    return text;
+  });

@@ -1,0 +1,215 @@
+import { open, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { errorCode, fsyncDirectory } from '../util/atomic-file.js';
+import { mapLimit } from '../util/map-limit.js';
+import type { Kind, LumaObject } from '../model/types.js';
+import { JOURNAL_FILES, JournalFile, readJournal, recordRevision, type JournalRecord } from './write-journal.js';
+
+// The file store's writes through its journal (write-journal.ts): a write is acknowledged
+// once its record is fsynced in the journal, then its object file is replaced (a
+// temporary file renamed over it) without an fsync. A checkpoint, once the journal holds
+// CHECKPOINT_BYTES, sends new records to the other journal file, fsyncs every object file
+// the first one's records touched and their directories, and only then empties it. So at
+// any moment, every acknowledged write is either in a journal file or durable in its own.
+
+/** Journal bytes after which a checkpoint makes the object files durable and empties it. */
+export const CHECKPOINT_BYTES = 8 * 1024 * 1024;
+/** Object files fsynced at once by a checkpoint. */
+const CHECKPOINT_FSYNCS_IN_FLIGHT = 16;
+
+export interface ObjectJournalOptions {
+  mode: number;
+  checkpointBytes?: number;
+  /** Told when a checkpoint fails; its records stay in their file and are replayed at the next open. */
+  onCheckpointError?: (error: unknown) => void;
+}
+
+export class ObjectJournal {
+  private active: JournalFile;
+  /** Object files written or removed since the last checkpoint began (or failed). */
+  private dirty = new Set<string>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private checkpointing: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly files: [JournalFile, JournalFile],
+    private readonly options: ObjectJournalOptions,
+  ) {
+    this.active = files[0];
+  }
+
+  /** Opens both journal files for appending; call after replayJournal has emptied them. */
+  static async open(stateDir: string, options: ObjectJournalOptions): Promise<ObjectJournal> {
+    const [first, second] = JOURNAL_FILES.map((name) => path.join(stateDir, name));
+    const files: [JournalFile, JournalFile] = [
+      await JournalFile.open(first ?? '', options.mode),
+      await JournalFile.open(second ?? '', options.mode),
+    ];
+    await fsyncDirectory(stateDir);
+    return new ObjectJournal(files, options);
+  }
+
+  /** Writes `data` to `file` once the record of it is durable; resolves when both are done. */
+  put(record: JournalRecord, file: string, data: string): Promise<void> {
+    return this.track(record, file, () => replaceFile(file, data, this.options.mode));
+  }
+
+  /** Removes `file` once the record of its removal is durable. */
+  remove(record: JournalRecord, file: string): Promise<void> {
+    return this.track(record, file, () => unlinkIfPresent(file));
+  }
+
+  /**
+   * Waits for every write and checkpoint under way, makes every object file durable and
+   * empties the journal, so that a store closed cleanly is all in its object files.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+    await this.checkpointing;
+    try {
+      await makeDurable(this.dirty);
+      this.dirty.clear();
+      for (const file of this.files) await file.empty();
+    } finally {
+      for (const file of this.files) await file.close();
+    }
+  }
+
+  private async track(record: JournalRecord, file: string, change: () => Promise<void>): Promise<void> {
+    const journal = this.active;
+    this.dirty.add(file);
+    const done = journal.append(record).then(change);
+    this.inFlight.add(done);
+    try {
+      await done;
+    } finally {
+      this.inFlight.delete(done);
+      this.maybeCheckpoint();
+    }
+  }
+
+  private maybeCheckpoint(): void {
+    if (this.checkpointing || this.active.bytes < (this.options.checkpointBytes ?? CHECKPOINT_BYTES)) return;
+    this.checkpointing = this.checkpoint()
+      .catch((error: unknown) => this.options.onCheckpointError?.(error))
+      .finally(() => {
+        this.checkpointing = undefined;
+      });
+  }
+
+  private async checkpoint(): Promise<void> {
+    const old = this.active;
+    this.active = old === this.files[0] ? this.files[1] : this.files[0];
+    const dirty = this.dirty;
+    this.dirty = new Set();
+    // Writes recorded in the old file may still be replacing their object files.
+    await Promise.allSettled([...this.inFlight]);
+    try {
+      await makeDurable(dirty);
+      await old.empty();
+    } catch (error) {
+      // Its records stay where they are; the files they touched are made durable by the next checkpoint.
+      for (const file of dirty) this.dirty.add(file);
+      throw error;
+    }
+  }
+}
+
+/** The records of both journal files in `stateDir`, oldest first. */
+export async function readJournalRecords(stateDir: string): Promise<JournalRecord[]> {
+  const records: JournalRecord[] = [];
+  for (const name of JOURNAL_FILES) records.push(...(await readJournal(path.join(stateDir, name))));
+  return records.sort((a, b) => recordRevision(a) - recordRevision(b));
+}
+
+export const objectKey = (kind: Kind, name: string): string => `${kind}/${name}`;
+
+export function recordKey(record: JournalRecord): string {
+  return 'put' in record
+    ? objectKey(record.put.kind, record.put.metadata.name)
+    : objectKey(record.remove.kind, record.remove.name);
+}
+
+/**
+ * Applies every record newer than what `objects` (by objectKey) holds, in order; returns
+ * the keys whose object changed, whose files must be rewritten or removed.
+ */
+export function replayRecords(records: JournalRecord[], objects: Map<string, LumaObject>): Set<string> {
+  const changed = new Set<string>();
+  for (const record of records) {
+    const key = recordKey(record);
+    const current = objects.get(key);
+    if (current && Number(current.metadata.resourceVersion) >= recordRevision(record)) continue;
+    if ('put' in record) objects.set(key, record.put);
+    else objects.delete(key);
+    changed.add(key);
+  }
+  return changed;
+}
+
+/** Empties the journal files durably once what they held is durable in the object files. */
+export async function emptyJournalFiles(stateDir: string): Promise<void> {
+  for (const name of JOURNAL_FILES) {
+    const file = path.join(stateDir, name);
+    try {
+      const handle = await open(file, 'r+');
+      try {
+        await handle.truncate(0);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') throw error;
+    }
+  }
+}
+
+/** fsyncs each file that still exists, then each of their directories. */
+export async function makeDurable(files: Iterable<string>): Promise<void> {
+  const list = [...files];
+  await mapLimit(list, CHECKPOINT_FSYNCS_IN_FLIGHT, fsyncIfPresent);
+  for (const dir of new Set(list.map((file) => path.dirname(file)))) await fsyncDirectory(dir);
+}
+
+async function fsyncIfPresent(file: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A temporary file renamed over `file`: a reader never sees half of it. Not fsynced. */
+async function replaceFile(file: string, data: string, mode: number): Promise<void> {
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await writeFile(temp, data, { mode, flag: 'wx' });
+    await rename(temp, file);
+  } catch (error) {
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function unlinkIfPresent(file: string): Promise<void> {
+  try {
+    await unlink(file);
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw error;
+  }
+}
