@@ -55,7 +55,8 @@ LONG_E2E_FILES := test/e2e/scale-to-zero.test.ts test/e2e/leases.test.ts test/e2
 test-long: build
 	LUMA_E2E_LONG=1 npx vitest run --project e2e $(LONG_E2E_FILES)
 
-# The long crash run: 300 SIGKILLs (make test runs 50). LUMA_CRASH_SEED=N replays a run.
+# The long crash run: 300 SIGKILLs (make test runs 30, about 90 s; docs/testing.md).
+# LUMA_CRASH_SEED=N replays a run.
 test-crash: build
 	LUMA_CRASH_KILLS=$${LUMA_CRASH_KILLS:-300} npx vitest run test/e2e/crash-anywhere.test.ts
 

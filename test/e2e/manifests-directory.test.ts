@@ -260,8 +260,12 @@ describe('the watched manifests directory', () => {
 // sync.writeFinish (2 s, the default here); nothing below may prune, re-create, end or bill.
 describe('the watched manifests directory while files are written slowly or reached through links', () => {
   const instance = testInstance('gitops-writes');
-  /** The write-finish window, and one for the second look before a prune. */
-  const SETTLE_MS = 2 * 2_000 + 1_000;
+  /**
+   * The write-finish window and a second to spare: by then the pass that read the finished
+   * file has run. A prune it found due waits for its second look with the phase Pending, so
+   * `settled()` waits that out by polling for Synced rather than by a second window.
+   */
+  const SETTLE_MS = 2_000 + 1_000;
   let luma: LumaProcess;
   let dir: string;
   let manifests: string;
@@ -318,7 +322,7 @@ describe('the watched manifests directory while files are written slowly or reac
     );
   }
 
-  /** Waits out the write-finish window and the second look, then for a pass that found everything applied. */
+  /** Waits out the write-finish window, then for a pass that found everything applied and no prune waiting. */
   async function settled(): Promise<SyncStatus> {
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     return eventually(

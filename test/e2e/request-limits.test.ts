@@ -163,8 +163,9 @@ describe('request timeout and hard concurrency', () => {
     return host;
   }
 
-  // The two long cases run side by side: together about two minutes instead of nearly four.
-  // make test keeps the answer short (a 20 s answer past the other project's 10 s);
+  // All four cases run side by side: the two long ones together take about two minutes
+  // instead of nearly four, and the two queue cases (about 20 s) fit inside them. Each has
+  // a project of its own and reads only its own project's series. make test keeps the answer short (a 20 s answer past the other project's 10 s);
   // make test-long (LUMA_E2E_LONG=1) lets a 90 s answer through, as issue 24 asks.
   const answerS = LONG_E2E ? 90 : 20;
   const patientTimeout = LONG_E2E ? '120s' : '40s';
@@ -209,45 +210,53 @@ describe('request timeout and hard concurrency', () => {
     300_000,
   );
 
-  it('keeps one request in flight per instance with maxConcurrency: 1, queues the rest and serves them all', async () => {
-    const host = await project('single', { maxConcurrency: 1, maxInstances: 2, startupTimeout: '60s' });
-    await eventually(async () => (await request(up.luma.proxyPort, host, '/')).status === 200, 90_000, 'single');
+  it.concurrent(
+    'keeps one request in flight per instance with maxConcurrency: 1, queues the rest and serves them all',
+    async () => {
+      const host = await project('single', { maxConcurrency: 1, maxInstances: 2, startupTimeout: '60s' });
+      await eventually(async () => (await request(up.luma.proxyPort, host, '/')).status === 200, 90_000, 'single');
 
-    const answers = await Promise.all(
-      Array.from({ length: 10 }, () => timed(up.luma.proxyPort, host, '/cgi-bin/busy?2')),
-    );
-    expect(answers.map((answer) => answer.status)).toEqual(Array(10).fill(200));
-    const seen = answers.map((answer) => /^max=(\d+) host=(\S+)$/.exec(answer.body.trim()));
-    // The app's own count: never two at once in one container.
-    expect(seen.map((match) => match?.[1])).toEqual(Array(10).fill('1'));
-    // The queue made the controller start the second instance, and both served.
-    expect(new Set(seen.map((match) => match?.[2])).size).toBe(2);
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () => timed(up.luma.proxyPort, host, '/cgi-bin/busy?2')),
+      );
+      expect(answers.map((answer) => answer.status)).toEqual(Array(10).fill(200));
+      const seen = answers.map((answer) => /^max=(\d+) host=(\S+)$/.exec(answer.body.trim()));
+      // The app's own count: never two at once in one container.
+      expect(seen.map((match) => match?.[1])).toEqual(Array(10).fill('1'));
+      // The queue made the controller start the second instance, and both served.
+      expect(new Set(seen.map((match) => match?.[2])).size).toBe(2);
 
-    const metrics = await (await apiFetch(up.luma.api, '/metrics')).text();
-    const waited = /luma_proxy_queue_wait_seconds_count\{project="single"\} (\d+)/.exec(metrics);
-    expect(Number(waited?.[1])).toBeGreaterThan(0);
-    expect(metrics).toMatch(/luma_proxy_queue_length\{project="single"\} 0/);
-  }, 180_000);
+      const metrics = await (await apiFetch(up.luma.api, '/metrics')).text();
+      const waited = /luma_proxy_queue_wait_seconds_count\{project="single"\} (\d+)/.exec(metrics);
+      expect(Number(waited?.[1])).toBeGreaterThan(0);
+      expect(metrics).toMatch(/luma_proxy_queue_length\{project="single"\} 0/);
+    },
+    180_000,
+  );
 
-  it('answers 429 with Retry-After only past the queue bound', async () => {
-    const host = await project('tiny-queue', {
-      maxConcurrency: 1,
-      maxQueued: 1,
-      minInstances: 1,
-      maxInstances: 1,
-      startupTimeout: '60s',
-    });
-    await eventually(async () => (await request(up.luma.proxyPort, host, '/')).status === 200, 90_000, 'tiny-queue');
+  it.concurrent(
+    'answers 429 with Retry-After only past the queue bound',
+    async () => {
+      const host = await project('tiny-queue', {
+        maxConcurrency: 1,
+        maxQueued: 1,
+        minInstances: 1,
+        maxInstances: 1,
+        startupTimeout: '60s',
+      });
+      await eventually(async () => (await request(up.luma.proxyPort, host, '/')).status === 200, 90_000, 'tiny-queue');
 
-    // One in flight, one queued, one refused: whatever order they arrive in.
-    const answers = await Promise.all(
-      Array.from({ length: 3 }, () => timed(up.luma.proxyPort, host, '/cgi-bin/busy?3')),
-    );
-    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 200, 429]);
-    const refused = answers.find((answer) => answer.status === 429);
-    expect(refused?.headers['retry-after']).toBe('1');
-    expect(refused?.ms).toBeLessThan(2_000);
-    const metrics = await (await apiFetch(up.luma.api, '/metrics')).text();
-    expect(metrics).toMatch(/luma_proxy_queue_rejections_total\{project="tiny-queue"\} 1/);
-  }, 180_000);
+      // One in flight, one queued, one refused: whatever order they arrive in.
+      const answers = await Promise.all(
+        Array.from({ length: 3 }, () => timed(up.luma.proxyPort, host, '/cgi-bin/busy?3')),
+      );
+      expect(answers.map((answer) => answer.status).sort()).toEqual([200, 200, 429]);
+      const refused = answers.find((answer) => answer.status === 429);
+      expect(refused?.headers['retry-after']).toBe('1');
+      expect(refused?.ms).toBeLessThan(2_000);
+      const metrics = await (await apiFetch(up.luma.api, '/metrics')).text();
+      expect(metrics).toMatch(/luma_proxy_queue_rejections_total\{project="tiny-queue"\} 1/);
+    },
+    180_000,
+  );
 });
