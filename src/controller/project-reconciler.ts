@@ -54,7 +54,14 @@ import { RevisionHistory } from './revision-history.js';
 import { RolloutDriver, soonerOf, type RolloutOutcome } from './rollout-driver.js';
 import { DEFAULT_REVISION_HISTORY_LIMIT } from './revisions.js';
 import { NO_REVISION_STEPS, RevisionServing, type RevisionSteps } from './revision-serving.js';
-import { heldTraffic, resolveTraffic, sameTraffic, splitRoute, type ResolvedTraffic } from './traffic-route.js';
+import {
+  heldTraffic,
+  resolveTraffic,
+  sameTraffic,
+  splitRoute,
+  withDeclaredTags,
+  type ResolvedTraffic,
+} from './traffic-route.js';
 import type { ReconcileResult } from './work-queue.js';
 import type { ObservedContainers } from './container-sightings.js';
 
@@ -619,8 +626,9 @@ export class ProjectReconciler implements IdleContainers {
       instancesLeft: nextLeft(leftById(seen.project.status?.instancesLeft), actions.left, now),
       revisions,
       rollout: rollout.rollout,
-      // While a rollout holds the split, the split it decided; else spec.traffic resolved.
-      traffic: rollout.traffic ?? seen.traffic.status,
+      // While a rollout holds the split, the split it decided (declared tags kept at 0 %);
+      // else spec.traffic resolved.
+      traffic: rollout.traffic ? withDeclaredTags(rollout.traffic, seen.traffic.status) : seen.traffic.status,
     });
   }
 
