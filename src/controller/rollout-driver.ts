@@ -2,6 +2,7 @@ import type { EventRecorder } from '../events/event-log.js';
 import type { ProjectObject, ProjectRevisions, RolloutCounts, RolloutStatus, TrafficTarget } from '../model/types.js';
 import type { ProxyManagement } from '../proxy/management.js';
 import type { Logger } from '../util/logger.js';
+import { ROLLOUT_UNDO_ANNOTATION, parseRolloutUndo } from '../model/rollout-undo.js';
 import { errorMessage } from '../util/error-message.js';
 import { decideRollout } from './rollout.js';
 import type { ReconcileResult } from './work-queue.js';
@@ -50,6 +51,7 @@ export class RolloutDriver {
           ? await this.countsOf(name, candidate)
           : undefined,
       now: this.options.now(),
+      undo: parseRolloutUndo(project.metadata.annotations?.[ROLLOUT_UNDO_ANNOTATION]),
     });
     for (const transition of decision.transitions) {
       this.options.events.record({ kind: 'Project', name }, transition.type, transition.reason, transition.message);

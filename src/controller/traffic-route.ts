@@ -75,12 +75,14 @@ export function splitRoute(route: DeployRequest, traffic: ResolvedTraffic, own: 
 
 /**
  * The split a rollout holds instead of spec.traffic: status.traffic while a rollout of
- * `own` is under way, paused or rolled back; and, for a project with spec.rollout whose
+ * `own` is under way, paused or rolled back (not once undone); and, for a project with spec.rollout whose
  * newest revision the rollout has not taken up yet, all on the last good revision, so a
  * new revision gets no request before the rollout's first step gives it one.
  */
 export function heldTraffic(project: ProjectObject, own: string): TrafficTarget[] | undefined {
   const rollout = project.status?.rollout;
+  // An undone rollout holds nothing: spec.traffic, which the undo wrote, routes.
+  if (rollout?.phase === 'Undone' && rollout.candidate === own) return undefined;
   if (rollout && rollout.phase !== 'Succeeded' && rollout.candidate === own) return project.status?.traffic;
   // The last good revision as the rollout takes it (rollout.ts begin): not latestReady,
   // which a canary becomes at its first step and stays after a rollback.

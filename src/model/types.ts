@@ -202,7 +202,7 @@ export interface ProjectStatus extends BaseStatus {
   rollout?: RolloutStatus;
 }
 
-export type RolloutPhase = 'Progressing' | 'Paused' | 'Succeeded' | 'RolledBack';
+export type RolloutPhase = 'Progressing' | 'Paused' | 'Succeeded' | 'RolledBack' | 'Undone';
 
 /** Counts of a revision's answers as the proxy saw them (src/proxy/revision-outcomes.ts). */
 export interface RolloutCounts {
@@ -213,7 +213,7 @@ export interface RolloutCounts {
 
 export interface RolloutStatus {
   phase: RolloutPhase;
-  /** The last good revision: all traffic returns to it on a rollback. */
+  /** The last good revision: all traffic returns to it on a rollback (an undo's target once undone). */
   stable: string;
   /** The revision being rolled out. */
   candidate: string;

@@ -6,6 +6,7 @@ import { RolloutDriver } from '../../../src/controller/rollout-driver.js';
 import { API_VERSION, type ProjectObject, type RolloutStatus } from '../../../src/model/types.js';
 import { BUILT_IN_PROJECT_SETTINGS } from '../../../src/model/project-settings.js';
 import { LATENCY_BOUNDS_MS } from '../../../src/proxy/revision-outcomes.js';
+import { ROLLOUT_UNDO_ANNOTATION } from '../../../src/model/rollout-undo.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { FakeProxy } from '../../support/fakes/fake-proxy.js';
 
@@ -159,5 +160,20 @@ describe('RolloutDriver', () => {
     expect(outcome.rollout?.phase).toBe('Succeeded');
     expect(outcome.traffic).toBeNull();
     expect(outcome.requeue).toEqual({ requeueAfterMs: 0 });
+  });
+
+  it('`luma rollout undo` (the annotation) ends the rollout: an event, and the declared split at once', async () => {
+    const proxy = new FakeProxy();
+    const log = new MemoryEventLog();
+    const driver = new RolloutDriver({ proxy, events: log.recorder('c'), logger: silentLogger(), now: () => T0 });
+    const web = project(STEP);
+    web.metadata.annotations = { [ROLLOUT_UNDO_ANNOTATION]: 'web-2:web-1' };
+    const outcome = await driver.step(web, { latestCreated: 'web-2', latestReady: 'web-2' });
+    expect(outcome.rollout).toMatchObject({ phase: 'Undone', stable: 'web-1', reason: 'Undone' });
+    expect(outcome.traffic).toBeNull();
+    expect(outcome.requeue).toEqual({ requeueAfterMs: 0 });
+    expect(log.list().map((event) => [event.type, event.reason, event.message])).toEqual([
+      ['Normal', 'RolloutUndone', 'rollout of web-2 undone at step 1; all traffic to web-1'],
+    ]);
   });
 });

@@ -70,6 +70,13 @@ describe('heldTraffic', () => {
     expect(heldTraffic(project(done), 'web-3')).toEqual([{ revisionName: 'web-2', percent: 100 }]);
   });
 
+  it('an undone rollout holds nothing; a newer revision waits on the undo target', () => {
+    const undone = { ...rollout('Undone'), stable: 'web-0' };
+    const status: ProjectStatus = { rollout: undone, traffic: SPLIT, revisions: { latestCreated: 'web-2' } };
+    expect(heldTraffic(project(status), 'web-2')).toBeUndefined();
+    expect(heldTraffic(project(status), 'web-3')).toEqual([{ revisionName: 'web-0', percent: 100 }]);
+  });
+
   it('no spec.rollout, or no revision ready before: nothing held', () => {
     const status: ProjectStatus = { revisions: { latestCreated: 'web-2', latestReady: 'web-1' } };
     expect(heldTraffic(project(status, false), 'web-2')).toBeUndefined();
