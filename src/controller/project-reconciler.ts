@@ -15,7 +15,7 @@ import type { Logger } from '../util/logger.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
-import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
+import { NO_EVENTS, type EventHistory, type EventRecorder } from '../events/event-log.js';
 import { setReadiness } from './conditions.js';
 import { lastCrash, loopOf, recordCrash, recordReady, stateOf } from './crash-loop.js';
 import { imageNotAllowed } from './image-policy.js';
@@ -110,6 +110,8 @@ export interface ProjectReconcilerOptions {
   metrics?: ControllerMetrics;
   /** Container lifecycle (created, started, ready, paused, stopped): `luma events` and webhooks. */
   events?: EventRecorder;
+  /** The events recorded so far: a rollout event decided before a restart is announced once. */
+  eventHistory?: EventHistory;
   /** Admission by memory; every start is admitted when absent. */
   memory?: MemoryBudget;
   /** The operator's image allowlist (absent: every image may run), checked before every start. */
@@ -191,6 +193,7 @@ export class ProjectReconciler implements IdleContainers {
     this.rollouts = new RolloutDriver({
       proxy: options.proxy,
       events: this.events,
+      ...(options.eventHistory ? { history: options.eventHistory } : {}),
       logger: options.logger,
       now: this.now,
     });
@@ -603,7 +606,7 @@ export class ProjectReconciler implements IdleContainers {
     return { latestCreated: revision, ...(latestReady ? { latestReady } : {}) };
   }
 
-  /** The one status write of a converge: counts after the actions, and the decisions a restart must keep. */
+  /** The one status write of a converge (counts after the actions, and the decisions a restart must keep), then the rollout's events. */
   private async writeOutcome(
     seen: Observed,
     actions: ActPlan,
@@ -630,6 +633,9 @@ export class ProjectReconciler implements IdleContainers {
       // else spec.traffic resolved.
       traffic: rollout.traffic ? withDeclaredTags(rollout.traffic, seen.traffic.status) : seen.traffic.status,
     });
+    // The rollout's events only once its status is written: a crash before loses none (the
+    // next converge announces them), and one after repeats none.
+    this.rollouts.announce(seen.project.metadata.name, rollout.rollout);
   }
 
   /** A deleted project: its route and every container of it go, then its finalizer, and with it the object. */

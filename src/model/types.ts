@@ -229,6 +229,17 @@ export interface RolloutStatus {
   message?: string;
   /** The limit a rolled-back step passed, and what was observed. */
   limit?: { name: 'maxErrorRate' | 'maxLatencyP99Ms'; value: number; observed: number; requests: number };
+  /** The transitions decided at this write, each announced once as an event after it. */
+  pendingEvents?: RolloutEventRecord[];
+}
+
+/** A rollout transition written to status before its event is recorded (a crash between loses nothing). */
+export interface RolloutEventRecord {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  /** When it was decided (RFC 3339): an event of the same reason and message recorded since is this one. */
+  decidedAt: string;
 }
 
 export interface ProjectRevisions {

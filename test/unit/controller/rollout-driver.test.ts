@@ -67,6 +67,9 @@ describe('RolloutDriver', () => {
     expect(outcome.rollout).toMatchObject({ phase: 'RolledBack', limit: { name: 'maxErrorRate', observed: 0.4 } });
     expect(outcome.traffic).toEqual([{ revisionName: 'web-1', percent: 100 }]);
     expect(outcome.requeue).toBeUndefined();
+    // The status write comes first: no event until it is announced after that write.
+    expect(log.list()).toEqual([]);
+    driver.announce('web', outcome.rollout);
     const [event] = log.list();
     expect(event).toMatchObject({ type: 'Warning', reason: 'RolloutRolledBack' });
     expect(event?.message).toContain('maxErrorRate passed: 5xx rate 0.4 > 0.1 over 20 requests');
@@ -172,8 +175,65 @@ describe('RolloutDriver', () => {
     expect(outcome.rollout).toMatchObject({ phase: 'Undone', stable: 'web-1', reason: 'Undone' });
     expect(outcome.traffic).toBeNull();
     expect(outcome.requeue).toEqual({ requeueAfterMs: 0 });
+    driver.announce('web', outcome.rollout);
     expect(log.list().map((event) => [event.type, event.reason, event.message])).toEqual([
       ['Normal', 'RolloutUndone', 'rollout of web-2 undone at step 1; all traffic to web-1'],
     ]);
+  });
+
+  describe('a controller restarted between the status write and the event', () => {
+    const log = (): MemoryEventLog => new MemoryEventLog({ now: () => T0 + 5_000 });
+    function driverOn(events: MemoryEventLog): RolloutDriver {
+      const proxy = new FakeProxy();
+      proxy.outcomes.set('web-2', counts(20, 8));
+      return new RolloutDriver({
+        proxy,
+        events: events.recorder('controller'),
+        history: (object) => events.list({ kind: object.kind, name: object.name }),
+        logger: silentLogger(),
+        now: () => T0 + 5_000,
+      });
+    }
+    const REVISIONS = { latestCreated: 'web-2', latestReady: 'web-2' };
+    const rolledBack = (events: MemoryEventLog): number[] =>
+      events.list().flatMap((event) => (event.reason === 'RolloutRolledBack' ? [event.count] : []));
+
+    it('after the write, before the event: the restarted one announces it, once', async () => {
+      const events = log();
+      const first = await driverOn(events).step(project(STEP), REVISIONS);
+      // Written (what the reconciler's status write stores), then the process dies.
+      const stored = project(JSON.parse(JSON.stringify(first.rollout)) as RolloutStatus);
+      expect(stored.status?.rollout?.pendingEvents?.map((record) => record.reason)).toEqual(['RolloutRolledBack']);
+      expect(rolledBack(events)).toEqual([]);
+      const restarted = driverOn(events);
+      const again = await restarted.step(stored, REVISIONS);
+      expect(rolledBack(events)).toEqual([1]);
+      restarted.announce('web', again.rollout);
+      await restarted.step(stored, REVISIONS);
+      expect(rolledBack(events)).toEqual([1]);
+    });
+
+    it('after the event: the restarted one finds it in the log and does not repeat it', async () => {
+      const events = log();
+      const before = driverOn(events);
+      const first = await before.step(project(STEP), REVISIONS);
+      before.announce('web', first.rollout);
+      expect(rolledBack(events)).toEqual([1]);
+      const stored = project(JSON.parse(JSON.stringify(first.rollout)) as RolloutStatus);
+      const restarted = driverOn(events);
+      const again = await restarted.step(stored, REVISIONS);
+      restarted.announce('web', again.rollout);
+      expect(rolledBack(events)).toEqual([1]);
+    });
+
+    it('before the write: nothing was announced, and the decision made again is, once', async () => {
+      const events = log();
+      await driverOn(events).step(project(STEP), REVISIONS);
+      const restarted = driverOn(events);
+      const again = await restarted.step(project(STEP), REVISIONS);
+      restarted.announce('web', again.rollout);
+      restarted.announce('web', again.rollout);
+      expect(rolledBack(events)).toEqual([1]);
+    });
   });
 });
