@@ -2,6 +2,7 @@ import { stringify } from 'yaml';
 import type { LumaEvent } from '../events/event-log.js';
 import { DEFAULT_MAX_INSTANCES } from '../model/project-settings.js';
 import type { LumaObject, SecretObject, TrafficTarget } from '../model/types.js';
+import { rolloutLines } from './rollout-describe.js';
 import { PLAIN, styleWord, visibleLength, type Style } from './style.js';
 
 // What `get`, `describe` and `events` print: kubectl-like tables and key/value blocks.
@@ -228,6 +229,7 @@ export function describe(object: LumaObject, events: LumaEvent[] = [], style: St
     lines.push(indent(stringify(rest)));
   }
   if (object.kind === 'Project' && object.status?.traffic) lines.push(...trafficLines(object.status.traffic));
+  if (object.kind === 'Project') lines.push(...rolloutLines(object, (timestamp) => age(timestamp, now)));
   lines.push('Conditions:');
   if (!conditions || conditions.length === 0) lines.push('  <none>');
   else {

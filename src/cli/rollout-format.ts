@@ -14,6 +14,7 @@ function steppedRollout(project: ProjectObject, latestCreated: string): RolloutS
   const steps = project.spec.rollout?.steps.length ?? 0;
   const percent = project.status?.traffic?.find((target) => target.revisionName === rollout.candidate)?.percent ?? 0;
   const where = `step ${rollout.step + 1} of ${steps}, ${rollout.candidate} gets ${percent} % (${rollout.stable} the rest)`;
+  if (rollout.phase === 'Undone') return { done: true, message: `${name}: ${rollout.message ?? 'rollout undone'}` };
   if (rollout.phase === 'RolledBack')
     return { done: false, failed: true, message: `${name}: rolled back: ${rollout.message ?? ''}` };
   if (rollout.phase === 'Paused') return { done: false, message: `${name}: paused at ${where}` };

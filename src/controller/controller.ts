@@ -14,7 +14,7 @@ import { KeyedLock } from '../util/keyed-lock.js';
 import type { LeasePolicy, UsageSink } from './lease-policy.js';
 import { LeaseReconciler, leaseOfService } from './lease-reconciler.js';
 import { PoolReconciler } from './pool-reconciler.js';
-import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
+import { NO_EVENTS, type EventHistory, type EventRecorder } from '../events/event-log.js';
 import { WorkQueue } from './work-queue.js';
 import { HostMovingProxy } from './host-moving-proxy.js';
 import { declaredHostsIn } from './declared-hosts.js';
@@ -74,6 +74,8 @@ export interface ControllerOptions {
   ledger: UsageSink;
   /** Where reconcilers say what they did (`luma events`); nothing is recorded when absent. */
   events?: EventRecorder;
+  /** An object's events recorded so far: how a restarted controller knows a rollout event was announced. */
+  eventHistory?: EventHistory;
   /** Defaults to RESUME_CONFIRM_DELAY_MS. */
   resumeConfirmDelayMs?: number;
   /** Cold starts, scaling, reconciles, builds, leases and pools are counted here; nothing is when absent. */
@@ -204,6 +206,7 @@ export class Controller implements ProxyHooks {
       ...(options.stopTimeoutSeconds !== undefined ? { stopTimeoutSeconds: options.stopTimeoutSeconds } : {}),
       ...(options.stoppedRetentionMs !== undefined ? { stoppedRetentionMs: options.stoppedRetentionMs } : {}),
       ...(options.revisionHistoryLimit !== undefined ? { revisionHistoryLimit: options.revisionHistoryLimit } : {}),
+      ...(options.eventHistory ? { eventHistory: options.eventHistory } : {}),
     });
   }
 

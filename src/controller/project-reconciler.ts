@@ -15,7 +15,7 @@ import type { Logger } from '../util/logger.js';
 import { waitUntilReady } from '../util/readiness-probe.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { NO_CONTROLLER_METRICS, type ControllerMetrics } from '../metrics/controller-metrics.js';
-import { NO_EVENTS, type EventRecorder } from '../events/event-log.js';
+import { NO_EVENTS, type EventHistory, type EventRecorder } from '../events/event-log.js';
 import { setReadiness } from './conditions.js';
 import { lastCrash, loopOf, recordCrash, recordReady, stateOf } from './crash-loop.js';
 import { imageNotAllowed } from './image-policy.js';
@@ -54,7 +54,14 @@ import { RevisionHistory } from './revision-history.js';
 import { RolloutDriver, soonerOf, type RolloutOutcome } from './rollout-driver.js';
 import { DEFAULT_REVISION_HISTORY_LIMIT } from './revisions.js';
 import { NO_REVISION_STEPS, RevisionServing, type RevisionSteps } from './revision-serving.js';
-import { heldTraffic, resolveTraffic, sameTraffic, splitRoute, type ResolvedTraffic } from './traffic-route.js';
+import {
+  heldTraffic,
+  resolveTraffic,
+  sameTraffic,
+  splitRoute,
+  withDeclaredTags,
+  type ResolvedTraffic,
+} from './traffic-route.js';
 import type { ReconcileResult } from './work-queue.js';
 import type { ObservedContainers } from './container-sightings.js';
 
@@ -103,6 +110,8 @@ export interface ProjectReconcilerOptions {
   metrics?: ControllerMetrics;
   /** Container lifecycle (created, started, ready, paused, stopped): `luma events` and webhooks. */
   events?: EventRecorder;
+  /** The events recorded so far: a rollout event decided before a restart is announced once. */
+  eventHistory?: EventHistory;
   /** Admission by memory; every start is admitted when absent. */
   memory?: MemoryBudget;
   /** The operator's image allowlist (absent: every image may run), checked before every start. */
@@ -184,6 +193,7 @@ export class ProjectReconciler implements IdleContainers {
     this.rollouts = new RolloutDriver({
       proxy: options.proxy,
       events: this.events,
+      ...(options.eventHistory ? { history: options.eventHistory } : {}),
       logger: options.logger,
       now: this.now,
     });
@@ -601,7 +611,7 @@ export class ProjectReconciler implements IdleContainers {
     return { latestCreated: revision, ...(latestReady ? { latestReady } : {}) };
   }
 
-  /** The one status write of a converge: counts after the actions, and the decisions a restart must keep. */
+  /** The one status write of a converge (counts after the actions, and the decisions a restart must keep), then the rollout's events. */
   private async writeOutcome(
     seen: Observed,
     actions: ActPlan,
@@ -624,9 +634,13 @@ export class ProjectReconciler implements IdleContainers {
       instancesLeft: nextLeft(leftById(seen.project.status?.instancesLeft), actions.left, now),
       revisions,
       rollout: rollout.rollout,
-      // While a rollout holds the split, the split it decided; else spec.traffic resolved.
-      traffic: rollout.traffic ?? seen.traffic.status,
+      // While a rollout holds the split, the split it decided (declared tags kept at 0 %);
+      // else spec.traffic resolved.
+      traffic: rollout.traffic ? withDeclaredTags(rollout.traffic, seen.traffic.status) : seen.traffic.status,
     });
+    // The rollout's events only once its status is written: a crash before loses none (the
+    // next converge announces them), and one after repeats none.
+    this.rollouts.announce(seen.project.metadata.name, rollout.rollout);
   }
 
   /** A deleted project: its route and every container of it go, then its finalizer, and with it the object. */

@@ -17,27 +17,10 @@ export const REVISION_PROJECT_LABEL = 'project';
 /** Revisions kept per project when the operator sets no `revisionHistoryLimit`. */
 export const DEFAULT_REVISION_HISTORY_LIMIT = 10;
 
-/**
- * Fields that only route or scale a project: a change to them makes no revision. Every
- * other field (image, port, env, command, resources, readiness, and any field added
- * later) shapes what runs, so by default a change to it does.
- */
-export const ROUTING_FIELDS: readonly string[] = [
-  'hostnames',
-  'scaling',
-  'pool',
-  'leases',
-  'tls',
-  'traffic',
-  'rollout',
-  'timeout',
-];
-
-/** The project's spec as a revision records it. */
-export function templateOf(spec: ProjectSpec): Partial<ProjectSpec> {
-  const entries = Object.entries(spec).filter(([field]) => !ROUTING_FIELDS.includes(field));
-  return JSON.parse(JSON.stringify(Object.fromEntries(entries))) as Partial<ProjectSpec>;
-}
+// What makes a revision is the model's (revision-template.ts): `luma diff` and the watched
+// directory say the same as the controller does.
+import { templateOf } from '../model/revision-template.js';
+export { ROUTING_FIELDS, templateOf } from '../model/revision-template.js';
 
 export function revisionName(project: string, number: number): string {
   return `${project}-${number}`;

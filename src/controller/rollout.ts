@@ -6,12 +6,15 @@ import type {
   RolloutStatus,
   TrafficTarget,
 } from '../model/types.js';
+import type { RolloutUndo } from '../model/rollout-undo.js';
 import { countsSince, emptyCounts, p99Ms } from '../proxy/revision-outcomes.js';
 
 // A progressive rollout as a pure state machine (Flagger's canary analysis, in small):
 //   Progressing (step n, candidate gets steps[n].percent) → step n+1 → … → Succeeded
 //   Progressing past a limit → RolledBack (all traffic to the stable revision)
 //   Progressing ⇄ Paused (spec.rollout.paused holds the step and its clock)
+//   Progressing | Paused | RolledBack → Undone (`luma rollout undo`: the hold ends, and
+//     spec.traffic, which the undo set to all on its target, routes again)
 // A candidate that is not ready yet stays at 0 % and its step clock does not start.
 // Everything it needs between calls is in status.rollout, so a controller killed
 // mid-rollout carries on from the store; the proxy's counts are read fresh each time.
@@ -28,6 +31,8 @@ export interface RolloutInput {
   /** The candidate's counts since the proxy started (absent: none yet). */
   outcomes: RolloutCounts | undefined;
   now: number;
+  /** What `luma rollout undo` asked for (the project's annotation), if anything. */
+  undo?: RolloutUndo | undefined;
 }
 
 /** Something worth an event (and, for a rollback, a webhook). */
@@ -39,7 +44,8 @@ export interface RolloutTransition {
     | 'RolloutSucceeded'
     | 'RolloutRolledBack'
     | 'RolloutPaused'
-    | 'RolloutResumed';
+    | 'RolloutResumed'
+    | 'RolloutUndone';
   message: string;
 }
 
@@ -57,7 +63,7 @@ export function decideRollout(input: RolloutInput): RolloutDecision {
   // condition would otherwise fail every later `apply --wait`, and a later spec.rollout
   // would start from its stale stable revision).
   if (!begun) return { status: undefined, traffic: undefined, transitions };
-  const status = advance(begun, input, transitions);
+  const status = undoneBy(begun, input.undo, transitions) ?? advance(begun, input, transitions);
   return { status, traffic: trafficOf(status, input.spec), transitions };
 }
 
@@ -83,9 +89,23 @@ function begin(input: RolloutInput, transitions: RolloutTransition[]): RolloutSt
   };
 }
 
+/** An undo of this rollout while it holds the split ends it: its target becomes the stable revision. */
+function undoneBy(
+  current: RolloutStatus,
+  undo: RolloutUndo | undefined,
+  transitions: RolloutTransition[],
+): RolloutStatus | undefined {
+  if (!undo || undo.candidate !== current.candidate) return undefined;
+  if (current.phase === 'Succeeded' || current.phase === 'Undone') return undefined;
+  const message = `rollout of ${current.candidate} undone at step ${current.step + 1}; all traffic to ${undo.target}`;
+  transitions.push({ type: 'Normal', reason: 'RolloutUndone', message });
+  const { baseline: _baseline, pausedElapsedMs: _paused, limit: _limit, ...rest } = current;
+  return { ...rest, phase: 'Undone', stable: undo.target, reason: 'Undone', message };
+}
+
 function advance(current: RolloutStatus, input: RolloutInput, transitions: RolloutTransition[]): RolloutStatus {
   const { spec } = input;
-  if (current.phase === 'Succeeded' || current.phase === 'RolledBack') return current;
+  if (current.phase === 'Succeeded' || current.phase === 'RolledBack' || current.phase === 'Undone') return current;
   if (!spec) return finish(current, 'the rollout was removed from the spec', transitions);
   const held = pauseOrResume(current, input, transitions);
   if (held.phase === 'Paused') return held;
@@ -204,9 +224,9 @@ function finish(current: RolloutStatus, message: string, transitions: RolloutTra
   return { ...rest, phase: 'Succeeded', reason: 'Succeeded', message };
 }
 
-/** The split a rollout routes: none while it is over (declared traffic), all to stable until a step begins. */
+/** The split a rollout routes: none once it is over or undone (declared traffic), all to stable until a step begins. */
 export function trafficOf(status: RolloutStatus, spec: RolloutSpec | undefined): TrafficTarget[] | undefined {
-  if (status.phase === 'Succeeded') return undefined;
+  if (status.phase === 'Succeeded' || status.phase === 'Undone') return undefined;
   const percent =
     status.phase === 'RolledBack' || status.stepStartedAt === undefined ? 0 : (spec?.steps[status.step]?.percent ?? 0);
   if (percent === 0) return [{ revisionName: status.stable, percent: 100 }];
@@ -216,8 +236,9 @@ export function trafficOf(status: RolloutStatus, spec: RolloutSpec | undefined):
   ];
 }
 
-/** The project's `Rollout` condition: True once done, False once rolled back, Unknown meanwhile. */
+/** The project's `Rollout` condition: True once done, False once rolled back or undone, Unknown meanwhile. */
 export function rolloutCondition(status: RolloutStatus): Omit<Condition, 'lastTransitionTime'> {
-  const state = status.phase === 'Succeeded' ? 'True' : status.phase === 'RolledBack' ? 'False' : 'Unknown';
+  const over = status.phase === 'RolledBack' || status.phase === 'Undone';
+  const state = status.phase === 'Succeeded' ? 'True' : over ? 'False' : 'Unknown';
   return { type: 'Rollout', status: state, reason: status.phase, message: status.message ?? '' };
 }

@@ -37,7 +37,8 @@ export function resolveTraffic(
   held?: readonly TrafficTarget[],
 ): ResolvedTraffic {
   const ready = readyRevisions(revisions);
-  const status = held ? [...held] : declaredTraffic(project, revisions, ready);
+  const declared = declaredTraffic(project, revisions, ready);
+  const status = held ? withDeclaredTags(held, declared) : declared;
   const newestReady = latestReady(revisions, ready);
   if (!held && !declaresTraffic(project)) return { status, shares: [], latestReady: newestReady, wakeOwn: false };
   const byName = new Map(revisions.map((revision) => [revision.metadata.name, revision]));
@@ -74,12 +75,14 @@ export function splitRoute(route: DeployRequest, traffic: ResolvedTraffic, own: 
 
 /**
  * The split a rollout holds instead of spec.traffic: status.traffic while a rollout of
- * `own` is under way, paused or rolled back; and, for a project with spec.rollout whose
+ * `own` is under way, paused or rolled back (not once undone); and, for a project with spec.rollout whose
  * newest revision the rollout has not taken up yet, all on the last good revision, so a
  * new revision gets no request before the rollout's first step gives it one.
  */
 export function heldTraffic(project: ProjectObject, own: string): TrafficTarget[] | undefined {
   const rollout = project.status?.rollout;
+  // An undone rollout holds nothing: spec.traffic, which the undo wrote, routes.
+  if (rollout?.phase === 'Undone' && rollout.candidate === own) return undefined;
   if (rollout && rollout.phase !== 'Succeeded' && rollout.candidate === own) return project.status?.traffic;
   // The last good revision as the rollout takes it (rollout.ts begin): not latestReady,
   // which a canary becomes at its first step and stays after a rollback.
@@ -93,9 +96,23 @@ export function heldTraffic(project: ProjectObject, own: string): TrafficTarget[
   return undefined;
 }
 
-/** Whether two splits route the same shares (tags and URLs aside). */
+/**
+ * A held split with the project's declared tags kept, each as a 0 % share of the revision
+ * it names: a rollout decides the weights, but a tag hostname keeps reaching its revision
+ * (not 404) while it holds them. Tags in `held` (kept at an earlier write) are replaced.
+ */
+export function withDeclaredTags(held: readonly TrafficTarget[], declared: readonly TrafficTarget[]): TrafficTarget[] {
+  const tagged = declared.flatMap((target) =>
+    target.tag === undefined ? [] : [{ revisionName: target.revisionName, percent: 0, tag: target.tag }],
+  );
+  return [...held.filter((target) => target.tag === undefined), ...tagged];
+}
+
+/** Whether two splits route the same shares (tags, URLs and 0 % shares aside). */
 export function sameTraffic(a: readonly TrafficTarget[], b: readonly TrafficTarget[]): boolean {
   const key = (targets: readonly TrafficTarget[]): string =>
-    JSON.stringify(targets.map((target) => [target.revisionName, target.percent]));
+    JSON.stringify(
+      targets.filter((target) => target.percent > 0).map((target) => [target.revisionName, target.percent]),
+    );
   return key(a) === key(b);
 }

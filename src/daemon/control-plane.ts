@@ -320,6 +320,7 @@ function createController(
     policy: settings,
     ledger: parts.ledger,
     events: parts.events.recorder('controller'),
+    eventHistory: (object) => parts.events.list({ kind: object.kind, name: object.name }),
     metrics: new PrometheusControllerMetrics(options.metrics),
     admission: settings.admission,
     secrets: parts.secrets,

@@ -32,6 +32,9 @@ export interface EventRecorder {
   record(object: EventObjectRef, type: EventType, reason: string, message: string): void;
 }
 
+/** An object's events as recorded so far (a log's list, filtered to the object). */
+export type EventHistory = (object: EventObjectRef) => readonly LumaEvent[];
+
 export interface EventFilter {
   kind?: string;
   name?: string;

@@ -202,7 +202,7 @@ export interface ProjectStatus extends BaseStatus {
   rollout?: RolloutStatus;
 }
 
-export type RolloutPhase = 'Progressing' | 'Paused' | 'Succeeded' | 'RolledBack';
+export type RolloutPhase = 'Progressing' | 'Paused' | 'Succeeded' | 'RolledBack' | 'Undone';
 
 /** Counts of a revision's answers as the proxy saw them (src/proxy/revision-outcomes.ts). */
 export interface RolloutCounts {
@@ -213,7 +213,7 @@ export interface RolloutCounts {
 
 export interface RolloutStatus {
   phase: RolloutPhase;
-  /** The last good revision: all traffic returns to it on a rollback. */
+  /** The last good revision: all traffic returns to it on a rollback (an undo's target once undone). */
   stable: string;
   /** The revision being rolled out. */
   candidate: string;
@@ -229,6 +229,17 @@ export interface RolloutStatus {
   message?: string;
   /** The limit a rolled-back step passed, and what was observed. */
   limit?: { name: 'maxErrorRate' | 'maxLatencyP99Ms'; value: number; observed: number; requests: number };
+  /** The transitions decided at this write, each announced once as an event after it. */
+  pendingEvents?: RolloutEventRecord[];
+}
+
+/** A rollout transition written to status before its event is recorded (a crash between loses nothing). */
+export interface RolloutEventRecord {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  /** When it was decided (RFC 3339): an event of the same reason and message recorded since is this one. */
+  decidedAt: string;
 }
 
 export interface ProjectRevisions {

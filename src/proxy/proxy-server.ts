@@ -281,6 +281,7 @@ export class ProxyServer implements ProxyManagement {
       );
     }
     const { service, removed } = this.routes.apply(request, moves);
+    this.outcomes.keepOnly(this.routes.revisionsRouted());
     traceWake('proxy-route-applied', service.name);
     this.metrics.serviceDeployed(service.name);
     await this.persist();
@@ -292,6 +293,7 @@ export class ProxyServer implements ProxyManagement {
   async remove(name: string): Promise<void> {
     const service = this.routes.remove(name);
     if (!service) throw new UnknownServiceError(name);
+    this.outcomes.keepOnly(this.routes.revisionsRouted());
     this.stopRewake(name);
     this.metrics.serviceRemoved(name);
     await this.persist();

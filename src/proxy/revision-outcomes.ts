@@ -44,9 +44,13 @@ export class RevisionOutcomes {
     return copy;
   }
 
-  /** A removed revision's counts go with it. */
-  forget(revision: string): void {
-    this.counts.delete(revision);
+  /**
+   * Only revisions some route still names keep their counts: a pruned revision's, or a
+   * deleted project's, go, so the map never outgrows the route table. An answer that
+   * finishes after its route went counts again, and goes at the next sweep.
+   */
+  keepOnly(routed: ReadonlySet<string>): void {
+    for (const revision of this.counts.keys()) if (!routed.has(revision)) this.counts.delete(revision);
   }
 }
 

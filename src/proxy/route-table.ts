@@ -175,6 +175,16 @@ export class RouteTable {
     return [...this.services.values()];
   }
 
+  /** Every revision a route names: the revision a service serves, and each of its split's shares. */
+  revisionsRouted(): Set<string> {
+    const routed = new Set<string>();
+    for (const service of this.services.values()) {
+      if (service.revision !== undefined) routed.add(service.revision);
+      for (const share of service.split?.shares ?? []) routed.add(share.revision);
+    }
+    return routed;
+  }
+
   /**
    * Throws what apply() would throw, changing nothing; returns the targets that would be new.
    * Hosts are judged as they stand after the deploy and every move together.

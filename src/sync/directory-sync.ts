@@ -2,6 +2,8 @@ import type { AdmissionSettings } from '../apply/admission.js';
 import { AdmissionIndex } from '../apply/admission-index.js';
 import { applyDocuments, type ContextResolver } from '../apply/apply.js';
 import type { EventRecorder } from '../events/event-log.js';
+import { revisionChange } from '../model/revision-change.js';
+import type { LumaObject } from '../model/types.js';
 import { readFile } from 'node:fs/promises';
 import { formatIssue, ManifestError, parseManifests, type ManifestIssue, type ParsedDocument } from '../model/parse.js';
 import { errorMessage } from '../util/error-message.js';
@@ -374,6 +376,14 @@ export class DirectorySync {
     }
   }
 
+  /** A project change that makes a revision says so, as `luma diff` does: a rollout, not a replacement. */
+  private logRevisionChange(file: ParsedFile, live: LumaObject | undefined, applied: LumaObject): void {
+    if (live?.kind !== 'Project' || applied.kind !== 'Project') return;
+    const note = revisionChange(live, applied);
+    if (note !== undefined)
+      this.options.logger.info({ file: file.displayPath, kind: 'Project', name: applied.metadata.name }, note);
+  }
+
   /** An unchanged file the plan asks for other objects than it applied last (one of them now declared twice): it is parsed after all. */
   private async readAgain(file: UnchangedFile): Promise<ParsedFile> {
     this.appliedFiles.forget(file.file);
@@ -394,6 +404,12 @@ export class DirectorySync {
       // A resourceVersion in a watched file would pin it to one moment of the store.
       delete doc.object.metadata.resourceVersion;
     }
+    // Projects as they were, to say whether the change makes a revision (only changed files get here).
+    const live = new Map(
+      documents
+        .filter((doc) => doc.object.kind === 'Project')
+        .map((doc) => [doc.object.metadata.name, this.options.store.get('Project', doc.object.metadata.name)]),
+    );
     const applied = await applyDocuments(this.options.store, documents, {
       settings: this.options.admission,
       resolveContext: this.options.resolveContext,
@@ -411,6 +427,7 @@ export class DirectorySync {
         { file: file.displayPath, kind: object.kind, name: object.name, result: object.result },
         'applied manifest',
       );
+      if (object.kind === 'Project') this.logRevisionChange(file, live.get(object.name), object.object);
     }
     const buildsImage = file.documents.some(
       (doc) => doc.object.kind === 'Image' && doc.object.spec.build !== undefined,

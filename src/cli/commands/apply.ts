@@ -6,6 +6,7 @@ import { CliError, nameTooLarge, type ApiClient } from '../api-client.js';
 import { apiClient, collect, readStdin } from '../common.js';
 import { DIFF_EXIT, EXIT } from '../exit-codes.js';
 import { diffObject } from '../object-diff.js';
+import { revisionChange } from '../../model/revision-change.js';
 import { declaresNothing, noObjectsMessage } from '../empty-manifests.js';
 import { waitForObjects } from '../object-waiter.js';
 import { stdoutStyle, styleWord } from '../style.js';
@@ -94,6 +95,10 @@ async function diff(api: ApiClient, args: DiffArguments): Promise<number> {
     if (text === '') continue;
     changed = true;
     process.stdout.write(text);
+    const live = result.live ?? null;
+    const note =
+      result.object.kind === 'Project' && live?.kind === 'Project' ? revisionChange(live, result.object) : undefined;
+    if (note !== undefined) process.stdout.write(`project/${result.name}: ${note}\n`);
   }
   return changed ? DIFF_EXIT.different : DIFF_EXIT.same;
 }

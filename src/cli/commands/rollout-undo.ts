@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ProjectObject, RevisionObject } from '../../model/types.js';
+import { ROLLOUT_UNDO_ANNOTATION, formatRolloutUndo } from '../../model/rollout-undo.js';
 import { CliError, type ApiClient } from '../api-client.js';
 import { apiClient } from '../common.js';
 import { EXIT } from '../exit-codes.js';
@@ -9,6 +10,8 @@ import { EXIT } from '../exit-codes.js';
 // recorded (nothing is rebuilt): the command sets spec.traffic to send it every request,
 // and the controller routes it at once (a cold revision's requests are held until it
 // answers). A manifest applied later declares its own traffic again, as with kubectl.
+// During a progressive rollout, undo goes back to the rollout's stable (last good)
+// revision and stamps the project so the controller ends the rollout's hold on the split.
 
 /** The revision with the largest share now; the newest ready one when status says nothing. */
 function servingNow(project: ProjectObject): string | undefined {
@@ -16,7 +19,15 @@ function servingNow(project: ProjectObject): string | undefined {
   return traffic[0]?.revisionName ?? project.status?.revisions?.latestReady;
 }
 
-/** Revision N, or else the newest one older than the revision serving now. */
+/** The candidate of a rollout that holds the split now (under way, paused or rolled back). */
+export function rolloutHolding(project: ProjectObject): { candidate: string; stable: string } | undefined {
+  const rollout = project.status?.rollout;
+  if (!rollout || rollout.phase === 'Succeeded' || rollout.phase === 'Undone') return undefined;
+  if (rollout.candidate !== project.status?.revisions?.latestCreated) return undefined;
+  return { candidate: rollout.candidate, stable: rollout.stable };
+}
+
+/** Revision N; else, during a rollout, its stable revision; else the newest one older than the revision serving now. */
 export function undoTarget(
   project: ProjectObject,
   revisions: readonly RevisionObject[],
@@ -29,6 +40,9 @@ export function undoTarget(
       throw new CliError(`project/${name} has no revision ${toRevision} (see: luma rollout history project/${name})`);
     return found;
   }
+  const holding = rolloutHolding(project);
+  const stable = holding && revisions.find((revision) => revision.metadata.name === holding.stable);
+  if (stable) return stable;
   const current = revisions.find((revision) => revision.metadata.name === servingNow(project));
   const older = revisions.filter((revision) => revision.spec.number < (current?.spec.number ?? 0));
   const previous = older.sort((a, b) => b.spec.number - a.spec.number)[0];
@@ -49,8 +63,22 @@ async function undo(api: ApiClient, name: string, toRevision: number | undefined
   const target = undoTarget(object, revisions, toRevision);
   const revisionName = target.metadata.name;
   // resourceVersion kept: a change made meanwhile is refused (409), never overwritten.
-  await api.put({ ...object, spec: { ...object.spec, traffic: [{ revisionName, percent: 100 }] } });
-  process.stdout.write(`project/${name} rolled back: all traffic to revision ${revisionName}\n`);
+  await api.put({
+    ...object,
+    metadata: withUndoStamp(object, revisionName),
+    spec: { ...object.spec, traffic: [{ revisionName, percent: 100 }] },
+  });
+  const holding = rolloutHolding(object);
+  const stopped = holding ? ` (rollout of ${holding.candidate} stopped)` : '';
+  process.stdout.write(`project/${name} rolled back: all traffic to revision ${revisionName}${stopped}\n`);
+}
+
+/** The metadata to write: with the undo annotation when a rollout holds the split, so the controller ends it. */
+function withUndoStamp(project: ProjectObject, target: string): ProjectObject['metadata'] {
+  const holding = rolloutHolding(project);
+  if (!holding) return project.metadata;
+  const stamp = formatRolloutUndo({ candidate: holding.candidate, target });
+  return { ...project.metadata, annotations: { ...project.metadata.annotations, [ROLLOUT_UNDO_ANNOTATION]: stamp } };
 }
 
 function revisionNumber(raw: string): number {
@@ -65,11 +93,16 @@ export function registerRolloutUndo(rollout: Command, projectName: (target: stri
     .command('undo')
     .description("Send all of a project's traffic back to an earlier revision")
     .argument('<project>', 'project/NAME')
-    .option('--to-revision <number>', 'the revision to go back to (default: the one before the revision serving now)')
+    .option(
+      '--to-revision <number>',
+      "the revision to go back to (default: a rollout's stable revision, else the one before the revision serving now)",
+    )
     .addHelpText(
       'after',
       `
 Sets spec.traffic to send every request to that revision; it runs as it was recorded.
+During a progressive rollout it goes back to the rollout's stable revision and ends the
+rollout (status.rollout says Undone).
 Requests in flight finish where they are; a revision scaled to zero has its requests
 held until it answers. A manifest applied later declares its own traffic again.
 

@@ -6,6 +6,7 @@ import { RolloutDriver } from '../../../src/controller/rollout-driver.js';
 import { API_VERSION, type ProjectObject, type RolloutStatus } from '../../../src/model/types.js';
 import { BUILT_IN_PROJECT_SETTINGS } from '../../../src/model/project-settings.js';
 import { LATENCY_BOUNDS_MS } from '../../../src/proxy/revision-outcomes.js';
+import { ROLLOUT_UNDO_ANNOTATION } from '../../../src/model/rollout-undo.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { FakeProxy } from '../../support/fakes/fake-proxy.js';
 
@@ -66,6 +67,9 @@ describe('RolloutDriver', () => {
     expect(outcome.rollout).toMatchObject({ phase: 'RolledBack', limit: { name: 'maxErrorRate', observed: 0.4 } });
     expect(outcome.traffic).toEqual([{ revisionName: 'web-1', percent: 100 }]);
     expect(outcome.requeue).toBeUndefined();
+    // The status write comes first: no event until it is announced after that write.
+    expect(log.list()).toEqual([]);
+    driver.announce('web', outcome.rollout);
     const [event] = log.list();
     expect(event).toMatchObject({ type: 'Warning', reason: 'RolloutRolledBack' });
     expect(event?.message).toContain('maxErrorRate passed: 5xx rate 0.4 > 0.1 over 20 requests');
@@ -159,5 +163,77 @@ describe('RolloutDriver', () => {
     expect(outcome.rollout?.phase).toBe('Succeeded');
     expect(outcome.traffic).toBeNull();
     expect(outcome.requeue).toEqual({ requeueAfterMs: 0 });
+  });
+
+  it('`luma rollout undo` (the annotation) ends the rollout: an event, and the declared split at once', async () => {
+    const proxy = new FakeProxy();
+    const log = new MemoryEventLog();
+    const driver = new RolloutDriver({ proxy, events: log.recorder('c'), logger: silentLogger(), now: () => T0 });
+    const web = project(STEP);
+    web.metadata.annotations = { [ROLLOUT_UNDO_ANNOTATION]: 'web-2:web-1' };
+    const outcome = await driver.step(web, { latestCreated: 'web-2', latestReady: 'web-2' });
+    expect(outcome.rollout).toMatchObject({ phase: 'Undone', stable: 'web-1', reason: 'Undone' });
+    expect(outcome.traffic).toBeNull();
+    expect(outcome.requeue).toEqual({ requeueAfterMs: 0 });
+    driver.announce('web', outcome.rollout);
+    expect(log.list().map((event) => [event.type, event.reason, event.message])).toEqual([
+      ['Normal', 'RolloutUndone', 'rollout of web-2 undone at step 1; all traffic to web-1'],
+    ]);
+  });
+
+  describe('a controller restarted between the status write and the event', () => {
+    const log = (): MemoryEventLog => new MemoryEventLog({ now: () => T0 + 5_000 });
+    function driverOn(events: MemoryEventLog): RolloutDriver {
+      const proxy = new FakeProxy();
+      proxy.outcomes.set('web-2', counts(20, 8));
+      return new RolloutDriver({
+        proxy,
+        events: events.recorder('controller'),
+        history: (object) => events.list({ kind: object.kind, name: object.name }),
+        logger: silentLogger(),
+        now: () => T0 + 5_000,
+      });
+    }
+    const REVISIONS = { latestCreated: 'web-2', latestReady: 'web-2' };
+    const rolledBack = (events: MemoryEventLog): number[] =>
+      events.list().flatMap((event) => (event.reason === 'RolloutRolledBack' ? [event.count] : []));
+
+    it('after the write, before the event: the restarted one announces it, once', async () => {
+      const events = log();
+      const first = await driverOn(events).step(project(STEP), REVISIONS);
+      // Written (what the reconciler's status write stores), then the process dies.
+      const stored = project(JSON.parse(JSON.stringify(first.rollout)) as RolloutStatus);
+      expect(stored.status?.rollout?.pendingEvents?.map((record) => record.reason)).toEqual(['RolloutRolledBack']);
+      expect(rolledBack(events)).toEqual([]);
+      const restarted = driverOn(events);
+      const again = await restarted.step(stored, REVISIONS);
+      expect(rolledBack(events)).toEqual([1]);
+      restarted.announce('web', again.rollout);
+      await restarted.step(stored, REVISIONS);
+      expect(rolledBack(events)).toEqual([1]);
+    });
+
+    it('after the event: the restarted one finds it in the log and does not repeat it', async () => {
+      const events = log();
+      const before = driverOn(events);
+      const first = await before.step(project(STEP), REVISIONS);
+      before.announce('web', first.rollout);
+      expect(rolledBack(events)).toEqual([1]);
+      const stored = project(JSON.parse(JSON.stringify(first.rollout)) as RolloutStatus);
+      const restarted = driverOn(events);
+      const again = await restarted.step(stored, REVISIONS);
+      restarted.announce('web', again.rollout);
+      expect(rolledBack(events)).toEqual([1]);
+    });
+
+    it('before the write: nothing was announced, and the decision made again is, once', async () => {
+      const events = log();
+      await driverOn(events).step(project(STEP), REVISIONS);
+      const restarted = driverOn(events);
+      const again = await restarted.step(project(STEP), REVISIONS);
+      restarted.announce('web', again.rollout);
+      restarted.announce('web', again.rollout);
+      expect(rolledBack(events)).toEqual([1]);
+    });
   });
 });

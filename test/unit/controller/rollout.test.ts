@@ -249,6 +249,43 @@ describe('decideRollout', () => {
     });
   });
 
+  it('an undo of the rollout under way ends its hold: Undone, its target stable, declared traffic again', () => {
+    const undo = { candidate: 'web-2', target: 'web-1' };
+    for (const previous of [
+      STEP1,
+      { ...STEP1, phase: 'Paused' as const },
+      { ...STEP1, phase: 'RolledBack' as const },
+    ]) {
+      const decision = decideRollout(input({ previous, outcomes: counts(40), now: T0 + 5_000, undo }));
+      expect(decision.status).toMatchObject({ phase: 'Undone', stable: 'web-1', candidate: 'web-2', reason: 'Undone' });
+      expect(decision.traffic).toBeUndefined();
+      expect(decision.transitions).toEqual([
+        { type: 'Normal', reason: 'RolloutUndone', message: 'rollout of web-2 undone at step 1; all traffic to web-1' },
+      ]);
+      expect(rolloutCondition(decision.status!)).toMatchObject({ status: 'False', reason: 'Undone' });
+      // Looked at again (the annotation still there): undone once, no second event.
+      const again = decideRollout(input({ previous: decision.status, now: T0 + 6_000, undo }));
+      expect(again.status?.phase).toBe('Undone');
+      expect(again.transitions).toEqual([]);
+    }
+    // --to-revision: the target becomes the stable revision a later rollout starts from.
+    const toZero = decideRollout(input({ previous: STEP1, undo: { candidate: 'web-2', target: 'web-0' } }));
+    expect(toZero.status?.stable).toBe('web-0');
+    const next = decideRollout(input({ previous: toZero.status, candidate: 'web-3', undo: undefined }));
+    expect(next.status).toMatchObject({ phase: 'Progressing', stable: 'web-0', candidate: 'web-3' });
+  });
+
+  it('an undo stamped for an older candidate, or after success, changes nothing', () => {
+    const stale = decideRollout(
+      input({ previous: STEP1, now: T0 + 5_000, undo: { candidate: 'web-1', target: 'web-0' } }),
+    );
+    expect(stale.status?.phase).toBe('Progressing');
+    const done = { ...STEP1, phase: 'Succeeded' as const };
+    const after = decideRollout(input({ previous: done, undo: { candidate: 'web-2', target: 'web-1' } }));
+    expect(after.status?.phase).toBe('Succeeded');
+    expect(after.transitions).toEqual([]);
+  });
+
   it('gives a resumed step the time it had left', () => {
     const paused: RolloutStatus = { ...STEP1, phase: 'Paused', pausedElapsedMs: 20_000 };
     const resumed = decideRollout(input({ previous: paused, outcomes: counts(50), now: T0 + 600_000 })).status!;

@@ -70,6 +70,13 @@ describe('heldTraffic', () => {
     expect(heldTraffic(project(done), 'web-3')).toEqual([{ revisionName: 'web-2', percent: 100 }]);
   });
 
+  it('an undone rollout holds nothing; a newer revision waits on the undo target', () => {
+    const undone = { ...rollout('Undone'), stable: 'web-0' };
+    const status: ProjectStatus = { rollout: undone, traffic: SPLIT, revisions: { latestCreated: 'web-2' } };
+    expect(heldTraffic(project(status), 'web-2')).toBeUndefined();
+    expect(heldTraffic(project(status), 'web-3')).toEqual([{ revisionName: 'web-0', percent: 100 }]);
+  });
+
   it('no spec.rollout, or no revision ready before: nothing held', () => {
     const status: ProjectStatus = { revisions: { latestCreated: 'web-2', latestReady: 'web-1' } };
     expect(heldTraffic(project(status, false), 'web-2')).toBeUndefined();
@@ -85,6 +92,28 @@ describe('resolveTraffic with a held split', () => {
       ['web-1', 90, 'revision.web.1'],
       ['web-2', 10, 'web'],
     ]);
+  });
+
+  it("keeps the project's declared tags as 0 % shares, so their hostnames still reach their revisions", () => {
+    const web = project();
+    web.spec.traffic = [
+      { revisionName: 'web-1', percent: 100, tag: 'stable' },
+      { latestRevision: true, percent: 0, tag: 'next' },
+    ];
+    // The held split as written at an earlier converge, tags and all: the tags are refreshed, not doubled.
+    const written = [...SPLIT, { revisionName: 'web-1', percent: 0, tag: 'old' }];
+    const resolved = resolveTraffic(web, [revision(1), revision(2)], 'web-2', written);
+    expect(resolved.status).toEqual([
+      ...SPLIT,
+      { revisionName: 'web-1', percent: 0, tag: 'stable' },
+      { revisionName: 'web-2', percent: 0, tag: 'next' },
+    ]);
+    expect(resolved.shares.map((share) => [share.revision, share.weight, share.service, share.hosts])).toEqual([
+      ['web-1', 90, 'revision.web.1', ['stable---web.localhost']],
+      ['web-2', 10, 'web', ['next---web.localhost']],
+    ]);
+    // The kept tags move no weight: the rollout's split is routed as it is, no reroute.
+    expect(sameTraffic(SPLIT, resolved.status)).toBe(true);
   });
 
   it('without one and without spec.traffic, no split at all', () => {

@@ -58,6 +58,37 @@ describe('per-revision outcome counts', () => {
     expect((await proxy.getService('web'))?.revision).toBe('web-2');
   });
 
+  it('forgets a revision once no route names it: the map shrinks as revisions and projects go', async () => {
+    const proxy = new ProxyServer();
+    const { port } = await proxy.listen('127.0.0.1', 0);
+    cleanups.push(() => proxy.close());
+    const target = await backend();
+    const web = { service: 'web', hosts: ['web.localhost'], targets: [target] };
+    await proxy.deploy({ ...web, revision: 'web-1' });
+    await get(port, 'web.localhost', '/');
+    // Revision 2 splits with 1 (served by its own service): both stay counted.
+    await proxy.deploy({ service: 'revision.web.1', hosts: [], targets: [target], revision: 'web-1' });
+    const split = [
+      { service: 'revision.web.1', revision: 'web-1', weight: 50 },
+      { service: 'web', revision: 'web-2', weight: 50 },
+    ];
+    await proxy.deploy({ ...web, revision: 'web-2', split });
+    for (let i = 0; i < 4; i++) await get(port, 'web.localhost', '/');
+    await proxy.deploy({ service: 'api', hosts: ['api.localhost'], targets: [target], revision: 'api-1' });
+    await get(port, 'api.localhost', '/');
+    expect(Object.keys(await proxy.revisionOutcomes()).sort()).toEqual(['api-1', 'web-1', 'web-2']);
+
+    // The split ends and revision 1's service goes (pruned): its counts go with it.
+    await proxy.deploy({ ...web, revision: 'web-2', split: [] });
+    expect(Object.keys(await proxy.revisionOutcomes()).sort()).toEqual(['api-1', 'web-1', 'web-2']);
+    await proxy.remove('revision.web.1');
+    expect(Object.keys(await proxy.revisionOutcomes()).sort()).toEqual(['api-1', 'web-2']);
+    // The project is deleted: its route goes, and so do its revision's counts.
+    await proxy.remove('web');
+    expect(Object.keys(await proxy.revisionOutcomes())).toEqual(['api-1']);
+    expect((await proxy.revisionOutcomes())['api-1']).toMatchObject({ requests: 1 });
+  });
+
   it('reaches a controller over the management socket', async () => {
     const proxy = new ProxyServer();
     const { port } = await proxy.listen('127.0.0.1', 0);

@@ -12,7 +12,8 @@ import { InProcessScanner, type DirectoryScanner } from '../../../src/sync/scann
 import { ScanWorkerError } from '../../../src/sync/scan-process.js';
 import { contentHash, type KnownFile } from '../../../src/sync/scan.js';
 import { SOURCE_FILE_ANNOTATION } from '../../../src/sync/ownership.js';
-import { silentLogger } from '../../../src/util/logger.js';
+import { createLogger, silentLogger, type Logger } from '../../../src/util/logger.js';
+import { PassThrough } from 'node:stream';
 import { FakeClock, settle } from '../../support/fakes/fake-clock.js';
 
 // One pass of the watched directory against a real (temporary) directory and file store:
@@ -48,6 +49,7 @@ function newSync(
   settings: Partial<SyncSettings> = {},
   clock?: FakeClock,
   scanner: DirectoryScanner = new InProcessScanner(clock),
+  logger: Logger = silentLogger(),
 ): DirectorySync {
   return new DirectorySync({
     dir,
@@ -57,7 +59,7 @@ function newSync(
     admission: DEFAULT_SETTINGS,
     resolveContext: () => Promise.reject(new Error('no contexts in these tests')),
     events: events.recorder('sync'),
-    logger: silentLogger(),
+    logger,
     // In the process: the write-finish window follows the fake clock (scan-process.test.ts covers the worker).
     scanner,
     ...(clock ? { clock } : { now: () => now }),
@@ -126,6 +128,28 @@ describe('DirectorySync', () => {
     expect(status.pruned).toEqual(['Project/beta']);
     expect(projectNames()).toEqual(['alpha']);
     expect(events.list({ name: 'beta' }).map((event) => event.reason)).toEqual(['Applied', 'Pruned']);
+  });
+
+  it('logs that a change to what a project runs makes its next revision and rolls out, not a replacement', async () => {
+    const lines: string[] = [];
+    const stream = new PassThrough();
+    stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
+    const sync = newSync({}, undefined, undefined, createLogger({ format: 'json', stream }));
+    await write('a.yaml', projectYaml('alpha', { VERSION: 'one' }));
+    await sync.pass();
+    // The controller recorded revision 1 and it serves.
+    await store.mutateStatus('Project', 'alpha', (current) => ({
+      ...current.status,
+      revisions: { latestCreated: 'alpha-1', latestReady: 'alpha-1' },
+    }));
+    await write('a.yaml', projectYaml('alpha', { VERSION: 'two' }));
+    await sync.pass();
+    await new Promise((resolve) => setImmediate(resolve));
+    const said = lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
+    expect(said).toContain(
+      'will make revision alpha-2 and roll out to it: alpha-1 keeps serving until it is ready, then it takes all traffic (not a replacement)',
+    );
+    expect(said.filter((msg) => msg.startsWith('will make'))).toHaveLength(1);
   });
 
   it('prunes an object that disappears from a file that declares several', async () => {
