@@ -23,39 +23,18 @@ export interface ActivityRow extends ActivitySnapshot {
   service: string;
 }
 
+/** One report: the heartbeat and the changed rows commit together, or none of them does. */
 export async function writeReport(pool: pg.Pool, report: ActivityReport): Promise<void> {
   const client = await pool.connect();
-  const { controller } = report;
   try {
     await client.query('BEGIN');
     await client.query(
       `INSERT INTO luma_proxy_reporters (controller) VALUES ($1)
          ON CONFLICT (controller) DO UPDATE SET seen_at = now()`,
-      [controller],
+      [report.controller],
     );
-    for (const [service, activity] of report.activity)
-      await client.query(
-        `INSERT INTO luma_proxy_activity (controller, service, last_activity_at, in_flight, waiting)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (controller, service) DO UPDATE SET
-           last_activity_at = EXCLUDED.last_activity_at, in_flight = EXCLUDED.in_flight, waiting = EXCLUDED.waiting`,
-        [controller, service, activity.lastActivityAt ?? null, activity.inFlight, activity.waiting],
-      );
-    if (report.goneServices.length > 0)
-      await client.query('DELETE FROM luma_proxy_activity WHERE controller = $1 AND service = ANY($2)', [
-        controller,
-        report.goneServices,
-      ]);
-    for (const [revision, counts] of report.outcomes)
-      await client.query(
-        `INSERT INTO luma_proxy_outcomes (controller, revision, counts) VALUES ($1, $2, $3)
-           ON CONFLICT (controller, revision) DO UPDATE SET counts = EXCLUDED.counts`,
-        [controller, revision, JSON.stringify(counts)],
-      );
-    if (report.goneRevisions.length > 0)
-      await client.query('DELETE FROM luma_proxy_outcomes WHERE controller = $1 AND revision = ANY($2)', [
-        controller,
-        report.goneRevisions,
-      ]);
+    await writeActivity(client, report);
+    await writeOutcomes(client, report);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -63,6 +42,41 @@ export async function writeReport(pool: pg.Pool, report: ActivityReport): Promis
   } finally {
     client.release();
   }
+}
+
+async function writeActivity(
+  client: pg.PoolClient,
+  { controller, activity, goneServices }: ActivityReport,
+): Promise<void> {
+  for (const [service, snapshot] of activity)
+    await client.query(
+      `INSERT INTO luma_proxy_activity (controller, service, last_activity_at, in_flight, waiting)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (controller, service) DO UPDATE SET
+         last_activity_at = EXCLUDED.last_activity_at, in_flight = EXCLUDED.in_flight, waiting = EXCLUDED.waiting`,
+      [controller, service, snapshot.lastActivityAt ?? null, snapshot.inFlight, snapshot.waiting],
+    );
+  if (goneServices.length > 0)
+    await client.query('DELETE FROM luma_proxy_activity WHERE controller = $1 AND service = ANY($2)', [
+      controller,
+      goneServices,
+    ]);
+}
+
+async function writeOutcomes(
+  client: pg.PoolClient,
+  { controller, outcomes, goneRevisions }: ActivityReport,
+): Promise<void> {
+  for (const [revision, counts] of outcomes)
+    await client.query(
+      `INSERT INTO luma_proxy_outcomes (controller, revision, counts) VALUES ($1, $2, $3)
+         ON CONFLICT (controller, revision) DO UPDATE SET counts = EXCLUDED.counts`,
+      [controller, revision, JSON.stringify(counts)],
+    );
+  if (goneRevisions.length > 0)
+    await client.query('DELETE FROM luma_proxy_outcomes WHERE controller = $1 AND revision = ANY($2)', [
+      controller,
+      goneRevisions,
+    ]);
 }
 
 /** The activity rows of every other controller that reported within `freshMs` (by the database's clock). */
