@@ -173,6 +173,7 @@ async function feedProxies(
   return startSharedRoutes({
     url: options.store,
     proxy: options.proxy,
+    id: leadership.id,
     leading: () => leadership.leading(),
     fence: () => leadership.fence(),
     wake: (service, requestId) => controller()?.wake(service, requestId),

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { API_PREFIX } from '../../src/api/wire.js';
 import type { ProjectObject } from '../../src/model/types.js';
-import { containersOf, TEST_IMAGE } from '../support/docker.js';
+import { containersOf, docker, runningContainersOf, TEST_IMAGE } from '../support/docker.js';
 import { apiFetch, eventually, projectManifest, request, runCli, type LumaProcess } from '../support/luma.js';
 import { lumaUpFor } from '../support/luma-up-fixture.js';
 
@@ -40,9 +40,9 @@ describe('controllers sharing a PostgreSQL store fail over', () => {
   );
   const { instance, start } = fixture;
 
-  async function apply(luma: LumaProcess, name: string): Promise<void> {
+  async function apply(luma: LumaProcess, name: string, idleTimeout?: string): Promise<void> {
     const file = path.join(fixture.dir, `${name}.yaml`);
-    await writeFile(file, projectManifest(name, { image: TEST_IMAGE, hostnames: [`${name}.localhost`] }));
+    await writeFile(file, projectManifest(name, { image: TEST_IMAGE, hostnames: [`${name}.localhost`], idleTimeout }));
     const applied = await runCli(['apply', '-f', file], { api: luma.api });
     expect(applied.code, applied.stderr).toBe(0);
   }
@@ -97,6 +97,24 @@ describe('controllers sharing a PostgreSQL store fail over', () => {
     });
     expect(refused.status).toBe(409);
     expect(((await refused.json()) as { error: string }).error).toBe('Standby');
+  });
+
+  it("keeps a project up while its traffic comes only through the standby's proxy", async () => {
+    await apply(b, 'busy', '5s');
+    expect((await request(b.proxyPort, 'busy.localhost')).status).toBe(200);
+    const [running] = await runningContainersOf(instance, 'busy');
+    const startedAt = (await docker.getContainer(running?.Id ?? '').inspect()).State.StartedAt;
+    // Two and a half idle timeouts of steady requests, none through the leader's proxy.
+    const until = performance.now() + 12_500;
+    while (performance.now() < until) {
+      expect((await request(b.proxyPort, 'busy.localhost')).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const after = await runningContainersOf(instance, 'busy');
+    expect(after.map((container) => container.Id)).toEqual([running?.Id]);
+    expect((await docker.getContainer(running?.Id ?? '').inspect()).State.StartedAt).toBe(startedAt);
+    // Once the requests stop, the leader idles it as usual.
+    await eventually(async () => (await runningContainersOf(instance, 'busy')).length === 0, 20_000, 'busy idled');
   });
 
   it('a SIGKILLed leader is replaced within 5 s, and what is applied after converges once', async () => {

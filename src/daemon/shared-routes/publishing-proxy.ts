@@ -8,19 +8,25 @@ import type {
   ServiceInfo,
 } from '../../proxy/management.js';
 import type { WriteFence } from '../../store/postgres/postgres-store.js';
+import type { ActivityExchange } from './activity-exchange.js';
+import { mergeActivity } from './activity-merge.js';
 import { deleteRoute, putRoute } from './route-rows.js';
 
 // The leading controller's proxy, as the controller sees it: every route change is made on
 // this process's own proxy first, then written to luma_routes for the other controllers'
 // proxies to follow (route-follower.ts). A write the database refuses (the fence: this
 // process no longer leads; or the database is away) fails the call, so the controller
-// requeues and publishes again, as it would retry any failed step.
+// requeues and publishes again, as it would retry any failed step. What the controller reads
+// back (a service's activity, a revision's outcomes) is every controller's proxy's, merged
+// (activity-exchange.ts), so that traffic through another node's proxy keeps a project up,
+// scales it out and counts in its rollout.
 
 export class PublishingProxy implements ProxyManagement {
   constructor(
     private readonly local: ProxyManagement,
     private readonly pool: pg.Pool,
     private readonly fence: () => WriteFence,
+    private readonly others: Pick<ActivityExchange, 'othersActivity' | 'outcomes'>,
   ) {}
 
   async deploy(request: DeployRequest): Promise<void> {
@@ -38,12 +44,13 @@ export class PublishingProxy implements ProxyManagement {
     await deleteRoute(this.pool, this.fence(), service);
   }
 
-  getService(service: string): Promise<ServiceInfo | undefined> {
-    return this.local.getService(service);
+  async getService(service: string): Promise<ServiceInfo | undefined> {
+    const info = await this.local.getService(service);
+    return info && this.withOthers(info);
   }
 
-  listServices(): Promise<ServiceInfo[]> {
-    return this.local.listServices();
+  async listServices(): Promise<ServiceInfo[]> {
+    return (await this.local.listServices()).map((info) => this.withOthers(info));
   }
 
   setGlobalOption(option: GlobalOption, value: string): Promise<void> {
@@ -54,8 +61,12 @@ export class PublishingProxy implements ProxyManagement {
     return this.local.preconnect(target);
   }
 
-  /** This proxy's counts only: a rollout is judged on the leader's own proxy's answers (docs/cluster.md). */
-  revisionOutcomes(): Promise<Record<string, OutcomeCounts>> {
-    return this.local.revisionOutcomes();
+  /** Every controller's proxy's counts, summed: a rollout is judged on all the answers its revision gave. */
+  async revisionOutcomes(): Promise<Record<string, OutcomeCounts>> {
+    return this.others.outcomes(await this.local.revisionOutcomes());
+  }
+
+  private withOthers(info: ServiceInfo): ServiceInfo {
+    return { ...info, activity: mergeActivity(info.activity, this.others.othersActivity(info.service)) };
   }
 }

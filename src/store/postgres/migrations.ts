@@ -92,6 +92,29 @@ export const MIGRATIONS: readonly Migration[] = [
         last_timestamp text NOT NULL
       );`,
   },
+  {
+    version: 6,
+    name: "every controller's proxy activity, merged by the leader",
+    sql: `
+      CREATE TABLE luma_proxy_reporters (
+        controller text PRIMARY KEY,
+        seen_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE luma_proxy_activity (
+        controller text NOT NULL,
+        service text NOT NULL,
+        last_activity_at bigint,
+        in_flight integer NOT NULL,
+        waiting integer NOT NULL,
+        PRIMARY KEY (controller, service)
+      );
+      CREATE TABLE luma_proxy_outcomes (
+        controller text NOT NULL,
+        revision text NOT NULL,
+        counts jsonb NOT NULL,
+        PRIMARY KEY (controller, revision)
+      );`,
+  },
 ];
 
 export class SchemaTooNewError extends Error {

@@ -15,7 +15,9 @@ import { until } from '../../support/until.js';
 // proxy serves (real HTTP through it to a real backend); a request held by the standby's
 // proxy wakes the service through the leader and is answered once the leader's new target
 // reaches it; a removal follows; and once the leadership moved, the old leader's routes are
-// refused by the fence and the table is left as the new leader had it.
+// refused by the fence and the table is left as the new leader had it. Traffic only the
+// standby's proxy sees reaches the leader's view of the service (in flight, last activity,
+// the revision's outcomes), and a controller whose reports stop stops counting.
 
 let postgres: PrivatePostgres;
 let url: string;
@@ -32,15 +34,16 @@ interface Node {
 }
 
 /** A controller's part here: its election, its own proxy listening, and the shared routes; `onWake` plays its controller. */
-async function node(onWake: (node: Node, service: string) => void): Promise<Node> {
-  const leadership = createLeadership(url, silentLogger(), () => undefined);
+async function node(onWake: (node: Node, service: string) => void, database = url): Promise<Node> {
+  const leadership = createLeadership(database, silentLogger(), () => undefined);
   await leadership.start(async () => undefined);
   const proxy = new ProxyServer();
   const { port } = await proxy.listen('127.0.0.1', 0);
   const self = { leadership, proxy, port, woken: [] } as unknown as Node;
   self.shared = await startSharedRoutes({
-    url,
+    url: database,
     proxy,
+    id: leadership.id,
     leading: () => leadership.leading(),
     fence: () => leadership.fence(),
     wake: () => {
@@ -71,6 +74,25 @@ function get(port: number, host: string): Promise<{ status: number; body: string
     request.on('error', reject);
     request.setTimeout(15_000, () => request.destroy(new Error('no answer within 15 s')));
   });
+}
+
+/** A backend that answers only once `release()` is called: a request stays in flight until then. */
+async function heldBackend(): Promise<{ address: string; release(): void; close(): Promise<void> }> {
+  const waiting: http.ServerResponse[] = [];
+  const server = http.createServer((_request, response) => void waiting.push(response));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    release: () => waiting.splice(0).forEach((response) => response.end('released')),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function sql(database: string, text: string, values: unknown[] = []): Promise<void> {
+  const client = new pg.Client({ connectionString: database });
+  await client.connect();
+  await client.query(text, values);
+  await client.end();
 }
 
 async function routeRow(service: string): Promise<unknown> {
@@ -133,5 +155,52 @@ describe('shared routes', () => {
       leader.shared.proxy.deploy({ service: 'cold', hosts: ['cold.test'], targets: [backendAddress] }),
     ).rejects.toBeInstanceOf(FencedError);
     expect(await routeRow('cold')).toEqual({ service: 'cold', hosts: ['cold.test'], targets: [] });
+  });
+
+  it("gives the leader the standby's proxy's activity and outcomes, and drops a silent controller's", async () => {
+    const database = await postgres.createDatabase();
+    const pool = new pg.Pool({ connectionString: database, max: 1 });
+    await migrate(pool);
+    await pool.end();
+    const held = await heldBackend();
+    cleanup.push(() => held.close());
+    const leader = await node(() => undefined, database);
+    await until(() => leader.leadership.leading(), 3_000);
+    const standby = await node(() => undefined, database);
+    await leader.shared.proxy.deploy({
+      service: 'busy',
+      hosts: ['busy.test'],
+      targets: [held.address],
+      revision: 'busy-1',
+    });
+    await until(async () => (await standby.proxy.getService('busy')) !== undefined, 3_000);
+
+    // A request only the standby's proxy sees, held in flight by the backend.
+    const answer = get(standby.port, 'busy.test');
+    const merged = async () => (await leader.shared.proxy.getService('busy'))?.activity;
+    await until(async () => (await merged())?.inFlight === 1, 5_000);
+    expect((await merged())?.lastActivityAt).toBeGreaterThan(Date.now() - 10_000);
+    expect((await leader.proxy.getService('busy'))?.activity).toEqual({ inFlight: 0, waiting: 0 });
+
+    held.release();
+    expect(await answer).toEqual({ status: 200, body: 'released' });
+    await until(async () => (await leader.shared.proxy.revisionOutcomes())['busy-1']?.requests === 1, 5_000);
+    expect((await merged())?.inFlight).toBe(0);
+    expect(await leader.proxy.revisionOutcomes()).toEqual({});
+
+    // Another controller that reports, then falls silent: counted while fresh, ignored once stale.
+    await sql(database, "INSERT INTO luma_proxy_reporters (controller) VALUES ('ghost')");
+    await sql(database, "INSERT INTO luma_proxy_activity VALUES ('ghost', 'busy', NULL, 2, 0)");
+    await until(async () => (await merged())?.inFlight === 2, 5_000);
+    await sql(
+      database,
+      "UPDATE luma_proxy_reporters SET seen_at = now() - interval '1 minute' WHERE controller = 'ghost'",
+    );
+    await until(async () => (await merged())?.inFlight === 0, 5_000);
+
+    // A standby that stops withdraws its activity; its outcome counts stay (history).
+    await standby.shared.stop();
+    await until(async () => (await merged())?.lastActivityAt === undefined, 5_000);
+    expect((await leader.shared.proxy.revisionOutcomes())['busy-1']?.requests).toBe(1);
   });
 });
