@@ -3,6 +3,7 @@ import { ChangeListener } from '../store/postgres/change-listener.js';
 import { migrate } from '../store/postgres/migrations.js';
 import type { Ledger } from './ledger.js';
 import { normaliseRecord, usageRecordProblem, type UsageRecord } from './record.js';
+import { inTransaction } from '../store/postgres/transaction.js';
 
 // The usage ledger in PostgreSQL, for controllers that share a database: one row per
 // ended lease, the lease's uid unique, so a lease is billed once however many controllers
@@ -69,9 +70,7 @@ export class PostgresLedger implements Ledger {
   }
 
   private async insert(entry: UsageRecord): Promise<boolean> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.pool, async (client) => {
       await client.query('LOCK TABLE luma_usage IN EXCLUSIVE MODE');
       const { rows } = await client.query<{ seq: string }>(
         `INSERT INTO luma_usage (seq, lease_uid, record)
@@ -80,14 +79,8 @@ export class PostgresLedger implements Ledger {
         [entry.leaseUid, entry],
       );
       if (rows.length > 0) await client.query('SELECT pg_notify($1, $2)', [CHANNEL, rows[0]?.seq]);
-      await client.query('COMMIT');
       return rows.length > 0;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async close(): Promise<void> {

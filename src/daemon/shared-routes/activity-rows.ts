@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { ActivitySnapshot } from '../../proxy/management.js';
 import type { OutcomeCounts } from '../../proxy/revision-outcomes.js';
+import { inTransaction } from '../../store/postgres/transaction.js';
 
 // Each controller's proxy activity as rows: luma_proxy_reporters says when a controller last
 // reported (its heartbeat), luma_proxy_activity holds its proxy's activity per service and
@@ -25,9 +26,7 @@ export interface ActivityRow extends ActivitySnapshot {
 
 /** One report: the heartbeat and the changed rows commit together, or none of them does. */
 export async function writeReport(pool: pg.Pool, report: ActivityReport): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     await client.query(
       `INSERT INTO luma_proxy_reporters (controller) VALUES ($1)
          ON CONFLICT (controller) DO UPDATE SET seen_at = now()`,
@@ -35,13 +34,7 @@ export async function writeReport(pool: pg.Pool, report: ActivityReport): Promis
     );
     await writeActivity(client, report);
     await writeOutcomes(client, report);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 async function writeActivity(

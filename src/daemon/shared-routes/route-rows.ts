@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { WriteFence } from '../../store/postgres/postgres-store.js';
 import type { DeployRequest, HostMove } from '../../proxy/management.js';
+import { inTransaction } from '../../store/postgres/transaction.js';
 
 // The leader's proxy routes as rows of luma_routes, one per service, each the DeployRequest
 // the leader gave its own proxy. Every write is one transaction that passes the leader's
@@ -21,19 +22,11 @@ async function fencedWrite(
   fence: WriteFence,
   write: (client: pg.PoolClient) => Promise<void>,
 ): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     await fence(client);
     await write(client);
     await client.query('SELECT pg_notify($1, $2)', [ROUTES_CHANNEL, '']);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 const UPSERT = `INSERT INTO luma_routes (service, route) VALUES ($1, $2)
