@@ -18,10 +18,11 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { apiCall } from '../test/support/api.js';
-import { buildTestImage, removeInstanceContainers, TEST_IMAGE, testInstance } from '../test/support/docker.js';
+import { buildTestImage, removeInstanceContainers, testInstance } from '../test/support/docker.js';
 import { request, startLuma, tempDir, type ApiEndpoint } from '../test/support/luma.js';
 import { cpuMs, MiB, residentBytes, sampleResidentMemory, type MemorySampler } from './lib/process-stats.js';
 import { option, percentile } from './lib/common.js';
+import { benchProject } from './lib/scale-manifests.js';
 
 if (process.argv.includes('--help')) {
   process.stdout.write(
@@ -42,16 +43,7 @@ interface Tally {
 }
 
 function projectYaml(name: string, extra: string[]): string {
-  return [
-    'apiVersion: luma.dev/v1alpha1',
-    'kind: Project',
-    'metadata:',
-    `  name: ${name}`,
-    'spec:',
-    `  image: ${TEST_IMAGE}`,
-    `  hostnames: [${name}.soak.localhost]`,
-    ...extra,
-  ].join('\n');
+  return benchProject(name, `${name}.soak.localhost`, extra);
 }
 
 function noteError(tally: Tally, message: string): void {

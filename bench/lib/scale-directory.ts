@@ -15,9 +15,10 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { apiCall } from '../../test/support/api.js';
-import { buildTestImage, removeInstanceContainers, TEST_IMAGE, testInstance } from '../../test/support/docker.js';
+import { buildTestImage, removeInstanceContainers, testInstance } from '../../test/support/docker.js';
 import { eventually, request, startLuma, tempDir, writeConfig, type LumaProcess } from '../../test/support/luma.js';
 import { percentile } from './common.js';
+import { benchProject } from './scale-manifests.js';
 
 const WARM_HOST = 'warm.scale.localhost';
 const CLIENTS = 4;
@@ -27,18 +28,7 @@ const fileName = (index: number): string => `p${String(index).padStart(5, '0')}.
 function projectManifest(index: number, comment: string, scaling = '{ minInstances: 0, idleTimeout: 10m }'): string {
   const name = index < 0 ? 'warm' : `p${String(index).padStart(5, '0')}`;
   const host = index < 0 ? WARM_HOST : `${name}.scale.localhost`;
-  return [
-    `# ${comment}`,
-    'apiVersion: luma.dev/v1alpha1',
-    'kind: Project',
-    'metadata:',
-    `  name: ${name}`,
-    'spec:',
-    `  image: ${TEST_IMAGE}`,
-    `  hostnames: [${host}]`,
-    `  scaling: ${scaling}`,
-    '',
-  ].join('\n');
+  return `# ${comment}\n${benchProject(name, host, [`  scaling: ${scaling}`])}\n`;
 }
 
 async function writeFiles(dir: string, files: number, comment: string): Promise<void> {

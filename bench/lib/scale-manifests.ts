@@ -5,24 +5,31 @@ import { TEST_IMAGE } from '../../test/support/docker.js';
 
 export const projectName = (index: number): string => `p${String(index).padStart(4, '0')}`;
 
+/** One Project document of the busybox test image, answering on `host`, with `spec` lines after. */
+export function benchProject(name: string, host: string, spec: readonly string[]): string {
+  return [
+    'apiVersion: luma.dev/v1alpha1',
+    'kind: Project',
+    'metadata:',
+    `  name: ${name}`,
+    'spec:',
+    `  image: ${TEST_IMAGE}`,
+    `  hostnames: [${host}]`,
+    ...spec,
+  ].join('\n');
+}
+
 /** `count` Project documents, one multi-document YAML text. */
 export function scaleManifests(count: number): string {
   const documents: string[] = [];
   for (let index = 0; index < count; index += 1) {
     const name = projectName(index);
     documents.push(
-      [
-        'apiVersion: luma.dev/v1alpha1',
-        'kind: Project',
-        'metadata:',
-        `  name: ${name}`,
-        'spec:',
-        `  image: ${TEST_IMAGE}`,
-        `  hostnames: [${name}.scale.localhost]`,
+      benchProject(name, `${name}.scale.localhost`, [
         '  scaling: { minInstances: 0, idleTimeout: 10m }',
         // 50 starts at once on a shared 2-core machine can take longer than the default 30 s.
         '  readiness: { startupTimeout: 180s }',
-      ].join('\n'),
+      ]),
     );
   }
   return documents.join('\n---\n') + '\n';
