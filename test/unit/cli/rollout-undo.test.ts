@@ -1,21 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { rolloutHolding, undoTarget } from '../../../src/cli/commands/rollout-undo.js';
 import { rolloutState } from '../../../src/cli/rollout-format.js';
-import { API_VERSION, type ProjectObject, type RevisionObject, type RolloutStatus } from '../../../src/model/types.js';
+import { API_VERSION, type ProjectObject, type RolloutStatus } from '../../../src/model/types.js';
+import { webRevision } from '../../support/revision-fixture.js';
 
 // Which revision `luma rollout undo` goes back to: kubectl's previous revision, except
 // while a progressive rollout holds the split, when it is that rollout's stable revision.
 
-function revision(number: number): RevisionObject {
-  return {
-    apiVersion: API_VERSION,
-    kind: 'Revision',
-    metadata: { name: `web-${number}` },
-    spec: { project: 'web', projectUid: 'u1', number, image: `img:${number}`, template: {} },
-  };
-}
-
-const REVISIONS = [1, 2, 3].map(revision);
+const REVISIONS = [1, 2, 3].map((number) => webRevision(number));
 
 function project(rollout?: RolloutStatus): ProjectObject {
   return {

@@ -7,6 +7,7 @@ import {
   type RevisionObject,
   type RolloutStatus,
 } from '../../../src/model/types.js';
+import { webRevision } from '../../support/revision-fixture.js';
 
 // The seam between spec.rollout and the split: which traffic a rollout holds in place of
 // spec.traffic, and that the split the proxy gets is the held one.
@@ -24,13 +25,7 @@ function project(status?: ProjectStatus, withRollout = true): ProjectObject {
 }
 
 function revision(number: number): RevisionObject {
-  return {
-    apiVersion: API_VERSION,
-    kind: 'Revision',
-    metadata: { name: `web-${number}` },
-    spec: { project: 'web', projectUid: 'u1', number, image: `img:${number}`, template: {} },
-    status: { phase: 'Ready', readyAt: '2026-01-01T00:00:00Z' },
-  };
+  return webRevision(number, { phase: 'Ready', readyAt: '2026-01-01T00:00:00Z' });
 }
 
 function rollout(phase: RolloutStatus['phase'], candidate = 'web-2'): RolloutStatus {
