@@ -35,23 +35,24 @@ type EngineCall = <T>(operation: () => Promise<T>) => Promise<T>;
  * Makes sure the installation's network exists and isolates its containers, and returns
  * its id. Idempotent and safe when several processes race here: Docker 20.10 lets two
  * creates of one name both succeed (CheckDuplicate is checked before either is stored),
- * and a start then fails on the ambiguous name. So a creator looks again, and when an
- * older network of the name exists it removes its own, unused as yet, and takes that one:
- * every racer ends on the oldest.
+ * and a start then fails on the ambiguous name (the engine stores a container's network
+ * by name, even when it was created with the id). So every racer takes the oldest network
+ * of the name, removes the younger ones (unused as yet: the engine refuses to remove one
+ * in use), and waits until the name is unambiguous before any container is made on it.
  */
 export async function ensureIsolatedNetwork(docker: Docker, instance: string, call: EngineCall): Promise<string> {
   const name = networkName(instance);
-  const existing = (await networksNamed(docker, name, call))[0];
-  const kept = existing ?? (await createOrJoin(docker, instance, call));
+  const named = await networksNamed(docker, name, call);
+  const kept = named[0] ?? (await createOrJoin(docker, instance, call));
+  if (named.length > 1) await keepOnlyOldest(docker, name, call);
   if (kept.Options?.[ICC_OPTION] !== 'false') throw new UnsafeNetworkError(name);
   return kept.Id;
 }
 
 async function createOrJoin(docker: Docker, instance: string, call: EngineCall): Promise<Docker.NetworkInspectInfo> {
   const name = networkName(instance);
-  let mine: string | undefined;
   try {
-    const created = await call(() =>
+    await call(() =>
       docker.createNetwork({
         Name: name,
         Driver: 'bridge',
@@ -60,16 +61,33 @@ async function createOrJoin(docker: Docker, instance: string, call: EngineCall):
         Labels: { [LABELS.managed]: 'true', [LABELS.instance]: instance },
       }),
     );
-    mine = created.id;
   } catch (error) {
     // 409: another process made it first, which is what we wanted.
     if (dockerStatusCode(error) !== 409) throw error;
   }
   const oldest = (await networksNamed(docker, name, call))[0];
   if (!oldest) throw new Error(`the Docker network "${name}" was created but cannot be found`);
-  if (mine !== undefined && oldest.Id !== mine)
-    await call(() => docker.getNetwork(mine).remove()).catch(() => undefined);
+  await keepOnlyOldest(docker, name, call);
   return oldest;
+}
+
+const UNAMBIGUOUS_WAIT_MS = 5_000;
+const UNAMBIGUOUS_POLL_MS = 50;
+
+/**
+ * Removes the younger networks of the name (another racer's, or this one's own) and waits,
+ * bounded, until one is left: a racer still between its create and its own removal holds
+ * one the engine refuses to remove for a moment. Past the bound the start that follows
+ * reports the ambiguity.
+ */
+async function keepOnlyOldest(docker: Docker, name: string, call: EngineCall): Promise<void> {
+  const deadline = Date.now() + UNAMBIGUOUS_WAIT_MS;
+  for (;;) {
+    const younger = (await networksNamed(docker, name, call)).slice(1);
+    if (younger.length === 0 || Date.now() > deadline) return;
+    for (const network of younger) await call(() => docker.getNetwork(network.Id).remove()).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, UNAMBIGUOUS_POLL_MS));
+  }
 }
 
 /** Networks of exactly this name (Docker's name filter matches substrings), the oldest first. */
