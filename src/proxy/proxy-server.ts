@@ -281,7 +281,7 @@ export class ProxyServer implements ProxyManagement {
       );
     }
     const { service, removed } = this.routes.apply(request, moves);
-    this.outcomes.keepOnly(this.routes.revisionsRouted());
+    this.outcomes.keepOnly((revision) => this.routes.routesRevision(revision));
     traceWake('proxy-route-applied', service.name);
     this.metrics.serviceDeployed(service.name);
     await this.persist();
@@ -293,7 +293,7 @@ export class ProxyServer implements ProxyManagement {
   async remove(name: string): Promise<void> {
     const service = this.routes.remove(name);
     if (!service) throw new UnknownServiceError(name);
-    this.outcomes.keepOnly(this.routes.revisionsRouted());
+    this.outcomes.keepOnly((revision) => this.routes.routesRevision(revision));
     this.stopRewake(name);
     this.metrics.serviceRemoved(name);
     await this.persist();

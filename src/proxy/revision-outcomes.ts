@@ -49,8 +49,8 @@ export class RevisionOutcomes {
    * deleted project's, go, so the map never outgrows the route table. An answer that
    * finishes after its route went counts again, and goes at the next sweep.
    */
-  keepOnly(routed: ReadonlySet<string>): void {
-    for (const revision of this.counts.keys()) if (!routed.has(revision)) this.counts.delete(revision);
+  keepOnly(routed: (revision: string) => boolean): void {
+    for (const revision of this.counts.keys()) if (!routed(revision)) this.counts.delete(revision);
   }
 }
 

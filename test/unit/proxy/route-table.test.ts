@@ -464,3 +464,25 @@ describe('Service.info', () => {
     expect(service.info().activity).toEqual({ inFlight: 0, waiting: 0 });
   });
 });
+
+describe('RouteTable.routesRevision', () => {
+  const share = (service: string, revision: string, weight: number) => ({ service, revision, weight });
+
+  it('follows the revisions services serve and split among, through deploys and removals', () => {
+    const table = new RouteTable();
+    table.apply(deploy('web', ['web.localhost'], [], { revision: 'web-1' }));
+    table.apply(deploy('web--web-2', [], [], { revision: 'web-2' }));
+    expect([table.routesRevision('web-1'), table.routesRevision('web-2')]).toEqual([true, true]);
+    // A split naming web-2 keeps it routed after its own service goes.
+    table.apply(
+      deploy('web', ['web.localhost'], [], { split: [share('web', 'web-1', 90), share('web--web-2', 'web-2', 10)] }),
+    );
+    table.remove('web--web-2');
+    expect(table.routesRevision('web-2')).toBe(true);
+    // The split ends, and the project moves to revision 3: only web-3 is named now.
+    table.apply(deploy('web', ['web.localhost'], [], { revision: 'web-3', split: [] }));
+    expect(['web-1', 'web-2', 'web-3'].map((revision) => table.routesRevision(revision))).toEqual([false, false, true]);
+    table.remove('web');
+    expect(table.routesRevision('web-3')).toBe(false);
+  });
+});
