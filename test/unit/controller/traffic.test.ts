@@ -10,13 +10,8 @@ import {
   unknownRevisions,
   withTagUrls,
 } from '../../../src/controller/traffic.js';
-import {
-  API_VERSION,
-  type ProjectObject,
-  type RevisionObject,
-  type RevisionStatus,
-  type TrafficEntry,
-} from '../../../src/model/types.js';
+import { API_VERSION, type ProjectObject, type RevisionStatus, type TrafficEntry } from '../../../src/model/types.js';
+import { webRevision as revision } from '../../support/revision-fixture.js';
 
 function project(traffic?: TrafficEntry[]): ProjectObject {
   return {
@@ -24,16 +19,6 @@ function project(traffic?: TrafficEntry[]): ProjectObject {
     kind: 'Project',
     metadata: { name: 'web', uid: 'u1' },
     spec: { image: 'web', hostnames: ['web.localhost', 'www.example.com'], ...(traffic ? { traffic } : {}) },
-  };
-}
-
-function revision(number: number, status?: RevisionStatus): RevisionObject {
-  return {
-    apiVersion: API_VERSION,
-    kind: 'Revision',
-    metadata: { name: `web-${number}` },
-    spec: { project: 'web', projectUid: 'u1', number, image: `img:${number}`, template: {} },
-    ...(status ? { status } : {}),
   };
 }
 
