@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { errorCode } from '../util/atomic-file.js';
-import { createOnce } from '../util/create-once.js';
+import { readOrCreateOnce, statIfPresent } from '../util/create-once.js';
 
 // The API token: made at the first start, kept in the state directory readable by its
 // owner only (0600), so that the CLI on the same machine, run by the same user, finds it
@@ -42,25 +42,18 @@ function parseToken(text: string, file: string): string {
  * back to 0600 rather than trusted as is.
  */
 export async function ensureApiToken(stateDir: string): Promise<string> {
-  const file = apiTokenPath(stateDir);
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const existing = await readTokenFile(file);
-  if (existing !== undefined) return existing;
-
-  await createOnce(file, `${randomBytes(TOKEN_BYTES).toString('base64url')}\n`, TOKEN_MODE);
-  const created = await readTokenFile(file);
-  if (created === undefined) throw new ApiTokenError(`the API token file ${file} disappeared while it was being made`);
-  return created;
+  return readOrCreateOnce(stateDir, {
+    file: apiTokenPath(stateDir),
+    mode: TOKEN_MODE,
+    make: () => `${randomBytes(TOKEN_BYTES).toString('base64url')}\n`,
+    read: readTokenFile,
+    vanished: (file) => new ApiTokenError(`the API token file ${file} disappeared while it was being made`),
+  });
 }
 
 async function readTokenFile(file: string): Promise<string | undefined> {
-  let info;
-  try {
-    info = await stat(file);
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return undefined;
-    throw error;
-  }
+  const info = await statIfPresent(file);
+  if (info === undefined) return undefined;
   if (!info.isFile()) throw new ApiTokenError(`the API token path ${file} is not a file`);
   if ((info.mode & 0o777) !== TOKEN_MODE) await chmod(file, TOKEN_MODE);
   return parseToken(await readFile(file, 'utf8'), file);

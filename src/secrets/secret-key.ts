@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { errorCode } from '../util/atomic-file.js';
-import { createOnce } from '../util/create-once.js';
+import { readOrCreateOnce, statIfPresent } from '../util/create-once.js';
 import { SECRET_KEY_BYTES, SecretBox } from './secret-box.js';
 
 // The key that seals secret values at rest: the operator's (--secret-key-file /
@@ -40,25 +39,18 @@ export async function openSecretBox(source: SecretKeySource): Promise<SecretBox>
  * processes starting on one state directory end up with the same key.
  */
 async function ensureStateKey(stateDir: string): Promise<Buffer> {
-  const file = path.join(stateDir, SECRET_KEY_FILE);
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const existing = await readKeyFile(file);
-  if (existing !== undefined) return existing;
-  await createOnce(file, `${randomBytes(SECRET_KEY_BYTES).toString('base64')}\n`, KEY_MODE);
-  const created = await readKeyFile(file);
-  if (created === undefined)
-    throw new SecretKeyError(`the secret key file ${file} disappeared while it was being made`);
-  return created;
+  return readOrCreateOnce(stateDir, {
+    file: path.join(stateDir, SECRET_KEY_FILE),
+    mode: KEY_MODE,
+    make: () => `${randomBytes(SECRET_KEY_BYTES).toString('base64')}\n`,
+    read: readKeyFile,
+    vanished: (file) => new SecretKeyError(`the secret key file ${file} disappeared while it was being made`),
+  });
 }
 
 async function readKeyFile(file: string): Promise<Buffer | undefined> {
-  let info;
-  try {
-    info = await stat(file);
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return undefined;
-    throw error;
-  }
+  const info = await statIfPresent(file);
+  if (info === undefined) return undefined;
   if (!info.isFile()) throw new SecretKeyError(`the secret key path ${file} is not a file`);
   if ((info.mode & 0o077) !== 0)
     throw new SecretKeyError(

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { link, rm } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { link, mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorCode, writeFileAtomic } from './atomic-file.js';
 
@@ -18,5 +19,42 @@ export async function createOnce(file: string, content: string, mode: number): P
     if (errorCode(error) !== 'EEXIST') throw error;
   } finally {
     await rm(staged, { force: true });
+  }
+}
+
+/** What a state directory's own file holds: how to make it, how to read it back. */
+export interface OwnFile<T> {
+  file: string;
+  mode: number;
+  /** A fresh value's text, written only when no file is there. */
+  make: () => string;
+  /** The value in `file`, or undefined when there is no file; throws on a bad one. */
+  read: (file: string) => Promise<T | undefined>;
+  /** The error when the file vanished between its creation and the read. */
+  vanished: (file: string) => Error;
+}
+
+/**
+ * The value of a state directory's own file (the API token, the secret key), made at the
+ * first start: whatever is there is read; else a fresh one is created once and read back,
+ * so two processes starting together end up with the same value.
+ */
+export async function readOrCreateOnce<T>(stateDir: string, own: OwnFile<T>): Promise<T> {
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const existing = await own.read(own.file);
+  if (existing !== undefined) return existing;
+  await createOnce(own.file, own.make(), own.mode);
+  const created = await own.read(own.file);
+  if (created === undefined) throw own.vanished(own.file);
+  return created;
+}
+
+/** The file's stat, or undefined when there is none. */
+export async function statIfPresent(file: string): Promise<Stats | undefined> {
+  try {
+    return await stat(file);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return undefined;
+    throw error;
   }
 }
