@@ -1,4 +1,5 @@
 import { TEST_IMAGE } from '../../test/support/docker.js';
+import { projectYaml } from '../../test/support/project-yaml.js';
 
 // The manifests bench/scale applies in one POST /apply, shared with bench/parse-apply so
 // that the in-process figures are of the same text.
@@ -7,16 +8,7 @@ export const projectName = (index: number): string => `p${String(index).padStart
 
 /** One Project document of the busybox test image, answering on `host`, with `spec` lines after. */
 export function benchProject(name: string, host: string, spec: readonly string[]): string {
-  return [
-    'apiVersion: luma.dev/v1alpha1',
-    'kind: Project',
-    'metadata:',
-    `  name: ${name}`,
-    'spec:',
-    `  image: ${TEST_IMAGE}`,
-    `  hostnames: [${host}]`,
-    ...spec,
-  ].join('\n');
+  return projectYaml(name, TEST_IMAGE, host, spec);
 }
 
 /** `count` Project documents, one multi-document YAML text. */

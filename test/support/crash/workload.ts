@@ -4,6 +4,7 @@ import { copyFile } from 'node:fs/promises';
 import { apiCall } from '../api.js';
 import { TEST_IMAGE } from '../docker.js';
 import { HTTPD_DOCKERFILE } from '../images.js';
+import { projectYaml } from '../project-yaml.js';
 import { request, runCli, type LumaProcess } from '../luma.js';
 import type { SeededRandom } from '../seeded-random.js';
 
@@ -33,19 +34,9 @@ export const CRASH_CONFIG = [
   '',
 ].join('\n');
 
-function projectYaml(name: string, image: string, extra: string[] = []): string {
-  return [
-    'apiVersion: luma.dev/v1alpha1',
-    'kind: Project',
-    'metadata:',
-    `  name: ${name}`,
-    'spec:',
-    `  image: ${image}`,
-    `  hostnames: [${name}.localhost]`,
-    ...extra,
-    '',
-  ].join('\n');
-}
+/** The crash harness's projects answer on `<name>.localhost`; the text ends with a newline. */
+const project = (name: string, image: string, extra: string[] = []): string =>
+  `${projectYaml(name, image, `${name}.localhost`, extra)}\n`;
 
 const SCALING = (idle: string, max = 1, pause?: string): string[] => [
   '  scaling:',
@@ -82,11 +73,11 @@ export async function prepareWorkload(dir: string): Promise<Workload> {
     '  build:',
     '    context: ./site',
     '---',
-    projectYaml('built', 'site', SCALING('2s')),
+    project('built', 'site', SCALING('2s')),
   ].join('\n');
   await writeFile(path.join(manifests, 'site.yaml'), siteYaml);
   const webYaml = (revision: number): string =>
-    projectYaml('web', TEST_IMAGE, [...SCALING('2s', 2), '  env:', `    REVISION: "${revision}"`]);
+    project('web', TEST_IMAGE, [...SCALING('2s', 2), '  env:', `    REVISION: "${revision}"`]);
   await writeFile(path.join(manifests, 'web.yaml'), webYaml(0));
 
   const counts = new Map<string, number>();
@@ -96,9 +87,9 @@ export async function prepareWorkload(dir: string): Promise<Workload> {
   let siteRevision = 0;
 
   const apiProjects: Record<string, () => string> = {
-    paused: () => projectYaml('paused', TEST_IMAGE, SCALING('3s', 1, '1s')),
-    pooled: () => projectYaml(LEASED_PROJECT, TEST_IMAGE, [...SCALING('2s'), '  pool:', '    size: 1']),
-    temp: () => projectYaml('temp', TEST_IMAGE, [...SCALING('2s'), '  env:', `    REVISION: "${revision}"`]),
+    paused: () => project('paused', TEST_IMAGE, SCALING('3s', 1, '1s')),
+    pooled: () => project(LEASED_PROJECT, TEST_IMAGE, [...SCALING('2s'), '  pool:', '    size: 1']),
+    temp: () => project('temp', TEST_IMAGE, [...SCALING('2s'), '  env:', `    REVISION: "${revision}"`]),
   };
 
   const applyYaml = (luma: LumaProcess, yaml: string): Promise<unknown> =>
@@ -231,9 +222,9 @@ export async function prepareWorkload(dir: string): Promise<Workload> {
 /** The projects the API creates at the start of a run (the directory holds the others). */
 export async function seedApiProjects(luma: LumaProcess): Promise<void> {
   for (const yaml of [
-    projectYaml('paused', TEST_IMAGE, SCALING('3s', 1, '1s')),
-    projectYaml(LEASED_PROJECT, TEST_IMAGE, [...SCALING('2s'), '  pool:', '    size: 1']),
-    projectYaml('temp', TEST_IMAGE, SCALING('2s')),
+    project('paused', TEST_IMAGE, SCALING('3s', 1, '1s')),
+    project(LEASED_PROJECT, TEST_IMAGE, [...SCALING('2s'), '  pool:', '    size: 1']),
+    project('temp', TEST_IMAGE, SCALING('2s')),
   ]) {
     const answer = await apiCall(luma.api, 'POST', '/apply?source=seed.yaml', {
       rawBody: yaml,
