@@ -1,7 +1,7 @@
 // bench/https: HTTPS and HTTP/2 through Luma's proxy against nginx and Caddy, in one run.
 //
 //   npm run build && npx tsx bench/https.ts [--duration 8] [--rounds 3] [--connections 32]
-//                      [--streams 10] [--handshake-clients 3] [--warm-up 8] [--idle 10000]
+//                      [--streams 10] [--handshake-clients 3] [--warm-up 15] [--idle 10000]
 //                      [--lines h1,alone,h2,full,resumed,idle] [--luma-cli PATH]
 //
 // Needs: apt-get install -y wrk nginx-light caddy nghttp2-client (and python3, openssl).
@@ -33,7 +33,7 @@
 //             connections open and idle, minus before they were opened, per connection;
 //             measured once, after the rounds.
 // --lines measures only the lines named (h1 includes its p50 and p99); the others print "–".
-// --warm-up S (default 8, 0 for none): before the first round, each server gets S seconds of
+// --warm-up S (default 15, 0 for none): before the first round, each server gets S seconds of
 // new connections per handshake line and 1,000×S requests per request line, not counted
 // (why: warmUp below).
 import { existsSync } from 'node:fs';
@@ -454,7 +454,7 @@ async function main(): Promise<void> {
     connections: option('--connections', 32),
     streams: option('--streams', 10),
     handshakeClients: option('--handshake-clients', 3),
-    warmUpS: option('--warm-up', 8),
+    warmUpS: option('--warm-up', 15),
     idle: option('--idle', 10_000),
     lines: linesOption(),
   };
