@@ -1,7 +1,7 @@
 // bench/https: HTTPS and HTTP/2 through Luma's proxy against nginx and Caddy, in one run.
 //
 //   npm run build && npx tsx bench/https.ts [--duration 8] [--rounds 3] [--connections 32]
-//                      [--streams 10] [--handshake-clients 3] [--idle 10000]
+//                      [--streams 10] [--handshake-clients 3] [--warm-up 15] [--idle 10000]
 //                      [--lines h1,alone,h2,full,resumed,idle] [--luma-cli PATH]
 //
 // Needs: apt-get install -y wrk nginx-light caddy nghttp2-client (and python3, openssl).
@@ -33,6 +33,9 @@
 //             connections open and idle, minus before they were opened, per connection;
 //             measured once, after the rounds.
 // --lines measures only the lines named (h1 includes its p50 and p99); the others print "–".
+// --warm-up S (default 15, 0 for none): before the first round, each server gets S seconds of
+// new connections per handshake line and 1,000×S requests per request line, not counted
+// (why: warmUp below).
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
@@ -59,6 +62,8 @@ const HOST = 'localhost';
 const READY_TIMEOUT_MS = 20_000;
 /** HTTP/2 requests per run: about the run's duration at nginx's rate on this machine. */
 const H2_REQUESTS_PER_SECOND_OF_RUN = 5_000;
+/** Requests per second of --warm-up for the request lines (at most a few seconds each here). */
+const WARM_UP_REQUESTS_PER_S = 1_000;
 const TOOLS = ['wrk', 'h2load', 'nginx', 'caddy', 'python3', 'openssl'];
 const SERVERS = ['luma', 'nginx', 'caddy'] as const;
 type ServerName = (typeof SERVERS)[number];
@@ -77,6 +82,7 @@ interface Options {
   connections: number;
   streams: number;
   handshakeClients: number;
+  warmUpS: number;
   idle: number;
   lines: ReadonlySet<LineName>;
 }
@@ -310,6 +316,31 @@ async function measureRound(processes: ProcessGroup, servers: Server[], options:
   return figures;
 }
 
+/**
+ * Unmeasured traffic of the selected kinds for every server before the first round. Luma's
+ * JavaScript runs interpreted until V8 has seen each function often enough to compile it
+ * (a few thousand connections for the per-connection code, a few thousand requests for the
+ * fast path), a cost nginx and Caddy, compiled ahead of time, never pay. Without it the
+ * first rounds measured Luma's start-up rather than its steady state (on a loaded machine,
+ * every round: too few connections per round to warm it), and a proxy runs for days.
+ */
+async function warmUp(processes: ProcessGroup, servers: Server[], options: Options): Promise<void> {
+  if (options.warmUpS <= 0) return;
+  const started = Date.now();
+  const wantsH1 = options.lines.has('h1') || options.lines.has('alone');
+  for (const server of servers) {
+    const url = `https://${HOST}:${server.port}/`;
+    const requests = WARM_UP_REQUESTS_PER_S * options.warmUpS;
+    if (wantsH1) await runH2load(processes, { url, clients: 1, streams: 1, run: { requests }, http1: true });
+    if (options.lines.has('h2'))
+      await runH2load(processes, { url, clients: options.connections, streams: options.streams, run: { requests } });
+    for (const mode of ['full', 'resumed'] as const)
+      if (options.lines.has(mode))
+        await connectionsPerSecond(processes, server, mode, options.handshakeClients, options.warmUpS);
+  }
+  process.stdout.write(`warm-up, not counted: ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+}
+
 /** Resident memory of a process group's members (nginx: master and worker). */
 async function groupResident(server: Server): Promise<number> {
   const pids = [server.process.child.pid ?? 0];
@@ -423,6 +454,7 @@ async function main(): Promise<void> {
     connections: option('--connections', 32),
     streams: option('--streams', 10),
     handshakeClients: option('--handshake-clients', 3),
+    warmUpS: option('--warm-up', 15),
     idle: option('--idle', 10_000),
     lines: linesOption(),
   };
@@ -444,6 +476,7 @@ async function main(): Promise<void> {
   const processes = new ProcessGroup();
   try {
     const servers = await startServers(processes, tmp, options);
+    await warmUp(processes, servers, options);
     const rounds: Map<ServerName, Figures>[] = [];
     for (let round = 0; round < options.rounds; round++) {
       const figures = await measureRound(processes, servers, options, round);
