@@ -229,9 +229,10 @@ function kindDir(kind: Kind): string {
 }
 
 /**
- * Every object file under objectsDir by objectKey. A file that cannot be read refuses the
- * open, unless the journal holds a write of it: a crash may have left it torn before its
- * record was replayed.
+ * Every object file under objectsDir by objectKey, but those the journal holds a record
+ * of: their files may be torn (they are overwritten in place), and the journal's last
+ * record of each is never older than its file (object-journal.ts), so replay sets them.
+ * Any other file that cannot be read refuses the open.
  */
 async function loadObjectFiles(objectsDir: string, journaled: Set<string>): Promise<Map<string, LumaObject>> {
   const objects = new Map<string, LumaObject>();
@@ -243,11 +244,8 @@ async function loadObjectFiles(objectsDir: string, journaled: Set<string>): Prom
       const file = path.join(dir, entry.name);
       const name = entry.name.slice(0, -'.json'.length);
       if (!entry.isFile()) throw new StoreLoadError(file, 'not a regular file');
-      try {
-        objects.set(objectKey(kind, name), parseStoredObject(await readFile(file, 'utf8'), file, kind, name));
-      } catch (error) {
-        if (!(error instanceof StoreLoadError && journaled.has(objectKey(kind, name)))) throw error;
-      }
+      if (journaled.has(objectKey(kind, name))) continue;
+      objects.set(objectKey(kind, name), parseStoredObject(await readFile(file, 'utf8'), file, kind, name));
     }
   }
   return objects;
