@@ -154,7 +154,8 @@ export class FileStore extends DecidingStore implements ObjectStore {
     // The object's own file carries its resourceVersion, and opening the store takes the
     // highest one found: only a deletion, which leaves no file, must persist the counter.
     const stored = withResourceVersion(object, ++this.allocatedRevision);
-    await this.journal.put({ put: stored }, this.objectPath(object.kind, object.metadata.name), serialize(stored));
+    const file = this.objectPath(object.kind, object.metadata.name);
+    await this.journal.put({ put: stored }, file, serialize(stored), type === 'ADDED');
     this.bucket(object.kind).set(object.metadata.name, stored);
     this.emit({ type, object: stored });
     return stored;

@@ -66,9 +66,12 @@ export class ObjectJournal {
     return new ObjectJournal(files, options);
   }
 
-  /** Writes `data` to `file` once the record of it is durable; resolves when both are done. */
-  put(record: JournalRecord, file: string, data: string): Promise<void> {
-    return this.track(record, file, () => overwriteFile(file, data, this.options.mode));
+  /**
+   * Writes `data` to `file` once the record of it is durable; resolves when both are done.
+   * `created`: the store held no such object, so no file should be there to keep a block of.
+   */
+  put(record: JournalRecord, file: string, data: string, created = false): Promise<void> {
+    return this.track(record, file, () => overwriteFile(file, data, this.options.mode, created));
   }
 
   /** Removes `file` once the record of its removal is durable. */
@@ -221,14 +224,16 @@ async function fsyncIfPresent(file: string): Promise<void> {
 /**
  * `data` written over `file` from its start, then the file cut to its length. Not fsynced.
  * Written before cutting, so that an object that stays within its disk block keeps it:
- * truncating to zero first would free the block (a discard on this project's disks).
+ * truncating to zero first would free the block (a discard on this project's disks). A
+ * file expected not to exist is emptied as it opens instead, which saves the call.
  */
-async function overwriteFile(file: string, data: string, mode: number): Promise<void> {
-  const handle = await open(file, constants.O_WRONLY | constants.O_CREAT, mode);
+async function overwriteFile(file: string, data: string, mode: number, created: boolean): Promise<void> {
+  const { O_WRONLY, O_CREAT, O_TRUNC } = constants;
+  const handle = await open(file, created ? O_WRONLY | O_CREAT | O_TRUNC : O_WRONLY | O_CREAT, mode);
   try {
     // A handle just opened is at the file's start; writeFile writes all of it from there.
     await handle.writeFile(data);
-    await handle.truncate(Buffer.byteLength(data));
+    if (!created) await handle.truncate(Buffer.byteLength(data));
   } finally {
     await handle.close();
   }
