@@ -83,12 +83,23 @@ export function sameOccurrence(
   );
 }
 
+/** One string per occurrence: equal exactly when sameOccurrence is true. */
+function occurrenceKey(event: Omit<LumaEvent, 'seq' | 'count' | 'firstTimestamp' | 'lastTimestamp'>): string {
+  const { object, type, reason, message, source } = event;
+  return JSON.stringify([object.kind, object.name, type, reason, message, source]);
+}
+
 function copyEvent(event: LumaEvent): LumaEvent {
   return { ...event, object: { ...event.object } };
 }
 
 export class MemoryEventLog implements EventLog {
-  private readonly events: LumaEvent[] = [];
+  /**
+   * By occurrenceKey, in seq order (a Map keeps insertion order): a repeat finds its
+   * earlier occurrence without a scan. Scanning the up to `capacity` events at each record
+   * was 15 % of the controller's busy time while 10,000 projects were applied (bench/scale).
+   */
+  private events = new Map<string, LumaEvent>();
   private readonly listeners = new Set<(event: LumaEvent) => void>();
   private readonly recordedListeners = new Set<(event: LumaEvent) => void>();
   private seq = 0;
@@ -112,7 +123,7 @@ export class MemoryEventLog implements EventLog {
   record(source: string, object: EventObjectRef, type: EventType, reason: string, message: string): LumaEvent {
     const at = new Date(this.now()).toISOString();
     const occurrence = { type, reason, message, object: { ...object }, source };
-    const existing = this.events.find((event) => sameOccurrence(event, occurrence));
+    const existing = this.events.get(occurrenceKey(occurrence));
     const event: LumaEvent = existing
       ? { ...copyEvent(existing), seq: this.seq + 1, count: existing.count + 1, lastTimestamp: at }
       : { ...occurrence, seq: this.seq + 1, count: 1, firstTimestamp: at, lastTimestamp: at };
@@ -127,22 +138,34 @@ export class MemoryEventLog implements EventLog {
    * than the same one shown is ignored (false).
    */
   accept(event: LumaEvent): boolean {
-    const index = this.events.findIndex((shown) => sameOccurrence(shown, event));
+    const key = occurrenceKey(event);
+    const shown = this.events.get(key);
     // Already shown, or a newer occurrence is (the same event can arrive by two paths).
-    if (index >= 0 && (this.events[index]?.seq ?? 0) >= event.seq) return false;
-    if (index >= 0) this.events.splice(index, 1);
+    if (shown && shown.seq >= event.seq) return false;
+    this.events.delete(key);
+    // The newest shown has seq this.seq: every other event is older, or replaced by a newer one.
+    if (event.seq > this.seq) this.events.set(key, copyEvent(event));
+    else this.insertInSeqOrder(key, copyEvent(event));
     this.seq = Math.max(this.seq, event.seq);
-    // In seq order: one read late from another process goes before the newer ones.
-    let at = this.events.length;
-    while (at > 0 && (this.events[at - 1]?.seq ?? 0) > event.seq) at -= 1;
-    this.events.splice(at, 0, copyEvent(event));
-    if (this.events.length > this.capacity) this.events.splice(0, this.events.length - this.capacity);
+    for (const oldest of this.events.keys()) {
+      if (this.events.size <= this.capacity) break;
+      this.events.delete(oldest);
+    }
     tell(this.listeners, event);
     return true;
   }
 
+  /** One read late from another process goes before the newer ones, after those as old. */
+  private insertInSeqOrder(key: string, event: LumaEvent): void {
+    const entries = [...this.events];
+    let at = entries.length;
+    while (at > 0 && (entries[at - 1]?.[1].seq ?? 0) > event.seq) at -= 1;
+    entries.splice(at, 0, [key, event]);
+    this.events = new Map(entries);
+  }
+
   list(filter: EventFilter = {}): LumaEvent[] {
-    return this.events
+    return [...this.events.values()]
       .filter(
         (event) =>
           (filter.kind === undefined || event.object.kind.toLowerCase() === filter.kind.toLowerCase()) &&

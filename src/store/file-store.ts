@@ -154,7 +154,8 @@ export class FileStore extends DecidingStore implements ObjectStore {
     // The object's own file carries its resourceVersion, and opening the store takes the
     // highest one found: only a deletion, which leaves no file, must persist the counter.
     const stored = withResourceVersion(object, ++this.allocatedRevision);
-    await this.journal.put({ put: stored }, this.objectPath(object.kind, object.metadata.name), serialize(stored));
+    const file = this.objectPath(object.kind, object.metadata.name);
+    await this.journal.put({ put: stored }, file, serialize(stored), type === 'ADDED');
     this.bucket(object.kind).set(object.metadata.name, stored);
     this.emit({ type, object: stored });
     return stored;
@@ -229,9 +230,10 @@ function kindDir(kind: Kind): string {
 }
 
 /**
- * Every object file under objectsDir by objectKey. A file that cannot be read refuses the
- * open, unless the journal holds a write of it: a crash may have left it torn before its
- * record was replayed.
+ * Every object file under objectsDir by objectKey, but those the journal holds a record
+ * of: their files may be torn (they are overwritten in place), and the journal's last
+ * record of each is never older than its file (object-journal.ts), so replay sets them.
+ * Any other file that cannot be read refuses the open.
  */
 async function loadObjectFiles(objectsDir: string, journaled: Set<string>): Promise<Map<string, LumaObject>> {
   const objects = new Map<string, LumaObject>();
@@ -243,11 +245,8 @@ async function loadObjectFiles(objectsDir: string, journaled: Set<string>): Prom
       const file = path.join(dir, entry.name);
       const name = entry.name.slice(0, -'.json'.length);
       if (!entry.isFile()) throw new StoreLoadError(file, 'not a regular file');
-      try {
-        objects.set(objectKey(kind, name), parseStoredObject(await readFile(file, 'utf8'), file, kind, name));
-      } catch (error) {
-        if (!(error instanceof StoreLoadError && journaled.has(objectKey(kind, name)))) throw error;
-      }
+      if (journaled.has(objectKey(kind, name))) continue;
+      objects.set(objectKey(kind, name), parseStoredObject(await readFile(file, 'utf8'), file, kind, name));
     }
   }
   return objects;
