@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseManifests } from '../../../src/model/parse.js';
 import { contentHash, objectsHash, type KnownFile } from '../../../src/sync/scan.js';
 import { ScanProcess, ScanWorkerError } from '../../../src/sync/scan-process.js';
@@ -15,7 +15,7 @@ import { ScanProcess, ScanWorkerError } from '../../../src/sync/scan-process.js'
 // machine that takes seconds.
 vi.setConfig({ testTimeout: 60_000 });
 
-const FAULTY = new URL('../../support/workers/faulty-scan-worker.ts', import.meta.url);
+const FAULTY = new URL('../../support/workers/faulty-scan-worker.mjs', import.meta.url);
 const NOTHING_KNOWN = { writeFinishMs: 0, known: new Map<string, KnownFile>() };
 
 let root: string;
@@ -46,13 +46,17 @@ const knownAs = (text: string): KnownFile => ({
 });
 
 describe('ScanProcess with the real worker', () => {
+  // The tests that only read share one worker: from the sources each start loads the
+  // worker's modules through tsx, most of a second of CPU. Its starts are tested below.
+  const reader = new ScanProcess();
+  afterAll(() => reader.close());
+
   it('parses, refuses and skips files as the scan in the process does, with positions', async () => {
     await writeFile(path.join(root, 'a.yaml'), project('a'));
     await writeFile(path.join(root, 'b.yaml'), project('b'));
     await writeFile(path.join(root, 'bad.yaml'), 'kind: [');
-    const scanner = thread();
     const known = new Map([['b.yaml', knownAs(project('b'))]]);
-    const scan = await scanner.scan(root, { writeFinishMs: 0, known });
+    const scan = await reader.scan(root, { writeFinishMs: 0, known });
     expect(scan.exists).toBe(true);
     expect(scan.parsed.map((file) => file.file)).toEqual(['a.yaml']);
     expect(scan.unchanged).toEqual([
@@ -75,7 +79,7 @@ describe('ScanProcess with the real worker', () => {
       ['c.yaml', knownAs(project('c'))],
       ['d.yaml', knownAs(project('d'))],
     ]);
-    const scan = await thread().scan(root, { writeFinishMs: 0, known });
+    const scan = await reader.scan(root, { writeFinishMs: 0, known });
     expect(scan.unchanged).toEqual([
       {
         file: 'c.yaml',
@@ -92,7 +96,7 @@ describe('ScanProcess with the real worker', () => {
     await mkdir(path.join(root, 'many'));
     const names = Array.from({ length: 70 }, (_, index) => `p${String(index).padStart(3, '0')}`);
     await Promise.all(names.map((name) => writeFile(path.join(root, 'many', `${name}.yaml`), project(name))));
-    const scan = await thread().scan(path.join(root, 'many'), NOTHING_KNOWN);
+    const scan = await reader.scan(path.join(root, 'many'), NOTHING_KNOWN);
     expect(scan.parsed.map((file) => file.documents[0]?.object.metadata.name)).toEqual(names);
   });
 
@@ -155,7 +159,7 @@ describe('ScanProcess with a faulty worker', () => {
   });
 
   it('reports an entry that does not exist as a crash, not as an empty directory', async () => {
-    const scanner = thread({ entry: new URL('./no-such-worker.ts', FAULTY) });
+    const scanner = thread({ entry: new URL('./no-such-worker.mjs', FAULTY) });
     await expect(scanner.scan(root, NOTHING_KNOWN)).rejects.toThrow(/worker process crashed: .*no-such-worker/);
   });
 });
