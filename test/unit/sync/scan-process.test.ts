@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseManifests } from '../../../src/model/parse.js';
 import { contentHash, objectsHash, type KnownFile } from '../../../src/sync/scan.js';
 import { ScanProcess, ScanWorkerError } from '../../../src/sync/scan-process.js';
@@ -12,8 +12,10 @@ import { ScanProcess, ScanWorkerError } from '../../../src/sync/scan-process.js'
 // replaced by the next scan.
 
 // Each worker process started from the sources compiles them (tsx) at nice 10: on a busy
-// machine that takes seconds.
-vi.setConfig({ testTimeout: 60_000 });
+// machine that takes seconds. A timeout per describe, not vi.setConfig: in the unit
+// suite's shared worker processes vi.setConfig did not reach these tests (they timed out
+// at vitest's default 5 s under load).
+const SLOW = { timeout: 60_000 };
 
 const FAULTY = new URL('../../support/workers/faulty-scan-worker.mjs', import.meta.url);
 const NOTHING_KNOWN = { writeFinishMs: 0, known: new Map<string, KnownFile>() };
@@ -45,7 +47,7 @@ const knownAs = (text: string): KnownFile => ({
   objectsHash: objectsHash(parseManifests(text, 'applied.yaml')),
 });
 
-describe('ScanProcess with the real worker', () => {
+describe('ScanProcess with the real worker', SLOW, () => {
   // The tests that only read share one worker: from the sources each start loads the
   // worker's modules through tsx, most of a second of CPU. Its starts are tested below.
   const reader = new ScanProcess();
@@ -116,7 +118,7 @@ describe('ScanProcess with the real worker', () => {
   });
 });
 
-describe('ScanProcess with a faulty worker', () => {
+describe('ScanProcess with a faulty worker', SLOW, () => {
   const faulty = (options: { stallMs?: number } = {}): ScanProcess => thread({ entry: FAULTY, ...options });
 
   it.each([
