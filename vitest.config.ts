@@ -1,6 +1,25 @@
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
+/** The projects named on the command line (`--project unit`, `--project=unit`), none if all run. */
+function projectsAsked(argv: readonly string[]): string[] {
+  return argv.flatMap((arg, index) => {
+    if (arg.startsWith('--project=')) return [arg.slice('--project='.length)];
+    const next = argv[index + 1];
+    return arg === '--project' && next !== undefined ? [next] : [];
+  });
+}
+
+// Vitest 3 decides from this root config alone whether its worker processes are reused
+// from one test file to the next (a project's `isolate` only decides whether a reused
+// worker forgets its modules; vitest-dev/vitest#6258). Reused, the unit suite took 59 s of
+// CPU instead of 148 s: a fresh process per file loads vitest and the sources again. The
+// unit project is written for it (below); the Docker and process suites are not, so the
+// workers are reused only when the unit project alone is asked for, as `make test-unit`
+// and `make test` do.
+const asked = projectsAsked(process.argv);
+const unitAlone = asked.length > 0 && asked.every((name) => name === 'unit');
+
 // Four suites: unit (no Docker, fast, parallel), fuzz (the property and differential
 // fuzzers, which take most of the CPU time of a unit run, kept apart so the unit suite
 // stays under a minute), integration (real Docker engine) and e2e (real `luma` processes).
@@ -14,16 +33,17 @@ export default defineConfig({
     // config only, not from a project's, so the projects below set neither. In the CI run
     // of 2026-12-07 18:00 this took e2e from 1,086 s to 644 s and unit from 139 s to 82 s.
     maxWorkers: availableParallelism(),
+    poolOptions: { forks: { isolate: !unitAlone } },
     projects: [
       {
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           exclude: ['test/unit/**/*.fuzz.test.ts'],
-          // Unit files share their workers' module graph instead of each getting a fresh one:
-          // 42 s instead of 89 s on 2 cores, because vitest's per-file transform, collect and
-          // prepare cost more than the tests themselves. Safe while unit tests use no module
-          // mocks, stubbed globals or fake timers (none do; they take injected clocks).
+          // Unit files share their workers' processes and module graph instead of each
+          // getting fresh ones (with `poolOptions` above): vitest's per-file start, collect
+          // and prepare cost more than the tests themselves. Safe while unit tests use no
+          // module mocks, stubbed globals or fake timers (none do; they take injected clocks).
           isolate: false,
         },
       },

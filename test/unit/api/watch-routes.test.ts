@@ -57,6 +57,9 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  // A watch the client aborted can hold its connection open for ~4 s more (undici lets go
+  // of the socket late), and close() would wait for it: the test is over, so cut it.
+  app.server.closeAllConnections();
   await app.close();
   await store.close();
   await rm(dir, { recursive: true, force: true });

@@ -1,18 +1,20 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { QUEUE_FULL_RETRY_AFTER_SECONDS } from '../../../src/proxy/responses.js';
 import { ProxyServer } from '../../../src/proxy/proxy-server.js';
 
 // A service's whole-request deadline (requestTimeoutMs, from spec.timeout) and its hard
 // concurrency cap (maxConcurrency, with its bounded queue), through a real ProxyServer
 // and loopback backends: on the fast path, on node:http alone, and on HTTP/2 streams.
-// Durations are short (a few hundred ms); nothing here needs Docker.
+// Durations are short (a few hundred ms); nothing here needs Docker. Each test waits on
+// real time with its own proxy and backends, so the tests of a describe run concurrently
+// (9.6 s one after the other, most of it idle); what they opened is closed after them all.
 
 const HOST = 'app.test';
 const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
+afterAll(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
@@ -94,7 +96,7 @@ async function slowBackend(headMs: number, bodyMs = 0): Promise<{ address: strin
   return { address, maxInFlight: () => max };
 }
 
-describe.each([
+describe.concurrent.each([
   ['fast path', true],
   ['node:http', false],
 ])('the request timeout on the %s', (_name, fastPath) => {
@@ -132,7 +134,7 @@ describe.each([
   });
 });
 
-describe.each([
+describe.concurrent.each([
   ['fast path', true],
   ['node:http', false],
 ])('maxConcurrency on the %s', (_name, fastPath) => {
@@ -204,7 +206,7 @@ describe.each([
   });
 });
 
-describe('the request timeout on HTTP/2 streams', () => {
+describe.concurrent('the request timeout on HTTP/2 streams', () => {
   async function h2Proxy(target: string, requestTimeoutMs: number): Promise<number> {
     const proxy = new ProxyServer();
     cleanups.push(() => proxy.close());

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseManifests } from '../../../src/model/parse.js';
 import { contentHash, objectsHash, type KnownFile } from '../../../src/sync/scan.js';
 import { ScanProcess, ScanWorkerError } from '../../../src/sync/scan-process.js';
@@ -12,10 +12,12 @@ import { ScanProcess, ScanWorkerError } from '../../../src/sync/scan-process.js'
 // replaced by the next scan.
 
 // Each worker process started from the sources compiles them (tsx) at nice 10: on a busy
-// machine that takes seconds.
-vi.setConfig({ testTimeout: 60_000 });
+// machine that takes seconds. A timeout per describe, not vi.setConfig: in the unit
+// suite's shared worker processes vi.setConfig did not reach these tests (they timed out
+// at vitest's default 5 s under load).
+const SLOW = { timeout: 60_000 };
 
-const FAULTY = new URL('../../support/workers/faulty-scan-worker.ts', import.meta.url);
+const FAULTY = new URL('../../support/workers/faulty-scan-worker.mjs', import.meta.url);
 const NOTHING_KNOWN = { writeFinishMs: 0, known: new Map<string, KnownFile>() };
 
 let root: string;
@@ -45,14 +47,18 @@ const knownAs = (text: string): KnownFile => ({
   objectsHash: objectsHash(parseManifests(text, 'applied.yaml')),
 });
 
-describe('ScanProcess with the real worker', () => {
+describe('ScanProcess with the real worker', SLOW, () => {
+  // The tests that only read share one worker: from the sources each start loads the
+  // worker's modules through tsx, most of a second of CPU. Its starts are tested below.
+  const reader = new ScanProcess();
+  afterAll(() => reader.close());
+
   it('parses, refuses and skips files as the scan in the process does, with positions', async () => {
     await writeFile(path.join(root, 'a.yaml'), project('a'));
     await writeFile(path.join(root, 'b.yaml'), project('b'));
     await writeFile(path.join(root, 'bad.yaml'), 'kind: [');
-    const scanner = thread();
     const known = new Map([['b.yaml', knownAs(project('b'))]]);
-    const scan = await scanner.scan(root, { writeFinishMs: 0, known });
+    const scan = await reader.scan(root, { writeFinishMs: 0, known });
     expect(scan.exists).toBe(true);
     expect(scan.parsed.map((file) => file.file)).toEqual(['a.yaml']);
     expect(scan.unchanged).toEqual([
@@ -75,7 +81,7 @@ describe('ScanProcess with the real worker', () => {
       ['c.yaml', knownAs(project('c'))],
       ['d.yaml', knownAs(project('d'))],
     ]);
-    const scan = await thread().scan(root, { writeFinishMs: 0, known });
+    const scan = await reader.scan(root, { writeFinishMs: 0, known });
     expect(scan.unchanged).toEqual([
       {
         file: 'c.yaml',
@@ -92,7 +98,7 @@ describe('ScanProcess with the real worker', () => {
     await mkdir(path.join(root, 'many'));
     const names = Array.from({ length: 70 }, (_, index) => `p${String(index).padStart(3, '0')}`);
     await Promise.all(names.map((name) => writeFile(path.join(root, 'many', `${name}.yaml`), project(name))));
-    const scan = await thread().scan(path.join(root, 'many'), NOTHING_KNOWN);
+    const scan = await reader.scan(path.join(root, 'many'), NOTHING_KNOWN);
     expect(scan.parsed.map((file) => file.documents[0]?.object.metadata.name)).toEqual(names);
   });
 
@@ -112,7 +118,7 @@ describe('ScanProcess with the real worker', () => {
   });
 });
 
-describe('ScanProcess with a faulty worker', () => {
+describe('ScanProcess with a faulty worker', SLOW, () => {
   const faulty = (options: { stallMs?: number } = {}): ScanProcess => thread({ entry: FAULTY, ...options });
 
   it.each([
@@ -155,7 +161,7 @@ describe('ScanProcess with a faulty worker', () => {
   });
 
   it('reports an entry that does not exist as a crash, not as an empty directory', async () => {
-    const scanner = thread({ entry: new URL('./no-such-worker.ts', FAULTY) });
+    const scanner = thread({ entry: new URL('./no-such-worker.mjs', FAULTY) });
     await expect(scanner.scan(root, NOTHING_KNOWN)).rejects.toThrow(/worker process crashed: .*no-such-worker/);
   });
 });
