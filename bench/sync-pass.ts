@@ -9,8 +9,10 @@
 // changed). For each pass it prints the wall time and the main thread's event-loop delay
 // (perf_hooks.monitorEventLoopDelay at 1 ms resolution: p50, p99, max): the delay a
 // request arriving during the pass waits before the proxy sees it. bench/scale --files
-// measures the proxy's latency itself; this is the direct signal, quick to repeat.
-// `--cpu-prof DIR` writes a profile of the main thread for each pass of the last round.
+// measures the proxy's latency itself; this is the direct signal, quick to repeat. Each pass
+// also runs under the inspector's profiler (a sample every 200 µs), and the main thread's
+// longest busy stretches are printed with what ran in them (lib/busy-stretches.ts).
+// `--cpu-prof DIR` writes the profile of each pass of the last round.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
@@ -22,6 +24,7 @@ import { FileStore } from '../src/store/file-store.js';
 import { DirectorySync } from '../src/sync/directory-sync.js';
 import { InventoryFile } from '../src/sync/inventory.js';
 import { silentLogger } from '../src/util/logger.js';
+import { formatWindow, windowFigures, type WindowFigures } from './lib/busy-stretches.js';
 import { option } from './lib/common.js';
 
 const FILES = option('--files', 1_000);
@@ -53,40 +56,56 @@ async function writeFiles(dir: string, comment: string): Promise<void> {
   }
 }
 
+/** Microseconds on the monotonic clock V8's profiles use. */
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
 interface PassFigures {
   wallMs: number;
+  /** This process's CPU time during the pass (all its threads; the scan is another process's). */
+  cpuMs: number;
   p50: number;
   p99: number;
   max: number;
+  stretches: WindowFigures;
 }
 
 async function measuredPass(sync: DirectorySync, profile?: string): Promise<PassFigures> {
-  const session = profile ? new Session() : undefined;
-  if (session) {
-    session.connect();
-    await session.post('Profiler.enable');
-    await session.post('Profiler.setSamplingInterval', { interval: 200 });
-    await session.post('Profiler.start');
-  }
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
   const began = performance.now();
+  const fromUs = monotonicUs();
+  const cpuBefore = process.cpuUsage();
   const status = await sync.pass();
+  const cpu = process.cpuUsage(cpuBefore);
+  const toUs = monotonicUs();
   const wallMs = performance.now() - began;
   delay.disable();
-  if (session && profile) {
-    const { profile: result } = await session.post('Profiler.stop');
-    await writeFile(profile, JSON.stringify(result));
-    session.disconnect();
-  }
+  const { profile: result } = await session.post('Profiler.stop');
+  session.disconnect();
+  if (profile) await writeFile(profile, JSON.stringify(result));
   if (status.phase !== 'Synced') throw new Error(`pass: phase ${status.phase}: ${status.error ?? ''}`);
   const ms = (ns: number): number => ns / 1e6;
-  return { wallMs, p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) };
+  // The pass alone: not the profiler's own start and stop.
+  const stretches = windowFigures(
+    { ...result, samples: result.samples ?? [], timeDeltas: result.timeDeltas ?? [] },
+    fromUs,
+    toUs,
+  );
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  return { wallMs, cpuMs, p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max), stretches };
 }
 
 function line(what: string, figures: PassFigures): string {
   const f = (value: number): string => value.toFixed(1);
-  return `${what}: ${f(figures.wallMs)} ms; event-loop delay p50 ${f(figures.p50)} / p99 ${f(figures.p99)} / max ${f(figures.max)} ms\n`;
+  return (
+    `${what}: ${f(figures.wallMs)} ms, CPU ${f(figures.cpuMs)} ms; event-loop delay p50 ${f(figures.p50)} / p99 ${f(figures.p99)} / max ${f(figures.max)} ms\n` +
+    `${formatWindow('  profiled', figures.stretches)}\n`
+  );
 }
 
 async function main(): Promise<void> {
