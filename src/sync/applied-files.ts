@@ -78,6 +78,12 @@ export class AppliedFiles {
     return same ? record.objects.map(({ kind, name, uid }) => ({ kind, name, uid })) : undefined;
   }
 
+  /** Whether the file's last apply stored exactly the objects it declares (none declared twice, none refused). */
+  appliedAsDeclared(file: string): boolean {
+    const record = this.records.get(file);
+    return record !== undefined && sameKeys(record.objects, record.declared);
+  }
+
   /**
    * An unchanged file this pass did not apply again: its record now holds the hashes of the
    * bytes just read. Without this, a file whose comment changed would keep the hash of its
@@ -86,7 +92,8 @@ export class AppliedFiles {
   keep(file: string): void {
     const record = this.records.get(file);
     const read = this.read.get(file);
-    if (record && read) this.records.set(file, { ...record, ...read });
+    // In place: a record is this class's own, and a pass keeps a thousand of them.
+    if (record && read) Object.assign(record, read);
   }
 
   /** A file this pass applied; one that is not `skippable` (it builds an Image) is read again every pass. */
@@ -129,6 +136,8 @@ export class AppliedFiles {
 
 function sameKeys(a: readonly ObjectRef[], b: readonly ObjectRef[]): boolean {
   if (a.length !== b.length) return false;
+  // Most files declare one object or a few: compared pairwise, without building keys.
+  if (a.length <= 4) return b.every((ref) => a.some((other) => other.kind === ref.kind && other.name === ref.name));
   const keys = new Set(a.map(refKey));
   return b.every((ref) => keys.has(refKey(ref)));
 }
