@@ -21,6 +21,8 @@ interface AppliedObjectRecord extends ObjectRef {
   /** What an apply of the file would change if it differed: see `fingerprint`. */
   fingerprint: string;
   uid: string;
+  /** The version at which the fingerprint last matched: until the object is written again, it still does. */
+  resourceVersion: string | undefined;
 }
 
 interface AppliedFileRecord extends KnownFile {
@@ -50,14 +52,25 @@ export class AppliedFiles {
     const known = new Map<string, KnownFile>();
     for (const [file, record] of [...this.records]) {
       await turn();
-      const current = record.objects.every((object) => {
-        // Its metadata alone: a copy of each whole object (its status too) was most of a pass's work.
-        const stored = this.store.metadata(object.kind, object.name);
-        return stored !== undefined && fingerprint(stored) === object.fingerprint;
-      });
+      const current = record.objects.every((object) => this.unchangedSince(object));
       if (current) known.set(file, { contentHash: record.contentHash, objectsHash: record.objectsHash });
     }
     return known;
+  }
+
+  /**
+   * Whether the stored object is still what the file applied. Not written since: yes, with
+   * nothing copied. Written since (mostly its status): its metadata alone is copied and
+   * compared, and a match moves the record to that version.
+   */
+  private unchangedSince(object: AppliedObjectRecord): boolean {
+    const version = this.store.resourceVersion(object.kind, object.name);
+    if (version === undefined) return false;
+    if (version === object.resourceVersion) return true;
+    const stored = this.store.metadata(object.kind, object.name);
+    if (stored === undefined || fingerprint(stored) !== object.fingerprint) return false;
+    object.resourceVersion = version;
+    return true;
   }
 
   /** Called with every file a pass read and parsed (or knew), and the hashes of what it read. */
@@ -113,6 +126,7 @@ export class AppliedFiles {
       name: object.metadata.name,
       uid: object.metadata.uid ?? '',
       fingerprint: fingerprint(object.metadata),
+      resourceVersion: object.metadata.resourceVersion,
     }));
     this.records.set(file, { ...read, declared, objects });
   }
