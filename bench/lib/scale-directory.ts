@@ -18,6 +18,7 @@ import { apiCall } from '../../test/support/api.js';
 import { buildTestImage, removeInstanceContainers, testInstance } from '../../test/support/docker.js';
 import { eventually, request, startLuma, tempDir, writeConfig, type LumaProcess } from '../../test/support/luma.js';
 import { percentile } from './common.js';
+import { readThreadTimes, threadTimesDelta, type ThreadTimesDelta } from './thread-times.js';
 import { benchProject } from './scale-manifests.js';
 
 const WARM_HOST = 'warm.scale.localhost';
@@ -131,6 +132,25 @@ interface DirectoryFigures {
   p50Pass: number[];
   /** Requests answered during the pass / in the window without, per round: clients that wait for each answer send fewer when the proxy stalls. */
   throughputRatio: number[];
+  /** Every latency of every round's windows: a window of a few hundred requests has a p99 that is its 3rd to 5th slowest answer. */
+  allIdle: number[];
+  allPass: number[];
+  /** Where `luma up`'s CPU went in each window (lib/thread-times.ts), when /proc tells. */
+  timesIdle: ThreadTimesDelta[];
+  timesPass: ThreadTimesDelta[];
+}
+
+/** A window's latencies, and what `luma up`'s threads and children did meanwhile. */
+async function measuredWindow(
+  label: string,
+  luma: LumaProcess,
+  until: () => Promise<unknown>,
+): Promise<{ latencies: number[]; times?: ThreadTimesDelta }> {
+  const pid = luma.child.pid ?? -1;
+  const before = readThreadTimes(pid);
+  const latencies = await windowed(label, () => loadDuring(luma.proxyPort, until()));
+  const after = readThreadTimes(pid);
+  return { latencies, ...(before && after ? { times: threadTimesDelta(before, after) } : {}) };
 }
 
 async function measure(luma: LumaProcess, manifests: string, files: number, rounds: number): Promise<DirectoryFigures> {
@@ -157,16 +177,37 @@ async function measure(luma: LumaProcess, manifests: string, files: number, roun
     p50Idle: [],
     p50Pass: [],
     throughputRatio: [],
+    allIdle: [],
+    allPass: [],
+    timesIdle: [],
+    timesPass: [],
   };
   for (let round = 0; round < rounds; round += 1) {
     figures.unchangedPassMs.push(await windowed(`unchanged ${round + 1}`, () => timedPass(luma)));
     await writeFiles(manifests, files, `round ${round}`);
     // The watcher's own work on the writes (chokidar's events) is over before the window.
     await sleep(2_000);
-    const pass = windowed(`full ${round + 1}`, () => timedPass(luma));
-    const during = await loadDuring(luma.proxyPort, pass);
-    const passMs = await pass;
-    const idle = await windowed(`without ${round + 1}`, () => loadDuring(luma.proxyPort, sleep(passMs)));
+    // The window without a pass comes after the pass in odd rounds and before it (as long as
+    // the last pass) in even ones: right after a pass, the proxy's process may still be
+    // collecting the pass's garbage, and the bench reading its answer.
+    const lastPassMs = figures.fullPassMs.at(-1);
+    const idleFirst = round % 2 === 1 && lastPassMs !== undefined;
+    const quiet = (ms: number): Promise<{ latencies: number[]; times?: ThreadTimesDelta }> =>
+      measuredWindow(`without ${round + 1}`, luma, () => sleep(ms));
+    const idleBefore = idleFirst ? await quiet(lastPassMs) : undefined;
+    let passMs = 0;
+    const passWindow = await measuredWindow(`full ${round + 1}`, luma, async () => {
+      passMs = await timedPass(luma);
+    });
+    const idleWindow = idleBefore ?? (await quiet(passMs));
+    const during = passWindow.latencies;
+    const idle = idleWindow.latencies;
+    figures.allPass.push(...during);
+    figures.allIdle.push(...idle);
+    if (passWindow.times && idleWindow.times) {
+      figures.timesPass.push(passWindow.times);
+      figures.timesIdle.push(idleWindow.times);
+    }
     figures.fullPassMs.push(passMs);
     figures.p99Pass.push(percentile(during, 99));
     figures.p99Idle.push(percentile(idle, 99));
@@ -174,7 +215,7 @@ async function measure(luma: LumaProcess, manifests: string, files: number, roun
     figures.p50Idle.push(percentile(idle, 50));
     figures.throughputRatio.push(during.length / Math.max(1, idle.length));
     process.stdout.write(
-      `round ${round + 1}: unchanged pass ${figures.unchangedPassMs.at(-1)?.toFixed(0)} ms; full pass ${passMs.toFixed(0)} ms; warm project p99 ${figures.p99Pass.at(-1)?.toFixed(2)} ms during (${during.length} requests) / ${figures.p99Idle.at(-1)?.toFixed(2)} ms without (${idle.length})\n`,
+      `round ${round + 1}: unchanged pass ${figures.unchangedPassMs.at(-1)?.toFixed(0)} ms; full pass ${passMs.toFixed(0)} ms; warm project p99 ${figures.p99Pass.at(-1)?.toFixed(2)} ms during (${during.length} requests) / ${figures.p99Idle.at(-1)?.toFixed(2)} ms without (${idle.length}, ${idleFirst ? 'before' : 'after'} the pass)\n`,
     );
   }
   return figures;
@@ -203,6 +244,17 @@ function printFigures(files: number, figures: DirectoryFigures): void {
       median(figures.throughputRatio).toFixed(2),
       '',
     ],
+    [
+      `warm project p99 without / during, every round's requests together (${figures.allIdle.length} / ${figures.allPass.length})`,
+      `${ms(percentile(figures.allIdle, 99))} / ${ms(percentile(figures.allPass, 99))}`,
+      '',
+    ],
+    [
+      "ratio of those p99s (all rounds' requests)",
+      (percentile(figures.allPass, 99) / percentile(figures.allIdle, 99)).toFixed(2),
+      '≤ 2',
+    ],
+    ...threadRows(figures),
   ];
   rows.push([
     'warm project answers other than 200',
@@ -211,6 +263,28 @@ function printFigures(files: number, figures: DirectoryFigures): void {
   ]);
   process.stdout.write('\n| measure | value | goal |\n|---|---:|---|\n');
   for (const [what, value, goal] of rows) process.stdout.write(`| ${what} | ${value} | ${goal} |\n`);
+}
+
+/** Sums over the rounds: `luma up`'s main thread, its other threads, and the scan's worker process. */
+function threadRows(figures: DirectoryFigures): Array<[string, string, string]> {
+  if (figures.timesPass.length === 0) return [];
+  const sum = (list: ThreadTimesDelta[], key: keyof ThreadTimesDelta): number =>
+    list.reduce((total, times) => total + times[key], 0);
+  const pair = (key: keyof ThreadTimesDelta): string =>
+    `${sum(figures.timesIdle, key).toFixed(0)} / ${sum(figures.timesPass, key).toFixed(0)} ms`;
+  const perRequest = (list: ThreadTimesDelta[], requests: number): string =>
+    `${((1000 * sum(list, 'mainCpuMs')) / Math.max(1, requests)).toFixed(0)} µs`;
+  return [
+    ['`luma up` main thread on a core, windows without / during passes (all rounds)', pair('mainCpuMs'), ''],
+    [
+      'the same per request answered',
+      `${perRequest(figures.timesIdle, figures.allIdle.length)} / ${perRequest(figures.timesPass, figures.allPass.length)}`,
+      '',
+    ],
+    ['`luma up` main thread runnable but waiting for a core, without / during', pair('mainWaitMs'), ''],
+    ["`luma up`'s other threads on a core, without / during", pair('otherCpuMs'), ''],
+    ["`luma up`'s child processes (the scan's worker) on a core, without / during", pair('childrenCpuMs'), ''],
+  ];
 }
 
 /**

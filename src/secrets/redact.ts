@@ -20,16 +20,31 @@ export function redactObject<T extends LumaObject>(object: T): T {
 /**
  * The value with every Secret in it redacted, wherever it is nested (lists, apply
  * reports, dry-run answers). Objects of other kinds are not walked into: a Secret
- * never lies inside one.
+ * never lies inside one. Only what leads to a Secret is copied; an answer without one
+ * (the sync status of a thousand files) is given back as it is, not copied on the loop
+ * that also serves the proxy.
  */
 export function redactSecrets(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redactSecrets);
   if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    value.forEach((item: unknown, index) => {
+      const redacted = redactSecrets(item);
+      if (redacted !== item) (copy ??= [...value])[index] = redacted;
+    });
+    return copy ?? value;
+  }
   if (isSecret(value)) return redactObject(value);
   if (isOtherObject(value)) return value;
-  const copy: Record<string, unknown> = {};
-  for (const [key, nested] of Object.entries(value)) copy[key] = redactSecrets(nested);
-  return copy;
+  let copy: Record<string, unknown> | undefined;
+  // for…in rather than Object.entries: no array of pairs for every object of a large answer.
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const nested = (value as Record<string, unknown>)[key];
+    const redacted = redactSecrets(nested);
+    if (redacted !== nested) (copy ??= { ...value })[key] = redacted;
+  }
+  return copy ?? value;
 }
 
 function isSecret(value: object): value is Extract<LumaObject, { kind: 'Secret' }> {

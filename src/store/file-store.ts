@@ -117,6 +117,10 @@ export class FileStore extends DecidingStore implements ObjectStore {
     return object === undefined ? undefined : structuredClone(object.metadata);
   }
 
+  resourceVersion(kind: Kind, name: string): string | undefined {
+    return this.objects.get(kind)?.get(name)?.metadata.resourceVersion;
+  }
+
   has(kind: Kind, name: string): boolean {
     return this.objects.get(kind)?.has(name) ?? false;
   }

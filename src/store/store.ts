@@ -39,6 +39,11 @@ export interface ObjectStore {
    * that ask only which object it is and how it was last written (the sync's every pass).
    */
   metadata(kind: Kind, name: string): ObjectMeta | undefined;
+  /**
+   * The object's resourceVersion, without copying anything: every write gives an object a
+   * new one, so a caller that saw it at this version knows it has not been written since.
+   */
+  resourceVersion(kind: Kind, name: string): string | undefined;
   /** Whether the object exists, without copying it. */
   has(kind: Kind, name: string): boolean;
   /** The names of a kind's objects, sorted: for callers that need no more, without copying every object. */

@@ -21,6 +21,8 @@ interface AppliedObjectRecord extends ObjectRef {
   /** What an apply of the file would change if it differed: see `fingerprint`. */
   fingerprint: string;
   uid: string;
+  /** The version at which the fingerprint last matched: until the object is written again, it still does. */
+  resourceVersion: string | undefined;
 }
 
 interface AppliedFileRecord extends KnownFile {
@@ -50,14 +52,25 @@ export class AppliedFiles {
     const known = new Map<string, KnownFile>();
     for (const [file, record] of [...this.records]) {
       await turn();
-      const current = record.objects.every((object) => {
-        // Its metadata alone: a copy of each whole object (its status too) was most of a pass's work.
-        const stored = this.store.metadata(object.kind, object.name);
-        return stored !== undefined && fingerprint(stored) === object.fingerprint;
-      });
+      const current = record.objects.every((object) => this.unchangedSince(object));
       if (current) known.set(file, { contentHash: record.contentHash, objectsHash: record.objectsHash });
     }
     return known;
+  }
+
+  /**
+   * Whether the stored object is still what the file applied. Not written since: yes, with
+   * nothing copied. Written since (mostly its status): its metadata alone is copied and
+   * compared, and a match moves the record to that version.
+   */
+  private unchangedSince(object: AppliedObjectRecord): boolean {
+    const version = this.store.resourceVersion(object.kind, object.name);
+    if (version === undefined) return false;
+    if (version === object.resourceVersion) return true;
+    const stored = this.store.metadata(object.kind, object.name);
+    if (stored === undefined || fingerprint(stored) !== object.fingerprint) return false;
+    object.resourceVersion = version;
+    return true;
   }
 
   /** Called with every file a pass read and parsed (or knew), and the hashes of what it read. */
@@ -78,6 +91,12 @@ export class AppliedFiles {
     return same ? record.objects.map(({ kind, name, uid }) => ({ kind, name, uid })) : undefined;
   }
 
+  /** Whether the file's last apply stored exactly the objects it declares (none declared twice, none refused). */
+  appliedAsDeclared(file: string): boolean {
+    const record = this.records.get(file);
+    return record !== undefined && sameKeys(record.objects, record.declared);
+  }
+
   /**
    * An unchanged file this pass did not apply again: its record now holds the hashes of the
    * bytes just read. Without this, a file whose comment changed would keep the hash of its
@@ -86,7 +105,8 @@ export class AppliedFiles {
   keep(file: string): void {
     const record = this.records.get(file);
     const read = this.read.get(file);
-    if (record && read) this.records.set(file, { ...record, ...read });
+    // In place: a record is this class's own, and a pass keeps a thousand of them.
+    if (record && read) Object.assign(record, read);
   }
 
   /** A file this pass applied; one that is not `skippable` (it builds an Image) is read again every pass. */
@@ -106,6 +126,7 @@ export class AppliedFiles {
       name: object.metadata.name,
       uid: object.metadata.uid ?? '',
       fingerprint: fingerprint(object.metadata),
+      resourceVersion: object.metadata.resourceVersion,
     }));
     this.records.set(file, { ...read, declared, objects });
   }
@@ -129,6 +150,8 @@ export class AppliedFiles {
 
 function sameKeys(a: readonly ObjectRef[], b: readonly ObjectRef[]): boolean {
   if (a.length !== b.length) return false;
+  // Most files declare one object or a few: compared pairwise, without building keys.
+  if (a.length <= 4) return b.every((ref) => a.some((other) => other.kind === ref.kind && other.name === ref.name));
   const keys = new Set(a.map(refKey));
   return b.every((ref) => keys.has(refKey(ref)));
 }

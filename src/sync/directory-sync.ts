@@ -90,8 +90,13 @@ export class DirectorySync {
     };
   }
 
-  status(): SyncStatus {
-    return structuredClone(this.current);
+  /**
+   * The status of the last pass, as it is: not a copy, as a thousand files' status is
+   * several milliseconds to copy, on the loop that serves the proxy, for each answer of the
+   * API. Each pass makes a new one and never changes it afterwards; callers only read it.
+   */
+  status(): Readonly<SyncStatus> {
+    return this.current;
   }
 
   /** Runs a pass after any pass in progress; `force` lifts the prune guards for this pass. */
@@ -160,9 +165,13 @@ export class DirectorySync {
       writeFinishMs: settings.writeFinishMs,
       known: await this.appliedFiles.known(yieldEvery(PASS_SLICE_MS)),
     });
-    for (const file of [...scan.parsed, ...scan.unchanged])
+    // A thousand files' bookkeeping between turns of the event loop, as the rest of the pass.
+    const turn = yieldEvery(PASS_SLICE_MS);
+    for (const file of [...scan.parsed, ...scan.unchanged]) {
+      await turn();
       this.appliedFiles.noteRead(file.file, { contentHash: file.contentHash, objectsHash: file.objectsHash });
-    if (!force && this.sameAsLastPass(scan)) return this.repeatLastPass(scan, passes);
+    }
+    if (!force && (await this.sameAsLastPass(scan, turn))) return this.repeatLastPass(scan, passes, turn);
     // In the directory's order, as the scan read them: messages list files so.
     const declaring = [
       ...scan.parsed.map((file) => ({ file: file.file, objects: file.documents.map((doc) => declared(doc)) })),
@@ -276,7 +285,7 @@ export class DirectorySync {
    * same, so none of them is worked out again. A thousand unchanged files (or files whose
    * comments changed) then cost the main thread only the scan's answer.
    */
-  private sameAsLastPass(scan: DirectoryScan): boolean {
+  private async sameAsLastPass(scan: DirectoryScan, turn: () => Promise<void>): Promise<boolean> {
     const last = this.current;
     const clean =
       last.phase === 'Synced' &&
@@ -288,16 +297,19 @@ export class DirectorySync {
     if (!clean || !scan.exists || scan.parsed.length + scan.refused.length + scan.writing.length > 0) return false;
     if (scan.unchanged.length === 0 || scan.unchanged.length !== last.files.length) return false;
     const lastFiles = new Set(last.files.map((file) => file.file));
-    return scan.unchanged.every(
-      (file) =>
-        lastFiles.has(file.file) &&
-        this.appliedFiles.stillApplied(file.file, this.appliedFiles.declared(file.file)) !== undefined,
-    );
+    for (const file of scan.unchanged) {
+      await turn();
+      if (!lastFiles.has(file.file) || !this.appliedFiles.appliedAsDeclared(file.file)) return false;
+    }
+    return true;
   }
 
   /** The last pass's outcome again, with the hashes of the bytes this scan read. */
-  private repeatLastPass(scan: DirectoryScan, passes: number): SyncStatus {
-    for (const file of scan.unchanged) this.appliedFiles.keep(file.file);
+  private async repeatLastPass(scan: DirectoryScan, passes: number, turn: () => Promise<void>): Promise<SyncStatus> {
+    for (const file of scan.unchanged) {
+      await turn();
+      this.appliedFiles.keep(file.file);
+    }
     this.appliedFiles.endPass();
     this.emptySince = undefined;
     return { ...this.current, passes, lastPassAt: new Date(this.now()).toISOString(), pruned: [] };

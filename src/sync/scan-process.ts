@@ -1,11 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../util/logger.js';
 import { startModuleProcess } from '../util/module-process.js';
 import { siblingModule } from '../util/module-worker.js';
 import { fromPortable } from './portable-document.js';
-import { isScanReply, type ScanReply, type ScanRequestMessage } from './scan-protocol.js';
-import type { DirectoryScan, ParsedFile } from './scan.js';
+import { isScanReply, type PortableUnchangedFile, type ScanReply, type ScanRequestMessage } from './scan-protocol.js';
+import type { DirectoryScan, KnownFile, ParsedFile, UnchangedFile } from './scan.js';
 import type { DirectoryScanner, ScanRequest } from './scanner.js';
 
 // Scans the watched directory in a worker process (scan-worker.ts): the main thread only
@@ -41,7 +42,11 @@ export interface ScanProcessOptions {
 
 interface PendingScan {
   id: number;
+  dir: string;
+  /** What the request said each file held: the worker names unchanged files against it. */
+  known: ReadonlyMap<string, KnownFile>;
   parsed: ParsedFile[];
+  unchanged: UnchangedFile[];
   /** How long the worker may be silent: SCAN_STALL_MS plus the write-finish wait. */
   stallMs: number;
   stallTimer?: ReturnType<typeof setTimeout>;
@@ -87,7 +92,16 @@ export class ScanProcess implements DirectoryScanner {
     keepAlive(worker, true);
     return new Promise<DirectoryScan>((resolve, reject) => {
       const stallMs = (this.options.stallMs ?? SCAN_STALL_MS) + request.writeFinishMs;
-      const pending: PendingScan = { id: this.nextId++, parsed: [], stallMs, resolve, reject };
+      const pending: PendingScan = {
+        id: this.nextId++,
+        dir,
+        known: request.known,
+        parsed: [],
+        unchanged: [],
+        stallMs,
+        resolve,
+        reject,
+      };
       this.pending = pending;
       this.armStall(pending);
       const message: ScanRequestMessage = {
@@ -133,10 +147,10 @@ export class ScanProcess implements DirectoryScanner {
     // A reply to a scan that already failed: nothing waits for it.
     if (!pending || message.id !== pending.id) return;
     this.armStall(pending);
-    this.handle(pending, message);
+    this.handle(worker, pending, message);
   }
 
-  private handle(pending: PendingScan, reply: ScanReply): void {
+  private handle(worker: ChildProcess, pending: PendingScan, reply: ScanReply): void {
     switch (reply.type) {
       case 'ready':
       case 'progress':
@@ -144,10 +158,17 @@ export class ScanProcess implements DirectoryScanner {
       case 'parsed':
         for (const file of reply.files) pending.parsed.push({ ...file, documents: file.documents.map(fromPortable) });
         return;
+      case 'unchanged':
+        for (const file of reply.files) {
+          const unchanged = unchangedFile(pending, file);
+          if (!unchanged) return this.broken(worker, `named ${file.file} unchanged, a file it was not told of`);
+          pending.unchanged.push(unchanged);
+        }
+        return;
       case 'done': {
         this.settle(pending);
-        const { exists, refused, writing, unchanged } = reply;
-        pending.resolve({ exists, parsed: pending.parsed, refused, writing, unchanged });
+        const { exists, refused, writing } = reply;
+        pending.resolve({ exists, parsed: pending.parsed, refused, writing, unchanged: pending.unchanged });
         return;
       }
       case 'failed':
@@ -200,6 +221,18 @@ export class ScanProcess implements DirectoryScanner {
     clearTimeout(pending.stallTimer);
     pending.reject(error);
   }
+}
+
+/** An unchanged file as the scan in the process gives it: what the worker left out, the request knew. */
+function unchangedFile(pending: PendingScan, file: PortableUnchangedFile): UnchangedFile | undefined {
+  const known = pending.known.get(file.file);
+  if (!known) return undefined;
+  return {
+    file: file.file,
+    displayPath: path.join(pending.dir, file.file),
+    contentHash: file.contentHash ?? known.contentHash,
+    objectsHash: known.objectsHash,
+  };
 }
 
 /** Whether the worker (its process, its channel and its stderr pipe) keeps this process alive. */

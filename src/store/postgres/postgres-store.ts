@@ -87,6 +87,10 @@ export class PostgresStore extends DecidingStore implements ObjectStore {
     return object === undefined ? undefined : structuredClone(object.metadata);
   }
 
+  resourceVersion(kind: Kind, name: string): string | undefined {
+    return this.shared.feed.objects(kind).get(name)?.metadata.resourceVersion;
+  }
+
   has(kind: Kind, name: string): boolean {
     return this.shared.feed.objects(kind).has(name);
   }
@@ -151,6 +155,7 @@ function bindStore(store: PostgresStore): ObjectStore {
   return {
     get: (kind, name) => store.get(kind, name),
     metadata: (kind, name) => store.metadata(kind, name),
+    resourceVersion: (kind, name) => store.resourceVersion(kind, name),
     list: (kind) => store.list(kind),
     has: (kind, name) => store.has(kind, name),
     names: (kind) => store.names(kind),

@@ -1,7 +1,8 @@
 // @ts-check
 // A scan worker process that fails as the last segment of the requested directory says:
 // `crash` throws, `exit` exits, `hang` loops forever, `garbage` answers something that is
-// not a scan reply, `fails` reports a scan that failed; any other directory is found empty.
+// not a scan reply, `stranger` names unchanged a file it was not told of, `fails` reports a
+// scan that failed; any other directory is found empty.
 // JavaScript, type-checked from its JSDoc (tsconfig.test.json): a TypeScript entry starts
 // with tsx's loader, about 0.3 s of CPU per process, and scan-process.test.ts starts eleven.
 
@@ -24,16 +25,9 @@ process.on('message', (/** @type {ScanRequestMessage} */ request) => {
   if (fault === 'garbage') return send({ hello: 'world' });
   if (fault === 'fails')
     return send(/** @satisfies {ScanReply} */ ({ id: request.id, type: 'failed', message: 'too many entries' }));
-  send(
-    /** @satisfies {ScanReply} */ ({
-      id: request.id,
-      type: 'done',
-      exists: true,
-      refused: [],
-      writing: [],
-      unchanged: [],
-    }),
-  );
+  if (fault === 'stranger')
+    send(/** @satisfies {ScanReply} */ ({ id: request.id, type: 'unchanged', files: [{ file: 'never-told.yaml' }] }));
+  send(/** @satisfies {ScanReply} */ ({ id: request.id, type: 'done', exists: true, refused: [], writing: [] }));
 });
 process.on('disconnect', () => process.exit(0));
 send(/** @satisfies {ScanReply} */ ({ id: 0, type: 'ready' }));

@@ -64,6 +64,14 @@ describe('redaction', () => {
     expect(text).not.toContain('v1:');
     expect(text).toContain(sealed.spec.data.password!.digest!);
     expect((redactSecrets(answer) as { items: unknown[] }).items[1]).toBe(project);
+    // The answer it was given is not changed: only the path to each Secret is copied.
+    expect(answer.items[0]).toBe(sealed);
+    expect(JSON.stringify(answer)).toContain('v1:');
+  });
+
+  it('gives back an answer that holds no Secret as it is, without copying it', () => {
+    const status = { files: [{ file: 'a.yaml', objects: ['Project/a'] }], pruned: [], phase: 'Synced', when: null };
+    expect(redactSecrets(status)).toBe(status);
   });
 });
 

@@ -235,6 +235,16 @@ function readCases(openStore: Open): void {
     expect(store.get('Project', 'web')?.metadata.labels).toEqual({ team: 'a' });
     expect(store.metadata('Lease', 'web')).toBeUndefined();
   });
+
+  it('resourceVersion tells the version of the last write, and a new one after each write', async () => {
+    const store = await openStore();
+    const { object } = await store.apply(project('web'));
+    expect(store.resourceVersion('Project', 'web')).toBe(object.metadata.resourceVersion);
+    const written = await store.updateStatus('Project', 'web', { phase: 'Running', observedGeneration: 1 });
+    expect(store.resourceVersion('Project', 'web')).toBe(written?.metadata.resourceVersion);
+    expect(written?.metadata.resourceVersion).not.toBe(object.metadata.resourceVersion);
+    expect(store.resourceVersion('Lease', 'web')).toBeUndefined();
+  });
 }
 
 function statusCases(openStore: Open): void {

@@ -374,7 +374,7 @@ describe('DirectorySync cost', () => {
     expect(store.get('Project', 'p3')?.spec.env).toEqual({ EDITED: 'yes' });
   });
 
-  it("a pass that finds what the last one applied, comments aside, reads each object's metadata once and writes nothing", async () => {
+  it("a pass that finds what the last one applied, comments aside, asks each object's version once, copies nothing and writes nothing", async () => {
     const sync = newSync();
     for (let index = 0; index < 20; index += 1) await write(`p${index}.yaml`, projectYaml(`p${index}`));
     const first = await sync.pass();
@@ -383,16 +383,32 @@ describe('DirectorySync cost', () => {
     for (let index = 0; index < 20; index += 2) await write(`p${index}.yaml`, `# edited\n${projectYaml(`p${index}`)}`);
     const get = vi.spyOn(store, 'get');
     const metadata = vi.spyOn(store, 'metadata');
+    const version = vi.spyOn(store, 'resourceVersion');
     const apply = vi.spyOn(store, 'apply');
     const status = await sync.pass();
-    // Each file's objects are looked at once, to know that nobody changed them (applied-files.ts),
-    // and only their metadata is copied.
-    expect(metadata.mock.calls.length).toBe(20);
+    // Each file's objects are looked at once, to know that nobody changed them (applied-files.ts):
+    // by their version, which nobody changed, so that nothing is copied.
+    expect(version.mock.calls.length).toBe(20);
+    expect(metadata).not.toHaveBeenCalled();
     expect(get).not.toHaveBeenCalled();
     expect(apply).not.toHaveBeenCalled();
     expect(await readFile(inventoryFile, 'utf8')).toBe(inventoryBefore);
     expect({ ...status, passes: 1, lastPassAt: '' }).toEqual({ ...first, lastPassAt: '' });
     expect(status.passes).toBe(2);
+  });
+
+  it('an object whose status was written since is compared by its metadata once, and known by its new version after', async () => {
+    const sync = newSync();
+    for (let index = 0; index < 3; index += 1) await write(`p${index}.yaml`, projectYaml(`p${index}`));
+    await sync.pass();
+    await store.updateStatus('Project', 'p1', { phase: 'Running', observedGeneration: 1 });
+    const metadata = vi.spyOn(store, 'metadata');
+    const apply = vi.spyOn(store, 'apply');
+    await sync.pass();
+    expect(metadata.mock.calls.map(([kind, name]) => `${kind}/${name}`)).toEqual(['Project/p1']);
+    await sync.pass();
+    expect(metadata).toHaveBeenCalledTimes(1);
+    expect(apply).not.toHaveBeenCalled();
   });
 
   it('a file whose comment changed is known by its new bytes afterwards: the next pass does not parse it again', async () => {

@@ -125,6 +125,7 @@ describe('ScanProcess with a faulty worker', SLOW, () => {
     ['crash', /worker process crashed: Error: boom in the scan/],
     ['exit', /worker process exited with code 3/],
     ['garbage', /sent a message that is not a scan reply/],
+    ['stranger', /named never-told.yaml unchanged, a file it was not told of/],
   ])('fails the scan when the worker does %s, and starts a new one for the next', async (fault, message) => {
     const scanner = faulty();
     const failed = scanner.scan(path.join(root, fault), NOTHING_KNOWN);
