@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { CpuProfile, ProfileNode } from './cpuprofile.js';
 
 // The main thread's longest busy stretches in a V8 CPU profile (node --cpu-prof, or the
 // inspector's Profiler): runs of consecutive samples that are not `(idle)`, i.e. time the
@@ -8,23 +9,7 @@ import { readFile } from 'node:fs/promises';
 // A stretch also counts time the thread was runnable but had no core (its sample shows the
 // frame it was preempted in), which the proxy's requests wait for just the same.
 
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-}
-interface ProfileNode {
-  id: number;
-  callFrame: CallFrame;
-  children?: number[];
-}
-export interface CpuProfile {
-  nodes: ProfileNode[];
-  /** Microseconds, on the monotonic clock (process.hrtime). */
-  startTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
+export type { CpuProfile };
 
 export interface Stretch {
   /** Milliseconds from the window's start. */

@@ -3,18 +3,20 @@ import { readFile } from 'node:fs/promises';
 // Reads a V8 .cpuprofile (node --cpu-prof) and summarises where the time went: top
 // functions by self and by inclusive time, and self time grouped by where the code lives.
 
-interface CallFrame {
+export interface CallFrame {
   functionName: string;
   url: string;
   lineNumber: number;
 }
-interface ProfileNode {
+export interface ProfileNode {
   id: number;
   callFrame: CallFrame;
   children?: number[];
 }
-interface CpuProfile {
+export interface CpuProfile {
   nodes: ProfileNode[];
+  /** Microseconds, on the monotonic clock (process.hrtime). */
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
 }
